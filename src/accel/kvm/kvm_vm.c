@@ -1,0 +1,3 @@
+#include "accel/accel.h"
+
+const struct accel_ops kvm_accel_ops = {.name = "kvm"};

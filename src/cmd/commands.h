@@ -1,0 +1,7 @@
+/* Entry points of the subcommands; each takes argv with argv[0] being the subcommand name. */
+#ifndef GUREUM_CMD_COMMANDS_H
+#define GUREUM_CMD_COMMANDS_H
+
+int cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,87 @@
+#include "devices/io_bus.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void io_bus_init(struct io_bus *bus, const char *name)
+{
+	memset(bus, 0, sizeof(*bus));
+	bus->name = name;
+	pthread_mutex_init(&bus->lock, NULL);
+}
+
+void io_bus_destroy(struct io_bus *bus)
+{
+	free(bus->ranges);
+	pthread_mutex_destroy(&bus->lock);
+	bus->ranges = NULL;
+	bus->count = bus->capacity = 0;
+}
+
+int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn read,
+		    io_write_fn write, void *opaque, const char *name)
+{
+	if (len == 0 || base + len < base)
+		return -1;
+	size_t pos = 0;
+	while (pos < bus->count && bus->ranges[pos].base < base)
+		pos++;
+	if (pos > 0 && bus->ranges[pos - 1].base + bus->ranges[pos - 1].len > base)
+		return -1;
+	if (pos < bus->count && base + len > bus->ranges[pos].base)
+		return -1;
+	if (bus->count == bus->capacity) {
+		size_t capacity = bus->capacity ? bus->capacity * 2 : 16;
+		struct io_range *grown = realloc(bus->ranges, capacity * sizeof(*grown));
+		if (!grown)
+			return -1;
+		bus->ranges = grown;
+		bus->capacity = capacity;
+	}
+	memmove(&bus->ranges[pos + 1], &bus->ranges[pos], (bus->count - pos) * sizeof(*bus->ranges));
+	bus->ranges[pos] = (struct io_range){base, len, read, write, opaque, name};
+	bus->count++;
+	return 0;
+}
+
+static const struct io_range *find_range(const struct io_bus *bus, uint64_t addr, unsigned size)
+{
+	size_t lo = 0, hi = bus->count;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct io_range *r = &bus->ranges[mid];
+		if (addr < r->base)
+			hi = mid;
+		else if (addr - r->base >= r->len)
+			lo = mid + 1;
+		else
+			return addr - r->base + size <= r->len ? r : NULL;
+	}
+	return NULL;
+}
+
+bool io_bus_read(struct io_bus *bus, uint64_t addr, void *data, unsigned size)
+{
+	pthread_mutex_lock(&bus->lock);
+	const struct io_range *r = find_range(bus, addr, size);
+	if (r && r->read)
+		r->read(r->opaque, addr - r->base, data, size);
+	else
+		memset(data, 0xff, size);
+	if (!r)
+		bus->unclaimed_accesses++;
+	pthread_mutex_unlock(&bus->lock);
+	return r != NULL;
+}
+
+bool io_bus_write(struct io_bus *bus, uint64_t addr, const void *data, unsigned size)
+{
+	pthread_mutex_lock(&bus->lock);
+	const struct io_range *r = find_range(bus, addr, size);
+	if (r && r->write)
+		r->write(r->opaque, addr - r->base, data, size);
+	if (!r)
+		bus->unclaimed_accesses++;
+	pthread_mutex_unlock(&bus->lock);
+	return r != NULL;
+}

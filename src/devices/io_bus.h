@@ -1,0 +1,43 @@
+/* Address-decoded buses for port I/O and MMIO. A device registers a range with read/write
+ * callbacks; the vCPU exit handler dispatches accesses. Accesses to unclaimed addresses read
+ * as all-ones and ignore writes, as on real hardware, and never fail the VM. */
+#ifndef GUREUM_DEVICES_IO_BUS_H
+#define GUREUM_DEVICES_IO_BUS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* `offset` is relative to the registered base; `size` is 1, 2, 4 or 8. */
+typedef void (*io_read_fn)(void *opaque, uint64_t offset, void *data, unsigned size);
+typedef void (*io_write_fn)(void *opaque, uint64_t offset, const void *data, unsigned size);
+
+struct io_range {
+	uint64_t base, len;
+	io_read_fn read;
+	io_write_fn write;
+	void *opaque;
+	const char *name;
+};
+
+struct io_bus {
+	const char *name;
+	struct io_range *ranges; /* sorted by base, non-overlapping */
+	size_t count, capacity;
+	/* Serialises device emulation between vCPU threads and the event loop. Devices are
+	 * small and their handlers short, so one lock per bus is enough for now. */
+	pthread_mutex_t lock;
+	uint64_t unclaimed_accesses;
+};
+
+void io_bus_init(struct io_bus *bus, const char *name);
+void io_bus_destroy(struct io_bus *bus);
+/* Returns 0, or -1 if the range overlaps an existing one or is empty. */
+int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn read,
+		    io_write_fn write, void *opaque, const char *name);
+/* Returns true when a device claimed the access. */
+bool io_bus_read(struct io_bus *bus, uint64_t addr, void *data, unsigned size);
+bool io_bus_write(struct io_bus *bus, uint64_t addr, const void *data, unsigned size);
+
+#endif

@@ -1,0 +1,45 @@
+#include "lib/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static enum log_level current_level = LOG_INFO;
+
+void log_set_level(enum log_level level)
+{
+	current_level = level;
+}
+
+bool log_enabled(enum log_level level)
+{
+	return level <= current_level;
+}
+
+static const char *level_prefix(enum log_level level)
+{
+	switch (level) {
+	case LOG_ERROR:
+		return "error: ";
+	case LOG_WARN:
+		return "warning: ";
+	case LOG_INFO:
+		return "";
+	case LOG_DEBUG:
+		return "debug: ";
+	}
+	return "";
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	if (!log_enabled(level))
+		return;
+	/* Build the line first so concurrent vCPU threads never interleave halves of lines. The
+	 * "\r" keeps the line readable while the terminal is in raw mode. */
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\rgureum: %s%s\r\n", level_prefix(level), line);
+}

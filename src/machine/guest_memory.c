@@ -1,0 +1,85 @@
+#include "machine/guest_memory.h"
+
+#include "machine/layout.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+void guest_memory_plan(struct guest_memory *mem, uint64_t ram_size)
+{
+	memset(mem, 0, sizeof(*mem));
+	mem->ram_size = ram_size;
+	uint64_t low = ram_size < LAYOUT_LOW_RAM_END ? ram_size : LAYOUT_LOW_RAM_END;
+	mem->regions[mem->nr_regions++] = (struct guest_region){.gpa = 0, .size = low};
+	if (ram_size > low)
+		mem->regions[mem->nr_regions++] =
+		    (struct guest_region){.gpa = LAYOUT_RAM_ABOVE_4G, .size = ram_size - low};
+}
+
+int guest_memory_create(struct guest_memory *mem, uint64_t ram_size)
+{
+	guest_memory_plan(mem, ram_size);
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		struct guest_region *r = &mem->regions[i];
+		/* MAP_NORESERVE: a guest that never touches its RAM costs the host nothing. */
+		void *host = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (host == MAP_FAILED) {
+			int err = errno;
+			guest_memory_destroy(mem);
+			return -err;
+		}
+		r->host = host;
+		madvise(host, r->size, MADV_MERGEABLE);
+	}
+	return 0;
+}
+
+void guest_memory_destroy(struct guest_memory *mem)
+{
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		if (mem->regions[i].host)
+			munmap(mem->regions[i].host, mem->regions[i].size);
+		mem->regions[i].host = NULL;
+	}
+}
+
+void *guest_memory_ptr(const struct guest_memory *mem, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		const struct guest_region *r = &mem->regions[i];
+		if (!r->host || gpa < r->gpa)
+			continue;
+		uint64_t offset = gpa - r->gpa;
+		/* Written to avoid overflow for guest-chosen gpa/len. */
+		if (offset >= r->size || len > r->size - offset)
+			continue;
+		return r->host + offset;
+	}
+	return NULL;
+}
+
+bool guest_memory_write(const struct guest_memory *mem, uint64_t gpa, const void *src, size_t len)
+{
+	void *dst = guest_memory_ptr(mem, gpa, len);
+	if (!dst)
+		return false;
+	memcpy(dst, src, len);
+	return true;
+}
+
+bool guest_memory_read(const struct guest_memory *mem, uint64_t gpa, void *dst, size_t len)
+{
+	const void *src = guest_memory_ptr(mem, gpa, len);
+	if (!src)
+		return false;
+	memcpy(dst, src, len);
+	return true;
+}
+
+uint64_t guest_memory_end(const struct guest_memory *mem)
+{
+	const struct guest_region *last = &mem->regions[mem->nr_regions - 1];
+	return last->gpa + last->size;
+}

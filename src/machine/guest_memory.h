@@ -1,0 +1,42 @@
+/* Guest RAM: host mappings of guest-physical ranges, split around the PCI hole below 4 GiB.
+ * Every access the VMM makes to guest memory on behalf of a guest-controlled address goes
+ * through guest_memory_ptr(), which refuses ranges that are not entirely inside one region. */
+#ifndef GUREUM_MACHINE_GUEST_MEMORY_H
+#define GUREUM_MACHINE_GUEST_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GUEST_MEMORY_MAX_REGIONS 2
+
+struct guest_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *host;
+};
+
+struct guest_memory {
+	uint64_t ram_size;
+	unsigned nr_regions;
+	struct guest_region regions[GUEST_MEMORY_MAX_REGIONS];
+};
+
+/* Maps `ram_size` bytes of anonymous memory (lazily populated). Returns 0 or -errno. */
+int guest_memory_create(struct guest_memory *mem, uint64_t ram_size);
+void guest_memory_destroy(struct guest_memory *mem);
+
+/* Lays out the regions for `ram_size` without mapping anything (host == NULL). */
+void guest_memory_plan(struct guest_memory *mem, uint64_t ram_size);
+
+/* Host pointer for [gpa, gpa+len) or NULL if any byte is outside guest RAM. */
+void *guest_memory_ptr(const struct guest_memory *mem, uint64_t gpa, uint64_t len);
+
+/* Copy in and out of guest RAM; false if the range is not RAM. */
+bool guest_memory_write(const struct guest_memory *mem, uint64_t gpa, const void *src, size_t len);
+bool guest_memory_read(const struct guest_memory *mem, uint64_t gpa, void *dst, size_t len);
+
+/* Highest guest-physical address + 1 that is RAM. */
+uint64_t guest_memory_end(const struct guest_memory *mem);
+
+#endif
