@@ -1,3 +1,251 @@
-#include "accel/accel.h"
+/* The kvm backend: one KVM VM with an in-kernel irqchip (LAPICs, IOAPIC, PIC) and PIT. */
+#include "accel/kvm/kvm_internal.h"
 
-const struct accel_ops kvm_accel_ops = {.name = "kvm"};
+#include "lib/log.h"
+#include "machine/layout.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+/* Where KVM (on Intel) keeps its real-mode TSS and identity page table: three pages just
+ * below the BIOS area at the top of 4 GiB, clear of our PCI windows, IOAPIC and LAPIC. */
+#define KVM_TSS_ADDRESS		0xfffbd000ULL
+#define KVM_IDENTITY_MAP_ADDRESS 0xfffbc000ULL
+
+static bool host_is_pvm(void)
+{
+	return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+static bool kvm_probe(char *why, size_t why_len, char *note, size_t note_len)
+{
+	note[0] = '\0';
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			snprintf(why, why_len,
+				 "/dev/kvm does not exist: this host has no KVM (load kvm_intel or "
+				 "kvm_amd, or enable virtualization in the firmware)");
+		else if (errno == EACCES || errno == EPERM)
+			snprintf(why, why_len,
+				 "no permission to open /dev/kvm: run as root or add yourself to "
+				 "the 'kvm' group");
+		else
+			snprintf(why, why_len, "cannot open /dev/kvm: %s", strerror(errno));
+		return false;
+	}
+	int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	close(fd);
+	if (version != KVM_API_VERSION) {
+		snprintf(why, why_len, "/dev/kvm speaks API version %d, gureum needs %d", version,
+			 KVM_API_VERSION);
+		return false;
+	}
+	if (host_is_pvm())
+		snprintf(note, note_len,
+			 "/dev/kvm here is PVM (kvm_pvm), not VT-x/AMD-V: an unmodified guest is "
+			 "emulated instruction by instruction by the host kernel and will be "
+			 "extremely slow (a Linux boot takes hours); use a host with hardware "
+			 "virtualization or the nested lab (make run)");
+	return true;
+}
+
+static int check_extensions(struct accel_vm *vm, char *err, size_t err_len)
+{
+	static const struct {
+		int cap;
+		const char *name;
+	} required[] = {
+	    {KVM_CAP_IRQCHIP, "in-kernel irqchip"},
+	    {KVM_CAP_USER_MEMORY, "user memory"},
+	    {KVM_CAP_SET_TSS_ADDR, "TSS address"},
+	    {KVM_CAP_EXT_CPUID, "CPUID setting"},
+	    {KVM_CAP_MP_STATE, "MP state"},
+	    {KVM_CAP_VCPU_EVENTS, "vCPU events"},
+	    {KVM_CAP_PIT2, "in-kernel PIT"},
+	    {KVM_CAP_SIGNAL_MSI, "MSI injection"},
+	    {KVM_CAP_IMMEDIATE_EXIT, "immediate exit"},
+	};
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required[i].cap) <= 0) {
+			snprintf(err, err_len, "this KVM lacks a required feature: %s",
+				 required[i].name);
+			return -1;
+		}
+	}
+	vm->has_xsave = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
+	vm->has_xcrs = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+	vm->has_stats_fd = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
+	return 0;
+}
+
+static int fetch_supported_cpuid(struct accel_vm *vm)
+{
+	for (int n = 128; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *cpuid =
+		    calloc(1, sizeof(*cpuid) + n * sizeof(struct kvm_cpuid_entry2));
+		if (!cpuid)
+			return -ENOMEM;
+		cpuid->nent = n;
+		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0) {
+			vm->supported_cpuid = cpuid;
+			return 0;
+		}
+		int err = errno;
+		free(cpuid);
+		if (err != E2BIG)
+			return -err;
+	}
+	return -E2BIG;
+}
+
+static int create_irqchip(struct accel_vm *vm, char *err, size_t err_len)
+{
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDRESS) < 0 ||
+	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){KVM_IDENTITY_MAP_ADDRESS}) < 0) {
+		snprintf(err, err_len, "KVM refused the TSS/identity-map addresses: %s",
+			 strerror(errno));
+		return -1;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		snprintf(err, err_len, "KVM_CREATE_IRQCHIP failed: %s", strerror(errno));
+		return -1;
+	}
+	/* The PIT drives IRQ0 (GSI 2 via the MADT override); Linux uses it to calibrate the
+	 * TSC and LAPIC timer. The speaker port dummy avoids an exit storm on port 0x61. */
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		snprintf(err, err_len, "KVM_CREATE_PIT2 failed: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void kvm_vm_destroy(struct accel_vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	free(vm->supported_cpuid);
+	free(vm->msr_indices);
+	free(vm);
+}
+
+static int kvm_vm_create(const struct accel_vm_config *config, struct accel_vm **out, char *err,
+			 size_t err_len)
+{
+	if (config->nr_vcpus == 0 || config->nr_vcpus > KVM_MAX_VCPUS) {
+		snprintf(err, err_len, "the kvm backend supports 1 to %d vCPUs, not %u",
+			 KVM_MAX_VCPUS, config->nr_vcpus);
+		return -1;
+	}
+	struct accel_vm *vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	vm->vm_fd = -1;
+	vm->nr_vcpus = config->nr_vcpus;
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		snprintf(err, err_len, "cannot open /dev/kvm: %s", strerror(errno));
+		goto fail;
+	}
+	if (check_extensions(vm, err, err_len) < 0)
+		goto fail;
+	int max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max_vcpus > 0 && config->nr_vcpus > (unsigned)max_vcpus) {
+		snprintf(err, err_len, "this host's KVM allows at most %d vCPUs per VM", max_vcpus);
+		goto fail;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		snprintf(err, err_len, "KVM_CREATE_VM failed: %s", strerror(errno));
+		goto fail;
+	}
+	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->vcpu_mmap_size <= 0) {
+		snprintf(err, err_len, "KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+		goto fail;
+	}
+	int rc = fetch_supported_cpuid(vm);
+	if (rc < 0) {
+		snprintf(err, err_len, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-rc));
+		goto fail;
+	}
+	if (kvm_probe_msrs(vm) < 0) {
+		snprintf(err, err_len, "KVM_GET_MSR_INDEX_LIST failed: %s", strerror(errno));
+		goto fail;
+	}
+	if (create_irqchip(vm, err, err_len) < 0)
+		goto fail;
+	*out = vm;
+	return 0;
+fail:
+	kvm_vm_destroy(vm);
+	return -1;
+}
+
+static int kvm_map_memory(struct accel_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
+			  void *host, bool readonly)
+{
+	struct kvm_userspace_memory_region region = {
+	    .slot = slot,
+	    .flags = readonly ? KVM_MEM_READONLY : 0,
+	    .guest_phys_addr = gpa,
+	    .memory_size = size,
+	    .userspace_addr = (uint64_t)(uintptr_t)host,
+	};
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0 ? -errno : 0;
+}
+
+static int kvm_set_irq_level(void *opaque, uint32_t gsi, bool level)
+{
+	struct accel_vm *vm = opaque;
+	struct kvm_irq_level irq = {.irq = gsi, .level = level};
+	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+static int kvm_msi_send(void *opaque, uint64_t address, uint32_t data)
+{
+	struct accel_vm *vm = opaque;
+	struct kvm_msi msi = {
+	    .address_lo = (uint32_t)address,
+	    .address_hi = (uint32_t)(address >> 32),
+	    .data = data,
+	};
+	return ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
+}
+
+static struct irq_router kvm_irq_router(struct accel_vm *vm)
+{
+	return (struct irq_router){
+	    .set_level = kvm_set_irq_level,
+	    .msi_send = kvm_msi_send,
+	    .opaque = vm,
+	};
+}
+
+const struct accel_ops kvm_accel_ops = {
+    .name = "kvm",
+    .probe = kvm_probe,
+    .vm_create = kvm_vm_create,
+    .vm_destroy = kvm_vm_destroy,
+    .map_memory = kvm_map_memory,
+    .irq_router = kvm_irq_router,
+    .vcpu_create = kvm_vcpu_create,
+    .vcpu_destroy = kvm_vcpu_destroy,
+    .vcpu_get_state = kvm_get_state,
+    .vcpu_set_state = kvm_set_state,
+    .vcpu_run = kvm_vcpu_run,
+    .vcpu_kick = kvm_vcpu_kick,
+    .vm_stats = kvm_collect_stats,
+};

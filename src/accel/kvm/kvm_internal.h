@@ -1,0 +1,48 @@
+/* State shared by the files of the kvm backend (VM, vCPU, register state, CPUID, stats). */
+#ifndef GUREUM_ACCEL_KVM_INTERNAL_H
+#define GUREUM_ACCEL_KVM_INTERNAL_H
+
+#include "accel/accel.h"
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define KVM_MAX_VCPUS 255
+
+struct accel_vm {
+	int kvm_fd;
+	int vm_fd;
+	unsigned nr_vcpus;
+	int vcpu_mmap_size;
+	struct kvm_cpuid2 *supported_cpuid;
+	/* MSRs that KVM_GET_MSR_INDEX_LIST names and that this host really lets us read. */
+	uint32_t *msr_indices;
+	uint32_t nr_msr_indices;
+	struct accel_vcpu *vcpus[KVM_MAX_VCPUS];
+	bool has_xsave, has_xcrs, has_stats_fd;
+};
+
+struct accel_vcpu {
+	struct accel_vm *vm;
+	unsigned index;
+	int fd;
+	int stats_fd;
+	struct kvm_run *run;
+	pthread_t thread; /* the thread in vcpu_run, for kicks */
+	atomic_bool thread_known;
+};
+
+int kvm_vcpu_create(struct accel_vm *vm, unsigned index, struct accel_vcpu **out);
+void kvm_vcpu_destroy(struct accel_vcpu *vcpu);
+int kvm_vcpu_run(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
+void kvm_vcpu_kick(struct accel_vcpu *vcpu);
+int kvm_setup_cpuid(struct accel_vcpu *vcpu);
+int kvm_probe_msrs(struct accel_vm *vm);
+void kvm_prune_unreadable_msrs(struct accel_vcpu *vcpu);
+int kvm_get_state(struct accel_vcpu *vcpu, struct vcpu_state *state);
+int kvm_set_state(struct accel_vcpu *vcpu, const struct vcpu_state *state);
+size_t kvm_collect_stats(struct accel_vm *vm, struct accel_stat *stats, size_t max);
+int kvm_open_stats(struct accel_vcpu *vcpu);
+
+#endif

@@ -1,0 +1,271 @@
+#include "vmm/config.h"
+
+#include "lib/size.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void config_init(struct vm_config *config)
+{
+	memset(config, 0, sizeof(*config));
+	config->cpus = 1;
+	config->memory = 256ULL << 20;
+	config->console = CONSOLE_STDIO;
+	config->on_reboot = ON_REBOOT_RESTART;
+}
+
+void config_free(struct vm_config *config)
+{
+	free(config->kernel);
+	free(config->initrd);
+	free(config->cmdline);
+	free(config->bios);
+	free(config->accel);
+	free(config->console_path);
+	memset(config, 0, sizeof(*config));
+}
+
+static int replace_string(char **field, const char *value)
+{
+	char *copy = strdup(value);
+	if (!copy)
+		return -1;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+typedef int (*option_setter)(struct vm_config *c, const char *value, char *err, size_t len);
+
+static int set_kernel(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	(void)err, (void)len;
+	return replace_string(&c->kernel, v);
+}
+
+static int set_initrd(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	(void)err, (void)len;
+	return replace_string(&c->initrd, v);
+}
+
+static int set_cmdline(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	(void)err, (void)len;
+	return replace_string(&c->cmdline, v);
+}
+
+static int set_bios(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	(void)err, (void)len;
+	return replace_string(&c->bios, v);
+}
+
+static int set_accel(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	if (strcmp(v, "kvm") != 0) {
+		snprintf(err, len, "--accel: unknown accelerator '%s' (available: kvm)", v);
+		return -1;
+	}
+	return replace_string(&c->accel, v);
+}
+
+static int set_cpus(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	uint64_t cpus;
+	if (!parse_uint(v, 1, CONFIG_MAX_CPUS, &cpus)) {
+		snprintf(err, len, "--cpus: '%s' is not a vCPU count from 1 to %d", v,
+			 CONFIG_MAX_CPUS);
+		return -1;
+	}
+	c->cpus = (unsigned)cpus;
+	return 0;
+}
+
+static int set_memory(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	uint64_t bytes;
+	if (!parse_size(v, true, &bytes)) {
+		snprintf(err, len,
+			 "--memory: '%s' is not a size (examples: 512M, 2G; a plain number means "
+			 "MiB)",
+			 v);
+		return -1;
+	}
+	if (bytes < CONFIG_MIN_MEMORY || bytes % 4096) {
+		snprintf(err, len, "--memory: %s is too small or not a multiple of 4 KiB (minimum %llu MiB)",
+			 v, CONFIG_MIN_MEMORY >> 20);
+		return -1;
+	}
+	c->memory = bytes;
+	return 0;
+}
+
+static int set_console(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	if (strcmp(v, "stdio") == 0) {
+		c->console = CONSOLE_STDIO;
+	} else if (strcmp(v, "none") == 0) {
+		c->console = CONSOLE_NONE;
+	} else if (strncmp(v, "file:", 5) == 0 && v[5] != '\0') {
+		c->console = CONSOLE_FILE;
+		return replace_string(&c->console_path, v + 5);
+	} else {
+		snprintf(err, len, "--console: '%s' is not stdio, none or file:PATH", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_debug_exit(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	uint64_t port;
+	if (!parse_uint(v, 0, 0xffff, &port)) {
+		snprintf(err, len, "--debug-exit: '%s' is not an I/O port number (0 to 0xffff)", v);
+		return -1;
+	}
+	c->has_debug_exit = true;
+	c->debug_exit_port = (uint16_t)port;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
+		*out = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+static int set_stats(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	if (parse_bool(v, &c->stats) < 0) {
+		snprintf(err, len, "--stats: '%s' is not true or false", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_on_reboot(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	if (strcmp(v, "restart") == 0)
+		c->on_reboot = ON_REBOOT_RESTART;
+	else if (strcmp(v, "exit") == 0)
+		c->on_reboot = ON_REBOOT_EXIT;
+	else {
+		snprintf(err, len, "--on-reboot: '%s' is not restart or exit", v);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct {
+	const char *key;
+	option_setter set;
+	bool flag;
+} options[] = {
+    {"kernel", set_kernel, false},	   {"initrd", set_initrd, false},
+    {"cmdline", set_cmdline, false},	   {"bios", set_bios, false},
+    {"accel", set_accel, false},	   {"cpus", set_cpus, false},
+    {"memory", set_memory, false},	   {"console", set_console, false},
+    {"debug-exit", set_debug_exit, false}, {"stats", set_stats, true},
+    {"on-reboot", set_on_reboot, false},
+};
+
+static int find_option(const char *key)
+{
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (strcmp(options[i].key, key) == 0)
+			return (int)i;
+	return -1;
+}
+
+bool config_key_known(const char *key)
+{
+	return find_option(key) >= 0;
+}
+
+bool config_key_is_flag(const char *key)
+{
+	int i = find_option(key);
+	return i >= 0 && options[i].flag;
+}
+
+int config_set(struct vm_config *config, const char *key, const char *value, char *err,
+	       size_t err_len)
+{
+	int i = find_option(key);
+	if (i < 0) {
+		snprintf(err, err_len, "unknown option '%s'", key);
+		return -1;
+	}
+	if (options[i].set(config, value, err, err_len) < 0) {
+		if (err[0] == '\0')
+			snprintf(err, err_len, "--%s: out of memory", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_readable_file(const char *what, const char *path, char *err, size_t len)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		snprintf(err, len, "%s '%s': %s", what, path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, len, "%s '%s' is not a regular file", what, path);
+		return -1;
+	}
+	if (access(path, R_OK) < 0) {
+		snprintf(err, len, "%s '%s': %s", what, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static uint64_t host_memory_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+	long page_size = sysconf(_SC_PAGESIZE);
+	return pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : UINT64_MAX;
+}
+
+int config_validate(const struct vm_config *c, char *err, size_t len)
+{
+	if (!c->kernel && !c->bios) {
+		snprintf(err, len, "no guest to boot: give --kernel FILE (or --bios FILE)");
+		return -1;
+	}
+	if (c->kernel && c->bios) {
+		snprintf(err, len, "--kernel and --bios exclude each other: choose one way to boot");
+		return -1;
+	}
+	if (c->kernel && check_readable_file("kernel", c->kernel, err, len) < 0)
+		return -1;
+	if (c->bios && check_readable_file("bios", c->bios, err, len) < 0)
+		return -1;
+	/* A multiboot module list ("a.bin args,b.bin") is checked by the loader. */
+	if (c->initrd && !strchr(c->initrd, ',') && !strchr(c->initrd, ' ') &&
+	    check_readable_file("initrd", c->initrd, err, len) < 0)
+		return -1;
+	if (c->initrd && c->bios) {
+		snprintf(err, len, "--initrd needs --kernel (firmware loads its own)");
+		return -1;
+	}
+	uint64_t host = host_memory_bytes();
+	if (c->memory > host) {
+		snprintf(err, len, "--memory %llu MiB is more than this host has (%llu MiB)",
+			 (unsigned long long)(c->memory >> 20), (unsigned long long)(host >> 20));
+		return -1;
+	}
+	return 0;
+}

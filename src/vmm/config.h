@@ -1,0 +1,50 @@
+/* A VM's configuration, as given on the command line or in a JSON file (same keys). */
+#ifndef GUREUM_VMM_CONFIG_H
+#define GUREUM_VMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
+enum on_reboot { ON_REBOOT_RESTART, ON_REBOOT_EXIT };
+
+#define CONFIG_MIN_MEMORY (16ULL << 20)
+#define CONFIG_MAX_CPUS	  255
+
+struct vm_config {
+	char *kernel;
+	char *initrd;
+	char *cmdline;
+	char *bios;
+	char *accel;
+	unsigned cpus;
+	uint64_t memory;
+	enum console_kind console;
+	char *console_path;
+	bool has_debug_exit;
+	uint16_t debug_exit_port;
+	bool stats;
+	enum on_reboot on_reboot;
+};
+
+void config_init(struct vm_config *config);
+void config_free(struct vm_config *config);
+
+/* Sets option `key` (long option name without "--", e.g. "memory") from its text form.
+ * Returns 0, or -1 with one sentence in `err` naming the key and what is wrong. */
+int config_set(struct vm_config *config, const char *key, const char *value, char *err,
+	       size_t err_len);
+
+/* True if `key` is an option that takes no value on the command line (a flag). */
+bool config_key_is_flag(const char *key);
+/* True if `key` names a configuration option. */
+bool config_key_known(const char *key);
+
+/* Loads a JSON object of the same keys. Returns 0, or -1 with `err` set. */
+int config_load_json(struct vm_config *config, const char *path, char *err, size_t err_len);
+
+/* Checks the whole configuration (required keys, files readable, limits of this host). */
+int config_validate(const struct vm_config *config, char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,60 @@
+/* JSON configuration files: an object whose keys are the long option names of `gureum run`.
+ * Strings, integers and booleans are accepted and go through the same setters as the command
+ * line, so both accept exactly the same values. */
+#include "vmm/config.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static int value_as_text(const char *key, json_t *value, char *buf, size_t buf_len, char *err,
+			 size_t err_len)
+{
+	if (json_is_string(value)) {
+		snprintf(buf, buf_len, "%s", json_string_value(value));
+	} else if (json_is_integer(value) && json_integer_value(value) >= 0) {
+		snprintf(buf, buf_len, "%lld", (long long)json_integer_value(value));
+	} else if (json_is_boolean(value)) {
+		snprintf(buf, buf_len, "%s", json_is_true(value) ? "true" : "false");
+	} else {
+		snprintf(err, err_len, "\"%s\" must be a string, a non-negative integer or a boolean",
+			 key);
+		return -1;
+	}
+	return 0;
+}
+
+int config_load_json(struct vm_config *config, const char *path, char *err, size_t err_len)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, err_len, "config '%s' line %d: %s", path, jerr.line, jerr.text);
+		return -1;
+	}
+	int rc = 0;
+	if (!json_is_object(root)) {
+		snprintf(err, err_len, "config '%s': the top level must be a JSON object", path);
+		rc = -1;
+	}
+	const char *key;
+	json_t *value;
+	json_object_foreach(root, key, value)
+	{
+		if (rc < 0)
+			break;
+		if (!config_key_known(key)) {
+			snprintf(err, err_len, "config '%s': unknown key \"%s\"", path, key);
+			rc = -1;
+			break;
+		}
+		char text[4096], inner[512] = "";
+		if (value_as_text(key, value, text, sizeof(text), inner, sizeof(inner)) < 0 ||
+		    config_set(config, key, text, inner, sizeof(inner)) < 0) {
+			snprintf(err, err_len, "config '%s': %s", path, inner);
+			rc = -1;
+		}
+	}
+	json_decref(root);
+	return rc;
+}
