@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Build gureum's default guest: the Debian cloud kernel plus a busybox-static initramfs.
+#   scripts/guest-image.sh [OUTDIR]       (default: out/guest)
+# Produces OUTDIR/vmlinuz (bzImage), OUTDIR/initramfs.cpio.gz, OUTDIR/modules/ (the kernel's
+# whole module tree, used by the nested lab) and OUTDIR/kernel-release. Rebuilds only when the
+# package versions or these scripts change (OUTDIR/.stamp).
+set -euo pipefail
+LOG_TAG=guest-image
+. "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
+
+OUTDIR=${1:-$GUREUM_ROOT/out/guest}
+INIT_SCRIPT=$GUREUM_ROOT/scripts/guest-init
+# Virtio drivers the guest loads at boot; modules_in_order adds their dependencies
+# (virtio_ring, virtio_pci_modern_dev, net_failover, ...) and skips built-in ones.
+GUEST_MODULES=(virtio_ring virtio virtio_pci virtio_mmio virtio_blk virtio_net virtio_console
+	virtio_rng virtio_balloon vsock vmw_vsock_virtio_transport)
+
+need_cmd apt-get apt
+need_cmd dpkg dpkg
+need_cmd cpio cpio
+need_cmd gzip gzip
+
+kpkg=$(kernel_package)
+kver=$(apt_candidate "$kpkg")
+bbver=$(apt_candidate busybox-static 2>/dev/null || true)
+[[ -n $bbver ]] || apt_known busybox-static
+bbver=$(apt_candidate busybox-static)
+stamp=$(inputs_hash "$kpkg=$kver" "busybox-static=$bbver" "${GUEST_MODULES[*]}" \
+	"$(cat "$INIT_SCRIPT" "${BASH_SOURCE[0]}")")
+
+if [[ -f $OUTDIR/.stamp && $(cat "$OUTDIR/.stamp") == "$stamp" && -f $OUTDIR/vmlinuz &&
+	-f $OUTDIR/initramfs.cpio.gz ]]; then
+	log "up to date: $OUTDIR ($kpkg $kver, busybox $bbver)"
+	exit 0
+fi
+
+log "building the guest in $OUTDIR: $kpkg $kver, busybox-static $bbver"
+kdeb=$(fetch_deb "$kpkg")
+bbdeb=$(fetch_deb busybox-static)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/gureum-guest.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+log "unpacking $(basename "$kdeb")"
+dpkg -x "$kdeb" "$work/kernel"
+dpkg -x "$bbdeb" "$work/busybox"
+release=$(basename "$(find "$work/kernel/lib/modules" -mindepth 1 -maxdepth 1 -type d | head -n1)")
+[[ -n $release ]] || die "no lib/modules/<release> in $kdeb"
+moddir=$work/kernel/lib/modules/$release
+[[ -f $work/kernel/boot/vmlinuz-$release ]] || die "no boot/vmlinuz-$release in $kdeb"
+
+log "assembling the initramfs"
+root=$work/root
+mkdir -p "$root"/{dev,proc,sys,tmp,run,root,etc,lib/modules}
+install_busybox "$root" "$work/busybox/bin/busybox"
+install -m 0755 "$INIT_SCRIPT" "$root/init"
+modules_in_order "$moddir" "${GUEST_MODULES[@]}" >"$root/etc/modules"
+while IFS= read -r ko; do
+	install -D -m 0644 "$moddir/$ko" "$root/lib/modules/$ko"
+done <"$root/etc/modules"
+log "modules (load order): $(xargs -n1 basename <"$root/etc/modules" | tr '\n' ' ')"
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+printf 'root:x:0:\n' >"$root/etc/group"
+
+mkdir -p "$OUTDIR"
+rm -f "$OUTDIR/.stamp"
+pack_cpio "$root" "$OUTDIR/initramfs.cpio.gz" gzip
+install -m 0644 "$work/kernel/boot/vmlinuz-$release" "$OUTDIR/vmlinuz"
+rm -rf "$OUTDIR/modules"
+mv "$moddir" "$OUTDIR/modules"
+echo "$release" >"$OUTDIR/kernel-release"
+echo "$stamp" >"$OUTDIR/.stamp"
+log "done: $OUTDIR/vmlinuz ($(du -h "$OUTDIR/vmlinuz" | cut -f1)), initramfs.cpio.gz" \
+	"($(du -h "$OUTDIR/initramfs.cpio.gz" | cut -f1)), kernel $release"
