@@ -1,0 +1,324 @@
+#include "devices/i8042.h"
+
+#include <string.h>
+
+/* Controller commands (port 0x64). */
+#define CMD_READ_RAM_FIRST   0x20
+#define CMD_READ_RAM_LAST    0x3f
+#define CMD_WRITE_RAM_FIRST  0x60
+#define CMD_WRITE_RAM_LAST   0x7f
+#define CMD_AUX_DISABLE	     0xa7
+#define CMD_AUX_ENABLE	     0xa8
+#define CMD_AUX_TEST	     0xa9
+#define CMD_SELF_TEST	     0xaa
+#define CMD_KBD_TEST	     0xab
+#define CMD_KBD_DISABLE	     0xad
+#define CMD_KBD_ENABLE	     0xae
+#define CMD_READ_INPUT_PORT  0xc0
+#define CMD_READ_OUTPUT_PORT 0xd0
+#define CMD_WRITE_OUTPUT     0xd1
+#define CMD_WRITE_KBD_OUTBUF 0xd2
+#define CMD_WRITE_AUX_OUTBUF 0xd3
+#define CMD_WRITE_AUX	     0xd4
+#define CMD_READ_TEST_INPUTS 0xe0
+#define CMD_PULSE_FIRST	     0xf0
+
+#define SELF_TEST_PASSED    0x55
+#define INTERFACE_TEST_OK   0x00
+#define AUX_CLOCK_STUCK_LOW 0x02
+#define OUTPUT_PORT_RESET   0x01 /* active low: clearing it resets the CPU */
+#define OUTPUT_PORT_A20	    0x02
+
+/* PS/2 keyboard commands and replies. */
+#define KBD_CMD_SET_LEDS  0xed
+#define KBD_CMD_ECHO	  0xee
+#define KBD_CMD_SCANSET	  0xf0
+#define KBD_CMD_GET_ID	  0xf2
+#define KBD_CMD_SET_REP	  0xf3
+#define KBD_CMD_ENABLE	  0xf4
+#define KBD_CMD_RESET_DIS 0xf5
+#define KBD_CMD_RESET_ENA 0xf6
+#define KBD_CMD_SET_TYPE  0xfb
+#define KBD_CMD_SET_MAKE  0xfc
+#define KBD_CMD_SET_BREAK 0xfd
+#define KBD_CMD_RESEND	  0xfe
+#define KBD_CMD_RESET	  0xff
+#define KBD_REPLY_ACK	  0xfa
+#define KBD_REPLY_POR	  0xaa /* power-on reset passed */
+#define KBD_REPLY_RESEND  0xfe
+#define KBD_REPLY_ID	  0xab
+#define KBD_ID_TRANSLATED 0x41 /* what an MF2 keyboard's 0x83 looks like through XLATE */
+#define KBD_ID_RAW	  0x83
+#define KBD_SCANCODE_SET  2
+
+int i8042_init(struct i8042 *dev, const struct irq_router *irq, uint32_t gsi,
+	       struct power_callbacks power)
+{
+	*dev = (struct i8042){.irq = irq, .gsi = gsi, .power = power};
+	/* The state a PC BIOS leaves: keyboard interrupt on, translation on, self-test passed. */
+	dev->ram[0] = I8042_CTR_KBDINT | I8042_CTR_SYSFLAG | I8042_CTR_XLATE;
+	dev->status = I8042_STR_SYSFLAG;
+	dev->output_port = OUTPUT_PORT_RESET | OUTPUT_PORT_A20;
+	return 0;
+}
+
+/* The keyboard interrupt follows "a byte is waiting and the guest enabled the keyboard
+ * interrupt", like QEMU's pckbd. The line is only touched when that changes. */
+static void update_irq(struct i8042 *dev)
+{
+	bool level = dev->queue_count > 0 && (dev->ram[0] & I8042_CTR_KBDINT);
+	if (level != dev->irq_level) {
+		dev->irq_level = level;
+		irq_set_level(dev->irq, dev->gsi, level);
+	}
+}
+
+static void queue_byte(struct i8042 *dev, uint8_t byte)
+{
+	if (dev->queue_count == I8042_QUEUE_SIZE)
+		return;
+	dev->queue[(dev->queue_head + dev->queue_count) % I8042_QUEUE_SIZE] = byte;
+	dev->queue_count++;
+	update_irq(dev);
+}
+
+static uint8_t read_data(struct i8042 *dev)
+{
+	if (dev->queue_count > 0) {
+		dev->last_read = dev->queue[dev->queue_head];
+		dev->queue_head = (dev->queue_head + 1) % I8042_QUEUE_SIZE;
+		dev->queue_count--;
+		update_irq(dev);
+	}
+	return dev->last_read;
+}
+
+static uint8_t read_status(const struct i8042 *dev)
+{
+	uint8_t status = dev->status | I8042_STR_KEYLOCK;
+	if (dev->queue_count > 0)
+		status |= I8042_STR_OBF;
+	return status;
+}
+
+static void reset_cpu(struct i8042 *dev)
+{
+	power_request_reset(&dev->power);
+}
+
+static bool keyboard_command_takes_parameter(uint8_t cmd)
+{
+	return cmd == KBD_CMD_SET_LEDS || cmd == KBD_CMD_SET_REP || cmd == KBD_CMD_SCANSET ||
+	       cmd == KBD_CMD_SET_TYPE || cmd == KBD_CMD_SET_MAKE || cmd == KBD_CMD_SET_BREAK;
+}
+
+static void keyboard_parameter(struct i8042 *dev, uint8_t cmd, uint8_t param)
+{
+	queue_byte(dev, KBD_REPLY_ACK);
+	/* "Scan code set 0" means "which set are you using?". */
+	if (cmd == KBD_CMD_SCANSET && param == 0)
+		queue_byte(dev, KBD_SCANCODE_SET);
+}
+
+/* A byte the guest sends to the keyboard. The keyboard has no keys to report, so it only has to
+ * answer the commands atkbd sends while probing, at once, so that no command times out. */
+static void keyboard_write(struct i8042 *dev, uint8_t byte)
+{
+	if (dev->pending_kbd_command) {
+		uint8_t cmd = dev->pending_kbd_command;
+		dev->pending_kbd_command = 0;
+		keyboard_parameter(dev, cmd, byte);
+		return;
+	}
+	if (keyboard_command_takes_parameter(byte)) {
+		dev->pending_kbd_command = byte;
+		queue_byte(dev, KBD_REPLY_ACK);
+		return;
+	}
+	switch (byte) {
+	case KBD_CMD_RESET:
+		queue_byte(dev, KBD_REPLY_ACK);
+		queue_byte(dev, KBD_REPLY_POR);
+		break;
+	case KBD_CMD_GET_ID:
+		queue_byte(dev, KBD_REPLY_ACK);
+		queue_byte(dev, KBD_REPLY_ID);
+		queue_byte(dev, (dev->ram[0] & I8042_CTR_XLATE) ? KBD_ID_TRANSLATED : KBD_ID_RAW);
+		break;
+	case KBD_CMD_ECHO:
+		queue_byte(dev, KBD_CMD_ECHO);
+		break;
+	case KBD_CMD_ENABLE:
+	case KBD_CMD_RESET_DIS:
+	case KBD_CMD_RESET_ENA:
+	case KBD_CMD_RESEND:
+	case 0xf7: /* set all keys typematic / make-break / make / typematic-make-break */
+	case 0xf8:
+	case 0xf9:
+	case 0xfa:
+		queue_byte(dev, KBD_REPLY_ACK);
+		break;
+	default:
+		queue_byte(dev, KBD_REPLY_RESEND);
+		break;
+	}
+}
+
+static void write_output_port(struct i8042 *dev, uint8_t value)
+{
+	dev->output_port = value;
+	if (!(value & OUTPUT_PORT_RESET))
+		reset_cpu(dev);
+}
+
+/* The data byte that completes a two-byte controller command. */
+static void complete_command(struct i8042 *dev, uint8_t cmd, uint8_t data)
+{
+	if (cmd >= CMD_WRITE_RAM_FIRST && cmd <= CMD_WRITE_RAM_LAST) {
+		dev->ram[cmd - CMD_WRITE_RAM_FIRST] = data;
+		if (cmd == CMD_WRITE_RAM_FIRST)
+			dev->status = (dev->status & ~I8042_STR_SYSFLAG) |
+				      (data & I8042_CTR_SYSFLAG ? I8042_STR_SYSFLAG : 0);
+		update_irq(dev);
+		return;
+	}
+	switch (cmd) {
+	case CMD_WRITE_OUTPUT:
+		write_output_port(dev, data);
+		break;
+	case CMD_WRITE_KBD_OUTBUF:
+		queue_byte(dev, data);
+		break;
+	case CMD_WRITE_AUX_OUTBUF:
+		/* There is no aux port. Linux's loop test (0xd3) checks that the byte comes back
+		 * marked AUXDATA; returning it unmarked fails the test at once, instead of after
+		 * the 500 ms timeout that silence would cost. */
+		queue_byte(dev, data);
+		break;
+	case CMD_WRITE_AUX:
+		break; /* no mouse to receive it */
+	}
+}
+
+static bool command_takes_data(uint8_t cmd)
+{
+	return (cmd >= CMD_WRITE_RAM_FIRST && cmd <= CMD_WRITE_RAM_LAST) ||
+	       cmd == CMD_WRITE_OUTPUT || cmd == CMD_WRITE_KBD_OUTBUF ||
+	       cmd == CMD_WRITE_AUX_OUTBUF || cmd == CMD_WRITE_AUX;
+}
+
+static void set_config_bits(struct i8042 *dev, uint8_t set, uint8_t clear)
+{
+	dev->ram[0] = (dev->ram[0] & ~clear) | set;
+	update_irq(dev);
+}
+
+static void controller_command(struct i8042 *dev, uint8_t cmd)
+{
+	dev->pending_command = 0;
+	if (command_takes_data(cmd)) {
+		dev->pending_command = cmd;
+		return;
+	}
+	if (cmd >= CMD_READ_RAM_FIRST && cmd <= CMD_READ_RAM_LAST) {
+		queue_byte(dev, dev->ram[cmd - CMD_READ_RAM_FIRST]);
+		return;
+	}
+	/* 0xf0..0xff pulse the output lines whose bits are 0 in the low nibble; line 0 is the
+	 * CPU reset, so 0xfe (and any even one) resets. */
+	if (cmd >= CMD_PULSE_FIRST) {
+		if (!(cmd & OUTPUT_PORT_RESET))
+			reset_cpu(dev);
+		return;
+	}
+	switch (cmd) {
+	case CMD_AUX_DISABLE:
+		set_config_bits(dev, I8042_CTR_AUXDIS, 0);
+		break;
+	case CMD_AUX_ENABLE:
+		set_config_bits(dev, 0, I8042_CTR_AUXDIS);
+		break;
+	case CMD_AUX_TEST:
+		/* Tells Linux at once that there is no usable aux port. */
+		queue_byte(dev, AUX_CLOCK_STUCK_LOW);
+		break;
+	case CMD_SELF_TEST:
+		dev->status |= I8042_STR_SYSFLAG;
+		queue_byte(dev, SELF_TEST_PASSED);
+		break;
+	case CMD_KBD_TEST:
+		queue_byte(dev, INTERFACE_TEST_OK);
+		break;
+	case CMD_KBD_DISABLE:
+		set_config_bits(dev, I8042_CTR_KBDDIS, 0);
+		break;
+	case CMD_KBD_ENABLE:
+		set_config_bits(dev, 0, I8042_CTR_KBDDIS);
+		break;
+	case CMD_READ_INPUT_PORT:
+	case CMD_READ_TEST_INPUTS:
+		queue_byte(dev, 0);
+		break;
+	case CMD_READ_OUTPUT_PORT:
+		queue_byte(dev, dev->output_port);
+		break;
+	default:
+		break; /* unknown commands are ignored, as by real controllers */
+	}
+}
+
+static void write_data(struct i8042 *dev, uint8_t byte)
+{
+	dev->status &= ~I8042_STR_CMDDAT;
+	if (dev->pending_command) {
+		uint8_t cmd = dev->pending_command;
+		dev->pending_command = 0;
+		complete_command(dev, cmd, byte);
+		return;
+	}
+	keyboard_write(dev, byte);
+}
+
+static void write_command(struct i8042 *dev, uint8_t cmd)
+{
+	dev->status |= I8042_STR_CMDDAT;
+	controller_command(dev, cmd);
+}
+
+/* Both ports are one byte wide and registered as such, so the bus only sends 1-byte accesses. */
+static void data_io_read(void *opaque, uint64_t offset, void *data, unsigned size)
+{
+	(void)offset;
+	memset(data, 0xff, size);
+	*(uint8_t *)data = read_data(opaque);
+}
+
+static void data_io_write(void *opaque, uint64_t offset, const void *data, unsigned size)
+{
+	(void)offset;
+	(void)size;
+	write_data(opaque, *(const uint8_t *)data);
+}
+
+static void command_io_read(void *opaque, uint64_t offset, void *data, unsigned size)
+{
+	(void)offset;
+	memset(data, 0xff, size);
+	*(uint8_t *)data = read_status(opaque);
+}
+
+static void command_io_write(void *opaque, uint64_t offset, const void *data, unsigned size)
+{
+	(void)offset;
+	(void)size;
+	write_command(opaque, *(const uint8_t *)data);
+}
+
+int i8042_attach(struct i8042 *dev, struct io_bus *pio)
+{
+	if (io_bus_register(pio, I8042_DATA_PORT, 1, data_io_read, data_io_write, dev,
+			    "i8042-data"))
+		return -1;
+	return io_bus_register(pio, I8042_COMMAND_PORT, 1, command_io_read, command_io_write, dev,
+			       "i8042-command");
+}
