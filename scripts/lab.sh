@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Run one nested-lab scenario: L1 is QEMU TCG with nested SVM, inside it KVM is real
+# hardware-assisted KVM and the VMM under test boots the default guest (L2).
+#   scripts/lab.sh [--smp N] [--timeout SECONDS] [--log FILE] [--interactive] [--no-build] SCENARIO
+# Prints L1's "LAB-RESULT ..." line and exits 0 only when the scenario passed.
+# --interactive: L1's console is this terminal (the user talks to the L2 shell); otherwise
+# L1's console goes to the log file only. GUREUM_BIN overrides build/gureum.
+set -euo pipefail
+LOG_TAG=lab
+. "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
+
+smp=1
+timeout_s=180
+logfile=
+interactive=0
+build=1
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--smp) smp=$2 && shift 2 ;;
+	--timeout) timeout_s=$2 && shift 2 ;;
+	--log) logfile=$2 && shift 2 ;;
+	--interactive) interactive=1 && shift ;;
+	--no-build) build=0 && shift ;;
+	-*) die "unknown option $1 (see the comment at the top of $0)" ;;
+	*) break ;;
+	esac
+done
+[[ $# -eq 1 ]] || die "usage: scripts/lab.sh [--smp N] [--timeout S] [--log FILE] [--interactive] SCENARIO"
+scenario=$1
+[[ -f $GUREUM_ROOT/tests/lab/scenarios/$scenario.sh ]] || die "no scenario tests/lab/scenarios/$scenario.sh"
+need_cmd qemu-system-x86_64 qemu-system-x86
+need_cmd timeout coreutils
+
+initrd=$GUREUM_ROOT/out/lab/l1-initramfs.cpio
+if [[ $build == 1 ]]; then
+	"$GUREUM_ROOT/scripts/lab-initramfs.sh" "$initrd" >&2
+fi
+[[ -f $initrd ]] || die "$initrd missing (run scripts/lab-initramfs.sh)"
+mkdir -p "$GUREUM_ROOT/out/lab"
+logfile=${logfile:-$GUREUM_ROOT/out/lab/$scenario.log}
+
+# L1 gives up 20 s before the outer timeout, so a hung scenario still reports its own result.
+inner_timeout=$((timeout_s > 40 ? timeout_s - 20 : timeout_s))
+[[ $interactive == 1 ]] && inner_timeout=0
+cmdline="console=ttyS0 quiet panic=-1 lab.scenario=$scenario lab.timeout=$inner_timeout"
+cmdline+=" lab.interactive=$interactive"
+# -display none + a stdio chardev, not -nographic: its Ctrl-A mux would eat the guest's Ctrl-A.
+l1=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu EPYC,+svm,+npt -m 2048 -smp "$smp"
+	-nodefaults -no-user-config -display none -monitor none
+	-chardev stdio,id=con,signal=off -serial chardev:con -no-reboot
+	-kernel "$GUREUM_ROOT/out/guest/vmlinuz" -initrd "$initrd" -append "$cmdline")
+
+log "running scenario '$scenario' in L1 (smp $smp, timeout ${timeout_s}s), log: $logfile"
+start=$(date +%s)
+set +e
+if [[ $interactive == 1 ]]; then
+	# `script`-free tee: the terminal stays L1's console, the log keeps a copy.
+	timeout --foreground -k 5 "$timeout_s" "${l1[@]}" | tee "$logfile"
+	rc=${PIPESTATUS[0]}
+else
+	timeout -k 5 "$timeout_s" "${l1[@]}" </dev/null >"$logfile" 2>&1
+	rc=$?
+fi
+set -e
+elapsed=$(($(date +%s) - start))
+result=$(tr -d '\r' <"$logfile" | grep -a -m1 "^LAB-RESULT $scenario " || true)
+if [[ -z $result ]]; then
+	if [[ $rc == 124 || $rc == 137 ]]; then
+		result="LAB-RESULT $scenario FAIL L1 did not finish within ${timeout_s}s"
+	else
+		result="LAB-RESULT $scenario FAIL L1 exited (status $rc) without a result"
+	fi
+fi
+[[ $interactive == 1 ]] || echo "$result (${elapsed}s)"
+[[ $result == "LAB-RESULT $scenario PASS"* ]]
