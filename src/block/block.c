@@ -1,0 +1,211 @@
+/* Opening images by name (format probing, backing chains) and the range checks shared by all
+ * backends. */
+#include "block/block.h"
+#include "block/driver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void block_error_set(struct block_error *err, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+}
+
+const char *block_probe_format(int fd)
+{
+	unsigned char magic[4];
+	if (pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
+	    memcmp(magic, "QFI\xfb", 4) == 0)
+		return "qcow2";
+	return "raw";
+}
+
+/* Records the file in the chain; refuses a file that is already part of it (a loop). */
+static int chain_enter(struct block_chain *chain, const char *filename, int fd,
+		       struct block_error *err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		block_error_set(err, "%s: %s", filename, strerror(e));
+		return -e;
+	}
+	for (int i = 0; i < chain->depth; i++) {
+		if (chain->devices[i] == st.st_dev && chain->inodes[i] == st.st_ino) {
+			block_error_set(err, "%s: backing chain loops back to a file already in it",
+					filename);
+			return -ELOOP;
+		}
+	}
+	if (chain->depth > BLOCK_MAX_CHAIN_DEPTH) {
+		block_error_set(err, "%s: backing chain deeper than %d images", filename,
+				BLOCK_MAX_CHAIN_DEPTH);
+		return -EMLINK;
+	}
+	chain->devices[chain->depth] = st.st_dev;
+	chain->inodes[chain->depth] = st.st_ino;
+	chain->depth++;
+	return 0;
+}
+
+static int open_with_format(int fd, const char *format, unsigned flags, struct block_chain *chain,
+			    struct block_device *dev, struct block_error *err)
+{
+	if (!format)
+		format = block_probe_format(fd);
+	if (strcmp(format, "raw") == 0)
+		return raw_open(dev, fd, err);
+	if (strcmp(format, "qcow2") == 0)
+		return qcow2_open(dev, fd, flags, chain, err);
+	close(fd);
+	block_error_set(err, "%s: unknown image format '%s' (known: raw, qcow2)", dev->filename,
+			format);
+	return -EINVAL;
+}
+
+static int open_in_chain(const char *filename, const char *format, unsigned flags,
+			 struct block_chain *chain, struct block_device **out,
+			 struct block_error *err)
+{
+	bool read_only = flags & BLOCK_OPEN_READ_ONLY;
+	int fd = open(filename, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		block_error_set(err, "%s: %s", filename, strerror(e));
+		return -e;
+	}
+	int ret = chain_enter(chain, filename, fd, err);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	struct block_device *dev = calloc(1, sizeof(*dev));
+	if (!dev || !(dev->filename = strdup(filename))) {
+		free(dev);
+		close(fd);
+		block_error_set(err, "%s: out of memory", filename);
+		return -ENOMEM;
+	}
+	dev->read_only = read_only;
+	ret = open_with_format(fd, format, flags, chain, dev, err);
+	if (ret < 0) {
+		free(dev->filename);
+		free(dev);
+		return ret;
+	}
+	*out = dev;
+	return 0;
+}
+
+int block_open(const char *filename, const char *format, unsigned flags, struct block_device **out,
+	       struct block_error *err)
+{
+	struct block_chain chain = {0};
+	return open_in_chain(filename, format, flags, &chain, out, err);
+}
+
+int block_open_backing(const char *filename, const char *format, struct block_chain *chain,
+		       struct block_device **out, struct block_error *err)
+{
+	return open_in_chain(filename, format, BLOCK_OPEN_READ_ONLY, chain, out, err);
+}
+
+void block_close(struct block_device *dev)
+{
+	if (!dev)
+		return;
+	dev->driver->close(dev);
+	free(dev->filename);
+	free(dev);
+}
+
+static bool range_ok(const struct block_device *dev, uint64_t offset, uint64_t length)
+{
+	return offset <= dev->size && length <= dev->size - offset;
+}
+
+int block_read(struct block_device *dev, uint64_t offset, void *buf, size_t length)
+{
+	if (!range_ok(dev, offset, length))
+		return -EINVAL;
+	if (length == 0)
+		return 0;
+	return dev->driver->read(dev, offset, buf, length);
+}
+
+int block_write(struct block_device *dev, uint64_t offset, const void *buf, size_t length)
+{
+	if (dev->read_only)
+		return -EROFS;
+	if (!range_ok(dev, offset, length))
+		return -EINVAL;
+	if (length == 0)
+		return 0;
+	return dev->driver->write(dev, offset, buf, length);
+}
+
+int block_flush(struct block_device *dev)
+{
+	if (dev->read_only)
+		return 0;
+	return dev->driver->flush(dev);
+}
+
+int block_discard(struct block_device *dev, uint64_t offset, uint64_t length)
+{
+	if (dev->read_only)
+		return -EROFS;
+	if (!range_ok(dev, offset, length))
+		return -EINVAL;
+	if (length == 0)
+		return 0;
+	return dev->driver->discard(dev, offset, length);
+}
+
+int block_write_zeroes(struct block_device *dev, uint64_t offset, uint64_t length)
+{
+	if (dev->read_only)
+		return -EROFS;
+	if (!range_ok(dev, offset, length))
+		return -EINVAL;
+	if (length == 0)
+		return 0;
+	return dev->driver->write_zeroes(dev, offset, length);
+}
+
+static int execute(struct block_device *dev, struct block_request *req)
+{
+	switch (req->op) {
+	case BLOCK_OP_READ:
+		if (req->length > SIZE_MAX)
+			return -EINVAL;
+		return block_read(dev, req->offset, req->buffer, req->length);
+	case BLOCK_OP_WRITE:
+		if (req->length > SIZE_MAX)
+			return -EINVAL;
+		return block_write(dev, req->offset, req->buffer, req->length);
+	case BLOCK_OP_FLUSH:
+		return block_flush(dev);
+	case BLOCK_OP_DISCARD:
+		return block_discard(dev, req->offset, req->length);
+	case BLOCK_OP_WRITE_ZEROES:
+		return block_write_zeroes(dev, req->offset, req->length);
+	}
+	return -EINVAL;
+}
+
+void block_submit(struct block_device *dev, struct block_request *req)
+{
+	req->complete(req, execute(dev, req));
+}

@@ -1,0 +1,555 @@
+/* The qcow2 driver: opening an image, and reads and writes through its L1/L2 tables.
+ *
+ * Crash safety of allocating writes: a new cluster is marked used in its refcount block and its
+ * data written; a flush makes both durable; only then does the L2 entry point at it. A new L2
+ * table is written (zeroed) and flushed before the L1 entry points at it. Clusters that an update
+ * stops referencing are released only after that update is flushed. A crash therefore leaves at
+ * worst leaked clusters, never an entry pointing at unwritten data or at a free cluster. */
+#include "block/qcow2.h"
+#include "block/driver.h"
+#include "block/qcow2_header.h"
+#include "block/qcow2_internal.h"
+
+#include "lib/log.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Largest header area read at open: the largest possible first cluster. */
+#define HEADER_READ_MAX (1u << QCOW2_MAX_CLUSTER_BITS)
+#define MAX_PENDING	64
+
+/* An L2 entry to change once the data it points to is durable. */
+struct pending_update {
+	uint64_t l2_offset;
+	uint64_t l2_index;
+	uint64_t new_entry;
+	struct qcow2_mapping old;
+};
+
+struct qcow2_driver_state {
+	struct qcow2 q;
+	struct pending_update pending[MAX_PENDING];
+	int npending;
+};
+
+static const struct block_driver qcow2_driver;
+
+static struct qcow2_driver_state *state_of(struct block_device *dev)
+{
+	return dev->state;
+}
+
+const struct qcow2_header *qcow2_header_of(struct block_device *dev)
+{
+	return dev->driver == &qcow2_driver ? &state_of(dev)->q.h : NULL;
+}
+
+struct block_device *qcow2_backing_of(struct block_device *dev)
+{
+	return dev->driver == &qcow2_driver ? state_of(dev)->q.backing : NULL;
+}
+
+/* ---- reading ---- */
+
+static int read_backing(struct qcow2 *q, uint64_t offset, uint8_t *dst, size_t length)
+{
+	size_t available = 0;
+	if (q->backing && offset < q->backing->size)
+		available = q->backing->size - offset < length ? q->backing->size - offset : length;
+	if (available) {
+		int ret = block_read(q->backing, offset, dst, available);
+		if (ret < 0)
+			return ret;
+	}
+	memset(dst + available, 0, length - available);
+	return 0;
+}
+
+/* Reads file data; what lies past the end of the file reads as zeroes. */
+static int read_data(struct qcow2 *q, uint64_t offset, uint8_t *dst, size_t length)
+{
+	size_t available = 0;
+	if (offset < q->file_size)
+		available = q->file_size - offset < length ? q->file_size - offset : length;
+	int ret = available ? qcow2_pread(q, offset, dst, available) : 0;
+	memset(dst + available, 0, length - available);
+	return ret;
+}
+
+/* Reads length bytes at guest_offset, all inside the cluster that m maps. */
+static int read_mapped(struct qcow2 *q, const struct qcow2_mapping *m, uint64_t guest_offset,
+		       uint8_t *dst, size_t length)
+{
+	uint64_t in_cluster = guest_offset & (q->cluster_size - 1);
+	switch (m->kind) {
+	case QCOW2_UNALLOCATED:
+		return read_backing(q, guest_offset, dst, length);
+	case QCOW2_ZERO:
+		memset(dst, 0, length);
+		return 0;
+	case QCOW2_NORMAL:
+		return read_data(q, m->host_offset + in_cluster, dst, length);
+	case QCOW2_COMPRESSED:
+		if (q->decompressed_from != m->l2_entry) {
+			q->decompressed_from = 0;
+			int ret = qcow2_read_compressed(q, m, q->decompressed);
+			if (ret < 0)
+				return ret;
+			q->decompressed_from = m->l2_entry;
+		}
+		memcpy(dst, q->decompressed + in_cluster, length);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Calls fn for each piece of [offset, offset + length) that lies within one cluster. */
+#define FOR_EACH_CLUSTER_PIECE(q, offset, length, piece_offset, piece_length)                      \
+	for (uint64_t piece_offset = (offset), end_ = (offset) + (length), piece_length;           \
+	     piece_offset < end_ &&                                                                \
+	     ((piece_length = (q)->cluster_size - (piece_offset & ((q)->cluster_size - 1))),       \
+	      (piece_length = piece_length < end_ - piece_offset ? piece_length                    \
+								 : end_ - piece_offset),           \
+	      1);                                                                                  \
+	     piece_offset += piece_length)
+
+static int qcow2_read(struct block_device *dev, uint64_t offset, void *buf, size_t length)
+{
+	struct qcow2 *q = &state_of(dev)->q;
+	uint8_t *dst = buf;
+	FOR_EACH_CLUSTER_PIECE(q, offset, length, at, n)
+	{
+		struct qcow2_mapping m;
+		int ret = qcow2_lookup(q, at, &m);
+		if (!ret)
+			ret = read_mapped(q, &m, at, dst + (at - offset), n);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- writing ---- */
+
+/* Releases what an overwritten L2 entry referenced. */
+static int release_old(struct qcow2 *q, const struct qcow2_mapping *old)
+{
+	q->decompressed_from = 0;
+	switch (old->kind) {
+	case QCOW2_NORMAL:
+	case QCOW2_ZERO:
+		return qcow2_release(q, old->host_offset, old->host_offset ? q->cluster_size : 0);
+	case QCOW2_COMPRESSED:
+		return qcow2_release(q, old->host_offset, old->compressed_size);
+	case QCOW2_UNALLOCATED:
+		return 0;
+	}
+	return 0;
+}
+
+static bool references_clusters(const struct qcow2_mapping *m)
+{
+	return m->kind != QCOW2_UNALLOCATED && m->host_offset != 0;
+}
+
+/* Makes the queued L2 updates: after the data and refcounts they depend on are durable, and
+ * before the clusters they stop referencing are released. */
+static int commit_pending(struct qcow2_driver_state *s)
+{
+	struct qcow2 *q = &s->q;
+	int count = s->npending;
+	s->npending = 0;
+	if (count == 0)
+		return 0;
+	int ret = qcow2_order_flush(q);
+	bool release = false;
+	for (int i = 0; i < count && !ret; i++) {
+		struct pending_update *u = &s->pending[i];
+		uint8_t entry[8];
+		put_be64(entry, u->new_entry);
+		ret =
+		    qcow2_cache_write(&q->l2_cache, q->fd, u->l2_offset, 8 * u->l2_index, entry, 8);
+		release |= references_clusters(&u->old);
+	}
+	if (!ret && release)
+		ret = qcow2_order_flush(q);
+	for (int i = 0; i < count && !ret && release; i++)
+		ret = release_old(q, &s->pending[i].old);
+	return ret;
+}
+
+static int queue_update(struct qcow2_driver_state *s, const struct qcow2_mapping *old,
+			uint64_t new_entry)
+{
+	struct pending_update *u = &s->pending[s->npending++];
+	u->l2_offset = old->l2_offset;
+	u->l2_index = old->l2_index;
+	u->new_entry = new_entry;
+	u->old = *old;
+	return s->npending == MAX_PENDING ? commit_pending(s) : 0;
+}
+
+/* Makes sure the L2 table for guest_offset exists and may be modified in place. */
+static int ensure_l2(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m)
+{
+	uint64_t l1_index = guest_offset >> (2 * q->h.cluster_bits - 3);
+	if (m->l2_offset != 0) {
+		if (q->l1[l1_index] & QCOW2_OFLAG_COPIED)
+			return 0;
+		uint64_t refcount;
+		int ret = qcow2_get_refcount(q, m->l2_offset >> q->h.cluster_bits, &refcount);
+		if (ret < 0)
+			return ret;
+		if (refcount != 1)
+			return qcow2_corrupt(q,
+					     "L2 table shared with a snapshot cannot be written");
+		return 0;
+	}
+	uint64_t offset;
+	int ret = qcow2_alloc_cluster(q, &offset);
+	if (ret < 0)
+		return ret;
+	uint8_t *zeroes = calloc(1, q->cluster_size);
+	ret = zeroes ? qcow2_pwrite(q, offset, zeroes, q->cluster_size) : -ENOMEM;
+	free(zeroes);
+	qcow2_cache_forget(&q->l2_cache, offset);
+	if (!ret)
+		ret = qcow2_order_flush(q); /* table and refcount durable before L1 points to it */
+	uint8_t entry[8];
+	put_be64(entry, offset | QCOW2_OFLAG_COPIED);
+	if (!ret)
+		ret = qcow2_pwrite(q, q->h.l1_table_offset + 8 * l1_index, entry, sizeof(entry));
+	if (ret < 0)
+		return ret;
+	q->l1[l1_index] = offset | QCOW2_OFLAG_COPIED;
+	m->l2_offset = offset;
+	return 0;
+}
+
+/* Writes one piece inside one cluster: in place when the cluster is ours alone, else into a new
+ * cluster filled with the old contents (copy-on-write) whose L2 update is queued. */
+static int write_piece(struct qcow2_driver_state *s, uint64_t guest_offset, const uint8_t *src,
+		       size_t length)
+{
+	struct qcow2 *q = &s->q;
+	struct qcow2_mapping m;
+	int ret = qcow2_lookup(q, guest_offset, &m);
+	if (ret < 0)
+		return ret;
+	uint64_t in_cluster = guest_offset & (q->cluster_size - 1);
+	if (m.kind == QCOW2_NORMAL && m.copied)
+		return qcow2_pwrite(q, m.host_offset + in_cluster, src, length);
+	ret = ensure_l2(q, guest_offset, &m);
+	if (ret < 0)
+		return ret;
+	const uint8_t *data = src;
+	if (length != q->cluster_size) {
+		uint64_t cluster_start = guest_offset - in_cluster;
+		ret = read_mapped(q, &m, cluster_start, q->cluster_buf, q->cluster_size);
+		if (ret < 0)
+			return ret;
+		memcpy(q->cluster_buf + in_cluster, src, length);
+		data = q->cluster_buf;
+	}
+	uint64_t offset;
+	ret = qcow2_alloc_cluster(q, &offset);
+	if (!ret)
+		ret = qcow2_pwrite(q, offset, data, q->cluster_size);
+	if (ret < 0)
+		return ret;
+	return queue_update(s, &m, offset | QCOW2_OFLAG_COPIED);
+}
+
+static int qcow2_write(struct block_device *dev, uint64_t offset, const void *buf, size_t length)
+{
+	struct qcow2_driver_state *s = state_of(dev);
+	const uint8_t *src = buf;
+	int ret = 0;
+	FOR_EACH_CLUSTER_PIECE(&s->q, offset, length, at, n)
+	{
+		ret = write_piece(s, at, src + (at - offset), n);
+		if (ret < 0)
+			break;
+	}
+	/* After a failure the queued clusters are written but unreferenced: leaked, not lost. */
+	if (ret < 0)
+		s->npending = 0;
+	return ret < 0 ? ret : commit_pending(s);
+}
+
+/* Zeroes a whole cluster through its L2 entry: unallocated when nothing shows through from
+ * a backing file, the zero flag otherwise (version 3), or written zeroes (version 2). */
+static int zero_cluster(struct qcow2_driver_state *s, uint64_t guest_offset)
+{
+	struct qcow2 *q = &s->q;
+	struct qcow2_mapping m;
+	int ret = qcow2_lookup(q, guest_offset, &m);
+	if (ret < 0)
+		return ret;
+	if (!q->backing) {
+		if (m.kind == QCOW2_UNALLOCATED || (m.kind == QCOW2_ZERO && !m.host_offset))
+			return 0;
+		return queue_update(s, &m, 0);
+	}
+	if (m.kind == QCOW2_ZERO && !m.host_offset)
+		return 0;
+	if (q->h.version < 3) {
+		memset(q->cluster_buf, 0, q->cluster_size);
+		return write_piece(s, guest_offset, q->cluster_buf, q->cluster_size);
+	}
+	ret = ensure_l2(q, guest_offset, &m);
+	return ret < 0 ? ret : queue_update(s, &m, QCOW2_OFLAG_ZERO);
+}
+
+static int zero_range(struct qcow2_driver_state *s, uint64_t offset, uint64_t length,
+		      bool partial_too)
+{
+	struct qcow2 *q = &s->q;
+	int ret = 0;
+	uint8_t *zeroes = NULL;
+	FOR_EACH_CLUSTER_PIECE(q, offset, length, at, n)
+	{
+		if (n == q->cluster_size) {
+			ret = zero_cluster(s, at);
+		} else if (partial_too) {
+			if (!zeroes && !(zeroes = calloc(1, q->cluster_size)))
+				ret = -ENOMEM;
+			if (!ret)
+				ret = write_piece(s, at, zeroes, n);
+		}
+		if (ret < 0)
+			break;
+	}
+	free(zeroes);
+	if (ret < 0)
+		s->npending = 0;
+	return ret < 0 ? ret : commit_pending(s);
+}
+
+static int qcow2_write_zeroes(struct block_device *dev, uint64_t offset, uint64_t length)
+{
+	return zero_range(state_of(dev), offset, length, true);
+}
+
+static int qcow2_discard(struct block_device *dev, uint64_t offset, uint64_t length)
+{
+	struct qcow2_driver_state *s = state_of(dev);
+	/* Discarded data may read back as anything, but must not expose the backing file's
+	 * contents where a version 2 image cannot express zeroes: then keep the data. */
+	if (s->q.backing && s->q.h.version < 3)
+		return 0;
+	return zero_range(s, offset, length, false);
+}
+
+static int qcow2_flush(struct block_device *dev)
+{
+	struct qcow2_driver_state *s = state_of(dev);
+	int ret = commit_pending(s);
+	if (!ret && fdatasync(s->q.fd) < 0)
+		ret = -errno;
+	return ret;
+}
+
+/* ---- open and close ---- */
+
+static void free_state(struct qcow2_driver_state *s)
+{
+	struct qcow2 *q = &s->q;
+	block_close(q->backing);
+	qcow2_cache_destroy(&q->l2_cache);
+	qcow2_cache_destroy(&q->refblock_cache);
+	free(q->l1);
+	free(q->reftable);
+	free(q->cluster_buf);
+	free(q->compressed_buf);
+	free(q->decompressed);
+	if (q->fd >= 0)
+		close(q->fd);
+	free(s);
+}
+
+static void qcow2_close(struct block_device *dev)
+{
+	free_state(state_of(dev));
+}
+
+static const struct block_driver qcow2_driver = {
+    .format_name = "qcow2",
+    .read = qcow2_read,
+    .write = qcow2_write,
+    .flush = qcow2_flush,
+    .discard = qcow2_discard,
+    .write_zeroes = qcow2_write_zeroes,
+    .close = qcow2_close,
+};
+
+static int read_header(struct block_device *dev, struct qcow2 *q, struct block_error *err)
+{
+	struct stat st;
+	if (fstat(q->fd, &st) < 0) {
+		int e = errno;
+		block_error_set(err, "%s: %s", dev->filename, strerror(e));
+		return -e;
+	}
+	q->file_size = st.st_size;
+	size_t len = q->file_size < HEADER_READ_MAX ? q->file_size : HEADER_READ_MAX;
+	uint8_t *buf = malloc(len ? len : 1);
+	if (!buf)
+		return -ENOMEM;
+	int ret = qcow2_pread(q, 0, buf, len);
+	struct block_error parse_err;
+	if (!ret)
+		ret = qcow2_header_parse(buf, len, q->file_size, &q->h, &parse_err);
+	free(buf);
+	if (ret < 0)
+		block_error_set(err, "%s: %s", dev->filename,
+				ret == -EIO ? "cannot read the header" : parse_err.message);
+	return ret;
+}
+
+/* Refuses states in which writing would make things worse, and says what to do instead. */
+static int check_open_mode(struct block_device *dev, const struct qcow2_header *h,
+			   struct block_error *err)
+{
+	if ((h->incompatible_features & QCOW2_INCOMPAT_CORRUPT) && !dev->read_only) {
+		block_error_set(err,
+				"%s: image is marked corrupt; only read-only access is allowed "
+				"(repair it with 'qemu-img check -r all')",
+				dev->filename);
+		return -EROFS;
+	}
+	if ((h->incompatible_features & QCOW2_INCOMPAT_DIRTY) && !dev->read_only) {
+		block_error_set(err,
+				"%s: image is dirty (lazy refcounts were in use and it was not "
+				"closed cleanly); repair it with 'qemu-img check -r all' first",
+				dev->filename);
+		return -EROFS;
+	}
+	if (h->nb_snapshots > 0 && !dev->read_only) {
+		block_error_set(err,
+				"%s: writing to images with internal snapshots is not "
+				"supported yet; open it read-only",
+				dev->filename);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static int load_table(struct qcow2 *q, uint64_t offset, uint64_t entries, uint64_t **table)
+{
+	*table = malloc(entries ? entries * 8 : 8);
+	if (!*table)
+		return -ENOMEM;
+	int ret = qcow2_pread(q, offset, *table, entries * 8);
+	for (uint64_t i = 0; i < entries; i++)
+		(*table)[i] = be64toh((*table)[i]);
+	return ret;
+}
+
+static int allocate_buffers(struct qcow2 *q)
+{
+	size_t l2_slots = (4u << 20) / q->cluster_size;
+	l2_slots = l2_slots < 64 ? 64 : l2_slots > 1024 ? 1024 : l2_slots;
+	int ret = qcow2_cache_init(&q->l2_cache, l2_slots, q->cluster_size);
+	if (!ret)
+		ret = qcow2_cache_init(&q->refblock_cache, 16, q->cluster_size);
+	q->cluster_buf = malloc(q->cluster_size);
+	q->decompressed = malloc(q->cluster_size);
+	q->compressed_buf = malloc(2 * q->cluster_size + 512);
+	if (!q->cluster_buf || !q->decompressed || !q->compressed_buf)
+		ret = -ENOMEM;
+	return ret;
+}
+
+static int open_backing(struct block_device *dev, struct qcow2 *q, struct block_chain *chain,
+			struct block_error *err)
+{
+	const char *name = q->h.backing_file;
+	char path[PATH_MAX + QCOW2_MAX_BACKING_NAME + 2];
+	if (name[0] == '/') {
+		snprintf(path, sizeof(path), "%s", name);
+	} else { /* relative names are relative to the image, not to our working directory */
+		char *copy = strdup(dev->filename);
+		if (!copy)
+			return -ENOMEM;
+		snprintf(path, sizeof(path), "%s/%s", dirname(copy), name);
+		free(copy);
+	}
+	const char *format = q->h.backing_format[0] ? q->h.backing_format : NULL;
+	struct block_error inner;
+	int ret = block_open_backing(path, format, chain, &q->backing, &inner);
+	if (ret < 0)
+		block_error_set(err, "%s: cannot open backing file: %s", dev->filename,
+				inner.message);
+	return ret;
+}
+
+/* Clears autoclear feature bits when opening for writing, as the specification requires of a
+ * writer that does not maintain the extensions they protect (e.g. persistent bitmaps). */
+static int clear_autoclear(struct qcow2 *q)
+{
+	if (q->h.version < 3 || q->h.autoclear_features == 0)
+		return 0;
+	uint8_t zero[8] = {0};
+	int ret = qcow2_pwrite(q, 88, zero, sizeof(zero));
+	if (!ret)
+		ret = qcow2_order_flush(q);
+	if (!ret)
+		q->h.autoclear_features = 0;
+	return ret;
+}
+
+int qcow2_open(struct block_device *dev, int fd, unsigned flags, struct block_chain *chain,
+	       struct block_error *err)
+{
+	struct qcow2_driver_state *s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		block_error_set(err, "%s: out of memory", dev->filename);
+		return -ENOMEM;
+	}
+	struct qcow2 *q = &s->q;
+	q->fd = fd;
+	q->filename = dev->filename;
+	q->unsafe = flags & BLOCK_OPEN_UNSAFE;
+	int ret = read_header(dev, q, err);
+	if (!ret)
+		ret = check_open_mode(dev, &q->h, err);
+	if (ret < 0)
+		goto fail;
+	q->cluster_size = qcow2_cluster_size(&q->h);
+	q->l2_entries = q->cluster_size / 8;
+	q->refblock_entries = (q->cluster_size * 8) >> q->h.refcount_order;
+	q->reftable_entries = ((uint64_t)q->h.refcount_table_clusters << q->h.cluster_bits) / 8;
+	ret = load_table(q, q->h.l1_table_offset, q->h.l1_size, &q->l1);
+	if (!ret)
+		ret = load_table(q, q->h.refcount_table_offset, q->reftable_entries, &q->reftable);
+	if (!ret)
+		ret = allocate_buffers(q);
+	if (ret < 0) {
+		block_error_set(err, "%s: cannot load the image tables: %s", dev->filename,
+				strerror(-ret));
+		goto fail;
+	}
+	if (q->h.backing_file[0] && (ret = open_backing(dev, q, chain, err)) < 0)
+		goto fail;
+	if (!dev->read_only && (ret = clear_autoclear(q)) < 0) {
+		block_error_set(err, "%s: cannot update the header: %s", dev->filename,
+				strerror(-ret));
+		goto fail;
+	}
+	dev->size = q->h.size;
+	dev->state = s;
+	dev->driver = &qcow2_driver;
+	return 0;
+fail:
+	free_state(s);
+	return ret;
+}

@@ -1,0 +1,80 @@
+/* State of an open qcow2 image, shared by the files that implement the driver (open/read/write,
+ * cluster lookup, refcounts, check). Not for use outside src/block. */
+#ifndef GUREUM_BLOCK_QCOW2_INTERNAL_H
+#define GUREUM_BLOCK_QCOW2_INTERNAL_H
+
+#include "block/block.h"
+#include "block/qcow2_cache.h"
+#include "block/qcow2_format.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct qcow2 {
+	int fd;
+	const char *filename; /* the block_device's, for messages */
+	struct qcow2_header h;
+	uint64_t cluster_size;
+	uint64_t l2_entries;
+	uint64_t refblock_entries;
+	uint64_t file_size; /* kept up to date as we write */
+	uint64_t *l1;	    /* host byte order */
+	uint64_t *reftable; /* host byte order */
+	uint64_t reftable_entries;
+	struct qcow2_cache l2_cache;
+	struct qcow2_cache refblock_cache;
+	struct block_device *backing;
+	bool unsafe;	      /* no ordering flushes (image being created) */
+	uint64_t free_hint;   /* no free cluster below this index */
+	uint8_t *cluster_buf; /* scratch for copy-on-write */
+	uint8_t *compressed_buf;
+	uint8_t *decompressed;	    /* last decompressed cluster ... */
+	uint64_t decompressed_from; /* ... and the L2 entry it came from (0: none) */
+};
+
+/* What a guest cluster maps to. */
+enum qcow2_cluster_kind {
+	QCOW2_UNALLOCATED, /* read from the backing file, or zeroes */
+	QCOW2_ZERO,	   /* reads as zeroes; host_offset may still hold a preallocation */
+	QCOW2_NORMAL,	   /* data at host_offset */
+	QCOW2_COMPRESSED,  /* compressed_size bytes at host_offset */
+};
+
+struct qcow2_mapping {
+	enum qcow2_cluster_kind kind;
+	uint64_t host_offset;
+	uint64_t compressed_size;
+	bool copied;	    /* refcount is exactly 1: may be written in place */
+	uint64_t l2_offset; /* 0 when the L1 entry is empty */
+	uint64_t l2_index;
+	uint64_t l2_entry;
+};
+
+/* Logs a corruption found in image metadata and returns -EIO. */
+int qcow2_corrupt(struct qcow2 *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* File I/O that keeps file_size current. Short reads of metadata are errors. */
+int qcow2_pread(struct qcow2 *q, uint64_t offset, void *buf, size_t length);
+int qcow2_pwrite(struct qcow2 *q, uint64_t offset, const void *buf, size_t length);
+/* fdatasync, unless the image is opened unsafe. */
+int qcow2_order_flush(struct qcow2 *q);
+
+/* Validates an L1 entry and returns its L2 table offset (0: none). */
+int qcow2_l2_offset(struct qcow2 *q, uint64_t l1_index, uint64_t *l2_offset);
+/* Decodes and validates an L2 entry. */
+int qcow2_decode_l2_entry(struct qcow2 *q, uint64_t entry, struct qcow2_mapping *m);
+/* Looks up the cluster containing guest_offset. */
+int qcow2_lookup(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m);
+
+/* Inflates a compressed cluster into out (cluster_size bytes). */
+int qcow2_read_compressed(struct qcow2 *q, const struct qcow2_mapping *m, uint8_t *out);
+
+/* Refcounts of host clusters, by cluster index. */
+int qcow2_get_refcount(struct qcow2 *q, uint64_t cluster, uint64_t *refcount);
+int qcow2_set_refcount(struct qcow2 *q, uint64_t cluster, uint64_t refcount);
+/* Finds a free cluster, marks it used (refcount 1) and returns its file offset. */
+int qcow2_alloc_cluster(struct qcow2 *q, uint64_t *offset);
+/* Drops one reference to each cluster in [offset, offset + length). */
+int qcow2_release(struct qcow2 *q, uint64_t offset, uint64_t length);
+
+#endif

@@ -1,0 +1,211 @@
+/* Refcounts: how many references each host cluster has. A cluster with refcount 0 is free.
+ *
+ * Allocation marks a cluster used before anything points at it, so a crash in between only
+ * leaks it. A refcount block that does not exist yet is placed in the first cluster of the range
+ * it describes, so that it can count itself without a second allocation. */
+#include "block/qcow2_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+
+#define REFTABLE_RESERVED 0x1ffull /* offsets must be cluster aligned */
+
+static unsigned refcount_bits(const struct qcow2 *q)
+{
+	return 1u << q->h.refcount_order;
+}
+
+static uint64_t refcount_max(const struct qcow2 *q)
+{
+	unsigned bits = refcount_bits(q);
+	return bits == 64 ? UINT64_MAX : (1ull << bits) - 1;
+}
+
+/* Returns the offset of the refcount block covering cluster (0: none yet), validated. */
+static int refblock_offset(struct qcow2 *q, uint64_t cluster, uint64_t *offset)
+{
+	uint64_t index = cluster / q->refblock_entries;
+	if (index >= q->reftable_entries) {
+		*offset = 0;
+		return 0;
+	}
+	uint64_t entry = q->reftable[index];
+	if (entry & ((q->cluster_size - 1) | ~QCOW2_OFFSET_MASK))
+		return qcow2_corrupt(q, "refcount table entry %" PRIu64 " is misaligned", index);
+	if (entry != 0 && (entry > q->file_size || q->cluster_size > q->file_size - entry))
+		return qcow2_corrupt(q, "refcount block %" PRIu64 " lies outside the file", index);
+	*offset = entry;
+	return 0;
+}
+
+static uint64_t read_entry(const struct qcow2 *q, const uint8_t *block, uint64_t i)
+{
+	unsigned bits = refcount_bits(q);
+	switch (bits) {
+	case 8:
+		return block[i];
+	case 16:
+		return be16_at(block + 2 * i);
+	case 32:
+		return be32_at(block + 4 * i);
+	case 64:
+		return be64_at(block + 8 * i);
+	default: /* 1, 2 or 4 bits, first entry in the least significant bits */
+		return (block[i * bits / 8] >> (i * bits % 8)) & ((1u << bits) - 1);
+	}
+}
+
+/* Where entry i starts in a refcount block, and how many bytes hold it. */
+static size_t entry_byte(const struct qcow2 *q, uint64_t i)
+{
+	return i * refcount_bits(q) / 8;
+}
+
+static size_t entry_span(const struct qcow2 *q)
+{
+	unsigned bits = refcount_bits(q);
+	return bits < 8 ? 1 : bits / 8;
+}
+
+/* Stores value as entry i into bytes, which hold the entry's span (see entry_byte). */
+static void encode_entry(const struct qcow2 *q, uint8_t *bytes, uint64_t i, uint64_t value)
+{
+	unsigned bits = refcount_bits(q);
+	if (bits < 8) {
+		unsigned shift = i * bits % 8;
+		uint8_t mask = ((1u << bits) - 1) << shift;
+		bytes[0] = (bytes[0] & ~mask) | ((value << shift) & mask);
+		return;
+	}
+	size_t span = bits / 8;
+	for (size_t b = 0; b < span; b++)
+		bytes[b] = value >> (8 * (span - 1 - b));
+}
+
+int qcow2_get_refcount(struct qcow2 *q, uint64_t cluster, uint64_t *refcount)
+{
+	uint64_t offset;
+	int ret = refblock_offset(q, cluster, &offset);
+	if (ret < 0)
+		return ret;
+	if (offset == 0) {
+		*refcount = 0;
+		return 0;
+	}
+	uint8_t *block;
+	ret = qcow2_cache_get(&q->refblock_cache, q->fd, offset, &block);
+	if (ret < 0)
+		return ret;
+	*refcount = read_entry(q, block, cluster % q->refblock_entries);
+	return 0;
+}
+
+int qcow2_set_refcount(struct qcow2 *q, uint64_t cluster, uint64_t refcount)
+{
+	uint64_t offset;
+	int ret = refblock_offset(q, cluster, &offset);
+	if (ret < 0)
+		return ret;
+	if (offset == 0)
+		return qcow2_corrupt(q, "no refcount block for cluster %" PRIu64, cluster);
+	if (refcount > refcount_max(q))
+		return qcow2_corrupt(q, "refcount of cluster %" PRIu64 " would overflow", cluster);
+	uint8_t *block;
+	ret = qcow2_cache_get(&q->refblock_cache, q->fd, offset, &block);
+	if (ret < 0)
+		return ret;
+	/* Work on a copy of the affected bytes so the cache changes only if the write does. */
+	uint64_t i = cluster % q->refblock_entries;
+	uint8_t bytes[8];
+	memcpy(bytes, block + entry_byte(q, i), entry_span(q));
+	encode_entry(q, bytes, i, refcount);
+	return qcow2_cache_write(&q->refblock_cache, q->fd, offset, entry_byte(q, i), bytes,
+				 entry_span(q));
+}
+
+/* Creates the refcount block for the range containing cluster, in that range's first free
+ * cluster, which is the cluster itself (the caller found it free). */
+static int create_refblock(struct qcow2 *q, uint64_t cluster)
+{
+	uint64_t index = cluster / q->refblock_entries;
+	uint64_t offset = cluster << q->h.cluster_bits;
+	uint8_t *block = calloc(1, q->cluster_size);
+	if (!block)
+		return -ENOMEM;
+	uint64_t i = cluster % q->refblock_entries;
+	encode_entry(q, block + entry_byte(q, i), i, 1);
+	int ret = qcow2_pwrite(q, offset, block, q->cluster_size);
+	free(block);
+	if (!ret)
+		ret = qcow2_order_flush(q); /* the block must be on disk before the table says so */
+	if (ret < 0)
+		return ret;
+	uint8_t entry[8];
+	put_be64(entry, offset);
+	ret = qcow2_pwrite(q, q->h.refcount_table_offset + index * 8, entry, sizeof(entry));
+	if (ret < 0)
+		return ret;
+	q->reftable[index] = offset;
+	return 0;
+}
+
+int qcow2_alloc_cluster(struct qcow2 *q, uint64_t *offset)
+{
+	uint64_t limit = q->reftable_entries * q->refblock_entries;
+	uint64_t max_cluster = (QCOW2_OFFSET_MASK >> q->h.cluster_bits) + 1;
+	if (max_cluster < limit)
+		limit = max_cluster;
+	for (uint64_t cluster = q->free_hint; cluster < limit; cluster++) {
+		uint64_t refcount, block;
+		int ret = qcow2_get_refcount(q, cluster, &refcount);
+		if (!ret)
+			ret = refblock_offset(q, cluster, &block);
+		if (ret < 0)
+			return ret;
+		if (refcount != 0)
+			continue;
+		if (block == 0) {
+			ret = create_refblock(q, cluster);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		ret = qcow2_set_refcount(q, cluster, 1);
+		if (ret < 0)
+			return ret;
+		q->free_hint = cluster + 1;
+		*offset = cluster << q->h.cluster_bits;
+		return 0;
+	}
+	log_error("%s: image full: its refcount table covers no more clusters (growing it is not "
+		  "implemented yet)",
+		  q->filename);
+	return -ENOSPC;
+}
+
+int qcow2_release(struct qcow2 *q, uint64_t offset, uint64_t length)
+{
+	if (length == 0)
+		return 0;
+	uint64_t first = offset >> q->h.cluster_bits;
+	uint64_t last = (offset + length - 1) >> q->h.cluster_bits;
+	for (uint64_t cluster = first; cluster <= last; cluster++) {
+		uint64_t refcount;
+		int ret = qcow2_get_refcount(q, cluster, &refcount);
+		if (ret < 0)
+			return ret;
+		if (refcount == 0)
+			return qcow2_corrupt(q, "cluster %" PRIu64 " freed but not in use",
+					     cluster);
+		ret = qcow2_set_refcount(q, cluster, refcount - 1);
+		if (ret < 0)
+			return ret;
+		if (refcount == 1 && cluster < q->free_hint)
+			q->free_hint = cluster;
+	}
+	return 0;
+}
