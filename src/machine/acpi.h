@@ -1,0 +1,75 @@
+/* The guest's ACPI tables: RSDP, XSDT, FADT (hardware-reduced), DSDT, MADT and MCFG, placed in
+ * the legacy BIOS area [LAYOUT_ACPI_START, LAYOUT_ACPI_END) where Linux scans for the RSDP. */
+#ifndef GUREUM_MACHINE_ACPI_H
+#define GUREUM_MACHINE_ACPI_H
+
+#include "machine/aml.h"
+#include "machine/guest_memory.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* KVM's own vCPU limit on current kernels (KVM_MAX_VCPUS); the MADT itself could hold more. */
+#define ACPI_MAX_CPUS 1024
+
+/* xAPIC IDs are 8 bits and 0xff is the broadcast ID: CPUs from this index on get x2APIC entries
+ * (the guest must then run its local APICs in x2APIC mode to use them). */
+#define ACPI_FIRST_X2APIC_CPU 255
+
+/* The I/O APIC's ID in the MADT. 0 because that is what KVM's in-kernel I/O APIC reports in its
+ * ID register after reset (and what QEMU uses); since the xAPIC, I/O APIC and local APIC IDs no
+ * longer share an APIC bus, so they need not differ, and 0 keeps fitting the 8-bit field however
+ * many CPUs there are. */
+#define ACPI_IOAPIC_ID 0
+
+/* One resource of a device declared in the DSDT. */
+enum acpi_resource_kind {
+	ACPI_RES_IO,	    /* ports [base, base + len) */
+	ACPI_RES_IRQ,	    /* ISA IRQ `base` (0..15), edge, active high */
+	ACPI_RES_MEM32,	    /* fixed MMIO range [base, base + len) */
+	ACPI_RES_INTERRUPT, /* GSI `base`, level, active high (e.g. virtio-mmio lines >= 16) */
+};
+
+struct acpi_resource {
+	enum acpi_resource_kind kind;
+	uint32_t base;
+	uint32_t len;
+};
+
+#define ACPI_DEVICE_MAX_RESOURCES 4
+
+/* A device under \_SB. `hid` is an EISA ID ("PNP0501") or any other _HID string. */
+struct acpi_device {
+	const char *name; /* 1..4 characters, e.g. "COM1" */
+	const char *hid;
+	bool has_uid;
+	uint32_t uid;
+	unsigned nr_resources;
+	struct acpi_resource resources[ACPI_DEVICE_MAX_RESOURCES];
+};
+
+struct acpi_config {
+	unsigned nr_cpus;
+	bool has_uart0; /* COM1 0x3f8 IRQ4 */
+	bool has_rtc;
+	bool has_i8042;
+	/* Further devices to declare under \_SB (optional: NULL/0 for none). */
+	const struct acpi_device *extra_devices;
+	unsigned nr_extra_devices;
+};
+
+/* Builds RSDP, XSDT, FADT, DSDT, MADT, MCFG into guest RAM starting at LAYOUT_ACPI_START (RSDP
+ * first, at exactly LAYOUT_ACPI_START), all below LAYOUT_ACPI_END. Nothing is written unless
+ * every table fits. Returns 0, or -1 with a message in `err`. */
+int acpi_build(const struct guest_memory *mem, const struct acpi_config *cfg, char *err,
+	       size_t err_len);
+
+/* The GSI the DSDT's _PRT routes PCI slot `slot`'s INTx pin `pin` (0 = INTA .. 3 = INTD) to:
+ * LAYOUT_GSI_PCI_FIRST + (slot + pin) % 8, rotating by slot to spread devices over the lines. */
+unsigned acpi_pci_intx_gsi(unsigned slot, unsigned pin);
+
+/* The DSDT's AML body (without the table header) for `cfg`; check aml_error(b) afterwards. */
+void acpi_dsdt_build(struct aml_builder *b, const struct acpi_config *cfg);
+
+#endif
