@@ -4,6 +4,12 @@
 #include <stdio.h>
 
 static enum log_level current_level = LOG_INFO;
+static bool terminal_raw;
+
+void log_set_raw_terminal(bool raw)
+{
+	terminal_raw = raw;
+}
 
 void log_set_level(enum log_level level)
 {
@@ -34,12 +40,13 @@ void log_msg(enum log_level level, const char *fmt, ...)
 {
 	if (!log_enabled(level))
 		return;
-	/* Build the line first so concurrent vCPU threads never interleave halves of lines. The
-	 * "\r" keeps the line readable while the terminal is in raw mode. */
+	/* Build the line first so concurrent vCPU threads never interleave halves of lines. In
+	 * raw mode the terminal does not turn "\n" into CR LF, so we do. */
 	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\rgureum: %s%s\r\n", level_prefix(level), line);
+	fprintf(stderr, "%sgureum: %s%s%s\n", terminal_raw ? "\r" : "", level_prefix(level), line,
+		terminal_raw ? "\r" : "");
 }

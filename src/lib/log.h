@@ -8,6 +8,8 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level level);
 bool log_enabled(enum log_level level);
+/* Set while the console has the terminal in raw mode: lines then end in CR LF. */
+void log_set_raw_terminal(bool raw);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)

@@ -12,10 +12,10 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-/* Where KVM (on Intel) keeps its real-mode TSS and identity page table: three pages just
- * below the BIOS area at the top of 4 GiB, clear of our PCI windows, IOAPIC and LAPIC. */
-#define KVM_TSS_ADDRESS		0xfffbd000ULL
-#define KVM_IDENTITY_MAP_ADDRESS 0xfffbc000ULL
+/* Where KVM (on Intel) keeps its real-mode TSS (3 pages) and identity page table: just below
+ * the largest firmware image (16 MiB under 4 GiB), above the LAPIC page. */
+#define KVM_TSS_ADDRESS		 0xfeffd000ULL
+#define KVM_IDENTITY_MAP_ADDRESS 0xfeffc000ULL
 
 static bool host_is_pvm(void)
 {

@@ -1,0 +1,104 @@
+#include "cmd/run_args.h"
+
+#include <string.h>
+
+void run_args_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: gureum run [options]\n"
+		"\n"
+		"Boots a virtual machine.\n"
+		"\n"
+		"  --kernel FILE          Linux bzImage, vmlinux with a PVH note, or multiboot kernel\n"
+		"  --initrd FILE          initial ramdisk; for multiboot: \"mod1 args,mod2\"\n"
+		"  --cmdline TEXT         kernel command line (default: console=ttyS0)\n"
+		"  --bios FILE            boot a firmware image from the reset vector instead\n"
+		"  --cpus N               number of vCPUs, 1-255 (default 1)\n"
+		"  --memory SIZE          guest RAM, e.g. 512M, 2G; plain numbers are MiB (default 256M)\n"
+		"  --accel NAME           CPU backend: kvm (default)\n"
+		"  --console KIND         stdio (default), file:PATH or none\n"
+		"  --debug-exit PORT      QEMU-compatible exit port: writing v exits with (v<<1)|1\n"
+		"  --on-reboot ACTION     restart (default) or exit when the guest reboots\n"
+		"  --stats                print exit counters and timings when the VM stops\n"
+		"  --config FILE          JSON object with the same keys (\"cpus\": 2, ...)\n"
+		"  --help, --version\n"
+		"\n"
+		"Console keys (stdio on a terminal): Ctrl-A x quits, Ctrl-A h lists the keys.\n"
+		"Exit status: 0 guest powered off (or rebooted with --on-reboot exit), 1 error,\n"
+		"2 usage, 3 guest crashed, (v<<1)|1 written to the debug-exit port.\n");
+}
+
+/* Splits "--key=value" / "--key value"; returns the value or NULL when missing. */
+static const char *option_value(int argc, char **argv, int *i, const char *arg, char *key,
+				size_t key_len)
+{
+	const char *eq = strchr(arg, '=');
+	size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+	if (n >= key_len)
+		n = key_len - 1;
+	memcpy(key, arg, n);
+	key[n] = '\0';
+	if (eq)
+		return eq + 1;
+	if (config_key_is_flag(key))
+		return "true";
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static enum run_args_result apply_config_files(int argc, char **argv, struct vm_config *config,
+					       char *err, size_t err_len)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *path = NULL;
+		if (strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc) {
+				snprintf(err, err_len, "--config needs a file name");
+				return RUN_ARGS_ERROR;
+			}
+			path = argv[i + 1];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			path = argv[i] + 9;
+		}
+		if (path && config_load_json(config, path, err, err_len) < 0)
+			return RUN_ARGS_ERROR;
+	}
+	return RUN_ARGS_OK;
+}
+
+enum run_args_result run_args_parse(int argc, char **argv, struct vm_config *config, char *err,
+				    size_t err_len)
+{
+	err[0] = '\0';
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return RUN_ARGS_HELP;
+		if (strcmp(argv[i], "--version") == 0)
+			return RUN_ARGS_VERSION;
+	}
+	if (apply_config_files(argc, argv, config, err, err_len) != RUN_ARGS_OK)
+		return RUN_ARGS_ERROR;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (strncmp(arg, "--", 2) != 0) {
+			snprintf(err, err_len, "unexpected argument '%s' (options start with --)", arg);
+			return RUN_ARGS_ERROR;
+		}
+		char key[64];
+		const char *value = option_value(argc, argv, &i, arg + 2, key, sizeof(key));
+		if (strcmp(key, "config") == 0)
+			continue; /* applied above */
+		if (!config_key_known(key)) {
+			snprintf(err, err_len, "unknown option '%s' (see gureum run --help)", arg);
+			return RUN_ARGS_ERROR;
+		}
+		if (!value) {
+			snprintf(err, err_len, "--%s needs a value", key);
+			return RUN_ARGS_ERROR;
+		}
+		if (config_set(config, key, value, err, err_len) < 0)
+			return RUN_ARGS_ERROR;
+	}
+	return RUN_ARGS_OK;
+}

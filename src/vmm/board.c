@@ -1,0 +1,223 @@
+/* The "microvm-pc" board: which devices sit where, the firmware tables, and the boot payload
+ * (a kernel through one of the loaders, or a firmware image at the reset vector). */
+#include "vmm/vm.h"
+
+#include "lib/log.h"
+#include "machine/acpi.h"
+#include "machine/boot.h"
+#include "machine/layout.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MEMSLOT_BIOS	      8
+#define BIOS_MAX_SIZE	      (16ULL << 20)
+#define BIOS_LEGACY_WINDOW    (128ULL << 10) /* the part also visible below 1 MiB */
+#define MSR_IA32_MISC_ENABLE  0x1a0
+#define MSR_MTRR_DEF_TYPE     0x2ff
+#define MISC_ENABLE_FAST_STRING 1ULL
+#define MTRR_ENABLE_WRITEBACK 0x806ULL /* MTRRs on, default type write-back */
+#define APIC_LVT0	      0x350
+#define APIC_LVT1	      0x360
+#define APIC_MODE_EXTINT      0x700
+#define APIC_MODE_NMI	      0x400
+
+static void on_uart_output(void *opaque, const uint8_t *buf, size_t len)
+{
+	console_write(opaque, buf, len);
+}
+
+static void on_power_reset(void *opaque)
+{
+	vm_request_stop(opaque, VM_STOP_RESET, 0);
+}
+
+static void on_power_off(void *opaque)
+{
+	vm_request_stop(opaque, VM_STOP_POWEROFF, 0);
+}
+
+static void on_debug_exit(void *opaque, int status)
+{
+	vm_request_stop(opaque, VM_STOP_DEBUG_EXIT, status);
+}
+
+static int attach_devices(struct vm *vm, char *err, size_t err_len)
+{
+	struct power_callbacks power = {.reset = on_power_reset, .poweroff = on_power_off,
+					.opaque = vm};
+	struct uart_output out = {.write = on_uart_output, .opaque = vm->console};
+	vm->devices_attached = true; /* destroy functions accept zeroed structs */
+	int rc = uart16550_init(&vm->uart, &vm->irq, LAYOUT_GSI_UART0, out);
+	rc = rc ?: uart16550_attach(&vm->uart, &vm->pio);
+	rc = rc ?: i8042_init(&vm->kbc, &vm->irq, I8042_KBD_GSI, power);
+	rc = rc ?: i8042_attach(&vm->kbc, &vm->pio);
+	rc = rc ?: cmos_rtc_init(&vm->rtc, vm->config->memory);
+	rc = rc ?: cmos_rtc_attach(&vm->rtc, &vm->pio);
+	rc = rc ?: acpi_power_init(&vm->acpi_power, power);
+	rc = rc ?: acpi_power_attach(&vm->acpi_power, &vm->pio);
+	rc = rc ?: pci_host_init(&vm->pci);
+	rc = rc ?: pci_host_attach(&vm->pci, &vm->pio, &vm->mmio);
+	if (rc == 0 && vm->config->has_debug_exit) {
+		rc = debug_exit_init(&vm->debug_exit, vm->config->debug_exit_port, on_debug_exit,
+				     vm);
+		rc = rc ?: debug_exit_attach(&vm->debug_exit, &vm->pio);
+		if (rc)
+			snprintf(err, err_len,
+				 "--debug-exit 0x%x collides with a device of the machine",
+				 vm->config->debug_exit_port);
+	}
+	if (rc && !err[0])
+		snprintf(err, err_len, "cannot set up the machine's devices");
+	return rc ? -1 : 0;
+}
+
+static void copy_boot_registers(struct vcpu_state *dst, const struct vcpu_state *boot)
+{
+	memcpy(dst->gpr, boot->gpr, sizeof(dst->gpr));
+	dst->rip = boot->rip;
+	dst->rflags = boot->rflags;
+	memcpy(dst->seg, boot->seg, sizeof(dst->seg));
+	dst->tr = boot->tr;
+	dst->ldt = boot->ldt;
+	dst->gdt = boot->gdt;
+	dst->idt = boot->idt;
+	dst->cr0 = boot->cr0;
+	dst->cr3 = boot->cr3;
+	dst->cr4 = boot->cr4;
+	dst->efer = boot->efer;
+}
+
+static void set_lapic_register(struct vcpu_state *s, unsigned offset, uint32_t value)
+{
+	memcpy(&s->lapic[offset], &value, sizeof(value));
+}
+
+/* The boot vCPU as firmware would leave it: LINT0 takes the PIC (ExtINT), LINT1 is NMI, MTRRs
+ * say RAM is write-back, then the registers the loader asked for. */
+static int setup_boot_vcpu(struct vm *vm, const struct vcpu_state *boot, char *err,
+			   size_t err_len)
+{
+	struct vm_vcpu *bsp = &vm->vcpus[0];
+	struct vcpu_state *s = malloc(sizeof(*s));
+	if (!s) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	int rc = vm->accel->vcpu_get_state(bsp->accel_vcpu, s);
+	if (rc == 0) {
+		if (boot)
+			copy_boot_registers(s, boot);
+		set_lapic_register(s, APIC_LVT0, APIC_MODE_EXTINT);
+		set_lapic_register(s, APIC_LVT1, APIC_MODE_NMI);
+		vcpu_state_set_msr(s, MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING);
+		vcpu_state_set_msr(s, MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WRITEBACK);
+		rc = vm->accel->vcpu_set_state(bsp->accel_vcpu, s);
+	}
+	free(s);
+	if (rc < 0)
+		snprintf(err, err_len, "cannot set the boot vCPU's registers: %s", strerror(-rc));
+	return rc < 0 ? -1 : 0;
+}
+
+static int load_kernel(struct vm *vm, char *err, size_t err_len)
+{
+	struct acpi_config acpi = {
+	    .nr_cpus = vm->nr_vcpus,
+	    .has_uart0 = true,
+	    .has_rtc = true,
+	    .has_i8042 = true,
+	};
+	if (acpi_build(&vm->mem, &acpi, err, err_len) < 0)
+		return -1;
+	struct boot_request req = {
+	    .kernel_path = vm->config->kernel,
+	    .initrd_path = vm->config->initrd,
+	    .cmdline = vm->config->cmdline ? vm->config->cmdline : "console=ttyS0",
+	};
+	struct boot_entry entry;
+	if (boot_load(&vm->mem, &req, &entry, err, err_len) < 0)
+		return -1;
+	struct vcpu_state *boot = malloc(sizeof(*boot));
+	if (!boot) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	int rc = boot_setup_vcpu(&vm->mem, &entry, boot);
+	if (rc < 0)
+		snprintf(err, err_len, "cannot prepare the boot vCPU for this kernel");
+	else
+		rc = setup_boot_vcpu(vm, boot, err, err_len);
+	free(boot);
+	return rc;
+}
+
+static int read_bios_file(const char *path, void **image, uint64_t *size, char *err,
+			  size_t err_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, err_len, "bios '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (st.st_size == 0 || (uint64_t)st.st_size > BIOS_MAX_SIZE) {
+		snprintf(err, err_len, "bios '%s' is %lld bytes; a firmware image must be 1 byte to 16 MiB",
+			 path, (long long)st.st_size);
+		close(fd);
+		return -1;
+	}
+	/* The image is mapped so that its last byte is the last byte below 4 GiB. */
+	*size = ((uint64_t)st.st_size + 4095) & ~4095ULL;
+	*image = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*image == MAP_FAILED) {
+		*image = NULL;
+		close(fd);
+		snprintf(err, err_len, "out of memory for the bios image");
+		return -1;
+	}
+	uint8_t *dst = (uint8_t *)*image + (*size - (uint64_t)st.st_size);
+	ssize_t n = pread(fd, dst, (size_t)st.st_size, 0);
+	close(fd);
+	if (n != st.st_size) {
+		snprintf(err, err_len, "bios '%s': short read", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Firmware boot: the image sits read-only at the top of 4 GiB, its last 128 KiB are also
+ * copied below 1 MiB (the legacy BIOS window), and the boot vCPU starts at the reset vector. */
+static int load_bios(struct vm *vm, char *err, size_t err_len)
+{
+	if (read_bios_file(vm->config->bios, &vm->bios_image, &vm->bios_size, err, err_len) < 0)
+		return -1;
+	int rc = vm->accel->map_memory(vm->accel_vm, MEMSLOT_BIOS, (1ULL << 32) - vm->bios_size,
+				       vm->bios_size, vm->bios_image, true);
+	if (rc < 0) {
+		snprintf(err, err_len, "the accelerator refused the bios mapping: %s", strerror(-rc));
+		return -1;
+	}
+	uint64_t legacy = vm->bios_size < BIOS_LEGACY_WINDOW ? vm->bios_size : BIOS_LEGACY_WINDOW;
+	const uint8_t *tail = (const uint8_t *)vm->bios_image + vm->bios_size - legacy;
+	if (!guest_memory_write(&vm->mem, LAYOUT_HIGH_MEMORY - legacy, tail, legacy)) {
+		snprintf(err, err_len, "guest RAM is too small for the bios window");
+		return -1;
+	}
+	return setup_boot_vcpu(vm, NULL, err, err_len);
+}
+
+int board_build(struct vm *vm, char *err, size_t err_len)
+{
+	err[0] = '\0';
+	if (attach_devices(vm, err, err_len) < 0)
+		return -1;
+	return vm->config->bios ? load_bios(vm, err, err_len) : load_kernel(vm, err, err_len);
+}

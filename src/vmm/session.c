@@ -1,0 +1,228 @@
+#include "vmm/session.h"
+
+#include "accel/accel.h"
+#include "lib/log.h"
+#include "vmm/console.h"
+#include "vmm/event_loop.h"
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t process_start_ns;
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Runs before main(): the reference point of "VMM start-up time". */
+__attribute__((constructor)) static void record_process_start(void)
+{
+	process_start_ns = monotonic_ns();
+}
+
+struct session {
+	const struct vm_config *config;
+	struct console console;
+	struct event_loop loop;
+	int signal_pipe[2];
+	struct vm *_Atomic current; /* the VM of the boot in progress, for quit and signals */
+	pthread_mutex_t lock;
+	int pending_signal;
+	unsigned boots;
+	uint64_t first_run_ns;
+};
+
+static int signal_write_fd = -1;
+
+static void on_host_signal(int sig)
+{
+	unsigned char byte = (unsigned char)sig;
+	if (write(signal_write_fd, &byte, 1) < 0) {
+		/* the pipe is full: a stop is already on its way */
+	}
+}
+
+static void stop_current(struct session *s, enum vm_stop_reason reason, int status)
+{
+	pthread_mutex_lock(&s->lock);
+	if (reason == VM_STOP_SIGNAL)
+		s->pending_signal = status;
+	if (s->current)
+		vm_request_stop(s->current, reason, status);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void on_signal_pipe(void *opaque, uint32_t events)
+{
+	struct session *s = opaque;
+	unsigned char sig;
+	(void)events;
+	if (read(s->signal_pipe[0], &sig, 1) == 1) {
+		log_info("received signal %d, stopping the VM", sig);
+		stop_current(s, VM_STOP_SIGNAL, 128 + sig);
+	}
+}
+
+static void on_console_quit(void *opaque)
+{
+	stop_current(opaque, VM_STOP_QUIT, 0);
+}
+
+static int install_signal_handlers(struct session *s)
+{
+	if (pipe2(s->signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	signal_write_fd = s->signal_pipe[1];
+	struct sigaction action = {.sa_handler = on_host_signal};
+	sigemptyset(&action.sa_mask);
+	int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		sigaction(stop_signals[i], &action, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed console pipe must not kill the VMM */
+	return event_loop_add(&s->loop, s->signal_pipe[0], EPOLLIN, on_signal_pipe, s);
+}
+
+static size_t uart_receive(void *opaque, const uint8_t *buf, size_t len)
+{
+	return uart16550_receive(opaque, buf, len);
+}
+
+static bool uart_can_receive(void *opaque)
+{
+	return uart16550_can_receive(opaque);
+}
+
+static void print_stats(struct session *s, struct vm *vm)
+{
+	struct accel_stat stats[256];
+	size_t n = vm->accel->vm_stats(vm->accel_vm, stats, 256);
+	static const char *const wanted[] = {"exits", "io_exits", "mmio_exits", "halt_exits",
+					     "irq_exits", "irq_injections", "nmi_injections",
+					     "signal_exits", "irq_window_exits", "insn_emulation",
+					     "request_irq_exits", "halt_wakeup"};
+	for (size_t w = 0; w < sizeof(wanted) / sizeof(wanted[0]); w++)
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(stats[i].name, wanted[w]) == 0)
+				fprintf(stderr, "gureum: stat %s %llu\n", stats[i].name,
+					(unsigned long long)stats[i].value);
+	if (s->first_run_ns)
+		fprintf(stderr, "gureum: stat vmm_startup_us %llu\n",
+			(unsigned long long)((s->first_run_ns - process_start_ns) / 1000));
+	fprintf(stderr, "gureum: stat boots %u\n", s->boots);
+	fprintf(stderr, "gureum: stat wall_ms %llu\n",
+		(unsigned long long)((monotonic_ns() - process_start_ns) / 1000000));
+	fprintf(stderr, "gureum: stat unclaimed_io %llu\n",
+		(unsigned long long)(vm->pio.unclaimed_accesses + vm->mmio.unclaimed_accesses));
+}
+
+/* One power cycle. Returns the stop reason; *status gets the exit status. */
+static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *accel,
+				     int *status)
+{
+	char err[512] = "";
+	struct vm *vm = vm_create(s->config, accel, &s->console, err, sizeof(err));
+	if (!vm) {
+		log_error("%s", err);
+		*status = VM_EXIT_ERROR;
+		return VM_STOP_ERROR;
+	}
+	struct console_sink sink = {uart_receive, uart_can_receive, &vm->uart};
+	console_set_sink(&s->console, &sink);
+	pthread_mutex_lock(&s->lock);
+	s->current = vm;
+	if (s->pending_signal)
+		vm_request_stop(vm, VM_STOP_SIGNAL, s->pending_signal);
+	pthread_mutex_unlock(&s->lock);
+	s->boots++;
+	enum vm_stop_reason reason = VM_STOP_ERROR;
+	if (vm_start(vm, err, sizeof(err)) < 0)
+		log_error("%s", err);
+	reason = vm_wait(vm);
+	*status = vm->exit_status;
+	console_set_sink(&s->console, NULL);
+	pthread_mutex_lock(&s->lock);
+	s->current = NULL;
+	pthread_mutex_unlock(&s->lock);
+	/* Let every vCPU leave the guest before reading counters. */
+	vm_request_stop(vm, reason, *status);
+	if (!s->first_run_ns)
+		s->first_run_ns = vm->first_run_ns;
+	if (s->config->stats && (reason != VM_STOP_RESET ||
+				 s->config->on_reboot == ON_REBOOT_EXIT))
+		print_stats(s, vm);
+	vm_destroy(vm);
+	return reason;
+}
+
+static const struct accel_ops *choose_accel(const struct vm_config *config)
+{
+	const char *name = config->accel ? config->accel : "kvm";
+	const struct accel_ops *accel = accel_find(name);
+	char why[512] = "", note[512] = "";
+	if (!accel) {
+		log_error("unknown accelerator '%s' (available: %s)", name, accel_names());
+		return NULL;
+	}
+	if (!accel->probe(why, sizeof(why), note, sizeof(note))) {
+		log_error("%s", why);
+		return NULL;
+	}
+	if (note[0])
+		log_warn("%s", note);
+	return accel;
+}
+
+static int run_boots(struct session *s, const struct accel_ops *accel)
+{
+	for (;;) {
+		int status;
+		enum vm_stop_reason reason = boot_once(s, accel, &status);
+		if (reason == VM_STOP_RESET) {
+			if (s->config->on_reboot == ON_REBOOT_EXIT) {
+				log_info("the guest rebooted; exiting (--on-reboot exit)");
+				return 0;
+			}
+			log_info("the guest rebooted; restarting the VM");
+			continue;
+		}
+		if (reason == VM_STOP_POWEROFF)
+			log_debug("the guest powered off");
+		if (reason == VM_STOP_CRASH)
+			log_error("the guest crashed; exit status %d", VM_EXIT_CRASH);
+		return status;
+	}
+}
+
+int session_run(const struct vm_config *config)
+{
+	const struct accel_ops *accel = choose_accel(config);
+	if (!accel)
+		return VM_EXIT_ERROR;
+	struct session s = {.config = config};
+	pthread_mutex_init(&s.lock, NULL);
+	char err[512] = "";
+	if (console_open(&s.console, config, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return VM_EXIT_ERROR;
+	}
+	int status = VM_EXIT_ERROR;
+	if (event_loop_init(&s.loop) < 0 || install_signal_handlers(&s) < 0 ||
+	    console_attach(&s.console, &s.loop, on_console_quit, &s) < 0 ||
+	    event_loop_start(&s.loop) < 0)
+		log_error("cannot start the event loop: %s", strerror(errno));
+	else
+		status = run_boots(&s, accel);
+	event_loop_destroy(&s.loop);
+	console_close(&s.console);
+	return status;
+}

@@ -1,0 +1,160 @@
+#include "vmm/vm.h"
+
+#include "lib/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#define MEMSLOT_BIOS 8
+
+static int map_guest_ram(struct vm *vm, char *err, size_t err_len)
+{
+	int rc = guest_memory_create(&vm->mem, vm->config->memory);
+	if (rc < 0) {
+		snprintf(err, err_len, "cannot reserve %llu MiB of guest RAM: %s",
+			 (unsigned long long)(vm->config->memory >> 20), strerror(-rc));
+		return -1;
+	}
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
+		const struct guest_region *r = &vm->mem.regions[i];
+		rc = vm->accel->map_memory(vm->accel_vm, i, r->gpa, r->size, r->host, false);
+		if (rc < 0) {
+			snprintf(err, err_len, "the accelerator refused guest RAM at 0x%llx: %s",
+				 (unsigned long long)r->gpa, strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int create_vcpus(struct vm *vm, char *err, size_t err_len)
+{
+	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vm_vcpu *v = &vm->vcpus[i];
+		v->vm = vm;
+		v->index = i;
+		int rc = vm->accel->vcpu_create(vm->accel_vm, i, &v->accel_vcpu);
+		if (rc < 0) {
+			snprintf(err, err_len, "cannot create vCPU %u: %s", i, strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct vm *vm_create(const struct vm_config *config, const struct accel_ops *accel,
+		     struct console *console, char *err, size_t err_len)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	vm->config = config;
+	vm->accel = accel;
+	vm->console = console;
+	vm->nr_vcpus = config->cpus;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->stopped_cond, NULL);
+	io_bus_init(&vm->pio, "port I/O");
+	io_bus_init(&vm->mmio, "MMIO");
+	struct accel_vm_config accel_config = {.nr_vcpus = config->cpus};
+	if (accel->vm_create(&accel_config, &vm->accel_vm, err, err_len) < 0)
+		goto fail;
+	vm->irq = accel->irq_router(vm->accel_vm);
+	if (map_guest_ram(vm, err, err_len) < 0 || create_vcpus(vm, err, err_len) < 0 ||
+	    board_build(vm, err, err_len) < 0)
+		goto fail;
+	return vm;
+fail:
+	vm_destroy(vm);
+	return NULL;
+}
+
+int vm_start(struct vm *vm, char *err, size_t err_len)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vm_vcpu *v = &vm->vcpus[i];
+		int rc = pthread_create(&v->thread, NULL, vcpu_thread_main, v);
+		if (rc != 0) {
+			snprintf(err, err_len, "cannot start the thread of vCPU %u: %s", i,
+				 strerror(rc));
+			vm_request_stop(vm, VM_STOP_ERROR, VM_EXIT_ERROR);
+			return -1;
+		}
+		v->thread_started = true;
+	}
+	return 0;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (vm->stop_reason == VM_RUNNING) {
+		vm->stop_reason = reason;
+		vm->exit_status = exit_status;
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			if (vm->vcpus && vm->vcpus[i].accel_vcpu)
+				vm->accel->vcpu_kick(vm->vcpus[i].accel_vcpu);
+		pthread_cond_broadcast(&vm->stopped_cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+enum vm_stop_reason vm_wait(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	while (vm->stop_reason == VM_RUNNING)
+		pthread_cond_wait(&vm->stopped_cond, &vm->lock);
+	enum vm_stop_reason reason = vm->stop_reason;
+	pthread_mutex_unlock(&vm->lock);
+	return reason;
+}
+
+static void join_vcpus(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		if (!vm->vcpus[i].thread_started)
+			continue;
+		/* Kick again: a vCPU may have been between its stop check and KVM_RUN. */
+		vm->accel->vcpu_kick(vm->vcpus[i].accel_vcpu);
+		pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].thread_started = false;
+	}
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->vcpus) {
+		vm_request_stop(vm, VM_STOP_ERROR, VM_EXIT_ERROR);
+		join_vcpus(vm);
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			if (vm->vcpus[i].accel_vcpu)
+				vm->accel->vcpu_destroy(vm->vcpus[i].accel_vcpu);
+		free(vm->vcpus);
+	}
+	if (vm->devices_attached) {
+		uart16550_destroy(&vm->uart);
+		pci_host_destroy(&vm->pci);
+	}
+	if (vm->accel_vm)
+		vm->accel->vm_destroy(vm->accel_vm);
+	guest_memory_destroy(&vm->mem);
+	if (vm->bios_image)
+		munmap(vm->bios_image, vm->bios_size);
+	io_bus_destroy(&vm->pio);
+	io_bus_destroy(&vm->mmio);
+	pthread_mutex_destroy(&vm->lock);
+	pthread_cond_destroy(&vm->stopped_cond);
+	free(vm);
+}

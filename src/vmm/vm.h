@@ -1,0 +1,96 @@
+/* One boot of a virtual machine: guest RAM, the board's devices, the accelerator's VM and
+ * the vCPU threads. A guest reboot with --on-reboot restart throws this away and builds a
+ * fresh one (see session.c), exactly like a power cycle. */
+#ifndef GUREUM_VMM_VM_H
+#define GUREUM_VMM_VM_H
+
+#include "accel/accel.h"
+#include "devices/acpi_power.h"
+#include "devices/cmos_rtc.h"
+#include "devices/debug_exit.h"
+#include "devices/i8042.h"
+#include "devices/io_bus.h"
+#include "devices/pci_host.h"
+#include "devices/uart16550.h"
+#include "machine/guest_memory.h"
+#include "vmm/config.h"
+#include "vmm/console.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+enum vm_stop_reason {
+	VM_RUNNING,
+	VM_STOP_POWEROFF,   /* guest powered off: exit 0 */
+	VM_STOP_RESET,	    /* guest rebooted */
+	VM_STOP_DEBUG_EXIT, /* guest wrote the debug-exit port */
+	VM_STOP_CRASH,	    /* triple fault, internal error: exit 3 */
+	VM_STOP_QUIT,	    /* user asked (Ctrl-A x) */
+	VM_STOP_SIGNAL,	    /* SIGTERM/SIGINT/SIGHUP */
+	VM_STOP_ERROR,	    /* the VMM failed */
+};
+
+#define VM_EXIT_ERROR 1
+#define VM_EXIT_USAGE 2
+#define VM_EXIT_CRASH 3
+
+struct vm;
+
+struct vm_vcpu {
+	struct vm *vm;
+	unsigned index;
+	struct accel_vcpu *accel_vcpu;
+	pthread_t thread;
+	bool thread_started;
+	bool first_run_done;
+};
+
+struct vm {
+	const struct vm_config *config;
+	const struct accel_ops *accel;
+	struct accel_vm *accel_vm;
+	struct guest_memory mem;
+	void *bios_image; /* read-only firmware mapping below 4 GiB, when --bios */
+	uint64_t bios_size;
+	struct irq_router irq;
+	struct io_bus pio, mmio;
+	struct console *console;
+
+	struct uart16550 uart;
+	struct i8042 kbc;
+	struct cmos_rtc rtc;
+	struct debug_exit debug_exit;
+	struct pci_host pci;
+	struct acpi_power acpi_power;
+	bool devices_attached; /* the devices above need their destroy functions */
+
+	unsigned nr_vcpus;
+	struct vm_vcpu *vcpus;
+
+	pthread_mutex_t lock;
+	pthread_cond_t stopped_cond;
+	enum vm_stop_reason stop_reason;
+	int exit_status;
+	uint64_t first_run_ns; /* CLOCK_MONOTONIC of the first KVM_RUN, 0 before */
+};
+
+/* Builds the machine for `config`. Returns NULL with `err` set. */
+struct vm *vm_create(const struct vm_config *config, const struct accel_ops *accel,
+		     struct console *console, char *err, size_t err_len);
+/* Starts the vCPU threads. */
+int vm_start(struct vm *vm, char *err, size_t err_len);
+/* Blocks until something stops the VM; returns the reason (exit status in vm->exit_status). */
+enum vm_stop_reason vm_wait(struct vm *vm);
+/* First caller wins; kicks every vCPU out of the guest. Safe from any thread. */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status);
+/* Joins the vCPU threads and frees everything. */
+void vm_destroy(struct vm *vm);
+
+/* Board assembly (board.c): devices, buses, ACPI, the boot payload. */
+int board_build(struct vm *vm, char *err, size_t err_len);
+/* The vCPU thread body (vcpu_loop.c). */
+void *vcpu_thread_main(void *arg);
+/* Prints a vCPU's registers to stderr, for crash reports. */
+void vm_report_vcpu_state(struct vm_vcpu *vcpu);
+
+#endif
