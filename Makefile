@@ -1,10 +1,26 @@
-# Convenience wrapper; the real build is meson (see README).
+# Front door. The build itself is meson + ninja; these targets chain the steps a user wants.
 BUILD ?= build
 
-.PHONY: all run check unit clean
-all:
+.PHONY: all deps build guest run check clean
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+build: deps
 	@test -f $(BUILD)/build.ninja || meson setup $(BUILD)
 	ninja -C $(BUILD)
 
+guest: deps
+	scripts/guest-image.sh
+
+# Boots the default guest to a shell (inside the nested lab on hosts without VT-x/AMD-V).
+run: build guest
+	scripts/run.sh
+
+# The whole test suite: unit (also under ASan/UBSan), guest payloads, fuzzing, nested lab.
+check: deps
+	scripts/check.sh
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan out

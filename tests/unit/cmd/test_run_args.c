@@ -1,0 +1,170 @@
+#include "cmd/run_args.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static enum run_args_result parse(struct vm_config *c, char *err, int argc, char **argv)
+{
+	config_init(c);
+	return run_args_parse(argc, argv, c, err, 512);
+}
+
+#define ARGV(...) ((char *[]){"run", __VA_ARGS__, NULL})
+#define ARGC(...) ((int)(sizeof((char *[]){"run", __VA_ARGS__}) / sizeof(char *)))
+#define PARSE(c, err, ...) parse(c, err, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+
+static char *write_temp(const char *text)
+{
+	char *path = strdup("/tmp/gureum-test-XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+Test(run_args, defaults)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--kernel", "k"), RUN_ARGS_OK);
+	cr_assert_eq(c.cpus, 1);
+	cr_assert_eq(c.memory, 256ULL << 20);
+	cr_assert_eq(c.console, CONSOLE_STDIO);
+	cr_assert_eq(c.on_reboot, ON_REBOOT_RESTART);
+	cr_assert_not(c.has_debug_exit);
+	config_free(&c);
+}
+
+Test(run_args, every_option_both_spellings)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--kernel=/k", "--initrd", "/i", "--cmdline", "console=ttyS0 quiet",
+			   "--cpus=4", "--memory", "2G", "--console", "file:/tmp/x.log",
+			   "--debug-exit", "0xf4", "--stats", "--on-reboot=exit", "--accel", "kvm"),
+		     RUN_ARGS_OK, "%s", err);
+	cr_assert_str_eq(c.kernel, "/k");
+	cr_assert_str_eq(c.initrd, "/i");
+	cr_assert_str_eq(c.cmdline, "console=ttyS0 quiet");
+	cr_assert_eq(c.cpus, 4);
+	cr_assert_eq(c.memory, 2ULL << 30);
+	cr_assert_eq(c.console, CONSOLE_FILE);
+	cr_assert_str_eq(c.console_path, "/tmp/x.log");
+	cr_assert(c.has_debug_exit);
+	cr_assert_eq(c.debug_exit_port, 0xf4);
+	cr_assert(c.stats);
+	cr_assert_eq(c.on_reboot, ON_REBOOT_EXIT);
+	config_free(&c);
+}
+
+Test(run_args, bad_values_name_the_option)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--cpus", "0"), RUN_ARGS_ERROR);
+	cr_assert(strstr(err, "--cpus"), "%s", err);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--cpus", "256"), RUN_ARGS_ERROR);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--memory", "lots"), RUN_ARGS_ERROR);
+	cr_assert(strstr(err, "--memory"), "%s", err);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--memory", "1M"), RUN_ARGS_ERROR);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--console", "tcp:1"), RUN_ARGS_ERROR);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--debug-exit", "0x10000"), RUN_ARGS_ERROR);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--accel", "xen"), RUN_ARGS_ERROR);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--frobnicate"), RUN_ARGS_ERROR);
+	cr_assert(strstr(err, "--frobnicate"), "%s", err);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--kernel"), RUN_ARGS_ERROR);
+	cr_assert(strstr(err, "needs a value"), "%s", err);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "stray"), RUN_ARGS_ERROR);
+	config_free(&c);
+}
+
+Test(run_args, help_and_version)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--cpus", "bad", "--help"), RUN_ARGS_HELP);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--version"), RUN_ARGS_VERSION);
+	config_free(&c);
+}
+
+Test(run_args, json_config_then_command_line_overrides)
+{
+	char *path = write_temp("{\"kernel\": \"/vmlinuz\", \"cpus\": 2, \"memory\": \"1G\", "
+				"\"stats\": true, \"debug-exit\": 244, \"cmdline\": \"quiet\"}");
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--cpus", "3", "--config", path), RUN_ARGS_OK, "%s", err);
+	cr_assert_str_eq(c.kernel, "/vmlinuz");
+	cr_assert_eq(c.cpus, 3, "the command line wins over the file");
+	cr_assert_eq(c.memory, 1ULL << 30);
+	cr_assert(c.stats);
+	cr_assert_eq(c.debug_exit_port, 244);
+	cr_assert_str_eq(c.cmdline, "quiet");
+	config_free(&c);
+	unlink(path);
+	free(path);
+}
+
+Test(run_args, json_errors_are_reported_with_the_file)
+{
+	static const char *const bad[] = {
+	    "{\"cpus\": 2,}",	       /* syntax */
+	    "[1, 2]",		       /* not an object */
+	    "{\"colour\": \"red\"}",   /* unknown key */
+	    "{\"cpus\": [2]}",	       /* wrong type */
+	    "{\"cpus\": -1}",	       /* negative */
+	    "{\"memory\": \"12 parsecs\"}", /* bad value */
+	    "{\"cpus\": 1, \"cpus\": 2}",   /* duplicate */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *path = write_temp(bad[i]);
+		struct vm_config c;
+		char err[512];
+		cr_assert_eq(PARSE(&c, err, "--config", path), RUN_ARGS_ERROR, "accepted %s", bad[i]);
+		cr_assert(strstr(err, path), "error does not name the file: %s", err);
+		config_free(&c);
+		unlink(path);
+		free(path);
+	}
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--config", "/nonexistent/vm.json"), RUN_ARGS_ERROR);
+	config_free(&c);
+}
+
+Test(config, validate_needs_a_readable_kernel_and_sane_memory)
+{
+	struct vm_config c;
+	char err[512];
+	config_init(&c);
+	cr_assert_lt(config_validate(&c, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "--kernel"), "%s", err);
+	config_set(&c, "kernel", "/nonexistent", err, sizeof(err));
+	cr_assert_lt(config_validate(&c, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "/nonexistent"), "%s", err);
+	config_set(&c, "kernel", "/tmp", err, sizeof(err));
+	cr_assert_lt(config_validate(&c, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "not a regular file"), "%s", err);
+	char *k = write_temp("x");
+	config_set(&c, "kernel", k, err, sizeof(err));
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), 0, "%s", err);
+	config_set(&c, "memory", "4096G", err, sizeof(err));
+	cr_assert_lt(config_validate(&c, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "more than this host has"), "%s", err);
+	config_free(&c);
+	unlink(k);
+	free(k);
+}
