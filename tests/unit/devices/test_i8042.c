@@ -1,0 +1,171 @@
+#include "devices/i8042.h"
+#include "devices/io_bus.h"
+
+#include <criterion/criterion.h>
+
+struct counters {
+	unsigned resets, poweroffs, irq_changes;
+	bool irq_level;
+};
+
+static void count_reset(void *opaque)
+{
+	((struct counters *)opaque)->resets++;
+}
+
+static void count_poweroff(void *opaque)
+{
+	((struct counters *)opaque)->poweroffs++;
+}
+
+static int record_level(void *opaque, uint32_t gsi, bool level)
+{
+	struct counters *c = opaque;
+	cr_assert_eq(gsi, I8042_KBD_GSI);
+	c->irq_level = level;
+	c->irq_changes++;
+	return 0;
+}
+
+static struct io_bus bus;
+static struct i8042 kbc;
+static struct counters counters;
+static struct irq_router router = {.set_level = record_level, .opaque = &counters};
+
+static void setup(void)
+{
+	counters = (struct counters){0};
+	io_bus_init(&bus, "pio");
+	struct power_callbacks power = {count_reset, count_poweroff, &counters};
+	cr_assert_eq(i8042_init(&kbc, &router, I8042_KBD_GSI, power), 0);
+	cr_assert_eq(i8042_attach(&kbc, &bus), 0);
+}
+
+static void teardown(void)
+{
+	io_bus_destroy(&bus);
+}
+
+static void outb(uint16_t port, uint8_t value)
+{
+	cr_assert(io_bus_write(&bus, port, &value, 1));
+}
+
+static uint8_t inb(uint16_t port)
+{
+	uint8_t value;
+	cr_assert(io_bus_read(&bus, port, &value, 1));
+	return value;
+}
+
+/* What Linux's i8042_command() does: wait for OBF, then read the byte. */
+static uint8_t read_reply(void)
+{
+	cr_assert(inb(0x64) & I8042_STR_OBF, "a reply is waiting");
+	return inb(0x60);
+}
+
+static void assert_nothing_waiting(void)
+{
+	cr_assert_eq(inb(0x64) & I8042_STR_OBF, 0);
+}
+
+TestSuite(i8042, .init = setup, .fini = teardown);
+
+Test(i8042, controller_self_test_answers_0x55)
+{
+	assert_nothing_waiting();
+	outb(0x64, 0xaa);
+	cr_assert_eq(read_reply(), 0x55);
+	assert_nothing_waiting();
+	cr_assert(inb(0x64) & I8042_STR_SYSFLAG);
+}
+
+Test(i8042, keyboard_interface_test_answers_0)
+{
+	outb(0x64, 0xab);
+	cr_assert_eq(read_reply(), 0x00);
+}
+
+Test(i8042, command_byte_round_trips)
+{
+	outb(0x64, 0x60);
+	outb(0x60, 0x47);
+	outb(0x64, 0x20);
+	cr_assert_eq(read_reply(), 0x47);
+	outb(0x64, 0xad); /* disable keyboard */
+	outb(0x64, 0xa7); /* disable aux */
+	outb(0x64, 0x20);
+	cr_assert_eq(read_reply(), 0x47 | I8042_CTR_KBDDIS | I8042_CTR_AUXDIS);
+	outb(0x64, 0xae);
+	outb(0x64, 0xa8);
+	outb(0x64, 0x20);
+	cr_assert_eq(read_reply(), 0x47);
+}
+
+Test(i8042, reset_command_pulses_the_cpu_reset_line)
+{
+	outb(0x64, 0xfe);
+	cr_assert_eq(counters.resets, 1);
+	cr_assert_eq(counters.poweroffs, 0);
+	outb(0x64, 0xff); /* pulses nothing */
+	cr_assert_eq(counters.resets, 1);
+}
+
+Test(i8042, clearing_the_output_port_reset_bit_resets)
+{
+	outb(0x64, 0xd0);
+	uint8_t port = read_reply();
+	cr_assert(port & 0x01);
+	outb(0x64, 0xd1);
+	outb(0x60, port & ~0x01);
+	cr_assert_eq(counters.resets, 1);
+}
+
+Test(i8042, keyboard_answers_reset_and_get_id_at_once)
+{
+	outb(0x60, 0xff);
+	cr_assert_eq(read_reply(), 0xfa);
+	cr_assert_eq(read_reply(), 0xaa);
+	outb(0x60, 0xf2);
+	cr_assert_eq(read_reply(), 0xfa);
+	cr_assert_eq(read_reply(), 0xab);
+	cr_assert_eq(read_reply(), 0x41, "translated ID while XLATE is on");
+	outb(0x60, 0xed); /* set LEDs, then its parameter */
+	cr_assert_eq(read_reply(), 0xfa);
+	outb(0x60, 0x07);
+	cr_assert_eq(read_reply(), 0xfa);
+	assert_nothing_waiting();
+}
+
+Test(i8042, aux_loop_fails_fast_because_there_is_no_aux_port)
+{
+	outb(0x64, 0xd3);
+	outb(0x60, 0x5a);
+	uint8_t status = inb(0x64);
+	cr_assert(status & I8042_STR_OBF, "answered, so Linux does not wait for a timeout");
+	cr_assert_eq(status & I8042_STR_AUXDATA, 0, "but not from an aux device");
+	cr_assert_eq(inb(0x60), 0x5a);
+	outb(0x64, 0xa9);
+	cr_assert_neq(read_reply(), 0x00, "aux interface test fails");
+}
+
+Test(i8042, interrupt_follows_output_buffer_when_enabled)
+{
+	outb(0x64, 0xaa);
+	cr_assert(counters.irq_level, "KBDINT is on after init");
+	inb(0x60);
+	cr_assert_not(counters.irq_level);
+	outb(0x64, 0x60);
+	outb(0x60, 0x00); /* interrupts off */
+	outb(0x64, 0xaa);
+	cr_assert_not(counters.irq_level);
+	cr_assert_eq(read_reply(), 0x55);
+}
+
+Test(i8042, wide_accesses_are_not_claimed)
+{
+	uint16_t value;
+	cr_assert_not(io_bus_read(&bus, 0x60, &value, 2));
+	cr_assert_eq(value, 0xffff);
+}
