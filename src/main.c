@@ -1,5 +1,6 @@
 /* gureum: one binary, git-style subcommands. */
 #include "cmd/commands.h"
+#include "cmd/img.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,8 @@ int main(int argc, char **argv)
 	const char *command = argv[1];
 	if (strcmp(command, "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(command, "img") == 0)
+		return cmd_img(argc - 1, argv + 1);
 	if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
 		printf("gureum %s\n", GUREUM_VERSION);
 		return 0;
