@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Run one nested-lab scenario: L1 is QEMU TCG with nested SVM, inside it KVM is real
 # hardware-assisted KVM and the VMM under test boots the default guest (L2).
-#   scripts/lab.sh [--smp N] [--timeout SECONDS] [--log FILE] [--interactive] [--no-build] SCENARIO
+#   scripts/lab.sh [--smp N] [--timeout SECONDS] [--log FILE] [--interactive] [--no-build]
+#                  [--vmm gureum|qemu] SCENARIO
 # Prints L1's "LAB-RESULT ..." line and exits 0 only when the scenario passed.
+# A scenario's header lines "# lab-smp: N" and "# lab-timeout: S" give its defaults.
+# --vmm qemu runs gureum's scenarios with QEMU microvm (proves the scenarios themselves).
 # --interactive: L1's console is this terminal (the user talks to the L2 shell); otherwise
 # L1's console goes to the log file only. GUREUM_BIN overrides build/gureum.
 set -euo pipefail
 LOG_TAG=lab
 . "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
 
-smp=1
-timeout_s=180
+smp=
+timeout_s=
+vmm=gureum
 logfile=
 interactive=0
 build=1
@@ -21,13 +25,24 @@ while [[ $# -gt 0 ]]; do
 	--log) logfile=$2 && shift 2 ;;
 	--interactive) interactive=1 && shift ;;
 	--no-build) build=0 && shift ;;
+	--vmm) vmm=$2 && shift 2 ;;
 	-*) die "unknown option $1 (see the comment at the top of $0)" ;;
 	*) break ;;
 	esac
 done
 [[ $# -eq 1 ]] || die "usage: scripts/lab.sh [--smp N] [--timeout S] [--log FILE] [--interactive] SCENARIO"
 scenario=$1
-[[ -f $GUREUM_ROOT/tests/lab/scenarios/$scenario.sh ]] || die "no scenario tests/lab/scenarios/$scenario.sh"
+script=$GUREUM_ROOT/tests/lab/scenarios/$scenario.sh
+[[ -f $script ]] || die "no scenario tests/lab/scenarios/$scenario.sh"
+[[ $vmm == gureum || $vmm == qemu ]] || die "--vmm must be gureum or qemu"
+# scenario_header KEY DEFAULT: a "# KEY: value" line from the scenario script.
+scenario_header() {
+	local v
+	v=$(sed -n "s/^# $1: *\([0-9]*\)\$/\1/p" "$script" | head -n1)
+	echo "${v:-$2}"
+}
+smp=${smp:-$(scenario_header lab-smp 1)}
+timeout_s=${timeout_s:-$(scenario_header lab-timeout 180)}
 need_cmd qemu-system-x86_64 qemu-system-x86
 need_cmd timeout coreutils
 
@@ -43,7 +58,7 @@ logfile=${logfile:-$GUREUM_ROOT/out/lab/$scenario.log}
 inner_timeout=$((timeout_s > 40 ? timeout_s - 20 : timeout_s))
 [[ $interactive == 1 ]] && inner_timeout=0
 cmdline="console=ttyS0 quiet panic=-1 lab.scenario=$scenario lab.timeout=$inner_timeout"
-cmdline+=" lab.interactive=$interactive"
+cmdline+=" lab.interactive=$interactive lab.vmm=$vmm"
 # -display none + a stdio chardev, not -nographic: its Ctrl-A mux would eat the guest's Ctrl-A.
 l1=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu EPYC,+svm,+npt -m 2048 -smp "$smp"
 	-nodefaults -no-user-config -display none -monitor none

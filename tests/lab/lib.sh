@@ -32,8 +32,27 @@ lab_fail() {
 }
 
 # require_gureum: fail clearly when the lab was built without build/gureum.
+# LAB_VMM=qemu (lab.vmm=qemu on L1's command line) runs the gureum scenarios with QEMU
+# microvm instead, to prove the scenarios themselves.
 require_gureum() {
+	[ "${LAB_VMM:-gureum}" = qemu ] && return 0
 	[ -x /lab/bin/gureum ] || lab_fail "no gureum binary in the lab (build it first: make)"
+}
+
+# vmm_cmd CPUS [exit]: the VMM under test (gureum, or QEMU with LAB_VMM=qemu); "exit" makes
+# a guest reboot end the VMM instead of restarting the guest.
+vmm_cmd() {
+	if [ "${LAB_VMM:-gureum}" = qemu ]; then
+		if [ "${2:-}" = exit ]; then
+			qemu_cmd "$1"
+		else
+			qemu_cmd "$1" | sed 's/ -no-reboot//'
+		fi
+	elif [ "${2:-}" = exit ]; then
+		gureum_cmd "$1" --on-reboot exit
+	else
+		gureum_cmd "$1"
+	fi
 }
 
 # gureum_cmd CPUS [extra gureum options]: the command line that boots the default guest.
@@ -83,11 +102,11 @@ vm_exited() {
 	[ -e "$VM/status" ]
 }
 
-# wait_console TEXT [COUNT] [SECONDS]: wait until the console shows TEXT COUNT times.
+# wait_console REGEX [COUNT] [SECONDS]: wait until COUNT console lines match REGEX (grep -E).
 # Fails early when the VMM exits before that.
 wait_console() {
 	text=$1 count=${2:-1} limit=$(($(date +%s) + ${3:-120}))
-	while [ "$(grep -c -F -- "$text" "$VM/console" 2>/dev/null)" -lt "$count" ]; do
+	while [ "$(grep -a -c -E -- "$text" "$VM/console" 2>/dev/null)" -lt "$count" ]; do
 		vm_exited && return 1
 		[ "$(date +%s)" -ge "$limit" ] && return 1
 		sleep 0.2

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Nested-lab tests: each scenario boots L1 (QEMU TCG with nested SVM) and, inside it, the
+# default guest under the VMM (build/gureum; with --vmm qemu, Debian's QEMU microvm).
+#   tests/lab/run.sh [--vmm gureum|qemu] [scenario...]     (default: peer boot1 boot2 reboot)
+# One line per scenario, then exactly "N passed, N failed"; exit 0 only if all passed.
+# A lab that cannot run (no QEMU, no guest image, no gureum binary) makes scenarios FAIL.
+set -euo pipefail
+LOG_TAG=lab-tests
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lab-common.sh"
+
+vmm=gureum
+if [[ ${1:-} == --vmm ]]; then
+	vmm=${2:?--vmm needs gureum or qemu}
+	shift 2
+fi
+scenarios=("$@")
+[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(peer boot1 boot2 reboot)
+GUREUM_BIN=${GUREUM_BIN:-$GUREUM_ROOT/build/gureum}
+export GUREUM_BIN
+
+passed=0
+failed=0
+report() { # report PASS|FAIL SCENARIO DETAIL
+	printf '%s %s: %s\n' "$1" "$2" "$3"
+	if [[ $1 == PASS ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+}
+
+# Why the lab cannot run at all, or empty when it can.
+lab_blocker=
+if ! command -v qemu-system-x86_64 >/dev/null; then
+	lab_blocker="qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+else
+	buildlog=$GUREUM_ROOT/out/lab-build.log
+	mkdir -p "$GUREUM_ROOT/out"
+	log "building the lab (guest image, L1 initramfs)"
+	if ! "$GUREUM_ROOT/scripts/lab-initramfs.sh" >"$buildlog" 2>&1; then
+		lab_blocker="building the lab failed: $(grep -m1 'error' "$buildlog" || tail -n1 "$buildlog")"
+	fi
+	sed 's/^/  /' "$buildlog" >&2
+fi
+
+for s in "${scenarios[@]}"; do
+	script=$GUREUM_ROOT/tests/lab/scenarios/$s.sh
+	if [[ -n $lab_blocker ]]; then
+		report FAIL "$s" "the lab cannot run: $lab_blocker"
+		continue
+	fi
+	if [[ ! -f $script ]]; then
+		report FAIL "$s" "no such scenario ($script)"
+		continue
+	fi
+	if [[ $vmm == gureum && ! -x $GUREUM_BIN ]] && grep -q '^require_gureum' "$script"; then
+		report FAIL "$s" "$GUREUM_BIN is not built (run: make)"
+		continue
+	fi
+	logfile=$GUREUM_ROOT/out/lab/$s.log
+	log "scenario $s (L1 log: $logfile)"
+	if line=$("$GUREUM_ROOT/scripts/lab.sh" --no-build --vmm "$vmm" --log "$logfile" "$s"); then
+		report PASS "$s" "${line#LAB-RESULT "$s" PASS }"
+	else
+		report FAIL "$s" "${line#LAB-RESULT "$s" FAIL }"
+		echo "---- $s: end of L1's console ($logfile) ----"
+		tr -d '\r' <"$logfile" | grep -a -v "TCG doesn't support requested feature" | tail -n 100
+		echo "----"
+	fi
+done
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
