@@ -82,12 +82,20 @@ static void queue_byte(struct i8042 *dev, uint8_t byte)
 	update_irq(dev);
 }
 
+/* A real 8042 has a one-byte output buffer: once the guest reads it, OBF (and the interrupt)
+ * drops before the next byte is loaded. We keep that falling edge between queued bytes, since
+ * IRQ 1 is edge-triggered on a PC and a line that simply stayed high would deliver only the
+ * first byte of a multi-byte reply (ACK, then the keyboard ID). */
 static uint8_t read_data(struct i8042 *dev)
 {
 	if (dev->queue_count > 0) {
 		dev->last_read = dev->queue[dev->queue_head];
 		dev->queue_head = (dev->queue_head + 1) % I8042_QUEUE_SIZE;
 		dev->queue_count--;
+		if (dev->irq_level) {
+			dev->irq_level = false;
+			irq_set_level(dev->irq, dev->gsi, false);
+		}
 		update_irq(dev);
 	}
 	return dev->last_read;

@@ -163,6 +163,18 @@ Test(i8042, interrupt_follows_output_buffer_when_enabled)
 	cr_assert_eq(read_reply(), 0x55);
 }
 
+Test(i8042, each_byte_of_a_multi_byte_reply_gets_its_own_interrupt_edge)
+{
+	outb(0x60, 0xff); /* keyboard reset: ACK, then 0xaa */
+	cr_assert(counters.irq_level);
+	unsigned before = counters.irq_changes;
+	cr_assert_eq(inb(0x60), 0xfa);
+	cr_assert(counters.irq_level, "the second byte is waiting");
+	cr_assert_eq(counters.irq_changes, before + 2, "the line fell and rose again");
+	cr_assert_eq(inb(0x60), 0xaa);
+	cr_assert_not(counters.irq_level);
+}
+
 Test(i8042, wide_accesses_are_not_claimed)
 {
 	uint16_t value;
