@@ -202,13 +202,16 @@ static void update_multifunction(struct pci_host *h, unsigned slot)
 
 int pci_host_add_function(struct pci_host *h, unsigned slot, unsigned fn, struct pci_function *f)
 {
-	if (!f || slot >= PCI_HOST_SLOTS || fn >= PCI_HOST_FUNCTIONS || h->functions[slot][fn])
+	if (!f || slot >= PCI_HOST_SLOTS || fn >= PCI_HOST_FUNCTIONS)
 		return -1;
 	pthread_mutex_lock(&h->lock);
-	h->functions[slot][fn] = f;
-	update_multifunction(h, slot);
+	bool taken = h->functions[slot][fn] != NULL;
+	if (!taken) {
+		h->functions[slot][fn] = f;
+		update_multifunction(h, slot);
+	}
 	pthread_mutex_unlock(&h->lock);
-	return 0;
+	return taken ? -1 : 0;
 }
 
 static struct pci_function *lookup(struct pci_host *h, unsigned bus, unsigned devfn)
