@@ -25,6 +25,8 @@ enum block_open_flags {
 	/* Skip the ordering flushes between data and metadata. Only for images being created
 	 * from scratch (convert): a crash leaves a broken image that nobody relies on yet. */
 	BLOCK_OPEN_UNSAFE = 1u << 1,
+	/* Allow writing to images marked dirty or corrupt: only for the checker's repair. */
+	BLOCK_OPEN_FOR_REPAIR = 1u << 2,
 };
 
 struct block_device;

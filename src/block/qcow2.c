@@ -51,6 +51,11 @@ const struct qcow2_header *qcow2_header_of(struct block_device *dev)
 	return dev->driver == &qcow2_driver ? &state_of(dev)->q.h : NULL;
 }
 
+struct qcow2 *qcow2_internal_of(struct block_device *dev)
+{
+	return dev->driver == &qcow2_driver ? &state_of(dev)->q : NULL;
+}
+
 struct block_device *qcow2_backing_of(struct block_device *dev)
 {
 	return dev->driver == &qcow2_driver ? state_of(dev)->q.backing : NULL;
@@ -415,9 +420,11 @@ static int read_header(struct block_device *dev, struct qcow2 *q, struct block_e
 }
 
 /* Refuses states in which writing would make things worse, and says what to do instead. */
-static int check_open_mode(struct block_device *dev, const struct qcow2_header *h,
+static int check_open_mode(struct block_device *dev, const struct qcow2_header *h, unsigned flags,
 			   struct block_error *err)
 {
+	if (flags & BLOCK_OPEN_FOR_REPAIR)
+		return 0;
 	if ((h->incompatible_features & QCOW2_INCOMPAT_CORRUPT) && !dev->read_only) {
 		block_error_set(err,
 				"%s: image is marked corrupt; only read-only access is allowed "
@@ -521,7 +528,7 @@ int qcow2_open(struct block_device *dev, int fd, unsigned flags, struct block_ch
 	q->unsafe = flags & BLOCK_OPEN_UNSAFE;
 	int ret = read_header(dev, q, err);
 	if (!ret)
-		ret = check_open_mode(dev, &q->h, err);
+		ret = check_open_mode(dev, &q->h, flags, err);
 	if (ret < 0)
 		goto fail;
 	q->cluster_size = qcow2_cluster_size(&q->h);

@@ -50,6 +50,9 @@ struct qcow2_mapping {
 	uint64_t l2_entry;
 };
 
+/* The state of an open qcow2 image, or NULL if dev is not one. */
+struct qcow2 *qcow2_internal_of(struct block_device *dev);
+
 /* Logs a corruption found in image metadata and returns -EIO. */
 int qcow2_corrupt(struct qcow2 *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -120,7 +120,39 @@ convert_to_qcow2() {
 }
 run "gureum convert raw -> qcow2 checks clean and compares equal" convert_to_qcow2
 
-# 5. What gureum must refuse, and say why.
+# 5. gureum img check agrees with qemu-img check, and --repair leaves an image QEMU finds clean.
+set_refcount() { # FILE CLUSTER VALUE: 16-bit refcount in the first refcount block (cluster 2)
+	printf "\\$(printf '%03o' $(($3 >> 8)))\\$(printf '%03o' $(($3 & 255)))" |
+		dd of="$1" bs=1 seek=$((131072 + 2 * $2)) conv=notrunc 2>/dev/null
+}
+expect_status() { # STATUS COMMAND...
+	want=$1; shift
+	"$@"; got=$?
+	[ "$got" -eq "$want" ] || { echo "exit status $got, expected $want: $*"; return 1; }
+}
+check_leak() {
+	"$G" img create -f qcow2 k.qcow2 8M &&
+	"$G" img io k.qcow2 -c "write 0 256k" -c "discard 64k 64k" && # frees cluster 6
+	set_refcount k.qcow2 6 1 &&
+	expect_status 3 "$G" img check k.qcow2 && expect_status 3 qemu-img check k.qcow2 &&
+	expect_status 0 "$G" img check --repair k.qcow2 && qemu_check_clean k.qcow2
+}
+run "leaked cluster found by gureum and qemu, repaired" check_leak
+check_corruption() {
+	"$G" img create -f qcow2 k.qcow2 8M && "$G" img io k.qcow2 -c "write 0 64k" &&
+	set_refcount k.qcow2 5 0 &&
+	expect_status 2 "$G" img check k.qcow2 && expect_status 2 qemu-img check k.qcow2 &&
+	expect_status 0 "$G" img check --repair k.qcow2 && qemu_check_clean k.qcow2
+}
+run "refcount below references found as corruption, repaired" check_corruption
+check_qemu_images() {
+	qemu-img create -f qcow2 q.qcow2 8M >/dev/null && qemu_write qcow2 q.qcow2 &&
+	expect_status 0 "$G" img check q.qcow2 &&
+	qemu-img convert -c -O qcow2 q.qcow2 c.qcow2 && expect_status 0 "$G" img check c.qcow2
+}
+run "qemu-written and compressed images check clean" check_qemu_images
+
+# 6. What gureum must refuse, and say why.
 refuses() { # MESSAGE COMMAND...
 	msg=$1; shift
 	if "$@" 2>err.txt; then echo "unexpectedly succeeded"; return 1; fi
