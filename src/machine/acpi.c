@@ -5,6 +5,7 @@
  * Field layouts follow the ACPI 6.5 specification, chapter 5.2; the host is little-endian x86. */
 #include "machine/acpi.h"
 
+#include "devices/acpi_power.h"
 #include "machine/layout.h"
 
 #include <stdarg.h>
@@ -325,7 +326,7 @@ static bool build_fadt(struct acpi_area *a, const struct acpi_config *cfg, uint6
 	f->iapc_boot_arch = iapc_boot_arch(cfg);
 	f->flags = FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP;
 	f->reset_reg = io_port_register(LAYOUT_PORT_RESET);
-	f->reset_value = FADT_RESET_VALUE;
+	f->reset_value = ACPI_POWER_RESET_VALUE; /* what the reset register acts on */
 	f->x_dsdt = dsdt; /* the 32-bit DSDT field stays 0: X_DSDT takes precedence */
 	f->sleep_control_reg = io_port_register(LAYOUT_PORT_SLEEP_CTL);
 	f->sleep_status_reg = io_port_register(LAYOUT_PORT_SLEEP_STS);

@@ -3,11 +3,8 @@
  * (struct acpi_device) so that adding one is a table entry, not new AML code. */
 #include "machine/acpi.h"
 
+#include "devices/acpi_power.h"
 #include "machine/layout.h"
-
-/* Reduced-hardware sleep: Linux writes SLP_TYP << 2 | SLP_EN to the sleep control register, and
- * the VMM recognizes this value as "power off". */
-#define ACPI_S5_SLP_TYP 5
 
 #define PCI_SLOTS	 32
 #define PCI_PINS	 4 /* INTA..INTD */
@@ -150,11 +147,13 @@ static void put_pci_host_bridge(struct aml_builder *b)
 	aml_device_end(b);
 }
 
+/* Reduced-hardware sleep: Linux writes SLP_TYP << 2 | SLP_EN to the sleep control register,
+ * taking SLP_TYP from here; the register's emulation treats that SLP_TYP as "power off". */
 static void put_s5(struct aml_builder *b)
 {
 	aml_name_decl(b, "\\_S5_");
 	aml_package_begin(b);
-	aml_integer(b, ACPI_S5_SLP_TYP);
+	aml_integer(b, ACPI_POWER_SLP_TYP_S5);
 	aml_integer(b, 0);
 	aml_package_end(b);
 }
