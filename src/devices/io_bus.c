@@ -39,17 +39,35 @@ int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn 
 		bus->capacity = capacity;
 	}
 	memmove(&bus->ranges[pos + 1], &bus->ranges[pos], (bus->count - pos) * sizeof(*bus->ranges));
-	bus->ranges[pos] = (struct io_range){base, len, read, write, opaque, name};
+	bus->ranges[pos] = (struct io_range){base, len, read, write, opaque, name, 0};
 	bus->count++;
 	return 0;
 }
 
-static const struct io_range *find_range(const struct io_bus *bus, uint64_t addr, unsigned size)
+static void note_unclaimed(struct io_bus *bus, uint64_t addr)
+{
+	bus->unclaimed_accesses++;
+	struct io_unclaimed *least = &bus->unclaimed[0];
+	for (int i = 0; i < IO_BUS_UNCLAIMED_SLOTS; i++) {
+		struct io_unclaimed *slot = &bus->unclaimed[i];
+		if (slot->count && slot->addr == addr) {
+			slot->count++;
+			return;
+		}
+		if (slot->count < least->count)
+			least = slot;
+	}
+	/* Space-saving sketch: a new address replaces the rarest one, so frequent ones stay. */
+	least->addr = addr;
+	least->count++;
+}
+
+static struct io_range *find_range(struct io_bus *bus, uint64_t addr, unsigned size)
 {
 	size_t lo = 0, hi = bus->count;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		const struct io_range *r = &bus->ranges[mid];
+		struct io_range *r = &bus->ranges[mid];
 		if (addr < r->base)
 			hi = mid;
 		else if (addr - r->base >= r->len)
@@ -63,13 +81,15 @@ static const struct io_range *find_range(const struct io_bus *bus, uint64_t addr
 bool io_bus_read(struct io_bus *bus, uint64_t addr, void *data, unsigned size)
 {
 	pthread_mutex_lock(&bus->lock);
-	const struct io_range *r = find_range(bus, addr, size);
+	struct io_range *r = find_range(bus, addr, size);
 	if (r && r->read)
 		r->read(r->opaque, addr - r->base, data, size);
 	else
 		memset(data, 0xff, size);
-	if (!r)
-		bus->unclaimed_accesses++;
+	if (r)
+		r->accesses++;
+	else
+		note_unclaimed(bus, addr);
 	pthread_mutex_unlock(&bus->lock);
 	return r != NULL;
 }
@@ -77,11 +97,13 @@ bool io_bus_read(struct io_bus *bus, uint64_t addr, void *data, unsigned size)
 bool io_bus_write(struct io_bus *bus, uint64_t addr, const void *data, unsigned size)
 {
 	pthread_mutex_lock(&bus->lock);
-	const struct io_range *r = find_range(bus, addr, size);
+	struct io_range *r = find_range(bus, addr, size);
 	if (r && r->write)
 		r->write(r->opaque, addr - r->base, data, size);
-	if (!r)
-		bus->unclaimed_accesses++;
+	if (r)
+		r->accesses++;
+	else
+		note_unclaimed(bus, addr);
 	pthread_mutex_unlock(&bus->lock);
 	return r != NULL;
 }

@@ -19,6 +19,14 @@ struct io_range {
 	io_write_fn write;
 	void *opaque;
 	const char *name;
+	uint64_t accesses; /* for --stats: which device costs the guest exits */
+};
+
+/* The most frequently hit unclaimed addresses, for --stats and for spotting missing devices. */
+#define IO_BUS_UNCLAIMED_SLOTS 8
+struct io_unclaimed {
+	uint64_t addr;
+	uint64_t count;
 };
 
 struct io_bus {
@@ -29,6 +37,7 @@ struct io_bus {
 	 * small and their handlers short, so one lock per bus is enough for now. */
 	pthread_mutex_t lock;
 	uint64_t unclaimed_accesses;
+	struct io_unclaimed unclaimed[IO_BUS_UNCLAIMED_SLOTS];
 };
 
 void io_bus_init(struct io_bus *bus, const char *name);

@@ -426,7 +426,7 @@ static bool build_mcfg(struct acpi_area *a, uint64_t *gpa)
 	m->allocation.base = LAYOUT_PCI_ECAM_START;
 	m->allocation.segment = 0;
 	m->allocation.start_bus = 0;
-	m->allocation.end_bus = (uint8_t)((LAYOUT_PCI_ECAM_SIZE >> 20) - 1); /* 1 MiB per bus */
+	m->allocation.end_bus = LAYOUT_PCI_BUSES - 1;
 	seal(&m->header);
 	return true;
 }

@@ -9,7 +9,7 @@
 #define PCI_SLOTS	 32
 #define PCI_PINS	 4 /* INTA..INTD */
 #define PCI_ROUTED_GSIS	 8 /* GSIs LAYOUT_GSI_PCI_FIRST .. +7 carry all PCI INTx lines */
-#define PCI_BUSES	 (LAYOUT_PCI_ECAM_SIZE >> 20) /* 1 MiB of ECAM per bus */
+#define PCI_BUSES	 LAYOUT_PCI_BUSES
 #define PCI_ANY_FUNCTION 0xffff
 
 static const struct acpi_device com1 = {

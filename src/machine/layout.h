@@ -31,6 +31,9 @@
 #define LAYOUT_PCI_MMIO_END	 0xe0000000ULL
 #define LAYOUT_PCI_ECAM_START	 0xe0000000ULL
 #define LAYOUT_PCI_ECAM_SIZE	 0x10000000ULL
+/* Buses the firmware tables declare. Only bus 0 exists; declaring all 256 that the ECAM window
+ * could hold makes Linux probe every one of them for peer bridges (8000+ config exits). */
+#define LAYOUT_PCI_BUSES	 1
 #define LAYOUT_IOAPIC		 0xfec00000ULL
 #define LAYOUT_LAPIC		 0xfee00000ULL
 #define LAYOUT_RAM_ABOVE_4G	 0x100000000ULL

@@ -98,18 +98,15 @@ static void set_lapic_register(struct vcpu_state *s, unsigned offset, uint32_t v
 	memcpy(&s->lapic[offset], &value, sizeof(value));
 }
 
-/* The boot vCPU as firmware would leave it: LINT0 takes the PIC (ExtINT), LINT1 is NMI, MTRRs
- * say RAM is write-back, then the registers the loader asked for. */
-static int setup_boot_vcpu(struct vm *vm, const struct vcpu_state *boot, char *err,
-			   size_t err_len)
+/* Every vCPU as firmware would leave it: LINT0 takes the PIC (ExtINT), LINT1 is NMI, MTRRs say
+ * RAM is write-back (Linux complains when CPUs disagree, so all get it); the boot vCPU also
+ * gets the registers the loader asked for (none for firmware: it starts at the reset vector). */
+static int setup_vcpu(struct vm *vm, struct vm_vcpu *vcpu, const struct vcpu_state *boot)
 {
-	struct vm_vcpu *bsp = &vm->vcpus[0];
 	struct vcpu_state *s = malloc(sizeof(*s));
-	if (!s) {
-		snprintf(err, err_len, "out of memory");
-		return -1;
-	}
-	int rc = vm->accel->vcpu_get_state(bsp->accel_vcpu, s);
+	if (!s)
+		return -ENOMEM;
+	int rc = vm->accel->vcpu_get_state(vcpu->accel_vcpu, s);
 	if (rc == 0) {
 		if (boot)
 			copy_boot_registers(s, boot);
@@ -117,12 +114,23 @@ static int setup_boot_vcpu(struct vm *vm, const struct vcpu_state *boot, char *e
 		set_lapic_register(s, APIC_LVT1, APIC_MODE_NMI);
 		vcpu_state_set_msr(s, MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING);
 		vcpu_state_set_msr(s, MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WRITEBACK);
-		rc = vm->accel->vcpu_set_state(bsp->accel_vcpu, s);
+		rc = vm->accel->vcpu_set_state(vcpu->accel_vcpu, s);
 	}
 	free(s);
-	if (rc < 0)
-		snprintf(err, err_len, "cannot set the boot vCPU's registers: %s", strerror(-rc));
-	return rc < 0 ? -1 : 0;
+	return rc;
+}
+
+static int setup_vcpus(struct vm *vm, const struct vcpu_state *boot, char *err, size_t err_len)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		int rc = setup_vcpu(vm, &vm->vcpus[i], i == 0 ? boot : NULL);
+		if (rc < 0) {
+			snprintf(err, err_len, "cannot set the registers of vCPU %u: %s", i,
+				 strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int load_kernel(struct vm *vm, char *err, size_t err_len)
@@ -152,7 +160,7 @@ static int load_kernel(struct vm *vm, char *err, size_t err_len)
 	if (rc < 0)
 		snprintf(err, err_len, "cannot prepare the boot vCPU for this kernel");
 	else
-		rc = setup_boot_vcpu(vm, boot, err, err_len);
+		rc = setup_vcpus(vm, boot, err, err_len);
 	free(boot);
 	return rc;
 }
@@ -211,7 +219,7 @@ static int load_bios(struct vm *vm, char *err, size_t err_len)
 		snprintf(err, err_len, "guest RAM is too small for the bios window");
 		return -1;
 	}
-	return setup_boot_vcpu(vm, NULL, err, err_len);
+	return setup_vcpus(vm, NULL, err, err_len);
 }
 
 int board_build(struct vm *vm, char *err, size_t err_len)

@@ -102,6 +102,21 @@ static bool uart_can_receive(void *opaque)
 	return uart16550_can_receive(opaque);
 }
 
+static void print_bus_stats(const struct io_bus *bus, const char *prefix)
+{
+	for (size_t i = 0; i < bus->count; i++)
+		if (bus->ranges[i].accesses)
+			fprintf(stderr, "gureum: stat %s_%s %llu\n", prefix, bus->ranges[i].name,
+				(unsigned long long)bus->ranges[i].accesses);
+	fprintf(stderr, "gureum: stat %s_unclaimed %llu\n", prefix,
+		(unsigned long long)bus->unclaimed_accesses);
+	for (int i = 0; i < IO_BUS_UNCLAIMED_SLOTS; i++)
+		if (bus->unclaimed[i].count)
+			fprintf(stderr, "gureum: stat %s_unclaimed_0x%llx %llu\n", prefix,
+				(unsigned long long)bus->unclaimed[i].addr,
+				(unsigned long long)bus->unclaimed[i].count);
+}
+
 static void print_stats(struct session *s, struct vm *vm)
 {
 	struct accel_stat stats[256];
@@ -121,8 +136,8 @@ static void print_stats(struct session *s, struct vm *vm)
 	fprintf(stderr, "gureum: stat boots %u\n", s->boots);
 	fprintf(stderr, "gureum: stat wall_ms %llu\n",
 		(unsigned long long)((monotonic_ns() - process_start_ns) / 1000000));
-	fprintf(stderr, "gureum: stat unclaimed_io %llu\n",
-		(unsigned long long)(vm->pio.unclaimed_accesses + vm->mmio.unclaimed_accesses));
+	print_bus_stats(&vm->pio, "pio");
+	print_bus_stats(&vm->mmio, "mmio");
 }
 
 /* One power cycle. Returns the stop reason; *status gets the exit status. */
