@@ -41,6 +41,10 @@ static int chain_enter(struct block_chain *chain, const char *filename, int fd,
 		block_error_set(err, "%s: %s", filename, strerror(e));
 		return -e;
 	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		block_error_set(err, "%s: not a regular file or block device", filename);
+		return -EINVAL;
+	}
 	for (int i = 0; i < chain->depth; i++) {
 		if (chain->devices[i] == st.st_dev && chain->inodes[i] == st.st_ino) {
 			block_error_set(err, "%s: backing chain loops back to a file already in it",
@@ -79,13 +83,16 @@ static int open_in_chain(const char *filename, const char *format, unsigned flag
 			 struct block_error *err)
 {
 	bool read_only = flags & BLOCK_OPEN_READ_ONLY;
-	int fd = open(filename, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named by a crafted image must not hang us; it is refused below. */
+	int fd = open(filename, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		int e = errno;
 		block_error_set(err, "%s: %s", filename, strerror(e));
 		return -e;
 	}
 	int ret = chain_enter(chain, filename, fd, err);
+	if (!ret && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		ret = -errno;
 	if (ret < 0) {
 		close(fd);
 		return ret;
