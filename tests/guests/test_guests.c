@@ -1,0 +1,289 @@
+/* Boots each guest payload under the real VMM (`gureum run`, on /dev/kvm) and checks what a
+ * user would see: the guest's serial output, gureum's messages and its exit status. The
+ * paths come from meson: GUREUM (the binary) and GUEST_PAYLOAD_DIR (the built payloads). */
+#include <criterion/criterion.h>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define VMM_TIMEOUT    "60" /* seconds; coreutils timeout(1) exits 124 when it strikes */
+#define TIMEOUT_STATUS 124
+#define MAX_ARGS       32
+
+/* The debug-exit port the payloads write to, and gureum's status for their values. */
+#define DEBUG_EXIT_PORT	     "0xf4"
+#define STATUS_GUEST_SUCCESS 33 /* (GUEST_EXIT_SUCCESS 0x10 << 1) | 1 */
+#define STATUS_CRASH	     3
+
+extern char **environ;
+
+struct vmm_run {
+	int status;
+	char *out; /* the guest's serial output */
+	char *err; /* gureum's own messages */
+};
+
+static const char *env_path(const char *name)
+{
+	const char *value = getenv(name);
+	cr_assert(value && *value, "%s is not set: run these tests through `meson test`", name);
+	return value;
+}
+
+static char *payload(const char *file)
+{
+	char *path;
+	cr_assert(asprintf(&path, "%s/%s", env_path("GUEST_PAYLOAD_DIR"), file) > 0);
+	cr_assert(access(path, R_OK) == 0, "payload %s was not built", path);
+	return path;
+}
+
+static void require_kvm(void)
+{
+	cr_assert(access("/dev/kvm", R_OK | W_OK) == 0,
+		  "/dev/kvm is missing or not accessible: the guest tests boot payloads on KVM and "
+		  "cannot run without it (load kvm_intel/kvm_amd, or add this user to group kvm)");
+}
+
+static char *read_whole(FILE *f)
+{
+	cr_assert(fseek(f, 0, SEEK_END) == 0);
+	long size = ftell(f);
+	cr_assert(size >= 0);
+	rewind(f);
+	char *text = malloc((size_t)size + 1);
+	cr_assert(text);
+	cr_assert(fread(text, 1, (size_t)size, f) == (size_t)size);
+	text[size] = '\0';
+	fclose(f);
+	return text;
+}
+
+/* Runs `timeout 60 gureum run ARGS...` with stdin on /dev/null, collecting both streams. */
+static struct vmm_run run_vmm(const char *const *args)
+{
+	require_kvm();
+	const char *argv[MAX_ARGS] = {"timeout", VMM_TIMEOUT, env_path("GUREUM"), "run"};
+	size_t n = 4;
+	for (; *args; args++) {
+		cr_assert(n < MAX_ARGS - 1);
+		argv[n++] = *args;
+	}
+	argv[n] = NULL;
+
+	FILE *out = tmpfile(), *err = tmpfile();
+	cr_assert(out && err);
+	posix_spawn_file_actions_t actions;
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&actions, fileno(out), 1);
+	posix_spawn_file_actions_adddup2(&actions, fileno(err), 2);
+	pid_t pid;
+	int rc = posix_spawnp(&pid, "timeout", &actions, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&actions);
+	cr_assert(rc == 0, "cannot start timeout(1): %s", strerror(rc));
+	int wstatus;
+	cr_assert(waitpid(pid, &wstatus, 0) == pid);
+	struct vmm_run run = {.out = read_whole(out), .err = read_whole(err)};
+	cr_assert(WIFEXITED(wstatus), "gureum was killed by signal %d\nstderr:\n%s",
+		  WTERMSIG(wstatus), run.err);
+	run.status = WEXITSTATUS(wstatus);
+	cr_assert(run.status != TIMEOUT_STATUS,
+		  "gureum did not finish within " VMM_TIMEOUT " s\nstdout:\n%s\nstderr:\n%s",
+		  run.out, run.err);
+	return run;
+}
+
+static void free_run(struct vmm_run *run)
+{
+	free(run->out);
+	free(run->err);
+}
+
+/* Every mismatch shows both streams: that is what one needs to see why a boot went wrong. */
+static void expect_status(const struct vmm_run *run, int status)
+{
+	cr_expect_eq(run->status, status, "exit status %d, expected %d\nstdout:\n%s\nstderr:\n%s",
+		     run->status, status, run->out, run->err);
+}
+
+static void expect_stdout_has(const struct vmm_run *run, const char *text)
+{
+	cr_expect(strstr(run->out, text), "stdout lacks \"%s\"\nstdout:\n%s\nstderr:\n%s", text,
+		  run->out, run->err);
+}
+
+static void expect_stderr_has(const struct vmm_run *run, const char *text)
+{
+	cr_expect(strstr(run->err, text), "stderr lacks \"%s\"\nstdout:\n%s\nstderr:\n%s", text,
+		  run->out, run->err);
+}
+
+Test(guests, realmode_hello)
+{
+	char *bios = payload("realmode_hello.bin");
+	struct vmm_run run = run_vmm((const char *[]){"--bios", bios, "--memory", "16M",
+						      "--debug-exit", DEBUG_EXIT_PORT, NULL});
+	expect_status(&run, STATUS_GUEST_SUCCESS);
+	cr_expect(strcmp(run.out, "hello from real mode\n") == 0,
+		  "stdout is not exactly the greeting\nstdout:\n%s\nstderr:\n%s", run.out, run.err);
+	free_run(&run);
+	free(bios);
+}
+
+/* Writes `content` to DIR/NAME and returns the path. */
+static char *write_module(const char *dir, const char *name, const char *content)
+{
+	char *path;
+	cr_assert(asprintf(&path, "%s/%s", dir, name) > 0);
+	FILE *f = fopen(path, "w");
+	cr_assert(f, "cannot create %s", path);
+	cr_assert(fputs(content, f) >= 0 && fclose(f) == 0);
+	return path;
+}
+
+/* The mem_upper the payload printed, in KiB, or -1. */
+static long reported_mem_upper(const char *out)
+{
+	const char *at = strstr(out, "mem_upper=");
+	return at ? strtol(at + strlen("mem_upper="), NULL, 10) : -1;
+}
+
+/* RAM from 1 MiB up must be nearly all of --memory: the board reserves nothing big there. */
+static void expect_mem_upper(const struct vmm_run *run, long memory_mib)
+{
+	long kib = reported_mem_upper(run->out);
+	long full = (memory_mib - 1) * 1024;
+	cr_expect(kib > full - 4096 && kib <= full,
+		  "mem_upper %ld KiB is implausible for %ld MiB of RAM (expected just under %ld)\n"
+		  "stdout:\n%s",
+		  kib, memory_mib, full, run->out);
+}
+
+Test(guests, pm32_multiboot_info_and_modules)
+{
+	char dir[] = "/tmp/gureum-guest-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char *kernel = payload("pm32_multiboot.elf");
+	char *first = write_module(dir, "first.mod", "first module payload");
+	char *second = write_module(dir, "second.mod", "2nd");
+	char *modules, *expect_cmdline, *expect_first, *expect_second;
+	cr_assert(asprintf(&modules, "%s one two,%s", first, second) > 0);
+	/* Like GRUB, gureum passes the kernel's name as the command line's first word. */
+	cr_assert(asprintf(&expect_cmdline, "cmdline='%s answer=42 x=\"a b\"'\n", kernel) > 0);
+	cr_assert(asprintf(&expect_first,
+			   "module 0: string='%s one two' size=20 content='first module payload'\n",
+			   first) > 0);
+	cr_assert(asprintf(&expect_second, "module 1: string='%s' size=3 content='2nd'\n", second) >
+		  0);
+
+	struct vmm_run run =
+	    run_vmm((const char *[]){"--kernel", kernel, "--memory", "64M", "--cmdline",
+				     "answer=42 x=\"a b\"", "--initrd", modules, NULL});
+	expect_status(&run, 0);
+	expect_stdout_has(&run, "multiboot magic ok\n");
+	expect_mem_upper(&run, 64);
+	expect_stdout_has(&run, expect_cmdline);
+	expect_stdout_has(&run, "modules=2\n");
+	expect_stdout_has(&run, expect_first);
+	expect_stdout_has(&run, expect_second);
+	expect_stdout_has(&run, "multiboot done\n");
+
+	free_run(&run);
+	unlink(first);
+	unlink(second);
+	rmdir(dir);
+	free(modules), free(expect_cmdline), free(expect_first), free(expect_second);
+	free(first), free(second), free(kernel);
+}
+
+Test(guests, pm32_multiboot_memory_follows_option)
+{
+	char *kernel = payload("pm32_multiboot.elf");
+	struct vmm_run run =
+	    run_vmm((const char *[]){"--kernel", kernel, "--memory", "128M", NULL});
+	expect_status(&run, 0);
+	expect_mem_upper(&run, 128);
+	expect_stdout_has(&run, "modules=0\n");
+	free_run(&run);
+	free(kernel);
+}
+
+Test(guests, long64_pvh)
+{
+	char *kernel = payload("long64_pvh.elf");
+	struct vmm_run run = run_vmm((const char *[]){"--kernel", kernel, "--memory", "64M",
+						      "--debug-exit", DEBUG_EXIT_PORT, NULL});
+	expect_status(&run, STATUS_GUEST_SUCCESS);
+	expect_stdout_has(&run, "long mode ok\n");
+	expect_stdout_has(&run, "pvh start_info ok\n");
+	expect_stdout_has(&run, "pci 00:00.0 ecam id ");
+	expect_stdout_has(&run, "pci ids match ok\n");
+	expect_stdout_has(&run, "interrupt ok\n");
+	expect_stdout_has(&run, "uart interrupt ok\n");
+	cr_expect(!strstr(run.out, "FAILED"), "a check failed:\n%s", run.out);
+	free_run(&run);
+	free(kernel);
+}
+
+Test(guests, triple_fault)
+{
+	char *kernel = payload("triple_fault.elf");
+	struct vmm_run run = run_vmm((const char *[]){"--kernel", kernel, "--memory", "16M", NULL});
+	expect_status(&run, STATUS_CRASH);
+	expect_stderr_has(&run, "triple fault");
+	expect_stderr_has(&run, "rip=");
+	expect_stderr_has(&run, "idt=0000000000000000/0000"); /* the state is the guest's own */
+	free_run(&run);
+	free(kernel);
+}
+
+Test(guests, triple_fault_int3)
+{
+	char *kernel = payload("triple_fault_int3.elf");
+	struct vmm_run run = run_vmm((const char *[]){"--kernel", kernel, "--memory", "16M", NULL});
+	expect_status(&run, STATUS_CRASH);
+	expect_stderr_has(&run, "rip=");
+	expect_stderr_has(&run, "crashed");
+	free_run(&run);
+	free(kernel);
+}
+
+Test(guests, smp_second_cpu_starts)
+{
+	char *kernel = payload("smp.elf");
+	struct vmm_run run =
+	    run_vmm((const char *[]){"--kernel", kernel, "--memory", "16M", "--cpus", "2", NULL});
+	expect_status(&run, 0);
+	expect_stdout_has(&run, "ap up\n");
+	expect_stdout_has(&run, "aps started: 1\n");
+	free_run(&run);
+	free(kernel);
+}
+
+static void expect_reboot_exits(const char *file)
+{
+	char *kernel = payload(file);
+	struct vmm_run run = run_vmm(
+	    (const char *[]){"--kernel", kernel, "--memory", "16M", "--on-reboot", "exit", NULL});
+	expect_status(&run, 0);
+	expect_stderr_has(&run, "rebooted");
+	free_run(&run);
+	free(kernel);
+}
+
+Test(guests, reset_i8042)
+{
+	expect_reboot_exits("reset_i8042.elf");
+}
+
+Test(guests, reset_acpi)
+{
+	expect_reboot_exits("reset_acpi.elf");
+}
