@@ -20,16 +20,16 @@ int file_image_open(const char *path, uint64_t max_size, uint64_t *size, char *e
 		close(fd);
 		return -1;
 	}
-	const char *problem = NULL;
+	int bad = 0;
 	if (S_ISDIR(st.st_mode))
-		problem = "is a directory, not a file";
+		bad = boot_fail(err, err_len, "%s is a directory, not a file", path);
 	else if (!S_ISREG(st.st_mode))
-		problem = "is not a regular file";
+		bad = boot_fail(err, err_len, "%s is not a regular file", path);
 	else if ((uint64_t)st.st_size > max_size)
-		problem = "is too large";
-	if (problem) {
-		boot_fail(err, err_len, "%s %s (limit %llu MiB)", path, problem,
-			  (unsigned long long)(max_size >> 20));
+		bad = boot_fail(err, err_len, "%s is too large (%llu MiB; the limit is %llu MiB)",
+				path, (unsigned long long)(st.st_size >> 20),
+				(unsigned long long)(max_size >> 20));
+	if (bad) {
 		close(fd);
 		return -1;
 	}
