@@ -166,11 +166,12 @@ static void expect_mem_upper(const struct vmm_run *run, long memory_mib)
 		  kib, memory_mib, full, run->out);
 }
 
-Test(guests, pm32_multiboot_info_and_modules)
+/* Boots `file` with a command line and two modules and checks the multiboot info it reports. */
+static void expect_multiboot_info(const char *file)
 {
 	char dir[] = "/tmp/gureum-guest-XXXXXX";
 	cr_assert(mkdtemp(dir));
-	char *kernel = payload("pm32_multiboot.elf");
+	char *kernel = payload(file);
 	char *first = write_module(dir, "first.mod", "first module payload");
 	char *second = write_module(dir, "second.mod", "2nd");
 	char *modules, *expect_cmdline, *expect_first, *expect_second;
@@ -201,6 +202,17 @@ Test(guests, pm32_multiboot_info_and_modules)
 	rmdir(dir);
 	free(modules), free(expect_cmdline), free(expect_first), free(expect_second);
 	free(first), free(second), free(kernel);
+}
+
+Test(guests, pm32_multiboot_info_and_modules)
+{
+	expect_multiboot_info("pm32_multiboot.elf");
+}
+
+/* The same kernel as a flat binary, placed by the load addresses in its multiboot header. */
+Test(guests, pm32_multiboot_aout_kludge)
+{
+	expect_multiboot_info("pm32_multiboot_aout.bin");
 }
 
 Test(guests, pm32_multiboot_memory_follows_option)
@@ -263,6 +275,19 @@ Test(guests, smp_second_cpu_starts)
 	expect_status(&run, 0);
 	expect_stdout_has(&run, "ap up\n");
 	expect_stdout_has(&run, "aps started: 1\n");
+	free_run(&run);
+	free(kernel);
+}
+
+/* With one vCPU the INIT and SIPIs reach nobody: no "ap up", and the BSP's wait ends. */
+Test(guests, smp_single_cpu_starts_no_ap)
+{
+	char *kernel = payload("smp.elf");
+	struct vmm_run run =
+	    run_vmm((const char *[]){"--kernel", kernel, "--memory", "16M", "--cpus", "1", NULL});
+	expect_status(&run, 0);
+	cr_expect(!strstr(run.out, "ap up"), "a second CPU ran with --cpus 1:\n%s", run.out);
+	expect_stdout_has(&run, "aps started: 0\n");
 	free_run(&run);
 	free(kernel);
 }
