@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Run one nested-lab scenario: L1 is QEMU TCG with nested SVM, inside it KVM is real
 # hardware-assisted KVM and the VMM under test boots the default guest (L2).
-#   scripts/lab.sh [--smp N] [--timeout SECONDS] [--log FILE] [--interactive] [--no-build]
+#   scripts/lab.sh [--smp N] [--timeout SECONDS] [--log FILE] [--attach] [--no-build]
 #                  [--vmm gureum|qemu] SCENARIO
 # Prints L1's "LAB-RESULT ..." line and exits 0 only when the scenario passed.
 # A scenario's header lines "# lab-smp: N" and "# lab-timeout: S" give its defaults.
 # --vmm qemu runs gureum's scenarios with QEMU microvm (proves the scenarios themselves).
-# --interactive: L1's console is this terminal (the user talks to the L2 shell); otherwise
-# L1's console goes to the log file only. GUREUM_BIN overrides build/gureum.
+# --attach: L1's console is this process's stdin/stdout (besides the log); when stdin is a
+# terminal the scenario is told so (lab.interactive=1) and the user talks to the L2 shell.
+# Without --attach, L1's console goes to the log file only. --timeout 0: no time limit. GUREUM_BIN overrides build/gureum.
 set -euo pipefail
 LOG_TAG=lab
 . "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
@@ -16,21 +17,21 @@ smp=
 timeout_s=
 vmm=gureum
 logfile=
-interactive=0
+attach=0
 build=1
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--smp) smp=$2 && shift 2 ;;
 	--timeout) timeout_s=$2 && shift 2 ;;
 	--log) logfile=$2 && shift 2 ;;
-	--interactive) interactive=1 && shift ;;
+	--attach) attach=1 && shift ;;
 	--no-build) build=0 && shift ;;
 	--vmm) vmm=$2 && shift 2 ;;
 	-*) die "unknown option $1 (see the comment at the top of $0)" ;;
 	*) break ;;
 	esac
 done
-[[ $# -eq 1 ]] || die "usage: scripts/lab.sh [--smp N] [--timeout S] [--log FILE] [--interactive] SCENARIO"
+[[ $# -eq 1 ]] || die "usage: scripts/lab.sh [--smp N] [--timeout S] [--log FILE] [--attach] [--vmm V] SCENARIO"
 scenario=$1
 script=$GUREUM_ROOT/tests/lab/scenarios/$scenario.sh
 [[ -f $script ]] || die "no scenario tests/lab/scenarios/$scenario.sh"
@@ -56,9 +57,12 @@ logfile=${logfile:-$GUREUM_ROOT/out/lab/$scenario.log}
 
 # L1 gives up 20 s before the outer timeout, so a hung scenario still reports its own result.
 inner_timeout=$((timeout_s > 40 ? timeout_s - 20 : timeout_s))
-[[ $interactive == 1 ]] && inner_timeout=0
+interactive=0
+[[ $attach == 1 && -t 0 ]] && interactive=1
 cmdline="console=ttyS0 quiet panic=-1 lab.scenario=$scenario lab.timeout=$inner_timeout"
 cmdline+=" lab.interactive=$interactive lab.vmm=$vmm"
+# Attached to a user's terminal, L1's own kernel messages are noise: only emergencies.
+[[ $attach == 1 ]] && cmdline+=" loglevel=1"
 # -display none + a stdio chardev, not -nographic: its Ctrl-A mux would eat the guest's Ctrl-A.
 l1=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu EPYC,+svm,+npt -m 2048 -smp "$smp"
 	-nodefaults -no-user-config -display none -monitor none
@@ -68,9 +72,10 @@ l1=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu EPYC,+svm,+npt -m 204
 log "running scenario '$scenario' in L1 (smp $smp, timeout ${timeout_s}s), log: $logfile"
 start=$(date +%s)
 set +e
-if [[ $interactive == 1 ]]; then
-	# `script`-free tee: the terminal stays L1's console, the log keeps a copy.
-	timeout --foreground -k 5 "$timeout_s" "${l1[@]}" | tee "$logfile"
+if [[ $attach == 1 ]]; then
+	# stdin stays the terminal (QEMU makes it raw), the log keeps a copy of the output.
+	timeout --foreground -k 5 "$timeout_s" "${l1[@]}" \
+		2> >(grep --line-buffered -v "TCG doesn't support requested feature" >&2) | tee "$logfile"
 	rc=${PIPESTATUS[0]}
 else
 	timeout -k 5 "$timeout_s" "${l1[@]}" </dev/null >"$logfile" 2>&1
@@ -86,5 +91,5 @@ if [[ -z $result ]]; then
 		result="LAB-RESULT $scenario FAIL L1 exited (status $rc) without a result"
 	fi
 fi
-[[ $interactive == 1 ]] || echo "$result (${elapsed}s)"
+[[ $attach == 1 ]] || echo "$result (${elapsed}s)"
 [[ $result == "LAB-RESULT $scenario PASS"* ]]

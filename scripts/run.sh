@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# `make run`: boot the default guest (Debian cloud kernel + busybox shell) under gureum.
+# With hardware virtualization (VT-x/AMD-V behind /dev/kvm) gureum runs here directly;
+# otherwise (no /dev/kvm, or /dev/kvm backed by PVM) the guest boots inside the nested lab.
+# Without a terminal on stdin (CI) nobody types: the guest shell gets end of input (Ctrl-D)
+# at its first prompt, the guest powers off and this script exits with gureum's status.
+# GUREUM_BIN overrides build/gureum.
+set -euo pipefail
+LOG_TAG=run
+. "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
+
+GUREUM_BIN=${GUREUM_BIN:-$GUREUM_ROOT/build/gureum}
+export GUREUM_BIN
+GUEST=$GUREUM_ROOT/out/guest
+PROMPT='gureum-guest# '
+
+# Why this host cannot run gureum on hardware virtualization, or empty when it can.
+no_hardware_virt_reason() {
+	if ! grep -q -w -E 'vmx|svm' /proc/cpuinfo; then
+		echo "the CPU shows no vmx/svm flag"
+	elif [[ -e /sys/module/kvm_pvm ]]; then
+		echo "/dev/kvm is PVM (kvm_pvm), not VT-x/AMD-V"
+	elif [[ ! -r /dev/kvm || ! -w /dev/kvm ]]; then
+		echo "/dev/kvm is absent or not usable by $(id -un)"
+	fi
+}
+
+# end_input_at_prompt FILE: once FILE (the console output) shows the shell prompt, type
+# Ctrl-D; gives up after 10 minutes. Its stdout is gureum's stdin.
+end_input_at_prompt() {
+	local i
+	for ((i = 0; i < 3000; i++)); do
+		if grep -q -F -- "$PROMPT" "$1" 2>/dev/null; then
+			printf '\004'
+			return 0
+		fi
+		sleep 0.2
+	done
+}
+
+run_direct() {
+	local gureum=("$GUREUM_BIN" run --kernel "$GUEST/vmlinuz" --initrd "$GUEST/initramfs.cpio.gz"
+		--cmdline "console=ttyS0 quiet" --cpus 2 --memory 512M)
+	log "booting the default guest under gureum (leave the shell with 'poweroff -f' or Ctrl-D)"
+	if [[ -t 0 ]]; then
+		exec "${gureum[@]}"
+	fi
+	local out status
+	out=$(mktemp "${TMPDIR:-/tmp}/gureum-run.XXXXXX")
+	set +e
+	end_input_at_prompt "$out" | "${gureum[@]}" | tee "$out"
+	status=${PIPESTATUS[1]}
+	set -e
+	rm -f "$out"
+	return "$status"
+}
+
+[[ -x $GUREUM_BIN ]] || die "$GUREUM_BIN is not built (run: make)"
+reason=$(no_hardware_virt_reason)
+if [[ -z $reason ]]; then
+	"$GUREUM_ROOT/scripts/guest-image.sh" "$GUEST"
+	run_direct
+else
+	echo "run: no hardware virtualization here ($reason), so the guest boots inside the nested lab (QEMU TCG with nested SVM; slow: about a minute to the shell)"
+	"$GUREUM_ROOT/scripts/lab.sh" --attach --timeout "$([[ -t 0 ]] && echo 0 || echo 300)" \
+		interactive
+fi
