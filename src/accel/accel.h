@@ -15,13 +15,13 @@ struct accel_vm;
 struct accel_vcpu;
 
 enum vcpu_exit_reason {
-	VCPU_EXIT_IO,		/* port I/O: handle, then run again */
-	VCPU_EXIT_MMIO,		/* MMIO outside RAM: handle, then run again */
-	VCPU_EXIT_HLT,		/* only without an in-kernel irqchip */
-	VCPU_EXIT_INTERRUPTED,	/* vcpu_kick() or a signal: check VM state, then run again */
-	VCPU_EXIT_SHUTDOWN,	/* triple fault */
-	VCPU_EXIT_RESET,	/* guest asked for a system reset */
-	VCPU_EXIT_POWEROFF,	/* guest asked to power off */
+	VCPU_EXIT_IO,	       /* port I/O: handle, then run again */
+	VCPU_EXIT_MMIO,	       /* MMIO outside RAM: handle, then run again */
+	VCPU_EXIT_HLT,	       /* only without an in-kernel irqchip */
+	VCPU_EXIT_INTERRUPTED, /* vcpu_kick() or a signal: check VM state, then run again */
+	VCPU_EXIT_SHUTDOWN,    /* triple fault */
+	VCPU_EXIT_RESET,       /* guest asked for a system reset */
+	VCPU_EXIT_POWEROFF,    /* guest asked to power off */
 	VCPU_EXIT_INTERNAL_ERROR,
 	VCPU_EXIT_FAIL_ENTRY,
 	VCPU_EXIT_UNKNOWN,

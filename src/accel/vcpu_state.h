@@ -13,8 +13,22 @@
 /* General-purpose registers in x86 encoding order (ModRM reg/rm numbering), so that a decoder
  * indexes gpr[] directly. */
 enum vcpu_gpr {
-	GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI,
-	GPR_R8,	 GPR_R9,  GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15,
+	GPR_RAX,
+	GPR_RCX,
+	GPR_RDX,
+	GPR_RBX,
+	GPR_RSP,
+	GPR_RBP,
+	GPR_RSI,
+	GPR_RDI,
+	GPR_R8,
+	GPR_R9,
+	GPR_R10,
+	GPR_R11,
+	GPR_R12,
+	GPR_R13,
+	GPR_R14,
+	GPR_R15,
 	GPR_COUNT
 };
 
@@ -100,17 +114,17 @@ struct vcpu_state {
 };
 
 /* Well-known architectural bits the machine and loaders need. */
-#define X86_CR0_PE  (1ULL << 0)
-#define X86_CR0_MP  (1ULL << 1)
-#define X86_CR0_ET  (1ULL << 4)
-#define X86_CR0_NE  (1ULL << 5)
-#define X86_CR0_WP  (1ULL << 16)
-#define X86_CR0_PG  (1ULL << 31)
-#define X86_CR4_PAE (1ULL << 5)
-#define X86_EFER_SCE (1ULL << 0)
-#define X86_EFER_LME (1ULL << 8)
-#define X86_EFER_LMA (1ULL << 10)
-#define X86_EFER_NXE (1ULL << 11)
+#define X86_CR0_PE	 (1ULL << 0)
+#define X86_CR0_MP	 (1ULL << 1)
+#define X86_CR0_ET	 (1ULL << 4)
+#define X86_CR0_NE	 (1ULL << 5)
+#define X86_CR0_WP	 (1ULL << 16)
+#define X86_CR0_PG	 (1ULL << 31)
+#define X86_CR4_PAE	 (1ULL << 5)
+#define X86_EFER_SCE	 (1ULL << 0)
+#define X86_EFER_LME	 (1ULL << 8)
+#define X86_EFER_LMA	 (1ULL << 10)
+#define X86_EFER_NXE	 (1ULL << 11)
 #define X86_RFLAGS_FIXED (1ULL << 1)
 #define X86_RFLAGS_IF	 (1ULL << 9)
 

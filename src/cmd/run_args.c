@@ -4,28 +4,30 @@
 
 void run_args_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: gureum run [options]\n"
-		"\n"
-		"Boots a virtual machine.\n"
-		"\n"
-		"  --kernel FILE          Linux bzImage, vmlinux with a PVH note, or multiboot kernel\n"
-		"  --initrd FILE          initial ramdisk; for multiboot: \"mod1 args,mod2\"\n"
-		"  --cmdline TEXT         kernel command line (default: console=ttyS0)\n"
-		"  --bios FILE            boot a firmware image from the reset vector instead\n"
-		"  --cpus N               number of vCPUs, 1-255 (default 1)\n"
-		"  --memory SIZE          guest RAM, e.g. 512M, 2G; plain numbers are MiB (default 256M)\n"
-		"  --accel NAME           CPU backend: kvm (default)\n"
-		"  --console KIND         stdio (default), file:PATH or none\n"
-		"  --debug-exit PORT      QEMU-compatible exit port: writing v exits with (v<<1)|1\n"
-		"  --on-reboot ACTION     restart (default) or exit when the guest reboots\n"
-		"  --stats                print exit counters and timings when the VM stops\n"
-		"  --config FILE          JSON object with the same keys (\"cpus\": 2, ...)\n"
-		"  --help, --version\n"
-		"\n"
-		"Console keys (stdio on a terminal): Ctrl-A x quits, Ctrl-A h lists the keys.\n"
-		"Exit status: 0 guest powered off (or rebooted with --on-reboot exit), 1 error,\n"
-		"2 usage, 3 guest crashed, (v<<1)|1 written to the debug-exit port.\n");
+	fprintf(
+	    out,
+	    "usage: gureum run [options]\n"
+	    "\n"
+	    "Boots a virtual machine.\n"
+	    "\n"
+	    "  --kernel FILE          Linux bzImage, vmlinux with a PVH note, or multiboot kernel\n"
+	    "  --initrd FILE          initial ramdisk; for multiboot: \"mod1 args,mod2\"\n"
+	    "  --cmdline TEXT         kernel command line (default: console=ttyS0)\n"
+	    "  --bios FILE            boot a firmware image from the reset vector instead\n"
+	    "  --cpus N               number of vCPUs, 1-255 (default 1)\n"
+	    "  --memory SIZE          guest RAM, e.g. 512M, 2G; plain numbers are MiB (default "
+	    "256M)\n"
+	    "  --accel NAME           CPU backend: kvm (default)\n"
+	    "  --console KIND         stdio (default), file:PATH or none\n"
+	    "  --debug-exit PORT      QEMU-compatible exit port: writing v exits with (v<<1)|1\n"
+	    "  --on-reboot ACTION     restart (default) or exit when the guest reboots\n"
+	    "  --stats                print exit counters and timings when the VM stops\n"
+	    "  --config FILE          JSON object with the same keys (\"cpus\": 2, ...)\n"
+	    "  --help, --version\n"
+	    "\n"
+	    "Console keys (stdio on a terminal): Ctrl-A x quits, Ctrl-A h lists the keys.\n"
+	    "Exit status: 0 guest powered off (or rebooted with --on-reboot exit), 1 error,\n"
+	    "2 usage, 3 guest crashed, (v<<1)|1 written to the debug-exit port.\n");
 }
 
 /* Splits "--key=value" / "--key value"; returns the value or NULL when missing. */
@@ -82,7 +84,8 @@ enum run_args_result run_args_parse(int argc, char **argv, struct vm_config *con
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		if (strncmp(arg, "--", 2) != 0) {
-			snprintf(err, err_len, "unexpected argument '%s' (options start with --)", arg);
+			snprintf(err, err_len, "unexpected argument '%s' (options start with --)",
+				 arg);
 			return RUN_ARGS_ERROR;
 		}
 		char key[64];

@@ -38,7 +38,8 @@ int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn 
 		bus->ranges = grown;
 		bus->capacity = capacity;
 	}
-	memmove(&bus->ranges[pos + 1], &bus->ranges[pos], (bus->count - pos) * sizeof(*bus->ranges));
+	memmove(&bus->ranges[pos + 1], &bus->ranges[pos],
+		(bus->count - pos) * sizeof(*bus->ranges));
 	bus->ranges[pos] = (struct io_range){base, len, read, write, opaque, name, 0};
 	bus->count++;
 	return 0;

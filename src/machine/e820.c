@@ -21,8 +21,8 @@ size_t e820_build(const struct guest_memory *mem, struct e820_entry *out, size_t
 	uint64_t conventional_end = low_end < LAYOUT_EBDA_START ? low_end : LAYOUT_EBDA_START;
 	n = add_entry(out, n, max, 0, conventional_end, E820_RAM);
 	if (low_end > LAYOUT_EBDA_START)
-		n = add_entry(out, n, max, LAYOUT_EBDA_START, LAYOUT_HIGH_MEMORY - LAYOUT_EBDA_START,
-			      E820_RESERVED);
+		n = add_entry(out, n, max, LAYOUT_EBDA_START,
+			      LAYOUT_HIGH_MEMORY - LAYOUT_EBDA_START, E820_RESERVED);
 	if (low_end > LAYOUT_HIGH_MEMORY)
 		n = add_entry(out, n, max, LAYOUT_HIGH_MEMORY, low_end - LAYOUT_HIGH_MEMORY,
 			      E820_RAM);

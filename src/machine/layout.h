@@ -13,45 +13,45 @@
 #ifndef GUREUM_MACHINE_LAYOUT_H
 #define GUREUM_MACHINE_LAYOUT_H
 
-#define LAYOUT_ZERO_PAGE	 0x7000ULL  /* Linux boot_params / PVH start_info / multiboot info */
-#define LAYOUT_BOOT_GDT		 0x500ULL   /* flat GDT used by the loaders' entry state */
-#define LAYOUT_BOOT_IDT		 0x520ULL
-#define LAYOUT_BOOT_PML4	 0x9000ULL  /* identity page tables for 64-bit entry (4 GiB) */
-#define LAYOUT_BOOT_PDPT	 0xa000ULL
-#define LAYOUT_BOOT_PD		 0xb000ULL  /* 4 page directories: 0xb000..0xefff */
-#define LAYOUT_BOOT_SCRATCH	 0x10000ULL /* e820 tables, module lists, strings for loaders */
-#define LAYOUT_CMDLINE		 0x20000ULL
-#define LAYOUT_CMDLINE_MAX	 0x10000ULL
-#define LAYOUT_EBDA_START	 0x9fc00ULL
-#define LAYOUT_ACPI_START	 0xe0000ULL /* RSDP must sit in 0xe0000..0xfffff to be found */
-#define LAYOUT_ACPI_END		 0x100000ULL
-#define LAYOUT_HIGH_MEMORY	 0x100000ULL /* 1 MiB: where protected-mode kernels load */
-#define LAYOUT_LOW_RAM_END	 0xc0000000ULL
-#define LAYOUT_PCI_MMIO_START	 0xc0000000ULL
-#define LAYOUT_PCI_MMIO_END	 0xe0000000ULL
-#define LAYOUT_PCI_ECAM_START	 0xe0000000ULL
-#define LAYOUT_PCI_ECAM_SIZE	 0x10000000ULL
+#define LAYOUT_ZERO_PAGE      0x7000ULL /* Linux boot_params / PVH start_info / multiboot info */
+#define LAYOUT_BOOT_GDT	      0x500ULL	/* flat GDT used by the loaders' entry state */
+#define LAYOUT_BOOT_IDT	      0x520ULL
+#define LAYOUT_BOOT_PML4      0x9000ULL /* identity page tables for 64-bit entry (4 GiB) */
+#define LAYOUT_BOOT_PDPT      0xa000ULL
+#define LAYOUT_BOOT_PD	      0xb000ULL	 /* 4 page directories: 0xb000..0xefff */
+#define LAYOUT_BOOT_SCRATCH   0x10000ULL /* e820 tables, module lists, strings for loaders */
+#define LAYOUT_CMDLINE	      0x20000ULL
+#define LAYOUT_CMDLINE_MAX    0x10000ULL
+#define LAYOUT_EBDA_START     0x9fc00ULL
+#define LAYOUT_ACPI_START     0xe0000ULL /* RSDP must sit in 0xe0000..0xfffff to be found */
+#define LAYOUT_ACPI_END	      0x100000ULL
+#define LAYOUT_HIGH_MEMORY    0x100000ULL /* 1 MiB: where protected-mode kernels load */
+#define LAYOUT_LOW_RAM_END    0xc0000000ULL
+#define LAYOUT_PCI_MMIO_START 0xc0000000ULL
+#define LAYOUT_PCI_MMIO_END   0xe0000000ULL
+#define LAYOUT_PCI_ECAM_START 0xe0000000ULL
+#define LAYOUT_PCI_ECAM_SIZE  0x10000000ULL
 /* Buses the firmware tables declare. Only bus 0 exists; declaring all 256 that the ECAM window
  * could hold makes Linux probe every one of them for peer bridges (8000+ config exits). */
-#define LAYOUT_PCI_BUSES	 1
-#define LAYOUT_IOAPIC		 0xfec00000ULL
-#define LAYOUT_LAPIC		 0xfee00000ULL
-#define LAYOUT_RAM_ABOVE_4G	 0x100000000ULL
+#define LAYOUT_PCI_BUSES    1
+#define LAYOUT_IOAPIC	    0xfec00000ULL
+#define LAYOUT_LAPIC	    0xfee00000ULL
+#define LAYOUT_RAM_ABOVE_4G 0x100000000ULL
 
 /* Fixed interrupt lines (GSIs) of the legacy devices. */
-#define LAYOUT_GSI_UART0 4
-#define LAYOUT_GSI_RTC	 8
-#define LAYOUT_GSI_SCI	 9 /* ACPI SCI (reduced hardware: unused, but the FADT names one) */
+#define LAYOUT_GSI_UART0     4
+#define LAYOUT_GSI_RTC	     8
+#define LAYOUT_GSI_SCI	     9	/* ACPI SCI (reduced hardware: unused, but the FADT names one) */
 #define LAYOUT_GSI_PCI_FIRST 16 /* INTx of PCI slots, routed by the DSDT's _PRT */
-#define LAYOUT_IOAPIC_PINS 24
+#define LAYOUT_IOAPIC_PINS   24
 
 /* I/O ports. */
-#define LAYOUT_PORT_UART0	 0x3f8
-#define LAYOUT_PORT_I8042	 0x60
-#define LAYOUT_PORT_RTC		 0x70
-#define LAYOUT_PORT_PCI_CONFIG	 0xcf8 /* configuration mechanism #1: 0xcf8 address, 0xcfc data */
-#define LAYOUT_PORT_SLEEP_CTL	 0x600 /* ACPI reduced-hardware sleep control register */
-#define LAYOUT_PORT_SLEEP_STS	 0x601 /* ACPI reduced-hardware sleep status register */
-#define LAYOUT_PORT_RESET	 0x602 /* ACPI reset register (FADT RESET_REG) */
+#define LAYOUT_PORT_UART0      0x3f8
+#define LAYOUT_PORT_I8042      0x60
+#define LAYOUT_PORT_RTC	       0x70
+#define LAYOUT_PORT_PCI_CONFIG 0xcf8 /* configuration mechanism #1: 0xcf8 address, 0xcfc data */
+#define LAYOUT_PORT_SLEEP_CTL  0x600 /* ACPI reduced-hardware sleep control register */
+#define LAYOUT_PORT_SLEEP_STS  0x601 /* ACPI reduced-hardware sleep status register */
+#define LAYOUT_PORT_RESET      0x602 /* ACPI reset register (FADT RESET_REG) */
 
 #endif

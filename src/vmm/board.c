@@ -15,17 +15,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MEMSLOT_BIOS	      8
-#define BIOS_MAX_SIZE	      (16ULL << 20)
-#define BIOS_LEGACY_WINDOW    (128ULL << 10) /* the part also visible below 1 MiB */
-#define MSR_IA32_MISC_ENABLE  0x1a0
-#define MSR_MTRR_DEF_TYPE     0x2ff
+#define MEMSLOT_BIOS		8
+#define BIOS_MAX_SIZE		(16ULL << 20)
+#define BIOS_LEGACY_WINDOW	(128ULL << 10) /* the part also visible below 1 MiB */
+#define MSR_IA32_MISC_ENABLE	0x1a0
+#define MSR_MTRR_DEF_TYPE	0x2ff
 #define MISC_ENABLE_FAST_STRING 1ULL
-#define MTRR_ENABLE_WRITEBACK 0x806ULL /* MTRRs on, default type write-back */
-#define APIC_LVT0	      0x350
-#define APIC_LVT1	      0x360
-#define APIC_MODE_EXTINT      0x700
-#define APIC_MODE_NMI	      0x400
+#define MTRR_ENABLE_WRITEBACK	0x806ULL /* MTRRs on, default type write-back */
+#define APIC_LVT0		0x350
+#define APIC_LVT1		0x360
+#define APIC_MODE_EXTINT	0x700
+#define APIC_MODE_NMI		0x400
 
 static void on_uart_output(void *opaque, const uint8_t *buf, size_t len)
 {
@@ -49,8 +49,8 @@ static void on_debug_exit(void *opaque, int status)
 
 static int attach_devices(struct vm *vm, char *err, size_t err_len)
 {
-	struct power_callbacks power = {.reset = on_power_reset, .poweroff = on_power_off,
-					.opaque = vm};
+	struct power_callbacks power = {
+	    .reset = on_power_reset, .poweroff = on_power_off, .opaque = vm};
 	struct uart_output out = {.write = on_uart_output, .opaque = vm->console};
 	vm->devices_attached = true; /* destroy functions accept zeroed structs */
 	int rc = uart16550_init(&vm->uart, &vm->irq, LAYOUT_GSI_UART0, out);
@@ -165,8 +165,7 @@ static int load_kernel(struct vm *vm, char *err, size_t err_len)
 	return rc;
 }
 
-static int read_bios_file(const char *path, void **image, uint64_t *size, char *err,
-			  size_t err_len)
+static int read_bios_file(const char *path, void **image, uint64_t *size, char *err, size_t err_len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -177,8 +176,9 @@ static int read_bios_file(const char *path, void **image, uint64_t *size, char *
 		return -1;
 	}
 	if (st.st_size == 0 || (uint64_t)st.st_size > BIOS_MAX_SIZE) {
-		snprintf(err, err_len, "bios '%s' is %lld bytes; a firmware image must be 1 byte to 16 MiB",
-			 path, (long long)st.st_size);
+		snprintf(err, err_len,
+			 "bios '%s' is %lld bytes; a firmware image must be 1 byte to 16 MiB", path,
+			 (long long)st.st_size);
 		close(fd);
 		return -1;
 	}
@@ -210,7 +210,8 @@ static int load_bios(struct vm *vm, char *err, size_t err_len)
 	int rc = vm->accel->map_memory(vm->accel_vm, MEMSLOT_BIOS, (1ULL << 32) - vm->bios_size,
 				       vm->bios_size, vm->bios_image, true);
 	if (rc < 0) {
-		snprintf(err, err_len, "the accelerator refused the bios mapping: %s", strerror(-rc));
+		snprintf(err, err_len, "the accelerator refused the bios mapping: %s",
+			 strerror(-rc));
 		return -1;
 	}
 	uint64_t legacy = vm->bios_size < BIOS_LEGACY_WINDOW ? vm->bios_size : BIOS_LEGACY_WINDOW;

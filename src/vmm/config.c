@@ -97,7 +97,8 @@ static int set_memory(struct vm_config *c, const char *v, char *err, size_t len)
 		return -1;
 	}
 	if (bytes < CONFIG_MIN_MEMORY || bytes % 4096) {
-		snprintf(err, len, "--memory: %s is too small or not a multiple of 4 KiB (minimum %llu MiB)",
+		snprintf(err, len,
+			 "--memory: %s is too small or not a multiple of 4 KiB (minimum %llu MiB)",
 			 v, CONFIG_MIN_MEMORY >> 20);
 		return -1;
 	}
@@ -246,7 +247,8 @@ int config_validate(const struct vm_config *c, char *err, size_t len)
 		return -1;
 	}
 	if (c->kernel && c->bios) {
-		snprintf(err, len, "--kernel and --bios exclude each other: choose one way to boot");
+		snprintf(err, len,
+			 "--kernel and --bios exclude each other: choose one way to boot");
 		return -1;
 	}
 	if (c->kernel && check_readable_file("kernel", c->kernel, err, len) < 0)

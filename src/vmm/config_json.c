@@ -17,8 +17,8 @@ static int value_as_text(const char *key, json_t *value, char *buf, size_t buf_l
 	} else if (json_is_boolean(value)) {
 		snprintf(buf, buf_len, "%s", json_is_true(value) ? "true" : "false");
 	} else {
-		snprintf(err, err_len, "\"%s\" must be a string, a non-negative integer or a boolean",
-			 key);
+		snprintf(err, err_len,
+			 "\"%s\" must be a string, a non-negative integer or a boolean", key);
 		return -1;
 	}
 	return 0;

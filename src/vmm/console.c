@@ -70,8 +70,8 @@ static int open_output(struct console *con, const struct vm_config *config, char
 	if (config->console == CONSOLE_STDIO) {
 		con->out_fd = STDOUT_FILENO;
 	} else if (config->console == CONSOLE_FILE) {
-		con->out_fd = open(config->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-				   0644);
+		con->out_fd =
+		    open(config->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (con->out_fd < 0) {
 			snprintf(err, err_len, "--console file:%s: %s", config->console_path,
 				 strerror(errno));

@@ -6,7 +6,8 @@
 
 static void print_segment(const char *name, const struct vcpu_segment *s)
 {
-	fprintf(stderr, "  %-4s sel=%04x base=%016llx limit=%08x type=%x p=%u dpl=%u db=%u l=%u g=%u\r\n",
+	fprintf(stderr,
+		"  %-4s sel=%04x base=%016llx limit=%08x type=%x p=%u dpl=%u db=%u l=%u g=%u\r\n",
 		name, s->selector, (unsigned long long)s->base, s->limit, s->type, s->present,
 		s->dpl, s->db, s->l, s->g);
 }

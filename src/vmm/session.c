@@ -121,10 +121,11 @@ static void print_stats(struct session *s, struct vm *vm)
 {
 	struct accel_stat stats[256];
 	size_t n = vm->accel->vm_stats(vm->accel_vm, stats, 256);
-	static const char *const wanted[] = {"exits", "io_exits", "mmio_exits", "halt_exits",
-					     "irq_exits", "irq_injections", "nmi_injections",
-					     "signal_exits", "irq_window_exits", "insn_emulation",
-					     "request_irq_exits", "halt_wakeup"};
+	static const char *const wanted[] = {
+	    "exits",	      "io_exits",	   "mmio_exits",
+	    "halt_exits",     "irq_exits",	   "irq_injections",
+	    "nmi_injections", "signal_exits",	   "irq_window_exits",
+	    "insn_emulation", "request_irq_exits", "halt_wakeup"};
 	for (size_t w = 0; w < sizeof(wanted) / sizeof(wanted[0]); w++)
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(stats[i].name, wanted[w]) == 0)
@@ -141,8 +142,7 @@ static void print_stats(struct session *s, struct vm *vm)
 }
 
 /* One power cycle. Returns the stop reason; *status gets the exit status. */
-static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *accel,
-				     int *status)
+static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *accel, int *status)
 {
 	char err[512] = "";
 	struct vm *vm = vm_create(s->config, accel, &s->console, err, sizeof(err));
@@ -172,8 +172,7 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 	vm_request_stop(vm, reason, *status);
 	if (!s->first_run_ns)
 		s->first_run_ns = vm->first_run_ns;
-	if (s->config->stats && (reason != VM_STOP_RESET ||
-				 s->config->on_reboot == ON_REBOOT_EXIT))
+	if (s->config->stats && (reason != VM_STOP_RESET || s->config->on_reboot == ON_REBOOT_EXIT))
 		print_stats(s, vm);
 	vm_destroy(vm);
 	return reason;

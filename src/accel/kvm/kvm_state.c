@@ -236,8 +236,8 @@ static int set_msrs(struct accel_vcpu *vcpu, const struct vcpu_state *s)
 		return -ENOMEM;
 	buf->header.nmsrs = s->nr_msrs;
 	for (uint32_t i = 0; i < s->nr_msrs; i++)
-		buf->entries[i] = (struct kvm_msr_entry){.index = s->msrs[i].index,
-							 .data = s->msrs[i].value};
+		buf->entries[i] =
+		    (struct kvm_msr_entry){.index = s->msrs[i].index, .data = s->msrs[i].value};
 	int set = ioctl(vcpu->fd, KVM_SET_MSRS, buf);
 	free(buf);
 	if (set < 0)
@@ -290,7 +290,8 @@ int kvm_get_state(struct accel_vcpu *vcpu, struct vcpu_state *s)
 	struct kvm_lapic_state lapic;
 	struct kvm_vcpu_events events;
 	struct kvm_mp_state mp;
-	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0 ||
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0 ||
 	    ioctl(vcpu->fd, KVM_GET_LAPIC, &lapic) < 0 ||
 	    ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &events) < 0 ||
 	    ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp) < 0)

@@ -107,7 +107,8 @@ static int fetch_supported_cpuid(struct accel_vm *vm)
 static int create_irqchip(struct accel_vm *vm, char *err, size_t err_len)
 {
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDRESS) < 0 ||
-	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){KVM_IDENTITY_MAP_ADDRESS}) < 0) {
+	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){KVM_IDENTITY_MAP_ADDRESS}) <
+		0) {
 		snprintf(err, err_len, "KVM refused the TSS/identity-map addresses: %s",
 			 strerror(errno));
 		return -1;

@@ -11,8 +11,8 @@ static enum run_args_result parse(struct vm_config *c, char *err, int argc, char
 	return run_args_parse(argc, argv, c, err, 512);
 }
 
-#define ARGV(...) ((char *[]){"run", __VA_ARGS__, NULL})
-#define ARGC(...) ((int)(sizeof((char *[]){"run", __VA_ARGS__}) / sizeof(char *)))
+#define ARGV(...)	   ((char *[]){"run", __VA_ARGS__, NULL})
+#define ARGC(...)	   ((int)(sizeof((char *[]){"run", __VA_ARGS__}) / sizeof(char *)))
 #define PARSE(c, err, ...) parse(c, err, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
 
 static char *write_temp(const char *text)
@@ -42,9 +42,10 @@ Test(run_args, every_option_both_spellings)
 {
 	struct vm_config c;
 	char err[512];
-	cr_assert_eq(PARSE(&c, err, "--kernel=/k", "--initrd", "/i", "--cmdline", "console=ttyS0 quiet",
-			   "--cpus=4", "--memory", "2G", "--console", "file:/tmp/x.log",
-			   "--debug-exit", "0xf4", "--stats", "--on-reboot=exit", "--accel", "kvm"),
+	cr_assert_eq(PARSE(&c, err, "--kernel=/k", "--initrd", "/i", "--cmdline",
+			   "console=ttyS0 quiet", "--cpus=4", "--memory", "2G", "--console",
+			   "file:/tmp/x.log", "--debug-exit", "0xf4", "--stats", "--on-reboot=exit",
+			   "--accel", "kvm"),
 		     RUN_ARGS_OK, "%s", err);
 	cr_assert_str_eq(c.kernel, "/k");
 	cr_assert_str_eq(c.initrd, "/i");
@@ -121,11 +122,11 @@ Test(run_args, json_config_then_command_line_overrides)
 Test(run_args, json_errors_are_reported_with_the_file)
 {
 	static const char *const bad[] = {
-	    "{\"cpus\": 2,}",	       /* syntax */
-	    "[1, 2]",		       /* not an object */
-	    "{\"colour\": \"red\"}",   /* unknown key */
-	    "{\"cpus\": [2]}",	       /* wrong type */
-	    "{\"cpus\": -1}",	       /* negative */
+	    "{\"cpus\": 2,}",		    /* syntax */
+	    "[1, 2]",			    /* not an object */
+	    "{\"colour\": \"red\"}",	    /* unknown key */
+	    "{\"cpus\": [2]}",		    /* wrong type */
+	    "{\"cpus\": -1}",		    /* negative */
 	    "{\"memory\": \"12 parsecs\"}", /* bad value */
 	    "{\"cpus\": 1, \"cpus\": 2}",   /* duplicate */
 	};
@@ -133,7 +134,8 @@ Test(run_args, json_errors_are_reported_with_the_file)
 		char *path = write_temp(bad[i]);
 		struct vm_config c;
 		char err[512];
-		cr_assert_eq(PARSE(&c, err, "--config", path), RUN_ARGS_ERROR, "accepted %s", bad[i]);
+		cr_assert_eq(PARSE(&c, err, "--config", path), RUN_ARGS_ERROR, "accepted %s",
+			     bad[i]);
 		cr_assert(strstr(err, path), "error does not name the file: %s", err);
 		config_free(&c);
 		unlink(path);
