@@ -1,6 +1,7 @@
 /* Opening images by name (format probing, backing chains) and the range checks shared by all
  * backends. */
 #include "block/block.h"
+#include "block/aio.h"
 #include "block/driver.h"
 
 #include <errno.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "lib/log.h"
 
 void block_error_set(struct block_error *err, const char *fmt, ...)
 {
@@ -78,6 +81,17 @@ static int open_with_format(int fd, const char *format, unsigned flags, struct b
 	return -EINVAL;
 }
 
+/* A second descriptor with O_DIRECT for the asynchronous data path; without it (a file system
+ * that refuses O_DIRECT) I/O simply stays buffered. */
+static void open_direct(struct block_device *dev)
+{
+	dev->direct_fd =
+	    open(dev->filename, (dev->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_DIRECT);
+	if (dev->direct_fd < 0)
+		log_warn("%s: O_DIRECT refused (%s); using the page cache", dev->filename,
+			 strerror(errno));
+}
+
 static int open_in_chain(const char *filename, const char *format, unsigned flags,
 			 struct block_chain *chain, struct block_device **out,
 			 struct block_error *err)
@@ -105,12 +119,16 @@ static int open_in_chain(const char *filename, const char *format, unsigned flag
 		return -ENOMEM;
 	}
 	dev->read_only = read_only;
+	dev->data_fd = -1;
+	dev->direct_fd = -1;
 	ret = open_with_format(fd, format, flags, chain, dev, err);
 	if (ret < 0) {
 		free(dev->filename);
 		free(dev);
 		return ret;
 	}
+	if (flags & BLOCK_OPEN_DIRECT)
+		open_direct(dev);
 	*out = dev;
 	return 0;
 }
@@ -132,6 +150,9 @@ void block_close(struct block_device *dev)
 {
 	if (!dev)
 		return;
+	block_aio_destroy(dev);
+	if (dev->direct_fd >= 0)
+		close(dev->direct_fd);
 	dev->driver->close(dev);
 	free(dev->filename);
 	free(dev);
@@ -189,30 +210,4 @@ int block_write_zeroes(struct block_device *dev, uint64_t offset, uint64_t lengt
 	if (length == 0)
 		return 0;
 	return dev->driver->write_zeroes(dev, offset, length);
-}
-
-static int execute(struct block_device *dev, struct block_request *req)
-{
-	switch (req->op) {
-	case BLOCK_OP_READ:
-		if (req->length > SIZE_MAX)
-			return -EINVAL;
-		return block_read(dev, req->offset, req->buffer, req->length);
-	case BLOCK_OP_WRITE:
-		if (req->length > SIZE_MAX)
-			return -EINVAL;
-		return block_write(dev, req->offset, req->buffer, req->length);
-	case BLOCK_OP_FLUSH:
-		return block_flush(dev);
-	case BLOCK_OP_DISCARD:
-		return block_discard(dev, req->offset, req->length);
-	case BLOCK_OP_WRITE_ZEROES:
-		return block_write_zeroes(dev, req->offset, req->length);
-	}
-	return -EINVAL;
-}
-
-void block_submit(struct block_device *dev, struct block_request *req)
-{
-	req->complete(req, execute(dev, req));
 }

@@ -1,10 +1,11 @@
 /* The block layer: one interface for every disk backend (raw files, qcow2 images, ...).
  *
  * Every operation works on byte ranges of the virtual disk. A backend implements the synchronous
- * operations in struct block_driver; callers either use the synchronous helpers (block_read, ...)
- * or submit a struct block_request whose completion callback runs when the request is done. Today
- * requests complete before block_submit returns; an io_uring backend will complete them later from
- * the event loop without changing the callers. */
+ * operations in struct block_driver; callers either use the synchronous helpers (block_read, ...),
+ * as the image tool does, or submit struct block_requests (block_submit) whose completion
+ * callbacks run later from the caller's event loop: the loop polls block_event_fd() and calls
+ * block_poll() when it is readable. Data I/O that needs no metadata change goes to io_uring (or
+ * to a thread pool where io_uring is unavailable); see block/aio.h. */
 #ifndef GUREUM_BLOCK_BLOCK_H
 #define GUREUM_BLOCK_BLOCK_H
 
@@ -27,6 +28,9 @@ enum block_open_flags {
 	BLOCK_OPEN_UNSAFE = 1u << 1,
 	/* Allow writing to images marked dirty or corrupt: only for the checker's repair. */
 	BLOCK_OPEN_FOR_REPAIR = 1u << 2,
+	/* Asynchronous data I/O bypasses the host page cache (O_DIRECT, QEMU's cache=none) where
+	 * offset, length and buffer are aligned; metadata and unaligned I/O stay buffered. */
+	BLOCK_OPEN_DIRECT = 1u << 3,
 };
 
 struct block_device;
@@ -40,14 +44,25 @@ struct block_driver {
 	int (*discard)(struct block_device *dev, uint64_t offset, uint64_t length);
 	int (*write_zeroes)(struct block_device *dev, uint64_t offset, uint64_t length);
 	void (*close)(struct block_device *dev);
+	/* For asynchronous requests: says whether the first bytes of [offset, offset + length)
+	 * can be read or written directly in data_fd without touching metadata. Returns 1 when
+	 * [offset, offset + *mapped) lies contiguously at *host_offset, 0 when the first *mapped
+	 * bytes need the synchronous operation, or a negative errno. *mapped is always > 0. */
+	int (*map_direct)(struct block_device *dev, int op, uint64_t offset, uint64_t length,
+			  uint64_t *host_offset, uint64_t *mapped);
 };
+
+struct block_aio;
 
 struct block_device {
 	const struct block_driver *driver;
 	char *filename;
 	uint64_t size;
 	bool read_only;
-	void *state; /* owned by the driver */
+	void *state;	       /* owned by the driver */
+	int data_fd;	       /* the file map_direct offsets refer to (set by the driver) */
+	int direct_fd;	       /* the same file opened O_DIRECT, or -1 */
+	struct block_aio *aio; /* created by the first block_submit */
 };
 
 /* Longest backing chain followed before giving up; a loop is detected earlier. */
@@ -78,7 +93,9 @@ enum block_op {
 	BLOCK_OP_WRITE_ZEROES,
 };
 
-/* An asynchronous request. The caller owns it until complete() is called with 0 or -errno. */
+/* An asynchronous request. The caller owns it (and its buffer) until complete() is called with 0
+ * or -errno. Requests in flight together may complete in any order; a FLUSH covers the writes
+ * that completed before it was submitted. */
 struct block_request {
 	enum block_op op;
 	uint64_t offset;
@@ -88,6 +105,17 @@ struct block_request {
 	void *opaque;
 };
 
+/* Starts req. Its callback never runs inside block_submit, only inside block_poll/block_drain,
+ * so a callback may submit new requests. */
 void block_submit(struct block_device *dev, struct block_request *req);
+/* A file descriptor that becomes readable when finished requests wait for block_poll, for the
+ * caller's epoll loop; -1 (with errno set) if no asynchronous engine could be started. */
+int block_event_fd(struct block_device *dev);
+/* Runs the callbacks of the requests that have finished; returns how many. Never blocks. */
+int block_poll(struct block_device *dev);
+/* Waits until every submitted request has completed, running their callbacks. */
+void block_drain(struct block_device *dev);
+/* "io_uring" or "threads": which engine carries asynchronous requests (starting it if needed). */
+const char *block_aio_engine(struct block_device *dev);
 
 #endif

@@ -362,6 +362,38 @@ static int qcow2_flush(struct block_device *dev)
 	return ret;
 }
 
+/* ---- asynchronous data path ---- */
+
+/* Allocated clusters can be read directly, and written directly when they are ours alone; a run
+ * of them that is contiguous in the file becomes one direct piece. */
+static int qcow2_map_direct(struct block_device *dev, int op, uint64_t offset, uint64_t length,
+			    uint64_t *host_offset, uint64_t *mapped)
+{
+	struct qcow2 *q = &state_of(dev)->q;
+	uint64_t done = 0;
+	FOR_EACH_CLUSTER_PIECE(q, offset, length, at, n)
+	{
+		struct qcow2_mapping m = {0};
+		int ret = qcow2_lookup(q, at, &m);
+		if (ret < 0 && done == 0)
+			return ret;
+		uint64_t host = m.host_offset + (at & (q->cluster_size - 1));
+		bool direct = ret == 0 && m.kind == QCOW2_NORMAL &&
+			      (op == BLOCK_OP_READ || m.copied) && host + n <= q->file_size;
+		if (done == 0 && !direct) {
+			*mapped = n;
+			return 0;
+		}
+		if (done == 0)
+			*host_offset = host;
+		else if (!direct || host != *host_offset + done)
+			break;
+		done += n;
+	}
+	*mapped = done;
+	return 1;
+}
+
 /* ---- open and close ---- */
 
 static void free_state(struct qcow2_driver_state *s)
@@ -393,6 +425,7 @@ static const struct block_driver qcow2_driver = {
     .discard = qcow2_discard,
     .write_zeroes = qcow2_write_zeroes,
     .close = qcow2_close,
+    .map_direct = qcow2_map_direct,
 };
 
 static int read_header(struct block_device *dev, struct qcow2 *q, struct block_error *err)
@@ -553,6 +586,7 @@ int qcow2_open(struct block_device *dev, int fd, unsigned flags, struct block_ch
 		goto fail;
 	}
 	dev->size = q->h.size;
+	dev->data_fd = q->fd;
 	dev->state = s;
 	dev->driver = &qcow2_driver;
 	return 0;

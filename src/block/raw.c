@@ -94,6 +94,17 @@ static int raw_discard(struct block_device *dev, uint64_t offset, uint64_t lengt
 	return 0;
 }
 
+/* Every byte of a raw disk is where the guest sees it. */
+static int raw_map_direct(struct block_device *dev, int op, uint64_t offset, uint64_t length,
+			  uint64_t *host_offset, uint64_t *mapped)
+{
+	(void)dev;
+	(void)op;
+	*host_offset = offset;
+	*mapped = length;
+	return 1;
+}
+
 static void raw_close(struct block_device *dev)
 {
 	close(raw_fd(dev));
@@ -108,6 +119,7 @@ static const struct block_driver raw_driver = {
     .discard = raw_discard,
     .write_zeroes = raw_write_zeroes,
     .close = raw_close,
+    .map_direct = raw_map_direct,
 };
 
 static int file_size(int fd, uint64_t *size)
@@ -133,6 +145,7 @@ int raw_open(struct block_device *dev, int fd, struct block_error *err)
 	}
 	state->fd = fd;
 	dev->state = state;
+	dev->data_fd = fd;
 	dev->driver = &raw_driver;
 	return 0;
 }

@@ -1,0 +1,293 @@
+/* Asynchronous requests: cutting them into direct and synchronous pieces, and handing their
+ * completions to the callbacks from block_poll. */
+#include "block/aio.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+
+/* io_uring takes 32-bit lengths; longer direct pieces are split. */
+#define MAX_DIRECT_PIECE (1u << 30)
+#define DIRECT_ALIGN	 4096u
+
+static void signal_event(struct block_aio *aio)
+{
+	uint64_t one = 1;
+	while (write(aio->event_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+static int start_backend(struct block_aio *aio, const struct aio_backend *backend)
+{
+	aio->backend = backend;
+	return backend->init(aio);
+}
+
+/* io_uring unless GUREUM_BLOCK_AIO=threads asks otherwise or the kernel (or a seccomp filter)
+ * refuses it. */
+static struct block_aio *create_engine(void)
+{
+	struct block_aio *aio = calloc(1, sizeof(*aio));
+	if (!aio)
+		return NULL;
+	aio->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (aio->event_fd < 0) {
+		free(aio);
+		return NULL;
+	}
+	pthread_mutex_init(&aio->lock, NULL);
+	const char *choice = getenv("GUREUM_BLOCK_AIO");
+	bool want_threads = choice && strcmp(choice, "threads") == 0;
+	int ret = want_threads ? -1 : start_backend(aio, &aio_uring_backend);
+	if (ret < 0) {
+		if (!want_threads)
+			log_debug("block: io_uring unavailable (%s), using worker threads",
+				  strerror(-ret));
+		ret = start_backend(aio, &aio_threads_backend);
+	}
+	if (ret < 0) {
+		close(aio->event_fd);
+		pthread_mutex_destroy(&aio->lock);
+		free(aio);
+		return NULL;
+	}
+	return aio;
+}
+
+static struct block_aio *engine_of(struct block_device *dev)
+{
+	if (!dev->aio)
+		dev->aio = create_engine();
+	return dev->aio;
+}
+
+int block_event_fd(struct block_device *dev)
+{
+	struct block_aio *aio = engine_of(dev);
+	return aio ? aio->event_fd : -1;
+}
+
+const char *block_aio_engine(struct block_device *dev)
+{
+	struct block_aio *aio = engine_of(dev);
+	return aio ? aio->backend->name : "none";
+}
+
+/* notify: wake the event loop (not needed when block_poll itself finishes the request). */
+static void piece_done(struct block_aio *aio, struct aio_request *ar, int result, bool notify)
+{
+	if (result < 0 && ar->result == 0)
+		ar->result = result;
+	if (--ar->pieces > 0)
+		return;
+	ar->next = aio->finished;
+	aio->finished = ar;
+	if (notify)
+		signal_event(aio);
+}
+
+void aio_op_finished(struct block_aio *aio, struct aio_op *op)
+{
+	pthread_mutex_lock(&aio->lock);
+	op->next = aio->finished_ops;
+	aio->finished_ops = op;
+	pthread_mutex_unlock(&aio->lock);
+	signal_event(aio);
+}
+
+/* What an op's result means for its request: a read that ends past the end of the file reads
+ * zeroes there; any other short transfer is an I/O error. */
+static int op_outcome(struct aio_op *op)
+{
+	if (op->result < 0)
+		return op->result;
+	if (op->opcode == BLOCK_OP_FLUSH || (uint64_t)op->result == op->length)
+		return 0;
+	if (op->opcode == BLOCK_OP_READ) {
+		memset((char *)op->buffer + op->result, 0, op->length - op->result);
+		return 0;
+	}
+	return -EIO;
+}
+
+static int submit_op(struct block_aio *aio, struct aio_request *ar, int opcode, int fd,
+		     uint64_t offset, uint64_t length, void *buffer)
+{
+	struct aio_op *op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	*op = (struct aio_op){.owner = ar,
+			      .opcode = opcode,
+			      .fd = fd,
+			      .offset = offset,
+			      .length = length,
+			      .buffer = buffer};
+	ar->pieces++;
+	aio->backend->submit(aio, op);
+	return 0;
+}
+
+static bool aligned(uint64_t host_offset, uint64_t length, const void *buffer)
+{
+	return ((host_offset | length | (uintptr_t)buffer) & (DIRECT_ALIGN - 1)) == 0;
+}
+
+/* Runs [offset, offset + length) of a read or write through the synchronous driver path. */
+static int run_synchronously(struct block_device *dev, const struct block_request *req,
+			     uint64_t offset, uint64_t length)
+{
+	if (length == 0)
+		return 0;
+	char *buffer = (char *)req->buffer + (offset - req->offset);
+	if (req->op == BLOCK_OP_READ)
+		return block_read(dev, offset, buffer, length);
+	return block_write(dev, offset, buffer, length);
+}
+
+/* Cuts a read or write into pieces: direct ones go to the backend, runs of the others to the
+ * driver. */
+static int split_data_request(struct block_device *dev, struct block_aio *aio,
+			      struct aio_request *ar)
+{
+	struct block_request *req = ar->req;
+	uint64_t end = req->offset + req->length, slow_start = req->offset;
+	for (uint64_t at = req->offset; at < end;) {
+		uint64_t host, mapped, left = end - at;
+		if (left > MAX_DIRECT_PIECE)
+			left = MAX_DIRECT_PIECE;
+		int direct = dev->driver->map_direct
+				 ? dev->driver->map_direct(dev, req->op, at, left, &host, &mapped)
+				 : 0;
+		if (direct < 0)
+			return direct;
+		if (!dev->driver->map_direct)
+			mapped = end - at;
+		if (mapped > left)
+			mapped = left;
+		if (!direct) {
+			at += mapped;
+			continue;
+		}
+		int ret = run_synchronously(dev, req, slow_start, at - slow_start);
+		if (ret < 0)
+			return ret;
+		void *buffer = (char *)req->buffer + (at - req->offset);
+		int fd = dev->direct_fd >= 0 && aligned(host, mapped, buffer) ? dev->direct_fd
+									      : dev->data_fd;
+		ret = submit_op(aio, ar, req->op, fd, host, mapped, buffer);
+		if (ret < 0)
+			return ret;
+		at += mapped;
+		slow_start = at;
+	}
+	return run_synchronously(dev, req, slow_start, end - slow_start);
+}
+
+static int start_request(struct block_device *dev, struct block_aio *aio, struct aio_request *ar)
+{
+	struct block_request *req = ar->req;
+	switch (req->op) {
+	case BLOCK_OP_READ:
+	case BLOCK_OP_WRITE:
+		if (req->op == BLOCK_OP_WRITE && dev->read_only)
+			return -EROFS;
+		if (req->offset > dev->size || req->length > dev->size - req->offset)
+			return -EINVAL;
+		return split_data_request(dev, aio, ar);
+	case BLOCK_OP_FLUSH:
+		/* Drivers finish their metadata updates within each call, so syncing the file
+		 * makes every completed write durable. */
+		if (dev->read_only)
+			return 0;
+		return submit_op(aio, ar, BLOCK_OP_FLUSH, dev->data_fd, 0, 0, NULL);
+	case BLOCK_OP_DISCARD:
+		return block_discard(dev, req->offset, req->length);
+	case BLOCK_OP_WRITE_ZEROES:
+		return block_write_zeroes(dev, req->offset, req->length);
+	}
+	return -EINVAL;
+}
+
+void block_submit(struct block_device *dev, struct block_request *req)
+{
+	struct block_aio *aio = engine_of(dev);
+	struct aio_request *ar = aio ? calloc(1, sizeof(*ar)) : NULL;
+	if (!ar) { /* no engine and no memory for one: the only case that completes inline */
+		req->complete(req, -ENOMEM);
+		return;
+	}
+	ar->req = req;
+	ar->pieces = 1; /* held until every piece has been started */
+	aio->in_flight++;
+	int ret = start_request(dev, aio, ar);
+	piece_done(aio, ar, ret, true);
+}
+
+static void collect_finished_ops(struct block_aio *aio)
+{
+	aio->backend->reap(aio);
+	pthread_mutex_lock(&aio->lock);
+	struct aio_op *op = aio->finished_ops;
+	aio->finished_ops = NULL;
+	pthread_mutex_unlock(&aio->lock);
+	while (op) {
+		struct aio_op *next = op->next;
+		piece_done(aio, op->owner, op_outcome(op), false);
+		free(op);
+		op = next;
+	}
+}
+
+int block_poll(struct block_device *dev)
+{
+	struct block_aio *aio = dev->aio;
+	if (!aio)
+		return 0;
+	uint64_t count;
+	/* Cleared before collecting, so a completion that races with us re-arms it. */
+	while (read(aio->event_fd, &count, sizeof(count)) < 0 && errno == EINTR)
+		;
+	collect_finished_ops(aio);
+	int completed = 0;
+	while (aio->finished) {
+		struct aio_request *ar = aio->finished;
+		aio->finished = ar->next;
+		aio->in_flight--;
+		completed++;
+		struct block_request *req = ar->req;
+		int result = ar->result;
+		free(ar);
+		req->complete(req, result);
+	}
+	return completed;
+}
+
+void block_drain(struct block_device *dev)
+{
+	struct block_aio *aio = dev->aio;
+	while (aio && aio->in_flight > 0) {
+		if (block_poll(dev) > 0)
+			continue;
+		struct pollfd pfd = {.fd = aio->event_fd, .events = POLLIN};
+		poll(&pfd, 1, 100);
+	}
+}
+
+void block_aio_destroy(struct block_device *dev)
+{
+	struct block_aio *aio = dev->aio;
+	if (!aio)
+		return;
+	block_drain(dev);
+	aio->backend->destroy(aio);
+	close(aio->event_fd);
+	pthread_mutex_destroy(&aio->lock);
+	free(aio);
+	dev->aio = NULL;
+}
