@@ -79,7 +79,7 @@ vm_start() {
 	mkdir -p "$VM"
 	mkfifo "$VM/in"
 	echo "$2" >"$VM/cmd"
-	echo "lab: starting $VM_NAME: $2"
+	echo "lab: starting $VM_NAME: $2" >&2
 	# Open the FIFO read-write first so neither side blocks; the VMM never sees EOF.
 	exec 3<>"$VM/in"
 	(
