@@ -57,6 +57,8 @@ bool boot_place_high(uint64_t floor, uint64_t ceiling, uint64_t size, uint64_t a
 static int read_into_guest(const struct guest_memory *mem, int fd, const char *path, uint64_t gpa,
 			   uint64_t size, char *err, size_t err_len)
 {
+	if (size == 0)
+		return 0; /* an empty initrd or module is legal; there is nothing to copy */
 	void *dst = guest_memory_ptr(mem, gpa, size);
 	if (!dst)
 		return boot_fail(err, err_len, "%s does not fit in guest RAM at 0x%llx", path,

@@ -389,3 +389,16 @@ Test(boot_bzimage, real_debian_cloud_kernel)
 	fclose(f);
 	check_real_kernel(path, 256ULL << 20, tb_get64(hdr + 0x258));
 }
+
+Test(boot_bzimage, empty_initrd_is_accepted_with_zero_size)
+{
+	struct bz_spec spec = default_spec();
+	struct guest_memory mem;
+	tb_guest(&mem, TB_RAM_SIZE);
+	struct boot_entry entry;
+	char err[TB_ERR_LEN] = "";
+	cr_assert_eq(load(&mem, write_bzimage(&spec), tb_temp_file("", 0), NULL, &entry, err), 0,
+		     "%s", err);
+	cr_assert_eq(tb_get32(tb_at(&mem, LAYOUT_ZERO_PAGE + 0x21c, 4)), 0, "ramdisk_size");
+	guest_memory_destroy(&mem);
+}

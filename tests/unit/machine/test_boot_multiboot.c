@@ -317,3 +317,18 @@ Test(boot_multiboot, module_bigger_than_ram_is_refused)
 {
 	expect_refusal(write_elf_kernel(MB_BASIC), tb_sparse_file(100ULL << 20), "too large");
 }
+
+Test(boot_multiboot, empty_module_is_listed_with_zero_length)
+{
+	struct guest_memory mem;
+	tb_guest(&mem, TB_RAM_SIZE);
+	struct boot_entry entry;
+	char err[TB_ERR_LEN] = "";
+	cr_assert_eq(load(&mem, write_elf_kernel(MB_BASIC), tb_temp_file("", 0), NULL, &entry, err),
+		     0, "%s", err);
+	const uint8_t *info = tb_at(&mem, LAYOUT_ZERO_PAGE, 88);
+	cr_assert_eq(tb_get32(info + 20), 1);
+	const uint8_t *mod = tb_at(&mem, tb_get32(info + 24), 16);
+	cr_assert_eq(tb_get32(mod), tb_get32(mod + 4), "mod_start == mod_end");
+	guest_memory_destroy(&mem);
+}
