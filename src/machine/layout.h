@@ -14,8 +14,7 @@
 #define GUREUM_MACHINE_LAYOUT_H
 
 #define LAYOUT_ZERO_PAGE      0x7000ULL /* Linux boot_params / PVH start_info / multiboot info */
-#define LAYOUT_BOOT_GDT	      0x500ULL	/* flat GDT used by the loaders' entry state */
-#define LAYOUT_BOOT_IDT	      0x520ULL
+#define LAYOUT_BOOT_GDT	      0x500ULL	/* boot GDT, 0x500..0x52f; no IDT: interrupts are off at entry */
 #define LAYOUT_BOOT_PML4      0x9000ULL /* identity page tables for 64-bit entry (4 GiB) */
 #define LAYOUT_BOOT_PDPT      0xa000ULL
 #define LAYOUT_BOOT_PD	      0xb000ULL	 /* 4 page directories: 0xb000..0xefff */
