@@ -211,3 +211,19 @@ int block_write_zeroes(struct block_device *dev, uint64_t offset, uint64_t lengt
 		return 0;
 	return dev->driver->write_zeroes(dev, offset, length);
 }
+
+int block_get_status(struct block_device *dev, uint64_t offset, uint64_t length,
+		     struct block_status *st)
+{
+	if (!range_ok(dev, offset, length) || length == 0)
+		return -EINVAL;
+	int ret = dev->driver->status(dev, offset, length, st);
+	if (ret == 0 && (st->length == 0 || st->length > length))
+		st->length = length;
+	return ret;
+}
+
+struct block_device *block_backing(struct block_device *dev)
+{
+	return dev->driver->backing ? dev->driver->backing(dev) : NULL;
+}

@@ -31,9 +31,26 @@ enum block_open_flags {
 	/* Asynchronous data I/O bypasses the host page cache (O_DIRECT, QEMU's cache=none) where
 	 * offset, length and buffer are aligned; metadata and unaligned I/O stay buffered. */
 	BLOCK_OPEN_DIRECT = 1u << 3,
+	/* Do not open the backing file (it may be missing): for editing the header only. Reads
+	 * of unallocated ranges then return zeroes. */
+	BLOCK_OPEN_NO_BACKING = 1u << 4,
 };
 
 struct block_device;
+
+/* How a range of the disk is stored in one image of a chain. */
+enum block_status_kind {
+	BLOCK_STATUS_UNALLOCATED, /* not in this image: the backing file shows through */
+	BLOCK_STATUS_DATA,	  /* stored data */
+	BLOCK_STATUS_ZERO,	  /* reads as zeroes without stored data */
+};
+
+struct block_status {
+	enum block_status_kind kind;
+	uint64_t length; /* bytes from the queried offset that share this status (> 0) */
+	bool has_offset; /* the data lies uncompressed in the file at host_offset */
+	uint64_t host_offset;
+};
 
 /* The operations a backend provides. offset/length are already checked against the disk size. */
 struct block_driver {
@@ -48,6 +65,11 @@ struct block_driver {
 	 * can be read or written directly in data_fd without touching metadata. Returns 1 when
 	 * [offset, offset + *mapped) lies contiguously at *host_offset, 0 when the first *mapped
 	 * bytes need the synchronous operation, or a negative errno. *mapped is always > 0. */
+	/* What backs [offset, offset + length): see block_get_status. */
+	int (*status)(struct block_device *dev, uint64_t offset, uint64_t length,
+		      struct block_status *st);
+	/* The backing image, or NULL. */
+	struct block_device *(*backing)(struct block_device *dev);
 	int (*map_direct)(struct block_device *dev, int op, uint64_t offset, uint64_t length,
 			  uint64_t *host_offset, uint64_t *mapped);
 };
@@ -73,6 +95,13 @@ struct block_device {
 int block_open(const char *filename, const char *format, unsigned flags, struct block_device **out,
 	       struct block_error *err);
 void block_close(struct block_device *dev);
+
+/* The status of the first bytes of [offset, offset + length) in dev itself (not its backing
+ * chain). Returns 0 or a negative errno. */
+int block_get_status(struct block_device *dev, uint64_t offset, uint64_t length,
+		     struct block_status *st);
+/* dev's backing image, or NULL. */
+struct block_device *block_backing(struct block_device *dev);
 
 /* Guesses the format from the file's first bytes: "qcow2" or "raw". */
 const char *block_probe_format(int fd);

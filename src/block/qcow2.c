@@ -201,8 +201,7 @@ static int queue_update(struct qcow2_driver_state *s, const struct qcow2_mapping
 	return s->npending == MAX_PENDING ? commit_pending(s) : 0;
 }
 
-/* Makes sure the L2 table for guest_offset exists and may be modified in place. */
-static int ensure_l2(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m)
+int qcow2_ensure_l2(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m)
 {
 	uint64_t l1_index = guest_offset >> (2 * q->h.cluster_bits - 3);
 	if (m->l2_offset != 0) {
@@ -251,7 +250,7 @@ static int write_piece(struct qcow2_driver_state *s, uint64_t guest_offset, cons
 	uint64_t in_cluster = guest_offset & (q->cluster_size - 1);
 	if (m.kind == QCOW2_NORMAL && m.copied)
 		return qcow2_pwrite(q, m.host_offset + in_cluster, src, length);
-	ret = ensure_l2(q, guest_offset, &m);
+	ret = qcow2_ensure_l2(q, guest_offset, &m);
 	if (ret < 0)
 		return ret;
 	const uint8_t *data = src;
@@ -291,14 +290,14 @@ static int qcow2_write(struct block_device *dev, uint64_t offset, const void *bu
 
 /* Zeroes a whole cluster through its L2 entry: unallocated when nothing shows through from
  * a backing file, the zero flag otherwise (version 3), or written zeroes (version 2). */
-static int zero_cluster(struct qcow2_driver_state *s, uint64_t guest_offset)
+static int zero_cluster(struct qcow2_driver_state *s, uint64_t guest_offset, bool unallocate)
 {
 	struct qcow2 *q = &s->q;
 	struct qcow2_mapping m;
 	int ret = qcow2_lookup(q, guest_offset, &m);
 	if (ret < 0)
 		return ret;
-	if (!q->backing) {
+	if (!q->backing || unallocate) {
 		if (m.kind == QCOW2_UNALLOCATED || (m.kind == QCOW2_ZERO && !m.host_offset))
 			return 0;
 		return queue_update(s, &m, 0);
@@ -309,12 +308,12 @@ static int zero_cluster(struct qcow2_driver_state *s, uint64_t guest_offset)
 		memset(q->cluster_buf, 0, q->cluster_size);
 		return write_piece(s, guest_offset, q->cluster_buf, q->cluster_size);
 	}
-	ret = ensure_l2(q, guest_offset, &m);
+	ret = qcow2_ensure_l2(q, guest_offset, &m);
 	return ret < 0 ? ret : queue_update(s, &m, QCOW2_OFLAG_ZERO);
 }
 
 static int zero_range(struct qcow2_driver_state *s, uint64_t offset, uint64_t length,
-		      bool partial_too)
+		      bool partial_too, bool unallocate)
 {
 	struct qcow2 *q = &s->q;
 	int ret = 0;
@@ -322,7 +321,7 @@ static int zero_range(struct qcow2_driver_state *s, uint64_t offset, uint64_t le
 	FOR_EACH_CLUSTER_PIECE(q, offset, length, at, n)
 	{
 		if (n == q->cluster_size) {
-			ret = zero_cluster(s, at);
+			ret = zero_cluster(s, at, unallocate);
 		} else if (partial_too) {
 			if (!zeroes && !(zeroes = calloc(1, q->cluster_size)))
 				ret = -ENOMEM;
@@ -340,7 +339,7 @@ static int zero_range(struct qcow2_driver_state *s, uint64_t offset, uint64_t le
 
 static int qcow2_write_zeroes(struct block_device *dev, uint64_t offset, uint64_t length)
 {
-	return zero_range(state_of(dev), offset, length, true);
+	return zero_range(state_of(dev), offset, length, true, false);
 }
 
 static int qcow2_discard(struct block_device *dev, uint64_t offset, uint64_t length)
@@ -350,7 +349,7 @@ static int qcow2_discard(struct block_device *dev, uint64_t offset, uint64_t len
 	 * contents where a version 2 image cannot express zeroes: then keep the data. */
 	if (s->q.backing && s->q.h.version < 3)
 		return 0;
-	return zero_range(s, offset, length, false);
+	return zero_range(s, offset, length, false, false);
 }
 
 static int qcow2_flush(struct block_device *dev)
@@ -360,6 +359,62 @@ static int qcow2_flush(struct block_device *dev)
 	if (!ret && fdatasync(s->q.fd) < 0)
 		ret = -errno;
 	return ret;
+}
+
+int qcow2_deallocate(struct block_device *dev, uint64_t offset, uint64_t length)
+{
+	if (!qcow2_internal_of(dev))
+		return -EINVAL;
+	if (dev->read_only)
+		return -EROFS;
+	return zero_range(state_of(dev), offset, length, false, true);
+}
+
+/* ---- allocation status ---- */
+
+static void status_of_mapping(const struct qcow2_mapping *m, struct block_status *st)
+{
+	static const enum block_status_kind kinds[] = {
+	    [QCOW2_UNALLOCATED] = BLOCK_STATUS_UNALLOCATED,
+	    [QCOW2_ZERO] = BLOCK_STATUS_ZERO,
+	    [QCOW2_NORMAL] = BLOCK_STATUS_DATA,
+	    [QCOW2_COMPRESSED] = BLOCK_STATUS_DATA,
+	};
+	st->kind = kinds[m->kind];
+	st->has_offset = m->kind == QCOW2_NORMAL;
+	st->host_offset = m->host_offset;
+}
+
+/* Clusters with the same status (and, for data, contiguous in the file) form one extent. */
+static int qcow2_status(struct block_device *dev, uint64_t offset, uint64_t length,
+			struct block_status *st)
+{
+	struct qcow2 *q = &state_of(dev)->q;
+	uint64_t done = 0;
+	FOR_EACH_CLUSTER_PIECE(q, offset, length, at, n)
+	{
+		struct qcow2_mapping m;
+		int ret = qcow2_lookup(q, at, &m);
+		if (ret < 0)
+			return done ? 0 : ret;
+		struct block_status here;
+		status_of_mapping(&m, &here);
+		here.host_offset += at & (q->cluster_size - 1);
+		if (done == 0) {
+			*st = here;
+		} else if (here.kind != st->kind || here.has_offset != st->has_offset ||
+			   (here.has_offset && here.host_offset != st->host_offset + done)) {
+			break;
+		}
+		done += n;
+		st->length = done;
+	}
+	return 0;
+}
+
+static struct block_device *qcow2_backing_device(struct block_device *dev)
+{
+	return state_of(dev)->q.backing;
 }
 
 /* ---- asynchronous data path ---- */
@@ -426,6 +481,8 @@ static const struct block_driver qcow2_driver = {
     .write_zeroes = qcow2_write_zeroes,
     .close = qcow2_close,
     .map_direct = qcow2_map_direct,
+    .status = qcow2_status,
+    .backing = qcow2_backing_device,
 };
 
 static int read_header(struct block_device *dev, struct qcow2 *q, struct block_error *err)
@@ -515,6 +572,8 @@ static int open_backing(struct block_device *dev, struct qcow2 *q, struct block_
 	char path[PATH_MAX + QCOW2_MAX_BACKING_NAME + 2];
 	if (name[0] == '/') {
 		snprintf(path, sizeof(path), "%s", name);
+	} else if (!strchr(dev->filename, '/')) {
+		snprintf(path, sizeof(path), "%s", name);
 	} else { /* relative names are relative to the image, not to our working directory */
 		char *copy = strdup(dev->filename);
 		if (!copy)
@@ -578,7 +637,8 @@ int qcow2_open(struct block_device *dev, int fd, unsigned flags, struct block_ch
 				strerror(-ret));
 		goto fail;
 	}
-	if (q->h.backing_file[0] && (ret = open_backing(dev, q, chain, err)) < 0)
+	if (q->h.backing_file[0] && !(flags & BLOCK_OPEN_NO_BACKING) &&
+	    (ret = open_backing(dev, q, chain, err)) < 0)
 		goto fail;
 	if (!dev->read_only && (ret = clear_autoclear(q)) < 0) {
 		block_error_set(err, "%s: cannot update the header: %s", dev->filename,

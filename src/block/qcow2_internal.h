@@ -30,6 +30,8 @@ struct qcow2 {
 	uint8_t *compressed_buf;
 	uint8_t *decompressed;	    /* last decompressed cluster ... */
 	uint64_t decompressed_from; /* ... and the L2 entry it came from (0: none) */
+	uint64_t compressed_next;   /* compressed writes: next free byte of ... */
+	uint64_t compressed_end;    /* ... the cluster they are being packed into */
 };
 
 /* What a guest cluster maps to. */
@@ -68,6 +70,10 @@ int qcow2_l2_offset(struct qcow2 *q, uint64_t l1_index, uint64_t *l2_offset);
 int qcow2_decode_l2_entry(struct qcow2 *q, uint64_t entry, struct qcow2_mapping *m);
 /* Looks up the cluster containing guest_offset. */
 int qcow2_lookup(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m);
+
+/* Makes sure the L2 table for guest_offset (looked up into m) exists and may be modified in
+ * place, allocating it if needed; m->l2_offset is updated. */
+int qcow2_ensure_l2(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m);
 
 /* Inflates a compressed cluster into out (cluster_size bytes). */
 int qcow2_read_compressed(struct qcow2 *q, const struct qcow2_mapping *m, uint8_t *out);

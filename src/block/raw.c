@@ -105,6 +105,31 @@ static int raw_map_direct(struct block_device *dev, int op, uint64_t offset, uin
 	return 1;
 }
 
+/* Holes of a sparse file read as zeroes; everything else is data. */
+static int raw_status(struct block_device *dev, uint64_t offset, uint64_t length,
+		      struct block_status *st)
+{
+	off_t data = lseek(raw_fd(dev), (off_t)offset, SEEK_DATA);
+	uint64_t end = offset + length;
+	st->has_offset = true;
+	st->host_offset = offset;
+	if (data == (off_t)offset) {
+		off_t hole = lseek(raw_fd(dev), (off_t)offset, SEEK_HOLE);
+		st->kind = BLOCK_STATUS_DATA;
+		st->length =
+		    hole < 0 || (uint64_t)hole > end ? end - offset : (uint64_t)hole - offset;
+		return 0;
+	}
+	if (data < 0 && errno != ENXIO) { /* no SEEK_DATA here: call it all data */
+		st->kind = BLOCK_STATUS_DATA;
+		st->length = length;
+		return 0;
+	}
+	st->kind = BLOCK_STATUS_ZERO;
+	st->length = data < 0 || (uint64_t)data > end ? end - offset : (uint64_t)data - offset;
+	return 0;
+}
+
 static void raw_close(struct block_device *dev)
 {
 	close(raw_fd(dev));
@@ -120,6 +145,7 @@ static const struct block_driver raw_driver = {
     .write_zeroes = raw_write_zeroes,
     .close = raw_close,
     .map_direct = raw_map_direct,
+    .status = raw_status,
 };
 
 static int file_size(int fd, uint64_t *size)

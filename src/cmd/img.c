@@ -12,10 +12,18 @@ static const struct {
     {"create", img_create, "create [-f fmt] [-b backing [-F fmt]] [-o opts] FILE [SIZE]"},
     {"info", img_info, "info [-f fmt] [--json] FILE"},
     {"check", img_check, "check [-f fmt] [--json] FILE"},
-    {"convert", img_convert, "convert [-f fmt] [-O fmt] [-o opts] SRC DST"},
+    {"convert", img_convert, "convert [-c] [-p] [-f fmt] [-O fmt] [-o opts] SRC DST"},
     {"io", img_io,
      "io [-f fmt] [-r] FILE -c CMD... (write [-P n|-z] OFF LEN, read [-P n] OFF "
      "LEN, discard OFF LEN, flush)"},
+    {"map", img_map, "map [-f fmt] [--output=human|json] FILE"},
+    {"resize", img_resize, "resize [-f fmt] [--shrink] FILE [+|-]SIZE"},
+    {"commit", img_commit, "commit [-f fmt] [-d] [-p] OVERLAY"},
+    {"rebase", img_rebase, "rebase [-f fmt] [-u] [-p] -b BACKING [-F fmt] FILE"},
+    {"snapshot", img_snapshot, "snapshot [-f fmt] IMAGE OVERLAY"},
+    {"bench", img_bench,
+     "bench [-f fmt] [-c count] [-d depth] [-s size] [-S step] [-o offset] [-w] [-t none] "
+     "[--pattern=n] [--flush-interval=n] FILE"},
 };
 
 static void usage(FILE *out)

@@ -11,6 +11,12 @@ int img_info(int argc, char **argv);
 int img_check(int argc, char **argv);
 int img_convert(int argc, char **argv);
 int img_io(int argc, char **argv);
+int img_map(int argc, char **argv);
+int img_resize(int argc, char **argv);
+int img_commit(int argc, char **argv);
+int img_rebase(int argc, char **argv);
+int img_snapshot(int argc, char **argv);
+int img_bench(int argc, char **argv);
 
 /* Creates an empty image of format "raw" or "qcow2". options is QEMU-style
  * "cluster_size=64k,compat=1.1,refcount_bits=16" (or NULL). Reports errors itself. */

@@ -1,4 +1,5 @@
 /* gureum img create: new raw or qcow2 images, optionally on top of a backing file. */
+#include "block/qcow2.h"
 #include "block/qcow2_create.h"
 #include "cmd/img.h"
 #include "lib/size.h"
@@ -11,10 +12,29 @@
 #include <string.h>
 #include <unistd.h>
 
-static int create_raw(const char *filename, uint64_t size)
+/* Writes zeroes over [0, size) of fd: full preallocation. */
+static int write_zeroes_to(int fd, uint64_t size)
+{
+	static const char zeroes[1 << 16];
+	for (uint64_t at = 0; at < size;) {
+		size_t n = size - at < sizeof(zeroes) ? size - at : sizeof(zeroes);
+		ssize_t done = pwrite(fd, zeroes, n, (off_t)at);
+		if (done <= 0)
+			return -1;
+		at += done;
+	}
+	return 0;
+}
+
+static int create_raw(const char *filename, uint64_t size, enum qcow2_prealloc prealloc)
 {
 	int fd = open(filename, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+	bool failed = fd < 0 || ftruncate(fd, (off_t)size) < 0;
+	if (!failed && prealloc == QCOW2_PREALLOC_FALLOC)
+		failed = size && fallocate(fd, 0, 0, (off_t)size) < 0;
+	if (!failed && prealloc == QCOW2_PREALLOC_FULL)
+		failed = write_zeroes_to(fd, size) < 0;
+	if (failed) {
 		fprintf(stderr, "gureum img: %s: %s\n", filename, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -24,10 +44,33 @@ static int create_raw(const char *filename, uint64_t size)
 	return 0;
 }
 
-/* Applies one "key=value" of -o to opt. */
-static bool apply_option(struct qcow2_create_options *opt, const char *key, const char *value)
+/* What -o may ask for. */
+struct create_request {
+	struct qcow2_create_options opt;
+	enum qcow2_prealloc prealloc;
+	bool qcow2_only; /* an option raw images do not have */
+};
+
+static bool parse_prealloc(const char *value, enum qcow2_prealloc *mode)
 {
+	static const char *const names[] = {"off", "metadata", "falloc", "full"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(value, names[i]) == 0) {
+			*mode = (enum qcow2_prealloc)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Applies one "key=value" of -o to the request. */
+static bool apply_option(struct create_request *req, const char *key, const char *value)
+{
+	struct qcow2_create_options *opt = &req->opt;
 	uint64_t n;
+	if (strcmp(key, "preallocation") == 0)
+		return parse_prealloc(value, &req->prealloc);
+	req->qcow2_only = true;
 	if (strcmp(key, "cluster_size") == 0) {
 		if (!parse_size(value, false, &n) || n == 0 || (n & (n - 1)))
 			return false;
@@ -52,7 +95,7 @@ static bool apply_option(struct qcow2_create_options *opt, const char *key, cons
 	return false;
 }
 
-static bool apply_options(struct qcow2_create_options *opt, const char *options)
+static bool apply_options(struct create_request *req, const char *options)
 {
 	if (!options)
 		return true;
@@ -61,7 +104,7 @@ static bool apply_options(struct qcow2_create_options *opt, const char *options)
 	for (char *item = strtok_r(copy, ",", &save); ok && item;
 	     item = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(item, '=');
-		if (!eq || !apply_option(opt, (*eq = '\0', item), eq + 1)) {
+		if (!eq || !apply_option(req, (*eq = '\0', item), eq + 1)) {
 			fprintf(stderr, "gureum img: bad option '%s%s%s'\n", item, eq ? "=" : "",
 				eq ? eq + 1 : "");
 			ok = false;
@@ -71,27 +114,48 @@ static bool apply_options(struct qcow2_create_options *opt, const char *options)
 	return ok;
 }
 
+static int preallocate(const char *filename, enum qcow2_prealloc mode, struct block_error *err)
+{
+	if (mode == QCOW2_PREALLOC_OFF)
+		return 0;
+	struct block_device *dev;
+	int ret = block_open(filename, "qcow2", BLOCK_OPEN_UNSAFE, &dev, err);
+	if (ret < 0)
+		return ret;
+	ret = qcow2_preallocate(dev, mode, err);
+	block_close(dev);
+	return ret;
+}
+
 int img_create_image(const char *filename, const char *format, unsigned long long size,
 		     const char *backing, const char *backing_format, const char *options)
 {
+	struct create_request req = {.opt = qcow2_default_options(size)};
+	if (!apply_options(&req, options))
+		return 1;
 	if (strcmp(format, "raw") == 0) {
-		if (backing || options) {
-			fprintf(stderr, "gureum img: raw images take no backing file or options\n");
+		if (backing || req.qcow2_only || req.prealloc == QCOW2_PREALLOC_METADATA) {
+			fprintf(stderr,
+				"gureum img: raw images take no backing file and no options "
+				"but preallocation=off|falloc|full\n");
 			return 1;
 		}
-		return create_raw(filename, size);
+		return create_raw(filename, size, req.prealloc);
 	}
 	if (strcmp(format, "qcow2") != 0) {
 		fprintf(stderr, "gureum img: unknown format '%s' (raw, qcow2)\n", format);
 		return 1;
 	}
-	struct qcow2_create_options opt = qcow2_default_options(size);
-	opt.backing_file = backing;
-	opt.backing_format = backing_format;
-	if (!apply_options(&opt, options))
+	if (backing && req.prealloc != QCOW2_PREALLOC_OFF) {
+		fprintf(stderr, "gureum img: preallocation hides the backing file; not allowed "
+				"with -b\n");
 		return 1;
+	}
+	req.opt.backing_file = backing;
+	req.opt.backing_format = backing_format;
 	struct block_error err;
-	if (qcow2_create(filename, &opt, &err) < 0) {
+	if (qcow2_create(filename, &req.opt, &err) < 0 ||
+	    preallocate(filename, req.prealloc, &err) < 0) {
 		fprintf(stderr, "gureum img: %s\n", err.message);
 		return 1;
 	}
@@ -142,7 +206,8 @@ int img_create(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: gureum img create [-f raw|qcow2] [-b backing [-F fmt]] "
-			       "[-o cluster_size=N,compat=0.10|1.1,refcount_bits=N] FILE [SIZE]\n");
+			       "[-o cluster_size=N,compat=0.10|1.1,refcount_bits=N,"
+			       "preallocation=off|metadata|falloc|full] FILE [SIZE]\n");
 			return 0;
 		default:
 			return 2;
