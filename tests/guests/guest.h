@@ -9,6 +9,9 @@
 #define UART_IER      1 /* interrupt enable */
 #define UART_IIR      2 /* interrupt identification (read) */
 #define UART_LSR      5 /* line status */
+#define UART_RBR      0 /* receive buffer (read) */
+#define UART_LSR_DR   0x01
+#define UART_IER_RDI  0x01
 #define UART_LSR_THRE 0x20
 #define UART_IER_THRI 0x02
 
