@@ -1,0 +1,208 @@
+/* Decoded-code cache: blocks of up to EMU_MAX_BLOCK_INSNS decoded instructions, found by RIP
+ * through a direct-mapped hash, allocated from fixed pools (no allocation while running) and
+ * dropped per guest page when that page is written or remapped, or all at once when a pool
+ * fills up. */
+#include "accel/emu/code_cache.h"
+#include "accel/emu/ops.h"
+
+#include <stdlib.h>
+
+static uint32_t page_slot(uint64_t page)
+{
+	return (uint32_t)(((page >> 12) * 0x9e3779b97f4a7c15ULL) >> 52) & (EMU_CODE_PAGES - 1);
+}
+
+bool emu_code_page_contains(struct emu_cpu *cpu, uint64_t page)
+{
+	if (cpu->nr_code_pages == 0)
+		return false;
+	for (uint32_t s = page_slot(page), n = 0; n < EMU_CODE_PAGES;
+	     s = (s + 1) & (EMU_CODE_PAGES - 1), n++) {
+		uint64_t v = cpu->code_pages[s];
+		if (v == 0)
+			return false;
+		if (v == (page | 1))
+			return true;
+	}
+	return false;
+}
+
+void emu_code_page_add(struct emu_cpu *cpu, uint64_t page)
+{
+	/* A page that holds decoded code must not have a fast write path. */
+	struct tlb_entry *e = &cpu->tlb[(page >> 12) & (EMU_TLB_SIZE - 1)];
+	if (e->tag_write == page)
+		e->tag_write = EMU_TLB_INVALID;
+	if (emu_code_page_contains(cpu, page))
+		return;
+	uint32_t s = page_slot(page);
+	while (cpu->code_pages[s] & 1)
+		s = (s + 1) & (EMU_CODE_PAGES - 1);
+	cpu->code_pages[s] = page | 1;
+	cpu->nr_code_pages++;
+}
+
+void emu_code_invalidate_page(struct emu_cpu *cpu, uint64_t page)
+{
+	for (uint32_t s = page_slot(page), n = 0; n < EMU_CODE_PAGES;
+	     s = (s + 1) & (EMU_CODE_PAGES - 1), n++) {
+		uint64_t v = cpu->code_pages[s];
+		if (v == 0)
+			break;
+		if (v == (page | 1)) {
+			cpu->code_pages[s] = 2; /* tombstone: keeps later probes reachable */
+			break;
+		}
+	}
+	for (uint32_t b = 0; b < cpu->nr_blocks; b++) {
+		struct emu_block *blk = &cpu->blocks[b];
+		if (blk->page_first == page || blk->page_last == page)
+			blk->valid = false;
+	}
+}
+
+void emu_code_flush(struct emu_cpu *cpu)
+{
+	cpu->nr_insns = 0;
+	cpu->nr_blocks = 0;
+	cpu->nr_code_pages = 0;
+	memset(cpu->block_hash, 0, sizeof(*cpu->block_hash) * EMU_BLOCK_HASH);
+	memset(cpu->code_pages, 0, sizeof(*cpu->code_pages) * EMU_CODE_PAGES);
+}
+
+bool emu_code_cache_init(struct emu_cpu *cpu)
+{
+	cpu->insns = calloc(EMU_INSN_POOL, sizeof(*cpu->insns));
+	cpu->blocks = calloc(EMU_BLOCK_POOL, sizeof(*cpu->blocks));
+	cpu->block_hash = calloc(EMU_BLOCK_HASH, sizeof(*cpu->block_hash));
+	cpu->code_pages = calloc(EMU_CODE_PAGES, sizeof(*cpu->code_pages));
+	return cpu->insns && cpu->blocks && cpu->block_hash && cpu->code_pages;
+}
+
+void emu_code_cache_fini(struct emu_cpu *cpu)
+{
+	free(cpu->insns);
+	free(cpu->blocks);
+	free(cpu->block_hash);
+	free(cpu->code_pages);
+}
+
+static uint32_t block_slot(uint64_t rip)
+{
+	return (uint32_t)((rip ^ (rip >> 14)) & (EMU_BLOCK_HASH - 1));
+}
+
+static bool ends_block(emu_handler fn)
+{
+	return fn == op_jmp_rel || fn == op_jmp_rm || fn == op_ret || fn == op_call_rel ||
+	       fn == op_call_rm || fn == op_syscall || fn == op_int3 || fn == op_int ||
+	       fn == op_hlt || fn == op_privileged;
+}
+
+static uint64_t linear_rip(struct emu_cpu *cpu, uint64_t rip)
+{
+	if (cpu->mode == EMU_MODE_64)
+		return rip;
+	return cpu->state.seg[SREG_CS].base + rip;
+}
+
+/* Copies up to 15 instruction bytes at `lin`; the second page is optional until the decoder
+ * proves it needs it. */
+static unsigned fetch_bytes(struct emu_cpu *cpu, const uint8_t *host, uint64_t lin, uint8_t *buf)
+{
+	unsigned off = (unsigned)(lin & 0xfff);
+	unsigned first = 4096 - off < EMU_MAX_INSN_LEN ? 4096 - off : EMU_MAX_INSN_LEN;
+	memcpy(buf, host + off, first);
+	if (first == EMU_MAX_INSN_LEN)
+		return first;
+	uint8_t *next = emu_fetch_page(cpu, (lin & EMU_PAGE_MASK) + EMU_PAGE_SIZE);
+	if (!next)
+		return first;
+	memcpy(buf + first, next, EMU_MAX_INSN_LEN - first);
+	return EMU_MAX_INSN_LEN;
+}
+
+static uint32_t fetch_pf_code(struct emu_cpu *cpu)
+{
+	uint32_t code = EMU_PF_FETCH;
+	if ((cpu->state.seg[SREG_CS].selector & 3) == 3)
+		code |= EMU_PF_USER;
+	return code;
+}
+
+static void raise_decode_error(struct emu_cpu *cpu, enum emu_decode_result r, uint64_t lin,
+			       unsigned len)
+{
+	if (r == EMU_DECODE_TOO_LONG) {
+		emu_raise_gp0(cpu);
+	} else if (r == EMU_DECODE_TRUNCATED) {
+		emu_raise_pf(cpu, (lin + len) & EMU_PAGE_MASK, fetch_pf_code(cpu));
+	} else {
+		emu_raise_ud(cpu);
+	}
+}
+
+static void make_room(struct emu_cpu *cpu)
+{
+	if (cpu->nr_blocks >= EMU_BLOCK_POOL ||
+	    cpu->nr_insns + EMU_MAX_BLOCK_INSNS > EMU_INSN_POOL ||
+	    cpu->nr_code_pages + 2 > EMU_CODE_PAGES / 2)
+		emu_code_flush(cpu);
+}
+
+static struct emu_block *translate(struct emu_cpu *cpu, uint64_t rip)
+{
+	make_room(cpu);
+	uint64_t lin = linear_rip(cpu, rip);
+	uint64_t page = lin & EMU_PAGE_MASK;
+	uint8_t *host = emu_fetch_page(cpu, page);
+	if (!host) {
+		emu_raise_pf(cpu, lin, fetch_pf_code(cpu));
+		return NULL;
+	}
+	struct emu_block *b = &cpu->blocks[cpu->nr_blocks];
+	*b = (struct emu_block){.rip = rip,
+				.page_first = page,
+				.page_last = page,
+				.first = cpu->nr_insns,
+				.mode = (uint8_t)cpu->mode};
+	uint64_t cur = rip;
+	while (b->count < EMU_MAX_BLOCK_INSNS) {
+		struct emu_insn *insn = &cpu->insns[b->first + b->count];
+		uint8_t buf[EMU_MAX_INSN_LEN];
+		uint64_t cur_lin = linear_rip(cpu, cur);
+		unsigned avail = fetch_bytes(cpu, host, cur_lin, buf);
+		enum emu_decode_result r = emu_decode(buf, avail, cpu->mode, cur, insn);
+		if (r != EMU_DECODE_OK) {
+			if (b->count == 0) {
+				raise_decode_error(cpu, r, cur_lin, insn->len);
+				return NULL;
+			}
+			break; /* the next block raises it, at its own RIP */
+		}
+		b->count++;
+		b->page_last = (cur_lin + insn->len - 1) & EMU_PAGE_MASK;
+		cur = insn->next_rip;
+		if (ends_block(insn->fn) || (linear_rip(cpu, cur) & EMU_PAGE_MASK) != page)
+			break;
+	}
+	cpu->nr_insns += b->count;
+	b->valid = true;
+	emu_code_page_add(cpu, b->page_first);
+	if (b->page_last != b->page_first)
+		emu_code_page_add(cpu, b->page_last);
+	cpu->block_hash[block_slot(rip)] = cpu->nr_blocks + 1;
+	cpu->nr_blocks++;
+	return b;
+}
+
+struct emu_block *emu_code_lookup(struct emu_cpu *cpu, uint64_t rip)
+{
+	uint32_t idx = cpu->block_hash[block_slot(rip)];
+	if (idx) {
+		struct emu_block *b = &cpu->blocks[idx - 1];
+		if (b->rip == rip && b->valid && b->mode == cpu->mode)
+			return b;
+	}
+	return translate(cpu, rip);
+}

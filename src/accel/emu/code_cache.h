@@ -1,0 +1,14 @@
+/* Decoded-code cache (see code_cache.c). */
+#ifndef GUREUM_ACCEL_EMU_CODE_CACHE_H
+#define GUREUM_ACCEL_EMU_CODE_CACHE_H
+
+#include "accel/emu/cpu.h"
+
+bool emu_code_cache_init(struct emu_cpu *cpu);
+void emu_code_cache_fini(struct emu_cpu *cpu);
+/* The block starting at `rip`, decoding it if needed; NULL with cpu->pending set when the
+ * first instruction cannot be fetched or decoded. */
+struct emu_block *emu_code_lookup(struct emu_cpu *cpu, uint64_t rip);
+void emu_code_flush(struct emu_cpu *cpu);
+
+#endif

@@ -1,0 +1,408 @@
+/* Emulator-private CPU: the architectural state plus the caches that make interpretation fast
+ * (lazy flags, soft TLB, decoded blocks). Shared by the decoder, the run loop and the handlers. */
+#ifndef GUREUM_ACCEL_EMU_CPU_H
+#define GUREUM_ACCEL_EMU_CPU_H
+
+#include "accel/emu/emu.h"
+#include "accel/emu/insn.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* RFLAGS bits. */
+#define FL_CF	 0x0001u
+#define FL_PF	 0x0004u
+#define FL_AF	 0x0010u
+#define FL_ZF	 0x0040u
+#define FL_SF	 0x0080u
+#define FL_TF	 0x0100u
+#define FL_IF	 0x0200u
+#define FL_DF	 0x0400u
+#define FL_OF	 0x0800u
+#define FL_AC	 0x40000u
+#define FL_ID	 0x200000u
+#define FL_ARITH (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
+
+/* How the arithmetic flags derive from the last flag-setting operation; LF_NONE means
+ * cpu->flags holds them already. */
+enum lazy_op { LF_NONE, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC };
+
+struct lazy_flags {
+	uint64_t res, a, b;
+	uint8_t op, size, cf_in;
+};
+
+#define EMU_TLB_SIZE	256
+#define EMU_TLB_INVALID 1ULL /* never equal to a page-aligned tag */
+struct tlb_entry {
+	uint64_t tag_read, tag_write, tag_exec;
+	uintptr_t addend; /* host address = guest address + addend */
+};
+
+#define EMU_MAX_BLOCK_INSNS 64
+#define EMU_INSN_POOL	    (1u << 16)
+#define EMU_BLOCK_POOL	    (1u << 14)
+#define EMU_BLOCK_HASH	    (1u << 14)
+#define EMU_CODE_PAGES	    4096 /* open-addressing set of pages holding decoded code */
+
+struct emu_block {
+	uint64_t rip;
+	uint64_t page_first, page_last;
+	uint32_t first, count;
+	uint8_t mode;
+	bool valid;
+};
+
+struct emu_cpu {
+	struct vcpu_state state;
+	struct emu_memory memory;
+
+	/* Run-time copies of state fields, written back when emu_run() returns. */
+	uint64_t flags;
+	struct lazy_flags lf;
+	uint64_t next_rip;
+	enum emu_mode mode;
+	bool code_written; /* a guest write hit decoded code: leave the current block */
+
+	/* The exit being raised by a handler (EMU_STOP). */
+	struct emu_exit pending;
+	bool pending_after; /* rip moves past the instruction (traps, SYSCALL, HLT) */
+
+	struct tlb_entry tlb[EMU_TLB_SIZE];
+
+	struct emu_insn *insns;
+	uint32_t nr_insns;
+	struct emu_block *blocks;
+	uint32_t nr_blocks;
+	uint32_t *block_hash; /* index + 1 into blocks, 0 = empty */
+	uint64_t *code_pages; /* page | 1 when used, 0 = empty, 2 = deleted */
+	uint32_t nr_code_pages;
+	uint64_t tsc;
+};
+
+/* ---- exits ---- */
+
+int emu_raise(struct emu_cpu *cpu, uint8_t vector, bool has_code, uint32_t code);
+int emu_raise_pf(struct emu_cpu *cpu, uint64_t address, uint32_t code);
+static inline int emu_raise_ud(struct emu_cpu *cpu)
+{
+	return emu_raise(cpu, EMU_VEC_UD, false, 0);
+}
+static inline int emu_raise_gp0(struct emu_cpu *cpu)
+{
+	return emu_raise(cpu, EMU_VEC_GP, true, 0);
+}
+
+/* ---- registers ---- */
+
+static inline uint64_t size_mask(unsigned size)
+{
+	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
+static inline uint64_t sign_extend(uint64_t v, unsigned size)
+{
+	switch (size) {
+	case 1:
+		return (uint64_t)(int64_t)(int8_t)v;
+	case 2:
+		return (uint64_t)(int64_t)(int16_t)v;
+	case 4:
+		return (uint64_t)(int64_t)(int32_t)v;
+	default:
+		return v;
+	}
+}
+
+/* `off` is a byte offset into gpr[] as the decoder computes it (AH..BH are offset 1 into
+ * RAX..RBX). */
+static inline uint64_t reg_read(struct emu_cpu *cpu, unsigned off, unsigned size)
+{
+	const uint8_t *p = (const uint8_t *)cpu->state.gpr + off;
+	switch (size) {
+	case 1:
+		return *p;
+	case 2: {
+		uint16_t v;
+		memcpy(&v, p, 2);
+		return v;
+	}
+	case 4: {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		return v;
+	}
+	default: {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		return v;
+	}
+	}
+}
+
+/* 32-bit writes zero the upper half, 8/16-bit writes merge, as in 64-bit mode. */
+static inline void reg_write(struct emu_cpu *cpu, unsigned off, unsigned size, uint64_t v)
+{
+	uint8_t *p = (uint8_t *)cpu->state.gpr + off;
+	switch (size) {
+	case 1:
+		*p = (uint8_t)v;
+		break;
+	case 2: {
+		uint16_t w = (uint16_t)v;
+		memcpy(p, &w, 2);
+		break;
+	}
+	case 4: {
+		uint64_t w = (uint32_t)v;
+		memcpy(p, &w, 8);
+		break;
+	}
+	default:
+		memcpy(p, &v, 8);
+		break;
+	}
+}
+
+static inline uint64_t gpr_get(struct emu_cpu *cpu, unsigned n, unsigned size)
+{
+	return cpu->state.gpr[n] & size_mask(size);
+}
+
+static inline void gpr_set(struct emu_cpu *cpu, unsigned n, unsigned size, uint64_t v)
+{
+	reg_write(cpu, n * 8, size, v);
+}
+
+/* ---- flags ---- */
+
+uint64_t emu_flags_materialize(struct emu_cpu *cpu);
+
+static inline uint64_t emu_get_flags(struct emu_cpu *cpu)
+{
+	if (cpu->lf.op != LF_NONE)
+		return emu_flags_materialize(cpu);
+	return cpu->flags;
+}
+
+static inline bool emu_cf(struct emu_cpu *cpu)
+{
+	return emu_get_flags(cpu) & FL_CF;
+}
+
+static inline void emu_set_lazy(struct emu_cpu *cpu, enum lazy_op op, unsigned size, uint64_t res,
+				uint64_t a, uint64_t b)
+{
+	cpu->lf.op = (uint8_t)op;
+	cpu->lf.size = (uint8_t)size;
+	cpu->lf.res = res;
+	cpu->lf.a = a;
+	cpu->lf.b = b;
+}
+
+/* Replaces the arithmetic flags in `mask` with `value` (eager flags for rarer operations). */
+static inline void emu_set_flags(struct emu_cpu *cpu, uint64_t mask, uint64_t value)
+{
+	uint64_t f = emu_get_flags(cpu);
+	cpu->flags = (f & ~mask) | (value & mask);
+}
+
+bool emu_parity(uint64_t v);
+/* ZF, SF and PF of a result of `size` bytes. */
+uint64_t emu_zsp(uint64_t res, unsigned size);
+bool emu_condition(struct emu_cpu *cpu, unsigned cc);
+
+/* ---- memory ---- */
+
+bool emu_read_slow(struct emu_cpu *cpu, uint64_t addr, unsigned size, uint64_t *val,
+		   enum emu_access access);
+bool emu_write_slow(struct emu_cpu *cpu, uint64_t addr, unsigned size, uint64_t val);
+bool emu_read_bytes(struct emu_cpu *cpu, uint64_t addr, void *dst, unsigned len);
+bool emu_write_bytes(struct emu_cpu *cpu, uint64_t addr, const void *src, unsigned len);
+
+static inline uint64_t load_host(const uint8_t *p, unsigned size)
+{
+	switch (size) {
+	case 1:
+		return *p;
+	case 2: {
+		uint16_t v;
+		memcpy(&v, p, 2);
+		return v;
+	}
+	case 4: {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		return v;
+	}
+	default: {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		return v;
+	}
+	}
+}
+
+static inline void store_host(uint8_t *p, unsigned size, uint64_t v)
+{
+	switch (size) {
+	case 1:
+		*p = (uint8_t)v;
+		break;
+	case 2: {
+		uint16_t w = (uint16_t)v;
+		memcpy(p, &w, 2);
+		break;
+	}
+	case 4: {
+		uint32_t w = (uint32_t)v;
+		memcpy(p, &w, 4);
+		break;
+	}
+	default:
+		memcpy(p, &v, 8);
+		break;
+	}
+}
+
+static inline bool emu_read(struct emu_cpu *cpu, uint64_t addr, unsigned size, uint64_t *val)
+{
+	struct tlb_entry *e = &cpu->tlb[(addr >> 12) & (EMU_TLB_SIZE - 1)];
+	if (likely(e->tag_read == (addr & EMU_PAGE_MASK) && (addr & 0xfff) + size <= 4096)) {
+		*val = load_host((const uint8_t *)(uintptr_t)(addr + e->addend), size);
+		return true;
+	}
+	return emu_read_slow(cpu, addr, size, val, EMU_ACCESS_READ);
+}
+
+/* Read of a read-modify-write operand: faults as a write, before anything is modified. */
+static inline bool emu_read_rmw(struct emu_cpu *cpu, uint64_t addr, unsigned size, uint64_t *val)
+{
+	struct tlb_entry *e = &cpu->tlb[(addr >> 12) & (EMU_TLB_SIZE - 1)];
+	if (likely(e->tag_write == (addr & EMU_PAGE_MASK) && (addr & 0xfff) + size <= 4096)) {
+		*val = load_host((const uint8_t *)(uintptr_t)(addr + e->addend), size);
+		return true;
+	}
+	return emu_read_slow(cpu, addr, size, val, EMU_ACCESS_WRITE);
+}
+
+static inline bool emu_write(struct emu_cpu *cpu, uint64_t addr, unsigned size, uint64_t val)
+{
+	struct tlb_entry *e = &cpu->tlb[(addr >> 12) & (EMU_TLB_SIZE - 1)];
+	if (likely(e->tag_write == (addr & EMU_PAGE_MASK) && (addr & 0xfff) + size <= 4096)) {
+		store_host((uint8_t *)(uintptr_t)(addr + e->addend), size, val);
+		return true;
+	}
+	return emu_write_slow(cpu, addr, size, val);
+}
+
+/* Checks that [addr, addr+len) is writable without writing (multi-part stores such as
+ * CMPXCHG16B, FXSAVE, ENTER must not half-complete). */
+bool emu_probe_write(struct emu_cpu *cpu, uint64_t addr, unsigned len);
+
+/* ---- operands ---- */
+
+static inline uint64_t addr_mask(const struct emu_insn *i, uint64_t a)
+{
+	return i->addrsize == 8 ? a : a & size_mask(i->addrsize);
+}
+
+/* Linear address of the ModRM memory operand. */
+static inline uint64_t emu_ea(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	uint64_t a = (uint64_t)i->disp;
+	if (i->base != EMU_NO_REG)
+		a += cpu->state.gpr[i->base];
+	if (i->index != EMU_NO_REG)
+		a += cpu->state.gpr[i->index] << i->scale;
+	a = addr_mask(i, a);
+	if (i->seg != EMU_NO_SEG)
+		a += cpu->state.seg[i->seg].base;
+	return a;
+}
+
+/* Offset part only (LEA). */
+static inline uint64_t emu_ea_offset(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	uint64_t a = (uint64_t)i->disp;
+	if (i->base != EMU_NO_REG)
+		a += cpu->state.gpr[i->base];
+	if (i->index != EMU_NO_REG)
+		a += cpu->state.gpr[i->index] << i->scale;
+	return addr_mask(i, a);
+}
+
+/* Reads the r/m operand (register or memory) of `size` bytes. */
+static inline bool rm_read(struct emu_cpu *cpu, const struct emu_insn *i, unsigned size,
+			   uint64_t *v)
+{
+	if (!i->is_mem) {
+		*v = reg_read(cpu, i->rm, size);
+		return true;
+	}
+	return emu_read(cpu, emu_ea(cpu, i), size, v);
+}
+
+static inline bool rm_write(struct emu_cpu *cpu, const struct emu_insn *i, unsigned size,
+			    uint64_t v)
+{
+	if (!i->is_mem) {
+		reg_write(cpu, i->rm, size, v);
+		return true;
+	}
+	return emu_write(cpu, emu_ea(cpu, i), size, v);
+}
+
+/* Reads the r/m operand for modification; *addr is set for memory operands. */
+static inline bool rmw_read(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t *addr,
+			    uint64_t *v)
+{
+	if (!i->is_mem) {
+		*v = reg_read(cpu, i->rm, i->opsize);
+		return true;
+	}
+	*addr = emu_ea(cpu, i);
+	return emu_read_rmw(cpu, *addr, i->opsize, v);
+}
+
+static inline bool rmw_write(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t addr,
+			     uint64_t v)
+{
+	if (!i->is_mem) {
+		reg_write(cpu, i->rm, i->opsize, v);
+		return true;
+	}
+	return emu_write(cpu, addr, i->opsize, v);
+}
+
+/* Stack in 64-bit mode (SS base ignored). */
+bool emu_push(struct emu_cpu *cpu, unsigned size, uint64_t v);
+bool emu_pop(struct emu_cpu *cpu, unsigned size, uint64_t *v);
+
+/* ---- caches ---- */
+
+void emu_tlb_flush(struct emu_cpu *cpu);
+void emu_code_invalidate_page(struct emu_cpu *cpu, uint64_t page);
+bool emu_code_page_contains(struct emu_cpu *cpu, uint64_t page);
+void emu_code_page_add(struct emu_cpu *cpu, uint64_t page);
+/* Host pointer for executing the page at `page`, or NULL (fetch #PF). */
+uint8_t *emu_fetch_page(struct emu_cpu *cpu, uint64_t page);
+
+/* The XMM register `n` inside the FXSAVE area. */
+static inline uint8_t *emu_xmm(struct emu_cpu *cpu, unsigned n)
+{
+	return cpu->state.xsave + 160 + 16 * n;
+}
+
+static inline uint32_t emu_mxcsr(struct emu_cpu *cpu)
+{
+	uint32_t v;
+	memcpy(&v, cpu->state.xsave + 24, 4);
+	return v;
+}
+
+#endif

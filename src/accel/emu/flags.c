@@ -1,0 +1,144 @@
+/* Lazy arithmetic flags: the hot ALU operations record (operation, size, result, operands) and
+ * the six arithmetic flags are computed only when something reads them. */
+#include "accel/emu/cpu.h"
+
+bool emu_parity(uint64_t v)
+{
+	return !__builtin_parity((unsigned)(v & 0xff));
+}
+
+uint64_t emu_zsp(uint64_t res, unsigned size)
+{
+	uint64_t f = 0;
+	res &= size_mask(size);
+	if (res == 0)
+		f |= FL_ZF;
+	if (res >> (size * 8 - 1))
+		f |= FL_SF;
+	if (emu_parity(res))
+		f |= FL_PF;
+	return f;
+}
+
+static uint64_t add_flags(const struct lazy_flags *lf, bool carry_in)
+{
+	uint64_t m = size_mask(lf->size), top = 1ULL << (lf->size * 8 - 1);
+	uint64_t a = lf->a & m, b = lf->b & m, r = lf->res & m;
+	uint64_t f = emu_zsp(r, lf->size);
+	if (carry_in ? r <= a : r < a)
+		f |= FL_CF;
+	if ((a ^ r) & (b ^ r) & top)
+		f |= FL_OF;
+	if ((a ^ b ^ r) & 0x10)
+		f |= FL_AF;
+	return f;
+}
+
+static uint64_t sub_flags(const struct lazy_flags *lf, bool borrow_in)
+{
+	uint64_t m = size_mask(lf->size), top = 1ULL << (lf->size * 8 - 1);
+	uint64_t a = lf->a & m, b = lf->b & m, r = lf->res & m;
+	uint64_t f = emu_zsp(r, lf->size);
+	if (borrow_in ? a <= b : a < b)
+		f |= FL_CF;
+	if ((a ^ b) & (a ^ r) & top)
+		f |= FL_OF;
+	if ((a ^ b ^ r) & 0x10)
+		f |= FL_AF;
+	return f;
+}
+
+static uint64_t lazy_arith_flags(const struct lazy_flags *lf)
+{
+	switch (lf->op) {
+	case LF_ADD:
+		return add_flags(lf, false);
+	case LF_ADC:
+		return add_flags(lf, lf->cf_in);
+	case LF_SUB:
+		return sub_flags(lf, false);
+	case LF_SBB:
+		return sub_flags(lf, lf->cf_in);
+	case LF_INC:
+		return (add_flags(lf, false) & ~FL_CF) | (lf->cf_in ? FL_CF : 0);
+	case LF_DEC:
+		return (sub_flags(lf, false) & ~FL_CF) | (lf->cf_in ? FL_CF : 0);
+	default: /* LF_LOGIC: CF = OF = 0; AF is undefined and cleared as hardware does */
+		return emu_zsp(lf->res, lf->size);
+	}
+}
+
+uint64_t emu_flags_materialize(struct emu_cpu *cpu)
+{
+	cpu->flags = (cpu->flags & ~(uint64_t)FL_ARITH) | lazy_arith_flags(&cpu->lf);
+	cpu->lf.op = LF_NONE;
+	return cpu->flags;
+}
+
+/* Condition codes in encoding order: O NO B AE E NE BE A S NS P NP L GE LE G. */
+bool emu_condition(struct emu_cpu *cpu, unsigned cc)
+{
+	const struct lazy_flags *lf = &cpu->lf;
+	/* The common compare-and-branch cases straight from the lazy record. */
+	if (lf->op == LF_SUB) {
+		uint64_t m = size_mask(lf->size);
+		uint64_t a = lf->a & m, b = lf->b & m;
+		int64_t sa = (int64_t)sign_extend(a, lf->size),
+			sb = (int64_t)sign_extend(b, lf->size);
+		switch (cc) {
+		case 0x2:
+			return a < b;
+		case 0x3:
+			return a >= b;
+		case 0x4:
+			return a == b;
+		case 0x5:
+			return a != b;
+		case 0x6:
+			return a <= b;
+		case 0x7:
+			return a > b;
+		case 0xc:
+			return sa < sb;
+		case 0xd:
+			return sa >= sb;
+		case 0xe:
+			return sa <= sb;
+		case 0xf:
+			return sa > sb;
+		default:
+			break;
+		}
+	} else if (lf->op == LF_LOGIC && (cc == 4 || cc == 5)) {
+		return ((lf->res & size_mask(lf->size)) == 0) == (cc == 4);
+	}
+	uint64_t f = emu_get_flags(cpu);
+	bool r;
+	switch (cc >> 1) {
+	case 0:
+		r = f & FL_OF;
+		break;
+	case 1:
+		r = f & FL_CF;
+		break;
+	case 2:
+		r = f & FL_ZF;
+		break;
+	case 3:
+		r = f & (FL_CF | FL_ZF);
+		break;
+	case 4:
+		r = f & FL_SF;
+		break;
+	case 5:
+		r = f & FL_PF;
+		break;
+	case 6:
+		r = !!(f & FL_SF) != !!(f & FL_OF);
+		break;
+	default:
+		r = (f & FL_ZF) || (!!(f & FL_SF) != !!(f & FL_OF));
+		break;
+	}
+	return (cc & 1) ? !r : r;
+}

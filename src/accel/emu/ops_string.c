@@ -1,0 +1,134 @@
+/* String instructions with their REP forms. Each iteration commits RSI/RDI/RCX before the next
+ * one, so a fault in the middle leaves the registers describing the remaining work and the
+ * instruction restarts where it stopped, as on hardware. */
+#include "accel/emu/cpu.h"
+#include "accel/emu/ops.h"
+
+struct string_regs {
+	unsigned asz;
+	int64_t step;
+};
+
+static struct string_regs string_setup(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	struct string_regs s = {.asz = i->addrsize, .step = (int64_t)i->opsize};
+	if (emu_get_flags(cpu) & FL_DF)
+		s.step = -s.step;
+	return s;
+}
+
+static uint64_t src_addr(struct emu_cpu *cpu, const struct emu_insn *i, unsigned asz)
+{
+	uint64_t a = gpr_get(cpu, GPR_RSI, asz);
+	if (i->seg != EMU_NO_SEG)
+		a += cpu->state.seg[i->seg].base;
+	return a;
+}
+
+static uint64_t dst_addr(struct emu_cpu *cpu, unsigned asz)
+{
+	uint64_t a = gpr_get(cpu, GPR_RDI, asz);
+	if (cpu->mode != EMU_MODE_64)
+		a += cpu->state.seg[SREG_ES].base;
+	return a;
+}
+
+static void advance(struct emu_cpu *cpu, unsigned reg, const struct string_regs *s)
+{
+	gpr_set(cpu, reg, s->asz, gpr_get(cpu, reg, s->asz) + (uint64_t)s->step);
+}
+
+/* One element; false on a fault. */
+static bool string_step(struct emu_cpu *cpu, const struct emu_insn *i, const struct string_regs *s)
+{
+	unsigned size = i->opsize;
+	uint64_t v, d;
+	switch (i->opcode) {
+	case 0xa4:
+	case 0xa5: /* MOVS */
+		if (!emu_read(cpu, src_addr(cpu, i, s->asz), size, &v) ||
+		    !emu_write(cpu, dst_addr(cpu, s->asz), size, v))
+			return false;
+		advance(cpu, GPR_RSI, s);
+		advance(cpu, GPR_RDI, s);
+		return true;
+	case 0xaa:
+	case 0xab: /* STOS */
+		if (!emu_write(cpu, dst_addr(cpu, s->asz), size, gpr_get(cpu, GPR_RAX, size)))
+			return false;
+		advance(cpu, GPR_RDI, s);
+		return true;
+	case 0xac:
+	case 0xad: /* LODS */
+		if (!emu_read(cpu, src_addr(cpu, i, s->asz), size, &v))
+			return false;
+		gpr_set(cpu, GPR_RAX, size, v);
+		advance(cpu, GPR_RSI, s);
+		return true;
+	case 0xa6:
+	case 0xa7: /* CMPS */
+		if (!emu_read(cpu, src_addr(cpu, i, s->asz), size, &v) ||
+		    !emu_read(cpu, dst_addr(cpu, s->asz), size, &d))
+			return false;
+		emu_set_lazy(cpu, LF_SUB, size, v - d, v, d);
+		advance(cpu, GPR_RSI, s);
+		advance(cpu, GPR_RDI, s);
+		return true;
+	default: /* SCAS */
+		if (!emu_read(cpu, dst_addr(cpu, s->asz), size, &d))
+			return false;
+		v = gpr_get(cpu, GPR_RAX, size);
+		emu_set_lazy(cpu, LF_SUB, size, v - d, v, d);
+		advance(cpu, GPR_RDI, s);
+		return true;
+	}
+}
+
+static bool compares(const struct emu_insn *i)
+{
+	return i->opcode == 0xa6 || i->opcode == 0xa7 || i->opcode == 0xae || i->opcode == 0xaf;
+}
+
+static int string_op(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	struct string_regs s = string_setup(cpu, i);
+	if (!i->rep)
+		return string_step(cpu, i, &s) ? EMU_NEXT : EMU_STOP;
+	bool cmp = compares(i);
+	while (gpr_get(cpu, GPR_RCX, s.asz) != 0) {
+		if (!string_step(cpu, i, &s))
+			return EMU_STOP;
+		gpr_set(cpu, GPR_RCX, s.asz, gpr_get(cpu, GPR_RCX, s.asz) - 1);
+		if (cmp) {
+			bool zf = emu_condition(cpu, 4);
+			if ((i->rep == 0xf3 && !zf) || (i->rep == 0xf2 && zf))
+				break;
+		}
+	}
+	return EMU_NEXT;
+}
+
+HANDLER(op_movs)
+{
+	return string_op(cpu, i);
+}
+
+HANDLER(op_stos)
+{
+	return string_op(cpu, i);
+}
+
+HANDLER(op_lods)
+{
+	return string_op(cpu, i);
+}
+
+HANDLER(op_cmps)
+{
+	return string_op(cpu, i);
+}
+
+HANDLER(op_scas)
+{
+	return string_op(cpu, i);
+}

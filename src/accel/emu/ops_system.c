@@ -1,0 +1,170 @@
+/* System-ish instructions a user-mode program meets: NOP, CPUID (a fixed model that advertises
+ * only what this emulator implements), RDTSC, SYSCALL, INT3/INT n, HLT and port I/O (#GP at
+ * CPL 3), the fences and FXSAVE/FXRSTOR/LDMXCSR/STMXCSR (group 15). */
+#include "accel/emu/cpu.h"
+#include "accel/emu/cpuid.h"
+#include "accel/emu/ops.h"
+
+static unsigned cpl(struct emu_cpu *cpu)
+{
+	return cpu->state.seg[SREG_CS].selector & 3;
+}
+
+HANDLER(op_nop)
+{
+	(void)cpu;
+	(void)i;
+	return EMU_NEXT;
+}
+
+HANDLER(op_fwait)
+{
+	(void)cpu;
+	(void)i;
+	return EMU_NEXT;
+}
+
+HANDLER(op_ud)
+{
+	(void)i;
+	return emu_raise_ud(cpu);
+}
+
+HANDLER(op_cpuid)
+{
+	(void)i;
+	uint32_t r[4];
+	emu_cpuid((uint32_t)cpu->state.gpr[GPR_RAX], (uint32_t)cpu->state.gpr[GPR_RCX], r);
+	gpr_set(cpu, GPR_RAX, 4, r[0]);
+	gpr_set(cpu, GPR_RBX, 4, r[1]);
+	gpr_set(cpu, GPR_RCX, 4, r[2]);
+	gpr_set(cpu, GPR_RDX, 4, r[3]);
+	return EMU_NEXT;
+}
+
+/* The time stamp counts retired instructions: deterministic, monotonic. */
+HANDLER(op_rdtsc)
+{
+	(void)i;
+	uint64_t t = cpu->tsc;
+	gpr_set(cpu, GPR_RAX, 4, t & 0xffffffff);
+	gpr_set(cpu, GPR_RDX, 4, t >> 32);
+	return EMU_NEXT;
+}
+
+static int trap_exit(struct emu_cpu *cpu, enum emu_exit_reason reason)
+{
+	cpu->pending = (struct emu_exit){.reason = reason};
+	cpu->pending_after = true;
+	return EMU_STOP;
+}
+
+HANDLER(op_syscall)
+{
+	(void)i;
+	if (cpu->mode != EMU_MODE_64 || !(cpu->state.efer & X86_EFER_SCE))
+		return emu_raise_ud(cpu);
+	cpu->state.gpr[GPR_RCX] = cpu->next_rip;
+	cpu->state.gpr[GPR_R11] = emu_get_flags(cpu) | X86_RFLAGS_FIXED;
+	return trap_exit(cpu, EMU_EXIT_SYSCALL);
+}
+
+static int software_interrupt(struct emu_cpu *cpu, uint8_t vector)
+{
+	trap_exit(cpu, EMU_EXIT_EXCEPTION);
+	cpu->pending.vector = vector;
+	cpu->pending.software = true;
+	return EMU_STOP;
+}
+
+HANDLER(op_int3)
+{
+	(void)i;
+	return software_interrupt(cpu, EMU_VEC_BP);
+}
+
+HANDLER(op_int)
+{
+	return software_interrupt(cpu, (uint8_t)i->imm);
+}
+
+HANDLER(op_hlt)
+{
+	(void)i;
+	if (cpl(cpu) != 0)
+		return emu_raise_gp0(cpu);
+	return trap_exit(cpu, EMU_EXIT_HLT);
+}
+
+/* CLI/STI, IN/OUT/INS/OUTS, MOV to Sreg: privileged at CPL 3 with IOPL 0; system mode (port
+ * I/O exits) is not implemented yet. */
+HANDLER(op_privileged)
+{
+	(void)i;
+	if (cpl(cpu) != 0)
+		return emu_raise_gp0(cpu);
+	return emu_raise_ud(cpu);
+}
+
+#define MXCSR_VALID 0xffffu
+
+static int fxsave(struct emu_cpu *cpu, uint64_t addr)
+{
+	if (addr & 15)
+		return emu_raise_gp0(cpu);
+	if (!emu_probe_write(cpu, addr, 512))
+		return EMU_STOP;
+	emu_write_bytes(cpu, addr, cpu->state.xsave, 512);
+	return EMU_NEXT;
+}
+
+static int fxrstor(struct emu_cpu *cpu, uint64_t addr)
+{
+	uint8_t buf[512];
+	uint32_t mxcsr;
+	if (addr & 15)
+		return emu_raise_gp0(cpu);
+	if (!emu_read_bytes(cpu, addr, buf, sizeof(buf)))
+		return EMU_STOP;
+	memcpy(&mxcsr, buf + 24, 4);
+	if (mxcsr & ~MXCSR_VALID)
+		return emu_raise_gp0(cpu);
+	memcpy(cpu->state.xsave, buf, 24);
+	memcpy(cpu->state.xsave + 24, &mxcsr, 4);
+	memcpy(cpu->state.xsave + 32, buf + 32, 416 - 32);
+	return EMU_NEXT;
+}
+
+static int ldmxcsr(struct emu_cpu *cpu, uint64_t addr)
+{
+	uint64_t v;
+	if (!emu_read(cpu, addr, 4, &v))
+		return EMU_STOP;
+	if (v & ~(uint64_t)MXCSR_VALID)
+		return emu_raise_gp0(cpu);
+	uint32_t m = (uint32_t)v;
+	memcpy(cpu->state.xsave + 24, &m, 4);
+	return EMU_NEXT;
+}
+
+HANDLER(op_grp15)
+{
+	unsigned op = (i->modrm >> 3) & 7;
+	if (!i->is_mem)
+		return op >= 5 ? EMU_NEXT : emu_raise_ud(cpu); /* LFENCE MFENCE SFENCE */
+	uint64_t addr = emu_ea(cpu, i), v;
+	switch (op) {
+	case 0:
+		return fxsave(cpu, addr);
+	case 1:
+		return fxrstor(cpu, addr);
+	case 2:
+		return ldmxcsr(cpu, addr);
+	case 3:
+		return emu_write(cpu, addr, 4, emu_mxcsr(cpu)) ? EMU_NEXT : EMU_STOP;
+	case 7: /* CLFLUSH: faults like a byte read */
+		return emu_read(cpu, addr, 1, &v) ? EMU_NEXT : EMU_STOP;
+	default: /* XSAVE family: not advertised */
+		return emu_raise_ud(cpu);
+	}
+}
