@@ -1,0 +1,108 @@
+#!/bin/sh
+# busybox-static applets under `gureum emu-user`, each compared with the same command run
+# natively: stdout and exit status must be identical. Usage: busybox.sh GUREUM
+# Exit status: 0 all passed, 1 a case failed, 77 skipped (no /bin/busybox).
+set -u
+GUREUM=$(realpath "$1")
+BUSYBOX=/bin/busybox
+[ -x "$BUSYBOX" ] || { echo "SKIP: $BUSYBOX (busybox-static) is not installed"; exit 77; }
+
+WORK=$(mktemp -d /tmp/gureum-emu-user.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 1
+
+# Applets by name on PATH, so that sh runs them through fork + execve of busybox itself.
+mkdir bin
+for applet in sh echo cat sort md5sum sha256sum gzip gunzip awk sed wc tr cut seq head tail \
+	uniq grep expr printf test rm ls; do
+	ln -s "$BUSYBOX" "bin/$applet"
+done
+RUN_PATH=$WORK/bin
+
+# About 1 MB of varied text, made natively.
+"$BUSYBOX" seq 1 45000 | "$BUSYBOX" awk '{ printf "%d line %d word%d %s\n", $1, ($1 * $1) % 9973, $1 % 17, substr("abcdefghijklmnopqrstuvwxyz", $1 % 26 + 1, 5) }' > data.txt
+
+passed=0
+failed=0
+
+# check NAME APPLET [ARGS...]: compares stdout and exit status, native vs emulated.
+check() {
+	name=$1
+	shift
+	env PATH="$RUN_PATH" "$@" > native.out 2> native.err
+	native_status=$?
+	env PATH="$RUN_PATH" "$GUREUM" emu-user "$WORK/bin/$1" "$@" > emu.out 2> emu.err
+	emu_status=$?
+	# argv[0] under the emulator is the full path; the applet name is the same.
+	if [ "$native_status" = "$emu_status" ] && cmp -s native.out emu.out; then
+		passed=$((passed + 1))
+		echo "ok   $name"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $name (status native $native_status, emu-user $emu_status)"
+		diff native.out emu.out | head -n 10
+		head -n 5 emu.err
+	fi
+}
+
+# expect NAME STATUS STDERR-WORDS COMMAND...: an emu-user run that must fail a given way.
+expect() {
+	name=$1 want_status=$2 words=$3
+	shift 3
+	env PATH="$RUN_PATH" "$GUREUM" emu-user "$@" > emu.out 2> emu.err
+	status=$?
+	if [ "$status" = "$want_status" ] && grep -q "$words" emu.err; then
+		passed=$((passed + 1))
+		echo "ok   $name"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $name (status $status, wanted $want_status and '$words' on stderr)"
+		head -n 5 emu.err
+	fi
+}
+
+check echo echo hello, emulated world
+check printf printf '%s=%05d %x\n' answer 42 255
+check sh-loops-arithmetic-functions sh -c '
+	square() { echo $(( $1 * $1 )); }
+	total=0
+	for i in 1 2 3 4 5 6 7 8 9 10; do total=$(( total + $(square $i) )); done
+	echo "sum of squares: $total"
+	n=27 steps=0
+	while [ $n -ne 1 ]; do
+		if [ $(( n % 2 )) -eq 0 ]; then n=$(( n / 2 )); else n=$(( 3 * n + 1 )); fi
+		steps=$(( steps + 1 ))
+	done
+	echo "collatz 27: $steps steps"
+	case "$total" in 385) echo matched;; *) echo no;; esac'
+check sh-exit-status sh -c 'exit 42'
+check sh-redirections sh -c 'seq 1 100 > f.txt; wc -l < f.txt; cat f.txt f.txt | tail -n 2; rm f.txt'
+check sh-pipeline sh -c 'seq 1 5000 | sort -r | head -n 3 | tr 0-9 a-j'
+check sh-gzip-roundtrip sh -c 'gzip -c < data.txt | gunzip -c | md5sum'
+check sort sort data.txt
+check sort-numeric-key sort -n -k 3 -k 1r data.txt
+check sort-unique-reverse sort -u -r -k 4 data.txt
+check md5sum md5sum data.txt
+check sha256sum sha256sum data.txt
+check gzip-bytes gzip -9 -c data.txt
+check awk-sums awk '{ s += $3; c[$4]++ } END { print s, NR; for (k in c) n++; print n }' data.txt
+check awk-printf awk -F' ' '$4 == "word5" { printf "%s:%.3f\n", $1, $3 / 7 }' data.txt
+check sed sed -e 's/line/LINE/g' -e '/5 /d' -e '3,7p' data.txt
+check wc wc data.txt
+check tr sh -c 'tr a-z A-Z < data.txt'
+check cut cut -d ' ' -f 2,3,5 data.txt
+check seq seq -w 1 3 2000
+check grep-count grep -c 'word1[0-6]' data.txt
+check uniq-count sh -c 'cut -d " " -f 4 data.txt | sort | uniq -c'
+
+expect dynamic-program-refused 126 "dynamically linked" /bin/true
+expect missing-program 127 "No such file" "$WORK/does-not-exist"
+if command -v cc > /dev/null 2>&1; then
+	printf '.globl _start\n_start:\n\txor %%eax, %%eax\n\tmovl $1, (%%rax)\n' > crash.S
+	if cc -nostdlib -static -o crash crash.S 2> /dev/null; then
+		expect fault-reported-as-sigsegv 139 "SIGSEGV.*address 0x0" ./crash
+	fi
+fi
+
+echo "emu-user busybox: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
