@@ -22,8 +22,7 @@ need_cmd gzip gzip
 
 kpkg=$(kernel_package)
 kver=$(apt_candidate "$kpkg")
-bbver=$(apt_candidate busybox-static 2>/dev/null || true)
-[[ -n $bbver ]] || apt_known busybox-static
+apt_known busybox-static
 bbver=$(apt_candidate busybox-static)
 stamp=$(inputs_hash "$kpkg=$kver" "busybox-static=$bbver" "${GUEST_MODULES[*]}" \
 	"$(cat "$INIT_SCRIPT" "${BASH_SOURCE[0]}")")
