@@ -201,38 +201,66 @@ static int queue_update(struct qcow2_driver_state *s, const struct qcow2_mapping
 	return s->npending == MAX_PENDING ? commit_pending(s) : 0;
 }
 
-int qcow2_ensure_l2(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m)
+/* Points L1 entry l1_index at a new L2 table; the table is durable before the entry is
+ * written, and the entry durable before the caller releases what it replaced. */
+static int point_l1_at(struct qcow2 *q, uint64_t l1_index, uint64_t l2_offset)
 {
-	uint64_t l1_index = guest_offset >> (2 * q->h.cluster_bits - 3);
-	if (m->l2_offset != 0) {
-		if (q->l1[l1_index] & QCOW2_OFLAG_COPIED)
-			return 0;
-		uint64_t refcount;
-		int ret = qcow2_get_refcount(q, m->l2_offset >> q->h.cluster_bits, &refcount);
-		if (ret < 0)
-			return ret;
-		if (refcount != 1)
-			return qcow2_corrupt(q,
-					     "L2 table shared with a snapshot cannot be written");
-		return 0;
-	}
-	uint64_t offset;
-	int ret = qcow2_alloc_cluster(q, &offset);
-	if (ret < 0)
-		return ret;
-	uint8_t *zeroes = calloc(1, q->cluster_size);
-	ret = zeroes ? qcow2_pwrite(q, offset, zeroes, q->cluster_size) : -ENOMEM;
-	free(zeroes);
-	qcow2_cache_forget(&q->l2_cache, offset);
-	if (!ret)
-		ret = qcow2_order_flush(q); /* table and refcount durable before L1 points to it */
+	int ret = qcow2_order_flush(q);
 	uint8_t entry[8];
-	put_be64(entry, offset | QCOW2_OFLAG_COPIED);
+	put_be64(entry, l2_offset | QCOW2_OFLAG_COPIED);
 	if (!ret)
 		ret = qcow2_pwrite(q, q->h.l1_table_offset + 8 * l1_index, entry, sizeof(entry));
 	if (ret < 0)
 		return ret;
-	q->l1[l1_index] = offset | QCOW2_OFLAG_COPIED;
+	q->l1[l1_index] = l2_offset | QCOW2_OFLAG_COPIED;
+	return 0;
+}
+
+/* Writes a new L2 table holding a copy of src (or zeroes) and returns its offset. */
+static int write_new_l2(struct qcow2 *q, uint64_t src, uint64_t *offset)
+{
+	uint8_t *table = calloc(1, q->cluster_size);
+	if (!table)
+		return -ENOMEM;
+	uint8_t *cached;
+	int ret = src ? qcow2_cache_get(&q->l2_cache, q->fd, src, &cached) : 0;
+	if (!ret && src)
+		memcpy(table, cached, q->cluster_size);
+	if (!ret)
+		ret = qcow2_alloc_cluster(q, offset);
+	if (!ret)
+		ret = qcow2_pwrite(q, *offset, table, q->cluster_size);
+	free(table);
+	if (!ret)
+		qcow2_cache_forget(&q->l2_cache, *offset);
+	return ret;
+}
+
+/* An L2 table shared with an internal snapshot is copied before it is changed; the copy keeps
+ * the data clusters' references, which the snapshot already counted. */
+int qcow2_ensure_l2(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m)
+{
+	uint64_t l1_index = guest_offset >> (2 * q->h.cluster_bits - 3);
+	uint64_t refcount = 0;
+	if (m->l2_offset != 0) {
+		if (q->l1[l1_index] & QCOW2_OFLAG_COPIED)
+			return 0;
+		int ret = qcow2_get_refcount(q, m->l2_offset >> q->h.cluster_bits, &refcount);
+		if (ret < 0 || refcount == 1)
+			return ret;
+		if (refcount == 0)
+			return qcow2_corrupt(q, "L2 table in use has refcount 0");
+	}
+	uint64_t offset, old = m->l2_offset;
+	int ret = write_new_l2(q, old, &offset);
+	if (!ret)
+		ret = point_l1_at(q, l1_index, offset);
+	if (!ret && old)
+		ret = qcow2_order_flush(q);
+	if (!ret && old)
+		ret = qcow2_release(q, old, q->cluster_size);
+	if (ret < 0)
+		return ret;
 	m->l2_offset = offset;
 	return 0;
 }
@@ -528,13 +556,6 @@ static int check_open_mode(struct block_device *dev, const struct qcow2_header *
 				"closed cleanly); repair it with 'qemu-img check -r all' first",
 				dev->filename);
 		return -EROFS;
-	}
-	if (h->nb_snapshots > 0 && !dev->read_only) {
-		block_error_set(err,
-				"%s: writing to images with internal snapshots is not "
-				"supported yet; open it read-only",
-				dev->filename);
-		return -ENOTSUP;
 	}
 	return 0;
 }

@@ -2,6 +2,7 @@
  * the stored ones, cluster by cluster. */
 #include "block/qcow2_check.h"
 #include "block/qcow2_internal.h"
+#include "block/qcow2_snapshot.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -16,6 +17,7 @@ struct counter {
 	uint64_t nclusters; /* clusters in the file */
 	uint32_t *refs;
 	bool copied_pass; /* second walk: check OFLAG_COPIED against the counted references */
+	bool in_snapshot; /* walking a snapshot's tables: its clusters are not the guest's */
 };
 
 static void problem(struct counter *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -79,10 +81,10 @@ static int walk_l2(struct counter *c, uint64_t l2_offset, uint8_t *table)
 		}
 		if (m.kind == QCOW2_COMPRESSED) {
 			reference(c, m.host_offset, m.compressed_size, "compressed cluster");
-			c->res->allocated_clusters++;
+			c->res->allocated_clusters += !c->in_snapshot;
 		} else if (m.host_offset) {
 			reference(c, m.host_offset, q->cluster_size, "data cluster");
-			c->res->allocated_clusters++;
+			c->res->allocated_clusters += !c->in_snapshot;
 		}
 	}
 	return 0;
@@ -104,26 +106,79 @@ static void count_fixed_structures(struct counter *c)
 	}
 }
 
-static int walk_l1(struct counter *c)
+/* Validates an L1 entry of any L1 table (active or snapshot); 0: no L2 table. */
+static int l2_offset_of(struct counter *c, uint64_t entry, uint64_t *l2_offset)
+{
+	struct qcow2 *q = c->q;
+	uint64_t offset = entry & QCOW2_OFFSET_MASK;
+	if ((entry & QCOW2_L1_RESERVED) || (offset & (q->cluster_size - 1)) ||
+	    (offset && (offset > q->file_size || q->cluster_size > q->file_size - offset)))
+		return -EINVAL;
+	*l2_offset = offset;
+	return 0;
+}
+
+/* Counts an L1 table's L2 tables and, through them, its data clusters; in the second pass
+ * (active table only) checks OFLAG_COPIED. */
+static int walk_l1_table(struct counter *c, const uint64_t *l1, uint64_t entries)
 {
 	struct qcow2 *q = c->q;
 	uint8_t *table = malloc(q->cluster_size);
 	if (!table)
 		return -ENOMEM;
 	int ret = 0;
-	for (uint64_t i = 0; i < q->h.l1_size && !ret; i++) {
+	for (uint64_t i = 0; i < entries && !ret; i++) {
 		uint64_t l2_offset;
-		if (qcow2_l2_offset(q, i, &l2_offset) < 0) {
-			c->res->corruptions += !c->copied_pass;
+		if (l2_offset_of(c, l1[i], &l2_offset) < 0) {
+			if (!c->copied_pass)
+				problem(c, "L1 entry %" PRIu64 " is invalid", i);
 			continue;
 		}
 		if (!l2_offset)
 			continue;
 		reference(c, l2_offset, q->cluster_size, "L2 table");
-		check_copied(c, l2_offset, q->l1[i] & QCOW2_OFLAG_COPIED, "L2 table");
+		check_copied(c, l2_offset, l1[i] & QCOW2_OFLAG_COPIED, "L2 table");
 		ret = walk_l2(c, l2_offset, table);
 	}
 	free(table);
+	return ret;
+}
+
+static int walk_l1(struct counter *c)
+{
+	return walk_l1_table(c, c->q->l1, c->q->h.l1_size);
+}
+
+/* The snapshot table, and each snapshot's L1 table with everything it references: a snapshot
+ * holds one reference to each of them. */
+static int count_snapshots(struct counter *c)
+{
+	struct qcow2 *q = c->q;
+	struct qcow2_snapshot *snapshots;
+	uint64_t table_bytes;
+	if (q->h.nb_snapshots == 0)
+		return 0;
+	if (qcow2_read_snapshots(q, &snapshots, &table_bytes) < 0) {
+		problem(c, "snapshot table is unreadable");
+		return 0;
+	}
+	reference(c, q->h.snapshots_offset, table_bytes, "snapshot table");
+	c->in_snapshot = true;
+	int ret = 0;
+	for (uint32_t i = 0; i < q->h.nb_snapshots && !ret; i++) {
+		struct qcow2_snapshot *s = &snapshots[i];
+		uint64_t *l1 = malloc(s->l1_size ? (uint64_t)s->l1_size * 8 : 8);
+		ret = l1 ? qcow2_pread(q, s->l1_offset, l1, (uint64_t)s->l1_size * 8) : -ENOMEM;
+		for (uint32_t e = 0; e < s->l1_size && !ret; e++)
+			l1[e] = be64toh(l1[e]);
+		if (!ret) {
+			reference(c, s->l1_offset, (uint64_t)s->l1_size * 8, "snapshot L1 table");
+			ret = walk_l1_table(c, l1, s->l1_size);
+		}
+		free(l1);
+	}
+	free(snapshots);
+	c->in_snapshot = false;
 	return ret;
 }
 
@@ -196,10 +251,9 @@ int qcow2_check(struct block_device *dev, bool repair, struct qcow2_check_result
 		block_error_set(err, "%s: not a qcow2 image", dev->filename);
 		return -EINVAL;
 	}
-	if (q->h.nb_snapshots > 0 || q->h.has_bitmaps) {
+	if (q->h.has_bitmaps) {
 		block_error_set(err,
-				"%s: checking images with internal snapshots or bitmaps is not "
-				"supported yet",
+				"%s: checking images with persistent bitmaps is not supported yet",
 				dev->filename);
 		return -ENOTSUP;
 	}
@@ -211,11 +265,16 @@ int qcow2_check(struct block_device *dev, bool repair, struct qcow2_check_result
 		return -ENOMEM;
 	}
 	res->total_clusters = (q->h.size + q->cluster_size - 1) >> q->h.cluster_bits;
-	res->image_end_offset = q->file_size;
 	count_fixed_structures(&c);
 	int ret = walk_l1(&c);
 	if (!ret)
+		ret = count_snapshots(&c);
+	if (!ret)
 		ret = compare_refcounts(&c, repair);
+	/* As qemu-img: the end of the last cluster anything references. */
+	for (uint64_t i = c.nclusters; i > 0 && !res->image_end_offset; i--)
+		if (c.refs[i - 1])
+			res->image_end_offset = i << q->h.cluster_bits;
 	c.copied_pass = true;
 	if (!ret)
 		ret = walk_l1(&c);

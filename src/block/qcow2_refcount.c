@@ -2,7 +2,8 @@
  *
  * Allocation marks a cluster used before anything points at it, so a crash in between only
  * leaks it. A refcount block that does not exist yet is placed in the first cluster of the range
- * it describes, so that it can count itself without a second allocation. */
+ * it describes, so that it can count itself without a second allocation. When the refcount
+ * table covers no free cluster any more, it is grown (see grow_reftable). */
 #include "block/qcow2_internal.h"
 
 #include <errno.h>
@@ -153,38 +154,137 @@ static int create_refblock(struct qcow2 *q, uint64_t cluster)
 	return 0;
 }
 
+/* Marks clusters [first, first + count) used in a fresh refcount block image (block holds the
+ * entries of the range starting at block_start). */
+static void count_in_new_block(struct qcow2 *q, uint8_t *block, uint64_t block_start,
+			       uint64_t first, uint64_t count)
+{
+	for (uint64_t c = first; c < first + count; c++) {
+		if (c < block_start || c >= block_start + q->refblock_entries)
+			continue;
+		uint64_t i = c - block_start;
+		encode_entry(q, block + entry_byte(q, i), i, 1);
+	}
+}
+
+/* Writes the new refcount blocks (indices from first_block on) and the new table, all placed
+ * at cluster start, each counting itself. */
+static int write_grown_structures(struct qcow2 *q, uint64_t start, uint64_t nblocks,
+				  uint64_t table_clusters, uint64_t new_entries)
+{
+	uint64_t first_block = q->reftable_entries;
+	uint8_t *buf = calloc(1, table_clusters * q->cluster_size > q->cluster_size
+				     ? table_clusters * q->cluster_size
+				     : q->cluster_size);
+	if (!buf)
+		return -ENOMEM;
+	int ret = 0;
+	for (uint64_t b = 0; b < nblocks && !ret; b++) {
+		memset(buf, 0, q->cluster_size);
+		count_in_new_block(q, buf, (first_block + b) * q->refblock_entries, start,
+				   nblocks + table_clusters);
+		ret = qcow2_pwrite(q, (start + b) << q->h.cluster_bits, buf, q->cluster_size);
+	}
+	memset(buf, 0, table_clusters * q->cluster_size);
+	for (uint64_t i = 0; i < new_entries; i++) {
+		uint64_t entry = i < first_block ? q->reftable[i]
+				 : i < first_block + nblocks
+				     ? (start + i - first_block) << q->h.cluster_bits
+				     : 0;
+		put_be64(buf + 8 * i, entry);
+	}
+	if (!ret)
+		ret = qcow2_pwrite(q, (start + nblocks) << q->h.cluster_bits, buf,
+				   table_clusters * q->cluster_size);
+	free(buf);
+	return ret;
+}
+
+/* Switches the header to the new table in one write (offset and size share a sector). */
+static int switch_reftable(struct qcow2 *q, uint64_t offset, uint64_t clusters)
+{
+	uint8_t field[12];
+	put_be64(field, offset);
+	put_be32(field + 8, clusters);
+	int ret = qcow2_pwrite(q, 48, field, sizeof(field));
+	return ret ? ret : qcow2_order_flush(q);
+}
+
+/* Grows the refcount table when every cluster it covers is in use, as QEMU does: new refcount
+ * blocks and a larger table are written past the covered range, describing themselves; once
+ * they are durable one header write switches to them, and then the old table is freed. A crash
+ * in between leaves the old table in charge and the new clusters merely unreferenced. */
+static int grow_reftable(struct qcow2 *q)
+{
+	uint64_t old_entries = q->reftable_entries;
+	uint64_t table_clusters =
+	    ((old_entries * 2 + 8) * 8 + q->cluster_size - 1) >> q->h.cluster_bits;
+	if (table_clusters * q->cluster_size > QCOW2_MAX_REFTABLE_BYTES)
+		return -ENOSPC;
+	uint64_t new_entries = table_clusters * q->cluster_size / 8;
+	uint64_t start = old_entries * q->refblock_entries; /* first uncovered cluster */
+	uint64_t nblocks = 1;
+	while (nblocks * q->refblock_entries < nblocks + table_clusters)
+		nblocks++;
+	int ret = write_grown_structures(q, start, nblocks, table_clusters, new_entries);
+	if (!ret)
+		ret = qcow2_order_flush(q);
+	uint64_t table_offset = (start + nblocks) << q->h.cluster_bits;
+	if (!ret)
+		ret = switch_reftable(q, table_offset, table_clusters);
+	uint64_t *table = ret ? NULL : calloc(new_entries, 8);
+	if (ret || !table)
+		return ret ? ret : -ENOMEM;
+	memcpy(table, q->reftable, old_entries * 8);
+	for (uint64_t b = 0; b < nblocks; b++)
+		table[old_entries + b] = (start + b) << q->h.cluster_bits;
+	uint64_t old_offset = q->h.refcount_table_offset;
+	uint64_t old_clusters = q->h.refcount_table_clusters;
+	free(q->reftable);
+	q->reftable = table;
+	q->reftable_entries = new_entries;
+	q->h.refcount_table_offset = table_offset;
+	q->h.refcount_table_clusters = table_clusters;
+	return qcow2_release(q, old_offset, old_clusters << q->h.cluster_bits);
+}
+
 int qcow2_alloc_cluster(struct qcow2 *q, uint64_t *offset)
 {
-	uint64_t limit = q->reftable_entries * q->refblock_entries;
 	uint64_t max_cluster = (QCOW2_OFFSET_MASK >> q->h.cluster_bits) + 1;
-	if (max_cluster < limit)
-		limit = max_cluster;
-	for (uint64_t cluster = q->free_hint; cluster < limit; cluster++) {
-		uint64_t refcount, block;
-		int ret = qcow2_get_refcount(q, cluster, &refcount);
-		if (!ret)
-			ret = refblock_offset(q, cluster, &block);
-		if (ret < 0)
-			return ret;
-		if (refcount != 0)
-			continue;
-		if (block == 0) {
-			ret = create_refblock(q, cluster);
+	for (;;) {
+		uint64_t limit = q->reftable_entries * q->refblock_entries;
+		if (max_cluster < limit)
+			limit = max_cluster;
+		for (uint64_t cluster = q->free_hint; cluster < limit; cluster++) {
+			uint64_t refcount, block;
+			int ret = qcow2_get_refcount(q, cluster, &refcount);
+			if (!ret)
+				ret = refblock_offset(q, cluster, &block);
 			if (ret < 0)
 				return ret;
-			continue;
+			if (refcount != 0)
+				continue;
+			if (block == 0) {
+				ret = create_refblock(q, cluster);
+				if (ret < 0)
+					return ret;
+				continue;
+			}
+			ret = qcow2_set_refcount(q, cluster, 1);
+			if (ret < 0)
+				return ret;
+			q->free_hint = cluster + 1;
+			*offset = cluster << q->h.cluster_bits;
+			return 0;
 		}
-		ret = qcow2_set_refcount(q, cluster, 1);
-		if (ret < 0)
+		q->free_hint = limit;
+		int ret = limit < max_cluster ? grow_reftable(q) : -ENOSPC;
+		if (ret < 0) {
+			log_error("%s: image full: cannot grow the refcount table: %s", q->filename,
+				  strerror(-ret));
 			return ret;
-		q->free_hint = cluster + 1;
-		*offset = cluster << q->h.cluster_bits;
-		return 0;
+		}
 	}
-	log_error("%s: image full: its refcount table covers no more clusters (growing it is not "
-		  "implemented yet)",
-		  q->filename);
-	return -ENOSPC;
 }
 
 int qcow2_release(struct qcow2 *q, uint64_t offset, uint64_t length)
