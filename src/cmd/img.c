@@ -21,6 +21,8 @@ static const struct {
     {"commit", img_commit, "commit [-f fmt] [-d] [-p] OVERLAY"},
     {"rebase", img_rebase, "rebase [-f fmt] [-u] [-p] -b BACKING [-F fmt] FILE"},
     {"snapshot", img_snapshot, "snapshot [-f fmt] IMAGE OVERLAY"},
+    {"crashtest", img_crashtest,
+     "crashtest fill FILE | write SEED FILE | verify SEED GEN [--base] RAW (crash tests)"},
     {"bench", img_bench,
      "bench [-f fmt] [-c count] [-d depth] [-s size] [-S step] [-o offset] [-w] [-t none] "
      "[--pattern=n] [--flush-interval=n] FILE"},

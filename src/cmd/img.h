@@ -17,6 +17,7 @@ int img_commit(int argc, char **argv);
 int img_rebase(int argc, char **argv);
 int img_snapshot(int argc, char **argv);
 int img_bench(int argc, char **argv);
+int img_crashtest(int argc, char **argv);
 
 /* Creates an empty image of format "raw" or "qcow2". options is QEMU-style
  * "cluster_size=64k,compat=1.1,refcount_bits=16" (or NULL). Reports errors itself. */
