@@ -2,6 +2,7 @@
 
 #include "emu_user/elf_loader.h"
 #include "emu_user/initial_stack.h"
+#include "emu_user/signal_delivery.h"
 
 #include <cpuid.h>
 #include <errno.h>
@@ -12,7 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RUN_BUDGET (1ULL << 26)
+/* Instructions between two looks at pending signals. */
+#define RUN_BUDGET (1ULL << 22)
 
 static bool translate_page(void *opaque, uint64_t page, enum emu_access access, uint8_t **host)
 {
@@ -100,9 +102,7 @@ static void reset_caught_signals(struct emu_process *p)
 	for (int sig = 1; sig <= GUEST_NSIG; sig++) {
 		if (p->sigactions[sig].handler > 1) {
 			memset(&p->sigactions[sig], 0, sizeof(p->sigactions[sig]));
-			if (sig < 32 && sig != SIGSEGV && sig != SIGBUS && sig != SIGFPE &&
-			    sig != SIGILL)
-				signal(sig, SIG_DFL);
+			signal_apply_disposition(p, sig);
 		}
 	}
 }
@@ -245,12 +245,13 @@ int emu_process_run(struct emu_process *p)
 		memset(&exit, 0, sizeof(exit));
 		enum emu_exit_reason reason = emu_run(p->cpu, RUN_BUDGET, &exit);
 		p->instructions += exit.executed;
-		if (reason == EMU_EXIT_SYSCALL) {
-			emu_process_syscall(p);
+		if (reason == EMU_EXIT_SYSCALL || reason == EMU_EXIT_BUDGET) {
+			if (reason == EMU_EXIT_SYSCALL)
+				emu_process_syscall(p);
+			if (!p->exited && signal_deliverable(p))
+				signal_deliver(p);
 			continue;
 		}
-		if (reason == EMU_EXIT_BUDGET)
-			continue;
 		int sig = reason == EMU_EXIT_HLT ? SIGSEGV : exception_signal(&exit);
 		report_fault(p, &exit, sig);
 		p->exited = true;

@@ -8,7 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#define STAT_SIZE  sizeof(struct stat)
+#define STAT_SIZE	 sizeof(struct stat)
 #define GUEST_STATX_SIZE 256 /* struct statx */
 
 static int64_t sys_open(struct emu_process *p, const uint64_t a[6])

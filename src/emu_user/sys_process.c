@@ -1,6 +1,7 @@
 /* Process system calls: identity, limits, exit and wait, fork (a host fork of the whole emulator)
  * and execve (a new program in the same emulator process). One thread per process: futexes never
  * block and thread-creating clones fail. */
+#include "emu_user/signal_delivery.h"
 #include "emu_user/syscall.h"
 
 #include "lib/log.h"
@@ -247,6 +248,7 @@ static int64_t do_fork(struct emu_process *p, uint64_t flags, uint64_t stack, ui
 	if (pid > 0)
 		return pid;
 	p->forked_child = true;
+	signal_clear_pending();
 	if (stack)
 		p->regs->gpr[GPR_RSP] = stack;
 	if (flags & CLONE_SETTLS)

@@ -1,6 +1,7 @@
-/* Signals, basics only: dispositions and the mask are recorded per process, and SIG_IGN/SIG_DFL
- * are mirrored on the host so that ignoring SIGPIPE or SIGINT behaves as natively. Guest handlers
- * are never run (no signal frames yet): a signal the guest catches acts as its default would. */
+/* Signal system calls: dispositions and the mask are kept per process; SIG_IGN and SIG_DFL are
+ * mirrored on the host (ignoring SIGPIPE or SIGINT behaves as natively) and caught signals reach
+ * guest handlers through signal_delivery. */
+#include "emu_user/signal_delivery.h"
 #include "emu_user/syscall.h"
 
 #include <signal.h>
@@ -8,35 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define GUEST_SIG_DFL 0
-#define GUEST_SIG_IGN 1
-#define UNBLOCKABLE   ((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)))
-
-/* Signals the CPU raises for its own faults stay with the emulator, whatever the guest asks. */
-static bool mirrored_on_host(int sig)
-{
-	switch (sig) {
-	case SIGSEGV:
-	case SIGBUS:
-	case SIGFPE:
-	case SIGILL:
-	case SIGTRAP:
-	case SIGSYS:
-		return false;
-	default:
-		return sig < SIGRTMIN;
-	}
-}
-
-static void mirror_disposition(int sig, uint64_t handler)
-{
-	if (!mirrored_on_host(sig))
-		return;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = handler == GUEST_SIG_IGN ? SIG_IGN : SIG_DFL;
-	sigaction(sig, &sa, NULL);
-}
+#define UNBLOCKABLE ((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)))
 
 static int64_t sys_rt_sigaction(struct emu_process *p, const uint64_t a[6])
 {
@@ -51,7 +24,7 @@ static int64_t sys_rt_sigaction(struct emu_process *p, const uint64_t a[6])
 		memcpy(oldact, &p->sigactions[sig], sizeof(struct guest_sigaction));
 	if (act) {
 		memcpy(&p->sigactions[sig], act, sizeof(struct guest_sigaction));
-		mirror_disposition(sig, p->sigactions[sig].handler);
+		signal_apply_disposition(p, sig);
 	}
 	return 0;
 }
@@ -126,8 +99,24 @@ static int64_t sys_tkill(struct emu_process *p, const uint64_t a[6])
 
 static int64_t sys_pause(struct emu_process *p, const uint64_t a[6])
 {
-	(void)p, (void)a;
-	return host_result(pause());
+	(void)a;
+	return signal_suspend(p, p->sigmask);
+}
+
+static int64_t sys_rt_sigsuspend(struct emu_process *p, const uint64_t a[6])
+{
+	if (a[1] != 8)
+		return -EINVAL;
+	GUEST_BUF(set, a[0], 8, PROT_READ);
+	uint64_t mask;
+	memcpy(&mask, set, 8);
+	return signal_suspend(p, mask);
+}
+
+static int64_t sys_rt_sigreturn(struct emu_process *p, const uint64_t a[6])
+{
+	(void)a;
+	return signal_return(p);
 }
 
 void syscall_register_signal(syscall_fn table[], unsigned size)
@@ -141,4 +130,6 @@ void syscall_register_signal(syscall_fn table[], unsigned size)
 	SET(SYS_tgkill, sys_tgkill);
 	SET(SYS_tkill, sys_tkill);
 	SET(SYS_pause, sys_pause);
+	SET(SYS_rt_sigsuspend, sys_rt_sigsuspend);
+	SET(SYS_rt_sigreturn, sys_rt_sigreturn);
 }

@@ -156,3 +156,30 @@ Test(syscalls, execve_replaces_the_program_and_passes_argv)
 	cr_assert_eq(guest_run(&c, data, sizeof(data)), 3, "the new program sees argc 3");
 	close(fd);
 }
+
+Test(syscalls, caught_signal_runs_the_handler_and_sigreturn_resumes)
+{
+	struct guest_code c = {0};
+	gc_mov_imm(&c, GPR_R12, 0x55); /* must survive the handler */
+	gc_syscall(&c, SYS_rt_sigaction, SIGUSR1, D, 0, 8, 0, 0);
+	gc_syscall(&c, SYS_getpid, 0, 0, 0, 0, 0, 0);
+	gc_mov_reg(&c, GPR_RDI, GPR_RAX);
+	gc_mov_imm(&c, GPR_RSI, SIGUSR1);
+	gc_mov_imm(&c, GPR_RAX, SYS_kill);
+	gc_raw(&c, SYSCALL);
+	gc_load32(&c, GPR_RAX, (uint32_t)D + 0x80); /* what the handler stored */
+	gc_raw(&c, "\x4c\x01\xe0", 3);		    /* add rax, r12 */
+	gc_exit_with_rax(&c);
+	uint64_t handler = GUEST_CODE_ADDR + c.len;
+	gc_raw(&c, "\x89\x3c\x25", 3); /* mov [D + 0x80], edi: the signal number */
+	uint32_t slot = (uint32_t)D + 0x80;
+	gc_raw(&c, (const char *)&slot, 4);
+	gc_mov_imm(&c, GPR_R12, 0); /* clobbered here, restored by rt_sigreturn */
+	gc_raw(&c, "\xc3", 1);
+	uint64_t restorer = GUEST_CODE_ADDR + c.len;
+	gc_mov_imm(&c, GPR_RAX, SYS_rt_sigreturn);
+	gc_raw(&c, SYSCALL);
+
+	uint64_t sigaction[4] = {handler, 0x04000000 /* SA_RESTORER */, restorer, 0};
+	cr_assert_eq(guest_run(&c, sigaction, sizeof(sigaction)), SIGUSR1 + 0x55);
+}
