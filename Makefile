@@ -1,7 +1,7 @@
 # Front door. The build itself is meson + ninja; these targets chain the steps a user wants.
 BUILD ?= build
 
-.PHONY: all deps build guest run check clean
+.PHONY: all deps build guest run check bench clean
 all: build
 
 deps:
@@ -21,6 +21,10 @@ run: build guest
 # The whole test suite: unit (also under ASan/UBSan), guest payloads, fuzzing, nested lab.
 check: deps
 	scripts/check.sh
+
+# gureum beside QEMU microvm in the nested lab: boot time, exits, RSS, start-up (bench/README.md).
+bench: build guest
+	bench/boot.sh
 
 clean:
 	rm -rf $(BUILD) build-asan out

@@ -23,7 +23,8 @@
 #define LAYOUT_CMDLINE_MAX    0x10000ULL
 #define LAYOUT_EBDA_START     0x9fc00ULL
 #define LAYOUT_ACPI_START     0xe0000ULL /* RSDP must sit in 0xe0000..0xfffff to be found */
-#define LAYOUT_ACPI_END	      0x100000ULL
+#define LAYOUT_BIOS_RESET_VECTOR 0xffff0ULL /* f000:fff0, where real-mode reboots jump */
+#define LAYOUT_ACPI_END	      LAYOUT_BIOS_RESET_VECTOR /* the last 16 bytes: reset stub */
 #define LAYOUT_HIGH_MEMORY    0x100000ULL /* 1 MiB: where protected-mode kernels load */
 #define LAYOUT_LOW_RAM_END    0xc0000000ULL
 #define LAYOUT_PCI_MMIO_START 0xc0000000ULL

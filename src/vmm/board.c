@@ -6,6 +6,7 @@
 #include "machine/acpi.h"
 #include "machine/boot.h"
 #include "machine/layout.h"
+#include "machine/reset_stub.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -143,6 +144,10 @@ static int load_kernel(struct vm *vm, char *err, size_t err_len)
 	};
 	if (acpi_build(&vm->mem, &acpi, err, err_len) < 0)
 		return -1;
+	if (reset_stub_install(&vm->mem) < 0) {
+		snprintf(err, err_len, "guest RAM does not reach the reset vector");
+		return -1;
+	}
 	struct boot_request req = {
 	    .kernel_path = vm->config->kernel,
 	    .initrd_path = vm->config->initrd,
