@@ -206,5 +206,17 @@ snapshot_corrupt() {
 }
 run "a snapshot L1 table outside the file is reported, not followed" snapshot_corrupt
 
+# bench: the same requests as qemu-img bench (offsets step and wrap), and the data lands.
+bench_writes() { # DEPTH CACHE
+	qemu-img create -f qcow2 b.qcow2 4M >/dev/null &&
+	"$G" img bench -f qcow2 -w --pattern=7 -c 100 -d "$1" -t "$2" -s 8k -S 24k -o 4k b.qcow2 >out &&
+	grep -q "^Sending 100 write requests, 8192 bytes each, $1 in parallel" out &&
+	grep -q "^Run completed in" out && clean b.qcow2 &&
+	qio -c "read -P 0 0 4k" -c "read -P 7 4k 8k" -c "read -P 0 12k 16k" -c "read -P 7 28k 8k" b.qcow2 &&
+	qemu-img map --output=json b.qcow2 | grep -q '"data": true'
+}
+run "bench -w at depth 1 writes its pattern where qemu-img bench would" bench_writes 1 writeback
+run "bench -w at depth 32 with -t none (O_DIRECT)" bench_writes 32 none
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
