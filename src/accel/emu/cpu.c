@@ -33,6 +33,8 @@ static void reset_user_mode(struct vcpu_state *st)
 	for (int k = 0; k < SREG_COUNT; k++)
 		set_user_segment(&st->seg[k], USER_DS, 0x3, false);
 	set_user_segment(&st->seg[SREG_CS], USER_CS, 0xb, true);
+	/* Linux user mode: DS ES FS GS hold the null selector. */
+	st->seg[SREG_DS].selector = st->seg[SREG_ES].selector = 0;
 	st->seg[SREG_FS].selector = st->seg[SREG_GS].selector = 0;
 	uint16_t fcw = 0x37f;
 	uint32_t mxcsr = 0x1f80, mxcsr_mask = 0xffff;

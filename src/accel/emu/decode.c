@@ -382,7 +382,8 @@ enum emu_decode_result emu_decode(const uint8_t *code, unsigned avail, enum emu_
 		i->next_rip &= mode == EMU_MODE_32 ? 0xffffffffULL : 0xffffULL;
 
 	bool invalid = !fn || ((flags & F_INV64) && mode == EMU_MODE_64) ||
-		       !register_form_ok(flags, i) || (p.lock && !((flags & F_LOCK) && i->is_mem));
+		       !register_form_ok(flags, i) || ((flags & F_NOVVVV) && i->vex_v != 0) ||
+		       (p.lock && !((flags & F_LOCK) && i->is_mem));
 	if (invalid)
 		return EMU_DECODE_UD;
 	if (rip_rel)
@@ -393,7 +394,7 @@ enum emu_decode_result emu_decode(const uint8_t *code, unsigned avail, enum emu_
 			target &= i->opsize == 2 ? 0xffff : 0xffffffff;
 		i->imm = target;
 	}
-	if (i->map == 0 && i->opcode == 0x90 && !(p.rex & 1))
+	if (i->map == 0 && i->opcode == 0x90 && (!(p.rex & 1) || p.rep == 0xf3))
 		fn = op_nop; /* XCHG eAX, eAX would clear RAX[63:32]; 90 is NOP (F3 90: PAUSE) */
 	i->fn = fn;
 	return EMU_DECODE_OK;

@@ -67,6 +67,7 @@ HANDLER(op_cwd);
 HANDLER(op_cmovcc);
 HANDLER(op_setcc);
 HANDLER(op_mov_from_sreg);
+HANDLER(op_mov_to_sreg);
 HANDLER(op_xlat);
 HANDLER(op_lahf);
 HANDLER(op_sahf);

@@ -48,7 +48,9 @@ HANDLER(op_bt_reg)
 	/* A register bit offset addresses memory beyond the operand, signed. */
 	int64_t soff = (int64_t)sign_extend(off, i->opsize);
 	int64_t unit = soff >= 0 ? soff / bits : -((-soff + bits - 1) / bits);
-	uint64_t addr = emu_ea(cpu, i) + (uint64_t)(unit * (int64_t)i->opsize);
+	uint64_t addr = addr_mask(i, emu_ea_offset(cpu, i) + (uint64_t)(unit * (int64_t)i->opsize));
+	if (i->seg != EMU_NO_SEG)
+		addr += cpu->state.seg[i->seg].base;
 	return bit_test(cpu, i, addr, (unsigned)(soff - unit * (int64_t)bits));
 }
 

@@ -42,12 +42,17 @@ HANDLER(op_jcc)
 	return EMU_NEXT;
 }
 
+/* The return address is stored before a non-canonical target faults (RSP stays), as on the
+ * host. */
 static int call_to(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t target)
 {
-	if (cpu->mode == EMU_MODE_64 && !canonical(target))
-		return emu_raise_gp0(cpu);
+	uint64_t old_rsp = cpu->state.gpr[GPR_RSP];
 	if (!emu_push(cpu, i->opsize, i->next_rip))
 		return EMU_STOP;
+	if (cpu->mode == EMU_MODE_64 && !canonical(target)) {
+		cpu->state.gpr[GPR_RSP] = old_rsp;
+		return emu_raise_gp0(cpu);
+	}
 	cpu->next_rip = target;
 	return EMU_BRANCH;
 }

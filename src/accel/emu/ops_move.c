@@ -75,10 +75,12 @@ HANDLER(op_xadd)
 		return EMU_STOP;
 	uint64_t b = reg_read(cpu, i->reg, i->opsize);
 	uint64_t r = a + b;
-	if (!rmw_write(cpu, i, addr, r))
+	if (i->is_mem && !emu_write(cpu, addr, i->opsize, r))
 		return EMU_STOP;
+	/* Source gets the old destination, then the destination the sum (wins when both are one
+	 * register). */
 	reg_write(cpu, i->reg, i->opsize, a);
-	if (!i->is_mem && i->rm != i->reg)
+	if (!i->is_mem)
 		reg_write(cpu, i->rm, i->opsize, r);
 	emu_set_lazy(cpu, LF_ADD, i->opsize, r, a, b);
 	return EMU_NEXT;
@@ -162,13 +164,33 @@ HANDLER(op_setcc)
 
 HANDLER(op_mov_from_sreg)
 {
-	if (i->regnum >= SREG_COUNT)
+	unsigned sreg = i->regnum & 7; /* REX.R does not extend a segment register number */
+	if (sreg >= SREG_COUNT)
 		return emu_raise_ud(cpu);
-	uint64_t sel = cpu->state.seg[i->regnum].selector;
+	uint64_t sel = cpu->state.seg[sreg].selector;
 	/* Register destinations take the operand size (zero-extended); memory takes 16 bits. */
 	if (i->is_mem)
 		return emu_write(cpu, emu_ea(cpu, i), 2, sel) ? EMU_NEXT : EMU_STOP;
 	reg_write(cpu, i->rm, i->opsize, sel);
+	return EMU_NEXT;
+}
+
+/* Only null selectors into DS/ES are accepted (no descriptor tables in user mode); CS and
+ * nonexistent registers are #UD. */
+HANDLER(op_mov_to_sreg)
+{
+	unsigned sreg = i->regnum & 7;
+	if (sreg == SREG_CS || sreg >= SREG_COUNT)
+		return emu_raise_ud(cpu);
+	uint64_t sel;
+	if (!rm_read(cpu, i, 2, &sel))
+		return EMU_STOP;
+	if ((sel & 0xfffc) != 0 || sreg == SREG_SS)
+		return emu_raise(cpu, EMU_VEC_GP, true, (uint32_t)(sel & 0xfffc));
+	if (sreg == SREG_DS || sreg == SREG_ES)
+		cpu->state.seg[sreg].selector = 0;
+	else
+		return emu_raise(cpu, EMU_VEC_GP, true, 0);
 	return EMU_NEXT;
 }
 

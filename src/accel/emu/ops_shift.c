@@ -84,6 +84,15 @@ static struct shift_result do_shift(unsigned op, unsigned size, uint64_t a, unsi
 	return s;
 }
 
+/* A zero count changes no flags, but a 32-bit register destination is still written (its
+ * upper half cleared), as on the host. */
+static int rmw_write_zero_count(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t a)
+{
+	if (!i->is_mem && i->opsize == 4)
+		reg_write(cpu, i->rm, 4, a);
+	return EMU_NEXT;
+}
+
 static int shift_rm(struct emu_cpu *cpu, const struct emu_insn *i, unsigned count)
 {
 	uint64_t addr = 0, a;
@@ -91,7 +100,7 @@ static int shift_rm(struct emu_cpu *cpu, const struct emu_insn *i, unsigned coun
 	if (!rmw_read(cpu, i, &addr, &a))
 		return EMU_STOP;
 	if (count == 0)
-		return EMU_NEXT;
+		return rmw_write_zero_count(cpu, i, a);
 	struct shift_result s;
 	if (i->sub <= RCR)
 		s = do_rotate(i->sub, i->opsize, a, count, emu_cf(cpu));
@@ -165,7 +174,7 @@ static int shxd_rm(struct emu_cpu *cpu, const struct emu_insn *i, unsigned count
 	if (!rmw_read(cpu, i, &addr, &a))
 		return EMU_STOP;
 	if (count == 0)
-		return EMU_NEXT;
+		return rmw_write_zero_count(cpu, i, a);
 	struct shift_result s =
 	    do_shxd(i->sub, i->opsize, a, reg_read(cpu, i->reg, i->opsize), count);
 	if (!rmw_write(cpu, i, addr, s.value))

@@ -88,9 +88,6 @@ HANDLER(op_enter)
 	unsigned size = i->opsize, level = i->imm2 & 31;
 	uint64_t rsp = cpu->state.gpr[GPR_RSP], rbp = cpu->state.gpr[GPR_RBP];
 	uint64_t frame = rsp - size;
-	uint64_t bytes = size * (1ULL + level) + i->imm;
-	if (bytes <= 4096 && !emu_probe_write(cpu, rsp - size * (1ULL + level), size * (1 + level)))
-		return EMU_STOP;
 	if (!emu_write(cpu, frame, size, rbp))
 		return EMU_STOP;
 	uint64_t sp = frame;
@@ -107,6 +104,10 @@ HANDLER(op_enter)
 		if (!emu_write(cpu, sp, size, frame))
 			return EMU_STOP;
 	}
+	/* Like the host: the frame is stored first, then the final stack pointer is checked; a
+	 * fault leaves the stores in memory but RSP/RBP unchanged. */
+	if (!emu_probe_write(cpu, sp - i->imm, size))
+		return EMU_STOP;
 	gpr_set(cpu, GPR_RBP, size, frame);
 	cpu->state.gpr[GPR_RSP] = sp - i->imm;
 	return EMU_NEXT;

@@ -129,7 +129,7 @@ const struct op_entry emu_map_1byte[256] = {
     [0x8b] = E(op_mov_reg_rm, F_MODRM, 0),
     [0x8c] = E(op_mov_from_sreg, F_MODRM, 0),
     [0x8d] = E(op_lea, F_MODRM | F_MEM, 0),
-    [0x8e] = E(op_privileged, F_MODRM, 0),
+    [0x8e] = E(op_mov_to_sreg, F_MODRM, 0),
     [0x8f] = {.flags = F_MODRM, .group = group1a},
     RANGE8(0x90, E(op_xchg, F_OPREG, 0)), /* 90 without REX.B is NOP: see emu_decode */
     [0x98] = E(op_cbw, 0, 0),

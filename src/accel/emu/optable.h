@@ -33,6 +33,7 @@ enum op_flags {
 	F_NO66 = 1u << 22,    /* invalid with a 66 prefix (MMX/SSE forms that have none) */
 	F_IMM8S = 1u << 23,   /* an extra imm8 after ModRM (SSE shuffles) */
 	F_KEEPPFX = 1u << 24, /* variant whose prefix keeps its size/repeat meaning */
+	F_NOVVVV = 1u << 25,  /* VEX.vvvv must be 1111b */
 };
 
 struct op_entry {

@@ -63,7 +63,7 @@ static const struct op_entry popcnt_variants[4] = {
 };
 
 const struct op_entry emu_map_0f[256] = {[0x05] = E(op_syscall, 0, 0),
-					 [0x0d] = E(op_nop, F_MODRM | F_MEM, 0),
+					 [0x0d] = E(op_nop, F_MODRM, 0),
 					 RANGE8(0x18, E(op_nop, F_MODRM, 0)),
 					 [0x31] = E(op_rdtsc, 0, 0),
 					 CC16(0x40, op_cmovcc, F_MODRM),

@@ -49,7 +49,7 @@ static const struct op_entry vex_bextr = E(op_bextr, VEX_GPR, 0);
 static const struct op_entry vex_shlx = E(op_shiftx, VEX_GPR, 0);
 static const struct op_entry vex_sarx = E(op_shiftx, VEX_GPR, 1);
 static const struct op_entry vex_shrx = E(op_shiftx, VEX_GPR, 2);
-static const struct op_entry vex_rorx = E(op_rorx, VEX_GPR | F_IBU, 0);
+static const struct op_entry vex_rorx = E(op_rorx, VEX_GPR | F_IBU | F_NOVVVV, 0);
 
 /* pp: 0 none, 1 66, 2 F3, 3 F2. AVX itself is not implemented (nor advertised). */
 const struct op_entry *emu_vex_entry(unsigned map, uint8_t opcode, unsigned pp, unsigned l)

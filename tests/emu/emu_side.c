@@ -1,0 +1,63 @@
+/* The emulator half of the differential test: the same sandbox pages (code read+exec, data
+ * read+write, nothing else), the same registers, one emu_run(). */
+#include "accel/emu/emu.h"
+#include "difftest.h"
+
+#include <string.h>
+
+static uint8_t code_page[DT_PAGE] __attribute__((aligned(4096)));
+static uint8_t data_pages[DT_DATA_BYTES] __attribute__((aligned(4096)));
+static struct emu_cpu *cpu;
+
+static bool translate(void *opaque, uint64_t page, enum emu_access access, uint8_t **host)
+{
+	(void)opaque;
+	if (page == DT_CODE && access != EMU_ACCESS_WRITE) {
+		*host = code_page;
+		return true;
+	}
+	if (page >= DT_DATA && page < DT_DATA + DT_DATA_BYTES && access != EMU_ACCESS_EXEC) {
+		*host = data_pages + (page - DT_DATA);
+		return true;
+	}
+	return false;
+}
+
+bool dt_emu_init(void)
+{
+	struct emu_memory mem = {.translate = translate};
+	cpu = emu_cpu_create(&mem);
+	return cpu != NULL;
+}
+
+/* Interrupt vectors as Linux reports them in the signal frame's trapno. */
+void dt_emu_run(const struct dt_case *c, struct dt_outcome *out)
+{
+	struct vcpu_state *st = emu_cpu_state(cpu);
+	memset(code_page, 0xcc, sizeof(code_page));
+	memcpy(code_page, c->code, c->code_len);
+	memcpy(data_pages, c->data, DT_DATA_BYTES);
+	emu_flush(cpu);
+	memcpy(st->gpr, c->regs.gpr, sizeof(st->gpr));
+	st->rip = c->regs.rip;
+	st->rflags = c->regs.rflags;
+	memcpy(st->xsave + 160, c->regs.xmm, sizeof(c->regs.xmm));
+	memcpy(st->xsave + 24, &c->regs.mxcsr, 4);
+
+	struct emu_exit exit;
+	emu_run(cpu, 1000000, &exit);
+	memset(out, 0, sizeof(*out));
+	memcpy(out->regs.gpr, st->gpr, sizeof(st->gpr));
+	out->regs.rip = st->rip;
+	out->regs.rflags = st->rflags;
+	memcpy(out->regs.xmm, st->xsave + 160, sizeof(out->regs.xmm));
+	memcpy(&out->regs.mxcsr, st->xsave + 24, 4);
+	memcpy(out->data, data_pages, DT_DATA_BYTES);
+	if (exit.reason == EMU_EXIT_BUDGET) {
+		out->vector = -1;
+		return;
+	}
+	out->vector = exit.reason == EMU_EXIT_EXCEPTION ? exit.vector : -3;
+	out->error_code = exit.error_code;
+	out->fault_address = exit.fault_address;
+}

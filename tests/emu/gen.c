@@ -1,0 +1,340 @@
+/* Random test cases: random prefixes, an opcode from the groups the emulator implements (plus
+ * invalid ones, to check #UD), random operand bytes biased towards the sandbox, random
+ * registers (often pointers into the data pages) and random data. Instructions whose outcome
+ * depends on the host (CPUID, RDTSC, RDRAND), that leave the sandbox (SYSCALL, INT n, far
+ * transfers, IRET, segment loads, POPF's TF/AC) or that the emulator does not implement yet
+ * (x87, SSE) are not generated. */
+#include "accel/emu/insn.h"
+#include "difftest.h"
+
+#include <string.h>
+
+uint64_t dt_rand(uint64_t *s)
+{
+	/* splitmix64: fixed seed, reproducible everywhere */
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static unsigned pick(uint64_t *rng, unsigned n)
+{
+	return (unsigned)(dt_rand(rng) % n);
+}
+
+static bool chance(uint64_t *rng, unsigned percent)
+{
+	return pick(rng, 100) < percent;
+}
+
+static const uint8_t one_byte_excluded[] = {
+    0x0f, 0x26, 0x2e, 0x36, 0x3e, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a,
+    0x4b, 0x4c, 0x4d, 0x4e, 0x4f, 0x62, 0x64, 0x65, 0x66, 0x67, 0x8e, 0x9d, 0xc4, 0xc5, 0xca, 0xcb,
+    0xcd, 0xcf, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xf0, 0xf1, 0xf2, 0xf3,
+};
+
+static const uint8_t two_byte_ops[] = {
+    0x0b,
+    0x0d,
+    0x18,
+    0x19,
+    0x1a,
+    0x1b,
+    0x1c,
+    0x1d,
+    0x1e,
+    0x1f,
+    0x40,
+    0x41,
+    0x42,
+    0x43,
+    0x44,
+    0x45,
+    0x46,
+    0x47,
+    0x48,
+    0x49,
+    0x4a,
+    0x4b,
+    0x4c,
+    0x4d,
+    0x4e,
+    0x4f,
+    0x80,
+    0x81,
+    0x82,
+    0x83,
+    0x84,
+    0x85,
+    0x86,
+    0x87,
+    0x88,
+    0x89,
+    0x8a,
+    0x8b,
+    0x8c,
+    0x8d,
+    0x8e,
+    0x8f,
+    0x90,
+    0x91,
+    0x92,
+    0x93,
+    0x94,
+    0x95,
+    0x96,
+    0x97,
+    0x98,
+    0x99,
+    0x9a,
+    0x9b,
+    0x9c,
+    0x9d,
+    0x9e,
+    0x9f,
+    0xa0,
+    0xa3,
+    0xa4,
+    0xa5,
+    0xa8,
+    0xab,
+    0xac,
+    0xad,
+    0xaf,
+    0xb0,
+    0xb1,
+    0xb3,
+    0xb6,
+    0xb7,
+    0xb8,
+    0xb9,
+    0xba,
+    0xbb,
+    0xbc,
+    0xbd,
+    0xbe,
+    0xbf,
+    0xc0,
+    0xc1,
+    0xc7,
+    0xc8,
+    0xc9,
+    0xca,
+    0xcb,
+    0xcc,
+    0xcd,
+    0xce,
+    0xcf,
+    0xff,
+    /* invalid everywhere: #UD */
+    0x04,
+    0x0a,
+    0x0e,
+    0x0f,
+    0x24,
+    0x25,
+    0x26,
+    0x27,
+    0x36,
+    0x39,
+    0x3b,
+    0x3c,
+    0x3d,
+    0x3e,
+    0x3f,
+    0xa6,
+    0xa7,
+};
+
+static bool excluded(uint8_t op)
+{
+	return memchr(one_byte_excluded, op, sizeof(one_byte_excluded)) != NULL;
+}
+
+static unsigned add_prefixes(uint64_t *rng, uint8_t *p)
+{
+	static const uint8_t segs[] = {0x26, 0x2e, 0x36, 0x3e, 0x65};
+	unsigned n = 0;
+	unsigned count = pick(rng, 4) == 0 ? pick(rng, 4) : 0;
+	count += chance(rng, 25);
+	for (unsigned k = 0; k < count; k++) {
+		switch (pick(rng, 6)) {
+		case 0:
+			p[n++] = 0x66;
+			break;
+		case 1:
+			p[n++] = 0x67;
+			break;
+		case 2:
+			p[n++] = chance(rng, 50) ? 0xf2 : 0xf3;
+			break;
+		case 3:
+			p[n++] = 0xf0;
+			break;
+		case 4:
+			p[n++] = segs[pick(rng, sizeof(segs))];
+			break;
+		default:
+			p[n++] = (uint8_t)(0x40 | pick(rng, 16)); /* REX not last: ignored */
+			break;
+		}
+	}
+	if (chance(rng, 50))
+		p[n++] = (uint8_t)(0x40 | pick(rng, 16));
+	return n;
+}
+
+/* Operand bytes: ModRM, SIB, a small displacement, then random immediates. */
+static void operand_bytes(uint64_t *rng, uint8_t *t)
+{
+	uint64_t r = dt_rand(rng);
+	memcpy(t, &r, 8);
+	r = dt_rand(rng);
+	memcpy(t + 8, &r, 8);
+	if (chance(rng, 70)) {
+		int32_t disp = (int32_t)pick(rng, 1024) - 512;
+		memcpy(t + 2, &disp, 4);
+	}
+	if (chance(rng, 35))
+		t[0] |= 0xc0; /* register operand */
+}
+
+static unsigned gen_vex(uint64_t *rng, uint8_t *p, unsigned *key)
+{
+	static const uint8_t ops[] = {0xf2, 0xf3, 0xf5, 0xf6, 0xf7};
+	bool map3 = chance(rng, 15);
+	uint8_t op = map3 ? 0xf0 : ops[pick(rng, sizeof(ops))];
+	p[0] = 0xc4;
+	p[1] = (uint8_t)((pick(rng, 8) << 5) | (map3 ? 3 : 2));
+	p[2] = (uint8_t)((pick(rng, 2) << 7) | (pick(rng, 16) << 3) | (chance(rng, 5) << 2) |
+			 pick(rng, 4));
+	p[3] = op;
+	*key = (unsigned)((map3 ? 5 : 4) << 8 | op);
+	return 4;
+}
+
+static unsigned gen_opcode(uint64_t *rng, uint8_t *p, unsigned *key)
+{
+	unsigned kind = pick(rng, 100);
+	if (kind < 55) {
+		uint8_t op;
+		do
+			op = (uint8_t)pick(rng, 256);
+		while (excluded(op));
+		p[0] = op;
+		*key = op;
+		return 1;
+	}
+	if (kind < 92) {
+		uint8_t op = two_byte_ops[pick(rng, sizeof(two_byte_ops))];
+		p[0] = 0x0f;
+		p[1] = op;
+		*key = 1 << 8 | op;
+		return 2;
+	}
+	if (kind < 96) {
+		p[0] = 0x0f;
+		p[1] = 0x38;
+		p[2] = (uint8_t)(0xf0 | pick(rng, 2));
+		*key = 2 << 8 | p[2];
+		return 3;
+	}
+	return 0;
+}
+
+/* Per-opcode fix-ups keeping the case inside the sandbox. */
+static void shape_operands(uint64_t *rng, const uint8_t *op, unsigned oplen, uint8_t *t)
+{
+	uint8_t last = op[oplen - 1];
+	bool one = oplen == 1, two = oplen == 2 && op[0] == 0x0f;
+	if ((one && (last == 0xe8 || last == 0xe9)) || (two && last >= 0x80 && last <= 0x8f)) {
+		int32_t rel = (int32_t)pick(rng, 512) - 256;
+		memcpy(t, &rel, 4);
+	}
+	if (one && last >= 0xa0 && last <= 0xa3 && chance(rng, 70)) {
+		uint64_t a = DT_DATA + pick(rng, DT_DATA_BYTES + 64) - 32;
+		memcpy(t, &a, 8);
+	}
+	if (one && last == 0xff && (((t[0] >> 3) & 7) == 3 || ((t[0] >> 3) & 7) == 5))
+		t[0] &= (uint8_t)~0x08; /* no far CALL/JMP */
+	if (two && last == 0xc7)
+		t[0] = (uint8_t)((t[0] & 0xc7) | 0x08); /* CMPXCHG8B/16B only, not RDRAND/RDPID */
+	if (one && (last == 0xc6 || last == 0xc7) && t[0] == 0xf8)
+		t[0] = 0xc0; /* XBEGIN/XABORT: host TSX behaviour is not architectural */
+	if (one && last == 0xc8)
+		t[2] &= 3; /* ENTER nesting level: keep the copy loop inside the stack */
+}
+
+static uint64_t random_value(uint64_t *rng)
+{
+	static const uint64_t special[] = {0,	       1,	   ~0ULL,      0x80000000ULL,
+					   0x7fffffff, 0xffffffff, 1ULL << 63, 0x8000,
+					   0x7f,       0x80,	   0xff,       0x10000};
+	switch (pick(rng, 10)) {
+	case 0:
+	case 1:
+	case 2:
+	case 3:
+		return DT_DATA + pick(rng, DT_DATA_BYTES);
+	case 4:
+	case 5:
+		return special[pick(rng, sizeof(special) / sizeof(special[0]))];
+	case 6:
+	case 7:
+		return pick(rng, 64);
+	default:
+		return dt_rand(rng);
+	}
+}
+
+static void random_state(uint64_t *rng, struct dt_case *c)
+{
+	for (int k = 0; k < 16; k++)
+		c->regs.gpr[k] = random_value(rng);
+	c->regs.gpr[4] = DT_DATA + 4096 + (pick(rng, 1024) & ~7u);
+	c->regs.rip = DT_CODE;
+	uint64_t arith = 0x8d5; /* CF PF AF ZF SF OF */
+	c->regs.rflags = 0x202 | (dt_rand(rng) & arith) | (chance(rng, 20) ? 0x400 : 0);
+	for (int k = 0; k < 16; k++)
+		for (int b = 0; b < 16; b += 8) {
+			uint64_t v = dt_rand(rng);
+			memcpy(&c->regs.xmm[k][b], &v, 8);
+		}
+	c->regs.mxcsr = 0x1f80;
+	for (int k = 0; k < DT_DATA_BYTES; k += 8) {
+		uint64_t v = chance(rng, 10) ? random_value(rng) : dt_rand(rng);
+		memcpy(&c->data[k], &v, 8);
+	}
+}
+
+void dt_generate(uint64_t *rng, struct dt_case *c, unsigned *key)
+{
+	uint8_t bytes[48];
+	memset(c, 0, sizeof(*c));
+	random_state(rng, c);
+	unsigned n = 0, oplen;
+	if (chance(rng, 5)) {
+		oplen = gen_vex(rng, bytes, key);
+	} else {
+		n = add_prefixes(rng, bytes);
+		oplen = gen_opcode(rng, bytes + n, key);
+		if (oplen == 0) {
+			n = 0;
+			oplen = gen_vex(rng, bytes, key);
+		}
+	}
+	uint8_t *tail = bytes + n + oplen;
+	operand_bytes(rng, tail);
+	shape_operands(rng, bytes + n, oplen, tail);
+
+	/* Cut the bytes to the length the instruction has, so that the int3 follows it. A wrong
+	 * length shows up as a mismatch: the host then runs different bytes. */
+	struct emu_insn insn;
+	unsigned avail = n + oplen + 16;
+	emu_decode(bytes, avail, EMU_MODE_64, DT_CODE, &insn);
+	unsigned len = insn.len ? insn.len : 1;
+	memcpy(c->code, bytes, len);
+	c->code[len] = 0xcc;
+	c->code_len = len + 1;
+}

@@ -1,0 +1,175 @@
+/* The emulator running small programs through its public API: exits (SYSCALL, #PF, #DE, INT3),
+ * exact budgets, FS-relative data, self-modifying code and host-side invalidation. */
+#include "accel/emu/emu.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#define CODE 0x400000ULL
+#define DATA 0x600000ULL
+
+static uint8_t code[4096] __attribute__((aligned(4096)));
+static uint8_t data[4096] __attribute__((aligned(4096)));
+static bool code_writable;
+static struct emu_cpu *cpu;
+static struct vcpu_state *st;
+
+static bool translate(void *opaque, uint64_t page, enum emu_access access, uint8_t **host)
+{
+	(void)opaque;
+	if (page == CODE && (access != EMU_ACCESS_WRITE || code_writable)) {
+		*host = code;
+		return true;
+	}
+	if (page == DATA && access != EMU_ACCESS_EXEC) {
+		*host = data;
+		return true;
+	}
+	return false;
+}
+
+static void setup(void)
+{
+	static const struct emu_memory mem = {.translate = translate};
+	memset(code, 0xcc, sizeof(code));
+	memset(data, 0, sizeof(data));
+	code_writable = false;
+	cpu = emu_cpu_create(&mem);
+	cr_assert_not_null(cpu);
+	st = emu_cpu_state(cpu);
+	st->rip = CODE;
+	st->gpr[4] = DATA + 4096;
+}
+
+static void teardown(void)
+{
+	emu_cpu_destroy(cpu);
+}
+
+static void load(const char *bytes, size_t len)
+{
+	memcpy(code, bytes, len);
+}
+
+#define LOAD(lit) load(lit, sizeof(lit) - 1)
+
+/* sum 1..100 in a loop, double it in a function, then SYSCALL. */
+static const char sum_program[] = "\xb9\x64\x00\x00\x00" /* mov ecx, 100 */
+				  "\x31\xc0"		 /* xor eax, eax */
+				  "\x48\x01\xc8"	 /* 7: add rax, rcx */
+				  "\x48\xff\xc9"	 /* dec rcx */
+				  "\x75\xf8"		 /* jnz 7 */
+				  "\xe8\x02\x00\x00\x00" /* call 22 */
+				  "\x0f\x05"		 /* 20: syscall */
+				  "\x48\xd1\xe0"	 /* 22: shl rax, 1 */
+				  "\xc3";		 /* ret */
+
+TestSuite(emu_run, .init = setup, .fini = teardown);
+
+Test(emu_run, loop_call_and_syscall_exit)
+{
+	LOAD(sum_program);
+	struct emu_exit exit;
+	cr_assert_eq(emu_run(cpu, 100000, &exit), EMU_EXIT_SYSCALL);
+	cr_expect_eq(st->gpr[0], 10100);
+	cr_expect_eq(st->rip, CODE + 22, "rip is after SYSCALL");
+	cr_expect_eq(st->gpr[1], CODE + 22, "rcx holds the return address");
+	cr_expect_eq(st->gpr[11], st->rflags, "r11 holds rflags");
+	cr_expect_eq(st->gpr[4], DATA + 4096, "the call's return address was popped");
+	cr_expect_eq(exit.executed, 2 + 3 * 100 + 4);
+}
+
+Test(emu_run, budget_is_exact)
+{
+	LOAD(sum_program);
+	struct emu_exit exit;
+	cr_assert_eq(emu_run(cpu, 3, &exit), EMU_EXIT_BUDGET);
+	cr_expect_eq(exit.executed, 3);
+	cr_expect_eq(st->rip, CODE + 10);
+	cr_expect_eq(st->gpr[0], 100);
+}
+
+Test(emu_run, page_fault_reports_address_and_leaves_rip_on_the_instruction)
+{
+	LOAD("\x48\xc7\xc0\x07\x00\x00\x00"	  /* mov rax, 7 */
+	     "\x48\x8b\x04\x25\x00\x50\x34\x12"); /* mov rax, [0x12345000] */
+	struct emu_exit exit;
+	cr_assert_eq(emu_run(cpu, 100, &exit), EMU_EXIT_EXCEPTION);
+	cr_expect_eq(exit.vector, EMU_VEC_PF);
+	cr_expect_eq(exit.fault_address, 0x12345000);
+	cr_expect_eq(st->cr2, 0x12345000);
+	cr_expect_eq(exit.error_code & EMU_PF_WRITE, 0);
+	cr_expect_eq(st->rip, CODE + 7);
+	cr_expect_eq(st->gpr[0], 7);
+	cr_expect_eq(exit.executed, 1);
+}
+
+Test(emu_run, write_to_read_only_code_faults_as_a_write)
+{
+	LOAD("\xc6\x05\x00\x01\x00\x00\x01"); /* mov byte [rip+0x100], 1 */
+	struct emu_exit exit;
+	cr_assert_eq(emu_run(cpu, 100, &exit), EMU_EXIT_EXCEPTION);
+	cr_expect_eq(exit.vector, EMU_VEC_PF);
+	cr_expect_eq(exit.fault_address, CODE + 7 + 0x100);
+	cr_expect_neq(exit.error_code & EMU_PF_WRITE, 0);
+}
+
+Test(emu_run, divide_error_and_int3)
+{
+	LOAD("\x31\xc9\xf7\xf1"); /* xor ecx, ecx; div ecx */
+	struct emu_exit exit;
+	cr_assert_eq(emu_run(cpu, 100, &exit), EMU_EXIT_EXCEPTION);
+	cr_expect_eq(exit.vector, EMU_VEC_DE);
+	cr_expect_eq(st->rip, CODE + 2);
+	st->rip = CODE + 4; /* the 0xcc filler */
+	cr_assert_eq(emu_run(cpu, 100, &exit), EMU_EXIT_EXCEPTION);
+	cr_expect_eq(exit.vector, EMU_VEC_BP);
+	cr_expect(exit.software);
+	cr_expect_eq(st->rip, CODE + 5, "INT3 is a trap: rip after it");
+}
+
+Test(emu_run, fs_base_applies_to_fs_overrides)
+{
+	LOAD("\x64\x48\x8b\x04\x25\x08\x00\x00\x00"); /* mov rax, fs:[8] */
+	uint64_t v = 0x1122334455667788ULL;
+	memcpy(data + 0x108, &v, 8);
+	st->seg[SREG_FS].base = DATA + 0x100;
+	struct emu_exit exit;
+	emu_run(cpu, 1, &exit);
+	cr_expect_eq(st->gpr[0], v);
+}
+
+Test(emu_run, self_modifying_code_runs_the_new_bytes)
+{
+	code_writable = true;
+	LOAD("\xc6\x05\x01\x00\x00\x00\x2a" /* mov byte [rip+1], 42: the imm of the next mov */
+	     "\xb8\x00\x00\x00\x00");	    /* mov eax, 0 */
+	struct emu_exit exit;
+	cr_assert_eq(emu_run(cpu, 100, &exit), EMU_EXIT_EXCEPTION);
+	cr_expect_eq(exit.vector, EMU_VEC_BP);
+	cr_expect_eq(st->gpr[0], 42);
+}
+
+Test(emu_run, host_changes_need_invalidate)
+{
+	LOAD("\xb8\x01\x00\x00\x00"); /* mov eax, 1 */
+	struct emu_exit exit;
+	emu_run(cpu, 100, &exit);
+	cr_assert_eq(st->gpr[0], 1);
+	code[1] = 2;
+	emu_invalidate(cpu, CODE + 1, 1);
+	st->rip = CODE;
+	emu_run(cpu, 100, &exit);
+	cr_expect_eq(st->gpr[0], 2);
+}
+
+Test(emu_run, lazy_flags_survive_between_runs)
+{
+	LOAD("\x31\xc0"	      /* xor eax, eax: ZF=1 */
+	     "\x0f\x94\xc1"); /* sete cl */
+	struct emu_exit exit;
+	emu_run(cpu, 1, &exit);
+	cr_expect_neq(st->rflags & 0x40, 0, "ZF is visible in the state after the run");
+	emu_run(cpu, 1, &exit);
+	cr_expect_eq(st->gpr[1] & 0xff, 1);
+}
