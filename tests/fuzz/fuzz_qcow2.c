@@ -1,7 +1,9 @@
-/* libFuzzer target: a random file opened as a qcow2 image and read everywhere must give data
- * or errors, never a crash, a hang or an out-of-bounds access. Build and run with
+/* libFuzzer target: a random file opened as a qcow2 image, read everywhere, mapped (allocation
+ * status, as `img map`) and checked (refcounts, internal snapshot tables) must give data or
+ * errors, never a crash, a hang or an out-of-bounds access. Build and run with
  * tests/fuzz/run_fuzz_qcow2.sh SECONDS. */
 #include "block/block.h"
+#include "block/qcow2_check.h"
 #include "lib/log.h"
 
 #include <stdint.h>
@@ -14,6 +16,15 @@
 #define MAX_READ   (8u << 20) /* bound the work per input; sizes in headers are huge */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Walks the allocation status of [0, end) as `gureum img map` does. */
+static void map(struct block_device *dev, uint64_t end)
+{
+	struct block_status st;
+	for (uint64_t at = 0; at < end; at += st.length)
+		if (block_get_status(dev, at, end - at, &st) < 0)
+			return;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -38,6 +49,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (dev->size > 512) /* and the very end of a huge disk */
 			block_read(dev, dev->size - 512, buf, 512);
+		map(dev, end);
+		struct qcow2_check_result res;
+		qcow2_check(dev, false, &res, &err);
 		block_close(dev);
 	}
 	close(fd);

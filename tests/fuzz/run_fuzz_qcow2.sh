@@ -8,12 +8,14 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${FUZZ_OUT:-$ROOT/build-fuzz}
 mkdir -p "$OUT/corpus"
 SRC="$ROOT/src/block/block.c $ROOT/src/block/raw.c $ROOT/src/block/qcow2.c
+     $ROOT/src/block/aio.c $ROOT/src/block/aio_threads.c $ROOT/src/block/aio_uring.c
+     $ROOT/src/block/qcow2_check.c $ROOT/src/block/qcow2_snapshot.c
      $ROOT/src/block/qcow2_cache.c $ROOT/src/block/qcow2_cluster.c
      $ROOT/src/block/qcow2_header.c $ROOT/src/block/qcow2_refcount.c $ROOT/src/lib/log.c"
 # shellcheck disable=SC2086
 clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -I"$ROOT/src" $SRC "$ROOT/tests/fuzz/fuzz_qcow2.c" \
-	-lz -lzstd -o "$OUT/fuzz_qcow2"
+	-lz -lzstd -luring -o "$OUT/fuzz_qcow2"
 if command -v qemu-img >/dev/null && [ ! -e "$OUT/corpus/seed-plain" ]; then
 	qemu-img create -q -f qcow2 -o cluster_size=512 "$OUT/corpus/seed-plain" 64k
 	qemu-io -c "write -P 7 0 3k" -c "write -z 8k 4k" "$OUT/corpus/seed-plain" >/dev/null
@@ -22,6 +24,13 @@ if command -v qemu-img >/dev/null && [ ! -e "$OUT/corpus/seed-plain" ]; then
 	qemu-img convert -c -O qcow2 -o cluster_size=4k "$OUT/seed.raw" "$OUT/corpus/seed-zlib"
 	qemu-img create -q -f qcow2 -o compat=0.10,cluster_size=1k "$OUT/corpus/seed-v2" 32k
 	rm -f "$OUT/seed.raw"
+fi
+if command -v qemu-img >/dev/null && [ ! -e "$OUT/corpus/seed-snapshots" ]; then
+	qemu-img create -q -f qcow2 -o cluster_size=512 "$OUT/corpus/seed-snapshots" 16k
+	qemu-io -c "write -P 1 0 2k" "$OUT/corpus/seed-snapshots" >/dev/null
+	qemu-img snapshot -c one "$OUT/corpus/seed-snapshots"
+	qemu-io -c "write -P 2 1k 2k" "$OUT/corpus/seed-snapshots" >/dev/null
+	qemu-img snapshot -c two "$OUT/corpus/seed-snapshots"
 fi
 exec "$OUT/fuzz_qcow2" -max_total_time="$SECONDS_TO_RUN" -max_len=65536 -timeout=10 \
 	-rss_limit_mb=1024 "$OUT/corpus"
