@@ -73,8 +73,12 @@ lab_tests() {
 stage "build" build build
 stage "unit and guest tests" meson_tests build
 stage "sanitizer build" build build-asan -Db_sanitize=address,undefined
-stage "unit and guest tests under ASan/UBSan" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson_tests build-asan --suite unit --suite guests
+sanitized_tests() {
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson_tests build-asan --suite unit --suite guests
+}
+stage "unit and guest tests under ASan/UBSan" sanitized_tests
 if [[ -x tests/fuzz/run.sh ]]; then
 	stage "fuzzing (bounded)" tests/fuzz/run.sh
 fi

@@ -12,6 +12,7 @@
 #define CPUID_1_EBX_COUNT_SHIFT	  16
 #define CPUID_1_EDX_HTT		  (1u << 28)
 #define CPUID_1_ECX_HYPERVISOR	  (1u << 31)
+#define CPUID_1_ECX_TSC_DEADLINE  (1u << 24)
 #define TOPOLOGY_LEVEL_SMT	  1
 #define TOPOLOGY_LEVEL_CORE	  2
 
@@ -23,7 +24,8 @@ static unsigned bits_for(unsigned count)
 	return bits;
 }
 
-static void set_leaf1(struct kvm_cpuid_entry2 *e, unsigned apic_id, unsigned nr_vcpus)
+static void set_leaf1(struct kvm_cpuid_entry2 *e, unsigned apic_id, unsigned nr_vcpus,
+		      bool tsc_deadline)
 {
 	e->ebx &= 0x0000ffff; /* keep brand index and CLFLUSH size */
 	e->ebx |= apic_id << CPUID_1_EBX_APIC_ID_SHIFT;
@@ -33,6 +35,11 @@ static void set_leaf1(struct kvm_cpuid_entry2 *e, unsigned apic_id, unsigned nr_
 	else
 		e->edx &= ~CPUID_1_EDX_HTT;
 	e->ecx |= CPUID_1_ECX_HYPERVISOR;
+	/* KVM emulates the TSC-deadline timer with the in-kernel LAPIC but leaves it out of
+	 * KVM_GET_SUPPORTED_CPUID; with it Linux skips calibrating the LAPIC timer against the
+	 * PIT at boot and arms timers with one MSR write. */
+	if (tsc_deadline)
+		e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
 }
 
 static void set_leaf4(struct kvm_cpuid_entry2 *e, unsigned nr_vcpus)
@@ -76,11 +83,12 @@ static void set_amd_topology(struct kvm_cpuid_entry2 *e, unsigned apic_id, unsig
 	}
 }
 
-static void adjust_entry(struct kvm_cpuid_entry2 *e, unsigned apic_id, unsigned nr_vcpus)
+static void adjust_entry(const struct accel_vm *vm, struct kvm_cpuid_entry2 *e, unsigned apic_id)
 {
+	unsigned nr_vcpus = vm->nr_vcpus;
 	switch (e->function) {
 	case 1:
-		set_leaf1(e, apic_id, nr_vcpus);
+		set_leaf1(e, apic_id, nr_vcpus, vm->has_tsc_deadline);
 		break;
 	case 4:
 		set_leaf4(e, nr_vcpus);
@@ -107,7 +115,7 @@ int kvm_setup_cpuid(struct accel_vcpu *vcpu)
 		return -ENOMEM;
 	memcpy(cpuid, supported, bytes);
 	for (uint32_t i = 0; i < cpuid->nent; i++)
-		adjust_entry(&cpuid->entries[i], vcpu->index, vcpu->vm->nr_vcpus);
+		adjust_entry(vcpu->vm, &cpuid->entries[i], vcpu->index);
 	int rc = ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0 ? -errno : 0;
 	free(cpuid);
 	return rc;

@@ -20,7 +20,7 @@ struct accel_vm {
 	uint32_t *msr_indices;
 	uint32_t nr_msr_indices;
 	struct accel_vcpu *vcpus[KVM_MAX_VCPUS];
-	bool has_xsave, has_xcrs, has_stats_fd;
+	bool has_xsave, has_xcrs, has_stats_fd, has_tsc_deadline;
 };
 
 struct accel_vcpu {
