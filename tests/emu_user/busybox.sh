@@ -27,11 +27,11 @@ failed=0
 
 # check NAME APPLET [ARGS...]: compares stdout and exit status, native vs emulated.
 check() {
-	name=$1
-	shift
-	env PATH="$RUN_PATH" "$@" > native.out 2> native.err
+	name=$1 applet=$2
+	shift 2
+	env PATH="$RUN_PATH" "$applet" "$@" > native.out 2> native.err
 	native_status=$?
-	env PATH="$RUN_PATH" "$GUREUM" emu-user "$WORK/bin/$1" "$@" > emu.out 2> emu.err
+	env PATH="$RUN_PATH" "$GUREUM" emu-user "$WORK/bin/$applet" "$@" > emu.out 2> emu.err
 	emu_status=$?
 	# argv[0] under the emulator is the full path; the applet name is the same.
 	if [ "$native_status" = "$emu_status" ] && cmp -s native.out emu.out; then
