@@ -2,6 +2,7 @@
 
 #include "emu_user/elf_loader.h"
 #include "emu_user/initial_stack.h"
+#include "emu_user/script.h"
 #include "emu_user/signal_delivery.h"
 
 #include <cpuid.h>
@@ -107,22 +108,18 @@ static void reset_caught_signals(struct emu_process *p)
 	}
 }
 
-/* Opens and checks the program while the old one is still intact. Returns the fd or -errno. */
+/* Opens the file to execute; the caller checks what it holds. Returns the fd or -errno. */
 static int open_program(const char *path, char *err, size_t err_len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
+		int rc = -errno;
 		snprintf(err, err_len, "%s", strerror(errno));
-		return -errno;
+		return rc;
 	}
 	if (access(path, X_OK) < 0) {
 		int rc = -errno;
 		snprintf(err, err_len, "not executable: %s", strerror(errno));
-		close(fd);
-		return rc;
-	}
-	int rc = elf_user_check(fd, err, err_len);
-	if (rc < 0) {
 		close(fd);
 		return rc;
 	}
@@ -158,16 +155,44 @@ static int load_program(struct emu_process *p, int fd, char *const argv[], char 
 	return 0;
 }
 
-int emu_process_exec(struct emu_process *p, const char *path, char *const argv[],
-		     char *const envp[], char *err, size_t err_len)
+static int exec_at_depth(struct emu_process *p, const char *path, char *const argv[],
+			 char *const envp[], const char *execfn, int depth, char *err,
+			 size_t err_len);
+
+/* "#!interp arg" runs interp with argv: interp, [arg], the script's path, argv[1...]. */
+static int exec_script(struct emu_process *p, const char *path, const char *interp, const char *arg,
+		       char *const argv[], char *const envp[], const char *execfn, int depth,
+		       char *err, size_t err_len)
 {
-	int fd = open_program(path, err, err_len);
-	if (fd < 0)
-		return fd;
+	if (depth >= SCRIPT_MAX_DEPTH) {
+		snprintf(err, err_len, "too many levels of script interpreters");
+		return -ELOOP;
+	}
+	size_t argc = 0;
+	while (argv && argv[argc])
+		argc++;
+	char **v = calloc(argc + 4, sizeof(char *));
+	if (!v)
+		return -ENOMEM;
+	size_t n = 0;
+	v[n++] = (char *)interp;
+	if (arg[0])
+		v[n++] = (char *)arg;
+	v[n++] = (char *)path;
+	for (size_t i = 1; i < argc; i++)
+		v[n++] = argv[i];
+	int rc = exec_at_depth(p, interp, v, envp, execfn, depth + 1, err, err_len);
+	free(v);
+	return rc;
+}
+
+/* Replaces the address space and the CPU with the program on `fd` (already checked). */
+static int replace_image(struct emu_process *p, int fd, const char *path, char *const argv[],
+			 char *const envp[], const char *execfn, char *err, size_t err_len)
+{
 	char resolved[PATH_MAX];
 	if (!realpath(path, resolved))
 		snprintf(resolved, sizeof(resolved), "%s", path);
-
 	int rc = guest_as_reset(&p->as);
 	struct emu_memory memory = {translate_page, &p->as};
 	struct emu_cpu *cpu = rc == 0 ? emu_cpu_create(&memory) : NULL;
@@ -179,9 +204,8 @@ int emu_process_exec(struct emu_process *p, const char *path, char *const argv[]
 		snprintf(err, err_len, "out of memory for the CPU");
 		rc = -ENOMEM;
 	} else {
-		rc = load_program(p, fd, argv, envp, path, err, err_len);
+		rc = load_program(p, fd, argv, envp, execfn, err, err_len);
 	}
-	close(fd);
 	if (rc < 0) {
 		p->exited = true;
 		p->exit_status = 128 + SIGKILL;
@@ -190,6 +214,36 @@ int emu_process_exec(struct emu_process *p, const char *path, char *const argv[]
 	snprintf(p->exe_path, sizeof(p->exe_path), "%s", resolved);
 	reset_caught_signals(p);
 	return 0;
+}
+
+static int exec_at_depth(struct emu_process *p, const char *path, char *const argv[],
+			 char *const envp[], const char *execfn, int depth, char *err,
+			 size_t err_len)
+{
+	int fd = open_program(path, err, err_len);
+	if (fd < 0)
+		return fd;
+	char interp[SCRIPT_HEADER_MAX], arg[SCRIPT_HEADER_MAX];
+	int rc = script_parse(fd, interp, arg);
+	if (rc != 0) {
+		close(fd);
+		if (rc < 0) {
+			snprintf(err, err_len, "malformed #! line");
+			return rc;
+		}
+		return exec_script(p, path, interp, arg, argv, envp, execfn, depth, err, err_len);
+	}
+	rc = elf_user_check(fd, err, err_len);
+	if (rc == 0)
+		rc = replace_image(p, fd, path, argv, envp, execfn, err, err_len);
+	close(fd);
+	return rc;
+}
+
+int emu_process_exec(struct emu_process *p, const char *path, char *const argv[],
+		     char *const envp[], char *err, size_t err_len)
+{
+	return exec_at_depth(p, path, argv, envp, path, 0, err, err_len);
 }
 
 /* The signal Linux would send for a CPU exception in user mode. */

@@ -50,7 +50,8 @@ void emu_process_destroy(struct emu_process *p);
 
 /* Replaces the running program (or starts the first): loads the static ELF at host path `path`
  * into a fresh address space, builds its stack from argv/envp, and gives it a fresh CPU at the
- * entry point. The program is checked before anything is dropped, so a refusal (-ENOEXEC,
+ * entry point. "#!" scripts run their interpreter with the script as an argument, as Linux does.
+ * The program is checked before anything is dropped, so a refusal (-ENOEXEC,
  * -ENOENT, -EACCES...) leaves the current program intact. Returns 0 or -errno, with a message
  * in err. */
 int emu_process_exec(struct emu_process *p, const char *path, char *const argv[],

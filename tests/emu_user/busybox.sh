@@ -18,6 +18,9 @@ for applet in sh echo cat sort md5sum sha256sum gzip gunzip awk sed wc tr cut se
 	ln -s "$BUSYBOX" "bin/$applet"
 done
 RUN_PATH=$WORK/bin
+# An interpreter script on PATH: execve runs its "#!" interpreter (busybox sh) with it.
+printf '#!%s sh\necho "greetings, $1: $(echo $# args)"\n' "$BUSYBOX" > bin/greet
+chmod +x bin/greet
 
 # About 1 MB of varied text, made natively.
 "$BUSYBOX" seq 1 45000 | "$BUSYBOX" awk '{ printf "%d line %d word%d %s\n", $1, ($1 * $1) % 9973, $1 % 17, substr("abcdefghijklmnopqrstuvwxyz", $1 % 26 + 1, 5) }' > data.txt
@@ -75,6 +78,8 @@ check sh-loops-arithmetic-functions sh -c '
 	done
 	echo "collatz 27: $steps steps"
 	case "$total" in 385) echo matched;; *) echo no;; esac'
+check script greet world again
+check sh-runs-script sh -c 'greet from-sh; echo "status $?"'
 check sh-exit-status sh -c 'exit 42'
 check sh-redirections sh -c 'seq 1 100 > f.txt; wc -l < f.txt; cat f.txt f.txt | tail -n 2; rm f.txt'
 check sh-pipeline sh -c 'seq 1 5000 | sort -r | head -n 3 | tr 0-9 a-j'
