@@ -31,6 +31,10 @@ int cmd_run(int argc, char **argv)
 			log_error("%s", err);
 			status = VM_EXIT_ERROR;
 		} else {
+			if (config_memory_exceeds_host(&config))
+				log_warn(
+				    "--memory is more than this host's RAM: the guest runs, but "
+				    "the host may swap or kill it if it uses it all");
 			status = session_run(&config);
 		}
 		break;

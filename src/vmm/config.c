@@ -2,6 +2,7 @@
 
 #include "lib/size.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +241,25 @@ static uint64_t host_memory_bytes(void)
 	return pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : UINT64_MAX;
 }
 
+/* Guest RAM continues above 4 GiB past a 1 GiB hole, and must end below the CPU's physical
+ * address width (CPUID 0x80000008 EAX[7:0]). */
+static uint64_t guest_ram_limit(void)
+{
+	unsigned eax, ebx, ecx, edx;
+	unsigned bits = 36;
+	if (__get_cpuid(0x80000000, &eax, &ebx, &ecx, &edx) && eax >= 0x80000008 &&
+	    __get_cpuid(0x80000008, &eax, &ebx, &ecx, &edx))
+		bits = eax & 0xff;
+	if (bits < 36 || bits > 52)
+		bits = 36;
+	return (1ULL << bits) - (1ULL << 30);
+}
+
+bool config_memory_exceeds_host(const struct vm_config *c)
+{
+	return c->memory > host_memory_bytes();
+}
+
 int config_validate(const struct vm_config *c, char *err, size_t len)
 {
 	if (!c->kernel && !c->bios) {
@@ -263,10 +283,14 @@ int config_validate(const struct vm_config *c, char *err, size_t len)
 		snprintf(err, len, "--initrd needs --kernel (firmware loads its own)");
 		return -1;
 	}
-	uint64_t host = host_memory_bytes();
-	if (c->memory > host) {
-		snprintf(err, len, "--memory %llu MiB is more than this host has (%llu MiB)",
-			 (unsigned long long)(c->memory >> 20), (unsigned long long)(host >> 20));
+	/* RAM is reserved lazily, so a guest larger than the host is legitimate (it may never
+	 * touch it all); one the CPU cannot even address is not. */
+	uint64_t limit = guest_ram_limit();
+	if (c->memory > limit) {
+		snprintf(err, len,
+			 "--memory %llu MiB is more than guest-physical addresses on this CPU can "
+			 "hold (%llu MiB)",
+			 (unsigned long long)(c->memory >> 20), (unsigned long long)(limit >> 20));
 		return -1;
 	}
 	return 0;

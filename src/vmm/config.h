@@ -47,4 +47,7 @@ int config_load_json(struct vm_config *config, const char *path, char *err, size
 /* Checks the whole configuration (required keys, files readable, limits of this host). */
 int config_validate(const struct vm_config *config, char *err, size_t err_len);
 
+/* True when the guest could use more RAM than the host has (allowed, worth a warning). */
+bool config_memory_exceeds_host(const struct vm_config *config);
+
 #endif

@@ -164,8 +164,12 @@ Test(config, validate_needs_a_readable_kernel_and_sane_memory)
 	config_set(&c, "kernel", k, err, sizeof(err));
 	cr_assert_eq(config_validate(&c, err, sizeof(err)), 0, "%s", err);
 	config_set(&c, "memory", "4096G", err, sizeof(err));
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), 0,
+		     "lazily reserved RAM may exceed the host");
+	cr_assert(config_memory_exceeds_host(&c));
+	config_set(&c, "memory", "16777216G", err, sizeof(err));
 	cr_assert_lt(config_validate(&c, err, sizeof(err)), 0);
-	cr_assert(strstr(err, "more than this host has"), "%s", err);
+	cr_assert(strstr(err, "guest-physical addresses"), "%s", err);
 	config_free(&c);
 	unlink(k);
 	free(k);
