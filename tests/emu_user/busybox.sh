@@ -100,6 +100,7 @@ check seq seq -w 1 3 2000
 check grep-count grep -c 'word1[0-6]' data.txt
 check uniq-count sh -c 'cut -d " " -f 4 data.txt | sort | uniq -c'
 
+expect stats-line 0 "instructions in .* MIPS" --stats "$WORK/bin/echo" quiet
 expect dynamic-program-refused 126 "dynamically linked" /bin/true
 expect missing-program 127 "No such file" "$WORK/does-not-exist"
 if command -v cc > /dev/null 2>&1; then

@@ -183,3 +183,43 @@ Test(syscalls, caught_signal_runs_the_handler_and_sigreturn_resumes)
 	uint64_t sigaction[4] = {handler, 0x04000000 /* SA_RESTORER */, restorer, 0};
 	cr_assert_eq(guest_run(&c, sigaction, sizeof(sigaction)), SIGUSR1 + 0x55);
 }
+
+Test(syscalls, writev_gathers_guest_buffers_and_checks_each_one)
+{
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	struct guest_code c = {0};
+	gc_syscall(&c, SYS_writev, (uint64_t)fds[1], D + 0x40, 2, 0, 0, 0);
+	gc_exit_with_rax(&c);
+	uint8_t data[0x60] = "abc"
+			     "\0"
+			     "defgh";
+	uint64_t iov[4] = {D + 4, 5, D, 3}; /* "defgh" then "abc" */
+	memcpy(data + 0x40, iov, sizeof(iov));
+	cr_assert_eq(guest_run(&c, data, sizeof(data)), 8);
+	char buf[16] = "";
+	cr_assert_eq(read(fds[0], buf, sizeof(buf)), 8);
+	cr_assert_str_eq(buf, "defghabc");
+
+	iov[2] = 0x20; /* second buffer in the unmapped NULL area */
+	memcpy(data + 0x40, iov, sizeof(iov));
+	cr_assert_eq(guest_run(&c, data, sizeof(data)), status_of_error(-EFAULT));
+}
+
+Test(syscalls, unknown_ioctls_are_not_terminal_requests)
+{
+	struct guest_code c = {0};
+	gc_syscall(&c, SYS_ioctl, 0, 0x12345678, D, 0, 0, 0);
+	gc_exit_with_rax(&c);
+	cr_assert_eq(guest_run(&c, NULL, 0), status_of_error(-ENOTTY));
+}
+
+Test(syscalls, uname_reports_x86_64)
+{
+	struct guest_code c = {0};
+	gc_syscall(&c, SYS_uname, D, 0, 0, 0, 0, 0);
+	gc_load32(&c, GPR_RAX, (uint32_t)D + 4 * 65); /* machine: "x86_" as a little-endian word */
+	gc_raw(&c, "\x48\x2d\x78\x38\x36\x5f", 6);    /* sub rax, 0x5f363878 */
+	gc_exit_with_rax(&c);
+	cr_assert_eq(guest_run(&c, NULL, 0), 0);
+}
