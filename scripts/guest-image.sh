@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build gureum's default guest: the Debian cloud kernel plus a busybox-static initramfs.
 #   scripts/guest-image.sh [OUTDIR]       (default: out/guest)
-# Produces OUTDIR/vmlinuz (bzImage), OUTDIR/initramfs.cpio.gz, OUTDIR/modules/ (the kernel's
+# Produces OUTDIR/vmlinuz (bzImage), OUTDIR/vmlinux (the same kernel as ELF, for PVH boot),
+# OUTDIR/initramfs.cpio.gz, OUTDIR/modules/ (the kernel's
 # whole module tree, used by the nested lab) and OUTDIR/kernel-release. Rebuilds only when the
 # package versions or these scripts change (OUTDIR/.stamp).
 set -euo pipefail
@@ -25,10 +26,10 @@ kver=$(apt_candidate "$kpkg")
 apt_known busybox-static
 bbver=$(apt_candidate busybox-static)
 stamp=$(inputs_hash "$kpkg=$kver" "busybox-static=$bbver" "${GUEST_MODULES[*]}" \
-	"$(cat "$INIT_SCRIPT" "${BASH_SOURCE[0]}")")
+	"$(cat "$INIT_SCRIPT" "${BASH_SOURCE[0]}" "$(dirname "${BASH_SOURCE[0]}")/extract-vmlinux.sh")")
 
 if [[ -f $OUTDIR/.stamp && $(cat "$OUTDIR/.stamp") == "$stamp" && -f $OUTDIR/vmlinuz &&
-	-f $OUTDIR/initramfs.cpio.gz ]]; then
+	-f $OUTDIR/vmlinux && -f $OUTDIR/initramfs.cpio.gz ]]; then
 	log "up to date: $OUTDIR ($kpkg $kver, busybox $bbver)"
 	exit 0
 fi
@@ -64,6 +65,8 @@ mkdir -p "$OUTDIR"
 rm -f "$OUTDIR/.stamp"
 pack_cpio "$root" "$OUTDIR/initramfs.cpio.gz" gzip
 install -m 0644 "$work/kernel/boot/vmlinuz-$release" "$OUTDIR/vmlinuz"
+# The same kernel as an ELF file, booted through its PVH entry note by the lab's pvh scenario.
+"$(dirname "${BASH_SOURCE[0]}")/extract-vmlinux.sh" "$OUTDIR/vmlinuz" "$OUTDIR/vmlinux" >/dev/null
 rm -rf "$OUTDIR/modules"
 mv "$moddir" "$OUTDIR/modules"
 echo "$release" >"$OUTDIR/kernel-release"

@@ -58,7 +58,7 @@ build_base() {
 	else
 		log "strace not installed: the boot benchmark will not measure QEMU's start-up time"
 	fi
-	cp "$GUEST/vmlinuz" "$GUEST/initramfs.cpio.gz" "$root/lab/l2/"
+	cp "$GUEST/vmlinuz" "$GUEST/vmlinux" "$GUEST/initramfs.cpio.gz" "$root/lab/l2/"
 	pack_cpio "$root" "$base"
 	rm -rf "$root"
 	echo "$stamp" >"$base.stamp"
