@@ -77,14 +77,30 @@ static void fill_random(uint8_t *bytes, size_t len)
 	}
 }
 
+static bool sizes_fit(const struct initial_stack_params *params, uint64_t *argc, uint64_t *envc)
+{
+	uint64_t string_bytes = strlen(params->execfn) + 1;
+	*argc = count_strings(params->argv, &string_bytes);
+	*envc = count_strings(params->envp, &string_bytes);
+	return string_bytes <= INITIAL_STACK_MAX_ARGS &&
+	       *argc + *envc <= INITIAL_STACK_MAX_ARGS / 8;
+}
+
+bool initial_stack_fits(const struct initial_stack_params *params)
+{
+	uint64_t argc, envc;
+	return sizes_fit(params, &argc, &envc);
+}
+
 int initial_stack_build(struct guest_as *as, const struct elf_user_image *image,
 			const struct initial_stack_params *params, uint64_t *rsp)
 {
-	uint64_t string_bytes = strlen(params->execfn) + 1;
-	uint64_t argc = count_strings(params->argv, &string_bytes);
-	uint64_t envc = count_strings(params->envp, &string_bytes);
-	if (string_bytes > INITIAL_STACK_MAX_ARGS || argc + envc > INITIAL_STACK_MAX_ARGS / 8)
+	uint64_t argc, envc;
+	if (!sizes_fit(params, &argc, &envc))
 		return -E2BIG;
+	uint64_t string_bytes = strlen(params->execfn) + 1;
+	count_strings(params->argv, &string_bytes);
+	count_strings(params->envp, &string_bytes);
 	uint64_t top = as->size;
 	int64_t base =
 	    guest_as_mmap(as, top - INITIAL_STACK_SIZE, INITIAL_STACK_SIZE, PROT_READ | PROT_WRITE,

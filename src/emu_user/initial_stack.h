@@ -15,6 +15,7 @@
 #include "emu_user/address_space.h"
 #include "emu_user/elf_loader.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -31,6 +32,9 @@ struct initial_stack_params {
 	gid_t gid, egid;
 };
 
+/* False when argv, envp and execfn would not fit (execve checks this before dropping the old
+ * program, as the kernel does). */
+bool initial_stack_fits(const struct initial_stack_params *params);
 /* Maps the stack and writes argc/argv/envp/auxv; *rsp receives the initial stack pointer.
  * Returns 0 or -errno (-E2BIG when the arguments do not fit). */
 int initial_stack_build(struct guest_as *as, const struct elf_user_image *image,

@@ -234,6 +234,11 @@ static int exec_at_depth(struct emu_process *p, const char *path, char *const ar
 		return exec_script(p, path, interp, arg, argv, envp, execfn, depth, err, err_len);
 	}
 	rc = elf_user_check(fd, err, err_len);
+	struct initial_stack_params sizes = {.argv = argv, .envp = envp, .execfn = execfn};
+	if (rc == 0 && !initial_stack_fits(&sizes)) {
+		snprintf(err, err_len, "arguments and environment too large");
+		rc = -E2BIG;
+	}
 	if (rc == 0)
 		rc = replace_image(p, fd, path, argv, envp, execfn, err, err_len);
 	close(fd);
