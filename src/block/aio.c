@@ -31,11 +31,12 @@ static int start_backend(struct block_aio *aio, const struct aio_backend *backen
 
 /* io_uring unless GUREUM_BLOCK_AIO=threads asks otherwise or the kernel (or a seccomp filter)
  * refuses it. */
-static struct block_aio *create_engine(void)
+static struct block_aio *create_engine(struct block_device *dev)
 {
 	struct block_aio *aio = calloc(1, sizeof(*aio));
 	if (!aio)
 		return NULL;
+	aio->dev = dev;
 	aio->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (aio->event_fd < 0) {
 		free(aio);
@@ -63,7 +64,7 @@ static struct block_aio *create_engine(void)
 static struct block_aio *engine_of(struct block_device *dev)
 {
 	if (!dev->aio)
-		dev->aio = create_engine();
+		dev->aio = create_engine(dev);
 	return dev->aio;
 }
 
@@ -117,7 +118,7 @@ static int op_outcome(struct aio_op *op)
 }
 
 static int submit_op(struct block_aio *aio, struct aio_request *ar, int opcode, int fd,
-		     uint64_t offset, uint64_t length, void *buffer)
+		     uint64_t offset, uint64_t length, void *buffer, void *token)
 {
 	struct aio_op *op = calloc(1, sizeof(*op));
 	if (!op)
@@ -127,10 +128,58 @@ static int submit_op(struct block_aio *aio, struct aio_request *ar, int opcode, 
 			      .fd = fd,
 			      .offset = offset,
 			      .length = length,
-			      .buffer = buffer};
+			      .buffer = buffer,
+			      .token = token};
 	ar->pieces++;
+	aio->ops_in_flight++;
 	aio->backend->submit(aio, op);
 	return 0;
+}
+
+/* Hands finished ops to their requests (and planned writes to the driver); returns how many. */
+static unsigned collect_finished_ops(struct block_aio *aio)
+{
+	aio->backend->reap(aio);
+	pthread_mutex_lock(&aio->lock);
+	struct aio_op *op = aio->finished_ops;
+	aio->finished_ops = NULL;
+	pthread_mutex_unlock(&aio->lock);
+	unsigned count = 0;
+	while (op) {
+		struct aio_op *next = op->next;
+		int outcome = op_outcome(op);
+		if (op->token) {
+			struct block_device *dev = aio->dev;
+			int ret = dev->driver->finish_write(dev, op->token, outcome);
+			outcome = outcome ? outcome : ret;
+		}
+		aio->ops_in_flight--;
+		piece_done(aio, op->owner, outcome, false);
+		free(op);
+		op = next;
+		count++;
+	}
+	return count;
+}
+
+/* Blocks until some op (all: every op) has finished and been collected. Used on the
+ * submitting thread when a request depends on I/O in flight. */
+static void wait_for_ops(struct block_aio *aio, bool all)
+{
+	for (;;) {
+		unsigned got = collect_finished_ops(aio);
+		if (aio->ops_in_flight == 0 || (!all && got > 0))
+			break;
+		struct pollfd pfd = {.fd = aio->event_fd, .events = POLLIN};
+		poll(&pfd, 1, 100);
+		uint64_t count;
+		while (read(aio->event_fd, &count, sizeof(count)) < 0 && errno == EINTR)
+			;
+	}
+	/* The eventfd may have been consumed here: the caller's loop must still see finished
+	 * requests. */
+	if (aio->finished)
+		signal_event(aio);
 }
 
 static bool aligned(uint64_t host_offset, uint64_t length, const void *buffer)
@@ -150,8 +199,34 @@ static int run_synchronously(struct block_device *dev, const struct block_reques
 	return block_write(dev, offset, buffer, length);
 }
 
-/* Cuts a read or write into pieces: direct ones go to the backend, runs of the others to the
- * driver. */
+/* Asks the driver to plan an allocating write of the first bytes of [at, at + left); waits
+ * while an earlier planned write to the same cluster is in flight. Returns like plan_write. */
+static int plan_write(struct block_device *dev, struct block_aio *aio, uint64_t at, uint64_t left,
+		      void *buffer, struct block_write_plan *plan)
+{
+	for (;;) {
+		int ret = dev->driver->plan_write(dev, at, left, buffer, plan);
+		if (ret != -EBUSY || aio->ops_in_flight == 0)
+			return ret;
+		wait_for_ops(aio, false);
+	}
+}
+
+/* One piece of data I/O for the backend; a planned write that cannot be started is finished
+ * (failed) at once so that the driver forgets it. */
+static int submit_piece(struct block_device *dev, struct block_aio *aio, struct aio_request *ar,
+			uint64_t host, uint64_t length, void *buffer, void *token)
+{
+	int fd =
+	    dev->direct_fd >= 0 && aligned(host, length, buffer) ? dev->direct_fd : dev->data_fd;
+	int ret = submit_op(aio, ar, ar->req->op, fd, host, length, buffer, token);
+	if (ret < 0 && token)
+		dev->driver->finish_write(dev, token, ret);
+	return ret;
+}
+
+/* Cuts a read or write into pieces: direct and planned ones go to the backend, runs of the
+ * others to the driver. */
 static int split_data_request(struct block_device *dev, struct block_aio *aio,
 			      struct aio_request *ar)
 {
@@ -170,17 +245,27 @@ static int split_data_request(struct block_device *dev, struct block_aio *aio,
 			mapped = end - at;
 		if (mapped > left)
 			mapped = left;
+		void *buffer = (char *)req->buffer + (at - req->offset);
+		struct block_write_plan plan = {.length = mapped, .token = NULL};
+		if (!direct && req->op == BLOCK_OP_WRITE && dev->driver->plan_write) {
+			direct = plan_write(dev, aio, at, left, buffer, &plan);
+			if (direct < 0)
+				return direct;
+			mapped = plan.mapped;
+			if (direct) {
+				host = plan.host_offset;
+				buffer = (void *)plan.buffer;
+			}
+		}
 		if (!direct) {
 			at += mapped;
 			continue;
 		}
 		int ret = run_synchronously(dev, req, slow_start, at - slow_start);
-		if (ret < 0)
-			return ret;
-		void *buffer = (char *)req->buffer + (at - req->offset);
-		int fd = dev->direct_fd >= 0 && aligned(host, mapped, buffer) ? dev->direct_fd
-									      : dev->data_fd;
-		ret = submit_op(aio, ar, req->op, fd, host, mapped, buffer);
+		if (ret < 0 && plan.token)
+			dev->driver->finish_write(dev, plan.token, ret);
+		if (!ret)
+			ret = submit_piece(dev, aio, ar, host, plan.length, buffer, plan.token);
 		if (ret < 0)
 			return ret;
 		at += mapped;
@@ -201,14 +286,22 @@ static int start_request(struct block_device *dev, struct block_aio *aio, struct
 			return -EINVAL;
 		return split_data_request(dev, aio, ar);
 	case BLOCK_OP_FLUSH:
-		/* Drivers finish their metadata updates within each call, so syncing the file
-		 * makes every completed write durable. */
 		if (dev->read_only)
 			return 0;
-		return submit_op(aio, ar, BLOCK_OP_FLUSH, dev->data_fd, 0, 0, NULL);
+		/* Without cached metadata, syncing the file makes every completed write durable.
+		 * A driver with caches writes them back in order, synchronously; it waits for the
+		 * I/O in flight, whose completions may still change the metadata. */
+		if (!dev->driver->caches_metadata)
+			return submit_op(aio, ar, BLOCK_OP_FLUSH, dev->data_fd, 0, 0, NULL, NULL);
+		wait_for_ops(aio, true);
+		return block_flush(dev);
 	case BLOCK_OP_DISCARD:
+		if (dev->driver->caches_metadata)
+			wait_for_ops(aio, true);
 		return block_discard(dev, req->offset, req->length);
 	case BLOCK_OP_WRITE_ZEROES:
+		if (dev->driver->caches_metadata)
+			wait_for_ops(aio, true);
 		return block_write_zeroes(dev, req->offset, req->length);
 	}
 	return -EINVAL;
@@ -227,21 +320,6 @@ void block_submit(struct block_device *dev, struct block_request *req)
 	aio->in_flight++;
 	int ret = start_request(dev, aio, ar);
 	piece_done(aio, ar, ret, true);
-}
-
-static void collect_finished_ops(struct block_aio *aio)
-{
-	aio->backend->reap(aio);
-	pthread_mutex_lock(&aio->lock);
-	struct aio_op *op = aio->finished_ops;
-	aio->finished_ops = NULL;
-	pthread_mutex_unlock(&aio->lock);
-	while (op) {
-		struct aio_op *next = op->next;
-		piece_done(aio, op->owner, op_outcome(op), false);
-		free(op);
-		op = next;
-	}
 }
 
 int block_poll(struct block_device *dev)

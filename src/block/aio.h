@@ -1,11 +1,13 @@
 /* The asynchronous engine behind block_submit (internal to src/block).
  *
  * A request is cut into pieces with the driver's map_direct: pieces that read or write data in
- * place (raw files; allocated qcow2 clusters) go to an I/O backend, io_uring or a thread pool;
- * the others (allocating writes, copy-on-write, backing files, compressed clusters, zeroes)
- * run synchronously through the driver on the submitting thread, so driver metadata is only
- * ever touched by one thread. Completions are collected and handed to the request callbacks in
- * block_poll; an eventfd tells the caller's event loop when to call it. */
+ * place (raw files; allocated qcow2 clusters) go to an I/O backend, io_uring or a thread pool.
+ * Allocating writes are planned by the driver (plan_write: new clusters, copy-on-write buffer)
+ * and their data goes to the backend too; the driver's finish_write then updates its metadata.
+ * The rest (reads from backing files or compressed clusters, zeroes, discards) runs
+ * synchronously through the driver on the submitting thread. Driver metadata is only ever
+ * touched by the submitting thread. Completions are collected and handed to the request callbacks
+ * in block_poll; an eventfd tells the caller's event loop when to call it. */
 #ifndef GUREUM_BLOCK_AIO_H
 #define GUREUM_BLOCK_AIO_H
 
@@ -22,7 +24,8 @@ struct aio_op {
 	uint64_t offset;
 	uint64_t length;
 	void *buffer;
-	int result; /* bytes transferred or -errno, set by the backend */
+	int result;  /* bytes transferred or -errno, set by the backend */
+	void *token; /* a write planned by the driver: handed to finish_write, or NULL */
 	struct aio_op *next;
 };
 
@@ -37,10 +40,12 @@ struct aio_request {
 struct aio_backend;
 
 struct block_aio {
+	struct block_device *dev;
 	const struct aio_backend *backend;
 	void *backend_state;
 	int event_fd;
-	unsigned in_flight; /* requests submitted and not yet completed */
+	unsigned in_flight;	/* requests submitted and not yet completed */
+	unsigned ops_in_flight; /* ops given to the backend and not yet collected */
 	/* Ops finished by a backend (any thread), and requests finished whose callbacks have not
 	 * run yet (submitting thread only). */
 	pthread_mutex_t lock;

@@ -52,6 +52,15 @@ struct block_status {
 	uint64_t host_offset;
 };
 
+/* One asynchronous write planned by a driver (see plan_write). */
+struct block_write_plan {
+	uint64_t mapped;      /* guest bytes from offset that this piece covers */
+	uint64_t host_offset; /* where in data_fd to write ... */
+	uint64_t length;      /* ... how many bytes ... */
+	const void *buffer;   /* ... from here (the caller's buffer or the driver's) */
+	void *token;	      /* handed back to finish_write */
+};
+
 /* The operations a backend provides. offset/length are already checked against the disk size. */
 struct block_driver {
 	const char *format_name;
@@ -72,6 +81,19 @@ struct block_driver {
 	struct block_device *(*backing)(struct block_device *dev);
 	int (*map_direct)(struct block_device *dev, int op, uint64_t offset, uint64_t length,
 			  uint64_t *host_offset, uint64_t *mapped);
+	/* For asynchronous writes that map_direct refused (allocating writes): prepares the first
+	 * piece of [offset, offset + length) so that its data can be written asynchronously.
+	 * Returns 1 with *plan filled, 0 when the first plan->mapped bytes need the synchronous
+	 * write, -EBUSY while an earlier planned write to the same cluster is unfinished, or a
+	 * negative errno. NULL: every such write is synchronous. */
+	int (*plan_write)(struct block_device *dev, uint64_t offset, uint64_t length,
+			  const void *buf, struct block_write_plan *plan);
+	/* Called on the submitting thread once a planned write is done (result 0 or -errno),
+	 * before its request completes: the driver makes the new data visible. */
+	int (*finish_write)(struct block_device *dev, void *token, int result);
+	/* The driver caches metadata: a FLUSH request runs the driver's flush (after the I/O in
+	 * flight), and discard/write-zeroes wait for planned writes. */
+	bool caches_metadata;
 };
 
 struct block_aio;

@@ -1,16 +1,16 @@
 /* The qcow2 driver: opening an image, and reads and writes through its L1/L2 tables.
  *
- * Crash safety of allocating writes: a new cluster is marked used in its refcount block and its
- * data written; a flush makes both durable; only then does the L2 entry point at it. A new L2
- * table is written (zeroed) and flushed before the L1 entry points at it. Clusters that an update
- * stops referencing are released only after that update is flushed. A crash therefore leaves at
- * worst leaked clusters, never an entry pointing at unwritten data or at a free cluster. */
+ * Allocating writes change L2 entries and refcounts in the metadata caches only; the order in
+ * which those reach the file keeps the image consistent after a crash (see qcow2_writeback.c),
+ * and a flush makes everything before it durable. Asynchronous allocating writes are planned
+ * here and their data written by the engine (see qcow2_async.c). */
 #include "block/qcow2.h"
 #include "block/driver.h"
 #include "block/qcow2_header.h"
 #include "block/qcow2_internal.h"
 
 #include "lib/log.h"
+#include "lib/size.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -23,20 +23,9 @@
 
 /* Largest header area read at open: the largest possible first cluster. */
 #define HEADER_READ_MAX (1u << QCOW2_MAX_CLUSTER_BITS)
-#define MAX_PENDING	64
-
-/* An L2 entry to change once the data it points to is durable. */
-struct pending_update {
-	uint64_t l2_offset;
-	uint64_t l2_index;
-	uint64_t new_entry;
-	struct qcow2_mapping old;
-};
 
 struct qcow2_driver_state {
 	struct qcow2 q;
-	struct pending_update pending[MAX_PENDING];
-	int npending;
 };
 
 static const struct block_driver qcow2_driver;
@@ -125,6 +114,12 @@ static int read_mapped(struct qcow2 *q, const struct qcow2_mapping *m, uint64_t 
 	      1);                                                                                  \
 	     piece_offset += piece_length)
 
+int qcow2_read_cluster(struct qcow2 *q, const struct qcow2_mapping *m, uint64_t cluster_start,
+		       uint8_t *dst)
+{
+	return read_mapped(q, m, cluster_start, dst, q->cluster_size);
+}
+
 static int qcow2_read(struct block_device *dev, uint64_t offset, void *buf, size_t length)
 {
 	struct qcow2 *q = &state_of(dev)->q;
@@ -143,96 +138,34 @@ static int qcow2_read(struct block_device *dev, uint64_t offset, void *buf, size
 
 /* ---- writing ---- */
 
-/* Releases what an overwritten L2 entry referenced. */
-static int release_old(struct qcow2 *q, const struct qcow2_mapping *old)
+/* Points L1 entry l1_index at a new L2 table. Only in memory: the entry reaches the file at the
+ * next flush, after the table itself (see qcow2_writeback.c). */
+static void point_l1_at(struct qcow2 *q, uint64_t l1_index, uint64_t l2_offset)
 {
-	q->decompressed_from = 0;
-	switch (old->kind) {
-	case QCOW2_NORMAL:
-	case QCOW2_ZERO:
-		return qcow2_release(q, old->host_offset, old->host_offset ? q->cluster_size : 0);
-	case QCOW2_COMPRESSED:
-		return qcow2_release(q, old->host_offset, old->compressed_size);
-	case QCOW2_UNALLOCATED:
-		return 0;
-	}
-	return 0;
-}
-
-static bool references_clusters(const struct qcow2_mapping *m)
-{
-	return m->kind != QCOW2_UNALLOCATED && m->host_offset != 0;
-}
-
-/* Makes the queued L2 updates: after the data and refcounts they depend on are durable, and
- * before the clusters they stop referencing are released. */
-static int commit_pending(struct qcow2_driver_state *s)
-{
-	struct qcow2 *q = &s->q;
-	int count = s->npending;
-	s->npending = 0;
-	if (count == 0)
-		return 0;
-	int ret = qcow2_order_flush(q);
-	bool release = false;
-	for (int i = 0; i < count && !ret; i++) {
-		struct pending_update *u = &s->pending[i];
-		uint8_t entry[8];
-		put_be64(entry, u->new_entry);
-		ret =
-		    qcow2_cache_write(&q->l2_cache, q->fd, u->l2_offset, 8 * u->l2_index, entry, 8);
-		release |= references_clusters(&u->old);
-	}
-	if (!ret && release)
-		ret = qcow2_order_flush(q);
-	for (int i = 0; i < count && !ret && release; i++)
-		ret = release_old(q, &s->pending[i].old);
-	return ret;
-}
-
-static int queue_update(struct qcow2_driver_state *s, const struct qcow2_mapping *old,
-			uint64_t new_entry)
-{
-	struct pending_update *u = &s->pending[s->npending++];
-	u->l2_offset = old->l2_offset;
-	u->l2_index = old->l2_index;
-	u->new_entry = new_entry;
-	u->old = *old;
-	return s->npending == MAX_PENDING ? commit_pending(s) : 0;
-}
-
-/* Points L1 entry l1_index at a new L2 table; the table is durable before the entry is
- * written, and the entry durable before the caller releases what it replaced. */
-static int point_l1_at(struct qcow2 *q, uint64_t l1_index, uint64_t l2_offset)
-{
-	int ret = qcow2_order_flush(q);
-	uint8_t entry[8];
-	put_be64(entry, l2_offset | QCOW2_OFLAG_COPIED);
-	if (!ret)
-		ret = qcow2_pwrite(q, q->h.l1_table_offset + 8 * l1_index, entry, sizeof(entry));
-	if (ret < 0)
-		return ret;
 	q->l1[l1_index] = l2_offset | QCOW2_OFLAG_COPIED;
-	return 0;
+	q->l1_dirty = true;
 }
 
-/* Writes a new L2 table holding a copy of src (or zeroes) and returns its offset. */
+/* Writes a new L2 table holding a copy of src (or zeroes) and returns its offset. Writing it
+ * at once (without a sync) extends the file over it; nothing on disk points at it yet. */
 static int write_new_l2(struct qcow2 *q, uint64_t src, uint64_t *offset)
 {
 	uint8_t *table = calloc(1, q->cluster_size);
 	if (!table)
 		return -ENOMEM;
 	uint8_t *cached;
-	int ret = src ? qcow2_cache_get(&q->l2_cache, q->fd, src, &cached) : 0;
+	int ret = src ? qcow2_cache_get(&q->l2_cache, src, &cached) : 0;
 	if (!ret && src)
 		memcpy(table, cached, q->cluster_size);
+	if (!ret)
+		ret = qcow2_mark_dirty(q);
 	if (!ret)
 		ret = qcow2_alloc_cluster(q, offset);
 	if (!ret)
 		ret = qcow2_pwrite(q, *offset, table, q->cluster_size);
-	free(table);
 	if (!ret)
-		qcow2_cache_forget(&q->l2_cache, *offset);
+		ret = qcow2_cache_install(&q->l2_cache, *offset, table);
+	free(table);
 	return ret;
 }
 
@@ -253,24 +186,20 @@ int qcow2_ensure_l2(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping
 	}
 	uint64_t offset, old = m->l2_offset;
 	int ret = write_new_l2(q, old, &offset);
-	if (!ret)
-		ret = point_l1_at(q, l1_index, offset);
 	if (!ret && old)
-		ret = qcow2_order_flush(q);
-	if (!ret && old)
-		ret = qcow2_release(q, old, q->cluster_size);
+		ret = qcow2_release_later(q, old, q->cluster_size);
 	if (ret < 0)
 		return ret;
+	point_l1_at(q, l1_index, offset);
 	m->l2_offset = offset;
 	return 0;
 }
 
 /* Writes one piece inside one cluster: in place when the cluster is ours alone, else into a new
- * cluster filled with the old contents (copy-on-write) whose L2 update is queued. */
-static int write_piece(struct qcow2_driver_state *s, uint64_t guest_offset, const uint8_t *src,
-		       size_t length)
+ * cluster filled with the old contents (copy-on-write). The L2 entry changes in the cache; the
+ * writeback order makes the data and the refcount durable before the entry. */
+static int write_piece(struct qcow2 *q, uint64_t guest_offset, const uint8_t *src, size_t length)
 {
-	struct qcow2 *q = &s->q;
 	struct qcow2_mapping m;
 	int ret = qcow2_lookup(q, guest_offset, &m);
 	if (ret < 0)
@@ -295,32 +224,41 @@ static int write_piece(struct qcow2_driver_state *s, uint64_t guest_offset, cons
 	if (!ret)
 		ret = qcow2_pwrite(q, offset, data, q->cluster_size);
 	if (ret < 0)
-		return ret;
-	return queue_update(s, &m, offset | QCOW2_OFLAG_COPIED);
+		return ret; /* the new cluster is counted but unreferenced: leaked, not lost */
+	return qcow2_set_l2_entry(q, &m, offset | QCOW2_OFLAG_COPIED);
+}
+
+/* Synchronous writes and asynchronous allocating writes in flight together would race on the
+ * same L2 entries; the asynchronous engine drains first, so this only catches misuse. */
+static int refuse_if_inflight(struct qcow2 *q)
+{
+	if (!q->inflight)
+		return 0;
+	log_error("%s: synchronous metadata update while asynchronous writes are in flight",
+		  q->filename);
+	return -EBUSY;
 }
 
 static int qcow2_write(struct block_device *dev, uint64_t offset, const void *buf, size_t length)
 {
-	struct qcow2_driver_state *s = state_of(dev);
+	struct qcow2 *q = &state_of(dev)->q;
 	const uint8_t *src = buf;
 	int ret = 0;
-	FOR_EACH_CLUSTER_PIECE(&s->q, offset, length, at, n)
+	FOR_EACH_CLUSTER_PIECE(q, offset, length, at, n)
 	{
-		ret = write_piece(s, at, src + (at - offset), n);
+		ret = qcow2_inflight_covers(q, at) ? refuse_if_inflight(q) : 0;
+		if (!ret)
+			ret = write_piece(q, at, src + (at - offset), n);
 		if (ret < 0)
 			break;
 	}
-	/* After a failure the queued clusters are written but unreferenced: leaked, not lost. */
-	if (ret < 0)
-		s->npending = 0;
-	return ret < 0 ? ret : commit_pending(s);
+	return ret;
 }
 
 /* Zeroes a whole cluster through its L2 entry: unallocated when nothing shows through from
  * a backing file, the zero flag otherwise (version 3), or written zeroes (version 2). */
-static int zero_cluster(struct qcow2_driver_state *s, uint64_t guest_offset, bool unallocate)
+static int zero_cluster(struct qcow2 *q, uint64_t guest_offset, bool unallocate)
 {
-	struct qcow2 *q = &s->q;
 	struct qcow2_mapping m;
 	int ret = qcow2_lookup(q, guest_offset, &m);
 	if (ret < 0)
@@ -328,65 +266,59 @@ static int zero_cluster(struct qcow2_driver_state *s, uint64_t guest_offset, boo
 	if (!q->backing || unallocate) {
 		if (m.kind == QCOW2_UNALLOCATED || (m.kind == QCOW2_ZERO && !m.host_offset))
 			return 0;
-		return queue_update(s, &m, 0);
+		ret = qcow2_ensure_l2(q, guest_offset, &m);
+		return ret < 0 ? ret : qcow2_set_l2_entry(q, &m, 0);
 	}
 	if (m.kind == QCOW2_ZERO && !m.host_offset)
 		return 0;
 	if (q->h.version < 3) {
 		memset(q->cluster_buf, 0, q->cluster_size);
-		return write_piece(s, guest_offset, q->cluster_buf, q->cluster_size);
+		return write_piece(q, guest_offset, q->cluster_buf, q->cluster_size);
 	}
 	ret = qcow2_ensure_l2(q, guest_offset, &m);
-	return ret < 0 ? ret : queue_update(s, &m, QCOW2_OFLAG_ZERO);
+	return ret < 0 ? ret : qcow2_set_l2_entry(q, &m, QCOW2_OFLAG_ZERO);
 }
 
-static int zero_range(struct qcow2_driver_state *s, uint64_t offset, uint64_t length,
-		      bool partial_too, bool unallocate)
+static int zero_range(struct qcow2 *q, uint64_t offset, uint64_t length, bool partial_too,
+		      bool unallocate)
 {
-	struct qcow2 *q = &s->q;
-	int ret = 0;
+	int ret = refuse_if_inflight(q);
 	uint8_t *zeroes = NULL;
 	FOR_EACH_CLUSTER_PIECE(q, offset, length, at, n)
 	{
+		if (ret < 0)
+			break;
 		if (n == q->cluster_size) {
-			ret = zero_cluster(s, at, unallocate);
+			ret = zero_cluster(q, at, unallocate);
 		} else if (partial_too) {
 			if (!zeroes && !(zeroes = calloc(1, q->cluster_size)))
 				ret = -ENOMEM;
 			if (!ret)
-				ret = write_piece(s, at, zeroes, n);
+				ret = write_piece(q, at, zeroes, n);
 		}
-		if (ret < 0)
-			break;
 	}
 	free(zeroes);
-	if (ret < 0)
-		s->npending = 0;
-	return ret < 0 ? ret : commit_pending(s);
+	return ret;
 }
 
 static int qcow2_write_zeroes(struct block_device *dev, uint64_t offset, uint64_t length)
 {
-	return zero_range(state_of(dev), offset, length, true, false);
+	return zero_range(&state_of(dev)->q, offset, length, true, false);
 }
 
 static int qcow2_discard(struct block_device *dev, uint64_t offset, uint64_t length)
 {
-	struct qcow2_driver_state *s = state_of(dev);
+	struct qcow2 *q = &state_of(dev)->q;
 	/* Discarded data may read back as anything, but must not expose the backing file's
 	 * contents where a version 2 image cannot express zeroes: then keep the data. */
-	if (s->q.backing && s->q.h.version < 3)
+	if (q->backing && q->h.version < 3)
 		return 0;
-	return zero_range(s, offset, length, false, false);
+	return zero_range(q, offset, length, false, false);
 }
 
 static int qcow2_flush(struct block_device *dev)
 {
-	struct qcow2_driver_state *s = state_of(dev);
-	int ret = commit_pending(s);
-	if (!ret && fdatasync(s->q.fd) < 0)
-		ret = -errno;
-	return ret;
+	return qcow2_flush_all(&state_of(dev)->q);
 }
 
 int qcow2_deallocate(struct block_device *dev, uint64_t offset, uint64_t length)
@@ -395,7 +327,7 @@ int qcow2_deallocate(struct block_device *dev, uint64_t offset, uint64_t length)
 		return -EINVAL;
 	if (dev->read_only)
 		return -EROFS;
-	return zero_range(state_of(dev), offset, length, false, true);
+	return zero_range(&state_of(dev)->q, offset, length, false, true);
 }
 
 /* ---- allocation status ---- */
@@ -497,6 +429,11 @@ static void free_state(struct qcow2_driver_state *s)
 
 static void qcow2_close(struct block_device *dev)
 {
+	struct qcow2 *q = &state_of(dev)->q;
+	int ret = dev->read_only ? 0 : qcow2_close_clean(q);
+	if (ret < 0)
+		log_error("%s: cannot write the metadata back on close: %s", dev->filename,
+			  strerror(-ret));
 	free_state(state_of(dev));
 }
 
@@ -511,6 +448,9 @@ static const struct block_driver qcow2_driver = {
     .map_direct = qcow2_map_direct,
     .status = qcow2_status,
     .backing = qcow2_backing_device,
+    .plan_write = qcow2_plan_write,
+    .finish_write = qcow2_finish_write,
+    .caches_metadata = true,
 };
 
 static int read_header(struct block_device *dev, struct qcow2 *q, struct block_error *err)
@@ -571,13 +511,24 @@ static int load_table(struct qcow2 *q, uint64_t offset, uint64_t entries, uint64
 	return ret;
 }
 
+/* The L2 cache covers this many bytes of L2 tables unless GUREUM_L2_CACHE_SIZE says otherwise
+ * (QEMU's default l2-cache-size): 32 MiB of 64 KiB-cluster tables maps 256 GiB of disk. */
+#define DEFAULT_L2_CACHE_BYTES (32ull << 20)
+
+static uint64_t l2_cache_bytes(void)
+{
+	const char *text = getenv("GUREUM_L2_CACHE_SIZE");
+	uint64_t bytes;
+	if (text && parse_size(text, false, &bytes))
+		return bytes;
+	if (text)
+		log_warn("GUREUM_L2_CACHE_SIZE=%s is not a size; using 32M", text);
+	return DEFAULT_L2_CACHE_BYTES;
+}
+
 static int allocate_buffers(struct qcow2 *q)
 {
-	size_t l2_slots = (4u << 20) / q->cluster_size;
-	l2_slots = l2_slots < 64 ? 64 : l2_slots > 1024 ? 1024 : l2_slots;
-	int ret = qcow2_cache_init(&q->l2_cache, l2_slots, q->cluster_size);
-	if (!ret)
-		ret = qcow2_cache_init(&q->refblock_cache, 16, q->cluster_size);
+	int ret = qcow2_caches_init(q, l2_cache_bytes());
 	q->cluster_buf = malloc(q->cluster_size);
 	q->decompressed = malloc(q->cluster_size);
 	q->compressed_buf = malloc(2 * q->cluster_size + 512);

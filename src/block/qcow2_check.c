@@ -257,6 +257,13 @@ int qcow2_check(struct block_device *dev, bool repair, struct qcow2_check_result
 				dev->filename);
 		return -ENOTSUP;
 	}
+	/* The walk reads tables from the file: what the caches hold goes there first. */
+	int ret = dev->read_only ? 0 : qcow2_flush_all(q);
+	if (ret < 0) {
+		block_error_set(err, "%s: cannot write cached metadata: %s", dev->filename,
+				strerror(-ret));
+		return ret;
+	}
 	struct counter c = {.q = q, .res = res};
 	c.nclusters = (q->file_size + q->cluster_size - 1) >> q->h.cluster_bits;
 	c.refs = calloc(c.nclusters ? c.nclusters : 1, sizeof(*c.refs));
@@ -266,7 +273,7 @@ int qcow2_check(struct block_device *dev, bool repair, struct qcow2_check_result
 	}
 	res->total_clusters = (q->h.size + q->cluster_size - 1) >> q->h.cluster_bits;
 	count_fixed_structures(&c);
-	int ret = walk_l1(&c);
+	ret = walk_l1(&c);
 	if (!ret)
 		ret = count_snapshots(&c);
 	if (!ret)
@@ -279,11 +286,14 @@ int qcow2_check(struct block_device *dev, bool repair, struct qcow2_check_result
 	if (!ret)
 		ret = walk_l1(&c);
 	free(c.refs);
+	/* The repaired refcounts are durable before the dirty bit goes. */
+	if (!ret && repair)
+		ret = qcow2_flush_all(q);
 	if (!ret && repair && res->corruptions == res->corruptions_fixed &&
 	    res->leaks == res->leaks_fixed && (q->h.incompatible_features & QCOW2_INCOMPAT_DIRTY))
 		ret = clear_dirty_bit(q);
 	if (!ret && repair)
-		ret = qcow2_order_flush(q);
+		ret = qcow2_flush_all(q);
 	if (ret < 0)
 		block_error_set(err, "%s: check failed: %s", dev->filename, strerror(-ret));
 	return ret;

@@ -57,14 +57,18 @@ int qcow2_pwrite(struct qcow2 *q, uint64_t offset, const void *buf, size_t lengt
 	}
 	if (offset > q->file_size)
 		q->file_size = offset;
+	q->unsynced = true;
 	return 0;
 }
 
 int qcow2_order_flush(struct qcow2 *q)
 {
-	if (q->unsafe)
+	if (q->unsafe || !q->unsynced)
 		return 0;
-	return fdatasync(q->fd) < 0 ? -errno : 0;
+	if (fdatasync(q->fd) < 0)
+		return -errno;
+	q->unsynced = false;
+	return 0;
 }
 
 static bool inside_file(const struct qcow2 *q, uint64_t offset, uint64_t length)
@@ -151,7 +155,7 @@ int qcow2_lookup(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m
 		return 0;
 	}
 	uint8_t *table;
-	ret = qcow2_cache_get(&q->l2_cache, q->fd, l2_offset, &table);
+	ret = qcow2_cache_get(&q->l2_cache, l2_offset, &table);
 	if (ret < 0)
 		return ret;
 	return qcow2_decode_l2_entry(q, be64_at(table + 8 * l2_index), m);

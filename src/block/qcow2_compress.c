@@ -96,11 +96,6 @@ int qcow2_write_compressed(struct block_device *dev, uint64_t offset, const void
 		ret = alloc_compressed(q, size, &host);
 	if (!ret)
 		ret = qcow2_pwrite(q, host, q->compressed_buf, size);
-	if (!ret)
-		ret = qcow2_order_flush(q); /* data before the entry that points at it */
-	if (ret < 0)
-		return ret;
-	uint8_t entry[8];
-	put_be64(entry, compressed_entry(q, host, size));
-	return qcow2_cache_write(&q->l2_cache, q->fd, m.l2_offset, 8 * m.l2_index, entry, 8);
+	/* The writeback order makes the data durable before the entry that points at it. */
+	return ret < 0 ? ret : qcow2_set_l2_entry(q, &m, compressed_entry(q, host, size));
 }

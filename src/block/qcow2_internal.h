@@ -24,14 +24,27 @@ struct qcow2 {
 	struct qcow2_cache l2_cache;
 	struct qcow2_cache refblock_cache;
 	struct block_device *backing;
-	bool unsafe;	      /* no ordering flushes (image being created) */
-	uint64_t free_hint;   /* no free cluster below this index */
-	uint8_t *cluster_buf; /* scratch for copy-on-write */
+	bool unsafe;	     /* no ordering flushes (image being created) */
+	bool unsynced;	     /* written to since the last fdatasync */
+	bool l1_dirty;	     /* l1 differs from the file (new L2 tables since the last flush) */
+	bool lazy_refcounts; /* refcounts may lag behind the L2 tables; the dirty bit covers it */
+	bool dirty_by_us;    /* we set the dirty bit (and clear it on a clean close) */
+	struct qcow2_release *releases; /* references to drop once the next flush is done */
+	size_t nreleases, releases_cap;
+	struct qcow2_inflight *inflight; /* asynchronous allocating writes not yet finished */
+	uint64_t free_hint;		 /* no free cluster below this index */
+	uint8_t *cluster_buf;		 /* scratch for copy-on-write */
 	uint8_t *compressed_buf;
 	uint8_t *decompressed;	    /* last decompressed cluster ... */
 	uint64_t decompressed_from; /* ... and the L2 entry it came from (0: none) */
 	uint64_t compressed_next;   /* compressed writes: next free byte of ... */
 	uint64_t compressed_end;    /* ... the cluster they are being packed into */
+};
+
+/* Clusters that an update stopped referencing: freed only after that update is durable. */
+struct qcow2_release {
+	uint64_t offset;
+	uint64_t length;
 };
 
 /* What a guest cluster maps to. */
@@ -61,8 +74,27 @@ int qcow2_corrupt(struct qcow2 *q, const char *fmt, ...) __attribute__((format(p
 /* File I/O that keeps file_size current. Short reads of metadata are errors. */
 int qcow2_pread(struct qcow2 *q, uint64_t offset, void *buf, size_t length);
 int qcow2_pwrite(struct qcow2 *q, uint64_t offset, const void *buf, size_t length);
-/* fdatasync, unless the image is opened unsafe. */
+/* fdatasync between dependency levels: unless the image is opened unsafe or nothing was written
+ * since the last one. */
 int qcow2_order_flush(struct qcow2 *q);
+
+/* ---- writeback ordering (qcow2_writeback.c) ---- */
+
+/* Sets up the caches' ordering hooks and sizes (l2_bytes of L2 tables). */
+int qcow2_caches_init(struct qcow2 *q, uint64_t l2_bytes);
+/* Points the L2 entry that m was looked up from at new_entry (in the cache), and arranges for
+ * what the old entry referenced to be released after the next flush. */
+int qcow2_set_l2_entry(struct qcow2 *q, const struct qcow2_mapping *m, uint64_t new_entry);
+/* Drops one reference to each cluster in [offset, offset + length) once the metadata that stops
+ * referencing them is durable (at the end of the next qcow2_flush_all). */
+int qcow2_release_later(struct qcow2 *q, uint64_t offset, uint64_t length);
+/* Makes everything written so far durable: refcount blocks, fdatasync, L2 tables, fdatasync,
+ * L1 table, fdatasync; then applies the deferred releases (in the cache only). */
+int qcow2_flush_all(struct qcow2 *q);
+/* Lazy refcounts: sets the dirty bit durably before the first metadata write after open. */
+int qcow2_mark_dirty(struct qcow2 *q);
+/* Clean close: flushes everything and clears the dirty bit. */
+int qcow2_close_clean(struct qcow2 *q);
 
 /* Validates an L1 entry and returns its L2 table offset (0: none). */
 int qcow2_l2_offset(struct qcow2 *q, uint64_t l1_index, uint64_t *l2_offset);
@@ -83,7 +115,22 @@ int qcow2_get_refcount(struct qcow2 *q, uint64_t cluster, uint64_t *refcount);
 int qcow2_set_refcount(struct qcow2 *q, uint64_t cluster, uint64_t refcount);
 /* Finds a free cluster, marks it used (refcount 1) and returns its file offset. */
 int qcow2_alloc_cluster(struct qcow2 *q, uint64_t *offset);
+/* Allocates up to max clusters that follow each other in the file (at least one). */
+int qcow2_alloc_run(struct qcow2 *q, uint64_t max, uint64_t *offset, uint64_t *count);
 /* Drops one reference to each cluster in [offset, offset + length). */
 int qcow2_release(struct qcow2 *q, uint64_t offset, uint64_t length);
+
+/* Reads the whole guest cluster starting at cluster_start, which m maps, into dst. */
+int qcow2_read_cluster(struct qcow2 *q, const struct qcow2_mapping *m, uint64_t cluster_start,
+		       uint8_t *dst);
+
+/* ---- asynchronous allocating writes (qcow2_async.c) ---- */
+
+struct block_write_plan;
+/* Whether an allocating write to the cluster containing guest_offset is in flight. */
+bool qcow2_inflight_covers(struct qcow2 *q, uint64_t guest_offset);
+int qcow2_plan_write(struct block_device *dev, uint64_t offset, uint64_t length, const void *buf,
+		     struct block_write_plan *plan);
+int qcow2_finish_write(struct block_device *dev, void *token, int result);
 
 #endif

@@ -28,9 +28,7 @@ static int map_new_cluster(struct qcow2 *q, uint64_t guest_offset, const uint8_t
 		return ret;
 	if (host + q->cluster_size > *end)
 		*end = host + q->cluster_size;
-	uint8_t entry[8];
-	put_be64(entry, host | QCOW2_OFLAG_COPIED);
-	return qcow2_cache_write(&q->l2_cache, q->fd, m.l2_offset, 8 * m.l2_index, entry, 8);
+	return qcow2_set_l2_entry(q, &m, host | QCOW2_OFLAG_COPIED);
 }
 
 static int extend_file(struct qcow2 *q, uint64_t end, enum qcow2_prealloc mode)
@@ -41,7 +39,7 @@ static int extend_file(struct qcow2 *q, uint64_t end, enum qcow2_prealloc mode)
 		q->file_size = end;
 	if (mode == QCOW2_PREALLOC_FALLOC && fallocate(q->fd, 0, 0, (off_t)q->file_size) < 0)
 		return -errno;
-	return fdatasync(q->fd) < 0 ? -errno : 0;
+	return qcow2_flush_all(q);
 }
 
 int qcow2_preallocate(struct block_device *dev, enum qcow2_prealloc mode, struct block_error *err)

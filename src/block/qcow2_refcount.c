@@ -98,7 +98,7 @@ int qcow2_get_refcount(struct qcow2 *q, uint64_t cluster, uint64_t *refcount)
 		return 0;
 	}
 	uint8_t *block;
-	ret = qcow2_cache_get(&q->refblock_cache, q->fd, offset, &block);
+	ret = qcow2_cache_get(&q->refblock_cache, offset, &block);
 	if (ret < 0)
 		return ret;
 	*refcount = read_entry(q, block, cluster % q->refblock_entries);
@@ -116,7 +116,7 @@ int qcow2_set_refcount(struct qcow2 *q, uint64_t cluster, uint64_t refcount)
 	if (refcount > refcount_max(q))
 		return qcow2_corrupt(q, "refcount of cluster %" PRIu64 " would overflow", cluster);
 	uint8_t *block;
-	ret = qcow2_cache_get(&q->refblock_cache, q->fd, offset, &block);
+	ret = qcow2_cache_get(&q->refblock_cache, offset, &block);
 	if (ret < 0)
 		return ret;
 	/* Work on a copy of the affected bytes so the cache changes only if the write does. */
@@ -124,7 +124,7 @@ int qcow2_set_refcount(struct qcow2 *q, uint64_t cluster, uint64_t refcount)
 	uint8_t bytes[8];
 	memcpy(bytes, block + entry_byte(q, i), entry_span(q));
 	encode_entry(q, bytes, i, refcount);
-	return qcow2_cache_write(&q->refblock_cache, q->fd, offset, entry_byte(q, i), bytes,
+	return qcow2_cache_write(&q->refblock_cache, offset, entry_byte(q, i), bytes,
 				 entry_span(q));
 }
 
@@ -285,6 +285,28 @@ int qcow2_alloc_cluster(struct qcow2 *q, uint64_t *offset)
 			return ret;
 		}
 	}
+}
+
+int qcow2_alloc_run(struct qcow2 *q, uint64_t max, uint64_t *offset, uint64_t *count)
+{
+	int ret = qcow2_alloc_cluster(q, offset);
+	if (ret < 0)
+		return ret;
+	uint64_t first = *offset >> q->h.cluster_bits, n = 1;
+	uint64_t limit = q->reftable_entries * q->refblock_entries;
+	/* Extends the run while the next clusters are free and already have a refcount block;
+	 * anything unusual just ends the run (the next allocation looks at it properly). */
+	for (; n < max && first + n < limit; n++) {
+		uint64_t block, refcount;
+		if (refblock_offset(q, first + n, &block) < 0 || block == 0 ||
+		    qcow2_get_refcount(q, first + n, &refcount) < 0 || refcount != 0 ||
+		    qcow2_set_refcount(q, first + n, 1) < 0)
+			break;
+	}
+	if (q->free_hint < first + n)
+		q->free_hint = first + n;
+	*count = n;
+	return 0;
 }
 
 int qcow2_release(struct qcow2 *q, uint64_t offset, uint64_t length)

@@ -130,7 +130,11 @@ int qcow2_resize(struct block_device *dev, uint64_t new_size, bool allow_shrink,
 		block_error_set(err, "%s: %s", dev->filename, problem);
 		return -EINVAL;
 	}
-	int ret = new_size < dev->size ? shrink(dev, q, new_size) : grow(q, new_size);
+	/* The geometry changes write the header and L1 table directly: the cached metadata that
+	 * they may point at goes first. */
+	int ret = qcow2_flush_all(q);
+	if (!ret)
+		ret = new_size < dev->size ? shrink(dev, q, new_size) : grow(q, new_size);
 	if (ret < 0) {
 		block_error_set(err, "%s: cannot resize: %s", dev->filename,
 				ret == -EFBIG ? "L1 table would exceed 32 MiB" : strerror(-ret));

@@ -1,0 +1,158 @@
+/* Asynchronous allocating writes. The engine (block/aio.c) asks plan_write for each write that
+ * cannot go in place: new host clusters are allocated (in the refcount cache), a partial cluster
+ * is completed in a bounce buffer with the old contents (copy-on-write), and the engine writes
+ * the data asynchronously. Only when that write has finished does finish_write point the L2
+ * entries at the new clusters, so the metadata never names data that is not yet written, and the
+ * writeback order (qcow2_writeback.c) makes the data durable before the entries reach the file.
+ *
+ * While a cluster's allocation is in flight, another write to it must wait (-EBUSY): it would
+ * otherwise allocate the cluster twice, or be overwritten by the copy-on-write data. */
+#include "block/qcow2_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct qcow2_inflight {
+	struct qcow2_inflight *next;
+	uint64_t guest_offset; /* first guest cluster, cluster aligned */
+	uint64_t clusters;
+	uint64_t host_offset;
+	uint8_t *bounce; /* copy-on-write buffer, or NULL */
+};
+
+bool qcow2_inflight_covers(struct qcow2 *q, uint64_t guest_offset)
+{
+	for (struct qcow2_inflight *f = q->inflight; f; f = f->next)
+		if (guest_offset >= f->guest_offset &&
+		    guest_offset - f->guest_offset < f->clusters * q->cluster_size)
+			return true;
+	return false;
+}
+
+/* Whole clusters from offset on (at most max) that can share one run of new host clusters:
+ * same L2 table, not written in place, no allocation in flight. */
+static int count_whole_clusters(struct qcow2 *q, uint64_t offset, uint64_t max, uint64_t *count)
+{
+	uint64_t l2_index = (offset >> q->h.cluster_bits) & (q->l2_entries - 1);
+	uint64_t n = 1;
+	while (n < max && l2_index + n < q->l2_entries) {
+		uint64_t at = offset + n * q->cluster_size;
+		struct qcow2_mapping m;
+		int ret = qcow2_lookup(q, at, &m);
+		if (ret < 0)
+			return ret;
+		if ((m.kind == QCOW2_NORMAL && m.copied) || qcow2_inflight_covers(q, at))
+			break;
+		n++;
+	}
+	*count = n;
+	return 0;
+}
+
+/* The first (partial) cluster: old contents around the new bytes, in a bounce buffer aligned
+ * for O_DIRECT. */
+static int plan_partial(struct qcow2 *q, const struct qcow2_mapping *m, uint64_t offset,
+			const void *buf, uint64_t n, struct qcow2_inflight *f)
+{
+	uint64_t in_cluster = offset & (q->cluster_size - 1);
+	void *bounce;
+	if (posix_memalign(&bounce, 4096, q->cluster_size) != 0)
+		return -ENOMEM;
+	f->bounce = bounce;
+	int ret = qcow2_read_cluster(q, m, offset - in_cluster, f->bounce);
+	if (ret < 0)
+		return ret;
+	memcpy(f->bounce + in_cluster, buf, n);
+	uint64_t got;
+	return qcow2_alloc_run(q, 1, &f->host_offset, &got);
+}
+
+int qcow2_plan_write(struct block_device *dev, uint64_t offset, uint64_t length, const void *buf,
+		     struct block_write_plan *plan)
+{
+	struct qcow2 *q = qcow2_internal_of(dev);
+	uint64_t in_cluster = offset & (q->cluster_size - 1);
+	uint64_t n = q->cluster_size - in_cluster < length ? q->cluster_size - in_cluster : length;
+	if (qcow2_inflight_covers(q, offset))
+		return -EBUSY;
+	struct qcow2_mapping m;
+	int ret = qcow2_lookup(q, offset, &m);
+	if (ret < 0)
+		return ret;
+	if (m.kind == QCOW2_NORMAL && m.copied) {
+		plan->mapped = n; /* in place, but beyond what map_direct trusts: synchronously */
+		return 0;
+	}
+	ret = qcow2_ensure_l2(q, offset, &m);
+	struct qcow2_inflight *f = calloc(1, sizeof(*f));
+	if (!ret && !f)
+		ret = -ENOMEM;
+	if (ret < 0) {
+		free(f);
+		return ret;
+	}
+	f->guest_offset = offset - in_cluster;
+	if (n < q->cluster_size) {
+		ret = plan_partial(q, &m, offset, buf, n, f);
+		f->clusters = 1;
+		plan->mapped = n;
+	} else {
+		uint64_t whole;
+		ret = count_whole_clusters(q, offset, length >> q->h.cluster_bits, &whole);
+		if (!ret)
+			ret = qcow2_alloc_run(q, whole, &f->host_offset, &f->clusters);
+		plan->mapped = f->clusters * q->cluster_size;
+	}
+	if (ret < 0) {
+		free(f->bounce);
+		free(f);
+		return ret;
+	}
+	plan->host_offset = f->host_offset;
+	plan->length = f->clusters * q->cluster_size;
+	plan->buffer = f->bounce ? f->bounce : buf;
+	plan->token = f;
+	f->next = q->inflight;
+	q->inflight = f;
+	return 1;
+}
+
+static void unlink_inflight(struct qcow2 *q, struct qcow2_inflight *f)
+{
+	struct qcow2_inflight **link = &q->inflight;
+	while (*link && *link != f)
+		link = &(*link)->next;
+	if (*link)
+		*link = f->next;
+}
+
+/* The data is written: the L2 entries now point at it (looked up afresh, since other requests
+ * may have changed them meanwhile). After a failed write the clusters stay counted but
+ * unreferenced: leaked, never exposed. */
+int qcow2_finish_write(struct block_device *dev, void *token, int result)
+{
+	struct qcow2 *q = qcow2_internal_of(dev);
+	struct qcow2_inflight *f = token;
+	unlink_inflight(q, f);
+	int ret = result;
+	if (!ret) {
+		uint64_t end = f->host_offset + f->clusters * q->cluster_size;
+		if (end > q->file_size)
+			q->file_size = end;
+		q->unsynced = true;
+	}
+	for (uint64_t i = 0; i < f->clusters && !ret; i++) {
+		uint64_t at = f->guest_offset + i * q->cluster_size;
+		struct qcow2_mapping m;
+		ret = qcow2_lookup(q, at, &m);
+		if (!ret)
+			ret = qcow2_ensure_l2(q, at, &m);
+		if (!ret)
+			ret = qcow2_set_l2_entry(
+			    q, &m, (f->host_offset + i * q->cluster_size) | QCOW2_OFLAG_COPIED);
+	}
+	free(f->bounce);
+	free(f);
+	return ret;
+}
