@@ -45,7 +45,7 @@ static int64_t sys_stat(struct emu_process *p, const uint64_t a[6])
 
 static int64_t sys_lstat(struct emu_process *p, const uint64_t a[6])
 {
-	GUEST_PATH(path, a[0]);
+	GUEST_PATH_AS_IS(path, a[0]);
 	GUEST_BUF(buf, a[1], STAT_SIZE, PROT_WRITE);
 	return host_result(syscall(SYS_newfstatat, AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW));
 }
@@ -56,16 +56,31 @@ static int64_t sys_fstat(struct emu_process *p, const uint64_t a[6])
 	return host_result(syscall(SYS_fstat, (int)a[0], buf));
 }
 
+/* Path of a stat-like call: followed links see the emulated program behind /proc/self/exe,
+ * AT_SYMLINK_NOFOLLOW sees the link itself. */
+static const char *stat_path(struct emu_process *p, uint64_t addr, int flags, int *error)
+{
+	if (flags & AT_SYMLINK_NOFOLLOW)
+		return guest_as_string(&p->as, addr, PATH_MAX, error);
+	return guest_path(p, addr, error);
+}
+
 static int64_t sys_newfstatat(struct emu_process *p, const uint64_t a[6])
 {
-	GUEST_PATH(path, a[1]);
+	int error = 0;
+	const char *path = stat_path(p, a[1], (int)a[3], &error);
+	if (!path)
+		return error;
 	GUEST_BUF(buf, a[2], STAT_SIZE, PROT_WRITE);
 	return host_result(syscall(SYS_newfstatat, (int)a[0], path, buf, (int)a[3]));
 }
 
 static int64_t sys_statx(struct emu_process *p, const uint64_t a[6])
 {
-	GUEST_PATH(path, a[1]);
+	int error = 0;
+	const char *path = stat_path(p, a[1], (int)a[2], &error);
+	if (!path)
+		return error;
 	GUEST_BUF(buf, a[4], GUEST_STATX_SIZE, PROT_WRITE);
 	return host_result(syscall(SYS_statx, (int)a[0], path, (int)a[2], (unsigned)a[3], buf));
 }

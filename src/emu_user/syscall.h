@@ -32,6 +32,13 @@ const char *guest_path(struct emu_process *p, uint64_t addr, int *error);
 	const char *var = guest_path(p, (addr), &var##_error);                                     \
 	if (!var)                                                                                  \
 		return var##_error;
+/* The path exactly as the guest wrote it (for calls that look at a symlink itself, where
+ * /proc/self/exe must stay the link it is natively). */
+#define GUEST_PATH_AS_IS(var, addr)                                                                \
+	int var##_error = 0;                                                                       \
+	const char *var = guest_as_string(&p->as, (addr), PATH_MAX, &var##_error);                 \
+	if (!var)                                                                                  \
+		return var##_error;
 #define GUEST_BUF(var, addr, len, prot)                                                            \
 	void *var = guest_ptr(p, (addr), (len), (prot));                                           \
 	if (!var)                                                                                  \
