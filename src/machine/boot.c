@@ -79,11 +79,21 @@ static int detect_in_image(const struct file_image *image, enum boot_format *for
 	return boot_fail(err, err_len, "%s", describe_unknown(image));
 }
 
+/* Enough for the bzImage setup header and the 8 KiB multiboot search window; only ELF files,
+ * whose notes may sit anywhere, are read whole for detection. */
+#define DETECT_PREFIX_BYTES (64 * 1024)
+
 int boot_detect_format(const char *path, enum boot_format *format, char *err, size_t err_len)
 {
 	struct file_image image;
-	if (file_image_load(path, FILE_IMAGE_KERNEL_MAX, &image, err, err_len) < 0)
+	if (file_image_load_prefix(path, FILE_IMAGE_KERNEL_MAX, DETECT_PREFIX_BYTES, &image, err,
+				   err_len) < 0)
 		return -1;
+	if (elf_image_is_elf(image.data, image.size)) {
+		file_image_release(&image);
+		if (file_image_load(path, FILE_IMAGE_KERNEL_MAX, &image, err, err_len) < 0)
+			return -1;
+	}
 	char why[256];
 	int ret = detect_in_image(&image, format, why, sizeof(why));
 	if (ret < 0)

@@ -81,6 +81,31 @@ int file_image_load(const char *path, uint64_t max_size, struct file_image *imag
 	return 0;
 }
 
+int file_image_load_prefix(const char *path, uint64_t max_size, uint64_t prefix,
+			   struct file_image *image, char *err, size_t err_len)
+{
+	*image = (struct file_image){0};
+	uint64_t size;
+	int fd = file_image_open(path, max_size, &size, err, err_len);
+	if (fd < 0)
+		return -1;
+	uint64_t want = size < prefix ? size : prefix;
+	uint8_t *data = malloc(want + 1);
+	if (!data) {
+		close(fd);
+		return boot_fail(err, err_len, "out of memory reading %s", path);
+	}
+	if (file_image_read_exact(fd, path, data, want, err, err_len) < 0) {
+		free(data);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	image->data = data;
+	image->size = (size_t)want;
+	return 0;
+}
+
 void file_image_release(struct file_image *image)
 {
 	free(image->data);

@@ -17,6 +17,10 @@ struct file_image {
 /* Reads the whole of `path` (at most `max_size` bytes) into a fresh buffer. */
 int file_image_load(const char *path, uint64_t max_size, struct file_image *image, char *err,
 		    size_t err_len);
+/* Reads only the first `prefix` bytes (or the whole file when smaller): enough to recognise a
+ * bzImage or a multiboot header without reading a large kernel twice. */
+int file_image_load_prefix(const char *path, uint64_t max_size, uint64_t prefix,
+			   struct file_image *image, char *err, size_t err_len);
 void file_image_release(struct file_image *image);
 
 /* Opens `path` for reading after checking it is a regular file of at most `max_size` bytes;
