@@ -28,7 +28,10 @@ struct coverage {
 	unsigned tested, matched, mismatched, skipped;
 };
 
-static struct coverage table[6 * 256];
+/* one byte, 0F, 0F38, 0F3A, VEX 0F38, VEX 0F3A, x87 memory forms, x87 register forms */
+#define DT_MAPS 8
+
+static struct coverage table[DT_MAPS * 256];
 
 static unsigned shift_count(const struct emu_insn *i, const struct dt_case *c)
 {
@@ -93,6 +96,8 @@ static bool regs_equal(const struct dt_outcome *a, const struct dt_outcome *b, u
 		return false;
 	if (memcmp(a->regs.xmm, b->regs.xmm, sizeof(a->regs.xmm)) || a->regs.mxcsr != b->regs.mxcsr)
 		return false;
+	if (memcmp(a->regs.x87, b->regs.x87, sizeof(a->regs.x87)))
+		return false;
 	return memcmp(a->data, b->data, DT_DATA_BYTES) == 0;
 }
 
@@ -116,6 +121,32 @@ static void print_bytes(const struct dt_case *c)
 {
 	for (unsigned k = 0; k + 1 < c->code_len; k++)
 		printf("%02x ", c->code[k]);
+}
+
+/* FXSAVE head fields: where the x87 state differs, old / native / emulated. */
+static void print_x87_diff(const struct dt_case *c, const struct dt_outcome *n,
+			   const struct dt_outcome *e)
+{
+	static const struct {
+		const char *name;
+		unsigned off, len;
+	} fields[] = {{"fcw", 0, 2},	{"fsw", 2, 2},	 {"ftw", 4, 2},	  {"fop", 6, 2},
+		      {"fip", 8, 8},	{"fdp", 16, 8},	 {"st0", 32, 16}, {"st1", 48, 16},
+		      {"st2", 64, 16},	{"st3", 80, 16}, {"st4", 96, 16}, {"st5", 112, 16},
+		      {"st6", 128, 16}, {"st7", 144, 16}};
+	for (unsigned k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
+		unsigned off = fields[k].off, len = fields[k].len;
+		if (!memcmp(n->regs.x87 + off, e->regs.x87 + off, len))
+			continue;
+		const uint8_t *v[3] = {c->regs.x87 + off, n->regs.x87 + off, e->regs.x87 + off};
+		printf("  %s", fields[k].name);
+		for (int w = 0; w < 3; w++) {
+			printf(" %s ", w == 0 ? "in" : w == 1 ? "native" : "emu");
+			for (unsigned b = len > 10 ? 10 : len; b-- > 0;)
+				printf("%02x", v[w][b]);
+		}
+		printf("\n");
+	}
 }
 
 static void report(const struct dt_case *c, const struct dt_outcome *n, const struct dt_outcome *e,
@@ -147,18 +178,34 @@ static void report(const struct dt_case *c, const struct dt_outcome *n, const st
 		}
 	if (memcmp(n->regs.xmm, e->regs.xmm, sizeof(n->regs.xmm)))
 		printf("  xmm differs\n");
+	if (n->regs.mxcsr != e->regs.mxcsr)
+		printf("  mxcsr in %x native %x emu %x\n", c->regs.mxcsr, n->regs.mxcsr,
+		       e->regs.mxcsr);
+	print_x87_diff(c, n, e);
 }
 
 static void print_coverage(void)
 {
 	static const char *maps[6] = {"", "0f ", "0f38 ", "0f3a ", "vex38 ", "vex3a "};
 	printf("\n%-12s %8s %8s %8s %8s\n", "opcode", "tested", "matched", "mismatch", "skipped");
-	for (unsigned k = 0; k < 6 * 256; k++) {
+	for (unsigned k = 0; k < DT_MAPS * 256; k++) {
 		const struct coverage *cv = &table[k];
 		if (!cv->tested)
 			continue;
 		char name[16];
-		snprintf(name, sizeof(name), "%s%02x", maps[k >> 8], k & 0xff);
+		unsigned low = k & 0xff;
+		if (k >> 8 == 6)
+			snprintf(name, sizeof(name), "%02x/%u mem", 0xd8 + (low >> 3), low & 7);
+		else if (k >> 8 == 7 && low < 0x80)
+			snprintf(name, sizeof(name), "%02x/%u reg", 0xd8 + (low >> 3), low & 7);
+		else if (k >> 8 == 7) /* by the whole ModRM: see gen.c */
+			snprintf(name, sizeof(name), "%s %02x",
+				 low < 0xa0   ? "d9"
+				 : low < 0xa8 ? "db"
+					      : "df",
+				 low < 0xa0 ? 0xe0 + (low & 0x1f) : 0xe0 + (low & 7));
+		else
+			snprintf(name, sizeof(name), "%s%02x", maps[k >> 8], k & 0xff);
 		printf("%-12s %8u %8u %8u %8u\n", name, cv->tested, cv->matched, cv->mismatched,
 		       cv->skipped);
 	}

@@ -17,7 +17,12 @@ struct dt_regs {
 	uint64_t rip, rflags;
 	uint8_t xmm[16][16];
 	uint32_t mxcsr;
+	/* The x87/MMX head of the FXSAVE image (64-bit layout); bytes 24-31 (MXCSR) unused. */
+	uint8_t x87[160];
 };
+
+/* Copies the x87 head between FXSAVE images, leaving MXCSR alone. */
+void dt_copy_x87(uint8_t *dst, const uint8_t *src);
 
 struct dt_case {
 	struct dt_regs regs;

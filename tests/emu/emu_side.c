@@ -9,6 +9,12 @@ static uint8_t code_page[DT_PAGE] __attribute__((aligned(4096)));
 static uint8_t data_pages[DT_DATA_BYTES] __attribute__((aligned(4096)));
 static struct emu_cpu *cpu;
 
+void dt_copy_x87(uint8_t *dst, const uint8_t *src)
+{
+	memcpy(dst, src, 24);
+	memcpy(dst + 32, src + 32, 128);
+}
+
 static bool translate(void *opaque, uint64_t page, enum emu_access access, uint8_t **host)
 {
 	(void)opaque;
@@ -43,6 +49,7 @@ void dt_emu_run(const struct dt_case *c, struct dt_outcome *out)
 	st->rflags = c->regs.rflags;
 	memcpy(st->xsave + 160, c->regs.xmm, sizeof(c->regs.xmm));
 	memcpy(st->xsave + 24, &c->regs.mxcsr, 4);
+	dt_copy_x87(st->xsave, c->regs.x87);
 
 	struct emu_exit exit;
 	emu_run(cpu, 1000000, &exit);
@@ -52,6 +59,7 @@ void dt_emu_run(const struct dt_case *c, struct dt_outcome *out)
 	out->regs.rflags = st->rflags;
 	memcpy(out->regs.xmm, st->xsave + 160, sizeof(out->regs.xmm));
 	memcpy(&out->regs.mxcsr, st->xsave + 24, 4);
+	dt_copy_x87(out->regs.x87, st->xsave);
 	memcpy(out->data, data_pages, DT_DATA_BYTES);
 	if (exit.reason == EMU_EXIT_BUDGET) {
 		out->vector = -1;

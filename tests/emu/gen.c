@@ -3,7 +3,8 @@
  * registers (often pointers into the data pages) and random data. Instructions whose outcome
  * depends on the host (CPUID, RDTSC, RDRAND), that leave the sandbox (SYSCALL, INT n, far
  * transfers, IRET, segment loads, POPF's TF/AC) or that the emulator does not implement yet
- * (x87, SSE) are not generated. */
+ * are not generated. x87 cases start from a random x87 state (control word, stack top, tags,
+ * special values in the registers) as well. */
 #include "accel/emu/insn.h"
 #include "difftest.h"
 
@@ -325,6 +326,78 @@ static uint64_t random_value(uint64_t *rng)
 	}
 }
 
+/* An 80-bit register value biased towards the classes x87 instructions treat specially. */
+static void random_extended(uint64_t *rng, uint8_t *slot)
+{
+	uint64_t mant = dt_rand(rng) | 1ULL << 63;
+	unsigned exp = 0x3fff + pick(rng, 64) - 32;
+	switch (pick(rng, 12)) {
+	case 0: /* zero */
+		mant = 0;
+		exp = 0;
+		break;
+	case 1: /* infinity */
+		mant = 1ULL << 63;
+		exp = 0x7fff;
+		break;
+	case 2: /* NaN, quiet or signalling */
+		exp = 0x7fff;
+		if (mant == 1ULL << 63)
+			mant |= 1;
+		break;
+	case 3: /* denormal or pseudo-denormal */
+		exp = 0;
+		mant = chance(rng, 80) ? mant >> 1 : mant;
+		break;
+	case 4: /* unnormal: invalid operand */
+		mant >>= 1;
+		exp = pick(rng, 0x7fff);
+		break;
+	case 5: { /* small integer */
+		long double v = (long double)((int)pick(rng, 200) - 100);
+		memcpy(slot, &v, 10);
+		slot[9] = (uint8_t)((slot[9] & 0x7f) | (chance(rng, 10) << 7));
+		return;
+	}
+	case 6: /* near overflow or underflow */
+		exp = chance(rng, 50) ? 0x7ffe - pick(rng, 20) : 1 + pick(rng, 20);
+		break;
+	case 7:
+		exp = pick(rng, 0x7fff);
+		break;
+	default:
+		break;
+	}
+	uint16_t se = (uint16_t)(exp | (chance(rng, 50) << 15));
+	memcpy(slot, &mant, 8);
+	memcpy(slot + 8, &se, 2);
+}
+
+/* FCW/FSW/FTW/FOP/FIP/FDP and the registers; pending exceptions (FSW.ES) consistent with the
+ * masks, mostly all masked. */
+static void random_x87(uint64_t *rng, uint8_t *fx)
+{
+	unsigned masks = chance(rng, 85) ? 0x3f : (unsigned)dt_rand(rng) & 0x3f;
+	uint16_t fcw = (uint16_t)(0x40 | masks | pick(rng, 4) << 8 | pick(rng, 4) << 10);
+	unsigned flags = chance(rng, 70) ? 0 : (unsigned)dt_rand(rng) & 0x7f;
+	unsigned es = (flags & ~masks & 0x3f) ? 0x8080 : 0;
+	uint16_t fsw = (uint16_t)(pick(rng, 8) << 11 | (dt_rand(rng) & 0x4700) | flags | es);
+	uint16_t ftw = (uint16_t)(chance(rng, 20)   ? 0
+				  : chance(rng, 20) ? 0xff
+						    : dt_rand(rng) & 0xff);
+	uint16_t fop = (uint16_t)(dt_rand(rng) & 0x7ff);
+	uint64_t fip = DT_CODE + pick(rng, 64), fdp = DT_DATA + pick(rng, DT_DATA_BYTES);
+	memset(fx, 0, 160);
+	memcpy(fx + 0, &fcw, 2);
+	memcpy(fx + 2, &fsw, 2);
+	memcpy(fx + 4, &ftw, 2);
+	memcpy(fx + 6, &fop, 2);
+	memcpy(fx + 8, &fip, 8);
+	memcpy(fx + 16, &fdp, 8);
+	for (int k = 0; k < 8; k++)
+		random_extended(rng, fx + 32 + 16 * k);
+}
+
 static void random_state(uint64_t *rng, struct dt_case *c)
 {
 	for (int k = 0; k < 16; k++)
@@ -339,10 +412,26 @@ static void random_state(uint64_t *rng, struct dt_case *c)
 			memcpy(&c->regs.xmm[k][b], &v, 8);
 		}
 	c->regs.mxcsr = 0x1f80;
+	random_x87(rng, c->regs.x87);
 	for (int k = 0; k < DT_DATA_BYTES; k += 8) {
 		uint64_t v = chance(rng, 10) ? random_value(rng) : dt_rand(rng);
 		memcpy(&c->data[k], &v, 8);
 	}
+}
+
+/* Coverage key of an x87 instruction: map 6 holds memory forms by escape byte and ModRM.reg,
+ * map 7 register forms the same way, except the rows whose ModRM selects the operation (D9
+ * E0-FF, DB E0-E7, DF E0-E7), which get one key per ModRM from 0x80 up. */
+static unsigned x87_key(uint8_t op, uint8_t modrm)
+{
+	unsigned esc = op - 0xd8u, reg = (modrm >> 3) & 7u;
+	if ((modrm >> 6) != 3)
+		return 6u << 8 | esc << 3 | reg;
+	if (esc == 1 && reg >= 4)
+		return 7u << 8 | (0x80 + (modrm - 0xe0u));
+	if ((esc == 3 || esc == 7) && reg == 4)
+		return 7u << 8 | ((esc == 3 ? 0xa0u : 0xa8u) + (modrm & 7u));
+	return 7u << 8 | esc << 3 | reg;
 }
 
 void dt_generate(uint64_t *rng, struct dt_case *c, unsigned *key)
@@ -351,6 +440,7 @@ void dt_generate(uint64_t *rng, struct dt_case *c, unsigned *key)
 	memset(c, 0, sizeof(*c));
 	random_state(rng, c);
 	unsigned n = 0, oplen;
+	bool x87 = false;
 	if (chance(rng, 5)) {
 		oplen = gen_vex(rng, bytes, key);
 	} else if (chance(rng, 20)) {
@@ -358,6 +448,11 @@ void dt_generate(uint64_t *rng, struct dt_case *c, unsigned *key)
 		unsigned total = gen_sse(rng, bytes, key, &first);
 		n = first;
 		oplen = total - first;
+	} else if (chance(rng, 15)) {
+		n = add_prefixes(rng, bytes);
+		bytes[n] = (uint8_t)(0xd8 + pick(rng, 8));
+		oplen = 1;
+		x87 = true;
 	} else {
 		n = add_prefixes(rng, bytes);
 		oplen = gen_opcode(rng, bytes + n, key);
@@ -369,6 +464,11 @@ void dt_generate(uint64_t *rng, struct dt_case *c, unsigned *key)
 	uint8_t *tail = bytes + n + oplen;
 	operand_bytes(rng, tail);
 	shape_operands(rng, bytes + n, oplen, tail);
+	if (x87) {
+		if (chance(rng, 25))
+			tail[0] |= 0xc0;
+		*key = x87_key(bytes[n], tail[0]);
+	}
 
 	/* Cut the bytes to the length the instruction has, so that the int3 follows it. A wrong
 	 * length shows up as a mismatch: the host then runs different bytes. */

@@ -43,6 +43,7 @@ static void enter_case(int sig, siginfo_t *si, void *ctx)
 	uc->uc_mcontext.gregs[REG_EFL] = (greg_t)current->regs.rflags;
 	memcpy(uc->uc_mcontext.fpregs->_xmm, current->regs.xmm, sizeof(current->regs.xmm));
 	uc->uc_mcontext.fpregs->mxcsr = current->regs.mxcsr;
+	dt_copy_x87((uint8_t *)uc->uc_mcontext.fpregs, current->regs.x87);
 	struct itimerval t = {.it_value = {.tv_usec = 20000}};
 	setitimer(ITIMER_REAL, &t, NULL);
 }
@@ -58,6 +59,7 @@ static void leave_case(int sig, siginfo_t *si, void *ctx)
 	result->regs.rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
 	memcpy(result->regs.xmm, uc->uc_mcontext.fpregs->_xmm, sizeof(result->regs.xmm));
 	result->regs.mxcsr = uc->uc_mcontext.fpregs->mxcsr;
+	dt_copy_x87(result->regs.x87, (const uint8_t *)uc->uc_mcontext.fpregs);
 	result->error_code = (uint32_t)uc->uc_mcontext.gregs[REG_ERR];
 	result->fault_address = (uint64_t)si->si_addr;
 	if (sig == SIGALRM)

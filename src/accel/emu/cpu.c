@@ -143,6 +143,9 @@ enum emu_exit_reason emu_run(struct emu_cpu *cpu, uint64_t budget, struct emu_ex
 		executed += run_block(cpu, b, limit, &stopped);
 	}
 	cpu->state.rflags = emu_get_flags(cpu) | X86_RFLAGS_FIXED;
+	/* XSTATE_BV: the x87 and SSE parts of the image are live (an XSAVE-format reader such
+	 * as KVM_SET_XSAVE would otherwise take them as being in their initial state). */
+	cpu->state.xsave[512] |= 3;
 	cpu->tsc += executed;
 	if (stopped) {
 		*exit = cpu->pending;

@@ -4,6 +4,7 @@
 #include "accel/emu/cpu.h"
 #include "accel/emu/cpuid.h"
 #include "accel/emu/ops.h"
+#include "accel/emu/x87.h"
 
 static unsigned cpl(struct emu_cpu *cpu)
 {
@@ -17,10 +18,12 @@ HANDLER(op_nop)
 	return EMU_NEXT;
 }
 
+/* FWAIT raises #MF when an unmasked x87 exception is pending. */
 HANDLER(op_fwait)
 {
-	(void)cpu;
 	(void)i;
+	if (emu_x87_pending(cpu))
+		return emu_raise(cpu, EMU_VEC_MF, false, 0);
 	return EMU_NEXT;
 }
 

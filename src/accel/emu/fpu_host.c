@@ -1,0 +1,75 @@
+/* Host execution of x87/MMX instructions (see fpu_host.h). */
+#include "accel/emu/fpu_host.h"
+
+#include <string.h>
+
+/* One 4-byte stub per x87 opcode/ModRM pair: "op modrm ret int3", 2048 of them, then the four
+ * environment instructions with a 66 prefix. Only register forms (mod 11) and [rdi] forms
+ * (mod 00 rm 111) are ever called. */
+__asm__(".pushsection .text\n"
+	".balign 16\n"
+	".globl gureum_x87_stubs\n"
+	".hidden gureum_x87_stubs\n"
+	"gureum_x87_stubs:\n"
+	".set gureum_x87_i, 0\n"
+	".rept 2048\n"
+	".byte 0xd8 + (gureum_x87_i >> 8), gureum_x87_i & 0xff, 0xc3, 0xcc\n"
+	".set gureum_x87_i, gureum_x87_i + 1\n"
+	".endr\n"
+	".byte 0x66, 0xd9, 0x27, 0xc3\n" /* fldenv  (%rdi) */
+	".byte 0x66, 0xd9, 0x37, 0xc3\n" /* fnstenv (%rdi) */
+	".byte 0x66, 0xdd, 0x27, 0xc3\n" /* frstor  (%rdi) */
+	".byte 0x66, 0xdd, 0x37, 0xc3\n" /* fnsave  (%rdi) */
+	".popsection\n");
+
+extern const uint8_t gureum_x87_stubs[] __attribute__((visibility("hidden")));
+
+const void *fpu_host_x87_stub(unsigned opcode, unsigned modrm, bool opsize16)
+{
+	unsigned index = ((opcode - 0xd8) & 7) << 8 | (modrm & 0xff);
+	if (opsize16 && (modrm & 0xc7) == 0x07 && (opcode == 0xd9 || opcode == 0xdd)) {
+		unsigned reg = (modrm >> 3) & 7;
+		if (reg == 4 || reg == 6)
+			return gureum_x87_stubs + 4 * (2048 + (opcode == 0xdd) * 2 + (reg == 6));
+	}
+	return gureum_x87_stubs + 4 * index;
+}
+
+#define ARITH_FLAGS 0x8d5ULL
+
+void fpu_host_run(const void *stub, uint8_t *fx, void *mem, struct fpu_host_regs *regs)
+{
+	uint8_t image[512] __attribute__((aligned(16)));
+	uint32_t mxcsr;
+	__asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+	memcpy(image, fx, 160);
+	memcpy(image + 24, &mxcsr, 4);
+	memset(image + 28, 0, 4);
+	memset(image + 160, 0, sizeof(image) - 160);
+	uint64_t flags = regs->rflags & ARITH_FLAGS, rax = regs->rax;
+	/* The call pushes below the red zone; the stub's flags survive until PUSHFQ (LEA does not
+	 * touch them). FXSAVE64 and FNINIT never wait, so a pending unmasked guest exception
+	 * cannot trap on the host. */
+	__asm__ volatile("fxrstor64 (%[img])\n\t"
+			 "lea -128(%%rsp), %%rsp\n\t"
+			 "pushfq\n\t"
+			 "andq $~0x8d5, (%%rsp)\n\t"
+			 "orq %[f], (%%rsp)\n\t"
+			 "popfq\n\t"
+			 "call *%[stub]\n\t"
+			 "pushfq\n\t"
+			 "popq %[f]\n\t"
+			 "lea 128(%%rsp), %%rsp\n\t"
+			 "fxsave64 (%[img])\n\t"
+			 "fninit\n\t"
+			 : [f] "+r"(flags), "+a"(rax)
+			 : [img] "r"(image), [stub] "r"(stub), "D"(mem)
+			 : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
+			   "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+			   "xmm15", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)",
+			   "st(7)");
+	memcpy(fx, image, 24);
+	memcpy(fx + 32, image + 32, 128);
+	regs->rflags = flags;
+	regs->rax = rax;
+}

@@ -1,0 +1,48 @@
+/* The x87 state inside the FXSAVE image (vcpu_state.xsave, 64-bit layout): field offsets and
+ * accessors shared by the x87 and MMX handlers. */
+#ifndef GUREUM_ACCEL_EMU_X87_H
+#define GUREUM_ACCEL_EMU_X87_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#define X87_FCW	   0
+#define X87_FSW	   2
+#define X87_FTW	   4 /* abridged: one bit per physical register, 1 = not empty */
+#define X87_FOP	   6
+#define X87_FIP	   8
+#define X87_FDP	   16
+#define X87_ST0	   32 /* ST(i)/MM(i) in 16-byte slots, stack order */
+#define X87_FSW_ES 0x80
+
+static inline uint16_t x87_get16(const uint8_t *fx, unsigned off)
+{
+	uint16_t v;
+	memcpy(&v, fx + off, 2);
+	return v;
+}
+
+static inline void x87_set16(uint8_t *fx, unsigned off, uint16_t v)
+{
+	memcpy(fx + off, &v, 2);
+}
+
+static inline uint64_t x87_get64(const uint8_t *fx, unsigned off)
+{
+	uint64_t v;
+	memcpy(&v, fx + off, 8);
+	return v;
+}
+
+static inline void x87_set64(uint8_t *fx, unsigned off, uint64_t v)
+{
+	memcpy(fx + off, &v, 8);
+}
+
+struct emu_cpu;
+/* An unmasked x87 exception is pending (FSW.ES): the next waiting x87/MMX instruction and
+ * FWAIT raise #MF. */
+bool emu_x87_pending(struct emu_cpu *cpu);
+
+#endif

@@ -1,0 +1,131 @@
+/* Floating point through the emulator's public API: x87 arithmetic with results a program would
+ * print, the x87 state as it appears in the FXSAVE image, and pending-exception (#MF) delivery. */
+#include "accel/emu/emu.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#define CODE 0x400000ULL
+#define DATA 0x600000ULL
+
+static uint8_t code[4096] __attribute__((aligned(4096)));
+static uint8_t data[4096] __attribute__((aligned(4096)));
+static struct emu_cpu *cpu;
+static struct vcpu_state *st;
+
+static bool translate(void *opaque, uint64_t page, enum emu_access access, uint8_t **host)
+{
+	(void)opaque;
+	if (page == CODE && access != EMU_ACCESS_WRITE) {
+		*host = code;
+		return true;
+	}
+	if (page == DATA && access != EMU_ACCESS_EXEC) {
+		*host = data;
+		return true;
+	}
+	return false;
+}
+
+static void setup(void)
+{
+	static const struct emu_memory mem = {.translate = translate};
+	memset(code, 0xcc, sizeof(code));
+	memset(data, 0, sizeof(data));
+	cpu = emu_cpu_create(&mem);
+	cr_assert_not_null(cpu);
+	st = emu_cpu_state(cpu);
+	st->rip = CODE;
+	st->gpr[4] = DATA + 4096;
+}
+
+static void teardown(void)
+{
+	emu_cpu_destroy(cpu);
+}
+
+#define LOAD(lit) memcpy(code, lit, sizeof(lit) - 1)
+
+static void put_double(unsigned off, double v)
+{
+	memcpy(data + off, &v, 8);
+}
+
+static double get_double(unsigned off)
+{
+	double v;
+	memcpy(&v, data + off, 8);
+	return v;
+}
+
+/* Runs to the int3 that fills the code page after the program. */
+static void run_to_int3(void)
+{
+	struct emu_exit exit;
+	cr_assert_eq(emu_run(cpu, 1000, &exit), EMU_EXIT_EXCEPTION);
+	cr_assert_eq(exit.vector, EMU_VEC_BP, "stopped by vector %u at %#lx", exit.vector,
+		     (unsigned long)st->rip);
+}
+
+TestSuite(emu_fp, .init = setup, .fini = teardown);
+
+Test(emu_fp, x87_arithmetic_rounds_like_the_hardware)
+{
+	LOAD("\xdd\x04\x25\x00\x00\x60\x00" /* fld qword [DATA] */
+	     "\xd9\xfa"			    /* fsqrt */
+	     "\xdc\x0c\x25\x08\x00\x60\x00" /* fmul qword [DATA+8] */
+	     "\xdd\x1c\x25\x10\x00\x60\x00" /* fstp qword [DATA+16] */
+	     "\xdf\xe0");		    /* fnstsw ax */
+	put_double(0, 2.0);
+	put_double(8, 3.0);
+	run_to_int3();
+	/* Folded by the compiler (correctly rounded), so no host FPU or libm is involved. */
+	cr_expect_eq(get_double(16), (double)(__builtin_sqrtl(2.0L) * 3.0L));
+	cr_expect_eq(st->gpr[0] & 0x3800, 0, "the stack is empty again (TOP = 0)");
+	cr_expect_eq(st->gpr[0] & 0x20, 0x20, "sqrt(2) is inexact: PE is set");
+}
+
+Test(emu_fp, x87_registers_live_in_the_fxsave_image)
+{
+	LOAD("\xd9\xe8"	  /* fld1 */
+	     "\xd9\xeb"); /* fldpi */
+	run_to_int3();
+	uint16_t fsw, exp;
+	uint64_t mant;
+	memcpy(&fsw, st->xsave + 2, 2);
+	cr_expect_eq((fsw >> 11) & 7, 6, "two pushes: TOP = 6");
+	cr_expect_eq(st->xsave[4], 0xc0, "abridged tags: physical registers 6 and 7 in use");
+	memcpy(&mant, st->xsave + 48, 8);
+	memcpy(&exp, st->xsave + 56, 2);
+	cr_expect_eq(exp, 0x3fff, "ST(1) = 1.0");
+	cr_expect_eq(mant, 1ULL << 63);
+	memcpy(&mant, st->xsave + 32, 8);
+	cr_expect_eq(mant, 0xc90fdaa22168c235ULL, "ST(0) = pi, rounded to nearest");
+}
+
+Test(emu_fp, unmasked_x87_exception_is_raised_at_the_next_wait)
+{
+	LOAD("\xd9\x2c\x25\x00\x00\x60\x00" /* fldcw [DATA]: zero-divide unmasked */
+	     "\xd9\xe8"			    /* fld1 */
+	     "\xd9\xee"			    /* fldz */
+	     "\xde\xf9"			    /* fdivp: 1/0 */
+	     "\x9b");			    /* fwait */
+	uint16_t fcw = 0x037b;
+	memcpy(data, &fcw, 2);
+	struct emu_exit exit;
+	cr_assert_eq(emu_run(cpu, 100, &exit), EMU_EXIT_EXCEPTION);
+	cr_expect_eq(exit.vector, EMU_VEC_MF);
+	cr_expect_eq(st->rip, CODE + 13, "#MF is reported on FWAIT, not on FDIVP");
+	uint16_t fsw;
+	memcpy(&fsw, st->xsave + 2, 2);
+	cr_expect_eq(fsw & 0x84, 0x84, "ZE and ES are set");
+}
+
+Test(emu_fp, reserved_x87_encoding_is_invalid)
+{
+	LOAD("\xd9\xd1"); /* reserved */
+	struct emu_exit exit;
+	cr_assert_eq(emu_run(cpu, 100, &exit), EMU_EXIT_EXCEPTION);
+	cr_expect_eq(exit.vector, EMU_VEC_UD);
+	cr_expect_eq(st->rip, CODE);
+}
