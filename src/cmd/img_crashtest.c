@@ -1,8 +1,12 @@
 /* gureum img crashtest: the writer and the verifier of the crash-consistency test
  * (tests/block/crash.sh).
  *   crashtest fill FILE            every sector of FILE gets its generation-0 pattern (a base)
- *   crashtest write SEED FILE      writes generations of random writes and write-zeroes from a
- *                                  fixed seed, forever; after each flush prints its generation
+ *   crashtest write SEED FILE [--async]
+ *                                  writes generations of random writes and write-zeroes from a
+ *                                  fixed seed, forever; after each flush prints its generation.
+ *                                  --async: each generation's writes go through block_submit,
+ *                                  all in flight together (overlapping ones wait), then a FLUSH
+ *                                  request
  *   crashtest verify SEED GEN [--base] RAW
  *                                  checks a raw copy of the disk: every sector must hold what
  *                                  generations 1..GEN left there (or, with --base, the fill
@@ -68,7 +72,61 @@ static int do_op(struct block_device *dev, const struct op *op, uint64_t gen, ui
 	return block_write(dev, op->first * SECTOR, buf, op->count * SECTOR);
 }
 
-static int crash_write(uint64_t seed, const char *file)
+/* The asynchronous writer's requests of one generation. */
+struct async_gen {
+	struct block_request reqs[WRITES_PER_GEN];
+	struct op ops[WRITES_PER_GEN];
+	int error;
+};
+
+static void async_done(struct block_request *req, int result)
+{
+	struct async_gen *g = req->opaque;
+	if (result < 0 && g->error == 0)
+		g->error = result;
+}
+
+static bool overlaps(const struct op *a, const struct op *b)
+{
+	return a->first < b->first + b->count && b->first < a->first + a->count;
+}
+
+/* Submits one generation's writes together; a write overlapping an earlier one of the same
+ * generation waits for it, so the last write of a sector is the one replay expects. Then the
+ * generation is flushed with a FLUSH request (which covers the completed writes). */
+static int async_generation(struct block_device *dev, struct rng *r, uint64_t sectors, uint64_t gen,
+			    uint8_t *bufs)
+{
+	struct async_gen g = {.error = 0};
+	for (int i = 0; i < WRITES_PER_GEN; i++) {
+		struct op *op = &g.ops[i];
+		*op = next_op(r, sectors);
+		for (int j = 0; j < i; j++)
+			if (overlaps(op, &g.ops[j]))
+				block_drain(dev);
+		uint8_t *buf = bufs + (size_t)i * MAX_SECTORS * SECTOR;
+		for (uint64_t s = 0; s < op->count && !op->zero; s++)
+			fill_sector(buf + s * SECTOR, gen, op->first + s);
+		g.reqs[i] = (struct block_request){
+		    .op = op->zero ? BLOCK_OP_WRITE_ZEROES : BLOCK_OP_WRITE,
+		    .offset = op->first * SECTOR,
+		    .length = op->count * SECTOR,
+		    .buffer = buf,
+		    .complete = async_done,
+		    .opaque = &g,
+		};
+		block_submit(dev, &g.reqs[i]);
+	}
+	block_drain(dev);
+	struct block_request flush = {.op = BLOCK_OP_FLUSH, .complete = async_done, .opaque = &g};
+	if (g.error == 0) {
+		block_submit(dev, &flush);
+		block_drain(dev);
+	}
+	return g.error;
+}
+
+static int crash_write(uint64_t seed, const char *file, bool async)
 {
 	struct block_device *dev;
 	struct block_error err;
@@ -76,16 +134,18 @@ static int crash_write(uint64_t seed, const char *file)
 		fprintf(stderr, "gureum img: %s\n", err.message);
 		return 1;
 	}
-	uint8_t *buf = malloc(MAX_SECTORS * SECTOR);
+	uint8_t *buf = malloc((size_t)WRITES_PER_GEN * MAX_SECTORS * SECTOR);
 	struct rng r = {seed | 1};
 	uint64_t sectors = dev->size / SECTOR;
 	int ret = buf && sectors > MAX_SECTORS ? 0 : -EINVAL;
 	for (uint64_t gen = 1; !ret; gen++) {
-		for (int i = 0; i < WRITES_PER_GEN && !ret; i++) {
+		if (async)
+			ret = async_generation(dev, &r, sectors, gen, buf);
+		for (int i = 0; i < WRITES_PER_GEN && !ret && !async; i++) {
 			struct op op = next_op(&r, sectors);
 			ret = do_op(dev, &op, gen, buf);
 		}
-		if (!ret)
+		if (!ret && !async)
 			ret = block_flush(dev);
 		if (!ret) {
 			printf("%" PRIu64 "\n", gen);
@@ -213,13 +273,15 @@ int img_crashtest(int argc, char **argv)
 	uint64_t seed, gen;
 	if (argc == 3 && strcmp(argv[1], "fill") == 0)
 		return crash_fill(argv[2]);
-	if (argc == 4 && strcmp(argv[1], "write") == 0 && parse_uint(argv[2], 0, UINT64_MAX, &seed))
-		return crash_write(seed, argv[3]);
+	bool async = argc == 5 && strcmp(argv[4], "--async") == 0;
+	if ((argc == 4 || async) && strcmp(argv[1], "write") == 0 &&
+	    parse_uint(argv[2], 0, UINT64_MAX, &seed))
+		return crash_write(seed, argv[3], async);
 	bool base = argc == 6 && strcmp(argv[4], "--base") == 0;
 	if ((argc == 5 || base) && strcmp(argv[1], "verify") == 0 &&
 	    parse_uint(argv[2], 0, UINT64_MAX, &seed) && parse_uint(argv[3], 0, UINT64_MAX, &gen))
 		return crash_verify(seed, gen, base, argv[argc - 1]);
-	fprintf(stderr, "usage: gureum img crashtest fill FILE | write SEED FILE | "
+	fprintf(stderr, "usage: gureum img crashtest fill FILE | write SEED FILE [--async] | "
 			"verify SEED GEN [--base] RAW\n");
 	return 2;
 }
