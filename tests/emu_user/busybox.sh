@@ -108,6 +108,15 @@ if command -v cc > /dev/null 2>&1; then
 	if cc -nostdlib -static -o crash crash.S 2> /dev/null; then
 		expect fault-reported-as-sigsegv 139 "SIGSEGV.*address 0x0" ./crash
 	fi
+	# io_uring_setup twice, then exit with its result: -ENOSYS (38) -> status 218.
+	printf '.globl _start\n_start:\n\tmov $425, %%eax\n\tsyscall\n\tmov $425, %%eax\n\tsyscall\n\tmov %%eax, %%edi\n\tmov $231, %%eax\n\tsyscall\n' > enosys.S
+	if cc -nostdlib -static -o enosys enosys.S 2> /dev/null; then
+		expect unknown-syscall-enosys 218 "unsupported system call io_uring_setup" --verbose ./enosys
+		if [ "$(grep -c io_uring_setup emu.err)" != 1 ]; then
+			failed=$((failed + 1))
+			echo "FAIL unknown-syscall-warned-once"
+		fi
+	fi
 fi
 
 echo "emu-user busybox: $passed passed, $failed failed"
