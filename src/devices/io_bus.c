@@ -60,6 +60,7 @@ static void note_unclaimed(struct io_bus *bus, uint64_t addr)
 	}
 	/* Space-saving sketch: a new address replaces the rarest one, so frequent ones stay. */
 	least->addr = addr;
+	least->error = least->count;
 	least->count++;
 }
 

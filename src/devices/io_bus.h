@@ -26,7 +26,8 @@ struct io_range {
 #define IO_BUS_UNCLAIMED_SLOTS 8
 struct io_unclaimed {
 	uint64_t addr;
-	uint64_t count;
+	uint64_t count; /* upper bound on the hits (space-saving sketch) */
+	uint64_t error; /* how much of count was inherited from the evicted address */
 };
 
 struct io_bus {

@@ -110,11 +110,15 @@ static void print_bus_stats(const struct io_bus *bus, const char *prefix)
 				(unsigned long long)bus->ranges[i].accesses);
 	fprintf(stderr, "gureum: stat %s_unclaimed %llu\n", prefix,
 		(unsigned long long)bus->unclaimed_accesses);
-	for (int i = 0; i < IO_BUS_UNCLAIMED_SLOTS; i++)
-		if (bus->unclaimed[i].count)
+	/* Only addresses with at least two certain hits: the sketch's inherited counts would make
+	 * a spray of one-off accesses look like hot spots. */
+	for (int i = 0; i < IO_BUS_UNCLAIMED_SLOTS; i++) {
+		uint64_t certain = bus->unclaimed[i].count - bus->unclaimed[i].error;
+		if (certain >= 2)
 			fprintf(stderr, "gureum: stat %s_unclaimed_0x%llx %llu\n", prefix,
 				(unsigned long long)bus->unclaimed[i].addr,
-				(unsigned long long)bus->unclaimed[i].count);
+				(unsigned long long)certain);
+	}
 }
 
 static void print_stats(struct session *s, struct vm *vm)

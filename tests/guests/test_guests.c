@@ -312,3 +312,14 @@ Test(guests, reset_acpi)
 {
 	expect_reboot_exits("reset_acpi.elf");
 }
+
+Test(guests, chaos_guest_cannot_crash_the_vmm)
+{
+	char *kernel = payload("chaos.elf");
+	struct vmm_run run = run_vmm((const char *[]){"--kernel", kernel, "--memory", "32M",
+						      "--debug-exit", DEBUG_EXIT_PORT, NULL});
+	expect_stdout_has(&run, "chaos survived: ");
+	expect_status(&run, 0);
+	free_run(&run);
+	free(kernel);
+}
