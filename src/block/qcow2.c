@@ -6,6 +6,7 @@
  * here and their data written by the engine (see qcow2_async.c). */
 #include "block/qcow2.h"
 #include "block/driver.h"
+#include "block/qcow2_check.h"
 #include "block/qcow2_header.h"
 #include "block/qcow2_internal.h"
 
@@ -13,6 +14,7 @@
 #include "lib/size.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -490,13 +492,36 @@ static int check_open_mode(struct block_device *dev, const struct qcow2_header *
 				dev->filename);
 		return -EROFS;
 	}
-	if ((h->incompatible_features & QCOW2_INCOMPAT_DIRTY) && !dev->read_only) {
-		block_error_set(err,
-				"%s: image is dirty (lazy refcounts were in use and it was not "
-				"closed cleanly); repair it with 'qemu-img check -r all' first",
-				dev->filename);
-		return -EROFS;
+	return 0;
+}
+
+/* An image left dirty (lazy refcounts in use and not closed cleanly) has refcounts that may lag
+ * behind its L2 tables. Read-only it is fine as it is; before writing, the refcounts are rebuilt
+ * from the metadata, as QEMU does on open. */
+static int repair_if_dirty(struct block_device *dev, struct qcow2 *q, unsigned flags,
+			   struct block_error *err)
+{
+	if (dev->read_only || (flags & BLOCK_OPEN_FOR_REPAIR) ||
+	    !(q->h.incompatible_features & QCOW2_INCOMPAT_DIRTY))
+		return 0;
+	log_warn("%s: image was not closed cleanly (dirty bit set); rebuilding refcounts",
+		 dev->filename);
+	struct qcow2_check_result res;
+	struct block_error inner;
+	int ret = qcow2_check(dev, true, &res, &inner);
+	if (ret < 0) {
+		block_error_set(err, "%s", inner.message);
+		return ret;
 	}
+	if (res.corruptions != res.corruptions_fixed || res.leaks != res.leaks_fixed) {
+		block_error_set(err,
+				"%s: image is dirty and its refcounts could not be rebuilt "
+				"(%" PRIu64 " errors left); try 'qemu-img check -r all'",
+				dev->filename, res.corruptions - res.corruptions_fixed);
+		return -EIO;
+	}
+	log_info("%s: refcounts rebuilt (%" PRIu64 " fixed, %" PRIu64 " leaks freed)",
+		 dev->filename, res.corruptions_fixed, res.leaks_fixed);
 	return 0;
 }
 
@@ -617,10 +642,17 @@ int qcow2_open(struct block_device *dev, int fd, unsigned flags, struct block_ch
 				strerror(-ret));
 		goto fail;
 	}
+	q->lazy_refcounts = (q->h.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS) != 0;
 	dev->size = q->h.size;
 	dev->data_fd = q->fd;
 	dev->state = s;
 	dev->driver = &qcow2_driver;
+	ret = repair_if_dirty(dev, q, flags, err);
+	if (ret < 0) {
+		dev->state = NULL;
+		dev->driver = NULL;
+		goto fail;
+	}
 	return 0;
 fail:
 	free_state(s);

@@ -29,8 +29,12 @@ int qcow2_resize(struct block_device *dev, uint64_t new_size, bool allow_shrink,
 int qcow2_set_backing(struct block_device *dev, const char *name, const char *format,
 		      struct block_error *err);
 
-enum qcow2_prealloc { QCOW2_PREALLOC_OFF, QCOW2_PREALLOC_METADATA, QCOW2_PREALLOC_FALLOC,
-		      QCOW2_PREALLOC_FULL };
+enum qcow2_prealloc {
+	QCOW2_PREALLOC_OFF,
+	QCOW2_PREALLOC_METADATA,
+	QCOW2_PREALLOC_FALLOC,
+	QCOW2_PREALLOC_FULL
+};
 
 /* Allocates every L2 table and data cluster of a fresh image (opened read-write, unsafe); falloc
  * also reserves the space, full also writes the zeroes. */

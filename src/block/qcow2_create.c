@@ -81,6 +81,7 @@ static void build_header(const struct qcow2_create_options *opt, const struct la
 	put_be32(hdr + 56, l->reftable_clusters);
 	size_t pos = QCOW2_V2_HEADER_LENGTH;
 	if (opt->version >= 3) {
+		put_be64(hdr + 80, opt->lazy_refcounts ? QCOW2_COMPAT_LAZY_REFCOUNTS : 0);
 		put_be32(hdr + 96, opt->refcount_order);
 		put_be32(hdr + 100, 112); /* includes the compression type byte (zlib) */
 		pos = 112;
@@ -108,6 +109,8 @@ static int check_options(const struct qcow2_create_options *opt, struct block_er
 	else if (opt->refcount_order > QCOW2_MAX_REFCOUNT_ORDER ||
 		 (opt->version == 2 && opt->refcount_order != 4))
 		problem = "refcount width must be 1..64 bits (16 in version 2)";
+	else if (opt->lazy_refcounts && opt->version < 3)
+		problem = "lazy refcounts need compat=1.1 (version 3)";
 	else if (opt->size % 512 || opt->size > QCOW2_MAX_VIRTUAL_SIZE)
 		problem = "size must be a multiple of 512 bytes and at most 2 EiB";
 	else if (opt->backing_file && (strlen(opt->backing_file) == 0 ||

@@ -13,6 +13,7 @@ struct qcow2_create_options {
 	unsigned refcount_order;    /* refcount width is 1 << order bits; 4 in version 2 */
 	const char *backing_file;   /* NULL: none; stored as given (relative to the image) */
 	const char *backing_format; /* NULL: not recorded */
+	bool lazy_refcounts;	    /* version 3 only: refcounts may lag, the dirty bit covers it */
 };
 
 /* Default options for size: version 3, 64 KiB clusters, 16-bit refcounts. */

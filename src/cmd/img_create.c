@@ -86,6 +86,12 @@ static bool apply_option(struct create_request *req, const char *key, const char
 			return false;
 		return true;
 	}
+	if (strcmp(key, "lazy_refcounts") == 0) {
+		if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+			return false;
+		opt->lazy_refcounts = strcmp(value, "on") == 0;
+		return true;
+	}
 	if (strcmp(key, "refcount_bits") == 0) {
 		if (!parse_uint(value, 1, 64, &n) || (n & (n - 1)))
 			return false;
@@ -205,9 +211,11 @@ int img_create(int argc, char **argv)
 			options = optarg;
 			break;
 		case 'h':
-			printf("usage: gureum img create [-f raw|qcow2] [-b backing [-F fmt]] "
-			       "[-o cluster_size=N,compat=0.10|1.1,refcount_bits=N,"
-			       "preallocation=off|metadata|falloc|full] FILE [SIZE]\n");
+			printf(
+			    "usage: gureum img create [-f raw|qcow2] [-b backing [-F fmt]] "
+			    "[-o "
+			    "cluster_size=N,compat=0.10|1.1,refcount_bits=N,lazy_refcounts=on|off,"
+			    "preallocation=off|metadata|falloc|full] FILE [SIZE]\n");
 			return 0;
 		default:
 			return 2;

@@ -166,18 +166,6 @@ Test(qcow2_io, data_cluster_beyond_end_of_file_gives_eio)
 	block_close(dev);
 }
 
-Test(qcow2_io, dirty_image_is_read_only)
-{
-	create(1 << 20, NULL, NULL);
-	poke(72, 1);
-	struct block_device *dev;
-	struct block_error err;
-	cr_assert_eq(block_open(path, NULL, 0, &dev, &err), -EROFS);
-	cr_assert(strstr(err.message, "dirty"), "%s", err.message);
-	dev = open_image(BLOCK_OPEN_READ_ONLY);
-	block_close(dev);
-}
-
 Test(qcow2_io, corrupt_image_is_read_only)
 {
 	create(1 << 20, NULL, NULL);
