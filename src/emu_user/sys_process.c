@@ -20,14 +20,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define ARCH_SET_GS	 0x1001
-#define ARCH_SET_FS	 0x1002
-#define ARCH_GET_FS	 0x1003
-#define ARCH_GET_GS	 0x1004
-#define EXEC_MAX_STRINGS 65536
-#define EXEC_MAX_ARG_LEN (32 * 4096) /* MAX_ARG_STRLEN */
-#define RUSAGE_SIZE	 sizeof(struct rusage)
-#define SIGINFO_SIZE	 128
+#define ARCH_SET_GS	   0x1001
+#define ARCH_SET_FS	   0x1002
+#define ARCH_GET_FS	   0x1003
+#define ARCH_GET_GS	   0x1004
+#define USER_ADDRESS_LIMIT (1ULL << 47)
+#define EXEC_MAX_STRINGS   65536
+#define EXEC_MAX_ARG_LEN   (32 * 4096) /* MAX_ARG_STRLEN */
+#define RUSAGE_SIZE	   sizeof(struct rusage)
+#define SIGINFO_SIZE	   128
 
 static int64_t sys_exit_group(struct emu_process *p, const uint64_t a[6])
 {
@@ -85,10 +86,10 @@ static int64_t sys_arch_prctl(struct emu_process *p, const uint64_t a[6])
 {
 	switch (a[0]) {
 	case ARCH_SET_FS:
-		p->regs->seg[SREG_FS].base = a[1];
-		return 0;
 	case ARCH_SET_GS:
-		p->regs->seg[SREG_GS].base = a[1];
+		if (a[1] >= USER_ADDRESS_LIMIT)
+			return -EPERM; /* as Linux: a user segment base must be a user address */
+		p->regs->seg[a[0] == ARCH_SET_FS ? SREG_FS : SREG_GS].base = a[1];
 		return 0;
 	case ARCH_GET_FS:
 	case ARCH_GET_GS: {
