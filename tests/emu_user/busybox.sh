@@ -1,9 +1,12 @@
 #!/bin/sh
 # busybox-static applets under `gureum emu-user`, each compared with the same command run
-# natively: stdout and exit status must be identical. Usage: busybox.sh GUREUM
+# natively: stdout and exit status must be identical. Then, when a C compiler with a static libc
+# is present, probe.c (memory, files, fork/exec, signals, timers) and tiny assembly programs
+# (fault report, ENOSYS). Usage: busybox.sh GUREUM
 # Exit status: 0 all passed, 1 a case failed, 77 skipped (no /bin/busybox).
 set -u
 GUREUM=$(realpath "$1")
+HERE=$(cd "$(dirname "$0")" && pwd)
 BUSYBOX=/bin/busybox
 [ -x "$BUSYBOX" ] || { echo "SKIP: $BUSYBOX (busybox-static) is not installed"; exit 77; }
 
@@ -28,24 +31,29 @@ chmod +x bin/greet
 passed=0
 failed=0
 
+# compare NAME: judges native.out/native_status against emu.out/emu_status.
+compare() {
+	if [ "$native_status" = "$emu_status" ] && cmp -s native.out emu.out; then
+		passed=$((passed + 1))
+		echo "ok   $1"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $1 (status native $native_status, emu-user $emu_status)"
+		diff native.out emu.out | head -n 10
+		head -n 5 emu.err
+	fi
+}
+
 # check NAME APPLET [ARGS...]: compares stdout and exit status, native vs emulated.
 check() {
 	name=$1 applet=$2
 	shift 2
 	env PATH="$RUN_PATH" "$applet" "$@" > native.out 2> native.err
 	native_status=$?
+	# argv[0] under the emulator is the full path; the applet name is the same.
 	env PATH="$RUN_PATH" "$GUREUM" emu-user "$WORK/bin/$applet" "$@" > emu.out 2> emu.err
 	emu_status=$?
-	# argv[0] under the emulator is the full path; the applet name is the same.
-	if [ "$native_status" = "$emu_status" ] && cmp -s native.out emu.out; then
-		passed=$((passed + 1))
-		echo "ok   $name"
-	else
-		failed=$((failed + 1))
-		echo "FAIL $name (status native $native_status, emu-user $emu_status)"
-		diff native.out emu.out | head -n 10
-		head -n 5 emu.err
-	fi
+	compare "$name"
 }
 
 # expect NAME STATUS STDERR-WORDS COMMAND...: an emu-user run that must fail a given way.
@@ -99,6 +107,14 @@ check cut cut -d ' ' -f 2,3,5 data.txt
 check seq seq -w 1 3 2000
 check grep-count grep -c 'word1[0-6]' data.txt
 check uniq-count sh -c 'cut -d " " -f 4 data.txt | sort | uniq -c'
+
+if cc -static -O2 -o probe "$HERE/probe.c" 2> /dev/null; then
+	./probe > native.out 2> native.err
+	native_status=$?
+	"$GUREUM" emu-user ./probe > emu.out 2> emu.err
+	emu_status=$?
+	compare probe
+fi
 
 expect stats-line 0 "instructions in .* MIPS" --stats "$WORK/bin/echo" quiet
 expect dynamic-program-refused 126 "dynamically linked" /bin/true

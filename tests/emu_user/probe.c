@@ -1,0 +1,235 @@
+/* A static glibc program that exercises the Linux interface emu-user provides: it prints what
+ * it observes, deterministically, so that its output under `gureum emu-user` can be compared
+ * with a native run. Built by busybox.sh with `cc -static`.
+ *   probe            run every check
+ *   probe child ARG  (used by the execve check) */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t usr1_count, alarm_count;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_count++;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarm_count++;
+}
+
+static void check_auxv(char **argv)
+{
+	const char *platform = (const char *)getauxval(AT_PLATFORM);
+	const char *execfn = (const char *)getauxval(AT_EXECFN);
+	printf("auxv: pagesz %lu platform %s execfn-is-argv0 %d random %d\n", getauxval(AT_PAGESZ),
+	       platform ? platform : "?", execfn && strcmp(execfn, argv[0]) == 0,
+	       getauxval(AT_RANDOM) != 0);
+	struct utsname u;
+	uname(&u);
+	printf("uname: %s\n", u.machine);
+}
+
+static void check_memory(void)
+{
+	/* Large blocks come from mmap, growing them uses mremap; small ones from brk. */
+	size_t n = 3 << 20;
+	unsigned char *big = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (unsigned char)(i * 7);
+	big = realloc(big, 2 * n);
+	unsigned sum = 0;
+	for (size_t i = 0; i < n; i++)
+		sum += big[i];
+	free(big);
+	void *brk_before = sbrk(0);
+	char *small = malloc(100);
+	strcpy(small, "heap");
+	printf("memory: sum %u small %s brk-grew %d\n", sum, small, sbrk(0) >= brk_before);
+	free(small);
+
+	char *page = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	page[0] = 'a';
+	page[4096] = 'b';
+	int rc1 = mprotect(page, 4096, PROT_READ);
+	int rc2 = munmap(page + 4096, 4096);
+	int rc3 = mprotect(page, 8192, PROT_READ); /* the second page is gone: ENOMEM */
+	printf("mmap: %c rc %d %d %d/%s\n", page[0], rc1, rc2, rc3, rc3 ? strerror(errno) : "-");
+	munmap(page, 4096);
+}
+
+static void check_files(const char *self)
+{
+	char dir[] = "/tmp/gureum-probe-XXXXXX";
+	if (!mkdtemp(dir))
+		return;
+	char path[256], moved[256];
+	snprintf(path, sizeof(path), "%s/f", dir);
+	snprintf(moved, sizeof(moved), "%s/g", dir);
+	FILE *f = fopen(path, "w");
+	for (int i = 0; i < 1000; i++)
+		fprintf(f, "line %d\n", i);
+	fclose(f);
+	struct stat st;
+	stat(path, &st);
+	int fd = open(path, O_RDONLY);
+	char *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	char buf[16] = "";
+	pread(fd, buf, 6, 7);
+	printf("file: size %lld mapped %.6s pread %s\n", (long long)st.st_size, map + 7, buf);
+	munmap(map, (size_t)st.st_size);
+	close(fd);
+	rename(path, moved);
+	mkdir(path, 0755);
+	int entries = 0;
+	DIR *d = opendir(dir);
+	for (struct dirent *e; (e = readdir(d));)
+		entries++;
+	closedir(d);
+	char cwd[256];
+	chdir(dir);
+	getcwd(cwd, sizeof(cwd));
+	printf("dir: entries %d cwd-ok %d enoent %d\n", entries, strcmp(cwd, dir) == 0,
+	       open("missing", O_RDONLY) < 0 && errno == ENOENT);
+	rmdir(path);
+	unlink(moved);
+	chdir("/");
+	rmdir(dir);
+
+	char link[4096] = "";
+	ssize_t n = readlink("/proc/self/exe", link, sizeof(link) - 1);
+	if (n > 0)
+		link[n] = 0;
+	printf("exe: matches %d\n", strcmp(link, self) == 0);
+}
+
+static void check_processes(const char *self)
+{
+	int fds[2];
+	pipe(fds);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		write(fds[1], "from child", 10);
+		_exit(3);
+	}
+	close(fds[1]);
+	char buf[32] = "";
+	read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	printf("fork: '%s' exit %d\n", buf, WEXITSTATUS(status));
+
+	pid = fork();
+	if (pid == 0) {
+		raise(SIGTERM);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	printf("signaled: %d sig %d\n", WIFSIGNALED(status), WTERMSIG(status));
+
+	pid = fork();
+	if (pid == 0) {
+		execl(self, self, "child", "hello", (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+	printf("exec: exit %d\n", WEXITSTATUS(status));
+}
+
+static void check_signals(void)
+{
+	struct sigaction sa = {0};
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	raise(SIGUSR1);
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	raise(SIGUSR1);
+	int while_blocked = usr1_count;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	printf("handler: after raise %d, blocked %d, unblocked %d\n", 1, while_blocked, usr1_count);
+
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval timer = {.it_value = {.tv_usec = 20000}};
+	sigprocmask(SIG_BLOCK, &(sigset_t){0}, &old);
+	setitimer(ITIMER_REAL, &timer, NULL);
+	while (!alarm_count)
+		sigsuspend(&old);
+	printf("timer: alarm %d\n", alarm_count);
+
+	signal(SIGPIPE, SIG_IGN);
+	int fds[2];
+	pipe(fds);
+	close(fds[0]);
+	errno = 0;
+	ssize_t n = write(fds[1], "x", 1);
+	printf("sigpipe ignored: write %zd %s\n", n, strerror(errno));
+	close(fds[1]);
+}
+
+static int compare_ints(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+static void check_compute(void)
+{
+	int v[1000];
+	unsigned x = 12345;
+	for (int i = 0; i < 1000; i++)
+		v[i] = (int)((x = x * 1103515245 + 12345) >> 16) % 10000;
+	qsort(v, 1000, sizeof(int), compare_ints);
+	jmp_buf env;
+	volatile int jumped = 0;
+	if (setjmp(env) == 0) {
+		jumped = 1;
+		longjmp(env, 1);
+	}
+	double d = strtod("3.25", NULL) * 4;
+	printf("compute: %d %d %d jumped %d %.3f %g\n", v[0], v[500], v[999], jumped, d, 1.0 / 3);
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	printf("clock: monotonic %d\n",
+	       b.tv_sec > a.tv_sec || (b.tv_sec == a.tv_sec && b.tv_nsec >= a.tv_nsec));
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "child") == 0) {
+		printf("child: %s\n", argv[2]);
+		return 5;
+	}
+	setvbuf(stdout, NULL, _IONBF, 0);
+	static char self[4096]; /* absolute: the checks change directory */
+	if (!realpath(argv[0], self))
+		return 1;
+	check_auxv(argv);
+	check_memory();
+	check_files(self);
+	check_processes(self);
+	check_signals();
+	check_compute();
+	return 0;
+}
