@@ -4,26 +4,7 @@
 #include "accel/emu/ops_sse.h"
 #include "accel/emu/cpu.h"
 #include "accel/emu/ops.h"
-
-typedef union {
-	uint8_t b[16];
-	uint16_t w[8];
-	uint32_t d[4];
-	uint64_t q[2];
-	int8_t sb[16];
-	int16_t sw[8];
-	int32_t sd[4];
-} xmm_t;
-
-static void xmm_get(struct emu_cpu *cpu, unsigned n, xmm_t *v)
-{
-	memcpy(v, emu_xmm(cpu, n), 16);
-}
-
-static void xmm_set(struct emu_cpu *cpu, unsigned n, const xmm_t *v)
-{
-	memcpy(emu_xmm(cpu, n), v, 16);
-}
+#include "accel/emu/xmm.h"
 
 /* Reads the r/m operand: a register, or `bytes` of memory (zero-filled above them). */
 static bool src_operand(struct emu_cpu *cpu, const struct emu_insn *i, unsigned bytes, bool aligned,
@@ -90,10 +71,12 @@ HANDLER(op_sse_load)
 		xmm_set(cpu, i->regnum, &v);
 		return EMU_NEXT;
 	case SSE_MOV_LOW64:
-	case SSE_MOV_HIGH64: /* MOVLPS/MOVLPD, MOVHPS/MOVHPD: memory only */
+	case SSE_MOV_HIGH64: /* MOVLPS/MOVLPD, MOVHPS/MOVHPD; MOVHLPS/MOVLHPS between registers */
 		if (!src_operand(cpu, i, 8, false, &v))
 			return EMU_STOP;
 		xmm_get(cpu, i->regnum, &d);
+		if (!i->is_mem && i->sub == SSE_MOV_LOW64)
+			v.q[0] = v.q[1];
 		d.q[i->sub == SSE_MOV_HIGH64] = v.q[0];
 		xmm_set(cpu, i->regnum, &d);
 		return EMU_NEXT;
@@ -444,6 +427,50 @@ HANDLER(op_sse_pmovmskb)
 	return EMU_NEXT;
 }
 
+/* Shifts every element of `d` by `n` (already capped at 255): logical shifts past the width
+ * give zero, arithmetic ones the sign. */
+static void shift_elements(unsigned kind, const xmm_t *d, unsigned n, xmm_t *r)
+{
+	memset(r, 0, sizeof(*r));
+	switch (kind) {
+	case SSE_PSRLDQ:
+	case SSE_PSLLDQ:
+		if (n > 16)
+			n = 16;
+		if (kind == SSE_PSRLDQ)
+			memcpy(&r->b[0], &d->b[n], 16 - n);
+		else
+			memcpy(&r->b[n], &d->b[0], 16 - n);
+		break;
+	case SSE_PSRLW:
+	case SSE_PSLLW:
+	case SSE_PSRAW:
+		for (int k = 0; k < 8; k++) {
+			if (kind == SSE_PSRAW)
+				r->sw[k] = (int16_t)(d->sw[k] >> (n > 15 ? 15 : n));
+			else if (n < 16)
+				r->w[k] =
+				    (uint16_t)(kind == SSE_PSRLW ? d->w[k] >> n : d->w[k] << n);
+		}
+		break;
+	case SSE_PSRLD:
+	case SSE_PSLLD:
+	case SSE_PSRAD:
+		for (int k = 0; k < 4; k++) {
+			if (kind == SSE_PSRAD)
+				r->sd[k] = d->sd[k] >> (n > 31 ? 31 : n);
+			else if (n < 32)
+				r->d[k] = kind == SSE_PSRLD ? d->d[k] >> n : d->d[k] << n;
+		}
+		break;
+	default: /* PSRLQ, PSLLQ */
+		for (int k = 0; k < 2; k++)
+			if (n < 64)
+				r->q[k] = kind == SSE_PSRLQ ? d->q[k] >> n : d->q[k] << n;
+		break;
+	}
+}
+
 /* Shifts by an immediate: groups 12/13/14 (66 0F 71/72/73), on the r/m register. */
 HANDLER(op_sse_shift_imm)
 {
@@ -455,46 +482,21 @@ HANDLER(op_sse_shift_imm)
 	unsigned kind = kinds[i->opcode - 0x71][(i->modrm >> 3) & 7];
 	if (!kind)
 		return emu_raise_ud(cpu);
-	xmm_t d;
+	xmm_t d, r;
 	xmm_get(cpu, i->rmnum, &d);
-	unsigned n = (unsigned)i->imm & 0xff;
-	xmm_t r = {0};
-	switch (kind) {
-	case SSE_PSRLDQ:
-	case SSE_PSLLDQ:
-		if (n > 16)
-			n = 16;
-		if (kind == SSE_PSRLDQ)
-			memcpy(&r.b[0], &d.b[n], 16 - n);
-		else
-			memcpy(&r.b[n], &d.b[0], 16 - n);
-		break;
-	case SSE_PSRLW:
-	case SSE_PSLLW:
-	case SSE_PSRAW:
-		for (int k = 0; k < 8; k++) {
-			if (kind == SSE_PSRAW)
-				r.sw[k] = (int16_t)(d.sw[k] >> (n > 15 ? 15 : n));
-			else if (n < 16)
-				r.w[k] = (uint16_t)(kind == SSE_PSRLW ? d.w[k] >> n : d.w[k] << n);
-		}
-		break;
-	case SSE_PSRLD:
-	case SSE_PSLLD:
-	case SSE_PSRAD:
-		for (int k = 0; k < 4; k++) {
-			if (kind == SSE_PSRAD)
-				r.sd[k] = d.sd[k] >> (n > 31 ? 31 : n);
-			else if (n < 32)
-				r.d[k] = kind == SSE_PSRLD ? d.d[k] >> n : d.d[k] << n;
-		}
-		break;
-	default: /* PSRLQ, PSLLQ */
-		for (int k = 0; k < 2; k++)
-			if (n < 64)
-				r.q[k] = kind == SSE_PSRLQ ? d.q[k] >> n : d.q[k] << n;
-		break;
-	}
+	shift_elements(kind, &d, (unsigned)i->imm & 0xff, &r);
 	xmm_set(cpu, i->rmnum, &r);
+	return EMU_NEXT;
+}
+
+/* PSRLW/D/Q, PSRAW/D, PSLLW/D/Q xmm, xmm/m128: the count is the low quadword of the source. */
+HANDLER(op_sse_shift_xmm)
+{
+	xmm_t s, d, r;
+	if (!src_operand(cpu, i, 16, true, &s))
+		return EMU_STOP;
+	xmm_get(cpu, i->regnum, &d);
+	shift_elements(i->sub, &d, s.q[0] > 255 ? 255 : (unsigned)s.q[0], &r);
+	xmm_set(cpu, i->regnum, &r);
 	return EMU_NEXT;
 }

@@ -85,5 +85,16 @@ HANDLER(op_sse_binop);
 HANDLER(op_sse_pshuf);
 HANDLER(op_sse_pmovmskb);
 HANDLER(op_sse_shift_imm);
+HANDLER(op_sse_shift_xmm); /* sub: SSE_PSRLW .. SSE_PSLLQ, count from xmm/m128 */
+
+/* ops_sse_fp.c */
+HANDLER(op_sse_host);	    /* sub: enum sse_host_op */
+HANDLER(op_sse_shufp);	    /* sub 0 SHUFPS 1 SHUFPD */
+HANDLER(op_sse_movmsk);	    /* sub 0 MOVMSKPS 1 MOVMSKPD */
+HANDLER(op_sse_dup);	    /* sub 0 MOVDDUP 1 MOVSLDUP 2 MOVSHDUP */
+HANDLER(op_sse_extract);    /* sub = element bytes 1 2 4 (8 with REX.W), 5 EXTRACTPS */
+HANDLER(op_sse_insert);	    /* sub = element bytes 1 2 4 (8 with REX.W), 5 INSERTPS */
+HANDLER(op_sse_pextrw_reg); /* 66 0F C5 */
+HANDLER(op_sse_maskmov);    /* MASKMOVDQU */
 
 #endif

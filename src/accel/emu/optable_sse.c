@@ -17,12 +17,16 @@ const struct op_entry emu_sse_0f_11[4] = {[0] = E(op_sse_store, F_MODRM, SSE_MOV
 					  [1] = E(op_sse_store, F_MODRM, SSE_MOV_UNALIGNED),
 					  [2] = E(op_sse_store, F_MODRM, SSE_MOV_SCALAR32),
 					  [3] = E(op_sse_store, F_MODRM, SSE_MOV_SCALAR64)};
-const struct op_entry emu_sse_0f_12[4] = {[0] = E(op_sse_load, F_MODRM | F_MEM, SSE_MOV_LOW64),
-					  [1] = E(op_sse_load, F_MODRM | F_MEM, SSE_MOV_LOW64)};
+/* 0F 12/16 without a prefix: MOVLPS/MOVHPS from memory, MOVHLPS/MOVLHPS between registers. */
+const struct op_entry emu_sse_0f_12[4] = {[0] = E(op_sse_load, F_MODRM, SSE_MOV_LOW64),
+					  [1] = E(op_sse_load, F_MODRM | F_MEM, SSE_MOV_LOW64),
+					  [2] = E(op_sse_dup, F_MODRM, 1),
+					  [3] = E(op_sse_dup, F_MODRM, 0)};
 const struct op_entry emu_sse_0f_13[4] = {[0] = E(op_sse_store, F_MODRM | F_MEM, SSE_MOV_LOW64),
 					  [1] = E(op_sse_store, F_MODRM | F_MEM, SSE_MOV_LOW64)};
-const struct op_entry emu_sse_0f_16[4] = {[0] = E(op_sse_load, F_MODRM | F_MEM, SSE_MOV_HIGH64),
-					  [1] = E(op_sse_load, F_MODRM | F_MEM, SSE_MOV_HIGH64)};
+const struct op_entry emu_sse_0f_16[4] = {[0] = E(op_sse_load, F_MODRM, SSE_MOV_HIGH64),
+					  [1] = E(op_sse_load, F_MODRM | F_MEM, SSE_MOV_HIGH64),
+					  [2] = E(op_sse_dup, F_MODRM, 2)};
 const struct op_entry emu_sse_0f_17[4] = {[0] = E(op_sse_store, F_MODRM | F_MEM, SSE_MOV_HIGH64),
 					  [1] = E(op_sse_store, F_MODRM | F_MEM, SSE_MOV_HIGH64)};
 const struct op_entry emu_sse_0f_28[4] = {

@@ -129,3 +129,54 @@ Test(emu_fp, reserved_x87_encoding_is_invalid)
 	cr_expect_eq(exit.vector, EMU_VEC_UD);
 	cr_expect_eq(st->rip, CODE);
 }
+
+static const char sse_divide_program[] = "\xb8\x0a\x00\x00\x00" /* mov eax, 10 */
+					 "\xf2\x0f\x2a\xc0"	/* cvtsi2sd xmm0, eax */
+					 "\xb8\x04\x00\x00\x00" /* mov eax, 4 */
+					 "\xf2\x0f\x2a\xc8"	/* cvtsi2sd xmm1, eax */
+					 "\xf2\x0f\x5e\xc1"	/* divsd xmm0, xmm1 */
+					 "\xf2\x0f\x2d\xc0";	/* cvtsd2si eax, xmm0 */
+
+static void set_mxcsr(uint32_t v)
+{
+	memcpy(st->xsave + 24, &v, 4);
+}
+
+static uint32_t get_mxcsr(void)
+{
+	uint32_t v;
+	memcpy(&v, st->xsave + 24, 4);
+	return v;
+}
+
+Test(emu_fp, sse2_conversion_follows_the_mxcsr_rounding_mode)
+{
+	LOAD(sse_divide_program);
+	run_to_int3();
+	double q;
+	memcpy(&q, st->xsave + 160, 8);
+	cr_expect_eq(q, 2.5);
+	cr_expect_eq(st->gpr[0], 2, "2.5 rounds to even");
+
+	set_mxcsr(0x5f80); /* round up */
+	st->rip = CODE;
+	run_to_int3();
+	cr_expect_eq(st->gpr[0], 3, "2.5 rounds up");
+	cr_expect_eq(get_mxcsr() & 0x20, 0x20, "the conversion was inexact: PE set");
+}
+
+Test(emu_fp, unmasked_sse_exception_raises_xm_and_keeps_the_destination)
+{
+	LOAD("\x0f\x57\xc9"	  /* xorps xmm1, xmm1 */
+	     "\xf2\x0f\x5e\xc1"); /* divsd xmm0, xmm1 */
+	double one = 1.0, q;
+	memcpy(st->xsave + 160, &one, 8);
+	set_mxcsr(0x1f80 & ~0x200u); /* zero-divide unmasked */
+	struct emu_exit exit;
+	cr_assert_eq(emu_run(cpu, 100, &exit), EMU_EXIT_EXCEPTION);
+	cr_expect_eq(exit.vector, EMU_VEC_XM);
+	cr_expect_eq(st->rip, CODE + 3, "#XM is a fault on DIVSD");
+	memcpy(&q, st->xsave + 160, 8);
+	cr_expect_eq(q, 1.0, "xmm0 is unchanged");
+	cr_expect_eq(get_mxcsr() & 0x4, 0x4, "ZE is set");
+}
