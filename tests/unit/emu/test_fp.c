@@ -2,6 +2,7 @@
  * print, the x87 state as it appears in the FXSAVE image, and pending-exception (#MF) delivery. */
 #include "accel/emu/emu.h"
 
+#include <cpuid.h>
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -179,4 +180,18 @@ Test(emu_fp, unmasked_sse_exception_raises_xm_and_keeps_the_destination)
 	memcpy(&q, st->xsave + 160, 8);
 	cr_expect_eq(q, 1.0, "xmm0 is unchanged");
 	cr_expect_eq(get_mxcsr() & 0x4, 0x4, "ZE is set");
+}
+
+Test(emu_fp, cpuid_advertises_the_vector_levels_the_host_runs_and_no_avx)
+{
+	LOAD("\xb8\x01\x00\x00\x00" /* mov eax, 1 */
+	     "\x0f\xa2");	    /* cpuid */
+	run_to_int3();
+	unsigned a, b, c, d;
+	cr_assert(__get_cpuid(1, &a, &b, &c, &d));
+	uint32_t ecx = (uint32_t)st->gpr[1], edx = (uint32_t)st->gpr[2];
+	cr_expect_eq(ecx & bit_SSE4_2, c & bit_SSE4_2);
+	cr_expect_eq(ecx & bit_SSSE3, c & bit_SSSE3);
+	cr_expect_eq(ecx & (bit_AVX | bit_XSAVE | bit_OSXSAVE | bit_FMA), 0);
+	cr_expect_eq(edx & (bit_FPU | bit_SSE | bit_SSE2), bit_FPU | bit_SSE | bit_SSE2);
 }
