@@ -426,6 +426,20 @@ void *guest_as_translate(const struct guest_as *as, uint64_t addr, uint64_t len,
 	return as->host_base + addr;
 }
 
+uint64_t guest_as_accessible(const struct guest_as *as, uint64_t addr, uint64_t len, int prot)
+{
+	if (addr >= as->size)
+		return 0;
+	uint64_t end = len <= as->size - addr ? addr + len : as->size, cur = addr;
+	for (size_t i = first_ending_above(as, addr); cur < end; i++) {
+		if (i == as->count || as->regions[i].start > cur ||
+		    (effective_prot(as->regions[i].prot) & prot) != prot)
+			break;
+		cur = as->regions[i].end;
+	}
+	return (cur < end ? cur : end) - addr;
+}
+
 const char *guest_as_string(const struct guest_as *as, uint64_t addr, size_t max, int *error)
 {
 	if (addr >= as->size) {

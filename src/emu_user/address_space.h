@@ -82,6 +82,9 @@ const struct guest_region *guest_as_find(const struct guest_as *as, uint64_t add
  * `prot` (PROT_READ, PROT_WRITE, PROT_EXEC or a combination); NULL otherwise. len 0 is valid for
  * any addr below the size of the space. */
 void *guest_as_translate(const struct guest_as *as, uint64_t addr, uint64_t len, int prot);
+/* Length of the longest prefix of guest [addr, addr+len) that is mapped with `prot` (0 when its
+ * first byte is not). */
+uint64_t guest_as_accessible(const struct guest_as *as, uint64_t addr, uint64_t len, int prot);
 /* Host pointer to the readable NUL-terminated guest string at `addr`, at most `max` bytes
  * including the NUL; NULL with *error set to -EFAULT or -ENAMETOOLONG otherwise. */
 const char *guest_as_string(const struct guest_as *as, uint64_t addr, size_t max, int *error);

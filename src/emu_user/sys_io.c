@@ -14,10 +14,24 @@
 #define KERNEL_TERMIOS	  36 /* struct termios as the kernel's TCGETS knows it (not glibc's) */
 #define GUEST_MAX_POLLFDS (1 << 20)
 
+/* The part of a read/write buffer the host may use. Like the kernel, which copies until the
+ * first bad page, a buffer that is only partly accessible gives a short transfer; one whose
+ * first byte is bad gives EFAULT. */
+static void *transfer_buffer(struct emu_process *p, uint64_t addr, uint64_t *len, int prot)
+{
+	if (*len == 0)
+		return guest_ptr(p, addr, 0, prot);
+	*len = guest_as_accessible(&p->as, addr, *len, prot);
+	return *len ? guest_ptr(p, addr, *len, prot) : NULL;
+}
+
 static int64_t sys_read(struct emu_process *p, const uint64_t a[6])
 {
-	GUEST_BUF(buf, a[1], a[2], PROT_WRITE);
-	int64_t n = host_result(read((int)a[0], buf, a[2]));
+	uint64_t len = a[2];
+	void *buf = transfer_buffer(p, a[1], &len, PROT_WRITE);
+	if (!buf)
+		return -EFAULT;
+	int64_t n = host_result(read((int)a[0], buf, len));
 	if (n > 0)
 		guest_written(p, a[1], (uint64_t)n);
 	return n;
@@ -25,14 +39,20 @@ static int64_t sys_read(struct emu_process *p, const uint64_t a[6])
 
 static int64_t sys_write(struct emu_process *p, const uint64_t a[6])
 {
-	GUEST_BUF(buf, a[1], a[2], PROT_READ);
-	return host_result(write((int)a[0], buf, a[2]));
+	uint64_t len = a[2];
+	void *buf = transfer_buffer(p, a[1], &len, PROT_READ);
+	if (!buf)
+		return -EFAULT;
+	return host_result(write((int)a[0], buf, len));
 }
 
 static int64_t sys_pread64(struct emu_process *p, const uint64_t a[6])
 {
-	GUEST_BUF(buf, a[1], a[2], PROT_WRITE);
-	int64_t n = host_result(pread((int)a[0], buf, a[2], (off_t)a[3]));
+	uint64_t len = a[2];
+	void *buf = transfer_buffer(p, a[1], &len, PROT_WRITE);
+	if (!buf)
+		return -EFAULT;
+	int64_t n = host_result(pread((int)a[0], buf, len, (off_t)a[3]));
 	if (n > 0)
 		guest_written(p, a[1], (uint64_t)n);
 	return n;
@@ -40,8 +60,11 @@ static int64_t sys_pread64(struct emu_process *p, const uint64_t a[6])
 
 static int64_t sys_pwrite64(struct emu_process *p, const uint64_t a[6])
 {
-	GUEST_BUF(buf, a[1], a[2], PROT_READ);
-	return host_result(pwrite((int)a[0], buf, a[2], (off_t)a[3]));
+	uint64_t len = a[2];
+	void *buf = transfer_buffer(p, a[1], &len, PROT_READ);
+	if (!buf)
+		return -EFAULT;
+	return host_result(pwrite((int)a[0], buf, len, (off_t)a[3]));
 }
 
 /* Rebuilds a guest iovec array with host pointers; each buffer must allow `prot`. */

@@ -190,6 +190,17 @@ Test(address_space, mremap_grows_in_place_or_moves_keeping_contents)
 	cr_assert_eq(guest_as_mremap(&as, 0x900000, PAGE, 2 * PAGE, MREMAP_MAYMOVE, 0), -EFAULT);
 }
 
+Test(address_space, accessible_prefix_stops_at_the_first_bad_page)
+{
+	map_fixed(0x100000, 2 * PAGE, RW);
+	map_fixed(0x102000, PAGE, PROT_READ);
+	cr_assert_eq(guest_as_accessible(&as, 0x100800, 8 * PAGE, PROT_READ), 0x2800);
+	cr_assert_eq(guest_as_accessible(&as, 0x100800, 8 * PAGE, PROT_WRITE), 0x1800);
+	cr_assert_eq(guest_as_accessible(&as, 0x100800, 0x10, PROT_WRITE), 0x10);
+	cr_assert_eq(guest_as_accessible(&as, 0x103000, 0x10, PROT_READ), 0);
+	cr_assert_eq(guest_as_accessible(&as, UINT64_MAX - 8, 0x10, PROT_READ), 0);
+}
+
 Test(address_space, strings_are_bounded_by_mapping_and_length)
 {
 	uint64_t a = map_fixed(0x100000, PAGE, RW);

@@ -49,10 +49,13 @@ Test(syscalls, bad_guest_pointers_fail_with_efault_and_touch_nothing)
 	gc_exit_with_rax(&unmapped);
 	cr_assert_eq(guest_run(&unmapped, NULL, 0), status_of_error(-EFAULT));
 
-	struct guest_code straddling = {0}; /* the data page is followed by more bss, then a gap */
+	/* A buffer that runs off the end of the mapping: like Linux, a short transfer. */
+	struct guest_code straddling = {0};
 	gc_syscall(&straddling, SYS_write, (uint64_t)fds[1], D + 0x2ff0, 0x20, 0, 0, 0);
 	gc_exit_with_rax(&straddling);
-	cr_assert_eq(guest_run(&straddling, NULL, 0), status_of_error(-EFAULT));
+	cr_assert_eq(guest_run(&straddling, NULL, 0), 0x10);
+	cr_assert_eq(read(fds[0], buf, sizeof(buf)), 8);
+	cr_assert_eq(read(fds[0], buf, sizeof(buf)), 8, "16 bytes reached the pipe");
 
 	struct guest_code path = {0};
 	gc_syscall(&path, SYS_open, 0x12345678, O_RDONLY, 0, 0, 0, 0);
