@@ -118,4 +118,8 @@ HANDLER(op_fwait);
 /* ops_x87.c */
 HANDLER(op_x87);
 
+/* ops_mmx.c */
+HANDLER(op_mmx);
+HANDLER(op_emms);
+
 #endif

@@ -83,18 +83,26 @@ const struct op_entry emu_sse_0f_c6[4] = {
     [0] = E(op_sse_shufp, F_MODRM | F_IBU, 0), [1] = E(op_sse_shufp, F_MODRM | F_IBU, 1)};
 const struct op_entry emu_sse_0f_d0[4] = {
     [1] = E(op_sse_host, F_MODRM, SH_ADDSUBPD), [3] = E(op_sse_host, F_MODRM, SH_ADDSUBPS)};
-const struct op_entry emu_sse_0f_d1[4] = {[1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSRLW)};
-const struct op_entry emu_sse_0f_d2[4] = {[1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSRLD)};
-const struct op_entry emu_sse_0f_d3[4] = {[1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSRLQ)};
-const struct op_entry emu_sse_0f_e1[4] = {[1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSRAW)};
-const struct op_entry emu_sse_0f_e2[4] = {[1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSRAD)};
+const struct op_entry emu_sse_0f_d1[4] = {
+    [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSRLW)};
+const struct op_entry emu_sse_0f_d2[4] = {
+    [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSRLD)};
+const struct op_entry emu_sse_0f_d3[4] = {
+    [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSRLQ)};
+const struct op_entry emu_sse_0f_e1[4] = {
+    [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSRAW)};
+const struct op_entry emu_sse_0f_e2[4] = {
+    [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSRAD)};
 const struct op_entry emu_sse_0f_e6[4] = {[1] = E(op_sse_host, F_MODRM, SH_CVTTPD2DQ),
 					  [2] = E(op_sse_host, F_MODRM, SH_CVTDQ2PD),
 					  [3] = E(op_sse_host, F_MODRM, SH_CVTPD2DQ)};
 const struct op_entry emu_sse_0f_f0[4] = {[3] = E(op_sse_load, F_MODRM | F_MEM, SSE_MOV_UNALIGNED)};
-const struct op_entry emu_sse_0f_f1[4] = {[1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSLLW)};
-const struct op_entry emu_sse_0f_f2[4] = {[1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSLLD)};
-const struct op_entry emu_sse_0f_f3[4] = {[1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSLLQ)};
+const struct op_entry emu_sse_0f_f1[4] = {
+    [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSLLW)};
+const struct op_entry emu_sse_0f_f2[4] = {
+    [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSLLD)};
+const struct op_entry emu_sse_0f_f3[4] = {
+    [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSLLQ)};
 const struct op_entry emu_sse_0f_f7[4] = {[1] = E(op_sse_maskmov, F_MODRM | F_REG, 0)};
 const struct op_entry emu_sse_0f38_00[4] = {[1] = E(op_sse_host, F_MODRM, SH_PSHUFB)};
 const struct op_entry emu_sse_0f38_01[4] = {[1] = E(op_sse_host, F_MODRM, SH_PHADDW)};
