@@ -424,6 +424,7 @@ static void free_state(struct qcow2_driver_state *s)
 	free(q->cluster_buf);
 	free(q->compressed_buf);
 	free(q->decompressed);
+	free(q->releases);
 	if (q->fd >= 0)
 		close(q->fd);
 	free(s);

@@ -11,7 +11,9 @@ SRC="$ROOT/src/block/block.c $ROOT/src/block/raw.c $ROOT/src/block/qcow2.c
      $ROOT/src/block/aio.c $ROOT/src/block/aio_threads.c $ROOT/src/block/aio_uring.c
      $ROOT/src/block/qcow2_check.c $ROOT/src/block/qcow2_snapshot.c
      $ROOT/src/block/qcow2_cache.c $ROOT/src/block/qcow2_cluster.c
-     $ROOT/src/block/qcow2_header.c $ROOT/src/block/qcow2_refcount.c $ROOT/src/lib/log.c"
+     $ROOT/src/block/qcow2_header.c $ROOT/src/block/qcow2_refcount.c
+     $ROOT/src/block/qcow2_writeback.c $ROOT/src/block/qcow2_async.c $ROOT/src/lib/log.c
+     $ROOT/src/lib/size.c"
 # shellcheck disable=SC2086
 clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -I"$ROOT/src" $SRC "$ROOT/tests/fuzz/fuzz_qcow2.c" \
