@@ -69,8 +69,10 @@ Test(cli, command_line_overrides_the_config_file)
 	char path[] = "/tmp/gureum-cli-XXXXXX";
 	int fd = mkstemp(path);
 	cr_assert_geq(fd, 0);
-	dprintf(fd, "{\"bios\": \"%s\", \"debug-exit\": 128}\n", payload("realmode_hello.bin"));
+	char *bios = payload("realmode_hello.bin");
+	dprintf(fd, "{\"bios\": \"%s\", \"debug-exit\": 128}\n", bios);
 	close(fd);
+	free(bios);
 	char cmd[1024], out[16384];
 	/* The payload writes to port 0xf4; only the command line's port makes that an exit. */
 	snprintf(cmd, sizeof(cmd),
