@@ -32,13 +32,22 @@ die() { echo "emu-user bench: $*" >&2; exit 1; }
 QEMU=$(command -v qemu-x86_64 || true)
 [[ -n $QEMU ]] || die "qemu-x86_64 missing (apt-get install qemu-user)"
 
+# Input files are shared between runs (made once, atomically); outputs go to a private
+# directory so that two benchmarks running at once do not compare each other's files.
 WORK=$ROOT/out/bench/emu-user
 mkdir -p "$WORK"
-[[ $KEEP == 1 ]] || trap 'rm -f "$WORK"/data-*.txt "$WORK"/sort-*.txt "$WORK"/*.out' EXIT
+OUT=$(mktemp -d "$WORK/run.XXXXXX")
 DATA=$WORK/data-${MB}M.txt
 SORT_DATA=$WORK/sort-${MB}M.txt
+MADE_DATA=0
+if [[ $KEEP == 1 ]]; then
+	trap 'rm -rf "$OUT"' EXIT
+else
+	trap 'rm -rf "$OUT"; [[ $MADE_DATA == 0 ]] || rm -f "$DATA" "$SORT_DATA"' EXIT
+fi
 if [[ ! -s $DATA ]]; then
 	echo "making ${MB} MB of text..." >&2
+	MADE_DATA=1
 	# Varied, moderately compressible lines, made natively with busybox awk.
 	"$BUSYBOX" awk -v bytes=$((MB << 20)) 'BEGIN {
 		srand(1); n = 0
@@ -46,9 +55,13 @@ if [[ ! -s $DATA ]]; then
 			line = sprintf("%08d %s %d %x word%d\n", NR++, substr("the quick brown fox jumps over the lazy dog", int(rand() * 30) + 1, 12), int(rand() * 1e6), int(rand() * 65536), int(rand() * 100))
 			printf "%s", line; n += length(line)
 		}
-	}' >"$DATA"
+	}' >"$OUT/data.txt"
+	mv "$OUT/data.txt" "$DATA"
 fi
-head -c $(((MB << 20) / 10)) "$DATA" | "$BUSYBOX" sed '$d' >"$SORT_DATA" # whole lines only
+if [[ ! -s $SORT_DATA ]]; then
+	head -c $(((MB << 20) / 10)) "$DATA" | "$BUSYBOX" sed '$d' >"$OUT/sort.txt" # whole lines
+	mv "$OUT/sort.txt" "$SORT_DATA"
+fi
 
 # time_run OUT CMD...: runs CMD with stdout to OUT, prints wall seconds.
 time_run() {
@@ -65,13 +78,13 @@ bench() {
 	local name=$1 applet=$2
 	shift 2
 	local native qemu gureum insns
-	native=$(time_run "$WORK/native.out" "$BUSYBOX" "$applet" "$@")
-	qemu=$(time_run "$WORK/qemu.out" "$QEMU" "$BUSYBOX" "$applet" "$@")
-	gureum=$(time_run "$WORK/gureum.out" "$GUREUM_BIN" emu-user --stats "$BUSYBOX" "$applet" \
-		"$@" 2>"$WORK/stats.out")
-	insns=$(awk '/instructions in/ { print $2 }' "$WORK/stats.out")
-	cmp -s "$WORK/native.out" "$WORK/qemu.out" || die "$name: qemu output differs from native"
-	cmp -s "$WORK/native.out" "$WORK/gureum.out" || die "$name: gureum output differs from native"
+	native=$(time_run "$OUT/native.out" "$BUSYBOX" "$applet" "$@")
+	qemu=$(time_run "$OUT/qemu.out" "$QEMU" "$BUSYBOX" "$applet" "$@")
+	gureum=$(time_run "$OUT/gureum.out" "$GUREUM_BIN" emu-user --stats "$BUSYBOX" "$applet" \
+		"$@" 2>"$OUT/stats.out")
+	insns=$(awk '/instructions in/ { print $2 }' "$OUT/stats.out")
+	cmp -s "$OUT/native.out" "$OUT/qemu.out" || die "$name: qemu output differs from native"
+	cmp -s "$OUT/native.out" "$OUT/gureum.out" || die "$name: gureum output differs from native"
 	awk -v n="$name" -v i="${insns:-0}" -v a="$native" -v q="$qemu" -v g="$gureum" 'BEGIN {
 		printf "%-16s %14.0f %9.3f %9.3f %9.3f %9.0f %9.0f %9.0f %9.1fx %9.1fx\n", n, i, a, q, g,
 			i / a / 1e6, i / q / 1e6, i / g / 1e6, g / a, g / q
