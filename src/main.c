@@ -6,13 +6,30 @@
 #include <stdio.h>
 #include <string.h>
 
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("gureum %s\n", GUREUM_VERSION);
+	return 0;
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+    {"run", cmd_run, "boot a virtual machine (gureum run --help)"},
+    {"img", cmd_img, "create, inspect, check and convert disk images (gureum img --help)"},
+    {"emu-user", cmd_emu_user, "run a static x86-64 Linux program on the software CPU"},
+    {"version", cmd_version, "print the version"},
+};
+
 static void print_usage(FILE *out)
 {
-	fprintf(out, "usage: gureum <command> [options]\n\n"
-		     "commands:\n"
-		     "  run       boot a virtual machine (gureum run --help)\n"
-		     "  emu-user  run a static x86-64 Linux program on the software CPU\n"
-		     "  version   print the version\n");
+	fprintf(out, "usage: gureum <command> [options]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
 }
 
 int main(int argc, char **argv)
@@ -21,22 +38,16 @@ int main(int argc, char **argv)
 		print_usage(stderr);
 		return 2;
 	}
-	const char *command = argv[1];
-	if (strcmp(command, "run") == 0)
-		return cmd_run(argc - 1, argv + 1);
-	if (strcmp(command, "img") == 0)
-		return cmd_img(argc - 1, argv + 1);
-	if (strcmp(command, "emu-user") == 0)
-		return cmd_emu_user(argc - 1, argv + 1);
-	if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
-		printf("gureum %s\n", GUREUM_VERSION);
-		return 0;
-	}
-	if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0 ||
-	    strcmp(command, "-h") == 0) {
+	const char *name = argv[1];
+	if (strcmp(name, "--version") == 0)
+		return cmd_version(argc - 1, argv + 1);
+	if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
 		print_usage(stdout);
 		return 0;
 	}
-	fprintf(stderr, "gureum: unknown command '%s' (try 'gureum --help')\n", command);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "gureum: unknown command '%s' (try 'gureum --help')\n", name);
 	return 2;
 }
