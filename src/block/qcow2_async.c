@@ -10,6 +10,7 @@
 #include "block/qcow2_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,36 @@ static int count_whole_clusters(struct qcow2 *q, uint64_t offset, uint64_t max, 
 	return 0;
 }
 
+/* Whether the old contents of the cluster that m maps read as zeroes. */
+static bool reads_as_zeroes(struct qcow2 *q, const struct qcow2_mapping *m, uint64_t cluster_start)
+{
+	if (m->kind == QCOW2_ZERO)
+		return true;
+	return m->kind == QCOW2_UNALLOCATED && (!q->backing || cluster_start >= q->backing->size);
+}
+
+/* A partial write into a cluster that reads as zeroes, placed in new space past the end of the
+ * file: the space is allocated zeroed (fallocate, as QEMU does) and only the new bytes written,
+ * instead of a whole cluster of mostly zeroes. Returns 1 when done so, 0 when not possible. */
+static int plan_in_fresh_space(struct qcow2 *q, const struct qcow2_mapping *m, uint64_t offset,
+			       struct qcow2_inflight *f)
+{
+	uint64_t in_cluster = offset & (q->cluster_size - 1);
+	if (!reads_as_zeroes(q, m, offset - in_cluster))
+		return 0;
+	uint64_t got;
+	int ret = qcow2_alloc_run(q, 1, &f->host_offset, &got);
+	if (ret < 0)
+		return ret;
+	/* Space past the end of the file has never held anything: it reads as zeroes once the
+	 * file covers it. Mode 0 never shrinks the file that other writes may be extending. */
+	if (f->host_offset < q->file_size ||
+	    fallocate(q->fd, 0, (off_t)f->host_offset, (off_t)q->cluster_size) < 0)
+		return -EAGAIN; /* the allocated cluster is used with a bounce buffer instead */
+	q->file_size = f->host_offset + q->cluster_size;
+	return 1;
+}
+
 /* The first (partial) cluster: old contents around the new bytes, in a bounce buffer aligned
  * for O_DIRECT. */
 static int plan_partial(struct qcow2 *q, const struct qcow2_mapping *m, uint64_t offset,
@@ -65,7 +96,7 @@ static int plan_partial(struct qcow2 *q, const struct qcow2_mapping *m, uint64_t
 		return ret;
 	memcpy(f->bounce + in_cluster, buf, n);
 	uint64_t got;
-	return qcow2_alloc_run(q, 1, &f->host_offset, &got);
+	return f->host_offset ? 0 : qcow2_alloc_run(q, 1, &f->host_offset, &got);
 }
 
 int qcow2_plan_write(struct block_device *dev, uint64_t offset, uint64_t length, const void *buf,
@@ -93,8 +124,12 @@ int qcow2_plan_write(struct block_device *dev, uint64_t offset, uint64_t length,
 		return ret;
 	}
 	f->guest_offset = offset - in_cluster;
+	bool fresh = false;
 	if (n < q->cluster_size) {
-		ret = plan_partial(q, &m, offset, buf, n, f);
+		ret = plan_in_fresh_space(q, &m, offset, f);
+		fresh = ret == 1;
+		if (ret == 0 || ret == -EAGAIN)
+			ret = plan_partial(q, &m, offset, buf, n, f);
 		f->clusters = 1;
 		plan->mapped = n;
 	} else {
@@ -109,8 +144,8 @@ int qcow2_plan_write(struct block_device *dev, uint64_t offset, uint64_t length,
 		free(f);
 		return ret;
 	}
-	plan->host_offset = f->host_offset;
-	plan->length = f->clusters * q->cluster_size;
+	plan->host_offset = fresh ? f->host_offset + in_cluster : f->host_offset;
+	plan->length = fresh ? n : f->clusters * q->cluster_size;
 	plan->buffer = f->bounce ? f->bounce : buf;
 	plan->token = f;
 	f->next = q->inflight;
