@@ -3,6 +3,7 @@
  * dropped per guest page when that page is written or remapped, or all at once when a pool
  * fills up. */
 #include "accel/emu/code_cache.h"
+#include "accel/emu/fast_ops.h"
 #include "accel/emu/ops.h"
 
 #include <stdlib.h>
@@ -54,6 +55,7 @@ void emu_code_invalidate_page(struct emu_cpu *cpu, uint64_t page)
 			break;
 		}
 	}
+	cpu->code_gen++; /* no chained link may lead into a block dropped here */
 	for (uint32_t b = 0; b < cpu->nr_blocks; b++) {
 		struct emu_block *blk = &cpu->blocks[b];
 		if (blk->page_first == page || blk->page_last == page)
@@ -66,6 +68,7 @@ void emu_code_flush(struct emu_cpu *cpu)
 	cpu->nr_insns = 0;
 	cpu->nr_blocks = 0;
 	cpu->nr_code_pages = 0;
+	cpu->code_gen++;
 	memset(cpu->block_hash, 0, sizeof(*cpu->block_hash) * EMU_BLOCK_HASH);
 	memset(cpu->code_pages, 0, sizeof(*cpu->code_pages) * EMU_CODE_PAGES);
 }
@@ -187,12 +190,35 @@ static struct emu_block *translate(struct emu_cpu *cpu, uint64_t rip)
 			break;
 	}
 	cpu->nr_insns += b->count;
+	emu_specialize_block(&cpu->insns[b->first], b->count);
 	b->valid = true;
+	b->link_gen = cpu->code_gen;
 	emu_code_page_add(cpu, b->page_first);
 	if (b->page_last != b->page_first)
 		emu_code_page_add(cpu, b->page_last);
 	cpu->block_hash[block_slot(rip)] = cpu->nr_blocks + 1;
 	cpu->nr_blocks++;
+	return b;
+}
+
+struct emu_block *emu_code_next(struct emu_cpu *cpu, struct emu_block *prev, uint64_t rip)
+{
+	if (prev->link_gen == cpu->code_gen) {
+		for (unsigned k = 0; k < EMU_BLOCK_LINKS; k++) {
+			struct emu_block *b = prev->link[k];
+			if (b && b->rip == rip && b->mode == cpu->mode)
+				return b;
+		}
+	} else {
+		memset(prev->link, 0, sizeof(prev->link));
+		prev->link_gen = cpu->code_gen;
+	}
+	struct emu_block *b = emu_code_lookup(cpu, rip);
+	/* Decoding may have flushed the cache: only link when prev survived it. */
+	if (b && prev->link_gen == cpu->code_gen) {
+		prev->link[prev->link_next] = b;
+		prev->link_next = (uint8_t)((prev->link_next + 1) % EMU_BLOCK_LINKS);
+	}
 	return b;
 }
 

@@ -9,6 +9,9 @@ void emu_code_cache_fini(struct emu_cpu *cpu);
 /* The block starting at `rip`, decoding it if needed; NULL with cpu->pending set when the
  * first instruction cannot be fetched or decoded. */
 struct emu_block *emu_code_lookup(struct emu_cpu *cpu, uint64_t rip);
+/* The block at `rip` that runs after `prev` completed: through prev's chained links when one
+ * matches (no hashing), else as emu_code_lookup(), remembering the result in prev. */
+struct emu_block *emu_code_next(struct emu_cpu *cpu, struct emu_block *prev, uint64_t rip);
 void emu_code_flush(struct emu_cpu *cpu);
 
 #endif

@@ -97,27 +97,50 @@ static enum emu_mode current_mode(const struct vcpu_state *st)
 	return st->seg[SREG_CS].db ? EMU_MODE_32 : EMU_MODE_16;
 }
 
-/* Runs up to `limit` instructions of `b`; returns how many completed and sets *stopped when a
- * handler raised an exit. */
-static uint32_t run_block(struct emu_cpu *cpu, const struct emu_block *b, uint32_t limit,
-			  bool *stopped)
+/* Leaves the block after instruction `k` returned `step` (not a plain EMU_NEXT); returns how
+ * many instructions completed. */
+static uint32_t leave_block(struct emu_cpu *cpu, const struct emu_insn *insn, uint32_t k, int step,
+			    bool *stopped)
+{
+	if (step == EMU_STOP) {
+		*stopped = true;
+		if (cpu->pending_after)
+			cpu->state.rip = cpu->next_rip;
+		else
+			cpu->state.rip = insn[k].next_rip - insn[k].len;
+		return cpu->pending_after ? k + 1 : k;
+	}
+	cpu->state.rip = cpu->next_rip;
+	return k + 1;
+}
+
+/* Runs all of `b` through the specialised handlers (insn->fast), which may skip flag results
+ * that a later instruction of the block overwrites: valid only when nothing stops the run
+ * between them, so only for whole blocks. */
+static uint32_t run_whole_block(struct emu_cpu *cpu, const struct emu_block *b, bool *stopped)
+{
+	const struct emu_insn *insn = &cpu->insns[b->first];
+	uint32_t count = b->count;
+	for (uint32_t k = 0; k < count; k++) {
+		cpu->next_rip = insn[k].next_rip;
+		int step = insn[k].fast(cpu, &insn[k]);
+		if (unlikely(step != EMU_NEXT) || unlikely(cpu->code_written))
+			return leave_block(cpu, insn, k, step, stopped);
+	}
+	cpu->state.rip = cpu->next_rip;
+	return count;
+}
+
+/* The first `limit` instructions of `b` through the exact handlers (the budget ends inside). */
+static uint32_t run_block_prefix(struct emu_cpu *cpu, const struct emu_block *b, uint32_t limit,
+				 bool *stopped)
 {
 	const struct emu_insn *insn = &cpu->insns[b->first];
 	for (uint32_t k = 0; k < limit; k++) {
 		cpu->next_rip = insn[k].next_rip;
 		int step = insn[k].fn(cpu, &insn[k]);
-		if (likely(step == EMU_NEXT) && likely(!cpu->code_written))
-			continue;
-		if (step == EMU_STOP) {
-			*stopped = true;
-			if (cpu->pending_after)
-				cpu->state.rip = cpu->next_rip;
-			else
-				cpu->state.rip = insn[k].next_rip - insn[k].len;
-			return cpu->pending_after ? k + 1 : k;
-		}
-		cpu->state.rip = cpu->next_rip;
-		return k + 1;
+		if (unlikely(step != EMU_NEXT) || unlikely(cpu->code_written))
+			return leave_block(cpu, insn, k, step, stopped);
 	}
 	cpu->state.rip = cpu->next_rip;
 	return limit;
@@ -127,20 +150,25 @@ enum emu_exit_reason emu_run(struct emu_cpu *cpu, uint64_t budget, struct emu_ex
 {
 	uint64_t executed = 0;
 	bool stopped = false;
+	struct emu_block *prev = NULL;
 
 	cpu->flags = cpu->state.rflags;
 	cpu->lf.op = LF_NONE;
 	cpu->mode = current_mode(&cpu->state);
 	while (executed < budget && !stopped) {
 		cpu->code_written = false;
-		struct emu_block *b = emu_code_lookup(cpu, cpu->state.rip);
+		struct emu_block *b = prev ? emu_code_next(cpu, prev, cpu->state.rip)
+					   : emu_code_lookup(cpu, cpu->state.rip);
 		if (!b) {
 			stopped = true;
 			break;
 		}
 		uint64_t left = budget - executed;
-		uint32_t limit = left < b->count ? (uint32_t)left : b->count;
-		executed += run_block(cpu, b, limit, &stopped);
+		if (likely(left >= b->count))
+			executed += run_whole_block(cpu, b, &stopped);
+		else
+			executed += run_block_prefix(cpu, b, (uint32_t)left, &stopped);
+		prev = b;
 	}
 	cpu->state.rflags = emu_get_flags(cpu) | X86_RFLAGS_FIXED;
 	/* XSTATE_BV: the x87 and SSE parts of the image are live (an XSAVE-format reader such

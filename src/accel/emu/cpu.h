@@ -28,8 +28,21 @@
 #define FL_ARITH (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
 
 /* How the arithmetic flags derive from the last flag-setting operation; LF_NONE means
- * cpu->flags holds them already. */
-enum lazy_op { LF_NONE, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC };
+ * cpu->flags holds them already. The shifts (b = the count, 1 to width-1; a = the operand)
+ * record lazily too: hashing and compression code shifts constantly and rarely reads flags. */
+enum lazy_op {
+	LF_NONE,
+	LF_ADD,
+	LF_ADC,
+	LF_SUB,
+	LF_SBB,
+	LF_LOGIC,
+	LF_INC,
+	LF_DEC,
+	LF_SHL,
+	LF_SHR,
+	LF_SAR
+};
 
 struct lazy_flags {
 	uint64_t res, a, b;
@@ -49,12 +62,20 @@ struct tlb_entry {
 #define EMU_BLOCK_HASH	    (1u << 14)
 #define EMU_CODE_PAGES	    4096 /* open-addressing set of pages holding decoded code */
 
+/* Successors a block jumped to recently (direct chaining): the run loop follows these
+ * pointers instead of hashing RIP. They are trusted only while link_gen equals the CPU's
+ * code_gen, which every invalidation or flush bumps, so a dropped block is never re-entered. */
+#define EMU_BLOCK_LINKS 2
+
 struct emu_block {
 	uint64_t rip;
 	uint64_t page_first, page_last;
 	uint32_t first, count;
 	uint8_t mode;
 	bool valid;
+	uint8_t link_next; /* slot the next new link replaces */
+	uint32_t link_gen;
+	struct emu_block *link[EMU_BLOCK_LINKS];
 };
 
 struct emu_cpu {
@@ -81,6 +102,7 @@ struct emu_cpu {
 	uint32_t *block_hash; /* index + 1 into blocks, 0 = empty */
 	uint64_t *code_pages; /* page | 1 when used, 0 = empty, 2 = deleted */
 	uint32_t nr_code_pages;
+	uint32_t code_gen; /* bumped whenever decoded blocks are dropped (see emu_block.link) */
 	uint64_t tsc;
 };
 

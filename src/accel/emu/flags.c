@@ -48,6 +48,28 @@ static uint64_t sub_flags(const struct lazy_flags *lf, bool borrow_in)
 	return f;
 }
 
+/* SHL/SHR/SAR by a count of 1 to width-1: CF is the last bit shifted out; OF is defined for
+ * one-bit shifts and follows current Intel cores otherwise (SHL: MSB(result) ^ CF; SHR: the
+ * top two result bits differ; SAR: 0); AF is cleared. */
+static uint64_t shift_flags(const struct lazy_flags *lf)
+{
+	unsigned w = lf->size * 8, count = (unsigned)lf->b;
+	uint64_t m = size_mask(lf->size), a = lf->a & m, r = lf->res & m;
+	uint64_t f = emu_zsp(r, lf->size);
+	bool cf, of;
+	if (lf->op == LF_SHL) {
+		cf = (a >> (w - count)) & 1;
+		of = ((r >> (w - 1)) & 1) ^ cf;
+	} else if (lf->op == LF_SHR) {
+		cf = (a >> (count - 1)) & 1;
+		of = count == 1 ? (a >> (w - 1)) & 1 : ((r >> (w - 1)) ^ (r >> (w - 2))) & 1;
+	} else {
+		cf = ((int64_t)sign_extend(a, lf->size) >> (count - 1)) & 1;
+		of = false;
+	}
+	return f | (cf ? FL_CF : 0) | (of ? FL_OF : 0);
+}
+
 static uint64_t lazy_arith_flags(const struct lazy_flags *lf)
 {
 	switch (lf->op) {
@@ -63,6 +85,10 @@ static uint64_t lazy_arith_flags(const struct lazy_flags *lf)
 		return (add_flags(lf, false) & ~FL_CF) | (lf->cf_in ? FL_CF : 0);
 	case LF_DEC:
 		return (sub_flags(lf, false) & ~FL_CF) | (lf->cf_in ? FL_CF : 0);
+	case LF_SHL:
+	case LF_SHR:
+	case LF_SAR:
+		return shift_flags(lf);
 	default: /* LF_LOGIC: CF = OF = 0; AF is undefined and cleared as hardware does */
 		return emu_zsp(lf->res, lf->size);
 	}

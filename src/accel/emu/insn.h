@@ -27,6 +27,10 @@ typedef int (*emu_handler)(struct emu_cpu *cpu, const struct emu_insn *insn);
 
 struct emu_insn {
 	emu_handler fn;
+	/* The handler used when the whole block runs: a specialised form of `fn` (fast_ops.c),
+	 * possibly one that skips flags a later instruction of the block overwrites. `fn` stays
+	 * exact for runs that stop inside the block. */
+	emu_handler fast;
 	uint64_t next_rip;
 	int64_t disp; /* RIP-relative: already the absolute offset */
 	uint64_t imm; /* sign-extended to the operand size where the ISA says so */

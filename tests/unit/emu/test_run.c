@@ -173,3 +173,69 @@ Test(emu_run, lazy_flags_survive_between_runs)
 	emu_run(cpu, 1, &exit);
 	cr_expect_eq(st->gpr[1] & 0xff, 1);
 }
+
+/* Shifts, rotates, ALU and INC/DEC on registers: inside a whole block the emulator skips flags
+ * a later instruction overwrites; the result must equal running one instruction at a time. */
+static const char flag_mix_program[] = "\xc1\xc8\x07\x31\xc3\x48\xc1\xe1\x03\xff\xc2\x49\xc1\xc0"
+				       "\x0d\x01\xd8\xc1\xee\x05\xd1\xc9\x48\xc1\xff\x02\x49\xff"
+				       "\xc9\x41\x81\xea\x45\x23\x01\x00\x49\x21\xdb\x41\xd1\xec"
+				       "\xc1\xc2\x09\xc1\xc8\x03";
+/* cmp eax, ebx; ror eax, 7; shl rcx, 3; mov rdx, [rbx] (faults); add eax, ebx */
+static const char fault_after_shift_program[] = "\x39\xd8\xc1\xc8\x07\x48\xc1\xe1\x03\x48\x8b"
+						"\x13\x01\xd8";
+
+static void random_registers(uint64_t seed)
+{
+	for (int k = 0; k < 16; k++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		st->gpr[k] = seed ^ (seed >> 29);
+	}
+	st->gpr[4] = DATA + 4096;
+	st->rflags = 0x202 | (seed & 0x8d5);
+	st->rip = CODE;
+}
+
+/* Runs to the first exception, whole or one instruction per emu_run(); the final state. */
+static struct vcpu_state run_to_exception(bool single_step, uint8_t *vector)
+{
+	struct emu_exit exit;
+	emu_flush(cpu);
+	while (emu_run(cpu, single_step ? 1 : 1000, &exit) == EMU_EXIT_BUDGET)
+		;
+	*vector = exit.vector;
+	return *st;
+}
+
+static void expect_same_as_single_steps(const char *program, size_t len, uint64_t rbx)
+{
+	load(program, len);
+	for (uint64_t seed = 1; seed <= 64; seed++) {
+		uint8_t v1, v2;
+		random_registers(seed);
+		if (rbx)
+			st->gpr[3] = rbx;
+		struct vcpu_state whole = run_to_exception(false, &v1);
+		random_registers(seed);
+		if (rbx)
+			st->gpr[3] = rbx;
+		struct vcpu_state steps = run_to_exception(true, &v2);
+		cr_assert_eq(v1, v2);
+		cr_assert_eq(whole.rip, steps.rip);
+		cr_assert_eq(whole.rflags, steps.rflags, "seed %lu: rflags %#lx, stepped %#lx",
+			     (unsigned long)seed, (unsigned long)whole.rflags,
+			     (unsigned long)steps.rflags);
+		cr_assert_arr_eq(whole.gpr, steps.gpr, sizeof(whole.gpr), "seed %lu",
+				 (unsigned long)seed);
+	}
+}
+
+Test(emu_run, skipped_flags_match_single_steps)
+{
+	expect_same_as_single_steps(flag_mix_program, sizeof(flag_mix_program) - 1, 0);
+}
+
+Test(emu_run, fault_after_shifts_sees_their_flags)
+{
+	expect_same_as_single_steps(fault_after_shift_program,
+				    sizeof(fault_after_shift_program) - 1, 0x1000);
+}

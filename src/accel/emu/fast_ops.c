@@ -1,0 +1,530 @@
+/* Specialised handlers for the hottest instruction forms: 32/64-bit register ALU operations,
+ * shifts and rotates by a constant, INC/DEC, register and simple-address MOVs, LEA, Jcc per
+ * condition, PUSH/POP, CALL/RET. The generic handlers decode operand shapes (register or
+ * memory, size, ALU operation) on every execution; these have the shape fixed when the block is
+ * decoded, so each is a handful of host instructions.
+ *
+ * Flag liveness: a backward pass over the block finds instructions whose flag results are
+ * overwritten by a later instruction of the same block before anything can observe them (a
+ * flag reader, a possible fault, or the block's end); those get a variant that skips the flags.
+ * Only instructions that cannot fault or leave the block are looked through, so an exception
+ * or branch always sees exact flags. The budget may still end a run inside a block: the run
+ * loop then uses the exact handlers (insn->fn) instead. */
+#include "accel/emu/fast_ops.h"
+#include "accel/emu/cpu.h"
+#include "accel/emu/ops.h"
+
+#define R(off) cpu->state.gpr[(off) >> 3]
+
+/* ---- ALU: ADD OR AND SUB XOR CMP TEST on 32/64-bit registers ---- */
+
+/* One handler: a = register at DST, b = SRC, r = a OP b; STORE writes r back, FLAGS records
+ * the lazy flags. 32-bit results zero the upper half of the destination. */
+#define ALU_FN(name, T, S, DST, SRC, OP, LF, STORE, FLAGS)                                         \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		uint64_t a = (T)R(DST), b = (T)(SRC);                                              \
+		uint64_t r = (T)(a OP b);                                                          \
+		if (STORE)                                                                         \
+			R(DST) = r;                                                                \
+		if (FLAGS)                                                                         \
+			emu_set_lazy(cpu, LF, S, r, a, b);                                         \
+		return EMU_NEXT;                                                                   \
+	}
+
+/* Both sizes, flags live and dead, of one operation in one operand form. */
+#define ALU_OP(form, op, DST, SRC, OP, LF, STORE)                                                  \
+	ALU_FN(form##_##op##_32, uint32_t, 4, DST, SRC, OP, LF, STORE, 1)                          \
+	ALU_FN(form##_##op##_64, uint64_t, 8, DST, SRC, OP, LF, STORE, 1)                          \
+	ALU_FN(form##_##op##_32_nf, uint32_t, 4, DST, SRC, OP, LF, STORE, 0)                       \
+	ALU_FN(form##_##op##_64_nf, uint64_t, 8, DST, SRC, OP, LF, STORE, 0)
+
+#define ALU_FORM(form, DST, SRC)                                                                   \
+	ALU_OP(form, add, DST, SRC, +, LF_ADD, 1)                                                  \
+	ALU_OP(form, or, DST, SRC, |, LF_LOGIC, 1)                                                 \
+	ALU_OP(form, and, DST, SRC, &, LF_LOGIC, 1)                                                \
+	ALU_OP(form, sub, DST, SRC, -, LF_SUB, 1)                                                  \
+	ALU_OP(form, xor, DST, SRC, ^, LF_LOGIC, 1)                                                \
+	ALU_OP(form, cmp, DST, SRC, -, LF_SUB, 0)                                                  \
+	ALU_OP(form, test, DST, SRC, &, LF_LOGIC, 0)
+
+ALU_FORM(rm_reg, i->rm, R(i->reg))
+ALU_FORM(reg_rm, i->reg, R(i->rm))
+ALU_FORM(rm_imm, i->rm, i->imm)
+
+/* Rows in ALU encoding order (ADD OR ADC SBB AND SUB XOR CMP; ADC/SBB stay generic), then
+ * TEST; columns [size 8][flags dead]. */
+#define ALU_ROW(form, op)                                                                          \
+	{                                                                                          \
+		{form##_##op##_32, form##_##op##_32_nf},                                           \
+		{                                                                                  \
+			form##_##op##_64, form##_##op##_64_nf                                      \
+		}                                                                                  \
+	}
+#define ALU_NONE                                                                                   \
+	{                                                                                          \
+		{NULL, NULL},                                                                      \
+		{                                                                                  \
+			NULL, NULL                                                                 \
+		}                                                                                  \
+	}
+#define ALU_TABLE(form)                                                                            \
+	{                                                                                          \
+		ALU_ROW(form, add), ALU_ROW(form, or), ALU_NONE, ALU_NONE, ALU_ROW(form, and),     \
+		    ALU_ROW(form, sub), ALU_ROW(form, xor), ALU_ROW(form, cmp),                    \
+		    ALU_ROW(form, test)                                                            \
+	}
+
+enum { ALU_TEST = 8 };
+static const emu_handler alu_rm_reg[9][2][2] = ALU_TABLE(rm_reg);
+static const emu_handler alu_reg_rm[9][2][2] = ALU_TABLE(reg_rm);
+static const emu_handler alu_rm_imm[9][2][2] = ALU_TABLE(rm_imm);
+
+/* ---- shifts and rotates of a 32/64-bit register by a constant 1..width-1 ---- */
+
+#define SHIFT_COUNT_IMM(mask) ((unsigned)i->imm & (mask))
+#define SHIFT_COUNT_ONE(mask) 1u
+
+#define SHIFT_FN(name, T, S, COUNT, EXPR, LF, FLAGS)                                               \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		unsigned c = COUNT(S == 8 ? 63 : 31);                                              \
+		uint64_t a = (T)R(i->rm);                                                          \
+		uint64_t r = (T)(EXPR);                                                            \
+		R(i->rm) = r;                                                                      \
+		if (FLAGS)                                                                         \
+			emu_set_lazy(cpu, LF, S, r, a, c);                                         \
+		return EMU_NEXT;                                                                   \
+	}
+
+/* ROL/ROR change only CF and OF: with those live the other flags must be materialised. */
+static void rotate_flags(struct emu_cpu *cpu, uint64_t r, unsigned size, bool left)
+{
+	unsigned w = size * 8;
+	bool top = (r >> (w - 1)) & 1;
+	bool cf = left ? (r & 1) : top;
+	bool of = left ? top ^ cf : top ^ ((r >> (w - 2)) & 1);
+	uint64_t f = emu_get_flags(cpu) & ~(uint64_t)(FL_CF | FL_OF);
+	cpu->flags = f | (cf ? FL_CF : 0) | (of ? FL_OF : 0);
+}
+
+#define ROT_FN(name, T, S, COUNT, EXPR, LEFT, FLAGS)                                               \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		unsigned c = COUNT(S == 8 ? 63 : 31);                                              \
+		T a = (T)R(i->rm);                                                                 \
+		uint64_t r = (T)(EXPR);                                                            \
+		R(i->rm) = r;                                                                      \
+		if (FLAGS)                                                                         \
+			rotate_flags(cpu, r, S, LEFT);                                             \
+		return EMU_NEXT;                                                                   \
+	}
+
+#define SHIFTS(cnt, COUNT, T, S, W)                                                                \
+	SHIFT_FN(shl_##cnt##_##W, T, S, COUNT, a << c, LF_SHL, 1)                                  \
+	SHIFT_FN(shl_##cnt##_##W##_nf, T, S, COUNT, a << c, LF_SHL, 0)                             \
+	SHIFT_FN(shr_##cnt##_##W, T, S, COUNT, a >> c, LF_SHR, 1)                                  \
+	SHIFT_FN(shr_##cnt##_##W##_nf, T, S, COUNT, a >> c, LF_SHR, 0)                             \
+	SHIFT_FN(sar_##cnt##_##W, T, S, COUNT, (uint64_t)((int##W##_t)a >> c), LF_SAR, 1)          \
+	SHIFT_FN(sar_##cnt##_##W##_nf, T, S, COUNT, (uint64_t)((int##W##_t)a >> c), LF_SAR, 0)     \
+	ROT_FN(rol_##cnt##_##W, T, S, COUNT, (a << c) | (a >> (W - c)), true, 1)                   \
+	ROT_FN(rol_##cnt##_##W##_nf, T, S, COUNT, (a << c) | (a >> (W - c)), true, 0)              \
+	ROT_FN(ror_##cnt##_##W, T, S, COUNT, (a >> c) | (a << (W - c)), false, 1)                  \
+	ROT_FN(ror_##cnt##_##W##_nf, T, S, COUNT, (a >> c) | (a << (W - c)), false, 0)
+
+SHIFTS(imm, SHIFT_COUNT_IMM, uint32_t, 4, 32)
+SHIFTS(imm, SHIFT_COUNT_IMM, uint64_t, 8, 64)
+SHIFTS(one, SHIFT_COUNT_ONE, uint32_t, 4, 32)
+SHIFTS(one, SHIFT_COUNT_ONE, uint64_t, 8, 64)
+
+/* Rows by group-2 operation (ROL ROR RCL RCR SHL SHR SAL SAR; RCL/RCR stay generic). */
+#define SHIFT_ROW(op, cnt)                                                                         \
+	{                                                                                          \
+		{op##_##cnt##_32, op##_##cnt##_32_nf},                                             \
+		{                                                                                  \
+			op##_##cnt##_64, op##_##cnt##_64_nf                                        \
+		}                                                                                  \
+	}
+#define SHIFT_TABLE(cnt)                                                                           \
+	{                                                                                          \
+		SHIFT_ROW(rol, cnt), SHIFT_ROW(ror, cnt), ALU_NONE, ALU_NONE, SHIFT_ROW(shl, cnt), \
+		    SHIFT_ROW(shr, cnt), SHIFT_ROW(shl, cnt), SHIFT_ROW(sar, cnt)                  \
+	}
+
+static const emu_handler shift_imm[8][2][2] = SHIFT_TABLE(imm);
+static const emu_handler shift_one[8][2][2] = SHIFT_TABLE(one);
+
+/* ---- INC/DEC of a 32/64-bit register with dead flags ---- */
+
+#define INCDEC_FN(name, T, DELTA)                                                                  \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		R(i->rm) = (T)(R(i->rm) + (DELTA));                                                \
+		return EMU_NEXT;                                                                   \
+	}
+INCDEC_FN(inc_32_nf, uint32_t, 1)
+INCDEC_FN(inc_64_nf, uint64_t, 1)
+INCDEC_FN(dec_32_nf, uint32_t, -1)
+INCDEC_FN(dec_64_nf, uint64_t, -1)
+
+/* ---- MOV, MOVZX, LEA ---- */
+
+#define MOV_FN(name, T, DST, SRC)                                                                  \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		R(DST) = (T)(SRC);                                                                 \
+		return EMU_NEXT;                                                                   \
+	}
+MOV_FN(mov_rm_reg_32, uint32_t, i->rm, R(i->reg))
+MOV_FN(mov_rm_reg_64, uint64_t, i->rm, R(i->reg))
+MOV_FN(mov_reg_rm_32, uint32_t, i->reg, R(i->rm))
+MOV_FN(mov_reg_rm_64, uint64_t, i->reg, R(i->rm))
+MOV_FN(mov_rm_imm_32, uint32_t, i->rm, i->imm)
+MOV_FN(mov_rm_imm_64, uint64_t, i->rm, i->imm)
+
+/* 64-bit addressing without a segment override, in three shapes fixed at decode time. */
+enum ea_shape { EA_ABS, EA_BASE, EA_BASE_INDEX };
+
+static inline uint64_t ea_of(struct emu_cpu *cpu, const struct emu_insn *i, enum ea_shape shape)
+{
+	uint64_t a = (uint64_t)i->disp;
+	if (shape != EA_ABS)
+		a += cpu->state.gpr[i->base];
+	if (shape == EA_BASE_INDEX)
+		a += cpu->state.gpr[i->index] << i->scale;
+	return a;
+}
+
+#define LOAD_FN(name, SHAPE, SIZE, DSTSIZE)                                                        \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		uint64_t v;                                                                        \
+		if (!emu_read(cpu, ea_of(cpu, i, SHAPE), SIZE, &v))                                \
+			return EMU_STOP;                                                           \
+		R(i->reg) = DSTSIZE == 8 ? v : (uint32_t)v;                                        \
+		return EMU_NEXT;                                                                   \
+	}
+#define STORE_FN(name, SHAPE, SIZE)                                                                \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		return emu_write(cpu, ea_of(cpu, i, SHAPE), SIZE, R(i->reg)) ? EMU_NEXT            \
+									     : EMU_STOP;           \
+	}
+#define LEA_FN(name, SHAPE)                                                                        \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		R(i->reg) = ea_of(cpu, i, SHAPE);                                                  \
+		return EMU_NEXT;                                                                   \
+	}
+
+#define MEM_SHAPE(shape, SHAPE)                                                                    \
+	LOAD_FN(load32_##shape, SHAPE, 4, 4)                                                       \
+	LOAD_FN(load64_##shape, SHAPE, 8, 8)                                                       \
+	LOAD_FN(loadzx8_32_##shape, SHAPE, 1, 4)                                                   \
+	LOAD_FN(loadzx16_32_##shape, SHAPE, 2, 4)                                                  \
+	STORE_FN(store32_##shape, SHAPE, 4)                                                        \
+	STORE_FN(store64_##shape, SHAPE, 8)                                                        \
+	LEA_FN(lea64_##shape, SHAPE)
+MEM_SHAPE(abs, EA_ABS)
+MEM_SHAPE(base, EA_BASE)
+MEM_SHAPE(bi, EA_BASE_INDEX)
+
+/* [shape][kind]: loads 32/64, MOVZX from 8/16 to 32, stores 32/64, LEA 64. */
+enum { M_LOAD32, M_LOAD64, M_ZX8, M_ZX16, M_STORE32, M_STORE64, M_LEA64, M_KINDS };
+#define MEM_ROW(shape)                                                                             \
+	{                                                                                          \
+		load32_##shape, load64_##shape, loadzx8_32_##shape, loadzx16_32_##shape,           \
+		    store32_##shape, store64_##shape, lea64_##shape                                \
+	}
+static const emu_handler mem_ops[3][M_KINDS] = {MEM_ROW(abs), MEM_ROW(base), MEM_ROW(bi)};
+
+/* ---- Jcc per condition, straight from the lazy record when a compare set it ---- */
+
+static inline bool condition_fast(struct emu_cpu *cpu, unsigned cc)
+{
+	const struct lazy_flags *lf = &cpu->lf;
+	if (lf->op == LF_SUB && cc >= 2 && cc != 8 && cc != 9 && cc != 0xa && cc != 0xb) {
+		uint64_t m = size_mask(lf->size), a = lf->a & m, b = lf->b & m;
+		int64_t sa = (int64_t)sign_extend(a, lf->size),
+			sb = (int64_t)sign_extend(b, lf->size);
+		switch (cc) {
+		case 0x2:
+			return a < b;
+		case 0x3:
+			return a >= b;
+		case 0x4:
+			return a == b;
+		case 0x5:
+			return a != b;
+		case 0x6:
+			return a <= b;
+		case 0x7:
+			return a > b;
+		case 0xc:
+			return sa < sb;
+		case 0xd:
+			return sa >= sb;
+		case 0xe:
+			return sa <= sb;
+		default:
+			return sa > sb;
+		}
+	}
+	if (lf->op == LF_LOGIC && (cc == 4 || cc == 5))
+		return ((lf->res & size_mask(lf->size)) == 0) == (cc == 4);
+	return emu_condition(cpu, cc);
+}
+
+/* The decoder proved the target canonical (see specialize_jcc), so no #GP check here. */
+#define JCC_FN(cc)                                                                                 \
+	static int jcc_##cc(struct emu_cpu *cpu, const struct emu_insn *i)                         \
+	{                                                                                          \
+		if (!condition_fast(cpu, cc))                                                      \
+			return EMU_NEXT;                                                           \
+		cpu->next_rip = i->imm;                                                            \
+		return EMU_BRANCH;                                                                 \
+	}
+JCC_FN(0)
+JCC_FN(1)
+JCC_FN(2)
+JCC_FN(3)
+JCC_FN(4)
+JCC_FN(5)
+JCC_FN(6)
+JCC_FN(7)
+JCC_FN(8)
+JCC_FN(9)
+JCC_FN(10)
+JCC_FN(11)
+JCC_FN(12)
+JCC_FN(13)
+JCC_FN(14)
+JCC_FN(15)
+static const emu_handler jcc_fns[16] = {jcc_0,	jcc_1,	jcc_2,	jcc_3, jcc_4,  jcc_5,
+					jcc_6,	jcc_7,	jcc_8,	jcc_9, jcc_10, jcc_11,
+					jcc_12, jcc_13, jcc_14, jcc_15};
+
+/* ---- 64-bit stack: PUSH/POP r64, CALL rel, RET ---- */
+
+static int push64(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	uint64_t v = R(i->rm), sp = cpu->state.gpr[GPR_RSP] - 8;
+	if (!emu_write(cpu, sp, 8, v))
+		return EMU_STOP;
+	cpu->state.gpr[GPR_RSP] = sp;
+	return EMU_NEXT;
+}
+
+/* POP RSP loads the popped value: the register write comes last. */
+static int pop64(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	uint64_t v, sp = cpu->state.gpr[GPR_RSP];
+	if (!emu_read(cpu, sp, 8, &v))
+		return EMU_STOP;
+	cpu->state.gpr[GPR_RSP] = sp + 8;
+	R(i->rm) = v;
+	return EMU_NEXT;
+}
+
+static int call64(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	uint64_t sp = cpu->state.gpr[GPR_RSP] - 8;
+	if (!emu_write(cpu, sp, 8, i->next_rip))
+		return EMU_STOP;
+	cpu->state.gpr[GPR_RSP] = sp;
+	cpu->next_rip = i->imm;
+	return EMU_BRANCH;
+}
+
+static bool canonical(uint64_t a)
+{
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+/* A non-canonical return address faults on the RET, RSP unchanged. */
+static int ret64(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	uint64_t v, sp = cpu->state.gpr[GPR_RSP];
+	if (!emu_read(cpu, sp, 8, &v))
+		return EMU_STOP;
+	if (unlikely(!canonical(v)))
+		return emu_raise_gp0(cpu);
+	cpu->state.gpr[GPR_RSP] = sp + 8 + (i->imm & 0xffff);
+	cpu->next_rip = v;
+	return EMU_BRANCH;
+}
+
+/* ---- selection ---- */
+
+/* What an instruction does to the flags, as the liveness pass needs it. */
+struct choice {
+	emu_handler live; /* specialised handler computing everything */
+	emu_handler dead; /* variant that skips the flags in `writes`, or NULL */
+	uint32_t writes;  /* flags the instruction always overwrites */
+	bool pure;	  /* cannot fault, stop or leave the block; reads no flags */
+};
+
+static bool reg_form_32_64(const struct emu_insn *i)
+{
+	return !i->is_mem && (i->opsize == 4 || i->opsize == 8);
+}
+
+static struct choice choose_alu(const emu_handler (*table)[2][2], unsigned op,
+				const struct emu_insn *i)
+{
+	struct choice c = {.live = i->fn};
+	if (!reg_form_32_64(i) || !table[op][0][0])
+		return c;
+	const emu_handler *pair = table[op][i->opsize == 8];
+	return (struct choice){.live = pair[0], .dead = pair[1], .writes = FL_ARITH, .pure = true};
+}
+
+static struct choice choose_shift(const emu_handler (*table)[2][2], unsigned count,
+				  const struct emu_insn *i)
+{
+	struct choice c = {.live = i->fn};
+	count &= i->opsize == 8 ? 63 : 31;
+	if (!reg_form_32_64(i) || !table[i->sub][0][0] || count == 0)
+		return c; /* a zero count changes no flags but still writes a 32-bit register */
+	const emu_handler *pair = table[i->sub][i->opsize == 8];
+	bool rotate = i->sub <= 1;
+	return (struct choice){.live = pair[0],
+			       .dead = pair[1],
+			       .writes = rotate ? (FL_CF | FL_OF) : FL_ARITH,
+			       .pure = true};
+}
+
+static struct choice choose_incdec(const struct emu_insn *i)
+{
+	struct choice c = {.live = i->fn};
+	if (!reg_form_32_64(i))
+		return c;
+	static const emu_handler dead[2][2] = {{inc_32_nf, inc_64_nf}, {dec_32_nf, dec_64_nf}};
+	/* CF is preserved: skipping the flags leaves it exactly as INC/DEC would. */
+	return (struct choice){.live = i->fn,
+			       .dead = dead[i->sub != 0][i->opsize == 8],
+			       .writes = FL_ARITH & ~FL_CF,
+			       .pure = true};
+}
+
+static int ea_shape(const struct emu_insn *i)
+{
+	if (!i->is_mem || i->addrsize != 8 || i->seg != EMU_NO_SEG)
+		return -1;
+	if (i->base == EMU_NO_REG)
+		return i->index == EMU_NO_REG ? EA_ABS : -1;
+	return i->index == EMU_NO_REG ? EA_BASE : EA_BASE_INDEX;
+}
+
+/* MOV r,r / r,imm are pure; the memory forms may fault. */
+static struct choice choose_mov(const struct emu_insn *i)
+{
+	struct choice c = {.live = i->fn};
+	int shape = ea_shape(i);
+	bool wide = i->opsize == 8;
+	if (reg_form_32_64(i)) {
+		c.pure = true;
+		if (i->fn == op_mov_rm_reg)
+			c.live = wide ? mov_rm_reg_64 : mov_rm_reg_32;
+		else if (i->fn == op_mov_reg_rm)
+			c.live = wide ? mov_reg_rm_64 : mov_reg_rm_32;
+		else
+			c.live = wide ? mov_rm_imm_64 : mov_rm_imm_32;
+	} else if (shape >= 0 && (i->opsize == 4 || wide)) {
+		if (i->fn == op_mov_rm_reg)
+			c.live = mem_ops[shape][wide ? M_STORE64 : M_STORE32];
+		else if (i->fn == op_mov_reg_rm)
+			c.live = mem_ops[shape][wide ? M_LOAD64 : M_LOAD32];
+	}
+	return c;
+}
+
+static struct choice choose_movzx(const struct emu_insn *i)
+{
+	struct choice c = {.live = i->fn};
+	int shape = ea_shape(i);
+	if (shape >= 0 && i->opsize == 4)
+		c.live = mem_ops[shape][i->sub == 1 ? M_ZX8 : M_ZX16];
+	return c;
+}
+
+static struct choice choose_lea(const struct emu_insn *i)
+{
+	struct choice c = {.live = i->fn, .pure = true};
+	int shape = ea_shape(i);
+	if (shape >= 0 && i->opsize == 8)
+		c.live = mem_ops[shape][M_LEA64];
+	return c;
+}
+
+static struct choice choose_stack(const struct emu_insn *i)
+{
+	struct choice c = {.live = i->fn};
+	if (i->opsize != 8) /* 64-bit mode only */
+		return c;
+	if (i->fn == op_push_reg)
+		c.live = push64;
+	else if (i->fn == op_pop_reg)
+		c.live = pop64;
+	else if (i->fn == op_call_rel && canonical(i->imm))
+		c.live = call64;
+	else if (i->fn == op_ret)
+		c.live = ret64;
+	return c;
+}
+
+/* Jcc in 64-bit code (opsize 8) to a canonical target cannot fault. */
+static struct choice choose_jcc(const struct emu_insn *i)
+{
+	struct choice c = {.live = i->fn};
+	if (i->opsize == 8 && canonical(i->imm))
+		c.live = jcc_fns[i->sub & 15];
+	return c;
+}
+
+static struct choice choose(const struct emu_insn *i)
+{
+	emu_handler fn = i->fn;
+	if (fn == op_alu_rm_reg)
+		return choose_alu(alu_rm_reg, i->sub, i);
+	if (fn == op_alu_reg_rm)
+		return choose_alu(alu_reg_rm, i->sub, i);
+	if (fn == op_alu_rm_imm)
+		return choose_alu(alu_rm_imm, i->sub, i);
+	if (fn == op_test_rm_reg)
+		return choose_alu(alu_rm_reg, ALU_TEST, i);
+	if (fn == op_test_rm_imm)
+		return choose_alu(alu_rm_imm, ALU_TEST, i);
+	if (fn == op_shift_imm)
+		return choose_shift(shift_imm, (unsigned)i->imm, i);
+	if (fn == op_shift_one)
+		return choose_shift(shift_one, 1, i);
+	if (fn == op_incdec)
+		return choose_incdec(i);
+	if (fn == op_mov_rm_reg || fn == op_mov_reg_rm || fn == op_mov_rm_imm)
+		return choose_mov(i);
+	if (fn == op_movzx)
+		return choose_movzx(i);
+	if (fn == op_lea)
+		return choose_lea(i);
+	if (fn == op_push_reg || fn == op_pop_reg || fn == op_call_rel || fn == op_ret)
+		return choose_stack(i);
+	if (fn == op_jcc)
+		return choose_jcc(i);
+	return (struct choice){.live = fn};
+}
+
+void emu_specialize_block(struct emu_insn *insns, uint32_t count)
+{
+	/* Flags live after the instruction being looked at; all of them at the block's end. */
+	uint32_t live = FL_ARITH;
+	for (uint32_t k = count; k-- > 0;) {
+		struct emu_insn *i = &insns[k];
+		struct choice c = choose(i);
+		i->fast = c.dead && !(live & c.writes) ? c.dead : c.live;
+		if (c.pure)
+			live &= ~c.writes;
+		else
+			live = FL_ARITH;
+	}
+}
