@@ -105,12 +105,13 @@ static uint32_t leave_block(struct emu_cpu *cpu, const struct emu_insn *insn, ui
 	if (step == EMU_STOP) {
 		*stopped = true;
 		if (cpu->pending_after)
-			cpu->state.rip = cpu->next_rip;
+			cpu->state.rip = insn[k].next_rip;
 		else
 			cpu->state.rip = insn[k].next_rip - insn[k].len;
 		return cpu->pending_after ? k + 1 : k;
 	}
-	cpu->state.rip = cpu->next_rip;
+	/* Branch handlers set next_rip; a write to code ends the block after the writer. */
+	cpu->state.rip = step == EMU_BRANCH ? cpu->next_rip : insn[k].next_rip;
 	return k + 1;
 }
 
@@ -122,12 +123,12 @@ static uint32_t run_whole_block(struct emu_cpu *cpu, const struct emu_block *b, 
 	const struct emu_insn *insn = &cpu->insns[b->first];
 	uint32_t count = b->count;
 	for (uint32_t k = 0; k < count; k++) {
-		cpu->next_rip = insn[k].next_rip;
 		int step = insn[k].fast(cpu, &insn[k]);
-		if (unlikely(step != EMU_NEXT) || unlikely(cpu->code_written))
+		/* EMU_NEXT is 0: one test covers both reasons to leave. */
+		if (unlikely(step | cpu->code_written))
 			return leave_block(cpu, insn, k, step, stopped);
 	}
-	cpu->state.rip = cpu->next_rip;
+	cpu->state.rip = insn[count - 1].next_rip;
 	return count;
 }
 
@@ -137,12 +138,11 @@ static uint32_t run_block_prefix(struct emu_cpu *cpu, const struct emu_block *b,
 {
 	const struct emu_insn *insn = &cpu->insns[b->first];
 	for (uint32_t k = 0; k < limit; k++) {
-		cpu->next_rip = insn[k].next_rip;
 		int step = insn[k].fn(cpu, &insn[k]);
-		if (unlikely(step != EMU_NEXT) || unlikely(cpu->code_written))
+		if (unlikely(step | cpu->code_written))
 			return leave_block(cpu, insn, k, step, stopped);
 	}
-	cpu->state.rip = cpu->next_rip;
+	cpu->state.rip = insn[limit - 1].next_rip;
 	return limit;
 }
 

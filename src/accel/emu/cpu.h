@@ -211,9 +211,14 @@ static inline uint64_t emu_get_flags(struct emu_cpu *cpu)
 	return cpu->flags;
 }
 
+/* CF alone, without materialising the other flags (INC/DEC, ADC/SBB read it constantly). */
+bool emu_lazy_cf(const struct emu_cpu *cpu);
+
 static inline bool emu_cf(struct emu_cpu *cpu)
 {
-	return emu_get_flags(cpu) & FL_CF;
+	if (cpu->lf.op == LF_NONE)
+		return cpu->flags & FL_CF;
+	return emu_lazy_cf(cpu);
 }
 
 static inline void emu_set_lazy(struct emu_cpu *cpu, enum lazy_op op, unsigned size, uint64_t res,

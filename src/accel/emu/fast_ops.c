@@ -16,28 +16,61 @@
 
 #define R(off) cpu->state.gpr[(off) >> 3]
 
-/* ---- ALU: ADD OR AND SUB XOR CMP TEST on 32/64-bit registers ---- */
+/* ---- ALU: ADD OR AND SUB XOR CMP TEST ---- */
 
-/* One handler: a = register at DST, b = SRC, r = a OP b; STORE writes r back, FLAGS records
- * the lazy flags. 32-bit results zero the upper half of the destination. */
-#define ALU_FN(name, T, S, DST, SRC, OP, LF, STORE, FLAGS)                                         \
+/* Register forms: a = register at DST, b = SRC, r = a OP b, all of S bytes; STORE writes r
+ * back (32-bit results zero the upper half), FLAGS records the lazy flags. */
+#define ALU_FN(name, S, DST, SRC, OP, LF, STORE, FLAGS)                                            \
 	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
 	{                                                                                          \
-		uint64_t a = (T)R(DST), b = (T)(SRC);                                              \
-		uint64_t r = (T)(a OP b);                                                          \
+		const unsigned size __attribute__((unused)) = S;                                   \
+		uint64_t a = reg_read(cpu, DST, S), b = (SRC)&size_mask(S);                        \
+		uint64_t r = (a OP b)&size_mask(S);                                                \
 		if (STORE)                                                                         \
-			R(DST) = r;                                                                \
+			reg_write(cpu, DST, S, r);                                                 \
 		if (FLAGS)                                                                         \
 			emu_set_lazy(cpu, LF, S, r, a, b);                                         \
 		return EMU_NEXT;                                                                   \
 	}
 
-/* Both sizes, flags live and dead, of one operation in one operand form. */
+/* Memory source: reg = reg OP [mem]. */
+#define ALU_MEM_SRC_FN(name, S, OP, LF, STORE)                                                     \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		uint64_t b;                                                                        \
+		if (!emu_read(cpu, emu_ea(cpu, i), S, &b))                                         \
+			return EMU_STOP;                                                           \
+		uint64_t a = reg_read(cpu, i->reg, S), r = (a OP b)&size_mask(S);                  \
+		if (STORE)                                                                         \
+			reg_write(cpu, i->reg, S, r);                                              \
+		emu_set_lazy(cpu, LF, S, r, a, b);                                                 \
+		return EMU_NEXT;                                                                   \
+	}
+
+/* Memory destination: [mem] = [mem] OP SRC. A store is read as a write (a read-only page
+ * faults before anything changes) and the flags change only once the store succeeded. */
+#define ALU_MEM_DST_FN(name, S, SRC, OP, LF, STORE)                                                \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		uint64_t addr = emu_ea(cpu, i), a, b = (SRC)&size_mask(S);                         \
+		if (!(STORE ? emu_read_rmw(cpu, addr, S, &a) : emu_read(cpu, addr, S, &a)))        \
+			return EMU_STOP;                                                           \
+		uint64_t r = (a OP b)&size_mask(S);                                                \
+		if (STORE && !emu_write(cpu, addr, S, r))                                          \
+			return EMU_STOP;                                                           \
+		emu_set_lazy(cpu, LF, S, r, a, b);                                                 \
+		return EMU_NEXT;                                                                   \
+	}
+
+#define ALU_SIZES(form, op, S, DST, SRC, OP, LF, STORE)                                            \
+	ALU_FN(form##_##op##_##S, S, DST, SRC, OP, LF, STORE, 1)                                   \
+	ALU_FN(form##_##op##_##S##_nf, S, DST, SRC, OP, LF, STORE, 0)
+
 #define ALU_OP(form, op, DST, SRC, OP, LF, STORE)                                                  \
-	ALU_FN(form##_##op##_32, uint32_t, 4, DST, SRC, OP, LF, STORE, 1)                          \
-	ALU_FN(form##_##op##_64, uint64_t, 8, DST, SRC, OP, LF, STORE, 1)                          \
-	ALU_FN(form##_##op##_32_nf, uint32_t, 4, DST, SRC, OP, LF, STORE, 0)                       \
-	ALU_FN(form##_##op##_64_nf, uint64_t, 8, DST, SRC, OP, LF, STORE, 0)
+	ALU_SIZES(form, op, 1, DST, SRC, OP, LF, STORE)                                            \
+	ALU_SIZES(form, op, 2, DST, SRC, OP, LF, STORE)                                            \
+	ALU_SIZES(form, op, 4, DST, SRC, OP, LF, STORE)                                            \
+	ALU_SIZES(form, op, 8, DST, SRC, OP, LF, STORE)
 
 #define ALU_FORM(form, DST, SRC)                                                                   \
 	ALU_OP(form, add, DST, SRC, +, LF_ADD, 1)                                                  \
@@ -48,22 +81,45 @@
 	ALU_OP(form, cmp, DST, SRC, -, LF_SUB, 0)                                                  \
 	ALU_OP(form, test, DST, SRC, &, LF_LOGIC, 0)
 
-ALU_FORM(rm_reg, i->rm, R(i->reg))
-ALU_FORM(reg_rm, i->reg, R(i->rm))
+ALU_FORM(rm_reg, i->rm, reg_read(cpu, i->reg, size))
+ALU_FORM(reg_rm, i->reg, reg_read(cpu, i->rm, size))
 ALU_FORM(rm_imm, i->rm, i->imm)
 
-/* Rows in ALU encoding order (ADD OR ADC SBB AND SUB XOR CMP; ADC/SBB stay generic), then
- * TEST; columns [size 8][flags dead]. */
+#define ALU_MEM_OP(op, OP, LF, STORE)                                                              \
+	ALU_MEM_SRC_FN(msrc_##op##_1, 1, OP, LF, STORE)                                            \
+	ALU_MEM_SRC_FN(msrc_##op##_2, 2, OP, LF, STORE)                                            \
+	ALU_MEM_SRC_FN(msrc_##op##_4, 4, OP, LF, STORE)                                            \
+	ALU_MEM_SRC_FN(msrc_##op##_8, 8, OP, LF, STORE)                                            \
+	ALU_MEM_DST_FN(mreg_##op##_1, 1, reg_read(cpu, i->reg, 1), OP, LF, STORE)                  \
+	ALU_MEM_DST_FN(mreg_##op##_2, 2, reg_read(cpu, i->reg, 2), OP, LF, STORE)                  \
+	ALU_MEM_DST_FN(mreg_##op##_4, 4, reg_read(cpu, i->reg, 4), OP, LF, STORE)                  \
+	ALU_MEM_DST_FN(mreg_##op##_8, 8, reg_read(cpu, i->reg, 8), OP, LF, STORE)                  \
+	ALU_MEM_DST_FN(mimm_##op##_1, 1, i->imm, OP, LF, STORE)                                    \
+	ALU_MEM_DST_FN(mimm_##op##_2, 2, i->imm, OP, LF, STORE)                                    \
+	ALU_MEM_DST_FN(mimm_##op##_4, 4, i->imm, OP, LF, STORE)                                    \
+	ALU_MEM_DST_FN(mimm_##op##_8, 8, i->imm, OP, LF, STORE)
+
+ALU_MEM_OP(add, +, LF_ADD, 1)
+ALU_MEM_OP(or, |, LF_LOGIC, 1)
+ALU_MEM_OP(and, &, LF_LOGIC, 1)
+ALU_MEM_OP(sub, -, LF_SUB, 1)
+ALU_MEM_OP(xor, ^, LF_LOGIC, 1)
+ALU_MEM_OP(cmp, -, LF_SUB, 0)
+ALU_MEM_OP(test, &, LF_LOGIC, 0)
+
+/* Register tables: rows in ALU encoding order (ADD OR ADC SBB AND SUB XOR CMP; ADC/SBB stay
+ * generic), then TEST; columns [log2 size][flags dead]. */
+#define ALU_PAIR(form, op, S)                                                                      \
+	{                                                                                          \
+		form##_##op##_##S, form##_##op##_##S##_nf                                          \
+	}
 #define ALU_ROW(form, op)                                                                          \
 	{                                                                                          \
-		{form##_##op##_32, form##_##op##_32_nf},                                           \
-		{                                                                                  \
-			form##_##op##_64, form##_##op##_64_nf                                      \
-		}                                                                                  \
+		ALU_PAIR(form, op, 1), ALU_PAIR(form, op, 2), ALU_PAIR(form, op, 4),               \
+		    ALU_PAIR(form, op, 8)                                                          \
 	}
 #define ALU_NONE                                                                                   \
 	{                                                                                          \
-		{NULL, NULL},                                                                      \
 		{                                                                                  \
 			NULL, NULL                                                                 \
 		}                                                                                  \
@@ -76,9 +132,28 @@ ALU_FORM(rm_imm, i->rm, i->imm)
 	}
 
 enum { ALU_TEST = 8 };
-static const emu_handler alu_rm_reg[9][2][2] = ALU_TABLE(rm_reg);
-static const emu_handler alu_reg_rm[9][2][2] = ALU_TABLE(reg_rm);
-static const emu_handler alu_rm_imm[9][2][2] = ALU_TABLE(rm_imm);
+static const emu_handler alu_rm_reg[9][4][2] = ALU_TABLE(rm_reg);
+static const emu_handler alu_reg_rm[9][4][2] = ALU_TABLE(reg_rm);
+static const emu_handler alu_rm_imm[9][4][2] = ALU_TABLE(rm_imm);
+
+/* Memory tables: [op][log2 size]. */
+#define ALU_MEM_ROW(form, op)                                                                      \
+	{                                                                                          \
+		form##_##op##_1, form##_##op##_2, form##_##op##_4, form##_##op##_8                 \
+	}
+#define ALU_MEM_NONE                                                                               \
+	{                                                                                          \
+		NULL                                                                               \
+	}
+#define MEM_TABLE(form)                                                                            \
+	{                                                                                          \
+		ALU_MEM_ROW(form, add), ALU_MEM_ROW(form, or), ALU_MEM_NONE, ALU_MEM_NONE,         \
+		    ALU_MEM_ROW(form, and), ALU_MEM_ROW(form, sub), ALU_MEM_ROW(form, xor),        \
+		    ALU_MEM_ROW(form, cmp), ALU_MEM_ROW(form, test)                                \
+	}
+static const emu_handler alu_mem_src[9][4] = MEM_TABLE(msrc);
+static const emu_handler alu_mem_reg[9][4] = MEM_TABLE(mreg);
+static const emu_handler alu_mem_imm[9][4] = MEM_TABLE(mimm);
 
 /* ---- shifts and rotates of a 32/64-bit register by a constant 1..width-1 ---- */
 
@@ -162,25 +237,28 @@ static const emu_handler shift_one[8][2][2] = SHIFT_TABLE(one);
 		R(i->rm) = (T)(R(i->rm) + (DELTA));                                                \
 		return EMU_NEXT;                                                                   \
 	}
+/* With flags live: CF passes through (computed alone from the lazy record). */
+#define INCDEC_LIVE_FN(name, S, LF)                                                                \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		bool carry = emu_cf(cpu);                                                          \
+		uint64_t a = reg_read(cpu, i->rm, S);                                              \
+		uint64_t r = (LF == LF_INC ? a + 1 : a - 1) & size_mask(S);                        \
+		reg_write(cpu, i->rm, S, r);                                                       \
+		emu_set_lazy(cpu, LF, S, r, a, 1);                                                 \
+		cpu->lf.cf_in = carry;                                                             \
+		return EMU_NEXT;                                                                   \
+	}
+INCDEC_LIVE_FN(inc_32, 4, LF_INC)
+INCDEC_LIVE_FN(inc_64, 8, LF_INC)
+INCDEC_LIVE_FN(dec_32, 4, LF_DEC)
+INCDEC_LIVE_FN(dec_64, 8, LF_DEC)
 INCDEC_FN(inc_32_nf, uint32_t, 1)
 INCDEC_FN(inc_64_nf, uint64_t, 1)
 INCDEC_FN(dec_32_nf, uint32_t, -1)
 INCDEC_FN(dec_64_nf, uint64_t, -1)
 
 /* ---- MOV, MOVZX, LEA ---- */
-
-#define MOV_FN(name, T, DST, SRC)                                                                  \
-	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
-	{                                                                                          \
-		R(DST) = (T)(SRC);                                                                 \
-		return EMU_NEXT;                                                                   \
-	}
-MOV_FN(mov_rm_reg_32, uint32_t, i->rm, R(i->reg))
-MOV_FN(mov_rm_reg_64, uint64_t, i->rm, R(i->reg))
-MOV_FN(mov_reg_rm_32, uint32_t, i->reg, R(i->rm))
-MOV_FN(mov_reg_rm_64, uint64_t, i->reg, R(i->rm))
-MOV_FN(mov_rm_imm_32, uint32_t, i->rm, i->imm)
-MOV_FN(mov_rm_imm_64, uint64_t, i->rm, i->imm)
 
 /* 64-bit addressing without a segment override, in three shapes fixed at decode time. */
 enum ea_shape { EA_ABS, EA_BASE, EA_BASE_INDEX };
@@ -237,6 +315,74 @@ enum { M_LOAD32, M_LOAD64, M_ZX8, M_ZX16, M_STORE32, M_STORE64, M_LEA64, M_KINDS
 		    store32_##shape, store64_##shape, lea64_##shape                                \
 	}
 static const emu_handler mem_ops[3][M_KINDS] = {MEM_ROW(abs), MEM_ROW(base), MEM_ROW(bi)};
+
+/* Any address shape and size: MOV load/store/store-immediate, MOVZX/MOVSX loads. */
+#define MOV_ANY_FNS(S)                                                                             \
+	static int load_any_##S(struct emu_cpu *cpu, const struct emu_insn *i)                     \
+	{                                                                                          \
+		uint64_t v;                                                                        \
+		if (!emu_read(cpu, emu_ea(cpu, i), S, &v))                                         \
+			return EMU_STOP;                                                           \
+		reg_write(cpu, i->reg, S, v);                                                      \
+		return EMU_NEXT;                                                                   \
+	}                                                                                          \
+	static int store_any_##S(struct emu_cpu *cpu, const struct emu_insn *i)                    \
+	{                                                                                          \
+		uint64_t v = reg_read(cpu, i->reg, S);                                             \
+		return emu_write(cpu, emu_ea(cpu, i), S, v) ? EMU_NEXT : EMU_STOP;                 \
+	}                                                                                          \
+	static int store_imm_any_##S(struct emu_cpu *cpu, const struct emu_insn *i)                \
+	{                                                                                          \
+		return emu_write(cpu, emu_ea(cpu, i), S, i->imm) ? EMU_NEXT : EMU_STOP;            \
+	}                                                                                          \
+	static int mov_rm_reg_##S(struct emu_cpu *cpu, const struct emu_insn *i)                   \
+	{                                                                                          \
+		reg_write(cpu, i->rm, S, reg_read(cpu, i->reg, S));                                \
+		return EMU_NEXT;                                                                   \
+	}                                                                                          \
+	static int mov_reg_rm_##S(struct emu_cpu *cpu, const struct emu_insn *i)                   \
+	{                                                                                          \
+		reg_write(cpu, i->reg, S, reg_read(cpu, i->rm, S));                                \
+		return EMU_NEXT;                                                                   \
+	}                                                                                          \
+	static int mov_rm_imm_##S(struct emu_cpu *cpu, const struct emu_insn *i)                   \
+	{                                                                                          \
+		reg_write(cpu, i->rm, S, i->imm);                                                  \
+		return EMU_NEXT;                                                                   \
+	}
+MOV_ANY_FNS(1)
+MOV_ANY_FNS(2)
+MOV_ANY_FNS(4)
+MOV_ANY_FNS(8)
+
+#define BY_SIZE(name)                                                                              \
+	{                                                                                          \
+		name##_1, name##_2, name##_4, name##_8                                             \
+	}
+static const emu_handler load_any[4] = BY_SIZE(load_any);
+static const emu_handler store_any[4] = BY_SIZE(store_any);
+static const emu_handler store_imm_any[4] = BY_SIZE(store_imm_any);
+static const emu_handler mov_rm_reg[4] = BY_SIZE(mov_rm_reg);
+static const emu_handler mov_reg_rm[4] = BY_SIZE(mov_reg_rm);
+static const emu_handler mov_rm_imm[4] = BY_SIZE(mov_rm_imm);
+
+/* MOVZX/MOVSX from a SRC-byte memory operand into a DST-byte register. */
+#define EXTEND_FN(name, SRC, DST, SIGNED)                                                          \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		uint64_t v;                                                                        \
+		if (!emu_read(cpu, emu_ea(cpu, i), SRC, &v))                                       \
+			return EMU_STOP;                                                           \
+		reg_write(cpu, i->reg, DST, SIGNED ? sign_extend(v, SRC) : v);                     \
+		return EMU_NEXT;                                                                   \
+	}
+EXTEND_FN(movzx_8_4, 1, 4, false)
+EXTEND_FN(movzx_16_4, 2, 4, false)
+EXTEND_FN(movsx_8_4, 1, 4, true)
+EXTEND_FN(movsx_16_4, 2, 4, true)
+EXTEND_FN(movsx_8_8, 1, 8, true)
+EXTEND_FN(movsx_16_8, 2, 8, true)
+EXTEND_FN(movsxd_32_8, 4, 8, true)
 
 /* ---- Jcc per condition, straight from the lazy record when a compare set it ---- */
 
@@ -369,14 +515,26 @@ static bool reg_form_32_64(const struct emu_insn *i)
 	return !i->is_mem && (i->opsize == 4 || i->opsize == 8);
 }
 
-static struct choice choose_alu(const emu_handler (*table)[2][2], unsigned op,
-				const struct emu_insn *i)
+static unsigned log2_size(unsigned size)
+{
+	return (unsigned)__builtin_ctz(size);
+}
+
+/* `reg` is the register table for the form, `mem` the memory one. */
+static struct choice choose_alu(const emu_handler (*reg)[4][2], const emu_handler (*mem)[4],
+				unsigned op, const struct emu_insn *i)
 {
 	struct choice c = {.live = i->fn};
-	if (!reg_form_32_64(i) || !table[op][0][0])
+	unsigned sz = log2_size(i->opsize);
+	if (i->is_mem) {
+		if (mem[op][0])
+			c.live = mem[op][sz];
 		return c;
-	const emu_handler *pair = table[op][i->opsize == 8];
-	return (struct choice){.live = pair[0], .dead = pair[1], .writes = FL_ARITH, .pure = true};
+	}
+	if (!reg[op][0][0])
+		return c;
+	return (struct choice){
+	    .live = reg[op][sz][0], .dead = reg[op][sz][1], .writes = FL_ARITH, .pure = true};
 }
 
 static struct choice choose_shift(const emu_handler (*table)[2][2], unsigned count,
@@ -399,9 +557,10 @@ static struct choice choose_incdec(const struct emu_insn *i)
 	struct choice c = {.live = i->fn};
 	if (!reg_form_32_64(i))
 		return c;
+	static const emu_handler live[2][2] = {{inc_32, inc_64}, {dec_32, dec_64}};
 	static const emu_handler dead[2][2] = {{inc_32_nf, inc_64_nf}, {dec_32_nf, dec_64_nf}};
 	/* CF is preserved: skipping the flags leaves it exactly as INC/DEC would. */
-	return (struct choice){.live = i->fn,
+	return (struct choice){.live = live[i->sub != 0][i->opsize == 8],
 			       .dead = dead[i->sub != 0][i->opsize == 8],
 			       .writes = FL_ARITH & ~FL_CF,
 			       .pure = true};
@@ -420,31 +579,47 @@ static int ea_shape(const struct emu_insn *i)
 static struct choice choose_mov(const struct emu_insn *i)
 {
 	struct choice c = {.live = i->fn};
-	int shape = ea_shape(i);
-	bool wide = i->opsize == 8;
-	if (reg_form_32_64(i)) {
+	unsigned sz = log2_size(i->opsize);
+	bool load = i->fn == op_mov_reg_rm, store = i->fn == op_mov_rm_reg;
+	if (!i->is_mem) {
 		c.pure = true;
-		if (i->fn == op_mov_rm_reg)
-			c.live = wide ? mov_rm_reg_64 : mov_rm_reg_32;
-		else if (i->fn == op_mov_reg_rm)
-			c.live = wide ? mov_reg_rm_64 : mov_reg_rm_32;
-		else
-			c.live = wide ? mov_rm_imm_64 : mov_rm_imm_32;
-	} else if (shape >= 0 && (i->opsize == 4 || wide)) {
-		if (i->fn == op_mov_rm_reg)
-			c.live = mem_ops[shape][wide ? M_STORE64 : M_STORE32];
-		else if (i->fn == op_mov_reg_rm)
-			c.live = mem_ops[shape][wide ? M_LOAD64 : M_LOAD32];
+		c.live = load ? mov_reg_rm[sz] : store ? mov_rm_reg[sz] : mov_rm_imm[sz];
+		return c;
 	}
+	int shape = ea_shape(i);
+	if (shape >= 0 && (load || store) && (i->opsize == 4 || i->opsize == 8)) {
+		bool wide = i->opsize == 8;
+		c.live = store ? mem_ops[shape][wide ? M_STORE64 : M_STORE32]
+			       : mem_ops[shape][wide ? M_LOAD64 : M_LOAD32];
+		return c;
+	}
+	c.live = load ? load_any[sz] : store ? store_any[sz] : store_imm_any[sz];
 	return c;
 }
 
-static struct choice choose_movzx(const struct emu_insn *i)
+/* MOVZX/MOVSX/MOVSXD: register forms are pure; 32-bit zero extension also fills a 64-bit
+ * destination (the upper half is cleared either way). */
+static struct choice choose_extend(const struct emu_insn *i)
 {
 	struct choice c = {.live = i->fn};
-	int shape = ea_shape(i);
-	if (shape >= 0 && i->opsize == 4)
-		c.live = mem_ops[shape][i->sub == 1 ? M_ZX8 : M_ZX16];
+	if (!i->is_mem) {
+		c.pure = true;
+		return c;
+	}
+	bool wide = i->opsize == 8, byte = i->sub == 1;
+	if (i->fn == op_movzx && (i->opsize == 4 || wide)) {
+		int shape = ea_shape(i);
+		if (shape >= 0)
+			c.live = mem_ops[shape][byte ? M_ZX8 : M_ZX16];
+		else
+			c.live = byte ? movzx_8_4 : movzx_16_4;
+	} else if (i->fn == op_movsx && i->opsize == 4) {
+		c.live = byte ? movsx_8_4 : movsx_16_4;
+	} else if (i->fn == op_movsx && wide) {
+		c.live = byte ? movsx_8_8 : movsx_16_8;
+	} else if (i->fn == op_movsxd && wide) {
+		c.live = movsxd_32_8;
+	}
 	return c;
 }
 
@@ -486,15 +661,15 @@ static struct choice choose(const struct emu_insn *i)
 {
 	emu_handler fn = i->fn;
 	if (fn == op_alu_rm_reg)
-		return choose_alu(alu_rm_reg, i->sub, i);
+		return choose_alu(alu_rm_reg, alu_mem_reg, i->sub, i);
 	if (fn == op_alu_reg_rm)
-		return choose_alu(alu_reg_rm, i->sub, i);
+		return choose_alu(alu_reg_rm, alu_mem_src, i->sub, i);
 	if (fn == op_alu_rm_imm)
-		return choose_alu(alu_rm_imm, i->sub, i);
+		return choose_alu(alu_rm_imm, alu_mem_imm, i->sub, i);
 	if (fn == op_test_rm_reg)
-		return choose_alu(alu_rm_reg, ALU_TEST, i);
+		return choose_alu(alu_rm_reg, alu_mem_reg, ALU_TEST, i);
 	if (fn == op_test_rm_imm)
-		return choose_alu(alu_rm_imm, ALU_TEST, i);
+		return choose_alu(alu_rm_imm, alu_mem_imm, ALU_TEST, i);
 	if (fn == op_shift_imm)
 		return choose_shift(shift_imm, (unsigned)i->imm, i);
 	if (fn == op_shift_one)
@@ -503,8 +678,8 @@ static struct choice choose(const struct emu_insn *i)
 		return choose_incdec(i);
 	if (fn == op_mov_rm_reg || fn == op_mov_reg_rm || fn == op_mov_rm_imm)
 		return choose_mov(i);
-	if (fn == op_movzx)
-		return choose_movzx(i);
+	if (fn == op_movzx || fn == op_movsx || fn == op_movsxd)
+		return choose_extend(i);
 	if (fn == op_lea)
 		return choose_lea(i);
 	if (fn == op_push_reg || fn == op_pop_reg || fn == op_call_rel || fn == op_ret)

@@ -94,6 +94,33 @@ static uint64_t lazy_arith_flags(const struct lazy_flags *lf)
 	}
 }
 
+bool emu_lazy_cf(const struct emu_cpu *cpu)
+{
+	const struct lazy_flags *lf = &cpu->lf;
+	uint64_t m = size_mask(lf->size), a = lf->a & m, b = lf->b & m, r = lf->res & m;
+	switch (lf->op) {
+	case LF_NONE:
+		return cpu->flags & FL_CF;
+	case LF_ADD:
+		return r < a;
+	case LF_ADC:
+		return lf->cf_in ? r <= a : r < a;
+	case LF_SUB:
+		return a < b;
+	case LF_SBB:
+		return lf->cf_in ? a <= b : a < b;
+	case LF_INC:
+	case LF_DEC:
+		return lf->cf_in;
+	case LF_SHL:
+	case LF_SHR:
+	case LF_SAR:
+		return shift_flags(lf) & FL_CF;
+	default:
+		return false;
+	}
+}
+
 uint64_t emu_flags_materialize(struct emu_cpu *cpu)
 {
 	cpu->flags = (cpu->flags & ~(uint64_t)FL_ARITH) | lazy_arith_flags(&cpu->lf);
@@ -135,9 +162,12 @@ bool emu_condition(struct emu_cpu *cpu, unsigned cc)
 		default:
 			break;
 		}
-	} else if (lf->op == LF_LOGIC && (cc == 4 || cc == 5)) {
-		return ((lf->res & size_mask(lf->size)) == 0) == (cc == 4);
 	}
+	/* ZF and SF come straight from the result of every recorded operation. */
+	if (lf->op != LF_NONE && (cc == 4 || cc == 5))
+		return ((lf->res & size_mask(lf->size)) == 0) == (cc == 4);
+	if (lf->op != LF_NONE && (cc == 8 || cc == 9))
+		return ((lf->res >> (lf->size * 8 - 1)) & 1) == (cc == 8);
 	uint64_t f = emu_get_flags(cpu);
 	bool r;
 	switch (cc >> 1) {

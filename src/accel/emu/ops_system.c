@@ -64,10 +64,9 @@ static int trap_exit(struct emu_cpu *cpu, enum emu_exit_reason reason)
 
 HANDLER(op_syscall)
 {
-	(void)i;
 	if (cpu->mode != EMU_MODE_64 || !(cpu->state.efer & X86_EFER_SCE))
 		return emu_raise_ud(cpu);
-	cpu->state.gpr[GPR_RCX] = cpu->next_rip;
+	cpu->state.gpr[GPR_RCX] = i->next_rip;
 	cpu->state.gpr[GPR_R11] = emu_get_flags(cpu) | X86_RFLAGS_FIXED;
 	return trap_exit(cpu, EMU_EXIT_SYSCALL);
 }
