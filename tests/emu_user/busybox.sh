@@ -16,7 +16,7 @@ cd "$WORK" || exit 1
 
 # Applets by name on PATH, so that sh runs them through fork + execve of busybox itself.
 mkdir bin
-for applet in sh echo cat sort md5sum sha256sum gzip gunzip awk sed wc tr cut seq head tail \
+for applet in sh echo cat sleep timeout kill sort md5sum sha256sum gzip gunzip awk sed wc tr cut seq head tail \
 	uniq grep expr printf test rm ls; do
 	ln -s "$BUSYBOX" "bin/$applet"
 done
@@ -91,6 +91,9 @@ check sh-runs-script sh -c 'greet from-sh; echo "status $?"'
 check sh-exit-status sh -c 'exit 42'
 check sh-redirections sh -c 'seq 1 100 > f.txt; wc -l < f.txt; cat f.txt f.txt | tail -n 2; rm f.txt'
 check sh-pipeline sh -c 'seq 1 5000 | sort -r | head -n 3 | tr 0-9 a-j'
+check sh-signals-trap-wait sh -c 'trap "echo trapped USR1" USR1; kill -USR1 $$
+	trap "echo trapped TERM" TERM; (sleep 0.1; kill -TERM $$) & sleep 1; wait; echo "waited $?"'
+check timeout-kills-child timeout 1 sleep 3
 check sh-gzip-roundtrip sh -c 'gzip -c < data.txt | gunzip -c | md5sum'
 check sort sort data.txt
 check sort-numeric-key sort -n -k 3 -k 1r data.txt
