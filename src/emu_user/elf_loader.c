@@ -140,6 +140,18 @@ static int read_headers(int fd, struct elf_headers *h, char *err, size_t err_len
 	return 0;
 }
 
+/* A program whose entry point is not code would only die at its first instruction. */
+static bool entry_is_executable(const struct elf_headers *h)
+{
+	for (unsigned i = 0; i < h->eh.e_phnum; i++) {
+		const Elf64_Phdr *ph = &h->ph[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && ph->p_vaddr <= h->eh.e_entry &&
+		    h->eh.e_entry - ph->p_vaddr < ph->p_memsz)
+			return true;
+	}
+	return false;
+}
+
 /* The bias that places the image; it must also leave the image inside the usable space. */
 static int place_image(const struct elf_headers *h, uint64_t *bias, char *err, size_t err_len)
 {
@@ -149,10 +161,10 @@ static int place_image(const struct elf_headers *h, uint64_t *bias, char *err, s
 		return fail(err, err_len, -ENOEXEC,
 			    "ELF image 0x%llx-0x%llx does not fit the guest address space",
 			    (unsigned long long)low, (unsigned long long)high);
-	uint64_t entry = h->eh.e_entry + *bias;
-	if (entry < low || entry >= high)
-		return fail(err, err_len, -ENOEXEC, "ELF entry point 0x%llx lies outside the image",
-			    (unsigned long long)entry);
+	if (!entry_is_executable(h))
+		return fail(err, err_len, -ENOEXEC,
+			    "ELF entry point 0x%llx is not in an executable segment",
+			    (unsigned long long)(h->eh.e_entry + *bias));
 	return 0;
 }
 
