@@ -148,7 +148,7 @@ static void raise_decode_error(struct emu_cpu *cpu, enum emu_decode_result r, ui
 static void make_room(struct emu_cpu *cpu)
 {
 	if (cpu->nr_blocks >= EMU_BLOCK_POOL ||
-	    cpu->nr_insns + EMU_MAX_BLOCK_INSNS > EMU_INSN_POOL ||
+	    cpu->nr_insns + EMU_MAX_BLOCK_INSNS + 1 > EMU_INSN_POOL ||
 	    cpu->nr_code_pages + 2 > EMU_CODE_PAGES / 2)
 		emu_code_flush(cpu);
 }
@@ -189,8 +189,8 @@ static struct emu_block *translate(struct emu_cpu *cpu, uint64_t rip)
 		if (ends_block(insn->fn) || (linear_rip(cpu, cur) & EMU_PAGE_MASK) != page)
 			break;
 	}
-	cpu->nr_insns += b->count;
 	emu_specialize_block(&cpu->insns[b->first], b->count);
+	cpu->nr_insns += b->count + 1; /* and the sentinel that ends the threaded run */
 	b->valid = true;
 	b->link_gen = cpu->code_gen;
 	emu_code_page_add(cpu, b->page_first);
@@ -201,15 +201,9 @@ static struct emu_block *translate(struct emu_cpu *cpu, uint64_t rip)
 	return b;
 }
 
-struct emu_block *emu_code_next(struct emu_cpu *cpu, struct emu_block *prev, uint64_t rip)
+struct emu_block *emu_code_next_slow(struct emu_cpu *cpu, struct emu_block *prev, uint64_t rip)
 {
-	if (prev->link_gen == cpu->code_gen) {
-		for (unsigned k = 0; k < EMU_BLOCK_LINKS; k++) {
-			struct emu_block *b = prev->link[k];
-			if (b && b->rip == rip && b->mode == cpu->mode)
-				return b;
-		}
-	} else {
+	if (prev->link_gen != cpu->code_gen) {
 		memset(prev->link, 0, sizeof(prev->link));
 		prev->link_gen = cpu->code_gen;
 	}

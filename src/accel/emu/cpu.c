@@ -115,21 +115,19 @@ static uint32_t leave_block(struct emu_cpu *cpu, const struct emu_insn *insn, ui
 	return k + 1;
 }
 
-/* Runs all of `b` through the specialised handlers (insn->fast), which may skip flag results
- * that a later instruction of the block overwrites: valid only when nothing stops the run
- * between them, so only for whole blocks. */
+/* Runs all of `b` through the specialised, threaded handlers (insn->fast), which may skip
+ * flag results that a later instruction of the block overwrites: valid only when nothing
+ * stops the run between them, so only for whole blocks. */
 static uint32_t run_whole_block(struct emu_cpu *cpu, const struct emu_block *b, bool *stopped)
 {
 	const struct emu_insn *insn = &cpu->insns[b->first];
-	uint32_t count = b->count;
-	for (uint32_t k = 0; k < count; k++) {
-		int step = insn[k].fast(cpu, &insn[k]);
-		/* EMU_NEXT is 0: one test covers both reasons to leave. */
-		if (unlikely(step | cpu->code_written))
-			return leave_block(cpu, insn, k, step, stopped);
+	int step = insn[0].fast(cpu, insn);
+	uint32_t k = (uint32_t)(cpu->exit_insn - insn);
+	if (likely(k == b->count)) {
+		cpu->state.rip = insn[k - 1].next_rip;
+		return k;
 	}
-	cpu->state.rip = insn[count - 1].next_rip;
-	return count;
+	return leave_block(cpu, insn, k, step, stopped);
 }
 
 /* The first `limit` instructions of `b` through the exact handlers (the budget ends inside). */

@@ -88,6 +88,7 @@ struct emu_cpu {
 	uint64_t next_rip;
 	enum emu_mode mode;
 	bool code_written; /* a guest write hit decoded code: leave the current block */
+	const struct emu_insn *exit_insn; /* where a threaded block run stopped (fast_ops.h) */
 
 	/* The exit being raised by a handler (EMU_STOP). */
 	struct emu_exit pending;
@@ -121,12 +122,12 @@ static inline int emu_raise_gp0(struct emu_cpu *cpu)
 
 /* ---- registers ---- */
 
-static inline uint64_t size_mask(unsigned size)
+static inline __attribute__((always_inline)) uint64_t size_mask(unsigned size)
 {
 	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
 }
 
-static inline uint64_t sign_extend(uint64_t v, unsigned size)
+static inline __attribute__((always_inline)) uint64_t sign_extend(uint64_t v, unsigned size)
 {
 	switch (size) {
 	case 1:
@@ -142,7 +143,8 @@ static inline uint64_t sign_extend(uint64_t v, unsigned size)
 
 /* `off` is a byte offset into gpr[] as the decoder computes it (AH..BH are offset 1 into
  * RAX..RBX). */
-static inline uint64_t reg_read(struct emu_cpu *cpu, unsigned off, unsigned size)
+static inline __attribute__((always_inline)) uint64_t reg_read(struct emu_cpu *cpu, unsigned off,
+							       unsigned size)
 {
 	const uint8_t *p = (const uint8_t *)cpu->state.gpr + off;
 	switch (size) {
@@ -167,7 +169,8 @@ static inline uint64_t reg_read(struct emu_cpu *cpu, unsigned off, unsigned size
 }
 
 /* 32-bit writes zero the upper half, 8/16-bit writes merge, as in 64-bit mode. */
-static inline void reg_write(struct emu_cpu *cpu, unsigned off, unsigned size, uint64_t v)
+static inline __attribute__((always_inline)) void reg_write(struct emu_cpu *cpu, unsigned off,
+							    unsigned size, uint64_t v)
 {
 	uint8_t *p = (uint8_t *)cpu->state.gpr + off;
 	switch (size) {
@@ -204,7 +207,7 @@ static inline void gpr_set(struct emu_cpu *cpu, unsigned n, unsigned size, uint6
 
 uint64_t emu_flags_materialize(struct emu_cpu *cpu);
 
-static inline uint64_t emu_get_flags(struct emu_cpu *cpu)
+static inline __attribute__((always_inline)) uint64_t emu_get_flags(struct emu_cpu *cpu)
 {
 	if (cpu->lf.op != LF_NONE)
 		return emu_flags_materialize(cpu);
@@ -216,13 +219,25 @@ bool emu_lazy_cf(const struct emu_cpu *cpu);
 
 static inline bool emu_cf(struct emu_cpu *cpu)
 {
-	if (cpu->lf.op == LF_NONE)
+	const struct lazy_flags *lf = &cpu->lf;
+	switch (lf->op) {
+	case LF_NONE:
 		return cpu->flags & FL_CF;
-	return emu_lazy_cf(cpu);
+	case LF_INC:
+	case LF_DEC:
+		return lf->cf_in;
+	case LF_LOGIC:
+		return false;
+	case LF_SUB:
+		return (lf->a & size_mask(lf->size)) < (lf->b & size_mask(lf->size));
+	default:
+		return emu_lazy_cf(cpu);
+	}
 }
 
-static inline void emu_set_lazy(struct emu_cpu *cpu, enum lazy_op op, unsigned size, uint64_t res,
-				uint64_t a, uint64_t b)
+static inline __attribute__((always_inline)) void emu_set_lazy(struct emu_cpu *cpu, enum lazy_op op,
+							       unsigned size, uint64_t res,
+							       uint64_t a, uint64_t b)
 {
 	cpu->lf.op = (uint8_t)op;
 	cpu->lf.size = (uint8_t)size;
@@ -251,7 +266,7 @@ bool emu_write_slow(struct emu_cpu *cpu, uint64_t addr, unsigned size, uint64_t 
 bool emu_read_bytes(struct emu_cpu *cpu, uint64_t addr, void *dst, unsigned len);
 bool emu_write_bytes(struct emu_cpu *cpu, uint64_t addr, const void *src, unsigned len);
 
-static inline uint64_t load_host(const uint8_t *p, unsigned size)
+static inline __attribute__((always_inline)) uint64_t load_host(const uint8_t *p, unsigned size)
 {
 	switch (size) {
 	case 1:
@@ -274,7 +289,7 @@ static inline uint64_t load_host(const uint8_t *p, unsigned size)
 	}
 }
 
-static inline void store_host(uint8_t *p, unsigned size, uint64_t v)
+static inline __attribute__((always_inline)) void store_host(uint8_t *p, unsigned size, uint64_t v)
 {
 	switch (size) {
 	case 1:
@@ -296,7 +311,8 @@ static inline void store_host(uint8_t *p, unsigned size, uint64_t v)
 	}
 }
 
-static inline bool emu_read(struct emu_cpu *cpu, uint64_t addr, unsigned size, uint64_t *val)
+static inline __attribute__((always_inline)) bool emu_read(struct emu_cpu *cpu, uint64_t addr,
+							   unsigned size, uint64_t *val)
 {
 	struct tlb_entry *e = &cpu->tlb[(addr >> 12) & (EMU_TLB_SIZE - 1)];
 	if (likely(e->tag_read == (addr & EMU_PAGE_MASK) && (addr & 0xfff) + size <= 4096)) {
@@ -307,7 +323,8 @@ static inline bool emu_read(struct emu_cpu *cpu, uint64_t addr, unsigned size, u
 }
 
 /* Read of a read-modify-write operand: faults as a write, before anything is modified. */
-static inline bool emu_read_rmw(struct emu_cpu *cpu, uint64_t addr, unsigned size, uint64_t *val)
+static inline __attribute__((always_inline)) bool emu_read_rmw(struct emu_cpu *cpu, uint64_t addr,
+							       unsigned size, uint64_t *val)
 {
 	struct tlb_entry *e = &cpu->tlb[(addr >> 12) & (EMU_TLB_SIZE - 1)];
 	if (likely(e->tag_write == (addr & EMU_PAGE_MASK) && (addr & 0xfff) + size <= 4096)) {
@@ -317,7 +334,8 @@ static inline bool emu_read_rmw(struct emu_cpu *cpu, uint64_t addr, unsigned siz
 	return emu_read_slow(cpu, addr, size, val, EMU_ACCESS_WRITE);
 }
 
-static inline bool emu_write(struct emu_cpu *cpu, uint64_t addr, unsigned size, uint64_t val)
+static inline __attribute__((always_inline)) bool emu_write(struct emu_cpu *cpu, uint64_t addr,
+							    unsigned size, uint64_t val)
 {
 	struct tlb_entry *e = &cpu->tlb[(addr >> 12) & (EMU_TLB_SIZE - 1)];
 	if (likely(e->tag_write == (addr & EMU_PAGE_MASK) && (addr & 0xfff) + size <= 4096)) {
@@ -339,7 +357,8 @@ static inline uint64_t addr_mask(const struct emu_insn *i, uint64_t a)
 }
 
 /* Linear address of the ModRM memory operand. */
-static inline uint64_t emu_ea(struct emu_cpu *cpu, const struct emu_insn *i)
+static inline __attribute__((always_inline)) uint64_t emu_ea(struct emu_cpu *cpu,
+							     const struct emu_insn *i)
 {
 	uint64_t a = (uint64_t)i->disp;
 	if (i->base != EMU_NO_REG)

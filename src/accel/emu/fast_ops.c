@@ -16,6 +16,20 @@
 
 #define R(off) cpu->state.gpr[(off) >> 3]
 
+/* Threaded dispatch: a handler ends by jumping straight into the next instruction's handler
+ * (a sibling call, which the compiler turns into an indirect jump: one predicted branch per
+ * guest instruction instead of a call, a return and a loop test). Each block ends with a
+ * sentinel entry whose handler returns to the run loop. Leaving early records the
+ * instruction that left in cpu->exit_insn. Stores check for a write that hit decoded code,
+ * which must end the block. */
+static inline int next_insn(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	return i[1].fast(cpu, i + 1);
+}
+#define EXIT(step) (cpu->exit_insn = i, (step))
+#define NEXT	   next_insn(cpu, i)
+#define NEXT_W	   (unlikely(cpu->code_written) ? EXIT(EMU_NEXT) : NEXT)
+
 /* ---- ALU: ADD OR AND SUB XOR CMP TEST ---- */
 
 /* Register forms: a = register at DST, b = SRC, r = a OP b, all of S bytes; STORE writes r
@@ -30,7 +44,7 @@
 			reg_write(cpu, DST, S, r);                                                 \
 		if (FLAGS)                                                                         \
 			emu_set_lazy(cpu, LF, S, r, a, b);                                         \
-		return EMU_NEXT;                                                                   \
+		return NEXT;                                                                       \
 	}
 
 /* Memory source: reg = reg OP [mem]. */
@@ -39,12 +53,12 @@
 	{                                                                                          \
 		uint64_t b;                                                                        \
 		if (!emu_read(cpu, emu_ea(cpu, i), S, &b))                                         \
-			return EMU_STOP;                                                           \
+			return EXIT(EMU_STOP);                                                     \
 		uint64_t a = reg_read(cpu, i->reg, S), r = (a OP b)&size_mask(S);                  \
 		if (STORE)                                                                         \
 			reg_write(cpu, i->reg, S, r);                                              \
 		emu_set_lazy(cpu, LF, S, r, a, b);                                                 \
-		return EMU_NEXT;                                                                   \
+		return NEXT;                                                                       \
 	}
 
 /* Memory destination: [mem] = [mem] OP SRC. A store is read as a write (a read-only page
@@ -54,12 +68,12 @@
 	{                                                                                          \
 		uint64_t addr = emu_ea(cpu, i), a, b = (SRC)&size_mask(S);                         \
 		if (!(STORE ? emu_read_rmw(cpu, addr, S, &a) : emu_read(cpu, addr, S, &a)))        \
-			return EMU_STOP;                                                           \
+			return EXIT(EMU_STOP);                                                     \
 		uint64_t r = (a OP b)&size_mask(S);                                                \
 		if (STORE && !emu_write(cpu, addr, S, r))                                          \
-			return EMU_STOP;                                                           \
+			return EXIT(EMU_STOP);                                                     \
 		emu_set_lazy(cpu, LF, S, r, a, b);                                                 \
-		return EMU_NEXT;                                                                   \
+		return NEXT_W;                                                                     \
 	}
 
 #define ALU_SIZES(form, op, S, DST, SRC, OP, LF, STORE)                                            \
@@ -169,7 +183,7 @@ static const emu_handler alu_mem_imm[9][4] = MEM_TABLE(mimm);
 		R(i->rm) = r;                                                                      \
 		if (FLAGS)                                                                         \
 			emu_set_lazy(cpu, LF, S, r, a, c);                                         \
-		return EMU_NEXT;                                                                   \
+		return NEXT;                                                                       \
 	}
 
 /* ROL/ROR change only CF and OF: with those live the other flags must be materialised. */
@@ -192,7 +206,7 @@ static void rotate_flags(struct emu_cpu *cpu, uint64_t r, unsigned size, bool le
 		R(i->rm) = r;                                                                      \
 		if (FLAGS)                                                                         \
 			rotate_flags(cpu, r, S, LEFT);                                             \
-		return EMU_NEXT;                                                                   \
+		return NEXT;                                                                       \
 	}
 
 #define SHIFTS(cnt, COUNT, T, S, W)                                                                \
@@ -235,7 +249,7 @@ static const emu_handler shift_one[8][2][2] = SHIFT_TABLE(one);
 	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
 	{                                                                                          \
 		R(i->rm) = (T)(R(i->rm) + (DELTA));                                                \
-		return EMU_NEXT;                                                                   \
+		return NEXT;                                                                       \
 	}
 /* With flags live: CF passes through (computed alone from the lazy record). */
 #define INCDEC_LIVE_FN(name, S, LF)                                                                \
@@ -247,7 +261,7 @@ static const emu_handler shift_one[8][2][2] = SHIFT_TABLE(one);
 		reg_write(cpu, i->rm, S, r);                                                       \
 		emu_set_lazy(cpu, LF, S, r, a, 1);                                                 \
 		cpu->lf.cf_in = carry;                                                             \
-		return EMU_NEXT;                                                                   \
+		return NEXT;                                                                       \
 	}
 INCDEC_LIVE_FN(inc_32, 4, LF_INC)
 INCDEC_LIVE_FN(inc_64, 8, LF_INC)
@@ -278,21 +292,22 @@ static inline uint64_t ea_of(struct emu_cpu *cpu, const struct emu_insn *i, enum
 	{                                                                                          \
 		uint64_t v;                                                                        \
 		if (!emu_read(cpu, ea_of(cpu, i, SHAPE), SIZE, &v))                                \
-			return EMU_STOP;                                                           \
+			return EXIT(EMU_STOP);                                                     \
 		R(i->reg) = DSTSIZE == 8 ? v : (uint32_t)v;                                        \
-		return EMU_NEXT;                                                                   \
+		return NEXT;                                                                       \
 	}
 #define STORE_FN(name, SHAPE, SIZE)                                                                \
 	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
 	{                                                                                          \
-		return emu_write(cpu, ea_of(cpu, i, SHAPE), SIZE, R(i->reg)) ? EMU_NEXT            \
-									     : EMU_STOP;           \
+		if (!emu_write(cpu, ea_of(cpu, i, SHAPE), SIZE, R(i->reg)))                        \
+			return EXIT(EMU_STOP);                                                     \
+		return NEXT_W;                                                                     \
 	}
 #define LEA_FN(name, SHAPE)                                                                        \
 	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
 	{                                                                                          \
 		R(i->reg) = ea_of(cpu, i, SHAPE);                                                  \
-		return EMU_NEXT;                                                                   \
+		return NEXT;                                                                       \
 	}
 
 #define MEM_SHAPE(shape, SHAPE)                                                                    \
@@ -322,33 +337,37 @@ static const emu_handler mem_ops[3][M_KINDS] = {MEM_ROW(abs), MEM_ROW(base), MEM
 	{                                                                                          \
 		uint64_t v;                                                                        \
 		if (!emu_read(cpu, emu_ea(cpu, i), S, &v))                                         \
-			return EMU_STOP;                                                           \
+			return EXIT(EMU_STOP);                                                     \
 		reg_write(cpu, i->reg, S, v);                                                      \
-		return EMU_NEXT;                                                                   \
+		return NEXT;                                                                       \
 	}                                                                                          \
 	static int store_any_##S(struct emu_cpu *cpu, const struct emu_insn *i)                    \
 	{                                                                                          \
 		uint64_t v = reg_read(cpu, i->reg, S);                                             \
-		return emu_write(cpu, emu_ea(cpu, i), S, v) ? EMU_NEXT : EMU_STOP;                 \
+		if (!emu_write(cpu, emu_ea(cpu, i), S, v))                                         \
+			return EXIT(EMU_STOP);                                                     \
+		return NEXT_W;                                                                     \
 	}                                                                                          \
 	static int store_imm_any_##S(struct emu_cpu *cpu, const struct emu_insn *i)                \
 	{                                                                                          \
-		return emu_write(cpu, emu_ea(cpu, i), S, i->imm) ? EMU_NEXT : EMU_STOP;            \
+		if (!emu_write(cpu, emu_ea(cpu, i), S, i->imm))                                    \
+			return EXIT(EMU_STOP);                                                     \
+		return NEXT_W;                                                                     \
 	}                                                                                          \
 	static int mov_rm_reg_##S(struct emu_cpu *cpu, const struct emu_insn *i)                   \
 	{                                                                                          \
 		reg_write(cpu, i->rm, S, reg_read(cpu, i->reg, S));                                \
-		return EMU_NEXT;                                                                   \
+		return NEXT;                                                                       \
 	}                                                                                          \
 	static int mov_reg_rm_##S(struct emu_cpu *cpu, const struct emu_insn *i)                   \
 	{                                                                                          \
 		reg_write(cpu, i->reg, S, reg_read(cpu, i->rm, S));                                \
-		return EMU_NEXT;                                                                   \
+		return NEXT;                                                                       \
 	}                                                                                          \
 	static int mov_rm_imm_##S(struct emu_cpu *cpu, const struct emu_insn *i)                   \
 	{                                                                                          \
 		reg_write(cpu, i->rm, S, i->imm);                                                  \
-		return EMU_NEXT;                                                                   \
+		return NEXT;                                                                       \
 	}
 MOV_ANY_FNS(1)
 MOV_ANY_FNS(2)
@@ -372,9 +391,9 @@ static const emu_handler mov_rm_imm[4] = BY_SIZE(mov_rm_imm);
 	{                                                                                          \
 		uint64_t v;                                                                        \
 		if (!emu_read(cpu, emu_ea(cpu, i), SRC, &v))                                       \
-			return EMU_STOP;                                                           \
+			return EXIT(EMU_STOP);                                                     \
 		reg_write(cpu, i->reg, DST, SIGNED ? sign_extend(v, SRC) : v);                     \
-		return EMU_NEXT;                                                                   \
+		return NEXT;                                                                       \
 	}
 EXTEND_FN(movzx_8_4, 1, 4, false)
 EXTEND_FN(movzx_16_4, 2, 4, false)
@@ -416,8 +435,13 @@ static inline bool condition_fast(struct emu_cpu *cpu, unsigned cc)
 			return sa > sb;
 		}
 	}
-	if (lf->op == LF_LOGIC && (cc == 4 || cc == 5))
+	/* ZF and SF come straight from the result of every recorded operation, CF alone cheaply. */
+	if (lf->op != LF_NONE && (cc == 4 || cc == 5))
 		return ((lf->res & size_mask(lf->size)) == 0) == (cc == 4);
+	if (lf->op != LF_NONE && (cc == 8 || cc == 9))
+		return ((lf->res >> (lf->size * 8 - 1)) & 1) == (cc == 8);
+	if (cc == 2 || cc == 3)
+		return emu_cf(cpu) == (cc == 2);
 	return emu_condition(cpu, cc);
 }
 
@@ -426,9 +450,9 @@ static inline bool condition_fast(struct emu_cpu *cpu, unsigned cc)
 	static int jcc_##cc(struct emu_cpu *cpu, const struct emu_insn *i)                         \
 	{                                                                                          \
 		if (!condition_fast(cpu, cc))                                                      \
-			return EMU_NEXT;                                                           \
+			return NEXT;                                                               \
 		cpu->next_rip = i->imm;                                                            \
-		return EMU_BRANCH;                                                                 \
+		return EXIT(EMU_BRANCH);                                                           \
 	}
 JCC_FN(0)
 JCC_FN(1)
@@ -456,9 +480,9 @@ static int push64(struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	uint64_t v = R(i->rm), sp = cpu->state.gpr[GPR_RSP] - 8;
 	if (!emu_write(cpu, sp, 8, v))
-		return EMU_STOP;
+		return EXIT(EMU_STOP);
 	cpu->state.gpr[GPR_RSP] = sp;
-	return EMU_NEXT;
+	return NEXT_W;
 }
 
 /* POP RSP loads the popped value: the register write comes last. */
@@ -466,20 +490,20 @@ static int pop64(struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	uint64_t v, sp = cpu->state.gpr[GPR_RSP];
 	if (!emu_read(cpu, sp, 8, &v))
-		return EMU_STOP;
+		return EXIT(EMU_STOP);
 	cpu->state.gpr[GPR_RSP] = sp + 8;
 	R(i->rm) = v;
-	return EMU_NEXT;
+	return NEXT;
 }
 
 static int call64(struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	uint64_t sp = cpu->state.gpr[GPR_RSP] - 8;
 	if (!emu_write(cpu, sp, 8, i->next_rip))
-		return EMU_STOP;
+		return EXIT(EMU_STOP);
 	cpu->state.gpr[GPR_RSP] = sp;
 	cpu->next_rip = i->imm;
-	return EMU_BRANCH;
+	return EXIT(EMU_BRANCH);
 }
 
 static bool canonical(uint64_t a)
@@ -492,12 +516,12 @@ static int ret64(struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	uint64_t v, sp = cpu->state.gpr[GPR_RSP];
 	if (!emu_read(cpu, sp, 8, &v))
-		return EMU_STOP;
+		return EXIT(EMU_STOP);
 	if (unlikely(!canonical(v)))
-		return emu_raise_gp0(cpu);
+		return EXIT(emu_raise_gp0(cpu));
 	cpu->state.gpr[GPR_RSP] = sp + 8 + (i->imm & 0xffff);
 	cpu->next_rip = v;
-	return EMU_BRANCH;
+	return EXIT(EMU_BRANCH);
 }
 
 /* ---- selection ---- */
@@ -689,14 +713,31 @@ static struct choice choose(const struct emu_insn *i)
 	return (struct choice){.live = fn};
 }
 
+/* An instruction without a specialised handler: the generic one, then on to the next. */
+static int generic_step(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	int step = i->fn(cpu, i);
+	if (unlikely(step | cpu->code_written))
+		return EXIT(step);
+	return NEXT;
+}
+
+static int block_end(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	return EXIT(EMU_NEXT);
+}
+
 void emu_specialize_block(struct emu_insn *insns, uint32_t count)
 {
+	insns[count].fast = block_end;
 	/* Flags live after the instruction being looked at; all of them at the block's end. */
 	uint32_t live = FL_ARITH;
 	for (uint32_t k = count; k-- > 0;) {
 		struct emu_insn *i = &insns[k];
 		struct choice c = choose(i);
 		i->fast = c.dead && !(live & c.writes) ? c.dead : c.live;
+		if (i->fast == i->fn)
+			i->fast = generic_step;
 		if (c.pure)
 			live &= ~c.writes;
 		else
