@@ -138,3 +138,15 @@ int boot_write_cmdline(const struct guest_memory *mem, const char *cmdline, uint
 		return boot_fail(err, err_len, "guest RAM too small for the command line");
 	return 0;
 }
+
+int boot_load_kernel_file(const struct guest_memory *mem, const struct boot_request *req,
+			  boot_image_loader loader, struct boot_entry *entry, char *err,
+			  size_t err_len)
+{
+	struct file_image image;
+	if (file_image_load(req->kernel_path, FILE_IMAGE_KERNEL_MAX, &image, err, err_len) < 0)
+		return -1;
+	int ret = loader(mem, req, &image, entry, err, err_len);
+	file_image_release(&image);
+	return ret;
+}

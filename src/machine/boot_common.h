@@ -3,6 +3,8 @@
 #ifndef GUREUM_MACHINE_BOOT_COMMON_H
 #define GUREUM_MACHINE_BOOT_COMMON_H
 
+#include "machine/boot.h"
+#include "machine/file_image.h"
 #include "machine/guest_memory.h"
 
 #include <stdbool.h>
@@ -47,5 +49,15 @@ bool boot_scratch_put(const struct guest_memory *mem, struct boot_scratch *scrat
  * `max_len` characters or than the area holds. */
 int boot_write_cmdline(const struct guest_memory *mem, const char *cmdline, uint64_t max_len,
 		       char *err, size_t err_len);
+
+/* A format's loader working on the kernel file already in memory. */
+typedef int (*boot_image_loader)(const struct guest_memory *mem, const struct boot_request *req,
+				 const struct file_image *image, struct boot_entry *entry,
+				 char *err, size_t err_len);
+
+/* Reads req->kernel_path (size-limited) and hands it to `loader`. */
+int boot_load_kernel_file(const struct guest_memory *mem, const struct boot_request *req,
+			  boot_image_loader loader, struct boot_entry *entry, char *err,
+			  size_t err_len);
 
 #endif

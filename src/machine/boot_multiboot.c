@@ -281,10 +281,5 @@ static int load_image(const struct guest_memory *mem, const struct boot_request 
 int boot_load_multiboot(const struct guest_memory *mem, const struct boot_request *req,
 			struct boot_entry *entry, char *err, size_t err_len)
 {
-	struct file_image image;
-	if (file_image_load(req->kernel_path, FILE_IMAGE_KERNEL_MAX, &image, err, err_len) < 0)
-		return -1;
-	int ret = load_image(mem, req, &image, entry, err, err_len);
-	file_image_release(&image);
-	return ret;
+	return boot_load_kernel_file(mem, req, load_image, entry, err, err_len);
 }
