@@ -43,40 +43,25 @@ static void state_to_regs(const struct vcpu_state *s, struct kvm_regs *regs)
 	regs->rflags = s->rflags;
 }
 
+/* Segment fields have the same names on both sides. */
+#define SEGMENT_FIELDS(X)                                                                          \
+	X(base)                                                                                    \
+	X(limit) X(selector) X(type) X(present) X(dpl) X(db) X(s) X(l) X(g) X(avl) X(unusable)
+
 static void segment_from_kvm(const struct kvm_segment *k, struct vcpu_segment *v)
 {
-	*v = (struct vcpu_segment){
-	    .base = k->base,
-	    .limit = k->limit,
-	    .selector = k->selector,
-	    .type = k->type,
-	    .present = k->present,
-	    .dpl = k->dpl,
-	    .db = k->db,
-	    .s = k->s,
-	    .l = k->l,
-	    .g = k->g,
-	    .avl = k->avl,
-	    .unusable = k->unusable,
-	};
+	memset(v, 0, sizeof(*v));
+#define COPY(field) v->field = k->field;
+	SEGMENT_FIELDS(COPY)
+#undef COPY
 }
 
 static void segment_to_kvm(const struct vcpu_segment *v, struct kvm_segment *k)
 {
-	*k = (struct kvm_segment){
-	    .base = v->base,
-	    .limit = v->limit,
-	    .selector = v->selector,
-	    .type = v->type,
-	    .present = v->present,
-	    .dpl = v->dpl,
-	    .db = v->db,
-	    .s = v->s,
-	    .l = v->l,
-	    .g = v->g,
-	    .avl = v->avl,
-	    .unusable = v->unusable,
-	};
+	memset(k, 0, sizeof(*k));
+#define COPY(field) k->field = v->field;
+	SEGMENT_FIELDS(COPY)
+#undef COPY
 }
 
 /* vcpu_state's segment array is in encoding order (ES CS SS DS FS GS). */
@@ -122,52 +107,42 @@ static void state_to_sregs(const struct vcpu_state *s, struct kvm_sregs *k)
 	k->apic_base = s->apic_base;
 }
 
+/* vcpu_events field <-> kvm_vcpu_events field, once for both directions. */
+#define EVENT_MAP(X)                                                                               \
+	X(exception.injected, exception.injected)                                                  \
+	X(exception.pending, exception.pending)                                                    \
+	X(exception.vector, exception.nr)                                                          \
+	X(exception.has_error_code, exception.has_error_code)                                      \
+	X(exception.error_code, exception.error_code)                                              \
+	X(exception.has_payload, exception_has_payload)                                            \
+	X(exception.payload, exception_payload)                                                    \
+	X(interrupt.injected, interrupt.injected)                                                  \
+	X(interrupt.vector, interrupt.nr)                                                          \
+	X(interrupt.soft, interrupt.soft)                                                          \
+	X(interrupt.shadow, interrupt.shadow)                                                      \
+	X(nmi.injected, nmi.injected)                                                              \
+	X(nmi.pending, nmi.pending)                                                                \
+	X(nmi.masked, nmi.masked)                                                                  \
+	X(sipi_vector, sipi_vector)                                                                \
+	X(smi.smm, smi.smm)                                                                        \
+	X(smi.pending, smi.pending)                                                                \
+	X(smi.smm_inside_nmi, smi.smm_inside_nmi)                                                  \
+	X(smi.latched_init, smi.latched_init)
+
 static void events_to_state(const struct kvm_vcpu_events *k, struct vcpu_events *e)
 {
 	memset(e, 0, sizeof(*e));
-	e->exception.injected = k->exception.injected;
-	e->exception.pending = k->exception.pending;
-	e->exception.vector = k->exception.nr;
-	e->exception.has_error_code = k->exception.has_error_code;
-	e->exception.error_code = k->exception.error_code;
-	e->exception.has_payload = k->exception_has_payload;
-	e->exception.payload = k->exception_payload;
-	e->interrupt.injected = k->interrupt.injected;
-	e->interrupt.vector = k->interrupt.nr;
-	e->interrupt.soft = k->interrupt.soft;
-	e->interrupt.shadow = k->interrupt.shadow;
-	e->nmi.injected = k->nmi.injected;
-	e->nmi.pending = k->nmi.pending;
-	e->nmi.masked = k->nmi.masked;
-	e->sipi_vector = k->sipi_vector;
-	e->smi.smm = k->smi.smm;
-	e->smi.pending = k->smi.pending;
-	e->smi.smm_inside_nmi = k->smi.smm_inside_nmi;
-	e->smi.latched_init = k->smi.latched_init;
+#define TO_STATE(ours, theirs) e->ours = k->theirs;
+	EVENT_MAP(TO_STATE)
+#undef TO_STATE
 }
 
 static void state_to_events(const struct vcpu_events *e, struct kvm_vcpu_events *k)
 {
 	memset(k, 0, sizeof(*k));
-	k->exception.injected = e->exception.injected;
-	k->exception.pending = e->exception.pending;
-	k->exception.nr = e->exception.vector;
-	k->exception.has_error_code = e->exception.has_error_code;
-	k->exception.error_code = e->exception.error_code;
-	k->exception_has_payload = e->exception.has_payload;
-	k->exception_payload = e->exception.payload;
-	k->interrupt.injected = e->interrupt.injected;
-	k->interrupt.nr = e->interrupt.vector;
-	k->interrupt.soft = e->interrupt.soft;
-	k->interrupt.shadow = e->interrupt.shadow;
-	k->nmi.injected = e->nmi.injected;
-	k->nmi.pending = e->nmi.pending;
-	k->nmi.masked = e->nmi.masked;
-	k->sipi_vector = e->sipi_vector;
-	k->smi.smm = e->smi.smm;
-	k->smi.pending = e->smi.pending;
-	k->smi.smm_inside_nmi = e->smi.smm_inside_nmi;
-	k->smi.latched_init = e->smi.latched_init;
+#define TO_KVM(ours, theirs) k->theirs = e->ours;
+	EVENT_MAP(TO_KVM)
+#undef TO_KVM
 	k->flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR |
 		   KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM;
 }
