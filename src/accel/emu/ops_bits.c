@@ -45,13 +45,15 @@ HANDLER(op_bt_reg)
 	uint64_t off = reg_read(cpu, i->reg, i->opsize);
 	if (!i->is_mem)
 		return bit_test(cpu, i, 0, (unsigned)(off & (bits - 1)));
-	/* A register bit offset addresses memory beyond the operand, signed. */
+	/* A register bit offset addresses memory beyond the operand, signed: the operand-sized
+	 * unit is the offset divided by the width rounded down (an arithmetic shift, exact for
+	 * INT64_MIN too, which negating is not), the bit its remainder. */
 	int64_t soff = (int64_t)sign_extend(off, i->opsize);
-	int64_t unit = soff >= 0 ? soff / bits : -((-soff + bits - 1) / bits);
-	uint64_t addr = addr_mask(i, emu_ea_offset(cpu, i) + (uint64_t)(unit * (int64_t)i->opsize));
+	int64_t unit = soff >> __builtin_ctz(bits);
+	uint64_t addr = addr_mask(i, emu_ea_offset(cpu, i) + (uint64_t)unit * i->opsize);
 	if (i->seg != EMU_NO_SEG)
 		addr += cpu->state.seg[i->seg].base;
-	return bit_test(cpu, i, addr, (unsigned)(soff - unit * (int64_t)bits));
+	return bit_test(cpu, i, addr, (unsigned)(off & (bits - 1)));
 }
 
 HANDLER(op_bt_imm)

@@ -236,18 +236,38 @@ HANDLER(op_sse_pextrw_reg)
 	return EMU_NEXT;
 }
 
-/* Faults like the hardware does: the upper quadword is checked first, and a fault is reported
- * at the start of the quadword (or of the page the faulting byte is on, if later). */
-static bool maskmov_half_writable(struct emu_cpu *cpu, uint64_t half, const uint8_t *mask)
+/* Whether the byte at `addr` is mapped at all (any access works): the host reports a
+ * missing page before a write-protected one. */
+static bool byte_present(struct emu_cpu *cpu, uint64_t addr)
 {
-	for (unsigned k = 0; k < 8; k++) {
-		if (!(mask[k] & 0x80) || emu_probe_write(cpu, half + k, 1))
-			continue;
-		if (cpu->pending.vector == EMU_VEC_PF) {
-			uint64_t page = (half + k) & EMU_PAGE_MASK;
-			cpu->pending.fault_address = cpu->state.cr2 = half > page ? half : page;
+	uint8_t b;
+	return emu_read_bytes(cpu, addr, &b, 1);
+}
+
+/* Faults like the host does, whatever the mask (even an all-zero one): all 16 bytes are checked,
+ * first for a missing page, then for write permission; in each pass the upper quadword before
+ * the lower one; the fault is reported at the start of the quadword, or of the page of the
+ * faulting byte if that is later. */
+static bool maskmov_writable(struct emu_cpu *cpu, uint64_t base)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (int half = 1; half >= 0; half--) {
+			uint64_t start = base + 8 * (unsigned)half;
+			for (unsigned k = 0; k < 8; k++) {
+				uint64_t a = start + k;
+				bool ok =
+				    pass == 0 ? byte_present(cpu, a) : emu_probe_write(cpu, a, 1);
+				if (ok)
+					continue;
+				if (!emu_probe_write(cpu, a, 1) &&
+				    cpu->pending.vector == EMU_VEC_PF) {
+					uint64_t page = a & EMU_PAGE_MASK;
+					cpu->pending.fault_address = cpu->state.cr2 =
+					    start > page ? start : page;
+				}
+				return false;
+			}
 		}
-		return false;
 	}
 	return true;
 }
@@ -262,8 +282,7 @@ HANDLER(op_sse_maskmov)
 	uint64_t base = addr_mask(i, cpu->state.gpr[GPR_RDI]);
 	if (i->seg != EMU_NO_SEG)
 		base += cpu->state.seg[i->seg].base;
-	if (!maskmov_half_writable(cpu, base + 8, &m.b[8]) ||
-	    !maskmov_half_writable(cpu, base, &m.b[0]))
+	if (!maskmov_writable(cpu, base))
 		return EMU_STOP;
 	for (unsigned k = 0; k < 16; k++)
 		if (m.b[k] & 0x80)

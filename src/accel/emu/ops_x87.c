@@ -115,6 +115,23 @@ static bool all_bytes(const uint8_t *p, unsigned len, uint8_t v)
 	return true;
 }
 
+/* Whether the store of `len` bytes at `addr` can complete, faulting as the host does. For
+ * FNSTENV and FNSAVE the host probes the first word (2 bytes in the 16-bit format, else 4),
+ * then the last byte: crossing into an unmapped page reports the page start only when that
+ * first word crosses, else the address of the last byte. Other stores fault at the first
+ * inaccessible byte. */
+static bool probe_store(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t addr, unsigned len)
+{
+	unsigned esc = i->opcode - 0xd8, reg = (i->modrm >> 3) & 7;
+	bool env = reg == 6 && (esc == 1 || esc == 5);
+	if (env) {
+		unsigned first = i->opsize == 2 ? 2 : 4;
+		if (!emu_probe_write(cpu, addr, first) || !emu_probe_write(cpu, addr + len - 1, 1))
+			return false;
+	}
+	return emu_probe_write(cpu, addr, len);
+}
+
 /* A store that raises an unmasked exception may leave memory alone (and then does not fault
  * on it either); which ones do is the host's business: run the store over two different
  * fillings of the buffer and see whether it wrote. */
@@ -139,7 +156,7 @@ static int run_store(struct emu_cpu *cpu, const struct emu_insn *i, const void *
 			return EMU_NEXT;
 		memcpy(buf, first, store);
 	}
-	if (!emu_probe_write(cpu, addr, store)) {
+	if (!probe_store(cpu, i, addr, store)) {
 		memcpy(fx, before, sizeof(before));
 		return EMU_STOP;
 	}

@@ -239,3 +239,48 @@ Test(emu_run, fault_after_shifts_sees_their_flags)
 	expect_same_as_single_steps(fault_after_shift_program,
 				    sizeof(fault_after_shift_program) - 1, 0x1000);
 }
+
+/* Runs the program from CODE with RDI (and RDX, R15) set; the exit. */
+static struct emu_exit run_with(const char *program, size_t len, uint64_t rdi, uint64_t rdx,
+				uint64_t r15)
+{
+	struct emu_exit exit;
+	load(program, len);
+	st->gpr[7] = rdi;
+	st->gpr[2] = rdx;
+	st->gpr[15] = r15;
+	emu_run(cpu, 100, &exit);
+	return exit;
+}
+
+/* bt [edx], r15 with a 32-bit address: the most negative bit offset moves the operand by
+ * -2^60 bytes, which wraps to nothing in 32 bits (the host reads [edx] itself). */
+Test(emu_run, bt_most_negative_register_offset_with_addr32)
+{
+	data[0] = 1;
+	struct emu_exit exit = run_with("\x67\x4c\x0f\xa3\x3a", 5, 0, DATA, 0x8000000000000000ULL);
+	cr_assert_eq(exit.vector, EMU_VEC_BP, "ran to the int3, vector %u at %#lx", exit.vector,
+		     (unsigned long)exit.fault_address);
+	cr_expect(st->rflags & 1, "CF = bit 0 of [edx]");
+}
+
+/* maskmovdqu xmm1, xmm2 with an all-zero mask, 4 bytes before an unmapped page: the host
+ * checks all 16 bytes, the upper quadword first, and reports its start. */
+Test(emu_run, maskmovdqu_faults_at_upper_quadword_whatever_the_mask)
+{
+	struct emu_exit exit = run_with("\x66\x0f\xf7\xca", 4, DATA + 4092, 0, 0);
+	cr_assert_eq(exit.vector, EMU_VEC_PF);
+	cr_expect_eq(exit.fault_address, DATA + 4096 + 4);
+}
+
+/* fnstenv [rdi] crossing into an unmapped page: the page start when the first dword
+ * crosses, else the address of the last byte of the 28-byte image. */
+Test(emu_run, fnstenv_fault_address_as_the_host_reports_it)
+{
+	struct emu_exit exit = run_with("\xd9\x37", 2, DATA + 4094, 0, 0);
+	cr_assert_eq(exit.vector, EMU_VEC_PF);
+	cr_expect_eq(exit.fault_address, DATA + 4096);
+	exit = run_with("\xd9\x37", 2, DATA + 4086, 0, 0);
+	cr_assert_eq(exit.vector, EMU_VEC_PF);
+	cr_expect_eq(exit.fault_address, DATA + 4086 + 27);
+}
