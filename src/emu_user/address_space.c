@@ -103,8 +103,9 @@ static int carve(struct guest_as *as, uint64_t start, uint64_t end)
 	size_t last = first;
 	while (last < as->count && as->regions[last].start < end)
 		last++;
-	memmove(&as->regions[first], &as->regions[last],
-		(as->count - last) * sizeof(as->regions[0]));
+	if (last > first)
+		memmove(&as->regions[first], &as->regions[last],
+			(as->count - last) * sizeof(as->regions[0]));
 	as->count -= last - first;
 	return 0;
 }
