@@ -48,7 +48,7 @@ enum block_status_kind {
 struct block_status {
 	enum block_status_kind kind;
 	uint64_t length; /* bytes from the queried offset that share this status (> 0) */
-	bool has_offset; /* the data lies uncompressed in the file at host_offset */
+	bool has_offset; /* host space at host_offset (for data: the data, uncompressed) */
 	uint64_t host_offset;
 };
 

@@ -106,15 +106,33 @@ static int read_mapped(struct qcow2 *q, const struct qcow2_mapping *m, uint64_t 
 	return -EINVAL;
 }
 
-/* Calls fn for each piece of [offset, offset + length) that lies within one cluster. */
-#define FOR_EACH_CLUSTER_PIECE(q, offset, length, piece_offset, piece_length)                      \
+/* Iterates over the pieces of [offset, offset + length) that lie within one aligned granule of
+ * granule bytes (a power of two). */
+#define FOR_EACH_PIECE(granule, offset, length, piece_offset, piece_length)                        \
 	for (uint64_t piece_offset = (offset), end_ = (offset) + (length), piece_length;           \
 	     piece_offset < end_ &&                                                                \
-	     ((piece_length = (q)->cluster_size - (piece_offset & ((q)->cluster_size - 1))),       \
+	     ((piece_length = (granule) - (piece_offset & ((granule)-1))),                         \
 	      (piece_length = piece_length < end_ - piece_offset ? piece_length                    \
 								 : end_ - piece_offset),           \
 	      1);                                                                                  \
 	     piece_offset += piece_length)
+
+/* Pieces within one cluster (the unit of allocation). */
+#define FOR_EACH_CLUSTER_PIECE(q, offset, length, piece_offset, piece_length)                      \
+	FOR_EACH_PIECE((q)->cluster_size, offset, length, piece_offset, piece_length)
+
+/* Pieces within one subcluster (the unit of mapping with extended L2 entries; else a cluster). */
+#define FOR_EACH_MAPPED_PIECE(q, offset, length, piece_offset, piece_length)                       \
+	FOR_EACH_PIECE(1ull << (q)->subcluster_bits, offset, length, piece_offset, piece_length)
+
+/* Looks up what the (sub)cluster containing guest_offset maps to. */
+static int lookup_mapped(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m)
+{
+	int ret = qcow2_lookup(q, guest_offset, m);
+	if (ret == 0)
+		m->kind = qcow2_subcluster_kind(q, m, guest_offset);
+	return ret;
+}
 
 int qcow2_read_cluster(struct qcow2 *q, const struct qcow2_mapping *m, uint64_t cluster_start,
 		       uint8_t *dst)
@@ -126,10 +144,10 @@ static int qcow2_read(struct block_device *dev, uint64_t offset, void *buf, size
 {
 	struct qcow2 *q = &state_of(dev)->q;
 	uint8_t *dst = buf;
-	FOR_EACH_CLUSTER_PIECE(q, offset, length, at, n)
+	FOR_EACH_MAPPED_PIECE(q, offset, length, at, n)
 	{
 		struct qcow2_mapping m;
-		int ret = qcow2_lookup(q, at, &m);
+		int ret = lookup_mapped(q, at, &m);
 		if (!ret)
 			ret = read_mapped(q, &m, at, dst + (at - offset), n);
 		if (ret < 0)
@@ -175,7 +193,7 @@ static int write_new_l2(struct qcow2 *q, uint64_t src, uint64_t *offset)
  * the data clusters' references, which the snapshot already counted. */
 int qcow2_ensure_l2(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m)
 {
-	uint64_t l1_index = guest_offset >> (2 * q->h.cluster_bits - 3);
+	uint64_t l1_index = guest_offset >> qcow2_l2_coverage_bits(&q->h);
 	uint64_t refcount = 0;
 	if (m->l2_offset != 0) {
 		if (q->l1[l1_index] & QCOW2_OFLAG_COPIED)
@@ -343,7 +361,9 @@ static void status_of_mapping(const struct qcow2_mapping *m, struct block_status
 	    [QCOW2_COMPRESSED] = BLOCK_STATUS_DATA,
 	};
 	st->kind = kinds[m->kind];
-	st->has_offset = m->kind == QCOW2_NORMAL;
+	/* As QEMU, an offset is shown wherever a host cluster is allocated, even for zero or
+	 * unallocated (sub)clusters of it: they are not compressed, and the space is there. */
+	st->has_offset = m->kind != QCOW2_COMPRESSED && m->host_offset != 0;
 	st->host_offset = m->host_offset;
 }
 
@@ -353,10 +373,10 @@ static int qcow2_status(struct block_device *dev, uint64_t offset, uint64_t leng
 {
 	struct qcow2 *q = &state_of(dev)->q;
 	uint64_t done = 0;
-	FOR_EACH_CLUSTER_PIECE(q, offset, length, at, n)
+	FOR_EACH_MAPPED_PIECE(q, offset, length, at, n)
 	{
 		struct qcow2_mapping m;
-		int ret = qcow2_lookup(q, at, &m);
+		int ret = lookup_mapped(q, at, &m);
 		if (ret < 0)
 			return done ? 0 : ret;
 		struct block_status here;
@@ -388,10 +408,10 @@ static int qcow2_map_direct(struct block_device *dev, int op, uint64_t offset, u
 {
 	struct qcow2 *q = &state_of(dev)->q;
 	uint64_t done = 0;
-	FOR_EACH_CLUSTER_PIECE(q, offset, length, at, n)
+	FOR_EACH_MAPPED_PIECE(q, offset, length, at, n)
 	{
 		struct qcow2_mapping m = {0};
-		int ret = qcow2_lookup(q, at, &m);
+		int ret = lookup_mapped(q, at, &m);
 		if (ret < 0 && done == 0)
 			return ret;
 		uint64_t host = m.host_offset + (at & (q->cluster_size - 1));
@@ -493,6 +513,14 @@ static int check_open_mode(struct block_device *dev, const struct qcow2_header *
 				dev->filename);
 		return -EROFS;
 	}
+	/* Writes would have to keep the subcluster bitmaps right; only reading is implemented. */
+	if (qcow2_has_extended_l2(h) && !dev->read_only) {
+		block_error_set(err,
+				"%s: writing images with extended L2 entries is not supported; "
+				"open it read-only",
+				dev->filename);
+		return -EROFS;
+	}
 	return 0;
 }
 
@@ -505,11 +533,9 @@ static int repair_if_dirty(struct block_device *dev, struct qcow2 *q, unsigned f
 	if (dev->read_only || (flags & BLOCK_OPEN_FOR_REPAIR) ||
 	    !(q->h.incompatible_features & QCOW2_INCOMPAT_DIRTY))
 		return 0;
-	log_warn("%s: image was not closed cleanly (dirty bit set); rebuilding refcounts",
-		 dev->filename);
 	struct qcow2_check_result res;
 	struct block_error inner;
-	int ret = qcow2_check(dev, true, &res, &inner);
+	int ret = qcow2_check_quietly(dev, true, &res, &inner);
 	if (ret < 0) {
 		block_error_set(err, "%s", inner.message);
 		return ret;
@@ -521,7 +547,9 @@ static int repair_if_dirty(struct block_device *dev, struct qcow2 *q, unsigned f
 				dev->filename, res.corruptions - res.corruptions_fixed);
 		return -EIO;
 	}
-	log_info("%s: refcounts rebuilt (%" PRIu64 " fixed, %" PRIu64 " leaks freed)",
+	/* One line, whatever the number of clusters fixed (`gureum img -v` lists them). */
+	log_warn("%s: image was not closed cleanly (dirty bit set); rebuilding refcounts: "
+		 "%" PRIu64 " refcounts raised, %" PRIu64 " leaked clusters freed",
 		 dev->filename, res.corruptions_fixed, res.leaks_fixed);
 	return 0;
 }
@@ -622,7 +650,10 @@ int qcow2_open(struct block_device *dev, int fd, unsigned flags, struct block_ch
 	if (ret < 0)
 		goto fail;
 	q->cluster_size = qcow2_cluster_size(&q->h);
-	q->l2_entries = q->cluster_size / 8;
+	q->extended_l2 = qcow2_has_extended_l2(&q->h);
+	q->l2_entry_size = qcow2_l2_entry_size(&q->h);
+	q->l2_entries = q->cluster_size / q->l2_entry_size;
+	q->subcluster_bits = q->h.cluster_bits - (q->extended_l2 ? 5 : 0); /* 32 subclusters */
 	q->refblock_entries = (q->cluster_size * 8) >> q->h.refcount_order;
 	q->reftable_entries = ((uint64_t)q->h.refcount_table_clusters << q->h.cluster_bits) / 8;
 	ret = load_table(q, q->h.l1_table_offset, q->h.l1_size, &q->l1);

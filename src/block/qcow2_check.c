@@ -4,6 +4,8 @@
 #include "block/qcow2_internal.h"
 #include "block/qcow2_snapshot.h"
 
+#include "lib/log.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -18,18 +20,36 @@ struct counter {
 	uint32_t *refs;
 	bool copied_pass; /* second walk: check OFLAG_COPIED against the counted references */
 	bool in_snapshot; /* walking a snapshot's tables: its clusters are not the guest's */
+	bool quiet;	  /* per-cluster lines only at the debug log level */
 };
+
+static void say(struct counter *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One line about one cluster or entry: on stderr as qemu-img check prints them, or, for a
+ * repair the caller summarises, only when debugging (a large image can have millions). */
+static void say(struct counter *c, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (!c->quiet)
+		fprintf(stderr, "%s\n", line);
+	else
+		log_debug("%s: %s", c->q->filename, line);
+}
 
 static void problem(struct counter *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void problem(struct counter *c, const char *fmt, ...)
 {
+	char detail[224];
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "ERROR ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
+	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	say(c, "ERROR %s", detail);
 	c->res->corruptions++;
 }
 
@@ -70,10 +90,16 @@ static int walk_l2(struct counter *c, uint64_t l2_offset, uint8_t *table)
 		return ret;
 	for (uint64_t i = 0; i < q->l2_entries; i++) {
 		struct qcow2_mapping m;
-		if (qcow2_decode_l2_entry(q, be64_at(table + 8 * i), &m) < 0) {
+		const uint8_t *slot = table + q->l2_entry_size * i;
+		if (qcow2_decode_l2_entry(q, be64_at(slot), &m) < 0) {
 			c->res->corruptions += !c->copied_pass;
 			continue;
 		}
+		/* A bad bitmap is counted, but the cluster it describes is still referenced (so
+		 * it is not reported as leaked as well, as qemu-img check does). */
+		m.bitmap = q->extended_l2 ? be64_at(slot + 8) : 0;
+		if (!c->copied_pass && qcow2_check_subcluster_bitmap(q, &m) < 0)
+			c->res->corruptions++;
 		if (c->copied_pass) {
 			if (m.kind != QCOW2_COMPRESSED && m.host_offset)
 				check_copied(c, m.host_offset, m.copied, "data cluster");
@@ -192,8 +218,8 @@ static int compare_cluster(struct counter *c, uint64_t cluster, uint64_t expecte
 	if (stored == expected)
 		return 0;
 	bool leak = stored > expected;
-	fprintf(stderr, "%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64 "\n",
-		leak ? "Leaked" : "ERROR", cluster, stored, expected);
+	say(c, "%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64,
+	    leak ? "Leaked" : "ERROR", cluster, stored, expected);
 	if (leak)
 		c->res->leaks++;
 	else
@@ -242,8 +268,8 @@ static int clear_dirty_bit(struct qcow2 *q)
 	return ret;
 }
 
-int qcow2_check(struct block_device *dev, bool repair, struct qcow2_check_result *res,
-		struct block_error *err)
+static int check(struct block_device *dev, bool repair, bool quiet, struct qcow2_check_result *res,
+		 struct block_error *err)
 {
 	memset(res, 0, sizeof(*res));
 	struct qcow2 *q = qcow2_internal_of(dev);
@@ -264,7 +290,7 @@ int qcow2_check(struct block_device *dev, bool repair, struct qcow2_check_result
 				strerror(-ret));
 		return ret;
 	}
-	struct counter c = {.q = q, .res = res};
+	struct counter c = {.q = q, .res = res, .quiet = quiet};
 	c.nclusters = (q->file_size + q->cluster_size - 1) >> q->h.cluster_bits;
 	c.refs = calloc(c.nclusters ? c.nclusters : 1, sizeof(*c.refs));
 	if (!c.refs) {
@@ -297,4 +323,16 @@ int qcow2_check(struct block_device *dev, bool repair, struct qcow2_check_result
 	if (ret < 0)
 		block_error_set(err, "%s: check failed: %s", dev->filename, strerror(-ret));
 	return ret;
+}
+
+int qcow2_check(struct block_device *dev, bool repair, struct qcow2_check_result *res,
+		struct block_error *err)
+{
+	return check(dev, repair, false, res, err);
+}
+
+int qcow2_check_quietly(struct block_device *dev, bool repair, struct qcow2_check_result *res,
+			struct block_error *err)
+{
+	return check(dev, repair, true, res, err);
 }

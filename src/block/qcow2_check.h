@@ -24,5 +24,9 @@ struct qcow2_check_result {
  * Returns 0 when the check ran (see res), or a negative errno when it could not. */
 int qcow2_check(struct block_device *dev, bool repair, struct qcow2_check_result *res,
 		struct block_error *err);
+/* The same, with the per-cluster lines logged at the debug level only (the caller reports a
+ * summary from res); the decoding errors of corrupt entries are still logged. */
+int qcow2_check_quietly(struct block_device *dev, bool repair, struct qcow2_check_result *res,
+			struct block_error *err);
 
 #endif

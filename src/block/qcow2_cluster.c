@@ -128,6 +128,9 @@ int qcow2_decode_l2_entry(struct qcow2 *q, uint64_t entry, struct qcow2_mapping 
 	if (host != 0 && !inside_file(q, host, 1))
 		return qcow2_corrupt(q, "data cluster at %#" PRIx64 " lies beyond the file", host);
 	m->host_offset = host;
+	/* With subclusters, zeroes are in the bitmap; the flag is reserved. */
+	if ((entry & QCOW2_OFLAG_ZERO) && q->extended_l2)
+		return qcow2_corrupt(q, "zero flag set in an extended L2 entry");
 	if ((entry & QCOW2_OFLAG_ZERO) && q->h.version >= 3)
 		m->kind = QCOW2_ZERO;
 	else if (entry & QCOW2_OFLAG_ZERO)
@@ -137,9 +140,42 @@ int qcow2_decode_l2_entry(struct qcow2 *q, uint64_t entry, struct qcow2_mapping 
 	return 0;
 }
 
+int qcow2_check_subcluster_bitmap(struct qcow2 *q, const struct qcow2_mapping *m)
+{
+	uint64_t allocated = m->bitmap & QCOW2_SUBCLUSTER_ALLOC_MASK;
+	uint64_t zero = m->bitmap >> 32;
+	if (m->kind == QCOW2_COMPRESSED && m->bitmap)
+		return qcow2_corrupt(q,
+				     "compressed cluster with a non-zero subcluster bitmap "
+				     "%#" PRIx64,
+				     m->bitmap);
+	if (allocated & zero)
+		return qcow2_corrupt(q, "subclusters %#" PRIx64 " both allocated and zero",
+				     allocated & zero);
+	if (allocated && m->host_offset == 0)
+		return qcow2_corrupt(q,
+				     "allocated subclusters %#" PRIx64 " in a cluster "
+				     "without a host offset",
+				     allocated);
+	return 0;
+}
+
+enum qcow2_cluster_kind qcow2_subcluster_kind(const struct qcow2 *q, const struct qcow2_mapping *m,
+					      uint64_t guest_offset)
+{
+	if (!q->extended_l2 || m->kind == QCOW2_COMPRESSED)
+		return m->kind;
+	unsigned index = (guest_offset & (q->cluster_size - 1)) >> q->subcluster_bits;
+	if (m->bitmap & QCOW2_SUBCLUSTER_ZERO(index))
+		return QCOW2_ZERO;
+	if (m->bitmap & QCOW2_SUBCLUSTER_ALLOC(index))
+		return QCOW2_NORMAL;
+	return QCOW2_UNALLOCATED;
+}
+
 int qcow2_lookup(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m)
 {
-	uint64_t l1_index = guest_offset >> (2 * q->h.cluster_bits - 3);
+	uint64_t l1_index = guest_offset >> qcow2_l2_coverage_bits(&q->h);
 	uint64_t l2_index = (guest_offset >> q->h.cluster_bits) & (q->l2_entries - 1);
 	uint64_t l2_offset;
 	int ret = qcow2_l2_offset(q, l1_index, &l2_offset);
@@ -147,6 +183,7 @@ int qcow2_lookup(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m
 		return ret;
 	m->l2_offset = l2_offset;
 	m->l2_index = l2_index;
+	m->bitmap = 0;
 	if (l2_offset == 0) {
 		m->kind = QCOW2_UNALLOCATED;
 		m->l2_entry = 0;
@@ -158,7 +195,12 @@ int qcow2_lookup(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m
 	ret = qcow2_cache_get(&q->l2_cache, l2_offset, &table);
 	if (ret < 0)
 		return ret;
-	return qcow2_decode_l2_entry(q, be64_at(table + 8 * l2_index), m);
+	const uint8_t *slot = table + q->l2_entry_size * l2_index;
+	ret = qcow2_decode_l2_entry(q, be64_at(slot), m);
+	if (ret < 0 || !q->extended_l2)
+		return ret;
+	m->bitmap = be64_at(slot + 8);
+	return qcow2_check_subcluster_bitmap(q, m);
 }
 
 static int inflate_zlib(struct qcow2 *q, const uint8_t *in, size_t in_len, uint8_t *out)

@@ -47,6 +47,15 @@
 #define QCOW2_L1_RESERVED      0x7f000000000001ffull
 #define QCOW2_L2_RESERVED      0x3f000000000001feull
 
+/* Extended L2 entries: a 64-bit subcluster bitmap follows each descriptor. Each cluster is split
+ * into 32 subclusters; bit i says subcluster i is allocated (its data is in the host cluster),
+ * bit 32 + i that it reads as zeroes. */
+#define QCOW2_SUBCLUSTERS	     32
+#define QCOW2_SUBCLUSTER_ALLOC_MASK  0x00000000ffffffffull
+#define QCOW2_EXTL2_MIN_CLUSTER_BITS 14 /* subclusters of at least 512 bytes, as QEMU */
+#define QCOW2_SUBCLUSTER_ALLOC(i)    (1ull << (i))
+#define QCOW2_SUBCLUSTER_ZERO(i)     (1ull << (32 + (i)))
+
 struct qcow2_header {
 	uint32_t version;
 	uint64_t backing_file_offset;
@@ -77,10 +86,27 @@ static inline uint64_t qcow2_cluster_size(const struct qcow2_header *h)
 	return 1ull << h->cluster_bits;
 }
 
+static inline bool qcow2_has_extended_l2(const struct qcow2_header *h)
+{
+	return (h->incompatible_features & QCOW2_INCOMPAT_EXTL2) != 0;
+}
+
+/* Bytes per L2 entry: 16 with extended L2 entries (descriptor and subcluster bitmap), else 8. */
+static inline uint64_t qcow2_l2_entry_size(const struct qcow2_header *h)
+{
+	return qcow2_has_extended_l2(h) ? 16 : 8;
+}
+
+/* log2 of the guest bytes covered by one L2 table. */
+static inline unsigned qcow2_l2_coverage_bits(const struct qcow2_header *h)
+{
+	return 2 * h->cluster_bits - (qcow2_has_extended_l2(h) ? 4 : 3);
+}
+
 /* Guest bytes covered by one L2 table. */
 static inline uint64_t qcow2_l2_coverage(const struct qcow2_header *h)
 {
-	return 1ull << (2 * h->cluster_bits - 3);
+	return 1ull << qcow2_l2_coverage_bits(h);
 }
 
 static inline uint64_t qcow2_l1_entries_needed(const struct qcow2_header *h, uint64_t size)

@@ -6,7 +6,8 @@
 
 /* Incompatible features this driver implements (dirty and corrupt are judged by the caller). */
 #define SUPPORTED_INCOMPAT                                                                         \
-	(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | QCOW2_INCOMPAT_COMPRESSION)
+	(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | QCOW2_INCOMPAT_COMPRESSION |              \
+	 QCOW2_INCOMPAT_EXTL2)
 
 static const char *const known_incompat_names[] = {
     "dirty bit", "corrupt bit", "external data file", "compression type", "extended L2 entries",
@@ -157,6 +158,9 @@ static int check_incompatible(const struct qcow2_header *h, const uint8_t *table
 				h->compression_type);
 		return -ENOTSUP;
 	}
+	/* 32 subclusters of a smaller cluster would be smaller than a sector. */
+	if (qcow2_has_extended_l2(h) && h->cluster_bits < QCOW2_EXTL2_MIN_CLUSTER_BITS)
+		return invalid(err, "extended L2 entries need clusters of at least 16 KiB");
 	if (h->crypt_method != 0) {
 		block_error_set(err, "unsupported qcow2 feature: encryption (method %u)",
 				h->crypt_method);

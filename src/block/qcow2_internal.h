@@ -16,6 +16,9 @@ struct qcow2 {
 	struct qcow2_header h;
 	uint64_t cluster_size;
 	uint64_t l2_entries;
+	uint64_t l2_entry_size;	  /* 8, or 16 with extended L2 entries */
+	bool extended_l2;	  /* clusters split into QCOW2_SUBCLUSTERS subclusters */
+	unsigned subcluster_bits; /* log2 of the subcluster size (cluster_bits when none) */
 	uint64_t refblock_entries;
 	uint64_t file_size; /* kept up to date as we write */
 	uint64_t *l1;	    /* host byte order */
@@ -63,6 +66,7 @@ struct qcow2_mapping {
 	uint64_t l2_offset; /* 0 when the L1 entry is empty */
 	uint64_t l2_index;
 	uint64_t l2_entry;
+	uint64_t bitmap; /* subcluster bitmap of an extended L2 entry, else 0 */
 };
 
 /* The state of an open qcow2 image, or NULL if dev is not one. */
@@ -100,8 +104,14 @@ int qcow2_close_clean(struct qcow2 *q);
 int qcow2_l2_offset(struct qcow2 *q, uint64_t l1_index, uint64_t *l2_offset);
 /* Decodes and validates an L2 entry. */
 int qcow2_decode_l2_entry(struct qcow2 *q, uint64_t entry, struct qcow2_mapping *m);
-/* Looks up the cluster containing guest_offset. */
+/* Validates the subcluster bitmap of an extended L2 entry decoded into m. */
+int qcow2_check_subcluster_bitmap(struct qcow2 *q, const struct qcow2_mapping *m);
+/* Looks up the cluster containing guest_offset (with extended L2 entries: and its bitmap). */
 int qcow2_lookup(struct qcow2 *q, uint64_t guest_offset, struct qcow2_mapping *m);
+/* What the subcluster containing guest_offset maps to: m->kind unless the image has extended L2
+ * entries, where an allocated cluster may still have unallocated or zero subclusters. */
+enum qcow2_cluster_kind qcow2_subcluster_kind(const struct qcow2 *q, const struct qcow2_mapping *m,
+					      uint64_t guest_offset);
 
 /* Makes sure the L2 table for guest_offset (looked up into m) exists and may be modified in
  * place, allocating it if needed; m->l2_offset is updated. */

@@ -1,6 +1,8 @@
 /* gureum img: dispatch to the subcommands. */
 #include "cmd/img.h"
 
+#include "lib/log.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -30,13 +32,19 @@ static const struct {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: gureum img <subcommand> ...\n\n");
+	fprintf(out, "usage: gureum img [-v|--verbose] <subcommand> ...\n\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(out, "  gureum img %s\n", subcommands[i].help);
 }
 
 int cmd_img(int argc, char **argv)
 {
+	/* -v: debug messages too, e.g. each cluster a repair on open fixes. */
+	if (argc >= 2 && (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--verbose") == 0)) {
+		log_set_level(LOG_DEBUG);
+		argc--;
+		argv++;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -12,13 +12,14 @@
 
 static json_t *qcow2_specific(const struct qcow2_header *h)
 {
-	return json_pack("{s:s, s:i, s:b, s:b, s:b, s:s}", "compat",
+	return json_pack("{s:s, s:i, s:b, s:b, s:b, s:s, s:b}", "compat",
 			 h->version >= 3 ? "1.1" : "0.10", "refcount-bits", 1 << h->refcount_order,
 			 "lazy-refcounts",
 			 (h->compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS) != 0, "corrupt",
 			 (h->incompatible_features & QCOW2_INCOMPAT_CORRUPT) != 0, "dirty",
 			 (h->incompatible_features & QCOW2_INCOMPAT_DIRTY) != 0, "compression-type",
-			 h->compression_type == QCOW2_COMPRESSION_ZSTD ? "zstd" : "zlib");
+			 h->compression_type == QCOW2_COMPRESSION_ZSTD ? "zstd" : "zlib",
+			 "extended-l2", qcow2_has_extended_l2(h));
 }
 
 static json_t *describe(struct block_device *dev)
@@ -73,6 +74,8 @@ static void print_human(json_t *info)
 	       json_integer_value(json_object_get(specific, "refcount-bits")));
 	printf("    corrupt: %s\n",
 	       json_is_true(json_object_get(specific, "corrupt")) ? "true" : "false");
+	printf("    extended l2: %s\n",
+	       json_is_true(json_object_get(specific, "extended-l2")) ? "true" : "false");
 	printf("    dirty: %s\n",
 	       json_is_true(json_object_get(specific, "dirty")) ? "true" : "false");
 }

@@ -211,10 +211,27 @@ Test(qcow2_header, encryption_refused)
 	expect_refused(-ENOTSUP, "encryption");
 }
 
-Test(qcow2_header, extended_l2_refused_by_name)
+Test(qcow2_header, extended_l2_parses_with_l1_for_half_the_coverage)
 {
 	put_be64(buf + 72, QCOW2_INCOMPAT_EXTL2);
-	expect_refused(-ENOTSUP, "extended L2");
+	put_be32(buf + 36, 4); /* 16-byte entries: an L2 table maps 256 MiB, not 512 */
+	cr_assert_eq(parse(), 0, "%s", err.message);
+	cr_assert(qcow2_has_extended_l2(&h));
+	cr_assert_eq(qcow2_l2_coverage(&h), 256ull << 20);
+}
+
+Test(qcow2_header, extended_l2_l1_table_sized_for_8_byte_entries)
+{
+	put_be64(buf + 72, QCOW2_INCOMPAT_EXTL2);
+	expect_refused(-EINVAL, "L1 table too small");
+}
+
+Test(qcow2_header, extended_l2_clusters_below_16k)
+{
+	put_be64(buf + 72, QCOW2_INCOMPAT_EXTL2);
+	put_be32(buf + 20, 13);
+	put_be32(buf + 36, 256); /* L2 tables of 8 KiB clusters map 4 MiB */
+	expect_refused(-EINVAL, "at least 16 KiB");
 }
 
 Test(qcow2_header, external_data_file_refused_by_name)
