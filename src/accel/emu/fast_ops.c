@@ -12,23 +12,11 @@
  * loop then uses the exact handlers (insn->fn) instead. */
 #include "accel/emu/fast_ops.h"
 #include "accel/emu/cpu.h"
+#include "accel/emu/fast_sse.h"
 #include "accel/emu/ops.h"
+#include "accel/emu/threaded.h"
 
 #define R(off) cpu->state.gpr[(off) >> 3]
-
-/* Threaded dispatch: a handler ends by jumping straight into the next instruction's handler
- * (a sibling call, which the compiler turns into an indirect jump: one predicted branch per
- * guest instruction instead of a call, a return and a loop test). Each block ends with a
- * sentinel entry whose handler returns to the run loop. Leaving early records the
- * instruction that left in cpu->exit_insn. Stores check for a write that hit decoded code,
- * which must end the block. */
-static inline int next_insn(struct emu_cpu *cpu, const struct emu_insn *i)
-{
-	return i[1].fast(cpu, i + 1);
-}
-#define EXIT(step) (cpu->exit_insn = i, (step))
-#define NEXT	   next_insn(cpu, i)
-#define NEXT_W	   (unlikely(cpu->code_written) ? EXIT(EMU_NEXT) : NEXT)
 
 /* ---- ALU: ADD OR AND SUB XOR CMP TEST ---- */
 
@@ -710,7 +698,8 @@ static struct choice choose(const struct emu_insn *i)
 		return choose_stack(i);
 	if (fn == op_jcc)
 		return choose_jcc(i);
-	return (struct choice){.live = fn};
+	emu_handler sse = emu_fast_sse(i);
+	return (struct choice){.live = sse ? sse : fn};
 }
 
 /* An instruction without a specialised handler: the generic one, then on to the next. */
