@@ -294,12 +294,6 @@ static int64_t sys_sendfile(struct emu_process *p, const uint64_t a[6])
 	return host_result(syscall(SYS_sendfile, (int)a[0], (int)a[1], offset, (size_t)a[3]));
 }
 
-static int64_t sys_socket(struct emu_process *p, const uint64_t a[6])
-{
-	(void)p, (void)a;
-	return -EAFNOSUPPORT; /* no networking for emulated programs yet */
-}
-
 void syscall_register_io(syscall_fn table[], unsigned size)
 {
 	(void)size;
@@ -323,5 +317,4 @@ void syscall_register_io(syscall_fn table[], unsigned size)
 	SET(SYS_select, sys_select);
 	SET(SYS_pselect6, sys_pselect6);
 	SET(SYS_sendfile, sys_sendfile);
-	SET(SYS_socket, sys_socket);
 }

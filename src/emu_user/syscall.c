@@ -13,6 +13,7 @@ static void build_table(void)
 	syscall_register_file(table, SYSCALL_TABLE_SIZE);
 	syscall_register_io(table, SYSCALL_TABLE_SIZE);
 	syscall_register_memory(table, SYSCALL_TABLE_SIZE);
+	syscall_register_net(table, SYSCALL_TABLE_SIZE);
 	syscall_register_process(table, SYSCALL_TABLE_SIZE);
 	syscall_register_signal(table, SYSCALL_TABLE_SIZE);
 	syscall_register_time(table, SYSCALL_TABLE_SIZE);

@@ -63,6 +63,7 @@ void guest_written(struct emu_process *p, uint64_t addr, uint64_t len);
 #define SET(nr, fn)	   (table[(nr)] = (fn))
 void syscall_register_file(syscall_fn table[], unsigned size);
 void syscall_register_io(syscall_fn table[], unsigned size);
+void syscall_register_net(syscall_fn table[], unsigned size);
 void syscall_register_memory(syscall_fn table[], unsigned size);
 void syscall_register_process(syscall_fn table[], unsigned size);
 void syscall_register_signal(syscall_fn table[], unsigned size);

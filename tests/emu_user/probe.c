@@ -3,9 +3,12 @@
  * with a native run. Built by busybox.sh with `cc -static`.
  *   probe            run every check
  *   probe child ARG  (used by the execve check) */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
@@ -188,6 +192,70 @@ static void check_signals(void)
 	close(fds[1]);
 }
 
+/* A descriptor passed over a socketpair (SCM_RIGHTS), then TCP over loopback with a child. */
+static void check_sockets(void)
+{
+	int sv[2], fds[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	pipe(fds);
+	char data = 'x', control[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {&data, 1};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = control,
+			     .msg_controllen = sizeof(control)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fds[1], sizeof(int));
+	ssize_t sent = sendmsg(sv[0], &msg, 0);
+	char got = 0, rcontrol[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec riov = {&got, 1};
+	struct msghdr rmsg = {.msg_iov = &riov,
+			      .msg_iovlen = 1,
+			      .msg_control = rcontrol,
+			      .msg_controllen = sizeof(rcontrol)};
+	ssize_t received = recvmsg(sv[1], &rmsg, 0);
+	int passed = -1;
+	struct cmsghdr *rcm = CMSG_FIRSTHDR(&rmsg);
+	if (rcm && rcm->cmsg_type == SCM_RIGHTS)
+		memcpy(&passed, CMSG_DATA(rcm), sizeof(int));
+	write(passed, "via passed fd", 13);
+	char buf[32] = "";
+	read(fds[0], buf, sizeof(buf) - 1);
+	printf("scm_rights: sent %zd received %zd '%c' '%s'\n", sent, received, got, buf);
+
+	int server = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1;
+	setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(addr);
+	bind(server, (struct sockaddr *)&addr, sizeof(addr));
+	listen(server, 1);
+	getsockname(server, (struct sockaddr *)&addr, &len);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		connect(c, (struct sockaddr *)&addr, sizeof(addr));
+		send(c, "hello over tcp", 14, 0);
+		_exit(0);
+	}
+	int conn = accept(server, NULL, NULL);
+	struct pollfd pfd = {.fd = conn, .events = POLLIN};
+	int ready = poll(&pfd, 1, 5000);
+	char msgbuf[32] = "";
+	ssize_t n = recv(conn, msgbuf, sizeof(msgbuf) - 1, MSG_WAITALL);
+	waitpid(pid, NULL, 0);
+	int type = 0;
+	socklen_t type_len = sizeof(type);
+	getsockopt(conn, SOL_SOCKET, SO_TYPE, &type, &type_len);
+	printf("tcp: ready %d got %zd '%s' stream %d\n", ready, n, msgbuf, type == SOCK_STREAM);
+	close(conn);
+	close(server);
+}
+
 static int compare_ints(const void *a, const void *b)
 {
 	return *(const int *)a - *(const int *)b;
@@ -230,6 +298,7 @@ int main(int argc, char **argv)
 	check_files(self);
 	check_processes(self);
 	check_signals();
+	check_sockets();
 	check_compute();
 	return 0;
 }
