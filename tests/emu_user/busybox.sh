@@ -16,7 +16,7 @@ cd "$WORK" || exit 1
 
 # Applets by name on PATH, so that sh runs them through fork + execve of busybox itself.
 mkdir bin
-for applet in sh echo cat sleep timeout kill sort md5sum sha256sum gzip gunzip awk sed wc tr cut seq head tail \
+for applet in sh echo cat sleep timeout kill tar sort md5sum sha256sum gzip gunzip awk sed wc tr cut seq head tail \
 	uniq grep expr printf test rm ls; do
 	ln -s "$BUSYBOX" "bin/$applet"
 done
@@ -95,6 +95,7 @@ check sh-signals-trap-wait sh -c 'trap "echo trapped USR1" USR1; kill -USR1 $$
 	trap "echo trapped TERM" TERM; (sleep 0.1; kill -TERM $$) & sleep 1; wait; echo "waited $?"'
 check timeout-kills-child timeout 1 sleep 3
 check sh-gzip-roundtrip sh -c 'gzip -c < data.txt | gunzip -c | md5sum'
+check tar-gzip-pipeline sh -c 'tar czf - data.txt | tar xzOf - | md5sum'
 check sort sort data.txt
 check sort-numeric-key sort -n -k 3 -k 1r data.txt
 check sort-unique-reverse sort -u -r -k 4 data.txt
