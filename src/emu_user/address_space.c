@@ -211,6 +211,33 @@ static int64_t choose_address(struct guest_as *as, uint64_t addr, uint64_t len, 
 	return find_free(as, len);
 }
 
+/* After a failed host mmap over [addr, addr+len): the kernel refuses bad arguments before it
+ * touches the old pages, but a failure after that leaves a hole in the reservation, which the
+ * host could later fill with its own memory. Such a hole is closed and forgotten. */
+static void recover_failed_map(struct guest_as *as, uint64_t addr, uint64_t len)
+{
+	if (msync(as->host_base + addr, len, MS_ASYNC) == 0 || errno != ENOMEM)
+		return;
+	host_reserve(as, addr, len);
+	carve(as, addr, addr + len);
+	as->generation++;
+}
+
+/* Records a mapping the host has just made, replacing whatever the table had there. */
+static int64_t record_mapping(struct guest_as *as, uint64_t addr, uint64_t len, int prot,
+			      int region_flags)
+{
+	if (!range_is_free(as, addr, addr + len))
+		as->generation++;
+	if (carve(as, addr, addr + len) < 0 ||
+	    insert(as, addr, addr + len, prot, region_flags) < 0) {
+		host_reserve(as, addr, len);
+		carve(as, addr, addr + len);
+		return -ENOMEM;
+	}
+	return (int64_t)addr;
+}
+
 int64_t guest_as_mmap(struct guest_as *as, uint64_t addr, uint64_t len, int prot, int flags,
 		      int host_fd, uint64_t offset)
 {
@@ -233,24 +260,12 @@ int64_t guest_as_mmap(struct guest_as *as, uint64_t addr, uint64_t len, int prot
 		       anonymous ? -1 : host_fd, anonymous ? 0 : (off_t)offset);
 	if (p == MAP_FAILED) {
 		int rc = -errno;
-		/* A failed MAP_FIXED may already have dropped the old pages: forget them too. */
-		if (flags & MAP_FIXED) {
-			host_reserve(as, (uint64_t)where, len);
-			carve(as, (uint64_t)where, (uint64_t)where + len);
-			as->generation++;
-		}
+		recover_failed_map(as, (uint64_t)where, len);
 		return rc;
 	}
-	int region_flags =
-	    (type != MAP_PRIVATE ? GUEST_MAP_SHARED : 0) | (anonymous ? 0 : GUEST_MAP_FILE);
-	if (!range_is_free(as, (uint64_t)where, (uint64_t)where + len))
-		as->generation++;
-	if (carve(as, (uint64_t)where, (uint64_t)where + len) < 0 ||
-	    insert(as, (uint64_t)where, (uint64_t)where + len, prot, region_flags) < 0) {
-		host_reserve(as, (uint64_t)where, len);
-		return -ENOMEM;
-	}
-	return where;
+	return record_mapping(as, (uint64_t)where, len, prot,
+			      (type != MAP_PRIVATE ? GUEST_MAP_SHARED : 0) |
+				  (anonymous ? 0 : GUEST_MAP_FILE));
 }
 
 int guest_as_munmap(struct guest_as *as, uint64_t addr, uint64_t len)
@@ -328,8 +343,11 @@ static int64_t mremap_move(struct guest_as *as, const struct guest_region *r, ui
 	int prot = r->prot, flags = r->flags;
 	void *p = mremap(as->host_base + old_addr, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED,
 			 as->host_base + target);
-	if (p == MAP_FAILED)
-		return -errno;
+	if (p == MAP_FAILED) {
+		int rc = -errno;
+		recover_failed_map(as, (uint64_t)target, new_len);
+		return rc;
+	}
 	host_reserve(as, old_addr, old_len);
 	as->generation++;
 	if (carve(as, old_addr, old_addr + old_len) < 0 ||
@@ -390,8 +408,10 @@ uint64_t guest_as_brk(struct guest_as *as, uint64_t new_brk)
 			return as->brk_cur;
 		void *p = mmap(as->host_base + old_end, new_end - old_end, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-		if (p == MAP_FAILED)
+		if (p == MAP_FAILED) {
+			recover_failed_map(as, old_end, new_end - old_end);
 			return as->brk_cur;
+		}
 		if (insert(as, old_end, new_end, PROT_READ | PROT_WRITE, GUEST_MAP_HEAP) < 0) {
 			host_reserve(as, old_end, new_end - old_end);
 			return as->brk_cur;

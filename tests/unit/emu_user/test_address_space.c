@@ -235,6 +235,17 @@ Test(address_space, private_file_mapping_shows_the_file)
 	close(fd);
 }
 
+Test(address_space, failed_file_mapping_keeps_the_old_pages)
+{
+	uint64_t a = map_fixed(0x100000, PAGE, RW);
+	((uint8_t *)guest_as_translate(&as, a, PAGE, PROT_WRITE))[0] = 42;
+	cr_assert_eq(guest_as_mmap(&as, a, PAGE, PROT_READ, MAP_PRIVATE | MAP_FIXED, 1000, 0),
+		     -EBADF);
+	const uint8_t *host = guest_as_translate(&as, a, PAGE, PROT_WRITE);
+	cr_assert_not_null(host, "a refused mmap must not drop the mapping underneath");
+	cr_assert_eq(host[0], 42);
+}
+
 Test(address_space, reset_drops_every_mapping_and_the_heap)
 {
 	map_fixed(0x100000, PAGE, RW);
