@@ -260,6 +260,30 @@ INCDEC_FN(inc_64_nf, uint64_t, 1)
 INCDEC_FN(dec_32_nf, uint32_t, -1)
 INCDEC_FN(dec_64_nf, uint64_t, -1)
 
+/* ---- NOT (no flags) and NEG of a 32/64-bit register ---- */
+
+#define NOT_FN(name, S)                                                                            \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		reg_write(cpu, i->rm, S, ~reg_read(cpu, i->rm, S));                                \
+		return NEXT;                                                                       \
+	}
+#define NEG_FN(name, S, FLAGS)                                                                     \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		uint64_t a = reg_read(cpu, i->rm, S), r = (0 - a) & size_mask(S);                  \
+		reg_write(cpu, i->rm, S, r);                                                       \
+		if (FLAGS)                                                                         \
+			emu_set_lazy(cpu, LF_SUB, S, r, 0, a);                                     \
+		return NEXT;                                                                       \
+	}
+NOT_FN(not_32, 4)
+NOT_FN(not_64, 8)
+NEG_FN(neg_32, 4, 1)
+NEG_FN(neg_64, 8, 1)
+NEG_FN(neg_32_nf, 4, 0)
+NEG_FN(neg_64_nf, 8, 0)
+
 /* ---- MOV, MOVZX, LEA ---- */
 
 /* 64-bit addressing without a segment override, in three shapes fixed at decode time. */
@@ -291,10 +315,10 @@ static inline uint64_t ea_of(struct emu_cpu *cpu, const struct emu_insn *i, enum
 			return EXIT(EMU_STOP);                                                     \
 		return NEXT_W;                                                                     \
 	}
-#define LEA_FN(name, SHAPE)                                                                        \
+#define LEA_FN(name, SHAPE, T)                                                                     \
 	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
 	{                                                                                          \
-		R(i->reg) = ea_of(cpu, i, SHAPE);                                                  \
+		R(i->reg) = (T)ea_of(cpu, i, SHAPE);                                               \
 		return NEXT;                                                                       \
 	}
 
@@ -305,17 +329,18 @@ static inline uint64_t ea_of(struct emu_cpu *cpu, const struct emu_insn *i, enum
 	LOAD_FN(loadzx16_32_##shape, SHAPE, 2, 4)                                                  \
 	STORE_FN(store32_##shape, SHAPE, 4)                                                        \
 	STORE_FN(store64_##shape, SHAPE, 8)                                                        \
-	LEA_FN(lea64_##shape, SHAPE)
+	LEA_FN(lea64_##shape, SHAPE, uint64_t)                                                     \
+	LEA_FN(lea32_##shape, SHAPE, uint32_t)
 MEM_SHAPE(abs, EA_ABS)
 MEM_SHAPE(base, EA_BASE)
 MEM_SHAPE(bi, EA_BASE_INDEX)
 
 /* [shape][kind]: loads 32/64, MOVZX from 8/16 to 32, stores 32/64, LEA 64. */
-enum { M_LOAD32, M_LOAD64, M_ZX8, M_ZX16, M_STORE32, M_STORE64, M_LEA64, M_KINDS };
+enum { M_LOAD32, M_LOAD64, M_ZX8, M_ZX16, M_STORE32, M_STORE64, M_LEA64, M_LEA32, M_KINDS };
 #define MEM_ROW(shape)                                                                             \
 	{                                                                                          \
 		load32_##shape, load64_##shape, loadzx8_32_##shape, loadzx16_32_##shape,           \
-		    store32_##shape, store64_##shape, lea64_##shape                                \
+		    store32_##shape, store64_##shape, lea64_##shape, lea32_##shape                 \
 	}
 static const emu_handler mem_ops[3][M_KINDS] = {MEM_ROW(abs), MEM_ROW(base), MEM_ROW(bi)};
 
@@ -641,7 +666,23 @@ static struct choice choose_lea(const struct emu_insn *i)
 	int shape = ea_shape(i);
 	if (shape >= 0 && i->opsize == 8)
 		c.live = mem_ops[shape][M_LEA64];
+	else if (shape >= 0 && i->opsize == 4)
+		c.live = mem_ops[shape][M_LEA32];
 	return c;
+}
+
+static struct choice choose_not_neg(const struct emu_insn *i)
+{
+	struct choice c = {.live = i->fn};
+	if (!reg_form_32_64(i))
+		return c;
+	bool wide = i->opsize == 8;
+	if (i->fn == op_not)
+		return (struct choice){.live = wide ? not_64 : not_32, .pure = true};
+	return (struct choice){.live = wide ? neg_64 : neg_32,
+			       .dead = wide ? neg_64_nf : neg_32_nf,
+			       .writes = FL_ARITH,
+			       .pure = true};
 }
 
 static struct choice choose_stack(const struct emu_insn *i)
@@ -694,6 +735,8 @@ static struct choice choose(const struct emu_insn *i)
 		return choose_extend(i);
 	if (fn == op_lea)
 		return choose_lea(i);
+	if (fn == op_not || fn == op_neg)
+		return choose_not_neg(i);
 	if (fn == op_push_reg || fn == op_pop_reg || fn == op_call_rel || fn == op_ret)
 		return choose_stack(i);
 	if (fn == op_jcc)

@@ -84,6 +84,57 @@ static bool string_step(struct emu_cpu *cpu, const struct emu_insn *i, const str
 	}
 }
 
+static bool uses_rsi(const struct emu_insn *i);
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Host address of `addr` when its page is in the TLB for `access` (read or write), else NULL. */
+static uint8_t *tlb_host(struct emu_cpu *cpu, uint64_t addr, bool write)
+{
+	struct tlb_entry *e = &cpu->tlb[(addr >> 12) & (EMU_TLB_SIZE - 1)];
+	uint64_t tag = write ? e->tag_write : e->tag_read;
+	if (tag != (addr & EMU_PAGE_MASK))
+		return NULL;
+	return (uint8_t *)(uintptr_t)(addr + e->addend);
+}
+
+/* REP MOVS/STOS going forward with flat 64-bit addresses: the elements that lie within the
+ * current source and destination pages, all at once through the TLB (pages holding decoded
+ * code have no write entry, so they keep the element path that drops the code). False when
+ * this step must take the element-by-element path instead: a TLB miss, or a MOVS whose
+ * destination overlaps the source ahead of it (element order then replicates data, which a
+ * block copy would not). */
+static bool bulk_step(struct emu_cpu *cpu, const struct emu_insn *i, const struct string_regs *s)
+{
+	bool movs = uses_rsi(i);
+	if (s->asz != 8 || s->step < 0 || cpu->mode != EMU_MODE_64 ||
+	    (movs && i->seg != EMU_NO_SEG) || !(movs || i->opcode == 0xaa || i->opcode == 0xab))
+		return false;
+	unsigned size = i->opsize;
+	uint64_t dst = cpu->state.gpr[GPR_RDI], src = cpu->state.gpr[GPR_RSI];
+	uint64_t n = min_u64(cpu->state.gpr[GPR_RCX], (4096 - (dst & 0xfff)) / size);
+	if (movs)
+		n = min_u64(n, (4096 - (src & 0xfff)) / size);
+	uint8_t *hd = tlb_host(cpu, dst, true), *hs = movs ? tlb_host(cpu, src, false) : NULL;
+	size_t bytes = (size_t)n * size;
+	if (n == 0 || !hd || (movs && (!hs || (hd > hs && hd < hs + bytes))))
+		return false;
+	if (movs) {
+		memmove(hd, hs, bytes);
+		cpu->state.gpr[GPR_RSI] += bytes;
+	} else {
+		uint64_t v = cpu->state.gpr[GPR_RAX];
+		for (uint64_t k = 0; k < n; k++)
+			store_host(hd + k * size, size, v);
+	}
+	cpu->state.gpr[GPR_RDI] += bytes;
+	cpu->state.gpr[GPR_RCX] -= n;
+	return true;
+}
+
 static bool compares(const struct emu_insn *i)
 {
 	return i->opcode == 0xa6 || i->opcode == 0xa7 || i->opcode == 0xae || i->opcode == 0xaf;
@@ -126,6 +177,8 @@ static int string_op(struct emu_cpu *cpu, const struct emu_insn *i)
 	struct lazy_flags saved_lf = cpu->lf;
 	uint64_t saved_flags = cpu->flags;
 	while (gpr_get(cpu, GPR_RCX, s.asz) != 0) {
+		if (bulk_step(cpu, i, &s))
+			continue;
 		if (!string_step(cpu, i, &s)) {
 			cpu->lf = saved_lf;
 			cpu->flags = saved_flags;

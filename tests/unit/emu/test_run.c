@@ -284,3 +284,39 @@ Test(emu_run, fnstenv_fault_address_as_the_host_reports_it)
 	cr_assert_eq(exit.vector, EMU_VEC_PF);
 	cr_expect_eq(exit.fault_address, DATA + 4086 + 27);
 }
+
+/* rep movsb one byte ahead of its source replicates the first byte, element by element. */
+Test(emu_run, rep_movsb_overlapping_forward_replicates)
+{
+	data[0] = 0xab;
+	LOAD("\xf3\xa4"); /* rep movsb */
+	st->gpr[6] = DATA;
+	st->gpr[7] = DATA + 1;
+	st->gpr[1] = 100;
+	struct emu_exit exit;
+	emu_run(cpu, 100, &exit);
+	cr_assert_eq(exit.vector, EMU_VEC_BP);
+	for (int k = 0; k <= 100; k++)
+		cr_assert_eq(data[k], 0xab, "byte %d", k);
+	cr_expect_eq(data[101], 0);
+	cr_expect_eq(st->gpr[1], 0);
+	cr_expect_eq(st->gpr[7], DATA + 101);
+}
+
+/* rep stosd running off the mapped page: the part before it is written, the registers describe
+ * the rest and the fault is at the first unmapped byte. */
+Test(emu_run, rep_stosd_faults_at_the_page_end_with_progress_kept)
+{
+	LOAD("\xf3\xab"); /* rep stosd */
+	st->gpr[0] = 0x11223344;
+	st->gpr[7] = DATA + 4000;
+	st->gpr[1] = 100;
+	struct emu_exit exit;
+	emu_run(cpu, 100, &exit);
+	cr_assert_eq(exit.vector, EMU_VEC_PF);
+	cr_expect_eq(exit.fault_address, DATA + 4096);
+	cr_expect_eq(st->gpr[1], 100 - 24);
+	cr_expect_eq(st->gpr[7], DATA + 4096);
+	cr_expect_eq(data[4095], 0x11);
+	cr_expect_eq(st->rip, CODE, "the instruction restarts");
+}
