@@ -44,6 +44,8 @@ while read -r delay; do
 	dirty d.qcow2 || { fail "$name" "not left dirty"; continue; }
 	"$G" img io d.qcow2 -c flush 2>repair.log || { fail "$name" "reopen: $(cat repair.log)"; continue; }
 	grep -q "rebuilding refcounts" repair.log || { fail "$name" "no repair message"; continue; }
+	[ "$(wc -l <repair.log)" -eq 1 ] ||
+		{ fail "$name" "repair printed more than one line: $(head -3 repair.log)"; continue; }
 	qemu-img check d.qcow2 >check.log 2>&1 || { fail "$name" "check: $(head -3 check.log)"; continue; }
 	dirty d.qcow2 && { fail "$name" "still dirty"; continue; }
 	qemu-img convert -O raw d.qcow2 out.raw &&
