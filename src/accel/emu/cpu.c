@@ -121,13 +121,13 @@ static uint32_t leave_block(struct emu_cpu *cpu, const struct emu_insn *insn, ui
 static uint32_t run_whole_block(struct emu_cpu *cpu, const struct emu_block *b, bool *stopped)
 {
 	const struct emu_insn *insn = &cpu->insns[b->first];
+	const struct emu_insn *end = insn + b->count;
 	int step = insn[0].fast(cpu, insn);
-	uint32_t k = (uint32_t)(cpu->exit_insn - insn);
-	if (likely(k == b->count)) {
-		cpu->state.rip = insn[k - 1].next_rip;
-		return k;
+	if (likely(cpu->exit_insn == end)) {
+		cpu->state.rip = end[-1].next_rip;
+		return b->count;
 	}
-	return leave_block(cpu, insn, k, step, stopped);
+	return leave_block(cpu, insn, (uint32_t)(cpu->exit_insn - insn), step, stopped);
 }
 
 /* The first `limit` instructions of `b` through the exact handlers (the budget ends inside). */
