@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds the qcow2 libFuzzer target with clang (ASan + UBSan) and runs it for SECONDS (default
-# 60), starting from a few valid images made by qemu-img and gureum as seeds.
+# 60), starting from a few valid images made by qemu-img and gureum as seeds (inputs up to
+# 128 KiB: an image with extended L2 entries is 96 KiB).
 #   usage: tests/fuzz/run_fuzz_qcow2.sh [SECONDS]
 set -eu
 SECONDS_TO_RUN=${1:-60}
@@ -34,5 +35,12 @@ if command -v qemu-img >/dev/null && [ ! -e "$OUT/corpus/seed-snapshots" ]; then
 	qemu-io -c "write -P 2 1k 2k" "$OUT/corpus/seed-snapshots" >/dev/null
 	qemu-img snapshot -c two "$OUT/corpus/seed-snapshots"
 fi
-exec "$OUT/fuzz_qcow2" -max_total_time="$SECONDS_TO_RUN" -max_len=65536 -timeout=10 \
+# Extended L2 entries need clusters of at least 16 KiB: the smallest such image with data is six
+# clusters (header, refcount table and block, L1, L2, data).
+if command -v qemu-img >/dev/null && [ ! -e "$OUT/corpus/seed-extl2" ]; then
+	qemu-img create -q -f qcow2 -o extended_l2=on,cluster_size=16k "$OUT/corpus/seed-extl2" 256k
+	qemu-io -c "write -P 3 0 1k" -c "write -z 2k 1k" -c "write -P 4 12k 2k" \
+		-c "discard 12k 512" "$OUT/corpus/seed-extl2" >/dev/null
+fi
+exec "$OUT/fuzz_qcow2" -max_total_time="$SECONDS_TO_RUN" -max_len=131072 -timeout=10 \
 	-rss_limit_mb=1024 "$OUT/corpus"
