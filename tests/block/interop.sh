@@ -160,9 +160,9 @@ refuses() { # MESSAGE COMMAND...
 }
 ext_l2() {
 	qemu-img create -f qcow2 -o extended_l2=on x.qcow2 1M >/dev/null &&
-	refuses "extended L2" "$G" img info x.qcow2
+	refuses "extended L2" "$G" img io x.qcow2 -c "write 0 4k"
 }
-run "extended L2 feature refused with its name" ext_l2
+run "writing an image with extended L2 entries refused with its name (reads: ext_l2.sh)" ext_l2
 loop() {
 	qemu-img create -f qcow2 a.qcow2 1M >/dev/null &&
 	qemu-img create -f qcow2 -b a.qcow2 -F qcow2 b.qcow2 >/dev/null &&
