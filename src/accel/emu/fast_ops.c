@@ -13,6 +13,7 @@
 #include "accel/emu/fast_ops.h"
 #include "accel/emu/cpu.h"
 #include "accel/emu/fast_sse.h"
+#include "accel/emu/fused_jcc.h"
 #include "accel/emu/ops.h"
 #include "accel/emu/threaded.h"
 
@@ -702,10 +703,15 @@ static struct choice choose_stack(const struct emu_insn *i)
 }
 
 /* Jcc in 64-bit code (opsize 8) to a canonical target cannot fault. */
+static bool jcc_cannot_fault(const struct emu_insn *i)
+{
+	return i->fn == op_jcc && i->opsize == 8 && canonical(i->imm);
+}
+
 static struct choice choose_jcc(const struct emu_insn *i)
 {
 	struct choice c = {.live = i->fn};
-	if (i->opsize == 8 && canonical(i->imm))
+	if (jcc_cannot_fault(i))
 		c.live = jcc_fns[i->sub & 15];
 	return c;
 }
@@ -774,5 +780,12 @@ void emu_specialize_block(struct emu_insn *insns, uint32_t count)
 			live &= ~c.writes;
 		else
 			live = FL_ARITH;
+	}
+	for (uint32_t k = 0; k + 1 < count; k++) {
+		if (!jcc_cannot_fault(&insns[k + 1]))
+			continue;
+		emu_handler fused = emu_fuse_cmp_jcc(&insns[k], &insns[k + 1]);
+		if (fused)
+			insns[k].fast = fused;
 	}
 }

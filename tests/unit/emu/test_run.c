@@ -320,3 +320,77 @@ Test(emu_run, rep_stosd_faults_at_the_page_end_with_progress_kept)
 	cr_expect_eq(data[4095], 0x11);
 	cr_expect_eq(st->rip, CODE, "the instruction restarts");
 }
+
+/* Every CMP/TEST shape (registers, immediates, memory, sizes 1 to 8) followed by each of the 16
+ * Jcc, each Jcc jumping over a BTS that records it fell through: the emulator runs such pairs
+ * as one fused handler; the registers and flags must equal one instruction at a time. */
+static const struct {
+	uint8_t len;
+	uint8_t bytes[6];
+} compare_forms[] = {
+    {2, {0x39, 0xd8}},			 /* cmp eax, ebx */
+    {3, {0x48, 0x39, 0xd8}},		 /* cmp rax, rbx */
+    {2, {0x3b, 0xd8}},			 /* cmp ebx, eax */
+    {3, {0x83, 0xf8, 0x05}},		 /* cmp eax, 5 */
+    {4, {0x48, 0x83, 0xf8, 0xfd}},	 /* cmp rax, -3 */
+    {2, {0x38, 0x16}},			 /* cmp [rsi], dl */
+    {3, {0x80, 0x3e, 0x41}},		 /* cmp byte [rsi], 0x41 */
+    {2, {0x3a, 0x16}},			 /* cmp dl, [rsi] */
+    {3, {0x39, 0x46, 0x04}},		 /* cmp [rsi+4], eax */
+    {5, {0x48, 0x83, 0x7e, 0x08, 0x7f}}, /* cmp qword [rsi+8], 0x7f */
+    {4, {0x66, 0x3b, 0x56, 0x02}},	 /* cmp dx, [rsi+2] */
+    {2, {0x85, 0xd8}},			 /* test eax, ebx */
+    {2, {0xa8, 0x81}},			 /* test al, 0x81 */
+    {3, {0x48, 0x85, 0xd0}},		 /* test rax, rdx */
+    {4, {0xf6, 0x46, 0x03, 0x80}},	 /* test byte [rsi+3], 0x80 */
+    {2, {0x85, 0x1e}},			 /* test [rsi], ebx */
+};
+
+static size_t emit_compare_and_branch_program(void)
+{
+	static const uint8_t bts_regs[4][3] = {
+	    {0x48, 0x0f, 0xba}, {0x49, 0x0f, 0xba}, {0x49, 0x0f, 0xba}, {0x49, 0x0f, 0xba}};
+	static const uint8_t bts_modrm[4] = {0xe9, 0xe8, 0xe9, 0xea}; /* rcx r8 r9 r10 */
+	size_t at = 0;
+	unsigned n = 0;
+	for (size_t f = 0; f < sizeof(compare_forms) / sizeof(compare_forms[0]); f++) {
+		for (unsigned cc = 0; cc < 16; cc++, n++) {
+			memcpy(code + at, compare_forms[f].bytes, compare_forms[f].len);
+			at += compare_forms[f].len;
+			code[at++] = (uint8_t)(0x70 + cc);
+			code[at++] = 5; /* over the BTS */
+			memcpy(code + at, bts_regs[n / 64], 3);
+			at += 3;
+			code[at++] = bts_modrm[n / 64];
+			code[at++] = (uint8_t)(n % 64);
+		}
+	}
+	return at;
+}
+
+Test(emu_run, fused_compare_and_branch_match_single_steps)
+{
+	size_t len = emit_compare_and_branch_program();
+	cr_assert_lt(len, sizeof(code));
+	for (int k = 0; k < 64; k++)
+		data[k] = (uint8_t)(k * 37 + 0x3f);
+	for (uint64_t seed = 1; seed <= 64; seed++) {
+		uint8_t v1, v2;
+		random_registers(seed);
+		st->gpr[6] = DATA + (seed & 31);
+		if (seed & 1)
+			st->gpr[3] = st->gpr[0]; /* equal operands */
+		struct vcpu_state whole = run_to_exception(false, &v1);
+		random_registers(seed);
+		st->gpr[6] = DATA + (seed & 31);
+		if (seed & 1)
+			st->gpr[3] = st->gpr[0];
+		struct vcpu_state steps = run_to_exception(true, &v2);
+		cr_assert_eq(v1, EMU_VEC_BP);
+		cr_assert_eq(v2, EMU_VEC_BP);
+		cr_assert_eq(whole.rip, steps.rip);
+		cr_assert_eq(whole.rflags, steps.rflags, "seed %lu", (unsigned long)seed);
+		cr_assert_arr_eq(whole.gpr, steps.gpr, sizeof(whole.gpr), "seed %lu",
+				 (unsigned long)seed);
+	}
+}
