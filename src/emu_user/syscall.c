@@ -48,10 +48,11 @@ void emu_process_syscall(struct emu_process *p)
 		result = table[nr](p, args);
 	else
 		result = unknown_syscall(p, nr);
-	/* execve replaced the register file: its rax is already the new program's. */
+	/* A successful execve replaced the register file: the new program starts with rax 0. A
+	 * failed one past the point of no return may have left none (the process is exiting). */
 	if (p->regs == r)
 		r->gpr[GPR_RAX] = (uint64_t)result;
-	else
+	else if (p->regs)
 		p->regs->gpr[GPR_RAX] = 0;
 }
 
