@@ -251,24 +251,38 @@ int emu_process_exec(struct emu_process *p, const char *path, char *const argv[]
 	return exec_at_depth(p, path, argv, envp, path, 0, err, err_len);
 }
 
-/* The signal Linux would send for a CPU exception in user mode. */
-static int exception_signal(const struct emu_exit *exit)
+/* The signal (and siginfo) Linux sends for a CPU exception in user mode. */
+static struct guest_fault fault_of(const struct emu_process *p, const struct emu_exit *exit)
 {
+	const struct vcpu_state *s = p->regs;
+	struct guest_fault f = {SIGSEGV, SI_KERNEL, 0, exit->vector, exit->error_code};
 	switch (exit->vector) {
+	case EMU_VEC_PF:
+		/* The address space knows better than the CPU whether the page exists at all. */
+		f.code = guest_as_find(&p->as, exit->fault_address) ? SEGV_ACCERR : SEGV_MAPERR;
+		f.addr = exit->fault_address;
+		break;
 	case EMU_VEC_DE:
+		f = (struct guest_fault){SIGFPE, FPE_INTDIV, s->rip, exit->vector, 0};
+		break;
 	case EMU_VEC_MF:
 	case EMU_VEC_XM:
-		return SIGFPE;
+		f = (struct guest_fault){SIGFPE, FPE_FLTUNK, s->rip, exit->vector, 0};
+		break;
 	case EMU_VEC_DB:
 	case EMU_VEC_BP:
-		return SIGTRAP;
+		f = (struct guest_fault){SIGTRAP, SI_KERNEL, 0, exit->vector, 0};
+		break;
 	case EMU_VEC_UD:
-		return SIGILL;
+		f = (struct guest_fault){SIGILL, ILL_ILLOPN, s->rip, exit->vector, 0};
+		break;
 	case EMU_VEC_AC:
-		return SIGBUS;
+		f = (struct guest_fault){SIGBUS, BUS_ADRALN, 0, exit->vector, 0};
+		break;
 	default:
-		return SIGSEGV;
+		break;
 	}
+	return f;
 }
 
 static void report_fault(const struct emu_process *p, const struct emu_exit *exit, int sig)
@@ -288,13 +302,29 @@ static void report_fault(const struct emu_process *p, const struct emu_exit *exi
 			(exit->error_code & EMU_PF_FETCH)   ? "fetch"
 			: (exit->error_code & EMU_PF_WRITE) ? "write"
 							    : "read",
-			(exit->error_code & EMU_PF_PRESENT) ? ", protection" : ", not mapped",
+			guest_as_find(&p->as, exit->fault_address) ? ", protection"
+								   : ", not mapped",
 			(unsigned long long)exit->fault_address, (unsigned long long)s->rip);
 		return;
 	}
 	fprintf(stderr,
 		"gureum emu-user: guest killed by SIG%s: exception vector %u at rip 0x%llx\n",
 		sigabbrev_np(sig), exit->vector, (unsigned long long)s->rip);
+}
+
+/* A CPU exception: the guest's handler for its signal runs, or the process dies of it. */
+static void handle_fault(struct emu_process *p, enum emu_exit_reason reason,
+			 const struct emu_exit *exit)
+{
+	struct guest_fault fault = fault_of(p, exit);
+	if (reason == EMU_EXIT_HLT) /* privileged: #GP in user mode */
+		fault = (struct guest_fault){SIGSEGV, SI_KERNEL, 0, EMU_VEC_GP, 0};
+	if (signal_deliver_fault(p, &fault))
+		return;
+	report_fault(p, exit, fault.sig);
+	p->exited = true;
+	p->exit_status = 128 + fault.sig;
+	p->fatal_signal = fault.sig;
 }
 
 int emu_process_run(struct emu_process *p)
@@ -304,18 +334,12 @@ int emu_process_run(struct emu_process *p)
 		memset(&exit, 0, sizeof(exit));
 		enum emu_exit_reason reason = emu_run(p->cpu, RUN_BUDGET, &exit);
 		p->instructions += exit.executed;
-		if (reason == EMU_EXIT_SYSCALL || reason == EMU_EXIT_BUDGET) {
-			if (reason == EMU_EXIT_SYSCALL)
-				emu_process_syscall(p);
-			if (!p->exited && signal_deliverable(p))
-				signal_deliver(p);
-			continue;
-		}
-		int sig = reason == EMU_EXIT_HLT ? SIGSEGV : exception_signal(&exit);
-		report_fault(p, &exit, sig);
-		p->exited = true;
-		p->exit_status = 128 + sig;
-		p->fatal_signal = sig;
+		if (reason == EMU_EXIT_SYSCALL)
+			emu_process_syscall(p);
+		else if (reason != EMU_EXIT_BUDGET)
+			handle_fault(p, reason, &exit);
+		if (!p->exited && signal_deliverable(p))
+			signal_deliver(p);
 	}
 	return p->exit_status;
 }

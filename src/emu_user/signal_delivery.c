@@ -146,8 +146,8 @@ static void frame_fault(struct emu_process *p)
 	p->exit_status = 128 + SIGSEGV;
 }
 
-static void push_frame(struct emu_process *p, int sig, const struct guest_sigaction *act,
-		       uint64_t saved_mask)
+static struct guest_rt_sigframe *push_frame(struct emu_process *p, int sig,
+					    const struct guest_sigaction *act, uint64_t saved_mask)
 {
 	struct vcpu_state *s = p->regs;
 	uint64_t sp = s->gpr[GPR_RSP] - REDZONE;
@@ -158,7 +158,7 @@ static void push_frame(struct emu_process *p, int sig, const struct guest_sigact
 	    guest_as_translate(&p->as, frame, sizeof(struct guest_rt_sigframe), PROT_WRITE);
 	if (!fp_host || !f || !(act->flags & GUEST_SA_RESTORER)) {
 		frame_fault(p);
-		return;
+		return NULL;
 	}
 	memcpy(fp_host, s->xsave, FXSAVE_BYTES);
 	memset(f, 0, sizeof(*f));
@@ -177,6 +177,19 @@ static void push_frame(struct emu_process *p, int sig, const struct guest_sigact
 	s->gpr[GPR_RAX] = 0;
 	s->rip = act->handler;
 	s->rflags &= ~(0x100ULL | 0x400ULL); /* TF and DF clear, as the ABI requires */
+	return f;
+}
+
+/* The handler now runs with its sa_mask (and the signal itself) blocked; SA_RESETHAND makes
+ * this delivery the last. */
+static void enter_handler(struct emu_process *p, int sig, const struct guest_sigaction *act)
+{
+	p->sigmask |= act->mask | ((act->flags & GUEST_SA_NODEFER) ? 0 : bit(sig));
+	p->sigmask &= ~(bit(SIGKILL) | bit(SIGSTOP));
+	if (act->flags & GUEST_SA_RESETHAND) {
+		memset(&p->sigactions[sig], 0, sizeof(p->sigactions[sig]));
+		signal_apply_disposition(p, sig);
+	}
 }
 
 /* Returns true when a handler frame was pushed. */
@@ -193,12 +206,7 @@ static bool deliver_one(struct emu_process *p, int sig, uint64_t saved_mask)
 		return false;
 	}
 	push_frame(p, sig, &act, saved_mask);
-	p->sigmask |= act.mask | ((act.flags & GUEST_SA_NODEFER) ? 0 : bit(sig));
-	p->sigmask &= ~(bit(SIGKILL) | bit(SIGSTOP));
-	if (act.flags & GUEST_SA_RESETHAND) {
-		memset(&p->sigactions[sig], 0, sizeof(p->sigactions[sig]));
-		signal_apply_disposition(p, sig);
-	}
+	enter_handler(p, sig, &act);
 	return true;
 }
 
@@ -207,6 +215,27 @@ void signal_deliver(struct emu_process *p)
 	int sig = next_deliverable(p);
 	if (sig)
 		deliver_one(p, sig, p->sigmask);
+}
+
+bool signal_deliver_fault(struct emu_process *p, const struct guest_fault *fault)
+{
+	int sig = fault->sig;
+	struct guest_sigaction act = p->sigactions[sig];
+	/* Like the kernel's force_sig: blocked or not caught means the process dies. */
+	if (act.handler <= 1 || (p->sigmask & bit(sig)))
+		return false;
+	memset(&noted_info[sig], 0, sizeof(noted_info[sig]));
+	noted_info[sig].si_signo = sig;
+	noted_info[sig].si_code = fault->code;
+	noted_info[sig].si_addr = (void *)(uintptr_t)fault->addr;
+	struct guest_rt_sigframe *f = push_frame(p, sig, &act, p->sigmask);
+	if (f) {
+		f->uc.mcontext.trapno = fault->trapno;
+		f->uc.mcontext.err = fault->error_code;
+		f->uc.mcontext.cr2 = fault->addr;
+		enter_handler(p, sig, &act);
+	}
+	return true;
 }
 
 void signal_clear_pending(void)

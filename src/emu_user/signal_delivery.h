@@ -3,7 +3,8 @@
  * boundary it controls (after a system call, or at the end of an instruction budget) by pushing
  * the x86-64 Linux rt_sigframe (return address = sa_restorer, ucontext with the registers,
  * FXSAVE area and the old mask, siginfo) and entering the handler. rt_sigreturn undoes it.
- * Faults raised by the CPU itself are not delivered: they end the process. */
+ * Faults the CPU raises (page faults, #UD, #DE...) go to a handler the guest installed for their
+ * signal, with the siginfo Linux would give; without one they end the process. */
 #ifndef GUREUM_EMU_USER_SIGNAL_DELIVERY_H
 #define GUREUM_EMU_USER_SIGNAL_DELIVERY_H
 
@@ -22,6 +23,17 @@ bool signal_deliverable(const struct emu_process *p);
 /* Delivers one deliverable signal (if any). A signal whose disposition has meanwhile become
  * SIG_DFL gets its default action on the host (which may end this process). */
 void signal_deliver(struct emu_process *p);
+/* A CPU fault as the signal Linux makes of it. */
+struct guest_fault {
+	int sig, code;	     /* si_signo, si_code */
+	uint64_t addr;	     /* si_addr (and sigcontext cr2) */
+	unsigned trapno;     /* exception vector */
+	uint64_t error_code; /* the exception's error code */
+};
+
+/* Runs the guest's handler for a fault. False when the signal is not caught or is blocked:
+ * then the fault kills the process. */
+bool signal_deliver_fault(struct emu_process *p, const struct guest_fault *fault);
 /* Forgets noted signals (a forked child starts with none pending). */
 void signal_clear_pending(void);
 /* rt_sigreturn: restores the context saved in the frame at the guest's rsp. */

@@ -38,6 +38,52 @@ static void on_alarm(int sig)
 	alarm_count++;
 }
 
+static sigjmp_buf fault_jump;
+static volatile int fault_code;
+static void *volatile fault_addr;
+
+static void on_fault(int sig, siginfo_t *info, void *context)
+{
+	(void)context;
+	fault_code = info->si_code;
+	fault_addr = info->si_addr;
+	siglongjmp(fault_jump, sig);
+}
+
+/* Faults the CPU raises reach handlers, with the siginfo Linux gives. */
+static void check_faults(void)
+{
+	struct sigaction sa = {0};
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGILL, &sa, NULL);
+	sigaction(SIGFPE, &sa, NULL);
+	int sig = sigsetjmp(fault_jump, 1);
+	if (sig == 0)
+		*(volatile int *)16 = 1;
+	printf("fault: segv %d code %d addr %p\n", sig == SIGSEGV, fault_code, fault_addr);
+	char *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	sig = sigsetjmp(fault_jump, 1);
+	if (sig == 0)
+		*(volatile char *)ro = 1;
+	printf("fault: write to read-only %d code %d at-page %d\n", sig == SIGSEGV, fault_code,
+	       fault_addr == ro);
+	munmap(ro, 4096);
+	sig = sigsetjmp(fault_jump, 1);
+	if (sig == 0)
+		__builtin_trap();
+	printf("fault: ud2 sigill %d code %d\n", sig == SIGILL, fault_code);
+	volatile int zero = 0;
+	sig = sigsetjmp(fault_jump, 1);
+	if (sig == 0)
+		zero = 10 / zero;
+	printf("fault: divide sigfpe %d code %d\n", sig == SIGFPE, fault_code);
+	signal(SIGSEGV, SIG_DFL);
+	signal(SIGILL, SIG_DFL);
+	signal(SIGFPE, SIG_DFL);
+}
+
 static void check_auxv(char **argv)
 {
 	const char *platform = (const char *)getauxval(AT_PLATFORM);
@@ -298,6 +344,7 @@ int main(int argc, char **argv)
 	check_files(self);
 	check_processes(self);
 	check_signals();
+	check_faults();
 	check_sockets();
 	check_compute();
 	return 0;
