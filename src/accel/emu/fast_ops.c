@@ -16,6 +16,7 @@
 #include "accel/emu/fused_jcc.h"
 #include "accel/emu/ops.h"
 #include "accel/emu/threaded.h"
+#include "accel/emu/x87_run.h"
 
 #define R(off) cpu->state.gpr[(off) >> 3]
 
@@ -747,8 +748,10 @@ static struct choice choose(const struct emu_insn *i)
 		return choose_stack(i);
 	if (fn == op_jcc)
 		return choose_jcc(i);
-	emu_handler sse = emu_fast_sse(i);
-	return (struct choice){.live = sse ? sse : fn};
+	emu_handler special = emu_fast_sse(i);
+	if (!special)
+		special = emu_x87_run_handler(i);
+	return (struct choice){.live = special ? special : fn};
 }
 
 /* An instruction without a specialised handler: the generic one, then on to the next. */

@@ -37,15 +37,61 @@ const void *fpu_host_x87_stub(unsigned opcode, unsigned modrm, bool opsize16)
 
 #define ARITH_FLAGS 0x8d5ULL
 
-void fpu_host_run(const void *stub, uint8_t *fx, void *mem, struct fpu_host_regs *regs)
+/* The FXSAVE image handed to the host: the guest's x87 head, the host's MXCSR (x87 code never
+ * reads it, and FXRSTOR must not load a guest value the host would fault on), no XMM data. */
+static void image_from(uint8_t *image, const uint8_t *fx)
 {
-	uint8_t image[512] __attribute__((aligned(16)));
 	uint32_t mxcsr;
 	__asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
 	memcpy(image, fx, 160);
 	memcpy(image + 24, &mxcsr, 4);
 	memset(image + 28, 0, 4);
-	memset(image + 160, 0, sizeof(image) - 160);
+	memset(image + 160, 0, 512 - 160);
+}
+
+static void image_to(uint8_t *fx, const uint8_t *image)
+{
+	memcpy(fx, image, 24);
+	memcpy(fx + 32, image + 32, 128);
+}
+
+#define FPU_CLOBBERS                                                                               \
+	"memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",    \
+	    "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "st", "st(1)", "st(2)",  \
+	    "st(3)", "st(4)", "st(5)", "st(6)", "st(7)"
+
+unsigned fpu_host_run_seq(const void *const *stubs, unsigned n, uint8_t *fx)
+{
+	uint8_t image[512] __attribute__((aligned(16)));
+	image_from(image, fx);
+	uint64_t k = 0, count = n;
+	/* One asm statement for the whole run: nothing the compiler emits may sit between the
+	 * stubs and touch the FPU. FNSTSW does not wait. */
+	__asm__ volatile("fxrstor64 (%[img])\n\t"
+			 "lea -128(%%rsp), %%rsp\n"
+			 "1:\n\t"
+			 "call *(%[stubs],%[k],8)\n\t"
+			 "inc %[k]\n\t"
+			 "fnstsw %%ax\n\t"
+			 "test $0x80, %%al\n\t"
+			 "jnz 2f\n\t"
+			 "cmp %[n], %[k]\n\t"
+			 "jb 1b\n"
+			 "2:\n\t"
+			 "lea 128(%%rsp), %%rsp\n\t"
+			 "fxsave64 (%[img])\n\t"
+			 "fninit\n\t"
+			 : [k] "+r"(k)
+			 : [img] "r"(image), [stubs] "r"(stubs), [n] "r"(count)
+			 : "rax", FPU_CLOBBERS);
+	image_to(fx, image);
+	return (unsigned)k;
+}
+
+void fpu_host_run(const void *stub, uint8_t *fx, void *mem, struct fpu_host_regs *regs)
+{
+	uint8_t image[512] __attribute__((aligned(16)));
+	image_from(image, fx);
 	uint64_t flags = regs->rflags & ARITH_FLAGS, rax = regs->rax;
 	/* The call pushes below the red zone; the stub's flags survive until PUSHFQ (LEA does not
 	 * touch them). FXSAVE64 and FNINIT never wait, so a pending unmasked guest exception
@@ -64,12 +110,8 @@ void fpu_host_run(const void *stub, uint8_t *fx, void *mem, struct fpu_host_regs
 			 "fninit\n\t"
 			 : [f] "+r"(flags), "+a"(rax)
 			 : [img] "r"(image), [stub] "r"(stub), "D"(mem)
-			 : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
-			   "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
-			   "xmm15", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)",
-			   "st(7)");
-	memcpy(fx, image, 24);
-	memcpy(fx + 32, image + 32, 128);
+			 : FPU_CLOBBERS);
+	image_to(fx, image);
 	regs->rflags = flags;
 	regs->rax = rax;
 }

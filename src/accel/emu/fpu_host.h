@@ -28,4 +28,10 @@ const void *fpu_host_x87_stub(unsigned opcode, unsigned modrm, bool opsize16);
  * are neither read nor written), with RDI = `mem`. */
 void fpu_host_run(const void *stub, uint8_t *fx, void *mem, struct fpu_host_regs *regs);
 
+/* Executes `n` register-form stubs (no memory, flags or RAX) back to back with the x87 state
+ * loaded once: FXRSTOR, the stubs, FXSAVE. Stops early after a stub that leaves an unmasked
+ * exception pending (FSW.ES), since the next one would wait and trap on the host. Returns how
+ * many ran (at least one). */
+unsigned fpu_host_run_seq(const void *const *stubs, unsigned n, uint8_t *fx);
+
 #endif

@@ -67,6 +67,12 @@ bool emu_x87_pending(struct emu_cpu *cpu)
 	return cpu->state.xsave[X87_FSW] & X87_FSW_ES;
 }
 
+/* FCMOVcc reads the arithmetic flags. */
+static bool reads_rflags(unsigned esc, unsigned modrm)
+{
+	return (esc == 2 || esc == 3) && modrm >= 0xc0 && modrm <= 0xdf;
+}
+
 /* Control instructions (FLDCW, FNSTCW, FNSTSW, FLDENV, FNSTENV, FRSTOR, FNSAVE, FNCLEX,
  * FNINIT and the obsolete no-ops) leave FIP, FDP and FOP alone, or load or store them. */
 static bool is_control(unsigned esc, unsigned modrm)
@@ -178,6 +184,15 @@ static int run_memory_form(struct emu_cpu *cpu, const struct emu_insn *i)
 		return EMU_STOP;
 	run(cpu, i, stub, buf, emu_ea_offset(cpu, i));
 	return EMU_NEXT;
+}
+
+bool emu_x87_plain(const struct emu_insn *i)
+{
+	unsigned esc = i->opcode - 0xd8;
+	if (i->fn != op_x87 || i->is_mem || (invalid_reg_forms[esc] >> (i->modrm & 0x3f) & 1))
+		return false;
+	return !is_control(esc, i->modrm) && !reads_rflags(esc, i->modrm) &&
+	       !writes_rflags(esc, i->modrm);
 }
 
 HANDLER(op_x87)

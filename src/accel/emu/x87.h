@@ -45,4 +45,10 @@ struct emu_cpu;
  * FWAIT raise #MF. */
 bool emu_x87_pending(struct emu_cpu *cpu);
 
+struct emu_insn;
+/* A register-form x87 instruction that only works on the x87 state: valid, not a control
+ * instruction, neither reading nor writing RFLAGS or RAX. Such instructions can run back to
+ * back on the host FPU (x87_run.c). */
+bool emu_x87_plain(const struct emu_insn *i);
+
 #endif

@@ -195,3 +195,81 @@ Test(emu_fp, cpuid_advertises_the_vector_levels_the_host_runs_and_no_avx)
 	cr_expect_eq(ecx & (bit_AVX | bit_XSAVE | bit_OSXSAVE | bit_FMA), 0);
 	cr_expect_eq(edx & (1u | bit_SSE | bit_SSE2), 1u | bit_SSE | bit_SSE2);
 }
+
+/* Runs the loaded program to its end either in one emu_run() or one instruction per call; the
+ * exit that ended it. */
+static struct emu_exit run_program(bool single_step)
+{
+	struct emu_exit exit;
+	while (emu_run(cpu, single_step ? 1 : 1000, &exit) == EMU_EXIT_BUDGET)
+		;
+	return exit;
+}
+
+/* Consecutive x87 register instructions run with the x87 state loaded into the host once; the
+ * x87 image, RIP and exit must be those of one instruction at a time. */
+static void expect_x87_run_matches_single_steps(const char *program, size_t len,
+						void (*prepare)(void))
+{
+	uint8_t fx_whole[160], fx_steps[160];
+	struct emu_exit whole, steps;
+	memcpy(code, program, len);
+	if (prepare)
+		prepare();
+	whole = run_program(false);
+	memcpy(fx_whole, st->xsave, 160);
+	uint64_t rip_whole = st->rip;
+
+	emu_cpu_destroy(cpu);
+	setup();
+	memcpy(code, program, len);
+	if (prepare)
+		prepare();
+	steps = run_program(true);
+	memcpy(fx_steps, st->xsave, 160);
+	cr_assert_eq(whole.vector, steps.vector);
+	cr_assert_eq(rip_whole, st->rip);
+	/* Bytes 24-31 are MXCSR and its mask, not x87 state. */
+	cr_assert_arr_eq(fx_whole, fx_steps, 24, "FCW FSW FTW FOP FIP");
+	cr_assert_arr_eq(fx_whole + 32, fx_steps + 32, 128, "ST0-7");
+}
+
+Test(emu_fp, x87_register_runs_match_single_steps)
+{
+	static const char program[] = "\xd9\xe8"  /* fld1 */
+				      "\xd9\xeb"  /* fldpi */
+				      "\xd9\xe9"  /* fldl2t */
+				      "\xd8\xc1"  /* fadd st, st(1) */
+				      "\xd8\xca"  /* fmul st, st(2) */
+				      "\xd9\xfa"  /* fsqrt */
+				      "\xd9\xc9"  /* fxch st(1) */
+				      "\xd9\xe0"  /* fchs */
+				      "\xd8\xe9"  /* fsubr st, st(1) */
+				      "\xd9\xc1"  /* fld st(1) */
+				      "\xde\xf9"  /* fdivp st(1), st */
+				      "\xd9\xfc"  /* frndint */
+				      "\xd9\xe1"  /* fabs */
+				      "\xdd\xdb"; /* fstp st(3) */
+	expect_x87_run_matches_single_steps(program, sizeof(program) - 1, NULL);
+}
+
+static void unmask_zero_divide(void)
+{
+	uint16_t fcw = 0x37f & ~0x4;
+	memcpy(data, &fcw, 2);
+	st->gpr[3] = DATA;
+}
+
+/* A division by zero with ZE unmasked inside a run: the run stops after it and the next x87
+ * instruction raises #MF, as one at a time. */
+Test(emu_fp, x87_run_stops_at_a_pending_exception)
+{
+	static const char program[] = "\xd9\x2b" /* fldcw [rbx] */
+				      "\xd9\xee" /* fldz */
+				      "\xd9\xe8" /* fld1 */
+				      "\xd8\xf1" /* fdiv st, st(1) */
+				      "\xd8\xc1" /* fadd st, st(1): #MF */
+				      "\xd9\xe8";
+	expect_x87_run_matches_single_steps(program, sizeof(program) - 1, unmask_zero_divide);
+	cr_expect_eq(st->rip, CODE + 8, "#MF at the FADD");
+}
