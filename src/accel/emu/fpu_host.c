@@ -38,15 +38,21 @@ const void *fpu_host_x87_stub(unsigned opcode, unsigned modrm, bool opsize16)
 #define ARITH_FLAGS 0x8d5ULL
 
 /* The FXSAVE image handed to the host: the guest's x87 head, the host's MXCSR (x87 code never
- * reads it, and FXRSTOR must not load a guest value the host would fault on), no XMM data. */
-static void image_from(uint8_t *image, const uint8_t *fx)
+ * reads it, and FXRSTOR must not load a guest value the host would fault on), no XMM data.
+ * One image per thread, so that only the 160-byte head is copied per instruction: whatever
+ * the XMM part holds (zeros, then what FXSAVE left) is loaded into host registers the asm
+ * declares clobbered, and never reaches the guest. */
+static __thread uint8_t thread_image[512] __attribute__((aligned(16)));
+
+static uint8_t *image_from(const uint8_t *fx)
 {
+	uint8_t *image = thread_image;
 	uint32_t mxcsr;
 	__asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
 	memcpy(image, fx, 160);
 	memcpy(image + 24, &mxcsr, 4);
 	memset(image + 28, 0, 4);
-	memset(image + 160, 0, 512 - 160);
+	return image;
 }
 
 static void image_to(uint8_t *fx, const uint8_t *image)
@@ -62,8 +68,7 @@ static void image_to(uint8_t *fx, const uint8_t *image)
 
 unsigned fpu_host_run_seq(const void *const *stubs, unsigned n, uint8_t *fx)
 {
-	uint8_t image[512] __attribute__((aligned(16)));
-	image_from(image, fx);
+	uint8_t *image = image_from(fx);
 	uint64_t k = 0, count = n;
 	/* One asm statement for the whole run: nothing the compiler emits may sit between the
 	 * stubs and touch the FPU. FNSTSW does not wait. */
@@ -90,8 +95,7 @@ unsigned fpu_host_run_seq(const void *const *stubs, unsigned n, uint8_t *fx)
 
 void fpu_host_run(const void *stub, uint8_t *fx, void *mem, struct fpu_host_regs *regs)
 {
-	uint8_t image[512] __attribute__((aligned(16)));
-	image_from(image, fx);
+	uint8_t *image = image_from(fx);
 	uint64_t flags = regs->rflags & ARITH_FLAGS, rax = regs->rax;
 	/* The call pushes below the red zone; the stub's flags survive until PUSHFQ (LEA does not
 	 * touch them). FXSAVE64 and FNINIT never wait, so a pending unmasked guest exception
