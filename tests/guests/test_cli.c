@@ -45,12 +45,14 @@ Test(cli, config_file_console_file_and_stats)
 	char config[256], log[256], cmd[1024], out[16384];
 	snprintf(config, sizeof(config), "%s/vm.json", dir);
 	snprintf(log, sizeof(log), "%s/console.log", dir);
+	char *bios = payload("realmode_hello.bin");
 	FILE *f = fopen(config, "w");
 	fprintf(f,
 		"{\"bios\": \"%s\", \"memory\": \"32M\", \"debug-exit\": \"0xf4\", \"stats\": true,"
 		" \"console\": \"file:%s\"}\n",
-		payload("realmode_hello.bin"), log);
+		bios, log);
 	fclose(f);
+	free(bios);
 	snprintf(cmd, sizeof(cmd), "timeout 60 %s run --config %s </dev/null 2>&1",
 		 getenv("GUREUM"), config);
 	cr_assert_eq(run(cmd, out, sizeof(out)), 33, "output:\n%s", out);
