@@ -211,7 +211,14 @@ static const uint8_t sse_ops[][3] = {
     {1, 0xeb, 0},    {1, 0xec, 0},    {1, 0xed, 0},    {1, 0xee, 0},	{1, 0xef, 0},
     {1, 0xf1, 0},    {1, 0xf2, 0},    {1, 0xf3, 0},    {1, 0xf4, 0},	{1, 0xf5, 0},
     {1, 0xf6, 0},    {1, 0xf8, 0},    {1, 0xf9, 0},    {1, 0xfa, 0},	{1, 0xfb, 0},
-    {1, 0xfc, 0},    {1, 0xfd, 0},    {1, 0xfe, 0},    {1, 0x77, 0}};
+    {1, 0xfc, 0},    {1, 0xfd, 0},    {1, 0xfe, 0},    {1, 0x77, 0},
+    /* MMX forms with a general register, an immediate or an XMM operand; SSSE3 on mm. */
+    {1, 0x6e, 0},    {1, 0x7e, 0},    {1, 0x70, 0},    {1, 0x71, 0},    {1, 0x72, 0},
+    {1, 0x73, 0},    {1, 0xc4, 0},    {1, 0xc5, 0},    {1, 0xd7, 0},    {1, 0xf7, 0},
+    {1, 0xd6, 0xf3}, {1, 0xd6, 0xf2}, {2, 0x00, 0},    {2, 0x01, 0},    {2, 0x02, 0},
+    {2, 0x03, 0},    {2, 0x04, 0},    {2, 0x05, 0},    {2, 0x06, 0},    {2, 0x07, 0},
+    {2, 0x08, 0},    {2, 0x09, 0},    {2, 0x0a, 0},    {2, 0x0b, 0},    {2, 0x1c, 0},
+    {2, 0x1d, 0},    {2, 0x1e, 0},    {3, 0x0f, 0}};
 
 /* prefix? REX? 0F [38|3A] op: the mandatory prefix right before the optional REX. */
 static unsigned gen_sse(uint64_t *rng, uint8_t *p, unsigned *key, uint8_t *first_op)

@@ -2,6 +2,7 @@
  * member is #UD (the MMX forms are not implemented). */
 #include "accel/emu/optable_sse.h"
 #include "accel/emu/ops.h"
+#include "accel/emu/ops_mmx_ext.h"
 #include "accel/emu/ops_sse.h"
 #include "accel/emu/optable.h"
 
@@ -68,24 +69,30 @@ const struct op_entry emu_sse_0f_6b[4] = {
     [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_binop, F_MODRM, SSE_PACKSSDW)};
 const struct op_entry emu_sse_0f_6c[4] = {[1] = E(op_sse_binop, F_MODRM, SSE_PUNPCKLQDQ)};
 const struct op_entry emu_sse_0f_6d[4] = {[1] = E(op_sse_binop, F_MODRM, SSE_PUNPCKHQDQ)};
-const struct op_entry emu_sse_0f_6e[4] = {[1] = E(op_sse_movd_to_xmm, F_MODRM, 0)};
+const struct op_entry emu_sse_0f_6e[4] = {
+    [0] = E(op_mmx_movd_to_mm, F_MODRM, 0), [1] = E(op_sse_movd_to_xmm, F_MODRM, 0)};
 const struct op_entry emu_sse_0f_6f[4] = {[0] = E(op_mmx, F_MODRM, 0),
 					  [1] = E(op_sse_load, F_MODRM, SSE_MOV_ALIGNED),
 					  [2] = E(op_sse_load, F_MODRM, SSE_MOV_UNALIGNED)};
-const struct op_entry emu_sse_0f_70[4] = {[1] = E(op_sse_pshuf, F_MODRM | F_IBU, 0),
+const struct op_entry emu_sse_0f_70[4] = {[0] = E(op_mmx_pshufw, F_MODRM | F_IBU, 0),
+					  [1] = E(op_sse_pshuf, F_MODRM | F_IBU, 0),
 					  [2] = E(op_sse_pshuf, F_MODRM | F_IBU, 1),
 					  [3] = E(op_sse_pshuf, F_MODRM | F_IBU, 2)};
-const struct op_entry emu_sse_0f_71[4] = {[1] = E(op_sse_shift_imm, F_MODRM | F_REG | F_IBU, 0)};
-const struct op_entry emu_sse_0f_72[4] = {[1] = E(op_sse_shift_imm, F_MODRM | F_REG | F_IBU, 0)};
-const struct op_entry emu_sse_0f_73[4] = {[1] = E(op_sse_shift_imm, F_MODRM | F_REG | F_IBU, 0)};
+const struct op_entry emu_sse_0f_71[4] = {[0] = E(op_mmx_shift_imm, F_MODRM | F_REG | F_IBU, 0),
+					  [1] = E(op_sse_shift_imm, F_MODRM | F_REG | F_IBU, 0)};
+const struct op_entry emu_sse_0f_72[4] = {[0] = E(op_mmx_shift_imm, F_MODRM | F_REG | F_IBU, 0),
+					  [1] = E(op_sse_shift_imm, F_MODRM | F_REG | F_IBU, 0)};
+const struct op_entry emu_sse_0f_73[4] = {[0] = E(op_mmx_shift_imm, F_MODRM | F_REG | F_IBU, 0),
+					  [1] = E(op_sse_shift_imm, F_MODRM | F_REG | F_IBU, 0)};
 const struct op_entry emu_sse_0f_74[4] = {
     [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_binop, F_MODRM, SSE_PCMPEQB)};
 const struct op_entry emu_sse_0f_75[4] = {
     [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_binop, F_MODRM, SSE_PCMPEQW)};
 const struct op_entry emu_sse_0f_76[4] = {
     [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_binop, F_MODRM, SSE_PCMPEQD)};
-const struct op_entry emu_sse_0f_7e[4] = {
-    [1] = E(op_sse_movd_from_xmm, F_MODRM, 0), [2] = E(op_sse_load, F_MODRM, SSE_MOV_Q)};
+const struct op_entry emu_sse_0f_7e[4] = {[0] = E(op_mmx_movd_from_mm, F_MODRM, 0),
+					  [1] = E(op_sse_movd_from_xmm, F_MODRM, 0),
+					  [2] = E(op_sse_load, F_MODRM, SSE_MOV_Q)};
 const struct op_entry emu_sse_0f_7f[4] = {[0] = E(op_mmx, F_MODRM, 0),
 					  [1] = E(op_sse_store, F_MODRM, SSE_MOV_ALIGNED),
 					  [2] = E(op_sse_store, F_MODRM, SSE_MOV_UNALIGNED)};
@@ -93,8 +100,11 @@ const struct op_entry emu_sse_0f_d4[4] = {
     [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_binop, F_MODRM, SSE_PADDQ)};
 const struct op_entry emu_sse_0f_d5[4] = {
     [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_binop, F_MODRM, SSE_PMULLW)};
-const struct op_entry emu_sse_0f_d6[4] = {[1] = E(op_sse_store, F_MODRM, SSE_MOV_Q)};
-const struct op_entry emu_sse_0f_d7[4] = {[1] = E(op_sse_pmovmskb, F_MODRM | F_REG, 0)};
+const struct op_entry emu_sse_0f_d6[4] = {[1] = E(op_sse_store, F_MODRM, SSE_MOV_Q),
+					  [2] = E(op_mmx_movq2dq, F_MODRM | F_REG, 0),
+					  [3] = E(op_mmx_movdq2q, F_MODRM | F_REG, 0)};
+const struct op_entry emu_sse_0f_d7[4] = {
+    [0] = E(op_mmx_pmovmskb, F_MODRM | F_REG, 0), [1] = E(op_sse_pmovmskb, F_MODRM | F_REG, 0)};
 const struct op_entry emu_sse_0f_d8[4] = {
     [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_binop, F_MODRM, SSE_PSUBUSB)};
 const struct op_entry emu_sse_0f_d9[4] = {

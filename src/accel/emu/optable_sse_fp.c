@@ -2,6 +2,7 @@
  * member per mandatory prefix: none, 66, F3, F2; a missing member is #UD). Most run on the host
  * (op_sse_host, sub = enum sse_host_op); data movement is emulated. */
 #include "accel/emu/ops.h"
+#include "accel/emu/ops_mmx_ext.h"
 #include "accel/emu/ops_sse.h"
 #include "accel/emu/optable_sse.h"
 #include "accel/emu/sse_host.h"
@@ -77,8 +78,10 @@ const struct op_entry emu_sse_0f_c2[4] = {[0] = E(op_sse_host, F_MODRM | F_IBU, 
 					  [2] = E(op_sse_host, F_MODRM | F_IBU, SH_CMPSS),
 					  [3] = E(op_sse_host, F_MODRM | F_IBU, SH_CMPSD)};
 const struct op_entry emu_sse_0f_c3[4] = {[0] = E(op_mov_rm_reg, F_MODRM | F_MEM, 0)};
-const struct op_entry emu_sse_0f_c4[4] = {[1] = E(op_sse_insert, F_MODRM | F_IBU, 2)};
-const struct op_entry emu_sse_0f_c5[4] = {[1] = E(op_sse_pextrw_reg, F_MODRM | F_REG | F_IBU, 0)};
+const struct op_entry emu_sse_0f_c4[4] = {
+    [0] = E(op_mmx_pinsrw, F_MODRM | F_IBU, 0), [1] = E(op_sse_insert, F_MODRM | F_IBU, 2)};
+const struct op_entry emu_sse_0f_c5[4] = {[0] = E(op_mmx_pextrw, F_MODRM | F_REG | F_IBU, 0),
+					  [1] = E(op_sse_pextrw_reg, F_MODRM | F_REG | F_IBU, 0)};
 const struct op_entry emu_sse_0f_c6[4] = {
     [0] = E(op_sse_shufp, F_MODRM | F_IBU, 0), [1] = E(op_sse_shufp, F_MODRM | F_IBU, 1)};
 const struct op_entry emu_sse_0f_d0[4] = {
@@ -103,26 +106,42 @@ const struct op_entry emu_sse_0f_f2[4] = {
     [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSLLD)};
 const struct op_entry emu_sse_0f_f3[4] = {
     [0] = E(op_mmx, F_MODRM, 0), [1] = E(op_sse_shift_xmm, F_MODRM, SSE_PSLLQ)};
-const struct op_entry emu_sse_0f_f7[4] = {[1] = E(op_sse_maskmov, F_MODRM | F_REG, 0)};
-const struct op_entry emu_sse_0f38_00[4] = {[1] = E(op_sse_host, F_MODRM, SH_PSHUFB)};
-const struct op_entry emu_sse_0f38_01[4] = {[1] = E(op_sse_host, F_MODRM, SH_PHADDW)};
-const struct op_entry emu_sse_0f38_02[4] = {[1] = E(op_sse_host, F_MODRM, SH_PHADDD)};
-const struct op_entry emu_sse_0f38_03[4] = {[1] = E(op_sse_host, F_MODRM, SH_PHADDSW)};
-const struct op_entry emu_sse_0f38_04[4] = {[1] = E(op_sse_host, F_MODRM, SH_PMADDUBSW)};
-const struct op_entry emu_sse_0f38_05[4] = {[1] = E(op_sse_host, F_MODRM, SH_PHSUBW)};
-const struct op_entry emu_sse_0f38_06[4] = {[1] = E(op_sse_host, F_MODRM, SH_PHSUBD)};
-const struct op_entry emu_sse_0f38_07[4] = {[1] = E(op_sse_host, F_MODRM, SH_PHSUBSW)};
-const struct op_entry emu_sse_0f38_08[4] = {[1] = E(op_sse_host, F_MODRM, SH_PSIGNB)};
-const struct op_entry emu_sse_0f38_09[4] = {[1] = E(op_sse_host, F_MODRM, SH_PSIGNW)};
-const struct op_entry emu_sse_0f38_0a[4] = {[1] = E(op_sse_host, F_MODRM, SH_PSIGND)};
-const struct op_entry emu_sse_0f38_0b[4] = {[1] = E(op_sse_host, F_MODRM, SH_PMULHRSW)};
+const struct op_entry emu_sse_0f_f7[4] = {
+    [0] = E(op_mmx_maskmovq, F_MODRM | F_REG, 0), [1] = E(op_sse_maskmov, F_MODRM | F_REG, 0)};
+const struct op_entry emu_sse_0f38_00[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PSHUFB)};
+const struct op_entry emu_sse_0f38_01[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PHADDW)};
+const struct op_entry emu_sse_0f38_02[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PHADDD)};
+const struct op_entry emu_sse_0f38_03[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PHADDSW)};
+const struct op_entry emu_sse_0f38_04[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PMADDUBSW)};
+const struct op_entry emu_sse_0f38_05[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PHSUBW)};
+const struct op_entry emu_sse_0f38_06[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PHSUBD)};
+const struct op_entry emu_sse_0f38_07[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PHSUBSW)};
+const struct op_entry emu_sse_0f38_08[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PSIGNB)};
+const struct op_entry emu_sse_0f38_09[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PSIGNW)};
+const struct op_entry emu_sse_0f38_0a[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PSIGND)};
+const struct op_entry emu_sse_0f38_0b[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PMULHRSW)};
 const struct op_entry emu_sse_0f38_10[4] = {[1] = E(op_sse_host, F_MODRM, SH_PBLENDVB)};
 const struct op_entry emu_sse_0f38_14[4] = {[1] = E(op_sse_host, F_MODRM, SH_BLENDVPS)};
 const struct op_entry emu_sse_0f38_15[4] = {[1] = E(op_sse_host, F_MODRM, SH_BLENDVPD)};
 const struct op_entry emu_sse_0f38_17[4] = {[1] = E(op_sse_host, F_MODRM, SH_PTEST)};
-const struct op_entry emu_sse_0f38_1c[4] = {[1] = E(op_sse_host, F_MODRM, SH_PABSB)};
-const struct op_entry emu_sse_0f38_1d[4] = {[1] = E(op_sse_host, F_MODRM, SH_PABSW)};
-const struct op_entry emu_sse_0f38_1e[4] = {[1] = E(op_sse_host, F_MODRM, SH_PABSD)};
+const struct op_entry emu_sse_0f38_1c[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PABSB)};
+const struct op_entry emu_sse_0f38_1d[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PABSW)};
+const struct op_entry emu_sse_0f38_1e[4] = {
+    [0] = E(op_mmx_ssse3, F_MODRM, 0), [1] = E(op_sse_host, F_MODRM, SH_PABSD)};
 const struct op_entry emu_sse_0f38_20[4] = {[1] = E(op_sse_host, F_MODRM, SH_PMOVSXBW)};
 const struct op_entry emu_sse_0f38_21[4] = {[1] = E(op_sse_host, F_MODRM, SH_PMOVSXBD)};
 const struct op_entry emu_sse_0f38_22[4] = {[1] = E(op_sse_host, F_MODRM, SH_PMOVSXBQ)};
@@ -157,7 +176,8 @@ const struct op_entry emu_sse_0f3a_0b[4] = {[1] = E(op_sse_host, F_MODRM | F_IBU
 const struct op_entry emu_sse_0f3a_0c[4] = {[1] = E(op_sse_host, F_MODRM | F_IBU, SH_BLENDPS)};
 const struct op_entry emu_sse_0f3a_0d[4] = {[1] = E(op_sse_host, F_MODRM | F_IBU, SH_BLENDPD)};
 const struct op_entry emu_sse_0f3a_0e[4] = {[1] = E(op_sse_host, F_MODRM | F_IBU, SH_PBLENDW)};
-const struct op_entry emu_sse_0f3a_0f[4] = {[1] = E(op_sse_host, F_MODRM | F_IBU, SH_PALIGNR)};
+const struct op_entry emu_sse_0f3a_0f[4] = {
+    [0] = E(op_mmx_palignr, F_MODRM | F_IBU, 0), [1] = E(op_sse_host, F_MODRM | F_IBU, SH_PALIGNR)};
 const struct op_entry emu_sse_0f3a_14[4] = {[1] = E(op_sse_extract, F_MODRM | F_IBU, 1)};
 const struct op_entry emu_sse_0f3a_15[4] = {[1] = E(op_sse_extract, F_MODRM | F_IBU, 2)};
 const struct op_entry emu_sse_0f3a_16[4] = {[1] = E(op_sse_extract, F_MODRM | F_IBU, 4)};
