@@ -109,6 +109,15 @@ static uint64_t linear_rip(struct emu_cpu *cpu, uint64_t rip)
 	return cpu->state.seg[SREG_CS].base + rip;
 }
 
+/* A JMP rel in 64-bit code whose target is on the block's (only) page: decoding follows it, so
+ * the jump costs no trip through the run loop. The page is the block's, so invalidation still
+ * covers everything the block holds. */
+static bool jumps_within_page(struct emu_cpu *cpu, const struct emu_insn *insn, uint64_t page)
+{
+	return insn->fn == op_jmp_rel && cpu->mode == EMU_MODE_64 &&
+	       (insn->imm & EMU_PAGE_MASK) == page && (insn->next_rip - 1) >> 12 == page >> 12;
+}
+
 /* Copies up to 15 instruction bytes at `lin`; the second page is optional until the decoder
  * proves it needs it. */
 static unsigned fetch_bytes(struct emu_cpu *cpu, const uint8_t *host, uint64_t lin, uint8_t *buf)
@@ -186,6 +195,11 @@ static struct emu_block *translate(struct emu_cpu *cpu, uint64_t rip)
 		b->count++;
 		b->page_last = (cur_lin + insn->len - 1) & EMU_PAGE_MASK;
 		cur = insn->next_rip;
+		if (jumps_within_page(cpu, insn, page)) {
+			cur =
+			    insn->imm; /* the block goes on at the target (emu_specialize_block) */
+			continue;
+		}
 		if (ends_block(insn->fn) || (linear_rip(cpu, cur) & EMU_PAGE_MASK) != page)
 			break;
 	}

@@ -489,6 +489,32 @@ static const emu_handler jcc_fns[16] = {jcc_0,	jcc_1,	jcc_2,	jcc_3, jcc_4,  jcc_
 					jcc_6,	jcc_7,	jcc_8,	jcc_9, jcc_10, jcc_11,
 					jcc_12, jcc_13, jcc_14, jcc_15};
 
+/* ---- JMP rel inside a block (the decoder went on at its target) ---- */
+
+static int jmp_followed(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	return NEXT;
+}
+
+/* ---- CMOVcc and MOVSXD between registers ---- */
+
+#define CMOV_FN(name, S)                                                                           \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		uint64_t v = condition_fast(cpu, i->sub) ? R(i->rm) : R(i->reg);                   \
+		R(i->reg) =                                                                        \
+		    S == 8 ? v : (uint32_t)v; /* 32 bits: zero-extends even if not taken */        \
+		return NEXT;                                                                       \
+	}
+CMOV_FN(cmov_32, 4)
+CMOV_FN(cmov_64, 8)
+
+static int movsxd_reg(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	R(i->reg) = (uint64_t)(int64_t)(int32_t)R(i->rm);
+	return NEXT;
+}
+
 /* ---- 64-bit stack: PUSH/POP r64, CALL rel, RET ---- */
 
 static int push64(struct emu_cpu *cpu, const struct emu_insn *i)
@@ -643,6 +669,8 @@ static struct choice choose_extend(const struct emu_insn *i)
 	struct choice c = {.live = i->fn};
 	if (!i->is_mem) {
 		c.pure = true;
+		if (i->fn == op_movsxd && i->opsize == 8)
+			c.live = movsxd_reg;
 		return c;
 	}
 	bool wide = i->opsize == 8, byte = i->sub == 1;
@@ -748,6 +776,10 @@ static struct choice choose(const struct emu_insn *i)
 		return choose_stack(i);
 	if (fn == op_jcc)
 		return choose_jcc(i);
+	if (fn == op_jmp_rel) /* mid-block ones were followed; a last one ends the block anyway */
+		return (struct choice){.live = fn, .pure = true};
+	if (fn == op_cmovcc && reg_form_32_64(i))
+		return (struct choice){.live = i->opsize == 8 ? cmov_64 : cmov_32};
 	emu_handler special = emu_fast_sse(i);
 	if (!special)
 		special = emu_x87_run_handler(i);
@@ -785,6 +817,9 @@ void emu_specialize_block(struct emu_insn *insns, uint32_t count)
 			live = FL_ARITH;
 	}
 	for (uint32_t k = 0; k + 1 < count; k++) {
+		/* Not the last: the decoder followed this JMP (code_cache.c). */
+		if (insns[k].fn == op_jmp_rel)
+			insns[k].fast = jmp_followed;
 		if (!jcc_cannot_fault(&insns[k + 1]))
 			continue;
 		emu_handler fused = emu_fuse_cmp_jcc(&insns[k], &insns[k + 1]);

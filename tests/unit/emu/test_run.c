@@ -394,3 +394,46 @@ Test(emu_run, fused_compare_and_branch_match_single_steps)
 				 (unsigned long)seed);
 	}
 }
+
+/* JMPs within the page are followed when decoding (forward over a UD2, backward into a loop
+ * the block then unrolls), with CMOVcc and MOVSXD between registers: registers, RIP and the
+ * instruction count must equal one instruction at a time. */
+static const char jump_loop_program[] = "\xb9\x05\x00\x00\x00" /* mov ecx, 5 */
+					"\xeb\x02\x0f\x0b"     /* jmp over ud2 */
+					"\x31\xc0"	       /* xor eax, eax */
+					"\xff\xc9\x83\xf9\x02" /* 1: dec ecx; cmp ecx, 2 */
+					"\x0f\x44\xc1"	       /* cmove eax, ecx */
+					"\x48\x0f\x42\xd1"     /* cmovb rdx, rcx */
+					"\x48\x63\xf1"	       /* movsxd rsi, ecx */
+					"\x76\x02\xeb\xed"     /* jbe 3f; jmp 1b */
+					"\xff\xc9\x79\xe9";    /* 3: dec ecx; jns 1b */
+
+static uint64_t run_counting(bool single_step, struct vcpu_state *out)
+{
+	struct emu_exit exit;
+	uint64_t total = 0;
+	emu_flush(cpu);
+	do {
+		emu_run(cpu, single_step ? 1 : 1000, &exit);
+		total += exit.executed;
+	} while (exit.reason == EMU_EXIT_BUDGET);
+	cr_assert_eq(exit.vector, EMU_VEC_BP);
+	*out = *st;
+	return total;
+}
+
+Test(emu_run, followed_jumps_and_register_cmov_match_single_steps)
+{
+	struct vcpu_state whole, steps;
+	LOAD(jump_loop_program);
+	random_registers(7);
+	uint64_t n_whole = run_counting(false, &whole);
+	random_registers(7);
+	uint64_t n_steps = run_counting(true, &steps);
+	cr_assert_eq(n_whole, n_steps);
+	cr_assert_eq(whole.rip, steps.rip);
+	cr_assert_eq(whole.rflags, steps.rflags);
+	cr_assert_arr_eq(whole.gpr, steps.gpr, sizeof(whole.gpr));
+	cr_expect_eq(whole.gpr[0], 2, "CMOVE took ECX when it was 2");
+	cr_expect_eq(whole.rip, CODE + sizeof(jump_loop_program));
+}
