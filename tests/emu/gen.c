@@ -218,7 +218,8 @@ static const uint8_t sse_ops[][3] = {
     {1, 0xd6, 0xf3}, {1, 0xd6, 0xf2}, {2, 0x00, 0},    {2, 0x01, 0},    {2, 0x02, 0},
     {2, 0x03, 0},    {2, 0x04, 0},    {2, 0x05, 0},    {2, 0x06, 0},    {2, 0x07, 0},
     {2, 0x08, 0},    {2, 0x09, 0},    {2, 0x0a, 0},    {2, 0x0b, 0},    {2, 0x1c, 0},
-    {2, 0x1d, 0},    {2, 0x1e, 0},    {3, 0x0f, 0}};
+    {2, 0x1d, 0},    {2, 0x1e, 0},    {3, 0x0f, 0},    {1, 0x2a, 0},    {1, 0x2a, 0x66},
+    {1, 0x2c, 0},    {1, 0x2c, 0x66}, {1, 0x2d, 0},    {1, 0x2d, 0x66}};
 
 /* prefix? REX? 0F [38|3A] op: the mandatory prefix right before the optional REX. */
 static unsigned gen_sse(uint64_t *rng, uint8_t *p, unsigned *key, uint8_t *first_op)

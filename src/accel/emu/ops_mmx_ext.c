@@ -314,3 +314,69 @@ HANDLER(op_mmx_palignr)
 	mm_write(cpu, i->regnum & 7, res);
 	return EMU_NEXT;
 }
+
+/* SSE <-> MMX conversions (insn->sub): each is the host's packed conversion on a register
+ * whose unused lanes are zero (which converts without raising anything), so rounding, the
+ * integer indefinite and the MXCSR flags are the hardware's own. */
+enum mmx_cvt { CVTPI2PS, CVTPI2PD, CVTTPS2PI, CVTTPD2PI, CVTPS2PI, CVTPD2PI };
+
+#define MXCSR_FLAGS    0x3fu
+#define MXCSR_MASKS    0x1f80u
+#define CR4_OSXMMEXCPT (1ULL << 10)
+
+static const uint8_t cvt_host_op[] = {
+    [CVTPI2PS] = SH_CVTDQ2PS,	[CVTPI2PD] = SH_CVTDQ2PD, [CVTTPS2PI] = SH_CVTTPS2DQ,
+    [CVTTPD2PI] = SH_CVTTPD2DQ, [CVTPS2PI] = SH_CVTPS2DQ, [CVTPD2PI] = SH_CVTPD2DQ,
+};
+
+/* The source: mm/m64 for the PI2 forms, xmm/m64 for PS2PI, xmm/m128 (aligned) for PD2PI. */
+static bool cvt_source(struct emu_cpu *cpu, const struct emu_insn *i, uint8_t v[16])
+{
+	memset(v, 0, 16);
+	bool from_mm = i->sub == CVTPI2PS || i->sub == CVTPI2PD;
+	bool packed_double = i->sub == CVTTPD2PI || i->sub == CVTPD2PI;
+	if (!i->is_mem) {
+		if (from_mm) {
+			uint64_t q = mm_read(cpu, i->modrm & 7);
+			memcpy(v, &q, 8);
+		} else {
+			memcpy(v, emu_xmm(cpu, i->rmnum), packed_double ? 16 : 8);
+		}
+		return true;
+	}
+	uint64_t addr = emu_ea(cpu, i);
+	if (packed_double && (addr & 15)) {
+		emu_raise_gp0(cpu);
+		return false;
+	}
+	return emu_read_bytes(cpu, addr, v, packed_double ? 16 : 8);
+}
+
+HANDLER(op_mmx_cvt)
+{
+	bool to_mm = i->sub != CVTPI2PS && i->sub != CVTPI2PD;
+	if ((to_mm || !i->is_mem) && emu_x87_pending(cpu))
+		return emu_raise(cpu, EMU_VEC_MF, false, 0);
+	struct sse_host_regs r = {0};
+	if (!cvt_source(cpu, i, r.xmm2))
+		return EMU_STOP;
+	uint32_t mxcsr = emu_mxcsr(cpu);
+	r.mxcsr = (mxcsr & ~MXCSR_FLAGS) | MXCSR_MASKS;
+	sse_host_run(sse_host_ops[cvt_host_op[i->sub]].stub, &r);
+	uint32_t raised = r.mxcsr & MXCSR_FLAGS;
+	mxcsr |= raised;
+	memcpy(cpu->state.xsave + 24, &mxcsr, 4);
+	if (raised & ~(mxcsr >> 7) & MXCSR_FLAGS) {
+		bool xm = cpu->state.cr4 & CR4_OSXMMEXCPT;
+		return emu_raise(cpu, xm ? EMU_VEC_XM : EMU_VEC_UD, false, 0);
+	}
+	uint64_t low;
+	memcpy(&low, r.xmm1, 8);
+	if (to_mm)
+		mm_write(cpu, i->regnum & 7, low);
+	else if (i->sub == CVTPI2PS)
+		memcpy(emu_xmm(cpu, i->regnum), &low, 8);
+	else
+		memcpy(emu_xmm(cpu, i->regnum), r.xmm1, 16);
+	return EMU_NEXT;
+}

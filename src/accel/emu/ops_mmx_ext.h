@@ -17,5 +17,6 @@ HANDLER(op_mmx_movq2dq);      /* F3 0F D6 */
 HANDLER(op_mmx_movdq2q);      /* F2 0F D6 */
 HANDLER(op_mmx_ssse3);	      /* 0F 38 00-0B, 1C-1E */
 HANDLER(op_mmx_palignr);      /* 0F 3A 0F */
+HANDLER(op_mmx_cvt);	      /* 0F 2A/2C/2D, none or 66: sub = enum mmx_cvt (ops_mmx_ext.c) */
 
 #endif

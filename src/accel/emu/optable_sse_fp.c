@@ -16,14 +16,20 @@ const struct op_entry emu_sse_0f_14[4] = {
     [0] = E(op_sse_binop, F_MODRM, SSE_PUNPCKLDQ), [1] = E(op_sse_binop, F_MODRM, SSE_PUNPCKLQDQ)};
 const struct op_entry emu_sse_0f_15[4] = {
     [0] = E(op_sse_binop, F_MODRM, SSE_PUNPCKHDQ), [1] = E(op_sse_binop, F_MODRM, SSE_PUNPCKHQDQ)};
-const struct op_entry emu_sse_0f_2a[4] = {
-    [2] = E(op_sse_host, F_MODRM, SH_CVTSI2SS), [3] = E(op_sse_host, F_MODRM, SH_CVTSI2SD)};
+const struct op_entry emu_sse_0f_2a[4] = {[0] = E(op_mmx_cvt, F_MODRM, 0),
+					  [1] = E(op_mmx_cvt, F_MODRM, 1),
+					  [2] = E(op_sse_host, F_MODRM, SH_CVTSI2SS),
+					  [3] = E(op_sse_host, F_MODRM, SH_CVTSI2SD)};
 const struct op_entry emu_sse_0f_2b[4] = {[0] = E(op_sse_store, F_MODRM | F_MEM, SSE_MOV_ALIGNED),
 					  [1] = E(op_sse_store, F_MODRM | F_MEM, SSE_MOV_ALIGNED)};
-const struct op_entry emu_sse_0f_2c[4] = {
-    [2] = E(op_sse_host, F_MODRM, SH_CVTTSS2SI), [3] = E(op_sse_host, F_MODRM, SH_CVTTSD2SI)};
-const struct op_entry emu_sse_0f_2d[4] = {
-    [2] = E(op_sse_host, F_MODRM, SH_CVTSS2SI), [3] = E(op_sse_host, F_MODRM, SH_CVTSD2SI)};
+const struct op_entry emu_sse_0f_2c[4] = {[0] = E(op_mmx_cvt, F_MODRM, 2),
+					  [1] = E(op_mmx_cvt, F_MODRM, 3),
+					  [2] = E(op_sse_host, F_MODRM, SH_CVTTSS2SI),
+					  [3] = E(op_sse_host, F_MODRM, SH_CVTTSD2SI)};
+const struct op_entry emu_sse_0f_2d[4] = {[0] = E(op_mmx_cvt, F_MODRM, 4),
+					  [1] = E(op_mmx_cvt, F_MODRM, 5),
+					  [2] = E(op_sse_host, F_MODRM, SH_CVTSS2SI),
+					  [3] = E(op_sse_host, F_MODRM, SH_CVTSD2SI)};
 const struct op_entry emu_sse_0f_2e[4] = {
     [0] = E(op_sse_host, F_MODRM, SH_UCOMISS), [1] = E(op_sse_host, F_MODRM, SH_UCOMISD)};
 const struct op_entry emu_sse_0f_2f[4] = {

@@ -91,3 +91,14 @@ Test(emu_decode_mmx, ssse3_on_mm_registers)
 	}
 	cr_expect_eq(DECODE("\x0f\x38\x10\xc1"), EMU_DECODE_UD); /* PBLENDVB has no MMX form */
 }
+
+Test(emu_decode_mmx, sse_mmx_conversions_by_prefix)
+{
+	cr_assert_eq(DECODE("\x0f\x2a\xc1"), EMU_DECODE_OK); /* cvtpi2ps xmm0, mm1 */
+	cr_expect_eq(insn.fn, op_mmx_cvt);
+	cr_assert_eq(DECODE("\x66\x0f\x2d\x07"), EMU_DECODE_OK); /* cvtpd2pi mm0, [rdi] */
+	cr_expect_eq(insn.fn, op_mmx_cvt);
+	cr_expect(insn.is_mem);
+	cr_assert_eq(DECODE("\xf3\x0f\x2c\xc1"), EMU_DECODE_OK); /* cvttss2si stays scalar */
+	cr_expect_neq(insn.fn, op_mmx_cvt);
+}
