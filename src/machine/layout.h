@@ -13,24 +13,24 @@
 #ifndef GUREUM_MACHINE_LAYOUT_H
 #define GUREUM_MACHINE_LAYOUT_H
 
-#define LAYOUT_ZERO_PAGE      0x7000ULL /* Linux boot_params / PVH start_info / multiboot info */
-#define LAYOUT_BOOT_GDT	      0x500ULL	/* boot GDT, 0x500..0x52f; no IDT: interrupts are off at entry */
-#define LAYOUT_BOOT_PML4      0x9000ULL /* identity page tables for 64-bit entry (4 GiB) */
-#define LAYOUT_BOOT_PDPT      0xa000ULL
-#define LAYOUT_BOOT_PD	      0xb000ULL	 /* 4 page directories: 0xb000..0xefff */
-#define LAYOUT_BOOT_SCRATCH   0x10000ULL /* e820 tables, module lists, strings for loaders */
-#define LAYOUT_CMDLINE	      0x20000ULL
-#define LAYOUT_CMDLINE_MAX    0x10000ULL
-#define LAYOUT_EBDA_START     0x9fc00ULL
-#define LAYOUT_ACPI_START     0xe0000ULL /* RSDP must sit in 0xe0000..0xfffff to be found */
+#define LAYOUT_ZERO_PAGE	 0x7000ULL /* Linux boot_params / PVH start_info / multiboot info */
+#define LAYOUT_BOOT_GDT		 0x500ULL /* boot GDT, 0x500..0x52f; no IDT: interrupts are off at entry */
+#define LAYOUT_BOOT_PML4	 0x9000ULL /* identity page tables for 64-bit entry (4 GiB) */
+#define LAYOUT_BOOT_PDPT	 0xa000ULL
+#define LAYOUT_BOOT_PD		 0xb000ULL  /* 4 page directories: 0xb000..0xefff */
+#define LAYOUT_BOOT_SCRATCH	 0x10000ULL /* e820 tables, module lists, strings for loaders */
+#define LAYOUT_CMDLINE		 0x20000ULL
+#define LAYOUT_CMDLINE_MAX	 0x10000ULL
+#define LAYOUT_EBDA_START	 0x9fc00ULL
+#define LAYOUT_ACPI_START	 0xe0000ULL /* RSDP must sit in 0xe0000..0xfffff to be found */
 #define LAYOUT_BIOS_RESET_VECTOR 0xffff0ULL /* f000:fff0, where real-mode reboots jump */
-#define LAYOUT_ACPI_END	      LAYOUT_BIOS_RESET_VECTOR /* the last 16 bytes: reset stub */
-#define LAYOUT_HIGH_MEMORY    0x100000ULL /* 1 MiB: where protected-mode kernels load */
-#define LAYOUT_LOW_RAM_END    0xc0000000ULL
-#define LAYOUT_PCI_MMIO_START 0xc0000000ULL
-#define LAYOUT_PCI_MMIO_END   0xe0000000ULL
-#define LAYOUT_PCI_ECAM_START 0xe0000000ULL
-#define LAYOUT_PCI_ECAM_SIZE  0x10000000ULL
+#define LAYOUT_ACPI_END		 LAYOUT_BIOS_RESET_VECTOR /* the last 16 bytes: reset stub */
+#define LAYOUT_HIGH_MEMORY	 0x100000ULL /* 1 MiB: where protected-mode kernels load */
+#define LAYOUT_LOW_RAM_END	 0xc0000000ULL
+#define LAYOUT_PCI_MMIO_START	 0xc0000000ULL
+#define LAYOUT_PCI_MMIO_END	 0xe0000000ULL
+#define LAYOUT_PCI_ECAM_START	 0xe0000000ULL
+#define LAYOUT_PCI_ECAM_SIZE	 0x10000000ULL
 /* Buses the firmware tables declare. Only bus 0 exists; declaring all 256 that the ECAM window
  * could hold makes Linux probe every one of them for peer bridges (8000+ config exits). */
 #define LAYOUT_PCI_BUSES    1
