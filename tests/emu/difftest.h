@@ -26,7 +26,7 @@ void dt_copy_x87(uint8_t *dst, const uint8_t *src);
 
 struct dt_case {
 	struct dt_regs regs;
-	uint8_t code[32];
+	uint8_t code[64]; /* one instruction, or a sequence (--seq), then int3 */
 	unsigned code_len;
 	uint8_t data[DT_DATA_BYTES];
 };

@@ -244,17 +244,27 @@ static bool byte_present(struct emu_cpu *cpu, uint64_t addr)
 	return emu_read_bytes(cpu, addr, &b, 1);
 }
 
+/* Linear address of byte `k` of the MASKMOVDQU destination: DS:rDI + k, wrapping at the
+ * address size (with a 67 prefix, EDI + 8 may wrap to a low address). */
+static uint64_t maskmov_byte(struct emu_cpu *cpu, const struct emu_insn *i, unsigned k)
+{
+	uint64_t a = addr_mask(i, cpu->state.gpr[GPR_RDI] + k);
+	if (i->seg != EMU_NO_SEG)
+		a += cpu->state.seg[i->seg].base;
+	return a;
+}
+
 /* Faults like the host does, whatever the mask (even an all-zero one): all 16 bytes are checked,
  * first for a missing page, then for write permission; in each pass the upper quadword before
  * the lower one; the fault is reported at the start of the quadword, or of the page of the
  * faulting byte if that is later. */
-static bool maskmov_writable(struct emu_cpu *cpu, uint64_t base)
+static bool maskmov_writable(struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		for (int half = 1; half >= 0; half--) {
-			uint64_t start = base + 8 * (unsigned)half;
+			uint64_t start = maskmov_byte(cpu, i, 8 * (unsigned)half);
 			for (unsigned k = 0; k < 8; k++) {
-				uint64_t a = start + k;
+				uint64_t a = maskmov_byte(cpu, i, 8 * (unsigned)half + k);
 				bool ok =
 				    pass == 0 ? byte_present(cpu, a) : emu_probe_write(cpu, a, 1);
 				if (ok)
@@ -279,13 +289,10 @@ HANDLER(op_sse_maskmov)
 	xmm_t d, m;
 	xmm_get(cpu, i->regnum, &d);
 	xmm_get(cpu, i->rmnum, &m);
-	uint64_t base = addr_mask(i, cpu->state.gpr[GPR_RDI]);
-	if (i->seg != EMU_NO_SEG)
-		base += cpu->state.seg[i->seg].base;
-	if (!maskmov_writable(cpu, base))
+	if (!maskmov_writable(cpu, i))
 		return EMU_STOP;
 	for (unsigned k = 0; k < 16; k++)
 		if (m.b[k] & 0x80)
-			emu_write(cpu, base + k, 1, d.b[k]);
+			emu_write(cpu, maskmov_byte(cpu, i, k), 1, d.b[k]);
 	return EMU_NEXT;
 }
