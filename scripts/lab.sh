@@ -83,7 +83,8 @@ else
 fi
 set -e
 elapsed=$(($(date +%s) - start))
-result=$(tr -d '\r' <"$logfile" | grep -a -m1 "^LAB-RESULT $scenario " || true)
+# Not anchored: after Ctrl-A x the line may still hold the guest prompt.
+result=$(tr -d '\r' <"$logfile" | grep -a -o -m1 "LAB-RESULT $scenario .*" || true)
 if [[ -z $result ]]; then
 	if [[ $rc == 124 || $rc == 137 ]]; then
 		result="LAB-RESULT $scenario FAIL L1 did not finish within ${timeout_s}s"
