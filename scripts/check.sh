@@ -85,6 +85,27 @@ fi
 stage "guest image" scripts/guest-image.sh
 stage "nested lab" lab_tests
 
+# The README's quick start: `make run` without a terminal must boot to the shell and end by
+# itself with status 0.
+quick_start_run() {
+	local log
+	log=$(mktemp)
+	scripts/run.sh </dev/null >"$log" 2>&1
+	local rc=$?
+	tail -5 "$log"
+	if [[ $rc -eq 0 ]] && grep -q "gureum-guest: ready" "$log"; then
+		passed=$((passed + 1))
+		rm -f "$log"
+		return 0
+	fi
+	failed=$((failed + 1))
+	echo "make run: status $rc; last lines:"
+	tail -40 "$log"
+	rm -f "$log"
+	return 1
+}
+stage "make run without a terminal" quick_start_run
+
 echo
 if [[ ${#failed_stages[@]} -gt 0 ]]; then
 	echo "check: failed stages: ${failed_stages[*]}"
