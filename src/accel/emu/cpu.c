@@ -118,16 +118,25 @@ static uint32_t leave_block(struct emu_cpu *cpu, const struct emu_insn *insn, ui
 /* Runs all of `b` through the specialised, threaded handlers (insn->fast), which may skip
  * flag results that a later instruction of the block overwrites: valid only when nothing
  * stops the run between them, so only for whole blocks. */
-static uint32_t run_whole_block(struct emu_cpu *cpu, const struct emu_block *b, bool *stopped)
+static uint64_t run_whole_block(struct emu_cpu *cpu, const struct emu_block *b, uint64_t allowed,
+				bool *stopped)
 {
 	const struct emu_insn *insn = &cpu->insns[b->first];
 	const struct emu_insn *end = insn + b->count;
-	int step = insn[0].fast(cpu, insn);
+	cpu->run_first = insn;
+	cpu->run_end = end;
+	cpu->run_extra = 0;
+	cpu->run_allowed = allowed;
+	const struct emu_insn *at = insn;
+	int step;
+	while ((step = at->fast(cpu, at)) == EMU_LOOP)
+		at = cpu->loop_target;
 	if (likely(cpu->exit_insn == end)) {
 		cpu->state.rip = end[-1].next_rip;
-		return b->count;
+		return (uint64_t)(cpu->run_extra + b->count);
 	}
-	return leave_block(cpu, insn, (uint32_t)(cpu->exit_insn - insn), step, stopped);
+	uint32_t k = leave_block(cpu, insn, (uint32_t)(cpu->exit_insn - insn), step, stopped);
+	return (uint64_t)(cpu->run_extra + k);
 }
 
 /* The first `limit` instructions of `b` through the exact handlers (the budget ends inside). */
@@ -163,7 +172,7 @@ enum emu_exit_reason emu_run(struct emu_cpu *cpu, uint64_t budget, struct emu_ex
 		}
 		uint64_t left = budget - executed;
 		if (likely(left >= b->count))
-			executed += run_whole_block(cpu, b, &stopped);
+			executed += run_whole_block(cpu, b, left, &stopped);
 		else
 			executed += run_block_prefix(cpu, b, (uint32_t)left, &stopped);
 		prev = b;

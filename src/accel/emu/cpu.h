@@ -89,6 +89,12 @@ struct emu_cpu {
 	enum emu_mode mode;
 	bool code_written; /* a guest write hit decoded code: leave the current block */
 	const struct emu_insn *exit_insn; /* where a threaded block run stopped (fast_ops.h) */
+	/* The block being run threaded, for branches back into it (threaded.h): its first
+	 * instruction and sentinel, the instructions its in-block branches added to the count,
+	 * and how many this run may execute in all. */
+	const struct emu_insn *run_first, *run_end, *loop_target;
+	int64_t run_extra;
+	uint64_t run_allowed;
 
 	/* The exit being raised by a handler (EMU_STOP). */
 	struct emu_exit pending;

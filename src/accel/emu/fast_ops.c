@@ -467,7 +467,7 @@ static inline bool condition_fast(struct emu_cpu *cpu, unsigned cc)
 		if (!condition_fast(cpu, cc))                                                      \
 			return NEXT;                                                               \
 		cpu->next_rip = i->imm;                                                            \
-		return EXIT(EMU_BRANCH);                                                           \
+		return emu_branch(cpu, i);                                                         \
 	}
 JCC_FN(0)
 JCC_FN(1)
@@ -786,6 +786,24 @@ static struct choice choose(const struct emu_insn *i)
 	return (struct choice){.live = special ? special : fn};
 }
 
+/* Marks each Jcc whose target is an instruction of this block with that instruction's
+ * offset (insn->imm2 = offset + 128, a field Jcc does not use): see emu_branch(). The first
+ * copy is taken when the decoder unrolled a loop; every copy runs the same path from there. */
+static void link_branches_in_block(struct emu_insn *insns, uint32_t count)
+{
+	for (uint32_t k = 0; k < count; k++) {
+		struct emu_insn *j = &insns[k];
+		if (!jcc_cannot_fault(j))
+			continue;
+		for (uint32_t t = 0; t < count; t++) {
+			if (insns[t].next_rip - insns[t].len == j->imm) {
+				j->imm2 = (uint16_t)((int)t - (int)k + 128);
+				break;
+			}
+		}
+	}
+}
+
 /* An instruction without a specialised handler: the generic one, then on to the next. */
 static int generic_step(struct emu_cpu *cpu, const struct emu_insn *i)
 {
@@ -816,6 +834,7 @@ void emu_specialize_block(struct emu_insn *insns, uint32_t count)
 		else
 			live = FL_ARITH;
 	}
+	link_branches_in_block(insns, count);
 	for (uint32_t k = 0; k + 1 < count; k++) {
 		/* Not the last: the decoder followed this JMP (code_cache.c). */
 		if (insns[k].fn == op_jmp_rel)

@@ -53,8 +53,7 @@ static inline int branch(struct emu_cpu *cpu, const struct emu_insn *i, uint8_t 
 	const struct emu_insn *jcc = i + 1;
 	if ((taken >> outcome) & 1) {
 		cpu->next_rip = jcc->imm;
-		cpu->exit_insn = jcc;
-		return EMU_BRANCH;
+		return emu_branch(cpu, jcc);
 	}
 	return emu_next_insn(cpu, jcc);
 }

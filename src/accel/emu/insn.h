@@ -17,6 +17,7 @@ enum emu_step {
 	EMU_NEXT,   /* fall through to the next instruction */
 	EMU_BRANCH, /* cpu->next_rip was changed: leave the block */
 	EMU_STOP,   /* cpu->pending holds an exit or exception */
+	EMU_LOOP,   /* threaded runs only: go on at cpu->loop_target, in the same block */
 };
 
 typedef int (*emu_handler)(struct emu_cpu *cpu, const struct emu_insn *insn);

@@ -437,3 +437,29 @@ Test(emu_run, followed_jumps_and_register_cmov_match_single_steps)
 	cr_expect_eq(whole.gpr[0], 2, "CMOVE took ECX when it was 2");
 	cr_expect_eq(whole.rip, CODE + sizeof(jump_loop_program));
 }
+
+/* A loop whose branch targets its own block runs without leaving the block, but never past the
+ * budget: every budget stops after exactly that many instructions, with the loop's state. */
+Test(emu_run, loop_inside_a_block_keeps_the_budget_exact)
+{
+	LOAD("\xb9\xe8\x03\x00\x00" /* mov ecx, 1000 */
+	     "\x31\xc0"		    /* xor eax, eax */
+	     "\x01\xc8"		    /* 7: add eax, ecx */
+	     "\xff\xc9"		    /* dec ecx */
+	     "\x75\xfa");	    /* jnz 7 */
+	for (uint64_t budget = 3; budget < 400; budget += 37) {
+		struct emu_exit exit;
+		st->rip = CODE;
+		emu_flush(cpu);
+		cr_assert_eq(emu_run(cpu, budget, &exit), EMU_EXIT_BUDGET);
+		cr_assert_eq(exit.executed, budget);
+		uint64_t iterations = (budget - 2) / 3, extra = (budget - 2) % 3;
+		uint64_t ecx = 1000 - iterations - (extra >= 2);
+		cr_assert_eq(st->gpr[1], ecx, "budget %lu", (unsigned long)budget);
+	}
+	struct emu_exit exit;
+	st->rip = CODE;
+	cr_assert_eq(emu_run(cpu, 100000, &exit), EMU_EXIT_EXCEPTION);
+	cr_expect_eq(exit.executed, 2 + 3 * 1000 + 1, "through the int3");
+	cr_expect_eq(st->gpr[0], 500500);
+}
