@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (tests/fuzz/run_fuzz_*.sh) for a bounded time each, as CI does.
-#   FUZZ_SECONDS=N tests/fuzz/run.sh   (default 45 s per target)
+#   FUZZ_SECONDS=N tests/fuzz/run.sh   (default 30 s per target)
 set -uo pipefail
 cd "$(dirname "$0")"
-seconds=${FUZZ_SECONDS:-45}
+seconds=${FUZZ_SECONDS:-30}
 status=0
 for runner in run_fuzz_*.sh; do
 	name=${runner#run_fuzz_}
