@@ -147,12 +147,9 @@ static inline __attribute__((always_inline)) uint64_t sign_extend(uint64_t v, un
 	}
 }
 
-/* `off` is a byte offset into gpr[] as the decoder computes it (AH..BH are offset 1 into
- * RAX..RBX). */
-static inline __attribute__((always_inline)) uint64_t reg_read(struct emu_cpu *cpu, unsigned off,
-							       unsigned size)
+/* Little-endian loads and stores of 1, 2, 4 or 8 bytes at a host address. */
+static inline __attribute__((always_inline)) uint64_t load_host(const uint8_t *p, unsigned size)
 {
-	const uint8_t *p = (const uint8_t *)cpu->state.gpr + off;
 	switch (size) {
 	case 1:
 		return *p;
@@ -174,11 +171,8 @@ static inline __attribute__((always_inline)) uint64_t reg_read(struct emu_cpu *c
 	}
 }
 
-/* 32-bit writes zero the upper half, 8/16-bit writes merge, as in 64-bit mode. */
-static inline __attribute__((always_inline)) void reg_write(struct emu_cpu *cpu, unsigned off,
-							    unsigned size, uint64_t v)
+static inline __attribute__((always_inline)) void store_host(uint8_t *p, unsigned size, uint64_t v)
 {
-	uint8_t *p = (uint8_t *)cpu->state.gpr + off;
 	switch (size) {
 	case 1:
 		*p = (uint8_t)v;
@@ -189,14 +183,33 @@ static inline __attribute__((always_inline)) void reg_write(struct emu_cpu *cpu,
 		break;
 	}
 	case 4: {
-		uint64_t w = (uint32_t)v;
-		memcpy(p, &w, 8);
+		uint32_t w = (uint32_t)v;
+		memcpy(p, &w, 4);
 		break;
 	}
 	default:
 		memcpy(p, &v, 8);
 		break;
 	}
+}
+
+/* `off` is a byte offset into gpr[] as the decoder computes it (AH..BH are offset 1 into
+ * RAX..RBX). */
+static inline __attribute__((always_inline)) uint64_t reg_read(struct emu_cpu *cpu, unsigned off,
+							       unsigned size)
+{
+	return load_host((const uint8_t *)cpu->state.gpr + off, size);
+}
+
+/* 32-bit writes zero the upper half, 8/16-bit writes merge, as in 64-bit mode. */
+static inline __attribute__((always_inline)) void reg_write(struct emu_cpu *cpu, unsigned off,
+							    unsigned size, uint64_t v)
+{
+	uint8_t *p = (uint8_t *)cpu->state.gpr + off;
+	if (size == 4)
+		store_host(p, 8, (uint32_t)v);
+	else
+		store_host(p, size, v);
 }
 
 static inline uint64_t gpr_get(struct emu_cpu *cpu, unsigned n, unsigned size)
@@ -271,51 +284,6 @@ bool emu_read_slow(struct emu_cpu *cpu, uint64_t addr, unsigned size, uint64_t *
 bool emu_write_slow(struct emu_cpu *cpu, uint64_t addr, unsigned size, uint64_t val);
 bool emu_read_bytes(struct emu_cpu *cpu, uint64_t addr, void *dst, unsigned len);
 bool emu_write_bytes(struct emu_cpu *cpu, uint64_t addr, const void *src, unsigned len);
-
-static inline __attribute__((always_inline)) uint64_t load_host(const uint8_t *p, unsigned size)
-{
-	switch (size) {
-	case 1:
-		return *p;
-	case 2: {
-		uint16_t v;
-		memcpy(&v, p, 2);
-		return v;
-	}
-	case 4: {
-		uint32_t v;
-		memcpy(&v, p, 4);
-		return v;
-	}
-	default: {
-		uint64_t v;
-		memcpy(&v, p, 8);
-		return v;
-	}
-	}
-}
-
-static inline __attribute__((always_inline)) void store_host(uint8_t *p, unsigned size, uint64_t v)
-{
-	switch (size) {
-	case 1:
-		*p = (uint8_t)v;
-		break;
-	case 2: {
-		uint16_t w = (uint16_t)v;
-		memcpy(p, &w, 2);
-		break;
-	}
-	case 4: {
-		uint32_t w = (uint32_t)v;
-		memcpy(p, &w, 4);
-		break;
-	}
-	default:
-		memcpy(p, &v, 8);
-		break;
-	}
-}
 
 static inline __attribute__((always_inline)) bool emu_read(struct emu_cpu *cpu, uint64_t addr,
 							   unsigned size, uint64_t *val)
