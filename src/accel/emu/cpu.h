@@ -275,6 +275,61 @@ static inline void emu_set_flags(struct emu_cpu *cpu, uint64_t mask, uint64_t va
 bool emu_parity(uint64_t v);
 /* ZF, SF and PF of a result of `size` bytes. */
 uint64_t emu_zsp(uint64_t res, unsigned size);
+/* The conditions a lazy record answers without materialising RFLAGS: after a compare (LF_SUB)
+ * the unsigned and signed orderings of its operands, after any recorded operation ZF and SF of
+ * its result. Returns false when `cc` needs the full flags. */
+static inline __attribute__((always_inline)) bool
+emu_condition_from_record(const struct lazy_flags *lf, unsigned cc, bool *result)
+{
+	if (lf->op == LF_SUB && cc >= 2 && cc != 8 && cc != 9 && cc != 0xa && cc != 0xb) {
+		uint64_t m = size_mask(lf->size), a = lf->a & m, b = lf->b & m;
+		int64_t sa = (int64_t)sign_extend(a, lf->size),
+			sb = (int64_t)sign_extend(b, lf->size);
+		switch (cc) {
+		case 0x2:
+			*result = a < b;
+			break;
+		case 0x3:
+			*result = a >= b;
+			break;
+		case 0x4:
+			*result = a == b;
+			break;
+		case 0x5:
+			*result = a != b;
+			break;
+		case 0x6:
+			*result = a <= b;
+			break;
+		case 0x7:
+			*result = a > b;
+			break;
+		case 0xc:
+			*result = sa < sb;
+			break;
+		case 0xd:
+			*result = sa >= sb;
+			break;
+		case 0xe:
+			*result = sa <= sb;
+			break;
+		default:
+			*result = sa > sb;
+			break;
+		}
+		return true;
+	}
+	if (lf->op != LF_NONE && (cc == 4 || cc == 5)) {
+		*result = ((lf->res & size_mask(lf->size)) == 0) == (cc == 4);
+		return true;
+	}
+	if (lf->op != LF_NONE && (cc == 8 || cc == 9)) {
+		*result = ((lf->res >> (lf->size * 8 - 1)) & 1) == (cc == 8);
+		return true;
+	}
+	return false;
+}
+
 bool emu_condition(struct emu_cpu *cpu, unsigned cc);
 
 /* ---- memory ---- */

@@ -422,40 +422,10 @@ EXTEND_FN(movsxd_32_8, 4, 8, true)
 
 static inline bool condition_fast(struct emu_cpu *cpu, unsigned cc)
 {
-	const struct lazy_flags *lf = &cpu->lf;
-	if (lf->op == LF_SUB && cc >= 2 && cc != 8 && cc != 9 && cc != 0xa && cc != 0xb) {
-		uint64_t m = size_mask(lf->size), a = lf->a & m, b = lf->b & m;
-		int64_t sa = (int64_t)sign_extend(a, lf->size),
-			sb = (int64_t)sign_extend(b, lf->size);
-		switch (cc) {
-		case 0x2:
-			return a < b;
-		case 0x3:
-			return a >= b;
-		case 0x4:
-			return a == b;
-		case 0x5:
-			return a != b;
-		case 0x6:
-			return a <= b;
-		case 0x7:
-			return a > b;
-		case 0xc:
-			return sa < sb;
-		case 0xd:
-			return sa >= sb;
-		case 0xe:
-			return sa <= sb;
-		default:
-			return sa > sb;
-		}
-	}
-	/* ZF and SF come straight from the result of every recorded operation, CF alone cheaply. */
-	if (lf->op != LF_NONE && (cc == 4 || cc == 5))
-		return ((lf->res & size_mask(lf->size)) == 0) == (cc == 4);
-	if (lf->op != LF_NONE && (cc == 8 || cc == 9))
-		return ((lf->res >> (lf->size * 8 - 1)) & 1) == (cc == 8);
-	if (cc == 2 || cc == 3)
+	bool result;
+	if (emu_condition_from_record(&cpu->lf, cc, &result))
+		return result;
+	if (cc == 2 || cc == 3) /* CF alone is cheap */
 		return emu_cf(cpu) == (cc == 2);
 	return emu_condition(cpu, cc);
 }

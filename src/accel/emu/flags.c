@@ -131,43 +131,9 @@ uint64_t emu_flags_materialize(struct emu_cpu *cpu)
 /* Condition codes in encoding order: O NO B AE E NE BE A S NS P NP L GE LE G. */
 bool emu_condition(struct emu_cpu *cpu, unsigned cc)
 {
-	const struct lazy_flags *lf = &cpu->lf;
-	/* The common compare-and-branch cases straight from the lazy record. */
-	if (lf->op == LF_SUB) {
-		uint64_t m = size_mask(lf->size);
-		uint64_t a = lf->a & m, b = lf->b & m;
-		int64_t sa = (int64_t)sign_extend(a, lf->size),
-			sb = (int64_t)sign_extend(b, lf->size);
-		switch (cc) {
-		case 0x2:
-			return a < b;
-		case 0x3:
-			return a >= b;
-		case 0x4:
-			return a == b;
-		case 0x5:
-			return a != b;
-		case 0x6:
-			return a <= b;
-		case 0x7:
-			return a > b;
-		case 0xc:
-			return sa < sb;
-		case 0xd:
-			return sa >= sb;
-		case 0xe:
-			return sa <= sb;
-		case 0xf:
-			return sa > sb;
-		default:
-			break;
-		}
-	}
-	/* ZF and SF come straight from the result of every recorded operation. */
-	if (lf->op != LF_NONE && (cc == 4 || cc == 5))
-		return ((lf->res & size_mask(lf->size)) == 0) == (cc == 4);
-	if (lf->op != LF_NONE && (cc == 8 || cc == 9))
-		return ((lf->res >> (lf->size * 8 - 1)) & 1) == (cc == 8);
+	bool result;
+	if (emu_condition_from_record(&cpu->lf, cc, &result))
+		return result;
 	uint64_t f = emu_get_flags(cpu);
 	bool r;
 	switch (cc >> 1) {
