@@ -1,5 +1,7 @@
 #include "vmm/config.h"
 
+#include "vmm/config_devices.h"
+
 #include "lib/size.h"
 
 #include <cpuid.h>
@@ -27,10 +29,17 @@ void config_free(struct vm_config *config)
 	free(config->bios);
 	free(config->accel);
 	free(config->console_path);
+	for (unsigned i = 0; i < config->nr_disks; i++) {
+		free(config->disks[i].path);
+		free(config->disks[i].format);
+	}
+	for (unsigned i = 0; i < config->nr_nics; i++)
+		free(config->nics[i].tap);
+	free(config->api_socket);
 	memset(config, 0, sizeof(*config));
 }
 
-static int replace_string(char **field, const char *value)
+int config_replace_string(char **field, const char *value)
 {
 	char *copy = strdup(value);
 	if (!copy)
@@ -40,30 +49,28 @@ static int replace_string(char **field, const char *value)
 	return 0;
 }
 
-typedef int (*option_setter)(struct vm_config *c, const char *value, char *err, size_t len);
-
 static int set_kernel(struct vm_config *c, const char *v, char *err, size_t len)
 {
 	(void)err, (void)len;
-	return replace_string(&c->kernel, v);
+	return config_replace_string(&c->kernel, v);
 }
 
 static int set_initrd(struct vm_config *c, const char *v, char *err, size_t len)
 {
 	(void)err, (void)len;
-	return replace_string(&c->initrd, v);
+	return config_replace_string(&c->initrd, v);
 }
 
 static int set_cmdline(struct vm_config *c, const char *v, char *err, size_t len)
 {
 	(void)err, (void)len;
-	return replace_string(&c->cmdline, v);
+	return config_replace_string(&c->cmdline, v);
 }
 
 static int set_bios(struct vm_config *c, const char *v, char *err, size_t len)
 {
 	(void)err, (void)len;
-	return replace_string(&c->bios, v);
+	return config_replace_string(&c->bios, v);
 }
 
 static int set_accel(struct vm_config *c, const char *v, char *err, size_t len)
@@ -72,7 +79,7 @@ static int set_accel(struct vm_config *c, const char *v, char *err, size_t len)
 		snprintf(err, len, "--accel: unknown accelerator '%s' (available: kvm)", v);
 		return -1;
 	}
-	return replace_string(&c->accel, v);
+	return config_replace_string(&c->accel, v);
 }
 
 static int set_cpus(struct vm_config *c, const char *v, char *err, size_t len)
@@ -115,7 +122,7 @@ static int set_console(struct vm_config *c, const char *v, char *err, size_t len
 		c->console = CONSOLE_NONE;
 	} else if (strncmp(v, "file:", 5) == 0 && v[5] != '\0') {
 		c->console = CONSOLE_FILE;
-		return replace_string(&c->console_path, v + 5);
+		return config_replace_string(&c->console_path, v + 5);
 	} else {
 		snprintf(err, len, "--console: '%s' is not stdio, none or file:PATH", v);
 		return -1;
@@ -135,7 +142,7 @@ static int set_debug_exit(struct vm_config *c, const char *v, char *err, size_t 
 	return 0;
 }
 
-static int parse_bool(const char *v, bool *out)
+int config_parse_bool(const char *v, bool *out)
 {
 	if (strcmp(v, "true") == 0 || strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
 		*out = true;
@@ -148,7 +155,7 @@ static int parse_bool(const char *v, bool *out)
 
 static int set_stats(struct vm_config *c, const char *v, char *err, size_t len)
 {
-	if (parse_bool(v, &c->stats) < 0) {
+	if (config_parse_bool(v, &c->stats) < 0) {
 		snprintf(err, len, "--stats: '%s' is not true or false", v);
 		return -1;
 	}
@@ -172,13 +179,26 @@ static const struct {
 	const char *key;
 	option_setter set;
 	bool flag;
+	bool repeats;
 } options[] = {
-    {"kernel", set_kernel, false},	   {"initrd", set_initrd, false},
-    {"cmdline", set_cmdline, false},	   {"bios", set_bios, false},
-    {"accel", set_accel, false},	   {"cpus", set_cpus, false},
-    {"memory", set_memory, false},	   {"console", set_console, false},
-    {"debug-exit", set_debug_exit, false}, {"stats", set_stats, true},
-    {"on-reboot", set_on_reboot, false},
+    {"kernel", set_kernel, false, false},
+    {"initrd", set_initrd, false, false},
+    {"cmdline", set_cmdline, false, false},
+    {"bios", set_bios, false, false},
+    {"accel", set_accel, false, false},
+    {"cpus", set_cpus, false, false},
+    {"memory", set_memory, false, false},
+    {"console", set_console, false, false},
+    {"debug-exit", set_debug_exit, false, false},
+    {"stats", set_stats, true, false},
+    {"on-reboot", set_on_reboot, false, false},
+    {"disk", set_disk, false, true},
+    {"net", set_net, false, true},
+    {"rng", set_rng, true, false},
+    {"balloon", set_balloon, true, false},
+    {"balloon-size", set_balloon_size, false, false},
+    {"console-device", set_console_device, false, false},
+    {"api-socket", set_api_socket, false, false},
 };
 
 static int find_option(const char *key)
@@ -192,6 +212,12 @@ static int find_option(const char *key)
 bool config_key_known(const char *key)
 {
 	return find_option(key) >= 0;
+}
+
+bool config_key_repeats(const char *key)
+{
+	int i = find_option(key);
+	return i >= 0 && options[i].repeats;
 }
 
 bool config_key_is_flag(const char *key)
@@ -283,6 +309,8 @@ int config_validate(const struct vm_config *c, char *err, size_t len)
 		snprintf(err, len, "--initrd needs --kernel (firmware loads its own)");
 		return -1;
 	}
+	if (validate_devices(c, err, len) < 0)
+		return -1;
 	/* RAM is reserved lazily, so a guest larger than the host is legitimate (it may never
 	 * touch it all); one the CPU cannot even address is not. */
 	uint64_t limit = guest_ram_limit();

@@ -11,6 +11,34 @@ enum on_reboot { ON_REBOOT_RESTART, ON_REBOOT_EXIT };
 
 #define CONFIG_MIN_MEMORY (16ULL << 20)
 #define CONFIG_MAX_CPUS	  255
+#define CONFIG_MAX_DISKS  16
+#define CONFIG_MAX_NICS	  8
+
+/* The virtio-blk serial (GET_ID) is at most 20 bytes (VIRTIO_BLK_ID_BYTES). */
+#define CONFIG_DISK_SERIAL_MAX 20
+
+/* --disk path,readonly=on,serial=ID,format=raw|qcow2,cache=none|writeback */
+struct disk_config {
+	char *path;
+	char *format; /* NULL: probe the file */
+	bool readonly;
+	bool direct; /* cache=none: O_DIRECT data I/O */
+	char serial[CONFIG_DISK_SERIAL_MAX + 1];
+};
+
+enum vhost_mode { VHOST_AUTO, VHOST_ON, VHOST_OFF };
+
+/* --net tap=NAME,mac=52:54:00:12:34:56,vhost=auto|on|off */
+struct net_config {
+	char *tap;
+	uint8_t mac[6];
+	bool has_mac; /* otherwise one is derived from the tap name (stable across runs) */
+	enum vhost_mode vhost;
+};
+
+/* Where the console (stdio/file) is connected: the 16550A (ttyS0) or virtio-console (hvc0).
+ * With virtio, the UART's output still reaches the console (early boot messages). */
+enum console_device { CONSOLE_DEVICE_SERIAL, CONSOLE_DEVICE_VIRTIO };
 
 struct vm_config {
 	char *kernel;
@@ -26,6 +54,16 @@ struct vm_config {
 	uint16_t debug_exit_port;
 	bool stats;
 	enum on_reboot on_reboot;
+
+	unsigned nr_disks;
+	struct disk_config disks[CONFIG_MAX_DISKS];
+	unsigned nr_nics;
+	struct net_config nics[CONFIG_MAX_NICS];
+	bool rng;		 /* --rng: virtio-rng fed by getrandom() */
+	bool balloon;		 /* --balloon: virtio-balloon */
+	uint64_t balloon_target; /* bytes the balloon holds at boot (--balloon-size) */
+	enum console_device console_device;
+	char *api_socket; /* --api-socket PATH: control socket (balloon, status) */
 };
 
 void config_init(struct vm_config *config);
@@ -35,6 +73,9 @@ void config_free(struct vm_config *config);
  * Returns 0, or -1 with one sentence in `err` naming the key and what is wrong. */
 int config_set(struct vm_config *config, const char *key, const char *value, char *err,
 	       size_t err_len);
+
+/* True if `key` may be given several times (--disk, --net): each adds one device. */
+bool config_key_repeats(const char *key);
 
 /* True if `key` is an option that takes no value on the command line (a flag). */
 bool config_key_is_flag(const char *key);

@@ -24,6 +24,35 @@ static int value_as_text(const char *key, json_t *value, char *buf, size_t buf_l
 	return 0;
 }
 
+static int apply_one(struct vm_config *config, const char *key, json_t *value, char *err,
+		     size_t err_len)
+{
+	char text[4096];
+	if (value_as_text(key, value, text, sizeof(text), err, err_len) < 0)
+		return -1;
+	return config_set(config, key, text, err, err_len);
+}
+
+/* Options that repeat on the command line (--disk, --net) take an array: "disk": ["a", "b"]. */
+static int apply_value(struct vm_config *config, const char *key, json_t *value, char *err,
+		       size_t err_len)
+{
+	if (!json_is_array(value))
+		return apply_one(config, key, value, err, err_len);
+	if (!config_key_repeats(key)) {
+		snprintf(err, err_len, "\"%s\" takes one value, not an array", key);
+		return -1;
+	}
+	size_t i;
+	json_t *item;
+	json_array_foreach(value, i, item)
+	{
+		if (apply_one(config, key, item, err, err_len) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int config_load_json(struct vm_config *config, const char *path, char *err, size_t err_len)
 {
 	json_error_t jerr;
@@ -48,9 +77,8 @@ int config_load_json(struct vm_config *config, const char *path, char *err, size
 			rc = -1;
 			break;
 		}
-		char text[4096], inner[512] = "";
-		if (value_as_text(key, value, text, sizeof(text), inner, sizeof(inner)) < 0 ||
-		    config_set(config, key, text, inner, sizeof(inner)) < 0) {
+		char inner[512] = "";
+		if (apply_value(config, key, value, inner, sizeof(inner)) < 0) {
 			snprintf(err, err_len, "config '%s': %s", path, inner);
 			rc = -1;
 		}

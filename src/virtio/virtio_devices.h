@@ -1,0 +1,49 @@
+/* Constructors of gureum's virtio device models, for the board. Each returns a device ready to
+ * be handed to a transport (virtio_pci_create), or NULL with a sentence in `err` that says what
+ * is wrong and what to do. */
+#ifndef GUREUM_VIRTIO_VIRTIO_DEVICES_H
+#define GUREUM_VIRTIO_VIRTIO_DEVICES_H
+
+#include "virtio/virtio_device.h"
+#include "vmm/config.h"
+#include "vmm/console.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* virtio-blk on a raw file or block device (or qcow2) through the block layer; `index` names it
+ * (virtio-blk0 ...). */
+struct virtio_device *virtio_blk_create(const struct disk_config *cfg, unsigned index, char *err,
+					size_t err_len);
+
+/* virtio-net on a host tap device (opened with IFF_VNET_HDR; vhost-net when available). */
+struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned index, char *err,
+					size_t err_len);
+
+/* virtio-rng: entropy from getrandom(). */
+struct virtio_device *virtio_rng_create(char *err, size_t err_len);
+
+/* virtio-console, a single port (hvc0) whose output goes to `console`; the session routes the
+ * console's input to it with virtio_console_sink(). */
+struct virtio_device *virtio_console_create(struct console *console, char *err, size_t err_len);
+struct console_sink virtio_console_sink(struct virtio_device *d);
+
+/* virtio-balloon with statistics and free-page reporting; `target` bytes inflated at boot. */
+struct virtio_device *virtio_balloon_create(uint64_t target, char *err, size_t err_len);
+
+struct balloon_info {
+	uint64_t target;      /* bytes the host asked for */
+	uint64_t actual;      /* bytes the guest has given (its "actual" config field) */
+	uint64_t reported;    /* bytes returned to the host by free-page reporting so far */
+	bool stats_valid;     /* the guest has sent statistics */
+	uint64_t free_memory; /* from the guest's last statistics (bytes) */
+	uint64_t total_memory;
+	uint64_t available_memory;
+};
+
+/* Asks the guest to make the balloon hold `bytes` (rounded down to 4 KiB pages). Returns 0, or
+ * -EINVAL when bytes is not below the guest's RAM. */
+int virtio_balloon_set_target(struct virtio_device *d, uint64_t bytes);
+void virtio_balloon_get_info(struct virtio_device *d, struct balloon_info *info);
+
+#endif

@@ -1,0 +1,293 @@
+#include "vmm/config_devices.h"
+
+#include "lib/size.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Splits "first,key=value,key=value" in place: returns the next "key=value" item (or the first
+ * field) and advances *cursor; NULL at the end. */
+static char *next_item(char **cursor)
+{
+	if (!*cursor)
+		return NULL;
+	char *item = *cursor;
+	char *comma = strchr(item, ',');
+	if (comma) {
+		*comma = '\0';
+		*cursor = comma + 1;
+	} else {
+		*cursor = NULL;
+	}
+	return item;
+}
+
+/* Splits "key=value"; returns the value, or NULL when there is no '='. */
+static char *split_key(char *item)
+{
+	char *eq = strchr(item, '=');
+	if (!eq)
+		return NULL;
+	*eq = '\0';
+	return eq + 1;
+}
+
+static int disk_property(struct disk_config *d, const char *key, const char *value, char *err,
+			 size_t len)
+{
+	if (strcmp(key, "readonly") == 0) {
+		if (config_parse_bool(value, &d->readonly) == 0)
+			return 0;
+		snprintf(err, len, "--disk: readonly='%s' is not on or off", value);
+	} else if (strcmp(key, "serial") == 0) {
+		if (strlen(value) <= CONFIG_DISK_SERIAL_MAX) {
+			snprintf(d->serial, sizeof(d->serial), "%s", value);
+			return 0;
+		}
+		snprintf(err, len, "--disk: serial '%s' is longer than %d bytes", value,
+			 CONFIG_DISK_SERIAL_MAX);
+	} else if (strcmp(key, "format") == 0) {
+		if (strcmp(value, "raw") == 0 || strcmp(value, "qcow2") == 0)
+			return config_replace_string(&d->format, value);
+		snprintf(err, len, "--disk: format '%s' is not raw or qcow2", value);
+	} else if (strcmp(key, "cache") == 0) {
+		if (strcmp(value, "none") == 0 || strcmp(value, "writeback") == 0) {
+			d->direct = strcmp(value, "none") == 0;
+			return 0;
+		}
+		snprintf(err, len, "--disk: cache '%s' is not none or writeback", value);
+	} else {
+		snprintf(err, len,
+			 "--disk: unknown property '%s' (known: readonly, serial, format, cache)",
+			 key);
+	}
+	return -1;
+}
+
+static int parse_disk(struct disk_config *d, char *text, char *err, size_t len)
+{
+	char *cursor = text;
+	char *path = next_item(&cursor);
+	if (!path || !*path || strchr(path, '=')) {
+		snprintf(err, len,
+			 "--disk: the value must start with the image path "
+			 "(PATH,readonly=on,serial=ID)");
+		return -1;
+	}
+	if (config_replace_string(&d->path, path) < 0)
+		return -1;
+	for (char *item; (item = next_item(&cursor));) {
+		char *value = split_key(item);
+		if (!value) {
+			snprintf(err, len, "--disk: '%s' is not key=value", item);
+			return -1;
+		}
+		if (disk_property(d, item, value, err, len) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int set_disk(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	if (c->nr_disks >= CONFIG_MAX_DISKS) {
+		snprintf(err, len, "--disk: at most %d disks per VM", CONFIG_MAX_DISKS);
+		return -1;
+	}
+	char *text = strdup(v);
+	if (!text)
+		return -1;
+	struct disk_config *d = &c->disks[c->nr_disks];
+	memset(d, 0, sizeof(*d));
+	int rc = parse_disk(d, text, err, len);
+	free(text);
+	if (rc < 0) {
+		free(d->path);
+		free(d->format);
+		memset(d, 0, sizeof(*d));
+		return -1;
+	}
+	c->nr_disks++;
+	return 0;
+}
+
+static int parse_mac(const char *text, uint8_t mac[6])
+{
+	unsigned b[6];
+	char tail;
+	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &tail) != 6 ||
+	    strlen(text) != 17)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+static int net_property(struct net_config *n, const char *key, const char *value, char *err,
+			size_t len)
+{
+	if (strcmp(key, "tap") == 0) {
+		if (*value && strlen(value) < 16) /* IFNAMSIZ */
+			return config_replace_string(&n->tap, value);
+		snprintf(err, len, "--net: tap name '%s' must be 1 to 15 characters", value);
+	} else if (strcmp(key, "mac") == 0) {
+		if (parse_mac(value, n->mac) == 0 && !(n->mac[0] & 1)) {
+			n->has_mac = true;
+			return 0;
+		}
+		snprintf(err, len,
+			 "--net: mac '%s' is not a unicast address like 52:54:00:12:34:56", value);
+	} else if (strcmp(key, "vhost") == 0) {
+		bool on;
+		if (strcmp(value, "auto") == 0) {
+			n->vhost = VHOST_AUTO;
+			return 0;
+		}
+		if (config_parse_bool(value, &on) == 0) {
+			n->vhost = on ? VHOST_ON : VHOST_OFF;
+			return 0;
+		}
+		snprintf(err, len, "--net: vhost '%s' is not auto, on or off", value);
+	} else {
+		snprintf(err, len, "--net: unknown property '%s' (known: tap, mac, vhost)", key);
+	}
+	return -1;
+}
+
+static int parse_net(struct net_config *n, char *text, char *err, size_t len)
+{
+	char *cursor = text;
+	for (char *item; (item = next_item(&cursor));) {
+		char *value = split_key(item);
+		if (!value) {
+			snprintf(err, len, "--net: '%s' is not key=value (example: tap=tap0)",
+				 item);
+			return -1;
+		}
+		if (net_property(n, item, value, err, len) < 0)
+			return -1;
+	}
+	if (!n->tap) {
+		snprintf(err, len, "--net: name the host side with tap=NAME");
+		return -1;
+	}
+	return 0;
+}
+
+int set_net(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	if (c->nr_nics >= CONFIG_MAX_NICS) {
+		snprintf(err, len, "--net: at most %d network cards per VM", CONFIG_MAX_NICS);
+		return -1;
+	}
+	char *text = strdup(v);
+	if (!text)
+		return -1;
+	struct net_config *n = &c->nics[c->nr_nics];
+	memset(n, 0, sizeof(*n));
+	int rc = parse_net(n, text, err, len);
+	free(text);
+	if (rc < 0) {
+		free(n->tap);
+		memset(n, 0, sizeof(*n));
+		return -1;
+	}
+	c->nr_nics++;
+	return 0;
+}
+
+int set_rng(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	if (config_parse_bool(v, &c->rng) == 0)
+		return 0;
+	snprintf(err, len, "--rng: '%s' is not true or false", v);
+	return -1;
+}
+
+int set_balloon(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	if (config_parse_bool(v, &c->balloon) == 0)
+		return 0;
+	snprintf(err, len, "--balloon: '%s' is not true or false", v);
+	return -1;
+}
+
+int set_balloon_size(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	uint64_t bytes;
+	if (!parse_size(v, true, &bytes) || bytes % 4096) {
+		snprintf(err, len,
+			 "--balloon-size: '%s' is not a size in 4 KiB pages (examples: 0, 128M)",
+			 v);
+		return -1;
+	}
+	c->balloon = true;
+	c->balloon_target = bytes;
+	return 0;
+}
+
+int set_console_device(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	if (strcmp(v, "serial") == 0)
+		c->console_device = CONSOLE_DEVICE_SERIAL;
+	else if (strcmp(v, "virtio") == 0)
+		c->console_device = CONSOLE_DEVICE_VIRTIO;
+	else {
+		snprintf(err, len, "--console-device: '%s' is not serial or virtio", v);
+		return -1;
+	}
+	return 0;
+}
+
+int set_api_socket(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	if (!*v || strlen(v) >= 108) { /* sun_path */
+		snprintf(err, len, "--api-socket: the path must be 1 to 107 bytes");
+		return -1;
+	}
+	return config_replace_string(&c->api_socket, v);
+}
+
+static int validate_disk(const struct disk_config *d, char *err, size_t len)
+{
+	struct stat st;
+	if (stat(d->path, &st) < 0) {
+		snprintf(err, len, "--disk '%s': %s", d->path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		snprintf(err, len, "--disk '%s' is neither a regular file nor a block device",
+			 d->path);
+		return -1;
+	}
+	if (access(d->path, d->readonly ? R_OK : R_OK | W_OK) < 0) {
+		snprintf(err, len, "--disk '%s': %s%s", d->path, strerror(errno),
+			 d->readonly ? "" : " (add readonly=on to attach it read-only)");
+		return -1;
+	}
+	return 0;
+}
+
+int validate_devices(const struct vm_config *c, char *err, size_t len)
+{
+	for (unsigned i = 0; i < c->nr_disks; i++)
+		if (validate_disk(&c->disks[i], err, len) < 0)
+			return -1;
+	for (unsigned i = 0; i < c->nr_nics; i++)
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(c->nics[i].tap, c->nics[j].tap) == 0) {
+				snprintf(err, len, "--net: tap '%s' is given twice",
+					 c->nics[i].tap);
+				return -1;
+			}
+	if (c->balloon_target >= c->memory) {
+		snprintf(err, len, "--balloon-size must be smaller than --memory");
+		return -1;
+	}
+	return 0;
+}

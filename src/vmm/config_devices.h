@@ -1,0 +1,25 @@
+/* The device options of a VM's configuration (--disk, --net, --rng, --balloon, ...): parsers
+ * of their "value,key=value,..." forms and the checks that need the host (files, limits).
+ * Internal to config.c and config_devices.c. */
+#ifndef GUREUM_VMM_CONFIG_DEVICES_H
+#define GUREUM_VMM_CONFIG_DEVICES_H
+
+#include "vmm/config.h"
+
+typedef int (*option_setter)(struct vm_config *c, const char *value, char *err, size_t len);
+
+int set_disk(struct vm_config *c, const char *v, char *err, size_t len);
+int set_net(struct vm_config *c, const char *v, char *err, size_t len);
+int set_rng(struct vm_config *c, const char *v, char *err, size_t len);
+int set_balloon(struct vm_config *c, const char *v, char *err, size_t len);
+int set_balloon_size(struct vm_config *c, const char *v, char *err, size_t len);
+int set_console_device(struct vm_config *c, const char *v, char *err, size_t len);
+int set_api_socket(struct vm_config *c, const char *v, char *err, size_t len);
+/* Checks across devices and against the host: disk files exist, sizes fit, taps unique. */
+int validate_devices(const struct vm_config *c, char *err, size_t len);
+
+/* Shared with config.c. */
+int config_parse_bool(const char *v, bool *out);
+int config_replace_string(char **field, const char *value);
+
+#endif
