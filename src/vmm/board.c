@@ -231,7 +231,7 @@ static int load_bios(struct vm *vm, char *err, size_t err_len)
 int board_build(struct vm *vm, char *err, size_t err_len)
 {
 	err[0] = '\0';
-	if (attach_devices(vm, err, err_len) < 0)
+	if (attach_devices(vm, err, err_len) < 0 || board_add_virtio_devices(vm, err, err_len) < 0)
 		return -1;
 	return vm->config->bios ? load_bios(vm, err, err_len) : load_kernel(vm, err, err_len);
 }

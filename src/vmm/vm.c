@@ -143,6 +143,7 @@ void vm_destroy(struct vm *vm)
 				vm->accel->vcpu_destroy(vm->vcpus[i].accel_vcpu);
 		free(vm->vcpus);
 	}
+	board_remove_virtio_devices(vm);
 	if (vm->devices_attached) {
 		uart16550_destroy(&vm->uart);
 		pci_host_destroy(&vm->pci);

@@ -16,6 +16,12 @@
 #include "vmm/config.h"
 #include "vmm/console.h"
 
+struct virtio_pci;
+struct virtio_device;
+
+/* PCI slots 1.. of bus 0 hold the virtio devices (slot 0 is the host bridge). */
+#define VM_MAX_VIRTIO_DEVICES 31
+
 #include <pthread.h>
 #include <stdint.h>
 
@@ -64,6 +70,12 @@ struct vm {
 	struct acpi_power acpi_power;
 	bool devices_attached; /* the devices above need their destroy functions */
 
+	/* virtio-pci devices in slot order (board_virtio.c). */
+	struct virtio_pci *virtio[VM_MAX_VIRTIO_DEVICES];
+	unsigned nr_virtio;
+	struct virtio_device *virtio_console; /* hvc0, when --console-device virtio */
+	struct virtio_device *virtio_balloon; /* when --balloon */
+
 	unsigned nr_vcpus;
 	struct vm_vcpu *vcpus;
 
@@ -88,6 +100,10 @@ void vm_destroy(struct vm *vm);
 
 /* Board assembly (board.c): devices, buses, ACPI, the boot payload. */
 int board_build(struct vm *vm, char *err, size_t err_len);
+/* The virtio devices of the configuration on PCI bus 0 (board_virtio.c). */
+int board_add_virtio_devices(struct vm *vm, char *err, size_t err_len);
+/* Resets and frees them; before the accelerator's VM and guest RAM go away. */
+void board_remove_virtio_devices(struct vm *vm);
 /* The vCPU thread body (vcpu_loop.c). */
 void *vcpu_thread_main(void *arg);
 /* Prints a vCPU's registers to stderr, for crash reports. */
