@@ -1,0 +1,188 @@
+/* The device options of gureum run (--disk, --net, --rng, --balloon, --console-device,
+ * --api-socket): what a user types becomes the right configuration, and every mistake is
+ * refused with a message naming the option. */
+#include "cmd/run_args.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static enum run_args_result parse(struct vm_config *c, char *err, int argc, char **argv)
+{
+	config_init(c);
+	err[0] = '\0';
+	return run_args_parse(argc, argv, c, err, 512);
+}
+
+#define ARGV(...)	   ((char *[]){"run", __VA_ARGS__, NULL})
+#define ARGC(...)	   ((int)(sizeof((char *[]){"run", __VA_ARGS__}) / sizeof(char *)))
+#define PARSE(c, err, ...) parse(c, err, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+
+static char *temp_file(const char *text)
+{
+	char *path = strdup("/tmp/gureum-devopt-XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+Test(device_options, disks_keep_their_order_and_properties)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--disk", "/a.img", "--disk",
+			   "/b.qcow2,readonly=on,serial=SN-42,format=qcow2,cache=none"),
+		     RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(c.nr_disks, 2);
+	cr_assert_str_eq(c.disks[0].path, "/a.img");
+	cr_assert_not(c.disks[0].readonly);
+	cr_assert_null(c.disks[0].format);
+	cr_assert_str_eq(c.disks[0].serial, "");
+	cr_assert_str_eq(c.disks[1].path, "/b.qcow2");
+	cr_assert(c.disks[1].readonly);
+	cr_assert(c.disks[1].direct);
+	cr_assert_str_eq(c.disks[1].format, "qcow2");
+	cr_assert_str_eq(c.disks[1].serial, "SN-42");
+	config_free(&c);
+}
+
+Test(device_options, nics_parse_mac_and_vhost)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--net", "tap=tap0,mac=52:54:00:ab:CD:ef,vhost=off", "--net",
+			   "tap=tap1"),
+		     RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(c.nr_nics, 2);
+	cr_assert_str_eq(c.nics[0].tap, "tap0");
+	cr_assert(c.nics[0].has_mac);
+	uint8_t mac[6] = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
+	cr_assert_arr_eq(c.nics[0].mac, mac, 6);
+	cr_assert_eq(c.nics[0].vhost, VHOST_OFF);
+	cr_assert_not(c.nics[1].has_mac);
+	cr_assert_eq(c.nics[1].vhost, VHOST_AUTO);
+	config_free(&c);
+}
+
+Test(device_options, flags_and_sizes)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--rng", "--balloon-size", "64M", "--console-device", "virtio",
+			   "--api-socket", "/run/vm.sock"),
+		     RUN_ARGS_OK, "%s", err);
+	cr_assert(c.rng);
+	cr_assert(c.balloon, "--balloon-size implies a balloon");
+	cr_assert_eq(c.balloon_target, 64ULL << 20);
+	cr_assert_eq(c.console_device, CONSOLE_DEVICE_VIRTIO);
+	cr_assert_str_eq(c.api_socket, "/run/vm.sock");
+	config_free(&c);
+}
+
+static void expect_error(const char *option, const char *value, const char *needle)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(parse(&c, err, 3, (char *[]){"run", (char *)option, (char *)value, NULL}),
+		     RUN_ARGS_ERROR, "%s %s was accepted", option, value);
+	cr_assert(strstr(err, needle), "%s %s: message '%s' lacks '%s'", option, value, err,
+		  needle);
+	config_free(&c);
+}
+
+Test(device_options, mistakes_are_refused_with_the_option_named)
+{
+	expect_error("--disk", "readonly=on", "must start with the image path");
+	expect_error("--disk", "/a,readonly=maybe", "readonly");
+	expect_error("--disk", "/a,serial=123456789012345678901", "longer than 20");
+	expect_error("--disk", "/a,format=vmdk", "format");
+	expect_error("--disk", "/a,speed=fast", "unknown property 'speed'");
+	expect_error("--disk", "/a,junk", "not key=value");
+	expect_error("--net", "mac=52:54:00:00:00:01", "tap=NAME");
+	expect_error("--net", "tap=t,mac=01:00:5e:00:00:01", "unicast");
+	expect_error("--net", "tap=t,mac=52:54:00:00:00", "mac");
+	expect_error("--net", "tap=averyveryverylongname", "1 to 15");
+	expect_error("--net", "tap=t,vhost=sometimes", "vhost");
+	expect_error("--balloon-size", "1K", "4 KiB");
+	expect_error("--balloon-size", "lots", "not a size");
+	expect_error("--console-device", "usb", "serial or virtio");
+}
+
+Test(device_options, too_many_disks)
+{
+	struct vm_config c;
+	char err[512];
+	config_init(&c);
+	for (int i = 0; i < CONFIG_MAX_DISKS; i++)
+		cr_assert_eq(config_set(&c, "disk", "/x.img", err, sizeof(err)), 0);
+	cr_assert_eq(config_set(&c, "disk", "/x.img", err, sizeof(err)), -1);
+	cr_assert(strstr(err, "at most 16"), "%s", err);
+	config_free(&c);
+}
+
+Test(device_options, json_arrays_add_several_devices)
+{
+	char *path = temp_file("{\"disk\": [\"/a.img\", \"/b.img,readonly=on\"],"
+			       " \"net\": \"tap=tap9\", \"rng\": true}");
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--config", path), RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(c.nr_disks, 2);
+	cr_assert(c.disks[1].readonly);
+	cr_assert_eq(c.nr_nics, 1);
+	cr_assert(c.rng);
+	config_free(&c);
+	unlink(path);
+	free(path);
+
+	path = temp_file("{\"cpus\": [1, 2]}");
+	cr_assert_eq(PARSE(&c, err, "--config", path), RUN_ARGS_ERROR);
+	cr_assert(strstr(err, "takes one value"), "%s", err);
+	config_free(&c);
+	unlink(path);
+	free(path);
+}
+
+Test(device_options, validation_checks_disks_and_taps)
+{
+	char *kernel = temp_file("k");
+	char *disk = temp_file("disk");
+	struct vm_config c;
+	char err[512];
+	char disk_arg[300];
+	snprintf(disk_arg, sizeof(disk_arg), "%s,readonly=on", disk);
+	cr_assert_eq(PARSE(&c, err, "--kernel", kernel, "--disk", disk_arg), RUN_ARGS_OK);
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), 0, "%s", err);
+	config_free(&c);
+
+	cr_assert_eq(PARSE(&c, err, "--kernel", kernel, "--disk", "/nonexistent/disk.img"),
+		     RUN_ARGS_OK);
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "/nonexistent/disk.img"), "%s", err);
+	config_free(&c);
+
+	cr_assert_eq(PARSE(&c, err, "--kernel", kernel, "--disk", "/dev/null"), RUN_ARGS_OK);
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "neither a regular file nor a block device"), "%s", err);
+	config_free(&c);
+
+	cr_assert_eq(PARSE(&c, err, "--kernel", kernel, "--net", "tap=a", "--net", "tap=a"),
+		     RUN_ARGS_OK);
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "given twice"), "%s", err);
+	config_free(&c);
+
+	cr_assert_eq(PARSE(&c, err, "--kernel", kernel, "--memory", "64M", "--balloon-size", "64M"),
+		     RUN_ARGS_OK);
+	cr_assert_eq(config_validate(&c, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "smaller than --memory"), "%s", err);
+	config_free(&c);
+	unlink(kernel);
+	unlink(disk);
+	free(kernel);
+	free(disk);
+}
