@@ -1,0 +1,544 @@
+/* virtio-blk (virtio 1.2, section 5.2) on the block layer: one request queue of 256 entries,
+ * requests served asynchronously (block_submit), completions collected when the block layer's
+ * eventfd fires and returned to the guest in batches with one interrupt per batch.
+ *
+ * Data is never copied: every guest buffer of a chain is already a contiguous piece of host
+ * memory (guest RAM), so a read or write of n buffers becomes n block requests at consecutive
+ * disk offsets, each reading or writing guest memory in place. The request completes when all
+ * its pieces have.
+ *
+ * Everything in a request is guest-controlled and checked before use (header size and type,
+ * direction and size of the data, sector ranges against the capacity without overflow, discard
+ * segments). A request that is wrong gets an IOERR (or UNSUPP) status; only a chain without a
+ * writable status byte, which cannot be answered at all, fails the device. */
+#include "virtio/virtio_blk.h"
+
+#include "block/block.h"
+#include "lib/log.h"
+#include "virtio/virtio_devices.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#define BLK_QUEUE_SIZE 256
+/* Data buffers per request that the driver may use (Linux adds the header and the status). */
+#define BLK_SEG_MAX 254
+/* Discard and write zeroes: ranges per request and sectors per range. 1 GiB per range keeps
+ * one synchronous fallocate (or zero-writing fallback) reasonably short on the device
+ * thread. */
+#define BLK_MAX_RANGE_SEGS    32
+#define BLK_MAX_RANGE_SECTORS (1u << 21)
+/* Discards are rounded by the host file system to its blocks anyway; 4 KiB tells the guest. */
+#define BLK_DISCARD_ALIGNMENT_SECTORS 8
+/* More requests than the queue has entries can only come from a driver reusing descriptors
+ * that are still in flight; stop taking new ones until some complete. */
+#define BLK_MAX_IN_FLIGHT (2 * BLK_QUEUE_SIZE)
+
+struct virtio_blk {
+	struct virtio_device vdev; /* first: the core hands us a pointer to it */
+	char name[32];
+	struct block_device *disk;
+	int completion_fd;
+	bool watching;
+	/* The device is being reset: completions only free their requests, the guest's memory
+	 * and rings belong to a driver that has forgotten them. */
+	bool quiescing;
+	bool throttled; /* stopped taking chains at BLK_MAX_IN_FLIGHT */
+	unsigned in_flight;
+	unsigned pushed; /* chains returned since the last interrupt */
+	uint64_t capacity;
+	char serial[VIRTIO_BLK_ID_BYTES];
+	struct virtio_blk_config config;
+	struct virtq_chain chain; /* scratch: the chain being parsed */
+};
+
+/* One guest request in flight: its block requests (one per data buffer, or per range). */
+struct blk_request {
+	struct virtio_blk *blk;
+	uint16_t head;
+	uint8_t *status; /* the last writable byte of the chain, in guest RAM */
+	uint32_t written;
+	unsigned pending;
+	int result;
+	unsigned nr_io;
+	struct block_request io[];
+};
+
+static struct virtio_blk *blk_of(struct virtio_device *d)
+{
+	return (struct virtio_blk *)d;
+}
+
+/* ---- Answering requests -------------------------------------------------------------- */
+
+static void answer(struct virtio_blk *blk, uint16_t head, uint8_t *status, uint8_t value,
+		   uint32_t written)
+{
+	*(volatile uint8_t *)status = value;
+	virtq_push(&blk->vdev.queues[0], head, written);
+	blk->pushed++;
+}
+
+static void io_complete(struct block_request *io, int result)
+{
+	struct blk_request *req = io->opaque;
+	struct virtio_blk *blk = req->blk;
+	if (result < 0 && req->result == 0)
+		req->result = result;
+	if (--req->pending > 0)
+		return;
+	if (!blk->quiescing) {
+		if (req->result < 0)
+			log_debug("%s: request failed: %s", blk->name, strerror(-req->result));
+		answer(blk, req->head, req->status,
+		       req->result < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK, req->written);
+	}
+	blk->in_flight--;
+	free(req);
+}
+
+static struct blk_request *request_new(struct virtio_blk *blk, const struct virtq_chain *c,
+				       uint8_t *status, unsigned nr_io)
+{
+	struct blk_request *req = calloc(1, sizeof(*req) + nr_io * sizeof(req->io[0]));
+	if (!req)
+		return NULL;
+	req->blk = blk;
+	req->head = c->head;
+	req->status = status;
+	req->written = 1;
+	req->nr_io = nr_io;
+	for (unsigned i = 0; i < nr_io; i++)
+		req->io[i] = (struct block_request){.complete = io_complete, .opaque = req};
+	return req;
+}
+
+/* Hands every piece to the block layer; completions arrive through io_complete. */
+static void request_submit(struct virtio_blk *blk, struct blk_request *req)
+{
+	blk->in_flight++;
+	req->pending = req->nr_io;
+	for (unsigned i = 0; i < req->nr_io; i++)
+		block_submit(blk->disk, &req->io[i]);
+}
+
+/* ---- Parsing a chain ------------------------------------------------------------------ */
+
+/* Host address of the chain's last device-writable byte, or NULL if it has none. */
+static uint8_t *find_status_byte(const struct virtq_chain *c)
+{
+	for (unsigned i = c->nr_out + c->nr_in; i > c->nr_out; i--) {
+		const struct iovec *iov = &c->iov[i - 1];
+		if (iov->iov_len > 0)
+			return (uint8_t *)iov->iov_base + iov->iov_len - 1;
+	}
+	return NULL;
+}
+
+/* True when [sector, sector + bytes/512) lies within the disk (no overflow possible). */
+static bool range_ok(const struct virtio_blk *blk, uint64_t sector, uint64_t bytes)
+{
+	uint64_t sectors = bytes >> VIRTIO_BLK_SECTOR_SHIFT;
+	return sector <= blk->capacity && sectors <= blk->capacity - sector;
+}
+
+/* Counts the non-empty buffers among iov[first .. first+n) once `skip` bytes are left out at
+ * the start and only `len` bytes are taken. */
+static unsigned count_pieces(const struct iovec *iov, unsigned n, size_t skip, size_t len)
+{
+	unsigned pieces = 0;
+	for (unsigned i = 0; i < n && len > 0; i++) {
+		size_t part = iov[i].iov_len;
+		if (skip >= part) {
+			skip -= part;
+			continue;
+		}
+		part -= skip;
+		skip = 0;
+		len -= part < len ? part : len;
+		pieces++;
+	}
+	return pieces;
+}
+
+/* Fills req->io with one block request per buffer piece, at consecutive disk offsets. */
+static void fill_pieces(struct blk_request *req, enum block_op op, uint64_t offset,
+			const struct iovec *iov, unsigned n, size_t skip, size_t len)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < n && len > 0; i++) {
+		size_t part = iov[i].iov_len;
+		if (skip >= part) {
+			skip -= part;
+			continue;
+		}
+		part -= skip;
+		if (part > len)
+			part = len;
+		struct block_request *io = &req->io[k++];
+		io->op = op;
+		io->offset = offset;
+		io->length = part;
+		io->buffer = (uint8_t *)iov[i].iov_base + skip;
+		offset += part;
+		len -= part;
+		skip = 0;
+	}
+}
+
+/* IN and OUT: the data is the writable part minus the status byte (IN), or the readable part
+ * after the header (OUT). Returns a status byte value to answer at once, or -1 when the request
+ * was submitted. */
+static int start_data(struct virtio_blk *blk, const struct virtq_chain *c,
+		      const struct virtio_blk_outhdr *hdr, uint8_t *status)
+{
+	bool write = hdr->type == VIRTIO_BLK_T_OUT;
+	size_t len = write ? c->out_bytes - sizeof(*hdr) : c->in_bytes - 1;
+	bool directions_ok = write ? c->in_bytes == 1 : c->out_bytes == sizeof(*hdr);
+	if (!directions_ok || len % VIRTIO_BLK_SECTOR_SIZE != 0 || !range_ok(blk, hdr->sector, len))
+		return VIRTIO_BLK_S_IOERR;
+	if (write && blk->disk->read_only)
+		return VIRTIO_BLK_S_IOERR;
+	if (len == 0)
+		return VIRTIO_BLK_S_OK;
+	const struct iovec *iov = write ? c->iov : c->iov + c->nr_out;
+	unsigned n = write ? c->nr_out : c->nr_in;
+	size_t skip = write ? sizeof(*hdr) : 0;
+	unsigned pieces = count_pieces(iov, n, skip, len);
+	struct blk_request *req = request_new(blk, c, status, pieces);
+	if (!req)
+		return VIRTIO_BLK_S_IOERR;
+	uint64_t offset = hdr->sector << VIRTIO_BLK_SECTOR_SHIFT;
+	fill_pieces(req, write ? BLOCK_OP_WRITE : BLOCK_OP_READ, offset, iov, n, skip, len);
+	if (!write)
+		req->written = (uint32_t)c->in_bytes;
+	request_submit(blk, req);
+	return -1;
+}
+
+static int start_flush(struct virtio_blk *blk, const struct virtq_chain *c, uint8_t *status)
+{
+	if (c->out_bytes != sizeof(struct virtio_blk_outhdr) || c->in_bytes != 1)
+		return VIRTIO_BLK_S_IOERR;
+	struct blk_request *req = request_new(blk, c, status, 1);
+	if (!req)
+		return VIRTIO_BLK_S_IOERR;
+	req->io[0].op = BLOCK_OP_FLUSH;
+	request_submit(blk, req);
+	return -1;
+}
+
+/* Checks one discard / write-zeroes range. Returns a status, or -1 when it is acceptable. */
+static int check_range(const struct virtio_blk *blk,
+		       const struct virtio_blk_discard_write_zeroes *r, bool is_discard)
+{
+	/* Discard has no flags at all; write zeroes knows only UNMAP (spec 5.2.6.2). */
+	uint32_t allowed = is_discard ? 0 : VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+	if (r->flags & ~allowed)
+		return VIRTIO_BLK_S_UNSUPP;
+	if (r->num_sectors > BLK_MAX_RANGE_SECTORS ||
+	    !range_ok(blk, r->sector, (uint64_t)r->num_sectors << VIRTIO_BLK_SECTOR_SHIFT))
+		return VIRTIO_BLK_S_IOERR;
+	return -1;
+}
+
+/* DISCARD and WRITE_ZEROES: an array of ranges follows the header. Write zeroes with UNMAP may
+ * deallocate: the block layer's write-zeroes punches holes where the file system can, and
+ * without UNMAP it does the same, which still reads back as zeroes. */
+static int start_ranges(struct virtio_blk *blk, const struct virtq_chain *c,
+			const struct virtio_blk_outhdr *hdr, uint8_t *status)
+{
+	bool is_discard = hdr->type == VIRTIO_BLK_T_DISCARD;
+	unsigned feature = is_discard ? VIRTIO_BLK_F_DISCARD : VIRTIO_BLK_F_WRITE_ZEROES;
+	if (!virtio_has_feature(&blk->vdev, feature))
+		return VIRTIO_BLK_S_UNSUPP;
+	struct virtio_blk_discard_write_zeroes ranges[BLK_MAX_RANGE_SEGS];
+	size_t bytes = c->out_bytes - sizeof(*hdr);
+	size_t count = bytes / sizeof(ranges[0]);
+	if (c->in_bytes != 1 || bytes % sizeof(ranges[0]) != 0 || count == 0 ||
+	    count > BLK_MAX_RANGE_SEGS || blk->disk->read_only)
+		return VIRTIO_BLK_S_IOERR;
+	virtq_chain_read(c, sizeof(*hdr), ranges, bytes);
+	for (size_t i = 0; i < count; i++) {
+		int verdict = check_range(blk, &ranges[i], is_discard);
+		if (verdict >= 0)
+			return verdict;
+	}
+	struct blk_request *req = request_new(blk, c, status, (unsigned)count);
+	if (!req)
+		return VIRTIO_BLK_S_IOERR;
+	for (size_t i = 0; i < count; i++) {
+		struct block_request *io = &req->io[i];
+		io->op = is_discard ? BLOCK_OP_DISCARD : BLOCK_OP_WRITE_ZEROES;
+		io->offset = ranges[i].sector << VIRTIO_BLK_SECTOR_SHIFT;
+		io->length = (uint64_t)ranges[i].num_sectors << VIRTIO_BLK_SECTOR_SHIFT;
+	}
+	request_submit(blk, req);
+	return -1;
+}
+
+/* GET_ID: the serial, zero padded to 20 bytes (or as much as the buffer holds). */
+static int answer_get_id(struct virtio_blk *blk, const struct virtq_chain *c, uint32_t *written)
+{
+	if (c->out_bytes != sizeof(struct virtio_blk_outhdr))
+		return VIRTIO_BLK_S_IOERR;
+	size_t room = c->in_bytes - 1;
+	size_t n = room < sizeof(blk->serial) ? room : sizeof(blk->serial);
+	virtq_chain_write(c, 0, blk->serial, n);
+	*written = (uint32_t)n + 1;
+	return VIRTIO_BLK_S_OK;
+}
+
+/* Starts one request. Returns 0, or -1 when the chain cannot be answered (device failed). */
+static int handle_chain(struct virtio_blk *blk, const struct virtq_chain *c)
+{
+	uint8_t *status = find_status_byte(c);
+	if (!status) {
+		virtio_device_fail(&blk->vdev, "%s: request without a writable status byte",
+				   blk->name);
+		return -1;
+	}
+	struct virtio_blk_outhdr hdr;
+	uint32_t written = 1;
+	int verdict;
+	if (virtq_chain_read(c, 0, &hdr, sizeof(hdr)) < sizeof(hdr)) {
+		verdict = VIRTIO_BLK_S_IOERR;
+	} else {
+		switch (hdr.type) {
+		case VIRTIO_BLK_T_IN:
+		case VIRTIO_BLK_T_OUT:
+			verdict = start_data(blk, c, &hdr, status);
+			break;
+		case VIRTIO_BLK_T_FLUSH:
+			verdict = start_flush(blk, c, status);
+			break;
+		case VIRTIO_BLK_T_GET_ID:
+			verdict = answer_get_id(blk, c, &written);
+			break;
+		case VIRTIO_BLK_T_DISCARD:
+		case VIRTIO_BLK_T_WRITE_ZEROES:
+			verdict = start_ranges(blk, c, &hdr, status);
+			break;
+		default:
+			verdict = VIRTIO_BLK_S_UNSUPP;
+			break;
+		}
+	}
+	if (verdict >= 0)
+		answer(blk, c->head, status, (uint8_t)verdict, written);
+	return 0;
+}
+
+/* ---- Queue and completion processing -------------------------------------------------- */
+
+static void notify_if_pushed(struct virtio_blk *blk)
+{
+	if (blk->pushed == 0)
+		return;
+	blk->pushed = 0;
+	virtio_device_notify(&blk->vdev, 0);
+}
+
+/* Takes chains until the ring is empty (kicks suppressed meanwhile) or too many requests are
+ * in flight, in which case the completion handler resumes. */
+static void process_queue(struct virtio_blk *blk)
+{
+	struct virtqueue *vq = &blk->vdev.queues[0];
+	blk->throttled = false;
+	for (;;) {
+		virtq_disable_kicks(vq);
+		while (blk->in_flight < BLK_MAX_IN_FLIGHT) {
+			int got = virtq_pop(vq, &blk->chain);
+			if (got < 0) {
+				virtio_device_fail(&blk->vdev, "%s: %s", blk->name, vq->error);
+				return;
+			}
+			if (got == 0)
+				break;
+			if (handle_chain(blk, &blk->chain) < 0)
+				return;
+		}
+		if (blk->in_flight >= BLK_MAX_IN_FLIGHT) {
+			blk->throttled = true;
+			return;
+		}
+		if (!virtq_enable_kicks(vq))
+			return;
+	}
+}
+
+static void blk_queue_kick(struct virtio_device *d, unsigned index)
+{
+	struct virtio_blk *blk = blk_of(d);
+	if (index != 0)
+		return;
+	process_queue(blk);
+	notify_if_pushed(blk);
+}
+
+/* The block layer's eventfd: run the finished requests' callbacks, then one interrupt. */
+static void blk_on_completions(struct virtio_device *d, uint32_t events)
+{
+	struct virtio_blk *blk = blk_of(d);
+	(void)events;
+	block_poll(blk->disk);
+	if (blk->throttled && blk->vdev.started)
+		process_queue(blk);
+	notify_if_pushed(blk);
+}
+
+/* ---- Device operations ------------------------------------------------------------------ */
+
+static void blk_config_read(struct virtio_device *d, uint32_t offset, void *data, unsigned size)
+{
+	struct virtio_blk *blk = blk_of(d);
+	memcpy(data, (const uint8_t *)&blk->config + offset, size);
+}
+
+static int blk_start(struct virtio_device *d)
+{
+	struct virtio_blk *blk = blk_of(d);
+	blk->pushed = 0;
+	blk->throttled = false;
+	/* Watched once: the core pauses the watch across resets and resumes it at start. */
+	if (!blk->watching) {
+		if (virtio_device_watch(d, blk->completion_fd, EPOLLIN, blk_on_completions) < 0) {
+			virtio_device_fail(d, "%s: cannot watch the disk's completions", blk->name);
+			return -1;
+		}
+		blk->watching = true;
+	}
+	return 0;
+}
+
+/* Requests in flight may still read into or write from guest memory: wait for all of them,
+ * and answer none (the driver has forgotten them). */
+static void blk_reset(struct virtio_device *d)
+{
+	struct virtio_blk *blk = blk_of(d);
+	blk->quiescing = true;
+	block_drain(blk->disk);
+	blk->quiescing = false;
+	blk->pushed = 0;
+	blk->throttled = false;
+}
+
+static void blk_destroy(struct virtio_device *d)
+{
+	struct virtio_blk *blk = blk_of(d);
+	blk->quiescing = true;	/* normally reset already drained; never answer from here */
+	block_close(blk->disk); /* drains first */
+	free(blk);
+}
+
+static const struct virtio_device_ops blk_ops = {
+    .config_read = blk_config_read,
+    .start = blk_start,
+    .reset = blk_reset,
+    .queue_kick = blk_queue_kick,
+    .destroy = blk_destroy,
+};
+
+/* ---- Construction --------------------------------------------------------------------- */
+
+static void fill_config(struct virtio_blk *blk)
+{
+	struct virtio_blk_config *cfg = &blk->config;
+	cfg->capacity = blk->capacity;
+	cfg->seg_max = BLK_SEG_MAX;
+	cfg->blk_size = VIRTIO_BLK_SECTOR_SIZE;
+	/* 4 KiB physical blocks: the guest then aligns its I/O to pages, which O_DIRECT and
+	 * host file systems serve best. */
+	cfg->topology.physical_block_exp = 3;
+	cfg->topology.min_io_size = 1;
+	cfg->num_queues = 1;
+	cfg->max_discard_sectors = BLK_MAX_RANGE_SECTORS;
+	cfg->max_discard_seg = BLK_MAX_RANGE_SEGS;
+	cfg->discard_sector_alignment = BLK_DISCARD_ALIGNMENT_SECTORS;
+	cfg->max_write_zeroes_sectors = BLK_MAX_RANGE_SECTORS;
+	cfg->max_write_zeroes_seg = BLK_MAX_RANGE_SEGS;
+	cfg->write_zeroes_may_unmap = 1;
+}
+
+static uint64_t device_features(bool read_only)
+{
+	uint64_t f = VIRTIO_FEATURE(VIRTIO_BLK_F_SEG_MAX) | VIRTIO_FEATURE(VIRTIO_BLK_F_BLK_SIZE) |
+		     VIRTIO_FEATURE(VIRTIO_BLK_F_FLUSH) | VIRTIO_FEATURE(VIRTIO_BLK_F_TOPOLOGY);
+	if (read_only)
+		return f | VIRTIO_FEATURE(VIRTIO_BLK_F_RO);
+	return f | VIRTIO_FEATURE(VIRTIO_BLK_F_DISCARD) | VIRTIO_FEATURE(VIRTIO_BLK_F_WRITE_ZEROES);
+}
+
+/* The block layer's error names the file; add what the user can do about it. */
+static void describe_open_error(const struct disk_config *cfg, int ret,
+				const struct block_error *berr, char *err, size_t err_len)
+{
+	const char *hint = "";
+	if ((ret == -EACCES || ret == -EROFS || ret == -EPERM) && !cfg->readonly)
+		hint = "; add readonly=on to --disk if the guest only reads it, or make the file "
+		       "writable";
+	else if (ret == -ENOENT)
+		hint = "; check the path given to --disk";
+	else if (ret == -EINVAL && cfg->direct)
+		hint = "; the file system may refuse O_DIRECT: try cache=writeback";
+	snprintf(err, err_len, "cannot open disk '%s': %s%s", cfg->path, berr->message, hint);
+}
+
+static int open_disk(struct virtio_blk *blk, const struct disk_config *cfg, char *err,
+		     size_t err_len)
+{
+	unsigned flags =
+	    (cfg->readonly ? BLOCK_OPEN_READ_ONLY : 0) | (cfg->direct ? BLOCK_OPEN_DIRECT : 0);
+	struct block_error berr = {{0}};
+	int ret = block_open(cfg->path, cfg->format, flags, &blk->disk, &berr);
+	if (ret < 0) {
+		describe_open_error(cfg, ret, &berr, err, err_len);
+		return -1;
+	}
+	blk->completion_fd = block_event_fd(blk->disk);
+	if (blk->completion_fd < 0) {
+		snprintf(err, err_len,
+			 "disk '%s': cannot start asynchronous I/O (%s); check the limits on "
+			 "open files and threads",
+			 cfg->path, strerror(errno));
+		return -1;
+	}
+	if (blk->disk->size % VIRTIO_BLK_SECTOR_SIZE)
+		log_warn("disk '%s': its size is not a multiple of 512 bytes; the guest sees "
+			 "only the whole sectors",
+			 cfg->path);
+	blk->capacity = blk->disk->size >> VIRTIO_BLK_SECTOR_SHIFT;
+	return 0;
+}
+
+struct virtio_device *virtio_blk_create(const struct disk_config *cfg, unsigned index, char *err,
+					size_t err_len)
+{
+	struct virtio_blk *blk = calloc(1, sizeof(*blk));
+	if (!blk) {
+		snprintf(err, err_len, "disk '%s': out of memory", cfg->path);
+		return NULL;
+	}
+	snprintf(blk->name, sizeof(blk->name), "virtio-blk%u", index);
+	if (open_disk(blk, cfg, err, err_len) < 0) {
+		block_close(blk->disk);
+		free(blk);
+		return NULL;
+	}
+	memcpy(blk->serial, cfg->serial, strnlen(cfg->serial, sizeof(blk->serial)));
+	fill_config(blk);
+	int ret = virtio_device_init(&blk->vdev, &blk_ops, blk->name, VIRTIO_ID_BLOCK,
+				     device_features(cfg->readonly), sizeof(blk->config), 1,
+				     BLK_QUEUE_SIZE);
+	if (ret < 0) {
+		snprintf(err, err_len, "%s: cannot set up the device: %s", blk->name,
+			 strerror(-ret));
+		block_close(blk->disk);
+		free(blk);
+		return NULL;
+	}
+	return &blk->vdev;
+}
