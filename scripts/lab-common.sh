@@ -135,3 +135,16 @@ inputs_hash() {
 		cat "${BASH_SOURCE[0]}"
 	} | sha256sum | cut -c1-16
 }
+
+# lab_initrd_path: the L1 initramfs for $GUREUM_BIN. Each gureum binary other than the default
+# build/gureum gets its own file (named after its build directory), so people testing different
+# builds in one checkout at the same time never boot each other's gureum.
+lab_initrd_path() {
+	local bin=${GUREUM_BIN:-$GUREUM_ROOT/build/gureum} dir
+	dir=$(basename "$(dirname "$bin")")
+	if [[ $bin -ef $GUREUM_ROOT/build/gureum || $bin == "$GUREUM_ROOT/build/gureum" ]]; then
+		echo "$GUREUM_ROOT/out/lab/l1-initramfs.cpio"
+	else
+		echo "$GUREUM_ROOT/out/lab/l1-initramfs.$dir.cpio"
+	fi
+}

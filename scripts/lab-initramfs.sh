@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Build the nested lab's L1 initramfs:
-#   scripts/lab-initramfs.sh [OUT]        (default: out/lab/l1-initramfs.cpio)
+#   scripts/lab-initramfs.sh [OUT]        (default: lab_initrd_path: out/lab/l1-initramfs.cpio,
+#                                          or l1-initramfs.<build dir>.cpio for GUREUM_BIN)
 # It is two concatenated, uncompressed cpio archives (the kernel unpacks both; no gunzip under
-# TCG): a cached base (busybox, kvm modules, QEMU and strace with their libraries, the L2
-# kernel and initramfs), rebuilt only when its inputs change, and a small top (L1 /init, the
-# scenarios, build/gureum and its libraries), rebuilt on every call because it is cheap.
+# TCG): a cached base (busybox, kvm, tun and vhost-net modules, QEMU, strace and e2fsprogs with
+# their libraries, the L2 kernel and initramfs), rebuilt only when its inputs change, and a
+# small top (L1 /init, the scenarios, build/gureum and its libraries), rebuilt on every call
+# because it is cheap.
 # GUREUM_BIN overrides the gureum binary (default build/gureum; the lab builds without it,
 # and scenarios that need it then fail saying so).
 set -euo pipefail
 LOG_TAG=lab-initramfs
 . "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
 
-OUT=${1:-$GUREUM_ROOT/out/lab/l1-initramfs.cpio}
+OUT=${1:-$(lab_initrd_path)}
 GUEST=$GUREUM_ROOT/out/guest
 LABDIR=$(dirname "$OUT")
 GUREUM_BIN=${GUREUM_BIN:-$GUREUM_ROOT/build/gureum}
@@ -19,23 +21,34 @@ QEMU=$(command -v qemu-system-x86_64 || true)
 STRACE=$(command -v strace || true)
 # Files QEMU microvm opens besides its libraries (found with strace).
 QEMU_DATA=(bios-microvm.bin linuxboot_dma.bin)
+# Modules L1 loads (dependencies are added): KVM, and tun + vhost-net so the virtio-net
+# scenarios have /dev/net/tun and /dev/vhost-net.
+L1_MODULES=(kvm_amd tun vhost_net)
+# e2fsprogs, for the virtio-blk scenarios: make a file system on a disk image, look into it.
+E2FS_TOOLS=(mke2fs debugfs e2fsck)
 
 [[ -n $QEMU ]] || die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
 need_cmd cpio cpio
 need_cmd ldd libc-bin
+need_cmd mke2fs e2fsprogs
+E2FS_PATHS=()
+for t in "${E2FS_TOOLS[@]}"; do
+	E2FS_PATHS+=("$(command -v "$t")")
+done
 mkdir -p "$LABDIR"
 
 "$GUREUM_ROOT/scripts/guest-image.sh" "$GUEST"
 
 build_base() {
 	local base=$LABDIR/base.cpio stamp root bbdeb release
-	stamp=$(inputs_hash "$(cat "$GUEST/.stamp")" "$(sha256sum "$QEMU" ${STRACE:+"$STRACE"})" \
+	stamp=$(inputs_hash "$(cat "$GUEST/.stamp")" \
+		"$(sha256sum "$QEMU" ${STRACE:+"$STRACE"} "${E2FS_PATHS[@]}")" \
 		"$(cat "${BASH_SOURCE[0]}")")
 	if [[ -f $base && -f $base.stamp && $(cat "$base.stamp") == "$stamp" ]]; then
 		log "base archive up to date"
 		return 0
 	fi
-	log "building the base archive (busybox, kvm modules, QEMU, strace, L2 guest)"
+	log "building the base archive (busybox, modules, QEMU, strace, e2fsprogs, L2 guest)"
 	root=$(mktemp -d "${TMPDIR:-/tmp}/gureum-l1.XXXXXX")
 	bbdeb=$(fetch_deb busybox-static)
 	dpkg -x "$bbdeb" "$root/.bb"
@@ -43,11 +56,12 @@ build_base() {
 	install_busybox "$root" "$root/.bb/bin/busybox"
 	rm -rf "$root/.bb"
 	release=$(cat "$GUEST/kernel-release")
-	modules_in_order "$GUEST/modules" kvm_amd >"$root/etc/modules"
+	modules_in_order "$GUEST/modules" "${L1_MODULES[@]}" >"$root/etc/modules"
 	while IFS= read -r ko; do
 		install -D -m 0644 "$GUEST/modules/$ko" "$root/lib/modules/$ko"
 	done <"$root/etc/modules"
 	grep -q kvm-amd.ko "$root/etc/modules" || die "kernel $release has no kvm-amd module"
+	grep -q vhost_net.ko "$root/etc/modules" || die "kernel $release has no vhost_net module"
 	copy_elf_with_libs "$root" "$QEMU" /usr/bin/qemu-system-x86_64
 	local f
 	for f in "${QEMU_DATA[@]}"; do
@@ -58,15 +72,26 @@ build_base() {
 	else
 		log "strace not installed: the boot benchmark will not measure QEMU's start-up time"
 	fi
+	# In /sbin, replacing busybox's feature-poor mke2fs applet link (its links point to the
+	# absolute /bin/busybox: remove them first, so nothing writes through them to the host).
+	for f in "${E2FS_PATHS[@]}"; do
+		rm -f "$root/sbin/$(basename "$f")"
+		copy_elf_with_libs "$root" "$f" "/sbin/$(basename "$f")"
+	done
+	rm -f "$root/sbin/mkfs.ext4"
+	ln -s mke2fs "$root/sbin/mkfs.ext4"
+	[[ -f /etc/mke2fs.conf ]] && install -D -m 0644 /etc/mke2fs.conf "$root/etc/mke2fs.conf"
 	cp "$GUEST/vmlinuz" "$GUEST/vmlinux" "$GUEST/initramfs.cpio.gz" "$root/lab/l2/"
-	pack_cpio "$root" "$base"
+	# A private name until complete: another build of the lab may run at the same time.
+	pack_cpio "$root" "$base.$$"
 	rm -rf "$root"
+	mv "$base.$$" "$base"
 	echo "$stamp" >"$base.stamp"
 	log "base archive: $(du -h "$base" | cut -f1)"
 }
 
 build_top() {
-	local top=$LABDIR/top.cpio root
+	local top=$OUT.top root
 	root=$(mktemp -d "${TMPDIR:-/tmp}/gureum-l1top.XXXXXX")
 	mkdir -p "$root/lab/scenarios" "$root/lab/bin"
 	install -m 0755 "$GUREUM_ROOT/tests/lab/l1-init" "$root/init"
@@ -83,6 +108,6 @@ build_top() {
 
 build_base
 build_top
-cat "$LABDIR/base.cpio" "$LABDIR/top.cpio" >"$OUT.tmp"
+cat "$LABDIR/base.cpio" "$OUT.top" >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 log "L1 initramfs: $OUT ($(du -h "$OUT" | cut -f1))"

@@ -47,7 +47,7 @@ timeout_s=${timeout_s:-$(scenario_header lab-timeout 180)}
 need_cmd qemu-system-x86_64 qemu-system-x86
 need_cmd timeout coreutils
 
-initrd=$GUREUM_ROOT/out/lab/l1-initramfs.cpio
+initrd=$(lab_initrd_path)
 if [[ $build == 1 ]]; then
 	"$GUREUM_ROOT/scripts/lab-initramfs.sh" "$initrd" >&2
 fi
