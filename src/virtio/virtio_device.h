@@ -27,8 +27,23 @@
 #include <stdint.h>
 
 #define VIRTIO_MAX_QUEUES 8
+/* Backend fds one device may watch (tap, block completions, vhost call eventfds ...). */
+#define VIRTIO_MAX_WATCHES 8
 
 struct virtio_device;
+
+/* The core's records of what the device thread watches (internal to virtio_device.c). */
+struct virtio_watch {
+	struct virtio_device *dev;
+	int fd; /* -1: free slot */
+	uint32_t events;
+	void (*handler)(struct virtio_device *d, uint32_t events);
+};
+
+struct virtio_kick_source {
+	struct virtio_device *dev;
+	unsigned index;
+};
 
 struct virtio_device_ops {
 	/* Device-specific configuration space; offset + size <= config_size (checked by the
@@ -84,7 +99,11 @@ struct virtio_device {
 	struct virtio_transport transport;
 	struct event_loop loop;
 	bool loop_started;
+	/* Recursive, so that the helpers below (watch, notify, fail ...) may be called both
+	 * from device callbacks (lock held) and from elsewhere. */
 	pthread_mutex_t lock;
+	struct virtio_watch watches[VIRTIO_MAX_WATCHES];
+	struct virtio_kick_source kick_sources[VIRTIO_MAX_QUEUES];
 
 	/* Counters for --stats. */
 	uint64_t kicks, interrupts;
