@@ -20,6 +20,7 @@ static const struct command {
 	const char *summary;
 } commands[] = {
     {"run", cmd_run, "boot a virtual machine (gureum run --help)"},
+    {"ctl", cmd_ctl, "control a running VM through its --api-socket (gureum ctl --help)"},
     {"img", cmd_img, "create, inspect, check and convert disk images (gureum img --help)"},
     {"emu-user", cmd_emu_user, "run a static x86-64 Linux program on the software CPU"},
     {"version", cmd_version, "print the version"},

@@ -3,5 +3,7 @@
 #define GUREUM_CMD_COMMANDS_H
 
 int cmd_run(int argc, char **argv);
+/* `gureum ctl`: one request to a running VM's control socket (src/cmd/ctl.c). */
+int cmd_ctl(int argc, char **argv);
 
 #endif

@@ -2,6 +2,9 @@
 
 #include "accel/accel.h"
 #include "lib/log.h"
+#include "virtio/virtio_devices.h"
+#include "virtio/virtio_pci.h"
+#include "vmm/api_server.h"
 #include "vmm/console.h"
 #include "vmm/event_loop.h"
 #include "vmm/vm.h"
@@ -40,6 +43,7 @@ struct session {
 	int pending_signal;
 	unsigned boots;
 	uint64_t first_run_ns;
+	struct api_server *api; /* --api-socket, kept across reboots */
 };
 
 static int signal_write_fd = -1;
@@ -151,7 +155,10 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 		*status = VM_EXIT_ERROR;
 		return VM_STOP_ERROR;
 	}
+	/* Input goes to hvc0 when there is one; the UART still prints (early boot messages). */
 	struct console_sink sink = {uart_receive, uart_can_receive, &vm->uart};
+	if (vm->virtio_console)
+		sink = virtio_console_sink(vm->virtio_console);
 	console_set_sink(&s->console, &sink);
 	pthread_mutex_lock(&s->lock);
 	s->current = vm;
@@ -176,6 +183,104 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 		print_stats(s, vm);
 	vm_destroy(vm);
 	return reason;
+}
+
+/* The control socket's view of the session. The session lock is held while a request uses the
+ * current VM, so boot_once cannot destroy it meanwhile (it clears s->current under the lock
+ * first); between two boots requests get an error reply. */
+/* TEMPORARY while the PCI transport is written in parallel (as in board_virtio.c). */
+#pragma weak virtio_pci_device
+
+static struct vm *lock_current_vm(struct session *s, char *err, size_t err_len)
+{
+	pthread_mutex_lock(&s->lock);
+	if (!s->current) {
+		pthread_mutex_unlock(&s->lock);
+		snprintf(err, err_len,
+			 "the VM is between two boots (rebooting); retry in a moment");
+	}
+	return s->current;
+}
+
+static struct vm *lock_balloon_vm(struct session *s, char *err, size_t err_len)
+{
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (vm && !vm->virtio_balloon) {
+		pthread_mutex_unlock(&s->lock);
+		snprintf(err, err_len, "this VM has no balloon device (start it with --balloon)");
+		return NULL;
+	}
+	return vm;
+}
+
+static int api_balloon_set(void *opaque, uint64_t bytes, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_balloon_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	int rc = virtio_balloon_set_target(vm->virtio_balloon, bytes);
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0)
+		snprintf(err, err_len,
+			 "balloon: %llu bytes is not less than the guest's RAM (%llu bytes); ask "
+			 "for less",
+			 (unsigned long long)bytes, (unsigned long long)s->config->memory);
+	return rc < 0 ? -1 : 0;
+}
+
+static int api_balloon_info(void *opaque, struct balloon_info *info, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_balloon_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	virtio_balloon_get_info(vm->virtio_balloon, info);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int api_status(void *opaque, struct api_status *status, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	status->vcpus = s->config->cpus;
+	status->memory = s->config->memory;
+	status->boots = s->boots;
+	status->state = "rebooting";
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (!vm)
+		return 0; /* a state of its own, not an error */
+	pthread_mutex_lock(&vm->lock);
+	status->state = vm->stop_reason == VM_RUNNING ? "running" : "stopping";
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; virtio_pci_device && i < vm->nr_virtio && i < API_MAX_DEVICES; i++)
+		snprintf(status->devices[status->nr_devices++], API_DEVICE_NAME_LEN, "%s",
+			 virtio_pci_device(vm->virtio[i])->name);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int api_quit(void *opaque, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	if (!lock_current_vm(s, err, err_len))
+		return -1;
+	pthread_mutex_unlock(&s->lock);
+	log_info("stopping the VM (quit from the control socket)");
+	stop_current(s, VM_STOP_QUIT, 0);
+	return 0;
+}
+
+static int open_api_socket(struct session *s)
+{
+	if (!s->config->api_socket)
+		return 0;
+	struct api_ops ops = {api_balloon_set, api_balloon_info, api_status, api_quit, s};
+	char err[512] = "";
+	s->api = api_server_open(s->config->api_socket, &s->loop, &ops, err, sizeof(err));
+	if (!s->api)
+		log_error("%s", err);
+	return s->api ? 0 : -1;
 }
 
 static const struct accel_ops *choose_accel(const struct vm_config *config)
@@ -234,8 +339,10 @@ int session_run(const struct vm_config *config)
 	    console_attach(&s.console, &s.loop, on_console_quit, &s) < 0 ||
 	    event_loop_start(&s.loop) < 0)
 		log_error("cannot start the event loop: %s", strerror(errno));
-	else
+	else if (open_api_socket(&s) == 0)
 		status = run_boots(&s, accel);
+	event_loop_stop(&s.loop);
+	api_server_close(s.api); /* removes the socket file */
 	event_loop_destroy(&s.loop);
 	console_close(&s.console);
 	return status;

@@ -1,0 +1,223 @@
+/* `gureum ctl [--json] SOCKET COMMAND [ARGS]`: one request to a running VM's control socket
+ * (--api-socket), its reply printed for people (or as the raw JSON line with --json). Exit
+ * status 0 on {"ok":true}, 1 on an error reply or when the VM cannot be reached, 2 on usage
+ * errors. */
+#include "cmd/commands.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define REPLY_TIMEOUT_S 10
+#define REPLY_MAX	65536
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: gureum ctl [--json] SOCKET COMMAND [ARGS]\n"
+		"\n"
+		"Sends one command to a VM started with --api-socket SOCKET.\n"
+		"\n"
+		"commands:\n"
+		"  balloon SIZE    make the balloon hold SIZE bytes of guest RAM (512M, 1G; 0 "
+		"returns it all)\n"
+		"  balloon-info    the balloon's target, actual size, reported free memory and "
+		"guest statistics\n"
+		"  status          state, vCPUs, memory and devices of the VM\n"
+		"  quit            stop the VM\n"
+		"\n"
+		"  --json          print the reply as the VMM sent it (one JSON object)\n");
+}
+
+/* The request line for argv (COMMAND [ARGS]); NULL after printing a usage error. */
+static char *build_request(int argc, char **argv)
+{
+	const char *command = argv[0];
+	json_t *request = NULL;
+	if (strcmp(command, "balloon") == 0 && argc == 2)
+		request = json_pack("{s:s,s:s}", "command", command, "size", argv[1]);
+	else if ((strcmp(command, "balloon-info") == 0 || strcmp(command, "status") == 0 ||
+		  strcmp(command, "quit") == 0) &&
+		 argc == 1)
+		request = json_pack("{s:s}", "command", command);
+	if (!request) {
+		fprintf(stderr, "gureum ctl: %s: unknown command or wrong arguments\n", command);
+		usage(stderr);
+		return NULL;
+	}
+	char *line = json_dumps(request, JSON_COMPACT);
+	json_decref(request);
+	return line;
+}
+
+static int connect_socket(const char *path)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "gureum ctl: %s: path too long for a unix socket\n", path);
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+		struct timeval timeout = {.tv_sec = REPLY_TIMEOUT_S};
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+		return fd;
+	}
+	fprintf(stderr,
+		"gureum ctl: cannot connect to %s: %s (is a VM running with --api-socket %s?)\n",
+		path, strerror(errno), path);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int send_line(int fd, const char *line)
+{
+	size_t len = strlen(line);
+	char *buf = malloc(len + 1);
+	if (!buf)
+		return -1;
+	memcpy(buf, line, len);
+	buf[len] = '\n';
+	ssize_t n = send(fd, buf, len + 1, MSG_NOSIGNAL);
+	free(buf);
+	return n == (ssize_t)(len + 1) ? 0 : -1;
+}
+
+/* Reads up to the first newline; returns a malloc'd line or NULL. */
+static char *receive_line(int fd)
+{
+	char *buf = malloc(REPLY_MAX);
+	size_t len = 0;
+	while (buf && len < REPLY_MAX - 1) {
+		ssize_t n = recv(fd, buf + len, REPLY_MAX - 1 - len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		char *nl = memchr(buf + len, '\n', (size_t)n);
+		len += (size_t)n;
+		if (nl) {
+			*nl = '\0';
+			return buf;
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+/* "400 MiB" style, exact bytes in parentheses when not a whole unit. */
+static void print_bytes(const char *label, json_int_t bytes)
+{
+	static const char *units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+	double value = (double)bytes;
+	unsigned unit = 0;
+	while (value >= 1024 && unit < 4) {
+		value /= 1024;
+		unit++;
+	}
+	if (unit == 0)
+		printf("%-10s %lld bytes\n", label, (long long)bytes);
+	else
+		printf("%-10s %.1f %s (%lld bytes)\n", label, value, units[unit], (long long)bytes);
+}
+
+static void print_balloon_info(const json_t *reply)
+{
+	print_bytes("target:", json_integer_value(json_object_get(reply, "target")));
+	print_bytes("actual:", json_integer_value(json_object_get(reply, "actual")));
+	print_bytes("reported:", json_integer_value(json_object_get(reply, "reported")));
+	const json_t *stats = json_object_get(reply, "stats");
+	if (!json_is_object(stats)) {
+		printf("%-10s none yet (the guest driver has not sent any)\n", "stats:");
+		return;
+	}
+	print_bytes("free:", json_integer_value(json_object_get(stats, "free")));
+	print_bytes("total:", json_integer_value(json_object_get(stats, "total")));
+	print_bytes("available:", json_integer_value(json_object_get(stats, "available")));
+}
+
+static void print_status(const json_t *reply)
+{
+	printf("%-10s %s\n", "state:", json_string_value(json_object_get(reply, "state")));
+	printf("%-10s %lld\n",
+	       "vcpus:", (long long)json_integer_value(json_object_get(reply, "vcpus")));
+	print_bytes("memory:", json_integer_value(json_object_get(reply, "memory")));
+	printf("%-10s %lld\n",
+	       "boots:", (long long)json_integer_value(json_object_get(reply, "boots")));
+	printf("%-10s", "devices:");
+	size_t i;
+	json_t *device;
+	json_array_foreach(json_object_get(reply, "devices"), i, device)
+	    printf(" %s", json_string_value(device));
+	printf("%s\n", json_array_size(json_object_get(reply, "devices")) ? "" : " none");
+}
+
+/* Prints the reply; returns the exit status. */
+static int print_reply(const char *command, const char *line, bool raw)
+{
+	json_error_t error;
+	json_t *reply = json_loads(line, 0, &error);
+	if (!json_is_object(reply)) {
+		fprintf(stderr,
+			"gureum ctl: the VMM sent something that is not a JSON object: %s\n", line);
+		json_decref(reply);
+		return 1;
+	}
+	bool ok = json_is_true(json_object_get(reply, "ok"));
+	if (raw)
+		printf("%s\n", line);
+	else if (!ok)
+		fprintf(stderr, "gureum ctl: %s: %s\n", command,
+			json_string_value(json_object_get(reply, "error")) ?: "failed");
+	else if (strcmp(command, "balloon-info") == 0)
+		print_balloon_info(reply);
+	else if (strcmp(command, "status") == 0)
+		print_status(reply);
+	json_decref(reply);
+	return ok ? 0 : 1;
+}
+
+int cmd_ctl(int argc, char **argv)
+{
+	bool raw = false;
+	int first = 1;
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "--json") == 0) {
+		raw = true;
+		first++;
+	}
+	if (argc - first < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *path = argv[first];
+	char *request = build_request(argc - first - 1, argv + first + 1);
+	if (!request)
+		return 2;
+	int status = 1;
+	int fd = connect_socket(path);
+	if (fd >= 0) {
+		char *reply = NULL;
+		if (send_line(fd, request) < 0 || !(reply = receive_line(fd)))
+			fprintf(stderr, "gureum ctl: %s: no reply from the VMM (%s)\n", path,
+				errno ? strerror(errno) : "connection closed");
+		else
+			status = print_reply(argv[first + 1], reply, raw);
+		free(reply);
+		close(fd);
+	}
+	free(request);
+	return status;
+}

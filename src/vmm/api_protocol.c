@@ -1,0 +1,144 @@
+#include "vmm/api_protocol.h"
+
+#include "lib/size.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERR_LEN 256
+
+/* The reply text; jansson's dump can only fail on allocation, then a fixed reply is used. */
+static char *dump_reply(json_t *reply)
+{
+	char *text = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	return text ? text : strdup("{\"ok\":false,\"error\":\"out of memory\"}");
+}
+
+char *api_error_reply(const char *message)
+{
+	return dump_reply(json_pack("{s:b,s:s}", "ok", 0, "error", message));
+}
+
+static char *error_replyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *error_replyf(const char *fmt, ...)
+{
+	char message[ERR_LEN];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	return api_error_reply(message);
+}
+
+static char *ok_reply(void)
+{
+	return dump_reply(json_pack("{s:b}", "ok", 1));
+}
+
+/* "size" as a JSON integer (bytes) or a string with an optional K/M/G/T suffix. */
+static int parse_size_field(const json_t *size, uint64_t *bytes, char *err, size_t err_len)
+{
+	if (json_is_integer(size) && json_integer_value(size) >= 0) {
+		*bytes = (uint64_t)json_integer_value(size);
+		return 0;
+	}
+	if (json_is_string(size) && parse_size(json_string_value(size), false, bytes))
+		return 0;
+	snprintf(err, err_len,
+		 "balloon: \"size\" must be a byte count, as an integer or a string like "
+		 "\"512M\" or \"1G\"");
+	return -1;
+}
+
+static char *do_balloon(const struct api_ops *ops, const json_t *request)
+{
+	char err[ERR_LEN] = "";
+	const json_t *size = json_object_get(request, "size");
+	uint64_t bytes;
+	if (!size)
+		return api_error_reply("balloon: missing \"size\" (the memory the balloon should "
+				       "take from the guest, e.g. \"512M\"; 0 gives it all back)");
+	if (parse_size_field(size, &bytes, err, sizeof(err)) < 0 ||
+	    ops->balloon_set(ops->opaque, bytes, err, sizeof(err)) < 0)
+		return api_error_reply(err);
+	return ok_reply();
+}
+
+static char *do_balloon_info(const struct api_ops *ops)
+{
+	char err[ERR_LEN] = "";
+	struct balloon_info info;
+	if (ops->balloon_info(ops->opaque, &info, err, sizeof(err)) < 0)
+		return api_error_reply(err);
+	json_t *stats = json_null();
+	if (info.stats_valid)
+		stats = json_pack("{s:I,s:I,s:I}", "free", (json_int_t)info.free_memory, "total",
+				  (json_int_t)info.total_memory, "available",
+				  (json_int_t)info.available_memory);
+	return dump_reply(json_pack("{s:b,s:I,s:I,s:I,s:o}", "ok", 1, "target",
+				    (json_int_t)info.target, "actual", (json_int_t)info.actual,
+				    "reported", (json_int_t)info.reported, "stats", stats));
+}
+
+static char *do_status(const struct api_ops *ops)
+{
+	char err[ERR_LEN] = "";
+	struct api_status status;
+	memset(&status, 0, sizeof(status));
+	if (ops->status(ops->opaque, &status, err, sizeof(err)) < 0)
+		return api_error_reply(err);
+	json_t *devices = json_array();
+	for (unsigned i = 0; i < status.nr_devices && i < API_MAX_DEVICES; i++)
+		json_array_append_new(devices, json_string(status.devices[i]));
+	return dump_reply(json_pack("{s:b,s:s,s:i,s:I,s:i,s:o}", "ok", 1, "state",
+				    status.state ? status.state : "unknown", "vcpus",
+				    (int)status.vcpus, "memory", (json_int_t)status.memory, "boots",
+				    (int)status.boots, "devices", devices));
+}
+
+static char *do_quit(const struct api_ops *ops)
+{
+	char err[ERR_LEN] = "";
+	if (ops->quit(ops->opaque, err, sizeof(err)) < 0)
+		return api_error_reply(err);
+	return ok_reply();
+}
+
+static char *dispatch(const struct api_ops *ops, const json_t *request)
+{
+	const char *command = json_string_value(json_object_get(request, "command"));
+	if (!command)
+		return api_error_reply("the request has no \"command\" string (commands: balloon, "
+				       "balloon-info, status, quit)");
+	if (strcmp(command, "balloon") == 0)
+		return do_balloon(ops, request);
+	if (strcmp(command, "balloon-info") == 0)
+		return do_balloon_info(ops);
+	if (strcmp(command, "status") == 0)
+		return do_status(ops);
+	if (strcmp(command, "quit") == 0)
+		return do_quit(ops);
+	return error_replyf("unknown command \"%.64s\" (commands: balloon, balloon-info, status, "
+			    "quit)",
+			    command);
+}
+
+char *api_handle_request(const struct api_ops *ops, const char *line, size_t len)
+{
+	json_error_t error;
+	json_t *request = json_loadb(line, len, JSON_REJECT_DUPLICATES, &error);
+	if (!request)
+		return error_replyf("the request is not valid JSON (%s at column %d); send one "
+				    "JSON object per line",
+				    error.text, error.column);
+	char *reply = json_is_object(request)
+			  ? dispatch(ops, request)
+			  : api_error_reply("the request must be a JSON object, e.g. "
+					    "{\"command\":\"status\"}");
+	json_decref(request);
+	return reply;
+}

@@ -1,0 +1,48 @@
+/* The control socket's protocol (--api-socket, `gureum ctl`): one JSON object per line each
+ * way. Requests name a command:
+ *   {"command":"balloon","size":"512M"}   or "size":536870912   -> {"ok":true}
+ *   {"command":"balloon-info"}  -> {"ok":true,"target":..,"actual":..,"reported":..,"stats":{..}}
+ *   {"command":"status"}        -> {"ok":true,"state":"running","vcpus":..,"memory":..,
+ *                                   "boots":..,"devices":[..]}
+ *   {"command":"quit"}          -> {"ok":true}, then the VM stops
+ * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
+ * dispatches (no sockets, no VM), so it is tested on its own; api_server.c does the I/O. */
+#ifndef GUREUM_VMM_API_PROTOCOL_H
+#define GUREUM_VMM_API_PROTOCOL_H
+
+#include "virtio/virtio_devices.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define API_MAX_LINE	    4096
+#define API_MAX_DEVICES	    32
+#define API_DEVICE_NAME_LEN 32
+
+struct api_status {
+	const char *state; /* "running", "rebooting" */
+	unsigned vcpus;
+	uint64_t memory;
+	unsigned boots;
+	unsigned nr_devices;
+	char devices[API_MAX_DEVICES][API_DEVICE_NAME_LEN];
+};
+
+/* What the VM behind the socket can do. Each returns 0, or -1 with one sentence in `err` (what
+ * is wrong and what to do). Called on the event-loop thread. */
+struct api_ops {
+	int (*balloon_set)(void *opaque, uint64_t bytes, char *err, size_t err_len);
+	int (*balloon_info)(void *opaque, struct balloon_info *info, char *err, size_t err_len);
+	int (*status)(void *opaque, struct api_status *status, char *err, size_t err_len);
+	int (*quit)(void *opaque, char *err, size_t err_len);
+	void *opaque;
+};
+
+/* Handles one request line (without its newline; need not be NUL-terminated). Returns the
+ * reply as a malloc'd, NUL-terminated JSON object without a newline (never NULL). */
+char *api_handle_request(const struct api_ops *ops, const char *line, size_t len);
+
+/* A reply for a request that could not even be read (line too long, too many clients). */
+char *api_error_reply(const char *message);
+
+#endif

@@ -1,0 +1,232 @@
+#include "vmm/api_server.h"
+
+#include "lib/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct api_client {
+	struct api_server *server;
+	int fd; /* -1: free slot */
+	size_t len;
+	char buf[API_MAX_LINE];
+};
+
+struct api_server {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int listen_fd;
+	struct event_loop *loop;
+	struct api_ops ops;
+	struct api_client clients[API_MAX_CLIENTS];
+};
+
+static void drop_client(struct api_client *client)
+{
+	event_loop_remove(client->server->loop, client->fd);
+	close(client->fd);
+	client->fd = -1;
+	client->len = 0;
+}
+
+/* Replies are small; a client that does not read them loses its connection rather than
+ * blocking the event loop. */
+static bool send_reply(int fd, char *reply)
+{
+	size_t len = strlen(reply);
+	reply[len] = '\n'; /* the NUL's place: send the newline with the text */
+	ssize_t n = send(fd, reply, len + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	free(reply);
+	return n == (ssize_t)(len + 1);
+}
+
+/* Answers every complete line in the buffer; false when the client must go. */
+static bool answer_lines(struct api_client *client)
+{
+	char *start = client->buf, *end = client->buf + client->len, *nl;
+	while ((nl = memchr(start, '\n', (size_t)(end - start)))) {
+		size_t line_len = (size_t)(nl - start);
+		if (line_len > 0 && start[line_len - 1] == '\r')
+			line_len--;
+		if (line_len > 0) {
+			char *reply = api_handle_request(&client->server->ops, start, line_len);
+			if (!send_reply(client->fd, reply))
+				return false;
+		}
+		start = nl + 1;
+	}
+	client->len = (size_t)(end - start);
+	memmove(client->buf, start, client->len);
+	if (client->len == sizeof(client->buf)) {
+		send_reply(client->fd,
+			   api_error_reply("request line too long (at most 4095 bytes)"));
+		return false;
+	}
+	return true;
+}
+
+static void on_client(void *opaque, uint32_t events)
+{
+	struct api_client *client = opaque;
+	(void)events;
+	ssize_t n = recv(client->fd, client->buf + client->len, sizeof(client->buf) - client->len,
+			 MSG_DONTWAIT);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		drop_client(client);
+		return;
+	}
+	client->len += (size_t)n;
+	if (!answer_lines(client))
+		drop_client(client);
+}
+
+static struct api_client *free_slot(struct api_server *server)
+{
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		if (server->clients[i].fd < 0)
+			return &server->clients[i];
+	return NULL;
+}
+
+static void on_listen(void *opaque, uint32_t events)
+{
+	struct api_server *server = opaque;
+	(void)events;
+	int fd = accept4(server->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	struct api_client *client = free_slot(server);
+	if (!client) {
+		send_reply(fd, api_error_reply("too many control connections (at most 8); close "
+					       "one and retry"));
+		close(fd);
+		return;
+	}
+	client->fd = fd;
+	client->len = 0;
+	if (event_loop_add(server->loop, fd, EPOLLIN, on_client, client) < 0) {
+		send_reply(fd, api_error_reply("the VMM cannot watch more connections; retry"));
+		close(fd);
+		client->fd = -1;
+	}
+}
+
+/* 1: someone accepts connections at `addr`; 0: nobody does (a stale file). */
+static int socket_is_live(const struct sockaddr_un *addr)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	int rc = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
+	int err = errno;
+	close(fd);
+	return rc == 0 || err == EAGAIN; /* EAGAIN: alive, backlog full */
+}
+
+/* Binds, replacing a socket file nobody listens on. */
+static int bind_socket(int fd, const struct sockaddr_un *addr, char *err, size_t err_len)
+{
+	if (bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
+		return 0;
+	struct stat st;
+	if (errno != EADDRINUSE || lstat(addr->sun_path, &st) < 0) {
+		snprintf(err, err_len, "--api-socket %s: %s", addr->sun_path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, err_len,
+			 "--api-socket %s: the file exists and is not a socket; remove it or "
+			 "choose another path",
+			 addr->sun_path);
+		return -1;
+	}
+	if (socket_is_live(addr)) {
+		snprintf(err, err_len,
+			 "--api-socket %s: another VMM is listening on it; stop that VM or "
+			 "choose another path",
+			 addr->sun_path);
+		return -1;
+	}
+	log_info("--api-socket %s: replacing a stale socket file", addr->sun_path);
+	if (unlink(addr->sun_path) < 0 || bind(fd, (const struct sockaddr *)addr, sizeof(*addr))) {
+		snprintf(err, err_len, "--api-socket %s: %s", addr->sun_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int listen_on(struct api_server *server, char *err, size_t err_len)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	memcpy(addr.sun_path, server->path, sizeof(addr.sun_path));
+	server->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (server->listen_fd < 0) {
+		snprintf(err, err_len, "--api-socket: cannot create a socket: %s", strerror(errno));
+		return -1;
+	}
+	if (bind_socket(server->listen_fd, &addr, err, err_len) < 0)
+		return -1;
+	if (listen(server->listen_fd, API_MAX_CLIENTS) < 0) {
+		snprintf(err, err_len, "--api-socket %s: %s", server->path, strerror(errno));
+		unlink(server->path);
+		return -1;
+	}
+	return 0;
+}
+
+struct api_server *api_server_open(const char *path, struct event_loop *loop,
+				   const struct api_ops *ops, char *err, size_t err_len)
+{
+	struct api_server *server = calloc(1, sizeof(*server));
+	if (!server) {
+		snprintf(err, err_len, "--api-socket: out of memory");
+		return NULL;
+	}
+	if (strlen(path) >= sizeof(server->path)) {
+		snprintf(err, err_len,
+			 "--api-socket %s: the path is too long for a unix socket "
+			 "(at most 107 bytes); choose a shorter one",
+			 path);
+		free(server);
+		return NULL;
+	}
+	strcpy(server->path, path);
+	server->loop = loop;
+	server->ops = *ops;
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		server->clients[i] = (struct api_client){.server = server, .fd = -1};
+	int rc = listen_on(server, err, err_len);
+	if (rc == 0 && event_loop_add(loop, server->listen_fd, EPOLLIN, on_listen, server) < 0) {
+		snprintf(err, err_len, "--api-socket %s: the event loop cannot watch it", path);
+		unlink(server->path);
+		rc = -1;
+	}
+	if (rc < 0) {
+		if (server->listen_fd >= 0)
+			close(server->listen_fd);
+		free(server);
+		return NULL;
+	}
+	return server;
+}
+
+void api_server_close(struct api_server *server)
+{
+	if (!server)
+		return;
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		if (server->clients[i].fd >= 0)
+			drop_client(&server->clients[i]);
+	event_loop_remove(server->loop, server->listen_fd);
+	close(server->listen_fd);
+	unlink(server->path);
+	free(server);
+}

@@ -1,0 +1,431 @@
+/* The control socket: the protocol (one JSON request per line, one reply per line) against a
+ * fake VM, and the unix socket server on a real event loop (several clients, partial and
+ * pipelined lines, stale and live socket files, clean-up at close). */
+#include "vmm/api_protocol.h"
+#include "vmm/api_server.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* A VM as the protocol sees it: records what it was asked, answers from fields. */
+struct fake_vm {
+	int balloon_calls, quit_calls;
+	uint64_t balloon_bytes;
+	bool refuse; /* every operation fails, as between two boots */
+	struct balloon_info info;
+};
+
+static int fake_balloon_set(void *opaque, uint64_t bytes, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len, "the VM is rebooting");
+		return -1;
+	}
+	vm->balloon_calls++;
+	vm->balloon_bytes = bytes;
+	return 0;
+}
+
+static int fake_balloon_info(void *opaque, struct balloon_info *info, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len, "this VM has no balloon device");
+		return -1;
+	}
+	*info = vm->info;
+	return 0;
+}
+
+static int fake_status(void *opaque, struct api_status *status, char *err, size_t err_len)
+{
+	(void)opaque;
+	(void)err;
+	(void)err_len;
+	status->state = "running";
+	status->vcpus = 2;
+	status->memory = 512ULL << 20;
+	status->boots = 1;
+	status->nr_devices = 2;
+	strcpy(status->devices[0], "virtio-console");
+	strcpy(status->devices[1], "virtio-balloon");
+	return 0;
+}
+
+static int fake_quit(void *opaque, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	(void)err;
+	(void)err_len;
+	vm->quit_calls++;
+	return 0;
+}
+
+static struct fake_vm vm;
+static struct api_ops ops = {fake_balloon_set, fake_balloon_info, fake_status, fake_quit, &vm};
+
+static void reset_vm(void)
+{
+	memset(&vm, 0, sizeof(vm));
+}
+
+/* Sends `request` to the dispatcher and parses the reply, which must be one JSON object. */
+static json_t *ask(const char *request)
+{
+	char *text = api_handle_request(&ops, request, strlen(request));
+	cr_assert_not_null(text);
+	cr_assert_null(strchr(text, '\n'), "a reply is exactly one line: %s", text);
+	json_error_t error;
+	json_t *reply = json_loads(text, 0, &error);
+	cr_assert(json_is_object(reply), "reply is not a JSON object: %s", text);
+	free(text);
+	return reply;
+}
+
+static bool reply_ok(const json_t *reply)
+{
+	return json_is_true(json_object_get(reply, "ok"));
+}
+
+static const char *reply_error(const json_t *reply)
+{
+	cr_assert(json_is_false(json_object_get(reply, "ok")));
+	const char *error = json_string_value(json_object_get(reply, "error"));
+	cr_assert_not_null(error, "an error reply says what is wrong");
+	return error;
+}
+
+TestSuite(api_protocol, .init = reset_vm);
+
+Test(api_protocol, balloon_size_as_text_or_bytes)
+{
+	json_t *r = ask("{\"command\":\"balloon\",\"size\":\"512M\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.balloon_bytes, 512ULL << 20);
+	json_decref(r);
+	r = ask("{\"command\":\"balloon\",\"size\":1073741824}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.balloon_bytes, 1ULL << 30);
+	json_decref(r);
+	r = ask("{\"size\":\"0\",\"command\":\"balloon\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.balloon_bytes, 0);
+	cr_assert_eq(vm.balloon_calls, 3);
+	json_decref(r);
+}
+
+Test(api_protocol, bad_balloon_sizes_are_refused_without_touching_the_vm)
+{
+	const char *bad[] = {
+	    "{\"command\":\"balloon\"}",
+	    "{\"command\":\"balloon\",\"size\":-4096}",
+	    "{\"command\":\"balloon\",\"size\":\"lots\"}",
+	    "{\"command\":\"balloon\",\"size\":\"99999999999T\"}",
+	    "{\"command\":\"balloon\",\"size\":1.5}",
+	    "{\"command\":\"balloon\",\"size\":null}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *r = ask(bad[i]);
+		cr_assert(strstr(reply_error(r), "size"), "%s", bad[i]);
+		json_decref(r);
+	}
+	cr_assert_eq(vm.balloon_calls, 0);
+}
+
+Test(api_protocol, vm_errors_are_passed_on)
+{
+	vm.refuse = true;
+	json_t *r = ask("{\"command\":\"balloon\",\"size\":\"1M\"}");
+	cr_assert_str_eq(reply_error(r), "the VM is rebooting");
+	json_decref(r);
+	r = ask("{\"command\":\"balloon-info\"}");
+	cr_assert_str_eq(reply_error(r), "this VM has no balloon device");
+	json_decref(r);
+}
+
+Test(api_protocol, balloon_info_without_and_with_guest_statistics)
+{
+	vm.info = (struct balloon_info){
+	    .target = 400ULL << 20, .actual = 100ULL << 20, .reported = 8ULL << 20};
+	json_t *r = ask("{\"command\":\"balloon-info\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(json_integer_value(json_object_get(r, "target")), 400LL << 20);
+	cr_assert_eq(json_integer_value(json_object_get(r, "actual")), 100LL << 20);
+	cr_assert_eq(json_integer_value(json_object_get(r, "reported")), 8LL << 20);
+	cr_assert(json_is_null(json_object_get(r, "stats")));
+	json_decref(r);
+
+	vm.info.stats_valid = true;
+	vm.info.free_memory = 300ULL << 20;
+	vm.info.total_memory = 480ULL << 20;
+	vm.info.available_memory = 350ULL << 20;
+	r = ask("{\"command\":\"balloon-info\"}");
+	json_t *stats = json_object_get(r, "stats");
+	cr_assert_eq(json_integer_value(json_object_get(stats, "free")), 300LL << 20);
+	cr_assert_eq(json_integer_value(json_object_get(stats, "total")), 480LL << 20);
+	cr_assert_eq(json_integer_value(json_object_get(stats, "available")), 350LL << 20);
+	json_decref(r);
+}
+
+Test(api_protocol, status_lists_the_devices)
+{
+	json_t *r = ask("{\"command\":\"status\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_str_eq(json_string_value(json_object_get(r, "state")), "running");
+	cr_assert_eq(json_integer_value(json_object_get(r, "vcpus")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(r, "memory")), 512LL << 20);
+	json_t *devices = json_object_get(r, "devices");
+	cr_assert_eq(json_array_size(devices), 2);
+	cr_assert_str_eq(json_string_value(json_array_get(devices, 1)), "virtio-balloon");
+	json_decref(r);
+}
+
+Test(api_protocol, quit_stops_the_vm)
+{
+	json_t *r = ask("{\"command\":\"quit\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.quit_calls, 1);
+	json_decref(r);
+}
+
+Test(api_protocol, malformed_requests_get_error_replies)
+{
+	const char *bad[] = {
+	    "",
+	    "{",
+	    "not json",
+	    "[\"status\"]",
+	    "\"status\"",
+	    "42",
+	    "{\"command\":7}",
+	    "{}",
+	    "{\"command\":\"reboot-the-moon\"}",
+	    "{\"command\":\"status\",\"command\":\"quit\"}",
+	    "{\"command\":\"status\"} trailing",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *r = ask(bad[i]);
+		reply_error(r);
+		json_decref(r);
+	}
+	cr_assert_eq(vm.quit_calls, 0);
+	cr_assert_eq(vm.balloon_calls, 0);
+}
+
+Test(api_protocol, binary_garbage_is_an_error_not_a_crash)
+{
+	char garbage[512];
+	for (size_t i = 0; i < sizeof(garbage); i++)
+		garbage[i] = (char)(i * 37 + 11);
+	char *text = api_handle_request(&ops, garbage, sizeof(garbage));
+	cr_assert(strstr(text, "\"ok\":false"));
+	free(text);
+}
+
+/* --- the socket server --------------------------------------------------------------- */
+
+static struct event_loop loop;
+static struct api_server *server;
+static char socket_path[108];
+
+static void server_setup(void)
+{
+	reset_vm();
+	snprintf(socket_path, sizeof(socket_path), "/tmp/gureum-test-api-%d.sock", getpid());
+	unlink(socket_path);
+	cr_assert_eq(event_loop_init(&loop), 0);
+	cr_assert_eq(event_loop_start(&loop), 0);
+	server = NULL;
+}
+
+static void server_teardown(void)
+{
+	event_loop_stop(&loop);
+	api_server_close(server);
+	event_loop_destroy(&loop);
+	unlink(socket_path);
+}
+
+static struct api_server *open_server(char *err, size_t err_len)
+{
+	return api_server_open(socket_path, &loop, &ops, err, err_len);
+}
+
+static int connect_client(void)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	strcpy(addr.sun_path, socket_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0, "connect: %s",
+		     strerror(errno));
+	struct timeval timeout = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	return fd;
+}
+
+static void send_text(int fd, const char *text)
+{
+	cr_assert_eq(send(fd, text, strlen(text), MSG_NOSIGNAL), (ssize_t)strlen(text));
+}
+
+/* Reads one reply line (without the newline) into buf. */
+static void read_line(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	while (len < size - 1) {
+		ssize_t n = recv(fd, buf + len, 1, 0);
+		cr_assert_eq(n, 1, "no complete reply line (got \"%.*s\")", (int)len, buf);
+		if (buf[len] == '\n')
+			break;
+		len++;
+	}
+	buf[len] = '\0';
+}
+
+TestSuite(api_server, .init = server_setup, .fini = server_teardown);
+
+Test(api_server, answers_each_line_of_several_clients)
+{
+	char err[256] = "", line[512];
+	server = open_server(err, sizeof(err));
+	cr_assert_not_null(server, "%s", err);
+	int a = connect_client(), b = connect_client();
+	send_text(a, "{\"command\":\"balloon\",");		  /* half a request ... */
+	send_text(b, "{\"command\":\"status\"}\n{\"command\"\n"); /* two, pipelined */
+	read_line(b, line, sizeof(line));
+	cr_assert(strstr(line, "\"state\":\"running\""), "%s", line);
+	read_line(b, line, sizeof(line));
+	cr_assert(strstr(line, "\"ok\":false"), "%s", line);
+	send_text(a, "\"size\":\"64M\"}\r\n"); /* ... and the rest, with CR LF */
+	read_line(a, line, sizeof(line));
+	cr_assert_str_eq(line, "{\"ok\":true}");
+	cr_assert_eq(vm.balloon_bytes, 64ULL << 20);
+	close(a);
+	close(b);
+}
+
+Test(api_server, an_overlong_line_is_refused_and_the_server_lives_on)
+{
+	char err[256] = "", line[512];
+	server = open_server(err, sizeof(err));
+	cr_assert_not_null(server, "%s", err);
+	int fd = connect_client();
+	char big[API_MAX_LINE + 100];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	send(fd, big, strlen(big), MSG_NOSIGNAL);
+	read_line(fd, line, sizeof(line));
+	cr_assert(strstr(line, "too long"), "%s", line);
+	close(fd);
+	fd = connect_client();
+	send_text(fd, "{\"command\":\"quit\"}\n");
+	read_line(fd, line, sizeof(line));
+	cr_assert_str_eq(line, "{\"ok\":true}");
+	cr_assert_eq(vm.quit_calls, 1);
+	close(fd);
+}
+
+Test(api_server, more_clients_than_slots_get_an_error)
+{
+	char err[256] = "", line[512];
+	server = open_server(err, sizeof(err));
+	cr_assert_not_null(server, "%s", err);
+	int fds[API_MAX_CLIENTS + 1];
+	for (int i = 0; i < API_MAX_CLIENTS; i++) {
+		fds[i] = connect_client();
+		send_text(fds[i], "{\"command\":\"status\"}\n");
+		read_line(fds[i], line, sizeof(line));
+	}
+	fds[API_MAX_CLIENTS] = connect_client();
+	read_line(fds[API_MAX_CLIENTS], line, sizeof(line));
+	cr_assert(strstr(line, "too many"), "%s", line);
+	for (int i = 0; i <= API_MAX_CLIENTS; i++)
+		close(fds[i]);
+}
+
+Test(api_server, close_removes_the_socket_file)
+{
+	char err[256] = "";
+	server = open_server(err, sizeof(err));
+	cr_assert_not_null(server, "%s", err);
+	struct stat st;
+	cr_assert_eq(stat(socket_path, &st), 0);
+	cr_assert(S_ISSOCK(st.st_mode));
+	event_loop_stop(&loop);
+	api_server_close(server);
+	server = NULL;
+	cr_assert_eq(stat(socket_path, &st), -1, "the socket file is gone after close");
+}
+
+Test(api_server, a_stale_socket_file_is_replaced)
+{
+	/* What a killed VMM leaves behind: a bound socket file nobody listens on. */
+	int stale = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	strcpy(addr.sun_path, socket_path);
+	cr_assert_eq(bind(stale, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	close(stale);
+	char err[256] = "", line[512];
+	server = open_server(err, sizeof(err));
+	cr_assert_not_null(server, "%s", err);
+	int fd = connect_client();
+	send_text(fd, "{\"command\":\"status\"}\n");
+	read_line(fd, line, sizeof(line));
+	cr_assert(strstr(line, "\"ok\":true"), "%s", line);
+	close(fd);
+}
+
+Test(api_server, a_live_socket_is_not_taken_over)
+{
+	char err[256] = "";
+	server = open_server(err, sizeof(err));
+	cr_assert_not_null(server, "%s", err);
+	struct api_server *second = open_server(err, sizeof(err));
+	cr_assert_null(second);
+	cr_assert(strstr(err, "another VMM is listening"), "%s", err);
+	cr_assert(strstr(err, socket_path), "the error names the path: %s", err);
+	/* The first server still answers. */
+	char line[512];
+	int fd = connect_client();
+	send_text(fd, "{\"command\":\"status\"}\n");
+	read_line(fd, line, sizeof(line));
+	cr_assert(strstr(line, "\"ok\":true"), "%s", line);
+	close(fd);
+}
+
+Test(api_server, a_regular_file_is_never_removed)
+{
+	FILE *f = fopen(socket_path, "w");
+	cr_assert_not_null(f);
+	fputs("precious", f);
+	fclose(f);
+	char err[256] = "";
+	server = open_server(err, sizeof(err));
+	cr_assert_null(server);
+	cr_assert(strstr(err, "not a socket"), "%s", err);
+	struct stat st;
+	cr_assert_eq(stat(socket_path, &st), 0);
+	cr_assert(S_ISREG(st.st_mode));
+}
+
+Test(api_server, a_path_too_long_is_explained)
+{
+	char path[300];
+	memset(path, 'a', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	char err[512] = "";
+	cr_assert_null(api_server_open(path, &loop, &ops, err, sizeof(err)));
+	cr_assert(strstr(err, "too long"), "%s", err);
+}
