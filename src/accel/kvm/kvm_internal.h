@@ -10,6 +10,14 @@
 
 #define KVM_MAX_VCPUS 255
 
+/* One MSI route of an irqfd (kvm_irq_routes.c). */
+struct kvm_msi_route {
+	int fd;
+	uint32_t gsi;
+	uint64_t address;
+	uint32_t data;
+};
+
 struct accel_vm {
 	int kvm_fd;
 	int vm_fd;
@@ -21,6 +29,13 @@ struct accel_vm {
 	uint32_t nr_msr_indices;
 	struct accel_vcpu *vcpus[KVM_MAX_VCPUS];
 	bool has_xsave, has_xcrs, has_stats_fd, has_tsc_deadline;
+	/* irqfd routes and ioeventfd support (kvm_irq_routes.c); routes_lock guards the table,
+	 * which device threads and vCPU threads change. */
+	pthread_mutex_t routes_lock;
+	struct kvm_msi_route *msi_routes;
+	unsigned nr_msi_routes, msi_routes_capacity;
+	unsigned max_irq_routes;
+	bool has_irqfd, has_ioeventfd, has_ioeventfd_any_length;
 };
 
 struct accel_vcpu {
@@ -44,5 +59,10 @@ int kvm_get_state(struct accel_vcpu *vcpu, struct vcpu_state *state);
 int kvm_set_state(struct accel_vcpu *vcpu, const struct vcpu_state *state);
 size_t kvm_collect_stats(struct accel_vm *vm, struct accel_stat *stats, size_t max);
 int kvm_open_stats(struct accel_vcpu *vcpu);
+void kvm_irq_routes_init(struct accel_vm *vm);
+void kvm_irq_routes_probe(struct accel_vm *vm);
+void kvm_irq_routes_destroy(struct accel_vm *vm);
+int kvm_msi_irqfd(void *opaque, int fd, uint64_t address, uint32_t data, bool assign);
+int kvm_mmio_eventfd(void *opaque, uint64_t addr, unsigned len, int fd, bool assign);
 
 #endif

@@ -139,6 +139,7 @@ static void kvm_vm_destroy(struct accel_vm *vm)
 		close(vm->kvm_fd);
 	free(vm->supported_cpuid);
 	free(vm->msr_indices);
+	kvm_irq_routes_destroy(vm);
 	free(vm);
 }
 
@@ -157,6 +158,7 @@ static int kvm_vm_create(const struct accel_vm_config *config, struct accel_vm *
 	}
 	vm->vm_fd = -1;
 	vm->nr_vcpus = config->nr_vcpus;
+	kvm_irq_routes_init(vm);
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		snprintf(err, err_len, "cannot open /dev/kvm: %s", strerror(errno));
@@ -190,6 +192,7 @@ static int kvm_vm_create(const struct accel_vm_config *config, struct accel_vm *
 	}
 	if (create_irqchip(vm, err, err_len) < 0)
 		goto fail;
+	kvm_irq_routes_probe(vm);
 	*out = vm;
 	return 0;
 fail:
@@ -233,6 +236,15 @@ static struct irq_router kvm_irq_router(struct accel_vm *vm)
 	return (struct irq_router){
 	    .set_level = kvm_set_irq_level,
 	    .msi_send = kvm_msi_send,
+	    .msi_irqfd = vm->has_irqfd ? kvm_msi_irqfd : NULL,
+	    .opaque = vm,
+	};
+}
+
+static struct kick_router kvm_kick_router(struct accel_vm *vm)
+{
+	return (struct kick_router){
+	    .mmio_eventfd = vm->has_ioeventfd ? kvm_mmio_eventfd : NULL,
 	    .opaque = vm,
 	};
 }
@@ -244,6 +256,7 @@ const struct accel_ops kvm_accel_ops = {
     .vm_destroy = kvm_vm_destroy,
     .map_memory = kvm_map_memory,
     .irq_router = kvm_irq_router,
+    .kick_router = kvm_kick_router,
     .vcpu_create = kvm_vcpu_create,
     .vcpu_destroy = kvm_vcpu_destroy,
     .vcpu_get_state = kvm_get_state,
