@@ -8,21 +8,21 @@ void io_bus_init(struct io_bus *bus, const char *name)
 	memset(bus, 0, sizeof(*bus));
 	bus->name = name;
 	pthread_mutex_init(&bus->lock, NULL);
+	pthread_mutex_init(&bus->ranges_lock, NULL);
 }
 
 void io_bus_destroy(struct io_bus *bus)
 {
 	free(bus->ranges);
 	pthread_mutex_destroy(&bus->lock);
+	pthread_mutex_destroy(&bus->ranges_lock);
 	bus->ranges = NULL;
 	bus->count = bus->capacity = 0;
 }
 
-int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn read,
-		    io_write_fn write, void *opaque, const char *name)
+static int insert_range(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn read,
+			io_write_fn write, void *opaque, const char *name)
 {
-	if (len == 0 || base + len < base)
-		return -1;
 	size_t pos = 0;
 	while (pos < bus->count && bus->ranges[pos].base < base)
 		pos++;
@@ -43,6 +43,34 @@ int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn 
 	bus->ranges[pos] = (struct io_range){base, len, read, write, opaque, name, 0};
 	bus->count++;
 	return 0;
+}
+
+int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn read,
+		    io_write_fn write, void *opaque, const char *name)
+{
+	if (len == 0 || base + len < base)
+		return -1;
+	pthread_mutex_lock(&bus->ranges_lock);
+	int rc = insert_range(bus, base, len, read, write, opaque, name);
+	pthread_mutex_unlock(&bus->ranges_lock);
+	return rc;
+}
+
+int io_bus_unregister(struct io_bus *bus, uint64_t base, void *opaque)
+{
+	int rc = -1;
+	pthread_mutex_lock(&bus->ranges_lock);
+	for (size_t i = 0; i < bus->count; i++) {
+		if (bus->ranges[i].base == base && bus->ranges[i].opaque == opaque) {
+			memmove(&bus->ranges[i], &bus->ranges[i + 1],
+				(bus->count - i - 1) * sizeof(*bus->ranges));
+			bus->count--;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&bus->ranges_lock);
+	return rc;
 }
 
 static void note_unclaimed(struct io_bus *bus, uint64_t addr)
@@ -80,32 +108,49 @@ static struct io_range *find_range(struct io_bus *bus, uint64_t addr, unsigned s
 	return NULL;
 }
 
+/* What a dispatch needs of a range, copied under ranges_lock: the table may change while the
+ * handler runs. Counts the access (claimed or not). */
+struct io_target {
+	io_read_fn read;
+	io_write_fn write;
+	void *opaque;
+	uint64_t offset;
+	bool claimed;
+};
+
+static struct io_target lookup(struct io_bus *bus, uint64_t addr, unsigned size)
+{
+	struct io_target t = {0};
+	pthread_mutex_lock(&bus->ranges_lock);
+	struct io_range *r = find_range(bus, addr, size);
+	if (r) {
+		t = (struct io_target){r->read, r->write, r->opaque, addr - r->base, true};
+		r->accesses++;
+	} else {
+		note_unclaimed(bus, addr);
+	}
+	pthread_mutex_unlock(&bus->ranges_lock);
+	return t;
+}
+
 bool io_bus_read(struct io_bus *bus, uint64_t addr, void *data, unsigned size)
 {
 	pthread_mutex_lock(&bus->lock);
-	struct io_range *r = find_range(bus, addr, size);
-	if (r && r->read)
-		r->read(r->opaque, addr - r->base, data, size);
+	struct io_target t = lookup(bus, addr, size);
+	if (t.read)
+		t.read(t.opaque, t.offset, data, size);
 	else
 		memset(data, 0xff, size);
-	if (r)
-		r->accesses++;
-	else
-		note_unclaimed(bus, addr);
 	pthread_mutex_unlock(&bus->lock);
-	return r != NULL;
+	return t.claimed;
 }
 
 bool io_bus_write(struct io_bus *bus, uint64_t addr, const void *data, unsigned size)
 {
 	pthread_mutex_lock(&bus->lock);
-	struct io_range *r = find_range(bus, addr, size);
-	if (r && r->write)
-		r->write(r->opaque, addr - r->base, data, size);
-	if (r)
-		r->accesses++;
-	else
-		note_unclaimed(bus, addr);
+	struct io_target t = lookup(bus, addr, size);
+	if (t.write)
+		t.write(t.opaque, t.offset, data, size);
 	pthread_mutex_unlock(&bus->lock);
-	return r != NULL;
+	return t.claimed;
 }

@@ -37,6 +37,11 @@ struct io_bus {
 	/* Serialises device emulation between vCPU threads and the event loop. Devices are
 	 * small and their handlers short, so one lock per bus is enough for now. */
 	pthread_mutex_t lock;
+	/* Guards the range table (and the counters) alone, for the moment of a lookup, so that
+	 * ranges can come and go while the VM runs (a guest moving a PCI BAR) -- even from inside
+	 * another range's handler, and without the dispatch lock, which a thread that handles a
+	 * port I/O access and then remaps MMIO must not take (lock order pio -> mmio). */
+	pthread_mutex_t ranges_lock;
 	uint64_t unclaimed_accesses;
 	struct io_unclaimed unclaimed[IO_BUS_UNCLAIMED_SLOTS];
 };
@@ -46,6 +51,9 @@ void io_bus_destroy(struct io_bus *bus);
 /* Returns 0, or -1 if the range overlaps an existing one or is empty. */
 int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn read,
 		    io_write_fn write, void *opaque, const char *name);
+/* Removes the range registered at exactly `base` with `opaque`. Returns 0, or -1 if there is
+ * none. A handler of that range already running on another thread may still finish. */
+int io_bus_unregister(struct io_bus *bus, uint64_t base, void *opaque);
 /* Returns true when a device claimed the access. */
 bool io_bus_read(struct io_bus *bus, uint64_t addr, void *data, unsigned size);
 bool io_bus_write(struct io_bus *bus, uint64_t addr, const void *data, unsigned size);
