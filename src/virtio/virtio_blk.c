@@ -297,8 +297,7 @@ static int handle_chain(struct virtio_blk *blk, const struct virtq_chain *c)
 {
 	uint8_t *status = find_status_byte(c);
 	if (!status) {
-		virtio_device_fail(&blk->vdev, "%s: request without a writable status byte",
-				   blk->name);
+		virtio_device_fail(&blk->vdev, "request without a writable status byte");
 		return -1;
 	}
 	struct virtio_blk_outhdr hdr;
@@ -353,7 +352,7 @@ static void process_queue(struct virtio_blk *blk)
 		while (blk->in_flight < BLK_MAX_IN_FLIGHT) {
 			int got = virtq_pop(vq, &blk->chain);
 			if (got < 0) {
-				virtio_device_fail(&blk->vdev, "%s: %s", blk->name, vq->error);
+				virtio_device_fail(&blk->vdev, "%s", vq->error);
 				return;
 			}
 			if (got == 0)
@@ -406,7 +405,7 @@ static int blk_start(struct virtio_device *d)
 	/* Watched once: the core pauses the watch across resets and resumes it at start. */
 	if (!blk->watching) {
 		if (virtio_device_watch(d, blk->completion_fd, EPOLLIN, blk_on_completions) < 0) {
-			virtio_device_fail(d, "%s: cannot watch the disk's completions", blk->name);
+			virtio_device_fail(d, "cannot watch the disk's completions");
 			return -1;
 		}
 		blk->watching = true;
