@@ -1,0 +1,752 @@
+/* virtio-net (virtio 1.2 section 5.1) on a host tap: queue 0 receives, queue 1 transmits.
+ *
+ * Every frame on both sides carries the same 12-byte virtio_net_hdr_v1 the tap reads and writes
+ * (IFF_VNET_HDR), so transmit is one writev() of the guest's own buffers and receive one readv()
+ * into them: no copy, no header translation. Offloads pass through: the guest's partial checksums
+ * and TSO frames go to the kernel as they are (HOST_*), and the tap is told with TUNSETOFFLOAD
+ * which kinds of frames the guest accepted to receive (GUEST_*).
+ *
+ * Receive. A tap read must be given room for the largest frame it may return, since a frame
+ * that does not fit is truncated and lost. So the device holds a pool of the driver's receive
+ * chains until they cover that size (64 KiB + header with guest TSO and mergeable buffers, one
+ * chain without mergeable buffers), reads into all of them at once, and returns only the chains
+ * the frame filled (num_buffers of them) -- the rest stay in the pool for the next frame. When
+ * the driver has not made enough room available, the tap is not watched for input until it
+ * kicks the receive queue: packets wait in the tap's queue instead of spinning the thread or
+ * being dropped.
+ *
+ * With vhost-net the kernel does both directions itself (vhost_net.c); this file then only
+ * starts and stops it. */
+#include "virtio/tap.h"
+#include "virtio/vhost_net.h"
+#include "virtio/virtio_devices.h"
+
+#include "lib/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Feature bits (spec 5.1.3). */
+#define NET_F_CSUM	 0
+#define NET_F_GUEST_CSUM 1
+#define NET_F_MAC	 5
+#define NET_F_GUEST_TSO4 7
+#define NET_F_GUEST_TSO6 8
+#define NET_F_GUEST_ECN	 9
+#define NET_F_GUEST_UFO	 10
+#define NET_F_HOST_TSO4	 11
+#define NET_F_HOST_TSO6	 12
+#define NET_F_HOST_ECN	 13
+#define NET_F_MRG_RXBUF	 15
+#define NET_F_STATUS	 16
+
+#define NET_S_LINK_UP 1
+
+/* virtio_net_hdr_v1 (spec 5.1.6). */
+#define HDR_F_NEEDS_CSUM 1
+#define HDR_GSO_NONE	 0
+#define HDR_GSO_TCPV4	 1
+#define HDR_GSO_TCPV6	 4
+#define HDR_GSO_ECN	 0x80
+
+struct net_hdr {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct net_hdr) == TAP_VNET_HDR_SIZE, "virtio_net_hdr_v1 is 12 bytes");
+
+/* Device configuration (spec 5.1.4); max_virtqueue_pairs and mtu are read as 1 and 0 (the
+ * features that give them meaning, MQ and MTU, are not offered). */
+struct net_config_space {
+	uint8_t mac[6];
+	uint16_t status;
+	uint16_t max_virtqueue_pairs;
+	uint16_t mtu;
+} __attribute__((packed));
+
+#define RX_QUEUE   0
+#define TX_QUEUE   1
+#define QUEUE_SIZE 256
+
+/* Largest frame (without the header) a tap hands over: a 64 KiB GSO frame plus Ethernet and
+ * VLAN headers, the size Linux's driver sizes its big receive buffers for. */
+#define MAX_GSO_FRAME 65550
+/* Without guest TSO: a 1500-byte MTU frame with Ethernet and one VLAN header. */
+#define MAX_PLAIN_FRAME (1500 + 14 + 4)
+#define MIN_FRAME	14 /* an Ethernet header */
+
+/* Frames read per wake-up, chains sent per kick: bounds how long one direction may keep the
+ * device thread from the other. */
+#define RX_BATCH  64
+#define TX_BUDGET 256
+
+/* One readv() takes at most UIO_MAXIOV (1024) buffers: the pool's, plus one spare byte. */
+#define RX_POOL_IOVS 1023
+
+/* The receive chains the device holds, oldest first; their writable buffers end to end in
+ * iov[] so that one readv() fills them in order. */
+struct rx_pool {
+	unsigned count;
+	size_t bytes;
+	unsigned nr_iov;
+	uint16_t head[QUEUE_SIZE];
+	uint32_t len[QUEUE_SIZE];
+	uint16_t nr_iovs_of[QUEUE_SIZE];
+	struct iovec iov[RX_POOL_IOVS + 1]; /* + the spare byte, see rx_read_one() */
+	uint8_t spare;
+};
+
+struct virtio_net {
+	struct virtio_device dev; /* first: the core hands us &dev */
+	char name[32];
+	char tap_name[16];
+	struct net_config_space config;
+	int tap_fd;
+	uint32_t tap_events; /* what the device thread watches the tap for while started */
+
+	enum vhost_mode vhost_mode;
+	struct vhost_net *vhost; /* NULL: userspace path only */
+	bool vhost_running;
+
+	/* Transmit: a chain the tap refused with EAGAIN is kept and sent first on EPOLLOUT. */
+	bool tx_blocked;
+	bool tx_pending;
+	struct virtq_chain tx_chain;
+
+	/* Receive. */
+	size_t rx_need;	 /* bytes of buffers that hold any frame (header included) */
+	bool rx_starved; /* waiting for the driver's kick: the tap is not watched for input */
+	struct virtq_chain rx_chain;
+	struct rx_pool rx;
+
+	uint64_t rx_packets, rx_dropped, tx_packets, tx_dropped;
+	bool logged_tx_drop, logged_rx_error, logged_tx_error;
+};
+
+static struct virtio_net *to_net(struct virtio_device *d)
+{
+	return (struct virtio_net *)d;
+}
+
+/* --- the tap's events ---------------------------------------------------------------------- */
+
+static void set_tap_events(struct virtio_net *net, uint32_t events)
+{
+	if (net->tap_events == events)
+		return;
+	net->tap_events = events;
+	virtio_device_watch_modify(&net->dev, net->tap_fd, events);
+}
+
+static void add_tap_events(struct virtio_net *net, uint32_t events)
+{
+	set_tap_events(net, net->tap_events | events);
+}
+
+static void remove_tap_events(struct virtio_net *net, uint32_t events)
+{
+	set_tap_events(net, net->tap_events & ~events);
+}
+
+/* A guest error that stops the device: the tap must not be watched meanwhile, or a readable
+ * tap would wake the thread for nothing until the driver resets us. */
+#define net_fail(net, ...)                                                                         \
+	do {                                                                                       \
+		set_tap_events((net), 0);                                                          \
+		virtio_device_fail(&(net)->dev, __VA_ARGS__);                                      \
+	} while (0)
+
+/* --- transmit ------------------------------------------------------------------------------ */
+
+static bool has(const struct virtio_net *net, unsigned bit)
+{
+	return virtio_has_feature(&net->dev, bit);
+}
+
+/* What is wrong with a transmit header for a frame of `frame` bytes, or NULL. The kernel checks
+ * again (virtio_net_hdr_to_skb), but a frame it refuses costs a failed write and a log line;
+ * here the driver's contract (spec 5.1.6.2.1) is checked against what it negotiated. */
+static const char *tx_header_problem(const struct virtio_net *net, const struct net_hdr *h,
+				     size_t frame)
+{
+	uint8_t gso = h->gso_type & ~HDR_GSO_ECN;
+	if (frame < MIN_FRAME)
+		return "frame shorter than an Ethernet header";
+	if (frame > MAX_GSO_FRAME)
+		return "frame larger than 64 KiB";
+	if (h->flags & ~HDR_F_NEEDS_CSUM)
+		return "unknown header flags";
+	if (h->flags & HDR_F_NEEDS_CSUM) {
+		if (!has(net, NET_F_CSUM))
+			return "partial checksum without VIRTIO_NET_F_CSUM";
+		if ((size_t)h->csum_start + h->csum_offset + 2 > frame)
+			return "checksum field beyond the end of the frame";
+	}
+	if (gso == HDR_GSO_NONE)
+		return h->gso_type & HDR_GSO_ECN ? "ECN flag on a frame without GSO" : NULL;
+	if (gso == HDR_GSO_TCPV4 && !has(net, NET_F_HOST_TSO4))
+		return "TSOv4 frame without VIRTIO_NET_F_HOST_TSO4";
+	if (gso == HDR_GSO_TCPV6 && !has(net, NET_F_HOST_TSO6))
+		return "TSOv6 frame without VIRTIO_NET_F_HOST_TSO6";
+	if (gso != HDR_GSO_TCPV4 && gso != HDR_GSO_TCPV6)
+		return "unsupported GSO type";
+	if ((h->gso_type & HDR_GSO_ECN) && !has(net, NET_F_HOST_ECN))
+		return "TSO frame with ECN without VIRTIO_NET_F_HOST_ECN";
+	if (!(h->flags & HDR_F_NEEDS_CSUM) || h->gso_size == 0)
+		return "TSO frame without partial checksum or segment size";
+	return NULL;
+}
+
+static void tx_drop(struct virtio_net *net, const char *why)
+{
+	net->tx_dropped++;
+	if (!net->logged_tx_drop)
+		log_warn("%s: dropping a frame from the guest: %s (logged once)", net->name, why);
+	net->logged_tx_drop = true;
+}
+
+/* Sends one chain. Returns 0 when it is done with (sent or dropped), -EAGAIN when the tap is
+ * full, -EINVAL when the chain breaks the protocol (the device has been failed). */
+static int tx_send(struct virtio_net *net, const struct virtq_chain *c)
+{
+	if (c->nr_in) {
+		net_fail(net, "transmit chain with %u device-writable buffers", c->nr_in);
+		return -EINVAL;
+	}
+	if (c->out_bytes < TAP_VNET_HDR_SIZE) {
+		net_fail(net, "transmit chain of %zu bytes, shorter than the 12-byte header",
+			 c->out_bytes);
+		return -EINVAL;
+	}
+	struct net_hdr hdr;
+	virtq_chain_read(c, 0, &hdr, sizeof(hdr));
+	const char *why = tx_header_problem(net, &hdr, c->out_bytes - TAP_VNET_HDR_SIZE);
+	if (why) {
+		tx_drop(net, why);
+		return 0;
+	}
+	ssize_t n;
+	do
+		n = writev(net->tap_fd, c->iov, (int)c->nr_out);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return -EAGAIN;
+	if (n < 0) {
+		/* EIO while the tap is down, EINVAL for a frame the kernel refuses ... the guest
+		 * sees a lost packet, as on a real wire. */
+		net->tx_dropped++;
+		if (!net->logged_tx_error)
+			log_warn("%s: writing to %s: %s (further errors not logged)", net->name,
+				 net->tap_name, strerror(errno));
+		net->logged_tx_error = true;
+		return 0;
+	}
+	net->tx_packets++;
+	return 0;
+}
+
+/* Sends what the driver made available, up to the budget. Returns true when it stopped for
+ * the budget (more may be waiting), false when the queue is empty, the tap is full or the
+ * device failed. */
+static bool tx_send_batch(struct virtio_net *net, bool *pushed)
+{
+	struct virtqueue *vq = &net->dev.queues[TX_QUEUE];
+	for (unsigned sent = 0; sent < TX_BUDGET; sent++) {
+		if (!net->tx_pending) {
+			int r = virtq_pop(vq, &net->tx_chain);
+			if (r < 0)
+				net_fail(net, "transmit queue: %s", vq->error);
+			if (r <= 0)
+				return false;
+		}
+		int rc = tx_send(net, &net->tx_chain);
+		net->tx_pending = rc == -EAGAIN;
+		if (rc == -EAGAIN) {
+			net->tx_blocked = true;
+			add_tap_events(net, EPOLLOUT);
+			return false;
+		}
+		if (rc < 0)
+			return false;
+		virtq_push(vq, net->tx_chain.head, 0);
+		*pushed = true;
+	}
+	return true;
+}
+
+static void tx_process(struct virtio_net *net)
+{
+	struct virtqueue *vq = &net->dev.queues[TX_QUEUE];
+	bool pushed = false;
+	if (net->tx_blocked)
+		return;
+	for (;;) {
+		virtq_disable_kicks(vq);
+		if (tx_send_batch(net, &pushed)) {
+			/* Let the receive side run, then come back: a kick of our own. */
+			virtio_device_kick(&net->dev, TX_QUEUE);
+			break;
+		}
+		if (net->tx_blocked || net->dev.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
+			break;
+		if (!virtq_enable_kicks(vq))
+			break;
+	}
+	if (pushed)
+		virtio_device_notify(&net->dev, TX_QUEUE);
+}
+
+/* --- receive ------------------------------------------------------------------------------- */
+
+static void rx_pool_clear(struct rx_pool *p)
+{
+	p->count = 0;
+	p->bytes = 0;
+	p->nr_iov = 0;
+}
+
+static void rx_pool_add(struct rx_pool *p, const struct virtq_chain *c)
+{
+	const struct iovec *in = &c->iov[c->nr_out];
+	memcpy(&p->iov[p->nr_iov], in, c->nr_in * sizeof(*in));
+	p->nr_iov += c->nr_in;
+	p->head[p->count] = c->head;
+	p->len[p->count] = (uint32_t)c->in_bytes;
+	p->nr_iovs_of[p->count] = (uint16_t)c->nr_in;
+	p->count++;
+	p->bytes += c->in_bytes;
+}
+
+/* Forgets the first `n` chains (given back to the driver). */
+static void rx_pool_consume(struct rx_pool *p, unsigned n)
+{
+	unsigned iovs = 0;
+	size_t bytes = 0;
+	for (unsigned i = 0; i < n; i++) {
+		iovs += p->nr_iovs_of[i];
+		bytes += p->len[i];
+	}
+	memmove(p->head, p->head + n, (p->count - n) * sizeof(p->head[0]));
+	memmove(p->len, p->len + n, (p->count - n) * sizeof(p->len[0]));
+	memmove(p->nr_iovs_of, p->nr_iovs_of + n, (p->count - n) * sizeof(p->nr_iovs_of[0]));
+	memmove(p->iov, p->iov + iovs, (p->nr_iov - iovs) * sizeof(p->iov[0]));
+	p->count -= n;
+	p->nr_iov -= iovs;
+	p->bytes -= bytes;
+}
+
+/* True when the pool may take one more chain without overflowing its iovec array. */
+static bool rx_pool_has_room(const struct virtio_net *net)
+{
+	const struct rx_pool *p = &net->rx;
+	return p->count < net->dev.queues[RX_QUEUE].size &&
+	       p->nr_iov + VIRTQ_MAX_CHAIN <= RX_POOL_IOVS;
+}
+
+static bool rx_pool_ready(const struct virtio_net *net)
+{
+	const struct rx_pool *p = &net->rx;
+	if (p->count == 0)
+		return false;
+	/* Without mergeable buffers a frame goes into one chain, which is dropped if too small
+	 * (spec 5.1.6.3.1 requires the driver to make each big enough). */
+	if (!has(net, NET_F_MRG_RXBUF))
+		return true;
+	/* A pool that cannot grow (the driver made its whole ring available) is used as it is. */
+	return p->bytes >= net->rx_need || !rx_pool_has_room(net);
+}
+
+/* Takes available chains until the pool can hold any frame. Returns 1 when it can, 0 when the
+ * driver has not made enough room available, -1 when the device failed. */
+static int rx_fill_pool(struct virtio_net *net)
+{
+	struct virtqueue *vq = &net->dev.queues[RX_QUEUE];
+	struct virtq_chain *c = &net->rx_chain;
+	while (!rx_pool_ready(net) && rx_pool_has_room(net)) {
+		int r = virtq_pop(vq, c);
+		if (r < 0) {
+			net_fail(net, "receive queue: %s", vq->error);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		if (c->nr_out || c->in_bytes < TAP_VNET_HDR_SIZE) {
+			net_fail(net,
+				 "receive chain with %u device-readable buffers and %zu writable "
+				 "bytes (needs none, and at least the 12-byte header)",
+				 c->nr_out, c->in_bytes);
+			return -1;
+		}
+		rx_pool_add(&net->rx, c);
+	}
+	return rx_pool_ready(net);
+}
+
+/* Copies `len` bytes into the buffers iov[0 .. n) at `offset`. */
+static void iov_write_at(const struct iovec *iov, unsigned n, size_t offset, const void *buf,
+			 size_t len)
+{
+	const uint8_t *src = buf;
+	for (unsigned i = 0; i < n && len; i++) {
+		if (offset >= iov[i].iov_len) {
+			offset -= iov[i].iov_len;
+			continue;
+		}
+		size_t chunk = iov[i].iov_len - offset;
+		if (chunk > len)
+			chunk = len;
+		memcpy((uint8_t *)iov[i].iov_base + offset, src, chunk);
+		src += chunk;
+		len -= chunk;
+		offset = 0;
+	}
+}
+
+/* A frame of `len` bytes (header included) was read into the pool: returns the chains it
+ * filled to the driver, the number of them in the header's num_buffers. */
+static void rx_deliver(struct virtio_net *net, size_t len)
+{
+	struct virtqueue *vq = &net->dev.queues[RX_QUEUE];
+	struct rx_pool *p = &net->rx;
+	unsigned used = 0;
+	size_t left = len;
+	for (; left > 0 && used < p->count; used++)
+		left -= left < p->len[used] ? left : p->len[used];
+	/* The tap skips num_buffers (it writes 10 bytes and leaves 2): always ours to fill. */
+	uint16_t num_buffers = (uint16_t)used;
+	iov_write_at(p->iov, p->nr_iovs_of[0], offsetof(struct net_hdr, num_buffers), &num_buffers,
+		     sizeof(num_buffers));
+	left = len;
+	for (unsigned i = 0; i < used; i++) {
+		uint32_t written = left < p->len[i] ? (uint32_t)left : p->len[i];
+		virtq_push(vq, p->head[i], written);
+		left -= written;
+	}
+	rx_pool_consume(p, used);
+	net->rx_packets++;
+}
+
+/* Reads one frame into the pool. Returns 1 when one was delivered or dropped, 0 when the tap
+ * is empty, -1 on a read error. */
+static int rx_read_one(struct virtio_net *net)
+{
+	struct rx_pool *p = &net->rx;
+	ssize_t n;
+	/* The tap fills what room it is given and cuts a longer frame short, returning only
+	 * what it copied. One byte of room beyond the buffers tells a cut frame (it reaches
+	 * that byte) from one that fits exactly. */
+	p->iov[p->nr_iov] = (struct iovec){.iov_base = &p->spare, .iov_len = 1};
+	do
+		n = readv(net->tap_fd, p->iov, (int)p->nr_iov + 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	if (n < 0) {
+		if (!net->logged_rx_error)
+			log_warn("%s: reading from %s: %s (further errors not logged)", net->name,
+				 net->tap_name, strerror(errno));
+		net->logged_rx_error = true;
+		return -1;
+	}
+	/* A frame longer than the buffers is lost; they stay in the pool for the next one. */
+	if ((size_t)n > p->bytes || (size_t)n < TAP_VNET_HDR_SIZE + MIN_FRAME) {
+		net->rx_dropped++;
+		return 1;
+	}
+	rx_deliver(net, (size_t)n);
+	return 1;
+}
+
+static void rx_process(struct virtio_net *net)
+{
+	struct virtqueue *vq = &net->dev.queues[RX_QUEUE];
+	uint64_t before = net->rx_packets;
+	for (unsigned i = 0; i < RX_BATCH; i++) {
+		int ready = rx_fill_pool(net);
+		if (ready < 0)
+			return;
+		if (!ready) {
+			/* Out of buffers: stop reading until the driver kicks (the kick is only
+			 * sent when we ask for it), unless it added some meanwhile. */
+			if (virtq_enable_kicks(vq))
+				continue;
+			net->rx_starved = true;
+			remove_tap_events(net, EPOLLIN);
+			break;
+		}
+		if (!vq->kicks_disabled)
+			virtq_disable_kicks(vq);
+		if (rx_read_one(net) <= 0)
+			break;
+	}
+	if (net->rx_packets != before)
+		virtio_device_notify(&net->dev, RX_QUEUE);
+}
+
+/* --- device callbacks ---------------------------------------------------------------------- */
+
+static void on_tap(struct virtio_device *d, uint32_t events)
+{
+	struct virtio_net *net = to_net(d);
+	if (net->vhost_running)
+		return;
+	if (events & (EPOLLOUT | EPOLLERR)) {
+		net->tx_blocked = false;
+		remove_tap_events(net, EPOLLOUT);
+		tx_process(net);
+	}
+	if (events & EPOLLIN)
+		rx_process(net);
+}
+
+static void net_queue_kick(struct virtio_device *d, unsigned index)
+{
+	struct virtio_net *net = to_net(d);
+	if (index == TX_QUEUE) {
+		tx_process(net);
+	} else if (index == RX_QUEUE && net->rx_starved) {
+		net->rx_starved = false;
+		add_tap_events(net, EPOLLIN);
+		rx_process(net);
+	}
+}
+
+/* vhost wrote its call eventfd (the transport had no irqfd): raise the interrupt. The kernel
+ * already decided that the driver wants one, so the ring's state (which only the kernel
+ * knows while it runs the queue) is not consulted again. */
+static void forward_vhost_call(struct virtio_device *d, unsigned index)
+{
+	struct virtio_net *net = to_net(d);
+	uint64_t count;
+	if (!net->vhost || read(vhost_net_call_fd(net->vhost, index), &count, sizeof(count)) < 0)
+		return;
+	if (net->vhost_running && d->transport.notify_queue) {
+		d->interrupts++;
+		d->transport.notify_queue(d->transport.opaque, index);
+	}
+}
+
+static void on_vhost_call_rx(struct virtio_device *d, uint32_t events)
+{
+	(void)events;
+	forward_vhost_call(d, RX_QUEUE);
+}
+
+static void on_vhost_call_tx(struct virtio_device *d, uint32_t events)
+{
+	(void)events;
+	forward_vhost_call(d, TX_QUEUE);
+}
+
+static struct tap_offloads negotiated_offloads(const struct virtio_net *net)
+{
+	return (struct tap_offloads){
+	    .csum = has(net, NET_F_GUEST_CSUM),
+	    .tso4 = has(net, NET_F_GUEST_TSO4),
+	    .tso6 = has(net, NET_F_GUEST_TSO6),
+	    .tso_ecn = has(net, NET_F_GUEST_ECN),
+	};
+}
+
+static size_t rx_buffer_need(const struct virtio_net *net)
+{
+	bool gso =
+	    has(net, NET_F_GUEST_TSO4) || has(net, NET_F_GUEST_TSO6) || has(net, NET_F_GUEST_UFO);
+	return TAP_VNET_HDR_SIZE + (gso ? MAX_GSO_FRAME : MAX_PLAIN_FRAME);
+}
+
+/* vhost=auto falls back to the userspace path when the kernel refuses; vhost=on fails. */
+static int start_vhost(struct virtio_net *net)
+{
+	char err[256];
+	if (vhost_net_start(net->vhost, &net->dev, net->tap_fd, err, sizeof(err)) == 0) {
+		net->vhost_running = true;
+		set_tap_events(net, 0);
+		return 0;
+	}
+	if (net->vhost_mode == VHOST_ON) {
+		virtio_device_fail(&net->dev, "%s (vhost=on: no fallback; use vhost=auto)", err);
+		return -1;
+	}
+	log_warn("%s: %s; moving packets in userspace instead", net->name, err);
+	vhost_net_close(net->vhost);
+	net->vhost = NULL;
+	return 1;
+}
+
+static int net_start(struct virtio_device *d)
+{
+	struct virtio_net *net = to_net(d);
+	struct tap_offloads offloads = negotiated_offloads(net);
+	int rc = tap_set_offloads(net->tap_fd, &offloads);
+	if (rc < 0) {
+		virtio_device_fail(d, "%s: setting offloads: %s", net->tap_name, strerror(-rc));
+		return -1;
+	}
+	net->tx_blocked = net->tx_pending = net->rx_starved = false;
+	rx_pool_clear(&net->rx);
+	net->rx_need = rx_buffer_need(net);
+	if (net->vhost) {
+		rc = start_vhost(net);
+		if (rc <= 0)
+			return rc;
+	}
+	set_tap_events(net, EPOLLIN);
+	return 0;
+}
+
+static void net_reset(struct virtio_device *d)
+{
+	struct virtio_net *net = to_net(d);
+	if (net->vhost_running)
+		vhost_net_stop(net->vhost, d);
+	net->vhost_running = false;
+	/* Chains held in the pool or pending belong to the old rings: forget them. */
+	rx_pool_clear(&net->rx);
+	net->tx_pending = net->tx_blocked = net->rx_starved = false;
+}
+
+static void net_config_read(struct virtio_device *d, uint32_t offset, void *data, unsigned size)
+{
+	memcpy(data, (const uint8_t *)&to_net(d)->config + offset, size);
+}
+
+static void net_destroy(struct virtio_device *d)
+{
+	struct virtio_net *net = to_net(d);
+	log_debug("%s: rx %llu frames (%llu dropped), tx %llu frames (%llu dropped)", net->name,
+		  (unsigned long long)net->rx_packets, (unsigned long long)net->rx_dropped,
+		  (unsigned long long)net->tx_packets, (unsigned long long)net->tx_dropped);
+	vhost_net_close(net->vhost);
+	close(net->tap_fd);
+	free(net);
+}
+
+static const struct virtio_device_ops net_ops = {
+    .config_read = net_config_read,
+    .start = net_start,
+    .reset = net_reset,
+    .queue_kick = net_queue_kick,
+    .destroy = net_destroy,
+};
+
+/* --- construction -------------------------------------------------------------------------- */
+
+/* A stable, locally administered unicast MAC: 52:54:00 (QEMU's customary prefix) and three
+ * bytes of an FNV-1a hash of the tap name and the card's index, so a guest sees the same
+ * address on every run with the same command line. */
+static void derive_mac(const char *tap, unsigned index, uint8_t mac[6])
+{
+	uint32_t h = 2166136261u;
+	for (const char *s = tap; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	for (unsigned i = 0; i < 4; i++)
+		h = (h ^ ((index >> (8 * i)) & 0xff)) * 16777619u;
+	mac[0] = 0x52, mac[1] = 0x54, mac[2] = 0x00;
+	mac[3] = (uint8_t)(h >> 16), mac[4] = (uint8_t)(h >> 8), mac[5] = (uint8_t)h;
+}
+
+#define NET_FEATURES                                                                               \
+	(VIRTIO_FEATURE(NET_F_MAC) | VIRTIO_FEATURE(NET_F_STATUS) | VIRTIO_FEATURE(NET_F_CSUM) |   \
+	 VIRTIO_FEATURE(NET_F_GUEST_CSUM) | VIRTIO_FEATURE(NET_F_HOST_TSO4) |                      \
+	 VIRTIO_FEATURE(NET_F_HOST_TSO6) | VIRTIO_FEATURE(NET_F_HOST_ECN) |                        \
+	 VIRTIO_FEATURE(NET_F_GUEST_TSO4) | VIRTIO_FEATURE(NET_F_GUEST_TSO6) |                     \
+	 VIRTIO_FEATURE(NET_F_GUEST_ECN) | VIRTIO_FEATURE(NET_F_MRG_RXBUF))
+
+/* The ring features the core always offers plus mergeable buffers: vhost must do them all,
+ * since the driver negotiates before we know whether vhost will start. */
+#define VHOST_REQUIRED                                                                             \
+	(VIRTIO_FEATURE(VIRTIO_F_VERSION_1) | VIRTIO_FEATURE(VIRTIO_F_RING_INDIRECT_DESC) |        \
+	 VIRTIO_FEATURE(VIRTIO_F_RING_EVENT_IDX) | VIRTIO_FEATURE(NET_F_MRG_RXBUF))
+
+static int open_vhost(struct virtio_net *net, char *err, size_t err_len)
+{
+	if (net->vhost_mode == VHOST_OFF)
+		return 0;
+	char why[200];
+	net->vhost = vhost_net_open(why, sizeof(why));
+	if (net->vhost && (vhost_net_features(net->vhost) & VHOST_REQUIRED) != VHOST_REQUIRED) {
+		snprintf(why, sizeof(why), "vhost-net lacks features %#llx",
+			 (unsigned long long)(VHOST_REQUIRED & ~vhost_net_features(net->vhost)));
+		vhost_net_close(net->vhost);
+		net->vhost = NULL;
+	}
+	if (net->vhost)
+		return 0;
+	if (net->vhost_mode == VHOST_ON) {
+		snprintf(err, err_len, "--net tap=%s,vhost=on: %s (or use vhost=auto or off)",
+			 net->tap_name, why);
+		return -1;
+	}
+	log_info("%s: %s; packets go through gureum instead", net->name, why);
+	return 0;
+}
+
+static int watch_fds(struct virtio_net *net, char *err, size_t err_len)
+{
+	struct virtio_device *d = &net->dev;
+	int rc = virtio_device_watch(d, net->tap_fd, 0, on_tap);
+	if (rc == 0 && net->vhost) {
+		rc = virtio_device_watch(d, vhost_net_call_fd(net->vhost, RX_QUEUE), EPOLLIN,
+					 on_vhost_call_rx);
+		if (rc == 0)
+			rc = virtio_device_watch(d, vhost_net_call_fd(net->vhost, TX_QUEUE),
+						 EPOLLIN, on_vhost_call_tx);
+	}
+	if (rc < 0)
+		snprintf(err, err_len, "%s: cannot watch the tap: %s", net->name, strerror(-rc));
+	return rc;
+}
+
+struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned index, char *err,
+					size_t err_len)
+{
+	struct virtio_net *net = calloc(1, sizeof(*net));
+	if (!net) {
+		snprintf(err, err_len, "virtio-net: out of memory");
+		return NULL;
+	}
+	snprintf(net->name, sizeof(net->name), "virtio-net%u", index);
+	snprintf(net->tap_name, sizeof(net->tap_name), "%s", cfg->tap ? cfg->tap : "");
+	net->vhost_mode = cfg->vhost;
+	net->tap_fd = tap_open(net->tap_name, err, err_len);
+	if (net->tap_fd < 0) {
+		free(net);
+		return NULL;
+	}
+	if (cfg->has_mac)
+		memcpy(net->config.mac, cfg->mac, sizeof(net->config.mac));
+	else
+		derive_mac(net->tap_name, index, net->config.mac);
+	net->config.status = NET_S_LINK_UP;
+	net->config.max_virtqueue_pairs = 1;
+	if (open_vhost(net, err, err_len) < 0)
+		goto fail;
+	int rc = virtio_device_init(&net->dev, &net_ops, net->name, VIRTIO_ID_NET, NET_FEATURES,
+				    sizeof(net->config), 2, QUEUE_SIZE);
+	if (rc < 0) {
+		snprintf(err, err_len, "%s: %s", net->name, strerror(-rc));
+		goto fail;
+	}
+	if (watch_fds(net, err, err_len) < 0) {
+		virtio_device_destroy(&net->dev); /* frees net */
+		return NULL;
+	}
+	return &net->dev;
+fail:
+	vhost_net_close(net->vhost);
+	close(net->tap_fd);
+	free(net);
+	return NULL;
+}
