@@ -246,7 +246,11 @@ static int tx_send(struct virtio_net *net, const struct virtq_chain *c)
 		/* EIO while the tap is down, EINVAL for a frame the kernel refuses ... the guest
 		 * sees a lost packet, as on a real wire. */
 		net->tx_dropped++;
-		if (!net->logged_tx_error)
+		if (!net->logged_tx_error && errno == EIO)
+			log_info("%s: %s is down: frames from the guest are dropped until it is up "
+				 "(ip link set %s up)",
+				 net->name, net->tap_name, net->tap_name);
+		else if (!net->logged_tx_error)
 			log_warn("%s: writing to %s: %s (further errors not logged)", net->name,
 				 net->tap_name, strerror(errno));
 		net->logged_tx_error = true;
@@ -496,12 +500,29 @@ static void rx_process(struct virtio_net *net)
 
 /* --- device callbacks ---------------------------------------------------------------------- */
 
+/* The tap reports an error or hang-up only when it lost its interface (deleted with
+ * ip link del): for good, and epoll would report it on every round. The card stays, without a
+ * link, as if its cable were pulled. */
+static void tap_lost(struct virtio_net *net)
+{
+	log_error("%s: %s is gone: the guest's network card has no link from now on", net->name,
+		  net->tap_name);
+	virtio_device_unwatch(&net->dev, net->tap_fd);
+	net->tap_events = 0;
+	net->config.status &= (uint16_t)~NET_S_LINK_UP;
+	virtio_device_config_changed(&net->dev);
+}
+
 static void on_tap(struct virtio_device *d, uint32_t events)
 {
 	struct virtio_net *net = to_net(d);
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		tap_lost(net);
+		return;
+	}
 	if (net->vhost_running)
 		return;
-	if (events & (EPOLLOUT | EPOLLERR)) {
+	if (events & EPOLLOUT) {
 		net->tx_blocked = false;
 		remove_tap_events(net, EPOLLOUT);
 		tx_process(net);
@@ -580,6 +601,8 @@ static int start_vhost(struct virtio_net *net)
 		return -1;
 	}
 	log_warn("%s: %s; moving packets in userspace instead", net->name, err);
+	virtio_device_unwatch(&net->dev, vhost_net_call_fd(net->vhost, RX_QUEUE));
+	virtio_device_unwatch(&net->dev, vhost_net_call_fd(net->vhost, TX_QUEUE));
 	vhost_net_close(net->vhost);
 	net->vhost = NULL;
 	return 1;

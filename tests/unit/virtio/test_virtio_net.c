@@ -605,3 +605,21 @@ Test(virtio_net, vhost_on_without_vhost_net_fails_clearly)
 	cr_assert(d, "vhost=auto falls back: %s", err2);
 	virtio_device_destroy(d);
 }
+
+Test(virtio_net, deleted_tap_takes_the_link_down_without_harm)
+{
+	start(VIRTIO_FEATURE(F_MAC) | VIRTIO_FEATURE(F_STATUS));
+	if (system("ip link del " TAP_NAME " 2>/dev/null") != 0)
+		cr_skip_test("cannot delete the tap with ip(8)");
+	uint8_t status = 1;
+	cr_assert(fake_wait_until((dev->ops->config_read(dev, 6, &status, 1), status == 0), 2000),
+		  "link down in the config space");
+	cr_assert(fake_wait_until(drv.config_notifications >= 1, 1000), "config interrupt");
+	uint64_t kicks = dev->kicks;
+	struct fake_buf b = {BUFFERS_GPA, 2048, true};
+	fake_driver_add(&drv, RX, &b, 1);
+	virtio_device_kick(dev, RX);
+	cr_assert(fake_wait_until(dev->kicks > kicks, 1000),
+		  "the device thread still serves kicks");
+	cr_assert_eq(dev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
+}

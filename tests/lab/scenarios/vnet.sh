@@ -1,0 +1,120 @@
+# virtio-net on a tap in L1: the VMM creates tap0 (10.0.2.1/24 on L1's side), the guest's eth0
+# is 10.0.2.2. Pings both ways, then 16 MiB of random data over TCP (busybox nc) each way with
+# sha256 compared; first in userspace (vhost=off), then with vhost-net (vhost=on) when L1 has
+# /dev/vhost-net.
+# lab-smp: 1
+# lab-timeout: 1200
+. /lab/lib.sh
+require_gureum
+
+TAP=tap0
+HOST_IP=10.0.2.1
+GUEST_IP=10.0.2.2
+SIZE_MB=16
+DETAIL=
+
+# net_cmd VHOST: the VMM with one NIC on $TAP (QEMU: virtio-net on microvm's virtio-mmio).
+net_cmd() {
+	if [ "${LAB_VMM:-gureum}" = qemu ]; then
+		echo "$(qemu_cmd 1) -netdev tap,id=n0,ifname=$TAP,script=no,downscript=no,vhost=$1" \
+			"-device virtio-net-device,netdev=n0"
+	else
+		gureum_cmd 1 --net "tap=$TAP,vhost=$1"
+	fi
+}
+
+# wait_for CONDITION SECONDS: polls a shell condition every 0.2 s.
+wait_for() {
+	limit=$(($(date +%s) + $2))
+	until eval "$1"; do
+		[ "$(date +%s)" -ge "$limit" ] && return 1
+		vm_exited && return 1
+		sleep 0.2
+	done
+}
+
+# console_hash TAG: the hash the guest printed as "TAG <64 hex digits>".
+console_hash() {
+	tr -d '\r' <"$VM/console" | grep -a -E "^$1 [0-9a-f]{64}" | tail -n 1 | cut -d' ' -f2
+}
+
+file_hash() {
+	sha256sum <"$1" | cut -d' ' -f1
+}
+
+# The guest sends SIZE_MB of random data to a listener in L1.
+guest_to_host() {
+	mode=$1
+	rm -f /tmp/from-guest
+	# nc's stdin must stay open (EOF on it would end the connection early): a FIFO held open.
+	nc -l -p 5000 <>/tmp/hold >/tmp/from-guest &
+	server=$!
+	start=$(date +%s)
+	vm_send "dd if=/dev/urandom of=/tmp/data bs=1M count=$SIZE_MB 2>/dev/null; echo SHA-G \$(sha256sum </tmp/data); nc $HOST_IP 5000 </tmp/data && echo SENT-\$((40+2))"
+	wait_console "SENT-42" 1 400 || {
+		kill $server 2>/dev/null
+		lab_fail "$mode: the guest's nc to $HOST_IP:5000 did not finish"
+	}
+	wait $server
+	sent=$(console_hash SHA-G)
+	got=$(file_hash /tmp/from-guest)
+	[ -n "$sent" ] && [ "$sent" = "$got" ] ||
+		lab_fail "$mode: guest -> L1: sha256 differs (guest $sent, L1 $got, $(wc -c </tmp/from-guest) bytes)"
+	DETAIL="$DETAIL guest->L1 ${SIZE_MB}MiB in $(($(date +%s) - start))s (incl. dd),"
+}
+
+# L1 sends SIZE_MB of random data to a listener in the guest.
+host_to_guest() {
+	mode=$1
+	dd if=/dev/urandom of=/tmp/to-guest bs=1M count=$SIZE_MB 2>/dev/null
+	vm_send "rm -f /tmp/in; mkfifo /tmp/hold 2>/dev/null; nc -l -p 5001 <>/tmp/hold >/tmp/in; echo SHA-R \$(sha256sum </tmp/in)"
+	start=$(date +%s)
+	tries=0
+	until nc $GUEST_IP 5001 </tmp/to-guest 2>/dev/null; do
+		tries=$((tries + 1))
+		[ $tries -lt 60 ] || lab_fail "$mode: cannot connect to the guest's nc on $GUEST_IP:5001"
+		sleep 1
+	done
+	wait_console "^SHA-R [0-9a-f]{64}" 1 300 || lab_fail "$mode: the guest did not report what it received"
+	got=$(console_hash SHA-R)
+	sent=$(file_hash /tmp/to-guest)
+	[ "$sent" = "$got" ] || lab_fail "$mode: L1 -> guest: sha256 differs (L1 $sent, guest $got)"
+	DETAIL="$DETAIL L1->guest ${SIZE_MB}MiB in $(($(date +%s) - start))s;"
+}
+
+check_network() {
+	mode=$1
+	# The tap of the previous run disappears with its VMM (the VMM created it, not persistent).
+	wait_for "[ ! -e /sys/class/net/$TAP ]" 10 || lab_fail "$TAP still exists before the $mode run"
+	vm_start "vnet-$mode" "$(net_cmd "$mode")"
+	wait_for "[ -e /sys/class/net/$TAP ]" 30 ||
+		lab_fail "$mode: the VMM did not create $TAP (exit status: $(cat "$VM/status" 2>/dev/null || echo still running))"
+	ip addr add $HOST_IP/24 dev $TAP && ip link set $TAP up || lab_fail "$mode: cannot configure $TAP in L1"
+	wait_console "$READY_MARKER" 1 180 || lab_fail "$mode: no '$READY_MARKER' on the console"
+
+	vm_send "ip addr add $GUEST_IP/24 dev eth0 && ip link set eth0 up && echo NET-UP-\$((40+2))"
+	wait_console "NET-UP-42" 1 60 || lab_fail "$mode: eth0 did not come up in the guest"
+	vm_send "ping -c 3 $HOST_IP && echo PING-OK-\$((40+2))"
+	wait_console "PING-OK-42" 1 90 || lab_fail "$mode: the guest cannot ping L1 ($HOST_IP)"
+	ping -c 3 -W 10 $GUEST_IP >/tmp/ping.out 2>&1 ||
+		lab_fail "$mode: L1 cannot ping the guest: $(tail -n 2 /tmp/ping.out | tr '\n' ' ')"
+	DETAIL="$DETAIL vhost=$mode: pings both ways,"
+
+	guest_to_host "$mode"
+	host_to_guest "$mode"
+
+	vm_send 'poweroff -f'
+	status=$(vm_wait_exit 60)
+	[ "$status" = 0 ] || lab_fail "$mode: exit status $status after 'poweroff -f' (expected 0)"
+	vm_kill
+}
+
+rm -f /tmp/hold
+mkfifo /tmp/hold
+check_network off
+if [ -c /dev/vhost-net ]; then
+	check_network on
+else
+	DETAIL="$DETAIL (no /dev/vhost-net in L1: vhost=on not tested)"
+fi
+lab_pass "$LAB_VMM:$DETAIL"
