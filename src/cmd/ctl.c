@@ -47,11 +47,15 @@ static char *build_request(int argc, char **argv)
 		  strcmp(command, "quit") == 0) &&
 		 argc == 1)
 		request = json_pack("{s:s}", "command", command);
-	if (!request) {
-		fprintf(stderr, "gureum ctl: %s: unknown command or wrong arguments\n", command);
-		usage(stderr);
+	if (!request && strcmp(command, "balloon") == 0)
+		fprintf(stderr, "gureum ctl: balloon needs one SIZE (e.g. 512M; 0 deflates)\n");
+	else if (!request)
+		fprintf(stderr,
+			"gureum ctl: %s: unknown command or wrong arguments (try gureum ctl "
+			"--help)\n",
+			command);
+	if (!request)
 		return NULL;
-	}
 	char *line = json_dumps(request, JSON_COMPACT);
 	json_decref(request);
 	return line;
@@ -182,6 +186,11 @@ static int print_reply(const char *command, const char *line, bool raw)
 		print_balloon_info(reply);
 	else if (strcmp(command, "status") == 0)
 		print_status(reply);
+	else if (strcmp(command, "balloon") == 0)
+		printf(
+		    "balloon target set; the guest adjusts in the background (see balloon-info)\n");
+	else if (strcmp(command, "quit") == 0)
+		printf("the VM is stopping\n");
 	json_decref(reply);
 	return ok ? 0 : 1;
 }
