@@ -188,9 +188,6 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 /* The control socket's view of the session. The session lock is held while a request uses the
  * current VM, so boot_once cannot destroy it meanwhile (it clears s->current under the lock
  * first); between two boots requests get an error reply. */
-/* TEMPORARY while the PCI transport is written in parallel (as in board_virtio.c). */
-#pragma weak virtio_pci_device
-
 static struct vm *lock_current_vm(struct session *s, char *err, size_t err_len)
 {
 	pthread_mutex_lock(&s->lock);
@@ -253,7 +250,7 @@ static int api_status(void *opaque, struct api_status *status, char *err, size_t
 	pthread_mutex_lock(&vm->lock);
 	status->state = vm->stop_reason == VM_RUNNING ? "running" : "stopping";
 	pthread_mutex_unlock(&vm->lock);
-	for (unsigned i = 0; virtio_pci_device && i < vm->nr_virtio && i < API_MAX_DEVICES; i++)
+	for (unsigned i = 0; i < vm->nr_virtio && i < API_MAX_DEVICES; i++)
 		snprintf(status->devices[status->nr_devices++], API_DEVICE_NAME_LEN, "%s",
 			 virtio_pci_device(vm->virtio[i])->name);
 	pthread_mutex_unlock(&s->lock);
