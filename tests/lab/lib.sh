@@ -148,3 +148,155 @@ check_shell_boot() {
 	[ "$status" = 0 ] || lab_fail "$1: exit status $status after 'poweroff -f' (expected 0)"
 	BOOT_DETAIL="ready in ${ready}s, shell answered, exit status 0"
 }
+
+# ---- Virtio scenarios: devices on both VMMs, commands in the guest, measurements in L1 ----
+
+# The tap network of the virtio scenarios: L1 is .1 on the tap, the guest .2.
+LAB_NET_L1=10.0.2.1
+LAB_NET_GUEST=10.0.2.2
+LAB_NET_PREFIX=24
+
+# qemu_virtio_cmd CPUS [QEMU OPTIONS...]: qemu_cmd on microvm with its PCIe host bridge
+# (pcie=on), so QEMU's devices are virtio-pci with MSI-X like gureum's: the fair peer (the
+# virtio-mmio devices of plain microvm have one interrupt line per device and no MSI-X).
+qemu_virtio_cmd() {
+	cpus=$1
+	shift
+	echo "$(qemu_cmd "$cpus" | sed 's/-M microvm,accel=kvm/-M microvm,accel=kvm,pcie=on/') $*"
+}
+
+# virtio_vmm_cmd CPUS [DEVICE OPTIONS...]: the VMM under test (LAB_VMM) with the device
+# options of the vm_*_opts helpers below, as vmm_cmd does for the plain guest.
+virtio_vmm_cmd() {
+	cpus=$1
+	shift
+	if [ "${LAB_VMM:-gureum}" = qemu ]; then
+		qemu_virtio_cmd "$cpus" "$@"
+	else
+		gureum_cmd "$cpus" "$@"
+	fi
+}
+
+# The device helpers print options for the VMM named by $1 (gureum or qemu; "" means
+# LAB_VMM), so one scenario can start both VMMs with the same devices.
+lab_vmm() {
+	echo "${1:-${LAB_VMM:-gureum}}"
+}
+
+# vm_disk_opts VMM ID PATH [ro]: a raw virtio-blk disk whose serial is ID
+# (/sys/block/vdX/serial in the guest).
+vm_disk_opts() {
+	if [ "$(lab_vmm "$1")" = qemu ]; then
+		echo "-drive id=$2,file=$3,if=none,format=raw${4:+,readonly=on}" \
+			"-device virtio-blk-pci,drive=$2,serial=$2"
+	else
+		echo "--disk $3,format=raw,serial=$2${4:+,readonly=on}"
+	fi
+}
+
+# vm_net_opts VMM TAP [MAC]: a virtio-net card on L1's tap device TAP, with vhost-net.
+vm_net_opts() {
+	mac=${3:-52:54:00:12:34:56}
+	if [ "$(lab_vmm "$1")" = qemu ]; then
+		# romfile=: no PXE option ROM (microvm has no BIOS to run it, and L1 has no file).
+		echo "-netdev tap,id=$2,ifname=$2,script=no,downscript=no,vhost=on" \
+			"-device virtio-net-pci,netdev=$2,mac=$mac,romfile="
+	else
+		echo "--net tap=$2,mac=$mac,vhost=on"
+	fi
+}
+
+# vm_rng_opts VMM: a virtio-rng device.
+vm_rng_opts() {
+	if [ "$(lab_vmm "$1")" = qemu ]; then
+		echo "-object rng-random,id=rng0,filename=/dev/urandom -device virtio-rng-pci,rng=rng0"
+	else
+		echo "--rng"
+	fi
+}
+
+# vm_balloon_opts VMM: a virtio-balloon device.
+vm_balloon_opts() {
+	if [ "$(lab_vmm "$1")" = qemu ]; then
+		echo "-device virtio-balloon-pci"
+	else
+		echo "--balloon"
+	fi
+}
+
+# tap_setup NAME: a persistent tap device in L1 with address LAB_NET_L1, up, before the VMM
+# attaches to it (both VMMs attach to an existing tap by name).
+tap_setup() {
+	tunctl -t "$1" >/dev/null || lab_fail "cannot create tap device $1 in L1"
+	ip addr add "$LAB_NET_L1/$LAB_NET_PREFIX" dev "$1"
+	ip link set "$1" up
+}
+
+# tap_remove NAME: undo tap_setup (after the VMM exited).
+tap_remove() {
+	tunctl -d "$1" >/dev/null 2>&1
+}
+
+# vm_run SECONDS COMMAND: run COMMAND in the guest shell of the current VM and wait until it
+# finished. Prints COMMAND's output (carriage returns removed); returns its exit status, or
+# 124 when it did not finish within SECONDS (or the VMM exited). Output and status are
+# framed by markers that the shell's echo of the typed line cannot match (@@Nb, @@Ne STATUS).
+# Keep COMMAND short (one line of the guest's tty) and its output small: every console byte is
+# a VM exit.
+vm_run() {
+	limit=$1
+	shift
+	seq=$(($(cat /run/vm_run_seq 2>/dev/null || echo 0) + 1))
+	echo "$seq" >/run/vm_run_seq
+	vm_send "echo @@$seq''b; $*; echo @@$seq''e \$?"
+	wait_console "^@@${seq}e [0-9]+" 1 "$limit" || return 124
+	tr -d '\r' <"$VM/console" | awk -v b="@@${seq}b" -v e="^@@${seq}e " \
+		'$0 == b { on = 1; next } on && $0 ~ e { exit } on { print }'
+	return "$(tr -d '\r' <"$VM/console" | sed -n "s/^@@${seq}e \([0-9]*\).*/\1/p" | head -n1)"
+}
+
+# vm_boot NAME COMMAND-STRING: vm_start and wait for the guest's ready marker (fails the
+# scenario otherwise), then wait for the shell to answer.
+vm_boot() {
+	vm_start "$1" "$2"
+	wait_console "$READY_MARKER" 1 120 ||
+		lab_fail "$1: no '$READY_MARKER' on the console (exit status: $(cat "$VM/status" 2>/dev/null || echo still running))"
+	vm_run 60 true >/dev/null || lab_fail "$1: the guest shell does not answer"
+}
+
+# vm_poweroff [SECONDS]: poweroff -f in the guest; prints the VMM's exit status ("timeout").
+vm_poweroff() {
+	vm_send 'poweroff -f'
+	vm_wait_exit "${1:-60}"
+}
+
+# kvm_vm_debugfs: L1 KVM's debugfs directory (<pid>-<fd>) of the one VM alive in L1.
+kvm_vm_debugfs() {
+	for d in /sys/kernel/debug/kvm/*-*; do
+		[ -d "$d" ] && echo "$d" && return 0
+	done
+	return 1
+}
+
+# vmm_pid: the pid of the process that owns the VM alive in L1 (the VMM itself, not the
+# shell vm_start ran it from).
+vmm_pid() {
+	d=$(kvm_vm_debugfs) && basename "$d" | cut -d- -f1
+}
+
+# vm_rss_kb [PID] [FIELD]: VmRSS (or FIELD, e.g. VmHWM for the peak) of the VMM in KiB.
+vm_rss_kb() {
+	awk -v f="${2:-VmRSS}:" '$1 == f { print $2 }' "/proc/${1:-$(vmm_pid)}/status" 2>/dev/null
+}
+
+# kvm_stat NAME: one of L1 KVM's counters summed over all VMs (/sys/kernel/debug/kvm/NAME:
+# exits, io_exits, mmio_exits, halt_exits, irq_exits ...); 0 when KVM does not have it.
+kvm_stat() {
+	cat "/sys/kernel/debug/kvm/$1" 2>/dev/null || echo 0
+}
+
+# uptime_cs: L1's (or, typed into the guest, L2's) clock in hundredths of a second; busybox
+# date has no %N.
+uptime_cs() {
+	awk '{ split($1, t, "."); print t[1] * 100 + t[2] }' /proc/uptime
+}

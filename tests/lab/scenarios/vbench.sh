@@ -1,0 +1,153 @@
+# Virtio benchmark (run by bench/virtio.sh; not in the default list). The same guest (1 vCPU,
+# same kernel, initramfs, memory) under gureum and under QEMU microvm with its PCIe host
+# bridge (virtio-pci + MSI-X, the fair peer), one after the other in this one L1: a raw
+# virtio-blk disk in L1's RAM and a virtio-net card on a tap with vhost-net.
+# Prints "VBENCH <vmm> <metric> <value>" lines; throughput and times on L2's clock, exits
+# from L1 KVM's counters for the VM (everything the guest did between the two reads,
+# including typing the command and its one-line output).
+# With lab.vmm=qemu (tests/lab/run.sh --vmm qemu vbench) only QEMU runs.
+# lab-smp: 2
+# lab-timeout: 900
+. /lab/lib.sh
+
+DISK=/tmp/vbench.img
+DISK_MB=128   # sequential read/write size, also the disk's size
+NET_MB=8      # MiB sent each way (the lab's network moves well under 1 MB/s)
+RAND_SECONDS=10
+PINGS=20
+TAP=vbtap0
+PORT=5001
+
+bench_line() {
+	echo "VBENCH $*"
+}
+
+# per UNIT-COUNT DELTA: DELTA/COUNT with one decimal.
+per() {
+	awk -v n="$1" -v d="$2" 'BEGIN { if (n > 0) printf "%.1f\n", d / n; else print "nan" }'
+}
+
+# guest_timed VMM METRIC MB SECONDS COMMAND: run COMMAND (moves MB MiB) under the guest's
+# `t` timer; prints VBENCH METRIC (MB/s) and METRIC_exits_per_mib.
+guest_timed() {
+	vmm=$1 metric=$2 mb=$3 limit=$4
+	shift 4
+	e0=$(vm_kvm_exits)
+	out=$(vm_run "$limit" "t $*") || lab_fail "$vmm: '$*' failed in the guest: $(echo "$out" | tail -n 3)"
+	e1=$(vm_kvm_exits)
+	secs=$(echo "$out" | awk '$1 == "T" { printf "%.2f\n", $3 - $2 }')
+	[ -n "$secs" ] || lab_fail "$vmm: no timing from '$*': $out"
+	bench_line "$vmm $metric $(awk -v mb="$mb" -v s="$secs" 'BEGIN { printf "%.1f\n", (s > 0 ? mb / s : 0) }')"
+	bench_line "$vmm ${metric}_exits_per_mib $(per "$mb" $((e1 - e0)))"
+}
+
+# vm_kvm_exits: the current VM's exit count (L1 KVM debugfs).
+vm_kvm_exits() {
+	cat "$(kvm_vm_debugfs)/exits" 2>/dev/null || echo 0
+}
+
+# random_io VMM NAME [-w]: randio on /dev/vda: IOPS, mean latency, exits per request.
+random_io() {
+	vmm=$1 name=$2
+	shift 2
+	e0=$(vm_kvm_exits)
+	out=$(vm_run $((RAND_SECONDS + 60)) "randio $* -t $RAND_SECONDS /dev/vda") ||
+		lab_fail "$vmm: randio $* failed: $(echo "$out" | tail -n 3)"
+	e1=$(vm_kvm_exits)
+	line=$(echo "$out" | grep '^randio:')
+	[ -n "$line" ] || lab_fail "$vmm: no result from randio $*: $out"
+	ops=$(echo "$line" | sed -n 's/.* ops=\([0-9]*\).*/\1/p')
+	bench_line "$vmm ${name}_iops $(echo "$line" | sed -n 's/.* iops=\([0-9]*\).*/\1/p')"
+	bench_line "$vmm ${name}_lat_us $(echo "$line" | sed -n 's/.* lat_us=\([0-9.]*\).*/\1/p')"
+	bench_line "$vmm ${name}_exits_per_op $(per "$ops" $((e1 - e0)))"
+}
+
+# net_to_l1 VMM: the guest sends NET_MB MiB to a listener in L1.
+net_to_l1() {
+	# busybox nc closes the connection once its stdin ends: the listener's stdin is a FIFO
+	# that this shell holds open and never writes.
+	rm -f /run/vbench-nc-in
+	mkfifo /run/vbench-nc-in
+	exec 4<>/run/vbench-nc-in
+	nc -l -p $PORT </run/vbench-nc-in >/dev/null &
+	listener=$!
+	sleep 1
+	guest_timed "$1" net_tx_mbs "$NET_MB" 120 \
+		"sh -c 'dd if=/dev/zero bs=1M count=$NET_MB 2>/dev/null | nc $LAB_NET_L1 $PORT'"
+	kill $listener 2>/dev/null
+	exec 4>&-
+}
+
+# net_from_l1 VMM: L1 sends NET_MB MiB to a listener in the guest (timed on L1's clock: the
+# sender's nc ends once the guest's listener has read everything and closed).
+net_from_l1() {
+	vmm=$1
+	vm_run 20 "(sleep 600 | nc -l -p $PORT >/dev/null) & sleep 1" >/dev/null
+	e0=$(vm_kvm_exits)
+	a=$(uptime_cs)
+	dd if=/dev/zero bs=1M count=$NET_MB 2>/dev/null | nc $LAB_NET_GUEST $PORT ||
+		lab_fail "$vmm: nc from L1 to the guest failed"
+	b=$(uptime_cs)
+	e1=$(vm_kvm_exits)
+	bench_line "$vmm net_rx_mbs $(awk -v mb="$NET_MB" -v cs=$((b - a)) 'BEGIN { printf "%.1f\n", (cs > 0 ? mb * 100 / cs : 0) }')"
+	bench_line "$vmm net_rx_mbs_exits_per_mib $(per "$NET_MB" $((e1 - e0)))"
+	vm_run 20 "killall sleep" >/dev/null
+}
+
+# ping_latency VMM: PINGS pings from the guest to L1, average round trip in microseconds.
+ping_latency() {
+	vmm=$1
+	e0=$(vm_kvm_exits)
+	out=$(vm_run 120 "ping -c $PINGS -i 0.2 $LAB_NET_L1 | tail -n 1") || lab_fail "$vmm: ping failed: $out"
+	e1=$(vm_kvm_exits)
+	avg=$(echo "$out" | sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p')
+	[ -n "$avg" ] || lab_fail "$vmm: no round-trip time from ping: $out"
+	bench_line "$vmm ping_rtt_us $(awk -v ms="$avg" 'BEGIN { printf "%.0f\n", ms * 1000 }')"
+	bench_line "$vmm ping_exits_per_ping $(per "$PINGS" $((e1 - e0)))"
+}
+
+run_vmm() {
+	vmm=$1
+	rm -f "$DISK"
+	dd if=/dev/zero of="$DISK" bs=1M count=0 seek=$DISK_MB 2>/dev/null
+	tap_setup $TAP
+	cmd=$(LAB_VMM=$vmm virtio_vmm_cmd 1 "$(vm_disk_opts "$vmm" bench0 "$DISK")" \
+		"$(vm_net_opts "$vmm" $TAP)")
+	start=$(uptime_cs)
+	vm_boot "$vmm" "$cmd"
+	bench_line "$vmm boot_to_shell_s $(awk -v cs=$(($(uptime_cs) - start)) 'BEGIN { printf "%.1f\n", cs / 100 }')"
+	bench_line "$vmm rss_after_boot_kb $(vm_rss_kb)"
+	vm_run 20 '[ -b /dev/vda ] && ip link set eth0 up && ip addr add '"$LAB_NET_GUEST/$LAB_NET_PREFIX"' dev eth0' >/dev/null ||
+		lab_fail "$vmm: the guest has no /dev/vda or eth0: $(vm_run 20 'ls /sys/block /sys/class/net')"
+	# t CMD...: run CMD, then print "T <start> <end>" (seconds of the guest's uptime).
+	vm_run 20 't() { a=$(cut -d" " -f1 /proc/uptime); "$@"; r=$?; b=$(cut -d" " -f1 /proc/uptime); echo "T $a $b"; return $r; }' >/dev/null
+
+	guest_timed "$vmm" seq_write_mbs "$DISK_MB" 300 \
+		"dd if=/dev/zero of=/dev/vda bs=1M count=$DISK_MB oflag=direct 2>/dev/null"
+	guest_timed "$vmm" seq_read_mbs "$DISK_MB" 300 \
+		"dd if=/dev/vda of=/dev/null bs=1M count=$DISK_MB iflag=direct 2>/dev/null"
+	random_io "$vmm" randread
+	random_io "$vmm" randwrite -w
+	ping_latency "$vmm"
+	net_to_l1 "$vmm"
+	net_from_l1 "$vmm"
+
+	bench_line "$vmm rss_end_kb $(vm_rss_kb)"
+	bench_line "$vmm rss_peak_kb $(vm_rss_kb "" VmHWM)"
+	status=$(vm_poweroff 60)
+	[ "$status" = 0 ] || lab_fail "$vmm: exit status $status after poweroff -f"
+	vm_kill
+	tap_remove $TAP
+	rm -f "$DISK"
+}
+
+if [ "${LAB_VMM:-gureum}" = qemu ]; then
+	vmms=qemu
+else
+	require_gureum
+	vmms="gureum qemu"
+fi
+for v in $vmms; do
+	run_vmm "$v"
+done
+lab_pass "measured: $vmms"
