@@ -10,17 +10,6 @@
 
 #include <stdio.h>
 
-/* TEMPORARY while the device models are written in parallel: a constructor that is not built
- * yet is NULL and the board says so. */
-#pragma weak virtio_blk_create
-#pragma weak virtio_net_create
-#pragma weak virtio_rng_create
-#pragma weak virtio_console_create
-#pragma weak virtio_balloon_create
-#pragma weak virtio_pci_create
-#pragma weak virtio_pci_destroy
-#pragma weak virtio_device_destroy
-
 static struct virtio_pci_env transport_env(struct vm *vm)
 {
 	struct virtio_pci_env env = {
@@ -39,7 +28,7 @@ static int plug(struct vm *vm, struct virtio_device *dev, char *err, size_t err_
 {
 	if (!dev)
 		return -1;
-	if (vm->nr_virtio >= VM_MAX_VIRTIO_DEVICES || !virtio_pci_create) {
+	if (vm->nr_virtio >= VM_MAX_VIRTIO_DEVICES) {
 		snprintf(err, err_len, "%s: no free PCI slot for it", dev->name);
 		virtio_device_destroy(dev);
 		return -1;
@@ -54,23 +43,14 @@ static int plug(struct vm *vm, struct virtio_device *dev, char *err, size_t err_
 	return 0;
 }
 
-static bool built(const void *constructor, const char *what, char *err, size_t err_len)
-{
-	if (!constructor)
-		snprintf(err, err_len, "%s is not built into this gureum yet", what);
-	return constructor != NULL;
-}
-
 static int add_disks_and_nics(struct vm *vm, char *err, size_t err_len)
 {
 	const struct vm_config *c = vm->config;
 	for (unsigned i = 0; i < c->nr_disks; i++)
-		if (!built(virtio_blk_create, "virtio-blk", err, err_len) ||
-		    plug(vm, virtio_blk_create(&c->disks[i], i, err, err_len), err, err_len) < 0)
+		if (plug(vm, virtio_blk_create(&c->disks[i], i, err, err_len), err, err_len) < 0)
 			return -1;
 	for (unsigned i = 0; i < c->nr_nics; i++)
-		if (!built(virtio_net_create, "virtio-net", err, err_len) ||
-		    plug(vm, virtio_net_create(&c->nics[i], i, err, err_len), err, err_len) < 0)
+		if (plug(vm, virtio_net_create(&c->nics[i], i, err, err_len), err, err_len) < 0)
 			return -1;
 	return 0;
 }
@@ -81,20 +61,15 @@ int board_add_virtio_devices(struct vm *vm, char *err, size_t err_len)
 	if (add_disks_and_nics(vm, err, err_len) < 0)
 		return -1;
 	if (c->console_device == CONSOLE_DEVICE_VIRTIO) {
-		if (!built(virtio_console_create, "virtio-console", err, err_len))
-			return -1;
 		vm->virtio_console = virtio_console_create(vm->console, err, err_len);
 		if (plug(vm, vm->virtio_console, err, err_len) < 0) {
 			vm->virtio_console = NULL;
 			return -1;
 		}
 	}
-	if (c->rng && (!built(virtio_rng_create, "virtio-rng", err, err_len) ||
-		       plug(vm, virtio_rng_create(err, err_len), err, err_len) < 0))
+	if (c->rng && plug(vm, virtio_rng_create(err, err_len), err, err_len) < 0)
 		return -1;
 	if (c->balloon) {
-		if (!built(virtio_balloon_create, "virtio-balloon", err, err_len))
-			return -1;
 		vm->virtio_balloon = virtio_balloon_create(c->balloon_target, err, err_len);
 		if (plug(vm, vm->virtio_balloon, err, err_len) < 0) {
 			vm->virtio_balloon = NULL;
