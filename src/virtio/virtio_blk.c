@@ -18,6 +18,7 @@
 #include "virtio/virtio_devices.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,23 @@ struct blk_request {
 static struct virtio_blk *blk_of(struct virtio_device *d)
 {
 	return (struct virtio_blk *)d;
+}
+
+/* The driver broke the protocol: the core stops the device until the driver resets it. The
+ * core runs no completion handler meanwhile, so the block layer's eventfd would stay readable
+ * and spin the device thread: stop watching it until the next start (reset drains the
+ * requests still in flight). */
+static void __attribute__((format(printf, 2, 3)))
+blk_fail(struct virtio_blk *blk, const char *fmt, ...)
+{
+	char reason[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	virtio_device_fail(&blk->vdev, "%s", reason);
+	if (blk->watching)
+		virtio_device_watch_modify(&blk->vdev, blk->completion_fd, 0);
 }
 
 /* ---- Answering requests -------------------------------------------------------------- */
@@ -297,7 +315,7 @@ static int handle_chain(struct virtio_blk *blk, const struct virtq_chain *c)
 {
 	uint8_t *status = find_status_byte(c);
 	if (!status) {
-		virtio_device_fail(&blk->vdev, "request without a writable status byte");
+		blk_fail(blk, "request without a writable status byte");
 		return -1;
 	}
 	struct virtio_blk_outhdr hdr;
@@ -352,7 +370,7 @@ static void process_queue(struct virtio_blk *blk)
 		while (blk->in_flight < BLK_MAX_IN_FLIGHT) {
 			int got = virtq_pop(vq, &blk->chain);
 			if (got < 0) {
-				virtio_device_fail(&blk->vdev, "%s", vq->error);
+				blk_fail(blk, "%s", vq->error);
 				return;
 			}
 			if (got == 0)
@@ -402,7 +420,10 @@ static int blk_start(struct virtio_device *d)
 	struct virtio_blk *blk = blk_of(d);
 	blk->pushed = 0;
 	blk->throttled = false;
-	/* Watched once: the core pauses the watch across resets and resumes it at start. */
+	/* Watched once: the core pauses the watch across resets and resumes it at start;
+	 * blk_fail may have turned it off. */
+	if (blk->watching)
+		virtio_device_watch_modify(d, blk->completion_fd, EPOLLIN);
 	if (!blk->watching) {
 		if (virtio_device_watch(d, blk->completion_fd, EPOLLIN, blk_on_completions) < 0) {
 			virtio_device_fail(d, "cannot watch the disk's completions");
