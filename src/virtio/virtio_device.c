@@ -165,6 +165,9 @@ int virtio_device_realize(struct virtio_device *d, const struct guest_memory *me
 	if (rc < 0)
 		return rc;
 	d->loop_started = true;
+	char thread_name[16]; /* the kernel's limit, NUL included: top -H, gdb, perf */
+	snprintf(thread_name, sizeof(thread_name), "%s", d->name);
+	pthread_setname_np(d->loop.thread, thread_name);
 	return 0;
 }
 
