@@ -218,6 +218,7 @@ vm_rng_opts() {
 # vm_balloon_opts VMM: a virtio-balloon device.
 vm_balloon_opts() {
 	if [ "$(lab_vmm "$1")" = qemu ]; then
+		# QEMU 7.2's virtio-balloon-pci has no MSI-X (no "vectors" property): INTx only.
 		echo "-device virtio-balloon-pci"
 	else
 		echo "--balloon"
@@ -249,10 +250,14 @@ vm_run() {
 	seq=$(($(cat /run/vm_run_seq 2>/dev/null || echo 0) + 1))
 	echo "$seq" >/run/vm_run_seq
 	vm_send "echo @@$seq''b; $*; echo @@$seq''e \$?"
-	wait_console "^@@${seq}e [0-9]+" 1 "$limit" || return 124
-	tr -d '\r' <"$VM/console" | awk -v b="@@${seq}b" -v e="^@@${seq}e " \
-		'$0 == b { on = 1; next } on && $0 ~ e { exit } on { print }'
-	return "$(tr -d '\r' <"$VM/console" | sed -n "s/^@@${seq}e \([0-9]*\).*/\1/p" | head -n1)"
+	# The end marker is not anchored: output without a final newline (a sysfs attribute)
+	# puts it at the end of the output's last line.
+	wait_console "@@${seq}e [0-9]+" 1 "$limit" || return 124
+	tr -d '\r' <"$VM/console" | awk -v b="@@${seq}b" -v e="@@${seq}e [0-9]+" '
+		$0 == b { on = 1; next }
+		on && match($0, e) { if (RSTART > 1) print substr($0, 1, RSTART - 1); exit }
+		on { print }'
+	return "$(tr -d '\r' <"$VM/console" | sed -n "s/.*@@${seq}e \([0-9]*\).*/\1/p" | head -n1)"
 }
 
 # vm_boot NAME COMMAND-STRING: vm_start and wait for the guest's ready marker (fails the
