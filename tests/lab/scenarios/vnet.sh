@@ -82,6 +82,28 @@ host_to_guest() {
 	DETAIL="$DETAIL L1->guest ${SIZE_MB}MiB in $(($(date +%s) - start))s;"
 }
 
+# The guest's driver negotiated checksum offload both ways, TSO both ways and mergeable receive
+# buffers (virtio-net feature bits 0, 1, 7, 11, 15): the transfers below then use them.
+check_offloads() {
+	vm_send "echo FEAT-\$((40+2)) \$(cat /sys/bus/virtio/drivers/virtio_net/virtio*/features)"
+	wait_console "^FEAT-42 [01]+" 1 30 || lab_fail "$1: cannot read the guest's virtio-net features"
+	feat=$(tr -d '\r' <"$VM/console" | grep -a -E "^FEAT-42 [01]+" | tail -n 1 | cut -d' ' -f2)
+	for bit in 0 1 7 11 15; do
+		[ "$(echo "$feat" | cut -c$((bit + 1)))" = 1 ] ||
+			lab_fail "$1: virtio-net feature bit $bit not negotiated (guest features $feat)"
+	done
+}
+
+# vhost=on: the kernel's worker for the VMM ("vhost-PID") exists, so vhost moved the packets.
+check_vhost_worker() {
+	vmm=gureum
+	[ "${LAB_VMM:-gureum}" = qemu ] && vmm=qemu-system-x86_64
+	pid=$(pidof $vmm)
+	cat /proc/[0-9]*/comm /proc/[0-9]*/task/[0-9]*/comm 2>/dev/null | grep -q "^vhost-$pid" ||
+		lab_fail "vhost=on, but there is no vhost-$pid worker thread in L1"
+	DETAIL="$DETAIL vhost-$pid worker present;"
+}
+
 check_network() {
 	mode=$1
 	# The tap of the previous run disappears with its VMM (the VMM created it, not persistent).
@@ -94,6 +116,7 @@ check_network() {
 
 	vm_send "ip addr add $GUEST_IP/24 dev eth0 && ip link set eth0 up && echo NET-UP-\$((40+2))"
 	wait_console "NET-UP-42" 1 60 || lab_fail "$mode: eth0 did not come up in the guest"
+	check_offloads "$mode"
 	vm_send "ping -c 3 $HOST_IP && echo PING-OK-\$((40+2))"
 	wait_console "PING-OK-42" 1 90 || lab_fail "$mode: the guest cannot ping L1 ($HOST_IP)"
 	ping -c 3 -W 10 $GUEST_IP >/tmp/ping.out 2>&1 ||
@@ -102,10 +125,14 @@ check_network() {
 
 	guest_to_host "$mode"
 	host_to_guest "$mode"
+	[ "$mode" = on ] && check_vhost_worker
 
 	vm_send 'poweroff -f'
 	status=$(vm_wait_exit 60)
 	[ "$status" = 0 ] || lab_fail "$mode: exit status $status after 'poweroff -f' (expected 0)"
+	# Real Linux frames must pass the device's checks: no drop or failure was logged.
+	bad=$(grep -E "dropping a frame|device stops|writing to|reading from" "$VM/stderr" | head -n 1)
+	[ -z "$bad" ] || lab_fail "$mode: the VMM complained: $bad"
 	vm_kill
 }
 
