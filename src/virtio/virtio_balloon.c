@@ -41,6 +41,7 @@
 #define VIRTIO_BALLOON_S_MEMTOT	 5
 #define VIRTIO_BALLOON_S_AVAIL	 6
 #define BALLOON_NR_STATS	 16 /* tags kept (newer tags than the spec's 0-9 fit too) */
+#define BALLOON_MAX_STAT_ENTRIES 64 /* entries read from one buffer (Linux sends 10-16) */
 
 #define BALLOON_PAGE_SHIFT 12 /* the balloon always counts 4 KiB pages */
 #define BALLOON_PAGE_SIZE  (1ULL << BALLOON_PAGE_SHIFT)
@@ -175,7 +176,9 @@ static bool report_chain(struct virtio_balloon *vb)
 static bool stats_chain(struct virtio_balloon *vb, struct virtqueue *vq)
 {
 	struct balloon_stat stat;
-	for (size_t off = 0; virtq_chain_read(&vb->chain, off, &stat, sizeof(stat)) == sizeof(stat);
+	size_t end = BALLOON_MAX_STAT_ENTRIES * sizeof(stat); /* a huge buffer is not our work */
+	for (size_t off = 0;
+	     off < end && virtq_chain_read(&vb->chain, off, &stat, sizeof(stat)) == sizeof(stat);
 	     off += sizeof(stat))
 		if (stat.tag < BALLOON_NR_STATS)
 			vb->stats[stat.tag] = stat.val; /* unknown tags: ignored (spec) */

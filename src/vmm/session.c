@@ -243,7 +243,7 @@ static int api_status(void *opaque, struct api_status *status, char *err, size_t
 	status->vcpus = s->config->cpus;
 	status->memory = s->config->memory;
 	status->boots = s->boots;
-	status->state = "rebooting";
+	status->state = s->boots ? "rebooting" : "starting";
 	struct vm *vm = lock_current_vm(s, err, err_len);
 	if (!vm)
 		return 0; /* a state of its own, not an error */
