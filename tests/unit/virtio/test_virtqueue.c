@@ -812,3 +812,167 @@ Test(virtqueue, more_than_4_gib_in_one_direction_is_refused)
 	publish(2);
 	assert_broken("chain 2 has more than 4 GiB of device-readable buffers");
 }
+
+/* ---- Concurrency: a real driver thread against the device, no lost wake-ups. ----
+ * The driver thread follows Linux's virtio_ring: it publishes chains and kicks only when the
+ * device asks (NO_NOTIFY flag or avail_event), and sleeps for interrupts only after arming
+ * them (NO_INTERRUPT flag cleared or used_event set) and re-checking the used ring. The device
+ * thread sleeps for kicks and interrupts only when virtq_needs_interrupt says so. A lost
+ * wake-up on either side leaves one thread asleep: the timed waits then fail the test. */
+#include <pthread.h>
+#include <semaphore.h>
+#include <time.h>
+
+#define RACE_CHAINS 100000u
+
+struct race {
+	bool event_idx;
+	bool device_disables_kicks; /* drain with disable/enable, or pop until empty */
+	sem_t kick, irq;
+	unsigned popped;
+	bool lost; /* a thread waited 5 s for a wake-up that never came */
+};
+
+static bool wait_for(struct race *r, sem_t *s)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	while (sem_timedwait(s, &until) != 0)
+		if (errno != EINTR) {
+			__atomic_store_n(&r->lost, true, __ATOMIC_RELAXED);
+			return false;
+		}
+	return true;
+}
+
+static uint16_t *guest16(uint64_t gpa)
+{
+	return host(gpa, 2);
+}
+
+static bool driver_must_kick(struct race *r, uint16_t old_idx, uint16_t new_idx)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* virtio_mb() in virtqueue_kick_prepare */
+	if (r->event_idx) {
+		uint16_t event =
+		    __atomic_load_n(guest16(USED_GPA + 4 + 8ULL * drv->size), __ATOMIC_RELAXED);
+		return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+	}
+	return !(__atomic_load_n(guest16(USED_GPA), __ATOMIC_RELAXED) & VIRTQ_USED_F_NO_NOTIFY);
+}
+
+/* Arms the used-buffer interrupt; returns true when used entries arrived meanwhile. */
+static bool driver_arm_interrupt(struct race *r, uint16_t last_used)
+{
+	if (r->event_idx)
+		__atomic_store_n(guest16(AVAIL_GPA + 4 + 2ULL * drv->size), last_used,
+				 __ATOMIC_RELAXED);
+	else
+		__atomic_store_n(guest16(AVAIL_GPA), 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(guest16(USED_GPA + 2), __ATOMIC_ACQUIRE) != last_used;
+}
+
+/* Publishes one chain whose 4-byte buffer holds `seq`; kicks when the device asks. */
+static void driver_add(struct race *r, uint16_t *avail, uint32_t seq)
+{
+	uint16_t head = *avail % drv->size; /* in-order device: this slot is free */
+	memcpy(host(BUFFERS_GPA + 4ULL * head, 4), &seq, 4);
+	put_desc(DESC_GPA, head, BUFFERS_GPA + 4ULL * head, 4, 0, 0);
+	__atomic_store_n(guest16(AVAIL_GPA + 4 + 2ULL * (*avail % drv->size)), head,
+			 __ATOMIC_RELAXED);
+	uint16_t old_idx = (*avail)++;
+	__atomic_store_n(guest16(AVAIL_GPA + 2), *avail, __ATOMIC_RELEASE);
+	if (driver_must_kick(r, old_idx, *avail))
+		sem_post(&r->kick);
+}
+
+/* Bursts of 1 .. size chains, each followed by waiting until all are used, as a driver doing
+ * synchronous requests: a missed kick or interrupt then stalls both sides. */
+static void *driver_thread(void *opaque)
+{
+	struct race *r = opaque;
+	uint16_t avail = 0;
+	for (unsigned n = 0; n < RACE_CHAINS && !__atomic_load_n(&r->lost, __ATOMIC_RELAXED);) {
+		if (!r->event_idx) /* interrupts off while not waiting (NAPI style) */
+			__atomic_store_n(guest16(AVAIL_GPA), VIRTQ_AVAIL_F_NO_INTERRUPT,
+					 __ATOMIC_RELAXED);
+		unsigned burst = 1 + n % drv->size;
+		for (unsigned i = 0; i < burst && n < RACE_CHAINS; i++)
+			driver_add(r, &avail, n++);
+		uint16_t used;
+		while ((used = __atomic_load_n(guest16(USED_GPA + 2), __ATOMIC_ACQUIRE)) != avail)
+			if (!driver_arm_interrupt(r, used) && !wait_for(r, &r->irq))
+				return NULL;
+	}
+	return NULL;
+}
+
+/* Takes everything available; false on a broken queue or out-of-order data. */
+static bool device_drain(struct race *r)
+{
+	int got;
+	while ((got = virtq_pop(&drv->vq, chain)) == 1) {
+		uint32_t seq;
+		if (virtq_chain_read(chain, 0, &seq, 4) != 4 || seq != r->popped)
+			return false;
+		r->popped++;
+		virtq_push(&drv->vq, chain->head, 0);
+		if (virtq_needs_interrupt(&drv->vq))
+			sem_post(&r->irq);
+	}
+	return got == 0;
+}
+
+static void race(bool event_idx, bool device_disables_kicks)
+{
+	struct race r = {.event_idx = event_idx, .device_disables_kicks = device_disables_kicks};
+	sem_init(&r.kick, 0, 0);
+	sem_init(&r.irq, 0, 0);
+	start(8, event_idx, false);
+	pthread_t driver;
+	cr_assert_eq(pthread_create(&driver, NULL, driver_thread, &r), 0);
+	while (r.popped < RACE_CHAINS && wait_for(&r, &r.kick)) {
+		bool ok;
+		if (device_disables_kicks) {
+			do {
+				virtq_disable_kicks(&drv->vq);
+				ok = device_drain(&r);
+				/* Widens the window in which the driver adds chains unkicked. */
+				for (volatile unsigned spin = r.popped % 1024; spin; spin--)
+					;
+			} while (ok && virtq_enable_kicks(&drv->vq));
+		} else {
+			ok = device_drain(&r);
+		}
+		cr_assert(ok, "after %u chains: %s", r.popped, drv->vq.error);
+	}
+	__atomic_store_n(&r.lost, true,
+			 __ATOMIC_RELAXED); /* stops the driver if the device gave up */
+	sem_post(&r.irq);
+	pthread_join(driver, NULL);
+	cr_assert_eq(
+	    r.popped, RACE_CHAINS,
+	    "a wake-up was lost after %u chains: avail idx %u, used idx %u, used_event %u, "
+	    "avail_event %u, device last_avail %u used %u signalled %u",
+	    r.popped, get16(AVAIL_GPA + 2), used_idx(), get16(AVAIL_GPA + 4 + 2 * 8), avail_event(),
+	    drv->vq.last_avail_idx, drv->vq.used_idx, drv->vq.signalled_used);
+	sem_destroy(&r.kick);
+	sem_destroy(&r.irq);
+}
+
+Test(virtqueue, no_lost_wakeups_with_flags)
+{
+	race(false, true);
+}
+
+Test(virtqueue, no_lost_wakeups_with_event_idx)
+{
+	race(true, true);
+}
+
+Test(virtqueue, no_lost_wakeups_with_event_idx_without_disabling_kicks)
+{
+	race(true, false);
+}
