@@ -670,6 +670,10 @@ static void update_interrupt_mode(struct virtio_pci *vp)
 	uint16_t control = msix_control(vp);
 	bool intx_disabled = pci_function_command(&vp->fn) & PCI_COMMAND_INTX_DISABLE;
 	pthread_mutex_lock(&vp->irq_lock);
+	/* ISR bits set while MSI-X was on were never read (the driver does not look at the ISR
+	 * then); carried over to INTx they would raise a line no handler expects. */
+	if (vp->msix_enabled != (bool)(control & MSIX_CONTROL_ENABLE))
+		vp->isr = 0;
 	vp->msix_enabled = control & MSIX_CONTROL_ENABLE;
 	vp->msix_masked = control & MSIX_CONTROL_MASKALL;
 	vp->intx_disabled = intx_disabled;

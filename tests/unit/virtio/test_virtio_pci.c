@@ -830,3 +830,12 @@ Test(virtio_pci, a_broken_queue_asks_for_a_reset)
 	cr_assert_eq(fake.last_data, 0x30, "a config interrupt");
 	cr_assert(status() & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 }
+
+Test(virtio_pci, leaving_msix_does_not_raise_a_stale_intx)
+{
+	start_with_msix();
+	virtio_device_config_changed(dev);
+	cr_assert_eq(fake.level_changes, 0);
+	msix_control(0); /* the driver goes away (unbind) */
+	cr_assert_not(fake.level, "no INTx for an interrupt already sent as MSI-X");
+}
