@@ -839,3 +839,55 @@ Test(virtio_pci, leaving_msix_does_not_raise_a_stale_intx)
 	msix_control(0); /* the driver goes away (unbind) */
 	cr_assert_not(fake.level, "no INTx for an interrupt already sent as MSI-X");
 }
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* A hostile guest: random bytes in RAM, then random accesses of every size to the BAR and to
+ * the function's configuration space (status writes, queue enables with random rings, vector
+ * tables, BAR moves ...). The VMM must survive, and after a reset the device must work. */
+Test(virtio_pci, survives_random_register_traffic)
+{
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	for (size_t i = 0; i < (1 << 20); i += 8) {
+		uint64_t r = xorshift(&seed);
+		memcpy(mem.regions[0].host + i, &r, 8);
+	}
+	enable_memory(true);
+	msix_control(0x8000);
+	for (int i = 0; i < 20000; i++) {
+		uint64_t r = xorshift(&seed), value = xorshift(&seed);
+		unsigned size = 1u << (r & 3);
+		if ((r >> 8) % 50 == 0) {
+			unsigned reg = (unsigned)((r >> 16) % 0x100);
+			if (reg >= PCI_BASE_ADDRESS_0 && reg < PCI_BASE_ADDRESS_0 + 8)
+				continue; /* keep the BAR where the test can reach it */
+			cfg_write(reg & ~(size > 4 ? 3u : size - 1), (uint32_t)value,
+				  size > 4 ? 4 : size);
+			continue;
+		}
+		/* Mostly the common config, the doorbells and the MSI-X table. */
+		static const uint64_t pages[] = {0x0000, 0x0000, 0x1000, 0x2000,
+						 0x3000, 0x4000, 0x5000, 0x6000};
+		uint64_t off = pages[(r >> 16) & 7] + ((r >> 24) % 0x48);
+		if ((r >> 40) & 1)
+			io_bus_write(&mmio, BAR_BASE + off, &value, size);
+		else
+			io_bus_read(&mmio, BAR_BASE + off, &value, size);
+	}
+	settle();
+	/* Back to a sane state: decoding on, MSI-X on, the device reset and brought up. */
+	cfg_write(PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	bar_write(common() + DEVICE_STATUS, 0, 1);
+	cr_assert_eq(status(), 0);
+	memset(mem.regions[0].host, 0, 1 << 20);
+	start_with_msix();
+	add_buffer(0);
+	kick(0);
+	cr_assert(wait_used(0, 1), "the device works after the storm");
+}
