@@ -131,7 +131,7 @@ struct virtio_net {
 	struct rx_pool rx;
 
 	uint64_t rx_packets, rx_dropped, tx_packets, tx_dropped;
-	bool logged_tx_drop, logged_rx_error, logged_tx_error;
+	bool logged_tx_drop, logged_rx_error, logged_tx_error, logged_tap_down;
 };
 
 static struct virtio_net *to_net(struct virtio_device *d)
@@ -246,11 +246,15 @@ static int tx_send(struct virtio_net *net, const struct virtq_chain *c)
 		/* EIO while the tap is down, EINVAL for a frame the kernel refuses ... the guest
 		 * sees a lost packet, as on a real wire. */
 		net->tx_dropped++;
-		if (!net->logged_tx_error && errno == EIO)
-			log_info("%s: %s is down: frames from the guest are dropped until it is up "
-				 "(ip link set %s up)",
-				 net->name, net->tap_name, net->tap_name);
-		else if (!net->logged_tx_error)
+		if (errno == EIO) {
+			if (!net->logged_tap_down)
+				log_info("%s: %s is down: frames from the guest are dropped until "
+					 "it is up (ip link set %s up)",
+					 net->name, net->tap_name, net->tap_name);
+			net->logged_tap_down = true;
+			return 0;
+		}
+		if (!net->logged_tx_error)
 			log_warn("%s: writing to %s: %s (further errors not logged)", net->name,
 				 net->tap_name, strerror(errno));
 		net->logged_tx_error = true;

@@ -104,6 +104,13 @@ check_vhost_worker() {
 	DETAIL="$DETAIL vhost-$pid worker present;"
 }
 
+# The driver resets the device and starts it again on new rings: the network works after.
+check_driver_reload() {
+	vm_send "rmmod virtio_net && insmod /lib/modules/kernel/drivers/net/virtio_net.ko && ip addr add $GUEST_IP/24 dev eth0 && ip link set eth0 up && ping -c 2 $HOST_IP && echo RELOAD-OK-\$((40+2))"
+	wait_console "RELOAD-OK-42" 1 90 || lab_fail "$1: no network after the guest reloaded virtio_net"
+	DETAIL="$DETAIL driver reloaded and pinged;"
+}
+
 check_network() {
 	mode=$1
 	# The tap of the previous run disappears with its VMM (the VMM created it, not persistent).
@@ -126,6 +133,7 @@ check_network() {
 	guest_to_host "$mode"
 	host_to_guest "$mode"
 	[ "$mode" = on ] && check_vhost_worker
+	check_driver_reload "$mode"
 
 	vm_send 'poweroff -f'
 	status=$(vm_wait_exit 60)
