@@ -15,6 +15,8 @@
 /* io_uring takes 32-bit lengths; longer direct pieces are split. */
 #define MAX_DIRECT_PIECE (1u << 30)
 #define DIRECT_ALIGN	 4096u
+/* Most buffers one readv/writev may take (Linux's UIO_MAXIOV); more go through a bounce. */
+#define MAX_IOVCNT 1024u
 
 static void signal_event(struct block_aio *aio)
 {
@@ -102,6 +104,57 @@ void aio_op_finished(struct block_aio *aio, struct aio_op *op)
 	signal_event(aio);
 }
 
+/* ---- Scattered buffers ---- */
+
+static uint64_t iov_total(const struct iovec *iov, unsigned n)
+{
+	uint64_t total = 0;
+	for (unsigned i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	return total;
+}
+
+static bool iov_aligned(const struct iovec *iov, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (((uintptr_t)iov[i].iov_base | iov[i].iov_len) & (DIRECT_ALIGN - 1))
+			return false;
+	return true;
+}
+
+/* Copies between the flat buffer and the iov's bytes from `offset` on (gather: into flat). */
+static void iov_copy(const struct iovec *iov, unsigned n, uint64_t offset, void *flat, uint64_t len,
+		     bool gather)
+{
+	char *p = flat;
+	for (unsigned i = 0; i < n && len > 0; i++) {
+		if (offset >= iov[i].iov_len) {
+			offset -= iov[i].iov_len;
+			continue;
+		}
+		uint64_t part = iov[i].iov_len - offset;
+		if (part > len)
+			part = len;
+		char *base = (char *)iov[i].iov_base + offset;
+		memcpy(gather ? p : base, gather ? base : p, part);
+		p += part;
+		len -= part;
+		offset = 0;
+	}
+}
+
+static void iov_zero_from(const struct iovec *iov, unsigned n, uint64_t offset)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (offset >= iov[i].iov_len) {
+			offset -= iov[i].iov_len;
+			continue;
+		}
+		memset((char *)iov[i].iov_base + offset, 0, iov[i].iov_len - offset);
+		offset = 0;
+	}
+}
+
 /* What an op's result means for its request: a read that ends past the end of the file reads
  * zeroes there; any other short transfer is an I/O error. */
 static int op_outcome(struct aio_op *op)
@@ -111,10 +164,20 @@ static int op_outcome(struct aio_op *op)
 	if (op->opcode == BLOCK_OP_FLUSH || (uint64_t)op->result == op->length)
 		return 0;
 	if (op->opcode == BLOCK_OP_READ) {
-		memset((char *)op->buffer + op->result, 0, op->length - op->result);
+		if (op->iov)
+			iov_zero_from(op->iov, op->iovcnt, (uint64_t)op->result);
+		else
+			memset((char *)op->buffer + op->result, 0, op->length - op->result);
 		return 0;
 	}
 	return -EIO;
+}
+
+static void start_op(struct block_aio *aio, struct aio_request *ar, struct aio_op *op)
+{
+	ar->pieces++;
+	aio->ops_in_flight++;
+	aio->backend->submit(aio, op);
 }
 
 static int submit_op(struct block_aio *aio, struct aio_request *ar, int opcode, int fd,
@@ -130,9 +193,7 @@ static int submit_op(struct block_aio *aio, struct aio_request *ar, int opcode, 
 			      .length = length,
 			      .buffer = buffer,
 			      .token = token};
-	ar->pieces++;
-	aio->ops_in_flight++;
-	aio->backend->submit(aio, op);
+	start_op(aio, ar, op);
 	return 0;
 }
 
@@ -188,12 +249,13 @@ static bool aligned(uint64_t host_offset, uint64_t length, const void *buffer)
 }
 
 /* Runs [offset, offset + length) of a read or write through the synchronous driver path. */
-static int run_synchronously(struct block_device *dev, const struct block_request *req,
+static int run_synchronously(struct block_device *dev, const struct aio_request *ar,
 			     uint64_t offset, uint64_t length)
 {
+	const struct block_request *req = ar->req;
 	if (length == 0)
 		return 0;
-	char *buffer = (char *)req->buffer + (offset - req->offset);
+	char *buffer = (char *)ar->buffer + (offset - req->offset);
 	if (req->op == BLOCK_OP_READ)
 		return block_read(dev, offset, buffer, length);
 	return block_write(dev, offset, buffer, length);
@@ -245,7 +307,7 @@ static int split_data_request(struct block_device *dev, struct block_aio *aio,
 			mapped = end - at;
 		if (mapped > left)
 			mapped = left;
-		void *buffer = (char *)req->buffer + (at - req->offset);
+		void *buffer = (char *)ar->buffer + (at - req->offset);
 		struct block_write_plan plan = {.length = mapped, .token = NULL};
 		if (!direct && req->op == BLOCK_OP_WRITE && dev->driver->plan_write) {
 			direct = plan_write(dev, aio, at, left, buffer, &plan);
@@ -261,7 +323,7 @@ static int split_data_request(struct block_device *dev, struct block_aio *aio,
 			at += mapped;
 			continue;
 		}
-		int ret = run_synchronously(dev, req, slow_start, at - slow_start);
+		int ret = run_synchronously(dev, ar, slow_start, at - slow_start);
 		if (ret < 0 && plan.token)
 			dev->driver->finish_write(dev, plan.token, ret);
 		if (!ret)
@@ -271,7 +333,51 @@ static int split_data_request(struct block_device *dev, struct block_aio *aio,
 		at += mapped;
 		slow_start = at;
 	}
-	return run_synchronously(dev, req, slow_start, end - slow_start);
+	return run_synchronously(dev, ar, slow_start, end - slow_start);
+}
+
+/* A vectored READ/WRITE: one readv/writev when the driver maps the whole range in place (raw
+ * files, allocated qcow2 clusters in a row); otherwise through a bounce buffer and the usual
+ * pieces, since planned writes and synchronous pieces need one flat buffer. */
+static int start_vectored(struct block_device *dev, struct block_aio *aio, struct aio_request *ar)
+{
+	struct block_request *req = ar->req;
+	if (iov_total(req->iov, req->iovcnt) != req->length)
+		return -EINVAL;
+	if (req->length == 0)
+		return 0;
+	uint64_t host = 0, mapped = 0;
+	int direct = 0;
+	if (dev->driver->map_direct && req->length <= MAX_DIRECT_PIECE && req->iovcnt <= MAX_IOVCNT)
+		direct =
+		    dev->driver->map_direct(dev, req->op, req->offset, req->length, &host, &mapped);
+	if (direct < 0)
+		return direct;
+	if (direct && mapped >= req->length) {
+		struct aio_op *op = calloc(1, sizeof(*op));
+		if (!op)
+			return -ENOMEM;
+		bool aligned_io = ((host | req->length) & (DIRECT_ALIGN - 1)) == 0 &&
+				  iov_aligned(req->iov, req->iovcnt);
+		*op = (struct aio_op){.owner = ar,
+				      .opcode = req->op,
+				      .fd = dev->direct_fd >= 0 && aligned_io ? dev->direct_fd
+									      : dev->data_fd,
+				      .offset = host,
+				      .length = req->length,
+				      .iov = req->iov,
+				      .iovcnt = req->iovcnt};
+		start_op(aio, ar, op);
+		return 0;
+	}
+	uint64_t rounded = (req->length + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1);
+	ar->bounce = aligned_alloc(DIRECT_ALIGN, rounded);
+	if (!ar->bounce)
+		return -ENOMEM;
+	if (req->op == BLOCK_OP_WRITE)
+		iov_copy(req->iov, req->iovcnt, 0, ar->bounce, req->length, true);
+	ar->buffer = ar->bounce;
+	return split_data_request(dev, aio, ar);
 }
 
 static int start_request(struct block_device *dev, struct block_aio *aio, struct aio_request *ar)
@@ -284,6 +390,8 @@ static int start_request(struct block_device *dev, struct block_aio *aio, struct
 			return -EROFS;
 		if (req->offset > dev->size || req->length > dev->size - req->offset)
 			return -EINVAL;
+		if (req->iov)
+			return start_vectored(dev, aio, ar);
 		return split_data_request(dev, aio, ar);
 	case BLOCK_OP_FLUSH:
 		if (dev->read_only)
@@ -316,6 +424,7 @@ void block_submit(struct block_device *dev, struct block_request *req)
 		return;
 	}
 	ar->req = req;
+	ar->buffer = req->buffer;
 	ar->pieces = 1; /* held until every piece has been started */
 	aio->in_flight++;
 	int ret = start_request(dev, aio, ar);
@@ -340,6 +449,9 @@ int block_poll(struct block_device *dev)
 		completed++;
 		struct block_request *req = ar->req;
 		int result = ar->result;
+		if (ar->bounce && req->op == BLOCK_OP_READ && result == 0)
+			iov_copy(req->iov, req->iovcnt, 0, ar->bounce, req->length, false);
+		free(ar->bounce);
 		free(ar);
 		req->complete(req, result);
 	}

@@ -24,6 +24,8 @@ struct aio_op {
 	uint64_t offset;
 	uint64_t length;
 	void *buffer;
+	const struct iovec *iov; /* a vectored READ/WRITE (buffer unused), or NULL */
+	unsigned iovcnt;
 	int result;  /* bytes transferred or -errno, set by the backend */
 	void *token; /* a write planned by the driver: handed to finish_write, or NULL */
 	struct aio_op *next;
@@ -32,6 +34,9 @@ struct aio_op {
 /* Bookkeeping of one block_request while its pieces are in flight. */
 struct aio_request {
 	struct block_request *req;
+	void *buffer; /* READ/WRITE data: req->buffer, or the bounce buffer of a vectored request */
+	void *
+	    bounce; /* owned: freed (after a READ's data was scattered to req->iov) at completion */
 	int pieces; /* pieces not yet finished */
 	int result; /* first error */
 	struct aio_request *next;

@@ -1,9 +1,11 @@
 /* The thread-pool backend, for kernels or sandboxes without io_uring: worker threads run
- * pread/pwrite/fdatasync and report to the engine, which wakes the event loop. */
+ * pread/pwrite (preadv/pwritev)/fdatasync and report to the engine, which wakes the event loop. */
 #include "block/aio.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define WORKERS 4
@@ -37,11 +39,43 @@ static int transfer(struct aio_op *op)
 	return (int)done;
 }
 
+/* A vectored op: preadv/pwritev until done, resuming a short transfer on a copy of the
+ * caller's array (the engine caps it at 1024 buffers). */
+static int transfer_vectored(struct aio_op *op)
+{
+	struct iovec iov[1024];
+	unsigned n = op->iovcnt, first = 0;
+	memcpy(iov, op->iov, n * sizeof(iov[0]));
+	uint64_t done = 0;
+	while (done < op->length && first < n) {
+		ssize_t got =
+		    op->opcode == BLOCK_OP_READ
+			? preadv(op->fd, iov + first, (int)(n - first), op->offset + done)
+			: pwritev(op->fd, iov + first, (int)(n - first), op->offset + done);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			break; /* end of file */
+		done += got;
+		for (size_t left = (size_t)got; left > 0 && first < n;) {
+			size_t part = left < iov[first].iov_len ? left : iov[first].iov_len;
+			iov[first].iov_base = (char *)iov[first].iov_base + part;
+			iov[first].iov_len -= part;
+			left -= part;
+			if (iov[first].iov_len == 0)
+				first++;
+		}
+	}
+	return (int)done;
+}
+
 static int execute(struct aio_op *op)
 {
 	if (op->opcode == BLOCK_OP_FLUSH)
 		return fdatasync(op->fd) < 0 ? -errno : 0;
-	return transfer(op);
+	return op->iov ? transfer_vectored(op) : transfer(op);
 }
 
 static struct aio_op *next_op(struct pool *pool)

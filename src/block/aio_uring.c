@@ -1,5 +1,5 @@
-/* The io_uring backend: each op is one read, write or fdatasync on the ring; the ring signals
- * the engine's eventfd when completions arrive. */
+/* The io_uring backend: each op is one read, write (or readv, writev) or fdatasync on the ring; the
+ * ring signals the engine's eventfd when completions arrive. */
 #include "block/aio.h"
 
 #include <errno.h>
@@ -65,10 +65,16 @@ static void uring_submit(struct block_aio *aio, struct aio_op *op)
 	struct io_uring_sqe *sqe = get_sqe(aio);
 	switch (op->opcode) {
 	case BLOCK_OP_READ:
-		io_uring_prep_read(sqe, op->fd, op->buffer, op->length, op->offset);
+		if (op->iov)
+			io_uring_prep_readv(sqe, op->fd, op->iov, op->iovcnt, op->offset);
+		else
+			io_uring_prep_read(sqe, op->fd, op->buffer, op->length, op->offset);
 		break;
 	case BLOCK_OP_WRITE:
-		io_uring_prep_write(sqe, op->fd, op->buffer, op->length, op->offset);
+		if (op->iov)
+			io_uring_prep_writev(sqe, op->fd, op->iov, op->iovcnt, op->offset);
+		else
+			io_uring_prep_write(sqe, op->fd, op->buffer, op->length, op->offset);
 		break;
 	default:
 		io_uring_prep_fsync(sqe, op->fd, IORING_FSYNC_DATASYNC);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 /* A human-readable reason why an operation failed, naming the file and what is wrong. */
 struct block_error {
@@ -154,6 +155,12 @@ struct block_request {
 	void *buffer; /* READ: destination; WRITE: source */
 	void (*complete)(struct block_request *req, int result);
 	void *opaque;
+	/* READ/WRITE scattered over several buffers instead of `buffer` (when iov is not NULL):
+	 * iovcnt buffers whose lengths add up to `length`; the array, like the buffers, stays the
+	 * caller's until complete(). A request the driver maps in place in one piece is one
+	 * readv/writev; any other goes through a bounce buffer. */
+	const struct iovec *iov;
+	unsigned iovcnt;
 };
 
 /* Starts req. Its callback never runs inside block_submit, only inside block_poll/block_drain,
