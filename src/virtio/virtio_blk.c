@@ -2,10 +2,10 @@
  * requests served asynchronously (block_submit), completions collected when the block layer's
  * eventfd fires and returned to the guest in batches with one interrupt per batch.
  *
- * Data is never copied: every guest buffer of a chain is already a contiguous piece of host
- * memory (guest RAM), so a read or write of n buffers becomes n block requests at consecutive
- * disk offsets, each reading or writing guest memory in place. The request completes when all
- * its pieces have.
+ * Data is not copied here: every guest buffer of a chain is already a contiguous piece of host
+ * memory (guest RAM), so a read or write of n buffers becomes one vectored block request over
+ * them (a readv/writev into guest memory where the image maps the range in place; the block
+ * layer bounces the rest, e.g. qcow2 allocating writes).
  *
  * Everything in a request is guest-controlled and checked before use (header size and type,
  * direction and size of the data, sector ranges against the capacity without overflow, discard
@@ -56,7 +56,7 @@ struct virtio_blk {
 	struct virtq_chain chain; /* scratch: the chain being parsed */
 };
 
-/* One guest request in flight: its block requests (one per data buffer, or per range). */
+/* One guest request in flight: its block requests (one for data or flush, one per range). */
 struct blk_request {
 	struct virtio_blk *blk;
 	uint16_t head;
@@ -65,7 +65,8 @@ struct blk_request {
 	unsigned pending;
 	int result;
 	unsigned nr_io;
-	struct block_request io[];
+	struct block_request *io; /* nr_io of them, after the iovecs */
+	struct iovec iov[];	  /* IN/OUT: the data buffers (one vectored request) */
 };
 
 static struct virtio_blk *blk_of(struct virtio_device *d)
@@ -119,11 +120,14 @@ static void io_complete(struct block_request *io, int result)
 }
 
 static struct blk_request *request_new(struct virtio_blk *blk, const struct virtq_chain *c,
-				       uint8_t *status, unsigned nr_io)
+				       uint8_t *status, unsigned nr_io, unsigned nr_iov)
 {
-	struct blk_request *req = calloc(1, sizeof(*req) + nr_io * sizeof(req->io[0]));
+	size_t iov_bytes = nr_iov * sizeof(struct iovec);
+	struct blk_request *req =
+	    calloc(1, sizeof(*req) + iov_bytes + nr_io * sizeof(struct block_request));
 	if (!req)
 		return NULL;
+	req->io = (struct block_request *)((char *)req->iov + iov_bytes);
 	req->blk = blk;
 	req->head = c->head;
 	req->status = status;
@@ -182,9 +186,9 @@ static unsigned count_pieces(const struct iovec *iov, unsigned n, size_t skip, s
 	return pieces;
 }
 
-/* Fills req->io with one block request per buffer piece, at consecutive disk offsets. */
-static void fill_pieces(struct blk_request *req, enum block_op op, uint64_t offset,
-			const struct iovec *iov, unsigned n, size_t skip, size_t len)
+/* Fills req->iov with the buffer pieces holding the data. */
+static void fill_pieces(struct blk_request *req, const struct iovec *iov, unsigned n, size_t skip,
+			size_t len)
 {
 	unsigned k = 0;
 	for (unsigned i = 0; i < n && len > 0; i++) {
@@ -196,12 +200,7 @@ static void fill_pieces(struct blk_request *req, enum block_op op, uint64_t offs
 		part -= skip;
 		if (part > len)
 			part = len;
-		struct block_request *io = &req->io[k++];
-		io->op = op;
-		io->offset = offset;
-		io->length = part;
-		io->buffer = (uint8_t *)iov[i].iov_base + skip;
-		offset += part;
+		req->iov[k++] = (struct iovec){(uint8_t *)iov[i].iov_base + skip, part};
 		len -= part;
 		skip = 0;
 	}
@@ -226,11 +225,15 @@ static int start_data(struct virtio_blk *blk, const struct virtq_chain *c,
 	unsigned n = write ? c->nr_out : c->nr_in;
 	size_t skip = write ? sizeof(*hdr) : 0;
 	unsigned pieces = count_pieces(iov, n, skip, len);
-	struct blk_request *req = request_new(blk, c, status, pieces);
+	struct blk_request *req = request_new(blk, c, status, 1, pieces);
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
-	uint64_t offset = hdr->sector << VIRTIO_BLK_SECTOR_SHIFT;
-	fill_pieces(req, write ? BLOCK_OP_WRITE : BLOCK_OP_READ, offset, iov, n, skip, len);
+	fill_pieces(req, iov, n, skip, len);
+	req->io[0].op = write ? BLOCK_OP_WRITE : BLOCK_OP_READ;
+	req->io[0].offset = hdr->sector << VIRTIO_BLK_SECTOR_SHIFT;
+	req->io[0].length = len;
+	req->io[0].iov = req->iov;
+	req->io[0].iovcnt = pieces;
 	if (!write)
 		req->written = (uint32_t)c->in_bytes;
 	request_submit(blk, req);
@@ -241,7 +244,7 @@ static int start_flush(struct virtio_blk *blk, const struct virtq_chain *c, uint
 {
 	if (c->out_bytes != sizeof(struct virtio_blk_outhdr) || c->in_bytes != 1)
 		return VIRTIO_BLK_S_IOERR;
-	struct blk_request *req = request_new(blk, c, status, 1);
+	struct blk_request *req = request_new(blk, c, status, 1, 0);
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
 	req->io[0].op = BLOCK_OP_FLUSH;
@@ -285,7 +288,7 @@ static int start_ranges(struct virtio_blk *blk, const struct virtq_chain *c,
 		if (verdict >= 0)
 			return verdict;
 	}
-	struct blk_request *req = request_new(blk, c, status, (unsigned)count);
+	struct blk_request *req = request_new(blk, c, status, (unsigned)count, 0);
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
 	for (size_t i = 0; i < count; i++) {
