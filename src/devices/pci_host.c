@@ -228,6 +228,8 @@ static uint32_t host_config_read(struct pci_host *h, unsigned bus, unsigned devf
 {
 	pthread_mutex_lock(&h->lock);
 	struct pci_function *f = lookup(h, bus, devfn);
+	if (f && f->config_reading)
+		f->config_reading(f, reg, size);
 	uint32_t value = f ? pci_function_config_read(f, reg, size) : 0xffffffffU;
 	pthread_mutex_unlock(&h->lock);
 	return value;

@@ -37,6 +37,10 @@ struct pci_function {
 	/* Called after each guest write to config space (with the host's lock held). May be NULL.
 	 */
 	void (*config_written)(struct pci_function *f, unsigned offset, unsigned size);
+	/* Called before each guest read of config space (with the host's lock held), so that the
+	 * model can refresh bytes whose value comes from elsewhere (virtio's PCI configuration
+	 * access window). May be NULL. */
+	void (*config_reading)(struct pci_function *f, unsigned offset, unsigned size);
 	void *opaque;
 	uint16_t last_capability; /* 0 or offset of the last capability, to chain the next one */
 	uint16_t capability_end;  /* where the next capability goes */

@@ -5,7 +5,11 @@
  * space writes with the PCI host's lock held (and a bus lock). The common configuration is the
  * device's state, so it is read and written under the device lock; the MSI-X table, PBA, ISR
  * and INTx line are the transport's interrupt state, under irq_lock, which is the innermost lock
- * (the device thread takes it from notify callbacks while holding the device lock). */
+ * (the device thread takes it from notify callbacks while holding the device lock).
+ *
+ * Besides the structures Linux uses, the function has the PCI configuration access window
+ * (VIRTIO_PCI_CAP_PCI_CFG, which the spec requires): firmware can reach the registers through
+ * config space before it maps BARs. */
 #include "virtio/virtio_pci.h"
 
 #include "lib/log.h"
@@ -38,13 +42,16 @@
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
 #define VIRTIO_PCI_CAP_ISR_CFG	  3
 #define VIRTIO_PCI_CAP_DEVICE_CFG 4
+#define VIRTIO_PCI_CAP_PCI_CFG	  5
 #define VIRTIO_PCI_CAP_LEN	  16
 #define VIRTIO_PCI_NOTIFY_CAP_LEN 20
+#define VIRTIO_PCI_CFG_CAP_LEN	  20
 #define CAP_CFG_TYPE		  3
 #define CAP_BAR			  4
 #define CAP_OFFSET		  8
 #define CAP_LENGTH		  12
 #define CAP_NOTIFY_MULTIPLIER	  16
+#define CAP_PCI_CFG_DATA	  16
 
 /* MSI-X (PCI 3.0 section 6.8.2) */
 #define MSIX_CAP_LEN		12
@@ -107,6 +114,7 @@ struct virtio_pci {
 	unsigned slot;
 	uint32_t intx_gsi;
 	int msix_cap;
+	int cfg_cap; /* VIRTIO_PCI_CAP_PCI_CFG: BAR access through config space */
 
 	/* BAR mapping: changed from config-space writes (PCI host lock). */
 	bool mapped;
@@ -681,11 +689,47 @@ static void update_interrupt_mode(struct virtio_pci *vp)
 	pthread_mutex_unlock(&vp->irq_lock);
 }
 
+/* --- the PCI configuration access window (spec 4.1.4.9) ---------------------------------- */
+
+static bool touches_cfg_data(const struct virtio_pci *vp, unsigned offset, unsigned size)
+{
+	unsigned data = (unsigned)vp->cfg_cap + CAP_PCI_CFG_DATA;
+	return offset < data + 4 && data < offset + size;
+}
+
+/* The BAR range the window selects, or false when the spec says to ignore the access (another
+ * BAR, a length other than 1, 2 or 4, an unaligned or out-of-range offset). */
+static bool cfg_window(const struct virtio_pci *vp, uint32_t *offset, unsigned *length)
+{
+	const uint8_t *cap = &vp->fn.config[vp->cfg_cap];
+	uint32_t off = (uint32_t)load_le(cap + CAP_OFFSET, 4);
+	uint32_t len = (uint32_t)load_le(cap + CAP_LENGTH, 4);
+	if (cap[CAP_BAR] != BAR_INDEX || (len != 1 && len != 2 && len != 4) || off % len ||
+	    off > VIRTIO_PCI_BAR_SIZE - len)
+		return false;
+	*offset = off;
+	*length = len;
+	return true;
+}
+
+/* Reading pci_cfg_data reads the BAR (whether or not it is mapped: firmware may use this
+ * before it places BARs). */
+static void config_reading(struct pci_function *f, unsigned offset, unsigned size)
+{
+	struct virtio_pci *vp = f->opaque;
+	uint32_t bar_offset;
+	unsigned length;
+	if (touches_cfg_data(vp, offset, size) && cfg_window(vp, &bar_offset, &length))
+		bar_read(vp, bar_offset, &f->config[vp->cfg_cap + CAP_PCI_CFG_DATA], length);
+}
+
 static void config_written(struct pci_function *f, unsigned offset, unsigned size)
 {
-	(void)offset;
-	(void)size;
 	struct virtio_pci *vp = f->opaque;
+	uint32_t bar_offset;
+	unsigned length;
+	if (touches_cfg_data(vp, offset, size) && cfg_window(vp, &bar_offset, &length))
+		bar_write(vp, bar_offset, &f->config[vp->cfg_cap + CAP_PCI_CFG_DATA], length);
 	update_mapping(vp);
 	update_interrupt_mode(vp);
 }
@@ -738,6 +782,12 @@ static int add_capabilities(struct virtio_pci *vp)
 	if (d->config_size && add_virtio_cap(f, VIRTIO_PCI_CAP_DEVICE_CFG, DEVICE_OFFSET,
 					     d->config_size, VIRTIO_PCI_CAP_LEN) < 0)
 		return -1;
+	vp->cfg_cap = add_virtio_cap(f, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, VIRTIO_PCI_CFG_CAP_LEN);
+	if (vp->cfg_cap < 0)
+		return -1;
+	/* The driver chooses bar, offset and length, and reads or writes the data. */
+	f->write_mask[vp->cfg_cap + CAP_BAR] = 0xff;
+	memset(&f->write_mask[vp->cfg_cap + CAP_OFFSET], 0xff, 12);
 	vp->msix_cap = pci_function_add_capability(f, PCI_CAP_ID_MSIX, MSIX_CAP_LEN);
 	if (vp->msix_cap < 0)
 		return -1;
@@ -767,6 +817,7 @@ static int setup_function(struct virtio_pci *vp, uint64_t bar_address)
 	put_le(&f->config[bar], (uint32_t)bar_address | PCI_BASE_ADDRESS_MEM_TYPE_64, 4);
 	put_le(&f->config[bar + 4], bar_address >> 32, 4);
 	f->config_written = config_written;
+	f->config_reading = config_reading;
 	f->opaque = vp;
 	return 0;
 }

@@ -891,3 +891,43 @@ Test(virtio_pci, survives_random_register_traffic)
 	kick(0);
 	cr_assert(wait_used(0, 1), "the device works after the storm");
 }
+
+/* Firmware's way to the registers without mapping the BAR (spec 4.1.4.9). */
+static uint32_t window_access(unsigned cap, uint32_t offset, unsigned length, bool write,
+			      uint32_t value)
+{
+	cfg_write(cap + 4, 0, 1); /* BAR 0 */
+	cfg_write(cap + 8, offset, 4);
+	cfg_write(cap + 12, length, 4);
+	if (write)
+		cfg_write(cap + 16, value, 4);
+	return cfg_read(cap + 16, 4) & (length == 4 ? 0xffffffffU : (1U << (8 * length)) - 1);
+}
+
+Test(virtio_pci, the_pci_cfg_window_reaches_the_registers_with_the_bar_unmapped)
+{
+	unsigned cap = find_cap(PCI_CAP_ID_VNDR, 5);
+	cr_assert(cap, "VIRTIO_PCI_CAP_PCI_CFG is present");
+	cr_assert_eq(cfg_read(cap + 2, 1), 20);
+	cr_assert_eq(cfg_read(PCI_COMMAND, 2) & PCI_COMMAND_MEMORY, 0);
+	cr_assert_eq(window_access(cap, NUM_QUEUES, 2, false, 0), 2);
+	window_access(cap, DEVICE_FEATURE_SELECT, 4, true, 1);
+	cr_assert_eq(window_access(cap, DEVICE_FEATURE, 4, false, 0), 1, "VERSION_1");
+	/* The device config and the ISR too. */
+	cr_assert_eq(window_access(cap, 0x2000, 1, false, 0), CONFIG_WORD & 0xff);
+	window_access(cap, DEVICE_STATUS, 1, true, VIRTIO_STATUS_ACKNOWLEDGE);
+	cr_assert_eq(dev->status, VIRTIO_STATUS_ACKNOWLEDGE);
+	/* A length of 3, an unaligned offset or another BAR are ignored. */
+	cr_assert_eq(window_access(cap, DEVICE_STATUS, 3, true, 0), 0);
+	cr_assert_eq(dev->status, VIRTIO_STATUS_ACKNOWLEDGE, "no reset through a bad window");
+	window_access(cap, DEVICE_STATUS + 1, 2, true, 0);
+	cr_assert_eq(dev->status, VIRTIO_STATUS_ACKNOWLEDGE);
+	cfg_write(cap + 4, 2, 1);
+	cfg_write(cap + 8, DEVICE_STATUS, 4);
+	cfg_write(cap + 12, 1, 4);
+	cfg_write(cap + 16, 0, 4);
+	cr_assert_eq(dev->status, VIRTIO_STATUS_ACKNOWLEDGE);
+	cfg_write(cap + 12, 4, 4);
+	cfg_write(cap + 8, 0xfffffffc, 4);
+	cfg_read(cap + 16, 4); /* beyond the BAR: ignored, no crash */
+}
