@@ -25,8 +25,12 @@
 #include <sys/epoll.h>
 
 #define BLK_QUEUE_SIZE 256
-/* Data buffers per request that the driver may use (Linux adds the header and the status). */
-#define BLK_SEG_MAX 254
+/* Data buffers per request that the driver may use (Linux adds the header and the status), and
+ * the size of each: together they bound a request (63.5 MiB). Larger ones are refused, since
+ * the block layer may need a bounce buffer as large as the request. */
+#define BLK_SEG_MAX	      254
+#define BLK_SIZE_MAX	      (256u << 10)
+#define BLK_MAX_REQUEST_BYTES ((uint64_t)BLK_SEG_MAX * BLK_SIZE_MAX)
 /* Discard and write zeroes: ranges per request and sectors per range. 1 GiB per range keeps
  * one synchronous fallocate (or zero-writing fallback) reasonably short on the device
  * thread. */
@@ -37,6 +41,9 @@
 /* More requests than the queue has entries can only come from a driver reusing descriptors
  * that are still in flight; stop taking new ones until some complete. */
 #define BLK_MAX_IN_FLIGHT (2 * BLK_QUEUE_SIZE)
+/* Data in flight at which no more chains are taken until some complete: bounds the memory a
+ * guest can make us allocate for bounce buffers (plus one request). */
+#define BLK_MAX_BYTES_IN_FLIGHT (128ull << 20)
 
 struct virtio_blk {
 	struct virtio_device vdev; /* first: the core hands us a pointer to it */
@@ -47,8 +54,9 @@ struct virtio_blk {
 	/* The device is being reset: completions only free their requests, the guest's memory
 	 * and rings belong to a driver that has forgotten them. */
 	bool quiescing;
-	bool throttled; /* stopped taking chains at BLK_MAX_IN_FLIGHT */
+	bool throttled; /* stopped taking chains at one of the in-flight limits */
 	unsigned in_flight;
+	uint64_t bytes_in_flight;
 	unsigned pushed; /* chains returned since the last interrupt */
 	uint64_t capacity;
 	char serial[VIRTIO_BLK_ID_BYTES];
@@ -62,6 +70,7 @@ struct blk_request {
 	uint16_t head;
 	uint8_t *status; /* the last writable byte of the chain, in guest RAM */
 	uint32_t written;
+	uint64_t bytes; /* data length, counted in bytes_in_flight */
 	unsigned pending;
 	int result;
 	unsigned nr_io;
@@ -116,6 +125,7 @@ static void io_complete(struct block_request *io, int result)
 		       req->result < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK, req->written);
 	}
 	blk->in_flight--;
+	blk->bytes_in_flight -= req->bytes;
 	free(req);
 }
 
@@ -142,6 +152,7 @@ static struct blk_request *request_new(struct virtio_blk *blk, const struct virt
 static void request_submit(struct virtio_blk *blk, struct blk_request *req)
 {
 	blk->in_flight++;
+	blk->bytes_in_flight += req->bytes;
 	req->pending = req->nr_io;
 	for (unsigned i = 0; i < req->nr_io; i++)
 		block_submit(blk->disk, &req->io[i]);
@@ -215,7 +226,8 @@ static int start_data(struct virtio_blk *blk, const struct virtq_chain *c,
 	bool write = hdr->type == VIRTIO_BLK_T_OUT;
 	size_t len = write ? c->out_bytes - sizeof(*hdr) : c->in_bytes - 1;
 	bool directions_ok = write ? c->in_bytes == 1 : c->out_bytes == sizeof(*hdr);
-	if (!directions_ok || len % VIRTIO_BLK_SECTOR_SIZE != 0 || !range_ok(blk, hdr->sector, len))
+	if (!directions_ok || len % VIRTIO_BLK_SECTOR_SIZE != 0 || len > BLK_MAX_REQUEST_BYTES ||
+	    !range_ok(blk, hdr->sector, len))
 		return VIRTIO_BLK_S_IOERR;
 	if (write && blk->disk->read_only)
 		return VIRTIO_BLK_S_IOERR;
@@ -234,6 +246,7 @@ static int start_data(struct virtio_blk *blk, const struct virtq_chain *c,
 	req->io[0].length = len;
 	req->io[0].iov = req->iov;
 	req->io[0].iovcnt = pieces;
+	req->bytes = len;
 	if (!write)
 		req->written = (uint32_t)c->in_bytes;
 	request_submit(blk, req);
@@ -362,6 +375,12 @@ static void notify_if_pushed(struct virtio_blk *blk)
 	virtio_device_notify(&blk->vdev, 0);
 }
 
+static bool at_limit(const struct virtio_blk *blk)
+{
+	return blk->in_flight >= BLK_MAX_IN_FLIGHT ||
+	       blk->bytes_in_flight >= BLK_MAX_BYTES_IN_FLIGHT;
+}
+
 /* Takes chains until the ring is empty (kicks suppressed meanwhile) or too many requests are
  * in flight, in which case the completion handler resumes. */
 static void process_queue(struct virtio_blk *blk)
@@ -370,7 +389,7 @@ static void process_queue(struct virtio_blk *blk)
 	blk->throttled = false;
 	for (;;) {
 		virtq_disable_kicks(vq);
-		while (blk->in_flight < BLK_MAX_IN_FLIGHT) {
+		while (!at_limit(blk)) {
 			int got = virtq_pop(vq, &blk->chain);
 			if (got < 0) {
 				blk_fail(blk, "%s", vq->error);
@@ -381,7 +400,7 @@ static void process_queue(struct virtio_blk *blk)
 			if (handle_chain(blk, &blk->chain) < 0)
 				return;
 		}
-		if (blk->in_flight >= BLK_MAX_IN_FLIGHT) {
+		if (at_limit(blk)) {
 			blk->throttled = true;
 			return;
 		}
@@ -471,6 +490,7 @@ static void fill_config(struct virtio_blk *blk)
 {
 	struct virtio_blk_config *cfg = &blk->config;
 	cfg->capacity = blk->capacity;
+	cfg->size_max = BLK_SIZE_MAX;
 	cfg->seg_max = BLK_SEG_MAX;
 	cfg->blk_size = VIRTIO_BLK_SECTOR_SIZE;
 	/* 4 KiB physical blocks: the guest then aligns its I/O to pages, which O_DIRECT and
@@ -488,8 +508,9 @@ static void fill_config(struct virtio_blk *blk)
 
 static uint64_t device_features(bool read_only)
 {
-	uint64_t f = VIRTIO_FEATURE(VIRTIO_BLK_F_SEG_MAX) | VIRTIO_FEATURE(VIRTIO_BLK_F_BLK_SIZE) |
-		     VIRTIO_FEATURE(VIRTIO_BLK_F_FLUSH) | VIRTIO_FEATURE(VIRTIO_BLK_F_TOPOLOGY);
+	uint64_t f = VIRTIO_FEATURE(VIRTIO_BLK_F_SIZE_MAX) | VIRTIO_FEATURE(VIRTIO_BLK_F_SEG_MAX) |
+		     VIRTIO_FEATURE(VIRTIO_BLK_F_BLK_SIZE) | VIRTIO_FEATURE(VIRTIO_BLK_F_FLUSH) |
+		     VIRTIO_FEATURE(VIRTIO_BLK_F_TOPOLOGY);
 	if (read_only)
 		return f | VIRTIO_FEATURE(VIRTIO_BLK_F_RO);
 	return f | VIRTIO_FEATURE(VIRTIO_BLK_F_DISCARD) | VIRTIO_FEATURE(VIRTIO_BLK_F_WRITE_ZEROES);
