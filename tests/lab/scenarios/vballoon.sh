@@ -9,7 +9,7 @@
 # 3. The guest reboots: the same socket answers for the new VM; `gureum ctl quit` stops it and
 #    the socket file is removed.
 # lab-smp: 1
-# lab-timeout: 420
+# lab-timeout: 600
 . /lab/lib.sh
 require_gureum
 [ "${LAB_VMM:-gureum}" = gureum ] || lab_pass "gureum-only scenario (control socket); skipped for $LAB_VMM"
