@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 
 #define BLK_QUEUE_SIZE 256
 /* Data buffers per request that the driver may use (Linux adds the header and the status), and
@@ -31,11 +32,16 @@
 #define BLK_SEG_MAX	      254
 #define BLK_SIZE_MAX	      (256u << 10)
 #define BLK_MAX_REQUEST_BYTES ((uint64_t)BLK_SEG_MAX * BLK_SIZE_MAX)
-/* Discard and write zeroes: ranges per request and sectors per range. 1 GiB per range keeps
- * one synchronous fallocate (or zero-writing fallback) reasonably short on the device
- * thread. */
+/* Discard: ranges per request and sectors per range. 1 GiB per range keeps one synchronous
+ * fallocate reasonably short on the device thread. */
 #define BLK_MAX_RANGE_SEGS    32
 #define BLK_MAX_RANGE_SECTORS (1u << 21)
+/* Write zeroes: one range of up to 32 MiB, since without UNMAP it is a write of zeroes (which
+ * the block layer may bounce). */
+#define BLK_MAX_WRITE_ZEROES_SEGS    1
+#define BLK_MAX_WRITE_ZEROES_SECTORS (1u << 16)
+/* The zero buffer such writes list as many times as needed. */
+#define BLK_ZERO_CHUNK (1u << 20)
 /* Discards are rounded by the host file system to its blocks anyway; 4 KiB tells the guest. */
 #define BLK_DISCARD_ALIGNMENT_SECTORS 8
 /* More requests than the queue has entries can only come from a driver reusing descriptors
@@ -60,6 +66,7 @@ struct virtio_blk {
 	unsigned pushed; /* chains returned since the last interrupt */
 	uint64_t capacity;
 	char serial[VIRTIO_BLK_ID_BYTES];
+	void *zeroes; /* BLK_ZERO_CHUNK zero bytes, only ever read */
 	struct virtio_blk_config config;
 	struct virtq_chain chain; /* scratch: the chain being parsed */
 };
@@ -273,15 +280,41 @@ static int check_range(const struct virtio_blk *blk,
 	uint32_t allowed = is_discard ? 0 : VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
 	if (r->flags & ~allowed)
 		return VIRTIO_BLK_S_UNSUPP;
-	if (r->num_sectors > BLK_MAX_RANGE_SECTORS ||
+	uint32_t max = is_discard ? BLK_MAX_RANGE_SECTORS : BLK_MAX_WRITE_ZEROES_SECTORS;
+	if (r->num_sectors > max ||
 	    !range_ok(blk, r->sector, (uint64_t)r->num_sectors << VIRTIO_BLK_SECTOR_SHIFT))
 		return VIRTIO_BLK_S_IOERR;
 	return -1;
 }
 
-/* DISCARD and WRITE_ZEROES: an array of ranges follows the header. Write zeroes with UNMAP may
- * deallocate: the block layer's write-zeroes punches holes where the file system can, and
- * without UNMAP it does the same, which still reads back as zeroes. */
+/* Write zeroes without UNMAP must leave the range allocated (a guest zeroing for fallocate
+ * semantics counts on the space; QEMU's rule too), and the block layer's write-zeroes may punch
+ * holes: it becomes a write of the zero buffer listed as often as needed. */
+static bool writes_zero_bytes(const struct virtio_blk_discard_write_zeroes *r, bool is_discard)
+{
+	return !is_discard && !(r->flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+}
+
+static unsigned zero_chunks(uint64_t length)
+{
+	return (unsigned)((length + BLK_ZERO_CHUNK - 1) / BLK_ZERO_CHUNK);
+}
+
+/* Turns io into a vectored write of `length` zero bytes, its buffers taken from *iov. */
+static void make_zero_write(struct virtio_blk *blk, struct block_request *io, struct iovec **iov)
+{
+	io->op = BLOCK_OP_WRITE;
+	io->iov = *iov;
+	io->iovcnt = zero_chunks(io->length);
+	for (uint64_t left = io->length; left > 0;) {
+		size_t part = left < BLK_ZERO_CHUNK ? (size_t)left : BLK_ZERO_CHUNK;
+		*(*iov)++ = (struct iovec){blk->zeroes, part};
+		left -= part;
+	}
+}
+
+/* DISCARD and WRITE_ZEROES: an array of ranges follows the header. Write zeroes with UNMAP goes
+ * to the block layer's write-zeroes, which punches holes where the file system can. */
 static int start_ranges(struct virtio_blk *blk, const struct virtq_chain *c,
 			const struct virtio_blk_outhdr *hdr, uint8_t *status)
 {
@@ -292,8 +325,9 @@ static int start_ranges(struct virtio_blk *blk, const struct virtq_chain *c,
 	struct virtio_blk_discard_write_zeroes ranges[BLK_MAX_RANGE_SEGS];
 	size_t bytes = c->out_bytes - sizeof(*hdr);
 	size_t count = bytes / sizeof(ranges[0]);
-	if (c->in_bytes != 1 || bytes % sizeof(ranges[0]) != 0 || count == 0 ||
-	    count > BLK_MAX_RANGE_SEGS || blk->disk->read_only)
+	size_t max_count = is_discard ? BLK_MAX_RANGE_SEGS : BLK_MAX_WRITE_ZEROES_SEGS;
+	if (c->in_bytes != 1 || bytes % sizeof(ranges[0]) != 0 || count == 0 || count > max_count ||
+	    blk->disk->read_only)
 		return VIRTIO_BLK_S_IOERR;
 	virtq_chain_read(c, sizeof(*hdr), ranges, bytes);
 	for (size_t i = 0; i < count; i++) {
@@ -301,14 +335,24 @@ static int start_ranges(struct virtio_blk *blk, const struct virtq_chain *c,
 		if (verdict >= 0)
 			return verdict;
 	}
-	struct blk_request *req = request_new(blk, c, status, (unsigned)count, 0);
+	unsigned nr_iov = 0;
+	for (size_t i = 0; i < count; i++)
+		if (writes_zero_bytes(&ranges[i], is_discard))
+			nr_iov +=
+			    zero_chunks((uint64_t)ranges[i].num_sectors << VIRTIO_BLK_SECTOR_SHIFT);
+	struct blk_request *req = request_new(blk, c, status, (unsigned)count, nr_iov);
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
+	struct iovec *iov = req->iov;
 	for (size_t i = 0; i < count; i++) {
 		struct block_request *io = &req->io[i];
 		io->op = is_discard ? BLOCK_OP_DISCARD : BLOCK_OP_WRITE_ZEROES;
 		io->offset = ranges[i].sector << VIRTIO_BLK_SECTOR_SHIFT;
 		io->length = (uint64_t)ranges[i].num_sectors << VIRTIO_BLK_SECTOR_SHIFT;
+		if (writes_zero_bytes(&ranges[i], is_discard)) {
+			make_zero_write(blk, io, &iov);
+			req->bytes += io->length;
+		}
 	}
 	request_submit(blk, req);
 	return -1;
@@ -473,6 +517,7 @@ static void blk_destroy(struct virtio_device *d)
 	struct virtio_blk *blk = blk_of(d);
 	blk->quiescing = true;	/* normally reset already drained; never answer from here */
 	block_close(blk->disk); /* drains first */
+	munmap(blk->zeroes, BLK_ZERO_CHUNK);
 	free(blk);
 }
 
@@ -501,8 +546,8 @@ static void fill_config(struct virtio_blk *blk)
 	cfg->max_discard_sectors = BLK_MAX_RANGE_SECTORS;
 	cfg->max_discard_seg = BLK_MAX_RANGE_SEGS;
 	cfg->discard_sector_alignment = BLK_DISCARD_ALIGNMENT_SECTORS;
-	cfg->max_write_zeroes_sectors = BLK_MAX_RANGE_SECTORS;
-	cfg->max_write_zeroes_seg = BLK_MAX_RANGE_SEGS;
+	cfg->max_write_zeroes_sectors = BLK_MAX_WRITE_ZEROES_SECTORS;
+	cfg->max_write_zeroes_seg = BLK_MAX_WRITE_ZEROES_SEGS;
 	cfg->write_zeroes_may_unmap = 1;
 }
 
@@ -567,8 +612,16 @@ struct virtio_device *virtio_blk_create(const struct disk_config *cfg, unsigned 
 		return NULL;
 	}
 	snprintf(blk->name, sizeof(blk->name), "virtio-blk%u", index);
+	/* Read-only anonymous memory: every page is the kernel's shared zero page (no RSS). */
+	blk->zeroes = mmap(NULL, BLK_ZERO_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (blk->zeroes == MAP_FAILED) {
+		snprintf(err, err_len, "disk '%s': out of memory", cfg->path);
+		free(blk);
+		return NULL;
+	}
 	if (open_disk(blk, cfg, err, err_len) < 0) {
 		block_close(blk->disk);
+		munmap(blk->zeroes, BLK_ZERO_CHUNK);
 		free(blk);
 		return NULL;
 	}
@@ -581,6 +634,7 @@ struct virtio_device *virtio_blk_create(const struct disk_config *cfg, unsigned 
 		snprintf(err, err_len, "%s: cannot set up the device: %s", blk->name,
 			 strerror(-ret));
 		block_close(blk->disk);
+		munmap(blk->zeroes, BLK_ZERO_CHUNK);
 		free(blk);
 		return NULL;
 	}

@@ -504,6 +504,40 @@ Test(virtio_blk, write_zeroes_reads_back_zeroes)
 	cr_assert_neq(p[24 * 512 + 1], 0, "data between the ranges kept");
 }
 
+/* Without UNMAP the zeroed range stays allocated in the file; with UNMAP it may be punched. */
+Test(virtio_blk, write_zeroes_without_unmap_keeps_the_space)
+{
+	start_default();
+	write_data(0, 2 << 20, 11);
+	blkcnt_t before = file_blocks();
+	struct virtio_blk_discard_write_zeroes r = {.sector = 0, .num_sectors = 2048};
+	struct buf b = ranges_buf(&r, 1);
+	cr_assert_eq(run(VIRTIO_BLK_T_WRITE_ZEROES, 0, &b, 1), VIRTIO_BLK_S_OK);
+	cr_assert_eq(run(VIRTIO_BLK_T_FLUSH, 0, NULL, 0), VIRTIO_BLK_S_OK);
+	cr_assert_geq(file_blocks(), before, "no-unmap write zeroes punched the file");
+	r = (struct virtio_blk_discard_write_zeroes){
+	    .sector = 2048, .num_sectors = 2048, .flags = VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP};
+	b = ranges_buf(&r, 1);
+	cr_assert_eq(run(VIRTIO_BLK_T_WRITE_ZEROES, 0, &b, 1), VIRTIO_BLK_S_OK);
+	cr_assert_lt(file_blocks(), before * 3 / 4, "unmap write zeroes kept the space");
+	struct buf rd = data_buf(2 << 20, true);
+	memset(host(rd.gpa, rd.len), 0x77, rd.len);
+	cr_assert_eq(run(VIRTIO_BLK_T_IN, 0, &rd, 1), VIRTIO_BLK_S_OK);
+	cr_assert(all_zero(rd));
+	/* more than one range, or a range over the limit, is refused */
+	uint32_t max_sectors, max_seg;
+	config(drv.dev, 48, &max_sectors, 4);
+	config(drv.dev, 52, &max_seg, 4);
+	r = (struct virtio_blk_discard_write_zeroes){.sector = 0, .num_sectors = max_sectors + 1};
+	b = ranges_buf(&r, 1);
+	cr_assert_eq(run(VIRTIO_BLK_T_WRITE_ZEROES, 0, &b, 1), VIRTIO_BLK_S_IOERR);
+	struct virtio_blk_discard_write_zeroes two[2] = {{.sector = 0, .num_sectors = 8},
+							 {.sector = 8, .num_sectors = 8}};
+	b = ranges_buf(two, 2);
+	cr_assert_eq(run(VIRTIO_BLK_T_WRITE_ZEROES, 0, &b, 1),
+		     max_seg >= 2 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR);
+}
+
 Test(virtio_blk, readonly_disk_refuses_writes_but_reads)
 {
 	uint8_t pattern[512];
