@@ -93,4 +93,6 @@ ctl quit >/dev/null || lab_fail "gureum ctl quit failed"
 status=$(vm_wait_exit 60)
 [ "$status" = 0 ] || lab_fail "exit status $status after 'gureum ctl quit' (expected 0)"
 [ ! -e "$SOCK" ] || lab_fail "the control socket $SOCK was not removed at exit"
+# A sanitizer build (meson -Db_sanitize=address,undefined) reports without failing by itself.
+grep -q -E 'runtime error|Sanitizer' "$VM/stderr" && lab_fail "sanitizer reports in gureum's stderr"
 lab_pass "balloon 400M: RSS ${rss_full} -> ${rss_ballooned} MiB (-${drop}, of which reporting <= ${by_reporting}); reporting: RSS ${rss_refilled} -> ${rss_reported} MiB, $(((reported3 - reported2) / MiB)) MiB reported; stats ${stats:-none}; socket kept across a reboot; quit -> status 0, socket removed"

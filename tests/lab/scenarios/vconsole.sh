@@ -35,4 +35,6 @@ wait_console '^len=600' 1 60 || lab_fail "a 600-character input line did not arr
 vm_send 'poweroff -f'
 status=$(vm_wait_exit 60)
 [ "$status" = 0 ] || lab_fail "exit status $status after 'poweroff -f' (expected 0)"
+# A sanitizer build (meson -Db_sanitize=address,undefined) reports without failing by itself.
+grep -q -E 'runtime error|Sanitizer' "$VM/stderr" && lab_fail "sanitizer reports in gureum's stderr"
 lab_pass "shell on hvc0 ($line), 2000 lines out, 600-character line in, exit status 0"
