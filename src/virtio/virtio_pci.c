@@ -5,12 +5,13 @@
  * space writes with the PCI host's lock held (and a bus lock). The common configuration is the
  * device's state, so it is read and written under the device lock; the MSI-X table, PBA, ISR
  * and INTx line are the transport's interrupt state, under irq_lock, which is the innermost lock
- * (the device thread takes it from notify callbacks while holding the device lock).
+ * (the device thread takes it from notify callbacks while holding the device lock); those live
+ * in virtio_pci_irq.c.
  *
  * Besides the structures Linux uses, the function has the PCI configuration access window
  * (VIRTIO_PCI_CAP_PCI_CFG, which the spec requires): firmware can reach the registers through
  * config space before it maps BARs. */
-#include "virtio/virtio_pci.h"
+#include "virtio/virtio_pci_internal.h"
 
 #include "lib/log.h"
 #include "machine/acpi.h"
@@ -19,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 /* Where each structure sits in BAR 0: one 4 KiB page each. */
@@ -30,7 +30,6 @@
 #define NOTIFY_OFFSET	   0x3000
 #define MSIX_TABLE_OFFSET  0x4000
 #define MSIX_PBA_OFFSET	   0x5000
-#define PAGE_SHIFT	   12
 #define PAGE_SIZE	   0x1000
 #define NOTIFY_MULTIPLIER  4
 #define COMMON_CFG_LENGTH  0x40 /* virtio 1.2: up to queue_reset, rounded to a dword */
@@ -52,22 +51,6 @@
 #define CAP_LENGTH		  12
 #define CAP_NOTIFY_MULTIPLIER	  16
 #define CAP_PCI_CFG_DATA	  16
-
-/* MSI-X (PCI 3.0 section 6.8.2) */
-#define MSIX_CAP_LEN		12
-#define MSIX_CAP_CONTROL	2
-#define MSIX_CAP_TABLE		4
-#define MSIX_CAP_PBA		8
-#define MSIX_CONTROL_ENABLE	0x8000
-#define MSIX_CONTROL_MASKALL	0x4000
-#define MSIX_ENTRY_SIZE		16
-#define MSIX_ENTRY_CTRL_MASKBIT 1
-#define VIRTIO_MSI_NO_VECTOR	0xffff
-#define MAX_VECTORS		(VIRTIO_MAX_QUEUES + 1)
-
-/* ISR status bits (spec 4.1.4.5) */
-#define ISR_QUEUE  1
-#define ISR_CONFIG 2
 
 /* Common configuration fields (spec 4.1.4.3) */
 #define CC_DEVICE_FEATURE_SELECT 0x00
@@ -94,205 +77,6 @@
 #define CLASS_NETWORK_ETH   0x020000
 #define CLASS_COMM_OTHER    0x078000
 #define CLASS_OTHER	    0x00ff00
-
-struct msix_entry {
-	uint32_t address_lo, address_hi, data, control;
-};
-
-struct msix_vector {
-	struct msix_entry entry;
-	int fd;	    /* eventfd: written to raise the vector (an irqfd while bound) */
-	bool bound; /* fd is a KVM irqfd for entry's message right now */
-	uint64_t bound_address;
-	uint32_t bound_data;
-};
-
-struct virtio_pci {
-	struct virtio_device *dev;
-	struct virtio_pci_env env;
-	struct pci_function fn;
-	unsigned slot;
-	uint32_t intx_gsi;
-	int msix_cap;
-	int cfg_cap; /* VIRTIO_PCI_CAP_PCI_CFG: BAR access through config space */
-
-	/* BAR mapping: changed from config-space writes (PCI host lock). */
-	bool mapped;
-	uint64_t mapped_base;
-	bool doorbell_bound[VIRTIO_MAX_QUEUES];
-	bool map_failure_logged;
-
-	/* Common configuration state of the transport (device lock). */
-	uint32_t device_feature_select, driver_feature_select;
-	uint16_t queue_select;
-	uint16_t config_vector;
-	uint16_t queue_vector[VIRTIO_MAX_QUEUES];
-
-	/* Interrupts (irq_lock). */
-	pthread_mutex_t irq_lock;
-	unsigned nr_vectors;
-	struct msix_vector vectors[MAX_VECTORS];
-	uint64_t pba;
-	bool msix_enabled, msix_masked, intx_disabled;
-	bool no_irqfd; /* the accelerator cannot bind irqfds: always msi_send */
-	uint8_t isr;
-	bool intx_level;
-};
-
-/* --- little helpers ------------------------------------------------------------------- */
-
-static uint64_t load_le(const void *data, unsigned size)
-{
-	const uint8_t *p = data;
-	uint64_t v = 0;
-	for (unsigned i = 0; i < size && i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static void put_le(uint8_t *p, uint64_t v, unsigned size)
-{
-	for (unsigned i = 0; i < size; i++)
-		p[i] = (v >> (8 * i)) & 0xff;
-}
-
-/* Copies `size` bytes at `offset` of an image of `len` bytes; all-ones outside it. */
-static void read_image(const uint8_t *image, size_t len, uint64_t offset, void *data, unsigned size)
-{
-	if (offset < len && size <= len - offset)
-		memcpy(data, image + offset, size);
-	else
-		memset(data, 0xff, size);
-}
-
-static bool natural_access(unsigned size)
-{
-	return size == 1 || size == 2 || size == 4 || size == 8;
-}
-
-/* --- interrupts (irq_lock held) ------------------------------------------------------- */
-
-static bool vector_masked(const struct virtio_pci *vp, unsigned v)
-{
-	return vp->msix_masked || (vp->vectors[v].entry.control & MSIX_ENTRY_CTRL_MASKBIT);
-}
-
-static uint64_t vector_address(const struct msix_vector *mv)
-{
-	return (uint64_t)mv->entry.address_hi << 32 | mv->entry.address_lo;
-}
-
-static void deliver_vector(struct virtio_pci *vp, unsigned v)
-{
-	struct msix_vector *mv = &vp->vectors[v];
-	uint64_t one = 1;
-	if (mv->bound && write(mv->fd, &one, sizeof(one)) == sizeof(one))
-		return;
-	msi_send(&vp->env.irq, vector_address(mv), mv->entry.data);
-}
-
-/* MSI-X: a masked vector's message is held back as a pending bit (spec: PBA), and sent when
- * the driver unmasks it. */
-static void raise_vector(struct virtio_pci *vp, uint16_t v)
-{
-	if (v >= vp->nr_vectors)
-		return; /* VIRTIO_MSI_NO_VECTOR or never assigned: no interrupt */
-	if (vector_masked(vp, v))
-		vp->pba |= 1ULL << v;
-	else
-		deliver_vector(vp, v);
-}
-
-static void update_intx(struct virtio_pci *vp)
-{
-	bool level = vp->isr != 0 && !vp->msix_enabled && !vp->intx_disabled;
-	if (level != vp->intx_level) {
-		vp->intx_level = level;
-		irq_set_level(&vp->env.irq, vp->intx_gsi, level);
-	}
-}
-
-/* Signals that arrived on an unbound vector's eventfd (from vhost, while the vector was
- * masked) become pending bits. */
-static void collect_eventfd(struct virtio_pci *vp, unsigned v)
-{
-	uint64_t count;
-	if (read(vp->vectors[v].fd, &count, sizeof(count)) == sizeof(count) && count)
-		vp->pba |= 1ULL << v;
-}
-
-/* Keeps vector v's irqfd bound exactly while the vector can fire (MSI-X on, nothing masked),
- * with the entry's current message, and sends a pending message once it can. */
-static void sync_vector(struct virtio_pci *vp, unsigned v)
-{
-	struct msix_vector *mv = &vp->vectors[v];
-	bool live = vp->msix_enabled && !vector_masked(vp, v);
-	uint64_t address = vector_address(mv);
-	if (mv->bound &&
-	    (!live || address != mv->bound_address || mv->entry.data != mv->bound_data)) {
-		msi_irqfd_bind(&vp->env.irq, mv->fd, 0, 0, false);
-		mv->bound = false;
-	}
-	if (live && !mv->bound && !vp->no_irqfd) {
-		collect_eventfd(vp, v);
-		int rc = msi_irqfd_bind(&vp->env.irq, mv->fd, address, mv->entry.data, true);
-		if (rc == -ENOSYS)
-			vp->no_irqfd = true;
-		mv->bound = rc == 0;
-		mv->bound_address = address;
-		mv->bound_data = mv->entry.data;
-	}
-	if (live && (vp->pba & (1ULL << v))) {
-		vp->pba &= ~(1ULL << v);
-		deliver_vector(vp, v);
-	}
-}
-
-static void sync_all_vectors(struct virtio_pci *vp)
-{
-	for (unsigned v = 0; v < vp->nr_vectors; v++)
-		sync_vector(vp, v);
-	update_intx(vp);
-}
-
-/* --- transport callbacks (device lock held) ------------------------------------------- */
-
-static void transport_notify_queue(void *opaque, unsigned index)
-{
-	struct virtio_pci *vp = opaque;
-	pthread_mutex_lock(&vp->irq_lock);
-	if (vp->msix_enabled) {
-		raise_vector(vp, vp->queue_vector[index]);
-	} else {
-		vp->isr |= ISR_QUEUE;
-		update_intx(vp);
-	}
-	pthread_mutex_unlock(&vp->irq_lock);
-}
-
-static void transport_notify_config(void *opaque)
-{
-	struct virtio_pci *vp = opaque;
-	pthread_mutex_lock(&vp->irq_lock);
-	vp->isr |= ISR_CONFIG;
-	if (vp->msix_enabled)
-		raise_vector(vp, vp->config_vector);
-	else
-		update_intx(vp);
-	pthread_mutex_unlock(&vp->irq_lock);
-}
-
-static int transport_queue_irqfd(void *opaque, unsigned index)
-{
-	struct virtio_pci *vp = opaque;
-	int fd = -1;
-	pthread_mutex_lock(&vp->irq_lock);
-	uint16_t v = index < VIRTIO_MAX_QUEUES ? vp->queue_vector[index] : VIRTIO_MSI_NO_VECTOR;
-	if (vp->msix_enabled && v < vp->nr_vectors && vp->vectors[v].bound)
-		fd = vp->vectors[v].fd;
-	pthread_mutex_unlock(&vp->irq_lock);
-	return fd;
-}
 
 /* --- common configuration (device lock held) ------------------------------------------ */
 
@@ -355,10 +139,7 @@ static void reset_transport_state(struct virtio_pci *vp)
 	vp->config_vector = VIRTIO_MSI_NO_VECTOR;
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		vp->queue_vector[i] = VIRTIO_MSI_NO_VECTOR;
-	pthread_mutex_lock(&vp->irq_lock);
-	vp->isr = 0;
-	update_intx(vp);
-	pthread_mutex_unlock(&vp->irq_lock);
+	virtio_pci_irq_reset(vp);
 }
 
 static void write_status(struct virtio_pci *vp, uint8_t status)
@@ -468,91 +249,12 @@ static void device_cfg_access(struct virtio_pci *vp, uint64_t offset, void *data
 	pthread_mutex_unlock(&d->lock);
 }
 
-/* Reading the ISR acknowledges it: the bits clear and the INTx line drops (spec 4.1.4.5). */
-static void isr_read(struct virtio_pci *vp, uint64_t offset, void *data, unsigned size)
-{
-	memset(data, 0, size);
-	if (offset != 0)
-		return;
-	pthread_mutex_lock(&vp->irq_lock);
-	((uint8_t *)data)[0] = vp->isr;
-	vp->isr = 0;
-	update_intx(vp);
-	pthread_mutex_unlock(&vp->irq_lock);
-}
-
 /* The guest's write reached us (no ioeventfd, or an access size it does not match). */
 static void notify_write(struct virtio_pci *vp, uint64_t offset)
 {
 	uint64_t queue = offset / NOTIFY_MULTIPLIER;
 	if (queue < vp->dev->num_queues)
 		virtio_device_kick(vp->dev, (unsigned)queue);
-}
-
-static void msix_entry_image(const struct msix_entry *e, uint8_t *img)
-{
-	put_le(img, e->address_lo, 4);
-	put_le(img + 4, e->address_hi, 4);
-	put_le(img + 8, e->data, 4);
-	put_le(img + 12, e->control, 4);
-}
-
-static void msix_table_read(struct virtio_pci *vp, uint64_t offset, void *data, unsigned size)
-{
-	uint8_t img[MAX_VECTORS * MSIX_ENTRY_SIZE];
-	pthread_mutex_lock(&vp->irq_lock);
-	for (unsigned v = 0; v < vp->nr_vectors; v++)
-		msix_entry_image(&vp->vectors[v].entry, img + v * MSIX_ENTRY_SIZE);
-	pthread_mutex_unlock(&vp->irq_lock);
-	read_image(img, vp->nr_vectors * MSIX_ENTRY_SIZE, offset, data, size);
-}
-
-static void msix_table_write_dword(struct virtio_pci *vp, uint64_t offset, uint32_t value)
-{
-	unsigned v = (unsigned)(offset / MSIX_ENTRY_SIZE);
-	if (v >= vp->nr_vectors)
-		return;
-	struct msix_entry *e = &vp->vectors[v].entry;
-	switch (offset % MSIX_ENTRY_SIZE) {
-	case 0:
-		e->address_lo = value & ~3U; /* the low two bits are reserved, read-only 0 */
-		break;
-	case 4:
-		e->address_hi = value;
-		break;
-	case 8:
-		e->data = value;
-		break;
-	default:
-		e->control = value & MSIX_ENTRY_CTRL_MASKBIT;
-	}
-	sync_vector(vp, v);
-}
-
-/* The PCI spec allows dword and (aligned) qword accesses to the table; others are ignored. */
-static void msix_table_write(struct virtio_pci *vp, uint64_t offset, const void *data,
-			     unsigned size)
-{
-	if ((size != 4 && size != 8) || offset % size)
-		return;
-	uint64_t value = load_le(data, size);
-	pthread_mutex_lock(&vp->irq_lock);
-	msix_table_write_dword(vp, offset, (uint32_t)value);
-	if (size == 8)
-		msix_table_write_dword(vp, offset + 4, (uint32_t)(value >> 32));
-	pthread_mutex_unlock(&vp->irq_lock);
-}
-
-static void msix_pba_read(struct virtio_pci *vp, uint64_t offset, void *data, unsigned size)
-{
-	uint8_t img[8];
-	pthread_mutex_lock(&vp->irq_lock);
-	for (unsigned v = 0; v < vp->nr_vectors; v++)
-		if (vp->msix_enabled && !vp->vectors[v].bound)
-			collect_eventfd(vp, v);
-	put_le(img, vp->pba, 8);
-	pthread_mutex_unlock(&vp->irq_lock);
-	read_image(img, sizeof(img), offset, data, size);
 }
 
 static void bar_read(void *opaque, uint64_t offset, void *data, unsigned size)
@@ -568,16 +270,16 @@ static void bar_read(void *opaque, uint64_t offset, void *data, unsigned size)
 		common_access(vp, in_page, data, size, false);
 		break;
 	case ISR_OFFSET:
-		isr_read(vp, in_page, data, size);
+		virtio_pci_isr_read(vp, in_page, data, size);
 		break;
 	case DEVICE_OFFSET:
 		device_cfg_access(vp, in_page, data, size, false);
 		break;
 	case MSIX_TABLE_OFFSET:
-		msix_table_read(vp, in_page, data, size);
+		virtio_pci_msix_table_read(vp, in_page, data, size);
 		break;
 	case MSIX_PBA_OFFSET:
-		msix_pba_read(vp, in_page, data, size);
+		virtio_pci_msix_pba_read(vp, in_page, data, size);
 		break;
 	default: /* the doorbells read as zero, unused pages as all-ones */
 		memset(data, page == NOTIFY_OFFSET ? 0 : 0xff, size);
@@ -601,7 +303,7 @@ static void bar_write(void *opaque, uint64_t offset, const void *data, unsigned 
 		notify_write(vp, in_page);
 		break;
 	case MSIX_TABLE_OFFSET:
-		msix_table_write(vp, in_page, data, size);
+		virtio_pci_msix_table_write(vp, in_page, data, size);
 		break;
 	default: /* ISR and PBA are read-only */
 		break;
@@ -676,17 +378,9 @@ static uint16_t msix_control(const struct virtio_pci *vp)
 static void update_interrupt_mode(struct virtio_pci *vp)
 {
 	uint16_t control = msix_control(vp);
-	bool intx_disabled = pci_function_command(&vp->fn) & PCI_COMMAND_INTX_DISABLE;
-	pthread_mutex_lock(&vp->irq_lock);
-	/* ISR bits set while MSI-X was on were never read (the driver does not look at the ISR
-	 * then); carried over to INTx they would raise a line no handler expects. */
-	if (vp->msix_enabled != (bool)(control & MSIX_CONTROL_ENABLE))
-		vp->isr = 0;
-	vp->msix_enabled = control & MSIX_CONTROL_ENABLE;
-	vp->msix_masked = control & MSIX_CONTROL_MASKALL;
-	vp->intx_disabled = intx_disabled;
-	sync_all_vectors(vp);
-	pthread_mutex_unlock(&vp->irq_lock);
+	virtio_pci_set_interrupt_mode(vp, control & MSIX_CONTROL_ENABLE,
+				      control & MSIX_CONTROL_MASKALL,
+				      pci_function_command(&vp->fn) & PCI_COMMAND_INTX_DISABLE);
 }
 
 /* --- the PCI configuration access window (spec 4.1.4.9) ---------------------------------- */
@@ -822,34 +516,9 @@ static int setup_function(struct virtio_pci *vp, uint64_t bar_address)
 	return 0;
 }
 
-static int create_vectors(struct virtio_pci *vp)
-{
-	vp->nr_vectors = vp->dev->num_queues + 1;
-	for (unsigned v = 0; v < MAX_VECTORS; v++) {
-		vp->vectors[v].fd = -1;
-		vp->vectors[v].entry.control = MSIX_ENTRY_CTRL_MASKBIT; /* masked at reset */
-	}
-	for (unsigned v = 0; v < vp->nr_vectors; v++) {
-		vp->vectors[v].fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (vp->vectors[v].fd < 0)
-			return -errno;
-	}
-	return 0;
-}
-
 static void free_transport(struct virtio_pci *vp)
 {
-	pthread_mutex_lock(&vp->irq_lock);
-	for (unsigned v = 0; v < MAX_VECTORS; v++) {
-		struct msix_vector *mv = &vp->vectors[v];
-		if (mv->bound)
-			msi_irqfd_bind(&vp->env.irq, mv->fd, 0, 0, false);
-		mv->bound = false;
-		if (mv->fd >= 0)
-			close(mv->fd);
-		mv->fd = -1;
-	}
-	pthread_mutex_unlock(&vp->irq_lock);
+	virtio_pci_free_vectors(vp);
 	pthread_mutex_destroy(&vp->irq_lock);
 	free(vp);
 }
@@ -869,16 +538,16 @@ struct virtio_pci *virtio_pci_create(struct virtio_device *dev, const struct vir
 	vp->intx_gsi = acpi_pci_intx_gsi(slot, 0);
 	pthread_mutex_init(&vp->irq_lock, NULL);
 	reset_transport_state(vp);
-	int rc = create_vectors(vp);
+	int rc = virtio_pci_create_vectors(vp);
 	if (rc < 0 || setup_function(vp, bar_address) < 0) {
 		snprintf(err, err_len, "%s: cannot set up its PCI function: %s", dev->name,
 			 rc < 0 ? strerror(-rc) : "capabilities do not fit");
 		goto fail;
 	}
 	struct virtio_transport transport = {
-	    .notify_queue = transport_notify_queue,
-	    .notify_config = transport_notify_config,
-	    .queue_irqfd = transport_queue_irqfd,
+	    .notify_queue = virtio_pci_notify_queue,
+	    .notify_config = virtio_pci_notify_config,
+	    .queue_irqfd = virtio_pci_queue_irqfd,
 	    .opaque = vp,
 	};
 	rc = virtio_device_realize(dev, env->mem, transport);
