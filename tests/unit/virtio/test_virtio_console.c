@@ -171,3 +171,38 @@ Test(virtio_console, emergency_write)
 	cr_assert_eq(read_output(out, 1), 1);
 	cr_assert_eq(out[0], '!');
 }
+
+Test(virtio_console, typed_input_waits_in_the_console_until_the_guest_posts_buffers)
+{
+	/* The whole host side: a pipe as the console's input, the console's event loop and its
+	 * retry timer, the device as its sink. */
+	int input[2];
+	cr_assert_eq(pipe(input), 0);
+	console.in_fd = input[0];
+	struct event_loop loop;
+	cr_assert_eq(event_loop_init(&loop), 0);
+	cr_assert_eq(console_attach(&console, &loop, NULL, NULL), 0);
+	cr_assert_eq(event_loop_start(&loop), 0);
+	fake_driver_start(&driver, 0, 2);
+	struct console_sink sink = virtio_console_sink(dev);
+	console_set_sink(&console, &sink);
+
+	cr_assert_eq(write(input[1], "uname -r\n", 9), 9);
+	usleep(100 * 1000);
+	cr_assert_eq(fake_used_idx(&driver, QUEUE_RX), 0, "no receive buffer yet");
+	fake_driver_add(&driver, QUEUE_RX, &(struct fake_buf){BUF_GPA, 64, true}, 1);
+	/* No kick needed: the console re-offers held-back input on its timer. */
+	bool delivered = fake_wait_used(&driver, QUEUE_RX, 1, 2000);
+	char got[16] = "";
+	cr_assert(guest_memory_read(&driver.mem, BUF_GPA, got, 9));
+
+	event_loop_stop(&loop);
+	console_set_sink(&console, NULL);
+	event_loop_destroy(&loop);
+	close(console.retry_timer_fd);
+	close(input[0]);
+	close(input[1]);
+	cr_assert(delivered, "the held-back input reached the guest");
+	cr_assert_eq(fake_used_elem(&driver, QUEUE_RX, 0).len, 9);
+	cr_assert_arr_eq(got, "uname -r\n", 9);
+}
