@@ -125,6 +125,19 @@ static void print_bus_stats(const struct io_bus *bus, const char *prefix)
 	}
 }
 
+/* Kicks the device thread saw and interrupts it raised: with ioeventfd and irqfd, neither shows
+ * up as a VM exit, so these are the only record of a device's notification traffic. */
+static void print_virtio_stats(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		const struct virtio_device *d = virtio_pci_device(vm->virtio[i]);
+		fprintf(stderr, "gureum: stat %s_kicks %llu\n", d->name,
+			(unsigned long long)d->kicks);
+		fprintf(stderr, "gureum: stat %s_interrupts %llu\n", d->name,
+			(unsigned long long)d->interrupts);
+	}
+}
+
 static void print_stats(struct session *s, struct vm *vm)
 {
 	/* Every non-zero counter the accelerator keeps (for kvm: exits by type, injections,
@@ -143,6 +156,7 @@ static void print_stats(struct session *s, struct vm *vm)
 		(unsigned long long)((monotonic_ns() - process_start_ns) / 1000000));
 	print_bus_stats(&vm->pio, "pio");
 	print_bus_stats(&vm->mmio, "mmio");
+	print_virtio_stats(vm);
 }
 
 /* One power cycle. Returns the stop reason; *status gets the exit status. */
