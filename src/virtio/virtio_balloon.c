@@ -11,10 +11,12 @@
  * - reporting_vq (free page reporting): each buffer is a range of free guest memory (2-4 MiB
  *   blocks in Linux), dropped with MADV_DONTNEED and counted.
  *
- * Queue numbering: queues are numbered in order, skipping those whose feature was not
- * negotiated (what Linux's virtio_pci and QEMU do): with STATS_VQ and REPORTING, reporting is
- * queue 3 because FREE_PAGE_HINT (queue "3" in the spec's list) is never offered here. The
- * role of each queue is therefore decided at start from the negotiated features. */
+ * Queue numbering: Linux's virtio_pci (since 5.14) and QEMU number the queues in order,
+ * skipping those whose feature was not negotiated: with STATS_VQ and REPORTING, reporting is
+ * queue 3 (FREE_PAGE_HINT, the spec's queue 3, is never offered here), without STATS_VQ it is
+ * 2. The spec's list gives reporting_vq the fixed index 4. Both layouts are served: five
+ * queues are offered, and at start a driver that enabled queue 4 gets the fixed layout, any
+ * other the sequential one. */
 #include "virtio/virtio_devices.h"
 
 #include "lib/log.h"
@@ -45,7 +47,8 @@
 
 #define BALLOON_PAGE_SHIFT 12 /* the balloon always counts 4 KiB pages */
 #define BALLOON_PAGE_SIZE  (1ULL << BALLOON_PAGE_SHIFT)
-#define BALLOON_NUM_QUEUES 4 /* inflate, deflate, stats, reporting */
+#define BALLOON_NUM_QUEUES 5 /* inflate, deflate, stats, (free page hint), reporting */
+#define SPEC_REPORTING_VQ  4
 #define BALLOON_QUEUE_SIZE 128
 #define STATS_INTERVAL_S   2
 #define PFN_BATCH	   64
@@ -259,17 +262,21 @@ static void on_stats_timer(struct virtio_device *d, uint32_t events)
 	virtio_device_notify(d, (unsigned)index);
 }
 
-/* Queues in order, skipping the features the driver did not take (see the top comment). */
+/* Which queue does what for this driver (see the top comment). */
 static void assign_queue_roles(struct virtio_balloon *vb)
 {
+	bool stats = virtio_has_feature(&vb->dev, VIRTIO_BALLOON_F_STATS_VQ);
+	bool reporting = virtio_has_feature(&vb->dev, VIRTIO_BALLOON_F_REPORTING);
 	unsigned next = 0;
 	memset(vb->role, 0, sizeof(vb->role));
 	vb->role[next++] = ROLE_INFLATE;
 	vb->role[next++] = ROLE_DEFLATE;
-	if (virtio_has_feature(&vb->dev, VIRTIO_BALLOON_F_STATS_VQ))
+	if (stats)
 		vb->role[next++] = ROLE_STATS;
-	if (virtio_has_feature(&vb->dev, VIRTIO_BALLOON_F_REPORTING))
-		vb->role[next++] = ROLE_REPORTING;
+	if (reporting && vb->dev.queues[SPEC_REPORTING_VQ].enabled)
+		vb->role[SPEC_REPORTING_VQ] = ROLE_REPORTING; /* the spec's fixed index */
+	else if (reporting)
+		vb->role[next++] = ROLE_REPORTING; /* Linux's and QEMU's sequential index */
 }
 
 static int start_stats_timer(struct virtio_balloon *vb)

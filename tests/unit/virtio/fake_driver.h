@@ -62,8 +62,9 @@ static inline void fake_driver_destroy(struct fake_driver *fd)
 	guest_memory_destroy(&fd->mem);
 }
 
-/* Feature negotiation, `nr_queues` queues set up, DRIVER_OK. */
-static inline void fake_driver_start(struct fake_driver *fd, uint64_t features, unsigned nr_queues)
+/* Feature negotiation, the queues whose bit is set in `queue_mask` set up, DRIVER_OK. */
+static inline void fake_driver_start_queues(struct fake_driver *fd, uint64_t features,
+					    unsigned queue_mask)
 {
 	struct virtio_device *d = fd->dev;
 	features |= VIRTIO_FEATURE(VIRTIO_F_VERSION_1);
@@ -74,7 +75,9 @@ static inline void fake_driver_start(struct fake_driver *fd, uint64_t features, 
 	status |= VIRTIO_STATUS_FEATURES_OK;
 	virtio_device_write_status(d, status);
 	cr_assert(d->status & VIRTIO_STATUS_FEATURES_OK, "the device accepted the features");
-	for (unsigned q = 0; q < nr_queues; q++) {
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		if (!(queue_mask & (1u << q)))
+			continue;
 		d->queues[q].size = FAKE_QUEUE_SIZE;
 		d->queues[q].desc_addr = fake_ring(q, 0);
 		d->queues[q].avail_addr = fake_ring(q, 1);
@@ -83,6 +86,12 @@ static inline void fake_driver_start(struct fake_driver *fd, uint64_t features, 
 	}
 	virtio_device_write_status(d, status | VIRTIO_STATUS_DRIVER_OK);
 	cr_assert(d->started, "the device started");
+}
+
+/* Feature negotiation, queues 0 .. nr_queues-1 set up, DRIVER_OK. */
+static inline void fake_driver_start(struct fake_driver *fd, uint64_t features, unsigned nr_queues)
+{
+	fake_driver_start_queues(fd, features, (1u << nr_queues) - 1);
 }
 
 /* Makes a chain of `n` buffers available on queue q (no kick). Returns its head. */

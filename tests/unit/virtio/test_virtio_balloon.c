@@ -231,6 +231,17 @@ Test(virtio_balloon, free_page_reporting_without_stats_is_queue_2)
 	check_reporting_on_queue(2);
 }
 
+Test(virtio_balloon, free_page_reporting_at_the_specs_fixed_index_4)
+{
+	/* A driver that follows the spec's list literally: stats 2, (free page hint 3 absent),
+	 * reporting 4. */
+	fake_driver_start_queues(&driver, VIRTIO_FEATURE(F_STATS_VQ) | VIRTIO_FEATURE(F_REPORTING),
+				 0x17);
+	check_reporting_on_queue(4);
+	post_stats(2, 5ULL << 20);
+	cr_assert(fake_wait_until(stats_free_is(5ULL << 20), 2000), "stats still on queue 2");
+}
+
 Test(virtio_balloon, reset_forgets_actual_and_the_held_stats_buffer)
 {
 	fake_driver_start(&driver, VIRTIO_FEATURE(F_STATS_VQ), 3);
