@@ -459,6 +459,10 @@ static void blk_queue_kick(struct virtio_device *d, unsigned index)
 	if (index != 0)
 		return;
 	process_queue(blk);
+	/* Requests the backend finished while they were submitted (page-cache hits on io_uring)
+	 * are answered in this same pass and interrupt, not after another trip through epoll. */
+	if (blk->in_flight > 0 && !(d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET))
+		block_poll(blk->disk);
 	notify_if_pushed(blk);
 }
 
