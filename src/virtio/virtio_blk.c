@@ -63,7 +63,8 @@ struct virtio_blk {
 	bool throttled; /* stopped taking chains at one of the in-flight limits */
 	unsigned in_flight;
 	uint64_t bytes_in_flight;
-	unsigned pushed; /* chains returned since the last interrupt */
+	unsigned pushed;			  /* chains returned since the last interrupt */
+	bool bad_request_logged, io_error_logged; /* each kind is logged once */
 	uint64_t capacity;
 	char serial[VIRTIO_BLK_ID_BYTES];
 	void *zeroes; /* BLK_ZERO_CHUNK zero bytes, only ever read */
@@ -126,8 +127,12 @@ static void io_complete(struct block_request *io, int result)
 	if (--req->pending > 0)
 		return;
 	if (!blk->quiescing) {
-		if (req->result < 0)
-			log_debug("%s: request failed: %s", blk->name, strerror(-req->result));
+		if (req->result < 0 && !blk->io_error_logged) {
+			blk->io_error_logged = true;
+			log_warn("%s: I/O error on '%s': %s; the guest sees an I/O error (further "
+				 "errors are not logged)",
+				 blk->name, blk->disk->filename, strerror(-req->result));
+		}
 		answer(blk, req->head, req->status,
 		       req->result < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK, req->written);
 	}
@@ -378,7 +383,7 @@ static int handle_chain(struct virtio_blk *blk, const struct virtq_chain *c)
 		blk_fail(blk, "request without a writable status byte");
 		return -1;
 	}
-	struct virtio_blk_outhdr hdr;
+	struct virtio_blk_outhdr hdr = {0};
 	uint32_t written = 1;
 	int verdict;
 	if (virtq_chain_read(c, 0, &hdr, sizeof(hdr)) < sizeof(hdr)) {
@@ -403,6 +408,13 @@ static int handle_chain(struct virtio_blk *blk, const struct virtq_chain *c)
 			verdict = VIRTIO_BLK_S_UNSUPP;
 			break;
 		}
+	}
+	if (verdict == VIRTIO_BLK_S_IOERR && !blk->bad_request_logged) {
+		blk->bad_request_logged = true;
+		log_warn("%s: refused an invalid request (type %u, sector %llu, %zu bytes out, %zu "
+			 "in) with an I/O error; further ones are not logged",
+			 blk->name, hdr.type, (unsigned long long)hdr.sector, c->out_bytes,
+			 c->in_bytes);
 	}
 	if (verdict >= 0)
 		answer(blk, c->head, status, (uint8_t)verdict, written);
