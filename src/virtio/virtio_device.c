@@ -108,7 +108,8 @@ static void on_watch(void *opaque, uint32_t events)
 	unlock(d);
 }
 
-/* The events each fd is watched for right now: none while the device is stopped. */
+/* The events each fd is watched for right now: none while the device is stopped or broken (a
+ * readable fd whose handler may not run would spin the device thread). */
 static uint32_t kick_events(const struct virtio_device *d, unsigned index)
 {
 	return d->kick_external[index] ? 0 : EPOLLIN;
@@ -116,7 +117,7 @@ static uint32_t kick_events(const struct virtio_device *d, unsigned index)
 
 static uint32_t watch_events(const struct virtio_device *d, const struct virtio_watch *w)
 {
-	return d->started ? w->events : 0;
+	return device_running(d) ? w->events : 0;
 }
 
 static void apply_watch_events(struct virtio_device *d)
@@ -243,6 +244,8 @@ void virtio_device_write_status(struct virtio_device *d, uint8_t status)
 	if ((added & VIRTIO_STATUS_FEATURES_OK) && !features_acceptable(d))
 		status &= ~VIRTIO_STATUS_FEATURES_OK;
 	d->status = status;
+	if (added & VIRTIO_STATUS_FAILED)
+		apply_watch_events(d);
 	if ((added & VIRTIO_STATUS_DRIVER_OK) && !d->started &&
 	    !(status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)) {
 		if (!(status & VIRTIO_STATUS_FEATURES_OK))
@@ -378,6 +381,7 @@ void virtio_device_fail(struct virtio_device *d, const char *fmt, ...)
 	}
 	if (!(d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)) {
 		d->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+		apply_watch_events(d);
 		notify_config(d);
 	}
 	unlock(d);

@@ -430,6 +430,49 @@ Test(virtio_device, backend_fds_are_watched_only_while_started)
 		     "an unwatched fd is not watched again");
 }
 
+static uint64_t process_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* A broken device runs no handler, so a backend fd that stays readable (I/O completions still
+ * arriving) must not be watched either: the device thread would spin at 100% until reset. */
+static void expect_idle_device_thread(void)
+{
+	uint64_t before = process_cpu_ns();
+	usleep(300 * 1000);
+	uint64_t used = process_cpu_ns() - before;
+	cr_assert_lt(used, 60 * 1000000ULL, "the device thread burnt %llu ms of CPU in 300 ms",
+		     (unsigned long long)(used / 1000000));
+}
+
+Test(virtio_device, a_broken_device_does_not_spin_on_a_readable_backend_fd)
+{
+	echo->backend_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	cr_assert_geq(echo->backend_fd, 0);
+	cr_assert_eq(virtio_device_watch(&echo->dev, echo->backend_fd, EPOLLIN, echo_backend), 0);
+	negotiate(version_1());
+	driver_ok();
+	virtio_device_fail(&echo->dev, "test failure");
+	uint64_t one = 1;
+	cr_assert_eq(write(echo->backend_fd, &one, sizeof(one)), sizeof(one));
+	expect_idle_device_thread();
+	cr_assert_eq(__atomic_load_n(&echo->backend_events, __ATOMIC_ACQUIRE), 0);
+
+	/* The driver giving up (FAILED) stops the device the same way. */
+	virtio_device_write_status(&echo->dev, 0);
+	negotiate(version_1());
+	driver_ok();
+	cr_assert(wait_for(&echo->backend_events, 1), "the device works again after a reset");
+	virtio_device_write_status(&echo->dev,
+				   status_ready | VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FAILED);
+	cr_assert_eq(write(echo->backend_fd, &one, sizeof(one)), sizeof(one));
+	expect_idle_device_thread();
+	cr_assert_eq(__atomic_load_n(&echo->backend_events, __ATOMIC_ACQUIRE), 1);
+}
+
 Test(virtio_device, an_external_kick_fd_is_left_alone)
 {
 	negotiate(version_1());
