@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Virtio benchmark: gureum vs QEMU microvm (pcie=on: virtio-pci with MSI-X), side by side in one
 # nested-lab run (scenario tests/lab/scenarios/vbench.sh).
-#   bench/virtio.sh [--log FILE] [--qemu-only]     (see bench/README.md; ~8 minutes)
+#   bench/virtio.sh [--log FILE] [--qemu-only]     (see bench/README.md; 3-6 minutes)
 # Each VMM boots the default guest with one raw virtio-blk disk in L1's RAM and one virtio-net
 # card on an L1 tap with vhost-net: sequential and random disk I/O, network throughput both ways
 # and ping latency, VM exits per MiB / request / ping, VMM RSS. Prints a table with the ratio
