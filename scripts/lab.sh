@@ -69,6 +69,23 @@ l1=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu EPYC,+svm,+npt -m 204
 	-chardev stdio,id=con,signal=off -serial chardev:con -no-reboot
 	-kernel "$GUREUM_ROOT/out/guest/vmlinuz" -initrd "$initrd" -append "$cmdline")
 
+# L1 prints a heartbeat every 15 s (tests/lab/l1-init); a console silent for FREEZE_S means
+# L1 froze (seen with TCG: its vCPU halted for good, no timer ever fires again). Kill it so the
+# caller can retry in minutes instead of waiting for the whole timeout.
+FREEZE_S=90
+froze=0
+watch_for_freeze() { # PID LOGFILE
+	while kill -0 "$1" 2>/dev/null; do
+		sleep 5
+		if (($(date +%s) - $(stat -c %Y "$2") > FREEZE_S)); then
+			froze=1
+			pkill -KILL -P "$1" 2>/dev/null || true # QEMU, the child of timeout
+			kill -KILL "$1" 2>/dev/null || true
+			return
+		fi
+	done
+}
+
 log "running scenario '$scenario' in L1 (smp $smp, timeout ${timeout_s}s), log: $logfile"
 start=$(date +%s)
 set +e
@@ -78,7 +95,10 @@ if [[ $attach == 1 ]]; then
 		2> >(grep --line-buffered -v "TCG doesn't support requested feature" >&2) | tee "$logfile"
 	rc=${PIPESTATUS[0]}
 else
-	timeout -k 5 "$timeout_s" "${l1[@]}" </dev/null >"$logfile" 2>&1
+	timeout -k 5 "$timeout_s" "${l1[@]}" </dev/null >"$logfile" 2>&1 &
+	l1_pid=$!
+	watch_for_freeze "$l1_pid" "$logfile"
+	wait "$l1_pid"
 	rc=$?
 fi
 set -e
@@ -86,7 +106,9 @@ elapsed=$(($(date +%s) - start))
 # Not anchored: after Ctrl-A x the line may still hold the guest prompt.
 result=$(tr -d '\r' <"$logfile" | grep -a -o -m1 "LAB-RESULT $scenario .*" || true)
 if [[ -z $result ]]; then
-	if [[ $rc == 124 || $rc == 137 ]]; then
+	if [[ $froze == 1 ]]; then
+		result="LAB-RESULT $scenario FAIL L1 froze (no console output for ${FREEZE_S}s, not even its heartbeat)"
+	elif [[ $rc == 124 || $rc == 137 ]]; then
 		result="LAB-RESULT $scenario FAIL L1 did not finish within ${timeout_s}s"
 	else
 		result="LAB-RESULT $scenario FAIL L1 exited (status $rc) without a result"
