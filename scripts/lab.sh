@@ -74,10 +74,18 @@ l1=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu EPYC,+svm,+npt -m 204
 # caller can retry in minutes instead of waiting for the whole timeout.
 FREEZE_S=90
 froze=0
+# Once the result is in the log, L1 gets RESULT_GRACE_S to power off: its tty output may be
+# stalled (see tests/lab/lib.sh), leaving the scenario blocked in an echo after the result.
+RESULT_GRACE_S=30
 watch_for_freeze() { # PID LOGFILE
+	local result_seen=0
 	while kill -0 "$1" 2>/dev/null; do
 		sleep 5
-		if (($(date +%s) - $(stat -c %Y "$2") > FREEZE_S)); then
+		if ((result_seen == 0)) && grep -a -q "LAB-RESULT $scenario " "$2"; then
+			result_seen=$(date +%s)
+		fi
+		if ((result_seen > 0 && $(date +%s) - result_seen > RESULT_GRACE_S)) ||
+			(($(date +%s) - $(stat -c %Y "$2") > FREEZE_S)); then
 			froze=1
 			pkill -KILL -P "$1" 2>/dev/null || true # QEMU, the child of timeout
 			kill -KILL "$1" 2>/dev/null || true

@@ -11,7 +11,15 @@ L2_MEMORY=256M
 READY_MARKER="gureum-guest: ready"
 VM=
 
+# The result also goes to the kernel log, which L1's console prints by polling the UART: L1's
+# interrupt-driven tty output has been seen to stop for good under TCG (a lost UART interrupt),
+# and then an echo to the console blocks forever.
+lab_result_to_kmsg() {
+	echo "<3>$*" >/dev/kmsg 2>/dev/null || true
+}
+
 lab_pass() {
+	lab_result_to_kmsg "LAB-RESULT $LAB_SCENARIO PASS $*"
 	echo "LAB-RESULT $LAB_SCENARIO PASS $*"
 	: >/run/lab-result
 	exit 0
@@ -19,6 +27,7 @@ lab_pass() {
 
 # lab_fail DETAIL: show the current VM's console and stderr tails, then the result line.
 lab_fail() {
+	lab_result_to_kmsg "LAB-RESULT $LAB_SCENARIO FAIL $*"
 	if [ -n "$VM" ]; then
 		echo "---- last 40 lines of the L2 console ($VM_NAME) ----"
 		tail -n 40 "$VM/console" 2>/dev/null | tr -d '\r'
