@@ -72,7 +72,7 @@ l1=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu EPYC,+svm,+npt -m 204
 # L1 prints a heartbeat every 15 s (tests/lab/l1-init); a console silent for FREEZE_S means
 # L1 froze (seen with TCG: its vCPU halted for good, no timer ever fires again). Kill it so the
 # caller can retry in minutes instead of waiting for the whole timeout.
-FREEZE_S=90
+FREEZE_S=60
 froze=0
 # Once the result is in the log, L1 gets RESULT_GRACE_S to power off: its tty output may be
 # stalled (see tests/lab/lib.sh), leaving the scenario blocked in an echo after the result.

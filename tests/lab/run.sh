@@ -2,7 +2,7 @@
 # Nested-lab tests: each scenario boots L1 (QEMU TCG with nested SVM) and, inside it, the
 # default guest under the VMM (build/gureum; with --vmm qemu, Debian's QEMU microvm).
 #   tests/lab/run.sh [--vmm gureum|qemu] [scenario...]
-#   (default: peer boot1 boot2 reboot bigmem pvh vrng vblk vnet vconsole vballoon vall)
+#   (default: peer boot1 boot2 reboot bigmem pvh vrng vblk vnet vhost vconsole vballoon vall)
 # One line per scenario, then exactly "N passed, N failed"; exit 0 only if all passed.
 # A lab that cannot run (no QEMU, no guest image, no gureum binary) makes scenarios FAIL.
 set -euo pipefail
@@ -15,7 +15,7 @@ if [[ ${1:-} == --vmm ]]; then
 	shift 2
 fi
 scenarios=("$@")
-[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(peer boot1 boot2 reboot bigmem pvh vrng vblk vnet vconsole vballoon vall)
+[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(peer boot1 boot2 reboot bigmem pvh vrng vblk vnet vhost vconsole vballoon vall)
 GUREUM_BIN=${GUREUM_BIN:-$GUREUM_ROOT/build/gureum}
 export GUREUM_BIN
 

@@ -1,16 +1,19 @@
 # virtio-net on a tap in L1: the VMM creates tap0 (10.0.2.1/24 on L1's side), the guest's eth0
-# is 10.0.2.2. Pings both ways, then 16 MiB of random data over TCP (busybox nc) each way with
-# sha256 compared; first in userspace (vhost=off), then with vhost-net (vhost=on) when L1 has
-# /dev/vhost-net, and once more with vhost and INTx (pci=nomsi: interrupts forwarded by gureum).
+# is 10.0.2.2. Pings both ways, then 8 MiB of random data over TCP (busybox nc) each way with
+# sha256 compared, in userspace (vhost=off). The scenario vhost runs the same checks with
+# vhost-net (vhost=on), and once more with vhost and INTx (pci=nomsi: interrupts forwarded by
+# gureum). Two scenarios, not one: each L1 run is shorter, and an L1 that froze under TCG (see
+# tests/lab/README.md) is retried for less.
 # lab-smp: 1
-# lab-timeout: 1200
+# lab-timeout: 600
 . /lab/lib.sh
 require_gureum
 
 TAP=tap0
 HOST_IP=10.0.2.1
 GUEST_IP=10.0.2.2
-SIZE_MB=16
+SIZE_MB=8
+VNET_MODES=${VNET_MODES:-userspace}
 DETAIL=
 
 # net_cmd VHOST: the VMM with one NIC on $TAP (QEMU: virtio-net on microvm's virtio-mmio).
@@ -157,8 +160,9 @@ check_network() {
 
 rm -f /tmp/hold
 mkfifo /tmp/hold
-check_network off off
-if [ -c /dev/vhost-net ]; then
+if [ "$VNET_MODES" = userspace ]; then
+	check_network off off
+elif [ -c /dev/vhost-net ]; then
 	check_network on on
 	if [ "${LAB_VMM:-gureum}" = gureum ]; then
 		# Without MSI-X the transport has no irqfd to give vhost: the kernel's interrupts
@@ -167,6 +171,6 @@ if [ -c /dev/vhost-net ]; then
 		check_network on on-intx
 	fi
 else
-	DETAIL="$DETAIL (no /dev/vhost-net in L1: vhost=on not tested)"
+	lab_fail "no /dev/vhost-net in L1: vhost=on cannot be tested"
 fi
 lab_pass "$LAB_VMM:$DETAIL"
