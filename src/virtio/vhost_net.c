@@ -3,6 +3,7 @@
 #include "virtio/vhost_net.h"
 
 #include "lib/log.h"
+#include "virtio/virtio_net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,7 @@
 #define VHOST_NET_RING_FEATURES                                                                    \
 	(VIRTIO_FEATURE(VIRTIO_F_RING_INDIRECT_DESC) | VIRTIO_FEATURE(VIRTIO_F_RING_EVENT_IDX) |   \
 	 VIRTIO_FEATURE(VIRTIO_F_VERSION_1) | VIRTIO_FEATURE(VIRTIO_F_NOTIFY_ON_EMPTY) |           \
-	 VIRTIO_FEATURE(15) /* VIRTIO_NET_F_MRG_RXBUF */)
+	 VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF))
 
 struct vhost_net {
 	int fd;

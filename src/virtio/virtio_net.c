@@ -17,6 +17,7 @@
  *
  * With vhost-net the kernel does both directions itself (vhost_net.c); this file then only
  * starts and stops it. */
+#include "virtio/virtio_net.h"
 #include "virtio/tap.h"
 #include "virtio/vhost_net.h"
 #include "virtio/virtio_devices.h"
@@ -31,40 +32,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* Feature bits (spec 5.1.3). */
-#define NET_F_CSUM	 0
-#define NET_F_GUEST_CSUM 1
-#define NET_F_MAC	 5
-#define NET_F_GUEST_TSO4 7
-#define NET_F_GUEST_TSO6 8
-#define NET_F_GUEST_ECN	 9
-#define NET_F_GUEST_UFO	 10
-#define NET_F_HOST_TSO4	 11
-#define NET_F_HOST_TSO6	 12
-#define NET_F_HOST_ECN	 13
-#define NET_F_MRG_RXBUF	 15
-#define NET_F_STATUS	 16
-
-#define NET_S_LINK_UP 1
-
-/* virtio_net_hdr_v1 (spec 5.1.6). */
-#define HDR_F_NEEDS_CSUM 1
-#define HDR_GSO_NONE	 0
-#define HDR_GSO_TCPV4	 1
-#define HDR_GSO_TCPV6	 4
-#define HDR_GSO_ECN	 0x80
-
-struct net_hdr {
-	uint8_t flags;
-	uint8_t gso_type;
-	uint16_t hdr_len;
-	uint16_t gso_size;
-	uint16_t csum_start;
-	uint16_t csum_offset;
-	uint16_t num_buffers;
-} __attribute__((packed));
-
-_Static_assert(sizeof(struct net_hdr) == TAP_VNET_HDR_SIZE, "virtio_net_hdr_v1 is 12 bytes");
+_Static_assert(sizeof(struct virtio_net_hdr_v1) == TAP_VNET_HDR_SIZE,
+	       "virtio_net_hdr_v1 is 12 bytes");
 
 /* Device configuration (spec 5.1.4); max_virtqueue_pairs and mtu are read as 1 and 0 (the
  * features that give them meaning, MQ and MTU, are not offered). */
@@ -177,33 +146,34 @@ static bool has(const struct virtio_net *net, unsigned bit)
 /* What is wrong with a transmit header for a frame of `frame` bytes, or NULL. The kernel checks
  * again (virtio_net_hdr_to_skb), but a frame it refuses costs a failed write and a log line;
  * here the driver's contract (spec 5.1.6.2.1) is checked against what it negotiated. */
-static const char *tx_header_problem(const struct virtio_net *net, const struct net_hdr *h,
-				     size_t frame)
+static const char *tx_header_problem(const struct virtio_net *net,
+				     const struct virtio_net_hdr_v1 *h, size_t frame)
 {
-	uint8_t gso = h->gso_type & ~HDR_GSO_ECN;
+	uint8_t gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
 	if (frame < MIN_FRAME)
 		return "frame shorter than an Ethernet header";
 	if (frame > MAX_GSO_FRAME)
 		return "frame larger than 64 KiB";
-	if (h->flags & ~HDR_F_NEEDS_CSUM)
+	if (h->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM)
 		return "unknown header flags";
-	if (h->flags & HDR_F_NEEDS_CSUM) {
-		if (!has(net, NET_F_CSUM))
+	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		if (!has(net, VIRTIO_NET_F_CSUM))
 			return "partial checksum without VIRTIO_NET_F_CSUM";
 		if ((size_t)h->csum_start + h->csum_offset + 2 > frame)
 			return "checksum field beyond the end of the frame";
 	}
-	if (gso == HDR_GSO_NONE)
-		return h->gso_type & HDR_GSO_ECN ? "ECN flag on a frame without GSO" : NULL;
-	if (gso == HDR_GSO_TCPV4 && !has(net, NET_F_HOST_TSO4))
+	if (gso == VIRTIO_NET_HDR_GSO_NONE)
+		return h->gso_type & VIRTIO_NET_HDR_GSO_ECN ? "ECN flag on a frame without GSO"
+							    : NULL;
+	if (gso == VIRTIO_NET_HDR_GSO_TCPV4 && !has(net, VIRTIO_NET_F_HOST_TSO4))
 		return "TSOv4 frame without VIRTIO_NET_F_HOST_TSO4";
-	if (gso == HDR_GSO_TCPV6 && !has(net, NET_F_HOST_TSO6))
+	if (gso == VIRTIO_NET_HDR_GSO_TCPV6 && !has(net, VIRTIO_NET_F_HOST_TSO6))
 		return "TSOv6 frame without VIRTIO_NET_F_HOST_TSO6";
-	if (gso != HDR_GSO_TCPV4 && gso != HDR_GSO_TCPV6)
+	if (gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6)
 		return "unsupported GSO type";
-	if ((h->gso_type & HDR_GSO_ECN) && !has(net, NET_F_HOST_ECN))
+	if ((h->gso_type & VIRTIO_NET_HDR_GSO_ECN) && !has(net, VIRTIO_NET_F_HOST_ECN))
 		return "TSO frame with ECN without VIRTIO_NET_F_HOST_ECN";
-	if (!(h->flags & HDR_F_NEEDS_CSUM) || h->gso_size == 0)
+	if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || h->gso_size == 0)
 		return "TSO frame without partial checksum or segment size";
 	return NULL;
 }
@@ -229,7 +199,7 @@ static int tx_send(struct virtio_net *net, const struct virtq_chain *c)
 			 c->out_bytes);
 		return -EINVAL;
 	}
-	struct net_hdr hdr;
+	struct virtio_net_hdr_v1 hdr;
 	virtq_chain_read(c, 0, &hdr, sizeof(hdr));
 	const char *why = tx_header_problem(net, &hdr, c->out_bytes - TAP_VNET_HDR_SIZE);
 	if (why) {
@@ -369,7 +339,7 @@ static bool rx_pool_ready(const struct virtio_net *net)
 		return false;
 	/* Without mergeable buffers a frame goes into one chain, which is dropped if too small
 	 * (spec 5.1.6.3.1 requires the driver to make each big enough). */
-	if (!has(net, NET_F_MRG_RXBUF))
+	if (!has(net, VIRTIO_NET_F_MRG_RXBUF))
 		return true;
 	/* A pool that cannot grow (the driver made its whole ring available) is used as it is. */
 	return p->bytes >= net->rx_need || !rx_pool_has_room(net);
@@ -433,8 +403,8 @@ static void rx_deliver(struct virtio_net *net, size_t len)
 		left -= left < p->len[used] ? left : p->len[used];
 	/* The tap skips num_buffers (it writes 10 bytes and leaves 2): always ours to fill. */
 	uint16_t num_buffers = (uint16_t)used;
-	iov_write_at(p->iov, p->nr_iovs_of[0], offsetof(struct net_hdr, num_buffers), &num_buffers,
-		     sizeof(num_buffers));
+	iov_write_at(p->iov, p->nr_iovs_of[0], offsetof(struct virtio_net_hdr_v1, num_buffers),
+		     &num_buffers, sizeof(num_buffers));
 	left = len;
 	for (unsigned i = 0; i < used; i++) {
 		uint32_t written = left < p->len[i] ? (uint32_t)left : p->len[i];
@@ -513,7 +483,7 @@ static void tap_lost(struct virtio_net *net)
 		  net->tap_name);
 	virtio_device_unwatch(&net->dev, net->tap_fd);
 	net->tap_events = 0;
-	net->config.status &= (uint16_t)~NET_S_LINK_UP;
+	net->config.status &= (uint16_t)~VIRTIO_NET_S_LINK_UP;
 	virtio_device_config_changed(&net->dev);
 }
 
@@ -577,17 +547,17 @@ static void on_vhost_call_tx(struct virtio_device *d, uint32_t events)
 static struct tap_offloads negotiated_offloads(const struct virtio_net *net)
 {
 	return (struct tap_offloads){
-	    .csum = has(net, NET_F_GUEST_CSUM),
-	    .tso4 = has(net, NET_F_GUEST_TSO4),
-	    .tso6 = has(net, NET_F_GUEST_TSO6),
-	    .tso_ecn = has(net, NET_F_GUEST_ECN),
+	    .csum = has(net, VIRTIO_NET_F_GUEST_CSUM),
+	    .tso4 = has(net, VIRTIO_NET_F_GUEST_TSO4),
+	    .tso6 = has(net, VIRTIO_NET_F_GUEST_TSO6),
+	    .tso_ecn = has(net, VIRTIO_NET_F_GUEST_ECN),
 	};
 }
 
 static size_t rx_buffer_need(const struct virtio_net *net)
 {
-	bool gso =
-	    has(net, NET_F_GUEST_TSO4) || has(net, NET_F_GUEST_TSO6) || has(net, NET_F_GUEST_UFO);
+	bool gso = has(net, VIRTIO_NET_F_GUEST_TSO4) || has(net, VIRTIO_NET_F_GUEST_TSO6) ||
+		   has(net, VIRTIO_NET_F_GUEST_UFO);
 	return TAP_VNET_HDR_SIZE + (gso ? MAX_GSO_FRAME : MAX_PLAIN_FRAME);
 }
 
@@ -685,17 +655,18 @@ static void derive_mac(const char *tap, unsigned index, uint8_t mac[6])
 }
 
 #define NET_FEATURES                                                                               \
-	(VIRTIO_FEATURE(NET_F_MAC) | VIRTIO_FEATURE(NET_F_STATUS) | VIRTIO_FEATURE(NET_F_CSUM) |   \
-	 VIRTIO_FEATURE(NET_F_GUEST_CSUM) | VIRTIO_FEATURE(NET_F_HOST_TSO4) |                      \
-	 VIRTIO_FEATURE(NET_F_HOST_TSO6) | VIRTIO_FEATURE(NET_F_HOST_ECN) |                        \
-	 VIRTIO_FEATURE(NET_F_GUEST_TSO4) | VIRTIO_FEATURE(NET_F_GUEST_TSO6) |                     \
-	 VIRTIO_FEATURE(NET_F_GUEST_ECN) | VIRTIO_FEATURE(NET_F_MRG_RXBUF))
+	(VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_STATUS) |                  \
+	 VIRTIO_FEATURE(VIRTIO_NET_F_CSUM) | VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_CSUM) |             \
+	 VIRTIO_FEATURE(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_FEATURE(VIRTIO_NET_F_HOST_TSO6) |         \
+	 VIRTIO_FEATURE(VIRTIO_NET_F_HOST_ECN) | VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_TSO4) |         \
+	 VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_TSO6) | VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_ECN) |        \
+	 VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF))
 
 /* The ring features the core always offers plus mergeable buffers: vhost must do them all,
  * since the driver negotiates before we know whether vhost will start. */
 #define VHOST_REQUIRED                                                                             \
 	(VIRTIO_FEATURE(VIRTIO_F_VERSION_1) | VIRTIO_FEATURE(VIRTIO_F_RING_INDIRECT_DESC) |        \
-	 VIRTIO_FEATURE(VIRTIO_F_RING_EVENT_IDX) | VIRTIO_FEATURE(NET_F_MRG_RXBUF))
+	 VIRTIO_FEATURE(VIRTIO_F_RING_EVENT_IDX) | VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF))
 
 static int open_vhost(struct virtio_net *net, char *err, size_t err_len)
 {
@@ -756,7 +727,7 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 		memcpy(net->config.mac, cfg->mac, sizeof(net->config.mac));
 	else
 		derive_mac(net->tap_name, index, net->config.mac);
-	net->config.status = NET_S_LINK_UP;
+	net->config.status = VIRTIO_NET_S_LINK_UP;
 	net->config.max_virtqueue_pairs = 1;
 	if (open_vhost(net, err, err_len) < 0)
 		goto fail;

@@ -5,6 +5,7 @@
  * answered, a UDP datagram with a partial checksum delivered to a socket, a TSO frame received
  * through several mergeable buffers. Skipped where tap devices cannot be created. */
 #include "virtio/virtio_devices.h"
+#include "virtio/virtio_net.h"
 
 #include "fake_driver.h"
 
@@ -28,29 +29,10 @@
 #define TAP_NAME "gnet0"
 #define HDR_SIZE 12
 
-/* Feature bits (virtio 1.2, 5.1.3). */
-#define F_CSUM	     0
-#define F_GUEST_CSUM 1
-#define F_MAC	     5
-#define F_GUEST_TSO4 7
-#define F_HOST_TSO4  11
-#define F_MRG_RXBUF  15
-#define F_STATUS     16
-
 #define BUFFERS_GPA 0x100000ULL
 #define SLOT_SIZE   0x2000 /* one receive buffer per 8 KiB slot */
 
 static const uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
-
-struct net_hdr {
-	uint8_t flags;
-	uint8_t gso_type;
-	uint16_t hdr_len;
-	uint16_t gso_size;
-	uint16_t csum_start;
-	uint16_t csum_offset;
-	uint16_t num_buffers;
-} __attribute__((packed));
 
 static struct fake_driver drv;
 static struct virtio_device *dev;
@@ -152,7 +134,7 @@ static void add_rx_buffer(unsigned slot, uint32_t len)
 
 /* Sends header + frame as two buffers (as Linux does without ANY_LAYOUT tricks) and waits
  * until the device has returned the chain. */
-static void transmit(const struct net_hdr *hdr, const void *frame, size_t len)
+static void transmit(const struct virtio_net_hdr_v1 *hdr, const void *frame, size_t len)
 {
 	uint64_t hdr_gpa = 0x300000, frame_gpa = 0x301000;
 	cr_assert(guest_memory_write(&drv.mem, hdr_gpa, hdr, sizeof(*hdr)));
@@ -165,7 +147,7 @@ static void transmit(const struct net_hdr *hdr, const void *frame, size_t len)
 }
 
 struct received {
-	struct net_hdr hdr;
+	struct virtio_net_hdr_v1 hdr;
 	size_t len; /* frame bytes, header excluded */
 	uint8_t frame[70000];
 	unsigned buffers;
@@ -261,7 +243,7 @@ static void read_host_mac(void)
 
 Test(virtio_net, config_space_holds_the_mac_and_link_up)
 {
-	start(VIRTIO_FEATURE(F_MAC) | VIRTIO_FEATURE(F_STATUS));
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_STATUS));
 	uint8_t config[8];
 	for (unsigned i = 0; i < sizeof(config); i++)
 		dev->ops->config_read(dev, i, &config[i], 1);
@@ -310,7 +292,7 @@ static void check_arp(void)
 	uint8_t spa[4] = {10, 0, 2, 2}, tpa[4] = {10, 0, 2, 1};
 	memcpy(a + 14, spa, 4);
 	memcpy(a + 24, tpa, 4);
-	struct net_hdr hdr = {0};
+	struct virtio_net_hdr_v1 hdr = {0};
 	transmit(&hdr, arp, sizeof(arp));
 	cr_assert(fake_wait_until(drv.queue_notifications[TX] >= 1, 1000), "transmit interrupt");
 
@@ -328,7 +310,7 @@ static void check_arp(void)
 
 Test(virtio_net, arp_request_from_the_guest_is_answered_by_the_kernel)
 {
-	start(VIRTIO_FEATURE(F_MAC));
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC));
 	check_arp();
 }
 
@@ -340,7 +322,8 @@ Test(virtio_net, arp_through_vhost_net)
 	if (fd < 0)
 		cr_skip_test("/dev/vhost-net: %s", strerror(errno));
 	close(fd);
-	start_with(VHOST_ON, VIRTIO_FEATURE(F_MAC) | VIRTIO_FEATURE(F_MRG_RXBUF) |
+	start_with(VHOST_ON, VIRTIO_FEATURE(VIRTIO_NET_F_MAC) |
+				 VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF) |
 				 VIRTIO_FEATURE(VIRTIO_F_RING_EVENT_IDX));
 	check_arp();
 }
@@ -364,7 +347,7 @@ static ssize_t udp_to_host(bool partial_checksum, bool correct_checksum)
 	put16(udp + 4, (uint16_t)udp_len);
 	memcpy(udp + 8, payload, sizeof(payload));
 	uint16_t pseudo = pseudo_sum(f + 14, IPPROTO_UDP, udp_len);
-	struct net_hdr hdr = {0};
+	struct virtio_net_hdr_v1 hdr = {0};
 	if (partial_checksum) {
 		/* The guest leaves the sum over the UDP part to the host, as Linux does. */
 		put16(udp + 6, pseudo);
@@ -389,21 +372,21 @@ static ssize_t udp_to_host(bool partial_checksum, bool correct_checksum)
 
 Test(virtio_net, partial_checksum_from_the_guest_is_completed_by_the_host)
 {
-	start(VIRTIO_FEATURE(F_MAC) | VIRTIO_FEATURE(F_CSUM));
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_CSUM));
 	cr_assert_eq(udp_to_host(true, false), 21, "the socket got the datagram");
 }
 
 Test(virtio_net, kernel_drops_a_bad_checksum_that_was_not_marked_partial)
 {
 	/* The control for the test above: the kernel does check what it is not told to fill. */
-	start(VIRTIO_FEATURE(F_MAC) | VIRTIO_FEATURE(F_CSUM));
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_CSUM));
 	cr_assert_eq(udp_to_host(false, true), 21, "a correct full checksum is delivered");
 	cr_assert_eq(udp_to_host(false, false), -1, "a wrong one is not");
 }
 
 Test(virtio_net, partial_checksum_without_csum_feature_is_dropped_not_fatal)
 {
-	start(VIRTIO_FEATURE(F_MAC));
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC));
 	cr_assert_eq(udp_to_host(true, false), -1, "the frame is dropped");
 	cr_assert_eq(dev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0, "the device runs on");
 	cr_assert_eq(udp_to_host(false, true), 21, "later frames pass");
@@ -456,8 +439,8 @@ static size_t tcp_frame(uint8_t *f, size_t payload)
 
 Test(virtio_net, tso_frame_arrives_whole_across_mergeable_buffers)
 {
-	start(VIRTIO_FEATURE(F_MAC) | VIRTIO_FEATURE(F_GUEST_CSUM) | VIRTIO_FEATURE(F_GUEST_TSO4) |
-	      VIRTIO_FEATURE(F_MRG_RXBUF));
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_CSUM) |
+	      VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_TSO4) | VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF));
 	/* 9 x 8 KiB: room for the largest frame (64 KiB + header), which the device waits for. */
 	for (unsigned i = 0; i < 9; i++)
 		add_rx_buffer(i, SLOT_SIZE);
@@ -465,12 +448,12 @@ Test(virtio_net, tso_frame_arrives_whole_across_mergeable_buffers)
 
 	static uint8_t frame[40000];
 	size_t len = tcp_frame(frame, 30000);
-	struct net_hdr gso = {.flags = 1,
-			      .gso_type = 1 /* TCPV4 */,
-			      .hdr_len = 54,
-			      .gso_size = 1448,
-			      .csum_start = 34,
-			      .csum_offset = 16};
+	struct virtio_net_hdr_v1 gso = {.flags = 1,
+					.gso_type = 1 /* TCPV4 */,
+					.hdr_len = 54,
+					.gso_size = 1448,
+					.csum_start = 34,
+					.csum_offset = 16};
 	inject(&gso, frame, len);
 
 	static struct received r;
@@ -485,15 +468,15 @@ Test(virtio_net, tso_frame_arrives_whole_across_mergeable_buffers)
 
 Test(virtio_net, without_room_frames_wait_in_the_tap_until_the_driver_kicks)
 {
-	start(VIRTIO_FEATURE(F_MAC) | VIRTIO_FEATURE(F_GUEST_CSUM) | VIRTIO_FEATURE(F_GUEST_TSO4) |
-	      VIRTIO_FEATURE(F_MRG_RXBUF));
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_CSUM) |
+	      VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_TSO4) | VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF));
 	/* 5 x 8 KiB is less than a 64 KiB frame could need: the device must not read yet. */
 	for (unsigned i = 0; i < 5; i++)
 		add_rx_buffer(i, SLOT_SIZE);
 	virtio_device_kick(dev, RX);
 	static uint8_t frame[2000];
 	size_t len = tcp_frame(frame, 100);
-	struct net_hdr plain = {0};
+	struct virtio_net_hdr_v1 plain = {0};
 	inject(&plain, frame, len);
 	usleep(200 * 1000);
 	cr_assert_eq(fake_used_idx(&drv, RX), 0, "nothing received while buffers are short");
@@ -510,12 +493,12 @@ Test(virtio_net, without_room_frames_wait_in_the_tap_until_the_driver_kicks)
 
 Test(virtio_net, frame_too_big_for_a_buffer_without_mergeable_buffers_is_dropped)
 {
-	start(VIRTIO_FEATURE(F_MAC));
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC));
 	add_rx_buffer(0, 200); /* too small for what follows, big enough for the next */
 	virtio_device_kick(dev, RX);
 	static uint8_t big[1200], small[200];
 	size_t big_len = tcp_frame(big, 1000), small_len = tcp_frame(small, 50);
-	struct net_hdr plain = {0};
+	struct virtio_net_hdr_v1 plain = {0};
 	inject(&plain, big, big_len);
 	inject(&plain, small, small_len);
 	static struct received r;
@@ -528,7 +511,7 @@ Test(virtio_net, frame_too_big_for_a_buffer_without_mergeable_buffers_is_dropped
 
 Test(virtio_net, transmit_chain_with_a_writable_buffer_fails_the_device)
 {
-	start(VIRTIO_FEATURE(F_MAC));
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC));
 	struct fake_buf bufs[2] = {{0x300000, HDR_SIZE, false}, {0x301000, 64, true}};
 	fake_driver_add(&drv, TX, bufs, 2);
 	virtio_device_kick(dev, TX);
@@ -538,7 +521,7 @@ Test(virtio_net, transmit_chain_with_a_writable_buffer_fails_the_device)
 
 Test(virtio_net, transmit_chain_shorter_than_the_header_fails_the_device)
 {
-	start(VIRTIO_FEATURE(F_MAC));
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC));
 	struct fake_buf b = {0x300000, 10, false};
 	fake_driver_add(&drv, TX, &b, 1);
 	virtio_device_kick(dev, TX);
@@ -547,10 +530,10 @@ Test(virtio_net, transmit_chain_shorter_than_the_header_fails_the_device)
 
 Test(virtio_net, tso_frame_without_host_tso_is_dropped_and_returned)
 {
-	start(VIRTIO_FEATURE(F_MAC) | VIRTIO_FEATURE(F_CSUM));
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_CSUM));
 	uint8_t f[100] = {0};
 	ipv4_headers(f, guest_mac, IPPROTO_TCP, 40);
-	struct net_hdr hdr = {
+	struct virtio_net_hdr_v1 hdr = {
 	    .flags = 1, .gso_type = 1, .gso_size = 1448, .csum_start = 34, .csum_offset = 16};
 	transmit(&hdr, f, 74);
 	struct virtq_used_elem e = fake_used_elem(&drv, TX, 0);
@@ -560,19 +543,19 @@ Test(virtio_net, tso_frame_without_host_tso_is_dropped_and_returned)
 
 Test(virtio_net, receive_chain_with_a_readable_buffer_fails_the_device)
 {
-	start(VIRTIO_FEATURE(F_MAC));
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC));
 	struct fake_buf b = {BUFFERS_GPA, 2048, false};
 	fake_driver_add(&drv, RX, &b, 1);
 	virtio_device_kick(dev, RX);
 	static uint8_t frame[200];
-	struct net_hdr plain = {0};
+	struct virtio_net_hdr_v1 plain = {0};
 	inject(&plain, frame, tcp_frame(frame, 50));
 	cr_assert(fake_wait_until(dev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 2000));
 }
 
 Test(virtio_net, reset_and_restart_keep_working)
 {
-	start(VIRTIO_FEATURE(F_MAC));
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC));
 	add_rx_buffer(0, 2048);
 	virtio_device_kick(dev, RX);
 	virtio_device_write_status(dev, 0);
@@ -583,12 +566,12 @@ Test(virtio_net, reset_and_restart_keep_working)
 			static uint8_t zero[0x1000];
 			cr_assert(guest_memory_write(&drv.mem, fake_ring(q, part), zero, 0x1000));
 		}
-	fake_driver_start(&drv, VIRTIO_FEATURE(F_MAC), 2);
+	fake_driver_start(&drv, VIRTIO_FEATURE(VIRTIO_NET_F_MAC), 2);
 	rx_seen = 0;
 	add_rx_buffer(1, 2048);
 	virtio_device_kick(dev, RX);
 	static uint8_t frame[200];
-	struct net_hdr plain = {0};
+	struct virtio_net_hdr_v1 plain = {0};
 	size_t len = tcp_frame(frame, 50);
 	inject(&plain, frame, len);
 	static struct received r;
@@ -630,7 +613,7 @@ Test(virtio_net, vhost_on_without_vhost_net_fails_clearly)
 
 Test(virtio_net, deleted_tap_takes_the_link_down_without_harm)
 {
-	start(VIRTIO_FEATURE(F_MAC) | VIRTIO_FEATURE(F_STATUS));
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_STATUS));
 	if (system("ip link del " TAP_NAME " 2>/dev/null") != 0)
 		cr_skip_test("cannot delete the tap with ip(8)");
 	uint8_t status = 1;
