@@ -1,34 +1,13 @@
 /* The device options of gureum run (--disk, --net, --rng, --balloon, --console-device,
  * --api-socket): what a user types becomes the right configuration, and every mistake is
  * refused with a message naming the option. */
-#include "cmd/run_args.h"
+#include "run_args_harness.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static enum run_args_result parse(struct vm_config *c, char *err, int argc, char **argv)
-{
-	config_init(c);
-	err[0] = '\0';
-	return run_args_parse(argc, argv, c, err, 512);
-}
-
-#define ARGV(...)	   ((char *[]){"run", __VA_ARGS__, NULL})
-#define ARGC(...)	   ((int)(sizeof((char *[]){"run", __VA_ARGS__}) / sizeof(char *)))
-#define PARSE(c, err, ...) parse(c, err, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
-
-static char *temp_file(const char *text)
-{
-	char *path = strdup("/tmp/gureum-devopt-XXXXXX");
-	int fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	return path;
-}
 
 Test(device_options, disks_keep_their_order_and_properties)
 {
@@ -126,8 +105,8 @@ Test(device_options, too_many_disks)
 
 Test(device_options, json_arrays_add_several_devices)
 {
-	char *path = temp_file("{\"disk\": [\"/a.img\", \"/b.img,readonly=on\"],"
-			       " \"net\": \"tap=tap9\", \"rng\": true}");
+	char *path = write_temp("{\"disk\": [\"/a.img\", \"/b.img,readonly=on\"],"
+				" \"net\": \"tap=tap9\", \"rng\": true}");
 	struct vm_config c;
 	char err[512];
 	cr_assert_eq(PARSE(&c, err, "--config", path), RUN_ARGS_OK, "%s", err);
@@ -139,7 +118,7 @@ Test(device_options, json_arrays_add_several_devices)
 	unlink(path);
 	free(path);
 
-	path = temp_file("{\"cpus\": [1, 2]}");
+	path = write_temp("{\"cpus\": [1, 2]}");
 	cr_assert_eq(PARSE(&c, err, "--config", path), RUN_ARGS_ERROR);
 	cr_assert(strstr(err, "takes one value"), "%s", err);
 	config_free(&c);
@@ -149,8 +128,8 @@ Test(device_options, json_arrays_add_several_devices)
 
 Test(device_options, validation_checks_disks_and_taps)
 {
-	char *kernel = temp_file("k");
-	char *disk = temp_file("disk");
+	char *kernel = write_temp("k");
+	char *disk = write_temp("disk");
 	struct vm_config c;
 	char err[512];
 	char disk_arg[300];

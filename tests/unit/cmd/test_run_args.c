@@ -1,29 +1,9 @@
-#include "cmd/run_args.h"
+#include "run_args_harness.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-static enum run_args_result parse(struct vm_config *c, char *err, int argc, char **argv)
-{
-	config_init(c);
-	return run_args_parse(argc, argv, c, err, 512);
-}
-
-#define ARGV(...)	   ((char *[]){"run", __VA_ARGS__, NULL})
-#define ARGC(...)	   ((int)(sizeof((char *[]){"run", __VA_ARGS__}) / sizeof(char *)))
-#define PARSE(c, err, ...) parse(c, err, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
-
-static char *write_temp(const char *text)
-{
-	char *path = strdup("/tmp/gureum-test-XXXXXX");
-	int fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	return path;
-}
 
 Test(run_args, defaults)
 {
