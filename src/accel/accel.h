@@ -46,6 +46,11 @@ struct vcpu_exit {
 		struct {
 			uint64_t code;
 		} error;
+		struct {
+			/* The accelerator re-initialised the vCPU on the shutdown, so its registers
+			 * are the reset state, not those at the triple fault. */
+			bool registers_reset;
+		} shutdown;
 	};
 };
 

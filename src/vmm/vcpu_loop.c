@@ -50,6 +50,16 @@ static void crash(struct vm_vcpu *vcpu, const char *what, uint64_t code)
 	vm_request_stop(vcpu->vm, VM_STOP_CRASH, VM_EXIT_CRASH);
 }
 
+static void triple_fault(struct vm_vcpu *vcpu, const struct vcpu_exit *exit)
+{
+	if (exit->shutdown.registers_reset)
+		log_warn("vCPU %u: this accelerator re-initialises a vCPU when it shuts down (KVM "
+			 "on AMD SVM), so the registers below are its reset state, not those at the "
+			 "fault",
+			 vcpu->index);
+	crash(vcpu, "triple fault", 0);
+}
+
 /* Returns false when the thread must stop running the guest. */
 static bool handle_exit(struct vm_vcpu *vcpu, const struct vcpu_exit *exit)
 {
@@ -71,7 +81,7 @@ static bool handle_exit(struct vm_vcpu *vcpu, const struct vcpu_exit *exit)
 		vm_request_stop(vm, VM_STOP_RESET, 0);
 		return false;
 	case VCPU_EXIT_SHUTDOWN:
-		crash(vcpu, "triple fault", 0);
+		triple_fault(vcpu, exit);
 		return false;
 	case VCPU_EXIT_INTERNAL_ERROR:
 		crash(vcpu, "internal error in the accelerator", exit->error.code);

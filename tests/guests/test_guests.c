@@ -244,6 +244,13 @@ Test(guests, long64_pvh)
 	free(kernel);
 }
 
+/* KVM on AMD SVM INITs a vCPU on a shutdown intercept (the VMCB is undefined after it): there
+ * the report must say that its registers are the reset state. Elsewhere they are the guest's. */
+static bool kvm_resets_vcpu_on_shutdown(void)
+{
+	return access("/sys/module/kvm_amd", F_OK) == 0 && access("/sys/module/kvm_pvm", F_OK) != 0;
+}
+
 Test(guests, triple_fault)
 {
 	char *kernel = payload("triple_fault.elf");
@@ -251,7 +258,10 @@ Test(guests, triple_fault)
 	expect_status(&run, STATUS_CRASH);
 	expect_stderr_has(&run, "triple fault");
 	expect_stderr_has(&run, "rip=");
-	expect_stderr_has(&run, "idt=0000000000000000/0000"); /* the state is the guest's own */
+	if (kvm_resets_vcpu_on_shutdown())
+		expect_stderr_has(&run, "registers below are its reset state");
+	else
+		expect_stderr_has(&run, "idt=0000000000000000/0000"); /* the guest's own state */
 	free_run(&run);
 	free(kernel);
 }

@@ -29,6 +29,9 @@ struct accel_vm {
 	uint32_t nr_msr_indices;
 	struct accel_vcpu *vcpus[KVM_MAX_VCPUS];
 	bool has_xsave, has_xcrs, has_stats_fd, has_tsc_deadline;
+	/* KVM on AMD SVM (kvm_amd): its shutdown intercept INITs the vCPU, since the VMCB is
+	 * undefined after a SHUTDOWN, so a triple fault leaves no guest registers behind. */
+	bool shutdown_resets_vcpu;
 	/* irqfd routes and ioeventfd support (kvm_irq_routes.c); routes_lock guards the table,
 	 * which device threads and vCPU threads change. */
 	pthread_mutex_t routes_lock;

@@ -120,6 +120,7 @@ static void decode_exit(struct accel_vcpu *vcpu, struct vcpu_exit *exit)
 		break;
 	case KVM_EXIT_SHUTDOWN:
 		exit->reason = VCPU_EXIT_SHUTDOWN;
+		exit->shutdown.registers_reset = vcpu->vm->shutdown_resets_vcpu;
 		break;
 	case KVM_EXIT_SYSTEM_EVENT:
 		decode_system_event(run, exit);

@@ -193,6 +193,7 @@ static int kvm_vm_create(const struct accel_vm_config *config, struct accel_vm *
 	if (create_irqchip(vm, err, err_len) < 0)
 		goto fail;
 	kvm_irq_routes_probe(vm);
+	vm->shutdown_resets_vcpu = access("/sys/module/kvm_amd", F_OK) == 0 && !host_is_pvm();
 	*out = vm;
 	return 0;
 fail:
