@@ -21,9 +21,10 @@ QEMU=$(command -v qemu-system-x86_64 || true)
 STRACE=$(command -v strace || true)
 # Files QEMU microvm opens besides its libraries (found with strace).
 QEMU_DATA=(bios-microvm.bin linuxboot_dma.bin)
-# Modules L1 loads (dependencies are added): KVM, and tun + vhost-net so the virtio-net
-# scenarios have /dev/net/tun and /dev/vhost-net.
-L1_MODULES=(kvm_amd tun vhost_net)
+# Modules L1 loads (dependencies are added): KVM, tun + vhost-net so the virtio-net scenarios
+# have /dev/net/tun and /dev/vhost-net, and virtio-blk for the result disk of test programs
+# (tests/lab/host-or-lab.sh).
+L1_MODULES=(kvm_amd tun vhost_net virtio_pci virtio_blk)
 # e2fsprogs, for the virtio-blk scenarios: make a file system on a disk image, look into it.
 E2FS_TOOLS=(mke2fs debugfs e2fsck)
 

@@ -2,13 +2,16 @@
 # Run one nested-lab scenario: L1 is QEMU TCG with nested SVM, inside it KVM is real
 # hardware-assisted KVM and the VMM under test boots the default guest (L2).
 #   scripts/lab.sh [--smp N] [--timeout SECONDS] [--log FILE] [--attach] [--no-build]
-#                  [--vmm gureum|qemu] SCENARIO
+#                  [--vmm gureum|qemu] [--initrd FILE] [--result-disk FILE] SCENARIO
 # Prints L1's "LAB-RESULT ..." line and exits 0 only when the scenario passed.
 # A scenario's header lines "# lab-smp: N" and "# lab-timeout: S" give its defaults.
 # --vmm qemu runs gureum's scenarios with QEMU microvm (proves the scenarios themselves).
 # --attach: L1's console is this process's stdin/stdout (besides the log); when stdin is a
 # terminal the scenario is told so (lab.interactive=1) and the user talks to the L2 shell.
-# Without --attach, L1's console goes to the log file only. --timeout 0: no time limit. GUREUM_BIN overrides build/gureum.
+# --initrd FILE boots L1 with a prebuilt initramfs instead of building the lab's (see
+# tests/lab/host-or-lab.sh); --result-disk FILE gives L1 a raw virtio-blk disk (/dev/vda) to
+# write results to, independent of its console. Without --attach, L1's console goes to the log file only.
+# --timeout 0: no time limit. GUREUM_BIN overrides build/gureum.
 set -euo pipefail
 LOG_TAG=lab
 . "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
@@ -19,6 +22,8 @@ vmm=gureum
 logfile=
 attach=0
 build=1
+initrd=
+result_disk=
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--smp) smp=$2 && shift 2 ;;
@@ -27,6 +32,8 @@ while [[ $# -gt 0 ]]; do
 	--attach) attach=1 && shift ;;
 	--no-build) build=0 && shift ;;
 	--vmm) vmm=$2 && shift 2 ;;
+	--initrd) initrd=$2 && build=0 && shift 2 ;;
+	--result-disk) result_disk=$2 && shift 2 ;;
 	-*) die "unknown option $1 (see the comment at the top of $0)" ;;
 	*) break ;;
 	esac
@@ -47,7 +54,7 @@ timeout_s=${timeout_s:-$(scenario_header lab-timeout 180)}
 need_cmd qemu-system-x86_64 qemu-system-x86
 need_cmd timeout coreutils
 
-initrd=$(lab_initrd_path)
+initrd=${initrd:-$(lab_initrd_path)}
 if [[ $build == 1 ]]; then
 	"$GUREUM_ROOT/scripts/lab-initramfs.sh" "$initrd" >&2
 fi
@@ -64,19 +71,45 @@ cmdline+=" lab.interactive=$interactive lab.vmm=$vmm"
 # Attached to a user's terminal, L1's own kernel messages are noise: only emergencies.
 [[ $attach == 1 ]] && cmdline+=" loglevel=1"
 # -display none + a stdio chardev, not -nographic: its Ctrl-A mux would eat the guest's Ctrl-A.
+# L1's monitor is a pair of FIFOs (MONITOR.in/.out): when L1 freezes, its CPU and interrupt
+# controller state go into the log before it is killed (see dump_frozen_l1).
+mondir=$(mktemp -d "${TMPDIR:-/tmp}/gureum-lab-mon.XXXXXX")
+trap 'rm -rf "$mondir"' EXIT
+mkfifo "$mondir/mon.in" "$mondir/mon.out"
 l1=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu EPYC,+svm,+npt -m 2048 -smp "$smp"
-	-nodefaults -no-user-config -display none -monitor none
+	-nodefaults -no-user-config -display none
+	-chardev "pipe,id=mon,path=$mondir/mon" -mon chardev=mon,mode=readline
 	-chardev stdio,id=con,signal=off -serial chardev:con -no-reboot
 	-kernel "$GUREUM_ROOT/out/guest/vmlinuz" -initrd "$initrd" -append "$cmdline")
+if [[ -n $result_disk ]]; then
+	l1+=(-drive "file=$result_disk,format=raw,if=none,id=result,cache=unsafe"
+		-device virtio-blk-pci,drive=result)
+fi
 
 # L1 prints a heartbeat every 15 s (tests/lab/l1-init); a console silent for FREEZE_S means
 # L1 froze (seen with TCG: its vCPU halted for good, no timer ever fires again). Kill it so the
 # caller can retry in minutes instead of waiting for the whole timeout.
-FREEZE_S=60
+FREEZE_S=${LAB_FREEZE_S:-60}
 froze=0
 # Once the result is in the log, L1 gets RESULT_GRACE_S to power off: its tty output may be
 # stalled (see tests/lab/lib.sh), leaving the scenario blocked in an echo after the result.
 RESULT_GRACE_S=30
+# dump_frozen_l1 LOGFILE: what L1's vCPUs and interrupt controllers were doing, from the monitor.
+dump_frozen_l1() {
+	local cmd
+	{
+		echo "==== L1 froze; QEMU monitor state follows ===="
+		for cmd in "info cpus" "info registers -a" "info lapic 0" "info lapic 1" "info pic" \
+			"info irq" "x/8i \$pc"; do
+			echo "(qemu) $cmd"
+			echo "$cmd" >"$mondir/mon.in"
+			# The monitor echoes what it was sent with line-editing escapes: drop those lines.
+			timeout 2 cat "$mondir/mon.out" 2>/dev/null | tr -d '\r' | grep -a -v $'\e'
+		done
+		echo "==== end of monitor state ===="
+	} >>"$1" 2>&1
+}
+
 watch_for_freeze() { # PID LOGFILE
 	local result_seen=0
 	while kill -0 "$1" 2>/dev/null; do
@@ -87,6 +120,7 @@ watch_for_freeze() { # PID LOGFILE
 		if ((result_seen > 0 && $(date +%s) - result_seen > RESULT_GRACE_S)) ||
 			(($(date +%s) - $(stat -c %Y "$2") > FREEZE_S)); then
 			froze=1
+			((result_seen > 0)) || dump_frozen_l1 "$2"
 			pkill -KILL -P "$1" 2>/dev/null || true # QEMU, the child of timeout
 			kill -KILL "$1" 2>/dev/null || true
 			return

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Nested-lab tests: each scenario boots L1 (QEMU TCG with nested SVM) and, inside it, the
 # default guest under the VMM (build/gureum; with --vmm qemu, Debian's QEMU microvm).
-#   tests/lab/run.sh [--vmm gureum|qemu] [scenario...]
+#   tests/lab/run.sh [--vmm gureum|qemu] [--repeat N] [scenario...]
 #   (default: peer boot1 boot2 reboot bigmem pvh vrng vblk vnet vhost vconsole vballoon vall)
-# One line per scenario, then exactly "N passed, N failed"; exit 0 only if all passed.
-# A lab that cannot run (no QEMU, no guest image, no gureum binary) makes scenarios FAIL.
+# One line per scenario run, then "N passed, N failed, N skipped" (plus ", N retried" when an
+# L1 hung and its scenario was run again); exit 0 only if all passed. A lab that cannot run
+# (no QEMU, no guest image, no gureum binary) makes scenarios FAIL. --repeat N runs each
+# scenario N times in a row (to measure how often L1 hangs: the retries are counted).
 set -euo pipefail
 LOG_TAG=lab-tests
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lab-common.sh"
 
 vmm=gureum
-if [[ ${1:-} == --vmm ]]; then
-	vmm=${2:?--vmm needs gureum or qemu}
+repeat=1
+while [[ ${1:-} == --* ]]; do
+	case $1 in
+	--vmm) vmm=${2:?--vmm needs gureum or qemu} ;;
+	--repeat) repeat=${2:?--repeat needs a count} ;;
+	*) die "unknown option $1 (see the comment at the top of $0)" ;;
+	esac
 	shift 2
-fi
+done
 scenarios=("$@")
 [[ ${#scenarios[@]} -gt 0 ]] || scenarios=(peer boot1 boot2 reboot bigmem pvh vrng vblk vnet vhost vconsole vballoon vall)
 GUREUM_BIN=${GUREUM_BIN:-$GUREUM_ROOT/build/gureum}
@@ -21,6 +28,7 @@ export GUREUM_BIN
 
 passed=0
 failed=0
+retried=()
 report() { # report PASS|FAIL SCENARIO DETAIL
 	printf '%s %s: %s\n' "$1" "$2" "$3"
 	if [[ $1 == PASS ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
@@ -40,7 +48,13 @@ else
 	sed 's/^/  /' "$buildlog" >&2
 fi
 
+run_list=()
 for s in "${scenarios[@]}"; do
+	for ((i = 0; i < repeat; i++)); do
+		run_list+=("$s")
+	done
+done
+for s in "${run_list[@]}"; do
 	script=$GUREUM_ROOT/tests/lab/scenarios/$s.sh
 	if [[ -n $lab_blocker ]]; then
 		report FAIL "$s" "the lab cannot run: $lab_blocker"
@@ -57,24 +71,34 @@ for s in "${scenarios[@]}"; do
 	logfile=$GUREUM_ROOT/out/lab/$s.log
 	log "scenario $s (L1 log: $logfile)"
 	line=$("$GUREUM_ROOT/scripts/lab.sh" --no-build --vmm "$vmm" --log "$logfile" "$s") && ok=1 || ok=0
-	# L1 itself (QEMU TCG emulating SVM) sometimes freezes before the scenario can report:
-	# its vCPU halts for good, with QEMU or gureum as the L2 VMM alike, most often during the
-	# network scenario's transfers. That says nothing about the VMM under test: retry such a
-	# run (twice at most), and say so. A failure the scenario reports is never retried.
+	# L1 itself (QEMU TCG emulating SVM) may hang before the scenario can report (see
+	# tests/lab/README.md). That says nothing about the VMM under test: such a run is retried
+	# (twice at most), and the retry is reported in the scenario's line and in the summary. A
+	# failure the scenario reports is never retried.
+	hangs=()
 	for attempt in 2 3; do
 		[[ $ok == 0 && ($line == *"L1 did not finish"* || $line == *"L1 froze"*) ]] || break
-		echo "lab-tests: $s: L1 hung without a result ($line); attempt $attempt"
+		hangs+=("${line#LAB-RESULT "$s" FAIL }")
+		cp "$logfile" "$logfile.hang$((attempt - 1))"
+		echo "lab-tests: $s: L1 hung without a result ($line; its log kept as $logfile.hang$((attempt - 1))); attempt $attempt"
 		line=$("$GUREUM_ROOT/scripts/lab.sh" --no-build --vmm "$vmm" --log "$logfile" "$s") &&
 			ok=1 || ok=0
 	done
+	note=
+	if [[ ${#hangs[@]} -gt 0 ]]; then
+		retried+=("$s")
+		note=" [RETRIED: attempt $((${#hangs[@]} + 1)) after L1 hung: ${hangs[*]}]"
+	fi
 	if [[ $ok == 1 ]]; then
-		report PASS "$s" "${line#LAB-RESULT "$s" PASS }"
+		report PASS "$s" "${line#LAB-RESULT "$s" PASS }$note"
 	else
-		report FAIL "$s" "${line#LAB-RESULT "$s" FAIL }"
+		report FAIL "$s" "${line#LAB-RESULT "$s" FAIL }$note"
 		echo "---- $s: end of L1's console ($logfile) ----"
 		tr -d '\r' <"$logfile" | grep -a -v "TCG doesn't support requested feature" | tail -n 100
 		echo "----"
 	fi
 done
-echo "$passed passed, $failed failed"
+summary="$passed passed, $failed failed, 0 skipped"
+[[ ${#retried[@]} -eq 0 ]] || summary+=", ${#retried[@]} retried (${retried[*]})"
+echo "$summary"
 [[ $failed -eq 0 ]]
