@@ -1,12 +1,12 @@
 #include "vmm/session.h"
 
 #include "accel/accel.h"
+#include "lib/event_loop.h"
 #include "lib/log.h"
 #include "virtio/virtio_devices.h"
 #include "virtio/virtio_pci.h"
 #include "vmm/api_server.h"
 #include "vmm/console.h"
-#include "vmm/event_loop.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
