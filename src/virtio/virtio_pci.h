@@ -16,8 +16,8 @@
 #ifndef GUREUM_VIRTIO_VIRTIO_PCI_H
 #define GUREUM_VIRTIO_VIRTIO_PCI_H
 
+#include "accel/irq.h"
 #include "devices/io_bus.h"
-#include "devices/irq.h"
 #include "devices/pci_host.h"
 #include "machine/guest_memory.h"
 #include "virtio/virtio_device.h"
