@@ -4,6 +4,7 @@
  * would, one 64 KiB BAR per device from the start of the PCI MMIO window. */
 #include "vmm/vm.h"
 
+#include "machine/acpi.h"
 #include "machine/layout.h"
 #include "virtio/virtio_devices.h"
 #include "virtio/virtio_pci.h"
@@ -36,7 +37,9 @@ static int plug(struct vm *vm, struct virtio_device *dev, char *err, size_t err_
 	unsigned slot = vm->nr_virtio + 1;
 	uint64_t bar = LAYOUT_PCI_MMIO_START + vm->nr_virtio * VIRTIO_PCI_BAR_SIZE;
 	struct virtio_pci_env env = transport_env(vm);
-	struct virtio_pci *vp = virtio_pci_create(dev, &env, slot, bar, err, err_len);
+	/* INTA#, routed as the DSDT's _PRT declares it. */
+	uint32_t intx_gsi = acpi_pci_intx_gsi(slot, 0);
+	struct virtio_pci *vp = virtio_pci_create(dev, &env, slot, bar, intx_gsi, err, err_len);
 	if (!vp)
 		return -1;
 	vm->virtio[vm->nr_virtio++] = vp;
