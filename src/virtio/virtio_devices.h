@@ -5,7 +5,7 @@
 #define GUREUM_VIRTIO_VIRTIO_DEVICES_H
 
 #include "virtio/virtio_device.h"
-#include "vmm/config.h"
+#include "virtio/virtio_options.h"
 #include "vmm/console.h"
 
 #include <stddef.h>
