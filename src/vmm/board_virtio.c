@@ -11,6 +11,11 @@
 
 #include <stdio.h>
 
+static void on_console_output(void *opaque, const uint8_t *buf, size_t len)
+{
+	console_write(opaque, buf, len);
+}
+
 static struct virtio_pci_env transport_env(struct vm *vm)
 {
 	struct virtio_pci_env env = {
@@ -64,7 +69,8 @@ int board_add_virtio_devices(struct vm *vm, char *err, size_t err_len)
 	if (add_disks_and_nics(vm, err, err_len) < 0)
 		return -1;
 	if (c->console_device == CONSOLE_DEVICE_VIRTIO) {
-		vm->virtio_console = virtio_console_create(vm->console, err, err_len);
+		struct virtio_console_output out = {on_console_output, vm->console};
+		vm->virtio_console = virtio_console_create(out, err, err_len);
 		if (plug(vm, vm->virtio_console, err, err_len) < 0) {
 			vm->virtio_console = NULL;
 			return -1;
