@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (make check):
-#   1. unit tests and guest-payload tests (meson test) on the normal build
+#   1. unit tests, guest-payload tests and the layering check (meson test) on the normal build
 #   2. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. fuzz targets for a bounded time
 #   4. the nested lab: the Debian cloud kernel booted by gureum under real hardware-assisted KVM
