@@ -2,6 +2,7 @@
 #ifndef GUREUM_VMM_CONFIG_H
 #define GUREUM_VMM_CONFIG_H
 
+#include "devices/debug_exit.h"
 #include "virtio/virtio_options.h"
 
 #include <stdbool.h>
@@ -32,6 +33,7 @@ struct vm_config {
 	char *console_path;
 	bool has_debug_exit;
 	uint16_t debug_exit_port;
+	unsigned debug_exit_iosize; /* ports from debug_exit_port: 1, 2 or 4 (QEMU's iosize) */
 	bool stats;
 	enum on_reboot on_reboot;
 
