@@ -1,5 +1,6 @@
 /* The options of the virtio devices as a user gives them (--disk, --net): what the device
- * constructors (virtio_devices.h) take. vmm/config_devices.c parses them into a VM's configuration. */
+ * constructors (virtio_devices.h) take; vmm/config_devices.c parses them into a VM's
+ * configuration. */
 #ifndef GUREUM_VIRTIO_VIRTIO_OPTIONS_H
 #define GUREUM_VIRTIO_VIRTIO_OPTIONS_H
 
