@@ -3,8 +3,8 @@
 #ifndef GUREUM_ACCEL_ACCEL_H
 #define GUREUM_ACCEL_ACCEL_H
 
+#include "accel/irq.h"
 #include "accel/vcpu_state.h"
-#include "devices/irq.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -75,7 +75,7 @@ struct accel_ops {
 	int (*map_memory)(struct accel_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
 			  void *host, bool readonly);
 	struct irq_router (*irq_router)(struct accel_vm *vm);
-	/* Doorbell eventfds (see devices/irq.h); may return a router with NULL ops. */
+	/* Doorbell eventfds (see accel/irq.h); may return a router with NULL ops. */
 	struct kick_router (*kick_router)(struct accel_vm *vm);
 
 	int (*vcpu_create)(struct accel_vm *vm, unsigned index, struct accel_vcpu **vcpu);

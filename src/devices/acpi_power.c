@@ -15,13 +15,13 @@ static void sleep_control_write(struct acpi_power *dev, uint8_t value)
 	unsigned slp_typ = (value >> ACPI_POWER_SLP_TYP_SHIFT) & ACPI_POWER_SLP_TYP_MASK;
 	/* Other sleep states (S1..S4) are not offered by the DSDT; a write naming them is
 	 * ignored rather than treated as poweroff. */
-	if ((value & ACPI_POWER_SLP_EN) && slp_typ == ACPI_POWER_SLP_TYP_S5)
+	if ((value & ACPI_POWER_SLP_EN) && slp_typ == LAYOUT_ACPI_SLP_TYP_S5)
 		power_request_poweroff(&dev->power);
 }
 
 static void reset_write(struct acpi_power *dev, uint8_t value)
 {
-	if (value == ACPI_POWER_RESET_VALUE)
+	if (value == LAYOUT_ACPI_RESET_VALUE)
 		power_request_reset(&dev->power);
 }
 

@@ -5,8 +5,8 @@
 #ifndef GUREUM_DEVICES_I8042_H
 #define GUREUM_DEVICES_I8042_H
 
+#include "accel/irq.h"
 #include "devices/io_bus.h"
-#include "devices/irq.h"
 #include "devices/power.h"
 #include "machine/layout.h"
 

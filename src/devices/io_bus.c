@@ -21,7 +21,7 @@ void io_bus_destroy(struct io_bus *bus)
 }
 
 static int insert_range(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn read,
-			io_write_fn write, void *opaque, const char *name)
+			io_write_fn write, void *opaque, const char *name, bool overrun)
 {
 	size_t pos = 0;
 	while (pos < bus->count && bus->ranges[pos].base < base)
@@ -40,20 +40,32 @@ static int insert_range(struct io_bus *bus, uint64_t base, uint64_t len, io_read
 	}
 	memmove(&bus->ranges[pos + 1], &bus->ranges[pos],
 		(bus->count - pos) * sizeof(*bus->ranges));
-	bus->ranges[pos] = (struct io_range){base, len, read, write, opaque, name, 0};
+	bus->ranges[pos] = (struct io_range){base, len, read, write, opaque, name, 0, overrun};
 	bus->count++;
 	return 0;
+}
+
+static int add_range(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn read,
+		     io_write_fn write, void *opaque, const char *name, bool overrun)
+{
+	if (len == 0 || base + len < base)
+		return -1;
+	pthread_mutex_lock(&bus->ranges_lock);
+	int rc = insert_range(bus, base, len, read, write, opaque, name, overrun);
+	pthread_mutex_unlock(&bus->ranges_lock);
+	return rc;
 }
 
 int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn read,
 		    io_write_fn write, void *opaque, const char *name)
 {
-	if (len == 0 || base + len < base)
-		return -1;
-	pthread_mutex_lock(&bus->ranges_lock);
-	int rc = insert_range(bus, base, len, read, write, opaque, name);
-	pthread_mutex_unlock(&bus->ranges_lock);
-	return rc;
+	return add_range(bus, base, len, read, write, opaque, name, false);
+}
+
+int io_bus_register_overrun(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn read,
+			    io_write_fn write, void *opaque, const char *name)
+{
+	return add_range(bus, base, len, read, write, opaque, name, true);
 }
 
 int io_bus_unregister(struct io_bus *bus, uint64_t base, void *opaque)
@@ -103,7 +115,7 @@ static struct io_range *find_range(struct io_bus *bus, uint64_t addr, unsigned s
 		else if (addr - r->base >= r->len)
 			lo = mid + 1;
 		else
-			return addr - r->base + size <= r->len ? r : NULL;
+			return addr - r->base + size <= r->len || r->overrun ? r : NULL;
 	}
 	return NULL;
 }

@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* `offset` is relative to the registered base; `size` is 1, 2, 4 or 8. */
+/* `offset` is relative to the registered base; `size` is 1, 2, 4 or 8. An access lies within
+ * the range, except for ranges registered with io_bus_register_overrun(). */
 typedef void (*io_read_fn)(void *opaque, uint64_t offset, void *data, unsigned size);
 typedef void (*io_write_fn)(void *opaque, uint64_t offset, const void *data, unsigned size);
 
@@ -20,6 +21,7 @@ struct io_range {
 	void *opaque;
 	const char *name;
 	uint64_t accesses; /* for --stats: which device costs the guest exits */
+	bool overrun;	   /* takes accesses that run past its end (io_bus_register_overrun) */
 };
 
 /* The most frequently hit unclaimed addresses, for --stats and for spotting missing devices. */
@@ -51,6 +53,11 @@ void io_bus_destroy(struct io_bus *bus);
 /* Returns 0, or -1 if the range overlaps an existing one or is empty. */
 int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn read,
 		    io_write_fn write, void *opaque, const char *name);
+/* The same for a device that takes, whole, an access that starts in its range and runs past
+ * its end (otherwise unclaimed), as QEMU's memory core hands an I/O access to the region its
+ * first byte falls in: the handlers then see `offset + size` beyond `len`. */
+int io_bus_register_overrun(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn read,
+			    io_write_fn write, void *opaque, const char *name);
 /* Removes the range registered at exactly `base` with `opaque`. Returns 0, or -1 if there is
  * none. A handler of that range already running on another thread may still finish. */
 int io_bus_unregister(struct io_bus *bus, uint64_t base, void *opaque);

@@ -12,8 +12,8 @@
 #ifndef GUREUM_DEVICES_UART16550_H
 #define GUREUM_DEVICES_UART16550_H
 
+#include "accel/irq.h"
 #include "devices/io_bus.h"
-#include "devices/irq.h"
 
 #include <pthread.h>
 #include <stdbool.h>

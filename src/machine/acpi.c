@@ -5,7 +5,6 @@
  * Field layouts follow the ACPI 6.5 specification, chapter 5.2; the host is little-endian x86. */
 #include "machine/acpi.h"
 
-#include "devices/acpi_power.h"
 #include "machine/layout.h"
 
 #include <stdarg.h>
@@ -123,7 +122,6 @@ _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT (ACPI 6) layout");
 #define FADT_F_HW_REDUCED_ACPI (1u << 20)
 #define FADT_BOOT_8042	       (1u << 1)
 #define FADT_BOOT_NO_CMOS_RTC  (1u << 5)
-#define FADT_RESET_VALUE       0x1
 
 struct madt_header {
 	struct acpi_header header;
@@ -326,7 +324,7 @@ static bool build_fadt(struct acpi_area *a, const struct acpi_config *cfg, uint6
 	f->iapc_boot_arch = iapc_boot_arch(cfg);
 	f->flags = FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP;
 	f->reset_reg = io_port_register(LAYOUT_PORT_RESET);
-	f->reset_value = ACPI_POWER_RESET_VALUE; /* what the reset register acts on */
+	f->reset_value = LAYOUT_ACPI_RESET_VALUE; /* what the reset register acts on */
 	f->x_dsdt = dsdt; /* the 32-bit DSDT field stays 0: X_DSDT takes precedence */
 	f->sleep_control_reg = io_port_register(LAYOUT_PORT_SLEEP_CTL);
 	f->sleep_status_reg = io_port_register(LAYOUT_PORT_SLEEP_STS);

@@ -3,7 +3,6 @@
  * (struct acpi_device) so that adding one is a table entry, not new AML code. */
 #include "machine/acpi.h"
 
-#include "devices/acpi_power.h"
 #include "machine/layout.h"
 
 #define PCI_SLOTS	 32
@@ -153,7 +152,7 @@ static void put_s5(struct aml_builder *b)
 {
 	aml_name_decl(b, "\\_S5_");
 	aml_package_begin(b);
-	aml_integer(b, ACPI_POWER_SLP_TYP_S5);
+	aml_integer(b, LAYOUT_ACPI_SLP_TYP_S5);
 	aml_integer(b, 0);
 	aml_package_end(b);
 }

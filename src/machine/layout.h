@@ -54,4 +54,10 @@
 #define LAYOUT_PORT_SLEEP_STS  0x601 /* ACPI reduced-hardware sleep status register */
 #define LAYOUT_PORT_RESET      0x602 /* ACPI reset register (FADT RESET_REG) */
 
+/* The values the firmware tables tell the guest to write to those registers, and that the
+ * registers (devices/acpi_power.c) act on: the FADT's RESET_VALUE and the SLP_TYP of the
+ * DSDT's \_S5 package (soft off). */
+#define LAYOUT_ACPI_RESET_VALUE 1
+#define LAYOUT_ACPI_SLP_TYP_S5	5
+
 #endif

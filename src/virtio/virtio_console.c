@@ -2,11 +2,11 @@
  * hvc0. Queue 0 (receiveq) carries host input to the guest, queue 1 (transmitq) the guest's
  * output, which goes to the VM's console like the UART's does.
  *
- * Input arrives on the session's event-loop thread through a console_sink: the console offers
- * bytes only while can_receive() says the guest has posted receive buffers and otherwise
- * keeps them (and retries on its timer), so input typed before the driver is up is not lost.
- * Output is handled on the device thread. Both hold the device lock while they touch the
- * queues. */
+ * Input arrives on the session's event-loop thread through virtio_console_receive(): the
+ * console offers bytes only while virtio_console_can_receive() says the guest has posted
+ * receive buffers and otherwise keeps them (and retries on its timer), so input typed before
+ * the driver is up is not lost. Output is handled on the device thread and leaves through the
+ * board's virtio_console_output. Both hold the device lock while they touch the queues. */
 #include "virtio/virtio_devices.h"
 
 #include <stdio.h>
@@ -36,7 +36,7 @@ struct virtio_console_config {
 
 struct virtio_console {
 	struct virtio_device dev; /* first: the core hands us &dev */
-	struct console *console;
+	struct virtio_console_output out;
 	struct virtq_chain chain; /* scratch for the chain being handled, under dev.lock */
 	uint64_t rx_bytes, tx_bytes;
 };
@@ -44,6 +44,12 @@ struct virtio_console {
 static struct virtio_console *to_console(struct virtio_device *d)
 {
 	return (struct virtio_console *)d;
+}
+
+static void write_output(struct virtio_console *vc, const void *buf, size_t len)
+{
+	if (vc->out.write)
+		vc->out.write(vc->out.opaque, buf, len);
 }
 
 static void console_config_read(struct virtio_device *d, uint32_t offset, void *data, unsigned size)
@@ -65,7 +71,7 @@ static void console_config_write(struct virtio_device *d, uint32_t offset, const
 	uint8_t c;
 	memcpy(&c, data, 1);
 	(void)size;
-	console_write(to_console(d)->console, &c, 1);
+	write_output(to_console(d), &c, 1);
 }
 
 static int console_start(struct virtio_device *d)
@@ -83,7 +89,7 @@ static void console_reset(struct virtio_device *d)
 static void output_chain(struct virtio_console *vc)
 {
 	for (unsigned i = 0; i < vc->chain.nr_out; i++)
-		console_write(vc->console, vc->chain.iov[i].iov_base, vc->chain.iov[i].iov_len);
+		write_output(vc, vc->chain.iov[i].iov_base, vc->chain.iov[i].iov_len);
 	vc->tx_bytes += vc->chain.out_bytes;
 }
 
@@ -164,9 +170,9 @@ static size_t fill_receive_buffers(struct virtio_console *vc, const uint8_t *buf
 	return done;
 }
 
-static size_t sink_receive(void *opaque, const uint8_t *buf, size_t len)
+size_t virtio_console_receive(struct virtio_device *d, const uint8_t *buf, size_t len)
 {
-	struct virtio_console *vc = opaque;
+	struct virtio_console *vc = to_console(d);
 	size_t done = 0;
 	pthread_mutex_lock(&vc->dev.lock);
 	if (receive_queue_ready(vc)) {
@@ -178,28 +184,24 @@ static size_t sink_receive(void *opaque, const uint8_t *buf, size_t len)
 	return done;
 }
 
-static bool sink_can_receive(void *opaque)
+bool virtio_console_can_receive(struct virtio_device *d)
 {
-	struct virtio_console *vc = opaque;
+	struct virtio_console *vc = to_console(d);
 	pthread_mutex_lock(&vc->dev.lock);
 	bool ready = receive_queue_ready(vc) && virtq_has_work(&vc->dev.queues[CONSOLE_QUEUE_RX]);
 	pthread_mutex_unlock(&vc->dev.lock);
 	return ready;
 }
 
-struct console_sink virtio_console_sink(struct virtio_device *d)
-{
-	return (struct console_sink){sink_receive, sink_can_receive, to_console(d)};
-}
-
-struct virtio_device *virtio_console_create(struct console *console, char *err, size_t err_len)
+struct virtio_device *virtio_console_create(struct virtio_console_output out, char *err,
+					    size_t err_len)
 {
 	struct virtio_console *vc = calloc(1, sizeof(*vc));
 	if (!vc) {
 		snprintf(err, err_len, "virtio-console: out of memory");
 		return NULL;
 	}
-	vc->console = console;
+	vc->out = out;
 	int rc = virtio_device_init(&vc->dev, &console_ops, "virtio-console", VIRTIO_ID_CONSOLE,
 				    VIRTIO_FEATURE(VIRTIO_CONSOLE_F_EMERG_WRITE),
 				    sizeof(struct virtio_console_config), CONSOLE_NUM_QUEUES,

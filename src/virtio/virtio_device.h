@@ -17,10 +17,10 @@
 #ifndef GUREUM_VIRTIO_VIRTIO_DEVICE_H
 #define GUREUM_VIRTIO_VIRTIO_DEVICE_H
 
+#include "lib/event_loop.h"
 #include "machine/guest_memory.h"
 #include "virtio/virtio.h"
 #include "virtio/virtqueue.h"
-#include "vmm/event_loop.h"
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -5,9 +5,9 @@
 #define GUREUM_VIRTIO_VIRTIO_DEVICES_H
 
 #include "virtio/virtio_device.h"
-#include "vmm/config.h"
-#include "vmm/console.h"
+#include "virtio/virtio_options.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,10 +23,23 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 /* virtio-rng: entropy from getrandom(). */
 struct virtio_device *virtio_rng_create(char *err, size_t err_len);
 
-/* virtio-console, a single port (hvc0) whose output goes to `console`; the session routes the
- * console's input to it with virtio_console_sink(). */
-struct virtio_device *virtio_console_create(struct console *console, char *err, size_t err_len);
-struct console_sink virtio_console_sink(struct virtio_device *d);
+/* Where virtio-console's output goes (the board: the VM's console). Called on the device
+ * thread with the device lock held; it must not call back into the device. */
+struct virtio_console_output {
+	void (*write)(void *opaque, const uint8_t *buf, size_t len);
+	void *opaque;
+};
+
+/* virtio-console, a single port (hvc0) whose output goes to `out` (`out.write` may be NULL:
+ * output discarded). Host input goes in with virtio_console_receive(). */
+struct virtio_device *virtio_console_create(struct virtio_console_output out, char *err,
+					    size_t err_len);
+/* Host input: copies what fits into the receive buffers the driver posted and returns the
+ * count taken (0 until the driver runs and has posted some: the caller keeps the rest and
+ * offers it again later). Thread-safe. */
+size_t virtio_console_receive(struct virtio_device *d, const uint8_t *buf, size_t len);
+/* True when the driver runs and has a receive buffer posted. Thread-safe. */
+bool virtio_console_can_receive(struct virtio_device *d);
 
 /* virtio-balloon with statistics and free-page reporting; `target` bytes inflated at boot. */
 struct virtio_device *virtio_balloon_create(uint64_t target, char *err, size_t err_len);

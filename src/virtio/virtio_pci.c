@@ -14,7 +14,6 @@
 #include "virtio/virtio_pci_internal.h"
 
 #include "lib/log.h"
-#include "machine/acpi.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -524,7 +523,8 @@ static void free_transport(struct virtio_pci *vp)
 }
 
 struct virtio_pci *virtio_pci_create(struct virtio_device *dev, const struct virtio_pci_env *env,
-				     unsigned slot, uint64_t bar_address, char *err, size_t err_len)
+				     unsigned slot, uint64_t bar_address, uint32_t intx_gsi,
+				     char *err, size_t err_len)
 {
 	struct virtio_pci *vp = calloc(1, sizeof(*vp));
 	if (!vp) {
@@ -535,7 +535,7 @@ struct virtio_pci *virtio_pci_create(struct virtio_device *dev, const struct vir
 	vp->dev = dev;
 	vp->env = *env;
 	vp->slot = slot;
-	vp->intx_gsi = acpi_pci_intx_gsi(slot, 0);
+	vp->intx_gsi = intx_gsi;
 	pthread_mutex_init(&vp->irq_lock, NULL);
 	reset_transport_state(vp);
 	int rc = virtio_pci_create_vectors(vp);

@@ -16,8 +16,8 @@
 #ifndef GUREUM_VIRTIO_VIRTIO_PCI_H
 #define GUREUM_VIRTIO_VIRTIO_PCI_H
 
+#include "accel/irq.h"
 #include "devices/io_bus.h"
-#include "devices/irq.h"
 #include "devices/pci_host.h"
 #include "machine/guest_memory.h"
 #include "virtio/virtio_device.h"
@@ -40,11 +40,13 @@ struct virtio_pci_env {
 struct virtio_pci;
 
 /* Plugs `dev` in at 00:slot.0 with its BAR at `bar_address` (a free, aligned spot of the PCI
- * MMIO window; the guest may move it) and realizes it. The transport owns `dev` from then on.
- * Returns NULL with `err` set. */
+ * MMIO window; the guest may move it) and realizes it. `intx_gsi` is the line the board wires
+ * the function's INTA# to (what its firmware tables' _PRT says); the transport raises it when
+ * the driver does not use MSI-X. The transport owns `dev` from then on. Returns NULL with
+ * `err` set. */
 struct virtio_pci *virtio_pci_create(struct virtio_device *dev, const struct virtio_pci_env *env,
-				     unsigned slot, uint64_t bar_address, char *err,
-				     size_t err_len);
+				     unsigned slot, uint64_t bar_address, uint32_t intx_gsi,
+				     char *err, size_t err_len);
 /* Resets and frees the device, unbinds doorbells and interrupts. */
 void virtio_pci_destroy(struct virtio_pci *vp);
 struct virtio_device *virtio_pci_device(struct virtio_pci *vp);

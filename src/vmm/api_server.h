@@ -6,8 +6,8 @@
 #ifndef GUREUM_VMM_API_SERVER_H
 #define GUREUM_VMM_API_SERVER_H
 
+#include "lib/event_loop.h"
 #include "vmm/api_protocol.h"
-#include "vmm/event_loop.h"
 
 #include <stddef.h>
 

@@ -67,11 +67,14 @@ static int attach_devices(struct vm *vm, char *err, size_t err_len)
 	if (rc == 0 && vm->config->has_debug_exit) {
 		rc = debug_exit_init(&vm->debug_exit, vm->config->debug_exit_port, on_debug_exit,
 				     vm);
+		rc = rc ?: debug_exit_set_iosize(&vm->debug_exit, vm->config->debug_exit_iosize);
 		rc = rc ?: debug_exit_attach(&vm->debug_exit, &vm->pio);
 		if (rc)
-			snprintf(err, err_len,
-				 "--debug-exit 0x%x collides with a device of the machine",
-				 vm->config->debug_exit_port);
+			snprintf(
+			    err, err_len,
+			    "--debug-exit 0x%x (%u port%s) collides with a device of the machine",
+			    vm->config->debug_exit_port, vm->config->debug_exit_iosize,
+			    vm->config->debug_exit_iosize > 1 ? "s" : "");
 	}
 	if (rc && !err[0])
 		snprintf(err, err_len, "cannot set up the machine's devices");

@@ -4,11 +4,17 @@
  * would, one 64 KiB BAR per device from the start of the PCI MMIO window. */
 #include "vmm/vm.h"
 
+#include "machine/acpi.h"
 #include "machine/layout.h"
 #include "virtio/virtio_devices.h"
 #include "virtio/virtio_pci.h"
 
 #include <stdio.h>
+
+static void on_console_output(void *opaque, const uint8_t *buf, size_t len)
+{
+	console_write(opaque, buf, len);
+}
 
 static struct virtio_pci_env transport_env(struct vm *vm)
 {
@@ -36,7 +42,9 @@ static int plug(struct vm *vm, struct virtio_device *dev, char *err, size_t err_
 	unsigned slot = vm->nr_virtio + 1;
 	uint64_t bar = LAYOUT_PCI_MMIO_START + vm->nr_virtio * VIRTIO_PCI_BAR_SIZE;
 	struct virtio_pci_env env = transport_env(vm);
-	struct virtio_pci *vp = virtio_pci_create(dev, &env, slot, bar, err, err_len);
+	/* INTA#, routed as the DSDT's _PRT declares it. */
+	uint32_t intx_gsi = acpi_pci_intx_gsi(slot, 0);
+	struct virtio_pci *vp = virtio_pci_create(dev, &env, slot, bar, intx_gsi, err, err_len);
 	if (!vp)
 		return -1;
 	vm->virtio[vm->nr_virtio++] = vp;
@@ -61,7 +69,8 @@ int board_add_virtio_devices(struct vm *vm, char *err, size_t err_len)
 	if (add_disks_and_nics(vm, err, err_len) < 0)
 		return -1;
 	if (c->console_device == CONSOLE_DEVICE_VIRTIO) {
-		vm->virtio_console = virtio_console_create(vm->console, err, err_len);
+		struct virtio_console_output out = {on_console_output, vm->console};
+		vm->virtio_console = virtio_console_create(out, err, err_len);
 		if (plug(vm, vm->virtio_console, err, err_len) < 0) {
 			vm->virtio_console = NULL;
 			return -1;

@@ -19,6 +19,7 @@ void config_init(struct vm_config *config)
 	config->memory = 256ULL << 20;
 	config->console = CONSOLE_STDIO;
 	config->on_reboot = ON_REBOOT_RESTART;
+	config->debug_exit_iosize = DEBUG_EXIT_DEFAULT_IOSIZE;
 }
 
 void config_free(struct vm_config *config)
@@ -127,18 +128,6 @@ static int set_console(struct vm_config *c, const char *v, char *err, size_t len
 		snprintf(err, len, "--console: '%s' is not stdio, none or file:PATH", v);
 		return -1;
 	}
-	return 0;
-}
-
-static int set_debug_exit(struct vm_config *c, const char *v, char *err, size_t len)
-{
-	uint64_t port;
-	if (!parse_uint(v, 0, 0xffff, &port)) {
-		snprintf(err, len, "--debug-exit: '%s' is not an I/O port number (0 to 0xffff)", v);
-		return -1;
-	}
-	c->has_debug_exit = true;
-	c->debug_exit_port = (uint16_t)port;
 	return 0;
 }
 

@@ -2,6 +2,9 @@
 #ifndef GUREUM_VMM_CONFIG_H
 #define GUREUM_VMM_CONFIG_H
 
+#include "devices/debug_exit.h"
+#include "virtio/virtio_options.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,28 +16,6 @@ enum on_reboot { ON_REBOOT_RESTART, ON_REBOOT_EXIT };
 #define CONFIG_MAX_CPUS	  255
 #define CONFIG_MAX_DISKS  16
 #define CONFIG_MAX_NICS	  8
-
-/* The virtio-blk serial (GET_ID) is at most 20 bytes (VIRTIO_BLK_ID_BYTES). */
-#define CONFIG_DISK_SERIAL_MAX 20
-
-/* --disk path,readonly=on,serial=ID,format=raw|qcow2,cache=none|writeback */
-struct disk_config {
-	char *path;
-	char *format; /* NULL: probe the file */
-	bool readonly;
-	bool direct; /* cache=none: O_DIRECT data I/O */
-	char serial[CONFIG_DISK_SERIAL_MAX + 1];
-};
-
-enum vhost_mode { VHOST_AUTO, VHOST_ON, VHOST_OFF };
-
-/* --net tap=NAME,mac=52:54:00:12:34:56,vhost=auto|on|off */
-struct net_config {
-	char *tap;
-	uint8_t mac[6];
-	bool has_mac; /* otherwise one is derived from the tap name (stable across runs) */
-	enum vhost_mode vhost;
-};
 
 /* Where the console (stdio/file) is connected: the 16550A (ttyS0) or virtio-console (hvc0).
  * With virtio, the UART's output still reaches the console (early boot messages). */
@@ -52,6 +33,7 @@ struct vm_config {
 	char *console_path;
 	bool has_debug_exit;
 	uint16_t debug_exit_port;
+	unsigned debug_exit_iosize; /* ports from debug_exit_port: 1, 2 or 4 (QEMU's iosize) */
 	bool stats;
 	enum on_reboot on_reboot;
 

@@ -253,6 +253,63 @@ int set_api_socket(struct vm_config *c, const char *v, char *err, size_t len)
 	return config_replace_string(&c->api_socket, v);
 }
 
+/* --debug-exit PORT[,iosize=1|2|4]: each value is a whole setting (iosize back to 1 unless
+ * given), applied only if all of it is valid. */
+static int parse_debug_exit(char *text, uint64_t *port, unsigned *iosize, char *err, size_t len)
+{
+	char *cursor = text;
+	char *first = next_item(&cursor);
+	if (!parse_uint(first, 0, 0xffff, port)) {
+		snprintf(err, len, "--debug-exit: '%s' is not an I/O port number (0 to 0xffff)",
+			 first);
+		return -1;
+	}
+	*iosize = DEBUG_EXIT_DEFAULT_IOSIZE;
+	for (char *item; (item = next_item(&cursor));) {
+		char *value = split_key(item);
+		if (!value) {
+			snprintf(err, len,
+				 "--debug-exit: '%s' is not key=value (example: 0xf4,iosize=4)",
+				 item);
+			return -1;
+		}
+		if (strcmp(item, "iosize") != 0) {
+			snprintf(err, len, "--debug-exit: unknown property '%s' (known: iosize)",
+				 item);
+			return -1;
+		}
+		if (strcmp(value, "1") != 0 && strcmp(value, "2") != 0 && strcmp(value, "4") != 0) {
+			snprintf(err, len, "--debug-exit: iosize '%s' is not 1, 2 or 4", value);
+			return -1;
+		}
+		*iosize = (unsigned)(value[0] - '0');
+	}
+	if (!debug_exit_ports_valid((uint32_t)*port, *iosize)) {
+		snprintf(err, len,
+			 "--debug-exit: %u ports from 0x%x run past the last port, 0xffff", *iosize,
+			 (unsigned)*port);
+		return -1;
+	}
+	return 0;
+}
+
+int set_debug_exit(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	char *text = strdup(v);
+	if (!text)
+		return -1;
+	uint64_t port;
+	unsigned iosize;
+	int rc = parse_debug_exit(text, &port, &iosize, err, len);
+	free(text);
+	if (rc < 0)
+		return -1;
+	c->has_debug_exit = true;
+	c->debug_exit_port = (uint16_t)port;
+	c->debug_exit_iosize = iosize;
+	return 0;
+}
+
 static int validate_disk(const struct disk_config *d, char *err, size_t len)
 {
 	struct stat st;

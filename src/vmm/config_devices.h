@@ -1,4 +1,4 @@
-/* The device options of a VM's configuration (--disk, --net, --rng, --balloon, ...): parsers
+/* The device options of a VM's configuration (--disk, --net, --debug-exit, ...): parsers
  * of their "value,key=value,..." forms and the checks that need the host (files, limits).
  * Internal to config.c and config_devices.c. */
 #ifndef GUREUM_VMM_CONFIG_DEVICES_H
@@ -15,6 +15,7 @@ int set_balloon(struct vm_config *c, const char *v, char *err, size_t len);
 int set_balloon_size(struct vm_config *c, const char *v, char *err, size_t len);
 int set_console_device(struct vm_config *c, const char *v, char *err, size_t len);
 int set_api_socket(struct vm_config *c, const char *v, char *err, size_t len);
+int set_debug_exit(struct vm_config *c, const char *v, char *err, size_t len);
 /* Checks across devices and against the host: disk files exist, sizes fit, taps unique. */
 int validate_devices(const struct vm_config *c, char *err, size_t len);
 

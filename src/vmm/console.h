@@ -4,8 +4,8 @@
 #ifndef GUREUM_VMM_CONSOLE_H
 #define GUREUM_VMM_CONSOLE_H
 
+#include "lib/event_loop.h"
 #include "vmm/config.h"
-#include "vmm/event_loop.h"
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -1,12 +1,12 @@
 #include "vmm/session.h"
 
 #include "accel/accel.h"
+#include "lib/event_loop.h"
 #include "lib/log.h"
 #include "virtio/virtio_devices.h"
 #include "virtio/virtio_pci.h"
 #include "vmm/api_server.h"
 #include "vmm/console.h"
-#include "vmm/event_loop.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
@@ -106,6 +106,16 @@ static bool uart_can_receive(void *opaque)
 	return uart16550_can_receive(opaque);
 }
 
+static size_t hvc_receive(void *opaque, const uint8_t *buf, size_t len)
+{
+	return virtio_console_receive(opaque, buf, len);
+}
+
+static bool hvc_can_receive(void *opaque)
+{
+	return virtio_console_can_receive(opaque);
+}
+
 static void print_bus_stats(const struct io_bus *bus, const char *prefix)
 {
 	for (size_t i = 0; i < bus->count; i++)
@@ -172,7 +182,7 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 	/* Input goes to hvc0 when there is one; the UART still prints (early boot messages). */
 	struct console_sink sink = {uart_receive, uart_can_receive, &vm->uart};
 	if (vm->virtio_console)
-		sink = virtio_console_sink(vm->virtio_console);
+		sink = (struct console_sink){hvc_receive, hvc_can_receive, vm->virtio_console};
 	console_set_sink(&s->console, &sink);
 	pthread_mutex_lock(&s->lock);
 	s->current = vm;

@@ -1,7 +1,9 @@
 /* realmode-hello: a 4 KiB firmware image for `gureum run --bios`. The vCPU starts in real mode
  * at f000:fff0; the far jump there moves it into the copy of the image below 1 MiB (f000:f000
  * is the image's first byte). It prints one line on the UART and leaves through debug-exit,
- * so the test sees both the UART path and real-mode port I/O work. */
+ * so the test sees both the UART path and real-mode port I/O work. Built with
+ * -DDEBUG_EXIT_OUTL (realmode_hello_outl.bin) it leaves with a 32-bit `out`, as test kernels
+ * written for QEMU's `isa-debug-exit,iosize=4` do. */
 #include "guest.h"
 
 	.code16
@@ -28,8 +30,15 @@ wait_thre:			/* a well-behaved driver waits until the UART can take a byte */
 	jmp	next_char
 done:
 	mov	$PORT_DEBUG_EXIT, %dx
+#ifdef DEBUG_EXIT_OUTL
+	/* High bits set as a 32-bit status may have them: only v's low 7 bits reach gureum's
+	 * exit status, (v << 1) | 1, so the test still sees 33. */
+	mov	$(0x12340000 | GUEST_EXIT_SUCCESS), %eax
+	out	%eax, %dx
+#else
 	mov	$GUEST_EXIT_SUCCESS, %al
 	out	%al, %dx
+#endif
 	/* Only reached when the VMM ignored the exit port: stop here rather than run on. */
 	cli
 halt:	hlt

@@ -137,6 +137,25 @@ Test(guests, realmode_hello)
 	free(bios);
 }
 
+/* A 32-bit `out` to debug-exit, as test kernels written for QEMU's iosize=4 end: it exits with
+ * four ports claimed, and with the default one port too (QEMU takes it whole there as well). */
+Test(guests, realmode_hello_outl)
+{
+	char *bios = payload("realmode_hello_outl.bin");
+	static const char *const ports[] = {DEBUG_EXIT_PORT ",iosize=4", DEBUG_EXIT_PORT};
+	for (int i = 0; i < 2; i++) {
+		struct vmm_run run = run_vmm((const char *[]){"--bios", bios, "--memory", "16M",
+							      "--debug-exit", ports[i], NULL});
+		expect_status(&run, STATUS_GUEST_SUCCESS);
+		cr_expect(
+		    strcmp(run.out, "hello from real mode\n") == 0,
+		    "--debug-exit %s: stdout is not exactly the greeting\nstdout:\n%s\nstderr:\n%s",
+		    ports[i], run.out, run.err);
+		free_run(&run);
+	}
+	free(bios);
+}
+
 /* Writes `content` to DIR/NAME and returns the path. */
 static char *write_module(const char *dir, const char *name, const char *content)
 {

@@ -2,7 +2,6 @@
 #include "accel/kvm/kvm_internal.h"
 
 #include "lib/log.h"
-#include "machine/layout.h"
 
 #include <errno.h>
 #include <fcntl.h>

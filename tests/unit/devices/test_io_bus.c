@@ -73,6 +73,24 @@ Test(io_bus, an_access_crossing_the_end_of_a_range_is_unclaimed)
 	cr_assert_eq(d.writes, 0);
 }
 
+Test(io_bus, an_overrun_range_takes_an_access_crossing_its_end_whole)
+{
+	struct fake_device d = {0}, next = {0};
+	cr_assert_eq(io_bus_register_overrun(&bus, 0xf4, 1, fake_read, fake_write, &d, "d"), 0);
+	cr_assert_eq(io_bus_register(&bus, 0xf5, 1, fake_read, fake_write, &next, "next"), 0);
+	uint32_t v = 0x11223344;
+	cr_assert(io_bus_write(&bus, 0xf4, &v, 4));
+	cr_assert_eq(d.writes, 1);
+	cr_assert_eq(d.last_offset, 0);
+	cr_assert_eq(d.last_value, 0x11223344, "the whole value");
+	cr_assert_eq(next.writes, 0, "the range of its first byte takes it");
+	cr_assert(io_bus_read(&bus, 0xf4, &v, 4));
+	cr_assert_eq(v, 0x5a5a5a5a);
+	cr_assert_eq(d.reads, 1);
+	cr_assert_not(io_bus_write(&bus, 0xf3, &v, 4), "one starting below it is not its");
+	cr_assert_eq(d.writes, 1);
+}
+
 Test(io_bus, overlapping_ranges_are_refused)
 {
 	struct fake_device d = {0};

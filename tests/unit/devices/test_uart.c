@@ -1,5 +1,5 @@
+#include "accel/irq.h"
 #include "devices/io_bus.h"
-#include "devices/irq.h"
 #include "devices/uart16550.h"
 #include "machine/layout.h"
 

@@ -1,6 +1,7 @@
-/* virtio-console as the guest's hvc driver and the host's console see it: the guest's output
- * reaches a pipe-backed console, host input lands in the guest's receive buffers (and is
- * held back while there are none), bad buffers fail the device without crashing the VMM. */
+/* virtio-console as the guest's hvc driver and the host see it: the guest's output reaches the
+ * output callback (a pipe here), host input lands in the guest's receive buffers (and is
+ * refused while there are none), bad buffers fail the device without crashing the VMM. The
+ * VMM's console in front of it is tested in tests/unit/vmm/test_console_hvc.c. */
 #include "fake_driver.h"
 #include "virtio/virtio_devices.h"
 
@@ -16,19 +17,21 @@
 #define EMERG_WR_OFFSET 8
 
 static struct fake_driver driver;
-static struct console console;
 static int output_pipe[2];
 static struct virtio_device *dev;
+
+static void to_pipe(void *opaque, const uint8_t *buf, size_t len)
+{
+	(void)opaque;
+	cr_assert_eq(write(output_pipe[1], buf, len), (ssize_t)len);
+}
 
 static void setup(void)
 {
 	cr_assert_eq(pipe2(output_pipe, O_NONBLOCK), 0);
-	memset(&console, 0, sizeof(console));
-	pthread_mutex_init(&console.lock, NULL);
-	console.in_fd = -1;
-	console.out_fd = output_pipe[1];
 	char err[256] = "";
-	dev = virtio_console_create(&console, err, sizeof(err));
+	dev =
+	    virtio_console_create((struct virtio_console_output){to_pipe, NULL}, err, sizeof(err));
 	cr_assert_not_null(dev, "%s", err);
 	fake_driver_init(&driver, 4 << 20, dev);
 }
@@ -36,7 +39,6 @@ static void setup(void)
 static void teardown(void)
 {
 	fake_driver_destroy(&driver);
-	pthread_mutex_destroy(&console.lock);
 	close(output_pipe[0]);
 	close(output_pipe[1]);
 }
@@ -92,19 +94,18 @@ Test(virtio_console, guest_output_reaches_the_console)
 
 Test(virtio_console, input_waits_for_receive_buffers)
 {
-	struct console_sink sink = virtio_console_sink(dev);
 	const uint8_t keys[] = "ls -l\n";
-	cr_assert_not(sink.can_receive(sink.opaque), "no driver yet: input stays with the host");
-	cr_assert_eq(sink.receive(sink.opaque, keys, 6), 0);
+	cr_assert_not(virtio_console_can_receive(dev), "no driver yet: input stays with the host");
+	cr_assert_eq(virtio_console_receive(dev, keys, 6), 0);
 	fake_driver_start(&driver, 0, 2);
-	cr_assert_not(sink.can_receive(sink.opaque), "driver up, but no receive buffer posted");
-	cr_assert_eq(sink.receive(sink.opaque, keys, 6), 0);
+	cr_assert_not(virtio_console_can_receive(dev), "driver up, but no receive buffer posted");
+	cr_assert_eq(virtio_console_receive(dev, keys, 6), 0);
 
 	struct fake_buf rx1 = {BUF_GPA, 4, true}, rx2 = {BUF_GPA + 0x1000, 64, true};
 	fake_driver_add(&driver, QUEUE_RX, &rx1, 1);
 	fake_driver_add(&driver, QUEUE_RX, &rx2, 1);
-	cr_assert(sink.can_receive(sink.opaque));
-	cr_assert_eq(sink.receive(sink.opaque, keys, 6), 6, "spread over both buffers");
+	cr_assert(virtio_console_can_receive(dev));
+	cr_assert_eq(virtio_console_receive(dev, keys, 6), 6, "spread over both buffers");
 	cr_assert_eq(fake_used_idx(&driver, QUEUE_RX), 2);
 	cr_assert_eq(fake_used_elem(&driver, QUEUE_RX, 0).len, 4);
 	cr_assert_eq(fake_used_elem(&driver, QUEUE_RX, 1).len, 2);
@@ -113,32 +114,16 @@ Test(virtio_console, input_waits_for_receive_buffers)
 	cr_assert(guest_memory_read(&driver.mem, BUF_GPA + 0x1000, got + 4, 2));
 	cr_assert_arr_eq(got, "ls -l\n", 6);
 	cr_assert_geq(driver.queue_notifications[QUEUE_RX], 1, "the driver was interrupted");
-	cr_assert_not(sink.can_receive(sink.opaque), "all buffers used");
-}
-
-Test(virtio_console, input_through_the_real_console_sink)
-{
-	/* The session path: console_set_sink() with the device's sink. */
-	fake_driver_start(&driver, 0, 2);
-	struct console_sink sink = virtio_console_sink(dev);
-	console_set_sink(&console, &sink);
-	fake_driver_add(&driver, QUEUE_RX, &(struct fake_buf){BUF_GPA, 128, true}, 1);
-	cr_assert(console.sink.can_receive(console.sink.opaque));
-	cr_assert_eq(console.sink.receive(console.sink.opaque, (const uint8_t *)"x", 1), 1);
-	console_set_sink(&console, NULL);
-	char c = 0;
-	cr_assert(guest_memory_read(&driver.mem, BUF_GPA, &c, 1));
-	cr_assert_eq(c, 'x');
+	cr_assert_not(virtio_console_can_receive(dev), "all buffers used");
 }
 
 Test(virtio_console, a_receive_buffer_the_device_cannot_write_fails_the_device)
 {
 	fake_driver_start(&driver, 0, 2);
-	struct console_sink sink = virtio_console_sink(dev);
 	fake_driver_add(&driver, QUEUE_RX, &(struct fake_buf){BUF_GPA, 16, false}, 1);
-	cr_assert_eq(sink.receive(sink.opaque, (const uint8_t *)"abc", 3), 0);
+	cr_assert_eq(virtio_console_receive(dev, (const uint8_t *)"abc", 3), 0);
 	cr_assert(dev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-	cr_assert_not(sink.can_receive(sink.opaque));
+	cr_assert_not(virtio_console_can_receive(dev));
 	/* The driver resets and starts over: the device works again. */
 	virtio_device_write_status(dev, 0);
 	memset(driver.avail_idx, 0, sizeof(driver.avail_idx));
@@ -147,7 +132,7 @@ Test(virtio_console, a_receive_buffer_the_device_cannot_write_fails_the_device)
 	cr_assert(guest_memory_write(&driver.mem, fake_ring(QUEUE_RX, 1), &(uint32_t){0}, 4));
 	fake_driver_start(&driver, 0, 2);
 	fake_driver_add(&driver, QUEUE_RX, &(struct fake_buf){BUF_GPA, 16, true}, 1);
-	cr_assert_eq(sink.receive(sink.opaque, (const uint8_t *)"abc", 3), 3);
+	cr_assert_eq(virtio_console_receive(dev, (const uint8_t *)"abc", 3), 3);
 }
 
 Test(virtio_console, a_transmit_buffer_outside_guest_ram_fails_the_device)
@@ -170,39 +155,4 @@ Test(virtio_console, emergency_write)
 	char out[4];
 	cr_assert_eq(read_output(out, 1), 1);
 	cr_assert_eq(out[0], '!');
-}
-
-Test(virtio_console, typed_input_waits_in_the_console_until_the_guest_posts_buffers)
-{
-	/* The whole host side: a pipe as the console's input, the console's event loop and its
-	 * retry timer, the device as its sink. */
-	int input[2];
-	cr_assert_eq(pipe(input), 0);
-	console.in_fd = input[0];
-	struct event_loop loop;
-	cr_assert_eq(event_loop_init(&loop), 0);
-	cr_assert_eq(console_attach(&console, &loop, NULL, NULL), 0);
-	cr_assert_eq(event_loop_start(&loop), 0);
-	fake_driver_start(&driver, 0, 2);
-	struct console_sink sink = virtio_console_sink(dev);
-	console_set_sink(&console, &sink);
-
-	cr_assert_eq(write(input[1], "uname -r\n", 9), 9);
-	usleep(100 * 1000);
-	cr_assert_eq(fake_used_idx(&driver, QUEUE_RX), 0, "no receive buffer yet");
-	fake_driver_add(&driver, QUEUE_RX, &(struct fake_buf){BUF_GPA, 64, true}, 1);
-	/* No kick needed: the console re-offers held-back input on its timer. */
-	bool delivered = fake_wait_used(&driver, QUEUE_RX, 1, 2000);
-	char got[16] = "";
-	cr_assert(guest_memory_read(&driver.mem, BUF_GPA, got, 9));
-
-	event_loop_stop(&loop);
-	console_set_sink(&console, NULL);
-	event_loop_destroy(&loop);
-	close(console.retry_timer_fd);
-	close(input[0]);
-	close(input[1]);
-	cr_assert(delivered, "the held-back input reached the guest");
-	cr_assert_eq(fake_used_elem(&driver, QUEUE_RX, 0).len, 9);
-	cr_assert_arr_eq(got, "uname -r\n", 9);
 }

@@ -1,4 +1,4 @@
-#include "vmm/event_loop.h"
+#include "lib/event_loop.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,7 +1,8 @@
-/* The VMM's event-loop thread (epoll): console input, signals, timers, later device backends
- * and the control API. Callbacks run on the loop thread. */
-#ifndef GUREUM_VMM_EVENT_LOOP_H
-#define GUREUM_VMM_EVENT_LOOP_H
+/* An event-loop thread (epoll): the session's (console input, signals, timers, the control
+ * socket) and each virtio device's own (queue kicks, backend fds). Callbacks run on the loop
+ * thread. */
+#ifndef GUREUM_LIB_EVENT_LOOP_H
+#define GUREUM_LIB_EVENT_LOOP_H
 
 #include <pthread.h>
 #include <stdbool.h>

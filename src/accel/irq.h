@@ -1,8 +1,9 @@
-/* How devices raise interrupts without knowing the accelerator: the machine gives each device
+/* How devices raise interrupts without knowing the accelerator: the board gives each device
  * an irq_router; the accelerator behind it decides how the line reaches a vCPU (KVM_IRQ_LINE,
- * irqfd, KVM_SIGNAL_MSI, or the emulator's own IOAPIC/LAPIC). */
-#ifndef GUREUM_DEVICES_IRQ_H
-#define GUREUM_DEVICES_IRQ_H
+ * irqfd, KVM_SIGNAL_MSI, or the emulator's own IOAPIC/LAPIC). The accelerator implements this
+ * interface, so it is declared here, in the accel layer, and the devices above include it. */
+#ifndef GUREUM_ACCEL_IRQ_H
+#define GUREUM_ACCEL_IRQ_H
 
 #include <errno.h>
 #include <stdbool.h>

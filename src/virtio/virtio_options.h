@@ -1,0 +1,32 @@
+/* The options of the virtio devices as a user gives them (--disk, --net): what the device
+ * constructors (virtio_devices.h) take; vmm/config_devices.c parses them into a VM's
+ * configuration. */
+#ifndef GUREUM_VIRTIO_VIRTIO_OPTIONS_H
+#define GUREUM_VIRTIO_VIRTIO_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The virtio-blk serial (GET_ID) is at most 20 bytes (VIRTIO_BLK_ID_BYTES). */
+#define CONFIG_DISK_SERIAL_MAX 20
+
+/* --disk path,readonly=on,serial=ID,format=raw|qcow2,cache=none|writeback */
+struct disk_config {
+	char *path;
+	char *format; /* NULL: probe the file */
+	bool readonly;
+	bool direct; /* cache=none: O_DIRECT data I/O */
+	char serial[CONFIG_DISK_SERIAL_MAX + 1];
+};
+
+enum vhost_mode { VHOST_AUTO, VHOST_ON, VHOST_OFF };
+
+/* --net tap=NAME,mac=52:54:00:12:34:56,vhost=auto|on|off */
+struct net_config {
+	char *tap;
+	uint8_t mac[6];
+	bool has_mac; /* otherwise one is derived from the tap name (stable across runs) */
+	enum vhost_mode vhost;
+};
+
+#endif
