@@ -15,7 +15,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define VHOST_NET_PATH "/dev/vhost-net"
 
 /* Virtio bits the kernel's vhost-net implements itself. Bit 27 is left out on purpose: to
  * vhost it means VHOST_NET_F_VIRTIO_NET_HDR (vhost adds the header), but the tap does that. */
@@ -31,7 +30,7 @@ struct vhost_net {
 	bool backend_set[VHOST_NET_QUEUES]; /* what vhost_net_stop must undo */
 };
 
-struct vhost_net *vhost_net_open(char *err, size_t err_len)
+struct vhost_net *vhost_net_open(const char *device, char *err, size_t err_len)
 {
 	struct vhost_net *vn = calloc(1, sizeof(*vn));
 	if (!vn) {
@@ -39,17 +38,16 @@ struct vhost_net *vhost_net_open(char *err, size_t err_len)
 		return NULL;
 	}
 	vn->call_fd[0] = vn->call_fd[1] = -1;
-	vn->fd = open(VHOST_NET_PATH, O_RDWR | O_CLOEXEC);
+	vn->fd = open(device, O_RDWR | O_CLOEXEC);
 	if (vn->fd < 0) {
-		snprintf(err, err_len, "%s: %s (load the module: modprobe vhost_net)",
-			 VHOST_NET_PATH, strerror(errno));
+		snprintf(err, err_len, "%s: %s (load the module: modprobe vhost_net)", device,
+			 strerror(errno));
 		goto fail;
 	}
 	uint64_t features;
 	if (ioctl(vn->fd, VHOST_SET_OWNER) < 0 ||
 	    ioctl(vn->fd, VHOST_GET_FEATURES, &features) < 0) {
-		snprintf(err, err_len, "%s: cannot take ownership: %s", VHOST_NET_PATH,
-			 strerror(errno));
+		snprintf(err, err_len, "%s: cannot take ownership: %s", device, strerror(errno));
 		goto fail;
 	}
 	vn->features = features & VHOST_NET_RING_FEATURES;

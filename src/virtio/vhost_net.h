@@ -14,9 +14,9 @@
 
 struct vhost_net;
 
-/* Opens /dev/vhost-net and becomes its owner (the kernel starts its worker thread). Returns
- * NULL with a sentence in `err` (e.g. the module is not loaded). */
-struct vhost_net *vhost_net_open(char *err, size_t err_len);
+/* Opens `device` (VHOST_NET_DEVICE, /dev/vhost-net) and becomes its owner (the kernel starts
+ * its worker thread). Returns NULL with a sentence in `err` (e.g. the module is not loaded). */
+struct vhost_net *vhost_net_open(const char *device, char *err, size_t err_len);
 void vhost_net_close(struct vhost_net *vn);
 
 /* The virtio feature bits the kernel implements for us (ring layout, event index, indirect

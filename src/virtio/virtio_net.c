@@ -80,6 +80,7 @@ struct virtio_net {
 	struct virtio_device dev; /* first: the core hands us &dev */
 	char name[32];
 	char tap_name[16];
+	const char *vhost_device; /* the vhost-net node to open (virtio_options.h) */
 	struct net_config_space config;
 	int tap_fd;
 	uint32_t tap_events; /* what the device thread watches the tap for while started */
@@ -673,7 +674,7 @@ static int open_vhost(struct virtio_net *net, char *err, size_t err_len)
 	if (net->vhost_mode == VHOST_OFF)
 		return 0;
 	char why[200];
-	net->vhost = vhost_net_open(why, sizeof(why));
+	net->vhost = vhost_net_open(net->vhost_device, why, sizeof(why));
 	if (net->vhost && (vhost_net_features(net->vhost) & VHOST_REQUIRED) != VHOST_REQUIRED) {
 		snprintf(why, sizeof(why), "vhost-net lacks features %#llx",
 			 (unsigned long long)(VHOST_REQUIRED & ~vhost_net_features(net->vhost)));
@@ -718,6 +719,7 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 	snprintf(net->name, sizeof(net->name), "virtio-net%u", index);
 	snprintf(net->tap_name, sizeof(net->tap_name), "%s", cfg->tap ? cfg->tap : "");
 	net->vhost_mode = cfg->vhost;
+	net->vhost_device = cfg->vhost_device ? cfg->vhost_device : VHOST_NET_DEVICE;
 	net->tap_fd = tap_open(net->tap_name, err, err_len);
 	if (net->tap_fd < 0) {
 		free(net);

@@ -27,6 +27,10 @@ struct net_config {
 	uint8_t mac[6];
 	bool has_mac; /* otherwise one is derived from the tap name (stable across runs) */
 	enum vhost_mode vhost;
+	/* NULL: VHOST_NET_DEVICE. Tests name a missing one; the string must outlive the device. */
+	const char *vhost_device;
 };
+
+#define VHOST_NET_DEVICE "/dev/vhost-net"
 
 #endif

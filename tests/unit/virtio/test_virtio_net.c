@@ -87,12 +87,18 @@ static void configure_host_side(void)
 	close(s);
 }
 
-static struct virtio_device *create(enum vhost_mode vhost, char *err, size_t err_len)
+static struct virtio_device *create_on(enum vhost_mode vhost, const char *vhost_device, char *err,
+				      size_t err_len)
 {
-	struct net_config cfg = {.tap = TAP_NAME, .vhost = vhost};
+	struct net_config cfg = {.tap = TAP_NAME, .vhost = vhost, .vhost_device = vhost_device};
 	memcpy(cfg.mac, guest_mac, sizeof(guest_mac));
 	cfg.has_mac = true;
 	return virtio_net_create(&cfg, 0, err, err_len);
+}
+
+static struct virtio_device *create(enum vhost_mode vhost, char *err, size_t err_len)
+{
+	return create_on(vhost, NULL, err, err_len);
 }
 
 /* A started device with the features asked for and the host side configured. */
@@ -315,12 +321,12 @@ Test(virtio_net, arp_request_from_the_guest_is_answered_by_the_kernel)
 }
 
 /* The same through vhost-net: the kernel moves the frames, its interrupts reach the (fake)
- * transport through the device thread, since the transport has no irqfd. */
+ * transport through the device thread, since the transport has no irqfd. meson runs this
+ * program in the nested lab where this host has no /dev/vhost-net (tests/lab/host-or-lab.sh). */
 Test(virtio_net, arp_through_vhost_net)
 {
-	int fd = open("/dev/vhost-net", O_RDWR);
-	if (fd < 0)
-		cr_skip_test("/dev/vhost-net: %s", strerror(errno));
+	int fd = open(VHOST_NET_DEVICE, O_RDWR);
+	cr_assert_geq(fd, 0, "%s: %s", VHOST_NET_DEVICE, strerror(errno));
 	close(fd);
 	start_with(VHOST_ON, VIRTIO_FEATURE(VIRTIO_NET_F_MAC) |
 				 VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF) |
@@ -596,17 +602,17 @@ Test(virtio_net, tun_device_instead_of_tap_is_refused_clearly)
 	close(tun);
 }
 
+/* A host without vhost-net (here: a device node that does not exist, whatever the host has). */
 Test(virtio_net, vhost_on_without_vhost_net_fails_clearly)
 {
 	skip_without_taps();
-	if (access("/dev/vhost-net", F_OK) == 0)
-		cr_skip_test("/dev/vhost-net exists here");
+	static const char missing[] = "/nonexistent/vhost-net";
 	char err[256] = "";
-	cr_assert_null(create(VHOST_ON, err, sizeof(err)));
-	cr_assert(strstr(err, "/dev/vhost-net"), "%s", err);
+	cr_assert_null(create_on(VHOST_ON, missing, err, sizeof(err)));
+	cr_assert(strstr(err, missing), "%s", err);
 	cr_assert(strstr(err, "modprobe vhost_net"), "%s", err);
 	char err2[256] = "";
-	struct virtio_device *d = create(VHOST_AUTO, err2, sizeof(err2));
+	struct virtio_device *d = create_on(VHOST_AUTO, missing, err2, sizeof(err2));
 	cr_assert(d, "vhost=auto falls back: %s", err2);
 	virtio_device_destroy(d);
 }
