@@ -15,7 +15,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-
 /* Virtio bits the kernel's vhost-net implements itself. Bit 27 is left out on purpose: to
  * vhost it means VHOST_NET_F_VIRTIO_NET_HDR (vhost adds the header), but the tap does that. */
 #define VHOST_NET_RING_FEATURES                                                                    \

@@ -53,10 +53,11 @@ static void crash(struct vm_vcpu *vcpu, const char *what, uint64_t code)
 static void triple_fault(struct vm_vcpu *vcpu, const struct vcpu_exit *exit)
 {
 	if (exit->shutdown.registers_reset)
-		log_warn("vCPU %u: this accelerator re-initialises a vCPU when it shuts down (KVM "
-			 "on AMD SVM), so the registers below are its reset state, not those at the "
-			 "fault",
-			 vcpu->index);
+		log_warn(
+		    "vCPU %u: this accelerator re-initialises a vCPU when it shuts down (KVM "
+		    "on AMD SVM), so the registers below are its reset state, not those at the "
+		    "fault",
+		    vcpu->index);
 	crash(vcpu, "triple fault", 0);
 }
 

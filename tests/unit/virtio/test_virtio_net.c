@@ -88,7 +88,7 @@ static void configure_host_side(void)
 }
 
 static struct virtio_device *create_on(enum vhost_mode vhost, const char *vhost_device, char *err,
-				      size_t err_len)
+				       size_t err_len)
 {
 	struct net_config cfg = {.tap = TAP_NAME, .vhost = vhost, .vhost_device = vhost_device};
 	memcpy(cfg.mac, guest_mac, sizeof(guest_mac));
