@@ -8,7 +8,7 @@ packages=(
 	gcc make meson ninja-build pkg-config
 	libjansson-dev liburing-dev zlib1g-dev libzstd-dev
 	# tests, sanitizers, fuzzing
-	libcriterion-dev clang libclang-rt-14-dev acpica-tools
+	libcriterion-dev clang libclang-rt-14-dev clang-format acpica-tools
 	# guest images and the nested lab (QEMU is also the peer in benchmarks)
 	qemu-system-x86 qemu-utils busybox-static cpio gzip lz4 zstd xz-utils e2fsprogs kmod strace procps
 	# the guest's static benchmark tool (bench/randio.c, gcc -static needs libc.a)
