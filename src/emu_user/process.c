@@ -49,7 +49,7 @@ static uint64_t probe_hwcap(void)
 {
 	static struct probe_page page = {{0x0f, 0xa2, 0x0f, 0x05}};
 	struct emu_memory memory = {probe_translate, &page};
-	struct emu_cpu *cpu = emu_cpu_create(&memory);
+	struct emu_cpu *cpu = emu_cpu_create(&memory, NULL);
 	unsigned eax, ebx, ecx, edx = 0;
 	__get_cpuid(1, &eax, &ebx, &ecx, &edx);
 	uint64_t hwcap = edx;
@@ -195,7 +195,7 @@ static int replace_image(struct emu_process *p, int fd, const char *path, char *
 		snprintf(resolved, sizeof(resolved), "%s", path);
 	int rc = guest_as_reset(&p->as);
 	struct emu_memory memory = {translate_page, &p->as};
-	struct emu_cpu *cpu = rc == 0 ? emu_cpu_create(&memory) : NULL;
+	struct emu_cpu *cpu = rc == 0 ? emu_cpu_create(&memory, NULL) : NULL;
 	if (p->cpu)
 		emu_cpu_destroy(p->cpu);
 	p->cpu = cpu;

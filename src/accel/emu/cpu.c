@@ -43,13 +43,14 @@ static void reset_user_mode(struct vcpu_state *st)
 	memcpy(st->xsave + 28, &mxcsr_mask, 4);
 }
 
-struct emu_cpu *emu_cpu_create(const struct emu_memory *memory)
+struct emu_cpu *emu_cpu_create(const struct emu_memory *memory, const struct emu_cpu_model *model)
 {
 	struct emu_cpu *cpu = aligned_alloc(64, (sizeof(*cpu) + 63) & ~(size_t)63);
 	if (!cpu)
 		return NULL;
 	memset(cpu, 0, sizeof(*cpu));
 	cpu->memory = *memory;
+	cpu->model = model ? model : emu_cpu_model_default();
 	if (!emu_code_cache_init(cpu)) {
 		emu_cpu_destroy(cpu);
 		return NULL;
@@ -65,6 +66,11 @@ void emu_cpu_destroy(struct emu_cpu *cpu)
 		return;
 	emu_code_cache_fini(cpu);
 	free(cpu);
+}
+
+const struct emu_cpu_model *emu_cpu_get_model(const struct emu_cpu *cpu)
+{
+	return cpu->model;
 }
 
 struct vcpu_state *emu_cpu_state(struct emu_cpu *cpu)

@@ -81,6 +81,7 @@ struct emu_block {
 struct emu_cpu {
 	struct vcpu_state state;
 	struct emu_memory memory;
+	const struct emu_cpu_model *model;
 
 	/* Run-time copies of state fields, written back when emu_run() returns. */
 	uint64_t flags;

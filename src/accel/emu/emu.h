@@ -12,6 +12,7 @@
 #ifndef GUREUM_ACCEL_EMU_EMU_H
 #define GUREUM_ACCEL_EMU_EMU_H
 
+#include "accel/emu/cpu_model.h"
 #include "accel/vcpu_state.h"
 
 #include <stdbool.h>
@@ -77,10 +78,15 @@ struct emu_exit {
 
 struct emu_cpu;
 
-/* A CPU in 64-bit user mode (CS.L, EFER.LMA, CPL 3, flat segments, MXCSR/FCW at reset values).
- * `memory` is copied. NULL when out of memory. */
-struct emu_cpu *emu_cpu_create(const struct emu_memory *memory);
+/* A CPU of `model` (cpu_model.h; NULL: emu_cpu_model_default()) in 64-bit user mode (CS.L,
+ * EFER.LMA, CPL 3, flat segments, MXCSR/FCW at reset values). `memory` is copied. NULL when out
+ * of memory. */
+struct emu_cpu *emu_cpu_create(const struct emu_memory *memory, const struct emu_cpu_model *model);
 void emu_cpu_destroy(struct emu_cpu *cpu);
+
+/* The model the CPU was created with: what its CPUID reports and whose vendor behaviours it
+ * follows. */
+const struct emu_cpu_model *emu_cpu_get_model(const struct emu_cpu *cpu);
 
 /* The architectural register file; valid for the CPU's lifetime. */
 struct vcpu_state *emu_cpu_state(struct emu_cpu *cpu);

@@ -1,6 +1,6 @@
-/* System-ish instructions a user-mode program meets: NOP, CPUID (a fixed model that advertises
- * only what this emulator implements), RDTSC, SYSCALL, INT3/INT n, HLT and port I/O (#GP at
- * CPL 3), the fences and FXSAVE/FXRSTOR/LDMXCSR/STMXCSR (group 15). */
+/* System-ish instructions a user-mode program meets: NOP, CPUID (of the CPU's model, which
+ * advertises only what this emulator implements), RDTSC, SYSCALL, INT3/INT n, HLT and port I/O (#GP
+ * at CPL 3), the fences and FXSAVE/FXRSTOR/LDMXCSR/STMXCSR (group 15). */
 #include "accel/emu/cpu.h"
 #include "accel/emu/cpuid.h"
 #include "accel/emu/ops.h"
@@ -37,7 +37,8 @@ HANDLER(op_cpuid)
 {
 	(void)i;
 	uint32_t r[4];
-	emu_cpuid((uint32_t)cpu->state.gpr[GPR_RAX], (uint32_t)cpu->state.gpr[GPR_RCX], r);
+	emu_cpuid(cpu->model, (uint32_t)cpu->state.gpr[GPR_RAX], (uint32_t)cpu->state.gpr[GPR_RCX],
+		  r);
 	gpr_set(cpu, GPR_RAX, 4, r[0]);
 	gpr_set(cpu, GPR_RBX, 4, r[1]);
 	gpr_set(cpu, GPR_RCX, 4, r[2]);
