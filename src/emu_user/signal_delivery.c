@@ -160,7 +160,7 @@ static struct guest_rt_sigframe *push_frame(struct emu_process *p, int sig,
 		frame_fault(p);
 		return NULL;
 	}
-	memcpy(fp_host, s->xsave, FXSAVE_BYTES);
+	emu_cpu_save_fxsave(p->cpu, fp_host); /* as the kernel's XSAVE stores it */
 	memset(f, 0, sizeof(*f));
 	f->pretcode = act->restorer;
 	f->uc.ss_flags = SS_DISABLE;

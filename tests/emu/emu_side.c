@@ -57,9 +57,13 @@ void dt_emu_run(const struct dt_case *c, struct dt_outcome *out)
 	memcpy(out->regs.gpr, st->gpr, sizeof(st->gpr));
 	out->regs.rip = st->rip;
 	out->regs.rflags = st->rflags;
-	memcpy(out->regs.xmm, st->xsave + 160, sizeof(out->regs.xmm));
-	memcpy(&out->regs.mxcsr, st->xsave + 24, 4);
-	dt_copy_x87(out->regs.x87, st->xsave);
+	/* The x87/SSE state as the model's XSAVE stores it, as the host kernel's XSAVE stores the
+	 * native side's in its signal frame. */
+	uint8_t fx[512];
+	emu_cpu_save_fxsave(cpu, fx);
+	memcpy(out->regs.xmm, fx + 160, sizeof(out->regs.xmm));
+	memcpy(&out->regs.mxcsr, fx + 24, 4);
+	dt_copy_x87(out->regs.x87, fx);
 	memcpy(out->data, data_pages, DT_DATA_BYTES);
 	if (exit.reason == EMU_EXIT_BUDGET) {
 		out->vector = -1;

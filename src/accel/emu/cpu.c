@@ -167,6 +167,7 @@ enum emu_exit_reason emu_run(struct emu_cpu *cpu, uint64_t budget, struct emu_ex
 
 	cpu->flags = cpu->state.rflags;
 	cpu->lf.op = LF_NONE;
+	cpu->x87_fcs = cpu->x87_fds = 0;
 	cpu->mode = current_mode(&cpu->state);
 	while (executed < budget && !stopped) {
 		cpu->code_written = false;

@@ -90,6 +90,7 @@ struct emu_cpu {
 	enum emu_mode mode;
 	bool code_written; /* a guest write hit decoded code: leave the current block */
 	const struct emu_insn *exit_insn; /* where a threaded block run stopped (fast_ops.h) */
+	uint16_t x87_fcs, x87_fds;	  /* x87.h: the selector halves of FIP and FDP */
 	/* The block being run threaded, for branches back into it (threaded.h): its first
 	 * instruction and sentinel, the instructions its in-block branches added to the count,
 	 * and how many this run may execute in all. */

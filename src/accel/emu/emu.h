@@ -91,6 +91,12 @@ const struct emu_cpu_model *emu_cpu_get_model(const struct emu_cpu *cpu);
 /* The architectural register file; valid for the CPU's lifetime. */
 struct vcpu_state *emu_cpu_state(struct emu_cpu *cpu);
 
+/* The first 512 bytes of the state's XSAVE area (x87, MXCSR, XMM0-15) as the model's XSAVE64
+ * stores them: what Linux puts in a signal frame, what a guest's own FXSAVE64 would write. It
+ * differs from state->xsave only in the x87 pointers (FOP, FIP, FDP), which the state holds as
+ * the FPU does and the model may store as zero (AMD, without an x87 exception pending). */
+void emu_cpu_save_fxsave(const struct emu_cpu *cpu, uint8_t out[512]);
+
 /* Runs until an exit or until `budget` instructions have completed. */
 enum emu_exit_reason emu_run(struct emu_cpu *cpu, uint64_t budget, struct emu_exit *exit);
 

@@ -55,9 +55,12 @@ static uint8_t *image_from(const uint8_t *fx)
 	return image;
 }
 
+/* FCW, FSW, FTW and the registers come back; FOP, FIP and FDP (bytes 6-23) do not: the host
+ * records its own addresses there, or zeros (AMD saves them only with an exception pending),
+ * and the guest's values are the emulator's to keep (x87_pointers.c). */
 static void image_to(uint8_t *fx, const uint8_t *image)
 {
-	memcpy(fx, image, 24);
+	memcpy(fx, image, 6);
 	memcpy(fx + 32, image + 32, 128);
 }
 
