@@ -230,6 +230,8 @@ bool signal_deliver_fault(struct emu_process *p, const struct guest_fault *fault
 	noted_info[sig].si_addr = (void *)(uintptr_t)fault->addr;
 	struct guest_rt_sigframe *f = push_frame(p, sig, &act, p->sigmask);
 	if (f) {
+		f->uc.mcontext.eflags =
+		    fault->rflags; /* RF set for a fault, as the CPU pushed it */
 		f->uc.mcontext.trapno = fault->trapno;
 		f->uc.mcontext.err = fault->error_code;
 		f->uc.mcontext.cr2 = fault->addr;

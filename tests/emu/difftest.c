@@ -166,7 +166,7 @@ static bool regs_equal(const struct dt_outcome *a, const struct dt_outcome *b, u
 {
 	if (memcmp(a->regs.gpr, b->regs.gpr, sizeof(a->regs.gpr)) || a->regs.rip != b->regs.rip)
 		return false;
-	uint64_t fmask = (FL_ALL & ~undef) | 0x400; /* + DF */
+	uint64_t fmask = (FL_ALL & ~undef) | 0x400 | 0x10000; /* + DF, RF */
 	if ((a->regs.rflags ^ b->regs.rflags) & fmask)
 		return false;
 	if (memcmp(a->regs.xmm, b->regs.xmm, sizeof(a->regs.xmm)) || a->regs.mxcsr != b->regs.mxcsr)

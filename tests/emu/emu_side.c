@@ -70,6 +70,8 @@ void dt_emu_run(const struct dt_case *c, struct dt_outcome *out)
 		return;
 	}
 	out->vector = exit.reason == EMU_EXIT_EXCEPTION ? exit.vector : -3;
+	if (exit.reason == EMU_EXIT_EXCEPTION)
+		out->regs.rflags = exit.rflags; /* the image the CPU pushes, RF and all */
 	out->error_code = exit.error_code;
 	out->fault_address = exit.fault_address;
 }

@@ -165,7 +165,7 @@ enum emu_exit_reason emu_run(struct emu_cpu *cpu, uint64_t budget, struct emu_ex
 	bool stopped = false;
 	struct emu_block *prev = NULL;
 
-	cpu->flags = cpu->state.rflags;
+	cpu->flags = cpu->state.rflags & ~X86_RFLAGS_RF;
 	cpu->lf.op = LF_NONE;
 	cpu->x87_fcs = cpu->x87_fds = 0;
 	cpu->mode = current_mode(&cpu->state);
@@ -191,6 +191,8 @@ enum emu_exit_reason emu_run(struct emu_cpu *cpu, uint64_t budget, struct emu_ex
 	cpu->tsc += executed;
 	if (stopped) {
 		*exit = cpu->pending;
+		if (exit->reason == EMU_EXIT_EXCEPTION)
+			exit->rflags = cpu->state.rflags | (cpu->pending_after ? 0 : X86_RFLAGS_RF);
 	} else {
 		*exit = (struct emu_exit){.reason = EMU_EXIT_BUDGET};
 	}

@@ -74,6 +74,12 @@ struct emu_exit {
 	bool software; /* INT n / INT3 / INTO: rip is after the instruction */
 	uint32_t error_code;
 	uint64_t fault_address; /* #PF: the linear address (also stored in state cr2) */
+	/* RFLAGS as the CPU pushes it when it delivers the exception (and Linux copies it into a
+	 * signal frame): the state's RFLAGS, with RF (resume flag, bit 16) set for a fault (rip
+	 * at the instruction, which will run again) and clear for a trap (INT3, INT n). The
+	 * state itself never holds RF: it only suppresses instruction breakpoints, which the
+	 * emulator does not have, and an instruction that completes clears it. */
+	uint64_t rflags;
 };
 
 struct emu_cpu;
