@@ -39,6 +39,8 @@ struct coverage {
 
 static struct coverage table[DT_MAPS * 256];
 
+const struct emu_cpu_model *dt_model;
+
 static unsigned shift_count(const struct emu_insn *i, const struct dt_case *c)
 {
 	unsigned raw;
@@ -103,7 +105,7 @@ static bool generate_defined(uint64_t *rng, struct dt_case *c, unsigned *key)
 	for (int tries = 0; tries < 50; tries++) {
 		dt_generate(rng, c, key);
 		struct emu_insn insn;
-		emu_decode(c->code, c->code_len, EMU_MODE_64, DT_CODE, &insn);
+		emu_decode(c->code, c->code_len, EMU_MODE_64, dt_model, DT_CODE, &insn);
 		bool skip = false;
 		if (!insn.fn || insn.fn == op_shift_cl || insn.fn == op_shxd_cl)
 			continue;
@@ -123,13 +125,14 @@ static bool branches_land_on_boundaries(const struct dt_case *c)
 	unsigned off = 0;
 	while (off + 1 < c->code_len) {
 		start[off] = true;
-		if (emu_decode(c->code + off, c->code_len - off, EMU_MODE_64, DT_CODE + off,
-			       &insn) != EMU_DECODE_OK)
+		if (emu_decode(c->code + off, c->code_len - off, EMU_MODE_64, dt_model,
+			       DT_CODE + off, &insn) != EMU_DECODE_OK)
 			return false;
 		off += insn.len;
 	}
 	for (off = 0; off + 1 < c->code_len; off += insn.len) {
-		emu_decode(c->code + off, c->code_len - off, EMU_MODE_64, DT_CODE + off, &insn);
+		emu_decode(c->code + off, c->code_len - off, EMU_MODE_64, dt_model, DT_CODE + off,
+			   &insn);
 		bool relative = insn.fn == op_jcc || insn.fn == op_jmp_rel ||
 				insn.fn == op_call_rel || insn.fn == op_loop;
 		uint64_t t = insn.imm;
@@ -308,6 +311,11 @@ int main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
+	dt_model = emu_cpu_model_host();
+	if (!dt_model) {
+		fprintf(stderr, "emu-difftest: no CPU model of the host's vendor\n");
+		return 2;
+	}
 	if (!dt_emu_init() || !dt_native_start()) {
 		fprintf(stderr, "emu-difftest: cannot set up the sandbox\n");
 		return 2;
@@ -325,7 +333,7 @@ int main(int argc, char **argv)
 		} else {
 			dt_generate(&rng, &c, &key);
 			struct emu_insn insn;
-			emu_decode(c.code, c.code_len, EMU_MODE_64, DT_CODE, &insn);
+			emu_decode(c.code, c.code_len, EMU_MODE_64, dt_model, DT_CODE, &insn);
 			undef = insn.fn ? undefined_flags(&insn, &c, &skip) : 0;
 		}
 		if (!dt_native_run(&c, &native)) {

@@ -2,8 +2,13 @@
 #ifndef GUREUM_TESTS_EMU_DIFFTEST_H
 #define GUREUM_TESTS_EMU_DIFFTEST_H
 
+#include "accel/emu/cpu_model.h"
+
 #include <stdbool.h>
 #include <stdint.h>
+
+/* The CPU model the emulator runs, and the generator and the flag rules decode with. */
+extern const struct emu_cpu_model *dt_model;
 
 /* The sandbox: one code page (read+exec) and two data pages (read+write), with nothing mapped
  * right around them. */

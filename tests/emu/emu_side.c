@@ -32,7 +32,7 @@ static bool translate(void *opaque, uint64_t page, enum emu_access access, uint8
 bool dt_emu_init(void)
 {
 	struct emu_memory mem = {.translate = translate};
-	cpu = emu_cpu_create(&mem, NULL);
+	cpu = emu_cpu_create(&mem, dt_model);
 	return cpu != NULL;
 }
 

@@ -851,7 +851,7 @@ void dt_generate(uint64_t *rng, struct dt_case *c, unsigned *key)
 	 * length shows up as a mismatch: the host then runs different bytes. */
 	struct emu_insn insn;
 	unsigned avail = n + oplen + 16;
-	emu_decode(bytes, avail, EMU_MODE_64, DT_CODE, &insn);
+	emu_decode(bytes, avail, EMU_MODE_64, dt_model, DT_CODE, &insn);
 	unsigned len = insn.len ? insn.len : 1;
 	memcpy(c->code, bytes, len);
 	c->code[len] = 0xcc;
