@@ -66,7 +66,7 @@ void dt_emu_run(const struct dt_case *c, struct dt_outcome *out)
 	dt_copy_x87(out->regs.x87, fx);
 	memcpy(out->data, data_pages, DT_DATA_BYTES);
 	if (exit.reason == EMU_EXIT_BUDGET) {
-		out->vector = -1;
+		out->vector = DT_TIMEOUT;
 		return;
 	}
 	out->vector = exit.reason == EMU_EXIT_EXCEPTION ? exit.vector : -3;

@@ -1,8 +1,9 @@
 /* The native half of the differential test: a forked child maps the sandbox pages at fixed
- * addresses and runs each case on the host CPU. It enters the case by rewriting the ucontext of
- * a SIGUSR1 handler (so sigreturn loads every register at once), and leaves it through the
- * signal the instruction or the trailing int3 raises, whose handler records the state and
- * rewrites the context back to the harness. A child that dies is replaced. */
+ * addresses, with the permissions the emulator gives them (code read+exec, data read+write),
+ * and runs each case on the host CPU. It enters the case by rewriting the ucontext of a SIGUSR1
+ * handler (so sigreturn loads every register at once), and leaves it through the signal the
+ * instruction or the trailing int3 raises, whose handler records the state and rewrites the
+ * context back to the harness. A child that dies, or whose case did not run, is replaced. */
 #include "difftest.h"
 
 #include <errno.h>
@@ -63,7 +64,7 @@ static void leave_case(int sig, siginfo_t *si, void *ctx)
 	result->error_code = (uint32_t)uc->uc_mcontext.gregs[REG_ERR];
 	result->fault_address = (uint64_t)si->si_addr;
 	if (sig == SIGALRM)
-		result->vector = -1;
+		result->vector = DT_TIMEOUT;
 	else
 		result->vector = (int)uc->uc_mcontext.gregs[REG_TRAPNO];
 	if (sig == SIGFPE && result->vector == 0 && si->si_code != FPE_INTDIV &&
@@ -75,7 +76,7 @@ static void leave_case(int sig, siginfo_t *si, void *ctx)
 
 static bool map_sandbox(void)
 {
-	void *code = mmap((void *)DT_CODE, DT_PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
+	void *code = mmap((void *)DT_CODE, DT_PAGE, PROT_READ | PROT_EXEC,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	void *data = mmap((void *)DT_DATA, DT_DATA_BYTES, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
@@ -134,15 +135,24 @@ static void child_main(int in, int out)
 		_exit(2);
 	install_handlers();
 	while (read_all(in, &c, sizeof(c))) {
+		/* The code page is writable only while the harness fills it. */
+		if (mprotect((void *)DT_CODE, DT_PAGE, PROT_READ | PROT_WRITE))
+			_exit(2);
 		memset((void *)DT_CODE, 0xcc, DT_PAGE);
 		memcpy((void *)DT_CODE, c.code, c.code_len);
+		if (mprotect((void *)DT_CODE, DT_PAGE, PROT_READ | PROT_EXEC))
+			_exit(2);
 		memcpy((void *)DT_DATA, c.data, DT_DATA_BYTES);
 		memset(&o, 0, sizeof(o));
+		o.vector = DT_LOST; /* stays so if the case never ran */
 		current = &c;
 		result = &o;
 		raise(SIGUSR1);
 		memcpy(o.data, (void *)DT_DATA, DT_DATA_BYTES);
-		if (!write_all(out, &o, sizeof(o)))
+		unsigned char resident;
+		o.probe_mapped = c.probe_page &&
+				 mincore((void *)(uintptr_t)c.probe_page, DT_PAGE, &resident) == 0;
+		if (!write_all(out, &o, sizeof(o)) || o.vector == DT_LOST)
 			_exit(1);
 	}
 	_exit(0);
@@ -183,10 +193,14 @@ bool dt_native_run(const struct dt_case *c, struct dt_outcome *out)
 {
 	if (child < 0 && !dt_native_start())
 		return false;
-	if (write_all(to_child, c, sizeof(*c)) && read_all(from_child, out, sizeof(*out)))
-		return true;
-	/* The case took the sandbox down (it wrote over the harness): skip it, start afresh. */
+	if (write_all(to_child, c, sizeof(*c)) && read_all(from_child, out, sizeof(*out))) {
+		if (out->vector != DT_LOST)
+			return true;
+	} else {
+		out->vector = DT_LOST;
+	}
+	/* The case took the sandbox down (it wrote over the harness), or did not run: skip it,
+	 * start afresh. */
 	dt_native_stop();
-	out->vector = -2;
 	return dt_native_start();
 }
