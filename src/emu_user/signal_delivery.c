@@ -265,7 +265,7 @@ int64_t signal_return(struct emu_process *p)
 		return 0;
 	}
 	if (fp_host)
-		memcpy(s->xsave, fp_host, FXSAVE_BYTES);
+		emu_cpu_load_fxsave(p->cpu, fp_host);
 	restore_context(s, &mc);
 	p->sigmask = mask & ~(bit(SIGKILL) | bit(SIGSTOP));
 	return (int64_t)mc.rax; /* rax is the interrupted code's, not a result */

@@ -167,11 +167,11 @@ static void report(const char *label, const struct dt_case *c, const struct dt_o
 	       (unsigned long)n->regs.rip, (unsigned long)e->regs.rip,
 	       (unsigned long)c->regs.rflags, (unsigned long)n->regs.rflags,
 	       (unsigned long)e->regs.rflags, undef);
-	for (int k = 0; k < DT_DATA_BYTES; k++)
-		if (n->data[k] != e->data[k]) {
-			printf("  data differs from offset %#x\n", k);
-			break;
-		}
+	for (int k = 0, shown = 0; k < DT_DATA_BYTES && shown < 8; k++)
+		if (n->data[k] != e->data[k])
+			printf("  data[%#x] in %02x native %02x emu %02x\n", k, c->data[k],
+			       n->data[k], e->data[k]),
+			    shown++;
 	if (memcmp(n->regs.xmm, e->regs.xmm, sizeof(n->regs.xmm)))
 		printf("  xmm differs\n");
 	if (n->regs.mxcsr != e->regs.mxcsr)
@@ -302,6 +302,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "emu-difftest: cannot set up the sandbox\n");
 		return 2;
 	}
+	dt_rules_set_mxcsr_masks(host.mxcsr_mask, dt_emu_mxcsr_mask());
 	static struct dt_case c;
 	static struct dt_outcome native, emu;
 	unsigned long matched = 0, mismatched = 0, explained = 0, rejected = 0, shown = 0;

@@ -60,6 +60,7 @@ void dt_native_stop(void);
 
 /* Emulator side. */
 bool dt_emu_init(void);
+uint32_t dt_emu_mxcsr_mask(void);
 void dt_emu_run(const struct dt_case *c, struct dt_outcome *out);
 
 /* ---- the host CPU (host.c) ---- */
@@ -70,6 +71,7 @@ struct dt_host {
 	char brand[49];
 	bool fdp_excptn_only, fcs_fds_deprecated, xsaveerptr; /* CPUID bits */
 	bool x87_ptrs_saved_without_es;			      /* probed with FXSAVE64 */
+	uint32_t mxcsr_mask;				      /* as FXSAVE stores it */
 };
 
 void dt_host_describe(struct dt_host *h);
@@ -90,6 +92,8 @@ enum dt_rule {
 	DT_RULE_UNSTABLE_NATIVE,
 	DT_RULE_SS_AS_GP,
 	DT_RULE_PF_PRESENT_BIT,
+	DT_RULE_MXCSR_MASK,
+	DT_RULE_X87_POINTER_WIDTH,
 	DT_RULE_COUNT
 };
 
@@ -110,6 +114,8 @@ unsigned dt_undefined_flags(const struct emu_insn *i, const struct dt_case *c, b
 /* Compares the outcomes; on DT_EXPLAINED, *rule is the rule that explains the difference. */
 enum dt_verdict dt_judge(const struct dt_outcome *native, const struct dt_outcome *emu,
 			 unsigned undef, enum dt_rule *rule);
+/* The MXCSR_MASK values FXSAVE stores natively and in the emulator. */
+void dt_rules_set_mxcsr_masks(uint32_t host, uint32_t emu);
 /* Two native runs of a case ended alike. */
 bool dt_native_same(const struct dt_outcome *a, const struct dt_outcome *b);
 

@@ -36,6 +36,15 @@ bool dt_emu_init(void)
 	return cpu != NULL;
 }
 
+uint32_t dt_emu_mxcsr_mask(void)
+{
+	uint8_t fx[512];
+	uint32_t mask;
+	emu_cpu_save_fxsave(cpu, fx);
+	memcpy(&mask, fx + 28, 4);
+	return mask;
+}
+
 /* Interrupt vectors as Linux reports them in the signal frame's trapno. */
 void dt_emu_run(const struct dt_case *c, struct dt_outcome *out)
 {

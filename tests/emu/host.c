@@ -13,8 +13,9 @@ static void regs(unsigned leaf, unsigned sub, unsigned r[4])
 	__cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
 }
 
-/* FXSAVE64 after FLD m64 with no exception pending: whether FIP, FDP and FOP are stored. */
-static bool probe_x87_ptrs_saved_without_es(void)
+/* FXSAVE64 after FLD m64 with no exception pending: whether FIP, FDP and FOP are stored; and
+ * MXCSR_MASK. */
+static bool probe_fxsave(uint32_t *mxcsr_mask)
 {
 	static uint8_t image[512] __attribute__((aligned(16)));
 	static const double one = 1.0;
@@ -27,6 +28,7 @@ static bool probe_x87_ptrs_saved_without_es(void)
 	uint64_t fip, fdp;
 	memcpy(&fip, image + 8, 8);
 	memcpy(&fdp, image + 16, 8);
+	memcpy(mxcsr_mask, image + 28, 4);
 	return fip != 0 || fdp != 0;
 }
 
@@ -61,7 +63,7 @@ void dt_host_describe(struct dt_host *h)
 		regs(0x80000008u, 0, r);
 		h->xsaveerptr = r[1] & (1u << 2);
 	}
-	h->x87_ptrs_saved_without_es = probe_x87_ptrs_saved_without_es();
+	h->x87_ptrs_saved_without_es = probe_fxsave(&h->mxcsr_mask);
 }
 
 /* The model must take the host's x87 pointer rules, as CPUID describes them (Intel) and as the
@@ -99,9 +101,9 @@ void dt_host_print(const struct dt_host *h)
 	printf("host CPU: %.12s family %#x model %#x stepping %u \"%s\"\n", h->vendor, h->family,
 	       h->model, h->stepping, h->brand);
 	printf("host x87: FXSAVE stores FIP/FDP/FOP without an exception pending: %s; "
-	       "CPUID FDP_EXCPTN_ONLY %d, FCS/FDS deprecated %d, XSaveErPtr %d\n",
+	       "CPUID FDP_EXCPTN_ONLY %d, FCS/FDS deprecated %d, XSaveErPtr %d; MXCSR_MASK %#x\n",
 	       h->x87_ptrs_saved_without_es ? "yes" : "no", h->fdp_excptn_only,
-	       h->fcs_fds_deprecated, h->xsaveerptr);
+	       h->fcs_fds_deprecated, h->xsaveerptr, h->mxcsr_mask);
 	if (h->xsaveerptr && !h->x87_ptrs_saved_without_es)
 		printf(
 		    "host note: XSaveErPtr is advertised but FXSAVE does not honour it; the probed "

@@ -48,6 +48,17 @@ const struct dt_rule_info dt_rules[DT_RULE_COUNT] = {
 	{"ss-as-gp", "emulator",
 	 "the emulator raises #GP for a non-canonical stack reference where the CPU raises #SS "
 	 "(same signal, SIGSEGV, in user mode); a known gap of the emulator, compared as equal"},
+    [DT_RULE_MXCSR_MASK] =
+	{"mxcsr-mask", "host",
+	 "MXCSR_MASK in an image FXSAVE stored (4 bytes at 28 from a 16-byte boundary, "
+	 "natively the host's mask, in the emulator the model's) is the processor's own: this "
+	 "host has misaligned-SSE mode (MM, bit 17), which no model implements"},
+    [DT_RULE_X87_POINTER_WIDTH] =
+	{"x87-pointer-width", "host",
+	 "FIP and FDP loaded (FXRSTOR64) from a non-canonical value keep as many low bits as the "
+	 "processor's pointer registers have, sign-extended (57 on this host); the emulator keeps "
+	 "all 64: equal when the native value is the emulated one sign-extended from bit 47 or "
+	 "above"},
     [DT_RULE_PF_PRESENT_BIT] =
 	{"pf-present-bit", "emulator",
 	 "the P bit of the #PF error code is not compared: the emulator's memory interface does "
@@ -124,21 +135,88 @@ static bool canonical(uint64_t a)
 	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
+static uint32_t host_mxcsr_mask, emu_mxcsr_mask;
+
+void dt_rules_set_mxcsr_masks(uint32_t host, uint32_t emu)
+{
+	host_mxcsr_mask = host;
+	emu_mxcsr_mask = emu;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* The data pages agree but where FXSAVE stored the two sides' MXCSR_MASK (*masked then). */
+static bool data_equal(const uint8_t *native, const uint8_t *emu, bool *masked)
+{
+	if (!memcmp(native, emu, DT_DATA_BYTES))
+		return true;
+	if (host_mxcsr_mask == emu_mxcsr_mask)
+		return false;
+	for (unsigned k = 0; k < DT_DATA_BYTES; k++) {
+		if (native[k] == emu[k])
+			continue;
+		unsigned at = k - ((k - 12) & 15); /* the field at 28 of an image on 16 bytes */
+		if (k < 12 || at + 4 > DT_DATA_BYTES || get32(native + at) != host_mxcsr_mask ||
+		    get32(emu + at) != emu_mxcsr_mask)
+			return false;
+		*masked = true;
+		k = at + 3;
+	}
+	return true;
+}
+
+static bool sign_extended_from(uint64_t native, uint64_t emu)
+{
+	for (unsigned bits = 48; bits < 64; bits++)
+		if (native == (uint64_t)((int64_t)(emu << (64 - bits)) >> (64 - bits)))
+			return true;
+	return false;
+}
+
+/* The x87 images agree, FIP and FDP (at 8 and 16) possibly by the pointer-width rule. */
+static bool x87_equal(const uint8_t *native, const uint8_t *emu, bool *width)
+{
+	if (!memcmp(native, emu, 160))
+		return true;
+	if (memcmp(native, emu, 8) || memcmp(native + 24, emu + 24, 160 - 24))
+		return false;
+	for (unsigned off = 8; off <= 16; off += 8) {
+		uint64_t n, e;
+		memcpy(&n, native + off, 8);
+		memcpy(&e, emu + off, 8);
+		if (n == e)
+			continue;
+		if (!sign_extended_from(n, e))
+			return false;
+		*width = true;
+	}
+	return true;
+}
+
 /* Compared flags: the arithmetic ones the instruction defines, DF, and RF of the pushed image. */
+struct relaxed {
+	bool undefined_flags, mxcsr_mask, pointer_width;
+};
+
 static bool state_equal(const struct dt_outcome *a, const struct dt_outcome *b, unsigned undef,
-			bool *undefined_differed)
+			struct relaxed *r)
 {
 	if (memcmp(a->regs.gpr, b->regs.gpr, sizeof(a->regs.gpr)) || a->regs.rip != b->regs.rip)
 		return false;
 	uint64_t fmask = (FL_ALL & ~undef) | FL_DF | FL_RF;
 	if ((a->regs.rflags ^ b->regs.rflags) & fmask)
 		return false;
-	*undefined_differed = (a->regs.rflags ^ b->regs.rflags) & FL_ALL & undef;
+	r->undefined_flags = (a->regs.rflags ^ b->regs.rflags) & FL_ALL & undef;
 	if (memcmp(a->regs.xmm, b->regs.xmm, sizeof(a->regs.xmm)) || a->regs.mxcsr != b->regs.mxcsr)
 		return false;
-	if (memcmp(a->regs.x87, b->regs.x87, sizeof(a->regs.x87)))
+	if (!x87_equal(a->regs.x87, b->regs.x87, &r->pointer_width))
 		return false;
-	return memcmp(a->data, b->data, DT_DATA_BYTES) == 0;
+	return data_equal(a->data, b->data, &r->mxcsr_mask);
 }
 
 #define PF_PRESENT  0x01u
@@ -163,13 +241,17 @@ enum dt_verdict dt_judge(const struct dt_outcome *native, const struct dt_outcom
 			   !((native->error_code ^ emu->error_code) & PF_COMPARED);
 		present_differed = (native->error_code ^ emu->error_code) & PF_PRESENT;
 	}
-	bool undefined_differed = false;
-	if (vector_equal && pf_equal && state_equal(native, emu, undef, &undefined_differed)) {
+	struct relaxed r = {0};
+	if (vector_equal && pf_equal && state_equal(native, emu, undef, &r)) {
+		if (r.mxcsr_mask)
+			dt_rule_hits[DT_RULE_MXCSR_MASK]++;
+		if (r.pointer_width)
+			dt_rule_hits[DT_RULE_X87_POINTER_WIDTH]++;
 		if (ss_as_gp)
 			dt_rule_hits[DT_RULE_SS_AS_GP]++;
 		if (present_differed)
 			dt_rule_hits[DT_RULE_PF_PRESENT_BIT]++;
-		if (undefined_differed)
+		if (r.undefined_flags)
 			dt_rule_hits[DT_RULE_UNDEFINED_FLAGS]++;
 		return DT_MATCH;
 	}
@@ -186,8 +268,8 @@ enum dt_verdict dt_judge(const struct dt_outcome *native, const struct dt_outcom
 
 bool dt_native_same(const struct dt_outcome *a, const struct dt_outcome *b)
 {
-	bool ignored;
+	struct relaxed r = {0};
 	return a->vector == b->vector && a->error_code == b->error_code &&
 	       a->fault_address == b->fault_address && a->regs.rflags == b->regs.rflags &&
-	       state_equal(a, b, 0, &ignored);
+	       state_equal(a, b, 0, &r) && !r.mxcsr_mask && !r.pointer_width;
 }

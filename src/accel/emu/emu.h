@@ -102,6 +102,10 @@ struct vcpu_state *emu_cpu_state(struct emu_cpu *cpu);
  * differs from state->xsave only in the x87 pointers (FOP, FIP, FDP), which the state holds as
  * the FPU does and the model may store as zero (AMD, without an x87 exception pending). */
 void emu_cpu_save_fxsave(const struct emu_cpu *cpu, uint8_t out[512]);
+/* Loads such an image as XRSTOR64 would (what Linux's sigreturn does with a signal frame's):
+ * MXCSR bits the CPU does not have are dropped, the x87 control, status and tag words come out
+ * as the hardware keeps them. */
+void emu_cpu_load_fxsave(struct emu_cpu *cpu, const uint8_t in[512]);
 
 /* Runs until an exit or until `budget` instructions have completed. */
 enum emu_exit_reason emu_run(struct emu_cpu *cpu, uint64_t budget, struct emu_exit *exit);

@@ -122,3 +122,15 @@ void fpu_host_run(const void *stub, uint8_t *fx, void *mem, struct fpu_host_regs
 	regs->rflags = flags;
 	regs->rax = rax;
 }
+
+void fpu_host_normalize(uint8_t *fx)
+{
+	uint8_t *image = image_from(fx);
+	__asm__ volatile("fxrstor64 (%[img])\n\t"
+			 "fxsave64 (%[img])\n\t"
+			 "fninit\n\t"
+			 :
+			 : [img] "r"(image)
+			 : FPU_CLOBBERS);
+	image_to(fx, image);
+}

@@ -37,4 +37,10 @@ void fpu_host_run(const void *stub, uint8_t *fx, void *mem, struct fpu_host_regs
  * many ran (at least one). */
 unsigned fpu_host_run_seq(const void *const *stubs, unsigned n, uint8_t *fx);
 
+/* Loads the x87 head of `fx` into the host FPU and saves it back, as FXRSTOR and XRSTOR leave
+ * it: reserved bits of FCW and FTW cleared, FSW.ES and B recomputed from the exception flags
+ * and masks, the reserved bytes of the register slots as the hardware stores them. The x87
+ * pointers are left alone. */
+void fpu_host_normalize(uint8_t *fx);
+
 #endif

@@ -112,15 +112,15 @@ HANDLER(op_privileged)
 
 #define MXCSR_VALID 0xffffu
 
-/* FXSAVE and FXRSTOR check the first byte of the 512-byte area, then its last (on a 16-byte
- * boundary, the area spans at most two pages): a fault in the second page is reported at the
- * last byte, not at the page start, as the AMD host does. */
+/* FXSAVE and FXRSTOR check the last byte of the 512-byte area, then its first (on a 16-byte
+ * boundary, the area spans at most two pages): a fault is reported at the last byte whenever
+ * that one faults, as the AMD host does. */
 static bool fxsave_area_ok(struct emu_cpu *cpu, uint64_t addr, bool write)
 {
 	uint8_t b;
 	if (write)
-		return emu_probe_write(cpu, addr, 1) && emu_probe_write(cpu, addr + 511, 1);
-	return emu_read_bytes(cpu, addr, &b, 1) && emu_read_bytes(cpu, addr + 511, &b, 1);
+		return emu_probe_write(cpu, addr + 511, 1) && emu_probe_write(cpu, addr, 1);
+	return emu_read_bytes(cpu, addr + 511, &b, 1) && emu_read_bytes(cpu, addr, &b, 1);
 }
 
 /* The image as the model stores it (fxsave.h); bytes 416-511 are left alone. */

@@ -203,3 +203,46 @@ Test(emu_x87_model, mmx_keeps_fninit_clears_fldenv_loads)
 	expect_ptrs(fnstenv(data + 0x4c0), fld, "after FLDENV");
 	finish();
 }
+
+/* FXSAVE writes bytes 0-415 and leaves 416-511 alone; FXRSTOR loads the control, status and tag
+ * words as the hardware keeps them: FSW.ES follows the unmasked exception flags, so the AMD
+ * rule then stores the pointers it loaded. */
+Test(emu_x87_model, fxsave_extent_and_fxrstor_status)
+{
+	START("amd-zen", "\x48\x0f\xae\x4b\x40"		      /* 0: fxrstor64 [rbx+0x40] */
+			 "\x48\x0f\xae\x83\x40\x02\x00\x00"); /* 5: fxsave64 [rbx+0x240] */
+	uint8_t *image = data + 0x40;
+	uint16_t fcw = 0x37e, fsw = 0x0001; /* IE unmasked and flagged, ES clear */
+	uint32_t mxcsr = 0x1f80;
+	uint64_t fip = 0x1234, fdp = 0x5678;
+	memcpy(image, &fcw, 2);
+	memcpy(image + 2, &fsw, 2);
+	memcpy(image + 8, &fip, 8);
+	memcpy(image + 16, &fdp, 8);
+	memcpy(image + 24, &mxcsr, 4);
+	memset(data + 0x240 + 416, 0x5a, 96);
+	run_to_int3();
+	cr_expect_eq(data[0x240 + 2] & 0x80, 0x80, "ES set by FXRSTOR");
+	expect_ptrs(fxsave64(data + 0x240), (struct ptrs){0x1234, 0x5678, 0, 0, 0},
+		    "stored with ES set");
+	for (unsigned k = 416; k < 512; k++)
+		cr_assert_eq(data[0x240 + k], 0x5a, "byte %u untouched", k);
+	finish();
+}
+
+/* FXSAVE whose area runs into an unmapped page faults at its last byte, even when the first
+ * byte faults as well. */
+Test(emu_x87_model, fxsave_faults_at_the_last_byte)
+{
+	START("amd-zen", "\x0f\xae\x03"); /* fxsave [rbx] */
+	st->gpr[GPR_RBX] = DATA + 4096 - 256;
+	struct emu_exit exit;
+	cr_assert_eq(emu_run(cpu, 10, &exit), EMU_EXIT_EXCEPTION);
+	cr_assert_eq(exit.vector, EMU_VEC_PF);
+	cr_expect_eq(exit.fault_address, DATA + 4096 - 256 + 511);
+	st->rip = CODE;
+	st->gpr[GPR_RBX] = 0x10000;
+	cr_assert_eq(emu_run(cpu, 10, &exit), EMU_EXIT_EXCEPTION);
+	cr_expect_eq(exit.fault_address, 0x10000 + 511);
+	finish();
+}
