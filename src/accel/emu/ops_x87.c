@@ -136,21 +136,29 @@ static bool all_bytes(const uint8_t *p, unsigned len, uint8_t v)
 	return true;
 }
 
-/* Whether the store of `len` bytes at `addr` can complete, faulting as the host does. For
- * FNSTENV and FNSAVE the host probes the first word (2 bytes in the 16-bit format, else 4),
- * then the last byte: crossing into an unmapped page reports the page start only when that
- * first word crosses, else the address of the last byte. Other stores fault at the first
+/* Whether the access of `len` bytes at `addr` can complete, faulting as the hardware does. The
+ * environment and whole-state forms (FNSTENV, FNSAVE, FLDENV, FRSTOR) probe the first word (2
+ * bytes in the 16-bit format, else 4), then the last byte: crossing into an unmapped page
+ * reports the page start only when that first word crosses, else the address of the last
+ * byte (stores seen so on Intel and AMD hosts, loads on AMD). Other accesses fault at the first
  * inaccessible byte. */
-static bool probe_store(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t addr, unsigned len)
+static bool probe_env(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t addr, unsigned len,
+		      bool write)
 {
 	unsigned esc = i->opcode - 0xd8, reg = (i->modrm >> 3) & 7;
-	bool env = reg == 6 && (esc == 1 || esc == 5);
-	if (env) {
-		unsigned first = i->opsize == 2 ? 2 : 4;
-		if (!emu_probe_write(cpu, addr, first) || !emu_probe_write(cpu, addr + len - 1, 1))
-			return false;
-	}
-	return emu_probe_write(cpu, addr, len);
+	bool env = (reg == 6 || reg == 4) && (esc == 1 || esc == 5);
+	unsigned first = i->opsize == 2 ? 2 : 4;
+	uint8_t buf[4];
+	if (!env)
+		return true;
+	if (write)
+		return emu_probe_write(cpu, addr, first) && emu_probe_write(cpu, addr + len - 1, 1);
+	return emu_read_bytes(cpu, addr, buf, first) && emu_read_bytes(cpu, addr + len - 1, buf, 1);
+}
+
+static bool probe_store(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t addr, unsigned len)
+{
+	return probe_env(cpu, i, addr, len, true) && emu_probe_write(cpu, addr, len);
 }
 
 /* A store that raises an unmasked exception may leave memory alone; which ones do is the
@@ -207,7 +215,8 @@ static int run_memory_form(struct emu_cpu *cpu, const struct emu_insn *i)
 	if (store)
 		return run_store(cpu, i, stub, store);
 	uint8_t buf[112] __attribute__((aligned(16)));
-	if (!emu_read_bytes(cpu, emu_ea(cpu, i), buf, load))
+	uint64_t addr = emu_ea(cpu, i);
+	if (!probe_env(cpu, i, addr, load, false) || !emu_read_bytes(cpu, addr, buf, load))
 		return EMU_STOP;
 	run(cpu, i, stub, buf, emu_ea_offset(cpu, i));
 	return EMU_NEXT;

@@ -246,3 +246,20 @@ Test(emu_x87_model, fxsave_faults_at_the_last_byte)
 	cr_expect_eq(exit.fault_address, 0x10000 + 511);
 	finish();
 }
+
+/* FRSTOR (like FNSAVE) probes its first word, then its last byte: crossing into an unmapped
+ * page faults at the last byte unless the first word crosses (AMD host). */
+Test(emu_x87_model, frstor_fault_address)
+{
+	START("amd-zen", "\xdd\x23"); /* frstor [rbx] */
+	st->gpr[GPR_RBX] = DATA + 4092;
+	struct emu_exit exit;
+	cr_assert_eq(emu_run(cpu, 10, &exit), EMU_EXIT_EXCEPTION);
+	cr_assert_eq(exit.vector, EMU_VEC_PF);
+	cr_expect_eq(exit.fault_address, DATA + 4092 + 107);
+	st->rip = CODE;
+	st->gpr[GPR_RBX] = DATA + 4094;
+	cr_assert_eq(emu_run(cpu, 10, &exit), EMU_EXIT_EXCEPTION);
+	cr_expect_eq(exit.fault_address, DATA + 4096);
+	finish();
+}
