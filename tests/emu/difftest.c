@@ -299,7 +299,10 @@ int main(int argc, char **argv)
 		print_rules(true);
 	fflush(stdout);
 	if (!dt_emu_init() || !dt_native_start()) {
-		fprintf(stderr, "emu-difftest: cannot set up the sandbox\n");
+		fprintf(stderr,
+			"emu-difftest: cannot set up the sandbox (the native child cannot map "
+			"its pages at %#llx and %#llx)\n",
+			(unsigned long long)DT_CODE, (unsigned long long)DT_DATA);
 		return 2;
 	}
 	dt_rules_set_mxcsr_masks(host.mxcsr_mask, dt_emu_mxcsr_mask());

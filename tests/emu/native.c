@@ -134,7 +134,8 @@ static void child_main(int in, int out)
 {
 	static struct dt_case c;
 	static struct dt_outcome o;
-	if (!map_sandbox())
+	uint8_t ready = map_sandbox();
+	if (!write_all(out, &ready, 1) || !ready)
 		_exit(2);
 	install_handlers();
 	while (read_all(in, &c, sizeof(c))) {
@@ -178,6 +179,13 @@ bool dt_native_start(void)
 	close(b[1]);
 	to_child = a[1];
 	from_child = b[0];
+	/* The child says whether it could map the sandbox at its fixed addresses (under
+	 * AddressSanitizer, for one, they lie in its shadow gap). */
+	uint8_t ready = 0;
+	if (!read_all(from_child, &ready, 1) || !ready) {
+		dt_native_stop();
+		return false;
+	}
 	return true;
 }
 
