@@ -1,6 +1,7 @@
-/* The CPU models (cpu_model.h). Each vendor's behaviours are set from its manuals and were
- * checked against real processors by the differential test (tests/emu), which runs the model of
- * the host's vendor. */
+/* The CPU models (cpu_model.h). The differential test (tests/emu) runs the model of the host's
+ * vendor: the AMD model's behaviours were found and checked on an AMD host (family 1Ah); the
+ * Intel model keeps the behaviours the emulator had been checked with on an Intel host, except
+ * its x87 pointer rules, which follow the SDM and have not met an Intel host yet. */
 #include "accel/emu/cpu_model.h"
 
 #include <cpuid.h>
