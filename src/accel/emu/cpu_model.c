@@ -42,6 +42,7 @@ static const struct emu_cpu_model amd_zen = {
     .near_branch_66_is_16bit = true,
     .prefetch_register_form_ud = true,
     .loopcc_rep_selects_condition = true,
+    .xop_length_decoded = true,
 };
 
 static const struct emu_cpu_model *const models[] = {&intel_skylake, &amd_zen};

@@ -67,6 +67,10 @@ struct emu_cpu_model {
 	/* A REPE (F3) or REPNE (F2) prefix on LOOPE/LOOPNE replaces the condition: the last of
 	 * them makes it loop while ZF = 1 (F3) or ZF = 0 (F2) (AMD); Intel ignores them. */
 	bool loopcc_rep_selects_condition;
+	/* 8F followed by a byte whose low 5 bits are 8 or more starts an XOP instruction (AMD):
+	 * none is implemented (#UD), but its length is decoded first (two XOP bytes, opcode,
+	 * ModRM, an imm32 in map 0Ah), and more than 15 bytes is #GP. Intel decodes 8F /r. */
+	bool xop_length_decoded;
 
 	/* ---- execution ---- */
 

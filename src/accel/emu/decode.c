@@ -259,10 +259,37 @@ static bool read_vex(struct decoder *d, uint8_t first, struct vex *v)
 	return v->map >= 1 && v->map <= 3;
 }
 
+/* An XOP instruction on a model that knows the encoding (cpu_model.h): its bytes are consumed
+ * (so that a 16th is #GP), the instruction itself is #UD. */
+static bool is_xop_start(const struct decoder *d, uint8_t b)
+{
+	return b == 0x8f && d->model->xop_length_decoded && d->pos < d->avail &&
+	       (d->code[d->pos] & 0x1f) >= 8;
+}
+
+static void skip_xop(struct decoder *d, struct emu_insn *i, const struct prefixes *p)
+{
+	uint8_t map = next_byte(d) & 0x1f;
+	uint8_t rex = (uint8_t)((~map >> 5) & 7); /* the inverted R X B: only numbering */
+	next_byte(d);				  /* W vvvv L pp */
+	next_byte(d);				  /* opcode */
+	if (d->mode == EMU_MODE_64)
+		i->addrsize = p->p67 ? 4 : 8;
+	else
+		i->addrsize = (d->mode == EMU_MODE_32) != (bool)p->p67 ? 4 : 2;
+	decode_modrm(d, i, rex);
+	if (map == 0x0a)
+		next_le(d, 4);
+}
+
 static const struct op_entry *lookup_opcode(struct decoder *d, struct emu_insn *i,
 					    struct prefixes *p, struct vex *vex)
 {
 	uint8_t b = next_byte(d);
+	if (is_xop_start(d, b)) {
+		skip_xop(d, i, p);
+		return NULL;
+	}
 	const struct op_entry *table = emu_map_1byte;
 	bool is_vex_start =
 	    (b == 0xc4 || b == 0xc5) &&

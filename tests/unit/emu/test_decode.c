@@ -251,3 +251,18 @@ Test(emu_decode_vendor, loopcc_condition_from_a_rep_prefix_on_amd)
 	cr_assert_eq(INTEL("\xf3\xe0\x10"), EMU_DECODE_OK);
 	cr_expect_eq(insn.sub, 0, "Intel ignores the prefix");
 }
+
+/* AMD decodes the length of an XOP instruction (none is implemented) before its #UD: with the
+ * prefixes it needs 16 bytes here, so #GP; Intel sees 8F /1, #UD after 9 bytes. */
+Test(emu_decode_vendor, xop_length_on_amd)
+{
+	static const char longest[] = "\xf3\x4e\x67\x8f\x8a\x19\xa3\x86\x71\x00\x00\x00\x00\x00"
+				      "\x00\x00\x00";
+	cr_expect_eq(decode_as("amd-zen", longest, sizeof(longest) - 1), EMU_DECODE_TOO_LONG);
+	cr_expect_eq(decode_as("amd-zen", longest + 1, sizeof(longest) - 2), EMU_DECODE_UD);
+	cr_expect_eq(insn.len, 15, "2 prefixes, 3 XOP bytes, ModRM, disp32, imm32");
+	cr_expect_eq(decode_as("intel-skylake", longest, sizeof(longest) - 1), EMU_DECODE_UD);
+	cr_expect_eq(insn.len, 9, "8F /1 with a disp32");
+	cr_assert_eq(AMD("\x8f\xc0"), EMU_DECODE_OK, "8F /0 is still POP");
+	cr_expect_eq(insn.fn, op_pop_rm);
+}
