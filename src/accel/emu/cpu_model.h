@@ -69,7 +69,8 @@ struct emu_cpu_model {
 	bool loopcc_rep_selects_condition;
 	/* 8F followed by a byte whose low 5 bits are 8 or more starts an XOP instruction (AMD):
 	 * none is implemented (#UD), but its length is decoded first (two XOP bytes, opcode,
-	 * ModRM, an imm32 in map 0Ah), and more than 15 bytes is #GP. Intel decodes 8F /r. */
+	 * ModRM, an imm32 in map 0Ah), and more than 15 bytes is #GP (unless a REX comes right
+	 * before the 8F: #UD at once). Intel decodes 8F /r. */
 	bool xop_length_decoded;
 
 	/* ---- execution ---- */

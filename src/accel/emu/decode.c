@@ -260,7 +260,8 @@ static bool read_vex(struct decoder *d, uint8_t first, struct vex *v)
 }
 
 /* An XOP instruction on a model that knows the encoding (cpu_model.h): its bytes are consumed
- * (so that a 16th is #GP), the instruction itself is #UD. */
+ * (so that a 16th is #GP), the instruction itself is #UD; 66, F2, F3 and LOCK before it do not
+ * change that, a REX right before it makes it #UD at once. */
 static bool is_xop_start(const struct decoder *d, uint8_t b)
 {
 	return b == 0x8f && d->model->xop_length_decoded && d->pos < d->avail &&
@@ -287,7 +288,8 @@ static const struct op_entry *lookup_opcode(struct decoder *d, struct emu_insn *
 {
 	uint8_t b = next_byte(d);
 	if (is_xop_start(d, b)) {
-		skip_xop(d, i, p);
+		if (!p->rex) /* a REX right before it: #UD at once */
+			skip_xop(d, i, p);
 		return NULL;
 	}
 	const struct op_entry *table = emu_map_1byte;

@@ -263,6 +263,10 @@ Test(emu_decode_vendor, xop_length_on_amd)
 	cr_expect_eq(insn.len, 15, "2 prefixes, 3 XOP bytes, ModRM, disp32, imm32");
 	cr_expect_eq(decode_as("intel-skylake", longest, sizeof(longest) - 1), EMU_DECODE_UD);
 	cr_expect_eq(insn.len, 9, "8F /1 with a disp32");
+	static const char rex_first[] = "\x66\x66\xf0\x41\x8f\xca\x9d\x5a\x9d\xcf\x52\xd7\x02"
+					"\xc9\xb5\x00\x00";
+	cr_expect_eq(decode_as("amd-zen", rex_first, sizeof(rex_first) - 1), EMU_DECODE_UD,
+		     "a REX right before the 8F: #UD, however long");
 	cr_assert_eq(AMD("\x8f\xc0"), EMU_DECODE_OK, "8F /0 is still POP");
 	cr_expect_eq(insn.fn, op_pop_rm);
 }
