@@ -59,6 +59,8 @@ void dt_host_describe(struct dt_host *h)
 			regs(0x80000002u + k, 0, r);
 			memcpy(h->brand + 16 * k, r, 16);
 		}
+	for (size_t n = strlen(h->brand); n > 0 && h->brand[n - 1] == ' ';)
+		h->brand[--n] = 0;
 	if (max_ext >= 0x80000008u) {
 		regs(0x80000008u, 0, r);
 		h->xsaveerptr = r[1] & (1u << 2);
