@@ -127,6 +127,7 @@ struct vcpu_state {
 #define X86_EFER_NXE	 (1ULL << 11)
 #define X86_RFLAGS_FIXED (1ULL << 1)
 #define X86_RFLAGS_IF	 (1ULL << 9)
+#define X86_RFLAGS_RF	 (1ULL << 16)
 
 /* Architectural reset state of a vCPU (real mode, CS:IP = f000:fff0), as after power-on. */
 void vcpu_state_reset(struct vcpu_state *state);

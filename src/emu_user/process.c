@@ -49,7 +49,7 @@ static uint64_t probe_hwcap(void)
 {
 	static struct probe_page page = {{0x0f, 0xa2, 0x0f, 0x05}};
 	struct emu_memory memory = {probe_translate, &page};
-	struct emu_cpu *cpu = emu_cpu_create(&memory);
+	struct emu_cpu *cpu = emu_cpu_create(&memory, NULL);
 	unsigned eax, ebx, ecx, edx = 0;
 	__get_cpuid(1, &eax, &ebx, &ecx, &edx);
 	uint64_t hwcap = edx;
@@ -195,7 +195,7 @@ static int replace_image(struct emu_process *p, int fd, const char *path, char *
 		snprintf(resolved, sizeof(resolved), "%s", path);
 	int rc = guest_as_reset(&p->as);
 	struct emu_memory memory = {translate_page, &p->as};
-	struct emu_cpu *cpu = rc == 0 ? emu_cpu_create(&memory) : NULL;
+	struct emu_cpu *cpu = rc == 0 ? emu_cpu_create(&memory, NULL) : NULL;
 	if (p->cpu)
 		emu_cpu_destroy(p->cpu);
 	p->cpu = cpu;
@@ -255,7 +255,7 @@ int emu_process_exec(struct emu_process *p, const char *path, char *const argv[]
 static struct guest_fault fault_of(const struct emu_process *p, const struct emu_exit *exit)
 {
 	const struct vcpu_state *s = p->regs;
-	struct guest_fault f = {SIGSEGV, SI_KERNEL, 0, exit->vector, exit->error_code};
+	struct guest_fault f = {SIGSEGV, SI_KERNEL, 0, exit->vector, exit->error_code, 0};
 	switch (exit->vector) {
 	case EMU_VEC_PF:
 		/* The address space knows better than the CPU whether the page exists at all. */
@@ -263,25 +263,26 @@ static struct guest_fault fault_of(const struct emu_process *p, const struct emu
 		f.addr = exit->fault_address;
 		break;
 	case EMU_VEC_DE:
-		f = (struct guest_fault){SIGFPE, FPE_INTDIV, s->rip, exit->vector, 0};
+		f = (struct guest_fault){SIGFPE, FPE_INTDIV, s->rip, exit->vector, 0, 0};
 		break;
 	case EMU_VEC_MF:
 	case EMU_VEC_XM:
-		f = (struct guest_fault){SIGFPE, FPE_FLTUNK, s->rip, exit->vector, 0};
+		f = (struct guest_fault){SIGFPE, FPE_FLTUNK, s->rip, exit->vector, 0, 0};
 		break;
 	case EMU_VEC_DB:
 	case EMU_VEC_BP:
-		f = (struct guest_fault){SIGTRAP, SI_KERNEL, 0, exit->vector, 0};
+		f = (struct guest_fault){SIGTRAP, SI_KERNEL, 0, exit->vector, 0, 0};
 		break;
 	case EMU_VEC_UD:
-		f = (struct guest_fault){SIGILL, ILL_ILLOPN, s->rip, exit->vector, 0};
+		f = (struct guest_fault){SIGILL, ILL_ILLOPN, s->rip, exit->vector, 0, 0};
 		break;
 	case EMU_VEC_AC:
-		f = (struct guest_fault){SIGBUS, BUS_ADRALN, 0, exit->vector, 0};
+		f = (struct guest_fault){SIGBUS, BUS_ADRALN, 0, exit->vector, 0, 0};
 		break;
 	default:
 		break;
 	}
+	f.rflags = exit->rflags;
 	return f;
 }
 
@@ -317,8 +318,9 @@ static void handle_fault(struct emu_process *p, enum emu_exit_reason reason,
 			 const struct emu_exit *exit)
 {
 	struct guest_fault fault = fault_of(p, exit);
-	if (reason == EMU_EXIT_HLT) /* privileged: #GP in user mode */
-		fault = (struct guest_fault){SIGSEGV, SI_KERNEL, 0, EMU_VEC_GP, 0};
+	if (reason == EMU_EXIT_HLT) /* privileged: #GP in user mode, a fault */
+		fault = (struct guest_fault){
+		    SIGSEGV, SI_KERNEL, 0, EMU_VEC_GP, 0, p->regs->rflags | X86_RFLAGS_RF};
 	if (signal_deliver_fault(p, &fault))
 		return;
 	report_fault(p, exit, fault.sig);

@@ -160,7 +160,7 @@ static struct guest_rt_sigframe *push_frame(struct emu_process *p, int sig,
 		frame_fault(p);
 		return NULL;
 	}
-	memcpy(fp_host, s->xsave, FXSAVE_BYTES);
+	emu_cpu_save_fxsave(p->cpu, fp_host); /* as the kernel's XSAVE stores it */
 	memset(f, 0, sizeof(*f));
 	f->pretcode = act->restorer;
 	f->uc.ss_flags = SS_DISABLE;
@@ -230,6 +230,8 @@ bool signal_deliver_fault(struct emu_process *p, const struct guest_fault *fault
 	noted_info[sig].si_addr = (void *)(uintptr_t)fault->addr;
 	struct guest_rt_sigframe *f = push_frame(p, sig, &act, p->sigmask);
 	if (f) {
+		f->uc.mcontext.eflags =
+		    fault->rflags; /* RF set for a fault, as the CPU pushed it */
 		f->uc.mcontext.trapno = fault->trapno;
 		f->uc.mcontext.err = fault->error_code;
 		f->uc.mcontext.cr2 = fault->addr;
@@ -263,7 +265,7 @@ int64_t signal_return(struct emu_process *p)
 		return 0;
 	}
 	if (fp_host)
-		memcpy(s->xsave, fp_host, FXSAVE_BYTES);
+		emu_cpu_load_fxsave(p->cpu, fp_host);
 	restore_context(s, &mc);
 	p->sigmask = mask & ~(bit(SIGKILL) | bit(SIGSTOP));
 	return (int64_t)mc.rax; /* rax is the interrupted code's, not a result */

@@ -29,6 +29,7 @@ struct guest_fault {
 	uint64_t addr;	     /* si_addr (and sigcontext cr2) */
 	unsigned trapno;     /* exception vector */
 	uint64_t error_code; /* the exception's error code */
+	uint64_t rflags;     /* the RFLAGS image the CPU pushed (sigcontext eflags) */
 };
 
 /* Runs the guest's handler for a fault. False when the signal is not caught or is blocked:

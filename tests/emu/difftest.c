@@ -1,18 +1,24 @@
 /* Differential test of the software CPU against the host CPU.
  *
- *   emu-difftest [--count N] [--seed S] [--seq L] [--verbose]
+ *   emu-difftest [--count N] [--seed S] [--seq L] [--model NAME] [--verbose] [--rules]
  *
- * Generates N random instructions with random state, runs each natively in a sandboxed child
- * and in the emulator, and compares the outcome: exception vector (and #PF address and
- * direction), RIP, all GPRs, the flags the instruction defines, XMM registers and the data
- * pages. Prints the first mismatches, a per-opcode coverage table and a summary; exits 1 when
- * anything mismatched.
+ * Names the host CPU and picks the emulator's model of the host's vendor (host.c; a host whose
+ * vendor or x87 rules no model has fails with exit status 2), then generates N random
+ * instructions with random state, runs each in the emulator and natively in a sandboxed child,
+ * and compares the outcomes (rules.c: what is compared, and the rules that explain a
+ * difference). A mismatch is confirmed by a second native run. Prints the first mismatches, a
+ * per-opcode coverage table, the rules that applied and a summary; exits 1 when anything
+ * mismatched or nothing matched.
  *
  * --seq L runs sequences of L random instructions instead (one block for the emulator), which
  * exercises what only shows across instructions: flags one instruction skips because a later
  * one overwrites them, fused compare-and-branch, runs of x87 instructions. Only instructions
  * whose flags are all defined (but AF) go into a sequence, since a later instruction could
- * consume an undefined flag. */
+ * consume an undefined flag, and none that reads AF.
+ *
+ * --model NAME runs another model than the host's (cpu_model.h): where it differs from the host
+ * this reports the vendor differences as mismatches, which is what it is for.
+ * --rules prints every comparison rule with its reason. */
 #include "difftest.h"
 #include "accel/emu/insn.h"
 #include "accel/emu/ops.h"
@@ -21,14 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define FL_CF  0x001u
-#define FL_PF  0x004u
-#define FL_AF  0x010u
-#define FL_ZF  0x040u
-#define FL_SF  0x080u
-#define FL_OF  0x800u
-#define FL_ALL (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
 
 struct coverage {
 	unsigned tested, matched, mismatched, skipped;
@@ -39,62 +37,11 @@ struct coverage {
 
 static struct coverage table[DT_MAPS * 256];
 
-static unsigned shift_count(const struct emu_insn *i, const struct dt_case *c)
-{
-	unsigned raw;
-	if (i->fn == op_shift_one)
-		raw = 1;
-	else if (i->fn == op_shift_cl || i->fn == op_shxd_cl)
-		raw = (unsigned)(c->regs.gpr[1] & 0xff);
-	else
-		raw = (unsigned)i->imm;
-	return raw & (i->opsize == 8 ? 63 : 31);
-}
+const struct emu_cpu_model *dt_model;
 
-/* Flags an instruction leaves undefined (the SDM's "undefined"), which may differ. */
-static unsigned undefined_flags(const struct emu_insn *i, const struct dt_case *c, bool *skip)
-{
-	emu_handler f = i->fn;
-	if (f == op_muldiv)
-		return i->sub >= 6 ? FL_ALL : FL_SF | FL_ZF | FL_AF | FL_PF;
-	if (f == op_imul_reg_rm || f == op_imul_reg_rm_imm)
-		return FL_SF | FL_ZF | FL_AF | FL_PF;
-	if (f == op_alu_rm_reg || f == op_alu_reg_rm || f == op_alu_rm_imm)
-		return (i->sub == 1 || i->sub == 4 || i->sub == 6) ? FL_AF : 0;
-	if (f == op_test_rm_reg || f == op_test_rm_imm)
-		return FL_AF;
-	if (f == op_shift_imm || f == op_shift_one || f == op_shift_cl) {
-		unsigned n = shift_count(i, c);
-		unsigned m = n == 1 ? 0 : FL_OF;
-		if (i->sub >= 4) {
-			m |= FL_AF;
-			unsigned bits = i->opsize * 8;
-			if (n > bits && i->sub != 7)
-				m |= FL_CF; /* SHL/SHR past the width */
-		}
-		return n == 0 ? 0 : m;
-	}
-	if (f == op_shxd_imm || f == op_shxd_cl) {
-		unsigned n = shift_count(i, c);
-		if (i->opsize == 2 && n > 16)
-			*skip = true; /* result and flags undefined */
-		return n == 0 ? 0 : (FL_AF | (n == 1 ? 0 : FL_OF));
-	}
-	if (f == op_bt_reg || f == op_bt_imm)
-		return FL_OF | FL_SF | FL_AF | FL_PF;
-	if (f == op_bsf || f == op_bsr)
-		return FL_CF | FL_OF | FL_SF | FL_AF | FL_PF;
-	if (f == op_tzcnt || f == op_lzcnt)
-		return FL_OF | FL_SF | FL_AF | FL_PF;
-	if (f == op_andn || f == op_blsx || f == op_bzhi)
-		return FL_AF | FL_PF;
-	if (f == op_bextr)
-		return FL_AF | FL_PF | FL_SF;
-	return 0;
-}
-
-/* Flags a sequence may leave undefined: AF after logic operations; nothing else is allowed in. */
-#define SEQ_UNDEF FL_AF
+/* Flags a sequence may leave undefined: AF after logic operations and shifts; nothing else is
+ * allowed in. */
+#define SEQ_UNDEF 0x10u
 
 /* A random instruction allowed in a sequence: all its flags defined (but AF), whatever the
  * registers hold when it runs (so no counts from CL). */
@@ -103,11 +50,14 @@ static bool generate_defined(uint64_t *rng, struct dt_case *c, unsigned *key)
 	for (int tries = 0; tries < 50; tries++) {
 		dt_generate(rng, c, key);
 		struct emu_insn insn;
-		emu_decode(c->code, c->code_len, EMU_MODE_64, DT_CODE, &insn);
+		emu_decode(c->code, c->code_len, EMU_MODE_64, dt_model, DT_CODE, &insn);
 		bool skip = false;
 		if (!insn.fn || insn.fn == op_shift_cl || insn.fn == op_shxd_cl)
 			continue;
-		if ((undefined_flags(&insn, c, &skip) & ~SEQ_UNDEF) == 0 && !skip)
+		/* LAHF and PUSHF read AF, which an earlier instruction may have left undefined. */
+		if (insn.fn == op_lahf || insn.fn == op_pushf)
+			continue;
+		if ((dt_undefined_flags(&insn, c, &skip) & ~SEQ_UNDEF) == 0 && !skip)
 			return true;
 	}
 	return false;
@@ -123,13 +73,14 @@ static bool branches_land_on_boundaries(const struct dt_case *c)
 	unsigned off = 0;
 	while (off + 1 < c->code_len) {
 		start[off] = true;
-		if (emu_decode(c->code + off, c->code_len - off, EMU_MODE_64, DT_CODE + off,
-			       &insn) != EMU_DECODE_OK)
+		if (emu_decode(c->code + off, c->code_len - off, EMU_MODE_64, dt_model,
+			       DT_CODE + off, &insn) != EMU_DECODE_OK)
 			return false;
 		off += insn.len;
 	}
 	for (off = 0; off + 1 < c->code_len; off += insn.len) {
-		emu_decode(c->code + off, c->code_len - off, EMU_MODE_64, DT_CODE + off, &insn);
+		emu_decode(c->code + off, c->code_len - off, EMU_MODE_64, dt_model, DT_CODE + off,
+			   &insn);
 		bool relative = insn.fn == op_jcc || insn.fn == op_jmp_rel ||
 				insn.fn == op_call_rel || insn.fn == op_loop;
 		uint64_t t = insn.imm;
@@ -160,36 +111,6 @@ static bool generate_sequence(uint64_t *rng, struct dt_case *c, unsigned *key, u
 	c->code[at] = 0xcc;
 	c->code_len = at + 1;
 	return branches_land_on_boundaries(c);
-}
-
-static bool regs_equal(const struct dt_outcome *a, const struct dt_outcome *b, unsigned undef)
-{
-	if (memcmp(a->regs.gpr, b->regs.gpr, sizeof(a->regs.gpr)) || a->regs.rip != b->regs.rip)
-		return false;
-	uint64_t fmask = (FL_ALL & ~undef) | 0x400; /* + DF */
-	if ((a->regs.rflags ^ b->regs.rflags) & fmask)
-		return false;
-	if (memcmp(a->regs.xmm, b->regs.xmm, sizeof(a->regs.xmm)) || a->regs.mxcsr != b->regs.mxcsr)
-		return false;
-	if (memcmp(a->regs.x87, b->regs.x87, sizeof(a->regs.x87)))
-		return false;
-	return memcmp(a->data, b->data, DT_DATA_BYTES) == 0;
-}
-
-/* #SS is what the host reports for a non-canonical stack access; the emulator says #GP. */
-static int normalize_vector(int v)
-{
-	return v == 12 ? 13 : v;
-}
-
-static bool outcome_equal(const struct dt_outcome *n, const struct dt_outcome *e, unsigned undef)
-{
-	if (normalize_vector(n->vector) != normalize_vector(e->vector))
-		return false;
-	if (n->vector == 14 &&
-	    (n->fault_address != e->fault_address || ((n->error_code ^ e->error_code) & 0x12)))
-		return false;
-	return regs_equal(n, e, undef);
 }
 
 static void print_bytes(const struct dt_case *c)
@@ -224,12 +145,12 @@ static void print_x87_diff(const struct dt_case *c, const struct dt_outcome *n,
 	}
 }
 
-static void report(const struct dt_case *c, const struct dt_outcome *n, const struct dt_outcome *e,
-		   unsigned undef)
+static void report(const char *label, const struct dt_case *c, const struct dt_outcome *n,
+		   const struct dt_outcome *e, unsigned undef)
 {
 	static const char *names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
 					"r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
-	printf("MISMATCH: ");
+	printf("%s: ", label);
 	print_bytes(c);
 	printf("\n  vector native %d emu %d", n->vector, e->vector);
 	if (n->vector == 14 || e->vector == 14)
@@ -246,11 +167,11 @@ static void report(const struct dt_case *c, const struct dt_outcome *n, const st
 	       (unsigned long)n->regs.rip, (unsigned long)e->regs.rip,
 	       (unsigned long)c->regs.rflags, (unsigned long)n->regs.rflags,
 	       (unsigned long)e->regs.rflags, undef);
-	for (int k = 0; k < DT_DATA_BYTES; k++)
-		if (n->data[k] != e->data[k]) {
-			printf("  data differs from offset %#x\n", k);
-			break;
-		}
+	for (int k = 0, shown = 0; k < DT_DATA_BYTES && shown < 8; k++)
+		if (n->data[k] != e->data[k])
+			printf("  data[%#x] in %02x native %02x emu %02x\n", k, c->data[k],
+			       n->data[k], e->data[k]),
+			    shown++;
 	if (memcmp(n->regs.xmm, e->regs.xmm, sizeof(n->regs.xmm)))
 		printf("  xmm differs\n");
 	if (n->regs.mxcsr != e->regs.mxcsr)
@@ -286,12 +207,50 @@ static void print_coverage(void)
 	}
 }
 
+static void print_rules(bool all)
+{
+	bool any = false;
+	for (int r = 0; r < DT_RULE_COUNT; r++) {
+		if (!all && !dt_rule_hits[r])
+			continue;
+		if (!any)
+			printf("\n%-22s %8s  %-12s %s\n", "rule", "applied", "kind", "reason");
+		any = true;
+		printf("%-22s %8lu  %-12s %s\n", dt_rules[r].name, dt_rule_hits[r],
+		       dt_rules[r].kind, dt_rules[r].reason);
+	}
+}
+
+/* Runs case `c` in the emulator, then natively (told the page of the emulator's #PF), and
+ * judges it; a mismatch is run natively once more, and a native outcome that does not repeat
+ * blames the host. */
+static enum dt_verdict run_case(struct dt_case *c, unsigned undef, struct dt_outcome *native,
+				struct dt_outcome *emu, enum dt_rule *rule, bool *sandbox_ok)
+{
+	static struct dt_outcome again;
+	dt_emu_run(c, emu);
+	c->probe_page = emu->vector == 14 ? emu->fault_address & ~(uint64_t)(DT_PAGE - 1) : 0;
+	*sandbox_ok = dt_native_run(c, native);
+	if (!*sandbox_ok)
+		return DT_EXPLAINED;
+	enum dt_verdict v = dt_judge(native, emu, undef, rule);
+	if (v != DT_MISMATCH)
+		return v;
+	*sandbox_ok = dt_native_run(c, &again);
+	if (*sandbox_ok && !dt_native_same(native, &again)) {
+		*rule = DT_RULE_UNSTABLE_NATIVE;
+		return DT_EXPLAINED;
+	}
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long count = 20000;
 	uint64_t seed = 1;
-	bool verbose = false;
+	bool verbose = false, rules = false;
 	unsigned seq = 1;
+	const char *model_name = NULL;
 	for (int k = 1; k < argc; k++) {
 		if (!strcmp(argv[k], "--count") && k + 1 < argc)
 			count = strtoul(argv[++k], NULL, 0);
@@ -299,67 +258,120 @@ int main(int argc, char **argv)
 			seed = strtoull(argv[++k], NULL, 0);
 		else if (!strcmp(argv[k], "--seq") && k + 1 < argc)
 			seq = (unsigned)strtoul(argv[++k], NULL, 0);
+		else if (!strcmp(argv[k], "--model") && k + 1 < argc)
+			model_name = argv[++k];
 		else if (!strcmp(argv[k], "--verbose"))
 			verbose = true;
+		else if (!strcmp(argv[k], "--rules"))
+			rules = true;
 		else {
-			fprintf(stderr, "usage: %s [--count N] [--seed S] [--seq L] [--verbose]\n",
+			fprintf(stderr,
+				"usage: %s [--count N] [--seed S] [--seq L] [--model NAME] "
+				"[--verbose] [--rules]\n",
 				argv[0]);
 			return 2;
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (!dt_emu_init() || !dt_native_start()) {
-		fprintf(stderr, "emu-difftest: cannot set up the sandbox\n");
+	struct dt_host host;
+	dt_host_describe(&host);
+	dt_host_print(&host);
+	const char *why = NULL;
+	dt_model = dt_host_model(&host, &why);
+	if (model_name) {
+		const struct emu_cpu_model *forced = emu_cpu_model_find(model_name);
+		if (!forced) {
+			fprintf(stderr, "emu-difftest: no CPU model named %s\n", model_name);
+			return 2;
+		}
+		if (forced != dt_model)
+			printf("emu-difftest: --model %s is not the host's model (%s): the "
+			       "differences between them will show as mismatches\n",
+			       model_name, dt_model ? dt_model->name : why);
+		dt_model = forced;
+	}
+	if (!dt_model) {
+		fprintf(stderr, "emu-difftest: cannot compare with this host: %s\n", why);
 		return 2;
 	}
+	dt_model_print(dt_model);
+	if (rules)
+		print_rules(true);
+	fflush(stdout);
+	if (!dt_emu_init() || !dt_native_start()) {
+		fprintf(stderr,
+			"emu-difftest: cannot set up the sandbox (the native child cannot map "
+			"its pages at %#llx and %#llx)\n",
+			(unsigned long long)DT_CODE, (unsigned long long)DT_DATA);
+		return 2;
+	}
+	dt_rules_set_mxcsr_masks(host.mxcsr_mask, dt_emu_mxcsr_mask());
 	static struct dt_case c;
 	static struct dt_outcome native, emu;
-	unsigned long matched = 0, mismatched = 0, skipped = 0, shown = 0;
+	unsigned long matched = 0, mismatched = 0, explained = 0, rejected = 0, shown = 0;
 	uint64_t rng = seed;
 	for (unsigned long n = 0; n < count; n++) {
 		unsigned key, undef = 0;
-		bool skip = false;
+		bool undefined_result = false;
 		if (seq > 1) {
-			skip = !generate_sequence(&rng, &c, &key, seq);
 			undef = SEQ_UNDEF;
+			if (!generate_sequence(&rng, &c, &key, seq)) {
+				table[key].tested++;
+				table[key].skipped++;
+				rejected++;
+				continue;
+			}
 		} else {
 			dt_generate(&rng, &c, &key);
 			struct emu_insn insn;
-			emu_decode(c.code, c.code_len, EMU_MODE_64, DT_CODE, &insn);
-			undef = insn.fn ? undefined_flags(&insn, &c, &skip) : 0;
+			emu_decode(c.code, c.code_len, EMU_MODE_64, dt_model, DT_CODE, &insn);
+			undef = insn.fn ? dt_undefined_flags(&insn, &c, &undefined_result) : 0;
 		}
-		if (!dt_native_run(&c, &native)) {
+		struct coverage *cv = &table[key];
+		cv->tested++;
+		enum dt_rule rule = DT_RULE_UNDEFINED_RESULT;
+		enum dt_verdict v = DT_EXPLAINED;
+		bool sandbox_ok = true;
+		if (!undefined_result)
+			v = run_case(&c, undef, &native, &emu, &rule, &sandbox_ok);
+		if (!sandbox_ok) {
 			fprintf(stderr, "emu-difftest: native sandbox failed\n");
 			return 2;
 		}
-		dt_emu_run(&c, &emu);
-		struct coverage *cv = &table[key];
-		cv->tested++;
-		/* Timeouts, lost sandboxes, and faults outside the sandbox that the host resolved
-		 * through the harness's own mappings say nothing about the emulator. */
-		bool outside = emu.vector == 14 && native.vector != 14;
-		/* The host's code page is writable (the harness writes it); the emulator's is not.
-		 */
-		outside |= emu.vector == 14 && (emu.error_code & 2) &&
-			   emu.fault_address >= DT_CODE && emu.fault_address < DT_CODE + DT_PAGE;
-		if (skip || native.vector < 0 || outside) {
+		if (v == DT_EXPLAINED) {
+			dt_rule_hits[rule]++;
 			cv->skipped++;
-			skipped++;
-			continue;
-		}
-		if (outcome_equal(&native, &emu, undef)) {
+			explained++;
+			/* The rare rules, for review: which cases they let pass. */
+			if (verbose && (rule == DT_RULE_HARNESS_MAPPING ||
+					rule == DT_RULE_IRET_NONCANONICAL_RSP ||
+					rule == DT_RULE_UNSTABLE_NATIVE)) {
+				report(dt_rules[rule].name, &c, &native, &emu, undef);
+			}
+		} else if (v == DT_MATCH) {
 			cv->matched++;
 			matched++;
-			continue;
+		} else {
+			cv->mismatched++;
+			mismatched++;
+			if (shown++ < 40 || verbose)
+				report("MISMATCH", &c, &native, &emu, undef);
 		}
-		cv->mismatched++;
-		mismatched++;
-		if (shown++ < 40 || verbose)
-			report(&c, &native, &emu, undef);
 	}
 	dt_native_stop();
 	print_coverage();
-	printf("\nemu-difftest: seed %lu, %lu cases: %lu matched, %lu mismatched, %lu skipped\n",
-	       (unsigned long)seed, count, matched, mismatched, skipped);
+	print_rules(false);
+	printf("\n");
+	dt_model_print(dt_model);
+	printf("emu-difftest: seed %lu, %lu cases: %lu matched, %lu mismatched, %lu not compared "
+	       "(by the rules above)",
+	       (unsigned long)seed, count, matched, mismatched, explained);
+	if (seq > 1)
+		printf(", %lu sequences rejected (a branch into an instruction)", rejected);
+	printf("\n");
+	if (matched == 0) {
+		printf("emu-difftest: FAIL: no case matched\n");
+		return 1;
+	}
 	return mismatched ? 1 : 0;
 }

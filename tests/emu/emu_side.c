@@ -32,8 +32,17 @@ static bool translate(void *opaque, uint64_t page, enum emu_access access, uint8
 bool dt_emu_init(void)
 {
 	struct emu_memory mem = {.translate = translate};
-	cpu = emu_cpu_create(&mem);
+	cpu = emu_cpu_create(&mem, dt_model);
 	return cpu != NULL;
+}
+
+uint32_t dt_emu_mxcsr_mask(void)
+{
+	uint8_t fx[512];
+	uint32_t mask;
+	emu_cpu_save_fxsave(cpu, fx);
+	memcpy(&mask, fx + 28, 4);
+	return mask;
 }
 
 /* Interrupt vectors as Linux reports them in the signal frame's trapno. */
@@ -57,15 +66,21 @@ void dt_emu_run(const struct dt_case *c, struct dt_outcome *out)
 	memcpy(out->regs.gpr, st->gpr, sizeof(st->gpr));
 	out->regs.rip = st->rip;
 	out->regs.rflags = st->rflags;
-	memcpy(out->regs.xmm, st->xsave + 160, sizeof(out->regs.xmm));
-	memcpy(&out->regs.mxcsr, st->xsave + 24, 4);
-	dt_copy_x87(out->regs.x87, st->xsave);
+	/* The x87/SSE state as the model's XSAVE stores it, as the host kernel's XSAVE stores the
+	 * native side's in its signal frame. */
+	uint8_t fx[512];
+	emu_cpu_save_fxsave(cpu, fx);
+	memcpy(out->regs.xmm, fx + 160, sizeof(out->regs.xmm));
+	memcpy(&out->regs.mxcsr, fx + 24, 4);
+	dt_copy_x87(out->regs.x87, fx);
 	memcpy(out->data, data_pages, DT_DATA_BYTES);
 	if (exit.reason == EMU_EXIT_BUDGET) {
-		out->vector = -1;
+		out->vector = DT_TIMEOUT;
 		return;
 	}
 	out->vector = exit.reason == EMU_EXIT_EXCEPTION ? exit.vector : -3;
+	if (exit.reason == EMU_EXIT_EXCEPTION)
+		out->regs.rflags = exit.rflags; /* the image the CPU pushes, RF and all */
 	out->error_code = exit.error_code;
 	out->fault_address = exit.fault_address;
 }

@@ -1,6 +1,7 @@
 /* Random test cases: random prefixes, an opcode from the groups the emulator implements (plus
  * invalid ones, to check #UD), random operand bytes biased towards the sandbox, random
- * registers (often pointers into the data pages) and random data. Instructions whose outcome
+ * registers (often pointers into the data pages) and random data; FXSAVE/FXRSTOR images mostly
+ * on a 16-byte boundary in the data pages. Instructions whose outcome
  * depends on the host (CPUID, RDTSC, RDRAND), that leave the sandbox (SYSCALL, INT n, far
  * transfers, IRET, segment loads, POPF's TF/AC) or that the emulator does not implement yet
  * are not generated. x87 cases start from a random x87 state (control word, stack top, tags,
@@ -811,15 +812,60 @@ static unsigned x87_key(uint8_t op, uint8_t modrm)
 	return 7u << 8 | esc << 3 | reg;
 }
 
+/* FXSAVE or FXRSTOR (0F AE /0, /1), with REX.W (the 64-bit layout) or without, mostly on a
+ * 16-byte boundary inside the data pages (RIP-relative), sometimes crossing their end or
+ * misaligned (#PF at the last byte, #GP), sometimes through a random ModRM. FXRSTOR finds an
+ * MXCSR without reserved bits in its image. Returns the prefix count; *oplen and the operand
+ * bytes in `tail` are set. */
+static unsigned gen_fxsave(uint64_t *rng, struct dt_case *c, uint8_t *bytes, unsigned *oplen,
+			   unsigned *key)
+{
+	unsigned n = 0;
+	if (chance(rng, 10))
+		bytes[n++] = 0x67;
+	if (chance(rng, 70))
+		bytes[n++] = (uint8_t)(0x40 | pick(rng, 16));
+	bool restore = chance(rng, 50);
+	bytes[n] = 0x0f;
+	bytes[n + 1] = 0xae;
+	*oplen = 2;
+	*key = 1 << 8 | 0xae;
+	uint8_t *tail = bytes + n + 2;
+	operand_bytes(rng, tail);
+	if (chance(rng, 75)) {
+		uint64_t target = DT_DATA + 16 * pick(rng, (DT_DATA_BYTES - 512) / 16 + 1);
+		if (chance(rng, 10))
+			target = DT_DATA + DT_DATA_BYTES - 16 * (1 + pick(rng, 31)); /* crosses */
+		if (chance(rng, 10))
+			target += 1 + pick(rng, 15); /* misaligned */
+		uint64_t next = DT_CODE + n + 2 + 5;
+		int32_t disp = (int32_t)(target - next);
+		tail[0] = 0x05; /* [rip + disp32] */
+		memcpy(tail + 1, &disp, 4);
+		uint64_t off = target - DT_DATA;
+		if (restore && off + 28 <= DT_DATA_BYTES) {
+			uint32_t mxcsr = c->regs.mxcsr ^ (uint32_t)(dt_rand(rng) & 0x3f);
+			memcpy(c->data + off + 24, &mxcsr, 4);
+		}
+	} else if ((tail[0] >> 6) == 3) {
+		tail[0] &= 0x3f; /* a memory operand */
+	}
+	tail[0] = (uint8_t)((tail[0] & 0xc7) | (restore ? 0x08 : 0x00));
+	return n;
+}
+
 void dt_generate(uint64_t *rng, struct dt_case *c, unsigned *key)
 {
 	uint8_t bytes[48];
 	memset(c, 0, sizeof(*c));
 	random_state(rng, c);
 	unsigned n = 0, oplen;
-	bool x87 = false;
+	bool x87 = false, fxsave = false;
 	if (chance(rng, 5)) {
 		oplen = gen_vex(rng, bytes, key);
+	} else if (chance(rng, 1)) {
+		n = gen_fxsave(rng, c, bytes, &oplen, key);
+		fxsave = true;
 	} else if (chance(rng, 20)) {
 		uint8_t first;
 		unsigned total = gen_sse(rng, bytes, key, &first);
@@ -839,8 +885,10 @@ void dt_generate(uint64_t *rng, struct dt_case *c, unsigned *key)
 		}
 	}
 	uint8_t *tail = bytes + n + oplen;
-	operand_bytes(rng, tail);
-	shape_operands(rng, bytes + n, oplen, tail);
+	if (!fxsave) {
+		operand_bytes(rng, tail);
+		shape_operands(rng, bytes + n, oplen, tail);
+	}
 	if (x87) {
 		if (chance(rng, 25))
 			tail[0] |= 0xc0;
@@ -851,7 +899,7 @@ void dt_generate(uint64_t *rng, struct dt_case *c, unsigned *key)
 	 * length shows up as a mismatch: the host then runs different bytes. */
 	struct emu_insn insn;
 	unsigned avail = n + oplen + 16;
-	emu_decode(bytes, avail, EMU_MODE_64, DT_CODE, &insn);
+	emu_decode(bytes, avail, EMU_MODE_64, dt_model, DT_CODE, &insn);
 	unsigned len = insn.len ? insn.len : 1;
 	memcpy(c->code, bytes, len);
 	c->code[len] = 0xcc;

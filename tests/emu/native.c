@@ -1,8 +1,9 @@
 /* The native half of the differential test: a forked child maps the sandbox pages at fixed
- * addresses and runs each case on the host CPU. It enters the case by rewriting the ucontext of
- * a SIGUSR1 handler (so sigreturn loads every register at once), and leaves it through the
- * signal the instruction or the trailing int3 raises, whose handler records the state and
- * rewrites the context back to the harness. A child that dies is replaced. */
+ * addresses, with the permissions the emulator gives them (code read+exec, data read+write),
+ * and runs each case on the host CPU. It enters the case by rewriting the ucontext of a SIGUSR1
+ * handler (so sigreturn loads every register at once), and leaves it through the signal the
+ * instruction or the trailing int3 raises, whose handler records the state and rewrites the
+ * context back to the harness. A child that dies, or whose case did not run, is replaced. */
 #include "difftest.h"
 
 #include <errno.h>
@@ -63,7 +64,7 @@ static void leave_case(int sig, siginfo_t *si, void *ctx)
 	result->error_code = (uint32_t)uc->uc_mcontext.gregs[REG_ERR];
 	result->fault_address = (uint64_t)si->si_addr;
 	if (sig == SIGALRM)
-		result->vector = -1;
+		result->vector = DT_TIMEOUT;
 	else
 		result->vector = (int)uc->uc_mcontext.gregs[REG_TRAPNO];
 	if (sig == SIGFPE && result->vector == 0 && si->si_code != FPE_INTDIV &&
@@ -75,7 +76,7 @@ static void leave_case(int sig, siginfo_t *si, void *ctx)
 
 static bool map_sandbox(void)
 {
-	void *code = mmap((void *)DT_CODE, DT_PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
+	void *code = mmap((void *)DT_CODE, DT_PAGE, PROT_READ | PROT_EXEC,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	void *data = mmap((void *)DT_DATA, DT_DATA_BYTES, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
@@ -88,6 +89,9 @@ static void install_handlers(void)
 	sigaltstack(&ss, NULL);
 	struct sigaction sa = {.sa_sigaction = enter_case, .sa_flags = SA_SIGINFO | SA_ONSTACK};
 	sigemptyset(&sa.sa_mask);
+	/* The time limit it arms fires in the case, never in the harness before it: a child
+	 * preempted there for longer would record the harness's registers. */
+	sigaddset(&sa.sa_mask, SIGALRM);
 	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_sigaction = leave_case;
 	sigaddset(&sa.sa_mask, SIGALRM);
@@ -130,19 +134,29 @@ static void child_main(int in, int out)
 {
 	static struct dt_case c;
 	static struct dt_outcome o;
-	if (!map_sandbox())
+	uint8_t ready = map_sandbox();
+	if (!write_all(out, &ready, 1) || !ready)
 		_exit(2);
 	install_handlers();
 	while (read_all(in, &c, sizeof(c))) {
+		/* The code page is writable only while the harness fills it. */
+		if (mprotect((void *)DT_CODE, DT_PAGE, PROT_READ | PROT_WRITE))
+			_exit(2);
 		memset((void *)DT_CODE, 0xcc, DT_PAGE);
 		memcpy((void *)DT_CODE, c.code, c.code_len);
+		if (mprotect((void *)DT_CODE, DT_PAGE, PROT_READ | PROT_EXEC))
+			_exit(2);
 		memcpy((void *)DT_DATA, c.data, DT_DATA_BYTES);
 		memset(&o, 0, sizeof(o));
+		o.vector = DT_LOST; /* stays so if the case never ran */
 		current = &c;
 		result = &o;
 		raise(SIGUSR1);
 		memcpy(o.data, (void *)DT_DATA, DT_DATA_BYTES);
-		if (!write_all(out, &o, sizeof(o)))
+		unsigned char resident;
+		o.probe_mapped = c.probe_page &&
+				 mincore((void *)(uintptr_t)c.probe_page, DT_PAGE, &resident) == 0;
+		if (!write_all(out, &o, sizeof(o)) || o.vector == DT_LOST)
 			_exit(1);
 	}
 	_exit(0);
@@ -165,6 +179,13 @@ bool dt_native_start(void)
 	close(b[1]);
 	to_child = a[1];
 	from_child = b[0];
+	/* The child says whether it could map the sandbox at its fixed addresses (under
+	 * AddressSanitizer, for one, they lie in its shadow gap). */
+	uint8_t ready = 0;
+	if (!read_all(from_child, &ready, 1) || !ready) {
+		dt_native_stop();
+		return false;
+	}
 	return true;
 }
 
@@ -183,10 +204,14 @@ bool dt_native_run(const struct dt_case *c, struct dt_outcome *out)
 {
 	if (child < 0 && !dt_native_start())
 		return false;
-	if (write_all(to_child, c, sizeof(*c)) && read_all(from_child, out, sizeof(*out)))
-		return true;
-	/* The case took the sandbox down (it wrote over the harness): skip it, start afresh. */
+	if (write_all(to_child, c, sizeof(*c)) && read_all(from_child, out, sizeof(*out))) {
+		if (out->vector != DT_LOST)
+			return true;
+	} else {
+		out->vector = DT_LOST;
+	}
+	/* The case took the sandbox down (it wrote over the harness), or did not run: skip it,
+	 * start afresh. */
 	dt_native_stop();
-	out->vector = -2;
 	return dt_native_start();
 }

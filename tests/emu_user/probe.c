@@ -3,6 +3,7 @@
  * with a native run. Built by busybox.sh with `cc -static`.
  *   probe            run every check
  *   probe child ARG  (used by the execve check) */
+#define _GNU_SOURCE /* REG_EFL, REG_TRAPNO */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t usr1_count, alarm_count;
@@ -41,12 +43,16 @@ static void on_alarm(int sig)
 static sigjmp_buf fault_jump;
 static volatile int fault_code;
 static void *volatile fault_addr;
+static volatile long fault_rf, fault_trapno;
 
 static void on_fault(int sig, siginfo_t *info, void *context)
 {
-	(void)context;
+	const ucontext_t *uc = context;
 	fault_code = info->si_code;
 	fault_addr = info->si_addr;
+	/* The resume flag in the pushed RFLAGS: set for faults, clear for traps. */
+	fault_rf = (uc->uc_mcontext.gregs[REG_EFL] >> 16) & 1;
+	fault_trapno = uc->uc_mcontext.gregs[REG_TRAPNO];
 	siglongjmp(fault_jump, sig);
 }
 
@@ -62,7 +68,8 @@ static void check_faults(void)
 	int sig = sigsetjmp(fault_jump, 1);
 	if (sig == 0)
 		*(volatile int *)16 = 1;
-	printf("fault: segv %d code %d addr %p\n", sig == SIGSEGV, fault_code, fault_addr);
+	printf("fault: segv %d code %d addr %p rf %ld trapno %ld\n", sig == SIGSEGV, fault_code,
+	       fault_addr, fault_rf, fault_trapno);
 	char *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	sig = sigsetjmp(fault_jump, 1);
 	if (sig == 0)
@@ -73,15 +80,21 @@ static void check_faults(void)
 	sig = sigsetjmp(fault_jump, 1);
 	if (sig == 0)
 		__builtin_trap();
-	printf("fault: ud2 sigill %d code %d\n", sig == SIGILL, fault_code);
+	printf("fault: ud2 sigill %d code %d rf %ld\n", sig == SIGILL, fault_code, fault_rf);
 	volatile int zero = 0;
 	sig = sigsetjmp(fault_jump, 1);
 	if (sig == 0)
 		zero = 10 / zero;
-	printf("fault: divide sigfpe %d code %d\n", sig == SIGFPE, fault_code);
+	printf("fault: divide sigfpe %d code %d rf %ld\n", sig == SIGFPE, fault_code, fault_rf);
+	sigaction(SIGTRAP, &sa, NULL);
+	sig = sigsetjmp(fault_jump, 1);
+	if (sig == 0)
+		__asm__ volatile("int3");
+	printf("trap: int3 sigtrap %d rf %ld trapno %ld\n", sig == SIGTRAP, fault_rf, fault_trapno);
 	signal(SIGSEGV, SIG_DFL);
 	signal(SIGILL, SIG_DFL);
 	signal(SIGFPE, SIG_DFL);
+	signal(SIGTRAP, SIG_DFL);
 }
 
 static void check_auxv(char **argv)

@@ -184,7 +184,7 @@ static struct emu_block *translate(struct emu_cpu *cpu, uint64_t rip)
 		uint8_t buf[EMU_MAX_INSN_LEN];
 		uint64_t cur_lin = linear_rip(cpu, cur);
 		unsigned avail = fetch_bytes(cpu, host, cur_lin, buf);
-		enum emu_decode_result r = emu_decode(buf, avail, cpu->mode, cur, insn);
+		enum emu_decode_result r = emu_decode(buf, avail, cpu->mode, cpu->model, cur, insn);
 		if (r != EMU_DECODE_OK) {
 			if (b->count == 0) {
 				raise_decode_error(cpu, r, cur_lin, insn->len);

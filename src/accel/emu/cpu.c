@@ -43,13 +43,14 @@ static void reset_user_mode(struct vcpu_state *st)
 	memcpy(st->xsave + 28, &mxcsr_mask, 4);
 }
 
-struct emu_cpu *emu_cpu_create(const struct emu_memory *memory)
+struct emu_cpu *emu_cpu_create(const struct emu_memory *memory, const struct emu_cpu_model *model)
 {
 	struct emu_cpu *cpu = aligned_alloc(64, (sizeof(*cpu) + 63) & ~(size_t)63);
 	if (!cpu)
 		return NULL;
 	memset(cpu, 0, sizeof(*cpu));
 	cpu->memory = *memory;
+	cpu->model = model ? model : emu_cpu_model_default();
 	if (!emu_code_cache_init(cpu)) {
 		emu_cpu_destroy(cpu);
 		return NULL;
@@ -65,6 +66,11 @@ void emu_cpu_destroy(struct emu_cpu *cpu)
 		return;
 	emu_code_cache_fini(cpu);
 	free(cpu);
+}
+
+const struct emu_cpu_model *emu_cpu_get_model(const struct emu_cpu *cpu)
+{
+	return cpu->model;
 }
 
 struct vcpu_state *emu_cpu_state(struct emu_cpu *cpu)
@@ -159,8 +165,9 @@ enum emu_exit_reason emu_run(struct emu_cpu *cpu, uint64_t budget, struct emu_ex
 	bool stopped = false;
 	struct emu_block *prev = NULL;
 
-	cpu->flags = cpu->state.rflags;
+	cpu->flags = cpu->state.rflags & ~X86_RFLAGS_RF;
 	cpu->lf.op = LF_NONE;
+	cpu->x87_fcs = cpu->x87_fds = 0;
 	cpu->mode = current_mode(&cpu->state);
 	while (executed < budget && !stopped) {
 		cpu->code_written = false;
@@ -184,6 +191,8 @@ enum emu_exit_reason emu_run(struct emu_cpu *cpu, uint64_t budget, struct emu_ex
 	cpu->tsc += executed;
 	if (stopped) {
 		*exit = cpu->pending;
+		if (exit->reason == EMU_EXIT_EXCEPTION)
+			exit->rflags = cpu->state.rflags | (cpu->pending_after ? 0 : X86_RFLAGS_RF);
 	} else {
 		*exit = (struct emu_exit){.reason = EMU_EXIT_BUDGET};
 	}

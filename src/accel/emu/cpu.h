@@ -81,6 +81,7 @@ struct emu_block {
 struct emu_cpu {
 	struct vcpu_state state;
 	struct emu_memory memory;
+	const struct emu_cpu_model *model;
 
 	/* Run-time copies of state fields, written back when emu_run() returns. */
 	uint64_t flags;
@@ -89,6 +90,7 @@ struct emu_cpu {
 	enum emu_mode mode;
 	bool code_written; /* a guest write hit decoded code: leave the current block */
 	const struct emu_insn *exit_insn; /* where a threaded block run stopped (fast_ops.h) */
+	uint16_t x87_fcs, x87_fds;	  /* x87.h: the selector halves of FIP and FDP */
 	/* The block being run threaded, for branches back into it (threaded.h): its first
 	 * instruction and sentinel, the instructions its in-block branches added to the count,
 	 * and how many this run may execute in all. */

@@ -1,5 +1,6 @@
 /* The instruction decoder: prefixes, opcode maps, ModRM/SIB/displacement, immediates. Driven by
  * the tables in optable*.c; everything here is about encoding, nothing about semantics. */
+#include "accel/emu/cpu_model.h"
 #include "accel/emu/insn.h"
 #include "accel/emu/ops.h"
 #include "accel/emu/optable.h"
@@ -11,6 +12,7 @@ struct decoder {
 	const uint8_t *code;
 	unsigned avail, pos;
 	enum emu_mode mode;
+	const struct emu_cpu_model *model;
 	int error; /* enum emu_decode_result */
 };
 
@@ -182,6 +184,8 @@ static uint8_t operand_size(const struct decoder *d, uint32_t flags, bool p66, u
 	if (d->mode == EMU_MODE_64) {
 		if ((rex & 8) || (flags & F_F64))
 			return 8;
+		if (flags & F_NEAR)
+			return p66 && d->model->near_branch_66_is_16bit ? 2 : 8;
 		if (flags & F_D64)
 			return p66 ? 2 : 8;
 		return p66 ? 2 : 4;
@@ -255,10 +259,39 @@ static bool read_vex(struct decoder *d, uint8_t first, struct vex *v)
 	return v->map >= 1 && v->map <= 3;
 }
 
+/* An XOP instruction on a model that knows the encoding (cpu_model.h): its bytes are consumed
+ * (so that a 16th is #GP), the instruction itself is #UD; 66, F2, F3 and LOCK before it do not
+ * change that, a REX right before it makes it #UD at once. */
+static bool is_xop_start(const struct decoder *d, uint8_t b)
+{
+	return b == 0x8f && d->model->xop_length_decoded && d->pos < d->avail &&
+	       (d->code[d->pos] & 0x1f) >= 8;
+}
+
+static void skip_xop(struct decoder *d, struct emu_insn *i, const struct prefixes *p)
+{
+	uint8_t map = next_byte(d) & 0x1f;
+	uint8_t rex = (uint8_t)((~map >> 5) & 7); /* the inverted R X B: only numbering */
+	next_byte(d);				  /* W vvvv L pp */
+	next_byte(d);				  /* opcode */
+	if (d->mode == EMU_MODE_64)
+		i->addrsize = p->p67 ? 4 : 8;
+	else
+		i->addrsize = (d->mode == EMU_MODE_32) != (bool)p->p67 ? 4 : 2;
+	decode_modrm(d, i, rex);
+	if (map == 0x0a)
+		next_le(d, 4);
+}
+
 static const struct op_entry *lookup_opcode(struct decoder *d, struct emu_insn *i,
 					    struct prefixes *p, struct vex *vex)
 {
 	uint8_t b = next_byte(d);
+	if (is_xop_start(d, b)) {
+		if (!p->rex) /* a REX right before it: #UD at once */
+			skip_xop(d, i, p);
+		return NULL;
+	}
 	const struct op_entry *table = emu_map_1byte;
 	bool is_vex_start =
 	    (b == 0xc4 || b == 0xc5) &&
@@ -325,10 +358,30 @@ static void set_register_offsets(struct emu_insn *i, uint32_t flags, uint8_t rex
 		i->rm = gpr_offset(i->rmnum, i->opsize == 1 || (flags & F_RM8), has_rex);
 }
 
-enum emu_decode_result emu_decode(const uint8_t *code, unsigned avail, enum emu_mode mode,
-				  uint64_t rip, struct emu_insn *i)
+/* Decoding that depends on the CPU model (cpu_model.h), once the rest is known: the
+ * instruction is valid as decoded unless this returns false. */
+static bool apply_model(const struct decoder *d, const struct prefixes *p, struct emu_insn *i,
+			emu_handler *fn)
 {
-	struct decoder d = {.code = code, .avail = avail, .mode = mode};
+	const struct emu_cpu_model *m = d->model;
+	if (i->map == 1 && i->opcode == 0x0d && !i->is_mem && m->prefetch_register_form_ud)
+		return false;
+	/* XCHG eAX, eAX would clear RAX[63:32]; 90 is NOP, F3 90 PAUSE (with REX.B too on some
+	 * models) */
+	if (i->map == 0 && i->opcode == 0x90 &&
+	    (!(p->rex & 1) || (p->rep == 0xf3 && m->pause_ignores_rex_b)))
+		*fn = op_nop;
+	/* LOOPNE (sub 0) and LOOPE (sub 1) */
+	if (*fn == op_loop && i->sub <= 1 && p->rep && m->loopcc_rep_selects_condition)
+		i->sub = p->rep == 0xf3 ? 1 : 0;
+	return true;
+}
+
+enum emu_decode_result emu_decode(const uint8_t *code, unsigned avail, enum emu_mode mode,
+				  const struct emu_cpu_model *model, uint64_t rip,
+				  struct emu_insn *i)
+{
+	struct decoder d = {.code = code, .avail = avail, .mode = mode, .model = model};
 	struct prefixes p;
 	struct vex vex = {0};
 
@@ -383,19 +436,17 @@ enum emu_decode_result emu_decode(const uint8_t *code, unsigned avail, enum emu_
 
 	bool invalid = !fn || ((flags & F_INV64) && mode == EMU_MODE_64) ||
 		       !register_form_ok(flags, i) || ((flags & F_NOVVVV) && i->vex_v != 0) ||
-		       (p.lock && !((flags & F_LOCK) && i->is_mem));
+		       (p.lock && !((flags & F_LOCK) && i->is_mem)) || !apply_model(&d, &p, i, &fn);
 	if (invalid)
 		return EMU_DECODE_UD;
 	if (rip_rel)
 		i->disp += (int64_t)i->next_rip;
 	if (flags & F_REL) {
 		uint64_t target = i->next_rip + i->imm;
-		if (mode != EMU_MODE_64)
+		if (mode != EMU_MODE_64 || i->opsize == 2)
 			target &= i->opsize == 2 ? 0xffff : 0xffffffff;
 		i->imm = target;
 	}
-	if (i->map == 0 && i->opcode == 0x90 && (!(p.rex & 1) || p.rep == 0xf3))
-		fn = op_nop; /* XCHG eAX, eAX would clear RAX[63:32]; 90 is NOP (F3 90: PAUSE) */
 	i->fn = fn;
 	return EMU_DECODE_OK;
 }

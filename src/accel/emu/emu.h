@@ -12,6 +12,7 @@
 #ifndef GUREUM_ACCEL_EMU_EMU_H
 #define GUREUM_ACCEL_EMU_EMU_H
 
+#include "accel/emu/cpu_model.h"
 #include "accel/vcpu_state.h"
 
 #include <stdbool.h>
@@ -73,17 +74,38 @@ struct emu_exit {
 	bool software; /* INT n / INT3 / INTO: rip is after the instruction */
 	uint32_t error_code;
 	uint64_t fault_address; /* #PF: the linear address (also stored in state cr2) */
+	/* RFLAGS as the CPU pushes it when it delivers the exception (and Linux copies it into a
+	 * signal frame): the state's RFLAGS, with RF (resume flag, bit 16) set for a fault (rip
+	 * at the instruction, which will run again) and clear for a trap (INT3, INT n). The
+	 * state itself never holds RF: it only suppresses instruction breakpoints, which the
+	 * emulator does not have, and an instruction that completes clears it. */
+	uint64_t rflags;
 };
 
 struct emu_cpu;
 
-/* A CPU in 64-bit user mode (CS.L, EFER.LMA, CPL 3, flat segments, MXCSR/FCW at reset values).
- * `memory` is copied. NULL when out of memory. */
-struct emu_cpu *emu_cpu_create(const struct emu_memory *memory);
+/* A CPU of `model` (cpu_model.h; NULL: emu_cpu_model_default()) in 64-bit user mode (CS.L,
+ * EFER.LMA, CPL 3, flat segments, MXCSR/FCW at reset values). `memory` is copied. NULL when out
+ * of memory. */
+struct emu_cpu *emu_cpu_create(const struct emu_memory *memory, const struct emu_cpu_model *model);
 void emu_cpu_destroy(struct emu_cpu *cpu);
+
+/* The model the CPU was created with: what its CPUID reports and whose vendor behaviours it
+ * follows. */
+const struct emu_cpu_model *emu_cpu_get_model(const struct emu_cpu *cpu);
 
 /* The architectural register file; valid for the CPU's lifetime. */
 struct vcpu_state *emu_cpu_state(struct emu_cpu *cpu);
+
+/* The first 512 bytes of the state's XSAVE area (x87, MXCSR, XMM0-15) as the model's XSAVE64
+ * stores them: what Linux puts in a signal frame, what a guest's own FXSAVE64 would write. It
+ * differs from state->xsave only in the x87 pointers (FOP, FIP, FDP), which the state holds as
+ * the FPU does and the model may store as zero (AMD, without an x87 exception pending). */
+void emu_cpu_save_fxsave(const struct emu_cpu *cpu, uint8_t out[512]);
+/* Loads such an image as XRSTOR64 would (what Linux's sigreturn does with a signal frame's):
+ * MXCSR bits the CPU does not have are dropped, the x87 control, status and tag words come out
+ * as the hardware keeps them. */
+void emu_cpu_load_fxsave(struct emu_cpu *cpu, const uint8_t in[512]);
 
 /* Runs until an exit or until `budget` instructions have completed. */
 enum emu_exit_reason emu_run(struct emu_cpu *cpu, uint64_t budget, struct emu_exit *exit);

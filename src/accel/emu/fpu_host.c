@@ -55,9 +55,12 @@ static uint8_t *image_from(const uint8_t *fx)
 	return image;
 }
 
+/* FCW, FSW, FTW and the registers come back; FOP, FIP and FDP (bytes 6-23) do not: the host
+ * records its own addresses there, or zeros (AMD saves them only with an exception pending),
+ * and the guest's values are the emulator's to keep (x87_pointers.c). */
 static void image_to(uint8_t *fx, const uint8_t *image)
 {
-	memcpy(fx, image, 24);
+	memcpy(fx, image, 6);
 	memcpy(fx + 32, image + 32, 128);
 }
 
@@ -118,4 +121,16 @@ void fpu_host_run(const void *stub, uint8_t *fx, void *mem, struct fpu_host_regs
 	image_to(fx, image);
 	regs->rflags = flags;
 	regs->rax = rax;
+}
+
+void fpu_host_normalize(uint8_t *fx)
+{
+	uint8_t *image = image_from(fx);
+	__asm__ volatile("fxrstor64 (%[img])\n\t"
+			 "fxsave64 (%[img])\n\t"
+			 "fninit\n\t"
+			 :
+			 : [img] "r"(image)
+			 : FPU_CLOBBERS);
+	image_to(fx, image);
 }

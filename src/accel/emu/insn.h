@@ -66,9 +66,13 @@ enum emu_decode_result {
 	EMU_DECODE_TRUNCATED, /* needs more than `avail` bytes */
 };
 
-/* Decodes one instruction at `rip` from `code[0..avail)`. On EMU_DECODE_OK, `insn` is ready to
- * execute; otherwise insn->len is the number of bytes examined. */
+struct emu_cpu_model;
+
+/* Decodes one instruction at `rip` from `code[0..avail)` as a CPU of `model` (cpu_model.h) does.
+ * On EMU_DECODE_OK, `insn` is ready to execute; otherwise insn->len is the number of bytes
+ * examined. */
 enum emu_decode_result emu_decode(const uint8_t *code, unsigned avail, enum emu_mode mode,
-				  uint64_t rip, struct emu_insn *insn);
+				  const struct emu_cpu_model *model, uint64_t rip,
+				  struct emu_insn *insn);
 
 #endif

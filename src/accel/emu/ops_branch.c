@@ -42,11 +42,18 @@ HANDLER(op_jcc)
 	return EMU_NEXT;
 }
 
-/* The return address is stored before a non-canonical target faults (RSP stays), as on the
- * host. */
+/* A non-canonical target faults (#GP) with RSP unchanged, after the return address slot was
+ * found writable (else that faults first); Intel has stored the return address by then, AMD
+ * has not. */
 static int call_to(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t target)
 {
 	uint64_t old_rsp = cpu->state.gpr[GPR_RSP];
+	if (cpu->mode == EMU_MODE_64 && !canonical(target) &&
+	    !cpu->model->call_noncanonical_stores_return) {
+		if (!emu_probe_write(cpu, old_rsp - i->opsize, i->opsize))
+			return EMU_STOP;
+		return emu_raise_gp0(cpu);
+	}
 	if (!emu_push(cpu, i->opsize, i->next_rip))
 		return EMU_STOP;
 	if (cpu->mode == EMU_MODE_64 && !canonical(target)) {

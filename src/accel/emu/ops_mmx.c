@@ -7,15 +7,12 @@
 #include "accel/emu/ops.h"
 #include "accel/emu/x87.h"
 
-static void run(struct emu_cpu *cpu, const struct emu_insn *i, const void *stub, void *mem)
+/* MMX instructions leave the x87 pointers (FIP, FDP, FOP) alone, as the SDM and APM say and
+ * the host (fpu_host.h) keeps them. */
+static void run(struct emu_cpu *cpu, const void *stub, void *mem)
 {
-	uint8_t *fx = cpu->state.xsave;
 	struct fpu_host_regs regs = {.rflags = emu_get_flags(cpu)};
-	fpu_host_run(stub, fx, mem, &regs);
-	if (x87_get64(fx, X87_FIP) == (uint64_t)(uintptr_t)stub)
-		x87_set64(fx, X87_FIP, i->next_rip - i->len);
-	if (mem && x87_get64(fx, X87_FDP) == (uint64_t)(uintptr_t)mem)
-		x87_set64(fx, X87_FDP, emu_ea_offset(cpu, i));
+	fpu_host_run(stub, cpu->state.xsave, mem, &regs);
 }
 
 /* TOP = 0, as every MMX instruction (and EMMS) leaves it, even one that then faults. The
@@ -41,17 +38,18 @@ HANDLER(op_mmx)
 	if (emu_x87_pending(cpu))
 		return emu_raise(cpu, EMU_VEC_MF, false, 0);
 	if (!i->is_mem) {
-		run(cpu, i, stub, NULL);
+		run(cpu, stub, NULL);
 		return EMU_NEXT;
 	}
 	uint8_t buf[8] __attribute__((aligned(8)));
 	uint64_t addr = emu_ea(cpu, i);
 	bool store = i->opcode == 0x7f || i->opcode == 0xe7;
-	if (store)
-		reset_top(cpu->state.xsave); /* a store reads its register before it can fault */
+	/* Intel: a store reads its register (so moves TOP to 0) before it can fault. */
+	if (store && cpu->model->mmx_faulting_store_sets_top)
+		reset_top(cpu->state.xsave);
 	if (store ? !emu_probe_write(cpu, addr, 8) : !emu_read_bytes(cpu, addr, buf, 8))
 		return EMU_STOP;
-	run(cpu, i, stub, buf);
+	run(cpu, stub, buf);
 	if (store)
 		emu_write_bytes(cpu, addr, buf, 8);
 	return EMU_NEXT;

@@ -91,7 +91,8 @@ static uint64_t mm_peek(struct emu_cpu *cpu, unsigned n)
 	return x87_get64(fx, X87_ST0 + 16 * ((n - top) & 7));
 }
 
-/* A store that faults has still read its MMX register: TOP = 0 as ops_mmx.c does it. */
+/* A store that faults has still read its MMX register on some models: TOP = 0 as ops_mmx.c
+ * does it. */
 static void reset_top(uint8_t *fx)
 {
 	uint16_t fsw = x87_get16(fx, X87_FSW);
@@ -140,7 +141,8 @@ HANDLER(op_mmx_movd_from_mm)
 	}
 	uint64_t addr = emu_ea(cpu, i);
 	if (!emu_probe_write(cpu, addr, size)) {
-		reset_top(cpu->state.xsave);
+		if (cpu->model->mmx_faulting_store_sets_top)
+			reset_top(cpu->state.xsave);
 		return EMU_STOP;
 	}
 	uint64_t v = mm_read(cpu, i->regnum & 7);

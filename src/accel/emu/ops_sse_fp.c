@@ -254,14 +254,16 @@ static uint64_t maskmov_byte(struct emu_cpu *cpu, const struct emu_insn *i, unsi
 	return a;
 }
 
-/* Faults like the host does, whatever the mask (even an all-zero one): all 16 bytes are checked,
- * first for a missing page, then for write permission; in each pass the upper quadword before
- * the lower one; the fault is reported at the start of the quadword, or of the page of the
- * faulting byte if that is later. */
+/* Faults like the hardware does, whatever the mask (even an all-zero one): all 16 bytes are
+ * checked, first for a missing page, then for write permission; in each pass the upper quadword
+ * before the lower one on Intel, the lower first on AMD; the fault is reported at the start of
+ * the quadword, or of the page of the faulting byte if that is later. */
 static bool maskmov_writable(struct emu_cpu *cpu, const struct emu_insn *i)
 {
+	bool upper_first = cpu->model->maskmovdqu_upper_quadword_first;
 	for (int pass = 0; pass < 2; pass++) {
-		for (int half = 1; half >= 0; half--) {
+		for (int n = 0; n < 2; n++) {
+			int half = upper_first ? 1 - n : n;
 			uint64_t start = maskmov_byte(cpu, i, 8 * (unsigned)half);
 			for (unsigned k = 0; k < 8; k++) {
 				uint64_t a = maskmov_byte(cpu, i, 8 * (unsigned)half + k);

@@ -38,7 +38,7 @@ static void advance(struct emu_cpu *cpu, unsigned reg, const struct string_regs 
 	gpr_set(cpu, reg, s->asz, gpr_get(cpu, reg, s->asz) + (uint64_t)s->step);
 }
 
-/* One element; false on a fault. CMPS reads ES:rDI first, as Intel cores do. */
+/* One element; false on a fault. CMPS reads ES:rDI first on Intel, DS:rSI first on AMD. */
 static bool string_step(struct emu_cpu *cpu, const struct emu_insn *i, const struct string_regs *s)
 {
 	unsigned size = i->opsize;
@@ -67,8 +67,11 @@ static bool string_step(struct emu_cpu *cpu, const struct emu_insn *i, const str
 		return true;
 	case 0xa6:
 	case 0xa7: /* CMPS */
-		if (!emu_read(cpu, dst_addr(cpu, s->asz), size, &d) ||
-		    !emu_read(cpu, src_addr(cpu, i, s->asz), size, &v))
+		if (cpu->model->cmps_reads_rdi_first
+			? !emu_read(cpu, dst_addr(cpu, s->asz), size, &d) ||
+			      !emu_read(cpu, src_addr(cpu, i, s->asz), size, &v)
+			: !emu_read(cpu, src_addr(cpu, i, s->asz), size, &v) ||
+			      !emu_read(cpu, dst_addr(cpu, s->asz), size, &d))
 			return false;
 		emu_set_lazy(cpu, LF_SUB, size, v - d, v, d);
 		advance(cpu, GPR_RSI, s);
@@ -150,11 +153,12 @@ static bool uses_rdi(const struct emu_insn *i)
 	return i->opcode < 0xac || i->opcode > 0xad;
 }
 
-/* REP with a 32-bit address size: the host writes ECX (and, for MOVS, ESI; for MOVS/STOS/LODS,
- * EDI), zero-extending them, even when the first element faults. */
+/* REP with a 32-bit address size on Intel: ECX (and, for MOVS, ESI; for MOVS/STOS/LODS, EDI)
+ * are written zero-extended before the first element, so even when it faults. AMD writes them
+ * only as elements complete. */
 static void zero_extend_string_regs(struct emu_cpu *cpu, const struct emu_insn *i)
 {
-	if (i->addrsize != 4 || !i->rep)
+	if (i->addrsize != 4 || !i->rep || !cpu->model->rep_a32_zero_extends_first)
 		return;
 	gpr_set(cpu, GPR_RCX, 4, cpu->state.gpr[GPR_RCX]);
 	if (compares(i))
@@ -172,16 +176,18 @@ static int string_op(struct emu_cpu *cpu, const struct emu_insn *i)
 	if (!i->rep)
 		return string_step(cpu, i, &s) ? EMU_NEXT : EMU_STOP;
 	bool cmp = compares(i);
-	/* A fault in a later iteration keeps the progress in RCX/RSI/RDI but reports the flags
-	 * the instruction started with, as the host does. */
+	/* A fault in a later iteration keeps the progress in RCX/RSI/RDI; the flags are those the
+	 * instruction started with on Intel, those of the last compare on AMD. */
 	struct lazy_flags saved_lf = cpu->lf;
 	uint64_t saved_flags = cpu->flags;
 	while (gpr_get(cpu, GPR_RCX, s.asz) != 0) {
 		if (bulk_step(cpu, i, &s))
 			continue;
 		if (!string_step(cpu, i, &s)) {
-			cpu->lf = saved_lf;
-			cpu->flags = saved_flags;
+			if (cpu->model->rep_fault_restores_flags) {
+				cpu->lf = saved_lf;
+				cpu->flags = saved_flags;
+			}
 			return EMU_STOP;
 		}
 		gpr_set(cpu, GPR_RCX, s.asz, gpr_get(cpu, GPR_RCX, s.asz) - 1);

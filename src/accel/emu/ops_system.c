@@ -1,8 +1,9 @@
-/* System-ish instructions a user-mode program meets: NOP, CPUID (a fixed model that advertises
- * only what this emulator implements), RDTSC, SYSCALL, INT3/INT n, HLT and port I/O (#GP at
- * CPL 3), the fences and FXSAVE/FXRSTOR/LDMXCSR/STMXCSR (group 15). */
+/* System-ish instructions a user-mode program meets: NOP, CPUID (of the CPU's model, which
+ * advertises only what this emulator implements), RDTSC, SYSCALL, INT3/INT n, HLT and port I/O (#GP
+ * at CPL 3), the fences and FXSAVE/FXRSTOR/LDMXCSR/STMXCSR (group 15). */
 #include "accel/emu/cpu.h"
 #include "accel/emu/cpuid.h"
+#include "accel/emu/fxsave.h"
 #include "accel/emu/ops.h"
 #include "accel/emu/x87.h"
 
@@ -37,7 +38,8 @@ HANDLER(op_cpuid)
 {
 	(void)i;
 	uint32_t r[4];
-	emu_cpuid((uint32_t)cpu->state.gpr[GPR_RAX], (uint32_t)cpu->state.gpr[GPR_RCX], r);
+	emu_cpuid(cpu->model, (uint32_t)cpu->state.gpr[GPR_RAX], (uint32_t)cpu->state.gpr[GPR_RCX],
+		  r);
 	gpr_set(cpu, GPR_RAX, 4, r[0]);
 	gpr_set(cpu, GPR_RBX, 4, r[1]);
 	gpr_set(cpu, GPR_RCX, 4, r[2]);
@@ -110,30 +112,43 @@ HANDLER(op_privileged)
 
 #define MXCSR_VALID 0xffffu
 
-static int fxsave(struct emu_cpu *cpu, uint64_t addr)
+/* FXSAVE and FXRSTOR check the last byte of the 512-byte area, then its first (on a 16-byte
+ * boundary, the area spans at most two pages): a fault is reported at the last byte whenever
+ * that one faults, as the AMD host does. */
+static bool fxsave_area_ok(struct emu_cpu *cpu, uint64_t addr, bool write)
 {
+	uint8_t b;
+	if (write)
+		return emu_probe_write(cpu, addr + 511, 1) && emu_probe_write(cpu, addr, 1);
+	return emu_read_bytes(cpu, addr + 511, &b, 1) && emu_read_bytes(cpu, addr, &b, 1);
+}
+
+/* The image as the model stores it (fxsave.h); bytes 416-511 are left alone. */
+static int fxsave(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t addr)
+{
+	uint8_t image[FXSAVE_STORED_BYTES];
 	if (addr & 15)
 		return emu_raise_gp0(cpu);
-	if (!emu_probe_write(cpu, addr, 512))
+	if (!fxsave_area_ok(cpu, addr, true))
 		return EMU_STOP;
-	emu_write_bytes(cpu, addr, cpu->state.xsave, 512);
+	emu_fxsave_store(cpu, image, i->rex & 8);
+	emu_write_bytes(cpu, addr, image, sizeof(image));
 	return EMU_NEXT;
 }
 
-static int fxrstor(struct emu_cpu *cpu, uint64_t addr)
+static int fxrstor(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t addr)
 {
-	uint8_t buf[512];
+	uint8_t buf[FXSAVE_STORED_BYTES];
 	uint32_t mxcsr;
 	if (addr & 15)
 		return emu_raise_gp0(cpu);
-	if (!emu_read_bytes(cpu, addr, buf, sizeof(buf)))
+	if (!fxsave_area_ok(cpu, addr, false) || !emu_read_bytes(cpu, addr, buf, sizeof(buf)))
 		return EMU_STOP;
 	memcpy(&mxcsr, buf + 24, 4);
 	if (mxcsr & ~MXCSR_VALID)
 		return emu_raise_gp0(cpu);
-	memcpy(cpu->state.xsave, buf, 24);
+	emu_fxrstor_load(cpu, buf, i->rex & 8);
 	memcpy(cpu->state.xsave + 24, &mxcsr, 4);
-	memcpy(cpu->state.xsave + 32, buf + 32, 416 - 32);
 	return EMU_NEXT;
 }
 
@@ -157,9 +172,9 @@ HANDLER(op_grp15)
 	uint64_t addr = emu_ea(cpu, i), v;
 	switch (op) {
 	case 0:
-		return fxsave(cpu, addr);
+		return fxsave(cpu, i, addr);
 	case 1:
-		return fxrstor(cpu, addr);
+		return fxrstor(cpu, i, addr);
 	case 2:
 		return ldmxcsr(cpu, addr);
 	case 3:

@@ -1,6 +1,7 @@
 /* x87 floating point (escape opcodes D8-DF): validity, pending-exception (#MF) checks, memory
- * operands and the FIP/FDP/FOP bookkeeping here; the arithmetic itself runs on the host FPU
- * (fpu_host.h), so results, flags, tags and stack faults are the hardware's own. */
+ * operands and the FIP/FDP/FOP bookkeeping (x87.h, by the CPU model) here; the arithmetic itself
+ * runs on the host FPU (fpu_host.h), so results, flags, tags and stack faults are the hardware's
+ * own. */
 #include "accel/emu/cpu.h"
 #include "accel/emu/fpu_host.h"
 #include "accel/emu/ops.h"
@@ -83,29 +84,43 @@ static bool is_control(unsigned esc, unsigned modrm)
 	return (esc == 3 && modrm >= 0xe0 && modrm <= 0xe4) || (esc == 7 && modrm == 0xe0);
 }
 
-/* Runs `stub` on the guest state. A non-control instruction makes the host record its own
- * addresses as the last instruction and operand pointers (FDP and FOP only on some hosts or
- * only with an unmasked exception): those are translated to the guest's. FOP is preset to an
- * opcode no stub has (D8 with ModRM 00) to see whether the host wrote it. */
+/* FNSTENV and FNSAVE (D9 /6, DD /6), FLDENV and FRSTOR (D9 /4, DD /4): memory forms of the
+ * control instructions that store or load the pointers. */
+static bool stores_env(unsigned esc, unsigned modrm)
+{
+	return (modrm >> 6) != 3 && (esc == 1 || esc == 5) && ((modrm >> 3) & 7) == 6;
+}
+
+static bool loads_env(unsigned esc, unsigned modrm)
+{
+	return (modrm >> 6) != 3 && (esc == 1 || esc == 5) && ((modrm >> 3) & 7) == 4;
+}
+
+/* Runs `stub` on the guest state, then sets the x87 pointers (the host leaves them alone):
+ * a non-control instruction records itself as the model says; FNSTENV/FNSAVE store the values
+ * from before it into their image (the host wrote its own), FNSAVE and FNINIT then clear them;
+ * FLDENV/FRSTOR load them from theirs. */
 static void run(struct emu_cpu *cpu, const struct emu_insn *i, const void *stub, void *mem,
 		uint64_t ea)
 {
-	uint8_t *fx = cpu->state.xsave;
 	unsigned esc = i->opcode - 0xd8;
-	bool control = is_control(esc, i->modrm);
-	uint16_t fop = x87_get16(fx, X87_FOP);
-	if (!control)
-		x87_set16(fx, X87_FOP, 0);
+	struct x87_pointers before;
+	x87_pointers_get(cpu, &before);
 	struct fpu_host_regs regs = {.rflags = emu_get_flags(cpu), .rax = cpu->state.gpr[GPR_RAX]};
-	fpu_host_run(stub, fx, mem, &regs);
+	fpu_host_run(stub, cpu->state.xsave, mem, &regs);
 
-	if (!control) {
-		if (x87_get64(fx, X87_FIP) == (uint64_t)(uintptr_t)stub)
-			x87_set64(fx, X87_FIP, i->next_rip - i->len);
-		if (mem && x87_get64(fx, X87_FDP) == (uint64_t)(uintptr_t)mem)
-			x87_set64(fx, X87_FDP, ea);
-		bool fop_written = x87_get16(fx, X87_FOP) != 0;
-		x87_set16(fx, X87_FOP, fop_written ? (uint16_t)(esc << 8 | i->modrm) : fop);
+	if (!is_control(esc, i->modrm)) {
+		x87_pointers_after(cpu, i, ea);
+	} else if (stores_env(esc, i->modrm)) {
+		x87_env_put_pointers(mem, i->opsize == 2, &before);
+		if (esc == 5)
+			x87_pointers_set(cpu, &(struct x87_pointers){0});
+	} else if (loads_env(esc, i->modrm)) {
+		struct x87_pointers loaded;
+		x87_env_get_pointers(mem, i->opsize == 2, &loaded);
+		x87_pointers_set(cpu, &loaded);
+	} else if (esc == 3 && i->modrm == 0xe3) { /* FNINIT */
+		x87_pointers_set(cpu, &(struct x87_pointers){0});
 	}
 	if (writes_rflags(esc, i->modrm))
 		emu_set_flags(cpu, FL_ARITH, regs.rflags);
@@ -121,52 +136,72 @@ static bool all_bytes(const uint8_t *p, unsigned len, uint8_t v)
 	return true;
 }
 
-/* Whether the store of `len` bytes at `addr` can complete, faulting as the host does. For
- * FNSTENV and FNSAVE the host probes the first word (2 bytes in the 16-bit format, else 4),
- * then the last byte: crossing into an unmapped page reports the page start only when that
- * first word crosses, else the address of the last byte. Other stores fault at the first
+/* Whether the access of `len` bytes at `addr` can complete, faulting as the hardware does. The
+ * environment and whole-state forms (FNSTENV, FNSAVE, FLDENV, FRSTOR) probe the first word (2
+ * bytes in the 16-bit format, else 4), then the last byte: crossing into an unmapped page
+ * reports the page start only when that first word crosses, else the address of the last
+ * byte (stores seen so on Intel and AMD hosts, loads on AMD). Other accesses fault at the first
  * inaccessible byte. */
-static bool probe_store(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t addr, unsigned len)
+static bool probe_env(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t addr, unsigned len,
+		      bool write)
 {
 	unsigned esc = i->opcode - 0xd8, reg = (i->modrm >> 3) & 7;
-	bool env = reg == 6 && (esc == 1 || esc == 5);
-	if (env) {
-		unsigned first = i->opsize == 2 ? 2 : 4;
-		if (!emu_probe_write(cpu, addr, first) || !emu_probe_write(cpu, addr + len - 1, 1))
-			return false;
-	}
-	return emu_probe_write(cpu, addr, len);
+	bool env = (reg == 6 || reg == 4) && (esc == 1 || esc == 5);
+	unsigned first = i->opsize == 2 ? 2 : 4;
+	uint8_t buf[4];
+	if (!env)
+		return true;
+	if (write)
+		return emu_probe_write(cpu, addr, first) && emu_probe_write(cpu, addr + len - 1, 1);
+	return emu_read_bytes(cpu, addr, buf, first) && emu_read_bytes(cpu, addr + len - 1, buf, 1);
 }
 
-/* A store that raises an unmasked exception may leave memory alone (and then does not fault
- * on it either); which ones do is the host's business: run the store over two different
- * fillings of the buffer and see whether it wrote. */
+static bool probe_store(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t addr, unsigned len)
+{
+	return probe_env(cpu, i, addr, len, true) && emu_probe_write(cpu, addr, len);
+}
+
+/* A store that raises an unmasked exception may leave memory alone; which ones do is the
+ * host's business: run the store over two different fillings of the buffer and see whether it
+ * wrote. Such a suppressed store still faults on a destination it could not write on models
+ * that check it (AMD), and does not on others. A store that faults leaves the x87 state as it
+ * was. */
 static int run_store(struct emu_cpu *cpu, const struct emu_insn *i, const void *stub,
 		     unsigned store)
 {
 	uint8_t before[160], buf[112] __attribute__((aligned(16)));
 	uint8_t *fx = cpu->state.xsave;
 	uint64_t addr = emu_ea(cpu, i), ea = emu_ea_offset(cpu, i);
+	struct x87_pointers ptrs_before;
 	memcpy(before, fx, sizeof(before));
+	x87_pointers_get(cpu, &ptrs_before);
 	memset(buf, 0, store);
 	run(cpu, i, stub, buf, ea);
+	bool suppressed = false;
 	if (emu_x87_pending(cpu)) {
 		uint8_t after[160], first[112];
+		struct x87_pointers ptrs_after;
 		memcpy(after, fx, sizeof(after));
+		x87_pointers_get(cpu, &ptrs_after);
 		memcpy(first, buf, store);
 		memcpy(fx, before, sizeof(before));
+		x87_pointers_set(cpu, &ptrs_before);
 		memset(buf, 0xff, store);
 		run(cpu, i, stub, buf, ea);
 		memcpy(fx, after, sizeof(after));
-		if (all_bytes(first, store, 0) && all_bytes(buf, store, 0xff))
-			return EMU_NEXT;
+		x87_pointers_set(cpu, &ptrs_after);
+		suppressed = all_bytes(first, store, 0) && all_bytes(buf, store, 0xff);
 		memcpy(buf, first, store);
+		if (suppressed && !cpu->model->x87_suppressed_store_checks_dest)
+			return EMU_NEXT;
 	}
 	if (!probe_store(cpu, i, addr, store)) {
 		memcpy(fx, before, sizeof(before));
+		x87_pointers_set(cpu, &ptrs_before);
 		return EMU_STOP;
 	}
-	emu_write_bytes(cpu, addr, buf, store);
+	if (!suppressed)
+		emu_write_bytes(cpu, addr, buf, store);
 	return EMU_NEXT;
 }
 
@@ -180,7 +215,8 @@ static int run_memory_form(struct emu_cpu *cpu, const struct emu_insn *i)
 	if (store)
 		return run_store(cpu, i, stub, store);
 	uint8_t buf[112] __attribute__((aligned(16)));
-	if (!emu_read_bytes(cpu, emu_ea(cpu, i), buf, load))
+	uint64_t addr = emu_ea(cpu, i);
+	if (!probe_env(cpu, i, addr, load, false) || !emu_read_bytes(cpu, addr, buf, load))
 		return EMU_STOP;
 	run(cpu, i, stub, buf, emu_ea_offset(cpu, i));
 	return EMU_NEXT;

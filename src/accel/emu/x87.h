@@ -51,4 +51,24 @@ struct emu_insn;
  * back on the host FPU (x87_run.c). */
 bool emu_x87_plain(const struct emu_insn *i);
 
+/* ---- the x87 pointer registers (x87_pointers.c) ----
+ * FOP, FIP and FDP live in the FXSAVE image of the state (64-bit layout) as the FPU holds them,
+ * whatever the model's FXSAVE would store (fxsave.c applies that rule). FCS and FDS, which that
+ * layout has no room for, live in the CPU and are zero at the start of every emu_run(), as
+ * after an XRSTOR64 of the image. The host never sets any of them (fpu_host.h). */
+struct x87_pointers {
+	uint64_t fip, fdp;
+	uint16_t fop, fcs, fds;
+};
+
+void x87_pointers_get(const struct emu_cpu *cpu, struct x87_pointers *p);
+void x87_pointers_set(struct emu_cpu *cpu, const struct x87_pointers *p);
+/* Non-control x87 instruction `i` (memory operand at offset `ea` if i->is_mem) has run and left
+ * FSW as it is now: FIP/FCS become its address, FOP and FDP/FDS follow the CPU model. */
+void x87_pointers_after(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t ea);
+/* The pointer fields of an FNSTENV/FNSAVE image (the 14-byte layout when `opsize16`, else the
+ * 28-byte one): written from `p`, read into `p`. */
+void x87_env_put_pointers(uint8_t *env, bool opsize16, const struct x87_pointers *p);
+void x87_env_get_pointers(const uint8_t *env, bool opsize16, struct x87_pointers *p);
+
 #endif

@@ -1,6 +1,7 @@
 /* Decoder on known encodings, with the tricky cases: prefix order, mandatory prefixes on 0F
  * opcodes, REX and the high-byte registers, SIB without base, RIP-relative, the 15-byte limit,
  * LOCK validity. */
+#include "accel/emu/cpu_model.h"
 #include "accel/emu/insn.h"
 #include "accel/emu/ops.h"
 #include "accel/vcpu_state.h"
@@ -8,13 +9,22 @@
 #include <criterion/criterion.h>
 
 static struct emu_insn insn;
+/* The model decoding follows; the vendor-specific tests set it. */
+static const struct emu_cpu_model *model;
+
+static void use_intel(void)
+{
+	model = emu_cpu_model_find("intel-skylake");
+}
 
 static enum emu_decode_result decode_at(uint64_t rip, const char *bytes, unsigned len)
 {
-	return emu_decode((const uint8_t *)bytes, len, EMU_MODE_64, rip, &insn);
+	return emu_decode((const uint8_t *)bytes, len, EMU_MODE_64, model, rip, &insn);
 }
 
 #define DECODE(lit) decode_at(0x1000, lit, sizeof(lit) - 1)
+
+TestSuite(emu_decode, .init = use_intel);
 
 Test(emu_decode, rex_w_wins_over_66_and_only_counts_right_before_the_opcode)
 {
@@ -162,4 +172,101 @@ Test(emu_decode, nop_forms)
 	cr_expect_eq(insn.len, 9);
 	cr_assert_eq(DECODE("\xf3\x0f\x1e\xfa"), EMU_DECODE_OK); /* endbr64 */
 	cr_expect_eq(insn.fn, op_nop);
+}
+
+/* ---- vendor differences (cpu_model.h) ---- */
+
+static enum emu_decode_result decode_as(const char *name, const char *bytes, unsigned len)
+{
+	model = emu_cpu_model_find(name);
+	return decode_at(0x100000000ULL, bytes, len);
+}
+
+#define AMD(lit)   decode_as("amd-zen", lit, sizeof(lit) - 1)
+#define INTEL(lit) decode_as("intel-skylake", lit, sizeof(lit) - 1)
+
+/* AMD gives near branches a 16-bit operand size with 66: rel16, IP truncated, 2-byte stack
+ * slots; Intel ignores 66 on them; REX.W wins on both. */
+Test(emu_decode_vendor, near_branches_with_66)
+{
+	cr_assert_eq(AMD("\x66\xe9\x10\x00"), EMU_DECODE_OK);
+	cr_expect_eq(insn.len, 4);
+	cr_expect_eq(insn.opsize, 2);
+	cr_expect_eq(insn.imm, 0x0014, "target %#lx", (unsigned long)insn.imm);
+	cr_assert_eq(INTEL("\x66\xe9\x10\x00\x00\x00"), EMU_DECODE_OK);
+	cr_expect_eq(insn.len, 6);
+	cr_expect_eq(insn.opsize, 8);
+	cr_expect_eq(insn.imm, 0x100000016ULL);
+	cr_assert_eq(AMD("\x66\x0f\x85\xfe\xff"), EMU_DECODE_OK);
+	cr_expect_eq(insn.len, 5);
+	cr_expect_eq(insn.imm, 0x0003);
+	cr_assert_eq(AMD("\x66\xeb\xf0"), EMU_DECODE_OK);
+	cr_expect_eq(insn.imm, 0xfff3);
+	cr_assert_eq(AMD("\x66\x48\xe8\x00\x00\x00\x00"), EMU_DECODE_OK);
+	cr_expect_eq(insn.opsize, 8, "REX.W wins");
+	cr_expect_eq(insn.len, 7);
+	static const struct {
+		const char *bytes;
+		unsigned len;
+	} near[] = {{"\x66\xc3", 2},	 {"\x66\xc2\x08\x00", 4}, {"\x66\xff\xe0", 3},
+		    {"\x66\xff\xd0", 3}, {"\x66\xe2\x00", 3},	  {"\x66\x74\x00", 3}};
+	for (unsigned k = 0; k < sizeof(near) / sizeof(near[0]); k++) {
+		cr_assert_eq(decode_as("amd-zen", near[k].bytes, near[k].len), EMU_DECODE_OK);
+		cr_expect_eq(insn.opsize, 2, "AMD form %u", k);
+		cr_assert_eq(decode_as("intel-skylake", near[k].bytes, near[k].len), EMU_DECODE_OK);
+		cr_expect_eq(insn.opsize, 8, "Intel form %u", k);
+	}
+}
+
+Test(emu_decode_vendor, prefetch_register_form_is_ud_on_amd)
+{
+	cr_expect_eq(AMD("\x0f\x0d\xc8"), EMU_DECODE_UD);
+	cr_assert_eq(INTEL("\x0f\x0d\xc8"), EMU_DECODE_OK);
+	cr_expect_eq(insn.fn, op_nop);
+	cr_expect_eq(AMD("\x0f\x0d\x08"), EMU_DECODE_OK, "memory forms prefetch on both");
+	cr_expect_eq(INTEL("\x0f\x0d\x08"), EMU_DECODE_OK);
+}
+
+Test(emu_decode_vendor, pause_with_rex_b)
+{
+	cr_assert_eq(INTEL("\xf3\x41\x90"), EMU_DECODE_OK);
+	cr_expect_eq(insn.fn, op_nop, "Intel: PAUSE");
+	cr_assert_eq(AMD("\xf3\x41\x90"), EMU_DECODE_OK);
+	cr_expect_eq(insn.fn, op_xchg, "AMD: XCHG r8, rax");
+	cr_assert_eq(AMD("\xf3\x90"), EMU_DECODE_OK);
+	cr_expect_eq(insn.fn, op_nop);
+}
+
+/* LOOPNE is sub 0, LOOPE sub 1, LOOP sub 2. */
+Test(emu_decode_vendor, loopcc_condition_from_a_rep_prefix_on_amd)
+{
+	cr_assert_eq(AMD("\xf3\xe0\x10"), EMU_DECODE_OK);
+	cr_expect_eq(insn.sub, 1, "F3 LOOPNE loops while ZF = 1");
+	cr_assert_eq(AMD("\xf2\xe1\x10"), EMU_DECODE_OK);
+	cr_expect_eq(insn.sub, 0, "F2 LOOPE loops while ZF = 0");
+	cr_assert_eq(AMD("\xf2\xf3\xe0\x10"), EMU_DECODE_OK);
+	cr_expect_eq(insn.sub, 1, "the last of F2/F3 counts");
+	cr_assert_eq(AMD("\xf3\xe2\x10"), EMU_DECODE_OK);
+	cr_expect_eq(insn.sub, 2, "LOOP keeps no condition");
+	cr_assert_eq(INTEL("\xf3\xe0\x10"), EMU_DECODE_OK);
+	cr_expect_eq(insn.sub, 0, "Intel ignores the prefix");
+}
+
+/* AMD decodes the length of an XOP instruction (none is implemented) before its #UD: with the
+ * prefixes it needs 16 bytes here, so #GP; Intel sees 8F /1, #UD after 9 bytes. */
+Test(emu_decode_vendor, xop_length_on_amd)
+{
+	static const char longest[] = "\xf3\x4e\x67\x8f\x8a\x19\xa3\x86\x71\x00\x00\x00\x00\x00"
+				      "\x00\x00\x00";
+	cr_expect_eq(decode_as("amd-zen", longest, sizeof(longest) - 1), EMU_DECODE_TOO_LONG);
+	cr_expect_eq(decode_as("amd-zen", longest + 1, sizeof(longest) - 2), EMU_DECODE_UD);
+	cr_expect_eq(insn.len, 15, "2 prefixes, 3 XOP bytes, ModRM, disp32, imm32");
+	cr_expect_eq(decode_as("intel-skylake", longest, sizeof(longest) - 1), EMU_DECODE_UD);
+	cr_expect_eq(insn.len, 9, "8F /1 with a disp32");
+	static const char rex_first[] = "\x66\x66\xf0\x41\x8f\xca\x9d\x5a\x9d\xcf\x52\xd7\x02"
+					"\xc9\xb5\x00\x00";
+	cr_expect_eq(decode_as("amd-zen", rex_first, sizeof(rex_first) - 1), EMU_DECODE_UD,
+		     "a REX right before the 8F: #UD, however long");
+	cr_assert_eq(AMD("\x8f\xc0"), EMU_DECODE_OK, "8F /0 is still POP");
+	cr_expect_eq(insn.fn, op_pop_rm);
 }

@@ -1,6 +1,7 @@
 /* Decoder on the MMX encodings that take a general register, an immediate or an XMM register,
  * and on SSSE3 with MM operands: they decode (no longer #UD) with the right length, operands
  * and immediate, and the register-only ones still reject a memory operand. */
+#include "accel/emu/cpu_model.h"
 #include "accel/emu/insn.h"
 #include "accel/emu/ops_mmx_ext.h"
 
@@ -10,7 +11,8 @@ static struct emu_insn insn;
 
 static enum emu_decode_result decode_lit(const char *bytes, unsigned len)
 {
-	return emu_decode((const uint8_t *)bytes, len, EMU_MODE_64, 0x1000, &insn);
+	return emu_decode((const uint8_t *)bytes, len, EMU_MODE_64,
+			  emu_cpu_model_find("intel-skylake"), 0x1000, &insn);
 }
 
 #define DECODE(lit) decode_lit(lit, sizeof(lit) - 1)

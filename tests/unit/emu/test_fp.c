@@ -33,7 +33,7 @@ static void setup(void)
 	static const struct emu_memory mem = {.translate = translate};
 	memset(code, 0xcc, sizeof(code));
 	memset(data, 0, sizeof(data));
-	cpu = emu_cpu_create(&mem);
+	cpu = emu_cpu_create(&mem, emu_cpu_model_find("intel-skylake"));
 	cr_assert_not_null(cpu);
 	st = emu_cpu_state(cpu);
 	st->rip = CODE;

@@ -34,7 +34,7 @@ static void setup(void)
 	memset(code, 0xcc, sizeof(code));
 	memset(data, 0, sizeof(data));
 	code_writable = false;
-	cpu = emu_cpu_create(&mem);
+	cpu = emu_cpu_create(&mem, emu_cpu_model_find("intel-skylake"));
 	cr_assert_not_null(cpu);
 	st = emu_cpu_state(cpu);
 	st->rip = CODE;
@@ -126,6 +126,47 @@ Test(emu_run, divide_error_and_int3)
 	cr_expect_eq(exit.vector, EMU_VEC_BP);
 	cr_expect(exit.software);
 	cr_expect_eq(st->rip, CODE + 5, "INT3 is a trap: rip after it");
+}
+
+/* The RFLAGS image of an exception has RF set for faults (the instruction runs again on
+ * return) and clear for traps; the register itself never holds RF. */
+static uint64_t exit_rflags(const char *program, size_t len, uint8_t vector)
+{
+	memset(code, 0xcc, sizeof(code));
+	load(program, len);
+	emu_flush(cpu);
+	st->rip = CODE;
+	struct emu_exit exit;
+	cr_assert_eq(emu_run(cpu, 100, &exit), EMU_EXIT_EXCEPTION);
+	cr_assert_eq(exit.vector, vector, "vector %u, want %u", exit.vector, vector);
+	cr_expect_eq(exit.rflags & ~X86_RFLAGS_RF, st->rflags, "the image is the register's");
+	cr_expect_eq(st->rflags & X86_RFLAGS_RF, 0, "the register holds no RF");
+	return exit.rflags;
+}
+
+Test(emu_run, faults_push_rf_and_traps_do_not)
+{
+	uint64_t rf = X86_RFLAGS_RF;
+	cr_expect_eq(exit_rflags("\x8b\x04\x25\x00\x50\x34\x12", 7, EMU_VEC_PF) & rf, rf, "#PF");
+	cr_expect_eq(exit_rflags("\x31\xc9\xf7\xf1", 4, EMU_VEC_DE) & rf, rf, "#DE");
+	cr_expect_eq(exit_rflags("\x0f\x0b", 2, EMU_VEC_UD) & rf, rf, "#UD");
+	cr_expect_eq(exit_rflags("\xfa", 1, EMU_VEC_GP) & rf, rf, "#GP (CLI at CPL 3)");
+	cr_expect_eq(exit_rflags("\x90\xcc", 2, EMU_VEC_BP) & rf, 0, "#BP (INT3)");
+	cr_expect_eq(exit_rflags("\xcd\x80", 2, 0x80) & rf, 0, "INT 80h");
+}
+
+/* RF in the state on entry (a signal handler's sigreturn may restore it) is dropped: it is
+ * not pushed by PUSHF and not in a later trap's image, as on the host. */
+Test(emu_run, rf_on_entry_is_dropped)
+{
+	load("\x9c\x58\xcc", 3); /* pushfq; pop rax; int3 */
+	st->rflags |= X86_RFLAGS_RF;
+	struct emu_exit exit;
+	cr_assert_eq(emu_run(cpu, 100, &exit), EMU_EXIT_EXCEPTION);
+	cr_assert_eq(exit.vector, EMU_VEC_BP);
+	cr_expect_eq(st->gpr[0] & X86_RFLAGS_RF, 0);
+	cr_expect_eq(exit.rflags & X86_RFLAGS_RF, 0);
+	cr_expect_eq(st->rflags & X86_RFLAGS_RF, 0);
 }
 
 Test(emu_run, fs_base_applies_to_fs_overrides)

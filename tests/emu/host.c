@@ -1,0 +1,119 @@
+/* The host CPU the differential test compares against: its identity from CPUID, the CPUID bits
+ * that describe its x87 pointer behaviour, and that behaviour probed; and the emulator model
+ * that matches it (the model of the host's vendor whose x87 rules are the host's). */
+#include "difftest.h"
+
+#include <cpuid.h>
+#include <stdio.h>
+#include <string.h>
+
+static void regs(unsigned leaf, unsigned sub, unsigned r[4])
+{
+	memset(r, 0, 4 * sizeof(unsigned));
+	__cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+}
+
+/* FXSAVE64 after FLD m64 with no exception pending: whether FIP, FDP and FOP are stored; and
+ * MXCSR_MASK. */
+static bool probe_fxsave(uint32_t *mxcsr_mask)
+{
+	static uint8_t image[512] __attribute__((aligned(16)));
+	static const double one = 1.0;
+	__asm__ volatile("fninit\n\t"
+			 "fldl %1\n\t"
+			 "fxsave64 %0\n\t"
+			 "fninit"
+			 : "=m"(image)
+			 : "m"(one));
+	uint64_t fip, fdp;
+	memcpy(&fip, image + 8, 8);
+	memcpy(&fdp, image + 16, 8);
+	memcpy(mxcsr_mask, image + 28, 4);
+	return fip != 0 || fdp != 0;
+}
+
+void dt_host_describe(struct dt_host *h)
+{
+	unsigned r[4];
+	memset(h, 0, sizeof(*h));
+	regs(0, 0, r);
+	memcpy(h->vendor, &r[1], 4);
+	memcpy(h->vendor + 4, &r[3], 4);
+	memcpy(h->vendor + 8, &r[2], 4);
+	unsigned max_basic = r[0];
+	regs(1, 0, r);
+	unsigned base_family = (r[0] >> 8) & 0xf, base_model = (r[0] >> 4) & 0xf;
+	h->family = base_family == 0xf ? base_family + ((r[0] >> 20) & 0xff) : base_family;
+	h->model = base_family == 6 || base_family == 0xf ? ((r[0] >> 16) & 0xf) << 4 | base_model
+							  : base_model;
+	h->stepping = r[0] & 0xf;
+	if (max_basic >= 7) {
+		regs(7, 0, r);
+		h->fdp_excptn_only = r[1] & (1u << 6);
+		h->fcs_fds_deprecated = r[1] & (1u << 13);
+	}
+	regs(0x80000000u, 0, r);
+	unsigned max_ext = r[0];
+	if (max_ext >= 0x80000004u)
+		for (unsigned k = 0; k < 3; k++) {
+			regs(0x80000002u + k, 0, r);
+			memcpy(h->brand + 16 * k, r, 16);
+		}
+	for (size_t n = strlen(h->brand); n > 0 && h->brand[n - 1] == ' ';)
+		h->brand[--n] = 0;
+	if (max_ext >= 0x80000008u) {
+		regs(0x80000008u, 0, r);
+		h->xsaveerptr = r[1] & (1u << 2);
+	}
+	h->x87_ptrs_saved_without_es = probe_fxsave(&h->mxcsr_mask);
+}
+
+/* The model must take the host's x87 pointer rules, as CPUID describes them (Intel) and as the
+ * host's FXSAVE behaves (AMD advertises XSaveErPtr on hosts that do not honour it: see the
+ * note printed by dt_host_print). */
+static bool model_fits(const struct emu_cpu_model *m, const struct dt_host *h)
+{
+	if (m->x87_ptrs_saved_only_with_es == h->x87_ptrs_saved_without_es)
+		return false;
+	if (m->vendor == EMU_VENDOR_INTEL && (m->x87_fdp_only_on_exception != h->fdp_excptn_only ||
+					      m->x87_fcs_fds_zero != h->fcs_fds_deprecated))
+		return false;
+	return true;
+}
+
+const struct emu_cpu_model *dt_host_model(const struct dt_host *h, const char **why)
+{
+	enum emu_vendor vendor;
+	if (!emu_vendor_from_id(h->vendor, &vendor)) {
+		*why = "the emulator has no model of this vendor";
+		return NULL;
+	}
+	size_t n;
+	const struct emu_cpu_model *const *all = emu_cpu_models(&n);
+	for (size_t k = 0; k < n; k++)
+		if (all[k]->vendor == vendor && model_fits(all[k], h))
+			return all[k];
+	*why = "no model of this vendor has the host's x87 pointer rules (FXSAVE without an "
+	       "exception pending, FDP_EXCPTN_ONLY, FCS/FDS deprecation)";
+	return NULL;
+}
+
+void dt_host_print(const struct dt_host *h)
+{
+	printf("host CPU: %.12s family %#x model %#x stepping %u \"%s\"\n", h->vendor, h->family,
+	       h->model, h->stepping, h->brand);
+	printf("host x87: FXSAVE stores FIP/FDP/FOP without an exception pending: %s; "
+	       "CPUID FDP_EXCPTN_ONLY %d, FCS/FDS deprecated %d, XSaveErPtr %d; MXCSR_MASK %#x\n",
+	       h->x87_ptrs_saved_without_es ? "yes" : "no", h->fdp_excptn_only,
+	       h->fcs_fds_deprecated, h->xsaveerptr, h->mxcsr_mask);
+	if (h->xsaveerptr && !h->x87_ptrs_saved_without_es)
+		printf(
+		    "host note: XSaveErPtr is advertised but FXSAVE does not honour it; the probed "
+		    "behaviour decides\n");
+}
+
+void dt_model_print(const struct emu_cpu_model *m)
+{
+	printf("emulated model: %s (%s family %#x model %#x stepping %u)\n", m->name,
+	       emu_vendor_id(m->vendor), m->family, m->model, m->stepping);
+}
