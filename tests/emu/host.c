@@ -81,6 +81,28 @@ static bool model_fits(const struct emu_cpu_model *m, const struct dt_host *h)
 	return true;
 }
 
+/* CPUs of one vendor differ in their x87 pointer rules (which CPUID bits 7.0:EBX[6] and [13]
+ * and 0x80000008:EBX[2] describe): where no named model has this host's, the difftest runs a
+ * variant of the vendor's first model with the host's rules. Its CPUID advertises them too, so
+ * the emulator still behaves as the CPU it claims to be, and the comparison stays exact. */
+static const struct emu_cpu_model *host_x87_variant(const struct emu_cpu_model *base,
+						    const struct dt_host *h)
+{
+	static struct emu_cpu_model variant;
+	static char name[64];
+	variant = *base;
+	snprintf(name, sizeof(name), "%s+host-x87", base->name);
+	variant.name = name;
+	variant.x87_ptrs_saved_only_with_es = !h->x87_ptrs_saved_without_es;
+	if (base->vendor == EMU_VENDOR_INTEL) {
+		variant.x87_fdp_only_on_exception = h->fdp_excptn_only;
+		variant.x87_fcs_fds_zero = h->fcs_fds_deprecated;
+	}
+	printf("no named %s model has this host's x87 pointer rules: running %s, %s with them\n",
+	       emu_vendor_id(base->vendor), name, base->name);
+	return &variant;
+}
+
 const struct emu_cpu_model *dt_host_model(const struct dt_host *h, const char **why)
 {
 	enum emu_vendor vendor;
@@ -90,12 +112,19 @@ const struct emu_cpu_model *dt_host_model(const struct dt_host *h, const char **
 	}
 	size_t n;
 	const struct emu_cpu_model *const *all = emu_cpu_models(&n);
-	for (size_t k = 0; k < n; k++)
-		if (all[k]->vendor == vendor && model_fits(all[k], h))
+	const struct emu_cpu_model *base = NULL;
+	for (size_t k = 0; k < n; k++) {
+		if (all[k]->vendor != vendor)
+			continue;
+		if (model_fits(all[k], h))
 			return all[k];
-	*why = "no model of this vendor has the host's x87 pointer rules (FXSAVE without an "
-	       "exception pending, FDP_EXCPTN_ONLY, FCS/FDS deprecation)";
-	return NULL;
+		base = base ? base : all[k];
+	}
+	if (!base) {
+		*why = "the emulator has no model of this vendor";
+		return NULL;
+	}
+	return host_x87_variant(base, h);
 }
 
 void dt_host_print(const struct dt_host *h)
