@@ -397,3 +397,21 @@ Test(pc_irqchip, save_load_and_reset)
 	cr_assert_eq(pc_irqchip_vcpu_save(chip, NR_VCPUS, s), -EINVAL);
 	free(s);
 }
+
+Test(pc_irqchip, linux_tsc_calibration_through_port_61)
+{
+	/* pit_calibrate_tsc(): channel 2, mode 0, 50 ms, poll OUT2 in port 0x61. */
+	outb(PIT_PORT_PORTB,
+	     (uint8_t)((inb(PIT_PORT_PORTB) & ~PIT_PORTB_SPEAKER) | PIT_PORTB_GATE2));
+	outb(PIT_PORT_CONTROL, 0xb0);
+	uint64_t t0 = now;
+	outb(0x42, (PIT_HZ / 20) & 0xff);
+	outb(0x42, (PIT_HZ / 20) >> 8);
+	unsigned polls = 0;
+	while (!(inb(PIT_PORT_PORTB) & PIT_PORTB_OUT2)) {
+		now += 2000;
+		cr_assert_lt(++polls, 100000);
+	}
+	cr_assert_geq(now - t0, 50000000 - 1000);
+	cr_assert_leq(now - t0, 50000000 + 3000);
+}
