@@ -26,7 +26,6 @@ enum { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR };
 #define SVR_WRITABLE	    (0xffu | LAPIC_SVR_ENABLE | LAPIC_SVR_FOCUS_DISABLE)
 #define DIVIDE_WRITABLE	    0xbu
 #define ESR_VALID	    0xffu
-#define DFR_FLAT	    0xf0000000u
 #define DFR_RESERVED_ONES   0x0fffffffu
 #define APIC_BASE_ADDR_MASK 0xfffffffffffff000ULL
 
@@ -684,7 +683,13 @@ static enum write_result write_reg(struct lapic *l, unsigned off, uint64_t value
 	if (off >= LAPIC_ISR && off < LAPIC_IRR + 0x80) /* ISR, TMR, IRR: read-only */
 		return x2 ? WRITE_GP : WRITE_OK;
 	if (off >= LAPIC_LVT_TIMER && off <= LAPIC_LVT_ERROR) {
-		lvt_write(l, (off - LAPIC_LVT_TIMER) / 16, v);
+		unsigned index = (off - LAPIC_LVT_TIMER) / 16;
+		lvt_write(l, index, v);
+		/* A level-triggered fixed LINT unmasked while its pin is asserted fires. */
+		uint32_t lvt = l->lvt[index];
+		if ((index == LVT_LINT0 || index == LVT_LINT1) && l->lint[index - LVT_LINT0] &&
+		    LVT_MODE(lvt) == APIC_DM_FIXED && (lvt & LAPIC_LVT_LEVEL))
+			deliver_local(l, index, d);
 		return WRITE_OK;
 	}
 	return WRITE_RESERVED;
@@ -1021,7 +1026,13 @@ bool lapic_match(struct lapic *l, const struct apic_message *msg)
 		if (dest == APIC_BROADCAST_XAPIC) {
 			match = true;
 		} else if (!msg->logical) {
-			match = dest == l->xapic_id;
+			/* A CPU whose APIC ID does not fit 8 bits (still in xAPIC mode, e.g. an AP
+			 * before Linux switches it to x2APIC) answers to its x2APIC ID in 32-bit
+			 * messages, and not to its truncated 8-bit one, which another CPU owns. */
+			if (l->cfg.apic_id > 0xfe)
+				match = msg->x2apic_format && dest == l->cfg.apic_id;
+			else
+				match = dest == l->xapic_id;
 		} else if (dest <= 0xff) {
 			uint8_t ldr = (uint8_t)(l->ldr >> 24);
 			if ((l->dfr >> 28) == 0xf) /* flat */

@@ -34,9 +34,11 @@
  * - pc_irqchip_mmio_*, *msr, pending/acknowledge/take_*, vcpu_deadline/vcpu_advance: the
  *   thread of that vCPU. save/load and reset: a thread that holds the vCPUs stopped.
  * - Callbacks: `clock` and `guest_tsc` may be called with locks held (they must take none of
- *   ours); `kick(vcpu)` may be called with the irqchip mutex held, from any thread including
- *   that vCPU's own: it must only make the vCPU look soon (set a flag, signal, write an
- *   eventfd); `pit_deadline_changed` is called with no lock of ours held.
+ *   ours); `kick(vcpu)` may be called with the irqchip mutex or an io_bus lock held (a UART raising
+ * its line under the port bus lock), from any thread including that vCPU's own: it must only make
+ * the vCPU look soon (set a flag, signal, write an eventfd); `pit_deadline_changed` is called with
+ * no lock of ours held, but from inside the port bus's dispatch of the guest write that moved the
+ * deadline: it must not take that bus.
  *
  * Use (the VMM / the accelerator):
  *

@@ -202,6 +202,26 @@ Test(apic_bus, x2apic_ids_beyond_255)
 	cr_assert_eq(pending(0x51), 1u << 2);
 }
 
+Test(apic_bus, wide_apic_id_still_in_xapic_mode)
+{
+	/* The AP with APIC ID 256 has not switched to x2APIC yet (it has not run): its 8-bit
+	 * ID register truncates to 0, the BSP's. 8-bit messages for 0 must not reach it, the
+	 * BSP's 32-bit INIT for 256 must. */
+	teardown();
+	static const uint32_t ids[2] = {0, 256};
+	build(2, ids);
+	enable_all();
+	struct apic_message m = msg(0, false, 0x52);
+	cr_assert_eq(apic_bus_deliver(&bus, &m), 1);
+	cr_assert_eq(pending(0x52), 1u << 0);
+	cr_assert_eq(lapic_wrmsr(&apics[0], MSR_IA32_APIC_BASE,
+				 BASE | APIC_BASE_ENABLE | APIC_BASE_EXTD | APIC_BASE_BSP),
+		     0);
+	cr_assert_eq(lapic_wrmsr(&apics[0], 0x830, 256ULL << 32 | 0x4500), 0);
+	cr_assert(lapic_take_init(&apics[1]));
+	cr_assert_not(lapic_take_init(&apics[0]));
+}
+
 Test(apic_bus, icr_shorthands)
 {
 	enable_all();

@@ -584,6 +584,19 @@ Test(lapic, lint0_fixed_level_with_remote_irr)
 	cr_assert_eq(lapic_pending_interrupt(&apic), LAPIC_NONE);
 }
 
+Test(lapic, unmasking_an_asserted_level_lint_fires)
+{
+	enable();
+	wr(LAPIC_LVT_LINT1, 0x49 | LAPIC_LVT_LEVEL | LAPIC_LVT_MASKED);
+	lapic_set_lint(&apic, 1, true);
+	cr_assert_eq(lapic_pending_interrupt(&apic), LAPIC_NONE);
+	wr(LAPIC_LVT_LINT1, 0x49 | LAPIC_LVT_LEVEL);
+	cr_assert_eq(lapic_pending_interrupt(&apic), 0x49);
+	wr(LAPIC_LVT_LINT1, 0x49 | LAPIC_LVT_LEVEL);
+	cr_assert_eq(lapic_acknowledge(&apic), 0x49);
+	cr_assert_eq(lapic_pending_interrupt(&apic), LAPIC_NONE, "remote IRR holds it");
+}
+
 Test(lapic, globally_disabled_apic_is_bypassed)
 {
 	cr_assert_eq(lapic_wrmsr(&apic, MSR_IA32_APIC_BASE, BASE | APIC_BASE_BSP), 0);
