@@ -180,6 +180,7 @@ static void update_attention(struct lapic *l, struct deferred *d)
 static void unlock_and_run(struct lapic *l, struct deferred *d)
 {
 	update_attention(l, d);
+	atomic_store_explicit(&l->deadline_hint, l->timer_deadline, memory_order_release);
 	pthread_mutex_unlock(&l->lock);
 	if (d->ipi && l->ops.send_ipi)
 		l->ops.send_ipi(l->opaque, &d->msg);
@@ -405,6 +406,7 @@ int lapic_init(struct lapic *l, const struct lapic_config *cfg, const struct lap
 	l->ops = *ops;
 	l->opaque = opaque;
 	power_up_locked(l);
+	atomic_init(&l->deadline_hint, l->timer_deadline);
 	return 0;
 }
 
@@ -913,14 +915,13 @@ bool lapic_is_bsp(struct lapic *l)
 
 uint64_t lapic_timer_deadline(struct lapic *l)
 {
-	pthread_mutex_lock(&l->lock);
-	uint64_t t = l->timer_deadline;
-	pthread_mutex_unlock(&l->lock);
-	return t;
+	return atomic_load_explicit(&l->deadline_hint, memory_order_acquire);
 }
 
 void lapic_advance(struct lapic *l, uint64_t now)
 {
+	if (now < atomic_load_explicit(&l->deadline_hint, memory_order_acquire))
+		return;
 	struct deferred d = {0};
 	pthread_mutex_lock(&l->lock);
 	advance_locked(l, now, &d);

@@ -170,7 +170,9 @@ struct lapic {
 	uint32_t irr[8], isr[8], tmr[8];
 	uint32_t timer_initial, timer_divide;
 	uint64_t timer_deadline; /* ns, LAPIC_NEVER when not armed */
-	uint64_t tsc_deadline;	 /* IA32_TSC_DEADLINE as written (0: disarmed) */
+	/* timer_deadline as of the last unlock, so the owner checks it without the lock */
+	_Atomic uint64_t deadline_hint;
+	uint64_t tsc_deadline; /* IA32_TSC_DEADLINE as written (0: disarmed) */
 
 	bool lint[2]; /* LINT0/LINT1 asserted */
 	bool extint;  /* an ExtINT message waits for its INTA cycle */
@@ -213,7 +215,9 @@ bool lapic_take_init(struct lapic *l);
 bool lapic_take_sipi(struct lapic *l, uint8_t *vector);
 bool lapic_is_bsp(struct lapic *l);
 
-/* Timer: when it next fires (LAPIC_NEVER if not armed), and firing it if `now` is past that. */
+/* Timer: when it next fires (LAPIC_NEVER if not armed), and firing it if `now` is past that.
+ * Both are lock-free (an atomic load) while the timer is not due, so the vCPU may call
+ * lapic_advance() at every block boundary. */
 uint64_t lapic_timer_deadline(struct lapic *l);
 void lapic_advance(struct lapic *l, uint64_t now);
 
