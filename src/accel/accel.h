@@ -5,7 +5,9 @@
 
 #include "accel/irq.h"
 #include "accel/vcpu_state.h"
+#include "lib/guest_clock.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +58,49 @@ struct vcpu_exit {
 
 struct accel_vm_config {
 	unsigned nr_vcpus;
+	/* The guest TSC's time base (accelerators that run the guest's time themselves: RDTSC,
+	 * the TSC MSR); the userspace LAPIC timers use the same clock, so they agree. */
+	const struct guest_clock *clock;
+	/* A named CPU model (the software accelerator: "intel-skylake", "amd-zen"); NULL: the
+	 * accelerator's default. */
+	const char *cpu_model;
+};
+
+/* Everything a vCPU needs from the VMM when the accelerator has no in-kernel irqchip
+ * (accel_ops.in_kernel_irqchip false): the VMM keeps the LAPICs, I/O APIC, PIC and PIT
+ * (devices/pc_irqchip.h) and the buses, and the accelerator calls back into it on the vCPU's own
+ * thread. An accelerator with an in-kernel irqchip is given NULL. */
+struct accel_vcpu_hooks {
+	void *opaque;
+	/* Port I/O and MMIO outside guest RAM, completed at once: a read fills `data`. MMIO
+	 * includes this vCPU's LAPIC page. */
+	void (*pio)(void *opaque, uint16_t port, void *data, unsigned size, bool is_write);
+	void (*mmio)(void *opaque, uint64_t gpa, void *data, unsigned size, bool is_write);
+	/* MSRs the LAPIC owns (IA32_APIC_BASE, IA32_TSC_DEADLINE, the x2APIC range): 0, -EINVAL
+	 * (the guest gets #GP) or -ENOENT (not a LAPIC MSR: the accelerator's own business). */
+	int (*rdmsr)(void *opaque, uint32_t index, uint64_t *value);
+	int (*wrmsr)(void *opaque, uint32_t index, uint64_t value);
+	/* CR8 is the LAPIC's task priority (TPR bits 7:4). */
+	uint8_t (*get_tpr)(void *opaque);
+	void (*set_tpr)(void *opaque, uint8_t tpr);
+	/* Set (an atomic load away) while an interrupt, NMI, INIT or SIPI waits for this vCPU:
+	 * the accelerator polls it between instructions and asks the functions below. */
+	const atomic_bool *attention;
+	/* The vector an INTA would give now, or -1 (none deliverable); acknowledge takes it (IRR
+	 * to ISR, ExtINT resolved at the PIC) and returns it, or -1. */
+	int (*pending_interrupt)(void *opaque);
+	int (*acknowledge_interrupt)(void *opaque);
+	bool (*take_nmi)(void *opaque);
+	/* INIT: the LAPIC has reset itself; the CPU goes to its INIT state and waits for SIPI. */
+	bool (*take_init)(void *opaque);
+	bool (*take_sipi)(void *opaque, uint8_t *vector);
+	/* The LAPIC timer: when it fires next (host CLOCK_MONOTONIC ns, UINT64_MAX: never), and
+	 * firing what is due at `now_ns`. A halted vCPU sleeps no later than the deadline. */
+	uint64_t (*timer_deadline)(void *opaque);
+	void (*timer_advance)(void *opaque, uint64_t now_ns);
+	/* Which LAPIC state belongs in vcpu_state.lapic / apic_base (get) and restores it (set). */
+	int (*save_lapic)(void *opaque, struct vcpu_state *state);
+	int (*load_lapic)(void *opaque, const struct vcpu_state *state);
 };
 
 /* Counters a backend reports at exit (--stats). */
@@ -66,6 +111,12 @@ struct accel_stat {
 
 struct accel_ops {
 	const char *name;
+	/* True: the LAPICs, I/O APIC, PIC and PIT are the accelerator's (KVM's in-kernel irqchip),
+	 * it delivers interrupts and runs their timers, and a halted vCPU waits inside vcpu_run.
+	 * False: the VMM provides them (devices/pc_irqchip.h) through accel_vcpu_hooks, and the
+	 * accelerator still waits inside vcpu_run for a halted vCPU (until its hooks' attention,
+	 * its timer deadline or a kick), never in a busy loop. */
+	bool in_kernel_irqchip;
 	/* True when usable here; otherwise `why` tells the user what is missing. Also reports
 	 * in `note` (may be empty) caveats such as a PVM-backed /dev/kvm. */
 	bool (*probe)(char *why, size_t why_len, char *note, size_t note_len);
@@ -78,16 +129,22 @@ struct accel_ops {
 	/* Doorbell eventfds (see accel/irq.h); may return a router with NULL ops. */
 	struct kick_router (*kick_router)(struct accel_vm *vm);
 
-	int (*vcpu_create)(struct accel_vm *vm, unsigned index, struct accel_vcpu **vcpu);
+	/* `hooks` (copied; NULL with an in-kernel irqchip) stay valid for the vCPU's lifetime. */
+	int (*vcpu_create)(struct accel_vm *vm, unsigned index,
+			   const struct accel_vcpu_hooks *hooks, struct accel_vcpu **vcpu);
 	void (*vcpu_destroy)(struct accel_vcpu *vcpu);
 	int (*vcpu_get_state)(struct accel_vcpu *vcpu, struct vcpu_state *state);
 	int (*vcpu_set_state)(struct accel_vcpu *vcpu, const struct vcpu_state *state);
-	/* Runs until an exit that needs the VMM. Returns 0 or -errno (fatal). */
+	/* Runs until an exit that needs the VMM. Returns 0 or -errno (fatal). With hooks, port
+	 * I/O and MMIO go through them and never come back as exits. A read's data for an IO or
+	 * MMIO exit is written into the exit's buffer before the next vcpu_run. */
 	int (*vcpu_run)(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
-	/* Completes an I/O or MMIO read before the next vcpu_run (data already in exit). */
-	/* Makes a running (or about to run) vcpu_run return VCPU_EXIT_INTERRUPTED soon. Safe
-	 * from any thread. */
+	/* Makes a running, halted or about to run vcpu_run return VCPU_EXIT_INTERRUPTED soon.
+	 * Safe from any thread, and from inside the vCPU's own hooks. */
 	void (*vcpu_kick)(struct accel_vcpu *vcpu);
+	/* Optional: a device wrote guest RAM [gpa, gpa + len) behind the CPU's back (DMA); an
+	 * accelerator that caches decoded guest code drops what it had of that range. */
+	void (*memory_written)(struct accel_vm *vm, uint64_t gpa, uint64_t len);
 
 	/* Fills up to `max` counters; returns how many. */
 	size_t (*vm_stats)(struct accel_vm *vm, struct accel_stat *stats, size_t max);

@@ -40,9 +40,9 @@ uint64_t guest_clock_host_ns_at(const struct guest_clock *clock, uint64_t tsc)
 	if (tsc <= clock->tsc_at_base)
 		return clock->base_ns;
 	/* Rounded up: at the returned time the TSC has reached `tsc`, not one tick short. */
-	unsigned __int128 ns = ((unsigned __int128)(tsc - clock->tsc_at_base) * NS_PER_SECOND +
-				clock->tsc_hz - 1) /
-			       clock->tsc_hz;
+	unsigned __int128 ns =
+	    ((unsigned __int128)(tsc - clock->tsc_at_base) * NS_PER_SECOND + clock->tsc_hz - 1) /
+	    clock->tsc_hz;
 	if (ns > UINT64_MAX - clock->base_ns)
 		return UINT64_MAX;
 	return clock->base_ns + (uint64_t)ns;

@@ -41,7 +41,7 @@ static int create_vcpus(struct vm *vm, char *err, size_t err_len)
 		struct vm_vcpu *v = &vm->vcpus[i];
 		v->vm = vm;
 		v->index = i;
-		int rc = vm->accel->vcpu_create(vm->accel_vm, i, &v->accel_vcpu);
+		int rc = vm->accel->vcpu_create(vm->accel_vm, i, NULL, &v->accel_vcpu);
 		if (rc < 0) {
 			snprintf(err, err_len, "cannot create vCPU %u: %s", i, strerror(-rc));
 			return -1;

@@ -51,7 +51,9 @@ struct accel_vcpu {
 	atomic_bool thread_known;
 };
 
-int kvm_vcpu_create(struct accel_vm *vm, unsigned index, struct accel_vcpu **out);
+/* `hooks` is unused: KVM's in-kernel irqchip does what they are for. */
+int kvm_vcpu_create(struct accel_vm *vm, unsigned index, const struct accel_vcpu_hooks *hooks,
+		    struct accel_vcpu **out);
 void kvm_vcpu_destroy(struct accel_vcpu *vcpu);
 int kvm_vcpu_run(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
 void kvm_vcpu_kick(struct accel_vcpu *vcpu);

@@ -26,8 +26,10 @@ static void install_kick_handler(void)
 	sigaction(KVM_KICK_SIGNAL, &action, NULL); /* no SA_RESTART: KVM_RUN must return */
 }
 
-int kvm_vcpu_create(struct accel_vm *vm, unsigned index, struct accel_vcpu **out)
+int kvm_vcpu_create(struct accel_vm *vm, unsigned index, const struct accel_vcpu_hooks *hooks,
+		    struct accel_vcpu **out)
 {
+	(void)hooks; /* the in-kernel irqchip and KVM's exits do their work */
 	if (index >= vm->nr_vcpus || vm->vcpus[index])
 		return -EINVAL;
 	struct accel_vcpu *vcpu = calloc(1, sizeof(*vcpu));

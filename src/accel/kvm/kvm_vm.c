@@ -251,6 +251,7 @@ static struct kick_router kvm_kick_router(struct accel_vm *vm)
 
 const struct accel_ops kvm_accel_ops = {
     .name = "kvm",
+    .in_kernel_irqchip = true,
     .probe = kvm_probe,
     .vm_create = kvm_vm_create,
     .vm_destroy = kvm_vm_destroy,

@@ -24,7 +24,7 @@ static void create_vcpu(unsigned nr_vcpus)
 	cr_assert(kvm_accel_ops.probe(why, sizeof(why), note, sizeof(note)), "%s", why);
 	struct accel_vm_config config = {.nr_vcpus = nr_vcpus};
 	cr_assert_eq(kvm_accel_ops.vm_create(&config, &vm, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(kvm_accel_ops.vcpu_create(vm, 0, &vcpu), 0);
+	cr_assert_eq(kvm_accel_ops.vcpu_create(vm, 0, NULL, &vcpu), 0);
 }
 
 static void destroy(void)
@@ -115,7 +115,7 @@ Test(kvm_state, application_processors_wait_for_init)
 {
 	create_vcpu(2);
 	struct accel_vcpu *ap;
-	cr_assert_eq(kvm_accel_ops.vcpu_create(vm, 1, &ap), 0);
+	cr_assert_eq(kvm_accel_ops.vcpu_create(vm, 1, NULL, &ap), 0);
 	struct vcpu_state *s = malloc(sizeof(*s));
 	cr_assert_eq(kvm_accel_ops.vcpu_get_state(ap, s), 0);
 	cr_assert_eq(s->mp_state, VCPU_MP_UNINITIALIZED);
@@ -129,6 +129,6 @@ Test(kvm_state, vcpu_index_out_of_range_is_refused)
 {
 	create_vcpu(1);
 	struct accel_vcpu *extra;
-	cr_assert_lt(kvm_accel_ops.vcpu_create(vm, 1, &extra), 0);
+	cr_assert_lt(kvm_accel_ops.vcpu_create(vm, 1, NULL, &extra), 0);
 	destroy();
 }
