@@ -61,7 +61,7 @@ enum emu_tlb_ctx {
 /* Counters for --stats. */
 struct emu_sys_stats {
 	uint64_t insns, exceptions, interrupts, halts, pio, mmio, tlb_fills, tlb_flushes,
-	    block_lookups, block_decodes, smc_invalidations, kicks;
+	    block_lookups, block_decodes, smc_invalidations, kicks, run_ns;
 };
 
 struct emu_sys {
@@ -89,7 +89,12 @@ struct emu_sys {
 	uint8_t shadow;	   /* 1: STI, 2: MOV SS/POP SS: no interrupt before the next instruction */
 	int8_t ext_vector; /* an external interrupt acknowledged but not yet delivered, or -1 */
 	enum vcpu_mp_state mp_state;
-	int delivering; /* vector of the event being delivered (double fault detection), or -1 */
+	int delivering; /* -2 after a triple fault */
+	/* An event vcpu_set_state handed over (pending exception, injected interrupt). */
+	bool inject, inject_has_code;
+	uint8_t inject_vector;
+	uint32_t inject_code;
+	int inject_irq;
 
 	/* The last page emu_fetch_page() returned: its guest-physical address. */
 	uint64_t fetch_gpa;

@@ -67,6 +67,8 @@ void emu_sys_reset(struct emu_cpu *cpu, bool init)
 	s->shadow = 0;
 	s->ext_vector = -1;
 	s->delivering = -1;
+	s->inject = false;
+	s->inject_irq = -1;
 	s->mp_state = VCPU_MP_RUNNABLE;
 	emu_sys_state_changed(cpu);
 }
@@ -269,10 +271,37 @@ static bool waiting(const struct emu_sys *s)
 	return s->mp_state != VCPU_MP_RUNNABLE;
 }
 
+/* Events vcpu_set_state handed over: delivered before anything else runs. */
+static bool inject_saved(struct emu_cpu *cpu)
+{
+	struct emu_sys *s = cpu->sys;
+	if (s->inject) {
+		s->inject = false;
+		cpu->pending = (struct emu_exit){.reason = EMU_EXIT_EXCEPTION,
+						 .vector = s->inject_vector,
+						 .fault_address = cpu->state.cr2};
+		if (!emu_sys_deliver(cpu, EMU_EVENT_EXCEPTION, s->inject_vector, s->inject_has_code,
+				     s->inject_code))
+			return false;
+	}
+	if (s->inject_irq >= 0) {
+		uint8_t v = (uint8_t)s->inject_irq;
+		s->inject_irq = -1;
+		if (!emu_sys_deliver(cpu, EMU_EVENT_EXTERNAL, v, false, 0))
+			return false;
+	}
+	return true;
+}
+
 int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit)
 {
 	struct emu_sys *s = cpu->sys;
 	bool failed = false;
+	uint64_t slice_start = 0;
+	if ((s->inject || s->inject_irq >= 0) && !inject_saved(cpu)) {
+		report_failure(cpu, exit);
+		return 0;
+	}
 	for (;;) {
 		uint32_t req = atomic_load(&s->requests);
 		if (req & EMU_REQ_KICK) {
@@ -287,6 +316,10 @@ int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit)
 		if (req & EMU_REQ_INVALIDATE)
 			emu_sys_process_invalidations(cpu);
 		uint64_t now = now_ns();
+		if (slice_start) {
+			s->stats.run_ns += now - slice_start;
+			slice_start = 0;
+		}
 		advance_timer(cpu, now);
 		if (attention || s->nmi_pending) {
 			handle_events(cpu, exit, &failed);
@@ -304,6 +337,7 @@ int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit)
 		}
 		struct emu_exit e;
 		uint8_t shadow = s->shadow;
+		slice_start = now;
 		emu_run(cpu, shadow ? 1 : SLICE, &e);
 		s->stats.insns += e.executed;
 		if (shadow && e.executed)
