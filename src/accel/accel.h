@@ -117,14 +117,19 @@ struct accel_ops {
 	 * accelerator still waits inside vcpu_run for a halted vCPU (until its hooks' attention,
 	 * its timer deadline or a kick), never in a busy loop. */
 	bool in_kernel_irqchip;
+	/* The signal vcpu_kick sends to a vCPU thread (0: none); the VMM leaves it unblocked on
+	 * vCPU threads and blocks it everywhere else. */
+	int kick_signal;
 	/* True when usable here; otherwise `why` tells the user what is missing. Also reports
 	 * in `note` (may be empty) caveats such as a PVM-backed /dev/kvm. */
 	bool (*probe)(char *why, size_t why_len, char *note, size_t note_len);
 	int (*vm_create)(const struct accel_vm_config *config, struct accel_vm **vm, char *err,
 			 size_t err_len);
 	void (*vm_destroy)(struct accel_vm *vm);
-	int (*map_memory)(struct accel_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
-			  void *host, bool readonly);
+	/* Guest-physical [gpa, gpa + size) is the host memory at `host` (read-only: guest writes
+	 * are dropped, as on ROM). Regions do not overlap; the accelerator numbers them. */
+	int (*map_memory)(struct accel_vm *vm, uint64_t gpa, uint64_t size, void *host,
+			  bool readonly);
 	struct irq_router (*irq_router)(struct accel_vm *vm);
 	/* Doorbell eventfds (see accel/irq.h); may return a router with NULL ops. */
 	struct kick_router (*kick_router)(struct accel_vm *vm);

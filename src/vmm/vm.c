@@ -8,8 +8,6 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#define MEMSLOT_BIOS 8
-
 static int map_guest_ram(struct vm *vm, char *err, size_t err_len)
 {
 	int rc = guest_memory_create(&vm->mem, vm->config->memory);
@@ -20,7 +18,7 @@ static int map_guest_ram(struct vm *vm, char *err, size_t err_len)
 	}
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct guest_region *r = &vm->mem.regions[i];
-		rc = vm->accel->map_memory(vm->accel_vm, i, r->gpa, r->size, r->host, false);
+		rc = vm->accel->map_memory(vm->accel_vm, r->gpa, r->size, r->host, false);
 		if (rc < 0) {
 			snprintf(err, err_len, "the accelerator refused guest RAM at 0x%llx: %s",
 				 (unsigned long long)r->gpa, strerror(-rc));

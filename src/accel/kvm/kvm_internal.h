@@ -6,6 +6,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 
 #define KVM_MAX_VCPUS 255
@@ -18,6 +19,12 @@ struct kvm_msi_route {
 	uint32_t data;
 };
 
+/* The signal that interrupts KVM_RUN on a vCPU thread (kvm_vcpu_kick). */
+#define KVM_KICK_SIGNAL SIGUSR1
+/* Memory slots gureum uses at most (RAM below and above the PCI hole, a firmware image);
+ * every x86 KVM offers far more. */
+#define KVM_MAX_MEMORY_SLOTS 32
+
 struct accel_vm {
 	int kvm_fd;
 	int vm_fd;
@@ -29,6 +36,7 @@ struct accel_vm {
 	uint32_t nr_msr_indices;
 	struct accel_vcpu *vcpus[KVM_MAX_VCPUS];
 	bool has_xsave, has_xcrs, has_stats_fd, has_tsc_deadline;
+	unsigned nr_memory_slots; /* KVM memory slots 0.. in use, one per map_memory region */
 	/* KVM on AMD SVM (kvm_amd): its shutdown intercept INITs the vCPU, since the VMCB is
 	 * undefined after a SHUTDOWN, so a triple fault leaves no guest registers behind. */
 	bool shutdown_resets_vcpu;

@@ -200,17 +200,22 @@ fail:
 	return -1;
 }
 
-static int kvm_map_memory(struct accel_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
-			  void *host, bool readonly)
+static int kvm_map_memory(struct accel_vm *vm, uint64_t gpa, uint64_t size, void *host,
+			  bool readonly)
 {
+	if (vm->nr_memory_slots >= KVM_MAX_MEMORY_SLOTS)
+		return -ENOSPC;
 	struct kvm_userspace_memory_region region = {
-	    .slot = slot,
+	    .slot = vm->nr_memory_slots,
 	    .flags = readonly ? KVM_MEM_READONLY : 0,
 	    .guest_phys_addr = gpa,
 	    .memory_size = size,
 	    .userspace_addr = (uint64_t)(uintptr_t)host,
 	};
-	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0 ? -errno : 0;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return -errno;
+	vm->nr_memory_slots++;
+	return 0;
 }
 
 static int kvm_set_irq_level(void *opaque, uint32_t gsi, bool level)
@@ -252,6 +257,7 @@ static struct kick_router kvm_kick_router(struct accel_vm *vm)
 const struct accel_ops kvm_accel_ops = {
     .name = "kvm",
     .in_kernel_irqchip = true,
+    .kick_signal = KVM_KICK_SIGNAL,
     .probe = kvm_probe,
     .vm_create = kvm_vm_create,
     .vm_destroy = kvm_vm_destroy,
