@@ -74,6 +74,9 @@ size_t kvm_collect_stats(struct accel_vm *vm, struct accel_stat *stats, size_t m
 int kvm_open_stats(struct accel_vcpu *vcpu);
 void kvm_irq_routes_init(struct accel_vm *vm);
 void kvm_irq_routes_probe(struct accel_vm *vm);
+/* Replaces KVM_CREATE_IRQCHIP's routes by the board's (ISA IRQ0 on I/O APIC pin 2, as the MADT
+ * says). Returns 0 or -errno. */
+int kvm_irq_routes_install(struct accel_vm *vm);
 void kvm_irq_routes_destroy(struct accel_vm *vm);
 int kvm_msi_irqfd(void *opaque, int fd, uint64_t address, uint32_t data, bool assign);
 int kvm_mmio_eventfd(void *opaque, uint64_t addr, unsigned len, int fd, bool assign);

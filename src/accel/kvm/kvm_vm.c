@@ -192,6 +192,12 @@ static int kvm_vm_create(const struct accel_vm_config *config, struct accel_vm *
 	if (create_irqchip(vm, err, err_len) < 0)
 		goto fail;
 	kvm_irq_routes_probe(vm);
+	int routes_rc = kvm_irq_routes_install(vm);
+	if (routes_rc < 0) {
+		snprintf(err, err_len, "KVM_SET_GSI_ROUTING (the board's legacy routes) failed: %s",
+			 strerror(-routes_rc));
+		goto fail;
+	}
 	vm->shutdown_resets_vcpu = access("/sys/module/kvm_amd", F_OK) == 0 && !host_is_pvm();
 	*out = vm;
 	return 0;
