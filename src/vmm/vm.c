@@ -39,7 +39,11 @@ static int create_vcpus(struct vm *vm, char *err, size_t err_len)
 		struct vm_vcpu *v = &vm->vcpus[i];
 		v->vm = vm;
 		v->index = i;
-		int rc = vm->accel->vcpu_create(vm->accel_vm, i, NULL, &v->accel_vcpu);
+		struct accel_vcpu_hooks hooks;
+		if (vm->irqchip)
+			vm_userspace_irqchip_hooks(v, &hooks);
+		int rc = vm->accel->vcpu_create(vm->accel_vm, i, vm->irqchip ? &hooks : NULL,
+						&v->accel_vcpu);
 		if (rc < 0) {
 			snprintf(err, err_len, "cannot create vCPU %u: %s", i, strerror(-rc));
 			return -1;
@@ -64,10 +68,15 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 	pthread_cond_init(&vm->stopped_cond, NULL);
 	io_bus_init(&vm->pio, "port I/O");
 	io_bus_init(&vm->mmio, "MMIO");
-	struct accel_vm_config accel_config = {.nr_vcpus = config->cpus};
+	guest_clock_init(&vm->clock, VM_GUEST_TSC_HZ);
+	struct accel_vm_config accel_config = {
+	    .nr_vcpus = config->cpus, .clock = &vm->clock, .cpu_model = NULL};
 	if (accel->vm_create(&accel_config, &vm->accel_vm, err, err_len) < 0)
 		goto fail;
-	vm->irq = accel->irq_router(vm->accel_vm);
+	if (accel->in_kernel_irqchip)
+		vm->irq = accel->irq_router(vm->accel_vm);
+	else if (vm_userspace_irqchip_create(vm, err, err_len) < 0)
+		goto fail;
 	if (map_guest_ram(vm, err, err_len) < 0 || create_vcpus(vm, err, err_len) < 0 ||
 	    board_build(vm, err, err_len) < 0)
 		goto fail;
@@ -133,6 +142,7 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	vm_userspace_irqchip_stop_timer(vm);
 	if (vm->vcpus) {
 		vm_request_stop(vm, VM_STOP_ERROR, VM_EXIT_ERROR);
 		join_vcpus(vm);
@@ -140,12 +150,14 @@ void vm_destroy(struct vm *vm)
 			if (vm->vcpus[i].accel_vcpu)
 				vm->accel->vcpu_destroy(vm->vcpus[i].accel_vcpu);
 		free(vm->vcpus);
+		vm->vcpus = NULL;
 	}
 	board_remove_virtio_devices(vm);
 	if (vm->devices_attached) {
 		uart16550_destroy(&vm->uart);
 		pci_host_destroy(&vm->pci);
 	}
+	vm_userspace_irqchip_destroy(vm);
 	if (vm->accel_vm)
 		vm->accel->vm_destroy(vm->accel_vm);
 	guest_memory_destroy(&vm->mem);

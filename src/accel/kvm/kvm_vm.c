@@ -21,6 +21,11 @@ static bool host_is_pvm(void)
 	return access("/sys/module/kvm_pvm", F_OK) == 0;
 }
 
+static bool kvm_hardware_assisted(void)
+{
+	return !host_is_pvm();
+}
+
 static bool kvm_probe(char *why, size_t why_len, char *note, size_t note_len)
 {
 	note[0] = '\0';
@@ -262,6 +267,7 @@ static struct kick_router kvm_kick_router(struct accel_vm *vm)
 
 const struct accel_ops kvm_accel_ops = {
     .name = "kvm",
+    .hardware_assisted = kvm_hardware_assisted,
     .in_kernel_irqchip = true,
     .kick_signal = KVM_KICK_SIGNAL,
     .probe = kvm_probe,
