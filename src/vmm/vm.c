@@ -8,6 +8,12 @@
 #include <sys/mman.h>
 #include <time.h>
 
+static void on_device_write(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct vm *vm = opaque;
+	vm->accel->memory_written(vm->accel_vm, gpa, len);
+}
+
 static int map_guest_ram(struct vm *vm, char *err, size_t err_len)
 {
 	int rc = guest_memory_create(&vm->mem, vm->config->memory);
@@ -16,6 +22,8 @@ static int map_guest_ram(struct vm *vm, char *err, size_t err_len)
 			 (unsigned long long)(vm->config->memory >> 20), strerror(-rc));
 		return -1;
 	}
+	if (vm->accel->memory_written)
+		vm->mem.observer = (struct guest_memory_observer){on_device_write, vm};
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct guest_region *r = &vm->mem.regions[i];
 		rc = vm->accel->map_memory(vm->accel_vm, r->gpa, r->size, r->host, false);
