@@ -1,4 +1,6 @@
-/* Which accelerator runs the VM: --accel kvm|emu|auto (auto by default). auto takes KVM where
+/* Which accelerator runs the VM: --accel kvm|emu|auto, else the environment's GUREUM_ACCEL
+ * (so a test suite or a user's shell can pick one for every gureum it starts), else auto.
+ * auto takes KVM where
  * /dev/kvm is backed by the CPU's virtualization extensions and gureum's software CPU
  * otherwise, and says in one line which and why: a user on a cloud VM without nested
  * virtualization must learn why the guest is slower than on bare metal. */
@@ -6,6 +8,7 @@
 
 #include "lib/log.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define HARDWARE_ACCEL "kvm"
@@ -52,12 +55,17 @@ static const struct accel_ops *choose_automatically(void)
 
 const struct accel_ops *vm_choose_accel(const char *requested)
 {
+	const char *from_env = getenv("GUREUM_ACCEL");
+	if (!requested && from_env && *from_env) {
+		requested = from_env;
+		log_info("accelerator: %s, from GUREUM_ACCEL", requested);
+	}
 	if (!requested || strcmp(requested, "auto") == 0)
 		return choose_automatically();
 	const struct accel_ops *accel = accel_find(requested);
 	if (!accel) {
-		log_error("unknown accelerator '%s' (available: %s, auto)", requested,
-			  accel_names());
+		log_error("unknown accelerator '%s'%s (available: %s, auto)", requested,
+			  requested == from_env ? " in GUREUM_ACCEL" : "", accel_names());
 		return NULL;
 	}
 	char why[512], note[512];
