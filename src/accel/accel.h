@@ -86,8 +86,10 @@ struct accel_vcpu_hooks {
 	/* Set (an atomic load away) while an interrupt, NMI, INIT or SIPI waits for this vCPU:
 	 * the accelerator polls it between instructions and asks the functions below. */
 	const atomic_bool *attention;
-	/* The vector an INTA would give now, or -1 (none deliverable); acknowledge takes it (IRR
-	 * to ISR, ExtINT resolved at the PIC) and returns it, or -1. */
+	/* Whether an external interrupt is deliverable now: its vector (0-255), 256 when the
+	 * 8259 names the vector only at INTA (ExtINT), or -1 (none). acknowledge is the INTA
+	 * cycle: it takes the interrupt (IRR to ISR, ExtINT resolved at the PIC) and returns its
+	 * vector, or -1 when it went away meanwhile. */
 	int (*pending_interrupt)(void *opaque);
 	int (*acknowledge_interrupt)(void *opaque);
 	bool (*take_nmi)(void *opaque);
@@ -117,14 +119,23 @@ struct accel_ops {
 	 * accelerator still waits inside vcpu_run for a halted vCPU (until its hooks' attention,
 	 * its timer deadline or a kick), never in a busy loop. */
 	bool in_kernel_irqchip;
+	/* The signal vcpu_kick sends to a vCPU thread (0: none); the VMM leaves it unblocked on
+	 * vCPU threads and blocks it everywhere else. */
+	int kick_signal;
 	/* True when usable here; otherwise `why` tells the user what is missing. Also reports
 	 * in `note` (may be empty) caveats such as a PVM-backed /dev/kvm. */
 	bool (*probe)(char *why, size_t why_len, char *note, size_t note_len);
+	/* Optional: true when the guest runs on the CPU's virtualization extensions (VT-x/AMD-V);
+	 * false when it is emulated (by the host kernel, as PVM's /dev/kvm does). Only asked
+	 * after a successful probe. NULL: emulated. */
+	bool (*hardware_assisted)(void);
 	int (*vm_create)(const struct accel_vm_config *config, struct accel_vm **vm, char *err,
 			 size_t err_len);
 	void (*vm_destroy)(struct accel_vm *vm);
-	int (*map_memory)(struct accel_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
-			  void *host, bool readonly);
+	/* Guest-physical [gpa, gpa + size) is the host memory at `host` (read-only: guest writes
+	 * are dropped, as on ROM). Regions do not overlap; the accelerator numbers them. */
+	int (*map_memory)(struct accel_vm *vm, uint64_t gpa, uint64_t size, void *host,
+			  bool readonly);
 	struct irq_router (*irq_router)(struct accel_vm *vm);
 	/* Doorbell eventfds (see accel/irq.h); may return a router with NULL ops. */
 	struct kick_router (*kick_router)(struct accel_vm *vm);

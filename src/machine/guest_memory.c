@@ -87,6 +87,7 @@ bool guest_memory_write(const struct guest_memory *mem, uint64_t gpa, const void
 	if (!dst)
 		return false;
 	memcpy(dst, src, len);
+	guest_memory_note_write(mem, gpa, len);
 	return true;
 }
 

@@ -16,10 +16,18 @@ struct guest_region {
 	uint8_t *host;
 };
 
+/* Who must hear about writes to guest RAM that bypass the vCPUs (device DMA): a software CPU
+ * that caches decoded guest code drops what it had of the range. */
+struct guest_memory_observer {
+	void (*written)(void *opaque, uint64_t gpa, uint64_t len);
+	void *opaque;
+};
+
 struct guest_memory {
 	uint64_t ram_size;
 	unsigned nr_regions;
 	struct guest_region regions[GUEST_MEMORY_MAX_REGIONS];
+	struct guest_memory_observer observer; /* none: written == NULL */
 };
 
 /* Maps `ram_size` bytes of anonymous memory (lazily populated). Returns 0 or -errno. */
@@ -31,6 +39,15 @@ void guest_memory_plan(struct guest_memory *mem, uint64_t ram_size);
 
 /* Host pointer for [gpa, gpa+len) or NULL if any byte is outside guest RAM. */
 void *guest_memory_ptr(const struct guest_memory *mem, uint64_t gpa, uint64_t len);
+
+/* A device is about to write [gpa, gpa+len) (a writable virtio buffer it was handed): tells the
+ * observer, if any. Writes through guest_memory_write() tell it themselves. */
+static inline void guest_memory_note_write(const struct guest_memory *mem, uint64_t gpa,
+					   uint64_t len)
+{
+	if (mem->observer.written)
+		mem->observer.written(mem->observer.opaque, gpa, len);
+}
 
 /* Copy in and out of guest RAM; false if the range is not RAM. */
 bool guest_memory_write(const struct guest_memory *mem, uint64_t gpa, const void *src, size_t len);

@@ -197,6 +197,8 @@ static int take_buffer(struct chain_walk *w, const struct virtq_desc *d)
 		return queue_broken(
 		    vq, "%s of chain %u points outside guest RAM (0x%" PRIx64 "+0x%" PRIx32 ")",
 		    where(w, at, sizeof(at)), w->head, d->addr, d->len);
+	if (writable) /* the device will write it behind the vCPUs' back */
+		guest_memory_note_write(vq->mem, d->addr, d->len);
 	uint64_t *total = writable ? &w->in_bytes : &w->out_bytes;
 	*total += d->len;
 	/* The used ring reports written bytes in 32 bits. */

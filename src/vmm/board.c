@@ -16,7 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MEMSLOT_BIOS		8
 #define BIOS_MAX_SIZE		(16ULL << 20)
 #define BIOS_LEGACY_WINDOW	(128ULL << 10) /* the part also visible below 1 MiB */
 #define MSR_IA32_MISC_ENABLE	0x1a0
@@ -215,8 +214,8 @@ static int load_bios(struct vm *vm, char *err, size_t err_len)
 {
 	if (read_bios_file(vm->config->bios, &vm->bios_image, &vm->bios_size, err, err_len) < 0)
 		return -1;
-	int rc = vm->accel->map_memory(vm->accel_vm, MEMSLOT_BIOS, (1ULL << 32) - vm->bios_size,
-				       vm->bios_size, vm->bios_image, true);
+	int rc = vm->accel->map_memory(vm->accel_vm, (1ULL << 32) - vm->bios_size, vm->bios_size,
+				       vm->bios_image, true);
 	if (rc < 0) {
 		snprintf(err, err_len, "the accelerator refused the bios mapping: %s",
 			 strerror(-rc));

@@ -51,15 +51,38 @@ static int plug(struct vm *vm, struct virtio_device *dev, char *err, size_t err_
 	return 0;
 }
 
+/* vhost-net writes received frames into guest RAM from the host kernel, unseen by an
+ * accelerator that must hear of device writes (a software CPU caching decoded code): such a VM
+ * moves its frames through gureum (vhost=auto) or refuses vhost=on. */
+static int nic_options(const struct vm *vm, const struct net_config *asked, struct net_config *nic,
+		       char *err, size_t err_len)
+{
+	*nic = *asked;
+	if (!vm->accel->memory_written || nic->vhost == VHOST_OFF)
+		return 0;
+	if (nic->vhost == VHOST_ON) {
+		snprintf(err, err_len,
+			 "--net tap=%s,vhost=on: vhost-net writes guest memory behind the %s "
+			 "accelerator's back; use vhost=auto or off with it",
+			 nic->tap, vm->accel->name);
+		return -1;
+	}
+	nic->vhost = VHOST_OFF;
+	return 0;
+}
+
 static int add_disks_and_nics(struct vm *vm, char *err, size_t err_len)
 {
 	const struct vm_config *c = vm->config;
 	for (unsigned i = 0; i < c->nr_disks; i++)
 		if (plug(vm, virtio_blk_create(&c->disks[i], i, err, err_len), err, err_len) < 0)
 			return -1;
-	for (unsigned i = 0; i < c->nr_nics; i++)
-		if (plug(vm, virtio_net_create(&c->nics[i], i, err, err_len), err, err_len) < 0)
+	for (unsigned i = 0; i < c->nr_nics; i++) {
+		struct net_config nic;
+		if (nic_options(vm, &c->nics[i], &nic, err, err_len) < 0 ||
+		    plug(vm, virtio_net_create(&nic, i, err, err_len), err, err_len) < 0)
 			return -1;
+	}
 	return 0;
 }
 

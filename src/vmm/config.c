@@ -2,6 +2,7 @@
 
 #include "vmm/config_devices.h"
 
+#include "accel/accel.h"
 #include "lib/size.h"
 
 #include <cpuid.h>
@@ -76,8 +77,9 @@ static int set_bios(struct vm_config *c, const char *v, char *err, size_t len)
 
 static int set_accel(struct vm_config *c, const char *v, char *err, size_t len)
 {
-	if (strcmp(v, "kvm") != 0) {
-		snprintf(err, len, "--accel: unknown accelerator '%s' (available: kvm)", v);
+	if (strcmp(v, "auto") != 0 && !accel_find(v)) {
+		snprintf(err, len, "--accel: unknown accelerator '%s' (available: %s, auto)", v,
+			 accel_names());
 		return -1;
 	}
 	return config_replace_string(&c->accel, v);

@@ -304,24 +304,6 @@ static int open_api_socket(struct session *s)
 	return s->api ? 0 : -1;
 }
 
-static const struct accel_ops *choose_accel(const struct vm_config *config)
-{
-	const char *name = config->accel ? config->accel : "kvm";
-	const struct accel_ops *accel = accel_find(name);
-	char why[512] = "", note[512] = "";
-	if (!accel) {
-		log_error("unknown accelerator '%s' (available: %s)", name, accel_names());
-		return NULL;
-	}
-	if (!accel->probe(why, sizeof(why), note, sizeof(note))) {
-		log_error("%s", why);
-		return NULL;
-	}
-	if (note[0])
-		log_warn("%s", note);
-	return accel;
-}
-
 static int run_boots(struct session *s, const struct accel_ops *accel)
 {
 	for (;;) {
@@ -345,7 +327,7 @@ static int run_boots(struct session *s, const struct accel_ops *accel)
 
 int session_run(const struct vm_config *config)
 {
-	const struct accel_ops *accel = choose_accel(config);
+	const struct accel_ops *accel = vm_choose_accel(config->accel);
 	if (!accel)
 		return VM_EXIT_ERROR;
 	struct session s = {.config = config};

@@ -97,13 +97,14 @@ static bool handle_exit(struct vm_vcpu *vcpu, const struct vcpu_exit *exit)
 	return false;
 }
 
-static void block_host_signals(void)
+static void block_host_signals(const struct accel_ops *accel)
 {
 	/* Host signals (SIGINT, SIGTERM...) are the event loop's; this thread only takes the
-	 * accelerator's kick signal, which must stay deliverable. */
+	 * accelerator's kick signal, if it has one, which must stay deliverable. */
 	sigset_t set;
 	sigfillset(&set);
-	sigdelset(&set, SIGUSR1);
+	if (accel->kick_signal)
+		sigdelset(&set, accel->kick_signal);
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 }
 
@@ -111,7 +112,7 @@ void *vcpu_thread_main(void *arg)
 {
 	struct vm_vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
-	block_host_signals();
+	block_host_signals(vm->accel);
 	while (!vm_stopping(vm)) {
 		if (!vcpu->first_run_done) {
 			vcpu->first_run_done = true;

@@ -8,7 +8,11 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#define MEMSLOT_BIOS 8
+static void on_device_write(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct vm *vm = opaque;
+	vm->accel->memory_written(vm->accel_vm, gpa, len);
+}
 
 static int map_guest_ram(struct vm *vm, char *err, size_t err_len)
 {
@@ -18,9 +22,11 @@ static int map_guest_ram(struct vm *vm, char *err, size_t err_len)
 			 (unsigned long long)(vm->config->memory >> 20), strerror(-rc));
 		return -1;
 	}
+	if (vm->accel->memory_written)
+		vm->mem.observer = (struct guest_memory_observer){on_device_write, vm};
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct guest_region *r = &vm->mem.regions[i];
-		rc = vm->accel->map_memory(vm->accel_vm, i, r->gpa, r->size, r->host, false);
+		rc = vm->accel->map_memory(vm->accel_vm, r->gpa, r->size, r->host, false);
 		if (rc < 0) {
 			snprintf(err, err_len, "the accelerator refused guest RAM at 0x%llx: %s",
 				 (unsigned long long)r->gpa, strerror(-rc));
@@ -41,7 +47,11 @@ static int create_vcpus(struct vm *vm, char *err, size_t err_len)
 		struct vm_vcpu *v = &vm->vcpus[i];
 		v->vm = vm;
 		v->index = i;
-		int rc = vm->accel->vcpu_create(vm->accel_vm, i, NULL, &v->accel_vcpu);
+		struct accel_vcpu_hooks hooks;
+		if (vm->irqchip)
+			vm_userspace_irqchip_hooks(v, &hooks);
+		int rc = vm->accel->vcpu_create(vm->accel_vm, i, vm->irqchip ? &hooks : NULL,
+						&v->accel_vcpu);
 		if (rc < 0) {
 			snprintf(err, err_len, "cannot create vCPU %u: %s", i, strerror(-rc));
 			return -1;
@@ -66,10 +76,15 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 	pthread_cond_init(&vm->stopped_cond, NULL);
 	io_bus_init(&vm->pio, "port I/O");
 	io_bus_init(&vm->mmio, "MMIO");
-	struct accel_vm_config accel_config = {.nr_vcpus = config->cpus};
+	guest_clock_init(&vm->clock, VM_GUEST_TSC_HZ);
+	struct accel_vm_config accel_config = {
+	    .nr_vcpus = config->cpus, .clock = &vm->clock, .cpu_model = NULL};
 	if (accel->vm_create(&accel_config, &vm->accel_vm, err, err_len) < 0)
 		goto fail;
-	vm->irq = accel->irq_router(vm->accel_vm);
+	if (accel->in_kernel_irqchip)
+		vm->irq = accel->irq_router(vm->accel_vm);
+	else if (vm_userspace_irqchip_create(vm, err, err_len) < 0)
+		goto fail;
 	if (map_guest_ram(vm, err, err_len) < 0 || create_vcpus(vm, err, err_len) < 0 ||
 	    board_build(vm, err, err_len) < 0)
 		goto fail;
@@ -135,6 +150,7 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	vm_userspace_irqchip_stop_timer(vm);
 	if (vm->vcpus) {
 		vm_request_stop(vm, VM_STOP_ERROR, VM_EXIT_ERROR);
 		join_vcpus(vm);
@@ -142,12 +158,14 @@ void vm_destroy(struct vm *vm)
 			if (vm->vcpus[i].accel_vcpu)
 				vm->accel->vcpu_destroy(vm->vcpus[i].accel_vcpu);
 		free(vm->vcpus);
+		vm->vcpus = NULL;
 	}
 	board_remove_virtio_devices(vm);
 	if (vm->devices_attached) {
 		uart16550_destroy(&vm->uart);
 		pci_host_destroy(&vm->pci);
 	}
+	vm_userspace_irqchip_destroy(vm);
 	if (vm->accel_vm)
 		vm->accel->vm_destroy(vm->accel_vm);
 	guest_memory_destroy(&vm->mem);

@@ -10,8 +10,10 @@
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/io_bus.h"
+#include "devices/pc_irqchip.h"
 #include "devices/pci_host.h"
 #include "devices/uart16550.h"
+#include "lib/guest_clock.h"
 #include "machine/guest_memory.h"
 #include "vmm/config.h"
 #include "vmm/console.h"
@@ -40,6 +42,10 @@ enum vm_stop_reason {
 #define VM_EXIT_USAGE 2
 #define VM_EXIT_CRASH 3
 
+/* The guest's TSC frequency: fixed, whatever the host's, so that a VM keeps its time base on
+ * any host (and after migration). */
+#define VM_GUEST_TSC_HZ 2000000000ULL
+
 struct vm;
 
 struct vm_vcpu {
@@ -60,6 +66,15 @@ struct vm {
 	uint64_t bios_size;
 	struct irq_router irq;
 	struct io_bus pio, mmio;
+	/* The guest's TSC time base (userspace timers and the software CPU's RDTSC). */
+	struct guest_clock clock;
+	/* The userspace LAPICs, I/O APIC, PICs and PIT, when the accelerator has no in-kernel
+	 * irqchip (userspace_irqchip.c), and the host timer thread of the PIT. */
+	struct pc_irqchip *irqchip;
+	pthread_t pit_thread;
+	pthread_mutex_t pit_lock;
+	pthread_cond_t pit_cond;
+	bool pit_sync_ready, pit_thread_started, pit_stop, pit_rearm;
 	struct console *console;
 
 	struct uart16550 uart;
@@ -97,6 +112,20 @@ enum vm_stop_reason vm_wait(struct vm *vm);
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status);
 /* Joins the vCPU threads and frees everything. */
 void vm_destroy(struct vm *vm);
+
+/* The userspace irqchip (userspace_irqchip.c): creates it on the VM's buses, sets vm->irq to
+ * its router and starts the PIT's timer. stop_timer ends the timer thread (before the vCPUs go
+ * away: it kicks them); destroy frees the rest (after the devices that raise its lines). Both
+ * do nothing when there is none. */
+int vm_userspace_irqchip_create(struct vm *vm, char *err, size_t err_len);
+void vm_userspace_irqchip_stop_timer(struct vm *vm);
+void vm_userspace_irqchip_destroy(struct vm *vm);
+/* The accel_vcpu_hooks of `vcpu` on the userspace irqchip and the VM's buses. */
+void vm_userspace_irqchip_hooks(struct vm_vcpu *vcpu, struct accel_vcpu_hooks *hooks);
+
+/* The accelerator for --accel NAME|auto (NULL: auto), probed; NULL with the reason logged
+ * (accel_choice.c). auto says in one line which it took and why. */
+const struct accel_ops *vm_choose_accel(const char *requested);
 
 /* Board assembly (board.c): devices, buses, ACPI, the boot payload. */
 int board_build(struct vm *vm, char *err, size_t err_len);

@@ -6,6 +6,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 
 #define KVM_MAX_VCPUS 255
@@ -18,6 +19,12 @@ struct kvm_msi_route {
 	uint32_t data;
 };
 
+/* The signal that interrupts KVM_RUN on a vCPU thread (kvm_vcpu_kick). */
+#define KVM_KICK_SIGNAL SIGUSR1
+/* Memory slots gureum uses at most (RAM below and above the PCI hole, a firmware image);
+ * every x86 KVM offers far more. */
+#define KVM_MAX_MEMORY_SLOTS 32
+
 struct accel_vm {
 	int kvm_fd;
 	int vm_fd;
@@ -29,6 +36,7 @@ struct accel_vm {
 	uint32_t nr_msr_indices;
 	struct accel_vcpu *vcpus[KVM_MAX_VCPUS];
 	bool has_xsave, has_xcrs, has_stats_fd, has_tsc_deadline;
+	unsigned nr_memory_slots; /* KVM memory slots 0.. in use, one per map_memory region */
 	/* KVM on AMD SVM (kvm_amd): its shutdown intercept INITs the vCPU, since the VMCB is
 	 * undefined after a SHUTDOWN, so a triple fault leaves no guest registers behind. */
 	bool shutdown_resets_vcpu;
@@ -66,6 +74,9 @@ size_t kvm_collect_stats(struct accel_vm *vm, struct accel_stat *stats, size_t m
 int kvm_open_stats(struct accel_vcpu *vcpu);
 void kvm_irq_routes_init(struct accel_vm *vm);
 void kvm_irq_routes_probe(struct accel_vm *vm);
+/* Replaces KVM_CREATE_IRQCHIP's routes by the board's (ISA IRQ0 on I/O APIC pin 2, as the MADT
+ * says). Returns 0 or -errno. */
+int kvm_irq_routes_install(struct accel_vm *vm);
 void kvm_irq_routes_destroy(struct accel_vm *vm);
 int kvm_msi_irqfd(void *opaque, int fd, uint64_t address, uint32_t data, bool assign);
 int kvm_mmio_eventfd(void *opaque, uint64_t addr, unsigned len, int fd, bool assign);

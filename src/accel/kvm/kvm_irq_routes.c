@@ -1,10 +1,13 @@
 /* Interrupts and doorbells that bypass the VMM: MSI irqfds (an MSI route per eventfd plus
  * KVM_IRQFD) and MMIO ioeventfds (KVM_IOEVENTFD).
  *
- * KVM_SET_GSI_ROUTING replaces the whole routing table, so the table we hand it must repeat
- * the routes KVM_CREATE_IRQCHIP installed (GSIs 0-15 to IOAPIC and PIC pins, 16-23 to IOAPIC
- * pins) or the legacy devices (serial, RTC, PIT) would go silent. MSI routes live at GSIs 24
- * and up, one per bound eventfd. */
+ * The legacy routes are the board's, installed when the VM is created and repeated in every
+ * table, since KVM_SET_GSI_ROUTING replaces the whole table: GSIs 0-15 to the PIC and I/O APIC
+ * pins, 16-23 to I/O APIC pins, except that ISA IRQ0 (GSI 0: the in-kernel PIT) goes to I/O
+ * APIC pin 2, as the MADT's interrupt source override says, and GSI 2 (the PIC's cascade) has
+ * no route. KVM_CREATE_IRQCHIP's own table sends GSI 0 to pin 0, which a guest that trusts the
+ * MADT (and does not skip its timer check, as Linux with kvmclock does) finds silent. MSI
+ * routes live at GSIs 24 and up, one per bound eventfd. */
 #include "accel/kvm/kvm_internal.h"
 
 #include <errno.h>
@@ -12,9 +15,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#define IOAPIC_PINS	      24
-#define PIC_PINS	      16
-#define DEFAULT_ROUTES	      (IOAPIC_PINS + PIC_PINS)
+#define IOAPIC_PINS	    24
+#define PIC_PINS	    16
+#define ISA_IRQ0_IOAPIC_PIN 2 /* the MADT's interrupt source override IRQ0 -> GSI 2 */
+#define PIC_CASCADE_GSI	    2
+/* Every GSI below 24 to its I/O APIC pin and (below 16) its PIC pin, but GSI 2. */
+#define DEFAULT_ROUTES	      (IOAPIC_PINS - 1 + PIC_PINS - 1)
 #define FIRST_MSI_GSI	      IOAPIC_PINS
 #define DOORBELL_FALLBACK_LEN 2 /* virtio's notify writes are 16 bits */
 
@@ -34,6 +40,18 @@ void kvm_irq_routes_probe(struct accel_vm *vm)
 	    ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
 }
 
+static int commit_routes(struct accel_vm *vm);
+
+int kvm_irq_routes_install(struct accel_vm *vm)
+{
+	if (vm->max_irq_routes < DEFAULT_ROUTES)
+		return 0; /* no routing table to change: KVM's own routes stay */
+	pthread_mutex_lock(&vm->routes_lock);
+	int rc = commit_routes(vm);
+	pthread_mutex_unlock(&vm->routes_lock);
+	return rc;
+}
+
 void kvm_irq_routes_destroy(struct accel_vm *vm)
 {
 	free(vm->msi_routes);
@@ -51,12 +69,15 @@ static struct kvm_irq_routing_entry irqchip_route(uint32_t gsi, uint32_t chip, u
 	};
 }
 
-/* The table KVM_CREATE_IRQCHIP sets up (Linux virt/kvm/irqchip.c, default_routing). */
+/* The board's legacy routes (see the top of this file). */
 static unsigned add_default_routes(struct kvm_irq_routing_entry *e)
 {
 	unsigned n = 0;
 	for (uint32_t gsi = 0; gsi < IOAPIC_PINS; gsi++) {
-		e[n++] = irqchip_route(gsi, KVM_IRQCHIP_IOAPIC, gsi);
+		if (gsi == PIC_CASCADE_GSI)
+			continue;
+		e[n++] =
+		    irqchip_route(gsi, KVM_IRQCHIP_IOAPIC, gsi == 0 ? ISA_IRQ0_IOAPIC_PIN : gsi);
 		if (gsi < PIC_PINS)
 			e[n++] = irqchip_route(
 			    gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, gsi % 8);

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 /* The signal that interrupts KVM_RUN. Its handler does nothing: the point is the EINTR. */
-#define KVM_KICK_SIGNAL SIGUSR1
 
 static void kick_signal_handler(int sig)
 {

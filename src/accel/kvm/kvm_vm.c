@@ -21,6 +21,11 @@ static bool host_is_pvm(void)
 	return access("/sys/module/kvm_pvm", F_OK) == 0;
 }
 
+static bool kvm_hardware_assisted(void)
+{
+	return !host_is_pvm();
+}
+
 static bool kvm_probe(char *why, size_t why_len, char *note, size_t note_len)
 {
 	note[0] = '\0';
@@ -192,6 +197,12 @@ static int kvm_vm_create(const struct accel_vm_config *config, struct accel_vm *
 	if (create_irqchip(vm, err, err_len) < 0)
 		goto fail;
 	kvm_irq_routes_probe(vm);
+	int routes_rc = kvm_irq_routes_install(vm);
+	if (routes_rc < 0) {
+		snprintf(err, err_len, "KVM_SET_GSI_ROUTING (the board's legacy routes) failed: %s",
+			 strerror(-routes_rc));
+		goto fail;
+	}
 	vm->shutdown_resets_vcpu = access("/sys/module/kvm_amd", F_OK) == 0 && !host_is_pvm();
 	*out = vm;
 	return 0;
@@ -200,17 +211,22 @@ fail:
 	return -1;
 }
 
-static int kvm_map_memory(struct accel_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
-			  void *host, bool readonly)
+static int kvm_map_memory(struct accel_vm *vm, uint64_t gpa, uint64_t size, void *host,
+			  bool readonly)
 {
+	if (vm->nr_memory_slots >= KVM_MAX_MEMORY_SLOTS)
+		return -ENOSPC;
 	struct kvm_userspace_memory_region region = {
-	    .slot = slot,
+	    .slot = vm->nr_memory_slots,
 	    .flags = readonly ? KVM_MEM_READONLY : 0,
 	    .guest_phys_addr = gpa,
 	    .memory_size = size,
 	    .userspace_addr = (uint64_t)(uintptr_t)host,
 	};
-	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0 ? -errno : 0;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return -errno;
+	vm->nr_memory_slots++;
+	return 0;
 }
 
 static int kvm_set_irq_level(void *opaque, uint32_t gsi, bool level)
@@ -251,7 +267,9 @@ static struct kick_router kvm_kick_router(struct accel_vm *vm)
 
 const struct accel_ops kvm_accel_ops = {
     .name = "kvm",
+    .hardware_assisted = kvm_hardware_assisted,
     .in_kernel_irqchip = true,
+    .kick_signal = KVM_KICK_SIGNAL,
     .probe = kvm_probe,
     .vm_create = kvm_vm_create,
     .vm_destroy = kvm_vm_destroy,

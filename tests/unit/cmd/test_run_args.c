@@ -60,6 +60,10 @@ Test(run_args, bad_values_name_the_option)
 	cr_assert_eq(PARSE(&c, err, "--debug-exit", "0x10000"), RUN_ARGS_ERROR);
 	config_free(&c);
 	cr_assert_eq(PARSE(&c, err, "--accel", "xen"), RUN_ARGS_ERROR);
+	cr_assert(strstr(err, "kvm") && strstr(err, "auto"), "names the choices: %s", err);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--accel", "auto"), RUN_ARGS_OK);
+	cr_assert_str_eq(c.accel, "auto");
 	config_free(&c);
 	cr_assert_eq(PARSE(&c, err, "--frobnicate"), RUN_ARGS_ERROR);
 	cr_assert(strstr(err, "--frobnicate"), "%s", err);
