@@ -105,10 +105,10 @@ static void emu_vm_destroy(struct accel_vm *vm)
 	free(vm);
 }
 
-static int emu_map_memory(struct accel_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
-			  void *host, bool readonly)
+static int emu_map_memory(struct accel_vm *vm, uint64_t gpa, uint64_t size, void *host,
+			  bool readonly)
 {
-	return emu_machine_map(vm->machine, slot, gpa, size, host, readonly);
+	return emu_machine_map(vm->machine, gpa, size, host, readonly);
 }
 
 /* The VMM's pc_irqchip routes interrupts; doorbells reach devices through the MMIO bus. */
@@ -290,6 +290,7 @@ static size_t emu_vm_stats(struct accel_vm *vm, struct accel_stat *stats, size_t
 const struct accel_ops emu_accel_ops = {
     .name = "emu",
     .in_kernel_irqchip = false,
+    .kick_signal = 0, /* kicks wake a futex and set a flag the run loop polls */
     .probe = emu_probe,
     .vm_create = emu_vm_create,
     .vm_destroy = emu_vm_destroy,

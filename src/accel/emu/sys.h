@@ -27,7 +27,6 @@ struct emu_ram {
 	uint64_t gpa, size;
 	uint8_t *host;
 	bool readonly;
-	uint32_t slot;
 	/* Per 4 KiB page: which vCPUs hold decoded code there (bit min(index, 63)). A write to
 	 * such a page drops their code first (sysmem.c). */
 	_Atomic uint64_t *code;
@@ -123,10 +122,9 @@ struct emu_sys {
 struct emu_machine *emu_machine_create(const struct emu_cpu_model *model,
 				       const struct guest_clock *clock, unsigned nr_vcpus);
 void emu_machine_destroy(struct emu_machine *m);
-/* RAM at [gpa, gpa + size) backed by `host`; slot as in accel_ops.map_memory (size 0 removes
- * the slot). Returns 0 or -errno. */
-int emu_machine_map(struct emu_machine *m, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
-		    bool readonly);
+/* RAM at [gpa, gpa + size) backed by `host` (regions do not overlap; one at the same gpa is
+ * replaced, size 0 removes it). Returns 0 or -errno. */
+int emu_machine_map(struct emu_machine *m, uint64_t gpa, uint64_t size, void *host, bool readonly);
 /* A device wrote [gpa, gpa + len): every vCPU drops the code it decoded there. */
 void emu_machine_written(struct emu_machine *m, uint64_t gpa, uint64_t len);
 /* Host address of guest-physical [gpa, gpa + len) when that is all RAM, else NULL. */

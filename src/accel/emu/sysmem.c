@@ -62,8 +62,7 @@ void emu_machine_destroy(struct emu_machine *m)
 	free(m);
 }
 
-int emu_machine_map(struct emu_machine *m, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
-		    bool readonly)
+int emu_machine_map(struct emu_machine *m, uint64_t gpa, uint64_t size, void *host, bool readonly)
 {
 	if ((gpa | size) & 0xfff || (size && !host) || gpa + size < gpa)
 		return -EINVAL;
@@ -71,7 +70,7 @@ int emu_machine_map(struct emu_machine *m, uint32_t slot, uint64_t gpa, uint64_t
 	unsigned n = atomic_load(&m->nr_ram);
 	struct emu_ram *r = NULL;
 	for (unsigned k = 0; k < n; k++)
-		if (m->ram[k].slot == slot)
+		if (m->ram[k].gpa == gpa && (m->ram[k].size || !size))
 			r = &m->ram[k];
 	int rc = 0;
 	if (!r && size) {
@@ -99,7 +98,6 @@ int emu_machine_map(struct emu_machine *m, uint32_t slot, uint64_t gpa, uint64_t
 		r->size = size;
 		r->host = host;
 		r->readonly = readonly;
-		r->slot = slot;
 		if (r == &m->ram[n])
 			atomic_store_explicit(&m->nr_ram, n + 1, memory_order_release);
 	}

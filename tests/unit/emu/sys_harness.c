@@ -202,7 +202,7 @@ void h_init(struct harness *h, unsigned nr_vcpus)
 	    .nr_vcpus = nr_vcpus, .clock = &h->clock, .cpu_model = "intel-skylake"};
 	char err[256];
 	cr_assert_eq(h->ops->vm_create(&cfg, &h->vm, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(h->ops->map_memory(h->vm, 0, 0, h->ram_size, h->ram, false), 0);
+	cr_assert_eq(h->ops->map_memory(h->vm, 0, h->ram_size, h->ram, false), 0);
 	for (unsigned k = 0; k < nr_vcpus; k++) {
 		struct hvcpu *v = &h->v[k];
 		v->h = h;
