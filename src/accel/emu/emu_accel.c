@@ -38,7 +38,10 @@ static bool emu_probe(char *why, size_t why_len, char *note, size_t note_len)
 static int emu_vm_create(const struct accel_vm_config *config, struct accel_vm **out, char *err,
 			 size_t err_len)
 {
-	const struct emu_cpu_model *model = NULL;
+	/* Default: the Intel model, whatever the host: Linux reads its TSC frequency from CPUID
+	 * 0x15 and skips calibrating against the PIT, which emulation on a busy host makes
+	 * jittery. On AMD (amd-zen) Linux 6.1 has no CPUID source for it and calibrates. */
+	const struct emu_cpu_model *model = emu_cpu_model_find("intel-skylake");
 	if (config->cpu_model) {
 		model = emu_cpu_model_find(config->cpu_model);
 		if (!model) {
