@@ -43,6 +43,8 @@ GUEST_BLOB(stubs, ".code64\n"
 		  "mov 56(%rsp), %rax\n"
 		  "mov %rax, 0x4038\n"
 		  "mov %rsp, 0x4040\n"
+		  "pushfq\n"
+		  "popq 0x4058\n"
 		  "incq 0x4048\n"
 		  "mov 0x4050, %rax\n"
 		  "test %rax, %rax\n"
@@ -53,6 +55,13 @@ GUEST_BLOB(stubs, ".code64\n"
 		  "pop %rax\n"
 		  "add $16, %rsp\n"
 		  "iretq\n");
+
+static void update_attention(struct hvcpu *v)
+{
+	bool a = atomic_load(&v->irq) >= 0 || atomic_load(&v->nmi) || atomic_load(&v->init) ||
+		 atomic_load(&v->sipi) >= 0;
+	atomic_store(&v->attention, a);
+}
 
 static void pio(void *opaque, uint16_t port, void *data, unsigned size, bool is_write)
 {
@@ -71,6 +80,9 @@ static void pio(void *opaque, uint16_t port, void *data, unsigned size, bool is_
 	} else if (port == 0xf4) {
 		atomic_store(&v->done, true);
 		h->ops->vcpu_kick(h->vcpu[v->index]);
+	} else if (port == 0xf5) {
+		atomic_store(&v->nmi, true); /* raise an NMI at this vCPU */
+		update_attention(v);
 	}
 }
 
@@ -113,13 +125,6 @@ static uint8_t get_tpr(void *opaque)
 static void set_tpr(void *opaque, uint8_t tpr)
 {
 	((struct hvcpu *)opaque)->tpr = tpr;
-}
-
-static void update_attention(struct hvcpu *v)
-{
-	bool a = atomic_load(&v->irq) >= 0 || atomic_load(&v->nmi) || atomic_load(&v->init) ||
-		 atomic_load(&v->sipi) >= 0;
-	atomic_store(&v->attention, a);
 }
 
 static int pending_interrupt(void *opaque)

@@ -1,8 +1,8 @@
 /* A small machine for system-mode tests of the software CPU, driven through the accelerator
  * interface (emu_accel_ops): guest RAM, fake hooks (port 0xe9 captures output, a write to port
- * 0xf4 ends the run, a fake LAPIC that raises a vector on demand, a timer deadline), and a
- * 64-bit environment built in C (GDT, IDT whose handlers record each event, TSS with IST,
- * identity page tables) for tests that start in long mode.
+ * 0xf4 ends the run, port 0xf5 raises an NMI, a fake LAPIC that raises a vector on demand, a timer
+ * deadline), and a 64-bit environment built in C (GDT, IDT whose handlers record each event, TSS
+ * with IST, identity page tables) for tests that start in long mode.
  *
  * Guest code is assembled by the host assembler from inline asm blobs (GUEST_BLOB), copied to
  * guest RAM; it may use only position-independent or absolute references. */
@@ -47,6 +47,7 @@ enum {
 	REC_HRSP,
 	REC_COUNT,
 	REC_FIXUP, /* where to resume after the next event (0: where it happened) */
+	REC_FLAGS, /* RFLAGS inside the handler */
 	REC_SCRATCH,
 };
 #define REC(n) (H_REC + 8 * (n))
