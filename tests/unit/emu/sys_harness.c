@@ -80,6 +80,9 @@ static void pio(void *opaque, uint16_t port, void *data, unsigned size, bool is_
 	} else if (port == 0xf4) {
 		atomic_store(&v->done, true);
 		h->ops->vcpu_kick(h->vcpu[v->index]);
+	} else if (port == 0xf6) {
+		atomic_store(&v->irq, *(uint8_t *)data); /* raise that vector, no kick */
+		update_attention(v);
 	} else if (port == 0xf5) {
 		atomic_store(&v->nmi, true); /* raise an NMI at this vCPU */
 		update_attention(v);
@@ -272,8 +275,8 @@ static uint64_t descriptor(uint32_t base, uint32_t limit, unsigned type, unsigne
 	       (uint64_t)g << 55 | (uint64_t)(base >> 24) << 56;
 }
 
-static void gate(struct harness *h, unsigned vec, uint64_t off, unsigned dpl, unsigned ist,
-		 unsigned type)
+void h_gate(struct harness *h, unsigned vec, uint64_t off, unsigned dpl, unsigned ist,
+	    unsigned type)
 {
 	uint64_t lo = (off & 0xffff) | (uint64_t)SEL_CODE64 << 16 | (uint64_t)ist << 32 |
 		      (uint64_t)type << 40 | (uint64_t)dpl << 45 | 1ULL << 47 |
@@ -311,7 +314,7 @@ void h_long_mode(struct harness *h, unsigned k, uint64_t rip)
 	/* IDT: every vector to its stub, interrupt gates, DPL 0 */
 	h_load(h, H_STUBS, stubs_start, BLOB_LEN(stubs));
 	for (unsigned v = 0; v < 256; v++)
-		gate(h, v, H_STUBS + 16 * v, 0, 0, 0xe);
+		h_gate(h, v, H_STUBS + 16 * v, 0, 0, 0xe);
 	/* identity map of the first 1 GiB with 2 MiB pages, writable, user */
 	h_wr64(h, H_PML4, H_PDPT | 7);
 	h_wr64(h, H_PDPT, H_PD | 7);

@@ -1,8 +1,9 @@
 /* A small machine for system-mode tests of the software CPU, driven through the accelerator
  * interface (emu_accel_ops): guest RAM, fake hooks (port 0xe9 captures output, a write to port
- * 0xf4 ends the run, port 0xf5 raises an NMI, a fake LAPIC that raises a vector on demand, a timer
- * deadline), and a 64-bit environment built in C (GDT, IDT whose handlers record each event, TSS
- * with IST, identity page tables) for tests that start in long mode.
+ * 0xf4 ends the run, port 0xf5 raises an NMI, port 0xf6 the vector written, a fake LAPIC that
+ * raises a vector on demand, a timer deadline), and a 64-bit environment built in C (GDT, IDT whose
+ * handlers record each event, TSS with IST, identity page tables) for tests that start in long
+ * mode.
  *
  * Guest code is assembled by the host assembler from inline asm blobs (GUEST_BLOB), copied to
  * guest RAM; it may use only position-independent or absolute references. */
@@ -108,8 +109,16 @@ enum vcpu_exit_reason h_run(struct harness *h, unsigned k, unsigned timeout_ms);
 /* The state of vCPU `k`. */
 void h_state(struct harness *h, unsigned k, struct vcpu_state *st);
 void h_set_state(struct harness *h, unsigned k, const struct vcpu_state *st);
+/* IDT entry `vec` of the long-mode environment: a 64-bit gate to `off` (type 0xe interrupt,
+ * 0xf trap). */
+void h_gate(struct harness *h, unsigned vec, uint64_t off, unsigned dpl, unsigned ist,
+	    unsigned type);
+#define H_STUB(vec) (H_STUBS + 16 * (vec))
 /* Raises vector `v` at the fake LAPIC of vCPU `k` (from any thread). */
 void h_raise(struct harness *h, unsigned k, int v);
+
+/* The end of a test program: ends the run (the vCPU stops at its next check, so spin). */
+#define GUEST_DONE "out %al, $0xf4\n9999: jmp 9999b\n"
 
 /* A blob of guest code between two labels, assembled by the host assembler. */
 #define GUEST_BLOB(name, code)                                                                     \

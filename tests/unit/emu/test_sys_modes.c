@@ -82,9 +82,7 @@ GUEST_BLOB(modes, ".code16\n"
 		  "mov %ax, %ss\n"
 		  "mov $'r', %al\n"
 		  "out %al, $0xe9\n"
-		  "int $0x50\n"
-		  "out %al, $0xf4\n"
-		  "hlt\n"
+		  "int $0x50\n" GUEST_DONE "hlt\n"
 		  "rm_handler:\n"
 		  "push %ax\n"
 		  "mov $'I', %al\n"
@@ -165,8 +163,7 @@ GUEST_BLOB(lm_basic, ".code64\n"
 		     "mov 0x4000, %r8\n"
 		     "mov 0x4018, %r9\n"
 		     "int3\n"
-		     "mov 0x4000, %r10\n"
-		     "out %al, $0xf4\n");
+		     "mov 0x4000, %r10\n" GUEST_DONE);
 
 extern const uint8_t lm_basic_ud2[];
 

@@ -105,8 +105,7 @@ GUEST_BLOB(pf_codes, ".code64\n"
 		     "mov 0x3010(%rbx), %rax\n"
 		     "1: mov 0x4008, %r14\n"
 		     "mov 0x4010, %r15\n"
-		     "mov 0x4048, %rcx\n"
-		     "out %al, $0xf4\n");
+		     "mov 0x4048, %rcx\n" GUEST_DONE);
 
 Test(sys_paging, page_fault_error_codes_and_cr2)
 {
@@ -147,8 +146,7 @@ GUEST_BLOB(pf_user, ".code64\n"
 		    "mov %rax, 0x4050\n"
 		    "movq $5, 0x5000(%rbx)\n"
 		    "1: mov 0x4008, %r9\n"
-		    "mov 0x4020, %r10\n"
-		    "out %al, $0xf4\n");
+		    "mov 0x4020, %r10\n" GUEST_DONE);
 
 Test(sys_paging, user_access_error_codes)
 {
@@ -165,8 +163,7 @@ Test(sys_paging, user_access_error_codes)
 GUEST_BLOB(ad_bits, ".code64\n"
 		    "mov $0x8000000000, %rbx\n"
 		    "mov 0x6000(%rbx), %rax\n"
-		    "movq $7, 0x7000(%rbx)\n"
-		    "out %al, $0xf4\n");
+		    "movq $7, 0x7000(%rbx)\n" GUEST_DONE);
 
 Test(sys_paging, accessed_and_dirty_bits)
 {
@@ -190,7 +187,7 @@ GUEST_BLOB(big_pages, ".code64\n"
 		      "mov 0x100000, %r9\n"	  /* through the harness's 2 MiB identity map */
 		      "mov $0x8000000000, %rbx\n"
 		      "mov 0x8000(%rbx), %r10\n" /* through a 4 KiB page */
-		      "out %al, $0xf4\n");
+	   GUEST_DONE);
 
 Test(sys_paging, four_kib_two_mib_one_gib_pages)
 {
@@ -233,7 +230,7 @@ GUEST_BLOB(legacy_paging, ".code32\n"
 			  "mov %eax, %cr0\n"
 			  "mov 0x40100000, %ebx\n" /* 2 MiB page at 0x40000000 -> 0 */
 			  "mov 0x80000000, %ecx\n" /* 4 KiB page -> H_DATA + 0x3000 */
-			  "out %al, $0xf4\n");
+	   GUEST_DONE);
 
 static void protected_mode_32(uint64_t rip)
 {
@@ -318,8 +315,7 @@ GUEST_BLOB(protections, ".code64\n"
 			"mov %rax, 0x4050\n"
 			"movq $0, %r13\n"
 			"mov 0xb000(%rbx), %r13\n" /* AC=0 again: faults */
-			"1: mov 0x4048, %r14\n"
-			"out %al, $0xf4\n");
+			"1: mov 0x4048, %r14\n" GUEST_DONE);
 
 Test(sys_paging, wp_smep_smap)
 {
@@ -384,7 +380,7 @@ GUEST_BLOB(invalidation, ".code64\n"
 			 "or $0x80, %rax\n" /* PGE on: flushes */
 			 "mov %rax, %cr4\n"
 			 "mov (%rbx), %r15\n" /* 'A' */
-			 "out %al, $0xf4\n");
+	   GUEST_DONE);
 
 Test(sys_paging, invlpg_cr3_pcid_invpcid_cr4_invalidate)
 {
