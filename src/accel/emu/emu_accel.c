@@ -216,7 +216,9 @@ static int emu_vcpu_set_state(struct accel_vcpu *vcpu, const struct vcpu_state *
 static int emu_vcpu_run(struct accel_vcpu *vcpu, struct vcpu_exit *exit)
 {
 	memset(exit, 0, sizeof(*exit));
+	emu_sys_set_current(vcpu->cpu);
 	int rc = emu_sys_run(vcpu->cpu, exit);
+	emu_sys_set_current(NULL);
 	if (exit->reason == VCPU_EXIT_INTERNAL_ERROR && vcpu->cpu->sys->error[0])
 		fprintf(stderr, "gureum: emu vCPU %u: %s (rip %#llx)\n", vcpu->index,
 			vcpu->cpu->sys->error, (unsigned long long)vcpu->cpu->state.rip);

@@ -127,6 +127,8 @@ void emu_machine_destroy(struct emu_machine *m);
 int emu_machine_map(struct emu_machine *m, uint64_t gpa, uint64_t size, void *host, bool readonly);
 /* A device wrote [gpa, gpa + len): every vCPU drops the code it decoded there. */
 void emu_machine_written(struct emu_machine *m, uint64_t gpa, uint64_t len);
+/* The CPU whose vcpu_run is on this thread (NULL: none). */
+void emu_sys_set_current(struct emu_cpu *cpu);
 /* Host address of guest-physical [gpa, gpa + len) when that is all RAM, else NULL. */
 uint8_t *emu_machine_ram(struct emu_machine *m, uint64_t gpa, uint64_t len);
 

@@ -195,15 +195,25 @@ static void note_ram_write(struct emu_machine *m, struct emu_cpu *self, struct e
 			code_written(m, self, r, p);
 }
 
+/* The CPU running on this thread (a device that writes from inside a vCPU's hook, as a
+ * synchronous port write may, must drop that vCPU's code before its next instruction). */
+static __thread struct emu_cpu *current_cpu;
+
+void emu_sys_set_current(struct emu_cpu *cpu)
+{
+	current_cpu = cpu;
+}
+
 void emu_machine_written(struct emu_machine *m, uint64_t gpa, uint64_t len)
 {
+	struct emu_cpu *self = current_cpu && current_cpu->sys->machine == m ? current_cpu : NULL;
 	while (len) {
 		struct emu_ram *r = ram_find(m, gpa);
 		uint64_t n;
 		if (r) {
 			n = r->size - (gpa - r->gpa);
 			n = n < len ? n : len;
-			note_ram_write(m, NULL, r, gpa, n);
+			note_ram_write(m, self, r, gpa, n);
 		} else {
 			uint64_t next = ram_next(m, gpa);
 			n = next - gpa < len ? next - gpa : len;

@@ -80,6 +80,9 @@ static void pio(void *opaque, uint16_t port, void *data, unsigned size, bool is_
 	} else if (port == 0xf4) {
 		atomic_store(&v->done, true);
 		h->ops->vcpu_kick(h->vcpu[v->index]);
+	} else if (port == 0xf7) {
+		if (h->on_port_f7)
+			h->on_port_f7(h);
 	} else if (port == 0xf6) {
 		atomic_store(&v->irq, *(uint8_t *)data); /* raise that vector, no kick */
 		update_attention(v);

@@ -90,6 +90,8 @@ struct harness {
 	uint64_t mmio_last_addr;
 	uint8_t mmio_last[8];
 	unsigned mmio_count;
+	/* a write to port 0xf7 calls this (a "device" acting on the vCPU's thread) */
+	void (*on_port_f7)(struct harness *h);
 };
 
 /* The machine, `nr_vcpus` vCPUs (vCPU 0 at the reset vector, the others waiting for INIT). */
