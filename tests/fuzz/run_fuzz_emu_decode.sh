@@ -8,9 +8,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${FUZZ_OUT:-$ROOT/build-fuzz}
 mkdir -p "$OUT/corpus-decode"
 # shellcheck disable=SC2086
-clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+clang -std=gnu11 -D_GNU_SOURCE -g -O1 -pthread -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -I"$ROOT/src" "$ROOT"/src/accel/emu/*.c \
-	"$ROOT/src/accel/vcpu_state.c" "$ROOT/src/lib/log.c" "$ROOT/tests/fuzz/fuzz_emu_decode.c" \
+	"$ROOT/src/accel/vcpu_state.c" "$ROOT/src/lib/log.c" "$ROOT/src/lib/guest_clock.c" \
+	"$ROOT/tests/fuzz/fuzz_emu_decode.c" \
 	-o "$OUT/fuzz_emu_decode"
 if [ -r /bin/busybox ] && [ ! -e "$OUT/corpus-decode/seed-0" ]; then
 	for i in 0 1 2 3 4 5 6 7; do

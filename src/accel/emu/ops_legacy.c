@@ -41,7 +41,7 @@ HANDLER(op_aaa_aas)
 		if (i->sub == 0)
 			ax = (uint16_t)(ax + 0x106);
 		else
-			ax = (uint16_t)((((ax >> 8) - 1) << 8) | ((ax - 6) & 0xff));
+			ax = (uint16_t)((((ax >> 8) - 1u) << 8) | ((ax - 6u) & 0xffu));
 	}
 	ax &= 0xff0f;
 	gpr_set(cpu, GPR_RAX, 2, ax);

@@ -169,6 +169,8 @@ static void zero_extend_string_regs(struct emu_cpu *cpu, const struct emu_insn *
 		gpr_set(cpu, GPR_RDI, 4, cpu->state.gpr[GPR_RDI]);
 }
 
+#define REP_CHUNK 65536
+
 static int string_op(struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	struct string_regs s = string_setup(cpu, i);
@@ -180,7 +182,14 @@ static int string_op(struct emu_cpu *cpu, const struct emu_insn *i)
 	 * instruction started with on Intel, those of the last compare on AMD. */
 	struct lazy_flags saved_lf = cpu->lf;
 	uint64_t saved_flags = cpu->flags;
+	unsigned steps = 0;
 	while (gpr_get(cpu, GPR_RCX, s.asz) != 0) {
+		/* System mode: a long REP lets interrupts and kicks in, as the hardware does
+		 * between iterations: it goes on from its registers when run again. */
+		if (unlikely(++steps > REP_CHUNK) && cpu->sys) {
+			cpu->next_rip = i->next_rip - i->len;
+			return EMU_BRANCH;
+		}
 		if (bulk_step(cpu, i, &s))
 			continue;
 		if (!string_step(cpu, i, &s)) {

@@ -112,6 +112,9 @@ struct emu_sys {
 	unsigned inv_count;
 	bool inv_all;
 
+	/* Tests and fuzzing: when nonzero, emu_sys_run returns VCPU_EXIT_INTERRUPTED once this
+	 * many instructions ran in it, or instead of sleeping. */
+	uint64_t run_budget;
 	char error[128]; /* why the CPU stopped with EMU_EXIT_INTERNAL */
 	uint64_t next_timer_check;
 	struct emu_sys_stats stats;

@@ -297,7 +297,7 @@ int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit)
 {
 	struct emu_sys *s = cpu->sys;
 	bool failed = false;
-	uint64_t slice_start = 0;
+	uint64_t slice_start = 0, budget_end = s->stats.insns + s->run_budget;
 	if ((s->inject || s->inject_irq >= 0) && !inject_saved(cpu)) {
 		report_failure(cpu, exit);
 		return 0;
@@ -327,6 +327,10 @@ int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit)
 				report_failure(cpu, exit);
 				return 0;
 			}
+		}
+		if (s->run_budget && (s->stats.insns >= budget_end || waiting(s))) {
+			exit->reason = VCPU_EXIT_INTERRUPTED;
+			return 0;
 		}
 		if (waiting(s)) {
 			if (s->mp_state == VCPU_MP_HALTED && s->nmi_pending && !s->nmi_masked)
