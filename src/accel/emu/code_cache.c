@@ -9,27 +9,35 @@
 
 #include <stdlib.h>
 
-static uint32_t page_slot(uint64_t page)
+static uint32_t page_slot(const struct emu_cpu *cpu, uint64_t page)
 {
-	return (uint32_t)(((page >> 12) * 0x9e3779b97f4a7c15ULL) >> 52) & (EMU_CODE_PAGES - 1);
+	return (uint32_t)(((page >> 12) * 0x9e3779b97f4a7c15ULL) >> 40) & cpu->code_pages_mask;
+}
+
+/* The slot of `page` in the set, or UINT32_MAX. */
+static uint32_t find_page(const struct emu_cpu *cpu, uint64_t page)
+{
+	if (cpu->nr_code_pages == 0)
+		return UINT32_MAX;
+	for (uint32_t s = page_slot(cpu, page), n = 0; n <= cpu->code_pages_mask;
+	     s = (s + 1) & cpu->code_pages_mask, n++) {
+		uint64_t v = cpu->code_pages[s];
+		if (v == 0)
+			return UINT32_MAX;
+		if (v == (page | 1))
+			return s;
+	}
+	return UINT32_MAX;
 }
 
 bool emu_code_page_contains(struct emu_cpu *cpu, uint64_t page)
 {
-	if (cpu->nr_code_pages == 0)
-		return false;
-	for (uint32_t s = page_slot(page), n = 0; n < EMU_CODE_PAGES;
-	     s = (s + 1) & (EMU_CODE_PAGES - 1), n++) {
-		uint64_t v = cpu->code_pages[s];
-		if (v == 0)
-			return false;
-		if (v == (page | 1))
-			return true;
-	}
-	return false;
+	return find_page(cpu, page) != UINT32_MAX;
 }
 
-void emu_code_page_add(struct emu_cpu *cpu, uint64_t page)
+/* Registers `page` and returns its slot, whose list of blocks (code_page_head) the caller
+ * extends. */
+static uint32_t add_page(struct emu_cpu *cpu, uint64_t page)
 {
 	/* A page that holds decoded code must not have a fast write path. */
 	if (cpu->sys) {
@@ -39,33 +47,38 @@ void emu_code_page_add(struct emu_cpu *cpu, uint64_t page)
 		if (e->tag_write == page)
 			e->tag_write = EMU_TLB_INVALID;
 	}
-	if (emu_code_page_contains(cpu, page))
-		return;
-	uint32_t s = page_slot(page);
+	uint32_t s = find_page(cpu, page);
+	if (s != UINT32_MAX)
+		return s;
+	s = page_slot(cpu, page);
 	while (cpu->code_pages[s] & 1)
-		s = (s + 1) & (EMU_CODE_PAGES - 1);
+		s = (s + 1) & cpu->code_pages_mask;
 	cpu->code_pages[s] = page | 1;
+	cpu->code_page_head[s] = 0;
 	cpu->nr_code_pages++;
+	return s;
 }
 
+void emu_code_page_add(struct emu_cpu *cpu, uint64_t page)
+{
+	add_page(cpu, page);
+}
+
+/* Drops the blocks decoded from `page`: the page's list links them (a block on two pages is
+ * on both lists, through page_next[0] and page_next[1]). */
 void emu_code_invalidate_page(struct emu_cpu *cpu, uint64_t page)
 {
-	for (uint32_t s = page_slot(page), n = 0; n < EMU_CODE_PAGES;
-	     s = (s + 1) & (EMU_CODE_PAGES - 1), n++) {
-		uint64_t v = cpu->code_pages[s];
-		if (v == 0)
-			break;
-		if (v == (page | 1)) {
-			cpu->code_pages[s] = 2; /* tombstone: keeps later probes reachable */
-			break;
-		}
-	}
+	uint32_t s = find_page(cpu, page);
 	cpu->code_gen++; /* no chained link may lead into a block dropped here */
-	for (uint32_t b = 0; b < cpu->nr_blocks; b++) {
-		struct emu_block *blk = &cpu->blocks[b];
-		if (blk->page_first == page || blk->page_last == page)
-			blk->valid = false;
+	if (s == UINT32_MAX)
+		return;
+	for (uint32_t idx = cpu->code_page_head[s]; idx;) {
+		struct emu_block *blk = &cpu->blocks[idx - 1];
+		blk->valid = false;
+		idx = blk->page_first == page ? blk->page_next[0] : blk->page_next[1];
 	}
+	cpu->code_pages[s] = 2; /* tombstone: keeps later probes reachable */
+	cpu->code_page_head[s] = 0;
 }
 
 void emu_code_flush(struct emu_cpu *cpu)
@@ -74,17 +87,23 @@ void emu_code_flush(struct emu_cpu *cpu)
 	cpu->nr_blocks = 0;
 	cpu->nr_code_pages = 0;
 	cpu->code_gen++;
-	memset(cpu->block_hash, 0, sizeof(*cpu->block_hash) * EMU_BLOCK_HASH);
-	memset(cpu->code_pages, 0, sizeof(*cpu->code_pages) * EMU_CODE_PAGES);
+	memset(cpu->block_hash, 0, sizeof(*cpu->block_hash) * (cpu->block_hash_mask + 1));
+	memset(cpu->code_pages, 0, sizeof(*cpu->code_pages) * (cpu->code_pages_mask + 1));
 }
 
-bool emu_code_cache_init(struct emu_cpu *cpu)
+bool emu_code_cache_init(struct emu_cpu *cpu, unsigned scale)
 {
-	cpu->insns = calloc(EMU_INSN_POOL, sizeof(*cpu->insns));
-	cpu->blocks = calloc(EMU_BLOCK_POOL, sizeof(*cpu->blocks));
-	cpu->block_hash = calloc(EMU_BLOCK_HASH, sizeof(*cpu->block_hash));
-	cpu->code_pages = calloc(EMU_CODE_PAGES, sizeof(*cpu->code_pages));
-	return cpu->insns && cpu->blocks && cpu->block_hash && cpu->code_pages;
+	cpu->pool_insns = EMU_INSN_POOL << scale;
+	cpu->pool_blocks = EMU_BLOCK_POOL << scale;
+	cpu->block_hash_mask = (EMU_BLOCK_HASH << scale) - 1;
+	cpu->code_pages_mask = (EMU_CODE_PAGES << scale) - 1;
+	cpu->insns = calloc(cpu->pool_insns, sizeof(*cpu->insns));
+	cpu->blocks = calloc(cpu->pool_blocks, sizeof(*cpu->blocks));
+	cpu->block_hash = calloc(cpu->block_hash_mask + 1, sizeof(*cpu->block_hash));
+	cpu->code_pages = calloc(cpu->code_pages_mask + 1, sizeof(*cpu->code_pages));
+	cpu->code_page_head = calloc(cpu->code_pages_mask + 1, sizeof(*cpu->code_page_head));
+	return cpu->insns && cpu->blocks && cpu->block_hash && cpu->code_pages &&
+	       cpu->code_page_head;
 }
 
 void emu_code_cache_fini(struct emu_cpu *cpu)
@@ -93,11 +112,17 @@ void emu_code_cache_fini(struct emu_cpu *cpu)
 	free(cpu->blocks);
 	free(cpu->block_hash);
 	free(cpu->code_pages);
+	free(cpu->code_page_head);
+	cpu->insns = NULL;
+	cpu->blocks = NULL;
+	cpu->block_hash = NULL;
+	cpu->code_pages = NULL;
+	cpu->code_page_head = NULL;
 }
 
-static uint32_t block_slot(uint64_t rip)
+static uint32_t block_slot(const struct emu_cpu *cpu, uint64_t rip)
 {
-	return (uint32_t)((rip ^ (rip >> 14)) & (EMU_BLOCK_HASH - 1));
+	return (uint32_t)((rip ^ (rip >> 14)) & cpu->block_hash_mask);
 }
 
 static bool ends_block(emu_handler fn)
@@ -165,9 +190,9 @@ static void raise_decode_error(struct emu_cpu *cpu, enum emu_decode_result r, ui
 
 static void make_room(struct emu_cpu *cpu)
 {
-	if (cpu->nr_blocks >= EMU_BLOCK_POOL ||
-	    cpu->nr_insns + EMU_MAX_BLOCK_INSNS + 1 > EMU_INSN_POOL ||
-	    cpu->nr_code_pages + 2 > EMU_CODE_PAGES / 2)
+	if (cpu->nr_blocks >= cpu->pool_blocks ||
+	    cpu->nr_insns + EMU_MAX_BLOCK_INSNS + 1 > cpu->pool_insns ||
+	    cpu->nr_code_pages + 2 > (cpu->code_pages_mask + 1) / 2)
 		emu_code_flush(cpu);
 }
 
@@ -245,10 +270,15 @@ static struct emu_block *translate(struct emu_cpu *cpu, uint64_t rip)
 	cpu->nr_insns += b->count + 1; /* and the sentinel that ends the threaded run */
 	b->valid = true;
 	b->link_gen = cpu->code_gen;
-	emu_code_page_add(cpu, b->page_first);
-	if (b->page_last != b->page_first)
-		emu_code_page_add(cpu, b->page_last);
-	cpu->block_hash[block_slot(rip)] = cpu->nr_blocks + 1;
+	uint32_t slot = add_page(cpu, b->page_first);
+	b->page_next[0] = cpu->code_page_head[slot];
+	cpu->code_page_head[slot] = cpu->nr_blocks + 1;
+	if (b->page_last != b->page_first) {
+		slot = add_page(cpu, b->page_last);
+		b->page_next[1] = cpu->code_page_head[slot];
+		cpu->code_page_head[slot] = cpu->nr_blocks + 1;
+	}
+	cpu->block_hash[block_slot(cpu, rip)] = cpu->nr_blocks + 1;
 	cpu->nr_blocks++;
 	return b;
 }
@@ -270,7 +300,7 @@ struct emu_block *emu_code_next_slow(struct emu_cpu *cpu, struct emu_block *prev
 
 struct emu_block *emu_code_lookup(struct emu_cpu *cpu, uint64_t rip)
 {
-	uint32_t idx = cpu->block_hash[block_slot(rip)];
+	uint32_t idx = cpu->block_hash[block_slot(cpu, rip)];
 	if (cpu->sys)
 		cpu->sys->stats.block_lookups++;
 	if (idx) {

@@ -4,7 +4,8 @@
 
 #include "accel/emu/cpu.h"
 
-bool emu_code_cache_init(struct emu_cpu *cpu);
+/* Pools of the default sizes << `scale` (system mode runs an OS's worth of code). */
+bool emu_code_cache_init(struct emu_cpu *cpu, unsigned scale);
 void emu_code_cache_fini(struct emu_cpu *cpu);
 /* The block starting at `rip`, decoding it if needed; NULL with cpu->pending set when the
  * first instruction cannot be fetched or decoded. */

@@ -54,7 +54,7 @@ struct emu_cpu *emu_cpu_create(const struct emu_memory *memory, const struct emu
 	cpu->model = model ? model : emu_cpu_model_default();
 	cpu->tlb = cpu->tlb_storage;
 	cpu->cpl = 3;
-	if (!emu_code_cache_init(cpu)) {
+	if (!emu_code_cache_init(cpu, 0)) {
 		emu_cpu_destroy(cpu);
 		return NULL;
 	}

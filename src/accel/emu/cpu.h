@@ -81,6 +81,7 @@ struct emu_block {
 	bool valid;
 	uint8_t link_next; /* slot the next new link replaces */
 	uint32_t link_gen;
+	uint32_t page_next[2]; /* next block (index + 1) on the list of page_first / page_last */
 	struct emu_block *link[EMU_BLOCK_LINKS];
 };
 
@@ -128,7 +129,9 @@ struct emu_cpu {
 	uint32_t nr_blocks;
 	uint32_t *block_hash; /* index + 1 into blocks, 0 = empty */
 	uint64_t *code_pages; /* page | 1 when used, 0 = empty, 2 = deleted */
+	uint32_t *code_page_head; /* per code_pages slot: its first block (index + 1) */
 	uint32_t nr_code_pages;
+	uint32_t pool_insns, pool_blocks, block_hash_mask, code_pages_mask;
 	uint32_t code_gen; /* bumped whenever decoded blocks are dropped (see emu_block.link) */
 	uint64_t tsc;
 };

@@ -89,6 +89,8 @@ static void emu_vcpu_destroy(struct accel_vcpu *vcpu)
 	atomic_store(&vm->machine->cpus[vcpu->index], NULL);
 	pthread_mutex_unlock(&vm->machine->lock);
 	struct emu_sys *s = vcpu->cpu->sys;
+	emu_sys_profile_dump(vcpu->cpu);
+	free(s->profile);
 	pthread_mutex_destroy(&s->inv_lock);
 	free(s);
 	vcpu->cpu->sys = NULL;

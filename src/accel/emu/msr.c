@@ -46,12 +46,18 @@
 #define MTRR_VAR_COUNT	    8
 #define PAT_DEFAULT	    0x0007040600070406ULL
 
-/* RDCL_NO, IBRS_ALL, SKIP_L1DFL_VMENTRY, SSB_NO, MDS_NO, PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO,
- * FBSDP_NO, PSDP_NO: this CPU has none of the speculative-execution flaws (Linux then skips
- * page-table isolation and the buffer-clearing mitigations). */
+/* RDCL_NO, IBRS_ALL (enhanced IBRS: SPEC_CTRL.IBRS set once, no retpolines), SKIP_L1DFL_VMENTRY,
+ * SSB_NO, MDS_NO, PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO, FBSDP_NO, PSDP_NO, BHI_NO, PBRSB_NO,
+ * GDS_NO, RFDS_NO, ITS_NO: this CPU has none of the speculative-execution flaws, so Linux runs
+ * without page-table isolation, buffer clearing, BHB-clearing loops on every system call or
+ * indirect-branch thunks, each of which would cost instructions here for nothing. */
 #define ARCH_CAPS_VALUE                                                                            \
 	((1ULL << 0) | (1ULL << 1) | (1ULL << 3) | (1ULL << 4) | (1ULL << 5) | (1ULL << 6) |       \
-	 (1ULL << 8) | (1ULL << 13) | (1ULL << 14) | (1ULL << 15))
+	 (1ULL << 8) | (1ULL << 13) | (1ULL << 14) | (1ULL << 15) | (1ULL << 20) | (1ULL << 24) | \
+	 (1ULL << 26) | (1ULL << 27) | (1ULL << 62))
+#define MSR_SPEC_CTRL 0x48
+#define MSR_PRED_CMD  0x49
+#define MSR_FLUSH_CMD 0x10b
 
 static bool canonical(uint64_t a)
 {
@@ -122,6 +128,9 @@ int emu_sys_rdmsr(struct emu_cpu *cpu, uint32_t index, uint64_t *value)
 		if (!intel(cpu))
 			return -1;
 		*value = ARCH_CAPS_VALUE;
+		return 0;
+	case MSR_SPEC_CTRL:
+		*value = s->spec_ctrl;
 		return 0;
 	case MSR_SYSENTER_CS:
 		*value = s->sysenter_cs;
@@ -251,6 +260,14 @@ int emu_sys_wrmsr(struct emu_cpu *cpu, uint32_t index, uint64_t v)
 		return -1; /* locked */
 	case MSR_BIOS_SIGN_ID:
 		return 0;
+	case MSR_SPEC_CTRL: /* IBRS STIBP SSBD: stored; this CPU does not speculate */
+		if (v & ~7ULL)
+			return -1;
+		s->spec_ctrl = v;
+		return 0;
+	case MSR_PRED_CMD:  /* IBPB */
+	case MSR_FLUSH_CMD: /* L1D flush */
+		return (v & ~1ULL) ? -1 : 0;
 	case MSR_SYSENTER_CS:
 		s->sysenter_cs = v & 0xffff;
 		return 0;
@@ -439,8 +456,10 @@ void emu_sys_cpuid(struct emu_cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_
 			out[0] = 0;
 			/* SMEP ERMS INVPCID SMAP */
 			out[1] |= (1u << 7) | (1u << 9) | (1u << 10) | (1u << 20);
+			/* SPEC_CTRL/PRED_CMD (IBRS, IBPB), STIBP, SSBD, ARCH_CAPABILITIES */
+			out[3] |= (1u << 26) | (1u << 27) | (1u << 31);
 			if (!amd)
-				out[3] |= 1u << 29; /* IA32_ARCH_CAPABILITIES */
+				out[3] |= 1u << 29;
 		}
 		break;
 	case 0xa: /* no performance counters */

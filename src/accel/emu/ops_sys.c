@@ -437,11 +437,15 @@ HANDLER(op_wrmsr)
 	CPL0();
 	uint64_t v = (uint32_t)cpu->state.gpr[GPR_RAX] | cpu->state.gpr[GPR_RDX] << 32;
 	uint64_t old_efer = cpu->state.efer;
-	if (emu_sys_wrmsr(cpu, (uint32_t)cpu->state.gpr[GPR_RCX], v) < 0)
+	uint32_t index = (uint32_t)cpu->state.gpr[GPR_RCX];
+	if (emu_sys_wrmsr(cpu, index, v) < 0)
 		return emu_raise_gp0(cpu);
 	if (cpu->state.efer != old_efer)
 		return branch_next(cpu, i);
-	return stop_after(cpu); /* the LAPIC (EOI, TPR, self-IPI) may have changed what waits */
+	/* the LAPIC's (EOI, TPR, self-IPI, timer) may have changed what waits: look now */
+	if (index == 0x1b || index == 0x6e0 || (index >= 0x800 && index <= 0x8ff))
+		return stop_after(cpu);
+	return EMU_NEXT;
 }
 
 int emu_sys_rdtsc(struct emu_cpu *cpu, bool rdtscp)

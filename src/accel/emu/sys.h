@@ -115,6 +115,10 @@ struct emu_sys {
 	/* Tests and fuzzing: when nonzero, emu_sys_run returns VCPU_EXIT_INTERRUPTED once this
 	 * many instructions ran in it, or instead of sleeping. */
 	uint64_t run_budget;
+	/* GUREUM_EMU_PROFILE set: where slices end, by 64-byte guest code line (emu_sys_profile). */
+	struct emu_profile_slot {
+		uint64_t line, count;
+	} *profile;
 	char error[128]; /* why the CPU stopped with EMU_EXIT_INTERNAL */
 	uint64_t next_timer_check;
 	struct emu_sys_stats stats;
@@ -225,6 +229,9 @@ void emu_sys_load_msrs(struct emu_cpu *cpu, const struct vcpu_state *st);
 /* Runs until the VMM must look (kick, triple fault, internal error, reset...). */
 int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit);
 void emu_sys_kick(struct emu_cpu *cpu);
+/* With GUREUM_EMU_PROFILE in the environment: prints the guest code lines (64 bytes) where the
+ * most slices ended, a sample of where the guest spends its time. */
+void emu_sys_profile_dump(struct emu_cpu *cpu);
 
 /* Raises the internal error that stops the CPU (a guest did something this CPU does not
  * implement); `fmt` says what. */

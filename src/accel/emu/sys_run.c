@@ -18,6 +18,7 @@
 
 /* Instructions between two looks at requests and events (a kick is seen within one slice). */
 #define SLICE 4096
+#define PROFILE_SLOTS 4096
 
 static void flat_real_segment(struct vcpu_segment *s, uint16_t sel, uint8_t type)
 {
@@ -98,6 +99,13 @@ struct emu_cpu *emu_cpu_create_system(struct emu_machine *m, unsigned index,
 	struct emu_cpu *cpu = emu_cpu_create(&none, m->model);
 	if (!cpu)
 		return NULL;
+	/* An operating system's worth of code: pools 8 times user mode's (allocated lazily by
+	 * the host as they fill). */
+	emu_code_cache_fini(cpu);
+	if (!emu_code_cache_init(cpu, 3)) {
+		emu_cpu_destroy(cpu);
+		return NULL;
+	}
 	struct emu_sys *s = aligned_alloc(64, (sizeof(*s) + 63) & ~(size_t)63);
 	if (!s) {
 		emu_cpu_destroy(cpu);
@@ -121,8 +129,45 @@ struct emu_cpu *emu_cpu_create_system(struct emu_machine *m, unsigned index,
 	emu_sys_reset(cpu, false);
 	if (index != 0)
 		s->mp_state = VCPU_MP_UNINITIALIZED; /* an AP waits for INIT */
+	if (getenv("GUREUM_EMU_PROFILE"))
+		s->profile = calloc(PROFILE_SLOTS, sizeof(*s->profile));
 	atomic_store(&m->cpus[index], cpu);
 	return cpu;
+}
+
+static void profile_sample(struct emu_sys *s, uint64_t rip)
+{
+	uint64_t line = rip >> 6;
+	uint32_t h = (uint32_t)((line * 0x9e3779b97f4a7c15ULL) >> 52) & (PROFILE_SLOTS - 1);
+	for (unsigned n = 0; n < 16; n++, h = (h + 1) & (PROFILE_SLOTS - 1)) {
+		if (s->profile[h].count == 0 || s->profile[h].line == line) {
+			s->profile[h].line = line;
+			s->profile[h].count++;
+			return;
+		}
+	}
+}
+
+static int by_count(const void *a, const void *b)
+{
+	const struct emu_profile_slot *x = a, *y = b;
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+void emu_sys_profile_dump(struct emu_cpu *cpu)
+{
+	struct emu_sys *s = cpu->sys;
+	if (!s->profile)
+		return;
+	qsort(s->profile, PROFILE_SLOTS, sizeof(*s->profile), by_count);
+	uint64_t total = 0;
+	for (unsigned k = 0; k < PROFILE_SLOTS; k++)
+		total += s->profile[k].count;
+	fprintf(stderr, "emu profile of vCPU %u: %llu samples\n", s->index,
+		(unsigned long long)total);
+	for (unsigned k = 0; k < 40 && s->profile[k].count; k++)
+		fprintf(stderr, "  %5.1f%%  %#llx\n", 100.0 * (double)s->profile[k].count / (double)total,
+			(unsigned long long)(s->profile[k].line << 6));
 }
 
 int emu_sys_internal(struct emu_cpu *cpu, const char *fmt, ...)
@@ -344,6 +389,8 @@ int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit)
 		slice_start = now;
 		emu_run(cpu, shadow ? 1 : SLICE, &e);
 		s->stats.insns += e.executed;
+		if (unlikely(s->profile != NULL))
+			profile_sample(s, cpu->state.rip);
 		if (shadow && e.executed)
 			s->shadow = 0;
 		switch (e.reason) {
