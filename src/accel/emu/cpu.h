@@ -127,8 +127,8 @@ struct emu_cpu {
 	uint32_t nr_insns;
 	struct emu_block *blocks;
 	uint32_t nr_blocks;
-	uint32_t *block_hash; /* index + 1 into blocks, 0 = empty */
-	uint64_t *code_pages; /* page | 1 when used, 0 = empty, 2 = deleted */
+	uint32_t *block_hash;	  /* index + 1 into blocks, 0 = empty */
+	uint64_t *code_pages;	  /* page | 1 when used, 0 = empty, 2 = deleted */
 	uint32_t *code_page_head; /* per code_pages slot: its first block (index + 1) */
 	uint32_t nr_code_pages;
 	uint32_t pool_insns, pool_blocks, block_hash_mask, code_pages_mask;

@@ -53,7 +53,7 @@
  * indirect-branch thunks, each of which would cost instructions here for nothing. */
 #define ARCH_CAPS_VALUE                                                                            \
 	((1ULL << 0) | (1ULL << 1) | (1ULL << 3) | (1ULL << 4) | (1ULL << 5) | (1ULL << 6) |       \
-	 (1ULL << 8) | (1ULL << 13) | (1ULL << 14) | (1ULL << 15) | (1ULL << 20) | (1ULL << 24) | \
+	 (1ULL << 8) | (1ULL << 13) | (1ULL << 14) | (1ULL << 15) | (1ULL << 20) | (1ULL << 24) |  \
 	 (1ULL << 26) | (1ULL << 27) | (1ULL << 62))
 #define MSR_SPEC_CTRL 0x48
 #define MSR_PRED_CMD  0x49

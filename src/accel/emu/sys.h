@@ -70,7 +70,10 @@ struct emu_sys {
 
 	struct tlb_entry tlbs[TLB_CONTEXTS][EMU_TLB_SIZE];
 	uint8_t tlb_global[TLB_CONTEXTS][EMU_TLB_SIZE];
-	/* Linear range that large pages in the TLBs cover: an INVLPG there flushes all. */
+	/* log2 of the largest page an entry's tags came from (0: 4 KiB pages only), and the
+	 * linear range all large pages in the TLBs cover: an INVLPG there looks for the entries
+	 * of the large page it names. */
+	uint8_t tlb_large[TLB_CONTEXTS][EMU_TLB_SIZE];
 	uint64_t large_lo, large_hi;
 	/* An always-empty TLB: a locked instruction runs with it, so that every access takes
 	 * the slow path, which makes it atomic (sysmem.c). */
@@ -115,10 +118,11 @@ struct emu_sys {
 	/* Tests and fuzzing: when nonzero, emu_sys_run returns VCPU_EXIT_INTERRUPTED once this
 	 * many instructions ran in it, or instead of sleeping. */
 	uint64_t run_budget;
-	/* GUREUM_EMU_PROFILE set: where slices end, by 64-byte guest code line (emu_sys_profile). */
+	/* GUREUM_EMU_PROFILE set: where slices end, by 64-byte guest code line (emu_sys_profile).
+	 */
 	struct emu_profile_slot {
 		uint64_t line, count;
-	} *profile;
+	} * profile;
 	char error[128]; /* why the CPU stopped with EMU_EXIT_INTERNAL */
 	uint64_t next_timer_check;
 	struct emu_sys_stats stats;

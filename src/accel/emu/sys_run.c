@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 /* Instructions between two looks at requests and events (a kick is seen within one slice). */
-#define SLICE 4096
+#define SLICE	      4096
 #define PROFILE_SLOTS 4096
 
 static void flat_real_segment(struct vcpu_segment *s, uint16_t sel, uint8_t type)
@@ -166,7 +166,8 @@ void emu_sys_profile_dump(struct emu_cpu *cpu)
 	fprintf(stderr, "emu profile of vCPU %u: %llu samples\n", s->index,
 		(unsigned long long)total);
 	for (unsigned k = 0; k < 40 && s->profile[k].count; k++)
-		fprintf(stderr, "  %5.1f%%  %#llx\n", 100.0 * (double)s->profile[k].count / (double)total,
+		fprintf(stderr, "  %5.1f%%  %#llx\n",
+			100.0 * (double)s->profile[k].count / (double)total,
 			(unsigned long long)(s->profile[k].line << 6));
 }
 

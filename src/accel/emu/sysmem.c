@@ -512,6 +512,7 @@ void emu_sys_tlb_flush(struct emu_cpu *cpu, bool global)
 			}
 			clear_entry(&s->tlbs[c][k]);
 			s->tlb_global[c][k] = 0;
+			s->tlb_large[c][k] = 0;
 		}
 	if (!any_global)
 		s->large_lo = s->large_hi = 0;
@@ -519,12 +520,28 @@ void emu_sys_tlb_flush(struct emu_cpu *cpu, bool global)
 	cpu->code_gen++; /* chained blocks were found through the old mappings */
 }
 
+static bool within(uint64_t tag, uint64_t lin, unsigned shift)
+{
+	return tag != EMU_TLB_INVALID && ((tag ^ lin) >> shift) == 0;
+}
+
 void emu_sys_tlb_flush_page(struct emu_cpu *cpu, uint64_t lin)
 {
 	struct emu_sys *s = cpu->sys;
 	if (lin >= s->large_lo && lin < s->large_hi) {
-		emu_sys_tlb_flush(cpu, true);
-		return;
+		/* the 4 KiB pieces of a large page sit in many entries */
+		for (unsigned c = 0; c < TLB_CONTEXTS; c++)
+			for (unsigned k = 0; k < EMU_TLB_SIZE; k++) {
+				unsigned shift = s->tlb_large[c][k];
+				struct tlb_entry *e = &s->tlbs[c][k];
+				if (shift && (within(e->tag_read, lin, shift) ||
+					      within(e->tag_write, lin, shift) ||
+					      within(e->tag_exec, lin, shift))) {
+					clear_entry(e);
+					s->tlb_global[c][k] = 0;
+					s->tlb_large[c][k] = 0;
+				}
+			}
 	}
 	uint64_t page = lin & EMU_PAGE_MASK;
 	unsigned k = (page >> 12) & (EMU_TLB_SIZE - 1);
@@ -533,6 +550,7 @@ void emu_sys_tlb_flush_page(struct emu_cpu *cpu, uint64_t lin)
 		if (e->tag_read == page || e->tag_write == page || e->tag_exec == page) {
 			clear_entry(e);
 			s->tlb_global[c][k] = 0;
+			s->tlb_large[c][k] = 0;
 		}
 	}
 	cpu->code_gen++;
@@ -565,10 +583,12 @@ static void tlb_fill(struct emu_cpu *cpu, uint64_t page, uint8_t *host, const st
 	unsigned ctx = tlb_ctx(cpu), k = (page >> 12) & (EMU_TLB_SIZE - 1);
 	struct tlb_entry *e = &s->tlbs[ctx][k];
 	uintptr_t addend = (uintptr_t)host - (uintptr_t)page;
+	unsigned shift = w->size > EMU_PAGE_SIZE ? (unsigned)__builtin_ctzll(w->size) : 0;
 	if (e->addend != addend) {
 		clear_entry(e);
 		e->addend = addend;
 		s->tlb_global[ctx][k] = w->global;
+		s->tlb_large[ctx][k] = (uint8_t)shift;
 	} else if ((e->tag_read != EMU_TLB_INVALID && e->tag_read != page) ||
 		   (e->tag_write != EMU_TLB_INVALID && e->tag_write != page) ||
 		   (e->tag_exec != EMU_TLB_INVALID && e->tag_exec != page)) {
@@ -576,6 +596,8 @@ static void tlb_fill(struct emu_cpu *cpu, uint64_t page, uint8_t *host, const st
 	} else {
 		s->tlb_global[ctx][k] = w->global;
 	}
+	if (shift > s->tlb_large[ctx][k])
+		s->tlb_large[ctx][k] = (uint8_t)shift;
 	if (rights & EMU_ACCESS_READ)
 		e->tag_read = page;
 	if (rights & EMU_ACCESS_EXEC)
