@@ -4,6 +4,7 @@
 
 static const struct accel_ops *const backends[] = {
     &kvm_accel_ops,
+    &emu_accel_ops,
 };
 
 const struct accel_ops *accel_find(const char *name)
@@ -16,5 +17,5 @@ const struct accel_ops *accel_find(const char *name)
 
 const char *accel_names(void)
 {
-	return "kvm";
+	return "kvm, emu";
 }

@@ -167,5 +167,6 @@ const struct accel_ops *accel_find(const char *name);
 const char *accel_names(void);
 
 extern const struct accel_ops kvm_accel_ops;
+extern const struct accel_ops emu_accel_ops; /* the software CPU (accel/emu) */
 
 #endif

@@ -99,6 +99,23 @@ static int start_pit_thread(struct vm *vm, char *err, size_t err_len)
 	return 0;
 }
 
+/* The 8259s as firmware leaves them: initialised (vectors 0x20-0x2f, away from the exception
+ * vectors) and every input masked. A guest that never programs them (Linux on the board's
+ * hardware-reduced ACPI never does) would otherwise get, through LINT0's ExtINT, a device's
+ * IRQ n as vector n: the UART's IRQ 4 arrived as #OF while Linux probed the UART. */
+static void init_pics_as_firmware(struct vm *vm)
+{
+	static const struct {
+		uint16_t port;
+		uint8_t value;
+	} seq[] = {{0x20, 0x11}, {0x21, 0x20}, {0x21, 0x04}, {0x21, 0x01}, {0x21, 0xff},
+		   {0xa0, 0x11}, {0xa1, 0x28}, {0xa1, 0x02}, {0xa1, 0x01}, {0xa1, 0xff}};
+	for (size_t k = 0; k < sizeof(seq) / sizeof(seq[0]); k++) {
+		uint8_t v = seq[k].value;
+		io_bus_write(&vm->pio, seq[k].port, &v, 1);
+	}
+}
+
 int vm_userspace_irqchip_create(struct vm *vm, char *err, size_t err_len)
 {
 	struct pc_irqchip_config cfg = {
@@ -120,6 +137,7 @@ int vm_userspace_irqchip_create(struct vm *vm, char *err, size_t err_len)
 		return -1;
 	}
 	vm->irq = pc_irqchip_router(vm->irqchip);
+	init_pics_as_firmware(vm);
 	return start_pit_thread(vm, err, err_len);
 }
 

@@ -5,6 +5,7 @@
 #include "accel/emu/code_cache.h"
 #include "accel/emu/fast_ops.h"
 #include "accel/emu/ops.h"
+#include "accel/emu/sys.h"
 
 #include <stdlib.h>
 
@@ -31,9 +32,13 @@ bool emu_code_page_contains(struct emu_cpu *cpu, uint64_t page)
 void emu_code_page_add(struct emu_cpu *cpu, uint64_t page)
 {
 	/* A page that holds decoded code must not have a fast write path. */
-	struct tlb_entry *e = &cpu->tlb[(page >> 12) & (EMU_TLB_SIZE - 1)];
-	if (e->tag_write == page)
-		e->tag_write = EMU_TLB_INVALID;
+	if (cpu->sys) {
+		emu_sys_code_added(cpu, page); /* `page` is guest-physical */
+	} else {
+		struct tlb_entry *e = &cpu->tlb[(page >> 12) & (EMU_TLB_SIZE - 1)];
+		if (e->tag_write == page)
+			e->tag_write = EMU_TLB_INVALID;
+	}
 	if (emu_code_page_contains(cpu, page))
 		return;
 	uint32_t s = page_slot(page);
@@ -147,6 +152,10 @@ static void raise_decode_error(struct emu_cpu *cpu, enum emu_decode_result r, ui
 {
 	if (r == EMU_DECODE_TOO_LONG) {
 		emu_raise_gp0(cpu);
+	} else if (r == EMU_DECODE_TRUNCATED && cpu->sys) {
+		/* the fetch of the next page failed: raise its fault for real */
+		if (emu_fetch_page(cpu, (lin + len) & EMU_PAGE_MASK))
+			emu_raise_ud(cpu);
 	} else if (r == EMU_DECODE_TRUNCATED) {
 		emu_raise_pf(cpu, (lin + len) & EMU_PAGE_MASK, fetch_pf_code(cpu));
 	} else {
@@ -169,15 +178,22 @@ static struct emu_block *translate(struct emu_cpu *cpu, uint64_t rip)
 	uint64_t page = lin & EMU_PAGE_MASK;
 	uint8_t *host = emu_fetch_page(cpu, page);
 	if (!host) {
-		emu_raise_pf(cpu, lin, fetch_pf_code(cpu));
+		if (!cpu->sys)
+			emu_raise_pf(cpu, lin, fetch_pf_code(cpu));
 		return NULL;
 	}
+	uint64_t key_first = cpu->sys ? cpu->sys->fetch_gpa : page;
 	struct emu_block *b = &cpu->blocks[cpu->nr_blocks];
 	*b = (struct emu_block){.rip = rip,
-				.page_first = page,
-				.page_last = page,
+				.page_first = key_first,
+				.page_last = key_first,
+				.ctx = cpu->ctx,
+				.host_first = (uintptr_t)host,
+				.host_last = (uintptr_t)host,
+				.lin_last = page,
 				.first = cpu->nr_insns,
 				.mode = (uint8_t)cpu->mode};
+	uint64_t lin_last = page;
 	uint64_t cur = rip;
 	while (b->count < EMU_MAX_BLOCK_INSNS) {
 		struct emu_insn *insn = &cpu->insns[b->first + b->count];
@@ -193,7 +209,9 @@ static struct emu_block *translate(struct emu_cpu *cpu, uint64_t rip)
 			break; /* the next block raises it, at its own RIP */
 		}
 		b->count++;
-		b->page_last = (cur_lin + insn->len - 1) & EMU_PAGE_MASK;
+		lin_last = (cur_lin + insn->len - 1) & EMU_PAGE_MASK;
+		if (cpu->sys && (insn->lock || (insn->fn == op_xchg && insn->is_mem)))
+			insn->lock = 1; /* XCHG with memory is locked without the prefix */
 		cur = insn->next_rip;
 		if (jumps_within_page(cpu, insn, page)) {
 			cur =
@@ -203,7 +221,27 @@ static struct emu_block *translate(struct emu_cpu *cpu, uint64_t rip)
 		if (ends_block(insn->fn) || (linear_rip(cpu, cur) & EMU_PAGE_MASK) != page)
 			break;
 	}
+	if (lin_last != page) {
+		uint8_t *host2 = emu_fetch_page(cpu, lin_last); /* fetched already by the decode */
+		if (!host2) {
+			cpu->pending = (struct emu_exit){0};
+			b->count--; /* cannot happen; end the block before that instruction */
+			if (b->count == 0)
+				return NULL;
+			lin_last = page;
+		} else {
+			b->page_last = cpu->sys ? cpu->sys->fetch_gpa : lin_last;
+			b->host_last = (uintptr_t)host2;
+			b->lin_last = lin_last;
+		}
+	}
 	emu_specialize_block(&cpu->insns[b->first], b->count);
+	if (cpu->sys) {
+		for (uint32_t k = 0; k < b->count; k++)
+			if (cpu->insns[b->first + k].lock)
+				cpu->insns[b->first + k].fast = emu_sys_locked_fast;
+		cpu->sys->stats.block_decodes++;
+	}
 	cpu->nr_insns += b->count + 1; /* and the sentinel that ends the threaded run */
 	b->valid = true;
 	b->link_gen = cpu->code_gen;
@@ -233,9 +271,12 @@ struct emu_block *emu_code_next_slow(struct emu_cpu *cpu, struct emu_block *prev
 struct emu_block *emu_code_lookup(struct emu_cpu *cpu, uint64_t rip)
 {
 	uint32_t idx = cpu->block_hash[block_slot(rip)];
+	if (cpu->sys)
+		cpu->sys->stats.block_lookups++;
 	if (idx) {
 		struct emu_block *b = &cpu->blocks[idx - 1];
-		if (b->rip == rip && b->valid && b->mode == cpu->mode)
+		if (b->rip == rip && b->valid && b->ctx == cpu->ctx &&
+		    (!cpu->sys || emu_sys_block_valid(cpu, b)))
 			return b;
 	}
 	return translate(cpu, rip);

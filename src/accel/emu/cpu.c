@@ -2,6 +2,7 @@
  * through their handlers until one branches, stops, or the budget is spent. */
 #include "accel/emu/cpu.h"
 #include "accel/emu/code_cache.h"
+#include "accel/emu/sys.h"
 
 #include <stdlib.h>
 
@@ -51,6 +52,8 @@ struct emu_cpu *emu_cpu_create(const struct emu_memory *memory, const struct emu
 	memset(cpu, 0, sizeof(*cpu));
 	cpu->memory = *memory;
 	cpu->model = model ? model : emu_cpu_model_default();
+	cpu->tlb = cpu->tlb_storage;
+	cpu->cpl = 3;
 	if (!emu_code_cache_init(cpu)) {
 		emu_cpu_destroy(cpu);
 		return NULL;
@@ -92,7 +95,10 @@ int emu_raise_pf(struct emu_cpu *cpu, uint64_t address, uint32_t code)
 {
 	emu_raise(cpu, EMU_VEC_PF, true, code);
 	cpu->pending.fault_address = address;
-	cpu->state.cr2 = address;
+	/* System mode loads CR2 when the #PF is delivered, not when a speculative access (a
+	 * fetch of the next page) fails. */
+	if (!cpu->sys)
+		cpu->state.cr2 = address;
 	return EMU_STOP;
 }
 
@@ -101,6 +107,15 @@ static enum emu_mode current_mode(const struct vcpu_state *st)
 	if ((st->efer & X86_EFER_LMA) && st->seg[SREG_CS].l)
 		return EMU_MODE_64;
 	return st->seg[SREG_CS].db ? EMU_MODE_32 : EMU_MODE_16;
+}
+
+/* The block key besides RIP (emu_block.ctx): outside 64-bit mode, code runs at CS.base +
+ * RIP, so the base is part of it. */
+static uint64_t current_ctx(const struct emu_cpu *cpu)
+{
+	if (cpu->mode == EMU_MODE_64)
+		return EMU_MODE_64;
+	return (cpu->state.seg[SREG_CS].base << 2) | cpu->mode;
 }
 
 /* Leaves the block after instruction `k` returned `step` (not a plain EMU_NEXT); returns how
@@ -151,7 +166,8 @@ static uint32_t run_block_prefix(struct emu_cpu *cpu, const struct emu_block *b,
 {
 	const struct emu_insn *insn = &cpu->insns[b->first];
 	for (uint32_t k = 0; k < limit; k++) {
-		int step = insn[k].fn(cpu, &insn[k]);
+		int step = unlikely(insn[k].lock) && cpu->sys ? emu_sys_locked_step(cpu, &insn[k])
+							      : insn[k].fn(cpu, &insn[k]);
 		if (unlikely(step | cpu->code_written))
 			return leave_block(cpu, insn, k, step, stopped);
 	}
@@ -169,6 +185,7 @@ enum emu_exit_reason emu_run(struct emu_cpu *cpu, uint64_t budget, struct emu_ex
 	cpu->lf.op = LF_NONE;
 	cpu->x87_fcs = cpu->x87_fds = 0;
 	cpu->mode = current_mode(&cpu->state);
+	cpu->ctx = current_ctx(cpu);
 	while (executed < budget && !stopped) {
 		cpu->code_written = false;
 		struct emu_block *b = prev ? emu_code_next(cpu, prev, cpu->state.rip)

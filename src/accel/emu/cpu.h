@@ -69,7 +69,13 @@ struct tlb_entry {
 
 struct emu_block {
 	uint64_t rip;
+	/* The code's pages: linear in user mode, guest-physical in system mode (sys.h), where
+	 * the block also remembers the host pages it was decoded from and the linear address of
+	 * its last page, to check at lookup that the mapping still leads there. */
 	uint64_t page_first, page_last;
+	uint64_t ctx; /* emu_cpu.ctx when decoded: mode and CS base */
+	uintptr_t host_first, host_last;
+	uint64_t lin_last;
 	uint32_t first, count;
 	uint8_t mode;
 	bool valid;
@@ -78,10 +84,22 @@ struct emu_block {
 	struct emu_block *link[EMU_BLOCK_LINKS];
 };
 
+struct emu_sys;
+
 struct emu_cpu {
 	struct vcpu_state state;
 	struct emu_memory memory;
 	const struct emu_cpu_model *model;
+	/* System mode (sys.h): page tables, descriptor tables, interrupts, port I/O and MMIO
+	 * through the VMM's hooks. NULL for a user-mode CPU. */
+	struct emu_sys *sys;
+	/* The soft TLB in use: tlb_storage in user mode; in system mode one of the sys TLBs, by
+	 * privilege (what a fill checks depends on CPL and, with SMAP, EFLAGS.AC). */
+	struct tlb_entry *tlb;
+	/* The key of decoded blocks besides RIP: the mode, and CS's base outside 64-bit mode
+	 * (real-mode code runs at CS.base + IP). */
+	uint64_t ctx;
+	uint8_t cpl;
 
 	/* Run-time copies of state fields, written back when emu_run() returns. */
 	uint64_t flags;
@@ -102,7 +120,7 @@ struct emu_cpu {
 	struct emu_exit pending;
 	bool pending_after; /* rip moves past the instruction (traps, SYSCALL, HLT) */
 
-	struct tlb_entry tlb[EMU_TLB_SIZE];
+	struct tlb_entry tlb_storage[EMU_TLB_SIZE];
 
 	struct emu_insn *insns;
 	uint32_t nr_insns;

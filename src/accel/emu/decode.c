@@ -206,7 +206,10 @@ static void read_immediates(struct decoder *d, struct emu_insn *i, uint32_t flag
 		i->imm = (uint64_t)sext(next_le(d, i->opsize == 2 ? 2 : 4), i->opsize == 2 ? 2 : 4);
 	else if (flags & F_IV)
 		i->imm = next_le(d, i->opsize);
-	else if (flags & F_ENTER) {
+	else if (flags & F_FARPTR) {
+		i->imm = next_le(d, i->opsize == 2 ? 2 : 4);
+		i->imm2 = (uint16_t)next_le(d, 2);
+	} else if (flags & F_ENTER) {
 		i->imm = next_le(d, 2);
 		i->imm2 = next_byte(d);
 	} else if (flags & F_MOFFS) {
@@ -404,8 +407,20 @@ enum emu_decode_result emu_decode(const uint8_t *code, unsigned avail, enum emu_
 	i->base = i->index = EMU_NO_REG;
 
 	bool rip_rel = false;
-	if (e && (flags & F_MODRM))
+	if (e && (flags & F_CRDR)) {
+		uint8_t m = next_byte(&d);
+		i->has_modrm = 1;
+		i->modrm = m;
+		i->regnum = (uint8_t)(((m >> 3) & 7) | ((p.rex & 4) << 1));
+		i->rmnum = (uint8_t)((m & 7) | ((p.rex & 1) << 3));
+		i->is_mem = 0;
+	} else if (e && (flags & F_MODRM)) {
 		rip_rel = decode_modrm(&d, i, p.rex);
+	}
+	/* Outside 64-bit mode, rBP and rSP as base address the stack segment. */
+	if (mode != EMU_MODE_64 && p.seg == EMU_NO_SEG && i->is_mem &&
+	    (i->base == GPR_RSP || i->base == GPR_RBP))
+		i->seg = SREG_SS;
 	if (e && e->group) {
 		const struct op_entry *g = &e->group[(i->modrm >> 3) & 7];
 		flags |= g->flags;

@@ -41,6 +41,7 @@ enum emu_exit_reason {
 	EMU_EXIT_SYSCALL,   /* SYSCALL: rip is after it, rcx = that rip, r11 = rflags */
 	EMU_EXIT_EXCEPTION, /* a fault (rip at the instruction) or a trap (rip after it) */
 	EMU_EXIT_HLT,	    /* HLT: rip after it */
+	EMU_EXIT_INTERNAL,  /* system mode: something this CPU does not implement (sys.h) */
 };
 
 /* Exception vectors the interpreter raises. */
@@ -50,6 +51,11 @@ enum emu_vector {
 	EMU_VEC_BP = 3,
 	EMU_VEC_OF = 4,
 	EMU_VEC_BR = 5,
+	EMU_VEC_NMI = 2,
+	EMU_VEC_DF = 8,
+	EMU_VEC_TS = 10,
+	EMU_VEC_NP = 11,
+	EMU_VEC_SS = 12,
 	EMU_VEC_UD = 6,
 	EMU_VEC_NM = 7,
 	EMU_VEC_GP = 13,

@@ -2,6 +2,7 @@
  * page-crossing and faulting slow paths, and the stack helpers. Writes to pages that hold
  * decoded code go through the slow path so that the decoded copies are dropped. */
 #include "accel/emu/cpu.h"
+#include "accel/emu/sys.h"
 
 static bool canonical(uint64_t addr)
 {
@@ -54,6 +55,8 @@ static uint8_t *page_host(struct emu_cpu *cpu, uint64_t page, enum emu_access ac
 
 uint8_t *emu_fetch_page(struct emu_cpu *cpu, uint64_t page)
 {
+	if (cpu->sys)
+		return emu_sys_fetch_page(cpu, page);
 	if (!canonical(page))
 		return NULL;
 	return page_host(cpu, page, EMU_ACCESS_EXEC);
@@ -93,6 +96,8 @@ static bool read_access(struct emu_cpu *cpu, uint64_t addr, void *dst, unsigned 
 {
 	uint8_t *p1, *p2;
 	unsigned n1;
+	if (cpu->sys)
+		return emu_sys_access(cpu, addr, dst, len, access, false);
 	if (!resolve(cpu, addr, len, access, &p1, &n1, &p2))
 		return false;
 	memcpy(dst, p1, n1);
@@ -110,6 +115,8 @@ bool emu_write_bytes(struct emu_cpu *cpu, uint64_t addr, const void *src, unsign
 {
 	uint8_t *p1, *p2;
 	unsigned n1;
+	if (cpu->sys)
+		return emu_sys_access(cpu, addr, (void *)src, len, EMU_ACCESS_WRITE, true);
 	if (!resolve(cpu, addr, len, EMU_ACCESS_WRITE, &p1, &n1, &p2))
 		return false;
 	memcpy(p1, src, n1);
@@ -122,6 +129,8 @@ bool emu_probe_write(struct emu_cpu *cpu, uint64_t addr, unsigned len)
 {
 	uint8_t *p1, *p2;
 	unsigned n1;
+	if (cpu->sys)
+		return emu_sys_probe(cpu, addr, len, EMU_ACCESS_WRITE);
 	return resolve(cpu, addr, len, EMU_ACCESS_WRITE, &p1, &n1, &p2);
 }
 
@@ -178,6 +187,10 @@ bool emu_pop(struct emu_cpu *cpu, unsigned size, uint64_t *v)
 
 void emu_tlb_flush(struct emu_cpu *cpu)
 {
+	if (cpu->sys) {
+		emu_sys_tlb_flush(cpu, true);
+		return;
+	}
 	for (unsigned k = 0; k < EMU_TLB_SIZE; k++) {
 		cpu->tlb[k].tag_read = cpu->tlb[k].tag_write = cpu->tlb[k].tag_exec =
 		    EMU_TLB_INVALID;

@@ -5,6 +5,9 @@
 
 #include "accel/emu/insn.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #define HANDLER(name) int name(struct emu_cpu *cpu, const struct emu_insn *i)
 
 /* ops_alu.c: sub = 0 ADD 1 OR 2 ADC 3 SBB 4 AND 5 SUB 6 XOR 7 CMP */
@@ -114,6 +117,54 @@ HANDLER(op_privileged); /* #GP(0) at CPL 3 */
 HANDLER(op_ud);
 HANDLER(op_grp15);
 HANDLER(op_fwait);
+
+/* ops_sys.c (system mode; a user-mode CPU raises #UD, or #GP at CPL 3 where it did) */
+HANDLER(op_cli);
+HANDLER(op_sti);
+HANDLER(op_io); /* sub: bit 0 OUT, bit 1 port in DX */
+HANDLER(op_ins);
+HANDLER(op_outs);
+HANDLER(op_mov_cr); /* sub 0 read, 1 write */
+HANDLER(op_mov_dr);
+HANDLER(op_clts);
+HANDLER(op_wbinvd);
+HANDLER(op_rdmsr);
+HANDLER(op_wrmsr);
+HANDLER(op_sysret);
+HANDLER(op_sysenter);
+HANDLER(op_sysexit);
+HANDLER(op_grp6);
+HANDLER(op_grp7);
+HANDLER(op_lar);
+HANDLER(op_lsl);
+HANDLER(op_invpcid);
+HANDLER(op_jmp_far);
+HANDLER(op_call_far);
+HANDLER(op_far_indirect); /* sub 3 CALL, 5 JMP */
+HANDLER(op_retf);
+HANDLER(op_iret);
+HANDLER(op_lfp); /* sub = segment register */
+int emu_sys_pushf(struct emu_cpu *cpu, const struct emu_insn *i);
+int emu_sys_popf(struct emu_cpu *cpu, const struct emu_insn *i);
+int emu_sys_syscall(struct emu_cpu *cpu, const struct emu_insn *i);
+int emu_sys_rdtsc(struct emu_cpu *cpu, bool rdtscp);
+int emu_sys_xsave(struct emu_cpu *cpu, const struct emu_insn *i, unsigned op);
+int emu_sys_mov_sreg(struct emu_cpu *cpu, const struct emu_insn *i, unsigned sreg, uint16_t sel);
+_Bool emu_sys_set_cr0(struct emu_cpu *cpu, uint64_t v);
+_Bool emu_sys_set_cr3(struct emu_cpu *cpu, uint64_t v);
+_Bool emu_sys_set_cr4(struct emu_cpu *cpu, uint64_t v);
+
+/* ops_legacy.c */
+HANDLER(op_daa_das);
+HANDLER(op_aaa_aas);
+HANDLER(op_aam);
+HANDLER(op_aad);
+HANDLER(op_pusha);
+HANDLER(op_popa);
+HANDLER(op_bound);
+HANDLER(op_into);
+HANDLER(op_int1);
+int emu_arpl(struct emu_cpu *cpu, const struct emu_insn *i);
 
 /* ops_x87.c */
 HANDLER(op_x87);

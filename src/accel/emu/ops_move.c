@@ -2,6 +2,7 @@
  * families, CMOVcc/SETcc, LAHF/SAHF, XLAT, and the flag instructions. */
 #include "accel/emu/cpu.h"
 #include "accel/emu/ops.h"
+#include "accel/emu/sys.h"
 
 HANDLER(op_mov_rm_reg)
 {
@@ -42,6 +43,8 @@ HANDLER(op_movsx)
 
 HANDLER(op_movsxd)
 {
+	if (cpu->mode != EMU_MODE_64) /* 63 is ARPL outside 64-bit mode */
+		return emu_arpl(cpu, i);
 	unsigned src = i->opsize == 8 ? 4 : i->opsize;
 	uint64_t v;
 	if (!rm_read(cpu, i, src, &v))
@@ -185,6 +188,8 @@ HANDLER(op_mov_to_sreg)
 	uint64_t sel;
 	if (!rm_read(cpu, i, 2, &sel))
 		return EMU_STOP;
+	if (cpu->sys)
+		return emu_sys_mov_sreg(cpu, i, sreg, (uint16_t)sel);
 	if ((sel & 0xfffc) != 0 || sreg == SREG_SS)
 		return emu_raise(cpu, EMU_VEC_GP, true, (uint32_t)(sel & 0xfffc));
 	if (sreg == SREG_DS || sreg == SREG_ES)

@@ -2,6 +2,7 @@
  * unchanged (emu_push commits RSP only after the store). */
 #include "accel/emu/cpu.h"
 #include "accel/emu/ops.h"
+#include "accel/emu/sys.h"
 
 HANDLER(op_push_reg)
 {
@@ -55,6 +56,12 @@ HANDLER(op_pop_seg)
 	uint64_t old_rsp = cpu->state.gpr[GPR_RSP], v;
 	if (!emu_pop(cpu, i->opsize, &v))
 		return EMU_STOP;
+	if (cpu->sys) {
+		int step = emu_sys_mov_sreg(cpu, i, i->sub, (uint16_t)v);
+		if (step == EMU_STOP && cpu->pending.reason == EMU_EXIT_EXCEPTION)
+			cpu->state.gpr[GPR_RSP] = old_rsp;
+		return step;
+	}
 	if ((v & 0xffff) != 0) {
 		cpu->state.gpr[GPR_RSP] = old_rsp;
 		return emu_raise(cpu, EMU_VEC_GP, true, (uint32_t)(v & 0xfffc));
@@ -68,6 +75,8 @@ HANDLER(op_pop_seg)
 
 HANDLER(op_pushf)
 {
+	if (cpu->sys)
+		return emu_sys_pushf(cpu, i);
 	uint64_t f = (emu_get_flags(cpu) | X86_RFLAGS_FIXED) & PUSHF_MASK;
 	return emu_push(cpu, i->opsize, f) ? EMU_NEXT : EMU_STOP;
 }
@@ -75,6 +84,8 @@ HANDLER(op_pushf)
 /* At CPL 3 with IOPL 0, POPF silently keeps IF and IOPL. */
 HANDLER(op_popf)
 {
+	if (cpu->sys)
+		return emu_sys_popf(cpu, i);
 	uint64_t v;
 	if (!emu_pop(cpu, i->opsize, &v))
 		return EMU_STOP;

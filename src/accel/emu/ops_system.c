@@ -5,11 +5,12 @@
 #include "accel/emu/cpuid.h"
 #include "accel/emu/fxsave.h"
 #include "accel/emu/ops.h"
+#include "accel/emu/sys.h"
 #include "accel/emu/x87.h"
 
 static unsigned cpl(struct emu_cpu *cpu)
 {
-	return cpu->state.seg[SREG_CS].selector & 3;
+	return cpu->cpl;
 }
 
 HANDLER(op_nop)
@@ -38,8 +39,12 @@ HANDLER(op_cpuid)
 {
 	(void)i;
 	uint32_t r[4];
-	emu_cpuid(cpu->model, (uint32_t)cpu->state.gpr[GPR_RAX], (uint32_t)cpu->state.gpr[GPR_RCX],
-		  r);
+	if (cpu->sys)
+		emu_sys_cpuid(cpu, (uint32_t)cpu->state.gpr[GPR_RAX],
+			      (uint32_t)cpu->state.gpr[GPR_RCX], r);
+	else
+		emu_cpuid(cpu->model, (uint32_t)cpu->state.gpr[GPR_RAX],
+			  (uint32_t)cpu->state.gpr[GPR_RCX], r);
 	gpr_set(cpu, GPR_RAX, 4, r[0]);
 	gpr_set(cpu, GPR_RBX, 4, r[1]);
 	gpr_set(cpu, GPR_RCX, 4, r[2]);
@@ -51,6 +56,8 @@ HANDLER(op_cpuid)
 HANDLER(op_rdtsc)
 {
 	(void)i;
+	if (cpu->sys)
+		return emu_sys_rdtsc(cpu, false);
 	uint64_t t = cpu->tsc;
 	gpr_set(cpu, GPR_RAX, 4, t & 0xffffffff);
 	gpr_set(cpu, GPR_RDX, 4, t >> 32);
@@ -66,6 +73,8 @@ static int trap_exit(struct emu_cpu *cpu, enum emu_exit_reason reason)
 
 HANDLER(op_syscall)
 {
+	if (cpu->sys)
+		return emu_sys_syscall(cpu, i);
 	if (cpu->mode != EMU_MODE_64 || !(cpu->state.efer & X86_EFER_SCE))
 		return emu_raise_ud(cpu);
 	cpu->state.gpr[GPR_RCX] = i->next_rip;
@@ -179,9 +188,13 @@ HANDLER(op_grp15)
 		return ldmxcsr(cpu, addr);
 	case 3:
 		return emu_write(cpu, addr, 4, emu_mxcsr(cpu)) ? EMU_NEXT : EMU_STOP;
-	case 7: /* CLFLUSH: faults like a byte read */
+	case 7: /* CLFLUSH: faults like a byte read (without reading MMIO) */
+		if (cpu->sys)
+			return emu_sys_probe(cpu, addr, 1, EMU_ACCESS_READ) ? EMU_NEXT : EMU_STOP;
 		return emu_read(cpu, addr, 1, &v) ? EMU_NEXT : EMU_STOP;
-	default: /* XSAVE family: not advertised */
+	default: /* XSAVE family: system mode only */
+		if (cpu->sys && !i->prefix66 && !i->rep)
+			return emu_sys_xsave(cpu, i, op);
 		return emu_raise_ud(cpu);
 	}
 }

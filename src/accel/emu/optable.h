@@ -34,6 +34,8 @@ enum op_flags {
 	F_IMM8S = 1u << 23,   /* an extra imm8 after ModRM (SSE shuffles) */
 	F_KEEPPFX = 1u << 24, /* variant whose prefix keeps its size/repeat meaning */
 	F_NOVVVV = 1u << 25,  /* VEX.vvvv must be 1111b */
+	F_CRDR = 1u << 27,    /* MOV CR/DR: ModRM is a register pair whatever mod says */
+	F_FARPTR = 1u << 28,  /* ptr16:16/32: offset of the operand size, then a selector */
 	F_NEAR = 1u << 26,    /* near branch: 64-bit operands in long mode, or 16-bit with a 66
 			       * prefix on models that honour it (cpu_model.h) */
 };

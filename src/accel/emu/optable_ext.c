@@ -26,8 +26,14 @@ static const struct op_entry movbe_crc32[4] = {
     E(op_crc32, F_MODRM, 0),
 };
 
-const struct op_entry emu_map_0f38[256] = {
-    [0xf0] = {.variants = movbe_crc32_byte}, [0xf1] = {.variants = movbe_crc32}, SSE_ROWS_0F38};
+static const struct op_entry invpcid_variants[4] = {
+    [1] = E(op_invpcid, F_MODRM | F_MEM, 0),
+};
+
+const struct op_entry emu_map_0f38[256] = {[0x82] = {.variants = invpcid_variants},
+					   [0xf0] = {.variants = movbe_crc32_byte},
+					   [0xf1] = {.variants = movbe_crc32},
+					   SSE_ROWS_0F38};
 
 const struct op_entry emu_map_0f3a[256] = {SSE_ROWS_0F3A};
 

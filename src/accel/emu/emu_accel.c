@@ -1,0 +1,313 @@
+/* The software CPU as an accelerator ("emu"): struct accel_ops over the system-mode CPU
+ * (sys.h). No in-kernel irqchip: the VMM's pc_irqchip delivers interrupts through the hooks
+ * each vCPU is given, and port I/O and MMIO go to the hooks synchronously, so vcpu_run never
+ * returns IO or MMIO exits. Guest RAM is the memory the VMM maps; everything else is MMIO. */
+#include "accel/accel.h"
+#include "accel/emu/sys.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_TSC_HZ 2500000000ULL
+
+struct accel_vm {
+	struct emu_machine *machine;
+	struct guest_clock own_clock;
+	uint64_t created_ns;
+	pthread_mutex_t lock;
+	struct accel_vcpu *vcpus[EMU_MAX_VCPUS];
+};
+
+struct accel_vcpu {
+	struct accel_vm *vm;
+	struct emu_cpu *cpu;
+	unsigned index;
+};
+
+static bool emu_probe(char *why, size_t why_len, char *note, size_t note_len)
+{
+	if (why_len)
+		why[0] = 0;
+	if (note_len)
+		note[0] = 0;
+	return true;
+}
+
+static int emu_vm_create(const struct accel_vm_config *config, struct accel_vm **out, char *err,
+			 size_t err_len)
+{
+	/* Default: the Intel model, whatever the host: Linux reads its TSC frequency from CPUID
+	 * 0x15 and skips calibrating against the PIT, which emulation on a busy host makes
+	 * jittery. On AMD (amd-zen) Linux 6.1 has no CPUID source for it and calibrates. */
+	const struct emu_cpu_model *model = emu_cpu_model_find("intel-skylake");
+	if (config->cpu_model) {
+		model = emu_cpu_model_find(config->cpu_model);
+		if (!model) {
+			snprintf(err, err_len, "unknown CPU model '%s' (intel-skylake, amd-zen)",
+				 config->cpu_model);
+			return -EINVAL;
+		}
+	}
+	unsigned n = config->nr_vcpus ? config->nr_vcpus : 1;
+	if (n > EMU_MAX_VCPUS) {
+		snprintf(err, err_len, "at most %d vCPUs", EMU_MAX_VCPUS);
+		return -EINVAL;
+	}
+	struct accel_vm *vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	const struct guest_clock *clock = config->clock;
+	if (!clock) {
+		guest_clock_init(&vm->own_clock, DEFAULT_TSC_HZ);
+		clock = &vm->own_clock;
+	}
+	vm->machine = emu_machine_create(model, clock, n);
+	if (!vm->machine) {
+		free(vm);
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&vm->lock, NULL);
+	vm->created_ns = guest_clock_host_ns();
+	*out = vm;
+	return 0;
+}
+
+static void emu_vcpu_destroy(struct accel_vcpu *vcpu)
+{
+	if (!vcpu)
+		return;
+	struct accel_vm *vm = vcpu->vm;
+	pthread_mutex_lock(&vm->lock);
+	vm->vcpus[vcpu->index] = NULL;
+	pthread_mutex_unlock(&vm->lock);
+	pthread_mutex_lock(&vm->machine->lock);
+	atomic_store(&vm->machine->cpus[vcpu->index], NULL);
+	pthread_mutex_unlock(&vm->machine->lock);
+	struct emu_sys *s = vcpu->cpu->sys;
+	pthread_mutex_destroy(&s->inv_lock);
+	free(s);
+	vcpu->cpu->sys = NULL;
+	emu_cpu_destroy(vcpu->cpu);
+	free(vcpu);
+}
+
+static void emu_vm_destroy(struct accel_vm *vm)
+{
+	if (!vm)
+		return;
+	for (unsigned k = 0; k < EMU_MAX_VCPUS; k++)
+		if (vm->vcpus[k])
+			emu_vcpu_destroy(vm->vcpus[k]);
+	emu_machine_destroy(vm->machine);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+static int emu_map_memory(struct accel_vm *vm, uint64_t gpa, uint64_t size, void *host,
+			  bool readonly)
+{
+	return emu_machine_map(vm->machine, gpa, size, host, readonly);
+}
+
+/* The VMM's pc_irqchip routes interrupts; doorbells reach devices through the MMIO bus. */
+static struct irq_router emu_irq_router(struct accel_vm *vm)
+{
+	(void)vm;
+	return (struct irq_router){0};
+}
+
+static struct kick_router emu_kick_router(struct accel_vm *vm)
+{
+	(void)vm;
+	return (struct kick_router){0};
+}
+
+static int emu_vcpu_create(struct accel_vm *vm, unsigned index,
+			   const struct accel_vcpu_hooks *hooks, struct accel_vcpu **out)
+{
+	if (!hooks)
+		return -EINVAL; /* no in-kernel irqchip: the VMM's hooks are required */
+	if (index >= vm->machine->nr_vcpus || vm->vcpus[index])
+		return -EINVAL;
+	struct accel_vcpu *vcpu = calloc(1, sizeof(*vcpu));
+	if (!vcpu)
+		return -ENOMEM;
+	pthread_mutex_lock(&vm->machine->lock);
+	vcpu->cpu = emu_cpu_create_system(vm->machine, index, hooks);
+	pthread_mutex_unlock(&vm->machine->lock);
+	if (!vcpu->cpu) {
+		free(vcpu);
+		return -ENOMEM;
+	}
+	vcpu->vm = vm;
+	vcpu->index = index;
+	pthread_mutex_lock(&vm->lock);
+	vm->vcpus[index] = vcpu;
+	pthread_mutex_unlock(&vm->lock);
+	*out = vcpu;
+	return 0;
+}
+
+static int emu_vcpu_get_state(struct accel_vcpu *vcpu, struct vcpu_state *state)
+{
+	struct emu_cpu *cpu = vcpu->cpu;
+	struct emu_sys *s = cpu->sys;
+	*state = cpu->state;
+	state->version = VCPU_STATE_VERSION;
+	state->rflags |= X86_RFLAGS_FIXED;
+	state->nr_msrs = 0;
+	emu_sys_save_msrs(cpu, state);
+	state->cr8 = s->hooks.get_tpr ? (uint64_t)(s->hooks.get_tpr(s->hooks.opaque) >> 4) : 0;
+	memset(&state->events, 0, sizeof(state->events));
+	state->events.nmi.masked = s->nmi_masked;
+	state->events.nmi.pending = s->nmi_pending;
+	state->events.interrupt.shadow = s->shadow;
+	if (s->inject) {
+		state->events.exception.pending = true;
+		state->events.exception.vector = s->inject_vector;
+		state->events.exception.has_error_code = s->inject_has_code;
+		state->events.exception.error_code = s->inject_code;
+	}
+	state->mp_state = s->mp_state;
+	state->has_lapic = false;
+	state->apic_base = 0xfee00000ULL | (1u << 11) | (vcpu->index == 0 ? 1u << 8 : 0);
+	if (s->hooks.save_lapic)
+		return s->hooks.save_lapic(s->hooks.opaque, state);
+	return 0;
+}
+
+static int emu_vcpu_set_state(struct accel_vcpu *vcpu, const struct vcpu_state *state)
+{
+	struct emu_cpu *cpu = vcpu->cpu;
+	struct emu_sys *s = cpu->sys;
+	struct vcpu_state *st = &cpu->state;
+	*st = *state;
+	st->nr_msrs = 0;
+	if (!(st->xcr0 & 1))
+		st->xcr0 = 1;
+	st->xcr0 &= 3;
+	st->efer &= X86_EFER_SCE | X86_EFER_LME | X86_EFER_LMA | X86_EFER_NXE;
+	emu_sys_load_msrs(cpu, state);
+	s->nmi_masked = state->events.nmi.masked;
+	s->nmi_pending = state->events.nmi.pending || state->events.nmi.injected;
+	s->shadow = state->events.interrupt.shadow ? 1 : 0;
+	s->inject = state->events.exception.pending || state->events.exception.injected;
+	s->inject_vector = state->events.exception.vector;
+	s->inject_has_code = state->events.exception.has_error_code;
+	s->inject_code = state->events.exception.error_code;
+	s->inject_irq = state->events.interrupt.injected ? state->events.interrupt.vector : -1;
+	s->mp_state = state->mp_state;
+	emu_sys_state_changed(cpu);
+	if (state->has_lapic && s->hooks.load_lapic) {
+		int rc = s->hooks.load_lapic(s->hooks.opaque, state);
+		if (rc < 0)
+			return rc;
+	} else if (s->hooks.set_tpr) {
+		s->hooks.set_tpr(s->hooks.opaque, (uint8_t)((state->cr8 & 0xf) << 4));
+	}
+	return 0;
+}
+
+static int emu_vcpu_run(struct accel_vcpu *vcpu, struct vcpu_exit *exit)
+{
+	memset(exit, 0, sizeof(*exit));
+	emu_sys_set_current(vcpu->cpu);
+	int rc = emu_sys_run(vcpu->cpu, exit);
+	emu_sys_set_current(NULL);
+	if (exit->reason == VCPU_EXIT_INTERNAL_ERROR && vcpu->cpu->sys->error[0])
+		fprintf(stderr, "gureum: emu vCPU %u: %s (rip %#llx)\n", vcpu->index,
+			vcpu->cpu->sys->error, (unsigned long long)vcpu->cpu->state.rip);
+	return rc;
+}
+
+static void emu_vcpu_kick(struct accel_vcpu *vcpu)
+{
+	emu_sys_kick(vcpu->cpu);
+}
+
+static void emu_memory_written(struct accel_vm *vm, uint64_t gpa, uint64_t len)
+{
+	emu_machine_written(vm->machine, gpa, len);
+}
+
+static void add_stat(struct accel_stat *stats, size_t max, size_t *n, const char *name,
+		     uint64_t value)
+{
+	if (*n >= max)
+		return;
+	snprintf(stats[*n].name, sizeof(stats[*n].name), "%s", name);
+	stats[*n].value = value;
+	(*n)++;
+}
+
+static size_t emu_vm_stats(struct accel_vm *vm, struct accel_stat *stats, size_t max)
+{
+	struct emu_sys_stats t = {0};
+	uint64_t run_ns = 0;
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned k = 0; k < EMU_MAX_VCPUS; k++) {
+		struct accel_vcpu *v = vm->vcpus[k];
+		if (!v)
+			continue;
+		const struct emu_sys_stats *s = &v->cpu->sys->stats;
+		t.insns += s->insns;
+		t.exceptions += s->exceptions;
+		t.interrupts += s->interrupts;
+		t.halts += s->halts;
+		t.pio += s->pio;
+		t.mmio += s->mmio;
+		t.tlb_fills += s->tlb_fills;
+		t.tlb_flushes += s->tlb_flushes;
+		t.block_lookups += s->block_lookups;
+		t.block_decodes += s->block_decodes;
+		t.smc_invalidations += s->smc_invalidations;
+		t.kicks += s->kicks;
+		run_ns += s->run_ns;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	size_t n = 0;
+	add_stat(stats, max, &n, "instructions", t.insns);
+	add_stat(stats, max, &n, "MIPS (while running)", run_ns ? t.insns * 1000 / run_ns : 0);
+	add_stat(stats, max, &n, "run time ms (all vCPUs)", run_ns / 1000000);
+	add_stat(stats, max, &n, "exits: port I/O", t.pio);
+	add_stat(stats, max, &n, "exits: MMIO", t.mmio);
+	add_stat(stats, max, &n, "exits: HLT", t.halts);
+	add_stat(stats, max, &n, "exits: kicks", t.kicks);
+	add_stat(stats, max, &n, "exceptions delivered", t.exceptions);
+	add_stat(stats, max, &n, "interrupts delivered", t.interrupts);
+	add_stat(stats, max, &n, "TLB fills (misses)", t.tlb_fills);
+	add_stat(stats, max, &n, "TLB fills per 1000 instructions",
+		 t.insns ? t.tlb_fills * 1000 / t.insns : 0);
+	add_stat(stats, max, &n, "TLB flushes", t.tlb_flushes);
+	add_stat(stats, max, &n, "block lookups (hashed)", t.block_lookups);
+	add_stat(stats, max, &n, "block cache hit % of lookups",
+		 t.block_lookups ? (t.block_lookups - t.block_decodes) * 100 / t.block_lookups : 0);
+	add_stat(stats, max, &n, "blocks decoded", t.block_decodes);
+	add_stat(stats, max, &n, "code invalidations (SMC, DMA)", t.smc_invalidations);
+	return n;
+}
+
+const struct accel_ops emu_accel_ops = {
+    .name = "emu",
+    .in_kernel_irqchip = false,
+    .kick_signal = 0, /* kicks wake a futex and set a flag the run loop polls */
+    .probe = emu_probe,
+    .vm_create = emu_vm_create,
+    .vm_destroy = emu_vm_destroy,
+    .map_memory = emu_map_memory,
+    .irq_router = emu_irq_router,
+    .kick_router = emu_kick_router,
+    .vcpu_create = emu_vcpu_create,
+    .vcpu_destroy = emu_vcpu_destroy,
+    .vcpu_get_state = emu_vcpu_get_state,
+    .vcpu_set_state = emu_vcpu_set_state,
+    .vcpu_run = emu_vcpu_run,
+    .vcpu_kick = emu_vcpu_kick,
+    .memory_written = emu_memory_written,
+    .vm_stats = emu_vm_stats,
+};
