@@ -58,7 +58,7 @@ Test(cli, config_file_console_file_and_stats)
 	cr_assert_eq(run(cmd, out, sizeof(out)), 33, "output:\n%s", out);
 	cr_assert_str_eq(read_file(log), "hello from real mode\n");
 	cr_assert_null(strstr(out, "hello from real mode"), "console went to stdout too:\n%s", out);
-	cr_assert(strstr(out, "gureum: stat exits "), "no exit counters:\n%s", out);
+	cr_assert(strstr(out, "gureum: stat exits"), "no exit counters:\n%s", out);
 	cr_assert(strstr(out, "gureum: stat pio_uart16550 "), "no device counters:\n%s", out);
 	cr_assert(strstr(out, "gureum: stat vmm_startup_us "), "no start-up time:\n%s", out);
 	unlink(config);

@@ -8,10 +8,10 @@
 #   tests/lab/host-or-lab.sh [--needs DEVICE[,DEVICE...]] PROGRAM [ARGS...]
 # DEVICE: kvm (/dev/kvm, the default), vhost-net (/dev/vhost-net), tun (/dev/net/tun).
 # GUREUM_LAB_TESTS=auto (default) | local | lab chooses where. In the lab, PROGRAM, the gureum
-# binary named by $GUREUM, the payloads in $GUEST_PAYLOAD_DIR and their shared libraries keep
-# their absolute paths inside L1. An L1 that hangs (see tests/lab/README.md) is retried twice
-# at most, and every retry is reported on a line starting "RETRIED:" (scripts/check.sh counts
-# those).
+# binary named by $GUREUM, the payloads (and their .expected transcripts) in $GUEST_PAYLOAD_DIR
+# and their shared libraries keep their absolute paths inside L1. An L1 that hangs (see
+# tests/lab/README.md) is retried twice at most, and every retry is reported on a line starting
+# "RETRIED:" (scripts/check.sh counts those).
 set -uo pipefail
 LOG_TAG=host-or-lab
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lab-common.sh"
@@ -84,12 +84,19 @@ if [[ -n ${GUREUM:-} && -x $GUREUM ]]; then
 fi
 if [[ -n ${GUEST_PAYLOAD_DIR:-} && -d $GUEST_PAYLOAD_DIR ]]; then
 	mkdir -p "$root/$GUEST_PAYLOAD_DIR"
-	find "$GUEST_PAYLOAD_DIR" -maxdepth 1 -type f \( -name '*.elf' -o -name '*.bin' \) \
+	find "$GUEST_PAYLOAD_DIR" -maxdepth 1 -type f \
+		\( -name '*.elf' -o -name '*.bin' -o -name '*.expected' \) \
 		-exec cp {} "$root/$GUEST_PAYLOAD_DIR/" \;
 fi
-env | grep -E "$PASSED_ENV" | while IFS='=' read -r name value; do
-	printf 'export %s=%q\n' "$name" "$value"
-done >"$root/lab/program/env"
+{
+	env | grep -E "$PASSED_ENV" | while IFS='=' read -r name value; do
+		printf 'export %s=%q\n' "$name" "$value"
+	done
+	# What executes L2's instructions there: QEMU's TCG (emulating SVM), whose known
+	# departures from the architecture a test may accept (tests/guests/sysbehaviour.expected).
+	qemu_version=$(qemu-system-x86_64 --version | sed -n '1s/^QEMU emulator version \([^ ]*\).*/\1/p')
+	printf 'export GUREUM_LAB_L1=%q\n' "qemu-tcg $qemu_version"
+} >"$root/lab/program/env"
 pwd >"$root/lab/program/cwd"
 printf '%q ' "$program" "$@" >"$root/lab/program/cmd"
 echo >>"$root/lab/program/cmd"
