@@ -205,6 +205,9 @@ static struct emu_block *translate(struct emu_cpu *cpu, uint64_t rip)
 	if (!host) {
 		if (!cpu->sys)
 			emu_raise_pf(cpu, lin, fetch_pf_code(cpu));
+		else if (cpu->pending.reason == EMU_EXIT_EXCEPTION &&
+			 cpu->pending.vector == EMU_VEC_PF)
+			cpu->pending.fault_address = lin; /* CR2: the instruction, not its page */
 		return NULL;
 	}
 	uint64_t key_first = cpu->sys ? cpu->sys->fetch_gpa : page;

@@ -125,6 +125,11 @@ static uint32_t leave_block(struct emu_cpu *cpu, const struct emu_insn *insn, ui
 {
 	if (step == EMU_STOP) {
 		*stopped = true;
+		if (unlikely(cpu->pending_branch)) {
+			cpu->pending_branch = false;
+			cpu->state.rip = cpu->next_rip;
+			return k + 1;
+		}
 		if (cpu->pending_after)
 			cpu->state.rip = insn[k].next_rip;
 		else

@@ -119,7 +119,8 @@ struct emu_cpu {
 
 	/* The exit being raised by a handler (EMU_STOP). */
 	struct emu_exit pending;
-	bool pending_after; /* rip moves past the instruction (traps, SYSCALL, HLT) */
+	bool pending_after;  /* rip moves past the instruction (traps, SYSCALL, HLT) */
+	bool pending_branch; /* a stop after a taken branch: rip = next_rip (system mode) */
 
 	struct tlb_entry tlb_storage[EMU_TLB_SIZE];
 

@@ -86,6 +86,8 @@ struct emu_exit {
 	 * state itself never holds RF: it only suppresses instruction breakpoints, which the
 	 * emulator does not have, and an instruction that completes clears it. */
 	uint64_t rflags;
+	uint8_t insn_len; /* software interrupts: the INT's length (system mode rewinds to it when
+			   * its delivery faults) */
 };
 
 struct emu_cpu;

@@ -141,25 +141,25 @@ int emu_arpl(struct emu_cpu *cpu, const struct emu_insn *i)
 	return EMU_NEXT;
 }
 
-static int trap(struct emu_cpu *cpu, uint8_t vector, bool software)
+static int trap(struct emu_cpu *cpu, const struct emu_insn *i, uint8_t vector, bool software)
 {
-	cpu->pending =
-	    (struct emu_exit){.reason = EMU_EXIT_EXCEPTION, .vector = vector, .software = software};
+	cpu->pending = (struct emu_exit){.reason = EMU_EXIT_EXCEPTION,
+					 .vector = vector,
+					 .software = software,
+					 .insn_len = i->len};
 	cpu->pending_after = true;
 	return EMU_STOP;
 }
 
 HANDLER(op_into)
 {
-	(void)i;
 	if (!(emu_get_flags(cpu) & FL_OF))
 		return EMU_NEXT;
-	return trap(cpu, EMU_VEC_OF, true);
+	return trap(cpu, i, EMU_VEC_OF, true);
 }
 
 /* INT1 (F1, ICEBP): a #DB trap delivered like a hardware event (no gate DPL check). */
 HANDLER(op_int1)
 {
-	(void)i;
-	return trap(cpu, EMU_VEC_DB, false);
+	return trap(cpu, i, EMU_VEC_DB, false);
 }

@@ -42,14 +42,26 @@ static int branch_next(struct emu_cpu *cpu, const struct emu_insn *i)
 	return EMU_BRANCH;
 }
 
-/* IF went from 0 to 1 while something waits: let the run loop deliver it now. */
+/* IF went from 0 to 1 while something waits: let the run loop deliver it now; TF set: the
+ * run loop single-steps from here. */
 static int after_flags(struct emu_cpu *cpu, uint64_t old)
 {
 	emu_sys_tlb_select(cpu);
 	const atomic_bool *attn = cpu->sys->hooks.attention;
 	if (!(old & FL_IF) && (cpu->flags & FL_IF) && attn && atomic_load(attn))
 		return stop_after(cpu);
+	if (cpu->flags & FL_TF)
+		return stop_after(cpu);
 	return EMU_NEXT;
+}
+
+/* A taken branch after which the run loop must look (TF set by IRET). */
+static int stop_at_branch(struct emu_cpu *cpu)
+{
+	cpu->pending = (struct emu_exit){.reason = EMU_EXIT_BUDGET};
+	cpu->pending_after = false;
+	cpu->pending_branch = true;
+	return EMU_STOP;
 }
 
 /* ---- CLI, STI, PUSHF, POPF ---- */
@@ -395,7 +407,7 @@ HANDLER(op_mov_dr)
 	if ((n == 6 || n == 7) && (v >> 32))
 		return emu_raise_gp0(cpu);
 	s->dr[n] = v;
-	return EMU_NEXT;
+	return stop_after(cpu); /* breakpoints take effect from the next instruction */
 }
 
 HANDLER(op_clts)
@@ -1074,7 +1086,10 @@ HANDLER(op_retf)
 HANDLER(op_iret)
 {
 	SYS_ONLY();
-	return emu_sys_iret(cpu, i);
+	int step = emu_sys_iret(cpu, i);
+	if (step == EMU_BRANCH && (cpu->flags & FL_TF))
+		return stop_at_branch(cpu);
+	return step;
 }
 
 /* MOV Sreg, POP Sreg in system mode. */

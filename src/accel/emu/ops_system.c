@@ -82,23 +82,23 @@ HANDLER(op_syscall)
 	return trap_exit(cpu, EMU_EXIT_SYSCALL);
 }
 
-static int software_interrupt(struct emu_cpu *cpu, uint8_t vector)
+static int software_interrupt(struct emu_cpu *cpu, const struct emu_insn *i, uint8_t vector)
 {
 	trap_exit(cpu, EMU_EXIT_EXCEPTION);
 	cpu->pending.vector = vector;
 	cpu->pending.software = true;
+	cpu->pending.insn_len = i->len;
 	return EMU_STOP;
 }
 
 HANDLER(op_int3)
 {
-	(void)i;
-	return software_interrupt(cpu, EMU_VEC_BP);
+	return software_interrupt(cpu, i, EMU_VEC_BP);
 }
 
 HANDLER(op_int)
 {
-	return software_interrupt(cpu, (uint8_t)i->imm);
+	return software_interrupt(cpu, i, (uint8_t)i->imm);
 }
 
 HANDLER(op_hlt)

@@ -98,6 +98,8 @@ struct emu_sys {
 	uint32_t inject_code;
 	int inject_irq;
 
+	/* The last #GP(0) raised was for a non-canonical address (it may become #SS). */
+	bool noncanonical;
 	/* The last page emu_fetch_page() returned: its guest-physical address. */
 	uint64_t fetch_gpa;
 

@@ -4,6 +4,7 @@
  * the slice stopped on. HLT and wait-for-SIPI sleep on a futex until a kick, the LAPIC timer's
  * deadline or an event: never a busy loop. */
 #include "accel/emu/code_cache.h"
+#include "accel/emu/ops.h"
 #include "accel/emu/sys.h"
 
 #include <errno.h>
@@ -312,6 +313,79 @@ static bool wait_for_event(struct emu_cpu *cpu)
 	}
 }
 
+static bool canonical(uint64_t a)
+{
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+/* A #GP(0) for a non-canonical address is #SS(0) when the address was a stack reference (SDM
+ * Vol. 3 6.15, #SS): an operand based on rSP or rBP, or the stack of a push, pop, call,
+ * return, ENTER or LEAVE. The faulting instruction is decoded again to tell (rare path). */
+static bool noncanonical_stack_reference(struct emu_cpu *cpu)
+{
+	struct vcpu_state *st = &cpu->state;
+	uint64_t lin = cpu->mode == EMU_MODE_64 ? st->rip : st->seg[SREG_CS].base + st->rip;
+	uint8_t buf[EMU_MAX_INSN_LEN];
+	unsigned n = 0;
+	struct emu_exit saved = cpu->pending;
+	uint8_t *h = emu_sys_fetch_page(cpu, lin & EMU_PAGE_MASK);
+	if (h) {
+		unsigned off = (unsigned)(lin & 0xfff);
+		n = 4096 - off < EMU_MAX_INSN_LEN ? 4096 - off : EMU_MAX_INSN_LEN;
+		memcpy(buf, h + off, n);
+		uint8_t *h2 = n < EMU_MAX_INSN_LEN
+				  ? emu_sys_fetch_page(cpu, (lin & EMU_PAGE_MASK) + EMU_PAGE_SIZE)
+				  : NULL;
+		if (h2) {
+			memcpy(buf + n, h2, EMU_MAX_INSN_LEN - n);
+			n = EMU_MAX_INSN_LEN;
+		}
+	}
+	cpu->pending = saved;
+	struct emu_insn i;
+	if (!n || emu_decode(buf, n, cpu->mode, cpu->model, st->rip, &i) != EMU_DECODE_OK)
+		return false;
+	if (i.is_mem && (i.base == GPR_RSP || i.base == GPR_RBP) &&
+	    (i.seg == EMU_NO_SEG || i.seg == SREG_SS))
+		return true;
+	if (i.is_mem && i.seg == SREG_SS)
+		return true;
+	emu_handler fn = i.fn;
+	bool stack_op = fn == op_push_reg || fn == op_pop_reg || fn == op_push_imm ||
+			fn == op_push_rm || fn == op_pop_rm || fn == op_push_seg ||
+			fn == op_pop_seg || fn == op_pushf || fn == op_popf || fn == op_call_rel ||
+			fn == op_call_rm || fn == op_ret || fn == op_enter || fn == op_leave ||
+			fn == op_iret || fn == op_retf || fn == op_call_far || fn == op_pusha ||
+			fn == op_popa || (fn == op_far_indirect && i.sub == 3);
+	uint64_t rsp = st->gpr[GPR_RSP];
+	return stack_op && (!canonical(rsp) || !canonical(rsp - i.opsize));
+}
+
+/* Debug registers (SDM Vol. 3 17.2, 17.3): DR7 enables an instruction breakpoint n when
+ * Ln or Gn is set and R/Wn is 00. */
+static bool exec_breakpoints(const struct emu_sys *s)
+{
+	for (unsigned n = 0; n < 4; n++)
+		if (((s->dr[7] >> (2 * n)) & 3) && !((s->dr[7] >> (16 + 4 * n)) & 3))
+			return true;
+	return false;
+}
+
+/* An instruction breakpoint at the next instruction (a fault: RIP at it), unless RF. */
+static int breakpoint_hit(struct emu_cpu *cpu)
+{
+	struct emu_sys *s = cpu->sys;
+	if (cpu->state.rflags & X86_RFLAGS_RF)
+		return -1;
+	uint64_t lin = cpu->mode == EMU_MODE_64 ? cpu->state.rip
+						: cpu->state.seg[SREG_CS].base + cpu->state.rip;
+	for (unsigned n = 0; n < 4; n++)
+		if (((s->dr[7] >> (2 * n)) & 3) && !((s->dr[7] >> (16 + 4 * n)) & 3) &&
+		    s->dr[n] == lin)
+			return (int)n;
+	return -1;
+}
+
 static bool waiting(const struct emu_sys *s)
 {
 	return s->mp_state != VCPU_MP_RUNNABLE;
@@ -388,8 +462,39 @@ int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit)
 		struct emu_exit e;
 		uint8_t shadow = s->shadow;
 		slice_start = now;
-		emu_run(cpu, shadow ? 1 : SLICE, &e);
+		/* Single-stepping (TF) or instruction breakpoints: one instruction at a time. */
+		bool tf = cpu->state.rflags & FL_TF;
+		bool debug = tf || (s->dr[7] & 0xff && exec_breakpoints(s));
+		if (debug) {
+			int bp = breakpoint_hit(cpu);
+			if (bp >= 0) {
+				s->dr[6] |= 1ULL << bp;
+				cpu->pending = (struct emu_exit){0};
+				if (!emu_sys_deliver(cpu, EMU_EVENT_EXCEPTION, EMU_VEC_DB, false,
+						     0)) {
+					report_failure(cpu, exit);
+					return 0;
+				}
+				continue;
+			}
+		}
+		emu_run(cpu, shadow || debug ? 1 : SLICE, &e);
 		s->stats.insns += e.executed;
+		if (tf && e.reason == EMU_EXIT_BUDGET && e.executed == 1) {
+			/* the single-step trap, after the instruction (RIP after it) */
+			s->dr[6] |= 1ULL << 14;
+			uint64_t flags = cpu->state.rflags;
+			cpu->state.rflags |= FL_TF; /* the image shows TF as the step ran with it */
+			cpu->pending = (struct emu_exit){0};
+			if (!emu_sys_deliver(cpu, EMU_EVENT_EXCEPTION, EMU_VEC_DB, false, 0)) {
+				report_failure(cpu, exit);
+				return 0;
+			}
+			(void)flags;
+			if (shadow)
+				s->shadow = 0;
+			continue;
+		}
 		if (unlikely(s->profile != NULL))
 			profile_sample(s, cpu->state.rip);
 		if (shadow && e.executed)
@@ -406,6 +511,12 @@ int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit)
 			cpu->pending = e;
 			if (!e.software && !cpu->pending_after)
 				cpu->state.rflags |= X86_RFLAGS_RF; /* a fault: RF in the image */
+			if (e.vector == EMU_VEC_GP && e.has_error_code && e.error_code == 0 &&
+			    s->noncanonical) {
+				s->noncanonical = false;
+				if (emu_sys_long_mode(cpu) && noncanonical_stack_reference(cpu))
+					e.vector = EMU_VEC_SS;
+			}
 			s->shadow = 0;
 			if (!emu_sys_deliver(cpu, kind, e.vector, e.has_error_code, e.error_code)) {
 				report_failure(cpu, exit);

@@ -687,6 +687,7 @@ static bool check_canonical(struct emu_cpu *cpu, uint64_t lin, unsigned len)
 	if (canonical(lin) && canonical(lin + len - 1))
 		return true;
 	emu_raise_gp0(cpu);
+	cpu->sys->noncanonical = true;
 	return false;
 }
 

@@ -753,6 +753,7 @@ bool emu_sys_deliver(struct emu_cpu *cpu, enum emu_event_kind kind, uint8_t vect
 	cpu->flags = cpu->state.rflags;
 	cpu->lf.op = LF_NONE;
 	uint64_t cr2 = cpu->pending.fault_address;
+	uint8_t insn_len = cpu->pending.insn_len;
 	for (int round = 0;; round++) {
 		if (kind == EMU_EVENT_EXCEPTION && vector == VEC_PF)
 			cpu->state.cr2 = cr2;
@@ -769,6 +770,15 @@ bool emu_sys_deliver(struct emu_cpu *cpu, enum emu_event_kind kind, uint8_t vect
 		}
 		if (cpu->pending.reason != EMU_EXIT_EXCEPTION)
 			return false; /* internal error */
+		if (kind == EMU_EVENT_SOFTWARE) {
+			/* INT n, INT3, INTO whose delivery faults: the fault is the instruction's
+			 * (RIP at it, RF in the image), not a trap after it */
+			cpu->state.rip -= insn_len;
+			if (cpu->mode != EMU_MODE_64)
+				cpu->state.rip &=
+				    cpu->mode == EMU_MODE_32 ? 0xffffffffULL : 0xffffULL;
+			cpu->flags |= FL_RF;
+		}
 		uint8_t second = cpu->pending.vector;
 		if (kind == EMU_EVENT_EXCEPTION && vector == VEC_DF) {
 			/* a fault while delivering a double fault: shutdown */
