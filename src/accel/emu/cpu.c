@@ -109,14 +109,6 @@ static enum emu_mode current_mode(const struct vcpu_state *st)
 	return st->seg[SREG_CS].db ? EMU_MODE_32 : EMU_MODE_16;
 }
 
-/* The block key besides RIP (emu_block.ctx): outside 64-bit mode, code runs at CS.base +
- * RIP, so the base is part of it. */
-static uint64_t current_ctx(const struct emu_cpu *cpu)
-{
-	if (cpu->mode == EMU_MODE_64)
-		return EMU_MODE_64;
-	return (cpu->state.seg[SREG_CS].base << 2) | cpu->mode;
-}
 
 /* Leaves the block after instruction `k` returned `step` (not a plain EMU_NEXT); returns how
  * many instructions completed. */
@@ -190,7 +182,7 @@ enum emu_exit_reason emu_run(struct emu_cpu *cpu, uint64_t budget, struct emu_ex
 	cpu->lf.op = LF_NONE;
 	cpu->x87_fcs = cpu->x87_fds = 0;
 	cpu->mode = current_mode(&cpu->state);
-	cpu->ctx = current_ctx(cpu);
+	cpu->ctx = emu_compute_ctx(cpu);
 	while (executed < budget && !stopped) {
 		cpu->code_written = false;
 		struct emu_block *b = prev ? emu_code_next(cpu, prev, cpu->state.rip)

@@ -137,6 +137,17 @@ struct emu_cpu {
 	uint64_t tsc;
 };
 
+/* The block key besides RIP (emu_block.ctx): the mode, whether CPL is 3 (a block linked to
+ * at one privilege is never followed at the other) and, outside 64-bit mode, CS.base (code
+ * runs at CS.base + RIP). */
+static inline uint64_t emu_compute_ctx(const struct emu_cpu *cpu)
+{
+	uint64_t user = cpu->cpl == 3 ? 4 : 0;
+	if (cpu->mode == EMU_MODE_64)
+		return EMU_MODE_64 | user;
+	return (cpu->state.seg[SREG_CS].base << 3) | user | cpu->mode;
+}
+
 /* ---- exits ---- */
 
 int emu_raise(struct emu_cpu *cpu, uint8_t vector, bool has_code, uint32_t code);

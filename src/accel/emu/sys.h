@@ -105,6 +105,7 @@ struct emu_sys {
 
 	/* A locked instruction in flight (sysmem.c). */
 	bool locked, lock_retry, lock_fallback, lock_have;
+	struct tlb_entry *lock_tlb; /* the TLB in use outside the locked instruction */
 	uint8_t *lock_host;
 	unsigned lock_size;
 	uint64_t lock_old;

@@ -643,7 +643,9 @@ static bool xlate(struct emu_cpu *cpu, uint64_t lin, enum emu_access access, boo
 	struct emu_sys *s = cpu->sys;
 	uint64_t page = lin & EMU_PAGE_MASK;
 	if (!implicit) {
-		struct tlb_entry *e = &cpu->tlb[(page >> 12) & (EMU_TLB_SIZE - 1)];
+		/* a locked instruction runs with an empty TLB; its own look-ups use the real one */
+		struct tlb_entry *tlb = s->locked ? s->lock_tlb : cpu->tlb;
+		struct tlb_entry *e = &tlb[(page >> 12) & (EMU_TLB_SIZE - 1)];
 		if (*tag_for(e, access) == page) {
 			x->host = (uint8_t *)(uintptr_t)(page + e->addend);
 			x->gpa = UINT64_MAX; /* unknown, not needed: RAM, no code */
@@ -1013,6 +1015,7 @@ int emu_sys_locked_step(struct emu_cpu *cpu, const struct emu_insn *i)
 	if (i->fn == op_cmpxchg8b)
 		return cmpxchg_wide(cpu, i);
 	struct tlb_entry *tlb = cpu->tlb;
+	s->lock_tlb = tlb;
 	for (;;) {
 		s->locked = true;
 		s->lock_have = s->lock_retry = s->lock_fallback = false;

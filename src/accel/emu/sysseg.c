@@ -106,13 +106,6 @@ static bool set_accessed(struct emu_cpu *cpu, uint16_t selector, uint64_t *desc)
 	return true;
 }
 
-static uint64_t compute_ctx(const struct emu_cpu *cpu)
-{
-	if (cpu->mode == EMU_MODE_64)
-		return EMU_MODE_64;
-	return (cpu->state.seg[SREG_CS].base << 2) | cpu->mode;
-}
-
 void emu_sys_mode_changed(struct emu_cpu *cpu)
 {
 	const struct vcpu_state *st = &cpu->state;
@@ -120,9 +113,8 @@ void emu_sys_mode_changed(struct emu_cpu *cpu)
 		cpu->mode = EMU_MODE_64;
 	else
 		cpu->mode = st->seg[SREG_CS].db ? EMU_MODE_32 : EMU_MODE_16;
-	cpu->ctx = compute_ctx(cpu);
+	cpu->ctx = emu_compute_ctx(cpu);
 	emu_sys_tlb_select(cpu);
-	cpu->code_gen++; /* links between blocks were made at another privilege or mode */
 }
 
 /* Real mode and virtual-8086 mode: base = selector << 4, attributes kept (real mode) or those
