@@ -109,7 +109,6 @@ static enum emu_mode current_mode(const struct vcpu_state *st)
 	return st->seg[SREG_CS].db ? EMU_MODE_32 : EMU_MODE_16;
 }
 
-
 /* Leaves the block after instruction `k` returned `step` (not a plain EMU_NEXT); returns how
  * many instructions completed. */
 static uint32_t leave_block(struct emu_cpu *cpu, const struct emu_insn *insn, uint32_t k, int step,

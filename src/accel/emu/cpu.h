@@ -41,7 +41,8 @@ enum lazy_op {
 	LF_DEC,
 	LF_SHL,
 	LF_SHR,
-	LF_SAR
+	LF_SAR,
+	LF_MUL /* res = the low half, cf_in = CF = OF (the product did not fit) */
 };
 
 struct lazy_flags {

@@ -535,6 +535,63 @@ static int ret64(struct emu_cpu *cpu, const struct emu_insn *i)
 	return EXIT(EMU_BRANCH);
 }
 
+/* ---- IMUL r, r/m (and r, r/m, imm) of 32 and 64 bits: lazy flags (LF_MUL) ---- */
+
+#define IMUL_BODY(S, FLAGS)                                                                        \
+	uint64_t lo;                                                                               \
+	bool ovf;                                                                                  \
+	if (S == 8) {                                                                              \
+		__int128 p = (__int128)(int64_t)a * (int64_t)b;                                    \
+		lo = (uint64_t)p;                                                                  \
+		ovf = p != (__int128)(int64_t)lo;                                                  \
+	} else {                                                                                   \
+		int64_t p = (int64_t)(int32_t)a * (int32_t)b;                                      \
+		lo = (uint32_t)p;                                                                  \
+		ovf = p != (int64_t)(int32_t)lo;                                                   \
+	}                                                                                          \
+	R(i->reg) = lo;                                                                            \
+	if (FLAGS) {                                                                               \
+		emu_set_lazy(cpu, LF_MUL, S, lo, 0, 0);                                            \
+		cpu->lf.cf_in = ovf;                                                               \
+	}                                                                                          \
+	return NEXT;
+
+#define IMUL_RR(name, S, SRC, FLAGS)                                                               \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		uint64_t a = R(i->reg), b = (SRC);                                                 \
+		IMUL_BODY(S, FLAGS)                                                                \
+	}
+IMUL_RR(imul_rr_4, 4, R(i->rm), 1)
+IMUL_RR(imul_rr_8, 8, R(i->rm), 1)
+IMUL_RR(imul_rr_4_nf, 4, R(i->rm), 0)
+IMUL_RR(imul_rr_8_nf, 8, R(i->rm), 0)
+
+#define IMUL_RRI(name, S, FLAGS)                                                                   \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		uint64_t a = R(i->rm), b = i->imm;                                                 \
+		IMUL_BODY(S, FLAGS)                                                                \
+	}
+IMUL_RRI(imul_rri_4, 4, 1)
+IMUL_RRI(imul_rri_8, 8, 1)
+IMUL_RRI(imul_rri_4_nf, 4, 0)
+IMUL_RRI(imul_rri_8_nf, 8, 0)
+
+#define IMUL_RM(name, S, IMM)                                                                      \
+	static int name(struct emu_cpu *cpu, const struct emu_insn *i)                             \
+	{                                                                                          \
+		uint64_t m;                                                                        \
+		if (!emu_read(cpu, emu_ea(cpu, i), S, &m))                                         \
+			return EXIT(EMU_STOP);                                                     \
+		uint64_t a = IMM ? m : R(i->reg), b = IMM ? i->imm : m;                            \
+		IMUL_BODY(S, 1)                                                                    \
+	}
+IMUL_RM(imul_rm_4, 4, 0)
+IMUL_RM(imul_rm_8, 8, 0)
+IMUL_RM(imul_rmi_4, 4, 1)
+IMUL_RM(imul_rmi_8, 8, 1)
+
 /* ---- selection ---- */
 
 /* What an instruction does to the flags, as the liveness pass needs it. */
@@ -715,6 +772,27 @@ static struct choice choose_jcc(const struct emu_insn *i)
 	return c;
 }
 
+static struct choice choose_imul(const struct emu_insn *i)
+{
+	struct choice c = {.live = i->fn};
+	bool imm = i->fn == op_imul_reg_rm_imm, wide = i->opsize == 8;
+	if (i->opsize != 4 && !wide)
+		return c;
+	if (i->is_mem) {
+		c.live = imm ? (wide ? imul_rmi_8 : imul_rmi_4) : (wide ? imul_rm_8 : imul_rm_4);
+		return c;
+	}
+	if (imm)
+		return (struct choice){.live = wide ? imul_rri_8 : imul_rri_4,
+				       .dead = wide ? imul_rri_8_nf : imul_rri_4_nf,
+				       .writes = FL_ARITH,
+				       .pure = true};
+	return (struct choice){.live = wide ? imul_rr_8 : imul_rr_4,
+			       .dead = wide ? imul_rr_8_nf : imul_rr_4_nf,
+			       .writes = FL_ARITH,
+			       .pure = true};
+}
+
 static struct choice choose(const struct emu_insn *i)
 {
 	emu_handler fn = i->fn;
@@ -748,6 +826,8 @@ static struct choice choose(const struct emu_insn *i)
 		return choose_jcc(i);
 	if (fn == op_jmp_rel) /* mid-block ones were followed; a last one ends the block anyway */
 		return (struct choice){.live = fn, .pure = true};
+	if (fn == op_imul_reg_rm || fn == op_imul_reg_rm_imm)
+		return choose_imul(i);
 	if (fn == op_cmovcc && reg_form_32_64(i))
 		return (struct choice){.live = i->opsize == 8 ? cmov_64 : cmov_32};
 	emu_handler special = emu_fast_sse(i);

@@ -89,6 +89,8 @@ static uint64_t lazy_arith_flags(const struct lazy_flags *lf)
 	case LF_SHR:
 	case LF_SAR:
 		return shift_flags(lf);
+	case LF_MUL: /* SF ZF PF of the low half, AF clear, as mul_flags() did eagerly */
+		return emu_zsp(lf->res, lf->size) | (lf->cf_in ? FL_CF | FL_OF : 0);
 	default: /* LF_LOGIC: CF = OF = 0; AF is undefined and cleared as hardware does */
 		return emu_zsp(lf->res, lf->size);
 	}
@@ -111,6 +113,7 @@ bool emu_lazy_cf(const struct emu_cpu *cpu)
 		return lf->cf_in ? a <= b : a < b;
 	case LF_INC:
 	case LF_DEC:
+	case LF_MUL:
 		return lf->cf_in;
 	case LF_SHL:
 	case LF_SHR:

@@ -7,12 +7,6 @@ typedef unsigned __int128 u128;
 typedef __int128 s128;
 
 /* CF = OF = `overflow`; SF/ZF/PF follow the low result as current hardware does (undefined). */
-static void mul_flags(struct emu_cpu *cpu, unsigned size, uint64_t low, bool overflow)
-{
-	uint64_t f = emu_zsp(low, size) | (overflow ? (FL_CF | FL_OF) : 0);
-	emu_set_flags(cpu, FL_ARITH, f);
-}
-
 static void write_pair(struct emu_cpu *cpu, unsigned size, uint64_t lo, uint64_t hi)
 {
 	if (size == 1) {
@@ -41,7 +35,8 @@ static void do_mul(struct emu_cpu *cpu, unsigned size, uint64_t src, bool is_sig
 		overflow = hi != 0;
 	}
 	write_pair(cpu, size, lo, hi);
-	mul_flags(cpu, size, lo, overflow);
+	emu_set_lazy(cpu, LF_MUL, size, lo, 0, 0);
+	cpu->lf.cf_in = overflow;
 }
 
 static int do_div(struct emu_cpu *cpu, unsigned size, uint64_t src, bool is_signed)
@@ -107,7 +102,8 @@ static void imul_to_reg(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t 
 	s128 p = (s128)(int64_t)sign_extend(a, size) * (int64_t)sign_extend(b, size);
 	uint64_t lo = (uint64_t)p & size_mask(size);
 	reg_write(cpu, i->reg, size, lo);
-	mul_flags(cpu, size, lo, p != (s128)(int64_t)sign_extend(lo, size));
+	emu_set_lazy(cpu, LF_MUL, size, lo, 0, 0);
+	cpu->lf.cf_in = p != (s128)(int64_t)sign_extend(lo, size);
 }
 
 HANDLER(op_imul_reg_rm)
