@@ -50,7 +50,7 @@ struct lazy_flags {
 	uint8_t op, size, cf_in;
 };
 
-#define EMU_TLB_SIZE	256
+#define EMU_TLB_SIZE	1024
 #define EMU_TLB_INVALID 1ULL /* never equal to a page-aligned tag */
 struct tlb_entry {
 	uint64_t tag_read, tag_write, tag_exec;
