@@ -283,6 +283,27 @@ static void advance_timer(struct emu_cpu *cpu, uint64_t now)
 
 /* Sleeps until a kick, an event or the LAPIC timer's deadline (halted, or waiting for INIT or
  * SIPI). Returns false when a kick asks to leave vcpu_run. */
+/* Whether what the attention flag announces wakes this waiting vCPU: INIT and SIPI as its
+ * state allows, an NMI not blocked, an interrupt when IF = 1 (HLT with IF = 0 sleeps on with an
+ * interrupt pending, as the hardware does, instead of spinning on the flag). */
+static bool wakes(struct emu_cpu *cpu)
+{
+	struct emu_sys *s = cpu->sys;
+	if (!s->hooks.attention || !atomic_load(s->hooks.attention))
+		return s->nmi_pending && !s->nmi_masked && s->mp_state == VCPU_MP_HALTED;
+	take_init_sipi(cpu);
+	if (s->mp_state == VCPU_MP_RUNNABLE)
+		return true;
+	if (s->mp_state != VCPU_MP_HALTED)
+		return false; /* waiting for INIT or SIPI: nothing else counts */
+	if (s->hooks.take_nmi && s->hooks.take_nmi(s->hooks.opaque))
+		s->nmi_pending = true;
+	if (s->nmi_pending && !s->nmi_masked)
+		return true;
+	return (cpu->state.rflags & X86_RFLAGS_IF) && s->hooks.pending_interrupt &&
+	       s->hooks.pending_interrupt(s->hooks.opaque) >= 0;
+}
+
 static bool wait_for_event(struct emu_cpu *cpu)
 {
 	struct emu_sys *s = cpu->sys;
@@ -291,14 +312,14 @@ static bool wait_for_event(struct emu_cpu *cpu)
 		uint32_t w = atomic_load(&s->wake);
 		if (atomic_load(&s->requests) & EMU_REQ_KICK)
 			return false;
-		if (s->hooks.attention && atomic_load(s->hooks.attention))
+		if (wakes(cpu))
 			return true;
 		uint64_t deadline =
 		    s->hooks.timer_deadline ? s->hooks.timer_deadline(s->hooks.opaque) : UINT64_MAX;
 		uint64_t now = now_ns();
 		if (deadline <= now) {
 			s->hooks.timer_advance(s->hooks.opaque, now);
-			if (s->hooks.attention && atomic_load(s->hooks.attention))
+			if (wakes(cpu))
 				return true;
 			continue;
 		}

@@ -322,3 +322,38 @@ Test(sys_events, tss_io_bitmap_at_cpl3)
 	cr_assert_eq(h.out[0], 'u', "port 0xe9 allowed by the bitmap");
 	cr_assert_eq(st.gpr[GPR_R8], 13, "port 0xea: #GP");
 }
+
+/* HLT with IF = 0 and an interrupt pending sleeps (only NMI, INIT, SMI or a kick end it): the
+ * attention flag staying up must not turn the halt into a busy loop. */
+GUEST_BLOB(halt_masked, ".code64\n"
+			"cli\n"
+			"mov $0x52, %al\n"
+			"out %al, $0xf6\n"
+			"hlt\n" GUEST_DONE);
+
+static void *kick_after_200ms(void *arg)
+{
+	(void)arg;
+	struct timespec ts = {0, 200000000};
+	nanosleep(&ts, NULL);
+	h.ops->vcpu_kick(h.vcpu[0]);
+	return NULL;
+}
+
+Test(sys_events, hlt_with_if_clear_sleeps_despite_a_pending_interrupt)
+{
+	h_load(&h, H_CODE, halt_masked_start, BLOB_LEN(halt_masked));
+	h_long_mode(&h, 0, H_CODE);
+	pthread_t t;
+	uint64_t cpu0 = thread_cpu_ns();
+	cr_assert_eq(pthread_create(&t, NULL, kick_after_200ms, NULL), 0);
+	struct vcpu_exit exit;
+	cr_assert_eq(h.ops->vcpu_run(h.vcpu[0], &exit), 0);
+	uint64_t cpu = thread_cpu_ns() - cpu0;
+	pthread_join(t, NULL);
+	cr_assert_eq(exit.reason, VCPU_EXIT_INTERRUPTED);
+	h_state(&h, 0, &st);
+	cr_assert_eq(st.mp_state, VCPU_MP_HALTED);
+	cr_assert_eq(h_rd64(&h, REC(REC_COUNT)), 0, "no interrupt taken with IF = 0");
+	cr_assert_lt(cpu, 50000000, "the halt cost %llu ns of CPU", (unsigned long long)cpu);
+}
