@@ -504,14 +504,12 @@ int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit)
 		if (tf && e.reason == EMU_EXIT_BUDGET && e.executed == 1) {
 			/* the single-step trap, after the instruction (RIP after it) */
 			s->dr[6] |= 1ULL << 14;
-			uint64_t flags = cpu->state.rflags;
 			cpu->state.rflags |= FL_TF; /* the image shows TF as the step ran with it */
 			cpu->pending = (struct emu_exit){0};
 			if (!emu_sys_deliver(cpu, EMU_EVENT_EXCEPTION, EMU_VEC_DB, false, 0)) {
 				report_failure(cpu, exit);
 				return 0;
 			}
-			(void)flags;
 			if (shadow)
 				s->shadow = 0;
 			continue;
