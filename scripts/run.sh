@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make run`: boot the default guest (Debian cloud kernel + busybox shell) under gureum.
-# With hardware virtualization (VT-x/AMD-V behind /dev/kvm) gureum runs here directly;
-# otherwise (no /dev/kvm, or /dev/kvm backed by PVM) the guest boots inside the nested lab.
+# `make run`: boot the default guest (Debian cloud kernel + busybox shell) under gureum, here:
+# on KVM with hardware virtualization (VT-x/AMD-V behind /dev/kvm), otherwise on gureum's
+# software CPU (no /dev/kvm, or /dev/kvm backed by PVM); gureum says which and why.
+#   scripts/run.sh [--lab]   (--lab: inside the nested lab instead, gureum on nested KVM)
 # Without a terminal on stdin (CI) nobody types: the guest shell gets end of input (Ctrl-D)
 # at its first prompt, the guest powers off and this script exits with gureum's status.
 # GUREUM_BIN overrides build/gureum.
@@ -58,12 +59,12 @@ run_direct() {
 }
 
 [[ -x $GUREUM_BIN ]] || die "$GUREUM_BIN is not built (run: make)"
-reason=$(no_hardware_virt_reason)
-if [[ -z $reason ]]; then
-	"$GUREUM_ROOT/scripts/guest-image.sh" "$GUEST"
-	run_direct
-else
-	echo "run: no hardware virtualization here ($reason), so the guest boots inside the nested lab (QEMU TCG with nested SVM; slow: about a minute to the shell)"
-	"$GUREUM_ROOT/scripts/lab.sh" --attach --timeout "$([[ -t 0 ]] && echo 0 || echo 300)" \
+if [[ ${1:-} == --lab ]]; then
+	echo "run: booting inside the nested lab (QEMU TCG with nested SVM; gureum on nested KVM; slow: about a minute to the shell)"
+	exec "$GUREUM_ROOT/scripts/lab.sh" --attach --timeout "$([[ -t 0 ]] && echo 0 || echo 300)" \
 		interactive
 fi
+reason=$(no_hardware_virt_reason)
+[[ -z $reason ]] || echo "run: no hardware virtualization here ($reason): gureum runs the guest on its software CPU"
+"$GUREUM_ROOT/scripts/guest-image.sh" "$GUEST"
+run_direct

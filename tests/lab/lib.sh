@@ -203,13 +203,17 @@ vm_disk_opts() {
 	fi
 }
 
-# vm_net_opts VMM TAP [MAC]: a virtio-net card on L1's tap device TAP, with vhost-net.
+# vm_net_opts VMM TAP [MAC]: a virtio-net card on the tap device TAP, with vhost-net (not on
+# the software CPU, which must see the device writes).
 vm_net_opts() {
 	mac=${3:-52:54:00:12:34:56}
 	if [ "$(lab_vmm "$1")" = qemu ]; then
 		# romfile=: no PXE option ROM (microvm has no BIOS to run it, and L1 has no file).
 		echo "-netdev tap,id=$2,ifname=$2,script=no,downscript=no,vhost=on" \
 			"-device virtio-net-pci,netdev=$2,mac=$mac,romfile="
+	elif [ "${LAB_DIRECT:-0}" = 1 ]; then
+		# The software CPU must see every device write to guest RAM: no vhost-net.
+		echo "--net tap=$2,mac=$mac,vhost=off"
 	else
 		echo "--net tap=$2,mac=$mac,vhost=on"
 	fi
@@ -295,7 +299,15 @@ kvm_vm_debugfs() {
 # vmm_pid: the pid of the process that owns the VM alive in L1 (the VMM itself, not the
 # shell vm_start ran it from).
 vmm_pid() {
-	d=$(kvm_vm_debugfs) && basename "$d" | cut -d- -f1
+	if d=$(kvm_vm_debugfs); then
+		basename "$d" | cut -d- -f1
+	elif [ "${LAB_DIRECT:-0}" = 1 ]; then
+		# On the software CPU there is no KVM VM to find it by; the scenario's PID namespace
+		# holds one gureum at a time.
+		pidof gureum | cut -d' ' -f1
+	else
+		return 1
+	fi
 }
 
 # vm_rss_kb [PID] [FIELD]: VmRSS (or FIELD, e.g. VmHWM for the peak) of the VMM in KiB.
