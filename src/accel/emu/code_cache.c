@@ -216,6 +216,7 @@ static struct emu_block *translate(struct emu_cpu *cpu, uint64_t rip)
 				.page_first = key_first,
 				.page_last = key_first,
 				.ctx = cpu->ctx,
+				.map_gen = cpu->map_gen,
 				.host_first = (uintptr_t)host,
 				.host_last = (uintptr_t)host,
 				.lin_last = page,
@@ -292,6 +293,16 @@ struct emu_block *emu_code_next_slow(struct emu_cpu *cpu, struct emu_block *prev
 		memset(prev->link, 0, sizeof(prev->link));
 		prev->link_gen = cpu->code_gen;
 	}
+	/* A linked block found by its RIP whose mapping may have changed since (system mode,
+	 * translations dropped): still good if its pages map where it was decoded from. */
+	for (unsigned k = 0; k < EMU_BLOCK_LINKS; k++) {
+		struct emu_block *b = prev->link[k];
+		if (b && b->rip == rip && b->ctx == cpu->ctx && b->map_gen != cpu->map_gen &&
+		    cpu->sys && emu_sys_block_valid(cpu, b)) {
+			b->map_gen = cpu->map_gen;
+			return b;
+		}
+	}
 	struct emu_block *b = emu_code_lookup(cpu, rip);
 	/* Decoding may have flushed the cache: only link when prev survived it. */
 	if (b && prev->link_gen == cpu->code_gen) {
@@ -309,8 +320,10 @@ struct emu_block *emu_code_lookup(struct emu_cpu *cpu, uint64_t rip)
 	if (idx) {
 		struct emu_block *b = &cpu->blocks[idx - 1];
 		if (b->rip == rip && b->valid && b->ctx == cpu->ctx &&
-		    (!cpu->sys || emu_sys_block_valid(cpu, b)))
+		    (!cpu->sys || emu_sys_block_valid(cpu, b))) {
+			b->map_gen = cpu->map_gen;
 			return b;
+		}
 	}
 	return translate(cpu, rip);
 }

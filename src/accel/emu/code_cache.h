@@ -20,7 +20,7 @@ static inline struct emu_block *emu_code_next(struct emu_cpu *cpu, struct emu_bl
 	if (likely(prev->link_gen == cpu->code_gen)) {
 		for (unsigned k = 0; k < EMU_BLOCK_LINKS; k++) {
 			struct emu_block *b = prev->link[k];
-			if (b && b->rip == rip && b->ctx == cpu->ctx)
+			if (b && b->rip == rip && b->ctx == cpu->ctx && b->map_gen == cpu->map_gen)
 				return b;
 		}
 	}

@@ -82,6 +82,7 @@ struct emu_block {
 	bool valid;
 	uint8_t link_next; /* slot the next new link replaces */
 	uint32_t link_gen;
+	uint32_t map_gen; /* emu_cpu.map_gen when its pages were last found mapped as decoded */
 	uint32_t page_next[2]; /* next block (index + 1) on the list of page_first / page_last */
 	struct emu_block *link[EMU_BLOCK_LINKS];
 };
@@ -135,6 +136,9 @@ struct emu_cpu {
 	uint32_t nr_code_pages;
 	uint32_t pool_insns, pool_blocks, block_hash_mask, code_pages_mask;
 	uint32_t code_gen; /* bumped whenever decoded blocks are dropped (see emu_block.link) */
+	/* System mode: bumped whenever translations are dropped (CR3, INVLPG...); a block whose
+	 * map_gen differs is checked against the page tables before a link leads into it. */
+	uint32_t map_gen;
 	uint64_t tsc;
 };
 

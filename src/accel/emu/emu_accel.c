@@ -269,6 +269,8 @@ static size_t emu_vm_stats(struct accel_vm *vm, struct accel_stat *stats, size_t
 		t.block_decodes += s->block_decodes;
 		t.smc_invalidations += s->smc_invalidations;
 		t.kicks += s->kicks;
+		t.cr3_writes += s->cr3_writes;
+		t.page_flushes += s->page_flushes;
 		run_ns += s->run_ns;
 	}
 	pthread_mutex_unlock(&vm->lock);
@@ -286,6 +288,8 @@ static size_t emu_vm_stats(struct accel_vm *vm, struct accel_stat *stats, size_t
 	add_stat(stats, max, &n, "TLB fills per 1000 instructions",
 		 t.insns ? t.tlb_fills * 1000 / t.insns : 0);
 	add_stat(stats, max, &n, "TLB flushes", t.tlb_flushes);
+	add_stat(stats, max, &n, "TLB page flushes (INVLPG, INVPCID)", t.page_flushes);
+	add_stat(stats, max, &n, "CR3 writes", t.cr3_writes);
 	add_stat(stats, max, &n, "block lookups (hashed)", t.block_lookups);
 	add_stat(stats, max, &n, "block cache hit % of lookups",
 		 t.block_lookups ? (t.block_lookups - t.block_decodes) * 100 / t.block_lookups : 0);

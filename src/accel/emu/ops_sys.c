@@ -97,7 +97,10 @@ HANDLER(op_sti)
 	uint64_t f = emu_get_flags(cpu);
 	cpu->flags = f | FL_IF;
 	cpu->lf.op = LF_NONE;
-	if (f & FL_IF)
+	/* The shadow matters only to an event already waiting (one that comes later is taken
+	 * at a later instruction boundary anyway): stop only then. */
+	const atomic_bool *attn = cpu->sys->hooks.attention;
+	if ((f & FL_IF) || !attn || !atomic_load_explicit(attn, memory_order_relaxed))
 		return EMU_NEXT;
 	cpu->sys->shadow = 1;
 	return stop_after(cpu);
@@ -330,6 +333,7 @@ bool emu_sys_set_cr3(struct emu_cpu *cpu, uint64_t v)
 		v &= 0xffffffffULL;
 	bool same = v == st->cr3;
 	st->cr3 = v;
+	cpu->sys->stats.cr3_writes++;
 	if (!(same && noflush))
 		emu_sys_tlb_flush(cpu, !(st->cr4 & X86_CR4_PGE));
 	return true;
@@ -376,7 +380,7 @@ HANDLER(op_mov_cr)
 			return emu_raise_gp0(cpu);
 		if (cpu->sys->hooks.set_tpr)
 			cpu->sys->hooks.set_tpr(cpu->sys->hooks.opaque, (uint8_t)(v << 4));
-		return stop_after(cpu); /* a lower priority may let an interrupt through */
+		return EMU_NEXT; /* what a lower priority lets through comes at the next boundary */
 	}
 }
 
@@ -454,9 +458,10 @@ HANDLER(op_wrmsr)
 		return emu_raise_gp0(cpu);
 	if (cpu->state.efer != old_efer)
 		return branch_next(cpu, i);
-	/* the LAPIC's (EOI, TPR, self-IPI, timer) may have changed what waits: look now */
-	if (index == 0x1b || index == 0x6e0 || (index >= 0x800 && index <= 0x8ff))
-		return stop_after(cpu);
+	/* the LAPIC's (EOI, TPR, self-IPI) may have made an interrupt deliverable: the run
+	 * loop looks at its next boundary, as after any asynchronous event */
+	if (index == 0x1b)
+		return stop_after(cpu); /* the APIC base: its page moves */
 	return EMU_NEXT;
 }
 
@@ -1097,8 +1102,15 @@ int emu_sys_mov_sreg(struct emu_cpu *cpu, const struct emu_insn *i, unsigned sre
 {
 	if (!emu_sys_load_seg(cpu, sreg, sel))
 		return EMU_STOP;
-	if (sreg == SREG_SS)
-		return stop_after(cpu); /* the shadow: one instruction before any interrupt */
+	if (sreg == SREG_SS) {
+		/* the shadow: one instruction before any interrupt (only one waiting matters) */
+		const atomic_bool *attn = cpu->sys->hooks.attention;
+		if (!attn || !atomic_load_explicit(attn, memory_order_relaxed)) {
+			cpu->sys->shadow = 0;
+			return EMU_NEXT;
+		}
+		return stop_after(cpu);
+	}
 	(void)i;
 	return EMU_NEXT;
 }

@@ -60,7 +60,8 @@ enum emu_tlb_ctx {
 /* Counters for --stats. */
 struct emu_sys_stats {
 	uint64_t insns, exceptions, interrupts, halts, pio, mmio, tlb_fills, tlb_flushes,
-	    block_lookups, block_decodes, smc_invalidations, kicks, run_ns;
+	    block_lookups, block_decodes, smc_invalidations, kicks, run_ns, cr3_writes,
+	    page_flushes;
 };
 
 struct emu_sys {

@@ -517,7 +517,7 @@ void emu_sys_tlb_flush(struct emu_cpu *cpu, bool global)
 	if (!any_global)
 		s->large_lo = s->large_hi = 0;
 	s->stats.tlb_flushes++;
-	cpu->code_gen++; /* chained blocks were found through the old mappings */
+	cpu->map_gen++; /* linked blocks were found through the old mappings */
 }
 
 static bool within(uint64_t tag, uint64_t lin, unsigned shift)
@@ -528,6 +528,7 @@ static bool within(uint64_t tag, uint64_t lin, unsigned shift)
 void emu_sys_tlb_flush_page(struct emu_cpu *cpu, uint64_t lin)
 {
 	struct emu_sys *s = cpu->sys;
+	s->stats.page_flushes++;
 	if (lin >= s->large_lo && lin < s->large_hi) {
 		/* the 4 KiB pieces of a large page sit in many entries */
 		for (unsigned c = 0; c < TLB_CONTEXTS; c++)
@@ -553,7 +554,7 @@ void emu_sys_tlb_flush_page(struct emu_cpu *cpu, uint64_t lin)
 			s->tlb_large[c][k] = 0;
 		}
 	}
-	cpu->code_gen++;
+	cpu->map_gen++;
 }
 
 /* Which of read/write/exec a fill grants in the current context (see the file comment). */
