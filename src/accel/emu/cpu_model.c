@@ -40,6 +40,7 @@ static const struct emu_cpu_model amd_zen = {
     .x87_ptrs_saved_only_with_es = true,
     .x87_suppressed_store_checks_dest = true,
     .near_branch_66_is_16bit = true,
+    .far_indirect_ignores_rex_w = true,
     .prefetch_register_form_ud = true,
     .loopcc_rep_selects_condition = true,
     .xop_length_decoded = true,

@@ -75,6 +75,10 @@ struct emu_cpu_model {
 
 	/* ---- execution ---- */
 
+	/* JMP/CALL far through memory (FF /5, FF /3) in 64-bit mode ignore REX.W and read
+	 * m16:32 (AMD); Intel reads m16:64 with REX.W. */
+	bool far_indirect_ignores_rex_w;
+
 	/* CMPS reads ES:rDI before DS:rSI, which decides the fault when both fault (Intel). */
 	bool cmps_reads_rdi_first;
 	/* REP string instructions with a 32-bit address size write ECX, ESI, EDI zero-extended

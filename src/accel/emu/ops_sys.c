@@ -1070,6 +1070,8 @@ HANDLER(op_far_indirect)
 {
 	SYS_ONLY();
 	unsigned size = i->opsize;
+	if (size == 8 && cpu->model->far_indirect_ignores_rex_w)
+		size = 4;
 	uint8_t buf[10];
 	uint64_t addr = emu_ea(cpu, i);
 	if (!emu_read_bytes(cpu, addr, buf, size + 2))
@@ -1120,6 +1122,8 @@ HANDLER(op_lfp)
 {
 	SYS_ONLY();
 	unsigned size = i->opsize;
+	if (size == 8 && cpu->model->far_indirect_ignores_rex_w)
+		size = 4;
 	uint8_t buf[10];
 	if (!emu_read_bytes(cpu, emu_ea(cpu, i), buf, size + 2))
 		return EMU_STOP;

@@ -52,9 +52,8 @@ static const struct op_entry group4[8] = {
 };
 
 static const struct op_entry group5[8] = {
-    E(op_incdec, F_LOCK, 0),  E(op_incdec, F_LOCK, 1),
-    E(op_call_rm, F_NEAR, 0), {0}, /* far call */
-    E(op_jmp_rm, F_NEAR, 0),  {0}, /* far jmp */
+    E(op_incdec, F_LOCK, 0),	  E(op_incdec, F_LOCK, 1), E(op_call_rm, F_NEAR, 0),
+    E(op_far_indirect, F_MEM, 3), E(op_jmp_rm, F_NEAR, 0), E(op_far_indirect, F_MEM, 5),
     E(op_push_rm, F_D64, 0),
 };
 
