@@ -181,3 +181,50 @@ Test(sys_modes, long_mode_exceptions_reach_idt)
 	cr_assert_eq(h_rd64(&h, REC(REC_COUNT)), 2);
 	free(st);
 }
+
+/* JMP and CALL far through memory (FF /5, FF /3), as Linux's reboot=bios path and 32-bit
+ * thunks use them: 64-bit -> compatibility mode with m16:32, back with m16:32, a far CALL
+ * m16:32 into compatibility mode and LRET back, then JMP m16:64 (REX.W, Intel model). */
+GUEST_BLOB(far_mem, ".code64\n"
+		    "movl $(0x10000 + fm_compat - far_mem_start), 0x100000\n"
+		    "movw $0x18, 0x100004\n"
+		    "movl $(0x10000 + fm_back - far_mem_start), 0x100008\n"
+		    "movw $0x08, 0x10000c\n"
+		    "movl $(0x10000 + fm_callee - far_mem_start), 0x100010\n"
+		    "movw $0x18, 0x100014\n"
+		    "lea fm_last(%rip), %rax\n"
+		    "mov %rax, 0x100020\n"
+		    "movw $0x08, 0x100028\n"
+		    "ljmpl *0x100000\n"
+		    ".code32\n"
+		    "fm_compat:\n"
+		    "mov $'c', %al\n"
+		    "out %al, $0xe9\n"
+		    "ljmpl *0x100008\n"
+		    ".code64\n"
+		    "fm_back:\n"
+		    "mov $'L', %al\n"
+		    "out %al, $0xe9\n"
+		    "lcalll *0x100010\n"
+		    "mov $'R', %al\n"
+		    "out %al, $0xe9\n"
+		    "rex64 ljmp *0x100020\n"
+		    ".code32\n"
+		    "fm_callee:\n"
+		    "mov $'k', %al\n"
+		    "out %al, $0xe9\n"
+		    "lret\n"
+		    ".code64\n"
+		    "fm_last:\n"
+		    "mov $'Q', %al\n"
+		    "out %al, $0xe9\n" GUEST_DONE);
+
+Test(sys_modes, far_jmp_and_call_through_memory)
+{
+	h_load(&h, H_CODE, far_mem_start, BLOB_LEN(far_mem));
+	h_long_mode(&h, 0, H_CODE);
+	enum vcpu_exit_reason r = h_run(&h, 0, 5000);
+	cr_assert_eq(r, VCPU_EXIT_IO, "exit %d, output '%s'", r, h.out);
+	cr_assert_str_eq(h.out, "cLkRQ");
+	cr_assert_eq(h_rd64(&h, REC(REC_COUNT)), 0, "no exception on the way");
+}
