@@ -5,7 +5,8 @@
 #   3. the unit, guest-payload and KVM tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   4. fuzz targets for a bounded time
 #   5. the nested lab: the Debian cloud kernel booted by gureum under real hardware-assisted KVM
-#   6. the README's quick start (`make run`) without a terminal
+#   6. the same Linux scenarios on gureum's software CPU (--accel emu), directly on this host
+#   7. the README's quick start (`make run`) without a terminal
 # Tests that need /dev/kvm (or /dev/vhost-net) run on this host when it has them and inside the
 # nested lab otherwise (tests/lab/host-or-lab.sh): they are never skipped for want of a device.
 # Counts are per test case (each Criterion case, each other test program, fuzz target and lab
@@ -124,6 +125,7 @@ sanitized_tests() {
 stage "unit, guest and KVM tests under ASan/UBSan" sanitized_tests
 stage "fuzzing (bounded)" run_counted fuzz tests/fuzz/run.sh
 stage "nested lab" run_counted lab tests/lab/run.sh
+stage "Linux on the software CPU" run_counted lab-emu tests/lab/run.sh --accel emu
 
 # The README's quick start: `make run` without a terminal must boot to the shell and end by
 # itself with status 0.
