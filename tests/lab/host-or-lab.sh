@@ -122,11 +122,24 @@ disk_result() {
 	head -c 64 "$work/result.img" | tr -d '\0' | sed -n '1s/^PROGRAM-STATUS \([0-9]*\)$/\1/p'
 }
 
+# keep_hung_log ATTEMPT: the hung run's console (with QEMU's monitor dump of L1's state, see
+# scripts/lab.sh) is kept in out/lab, and its monitor dump is printed into the test's log, so a
+# freeze in CI leaves evidence of where L1 stopped.
+keep_hung_log() {
+	local kept
+	kept="$GUREUM_ROOT/out/lab/program-$(basename "$program").hang$(($1 - 1)).log"
+	mkdir -p "$GUREUM_ROOT/out/lab"
+	cp "$work/l1.log" "$kept" 2>/dev/null || return 0
+	echo "host-or-lab: the hung L1's console is kept in $kept; its monitor dump:"
+	sed -n '/==== L1 froze/,/==== end of monitor state/p' "$kept" | head -n 120
+}
+
 run_in_l1
 for attempt in 2 3; do
 	[[ -z $(disk_result) ]] || break
 	[[ $line == *"L1 did not finish"* || $line == *"L1 froze"* ]] || break
 	echo "RETRIED: $(basename "$program") in the nested lab, attempt $attempt: ${line#LAB-RESULT program FAIL }"
+	keep_hung_log "$attempt"
 	run_in_l1
 done
 
