@@ -101,6 +101,14 @@ one_run() {
 		sleep 0.1
 		waited=$((waited + 1))
 	done
+	# A VMM still running (microvm halts, it cannot power off) is asked to quit with SIGTERM,
+	# so that `time` still reports its CPU time; SIGKILL only if it does not.
+	pkill -TERM -P "$pid" 2>/dev/null || true
+	waited=0
+	while kill -0 "$pid" 2>/dev/null && ((waited < 30)); do
+		sleep 0.1
+		waited=$((waited + 1))
+	done
 	kill -9 "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	exec 3>&-
