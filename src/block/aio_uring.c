@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <liburing.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #define RING_ENTRIES 256
@@ -60,6 +61,20 @@ static struct io_uring_sqe *get_sqe(struct block_aio *aio)
 	return sqe;
 }
 
+/* A buffered read that the page cache can satisfy runs inline in io_uring_enter: the copy of a
+ * large request happens on the submitting thread, so requests in flight together are copied one
+ * after another on one core (1 MiB reads at depth 32 ran at half the rate of a thread pool).
+ * IOSQE_ASYNC hands such a read to io_uring's workers, which copy on every core; with nothing
+ * else in flight the hop to a worker only adds latency. Writes stay inline: buffered writes to
+ * one file serialize on its inode lock, and workers only contend for it (measured slower). */
+#define ASYNC_READ_MIN_LENGTH (128u << 10)
+
+static bool worth_a_worker(const struct block_aio *aio, const struct aio_op *op)
+{
+	return op->opcode == BLOCK_OP_READ && op->buffered && op->length >= ASYNC_READ_MIN_LENGTH &&
+	       aio->ops_in_flight > 1;
+}
+
 static void uring_submit(struct block_aio *aio, struct aio_op *op)
 {
 	struct io_uring_sqe *sqe = get_sqe(aio);
@@ -81,6 +96,8 @@ static void uring_submit(struct block_aio *aio, struct aio_op *op)
 		break;
 	}
 	io_uring_sqe_set_data(sqe, op);
+	if (worth_a_worker(aio, op))
+		sqe->flags |= IOSQE_ASYNC;
 	/* An SQE the kernel did not take stays queued; make room and push it again. */
 	int ret;
 	while ((ret = io_uring_submit(ring_of(aio))) == -EINTR || ret == -EAGAIN || ret == -EBUSY) {
