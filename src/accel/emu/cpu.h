@@ -494,7 +494,10 @@ static inline bool rmw_write(struct emu_cpu *cpu, const struct emu_insn *i, uint
 	return emu_write(cpu, addr, i->opsize, v);
 }
 
-/* Stack in 64-bit mode (SS base ignored). */
+/* The stack: the bits of rSP it uses (all in 64-bit mode, else 32 or 16 by SS.B), the linear
+ * address of stack offset `sp` (SS.base ignored in 64-bit mode), push and pop. */
+uint64_t emu_stack_mask(const struct emu_cpu *cpu);
+uint64_t emu_stack_linear(const struct emu_cpu *cpu, uint64_t sp);
 bool emu_push(struct emu_cpu *cpu, unsigned size, uint64_t v);
 bool emu_pop(struct emu_cpu *cpu, unsigned size, uint64_t *v);
 

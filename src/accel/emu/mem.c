@@ -151,14 +151,14 @@ bool emu_write_slow(struct emu_cpu *cpu, uint64_t addr, unsigned size, uint64_t 
 	return emu_write_bytes(cpu, addr, buf, size);
 }
 
-static uint64_t stack_mask(struct emu_cpu *cpu)
+uint64_t emu_stack_mask(const struct emu_cpu *cpu)
 {
 	if (cpu->mode == EMU_MODE_64)
 		return ~0ULL;
 	return cpu->state.seg[SREG_SS].db ? 0xffffffffULL : 0xffffULL;
 }
 
-static uint64_t stack_linear(struct emu_cpu *cpu, uint64_t sp)
+uint64_t emu_stack_linear(const struct emu_cpu *cpu, uint64_t sp)
 {
 	if (cpu->mode == EMU_MODE_64)
 		return sp;
@@ -167,9 +167,9 @@ static uint64_t stack_linear(struct emu_cpu *cpu, uint64_t sp)
 
 bool emu_push(struct emu_cpu *cpu, unsigned size, uint64_t v)
 {
-	uint64_t m = stack_mask(cpu);
+	uint64_t m = emu_stack_mask(cpu);
 	uint64_t sp = (cpu->state.gpr[GPR_RSP] - size) & m;
-	if (!emu_write(cpu, stack_linear(cpu, sp), size, v))
+	if (!emu_write(cpu, emu_stack_linear(cpu, sp), size, v))
 		return false;
 	cpu->state.gpr[GPR_RSP] = (cpu->state.gpr[GPR_RSP] & ~m) | sp;
 	return true;
@@ -177,9 +177,9 @@ bool emu_push(struct emu_cpu *cpu, unsigned size, uint64_t v)
 
 bool emu_pop(struct emu_cpu *cpu, unsigned size, uint64_t *v)
 {
-	uint64_t m = stack_mask(cpu);
+	uint64_t m = emu_stack_mask(cpu);
 	uint64_t sp = cpu->state.gpr[GPR_RSP] & m;
-	if (!emu_read(cpu, stack_linear(cpu, sp), size, v))
+	if (!emu_read(cpu, emu_stack_linear(cpu, sp), size, v))
 		return false;
 	cpu->state.gpr[GPR_RSP] = (cpu->state.gpr[GPR_RSP] & ~m) | ((sp + size) & m);
 	return true;

@@ -252,71 +252,63 @@ static bool far_target(struct emu_cpu *cpu, uint16_t selector, uint64_t *d)
 	return true;
 }
 
-int emu_sys_far_jmp(struct emu_cpu *cpu, const struct emu_insn *i, uint16_t sel, uint64_t off)
-{
-	if (!emu_sys_protected(cpu) || emu_sys_vm86(cpu)) {
-		load_real(cpu, SREG_CS, sel);
-		emu_sys_mode_changed(cpu);
-		cpu->next_rip = off & size_mask(i->opsize);
-		return EMU_BRANCH;
-	}
-	uint64_t d;
-	if (!far_target(cpu, sel, &d) || !check_code_target(cpu, sel, d) ||
-	    !target_offset(cpu, d, &off) || !set_accessed(cpu, sel, &d))
-		return EMU_STOP;
-	load_cs(cpu, sel, d, cpu->cpl);
-	cpu->next_rip = off;
-	return EMU_BRANCH;
-}
-
 /* Pushes `n` values of `size` bytes at once (nothing is written or changed if any faults). */
 static bool push_values(struct emu_cpu *cpu, unsigned size, const uint64_t *v, unsigned n)
 {
 	uint8_t buf[6 * 8];
-	uint64_t sp_mask = cpu->mode == EMU_MODE_64	? ~0ULL
-			   : cpu->state.seg[SREG_SS].db ? 0xffffffffULL
-							: 0xffffULL;
+	uint64_t sp_mask = emu_stack_mask(cpu);
 	uint64_t sp = (cpu->state.gpr[GPR_RSP] - n * size) & sp_mask;
 	for (unsigned k = 0; k < n; k++)
 		store_host(buf + (n - 1 - k) * size, size, v[k]);
-	uint64_t lin = cpu->mode == EMU_MODE_64 ? sp : cpu->state.seg[SREG_SS].base + sp;
+	uint64_t lin = emu_stack_linear(cpu, sp);
 	if (!emu_write_bytes(cpu, lin, buf, n * size))
 		return false;
 	cpu->state.gpr[GPR_RSP] = (cpu->state.gpr[GPR_RSP] & ~sp_mask) | sp;
 	return true;
 }
 
+/* A far JMP (`ret` NULL) or CALL (`ret`: the CS and return offset it pushes) to sel:off. In
+ * protected mode the target's checks come before the pushes, and nothing changes if either
+ * faults. */
+static int far_transfer(struct emu_cpu *cpu, const struct emu_insn *i, uint16_t sel, uint64_t off,
+			const uint64_t ret[2])
+{
+	bool real = !emu_sys_protected(cpu) || emu_sys_vm86(cpu);
+	uint64_t d = 0;
+	if (!real && (!far_target(cpu, sel, &d) || !check_code_target(cpu, sel, d) ||
+		      !target_offset(cpu, d, &off) || !set_accessed(cpu, sel, &d)))
+		return EMU_STOP;
+	if (ret && !push_values(cpu, i->opsize, ret, 2))
+		return EMU_STOP;
+	if (real) {
+		load_real(cpu, SREG_CS, sel);
+		emu_sys_mode_changed(cpu);
+		off &= size_mask(i->opsize);
+	} else {
+		load_cs(cpu, sel, d, cpu->cpl);
+	}
+	cpu->next_rip = off;
+	return EMU_BRANCH;
+}
+
+int emu_sys_far_jmp(struct emu_cpu *cpu, const struct emu_insn *i, uint16_t sel, uint64_t off)
+{
+	return far_transfer(cpu, i, sel, off, NULL);
+}
+
 int emu_sys_far_call(struct emu_cpu *cpu, const struct emu_insn *i, uint16_t sel, uint64_t off)
 {
 	uint64_t ret[2] = {cpu->state.seg[SREG_CS].selector, i->next_rip};
-	if (!emu_sys_protected(cpu) || emu_sys_vm86(cpu)) {
-		if (!push_values(cpu, i->opsize, ret, 2))
-			return EMU_STOP;
-		load_real(cpu, SREG_CS, sel);
-		emu_sys_mode_changed(cpu);
-		cpu->next_rip = off & size_mask(i->opsize);
-		return EMU_BRANCH;
-	}
-	uint64_t d;
-	if (!far_target(cpu, sel, &d) || !check_code_target(cpu, sel, d) ||
-	    !target_offset(cpu, d, &off) || !set_accessed(cpu, sel, &d))
-		return EMU_STOP;
-	if (!push_values(cpu, i->opsize, ret, 2))
-		return EMU_STOP;
-	load_cs(cpu, sel, d, cpu->cpl);
-	cpu->next_rip = off;
-	return EMU_BRANCH;
+	return far_transfer(cpu, i, sel, off, ret);
 }
 
 /* Reads `n` values of `size` bytes from the stack at RSP + `skip` without popping. */
 static bool peek_values(struct emu_cpu *cpu, unsigned size, uint64_t skip, uint64_t *v, unsigned n)
 {
 	uint8_t buf[6 * 8];
-	uint64_t sp_mask = cpu->mode == EMU_MODE_64	? ~0ULL
-			   : cpu->state.seg[SREG_SS].db ? 0xffffffffULL
-							: 0xffffULL;
+	uint64_t sp_mask = emu_stack_mask(cpu);
 	uint64_t sp = (cpu->state.gpr[GPR_RSP] + skip) & sp_mask;
-	uint64_t lin = cpu->mode == EMU_MODE_64 ? sp : cpu->state.seg[SREG_SS].base + sp;
+	uint64_t lin = emu_stack_linear(cpu, sp);
 	if (!emu_read_bytes(cpu, lin, buf, n * size))
 		return false;
 	for (unsigned k = 0; k < n; k++)
@@ -326,9 +318,7 @@ static bool peek_values(struct emu_cpu *cpu, unsigned size, uint64_t skip, uint6
 
 static void add_rsp(struct emu_cpu *cpu, uint64_t bytes)
 {
-	uint64_t sp_mask = cpu->mode == EMU_MODE_64	? ~0ULL
-			   : cpu->state.seg[SREG_SS].db ? 0xffffffffULL
-							: 0xffffULL;
+	uint64_t sp_mask = emu_stack_mask(cpu);
 	uint64_t sp = (cpu->state.gpr[GPR_RSP] + bytes) & sp_mask;
 	cpu->state.gpr[GPR_RSP] = (cpu->state.gpr[GPR_RSP] & ~sp_mask) | sp;
 }
