@@ -1,48 +1,16 @@
 /* Floating point through the emulator's public API: x87 arithmetic with results a program would
  * print, the x87 state as it appears in the FXSAVE image, and pending-exception (#MF) delivery. */
-#include "accel/emu/emu.h"
+#include "two_pages.h"
 
 #include <cpuid.h>
 #include <criterion/criterion.h>
 #include <string.h>
 
-#define CODE 0x400000ULL
-#define DATA 0x600000ULL
-
-static uint8_t code[4096] __attribute__((aligned(4096)));
-static uint8_t data[4096] __attribute__((aligned(4096)));
-static struct emu_cpu *cpu;
-static struct vcpu_state *st;
-
-static bool translate(void *opaque, uint64_t page, enum emu_access access, uint8_t **host)
-{
-	(void)opaque;
-	if (page == CODE && access != EMU_ACCESS_WRITE) {
-		*host = code;
-		return true;
-	}
-	if (page == DATA && access != EMU_ACCESS_EXEC) {
-		*host = data;
-		return true;
-	}
-	return false;
-}
-
+/* The program is loaded by each test (LOAD) before it runs. */
 static void setup(void)
 {
-	static const struct emu_memory mem = {.translate = translate};
-	memset(code, 0xcc, sizeof(code));
-	memset(data, 0, sizeof(data));
-	cpu = emu_cpu_create(&mem, emu_cpu_model_find("intel-skylake"));
-	cr_assert_not_null(cpu);
-	st = emu_cpu_state(cpu);
-	st->rip = CODE;
+	two_pages_start("intel-skylake", NULL, 0);
 	st->gpr[4] = DATA + 4096;
-}
-
-static void teardown(void)
-{
-	emu_cpu_destroy(cpu);
 }
 
 #define LOAD(lit) memcpy(code, lit, sizeof(lit) - 1)
@@ -68,7 +36,7 @@ static void run_to_int3(void)
 		     (unsigned long)st->rip);
 }
 
-TestSuite(emu_fp, .init = setup, .fini = teardown);
+TestSuite(emu_fp, .init = setup, .fini = two_pages_stop);
 
 Test(emu_fp, x87_arithmetic_rounds_like_the_hardware)
 {
@@ -220,8 +188,7 @@ static void expect_x87_run_matches_single_steps(const char *program, size_t len,
 	memcpy(fx_whole, st->xsave, 160);
 	uint64_t rip_whole = st->rip;
 
-	emu_cpu_destroy(cpu);
-	setup();
+	setup(); /* a fresh CPU (the previous one is destroyed) */
 	memcpy(code, program, len);
 	if (prepare)
 		prepare();

@@ -3,55 +3,18 @@
  * non-canonical target, MASKMOVDQU, MMX and x87 stores that fault, near branches with 66. Each
  * case runs on both models; the expectations are what the vendors' processors do (the AMD
  * ones checked on an AMD host by the differential test). */
-#include "accel/emu/emu.h"
+#include "two_pages.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
 
-#define CODE 0x400000ULL
-#define DATA 0x600000ULL /* one page; the pages around it are unmapped */
-
-static uint8_t code[4096] __attribute__((aligned(4096)));
-static uint8_t data[4096] __attribute__((aligned(4096)));
-static struct emu_cpu *cpu;
-static struct vcpu_state *st;
-
-static bool translate(void *opaque, uint64_t page, enum emu_access access, uint8_t **host)
-{
-	(void)opaque;
-	if (page == CODE && access != EMU_ACCESS_WRITE) {
-		*host = code;
-		return true;
-	}
-	if (page == DATA && access != EMU_ACCESS_EXEC) {
-		*host = data;
-		return true;
-	}
-	return false;
-}
-
 static void start(const char *model, const char *program, size_t len)
 {
-	static const struct emu_memory mem = {.translate = translate};
-	memset(code, 0xcc, sizeof(code));
-	memset(data, 0, sizeof(data));
-	memcpy(code, program, len);
-	if (cpu)
-		emu_cpu_destroy(cpu);
-	cpu = emu_cpu_create(&mem, emu_cpu_model_find(model));
-	cr_assert_not_null(cpu);
-	st = emu_cpu_state(cpu);
-	st->rip = CODE;
+	two_pages_start(model, program, len);
 	st->gpr[GPR_RSP] = DATA + 0x800;
 }
 
-static void teardown(void)
-{
-	emu_cpu_destroy(cpu);
-	cpu = NULL;
-}
-
-TestSuite(emu_vendor, .fini = teardown);
+TestSuite(emu_vendor, .fini = two_pages_stop);
 
 #define START(model, lit) start(model, lit, sizeof(lit) - 1)
 

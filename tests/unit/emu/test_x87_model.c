@@ -1,43 +1,14 @@
 /* The x87 pointer registers (FOP, FIP/FCS, FDP/FDS) on the Intel and AMD models: what FXSAVE
  * (both layouts), FNSTENV and the XSAVE-style image of emu_cpu_save_fxsave() hold after x87
  * instructions, with and without an unmasked exception pending. */
-#include "accel/emu/emu.h"
+#include "two_pages.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
 
-#define CODE 0x400000ULL
-#define DATA 0x600000ULL
-
-static uint8_t code[4096] __attribute__((aligned(4096)));
-static uint8_t data[4096] __attribute__((aligned(4096)));
-static struct emu_cpu *cpu;
-static struct vcpu_state *st;
-
-static bool translate(void *opaque, uint64_t page, enum emu_access access, uint8_t **host)
-{
-	(void)opaque;
-	if (page == CODE && access != EMU_ACCESS_WRITE) {
-		*host = code;
-		return true;
-	}
-	if (page == DATA && access != EMU_ACCESS_EXEC) {
-		*host = data;
-		return true;
-	}
-	return false;
-}
-
 static void start(const char *model, const char *program, size_t len)
 {
-	static const struct emu_memory mem = {.translate = translate};
-	memset(code, 0xcc, sizeof(code));
-	memset(data, 0, sizeof(data));
-	memcpy(code, program, len);
-	cpu = emu_cpu_create(&mem, emu_cpu_model_find(model));
-	cr_assert_not_null(cpu);
-	st = emu_cpu_state(cpu);
-	st->rip = CODE;
+	two_pages_start(model, program, len);
 	st->gpr[GPR_RBX] = DATA;
 	st->gpr[GPR_RSP] = DATA + 0x800;
 	double v = 1.5;
@@ -53,11 +24,6 @@ static void run_to_int3(void)
 	cr_assert_eq(emu_run(cpu, 100, &exit), EMU_EXIT_EXCEPTION);
 	cr_assert_eq(exit.vector, EMU_VEC_BP, "stopped by vector %u at %#lx", exit.vector,
 		     (unsigned long)st->rip);
-}
-
-static void finish(void)
-{
-	emu_cpu_destroy(cpu);
 }
 
 #define START(model, lit) start(model, lit, sizeof(lit) - 1)
@@ -126,7 +92,7 @@ Test(emu_x87_model, amd_saves_pointers_only_with_an_exception_pending)
 	expect_ptrs(fxsave64(image), (struct ptrs){0}, "emu_cpu_save_fxsave");
 	expect_ptrs(fxsave64(st->xsave), (struct ptrs){CODE + 2, DATA, 0x1e8, 0, 0},
 		    "the state holds them");
-	finish();
+	two_pages_stop();
 }
 
 /* Intel: FIP always; FOP and FDP only for an unmasked exception (fopcode compatibility off,
@@ -142,7 +108,7 @@ Test(emu_x87_model, intel_updates_fop_and_fdp_only_on_exceptions)
 	uint8_t image[512];
 	emu_cpu_save_fxsave(cpu, image);
 	expect_ptrs(fxsave64(image), want, "emu_cpu_save_fxsave");
-	finish();
+	two_pages_stop();
 }
 
 /* fdiv dword [rbx+0x10] by zero with ZE unmasked leaves ES set: both vendors record the
@@ -170,7 +136,7 @@ Test(emu_x87_model, both_vendors_record_an_unmasked_exception)
 		want.fds = fds;
 		expect_ptrs(fxsave32(data + 0x240), want, models[k]);
 		expect_ptrs(fnstenv(data + 0x440), want, models[k]);
-		finish();
+		two_pages_stop();
 	}
 }
 
@@ -182,7 +148,7 @@ Test(emu_x87_model, amd_fds_is_ss_for_a_stack_operand)
 	run_to_int3();
 	expect_ptrs(fnstenv(data + 0x440), (struct ptrs){CODE, DATA + 0x800, 0x504, 0x33, 0x2b},
 		    "FNSTENV");
-	finish();
+	two_pages_stop();
 }
 
 /* MMX instructions leave the pointers alone; FNINIT clears them; FLDENV loads them. */
@@ -201,7 +167,7 @@ Test(emu_x87_model, mmx_keeps_fninit_clears_fldenv_loads)
 	expect_ptrs(fnstenv(data + 0x440), fld, "after MMX");
 	expect_ptrs(fnstenv(data + 0x480), (struct ptrs){0}, "after FNINIT");
 	expect_ptrs(fnstenv(data + 0x4c0), fld, "after FLDENV");
-	finish();
+	two_pages_stop();
 }
 
 /* FXSAVE writes bytes 0-415 and leaves 416-511 alone; FXRSTOR loads the control, status and tag
@@ -227,7 +193,7 @@ Test(emu_x87_model, fxsave_extent_and_fxrstor_status)
 		    "stored with ES set");
 	for (unsigned k = 416; k < 512; k++)
 		cr_assert_eq(data[0x240 + k], 0x5a, "byte %u untouched", k);
-	finish();
+	two_pages_stop();
 }
 
 /* FXSAVE whose area runs into an unmapped page faults at its last byte, even when the first
@@ -244,7 +210,7 @@ Test(emu_x87_model, fxsave_faults_at_the_last_byte)
 	st->gpr[GPR_RBX] = 0x10000;
 	cr_assert_eq(emu_run(cpu, 10, &exit), EMU_EXIT_EXCEPTION);
 	cr_expect_eq(exit.fault_address, 0x10000 + 511);
-	finish();
+	two_pages_stop();
 }
 
 /* FRSTOR (like FNSAVE) probes its first word, then its last byte: crossing into an unmapped
@@ -261,5 +227,5 @@ Test(emu_x87_model, frstor_fault_address)
 	st->gpr[GPR_RBX] = DATA + 4094;
 	cr_assert_eq(emu_run(cpu, 10, &exit), EMU_EXIT_EXCEPTION);
 	cr_expect_eq(exit.fault_address, DATA + 4096);
-	finish();
+	two_pages_stop();
 }
