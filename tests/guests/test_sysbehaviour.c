@@ -11,6 +11,8 @@
  * from the SDM in a few known ways. An expectations line "@tcg LINE" gives what it prints
  * instead; such a line is accepted (and listed) only there: when host-or-lab.sh says so with
  * GUREUM_LAB_L1="qemu-tcg VERSION", and the accelerator is KVM. */
+#include "vmm_run.h"
+
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
@@ -22,72 +24,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define VMM_TIMEOUT	     "60"
-#define TIMEOUT_STATUS	     124
 #define STATUS_GUEST_SUCCESS 33 /* debug-exit 0x10 */
 #define MAX_LINES	     1024
 #define TCG_PREFIX	     "@tcg "
 
-extern char **environ;
-
-static const char *env_path(const char *name)
-{
-	const char *value = getenv(name);
-	cr_assert(value && *value, "%s is not set: run these tests through `meson test`", name);
-	return value;
-}
-
-static char *read_whole(FILE *f)
-{
-	cr_assert(fseek(f, 0, SEEK_END) == 0);
-	long size = ftell(f);
-	cr_assert(size >= 0);
-	rewind(f);
-	char *text = malloc((size_t)size + 1);
-	cr_assert(text);
-	cr_assert(fread(text, 1, (size_t)size, f) == (size_t)size);
-	text[size] = '\0';
-	fclose(f);
-	return text;
-}
-
-struct vmm_run {
-	int status;
-	char *out, *err;
-};
-
 /* `timeout 60 gureum run --kernel PAYLOAD ...`, stdin on /dev/null, both streams collected. */
 static struct vmm_run run_payload(const char *kernel)
 {
-	const char *accel = getenv("GUREUM_ACCEL"); /* the software CPU needs no /dev/kvm */
-	if (!accel || strcmp(accel, "kvm") == 0)
-		cr_assert(access("/dev/kvm", R_OK | W_OK) == 0,
-			  "/dev/kvm is missing or not accessible (run through `meson test`, which "
-			  "goes to the nested lab when this host has no KVM)");
-	const char *argv[] = {
-	    "timeout",	VMM_TIMEOUT, env_path("GUREUM"), "run",	 "--kernel", kernel,
-	    "--memory", "16M",	     "--debug-exit",	 "0xf4", NULL};
-	FILE *out = tmpfile(), *err = tmpfile();
-	cr_assert(out && err);
-	posix_spawn_file_actions_t actions;
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&actions, fileno(out), 1);
-	posix_spawn_file_actions_adddup2(&actions, fileno(err), 2);
-	pid_t pid;
-	int rc = posix_spawnp(&pid, "timeout", &actions, NULL, (char *const *)argv, environ);
-	posix_spawn_file_actions_destroy(&actions);
-	cr_assert(rc == 0, "cannot start timeout(1): %s", strerror(rc));
-	int wstatus;
-	cr_assert(waitpid(pid, &wstatus, 0) == pid);
-	struct vmm_run run = {.out = read_whole(out), .err = read_whole(err)};
-	cr_assert(WIFEXITED(wstatus), "gureum was killed by signal %d\nstderr:\n%s",
-		  WTERMSIG(wstatus), run.err);
-	run.status = WEXITSTATUS(wstatus);
-	cr_assert(run.status != TIMEOUT_STATUS,
-		  "gureum did not finish within " VMM_TIMEOUT " s\nstdout:\n%s\nstderr:\n%s",
-		  run.out, run.err);
-	return run;
+	require_kvm();
+	const char *args[] = {"--kernel", kernel, "--memory", "16M", "--debug-exit", "0xf4", NULL};
+	return run_vmm(args);
 }
 
 /* Splits `text` in place into lines without their newline; returns how many. */
@@ -241,6 +187,6 @@ Test(guests, sysbehaviour)
 		  "sysbehaviour.expected", report ? report : "");
 
 	free(report), free(skipped), free(info), free(known), free(out_copy);
-	free(run.out), free(run.err);
+	free_run(&run);
 	free(expected_text), free(expected_path), free(kernel);
 }
