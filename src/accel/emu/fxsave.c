@@ -4,18 +4,6 @@
 #include "accel/emu/fpu_host.h"
 #include "accel/emu/x87.h"
 
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
 /* The 64-bit layout has 64-bit FIP and FDP at 8 and 16; the 32-bit one 32-bit offsets at 8 and
  * 16 with FCS at 12 and FDS at 20 (and zero in the reserved words after them). */
 void emu_fxsave_store(const struct emu_cpu *cpu, uint8_t *out, bool rex_w)
@@ -32,10 +20,10 @@ void emu_fxsave_store(const struct emu_cpu *cpu, uint8_t *out, bool rex_w)
 		x87_set64(out, X87_FDP, p.fdp);
 		return;
 	}
-	put32(out + 8, (uint32_t)p.fip);
-	put32(out + 12, p.fcs);
-	put32(out + 16, (uint32_t)p.fdp);
-	put32(out + 20, p.fds);
+	x87_set32(out, 8, (uint32_t)p.fip);
+	x87_set32(out, 12, p.fcs);
+	x87_set32(out, 16, (uint32_t)p.fdp);
+	x87_set32(out, 20, p.fds);
 }
 
 /* FXRSTOR64 leaves FCS and FDS zero; the 32-bit layout loads them and zero-extends the offsets.
@@ -51,9 +39,9 @@ void emu_fxrstor_load(struct emu_cpu *cpu, const uint8_t *in, bool rex_w)
 		p.fip = x87_get64(in, X87_FIP);
 		p.fdp = x87_get64(in, X87_FDP);
 	} else {
-		p.fip = get32(in + 8);
+		p.fip = x87_get32(in, 8);
 		p.fcs = x87_get16(in, 12);
-		p.fdp = get32(in + 16);
+		p.fdp = x87_get32(in, 16);
 		p.fds = x87_get16(in, 20);
 	}
 	x87_pointers_set(cpu, &p);

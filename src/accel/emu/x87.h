@@ -28,6 +28,18 @@ static inline void x87_set16(uint8_t *fx, unsigned off, uint16_t v)
 	memcpy(fx + off, &v, 2);
 }
 
+static inline uint32_t x87_get32(const uint8_t *fx, unsigned off)
+{
+	uint32_t v;
+	memcpy(&v, fx + off, 4);
+	return v;
+}
+
+static inline void x87_set32(uint8_t *fx, unsigned off, uint32_t v)
+{
+	memcpy(fx + off, &v, 4);
+}
+
 static inline uint64_t x87_get64(const uint8_t *fx, unsigned off)
 {
 	uint64_t v;

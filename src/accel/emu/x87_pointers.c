@@ -49,18 +49,6 @@ void x87_pointers_after(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t 
 	}
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
 /* The protected-mode layouts: 16-bit FIP, FCS, FDP, FDS at 6, 8, 10, 12 (no FOP); 32-bit FIP
  * at 12, FCS at 16 with FOP in bits 16-26 of that dword, FDP at 20, FDS at 24. The reserved
  * halves of the control, status, tag and FDS dwords are left as the host wrote them. */
@@ -73,10 +61,10 @@ void x87_env_put_pointers(uint8_t *env, bool opsize16, const struct x87_pointers
 		x87_set16(env, 12, p->fds);
 		return;
 	}
-	put32(env + 12, (uint32_t)p->fip);
+	x87_set32(env, 12, (uint32_t)p->fip);
 	x87_set16(env, 16, p->fcs);
 	x87_set16(env, 18, p->fop & 0x7ff);
-	put32(env + 20, (uint32_t)p->fdp);
+	x87_set32(env, 20, (uint32_t)p->fdp);
 	x87_set16(env, 24, p->fds);
 }
 
@@ -90,9 +78,9 @@ void x87_env_get_pointers(const uint8_t *env, bool opsize16, struct x87_pointers
 					   .fds = x87_get16(env, 12)};
 		return;
 	}
-	*p = (struct x87_pointers){.fip = get32(env + 12),
+	*p = (struct x87_pointers){.fip = x87_get32(env, 12),
 				   .fcs = x87_get16(env, 16),
 				   .fop = x87_get16(env, 18) & 0x7ff,
-				   .fdp = get32(env + 20),
+				   .fdp = x87_get32(env, 20),
 				   .fds = x87_get16(env, 24)};
 }
