@@ -135,16 +135,22 @@ static void account_edges(struct pit_channel *c, uint64_t now)
 		c->edge_owed = true;
 }
 
-/* Starts counting `n` from now (d = 0). */
-static void restart(struct pit_channel *c, uint32_t n, uint64_t now)
+/* A new count `n` takes over at time `at`: its period starts there, nothing else is pending. */
+static void begin_count(struct pit_channel *c, uint32_t n, uint64_t at)
 {
-	account_edges(c, now);
 	c->n = n;
-	c->start_ns = now;
+	c->start_ns = at;
 	c->ticks_before = 0;
 	c->edges_seen = 0;
 	c->reload_pending = false;
 	c->null_count = false;
+}
+
+/* Starts counting `n` from now (d = 0). */
+static void restart(struct pit_channel *c, uint32_t n, uint64_t now)
+{
+	account_edges(c, now);
+	begin_count(c, n, now);
 }
 
 /* Modes 2/3: the count written while running takes over at the end of the period. */
@@ -156,12 +162,7 @@ static void settle(struct pit_channel *c, uint64_t now)
 	/* The edge ending the old period belongs to the old count. */
 	if (next_rising(c, c->edges_seen) <= c->reload_at)
 		c->edge_owed = true;
-	c->n = c->reload_n;
-	c->start_ns = at;
-	c->ticks_before = 0;
-	c->edges_seen = 0;
-	c->reload_pending = false;
-	c->null_count = false;
+	begin_count(c, c->reload_n, at);
 }
 
 static uint16_t read_count(struct pit_channel *c, uint64_t now)
