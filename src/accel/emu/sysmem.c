@@ -137,6 +137,15 @@ static uint64_t ram_next(struct emu_machine *m, uint64_t gpa)
 	return next;
 }
 
+/* How much of [gpa, gpa + len) lies in one piece: inside the RAM region `*r`, or (`*r` NULL)
+ * between regions, up to the next one. */
+static uint64_t ram_span(struct emu_machine *m, uint64_t gpa, uint64_t len, struct emu_ram **r)
+{
+	*r = ram_find(m, gpa);
+	uint64_t n = *r ? (*r)->size - (gpa - (*r)->gpa) : ram_next(m, gpa) - gpa;
+	return n < len ? n : len;
+}
+
 uint8_t *emu_machine_ram(struct emu_machine *m, uint64_t gpa, uint64_t len)
 {
 	struct emu_ram *r = ram_find(m, gpa);
@@ -208,16 +217,10 @@ void emu_machine_written(struct emu_machine *m, uint64_t gpa, uint64_t len)
 {
 	struct emu_cpu *self = current_cpu && current_cpu->sys->machine == m ? current_cpu : NULL;
 	while (len) {
-		struct emu_ram *r = ram_find(m, gpa);
-		uint64_t n;
-		if (r) {
-			n = r->size - (gpa - r->gpa);
-			n = n < len ? n : len;
+		struct emu_ram *r;
+		uint64_t n = ram_span(m, gpa, len, &r);
+		if (r)
 			note_ram_write(m, self, r, gpa, n);
-		} else {
-			uint64_t next = ram_next(m, gpa);
-			n = next - gpa < len ? next - gpa : len;
-		}
 		gpa += n;
 		len -= n;
 	}
@@ -245,11 +248,9 @@ static void phys_access(struct emu_cpu *cpu, uint64_t gpa, uint8_t *buf, unsigne
 {
 	struct emu_machine *m = cpu->sys->machine;
 	while (len) {
-		struct emu_ram *r = ram_find(m, gpa);
-		uint64_t n;
+		struct emu_ram *r;
+		uint64_t n = ram_span(m, gpa, len, &r);
 		if (r) {
-			n = r->size - (gpa - r->gpa);
-			n = n < len ? n : len;
 			uint8_t *h = r->host + (gpa - r->gpa);
 			if (!write) {
 				memcpy(buf, h, n);
@@ -258,8 +259,6 @@ static void phys_access(struct emu_cpu *cpu, uint64_t gpa, uint8_t *buf, unsigne
 				memcpy(h, buf, n);
 			}
 		} else {
-			uint64_t next = ram_next(m, gpa);
-			n = next - gpa < len ? next - gpa : len;
 			mmio(cpu, gpa, buf, (unsigned)n, write);
 		}
 		gpa += n;
