@@ -148,3 +148,11 @@ lab_initrd_path() {
 		echo "$GUREUM_ROOT/out/lab/l1-initramfs.$dir.cpio"
 	fi
 }
+
+# scenario_header SCRIPT KEY DEFAULT: the number on a "# KEY: N" line of a lab scenario script
+# (lab-smp, lab-timeout), or DEFAULT.
+scenario_header() {
+	local v
+	v=$(sed -n "s/^# $2: *\([0-9]*\)\$/\1/p" "$1" | head -n1)
+	echo "${v:-$3}"
+}

@@ -30,8 +30,7 @@ script=$GUREUM_ROOT/tests/lab/scenarios/$scenario.sh
 [[ $(id -u) -eq 0 ]] || die "running a scenario on this host needs root (namespaces, chroot, taps)"
 need_cmd unshare util-linux
 need_cmd cpio cpio
-timeout_s=${timeout_s:-$(sed -n 's/^# lab-timeout: *\([0-9]*\)$/\1/p' "$script" | head -n1)}
-timeout_s=${timeout_s:-180}
+timeout_s=${timeout_s:-$(scenario_header "$script" lab-timeout 180)}
 
 initrd=$(lab_initrd_path)
 if [[ $build == 1 ]]; then

@@ -43,14 +43,8 @@ scenario=$1
 script=$GUREUM_ROOT/tests/lab/scenarios/$scenario.sh
 [[ -f $script ]] || die "no scenario tests/lab/scenarios/$scenario.sh"
 [[ $vmm == gureum || $vmm == qemu ]] || die "--vmm must be gureum or qemu"
-# scenario_header KEY DEFAULT: a "# KEY: value" line from the scenario script.
-scenario_header() {
-	local v
-	v=$(sed -n "s/^# $1: *\([0-9]*\)\$/\1/p" "$script" | head -n1)
-	echo "${v:-$2}"
-}
-smp=${smp:-$(scenario_header lab-smp 1)}
-timeout_s=${timeout_s:-$(scenario_header lab-timeout 180)}
+smp=${smp:-$(scenario_header "$script" lab-smp 1)}
+timeout_s=${timeout_s:-$(scenario_header "$script" lab-timeout 180)}
 need_cmd qemu-system-x86_64 qemu-system-x86
 need_cmd timeout coreutils
 
