@@ -6,6 +6,7 @@
 #include "console.h"
 #include "guest.h"
 #include "guest_exit.h"
+#include "idt64.h"
 #include "portio.h"
 
 #include <stdint.h>
@@ -42,16 +43,6 @@
 #define HALT_TRIES 3 /* a spurious wake-up is allowed, an interrupt that never comes is not */
 
 struct interrupt_frame;
-
-struct idt_gate {
-	uint16_t offset_low;
-	uint16_t selector;
-	uint8_t ist;
-	uint8_t type_attr;
-	uint16_t offset_mid;
-	uint32_t offset_high;
-	uint32_t reserved;
-};
 
 static struct idt_gate idt[IDT_ENTRIES] __attribute__((aligned(16)));
 static volatile uint32_t timer_interrupts;
@@ -110,14 +101,7 @@ __attribute__((interrupt)) static void on_spurious(struct interrupt_frame *frame
 
 static void set_gate(unsigned vector, void (*handler)(struct interrupt_frame *))
 {
-	uint64_t offset = (uint64_t)(uintptr_t)handler;
-	idt[vector] = (struct idt_gate){
-	    .offset_low = (uint16_t)offset,
-	    .selector = 0x08,
-	    .type_attr = 0x8e, /* present, DPL 0, 64-bit interrupt gate */
-	    .offset_mid = (uint16_t)(offset >> 16),
-	    .offset_high = (uint32_t)(offset >> 32),
-	};
+	idt[vector] = idt64_gate((uint64_t)(uintptr_t)handler, 0x08, IDT64_INTERRUPT_GATE, 0);
 }
 
 static void setup_idt(void)

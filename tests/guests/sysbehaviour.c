@@ -17,6 +17,7 @@
 #include "sysbehaviour.h"
 #include "guest.h"
 #include "guest_exit.h"
+#include "idt64.h"
 #include "portio.h"
 
 #include <stdbool.h>
@@ -394,16 +395,6 @@ struct __attribute__((packed)) tss64 {
 	uint16_t iomap_base;
 };
 
-struct idt_gate {
-	uint16_t offset_low;
-	uint16_t selector;
-	uint8_t ist;
-	uint8_t type_attr;
-	uint16_t offset_mid;
-	uint32_t offset_high;
-	uint32_t reserved;
-};
-
 #define GATE_INTR 0x8e /* present, 64-bit interrupt gate */
 #define GATE_TRAP 0x8f /* present, 64-bit trap gate */
 #define GATE_DPL3 0x60
@@ -423,14 +414,7 @@ static uint8_t ist2_stack[STACK_SIZE] __attribute__((aligned(16)));
 
 static void set_gate(unsigned vector, uint64_t handler, uint8_t type_attr, uint8_t ist)
 {
-	idt[vector] = (struct idt_gate){
-	    .offset_low = (uint16_t)handler,
-	    .selector = SEL_KCODE,
-	    .ist = ist,
-	    .type_attr = type_attr,
-	    .offset_mid = (uint16_t)(handler >> 16),
-	    .offset_high = (uint32_t)(handler >> 32),
-	};
+	idt[vector] = idt64_gate(handler, SEL_KCODE, type_attr, ist);
 }
 
 static void setup_descriptor_tables(void)
