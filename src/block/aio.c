@@ -176,8 +176,6 @@ static int op_outcome(struct aio_op *op)
 static void start_op(struct block_aio *aio, struct aio_request *ar, struct aio_op *op)
 {
 	ar->pieces++;
-	/* Only the O_DIRECT descriptor bypasses the page cache (block.c opens data_fd without). */
-	op->buffered = op->fd != aio->dev->direct_fd;
 	aio->ops_in_flight++;
 	aio->backend->submit(aio, op);
 }

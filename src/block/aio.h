@@ -26,9 +26,8 @@ struct aio_op {
 	void *buffer;
 	const struct iovec *iov; /* a vectored READ/WRITE (buffer unused), or NULL */
 	unsigned iovcnt;
-	bool buffered; /* fd goes through the page cache (not O_DIRECT) */
-	int result;    /* bytes transferred or -errno, set by the backend */
-	void *token;   /* a write planned by the driver: handed to finish_write, or NULL */
+	int result;  /* bytes transferred or -errno, set by the backend */
+	void *token; /* a write planned by the driver: handed to finish_write, or NULL */
 	struct aio_op *next;
 };
 
