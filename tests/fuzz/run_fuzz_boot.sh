@@ -4,16 +4,13 @@
 #   usage: tests/fuzz/run_fuzz_boot.sh [SECONDS]
 set -eu
 SECONDS_TO_RUN=${1:-60}
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${FUZZ_OUT:-$ROOT/build-fuzz}
+. "$(dirname "$0")/fuzz_build.sh"
 mkdir -p "$OUT/corpus-boot"
 SRC="$ROOT/src/machine/boot*.c $ROOT/src/machine/file_image.c $ROOT/src/machine/elf_image.c
      $ROOT/src/machine/multiboot_header.c $ROOT/src/machine/e820.c
      $ROOT/src/machine/guest_memory.c $ROOT/src/accel/vcpu_state.c $ROOT/src/lib/log.c"
 # shellcheck disable=SC2086
-clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=undefined -I"$ROOT/src" $SRC "$ROOT/tests/fuzz/fuzz_boot.c" \
-	-o "$OUT/fuzz_boot"
+fuzz_build fuzz_boot $SRC
 # Seeds: the guest payloads (multiboot ELF and a.out, PVH ELF) when a build has made them.
 for seed in "$ROOT"/build/tests/guests/*.elf "$ROOT"/build/tests/guests/*aout*.bin; do
 	[ -f "$seed" ] && cp "$seed" "$OUT/corpus-boot/"

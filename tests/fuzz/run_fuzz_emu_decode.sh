@@ -4,15 +4,10 @@
 #   usage: tests/fuzz/run_fuzz_emu_decode.sh [SECONDS]
 set -eu
 SECONDS_TO_RUN=${1:-60}
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${FUZZ_OUT:-$ROOT/build-fuzz}
+. "$(dirname "$0")/fuzz_build.sh"
 mkdir -p "$OUT/corpus-decode"
 # shellcheck disable=SC2086
-clang -std=gnu11 -D_GNU_SOURCE -g -O1 -pthread -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=undefined -I"$ROOT/src" "$ROOT"/src/accel/emu/*.c \
-	"$ROOT/src/accel/vcpu_state.c" "$ROOT/src/lib/log.c" "$ROOT/src/lib/guest_clock.c" \
-	"$ROOT/tests/fuzz/fuzz_emu_decode.c" \
-	-o "$OUT/fuzz_emu_decode"
+fuzz_build fuzz_emu_decode $EMU_CPU_SOURCES
 if [ -r /bin/busybox ] && [ ! -e "$OUT/corpus-decode/seed-0" ]; then
 	for i in 0 1 2 3 4 5 6 7; do
 		{ printf '\002'; dd if=/bin/busybox bs=1 skip=$((4096 + i * 40000)) count=512 2>/dev/null; } \

@@ -4,14 +4,10 @@
 #   usage: tests/fuzz/run_fuzz_emu_system.sh [SECONDS]
 set -eu
 SECONDS_TO_RUN=${1:-60}
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${FUZZ_OUT:-$ROOT/build-fuzz}
+. "$(dirname "$0")/fuzz_build.sh"
 mkdir -p "$OUT/corpus-system"
 # shellcheck disable=SC2086
-clang -std=gnu11 -D_GNU_SOURCE -g -O1 -pthread -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=undefined -I"$ROOT/src" "$ROOT"/src/accel/emu/*.c \
-	"$ROOT/src/accel/vcpu_state.c" "$ROOT/src/lib/log.c" "$ROOT/src/lib/guest_clock.c" \
-	"$ROOT/tests/fuzz/fuzz_emu_system.c" -o "$OUT/fuzz_emu_system"
+fuzz_build fuzz_emu_system $EMU_CPU_SOURCES
 if [ -r /bin/busybox ] && [ ! -e "$OUT/corpus-system/seed-0" ]; then
 	for i in 0 1 2 3; do
 		{ printf "\\00$((i + 1))\\000\\001\\000\\000\\000\\000\\001\\000\\020\\000\\377\\377\\000\\020\\000\\377\\377\\000\\000\\000\\003\\000\\000\\000\\000\\147\\000\\000\\000\\000\\000"

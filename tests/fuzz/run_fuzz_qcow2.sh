@@ -5,8 +5,7 @@
 #   usage: tests/fuzz/run_fuzz_qcow2.sh [SECONDS]
 set -eu
 SECONDS_TO_RUN=${1:-60}
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${FUZZ_OUT:-$ROOT/build-fuzz}
+. "$(dirname "$0")/fuzz_build.sh"
 mkdir -p "$OUT/corpus"
 SRC="$ROOT/src/block/block.c $ROOT/src/block/raw.c $ROOT/src/block/qcow2.c
      $ROOT/src/block/aio.c $ROOT/src/block/aio_threads.c $ROOT/src/block/aio_uring.c
@@ -16,9 +15,7 @@ SRC="$ROOT/src/block/block.c $ROOT/src/block/raw.c $ROOT/src/block/qcow2.c
      $ROOT/src/block/qcow2_writeback.c $ROOT/src/block/qcow2_async.c $ROOT/src/lib/log.c
      $ROOT/src/lib/size.c"
 # shellcheck disable=SC2086
-clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=undefined -I"$ROOT/src" $SRC "$ROOT/tests/fuzz/fuzz_qcow2.c" \
-	-lz -lzstd -luring -o "$OUT/fuzz_qcow2"
+fuzz_build fuzz_qcow2 $SRC -lz -lzstd -luring
 if command -v qemu-img >/dev/null && [ ! -e "$OUT/corpus/seed-plain" ]; then
 	qemu-img create -q -f qcow2 -o cluster_size=512 "$OUT/corpus/seed-plain" 64k
 	qemu-io -c "write -P 7 0 3k" -c "write -z 8k 4k" "$OUT/corpus/seed-plain" >/dev/null

@@ -5,13 +5,9 @@
 #   usage: tests/fuzz/run_fuzz_virtqueue.sh [SECONDS]
 set -eu
 SECONDS_TO_RUN=${1:-60}
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${FUZZ_OUT:-$ROOT/build-fuzz}
+. "$(dirname "$0")/fuzz_build.sh"
 mkdir -p "$OUT/corpus-virtqueue"
-clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=undefined -I"$ROOT/src" "$ROOT/src/virtio/virtqueue.c" \
-	"$ROOT/src/machine/guest_memory.c" "$ROOT/tests/fuzz/fuzz_virtqueue.c" \
-	-o "$OUT/fuzz_virtqueue"
+fuzz_build fuzz_virtqueue "$ROOT/src/virtio/virtqueue.c" "$ROOT/src/machine/guest_memory.c"
 if command -v python3 >/dev/null && [ ! -e "$OUT/corpus-virtqueue/seed-4" ]; then
 	python3 - "$OUT/corpus-virtqueue" <<'PY'
 import struct, sys
