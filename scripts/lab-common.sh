@@ -156,3 +156,16 @@ scenario_header() {
 	v=$(sed -n "s/^# $2: *\([0-9]*\)\$/\1/p" "$1" | head -n1)
 	echo "${v:-$3}"
 }
+
+# Why this host cannot run gureum on hardware virtualization, or empty when it can.
+no_hardware_virt_reason() {
+	local pvm=
+	[[ -e /sys/module/kvm_pvm ]] && pvm=", and /dev/kvm is PVM (kvm_pvm), which emulates unmodified guests"
+	if ! grep -q -w -E 'vmx|svm' /proc/cpuinfo; then
+		echo "the CPU shows no vmx/svm flag$pvm"
+	elif [[ -n $pvm ]]; then
+		echo "/dev/kvm is PVM (kvm_pvm), not VT-x/AMD-V"
+	elif [[ ! -r /dev/kvm || ! -w /dev/kvm ]]; then
+		echo "/dev/kvm is absent or not usable by $(id -un)"
+	fi
+}

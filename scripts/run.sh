@@ -15,19 +15,6 @@ export GUREUM_BIN
 GUEST=$GUREUM_ROOT/out/guest
 PROMPT='gureum-guest# '
 
-# Why this host cannot run gureum on hardware virtualization, or empty when it can.
-no_hardware_virt_reason() {
-	local pvm=
-	[[ -e /sys/module/kvm_pvm ]] && pvm=", and /dev/kvm is PVM (kvm_pvm), which emulates unmodified guests"
-	if ! grep -q -w -E 'vmx|svm' /proc/cpuinfo; then
-		echo "the CPU shows no vmx/svm flag$pvm"
-	elif [[ -n $pvm ]]; then
-		echo "/dev/kvm is PVM (kvm_pvm), not VT-x/AMD-V"
-	elif [[ ! -r /dev/kvm || ! -w /dev/kvm ]]; then
-		echo "/dev/kvm is absent or not usable by $(id -un)"
-	fi
-}
-
 # end_input_at_prompt FILE: once FILE (the console output) shows the shell prompt, type
 # Ctrl-D; gives up after 10 minutes. Its stdout is gureum's stdin.
 end_input_at_prompt() {

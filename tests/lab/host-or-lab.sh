@@ -6,7 +6,8 @@
 # environment; its output and exit status become this script's. Nothing is skipped for want
 # of a device.
 #   tests/lab/host-or-lab.sh [--needs DEVICE[,DEVICE...]] PROGRAM [ARGS...]
-# DEVICE: kvm (/dev/kvm, the default), vhost-net (/dev/vhost-net), tun (/dev/net/tun).
+# DEVICE: kvm (/dev/kvm, the default), kvm-hw (/dev/kvm backed by VT-x/AMD-V, not PVM: for
+# tests that compare what the CPU itself does), vhost-net (/dev/vhost-net), tun (/dev/net/tun).
 # GUREUM_LAB_TESTS=auto (default) | local | lab chooses where. In the lab, PROGRAM, the gureum
 # binary named by $GUREUM, the payloads (and their .expected transcripts) in $GUEST_PAYLOAD_DIR
 # and their shared libraries keep their absolute paths inside L1. An L1 that hangs (see
@@ -37,9 +38,16 @@ missing_devices() {
 	for dev in ${needs//,/ }; do
 		case $dev in
 		kvm) node=/dev/kvm ;;
+		kvm-hw)
+			node=/dev/kvm
+			[[ -z $(no_hardware_virt_reason) ]] || {
+				missing+=("hardware-assisted /dev/kvm")
+				continue
+			}
+			;;
 		vhost-net) node=/dev/vhost-net ;;
 		tun) node=/dev/net/tun ;;
-		*) die "unknown device '$dev' in --needs (kvm, vhost-net, tun)" ;;
+		*) die "unknown device '$dev' in --needs (kvm, kvm-hw, vhost-net, tun)" ;;
 		esac
 		[[ -c $node && -r $node && -w $node ]] || missing+=("$node")
 	done
