@@ -65,8 +65,9 @@ static struct io_uring_sqe *get_sqe(struct block_aio *aio)
  * large request happens on the submitting thread, so requests in flight together are copied one
  * after another on one core (1 MiB reads at depth 32 ran at half the rate of a thread pool).
  * IOSQE_ASYNC hands such a read to io_uring's workers, which copy on every core; with nothing
- * else in flight the hop to a worker only adds latency. Writes stay inline: buffered writes to
- * one file serialize on its inode lock, and workers only contend for it (measured slower). */
+ * else in flight the hop to a worker only adds latency. Writes are left as io_uring runs them:
+ * buffered writes to one file serialize on its inode lock (on ext4 io_uring already runs them
+ * one at a time on one worker), and IOSQE_ASYNC on them measured slower. */
 #define ASYNC_READ_MIN_LENGTH (128u << 10)
 
 static bool worth_a_worker(const struct block_aio *aio, const struct aio_op *op)
