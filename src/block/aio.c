@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "block/bounce_pool.h"
 #include "lib/log.h"
 
 /* io_uring takes 32-bit lengths; longer direct pieces are split. */
@@ -389,7 +390,8 @@ static int start_vectored(struct block_device *dev, struct block_aio *aio, struc
 		return 0;
 	}
 	uint64_t rounded = (req->length + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1);
-	ar->bounce = aligned_alloc(DIRECT_ALIGN, rounded);
+	ar->bounce = bounce_get(dev, rounded);
+	ar->bounce_size = rounded;
 	if (!ar->bounce)
 		return -ENOMEM;
 	if (req->op == BLOCK_OP_WRITE)
@@ -469,7 +471,7 @@ int block_poll(struct block_device *dev)
 		int result = ar->result;
 		if (ar->bounce && req->op == BLOCK_OP_READ && result == 0)
 			iov_copy(req->iov, req->iovcnt, 0, ar->bounce, req->length, false);
-		free(ar->bounce);
+		bounce_put(dev, ar->bounce, ar->bounce_size);
 		free(ar);
 		req->complete(req, result);
 	}

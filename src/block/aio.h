@@ -37,8 +37,9 @@ struct aio_op {
 struct aio_request {
 	struct block_request *req;
 	void *buffer; /* READ/WRITE data: req->buffer, or the bounce buffer of a vectored request */
-	void *
-	    bounce; /* owned: freed (after a READ's data was scattered to req->iov) at completion */
+	/* Owned: given back (after a READ's data was scattered to req->iov) at completion. */
+	void *bounce;
+	size_t bounce_size;
 	int pieces; /* pieces not yet finished */
 	int result; /* first error */
 	struct aio_request *next;

@@ -2,6 +2,7 @@
  * backends. */
 #include "block/block.h"
 #include "block/aio.h"
+#include "block/bounce_pool.h"
 #include "block/driver.h"
 
 #include <errno.h>
@@ -156,6 +157,7 @@ void block_close(struct block_device *dev)
 	if (dev->direct_fd >= 0)
 		close(dev->direct_fd);
 	dev->driver->close(dev);
+	bounce_pool_destroy(dev);
 	free(dev->filename);
 	free(dev);
 }

@@ -117,6 +117,7 @@ struct block_device {
 	int data_fd;	       /* the file map_direct offsets refer to (set by the driver) */
 	int direct_fd;	       /* the same file opened O_DIRECT, or -1 */
 	struct block_aio *aio; /* created by the first block_submit */
+	struct bounce_pool *bounce_pool; /* see bounce_pool.h; created on first use */
 };
 
 /* Longest backing chain followed before giving up; a loop is detected earlier. */
