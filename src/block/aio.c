@@ -181,13 +181,16 @@ static int op_outcome(struct aio_op *op)
  * io_uring's worker, 120k with pwrite). Buffered writes to one file run one at a time anyway
  * (ext4's inode lock; io_uring hashes them to a single worker), so running them here loses no
  * parallelism between writes. What it can cost is a wait in the kernel (dirty-page throttling,
- * a journal commit) that holds up the requests behind it; large writes, whose copy is long
- * enough to overlap with the next submissions, still go to the backend. */
+ * a journal commit) that holds up the requests behind it. A large write goes to the backend
+ * when other I/O is in flight, so its copy overlaps with the next submissions; alone (depth 1)
+ * there is nothing to overlap with, and it runs here too. */
 #define INLINE_WRITE_MAX (64u << 10)
 
-static bool runs_inline(const struct aio_op *op)
+static bool runs_inline(const struct block_aio *aio, const struct aio_op *op)
 {
-	return op->opcode == BLOCK_OP_WRITE && op->buffered && op->length <= INLINE_WRITE_MAX;
+	bool alone = aio->ops_in_flight == 1; /* counting op itself */
+	return op->opcode == BLOCK_OP_WRITE && op->buffered &&
+	       (op->length <= INLINE_WRITE_MAX || alone);
 }
 
 static void write_inline(struct block_aio *aio, struct aio_op *op)
@@ -205,7 +208,7 @@ static void start_op(struct block_aio *aio, struct aio_request *ar, struct aio_o
 {
 	ar->pieces++;
 	aio->ops_in_flight++;
-	if (runs_inline(op))
+	if (runs_inline(aio, op))
 		write_inline(aio, op);
 	else
 		aio->backend->submit(aio, op);
