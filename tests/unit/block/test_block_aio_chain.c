@@ -2,7 +2,7 @@
  * base that is shorter than the disk. Reads of clusters the overlay does not hold go to the
  * backend on the backing image's file; every byte must still come from the right layer (top,
  * middle, base, or zeroes past the base's end), whatever the request's size, alignment, buffers,
- * engine and cache mode. */
+ * engine and cache mode of the top image. */
 #include "block/block.h"
 #include "block/qcow2_create.h"
 
