@@ -31,6 +31,8 @@ static void usage(FILE *out)
 		"  balloon-info    the balloon's target, actual size, reported free memory and "
 		"guest statistics\n"
 		"  status          state, vCPUs, memory and devices of the VM\n"
+		"  pause           stop the vCPUs and the devices (returns once they are)\n"
+		"  resume          let a paused VM run on\n"
 		"  quit            stop the VM\n"
 		"\n"
 		"  --json          print the reply as the VMM sent it (one JSON object)\n");
@@ -44,7 +46,8 @@ static char *build_request(int argc, char **argv)
 	if (strcmp(command, "balloon") == 0 && argc == 2)
 		request = json_pack("{s:s,s:s}", "command", command, "size", argv[1]);
 	else if ((strcmp(command, "balloon-info") == 0 || strcmp(command, "status") == 0 ||
-		  strcmp(command, "quit") == 0) &&
+		  strcmp(command, "quit") == 0 || strcmp(command, "pause") == 0 ||
+		  strcmp(command, "resume") == 0) &&
 		 argc == 1)
 		request = json_pack("{s:s}", "command", command);
 	if (!request && strcmp(command, "balloon") == 0)
@@ -191,6 +194,10 @@ static int print_reply(const char *command, const char *line, bool raw)
 		    "balloon target set; the guest adjusts in the background (see balloon-info)\n");
 	else if (strcmp(command, "quit") == 0)
 		printf("the VM is stopping\n");
+	else if (strcmp(command, "pause") == 0)
+		printf("the VM is paused\n");
+	else if (strcmp(command, "resume") == 0)
+		printf("the VM is running\n");
 	json_decref(reply);
 	return ok ? 0 : 1;
 }

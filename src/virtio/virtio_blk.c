@@ -528,6 +528,16 @@ static void blk_reset(struct virtio_device *d)
 	blk->throttled = false;
 }
 
+/* The VM pauses: every request in flight completes and is answered (the guest finds the
+ * results when it runs again); chains still in the ring wait for resume. */
+static void blk_pause(struct virtio_device *d)
+{
+	struct virtio_blk *blk = blk_of(d);
+	block_drain(blk->disk);
+	blk->throttled = false;
+	notify_if_pushed(blk);
+}
+
 static void blk_destroy(struct virtio_device *d)
 {
 	struct virtio_blk *blk = blk_of(d);
@@ -543,6 +553,7 @@ static const struct virtio_device_ops blk_ops = {
     .reset = blk_reset,
     .queue_kick = blk_queue_kick,
     .destroy = blk_destroy,
+    .pause = blk_pause,
 };
 
 /* ---- Construction --------------------------------------------------------------------- */

@@ -32,6 +32,12 @@ static bool device_running(const struct virtio_device *d)
 	       !(d->status & (VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED));
 }
 
+/* Running and not paused: the device thread may call into the device model. */
+static bool device_active(const struct virtio_device *d)
+{
+	return device_running(d) && !d->paused;
+}
+
 static int init_lock(struct virtio_device *d)
 {
 	pthread_mutexattr_t attr;
@@ -90,7 +96,8 @@ static void on_kick(void *opaque, uint32_t events)
 	if (read(d->kick_fd[src->index], &count, sizeof(count)) != sizeof(count))
 		return;
 	lock(d);
-	if (device_running(d) && d->queues[src->index].enabled && !d->kick_external[src->index]) {
+	/* A kick dropped while paused is made up for by virtio_device_resume's poll. */
+	if (device_active(d) && d->queues[src->index].enabled && !d->kick_external[src->index]) {
 		d->kicks++;
 		d->ops->queue_kick(d, src->index);
 	}
@@ -103,7 +110,7 @@ static void on_watch(void *opaque, uint32_t events)
 	struct virtio_device *d = w->dev;
 	lock(d);
 	/* A stopped device's fds are watched for no events, but epoll still reports hang-ups. */
-	if (device_running(d) && w->fd >= 0)
+	if (device_active(d) && w->fd >= 0)
 		w->handler(d, events);
 	unlock(d);
 }
@@ -112,12 +119,19 @@ static void on_watch(void *opaque, uint32_t events)
  * readable fd whose handler may not run would spin the device thread). */
 static uint32_t kick_events(const struct virtio_device *d, unsigned index)
 {
-	return d->kick_external[index] ? 0 : EPOLLIN;
+	return d->kick_external[index] || d->paused ? 0 : EPOLLIN;
 }
 
 static uint32_t watch_events(const struct virtio_device *d, const struct virtio_watch *w)
 {
-	return device_running(d) ? w->events : 0;
+	return device_active(d) ? w->events : 0;
+}
+
+static void apply_kick_events(struct virtio_device *d)
+{
+	for (unsigned i = 0; i < d->num_queues; i++)
+		if (d->kick_fd[i] >= 0)
+			event_loop_modify(&d->loop, d->kick_fd[i], kick_events(d, i));
 }
 
 static void apply_watch_events(struct virtio_device *d)
@@ -463,4 +477,34 @@ void virtio_device_destroy(struct virtio_device *d)
 	pthread_mutex_destroy(&d->lock);
 	if (d->ops->destroy)
 		d->ops->destroy(d);
+}
+
+/* --- pause and resume --------------------------------------------------------------------- */
+
+void virtio_device_pause(struct virtio_device *d)
+{
+	lock(d);
+	if (!d->paused) {
+		d->paused = true;
+		apply_kick_events(d);
+		apply_watch_events(d);
+		if (device_running(d) && d->ops->pause)
+			d->ops->pause(d);
+	}
+	unlock(d);
+}
+
+void virtio_device_resume(struct virtio_device *d)
+{
+	lock(d);
+	if (d->paused) {
+		d->paused = false;
+		bool ok = !device_running(d) || !d->ops->resume || d->ops->resume(d) == 0;
+		apply_kick_events(d);
+		apply_watch_events(d);
+		for (unsigned i = 0; ok && device_running(d) && i < d->num_queues; i++)
+			if (d->queues[i].enabled && !d->kick_external[i])
+				poll_queue(d, i);
+	}
+	unlock(d);
 }

@@ -64,6 +64,13 @@ struct virtio_device_ops {
 	void (*queue_kick)(struct virtio_device *d, unsigned index);
 	/* Frees the device model (after reset, with the thread stopped). */
 	void (*destroy)(struct virtio_device *d);
+	/* Optional. The VM pauses: finish the requests in flight (their results reach the used
+	 * rings) and stop whatever works on guest memory outside the device thread (an in-kernel
+	 * backend). Called with the lock held, the device started, its fds no longer watched. */
+	void (*pause)(struct virtio_device *d);
+	/* Optional. The VM resumes after pause: restart what pause stopped. Returns 0, or -1
+	 * after calling virtio_device_fail(). The core then polls every enabled queue. */
+	int (*resume)(struct virtio_device *d);
 };
 
 /* How the device raises interrupts: provided by the transport. Called with the device lock. */
@@ -93,6 +100,7 @@ struct virtio_device {
 	 * core does not watch it. */
 	bool kick_external[VIRTIO_MAX_QUEUES];
 	bool started; /* start() succeeded and no reset since */
+	bool paused;  /* the VM is paused: no callbacks, nothing watched (virtio_device_pause) */
 	bool failure_logged;
 
 	const struct guest_memory *mem;
@@ -135,6 +143,13 @@ void virtio_device_enable_queue(struct virtio_device *d, unsigned index);
 void virtio_device_kick(struct virtio_device *d, unsigned index);
 /* Stops the thread, resets, and calls ops->destroy. */
 void virtio_device_destroy(struct virtio_device *d);
+/* The VM pauses (its vCPUs are stopped first): from return on, the device runs no callback
+ * and touches no guest memory, and the requests it had in flight are finished. A reset or
+ * driver start while paused is still honoured, but the device stays quiet. */
+void virtio_device_pause(struct virtio_device *d);
+/* The VM resumes: the device looks at every enabled queue again (kicks that arrived while
+ * it was paused were not processed). */
+void virtio_device_resume(struct virtio_device *d);
 
 /* Device-model side. */
 /* After pushing used chains on queue `index`: interrupts the driver if it wants one. */

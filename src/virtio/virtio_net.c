@@ -88,6 +88,7 @@ struct virtio_net {
 	enum vhost_mode vhost_mode;
 	struct vhost_net *vhost; /* NULL: userspace path only */
 	bool vhost_running;
+	bool vhost_paused; /* stopped by net_pause, to be restarted by net_resume */
 
 	/* Transmit: a chain the tap refused with EAGAIN is kept and sent first on EPOLLOUT. */
 	bool tx_blocked;
@@ -609,10 +610,35 @@ static void net_reset(struct virtio_device *d)
 	struct virtio_net *net = to_net(d);
 	if (net->vhost_running)
 		vhost_net_stop(net->vhost, d);
-	net->vhost_running = false;
+	net->vhost_running = net->vhost_paused = false;
 	/* Chains held in the pool or pending belong to the old rings: forget them. */
 	rx_pool_clear(&net->rx);
 	net->tx_pending = net->tx_blocked = net->rx_starved = false;
+}
+
+/* The VM pauses: vhost's kernel thread must stop moving packets in and out of guest memory
+ * (its ring positions come back into our queues); without vhost, not watching the tap is all
+ * it takes. */
+static void net_pause(struct virtio_device *d)
+{
+	struct virtio_net *net = to_net(d);
+	if (!net->vhost_running)
+		return;
+	vhost_net_stop(net->vhost, d);
+	net->vhost_running = false;
+	net->vhost_paused = true;
+}
+
+static int net_resume(struct virtio_device *d)
+{
+	struct virtio_net *net = to_net(d);
+	if (!net->vhost_paused)
+		return 0;
+	net->vhost_paused = false;
+	int rc = start_vhost(net);
+	if (rc > 0) /* vhost refused again: the userspace path takes over */
+		set_tap_events(net, EPOLLIN);
+	return rc < 0 ? -1 : 0;
 }
 
 static void net_config_read(struct virtio_device *d, uint32_t offset, void *data, unsigned size)
@@ -637,6 +663,8 @@ static const struct virtio_device_ops net_ops = {
     .reset = net_reset,
     .queue_kick = net_queue_kick,
     .destroy = net_destroy,
+    .pause = net_pause,
+    .resume = net_resume,
 };
 
 /* --- construction -------------------------------------------------------------------------- */

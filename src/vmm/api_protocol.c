@@ -100,20 +100,24 @@ static char *do_status(const struct api_ops *ops)
 				    (int)status.boots, "devices", devices));
 }
 
-static char *do_quit(const struct api_ops *ops)
+/* A command without arguments whose reply is just ok or the error. */
+static char *do_action(const struct api_ops *ops,
+		       int (*action)(void *opaque, char *err, size_t err_len))
 {
 	char err[ERR_LEN] = "";
-	if (ops->quit(ops->opaque, err, sizeof(err)) < 0)
+	if (action(ops->opaque, err, sizeof(err)) < 0)
 		return api_error_reply(err);
 	return ok_reply();
 }
+
+#define COMMAND_LIST "balloon, balloon-info, status, pause, resume, quit"
 
 static char *dispatch(const struct api_ops *ops, const json_t *request)
 {
 	const char *command = json_string_value(json_object_get(request, "command"));
 	if (!command)
-		return api_error_reply("the request has no \"command\" string (commands: balloon, "
-				       "balloon-info, status, quit)");
+		return api_error_reply(
+		    "the request has no \"command\" string (commands: " COMMAND_LIST ")");
 	if (strcmp(command, "balloon") == 0)
 		return do_balloon(ops, request);
 	if (strcmp(command, "balloon-info") == 0)
@@ -121,10 +125,12 @@ static char *dispatch(const struct api_ops *ops, const json_t *request)
 	if (strcmp(command, "status") == 0)
 		return do_status(ops);
 	if (strcmp(command, "quit") == 0)
-		return do_quit(ops);
-	return error_replyf("unknown command \"%.64s\" (commands: balloon, balloon-info, status, "
-			    "quit)",
-			    command);
+		return do_action(ops, ops->quit);
+	if (strcmp(command, "pause") == 0)
+		return do_action(ops, ops->pause);
+	if (strcmp(command, "resume") == 0)
+		return do_action(ops, ops->resume);
+	return error_replyf("unknown command \"%.64s\" (commands: " COMMAND_LIST ")", command);
 }
 
 char *api_handle_request(const struct api_ops *ops, const char *line, size_t len)

@@ -4,6 +4,9 @@
  *   {"command":"balloon-info"}  -> {"ok":true,"target":..,"actual":..,"reported":..,"stats":{..}}
  *   {"command":"status"}        -> {"ok":true,"state":"running","vcpus":..,"memory":..,
  *                                   "boots":..,"devices":[..]}
+ *   {"command":"pause"}         -> {"ok":true} once every vCPU has stopped and the devices
+ *                                   finished their requests in flight ("state":"paused")
+ *   {"command":"resume"}        -> {"ok":true}, the VM runs on
  *   {"command":"quit"}          -> {"ok":true}, then the VM stops
  * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
  * dispatches (no sockets, no VM), so it is tested on its own; api_server.c does the I/O. */
@@ -20,7 +23,7 @@
 #define API_DEVICE_NAME_LEN 32
 
 struct api_status {
-	const char *state; /* "running", "rebooting" */
+	const char *state; /* "starting", "running", "paused", "stopping", "rebooting" */
 	unsigned vcpus;
 	uint64_t memory;
 	unsigned boots;
@@ -35,6 +38,8 @@ struct api_ops {
 	int (*balloon_info)(void *opaque, struct balloon_info *info, char *err, size_t err_len);
 	int (*status)(void *opaque, struct api_status *status, char *err, size_t err_len);
 	int (*quit)(void *opaque, char *err, size_t err_len);
+	int (*pause)(void *opaque, char *err, size_t err_len);
+	int (*resume)(void *opaque, char *err, size_t err_len);
 	void *opaque;
 };
 

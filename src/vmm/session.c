@@ -272,7 +272,9 @@ static int api_status(void *opaque, struct api_status *status, char *err, size_t
 	if (!vm)
 		return 0; /* a state of its own, not an error */
 	pthread_mutex_lock(&vm->lock);
-	status->state = vm->stop_reason == VM_RUNNING ? "running" : "stopping";
+	status->state = vm->stop_reason != VM_RUNNING ? "stopping"
+			: vm->paused		      ? "paused"
+						      : "running";
 	pthread_mutex_unlock(&vm->lock);
 	for (unsigned i = 0; i < vm->nr_virtio && i < API_MAX_DEVICES; i++)
 		snprintf(status->devices[status->nr_devices++], API_DEVICE_NAME_LEN, "%s",
@@ -292,11 +294,43 @@ static int api_quit(void *opaque, char *err, size_t err_len)
 	return 0;
 }
 
+static int api_pause(void *opaque, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	int rc = vm_pause(vm, err, err_len);
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0)
+		log_info("the VM is paused (resume it with: gureum ctl SOCKET resume)");
+	return rc;
+}
+
+static int api_resume(void *opaque, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	int rc = vm_resume(vm, err, err_len);
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0)
+		log_info("the VM runs again");
+	return rc;
+}
+
 static int open_api_socket(struct session *s)
 {
 	if (!s->config->api_socket)
 		return 0;
-	struct api_ops ops = {api_balloon_set, api_balloon_info, api_status, api_quit, s};
+	struct api_ops ops = {.balloon_set = api_balloon_set,
+			      .balloon_info = api_balloon_info,
+			      .status = api_status,
+			      .quit = api_quit,
+			      .pause = api_pause,
+			      .resume = api_resume,
+			      .opaque = s};
 	char err[512] = "";
 	s->api = api_server_open(s->config->api_socket, &s->loop, &ops, err, sizeof(err));
 	if (!s->api)

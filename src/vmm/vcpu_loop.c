@@ -114,6 +114,9 @@ void *vcpu_thread_main(void *arg)
 	struct vm *vm = vcpu->vm;
 	block_host_signals(vm->accel);
 	while (!vm_stopping(vm)) {
+		vm_park_vcpu_if_paused(vm);
+		if (vm_stopping(vm))
+			break;
 		if (!vcpu->first_run_done) {
 			vcpu->first_run_done = true;
 			if (vcpu->index == 0)

@@ -74,6 +74,7 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 	vm->nr_vcpus = config->cpus;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->stopped_cond, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	io_bus_init(&vm->pio, "port I/O");
 	io_bus_init(&vm->mmio, "MMIO");
 	guest_clock_init(&vm->clock, VM_GUEST_TSC_HZ);
@@ -120,6 +121,7 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status)
 			if (vm->vcpus && vm->vcpus[i].accel_vcpu)
 				vm->accel->vcpu_kick(vm->vcpus[i].accel_vcpu);
 		pthread_cond_broadcast(&vm->stopped_cond);
+		pthread_cond_broadcast(&vm->pause_cond); /* parked vCPUs leave, a pauser gives up */
 	}
 	pthread_mutex_unlock(&vm->lock);
 }
@@ -175,5 +177,6 @@ void vm_destroy(struct vm *vm)
 	io_bus_destroy(&vm->mmio);
 	pthread_mutex_destroy(&vm->lock);
 	pthread_cond_destroy(&vm->stopped_cond);
+	pthread_cond_destroy(&vm->pause_cond);
 	free(vm);
 }

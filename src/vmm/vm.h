@@ -96,6 +96,11 @@ struct vm {
 
 	pthread_mutex_t lock;
 	pthread_cond_t stopped_cond;
+	/* Pause (vm_pause.c): vCPUs park at the top of their loop while pause_requested; paused
+	 * once all of them have and the devices are quiet. Under `lock`. */
+	pthread_cond_t pause_cond;
+	bool pause_requested, paused;
+	unsigned vcpus_parked;
 	enum vm_stop_reason stop_reason;
 	int exit_status;
 	uint64_t first_run_ns; /* CLOCK_MONOTONIC of the first KVM_RUN, 0 before */
@@ -112,6 +117,15 @@ enum vm_stop_reason vm_wait(struct vm *vm);
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status);
 /* Joins the vCPU threads and frees everything. */
 void vm_destroy(struct vm *vm);
+
+/* Pause and resume (vm_pause.c), from any thread but the vCPUs'. vm_pause returns once every
+ * vCPU is out of the guest and every device has finished its requests in flight; vm_resume
+ * lets them go on. Each returns 0, or -1 with one sentence in `err` (already paused, not
+ * paused, stopping). A stop request ends a pause. */
+int vm_pause(struct vm *vm, char *err, size_t err_len);
+int vm_resume(struct vm *vm, char *err, size_t err_len);
+/* Called by a vCPU thread at the top of its loop: waits there while the VM is paused. */
+void vm_park_vcpu_if_paused(struct vm *vm);
 
 /* The userspace irqchip (userspace_irqchip.c): creates it on the VM's buses, sets vm->irq to
  * its router and starts the PIT's timer. stop_timer ends the timer thread (before the vCPUs go

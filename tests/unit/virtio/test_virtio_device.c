@@ -22,7 +22,7 @@
 
 struct echo_device {
 	struct virtio_device dev;
-	int starts, resets, kicks, backend_events;
+	int starts, resets, kicks, backend_events, pauses, resumes;
 	pthread_t kick_thread;
 	int backend_fd;
 	bool fail_on_kick;
@@ -82,11 +82,24 @@ static void echo_destroy(struct virtio_device *d)
 	free(to_echo(d));
 }
 
+static void echo_pause(struct virtio_device *d)
+{
+	to_echo(d)->pauses++;
+}
+
+static int echo_resume(struct virtio_device *d)
+{
+	to_echo(d)->resumes++;
+	return 0;
+}
+
 static const struct virtio_device_ops echo_ops = {
     .start = echo_start,
     .reset = echo_reset,
     .queue_kick = echo_queue_kick,
     .destroy = echo_destroy,
+    .pause = echo_pause,
+    .resume = echo_resume,
 };
 
 static void fake_notify_queue(void *opaque, unsigned index)
@@ -428,6 +441,49 @@ Test(virtio_device, backend_fds_are_watched_only_while_started)
 	settle();
 	cr_assert_eq(__atomic_load_n(&echo->backend_events, __ATOMIC_ACQUIRE), 1,
 		     "an unwatched fd is not watched again");
+}
+
+/* Paused, the device runs no callback: kicks and backend events wait, and resume processes
+ * what the driver made available meanwhile. Pausing twice is one pause. */
+Test(virtio_device, a_paused_device_runs_nothing_until_resumed)
+{
+	echo->backend_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	cr_assert_geq(echo->backend_fd, 0);
+	cr_assert_eq(virtio_device_watch(&echo->dev, echo->backend_fd, EPOLLIN, echo_backend), 0);
+	negotiate(version_1());
+	configure_queue(0, QUEUE_SIZE);
+	driver_ok();
+	cr_assert(wait_for(&echo->kicks, 1));
+	settle();
+	int kicks = __atomic_load_n(&echo->kicks, __ATOMIC_ACQUIRE);
+	virtio_device_pause(&echo->dev);
+	virtio_device_pause(&echo->dev);
+	cr_assert_eq(echo->pauses, 1);
+	add_buffer(0);
+	virtio_device_kick(&echo->dev, 0);
+	uint64_t one = 1;
+	cr_assert_eq(write(echo->backend_fd, &one, sizeof(one)), sizeof(one));
+	settle();
+	cr_assert_eq(__atomic_load_n(&echo->kicks, __ATOMIC_ACQUIRE), kicks);
+	cr_assert_eq(__atomic_load_n(&echo->backend_events, __ATOMIC_ACQUIRE), 0);
+	cr_assert_eq(used_idx(0), 0, "nothing was used while paused");
+	virtio_device_resume(&echo->dev);
+	cr_assert_eq(echo->resumes, 1);
+	cr_assert(wait_for(&echo->kicks, kicks + 1), "resume looks at the queue");
+	cr_assert(wait_for(&echo->backend_events, 1), "the backend event is seen after resume");
+	cr_assert_eq(used_idx(0), 1);
+}
+
+Test(virtio_device, pausing_a_device_that_is_not_started_calls_no_model_hook)
+{
+	virtio_device_pause(&echo->dev);
+	virtio_device_resume(&echo->dev);
+	cr_assert_eq(echo->pauses, 0);
+	cr_assert_eq(echo->resumes, 0);
+	negotiate(version_1());
+	configure_queue(0, QUEUE_SIZE);
+	driver_ok();
+	cr_assert(wait_for(&echo->kicks, 1), "the device works after a pause before start");
 }
 
 static uint64_t process_cpu_ns(void)

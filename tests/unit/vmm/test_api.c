@@ -19,6 +19,7 @@
 /* A VM as the protocol sees it: records what it was asked, answers from fields. */
 struct fake_vm {
 	int balloon_calls, quit_calls;
+	bool paused;
 	uint64_t balloon_bytes;
 	bool refuse; /* every operation fails, as between two boots */
 	struct balloon_info info;
@@ -71,8 +72,37 @@ static int fake_quit(void *opaque, char *err, size_t err_len)
 	return 0;
 }
 
+/* Pause and resume as the VM answers them: each only from the other state. */
+static int fake_pause(void *opaque, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->paused) {
+		snprintf(err, err_len, "the VM is already paused");
+		return -1;
+	}
+	vm->paused = true;
+	return 0;
+}
+
+static int fake_resume(void *opaque, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (!vm->paused) {
+		snprintf(err, err_len, "the VM is not paused");
+		return -1;
+	}
+	vm->paused = false;
+	return 0;
+}
+
 static struct fake_vm vm;
-static struct api_ops ops = {fake_balloon_set, fake_balloon_info, fake_status, fake_quit, &vm};
+static struct api_ops ops = {.balloon_set = fake_balloon_set,
+			     .balloon_info = fake_balloon_info,
+			     .status = fake_status,
+			     .quit = fake_quit,
+			     .pause = fake_pause,
+			     .resume = fake_resume,
+			     .opaque = &vm};
 
 static void reset_vm(void)
 {
@@ -195,6 +225,24 @@ Test(api_protocol, quit_stops_the_vm)
 	json_t *r = ask("{\"command\":\"quit\"}");
 	cr_assert(reply_ok(r));
 	cr_assert_eq(vm.quit_calls, 1);
+	json_decref(r);
+}
+
+Test(api_protocol, pause_and_resume_reach_the_vm_and_its_refusals_come_back)
+{
+	json_t *r = ask("{\"command\":\"resume\"}");
+	cr_assert_str_eq(reply_error(r), "the VM is not paused");
+	json_decref(r);
+	r = ask("{\"command\":\"pause\"}");
+	cr_assert(reply_ok(r));
+	cr_assert(vm.paused);
+	json_decref(r);
+	r = ask("{\"command\":\"pause\"}");
+	cr_assert_str_eq(reply_error(r), "the VM is already paused");
+	json_decref(r);
+	r = ask("{\"command\":\"resume\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_not(vm.paused);
 	json_decref(r);
 }
 
