@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "block/bounce_pool.h"
 #include "lib/log.h"
 
 /* io_uring takes 32-bit lengths; longer direct pieces are split. */
@@ -180,19 +181,28 @@ static void start_op(struct block_aio *aio, struct aio_request *ar, struct aio_o
 	aio->backend->submit(aio, op);
 }
 
-static int submit_op(struct block_aio *aio, struct aio_request *ar, int opcode, int fd,
-		     uint64_t offset, uint64_t length, void *buffer, void *token)
+/* Data I/O on file: its O_DIRECT descriptor where the transfer is aligned, the buffered one
+ * otherwise. */
+static void choose_fd(struct aio_op *op, const struct block_device *file, bool aligned_io)
+{
+	op->buffered = file->direct_fd < 0 || !aligned_io;
+	op->fd = op->buffered ? file->data_fd : file->direct_fd;
+}
+
+static int submit_op(struct block_aio *aio, struct aio_request *ar, int opcode,
+		     const struct block_device *file, bool aligned_io, uint64_t offset,
+		     uint64_t length, void *buffer, void *token)
 {
 	struct aio_op *op = calloc(1, sizeof(*op));
 	if (!op)
 		return -ENOMEM;
 	*op = (struct aio_op){.owner = ar,
 			      .opcode = opcode,
-			      .fd = fd,
 			      .offset = offset,
 			      .length = length,
 			      .buffer = buffer,
 			      .token = token};
+	choose_fd(op, file, aligned_io);
 	start_op(aio, ar, op);
 	return 0;
 }
@@ -277,14 +287,29 @@ static int plan_write(struct block_device *dev, struct block_aio *aio, uint64_t 
 /* One piece of data I/O for the backend; a planned write that cannot be started is finished
  * (failed) at once so that the driver forgets it. */
 static int submit_piece(struct block_device *dev, struct block_aio *aio, struct aio_request *ar,
-			uint64_t host, uint64_t length, void *buffer, void *token)
+			const struct block_extent *ext, void *buffer, void *token)
 {
-	int fd =
-	    dev->direct_fd >= 0 && aligned(host, length, buffer) ? dev->direct_fd : dev->data_fd;
-	int ret = submit_op(aio, ar, ar->req->op, fd, host, length, buffer, token);
+	int ret =
+	    submit_op(aio, ar, ar->req->op, ext->file, aligned(ext->offset, ext->length, buffer),
+		      ext->offset, ext->length, buffer, token);
 	if (ret < 0 && token)
 		dev->driver->finish_write(dev, token, ret);
 	return ret;
+}
+
+/* The driver's map_direct, clipped to the range; a driver without one has everything
+ * synchronous. */
+static int map_range(struct block_device *dev, int op, uint64_t offset, uint64_t length,
+		     struct block_extent *ext)
+{
+	if (!dev->driver->map_direct) {
+		*ext = (struct block_extent){.file = dev, .length = length};
+		return 0;
+	}
+	int direct = dev->driver->map_direct(dev, op, offset, length, ext);
+	if (direct >= 0 && ext->length > length)
+		ext->length = length;
+	return direct;
 }
 
 /* Cuts a read or write into pieces: direct and planned ones go to the backend, runs of the
@@ -295,28 +320,24 @@ static int split_data_request(struct block_device *dev, struct block_aio *aio,
 	struct block_request *req = ar->req;
 	uint64_t end = req->offset + req->length, slow_start = req->offset;
 	for (uint64_t at = req->offset; at < end;) {
-		uint64_t host, mapped, left = end - at;
-		if (left > MAX_DIRECT_PIECE)
-			left = MAX_DIRECT_PIECE;
-		int direct = dev->driver->map_direct
-				 ? dev->driver->map_direct(dev, req->op, at, left, &host, &mapped)
-				 : 0;
+		uint64_t left = end - at < MAX_DIRECT_PIECE ? end - at : MAX_DIRECT_PIECE;
+		struct block_extent ext;
+		int direct = map_range(dev, req->op, at, left, &ext);
 		if (direct < 0)
 			return direct;
-		if (!dev->driver->map_direct)
-			mapped = end - at;
-		if (mapped > left)
-			mapped = left;
+		uint64_t mapped = ext.length;
 		void *buffer = (char *)ar->buffer + (at - req->offset);
-		struct block_write_plan plan = {.length = mapped, .token = NULL};
+		void *token = NULL;
 		if (!direct && req->op == BLOCK_OP_WRITE && dev->driver->plan_write) {
+			struct block_write_plan plan = {.token = NULL};
 			direct = plan_write(dev, aio, at, left, buffer, &plan);
 			if (direct < 0)
 				return direct;
 			mapped = plan.mapped;
 			if (direct) {
-				host = plan.host_offset;
+				ext = (struct block_extent){dev, plan.host_offset, plan.length};
 				buffer = (void *)plan.buffer;
+				token = plan.token;
 			}
 		}
 		if (!direct) {
@@ -324,10 +345,10 @@ static int split_data_request(struct block_device *dev, struct block_aio *aio,
 			continue;
 		}
 		int ret = run_synchronously(dev, ar, slow_start, at - slow_start);
-		if (ret < 0 && plan.token)
-			dev->driver->finish_write(dev, plan.token, ret);
+		if (ret < 0 && token)
+			dev->driver->finish_write(dev, token, ret);
 		if (!ret)
-			ret = submit_piece(dev, aio, ar, host, plan.length, buffer, plan.token);
+			ret = submit_piece(dev, aio, ar, &ext, buffer, token);
 		if (ret < 0)
 			return ret;
 		at += mapped;
@@ -346,32 +367,31 @@ static int start_vectored(struct block_device *dev, struct block_aio *aio, struc
 		return -EINVAL;
 	if (req->length == 0)
 		return 0;
-	uint64_t host = 0, mapped = 0;
+	struct block_extent ext = {.length = 0};
 	int direct = 0;
-	if (dev->driver->map_direct && req->length <= MAX_DIRECT_PIECE && req->iovcnt <= MAX_IOVCNT)
-		direct =
-		    dev->driver->map_direct(dev, req->op, req->offset, req->length, &host, &mapped);
+	if (req->length <= MAX_DIRECT_PIECE && req->iovcnt <= MAX_IOVCNT)
+		direct = map_range(dev, req->op, req->offset, req->length, &ext);
 	if (direct < 0)
 		return direct;
-	if (direct && mapped >= req->length) {
+	if (direct && ext.length >= req->length) {
 		struct aio_op *op = calloc(1, sizeof(*op));
 		if (!op)
 			return -ENOMEM;
-		bool aligned_io = ((host | req->length) & (DIRECT_ALIGN - 1)) == 0 &&
-				  iov_aligned(req->iov, req->iovcnt);
 		*op = (struct aio_op){.owner = ar,
 				      .opcode = req->op,
-				      .fd = dev->direct_fd >= 0 && aligned_io ? dev->direct_fd
-									      : dev->data_fd,
-				      .offset = host,
+				      .offset = ext.offset,
 				      .length = req->length,
 				      .iov = req->iov,
 				      .iovcnt = req->iovcnt};
+		choose_fd(op, ext.file,
+			  ((ext.offset | req->length) & (DIRECT_ALIGN - 1)) == 0 &&
+			      iov_aligned(req->iov, req->iovcnt));
 		start_op(aio, ar, op);
 		return 0;
 	}
 	uint64_t rounded = (req->length + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1);
-	ar->bounce = aligned_alloc(DIRECT_ALIGN, rounded);
+	ar->bounce = bounce_get(dev, rounded);
+	ar->bounce_size = rounded;
 	if (!ar->bounce)
 		return -ENOMEM;
 	if (req->op == BLOCK_OP_WRITE)
@@ -400,7 +420,7 @@ static int start_request(struct block_device *dev, struct block_aio *aio, struct
 		 * A driver with caches writes them back in order, synchronously; it waits for the
 		 * I/O in flight, whose completions may still change the metadata. */
 		if (!dev->driver->caches_metadata)
-			return submit_op(aio, ar, BLOCK_OP_FLUSH, dev->data_fd, 0, 0, NULL, NULL);
+			return submit_op(aio, ar, BLOCK_OP_FLUSH, dev, false, 0, 0, NULL, NULL);
 		wait_for_ops(aio, true);
 		return block_flush(dev);
 	case BLOCK_OP_DISCARD:
@@ -451,7 +471,7 @@ int block_poll(struct block_device *dev)
 		int result = ar->result;
 		if (ar->bounce && req->op == BLOCK_OP_READ && result == 0)
 			iov_copy(req->iov, req->iovcnt, 0, ar->bounce, req->length, false);
-		free(ar->bounce);
+		bounce_put(dev, ar->bounce, ar->bounce_size);
 		free(ar);
 		req->complete(req, result);
 	}

@@ -4,7 +4,8 @@
  * place (raw files; allocated qcow2 clusters) go to an I/O backend, io_uring or a thread pool.
  * Allocating writes are planned by the driver (plan_write: new clusters, copy-on-write buffer)
  * and their data goes to the backend too; the driver's finish_write then updates its metadata.
- * The rest (reads from backing files or compressed clusters, zeroes, discards) runs
+ * Reads of data a backing image holds go to the backend too, on that image's file.
+ * The rest (compressed clusters, zeroes, discards) runs
  * synchronously through the driver on the submitting thread. Driver metadata is only ever
  * touched by the submitting thread. Completions are collected and handed to the request callbacks
  * in block_poll; an eventfd tells the caller's event loop when to call it. */
@@ -21,6 +22,7 @@ struct aio_op {
 	struct aio_request *owner;
 	int opcode; /* BLOCK_OP_READ, BLOCK_OP_WRITE or BLOCK_OP_FLUSH */
 	int fd;
+	bool buffered; /* fd goes through the page cache (not an O_DIRECT descriptor) */
 	uint64_t offset;
 	uint64_t length;
 	void *buffer;
@@ -35,8 +37,9 @@ struct aio_op {
 struct aio_request {
 	struct block_request *req;
 	void *buffer; /* READ/WRITE data: req->buffer, or the bounce buffer of a vectored request */
-	void *
-	    bounce; /* owned: freed (after a READ's data was scattered to req->iov) at completion */
+	/* Owned: given back (after a READ's data was scattered to req->iov) at completion. */
+	void *bounce;
+	size_t bounce_size;
 	int pieces; /* pieces not yet finished */
 	int result; /* first error */
 	struct aio_request *next;

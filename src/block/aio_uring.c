@@ -72,9 +72,7 @@ static struct io_uring_sqe *get_sqe(struct block_aio *aio)
 
 static bool worth_a_worker(const struct block_aio *aio, const struct aio_op *op)
 {
-	/* Only the O_DIRECT descriptor bypasses the page cache (block.c opens data_fd without). */
-	bool buffered = op->fd != aio->dev->direct_fd;
-	return op->opcode == BLOCK_OP_READ && buffered && op->length >= ASYNC_READ_MIN_LENGTH &&
+	return op->opcode == BLOCK_OP_READ && op->buffered && op->length >= ASYNC_READ_MIN_LENGTH &&
 	       aio->ops_in_flight > 1;
 }
 

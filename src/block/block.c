@@ -2,6 +2,7 @@
  * backends. */
 #include "block/block.h"
 #include "block/aio.h"
+#include "block/bounce_pool.h"
 #include "block/driver.h"
 
 #include <errno.h>
@@ -136,14 +137,16 @@ static int open_in_chain(const char *filename, const char *format, unsigned flag
 int block_open(const char *filename, const char *format, unsigned flags, struct block_device **out,
 	       struct block_error *err)
 {
-	struct block_chain chain = {0};
+	/* Backing images bypass the page cache when the top does (QEMU's cache modes too). */
+	struct block_chain chain = {.inherited_flags = flags & BLOCK_OPEN_DIRECT};
 	return open_in_chain(filename, format, flags, &chain, out, err);
 }
 
 int block_open_backing(const char *filename, const char *format, struct block_chain *chain,
 		       struct block_device **out, struct block_error *err)
 {
-	return open_in_chain(filename, format, BLOCK_OPEN_READ_ONLY, chain, out, err);
+	return open_in_chain(filename, format, BLOCK_OPEN_READ_ONLY | chain->inherited_flags, chain,
+			     out, err);
 }
 
 void block_close(struct block_device *dev)
@@ -154,6 +157,7 @@ void block_close(struct block_device *dev)
 	if (dev->direct_fd >= 0)
 		close(dev->direct_fd);
 	dev->driver->close(dev);
+	bounce_pool_destroy(dev);
 	free(dev->filename);
 	free(dev);
 }

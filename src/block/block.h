@@ -53,6 +53,14 @@ struct block_status {
 	uint64_t host_offset;
 };
 
+/* Where a range of the disk lies in a file (see map_direct). */
+struct block_extent {
+	struct block_device *file; /* whose data_fd (or direct_fd) holds it: the device itself, or
+				      for reads an image of its backing chain */
+	uint64_t offset;	   /* where in that file */
+	uint64_t length;	   /* how many bytes of the range, always > 0 */
+};
+
 /* One asynchronous write planned by a driver (see plan_write). */
 struct block_write_plan {
 	uint64_t mapped;      /* guest bytes from offset that this piece covers */
@@ -71,17 +79,18 @@ struct block_driver {
 	int (*discard)(struct block_device *dev, uint64_t offset, uint64_t length);
 	int (*write_zeroes)(struct block_device *dev, uint64_t offset, uint64_t length);
 	void (*close)(struct block_device *dev);
-	/* For asynchronous requests: says whether the first bytes of [offset, offset + length)
-	 * can be read or written directly in data_fd without touching metadata. Returns 1 when
-	 * [offset, offset + *mapped) lies contiguously at *host_offset, 0 when the first *mapped
-	 * bytes need the synchronous operation, or a negative errno. *mapped is always > 0. */
 	/* What backs [offset, offset + length): see block_get_status. */
 	int (*status)(struct block_device *dev, uint64_t offset, uint64_t length,
 		      struct block_status *st);
 	/* The backing image, or NULL. */
 	struct block_device *(*backing)(struct block_device *dev);
+	/* For asynchronous requests: says whether the first bytes of [offset, offset + length)
+	 * can be read or written directly in a file without touching metadata. Returns 1 when
+	 * [offset, offset + ext->length) lies contiguously in ext->file at ext->offset, 0 when
+	 * the first ext->length bytes need the synchronous operation, or a negative errno.
+	 * ext->length is always > 0. A read may be mapped into an image of the backing chain. */
 	int (*map_direct)(struct block_device *dev, int op, uint64_t offset, uint64_t length,
-			  uint64_t *host_offset, uint64_t *mapped);
+			  struct block_extent *ext);
 	/* For asynchronous writes that map_direct refused (allocating writes): prepares the first
 	 * piece of [offset, offset + length) so that its data can be written asynchronously.
 	 * Returns 1 with *plan filled, 0 when the first plan->mapped bytes need the synchronous
@@ -108,6 +117,7 @@ struct block_device {
 	int data_fd;	       /* the file map_direct offsets refer to (set by the driver) */
 	int direct_fd;	       /* the same file opened O_DIRECT, or -1 */
 	struct block_aio *aio; /* created by the first block_submit */
+	struct bounce_pool *bounce_pool; /* see bounce_pool.h; created on first use */
 };
 
 /* Longest backing chain followed before giving up; a loop is detected earlier. */

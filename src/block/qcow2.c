@@ -401,33 +401,54 @@ static struct block_device *qcow2_backing_device(struct block_device *dev)
 
 /* ---- asynchronous data path ---- */
 
+/* Where the piece [at, at + n) of one (sub)cluster can be reached directly: its cluster in this
+ * file, or for a read of an unallocated one, wherever the backing image keeps those bytes (so
+ * reads of a base image under an overlay go to the backend like any other, instead of being
+ * read synchronously on the submitting thread). Returns like map_direct; ext->length <= n. */
+static int map_piece(struct block_device *dev, struct qcow2 *q, int op, uint64_t at, uint64_t n,
+		     struct block_extent *ext)
+{
+	struct qcow2_mapping m = {0};
+	int ret = lookup_mapped(q, at, &m);
+	*ext = (struct block_extent){.file = dev, .length = n};
+	if (ret < 0)
+		return ret;
+	struct block_device *backing = q->backing;
+	if (m.kind == QCOW2_UNALLOCATED && op == BLOCK_OP_READ && backing && at < backing->size &&
+	    backing->driver->map_direct) {
+		uint64_t in_backing = backing->size - at < n ? backing->size - at : n;
+		return backing->driver->map_direct(backing, op, at, in_backing, ext);
+	}
+	ext->offset = m.host_offset + (at & (q->cluster_size - 1));
+	return m.kind == QCOW2_NORMAL && (op == BLOCK_OP_READ || m.copied) &&
+	       ext->offset + n <= q->file_size;
+}
+
 /* Allocated clusters can be read directly, and written directly when they are ours alone; a run
- * of them that is contiguous in the file becomes one direct piece. */
+ * of pieces that is contiguous in one file becomes one direct piece. */
 static int qcow2_map_direct(struct block_device *dev, int op, uint64_t offset, uint64_t length,
-			    uint64_t *host_offset, uint64_t *mapped)
+			    struct block_extent *ext)
 {
 	struct qcow2 *q = &state_of(dev)->q;
 	uint64_t done = 0;
 	FOR_EACH_MAPPED_PIECE(q, offset, length, at, n)
 	{
-		struct qcow2_mapping m = {0};
-		int ret = lookup_mapped(q, at, &m);
-		if (ret < 0 && done == 0)
-			return ret;
-		uint64_t host = m.host_offset + (at & (q->cluster_size - 1));
-		bool direct = ret == 0 && m.kind == QCOW2_NORMAL &&
-			      (op == BLOCK_OP_READ || m.copied) && host + n <= q->file_size;
-		if (done == 0 && !direct) {
-			*mapped = n;
-			return 0;
+		struct block_extent piece;
+		int direct = map_piece(dev, q, op, at, n, &piece);
+		if (done == 0 && direct <= 0) {
+			*ext = piece;
+			return direct;
 		}
 		if (done == 0)
-			*host_offset = host;
-		else if (!direct || host != *host_offset + done)
+			*ext = piece;
+		else if (direct <= 0 || piece.file != ext->file ||
+			 piece.offset != ext->offset + done)
 			break;
-		done += n;
+		done += piece.length;
+		if (piece.length < n)
+			break;
 	}
-	*mapped = done;
+	ext->length = done;
 	return 1;
 }
 

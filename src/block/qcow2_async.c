@@ -7,6 +7,7 @@
  *
  * While a cluster's allocation is in flight, another write to it must wait (-EBUSY): it would
  * otherwise allocate the cluster twice, or be overwritten by the copy-on-write data. */
+#include "block/bounce_pool.h"
 #include "block/qcow2_internal.h"
 
 #include <errno.h>
@@ -83,14 +84,13 @@ static int plan_in_fresh_space(struct qcow2 *q, const struct qcow2_mapping *m, u
 
 /* The first (partial) cluster: old contents around the new bytes, in a bounce buffer aligned
  * for O_DIRECT. */
-static int plan_partial(struct qcow2 *q, const struct qcow2_mapping *m, uint64_t offset,
-			const void *buf, uint64_t n, struct qcow2_inflight *f)
+static int plan_partial(struct block_device *dev, struct qcow2 *q, const struct qcow2_mapping *m,
+			uint64_t offset, const void *buf, uint64_t n, struct qcow2_inflight *f)
 {
 	uint64_t in_cluster = offset & (q->cluster_size - 1);
-	void *bounce;
-	if (posix_memalign(&bounce, 4096, q->cluster_size) != 0)
+	f->bounce = bounce_get(dev, q->cluster_size);
+	if (!f->bounce)
 		return -ENOMEM;
-	f->bounce = bounce;
 	int ret = qcow2_read_cluster(q, m, offset - in_cluster, f->bounce);
 	if (ret < 0)
 		return ret;
@@ -129,7 +129,7 @@ int qcow2_plan_write(struct block_device *dev, uint64_t offset, uint64_t length,
 		ret = plan_in_fresh_space(q, &m, offset, f);
 		fresh = ret == 1;
 		if (ret == 0 || ret == -EAGAIN)
-			ret = plan_partial(q, &m, offset, buf, n, f);
+			ret = plan_partial(dev, q, &m, offset, buf, n, f);
 		f->clusters = 1;
 		plan->mapped = n;
 	} else {
@@ -140,7 +140,7 @@ int qcow2_plan_write(struct block_device *dev, uint64_t offset, uint64_t length,
 		plan->mapped = f->clusters * q->cluster_size;
 	}
 	if (ret < 0) {
-		free(f->bounce);
+		bounce_put(dev, f->bounce, q->cluster_size);
 		free(f);
 		return ret;
 	}
@@ -187,7 +187,7 @@ int qcow2_finish_write(struct block_device *dev, void *token, int result)
 			ret = qcow2_set_l2_entry(
 			    q, &m, (f->host_offset + i * q->cluster_size) | QCOW2_OFLAG_COPIED);
 	}
-	free(f->bounce);
+	bounce_put(dev, f->bounce, q->cluster_size);
 	free(f);
 	return ret;
 }

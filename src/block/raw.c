@@ -96,12 +96,10 @@ static int raw_discard(struct block_device *dev, uint64_t offset, uint64_t lengt
 
 /* Every byte of a raw disk is where the guest sees it. */
 static int raw_map_direct(struct block_device *dev, int op, uint64_t offset, uint64_t length,
-			  uint64_t *host_offset, uint64_t *mapped)
+			  struct block_extent *ext)
 {
-	(void)dev;
 	(void)op;
-	*host_offset = offset;
-	*mapped = length;
+	*ext = (struct block_extent){.file = dev, .offset = offset, .length = length};
 	return 1;
 }
 

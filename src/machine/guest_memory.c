@@ -1,5 +1,6 @@
 #include "machine/guest_memory.h"
 
+#include "lib/huge_pages.h"
 #include "machine/layout.h"
 
 #include <errno.h>
@@ -17,36 +18,14 @@ void guest_memory_plan(struct guest_memory *mem, uint64_t ram_size)
 		    (struct guest_region){.gpa = LAYOUT_RAM_ABOVE_4G, .size = ram_size - low};
 }
 
-#define HUGE_PAGE_SIZE (2ULL << 20)
-
-/* Anonymous memory starting on a 2 MiB boundary, so that the host can back it with transparent
- * huge pages and KVM can map the guest with 2 MiB pages: one nested page fault per 2 MiB
- * instead of 512, which is most of the exits of a Linux boot. */
-static void *map_aligned(uint64_t size)
-{
-	uint64_t padded = size + HUGE_PAGE_SIZE;
-	uint8_t *raw = mmap(NULL, padded, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (raw == MAP_FAILED)
-		return MAP_FAILED;
-	uint8_t *aligned =
-	    (uint8_t *)(((uintptr_t)raw + HUGE_PAGE_SIZE - 1) & ~(uintptr_t)(HUGE_PAGE_SIZE - 1));
-	if (aligned > raw)
-		munmap(raw, aligned - raw);
-	uint64_t tail = (uint64_t)(raw + padded - (aligned + size));
-	if (tail)
-		munmap(aligned + size, tail);
-	madvise(aligned, size, MADV_HUGEPAGE);
-	return aligned;
-}
-
 int guest_memory_create(struct guest_memory *mem, uint64_t ram_size)
 {
 	guest_memory_plan(mem, ram_size);
 	for (unsigned i = 0; i < mem->nr_regions; i++) {
 		struct guest_region *r = &mem->regions[i];
-		/* MAP_NORESERVE: a guest that never touches its RAM costs the host nothing. */
-		void *host = map_aligned(r->size);
+		/* On huge pages: KVM then maps the guest with 2 MiB pages too. Untouched RAM
+		 * costs the host nothing. */
+		void *host = huge_pages_map(r->size);
 		if (host == MAP_FAILED) {
 			int err = errno;
 			guest_memory_destroy(mem);

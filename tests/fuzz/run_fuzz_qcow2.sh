@@ -13,7 +13,7 @@ SRC="$ROOT/src/block/block.c $ROOT/src/block/raw.c $ROOT/src/block/qcow2.c
      $ROOT/src/block/qcow2_cache.c $ROOT/src/block/qcow2_cluster.c
      $ROOT/src/block/qcow2_header.c $ROOT/src/block/qcow2_refcount.c
      $ROOT/src/block/qcow2_writeback.c $ROOT/src/block/qcow2_async.c $ROOT/src/lib/log.c
-     $ROOT/src/lib/size.c"
+     $ROOT/src/lib/size.c $ROOT/src/block/bounce_pool.c $ROOT/src/lib/huge_pages.c"
 # shellcheck disable=SC2086
 fuzz_build fuzz_qcow2 $SRC -lz -lzstd -luring
 if command -v qemu-img >/dev/null && [ ! -e "$OUT/corpus/seed-plain" ]; then

@@ -7,7 +7,7 @@ set -eu
 SECONDS_TO_RUN=${1:-60}
 . "$(dirname "$0")/fuzz_build.sh"
 mkdir -p "$OUT/corpus-virtqueue"
-fuzz_build fuzz_virtqueue "$ROOT/src/virtio/virtqueue.c" "$ROOT/src/machine/guest_memory.c"
+fuzz_build fuzz_virtqueue "$ROOT/src/virtio/virtqueue.c" "$ROOT/src/machine/guest_memory.c" "$ROOT/src/lib/huge_pages.c"
 if command -v python3 >/dev/null && [ ! -e "$OUT/corpus-virtqueue/seed-4" ]; then
 	python3 - "$OUT/corpus-virtqueue" <<'PY'
 import struct, sys
