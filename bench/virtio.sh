@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Virtio benchmark: gureum vs QEMU microvm (pcie=on: virtio-pci with MSI-X), side by side in one
 # nested-lab run (scenario tests/lab/scenarios/vbench.sh), repeated --runs times.
-#   bench/virtio.sh [--runs N] [--log FILE] [--qemu-only]   (see bench/README.md; 4-8 minutes a run)
+#   bench/virtio.sh [--runs N] [--log FILE] [--qemu-only]   (see bench/README.md; 4-6 minutes a run)
 # Each VMM boots the default guest with one raw virtio-blk disk in L1's RAM and one virtio-net
 # card on an L1 tap with vhost-net: sequential and random disk I/O at queue depth 1 and 32,
 # network throughput both ways and ping latency, VM exits per MiB / request / ping, VMM RSS.
 # Prints a table of each metric's median over the runs per VMM and the ratio of the medians
 # gureum/qemu (with N > 1 also each VMM's lowest and highest value). --qemu-only runs the QEMU
 # half alone (to check the benchmark itself).
-# Logs: with --runs 1 (the default) FILE (default out/bench/virtio.log); with N > 1 one per run,
-# FILE's name with .1, .2, ... before its .log. A run that fails is reported and left out of
+# N defaults to 3 (12-18 minutes on 2 cores; single lab runs vary by +-30-50 %).
+# Logs: with --runs 1 FILE (default out/bench/virtio.log); with N > 1 one per run, FILE's name
+# with .1, .2, ... before its .log. A run that fails is reported and left out of
 # the medians; the script then exits 1 after printing the table of the others.
 set -euo pipefail
 LOG_TAG=bench
@@ -17,7 +18,7 @@ LOG_TAG=bench
 
 logfile=$GUREUM_ROOT/out/bench/virtio.log
 vmm=gureum
-runs=1
+runs=3
 usage="usage: bench/virtio.sh [--runs N] [--log FILE] [--qemu-only]"
 while [[ $# -gt 0 ]]; do
 	case $1 in
