@@ -240,6 +240,22 @@ static int submit_op(struct block_aio *aio, struct aio_request *ar, int opcode,
 	return 0;
 }
 
+/* The old contents of a copy-on-write are in: the new bytes go on top and the planned write
+ * starts as the request's next piece. After a failed read the write is abandoned (the driver
+ * forgets it). Returns the outcome of the read's own piece. */
+static int continue_copy_on_write(struct block_aio *aio, struct aio_op *read, int outcome)
+{
+	struct aio_op *write = read->then;
+	if (outcome < 0) {
+		aio->dev->driver->finish_write(aio->dev, write->token, outcome);
+		free(write);
+		return outcome;
+	}
+	memcpy((char *)write->buffer + read->new_at, read->new_data, read->new_length);
+	start_op(aio, read->owner, write);
+	return 0;
+}
+
 /* Hands finished ops to their requests (and planned writes to the driver); returns how many. */
 static unsigned collect_finished_ops(struct block_aio *aio)
 {
@@ -252,6 +268,8 @@ static unsigned collect_finished_ops(struct block_aio *aio)
 	while (op) {
 		struct aio_op *next = op->next;
 		int outcome = op_outcome(op);
+		if (op->then)
+			outcome = continue_copy_on_write(aio, op, outcome);
 		if (op->token) {
 			struct block_device *dev = aio->dev;
 			int ret = dev->driver->finish_write(dev, op->token, outcome);
@@ -330,6 +348,41 @@ static int submit_piece(struct block_device *dev, struct block_aio *aio, struct 
 	return ret;
 }
 
+/* A planned copy-on-write whose old contents are still to be read: the read goes to the
+ * backend now, the write once the read is in (continue_copy_on_write), so the submitting thread
+ * never waits for the old data. */
+static int submit_copy_on_write(struct block_device *dev, struct block_aio *aio,
+				struct aio_request *ar, const struct block_write_plan *plan)
+{
+	struct aio_op *write = calloc(1, sizeof(*write)), *read = calloc(1, sizeof(*read));
+	if (!write || !read) {
+		free(write);
+		free(read);
+		dev->driver->finish_write(dev, plan->token, -ENOMEM);
+		return -ENOMEM;
+	}
+	void *buffer = (void *)plan->buffer;
+	*write = (struct aio_op){.owner = ar,
+				 .opcode = BLOCK_OP_WRITE,
+				 .offset = plan->host_offset,
+				 .length = plan->length,
+				 .buffer = buffer,
+				 .token = plan->token};
+	choose_fd(write, dev, aligned(plan->host_offset, plan->length, buffer));
+	*read = (struct aio_op){.owner = ar,
+				.opcode = BLOCK_OP_READ,
+				.offset = plan->old.offset,
+				.length = plan->old.length,
+				.buffer = buffer,
+				.then = write,
+				.new_data = plan->new_data,
+				.new_at = plan->new_at,
+				.new_length = plan->new_length};
+	choose_fd(read, plan->old.file, aligned(plan->old.offset, plan->old.length, buffer));
+	start_op(aio, ar, read);
+	return 0;
+}
+
 /* The driver's map_direct, clipped to the range; a driver without one has everything
  * synchronous. */
 static int map_range(struct block_device *dev, int op, uint64_t offset, uint64_t length,
@@ -361,8 +414,8 @@ static int split_data_request(struct block_device *dev, struct block_aio *aio,
 		uint64_t mapped = ext.length;
 		void *buffer = (char *)ar->buffer + (at - req->offset);
 		void *token = NULL;
+		struct block_write_plan plan = {.token = NULL};
 		if (!direct && req->op == BLOCK_OP_WRITE && dev->driver->plan_write) {
-			struct block_write_plan plan = {.token = NULL};
 			direct = plan_write(dev, aio, at, left, buffer, &plan);
 			if (direct < 0)
 				return direct;
@@ -380,7 +433,9 @@ static int split_data_request(struct block_device *dev, struct block_aio *aio,
 		int ret = run_synchronously(dev, ar, slow_start, at - slow_start);
 		if (ret < 0 && token)
 			dev->driver->finish_write(dev, token, ret);
-		if (!ret)
+		if (!ret && plan.old.length > 0)
+			ret = submit_copy_on_write(dev, aio, ar, &plan);
+		else if (!ret)
 			ret = submit_piece(dev, aio, ar, &ext, buffer, token);
 		if (ret < 0)
 			return ret;

@@ -30,6 +30,11 @@ struct aio_op {
 	unsigned iovcnt;
 	int result;  /* bytes transferred or -errno, set by the backend */
 	void *token; /* a write planned by the driver: handed to finish_write, or NULL */
+	/* A read of copy-on-write data: once it is in, the new bytes go on top and `then` (the
+	 * planned write) starts. */
+	struct aio_op *then;
+	const void *new_data;
+	uint64_t new_at, new_length;
 	struct aio_op *next;
 };
 

@@ -68,6 +68,12 @@ struct block_write_plan {
 	uint64_t length;      /* ... how many bytes ... */
 	const void *buffer;   /* ... from here (the caller's buffer or the driver's) */
 	void *token;	      /* handed back to finish_write */
+	/* A copy-on-write whose old contents are not in the buffer yet (old.length > 0): the
+	 * engine first reads `old` (length bytes) into the buffer, then copies new_length bytes
+	 * from new_data to buffer + new_at, then writes. */
+	struct block_extent old;
+	const void *new_data;
+	uint64_t new_at, new_length;
 };
 
 /* The operations a backend provides. offset/length are already checked against the disk size. */

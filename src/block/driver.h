@@ -9,7 +9,6 @@
 
 /* The files opened so far along one backing chain, outermost first. */
 struct block_chain {
-	unsigned inherited_flags; /* BLOCK_OPEN_* flags the backing images take from the top */
 	int depth;
 	dev_t devices[BLOCK_MAX_CHAIN_DEPTH + 1];
 	ino_t inodes[BLOCK_MAX_CHAIN_DEPTH + 1];

@@ -82,19 +82,40 @@ static int plan_in_fresh_space(struct qcow2 *q, const struct qcow2_mapping *m, u
 	return 1;
 }
 
+/* Whether the old contents of the whole cluster at cluster_start lie in one piece of a file
+ * (ours, or a backing image's), so the engine can read them asynchronously: *old says where. */
+static bool old_contents_direct(struct block_device *dev, struct qcow2 *q, uint64_t cluster_start,
+				struct block_extent *old)
+{
+	if (cluster_start + q->cluster_size > dev->size)
+		return false;
+	return dev->driver->map_direct(dev, BLOCK_OP_READ, cluster_start, q->cluster_size, old) ==
+		   1 &&
+	       old->length == q->cluster_size;
+}
+
 /* The first (partial) cluster: old contents around the new bytes, in a bounce buffer aligned
- * for O_DIRECT. */
+ * for O_DIRECT. Old contents that a file holds in one piece are left for the engine to read
+ * (plan->old); the rest (zeroes, compressed or mixed clusters) is filled in here. */
 static int plan_partial(struct block_device *dev, struct qcow2 *q, const struct qcow2_mapping *m,
-			uint64_t offset, const void *buf, uint64_t n, struct qcow2_inflight *f)
+			uint64_t offset, const void *buf, uint64_t n, struct qcow2_inflight *f,
+			struct block_write_plan *plan)
 {
 	uint64_t in_cluster = offset & (q->cluster_size - 1);
 	f->bounce = bounce_get(dev, q->cluster_size);
 	if (!f->bounce)
 		return -ENOMEM;
-	int ret = qcow2_read_cluster(q, m, offset - in_cluster, f->bounce);
-	if (ret < 0)
-		return ret;
-	memcpy(f->bounce + in_cluster, buf, n);
+	if (old_contents_direct(dev, q, offset - in_cluster, &plan->old)) {
+		plan->new_data = buf;
+		plan->new_at = in_cluster;
+		plan->new_length = n;
+	} else {
+		plan->old.length = 0;
+		int ret = qcow2_read_cluster(q, m, offset - in_cluster, f->bounce);
+		if (ret < 0)
+			return ret;
+		memcpy(f->bounce + in_cluster, buf, n);
+	}
 	uint64_t got;
 	return f->host_offset ? 0 : qcow2_alloc_run(q, 1, &f->host_offset, &got);
 }
@@ -129,7 +150,7 @@ int qcow2_plan_write(struct block_device *dev, uint64_t offset, uint64_t length,
 		ret = plan_in_fresh_space(q, &m, offset, f);
 		fresh = ret == 1;
 		if (ret == 0 || ret == -EAGAIN)
-			ret = plan_partial(dev, q, &m, offset, buf, n, f);
+			ret = plan_partial(dev, q, &m, offset, buf, n, f, plan);
 		f->clusters = 1;
 		plan->mapped = n;
 	} else {

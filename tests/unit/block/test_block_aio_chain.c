@@ -2,7 +2,8 @@
  * base that is shorter than the disk. Reads of clusters the overlay does not hold go to the
  * backend on the backing image's file; every byte must still come from the right layer (top,
  * middle, base, or zeroes past the base's end), whatever the request's size, alignment, buffers,
- * engine and cache mode. */
+ * engine and cache mode of the top image; so must partial writes that copy the old contents of
+ * their cluster from below. */
 #include "block/block.h"
 #include "block/qcow2_create.h"
 
@@ -199,6 +200,88 @@ Test(block_aio_chain, reads_through_the_chain_on_thread_pool)
 {
 	setenv("GUREUM_BLOCK_AIO", "threads", 1);
 	read_every_way(0);
+}
+
+/* ---- Copy-on-write over the chain ---- */
+
+#define COW_WRITES 32
+#define COW_LENGTH 4096
+
+/* Write i: 4 KiB inside a cluster the top does not hold: a middle one, a base one, or one past
+ * the base's end (several writes share each of those, at different places), page aligned or
+ * not. */
+static uint64_t cow_offset(int i)
+{
+	uint64_t j = (uint64_t)i / 3, unaligned = i % 2 ? 512 : 0;
+	if (i % 3 == 2) /* clusters 50, 53, ... 62: base layer, past the base's end */
+		return (50 + 3 * (j % 5)) * CLUSTER + (j / 5) * 16384 + unaligned;
+	uint64_t cluster = 3 * j + 1 + (uint64_t)(i % 3); /* a middle or a base cluster */
+	return cluster * CLUSTER + (uint64_t)(i % 5) * 8192 + unaligned;
+}
+
+static uint8_t written_byte(int i, uint64_t b)
+{
+	return (uint8_t)(0x80 + i + b * 3);
+}
+
+/* What the disk reads at offset after the writes. */
+static uint8_t expected_after_writes(uint64_t offset)
+{
+	for (int i = 0; i < COW_WRITES; i++)
+		if (offset >= cow_offset(i) && offset < cow_offset(i) + COW_LENGTH)
+			return written_byte(i, offset - cow_offset(i));
+	return expected(offset);
+}
+
+/* DEPTH partial-cluster writes in flight at once: each needs the old contents of its cluster
+ * from the middle image or the base (or zeroes), read asynchronously on that image's file;
+ * afterwards every byte of the disk is what it must be, on a fresh open too. */
+static void copy_on_write_at_depth(unsigned flags)
+{
+	make_chain();
+	struct block_device *dev = open_image(top_path, flags);
+	static struct read_request w[COW_WRITES];
+	for (int i = 0; i < COW_WRITES; i++) {
+		w[i] = (struct read_request){.buf = aligned_alloc(4096, COW_LENGTH)};
+		for (uint64_t b = 0; b < COW_LENGTH; b++)
+			w[i].buf[b] = written_byte(i, b);
+		w[i].req = (struct block_request){.op = BLOCK_OP_WRITE,
+						  .offset = cow_offset(i),
+						  .length = COW_LENGTH,
+						  .buffer = w[i].buf,
+						  .complete = record,
+						  .opaque = &w[i]};
+		block_submit(dev, &w[i].req);
+	}
+	block_drain(dev);
+	for (int i = 0; i < COW_WRITES; i++) {
+		cr_assert(w[i].done && w[i].result == 0, "write %d: %d", i, w[i].result);
+		free(w[i].buf);
+	}
+	block_close(dev);
+	dev = open_image(top_path, BLOCK_OPEN_READ_ONLY);
+	uint8_t *disk = malloc(DISK_SIZE);
+	cr_assert_eq(block_read(dev, 0, disk, DISK_SIZE), 0);
+	for (uint64_t b = 0; b < DISK_SIZE; b++)
+		cr_assert_eq(disk[b], expected_after_writes(b), "byte %lu", (unsigned long)b);
+	free(disk);
+	block_close(dev);
+}
+
+Test(block_aio_chain, copy_on_write_on_io_uring)
+{
+	copy_on_write_at_depth(0);
+}
+
+Test(block_aio_chain, copy_on_write_with_o_direct)
+{
+	copy_on_write_at_depth(BLOCK_OPEN_DIRECT);
+}
+
+Test(block_aio_chain, copy_on_write_on_thread_pool)
+{
+	setenv("GUREUM_BLOCK_AIO", "threads", 1);
+	copy_on_write_at_depth(0);
 }
 
 /* The synchronous path agrees (the reference the asynchronous one must match). */
