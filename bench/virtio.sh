@@ -8,7 +8,7 @@
 # Prints a table of each metric's median over the runs per VMM and the ratio of the medians
 # gureum/qemu (with N > 1 also each VMM's lowest and highest value). --qemu-only runs the QEMU
 # half alone (to check the benchmark itself).
-# N defaults to 3 (12-18 minutes on 2 cores; single lab runs vary by +-30-50 %).
+# N defaults to 3 (10-18 minutes on 2 cores; single lab runs vary by +-30-50 %).
 # Logs: with --runs 1 FILE (default out/bench/virtio.log); with N > 1 one per run, FILE's name
 # with .1, .2, ... before its .log. A run that fails is reported and left out of
 # the medians; the script then exits 1 after printing the table of the others.
