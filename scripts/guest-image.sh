@@ -5,8 +5,8 @@
 # OUTDIR/initramfs.cpio.gz, OUTDIR/modules/ (the kernel's
 # whole module tree, used by the nested lab) and OUTDIR/kernel-release. Rebuilds only when the
 # package versions or these scripts change (OUTDIR/.stamp).
-# The initramfs also carries /bin/randio (bench/randio.c built static), the random-I/O load of
-# the virtio benchmark, and the script fails when busybox lacks an applet the lab scenarios use.
+# The initramfs also carries /bin/randio (bench/randio.c built static), the block I/O load of
+# the virtio benchmark (random or sequential, QD1 or deeper), and the script fails when busybox lacks an applet the lab scenarios use.
 set -euo pipefail
 LOG_TAG=guest-image
 . "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"

@@ -1,7 +1,9 @@
 # Virtio benchmark (run by bench/virtio.sh; not in the default list). The same guest (1 vCPU,
 # same kernel, initramfs, memory) under gureum and under QEMU microvm with its PCIe host
 # bridge (virtio-pci + MSI-X, the fair peer), one after the other in this one L1: a raw
-# virtio-blk disk in L1's RAM and a virtio-net card on a tap with vhost-net.
+# virtio-blk disk in L1's RAM and a virtio-net card on a tap with vhost-net. The disk is
+# measured at queue depth 1 (dd, randio) and at depth 32 (randio -q 32: 1 MiB sequential
+# writes and reads, 4 KiB random reads).
 # Prints "VBENCH <vmm> <metric> <value>" lines; throughput and times on L2's clock, exits
 # from L1 KVM's counters for the VM (everything the guest did between the two reads,
 # including typing the command and its one-line output).
@@ -14,6 +16,8 @@ DISK=/tmp/vbench.img
 DISK_MB=128   # sequential read/write size, also the disk's size
 NET_MB=8      # MiB sent each way (the lab's network moves well under 1 MB/s)
 RAND_SECONDS=10
+DEEP_SECONDS=10 # each queue-depth-32 row
+DEPTH=32
 PINGS=20
 TAP=vbtap0
 PORT=5001
@@ -22,9 +26,11 @@ bench_line() {
 	echo "VBENCH $*"
 }
 
-# per UNIT-COUNT DELTA: DELTA/COUNT with one decimal.
+# per UNIT-COUNT DELTA: DELTA/COUNT with one decimal, two below 10 (at queue depth 32 a request
+# takes a fraction of an exit).
 per() {
-	awk -v n="$1" -v d="$2" 'BEGIN { if (n > 0) printf "%.1f\n", d / n; else print "nan" }'
+	awk -v n="$1" -v d="$2" 'BEGIN {
+		if (n > 0) printf (d / n < 10 ? "%.2f\n" : "%.1f\n"), d / n; else print "nan" }'
 }
 
 # guest_timed VMM METRIC MB SECONDS COMMAND: run COMMAND (moves MB MiB) under the guest's
@@ -46,20 +52,42 @@ vm_kvm_exits() {
 	cat "$(kvm_vm_debugfs)/exits" 2>/dev/null || echo 0
 }
 
-# random_io VMM NAME [-w]: randio on /dev/vda: IOPS, mean latency, exits per request.
-random_io() {
-	vmm=$1 name=$2
+# randio_run VMM SECONDS RANDIO-ARGS...: randio ARGS -t SECONDS /dev/vda in the guest; sets
+# line (its result line), ops (requests completed), bytes (moved) and exits (L1 KVM's exit count
+# over the run).
+randio_run() {
+	vmm=$1 secs=$2
 	shift 2
 	e0=$(vm_kvm_exits)
-	out=$(vm_run $((RAND_SECONDS + 60)) "randio $* -t $RAND_SECONDS /dev/vda") ||
+	out=$(vm_run $((secs + 60)) "randio $* -t $secs /dev/vda") ||
 		lab_fail "$vmm: randio $* failed: $(echo "$out" | tail -n 3)"
 	e1=$(vm_kvm_exits)
+	exits=$((e1 - e0))
 	line=$(echo "$out" | grep '^randio:')
 	[ -n "$line" ] || lab_fail "$vmm: no result from randio $*: $out"
 	ops=$(echo "$line" | sed -n 's/.* ops=\([0-9]*\).*/\1/p')
+	bytes=$(($(echo "$line" | sed -n 's/.* bs=\([0-9]*\).*/\1/p') * ops))
+}
+
+# random_io VMM NAME RANDIO-ARGS...: randio on /dev/vda: IOPS, mean latency, exits per request.
+random_io() {
+	vmm=$1 name=$2
+	shift 2
+	randio_run "$vmm" "$RAND_SECONDS" "$@"
 	bench_line "$vmm ${name}_iops $(echo "$line" | sed -n 's/.* iops=\([0-9]*\).*/\1/p')"
 	bench_line "$vmm ${name}_lat_us $(echo "$line" | sed -n 's/.* lat_us=\([0-9.]*\).*/\1/p')"
-	bench_line "$vmm ${name}_exits_per_op $(per "$ops" $((e1 - e0)))"
+	bench_line "$vmm ${name}_exits_per_op $(per "$ops" "$exits")"
+}
+
+# stream_io VMM METRIC RANDIO-ARGS...: randio on /dev/vda moving large blocks: METRIC (MiB/s),
+# METRIC_exits_per_mib, and the requests' mean latency as METRIC_lat_us.
+stream_io() {
+	vmm=$1 metric=$2
+	shift 2
+	randio_run "$vmm" "$DEEP_SECONDS" "$@"
+	bench_line "$vmm $metric $(echo "$line" | sed -n 's/.* mbs=\([0-9.]*\).*/\1/p')"
+	bench_line "$vmm ${metric}_exits_per_mib $(per "$((bytes / 1048576))" "$exits")"
+	bench_line "$vmm ${metric}_lat_us $(echo "$line" | sed -n 's/.* lat_us=\([0-9.]*\).*/\1/p')"
 }
 
 # net_to_l1 VMM: the guest sends NET_MB MiB to a listener in L1.
@@ -131,6 +159,11 @@ run_vmm() {
 		"dd if=/dev/vda of=/dev/null bs=1M count=$DISK_MB iflag=direct 2>/dev/null"
 	random_io "$vmm" randread
 	random_io "$vmm" randwrite -w
+	# Queue depth 32 from one guest thread (randio -q: Linux native AIO, O_DIRECT), time-bound;
+	# sequential 1 MiB requests wrap around the disk.
+	stream_io "$vmm" seq_write_qd32_mbs -s -w -q $DEPTH -b 1048576
+	stream_io "$vmm" seq_read_qd32_mbs -s -q $DEPTH -b 1048576
+	random_io "$vmm" randread_qd32 -q $DEPTH
 	ping_latency "$vmm"
 	net_to_l1 "$vmm"
 	net_from_l1 "$vmm"
