@@ -1,6 +1,9 @@
 #include "devices/uart16550.h"
 
+#include "lib/state_record.h"
 #include "machine/layout.h"
+
+#include <stdio.h>
 
 #include <string.h>
 
@@ -316,4 +319,84 @@ bool uart16550_can_receive(const struct uart16550 *u)
 	bool can = (u->ier & UART_IER_RDI) && u->rx_count < rx_capacity(u);
 	pthread_mutex_unlock(lock);
 	return can;
+}
+
+/* ---- saved state ---- */
+
+#define STATE_NAME    "uart16550"
+#define STATE_VERSION 1
+
+/* The registers in the record, each one byte. */
+#define UART_STATE_REGISTERS(X) X(ier) X(lcr) X(mcr) X(msr) X(scr) X(dll) X(dlm) X(fcr)
+
+/* Every key of version 1: the registers above and the rest. */
+static const char *const state_keys[] = {"ier", "lcr", "mcr",	  "msr",	  "scr",     "dll",
+					 "dlm", "fcr", "overrun", "thr_ipending", "rx_fifo", NULL};
+
+void uart16550_save(struct uart16550 *u, struct state_writer *w)
+{
+	pthread_mutex_lock(&u->lock);
+	state_record_begin(w, STATE_NAME, STATE_VERSION, STATE_VERSION);
+#define PUT(r) state_put_u64(w, #r, u->r, STATE_ESSENTIAL);
+	UART_STATE_REGISTERS(PUT)
+#undef PUT
+	state_put_u64(w, "overrun", u->overrun, STATE_ESSENTIAL);
+	state_put_u64(w, "thr_ipending", u->thr_ipending, STATE_ESSENTIAL);
+	uint8_t fifo[UART16550_FIFO_SIZE];
+	for (unsigned i = 0; i < u->rx_count; i++)
+		fifo[i] = u->rx_fifo[(u->rx_head + i) % UART16550_FIFO_SIZE];
+	state_put_bytes(w, "rx_fifo", fifo, u->rx_count, STATE_ESSENTIAL);
+	state_record_end(w);
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* A required field of at most `max`. */
+static bool load_field(const struct state_record *rec, const char *key, uint64_t max,
+		       uint64_t *value, char *err, size_t err_len)
+{
+	if (state_get_u64(rec, key, value) == 0 && *value <= max)
+		return true;
+	snprintf(err, err_len, "uart16550 state: field \"%s\" is missing or out of range", key);
+	return false;
+}
+
+int uart16550_load(struct uart16550 *u, const struct state_record *rec, char *err, size_t err_len)
+{
+	struct state_reader_spec spec = {STATE_NAME, STATE_VERSION, 1, state_keys};
+	if (state_record_check(rec, &spec, err, err_len) < 0)
+		return -1;
+	struct uart16550 next = {0};
+	uint64_t v;
+#define GET(r)                                                                                     \
+	if (!load_field(rec, #r, 0xff, &v, err, err_len))                                          \
+		return -1;                                                                         \
+	next.r = (uint8_t)v;
+	UART_STATE_REGISTERS(GET)
+#undef GET
+	if (!load_field(rec, "overrun", 1, &v, err, err_len))
+		return -1;
+	next.overrun = v;
+	if (!load_field(rec, "thr_ipending", 1, &v, err, err_len))
+		return -1;
+	next.thr_ipending = v;
+	const void *fifo;
+	uint32_t count;
+	if (state_get_bytes(rec, "rx_fifo", &fifo, &count) < 0 || count > rx_capacity(&next)) {
+		snprintf(err, err_len,
+			 "uart16550 state: the RX FIFO is missing or holds more "
+			 "bytes than the FIFO mode allows");
+		return -1;
+	}
+	pthread_mutex_lock(&u->lock);
+#define SET(r) u->r = next.r;
+	UART_STATE_REGISTERS(SET)
+#undef SET
+	u->overrun = next.overrun;
+	u->thr_ipending = next.thr_ipending;
+	memcpy(u->rx_fifo, fifo, count);
+	u->rx_head = 0;
+	u->rx_count = count;
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
 }

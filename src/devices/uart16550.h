@@ -114,4 +114,14 @@ size_t uart16550_receive(struct uart16550 *u, const uint8_t *buf, size_t len);
  * opened the port, the host holds input back instead of filling the FIFO. Thread-safe. */
 bool uart16550_can_receive(const struct uart16550 *u);
 
+struct state_writer;
+struct state_record;
+/* The guest-visible state as a versioned record "uart16550" (lib/state_record.h): registers,
+ * pending flags and the RX FIFO's bytes in order. Thread-safe. */
+void uart16550_save(struct uart16550 *u, struct state_writer *w);
+/* Loads a record written by uart16550_save (this version or an older one it can read) and
+ * sets the interrupt line to match. Returns 0, or -1 with one sentence in err and the UART
+ * unchanged. Thread-safe. */
+int uart16550_load(struct uart16550 *u, const struct state_record *rec, char *err, size_t err_len);
+
 #endif
