@@ -1,6 +1,9 @@
 #include "devices/cmos_rtc.h"
 
+#include "lib/state_record.h"
 #include "machine/layout.h"
+
+#include <stdio.h>
 
 #include <stdbool.h>
 #include <string.h>
@@ -240,4 +243,44 @@ static void rtc_io_write(void *opaque, uint64_t offset, const void *data, unsign
 int cmos_rtc_attach(struct cmos_rtc *rtc, struct io_bus *pio)
 {
 	return io_bus_register(pio, LAYOUT_PORT_RTC, 2, rtc_io_read, rtc_io_write, rtc, "cmos-rtc");
+}
+
+/* ---- saved state ---- */
+
+#define RTC_STATE_NAME	  "cmos-rtc"
+#define RTC_STATE_VERSION 1
+
+static const char *const rtc_state_keys[] = {"index", "cmos", "offset_seconds", NULL};
+
+void cmos_rtc_save(const struct cmos_rtc *rtc, struct state_writer *w)
+{
+	state_record_begin(w, RTC_STATE_NAME, RTC_STATE_VERSION, RTC_STATE_VERSION);
+	state_put_u64(w, "index", rtc->index, STATE_ESSENTIAL);
+	state_put_bytes(w, "cmos", rtc->cmos, CMOS_RTC_SIZE, STATE_ESSENTIAL);
+	state_put_u64(w, "offset_seconds", (uint64_t)rtc->offset_seconds, STATE_ESSENTIAL);
+	state_record_end(w);
+}
+
+int cmos_rtc_load(struct cmos_rtc *rtc, const struct state_record *rec, char *err, size_t err_len)
+{
+	struct state_reader_spec spec = {RTC_STATE_NAME, RTC_STATE_VERSION, 1, rtc_state_keys};
+	if (state_record_check(rec, &spec, err, err_len) < 0)
+		return -1;
+	uint64_t index, offset;
+	const void *cmos;
+	uint32_t len;
+	if (state_get_u64(rec, "index", &index) < 0 || index > 0xff ||
+	    state_get_bytes(rec, "cmos", &cmos, &len) < 0 || len != CMOS_RTC_SIZE ||
+	    state_get_u64(rec, "offset_seconds", &offset) < 0) {
+		snprintf(
+		    err, err_len,
+		    "cmos-rtc state: a field is missing or out of range (index, %d CMOS bytes, "
+		    "offset)",
+		    CMOS_RTC_SIZE);
+		return -1;
+	}
+	rtc->index = (uint8_t)index;
+	memcpy(rtc->cmos, cmos, CMOS_RTC_SIZE);
+	rtc->offset_seconds = (int64_t)offset;
+	return 0;
 }

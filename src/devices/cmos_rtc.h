@@ -51,4 +51,14 @@ int cmos_rtc_attach(struct cmos_rtc *rtc, struct io_bus *pio);
 /* Makes the clock read `guest_now` (seconds since the epoch, UTC) from now on. */
 void cmos_rtc_set_time(struct cmos_rtc *rtc, time_t guest_now);
 
+struct state_writer;
+struct state_record;
+/* The guest-visible state as a versioned record "cmos-rtc" (lib/state_record.h): the index
+ * register, the CMOS bytes and the clock's offset from the host's. A restored clock goes on
+ * from the host's time with the saved offset, so the guest's wall clock is right after a
+ * restore however long ago the save was. Call while the VM is paused. */
+void cmos_rtc_save(const struct cmos_rtc *rtc, struct state_writer *w);
+/* Returns 0, or -1 with one sentence in err and the RTC unchanged. */
+int cmos_rtc_load(struct cmos_rtc *rtc, const struct state_record *rec, char *err, size_t err_len);
+
 #endif

@@ -1,5 +1,9 @@
 #include "devices/i8042.h"
 
+#include "lib/state_record.h"
+
+#include <stdio.h>
+
 #include <string.h>
 
 /* Controller commands (port 0x64). */
@@ -329,4 +333,63 @@ int i8042_attach(struct i8042 *dev, struct io_bus *pio)
 		return -1;
 	return io_bus_register(pio, I8042_COMMAND_PORT, 1, command_io_read, command_io_write, dev,
 			       "i8042-command");
+}
+
+/* ---- saved state ---- */
+
+#define KBC_STATE_NAME	  "i8042"
+#define KBC_STATE_VERSION 1
+
+/* The one-byte fields of the record. */
+#define KBC_STATE_BYTES(X)                                                                         \
+	X(status) X(output_port) X(pending_command) X(pending_kbd_command) X(last_read)
+
+static const char *const kbc_state_keys[] = {
+    "ram",	 "status", "output_port", "pending_command", "pending_kbd_command",
+    "last_read", "queue",  NULL};
+
+void i8042_save(const struct i8042 *dev, struct state_writer *w)
+{
+	state_record_begin(w, KBC_STATE_NAME, KBC_STATE_VERSION, KBC_STATE_VERSION);
+	state_put_bytes(w, "ram", dev->ram, sizeof(dev->ram), STATE_ESSENTIAL);
+#define PUT(f) state_put_u64(w, #f, dev->f, STATE_ESSENTIAL);
+	KBC_STATE_BYTES(PUT)
+#undef PUT
+	uint8_t queue[I8042_QUEUE_SIZE];
+	for (unsigned i = 0; i < dev->queue_count; i++)
+		queue[i] = dev->queue[(dev->queue_head + i) % I8042_QUEUE_SIZE];
+	state_put_bytes(w, "queue", queue, dev->queue_count, STATE_ESSENTIAL);
+	state_record_end(w);
+}
+
+int i8042_load(struct i8042 *dev, const struct state_record *rec, char *err, size_t err_len)
+{
+	struct state_reader_spec spec = {KBC_STATE_NAME, KBC_STATE_VERSION, 1, kbc_state_keys};
+	if (state_record_check(rec, &spec, err, err_len) < 0)
+		return -1;
+	struct i8042 next = {0};
+	const void *ram, *queue;
+	uint32_t ram_len, queue_len;
+	uint64_t v = 0;
+	bool ok = state_get_bytes(rec, "ram", &ram, &ram_len) == 0 && ram_len == sizeof(next.ram) &&
+		  state_get_bytes(rec, "queue", &queue, &queue_len) == 0 &&
+		  queue_len <= I8042_QUEUE_SIZE;
+#define GET(f)                                                                                     \
+	ok = ok && state_get_u64(rec, #f, &v) == 0 && v <= 0xff;                                   \
+	next.f = (uint8_t)v;
+	KBC_STATE_BYTES(GET)
+#undef GET
+	if (!ok) {
+		snprintf(err, err_len, "i8042 state: a field is missing or out of range");
+		return -1;
+	}
+	memcpy(dev->ram, ram, sizeof(dev->ram));
+#define SET(f) dev->f = next.f;
+	KBC_STATE_BYTES(SET)
+#undef SET
+	memcpy(dev->queue, queue, queue_len);
+	dev->queue_head = 0;
+	dev->queue_count = queue_len;
+	update_irq(dev);
+	return 0;
 }

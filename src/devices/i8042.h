@@ -60,4 +60,14 @@ int i8042_init(struct i8042 *dev, const struct irq_router *irq, uint32_t gsi,
 /* Registers ports 0x60 and 0x64, one byte each. Returns 0, or -1 if taken. */
 int i8042_attach(struct i8042 *dev, struct io_bus *pio);
 
+struct state_writer;
+struct state_record;
+/* The guest-visible state as a versioned record "i8042" (lib/state_record.h): internal RAM,
+ * status, output port, commands waiting for their data, and the bytes queued for the guest.
+ * Call while the VM is paused. */
+void i8042_save(const struct i8042 *dev, struct state_writer *w);
+/* Returns 0 (the interrupt line set to match), or -1 with one sentence in err and the
+ * controller unchanged. */
+int i8042_load(struct i8042 *dev, const struct state_record *rec, char *err, size_t err_len);
+
 #endif

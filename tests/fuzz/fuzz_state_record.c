@@ -1,7 +1,10 @@
-/* libFuzzer target: the state record reader and the UART's loader, which a snapshot file or a
- * migration stream feeds. The input is a sequence of records; every record that parses is
- * checked against a reader spec, its fields looked up, and handed to uart16550_load. Nothing
- * may read outside the input, and a refused load must leave the UART as it was. */
+/* libFuzzer target: the state record reader and the device loaders (UART, CMOS RTC, i8042),
+ * which a snapshot file or a migration stream feeds. The input is a sequence of records; every
+ * record that parses is checked against a reader spec, its fields looked up, and handed to
+ * each loader. Nothing may read outside the input, and a refused load must leave the device as
+ * it was. */
+#include "devices/cmos_rtc.h"
+#include "devices/i8042.h"
 #include "devices/uart16550.h"
 #include "lib/state_record.h"
 
@@ -39,6 +42,19 @@ static void exercise(const struct state_record *rec)
 	if (uart16550_load(&uart, rec, err, sizeof(err)) < 0 && uart.scr != 0x77)
 		__builtin_trap(); /* a refused load changed the UART */
 	uart16550_destroy(&uart);
+
+	struct cmos_rtc rtc;
+	if (cmos_rtc_init(&rtc, 256u << 20) == 0) {
+		rtc.offset_seconds = 77;
+		if (cmos_rtc_load(&rtc, rec, err, sizeof(err)) < 0 && rtc.offset_seconds != 77)
+			__builtin_trap();
+	}
+	struct i8042 kbc;
+	if (i8042_init(&kbc, &router, 1, (struct power_callbacks){0}) == 0) {
+		kbc.output_port = 0x77;
+		if (i8042_load(&kbc, rec, err, sizeof(err)) < 0 && kbc.output_port != 0x77)
+			__builtin_trap();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

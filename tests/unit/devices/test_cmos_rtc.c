@@ -1,5 +1,6 @@
 #include "devices/cmos_rtc.h"
 #include "devices/io_bus.h"
+#include "lib/state_record.h"
 
 #include <criterion/criterion.h>
 #include <time.h>
@@ -157,4 +158,40 @@ Test(cmos_rtc, index_port_reads_all_ones)
 	uint8_t value = 0;
 	cr_assert(io_bus_read(&bus, 0x70, &value, 1));
 	cr_assert_eq(value, 0xff);
+}
+
+/* ---- saved state ---- */
+
+/* The index register, NVRAM and the clock's offset survive a save and load into a fresh RTC:
+ * the restored clock reads the guest's time (not the host's), and an NVRAM byte is kept. */
+Test(cmos_rtc, saved_state_keeps_the_guest_clock_and_nvram)
+{
+	set_guest_time(13, 45);
+	cmos_write(0x40, 0x99); /* NVRAM */
+	struct state_writer w;
+	state_writer_init(&w);
+	cmos_rtc_save(&rtc, &w);
+	cr_assert_not(state_writer_failed(&w));
+	cr_assert_eq(cmos_rtc_init(&rtc, 256ULL << 20), 0);
+	struct state_record rec;
+	char err[200];
+	size_t pos = 0;
+	cr_assert_eq(state_record_parse(w.buf, w.len, &pos, &rec, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cmos_rtc_load(&rtc, &rec, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cmos_read(CMOS_HOURS), 0x13);
+	cr_assert_eq(cmos_read(CMOS_MINUTES), 0x45);
+	cr_assert_eq(cmos_read(0x40), 0x99);
+
+	/* A record with a short CMOS is refused and leaves the clock alone. */
+	w.len = 0;
+	state_record_begin(&w, "cmos-rtc", 1, 1);
+	state_put_u64(&w, "index", 0, STATE_ESSENTIAL);
+	state_put_bytes(&w, "cmos", "x", 1, STATE_ESSENTIAL);
+	state_put_u64(&w, "offset_seconds", 0, STATE_ESSENTIAL);
+	state_record_end(&w);
+	pos = 0;
+	cr_assert_eq(state_record_parse(w.buf, w.len, &pos, &rec, err, sizeof(err)), 0);
+	cr_assert_eq(cmos_rtc_load(&rtc, &rec, err, sizeof(err)), -1);
+	cr_assert_eq(cmos_read(CMOS_HOURS), 0x13);
+	state_writer_free(&w);
 }

@@ -1,7 +1,9 @@
 #include "devices/i8042.h"
 #include "devices/io_bus.h"
+#include "lib/state_record.h"
 
 #include <criterion/criterion.h>
+#include <string.h>
 
 struct counters {
 	unsigned resets, poweroffs, irq_changes;
@@ -180,4 +182,65 @@ Test(i8042, wide_accesses_are_not_claimed)
 	uint16_t value;
 	cr_assert_not(io_bus_read(&bus, 0x60, &value, 2));
 	cr_assert_eq(value, 0xffff);
+}
+
+/* ---- saved state ---- */
+
+static struct state_record parse_record(const struct state_writer *w)
+{
+	struct state_record rec;
+	char err[200];
+	size_t pos = 0;
+	cr_assert_eq(state_record_parse(w->buf, w->len, &pos, &rec, err, sizeof(err)), 0, "%s",
+		     err);
+	return rec;
+}
+
+/* Mid-reply (a keyboard reset's ACK read, 0xaa still queued), with a command byte set and a
+ * controller command waiting for its data: a power-cycled controller loaded from the record
+ * continues exactly there, interrupt line included. */
+Test(i8042, saved_state_restores_a_controller_mid_conversation)
+{
+	outb(0x64, 0x60);
+	outb(0x60, 0x47);
+	outb(0x60, 0xff); /* keyboard reset: ACK, then 0xaa */
+	cr_assert_eq(inb(0x60), 0xfa);
+	outb(0x64, 0xd1); /* write output port: waits for its data byte */
+	struct state_writer w;
+	state_writer_init(&w);
+	i8042_save(&kbc, &w);
+	cr_assert_not(state_writer_failed(&w));
+
+	struct power_callbacks power = {count_reset, count_poweroff, &counters};
+	cr_assert_eq(i8042_init(&kbc, &router, I8042_KBD_GSI, power), 0);
+	counters.irq_level = false;
+	struct state_record rec = parse_record(&w);
+	char err[200];
+	cr_assert_eq(i8042_load(&kbc, &rec, err, sizeof(err)), 0, "%s", err);
+	cr_assert(counters.irq_level, "the queued byte raises the line again");
+	cr_assert_eq(inb(0x60), 0xaa);
+	outb(0x60, 0xfe); /* the output port's data byte: bit 0 clear pulses reset */
+	cr_assert_eq(counters.resets, 1, "the waiting command took its data after the load");
+	outb(0x64, 0x20);
+	cr_assert_eq(read_reply(), 0x47);
+	state_writer_free(&w);
+}
+
+Test(i8042, a_bad_record_is_refused_and_changes_nothing)
+{
+	outb(0x64, 0x60);
+	outb(0x60, 0x47);
+	struct state_writer w;
+	state_writer_init(&w);
+	state_record_begin(&w, "i8042", 1, 1);
+	uint8_t ram[32] = {0};
+	state_put_bytes(&w, "ram", ram, 31, STATE_ESSENTIAL); /* one byte short */
+	state_record_end(&w);
+	struct state_record rec = parse_record(&w);
+	char err[200];
+	cr_assert_eq(i8042_load(&kbc, &rec, err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "i8042 state"), "%s", err);
+	outb(0x64, 0x20);
+	cr_assert_eq(read_reply(), 0x47, "a refused load changed the command byte");
+	state_writer_free(&w);
 }
