@@ -1,8 +1,9 @@
-/* libFuzzer target: the state record reader and the device loaders (UART, CMOS RTC, i8042),
+/* libFuzzer target: the state record reader and the loaders (UART, CMOS RTC, i8042, vCPU),
  * which a snapshot file or a migration stream feeds. The input is a sequence of records; every
  * record that parses is checked against a reader spec, its fields looked up, and handed to
  * each loader. Nothing may read outside the input, and a refused load must leave the device as
  * it was. */
+#include "accel/vcpu_state_record.h"
 #include "devices/cmos_rtc.h"
 #include "devices/i8042.h"
 #include "devices/uart16550.h"
@@ -10,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int ignore_level(void *opaque, uint32_t gsi, bool level)
@@ -54,6 +56,13 @@ static void exercise(const struct state_record *rec)
 		kbc.output_port = 0x77;
 		if (i8042_load(&kbc, rec, err, sizeof(err)) < 0 && kbc.output_port != 0x77)
 			__builtin_trap();
+	}
+	struct vcpu_state *vcpu = calloc(1, sizeof(*vcpu));
+	if (vcpu) {
+		vcpu->rip = 0x77;
+		if (vcpu_state_load(vcpu, rec, err, sizeof(err)) < 0 && vcpu->rip != 0x77)
+			__builtin_trap();
+		free(vcpu);
 	}
 }
 
