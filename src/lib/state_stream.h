@@ -1,0 +1,67 @@
+/* The saved-VM stream (issue #11; docs/snapshot-format.md): a header, sections of state
+ * records and of guest memory, each with its own CRC-32, and an end section, so that a cut,
+ * corrupted or future-version stream is recognised before anything is loaded from it.
+ *
+ *   stream:  "GUREUMVM", u32 format version, u32 flags (0)
+ *            section*: u8 kind, u64 length, payload, u32 crc32 (of kind, length and payload)
+ *            the last section is STREAM_END (empty payload); nothing may follow it
+ *   STREAM_RECORDS: state records (lib/state_record.h), one after another
+ *   STREAM_MEMORY:  up to 2 MiB of guest RAM: u64 guest-physical address, u32 pages (1-512),
+ *                   a bitmap of the pages stored (zero pages are not), then one zstd frame
+ *                   of the stored pages (the rest of the payload). One section per 2 MiB
+ *                   keeps sections small enough to build in memory and send as they come.
+ * All integers little endian. Writing goes to a file descriptor (a file or a socket);
+ * reading checks a whole stream held in memory (a mapped file) before handing anything out. */
+#ifndef GUREUM_LIB_STATE_STREAM_H
+#define GUREUM_LIB_STATE_STREAM_H
+
+#include "lib/state_record.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STATE_STREAM_VERSION 1
+
+enum state_stream_kind {
+	STREAM_END = 0,
+	STREAM_RECORDS = 1,
+	STREAM_MEMORY = 2,
+};
+
+/* Each returns 0, or -1 with one sentence (naming what failed and errno's text) in err. */
+int state_stream_write_header(int fd, char *err, size_t err_len);
+int state_stream_write_records(int fd, const struct state_writer *records, char *err,
+			       size_t err_len);
+/* The guest RAM [gpa, gpa + size) at `host`: zero pages left out, the rest zstd-compressed. */
+int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_t size, char *err,
+			      size_t err_len);
+int state_stream_write_end(int fd, char *err, size_t err_len);
+
+struct state_section {
+	enum state_stream_kind kind;
+	const uint8_t *payload;
+	uint64_t length;
+};
+
+/* A checked stream: state_stream_check succeeded on it. */
+struct state_stream {
+	const uint8_t *buf;
+	size_t len;
+	size_t next; /* offset of the next section for state_stream_next */
+};
+
+/* Checks the whole stream: header and version, every section's bounds, CRC and contents
+ * (records parse, memory chunks are consistent and decompress to the sizes they claim), and
+ * the end section. Returns 0, or -1 with one sentence in err. Nothing is loaded. */
+int state_stream_check(const uint8_t *buf, size_t len, struct state_stream *s, char *err,
+		       size_t err_len);
+/* The next section of a checked stream; false after the last one (the end section). */
+bool state_stream_next(struct state_stream *s, struct state_section *section);
+/* A memory section's placement. */
+void state_stream_memory_range(const struct state_section *section, uint64_t *gpa, uint64_t *size);
+/* Fills `host` (size bytes, the section's range) from a checked memory section: stored pages
+ * decompressed, the others zeroed. Returns 0, or -1 with err. */
+int state_stream_load_memory(const struct state_section *section, uint8_t *host, uint64_t size,
+			     char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,185 @@
+/* The saved-VM stream: records and guest memory come back exactly (zero pages left out, the
+ * rest compressed), and a stream that is cut anywhere, has any byte changed, has another
+ * format version or carries data after its end is refused before anything is loaded. */
+#include "lib/state_stream.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PAGE 4096u
+
+/* Runs `write` on a temporary file and returns the bytes written (*len). */
+static uint8_t *capture(void (*write)(int fd, void *opaque), void *opaque, size_t *len)
+{
+	FILE *f = tmpfile();
+	cr_assert_not_null(f);
+	write(fileno(f), opaque);
+	long size = lseek(fileno(f), 0, SEEK_END);
+	cr_assert_geq(size, 0);
+	uint8_t *buf = malloc((size_t)size + 1);
+	cr_assert_eq(pread(fileno(f), buf, (size_t)size, 0), size);
+	fclose(f);
+	*len = (size_t)size;
+	return buf;
+}
+
+struct sample {
+	uint8_t *ram;
+	uint64_t size;
+};
+
+/* RAM of 770 pages (two full chunks and a short one): every third page zero, the others a
+ * pattern. */
+static struct sample make_sample(void)
+{
+	struct sample s = {.size = 770ull * PAGE};
+	s.ram = aligned_alloc(PAGE, s.size);
+	for (uint64_t p = 0; p < s.size / PAGE; p++)
+		for (unsigned i = 0; i < PAGE; i++)
+			s.ram[p * PAGE + i] = p % 3 == 0 ? 0 : (uint8_t)(p * 31 + i * 7 + 1);
+	return s;
+}
+
+static void write_sample(int fd, void *opaque)
+{
+	struct sample *s = opaque;
+	char err[200];
+	struct state_writer w;
+	state_writer_init(&w);
+	state_record_begin(&w, "sample", 1, 1);
+	state_put_u64(&w, "answer", 42, STATE_ESSENTIAL);
+	state_record_end(&w);
+	cr_assert_eq(state_stream_write_header(fd, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(state_stream_write_records(fd, &w, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(state_stream_write_memory(fd, 0x100000, s->ram, s->size, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(state_stream_write_end(fd, err, sizeof(err)), 0, "%s", err);
+	state_writer_free(&w);
+}
+
+Test(state_stream, records_and_memory_come_back)
+{
+	struct sample s = make_sample();
+	size_t len;
+	uint8_t *buf = capture(write_sample, &s, &len);
+	struct state_stream stream;
+	char err[200];
+	cr_assert_eq(state_stream_check(buf, len, &stream, err, sizeof(err)), 0, "%s", err);
+	uint8_t *ram = malloc(s.size);
+	memset(ram, 0xaa, s.size); /* zero pages must be written as zeroes, not skipped */
+	struct state_section section;
+	unsigned records = 0, chunks = 0;
+	while (state_stream_next(&stream, &section)) {
+		if (section.kind == STREAM_RECORDS) {
+			struct state_record rec;
+			size_t pos = 0;
+			cr_assert_eq(state_record_parse(section.payload, section.length, &pos, &rec,
+							err, sizeof(err)),
+				     0);
+			uint64_t v;
+			cr_assert_eq(state_get_u64(&rec, "answer", &v), 0);
+			cr_assert_eq(v, 42);
+			records++;
+			continue;
+		}
+		uint64_t gpa, size;
+		state_stream_memory_range(&section, &gpa, &size);
+		cr_assert_geq(gpa, 0x100000);
+		cr_assert_leq(gpa - 0x100000 + size, s.size);
+		cr_assert_eq(state_stream_load_memory(&section, ram + (gpa - 0x100000), size, err,
+						      sizeof(err)),
+			     0, "%s", err);
+		chunks++;
+	}
+	cr_assert_eq(records, 1);
+	cr_assert_eq(chunks, 2, "770 pages: 512 + 258");
+	cr_assert_eq(memcmp(ram, s.ram, s.size), 0, "guest memory differs after a round trip");
+	free(ram);
+	free(buf);
+	free(s.ram);
+}
+
+static void write_zero_ram(int fd, void *opaque)
+{
+	(void)opaque;
+	char err[200];
+	uint8_t *ram = calloc(1, 4u << 20);
+	cr_assert_eq(state_stream_write_header(fd, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_memory(fd, 0, ram, 4u << 20, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_end(fd, err, sizeof(err)), 0);
+	free(ram);
+}
+
+Test(state_stream, zero_pages_are_left_out)
+{
+	size_t len;
+	uint8_t *buf = capture(write_zero_ram, NULL, &len);
+	cr_assert_lt(len, 4096, "4 MiB of zeroes took %zu bytes", len);
+	struct state_stream stream;
+	char err[200];
+	cr_assert_eq(state_stream_check(buf, len, &stream, err, sizeof(err)), 0, "%s", err);
+	free(buf);
+}
+
+static void write_small(int fd, void *opaque)
+{
+	(void)opaque;
+	char err[200];
+	uint8_t ram[2 * PAGE];
+	memset(ram, 0, PAGE);
+	memset(ram + PAGE, 0x5c, PAGE);
+	struct state_writer w;
+	state_writer_init(&w);
+	state_record_begin(&w, "x", 1, 1);
+	state_record_end(&w);
+	cr_assert_eq(state_stream_write_header(fd, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_records(fd, &w, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_memory(fd, 0, ram, sizeof(ram), err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_end(fd, err, sizeof(err)), 0);
+	state_writer_free(&w);
+}
+
+Test(state_stream, every_cut_and_every_changed_byte_is_refused)
+{
+	size_t len;
+	uint8_t *buf = capture(write_small, NULL, &len);
+	struct state_stream stream;
+	char err[200];
+	cr_assert_eq(state_stream_check(buf, len, &stream, err, sizeof(err)), 0, "%s", err);
+	for (size_t cut = 0; cut < len; cut++)
+		cr_assert_eq(state_stream_check(buf, cut, &stream, err, sizeof(err)), -1,
+			     "a stream cut at %zu of %zu bytes was accepted", cut, len);
+	for (size_t at = 0; at < len; at++) {
+		buf[at] ^= 0x20;
+		cr_assert_eq(state_stream_check(buf, len, &stream, err, sizeof(err)), -1,
+			     "byte %zu changed and the stream was accepted", at);
+		buf[at] ^= 0x20;
+	}
+	free(buf);
+}
+
+Test(state_stream, other_versions_and_trailing_data_are_refused_with_a_reason)
+{
+	size_t len;
+	uint8_t *buf = capture(write_small, NULL, &len);
+	struct state_stream stream;
+	char err[200];
+	buf[8] = 2; /* format version 2 */
+	cr_assert_eq(state_stream_check(buf, len, &stream, err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "format 2"), "%s", err);
+	buf[8] = 1;
+	memcpy(buf, "QFI\xfb", 4);
+	cr_assert_eq(state_stream_check(buf, len, &stream, err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "not a gureum state stream"), "%s", err);
+	memcpy(buf, "GURE", 4);
+	uint8_t *longer = malloc(len + 1);
+	memcpy(longer, buf, len);
+	longer[len] = 0;
+	cr_assert_eq(state_stream_check(longer, len + 1, &stream, err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "after its end"), "%s", err);
+	free(longer);
+	free(buf);
+}
