@@ -1,7 +1,11 @@
 #include "devices/pci_host.h"
 
+#include "devices/pci_function_state.h"
+#include "lib/state_record.h"
+
 #include "machine/layout.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define CONF1_ENABLE	  0x80000000U
@@ -351,4 +355,39 @@ int pci_host_attach(struct pci_host *h, struct io_bus *pio, struct io_bus *mmio)
 		return -1;
 	return io_bus_register(mmio, LAYOUT_PCI_ECAM_START, LAYOUT_PCI_ECAM_SIZE, ecam_read,
 			       ecam_write, h, "pci-ecam");
+}
+
+/* ---- saved state ---- */
+
+#define HOST_STATE_NAME	   "pci-host"
+#define HOST_STATE_VERSION 1
+
+static const char *const host_state_keys[] = {"config_address", "bridge", NULL};
+
+void pci_host_save(struct pci_host *h, struct state_writer *w)
+{
+	pthread_mutex_lock(&h->lock);
+	state_record_begin(w, HOST_STATE_NAME, HOST_STATE_VERSION, HOST_STATE_VERSION);
+	state_put_u64(w, "config_address", h->config_address, STATE_ESSENTIAL);
+	pci_function_save_config(&h->bridge, w, "bridge");
+	state_record_end(w);
+	pthread_mutex_unlock(&h->lock);
+}
+
+int pci_host_load(struct pci_host *h, const struct state_record *rec, char *err, size_t err_len)
+{
+	struct state_reader_spec spec = {HOST_STATE_NAME, HOST_STATE_VERSION, 1, host_state_keys};
+	uint64_t address;
+	if (state_record_check(rec, &spec, err, err_len) < 0)
+		return -1;
+	if (state_get_u64(rec, "config_address", &address) < 0 || address > UINT32_MAX) {
+		snprintf(err, err_len, "pci-host state: config_address is missing or out of range");
+		return -1;
+	}
+	pthread_mutex_lock(&h->lock);
+	int rc = pci_function_load_config(&h->bridge, rec, "bridge", err, err_len);
+	if (rc == 0)
+		h->config_address = (uint32_t)address;
+	pthread_mutex_unlock(&h->lock);
+	return rc;
 }

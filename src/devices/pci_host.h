@@ -90,4 +90,12 @@ int pci_host_attach(struct pci_host *h, struct io_bus *pio, struct io_bus *mmio)
 /* Plugs `f` in at 00:slot.fn. Returns 0, or -1 if the address is invalid or taken. */
 int pci_host_add_function(struct pci_host *h, unsigned slot, unsigned fn, struct pci_function *f);
 
+struct state_writer;
+struct state_record;
+/* The host's own state as a versioned record "pci-host": the 0xcf8 address register and the
+ * host bridge's configuration space. The functions plugged in save their own. */
+void pci_host_save(struct pci_host *h, struct state_writer *w);
+/* Returns 0, or -1 with one sentence in err and the host unchanged. */
+int pci_host_load(struct pci_host *h, const struct state_record *rec, char *err, size_t err_len);
+
 #endif

@@ -1,4 +1,5 @@
-/* libFuzzer target: the state record reader and the loaders (UART, CMOS RTC, i8042, vCPU),
+/* libFuzzer target: the state record reader and the loaders (UART, CMOS RTC, i8042, PCI host,
+ * vCPU),
  * which a snapshot file or a migration stream feeds. The input is a sequence of records; every
  * record that parses is checked against a reader spec, its fields looked up, and handed to
  * each loader. Nothing may read outside the input, and a refused load must leave the device as
@@ -6,6 +7,7 @@
 #include "accel/vcpu_state_record.h"
 #include "devices/cmos_rtc.h"
 #include "devices/i8042.h"
+#include "devices/pci_host.h"
 #include "devices/uart16550.h"
 #include "lib/state_record.h"
 
@@ -57,6 +59,14 @@ static void exercise(const struct state_record *rec)
 		if (i8042_load(&kbc, rec, err, sizeof(err)) < 0 && kbc.output_port != 0x77)
 			__builtin_trap();
 	}
+	struct pci_host *host = calloc(1, sizeof(*host));
+	if (host && pci_host_init(host) == 0) {
+		host->config_address = 0x77;
+		if (pci_host_load(host, rec, err, sizeof(err)) < 0 && host->config_address != 0x77)
+			__builtin_trap();
+		pci_host_destroy(host);
+	}
+	free(host);
 	struct vcpu_state *vcpu = calloc(1, sizeof(*vcpu));
 	if (vcpu) {
 		vcpu->rip = 0x77;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds the state record reader's libFuzzer target (with the UART, RTC, i8042 and vCPU loaders) with clang
+# Builds the state record reader's libFuzzer target (with the device and vCPU loaders) with clang
 # (ASan + UBSan) and runs it for SECONDS (default 60), seeded with a valid UART record.
 #   usage: tests/fuzz/run_fuzz_state_record.sh [SECONDS]
 set -eu
@@ -8,7 +8,8 @@ SECONDS_TO_RUN=${1:-60}
 mkdir -p "$OUT/corpus-state-record"
 fuzz_build fuzz_state_record "$ROOT/src/lib/state_record.c" "$ROOT/src/devices/uart16550.c" \
 	"$ROOT/src/devices/cmos_rtc.c" "$ROOT/src/devices/i8042.c" "$ROOT/src/devices/io_bus.c" \
-	"$ROOT/src/accel/vcpu_state_record.c" \
+	"$ROOT/src/accel/vcpu_state_record.c" "$ROOT/src/devices/pci_host.c" \
+	"$ROOT/src/devices/pci_function_state.c" \
 	"$ROOT/src/lib/log.c"
 if command -v python3 >/dev/null && [ ! -e "$OUT/corpus-state-record/seed-uart" ]; then
 	python3 - "$OUT/corpus-state-record/seed-uart" <<'PY'

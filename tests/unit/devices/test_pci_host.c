@@ -1,9 +1,11 @@
 #include "devices/io_bus.h"
 #include "devices/pci_host.h"
+#include "lib/state_record.h"
 #include "machine/layout.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <string.h>
 
 static struct io_bus pio, mmio;
 static struct pci_host *host; /* 8 KiB per function: keep it off the stack */
@@ -231,4 +233,52 @@ Test(pci_host, ecam_writes_reach_the_function)
 	uint64_t wide = ~0ULL;
 	cr_assert(io_bus_write(&mmio, ecam_address(0, 3, 0, 0x10), &wide, 8));
 	cr_assert_eq(conf1_read32(3, 0, 0x10), 0xc0002000, "8-byte accesses are ignored");
+}
+
+/* ---- saved state ---- */
+
+static struct state_record parse_record(const struct state_writer *w)
+{
+	struct state_record rec;
+	char err[200];
+	size_t pos = 0;
+	cr_assert_eq(state_record_parse(w->buf, w->len, &pos, &rec, err, sizeof(err)), 0, "%s",
+		     err);
+	return rec;
+}
+
+/* The guest's command bits and the address latch survive save and load into a freshly built
+ * host, and a record holding another function's configuration space is refused without a
+ * change. */
+Test(pci_host, saved_state_keeps_what_the_guest_programmed)
+{
+	conf1_write32(0, 0, PCI_COMMAND, 0x6);
+	out(0xcf8, conf1_address(0, 0, PCI_COMMAND), 4);
+	struct state_writer w;
+	state_writer_init(&w);
+	pci_host_save(host, &w);
+	cr_assert_not(state_writer_failed(&w));
+
+	pci_host_destroy(host);
+	cr_assert_eq(pci_host_init(host), 0);
+	struct state_record rec = parse_record(&w);
+	char err[200];
+	cr_assert_eq(pci_host_load(host, &rec, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(in(0xcf8, 4), conf1_address(0, 0, PCI_COMMAND), "the address latch");
+	cr_assert_eq(in(0xcfc, 4) & 0xffff, 0x6 & PCI_COMMAND_WRITABLE);
+
+	/* Another function's IDs: refused, nothing changes. */
+	struct state_writer other;
+	state_writer_init(&other);
+	state_record_begin(&other, "pci-host", 1, 1);
+	state_put_u64(&other, "config_address", 0, STATE_ESSENTIAL);
+	uint8_t foreign[PCI_EXPRESS_CONFIG_SPACE_SIZE] = {0x34, 0x12, 0x78, 0x56};
+	state_put_bytes(&other, "bridge", foreign, sizeof(foreign), STATE_ESSENTIAL);
+	state_record_end(&other);
+	rec = parse_record(&other);
+	cr_assert_eq(pci_host_load(host, &rec, err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "another PCI function"), "%s", err);
+	cr_assert_eq(in(0xcf8, 4), conf1_address(0, 0, PCI_COMMAND), "a refused load changed it");
+	state_writer_free(&w);
+	state_writer_free(&other);
 }
