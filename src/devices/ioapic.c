@@ -1,5 +1,9 @@
 #include "devices/ioapic.h"
 
+#include "lib/state_record.h"
+
+#include <stdio.h>
+
 #include <string.h>
 
 #define MAX_REDIR_ENTRY (IOAPIC_PINS - 1)
@@ -179,4 +183,54 @@ void ioapic_mmio_write(struct ioapic *io, uint64_t offset, const void *data, uns
 	default:
 		break;
 	}
+}
+
+/* ---- saved state ---- */
+
+#define IOAPIC_STATE_NAME    "ioapic"
+#define IOAPIC_STATE_VERSION 1
+
+static const char *const ioapic_state_keys[] = {"id", "select", "redir", "lines", NULL};
+
+void ioapic_save(const struct ioapic *io, struct state_writer *w)
+{
+	uint8_t redir[IOAPIC_PINS * 8];
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
+		for (unsigned b = 0; b < 8; b++)
+			redir[pin * 8 + b] = (uint8_t)(io->redir[pin] >> (8 * b));
+	state_record_begin(w, IOAPIC_STATE_NAME, IOAPIC_STATE_VERSION, IOAPIC_STATE_VERSION);
+	state_put_u64(w, "id", io->id, STATE_ESSENTIAL);
+	state_put_u64(w, "select", io->select, STATE_ESSENTIAL);
+	state_put_bytes(w, "redir", redir, sizeof(redir), STATE_ESSENTIAL);
+	state_put_u64(w, "lines", io->lines, STATE_ESSENTIAL);
+	state_record_end(w);
+}
+
+int ioapic_load(struct ioapic *io, const struct state_record *rec, char *err, size_t err_len)
+{
+	struct state_reader_spec spec = {IOAPIC_STATE_NAME, IOAPIC_STATE_VERSION, 1,
+					 ioapic_state_keys};
+	if (state_record_check(rec, &spec, err, err_len) < 0)
+		return -1;
+	uint64_t id, select, lines;
+	const void *redir;
+	uint32_t len;
+	if (state_get_u64(rec, "id", &id) < 0 || id > 15 ||
+	    state_get_u64(rec, "select", &select) < 0 || select > 0xff ||
+	    state_get_u64(rec, "lines", &lines) < 0 || lines >> IOAPIC_PINS ||
+	    state_get_bytes(rec, "redir", &redir, &len) < 0 || len != IOAPIC_PINS * 8) {
+		snprintf(err, err_len, "ioapic state: a field is missing or out of range");
+		return -1;
+	}
+	const uint8_t *p = redir;
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++) {
+		uint64_t e = 0;
+		for (unsigned b = 0; b < 8; b++)
+			e |= (uint64_t)p[pin * 8 + b] << (8 * b);
+		io->redir[pin] = e;
+	}
+	io->id = (uint8_t)id;
+	io->select = (uint8_t)select;
+	io->lines = (uint32_t)lines;
+	return 0;
 }

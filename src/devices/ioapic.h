@@ -35,6 +35,7 @@
 #include "devices/apic_message.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define IOAPIC_PINS	     24
@@ -84,5 +85,14 @@ void ioapic_eoi(struct ioapic *io, uint8_t vector);
 /* Guest accesses at `offset` in the window, `size` 1, 2, 4 or 8 bytes, little endian. */
 void ioapic_mmio_read(struct ioapic *io, uint64_t offset, void *data, unsigned size);
 void ioapic_mmio_write(struct ioapic *io, uint64_t offset, const void *data, unsigned size);
+
+struct state_writer;
+struct state_record;
+/* The guest-visible state as a versioned record "ioapic" (lib/state_record.h): ID, register
+ * select, the 24 redirection entries (with their remote IRR bits) and the pin levels. */
+void ioapic_save(const struct ioapic *io, struct state_writer *w);
+/* Returns 0, or -1 with one sentence in err and the I/O APIC unchanged. No message is sent:
+ * what was in flight at the save is in the LAPICs' saved state. */
+int ioapic_load(struct ioapic *io, const struct state_record *rec, char *err, size_t err_len);
 
 #endif

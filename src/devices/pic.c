@@ -1,5 +1,9 @@
 #include "devices/pic.h"
 
+#include "lib/state_record.h"
+
+#include <stdio.h>
+
 #include <string.h>
 
 #define MASTER 0
@@ -318,4 +322,72 @@ uint8_t pic_read(struct pic *pic, uint16_t port)
 	default:
 		return 0xff;
 	}
+}
+
+/* ---- saved state ---- */
+
+#define PIC_STATE_NAME	  "pic"
+#define PIC_STATE_VERSION 1
+#define CHIP_STATE_BYTES  20
+
+static const char *const pic_state_keys[] = {"master", "slave", NULL};
+
+static void pack_chip(const struct pic_chip *c, uint8_t out[CHIP_STATE_BYTES])
+{
+	const uint8_t bytes[CHIP_STATE_BYTES] = {
+	    c->irr,	     c->isr,	       c->imr,	       c->lines,    c->edge_sense,
+	    c->elcr,	     c->elcr_mask,     c->vector_base, c->lowest,   c->init_step,
+	    c->icw3,	     c->icw4_expected, c->single,      c->auto_eoi, c->rotate_in_auto_eoi,
+	    c->fully_nested, c->special_mask,  c->poll,	       c->read_isr, 0};
+	memcpy(out, bytes, CHIP_STATE_BYTES);
+}
+
+/* false when a value is out of its range (lowest 0-7, init_step 0-3, flags 0/1, ELCR bits
+ * outside its mask). */
+static bool unpack_chip(const uint8_t *p, struct pic_chip *c)
+{
+	for (int i = 11; i < CHIP_STATE_BYTES; i++)
+		if (p[i] > 1)
+			return false;
+	if (p[8] > 7 || p[9] > 3 || (p[5] & ~p[6]))
+		return false;
+	c->irr = p[0], c->isr = p[1], c->imr = p[2], c->lines = p[3], c->edge_sense = p[4];
+	c->elcr = p[5], c->elcr_mask = p[6], c->vector_base = p[7], c->lowest = p[8];
+	c->init_step = p[9], c->icw3 = p[10], c->icw4_expected = p[11], c->single = p[12];
+	c->auto_eoi = p[13], c->rotate_in_auto_eoi = p[14], c->fully_nested = p[15];
+	c->special_mask = p[16], c->poll = p[17], c->read_isr = p[18];
+	return true;
+}
+
+void pic_save(const struct pic *pic, struct state_writer *w)
+{
+	uint8_t chip[CHIP_STATE_BYTES];
+	state_record_begin(w, PIC_STATE_NAME, PIC_STATE_VERSION, PIC_STATE_VERSION);
+	for (int i = 0; i < 2; i++) {
+		pack_chip(&pic->chip[i], chip);
+		state_put_bytes(w, pic_state_keys[i], chip, sizeof(chip), STATE_ESSENTIAL);
+	}
+	state_record_end(w);
+}
+
+int pic_load(struct pic *pic, const struct state_record *rec, char *err, size_t err_len)
+{
+	struct state_reader_spec spec = {PIC_STATE_NAME, PIC_STATE_VERSION, 1, pic_state_keys};
+	if (state_record_check(rec, &spec, err, err_len) < 0)
+		return -1;
+	struct pic_chip chips[2];
+	for (int i = 0; i < 2; i++) {
+		const void *data;
+		uint32_t len;
+		if (state_get_bytes(rec, pic_state_keys[i], &data, &len) < 0 ||
+		    len != CHIP_STATE_BYTES || !unpack_chip(data, &chips[i])) {
+			snprintf(err, err_len, "pic state: the %s chip is missing or out of range",
+				 pic_state_keys[i]);
+			return -1;
+		}
+	}
+	pic->chip[MASTER] = chips[0];
+	pic->chip[SLAVE] = chips[1];
+	update(pic);
+	return 0;
 }

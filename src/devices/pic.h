@@ -26,6 +26,7 @@
 #define GUREUM_DEVICES_PIC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define PIC_MASTER_CMD	0x20
@@ -95,5 +96,14 @@ void pic_write(struct pic *pic, uint16_t port, uint8_t value);
 uint8_t pic_acknowledge(struct pic *pic);
 /* The master's INT output. */
 bool pic_intr(const struct pic *pic);
+
+struct state_writer;
+struct state_record;
+/* Both chips' guest-visible state as a versioned record "pic" (lib/state_record.h): request,
+ * service and mask registers, input levels, initialisation and mode state, ELCR. */
+void pic_save(const struct pic *pic, struct state_writer *w);
+/* Returns 0 (the INT output recomputed and reported), or -1 with one sentence in err and the
+ * PIC unchanged. */
+int pic_load(struct pic *pic, const struct state_record *rec, char *err, size_t err_len);
 
 #endif

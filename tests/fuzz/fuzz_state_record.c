@@ -1,5 +1,5 @@
 /* libFuzzer target: the state record reader and the loaders (UART, CMOS RTC, i8042, PCI host,
- * vCPU),
+ * PIC, I/O APIC, vCPU),
  * which a snapshot file or a migration stream feeds. The input is a sequence of records; every
  * record that parses is checked against a reader spec, its fields looked up, and handed to
  * each loader. Nothing may read outside the input, and a refused load must leave the device as
@@ -7,7 +7,9 @@
 #include "accel/vcpu_state_record.h"
 #include "devices/cmos_rtc.h"
 #include "devices/i8042.h"
+#include "devices/ioapic.h"
 #include "devices/pci_host.h"
+#include "devices/pic.h"
 #include "devices/uart16550.h"
 #include "lib/state_record.h"
 
@@ -67,6 +69,16 @@ static void exercise(const struct state_record *rec)
 		pci_host_destroy(host);
 	}
 	free(host);
+	struct pic pic;
+	pic_init(&pic, NULL, NULL);
+	pic.chip[0].imr = 0x77;
+	if (pic_load(&pic, rec, err, sizeof(err)) < 0 && pic.chip[0].imr != 0x77)
+		__builtin_trap();
+	struct ioapic io;
+	ioapic_init(&io, 0, NULL, NULL);
+	io.select = 0x77;
+	if (ioapic_load(&io, rec, err, sizeof(err)) < 0 && io.select != 0x77)
+		__builtin_trap();
 	struct vcpu_state *vcpu = calloc(1, sizeof(*vcpu));
 	if (vcpu) {
 		vcpu->rip = 0x77;
