@@ -1,5 +1,9 @@
 #include "devices/pit.h"
 
+#include "lib/state_record.h"
+
+#include <stdio.h>
+
 #include <string.h>
 
 /* A channel's state is a closed form of time: after loading count n, the counter has run
@@ -509,4 +513,120 @@ uint64_t pit_deadline(struct pit *pit)
 	}
 	uint64_t throttle = throttle_until(pit);
 	return when > throttle ? when : throttle;
+}
+
+/* ---- saved state ---- */
+
+#define PIT_STATE_NAME	  "pit"
+#define PIT_STATE_VERSION 1
+#define CHANNEL_BYTES	  53
+
+static const char *const pit_state_keys[] = {"ch0", "ch1", "ch2", "portb", "irq_level", NULL};
+_Static_assert(17 + 4 + 8 + 4 + 8 + 8 + 2 + 2 == CHANNEL_BYTES, "the channel layout below");
+
+static uint8_t *put_bytes_le(uint8_t *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		*p++ = (uint8_t)(v >> (8 * i));
+	return p;
+}
+
+static uint64_t take_le(const uint8_t **p, unsigned n)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)(*p)[i] << (8 * i);
+	*p += n;
+	return v;
+}
+
+/* 17 one-byte fields (flags and small numbers), then n, elapsed, reload_n, reload_at and
+ * edges_seen in 4, 8, 4, 8, 8 bytes, the two latch bytes and cr (2): 53 bytes. */
+static void pack_channel(const struct pit_channel *c, uint64_t now, uint8_t *out)
+{
+	const uint8_t small[17] = {
+	    c->mode,	       c->access,	  c->bcd,	c->cr_lsb,    c->write_msb_next,
+	    c->read_msb_next,  c->gate,		  c->loaded,	c->triggered, c->paused,
+	    c->null_count,     c->reload_pending, c->edge_owed, c->latch_len, c->latch_pos,
+	    c->status_latched, c->status};
+	memcpy(out, small, sizeof(small));
+	uint8_t *p = out + sizeof(small);
+	p = put_bytes_le(p, c->n, 4);
+	p = put_bytes_le(p, elapsed(c, now), 8);
+	p = put_bytes_le(p, c->reload_n, 4);
+	p = put_bytes_le(p, c->reload_at, 8);
+	p = put_bytes_le(p, c->edges_seen, 8);
+	p[0] = c->latch[0], p[1] = c->latch[1];
+	put_bytes_le(p + 2, c->cr, 2);
+}
+
+/* false when a value is out of its range. The count runs from the load's moment `now`. */
+static bool unpack_channel(const uint8_t *p, uint64_t now, struct pit_channel *c)
+{
+	for (int i = 2; i < 13; i++)
+		if (i != 3 && p[i] > 1)
+			return false;
+	/* A latch being read has its position below its length (an emptied one keeps its last
+	 * position): the next read indexes latch[pos]. */
+	bool latch_ok = p[13] <= 2 && p[14] <= 2 && (p[13] == 0 || p[14] < p[13]);
+	if (p[0] > 5 || p[1] < 1 || p[1] > 3 || !latch_ok || p[15] > 1)
+		return false;
+	memset(c, 0, sizeof(*c));
+	c->mode = p[0], c->access = p[1], c->bcd = p[2], c->cr_lsb = p[3];
+	c->write_msb_next = p[4], c->read_msb_next = p[5], c->gate = p[6], c->loaded = p[7];
+	c->triggered = p[8], c->paused = p[9], c->null_count = p[10], c->reload_pending = p[11];
+	c->edge_owed = p[12], c->latch_len = p[13], c->latch_pos = p[14];
+	c->status_latched = p[15], c->status = p[16];
+	const uint8_t *q = p + 17;
+	c->n = (uint32_t)take_le(&q, 4);
+	c->ticks_before = take_le(&q, 8);
+	c->reload_n = (uint32_t)take_le(&q, 4);
+	c->reload_at = take_le(&q, 8);
+	c->edges_seen = take_le(&q, 8);
+	c->latch[0] = q[0], c->latch[1] = q[1];
+	c->cr = (uint16_t)(q[2] | q[3] << 8);
+	c->start_ns = now;
+	uint32_t max = c->bcd ? COUNT_BCD : COUNT_BINARY;
+	return c->n >= 1 && c->n <= max && c->reload_n <= max;
+}
+
+void pit_save(struct pit *pit, struct state_writer *w)
+{
+	uint64_t now = now_ns(pit);
+	uint8_t ch[CHANNEL_BYTES];
+	state_record_begin(w, PIT_STATE_NAME, PIT_STATE_VERSION, PIT_STATE_VERSION);
+	for (unsigned i = 0; i < PIT_CHANNELS; i++) {
+		pack_channel(&pit->ch[i], now, ch);
+		state_put_bytes(w, pit_state_keys[i], ch, sizeof(ch), STATE_ESSENTIAL);
+	}
+	state_put_u64(w, "portb", pit->portb, STATE_ESSENTIAL);
+	state_put_u64(w, "irq_level", pit->irq_level, STATE_ESSENTIAL);
+	state_record_end(w);
+}
+
+int pit_load(struct pit *pit, const struct state_record *rec, char *err, size_t err_len)
+{
+	struct state_reader_spec spec = {PIT_STATE_NAME, PIT_STATE_VERSION, 1, pit_state_keys};
+	if (state_record_check(rec, &spec, err, err_len) < 0)
+		return -1;
+	uint64_t now = now_ns(pit), portb, level;
+	struct pit_channel ch[PIT_CHANNELS];
+	bool ok = state_get_u64(rec, "portb", &portb) == 0 && portb <= 0x0f &&
+		  state_get_u64(rec, "irq_level", &level) == 0 && level <= 1;
+	for (unsigned i = 0; ok && i < PIT_CHANNELS; i++) {
+		const void *data;
+		uint32_t len;
+		ok = state_get_bytes(rec, pit_state_keys[i], &data, &len) == 0 &&
+		     len == CHANNEL_BYTES && unpack_channel(data, now, &ch[i]);
+	}
+	if (!ok) {
+		snprintf(err, err_len, "pit state: a channel or field is missing or out of range");
+		return -1;
+	}
+	memcpy(pit->ch, ch, sizeof(ch));
+	pit->portb = (uint8_t)portb;
+	pit->pulsed = false;
+	if (pit->irq_level != (bool)level)
+		set_irq0(pit, level);
+	return 0;
 }

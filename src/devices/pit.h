@@ -33,6 +33,7 @@
 #define GUREUM_DEVICES_PIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define PIT_HZ		  1193182ULL
@@ -111,5 +112,16 @@ void pit_advance(struct pit *pit, uint64_t now);
 uint64_t pit_deadline(struct pit *pit);
 /* A channel's OUT at `now` (ch 0-2). */
 bool pit_out(struct pit *pit, unsigned ch, uint64_t now);
+
+struct state_writer;
+struct state_record;
+/* The guest-visible state as a versioned record "pit" (lib/state_record.h): each channel as
+ * programmed, its latches, and how far its count has run, in ticks, at the moment of the save
+ * (not in host time, which means nothing to another process or host); port 0x61. */
+void pit_save(struct pit *pit, struct state_writer *w);
+/* Loads a record: each counting channel goes on from where it was, from the load's moment on
+ * this PIT's clock. IRQ0 is set to the saved level. Returns 0, or -1 with one sentence in err
+ * and the PIT unchanged. */
+int pit_load(struct pit *pit, const struct state_record *rec, char *err, size_t err_len);
 
 #endif

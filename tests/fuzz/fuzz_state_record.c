@@ -1,5 +1,5 @@
 /* libFuzzer target: the state record reader and the loaders (UART, CMOS RTC, i8042, PCI host,
- * PIC, I/O APIC, vCPU),
+ * PIC, I/O APIC, PIT, vCPU),
  * which a snapshot file or a migration stream feeds. The input is a sequence of records; every
  * record that parses is checked against a reader spec, its fields looked up, and handed to
  * each loader. Nothing may read outside the input, and a refused load must leave the device as
@@ -10,6 +10,7 @@
 #include "devices/ioapic.h"
 #include "devices/pci_host.h"
 #include "devices/pic.h"
+#include "devices/pit.h"
 #include "devices/uart16550.h"
 #include "lib/state_record.h"
 
@@ -27,6 +28,12 @@ static int ignore_level(void *opaque, uint32_t gsi, bool level)
 }
 
 static const struct irq_router router = {.set_level = ignore_level};
+
+static uint64_t fixed_clock(void *opaque)
+{
+	(void)opaque;
+	return 123456789;
+}
 static const char *const keys[] = {"a", "b", NULL};
 
 static void exercise(const struct state_record *rec)
@@ -79,6 +86,14 @@ static void exercise(const struct state_record *rec)
 	io.select = 0x77;
 	if (ioapic_load(&io, rec, err, sizeof(err)) < 0 && io.select != 0x77)
 		__builtin_trap();
+	struct pit pit;
+	pit_init(&pit, fixed_clock, NULL, NULL, NULL, 0);
+	pit.portb = 0x7;
+	if (pit_load(&pit, rec, err, sizeof(err)) < 0 && pit.portb != 0x7)
+		__builtin_trap();
+	if (pit_load(&pit, rec, err, sizeof(err)) == 0) /* a loaded PIT must be readable */
+		for (uint16_t port = 0x40; port <= 0x42; port++)
+			(void)pit_read(&pit, port);
 	struct vcpu_state *vcpu = calloc(1, sizeof(*vcpu));
 	if (vcpu) {
 		vcpu->rip = 0x77;

@@ -10,7 +10,7 @@ fuzz_build fuzz_state_record "$ROOT/src/lib/state_record.c" "$ROOT/src/devices/u
 	"$ROOT/src/devices/cmos_rtc.c" "$ROOT/src/devices/i8042.c" "$ROOT/src/devices/io_bus.c" \
 	"$ROOT/src/accel/vcpu_state_record.c" "$ROOT/src/devices/pci_host.c" \
 	"$ROOT/src/devices/pci_function_state.c" "$ROOT/src/devices/pic.c" \
-	"$ROOT/src/devices/ioapic.c" \
+	"$ROOT/src/devices/ioapic.c" "$ROOT/src/devices/pit.c" \
 	"$ROOT/src/lib/log.c"
 if command -v python3 >/dev/null && [ ! -e "$OUT/corpus-state-record/seed-uart" ]; then
 	python3 - "$OUT/corpus-state-record/seed-uart" <<'PY'

@@ -1,4 +1,5 @@
 #include "devices/pit.h"
+#include "lib/state_record.h"
 
 #include <criterion/criterion.h>
 
@@ -498,4 +499,62 @@ Test(pit, count_65536_with_zero)
 	cr_assert_eq(pit_deadline(&pit), t0 + at_tick(65536));
 	now = t0 + at_tick(1);
 	cr_assert_eq(latched_count(0), 0xffff);
+}
+
+/* ---- saved state ---- */
+
+static struct state_record parse_record(const struct state_writer *w)
+{
+	struct state_record rec;
+	char err[200];
+	size_t pos = 0;
+	cr_assert_eq(state_record_parse(w->buf, w->len, &pos, &rec, err, sizeof(err)), 0, "%s",
+		     err);
+	return rec;
+}
+
+/* Linux's periodic tick 300 ticks into its period, saved, and loaded into a fresh PIT whose
+ * clock is somewhere else entirely (another process, another host): the count goes on from
+ * 700 as if nothing happened, OUT rises at the end of the period, and the next period
+ * reloads 1000. A record with an impossible mode is refused and changes nothing. */
+Test(pit, saved_state_goes_on_from_the_same_count_on_another_clock)
+{
+	uint64_t t0 = now;
+	program(0, 2, 1000);
+	now = t0 + at_tick(300);
+	cr_assert_eq(latched_count(0), 700);
+	struct state_writer w;
+	state_writer_init(&w);
+	pit_save(&pit, &w);
+	cr_assert_not(state_writer_failed(&w));
+
+	now = 987654321000ull; /* the new clock */
+	pit_init(&pit, clock_now, NULL, on_irq0, NULL, 0);
+	struct state_record rec = parse_record(&w);
+	char err[200];
+	uint64_t t1 = now;
+	cr_assert_eq(pit_load(&pit, &rec, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(latched_count(0), 700);
+	now = t1 + at_tick(200);
+	cr_assert_eq(latched_count(0), 500);
+	now = t1 + at_tick(699);
+	cr_assert_not(pit_out(&pit, 0, now), "OUT is low while the count is 1");
+	now = t1 + at_tick(700);
+	cr_assert(pit_out(&pit, 0, now));
+	cr_assert_eq(latched_count(0), 1000, "the period reloaded");
+
+	state_writer_free(&w);
+	state_writer_init(&w);
+	state_record_begin(&w, "pit", 1, 1);
+	uint8_t bad[53] = {7, 3}; /* mode 7 */
+	state_put_bytes(&w, "ch0", bad, sizeof(bad), STATE_ESSENTIAL);
+	state_put_bytes(&w, "ch1", bad, sizeof(bad), STATE_ESSENTIAL);
+	state_put_bytes(&w, "ch2", bad, sizeof(bad), STATE_ESSENTIAL);
+	state_put_u64(&w, "portb", 0, STATE_ESSENTIAL);
+	state_put_u64(&w, "irq_level", 0, STATE_ESSENTIAL);
+	state_record_end(&w);
+	rec = parse_record(&w);
+	cr_assert_eq(pit_load(&pit, &rec, err, sizeof(err)), -1);
+	cr_assert_eq(latched_count(0), 1000, "a refused load changed the PIT");
+	state_writer_free(&w);
 }
