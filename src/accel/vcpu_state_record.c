@@ -4,6 +4,7 @@
  * the CPU and KVM define for them. */
 #include "accel/vcpu_state_record.h"
 
+#include "lib/little_endian.h"
 #include "lib/state_record.h"
 
 #include <stdio.h>
@@ -26,22 +27,6 @@ static const char *const record_keys[] = {
 
 /* ---- packing ---- */
 
-static uint8_t *put_le(uint8_t *p, uint64_t v, unsigned bytes)
-{
-	for (unsigned i = 0; i < bytes; i++)
-		*p++ = (uint8_t)(v >> (8 * i));
-	return p;
-}
-
-static uint64_t get_le(const uint8_t **p, unsigned bytes)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < bytes; i++)
-		v |= (uint64_t)(*p)[i] << (8 * i);
-	*p += bytes;
-	return v;
-}
-
 static const struct vcpu_segment *segment_of(const struct vcpu_state *s, unsigned i)
 {
 	return i < SREG_COUNT ? &s->seg[i] : i == SREG_COUNT ? &s->tr : &s->ldt;
@@ -49,9 +34,9 @@ static const struct vcpu_segment *segment_of(const struct vcpu_state *s, unsigne
 
 static void pack_segment(const struct vcpu_segment *g, uint8_t out[SEGMENT_BYTES])
 {
-	uint8_t *p = put_le(out, g->base, 8);
-	p = put_le(p, g->limit, 4);
-	p = put_le(p, g->selector, 2);
+	uint8_t *p = le_put(out, g->base, 8);
+	p = le_put(p, g->limit, 4);
+	p = le_put(p, g->selector, 2);
 	const uint8_t attrs[9] = {g->type, g->present, g->dpl, g->db,	   g->s,
 				  g->l,	   g->g,       g->avl, g->unusable};
 	memcpy(p, attrs, sizeof(attrs));
@@ -60,9 +45,9 @@ static void pack_segment(const struct vcpu_segment *g, uint8_t out[SEGMENT_BYTES
 /* false when an attribute is out of its range (type 0-15, dpl 0-3, flags 0/1). */
 static bool unpack_segment(const uint8_t *p, struct vcpu_segment *g)
 {
-	g->base = get_le(&p, 8);
-	g->limit = (uint32_t)get_le(&p, 4);
-	g->selector = (uint16_t)get_le(&p, 2);
+	g->base = le_take(&p, 8);
+	g->limit = (uint32_t)le_take(&p, 4);
+	g->selector = (uint16_t)le_take(&p, 2);
 	g->type = p[0], g->present = p[1], g->dpl = p[2], g->db = p[3], g->s = p[4];
 	g->l = p[5], g->g = p[6], g->avl = p[7], g->unusable = p[8];
 	bool flags_ok = true;
@@ -90,11 +75,11 @@ static void pack_events(const struct vcpu_events *e, uint8_t out[EVENTS_BYTES])
 	memcpy(p, flags, sizeof(flags));
 	p += sizeof(flags);
 	*p++ = e->exception.vector;
-	p = put_le(p, e->exception.error_code, 4);
-	p = put_le(p, e->exception.payload, 8);
+	p = le_put(p, e->exception.error_code, 4);
+	p = le_put(p, e->exception.payload, 8);
 	*p++ = e->interrupt.vector;
 	*p++ = e->interrupt.shadow;
-	p = put_le(p, e->sipi_vector, 4);
+	p = le_put(p, e->sipi_vector, 4);
 }
 
 static bool unpack_events(const uint8_t *p, struct vcpu_events *e)
@@ -110,11 +95,11 @@ static bool unpack_events(const uint8_t *p, struct vcpu_events *e)
 	e->smi.latched_init = p[12];
 	p += 13;
 	e->exception.vector = *p++;
-	e->exception.error_code = (uint32_t)get_le(&p, 4);
-	e->exception.payload = get_le(&p, 8);
+	e->exception.error_code = (uint32_t)le_take(&p, 4);
+	e->exception.payload = le_take(&p, 8);
 	e->interrupt.vector = *p++;
 	e->interrupt.shadow = *p++;
-	e->sipi_vector = (uint32_t)get_le(&p, 4);
+	e->sipi_vector = (uint32_t)le_take(&p, 4);
 	return e->exception.vector < 32;
 }
 
@@ -130,7 +115,7 @@ static void save_tables(const struct vcpu_state *s, struct state_writer *w)
 	const struct vcpu_dtable *tables[2] = {&s->gdt, &s->idt};
 	for (unsigned i = 0; i < 2; i++) {
 		uint8_t t[DTABLE_BYTES];
-		put_le(put_le(t, tables[i]->base, 8), tables[i]->limit, 2);
+		le_put(le_put(t, tables[i]->base, 8), tables[i]->limit, 2);
 		state_put_bytes(w, i ? "idt" : "gdt", t, sizeof(t), STATE_ESSENTIAL);
 	}
 }
@@ -140,7 +125,7 @@ void vcpu_state_save(const struct vcpu_state *s, struct state_writer *w)
 	state_record_begin(w, RECORD_NAME, RECORD_VERSION, RECORD_VERSION);
 	uint8_t gpr[GPR_COUNT * 8];
 	for (unsigned i = 0; i < GPR_COUNT; i++)
-		put_le(gpr + 8 * i, s->gpr[i], 8);
+		le_put(gpr + 8 * i, s->gpr[i], 8);
 	state_put_bytes(w, "gpr", gpr, sizeof(gpr), STATE_ESSENTIAL);
 	const struct {
 		const char *key;
@@ -155,7 +140,7 @@ void vcpu_state_save(const struct vcpu_state *s, struct state_writer *w)
 	uint8_t msrs[VCPU_MAX_MSRS * MSR_BYTES];
 	uint32_t nr = s->nr_msrs <= VCPU_MAX_MSRS ? s->nr_msrs : VCPU_MAX_MSRS;
 	for (uint32_t i = 0; i < nr; i++)
-		put_le(put_le(msrs + MSR_BYTES * i, s->msrs[i].index, 4), s->msrs[i].value, 8);
+		le_put(le_put(msrs + MSR_BYTES * i, s->msrs[i].index, 4), s->msrs[i].value, 8);
 	state_put_bytes(w, "msrs", msrs, nr * MSR_BYTES, STATE_ESSENTIAL);
 	state_put_bytes(w, "xsave", s->xsave, VCPU_XSAVE_BYTES, STATE_ESSENTIAL);
 	if (s->has_lapic)
@@ -182,7 +167,7 @@ static bool load_registers(struct vcpu_state *s, const struct state_record *rec)
 	if (!gpr)
 		return false;
 	for (unsigned i = 0; i < GPR_COUNT; i++)
-		s->gpr[i] = get_le(&gpr, 8);
+		s->gpr[i] = le_take(&gpr, 8);
 	uint64_t *regs[] = {&s->rip, &s->rflags, &s->cr0,  &s->cr2,	  &s->cr3,
 			    &s->cr4, &s->cr8,	 &s->efer, &s->apic_base, &s->xcr0};
 	const char *keys[] = {"rip", "rflags", "cr0",  "cr2",	    "cr3",
@@ -209,8 +194,8 @@ static bool load_tables(struct vcpu_state *s, const struct state_record *rec)
 		const uint8_t *t = exact_bytes(rec, i ? "idt" : "gdt", DTABLE_BYTES);
 		if (!t)
 			return false;
-		tables[i]->base = get_le(&t, 8);
-		tables[i]->limit = (uint16_t)get_le(&t, 2);
+		tables[i]->base = le_take(&t, 8);
+		tables[i]->limit = (uint16_t)le_take(&t, 2);
 	}
 	return true;
 }
@@ -225,9 +210,9 @@ static bool load_blobs(struct vcpu_state *s, const struct state_record *rec)
 	s->nr_msrs = len / MSR_BYTES;
 	const uint8_t *p = msrs;
 	for (uint32_t i = 0; i < s->nr_msrs; i++) {
-		s->msrs[i].index = (uint32_t)get_le(&p, 4);
+		s->msrs[i].index = (uint32_t)le_take(&p, 4);
 		s->msrs[i].reserved = 0;
-		s->msrs[i].value = get_le(&p, 8);
+		s->msrs[i].value = le_take(&p, 8);
 	}
 	const uint8_t *xsave = exact_bytes(rec, "xsave", VCPU_XSAVE_BYTES);
 	const uint8_t *events = exact_bytes(rec, "events", EVENTS_BYTES);

@@ -1,5 +1,6 @@
 #include "devices/ioapic.h"
 
+#include "lib/little_endian.h"
 #include "lib/state_record.h"
 
 #include <stdio.h>
@@ -196,8 +197,7 @@ void ioapic_save(const struct ioapic *io, struct state_writer *w)
 {
 	uint8_t redir[IOAPIC_PINS * 8];
 	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
-		for (unsigned b = 0; b < 8; b++)
-			redir[pin * 8 + b] = (uint8_t)(io->redir[pin] >> (8 * b));
+		le_put(redir + pin * 8, io->redir[pin], 8);
 	state_record_begin(w, IOAPIC_STATE_NAME, IOAPIC_STATE_VERSION, IOAPIC_STATE_VERSION);
 	state_put_u64(w, "id", io->id, STATE_ESSENTIAL);
 	state_put_u64(w, "select", io->select, STATE_ESSENTIAL);
@@ -223,12 +223,8 @@ int ioapic_load(struct ioapic *io, const struct state_record *rec, char *err, si
 		return -1;
 	}
 	const uint8_t *p = redir;
-	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++) {
-		uint64_t e = 0;
-		for (unsigned b = 0; b < 8; b++)
-			e |= (uint64_t)p[pin * 8 + b] << (8 * b);
-		io->redir[pin] = e;
-	}
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
+		io->redir[pin] = le_get(p + pin * 8, 8);
 	io->id = (uint8_t)id;
 	io->select = (uint8_t)select;
 	io->lines = (uint32_t)lines;

@@ -1,5 +1,6 @@
 #include "devices/pit.h"
 
+#include "lib/little_endian.h"
 #include "lib/state_record.h"
 
 #include <stdio.h>
@@ -524,22 +525,6 @@ uint64_t pit_deadline(struct pit *pit)
 static const char *const pit_state_keys[] = {"ch0", "ch1", "ch2", "portb", "irq_level", NULL};
 _Static_assert(17 + 4 + 8 + 4 + 8 + 8 + 2 + 2 == CHANNEL_BYTES, "the channel layout below");
 
-static uint8_t *put_bytes_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		*p++ = (uint8_t)(v >> (8 * i));
-	return p;
-}
-
-static uint64_t take_le(const uint8_t **p, unsigned n)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)(*p)[i] << (8 * i);
-	*p += n;
-	return v;
-}
-
 /* 17 one-byte fields (flags and small numbers), then n, elapsed, reload_n, reload_at and
  * edges_seen in 4, 8, 4, 8, 8 bytes, the two latch bytes and cr (2): 53 bytes. */
 static void pack_channel(const struct pit_channel *c, uint64_t now, uint8_t *out)
@@ -551,13 +536,13 @@ static void pack_channel(const struct pit_channel *c, uint64_t now, uint8_t *out
 	    c->status_latched, c->status};
 	memcpy(out, small, sizeof(small));
 	uint8_t *p = out + sizeof(small);
-	p = put_bytes_le(p, c->n, 4);
-	p = put_bytes_le(p, elapsed(c, now), 8);
-	p = put_bytes_le(p, c->reload_n, 4);
-	p = put_bytes_le(p, c->reload_at, 8);
-	p = put_bytes_le(p, c->edges_seen, 8);
+	p = le_put(p, c->n, 4);
+	p = le_put(p, elapsed(c, now), 8);
+	p = le_put(p, c->reload_n, 4);
+	p = le_put(p, c->reload_at, 8);
+	p = le_put(p, c->edges_seen, 8);
 	p[0] = c->latch[0], p[1] = c->latch[1];
-	put_bytes_le(p + 2, c->cr, 2);
+	le_put(p + 2, c->cr, 2);
 }
 
 /* false when a value is out of its range. The count runs from the load's moment `now`. */
@@ -578,13 +563,13 @@ static bool unpack_channel(const uint8_t *p, uint64_t now, struct pit_channel *c
 	c->edge_owed = p[12], c->latch_len = p[13], c->latch_pos = p[14];
 	c->status_latched = p[15], c->status = p[16];
 	const uint8_t *q = p + 17;
-	c->n = (uint32_t)take_le(&q, 4);
-	c->ticks_before = take_le(&q, 8);
-	c->reload_n = (uint32_t)take_le(&q, 4);
-	c->reload_at = take_le(&q, 8);
-	c->edges_seen = take_le(&q, 8);
+	c->n = (uint32_t)le_take(&q, 4);
+	c->ticks_before = le_take(&q, 8);
+	c->reload_n = (uint32_t)le_take(&q, 4);
+	c->reload_at = le_take(&q, 8);
+	c->edges_seen = le_take(&q, 8);
 	c->latch[0] = q[0], c->latch[1] = q[1];
-	c->cr = (uint16_t)(q[2] | q[3] << 8);
+	c->cr = (uint16_t)le_get(q + 2, 2);
 	c->start_ns = now;
 	uint32_t max = c->bcd ? COUNT_BCD : COUNT_BINARY;
 	return c->n >= 1 && c->n <= max && c->reload_n <= max;

@@ -1,6 +1,8 @@
 /* Versioned state records (see state_record.h for the format and the compatibility rule). */
 #include "lib/state_record.h"
 
+#include "lib/little_endian.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +63,8 @@ static void put(struct state_writer *w, const void *data, size_t n)
 
 static void put_u32(struct state_writer *w, uint32_t v)
 {
-	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+	uint8_t b[4];
+	le_put(b, v, sizeof(b));
 	put(w, b, sizeof(b));
 }
 
@@ -105,8 +108,7 @@ static void put_field(struct state_writer *w, const char *key, unsigned kind, co
 void state_put_u64(struct state_writer *w, const char *key, uint64_t value, unsigned flags)
 {
 	uint8_t b[8];
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(value >> (8 * i));
+	le_put(b, value, sizeof(b));
 	put_field(w, key, STATE_U64 | (flags & STATE_ESSENTIAL), b, sizeof(b));
 }
 
@@ -124,8 +126,7 @@ void state_record_end(struct state_writer *w)
 	}
 	size_t body_len = w->len - w->body_at - 4;
 	if (!w->failed && body_len <= UINT32_MAX)
-		for (int i = 0; i < 4; i++)
-			w->buf[w->body_at + i] = (uint8_t)(body_len >> (8 * i));
+		le_put(w->buf + w->body_at, body_len, 4);
 	else
 		w->failed = true;
 	w->body_at = 0;
@@ -133,18 +134,12 @@ void state_record_end(struct state_writer *w)
 
 /* ---- reading ---- */
 
-static void __attribute__((format(printf, 3, 4)))
-set_err(char *err, size_t err_len, const char *fmt, ...)
+void state_set_error(char *err, size_t err_len, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(err, err_len, fmt, ap);
 	va_end(ap);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* A name (u8 length + bytes) at p[*at] within p[0..len); false when malformed or cut. */
@@ -176,7 +171,7 @@ static bool take_field(const uint8_t *body, size_t len, size_t *at, struct field
 	if (!take_name(body, len, at, &f->key, &f->key_len) || len - *at < 5)
 		return false;
 	f->kind = body[*at];
-	f->len = get_u32(body + *at + 1);
+	f->len = (uint32_t)le_get(body + *at + 1, 4);
 	*at += 5;
 	unsigned type = f->kind & ~(unsigned)STATE_ESSENTIAL;
 	if (f->len > len - *at || (type != STATE_U64 && type != STATE_BYTES) ||
@@ -194,33 +189,33 @@ int state_record_parse(const uint8_t *buf, size_t len, size_t *pos, struct state
 	const uint8_t *name;
 	size_t name_len;
 	if (at > len || !take_name(buf, len, &at, &name, &name_len)) {
-		set_err(err, err_len, "a state record at byte %zu has no valid name (truncated?)",
-			*pos);
+		state_set_error(err, err_len,
+				"a state record at byte %zu has no valid name (truncated?)", *pos);
 		return -1;
 	}
 	memcpy(rec->name, name, name_len);
 	rec->name[name_len] = '\0';
 	if (len - at < 12) {
-		set_err(err, err_len, "state record \"%s\" is truncated", rec->name);
+		state_set_error(err, err_len, "state record \"%s\" is truncated", rec->name);
 		return -1;
 	}
-	rec->version = get_u32(buf + at);
-	rec->lowest_reader = get_u32(buf + at + 4);
-	rec->body_len = get_u32(buf + at + 8);
+	rec->version = (uint32_t)le_get(buf + at, 4);
+	rec->lowest_reader = (uint32_t)le_get(buf + at + 4, 4);
+	rec->body_len = (uint32_t)le_get(buf + at + 8, 4);
 	at += 12;
 	if (rec->body_len > len - at) {
-		set_err(err, err_len,
-			"state record \"%s\" is truncated (%u bytes announced, %zu left)",
-			rec->name, rec->body_len, len - at);
+		state_set_error(err, err_len,
+				"state record \"%s\" is truncated (%u bytes announced, %zu left)",
+				rec->name, rec->body_len, len - at);
 		return -1;
 	}
 	rec->body = buf + at;
 	struct field f;
 	for (size_t i = 0; i < rec->body_len;)
 		if (!take_field(rec->body, rec->body_len, &i, &f)) {
-			set_err(err, err_len,
-				"state record \"%s\" has a malformed field at byte %zu", rec->name,
-				i);
+			state_set_error(err, err_len,
+					"state record \"%s\" has a malformed field at byte %zu",
+					rec->name, i);
 			return -1;
 		}
 	*pos = at + rec->body_len;
@@ -239,12 +234,12 @@ int state_record_check(const struct state_record *rec, const struct state_reader
 		       char *err, size_t err_len)
 {
 	if (strcmp(rec->name, spec->name) != 0) {
-		set_err(err, err_len, "expected state record \"%s\", found \"%s\"", spec->name,
-			rec->name);
+		state_set_error(err, err_len, "expected state record \"%s\", found \"%s\"",
+				spec->name, rec->name);
 		return -1;
 	}
 	if (rec->lowest_reader > spec->version) {
-		set_err(
+		state_set_error(
 		    err, err_len,
 		    "state record \"%s\" version %u needs a reader of version %u or later; this "
 		    "gureum reads version %u (restore with a newer gureum)",
@@ -252,19 +247,21 @@ int state_record_check(const struct state_record *rec, const struct state_reader
 		return -1;
 	}
 	if (rec->version < spec->oldest_writer) {
-		set_err(err, err_len,
-			"state record \"%s\" version %u is older than this gureum loads (%u or "
-			"later)",
-			rec->name, rec->version, spec->oldest_writer);
+		state_set_error(
+		    err, err_len,
+		    "state record \"%s\" version %u is older than this gureum loads (%u or "
+		    "later)",
+		    rec->name, rec->version, spec->oldest_writer);
 		return -1;
 	}
 	struct field f;
 	for (size_t i = 0; i < rec->body_len && take_field(rec->body, rec->body_len, &i, &f);)
 		if ((f.kind & STATE_ESSENTIAL) && !key_known(spec, &f)) {
-			set_err(err, err_len,
-				"state record \"%s\" holds state this gureum cannot restore (field "
-				"\"%.*s\"); restore with a newer gureum",
-				rec->name, (int)f.key_len, (const char *)f.key);
+			state_set_error(
+			    err, err_len,
+			    "state record \"%s\" holds state this gureum cannot restore (field "
+			    "\"%.*s\"); restore with a newer gureum",
+			    rec->name, (int)f.key_len, (const char *)f.key);
 			return -1;
 		}
 	return 0;
@@ -289,10 +286,7 @@ int state_get_u64(const struct state_record *rec, const char *key, uint64_t *val
 		return -1;
 	if ((f.kind & ~(unsigned)STATE_ESSENTIAL) != STATE_U64)
 		return -2;
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | f.value[i];
-	*value = v;
+	*value = le_get(f.value, 8);
 	return 0;
 }
 

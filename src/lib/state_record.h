@@ -73,6 +73,11 @@ struct state_reader_spec {
 int state_record_check(const struct state_record *rec, const struct state_reader_spec *spec,
 		       char *err, size_t err_len);
 
+/* Writes one sentence (printf-style) into err: how every function of the saved-state code
+ * reports what is wrong. */
+void state_set_error(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* A field's value. Return 0, -1 when the record has no such key, -2 when it has another kind
  * (or, for u64, another size). */
 int state_get_u64(const struct state_record *rec, const char *key, uint64_t *value);

@@ -1,9 +1,9 @@
 /* The saved-VM stream (see state_stream.h for the format). */
 #include "lib/state_stream.h"
 
+#include "lib/little_endian.h"
+
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,29 +20,6 @@
 #define MEMORY_HEAD  12 /* u64 gpa, u32 pages */
 #define ZSTD_LEVEL   1	/* fast: a snapshot's time matters more than its last percent */
 
-static void __attribute__((format(printf, 3, 4)))
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
-
-static void put_le(uint8_t *p, uint64_t v, unsigned bytes)
-{
-	for (unsigned i = 0; i < bytes; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned bytes)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < bytes; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 /* ---- writing ---- */
 
 static int write_all(int fd, const void *data, size_t len, char *err, size_t err_len)
@@ -53,8 +30,8 @@ static int write_all(int fd, const void *data, size_t len, char *err, size_t err
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			set_err(err, err_len, "writing the state stream: %s",
-				n < 0 ? strerror(errno) : "nothing written");
+			state_set_error(err, err_len, "writing the state stream: %s",
+					n < 0 ? strerror(errno) : "nothing written");
 			return -1;
 		}
 		p += n;
@@ -69,14 +46,14 @@ static int write_section(int fd, enum state_stream_kind kind, const void *a, siz
 {
 	uint8_t head[SECTION_HEAD], crc_bytes[SECTION_CRC];
 	head[0] = (uint8_t)kind;
-	put_le(head + 1, a_len + b_len, 8);
+	le_put(head + 1, a_len + b_len, 8);
 	/* zlib's crc32 with a NULL buffer returns the initial value, not crc: skip empty parts. */
 	uLong crc = crc32(0L, head, SECTION_HEAD);
 	if (a_len)
 		crc = crc32_z(crc, a, a_len);
 	if (b_len)
 		crc = crc32_z(crc, b, b_len);
-	put_le(crc_bytes, crc, SECTION_CRC);
+	le_put(crc_bytes, crc, SECTION_CRC);
 	if (write_all(fd, head, sizeof(head), err, err_len) < 0 ||
 	    write_all(fd, a, a_len, err, err_len) < 0 || write_all(fd, b, b_len, err, err_len) < 0)
 		return -1;
@@ -86,7 +63,7 @@ static int write_section(int fd, enum state_stream_kind kind, const void *a, siz
 int state_stream_write_header(int fd, char *err, size_t err_len)
 {
 	uint8_t header[HEADER_BYTES] = MAGIC;
-	put_le(header + MAGIC_BYTES, STATE_STREAM_VERSION, 4);
+	le_put(header + MAGIC_BYTES, STATE_STREAM_VERSION, 4);
 	return write_all(fd, header, sizeof(header), err, err_len);
 }
 
@@ -94,7 +71,8 @@ int state_stream_write_records(int fd, const struct state_writer *records, char 
 			       size_t err_len)
 {
 	if (state_writer_failed(records)) {
-		set_err(err, err_len, "the state records could not be written (out of memory?)");
+		state_set_error(err, err_len,
+				"the state records could not be written (out of memory?)");
 		return -1;
 	}
 	return write_section(fd, STREAM_RECORDS, records->buf, records->len, NULL, 0, err, err_len);
@@ -114,8 +92,8 @@ static int write_chunk(int fd, uint64_t gpa, const uint8_t *host, unsigned pages
 		       void *compressed, size_t compressed_cap, char *err, size_t err_len)
 {
 	uint8_t head[MEMORY_HEAD + CHUNK_PAGES / 8] = {0};
-	put_le(head, gpa, 8);
-	put_le(head + 8, pages, 4);
+	le_put(head, gpa, 8);
+	le_put(head + 8, pages, 4);
 	size_t stored = 0;
 	for (unsigned i = 0; i < pages; i++)
 		if (!page_is_zero(host + (size_t)i * PAGE_SIZE)) {
@@ -127,7 +105,7 @@ static int write_chunk(int fd, uint64_t gpa, const uint8_t *host, unsigned pages
 	size_t n =
 	    ZSTD_compress(compressed, compressed_cap, scratch, stored * PAGE_SIZE, ZSTD_LEVEL);
 	if (ZSTD_isError(n)) {
-		set_err(err, err_len, "compressing guest memory: %s", ZSTD_getErrorName(n));
+		state_set_error(err, err_len, "compressing guest memory: %s", ZSTD_getErrorName(n));
 		return -1;
 	}
 	return write_section(fd, STREAM_MEMORY, head, MEMORY_HEAD + (pages + 7) / 8, compressed, n,
@@ -138,7 +116,7 @@ int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_
 			      size_t err_len)
 {
 	if (size % PAGE_SIZE || gpa % PAGE_SIZE) {
-		set_err(err, err_len, "guest memory to save is not page aligned");
+		state_set_error(err, err_len, "guest memory to save is not page aligned");
 		return -1;
 	}
 	size_t cap = ZSTD_compressBound(CHUNK_PAGES * PAGE_SIZE);
@@ -146,7 +124,7 @@ int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_
 	void *compressed = malloc(cap);
 	int rc = scratch && compressed ? 0 : -1;
 	if (rc < 0)
-		set_err(err, err_len, "saving guest memory: out of memory");
+		state_set_error(err, err_len, "saving guest memory: out of memory");
 	for (uint64_t at = 0; rc == 0 && at < size; at += CHUNK_PAGES * PAGE_SIZE) {
 		uint64_t left = (size - at) / PAGE_SIZE;
 		unsigned pages = left < CHUNK_PAGES ? (unsigned)left : CHUNK_PAGES;
@@ -179,8 +157,8 @@ static bool memory_section_ok(const uint8_t *p, uint64_t len)
 {
 	if (len < MEMORY_HEAD)
 		return false;
-	uint64_t gpa = get_le(p, 8);
-	uint32_t pages = (uint32_t)get_le(p + 8, 4);
+	uint64_t gpa = le_get(p, 8);
+	uint32_t pages = (uint32_t)le_get(p + 8, 4);
 	uint64_t bitmap_len = (pages + 7) / 8;
 	if (pages == 0 || pages > CHUNK_PAGES || gpa % PAGE_SIZE || len - MEMORY_HEAD < bitmap_len)
 		return false;
@@ -208,27 +186,27 @@ static int check_section(const uint8_t *buf, size_t len, size_t *at, char *err, 
 {
 	size_t start = *at;
 	if (len - start < SECTION_HEAD + SECTION_CRC) {
-		set_err(err, err_len, "the state stream is cut short at byte %zu", start);
+		state_set_error(err, err_len, "the state stream is cut short at byte %zu", start);
 		return -1;
 	}
 	unsigned kind = buf[start];
-	uint64_t payload_len = get_le(buf + start + 1, 8);
+	uint64_t payload_len = le_get(buf + start + 1, 8);
 	if (payload_len > len - start - SECTION_HEAD - SECTION_CRC) {
-		set_err(err, err_len, "the state stream is cut short in a section at byte %zu",
-			start);
+		state_set_error(err, err_len,
+				"the state stream is cut short in a section at byte %zu", start);
 		return -1;
 	}
 	size_t crc_at = start + SECTION_HEAD + payload_len;
 	/* A fuzzer cannot guess checksums: its build checks everything but them. */
-	bool crc_ok = crc32_z(0L, buf + start, crc_at - start) == get_le(buf + crc_at, SECTION_CRC);
+	bool crc_ok = crc32_z(0L, buf + start, crc_at - start) == le_get(buf + crc_at, SECTION_CRC);
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 	crc_ok = true;
 #endif
 	if (!crc_ok) {
-		set_err(err, err_len,
-			"the state stream is corrupt (checksum of the section at byte "
-			"%zu)",
-			start);
+		state_set_error(err, err_len,
+				"the state stream is corrupt (checksum of the section at byte "
+				"%zu)",
+				start);
 		return -1;
 	}
 	const uint8_t *payload = buf + start + SECTION_HEAD;
@@ -237,8 +215,9 @@ static int check_section(const uint8_t *buf, size_t len, size_t *at, char *err, 
 		  : kind == STREAM_RECORDS ? records_section_ok(payload, payload_len, err, err_len)
 					   : false;
 	if (!ok && kind != STREAM_RECORDS)
-		set_err(err, err_len, "the state stream has a bad section (kind %u) at byte %zu",
-			kind, start);
+		state_set_error(err, err_len,
+				"the state stream has a bad section (kind %u) at byte %zu", kind,
+				start);
 	*at = crc_at + SECTION_CRC;
 	return ok ? (int)kind : -1;
 }
@@ -247,15 +226,16 @@ int state_stream_check(const uint8_t *buf, size_t len, struct state_stream *s, c
 		       size_t err_len)
 {
 	if (len < HEADER_BYTES || memcmp(buf, MAGIC, MAGIC_BYTES) != 0) {
-		set_err(err, err_len, "not a gureum state stream (no GUREUMVM header)");
+		state_set_error(err, err_len, "not a gureum state stream (no GUREUMVM header)");
 		return -1;
 	}
-	uint32_t version = (uint32_t)get_le(buf + MAGIC_BYTES, 4);
-	if (version != STATE_STREAM_VERSION || get_le(buf + MAGIC_BYTES + 4, 4) != 0) {
-		set_err(err, err_len,
-			"state stream format %u is not one this gureum reads (%u); use the gureum "
-			"that wrote it or a newer one",
-			version, STATE_STREAM_VERSION);
+	uint32_t version = (uint32_t)le_get(buf + MAGIC_BYTES, 4);
+	if (version != STATE_STREAM_VERSION || le_get(buf + MAGIC_BYTES + 4, 4) != 0) {
+		state_set_error(
+		    err, err_len,
+		    "state stream format %u is not one this gureum reads (%u); use the gureum "
+		    "that wrote it or a newer one",
+		    version, STATE_STREAM_VERSION);
 		return -1;
 	}
 	for (size_t at = HEADER_BYTES;;) {
@@ -264,7 +244,8 @@ int state_stream_check(const uint8_t *buf, size_t len, struct state_stream *s, c
 			return -1;
 		if (kind == STREAM_END) {
 			if (at != len) {
-				set_err(err, err_len, "the state stream has data after its end");
+				state_set_error(err, err_len,
+						"the state stream has data after its end");
 				return -1;
 			}
 			break;
@@ -278,7 +259,7 @@ bool state_stream_next(struct state_stream *s, struct state_section *section)
 {
 	const uint8_t *p = s->buf + s->next;
 	section->kind = (enum state_stream_kind)p[0];
-	section->length = get_le(p + 1, 8);
+	section->length = le_get(p + 1, 8);
 	section->payload = p + SECTION_HEAD;
 	if (section->kind == STREAM_END)
 		return false;
@@ -288,16 +269,17 @@ bool state_stream_next(struct state_stream *s, struct state_section *section)
 
 void state_stream_memory_range(const struct state_section *section, uint64_t *gpa, uint64_t *size)
 {
-	*gpa = get_le(section->payload, 8);
-	*size = get_le(section->payload + 8, 4) * (uint64_t)PAGE_SIZE;
+	*gpa = le_get(section->payload, 8);
+	*size = le_get(section->payload + 8, 4) * (uint64_t)PAGE_SIZE;
 }
 
 int state_stream_load_memory(const struct state_section *section, uint8_t *host, uint64_t size,
 			     char *err, size_t err_len)
 {
-	uint32_t pages = (uint32_t)get_le(section->payload + 8, 4);
+	uint32_t pages = (uint32_t)le_get(section->payload + 8, 4);
 	if (size != (uint64_t)pages * PAGE_SIZE) {
-		set_err(err, err_len, "a memory section does not fit the place given for it");
+		state_set_error(err, err_len,
+				"a memory section does not fit the place given for it");
 		return -1;
 	}
 	const uint8_t *bitmap = section->payload + MEMORY_HEAD;
@@ -309,7 +291,8 @@ int state_stream_load_memory(const struct state_section *section, uint8_t *host,
 					     section->length - MEMORY_HEAD - bitmap_len)
 			   : 0;
 	if (!scratch || ZSTD_isError(n) || n != stored) {
-		set_err(err, err_len, "guest memory in the state stream does not decompress");
+		state_set_error(err, err_len,
+				"guest memory in the state stream does not decompress");
 		free(scratch);
 		return -1;
 	}
