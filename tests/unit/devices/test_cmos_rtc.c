@@ -1,6 +1,6 @@
 #include "devices/cmos_rtc.h"
 #include "devices/io_bus.h"
-#include "lib/state_record.h"
+#include "state_record_harness.h"
 
 #include <criterion/criterion.h>
 #include <time.h>
@@ -173,10 +173,8 @@ Test(cmos_rtc, saved_state_keeps_the_guest_clock_and_nvram)
 	cmos_rtc_save(&rtc, &w);
 	cr_assert_not(state_writer_failed(&w));
 	cr_assert_eq(cmos_rtc_init(&rtc, 256ULL << 20), 0);
-	struct state_record rec;
+	struct state_record rec = parse_record(&w);
 	char err[200];
-	size_t pos = 0;
-	cr_assert_eq(state_record_parse(w.buf, w.len, &pos, &rec, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(cmos_rtc_load(&rtc, &rec, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(cmos_read(CMOS_HOURS), 0x13);
 	cr_assert_eq(cmos_read(CMOS_MINUTES), 0x45);
@@ -189,8 +187,7 @@ Test(cmos_rtc, saved_state_keeps_the_guest_clock_and_nvram)
 	state_put_bytes(&w, "cmos", "x", 1, STATE_ESSENTIAL);
 	state_put_u64(&w, "offset_seconds", 0, STATE_ESSENTIAL);
 	state_record_end(&w);
-	pos = 0;
-	cr_assert_eq(state_record_parse(w.buf, w.len, &pos, &rec, err, sizeof(err)), 0);
+	rec = parse_record(&w);
 	cr_assert_eq(cmos_rtc_load(&rtc, &rec, err, sizeof(err)), -1);
 	cr_assert_eq(cmos_read(CMOS_HOURS), 0x13);
 	state_writer_free(&w);

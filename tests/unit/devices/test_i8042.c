@@ -1,6 +1,6 @@
 #include "devices/i8042.h"
 #include "devices/io_bus.h"
-#include "lib/state_record.h"
+#include "state_record_harness.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
@@ -185,16 +185,6 @@ Test(i8042, wide_accesses_are_not_claimed)
 }
 
 /* ---- saved state ---- */
-
-static struct state_record parse_record(const struct state_writer *w)
-{
-	struct state_record rec;
-	char err[200];
-	size_t pos = 0;
-	cr_assert_eq(state_record_parse(w->buf, w->len, &pos, &rec, err, sizeof(err)), 0, "%s",
-		     err);
-	return rec;
-}
 
 /* Mid-reply (a keyboard reset's ACK read, 0xaa still queued), with a command byte set and a
  * controller command waiting for its data: a power-cycled controller loaded from the record

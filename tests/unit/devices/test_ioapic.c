@@ -1,5 +1,5 @@
 #include "devices/ioapic.h"
-#include "lib/state_record.h"
+#include "state_record_harness.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
@@ -293,16 +293,6 @@ Test(ioapic, reset_masks_and_keeps_lines)
 }
 
 /* ---- saved state ---- */
-
-static struct state_record parse_record(const struct state_writer *w)
-{
-	struct state_record rec;
-	char err[200];
-	size_t pos = 0;
-	cr_assert_eq(state_record_parse(w->buf, w->len, &pos, &rec, err, sizeof(err)), 0, "%s",
-		     err);
-	return rec;
-}
 
 /* A level interrupt delivered and not yet EOI'd (remote IRR set, the line still asserted):
  * after save, power cycle and load, the entry reads back the same, nothing is sent again

@@ -1,7 +1,7 @@
 #include "devices/io_bus.h"
 #include "devices/pci_host.h"
-#include "lib/state_record.h"
 #include "machine/layout.h"
+#include "state_record_harness.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -236,16 +236,6 @@ Test(pci_host, ecam_writes_reach_the_function)
 }
 
 /* ---- saved state ---- */
-
-static struct state_record parse_record(const struct state_writer *w)
-{
-	struct state_record rec;
-	char err[200];
-	size_t pos = 0;
-	cr_assert_eq(state_record_parse(w->buf, w->len, &pos, &rec, err, sizeof(err)), 0, "%s",
-		     err);
-	return rec;
-}
 
 /* The guest's command bits and the address latch survive save and load into a freshly built
  * host, and a record holding another function's configuration space is refused without a

@@ -1,5 +1,5 @@
 #include "devices/pic.h"
-#include "lib/state_record.h"
+#include "state_record_harness.h"
 
 #include <criterion/criterion.h>
 
@@ -434,16 +434,6 @@ Test(pic, cascade_irq2_is_not_an_input)
 }
 
 /* ---- saved state ---- */
-
-static struct state_record parse_record(const struct state_writer *w)
-{
-	struct state_record rec;
-	char err[200];
-	size_t pos = 0;
-	cr_assert_eq(state_record_parse(w->buf, w->len, &pos, &rec, err, sizeof(err)), 0, "%s",
-		     err);
-	return rec;
-}
 
 /* The timer in service, the keyboard and a slave IRQ requested behind it, a mask set: a PIC
  * loaded from the record after a power cycle holds them back the same way, then raises INT and

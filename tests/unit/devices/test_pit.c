@@ -1,5 +1,5 @@
 #include "devices/pit.h"
-#include "lib/state_record.h"
+#include "state_record_harness.h"
 
 #include <criterion/criterion.h>
 
@@ -502,16 +502,6 @@ Test(pit, count_65536_with_zero)
 }
 
 /* ---- saved state ---- */
-
-static struct state_record parse_record(const struct state_writer *w)
-{
-	struct state_record rec;
-	char err[200];
-	size_t pos = 0;
-	cr_assert_eq(state_record_parse(w->buf, w->len, &pos, &rec, err, sizeof(err)), 0, "%s",
-		     err);
-	return rec;
-}
 
 /* Linux's periodic tick 300 ticks into its period, saved, and loaded into a fresh PIT whose
  * clock is somewhere else entirely (another process, another host): the count goes on from

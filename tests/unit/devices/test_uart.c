@@ -1,8 +1,8 @@
 #include "accel/irq.h"
 #include "devices/io_bus.h"
 #include "devices/uart16550.h"
-#include "lib/state_record.h"
 #include "machine/layout.h"
+#include "state_record_harness.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
@@ -299,16 +299,6 @@ static void power_cycle(void)
 	cr_assert_eq(uart16550_init(&uart, &router, LAYOUT_GSI_UART0,
 				    (struct uart_output){capture, &output}),
 		     0);
-}
-
-static struct state_record parse_record(const struct state_writer *w)
-{
-	struct state_record rec;
-	char err[200];
-	size_t pos = 0;
-	cr_assert_eq(state_record_parse(w->buf, w->len, &pos, &rec, err, sizeof(err)), 0, "%s",
-		     err);
-	return rec;
 }
 
 /* A guest mid-conversation: FIFO on with a trigger level of 4, two bytes waiting (a timeout
