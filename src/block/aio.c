@@ -413,7 +413,6 @@ static int split_data_request(struct block_device *dev, struct block_aio *aio,
 			return direct;
 		uint64_t mapped = ext.length;
 		void *buffer = (char *)ar->buffer + (at - req->offset);
-		void *token = NULL;
 		struct block_write_plan plan = {.token = NULL};
 		if (!direct && req->op == BLOCK_OP_WRITE && dev->driver->plan_write) {
 			direct = plan_write(dev, aio, at, left, buffer, &plan);
@@ -423,7 +422,6 @@ static int split_data_request(struct block_device *dev, struct block_aio *aio,
 			if (direct) {
 				ext = (struct block_extent){dev, plan.host_offset, plan.length};
 				buffer = (void *)plan.buffer;
-				token = plan.token;
 			}
 		}
 		if (!direct) {
@@ -431,12 +429,12 @@ static int split_data_request(struct block_device *dev, struct block_aio *aio,
 			continue;
 		}
 		int ret = run_synchronously(dev, ar, slow_start, at - slow_start);
-		if (ret < 0 && token)
-			dev->driver->finish_write(dev, token, ret);
+		if (ret < 0 && plan.token)
+			dev->driver->finish_write(dev, plan.token, ret);
 		if (!ret && plan.old.length > 0)
 			ret = submit_copy_on_write(dev, aio, ar, &plan);
 		else if (!ret)
-			ret = submit_piece(dev, aio, ar, &ext, buffer, token);
+			ret = submit_piece(dev, aio, ar, &ext, buffer, plan.token);
 		if (ret < 0)
 			return ret;
 		at += mapped;
