@@ -294,30 +294,30 @@ static int api_quit(void *opaque, char *err, size_t err_len)
 	return 0;
 }
 
-static int api_pause(void *opaque, char *err, size_t err_len)
+/* Runs a pause or resume on the current VM under the session lock; logs `done` on success. */
+static int change_run_state(struct session *s, int (*change)(struct vm *, char *, size_t),
+			    const char *done, char *err, size_t err_len)
 {
-	struct session *s = opaque;
 	struct vm *vm = lock_current_vm(s, err, err_len);
 	if (!vm)
 		return -1;
-	int rc = vm_pause(vm, err, err_len);
+	int rc = change(vm, err, err_len);
 	pthread_mutex_unlock(&s->lock);
 	if (rc == 0)
-		log_info("the VM is paused (resume it with: gureum ctl SOCKET resume)");
+		log_info("%s", done);
 	return rc;
+}
+
+static int api_pause(void *opaque, char *err, size_t err_len)
+{
+	return change_run_state(opaque, vm_pause,
+				"the VM is paused (resume it with: gureum ctl SOCKET resume)", err,
+				err_len);
 }
 
 static int api_resume(void *opaque, char *err, size_t err_len)
 {
-	struct session *s = opaque;
-	struct vm *vm = lock_current_vm(s, err, err_len);
-	if (!vm)
-		return -1;
-	int rc = vm_resume(vm, err, err_len);
-	pthread_mutex_unlock(&s->lock);
-	if (rc == 0)
-		log_info("the VM runs again");
-	return rc;
+	return change_run_state(opaque, vm_resume, "the VM runs again", err, err_len);
 }
 
 static int open_api_socket(struct session *s)
