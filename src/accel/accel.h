@@ -15,6 +15,7 @@
 
 struct accel_vm;
 struct accel_vcpu;
+struct state_writer;
 
 enum vcpu_exit_reason {
 	VCPU_EXIT_IO,	       /* port I/O: handle, then run again */
@@ -150,12 +151,30 @@ struct accel_ops {
 	 * I/O and MMIO go through them and never come back as exits. A read's data for an IO or
 	 * MMIO exit is written into the exit's buffer before the next vcpu_run. */
 	int (*vcpu_run)(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
+	/* Optional (NULL: every exit completes at once). Before a pause reads the vCPU's state,
+	 * on the vCPU's own thread: finishes the instruction whose port I/O or MMIO the VMM just
+	 * handled, without entering the guest, so that the state is at an instruction boundary
+	 * (KVM completes an IN's or a read's data only on the next KVM_RUN). Returns 0 when
+	 * settled, 1 when finishing it caused another exit (in *exit: handle it, then settle
+	 * again), or -errno. */
+	int (*vcpu_settle)(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
 	/* Makes a running, halted or about to run vcpu_run return VCPU_EXIT_INTERRUPTED soon.
 	 * Safe from any thread, and from inside the vCPU's own hooks. */
 	void (*vcpu_kick)(struct accel_vcpu *vcpu);
 	/* Optional: a device wrote guest RAM [gpa, gpa + len) behind the CPU's back (DMA); an
 	 * accelerator that caches decoded guest code drops what it had of that range. */
 	void (*memory_written)(struct accel_vm *vm, uint64_t gpa, uint64_t len);
+
+	/* Optional (NULL: no VM-level state of its own). Writes the accelerator's VM-level state
+	 * as records (KVM: the in-kernel PIC pair and I/O APIC, the PIT, the guest clock). Every
+	 * vCPU is out of the guest. 0, or -1 with err. */
+	int (*vm_save_state)(struct accel_vm *vm, struct state_writer *w, char *err,
+			     size_t err_len);
+	/* Loads what vm_save_state wrote, from buf[*pos] (advancing *pos), into a fresh VM whose
+	 * vCPUs have not run: every record validated before anything is set. 0, or -1 with err,
+	 * VM unchanged. */
+	int (*vm_load_state)(struct accel_vm *vm, const uint8_t *buf, size_t len, size_t *pos,
+			     char *err, size_t err_len);
 
 	/* Fills up to `max` counters; returns how many. */
 	size_t (*vm_stats)(struct accel_vm *vm, struct accel_stat *stats, size_t max);

@@ -15,8 +15,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define REPLY_TIMEOUT_S 10
-#define REPLY_MAX	65536
+#define REPLY_TIMEOUT_S		 10
+#define SNAPSHOT_REPLY_TIMEOUT_S 3600 /* writing guest RAM takes as long as the disk needs */
+#define REPLY_MAX		 65536
 
 static void usage(FILE *out)
 {
@@ -33,9 +34,30 @@ static void usage(FILE *out)
 		"  status          state, vCPUs, memory and devices of the VM\n"
 		"  pause           stop the vCPUs and the devices (returns once they are)\n"
 		"  resume          let a paused VM run on\n"
+		"  snapshot DIR [--stay-paused]\n"
+		"                  pause, write the VM to DIR (gureum run --restore DIR starts it\n"
+		"                  again), then resume it unless --stay-paused\n"
 		"  quit            stop the VM\n"
 		"\n"
 		"  --json          print the reply as the VMM sent it (one JSON object)\n");
+}
+
+/* snapshot DIR [--stay-paused]: DIR made absolute, as the VMM runs in another directory. */
+static json_t *snapshot_request(int argc, char **argv)
+{
+	bool stay_paused = argc == 3 && strcmp(argv[2], "--stay-paused") == 0;
+	if (argc != 2 && !stay_paused) {
+		fprintf(stderr,
+			"gureum ctl: snapshot needs a DIR, then optionally --stay-paused\n");
+		return NULL;
+	}
+	char cwd[4096], dir[8200];
+	if (argv[1][0] != '/' && getcwd(cwd, sizeof(cwd)))
+		snprintf(dir, sizeof(dir), "%s/%s", cwd, argv[1]);
+	else
+		snprintf(dir, sizeof(dir), "%s", argv[1]);
+	return json_pack("{s:s,s:s,s:b}", "command", "snapshot", "dir", dir, "resume",
+			 !stay_paused);
 }
 
 /* The request line for argv (COMMAND [ARGS]); NULL after printing a usage error. */
@@ -43,7 +65,10 @@ static char *build_request(int argc, char **argv)
 {
 	const char *command = argv[0];
 	json_t *request = NULL;
-	if (strcmp(command, "balloon") == 0 && argc == 2)
+	if (strcmp(command, "snapshot") == 0) {
+		if (!(request = snapshot_request(argc, argv)))
+			return NULL;
+	} else if (strcmp(command, "balloon") == 0 && argc == 2)
 		request = json_pack("{s:s,s:s}", "command", command, "size", argv[1]);
 	else if ((strcmp(command, "balloon-info") == 0 || strcmp(command, "status") == 0 ||
 		  strcmp(command, "quit") == 0 || strcmp(command, "pause") == 0 ||
@@ -64,7 +89,7 @@ static char *build_request(int argc, char **argv)
 	return line;
 }
 
-static int connect_socket(const char *path)
+static int connect_socket(const char *path, int timeout_s)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -74,7 +99,7 @@ static int connect_socket(const char *path)
 	strcpy(addr.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
-		struct timeval timeout = {.tv_sec = REPLY_TIMEOUT_S};
+		struct timeval timeout = {.tv_sec = timeout_s};
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 		return fd;
 	}
@@ -168,6 +193,15 @@ static void print_status(const json_t *reply)
 	printf("%s\n", json_array_size(json_object_get(reply, "devices")) ? "" : " none");
 }
 
+static void print_snapshot(const json_t *reply)
+{
+	printf("snapshot written in %lld ms; the VM %s\n",
+	       (long long)json_integer_value(json_object_get(reply, "ms")),
+	       json_is_true(json_object_get(reply, "paused")) ? "stays paused" : "runs on");
+	print_bytes("memory:", json_integer_value(json_object_get(reply, "memory_bytes")));
+	print_bytes("state:", json_integer_value(json_object_get(reply, "state_bytes")));
+}
+
 /* Prints the reply; returns the exit status. */
 static int print_reply(const char *command, const char *line, bool raw)
 {
@@ -198,6 +232,8 @@ static int print_reply(const char *command, const char *line, bool raw)
 		printf("the VM is paused\n");
 	else if (strcmp(command, "resume") == 0)
 		printf("the VM is running\n");
+	else if (strcmp(command, "snapshot") == 0)
+		print_snapshot(reply);
 	json_decref(reply);
 	return ok ? 0 : 1;
 }
@@ -223,7 +259,8 @@ int cmd_ctl(int argc, char **argv)
 	if (!request)
 		return 2;
 	int status = 1;
-	int fd = connect_socket(path);
+	bool snapshot = strcmp(argv[first + 1], "snapshot") == 0;
+	int fd = connect_socket(path, snapshot ? SNAPSHOT_REPLY_TIMEOUT_S : REPLY_TIMEOUT_S);
 	if (fd >= 0) {
 		char *reply = NULL;
 		if (send_line(fd, request) < 0 || !(reply = receive_line(fd)))

@@ -1,6 +1,11 @@
 #include "cmd/run_args.h"
 
+#include "vmm/config_devices.h"
+#include "vmm/vm_snapshot.h"
+
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 void run_args_usage(FILE *out)
 {
@@ -37,6 +42,8 @@ void run_args_usage(FILE *out)
 	    "console\n"
 	    "  --api-socket PATH      control socket for a running VM (gureum ctl PATH ...)\n"
 	    "  --config FILE          JSON object with the same keys (\"cpus\": 2, ...)\n"
+	    "  --restore DIR          start from a snapshot (gureum ctl SOCKET snapshot DIR)\n"
+	    "                         instead of booting; other options override its own\n"
 	    "  --help, --version\n"
 	    "\n"
 	    "Console keys (stdio on a terminal): Ctrl-A x quits, Ctrl-A h lists the keys.\n"
@@ -61,6 +68,52 @@ static const char *option_value(int argc, char **argv, int *i, const char *arg, 
 	if (*i + 1 >= argc)
 		return NULL;
 	return argv[++*i];
+}
+
+/* The value of `--name VALUE` or `--name=VALUE` at argv[i], or NULL when argv[i] is not that
+ * option; *missing is set when the value is absent. */
+static const char *named_value(int argc, char **argv, int i, const char *name, bool *missing)
+{
+	size_t n = strlen(name);
+	if (strncmp(argv[i], name, n) != 0)
+		return NULL;
+	if (argv[i][n] == '=')
+		return argv[i] + n + 1;
+	if (argv[i][n] != '\0')
+		return NULL;
+	*missing = i + 1 >= argc;
+	return *missing ? NULL : argv[i + 1];
+}
+
+/* --restore DIR: the snapshot's own configuration comes first, so that options given with it
+ * (a new --api-socket, another --console) override it. */
+static enum run_args_result apply_snapshot_config(int argc, char **argv, struct vm_config *config,
+						  char *err, size_t err_len)
+{
+	for (int i = 1; i < argc; i++) {
+		bool missing = false;
+		const char *dir = named_value(argc, argv, i, "--restore", &missing);
+		if (missing) {
+			snprintf(err, err_len, "--restore needs a snapshot directory");
+			return RUN_ARGS_ERROR;
+		}
+		if (!dir)
+			continue;
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/" SNAPSHOT_CONFIG_FILE, dir);
+		if (access(path, R_OK) < 0) {
+			snprintf(err, err_len,
+				 "--restore: '%s' is not a snapshot (cannot read "
+				 "its " SNAPSHOT_CONFIG_FILE
+				 ": %s); make one with gureum ctl SOCKET snapshot DIR",
+				 dir, strerror(errno));
+			return RUN_ARGS_ERROR;
+		}
+		if (config_load_json(config, path, err, err_len) < 0 ||
+		    config_replace_string(&config->restore_dir, dir) < 0)
+			return RUN_ARGS_ERROR;
+	}
+	return RUN_ARGS_OK;
 }
 
 static enum run_args_result apply_config_files(int argc, char **argv, struct vm_config *config,
@@ -93,7 +146,8 @@ enum run_args_result run_args_parse(int argc, char **argv, struct vm_config *con
 		if (strcmp(argv[i], "--version") == 0)
 			return RUN_ARGS_VERSION;
 	}
-	if (apply_config_files(argc, argv, config, err, err_len) != RUN_ARGS_OK)
+	if (apply_snapshot_config(argc, argv, config, err, err_len) != RUN_ARGS_OK ||
+	    apply_config_files(argc, argv, config, err, err_len) != RUN_ARGS_OK)
 		return RUN_ARGS_ERROR;
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
@@ -104,8 +158,15 @@ enum run_args_result run_args_parse(int argc, char **argv, struct vm_config *con
 		}
 		char key[64];
 		const char *value = option_value(argc, argv, &i, arg + 2, key, sizeof(key));
-		if (strcmp(key, "config") == 0)
+		if (strcmp(key, "config") == 0 || strcmp(key, "restore") == 0)
 			continue; /* applied above */
+		if (config->restore_dir && config_key_repeats(key)) {
+			snprintf(err, err_len,
+				 "--%s cannot be added to a restored VM: it has the devices of its "
+				 "snapshot",
+				 key);
+			return RUN_ARGS_ERROR;
+		}
 		if (!config_key_known(key)) {
 			snprintf(err, err_len, "unknown option '%s' (see gureum run --help)", arg);
 			return RUN_ARGS_ERROR;

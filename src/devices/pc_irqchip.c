@@ -4,6 +4,7 @@
 #include "devices/ioapic.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
+#include "lib/state_record.h"
 #include "machine/acpi.h"
 #include "machine/layout.h"
 
@@ -361,6 +362,40 @@ void pc_irqchip_reset(struct pc_irqchip *chip)
 	pthread_mutex_unlock(&chip->lock);
 	if (chip->cfg.pit_deadline_changed)
 		chip->cfg.pit_deadline_changed(chip->cfg.opaque);
+}
+
+/* ---- saved state ---- */
+
+void pc_irqchip_save(struct pc_irqchip *chip, struct state_writer *w)
+{
+	pthread_mutex_lock(&chip->lock);
+	pic_save(&chip->pic, w);
+	ioapic_save(&chip->ioapic, w);
+	pit_save(&chip->pit, w);
+	pthread_mutex_unlock(&chip->lock);
+}
+
+int pc_irqchip_load(struct pc_irqchip *chip, const uint8_t *buf, size_t len, size_t *pos, char *err,
+		    size_t err_len)
+{
+	/* All three parsed before any is loaded, so a cut stream changes nothing. */
+	struct state_record pic, ioapic, pit;
+	size_t at = *pos;
+	if (state_record_next(buf, len, &at, "pic", &pic, err, err_len) < 0 ||
+	    state_record_next(buf, len, &at, "ioapic", &ioapic, err, err_len) < 0 ||
+	    state_record_next(buf, len, &at, "pit", &pit, err, err_len) < 0)
+		return -1;
+	pthread_mutex_lock(&chip->lock);
+	int rc = pic_load(&chip->pic, &pic, err, err_len);
+	rc = rc ?: ioapic_load(&chip->ioapic, &ioapic, err, err_len);
+	rc = rc ?: pit_load(&chip->pit, &pit, err, err_len);
+	pthread_mutex_unlock(&chip->lock);
+	if (rc == 0) {
+		*pos = at;
+		if (chip->cfg.pit_deadline_changed)
+			chip->cfg.pit_deadline_changed(chip->cfg.opaque);
+	}
+	return rc;
 }
 
 /* ---- time and NMI ---- */

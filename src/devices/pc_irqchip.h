@@ -112,6 +112,17 @@ void pc_irqchip_destroy(struct pc_irqchip *chip);
 /* System reset: every controller and LAPIC back to power-up (input lines keep their levels). */
 void pc_irqchip_reset(struct pc_irqchip *chip);
 
+struct state_writer;
+/* The PICs, the I/O APIC and the PIT as records "pic", "ioapic", "pit" (the LAPICs go into each
+ * vCPU's state: pc_irqchip_vcpu_save). With the vCPUs stopped. */
+void pc_irqchip_save(struct pc_irqchip *chip, struct state_writer *w);
+/* Loads those three records from buf[*pos], advancing *pos past them. Returns 0, or -1 with one
+ * sentence in err: every record is parsed first, and each loader refuses without changing its
+ * controller, but a refusal of the second or third leaves the first loaded (the caller throws
+ * the VM away). */
+int pc_irqchip_load(struct pc_irqchip *chip, const uint8_t *buf, size_t len, size_t *pos, char *err,
+		    size_t err_len);
+
 /* How devices raise interrupts: set_level(gsi 0-23), msi_send; no msi_irqfd. */
 struct irq_router pc_irqchip_router(struct pc_irqchip *chip);
 

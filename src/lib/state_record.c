@@ -302,3 +302,25 @@ int state_get_bytes(const struct state_record *rec, const char *key, const void 
 	*len = f.len;
 	return 0;
 }
+
+int state_record_next(const uint8_t *buf, size_t len, size_t *pos, const char *name,
+		      struct state_record *rec, char *err, size_t err_len)
+{
+	size_t at = *pos;
+	if (at >= len) {
+		state_set_error(err, err_len,
+				"the saved state ends where a \"%s\" record should be", name);
+		return -1;
+	}
+	if (state_record_parse(buf, len, &at, rec, err, err_len) < 0)
+		return -1;
+	if (strcmp(rec->name, name) != 0) {
+		state_set_error(err, err_len,
+				"the saved state has a \"%s\" record where this VM expects \"%s\" "
+				"(was it saved from another configuration?)",
+				rec->name, name);
+		return -1;
+	}
+	*pos = at;
+	return 0;
+}

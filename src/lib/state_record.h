@@ -60,6 +60,11 @@ struct state_record {
 int state_record_parse(const uint8_t *buf, size_t len, size_t *pos, struct state_record *rec,
 		       char *err, size_t err_len);
 
+/* state_record_parse of the record at buf[*pos], which must be named `name` (records of a saved
+ * VM come in a fixed order): another name is refused with a sentence naming both. */
+int state_record_next(const uint8_t *buf, size_t len, size_t *pos, const char *name,
+		      struct state_record *rec, char *err, size_t err_len);
+
 /* What a reader can load: its name for the record, its own version, the oldest writer version
  * it loads, and every key it knows (NULL-terminated). */
 struct state_reader_spec {

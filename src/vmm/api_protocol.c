@@ -110,7 +110,26 @@ static char *do_action(const struct api_ops *ops,
 	return ok_reply();
 }
 
-#define COMMAND_LIST "balloon, balloon-info, status, pause, resume, quit"
+static char *do_snapshot(const struct api_ops *ops, const json_t *request)
+{
+	const json_t *dir = json_object_get(request, "dir");
+	const json_t *resume = json_object_get(request, "resume");
+	if (!json_is_string(dir) || json_string_value(dir)[0] != '/')
+		return api_error_reply("snapshot: \"dir\" must be an absolute directory path");
+	if (resume && !json_is_boolean(resume))
+		return api_error_reply("snapshot: \"resume\" must be true or false");
+	struct api_snapshot snapshot = {.dir = json_string_value(dir),
+					.resume = !resume || json_is_true(resume)};
+	char err[ERR_LEN] = "";
+	if (ops->snapshot(ops->opaque, &snapshot, err, sizeof(err)) < 0)
+		return api_error_reply(err);
+	return dump_reply(json_pack("{s:b,s:I,s:I,s:I,s:b}", "ok", 1, "ms", (json_int_t)snapshot.ms,
+				    "memory_bytes", (json_int_t)snapshot.memory_bytes,
+				    "state_bytes", (json_int_t)snapshot.state_bytes, "paused",
+				    snapshot.paused));
+}
+
+#define COMMAND_LIST "balloon, balloon-info, status, pause, resume, snapshot, quit"
 
 static char *dispatch(const struct api_ops *ops, const json_t *request)
 {
@@ -130,6 +149,8 @@ static char *dispatch(const struct api_ops *ops, const json_t *request)
 		return do_action(ops, ops->pause);
 	if (strcmp(command, "resume") == 0)
 		return do_action(ops, ops->resume);
+	if (strcmp(command, "snapshot") == 0)
+		return do_snapshot(ops, request);
 	return error_replyf("unknown command \"%.64s\" (commands: " COMMAND_LIST ")", command);
 }
 

@@ -7,6 +7,10 @@
  *   {"command":"pause"}         -> {"ok":true} once every vCPU has stopped and the devices
  *                                   finished their requests in flight ("state":"paused")
  *   {"command":"resume"}        -> {"ok":true}, the VM runs on
+ *   {"command":"snapshot","dir":"/abs/dir","resume":true}
+ *                               -> {"ok":true,"ms":..,"memory_bytes":..,"state_bytes":..,
+ *                                   "paused":false}: the VM paused, written to dir, and resumed
+ *                                   unless "resume" is false or it was paused already
  *   {"command":"quit"}          -> {"ok":true}, then the VM stops
  * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
  * dispatches (no sockets, no VM), so it is tested on its own; api_server.c does the I/O. */
@@ -15,6 +19,7 @@
 
 #include "virtio/virtio_devices.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +36,14 @@ struct api_status {
 	char devices[API_MAX_DEVICES][API_DEVICE_NAME_LEN];
 };
 
+struct api_snapshot {
+	const char *dir;		    /* absolute */
+	bool resume;			    /* resume afterwards if the snapshot paused it */
+	bool paused;			    /* out: the VM is paused after the snapshot */
+	uint64_t ms;			    /* out */
+	uint64_t memory_bytes, state_bytes; /* out */
+};
+
 /* What the VM behind the socket can do. Each returns 0, or -1 with one sentence in `err` (what
  * is wrong and what to do). Called on the event-loop thread. */
 struct api_ops {
@@ -40,6 +53,7 @@ struct api_ops {
 	int (*quit)(void *opaque, char *err, size_t err_len);
 	int (*pause)(void *opaque, char *err, size_t err_len);
 	int (*resume)(void *opaque, char *err, size_t err_len);
+	int (*snapshot)(void *opaque, struct api_snapshot *snapshot, char *err, size_t err_len);
 	void *opaque;
 };
 

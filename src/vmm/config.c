@@ -38,6 +38,12 @@ void config_free(struct vm_config *config)
 	for (unsigned i = 0; i < config->nr_nics; i++)
 		free(config->nics[i].tap);
 	free(config->api_socket);
+	for (unsigned i = 0; i < config->nr_settings; i++) {
+		free(config->settings[i].key);
+		free(config->settings[i].value);
+	}
+	free(config->settings);
+	free(config->restore_dir);
 	memset(config, 0, sizeof(*config));
 }
 
@@ -217,6 +223,34 @@ bool config_key_is_flag(const char *key)
 	return i >= 0 && options[i].flag;
 }
 
+/* Appends key=value to config->settings, or replaces the value of a single-valued key. */
+static int remember_setting(struct vm_config *config, const char *key, const char *value,
+			    bool repeats)
+{
+	char *copy = strdup(value);
+	if (!copy)
+		return -1;
+	for (unsigned i = 0; !repeats && i < config->nr_settings; i++) {
+		if (strcmp(config->settings[i].key, key) == 0) {
+			free(config->settings[i].value);
+			config->settings[i].value = copy;
+			return 0;
+		}
+	}
+	struct config_setting *grown =
+	    realloc(config->settings, (config->nr_settings + 1) * sizeof(*grown));
+	char *key_copy = strdup(key);
+	if (grown)
+		config->settings = grown;
+	if (!grown || !key_copy) {
+		free(copy);
+		free(key_copy);
+		return -1;
+	}
+	config->settings[config->nr_settings++] = (struct config_setting){key_copy, copy};
+	return 0;
+}
+
 int config_set(struct vm_config *config, const char *key, const char *value, char *err,
 	       size_t err_len)
 {
@@ -225,7 +259,8 @@ int config_set(struct vm_config *config, const char *key, const char *value, cha
 		snprintf(err, err_len, "unknown option '%s'", key);
 		return -1;
 	}
-	if (options[i].set(config, value, err, err_len) < 0) {
+	if (options[i].set(config, value, err, err_len) < 0 ||
+	    remember_setting(config, key, value, options[i].repeats) < 0) {
 		if (err[0] == '\0')
 			snprintf(err, err_len, "--%s: out of memory", key);
 		return -1;

@@ -46,6 +46,16 @@ struct vm_config {
 	uint64_t balloon_target; /* bytes the balloon holds at boot (--balloon-size) */
 	enum console_device console_device;
 	char *api_socket; /* --api-socket PATH: control socket (balloon, status) */
+
+	/* Every option as it was set, in order (a repeated option once per value; a later value
+	 * of a single-valued option replaces the earlier one): what a snapshot writes down so
+	 * that `run --restore` builds the same machine (config_save_json). */
+	struct config_setting {
+		char *key, *value;
+	} * settings;
+	unsigned nr_settings;
+	/* --restore DIR: start from that snapshot (vmm/vm_snapshot.c) instead of booting. */
+	char *restore_dir;
 };
 
 void config_init(struct vm_config *config);
@@ -66,6 +76,12 @@ bool config_key_known(const char *key);
 
 /* Loads a JSON object of the same keys. Returns 0, or -1 with `err` set. */
 int config_load_json(struct vm_config *config, const char *path, char *err, size_t err_len);
+
+/* Writes the options as a JSON file that config_load_json reads back (`--config`): every
+ * setting as a string, repeated options as arrays. `overrides` (NULL-terminated key, value
+ * pairs, or NULL) replace or add settings in the file only. Returns 0, or -1 with err. */
+int config_save_json(const struct vm_config *config, const char *path, const char *const *overrides,
+		     char *err, size_t err_len);
 
 /* Checks the whole configuration (required keys, files readable, limits of this host). */
 int config_validate(const struct vm_config *config, char *err, size_t err_len);

@@ -3,6 +3,7 @@
  * line, so both accept exactly the same values. */
 #include "vmm/config.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,6 +83,39 @@ int config_load_json(struct vm_config *config, const char *path, char *err, size
 			snprintf(err, err_len, "config '%s': %s", path, inner);
 			rc = -1;
 		}
+	}
+	json_decref(root);
+	return rc;
+}
+
+/* Adds one setting to the object: a string, or for repeated options an array of them. */
+static int add_setting(json_t *root, const char *key, const char *value)
+{
+	if (!config_key_repeats(key))
+		return json_object_set_new(root, key, json_string(value));
+	json_t *list = json_object_get(root, key);
+	if (!list) {
+		list = json_array();
+		if (json_object_set_new(root, key, list) < 0)
+			return -1;
+	}
+	return json_array_append_new(list, json_string(value));
+}
+
+int config_save_json(const struct vm_config *config, const char *path, const char *const *overrides,
+		     char *err, size_t err_len)
+{
+	json_t *root = json_object();
+	int rc = root ? 0 : -1;
+	for (unsigned i = 0; rc == 0 && i < config->nr_settings; i++)
+		rc = add_setting(root, config->settings[i].key, config->settings[i].value);
+	for (unsigned i = 0; rc == 0 && overrides && overrides[i]; i += 2)
+		rc = json_object_set_new(root, overrides[i], json_string(overrides[i + 1]));
+	if (rc < 0)
+		snprintf(err, err_len, "config '%s': out of memory", path);
+	else if (json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS) < 0) {
+		snprintf(err, err_len, "config '%s': cannot write it (%s)", path, strerror(errno));
+		rc = -1;
 	}
 	json_decref(root);
 	return rc;

@@ -8,6 +8,7 @@
 #include "vmm/api_server.h"
 #include "vmm/console.h"
 #include "vmm/vm.h"
+#include "vmm/vm_snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -173,12 +174,18 @@ static void print_stats(struct session *s, struct vm *vm)
 static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *accel, int *status)
 {
 	char err[512] = "";
-	struct vm *vm = vm_create(s->config, accel, &s->console, err, sizeof(err));
+	/* Only the first boot starts from the snapshot; a guest reboot boots afresh. */
+	const char *restore_dir = s->boots == 0 ? s->config->restore_dir : NULL;
+	uint64_t start_ns = monotonic_ns();
+	struct vm *vm = vm_create(s->config, accel, &s->console, restore_dir, err, sizeof(err));
 	if (!vm) {
 		log_error("%s", err);
 		*status = VM_EXIT_ERROR;
 		return VM_STOP_ERROR;
 	}
+	if (restore_dir)
+		log_info("restored from %s in %llu ms", restore_dir,
+			 (unsigned long long)((monotonic_ns() - start_ns) / 1000000));
 	/* Input goes to hvc0 when there is one; the UART still prints (early boot messages). */
 	struct console_sink sink = {uart_receive, uart_can_receive, &vm->uart};
 	if (vm->virtio_console)
@@ -320,6 +327,43 @@ static int api_resume(void *opaque, char *err, size_t err_len)
 	return change_run_state(opaque, vm_resume, "the VM runs again", err, err_len);
 }
 
+/* Pauses the VM unless it is paused, writes the snapshot, resumes it when it was running and
+ * the request asks so. The session lock keeps the VM alive throughout. */
+static int api_snapshot(void *opaque, struct api_snapshot *snapshot, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	pthread_mutex_lock(&vm->lock);
+	bool was_paused = vm->paused;
+	pthread_mutex_unlock(&vm->lock);
+	if (!was_paused && vm_pause(vm, err, err_len) < 0) {
+		pthread_mutex_unlock(&s->lock);
+		return -1;
+	}
+	log_info("writing a snapshot to %s", snapshot->dir);
+	struct snapshot_stats stats;
+	int rc = vm_snapshot_write(vm, snapshot->dir, &stats, err, err_len);
+	/* A failed snapshot leaves the VM as it found it. */
+	bool resume = !was_paused && (snapshot->resume || rc < 0);
+	char ignored[128];
+	if (resume)
+		vm_resume(vm, ignored, sizeof(ignored));
+	snapshot->paused = !resume;
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0)
+		return -1;
+	snapshot->ms = stats.elapsed_ms;
+	snapshot->memory_bytes = stats.memory_bytes;
+	snapshot->state_bytes = stats.state_bytes;
+	log_info("snapshot written to %s in %llu ms (%llu MiB of guest RAM)%s", snapshot->dir,
+		 (unsigned long long)stats.elapsed_ms,
+		 (unsigned long long)(stats.memory_bytes >> 20),
+		 snapshot->paused ? "; the VM stays paused" : "");
+	return 0;
+}
+
 static int open_api_socket(struct session *s)
 {
 	if (!s->config->api_socket)
@@ -330,6 +374,7 @@ static int open_api_socket(struct session *s)
 			      .quit = api_quit,
 			      .pause = api_pause,
 			      .resume = api_resume,
+			      .snapshot = api_snapshot,
 			      .opaque = s};
 	char err[512] = "";
 	s->api = api_server_open(s->config->api_socket, &s->loop, &ops, err, sizeof(err));

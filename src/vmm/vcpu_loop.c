@@ -108,12 +108,37 @@ static void block_host_signals(const struct accel_ops *accel)
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 }
 
+/* Before parking for a pause: the last exit's instruction finished (accel vcpu_settle), so the
+ * saved state is at an instruction boundary. False when an exit it caused stops the thread. */
+static bool settle_for_pause(struct vm_vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	if (!vm->accel->vcpu_settle || !__atomic_load_n(&vm->pause_requested, __ATOMIC_ACQUIRE))
+		return true;
+	for (;;) {
+		struct vcpu_exit exit;
+		int rc = vm->accel->vcpu_settle(vcpu->accel_vcpu, &exit);
+		if (rc == 0)
+			return true;
+		if (rc < 0) {
+			log_error("vCPU %u: finishing an instruction before the pause failed: %s",
+				  vcpu->index, strerror(-rc));
+			vm_request_stop(vm, VM_STOP_ERROR, VM_EXIT_ERROR);
+			return false;
+		}
+		if (!handle_exit(vcpu, &exit))
+			return false;
+	}
+}
+
 void *vcpu_thread_main(void *arg)
 {
 	struct vm_vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
 	block_host_signals(vm->accel);
 	while (!vm_stopping(vm)) {
+		if (!settle_for_pause(vcpu))
+			break;
 		vm_park_vcpu_if_paused(vm);
 		if (vm_stopping(vm))
 			break;

@@ -1,6 +1,7 @@
 #include "vmm/vm.h"
 
 #include "lib/log.h"
+#include "vmm/vm_snapshot.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@ static int map_guest_ram(struct vm *vm, char *err, size_t err_len)
 			 (unsigned long long)(vm->config->memory >> 20), strerror(-rc));
 		return -1;
 	}
+	if (vm->restore_dir && vm_snapshot_map_memory(&vm->mem, vm->restore_dir, err, err_len) < 0)
+		return -1;
 	if (vm->accel->memory_written)
 		vm->mem.observer = (struct guest_memory_observer){on_device_write, vm};
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
@@ -61,7 +64,7 @@ static int create_vcpus(struct vm *vm, char *err, size_t err_len)
 }
 
 struct vm *vm_create(const struct vm_config *config, const struct accel_ops *accel,
-		     struct console *console, char *err, size_t err_len)
+		     struct console *console, const char *restore_dir, char *err, size_t err_len)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
@@ -71,6 +74,7 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 	vm->config = config;
 	vm->accel = accel;
 	vm->console = console;
+	vm->restore_dir = restore_dir;
 	vm->nr_vcpus = config->cpus;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->stopped_cond, NULL);
@@ -88,6 +92,8 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 		goto fail;
 	if (map_guest_ram(vm, err, err_len) < 0 || create_vcpus(vm, err, err_len) < 0 ||
 	    board_build(vm, err, err_len) < 0)
+		goto fail;
+	if (restore_dir && vm_snapshot_load_state(vm, restore_dir, err, err_len) < 0)
 		goto fail;
 	return vm;
 fail:

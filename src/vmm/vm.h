@@ -59,6 +59,8 @@ struct vm_vcpu {
 
 struct vm {
 	const struct vm_config *config;
+	/* The snapshot this VM starts from (vm_snapshot.h), NULL for a boot. */
+	const char *restore_dir;
 	const struct accel_ops *accel;
 	struct accel_vm *accel_vm;
 	struct guest_memory mem;
@@ -106,9 +108,10 @@ struct vm {
 	uint64_t first_run_ns; /* CLOCK_MONOTONIC of the first KVM_RUN, 0 before */
 };
 
-/* Builds the machine for `config`. Returns NULL with `err` set. */
+/* Builds the machine for `config`, ready to boot, or with `restore_dir` (NULL: boot) in the
+ * state of that snapshot, whose configuration `config` must be. Returns NULL with `err` set. */
 struct vm *vm_create(const struct vm_config *config, const struct accel_ops *accel,
-		     struct console *console, char *err, size_t err_len);
+		     struct console *console, const char *restore_dir, char *err, size_t err_len);
 /* Starts the vCPU threads. */
 int vm_start(struct vm *vm, char *err, size_t err_len);
 /* Blocks until something stops the VM; returns the reason (exit status in vm->exit_status). */

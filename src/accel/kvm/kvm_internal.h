@@ -64,6 +64,7 @@ int kvm_vcpu_create(struct accel_vm *vm, unsigned index, const struct accel_vcpu
 		    struct accel_vcpu **out);
 void kvm_vcpu_destroy(struct accel_vcpu *vcpu);
 int kvm_vcpu_run(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
+int kvm_vcpu_settle(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
 void kvm_vcpu_kick(struct accel_vcpu *vcpu);
 int kvm_setup_cpuid(struct accel_vcpu *vcpu);
 int kvm_probe_msrs(struct accel_vm *vm);

@@ -163,6 +163,21 @@ int kvm_vcpu_run(struct accel_vcpu *vcpu, struct vcpu_exit *exit)
 	return 0;
 }
 
+int kvm_vcpu_settle(struct accel_vcpu *vcpu, struct vcpu_exit *exit)
+{
+	/* With immediate_exit set, KVM_RUN completes the pending I/O (complete_userspace_io)
+	 * and returns EINTR before it would enter the guest; a rep string instruction may need
+	 * the VMM once more and comes back as an exit instead. */
+	vcpu->run->immediate_exit = 1;
+	if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+		int err = errno;
+		vcpu->run->immediate_exit = 0;
+		return err == EINTR || err == EAGAIN ? 0 : -err;
+	}
+	decode_exit(vcpu, exit);
+	return exit->reason == VCPU_EXIT_INTERRUPTED ? 0 : 1;
+}
+
 void kvm_vcpu_kick(struct accel_vcpu *vcpu)
 {
 	/* immediate_exit covers the window before the thread enters KVM_RUN; the signal

@@ -281,6 +281,7 @@ const struct accel_ops kvm_accel_ops = {
     .vcpu_get_state = kvm_get_state,
     .vcpu_set_state = kvm_set_state,
     .vcpu_run = kvm_vcpu_run,
+    .vcpu_settle = kvm_vcpu_settle,
     .vcpu_kick = kvm_vcpu_kick,
     .vm_stats = kvm_collect_stats,
 };

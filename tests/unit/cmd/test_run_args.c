@@ -103,6 +103,47 @@ Test(run_args, json_config_then_command_line_overrides)
 	free(path);
 }
 
+/* What a snapshot writes (config_save_json) is what --restore reads back, and options given
+ * with --restore override it, except those that would add devices. */
+Test(run_args, snapshot_config_round_trips_and_restore_takes_overrides)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--kernel", "/vmlinuz", "--cpus", "2", "--memory", "1G",
+			   "--cmdline", "console=ttyS0 quiet", "--net", "tap=t0", "--net",
+			   "tap=t1,vhost=off", "--cpus", "3", "--rng"),
+		     RUN_ARGS_OK, "%s", err);
+	char dir[] = "/tmp/gureum-snap-XXXXXX", path[64];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	const char *const overrides[] = {"accel", "emu", NULL};
+	cr_assert_eq(config_save_json(&c, path, overrides, err, sizeof(err)), 0, "%s", err);
+	config_free(&c);
+
+	cr_assert_eq(PARSE(&c, err, "--restore", dir, "--console", "none"), RUN_ARGS_OK, "%s", err);
+	cr_assert_str_eq(c.restore_dir, dir);
+	cr_assert_str_eq(c.kernel, "/vmlinuz");
+	cr_assert_eq(c.cpus, 3, "the later --cpus was saved, not the first");
+	cr_assert_eq(c.memory, 1ULL << 30);
+	cr_assert_str_eq(c.cmdline, "console=ttyS0 quiet");
+	cr_assert_eq(c.nr_nics, 2, "both NICs, in order");
+	cr_assert_str_eq(c.nics[0].tap, "t0");
+	cr_assert_str_eq(c.nics[1].tap, "t1");
+	cr_assert(c.rng);
+	cr_assert_str_eq(c.accel, "emu");
+	cr_assert_eq(c.console, CONSOLE_NONE, "the command line overrides the snapshot");
+	config_free(&c);
+
+	cr_assert_eq(PARSE(&c, err, "--restore", dir, "--net", "tap=t2"), RUN_ARGS_ERROR);
+	cr_assert(strstr(err, "--net cannot be added to a restored VM"), "%s", err);
+	config_free(&c);
+	unlink(path);
+	rmdir(dir);
+	cr_assert_eq(PARSE(&c, err, "--restore", dir), RUN_ARGS_ERROR);
+	cr_assert(strstr(err, "is not a snapshot"), "%s", err);
+	config_free(&c);
+}
+
 Test(run_args, json_errors_are_reported_with_the_file)
 {
 	static const char *const bad[] = {

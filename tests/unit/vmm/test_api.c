@@ -21,6 +21,9 @@ struct fake_vm {
 	int balloon_calls, quit_calls;
 	bool paused;
 	uint64_t balloon_bytes;
+	int snapshot_calls;
+	char snapshot_dir[256];
+	bool snapshot_resume;
 	bool refuse; /* every operation fails, as between two boots */
 	struct balloon_info info;
 };
@@ -95,6 +98,24 @@ static int fake_resume(void *opaque, char *err, size_t err_len)
 	return 0;
 }
 
+/* A snapshot as the session answers it: pauses, "writes", resumes when asked. */
+static int fake_snapshot(void *opaque, struct api_snapshot *snapshot, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len, "snapshot: cannot create the directory");
+		return -1;
+	}
+	vm->snapshot_calls++;
+	snprintf(vm->snapshot_dir, sizeof(vm->snapshot_dir), "%s", snapshot->dir);
+	vm->snapshot_resume = snapshot->resume;
+	snapshot->paused = vm->paused || !snapshot->resume;
+	snapshot->ms = 12;
+	snapshot->memory_bytes = 4096;
+	snapshot->state_bytes = 100;
+	return 0;
+}
+
 static struct fake_vm vm;
 static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .balloon_info = fake_balloon_info,
@@ -102,6 +123,7 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .quit = fake_quit,
 			     .pause = fake_pause,
 			     .resume = fake_resume,
+			     .snapshot = fake_snapshot,
 			     .opaque = &vm};
 
 static void reset_vm(void)
@@ -243,6 +265,46 @@ Test(api_protocol, pause_and_resume_reach_the_vm_and_its_refusals_come_back)
 	r = ask("{\"command\":\"resume\"}");
 	cr_assert(reply_ok(r));
 	cr_assert_not(vm.paused);
+	json_decref(r);
+}
+
+Test(api_protocol, snapshot_takes_an_absolute_dir_and_reports_what_it_wrote)
+{
+	json_t *r = ask("{\"command\":\"snapshot\",\"dir\":\"/var/snap\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_str_eq(vm.snapshot_dir, "/var/snap");
+	cr_assert(vm.snapshot_resume, "a snapshot resumes the VM unless asked not to");
+	cr_assert_eq(json_integer_value(json_object_get(r, "memory_bytes")), 4096);
+	cr_assert_eq(json_integer_value(json_object_get(r, "state_bytes")), 100);
+	cr_assert_eq(json_integer_value(json_object_get(r, "ms")), 12);
+	cr_assert(json_is_false(json_object_get(r, "paused")));
+	json_decref(r);
+	r = ask("{\"command\":\"snapshot\",\"dir\":\"/var/snap\",\"resume\":false}");
+	cr_assert(reply_ok(r));
+	cr_assert_not(vm.snapshot_resume);
+	cr_assert(json_is_true(json_object_get(r, "paused")));
+	json_decref(r);
+	cr_assert_eq(vm.snapshot_calls, 2);
+}
+
+Test(api_protocol, snapshot_requests_without_a_usable_dir_are_refused_before_the_vm)
+{
+	const char *bad[] = {
+	    "{\"command\":\"snapshot\"}",
+	    "{\"command\":\"snapshot\",\"dir\":\"relative/dir\"}",
+	    "{\"command\":\"snapshot\",\"dir\":7}",
+	    "{\"command\":\"snapshot\",\"dir\":\"/d\",\"resume\":\"yes\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *r = ask(bad[i]);
+		cr_assert_not(reply_ok(r), "accepted: %s", bad[i]);
+		cr_assert(strstr(reply_error(r), "snapshot: "), "%s", reply_error(r));
+		json_decref(r);
+	}
+	cr_assert_eq(vm.snapshot_calls, 0);
+	vm.refuse = true;
+	json_t *r = ask("{\"command\":\"snapshot\",\"dir\":\"/d\"}");
+	cr_assert_str_eq(reply_error(r), "snapshot: cannot create the directory");
 	json_decref(r);
 }
 
