@@ -15,6 +15,7 @@
 
 struct accel_vm;
 struct accel_vcpu;
+struct state_writer; /* lib/state_record.h */
 
 enum vcpu_exit_reason {
 	VCPU_EXIT_IO,	       /* port I/O: handle, then run again */
@@ -156,6 +157,18 @@ struct accel_ops {
 	/* Optional: a device wrote guest RAM [gpa, gpa + len) behind the CPU's back (DMA); an
 	 * accelerator that caches decoded guest code drops what it had of that range. */
 	void (*memory_written)(struct accel_vm *vm, uint64_t gpa, uint64_t len);
+
+	/* Optional (NULL: the accelerator has no VM-level state, as emu, whose irqchip is the
+	 * VMM's). Writes the accelerator's VM-level state as records (KVM: the in-kernel PIC pair
+	 * and I/O APIC, the PIT, the guest clock). Every vCPU is out of the guest. 0, or -1 with
+	 * err. */
+	int (*vm_save_state)(struct accel_vm *vm, struct state_writer *w, char *err,
+			     size_t err_len);
+	/* Loads what vm_save_state wrote, from buf[*pos] (advancing *pos), into a fresh VM whose
+	 * vCPUs have not run: every record validated before anything is set. 0, or -1 with err,
+	 * VM unchanged. */
+	int (*vm_load_state)(struct accel_vm *vm, const uint8_t *buf, size_t len, size_t *pos,
+			     char *err, size_t err_len);
 
 	/* Fills up to `max` counters; returns how many. */
 	size_t (*vm_stats)(struct accel_vm *vm, struct accel_stat *stats, size_t max);
