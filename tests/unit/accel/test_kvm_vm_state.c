@@ -84,10 +84,30 @@ static void assert_same_pit(const struct kvm_pit_state2 *a, const struct kvm_pit
 	cr_assert_eq(a->flags, b->flags);
 }
 
+/* The chip without the request bits of IRQ0: PIT channel 0 runs in both VMs from the moment
+ * it is (re)loaded and raises IRQ0 (master PIC pin 0, I/O APIC pin 2) whenever it wraps, so
+ * those bits depend on when each VM was read, not on what was saved. */
+static struct kvm_irqchip without_irq0(struct kvm_irqchip c)
+{
+	if (c.chip_id == KVM_IRQCHIP_PIC_MASTER) {
+		c.chip.pic.irr &= ~1u;
+		c.chip.pic.last_irr &= ~1u;
+	} else if (c.chip_id == KVM_IRQCHIP_IOAPIC) {
+		c.chip.ioapic.irr &= ~(1u << 2);
+	}
+	return c;
+}
+
 static void assert_same_chips(struct accel_vm *a, struct accel_vm *b)
 {
 	for (uint32_t id = 0; id < 3; id++) {
-		struct kvm_irqchip x = get_chip(a, id), y = get_chip(b, id);
+		struct kvm_irqchip x = without_irq0(get_chip(a, id));
+		struct kvm_irqchip y = without_irq0(get_chip(b, id));
+		if (memcmp(&x.chip, &y.chip, sizeof(x.chip)) != 0)
+			for (size_t i = 0; i < sizeof(x.chip); i++)
+				if (x.chip.dummy[i] != y.chip.dummy[i])
+					cr_log_error("irqchip %u byte %zu: %#x, %#x", id, i,
+						     x.chip.dummy[i], y.chip.dummy[i]);
 		cr_assert_eq(memcmp(&x.chip, &y.chip, sizeof(x.chip)), 0, "irqchip %u differs", id);
 	}
 	struct kvm_pit_state2 x = get_pit(a), y = get_pit(b);
