@@ -15,7 +15,7 @@
 
 struct accel_vm;
 struct accel_vcpu;
-struct state_writer;
+struct state_writer; /* lib/state_record.h */
 
 enum vcpu_exit_reason {
 	VCPU_EXIT_IO,	       /* port I/O: handle, then run again */
@@ -165,9 +165,10 @@ struct accel_ops {
 	 * accelerator that caches decoded guest code drops what it had of that range. */
 	void (*memory_written)(struct accel_vm *vm, uint64_t gpa, uint64_t len);
 
-	/* Optional (NULL: no VM-level state of its own). Writes the accelerator's VM-level state
-	 * as records (KVM: the in-kernel PIC pair and I/O APIC, the PIT, the guest clock). Every
-	 * vCPU is out of the guest. 0, or -1 with err. */
+	/* Optional (NULL: the accelerator has no VM-level state, as emu, whose irqchip is the
+	 * VMM's). Writes the accelerator's VM-level state as records (KVM: the in-kernel PIC pair
+	 * and I/O APIC, the PIT, the guest clock). Every vCPU is out of the guest. 0, or -1 with
+	 * err. */
 	int (*vm_save_state)(struct accel_vm *vm, struct state_writer *w, char *err,
 			     size_t err_len);
 	/* Loads what vm_save_state wrote, from buf[*pos] (advancing *pos), into a fresh VM whose

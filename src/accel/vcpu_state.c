@@ -31,6 +31,8 @@ void vcpu_state_reset(struct vcpu_state *state)
 	state->idt.limit = 0xffff;
 	state->cr0 = X86_CR0_ET | 0x60000000; /* CD | NW */
 	state->xcr0 = 1;
+	state->dr6 = X86_DR6_RESET;
+	state->dr7 = X86_DR7_RESET;
 	state->apic_base = 0xfee00000 | (1 << 11) | (1 << 8); /* enabled, BSP */
 	state->mp_state = VCPU_MP_RUNNABLE;
 }

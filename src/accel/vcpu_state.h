@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define VCPU_STATE_VERSION 1
+#define VCPU_STATE_VERSION 2 /* 2: debug registers */
 
 /* General-purpose registers in x86 encoding order (ModRM reg/rm numbering), so that a decoder
  * indexes gpr[] directly. */
@@ -99,6 +99,9 @@ struct vcpu_state {
 	struct vcpu_dtable gdt, idt;
 	uint64_t cr0, cr2, cr3, cr4, cr8;
 	uint64_t efer, apic_base;
+	/* Debug registers: the breakpoint addresses DR0-3, the status DR6 and the control DR7
+	 * (DR4/DR5 are aliases of DR6/DR7). */
+	uint64_t dr[4], dr6, dr7;
 
 	uint32_t nr_msrs;
 	struct vcpu_msr msrs[VCPU_MAX_MSRS];
@@ -128,6 +131,8 @@ struct vcpu_state {
 #define X86_RFLAGS_FIXED (1ULL << 1)
 #define X86_RFLAGS_IF	 (1ULL << 9)
 #define X86_RFLAGS_RF	 (1ULL << 16)
+#define X86_DR6_RESET	 0xffff0ff0ULL /* DR6 and DR7 after power-on: the reserved-1 bits */
+#define X86_DR7_RESET	 0x400ULL
 
 /* Architectural reset state of a vCPU (real mode, CS:IP = f000:fff0), as after power-on. */
 void vcpu_state_reset(struct vcpu_state *state);

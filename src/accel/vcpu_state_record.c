@@ -18,12 +18,14 @@
 #define DTABLE_BYTES  10
 #define MSR_BYTES     12
 #define EVENTS_BYTES  32
+#define DEBUG_BYTES   48 /* DR0-3, DR6, DR7 */
 
 static const char *const segment_keys[] = {"es", "cs", "ss", "ds", "fs", "gs", "tr", "ldt"};
 static const char *const record_keys[] = {
-    "gpr",  "rip",	 "rflags", "es",   "cs",    "ss",    "ds",     "fs",	   "gs",
-    "tr",   "ldt",	 "gdt",	   "idt",  "cr0",   "cr2",   "cr3",    "cr4",	   "cr8",
-    "efer", "apic_base", "msrs",   "xcr0", "xsave", "lapic", "events", "mp_state", NULL};
+    "gpr",  "rip",   "rflags", "es",	 "cs",	     "ss",	  "ds",
+    "fs",   "gs",    "tr",     "ldt",	 "gdt",	     "idt",	  "cr0",
+    "cr2",  "cr3",   "cr4",    "cr8",	 "efer",     "apic_base", "msrs",
+    "xcr0", "xsave", "lapic",  "events", "mp_state", "debugregs", NULL};
 
 /* ---- packing ---- */
 
@@ -120,6 +122,18 @@ static void save_tables(const struct vcpu_state *s, struct state_writer *w)
 	}
 }
 
+/* Optional: a reader that predates it loses only the breakpoints, which a guest rarely has
+ * armed, and still resumes the guest. */
+static void save_debugregs(const struct vcpu_state *s, struct state_writer *w)
+{
+	uint8_t dr[DEBUG_BYTES];
+	uint8_t *p = dr;
+	for (unsigned i = 0; i < 4; i++)
+		p = le_put(p, s->dr[i], 8);
+	le_put(le_put(p, s->dr6, 8), s->dr7, 8);
+	state_put_bytes(w, "debugregs", dr, sizeof(dr), 0);
+}
+
 void vcpu_state_save(const struct vcpu_state *s, struct state_writer *w)
 {
 	state_record_begin(w, RECORD_NAME, RECORD_VERSION, RECORD_VERSION);
@@ -148,6 +162,7 @@ void vcpu_state_save(const struct vcpu_state *s, struct state_writer *w)
 	uint8_t events[EVENTS_BYTES] = {0};
 	pack_events(&s->events, events);
 	state_put_bytes(w, "events", events, sizeof(events), STATE_ESSENTIAL);
+	save_debugregs(s, w);
 	state_record_end(w);
 }
 
@@ -228,6 +243,28 @@ static bool load_blobs(struct vcpu_state *s, const struct state_record *rec)
 	return true;
 }
 
+/* A record written before the field existed loads with the registers' reset values. DR6 and
+ * DR7 are 32-bit registers: KVM_SET_DEBUGREGS refuses set upper halves, and so does this. */
+static bool load_debugregs(struct vcpu_state *s, const struct state_record *rec)
+{
+	const void *data;
+	uint32_t len;
+	if (state_get_bytes(rec, "debugregs", &data, &len) < 0) {
+		memset(s->dr, 0, sizeof(s->dr));
+		s->dr6 = X86_DR6_RESET;
+		s->dr7 = X86_DR7_RESET;
+		return true;
+	}
+	if (len != DEBUG_BYTES)
+		return false;
+	const uint8_t *p = data;
+	for (unsigned i = 0; i < 4; i++)
+		s->dr[i] = le_take(&p, 8);
+	s->dr6 = le_take(&p, 8);
+	s->dr7 = le_take(&p, 8);
+	return (s->dr6 >> 32) == 0 && (s->dr7 >> 32) == 0;
+}
+
 int vcpu_state_load(struct vcpu_state *s, const struct state_record *rec, char *err, size_t err_len)
 {
 	struct state_reader_spec spec = {RECORD_NAME, RECORD_VERSION, 1, record_keys};
@@ -239,7 +276,8 @@ int vcpu_state_load(struct vcpu_state *s, const struct state_record *rec, char *
 		return -1;
 	}
 	next->version = VCPU_STATE_VERSION;
-	bool ok = load_registers(next, rec) && load_tables(next, rec) && load_blobs(next, rec);
+	bool ok = load_registers(next, rec) && load_tables(next, rec) && load_blobs(next, rec) &&
+		  load_debugregs(next, rec);
 	if (ok)
 		*s = *next;
 	else

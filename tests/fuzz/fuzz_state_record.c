@@ -1,9 +1,10 @@
 /* libFuzzer target: the state record reader and the loaders (UART, CMOS RTC, i8042, PCI host,
- * PIC, I/O APIC, PIT, vCPU),
- * which a snapshot file or a migration stream feeds. The input is a sequence of records; every
- * record that parses is checked against a reader spec, its fields looked up, and handed to
- * each loader. Nothing may read outside the input, and a refused load must leave the device as
- * it was. */
+ * PIC, I/O APIC, PIT, vCPU, and KVM's VM-level records up to the kernel structs: the ioctls
+ * that would follow need /dev/kvm), which a snapshot file or a migration stream feeds. The input is
+ * a sequence of records; every record that parses is checked against a reader spec, its fields
+ * looked up, and handed to each loader. Nothing may read outside the input, and a refused load must
+ * leave the device as it was. */
+#include "accel/kvm/kvm_vm_state.h"
 #include "accel/vcpu_state_record.h"
 #include "devices/cmos_rtc.h"
 #include "devices/i8042.h"
@@ -103,12 +104,39 @@ static void exercise(const struct state_record *rec)
 	}
 }
 
+/* KVM's four records from every record boundary: a refused load keeps the target and the
+ * position, an accepted one leaves only values KVM_SET_IRQCHIP/PIT2 may be given. */
+static void exercise_kvm_vm_state(const uint8_t *data, size_t size, size_t pos)
+{
+	struct kvm_vm_state s;
+	memset(&s, 0, sizeof(s));
+	s.clock_ns = 77;
+	size_t at = pos;
+	char err[256];
+	if (kvm_vm_state_load(&s, data, size, &at, err, sizeof(err)) < 0) {
+		if (s.clock_ns != 77 || at != pos)
+			__builtin_trap();
+		return;
+	}
+	for (int i = 0; i < 2; i++)
+		if ((s.pic[i].irq_base & 7) || s.pic[i].init_state > 3)
+			__builtin_trap();
+	for (int i = 0; i < 3; i++)
+		if (s.pit.channels[i].mode > 5 && s.pit.channels[i].mode != 0xff)
+			__builtin_trap();
+	if (at <= pos || at > size)
+		__builtin_trap();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t pos = 0;
 	char err[256];
+	exercise_kvm_vm_state(data, size, 0);
 	struct state_record rec;
-	while (pos < size && state_record_parse(data, size, &pos, &rec, err, sizeof(err)) == 0)
+	while (pos < size && state_record_parse(data, size, &pos, &rec, err, sizeof(err)) == 0) {
 		exercise(&rec);
+		exercise_kvm_vm_state(data, size, pos);
+	}
 	return 0;
 }

@@ -176,6 +176,9 @@ static int emu_vcpu_get_state(struct accel_vcpu *vcpu, struct vcpu_state *state)
 		state->events.exception.error_code = s->inject_code;
 	}
 	state->mp_state = s->mp_state;
+	memcpy(state->dr, s->dr, sizeof(state->dr));
+	state->dr6 = s->dr[6];
+	state->dr7 = s->dr[7];
 	state->has_lapic = false;
 	state->apic_base = 0xfee00000ULL | (1u << 11) | (vcpu->index == 0 ? 1u << 8 : 0);
 	if (s->hooks.save_lapic)
@@ -204,6 +207,10 @@ static int emu_vcpu_set_state(struct accel_vcpu *vcpu, const struct vcpu_state *
 	s->inject_code = state->events.exception.error_code;
 	s->inject_irq = state->events.interrupt.injected ? state->events.interrupt.vector : -1;
 	s->mp_state = state->mp_state;
+	/* DR4/DR5 alias DR6/DR7 (op_mov_dr), so only 0-3, 6 and 7 hold anything. */
+	memcpy(s->dr, state->dr, sizeof(state->dr));
+	s->dr[6] = state->dr6;
+	s->dr[7] = state->dr7;
 	emu_sys_state_changed(cpu);
 	if (state->has_lapic && s->hooks.load_lapic) {
 		int rc = s->hooks.load_lapic(s->hooks.opaque, state);

@@ -35,7 +35,10 @@ struct accel_vm {
 	uint32_t *msr_indices;
 	uint32_t nr_msr_indices;
 	struct accel_vcpu *vcpus[KVM_MAX_VCPUS];
-	bool has_xsave, has_xcrs, has_stats_fd, has_tsc_deadline;
+	bool has_xsave, has_xcrs, has_debugregs, has_stats_fd, has_tsc_deadline;
+	/* KVM_CLOCK_* flags KVM_SET_CLOCK accepts (KVM_CAP_ADJUST_CLOCK), e.g. KVM_CLOCK_REALTIME.
+	 */
+	uint32_t clock_flags;
 	unsigned nr_memory_slots; /* KVM memory slots 0.. in use, one per map_memory region */
 	/* KVM on AMD SVM (kvm_amd): its shutdown intercept INITs the vCPU, since the VMCB is
 	 * undefined after a SHUTDOWN, so a triple fault leaves no guest registers behind. */
@@ -71,6 +74,9 @@ int kvm_probe_msrs(struct accel_vm *vm);
 void kvm_prune_unreadable_msrs(struct accel_vcpu *vcpu);
 int kvm_get_state(struct accel_vcpu *vcpu, struct vcpu_state *state);
 int kvm_set_state(struct accel_vcpu *vcpu, const struct vcpu_state *state);
+int kvm_vm_save_state(struct accel_vm *vm, struct state_writer *w, char *err, size_t err_len);
+int kvm_vm_load_state(struct accel_vm *vm, const uint8_t *buf, size_t len, size_t *pos, char *err,
+		      size_t err_len);
 size_t kvm_collect_stats(struct accel_vm *vm, struct accel_stat *stats, size_t max);
 int kvm_open_stats(struct accel_vcpu *vcpu);
 void kvm_irq_routes_init(struct accel_vm *vm);

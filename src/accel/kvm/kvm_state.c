@@ -256,6 +256,31 @@ static int set_fpu_state(struct accel_vcpu *vcpu, const struct vcpu_state *s)
 	return 0;
 }
 
+/* Without KVM_CAP_DEBUGREGS the registers read as after reset and are not set. */
+static int get_debugregs(struct accel_vcpu *vcpu, struct vcpu_state *s)
+{
+	s->dr6 = X86_DR6_RESET;
+	s->dr7 = X86_DR7_RESET;
+	if (!vcpu->vm->has_debugregs)
+		return 0;
+	struct kvm_debugregs dbg;
+	if (ioctl(vcpu->fd, KVM_GET_DEBUGREGS, &dbg) < 0)
+		return -errno;
+	memcpy(s->dr, dbg.db, sizeof(s->dr));
+	s->dr6 = dbg.dr6;
+	s->dr7 = dbg.dr7;
+	return 0;
+}
+
+static int set_debugregs(struct accel_vcpu *vcpu, const struct vcpu_state *s)
+{
+	if (!vcpu->vm->has_debugregs)
+		return 0;
+	struct kvm_debugregs dbg = {.dr6 = s->dr6, .dr7 = s->dr7};
+	memcpy(dbg.db, s->dr, sizeof(s->dr));
+	return ioctl(vcpu->fd, KVM_SET_DEBUGREGS, &dbg) < 0 ? -errno : 0;
+}
+
 int kvm_get_state(struct accel_vcpu *vcpu, struct vcpu_state *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -279,6 +304,8 @@ int kvm_get_state(struct accel_vcpu *vcpu, struct vcpu_state *s)
 	events_to_state(&events, &s->events);
 	s->mp_state = mp_state_from_kvm(mp.mp_state);
 	int rc = get_fpu_state(vcpu, s);
+	if (rc == 0)
+		rc = get_debugregs(vcpu, s);
 	return rc < 0 ? rc : get_msrs(vcpu, s);
 }
 
@@ -297,6 +324,8 @@ int kvm_set_state(struct accel_vcpu *vcpu, const struct vcpu_state *s)
 	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
 		return -errno;
 	int rc = set_fpu_state(vcpu, s);
+	if (rc == 0)
+		rc = set_debugregs(vcpu, s);
 	if (rc == 0)
 		rc = set_msrs(vcpu, s);
 	if (rc < 0)

@@ -84,6 +84,9 @@ static int check_extensions(struct accel_vm *vm, char *err, size_t err_len)
 	}
 	vm->has_xsave = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
 	vm->has_xcrs = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+	vm->has_debugregs = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DEBUGREGS) > 0;
+	int clock_flags = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ADJUST_CLOCK);
+	vm->clock_flags = clock_flags > 0 ? (uint32_t)clock_flags : 0;
 	vm->has_stats_fd = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
 	vm->has_tsc_deadline =
 	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
@@ -280,6 +283,8 @@ const struct accel_ops kvm_accel_ops = {
     .vcpu_destroy = kvm_vcpu_destroy,
     .vcpu_get_state = kvm_get_state,
     .vcpu_set_state = kvm_set_state,
+    .vm_save_state = kvm_vm_save_state,
+    .vm_load_state = kvm_vm_load_state,
     .vcpu_run = kvm_vcpu_run,
     .vcpu_settle = kvm_vcpu_settle,
     .vcpu_kick = kvm_vcpu_kick,

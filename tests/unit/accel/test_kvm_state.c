@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define MSR_IA32_TSC	     0x10
+#define MSR_IA32_TSC_ADJUST  0x3b
 #define MSR_IA32_SYSENTER_CS 0x174
 #define MSR_KERNEL_GS_BASE   0xc0000102
 #define XSAVE_XMM0_OFFSET    160
@@ -75,6 +77,9 @@ Test(kvm_state, every_part_round_trips)
 	s->xsave[XSAVE_XSTATE_BV] |= XSTATE_SSE; /* else XRSTOR puts XMM in its init state */
 	s->lapic[APIC_TPR] = 0x20;
 	s->events.nmi.masked = true;
+	s->dr[0] = 0x401000, s->dr[3] = 0xffffffff81000000ULL;
+	s->dr6 = 0xffff0ff1; /* B0: breakpoint 0 hit */
+	s->dr7 = 0x00010401; /* L0, a write breakpoint */
 	struct vcpu_state *want = malloc(sizeof(*want));
 	memcpy(want, s, sizeof(*s));
 	cr_assert_eq(kvm_accel_ops.vcpu_set_state(vcpu, s), 0);
@@ -95,8 +100,34 @@ Test(kvm_state, every_part_round_trips)
 			 "XMM0 through KVM_SET/GET_XSAVE");
 	cr_assert_eq(got->lapic[APIC_TPR], 0x20);
 	cr_assert(got->events.nmi.masked);
+	cr_assert_eq(got->dr[0], 0x401000, "DR0 through KVM_SET/GET_DEBUGREGS");
+	cr_assert_eq(got->dr[3], 0xffffffff81000000ULL);
+	cr_assert_eq(got->dr6, 0xffff0ff1);
+	cr_assert_eq(got->dr7, 0x00010401);
 	free(s);
 	free(want);
+	free(got);
+	destroy();
+}
+
+/* The guest's TSC is part of the saved MSRs, so a restored guest's TSC continues from the
+ * saved value (KVM_GET_MSR_INDEX_LIST names IA32_TSC; TSC_ADJUST goes along when listed). */
+Test(kvm_state, the_tsc_is_saved_and_continues_from_a_set_value)
+{
+	create_vcpu(1);
+	struct vcpu_state *s = get_state();
+	cr_assert_neq(vcpu_state_get_msr(s, MSR_IA32_TSC, 1), 1, "IA32_TSC is not in the state");
+	cr_log_info("IA32_TSC_ADJUST %s the saved MSRs",
+		    vcpu_state_get_msr(s, MSR_IA32_TSC_ADJUST, 1) == 1 ? "is not in" : "is in");
+	uint64_t tsc = 0x123456789000ULL;
+	cr_assert(vcpu_state_set_msr(s, MSR_IA32_TSC, tsc));
+	cr_assert_eq(kvm_accel_ops.vcpu_set_state(vcpu, s), 0);
+	struct vcpu_state *got = get_state();
+	uint64_t now = vcpu_state_get_msr(got, MSR_IA32_TSC, 0);
+	cr_assert_geq(now, tsc, "the TSC went back");
+	cr_assert_lt(now - tsc, 1ULL << 40, "the TSC jumped by %llu",
+		     (unsigned long long)(now - tsc));
+	free(s);
 	free(got);
 	destroy();
 }

@@ -1,7 +1,7 @@
 /* A vCPU's state through its "vcpu" state record: every field comes back (saving the loaded
  * state gives the same bytes again, and spot checks of each kind of field), a state without a
- * LAPIC stays without one, and records with out-of-range values are refused without touching
- * the target. */
+ * LAPIC stays without one, a record from before the debug registers loads them at their reset
+ * values, and records with out-of-range values are refused without touching the target. */
 #include "accel/vcpu_state_record.h"
 #include "lib/state_record.h"
 
@@ -52,6 +52,10 @@ static struct vcpu_state *sample_state(void)
 	s->events.nmi.masked = true;
 	s->events.sipi_vector = 0x9a;
 	s->mp_state = VCPU_MP_HALTED;
+	for (unsigned i = 0; i < 4; i++)
+		s->dr[i] = 0xffffffff81000000ull + i;
+	s->dr6 = 0xffff4ff1;
+	s->dr7 = 0x000d0703;
 	return s;
 }
 
@@ -101,6 +105,9 @@ Test(vcpu_state_record, every_field_comes_back)
 	cr_assert(t->events.nmi.masked);
 	cr_assert_eq(t->events.sipi_vector, 0x9a);
 	cr_assert_eq(t->mp_state, VCPU_MP_HALTED);
+	cr_assert_eq(t->dr[3], s->dr[3]);
+	cr_assert_eq(t->dr6, 0xffff4ff1);
+	cr_assert_eq(t->dr7, 0x000d0703);
 	state_writer_free(&w);
 	state_writer_free(&again);
 	free(s);
@@ -116,6 +123,35 @@ Test(vcpu_state_record, a_state_without_lapic_stays_without)
 	char err[200];
 	cr_assert_eq(vcpu_state_load(t, &rec, err, sizeof(err)), 0, "%s", err);
 	cr_assert_not(t->has_lapic);
+	state_writer_free(&w);
+	free(s);
+	free(t);
+}
+
+/* "debugregs" is the last field vcpu_state_save writes: dropping it from the record's end (and
+ * from its body_len) gives the record a writer from before the field wrote. */
+#define DEBUGREGS_FIELD_BYTES (1 + 9 + 1 + 4 + 48)
+#define VCPU_BODY_LEN_AT      (1 + 4 + 4 + 4)
+
+Test(vcpu_state_record, a_record_without_debug_registers_loads_them_at_reset)
+{
+	struct vcpu_state *s = sample_state(), *t = sample_state();
+	struct state_writer w = save(s);
+	uint32_t body_len;
+	memcpy(&body_len, w.buf + VCPU_BODY_LEN_AT, 4);
+	body_len -= DEBUGREGS_FIELD_BYTES;
+	memcpy(w.buf + VCPU_BODY_LEN_AT, &body_len, 4);
+	w.len -= DEBUGREGS_FIELD_BYTES;
+	struct state_record rec = parse(&w);
+	const void *data;
+	uint32_t len;
+	cr_assert_eq(state_get_bytes(&rec, "debugregs", &data, &len), -1);
+	char err[200];
+	cr_assert_eq(vcpu_state_load(t, &rec, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(t->dr[0], 0);
+	cr_assert_eq(t->dr6, X86_DR6_RESET);
+	cr_assert_eq(t->dr7, X86_DR7_RESET);
+	cr_assert_eq(t->rip, s->rip);
 	state_writer_free(&w);
 	free(s);
 	free(t);
@@ -158,8 +194,14 @@ static void bad_exception_vector(struct vcpu_state *s)
 	s->events.exception.vector = 200;
 }
 
+static void bad_dr7(struct vcpu_state *s)
+{
+	s->dr7 = 1ull << 32;
+}
+
 Test(vcpu_state_record, out_of_range_values_are_refused_and_change_nothing)
 {
+	expect_refused(bad_dr7, "a DR7 with its upper half set");
 	expect_refused(bad_dpl, "a DPL of 4");
 	expect_refused(bad_type, "a segment type of 16");
 	expect_refused(bad_mp_state, "an unknown MP state");
