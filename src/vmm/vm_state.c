@@ -8,9 +8,6 @@
 #include "accel/vcpu_state_record.h"
 #include "lib/state_record.h"
 #include "virtio/virtio_pci.h"
-void virtio_pci_save(struct virtio_pci *vp, struct state_writer *w);
-int virtio_pci_load(struct virtio_pci *vp, const uint8_t *buf, size_t len, size_t *pos, char *err,
-		    size_t err_len);
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,14 +232,3 @@ int vm_load_state(struct vm *vm, const uint8_t *buf, size_t len, char *err, size
 	return 0;
 }
 
-/* TEMPORARY until the virtio records land */
-void virtio_pci_save(struct virtio_pci *vp, struct state_writer *w)
-{
-	(void)vp, (void)w;
-}
-int virtio_pci_load(struct virtio_pci *vp, const uint8_t *buf, size_t len, size_t *pos, char *err,
-		    size_t err_len)
-{
-	(void)vp, (void)buf, (void)len, (void)pos, (void)err, (void)err_len;
-	return 0;
-}
