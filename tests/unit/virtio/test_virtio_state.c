@@ -418,3 +418,158 @@ Test(virtio_state, rng_goes_on_after_a_restore)
 	state_writer_free(&w);
 	machine_destroy(&b);
 }
+
+/* --- bad records ---------------------------------------------------------------------- */
+
+/* A change to one field of one record: a u64, or bytes patched at an offset. */
+struct edit {
+	const char *record, *key;
+	bool is_u64;
+	uint64_t value;
+	size_t offset; /* bytes: where `value`'s low `width` bytes go */
+	unsigned width;
+};
+
+/* Rewrites every record of `in` into `out`, applying `e`. */
+static void rewrite(const struct state_writer *in, struct state_writer *out, const struct edit *e)
+{
+	state_writer_init(out);
+	size_t pos = 0;
+	struct state_record rec;
+	char err[256];
+	while (pos < in->len) {
+		cr_assert_eq(state_record_parse(in->buf, in->len, &pos, &rec, err, sizeof(err)), 0);
+		state_record_begin(out, rec.name, rec.version, rec.lowest_reader);
+		const uint8_t *p = rec.body, *end = rec.body + rec.body_len;
+		while (p < end) {
+			char key[256];
+			memcpy(key, p + 1, p[0]);
+			key[p[0]] = 0;
+			p += 1 + p[0];
+			uint8_t kind = *p++;
+			uint32_t len = (uint32_t)(p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24);
+			p += 4;
+			uint8_t value[8192];
+			cr_assert_leq(len, sizeof(value));
+			memcpy(value, p, len);
+			p += len;
+			bool hit = !strcmp(rec.name, e->record) && !strcmp(key, e->key);
+			if (hit && e->is_u64)
+				memcpy(value, &e->value, 8);
+			else if (hit)
+				for (unsigned i = 0; i < e->width; i++)
+					value[e->offset + i] = (uint8_t)(e->value >> (8 * i));
+			if ((kind & 0x7f) == STATE_U64)
+				state_put_u64(out, key, *(uint64_t *)value, kind & STATE_ESSENTIAL);
+			else
+				state_put_bytes(out, key, value, len, kind & STATE_ESSENTIAL);
+		}
+		state_record_end(out);
+	}
+}
+
+/* The fresh device as the guest would see it: configuration space and common status. */
+struct snapshot {
+	uint8_t config[256];
+	uint8_t status;
+	bool started;
+};
+
+static void look(struct machine *m, struct snapshot *s)
+{
+	for (unsigned i = 0; i < sizeof(s->config); i++)
+		s->config[i] = (uint8_t)cfg_read(m, i, 1);
+	s->status = m->dev->status;
+	s->started = m->dev->started;
+}
+
+static void refused(struct machine *m, const struct state_writer *w, size_t len,
+		    const char *reason)
+{
+	struct snapshot before, after;
+	look(m, &before);
+	char err[256] = "";
+	size_t pos = 0;
+	cr_assert_eq(virtio_pci_load(m->vp, w->buf, len, &pos, err, sizeof(err)), -1,
+		     "expected a refusal: %s", reason);
+	cr_assert(strstr(err, reason), "the sentence \"%s\" says \"%s\"", err, reason);
+	cr_assert_eq(pos, 0);
+	look(m, &after);
+	cr_assert_arr_eq(before.config, after.config, sizeof(before.config), "config unchanged");
+	cr_assert_eq(after.status, 0);
+	cr_assert_not(after.started);
+	cr_assert_eq(bar_read(m, COMMON + DEVICE_STATUS, 1), 0xff, "the BAR is still unmapped");
+}
+
+static void refused_edit(struct machine *m, const struct state_writer *w, const struct edit *e,
+			 const char *reason)
+{
+	struct state_writer bad;
+	rewrite(w, &bad, e);
+	refused(m, &bad, bad.len, reason);
+	state_writer_free(&bad);
+}
+
+/* Queue entry 0 of "queues" (virtio_device_state.c): size at 0, desc at 4. */
+Test(virtio_state, bad_records_are_refused_and_change_nothing)
+{
+	struct machine a, b;
+	machine_create(&a, true);
+	bring_up(&a);
+	struct state_writer w;
+	save(&a, &w);
+	move_to(&a, &b, true);
+
+	struct edit size = {"virtio-device", "queues", false, 12, 0, 2};
+	refused_edit(&b, &w, &size, "power of two");
+	struct edit ring = {"virtio-device", "queues", false, RAM_SIZE - 16, 4, 8};
+	refused_edit(&b, &w, &ring, "not inside guest RAM");
+	struct edit type = {"virtio-device", "device_id", true, VIRTIO_ID_RNG, 0, 0};
+	refused_edit(&b, &w, &type, "type");
+	struct edit features = {"virtio-device", "driver_features", true, 1ULL << 32 | 1ULL << 50, 0, 0};
+	refused_edit(&b, &w, &features, "does not offer");
+	struct edit vector = {"virtio-pci", "config_vector", true, 7, 0, 0};
+	refused_edit(&b, &w, &vector, "NO_VECTOR");
+	struct edit msix = {"virtio-pci", "msix_table", false, 0xfee00001, 0, 4};
+	refused_edit(&b, &w, &msix, "reserved bits");
+	for (size_t cut = 0; cut < w.len; cut += 97)
+		refused(&b, &w, cut, "");
+
+	/* After all that, the record itself still loads. */
+	load_ok(&b, &w);
+	cr_assert(b.dev->started);
+	state_writer_free(&w);
+	machine_destroy(&b);
+}
+
+Test(virtio_state, a_record_of_another_device_type_is_refused)
+{
+	struct machine a, b;
+	machine_create(&a, false);
+	bring_up(&a);
+	struct state_writer w;
+	save(&a, &w);
+	machine_destroy(&a);
+	machine_create(&b, true);
+	/* The configuration space's IDs already differ: the transport refuses it first. */
+	refused(&b, &w, w.len, "another PCI function");
+	state_writer_free(&w);
+	machine_destroy(&b);
+}
+
+Test(virtio_state, a_device_the_guest_used_is_not_loaded_into)
+{
+	struct machine a, b;
+	machine_create(&a, false);
+	bring_up(&a);
+	struct state_writer w;
+	save(&a, &w);
+	move_to(&a, &b, false);
+	bring_up(&b);
+	char err[256] = "";
+	size_t pos = 0;
+	cr_assert_eq(virtio_pci_load(b.vp, w.buf, w.len, &pos, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "has not used"), "%s", err);
+	state_writer_free(&w);
+	machine_destroy(&b);
+}
