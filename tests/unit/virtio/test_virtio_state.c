@@ -93,11 +93,15 @@ struct machine {
 static char dir[] = "/tmp/gureum-vstate-XXXXXX";
 static char disk_path[256];
 
-static struct virtio_device *new_device(bool blk)
+enum kind { RNG, BLK, BALLOON };
+
+static struct virtio_device *new_device(enum kind kind)
 {
 	char err[256] = "";
 	struct virtio_device *d;
-	if (blk) {
+	if (kind == BALLOON) {
+		d = virtio_balloon_create(0, err, sizeof(err));
+	} else if (kind == BLK) {
 		struct disk_config cfg = {.path = disk_path, .format = "raw"};
 		d = virtio_blk_create(&cfg, 0, err, sizeof(err));
 	} else {
@@ -107,7 +111,7 @@ static struct virtio_device *new_device(bool blk)
 	return d;
 }
 
-static void machine_create(struct machine *m, bool blk)
+static void machine_create(struct machine *m, enum kind kind)
 {
 	memset(m, 0, sizeof(*m));
 	io_bus_init(&m->pio, "pio");
@@ -125,7 +129,7 @@ static void machine_create(struct machine *m, bool blk)
 	    .kick = {NULL, NULL},
 	};
 	char err[256];
-	m->vp = virtio_pci_create(new_device(blk), &env, SLOT, BAR_BASE, INTX_GSI, err,
+	m->vp = virtio_pci_create(new_device(kind), &env, SLOT, BAR_BASE, INTX_GSI, err,
 				  sizeof(err));
 	cr_assert(m->vp, "%s", err);
 	m->dev = virtio_pci_device(m->vp);
@@ -318,14 +322,14 @@ static void save(struct machine *m, struct state_writer *w)
 
 /* The second machine: the first one's RAM (what the stream's memory sections carry) and a
  * new device; the first machine is gone (as after a migration: the disk is the new one's). */
-static void move_to(struct machine *from, struct machine *to, bool blk)
+static void move_to(struct machine *from, struct machine *to, enum kind kind)
 {
 	void *ram = malloc(RAM_SIZE);
 	cr_assert(ram);
 	cr_assert(guest_memory_read(&from->mem, 0, ram, RAM_SIZE));
 	uint16_t avail_idx = from->avail_idx;
 	machine_destroy(from);
-	machine_create(to, blk);
+	machine_create(to, kind);
 	cr_assert(guest_memory_write(&to->mem, 0, ram, RAM_SIZE));
 	to->avail_idx = avail_idx;
 	free(ram);
@@ -345,7 +349,7 @@ static void load_ok(struct machine *m, const struct state_writer *w)
 Test(virtio_state, blk_goes_on_after_a_restore)
 {
 	struct machine a, b;
-	machine_create(&a, true);
+	machine_create(&a, BLK);
 	bring_up(&a);
 	uint8_t pattern[512];
 	for (unsigned i = 0; i < sizeof(pattern); i++)
@@ -362,7 +366,7 @@ Test(virtio_state, blk_goes_on_after_a_restore)
 	cr_assert_eq(used_idx(&a), 1, "paused: the read waits");
 	int before = msis();
 
-	move_to(&a, &b, true);
+	move_to(&a, &b, BLK);
 	load_ok(&b, &w);
 	cr_assert_eq(bar_read(&b, COMMON + DEVICE_STATUS, 1) & VIRTIO_STATUS_DRIVER_OK,
 		     VIRTIO_STATUS_DRIVER_OK, "the BAR is mapped with the driver's status");
@@ -392,7 +396,7 @@ Test(virtio_state, blk_goes_on_after_a_restore)
 Test(virtio_state, rng_goes_on_after_a_restore)
 {
 	struct machine a, b;
-	machine_create(&a, false);
+	machine_create(&a, RNG);
 	bring_up(&a);
 	struct buf out = {DATA_GPA, 64, true};
 	post(&a, &out, 1);
@@ -401,7 +405,7 @@ Test(virtio_state, rng_goes_on_after_a_restore)
 	struct state_writer w;
 	save(&a, &w);
 	int before = msis();
-	move_to(&a, &b, false);
+	move_to(&a, &b, RNG);
 	load_ok(&b, &w);
 	uint8_t zero[64] = {0}, got[64];
 	cr_assert(guest_memory_write(&b.mem, DATA_GPA + 0x1000, zero, sizeof(zero)));
@@ -514,11 +518,11 @@ static void refused_edit(struct machine *m, const struct state_writer *w, const 
 Test(virtio_state, bad_records_are_refused_and_change_nothing)
 {
 	struct machine a, b;
-	machine_create(&a, true);
+	machine_create(&a, BLK);
 	bring_up(&a);
 	struct state_writer w;
 	save(&a, &w);
-	move_to(&a, &b, true);
+	move_to(&a, &b, BLK);
 
 	struct edit size = {"virtio-device", "queues", false, 12, 0, 2};
 	refused_edit(&b, &w, &size, "power of two");
@@ -545,12 +549,12 @@ Test(virtio_state, bad_records_are_refused_and_change_nothing)
 Test(virtio_state, a_record_of_another_device_type_is_refused)
 {
 	struct machine a, b;
-	machine_create(&a, false);
+	machine_create(&a, RNG);
 	bring_up(&a);
 	struct state_writer w;
 	save(&a, &w);
 	machine_destroy(&a);
-	machine_create(&b, true);
+	machine_create(&b, BLK);
 	/* The configuration space's IDs already differ: the transport refuses it first. */
 	refused(&b, &w, w.len, "another PCI function");
 	state_writer_free(&w);
@@ -560,11 +564,11 @@ Test(virtio_state, a_record_of_another_device_type_is_refused)
 Test(virtio_state, a_device_the_guest_used_is_not_loaded_into)
 {
 	struct machine a, b;
-	machine_create(&a, false);
+	machine_create(&a, RNG);
 	bring_up(&a);
 	struct state_writer w;
 	save(&a, &w);
-	move_to(&a, &b, false);
+	move_to(&a, &b, RNG);
 	bring_up(&b);
 	char err[256] = "";
 	size_t pos = 0;
@@ -572,4 +576,32 @@ Test(virtio_state, a_device_the_guest_used_is_not_loaded_into)
 	cr_assert(strstr(err, "has not used"), "%s", err);
 	state_writer_free(&w);
 	machine_destroy(&b);
+}
+
+Test(virtio_state, balloon_keeps_its_target_and_the_guests_actual)
+{
+	struct machine a, b;
+	machine_create(&a, BALLOON);
+	bring_up(&a);
+	int before = msis();
+	cr_assert_eq(virtio_balloon_set_target(a.dev, 256 << 12), 0);
+	cr_assert(wait_for(&a, 0, before + 1), "a configuration interrupt");
+	bar_write(&a, 0x2000 + 4, 200, 4); /* the driver's "actual", device config page */
+	struct state_writer w;
+	save(&a, &w);
+	move_to(&a, &b, BALLOON);
+	load_ok(&b, &w);
+	struct balloon_info info;
+	virtio_balloon_get_info(b.dev, &info);
+	cr_assert_eq(info.target, 256 << 12);
+	cr_assert_eq(info.actual, 200 << 12);
+	cr_assert_eq(bar_read(&b, 0x2000, 4), 256, "the guest reads the target");
+	cr_assert_eq(bar_read(&b, COMMON + 0x15, 1), b.dev->config_generation);
+	cr_assert_eq(b.dev->config_generation, 1, "the configuration generation came along");
+	struct edit target = {"virtio-balloon", "num_pages", true, RAM_SIZE >> 12, 0, 0};
+	struct machine c;
+	move_to(&b, &c, BALLOON);
+	refused_edit(&c, &w, &target, "num_pages");
+	state_writer_free(&w);
+	machine_destroy(&c);
 }
