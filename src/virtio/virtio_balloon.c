@@ -353,8 +353,8 @@ static bool balloon_field(const struct state_record *rec, const char *key, uint6
 	return false;
 }
 
-static int balloon_load_state(struct virtio_device *d, const struct state_record *rec,
-			      bool apply, char *err, size_t err_len)
+static int balloon_load_state(struct virtio_device *d, const struct state_record *rec, bool apply,
+			      char *err, size_t err_len)
 {
 	struct state_reader_spec spec = {"virtio-balloon", 1, 1, balloon_state_keys};
 	uint64_t target, actual, held, head, valid, reported = 0;
@@ -370,8 +370,10 @@ static int balloon_load_state(struct virtio_device *d, const struct state_record
 	const void *stats;
 	uint32_t len;
 	if (state_get_bytes(rec, "stats", &stats, &len) < 0 || len != BALLOON_NR_STATS * 8) {
-		state_set_error(err, err_len, "virtio-balloon state: \"stats\" is missing or not "
-					      "%d values", BALLOON_NR_STATS);
+		state_set_error(err, err_len,
+				"virtio-balloon state: \"stats\" is missing or not "
+				"%d values",
+				BALLOON_NR_STATS);
 		return -1;
 	}
 	state_get_u64(rec, "reported", &reported);

@@ -521,8 +521,8 @@ void virtio_device_start_loaded(struct virtio_device *d, const struct virtqueue 
 		 * the interrupt state of the save. */
 		for (unsigned i = 0; i < d->num_queues; i++) {
 			d->queues[i].signalled_used = queues[i].signalled_used;
-			d->queues[i].signalled_used_valid = queues[i].signalled_used_valid &&
-							    d->queues[i].used != NULL;
+			d->queues[i].signalled_used_valid =
+			    queues[i].signalled_used_valid && d->queues[i].used != NULL;
 		}
 	}
 	unlock(d);

@@ -125,8 +125,10 @@ static int check_queue(struct virtio_device *d, unsigned i, const struct virtio_
 {
 	const struct virtqueue *vq = &s->queues[i];
 	if (flags[0] > 1 || flags[1] > 1 || flags[2] > 1) {
-		state_set_error(err, err_len, "virtio-device state: queue %u has a flag other "
-					      "than 0 or 1", i);
+		state_set_error(err, err_len,
+				"virtio-device state: queue %u has a flag other "
+				"than 0 or 1",
+				i);
 		return -1;
 	}
 	if ((vq->size || vq->enabled) && (!power_of_two(vq->size) || vq->size > vq->max_size)) {
@@ -203,9 +205,8 @@ static int check_core(struct virtio_device *d, const struct state_record *rec,
 	return check_queues(d, rec, s, err, err_len);
 }
 
-int virtio_device_check_state(struct virtio_device *d, const uint8_t *buf, size_t len,
-			      size_t *pos, struct virtio_device_loaded *out, char *err,
-			      size_t err_len)
+int virtio_device_check_state(struct virtio_device *d, const uint8_t *buf, size_t len, size_t *pos,
+			      struct virtio_device_loaded *out, char *err, size_t err_len)
 {
 	size_t at = *pos;
 	struct state_record rec;

@@ -28,9 +28,8 @@ void virtio_device_save(struct virtio_device *d, struct state_writer *w);
 /* Parses the records at buf[*pos] and validates every value against `d` (its type, the
  * features it offers, its queues' maximum sizes, its guest memory) into `out`, changing
  * nothing. Returns 0 and advances *pos, or -1 with one sentence in err. */
-int virtio_device_check_state(struct virtio_device *d, const uint8_t *buf, size_t len,
-			      size_t *pos, struct virtio_device_loaded *out, char *err,
-			      size_t err_len);
+int virtio_device_check_state(struct virtio_device *d, const uint8_t *buf, size_t len, size_t *pos,
+			      struct virtio_device_loaded *out, char *err, size_t err_len);
 
 /* Takes what virtio_device_check_state validated. Nothing starts: the transport sets up its
  * interrupts first, then calls virtio_device_start_loaded. */

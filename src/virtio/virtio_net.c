@@ -691,7 +691,8 @@ static int net_load_state(struct virtio_device *d, const struct state_record *re
 	if (state_record_check(rec, &spec, err, err_len) < 0)
 		return -1;
 	if (state_get_bytes(rec, "mac", &mac, &len) < 0 || len != 6) {
-		state_set_error(err, err_len, "virtio-net state: \"mac\" is missing or not 6 bytes");
+		state_set_error(err, err_len,
+				"virtio-net state: \"mac\" is missing or not 6 bytes");
 		return -1;
 	}
 	if (apply)

@@ -63,7 +63,7 @@ void virtio_pci_save(struct virtio_pci *vp, struct state_writer *w);
  * (doorbells bound) if the loaded configuration space says so, MSI-X vectors and irqfds set
  * up, the queues of a running driver started with their indices (a backend such as vhost
  * with them), and every enabled queue polled for work waiting in its ring. */
-int virtio_pci_load(struct virtio_pci *vp, const uint8_t *buf, size_t len, size_t *pos,
-		    char *err, size_t err_len);
+int virtio_pci_load(struct virtio_pci *vp, const uint8_t *buf, size_t len, size_t *pos, char *err,
+		    size_t err_len);
 
 #endif

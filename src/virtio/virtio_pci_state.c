@@ -19,9 +19,17 @@
 #define STATE_VERSION 1
 
 static const char *const state_keys[] = {
-    "config",	    "device_feature_select", "driver_feature_select", "queue_select",
-    "config_vector", "queue_vectors",	      "msix_table",	       "pba",
-    "isr",	    "intx_level",	      NULL,
+    "config",
+    "device_feature_select",
+    "driver_feature_select",
+    "queue_select",
+    "config_vector",
+    "queue_vectors",
+    "msix_table",
+    "pba",
+    "isr",
+    "intx_level",
+    NULL,
 };
 
 static void save_irq_state(struct virtio_pci *vp, struct state_writer *w)
@@ -242,8 +250,8 @@ static int check_fresh(struct virtio_pci *vp, char *err, size_t err_len)
 	return fresh ? 0 : -1;
 }
 
-int virtio_pci_load(struct virtio_pci *vp, const uint8_t *buf, size_t len, size_t *pos,
-		    char *err, size_t err_len)
+int virtio_pci_load(struct virtio_pci *vp, const uint8_t *buf, size_t len, size_t *pos, char *err,
+		    size_t err_len)
 {
 	/* Large (a configuration space, a virtqueue per queue): not on the stack. */
 	struct {

@@ -129,8 +129,8 @@ static void machine_create(struct machine *m, enum kind kind)
 	    .kick = {NULL, NULL},
 	};
 	char err[256];
-	m->vp = virtio_pci_create(new_device(kind), &env, SLOT, BAR_BASE, INTX_GSI, err,
-				  sizeof(err));
+	m->vp =
+	    virtio_pci_create(new_device(kind), &env, SLOT, BAR_BASE, INTX_GSI, err, sizeof(err));
 	cr_assert(m->vp, "%s", err);
 	m->dev = virtio_pci_device(m->vp);
 }
@@ -339,8 +339,7 @@ static void load_ok(struct machine *m, const struct state_writer *w)
 {
 	char err[256] = "";
 	size_t pos = 0;
-	cr_assert_eq(virtio_pci_load(m->vp, w->buf, w->len, &pos, err, sizeof(err)), 0, "%s",
-		     err);
+	cr_assert_eq(virtio_pci_load(m->vp, w->buf, w->len, &pos, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(pos, w->len, "the load took every record");
 }
 
@@ -451,7 +450,8 @@ static void rewrite(const struct state_writer *in, struct state_writer *out, con
 			key[p[0]] = 0;
 			p += 1 + p[0];
 			uint8_t kind = *p++;
-			uint32_t len = (uint32_t)(p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24);
+			uint32_t len =
+			    (uint32_t)(p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24);
 			p += 4;
 			uint8_t value[8192];
 			cr_assert_leq(len, sizeof(value));
@@ -487,8 +487,7 @@ static void look(struct machine *m, struct snapshot *s)
 	s->started = m->dev->started;
 }
 
-static void refused(struct machine *m, const struct state_writer *w, size_t len,
-		    const char *reason)
+static void refused(struct machine *m, const struct state_writer *w, size_t len, const char *reason)
 {
 	struct snapshot before, after;
 	look(m, &before);
@@ -530,7 +529,8 @@ Test(virtio_state, bad_records_are_refused_and_change_nothing)
 	refused_edit(&b, &w, &ring, "not inside guest RAM");
 	struct edit type = {"virtio-device", "device_id", true, VIRTIO_ID_RNG, 0, 0};
 	refused_edit(&b, &w, &type, "type");
-	struct edit features = {"virtio-device", "driver_features", true, 1ULL << 32 | 1ULL << 50, 0, 0};
+	struct edit features = {
+	    "virtio-device", "driver_features", true, 1ULL << 32 | 1ULL << 50, 0, 0};
 	refused_edit(&b, &w, &features, "does not offer");
 	struct edit vector = {"virtio-pci", "config_vector", true, 7, 0, 0};
 	refused_edit(&b, &w, &vector, "NO_VECTOR");
