@@ -206,6 +206,9 @@ void vhost_net_stop(struct vhost_net *vn, struct virtio_device *d)
 		/* Also waits for the kernel's worker to be done with the ring. */
 		if (ioctl(vn->fd, VHOST_GET_VRING_BASE, &base) == 0)
 			d->queues[i].last_avail_idx = (uint16_t)base.num;
+		/* The kernel kept its used index to itself: the ring's is the one the guest saw
+		 * (a pause saves it, the userspace path pushes after it). */
+		virtq_sync_used_idx(&d->queues[i]);
 		ioctl(vn->fd, VHOST_SET_VRING_KICK, &none);
 		ioctl(vn->fd, VHOST_SET_VRING_CALL, &none);
 		virtio_device_set_kick_external(d, i, false);

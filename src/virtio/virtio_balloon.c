@@ -19,7 +19,9 @@
  * other the sequential one. */
 #include "virtio/virtio_devices.h"
 
+#include "lib/little_endian.h"
 #include "lib/log.h"
+#include "lib/state_record.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -317,7 +319,81 @@ static void balloon_destroy(struct virtio_device *d)
 	free(vb);
 }
 
+/* --- saved state: record "virtio-balloon" --------------------------------------------- */
+
+static const char *const balloon_state_keys[] = {
+    "num_pages", "actual", "stats_held", "stats_head", "stats_valid", "stats", "reported", NULL,
+};
+
+static void balloon_save_state(struct virtio_device *d, struct state_writer *w)
+{
+	struct virtio_balloon *vb = to_balloon(d);
+	uint8_t stats[BALLOON_NR_STATS * 8];
+	for (unsigned i = 0; i < BALLOON_NR_STATS; i++)
+		le_put(stats + 8 * i, vb->stats[i], 8);
+	state_record_begin(w, "virtio-balloon", 1, 1);
+	state_put_u64(w, "num_pages", vb->config.num_pages, STATE_ESSENTIAL);
+	state_put_u64(w, "actual", vb->config.actual, STATE_ESSENTIAL);
+	/* The statistics buffer the device holds: the timer gives it back after the load. */
+	state_put_u64(w, "stats_held", vb->stats_held, STATE_ESSENTIAL);
+	state_put_u64(w, "stats_head", vb->stats_head, STATE_ESSENTIAL);
+	state_put_u64(w, "stats_valid", vb->stats_valid, STATE_ESSENTIAL);
+	state_put_bytes(w, "stats", stats, sizeof(stats), STATE_ESSENTIAL);
+	state_put_u64(w, "reported", vb->reported_bytes, 0); /* a host counter */
+	state_record_end(w);
+}
+
+static bool balloon_field(const struct state_record *rec, const char *key, uint64_t max,
+			  uint64_t *v, char *err, size_t err_len)
+{
+	if (state_get_u64(rec, key, v) == 0 && *v <= max)
+		return true;
+	state_set_error(err, err_len, "virtio-balloon state: \"%s\" is missing or out of range",
+			key);
+	return false;
+}
+
+static int balloon_load_state(struct virtio_device *d, const struct state_record *rec, bool apply,
+			      char *err, size_t err_len)
+{
+	struct state_reader_spec spec = {"virtio-balloon", 1, 1, balloon_state_keys};
+	uint64_t target, actual, held, head, valid, reported = 0;
+	/* A target the guest could never reach is what virtio_balloon_set_target refuses. */
+	uint64_t max_target = d->mem ? (d->mem->ram_size - 1) >> BALLOON_PAGE_SHIFT : 0;
+	if (state_record_check(rec, &spec, err, err_len) < 0 ||
+	    !balloon_field(rec, "num_pages", max_target, &target, err, err_len) ||
+	    !balloon_field(rec, "actual", UINT32_MAX, &actual, err, err_len) ||
+	    !balloon_field(rec, "stats_held", 1, &held, err, err_len) ||
+	    !balloon_field(rec, "stats_head", BALLOON_QUEUE_SIZE - 1, &head, err, err_len) ||
+	    !balloon_field(rec, "stats_valid", 1, &valid, err, err_len))
+		return -1;
+	const void *stats;
+	uint32_t len;
+	if (state_get_bytes(rec, "stats", &stats, &len) < 0 || len != BALLOON_NR_STATS * 8) {
+		state_set_error(err, err_len,
+				"virtio-balloon state: \"stats\" is missing or not "
+				"%d values",
+				BALLOON_NR_STATS);
+		return -1;
+	}
+	state_get_u64(rec, "reported", &reported);
+	if (!apply)
+		return 0;
+	struct virtio_balloon *vb = to_balloon(d);
+	vb->config.num_pages = (uint32_t)target;
+	vb->config.actual = (uint32_t)actual;
+	vb->stats_held = held;
+	vb->stats_head = (uint16_t)head;
+	vb->stats_valid = valid;
+	for (unsigned i = 0; i < BALLOON_NR_STATS; i++)
+		vb->stats[i] = le_get((const uint8_t *)stats + 8 * i, 8);
+	vb->reported_bytes = reported;
+	return 0;
+}
+
 static const struct virtio_device_ops balloon_ops = {
+    .save_state = balloon_save_state,
+    .load_state = balloon_load_state,
     .config_read = balloon_config_read,
     .config_write = balloon_config_write,
     .start = balloon_start,

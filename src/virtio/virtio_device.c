@@ -508,3 +508,22 @@ void virtio_device_resume(struct virtio_device *d)
 	}
 	unlock(d);
 }
+
+/* --- a loaded device ------------------------------------------------------------------- */
+
+void virtio_device_start_loaded(struct virtio_device *d, const struct virtqueue *queues)
+{
+	lock(d);
+	uint8_t stopped = VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED;
+	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && !(d->status & stopped)) {
+		start_device(d);
+		/* Still under the lock: the polls start_device sent wait for it, and then see
+		 * the interrupt state of the save. */
+		for (unsigned i = 0; i < d->num_queues; i++) {
+			d->queues[i].signalled_used = queues[i].signalled_used;
+			d->queues[i].signalled_used_valid =
+			    queues[i].signalled_used_valid && d->queues[i].used != NULL;
+		}
+	}
+	unlock(d);
+}

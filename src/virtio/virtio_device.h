@@ -31,6 +31,8 @@
 #define VIRTIO_MAX_WATCHES 8
 
 struct virtio_device;
+struct state_writer;
+struct state_record;
 
 /* The core's records of what the device thread watches (internal to virtio_device.c). */
 struct virtio_watch {
@@ -71,6 +73,20 @@ struct virtio_device_ops {
 	/* Optional. The VM resumes after pause: restart what pause stopped. Returns 0, or -1
 	 * after calling virtio_device_fail(). The core then polls every enabled queue. */
 	int (*resume)(struct virtio_device *d);
+
+	/* Saved state (virtio_device_state.c), all optional. A model whose guest-visible state
+	 * is more than the core's (status, features, queues) writes one record of its own with
+	 * save_state (the device paused, lock held). load_state validates such a record into
+	 * nothing but locals when `apply` is false, and takes it when true: it is only called
+	 * with apply after the same record passed without, and may then not fail. It runs
+	 * before the loaded device starts (ops->start follows when the driver had started). */
+	void (*save_state)(struct virtio_device *d, struct state_writer *w);
+	int (*load_state)(struct virtio_device *d, const struct state_record *rec, bool apply,
+			  char *err, size_t err_len);
+	/* Chains the model took from queue `index` and still holds at a pause (a receive
+	 * pool): a save rewinds that queue's last_avail_idx by as many, so that the restored
+	 * device takes them from the ring again. They must be the last ones taken. */
+	uint16_t (*held_chains)(struct virtio_device *d, unsigned index);
 };
 
 /* How the device raises interrupts: provided by the transport. Called with the device lock. */
@@ -150,6 +166,12 @@ void virtio_device_pause(struct virtio_device *d);
 /* The VM resumes: the device looks at every enabled queue again (kicks that arrived while
  * it was paused were not processed). */
 void virtio_device_resume(struct virtio_device *d);
+
+/* Starts a device whose state was just loaded (virtio_device_state.c) as the driver had it:
+ * when the loaded status says DRIVER_OK (and nothing failed), the enabled queues are mapped,
+ * ops->start runs and every enabled queue is polled for chains waiting in the ring. The
+ * signalled used indices are taken from `queues` after virtq_start (which forgets them). */
+void virtio_device_start_loaded(struct virtio_device *d, const struct virtqueue *queues);
 
 /* Device-model side. */
 /* After pushing used chains on queue `index`: interrupts the driver if it wants one. */

@@ -382,6 +382,12 @@ static void update_interrupt_mode(struct virtio_pci *vp)
 				      pci_function_command(&vp->fn) & PCI_COMMAND_INTX_DISABLE);
 }
 
+void virtio_pci_follow_config(struct virtio_pci *vp)
+{
+	update_mapping(vp);
+	update_interrupt_mode(vp);
+}
+
 /* --- the PCI configuration access window (spec 4.1.4.9) ---------------------------------- */
 
 static bool touches_cfg_data(const struct virtio_pci *vp, unsigned offset, unsigned size)

@@ -51,4 +51,19 @@ struct virtio_pci *virtio_pci_create(struct virtio_device *dev, const struct vir
 void virtio_pci_destroy(struct virtio_pci *vp);
 struct virtio_device *virtio_pci_device(struct virtio_pci *vp);
 
+struct state_writer;
+/* Writes the function's records (docs/snapshot-format.md): the transport's ("virtio-pci"), the
+ * device core's with its queues ("virtio-device"), and the device model's when it has guest-
+ * visible state of its own. The VM is paused (virtio_device_pause done). */
+void virtio_pci_save(struct virtio_pci *vp, struct state_writer *w);
+/* Loads the records virtio_pci_save wrote, starting at buf[*pos] (advances *pos past them),
+ * into a freshly created function of the same configuration whose guest has not run. Every
+ * record is validated fully before anything changes; returns 0, or -1 with one sentence in err
+ * and the function unchanged. On success the function is live as at the save: the BAR mapped
+ * (doorbells bound) if the loaded configuration space says so, MSI-X vectors and irqfds set
+ * up, the queues of a running driver started with their indices (a backend such as vhost
+ * with them), and every enabled queue polled for work waiting in its ring. */
+int virtio_pci_load(struct virtio_pci *vp, const uint8_t *buf, size_t len, size_t *pos, char *err,
+		    size_t err_len);
+
 #endif

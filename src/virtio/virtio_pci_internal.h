@@ -120,4 +120,12 @@ void virtio_pci_msix_table_write(struct virtio_pci *vp, uint64_t offset, const v
 				 unsigned size);
 void virtio_pci_msix_pba_read(struct virtio_pci *vp, uint64_t offset, void *data, unsigned size);
 
+/* virtio_pci.c: maps or unmaps the BAR and sets the interrupt mode as the configuration space
+ * now says (PCI host lock held): what a config write does, for a loaded configuration. */
+void virtio_pci_follow_config(struct virtio_pci *vp);
+/* virtio_pci_irq.c: takes a loaded MSI-X table, PBA and ISR, then binds the vectors that can
+ * fire and sets the INTx line accordingly. */
+void virtio_pci_irq_load(struct virtio_pci *vp, const struct msix_entry *entries, uint64_t pba,
+			 uint8_t isr);
+
 #endif

@@ -258,3 +258,16 @@ void virtio_pci_set_interrupt_mode(struct virtio_pci *vp, bool msix_enabled, boo
 	sync_all_vectors(vp);
 	pthread_mutex_unlock(&vp->irq_lock);
 }
+
+void virtio_pci_irq_load(struct virtio_pci *vp, const struct msix_entry *entries, uint64_t pba,
+			 uint8_t isr)
+{
+	pthread_mutex_lock(&vp->irq_lock);
+	for (unsigned v = 0; v < vp->nr_vectors; v++)
+		vp->vectors[v].entry = entries[v];
+	vp->pba = pba;
+	vp->isr = isr;
+	/* A vector bound with the fresh table's message is rebound with the loaded one. */
+	sync_all_vectors(vp);
+	pthread_mutex_unlock(&vp->irq_lock);
+}

@@ -102,6 +102,43 @@ static void *map_ring_part(struct virtqueue *vq, const char *what, uint64_t gpa,
 	return host;
 }
 
+/* The checks of virtq_start: size, alignment, rings inside guest RAM. On success the three
+ * ring pointers are returned; on failure the queue is marked broken with the reason. */
+static int map_rings(struct virtqueue *vq, struct virtq_desc **desc, struct virtq_avail **avail,
+		     struct virtq_used **used)
+{
+	uint16_t size = vq->size;
+	if (size == 0 || size > vq->max_size || (size & (size - 1)))
+		return queue_broken(vq, "queue size %u is not a power of two between 1 and %u",
+				    size, vq->max_size);
+	*desc = map_ring_part(vq, "descriptor table", vq->desc_addr, DESC_BYTES(size),
+			      VIRTQ_DESC_ALIGN);
+	if (!*desc)
+		return -EINVAL;
+	*avail = map_ring_part(vq, "available ring", vq->avail_addr, AVAIL_BYTES(size),
+			       VIRTQ_AVAIL_ALIGN);
+	if (!*avail)
+		return -EINVAL;
+	*used = map_ring_part(vq, "used ring", vq->used_addr, USED_BYTES(size), VIRTQ_USED_ALIGN);
+	return *used ? 0 : -EINVAL;
+}
+
+int virtq_check(const struct virtqueue *vq, const struct guest_memory *mem, char *err,
+		size_t err_len)
+{
+	/* A copy takes the broken mark and the reason, so that vq stays as it is. */
+	struct virtqueue copy = *vq;
+	copy.mem = mem;
+	copy.broken = false;
+	struct virtq_desc *desc;
+	struct virtq_avail *avail;
+	struct virtq_used *used;
+	if (map_rings(&copy, &desc, &avail, &used) == 0)
+		return 0;
+	snprintf(err, err_len, "%s", copy.error);
+	return -EINVAL;
+}
+
 int virtq_start(struct virtqueue *vq, const struct guest_memory *mem, bool event_idx, bool indirect)
 {
 	if (vq->broken)
@@ -115,21 +152,10 @@ int virtq_start(struct virtqueue *vq, const struct guest_memory *mem, bool event
 	vq->signalled_used_valid = false;
 	vq->kicks_disabled = false;
 
-	uint16_t size = vq->size;
-	if (size == 0 || size > vq->max_size || (size & (size - 1)))
-		return queue_broken(vq, "queue size %u is not a power of two between 1 and %u",
-				    size, vq->max_size);
-	struct virtq_desc *desc = map_ring_part(vq, "descriptor table", vq->desc_addr,
-						DESC_BYTES(size), VIRTQ_DESC_ALIGN);
-	if (!desc)
-		return -EINVAL;
-	struct virtq_avail *avail = map_ring_part(vq, "available ring", vq->avail_addr,
-						  AVAIL_BYTES(size), VIRTQ_AVAIL_ALIGN);
-	if (!avail)
-		return -EINVAL;
-	struct virtq_used *used =
-	    map_ring_part(vq, "used ring", vq->used_addr, USED_BYTES(size), VIRTQ_USED_ALIGN);
-	if (!used)
+	struct virtq_desc *desc;
+	struct virtq_avail *avail;
+	struct virtq_used *used;
+	if (map_rings(vq, &desc, &avail, &used) < 0)
 		return -EINVAL;
 	vq->desc = desc;
 	vq->avail = avail;
@@ -141,6 +167,14 @@ int virtq_start(struct virtqueue *vq, const struct guest_memory *mem, bool event
 	else
 		write_used_flags(vq, 0);
 	return 0;
+}
+
+void virtq_sync_used_idx(struct virtqueue *vq)
+{
+	if (!vq->used)
+		return;
+	vq->used_idx = __atomic_load_n(used_u16(vq, USED_IDX), __ATOMIC_ACQUIRE);
+	vq->signalled_used_valid = false;
 }
 
 /* Walking one chain: where we are (for error messages) and what was collected so far. */

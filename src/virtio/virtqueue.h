@@ -71,6 +71,17 @@ void virtq_reset(struct virtqueue *vq);
 int virtq_start(struct virtqueue *vq, const struct guest_memory *mem, bool event_idx,
 		bool indirect);
 
+/* The checks of virtq_start (size, alignment, rings inside `mem`) without touching vq or guest
+ * memory: for a saved queue that is about to be loaded. Returns 0, or -EINVAL with the reason
+ * in err. */
+int virtq_check(const struct virtqueue *vq, const struct guest_memory *mem, char *err,
+		size_t err_len);
+
+/* Someone else (vhost's kernel worker) pushed used chains while it owned the ring: takes its
+ * used index from the ring, and forgets which index was last signalled (the next interrupt
+ * decision errs towards interrupting). */
+void virtq_sync_used_idx(struct virtqueue *vq);
+
 /* Takes the next available chain. Returns 1 with `chain` filled, 0 when none is available, or
  * -EINVAL when the ring or the chain is malformed (the queue is then broken: every later call
  * returns -EINVAL until virtq_reset). */

@@ -1,9 +1,10 @@
 /* libFuzzer target: the state record reader and the loaders (UART, CMOS RTC, i8042, PCI host,
- * PIC, I/O APIC, PIT, vCPU, and KVM's VM-level records up to the kernel structs: the ioctls
- * that would follow need /dev/kvm), which a snapshot file or a migration stream feeds. The input is
- * a sequence of records; every record that parses is checked against a reader spec, its fields
- * looked up, and handed to each loader. Nothing may read outside the input, and a refused load must
- * leave the device as it was. */
+ * PIC, I/O APIC, PIT, vCPU, KVM's VM-level records up to the kernel structs (the ioctls that
+ * would follow need /dev/kvm), and a virtio-pci function: virtio-rng, whose load takes the whole
+ * input), which a snapshot file or a migration stream feeds. The input is a sequence of
+ * records; every record that parses is checked against a reader spec, its fields looked up,
+ * and handed to each loader. Nothing may read outside the input, and a refused load must leave
+ * the device as it was. */
 #include "accel/kvm/kvm_vm_state.h"
 #include "accel/vcpu_state_record.h"
 #include "devices/cmos_rtc.h"
@@ -14,6 +15,9 @@
 #include "devices/pit.h"
 #include "devices/uart16550.h"
 #include "lib/state_record.h"
+#include "machine/guest_memory.h"
+#include "virtio/virtio_devices.h"
+#include "virtio/virtio_pci.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -128,8 +132,59 @@ static void exercise_kvm_vm_state(const uint8_t *data, size_t size, size_t pos)
 		__builtin_trap();
 }
 
+/* A virtio-rng function on virtio-pci, created once and again after each successful load (a
+ * load needs a device the guest has not used). */
+static struct {
+	struct io_bus mmio;
+	struct pci_host host;
+	struct guest_memory mem;
+	struct virtio_pci *vp;
+	bool ready;
+} virtio;
+
+static struct virtio_pci *virtio_function(void)
+{
+	if (!virtio.ready) {
+		io_bus_init(&virtio.mmio, "mmio");
+		if (pci_host_init(&virtio.host) < 0 ||
+		    guest_memory_create(&virtio.mem, 1 << 20) < 0)
+			abort();
+		virtio.ready = true;
+	}
+	if (!virtio.vp) {
+		char err[256];
+		struct virtio_device *d = virtio_rng_create(err, sizeof(err));
+		struct virtio_pci_env env = {
+		    .pci = &virtio.host, .mmio = &virtio.mmio, .mem = &virtio.mem, .irq = router};
+		virtio.vp =
+		    d ? virtio_pci_create(d, &env, 3, 0xe0000000, 18, err, sizeof(err)) : NULL;
+		if (!virtio.vp)
+			abort();
+	}
+	return virtio.vp;
+}
+
+static void exercise_virtio(const uint8_t *data, size_t size)
+{
+	struct virtio_pci *vp = virtio_function();
+	struct virtio_device *d = virtio_pci_device(vp);
+	static uint8_t before[PCI_EXPRESS_CONFIG_SPACE_SIZE];
+	const struct pci_function *f = virtio.host.functions[3][0];
+	memcpy(before, f->config, sizeof(before));
+	size_t pos = 0;
+	char err[256];
+	if (virtio_pci_load(vp, data, size, &pos, err, sizeof(err)) == 0) {
+		virtio_pci_destroy(vp); /* the next input needs a fresh function */
+		virtio.vp = NULL;
+		return;
+	}
+	if (pos != 0 || d->status != 0 || d->started || memcmp(before, f->config, sizeof(before)))
+		__builtin_trap(); /* a refused load changed the function */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	exercise_virtio(data, size);
 	size_t pos = 0;
 	char err[256];
 	exercise_kvm_vm_state(data, size, 0);
