@@ -34,6 +34,8 @@ static void usage(FILE *out)
 		"  status          state, vCPUs, memory and devices of the VM\n"
 		"  pause           stop the vCPUs and the devices (returns once they are)\n"
 		"  resume          let a paused VM run on\n"
+		"  migrate URI     move the VM to the gureum run --incoming URI listening there\n"
+		"                  (unix:PATH or tcp:HOST:PORT); this VMM then exits\n"
 		"  snapshot DIR [--stay-paused]\n"
 		"                  pause, write the VM to DIR (gureum run --restore DIR starts it\n"
 		"                  again), then resume it unless --stay-paused\n"
@@ -68,6 +70,8 @@ static char *build_request(int argc, char **argv)
 	if (strcmp(command, "snapshot") == 0) {
 		if (!(request = snapshot_request(argc, argv)))
 			return NULL;
+	} else if (strcmp(command, "migrate") == 0 && argc == 2) {
+		request = json_pack("{s:s,s:s}", "command", command, "uri", argv[1]);
 	} else if (strcmp(command, "balloon") == 0 && argc == 2)
 		request = json_pack("{s:s,s:s}", "command", command, "size", argv[1]);
 	else if ((strcmp(command, "balloon-info") == 0 || strcmp(command, "status") == 0 ||
@@ -234,6 +238,9 @@ static int print_reply(const char *command, const char *line, bool raw)
 		printf("the VM is running\n");
 	else if (strcmp(command, "snapshot") == 0)
 		print_snapshot(reply);
+	else if (strcmp(command, "migrate") == 0)
+		printf("the VM moved in %lld ms; this VMM stops\n",
+		       (long long)json_integer_value(json_object_get(reply, "ms")));
 	json_decref(reply);
 	return ok ? 0 : 1;
 }
@@ -259,8 +266,9 @@ int cmd_ctl(int argc, char **argv)
 	if (!request)
 		return 2;
 	int status = 1;
-	bool snapshot = strcmp(argv[first + 1], "snapshot") == 0;
-	int fd = connect_socket(path, snapshot ? SNAPSHOT_REPLY_TIMEOUT_S : REPLY_TIMEOUT_S);
+	bool long_running =
+	    strcmp(argv[first + 1], "snapshot") == 0 || strcmp(argv[first + 1], "migrate") == 0;
+	int fd = connect_socket(path, long_running ? SNAPSHOT_REPLY_TIMEOUT_S : REPLY_TIMEOUT_S);
 	if (fd >= 0) {
 		char *reply = NULL;
 		if (send_line(fd, request) < 0 || !(reply = receive_line(fd)))

@@ -2,10 +2,41 @@
 #include "cmd/commands.h"
 #include "cmd/run_args.h"
 #include "lib/log.h"
+#include "vmm/migration.h"
 #include "vmm/session.h"
 #include "vmm/vm.h"
+#include "vmm/vm_snapshot.h"
+
+#include <unistd.h>
 
 #include <stdio.h>
+
+/* --incoming: the configuration comes with the VM, the command line's options on top. */
+static int run_incoming(const struct vm_config *local)
+{
+	char err[1024];
+	log_info("waiting for a migration on %s", local->incoming);
+	int fd = migration_accept(local->incoming, err, sizeof(err));
+	if (fd < 0) {
+		log_error("%s", err);
+		return VM_EXIT_ERROR;
+	}
+	struct vm_config config;
+	config_init(&config);
+	int status = VM_EXIT_ERROR;
+	if (migration_receive_config(fd, local, &config, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+	} else if (config_validate(&config, err, sizeof(err)) < 0) {
+		migration_refuse(fd, err);
+		log_error("%s", err);
+	} else {
+		struct vm_origin origin = migration_origin(&fd, local->incoming);
+		status = session_run(&config, &origin);
+	}
+	close(fd);
+	config_free(&config);
+	return status;
+}
 
 int cmd_run(int argc, char **argv)
 {
@@ -27,6 +58,10 @@ int cmd_run(int argc, char **argv)
 		status = VM_EXIT_USAGE;
 		break;
 	default:
+		if (config.incoming) {
+			status = run_incoming(&config);
+			break;
+		}
 		if (config_validate(&config, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			status = VM_EXIT_ERROR;
@@ -35,7 +70,8 @@ int cmd_run(int argc, char **argv)
 				log_warn(
 				    "--memory is more than this host's RAM: the guest runs, but "
 				    "the host may swap or kill it if it uses it all");
-			status = session_run(&config);
+			struct vm_origin snapshot = vm_snapshot_origin(config.restore_dir);
+			status = session_run(&config, config.restore_dir ? &snapshot : NULL);
 		}
 		break;
 	}

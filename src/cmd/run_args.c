@@ -44,6 +44,8 @@ void run_args_usage(FILE *out)
 	    "  --config FILE          JSON object with the same keys (\"cpus\": 2, ...)\n"
 	    "  --restore DIR          start from a snapshot (gureum ctl SOCKET snapshot DIR)\n"
 	    "                         instead of booting; other options override its own\n"
+	    "  --incoming URI         wait on unix:PATH or tcp:HOST:PORT for a VM migrated\n"
+	    "                         here (gureum ctl SOCKET migrate URI), then run it\n"
 	    "  --help, --version\n"
 	    "\n"
 	    "Console keys (stdio on a terminal): Ctrl-A x quits, Ctrl-A h lists the keys.\n"
@@ -116,6 +118,27 @@ static enum run_args_result apply_snapshot_config(int argc, char **argv, struct 
 	return RUN_ARGS_OK;
 }
 
+/* --incoming URI: the configuration arrives with the VM, so nothing is required here yet. */
+static enum run_args_result note_incoming(int argc, char **argv, struct vm_config *config,
+					  char *err, size_t err_len)
+{
+	for (int i = 1; i < argc; i++) {
+		bool missing = false;
+		const char *uri = named_value(argc, argv, i, "--incoming", &missing);
+		if (missing) {
+			snprintf(err, err_len, "--incoming needs unix:PATH or tcp:HOST:PORT");
+			return RUN_ARGS_ERROR;
+		}
+		if (uri && config_replace_string(&config->incoming, uri) < 0)
+			return RUN_ARGS_ERROR;
+	}
+	if (config->incoming && config->restore_dir) {
+		snprintf(err, err_len, "--incoming and --restore exclude each other");
+		return RUN_ARGS_ERROR;
+	}
+	return RUN_ARGS_OK;
+}
+
 static enum run_args_result apply_config_files(int argc, char **argv, struct vm_config *config,
 					       char *err, size_t err_len)
 {
@@ -147,6 +170,7 @@ enum run_args_result run_args_parse(int argc, char **argv, struct vm_config *con
 			return RUN_ARGS_VERSION;
 	}
 	if (apply_snapshot_config(argc, argv, config, err, err_len) != RUN_ARGS_OK ||
+	    note_incoming(argc, argv, config, err, err_len) != RUN_ARGS_OK ||
 	    apply_config_files(argc, argv, config, err, err_len) != RUN_ARGS_OK)
 		return RUN_ARGS_ERROR;
 	for (int i = 1; i < argc; i++) {
@@ -158,12 +182,13 @@ enum run_args_result run_args_parse(int argc, char **argv, struct vm_config *con
 		}
 		char key[64];
 		const char *value = option_value(argc, argv, &i, arg + 2, key, sizeof(key));
-		if (strcmp(key, "config") == 0 || strcmp(key, "restore") == 0)
+		if (strcmp(key, "config") == 0 || strcmp(key, "restore") == 0 ||
+		    strcmp(key, "incoming") == 0)
 			continue; /* applied above */
-		if (config->restore_dir && config_key_repeats(key)) {
+		if ((config->restore_dir || config->incoming) && config_key_repeats(key)) {
 			snprintf(err, err_len,
-				 "--%s cannot be added to a restored VM: it has the devices of its "
-				 "snapshot",
+				 "--%s cannot be added to a restored or incoming VM: it has the "
+				 "devices it was saved with",
 				 key);
 			return RUN_ARGS_ERROR;
 		}

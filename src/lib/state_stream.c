@@ -136,6 +136,11 @@ int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_
 	return rc;
 }
 
+int state_stream_write_config(int fd, const char *json, char *err, size_t err_len)
+{
+	return write_section(fd, STREAM_CONFIG, json, strlen(json), NULL, 0, err, err_len);
+}
+
 int state_stream_write_end(int fd, char *err, size_t err_len)
 {
 	return write_section(fd, STREAM_END, NULL, 0, NULL, 0, err, err_len);
@@ -211,6 +216,7 @@ static int check_section(const uint8_t *buf, size_t len, size_t *at, char *err, 
 	}
 	const uint8_t *payload = buf + start + SECTION_HEAD;
 	bool ok = kind == STREAM_END	   ? payload_len == 0
+		  : kind == STREAM_CONFIG  ? payload_len > 0
 		  : kind == STREAM_MEMORY  ? memory_section_ok(payload, payload_len)
 		  : kind == STREAM_RECORDS ? records_section_ok(payload, payload_len, err, err_len)
 					   : false;
@@ -222,8 +228,7 @@ static int check_section(const uint8_t *buf, size_t len, size_t *at, char *err, 
 	return ok ? (int)kind : -1;
 }
 
-int state_stream_check(const uint8_t *buf, size_t len, struct state_stream *s, char *err,
-		       size_t err_len)
+static int check_header(const uint8_t *buf, size_t len, char *err, size_t err_len)
 {
 	if (len < HEADER_BYTES || memcmp(buf, MAGIC, MAGIC_BYTES) != 0) {
 		state_set_error(err, err_len, "not a gureum state stream (no GUREUMVM header)");
@@ -238,6 +243,14 @@ int state_stream_check(const uint8_t *buf, size_t len, struct state_stream *s, c
 		    version, STATE_STREAM_VERSION);
 		return -1;
 	}
+	return 0;
+}
+
+int state_stream_check(const uint8_t *buf, size_t len, struct state_stream *s, char *err,
+		       size_t err_len)
+{
+	if (check_header(buf, len, err, err_len) < 0)
+		return -1;
 	for (size_t at = HEADER_BYTES;;) {
 		int kind = check_section(buf, len, &at, err, err_len);
 		if (kind < 0)
@@ -304,5 +317,70 @@ int state_stream_load_memory(const struct state_section *section, uint8_t *host,
 			memset(page, 0, PAGE_SIZE);
 	}
 	free(scratch);
+	return 0;
+}
+
+/* ---- reading as it arrives ---- */
+
+/* The largest section a reader takes from a socket: a memory section is at most 2 MiB of pages
+ * and its zstd overhead, records a few hundred KiB; anything bigger is not a gureum stream. */
+#define MAX_SECTION (64u << 20)
+
+static int read_all(int fd, void *data, size_t len, char *err, size_t err_len)
+{
+	uint8_t *p = data;
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			state_set_error(err, err_len, "reading the state stream: %s",
+					n < 0 ? strerror(errno) : "the sender closed it early");
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int state_stream_read_header(int fd, char *err, size_t err_len)
+{
+	uint8_t header[HEADER_BYTES];
+	if (read_all(fd, header, sizeof(header), err, err_len) < 0)
+		return -1;
+	return check_header(header, sizeof(header), err, err_len);
+}
+
+int state_stream_read_section(int fd, struct state_section *section, void **storage, char *err,
+			      size_t err_len)
+{
+	uint8_t head[SECTION_HEAD];
+	*storage = NULL;
+	if (read_all(fd, head, sizeof(head), err, err_len) < 0)
+		return -1;
+	uint64_t length = le_get(head + 1, 8);
+	if (length > MAX_SECTION) {
+		state_set_error(err, err_len, "the state stream announces a %llu-byte section",
+				(unsigned long long)length);
+		return -1;
+	}
+	size_t total = SECTION_HEAD + length + SECTION_CRC;
+	uint8_t *buf = malloc(total);
+	if (!buf) {
+		state_set_error(err, err_len, "reading the state stream: out of memory");
+		return -1;
+	}
+	memcpy(buf, head, SECTION_HEAD);
+	size_t at = 0;
+	if (read_all(fd, buf + SECTION_HEAD, total - SECTION_HEAD, err, err_len) < 0 ||
+	    check_section(buf, total, &at, err, err_len) < 0) {
+		free(buf);
+		return -1;
+	}
+	*section = (struct state_section){.kind = (enum state_stream_kind)head[0],
+					  .payload = buf + SECTION_HEAD,
+					  .length = length};
+	*storage = buf;
 	return 0;
 }

@@ -5,6 +5,7 @@
  *   stream:  "GUREUMVM", u32 format version, u32 flags (0)
  *            section*: u8 kind, u64 length, payload, u32 crc32 (of kind, length and payload)
  *            the last section is STREAM_END (empty payload); nothing may follow it
+ *   STREAM_CONFIG:  the VM's options as a JSON object (`--config`), first in a migration
  *   STREAM_RECORDS: state records (lib/state_record.h), one after another
  *   STREAM_MEMORY:  up to 2 MiB of guest RAM: u64 guest-physical address, u32 pages (1-512),
  *                   a bitmap of the pages stored (zero pages are not), then one zstd frame
@@ -26,6 +27,7 @@ enum state_stream_kind {
 	STREAM_END = 0,
 	STREAM_RECORDS = 1,
 	STREAM_MEMORY = 2,
+	STREAM_CONFIG = 3, /* the VM's options as JSON (a migration stream starts with it) */
 };
 
 /* Each returns 0, or -1 with one sentence (naming what failed and errno's text) in err. */
@@ -35,6 +37,7 @@ int state_stream_write_records(int fd, const struct state_writer *records, char 
 /* The guest RAM [gpa, gpa + size) at `host`: zero pages left out, the rest zstd-compressed. */
 int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_t size, char *err,
 			      size_t err_len);
+int state_stream_write_config(int fd, const char *json, char *err, size_t err_len);
 int state_stream_write_end(int fd, char *err, size_t err_len);
 
 struct state_section {
@@ -63,5 +66,13 @@ void state_stream_memory_range(const struct state_section *section, uint64_t *gp
  * decompressed, the others zeroed. Returns 0, or -1 with err. */
 int state_stream_load_memory(const struct state_section *section, uint8_t *host, uint64_t size,
 			     char *err, size_t err_len);
+
+/* Reading a stream as it arrives (a migration socket), one checked section at a time. Each
+ * returns 0, or -1 with one sentence in err. */
+int state_stream_read_header(int fd, char *err, size_t err_len);
+/* The next section, its CRC and contents checked as state_stream_check does; its payload lives
+ * in *storage, which the caller frees. */
+int state_stream_read_section(int fd, struct state_section *section, void **storage, char *err,
+			      size_t err_len);
 
 #endif

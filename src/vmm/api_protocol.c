@@ -129,7 +129,22 @@ static char *do_snapshot(const struct api_ops *ops, const json_t *request)
 				    snapshot.paused));
 }
 
-#define COMMAND_LIST "balloon, balloon-info, status, pause, resume, snapshot, quit"
+static char *do_migrate(const struct api_ops *ops, const json_t *request)
+{
+	const char *uri = json_string_value(json_object_get(request, "uri"));
+	if (!uri || (strncmp(uri, "unix:", 5) != 0 && strncmp(uri, "tcp:", 4) != 0))
+		return api_error_reply(
+		    "migrate: \"uri\" must be unix:PATH or tcp:HOST:PORT (where the destination "
+		    "runs gureum run --incoming)");
+	struct api_migrate migrate = {.uri = uri};
+	char err[ERR_LEN] = "";
+	if (ops->migrate(ops->opaque, &migrate, err, sizeof(err)) < 0)
+		return api_error_reply(err);
+	return dump_reply(json_pack("{s:b,s:I,s:I}", "ok", 1, "ms", (json_int_t)migrate.ms,
+				    "memory_bytes", (json_int_t)migrate.memory_bytes));
+}
+
+#define COMMAND_LIST "balloon, balloon-info, status, pause, resume, snapshot, migrate, quit"
 
 static char *dispatch(const struct api_ops *ops, const json_t *request)
 {
@@ -151,6 +166,8 @@ static char *dispatch(const struct api_ops *ops, const json_t *request)
 		return do_action(ops, ops->resume);
 	if (strcmp(command, "snapshot") == 0)
 		return do_snapshot(ops, request);
+	if (strcmp(command, "migrate") == 0)
+		return do_migrate(ops, request);
 	return error_replyf("unknown command \"%.64s\" (commands: " COMMAND_LIST ")", command);
 }
 

@@ -11,6 +11,9 @@
  *                               -> {"ok":true,"ms":..,"memory_bytes":..,"state_bytes":..,
  *                                   "paused":false}: the VM paused, written to dir, and resumed
  *                                   unless "resume" is false or it was paused already
+ *   {"command":"migrate","uri":"unix:PATH"|"tcp:HOST:PORT"}
+ *                               -> {"ok":true,"ms":..,"memory_bytes":..}: the VM moved to the
+ *                                   gureum run --incoming there, and this one stops
  *   {"command":"quit"}          -> {"ok":true}, then the VM stops
  * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
  * dispatches (no sockets, no VM), so it is tested on its own; api_server.c does the I/O. */
@@ -44,6 +47,11 @@ struct api_snapshot {
 	uint64_t memory_bytes, state_bytes; /* out */
 };
 
+struct api_migrate {
+	const char *uri;
+	uint64_t ms, memory_bytes; /* out */
+};
+
 /* What the VM behind the socket can do. Each returns 0, or -1 with one sentence in `err` (what
  * is wrong and what to do). Called on the event-loop thread. */
 struct api_ops {
@@ -54,6 +62,7 @@ struct api_ops {
 	int (*pause)(void *opaque, char *err, size_t err_len);
 	int (*resume)(void *opaque, char *err, size_t err_len);
 	int (*snapshot)(void *opaque, struct api_snapshot *snapshot, char *err, size_t err_len);
+	int (*migrate)(void *opaque, struct api_migrate *migrate, char *err, size_t err_len);
 	void *opaque;
 };
 

@@ -221,8 +221,8 @@ static int load_bios(struct vm *vm, char *err, size_t err_len)
 			 strerror(-rc));
 		return -1;
 	}
-	if (vm->restore_dir)
-		return 0; /* RAM and registers come from the snapshot */
+	if (vm->origin)
+		return 0; /* RAM and registers come from the origin */
 	uint64_t legacy = vm->bios_size < BIOS_LEGACY_WINDOW ? vm->bios_size : BIOS_LEGACY_WINDOW;
 	const uint8_t *tail = (const uint8_t *)vm->bios_image + vm->bios_size - legacy;
 	if (!guest_memory_write(&vm->mem, LAYOUT_HIGH_MEMORY - legacy, tail, legacy)) {
@@ -237,7 +237,7 @@ int board_build(struct vm *vm, char *err, size_t err_len)
 	err[0] = '\0';
 	if (attach_devices(vm, err, err_len) < 0 || board_add_virtio_devices(vm, err, err_len) < 0)
 		return -1;
-	if (vm->restore_dir && !vm->config->bios)
-		return 0; /* RAM and registers come from the snapshot */
+	if (vm->origin && !vm->config->bios)
+		return 0; /* RAM and registers come from the origin */
 	return vm->config->bios ? load_bios(vm, err, err_len) : load_kernel(vm, err, err_len);
 }

@@ -44,6 +44,7 @@ void config_free(struct vm_config *config)
 	}
 	free(config->settings);
 	free(config->restore_dir);
+	free(config->incoming);
 	memset(config, 0, sizeof(*config));
 }
 

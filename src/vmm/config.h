@@ -56,6 +56,8 @@ struct vm_config {
 	unsigned nr_settings;
 	/* --restore DIR: start from that snapshot (vmm/vm_snapshot.c) instead of booting. */
 	char *restore_dir;
+	/* --incoming URI: start from a VM migrated to this host (vmm/migration.c). */
+	char *incoming;
 };
 
 void config_init(struct vm_config *config);
@@ -82,6 +84,12 @@ int config_load_json(struct vm_config *config, const char *path, char *err, size
  * pairs, or NULL) replace or add settings in the file only. Returns 0, or -1 with err. */
 int config_save_json(const struct vm_config *config, const char *path, const char *const *overrides,
 		     char *err, size_t err_len);
+
+/* The same as JSON text (malloc'd; NULL without memory), and loading such text; `source` names
+ * where it came from in errors. */
+char *config_to_json_text(const struct vm_config *config, const char *const *overrides);
+int config_load_json_text(struct vm_config *config, const char *text, size_t len,
+			  const char *source, char *err, size_t err_len);
 
 /* Checks the whole configuration (required keys, files readable, limits of this host). */
 int config_validate(const struct vm_config *config, char *err, size_t err_len);

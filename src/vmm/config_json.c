@@ -54,6 +54,31 @@ static int apply_value(struct vm_config *config, const char *key, json_t *value,
 	return 0;
 }
 
+/* Applies a parsed JSON object; `source` names it in errors. */
+static int apply_object(struct vm_config *config, json_t *root, const char *source, char *err,
+			size_t err_len)
+{
+	if (!json_is_object(root)) {
+		snprintf(err, err_len, "config %s: the top level must be a JSON object", source);
+		return -1;
+	}
+	const char *key;
+	json_t *value;
+	json_object_foreach(root, key, value)
+	{
+		if (!config_key_known(key)) {
+			snprintf(err, err_len, "config %s: unknown key \"%s\"", source, key);
+			return -1;
+		}
+		char inner[512] = "";
+		if (apply_value(config, key, value, inner, sizeof(inner)) < 0) {
+			snprintf(err, err_len, "config %s: %s", source, inner);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int config_load_json(struct vm_config *config, const char *path, char *err, size_t err_len)
 {
 	json_error_t jerr;
@@ -62,28 +87,23 @@ int config_load_json(struct vm_config *config, const char *path, char *err, size
 		snprintf(err, err_len, "config '%s' line %d: %s", path, jerr.line, jerr.text);
 		return -1;
 	}
-	int rc = 0;
-	if (!json_is_object(root)) {
-		snprintf(err, err_len, "config '%s': the top level must be a JSON object", path);
-		rc = -1;
+	char source[4200];
+	snprintf(source, sizeof(source), "'%s'", path);
+	int rc = apply_object(config, root, source, err, err_len);
+	json_decref(root);
+	return rc;
+}
+
+int config_load_json_text(struct vm_config *config, const char *text, size_t len,
+			  const char *source, char *err, size_t err_len)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, err_len, "config %s: %s", source, jerr.text);
+		return -1;
 	}
-	const char *key;
-	json_t *value;
-	json_object_foreach(root, key, value)
-	{
-		if (rc < 0)
-			break;
-		if (!config_key_known(key)) {
-			snprintf(err, err_len, "config '%s': unknown key \"%s\"", path, key);
-			rc = -1;
-			break;
-		}
-		char inner[512] = "";
-		if (apply_value(config, key, value, inner, sizeof(inner)) < 0) {
-			snprintf(err, err_len, "config '%s': %s", path, inner);
-			rc = -1;
-		}
-	}
+	int rc = apply_object(config, root, source, err, err_len);
 	json_decref(root);
 	return rc;
 }
@@ -102,8 +122,8 @@ static int add_setting(json_t *root, const char *key, const char *value)
 	return json_array_append_new(list, json_string(value));
 }
 
-int config_save_json(const struct vm_config *config, const char *path, const char *const *overrides,
-		     char *err, size_t err_len)
+/* The settings as a JSON object, `overrides` replacing or adding keys; NULL without memory. */
+static json_t *settings_object(const struct vm_config *config, const char *const *overrides)
 {
 	json_t *root = json_object();
 	int rc = root ? 0 : -1;
@@ -111,6 +131,18 @@ int config_save_json(const struct vm_config *config, const char *path, const cha
 		rc = add_setting(root, config->settings[i].key, config->settings[i].value);
 	for (unsigned i = 0; rc == 0 && overrides && overrides[i]; i += 2)
 		rc = json_object_set_new(root, overrides[i], json_string(overrides[i + 1]));
+	if (rc < 0) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+int config_save_json(const struct vm_config *config, const char *path, const char *const *overrides,
+		     char *err, size_t err_len)
+{
+	json_t *root = settings_object(config, overrides);
+	int rc = root ? 0 : -1;
 	if (rc < 0)
 		snprintf(err, err_len, "config '%s': out of memory", path);
 	else if (json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS) < 0) {
@@ -119,4 +151,12 @@ int config_save_json(const struct vm_config *config, const char *path, const cha
 	}
 	json_decref(root);
 	return rc;
+}
+
+char *config_to_json_text(const struct vm_config *config, const char *const *overrides)
+{
+	json_t *root = settings_object(config, overrides);
+	char *text = root ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(root);
+	return text;
 }

@@ -7,6 +7,7 @@
 #include "virtio/virtio_pci.h"
 #include "vmm/api_server.h"
 #include "vmm/console.h"
+#include "vmm/migration.h"
 #include "vmm/vm.h"
 #include "vmm/vm_snapshot.h"
 
@@ -44,7 +45,8 @@ struct session {
 	int pending_signal;
 	unsigned boots;
 	uint64_t first_run_ns;
-	struct api_server *api; /* --api-socket, kept across reboots */
+	struct api_server *api;		/* --api-socket, kept across reboots */
+	const struct vm_origin *origin; /* what the first boot goes on from, or NULL */
 };
 
 static int signal_write_fd = -1;
@@ -174,17 +176,18 @@ static void print_stats(struct session *s, struct vm *vm)
 static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *accel, int *status)
 {
 	char err[512] = "";
-	/* Only the first boot starts from the snapshot; a guest reboot boots afresh. */
-	const char *restore_dir = s->boots == 0 ? s->config->restore_dir : NULL;
+	/* Only the first boot goes on from a snapshot or a migration; a guest reboot boots
+	 * afresh. */
+	const struct vm_origin *origin = s->boots == 0 ? s->origin : NULL;
 	uint64_t start_ns = monotonic_ns();
-	struct vm *vm = vm_create(s->config, accel, &s->console, restore_dir, err, sizeof(err));
+	struct vm *vm = vm_create(s->config, accel, &s->console, origin, err, sizeof(err));
 	if (!vm) {
 		log_error("%s", err);
 		*status = VM_EXIT_ERROR;
 		return VM_STOP_ERROR;
 	}
-	if (restore_dir)
-		log_info("restored from %s in %llu ms", restore_dir,
+	if (origin)
+		log_info("%s %s in %llu ms", origin->what, origin->source,
 			 (unsigned long long)((monotonic_ns() - start_ns) / 1000000));
 	/* Input goes to hvc0 when there is one; the UART still prints (early boot messages). */
 	struct console_sink sink = {uart_receive, uart_can_receive, &vm->uart};
@@ -364,6 +367,44 @@ static int api_snapshot(void *opaque, struct api_snapshot *snapshot, char *err, 
 	return 0;
 }
 
+/* Pauses the VM unless it is paused, sends it to the destination and, once that has taken it,
+ * stops this one (exit status 0); when it did not, the VM runs on here as it was. */
+static int api_migrate(void *opaque, struct api_migrate *migrate, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	pthread_mutex_lock(&vm->lock);
+	bool was_paused = vm->paused;
+	pthread_mutex_unlock(&vm->lock);
+	int fd = migration_connect(migrate->uri, err, err_len);
+	if (fd < 0 || (!was_paused && vm_pause(vm, err, err_len) < 0)) {
+		if (fd >= 0)
+			close(fd);
+		pthread_mutex_unlock(&s->lock);
+		return -1;
+	}
+	log_info("migrating the VM to %s", migrate->uri);
+	struct migration_stats stats;
+	int rc = migration_send(vm, fd, &stats, err, err_len);
+	close(fd);
+	char ignored[128];
+	if (rc < 0 && !was_paused)
+		vm_resume(vm, ignored, sizeof(ignored));
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0) {
+		log_warn("%s", err);
+		return -1;
+	}
+	migrate->ms = stats.ms;
+	migrate->memory_bytes = stats.memory_bytes;
+	log_info("the VM moved to %s in %llu ms; stopping here", migrate->uri,
+		 (unsigned long long)stats.ms);
+	stop_current(s, VM_STOP_QUIT, 0);
+	return 0;
+}
+
 static int open_api_socket(struct session *s)
 {
 	if (!s->config->api_socket)
@@ -375,6 +416,7 @@ static int open_api_socket(struct session *s)
 			      .pause = api_pause,
 			      .resume = api_resume,
 			      .snapshot = api_snapshot,
+			      .migrate = api_migrate,
 			      .opaque = s};
 	char err[512] = "";
 	s->api = api_server_open(s->config->api_socket, &s->loop, &ops, err, sizeof(err));
@@ -404,12 +446,12 @@ static int run_boots(struct session *s, const struct accel_ops *accel)
 	}
 }
 
-int session_run(const struct vm_config *config)
+int session_run(const struct vm_config *config, const struct vm_origin *origin)
 {
 	const struct accel_ops *accel = vm_choose_accel(config->accel);
 	if (!accel)
 		return VM_EXIT_ERROR;
-	struct session s = {.config = config};
+	struct session s = {.config = config, .origin = origin};
 	pthread_mutex_init(&s.lock, NULL);
 	char err[512] = "";
 	if (console_open(&s.console, config, err, sizeof(err)) < 0) {

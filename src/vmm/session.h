@@ -5,7 +5,10 @@
 
 #include "vmm/config.h"
 
-/* Runs the VM described by `config` until it ends; returns the process exit status. */
-int session_run(const struct vm_config *config);
+struct vm_origin;
+
+/* Runs the VM described by `config` until it ends; returns the process exit status. The first
+ * boot goes on from `origin` (a snapshot) when not NULL. */
+int session_run(const struct vm_config *config, const struct vm_origin *origin);
 
 #endif

@@ -1,7 +1,6 @@
 #include "vmm/vm.h"
 
 #include "lib/log.h"
-#include "vmm/vm_snapshot.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -23,7 +22,8 @@ static int map_guest_ram(struct vm *vm, char *err, size_t err_len)
 			 (unsigned long long)(vm->config->memory >> 20), strerror(-rc));
 		return -1;
 	}
-	if (vm->restore_dir && vm_snapshot_map_memory(&vm->mem, vm->restore_dir, err, err_len) < 0)
+	if (vm->origin && vm->origin->map_memory &&
+	    vm->origin->map_memory(vm, vm->origin->opaque, err, err_len) < 0)
 		return -1;
 	if (vm->accel->memory_written)
 		vm->mem.observer = (struct guest_memory_observer){on_device_write, vm};
@@ -64,7 +64,8 @@ static int create_vcpus(struct vm *vm, char *err, size_t err_len)
 }
 
 struct vm *vm_create(const struct vm_config *config, const struct accel_ops *accel,
-		     struct console *console, const char *restore_dir, char *err, size_t err_len)
+		     struct console *console, const struct vm_origin *origin, char *err,
+		     size_t err_len)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
@@ -74,7 +75,7 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 	vm->config = config;
 	vm->accel = accel;
 	vm->console = console;
-	vm->restore_dir = restore_dir;
+	vm->origin = origin;
 	vm->nr_vcpus = config->cpus;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->stopped_cond, NULL);
@@ -93,7 +94,7 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 	if (map_guest_ram(vm, err, err_len) < 0 || create_vcpus(vm, err, err_len) < 0 ||
 	    board_build(vm, err, err_len) < 0)
 		goto fail;
-	if (restore_dir && vm_snapshot_load_state(vm, restore_dir, err, err_len) < 0)
+	if (origin && origin->load(vm, origin->opaque, err, err_len) < 0)
 		goto fail;
 	return vm;
 fail:

@@ -59,8 +59,8 @@ struct vm_vcpu {
 
 struct vm {
 	const struct vm_config *config;
-	/* The snapshot this VM starts from (vm_snapshot.h), NULL for a boot. */
-	const char *restore_dir;
+	/* Where this VM's RAM and state come from (a snapshot, a migration); NULL for a boot. */
+	const struct vm_origin *origin;
 	const struct accel_ops *accel;
 	struct accel_vm *accel_vm;
 	struct guest_memory mem;
@@ -108,10 +108,22 @@ struct vm {
 	uint64_t first_run_ns; /* CLOCK_MONOTONIC of the first KVM_RUN, 0 before */
 };
 
-/* Builds the machine for `config`, ready to boot, or with `restore_dir` (NULL: boot) in the
- * state of that snapshot, whose configuration `config` must be. Returns NULL with `err` set. */
+/* A VM that does not boot but goes on from saved state: the snapshot or the migration stream
+ * its configuration came from. */
+struct vm_origin {
+	const char *what, *source; /* for the log: "restored from" DIR, "received from" URI */
+	/* Optional: guest RAM (laid out, not yet mapped by the accelerator) from the origin. */
+	int (*map_memory)(struct vm *vm, void *opaque, char *err, size_t err_len);
+	/* The rest, into the built VM before its vCPUs start. */
+	int (*load)(struct vm *vm, void *opaque, char *err, size_t err_len);
+	void *opaque;
+};
+
+/* Builds the machine for `config`, ready to boot, or (origin not NULL) in the state the origin
+ * holds, whose configuration `config` must be. Returns NULL with `err` set. */
 struct vm *vm_create(const struct vm_config *config, const struct accel_ops *accel,
-		     struct console *console, const char *restore_dir, char *err, size_t err_len);
+		     struct console *console, const struct vm_origin *origin, char *err,
+		     size_t err_len);
 /* Starts the vCPU threads. */
 int vm_start(struct vm *vm, char *err, size_t err_len);
 /* Blocks until something stops the VM; returns the reason (exit status in vm->exit_status). */

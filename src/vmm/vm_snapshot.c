@@ -207,8 +207,10 @@ int vm_snapshot_write(struct vm *vm, const char *dir, struct snapshot_stats *sta
 	return 0;
 }
 
-int vm_snapshot_map_memory(struct guest_memory *mem, const char *dir, char *err, size_t err_len)
+static int map_memory(struct vm *vm, void *opaque, char *err, size_t err_len)
 {
+	const char *dir = opaque;
+	struct guest_memory *mem = &vm->mem;
 	char path[4200];
 	file_path(path, sizeof(path), dir, SNAPSHOT_MEMORY_FILE, "");
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -266,8 +268,9 @@ static int load_stream(struct vm *vm, const uint8_t *buf, size_t len, char *err,
 	return loaded ? 0 : -1;
 }
 
-int vm_snapshot_load_state(struct vm *vm, const char *dir, char *err, size_t err_len)
+static int load_state(struct vm *vm, void *opaque, char *err, size_t err_len)
 {
+	const char *dir = opaque;
 	char path[4200];
 	file_path(path, sizeof(path), dir, SNAPSHOT_STATE_FILE, "");
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -292,4 +295,13 @@ int vm_snapshot_load_state(struct vm *vm, const char *dir, char *err, size_t err
 	if (rc < 0)
 		snprintf(err, err_len, "restore: '%s': %s", path, why);
 	return rc;
+}
+
+struct vm_origin vm_snapshot_origin(const char *dir)
+{
+	return (struct vm_origin){.what = "restored from",
+				  .source = dir,
+				  .map_memory = map_memory,
+				  .load = load_state,
+				  .opaque = (void *)dir};
 }

@@ -30,11 +30,8 @@ struct snapshot_stats {
 int vm_snapshot_write(struct vm *vm, const char *dir, struct snapshot_stats *stats, char *err,
 		      size_t err_len);
 
-/* Restore, step 1: guest RAM (already laid out by guest_memory_create) becomes a private
- * mapping of the snapshot's memory file. Before the accelerator maps guest RAM. */
-int vm_snapshot_map_memory(struct guest_memory *mem, const char *dir, char *err, size_t err_len);
-/* Restore, step 2: the records of the snapshot's state file into `vm`, built from the
- * snapshot's configuration, before its vCPUs start. */
-int vm_snapshot_load_state(struct vm *vm, const char *dir, char *err, size_t err_len);
+/* Restoring (vm_create with this origin; `dir` must outlive it): guest RAM becomes a private
+ * mapping of the snapshot's memory file, then the state file's records are loaded. */
+struct vm_origin vm_snapshot_origin(const char *dir);
 
 #endif

@@ -231,4 +231,3 @@ int vm_load_state(struct vm *vm, const uint8_t *buf, size_t len, char *err, size
 	}
 	return 0;
 }
-

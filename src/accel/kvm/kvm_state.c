@@ -220,6 +220,26 @@ static int set_msrs(struct accel_vcpu *vcpu, const struct vcpu_state *s)
 	return (uint32_t)set == s->nr_msrs ? 0 : -EINVAL;
 }
 
+#define MSR_TSC_DEADLINE 0x6e0
+
+/* KVM takes IA32_TSC_DEADLINE only while the LAPIC timer is in TSC-deadline mode, which
+ * KVM_SET_LAPIC sets: written with the other MSRs (before the LAPIC) it is dropped, and a
+ * restored vCPU halted on that timer never wakes. So it is written once more after. */
+static int set_tsc_deadline(struct accel_vcpu *vcpu, const struct vcpu_state *s)
+{
+	for (uint32_t i = 0; i < s->nr_msrs; i++) {
+		if (s->msrs[i].index != MSR_TSC_DEADLINE)
+			continue;
+		struct {
+			struct kvm_msrs header;
+			struct kvm_msr_entry entry;
+		} one = {.header.nmsrs = 1,
+			 .entry = {.index = MSR_TSC_DEADLINE, .data = s->msrs[i].value}};
+		return ioctl(vcpu->fd, KVM_SET_MSRS, &one) == 1 ? 0 : -EINVAL;
+	}
+	return 0;
+}
+
 static int get_fpu_state(struct accel_vcpu *vcpu, struct vcpu_state *s)
 {
 	if (!vcpu->vm->has_xsave)
@@ -335,6 +355,9 @@ int kvm_set_state(struct accel_vcpu *vcpu, const struct vcpu_state *s)
 		memcpy(lapic.regs, s->lapic, VCPU_LAPIC_BYTES);
 		if (ioctl(vcpu->fd, KVM_SET_LAPIC, &lapic) < 0)
 			return -errno;
+		rc = set_tsc_deadline(vcpu, s);
+		if (rc < 0)
+			return rc;
 	}
 	struct kvm_vcpu_events events;
 	state_to_events(&s->events, &events);

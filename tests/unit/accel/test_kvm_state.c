@@ -8,14 +8,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MSR_IA32_TSC	     0x10
-#define MSR_IA32_TSC_ADJUST  0x3b
-#define MSR_IA32_SYSENTER_CS 0x174
-#define MSR_KERNEL_GS_BASE   0xc0000102
-#define XSAVE_XMM0_OFFSET    160
-#define XSAVE_XSTATE_BV	     512 /* header: which components the area holds */
-#define XSTATE_SSE	     (1u << 1)
-#define APIC_TPR	     0x80
+#define MSR_IA32_TSC	       0x10
+#define MSR_IA32_TSC_ADJUST    0x3b
+#define MSR_IA32_SYSENTER_CS   0x174
+#define MSR_KERNEL_GS_BASE     0xc0000102
+#define XSAVE_XMM0_OFFSET      160
+#define XSAVE_XSTATE_BV	       512 /* header: which components the area holds */
+#define XSTATE_SSE	       (1u << 1)
+#define APIC_TPR	       0x80
+#define APIC_LVTT	       0x320
+#define LVTT_TSC_DEADLINE_MODE (2u << 17)
+#define MSR_IA32_TSC_DEADLINE  0x6e0
 
 static struct accel_vm *vm;
 static struct accel_vcpu *vcpu;
@@ -127,6 +130,28 @@ Test(kvm_state, the_tsc_is_saved_and_continues_from_a_set_value)
 	cr_assert_geq(now, tsc, "the TSC went back");
 	cr_assert_lt(now - tsc, 1ULL << 40, "the TSC jumped by %llu",
 		     (unsigned long long)(now - tsc));
+	free(s);
+	free(got);
+	destroy();
+}
+
+/* A vCPU saved while its LAPIC timer is armed in TSC-deadline mode (how Linux runs its tick)
+ * comes back armed: KVM drops IA32_TSC_DEADLINE while the LAPIC is not in that mode, so the
+ * MSR must reach KVM after the LAPIC does, or a restored halted vCPU sleeps forever. */
+Test(kvm_state, an_armed_tsc_deadline_timer_comes_back_armed)
+{
+	create_vcpu(1);
+	struct vcpu_state *s = get_state();
+	cr_assert(s->has_lapic);
+	uint32_t lvtt = LVTT_TSC_DEADLINE_MODE | 0xec;
+	memcpy(&s->lapic[APIC_LVTT], &lvtt, sizeof(lvtt));
+	uint64_t deadline = vcpu_state_get_msr(s, MSR_IA32_TSC, 0) + (1ULL << 40);
+	cr_assert(vcpu_state_set_msr(s, MSR_IA32_TSC_DEADLINE, deadline),
+		  "IA32_TSC_DEADLINE is not in the state");
+	cr_assert_eq(kvm_accel_ops.vcpu_set_state(vcpu, s), 0);
+	struct vcpu_state *got = get_state();
+	cr_assert_eq(vcpu_state_get_msr(got, MSR_IA32_TSC_DEADLINE, 0), deadline,
+		     "the deadline was dropped");
 	free(s);
 	free(got);
 	destroy();

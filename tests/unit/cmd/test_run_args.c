@@ -135,7 +135,7 @@ Test(run_args, snapshot_config_round_trips_and_restore_takes_overrides)
 	config_free(&c);
 
 	cr_assert_eq(PARSE(&c, err, "--restore", dir, "--net", "tap=t2"), RUN_ARGS_ERROR);
-	cr_assert(strstr(err, "--net cannot be added to a restored VM"), "%s", err);
+	cr_assert(strstr(err, "--net cannot be added to a restored or incoming VM"), "%s", err);
 	config_free(&c);
 	unlink(path);
 	rmdir(dir);

@@ -1,0 +1,44 @@
+/* Moving a VM to another gureum process, on this host or another (migration.c;
+ * docs/snapshot-format.md, "Migration"). The source sends one state stream over a unix or TCP
+ * socket: header, the VM's configuration, guest RAM, the records; the destination builds the
+ * same machine from it, loads it, and the two agree on who runs the VM before either does:
+ *   destination -> source   "ready\n"  (everything loaded) or "error: WHY\n"
+ *   source -> destination   "go\n"     (the source will not run the VM again)
+ * A source that hears no "ready" resumes the VM; a destination that hears no "go" exits
+ * without running it. URIs: unix:PATH, tcp:HOST:PORT. */
+#ifndef GUREUM_VMM_MIGRATION_H
+#define GUREUM_VMM_MIGRATION_H
+
+#include "vmm/config.h"
+#include "vmm/vm.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Source: a connection to the destination listening on `uri`. Returns the fd, or -1 with err. */
+int migration_connect(const char *uri, char *err, size_t err_len);
+/* Destination: listens on `uri`, takes one connection, stops listening. fd or -1 with err. */
+int migration_accept(const char *uri, char *err, size_t err_len);
+
+struct migration_stats {
+	uint64_t memory_bytes; /* guest RAM sent (all of it: zero pages are elided on the wire) */
+	uint64_t ms;	       /* from the first byte to the destination's "ready" */
+};
+
+/* Source: sends `vm`, which is paused, over fd and hands it over. Returns 0 once the
+ * destination has it (the caller must stop this VM without running it again), or -1 with one
+ * sentence in err (the caller resumes it). */
+int migration_send(struct vm *vm, int fd, struct migration_stats *stats, char *err, size_t err_len);
+
+/* Destination: reads the stream's header and configuration into `config` (config_init'ed),
+ * then applies the command line's own settings (`local`: a new --api-socket, --console) on
+ * top. Returns 0, or -1 with err. */
+int migration_receive_config(int fd, const struct vm_config *local, struct vm_config *config,
+			     char *err, size_t err_len);
+/* Destination: the origin for vm_create that reads RAM and records from *fd and runs the
+ * handshake. `fd` and `uri` must outlive the VM's creation. */
+struct vm_origin migration_origin(int *fd, const char *uri);
+/* Destination: tells the source why the VM could not be taken (best effort). */
+void migration_refuse(int fd, const char *why);
+
+#endif
