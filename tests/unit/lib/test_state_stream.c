@@ -183,3 +183,68 @@ Test(state_stream, other_versions_and_trailing_data_are_refused_with_a_reason)
 	free(longer);
 	free(buf);
 }
+
+/* A reader that sees the stream as it arrives (a migration socket) gets the same sections,
+ * each checked, from a file read front to back. */
+static int reread_file(const uint8_t *buf, size_t len)
+{
+	FILE *f = tmpfile();
+	cr_assert_not_null(f);
+	int fd = dup(fileno(f));
+	fclose(f);
+	cr_assert_eq(write(fd, buf, len), (ssize_t)len);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+Test(state_stream, read_as_it_arrives_section_by_section)
+{
+	struct sample s = make_sample();
+	size_t len;
+	uint8_t *buf = capture(write_sample, &s, &len);
+	int fd = reread_file(buf, len);
+	char err[200];
+	cr_assert_eq(state_stream_read_header(fd, err, sizeof(err)), 0, "%s", err);
+	enum state_stream_kind kinds[8];
+	unsigned n = 0;
+	for (;;) {
+		struct state_section section;
+		void *storage;
+		cr_assert_eq(state_stream_read_section(fd, &section, &storage, err, sizeof(err)), 0,
+			     "%s", err);
+		kinds[n++] = section.kind;
+		free(storage);
+		if (section.kind == STREAM_END || n == 8)
+			break;
+	}
+	close(fd);
+	cr_assert_eq(n, 4, "records, two memory sections, end");
+	cr_assert_eq(kinds[0], STREAM_RECORDS);
+	cr_assert_eq(kinds[1], STREAM_MEMORY);
+	cr_assert_eq(kinds[3], STREAM_END);
+
+	/* A byte changed in the records, and a section claiming a gigabyte, are refused. */
+	buf[16 + 12] ^= 1;
+	fd = reread_file(buf, len);
+	struct state_section section;
+	void *storage;
+	cr_assert_eq(state_stream_read_header(fd, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_read_section(fd, &section, &storage, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "corrupt"), "%s", err);
+	cr_assert_null(storage);
+	close(fd);
+	buf[16 + 12] ^= 1;
+	buf[16 + 1 + 3] = 0x40; /* length bit 30 */
+	fd = reread_file(buf, len);
+	cr_assert_eq(state_stream_read_header(fd, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_read_section(fd, &section, &storage, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "announces"), "%s", err);
+	close(fd);
+	/* Cut short: the reader says the sender closed it. */
+	fd = reread_file(buf, 40);
+	cr_assert_eq(state_stream_read_header(fd, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_read_section(fd, &section, &storage, err, sizeof(err)), -1);
+	close(fd);
+	free(buf);
+	free(s.ram);
+}

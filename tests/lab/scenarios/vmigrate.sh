@@ -1,0 +1,83 @@
+# Migration between two gureum processes (`gureum ctl SOCK migrate URI`, `gureum run --incoming
+# URI`) of a guest with 2 vCPUs and a virtio-blk disk that prints a tick every 0.2 s:
+# - a migration to a URI where nobody listens is refused and the VM runs on where it was;
+# - over a unix socket: the source exits 0 once the destination has the VM, and there the
+#   ticks go on from the source's last one (no reboot), 8 MiB of RAM data and 16 MiB written
+#   to the disk read back with the sha256 the guest took before, and the shell answers;
+# - then on again over TCP (127.0.0.1) to a third process, which also runs it on.
+# (No NIC here: both ends would open the same tap on one host; across hosts each has its own.)
+# lab-smp: 2
+# lab-timeout: 900
+. /lab/lib.sh
+require_gureum
+[ "${LAB_VMM:-gureum}" = gureum ] || lab_pass "gureum-only scenario (control socket); skipped for $LAB_VMM"
+
+DISK=/tmp/vmig.img
+DATA_MB=16
+S1=/run/vm-mig1.sock S2=/run/vm-mig2.sock S3=/run/vm-mig3.sock
+
+ticks_in() { tr -d '\r' <"$1/console" | sed -n 's/^TICK \([0-9]*\)$/\1/p'; }
+sha_of() { vm_run 120 "$1" | grep -o '^[0-9a-f]\{64\}'; }
+# incoming NAME URI SOCK: a destination waiting on URI (it becomes the console vm_run talks to).
+incoming() {
+	vm_start "$1" "/lab/bin/gureum run --incoming $2 --console stdio --api-socket $3"
+	limit=$(($(date +%s) + 30))
+	until grep -q 'waiting for a migration' "$VM/stderr"; do
+		vm_exited && lab_fail "$1: the destination exited: $(cat "$VM/stderr")"
+		[ "$(date +%s)" -lt "$limit" ] || lab_fail "$1: not listening after 30 s"
+		sleep 0.1
+	done
+}
+# migrate SOCK URI: moves the VM behind SOCK; MIG_MS is the time it reports.
+migrate() {
+	out=$(/lab/bin/gureum ctl --json "$1" migrate "$2") || lab_fail "migrate to $2 failed: $out"
+	MIG_MS=$(echo "$out" | sed -n 's/.*"ms":\([0-9]*\).*/\1/p')
+}
+# src_exit DIR: the exit status of the VMM whose vm_start directory is DIR.
+src_exit() {
+	limit=$(($(date +%s) + 60))
+	until [ -e "$1/status" ] || [ "$(date +%s)" -ge "$limit" ]; do sleep 0.2; done
+	cat "$1/status" 2>/dev/null || echo timeout
+}
+
+rm -f "$DISK"
+dd if=/dev/zero of="$DISK" bs=1M count=0 seek=64 2>/dev/null
+vm_boot vmig1 "$(gureum_cmd 2 "$(vm_disk_opts gureum d0 "$DISK")" --api-socket $S1)"
+ram_sha=$(sha_of "dd if=/dev/urandom of=/tmp/ram bs=1M count=8 2>/dev/null && sha256sum </tmp/ram")
+disk_sha=$(sha_of "dd if=/dev/urandom of=/tmp/d bs=1M count=$DATA_MB 2>/dev/null && dd if=/tmp/d of=/dev/vda bs=64k oflag=direct 2>/dev/null && sha256sum </tmp/d")
+[ -n "$ram_sha" ] && [ -n "$disk_sha" ] || lab_fail "the guest did not hash its data"
+vm_send "(i=0; while [ \$i -lt 5000 ]; do i=\$((i+1)); echo TICK \$i; sleep 0.2; done) &"
+wait_console '^TICK ' 5 60 || lab_fail "the guest's ticker does not run"
+
+out=$(/lab/bin/gureum ctl --json $S1 migrate unix:/run/nobody.sock) && lab_fail "a migration to nowhere succeeded: $out"
+echo "$out" | grep -q 'cannot connect' || lab_fail "a migration to nowhere: unexpected reply $out"
+wait_console '^TICK ' $(($(grep -a -c '^TICK ' "$VM/console") + 3)) 30 || lab_fail "the VM stopped after a refused migration"
+
+SRC=$VM
+incoming vmig2 unix:/run/vm-mig.sock $S2
+migrate $S1 unix:/run/vm-mig.sock
+ms1=$MIG_MS
+[ "$(src_exit "$SRC")" = 0 ] || lab_fail "the source did not exit 0 after the migration: $(tail -3 "$SRC/stderr")"
+last=$(ticks_in "$SRC" | tail -n1)
+wait_console '^TICK ' 3 60 || lab_fail "no ticks on the destination: $(tail -3 "$VM/stderr")"
+first=$(ticks_in "$VM" | head -n1)
+[ "$first" -gt "$last" ] && [ "$first" -le $((last + 2)) ] ||
+	lab_fail "the destination's ticks start at $first, the source's ended at $last"
+got=$(sha_of "sha256sum </tmp/ram")
+[ "$got" = "$ram_sha" ] || lab_fail "guest RAM differs after the migration ($got, want $ram_sha)"
+got=$(sha_of "dd if=/dev/vda bs=1M count=$DATA_MB iflag=direct 2>/dev/null | sha256sum")
+[ "$got" = "$disk_sha" ] || lab_fail "the disk reads back other data after the migration"
+
+SRC=$VM
+incoming vmig3 tcp:127.0.0.1:47411 $S3
+migrate $S2 tcp:127.0.0.1:47411
+ms2=$MIG_MS
+[ "$(src_exit "$SRC")" = 0 ] || lab_fail "the second source did not exit 0"
+got=$(sha_of "sha256sum </tmp/ram")
+[ "$got" = "$ram_sha" ] || lab_fail "guest RAM differs after the second migration"
+vm_run 30 'echo moved-$((6*7))' | grep -q moved-42 || lab_fail "the guest does not answer after two migrations"
+/lab/bin/gureum ctl $S3 quit >/dev/null
+vm_wait_exit 60 >/dev/null
+vm_kill
+rm -f "$DISK"
+lab_pass "a migration to nowhere refused (the VM ran on); unix migration in ${ms1} ms, TCP in ${ms2} ms; ticks, RAM and disk intact, sources exited 0"
