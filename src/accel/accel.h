@@ -177,6 +177,10 @@ struct accel_ops {
 	int (*vm_load_state)(struct accel_vm *vm, const uint8_t *buf, size_t len, size_t *pos,
 			     char *err, size_t err_len);
 
+	/* Optional: what CPUID leaf/subleaf gives this VM's vCPUs (its feature bits; per-vCPU
+	 * topology fields aside). 0, or -1 when there is no such leaf. */
+	int (*guest_cpuid)(struct accel_vm *vm, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
 	/* Fills up to `max` counters; returns how many. */
 	size_t (*vm_stats)(struct accel_vm *vm, struct accel_stat *stats, size_t max);
 };

@@ -5,6 +5,7 @@
  * a record out of place means another configuration and is refused by name. */
 #include "vmm/vm_state.h"
 
+#include "accel/cpu_features.h"
 #include "accel/vcpu_state_record.h"
 #include "lib/state_record.h"
 #include "virtio/virtio_pci.h"
@@ -33,7 +34,31 @@ static void save_machine(struct vm *vm, struct state_writer *w)
 		      STATE_ESSENTIAL);
 	state_put_bytes(w, "accel", vm->accel->name, strlen(vm->accel->name), STATE_ESSENTIAL);
 	state_put_u64(w, "virtio", vm->nr_virtio, STATE_ESSENTIAL);
+	struct cpu_features cpu;
+	uint8_t bytes[CPU_FEATURES_BYTES];
+	if (cpu_features_of_vm(vm->accel, vm->accel_vm, &cpu) == 0) {
+		cpu_features_encode(&cpu, bytes);
+		state_put_bytes(w, "cpu", bytes, sizeof(bytes), 0);
+	}
 	state_record_end(w);
+}
+
+/* The CPU-compatibility check: every feature the guest saw is offered here (cpu_features.h).
+ * Skipped when either side cannot say (an accelerator without guest_cpuid). */
+static int check_cpu(struct vm *vm, const struct state_record *rec, char *err, size_t err_len)
+{
+	const void *bytes;
+	uint32_t len;
+	struct cpu_features saved, here;
+	if (state_get_bytes(rec, "cpu", &bytes, &len) < 0 ||
+	    cpu_features_of_vm(vm->accel, vm->accel_vm, &here) < 0)
+		return 0;
+	if (len != CPU_FEATURES_BYTES) {
+		state_set_error(err, err_len, "the saved machine's CPU features are malformed");
+		return -1;
+	}
+	cpu_features_decode(bytes, &saved);
+	return cpu_features_check(&saved, &here, err, err_len);
 }
 
 static int check_machine_value(const struct state_record *rec, const char *key, uint64_t here,
@@ -78,7 +103,7 @@ static int load_machine(struct vm *vm, const uint8_t *buf, size_t len, size_t *p
 	uint64_t vcpus, memory, tsc_hz, tsc, virtio;
 	if (state_record_next(buf, len, pos, MACHINE_RECORD, &rec, err, err_len) < 0 ||
 	    state_record_check(&rec, &machine_spec, err, err_len) < 0 ||
-	    check_accel(vm, &rec, err, err_len) < 0 ||
+	    check_accel(vm, &rec, err, err_len) < 0 || check_cpu(vm, &rec, err, err_len) < 0 ||
 	    check_machine_value(&rec, "vcpus", vm->nr_vcpus, "vCPUs", &vcpus, err, err_len) < 0 ||
 	    check_machine_value(&rec, "memory", vm->config->memory, "bytes of RAM", &memory, err,
 				err_len) < 0 ||

@@ -3,6 +3,7 @@
  * each vCPU is given, and port I/O and MMIO go to the hooks synchronously, so vcpu_run never
  * returns IO or MMIO exits. Guest RAM is the memory the VMM maps; everything else is MMIO. */
 #include "accel/accel.h"
+#include "accel/emu/cpuid.h"
 #include "accel/emu/sys.h"
 
 #include <errno.h>
@@ -305,6 +306,12 @@ static size_t emu_vm_stats(struct accel_vm *vm, struct accel_stat *stats, size_t
 	return n;
 }
 
+static int emu_guest_cpuid(struct accel_vm *vm, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+	emu_cpuid(vm->machine->model, leaf, subleaf, out);
+	return 0;
+}
+
 const struct accel_ops emu_accel_ops = {
     .name = "emu",
     .in_kernel_irqchip = false,
@@ -323,4 +330,5 @@ const struct accel_ops emu_accel_ops = {
     .vcpu_kick = emu_vcpu_kick,
     .memory_written = emu_memory_written,
     .vm_stats = emu_vm_stats,
+    .guest_cpuid = emu_guest_cpuid,
 };

@@ -268,6 +268,21 @@ static struct kick_router kvm_kick_router(struct accel_vm *vm)
 	};
 }
 
+/* The leaf as KVM_GET_SUPPORTED_CPUID gave it: what kvm_setup_cpuid starts every vCPU from. */
+static int kvm_guest_cpuid(struct accel_vm *vm, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+	const struct kvm_cpuid2 *cpuid = vm->supported_cpuid;
+	for (uint32_t i = 0; cpuid && i < cpuid->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+		bool indexed = e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+		if (e->function != leaf || (indexed && e->index != subleaf))
+			continue;
+		out[0] = e->eax, out[1] = e->ebx, out[2] = e->ecx, out[3] = e->edx;
+		return 0;
+	}
+	return -1;
+}
+
 const struct accel_ops kvm_accel_ops = {
     .name = "kvm",
     .hardware_assisted = kvm_hardware_assisted,
@@ -289,4 +304,5 @@ const struct accel_ops kvm_accel_ops = {
     .vcpu_settle = kvm_vcpu_settle,
     .vcpu_kick = kvm_vcpu_kick,
     .vm_stats = kvm_collect_stats,
+    .guest_cpuid = kvm_guest_cpuid,
 };
