@@ -24,6 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				;
 			continue;
 		}
+		if (section.kind != STREAM_MEMORY)
+			continue; /* a configuration: JSON, parsed by jansson */
 		uint64_t gpa, bytes;
 		state_stream_memory_range(&section, &gpa, &bytes);
 		uint8_t *ram = malloc(bytes);
