@@ -181,6 +181,14 @@ struct accel_ops {
 	 * topology fields aside). 0, or -1 when there is no such leaf. */
 	int (*guest_cpuid)(struct accel_vm *vm, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 
+	/* Optional: the log of guest RAM the vCPUs write, for migration. start: from now on;
+	 * fetch: ORs into `bitmap` (bit p of bitmap[p / 64] for the 4 KiB page p of [gpa, gpa +
+	 * size), a region given to map_memory) the pages written since the last fetch or the
+	 * start, and clears them; stop. 0 or -errno. */
+	int (*dirty_log_start)(struct accel_vm *vm);
+	int (*dirty_log_fetch)(struct accel_vm *vm, uint64_t gpa, uint64_t size, uint64_t *bitmap);
+	void (*dirty_log_stop)(struct accel_vm *vm);
+
 	/* Fills up to `max` counters; returns how many. */
 	size_t (*vm_stats)(struct accel_vm *vm, struct accel_stat *stats, size_t max);
 };

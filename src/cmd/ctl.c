@@ -34,8 +34,10 @@ static void usage(FILE *out)
 		"  status          state, vCPUs, memory and devices of the VM\n"
 		"  pause           stop the vCPUs and the devices (returns once they are)\n"
 		"  resume          let a paused VM run on\n"
-		"  migrate URI     move the VM to the gureum run --incoming URI listening there\n"
-		"                  (unix:PATH or tcp:HOST:PORT); this VMM then exits\n"
+		"  migrate URI [--downtime-ms N]\n"
+		"                  move the VM to the gureum run --incoming URI listening there\n"
+		"                  (unix:PATH or tcp:HOST:PORT), pausing it for about N ms at the\n"
+		"                  end (default 300) where it can; this VMM then exits\n"
 		"  snapshot DIR [--stay-paused]\n"
 		"                  pause, write the VM to DIR (gureum run --restore DIR starts it\n"
 		"                  again), then resume it unless --stay-paused\n"
@@ -62,6 +64,22 @@ static json_t *snapshot_request(int argc, char **argv)
 			 !stay_paused);
 }
 
+/* migrate URI [--downtime-ms N] */
+static json_t *migrate_request(int argc, char **argv)
+{
+	char *end = NULL;
+	long long downtime = 300;
+	if (argc == 4 && strcmp(argv[2], "--downtime-ms") == 0)
+		downtime = strtoll(argv[3], &end, 10);
+	if ((argc != 2 && argc != 4) || (argc == 4 && (!end || *end || downtime < 1))) {
+		fprintf(stderr,
+			"gureum ctl: migrate needs a URI, then optionally --downtime-ms N\n");
+		return NULL;
+	}
+	return json_pack("{s:s,s:s,s:I}", "command", "migrate", "uri", argv[1], "downtime_ms",
+			 (json_int_t)downtime);
+}
+
 /* The request line for argv (COMMAND [ARGS]); NULL after printing a usage error. */
 static char *build_request(int argc, char **argv)
 {
@@ -70,8 +88,9 @@ static char *build_request(int argc, char **argv)
 	if (strcmp(command, "snapshot") == 0) {
 		if (!(request = snapshot_request(argc, argv)))
 			return NULL;
-	} else if (strcmp(command, "migrate") == 0 && argc == 2) {
-		request = json_pack("{s:s,s:s}", "command", command, "uri", argv[1]);
+	} else if (strcmp(command, "migrate") == 0) {
+		if (!(request = migrate_request(argc, argv)))
+			return NULL;
 	} else if (strcmp(command, "balloon") == 0 && argc == 2)
 		request = json_pack("{s:s,s:s}", "command", command, "size", argv[1]);
 	else if ((strcmp(command, "balloon-info") == 0 || strcmp(command, "status") == 0 ||
@@ -239,8 +258,13 @@ static int print_reply(const char *command, const char *line, bool raw)
 	else if (strcmp(command, "snapshot") == 0)
 		print_snapshot(reply);
 	else if (strcmp(command, "migrate") == 0)
-		printf("the VM moved in %lld ms; this VMM stops\n",
-		       (long long)json_integer_value(json_object_get(reply, "ms")));
+		printf(
+		    "the VM moved in %lld ms (%s, paused %lld ms, %lld rounds); this VMM stops\n",
+		    (long long)json_integer_value(json_object_get(reply, "ms")),
+		    json_is_true(json_object_get(reply, "precopy")) ? "copied while it ran"
+								    : "copied paused",
+		    (long long)json_integer_value(json_object_get(reply, "downtime_ms")),
+		    (long long)json_integer_value(json_object_get(reply, "rounds")));
 	json_decref(reply);
 	return ok ? 0 : 1;
 }

@@ -87,8 +87,20 @@ static bool page_is_zero(const uint8_t *page)
 	return true;
 }
 
-/* One memory section of `pages` pages at gpa; scratch holds the gathered pages. */
-static int write_chunk(int fd, uint64_t gpa, const uint8_t *host, unsigned pages, uint8_t *scratch,
+/* The pages a section carries: MEMORY sections every non-zero page, PAGES sections the pages
+ * `which` names (bit i of which[i / 64]), zero or not. */
+static bool page_wanted(enum state_stream_kind kind, const uint8_t *page, const uint64_t *which,
+			uint64_t index)
+{
+	if (kind == STREAM_PAGES)
+		return (which[index / 64] >> (index % 64)) & 1;
+	return !page_is_zero(page);
+}
+
+/* One memory or pages section of `pages` pages at gpa (page `first` of the bitmap `which`);
+ * scratch holds the gathered pages. Writes nothing for a pages section without pages. */
+static int write_chunk(int fd, enum state_stream_kind kind, uint64_t gpa, const uint8_t *host,
+		       unsigned pages, const uint64_t *which, uint64_t first, uint8_t *scratch,
 		       void *compressed, size_t compressed_cap, char *err, size_t err_len)
 {
 	uint8_t head[MEMORY_HEAD + CHUNK_PAGES / 8] = {0};
@@ -96,24 +108,26 @@ static int write_chunk(int fd, uint64_t gpa, const uint8_t *host, unsigned pages
 	le_put(head + 8, pages, 4);
 	size_t stored = 0;
 	for (unsigned i = 0; i < pages; i++)
-		if (!page_is_zero(host + (size_t)i * PAGE_SIZE)) {
+		if (page_wanted(kind, host + (size_t)i * PAGE_SIZE, which, first + i)) {
 			head[MEMORY_HEAD + i / 8] |= (uint8_t)(1u << (i % 8));
 			memcpy(scratch + stored * PAGE_SIZE, host + (size_t)i * PAGE_SIZE,
 			       PAGE_SIZE);
 			stored++;
 		}
+	if (kind == STREAM_PAGES && stored == 0)
+		return 0;
 	size_t n =
 	    ZSTD_compress(compressed, compressed_cap, scratch, stored * PAGE_SIZE, ZSTD_LEVEL);
 	if (ZSTD_isError(n)) {
 		state_set_error(err, err_len, "compressing guest memory: %s", ZSTD_getErrorName(n));
 		return -1;
 	}
-	return write_section(fd, STREAM_MEMORY, head, MEMORY_HEAD + (pages + 7) / 8, compressed, n,
-			     err, err_len);
+	return write_section(fd, kind, head, MEMORY_HEAD + (pages + 7) / 8, compressed, n, err,
+			     err_len);
 }
 
-int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_t size, char *err,
-			      size_t err_len)
+static int write_ram(int fd, enum state_stream_kind kind, uint64_t gpa, const uint8_t *host,
+		     uint64_t size, const uint64_t *which, char *err, size_t err_len)
 {
 	if (size % PAGE_SIZE || gpa % PAGE_SIZE) {
 		state_set_error(err, err_len, "guest memory to save is not page aligned");
@@ -128,12 +142,24 @@ int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_
 	for (uint64_t at = 0; rc == 0 && at < size; at += CHUNK_PAGES * PAGE_SIZE) {
 		uint64_t left = (size - at) / PAGE_SIZE;
 		unsigned pages = left < CHUNK_PAGES ? (unsigned)left : CHUNK_PAGES;
-		rc = write_chunk(fd, gpa + at, host + at, pages, scratch, compressed, cap, err,
-				 err_len);
+		rc = write_chunk(fd, kind, gpa + at, host + at, pages, which, at / PAGE_SIZE,
+				 scratch, compressed, cap, err, err_len);
 	}
 	free(scratch);
 	free(compressed);
 	return rc;
+}
+
+int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_t size, char *err,
+			      size_t err_len)
+{
+	return write_ram(fd, STREAM_MEMORY, gpa, host, size, NULL, err, err_len);
+}
+
+int state_stream_write_pages(int fd, uint64_t gpa, const uint8_t *host, uint64_t size,
+			     const uint64_t *which, char *err, size_t err_len)
+{
+	return write_ram(fd, STREAM_PAGES, gpa, host, size, which, err, err_len);
 }
 
 int state_stream_write_config(int fd, const char *json, char *err, size_t err_len)
@@ -218,6 +244,7 @@ static int check_section(const uint8_t *buf, size_t len, size_t *at, char *err, 
 	bool ok = kind == STREAM_END	   ? payload_len == 0
 		  : kind == STREAM_CONFIG  ? payload_len > 0
 		  : kind == STREAM_MEMORY  ? memory_section_ok(payload, payload_len)
+		  : kind == STREAM_PAGES   ? memory_section_ok(payload, payload_len)
 		  : kind == STREAM_RECORDS ? records_section_ok(payload, payload_len, err, err_len)
 					   : false;
 	if (!ok && kind != STREAM_RECORDS)
@@ -313,7 +340,7 @@ int state_stream_load_memory(const struct state_section *section, uint8_t *host,
 		uint8_t *page = host + (size_t)i * PAGE_SIZE;
 		if ((bitmap[i / 8] >> (i % 8)) & 1)
 			memcpy(page, scratch + (size_t)k++ * PAGE_SIZE, PAGE_SIZE);
-		else
+		else if (section->kind == STREAM_MEMORY) /* a pages section leaves the others */
 			memset(page, 0, PAGE_SIZE);
 	}
 	free(scratch);

@@ -5,6 +5,8 @@
  *   stream:  "GUREUMVM", u32 format version, u32 flags (0)
  *            section*: u8 kind, u64 length, payload, u32 crc32 (of kind, length and payload)
  *            the last section is STREAM_END (empty payload); nothing may follow it
+ *   STREAM_PAGES:   as STREAM_MEMORY, but the pages not stored are left as they are (a
+ *                   migration's later rounds: the pages written since the last round)
  *   STREAM_CONFIG:  the VM's options as a JSON object (`--config`), first in a migration
  *   STREAM_RECORDS: state records (lib/state_record.h), one after another
  *   STREAM_MEMORY:  up to 2 MiB of guest RAM: u64 guest-physical address, u32 pages (1-512),
@@ -28,6 +30,7 @@ enum state_stream_kind {
 	STREAM_RECORDS = 1,
 	STREAM_MEMORY = 2,
 	STREAM_CONFIG = 3, /* the VM's options as JSON (a migration stream starts with it) */
+	STREAM_PAGES = 4,  /* as MEMORY, but pages not stored are left as they are */
 };
 
 /* Each returns 0, or -1 with one sentence (naming what failed and errno's text) in err. */
@@ -37,6 +40,11 @@ int state_stream_write_records(int fd, const struct state_writer *records, char 
 /* The guest RAM [gpa, gpa + size) at `host`: zero pages left out, the rest zstd-compressed. */
 int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_t size, char *err,
 			      size_t err_len);
+/* Only the pages of [gpa, gpa + size) whose bit is set in `which` (bit i of which[i / 64] for
+ * page i), zero or not, in PAGES sections (none where no bit is set): a migration's later
+ * rounds, sending what the guest wrote since the last. */
+int state_stream_write_pages(int fd, uint64_t gpa, const uint8_t *host, uint64_t size,
+			     const uint64_t *which, char *err, size_t err_len);
 int state_stream_write_config(int fd, const char *json, char *err, size_t err_len);
 int state_stream_write_end(int fd, char *err, size_t err_len);
 
@@ -60,10 +68,10 @@ int state_stream_check(const uint8_t *buf, size_t len, struct state_stream *s, c
 		       size_t err_len);
 /* The next section of a checked stream; false after the last one (the end section). */
 bool state_stream_next(struct state_stream *s, struct state_section *section);
-/* A memory section's placement. */
+/* A memory or pages section's placement. */
 void state_stream_memory_range(const struct state_section *section, uint64_t *gpa, uint64_t *size);
 /* Fills `host` (size bytes, the section's range) from a checked memory section: stored pages
- * decompressed, the others zeroed. Returns 0, or -1 with err. */
+ * decompressed, the others zeroed (a pages section: left alone). Returns 0, or -1 with err. */
 int state_stream_load_memory(const struct state_section *section, uint8_t *host, uint64_t size,
 			     char *err, size_t err_len);
 

@@ -4,6 +4,7 @@
 #include "machine/layout.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -83,4 +84,57 @@ uint64_t guest_memory_end(const struct guest_memory *mem)
 {
 	const struct guest_region *last = &mem->regions[mem->nr_regions - 1];
 	return last->gpa + last->size;
+}
+
+/* ---- the device-write log of a migration ---- */
+
+static uint64_t log_words(const struct guest_region *r)
+{
+	return (r->size / 4096 + 63) / 64;
+}
+
+int guest_memory_log_start(struct guest_memory *mem)
+{
+	uint64_t *logs[GUEST_MEMORY_MAX_REGIONS] = {0};
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		logs[i] = calloc(log_words(&mem->regions[i]), sizeof(uint64_t));
+		if (!logs[i]) {
+			for (unsigned k = 0; k < i; k++)
+				free(logs[k]);
+			return -ENOMEM;
+		}
+	}
+	/* Region 0's log last: guest_memory_note_write looks only at it. */
+	for (unsigned i = mem->nr_regions; i-- > 0;)
+		__atomic_store_n(&mem->write_log[i], logs[i], __ATOMIC_RELEASE);
+	return 0;
+}
+
+void guest_memory_log_write(const struct guest_memory *mem, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < mem->nr_regions && len; i++) {
+		const struct guest_region *r = &mem->regions[i];
+		uint64_t *log = __atomic_load_n(&mem->write_log[i], __ATOMIC_ACQUIRE);
+		if (!log || gpa < r->gpa || gpa - r->gpa >= r->size)
+			continue;
+		uint64_t first = (gpa - r->gpa) / 4096;
+		uint64_t end = gpa - r->gpa + len;
+		uint64_t last = ((end > r->size ? r->size : end) - 1) / 4096;
+		for (uint64_t p = first; p <= last; p++)
+			__atomic_fetch_or(&log[p / 64], 1ULL << (p % 64), __ATOMIC_RELAXED);
+	}
+}
+
+void guest_memory_log_take(const struct guest_memory *mem, unsigned region, uint64_t *bitmap)
+{
+	const uint64_t *log = __atomic_load_n(&mem->write_log[region], __ATOMIC_ACQUIRE);
+	for (uint64_t w = 0; log && w < log_words(&mem->regions[region]); w++)
+		bitmap[w] |= __atomic_load_n(&log[w], __ATOMIC_RELAXED);
+}
+
+void guest_memory_log_stop(struct guest_memory *mem)
+{
+	/* Called with the devices quiet (the VM paused or stopped): nobody is in log_write. */
+	for (unsigned i = 0; i < GUEST_MEMORY_MAX_REGIONS; i++)
+		free(__atomic_exchange_n(&mem->write_log[i], NULL, __ATOMIC_ACQ_REL));
 }

@@ -28,6 +28,9 @@ struct guest_memory {
 	unsigned nr_regions;
 	struct guest_region regions[GUEST_MEMORY_MAX_REGIONS];
 	struct guest_memory_observer observer; /* none: written == NULL */
+	/* While a migration runs: a bit per page of each region that a device was given to
+	 * write (guest_memory_log_*). NULL otherwise. */
+	uint64_t *_Atomic write_log[GUEST_MEMORY_MAX_REGIONS];
 };
 
 /* Maps `ram_size` bytes of anonymous memory (lazily populated). Returns 0 or -errno. */
@@ -42,12 +45,25 @@ void *guest_memory_ptr(const struct guest_memory *mem, uint64_t gpa, uint64_t le
 
 /* A device is about to write [gpa, gpa+len) (a writable virtio buffer it was handed): tells the
  * observer, if any. Writes through guest_memory_write() tell it themselves. */
+void guest_memory_log_write(const struct guest_memory *mem, uint64_t gpa, uint64_t len);
+
 static inline void guest_memory_note_write(const struct guest_memory *mem, uint64_t gpa,
 					   uint64_t len)
 {
 	if (mem->observer.written)
 		mem->observer.written(mem->observer.opaque, gpa, len);
+	if (__atomic_load_n(&mem->write_log[0], __ATOMIC_ACQUIRE))
+		guest_memory_log_write(mem, gpa, len);
 }
+
+/* The log of device writes a migration needs (KVM's dirty log sees only the vCPUs'): from
+ * log_start on, every range noted above sets its pages' bits, and the bits stay set until
+ * log_stop, since a device may write a buffer long after it was noted (the caller sends all of
+ * them once the devices are quiet). log_take ORs region i's bits into `bitmap` (a bit per 4 KiB
+ * page, bit p of bitmap[p / 64]). */
+int guest_memory_log_start(struct guest_memory *mem);
+void guest_memory_log_take(const struct guest_memory *mem, unsigned region, uint64_t *bitmap);
+void guest_memory_log_stop(struct guest_memory *mem);
 
 /* Copy in and out of guest RAM; false if the range is not RAM. */
 bool guest_memory_write(const struct guest_memory *mem, uint64_t gpa, const void *src, size_t len);

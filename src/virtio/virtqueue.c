@@ -57,14 +57,24 @@ static uint16_t read_avail_idx(const struct virtqueue *vq)
 	return __atomic_load_n(avail_u16(vq, AVAIL_IDX), __ATOMIC_ACQUIRE);
 }
 
+/* The used ring is the device's to write: a migration must hear of it (guest_memory_note_write
+ * is not used, as a software CPU decodes no code in a ring). */
+static void log_used_ring(struct virtqueue *vq)
+{
+	if (__atomic_load_n(&vq->mem->write_log[0], __ATOMIC_ACQUIRE))
+		guest_memory_log_write(vq->mem, vq->used_addr, USED_BYTES(vq->size));
+}
+
 static void write_avail_event(struct virtqueue *vq, uint16_t value)
 {
 	__atomic_store_n(used_u16(vq, AVAIL_EVENT(vq->size)), value, __ATOMIC_RELAXED);
+	log_used_ring(vq);
 }
 
 static void write_used_flags(struct virtqueue *vq, uint16_t flags)
 {
 	__atomic_store_n(used_u16(vq, USED_FLAGS), flags, __ATOMIC_RELAXED);
+	log_used_ring(vq);
 }
 
 /* Marks the queue broken with the reason; returns -EINVAL for the caller to pass on. */
@@ -400,6 +410,7 @@ void virtq_push(struct virtqueue *vq, uint16_t head, uint32_t written)
 	 * interrupt at the next chance rather than risk never doing it (QEMU does the same). */
 	if ((int16_t)(vq->used_idx - vq->signalled_used) <= 0)
 		vq->signalled_used_valid = false;
+	log_used_ring(vq);
 }
 
 /* Spec 2.7.10: interrupt when used_event lies in [old, new) (mod 2^16). */

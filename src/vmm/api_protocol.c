@@ -136,12 +136,22 @@ static char *do_migrate(const struct api_ops *ops, const json_t *request)
 		return api_error_reply(
 		    "migrate: \"uri\" must be unix:PATH or tcp:HOST:PORT (where the destination "
 		    "runs gureum run --incoming)");
-	struct api_migrate migrate = {.uri = uri};
+	const json_t *downtime = json_object_get(request, "downtime_ms");
+	if (downtime && (!json_is_integer(downtime) || json_integer_value(downtime) < 1 ||
+			 json_integer_value(downtime) > 60000))
+		return api_error_reply(
+		    "migrate: \"downtime_ms\" must be an integer from 1 to 60000");
+	struct api_migrate migrate = {.uri = uri,
+				      .max_downtime_ms =
+					  downtime ? (uint64_t)json_integer_value(downtime)
+						   : API_DEFAULT_DOWNTIME_MS};
 	char err[ERR_LEN] = "";
 	if (ops->migrate(ops->opaque, &migrate, err, sizeof(err)) < 0)
 		return api_error_reply(err);
-	return dump_reply(json_pack("{s:b,s:I,s:I}", "ok", 1, "ms", (json_int_t)migrate.ms,
-				    "memory_bytes", (json_int_t)migrate.memory_bytes));
+	return dump_reply(json_pack(
+	    "{s:b,s:I,s:I,s:i,s:b,s:I}", "ok", 1, "ms", (json_int_t)migrate.ms, "downtime_ms",
+	    (json_int_t)migrate.downtime_ms, "rounds", (int)migrate.rounds, "precopy",
+	    migrate.precopy, "memory_bytes", (json_int_t)migrate.memory_bytes));
 }
 
 #define COMMAND_LIST "balloon, balloon-info, status, pause, resume, snapshot, migrate, quit"

@@ -11,8 +11,9 @@
  *                               -> {"ok":true,"ms":..,"memory_bytes":..,"state_bytes":..,
  *                                   "paused":false}: the VM paused, written to dir, and resumed
  *                                   unless "resume" is false or it was paused already
- *   {"command":"migrate","uri":"unix:PATH"|"tcp:HOST:PORT"}
- *                               -> {"ok":true,"ms":..,"memory_bytes":..}: the VM moved to the
+ *   {"command":"migrate","uri":"unix:PATH"|"tcp:HOST:PORT","downtime_ms":300}
+ *                               -> {"ok":true,"ms":..,"downtime_ms":..,"rounds":..,
+ *                                   "precopy":true,"memory_bytes":..}: the VM moved to the
  *                                   gureum run --incoming there, and this one stops
  *   {"command":"quit"}          -> {"ok":true}, then the VM stops
  * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
@@ -47,9 +48,14 @@ struct api_snapshot {
 	uint64_t memory_bytes, state_bytes; /* out */
 };
 
+#define API_DEFAULT_DOWNTIME_MS 300
+
 struct api_migrate {
 	const char *uri;
-	uint64_t ms, memory_bytes; /* out */
+	uint64_t max_downtime_ms;		/* the longest pause wanted */
+	uint64_t ms, memory_bytes, downtime_ms; /* out */
+	unsigned rounds;			/* out */
+	bool precopy;				/* out */
 };
 
 /* What the VM behind the socket can do. Each returns 0, or -1 with one sentence in `err` (what

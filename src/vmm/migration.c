@@ -200,35 +200,49 @@ void migration_refuse(int fd, const char *why)
 
 /* ---- source ---- */
 
-static int send_stream(struct vm *vm, int fd, char *err, size_t err_len)
+#define MAX_ROUNDS 30 /* then the VM is paused for whatever is left */
+
+static int send_head(struct vm *vm, int fd, char *err, size_t err_len)
 {
 	/* The accelerator that ran it: the destination must use the same (the CPU it saw). */
 	const char *const overrides[] = {"accel", vm->accel->name, NULL};
 	char *config = config_to_json_text(vm->config, overrides);
-	struct state_writer w;
-	state_writer_init(&w);
-	int rc = config ? vm_save_state(vm, &w, err, err_len) : -1;
-	if (!config)
+	if (!config) {
 		snprintf(err, err_len, "migration: out of memory");
-	rc = rc ?: state_stream_write_header(fd, err, err_len);
-	rc = rc ?: state_stream_write_config(fd, config, err, err_len);
-	for (unsigned i = 0; rc == 0 && i < vm->mem.nr_regions; i++) {
-		const struct guest_region *r = &vm->mem.regions[i];
-		rc = state_stream_write_memory(fd, r->gpa, r->host, r->size, err, err_len);
+		return -1;
 	}
-	rc = rc ?: state_stream_write_records(fd, &w, err, err_len);
-	rc = rc ?: state_stream_write_end(fd, err, err_len);
-	state_writer_free(&w);
+	int rc = state_stream_write_header(fd, err, err_len);
+	rc = rc ?: state_stream_write_config(fd, config, err, err_len);
 	free(config);
 	return rc;
 }
 
-int migration_send(struct vm *vm, int fd, struct migration_stats *stats, char *err, size_t err_len)
+static int send_all_memory(struct vm *vm, int fd, char *err, size_t err_len)
 {
-	uint64_t start = now_ms();
+	int rc = 0;
+	for (unsigned i = 0; rc == 0 && i < vm->mem.nr_regions; i++) {
+		const struct guest_region *r = &vm->mem.regions[i];
+		rc = state_stream_write_memory(fd, r->gpa, r->host, r->size, err, err_len);
+	}
+	return rc;
+}
+
+/* The records and the end of the stream (the VM is paused). */
+static int send_tail(struct vm *vm, int fd, char *err, size_t err_len)
+{
+	struct state_writer w;
+	state_writer_init(&w);
+	int rc = vm_save_state(vm, &w, err, err_len);
+	rc = rc ?: state_stream_write_records(fd, &w, err, err_len);
+	rc = rc ?: state_stream_write_end(fd, err, err_len);
+	state_writer_free(&w);
+	return rc;
+}
+
+/* The destination's "ready", then our "go". */
+static int hand_over(int fd, char *err, size_t err_len)
+{
 	char line[LINE_MAX_BYTES];
-	if (send_stream(vm, fd, err, err_len) < 0)
-		return -1;
 	errno = 0;
 	if (receive_line(fd, line, sizeof(line)) < 0) {
 		snprintf(err, err_len,
@@ -245,9 +259,200 @@ int migration_send(struct vm *vm, int fd, struct migration_stats *stats, char *e
 		snprintf(err, err_len, "migration: the destination went away before taking over");
 		return -1;
 	}
-	stats->memory_bytes = vm->config->memory;
-	stats->ms = now_ms() - start;
 	return 0;
+}
+
+/* Dirty pages per region: a bit per page, and how many are set. */
+struct dirty_set {
+	uint64_t *bits[GUEST_MEMORY_MAX_REGIONS];
+	uint64_t pages;
+};
+
+static uint64_t region_words(const struct guest_region *r)
+{
+	return (r->size / 4096 + 63) / 64;
+}
+
+static int dirty_alloc(struct vm *vm, struct dirty_set *d)
+{
+	*d = (struct dirty_set){0};
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++)
+		if (!(d->bits[i] = calloc(region_words(&vm->mem.regions[i]), sizeof(uint64_t))))
+			return -1;
+	return 0;
+}
+
+static void dirty_free(struct dirty_set *d)
+{
+	for (unsigned i = 0; i < GUEST_MEMORY_MAX_REGIONS; i++)
+		free(d->bits[i]);
+}
+
+/* Adds what the vCPUs wrote since the last fetch (and, with `devices`, every page a device was
+ * given to write since the start) to d, and counts d's pages. */
+static int dirty_collect(struct vm *vm, struct dirty_set *d, bool devices, char *err,
+			 size_t err_len)
+{
+	d->pages = 0;
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
+		const struct guest_region *r = &vm->mem.regions[i];
+		int rc = vm->accel->dirty_log_fetch(vm->accel_vm, r->gpa, r->size, d->bits[i]);
+		if (rc < 0) {
+			snprintf(err, err_len, "migration: reading the dirty log failed: %s",
+				 strerror(-rc));
+			return -1;
+		}
+		if (devices)
+			guest_memory_log_take(&vm->mem, i, d->bits[i]);
+		for (uint64_t w = 0; w < region_words(r); w++)
+			d->pages += (uint64_t)__builtin_popcountll(d->bits[i][w]);
+	}
+	return 0;
+}
+
+/* Sends d's pages and empties it. */
+static int dirty_send(struct vm *vm, int fd, struct dirty_set *d, char *err, size_t err_len)
+{
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
+		const struct guest_region *r = &vm->mem.regions[i];
+		if (state_stream_write_pages(fd, r->gpa, r->host, r->size, d->bits[i], err,
+					     err_len) < 0)
+			return -1;
+		memset(d->bits[i], 0, region_words(r) * sizeof(uint64_t));
+	}
+	d->pages = 0;
+	return 0;
+}
+
+static bool can_precopy(const struct vm *vm)
+{
+	/* A NIC holds receive buffers it took before the log started and fills them later,
+	 * unseen by either log; vhost-net writes from the kernel. Those VMs move paused. */
+	return vm->accel->dirty_log_start && vm->config->nr_nics == 0;
+}
+
+/* Starts both logs with the devices drained, so every buffer a device writes from now on is
+ * noted in the device log. */
+static int start_logs(struct vm *vm, char *err, size_t err_len)
+{
+	if (vm_pause(vm, err, err_len) < 0)
+		return -1;
+	int rc = guest_memory_log_start(&vm->mem);
+	if (rc == 0 && (rc = vm->accel->dirty_log_start(vm->accel_vm)) < 0)
+		guest_memory_log_stop(&vm->mem);
+	char ignored[128];
+	vm_resume(vm, ignored, sizeof(ignored));
+	if (rc < 0)
+		snprintf(err, err_len, "migration: cannot log dirty pages: %s", strerror(-rc));
+	return rc < 0 ? -1 : 0;
+}
+
+/* Rounds while the VM runs, until the pages left would go in `downtime_ms` at the rate seen;
+ * they stay in d for the final, paused round. */
+static int precopy_rounds(struct vm *vm, int fd, uint64_t downtime_ms, struct dirty_set *d,
+			  struct migration_stats *stats, char *err, size_t err_len)
+{
+	uint64_t start = now_ms();
+	if (send_all_memory(vm, fd, err, err_len) < 0)
+		return -1;
+	stats->memory_bytes = vm->config->memory;
+	uint64_t elapsed = now_ms() - start + 1, sent = vm->config->memory;
+	for (stats->rounds = 0; stats->rounds < MAX_ROUNDS; stats->rounds++) {
+		if (dirty_collect(vm, d, false, err, err_len) < 0)
+			return -1;
+		uint64_t bytes = d->pages * 4096;
+		if (bytes * elapsed / sent <= downtime_ms) /* at the last round's rate */
+			break;
+		start = now_ms();
+		if (dirty_send(vm, fd, d, err, err_len) < 0)
+			return -1;
+		elapsed = now_ms() - start + 1, sent = bytes;
+		stats->memory_bytes += bytes;
+	}
+	return 0;
+}
+
+/* The final round: paused, the rest of the pages, every page a device wrote, the records. */
+static int final_round(struct vm *vm, int fd, struct dirty_set *d, struct migration_stats *stats,
+		       char *err, size_t err_len)
+{
+	if (vm_pause(vm, err, err_len) < 0)
+		return -1;
+	uint64_t paused_at = now_ms();
+	if (dirty_collect(vm, d, true, err, err_len) < 0)
+		return -1;
+	stats->memory_bytes += d->pages * 4096;
+	if (dirty_send(vm, fd, d, err, err_len) < 0 || send_tail(vm, fd, err, err_len) < 0 ||
+	    hand_over(fd, err, err_len) < 0)
+		return -1;
+	stats->downtime_ms = now_ms() - paused_at;
+	return 0;
+}
+
+static int send_precopy(struct vm *vm, int fd, uint64_t downtime_ms, struct migration_stats *stats,
+			char *err, size_t err_len)
+{
+	struct dirty_set d;
+	if (dirty_alloc(vm, &d) < 0) {
+		dirty_free(&d);
+		snprintf(err, err_len, "migration: out of memory");
+		return -1;
+	}
+	if (start_logs(vm, err, err_len) < 0) {
+		dirty_free(&d);
+		return -1;
+	}
+	stats->precopy = true;
+	int rc = send_head(vm, fd, err, err_len);
+	rc = rc ?: precopy_rounds(vm, fd, downtime_ms, &d, stats, err, err_len);
+	rc = rc ?: final_round(vm, fd, &d, stats, err, err_len);
+	/* The logs end with the devices quiet: paused now, or paused for it. */
+	char ignored[128];
+	bool paused_here = rc < 0 && vm_pause(vm, ignored, sizeof(ignored)) == 0;
+	vm->accel->dirty_log_stop(vm->accel_vm);
+	guest_memory_log_stop(&vm->mem);
+	if (rc < 0 && (paused_here || vm->paused))
+		vm_resume(vm, ignored, sizeof(ignored));
+	dirty_free(&d);
+	return rc;
+}
+
+/* Stop-and-copy: everything with the VM paused (it stays paused: the caller decides). */
+static int send_paused(struct vm *vm, int fd, struct migration_stats *stats, char *err,
+		       size_t err_len)
+{
+	uint64_t start = now_ms();
+	int rc = send_head(vm, fd, err, err_len);
+	rc = rc ?: send_all_memory(vm, fd, err, err_len);
+	rc = rc ?: send_tail(vm, fd, err, err_len);
+	rc = rc ?: hand_over(fd, err, err_len);
+	stats->memory_bytes = vm->config->memory;
+	stats->downtime_ms = now_ms() - start;
+	return rc;
+}
+
+int migration_send(struct vm *vm, int fd, uint64_t downtime_ms, struct migration_stats *stats,
+		   char *err, size_t err_len)
+{
+	uint64_t start = now_ms();
+	*stats = (struct migration_stats){0};
+	pthread_mutex_lock(&vm->lock);
+	bool was_paused = vm->paused;
+	pthread_mutex_unlock(&vm->lock);
+	int rc;
+	if (!was_paused && can_precopy(vm)) {
+		rc = send_precopy(vm, fd, downtime_ms, stats, err, err_len);
+	} else {
+		char ignored[128];
+		rc = was_paused ? 0 : vm_pause(vm, err, err_len);
+		if (rc == 0) {
+			rc = send_paused(vm, fd, stats, err, err_len);
+			if (rc < 0 && !was_paused)
+				vm_resume(vm, ignored, sizeof(ignored));
+		}
+	}
+	stats->ms = now_ms() - start;
+	return rc;
 }
 
 /* ---- destination ---- */
@@ -303,7 +508,7 @@ static int receive_state(struct vm *vm, int fd, char *err, size_t err_len)
 		if (state_stream_read_section(fd, &section, &storage, err, err_len) < 0)
 			return -1;
 		int rc = 0;
-		if (section.kind == STREAM_MEMORY && !records)
+		if ((section.kind == STREAM_MEMORY || section.kind == STREAM_PAGES) && !records)
 			rc = receive_memory(vm, &section, err, err_len);
 		else if (section.kind == STREAM_RECORDS && !records)
 			rc = vm_load_state(vm, section.payload, section.length, err, err_len);

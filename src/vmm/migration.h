@@ -12,6 +12,7 @@
 #include "vmm/config.h"
 #include "vmm/vm.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,14 +22,21 @@ int migration_connect(const char *uri, char *err, size_t err_len);
 int migration_accept(const char *uri, char *err, size_t err_len);
 
 struct migration_stats {
-	uint64_t memory_bytes; /* guest RAM sent (all of it: zero pages are elided on the wire) */
+	bool precopy;	       /* RAM went over while the VM ran (else: all of it paused) */
+	unsigned rounds;       /* pre-copy rounds after the first full copy */
+	uint64_t memory_bytes; /* guest RAM scanned or sent, page bytes before compression */
 	uint64_t ms;	       /* from the first byte to the destination's "ready" */
+	uint64_t downtime_ms;  /* from the final pause to the destination's "ready" */
 };
 
-/* Source: sends `vm`, which is paused, over fd and hands it over. Returns 0 once the
- * destination has it (the caller must stop this VM without running it again), or -1 with one
- * sentence in err (the caller resumes it). */
-int migration_send(struct vm *vm, int fd, struct migration_stats *stats, char *err, size_t err_len);
+/* Source: sends `vm` over fd and hands it over. A running VM whose accelerator logs dirty
+ * pages (KVM) and that has no NIC is copied while it runs (pre-copy: a full copy, then the
+ * pages written meanwhile, round after round, until what is left would take no longer than
+ * `downtime_ms` to send), then paused for the rest; otherwise it is paused for the whole copy.
+ * Returns 0 once the destination has it (the caller must stop this VM without running it
+ * again), or -1 with one sentence in err: the VM is then as it was (running or paused). */
+int migration_send(struct vm *vm, int fd, uint64_t downtime_ms, struct migration_stats *stats,
+		   char *err, size_t err_len);
 
 /* Destination: reads the stream's header and configuration into `config` (config_init'ed),
  * then applies the command line's own settings (`local`: a new --api-socket, --console) on

@@ -367,40 +367,37 @@ static int api_snapshot(void *opaque, struct api_snapshot *snapshot, char *err, 
 	return 0;
 }
 
-/* Pauses the VM unless it is paused, sends it to the destination and, once that has taken it,
- * stops this one (exit status 0); when it did not, the VM runs on here as it was. */
+/* Sends the VM to the destination (migration_send pauses it as it needs) and, once that has
+ * taken it, stops this one (exit status 0); when it did not, the VM goes on here as it was. */
 static int api_migrate(void *opaque, struct api_migrate *migrate, char *err, size_t err_len)
 {
 	struct session *s = opaque;
 	struct vm *vm = lock_current_vm(s, err, err_len);
 	if (!vm)
 		return -1;
-	pthread_mutex_lock(&vm->lock);
-	bool was_paused = vm->paused;
-	pthread_mutex_unlock(&vm->lock);
 	int fd = migration_connect(migrate->uri, err, err_len);
-	if (fd < 0 || (!was_paused && vm_pause(vm, err, err_len) < 0)) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0) {
 		pthread_mutex_unlock(&s->lock);
 		return -1;
 	}
 	log_info("migrating the VM to %s", migrate->uri);
 	struct migration_stats stats;
-	int rc = migration_send(vm, fd, &stats, err, err_len);
+	int rc = migration_send(vm, fd, migrate->max_downtime_ms, &stats, err, err_len);
 	close(fd);
-	char ignored[128];
-	if (rc < 0 && !was_paused)
-		vm_resume(vm, ignored, sizeof(ignored));
 	pthread_mutex_unlock(&s->lock);
 	if (rc < 0) {
 		log_warn("%s", err);
 		return -1;
 	}
 	migrate->ms = stats.ms;
+	migrate->downtime_ms = stats.downtime_ms;
+	migrate->rounds = stats.rounds;
+	migrate->precopy = stats.precopy;
 	migrate->memory_bytes = stats.memory_bytes;
-	log_info("the VM moved to %s in %llu ms; stopping here", migrate->uri,
-		 (unsigned long long)stats.ms);
+	log_info("the VM moved to %s in %llu ms (%s, paused for %llu ms, %u rounds); stopping here",
+		 migrate->uri, (unsigned long long)stats.ms,
+		 stats.precopy ? "copied while running" : "copied paused",
+		 (unsigned long long)stats.downtime_ms, stats.rounds);
 	stop_current(s, VM_STOP_QUIT, 0);
 	return 0;
 }

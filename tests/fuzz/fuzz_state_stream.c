@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				;
 			continue;
 		}
-		if (section.kind != STREAM_MEMORY)
+		if (section.kind != STREAM_MEMORY && section.kind != STREAM_PAGES)
 			continue; /* a configuration: JSON, parsed by jansson */
 		uint64_t gpa, bytes;
 		state_stream_memory_range(&section, &gpa, &bytes);

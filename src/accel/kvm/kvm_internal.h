@@ -40,6 +40,7 @@ struct accel_vm {
 	 */
 	uint32_t clock_flags;
 	unsigned nr_memory_slots; /* KVM memory slots 0.. in use, one per map_memory region */
+	struct kvm_userspace_memory_region slots[KVM_MAX_MEMORY_SLOTS]; /* as registered */
 	/* KVM on AMD SVM (kvm_amd): its shutdown intercept INITs the vCPU, since the VMCB is
 	 * undefined after a SHUTDOWN, so a triple fault leaves no guest registers behind. */
 	bool shutdown_resets_vcpu;
@@ -67,6 +68,10 @@ int kvm_vcpu_create(struct accel_vm *vm, unsigned index, const struct accel_vcpu
 		    struct accel_vcpu **out);
 void kvm_vcpu_destroy(struct accel_vcpu *vcpu);
 int kvm_vcpu_run(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
+/* kvm_dirty_log.c: the accel_ops dirty log. */
+int kvm_dirty_log_start(struct accel_vm *vm);
+int kvm_dirty_log_fetch(struct accel_vm *vm, uint64_t gpa, uint64_t size, uint64_t *bitmap);
+void kvm_dirty_log_stop(struct accel_vm *vm);
 int kvm_vcpu_settle(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
 void kvm_vcpu_kick(struct accel_vcpu *vcpu);
 int kvm_setup_cpuid(struct accel_vcpu *vcpu);

@@ -228,7 +228,7 @@ static int kvm_map_memory(struct accel_vm *vm, uint64_t gpa, uint64_t size, void
 	};
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		return -errno;
-	vm->nr_memory_slots++;
+	vm->slots[vm->nr_memory_slots++] = region;
 	return 0;
 }
 
@@ -305,4 +305,7 @@ const struct accel_ops kvm_accel_ops = {
     .vcpu_kick = kvm_vcpu_kick,
     .vm_stats = kvm_collect_stats,
     .guest_cpuid = kvm_guest_cpuid,
+    .dirty_log_start = kvm_dirty_log_start,
+    .dirty_log_fetch = kvm_dirty_log_fetch,
+    .dirty_log_stop = kvm_dirty_log_stop,
 };

@@ -1,9 +1,12 @@
 # Migration between two gureum processes (`gureum ctl SOCK migrate URI`, `gureum run --incoming
 # URI`) of a guest with 2 vCPUs and a virtio-blk disk that prints a tick every 0.2 s:
 # - a migration to a URI where nobody listens is refused and the VM runs on where it was;
-# - over a unix socket: the source exits 0 once the destination has the VM, and there the
-#   ticks go on from the source's last one (no reboot), 8 MiB of RAM data and 16 MiB written
-#   to the disk read back with the sha256 the guest took before, and the shell answers;
+# - over a unix socket, while the guest keeps rewriting 4 MiB of RAM: under KVM the RAM is
+#   copied while the VM runs (pre-copy over KVM's dirty log) and the VM is paused only for the
+#   last round, a shorter time than the migration; on the software CPU it is paused for the
+#   whole copy. The source exits 0 once the destination has the VM, and there the ticks go on
+#   from the source's last one (no reboot), 8 MiB of RAM data and 16 MiB written to the disk
+#   read back with the sha256 the guest took before, and the shell answers;
 # - then on again over TCP (127.0.0.1) to a third process, which also runs it on.
 # (No NIC here: both ends would open the same tap on one host; across hosts each has its own.)
 # lab-smp: 2
@@ -28,10 +31,14 @@ incoming() {
 		sleep 0.1
 	done
 }
-# migrate SOCK URI: moves the VM behind SOCK; MIG_MS is the time it reports.
+# migrate SOCK URI: moves the VM behind SOCK; MIG_MS, MIG_DOWN, MIG_ROUNDS, MIG_PRECOPY are
+# what it reports.
 migrate() {
 	out=$(/lab/bin/gureum ctl --json "$1" migrate "$2") || lab_fail "migrate to $2 failed: $out"
 	MIG_MS=$(echo "$out" | sed -n 's/.*"ms":\([0-9]*\).*/\1/p')
+	MIG_DOWN=$(echo "$out" | sed -n 's/.*"downtime_ms":\([0-9]*\).*/\1/p')
+	MIG_ROUNDS=$(echo "$out" | sed -n 's/.*"rounds":\([0-9]*\).*/\1/p')
+	MIG_PRECOPY=$(echo "$out" | sed -n 's/.*"precopy":\([a-z]*\).*/\1/p')
 }
 # src_exit DIR: the exit status of the VMM whose vm_start directory is DIR.
 src_exit() {
@@ -53,10 +60,19 @@ out=$(/lab/bin/gureum ctl --json $S1 migrate unix:/run/nobody.sock) && lab_fail 
 echo "$out" | grep -q 'cannot connect' || lab_fail "a migration to nowhere: unexpected reply $out"
 wait_console '^TICK ' $(($(grep -a -c '^TICK ' "$VM/console") + 3)) 30 || lab_fail "the VM stopped after a refused migration"
 
+vm_send "(while true; do dd if=/dev/urandom of=/tmp/churn bs=1M count=4 2>/dev/null; done) &"
 SRC=$VM
 incoming vmig2 unix:/run/vm-mig.sock $S2
 migrate $S1 unix:/run/vm-mig.sock
 ms1=$MIG_MS
+if [ "${LAB_DIRECT:-0}" = 1 ]; then
+	[ "$MIG_PRECOPY" = false ] || lab_fail "the software CPU has no dirty log, yet precopy=$MIG_PRECOPY"
+	how="paused for all ${MIG_DOWN} ms"
+else
+	[ "$MIG_PRECOPY" = true ] || lab_fail "KVM's migration did not copy while running: $out"
+	[ "$MIG_DOWN" -lt "$MIG_MS" ] || lab_fail "the pause ($MIG_DOWN ms) was not shorter than the migration ($MIG_MS ms)"
+	how="pre-copy in $MIG_ROUNDS rounds, paused ${MIG_DOWN} ms"
+fi
 [ "$(src_exit "$SRC")" = 0 ] || lab_fail "the source did not exit 0 after the migration: $(tail -3 "$SRC/stderr")"
 last=$(ticks_in "$SRC" | tail -n1)
 wait_console '^TICK ' 3 60 || lab_fail "no ticks on the destination: $(tail -3 "$VM/stderr")"
@@ -80,4 +96,4 @@ vm_run 30 'echo moved-$((6*7))' | grep -q moved-42 || lab_fail "the guest does n
 vm_wait_exit 60 >/dev/null
 vm_kill
 rm -f "$DISK"
-lab_pass "a migration to nowhere refused (the VM ran on); unix migration in ${ms1} ms, TCP in ${ms2} ms; ticks, RAM and disk intact, sources exited 0"
+lab_pass "a migration to nowhere refused (the VM ran on); unix migration in ${ms1} ms ($how) under a 4 MiB rewrite loop, TCP in ${ms2} ms; ticks, RAM and disk intact, sources exited 0"

@@ -248,3 +248,60 @@ Test(state_stream, read_as_it_arrives_section_by_section)
 	free(buf);
 	free(s.ram);
 }
+
+struct pages_sample {
+	uint8_t *ram;
+	uint64_t *which;
+};
+
+static void write_some_pages(int fd, void *opaque)
+{
+	struct pages_sample *p = opaque;
+	char err[200];
+	cr_assert_eq(state_stream_write_header(fd, err, sizeof(err)), 0);
+	cr_assert_eq(
+	    state_stream_write_pages(fd, 0, p->ram, 1024ull * PAGE, p->which, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(state_stream_write_end(fd, err, sizeof(err)), 0);
+}
+
+/* A migration's later round: only the named pages travel (a zero page too, as it may have
+ * been written to zero), and loading leaves every other page as it was. */
+Test(state_stream, pages_sections_carry_only_the_named_pages)
+{
+	struct pages_sample p = {.ram = calloc(1024, PAGE), .which = calloc(16, 8)};
+	for (unsigned i = 0; i < 1024; i++)
+		memset(p.ram + (size_t)i * PAGE, i % 5 ? (int)(i & 0xff) | 1 : 0, PAGE);
+	unsigned named[] = {3, 5, 600, 1023}; /* 5 is a zero page */
+	for (unsigned i = 0; i < 4; i++)
+		p.which[named[i] / 64] |= 1ULL << (named[i] % 64);
+	size_t len;
+	uint8_t *buf = capture(write_some_pages, &p, &len);
+	struct state_stream stream;
+	char err[200];
+	cr_assert_eq(state_stream_check(buf, len, &stream, err, sizeof(err)), 0, "%s", err);
+	uint8_t *dst = malloc(1024ull * PAGE);
+	memset(dst, 0xee, 1024ull * PAGE);
+	struct state_section section;
+	unsigned sections = 0;
+	while (state_stream_next(&stream, &section)) {
+		cr_assert_eq(section.kind, STREAM_PAGES);
+		uint64_t gpa, size;
+		state_stream_memory_range(&section, &gpa, &size);
+		cr_assert_eq(state_stream_load_memory(&section, dst + gpa, size, err, sizeof(err)),
+			     0, "%s", err);
+		sections++;
+	}
+	cr_assert_eq(sections, 2, "one section per 2 MiB with pages in it");
+	for (unsigned i = 0; i < 1024; i++) {
+		bool is_named = i == 3 || i == 5 || i == 600 || i == 1023;
+		const uint8_t *want = is_named ? p.ram + (size_t)i * PAGE : NULL;
+		for (unsigned b = 0; b < PAGE; b += 511)
+			cr_assert_eq(dst[(size_t)i * PAGE + b], want ? want[b] : 0xee,
+				     "page %u byte %u", i, b);
+	}
+	free(dst);
+	free(buf);
+	free(p.ram);
+	free(p.which);
+}

@@ -21,7 +21,8 @@ struct fake_vm {
 	int balloon_calls, quit_calls;
 	bool paused;
 	uint64_t balloon_bytes;
-	int snapshot_calls;
+	int snapshot_calls, migrate_calls;
+	uint64_t migrate_downtime;
 	char snapshot_dir[256];
 	bool snapshot_resume;
 	bool refuse; /* every operation fails, as between two boots */
@@ -116,6 +117,22 @@ static int fake_snapshot(void *opaque, struct api_snapshot *snapshot, char *err,
 	return 0;
 }
 
+static int fake_migrate(void *opaque, struct api_migrate *migrate, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len, "migration: cannot connect to %s", migrate->uri);
+		return -1;
+	}
+	vm->migrate_calls++;
+	vm->migrate_downtime = migrate->max_downtime_ms;
+	migrate->ms = 900;
+	migrate->downtime_ms = 40;
+	migrate->rounds = 3;
+	migrate->precopy = true;
+	return 0;
+}
+
 static struct fake_vm vm;
 static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .balloon_info = fake_balloon_info,
@@ -124,6 +141,7 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .pause = fake_pause,
 			     .resume = fake_resume,
 			     .snapshot = fake_snapshot,
+			     .migrate = fake_migrate,
 			     .opaque = &vm};
 
 static void reset_vm(void)
@@ -306,6 +324,34 @@ Test(api_protocol, snapshot_requests_without_a_usable_dir_are_refused_before_the
 	json_t *r = ask("{\"command\":\"snapshot\",\"dir\":\"/d\"}");
 	cr_assert_str_eq(reply_error(r), "snapshot: cannot create the directory");
 	json_decref(r);
+}
+
+Test(api_protocol, migrate_takes_a_uri_and_a_downtime_and_reports_the_pause)
+{
+	json_t *r = ask("{\"command\":\"migrate\",\"uri\":\"unix:/run/m.sock\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.migrate_downtime, API_DEFAULT_DOWNTIME_MS);
+	cr_assert_eq(json_integer_value(json_object_get(r, "downtime_ms")), 40);
+	cr_assert_eq(json_integer_value(json_object_get(r, "rounds")), 3);
+	cr_assert(json_is_true(json_object_get(r, "precopy")));
+	json_decref(r);
+	r = ask("{\"command\":\"migrate\",\"uri\":\"tcp:h:1\",\"downtime_ms\":50}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.migrate_downtime, 50);
+	json_decref(r);
+	const char *bad[] = {
+	    "{\"command\":\"migrate\"}",
+	    "{\"command\":\"migrate\",\"uri\":\"ftp:x\"}",
+	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"downtime_ms\":0}",
+	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"downtime_ms\":\"5\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = ask(bad[i]);
+		cr_assert_not(reply_ok(r), "accepted: %s", bad[i]);
+		cr_assert(strstr(reply_error(r), "migrate: "), "%s", reply_error(r));
+		json_decref(r);
+	}
+	cr_assert_eq(vm.migrate_calls, 2);
 }
 
 Test(api_protocol, malformed_requests_get_error_replies)
