@@ -21,6 +21,10 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 					size_t err_len);
 
 /* virtio-rng: entropy from getrandom(). */
+/* Sends one RARP announcement of the card's MAC from its tap (after a migration or restore).
+ * 0 or -errno. */
+int virtio_net_announce(struct virtio_device *d);
+
 struct virtio_device *virtio_rng_create(char *err, size_t err_len);
 
 /* Where virtio-console's output goes (the board: the VM's console). Called on the device

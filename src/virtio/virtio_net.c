@@ -718,6 +718,24 @@ static const struct virtio_device_ops net_ops = {
 /* A stable, locally administered unicast MAC: 52:54:00 (QEMU's customary prefix) and three
  * bytes of an FNV-1a hash of the tap name and the card's index, so a guest sees the same
  * address on every run with the same command line. */
+/* A RARP request from the guest's MAC (what QEMU's announce-self sends): switches and bridges
+ * on the way learn where the MAC is now, so frames for a VM that moved (a migration, a
+ * restore on another host) reach it at once instead of after its next transmission. */
+int virtio_net_announce(struct virtio_device *d)
+{
+	struct virtio_net *net = (struct virtio_net *)d;
+	uint8_t frame[TAP_VNET_HDR_SIZE + 60] = {0}; /* the header asks for no offload */
+	uint8_t *eth = frame + TAP_VNET_HDR_SIZE, *rarp = eth + 14;
+	memset(eth, 0xff, 6);
+	memcpy(eth + 6, net->config.mac, 6);
+	eth[12] = 0x80, eth[13] = 0x35;				    /* ETH_P_RARP */
+	static const uint8_t request[8] = {0, 1, 8, 0, 6, 4, 0, 3}; /* Ethernet, IPv4, op 3 */
+	memcpy(rarp, request, sizeof(request));
+	memcpy(rarp + 8, net->config.mac, 6);  /* sender MAC; sender IP 0 */
+	memcpy(rarp + 18, net->config.mac, 6); /* target MAC; target IP 0 */
+	return write(net->tap_fd, frame, sizeof(frame)) == (ssize_t)sizeof(frame) ? 0 : -errno;
+}
+
 static void derive_mac(const char *tap, unsigned index, uint8_t mac[6])
 {
 	uint32_t h = 2166136261u;

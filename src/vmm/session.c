@@ -172,6 +172,24 @@ static void print_stats(struct session *s, struct vm *vm)
 	print_virtio_stats(vm);
 }
 
+/* A VM that went on from a snapshot or a migration may be on another host now: each NIC
+ * announces the guest's MAC three times, 100 ms apart (a switch that missed one as its port
+ * came up learns from the next), while the guest runs. */
+static void announce_nics(struct vm *vm)
+{
+	for (unsigned round = 0; round < 3; round++) {
+		if (round)
+			nanosleep(&(struct timespec){.tv_nsec = 100000000}, NULL);
+		for (unsigned i = 0; i < vm->nr_virtio; i++) {
+			struct virtio_device *d = virtio_pci_device(vm->virtio[i]);
+			int rc = d->device_id == VIRTIO_ID_NET ? virtio_net_announce(d) : 0;
+			if (rc < 0 && round == 0)
+				log_warn("%s: announcing the guest's MAC failed: %s", d->name,
+					 strerror(-rc));
+		}
+	}
+}
+
 /* One power cycle. Returns the stop reason; *status gets the exit status. */
 static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *accel, int *status)
 {
@@ -203,6 +221,8 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 	enum vm_stop_reason reason = VM_STOP_ERROR;
 	if (vm_start(vm, err, sizeof(err)) < 0)
 		log_error("%s", err);
+	else if (origin)
+		announce_nics(vm);
 	reason = vm_wait(vm);
 	*status = vm->exit_status;
 	console_set_sink(&s->console, NULL);

@@ -4,7 +4,8 @@
 #   prints a tick every 0.2 s; the snapshot is taken with --stay-paused, then the VMM quits;
 # - the restored VM goes on from there: the ticks continue from the last one before the
 #   snapshot (not from 1: no reboot), the RAM data and the disk read back with the sha256 the
-#   guest computed before, the guest pings L1; the guest's wall clock's offset from L1's is
+#   guest computed before, the NIC announces the guest's MAC (3 RARP frames reach the tap
+#   before the guest sends anything), the guest pings L1; the guest's wall clock's offset from L1's is
 #   reported (a measurement: see docs/snapshot-format.md on time after a restore);
 # - a snapshot of the running restored VM (it keeps running) restores again;
 # - a corrupted state file and a restore with another --memory are refused with one line each
@@ -64,7 +65,11 @@ ctl quit >/dev/null || lab_fail "quit after the snapshot was refused"
 vm_kill
 sleep 3 # the guest's wall clock must catch up with these seconds after the restore
 
+rx_before=$(cat /sys/class/net/$TAP/statistics/rx_packets)
 restore vsnap-r1 "$SNAP"
+sleep 1
+announced=$(($(cat /sys/class/net/$TAP/statistics/rx_packets) - rx_before))
+[ "$announced" -ge 3 ] || lab_fail "the restored VM announced its MAC $announced times on the tap (want 3 RARP frames)"
 wait_console '^TICK ' 3 60 || lab_fail "no ticks after the restore"
 first=$(tr -d '\r' <"$VM/console" | sed -n 's/^TICK \([0-9]*\)$/\1/p' | head -n1)
 [ "$first" -gt "$at_snapshot" ] && [ "$first" -le $((at_snapshot + 2)) ] ||
