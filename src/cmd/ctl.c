@@ -34,10 +34,11 @@ static void usage(FILE *out)
 		"  status          state, vCPUs, memory and devices of the VM\n"
 		"  pause           stop the vCPUs and the devices (returns once they are)\n"
 		"  resume          let a paused VM run on\n"
-		"  migrate URI [--downtime-ms N]\n"
+		"  migrate URI [--downtime-ms N] [--compress]\n"
 		"                  move the VM to the gureum run --incoming URI listening there\n"
 		"                  (unix:PATH or tcp:HOST:PORT), pausing it for about N ms at the\n"
-		"                  end (default 300) where it can; this VMM then exits\n"
+		"                  end (default 300) where it can; --compress for slow links;\n"
+		"                  this VMM then exits\n"
 		"  snapshot DIR [--stay-paused]\n"
 		"                  pause, write the VM to DIR (gureum run --restore DIR starts it\n"
 		"                  again), then resume it unless --stay-paused\n"
@@ -64,20 +65,29 @@ static json_t *snapshot_request(int argc, char **argv)
 			 !stay_paused);
 }
 
-/* migrate URI [--downtime-ms N] */
+/* migrate URI [--downtime-ms N] [--compress] */
 static json_t *migrate_request(int argc, char **argv)
 {
-	char *end = NULL;
 	long long downtime = 300;
-	if (argc == 4 && strcmp(argv[2], "--downtime-ms") == 0)
-		downtime = strtoll(argv[3], &end, 10);
-	if ((argc != 2 && argc != 4) || (argc == 4 && (!end || *end || downtime < 1))) {
-		fprintf(stderr,
-			"gureum ctl: migrate needs a URI, then optionally --downtime-ms N\n");
+	bool compress = false, ok = argc >= 2;
+	for (int i = 2; ok && i < argc; i++) {
+		char *end = NULL;
+		if (strcmp(argv[i], "--compress") == 0)
+			compress = true;
+		else if (strcmp(argv[i], "--downtime-ms") == 0 && i + 1 < argc)
+			downtime = strtoll(argv[++i], &end, 10);
+		else
+			ok = false;
+		if (end && (*end || downtime < 1))
+			ok = false;
+	}
+	if (!ok) {
+		fprintf(stderr, "gureum ctl: migrate needs a URI, then optionally --downtime-ms N "
+				"and --compress\n");
 		return NULL;
 	}
-	return json_pack("{s:s,s:s,s:I}", "command", "migrate", "uri", argv[1], "downtime_ms",
-			 (json_int_t)downtime);
+	return json_pack("{s:s,s:s,s:I,s:b}", "command", "migrate", "uri", argv[1], "downtime_ms",
+			 (json_int_t)downtime, "compress", compress);
 }
 
 /* The request line for argv (COMMAND [ARGS]); NULL after printing a usage error. */

@@ -17,8 +17,9 @@
 #define SECTION_CRC  4
 #define PAGE_SIZE    4096u
 #define CHUNK_PAGES  512u
-#define MEMORY_HEAD  12 /* u64 gpa, u32 pages */
-#define ZSTD_LEVEL   1	/* fast: a snapshot's time matters more than its last percent */
+#define MEMORY_HEAD  12		/* u64 gpa, u32 pages (| MEMORY_RAW) */
+#define MEMORY_RAW   (1u << 31) /* the stored pages follow as they are, not in a zstd frame */
+#define ZSTD_LEVEL   1		/* fast: a snapshot's time matters more than its last percent */
 
 /* ---- writing ---- */
 
@@ -99,13 +100,14 @@ static bool page_wanted(enum state_stream_kind kind, const uint8_t *page, const 
 
 /* One memory or pages section of `pages` pages at gpa (page `first` of the bitmap `which`);
  * scratch holds the gathered pages. Writes nothing for a pages section without pages. */
-static int write_chunk(int fd, enum state_stream_kind kind, uint64_t gpa, const uint8_t *host,
-		       unsigned pages, const uint64_t *which, uint64_t first, uint8_t *scratch,
-		       void *compressed, size_t compressed_cap, char *err, size_t err_len)
+static int write_chunk(int fd, enum state_stream_kind kind, bool compress, uint64_t gpa,
+		       const uint8_t *host, unsigned pages, const uint64_t *which, uint64_t first,
+		       uint8_t *scratch, void *compressed, size_t compressed_cap, char *err,
+		       size_t err_len)
 {
 	uint8_t head[MEMORY_HEAD + CHUNK_PAGES / 8] = {0};
 	le_put(head, gpa, 8);
-	le_put(head + 8, pages, 4);
+	le_put(head + 8, pages | (compress ? 0 : MEMORY_RAW), 4);
 	size_t stored = 0;
 	for (unsigned i = 0; i < pages; i++)
 		if (page_wanted(kind, host + (size_t)i * PAGE_SIZE, which, first + i)) {
@@ -116,18 +118,22 @@ static int write_chunk(int fd, enum state_stream_kind kind, uint64_t gpa, const 
 		}
 	if (kind == STREAM_PAGES && stored == 0)
 		return 0;
+	size_t head_len = MEMORY_HEAD + (pages + 7) / 8;
+	if (!compress)
+		return write_section(fd, kind, head, head_len, scratch, stored * PAGE_SIZE, err,
+				     err_len);
 	size_t n =
 	    ZSTD_compress(compressed, compressed_cap, scratch, stored * PAGE_SIZE, ZSTD_LEVEL);
 	if (ZSTD_isError(n)) {
 		state_set_error(err, err_len, "compressing guest memory: %s", ZSTD_getErrorName(n));
 		return -1;
 	}
-	return write_section(fd, kind, head, MEMORY_HEAD + (pages + 7) / 8, compressed, n, err,
-			     err_len);
+	return write_section(fd, kind, head, head_len, compressed, n, err, err_len);
 }
 
-static int write_ram(int fd, enum state_stream_kind kind, uint64_t gpa, const uint8_t *host,
-		     uint64_t size, const uint64_t *which, char *err, size_t err_len)
+static int write_ram(int fd, enum state_stream_kind kind, bool compress, uint64_t gpa,
+		     const uint8_t *host, uint64_t size, const uint64_t *which, char *err,
+		     size_t err_len)
 {
 	if (size % PAGE_SIZE || gpa % PAGE_SIZE) {
 		state_set_error(err, err_len, "guest memory to save is not page aligned");
@@ -142,24 +148,24 @@ static int write_ram(int fd, enum state_stream_kind kind, uint64_t gpa, const ui
 	for (uint64_t at = 0; rc == 0 && at < size; at += CHUNK_PAGES * PAGE_SIZE) {
 		uint64_t left = (size - at) / PAGE_SIZE;
 		unsigned pages = left < CHUNK_PAGES ? (unsigned)left : CHUNK_PAGES;
-		rc = write_chunk(fd, kind, gpa + at, host + at, pages, which, at / PAGE_SIZE,
-				 scratch, compressed, cap, err, err_len);
+		rc = write_chunk(fd, kind, compress, gpa + at, host + at, pages, which,
+				 at / PAGE_SIZE, scratch, compressed, cap, err, err_len);
 	}
 	free(scratch);
 	free(compressed);
 	return rc;
 }
 
-int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_t size, char *err,
-			      size_t err_len)
+int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_t size,
+			      bool compress, char *err, size_t err_len)
 {
-	return write_ram(fd, STREAM_MEMORY, gpa, host, size, NULL, err, err_len);
+	return write_ram(fd, STREAM_MEMORY, compress, gpa, host, size, NULL, err, err_len);
 }
 
 int state_stream_write_pages(int fd, uint64_t gpa, const uint8_t *host, uint64_t size,
-			     const uint64_t *which, char *err, size_t err_len)
+			     const uint64_t *which, bool compress, char *err, size_t err_len)
 {
-	return write_ram(fd, STREAM_PAGES, gpa, host, size, which, err, err_len);
+	return write_ram(fd, STREAM_PAGES, compress, gpa, host, size, which, err, err_len);
 }
 
 int state_stream_write_config(int fd, const char *json, char *err, size_t err_len)
@@ -182,14 +188,24 @@ static unsigned popcount_bitmap(const uint8_t *bitmap, unsigned pages)
 	return n;
 }
 
-/* A memory section's head and frame agree: 1-512 pages, bits only for existing pages, and a
- * zstd frame that says it holds exactly the stored pages. */
+static uint32_t section_pages(const uint8_t *p)
+{
+	return (uint32_t)le_get(p + 8, 4) & ~MEMORY_RAW;
+}
+
+static bool section_raw(const uint8_t *p)
+{
+	return (uint32_t)le_get(p + 8, 4) & MEMORY_RAW;
+}
+
+/* A memory section's head and data agree: 1-512 pages, bits only for existing pages, and the
+ * stored pages as they are or a zstd frame that says it holds exactly them. */
 static bool memory_section_ok(const uint8_t *p, uint64_t len)
 {
 	if (len < MEMORY_HEAD)
 		return false;
 	uint64_t gpa = le_get(p, 8);
-	uint32_t pages = (uint32_t)le_get(p + 8, 4);
+	uint32_t pages = section_pages(p);
 	uint64_t bitmap_len = (pages + 7) / 8;
 	if (pages == 0 || pages > CHUNK_PAGES || gpa % PAGE_SIZE || len - MEMORY_HEAD < bitmap_len)
 		return false;
@@ -198,8 +214,10 @@ static bool memory_section_ok(const uint8_t *p, uint64_t len)
 		return false;
 	const uint8_t *frame = bitmap + bitmap_len;
 	size_t frame_len = len - MEMORY_HEAD - bitmap_len;
-	unsigned long long content = ZSTD_getFrameContentSize(frame, frame_len);
-	return content == (unsigned long long)popcount_bitmap(bitmap, pages) * PAGE_SIZE &&
+	unsigned long long stored = (unsigned long long)popcount_bitmap(bitmap, pages) * PAGE_SIZE;
+	if (section_raw(p))
+		return frame_len == stored;
+	return ZSTD_getFrameContentSize(frame, frame_len) == stored &&
 	       ZSTD_findFrameCompressedSize(frame, frame_len) == frame_len;
 }
 
@@ -310,27 +328,40 @@ bool state_stream_next(struct state_stream *s, struct state_section *section)
 void state_stream_memory_range(const struct state_section *section, uint64_t *gpa, uint64_t *size)
 {
 	*gpa = le_get(section->payload, 8);
-	*size = le_get(section->payload + 8, 4) * (uint64_t)PAGE_SIZE;
+	*size = section_pages(section->payload) * (uint64_t)PAGE_SIZE;
+}
+
+/* The stored pages of a checked section: in place for raw sections, else decompressed into
+ * *scratch (the caller frees it). NULL when they do not decompress. */
+static const uint8_t *stored_pages(const struct state_section *section, size_t stored,
+				   uint8_t **scratch)
+{
+	uint32_t pages = section_pages(section->payload);
+	size_t head_len = MEMORY_HEAD + (pages + 7) / 8;
+	const uint8_t *data = section->payload + head_len;
+	*scratch = NULL;
+	if (section_raw(section->payload))
+		return data;
+	*scratch = malloc(stored ? stored : 1);
+	size_t n =
+	    *scratch ? ZSTD_decompress(*scratch, stored, data, section->length - head_len) : 0;
+	return *scratch && !ZSTD_isError(n) && n == stored ? *scratch : NULL;
 }
 
 int state_stream_load_memory(const struct state_section *section, uint8_t *host, uint64_t size,
 			     char *err, size_t err_len)
 {
-	uint32_t pages = (uint32_t)le_get(section->payload + 8, 4);
+	uint32_t pages = section_pages(section->payload);
 	if (size != (uint64_t)pages * PAGE_SIZE) {
 		state_set_error(err, err_len,
 				"a memory section does not fit the place given for it");
 		return -1;
 	}
 	const uint8_t *bitmap = section->payload + MEMORY_HEAD;
-	size_t bitmap_len = (pages + 7) / 8;
 	size_t stored = popcount_bitmap(bitmap, pages) * (size_t)PAGE_SIZE;
-	uint8_t *scratch = malloc(stored ? stored : 1);
-	const uint8_t *frame = bitmap + bitmap_len;
-	size_t n = scratch ? ZSTD_decompress(scratch, stored, frame,
-					     section->length - MEMORY_HEAD - bitmap_len)
-			   : 0;
-	if (!scratch || ZSTD_isError(n) || n != stored) {
+	uint8_t *scratch;
+	const uint8_t *data = stored_pages(section, stored, &scratch);
+	if (!data) {
 		state_set_error(err, err_len,
 				"guest memory in the state stream does not decompress");
 		free(scratch);
@@ -339,7 +370,7 @@ int state_stream_load_memory(const struct state_section *section, uint8_t *host,
 	for (uint32_t i = 0, k = 0; i < pages; i++) {
 		uint8_t *page = host + (size_t)i * PAGE_SIZE;
 		if ((bitmap[i / 8] >> (i % 8)) & 1)
-			memcpy(page, scratch + (size_t)k++ * PAGE_SIZE, PAGE_SIZE);
+			memcpy(page, data + (size_t)k++ * PAGE_SIZE, PAGE_SIZE);
 		else if (section->kind == STREAM_MEMORY) /* a pages section leaves the others */
 			memset(page, 0, PAGE_SIZE);
 	}

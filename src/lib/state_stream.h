@@ -9,9 +9,10 @@
  *                   migration's later rounds: the pages written since the last round)
  *   STREAM_CONFIG:  the VM's options as a JSON object (`--config`), first in a migration
  *   STREAM_RECORDS: state records (lib/state_record.h), one after another
- *   STREAM_MEMORY:  up to 2 MiB of guest RAM: u64 guest-physical address, u32 pages (1-512),
- *                   a bitmap of the pages stored (zero pages are not), then one zstd frame
- *                   of the stored pages (the rest of the payload). One section per 2 MiB
+ *   STREAM_MEMORY:  up to 2 MiB of guest RAM: u64 guest-physical address, u32 pages (1-512;
+ *                   bit 31 set: raw), a bitmap of the pages stored (zero pages are not), then
+ *                   the stored pages: one zstd frame, or raw, as they are (the rest of the
+ *                   payload). One section per 2 MiB
  *                   keeps sections small enough to build in memory and send as they come.
  * All integers little endian. Writing goes to a file descriptor (a file or a socket);
  * reading checks a whole stream held in memory (a mapped file) before handing anything out. */
@@ -20,6 +21,7 @@
 
 #include "lib/state_record.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,14 +39,16 @@ enum state_stream_kind {
 int state_stream_write_header(int fd, char *err, size_t err_len);
 int state_stream_write_records(int fd, const struct state_writer *records, char *err,
 			       size_t err_len);
-/* The guest RAM [gpa, gpa + size) at `host`: zero pages left out, the rest zstd-compressed. */
-int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_t size, char *err,
-			      size_t err_len);
+/* The guest RAM [gpa, gpa + size) at `host`: zero pages left out, the rest zstd-compressed
+ * with `compress` (a slow link), or as they are (a fast one, where compressing would be the
+ * bottleneck). */
+int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_t size,
+			      bool compress, char *err, size_t err_len);
 /* Only the pages of [gpa, gpa + size) whose bit is set in `which` (bit i of which[i / 64] for
  * page i), zero or not, in PAGES sections (none where no bit is set): a migration's later
  * rounds, sending what the guest wrote since the last. */
 int state_stream_write_pages(int fd, uint64_t gpa, const uint8_t *host, uint64_t size,
-			     const uint64_t *which, char *err, size_t err_len);
+			     const uint64_t *which, bool compress, char *err, size_t err_len);
 int state_stream_write_config(int fd, const char *json, char *err, size_t err_len);
 int state_stream_write_end(int fd, char *err, size_t err_len);
 

@@ -11,7 +11,7 @@
  *                               -> {"ok":true,"ms":..,"memory_bytes":..,"state_bytes":..,
  *                                   "paused":false}: the VM paused, written to dir, and resumed
  *                                   unless "resume" is false or it was paused already
- *   {"command":"migrate","uri":"unix:PATH"|"tcp:HOST:PORT","downtime_ms":300}
+ *   {"command":"migrate","uri":"unix:PATH"|"tcp:HOST:PORT","downtime_ms":300,"compress":false}
  *                               -> {"ok":true,"ms":..,"downtime_ms":..,"rounds":..,
  *                                   "precopy":true,"memory_bytes":..}: the VM moved to the
  *                                   gureum run --incoming there, and this one stops
@@ -53,6 +53,7 @@ struct api_snapshot {
 struct api_migrate {
 	const char *uri;
 	uint64_t max_downtime_ms;		/* the longest pause wanted */
+	bool compress;				/* zstd the RAM on the wire */
 	uint64_t ms, memory_bytes, downtime_ms; /* out */
 	unsigned rounds;			/* out */
 	bool precopy;				/* out */

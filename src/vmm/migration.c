@@ -217,12 +217,13 @@ static int send_head(struct vm *vm, int fd, char *err, size_t err_len)
 	return rc;
 }
 
-static int send_all_memory(struct vm *vm, int fd, char *err, size_t err_len)
+static int send_all_memory(struct vm *vm, int fd, bool compress, char *err, size_t err_len)
 {
 	int rc = 0;
 	for (unsigned i = 0; rc == 0 && i < vm->mem.nr_regions; i++) {
 		const struct guest_region *r = &vm->mem.regions[i];
-		rc = state_stream_write_memory(fd, r->gpa, r->host, r->size, err, err_len);
+		rc =
+		    state_stream_write_memory(fd, r->gpa, r->host, r->size, compress, err, err_len);
 	}
 	return rc;
 }
@@ -311,12 +312,13 @@ static int dirty_collect(struct vm *vm, struct dirty_set *d, bool devices, char 
 }
 
 /* Sends d's pages and empties it. */
-static int dirty_send(struct vm *vm, int fd, struct dirty_set *d, char *err, size_t err_len)
+static int dirty_send(struct vm *vm, int fd, struct dirty_set *d, bool compress, char *err,
+		      size_t err_len)
 {
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct guest_region *r = &vm->mem.regions[i];
-		if (state_stream_write_pages(fd, r->gpa, r->host, r->size, d->bits[i], err,
-					     err_len) < 0)
+		if (state_stream_write_pages(fd, r->gpa, r->host, r->size, d->bits[i], compress,
+					     err, err_len) < 0)
 			return -1;
 		memset(d->bits[i], 0, region_words(r) * sizeof(uint64_t));
 	}
@@ -349,11 +351,12 @@ static int start_logs(struct vm *vm, char *err, size_t err_len)
 
 /* Rounds while the VM runs, until the pages left would go in `downtime_ms` at the rate seen;
  * they stay in d for the final, paused round. */
-static int precopy_rounds(struct vm *vm, int fd, uint64_t downtime_ms, struct dirty_set *d,
-			  struct migration_stats *stats, char *err, size_t err_len)
+static int precopy_rounds(struct vm *vm, int fd, const struct migration_options *options,
+			  struct dirty_set *d, struct migration_stats *stats, char *err,
+			  size_t err_len)
 {
 	uint64_t start = now_ms();
-	if (send_all_memory(vm, fd, err, err_len) < 0)
+	if (send_all_memory(vm, fd, options->compress, err, err_len) < 0)
 		return -1;
 	stats->memory_bytes = vm->config->memory;
 	uint64_t elapsed = now_ms() - start + 1, sent = vm->config->memory;
@@ -361,10 +364,10 @@ static int precopy_rounds(struct vm *vm, int fd, uint64_t downtime_ms, struct di
 		if (dirty_collect(vm, d, false, err, err_len) < 0)
 			return -1;
 		uint64_t bytes = d->pages * 4096;
-		if (bytes * elapsed / sent <= downtime_ms) /* at the last round's rate */
+		if (bytes * elapsed / sent <= options->downtime_ms) /* at the last round's rate */
 			break;
 		start = now_ms();
-		if (dirty_send(vm, fd, d, err, err_len) < 0)
+		if (dirty_send(vm, fd, d, options->compress, err, err_len) < 0)
 			return -1;
 		elapsed = now_ms() - start + 1, sent = bytes;
 		stats->memory_bytes += bytes;
@@ -373,8 +376,8 @@ static int precopy_rounds(struct vm *vm, int fd, uint64_t downtime_ms, struct di
 }
 
 /* The final round: paused, the rest of the pages, every page a device wrote, the records. */
-static int final_round(struct vm *vm, int fd, struct dirty_set *d, struct migration_stats *stats,
-		       char *err, size_t err_len)
+static int final_round(struct vm *vm, int fd, bool compress, struct dirty_set *d,
+		       struct migration_stats *stats, char *err, size_t err_len)
 {
 	if (vm_pause(vm, err, err_len) < 0)
 		return -1;
@@ -382,15 +385,15 @@ static int final_round(struct vm *vm, int fd, struct dirty_set *d, struct migrat
 	if (dirty_collect(vm, d, true, err, err_len) < 0)
 		return -1;
 	stats->memory_bytes += d->pages * 4096;
-	if (dirty_send(vm, fd, d, err, err_len) < 0 || send_tail(vm, fd, err, err_len) < 0 ||
-	    hand_over(fd, err, err_len) < 0)
+	if (dirty_send(vm, fd, d, compress, err, err_len) < 0 ||
+	    send_tail(vm, fd, err, err_len) < 0 || hand_over(fd, err, err_len) < 0)
 		return -1;
 	stats->downtime_ms = now_ms() - paused_at;
 	return 0;
 }
 
-static int send_precopy(struct vm *vm, int fd, uint64_t downtime_ms, struct migration_stats *stats,
-			char *err, size_t err_len)
+static int send_precopy(struct vm *vm, int fd, const struct migration_options *options,
+			struct migration_stats *stats, char *err, size_t err_len)
 {
 	struct dirty_set d;
 	if (dirty_alloc(vm, &d) < 0) {
@@ -404,8 +407,8 @@ static int send_precopy(struct vm *vm, int fd, uint64_t downtime_ms, struct migr
 	}
 	stats->precopy = true;
 	int rc = send_head(vm, fd, err, err_len);
-	rc = rc ?: precopy_rounds(vm, fd, downtime_ms, &d, stats, err, err_len);
-	rc = rc ?: final_round(vm, fd, &d, stats, err, err_len);
+	rc = rc ?: precopy_rounds(vm, fd, options, &d, stats, err, err_len);
+	rc = rc ?: final_round(vm, fd, options->compress, &d, stats, err, err_len);
 	/* The logs end with the devices quiet: paused now, or paused for it. */
 	char ignored[128];
 	bool paused_here = rc < 0 && vm_pause(vm, ignored, sizeof(ignored)) == 0;
@@ -418,12 +421,12 @@ static int send_precopy(struct vm *vm, int fd, uint64_t downtime_ms, struct migr
 }
 
 /* Stop-and-copy: everything with the VM paused (it stays paused: the caller decides). */
-static int send_paused(struct vm *vm, int fd, struct migration_stats *stats, char *err,
-		       size_t err_len)
+static int send_paused(struct vm *vm, int fd, bool compress, struct migration_stats *stats,
+		       char *err, size_t err_len)
 {
 	uint64_t start = now_ms();
 	int rc = send_head(vm, fd, err, err_len);
-	rc = rc ?: send_all_memory(vm, fd, err, err_len);
+	rc = rc ?: send_all_memory(vm, fd, compress, err, err_len);
 	rc = rc ?: send_tail(vm, fd, err, err_len);
 	rc = rc ?: hand_over(fd, err, err_len);
 	stats->memory_bytes = vm->config->memory;
@@ -431,8 +434,8 @@ static int send_paused(struct vm *vm, int fd, struct migration_stats *stats, cha
 	return rc;
 }
 
-int migration_send(struct vm *vm, int fd, uint64_t downtime_ms, struct migration_stats *stats,
-		   char *err, size_t err_len)
+int migration_send(struct vm *vm, int fd, const struct migration_options *options,
+		   struct migration_stats *stats, char *err, size_t err_len)
 {
 	uint64_t start = now_ms();
 	*stats = (struct migration_stats){0};
@@ -441,12 +444,12 @@ int migration_send(struct vm *vm, int fd, uint64_t downtime_ms, struct migration
 	pthread_mutex_unlock(&vm->lock);
 	int rc;
 	if (!was_paused && can_precopy(vm)) {
-		rc = send_precopy(vm, fd, downtime_ms, stats, err, err_len);
+		rc = send_precopy(vm, fd, options, stats, err, err_len);
 	} else {
 		char ignored[128];
 		rc = was_paused ? 0 : vm_pause(vm, err, err_len);
 		if (rc == 0) {
-			rc = send_paused(vm, fd, stats, err, err_len);
+			rc = send_paused(vm, fd, options->compress, stats, err, err_len);
 			if (rc < 0 && !was_paused)
 				vm_resume(vm, ignored, sizeof(ignored));
 		}

@@ -29,14 +29,19 @@ struct migration_stats {
 	uint64_t downtime_ms;  /* from the final pause to the destination's "ready" */
 };
 
+struct migration_options {
+	uint64_t downtime_ms; /* the longest pause wanted (pre-copy) */
+	bool compress;	      /* zstd the RAM: for links slower than compression (~400 MB/s) */
+};
+
 /* Source: sends `vm` over fd and hands it over. A running VM whose accelerator logs dirty
  * pages (KVM) and that has no NIC is copied while it runs (pre-copy: a full copy, then the
  * pages written meanwhile, round after round, until what is left would take no longer than
- * `downtime_ms` to send), then paused for the rest; otherwise it is paused for the whole copy.
- * Returns 0 once the destination has it (the caller must stop this VM without running it
+ * `options->downtime_ms` to send), then paused for the rest; otherwise it is paused for the whole
+ * copy. Returns 0 once the destination has it (the caller must stop this VM without running it
  * again), or -1 with one sentence in err: the VM is then as it was (running or paused). */
-int migration_send(struct vm *vm, int fd, uint64_t downtime_ms, struct migration_stats *stats,
-		   char *err, size_t err_len);
+int migration_send(struct vm *vm, int fd, const struct migration_options *options,
+		   struct migration_stats *stats, char *err, size_t err_len);
 
 /* Destination: reads the stream's header and configuration into `config` (config_init'ed),
  * then applies the command line's own settings (`local`: a new --api-socket, --console) on

@@ -402,7 +402,9 @@ static int api_migrate(void *opaque, struct api_migrate *migrate, char *err, siz
 	}
 	log_info("migrating the VM to %s", migrate->uri);
 	struct migration_stats stats;
-	int rc = migration_send(vm, fd, migrate->max_downtime_ms, &stats, err, err_len);
+	struct migration_options options = {.downtime_ms = migrate->max_downtime_ms,
+					    .compress = migrate->compress};
+	int rc = migration_send(vm, fd, &options, &stats, err, err_len);
 	close(fd);
 	pthread_mutex_unlock(&s->lock);
 	if (rc < 0) {

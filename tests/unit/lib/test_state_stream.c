@@ -29,13 +29,14 @@ static uint8_t *capture(void (*write)(int fd, void *opaque), void *opaque, size_
 struct sample {
 	uint8_t *ram;
 	uint64_t size;
+	bool compress;
 };
 
 /* RAM of 770 pages (two full chunks and a short one): every third page zero, the others a
  * pattern. */
 static struct sample make_sample(void)
 {
-	struct sample s = {.size = 770ull * PAGE};
+	struct sample s = {.size = 770ull * PAGE, .compress = true};
 	s.ram = aligned_alloc(PAGE, s.size);
 	for (uint64_t p = 0; p < s.size / PAGE; p++)
 		for (unsigned i = 0; i < PAGE; i++)
@@ -54,8 +55,9 @@ static void write_sample(int fd, void *opaque)
 	state_record_end(&w);
 	cr_assert_eq(state_stream_write_header(fd, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(state_stream_write_records(fd, &w, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(state_stream_write_memory(fd, 0x100000, s->ram, s->size, err, sizeof(err)), 0,
-		     "%s", err);
+	cr_assert_eq(
+	    state_stream_write_memory(fd, 0x100000, s->ram, s->size, s->compress, err, sizeof(err)),
+	    0, "%s", err);
 	cr_assert_eq(state_stream_write_end(fd, err, sizeof(err)), 0, "%s", err);
 	state_writer_free(&w);
 }
@@ -108,9 +110,38 @@ static void write_zero_ram(int fd, void *opaque)
 	char err[200];
 	uint8_t *ram = calloc(1, 4u << 20);
 	cr_assert_eq(state_stream_write_header(fd, err, sizeof(err)), 0);
-	cr_assert_eq(state_stream_write_memory(fd, 0, ram, 4u << 20, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_memory(fd, 0, ram, 4u << 20, true, err, sizeof(err)), 0);
 	cr_assert_eq(state_stream_write_end(fd, err, sizeof(err)), 0);
 	free(ram);
+}
+
+/* Uncompressed (a fast migration link): the same pages come back. */
+Test(state_stream, raw_memory_comes_back)
+{
+	struct sample s = make_sample();
+	s.compress = false;
+	size_t len;
+	uint8_t *buf = capture(write_sample, &s, &len);
+	struct state_stream stream;
+	char err[200];
+	cr_assert_eq(state_stream_check(buf, len, &stream, err, sizeof(err)), 0, "%s", err);
+	cr_assert_gt(len, 500ull * PAGE, "the non-zero pages travel uncompressed");
+	uint8_t *ram = malloc(s.size);
+	memset(ram, 0xaa, s.size);
+	struct state_section section;
+	while (state_stream_next(&stream, &section)) {
+		if (section.kind != STREAM_MEMORY)
+			continue;
+		uint64_t gpa, size;
+		state_stream_memory_range(&section, &gpa, &size);
+		cr_assert_eq(state_stream_load_memory(&section, ram + (gpa - 0x100000), size, err,
+						      sizeof(err)),
+			     0, "%s", err);
+	}
+	cr_assert_eq(memcmp(ram, s.ram, s.size), 0, "guest memory differs after a raw round trip");
+	free(ram);
+	free(buf);
+	free(s.ram);
 }
 
 Test(state_stream, zero_pages_are_left_out)
@@ -137,7 +168,7 @@ static void write_small(int fd, void *opaque)
 	state_record_end(&w);
 	cr_assert_eq(state_stream_write_header(fd, err, sizeof(err)), 0);
 	cr_assert_eq(state_stream_write_records(fd, &w, err, sizeof(err)), 0);
-	cr_assert_eq(state_stream_write_memory(fd, 0, ram, sizeof(ram), err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_memory(fd, 0, ram, sizeof(ram), true, err, sizeof(err)), 0);
 	cr_assert_eq(state_stream_write_end(fd, err, sizeof(err)), 0);
 	state_writer_free(&w);
 }
@@ -252,6 +283,7 @@ Test(state_stream, read_as_it_arrives_section_by_section)
 struct pages_sample {
 	uint8_t *ram;
 	uint64_t *which;
+	bool compress;
 };
 
 static void write_some_pages(int fd, void *opaque)
@@ -259,9 +291,9 @@ static void write_some_pages(int fd, void *opaque)
 	struct pages_sample *p = opaque;
 	char err[200];
 	cr_assert_eq(state_stream_write_header(fd, err, sizeof(err)), 0);
-	cr_assert_eq(
-	    state_stream_write_pages(fd, 0, p->ram, 1024ull * PAGE, p->which, err, sizeof(err)), 0,
-	    "%s", err);
+	cr_assert_eq(state_stream_write_pages(fd, 0, p->ram, 1024ull * PAGE, p->which, p->compress,
+					      err, sizeof(err)),
+		     0, "%s", err);
 	cr_assert_eq(state_stream_write_end(fd, err, sizeof(err)), 0);
 }
 
@@ -269,7 +301,8 @@ static void write_some_pages(int fd, void *opaque)
  * been written to zero), and loading leaves every other page as it was. */
 Test(state_stream, pages_sections_carry_only_the_named_pages)
 {
-	struct pages_sample p = {.ram = calloc(1024, PAGE), .which = calloc(16, 8)};
+	struct pages_sample p = {
+	    .ram = calloc(1024, PAGE), .which = calloc(16, 8), .compress = true};
 	for (unsigned i = 0; i < 1024; i++)
 		memset(p.ram + (size_t)i * PAGE, i % 5 ? (int)(i & 0xff) | 1 : 0, PAGE);
 	unsigned named[] = {3, 5, 600, 1023}; /* 5 is a zero page */

@@ -344,6 +344,7 @@ Test(api_protocol, migrate_takes_a_uri_and_a_downtime_and_reports_the_pause)
 	    "{\"command\":\"migrate\",\"uri\":\"ftp:x\"}",
 	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"downtime_ms\":0}",
 	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"downtime_ms\":\"5\"}",
+	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"compress\":\"yes\"}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		r = ask(bad[i]);
