@@ -141,7 +141,11 @@ static char *do_migrate(const struct api_ops *ops, const json_t *request)
 			 json_integer_value(downtime) > 60000))
 		return api_error_reply(
 		    "migrate: \"downtime_ms\" must be an integer from 1 to 60000");
+	const json_t *compress = json_object_get(request, "compress");
+	if (compress && !json_is_boolean(compress))
+		return api_error_reply("migrate: \"compress\" must be true or false");
 	struct api_migrate migrate = {.uri = uri,
+				      .compress = json_is_true(compress),
 				      .max_downtime_ms =
 					  downtime ? (uint64_t)json_integer_value(downtime)
 						   : API_DEFAULT_DOWNTIME_MS};
