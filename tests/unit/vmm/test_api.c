@@ -23,6 +23,7 @@ struct fake_vm {
 	uint64_t balloon_bytes;
 	int snapshot_calls, migrate_calls;
 	uint64_t migrate_downtime;
+	bool migrate_compress;
 	char snapshot_dir[256];
 	bool snapshot_resume;
 	bool refuse; /* every operation fails, as between two boots */
@@ -126,6 +127,7 @@ static int fake_migrate(void *opaque, struct api_migrate *migrate, char *err, si
 	}
 	vm->migrate_calls++;
 	vm->migrate_downtime = migrate->max_downtime_ms;
+	vm->migrate_compress = migrate->compress;
 	migrate->ms = 900;
 	migrate->downtime_ms = 40;
 	migrate->rounds = 3;
@@ -335,9 +337,12 @@ Test(api_protocol, migrate_takes_a_uri_and_a_downtime_and_reports_the_pause)
 	cr_assert_eq(json_integer_value(json_object_get(r, "rounds")), 3);
 	cr_assert(json_is_true(json_object_get(r, "precopy")));
 	json_decref(r);
-	r = ask("{\"command\":\"migrate\",\"uri\":\"tcp:h:1\",\"downtime_ms\":50}");
+	cr_assert_not(vm.migrate_compress, "raw unless asked");
+	r = ask("{\"command\":\"migrate\",\"uri\":\"tcp:h:1\",\"downtime_ms\":50,"
+		"\"compress\":true}");
 	cr_assert(reply_ok(r));
 	cr_assert_eq(vm.migrate_downtime, 50);
+	cr_assert(vm.migrate_compress);
 	json_decref(r);
 	const char *bad[] = {
 	    "{\"command\":\"migrate\"}",
