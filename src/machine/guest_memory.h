@@ -30,7 +30,7 @@ struct guest_memory {
 	struct guest_memory_observer observer; /* none: written == NULL */
 	/* While a migration runs: a bit per page of each region that a device was given to
 	 * write (guest_memory_log_*). NULL otherwise. */
-	uint64_t *_Atomic write_log[GUEST_MEMORY_MAX_REGIONS];
+	uint64_t *write_log[GUEST_MEMORY_MAX_REGIONS]; /* __atomic_* access */
 };
 
 /* Maps `ram_size` bytes of anonymous memory (lazily populated). Returns 0 or -errno. */

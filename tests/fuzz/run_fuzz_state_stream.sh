@@ -29,8 +29,8 @@ int main(int argc, char **argv)
 	state_record_end(&w);
 	return state_stream_write_header(fd, err, sizeof(err)) ||
 	       state_stream_write_records(fd, &w, err, sizeof(err)) ||
-	       state_stream_write_memory(fd, 0, ram, 4 * 4096, err, sizeof(err)) ||
-	       state_stream_write_memory(fd, 1 << 20, ram + 4 * 4096, 8 * 4096, err, sizeof(err)) ||
+	       state_stream_write_memory(fd, 0, ram, 4 * 4096, true, err, sizeof(err)) ||
+	       state_stream_write_memory(fd, 1 << 20, ram + 4 * 4096, 8 * 4096, false, err, sizeof(err)) ||
 	       state_stream_write_end(fd, err, sizeof(err));
 }
 C

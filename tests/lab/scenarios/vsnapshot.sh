@@ -1,5 +1,5 @@
 # Snapshot and restore (`gureum ctl SOCK snapshot DIR`, `gureum run --restore DIR`) of a guest
-# with 2 vCPUs, a virtio-blk disk and a virtio-net card on an L1 tap (vhost-net under KVM):
+# with 2 vCPUs (1 under KVM in the lab, see below), a virtio-blk disk and a virtio-net card on an L1 tap (vhost-net under KVM):
 # - the guest keeps 8 MiB of random data in RAM (tmpfs), has written 16 MiB to its disk, and
 #   prints a tick every 0.2 s; the snapshot is taken with --stay-paused, then the VMM quits;
 # - the restored VM goes on from there: the ticks continue from the last one before the
@@ -15,6 +15,13 @@
 . /lab/lib.sh
 require_gureum
 [ "${LAB_VMM:-gureum}" = gureum ] || lab_pass "gureum-only scenario (control socket); skipped for $LAB_VMM"
+
+# 2 vCPUs on the software CPU; 1 under KVM in L1: with 2, the L2 guest triple-faulted three
+# times in about fifteen runs during its first O_DIRECT disk write after boot, before any
+# snapshot or migration (cause unknown; suspected in L1's emulated nested SVM, see the
+# closing note of 2026-12-05). vpause keeps 2 vCPUs under KVM.
+VCPUS=1
+[ "${LAB_DIRECT:-0}" = 1 ] && VCPUS=2
 
 SOCK=/run/vm-snap.sock
 DISK=/tmp/vsnap.img
@@ -44,7 +51,7 @@ restore() {
 rm -rf "$DISK" "$SNAP" "$SNAP2"
 dd if=/dev/zero of="$DISK" bs=1M count=0 seek=64 2>/dev/null
 tap_setup $TAP
-vm_boot vsnap "$(gureum_cmd 2 "$(vm_disk_opts gureum d0 "$DISK")" "$(vm_net_opts gureum $TAP)" --api-socket $SOCK)"
+vm_boot vsnap "$(gureum_cmd $VCPUS "$(vm_disk_opts gureum d0 "$DISK")" "$(vm_net_opts gureum $TAP)" --api-socket $SOCK)"
 vm_run 30 "ip link set eth0 up && ip addr add $LAB_NET_GUEST/$LAB_NET_PREFIX dev eth0 && ping -c 1 -W 10 $LAB_NET_L1" >/dev/null ||
 	lab_fail "no network before the snapshot"
 ram_sha=$(sha_of "dd if=/dev/urandom of=/tmp/ram bs=1M count=8 2>/dev/null && sha256sum </tmp/ram")
