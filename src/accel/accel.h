@@ -65,6 +65,10 @@ struct accel_vm_config {
 	/* A named CPU model (the software accelerator: "intel-skylake", "amd-zen"); NULL: the
 	 * accelerator's default. */
 	const char *cpu_model;
+	/* CPU_FEATURE_WORDS words: the CPUID feature bits the guest may be shown (a --cpu-model,
+	 * cpu_models.h); the accelerator clears the others in every vCPU's CPUID and in what
+	 * guest_cpuid reports. NULL: everything the accelerator offers. */
+	const uint32_t *cpu_feature_keep;
 };
 
 /* Everything a vCPU needs from the VMM when the accelerator has no in-kernel irqchip

@@ -36,4 +36,20 @@ void cpu_features_decode(const uint8_t in[CPU_FEATURES_BYTES], struct cpu_featur
 int cpu_features_check(const struct cpu_features *saved, const struct cpu_features *here, char *err,
 		       size_t err_len);
 
+/* The feature called `name` (as /proc/cpuinfo says: "avx2", "sse4_2"): its word and bit.
+ * Returns 0, or -1 for a name the table lacks. */
+int cpu_feature_find(const char *name, unsigned *word, unsigned *bit);
+/* The name of a word's bit, or NULL when it has none in the table. */
+const char *cpu_feature_name(unsigned word, unsigned bit);
+/* The bits of a word that have names: those a CPU model decides (cpu_models.h). */
+uint32_t cpu_features_governed(unsigned word);
+/* "1.ecx", "7.0.ebx"...: how documents and host files name a word. */
+const char *cpu_feature_word_label(unsigned word);
+
+/* Clears, in the registers of CPUID leaf.subleaf, the feature bits `keep` lacks, and in leaf
+ * 0xD.0 the XSAVE components of the features it clears (AVX's YMM state, AVX-512's, PKRU), so
+ * a guest is offered neither a feature nor its state. */
+void cpu_features_mask_leaf(const uint32_t keep[CPU_FEATURE_WORDS], uint32_t leaf, uint32_t subleaf,
+			    uint32_t regs[4]);
+
 #endif

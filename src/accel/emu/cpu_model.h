@@ -26,6 +26,9 @@ struct emu_cpu_model {
 	uint16_t family; /* the display family (base + extended): 6, 0x17 */
 	uint8_t model;	 /* the display model (extended model << 4 | model) */
 	uint8_t stepping;
+	/* CPU_FEATURE_WORDS words: the CPUID feature bits shown (a system VM's --cpu-model);
+	 * NULL (the table's models) shows every feature the emulator has. */
+	const uint32_t *feature_keep;
 
 	/* ---- x87 pointers: FOP, FIP (with FCS) and FDP (with FDS) ----
 	 * Every non-control x87 instruction sets FIP (and FCS) to its own address; FOP and FDP

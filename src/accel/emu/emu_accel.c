@@ -3,6 +3,7 @@
  * each vCPU is given, and port I/O and MMIO go to the hooks synchronously, so vcpu_run never
  * returns IO or MMIO exits. Guest RAM is the memory the VMM maps; everything else is MMIO. */
 #include "accel/accel.h"
+#include "accel/cpu_features.h"
 #include "accel/emu/cpuid.h"
 #include "accel/emu/sys.h"
 
@@ -15,6 +16,9 @@
 
 struct accel_vm {
 	struct emu_machine *machine;
+	/* The model with a --cpu-model's feature mask (the table's models are shared). */
+	struct emu_cpu_model model;
+	uint32_t feature_keep[CPU_FEATURE_WORDS];
 	struct guest_clock own_clock;
 	uint64_t created_ns;
 	pthread_mutex_t lock;
@@ -66,7 +70,12 @@ static int emu_vm_create(const struct accel_vm_config *config, struct accel_vm *
 		guest_clock_init(&vm->own_clock, DEFAULT_TSC_HZ);
 		clock = &vm->own_clock;
 	}
-	vm->machine = emu_machine_create(model, clock, n);
+	vm->model = *model;
+	if (config->cpu_feature_keep) {
+		memcpy(vm->feature_keep, config->cpu_feature_keep, sizeof(vm->feature_keep));
+		vm->model.feature_keep = vm->feature_keep;
+	}
+	vm->machine = emu_machine_create(&vm->model, clock, n);
 	if (!vm->machine) {
 		free(vm);
 		snprintf(err, err_len, "out of memory");
@@ -308,7 +317,7 @@ static size_t emu_vm_stats(struct accel_vm *vm, struct accel_stat *stats, size_t
 
 static int emu_guest_cpuid(struct accel_vm *vm, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
-	emu_cpuid(vm->machine->model, leaf, subleaf, out);
+	emu_machine_cpuid(vm->machine, 0, 0, leaf, subleaf, out);
 	return 0;
 }
 

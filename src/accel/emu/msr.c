@@ -9,6 +9,7 @@
  * index), the invariant TSC, and the TSC's frequency: CPUID 0x15/0x16 on Intel, and the
  * hypervisor leaves 0x40000000 (signature "GureumGureum", max leaf 0x40000010) and 0x40000010
  * (TSC and LAPIC-timer kHz, the VMware convention) for anyone who reads them. */
+#include "accel/cpu_features.h"
 #include "accel/emu/cpuid.h"
 #include "accel/emu/sys.h"
 
@@ -400,13 +401,31 @@ static uint32_t gcd32(uint64_t a, uint64_t b)
 	return (uint32_t)a;
 }
 
+/* The leaves as the machine adds to the model's (system_leaves), then the --cpu-model's mask
+ * over all of them. */
+static void system_leaves(const struct emu_machine *machine, unsigned id, uint64_t cr4,
+			  uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
+void emu_machine_cpuid(const struct emu_machine *machine, unsigned index, uint64_t cr4,
+		       uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+	system_leaves(machine, index, cr4, leaf, subleaf, out);
+	if (machine->model->feature_keep)
+		cpu_features_mask_leaf(machine->model->feature_keep, leaf, subleaf, out);
+}
+
 void emu_sys_cpuid(struct emu_cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
-	struct emu_sys *s = cpu->sys;
-	const struct emu_cpu_model *m = cpu->model;
+	emu_machine_cpuid(cpu->sys->machine, cpu->sys->index, cpu->state.cr4, leaf, subleaf, out);
+}
+
+static void system_leaves(const struct emu_machine *machine, unsigned id, uint64_t cr4,
+			  uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+	const struct emu_cpu_model *m = machine->model;
 	bool amd = m->vendor == EMU_VENDOR_AMD;
-	unsigned n = s->machine->nr_vcpus, id = s->index;
-	uint64_t tsc_hz = s->machine->clock->tsc_hz;
+	unsigned n = machine->nr_vcpus;
+	uint64_t tsc_hz = machine->clock->tsc_hz;
 	uint32_t max_basic = amd ? 0xd : 0x16;
 	if (leaf >= 0x40000000u && leaf <= 0x400000ffu) {
 		out[0] = out[1] = out[2] = out[3] = 0;
@@ -432,7 +451,7 @@ void emu_sys_cpuid(struct emu_cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_
 		out[1] = (uint32_t)id << 24 | (n > 1 ? (n & 0xff) << 16 : 0) | 8u << 8;
 		/* ECX: PCID x2APIC TSC-deadline XSAVE (OSXSAVE) hypervisor */
 		out[2] |= (1u << 17) | (1u << 21) | (1u << 24) | (1u << 26) | (1u << 31);
-		if (cpu->state.cr4 & X86_CR4_OSXSAVE)
+		if (cr4 & X86_CR4_OSXSAVE)
 			out[2] |= 1u << 27;
 		/* EDX: PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT PSE-36 CLFSH (+HTT) */
 		out[3] |= (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9) |

@@ -227,6 +227,10 @@ void emu_sys_mode_changed(struct emu_cpu *cpu);
 int emu_sys_rdmsr(struct emu_cpu *cpu, uint32_t index, uint64_t *value);
 int emu_sys_wrmsr(struct emu_cpu *cpu, uint32_t index, uint64_t value);
 void emu_sys_cpuid(struct emu_cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+/* What vCPU `index` of `machine` reads with CPUID while its CR4 is `cr4`: the model's leaves,
+ * the machine's (topology, hypervisor, system features), masked by a --cpu-model. */
+void emu_machine_cpuid(const struct emu_machine *machine, unsigned index, uint64_t cr4,
+		       uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 uint64_t emu_sys_tsc(struct emu_cpu *cpu);
 /* The MSRs a vcpu_state carries, to and from it. */
 void emu_sys_save_msrs(struct emu_cpu *cpu, struct vcpu_state *st);

@@ -1,4 +1,5 @@
 /* The kvm backend: one KVM VM with an in-kernel irqchip (LAPICs, IOAPIC, PIC) and PIT. */
+#include "accel/cpu_features.h"
 #include "accel/kvm/kvm_internal.h"
 
 #include "lib/log.h"
@@ -91,6 +92,18 @@ static int check_extensions(struct accel_vm *vm, char *err, size_t err_len)
 	vm->has_tsc_deadline =
 	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	return 0;
+}
+
+/* A CPU model: the guest is offered only the model's features (every vCPU's CPUID starts from
+ * this table, and guest_cpuid reports it). */
+static void mask_cpuid(struct kvm_cpuid2 *cpuid, const uint32_t *keep)
+{
+	for (uint32_t i = 0; i < cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+		uint32_t regs[4] = {e->eax, e->ebx, e->ecx, e->edx};
+		cpu_features_mask_leaf(keep, e->function, e->index, regs);
+		e->eax = regs[0], e->ebx = regs[1], e->ecx = regs[2], e->edx = regs[3];
+	}
 }
 
 static int fetch_supported_cpuid(struct accel_vm *vm)
@@ -193,6 +206,8 @@ static int kvm_vm_create(const struct accel_vm_config *config, struct accel_vm *
 		snprintf(err, err_len, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-rc));
 		goto fail;
 	}
+	if (config->cpu_feature_keep)
+		mask_cpuid(vm->supported_cpuid, config->cpu_feature_keep);
 	if (kvm_probe_msrs(vm) < 0) {
 		snprintf(err, err_len, "KVM_GET_MSR_INDEX_LIST failed: %s", strerror(errno));
 		goto fail;
