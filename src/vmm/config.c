@@ -3,6 +3,7 @@
 #include "vmm/config_devices.h"
 
 #include "accel/accel.h"
+#include "accel/cpu_models.h"
 #include "lib/size.h"
 
 #include <cpuid.h>
@@ -30,6 +31,7 @@ void config_free(struct vm_config *config)
 	free(config->cmdline);
 	free(config->bios);
 	free(config->accel);
+	free(config->cpu_model);
 	free(config->console_path);
 	for (unsigned i = 0; i < config->nr_disks; i++) {
 		free(config->disks[i].path);
@@ -90,6 +92,19 @@ static int set_accel(struct vm_config *c, const char *v, char *err, size_t len)
 		return -1;
 	}
 	return config_replace_string(&c->accel, v);
+}
+
+static int set_cpu_model(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	struct cpu_model model;
+	if (strlen(v) >= CPU_MODEL_SPEC_MAX) {
+		snprintf(err, len, "--cpu-model: longer than %d characters",
+			 CPU_MODEL_SPEC_MAX - 1);
+		return -1;
+	}
+	if (cpu_model_parse(v, &model, err, len) < 0)
+		return -1;
+	return config_replace_string(&c->cpu_model, v);
 }
 
 static int set_cpus(struct vm_config *c, const char *v, char *err, size_t len)
@@ -185,6 +200,7 @@ static const struct {
     {"bios", set_bios, false, false},
     {"accel", set_accel, false, false},
     {"cpus", set_cpus, false, false},
+    {"cpu-model", set_cpu_model, false, false},
     {"memory", set_memory, false, false},
     {"console", set_console, false, false},
     {"debug-exit", set_debug_exit, false, false},

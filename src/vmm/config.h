@@ -27,6 +27,7 @@ struct vm_config {
 	char *cmdline;
 	char *bios;
 	char *accel;
+	char *cpu_model; /* --cpu-model (accel/cpu_models.h); NULL: host */
 	unsigned cpus;
 	uint64_t memory;
 	enum console_kind console;

@@ -1,5 +1,6 @@
 #include "vmm/vm.h"
 
+#include "accel/cpu_models.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -63,6 +64,30 @@ static int create_vcpus(struct vm *vm, char *err, size_t err_len)
 	return 0;
 }
 
+/* The accelerator's VM, showing the guest the --cpu-model's features, and refused when this host
+ * lacks any of them. */
+static int create_accel_vm(struct vm *vm, char *err, size_t err_len)
+{
+	const char *spec = vm->config->cpu_model ? vm->config->cpu_model : "host";
+	struct cpu_model model;
+	if (cpu_model_parse(spec, &model, err, err_len) < 0)
+		return -1;
+	struct accel_vm_config accel_config = {
+	    .nr_vcpus = vm->config->cpus,
+	    .clock = &vm->clock,
+	    .cpu_model = model.amd_identity ? "amd-zen" : NULL, /* the software CPU's identity */
+	    .cpu_feature_keep = model.host && !vm->config->cpu_model ? NULL : model.keep};
+	if (vm->accel->vm_create(&accel_config, &vm->accel_vm, err, err_len) < 0)
+		return -1;
+	struct cpu_features offered;
+	if (cpu_features_of_vm(vm->accel, vm->accel_vm, &offered) < 0)
+		return 0; /* the accelerator cannot tell: nothing to check */
+	char host[64];
+	snprintf(host, sizeof(host), "this host's CPU (as the %s accelerator offers it)",
+		 vm->accel->name);
+	return cpu_model_check(&model, spec, &offered, host, err, err_len);
+}
+
 struct vm *vm_create(const struct vm_config *config, const struct accel_ops *accel,
 		     struct console *console, const struct vm_origin *origin, char *err,
 		     size_t err_len)
@@ -83,20 +108,21 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 	io_bus_init(&vm->pio, "port I/O");
 	io_bus_init(&vm->mmio, "MMIO");
 	guest_clock_init(&vm->clock, VM_GUEST_TSC_HZ);
-	struct accel_vm_config accel_config = {
-	    .nr_vcpus = config->cpus, .clock = &vm->clock, .cpu_model = NULL};
-	if (accel->vm_create(&accel_config, &vm->accel_vm, err, err_len) < 0)
-		goto fail;
+	if (create_accel_vm(vm, err, err_len) < 0)
+		goto refused;
 	if (accel->in_kernel_irqchip)
 		vm->irq = accel->irq_router(vm->accel_vm);
 	else if (vm_userspace_irqchip_create(vm, err, err_len) < 0)
-		goto fail;
+		goto refused;
 	if (map_guest_ram(vm, err, err_len) < 0 || create_vcpus(vm, err, err_len) < 0 ||
 	    board_build(vm, err, err_len) < 0)
-		goto fail;
+		goto refused;
 	if (origin && origin->load(vm, origin->opaque, err, err_len) < 0)
 		goto fail;
 	return vm;
+refused:
+	if (origin && origin->refuse)
+		origin->refuse(origin->opaque, err);
 fail:
 	vm_destroy(vm);
 	return NULL;

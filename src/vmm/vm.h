@@ -116,6 +116,9 @@ struct vm_origin {
 	int (*map_memory)(struct vm *vm, void *opaque, char *err, size_t err_len);
 	/* The rest, into the built VM before its vCPUs start. */
 	int (*load)(struct vm *vm, void *opaque, char *err, size_t err_len);
+	/* Optional: told why the VM could not be built before `load` ran (a migration's source
+	 * is waiting for an answer). */
+	void (*refuse)(void *opaque, const char *why);
 	void *opaque;
 };
 

@@ -2,7 +2,8 @@
  * bridge's ID both through ECAM (MMIO) and configuration mechanism #1 (port I/O), then halts
  * with interrupts enabled twice: once for a LAPIC timer interrupt, once for a UART transmitter
  * interrupt that travels through gureum's irq layer and the IOAPIC. It ends through debug-exit
- * with GUEST_EXIT_SUCCESS only when every check passed. */
+ * with GUEST_EXIT_SUCCESS only when every check passed. It also prints the CPUID feature words
+ * it sees, for the tests of --cpu-model. */
 #include "console.h"
 #include "guest.h"
 #include "guest_exit.h"
@@ -186,9 +187,38 @@ static void check_uart_interrupt(void)
 	check(uart_interrupts >= 1 && (uart_iir & 0x0f) == 0x02, "uart interrupt");
 }
 
+static void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+	__asm__ volatile("cpuid"
+			 : "=a"(out[0]), "=b"(out[1]), "=c"(out[2]), "=d"(out[3])
+			 : "a"(leaf), "c"(subleaf));
+}
+
+static void print_cpuid_word(const char *label, uint32_t leaf, uint32_t subleaf, int reg)
+{
+	uint32_t out[4];
+	cpuid(leaf, subleaf, out);
+	con_puts(label);
+	con_putc('=');
+	con_put_hex(out[reg], 8);
+	con_putc(' ');
+}
+
+static void print_cpu_features(void)
+{
+	con_puts("cpuid ");
+	print_cpuid_word("1.ecx", 1, 0, 2);
+	print_cpuid_word("1.edx", 1, 0, 3);
+	print_cpuid_word("7.0.ebx", 7, 0, 1);
+	print_cpuid_word("0xd.0.eax", 0xd, 0, 0);
+	print_cpuid_word("0x80000001.ecx", 0x80000001, 0, 2);
+	con_putc('\n');
+}
+
 void guest_main64(const uint32_t *start_info)
 {
 	con_puts("long mode ok\n");
+	print_cpu_features();
 	check_start_info(start_info);
 	setup_idt();
 	setup_interrupt_controllers();

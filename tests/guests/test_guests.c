@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,63 @@ Test(guests, long64_pvh)
 	expect_stdout_has(&run, "interrupt ok\n");
 	expect_stdout_has(&run, "uart interrupt ok\n");
 	cr_expect(!strstr(run.out, "FAILED"), "a check failed:\n%s", run.out);
+	free_run(&run);
+	free(kernel);
+}
+
+/* A CPUID word long64_pvh printed ("cpuid 1.ecx=85fa2201 ..."). */
+static uint32_t printed_word(const struct vmm_run *run, const char *label)
+{
+	char key[32];
+	snprintf(key, sizeof(key), " %s=", label);
+	const char *at = strstr(run->out, key);
+	cr_assert(at, "the guest did not print %s\nstdout:\n%s\nstderr:\n%s", label, run->out,
+		  run->err);
+	return (uint32_t)strtoul(at + strlen(key), NULL, 16);
+}
+
+static struct vmm_run run_with_cpu_model(const char *kernel, const char *spec)
+{
+	return run_vmm((const char *[]){"--kernel", kernel, "--memory", "64M", "--debug-exit",
+					DEBUG_EXIT_PORT, "--cpu-model", spec, NULL});
+}
+
+#define LEAF1_ECX_SSE3_TO_AVX                                                                      \
+	((1u << 0) | (1u << 9) | (1u << 13) | (1u << 19) | (1u << 20) | (1u << 23) | (1u << 28))
+
+Test(guests, cpu_model_hides_features_from_the_guest)
+{
+	char *kernel = payload("long64_pvh.elf");
+	struct vmm_run host = run_with_cpu_model(kernel, "host");
+	expect_status(&host, STATUS_GUEST_SUCCESS);
+	cr_assert(printed_word(&host, "1.ecx") & (1u << 0), "every x86-64 host has sse3");
+	cr_assert(printed_word(&host, "1.edx") & (1u << 26), "and sse2");
+
+	struct vmm_run v1 = run_with_cpu_model(kernel, "x86-64-v1");
+	expect_status(&v1, STATUS_GUEST_SUCCESS);
+	cr_expect_eq(printed_word(&v1, "1.ecx") & LEAF1_ECX_SSE3_TO_AVX, 0,
+		     "x86-64-v1 shows sse3..avx: %08x", printed_word(&v1, "1.ecx"));
+	cr_expect_eq(printed_word(&v1, "0xd.0.eax") & ~3u, 0, "XSAVE state beyond SSE offered");
+	cr_expect_eq(printed_word(&v1, "0x80000001.ecx") & 1u, 0, "lahf_lm shown");
+	cr_expect(printed_word(&v1, "1.edx") & (1u << 26), "x86-64-v1 hid sse2");
+
+	struct vmm_run no_sse2 = run_with_cpu_model(kernel, "host,-sse2");
+	expect_status(&no_sse2, STATUS_GUEST_SUCCESS);
+	cr_expect_eq(printed_word(&no_sse2, "1.edx"), printed_word(&host, "1.edx") & ~(1u << 26),
+		     "host,-sse2 changes more than sse2");
+	free_run(&host), free_run(&v1), free_run(&no_sse2);
+	free(kernel);
+}
+
+Test(guests, cpu_model_the_host_lacks_is_refused_by_name)
+{
+	char *kernel = payload("long64_pvh.elf");
+	/* 3DNow!: no Intel CPU had it and AMD dropped it after family 15h */
+	struct vmm_run run = run_with_cpu_model(kernel, "x86-64-v1,+3dnow");
+	expect_status(&run, 1);
+	expect_stderr_has(&run, "--cpu-model x86-64-v1,+3dnow: this host's CPU");
+	expect_stderr_has(&run, "lacks 3dnow");
+	cr_expect(!strstr(run.out, "long mode ok"), "the guest ran:\n%s", run.out);
 	free_run(&run);
 	free(kernel);
 }
