@@ -173,6 +173,13 @@ int state_stream_write_config(int fd, const char *json, char *err, size_t err_le
 	return write_section(fd, STREAM_CONFIG, json, strlen(json), NULL, 0, err, err_len);
 }
 
+int state_stream_write_cpu(int fd, const uint8_t features[STATE_STREAM_CPU_BYTES], char *err,
+			   size_t err_len)
+{
+	return write_section(fd, STREAM_CPU, features, STATE_STREAM_CPU_BYTES, NULL, 0, err,
+			     err_len);
+}
+
 int state_stream_write_end(int fd, char *err, size_t err_len)
 {
 	return write_section(fd, STREAM_END, NULL, 0, NULL, 0, err, err_len);
@@ -261,6 +268,7 @@ static int check_section(const uint8_t *buf, size_t len, size_t *at, char *err, 
 	const uint8_t *payload = buf + start + SECTION_HEAD;
 	bool ok = kind == STREAM_END	   ? payload_len == 0
 		  : kind == STREAM_CONFIG  ? payload_len > 0
+		  : kind == STREAM_CPU	   ? payload_len == STATE_STREAM_CPU_BYTES
 		  : kind == STREAM_MEMORY  ? memory_section_ok(payload, payload_len)
 		  : kind == STREAM_PAGES   ? memory_section_ok(payload, payload_len)
 		  : kind == STREAM_RECORDS ? records_section_ok(payload, payload_len, err, err_len)

@@ -8,6 +8,9 @@
  *   STREAM_PAGES:   as STREAM_MEMORY, but the pages not stored are left as they are (a
  *                   migration's later rounds: the pages written since the last round)
  *   STREAM_CONFIG:  the VM's options as a JSON object (`--config`), first in a migration
+ *   STREAM_CPU:     the CPU features the guest saw (STATE_STREAM_CPU_BYTES: the vendor and
+ *                   the feature words, accel/cpu_features.h), second in a migration: the
+ *                   destination answers whether it can run them before any memory is sent
  *   STREAM_RECORDS: state records (lib/state_record.h), one after another
  *   STREAM_MEMORY:  up to 2 MiB of guest RAM: u64 guest-physical address, u32 pages (1-512;
  *                   bit 31 set: raw), a bitmap of the pages stored (zero pages are not), then
@@ -33,7 +36,10 @@ enum state_stream_kind {
 	STREAM_MEMORY = 2,
 	STREAM_CONFIG = 3, /* the VM's options as JSON (a migration stream starts with it) */
 	STREAM_PAGES = 4,  /* as MEMORY, but pages not stored are left as they are */
+	STREAM_CPU = 5,	   /* the CPU features the guest saw (a migration's second section) */
 };
+
+#define STATE_STREAM_CPU_BYTES 48
 
 /* Each returns 0, or -1 with one sentence (naming what failed and errno's text) in err. */
 int state_stream_write_header(int fd, char *err, size_t err_len);
@@ -50,6 +56,8 @@ int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_
 int state_stream_write_pages(int fd, uint64_t gpa, const uint8_t *host, uint64_t size,
 			     const uint64_t *which, bool compress, char *err, size_t err_len);
 int state_stream_write_config(int fd, const char *json, char *err, size_t err_len);
+int state_stream_write_cpu(int fd, const uint8_t features[STATE_STREAM_CPU_BYTES], char *err,
+			   size_t err_len);
 int state_stream_write_end(int fd, char *err, size_t err_len);
 
 struct state_section {

@@ -1,6 +1,7 @@
 /* The migration stream's two ends and their handshake (migration.h). */
 #include "vmm/migration.h"
 
+#include "accel/cpu_features.h"
 #include "lib/state_stream.h"
 #include "vmm/vm_state.h"
 
@@ -217,6 +218,35 @@ static int send_head(struct vm *vm, int fd, char *err, size_t err_len)
 	return rc;
 }
 
+_Static_assert(CPU_FEATURES_BYTES == STATE_STREAM_CPU_BYTES, "the CPU section holds the features");
+
+/* The CPU features the guest saw, and the destination's answer whether it offers them all: a
+ * refusal comes before the VM pauses or any memory moves. */
+static int offer_cpu(struct vm *vm, int fd, char *err, size_t err_len)
+{
+	struct cpu_features seen;
+	uint8_t bytes[CPU_FEATURES_BYTES] = {0}; /* all zero: this accelerator cannot tell */
+	if (cpu_features_of_vm(vm->accel, vm->accel_vm, &seen) == 0)
+		cpu_features_encode(&seen, bytes);
+	if (state_stream_write_cpu(fd, bytes, err, err_len) < 0)
+		return -1;
+	char line[LINE_MAX_BYTES];
+	errno = 0;
+	if (receive_line(fd, line, sizeof(line)) < 0) {
+		snprintf(err, err_len,
+			 "migration: the destination did not answer (%s); see its log. The VM "
+			 "stays here",
+			 errno ? strerror(errno) : "it closed the connection");
+		return -1;
+	}
+	if (strcmp(line, "accepted") != 0) {
+		snprintf(err, err_len, "migration: the destination refused the VM: %s",
+			 strncmp(line, "error: ", 7) == 0 ? line + 7 : line);
+		return -1;
+	}
+	return 0;
+}
+
 static int send_all_memory(struct vm *vm, int fd, bool compress, char *err, size_t err_len)
 {
 	int rc = 0;
@@ -406,8 +436,7 @@ static int send_precopy(struct vm *vm, int fd, const struct migration_options *o
 		return -1;
 	}
 	stats->precopy = true;
-	int rc = send_head(vm, fd, err, err_len);
-	rc = rc ?: precopy_rounds(vm, fd, options, &d, stats, err, err_len);
+	int rc = precopy_rounds(vm, fd, options, &d, stats, err, err_len);
 	rc = rc ?: final_round(vm, fd, options->compress, &d, stats, err, err_len);
 	/* The logs end with the devices quiet: paused now, or paused for it. */
 	char ignored[128];
@@ -425,13 +454,20 @@ static int send_paused(struct vm *vm, int fd, bool compress, struct migration_st
 		       char *err, size_t err_len)
 {
 	uint64_t start = now_ms();
-	int rc = send_head(vm, fd, err, err_len);
-	rc = rc ?: send_all_memory(vm, fd, compress, err, err_len);
+	int rc = send_all_memory(vm, fd, compress, err, err_len);
 	rc = rc ?: send_tail(vm, fd, err, err_len);
 	rc = rc ?: hand_over(fd, err, err_len);
 	stats->memory_bytes = vm->config->memory;
 	stats->downtime_ms = now_ms() - start;
 	return rc;
+}
+
+/* Every failure leaves the VM here (running, or paused as it was): the error says so. */
+static void say_the_vm_stays(char *err, size_t err_len)
+{
+	size_t used = strlen(err);
+	if (!strstr(err, "stays here") && used + 1 < err_len)
+		snprintf(err + used, err_len - used, "; the VM stays here");
 }
 
 int migration_send(struct vm *vm, int fd, const struct migration_options *options,
@@ -442,7 +478,13 @@ int migration_send(struct vm *vm, int fd, const struct migration_options *option
 	pthread_mutex_lock(&vm->lock);
 	bool was_paused = vm->paused;
 	pthread_mutex_unlock(&vm->lock);
-	int rc;
+	int rc = send_head(vm, fd, err, err_len);
+	rc = rc ?: offer_cpu(vm, fd, err, err_len);
+	if (rc < 0) { /* refused before anything moved: the VM runs on (or stays paused) */
+		stats->ms = now_ms() - start;
+		say_the_vm_stays(err, err_len);
+		return rc;
+	}
 	if (!was_paused && can_precopy(vm)) {
 		rc = send_precopy(vm, fd, options, stats, err, err_len);
 	} else {
@@ -455,6 +497,8 @@ int migration_send(struct vm *vm, int fd, const struct migration_options *option
 		}
 	}
 	stats->ms = now_ms() - start;
+	if (rc < 0)
+		say_the_vm_stays(err, err_len);
 	return rc;
 }
 
@@ -527,11 +571,38 @@ static int receive_state(struct vm *vm, int fd, char *err, size_t err_len)
 	}
 }
 
+/* The source's CPU section: whether this VM offers every feature the guest saw. */
+static int answer_cpu(struct vm *vm, int fd, char *err, size_t err_len)
+{
+	struct state_section section;
+	void *storage;
+	if (state_stream_read_section(fd, &section, &storage, err, err_len) < 0)
+		return -1;
+	int rc = 0;
+	struct cpu_features saved, here;
+	static const uint8_t unknown[CPU_FEATURES_BYTES];
+	if (section.kind != STREAM_CPU) {
+		snprintf(err, err_len, "the stream lacks the CPU section after the configuration");
+		rc = -1;
+	} else if (memcmp(section.payload, unknown, sizeof(unknown)) != 0 &&
+		   cpu_features_of_vm(vm->accel, vm->accel_vm, &here) == 0) {
+		cpu_features_decode(section.payload, &saved);
+		rc = cpu_features_check(&saved, &here, err, err_len);
+	}
+	free(storage);
+	if (rc == 0 && send_line(fd, "accepted\n") < 0) {
+		snprintf(err, err_len, "the source went away");
+		rc = -1;
+	}
+	return rc;
+}
+
 static int load_from_stream(struct vm *vm, void *opaque, char *err, size_t err_len)
 {
 	int fd = *(int *)opaque;
 	char why[512] = "", line[LINE_MAX_BYTES];
-	if (receive_state(vm, fd, why, sizeof(why)) < 0) {
+	if (answer_cpu(vm, fd, why, sizeof(why)) < 0 ||
+	    receive_state(vm, fd, why, sizeof(why)) < 0) {
 		migration_refuse(fd, why);
 		snprintf(err, err_len, "migration: %s", why);
 		return -1;
@@ -545,8 +616,16 @@ static int load_from_stream(struct vm *vm, void *opaque, char *err, size_t err_l
 	return 0;
 }
 
+static void refuse_on_stream(void *opaque, const char *why)
+{
+	migration_refuse(*(int *)opaque, why);
+}
+
 struct vm_origin migration_origin(int *fd, const char *uri)
 {
-	return (struct vm_origin){
-	    .what = "received from", .source = uri, .load = load_from_stream, .opaque = fd};
+	return (struct vm_origin){.what = "received from",
+				  .source = uri,
+				  .load = load_from_stream,
+				  .refuse = refuse_on_stream,
+				  .opaque = fd};
 }

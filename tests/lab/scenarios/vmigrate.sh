@@ -1,6 +1,10 @@
 # Migration between two gureum processes (`gureum ctl SOCK migrate URI`, `gureum run --incoming
 # URI`) of a guest with 2 vCPUs (1 under KVM in the lab, see below) and a virtio-blk disk that prints a tick every 0.2 s:
 # - a migration to a URI where nobody listens is refused and the VM runs on where it was;
+# - so is one to a destination whose --cpu-model (x86-64-v1) lacks features the guest saw:
+#   it answers before any memory moves, naming them, and exits;
+# - under KVM, a destination killed in the middle of the pre-copy: the source says so and the
+#   VM runs on there;
 # - over a unix socket, while the guest keeps rewriting 4 MiB of RAM: under KVM the RAM is
 #   copied while the VM runs (pre-copy over KVM's dirty log) and the VM is paused only for the
 #   last round, a shorter time than the migration; on the software CPU it is paused for the
@@ -30,9 +34,10 @@ S1=/run/vm-mig1.sock S2=/run/vm-mig2.sock S3=/run/vm-mig3.sock
 
 ticks_in() { tr -d '\r' <"$1/console" | sed -n 's/^TICK \([0-9]*\)$/\1/p'; }
 sha_of() { vm_run 120 "$1" | grep -o '^[0-9a-f]\{64\}'; }
-# incoming NAME URI SOCK: a destination waiting on URI (it becomes the console vm_run talks to).
+# incoming NAME URI SOCK [OPTIONS]: a destination waiting on URI (it becomes the console vm_run
+# talks to).
 incoming() {
-	vm_start "$1" "/lab/bin/gureum run --incoming $2 --console stdio --api-socket $3"
+	vm_start "$1" "/lab/bin/gureum run --incoming $2 --console stdio --api-socket $3 ${4:-}"
 	limit=$(($(date +%s) + 30))
 	until grep -q 'waiting for a migration' "$VM/stderr"; do
 		vm_exited && lab_fail "$1: the destination exited: $(cat "$VM/stderr")"
@@ -48,6 +53,16 @@ migrate() {
 	MIG_DOWN=$(echo "$out" | sed -n 's/.*"downtime_ms":\([0-9]*\).*/\1/p')
 	MIG_ROUNDS=$(echo "$out" | sed -n 's/.*"rounds":\([0-9]*\).*/\1/p')
 	MIG_PRECOPY=$(echo "$out" | sed -n 's/.*"precopy":\([a-z]*\).*/\1/p')
+}
+# use_vm DIR: talk to the VM whose vm_start directory is DIR again.
+use_vm() {
+	VM=$1
+	VM_PID=$(cat "$1/pid")
+	exec 3<>"$1/in"
+}
+# ticks_go_on: the current VM's ticker advances by 3 more.
+ticks_go_on() {
+	wait_console '^TICK ' $(($(grep -a -c '^TICK ' "$VM/console") + 3)) 30
 }
 # src_exit DIR: the exit status of the VMM whose vm_start directory is DIR.
 src_exit() {
@@ -67,10 +82,37 @@ wait_console '^TICK ' 5 60 || lab_fail "the guest's ticker does not run"
 
 out=$(/lab/bin/gureum ctl --json $S1 migrate unix:/run/nobody.sock) && lab_fail "a migration to nowhere succeeded: $out"
 echo "$out" | grep -q 'cannot connect' || lab_fail "a migration to nowhere: unexpected reply $out"
-wait_console '^TICK ' $(($(grep -a -c '^TICK ' "$VM/console") + 3)) 30 || lab_fail "the VM stopped after a refused migration"
+ticks_go_on || lab_fail "the VM stopped after a refused migration"
+
+SRC=$VM
+incoming vmigx unix:/run/vm-mig-x.sock /run/vm-migx.sock "--cpu-model x86-64-v1"
+DEST=$VM
+use_vm "$SRC"
+out=$(/lab/bin/gureum ctl --json $S1 migrate unix:/run/vm-mig-x.sock) &&
+	lab_fail "a migration to a destination without the guest's CPU features succeeded: $out"
+echo "$out" | grep -q 'refused the VM: .*lacks features the guest was started with.*sse4_2' ||
+	lab_fail "a destination lacking CPU features: unexpected reply $out"
+/lab/bin/gureum ctl --json $S1 status | grep -q '"state":"running"' || lab_fail "the source is not running after the refusal"
+ticks_go_on || lab_fail "the VM stopped after a destination refused its CPU"
+[ "$(src_exit "$DEST")" = 1 ] || lab_fail "the refusing destination did not exit 1: $(tail -3 "$DEST/stderr")"
 
 vm_send "(while true; do dd if=/dev/urandom of=/tmp/churn bs=1M count=4 2>/dev/null; done) &"
 SRC=$VM
+if [ "${LAB_DIRECT:-0}" != 1 ]; then
+	# Pre-copy under a 1 ms target takes seconds here: kill the destination one second in.
+	incoming vmigk unix:/run/vm-mig-k.sock /run/vm-migk.sock
+	DEST=$VM
+	use_vm "$SRC"
+	/lab/bin/gureum ctl --json $S1 migrate unix:/run/vm-mig-k.sock --downtime-ms 1 >/tmp/migk.out 2>&1 &
+	mig=$!
+	sleep 1
+	kill -9 "$(cat "$DEST/pid")"
+	wait $mig && lab_fail "a migration to a killed destination succeeded: $(cat /tmp/migk.out)"
+	grep -q 'the VM stays here' /tmp/migk.out ||
+		lab_fail "a killed destination: unexpected reply $(cat /tmp/migk.out)"
+	/lab/bin/gureum ctl --json $S1 status | grep -q '"state":"running"' || lab_fail "the source is not running after its destination died"
+	ticks_go_on || lab_fail "the VM stopped after its destination died mid-migration"
+fi
 incoming vmig2 unix:/run/vm-mig.sock $S2
 # A 1 ms downtime target: the rounds go on (up to 30) while the guest keeps dirtying pages.
 migrate $S1 unix:/run/vm-mig.sock "--downtime-ms 1"
@@ -107,4 +149,4 @@ vm_run 30 'echo moved-$((6*7))' | grep -q moved-42 || lab_fail "the guest does n
 vm_wait_exit 60 >/dev/null
 vm_kill
 rm -f "$DISK"
-lab_pass "a migration to nowhere refused (the VM ran on); unix migration in ${ms1} ms ($how) under a 4 MiB rewrite loop, TCP in ${ms2} ms; ticks, RAM and disk intact, sources exited 0"
+lab_pass "a migration to nowhere and one to a CPU lacking its features refused, one to a destination killed midway failed (KVM), the VM ran on each time; unix migration in ${ms1} ms ($how) under a 4 MiB rewrite loop, TCP in ${ms2} ms; ticks, RAM and disk intact, sources exited 0"
