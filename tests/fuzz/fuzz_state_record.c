@@ -130,6 +130,11 @@ static void exercise_kvm_vm_state(const uint8_t *data, size_t size, size_t pos)
 			__builtin_trap();
 	if (at <= pos || at > size)
 		__builtin_trap();
+	/* The clock a load sets: never below the saved one, whatever the realtime. */
+	uint64_t nows[] = {0, s.realtime_ns - 1, s.realtime_ns, s.realtime_ns + 1, UINT64_MAX};
+	for (size_t i = 0; i < sizeof(nows) / sizeof(nows[0]); i++)
+		if (kvm_vm_state_clock_at(&s, nows[i]) < s.clock_ns)
+			__builtin_trap();
 }
 
 /* A virtio-rng function on virtio-pci, created once and again after each successful load (a

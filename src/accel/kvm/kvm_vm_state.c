@@ -2,9 +2,25 @@
  *
  * What KVM cannot take back exactly: KVM_SET_PIT2 restarts every channel's count from its
  * reload value (the kernel stamps a new load time), so a channel resumes a full period, not
- * mid-count; and the kvmclock continues from the saved value, or, when both the saving and the
- * loading host offer KVM_CLOCK_REALTIME, from that value plus the wall-clock time that passed
- * in between, so that the guest's wall clock is right after a restore. */
+ * mid-count.
+ *
+ * The kvmclock. A save records the kvmclock and the host's CLOCK_REALTIME at the same instant
+ * (KVM's own when KVM_GET_CLOCK reports KVM_CLOCK_REALTIME, which it does only while its
+ * master clock runs on a TSC clocksource; otherwise read here right after the ioctl). A load
+ * sets the saved kvmclock plus the wall-clock time since the save: through KVM_SET_CLOCK's
+ * KVM_CLOCK_REALTIME when this host's KVM_CAP_ADJUST_CLOCK offers it, else computed here
+ * (kvm_vm_state_clock_at). Either way the result is the same: the kvmclock jumps forward by
+ * the time the VM was away (the host clocks of both ends must agree, as NTP makes them).
+ *
+ * What the guest sees: a guest whose clocksource is kvm-clock reads CLOCK_MONOTONIC,
+ * CLOCK_REALTIME and sched_clock from the kvmclock, so all of them jump forward by that time
+ * at its next clock read; its wall clock is right again, and its timers due in between fire at
+ * once (an absence of minutes or more can draw soft-lockup or RCU-stall warnings). The guest
+ * TSC does not jump (the vcpu records restore it), so a guest that chose the TSC as its
+ * clocksource (Linux does when CPUID offers an invariant TSC, as KVM passes through from such
+ * hosts) keeps its clocks where they were and stays behind. Upstream QEMU does neither: it
+ * restores the saved kvmclock as it is, so its guests stay behind by the time away until NTP
+ * or the guest agent steps them. */
 #include "accel/kvm/kvm_vm_state.h"
 #include "accel/kvm/kvm_internal.h"
 
@@ -12,12 +28,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 /* KVM_GET/SET_IRQCHIP's chip_id values. */
 enum { CHIP_PIC_MASTER, CHIP_PIC_SLAVE, CHIP_IOAPIC };
 
 static const char *const ioctl_names[] = {"KVM_GET_IRQCHIP", "KVM_GET_PIT2", "KVM_GET_CLOCK",
 					  "KVM_SET_IRQCHIP", "KVM_SET_PIT2", "KVM_SET_CLOCK"};
+
+/* The host's CLOCK_REALTIME in ns, or false when it cannot be read (or is before 1970). */
+static bool realtime_ns(uint64_t *ns)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0 || ts.tv_sec < 0)
+		return false;
+	*ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return true;
+}
 
 /* Which ioctl failed (an index into ioctl_names), or -1. */
 static int read_state(struct accel_vm *vm, struct kvm_vm_state *s)
@@ -38,14 +65,20 @@ static int read_state(struct accel_vm *vm, struct kvm_vm_state *s)
 	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &clock) < 0)
 		return 2;
 	s->clock_ns = clock.clock;
-	s->has_realtime = clock.flags & KVM_CLOCK_REALTIME;
-	s->realtime_ns = s->has_realtime ? clock.realtime : 0;
+	if (clock.flags & KVM_CLOCK_REALTIME) {
+		s->realtime_ns = clock.realtime;
+		s->has_realtime = true;
+	} else {
+		/* A few microseconds after KVM read the clock: that much error at most. */
+		s->has_realtime = realtime_ns(&s->realtime_ns);
+	}
 	return -1;
 }
 
-/* As read_state, for the other direction. The realtime is used only when this host's
- * KVM_SET_CLOCK accepts it: KVM then adds the time since `realtime` to the clock. */
-static int write_state(struct accel_vm *vm, const struct kvm_vm_state *s, bool use_realtime)
+/* As read_state, for the other direction. With `advance` the kvmclock goes forward by the
+ * wall-clock time since the save (see the top of this file); without it (putting back a VM's
+ * own state after a refused load) it is set as it was read. */
+static int write_state(struct accel_vm *vm, const struct kvm_vm_state *s, bool advance)
 {
 	for (int chip = CHIP_PIC_MASTER; chip <= CHIP_IOAPIC; chip++) {
 		struct kvm_irqchip c = {.chip_id = (uint32_t)chip};
@@ -60,9 +93,14 @@ static int write_state(struct accel_vm *vm, const struct kvm_vm_state *s, bool u
 	if (ioctl(vm->vm_fd, KVM_SET_PIT2, &pit) < 0)
 		return 4;
 	struct kvm_clock_data clock = {.clock = s->clock_ns};
-	if (use_realtime && s->has_realtime && (vm->clock_flags & KVM_CLOCK_REALTIME)) {
+	uint64_t now;
+	if (advance && s->has_realtime && (vm->clock_flags & KVM_CLOCK_REALTIME)) {
+		/* KVM adds the time since `realtime` itself, reading the host's clock inside
+		 * the ioctl, and never steps the clock back. */
 		clock.flags = KVM_CLOCK_REALTIME;
 		clock.realtime = s->realtime_ns;
+	} else if (advance && s->has_realtime && realtime_ns(&now)) {
+		clock.clock = kvm_vm_state_clock_at(s, now);
 	}
 	if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock) < 0)
 		return 5;

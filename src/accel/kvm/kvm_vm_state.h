@@ -18,7 +18,10 @@ struct kvm_vm_state {
 	struct kvm_ioapic_state ioapic;
 	struct kvm_pit_state2 pit; /* count_load_time is not saved: see kvm_vm_state.c */
 	uint64_t clock_ns;	   /* kvmclock */
-	bool has_realtime;	   /* the host's CLOCK_REALTIME at the same instant */
+	/* The saving host's CLOCK_REALTIME at the same instant: KVM's own (KVM_CLOCK_REALTIME)
+	 * when KVM_GET_CLOCK reports it, else read right after KVM_GET_CLOCK. Absent only in
+	 * records from a gureum that saved it only with KVM_CLOCK_REALTIME. */
+	bool has_realtime;
 	uint64_t realtime_ns;
 };
 
@@ -28,5 +31,12 @@ void kvm_vm_state_save(const struct kvm_vm_state *s, struct state_writer *w);
  * value. 0 and *pos advanced past them, or -1 with one sentence in err and nothing changed. */
 int kvm_vm_state_load(struct kvm_vm_state *s, const uint8_t *buf, size_t len, size_t *pos,
 		      char *err, size_t err_len);
+
+/* The kvmclock to set at a load when the host's CLOCK_REALTIME is now_realtime_ns: the saved
+ * clock plus the wall-clock time since the save (saturated, never wrapped), or the saved
+ * clock itself when there is no saved realtime or the time since is not positive (this host's
+ * clock is behind the saving host's: the kvmclock must not go back past a value the guest may
+ * have read). What KVM_SET_CLOCK does itself with KVM_CLOCK_REALTIME. */
+uint64_t kvm_vm_state_clock_at(const struct kvm_vm_state *s, uint64_t now_realtime_ns);
 
 #endif

@@ -246,7 +246,9 @@ static void save_clock(const struct kvm_vm_state *s, struct state_writer *w)
 	state_record_begin(w, "kvm-clock", RECORD_VERSION, RECORD_VERSION);
 	state_put_u64(w, "clock", s->clock_ns, STATE_ESSENTIAL);
 	/* Optional: a reader without it continues the clock from the saved value, which is
-	 * still a working guest (its wall clock is behind by the time the VM was away). */
+	 * still a working guest (its wall clock is behind by the time the VM was away). Every
+	 * save has it since the VMM reads CLOCK_REALTIME itself when KVM does not report it;
+	 * readers of version 1 already knew the key, so the version stays 1. */
 	if (s->has_realtime)
 		state_put_u64(w, "realtime", s->realtime_ns, 0);
 	state_record_end(w);
@@ -267,6 +269,18 @@ static int load_clock(struct kvm_vm_state *s, const struct state_record *rec, ch
 	}
 	s->has_realtime = rc == 0;
 	return 0;
+}
+
+uint64_t kvm_vm_state_clock_at(const struct kvm_vm_state *s, uint64_t now_realtime_ns)
+{
+	/* A negative elapsed time means the loading host's wall clock is behind the saving
+	 * host's (clocks not in step, or a record from the future): stepping the kvmclock back
+	 * would run the guest's clocks backwards, so it goes on from the saved value, as
+	 * KVM_SET_CLOCK does with KVM_CLOCK_REALTIME. */
+	if (!s->has_realtime || now_realtime_ns <= s->realtime_ns)
+		return s->clock_ns;
+	uint64_t elapsed = now_realtime_ns - s->realtime_ns;
+	return elapsed > UINT64_MAX - s->clock_ns ? UINT64_MAX : s->clock_ns + elapsed;
 }
 
 /* ---- the four records ---- */

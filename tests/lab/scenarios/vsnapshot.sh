@@ -5,8 +5,10 @@
 # - the restored VM goes on from there: the ticks continue from the last one before the
 #   snapshot (not from 1: no reboot), the RAM data and the disk read back with the sha256 the
 #   guest computed before, the NIC announces the guest's MAC (3 RARP frames reach the tap
-#   before the guest sends anything), the guest pings L1; the guest's wall clock's offset from L1's is
-#   reported (a measurement: see docs/snapshot-format.md on time after a restore);
+#   before the guest sends anything), the guest pings L1; the guest's wall clock (`date +%s`) is
+#   within 2 s of L1's although the restore came over 3 s after the snapshot (under KVM the
+#   kvmclock is advanced by the time away: docs/snapshot-format.md, "Time"; on the software
+#   CPU it is only reported); its offset and clocksource are reported;
 # - a snapshot of the running restored VM (it keeps running) restores again;
 # - a corrupted state file and a restore with another --memory are refused with one line each
 #   and exit status 1, nothing started.
@@ -88,6 +90,9 @@ got=$(sha_of "dd if=/dev/vda bs=1M count=$DATA_MB iflag=direct 2>/dev/null | sha
 vm_run 60 "ping -c 2 -W 10 $LAB_NET_L1" >/dev/null || lab_fail "no network after the restore"
 guest_now=$(vm_run 30 'date +%s' | grep -o '^[0-9]*$')
 skew=$((guest_now - $(date +%s)))
+clocksource=$(vm_run 30 'cat /sys/devices/system/clocksource/clocksource0/current_clocksource' | grep -o '^[a-z_-]*$')
+# Only under KVM: the software CPU (LAB_DIRECT=1) does not correct the guest's wall clock yet.
+[ "${LAB_DIRECT:-0}" = 1 ] || [ "${skew#-}" -le 2 ] || lab_fail "the restored guest's wall clock is ${skew} s off L1's (clocksource ${clocksource}; the restore came over 3 s after the snapshot)"
 
 out=$(ctl snapshot "$SNAP2") || lab_fail "snapshot of the restored VM failed: $out"
 [ "$(state)" = running ] || lab_fail "the VM did not run on after a snapshot without --stay-paused"
@@ -112,4 +117,4 @@ out=$(/lab/bin/gureum run --restore "$SNAP" --memory 512M --console none 2>&1)
 
 tap_remove $TAP
 rm -rf "$DISK" "$SNAP" "$SNAP2" /tmp/vsnap-bad.d
-lab_pass "snapshot in ${snap_ms} ms ($((mem_bytes >> 20)) MiB of RAM written), restored in ${RESTORE_MS} ms, ticks, RAM, disk and network intact, clock skew ${skew} s; a snapshot of the restored VM restores; bad snapshots refused"
+lab_pass "snapshot in ${snap_ms} ms ($((mem_bytes >> 20)) MiB of RAM written), restored in ${RESTORE_MS} ms, ticks, RAM, disk and network intact, clock skew ${skew} s (${clocksource}); a snapshot of the restored VM restores; bad snapshots refused"

@@ -97,6 +97,25 @@ Test(kvm_vm_state_record, the_load_stamp_is_not_saved_and_realtime_is_optional)
 	state_writer_free(&w);
 }
 
+/* The kvmclock a load sets: the saved clock plus the wall-clock time since the save, never
+ * less than the saved clock, never wrapped. */
+Test(kvm_vm_state_record, the_clock_advances_by_the_time_since_the_save)
+{
+	struct kvm_vm_state s = sample();
+	uint64_t c = s.clock_ns, r = s.realtime_ns;
+	cr_assert_eq(kvm_vm_state_clock_at(&s, r + 3000000000ull), c + 3000000000ull);
+	cr_assert_eq(kvm_vm_state_clock_at(&s, r + 1), c + 1);
+	cr_assert_eq(kvm_vm_state_clock_at(&s, r), c, "no time passed");
+	cr_assert_eq(kvm_vm_state_clock_at(&s, r - 1), c, "this host's clock is behind");
+	cr_assert_eq(kvm_vm_state_clock_at(&s, 0), c);
+	s.has_realtime = false;
+	cr_assert_eq(kvm_vm_state_clock_at(&s, r + 3000000000ull), c, "no saved realtime");
+	s.has_realtime = true;
+	s.realtime_ns = 0;
+	s.clock_ns = UINT64_MAX - 5;
+	cr_assert_eq(kvm_vm_state_clock_at(&s, 10), UINT64_MAX, "wrapped");
+}
+
 /* Saves the sample after `spoil`, loads into a marked target: refused, target and pos kept. */
 static void expect_refused(void (*spoil)(struct kvm_vm_state *), const char *what)
 {
