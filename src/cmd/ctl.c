@@ -3,9 +3,11 @@
  * status 0 on {"ok":true}, 1 on an error reply or when the VM cannot be reached, 2 on usage
  * errors. */
 #include "cmd/commands.h"
+#include "lib/size.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #define REPLY_TIMEOUT_S		 10
 #define SNAPSHOT_REPLY_TIMEOUT_S 3600 /* writing guest RAM takes as long as the disk needs */
 #define REPLY_MAX		 65536
+#define PROGRESS_INTERVAL_MS	 1000
 
 static void usage(FILE *out)
 {
@@ -34,11 +37,14 @@ static void usage(FILE *out)
 		"  status          state, vCPUs, memory and devices of the VM\n"
 		"  pause           stop the vCPUs and the devices (returns once they are)\n"
 		"  resume          let a paused VM run on\n"
-		"  migrate URI [--downtime-ms N] [--compress]\n"
+		"  migrate URI [--downtime-ms N] [--compress] [--max-bandwidth RATE]\n"
 		"                  move the VM to the gureum run --incoming URI listening there\n"
 		"                  (unix:PATH or tcp:HOST:PORT), pausing it for about N ms at the\n"
 		"                  end (default 300) where it can; --compress for slow links;\n"
-		"                  this VMM then exits\n"
+		"                  at most RATE bytes/s (100M: MiB/s); prints progress each\n"
+		"                  second; this VMM then exits\n"
+		"  migrate-status  how the migration under way goes (or how the last one ended)\n"
+		"  migrate-cancel  stop the migration under way; the VM stays here\n"
 		"  snapshot DIR [--stay-paused]\n"
 		"                  pause, write the VM to DIR (gureum run --restore DIR starts it\n"
 		"                  again), then resume it unless --stay-paused\n"
@@ -65,10 +71,11 @@ static json_t *snapshot_request(int argc, char **argv)
 			 !stay_paused);
 }
 
-/* migrate URI [--downtime-ms N] [--compress] */
+/* migrate URI [--downtime-ms N] [--compress] [--max-bandwidth RATE] */
 static json_t *migrate_request(int argc, char **argv)
 {
 	long long downtime = 300;
+	uint64_t bandwidth = 0;
 	bool compress = false, ok = argc >= 2;
 	for (int i = 2; ok && i < argc; i++) {
 		char *end = NULL;
@@ -76,18 +83,24 @@ static json_t *migrate_request(int argc, char **argv)
 			compress = true;
 		else if (strcmp(argv[i], "--downtime-ms") == 0 && i + 1 < argc)
 			downtime = strtoll(argv[++i], &end, 10);
+		else if (strcmp(argv[i], "--max-bandwidth") == 0 && i + 1 < argc)
+			ok = parse_size(argv[++i], false, &bandwidth) && bandwidth > 0 &&
+			     bandwidth <= INT64_MAX;
 		else
 			ok = false;
 		if (end && (*end || downtime < 1))
 			ok = false;
 	}
 	if (!ok) {
-		fprintf(stderr, "gureum ctl: migrate needs a URI, then optionally --downtime-ms N "
-				"and --compress\n");
+		fprintf(stderr, "gureum ctl: migrate needs a URI, then optionally --downtime-ms N, "
+				"--compress and --max-bandwidth RATE (bytes/s: 100M, 1G)\n");
 		return NULL;
 	}
-	return json_pack("{s:s,s:s,s:I,s:b}", "command", "migrate", "uri", argv[1], "downtime_ms",
-			 (json_int_t)downtime, "compress", compress);
+	json_t *request = json_pack("{s:s,s:s,s:I,s:b}", "command", "migrate", "uri", argv[1],
+				    "downtime_ms", (json_int_t)downtime, "compress", compress);
+	if (request && bandwidth)
+		json_object_set_new(request, "max_bandwidth", json_integer((json_int_t)bandwidth));
+	return request;
 }
 
 /* The request line for argv (COMMAND [ARGS]); NULL after printing a usage error. */
@@ -105,7 +118,8 @@ static char *build_request(int argc, char **argv)
 		request = json_pack("{s:s,s:s}", "command", command, "size", argv[1]);
 	else if ((strcmp(command, "balloon-info") == 0 || strcmp(command, "status") == 0 ||
 		  strcmp(command, "quit") == 0 || strcmp(command, "pause") == 0 ||
-		  strcmp(command, "resume") == 0) &&
+		  strcmp(command, "resume") == 0 || strcmp(command, "migrate-status") == 0 ||
+		  strcmp(command, "migrate-cancel") == 0) &&
 		 argc == 1)
 		request = json_pack("{s:s}", "command", command);
 	if (!request && strcmp(command, "balloon") == 0)
@@ -235,6 +249,31 @@ static void print_snapshot(const json_t *reply)
 	print_bytes("state:", json_integer_value(json_object_get(reply, "state_bytes")));
 }
 
+static void print_migrate_status(const json_t *reply)
+{
+	const char *state = json_string_value(json_object_get(reply, "state"));
+	if (!state || strcmp(state, "none") == 0) {
+		printf("no migration has run\n");
+		return;
+	}
+	const char *uri = json_string_value(json_object_get(reply, "uri"));
+	if (strcmp(state, "active") != 0) {
+		printf("the last migration to %s %s: %s\n", uri ? uri : "?", state,
+		       json_string_value(json_object_get(reply, "error")) ?: "");
+		return;
+	}
+	printf("migrating to %s for %lld ms%s, %lld pre-copy rounds\n", uri ? uri : "?",
+	       (long long)json_integer_value(json_object_get(reply, "elapsed_ms")),
+	       json_is_true(json_object_get(reply, "paused")) ? " (paused for the last copy)" : "",
+	       (long long)json_integer_value(json_object_get(reply, "rounds")));
+	print_bytes("sent:", json_integer_value(json_object_get(reply, "transferred_bytes")));
+	print_bytes("dirty:", json_integer_value(json_object_get(reply, "dirty_bytes")));
+	print_bytes("dirtied per s:",
+		    json_integer_value(json_object_get(reply, "dirty_bytes_per_s")));
+	printf("expected pause: %lld ms\n",
+	       (long long)json_integer_value(json_object_get(reply, "expected_downtime_ms")));
+}
+
 /* Prints the reply; returns the exit status. */
 static int print_reply(const char *command, const char *line, bool raw)
 {
@@ -267,6 +306,10 @@ static int print_reply(const char *command, const char *line, bool raw)
 		printf("the VM is running\n");
 	else if (strcmp(command, "snapshot") == 0)
 		print_snapshot(reply);
+	else if (strcmp(command, "migrate-status") == 0)
+		print_migrate_status(reply);
+	else if (strcmp(command, "migrate-cancel") == 0)
+		printf("the migration is cancelled; the VM stays here\n");
 	else if (strcmp(command, "migrate") == 0)
 		printf(
 		    "the VM moved in %lld ms (%s, paused %lld ms, %lld rounds); this VMM stops\n",
@@ -277,6 +320,49 @@ static int print_reply(const char *command, const char *line, bool raw)
 		    (long long)json_integer_value(json_object_get(reply, "rounds")));
 	json_decref(reply);
 	return ok ? 0 : 1;
+}
+
+/* One line on stderr about the migration under way, asked on a connection of its own. */
+static void print_progress(const char *path)
+{
+	int fd = connect_socket(path, REPLY_TIMEOUT_S);
+	if (fd < 0)
+		return;
+	char *line = NULL;
+	json_t *reply = NULL;
+	if (send_line(fd, "{\"command\":\"migrate-status\"}") == 0 && (line = receive_line(fd)))
+		reply = json_loads(line, 0, NULL);
+	const char *state = json_string_value(json_object_get(reply, "state"));
+	if (state && strcmp(state, "active") == 0)
+		fprintf(
+		    stderr,
+		    "migration: %lld MiB sent in %lld ms, round %lld, the guest dirties %lld "
+		    "MiB/s, a pause now would take %lld ms%s\n",
+		    (long long)(json_integer_value(json_object_get(reply, "transferred_bytes")) >>
+				20),
+		    (long long)json_integer_value(json_object_get(reply, "elapsed_ms")),
+		    (long long)json_integer_value(json_object_get(reply, "rounds")),
+		    (long long)(json_integer_value(json_object_get(reply, "dirty_bytes_per_s")) >>
+				20),
+		    (long long)json_integer_value(json_object_get(reply, "expected_downtime_ms")),
+		    json_is_true(json_object_get(reply, "paused")) ? " (paused now)" : "");
+	json_decref(reply);
+	free(line);
+	close(fd);
+}
+
+/* The reply to a migration, with a progress line each second meanwhile. */
+static char *receive_with_progress(int fd, const char *path)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	for (;;) {
+		int n = poll(&p, 1, PROGRESS_INTERVAL_MS);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != 0)
+			return receive_line(fd);
+		print_progress(path);
+	}
 }
 
 int cmd_ctl(int argc, char **argv)
@@ -305,7 +391,9 @@ int cmd_ctl(int argc, char **argv)
 	int fd = connect_socket(path, long_running ? SNAPSHOT_REPLY_TIMEOUT_S : REPLY_TIMEOUT_S);
 	if (fd >= 0) {
 		char *reply = NULL;
-		if (send_line(fd, request) < 0 || !(reply = receive_line(fd)))
+		bool progress = !raw && strcmp(argv[first + 1], "migrate") == 0;
+		if (send_line(fd, request) < 0 ||
+		    !(reply = progress ? receive_with_progress(fd, path) : receive_line(fd)))
 			fprintf(stderr, "gureum ctl: %s: no reply from the VMM (%s)\n", path,
 				errno ? strerror(errno) : "connection closed");
 		else

@@ -4,8 +4,10 @@
 #include "lib/little_endian.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -23,11 +25,42 @@
 
 /* ---- writing ---- */
 
-static int write_all(int fd, const void *data, size_t len, char *err, size_t err_len)
+void state_out_init(struct state_out *out, int fd, uint64_t max_bytes_per_s)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	out->fd = fd;
+	atomic_store(&out->bytes, 0);
+	out->max_bytes_per_s = max_bytes_per_s;
+	out->started_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* Sleeps while the bytes written are ahead of max_bytes_per_s since the start. */
+static void keep_to_the_limit(const struct state_out *out)
+{
+	if (!out->max_bytes_per_s)
+		return;
+	uint64_t due_ns =
+	    (uint64_t)((double)atomic_load(&out->bytes) * 1e9 / (double)out->max_bytes_per_s);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t elapsed =
+	    (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec - out->started_ns;
+	if (due_ns <= elapsed)
+		return;
+	uint64_t wait = due_ns - elapsed;
+	struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000u),
+			      .tv_nsec = (long)(wait % 1000000000u)};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int write_all(struct state_out *out, const void *data, size_t len, char *err, size_t err_len)
 {
 	const uint8_t *p = data;
+	keep_to_the_limit(out);
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = write(out->fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -37,13 +70,14 @@ static int write_all(int fd, const void *data, size_t len, char *err, size_t err
 		}
 		p += n;
 		len -= (size_t)n;
+		atomic_fetch_add(&out->bytes, (uint64_t)n);
 	}
 	return 0;
 }
 
 /* One section: head, the payload in up to two parts, CRC over all of it. */
-static int write_section(int fd, enum state_stream_kind kind, const void *a, size_t a_len,
-			 const void *b, size_t b_len, char *err, size_t err_len)
+static int write_section(struct state_out *out, enum state_stream_kind kind, const void *a,
+			 size_t a_len, const void *b, size_t b_len, char *err, size_t err_len)
 {
 	uint8_t head[SECTION_HEAD], crc_bytes[SECTION_CRC];
 	head[0] = (uint8_t)kind;
@@ -55,20 +89,21 @@ static int write_section(int fd, enum state_stream_kind kind, const void *a, siz
 	if (b_len)
 		crc = crc32_z(crc, b, b_len);
 	le_put(crc_bytes, crc, SECTION_CRC);
-	if (write_all(fd, head, sizeof(head), err, err_len) < 0 ||
-	    write_all(fd, a, a_len, err, err_len) < 0 || write_all(fd, b, b_len, err, err_len) < 0)
+	if (write_all(out, head, sizeof(head), err, err_len) < 0 ||
+	    write_all(out, a, a_len, err, err_len) < 0 ||
+	    write_all(out, b, b_len, err, err_len) < 0)
 		return -1;
-	return write_all(fd, crc_bytes, sizeof(crc_bytes), err, err_len);
+	return write_all(out, crc_bytes, sizeof(crc_bytes), err, err_len);
 }
 
-int state_stream_write_header(int fd, char *err, size_t err_len)
+int state_stream_write_header(struct state_out *out, char *err, size_t err_len)
 {
 	uint8_t header[HEADER_BYTES] = MAGIC;
 	le_put(header + MAGIC_BYTES, STATE_STREAM_VERSION, 4);
-	return write_all(fd, header, sizeof(header), err, err_len);
+	return write_all(out, header, sizeof(header), err, err_len);
 }
 
-int state_stream_write_records(int fd, const struct state_writer *records, char *err,
+int state_stream_write_records(struct state_out *out, const struct state_writer *records, char *err,
 			       size_t err_len)
 {
 	if (state_writer_failed(records)) {
@@ -76,7 +111,8 @@ int state_stream_write_records(int fd, const struct state_writer *records, char 
 				"the state records could not be written (out of memory?)");
 		return -1;
 	}
-	return write_section(fd, STREAM_RECORDS, records->buf, records->len, NULL, 0, err, err_len);
+	return write_section(out, STREAM_RECORDS, records->buf, records->len, NULL, 0, err,
+			     err_len);
 }
 
 static bool page_is_zero(const uint8_t *page)
@@ -100,10 +136,10 @@ static bool page_wanted(enum state_stream_kind kind, const uint8_t *page, const 
 
 /* One memory or pages section of `pages` pages at gpa (page `first` of the bitmap `which`);
  * scratch holds the gathered pages. Writes nothing for a pages section without pages. */
-static int write_chunk(int fd, enum state_stream_kind kind, bool compress, uint64_t gpa,
-		       const uint8_t *host, unsigned pages, const uint64_t *which, uint64_t first,
-		       uint8_t *scratch, void *compressed, size_t compressed_cap, char *err,
-		       size_t err_len)
+static int write_chunk(struct state_out *out, enum state_stream_kind kind, bool compress,
+		       uint64_t gpa, const uint8_t *host, unsigned pages, const uint64_t *which,
+		       uint64_t first, uint8_t *scratch, void *compressed, size_t compressed_cap,
+		       char *err, size_t err_len)
 {
 	uint8_t head[MEMORY_HEAD + CHUNK_PAGES / 8] = {0};
 	le_put(head, gpa, 8);
@@ -120,7 +156,7 @@ static int write_chunk(int fd, enum state_stream_kind kind, bool compress, uint6
 		return 0;
 	size_t head_len = MEMORY_HEAD + (pages + 7) / 8;
 	if (!compress)
-		return write_section(fd, kind, head, head_len, scratch, stored * PAGE_SIZE, err,
+		return write_section(out, kind, head, head_len, scratch, stored * PAGE_SIZE, err,
 				     err_len);
 	size_t n =
 	    ZSTD_compress(compressed, compressed_cap, scratch, stored * PAGE_SIZE, ZSTD_LEVEL);
@@ -128,12 +164,12 @@ static int write_chunk(int fd, enum state_stream_kind kind, bool compress, uint6
 		state_set_error(err, err_len, "compressing guest memory: %s", ZSTD_getErrorName(n));
 		return -1;
 	}
-	return write_section(fd, kind, head, head_len, compressed, n, err, err_len);
+	return write_section(out, kind, head, head_len, compressed, n, err, err_len);
 }
 
-static int write_ram(int fd, enum state_stream_kind kind, bool compress, uint64_t gpa,
-		     const uint8_t *host, uint64_t size, const uint64_t *which, char *err,
-		     size_t err_len)
+static int write_ram(struct state_out *out, enum state_stream_kind kind, bool compress,
+		     uint64_t gpa, const uint8_t *host, uint64_t size, const uint64_t *which,
+		     char *err, size_t err_len)
 {
 	if (size % PAGE_SIZE || gpa % PAGE_SIZE) {
 		state_set_error(err, err_len, "guest memory to save is not page aligned");
@@ -148,7 +184,7 @@ static int write_ram(int fd, enum state_stream_kind kind, bool compress, uint64_
 	for (uint64_t at = 0; rc == 0 && at < size; at += CHUNK_PAGES * PAGE_SIZE) {
 		uint64_t left = (size - at) / PAGE_SIZE;
 		unsigned pages = left < CHUNK_PAGES ? (unsigned)left : CHUNK_PAGES;
-		rc = write_chunk(fd, kind, compress, gpa + at, host + at, pages, which,
+		rc = write_chunk(out, kind, compress, gpa + at, host + at, pages, which,
 				 at / PAGE_SIZE, scratch, compressed, cap, err, err_len);
 	}
 	free(scratch);
@@ -156,33 +192,34 @@ static int write_ram(int fd, enum state_stream_kind kind, bool compress, uint64_
 	return rc;
 }
 
-int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_t size,
-			      bool compress, char *err, size_t err_len)
+int state_stream_write_memory(struct state_out *out, uint64_t gpa, const uint8_t *host,
+			      uint64_t size, bool compress, char *err, size_t err_len)
 {
-	return write_ram(fd, STREAM_MEMORY, compress, gpa, host, size, NULL, err, err_len);
+	return write_ram(out, STREAM_MEMORY, compress, gpa, host, size, NULL, err, err_len);
 }
 
-int state_stream_write_pages(int fd, uint64_t gpa, const uint8_t *host, uint64_t size,
-			     const uint64_t *which, bool compress, char *err, size_t err_len)
+int state_stream_write_pages(struct state_out *out, uint64_t gpa, const uint8_t *host,
+			     uint64_t size, const uint64_t *which, bool compress, char *err,
+			     size_t err_len)
 {
-	return write_ram(fd, STREAM_PAGES, compress, gpa, host, size, which, err, err_len);
+	return write_ram(out, STREAM_PAGES, compress, gpa, host, size, which, err, err_len);
 }
 
-int state_stream_write_config(int fd, const char *json, char *err, size_t err_len)
+int state_stream_write_config(struct state_out *out, const char *json, char *err, size_t err_len)
 {
-	return write_section(fd, STREAM_CONFIG, json, strlen(json), NULL, 0, err, err_len);
+	return write_section(out, STREAM_CONFIG, json, strlen(json), NULL, 0, err, err_len);
 }
 
-int state_stream_write_cpu(int fd, const uint8_t features[STATE_STREAM_CPU_BYTES], char *err,
-			   size_t err_len)
+int state_stream_write_cpu(struct state_out *out, const uint8_t features[STATE_STREAM_CPU_BYTES],
+			   char *err, size_t err_len)
 {
-	return write_section(fd, STREAM_CPU, features, STATE_STREAM_CPU_BYTES, NULL, 0, err,
+	return write_section(out, STREAM_CPU, features, STATE_STREAM_CPU_BYTES, NULL, 0, err,
 			     err_len);
 }
 
-int state_stream_write_end(int fd, char *err, size_t err_len)
+int state_stream_write_end(struct state_out *out, char *err, size_t err_len)
 {
-	return write_section(fd, STREAM_END, NULL, 0, NULL, 0, err, err_len);
+	return write_section(out, STREAM_END, NULL, 0, NULL, 0, err, err_len);
 }
 
 /* ---- reading ---- */

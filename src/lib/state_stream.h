@@ -41,24 +41,38 @@ enum state_stream_kind {
 
 #define STATE_STREAM_CPU_BYTES 48
 
+/* Where a stream goes: a file or a socket, how many bytes went so far (another thread may read
+ * it: a migration's progress), and at most how fast (0: no limit; a migration's
+ * --max-bandwidth, so it leaves the link to the guests). The writer sleeps after a write that
+ * got ahead of the limit, so sections (at most 2 MiB of RAM each) are the granularity. */
+struct state_out {
+	int fd;
+	_Atomic uint64_t bytes;
+	uint64_t max_bytes_per_s;
+	uint64_t started_ns;
+};
+
+void state_out_init(struct state_out *out, int fd, uint64_t max_bytes_per_s);
+
 /* Each returns 0, or -1 with one sentence (naming what failed and errno's text) in err. */
-int state_stream_write_header(int fd, char *err, size_t err_len);
-int state_stream_write_records(int fd, const struct state_writer *records, char *err,
+int state_stream_write_header(struct state_out *out, char *err, size_t err_len);
+int state_stream_write_records(struct state_out *out, const struct state_writer *records, char *err,
 			       size_t err_len);
 /* The guest RAM [gpa, gpa + size) at `host`: zero pages left out, the rest zstd-compressed
  * with `compress` (a slow link), or as they are (a fast one, where compressing would be the
  * bottleneck). */
-int state_stream_write_memory(int fd, uint64_t gpa, const uint8_t *host, uint64_t size,
-			      bool compress, char *err, size_t err_len);
+int state_stream_write_memory(struct state_out *out, uint64_t gpa, const uint8_t *host,
+			      uint64_t size, bool compress, char *err, size_t err_len);
 /* Only the pages of [gpa, gpa + size) whose bit is set in `which` (bit i of which[i / 64] for
  * page i), zero or not, in PAGES sections (none where no bit is set): a migration's later
  * rounds, sending what the guest wrote since the last. */
-int state_stream_write_pages(int fd, uint64_t gpa, const uint8_t *host, uint64_t size,
-			     const uint64_t *which, bool compress, char *err, size_t err_len);
-int state_stream_write_config(int fd, const char *json, char *err, size_t err_len);
-int state_stream_write_cpu(int fd, const uint8_t features[STATE_STREAM_CPU_BYTES], char *err,
-			   size_t err_len);
-int state_stream_write_end(int fd, char *err, size_t err_len);
+int state_stream_write_pages(struct state_out *out, uint64_t gpa, const uint8_t *host,
+			     uint64_t size, const uint64_t *which, bool compress, char *err,
+			     size_t err_len);
+int state_stream_write_config(struct state_out *out, const char *json, char *err, size_t err_len);
+int state_stream_write_cpu(struct state_out *out, const uint8_t features[STATE_STREAM_CPU_BYTES],
+			   char *err, size_t err_len);
+int state_stream_write_end(struct state_out *out, char *err, size_t err_len);
 
 struct state_section {
 	enum state_stream_kind kind;

@@ -144,11 +144,16 @@ static char *do_migrate(const struct api_ops *ops, const json_t *request)
 	const json_t *compress = json_object_get(request, "compress");
 	if (compress && !json_is_boolean(compress))
 		return api_error_reply("migrate: \"compress\" must be true or false");
-	struct api_migrate migrate = {.uri = uri,
-				      .compress = json_is_true(compress),
-				      .max_downtime_ms =
-					  downtime ? (uint64_t)json_integer_value(downtime)
-						   : API_DEFAULT_DOWNTIME_MS};
+	const json_t *bandwidth = json_object_get(request, "max_bandwidth");
+	if (bandwidth && (!json_is_integer(bandwidth) || json_integer_value(bandwidth) < 1))
+		return api_error_reply(
+		    "migrate: \"max_bandwidth\" must be a positive number of bytes per second");
+	struct api_migrate migrate = {
+	    .uri = uri,
+	    .compress = json_is_true(compress),
+	    .max_bytes_per_s = bandwidth ? (uint64_t)json_integer_value(bandwidth) : 0,
+	    .max_downtime_ms =
+		downtime ? (uint64_t)json_integer_value(downtime) : API_DEFAULT_DOWNTIME_MS};
 	char err[ERR_LEN] = "";
 	if (ops->migrate(ops->opaque, &migrate, err, sizeof(err)) < 0)
 		return api_error_reply(err);
@@ -158,7 +163,24 @@ static char *do_migrate(const struct api_ops *ops, const json_t *request)
 	    migrate.precopy, "memory_bytes", (json_int_t)migrate.memory_bytes));
 }
 
-#define COMMAND_LIST "balloon, balloon-info, status, pause, resume, snapshot, migrate, quit"
+static char *do_migrate_status(const struct api_ops *ops)
+{
+	struct api_migration_status st = {0};
+	char err[ERR_LEN] = "";
+	if (ops->migrate_status(ops->opaque, &st, err, sizeof(err)) < 0)
+		return api_error_reply(err);
+	return dump_reply(
+	    json_pack("{s:b,s:s,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:b,s:s}", "ok", 1, "state", st.state,
+		      "uri", st.uri, "elapsed_ms", (json_int_t)st.elapsed_ms, "transferred_bytes",
+		      (json_int_t)st.transferred_bytes, "rounds", (int)st.rounds, "dirty_bytes",
+		      (json_int_t)st.dirty_bytes, "dirty_bytes_per_s",
+		      (json_int_t)st.dirty_bytes_per_s, "expected_downtime_ms",
+		      (json_int_t)st.expected_downtime_ms, "paused", st.paused, "error", st.error));
+}
+
+#define COMMAND_LIST                                                                               \
+	"balloon, balloon-info, status, pause, resume, snapshot, migrate, migrate-status, "        \
+	"migrate-cancel, quit"
 
 static char *dispatch(const struct api_ops *ops, const json_t *request)
 {
@@ -182,6 +204,10 @@ static char *dispatch(const struct api_ops *ops, const json_t *request)
 		return do_snapshot(ops, request);
 	if (strcmp(command, "migrate") == 0)
 		return do_migrate(ops, request);
+	if (strcmp(command, "migrate-status") == 0)
+		return do_migrate_status(ops);
+	if (strcmp(command, "migrate-cancel") == 0)
+		return do_action(ops, ops->migrate_cancel);
 	return error_replyf("unknown command \"%.64s\" (commands: " COMMAND_LIST ")", command);
 }
 
@@ -199,4 +225,13 @@ char *api_handle_request(const struct api_ops *ops, const char *line, size_t len
 					    "{\"command\":\"status\"}");
 	json_decref(request);
 	return reply;
+}
+
+bool api_request_runs_long(const char *line, size_t len)
+{
+	json_t *request = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+	const char *command = json_string_value(json_object_get(request, "command"));
+	bool long_running = command && strcmp(command, "migrate") == 0;
+	json_decref(request);
+	return long_running;
 }

@@ -11,10 +11,18 @@
  *                               -> {"ok":true,"ms":..,"memory_bytes":..,"state_bytes":..,
  *                                   "paused":false}: the VM paused, written to dir, and resumed
  *                                   unless "resume" is false or it was paused already
- *   {"command":"migrate","uri":"unix:PATH"|"tcp:HOST:PORT","downtime_ms":300,"compress":false}
+ *   {"command":"migrate","uri":"unix:PATH"|"tcp:HOST:PORT","downtime_ms":300,"compress":false,
+ *    "max_bandwidth":BYTES_PER_S}
  *                               -> {"ok":true,"ms":..,"downtime_ms":..,"rounds":..,
  *                                   "precopy":true,"memory_bytes":..}: the VM moved to the
- *                                   gureum run --incoming there, and this one stops
+ *                                   gureum run --incoming there, and this one stops. It runs
+ *                                   on a thread of its own (api_request_runs_long), so the
+ *                                   requests below are answered meanwhile
+ *   {"command":"migrate-status"} -> {"ok":true,"state":"none"|"active"|"failed"|"cancelled",
+ *                                   "uri":..,"elapsed_ms":..,"transferred_bytes":..,
+ *                                   "rounds":..,"dirty_bytes":..,"dirty_bytes_per_s":..,
+ *                                   "expected_downtime_ms":..,"paused":..,"error":..}
+ *   {"command":"migrate-cancel"} -> {"ok":true}: the migration fails, the VM stays here
  *   {"command":"quit"}          -> {"ok":true}, then the VM stops
  * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
  * dispatches (no sockets, no VM), so it is tested on its own; api_server.c does the I/O. */
@@ -57,10 +65,22 @@ struct api_migrate {
 	uint64_t ms, memory_bytes, downtime_ms; /* out */
 	unsigned rounds;			/* out */
 	bool precopy;				/* out */
+	uint64_t max_bytes_per_s;		/* 0: as fast as the link goes */
+};
+
+struct api_migration_status {
+	const char *state; /* "none", "active", or how the last one ended: "failed", "cancelled" */
+	char uri[256];
+	char error[512]; /* why the last one failed */
+	uint64_t elapsed_ms, transferred_bytes, dirty_bytes, dirty_bytes_per_s;
+	uint64_t expected_downtime_ms;
+	unsigned rounds;
+	bool paused; /* in the final, paused copy */
 };
 
 /* What the VM behind the socket can do. Each returns 0, or -1 with one sentence in `err` (what
- * is wrong and what to do). Called on the event-loop thread. */
+ * is wrong and what to do). Called on the event-loop thread, but migrate on a worker thread of
+ * its own. */
 struct api_ops {
 	int (*balloon_set)(void *opaque, uint64_t bytes, char *err, size_t err_len);
 	int (*balloon_info)(void *opaque, struct balloon_info *info, char *err, size_t err_len);
@@ -70,12 +90,17 @@ struct api_ops {
 	int (*resume)(void *opaque, char *err, size_t err_len);
 	int (*snapshot)(void *opaque, struct api_snapshot *snapshot, char *err, size_t err_len);
 	int (*migrate)(void *opaque, struct api_migrate *migrate, char *err, size_t err_len);
+	int (*migrate_status)(void *opaque, struct api_migration_status *status, char *err,
+			      size_t err_len);
+	int (*migrate_cancel)(void *opaque, char *err, size_t err_len);
 	void *opaque;
 };
 
 /* Handles one request line (without its newline; need not be NUL-terminated). Returns the
  * reply as a malloc'd, NUL-terminated JSON object without a newline (never NULL). */
 char *api_handle_request(const struct api_ops *ops, const char *line, size_t len);
+/* Whether the request takes long (a migration): the server answers it on a thread of its own. */
+bool api_request_runs_long(const char *line, size_t len);
 
 /* A reply for a request that could not even be read (line too long, too many clients). */
 char *api_error_reply(const char *message);

@@ -3,6 +3,8 @@
 #include "lib/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,18 @@ struct api_server {
 	struct event_loop *loop;
 	struct api_ops ops;
 	struct api_client clients[API_MAX_CLIENTS];
+	/* Long requests in flight on their own threads; closing waits for them. */
+	pthread_mutex_t workers_lock;
+	pthread_cond_t workers_done;
+	unsigned workers;
+};
+
+/* A long request (a migration) and the connection it came on, now the worker's. */
+struct long_request {
+	struct api_server *server;
+	int fd;
+	size_t len;
+	char line[];
 };
 
 static void drop_client(struct api_client *client)
@@ -46,18 +60,93 @@ static bool send_reply(int fd, char *reply)
 	return n == (ssize_t)(len + 1);
 }
 
-/* Answers every complete line in the buffer; false when the client must go. */
-static bool answer_lines(struct api_client *client)
+/* The reply of a long request may wait for a client that reads slowly: blocking is fine on
+ * the worker's own thread. */
+static void send_reply_blocking(int fd, char *reply)
+{
+	int flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	size_t len = strlen(reply);
+	reply[len] = '\n';
+	for (size_t done = 0; done < len + 1;) {
+		ssize_t n = send(fd, reply + done, len + 1 - done, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* the client went away: nobody to tell */
+		done += (size_t)n;
+	}
+	free(reply);
+}
+
+static void *run_long_request(void *arg)
+{
+	struct long_request *r = arg;
+	struct api_server *server = r->server;
+	send_reply_blocking(r->fd, api_handle_request(&server->ops, r->line, r->len));
+	close(r->fd);
+	free(r);
+	pthread_mutex_lock(&server->workers_lock);
+	server->workers--;
+	pthread_cond_broadcast(&server->workers_done);
+	pthread_mutex_unlock(&server->workers_lock);
+	return NULL;
+}
+
+/* Hands the client's connection and its long request to a worker thread; the slot is free
+ * again. Lines after it on the same connection are not read (gureum ctl sends one). */
+static bool hand_off(struct api_client *client, const char *line, size_t len)
+{
+	struct api_server *server = client->server;
+	struct long_request *r = malloc(sizeof(*r) + len);
+	if (!r)
+		return false;
+	*r = (struct long_request){.server = server, .fd = client->fd, .len = len};
+	memcpy(r->line, line, len);
+	pthread_mutex_lock(&server->workers_lock);
+	server->workers++;
+	pthread_mutex_unlock(&server->workers_lock);
+	pthread_t thread;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&thread, &attr, run_long_request, r);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		pthread_mutex_lock(&server->workers_lock);
+		server->workers--;
+		pthread_mutex_unlock(&server->workers_lock);
+		free(r);
+		return false;
+	}
+	event_loop_remove(server->loop, client->fd);
+	client->fd = -1;
+	client->len = 0;
+	return true;
+}
+
+enum answered { CLIENT_STAYS, CLIENT_GOES, CLIENT_HANDED_OFF };
+
+/* Answers every complete line in the buffer. */
+static enum answered answer_lines(struct api_client *client)
 {
 	char *start = client->buf, *end = client->buf + client->len, *nl;
 	while ((nl = memchr(start, '\n', (size_t)(end - start)))) {
 		size_t line_len = (size_t)(nl - start);
 		if (line_len > 0 && start[line_len - 1] == '\r')
 			line_len--;
+		if (line_len > 0 && api_request_runs_long(start, line_len)) {
+			if (hand_off(client, start, line_len))
+				return CLIENT_HANDED_OFF;
+			send_reply(client->fd, api_error_reply("the VMM cannot start a thread for "
+							       "this request; retry"));
+			return CLIENT_GOES;
+		}
 		if (line_len > 0) {
 			char *reply = api_handle_request(&client->server->ops, start, line_len);
 			if (!send_reply(client->fd, reply))
-				return false;
+				return CLIENT_GOES;
 		}
 		start = nl + 1;
 	}
@@ -66,9 +155,9 @@ static bool answer_lines(struct api_client *client)
 	if (client->len == sizeof(client->buf)) {
 		send_reply(client->fd,
 			   api_error_reply("request line too long (at most 4095 bytes)"));
-		return false;
+		return CLIENT_GOES;
 	}
-	return true;
+	return CLIENT_STAYS;
 }
 
 static void on_client(void *opaque, uint32_t events)
@@ -84,7 +173,7 @@ static void on_client(void *opaque, uint32_t events)
 		return;
 	}
 	client->len += (size_t)n;
-	if (!answer_lines(client))
+	if (answer_lines(client) == CLIENT_GOES)
 		drop_client(client);
 }
 
@@ -190,6 +279,8 @@ struct api_server *api_server_open(const char *path, struct event_loop *loop,
 		snprintf(err, err_len, "--api-socket: out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&server->workers_lock, NULL);
+	pthread_cond_init(&server->workers_done, NULL);
 	if (strlen(path) >= sizeof(server->path)) {
 		snprintf(err, err_len,
 			 "--api-socket %s: the path is too long for a unix socket "
@@ -228,5 +319,9 @@ void api_server_close(struct api_server *server)
 	event_loop_remove(server->loop, server->listen_fd);
 	close(server->listen_fd);
 	unlink(server->path);
+	pthread_mutex_lock(&server->workers_lock);
+	while (server->workers > 0)
+		pthread_cond_wait(&server->workers_done, &server->workers_lock);
+	pthread_mutex_unlock(&server->workers_lock);
 	free(server);
 }

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,7 +204,7 @@ void migration_refuse(int fd, const char *why)
 
 #define MAX_ROUNDS 30 /* then the VM is paused for whatever is left */
 
-static int send_head(struct vm *vm, int fd, char *err, size_t err_len)
+static int send_head(struct vm *vm, struct state_out *out, char *err, size_t err_len)
 {
 	/* The accelerator that ran it: the destination must use the same (the CPU it saw). */
 	const char *const overrides[] = {"accel", vm->accel->name, NULL};
@@ -212,8 +213,8 @@ static int send_head(struct vm *vm, int fd, char *err, size_t err_len)
 		snprintf(err, err_len, "migration: out of memory");
 		return -1;
 	}
-	int rc = state_stream_write_header(fd, err, err_len);
-	rc = rc ?: state_stream_write_config(fd, config, err, err_len);
+	int rc = state_stream_write_header(out, err, err_len);
+	rc = rc ?: state_stream_write_config(out, config, err, err_len);
 	free(config);
 	return rc;
 }
@@ -222,17 +223,17 @@ _Static_assert(CPU_FEATURES_BYTES == STATE_STREAM_CPU_BYTES, "the CPU section ho
 
 /* The CPU features the guest saw, and the destination's answer whether it offers them all: a
  * refusal comes before the VM pauses or any memory moves. */
-static int offer_cpu(struct vm *vm, int fd, char *err, size_t err_len)
+static int offer_cpu(struct vm *vm, struct state_out *out, char *err, size_t err_len)
 {
 	struct cpu_features seen;
 	uint8_t bytes[CPU_FEATURES_BYTES] = {0}; /* all zero: this accelerator cannot tell */
 	if (cpu_features_of_vm(vm->accel, vm->accel_vm, &seen) == 0)
 		cpu_features_encode(&seen, bytes);
-	if (state_stream_write_cpu(fd, bytes, err, err_len) < 0)
+	if (state_stream_write_cpu(out, bytes, err, err_len) < 0)
 		return -1;
 	char line[LINE_MAX_BYTES];
 	errno = 0;
-	if (receive_line(fd, line, sizeof(line)) < 0) {
+	if (receive_line(out->fd, line, sizeof(line)) < 0) {
 		snprintf(err, err_len,
 			 "migration: the destination did not answer (%s); see its log. The VM "
 			 "stays here",
@@ -247,35 +248,36 @@ static int offer_cpu(struct vm *vm, int fd, char *err, size_t err_len)
 	return 0;
 }
 
-static int send_all_memory(struct vm *vm, int fd, bool compress, char *err, size_t err_len)
+static int send_all_memory(struct vm *vm, struct state_out *out, bool compress, char *err,
+			   size_t err_len)
 {
 	int rc = 0;
 	for (unsigned i = 0; rc == 0 && i < vm->mem.nr_regions; i++) {
 		const struct guest_region *r = &vm->mem.regions[i];
-		rc =
-		    state_stream_write_memory(fd, r->gpa, r->host, r->size, compress, err, err_len);
+		rc = state_stream_write_memory(out, r->gpa, r->host, r->size, compress, err,
+					       err_len);
 	}
 	return rc;
 }
 
 /* The records and the end of the stream (the VM is paused). */
-static int send_tail(struct vm *vm, int fd, char *err, size_t err_len)
+static int send_tail(struct vm *vm, struct state_out *out, char *err, size_t err_len)
 {
 	struct state_writer w;
 	state_writer_init(&w);
 	int rc = vm_save_state(vm, &w, err, err_len);
-	rc = rc ?: state_stream_write_records(fd, &w, err, err_len);
-	rc = rc ?: state_stream_write_end(fd, err, err_len);
+	rc = rc ?: state_stream_write_records(out, &w, err, err_len);
+	rc = rc ?: state_stream_write_end(out, err, err_len);
 	state_writer_free(&w);
 	return rc;
 }
 
 /* The destination's "ready", then our "go". */
-static int hand_over(int fd, char *err, size_t err_len)
+static int hand_over(struct state_out *out, char *err, size_t err_len)
 {
 	char line[LINE_MAX_BYTES];
 	errno = 0;
-	if (receive_line(fd, line, sizeof(line)) < 0) {
+	if (receive_line(out->fd, line, sizeof(line)) < 0) {
 		snprintf(err, err_len,
 			 "migration: the destination did not confirm (%s); the VM stays here",
 			 errno ? strerror(errno) : "it closed the connection");
@@ -286,7 +288,7 @@ static int hand_over(int fd, char *err, size_t err_len)
 			 strncmp(line, "error: ", 7) == 0 ? line + 7 : line);
 		return -1;
 	}
-	if (send_line(fd, "go\n") < 0) {
+	if (send_line(out->fd, "go\n") < 0) {
 		snprintf(err, err_len, "migration: the destination went away before taking over");
 		return -1;
 	}
@@ -342,12 +344,12 @@ static int dirty_collect(struct vm *vm, struct dirty_set *d, bool devices, char 
 }
 
 /* Sends d's pages and empties it. */
-static int dirty_send(struct vm *vm, int fd, struct dirty_set *d, bool compress, char *err,
-		      size_t err_len)
+static int dirty_send(struct vm *vm, struct state_out *out, struct dirty_set *d, bool compress,
+		      char *err, size_t err_len)
 {
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct guest_region *r = &vm->mem.regions[i];
-		if (state_stream_write_pages(fd, r->gpa, r->host, r->size, d->bits[i], compress,
+		if (state_stream_write_pages(out, r->gpa, r->host, r->size, d->bits[i], compress,
 					     err, err_len) < 0)
 			return -1;
 		memset(d->bits[i], 0, region_words(r) * sizeof(uint64_t));
@@ -379,14 +381,25 @@ static int start_logs(struct vm *vm, char *err, size_t err_len)
 	return rc < 0 ? -1 : 0;
 }
 
+static void note_round(struct migration_progress *progress, unsigned rounds, uint64_t dirty_bytes,
+		       uint64_t round_ms, uint64_t expected_ms)
+{
+	if (!progress)
+		return;
+	atomic_store(&progress->rounds, rounds);
+	atomic_store(&progress->dirty_bytes, dirty_bytes);
+	atomic_store(&progress->dirty_bytes_per_s, dirty_bytes * 1000 / round_ms);
+	atomic_store(&progress->expected_downtime_ms, expected_ms);
+}
+
 /* Rounds while the VM runs, until the pages left would go in `downtime_ms` at the rate seen;
  * they stay in d for the final, paused round. */
-static int precopy_rounds(struct vm *vm, int fd, const struct migration_options *options,
-			  struct dirty_set *d, struct migration_stats *stats, char *err,
-			  size_t err_len)
+static int precopy_rounds(struct vm *vm, struct state_out *out,
+			  const struct migration_options *options, struct dirty_set *d,
+			  struct migration_stats *stats, char *err, size_t err_len)
 {
 	uint64_t start = now_ms();
-	if (send_all_memory(vm, fd, options->compress, err, err_len) < 0)
+	if (send_all_memory(vm, out, options->compress, err, err_len) < 0)
 		return -1;
 	stats->memory_bytes = vm->config->memory;
 	uint64_t elapsed = now_ms() - start + 1, sent = vm->config->memory;
@@ -394,10 +407,12 @@ static int precopy_rounds(struct vm *vm, int fd, const struct migration_options 
 		if (dirty_collect(vm, d, false, err, err_len) < 0)
 			return -1;
 		uint64_t bytes = d->pages * 4096;
-		if (bytes * elapsed / sent <= options->downtime_ms) /* at the last round's rate */
+		uint64_t expected_ms = bytes * elapsed / sent; /* at the last round's rate */
+		note_round(options->progress, stats->rounds, bytes, elapsed, expected_ms);
+		if (expected_ms <= options->downtime_ms)
 			break;
 		start = now_ms();
-		if (dirty_send(vm, fd, d, options->compress, err, err_len) < 0)
+		if (dirty_send(vm, out, d, options->compress, err, err_len) < 0)
 			return -1;
 		elapsed = now_ms() - start + 1, sent = bytes;
 		stats->memory_bytes += bytes;
@@ -406,24 +421,28 @@ static int precopy_rounds(struct vm *vm, int fd, const struct migration_options 
 }
 
 /* The final round: paused, the rest of the pages, every page a device wrote, the records. */
-static int final_round(struct vm *vm, int fd, bool compress, struct dirty_set *d,
+static int final_round(struct vm *vm, struct state_out *out,
+		       const struct migration_options *options, struct dirty_set *d,
 		       struct migration_stats *stats, char *err, size_t err_len)
 {
 	if (vm_pause(vm, err, err_len) < 0)
 		return -1;
+	if (options->progress)
+		atomic_store(&options->progress->paused, true);
 	uint64_t paused_at = now_ms();
 	if (dirty_collect(vm, d, true, err, err_len) < 0)
 		return -1;
 	stats->memory_bytes += d->pages * 4096;
-	if (dirty_send(vm, fd, d, compress, err, err_len) < 0 ||
-	    send_tail(vm, fd, err, err_len) < 0 || hand_over(fd, err, err_len) < 0)
+	if (dirty_send(vm, out, d, options->compress, err, err_len) < 0 ||
+	    send_tail(vm, out, err, err_len) < 0 || hand_over(out, err, err_len) < 0)
 		return -1;
 	stats->downtime_ms = now_ms() - paused_at;
 	return 0;
 }
 
-static int send_precopy(struct vm *vm, int fd, const struct migration_options *options,
-			struct migration_stats *stats, char *err, size_t err_len)
+static int send_precopy(struct vm *vm, struct state_out *out,
+			const struct migration_options *options, struct migration_stats *stats,
+			char *err, size_t err_len)
 {
 	struct dirty_set d;
 	if (dirty_alloc(vm, &d) < 0) {
@@ -436,8 +455,8 @@ static int send_precopy(struct vm *vm, int fd, const struct migration_options *o
 		return -1;
 	}
 	stats->precopy = true;
-	int rc = precopy_rounds(vm, fd, options, &d, stats, err, err_len);
-	rc = rc ?: final_round(vm, fd, options->compress, &d, stats, err, err_len);
+	int rc = precopy_rounds(vm, out, options, &d, stats, err, err_len);
+	rc = rc ?: final_round(vm, out, options, &d, stats, err, err_len);
 	/* The logs end with the devices quiet: paused now, or paused for it. */
 	char ignored[128];
 	bool paused_here = rc < 0 && vm_pause(vm, ignored, sizeof(ignored)) == 0;
@@ -450,13 +469,13 @@ static int send_precopy(struct vm *vm, int fd, const struct migration_options *o
 }
 
 /* Stop-and-copy: everything with the VM paused (it stays paused: the caller decides). */
-static int send_paused(struct vm *vm, int fd, bool compress, struct migration_stats *stats,
-		       char *err, size_t err_len)
+static int send_paused(struct vm *vm, struct state_out *out, bool compress,
+		       struct migration_stats *stats, char *err, size_t err_len)
 {
 	uint64_t start = now_ms();
-	int rc = send_all_memory(vm, fd, compress, err, err_len);
-	rc = rc ?: send_tail(vm, fd, err, err_len);
-	rc = rc ?: hand_over(fd, err, err_len);
+	int rc = send_all_memory(vm, out, compress, err, err_len);
+	rc = rc ?: send_tail(vm, out, err, err_len);
+	rc = rc ?: hand_over(out, err, err_len);
 	stats->memory_bytes = vm->config->memory;
 	stats->downtime_ms = now_ms() - start;
 	return rc;
@@ -470,7 +489,7 @@ static void say_the_vm_stays(char *err, size_t err_len)
 		snprintf(err + used, err_len - used, "; the VM stays here");
 }
 
-int migration_send(struct vm *vm, int fd, const struct migration_options *options,
+int migration_send(struct vm *vm, struct state_out *out, const struct migration_options *options,
 		   struct migration_stats *stats, char *err, size_t err_len)
 {
 	uint64_t start = now_ms();
@@ -478,20 +497,22 @@ int migration_send(struct vm *vm, int fd, const struct migration_options *option
 	pthread_mutex_lock(&vm->lock);
 	bool was_paused = vm->paused;
 	pthread_mutex_unlock(&vm->lock);
-	int rc = send_head(vm, fd, err, err_len);
-	rc = rc ?: offer_cpu(vm, fd, err, err_len);
+	int rc = send_head(vm, out, err, err_len);
+	rc = rc ?: offer_cpu(vm, out, err, err_len);
 	if (rc < 0) { /* refused before anything moved: the VM runs on (or stays paused) */
 		stats->ms = now_ms() - start;
 		say_the_vm_stays(err, err_len);
 		return rc;
 	}
 	if (!was_paused && can_precopy(vm)) {
-		rc = send_precopy(vm, fd, options, stats, err, err_len);
+		rc = send_precopy(vm, out, options, stats, err, err_len);
 	} else {
 		char ignored[128];
 		rc = was_paused ? 0 : vm_pause(vm, err, err_len);
+		if (rc == 0 && options->progress)
+			atomic_store(&options->progress->paused, true);
 		if (rc == 0) {
-			rc = send_paused(vm, fd, options->compress, stats, err, err_len);
+			rc = send_paused(vm, out, options->compress, stats, err, err_len);
 			if (rc < 0 && !was_paused)
 				vm_resume(vm, ignored, sizeof(ignored));
 		}

@@ -9,6 +9,7 @@
 #ifndef GUREUM_VMM_MIGRATION_H
 #define GUREUM_VMM_MIGRATION_H
 
+#include "lib/state_stream.h"
 #include "vmm/config.h"
 #include "vmm/vm.h"
 
@@ -29,18 +30,29 @@ struct migration_stats {
 	uint64_t downtime_ms;  /* from the final pause to the destination's "ready" */
 };
 
+/* How a migration is going, for `migrate-status` from another thread while it runs. */
+struct migration_progress {
+	_Atomic unsigned rounds;	       /* pre-copy rounds done after the first full copy */
+	_Atomic uint64_t dirty_bytes;	       /* what the guest wrote since the last round */
+	_Atomic uint64_t dirty_bytes_per_s;    /* how fast it writes them */
+	_Atomic uint64_t expected_downtime_ms; /* what pausing now would cost, at the last rate */
+	_Atomic bool paused;		       /* in the final, paused copy */
+};
+
 struct migration_options {
 	uint64_t downtime_ms; /* the longest pause wanted (pre-copy) */
 	bool compress;	      /* zstd the RAM: for links slower than compression (~400 MB/s) */
+	struct migration_progress *progress; /* optional: kept up to date */
 };
 
-/* Source: sends `vm` over fd and hands it over. A running VM whose accelerator logs dirty
- * pages (KVM) and that has no NIC is copied while it runs (pre-copy: a full copy, then the
- * pages written meanwhile, round after round, until what is left would take no longer than
- * `options->downtime_ms` to send), then paused for the rest; otherwise it is paused for the whole
- * copy. Returns 0 once the destination has it (the caller must stop this VM without running it
- * again), or -1 with one sentence in err: the VM is then as it was (running or paused). */
-int migration_send(struct vm *vm, int fd, const struct migration_options *options,
+/* Source: sends `vm` to `out` (a connection; its limit is --max-bandwidth) and hands it over. A
+ * running VM whose accelerator logs dirty pages (KVM) and that has no NIC is copied while it runs
+ * (pre-copy: a full copy, then the pages written meanwhile, round after round, until what is left
+ * would take no longer than `options->downtime_ms` to send), then paused for the rest; otherwise it
+ * is paused for the whole copy. Returns 0 once the destination has it (the caller must stop this VM
+ * without running it again), or -1 with one sentence in err: the VM is then as it was (running or
+ * paused). */
+int migration_send(struct vm *vm, struct state_out *out, const struct migration_options *options,
 		   struct migration_stats *stats, char *err, size_t err_len);
 
 /* Destination: reads the stream's header and configuration into `config` (config_init'ed),

@@ -14,9 +14,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +37,21 @@ __attribute__((constructor)) static void record_process_start(void)
 	process_start_ns = monotonic_ns();
 }
 
+/* A migration under way: api_migrate runs it on the control socket's worker thread, while
+ * migrate-status reads its progress and migrate-cancel ends it. `active`, `cancelled` and
+ * `out.fd` are under the session lock. */
+struct migration_job {
+	bool active;
+	bool cancelled;
+	char uri[256];
+	struct state_out out;
+	struct migration_progress progress;
+	uint64_t started_ns;
+	/* The last migration that ended here (a successful one ends this process). */
+	const char *last_state; /* NULL (none yet), "failed" or "cancelled" */
+	char last_error[512];
+};
+
 struct session {
 	const struct vm_config *config;
 	struct console console;
@@ -47,6 +64,8 @@ struct session {
 	uint64_t first_run_ns;
 	struct api_server *api;		/* --api-socket, kept across reboots */
 	const struct vm_origin *origin; /* what the first boot goes on from, or NULL */
+	struct migration_job migration;
+	pthread_cond_t migration_ended;
 };
 
 static int signal_write_fd = -1;
@@ -227,6 +246,13 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 	*status = vm->exit_status;
 	console_set_sink(&s->console, NULL);
 	pthread_mutex_lock(&s->lock);
+	/* A migration still sending this VM cannot succeed now: end it, and let it finish with
+	 * the VM before the VM goes. */
+	while (s->migration.active) {
+		if (s->migration.out.fd >= 0)
+			shutdown(s->migration.out.fd, SHUT_RDWR);
+		pthread_cond_wait(&s->migration_ended, &s->lock);
+	}
 	s->current = NULL;
 	pthread_mutex_unlock(&s->lock);
 	/* Let every vCPU leave the guest before reading counters. */
@@ -251,6 +277,22 @@ static struct vm *lock_current_vm(struct session *s, char *err, size_t err_len)
 			 "the VM is between two boots (rebooting); retry in a moment");
 	}
 	return s->current;
+}
+
+/* As lock_current_vm, for requests that must not run during a migration (they would pause,
+ * resume, change or stop the VM under it). */
+static struct vm *lock_idle_vm(struct session *s, char *err, size_t err_len)
+{
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (vm && s->migration.active) {
+		pthread_mutex_unlock(&s->lock);
+		snprintf(err, err_len,
+			 "a migration to %s is under way; wait for it (gureum ctl SOCKET "
+			 "migrate-status) or stop it (migrate-cancel)",
+			 s->migration.uri);
+		return NULL;
+	}
+	return vm;
 }
 
 static struct vm *lock_balloon_vm(struct session *s, char *err, size_t err_len)
@@ -316,7 +358,7 @@ static int api_status(void *opaque, struct api_status *status, char *err, size_t
 static int api_quit(void *opaque, char *err, size_t err_len)
 {
 	struct session *s = opaque;
-	if (!lock_current_vm(s, err, err_len))
+	if (!lock_idle_vm(s, err, err_len))
 		return -1;
 	pthread_mutex_unlock(&s->lock);
 	log_info("stopping the VM (quit from the control socket)");
@@ -328,7 +370,7 @@ static int api_quit(void *opaque, char *err, size_t err_len)
 static int change_run_state(struct session *s, int (*change)(struct vm *, char *, size_t),
 			    const char *done, char *err, size_t err_len)
 {
-	struct vm *vm = lock_current_vm(s, err, err_len);
+	struct vm *vm = lock_idle_vm(s, err, err_len);
 	if (!vm)
 		return -1;
 	int rc = change(vm, err, err_len);
@@ -355,7 +397,7 @@ static int api_resume(void *opaque, char *err, size_t err_len)
 static int api_snapshot(void *opaque, struct api_snapshot *snapshot, char *err, size_t err_len)
 {
 	struct session *s = opaque;
-	struct vm *vm = lock_current_vm(s, err, err_len);
+	struct vm *vm = lock_idle_vm(s, err, err_len);
 	if (!vm)
 		return -1;
 	pthread_mutex_lock(&vm->lock);
@@ -387,26 +429,81 @@ static int api_snapshot(void *opaque, struct api_snapshot *snapshot, char *err, 
 	return 0;
 }
 
-/* Sends the VM to the destination (migration_send pauses it as it needs) and, once that has
- * taken it, stops this one (exit status 0); when it did not, the VM goes on here as it was. */
+/* The job's start, under the session lock: refused while another one runs. */
+static struct vm *begin_migration(struct session *s, const char *uri, char *err, size_t err_len)
+{
+	struct vm *vm = lock_idle_vm(s, err, err_len);
+	if (!vm)
+		return NULL;
+	struct migration_job *job = &s->migration;
+	job->active = true;
+	job->cancelled = false;
+	job->out.fd = -1;
+	atomic_store(&job->out.bytes, 0);
+	snprintf(job->uri, sizeof(job->uri), "%s", uri);
+	memset(&job->progress, 0, sizeof(job->progress));
+	job->started_ns = monotonic_ns();
+	pthread_mutex_unlock(&s->lock);
+	return vm;
+}
+
+/* The job's end: the VM is no longer used by it, boot_once may let it go. */
+static void end_migration(struct session *s, int rc, char *err, size_t err_len)
+{
+	struct migration_job *job = &s->migration;
+	pthread_mutex_lock(&s->lock);
+	if (rc < 0 && job->cancelled)
+		snprintf(err, err_len,
+			 "migration to %s cancelled (gureum ctl SOCKET migrate-cancel); the VM "
+			 "stays here",
+			 job->uri);
+	if (rc < 0) {
+		job->last_state = job->cancelled ? "cancelled" : "failed";
+		snprintf(job->last_error, sizeof(job->last_error), "%s", err);
+	}
+	job->active = false;
+	job->out.fd = -1;
+	pthread_cond_broadcast(&s->migration_ended);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Connects and sends the VM (migration_send pauses it as it needs). */
+static int send_vm(struct session *s, struct vm *vm, struct api_migrate *migrate,
+		   struct migration_stats *stats, char *err, size_t err_len)
+{
+	struct migration_job *job = &s->migration;
+	int fd = migration_connect(migrate->uri, err, err_len);
+	if (fd < 0)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	state_out_init(&job->out, fd, migrate->max_bytes_per_s);
+	if (job->cancelled)
+		shutdown(fd, SHUT_RDWR);
+	pthread_mutex_unlock(&s->lock);
+	log_info("migrating the VM to %s", migrate->uri);
+	struct migration_options options = {.downtime_ms = migrate->max_downtime_ms,
+					    .compress = migrate->compress,
+					    .progress = &job->progress};
+	int rc = migration_send(vm, &job->out, &options, stats, err, err_len);
+	pthread_mutex_lock(&s->lock);
+	job->out.fd = -1; /* before the close: a cancel must not shut down a reused number */
+	pthread_mutex_unlock(&s->lock);
+	close(fd);
+	return rc;
+}
+
+/* Runs on the control socket's worker thread, without the session lock, so that status,
+ * migrate-status and migrate-cancel are answered meanwhile. Once the destination has the VM
+ * this one stops (exit status 0); otherwise the VM goes on here as it was. */
 static int api_migrate(void *opaque, struct api_migrate *migrate, char *err, size_t err_len)
 {
 	struct session *s = opaque;
-	struct vm *vm = lock_current_vm(s, err, err_len);
+	struct vm *vm = begin_migration(s, migrate->uri, err, err_len);
 	if (!vm)
 		return -1;
-	int fd = migration_connect(migrate->uri, err, err_len);
-	if (fd < 0) {
-		pthread_mutex_unlock(&s->lock);
-		return -1;
-	}
-	log_info("migrating the VM to %s", migrate->uri);
 	struct migration_stats stats;
-	struct migration_options options = {.downtime_ms = migrate->max_downtime_ms,
-					    .compress = migrate->compress};
-	int rc = migration_send(vm, fd, &options, &stats, err, err_len);
-	close(fd);
-	pthread_mutex_unlock(&s->lock);
+	int rc = send_vm(s, vm, migrate, &stats, err, err_len);
+	end_migration(s, rc, err, err_len);
 	if (rc < 0) {
 		log_warn("%s", err);
 		return -1;
@@ -424,6 +521,50 @@ static int api_migrate(void *opaque, struct api_migrate *migrate, char *err, siz
 	return 0;
 }
 
+static int api_migrate_cancel(void *opaque, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct migration_job *job = &s->migration;
+	pthread_mutex_lock(&s->lock);
+	bool active = job->active;
+	if (active) {
+		job->cancelled = true;
+		if (job->out.fd >= 0)
+			shutdown(job->out.fd, SHUT_RDWR); /* whatever it waits on fails now */
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!active) {
+		snprintf(err, err_len, "no migration is under way");
+		return -1;
+	}
+	log_info("cancelling the migration to %s", job->uri);
+	return 0;
+}
+
+static int api_migrate_status(void *opaque, struct api_migration_status *status, char *err,
+			      size_t err_len)
+{
+	(void)err, (void)err_len;
+	struct session *s = opaque;
+	struct migration_job *job = &s->migration;
+	pthread_mutex_lock(&s->lock);
+	status->state = job->active ? "active" : job->last_state ? job->last_state : "none";
+	snprintf(status->uri, sizeof(status->uri), "%s",
+		 job->active || job->last_state ? job->uri : "");
+	snprintf(status->error, sizeof(status->error), "%s", job->active ? "" : job->last_error);
+	if (job->active) {
+		status->elapsed_ms = (monotonic_ns() - job->started_ns) / 1000000;
+		status->transferred_bytes = atomic_load(&job->out.bytes);
+		status->rounds = atomic_load(&job->progress.rounds);
+		status->dirty_bytes = atomic_load(&job->progress.dirty_bytes);
+		status->dirty_bytes_per_s = atomic_load(&job->progress.dirty_bytes_per_s);
+		status->expected_downtime_ms = atomic_load(&job->progress.expected_downtime_ms);
+		status->paused = atomic_load(&job->progress.paused);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 static int open_api_socket(struct session *s)
 {
 	if (!s->config->api_socket)
@@ -436,6 +577,8 @@ static int open_api_socket(struct session *s)
 			      .resume = api_resume,
 			      .snapshot = api_snapshot,
 			      .migrate = api_migrate,
+			      .migrate_status = api_migrate_status,
+			      .migrate_cancel = api_migrate_cancel,
 			      .opaque = s};
 	char err[512] = "";
 	s->api = api_server_open(s->config->api_socket, &s->loop, &ops, err, sizeof(err));
@@ -472,6 +615,7 @@ int session_run(const struct vm_config *config, const struct vm_origin *origin)
 		return VM_EXIT_ERROR;
 	struct session s = {.config = config, .origin = origin};
 	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.migration_ended, NULL);
 	char err[512] = "";
 	if (console_open(&s.console, config, err, sizeof(err)) < 0) {
 		log_error("%s", err);

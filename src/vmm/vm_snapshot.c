@@ -115,9 +115,11 @@ static int write_memory_file(const struct guest_memory *mem, const char *path, u
 static int write_stream(int fd, const struct state_writer *w, char *err, size_t err_len)
 {
 	char why[256] = "";
-	if (state_stream_write_header(fd, why, sizeof(why)) < 0 ||
-	    state_stream_write_records(fd, w, why, sizeof(why)) < 0 ||
-	    state_stream_write_end(fd, why, sizeof(why)) < 0) {
+	struct state_out out;
+	state_out_init(&out, fd, 0);
+	if (state_stream_write_header(&out, why, sizeof(why)) < 0 ||
+	    state_stream_write_records(&out, w, why, sizeof(why)) < 0 ||
+	    state_stream_write_end(&out, why, sizeof(why)) < 0) {
 		snprintf(err, err_len, "snapshot: %s", why);
 		return -EIO;
 	}

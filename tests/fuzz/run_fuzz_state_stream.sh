@@ -22,16 +22,18 @@ int main(int argc, char **argv)
 	struct state_writer w;
 	char err[200];
 	int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	struct state_out out;
+	state_out_init(&out, fd, 0);
 	state_writer_init(&w);
 	state_record_begin(&w, "sample", 1, 1);
 	state_put_u64(&w, "a", 1, STATE_ESSENTIAL);
 	state_put_bytes(&w, "b", "xy", 2, 0);
 	state_record_end(&w);
-	return state_stream_write_header(fd, err, sizeof(err)) ||
-	       state_stream_write_records(fd, &w, err, sizeof(err)) ||
-	       state_stream_write_memory(fd, 0, ram, 4 * 4096, true, err, sizeof(err)) ||
-	       state_stream_write_memory(fd, 1 << 20, ram + 4 * 4096, 8 * 4096, false, err, sizeof(err)) ||
-	       state_stream_write_end(fd, err, sizeof(err));
+	return state_stream_write_header(&out, err, sizeof(err)) ||
+	       state_stream_write_records(&out, &w, err, sizeof(err)) ||
+	       state_stream_write_memory(&out, 0, ram, 4 * 4096, true, err, sizeof(err)) ||
+	       state_stream_write_memory(&out, 1 << 20, ram + 4 * 4096, 8 * 4096, false, err, sizeof(err)) ||
+	       state_stream_write_end(&out, err, sizeof(err));
 }
 C
 	clang -std=gnu11 -D_GNU_SOURCE -I"$ROOT/src" "$OUT/seed-writer.c" \

@@ -3,8 +3,9 @@
 # - a migration to a URI where nobody listens is refused and the VM runs on where it was;
 # - so is one to a destination whose --cpu-model (x86-64-v1) lacks features the guest saw:
 #   it answers before any memory moves, naming them, and exits;
-# - under KVM, a destination killed in the middle of the pre-copy: the source says so and the
-#   VM runs on there;
+# - a migration capped by --max-bandwidth keeps to it, is seen by migrate-status while status
+#   is answered and pause refused, and migrate-cancel ends it: the VM runs on here; one whose
+#   destination is killed midway fails the same way;
 # - over a unix socket, while the guest keeps rewriting 4 MiB of RAM: under KVM the RAM is
 #   copied while the VM runs (pre-copy over KVM's dirty log) and the VM is paused only for the
 #   last round, a shorter time than the migration; on the software CPU it is paused for the
@@ -98,26 +99,52 @@ ticks_go_on || lab_fail "the VM stopped after a destination refused its CPU"
 
 vm_send "(while true; do dd if=/dev/urandom of=/tmp/churn bs=1M count=4 2>/dev/null; done) &"
 SRC=$VM
-if [ "${LAB_DIRECT:-0}" != 1 ]; then
-	# Pre-copy under a 1 ms target takes about 2 s here (30 rounds): kill the destination
-	# half a second in (the gureum process: the pid vm_start saved is its shell's).
-	incoming vmigk unix:/run/vm-mig-k.sock /run/vm-migk.sock
+# A migration capped at 16 MiB/s takes seconds here: long enough to watch, cancel and break.
+# migrate_slow NAME URI SOCK: starts one to a new destination in the background ($mig, its
+# reply in /tmp/$NAME.out) and returns once migrate-status shows bytes sent.
+migrate_slow() {
+	incoming "$1" "$2" "$3"
 	DEST=$VM
 	use_vm "$SRC"
-	/lab/bin/gureum ctl --json $S1 migrate unix:/run/vm-mig-k.sock --downtime-ms 1 >/tmp/migk.out 2>&1 &
+	/lab/bin/gureum ctl --json $S1 migrate "$2" --max-bandwidth 16M >"/tmp/$1.out" 2>&1 &
 	mig=$!
-	sleep 0.5
-	killed=
-	for pid in $(pidof gureum); do
-		grep -q 'vm-mig-k.sock' "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid" && killed=$pid
+	limit=$(($(date +%s) + 30))
+	until st=$(/lab/bin/gureum ctl --json $S1 migrate-status) &&
+		echo "$st" | grep -q '"state":"active"' && ! echo "$st" | grep -q '"transferred_bytes":0,'; do
+		[ "$(date +%s)" -lt "$limit" ] || lab_fail "$1: migrate-status never showed the migration under way: $st"
+		sleep 0.2
 	done
-	[ -n "$killed" ] || lab_fail "no destination process to kill"
-	wait $mig && lab_fail "a migration to a killed destination succeeded: $(cat /tmp/migk.out)"
-	grep -q 'the VM stays here' /tmp/migk.out ||
-		lab_fail "a killed destination: unexpected reply $(cat /tmp/migk.out)"
-	/lab/bin/gureum ctl --json $S1 status | grep -q '"state":"running"' || lab_fail "the source is not running after its destination died"
-	ticks_go_on || lab_fail "the VM stopped after its destination died mid-migration"
-fi
+}
+migrate_slow vmigc unix:/run/vm-mig-c.sock /run/vm-migc.sock
+sleep 1
+st=$(/lab/bin/gureum ctl --json $S1 migrate-status)
+sent=$(echo "$st" | sed -n 's/.*"transferred_bytes":\([0-9]*\).*/\1/p')
+ms=$(echo "$st" | sed -n 's/.*"elapsed_ms":\([0-9]*\).*/\1/p')
+[ "$sent" -gt 0 ] && [ $((sent / (ms + 1) * 1000)) -le $((18 * 1048576)) ] ||
+	lab_fail "--max-bandwidth 16M: $sent bytes in $ms ms ($st)"
+/lab/bin/gureum ctl --json $S1 status | grep -q '"ok":true' || lab_fail "status is not answered during a migration"
+out=$(/lab/bin/gureum ctl $S1 pause 2>&1) && lab_fail "a pause during a migration succeeded"
+echo "$out" | grep -q 'migration to unix:/run/vm-mig-c.sock is under way' || lab_fail "a pause during a migration: $out"
+/lab/bin/gureum ctl $S1 migrate-cancel >/dev/null || lab_fail "migrate-cancel failed"
+wait $mig && lab_fail "a cancelled migration succeeded: $(cat /tmp/vmigc.out)"
+grep -q 'cancelled.*the VM stays here' /tmp/vmigc.out || lab_fail "a cancelled migration: $(cat /tmp/vmigc.out)"
+/lab/bin/gureum ctl --json $S1 migrate-status | grep -q '"state":"cancelled"' || lab_fail "migrate-status does not say cancelled"
+ticks_go_on || lab_fail "the VM stopped after a cancelled migration"
+[ "$(src_exit "$DEST")" = 1 ] || lab_fail "the destination of a cancelled migration did not exit 1"
+rate="$((sent / (ms + 1) * 1000 / 1048576)) MiB/s under --max-bandwidth 16M"
+
+# The destination killed midway (its gureum process: vm_start's pid is its shell's).
+migrate_slow vmigk unix:/run/vm-mig-k.sock /run/vm-migk.sock
+killed=
+for pid in $(pidof gureum); do
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- '--incoming unix:/run/vm-mig-k.sock' &&
+		kill -9 "$pid" && killed=$pid
+done
+[ -n "$killed" ] || lab_fail "no destination process to kill"
+wait $mig && lab_fail "a migration to a killed destination succeeded: $(cat /tmp/vmigk.out)"
+grep -q 'the VM stays here' /tmp/vmigk.out || lab_fail "a killed destination: unexpected reply $(cat /tmp/vmigk.out)"
+/lab/bin/gureum ctl --json $S1 status | grep -q '"state":"running"' || lab_fail "the source is not running after its destination died"
+ticks_go_on || lab_fail "the VM stopped after its destination died mid-migration"
 incoming vmig2 unix:/run/vm-mig.sock $S2
 # A 1 ms downtime target: the rounds go on (up to 30) while the guest keeps dirtying pages.
 migrate $S1 unix:/run/vm-mig.sock "--downtime-ms 1"
@@ -154,4 +181,4 @@ vm_run 30 'echo moved-$((6*7))' | grep -q moved-42 || lab_fail "the guest does n
 vm_wait_exit 60 >/dev/null
 vm_kill
 rm -f "$DISK"
-lab_pass "a migration to nowhere and one to a CPU lacking its features refused, one to a destination killed midway failed (KVM), the VM ran on each time; unix migration in ${ms1} ms ($how) under a 4 MiB rewrite loop, TCP in ${ms2} ms; ticks, RAM and disk intact, sources exited 0"
+lab_pass "a migration to nowhere and one to a CPU lacking its features refused, one cancelled ($rate) and one to a destination killed midway failed, the VM ran on each time; unix migration in ${ms1} ms ($how) under a 4 MiB rewrite loop, TCP in ${ms2} ms; ticks, RAM and disk intact, sources exited 0"

@@ -4,19 +4,25 @@
 #include "lib/state_stream.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE 4096u
 
 /* Runs `write` on a temporary file and returns the bytes written (*len). */
-static uint8_t *capture(void (*write)(int fd, void *opaque), void *opaque, size_t *len)
+static uint8_t *capture(void (*write)(struct state_out *out, void *opaque), void *opaque,
+			size_t *len)
 {
 	FILE *f = tmpfile();
 	cr_assert_not_null(f);
-	write(fileno(f), opaque);
+	struct state_out out;
+	state_out_init(&out, fileno(f), 0);
+	write(&out, opaque);
 	long size = lseek(fileno(f), 0, SEEK_END);
 	cr_assert_geq(size, 0);
 	uint8_t *buf = malloc((size_t)size + 1);
@@ -44,7 +50,7 @@ static struct sample make_sample(void)
 	return s;
 }
 
-static void write_sample(int fd, void *opaque)
+static void write_sample(struct state_out *out, void *opaque)
 {
 	struct sample *s = opaque;
 	char err[200];
@@ -53,12 +59,12 @@ static void write_sample(int fd, void *opaque)
 	state_record_begin(&w, "sample", 1, 1);
 	state_put_u64(&w, "answer", 42, STATE_ESSENTIAL);
 	state_record_end(&w);
-	cr_assert_eq(state_stream_write_header(fd, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(state_stream_write_records(fd, &w, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(
-	    state_stream_write_memory(fd, 0x100000, s->ram, s->size, s->compress, err, sizeof(err)),
-	    0, "%s", err);
-	cr_assert_eq(state_stream_write_end(fd, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(state_stream_write_header(out, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(state_stream_write_records(out, &w, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(state_stream_write_memory(out, 0x100000, s->ram, s->size, s->compress, err,
+					       sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(state_stream_write_end(out, err, sizeof(err)), 0, "%s", err);
 	state_writer_free(&w);
 }
 
@@ -104,14 +110,14 @@ Test(state_stream, records_and_memory_come_back)
 	free(s.ram);
 }
 
-static void write_zero_ram(int fd, void *opaque)
+static void write_zero_ram(struct state_out *out, void *opaque)
 {
 	(void)opaque;
 	char err[200];
 	uint8_t *ram = calloc(1, 4u << 20);
-	cr_assert_eq(state_stream_write_header(fd, err, sizeof(err)), 0);
-	cr_assert_eq(state_stream_write_memory(fd, 0, ram, 4u << 20, true, err, sizeof(err)), 0);
-	cr_assert_eq(state_stream_write_end(fd, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_header(out, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_memory(out, 0, ram, 4u << 20, true, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_end(out, err, sizeof(err)), 0);
 	free(ram);
 }
 
@@ -155,7 +161,7 @@ Test(state_stream, zero_pages_are_left_out)
 	free(buf);
 }
 
-static void write_small(int fd, void *opaque)
+static void write_small(struct state_out *out, void *opaque)
 {
 	(void)opaque;
 	char err[200];
@@ -166,10 +172,11 @@ static void write_small(int fd, void *opaque)
 	state_writer_init(&w);
 	state_record_begin(&w, "x", 1, 1);
 	state_record_end(&w);
-	cr_assert_eq(state_stream_write_header(fd, err, sizeof(err)), 0);
-	cr_assert_eq(state_stream_write_records(fd, &w, err, sizeof(err)), 0);
-	cr_assert_eq(state_stream_write_memory(fd, 0, ram, sizeof(ram), true, err, sizeof(err)), 0);
-	cr_assert_eq(state_stream_write_end(fd, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_header(out, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_records(out, &w, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_memory(out, 0, ram, sizeof(ram), true, err, sizeof(err)),
+		     0);
+	cr_assert_eq(state_stream_write_end(out, err, sizeof(err)), 0);
 	state_writer_free(&w);
 }
 
@@ -286,15 +293,15 @@ struct pages_sample {
 	bool compress;
 };
 
-static void write_some_pages(int fd, void *opaque)
+static void write_some_pages(struct state_out *out, void *opaque)
 {
 	struct pages_sample *p = opaque;
 	char err[200];
-	cr_assert_eq(state_stream_write_header(fd, err, sizeof(err)), 0);
-	cr_assert_eq(state_stream_write_pages(fd, 0, p->ram, 1024ull * PAGE, p->which, p->compress,
+	cr_assert_eq(state_stream_write_header(out, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_pages(out, 0, p->ram, 1024ull * PAGE, p->which, p->compress,
 					      err, sizeof(err)),
 		     0, "%s", err);
-	cr_assert_eq(state_stream_write_end(fd, err, sizeof(err)), 0);
+	cr_assert_eq(state_stream_write_end(out, err, sizeof(err)), 0);
 }
 
 /* A migration's later round: only the named pages travel (a zero page too, as it may have
@@ -337,4 +344,46 @@ Test(state_stream, pages_sections_carry_only_the_named_pages)
 	free(buf);
 	free(p.ram);
 	free(p.which);
+}
+
+static double seconds_since(const struct timespec *start)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/* Writes 3 MiB of RAM that is not zero (two sections) raw to /dev/null through `out`. */
+static double write_three_mib(struct state_out *out)
+{
+	uint8_t *ram = malloc(3u << 20);
+	cr_assert_not_null(ram);
+	memset(ram, 0x5a, 3u << 20);
+	char err[200];
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	cr_assert_eq(state_stream_write_memory(out, 0, ram, 3u << 20, false, err, sizeof(err)), 0,
+		     "%s", err);
+	double took = seconds_since(&start);
+	free(ram);
+	return took;
+}
+
+/* --max-bandwidth: the writer counts what it wrote and keeps to the limit (the second section
+ * waits until the first one's bytes are due), and without a limit it does not wait. */
+Test(state_stream, a_limited_writer_keeps_to_its_rate_and_counts_its_bytes)
+{
+	int fd = open("/dev/null", O_WRONLY);
+	cr_assert_geq(fd, 0);
+	struct state_out limited, unlimited;
+	state_out_init(&limited, fd, 8u << 20); /* 8 MiB/s: the second 2 MiB section after 0.25 s */
+	double took = write_three_mib(&limited);
+	uint64_t bytes = atomic_load(&limited.bytes);
+	cr_assert_geq(bytes, 3u << 20, "counted %llu bytes", (unsigned long long)bytes);
+	cr_assert_lt(bytes, (3u << 20) + 4096, "counted %llu bytes", (unsigned long long)bytes);
+	cr_assert_geq(took, 0.24, "3 MiB at 8 MiB/s took only %.3f s", took);
+	state_out_init(&unlimited, fd, 0);
+	cr_assert_lt(write_three_mib(&unlimited), 0.24, "an unlimited writer waited");
+	cr_assert_eq(atomic_load(&unlimited.bytes), bytes);
+	close(fd);
 }

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,10 @@ struct fake_vm {
 	bool paused;
 	uint64_t balloon_bytes;
 	int snapshot_calls, migrate_calls;
-	uint64_t migrate_downtime;
+	uint64_t migrate_downtime, migrate_bandwidth;
 	bool migrate_compress;
+	bool hold_migrate; /* migrate waits until this is false (under hold_lock) */
+	int cancel_calls;
 	char snapshot_dir[256];
 	bool snapshot_resume;
 	bool refuse; /* every operation fails, as between two boots */
@@ -118,6 +121,40 @@ static int fake_snapshot(void *opaque, struct api_snapshot *snapshot, char *err,
 	return 0;
 }
 
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_changed = PTHREAD_COND_INITIALIZER;
+
+static void release_migrate(struct fake_vm *vm)
+{
+	pthread_mutex_lock(&hold_lock);
+	vm->hold_migrate = false;
+	pthread_cond_broadcast(&hold_changed);
+	pthread_mutex_unlock(&hold_lock);
+}
+
+static int fake_migrate_status(void *opaque, struct api_migration_status *status, char *err,
+			       size_t err_len)
+{
+	(void)opaque, (void)err, (void)err_len;
+	status->state = "active";
+	snprintf(status->uri, sizeof(status->uri), "unix:/run/m.sock");
+	status->transferred_bytes = 123456;
+	status->rounds = 2;
+	status->expected_downtime_ms = 17;
+	return 0;
+}
+
+static int fake_migrate_cancel(void *opaque, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len, "no migration is under way");
+		return -1;
+	}
+	vm->cancel_calls++;
+	return 0;
+}
+
 static int fake_migrate(void *opaque, struct api_migrate *migrate, char *err, size_t err_len)
 {
 	struct fake_vm *vm = opaque;
@@ -125,9 +162,14 @@ static int fake_migrate(void *opaque, struct api_migrate *migrate, char *err, si
 		snprintf(err, err_len, "migration: cannot connect to %s", migrate->uri);
 		return -1;
 	}
+	pthread_mutex_lock(&hold_lock);
+	while (vm->hold_migrate)
+		pthread_cond_wait(&hold_changed, &hold_lock);
+	pthread_mutex_unlock(&hold_lock);
 	vm->migrate_calls++;
 	vm->migrate_downtime = migrate->max_downtime_ms;
 	vm->migrate_compress = migrate->compress;
+	vm->migrate_bandwidth = migrate->max_bytes_per_s;
 	migrate->ms = 900;
 	migrate->downtime_ms = 40;
 	migrate->rounds = 3;
@@ -144,6 +186,8 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .resume = fake_resume,
 			     .snapshot = fake_snapshot,
 			     .migrate = fake_migrate,
+			     .migrate_status = fake_migrate_status,
+			     .migrate_cancel = fake_migrate_cancel,
 			     .opaque = &vm};
 
 static void reset_vm(void)
@@ -350,6 +394,9 @@ Test(api_protocol, migrate_takes_a_uri_and_a_downtime_and_reports_the_pause)
 	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"downtime_ms\":0}",
 	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"downtime_ms\":\"5\"}",
 	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"compress\":\"yes\"}",
+	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"max_bandwidth\":0}",
+	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"max_bandwidth\":-5}",
+	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"max_bandwidth\":\"1M\"}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		r = ask(bad[i]);
@@ -358,6 +405,37 @@ Test(api_protocol, migrate_takes_a_uri_and_a_downtime_and_reports_the_pause)
 		json_decref(r);
 	}
 	cr_assert_eq(vm.migrate_calls, 2);
+	cr_assert_eq(vm.migrate_bandwidth, 0, "no limit unless asked");
+	r = ask("{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"max_bandwidth\":16777216}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.migrate_bandwidth, 16777216);
+	json_decref(r);
+}
+
+Test(api_protocol, migrate_status_and_cancel)
+{
+	json_t *r = ask("{\"command\":\"migrate-status\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_str_eq(json_string_value(json_object_get(r, "state")), "active");
+	cr_assert_eq(json_integer_value(json_object_get(r, "transferred_bytes")), 123456);
+	cr_assert_eq(json_integer_value(json_object_get(r, "expected_downtime_ms")), 17);
+	cr_assert(json_is_false(json_object_get(r, "paused")));
+	json_decref(r);
+	r = ask("{\"command\":\"migrate-cancel\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.cancel_calls, 1);
+	json_decref(r);
+	vm.refuse = true;
+	r = ask("{\"command\":\"migrate-cancel\"}");
+	cr_assert_str_eq(reply_error(r), "no migration is under way");
+	json_decref(r);
+	static const char *const long_one = "{\"command\":\"migrate\",\"uri\":\"unix:/s\"}";
+	static const char *const short_ones[] = {"{\"command\":\"migrate-status\"}",
+						 "{\"command\":", "[\"migrate\"]"};
+	cr_assert(api_request_runs_long(long_one, strlen(long_one)));
+	for (size_t i = 0; i < sizeof(short_ones) / sizeof(short_ones[0]); i++)
+		cr_assert_not(api_request_runs_long(short_ones[i], strlen(short_ones[i])), "%s",
+			      short_ones[i]);
 }
 
 Test(api_protocol, malformed_requests_get_error_replies)
@@ -473,6 +551,31 @@ Test(api_server, answers_each_line_of_several_clients)
 	read_line(a, line, sizeof(line));
 	cr_assert_str_eq(line, "{\"ok\":true}");
 	cr_assert_eq(vm.balloon_bytes, 64ULL << 20);
+	close(a);
+	close(b);
+}
+
+/* A migration takes its time on a thread of its own: meanwhile other clients are answered, and
+ * its own reply comes when it ends. */
+Test(api_server, a_migration_does_not_hold_up_other_requests)
+{
+	char err[256] = "", line[512];
+	server = open_server(err, sizeof(err));
+	cr_assert_not_null(server, "%s", err);
+	vm.hold_migrate = true;
+	int a = connect_client(), b = connect_client();
+	send_text(a, "{\"command\":\"migrate\",\"uri\":\"unix:/run/m.sock\"}\n");
+	send_text(b, "{\"command\":\"migrate-status\"}\n");
+	read_line(b, line, sizeof(line));
+	cr_assert(strstr(line, "\"state\":\"active\""), "%s", line);
+	send_text(b, "{\"command\":\"status\"}\n");
+	read_line(b, line, sizeof(line));
+	cr_assert(strstr(line, "\"ok\":true"), "%s", line);
+	cr_assert_eq(vm.migrate_calls, 0, "the migration is still held");
+	release_migrate(&vm);
+	read_line(a, line, sizeof(line));
+	cr_assert(strstr(line, "\"rounds\":3"), "%s", line);
+	cr_assert_eq(vm.migrate_calls, 1);
 	close(a);
 	close(b);
 }
