@@ -26,7 +26,8 @@ static int run_incoming(const struct vm_config *local)
 	int status = VM_EXIT_ERROR;
 	if (migration_receive_config(fd, local, &config, err, sizeof(err)) < 0) {
 		log_error("%s", err);
-	} else if (config_validate(&config, err, sizeof(err)) < 0) {
+	} else if (config_apply_net_hosts(&config, err, sizeof(err)) < 0 ||
+		   config_validate(&config, err, sizeof(err)) < 0) {
 		migration_refuse(fd, err);
 		log_error("%s", err);
 	} else {
@@ -62,7 +63,8 @@ int cmd_run(int argc, char **argv)
 			status = run_incoming(&config);
 			break;
 		}
-		if (config_validate(&config, err, sizeof(err)) < 0) {
+		if (config_apply_net_hosts(&config, err, sizeof(err)) < 0 ||
+		    config_validate(&config, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			status = VM_EXIT_ERROR;
 		} else {

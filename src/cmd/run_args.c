@@ -49,6 +49,7 @@ void run_args_usage(FILE *out)
 	    "  --config FILE          JSON object with the same keys (\"cpus\": 2, ...)\n"
 	    "  --restore DIR          start from a snapshot (gureum ctl SOCKET snapshot DIR)\n"
 	    "                         instead of booting; other options override its own\n"
+	    "                         (--net here moves its cards, in order, to these taps)\n"
 	    "  --incoming URI         wait on unix:PATH or tcp:HOST:PORT for a VM migrated\n"
 	    "                         here (gureum ctl SOCKET migrate URI), then run it\n"
 	    "  --help, --version\n"
@@ -190,7 +191,10 @@ enum run_args_result run_args_parse(int argc, char **argv, struct vm_config *con
 		if (strcmp(key, "config") == 0 || strcmp(key, "restore") == 0 ||
 		    strcmp(key, "incoming") == 0)
 			continue; /* applied above */
-		if ((config->restore_dir || config->incoming) && config_key_repeats(key)) {
+		/* The cards a restored or incoming VM came with, on this host's taps. */
+		if ((config->restore_dir || config->incoming) && strcmp(key, "net") == 0)
+			strcpy(key, "net-host");
+		else if ((config->restore_dir || config->incoming) && config_key_repeats(key)) {
 			snprintf(err, err_len,
 				 "--%s cannot be added to a restored or incoming VM: it has the "
 				 "devices it was saved with",

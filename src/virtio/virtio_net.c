@@ -736,7 +736,7 @@ int virtio_net_announce(struct virtio_device *d)
 	return write(net->tap_fd, frame, sizeof(frame)) == (ssize_t)sizeof(frame) ? 0 : -errno;
 }
 
-static void derive_mac(const char *tap, unsigned index, uint8_t mac[6])
+void virtio_net_default_mac(const char *tap, unsigned index, uint8_t mac[6])
 {
 	uint32_t h = 2166136261u;
 	for (const char *s = tap; *s; s++)
@@ -820,7 +820,7 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 	if (cfg->has_mac)
 		memcpy(net->config.mac, cfg->mac, sizeof(net->config.mac));
 	else
-		derive_mac(net->tap_name, index, net->config.mac);
+		virtio_net_default_mac(net->tap_name, index, net->config.mac);
 	net->config.status = VIRTIO_NET_S_LINK_UP;
 	net->config.max_virtqueue_pairs = 1;
 	if (open_vhost(net, err, err_len) < 0)

@@ -32,6 +32,8 @@ void config_free(struct vm_config *config)
 	free(config->bios);
 	free(config->accel);
 	free(config->cpu_model);
+	for (unsigned i = 0; i < config->nr_net_hosts; i++)
+		free(config->net_hosts[i]);
 	free(config->console_path);
 	for (unsigned i = 0; i < config->nr_disks; i++) {
 		free(config->disks[i].path);
@@ -208,6 +210,7 @@ static const struct {
     {"on-reboot", set_on_reboot, false, false},
     {"disk", set_disk, false, true},
     {"net", set_net, false, true},
+    {"net-host", set_net_host, false, true},
     {"rng", set_rng, true, false},
     {"balloon", set_balloon, true, false},
     {"balloon-size", set_balloon_size, false, false},

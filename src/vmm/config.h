@@ -42,6 +42,10 @@ struct vm_config {
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned nr_nics;
 	struct net_config nics[CONFIG_MAX_NICS];
+	/* --net given to a restored or incoming VM: the new host side of its cards, in order
+	 * (config_apply_net_hosts). */
+	unsigned nr_net_hosts;
+	char *net_hosts[CONFIG_MAX_NICS];
 	bool rng;		 /* --rng: virtio-rng fed by getrandom() */
 	bool balloon;		 /* --balloon: virtio-balloon */
 	uint64_t balloon_target; /* bytes the balloon holds at boot (--balloon-size) */
@@ -94,6 +98,12 @@ int config_load_json_text(struct vm_config *config, const char *text, size_t len
 
 /* Checks the whole configuration (required keys, files readable, limits of this host). */
 int config_validate(const struct vm_config *config, char *err, size_t err_len);
+/* A VM restored or received here keeps its network cards (their MACs, their place on the PCI
+ * bus) but not its host's taps: each --net given here (set as "net-host") replaces the host
+ * side (tap, vhost) of one card, in order, and the card keeps its MAC, pinned if it was
+ * derived from the old tap's name. Rewrites the recorded settings to match, so a later
+ * snapshot or migration carries the new taps. Returns 0, or -1 with err. */
+int config_apply_net_hosts(struct vm_config *config, char *err, size_t err_len);
 
 /* True when the guest could use more RAM than the host has (allowed, worth a warning). */
 bool config_memory_exceeds_host(const struct vm_config *config);

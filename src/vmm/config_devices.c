@@ -159,7 +159,7 @@ static int net_property(struct net_config *n, const char *key, const char *value
 	return -1;
 }
 
-static int parse_net(struct net_config *n, char *text, char *err, size_t len)
+int config_parse_net(struct net_config *n, char *text, char *err, size_t len)
 {
 	char *cursor = text;
 	for (char *item; (item = next_item(&cursor));) {
@@ -190,7 +190,7 @@ int set_net(struct vm_config *c, const char *v, char *err, size_t len)
 		return -1;
 	struct net_config *n = &c->nics[c->nr_nics];
 	memset(n, 0, sizeof(*n));
-	int rc = parse_net(n, text, err, len);
+	int rc = config_parse_net(n, text, err, len);
 	free(text);
 	if (rc < 0) {
 		free(n->tap);

@@ -16,11 +16,15 @@ int set_balloon_size(struct vm_config *c, const char *v, char *err, size_t len);
 int set_console_device(struct vm_config *c, const char *v, char *err, size_t len);
 int set_api_socket(struct vm_config *c, const char *v, char *err, size_t len);
 int set_debug_exit(struct vm_config *c, const char *v, char *err, size_t len);
+/* --net on a restored or incoming VM (config_net_hosts.c). */
+int set_net_host(struct vm_config *c, const char *v, char *err, size_t len);
 /* Checks across devices and against the host: disk files exist, sizes fit, taps unique. */
 int validate_devices(const struct vm_config *c, char *err, size_t len);
 
 /* Shared with config.c. */
 int config_parse_bool(const char *v, bool *out);
 int config_replace_string(char **field, const char *value);
+/* Parses --net's "tap=NAME,mac=...,vhost=..." (text is modified) into n, zeroed by the caller. */
+int config_parse_net(struct net_config *n, char *text, char *err, size_t len);
 
 #endif

@@ -1,5 +1,7 @@
 #include "run_args_harness.h"
 
+#include "virtio/virtio_devices.h"
+
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,8 +136,42 @@ Test(run_args, snapshot_config_round_trips_and_restore_takes_overrides)
 	cr_assert_eq(c.console, CONSOLE_NONE, "the command line overrides the snapshot");
 	config_free(&c);
 
-	cr_assert_eq(PARSE(&c, err, "--restore", dir, "--net", "tap=t2"), RUN_ARGS_ERROR);
-	cr_assert(strstr(err, "--net cannot be added to a restored or incoming VM"), "%s", err);
+	cr_assert_eq(PARSE(&c, err, "--restore", dir, "--disk", "/x.img"), RUN_ARGS_ERROR);
+	cr_assert(strstr(err, "--disk cannot be added to a restored or incoming VM"), "%s", err);
+	config_free(&c);
+
+	/* --net moves the cards it came with to this host's taps, keeping their MACs. */
+	cr_assert_eq(PARSE(&c, err, "--restore", dir, "--net", "tap=t2,vhost=off"), RUN_ARGS_OK,
+		     "%s", err);
+	cr_assert_eq(config_apply_net_hosts(&c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.nr_nics, 2, "moved, not added");
+	cr_assert_str_eq(c.nics[0].tap, "t2");
+	cr_assert_str_eq(c.nics[1].tap, "t1");
+	cr_assert_eq(c.nics[0].vhost, VHOST_OFF);
+	uint8_t mac[6];
+	virtio_net_default_mac("t0", 0, mac);
+	cr_assert(c.nics[0].has_mac && memcmp(c.nics[0].mac, mac, 6) == 0,
+		  "the card keeps the MAC it had on t0");
+	unsigned nets = 0;
+	for (unsigned i = 0; i < c.nr_settings; i++) {
+		cr_assert_str_neq(c.settings[i].key, "net-host");
+		if (strcmp(c.settings[i].key, "net") == 0 && nets++ == 0)
+			cr_assert(strstr(c.settings[i].value, "tap=t2,mac=52:54:00:"), "%s",
+				  c.settings[i].value);
+	}
+	cr_assert_eq(nets, 2);
+	config_free(&c);
+
+	cr_assert_eq(
+	    PARSE(&c, err, "--restore", dir, "--net", "tap=a", "--net", "tap=b", "--net", "tap=c"),
+	    RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(config_apply_net_hosts(&c, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "--net is given 3 times, but the VM has 2 network cards"), "%s", err);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--restore", dir, "--net", "tap=a,mac=52:54:00:00:00:01"),
+		     RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(config_apply_net_hosts(&c, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "keeps its MACs"), "%s", err);
 	config_free(&c);
 	unlink(path);
 	rmdir(dir);
