@@ -38,10 +38,12 @@ static void usage(FILE *out)
 		"  pause           stop the vCPUs and the devices (returns once they are)\n"
 		"  resume          let a paused VM run on\n"
 		"  migrate URI [--downtime-ms N] [--compress] [--max-bandwidth RATE]\n"
+		"          [--auto-converge]\n"
 		"                  move the VM to the gureum run --incoming URI listening there\n"
 		"                  (unix:PATH or tcp:HOST:PORT), pausing it for about N ms at the\n"
 		"                  end (default 300) where it can; --compress for slow links;\n"
-		"                  at most RATE bytes/s (100M: MiB/s); prints progress each\n"
+		"                  at most RATE bytes/s (100M: MiB/s); --auto-converge slows\n"
+		"                  the vCPUs of a guest that writes faster; prints progress each\n"
 		"                  second; this VMM then exits\n"
 		"  migrate-status  how the migration under way goes (or how the last one ended)\n"
 		"  migrate-cancel  stop the migration under way; the VM stays here\n"
@@ -76,13 +78,15 @@ static json_t *migrate_request(int argc, char **argv)
 {
 	long long downtime = 300;
 	uint64_t bandwidth = 0;
-	bool compress = false, ok = argc >= 2;
+	bool compress = false, converge = false, ok = argc >= 2;
 	for (int i = 2; ok && i < argc; i++) {
 		char *end = NULL;
 		if (strcmp(argv[i], "--compress") == 0)
 			compress = true;
 		else if (strcmp(argv[i], "--downtime-ms") == 0 && i + 1 < argc)
 			downtime = strtoll(argv[++i], &end, 10);
+		else if (strcmp(argv[i], "--auto-converge") == 0)
+			converge = true;
 		else if (strcmp(argv[i], "--max-bandwidth") == 0 && i + 1 < argc)
 			ok = parse_size(argv[++i], false, &bandwidth) && bandwidth > 0 &&
 			     bandwidth <= INT64_MAX;
@@ -92,12 +96,16 @@ static json_t *migrate_request(int argc, char **argv)
 			ok = false;
 	}
 	if (!ok) {
-		fprintf(stderr, "gureum ctl: migrate needs a URI, then optionally --downtime-ms N, "
-				"--compress and --max-bandwidth RATE (bytes/s: 100M, 1G)\n");
+		fprintf(
+		    stderr,
+		    "gureum ctl: migrate needs a URI, then optionally --downtime-ms N, "
+		    "--compress, --max-bandwidth RATE (bytes/s: 100M, 1G) and --auto-converge\n");
 		return NULL;
 	}
 	json_t *request = json_pack("{s:s,s:s,s:I,s:b}", "command", "migrate", "uri", argv[1],
 				    "downtime_ms", (json_int_t)downtime, "compress", compress);
+	if (request && converge)
+		json_object_set_new(request, "auto_converge", json_true());
 	if (request && bandwidth)
 		json_object_set_new(request, "max_bandwidth", json_integer((json_int_t)bandwidth));
 	return request;
@@ -337,13 +345,14 @@ static void print_progress(const char *path)
 		fprintf(
 		    stderr,
 		    "migration: %lld MiB sent in %lld ms, round %lld, the guest dirties %lld "
-		    "MiB/s, a pause now would take %lld ms%s\n",
+		    "MiB/s (throttled %lld%%), a pause now would take %lld ms%s\n",
 		    (long long)(json_integer_value(json_object_get(reply, "transferred_bytes")) >>
 				20),
 		    (long long)json_integer_value(json_object_get(reply, "elapsed_ms")),
 		    (long long)json_integer_value(json_object_get(reply, "rounds")),
 		    (long long)(json_integer_value(json_object_get(reply, "dirty_bytes_per_s")) >>
 				20),
+		    (long long)json_integer_value(json_object_get(reply, "throttle_pct")),
 		    (long long)json_integer_value(json_object_get(reply, "expected_downtime_ms")),
 		    json_is_true(json_object_get(reply, "paused")) ? " (paused now)" : "");
 	json_decref(reply);

@@ -144,6 +144,9 @@ static char *do_migrate(const struct api_ops *ops, const json_t *request)
 	const json_t *compress = json_object_get(request, "compress");
 	if (compress && !json_is_boolean(compress))
 		return api_error_reply("migrate: \"compress\" must be true or false");
+	const json_t *converge = json_object_get(request, "auto_converge");
+	if (converge && !json_is_boolean(converge))
+		return api_error_reply("migrate: \"auto_converge\" must be true or false");
 	const json_t *bandwidth = json_object_get(request, "max_bandwidth");
 	if (bandwidth && (!json_is_integer(bandwidth) || json_integer_value(bandwidth) < 1))
 		return api_error_reply(
@@ -151,16 +154,18 @@ static char *do_migrate(const struct api_ops *ops, const json_t *request)
 	struct api_migrate migrate = {
 	    .uri = uri,
 	    .compress = json_is_true(compress),
+	    .auto_converge = json_is_true(converge),
 	    .max_bytes_per_s = bandwidth ? (uint64_t)json_integer_value(bandwidth) : 0,
 	    .max_downtime_ms =
 		downtime ? (uint64_t)json_integer_value(downtime) : API_DEFAULT_DOWNTIME_MS};
 	char err[ERR_LEN] = "";
 	if (ops->migrate(ops->opaque, &migrate, err, sizeof(err)) < 0)
 		return api_error_reply(err);
-	return dump_reply(json_pack(
-	    "{s:b,s:I,s:I,s:i,s:b,s:I}", "ok", 1, "ms", (json_int_t)migrate.ms, "downtime_ms",
-	    (json_int_t)migrate.downtime_ms, "rounds", (int)migrate.rounds, "precopy",
-	    migrate.precopy, "memory_bytes", (json_int_t)migrate.memory_bytes));
+	return dump_reply(
+	    json_pack("{s:b,s:I,s:I,s:i,s:b,s:I,s:i}", "ok", 1, "ms", (json_int_t)migrate.ms,
+		      "downtime_ms", (json_int_t)migrate.downtime_ms, "rounds", (int)migrate.rounds,
+		      "precopy", migrate.precopy, "memory_bytes", (json_int_t)migrate.memory_bytes,
+		      "throttle_pct", (int)migrate.throttle_pct));
 }
 
 static char *do_migrate_status(const struct api_ops *ops)
@@ -169,13 +174,13 @@ static char *do_migrate_status(const struct api_ops *ops)
 	char err[ERR_LEN] = "";
 	if (ops->migrate_status(ops->opaque, &st, err, sizeof(err)) < 0)
 		return api_error_reply(err);
-	return dump_reply(
-	    json_pack("{s:b,s:s,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:b,s:s}", "ok", 1, "state", st.state,
-		      "uri", st.uri, "elapsed_ms", (json_int_t)st.elapsed_ms, "transferred_bytes",
-		      (json_int_t)st.transferred_bytes, "rounds", (int)st.rounds, "dirty_bytes",
-		      (json_int_t)st.dirty_bytes, "dirty_bytes_per_s",
-		      (json_int_t)st.dirty_bytes_per_s, "expected_downtime_ms",
-		      (json_int_t)st.expected_downtime_ms, "paused", st.paused, "error", st.error));
+	return dump_reply(json_pack(
+	    "{s:b,s:s,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:b,s:i,s:s}", "ok", 1, "state", st.state, "uri",
+	    st.uri, "elapsed_ms", (json_int_t)st.elapsed_ms, "transferred_bytes",
+	    (json_int_t)st.transferred_bytes, "rounds", (int)st.rounds, "dirty_bytes",
+	    (json_int_t)st.dirty_bytes, "dirty_bytes_per_s", (json_int_t)st.dirty_bytes_per_s,
+	    "expected_downtime_ms", (json_int_t)st.expected_downtime_ms, "paused", st.paused,
+	    "throttle_pct", (int)st.throttle_pct, "error", st.error));
 }
 
 #define COMMAND_LIST                                                                               \

@@ -12,16 +12,16 @@
  *                                   "paused":false}: the VM paused, written to dir, and resumed
  *                                   unless "resume" is false or it was paused already
  *   {"command":"migrate","uri":"unix:PATH"|"tcp:HOST:PORT","downtime_ms":300,"compress":false,
- *    "max_bandwidth":BYTES_PER_S}
+ *    "max_bandwidth":BYTES_PER_S,"auto_converge":false}
  *                               -> {"ok":true,"ms":..,"downtime_ms":..,"rounds":..,
- *                                   "precopy":true,"memory_bytes":..}: the VM moved to the
- *                                   gureum run --incoming there, and this one stops. It runs
- *                                   on a thread of its own (api_request_runs_long), so the
- *                                   requests below are answered meanwhile
+ *                                   "precopy":true,"memory_bytes":..,"throttle_pct":..}: the VM
+ * moved to the gureum run --incoming there, and this one stops. It runs on a thread of its own
+ * (api_request_runs_long), so the requests below are answered meanwhile
  *   {"command":"migrate-status"} -> {"ok":true,"state":"none"|"active"|"failed"|"cancelled",
  *                                   "uri":..,"elapsed_ms":..,"transferred_bytes":..,
  *                                   "rounds":..,"dirty_bytes":..,"dirty_bytes_per_s":..,
- *                                   "expected_downtime_ms":..,"paused":..,"error":..}
+ *                                   "expected_downtime_ms":..,"paused":..,
+ *                                   "throttle_pct":..,"error":..}
  *   {"command":"migrate-cancel"} -> {"ok":true}: the migration fails, the VM stays here
  *   {"command":"quit"}          -> {"ok":true}, then the VM stops
  * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
@@ -66,6 +66,8 @@ struct api_migrate {
 	unsigned rounds;			/* out */
 	bool precopy;				/* out */
 	uint64_t max_bytes_per_s;		/* 0: as fast as the link goes */
+	bool auto_converge;			/* throttle a guest that dirties too fast */
+	unsigned throttle_pct;			/* out: the most it was throttled */
 };
 
 struct api_migration_status {
@@ -75,7 +77,8 @@ struct api_migration_status {
 	uint64_t elapsed_ms, transferred_bytes, dirty_bytes, dirty_bytes_per_s;
 	uint64_t expected_downtime_ms;
 	unsigned rounds;
-	bool paused; /* in the final, paused copy */
+	unsigned throttle_pct; /* auto-converge: the vCPUs' share asleep */
+	bool paused;	       /* in the final, paused copy */
 };
 
 /* What the VM behind the socket can do. Each returns 0, or -1 with one sentence in `err` (what

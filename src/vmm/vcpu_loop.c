@@ -140,6 +140,7 @@ void *vcpu_thread_main(void *arg)
 		if (!settle_for_pause(vcpu))
 			break;
 		vm_park_vcpu_if_paused(vm);
+		vm_throttle_vcpu(vm);
 		if (vm_stopping(vm))
 			break;
 		if (!vcpu->first_run_done) {

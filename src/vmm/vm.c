@@ -185,6 +185,7 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	vm_throttle_stop(vm);
 	vm_userspace_irqchip_stop_timer(vm);
 	if (vm->vcpus) {
 		vm_request_stop(vm, VM_STOP_ERROR, VM_EXIT_ERROR);

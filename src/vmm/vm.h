@@ -106,6 +106,11 @@ struct vm {
 	enum vm_stop_reason stop_reason;
 	int exit_status;
 	uint64_t first_run_ns; /* CLOCK_MONOTONIC of the first KVM_RUN, 0 before */
+	/* Auto-converge (vm_throttle.c): the share of time each vCPU sleeps, 0-99, and the thread
+	 * that kicks the vCPUs out of the guest every slice so that they do. */
+	_Atomic unsigned throttle_pct;
+	pthread_t throttle_thread;
+	bool throttle_running; /* under `lock` */
 };
 
 /* A VM that does not boot but goes on from saved state: the snapshot or the migration stream
@@ -142,8 +147,17 @@ void vm_destroy(struct vm *vm);
  * paused, stopping). A stop request ends a pause. */
 int vm_pause(struct vm *vm, char *err, size_t err_len);
 int vm_resume(struct vm *vm, char *err, size_t err_len);
+/* Whether the VM is paused (vm_pause returned and no vm_resume since). */
+bool vm_is_paused(struct vm *vm);
 /* Called by a vCPU thread at the top of its loop: waits there while the VM is paused. */
 void vm_park_vcpu_if_paused(struct vm *vm);
+/* Throttles the vCPUs to (100 - pct)% of their time (pct 1-99): a migration's auto-converge,
+ * for a guest that dirties memory faster than the link sends it. 0 or vm_throttle_stop ends
+ * it. Returns 0, or -1 when the kicking thread cannot start. */
+int vm_throttle_set(struct vm *vm, unsigned pct);
+void vm_throttle_stop(struct vm *vm);
+/* A vCPU thread, before it enters the guest: sleeps its share of the slice. */
+void vm_throttle_vcpu(struct vm *vm);
 
 /* The userspace irqchip (userspace_irqchip.c): creates it on the VM's buses, sets vm->irq to
  * its router and starts the PIT's timer. stop_timer ends the timer thread (before the vCPUs go

@@ -16,7 +16,7 @@ require_gureum
 BR=br0
 HOST_IP=10.0.2.1
 GUEST_IP=10.0.2.2
-PIECES=64 # of 256 KiB, 0.1 s apart: about 7 s of stream
+PIECES=16 # of 1 MiB, 0.1 s apart (each costs a dd and a sleep: seconds in nested L2)
 S1=/run/vmn-src.sock S2=/run/vmn-dst.sock
 DETAIL=
 
@@ -66,12 +66,12 @@ move_during_stream() {
 	mkfifo /tmp/hold
 	nc -l -p 5000 <>/tmp/hold >/tmp/stream &
 	server=$!
-	vm_send "dd if=/dev/urandom of=/tmp/data bs=256k count=$PIECES 2>/dev/null; echo SHA-G \$(sha256sum </tmp/data)"
+	vm_send "dd if=/dev/urandom of=/tmp/data bs=1M count=$PIECES 2>/dev/null; echo SHA-G \$(sha256sum </tmp/data)"
 	wait_console "^SHA-G [0-9a-f]{64}" 1 60 || lab_fail "vhost=$vhost: the guest did not hash its data"
 	sent=$(console_hash SHA-G)
-	vm_send "i=0; while [ \$i -lt $PIECES ]; do dd if=/tmp/data bs=256k skip=\$i count=1 2>/dev/null; i=\$((i+1)); sleep 0.1; done | nc $HOST_IP 5000 && echo SENT-\$((40+2))"
+	vm_send "i=0; while [ \$i -lt $PIECES ]; do dd if=/tmp/data bs=1M skip=\$i count=1 2>/dev/null; i=\$((i+1)); sleep 0.1; done | nc $HOST_IP 5000 && echo SENT-\$((40+2))"
 	limit=$(($(date +%s) + 30))
-	until [ "$(wc -c </tmp/stream)" -ge $((1 << 20)) ]; do
+	until [ "$(wc -c </tmp/stream)" -ge $((1 << 19)) ]; do
 		[ "$(date +%s)" -lt "$limit" ] || lab_fail "vhost=$vhost: the stream does not flow ($(wc -c </tmp/stream) bytes)"
 		sleep 0.1
 	done
@@ -87,7 +87,7 @@ move_during_stream() {
 	use_vm "$src"
 	out=$(/lab/bin/gureum ctl --json $S1 migrate unix:/run/vmn.sock) || lab_fail "vhost=$vhost: the migration failed: $out"
 	use_vm "$dst"
-	wait_console "SENT-42" 1 120 || lab_fail "vhost=$vhost: the guest's stream did not end after the move ($(wc -c </tmp/stream) bytes arrived, $before before it)"
+	wait_console "SENT-42" 1 300 || lab_fail "vhost=$vhost: the guest's stream did not end after the move ($(wc -c </tmp/stream) bytes arrived, $before before it)"
 	wait $server
 	got=$(sha256sum </tmp/stream | cut -d' ' -f1)
 	[ "$got" = "$sent" ] || lab_fail "vhost=$vhost: the stream differs after the move ($(wc -c </tmp/stream) bytes, sha256 $got, sent $sent)"

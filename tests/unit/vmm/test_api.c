@@ -24,7 +24,7 @@ struct fake_vm {
 	uint64_t balloon_bytes;
 	int snapshot_calls, migrate_calls;
 	uint64_t migrate_downtime, migrate_bandwidth;
-	bool migrate_compress;
+	bool migrate_compress, migrate_converge;
 	bool hold_migrate; /* migrate waits until this is false (under hold_lock) */
 	int cancel_calls;
 	char snapshot_dir[256];
@@ -170,6 +170,8 @@ static int fake_migrate(void *opaque, struct api_migrate *migrate, char *err, si
 	vm->migrate_downtime = migrate->max_downtime_ms;
 	vm->migrate_compress = migrate->compress;
 	vm->migrate_bandwidth = migrate->max_bytes_per_s;
+	vm->migrate_converge = migrate->auto_converge;
+	migrate->throttle_pct = migrate->auto_converge ? 40 : 0;
 	migrate->ms = 900;
 	migrate->downtime_ms = 40;
 	migrate->rounds = 3;
@@ -397,6 +399,7 @@ Test(api_protocol, migrate_takes_a_uri_and_a_downtime_and_reports_the_pause)
 	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"max_bandwidth\":0}",
 	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"max_bandwidth\":-5}",
 	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"max_bandwidth\":\"1M\"}",
+	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"auto_converge\":1}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		r = ask(bad[i]);
@@ -409,6 +412,12 @@ Test(api_protocol, migrate_takes_a_uri_and_a_downtime_and_reports_the_pause)
 	r = ask("{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"max_bandwidth\":16777216}");
 	cr_assert(reply_ok(r));
 	cr_assert_eq(vm.migrate_bandwidth, 16777216);
+	cr_assert_not(vm.migrate_converge, "no throttling unless asked");
+	json_decref(r);
+	r = ask("{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"auto_converge\":true}");
+	cr_assert(reply_ok(r));
+	cr_assert(vm.migrate_converge);
+	cr_assert_eq(json_integer_value(json_object_get(r, "throttle_pct")), 40);
 	json_decref(r);
 }
 
