@@ -2,6 +2,8 @@
 #include "lib/state_stream.h"
 
 #include "lib/little_endian.h"
+#include "lib/monotonic.h"
+#include "lib/zero_page.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -27,12 +29,10 @@
 
 void state_out_init(struct state_out *out, int fd, uint64_t max_bytes_per_s)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	out->fd = fd;
 	atomic_store(&out->bytes, 0);
 	out->max_bytes_per_s = max_bytes_per_s;
-	out->started_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	out->started_ns = monotonic_ns();
 }
 
 /* Sleeps while the bytes written are ahead of max_bytes_per_s since the start. */
@@ -42,10 +42,7 @@ static void keep_to_the_limit(const struct state_out *out)
 		return;
 	uint64_t due_ns =
 	    (uint64_t)((double)atomic_load(&out->bytes) * 1e9 / (double)out->max_bytes_per_s);
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	uint64_t elapsed =
-	    (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec - out->started_ns;
+	uint64_t elapsed = monotonic_ns() - out->started_ns;
 	if (due_ns <= elapsed)
 		return;
 	uint64_t wait = due_ns - elapsed;
@@ -113,15 +110,6 @@ int state_stream_write_records(struct state_out *out, const struct state_writer 
 	}
 	return write_section(out, STREAM_RECORDS, records->buf, records->len, NULL, 0, err,
 			     err_len);
-}
-
-static bool page_is_zero(const uint8_t *page)
-{
-	const uint64_t *w = (const uint64_t *)page;
-	for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
-		if (w[i])
-			return false;
-	return true;
 }
 
 /* The pages a section carries: MEMORY sections every non-zero page, PAGES sections the pages

@@ -88,7 +88,7 @@ uint64_t guest_memory_end(const struct guest_memory *mem)
 
 /* ---- the device-write log of a migration ---- */
 
-static uint64_t log_words(const struct guest_region *r)
+uint64_t guest_region_bitmap_words(const struct guest_region *r)
 {
 	return (r->size / 4096 + 63) / 64;
 }
@@ -97,7 +97,7 @@ int guest_memory_log_start(struct guest_memory *mem)
 {
 	uint64_t *logs[GUEST_MEMORY_MAX_REGIONS] = {0};
 	for (unsigned i = 0; i < mem->nr_regions; i++) {
-		logs[i] = calloc(log_words(&mem->regions[i]), sizeof(uint64_t));
+		logs[i] = calloc(guest_region_bitmap_words(&mem->regions[i]), sizeof(uint64_t));
 		if (!logs[i]) {
 			for (unsigned k = 0; k < i; k++)
 				free(logs[k]);
@@ -128,7 +128,7 @@ void guest_memory_log_write(const struct guest_memory *mem, uint64_t gpa, uint64
 void guest_memory_log_take(const struct guest_memory *mem, unsigned region, uint64_t *bitmap)
 {
 	const uint64_t *log = __atomic_load_n(&mem->write_log[region], __ATOMIC_ACQUIRE);
-	for (uint64_t w = 0; log && w < log_words(&mem->regions[region]); w++)
+	for (uint64_t w = 0; log && w < guest_region_bitmap_words(&mem->regions[region]); w++)
 		bitmap[w] |= __atomic_load_n(&log[w], __ATOMIC_RELAXED);
 }
 

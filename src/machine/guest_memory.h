@@ -62,6 +62,8 @@ static inline void guest_memory_note_write(const struct guest_memory *mem, uint6
  * them once the devices are quiet). log_take ORs region i's bits into `bitmap` (a bit per 4 KiB
  * page, bit p of bitmap[p / 64]). */
 int guest_memory_log_start(struct guest_memory *mem);
+/* The 64-bit words of a bitmap with a bit per 4 KiB page of region r (the logs' layout). */
+uint64_t guest_region_bitmap_words(const struct guest_region *r);
 void guest_memory_log_take(const struct guest_memory *mem, unsigned region, uint64_t *bitmap);
 void guest_memory_log_stop(struct guest_memory *mem);
 

@@ -2,6 +2,7 @@
 #include "vmm/migration.h"
 
 #include "accel/cpu_features.h"
+#include "lib/monotonic.h"
 #include "lib/state_stream.h"
 #include "vmm/vm_state.h"
 
@@ -19,13 +20,6 @@
 
 #define HANDSHAKE_TIMEOUT_S 120 /* loading a large VM's records and devices takes a while */
 #define LINE_MAX_BYTES	    512
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- transport ---- */
 
@@ -67,86 +61,69 @@ static void set_timeout(int fd, int seconds)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
-int migration_connect(const char *uri, char *err, size_t err_len)
+/* Connects fd to the address, or binds and listens on it. */
+static bool attach(int fd, const struct sockaddr *addr, socklen_t len, bool listening)
 {
+	if (!listening)
+		return connect(fd, addr, len) == 0;
+	int on = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	return bind(fd, addr, len) == 0 && listen(fd, 1) == 0;
+}
+
+/* A socket connected to `uri` (the source) or listening on it (the destination); -1 with err. */
+static int open_endpoint(const char *uri, bool listening, char *err, size_t err_len)
+{
+	const char *what = listening ? "--incoming" : "migration";
 	int fd = -1;
 	if (strncmp(uri, "unix:", 5) == 0) {
 		struct sockaddr_un addr;
 		if (unix_address(uri + 5, &addr, err, err_len) < 0)
 			return -1;
+		if (listening)
+			unlink(addr.sun_path); /* a stale socket of an earlier run */
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		if (fd >= 0 && !attach(fd, (struct sockaddr *)&addr, sizeof(addr), listening)) {
 			close(fd);
 			fd = -1;
 		}
 	} else if (strncmp(uri, "tcp:", 4) == 0) {
-		struct addrinfo *list = tcp_address(uri + 4, false, err, err_len);
+		struct addrinfo *list = tcp_address(uri + 4, listening, err, err_len);
 		if (!list)
 			return -1;
 		for (struct addrinfo *a = list; a && fd < 0; a = a->ai_next) {
 			fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-			if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+			if (fd >= 0 && !attach(fd, a->ai_addr, a->ai_addrlen, listening)) {
 				close(fd);
 				fd = -1;
 			}
 		}
 		freeaddrinfo(list);
 	} else {
-		snprintf(err, err_len, "migration: '%s' is not unix:PATH or tcp:HOST:PORT", uri);
+		snprintf(err, err_len, "%s: '%s' is not unix:PATH or tcp:HOST:PORT", what, uri);
 		return -1;
 	}
-	if (fd < 0)
+	if (fd < 0 && listening)
+		snprintf(err, err_len, "--incoming: cannot listen on %s: %s", uri, strerror(errno));
+	else if (fd < 0)
 		snprintf(err, err_len,
 			 "migration: cannot connect to %s: %s (is the destination running gureum "
 			 "run --incoming %s?)",
 			 uri, strerror(errno), uri);
-	else
-		set_timeout(fd, HANDSHAKE_TIMEOUT_S);
 	return fd;
 }
 
-static int listen_on(const char *uri, char *err, size_t err_len)
+int migration_connect(const char *uri, char *err, size_t err_len)
 {
-	int fd = -1;
-	if (strncmp(uri, "unix:", 5) == 0) {
-		struct sockaddr_un addr;
-		if (unix_address(uri + 5, &addr, err, err_len) < 0)
-			return -1;
-		unlink(addr.sun_path); /* a stale socket of an earlier run */
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 &&
-		    (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1) < 0)) {
-			close(fd);
-			fd = -1;
-		}
-	} else if (strncmp(uri, "tcp:", 4) == 0) {
-		struct addrinfo *list = tcp_address(uri + 4, true, err, err_len);
-		if (!list)
-			return -1;
-		for (struct addrinfo *a = list; a && fd < 0; a = a->ai_next) {
-			fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-			int on = 1;
-			if (fd >= 0)
-				setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-			if (fd >= 0 &&
-			    (bind(fd, a->ai_addr, a->ai_addrlen) < 0 || listen(fd, 1) < 0)) {
-				close(fd);
-				fd = -1;
-			}
-		}
-		freeaddrinfo(list);
-	} else {
-		snprintf(err, err_len, "--incoming: '%s' is not unix:PATH or tcp:HOST:PORT", uri);
-		return -1;
-	}
-	if (fd < 0)
-		snprintf(err, err_len, "--incoming: cannot listen on %s: %s", uri, strerror(errno));
+	int fd = open_endpoint(uri, false, err, err_len);
+	if (fd >= 0)
+		set_timeout(fd, HANDSHAKE_TIMEOUT_S);
 	return fd;
 }
 
 int migration_accept(const char *uri, char *err, size_t err_len)
 {
-	int listener = listen_on(uri, err, err_len);
+	int listener = open_endpoint(uri, true, err, err_len);
 	if (listener < 0)
 		return -1;
 	int fd;
@@ -301,16 +278,12 @@ struct dirty_set {
 	uint64_t pages;
 };
 
-static uint64_t region_words(const struct guest_region *r)
-{
-	return (r->size / 4096 + 63) / 64;
-}
-
 static int dirty_alloc(struct vm *vm, struct dirty_set *d)
 {
 	*d = (struct dirty_set){0};
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++)
-		if (!(d->bits[i] = calloc(region_words(&vm->mem.regions[i]), sizeof(uint64_t))))
+		if (!(d->bits[i] =
+			  calloc(guest_region_bitmap_words(&vm->mem.regions[i]), sizeof(uint64_t))))
 			return -1;
 	return 0;
 }
@@ -337,7 +310,7 @@ static int dirty_collect(struct vm *vm, struct dirty_set *d, bool devices, char 
 		}
 		if (devices)
 			guest_memory_log_take(&vm->mem, i, d->bits[i]);
-		for (uint64_t w = 0; w < region_words(r); w++)
+		for (uint64_t w = 0; w < guest_region_bitmap_words(r); w++)
 			d->pages += (uint64_t)__builtin_popcountll(d->bits[i][w]);
 	}
 	return 0;
@@ -352,7 +325,7 @@ static int dirty_send(struct vm *vm, struct state_out *out, struct dirty_set *d,
 		if (state_stream_write_pages(out, r->gpa, r->host, r->size, d->bits[i], compress,
 					     err, err_len) < 0)
 			return -1;
-		memset(d->bits[i], 0, region_words(r) * sizeof(uint64_t));
+		memset(d->bits[i], 0, guest_region_bitmap_words(r) * sizeof(uint64_t));
 	}
 	d->pages = 0;
 	return 0;
@@ -392,17 +365,37 @@ static void note_round(struct migration_progress *progress, unsigned rounds, uin
 	atomic_store(&progress->expected_downtime_ms, expected_ms);
 }
 
+#define THROTTLE_FIRST_PCT 20
+#define THROTTLE_STEP_PCT  10
+#define THROTTLE_MAX_PCT   99
+
+/* Auto-converge: the guest dirtied more than half of what the last round sent. */
+static int throttle_more(struct vm *vm, struct migration_progress *progress,
+			 struct migration_stats *stats)
+{
+	unsigned pct =
+	    stats->throttle_pct ? stats->throttle_pct + THROTTLE_STEP_PCT : THROTTLE_FIRST_PCT;
+	if (pct > THROTTLE_MAX_PCT)
+		pct = THROTTLE_MAX_PCT;
+	if (vm_throttle_set(vm, pct) < 0)
+		return -1;
+	stats->throttle_pct = pct;
+	if (progress)
+		atomic_store(&progress->throttle_pct, pct);
+	return 0;
+}
+
 /* Rounds while the VM runs, until the pages left would go in `downtime_ms` at the rate seen;
  * they stay in d for the final, paused round. */
 static int precopy_rounds(struct vm *vm, struct state_out *out,
 			  const struct migration_options *options, struct dirty_set *d,
 			  struct migration_stats *stats, char *err, size_t err_len)
 {
-	uint64_t start = now_ms();
+	uint64_t start = monotonic_ms();
 	if (send_all_memory(vm, out, options->compress, err, err_len) < 0)
 		return -1;
 	stats->memory_bytes = vm->config->memory;
-	uint64_t elapsed = now_ms() - start + 1, sent = vm->config->memory;
+	uint64_t elapsed = monotonic_ms() - start + 1, sent = vm->config->memory;
 	for (stats->rounds = 0; stats->rounds < MAX_ROUNDS; stats->rounds++) {
 		if (dirty_collect(vm, d, false, err, err_len) < 0)
 			return -1;
@@ -411,10 +404,15 @@ static int precopy_rounds(struct vm *vm, struct state_out *out,
 		note_round(options->progress, stats->rounds, bytes, elapsed, expected_ms);
 		if (expected_ms <= options->downtime_ms)
 			break;
-		start = now_ms();
+		if (options->auto_converge && bytes * 2 > sent &&
+		    throttle_more(vm, options->progress, stats) < 0) {
+			snprintf(err, err_len, "migration: cannot throttle the vCPUs");
+			return -1;
+		}
+		start = monotonic_ms();
 		if (dirty_send(vm, out, d, options->compress, err, err_len) < 0)
 			return -1;
-		elapsed = now_ms() - start + 1, sent = bytes;
+		elapsed = monotonic_ms() - start + 1, sent = bytes;
 		stats->memory_bytes += bytes;
 	}
 	return 0;
@@ -429,14 +427,14 @@ static int final_round(struct vm *vm, struct state_out *out,
 		return -1;
 	if (options->progress)
 		atomic_store(&options->progress->paused, true);
-	uint64_t paused_at = now_ms();
+	uint64_t paused_at = monotonic_ms();
 	if (dirty_collect(vm, d, true, err, err_len) < 0)
 		return -1;
 	stats->memory_bytes += d->pages * 4096;
 	if (dirty_send(vm, out, d, options->compress, err, err_len) < 0 ||
 	    send_tail(vm, out, err, err_len) < 0 || hand_over(out, err, err_len) < 0)
 		return -1;
-	stats->downtime_ms = now_ms() - paused_at;
+	stats->downtime_ms = monotonic_ms() - paused_at;
 	return 0;
 }
 
@@ -457,12 +455,14 @@ static int send_precopy(struct vm *vm, struct state_out *out,
 	stats->precopy = true;
 	int rc = precopy_rounds(vm, out, options, &d, stats, err, err_len);
 	rc = rc ?: final_round(vm, out, options, &d, stats, err, err_len);
+	vm_throttle_stop(vm); /* paused by now, or going on here at full speed */
 	/* The logs end with the devices quiet: paused now, or paused for it. */
 	char ignored[128];
-	bool paused_here = rc < 0 && vm_pause(vm, ignored, sizeof(ignored)) == 0;
+	if (rc < 0 && !vm_is_paused(vm))
+		vm_pause(vm, ignored, sizeof(ignored));
 	vm->accel->dirty_log_stop(vm->accel_vm);
 	guest_memory_log_stop(&vm->mem);
-	if (rc < 0 && (paused_here || vm->paused))
+	if (rc < 0 && vm_is_paused(vm)) /* the pause above, or the final round's */
 		vm_resume(vm, ignored, sizeof(ignored));
 	dirty_free(&d);
 	return rc;
@@ -472,12 +472,12 @@ static int send_precopy(struct vm *vm, struct state_out *out,
 static int send_paused(struct vm *vm, struct state_out *out, bool compress,
 		       struct migration_stats *stats, char *err, size_t err_len)
 {
-	uint64_t start = now_ms();
+	uint64_t start = monotonic_ms();
 	int rc = send_all_memory(vm, out, compress, err, err_len);
 	rc = rc ?: send_tail(vm, out, err, err_len);
 	rc = rc ?: hand_over(out, err, err_len);
 	stats->memory_bytes = vm->config->memory;
-	stats->downtime_ms = now_ms() - start;
+	stats->downtime_ms = monotonic_ms() - start;
 	return rc;
 }
 
@@ -492,15 +492,13 @@ static void say_the_vm_stays(char *err, size_t err_len)
 int migration_send(struct vm *vm, struct state_out *out, const struct migration_options *options,
 		   struct migration_stats *stats, char *err, size_t err_len)
 {
-	uint64_t start = now_ms();
+	uint64_t start = monotonic_ms();
 	*stats = (struct migration_stats){0};
-	pthread_mutex_lock(&vm->lock);
-	bool was_paused = vm->paused;
-	pthread_mutex_unlock(&vm->lock);
+	bool was_paused = vm_is_paused(vm);
 	int rc = send_head(vm, out, err, err_len);
 	rc = rc ?: offer_cpu(vm, out, err, err_len);
 	if (rc < 0) { /* refused before anything moved: the VM runs on (or stays paused) */
-		stats->ms = now_ms() - start;
+		stats->ms = monotonic_ms() - start;
 		say_the_vm_stays(err, err_len);
 		return rc;
 	}
@@ -517,7 +515,7 @@ int migration_send(struct vm *vm, struct state_out *out, const struct migration_
 				vm_resume(vm, ignored, sizeof(ignored));
 		}
 	}
-	stats->ms = now_ms() - start;
+	stats->ms = monotonic_ms() - start;
 	if (rc < 0)
 		say_the_vm_stays(err, err_len);
 	return rc;

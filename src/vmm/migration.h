@@ -28,6 +28,7 @@ struct migration_stats {
 	uint64_t memory_bytes; /* guest RAM scanned or sent, page bytes before compression */
 	uint64_t ms;	       /* from the first byte to the destination's "ready" */
 	uint64_t downtime_ms;  /* from the final pause to the destination's "ready" */
+	unsigned throttle_pct; /* the most auto-converge throttled the vCPUs */
 };
 
 /* How a migration is going, for `migrate-status` from another thread while it runs. */
@@ -37,12 +38,17 @@ struct migration_progress {
 	_Atomic uint64_t dirty_bytes_per_s;    /* how fast it writes them */
 	_Atomic uint64_t expected_downtime_ms; /* what pausing now would cost, at the last rate */
 	_Atomic bool paused;		       /* in the final, paused copy */
+	_Atomic unsigned throttle_pct;	       /* auto-converge: the vCPUs' share asleep */
 };
 
 struct migration_options {
 	uint64_t downtime_ms; /* the longest pause wanted (pre-copy) */
 	bool compress;	      /* zstd the RAM: for links slower than compression (~400 MB/s) */
 	struct migration_progress *progress; /* optional: kept up to date */
+	/* Throttle the vCPUs when a round's dirty pages exceed half of what it sent (20%, then
+	 * 10 more each round, at most 99%), so a guest that writes faster than the link still
+	 * converges. */
+	bool auto_converge;
 };
 
 /* Source: sends `vm` to `out` (a connection; its limit is --max-bandwidth) and hands it over. A

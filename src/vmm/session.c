@@ -3,6 +3,7 @@
 #include "accel/accel.h"
 #include "lib/event_loop.h"
 #include "lib/log.h"
+#include "lib/monotonic.h"
 #include "virtio/virtio_devices.h"
 #include "virtio/virtio_pci.h"
 #include "vmm/api_server.h"
@@ -23,13 +24,6 @@
 #include <unistd.h>
 
 static uint64_t process_start_ns;
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* Runs before main(): the reference point of "VMM start-up time". */
 __attribute__((constructor)) static void record_process_start(void)
@@ -400,9 +394,7 @@ static int api_snapshot(void *opaque, struct api_snapshot *snapshot, char *err, 
 	struct vm *vm = lock_idle_vm(s, err, err_len);
 	if (!vm)
 		return -1;
-	pthread_mutex_lock(&vm->lock);
-	bool was_paused = vm->paused;
-	pthread_mutex_unlock(&vm->lock);
+	bool was_paused = vm_is_paused(vm);
 	if (!was_paused && vm_pause(vm, err, err_len) < 0) {
 		pthread_mutex_unlock(&s->lock);
 		return -1;
@@ -483,7 +475,8 @@ static int send_vm(struct session *s, struct vm *vm, struct api_migrate *migrate
 	log_info("migrating the VM to %s", migrate->uri);
 	struct migration_options options = {.downtime_ms = migrate->max_downtime_ms,
 					    .compress = migrate->compress,
-					    .progress = &job->progress};
+					    .progress = &job->progress,
+					    .auto_converge = migrate->auto_converge};
 	int rc = migration_send(vm, &job->out, &options, stats, err, err_len);
 	pthread_mutex_lock(&s->lock);
 	job->out.fd = -1; /* before the close: a cancel must not shut down a reused number */
@@ -513,6 +506,7 @@ static int api_migrate(void *opaque, struct api_migrate *migrate, char *err, siz
 	migrate->rounds = stats.rounds;
 	migrate->precopy = stats.precopy;
 	migrate->memory_bytes = stats.memory_bytes;
+	migrate->throttle_pct = stats.throttle_pct;
 	log_info("the VM moved to %s in %llu ms (%s, paused for %llu ms, %u rounds); stopping here",
 		 migrate->uri, (unsigned long long)stats.ms,
 		 stats.precopy ? "copied while running" : "copied paused",
@@ -560,6 +554,7 @@ static int api_migrate_status(void *opaque, struct api_migration_status *status,
 		status->dirty_bytes_per_s = atomic_load(&job->progress.dirty_bytes_per_s);
 		status->expected_downtime_ms = atomic_load(&job->progress.expected_downtime_ms);
 		status->paused = atomic_load(&job->progress.paused);
+		status->throttle_pct = atomic_load(&job->progress.throttle_pct);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return 0;

@@ -35,6 +35,7 @@ static unsigned started_vcpus(const struct vm *vm)
 static bool park_vcpus(struct vm *vm)
 {
 	__atomic_store_n(&vm->pause_requested, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->pause_cond); /* a throttled vCPU stops sleeping */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].thread_started)
 			vm->accel->vcpu_kick(vm->vcpus[i].accel_vcpu);
@@ -84,4 +85,12 @@ int vm_resume(struct vm *vm, char *err, size_t err_len)
 	pthread_cond_broadcast(&vm->pause_cond);
 	pthread_mutex_unlock(&vm->lock);
 	return 0;
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	bool paused = vm->paused;
+	pthread_mutex_unlock(&vm->lock);
+	return paused;
 }

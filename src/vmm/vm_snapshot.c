@@ -3,7 +3,9 @@
 #include "vmm/vm_snapshot.h"
 
 #include "lib/log.h"
+#include "lib/monotonic.h"
 #include "lib/state_stream.h"
+#include "lib/zero_page.h"
 #include "vmm/vm.h"
 #include "vmm/vm_state.h"
 
@@ -20,25 +22,9 @@
 #define PAGE_SIZE 4096
 #define MAX_RUN	  (2u << 20) /* bytes per pwrite of consecutive non-zero pages */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void file_path(char *path, size_t len, const char *dir, const char *name, const char *suffix)
 {
 	snprintf(path, len, "%s/%s%s", dir, name, suffix);
-}
-
-static bool page_is_zero(const uint8_t *page)
-{
-	const uint64_t *words = (const uint64_t *)page;
-	uint64_t any = 0;
-	for (unsigned i = 0; i < PAGE_SIZE / sizeof(*words); i++)
-		any |= words[i];
-	return any == 0;
 }
 
 static int write_at(int fd, const uint8_t *data, size_t len, uint64_t offset)
@@ -181,7 +167,7 @@ static int publish(const char *dir, char *err, size_t err_len)
 int vm_snapshot_write(struct vm *vm, const char *dir, struct snapshot_stats *stats, char *err,
 		      size_t err_len)
 {
-	uint64_t start = now_ms();
+	uint64_t start = monotonic_ms();
 	*stats = (struct snapshot_stats){0};
 	char memory[4200], state[4200], config[4200];
 	file_path(memory, sizeof(memory), dir, SNAPSHOT_MEMORY_FILE, ".tmp");
@@ -205,7 +191,7 @@ int vm_snapshot_write(struct vm *vm, const char *dir, struct snapshot_stats *sta
 	}
 	if (publish(dir, err, err_len) < 0)
 		return -1;
-	stats->elapsed_ms = now_ms() - start;
+	stats->elapsed_ms = monotonic_ms() - start;
 	return 0;
 }
 
