@@ -9,7 +9,8 @@
 #   within 2 s of L1's although the restore came over 3 s after the snapshot (under KVM the
 #   kvmclock is advanced by the time away: docs/snapshot-format.md, "Time"; on the software
 #   CPU it is only reported); its offset and clocksource are reported;
-# - a snapshot of the running restored VM (it keeps running) restores again;
+# - a snapshot of the running restored VM (it keeps running) restores again, and a snapshot of
+#   that one restores twice (three rounds; the same snapshot twice), RAM and disk intact;
 # - a corrupted state file and a restore with another --memory are refused with one line each
 #   and exit status 1, nothing started.
 # lab-smp: 2
@@ -29,6 +30,7 @@ SOCK=/run/vm-snap.sock
 DISK=/tmp/vsnap.img
 SNAP=/tmp/vsnap.d
 SNAP2=/tmp/vsnap2.d
+SNAP3=/tmp/vsnap3.d
 TAP=vstap0
 DATA_MB=16
 
@@ -50,7 +52,7 @@ restore() {
 	RESTORE_MS=$(sed -n 's/.*restored from .* in \([0-9]*\) ms.*/\1/p' "$VM/stderr")
 }
 
-rm -rf "$DISK" "$SNAP" "$SNAP2"
+rm -rf "$DISK" "$SNAP" "$SNAP2" "$SNAP3"
 dd if=/dev/zero of="$DISK" bs=1M count=0 seek=64 2>/dev/null
 tap_setup $TAP
 vm_boot vsnap "$(gureum_cmd $VCPUS "$(vm_disk_opts gureum d0 "$DISK")" "$(vm_net_opts gureum $TAP)" --api-socket $SOCK)"
@@ -104,9 +106,22 @@ vm_kill
 restore vsnap-r2 "$SNAP2"
 got=$(sha_of "sha256sum </tmp/ram")
 [ "$got" = "$ram_sha" ] || lab_fail "guest RAM changed across the second snapshot ($got, want $ram_sha)"
+# A third round: snapshot the restored VM again, then restore that snapshot twice.
+out=$(ctl snapshot "$SNAP3") || lab_fail "the third snapshot failed: $out"
 ctl quit >/dev/null
 vm_wait_exit 60 >/dev/null
 vm_kill
+for run in r3 r4; do
+	restore "vsnap-$run" "$SNAP3"
+	wait_console '^TICK ' 3 60 || lab_fail "$run: no ticks after restoring the third snapshot"
+	got=$(sha_of "sha256sum </tmp/ram")
+	[ "$got" = "$ram_sha" ] || lab_fail "$run: guest RAM changed across the third snapshot"
+	got=$(sha_of "dd if=/dev/vda bs=1M count=$DATA_MB iflag=direct 2>/dev/null | sha256sum")
+	[ "$got" = "$disk_sha" ] || lab_fail "$run: the disk reads back other data"
+	ctl quit >/dev/null
+	vm_wait_exit 60 >/dev/null
+	vm_kill
+done
 
 cp -r "$SNAP" /tmp/vsnap-bad.d
 printf 'X' | dd of=/tmp/vsnap-bad.d/state bs=1 seek=40 conv=notrunc 2>/dev/null
@@ -116,5 +131,5 @@ out=$(/lab/bin/gureum run --restore "$SNAP" --memory 512M --console none 2>&1)
 [ $? = 1 ] && echo "$out" | grep -q 'bytes of RAM' || lab_fail "a restore with other --memory was not refused: $out"
 
 tap_remove $TAP
-rm -rf "$DISK" "$SNAP" "$SNAP2" /tmp/vsnap-bad.d
-lab_pass "snapshot in ${snap_ms} ms ($((mem_bytes >> 20)) MiB of RAM written), restored in ${RESTORE_MS} ms, ticks, RAM, disk and network intact, clock skew ${skew} s (${clocksource}); a snapshot of the restored VM restores; bad snapshots refused"
+rm -rf "$DISK" "$SNAP" "$SNAP2" "$SNAP3" /tmp/vsnap-bad.d
+lab_pass "snapshot in ${snap_ms} ms ($((mem_bytes >> 20)) MiB of RAM written), restored in ${RESTORE_MS} ms, ticks, RAM, disk and network intact, clock skew ${skew} s (${clocksource}); three rounds of snapshot and restore, the last snapshot restored twice; bad snapshots refused"
