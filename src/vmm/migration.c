@@ -179,6 +179,27 @@ void migration_refuse(int fd, const char *why)
 
 /* ---- source ---- */
 
+/* The destination's next line: 0 when it is `expected`; otherwise -1 with its refusal, or
+ * with its silence (it died, the link broke, 120 s passed), in err. */
+static int await_answer(int fd, const char *expected, char *err, size_t err_len)
+{
+	char line[LINE_MAX_BYTES];
+	errno = 0;
+	if (receive_line(fd, line, sizeof(line)) < 0) {
+		snprintf(err, err_len,
+			 "migration: the destination did not answer (%s; see its log); the VM "
+			 "stays here",
+			 errno ? strerror(errno) : "it closed the connection");
+		return -1;
+	}
+	if (strcmp(line, expected) != 0) {
+		snprintf(err, err_len, "migration: the destination refused the VM: %s",
+			 strncmp(line, "error: ", 7) == 0 ? line + 7 : line);
+		return -1;
+	}
+	return 0;
+}
+
 #define MAX_ROUNDS 30 /* then the VM is paused for whatever is left */
 
 static int send_head(struct vm *vm, struct state_out *out, char *err, size_t err_len)
@@ -208,21 +229,7 @@ static int offer_cpu(struct vm *vm, struct state_out *out, char *err, size_t err
 		cpu_features_encode(&seen, bytes);
 	if (state_stream_write_cpu(out, bytes, err, err_len) < 0)
 		return -1;
-	char line[LINE_MAX_BYTES];
-	errno = 0;
-	if (receive_line(out->fd, line, sizeof(line)) < 0) {
-		snprintf(err, err_len,
-			 "migration: the destination did not answer (%s); see its log. The VM "
-			 "stays here",
-			 errno ? strerror(errno) : "it closed the connection");
-		return -1;
-	}
-	if (strcmp(line, "accepted") != 0) {
-		snprintf(err, err_len, "migration: the destination refused the VM: %s",
-			 strncmp(line, "error: ", 7) == 0 ? line + 7 : line);
-		return -1;
-	}
-	return 0;
+	return await_answer(out->fd, "accepted", err, err_len);
 }
 
 static int send_all_memory(struct vm *vm, struct state_out *out, bool compress, char *err,
@@ -252,19 +259,8 @@ static int send_tail(struct vm *vm, struct state_out *out, char *err, size_t err
 /* The destination's "ready", then our "go". */
 static int hand_over(struct state_out *out, char *err, size_t err_len)
 {
-	char line[LINE_MAX_BYTES];
-	errno = 0;
-	if (receive_line(out->fd, line, sizeof(line)) < 0) {
-		snprintf(err, err_len,
-			 "migration: the destination did not confirm (%s); the VM stays here",
-			 errno ? strerror(errno) : "it closed the connection");
+	if (await_answer(out->fd, "ready", err, err_len) < 0)
 		return -1;
-	}
-	if (strcmp(line, "ready") != 0) {
-		snprintf(err, err_len, "migration: the destination refused the VM: %s",
-			 strncmp(line, "error: ", 7) == 0 ? line + 7 : line);
-		return -1;
-	}
 	if (send_line(out->fd, "go\n") < 0) {
 		snprintf(err, err_len, "migration: the destination went away before taking over");
 		return -1;
