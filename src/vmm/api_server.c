@@ -104,6 +104,8 @@ static bool hand_off(struct api_client *client, const char *line, size_t len)
 		return false;
 	*r = (struct long_request){.server = server, .fd = client->fd, .len = len};
 	memcpy(r->line, line, len);
+	/* Out of the loop before the worker owns it: the worker may close it at once. */
+	event_loop_remove(server->loop, client->fd);
 	pthread_mutex_lock(&server->workers_lock);
 	server->workers++;
 	pthread_mutex_unlock(&server->workers_lock);
@@ -118,9 +120,8 @@ static bool hand_off(struct api_client *client, const char *line, size_t len)
 		server->workers--;
 		pthread_mutex_unlock(&server->workers_lock);
 		free(r);
-		return false;
+		return false; /* the caller answers and drops the client */
 	}
-	event_loop_remove(server->loop, client->fd);
 	client->fd = -1;
 	client->len = 0;
 	return true;
