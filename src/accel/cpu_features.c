@@ -247,16 +247,19 @@ int cpu_features_check(const struct cpu_features *saved, const struct cpu_featur
 	}
 	snprintf(err, err_len,
 		 "this host's CPU lacks features the guest was started with and may use: ");
-	bool first = true;
-	for (unsigned w = 0; w < CPU_FEATURE_WORDS; w++) {
-		uint32_t missing = saved->words[w] & ~here->words[w];
+	return cpu_features_name_missing(saved->words, here->words, err, err_len) ? -1 : 0;
+}
+
+unsigned cpu_features_name_missing(const uint32_t want[CPU_FEATURE_WORDS],
+				   const uint32_t have[CPU_FEATURE_WORDS], char *err,
+				   size_t err_len)
+{
+	unsigned missing = 0;
+	for (unsigned w = 0; w < CPU_FEATURE_WORDS; w++)
 		for (unsigned bit = 0; bit < 32; bit++)
-			if (missing & (1u << bit)) {
-				append_missing(err, err_len, w, bit, first);
-				first = false;
-			}
-	}
-	if (first)
+			if (want[w] & ~have[w] & (1u << bit))
+				append_missing(err, err_len, w, bit, missing++ == 0);
+	if (!missing)
 		err[0] = '\0';
-	return first ? 0 : -1;
+	return missing;
 }

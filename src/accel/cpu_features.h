@@ -36,6 +36,12 @@ void cpu_features_decode(const uint8_t in[CPU_FEATURES_BYTES], struct cpu_featur
 int cpu_features_check(const struct cpu_features *saved, const struct cpu_features *here, char *err,
 		       size_t err_len);
 
+/* Appends to the sentence in err the features of `want` that `have` lacks, by name (or CPUID
+ * position), comma-separated; returns how many. With none, err is emptied. */
+unsigned cpu_features_name_missing(const uint32_t want[CPU_FEATURE_WORDS],
+				   const uint32_t have[CPU_FEATURE_WORDS], char *err,
+				   size_t err_len);
+
 /* The feature called `name` (as /proc/cpuinfo says: "avx2", "sse4_2"): its word and bit.
  * Returns 0, or -1 for a name the table lacks. */
 int cpu_feature_find(const char *name, unsigned *word, unsigned *bit);

@@ -1,6 +1,8 @@
 /* Named CPU models and --cpu-model specifications (cpu_models.h). */
 #include "accel/cpu_models.h"
 
+#include "accel/accel.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -165,6 +167,15 @@ int cpu_model_parse(const char *spec, struct cpu_model *model, char *err, size_t
 	return rc;
 }
 
+void cpu_model_configure(const struct cpu_model *model, struct accel_vm_config *config)
+{
+	config->cpu_model = model->amd_identity ? "amd-zen" : NULL;
+	bool hides = false;
+	for (unsigned w = 0; w < CPU_FEATURE_WORDS; w++)
+		hides |= model->keep[w] != UINT32_MAX;
+	config->cpu_feature_keep = hides ? model->keep : NULL; /* "host" hides nothing */
+}
+
 void cpu_model_apply(const struct cpu_model *model, struct cpu_features *features)
 {
 	for (unsigned w = 0; w < CPU_FEATURE_WORDS; w++)
@@ -183,20 +194,8 @@ int cpu_model_check(const struct cpu_model *model, const char *spec,
 		    spec, model->vendor, host, offered->vendor);
 		return -1;
 	}
-	size_t used = (size_t)snprintf(err, err_len, "--cpu-model %s: %s lacks ", spec, host);
-	bool missing = false;
-	for (unsigned w = 0; w < CPU_FEATURE_WORDS; w++)
-		for (unsigned bit = 0; bit < 32; bit++) {
-			if (!(model->require[w] & ~offered->words[w] & (1u << bit)) ||
-			    used >= err_len)
-				continue;
-			used += (size_t)snprintf(err + used, err_len - used, "%s%s",
-						 missing ? ", " : "", cpu_feature_name(w, bit));
-			missing = true;
-		}
-	if (!missing)
-		err[0] = '\0';
-	return missing ? -1 : 0;
+	snprintf(err, err_len, "--cpu-model %s: %s lacks ", spec, host);
+	return cpu_features_name_missing(model->require, offered->words, err, err_len) ? -1 : 0;
 }
 
 static unsigned required_bits(const struct cpu_model *m)

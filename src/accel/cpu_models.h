@@ -41,6 +41,12 @@ int cpu_model_check(const struct cpu_model *model, const char *spec,
 		    const struct cpu_features *offered, const char *host, char *err,
 		    size_t err_len);
 
+struct accel_vm_config;
+/* The accelerator VM settings a model asks for: its feature mask (none for "host" with nothing
+ * removed), and for a model of AMD's the
+ * software CPU's AMD identity (under KVM the vendor is the host's, checked by cpu_model_check). */
+void cpu_model_configure(const struct cpu_model *model, struct accel_vm_config *config);
+
 /* `offered` masked by the model: what a guest given the model sees on that host. */
 void cpu_model_apply(const struct cpu_model *model, struct cpu_features *features);
 

@@ -45,9 +45,8 @@ static int features_here(const struct accel_ops *accel, const char *spec,
 	struct cpu_model model;
 	if (cpu_model_parse(spec, &model, err, err_len) < 0)
 		return -1;
-	struct accel_vm_config config = {.nr_vcpus = 1,
-					 .cpu_model = model.amd_identity ? "amd-zen" : NULL,
-					 .cpu_feature_keep = model.keep};
+	struct accel_vm_config config = {.nr_vcpus = 1};
+	cpu_model_configure(&model, &config);
 	struct accel_vm *vm;
 	if (accel->vm_create(&config, &vm, err, err_len) < 0)
 		return -1;

@@ -2,7 +2,7 @@
  * intermediates: at 100 GHz a 64-bit product of nanoseconds and hertz overflows in 3 minutes. */
 #include "lib/guest_clock.h"
 
-#include <time.h>
+#include "lib/monotonic.h"
 
 #define NS_PER_SECOND 1000000000ULL
 #define MIN_TSC_HZ    1000ULL
@@ -10,9 +10,7 @@
 
 uint64_t guest_clock_host_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_SECOND + (uint64_t)ts.tv_nsec;
+	return monotonic_ns();
 }
 
 void guest_clock_init(struct guest_clock *clock, uint64_t tsc_hz)

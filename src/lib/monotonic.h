@@ -1,7 +1,9 @@
-/* The host's monotonic clock, for elapsed times (migration rounds, snapshot times, rates). */
+/* The host's monotonic clock, for elapsed times (migration rounds, snapshot times, rates), and
+ * sleeping on it. */
 #ifndef GUREUM_LIB_MONOTONIC_H
 #define GUREUM_LIB_MONOTONIC_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -15,6 +17,15 @@ static inline uint64_t monotonic_ns(void)
 static inline uint64_t monotonic_ms(void)
 {
 	return monotonic_ns() / 1000000;
+}
+
+/* Sleeps `ns` nanoseconds, the whole of them even when a signal interrupts. */
+static inline void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ULL),
+			      .tv_nsec = (long)(ns % 1000000000ULL)};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }
 
 #endif

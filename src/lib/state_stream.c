@@ -9,7 +9,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -45,11 +44,7 @@ static void keep_to_the_limit(const struct state_out *out)
 	uint64_t elapsed = monotonic_ns() - out->started_ns;
 	if (due_ns <= elapsed)
 		return;
-	uint64_t wait = due_ns - elapsed;
-	struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000u),
-			      .tv_nsec = (long)(wait % 1000000000u)};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	sleep_ns(due_ns - elapsed);
 }
 
 static int write_all(struct state_out *out, const void *data, size_t len, char *err, size_t err_len)

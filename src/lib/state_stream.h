@@ -43,8 +43,9 @@ enum state_stream_kind {
 
 /* Where a stream goes: a file or a socket, how many bytes went so far (another thread may read
  * it: a migration's progress), and at most how fast (0: no limit; a migration's
- * --max-bandwidth, so it leaves the link to the guests). The writer sleeps after a write that
- * got ahead of the limit, so sections (at most 2 MiB of RAM each) are the granularity. */
+ * --max-bandwidth, so it leaves the link to the guests). Before each write the writer sleeps
+ * while the bytes so far are ahead of the limit, so sections (at most 2 MiB of RAM each) are
+ * the granularity. */
 struct state_out {
 	int fd;
 	_Atomic uint64_t bytes;

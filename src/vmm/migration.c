@@ -1,7 +1,6 @@
 /* The migration stream's two ends and their handshake (migration.h). */
 #include "vmm/migration.h"
 
-#include "accel/cpu_features.h"
 #include "lib/monotonic.h"
 #include "lib/state_stream.h"
 #include "vmm/vm_state.h"
@@ -223,10 +222,8 @@ _Static_assert(CPU_FEATURES_BYTES == STATE_STREAM_CPU_BYTES, "the CPU section ho
  * refusal comes before the VM pauses or any memory moves. */
 static int offer_cpu(struct vm *vm, struct state_out *out, char *err, size_t err_len)
 {
-	struct cpu_features seen;
 	uint8_t bytes[CPU_FEATURES_BYTES] = {0}; /* all zero: this accelerator cannot tell */
-	if (cpu_features_of_vm(vm->accel, vm->accel_vm, &seen) == 0)
-		cpu_features_encode(&seen, bytes);
+	vm_cpu_features_save(vm, bytes);
 	if (state_stream_write_cpu(out, bytes, err, err_len) < 0)
 		return -1;
 	return await_answer(out->fd, "accepted", err, err_len);
@@ -363,7 +360,6 @@ static void note_round(struct migration_progress *progress, unsigned rounds, uin
 
 #define THROTTLE_FIRST_PCT 20
 #define THROTTLE_STEP_PCT  10
-#define THROTTLE_MAX_PCT   99
 
 /* Auto-converge: the guest dirtied more than half of what the last round sent. */
 static int throttle_more(struct vm *vm, struct migration_progress *progress,
@@ -371,8 +367,8 @@ static int throttle_more(struct vm *vm, struct migration_progress *progress,
 {
 	unsigned pct =
 	    stats->throttle_pct ? stats->throttle_pct + THROTTLE_STEP_PCT : THROTTLE_FIRST_PCT;
-	if (pct > THROTTLE_MAX_PCT)
-		pct = THROTTLE_MAX_PCT;
+	if (pct > VM_THROTTLE_MAX_PCT)
+		pct = VM_THROTTLE_MAX_PCT;
 	if (vm_throttle_set(vm, pct) < 0)
 		return -1;
 	stats->throttle_pct = pct;
@@ -594,15 +590,11 @@ static int answer_cpu(struct vm *vm, int fd, char *err, size_t err_len)
 	if (state_stream_read_section(fd, &section, &storage, err, err_len) < 0)
 		return -1;
 	int rc = 0;
-	struct cpu_features saved, here;
-	static const uint8_t unknown[CPU_FEATURES_BYTES];
 	if (section.kind != STREAM_CPU) {
 		snprintf(err, err_len, "the stream lacks the CPU section after the configuration");
 		rc = -1;
-	} else if (memcmp(section.payload, unknown, sizeof(unknown)) != 0 &&
-		   cpu_features_of_vm(vm->accel, vm->accel_vm, &here) == 0) {
-		cpu_features_decode(section.payload, &saved);
-		rc = cpu_features_check(&saved, &here, err, err_len);
+	} else {
+		rc = vm_cpu_features_check(vm, section.payload, err, err_len);
 	}
 	free(storage);
 	if (rc == 0 && send_line(fd, "accepted\n") < 0) {

@@ -72,11 +72,8 @@ static int create_accel_vm(struct vm *vm, char *err, size_t err_len)
 	struct cpu_model model;
 	if (cpu_model_parse(spec, &model, err, err_len) < 0)
 		return -1;
-	struct accel_vm_config accel_config = {
-	    .nr_vcpus = vm->config->cpus,
-	    .clock = &vm->clock,
-	    .cpu_model = model.amd_identity ? "amd-zen" : NULL, /* the software CPU's identity */
-	    .cpu_feature_keep = model.host && !vm->config->cpu_model ? NULL : model.keep};
+	struct accel_vm_config accel_config = {.nr_vcpus = vm->config->cpus, .clock = &vm->clock};
+	cpu_model_configure(&model, &accel_config);
 	if (vm->accel->vm_create(&accel_config, &vm->accel_vm, err, err_len) < 0)
 		return -1;
 	struct cpu_features offered;

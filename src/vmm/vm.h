@@ -151,6 +151,7 @@ int vm_resume(struct vm *vm, char *err, size_t err_len);
 bool vm_is_paused(struct vm *vm);
 /* Called by a vCPU thread at the top of its loop: waits there while the VM is paused. */
 void vm_park_vcpu_if_paused(struct vm *vm);
+#define VM_THROTTLE_MAX_PCT 99 /* the vCPUs run at least 1% of their time */
 /* Throttles the vCPUs to (100 - pct)% of their time (pct 1-99): a migration's auto-converge,
  * for a guest that dirties memory faster than the link sends it. 0 or vm_throttle_stop ends
  * it. Returns 0, or -1 when the kicking thread cannot start. */

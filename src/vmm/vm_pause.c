@@ -70,10 +70,7 @@ int vm_pause(struct vm *vm, char *err, size_t err_len)
 
 int vm_resume(struct vm *vm, char *err, size_t err_len)
 {
-	pthread_mutex_lock(&vm->lock);
-	bool paused = vm->paused;
-	pthread_mutex_unlock(&vm->lock);
-	if (!paused) {
+	if (!vm_is_paused(vm)) {
 		snprintf(err, err_len, "the VM is not paused");
 		return -1;
 	}

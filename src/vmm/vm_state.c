@@ -34,13 +34,31 @@ static void save_machine(struct vm *vm, struct state_writer *w)
 		      STATE_ESSENTIAL);
 	state_put_bytes(w, "accel", vm->accel->name, strlen(vm->accel->name), STATE_ESSENTIAL);
 	state_put_u64(w, "virtio", vm->nr_virtio, STATE_ESSENTIAL);
-	struct cpu_features cpu;
 	uint8_t bytes[CPU_FEATURES_BYTES];
-	if (cpu_features_of_vm(vm->accel, vm->accel_vm, &cpu) == 0) {
-		cpu_features_encode(&cpu, bytes);
+	if (vm_cpu_features_save(vm, bytes))
 		state_put_bytes(w, "cpu", bytes, sizeof(bytes), 0);
-	}
 	state_record_end(w);
+}
+
+bool vm_cpu_features_save(struct vm *vm, uint8_t bytes[CPU_FEATURES_BYTES])
+{
+	struct cpu_features cpu;
+	if (cpu_features_of_vm(vm->accel, vm->accel_vm, &cpu) < 0)
+		return false;
+	cpu_features_encode(&cpu, bytes);
+	return true;
+}
+
+int vm_cpu_features_check(struct vm *vm, const uint8_t bytes[CPU_FEATURES_BYTES], char *err,
+			  size_t err_len)
+{
+	static const uint8_t unknown[CPU_FEATURES_BYTES];
+	struct cpu_features saved, here;
+	if (memcmp(bytes, unknown, sizeof(unknown)) == 0 ||
+	    cpu_features_of_vm(vm->accel, vm->accel_vm, &here) < 0)
+		return 0;
+	cpu_features_decode(bytes, &saved);
+	return cpu_features_check(&saved, &here, err, err_len);
 }
 
 /* The CPU-compatibility check: every feature the guest saw is offered here (cpu_features.h).
@@ -49,16 +67,13 @@ static int check_cpu(struct vm *vm, const struct state_record *rec, char *err, s
 {
 	const void *bytes;
 	uint32_t len;
-	struct cpu_features saved, here;
-	if (state_get_bytes(rec, "cpu", &bytes, &len) < 0 ||
-	    cpu_features_of_vm(vm->accel, vm->accel_vm, &here) < 0)
+	if (state_get_bytes(rec, "cpu", &bytes, &len) < 0)
 		return 0;
 	if (len != CPU_FEATURES_BYTES) {
 		state_set_error(err, err_len, "the saved machine's CPU features are malformed");
 		return -1;
 	}
-	cpu_features_decode(bytes, &saved);
-	return cpu_features_check(&saved, &here, err, err_len);
+	return vm_cpu_features_check(vm, bytes, err, err_len);
 }
 
 static int check_machine_value(const struct state_record *rec, const char *key, uint64_t here,

@@ -5,20 +5,12 @@
  * much less, and the pre-copy rounds can catch up. Devices are not throttled. */
 #include "vmm/vm.h"
 
-#include <errno.h>
+#include "lib/monotonic.h"
+
 #include <stdatomic.h>
 #include <time.h>
 
 #define THROTTLE_SLICE_NS 10000000ULL /* 10 ms */
-#define MAX_THROTTLE_PCT  99
-
-static void sleep_ns(uint64_t ns)
-{
-	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ULL),
-			      .tv_nsec = (long)(ns % 1000000000ULL)};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 static void *kick_every_slice(void *arg)
 {
@@ -38,7 +30,7 @@ int vm_throttle_set(struct vm *vm, unsigned pct)
 		vm_throttle_stop(vm);
 		return 0;
 	}
-	atomic_store(&vm->throttle_pct, pct > MAX_THROTTLE_PCT ? MAX_THROTTLE_PCT : pct);
+	atomic_store(&vm->throttle_pct, pct > VM_THROTTLE_MAX_PCT ? VM_THROTTLE_MAX_PCT : pct);
 	pthread_mutex_lock(&vm->lock);
 	int rc = 0;
 	if (!vm->throttle_running) {
