@@ -24,44 +24,56 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: gureum ctl [--json] SOCKET COMMAND [ARGS]\n"
-		"\n"
-		"Sends one command to a VM started with --api-socket SOCKET.\n"
-		"\n"
-		"commands:\n"
-		"  balloon SIZE    make the balloon hold SIZE bytes of guest RAM (512M, 1G; 0 "
-		"returns it all)\n"
-		"  balloon-info    the balloon's target, actual size, reported free memory and "
-		"guest statistics\n"
-		"  status          state, vCPUs, memory and devices of the VM\n"
-		"  pause           stop the vCPUs and the devices (returns once they are)\n"
-		"  resume          let a paused VM run on\n"
-		"  migrate URI [--downtime-ms N] [--compress] [--max-bandwidth RATE]\n"
-		"          [--auto-converge]\n"
-		"                  move the VM to the gureum run --incoming URI listening there\n"
-		"                  (unix:PATH or tcp:HOST:PORT), pausing it for about N ms at the\n"
-		"                  end (default 300) where it can; --compress for slow links;\n"
-		"                  at most RATE bytes/s (100M: MiB/s); --auto-converge slows\n"
-		"                  the vCPUs of a guest that writes faster; prints progress each\n"
-		"                  second; this VMM then exits\n"
-		"  migrate-status  how the migration under way goes (or how the last one ended)\n"
-		"  migrate-cancel  stop the migration under way; the VM stays here\n"
-		"  snapshot DIR [--stay-paused]\n"
-		"                  pause, write the VM to DIR (gureum run --restore DIR starts it\n"
-		"                  again), then resume it unless --stay-paused\n"
-		"  quit            stop the VM\n"
-		"\n"
-		"  --json          print the reply as the VMM sent it (one JSON object)\n");
+	fprintf(
+	    out,
+	    "usage: gureum ctl [--json] SOCKET COMMAND [ARGS]\n"
+	    "\n"
+	    "Sends one command to a VM started with --api-socket SOCKET.\n"
+	    "\n"
+	    "commands:\n"
+	    "  balloon SIZE    make the balloon hold SIZE bytes of guest RAM (512M, 1G; 0 "
+	    "returns it all)\n"
+	    "  balloon-info    the balloon's target, actual size, reported free memory and "
+	    "guest statistics\n"
+	    "  status          state, vCPUs, memory and devices of the VM\n"
+	    "  pause           stop the vCPUs and the devices (returns once they are)\n"
+	    "  resume          let a paused VM run on\n"
+	    "  migrate URI [--downtime-ms N] [--compress] [--max-bandwidth RATE]\n"
+	    "          [--auto-converge]\n"
+	    "                  move the VM to the gureum run --incoming URI listening there\n"
+	    "                  (unix:PATH or tcp:HOST:PORT), pausing it for about N ms at the\n"
+	    "                  end (default 300) where it can; --compress for slow links;\n"
+	    "                  at most RATE bytes/s (100M: MiB/s); --auto-converge slows\n"
+	    "                  the vCPUs of a guest that writes faster; prints progress each\n"
+	    "                  second; this VMM then exits\n"
+	    "  migrate-status  how the migration under way goes (or how the last one ended)\n"
+	    "  migrate-cancel  stop the migration under way; the VM stays here\n"
+	    "  snapshot DIR [--stay-paused] [--disk-snapshot]\n"
+	    "                  pause, write the VM to DIR (gureum run --restore DIR starts it\n"
+	    "                  again), then resume it unless --stay-paused; --disk-snapshot:\n"
+	    "                  its disks go on in new overlays beside their images, which keep\n"
+	    "                  the disks as DIR's memory saw them\n"
+	    "  quit            stop the VM\n"
+	    "\n"
+	    "  --json          print the reply as the VMM sent it (one JSON object)\n");
 }
 
-/* snapshot DIR [--stay-paused]: DIR made absolute, as the VMM runs in another directory. */
+/* snapshot DIR [--stay-paused] [--disk-snapshot]: DIR made absolute, as the VMM runs in
+ * another directory. */
 static json_t *snapshot_request(int argc, char **argv)
 {
-	bool stay_paused = argc == 3 && strcmp(argv[2], "--stay-paused") == 0;
-	if (argc != 2 && !stay_paused) {
-		fprintf(stderr,
-			"gureum ctl: snapshot needs a DIR, then optionally --stay-paused\n");
+	bool stay_paused = false, disk_snapshot = false, ok = argc >= 2;
+	for (int i = 2; ok && i < argc; i++) {
+		if (strcmp(argv[i], "--stay-paused") == 0)
+			stay_paused = true;
+		else if (strcmp(argv[i], "--disk-snapshot") == 0)
+			disk_snapshot = true;
+		else
+			ok = false;
+	}
+	if (!ok) {
+		fprintf(stderr, "gureum ctl: snapshot needs a DIR, then optionally --stay-paused "
+				"and --disk-snapshot\n");
 		return NULL;
 	}
 	char cwd[4096], dir[8200];
@@ -69,8 +81,8 @@ static json_t *snapshot_request(int argc, char **argv)
 		snprintf(dir, sizeof(dir), "%s/%s", cwd, argv[1]);
 	else
 		snprintf(dir, sizeof(dir), "%s", argv[1]);
-	return json_pack("{s:s,s:s,s:b}", "command", "snapshot", "dir", dir, "resume",
-			 !stay_paused);
+	return json_pack("{s:s,s:s,s:b,s:b}", "command", "snapshot", "dir", dir, "resume",
+			 !stay_paused, "disk_snapshot", disk_snapshot);
 }
 
 /* migrate URI [--downtime-ms N] [--compress] [--max-bandwidth RATE] */
@@ -255,6 +267,10 @@ static void print_snapshot(const json_t *reply)
 	       json_is_true(json_object_get(reply, "paused")) ? "stays paused" : "runs on");
 	print_bytes("memory:", json_integer_value(json_object_get(reply, "memory_bytes")));
 	print_bytes("state:", json_integer_value(json_object_get(reply, "state_bytes")));
+	size_t i;
+	json_t *overlay;
+	json_array_foreach(json_object_get(reply, "overlays"), i, overlay)
+	    printf("  the VM writes to %s now\n", json_string_value(overlay));
 }
 
 static void print_migrate_status(const json_t *reply)

@@ -27,7 +27,8 @@ static int run_incoming(const struct vm_config *local)
 	if (migration_receive_config(fd, local, &config, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 	} else if (config_apply_net_hosts(&config, err, sizeof(err)) < 0 ||
-		   config_validate(&config, err, sizeof(err)) < 0) {
+		   config_validate(&config, err, sizeof(err)) < 0 ||
+		   config_apply_disk_overlays(&config, err, sizeof(err)) < 0) {
 		migration_refuse(fd, err);
 		log_error("%s", err);
 	} else {
@@ -64,7 +65,8 @@ int cmd_run(int argc, char **argv)
 			break;
 		}
 		if (config_apply_net_hosts(&config, err, sizeof(err)) < 0 ||
-		    config_validate(&config, err, sizeof(err)) < 0) {
+		    config_validate(&config, err, sizeof(err)) < 0 ||
+		    config_apply_disk_overlays(&config, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			status = VM_EXIT_ERROR;
 		} else {

@@ -603,31 +603,87 @@ static void describe_open_error(const struct disk_config *cfg, int ret,
 	snprintf(err, err_len, "cannot open disk '%s': %s%s", cfg->path, berr->message, hint);
 }
 
-static int open_disk(struct virtio_blk *blk, const struct disk_config *cfg, char *err,
-		     size_t err_len)
+/* Opens the image of `cfg` with its completion eventfd. */
+static int open_image(const struct disk_config *cfg, struct block_device **disk, int *fd, char *err,
+		      size_t err_len)
 {
 	unsigned flags =
 	    (cfg->readonly ? BLOCK_OPEN_READ_ONLY : 0) | (cfg->direct ? BLOCK_OPEN_DIRECT : 0);
 	struct block_error berr = {{0}};
-	int ret = block_open(cfg->path, cfg->format, flags, &blk->disk, &berr);
+	*disk = NULL;
+	int ret = block_open(cfg->path, cfg->format, flags, disk, &berr);
 	if (ret < 0) {
 		describe_open_error(cfg, ret, &berr, err, err_len);
 		return -1;
 	}
-	blk->completion_fd = block_event_fd(blk->disk);
-	if (blk->completion_fd < 0) {
+	*fd = block_event_fd(*disk);
+	if (*fd < 0) {
 		snprintf(err, err_len,
 			 "disk '%s': cannot start asynchronous I/O (%s); check the limits on "
 			 "open files and threads",
 			 cfg->path, strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+static int open_disk(struct virtio_blk *blk, const struct disk_config *cfg, char *err,
+		     size_t err_len)
+{
+	if (open_image(cfg, &blk->disk, &blk->completion_fd, err, err_len) < 0)
+		return -1;
 	if (blk->disk->size % VIRTIO_BLK_SECTOR_SIZE)
 		log_warn("disk '%s': its size is not a multiple of 512 bytes; the guest sees "
 			 "only the whole sectors",
 			 cfg->path);
 	blk->capacity = blk->disk->size >> VIRTIO_BLK_SECTOR_SHIFT;
 	return 0;
+}
+
+/* The old image's writes reach its file before anything reads it as a backing file. */
+static int flush_for_replace(struct virtio_blk *blk, char *err, size_t err_len)
+{
+	block_drain(blk->disk);
+	int ret = block_flush(blk->disk);
+	if (ret < 0)
+		snprintf(err, err_len, "%s: cannot flush '%s' before changing images: %s",
+			 blk->name, blk->disk->filename, strerror(-ret));
+	return ret < 0 ? -1 : 0;
+}
+
+int virtio_blk_replace_image(struct virtio_device *d, const struct disk_config *cfg, char *err,
+			     size_t err_len)
+{
+	struct virtio_blk *blk = blk_of(d);
+	pthread_mutex_lock(&d->lock);
+	struct block_device *fresh = NULL;
+	int fd = -1;
+	int rc = flush_for_replace(blk, err, err_len);
+	if (rc == 0)
+		rc = open_image(cfg, &fresh, &fd, err, err_len);
+	if (rc == 0 && fresh->size >> VIRTIO_BLK_SECTOR_SHIFT != blk->capacity) {
+		snprintf(err, err_len, "%s: '%s' holds %llu bytes, but the guest's disk has %llu",
+			 blk->name, cfg->path, (unsigned long long)fresh->size,
+			 (unsigned long long)blk->capacity << VIRTIO_BLK_SECTOR_SHIFT);
+		rc = -1;
+	}
+	if (rc == 0 && blk->watching) {
+		virtio_device_unwatch(d, blk->completion_fd);
+		blk->watching = false;
+		if (virtio_device_watch(d, fd, EPOLLIN, blk_on_completions) == 0)
+			blk->watching = true;
+		else
+			virtio_device_fail(d, "cannot watch the completions of '%s'", cfg->path);
+	}
+	if (rc < 0) {
+		block_close(fresh);
+	} else {
+		block_close(blk->disk);
+		blk->disk = fresh;
+		blk->completion_fd = fd;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc;
 }
 
 struct virtio_device *virtio_blk_create(const struct disk_config *cfg, unsigned index, char *err,

@@ -16,6 +16,12 @@
 struct virtio_device *virtio_blk_create(const struct disk_config *cfg, unsigned index, char *err,
 					size_t err_len);
 
+/* The VM is paused: the disk goes on in the image `cfg` names, which must have the same size
+ * (an overlay of the current one, or the image below it again). The current image is flushed
+ * and closed; on failure it stays. Returns 0, or -1 with a sentence in err. */
+int virtio_blk_replace_image(struct virtio_device *d, const struct disk_config *cfg, char *err,
+			     size_t err_len);
+
 /* virtio-net on a host tap device (opened with IFF_VNET_HDR; vhost-net when available). */
 struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned index, char *err,
 					size_t err_len);

@@ -16,6 +16,9 @@ struct disk_config {
 	char *format; /* NULL: probe the file */
 	bool readonly;
 	bool direct; /* cache=none: O_DIRECT data I/O */
+	/* overlay=on: the VM writes to a new qcow2 overlay of `path`, which stays as it is
+	 * (config_apply_disk_overlays makes it; then path names the overlay and this is off). */
+	bool overlay;
 	char serial[CONFIG_DISK_SERIAL_MAX + 1];
 };
 

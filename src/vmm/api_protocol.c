@@ -114,19 +114,29 @@ static char *do_snapshot(const struct api_ops *ops, const json_t *request)
 {
 	const json_t *dir = json_object_get(request, "dir");
 	const json_t *resume = json_object_get(request, "resume");
+	const json_t *disks = json_object_get(request, "disk_snapshot");
 	if (!json_is_string(dir) || json_string_value(dir)[0] != '/')
 		return api_error_reply("snapshot: \"dir\" must be an absolute directory path");
 	if (resume && !json_is_boolean(resume))
 		return api_error_reply("snapshot: \"resume\" must be true or false");
+	if (disks && !json_is_boolean(disks))
+		return api_error_reply("snapshot: \"disk_snapshot\" must be true or false");
 	struct api_snapshot snapshot = {.dir = json_string_value(dir),
-					.resume = !resume || json_is_true(resume)};
+					.resume = !resume || json_is_true(resume),
+					.disk_snapshot = json_is_true(disks)};
 	char err[ERR_LEN] = "";
 	if (ops->snapshot(ops->opaque, &snapshot, err, sizeof(err)) < 0)
 		return api_error_reply(err);
-	return dump_reply(json_pack("{s:b,s:I,s:I,s:I,s:b}", "ok", 1, "ms", (json_int_t)snapshot.ms,
-				    "memory_bytes", (json_int_t)snapshot.memory_bytes,
-				    "state_bytes", (json_int_t)snapshot.state_bytes, "paused",
-				    snapshot.paused));
+	json_t *overlays = json_array();
+	for (unsigned i = 0; i < API_SNAPSHOT_MAX_DISKS; i++) {
+		if (snapshot.overlays[i])
+			json_array_append_new(overlays, json_string(snapshot.overlays[i]));
+		free(snapshot.overlays[i]);
+	}
+	return dump_reply(json_pack(
+	    "{s:b,s:I,s:I,s:I,s:b,s:o}", "ok", 1, "ms", (json_int_t)snapshot.ms, "memory_bytes",
+	    (json_int_t)snapshot.memory_bytes, "state_bytes", (json_int_t)snapshot.state_bytes,
+	    "paused", snapshot.paused, "overlays", overlays));
 }
 
 static char *do_migrate(const struct api_ops *ops, const json_t *request)

@@ -48,9 +48,14 @@ struct api_status {
 	char devices[API_MAX_DEVICES][API_DEVICE_NAME_LEN];
 };
 
+#define API_SNAPSHOT_MAX_DISKS 16
+
 struct api_snapshot {
-	const char *dir;		    /* absolute */
-	bool resume;			    /* resume afterwards if the snapshot paused it */
+	const char *dir;    /* absolute */
+	bool resume;	    /* resume afterwards if the snapshot paused it */
+	bool disk_snapshot; /* each writable disk goes on in a new overlay */
+	/* out, with disk_snapshot: the new image of each disk (malloc'd; NULL: unchanged) */
+	char *overlays[API_SNAPSHOT_MAX_DISKS];
 	bool paused;			    /* out: the VM is paused after the snapshot */
 	uint64_t ms;			    /* out */
 	uint64_t memory_bytes, state_bytes; /* out */

@@ -271,6 +271,22 @@ static int remember_setting(struct vm_config *config, const char *key, const cha
 	return 0;
 }
 
+int config_rewrite_setting(struct vm_config *config, const char *key, unsigned index,
+			   const char *value)
+{
+	for (unsigned i = 0, seen = 0; i < config->nr_settings; i++) {
+		if (strcmp(config->settings[i].key, key) != 0 || seen++ != index)
+			continue;
+		char *copy = strdup(value);
+		if (!copy)
+			return -1;
+		free(config->settings[i].value);
+		config->settings[i].value = copy;
+		return 0;
+	}
+	return 0;
+}
+
 int config_set(struct vm_config *config, const char *key, const char *value, char *err,
 	       size_t err_len)
 {

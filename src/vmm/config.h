@@ -105,6 +105,15 @@ int config_validate(const struct vm_config *config, char *err, size_t err_len);
  * snapshot or migration carries the new taps. Returns 0, or -1 with err. */
 int config_apply_net_hosts(struct vm_config *config, char *err, size_t err_len);
 
+/* The recorded value of the index-th setting of a repeated key (the index-th disk or card)
+ * becomes `value`, so a later snapshot or migration records the device as it is now. Returns 0
+ * (also when there is no such setting: a device a test built), or -1 without memory. */
+int config_rewrite_setting(struct vm_config *config, const char *key, unsigned index,
+			   const char *value);
+/* Each disk with overlay=on goes on in a new qcow2 overlay of its image (block/overlay.h): the
+ * disk then names the overlay, and its recorded setting too. Returns 0, or -1 with err. */
+int config_apply_disk_overlays(struct vm_config *config, char *err, size_t err_len);
+
 /* True when the guest could use more RAM than the host has (allowed, worth a warning). */
 bool config_memory_exceeds_host(const struct vm_config *config);
 

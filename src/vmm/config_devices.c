@@ -60,9 +60,14 @@ static int disk_property(struct disk_config *d, const char *key, const char *val
 			return 0;
 		}
 		snprintf(err, len, "--disk: cache '%s' is not none or writeback", value);
+	} else if (strcmp(key, "overlay") == 0) {
+		if (config_parse_bool(value, &d->overlay) == 0)
+			return 0;
+		snprintf(err, len, "--disk: overlay='%s' is not on or off", value);
 	} else {
 		snprintf(err, len,
-			 "--disk: unknown property '%s' (known: readonly, serial, format, cache)",
+			 "--disk: unknown property '%s' (known: readonly, serial, format, cache, "
+			 "overlay)",
 			 key);
 	}
 	return -1;
@@ -113,6 +118,16 @@ int set_disk(struct vm_config *c, const char *v, char *err, size_t len)
 	}
 	c->nr_disks++;
 	return 0;
+}
+
+int config_disk_setting(const struct disk_config *d, char *out, size_t len)
+{
+	int n =
+	    snprintf(out, len, "%s%s%s,readonly=%s,cache=%s%s%s%s", d->path,
+		     d->format ? ",format=" : "", d->format ? d->format : "",
+		     d->readonly ? "on" : "off", d->direct ? "none" : "writeback",
+		     d->serial[0] ? ",serial=" : "", d->serial, d->overlay ? ",overlay=on" : "");
+	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 static int parse_mac(const char *text, uint8_t mac[6])

@@ -40,17 +40,7 @@ static int rewrite_net_setting(struct vm_config *c, unsigned index)
 	snprintf(value, sizeof(value), "tap=%s,mac=%02x:%02x:%02x:%02x:%02x:%02x,vhost=%s", n->tap,
 		 n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
 		 vhost_name(n->vhost));
-	for (unsigned i = 0, seen = 0; i < c->nr_settings; i++) {
-		if (strcmp(c->settings[i].key, "net") != 0 || seen++ != index)
-			continue;
-		char *copy = strdup(value);
-		if (!copy)
-			return -1;
-		free(c->settings[i].value);
-		c->settings[i].value = copy;
-		return 0;
-	}
-	return 0; /* a card without a recorded setting (built by a test): nothing to rewrite */
+	return config_rewrite_setting(c, "net", index, value);
 }
 
 static void forget_net_host_settings(struct vm_config *c)

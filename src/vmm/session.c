@@ -10,6 +10,7 @@
 #include "vmm/console.h"
 #include "vmm/migration.h"
 #include "vmm/vm.h"
+#include "vmm/vm_disk_snapshot.h"
 #include "vmm/vm_snapshot.h"
 
 #include <errno.h>
@@ -47,7 +48,7 @@ struct migration_job {
 };
 
 struct session {
-	const struct vm_config *config;
+	struct vm_config *config; /* changed only under `lock`, with the VM paused */
 	struct console console;
 	struct event_loop loop;
 	int signal_pipe[2];
@@ -401,7 +402,11 @@ static int api_snapshot(void *opaque, struct api_snapshot *snapshot, char *err, 
 	}
 	log_info("writing a snapshot to %s", snapshot->dir);
 	struct snapshot_stats stats;
-	int rc = vm_snapshot_write(vm, snapshot->dir, &stats, err, err_len);
+	_Static_assert(API_SNAPSHOT_MAX_DISKS == CONFIG_MAX_DISKS, "one overlay per disk");
+	int rc = snapshot->disk_snapshot
+		     ? vm_snapshot_with_disks(vm, s->config, snapshot->dir, &stats,
+					      snapshot->overlays, err, err_len)
+		     : vm_snapshot_write(vm, snapshot->dir, &stats, err, err_len);
 	/* A failed snapshot leaves the VM as it found it. */
 	bool resume = !was_paused && (snapshot->resume || rc < 0);
 	char ignored[128];
@@ -603,7 +608,7 @@ static int run_boots(struct session *s, const struct accel_ops *accel)
 	}
 }
 
-int session_run(const struct vm_config *config, const struct vm_origin *origin)
+int session_run(struct vm_config *config, const struct vm_origin *origin)
 {
 	const struct accel_ops *accel = vm_choose_accel(config->accel);
 	if (!accel)

@@ -8,7 +8,8 @@
 struct vm_origin;
 
 /* Runs the VM described by `config` until it ends; returns the process exit status. The first
- * boot goes on from `origin` (a snapshot) when not NULL. */
-int session_run(const struct vm_config *config, const struct vm_origin *origin);
+ * boot goes on from `origin` (a snapshot) when not NULL. `config` follows the VM where it
+ * changes (a disk snapshot moves its disks to overlays). */
+int session_run(struct vm_config *config, const struct vm_origin *origin);
 
 #endif

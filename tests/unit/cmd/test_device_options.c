@@ -165,3 +165,44 @@ Test(device_options, validation_checks_disks_and_taps)
 	free(kernel);
 	free(disk);
 }
+
+/* overlay=on: the VM is given a new overlay beside the image, and the recorded setting (what a
+ * snapshot or migration carries) names the overlay, so the next start does not stack another. */
+Test(device_options, overlay_on_gives_the_vm_a_new_overlay)
+{
+	char dir[] = "/tmp/gureum-ovlopt-XXXXXX", image[64], want[96], err[512];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(image, sizeof(image), "%s/golden.img", dir);
+	FILE *f = fopen(image, "w");
+	cr_assert_eq(ftruncate(fileno(f), 1 << 20), 0);
+	fclose(f);
+	char value[128];
+	snprintf(value, sizeof(value), "%s,format=raw,serial=G1,overlay=on", image);
+	struct vm_config c;
+	cr_assert_eq(PARSE(&c, err, "--disk", value), RUN_ARGS_OK, "%s", err);
+	cr_assert(c.disks[0].overlay);
+	cr_assert_eq(config_apply_disk_overlays(&c, err, sizeof(err)), 0, "%s", err);
+	snprintf(want, sizeof(want), "%s/golden.ovl1.qcow2", dir);
+	cr_assert_str_eq(c.disks[0].path, want);
+	cr_assert_str_eq(c.disks[0].format, "qcow2");
+	cr_assert_not(c.disks[0].overlay);
+	char *json = config_to_json_text(&c, NULL);
+	cr_assert(strstr(json, "golden.ovl1.qcow2,format=qcow2,readonly=off,cache=writeback,"
+			       "serial=G1\""),
+		  "%s", json);
+	cr_assert_null(strstr(json, "overlay=on"), "%s", json);
+	free(json);
+	config_free(&c);
+
+	snprintf(value, sizeof(value), "%s,readonly=on,overlay=on", image);
+	cr_assert_eq(PARSE(&c, err, "--disk", value), RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(config_apply_disk_overlays(&c, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "readonly"), "%s", err);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--disk", "/x.img,overlay=maybe"), RUN_ARGS_ERROR);
+	cr_assert(strstr(err, "overlay='maybe' is not on or off"), "%s", err);
+	config_free(&c);
+	unlink(want);
+	unlink(image);
+	rmdir(dir);
+}

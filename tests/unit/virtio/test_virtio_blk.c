@@ -1,6 +1,7 @@
 /* virtio-blk driven as a guest driver would: split rings in real guest memory, feature
  * negotiation and DRIVER_OK through the device core, kicks, and the used ring read back, over
  * real raw and qcow2 files. A fake transport counts the interrupts. */
+#include "block/overlay.h"
 #include "block/qcow2_create.h"
 #include "machine/guest_memory.h"
 #include "virtio/virtio_blk.h"
@@ -920,4 +921,84 @@ Test(virtio_blk, qcow2_image_reads_and_writes)
 	memset(host(z.gpa, z.len), 0xff, z.len);
 	cr_assert_eq(run(VIRTIO_BLK_T_IN, 2048, &z, 1), VIRTIO_BLK_S_OK);
 	cr_assert(all_zero(z));
+}
+
+/* ---- Changing images under a paused VM (disk snapshots) ------------------------------------ */
+
+static void write_pattern_at(uint64_t sector, unsigned seed)
+{
+	struct buf w = data_buf(4096, false);
+	fill_pattern(w, seed);
+	cr_assert_eq(run(VIRTIO_BLK_T_OUT, sector, &w, 1), VIRTIO_BLK_S_OK);
+}
+
+static bool reads_pattern_at(uint64_t sector, unsigned seed)
+{
+	struct buf r = data_buf(4096, true);
+	cr_assert_eq(run(VIRTIO_BLK_T_IN, sector, &r, 1), VIRTIO_BLK_S_OK);
+	return has_pattern(r, seed);
+}
+
+static bool file_has_pattern_at(uint64_t sector, unsigned seed)
+{
+	uint8_t got[4096];
+	read_file((off_t)sector * 512, got, sizeof(got));
+	for (uint32_t i = 0; i < sizeof(got); i++)
+		if (got[i] != (uint8_t)(seed * 31 + i * 7 + (i >> 9)))
+			return false;
+	return true;
+}
+
+/* The guest's writes go to the overlay from the switch on; the image keeps what it had, and the
+ * guest reads both through the device as one disk. */
+Test(virtio_blk, paused_disk_goes_on_in_an_overlay_and_its_image_stays)
+{
+	start_default();
+	write_pattern_at(100, 31);
+	virtio_device_pause(drv.dev);
+	char overlay[512], err[512] = "";
+	struct block_error berr;
+	cr_assert_eq(block_overlay_create(path, "raw", overlay, sizeof(overlay), &berr), 0, "%s",
+		     berr.message);
+	struct disk_config next = {.path = overlay, .format = "qcow2"};
+	cr_assert_eq(virtio_blk_replace_image(drv.dev, &next, err, sizeof(err)), 0, "%s", err);
+	virtio_device_resume(drv.dev);
+
+	cr_assert(reads_pattern_at(100, 31), "the image's data does not show through");
+	write_pattern_at(100, 32);
+	write_pattern_at(200, 33);
+	cr_assert_eq(run(VIRTIO_BLK_T_FLUSH, 0, NULL, 0), VIRTIO_BLK_S_OK);
+	cr_assert(reads_pattern_at(100, 32));
+	cr_assert(reads_pattern_at(200, 33));
+	cr_assert(file_has_pattern_at(100, 31), "the image changed after the switch");
+	uint8_t zero[4096], got[4096];
+	memset(zero, 0, sizeof(zero));
+	read_file(200 * 512, got, sizeof(got));
+	cr_assert_arr_eq(got, zero, sizeof(got), "a write after the switch reached the image");
+	virtio_device_destroy(drv.dev);
+	drv.dev = NULL;
+	unlink(overlay);
+}
+
+/* An image of another size is refused, and the disk goes on in the one it had. */
+Test(virtio_blk, replacing_with_an_image_of_another_size_is_refused)
+{
+	start_default();
+	char other[300];
+	snprintf(other, sizeof(other), "%s/other.qcow2", dir);
+	struct qcow2_create_options opt = qcow2_default_options(2 * DISK_SIZE);
+	struct block_error berr;
+	cr_assert_eq(qcow2_create(other, &opt, &berr), 0, "%s", berr.message);
+	virtio_device_pause(drv.dev);
+	struct disk_config next = {.path = other};
+	char err[512] = "";
+	cr_assert_lt(virtio_blk_replace_image(drv.dev, &next, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "other.qcow2") && strstr(err, "bytes"), "%s", err);
+	struct disk_config missing = {.path = "/nonexistent/overlay.qcow2"};
+	cr_assert_lt(virtio_blk_replace_image(drv.dev, &missing, err, sizeof(err)), 0);
+	virtio_device_resume(drv.dev);
+	write_pattern_at(8, 34);
+	cr_assert(reads_pattern_at(8, 34));
+	cr_assert(file_has_pattern_at(8, 34), "the disk left its image");
+	unlink(other);
 }

@@ -118,6 +118,8 @@ static int fake_snapshot(void *opaque, struct api_snapshot *snapshot, char *err,
 	snapshot->ms = 12;
 	snapshot->memory_bytes = 4096;
 	snapshot->state_bytes = 100;
+	if (snapshot->disk_snapshot) /* disk 1 moves; disk 0 (read-only) does not */
+		snapshot->overlays[1] = strdup("/img/data.ovl1.qcow2");
 	return 0;
 }
 
@@ -349,8 +351,15 @@ Test(api_protocol, snapshot_takes_an_absolute_dir_and_reports_what_it_wrote)
 	cr_assert(reply_ok(r));
 	cr_assert_not(vm.snapshot_resume);
 	cr_assert(json_is_true(json_object_get(r, "paused")));
+	cr_assert_eq(json_array_size(json_object_get(r, "overlays")), 0);
 	json_decref(r);
-	cr_assert_eq(vm.snapshot_calls, 2);
+	r = ask("{\"command\":\"snapshot\",\"dir\":\"/var/snap\",\"disk_snapshot\":true}");
+	cr_assert(reply_ok(r));
+	json_t *overlays = json_object_get(r, "overlays");
+	cr_assert_eq(json_array_size(overlays), 1, "one disk moved");
+	cr_assert_str_eq(json_string_value(json_array_get(overlays, 0)), "/img/data.ovl1.qcow2");
+	json_decref(r);
+	cr_assert_eq(vm.snapshot_calls, 3);
 }
 
 Test(api_protocol, snapshot_requests_without_a_usable_dir_are_refused_before_the_vm)
@@ -360,6 +369,7 @@ Test(api_protocol, snapshot_requests_without_a_usable_dir_are_refused_before_the
 	    "{\"command\":\"snapshot\",\"dir\":\"relative/dir\"}",
 	    "{\"command\":\"snapshot\",\"dir\":7}",
 	    "{\"command\":\"snapshot\",\"dir\":\"/d\",\"resume\":\"yes\"}",
+	    "{\"command\":\"snapshot\",\"dir\":\"/d\",\"disk_snapshot\":1}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *r = ask(bad[i]);
