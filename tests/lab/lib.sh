@@ -273,6 +273,21 @@ vm_run() {
 	return "$(tr -d '\r' <"$VM/console" | sed -n "s/.*@@${seq}e \([0-9]*\).*/\1/p" | head -n1)"
 }
 
+# vm_restore NAME DIR SOCKET: starts gureum from the snapshot DIR with its control socket at
+# SOCKET and waits for the "restored from" log line (fails the scenario otherwise);
+# RESTORE_MS is the restore time it reports. (Not in $(...): vm_start's background VMM would
+# hold the substitution's pipe open.)
+vm_restore() {
+	vm_start "$1" "/lab/bin/gureum run --restore $2 --console stdio --api-socket $3"
+	limit=$(($(date +%s) + 60))
+	until grep -q 'restored from' "$VM/stderr"; do
+		vm_exited && lab_fail "$1: the restore failed: $(cat "$VM/stderr")"
+		[ "$(date +%s)" -lt "$limit" ] || lab_fail "$1: no 'restored from' after 60 s"
+		sleep 0.1
+	done
+	RESTORE_MS=$(sed -n 's/.*restored from .* in \([0-9]*\) ms.*/\1/p' "$VM/stderr")
+}
+
 # vm_boot NAME COMMAND-STRING: vm_start and wait for the guest's ready marker (fails the
 # scenario otherwise), then wait for the shell to answer.
 vm_boot() {

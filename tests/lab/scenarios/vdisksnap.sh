@@ -41,15 +41,6 @@ stop_vm() {
 	vm_wait_exit 60 >/dev/null
 	vm_kill
 }
-restore() {
-	vm_start "$1" "/lab/bin/gureum run --restore $2 --console stdio --api-socket $SOCK"
-	limit=$(($(date +%s) + 60))
-	until grep -q 'restored from' "$VM/stderr"; do
-		vm_exited && lab_fail "$1: the restore failed: $(cat "$VM/stderr")"
-		[ "$(date +%s)" -lt "$limit" ] || lab_fail "$1: no 'restored from' after 60 s"
-		sleep 0.1
-	done
-}
 # disk_snapshot DIR: a disk snapshot of the running VM; AT is the count it holds, IMAGE the
 # image it keeps (with its sha256 in IMAGE_SHA), OVERLAY where the VM writes now.
 disk_snapshot() {
@@ -94,18 +85,18 @@ wait_ticks 2
 disk_snapshot "$WORK/s1"
 at1=$AT image1=$IMAGE sha1=$IMAGE_SHA
 stop_vm
-restore vdsnap-r1 "$WORK/s1"
+vm_restore vdsnap-r1 "$WORK/s1" $SOCK
 check_goes_on_from "$at1"
 disk_snapshot "$WORK/s2"
 at2=$AT image2=$IMAGE sha2=$IMAGE_SHA
 stop_vm
-restore vdsnap-r2 "$WORK/s2"
+vm_restore vdsnap-r2 "$WORK/s2" $SOCK
 check_goes_on_from "$at2"
 disk_snapshot "$WORK/s3"
 at3=$AT image3=$IMAGE sha3=$IMAGE_SHA
 stop_vm
 for run in r3 r4; do
-	restore "vdsnap-$run" "$WORK/s3"
+	vm_restore "vdsnap-$run" "$WORK/s3" $SOCK
 	check_goes_on_from "$at3"
 	stop_vm
 done

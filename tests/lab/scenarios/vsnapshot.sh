@@ -38,19 +38,6 @@ ctl() { /lab/bin/gureum ctl --json "$SOCK" "$@"; }
 state() { ctl status | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p'; }
 last_tick() { tr -d '\r' <"$VM/console" | sed -n 's/^TICK \([0-9]*\)$/\1/p' | tail -n1; }
 sha_of() { vm_run 120 "$1" | grep -o '^[0-9a-f]\{64\}'; }
-# restore NAME DIR: start the VMM from DIR with the control socket, wait for its log line;
-# RESTORE_MS is the restore time it reports. (Not in $(...): vm_start's background VMM would
-# hold the substitution's pipe open.)
-restore() {
-	vm_start "$1" "/lab/bin/gureum run --restore $2 --console stdio --api-socket $SOCK"
-	limit=$(($(date +%s) + 60))
-	until grep -q 'restored from' "$VM/stderr"; do
-		vm_exited && lab_fail "$1: the restore failed: $(cat "$VM/stderr")"
-		[ "$(date +%s)" -lt "$limit" ] || lab_fail "$1: no 'restored from' after 60 s"
-		sleep 0.1
-	done
-	RESTORE_MS=$(sed -n 's/.*restored from .* in \([0-9]*\) ms.*/\1/p' "$VM/stderr")
-}
 
 rm -rf "$DISK" "$SNAP" "$SNAP2" "$SNAP3"
 dd if=/dev/zero of="$DISK" bs=1M count=0 seek=64 2>/dev/null
@@ -77,7 +64,7 @@ vm_kill
 sleep 3 # the guest's wall clock must catch up with these seconds after the restore
 
 rx_before=$(cat /sys/class/net/$TAP/statistics/rx_packets)
-restore vsnap-r1 "$SNAP"
+vm_restore vsnap-r1 "$SNAP" $SOCK
 sleep 1
 announced=$(($(cat /sys/class/net/$TAP/statistics/rx_packets) - rx_before))
 [ "$announced" -ge 3 ] || lab_fail "the restored VM announced its MAC $announced times on the tap (want 3 RARP frames)"
@@ -103,7 +90,7 @@ wait_console '^TICK ' $(($(grep -a -c '^TICK ' "$VM/console") + 3)) 30 || lab_fa
 ctl quit >/dev/null
 vm_wait_exit 60 >/dev/null
 vm_kill
-restore vsnap-r2 "$SNAP2"
+vm_restore vsnap-r2 "$SNAP2" $SOCK
 got=$(sha_of "sha256sum </tmp/ram")
 [ "$got" = "$ram_sha" ] || lab_fail "guest RAM changed across the second snapshot ($got, want $ram_sha)"
 # A third round: snapshot the restored VM again, then restore that snapshot twice.
@@ -112,7 +99,7 @@ ctl quit >/dev/null
 vm_wait_exit 60 >/dev/null
 vm_kill
 for run in r3 r4; do
-	restore "vsnap-$run" "$SNAP3"
+	vm_restore "vsnap-$run" "$SNAP3" $SOCK
 	wait_console '^TICK ' 3 60 || lab_fail "$run: no ticks after restoring the third snapshot"
 	got=$(sha_of "sha256sum </tmp/ram")
 	[ "$got" = "$ram_sha" ] || lab_fail "$run: guest RAM changed across the third snapshot"
