@@ -146,6 +146,9 @@ if [[ -z $result ]]; then
 		result="LAB-RESULT $scenario FAIL L1 froze (no console output for ${FREEZE_S}s, not even its heartbeat)"
 	elif [[ $rc == 124 || $rc == 137 ]]; then
 		result="LAB-RESULT $scenario FAIL L1 did not finish within ${timeout_s}s"
+	elif panic=$(tr -d '\r' <"$logfile" | grep -a -m1 -E 'BUG:|Kernel panic'); then
+		# L1's own kernel died (QEMU TCG emulating SVM under it); its first line says where.
+		result="LAB-RESULT $scenario FAIL L1's kernel panicked: ${panic#*] }"
 	else
 		result="LAB-RESULT $scenario FAIL L1 exited (status $rc) without a result"
 	fi

@@ -125,6 +125,18 @@ void guest_memory_log_write(const struct guest_memory *mem, uint64_t gpa, uint64
 	}
 }
 
+void guest_memory_note_host_write(const struct guest_memory *mem, const void *host, size_t len)
+{
+	const uint8_t *at = host;
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		const struct guest_region *r = &mem->regions[i];
+		if (at >= r->host && at < r->host + r->size) {
+			guest_memory_note_write(mem, r->gpa + (uint64_t)(at - r->host), len);
+			return;
+		}
+	}
+}
+
 void guest_memory_log_take(const struct guest_memory *mem, unsigned region, uint64_t *bitmap)
 {
 	const uint64_t *log = __atomic_load_n(&mem->write_log[region], __ATOMIC_ACQUIRE);

@@ -56,6 +56,16 @@ static inline void guest_memory_note_write(const struct guest_memory *mem, uint6
 		guest_memory_log_write(mem, gpa, len);
 }
 
+/* True while a migration logs device writes (between guest_memory_log_start and _stop). */
+static inline bool guest_memory_logging(const struct guest_memory *mem)
+{
+	return __atomic_load_n(&mem->write_log[0], __ATOMIC_ACQUIRE) != NULL;
+}
+
+/* guest_memory_note_write for a buffer known by its host address (an iovec a device took
+ * earlier and still holds); host addresses outside guest RAM are ignored. */
+void guest_memory_note_host_write(const struct guest_memory *mem, const void *host, size_t len);
+
 /* The log of device writes a migration needs (KVM's dirty log sees only the vCPUs'): from
  * log_start on, every range noted above sets its pages' bits, and the bits stay set until
  * log_stop, since a device may write a buffer long after it was noted (the caller sends all of

@@ -630,9 +630,21 @@ static void net_pause(struct virtio_device *d)
 	net->vhost_paused = true;
 }
 
+/* Receive buffers held across a pause are written later, when frames come: a migration that
+ * started its device-write log during the pause must hear of them now (it notes new chains
+ * as they are taken). */
+static void note_held_buffers(struct virtio_net *net)
+{
+	for (unsigned i = 0; i < net->rx.nr_iov; i++)
+		guest_memory_note_host_write(net->dev.mem, net->rx.iov[i].iov_base,
+					     net->rx.iov[i].iov_len);
+}
+
 static int net_resume(struct virtio_device *d)
 {
 	struct virtio_net *net = to_net(d);
+	if (guest_memory_logging(d->mem))
+		note_held_buffers(net);
 	if (!net->vhost_paused)
 		return 0;
 	net->vhost_paused = false;
@@ -640,6 +652,16 @@ static int net_resume(struct virtio_device *d)
 	if (rc > 0) /* vhost refused again: the userspace path takes over */
 		set_tap_events(net, EPOLLIN);
 	return rc < 0 ? -1 : 0;
+}
+
+bool virtio_net_uses_vhost(struct virtio_device *d)
+{
+	if (d->device_id != VIRTIO_ID_NET)
+		return false;
+	pthread_mutex_lock(&d->lock);
+	bool running = to_net(d)->vhost_running;
+	pthread_mutex_unlock(&d->lock);
+	return running;
 }
 
 static void net_config_read(struct virtio_device *d, uint32_t offset, void *data, unsigned size)

@@ -3,6 +3,8 @@
 
 #include "lib/monotonic.h"
 #include "lib/state_stream.h"
+#include "virtio/virtio_devices.h"
+#include "virtio/virtio_pci.h"
 #include "vmm/vm_state.h"
 
 #include <errno.h>
@@ -324,11 +326,21 @@ static int dirty_send(struct vm *vm, struct state_out *out, struct dirty_set *d,
 	return 0;
 }
 
+/* A card on vhost-net: the kernel writes guest RAM behind the device-write log. */
+static bool has_vhost_card(const struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		if (virtio_net_uses_vhost(virtio_pci_device(vm->virtio[i])))
+			return true;
+	return false;
+}
+
+/* Pre-copy needs the vCPUs' dirty log from the accelerator, and every device write in the
+ * device-write log (userspace virtio-net notes the receive buffers it held across the pause
+ * that starts the log). vhost-net's own dirty log is not used yet: those VMs move paused. */
 static bool can_precopy(const struct vm *vm)
 {
-	/* A NIC holds receive buffers it took before the log started and fills them later,
-	 * unseen by either log; vhost-net writes from the kernel. Those VMs move paused. */
-	return vm->accel->dirty_log_start && vm->config->nr_nics == 0;
+	return vm->accel->dirty_log_start != NULL && !has_vhost_card(vm);
 }
 
 /* Starts both logs with the devices drained, so every buffer a device writes from now on is

@@ -145,7 +145,8 @@ keep_hung_log() {
 run_in_l1
 for attempt in 2 3; do
 	[[ -z $(disk_result) ]] || break
-	[[ $line == *"L1 did not finish"* || $line == *"L1 froze"* ]] || break
+	[[ $line == *"L1 did not finish"* || $line == *"L1 froze"* || $line == *"L1's kernel panicked"* ||
+		$line == *"without a result"* ]] || break
 	echo "RETRIED: $(basename "$program") in the nested lab, attempt $attempt: ${line#LAB-RESULT program FAIL }"
 	keep_hung_log "$attempt"
 	run_in_l1

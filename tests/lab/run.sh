@@ -89,13 +89,14 @@ for s in "${run_list[@]}"; do
 		line=$("$GUREUM_ROOT/scripts/lab.sh" --no-build --vmm "$vmm" --log "$logfile" "$s") &&
 			ok=1 || ok=0
 	fi
-	# L1 itself (QEMU TCG emulating SVM) may hang before the scenario can report (see
-	# tests/lab/README.md). That says nothing about the VMM under test: such a run is retried
+	# L1 itself (QEMU TCG emulating SVM) may hang, its kernel panic or the machine reset,
+	# before the scenario can report (see tests/lab/README.md). That says nothing about the VMM under test: such a run is retried
 	# (twice at most), and the retry is reported in the scenario's line and in the summary. A
 	# failure the scenario reports is never retried.
 	hangs=()
 	for attempt in 2 3; do
-		[[ $ok == 0 && ($line == *"L1 did not finish"* || $line == *"L1 froze"*) ]] || break
+		[[ $ok == 0 && ($line == *"L1 did not finish"* || $line == *"L1 froze"* ||
+			$line == *"L1's kernel panicked"* || $line == *"without a result"*) ]] || break
 		hangs+=("${line#LAB-RESULT "$s" FAIL }")
 		cp "$logfile" "$logfile.hang$((attempt - 1))"
 		echo "lab-tests: $s: L1 hung without a result ($line; its log kept as $logfile.hang$((attempt - 1))); attempt $attempt"

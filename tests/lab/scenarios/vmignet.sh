@@ -1,12 +1,15 @@
-# Migration of a VM with a network card while a TCP stream runs through it: the guest
-# (10.0.2.2) sends 16 MiB to L1 (10.0.2.1, on bridge br0) in slow pieces, and in the middle
-# of it the VM moves to a second gureum process whose card is on another tap of the same bridge
-# (`gureum run --incoming URI --net tap=tapb`: the card keeps its MAC). The stream must arrive
-# whole (sha256 compared): L1's packets reach the guest only once the bridge has learnt its MAC
-# on the new tap (from the RARP frames the destination announces, or the guest's next frame),
-# and the bridge's table must say so.
-# Twice under KVM: with the card in userspace and with vhost-net (one run on the software CPU:
-# this host has no vhost-net). VMs with a NIC move paused (docs/snapshot-format.md).
+# Migration of a VM with a network card while TCP streams run through it both ways: the guest
+# (10.0.2.2) sends 16 MiB to L1 (10.0.2.1, on bridge br0) in slow pieces while L1 sends it
+# 16 MiB, and in the middle of them the VM moves to a second gureum process whose card is on
+# another tap of the same bridge (`gureum run --incoming URI --net tap=tapb`: the card keeps
+# its MAC). Both streams must arrive whole (sha256 compared): L1's packets reach the guest only
+# once the bridge has learnt its MAC on the new tap (from the RARP frames the destination
+# announces, or the guest's next frame), and the bridge's table must say so. The stream into
+# the guest is written into guest RAM by the card while the RAM is copied: under KVM a VM with a
+# userspace card moves with pre-copy, and a page the card wrote that the migration did not
+# resend would corrupt the received data; with vhost-net it moves paused.
+# Twice under KVM: with the card in userspace and with vhost-net (one run on the software CPU,
+# which moves VMs paused: this host has no vhost-net).
 # lab-smp: 2
 # lab-timeout: 900
 . /lab/lib.sh
@@ -69,13 +72,27 @@ move_during_stream() {
 	vm_send "dd if=/dev/urandom of=/tmp/data bs=1M count=$PIECES 2>/dev/null; echo SHA-G \$(sha256sum </tmp/data)"
 	wait_console "^SHA-G [0-9a-f]{64}" 1 60 || lab_fail "vhost=$vhost: the guest did not hash its data"
 	sent=$(console_hash SHA-G)
-	vm_send "i=0; while [ \$i -lt $PIECES ]; do dd if=/tmp/data bs=1M skip=\$i count=1 2>/dev/null; i=\$((i+1)); sleep 0.1; done | nc $HOST_IP 5000 && echo SENT-\$((40+2))"
+	# In the background: the shell takes the next command (the stream into the guest).
+	vm_send "(i=0; while [ \$i -lt $PIECES ]; do dd if=/tmp/data bs=1M skip=\$i count=1 2>/dev/null; i=\$((i+1)); sleep 0.1; done | nc $HOST_IP 5000 && echo SENT-\$((40+2))) &"
 	limit=$(($(date +%s) + 30))
 	until [ "$(wc -c </tmp/stream)" -ge $((1 << 19)) ]; do
 		[ "$(date +%s)" -lt "$limit" ] || lab_fail "vhost=$vhost: the stream does not flow ($(wc -c </tmp/stream) bytes)"
 		sleep 0.1
 	done
 	before=$(wc -c </tmp/stream)
+	# L1 to the guest, slowly enough to be under way during the move: L1 listens (busybox nc
+	# sends once a client is there), the guest connects with a stdin that never ends (a
+	# half-closed connection would end L1's nc early).
+	dd if=/dev/urandom of=/tmp/down bs=1M count=$PIECES 2>/dev/null
+	down_sha=$(sha256sum </tmp/down | cut -d' ' -f1)
+	rm -f /tmp/down-progress
+	(i=0; while [ $i -lt $PIECES ]; do dd if=/tmp/down bs=1M skip=$i count=1 2>/dev/null; i=$((i+1)); echo $i >/tmp/down-progress; sleep 0.2; done) | nc -l -p 5001 >/dev/null &
+	vm_send "(mkfifo /tmp/h; nc $HOST_IP 5001 <>/tmp/h >/tmp/recv; echo SHA-R \$(sha256sum </tmp/recv)) &"
+	limit=$(($(date +%s) + 30))
+	until [ "$(cat /tmp/down-progress 2>/dev/null || echo 0)" -ge 2 ]; do
+		[ "$(date +%s)" -lt "$limit" ] || lab_fail "vhost=$vhost: the stream into the guest does not flow"
+		sleep 0.1
+	done
 	src=$VM
 	bridge_tap tapb
 	vm_start "vmn-$vhost-dst" "/lab/bin/gureum run --incoming unix:/run/vmn.sock --console stdio --api-socket $S2 --net tap=tapb,vhost=$vhost"
@@ -87,16 +104,22 @@ move_during_stream() {
 	use_vm "$src"
 	out=$(/lab/bin/gureum ctl --json $S1 migrate unix:/run/vmn.sock) || lab_fail "vhost=$vhost: the migration failed: $out"
 	use_vm "$dst"
-	wait_console "SENT-42" 1 300 || lab_fail "vhost=$vhost: the guest's stream did not end after the move ($(wc -c </tmp/stream) bytes arrived, $before before it)"
+	wait_console "SENT-42" 1 300 || lab_fail "vhost=$vhost: the guest's stream did not end after the move ($(wc -c </tmp/stream) bytes arrived, $before before it; the migration: $out; the source said: $(tail -n 5 "$src/stderr" | tr '\n' ' '); the guest answers: $(vm_run 20 'echo alive; cat /proc/net/dev | grep eth0' | tr '\n' ' ')"
 	wait $server
 	got=$(sha256sum </tmp/stream | cut -d' ' -f1)
 	[ "$got" = "$sent" ] || lab_fail "vhost=$vhost: the stream differs after the move ($(wc -c </tmp/stream) bytes, sha256 $got, sent $sent)"
+	wait_console "^SHA-R [0-9a-f]{64}" 1 120 || lab_fail "vhost=$vhost: the stream into the guest did not end after the move (L1 sent $(cat /tmp/down-progress) MiB; the migration: $out)"
+	got=$(console_hash SHA-R)
+	[ "$got" = "$down_sha" ] || lab_fail "vhost=$vhost: the guest received other data than L1 sent across the move (sha256 $got, sent $down_sha)"
+	precopy=$(echo "$out" | sed -n 's/.*"precopy":\([a-z]*\).*/\1/p')
+	rounds=$(echo "$out" | sed -n 's/.*"rounds":\([0-9]*\).*/\1/p')
+	[ "${LAB_DIRECT:-0}" = 1 ] || [ "$vhost" = on ] || [ "$precopy" = true ] || lab_fail "vhost=$vhost: the VM with a userspace card was not pre-copied under KVM: $out"
 	mac=$(echo "$(vm_run 10 'cat /sys/class/net/eth0/address')" | grep -o -E '([0-9a-f]{2}:){5}[0-9a-f]{2}' | head -n 1)
 	port=$(printf '%02x' $(($(cat /sys/class/net/tapb/brport/port_no))))
 	[ "$(learnt_port "$mac")" = "$port" ] ||
 		lab_fail "vhost=$vhost: the bridge has not learnt $mac on tapb (port $port): $(fdb_entries | tr '\n' ' ')"
 	down=$(echo "$out" | sed -n 's/.*"downtime_ms":\([0-9]*\).*/\1/p')
-	DETAIL="$DETAIL vhost=$vhost: 16 MiB stream intact across the move ($before bytes before it, paused ${down} ms);"
+	DETAIL="$DETAIL vhost=$vhost: 16 MiB each way intact across the move ($before bytes out before it), precopy $precopy in $rounds rounds, paused ${down} ms;"
 	/lab/bin/gureum ctl $S2 quit >/dev/null
 	vm_wait_exit 60 >/dev/null
 	vm_kill
