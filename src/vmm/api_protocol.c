@@ -125,8 +125,11 @@ static char *do_snapshot(const struct api_ops *ops, const json_t *request)
 					.resume = !resume || json_is_true(resume),
 					.disk_snapshot = json_is_true(disks)};
 	char err[ERR_LEN] = "";
-	if (ops->snapshot(ops->opaque, &snapshot, err, sizeof(err)) < 0)
+	if (ops->snapshot(ops->opaque, &snapshot, err, sizeof(err)) < 0) {
+		for (unsigned i = 0; i < API_SNAPSHOT_MAX_DISKS; i++)
+			free(snapshot.overlays[i]);
 		return api_error_reply(err);
+	}
 	json_t *overlays = json_array();
 	for (unsigned i = 0; i < API_SNAPSHOT_MAX_DISKS; i++) {
 		if (snapshot.overlays[i])

@@ -122,6 +122,8 @@ int set_disk(struct vm_config *c, const char *v, char *err, size_t len)
 
 int config_disk_setting(const struct disk_config *d, char *out, size_t len)
 {
+	if (strchr(d->path, ','))
+		return -1; /* the comma would split the path when the value is read back */
 	int n =
 	    snprintf(out, len, "%s%s%s,readonly=%s,cache=%s%s%s%s", d->path,
 		     d->format ? ",format=" : "", d->format ? d->format : "",

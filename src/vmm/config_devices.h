@@ -26,7 +26,7 @@ int config_parse_bool(const char *v, bool *out);
 int config_replace_string(char **field, const char *value);
 /* Parses --net's "tap=NAME,mac=...,vhost=..." (text is modified) into n, zeroed by the caller. */
 /* The --disk value that builds `d` as it is now (for rewriting a recorded setting); -1 when
- * it does not fit in `len`. */
+ * it does not fit in `len` or the path holds a comma (which the value cannot carry). */
 int config_disk_setting(const struct disk_config *d, char *out, size_t len);
 int config_parse_net(struct net_config *n, char *text, char *err, size_t len);
 

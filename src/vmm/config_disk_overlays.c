@@ -33,7 +33,11 @@ static int apply_overlay(struct vm_config *c, unsigned index, char *err, size_t 
 	    config_replace_string(&d->format, "qcow2") < 0 ||
 	    config_disk_setting(d, value, sizeof(value)) < 0 ||
 	    config_rewrite_setting(c, "disk", index, value) < 0) {
-		snprintf(err, err_len, "--disk %s,overlay=on: out of memory", overlay);
+		snprintf(err, err_len,
+			 "--disk ...,overlay=on: cannot record the overlay '%s' (a comma in its "
+			 "path, or out of memory)",
+			 overlay);
+		block_overlay_discard(overlay);
 		return -1;
 	}
 	return 0;

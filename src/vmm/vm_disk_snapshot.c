@@ -58,7 +58,10 @@ static int record_images_for_restore(struct vm_config *c, char *err, size_t err_
 		image.overlay = true;
 		if (config_disk_setting(&image, value, sizeof(value)) < 0 ||
 		    config_rewrite_setting(c, "disk", i, value) < 0) {
-			snprintf(err, err_len, "snapshot: out of memory");
+			snprintf(err, err_len,
+				 "snapshot: disk '%s' cannot be recorded as '%s' (too long, or a "
+				 "comma in the path)",
+				 c->disks[i].path, absolute);
 			return -1;
 		}
 	}
