@@ -30,8 +30,6 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 /* Sends one RARP announcement of the card's MAC from its tap (after a migration or restore).
  * 0 or -errno. */
 int virtio_net_announce(struct virtio_device *d);
-/* True when `d` is a virtio-net card whose packets the kernel's vhost-net moves now. */
-bool virtio_net_uses_vhost(struct virtio_device *d);
 /* The MAC of card `index` on `tap` when --net names none: stable across runs, so a guest keeps
  * its address; a VM that moves to another tap keeps the one it had (config_apply_net_hosts). */
 void virtio_net_default_mac(const char *tap, unsigned index, uint8_t mac[6]);

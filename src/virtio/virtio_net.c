@@ -640,28 +640,39 @@ static void note_held_buffers(struct virtio_net *net)
 					     net->rx.iov[i].iov_len);
 }
 
+/* Back to vhost after the userspace path ran: the chains it holds go back to the driver's ring
+ * first, since the kernel starts at last_avail_idx (as a save gives them back, see
+ * held_chains). */
+static void give_back_held_chains(struct virtio_net *net)
+{
+	net->dev.queues[RX_QUEUE].last_avail_idx -= (uint16_t)net->rx.count;
+	if (net->tx_pending)
+		net->dev.queues[TX_QUEUE].last_avail_idx--;
+	rx_pool_clear(&net->rx);
+	net->tx_pending = net->tx_blocked = net->rx_starved = false;
+}
+
 static int net_resume(struct virtio_device *d)
 {
 	struct virtio_net *net = to_net(d);
-	if (guest_memory_logging(d->mem))
+	bool logging = guest_memory_logging(d->mem);
+	if (logging)
 		note_held_buffers(net);
 	if (!net->vhost_paused)
 		return 0;
+	if (logging) {
+		/* A migration logs device writes, which vhost's kernel worker would not: until
+		 * it ends, packets go through userspace (vhost_paused stays set, so the resume
+		 * after it starts vhost again if the VM stays here). */
+		set_tap_events(net, EPOLLIN);
+		return 0;
+	}
+	give_back_held_chains(net);
 	net->vhost_paused = false;
 	int rc = start_vhost(net);
 	if (rc > 0) /* vhost refused again: the userspace path takes over */
 		set_tap_events(net, EPOLLIN);
 	return rc < 0 ? -1 : 0;
-}
-
-bool virtio_net_uses_vhost(struct virtio_device *d)
-{
-	if (d->device_id != VIRTIO_ID_NET)
-		return false;
-	pthread_mutex_lock(&d->lock);
-	bool running = to_net(d)->vhost_running;
-	pthread_mutex_unlock(&d->lock);
-	return running;
 }
 
 static void net_config_read(struct virtio_device *d, uint32_t offset, void *data, unsigned size)

@@ -3,8 +3,6 @@
 
 #include "lib/monotonic.h"
 #include "lib/state_stream.h"
-#include "virtio/virtio_devices.h"
-#include "virtio/virtio_pci.h"
 #include "vmm/vm_state.h"
 
 #include <errno.h>
@@ -326,21 +324,13 @@ static int dirty_send(struct vm *vm, struct state_out *out, struct dirty_set *d,
 	return 0;
 }
 
-/* A card on vhost-net: the kernel writes guest RAM behind the device-write log. */
-static bool has_vhost_card(const struct vm *vm)
-{
-	for (unsigned i = 0; i < vm->nr_virtio; i++)
-		if (virtio_net_uses_vhost(virtio_pci_device(vm->virtio[i])))
-			return true;
-	return false;
-}
-
 /* Pre-copy needs the vCPUs' dirty log from the accelerator, and every device write in the
- * device-write log (userspace virtio-net notes the receive buffers it held across the pause
- * that starts the log). vhost-net's own dirty log is not used yet: those VMs move paused. */
+ * device-write log: userspace virtio-net notes the receive buffers it held across the pause
+ * that starts the log, and a vhost-net card moves its packets in userspace while the log runs
+ * (virtio_net.c: net_resume). */
 static bool can_precopy(const struct vm *vm)
 {
-	return vm->accel->dirty_log_start != NULL && !has_vhost_card(vm);
+	return vm->accel->dirty_log_start != NULL;
 }
 
 /* Starts both logs with the devices drained, so every buffer a device writes from now on is
