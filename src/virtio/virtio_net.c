@@ -89,7 +89,9 @@ struct virtio_net {
 	enum vhost_mode vhost_mode;
 	struct vhost_net *vhost; /* NULL: userspace path only */
 	bool vhost_running;
-	bool vhost_paused; /* stopped by net_pause, to be restarted by net_resume */
+	/* Stopped by net_pause (or kept stopped while a migration logs device writes), to be
+	 * started again by net_resume. */
+	bool vhost_paused;
 
 	/* Transmit: a chain the tap refused with EAGAIN is kept and sent first on EPOLLOUT. */
 	bool tx_blocked;
@@ -597,7 +599,11 @@ static int net_start(struct virtio_device *d)
 	net->tx_blocked = net->tx_pending = net->rx_starved = false;
 	rx_pool_clear(&net->rx);
 	net->rx_need = rx_buffer_need(net);
-	if (net->vhost) {
+	if (net->vhost && guest_memory_logging(d->mem)) {
+		/* The driver restarted the card while a migration logs device writes: packets
+		 * go through userspace until then, as in net_resume. */
+		net->vhost_paused = true;
+	} else if (net->vhost) {
 		rc = start_vhost(net);
 		if (rc <= 0)
 			return rc;

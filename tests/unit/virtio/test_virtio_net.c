@@ -559,11 +559,9 @@ Test(virtio_net, receive_chain_with_a_readable_buffer_fails_the_device)
 	cr_assert(fake_wait_until(dev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 2000));
 }
 
-Test(virtio_net, reset_and_restart_keep_working)
+/* The driver resets the card and sets it up again on fresh rings, as a driver reload does. */
+static void restart_driver(uint64_t features)
 {
-	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC));
-	add_rx_buffer(0, 2048);
-	virtio_device_kick(dev, RX);
 	virtio_device_write_status(dev, 0);
 	memset(drv.avail_idx, 0, sizeof(drv.avail_idx));
 	memset(drv.next_desc, 0, sizeof(drv.next_desc));
@@ -572,8 +570,16 @@ Test(virtio_net, reset_and_restart_keep_working)
 			static uint8_t zero[0x1000];
 			cr_assert(guest_memory_write(&drv.mem, fake_ring(q, part), zero, 0x1000));
 		}
-	fake_driver_start(&drv, VIRTIO_FEATURE(VIRTIO_NET_F_MAC), 2);
+	fake_driver_start(&drv, features, 2);
 	rx_seen = 0;
+}
+
+Test(virtio_net, reset_and_restart_keep_working)
+{
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC));
+	add_rx_buffer(0, 2048);
+	virtio_device_kick(dev, RX);
+	restart_driver(VIRTIO_FEATURE(VIRTIO_NET_F_MAC));
 	add_rx_buffer(1, 2048);
 	virtio_device_kick(dev, RX);
 	static uint8_t frame[200];
@@ -721,4 +727,40 @@ Test(virtio_net, vhost_card_moves_packets_in_userspace_while_a_migration_logs)
 			     (unsigned long long)((head_gpa[e.id] - BUFFERS_GPA) / SLOT_SIZE));
 		cr_assert_arr_eq(r.frame, frame, len);
 	}
+}
+
+/* A driver that restarts a vhost-net card while a migration logs gets the userspace path too,
+ * logged, and vhost once the log has ended. */
+Test(virtio_net, vhost_card_restarted_while_a_migration_logs_stays_in_userspace)
+{
+	int fd = open(VHOST_NET_DEVICE, O_RDWR);
+	cr_assert_geq(fd, 0, "%s: %s", VHOST_NET_DEVICE, strerror(errno));
+	close(fd);
+	uint64_t features =
+	    VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF);
+	start_with(VHOST_ON, features);
+	virtio_device_pause(dev);
+	cr_assert_eq(guest_memory_log_start(&drv.mem), 0);
+	virtio_device_resume(dev);
+	restart_driver(features);
+	for (unsigned i = 0; i < 4; i++)
+		add_rx_buffer(i, 2048);
+	virtio_device_kick(dev, RX);
+	static uint8_t frame[2000];
+	size_t len = tcp_frame(frame, 100);
+	struct virtio_net_hdr_v1 plain = {0};
+	static struct received r;
+	inject(&plain, frame, len);
+	cr_assert(receive(&r, 2000), "a frame arrived after the restart");
+	struct virtq_used_elem e = fake_used_elem(&drv, RX, 0);
+	virtio_device_pause(dev);
+	uint64_t bits[(4 << 20) / 4096 / 64] = {0};
+	guest_memory_log_take(&drv.mem, 0, bits);
+	cr_assert(page_logged(bits, head_gpa[e.id]),
+		  "the restarted card wrote a page the log does not know");
+	guest_memory_log_stop(&drv.mem);
+	virtio_device_resume(dev);
+	inject(&plain, frame, len);
+	cr_assert(receive(&r, 2000), "no frame after the log ended");
+	cr_assert_arr_eq(r.frame, frame, len);
 }
