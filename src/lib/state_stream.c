@@ -188,6 +188,31 @@ int state_stream_write_pages(struct state_out *out, uint64_t gpa, const uint8_t 
 	return write_ram(out, STREAM_PAGES, compress, gpa, host, size, which, err, err_len);
 }
 
+int state_stream_write_pending(struct state_out *out, uint64_t gpa, uint64_t size,
+			       const uint64_t *which, char *err, size_t err_len)
+{
+	if (size % PAGE_SIZE || gpa % PAGE_SIZE) {
+		state_set_error(err, err_len, "guest memory to send is not page aligned");
+		return -1;
+	}
+	for (uint64_t first = 0; first < size / PAGE_SIZE; first += CHUNK_PAGES) {
+		uint64_t left = size / PAGE_SIZE - first;
+		unsigned pages = left < CHUNK_PAGES ? (unsigned)left : CHUNK_PAGES, set = 0;
+		uint8_t head[MEMORY_HEAD + CHUNK_PAGES / 8] = {0};
+		le_put(head, gpa + first * PAGE_SIZE, 8);
+		le_put(head + 8, pages, 4);
+		for (unsigned i = 0; i < pages; i++)
+			if ((which[(first + i) / 64] >> ((first + i) % 64)) & 1) {
+				head[MEMORY_HEAD + i / 8] |= (uint8_t)(1u << (i % 8));
+				set++;
+			}
+		if (set && write_section(out, STREAM_PENDING, head, MEMORY_HEAD + (pages + 7) / 8,
+					 NULL, 0, err, err_len) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int state_stream_write_config(struct state_out *out, const char *json, char *err, size_t err_len)
 {
 	return write_section(out, STREAM_CONFIG, json, strlen(json), NULL, 0, err, err_len);
@@ -248,6 +273,20 @@ static bool memory_section_ok(const uint8_t *p, uint64_t len)
 	       ZSTD_findFrameCompressedSize(frame, frame_len) == frame_len;
 }
 
+/* A pending section: 1-512 pages, a bitmap with bits only for them, nothing else. */
+static bool pending_section_ok(const uint8_t *p, uint64_t len)
+{
+	if (len < MEMORY_HEAD || section_raw(p))
+		return false;
+	uint32_t pages = section_pages(p);
+	uint64_t bitmap_len = (pages + 7) / 8;
+	if (pages == 0 || pages > CHUNK_PAGES || le_get(p, 8) % PAGE_SIZE ||
+	    len != MEMORY_HEAD + bitmap_len)
+		return false;
+	const uint8_t *bitmap = p + MEMORY_HEAD;
+	return !(pages % 8) || !(bitmap[pages / 8] >> (pages % 8));
+}
+
 static bool records_section_ok(const uint8_t *p, uint64_t len, char *err, size_t err_len)
 {
 	struct state_record rec;
@@ -291,6 +330,7 @@ static int check_section(const uint8_t *buf, size_t len, size_t *at, char *err, 
 		  : kind == STREAM_CPU	   ? payload_len == STATE_STREAM_CPU_BYTES
 		  : kind == STREAM_MEMORY  ? memory_section_ok(payload, payload_len)
 		  : kind == STREAM_PAGES   ? memory_section_ok(payload, payload_len)
+		  : kind == STREAM_PENDING ? pending_section_ok(payload, payload_len)
 		  : kind == STREAM_RECORDS ? records_section_ok(payload, payload_len, err, err_len)
 					   : false;
 	if (!ok && kind != STREAM_RECORDS)
@@ -404,6 +444,41 @@ int state_stream_load_memory(const struct state_section *section, uint8_t *host,
 	}
 	free(scratch);
 	return 0;
+}
+
+bool state_stream_pending_page(const struct state_section *section, uint32_t i)
+{
+	if (i >= section_pages(section->payload))
+		return false;
+	return (section->payload[MEMORY_HEAD + i / 8] >> (i % 8)) & 1;
+}
+
+int state_stream_each_page(const struct state_section *section,
+			   int (*place)(void *opaque, uint64_t gpa, const uint8_t *page),
+			   void *opaque, char *err, size_t err_len)
+{
+	uint64_t gpa = le_get(section->payload, 8);
+	uint32_t pages = section_pages(section->payload);
+	const uint8_t *bitmap = section->payload + MEMORY_HEAD;
+	size_t stored = popcount_bitmap(bitmap, pages) * (size_t)PAGE_SIZE;
+	uint8_t *scratch;
+	const uint8_t *data = stored_pages(section, stored, &scratch);
+	if (!data) {
+		state_set_error(err, err_len,
+				"guest memory in the state stream does not decompress");
+		free(scratch);
+		return -1;
+	}
+	int rc = 0;
+	for (uint32_t i = 0, k = 0; i < pages && rc == 0; i++) {
+		uint64_t at = gpa + (uint64_t)i * PAGE_SIZE;
+		if ((bitmap[i / 8] >> (i % 8)) & 1)
+			rc = place(opaque, at, data + (size_t)k++ * PAGE_SIZE);
+		else if (section->kind == STREAM_MEMORY)
+			rc = place(opaque, at, NULL);
+	}
+	free(scratch);
+	return rc;
 }
 
 /* ---- reading as it arrives ---- */

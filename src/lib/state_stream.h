@@ -12,6 +12,9 @@
  *                   the feature words, accel/cpu_features.h), second in a migration: the
  *                   destination answers whether it can run them before any memory is sent
  *   STREAM_RECORDS: state records (lib/state_record.h), one after another
+ *   STREAM_PENDING: u64 guest-physical address, u32 pages (1-512), a bitmap: the pages a
+ *                   post-copy migration sends after the destination runs the VM (it drops
+ *                   what it holds of them and fetches them when the guest touches them)
  *   STREAM_MEMORY:  up to 2 MiB of guest RAM: u64 guest-physical address, u32 pages (1-512;
  *                   bit 31 set: raw), a bitmap of the pages stored (zero pages are not), then
  *                   the stored pages: one zstd frame, or raw, as they are (the rest of the
@@ -34,9 +37,10 @@ enum state_stream_kind {
 	STREAM_END = 0,
 	STREAM_RECORDS = 1,
 	STREAM_MEMORY = 2,
-	STREAM_CONFIG = 3, /* the VM's options as JSON (a migration stream starts with it) */
-	STREAM_PAGES = 4,  /* as MEMORY, but pages not stored are left as they are */
-	STREAM_CPU = 5,	   /* the CPU features the guest saw (a migration's second section) */
+	STREAM_CONFIG = 3,  /* the VM's options as JSON (a migration stream starts with it) */
+	STREAM_PAGES = 4,   /* as MEMORY, but pages not stored are left as they are */
+	STREAM_CPU = 5,	    /* the CPU features the guest saw (a migration's second section) */
+	STREAM_PENDING = 6, /* pages that come after the switch (post-copy) */
 };
 
 #define STATE_STREAM_CPU_BYTES 48
@@ -70,6 +74,10 @@ int state_stream_write_memory(struct state_out *out, uint64_t gpa, const uint8_t
 int state_stream_write_pages(struct state_out *out, uint64_t gpa, const uint8_t *host,
 			     uint64_t size, const uint64_t *which, bool compress, char *err,
 			     size_t err_len);
+/* The pages of [gpa, gpa + size) whose bit is set in `which`, as PENDING sections (bitmaps
+ * only; none for a 2 MiB chunk without a bit set). */
+int state_stream_write_pending(struct state_out *out, uint64_t gpa, uint64_t size,
+			       const uint64_t *which, char *err, size_t err_len);
 int state_stream_write_config(struct state_out *out, const char *json, char *err, size_t err_len);
 int state_stream_write_cpu(struct state_out *out, const uint8_t features[STATE_STREAM_CPU_BYTES],
 			   char *err, size_t err_len);
@@ -95,12 +103,22 @@ int state_stream_check(const uint8_t *buf, size_t len, struct state_stream *s, c
 		       size_t err_len);
 /* The next section of a checked stream; false after the last one (the end section). */
 bool state_stream_next(struct state_stream *s, struct state_section *section);
-/* A memory or pages section's placement. */
+/* A memory, pages or pending section's placement. */
 void state_stream_memory_range(const struct state_section *section, uint64_t *gpa, uint64_t *size);
 /* Fills `host` (size bytes, the section's range) from a checked memory section: stored pages
  * decompressed, the others zeroed (a pages section: left alone). Returns 0, or -1 with err. */
 int state_stream_load_memory(const struct state_section *section, uint8_t *host, uint64_t size,
 			     char *err, size_t err_len);
+
+/* Whether page i of a checked pending section's range is pending. */
+bool state_stream_pending_page(const struct state_section *section, uint32_t i);
+/* Calls place(opaque, gpa, page) for every page of a checked memory or pages section: its 4 KiB,
+ * or NULL for a page a memory section stores as zero (a pages section skips the pages it does
+ * not store). Returns 0, the first negative place() result, or -1 with err when the pages do
+ * not decompress. */
+int state_stream_each_page(const struct state_section *section,
+			   int (*place)(void *opaque, uint64_t gpa, const uint8_t *page),
+			   void *opaque, char *err, size_t err_len);
 
 /* Reading a stream as it arrives (a migration socket), one checked section at a time. Each
  * returns 0, or -1 with one sentence in err. */

@@ -1,12 +1,23 @@
 /* libFuzzer target: the saved-VM stream reader (lib/state_stream.c), which a snapshot file or
  * a migration socket feeds. Built with FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, so section
  * checksums are not enforced and mutations reach the section parsers. A stream the check
- * accepts is walked, its records parsed and its memory sections loaded: nothing may read or
+ * accepts is walked, its records parsed, its memory sections loaded and walked page by page
+ * (as post-copy places them) and its pending sections read bit by bit: nothing may read or
  * write outside the input and the section's own range. */
 #include "lib/state_stream.h"
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* A post-copy placement that reads the whole page it is given. */
+static int touch_page(void *opaque, uint64_t gpa, const uint8_t *page)
+{
+	(void)gpa;
+	if (page)
+		memcpy(opaque, page, 4096);
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,9 +35,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				;
 			continue;
 		}
+		uint64_t gpa, bytes;
+		if (section.kind == STREAM_PENDING) {
+			state_stream_memory_range(&section, &gpa, &bytes);
+			for (uint32_t i = 0; i <= bytes / 4096; i++)
+				state_stream_pending_page(&section, i);
+			continue;
+		}
 		if (section.kind != STREAM_MEMORY && section.kind != STREAM_PAGES)
 			continue; /* a configuration: JSON, parsed by jansson */
-		uint64_t gpa, bytes;
+		static uint8_t page[4096];
+		state_stream_each_page(&section, touch_page, page, err, sizeof(err));
 		state_stream_memory_range(&section, &gpa, &bytes);
 		uint8_t *ram = malloc(bytes);
 		if (ram)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds the saved-VM stream reader's libFuzzer target with clang (ASan + UBSan; checksums not
 # enforced, see the target) and runs it for SECONDS (default 60), seeded with a small valid
-# stream (a record section, two memory sections with zero and stored pages, the end).
+# stream (a record section, two memory sections with zero and stored pages, a pending section,
+# the end).
 #   usage: tests/fuzz/run_fuzz_state_stream.sh [SECONDS]
 set -eu
 SECONDS_TO_RUN=${1:-60}
@@ -33,6 +34,7 @@ int main(int argc, char **argv)
 	       state_stream_write_records(&out, &w, err, sizeof(err)) ||
 	       state_stream_write_memory(&out, 0, ram, 4 * 4096, true, err, sizeof(err)) ||
 	       state_stream_write_memory(&out, 1 << 20, ram + 4 * 4096, 8 * 4096, false, err, sizeof(err)) ||
+	       state_stream_write_pending(&out, 2 << 20, 8 * 4096, (const uint64_t[]){0x85}, err, sizeof(err)) ||
 	       state_stream_write_end(&out, err, sizeof(err));
 }
 C

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define PAGE 4096u
 
@@ -386,4 +387,165 @@ Test(state_stream, a_limited_writer_keeps_to_its_rate_and_counts_its_bytes)
 	cr_assert_lt(write_three_mib(&unlimited), 0.24, "an unlimited writer waited");
 	cr_assert_eq(atomic_load(&unlimited.bytes), bytes);
 	close(fd);
+}
+
+struct pending_sample {
+	uint64_t *which;
+	uint64_t gpa;
+};
+
+static void write_pending(struct state_out *out, void *opaque)
+{
+	struct pending_sample *p = opaque;
+	char err[200];
+	cr_assert_eq(state_stream_write_header(out, err, sizeof(err)), 0);
+	cr_assert_eq(
+	    state_stream_write_pending(out, p->gpa, 1100ull * PAGE, p->which, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(state_stream_write_end(out, err, sizeof(err)), 0);
+}
+
+/* Post-copy's list of the pages still to come: a bitmap per 2 MiB with pages in it, read back
+ * page by page, and nothing past the range. */
+Test(state_stream, pending_sections_name_exactly_the_pages_to_come)
+{
+	struct pending_sample p = {.which = calloc(18, 8), .gpa = 0x200000};
+	unsigned named[] = {0, 511, 1030, 1099}; /* none in the second 2 MiB */
+	for (unsigned i = 0; i < 4; i++)
+		p.which[named[i] / 64] |= 1ULL << (named[i] % 64);
+	size_t len;
+	uint8_t *buf = capture(write_pending, &p, &len);
+	struct state_stream stream;
+	char err[200];
+	cr_assert_eq(state_stream_check(buf, len, &stream, err, sizeof(err)), 0, "%s", err);
+	struct state_section section;
+	unsigned sections = 0, found = 0;
+	while (state_stream_next(&stream, &section)) {
+		cr_assert_eq(section.kind, STREAM_PENDING);
+		uint64_t gpa, size;
+		state_stream_memory_range(&section, &gpa, &size);
+		cr_assert(gpa == 0x200000 || gpa == 0x200000 + 1024ull * PAGE, "at %#llx",
+			  (unsigned long long)gpa);
+		for (uint32_t i = 0; i < size / PAGE + 8; i++) {
+			uint64_t page = (gpa - 0x200000) / PAGE + i;
+			bool want = i < size / PAGE &&
+				    (page == 0 || page == 511 || page == 1030 || page == 1099);
+			cr_assert_eq(state_stream_pending_page(&section, i), want, "page %llu",
+				     (unsigned long long)page);
+			found += want;
+		}
+		sections++;
+	}
+	cr_assert_eq(sections, 2, "the chunk without pending pages has no section");
+	cr_assert_eq(found, 4);
+	free(buf);
+	free(p.which);
+}
+
+/* Bytes of a pending section with the given head values and bitmap length, in a stream. */
+static uint8_t *pending_stream(uint32_t pages_field, size_t bitmap_len, uint8_t last_byte,
+			       size_t *len)
+{
+	uint8_t payload[12 + 80] = {0};
+	memcpy(payload + 8, &pages_field, 4);
+	if (bitmap_len)
+		payload[12 + bitmap_len - 1] = last_byte;
+	size_t payload_len = 12 + bitmap_len;
+	*len = 16 + 9 + payload_len + 4 + 9 + 4;
+	uint8_t *buf = calloc(1, *len);
+	memcpy(buf, "GUREUMVM", 8);
+	buf[8] = STATE_STREAM_VERSION;
+	buf[16] = STREAM_PENDING;
+	memcpy(buf + 17, &(uint64_t){payload_len}, 8);
+	memcpy(buf + 25, payload, payload_len); /* an end section follows; CRCs by the caller */
+	return buf;
+}
+
+/* A pending section that names pages past its count, claims raw data, carries data, or has
+ * no pages is refused. */
+Test(state_stream, malformed_pending_sections_are_refused)
+{
+	struct {
+		uint32_t pages;
+		size_t bitmap_len;
+		uint8_t last;
+		const char *what;
+	} bad[] = {
+	    {3, 1, 0x08, "a bit past its 3 pages"}, {8 | (1u << 31), 1, 0x01, "the raw flag"},
+	    {8, 2, 0x00, "a byte past its bitmap"}, {0, 0, 0, "no pages"},
+	    {513, 65, 0x01, "more than 512 pages"},
+	};
+	for (unsigned k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		size_t len;
+		uint8_t *buf = pending_stream(bad[k].pages, bad[k].bitmap_len, bad[k].last, &len);
+		size_t payload_len = 12 + bad[k].bitmap_len;
+		size_t crc_at = 16 + 9 + payload_len;
+		uint32_t crc = (uint32_t)crc32(0L, buf + 16, (uInt)(crc_at - 16));
+		memcpy(buf + crc_at, &crc, 4);
+		uint8_t *end = buf + crc_at + 4; /* kind 0, length 0 */
+		uint32_t end_crc = (uint32_t)crc32(0L, end, 9);
+		memcpy(end + 9, &end_crc, 4);
+		struct state_stream stream;
+		char err[200] = "";
+		cr_assert_eq(state_stream_check(buf, len, &stream, err, sizeof(err)), -1, "%s",
+			     bad[k].what);
+		cr_assert(strstr(err, "bad section (kind 6)"), "%s: %s", bad[k].what, err);
+		free(buf);
+	}
+}
+
+struct visit_log {
+	unsigned stored, zero;
+	uint64_t last_gpa;
+	const uint8_t *ram;
+};
+
+static int note_page(void *opaque, uint64_t gpa, const uint8_t *page)
+{
+	struct visit_log *v = opaque;
+	cr_assert(gpa > v->last_gpa || (v->stored + v->zero) == 0, "pages in order");
+	v->last_gpa = gpa;
+	if (!page) {
+		v->zero++;
+		return 0;
+	}
+	cr_assert_eq(memcmp(page, v->ram + (gpa - 0x100000), PAGE), 0, "page at %#llx",
+		     (unsigned long long)gpa);
+	v->stored++;
+	return 0;
+}
+
+static int refuse_page(void *opaque, uint64_t gpa, const uint8_t *page)
+{
+	(void)gpa, (void)page;
+	return ++*(unsigned *)opaque == 2 ? -42 : 0;
+}
+
+/* Post-copy places pages one by one: a memory section hands out every page, the zero ones as
+ * NULL, and the first refusal ends the walk with its code. */
+Test(state_stream, each_page_visits_every_page_of_a_memory_section)
+{
+	struct sample s = make_sample();
+	size_t len;
+	uint8_t *buf = capture(write_sample, &s, &len);
+	struct state_stream stream;
+	char err[200];
+	cr_assert_eq(state_stream_check(buf, len, &stream, err, sizeof(err)), 0, "%s", err);
+	struct visit_log v = {.ram = s.ram};
+	struct state_section section;
+	while (state_stream_next(&stream, &section))
+		if (section.kind == STREAM_MEMORY)
+			cr_assert_eq(
+			    state_stream_each_page(&section, note_page, &v, err, sizeof(err)), 0,
+			    "%s", err);
+	cr_assert_eq(v.stored + v.zero, 770);
+	cr_assert_eq(v.zero, 257, "every third page of 770 is zero");
+	cr_assert_eq(state_stream_check(buf, len, &stream, err, sizeof(err)), 0);
+	while (state_stream_next(&stream, &section) && section.kind != STREAM_MEMORY)
+		;
+	unsigned calls = 0;
+	cr_assert_eq(state_stream_each_page(&section, refuse_page, &calls, err, sizeof(err)), -42);
+	cr_assert_eq(calls, 2);
+	free(buf);
+	free(s.ram);
 }
