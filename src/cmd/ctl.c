@@ -39,13 +39,16 @@ static void usage(FILE *out)
 	    "  pause           stop the vCPUs and the devices (returns once they are)\n"
 	    "  resume          let a paused VM run on\n"
 	    "  migrate URI [--downtime-ms N] [--compress] [--max-bandwidth RATE]\n"
-	    "          [--auto-converge]\n"
+	    "          [--auto-converge] [--postcopy] [--postcopy-after ROUNDS]\n"
 	    "                  move the VM to the gureum run --incoming URI listening there\n"
 	    "                  (unix:PATH or tcp:HOST:PORT), pausing it for about N ms at the\n"
 	    "                  end (default 300) where it can; --compress for slow links;\n"
 	    "                  at most RATE bytes/s (100M: MiB/s); --auto-converge slows\n"
-	    "                  the vCPUs of a guest that writes faster; prints progress each\n"
-	    "                  second; this VMM then exits\n"
+	    "                  the vCPUs of a guest that writes faster; --postcopy: if the\n"
+	    "                  copy has not converged after ROUNDS rounds (default 5; 0 and on\n"
+	    "                  the software CPU: at once), the VM runs there and fetches the\n"
+	    "                  rest of its RAM (a link lost then loses the VM); prints\n"
+	    "                  progress each second; this VMM then exits\n"
 	    "  migrate-status  how the migration under way goes (or how the last one ended)\n"
 	    "  migrate-cancel  stop the migration under way; the VM stays here\n"
 	    "  snapshot DIR [--stay-paused] [--disk-snapshot]\n"
@@ -85,12 +88,22 @@ static json_t *snapshot_request(int argc, char **argv)
 			 !stay_paused, "disk_snapshot", disk_snapshot);
 }
 
-/* migrate URI [--downtime-ms N] [--compress] [--max-bandwidth RATE] */
+/* A --postcopy-after count: 0-30 pre-copy rounds. */
+static bool parse_rounds(const char *text, long long *rounds)
+{
+	char *end;
+	*rounds = strtoll(text, &end, 10);
+	return end != text && !*end && *rounds >= 0 && *rounds <= 30;
+}
+
+/* migrate URI [--downtime-ms N] [--compress] [--max-bandwidth RATE] [--auto-converge]
+ * [--postcopy] [--postcopy-after ROUNDS] */
 static json_t *migrate_request(int argc, char **argv)
 {
 	long long downtime = 300;
 	uint64_t bandwidth = 0;
-	bool compress = false, converge = false, ok = argc >= 2;
+	bool compress = false, converge = false, postcopy = false, ok = argc >= 2;
+	long long after = -1; /* --postcopy-after: the API's default when not given */
 	for (int i = 2; ok && i < argc; i++) {
 		char *end = NULL;
 		if (strcmp(argv[i], "--compress") == 0)
@@ -99,6 +112,10 @@ static json_t *migrate_request(int argc, char **argv)
 			downtime = strtoll(argv[++i], &end, 10);
 		else if (strcmp(argv[i], "--auto-converge") == 0)
 			converge = true;
+		else if (strcmp(argv[i], "--postcopy") == 0)
+			postcopy = true;
+		else if (strcmp(argv[i], "--postcopy-after") == 0 && i + 1 < argc)
+			ok = parse_rounds(argv[++i], &after), postcopy = true;
 		else if (strcmp(argv[i], "--max-bandwidth") == 0 && i + 1 < argc)
 			ok = parse_size(argv[++i], false, &bandwidth) && bandwidth > 0 &&
 			     bandwidth <= INT64_MAX;
@@ -108,16 +125,20 @@ static json_t *migrate_request(int argc, char **argv)
 			ok = false;
 	}
 	if (!ok) {
-		fprintf(
-		    stderr,
-		    "gureum ctl: migrate needs a URI, then optionally --downtime-ms N, "
-		    "--compress, --max-bandwidth RATE (bytes/s: 100M, 1G) and --auto-converge\n");
+		fprintf(stderr,
+			"gureum ctl: migrate needs a URI, then optionally --downtime-ms N, "
+			"--compress, --max-bandwidth RATE (bytes/s: 100M, 1G), --auto-converge, "
+			"--postcopy and --postcopy-after ROUNDS (0-30)\n");
 		return NULL;
 	}
 	json_t *request = json_pack("{s:s,s:s,s:I,s:b}", "command", "migrate", "uri", argv[1],
 				    "downtime_ms", (json_int_t)downtime, "compress", compress);
 	if (request && converge)
 		json_object_set_new(request, "auto_converge", json_true());
+	if (request && postcopy)
+		json_object_set_new(request, "postcopy", json_true());
+	if (request && after >= 0)
+		json_object_set_new(request, "postcopy_after_rounds", json_integer(after));
 	if (request && bandwidth)
 		json_object_set_new(request, "max_bandwidth", json_integer((json_int_t)bandwidth));
 	return request;
@@ -296,6 +317,30 @@ static void print_migrate_status(const json_t *reply)
 		    json_integer_value(json_object_get(reply, "dirty_bytes_per_s")));
 	printf("expected pause: %lld ms\n",
 	       (long long)json_integer_value(json_object_get(reply, "expected_downtime_ms")));
+	if (json_is_true(json_object_get(reply, "postcopy")))
+		print_bytes("post-copy, the destination runs the VM; still to send:",
+			    json_integer_value(json_object_get(reply, "postcopy_left_bytes")));
+}
+
+/* An integer field of a reply (0 when absent). */
+static long long field(const json_t *reply, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(reply, key));
+}
+
+static void print_migrate(const json_t *reply)
+{
+	bool postcopy = json_is_true(json_object_get(reply, "postcopy"));
+	printf("the VM moved in %lld ms (%s, paused %lld ms, %lld rounds", field(reply, "ms"),
+	       postcopy						 ? "post-copy"
+	       : json_is_true(json_object_get(reply, "precopy")) ? "copied while it ran"
+								 : "copied paused",
+	       field(reply, "downtime_ms"), field(reply, "rounds"));
+	if (postcopy)
+		printf("; %lld pages came after the switch in %lld ms, %lld of them on demand",
+		       field(reply, "postcopy_pages"), field(reply, "postcopy_ms"),
+		       field(reply, "postcopy_requested"));
+	printf("); this VMM stops\n");
 }
 
 /* Prints the reply; returns the exit status. */
@@ -335,13 +380,7 @@ static int print_reply(const char *command, const char *line, bool raw)
 	else if (strcmp(command, "migrate-cancel") == 0)
 		printf("the migration is cancelled; the VM stays here\n");
 	else if (strcmp(command, "migrate") == 0)
-		printf(
-		    "the VM moved in %lld ms (%s, paused %lld ms, %lld rounds); this VMM stops\n",
-		    (long long)json_integer_value(json_object_get(reply, "ms")),
-		    json_is_true(json_object_get(reply, "precopy")) ? "copied while it ran"
-								    : "copied paused",
-		    (long long)json_integer_value(json_object_get(reply, "downtime_ms")),
-		    (long long)json_integer_value(json_object_get(reply, "rounds")));
+		print_migrate(reply);
 	json_decref(reply);
 	return ok ? 0 : 1;
 }

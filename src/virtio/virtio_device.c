@@ -527,3 +527,20 @@ void virtio_device_start_loaded(struct virtio_device *d, const struct virtqueue 
 	}
 	unlock(d);
 }
+
+void virtio_device_each_ring(struct virtio_device *d,
+			     void (*each)(void *opaque, uint64_t gpa, uint64_t len), void *opaque)
+{
+	lock(d);
+	for (unsigned i = 0; i < d->num_queues; i++) {
+		const struct virtqueue *vq = &d->queues[i];
+		if (!vq->enabled || !vq->size)
+			continue;
+		/* Split-ring sizes (virtio 1.x, 2.7): 16-byte descriptors; flags, idx, the ring
+		 * and the event field of 2 bytes each; used elements of 8 bytes. */
+		each(opaque, vq->desc_addr, 16ULL * vq->size);
+		each(opaque, vq->avail_addr, 6 + 2ULL * vq->size);
+		each(opaque, vq->used_addr, 6 + 8ULL * vq->size);
+	}
+	unlock(d);
+}

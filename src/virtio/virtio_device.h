@@ -176,6 +176,11 @@ void virtio_device_start_loaded(struct virtio_device *d, const struct virtqueue 
 /* Device-model side. */
 /* After pushing used chains on queue `index`: interrupts the driver if it wants one. */
 void virtio_device_notify(struct virtio_device *d, unsigned index);
+/* Calls each(opaque, gpa, len) for the descriptor table, available ring and used ring of every
+ * enabled queue: the guest RAM a loading device touches first (post-copy sends these pages
+ * before the records). */
+void virtio_device_each_ring(struct virtio_device *d,
+			     void (*each)(void *opaque, uint64_t gpa, uint64_t len), void *opaque);
 /* The device configuration changed (e.g. balloon target, link state). */
 void virtio_device_config_changed(struct virtio_device *d);
 /* Something the driver did is invalid (broken queue, bad request): set DEVICE_NEEDS_RESET,

@@ -160,6 +160,14 @@ static char *do_migrate(const struct api_ops *ops, const json_t *request)
 	const json_t *converge = json_object_get(request, "auto_converge");
 	if (converge && !json_is_boolean(converge))
 		return api_error_reply("migrate: \"auto_converge\" must be true or false");
+	const json_t *postcopy = json_object_get(request, "postcopy");
+	if (postcopy && !json_is_boolean(postcopy))
+		return api_error_reply("migrate: \"postcopy\" must be true or false");
+	const json_t *after = json_object_get(request, "postcopy_after_rounds");
+	if (after && (!json_is_integer(after) || json_integer_value(after) < 0 ||
+		      json_integer_value(after) > API_MAX_POSTCOPY_AFTER_ROUNDS))
+		return api_error_reply(
+		    "migrate: \"postcopy_after_rounds\" must be an integer from 0 to 30");
 	const json_t *bandwidth = json_object_get(request, "max_bandwidth");
 	if (bandwidth && (!json_is_integer(bandwidth) || json_integer_value(bandwidth) < 1))
 		return api_error_reply(
@@ -168,17 +176,22 @@ static char *do_migrate(const struct api_ops *ops, const json_t *request)
 	    .uri = uri,
 	    .compress = json_is_true(compress),
 	    .auto_converge = json_is_true(converge),
+	    .postcopy = json_is_true(postcopy),
+	    .postcopy_after_rounds =
+		after ? (unsigned)json_integer_value(after) : API_DEFAULT_POSTCOPY_AFTER_ROUNDS,
 	    .max_bytes_per_s = bandwidth ? (uint64_t)json_integer_value(bandwidth) : 0,
 	    .max_downtime_ms =
 		downtime ? (uint64_t)json_integer_value(downtime) : API_DEFAULT_DOWNTIME_MS};
 	char err[ERR_LEN] = "";
 	if (ops->migrate(ops->opaque, &migrate, err, sizeof(err)) < 0)
 		return api_error_reply(err);
-	return dump_reply(
-	    json_pack("{s:b,s:I,s:I,s:i,s:b,s:I,s:i}", "ok", 1, "ms", (json_int_t)migrate.ms,
-		      "downtime_ms", (json_int_t)migrate.downtime_ms, "rounds", (int)migrate.rounds,
-		      "precopy", migrate.precopy, "memory_bytes", (json_int_t)migrate.memory_bytes,
-		      "throttle_pct", (int)migrate.throttle_pct));
+	return dump_reply(json_pack(
+	    "{s:b,s:I,s:I,s:i,s:b,s:I,s:i,s:b,s:I,s:I,s:I}", "ok", 1, "ms", (json_int_t)migrate.ms,
+	    "downtime_ms", (json_int_t)migrate.downtime_ms, "rounds", (int)migrate.rounds,
+	    "precopy", migrate.precopy, "memory_bytes", (json_int_t)migrate.memory_bytes,
+	    "throttle_pct", (int)migrate.throttle_pct, "postcopy", migrate.postcopy, "postcopy_ms",
+	    (json_int_t)migrate.postcopy_ms, "postcopy_pages", (json_int_t)migrate.postcopy_pages,
+	    "postcopy_requested", (json_int_t)migrate.postcopy_requested));
 }
 
 static char *do_migrate_status(const struct api_ops *ops)
@@ -188,12 +201,13 @@ static char *do_migrate_status(const struct api_ops *ops)
 	if (ops->migrate_status(ops->opaque, &st, err, sizeof(err)) < 0)
 		return api_error_reply(err);
 	return dump_reply(json_pack(
-	    "{s:b,s:s,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:b,s:i,s:s}", "ok", 1, "state", st.state, "uri",
-	    st.uri, "elapsed_ms", (json_int_t)st.elapsed_ms, "transferred_bytes",
+	    "{s:b,s:s,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:b,s:i,s:b,s:I,s:s}", "ok", 1, "state", st.state,
+	    "uri", st.uri, "elapsed_ms", (json_int_t)st.elapsed_ms, "transferred_bytes",
 	    (json_int_t)st.transferred_bytes, "rounds", (int)st.rounds, "dirty_bytes",
 	    (json_int_t)st.dirty_bytes, "dirty_bytes_per_s", (json_int_t)st.dirty_bytes_per_s,
 	    "expected_downtime_ms", (json_int_t)st.expected_downtime_ms, "paused", st.paused,
-	    "throttle_pct", (int)st.throttle_pct, "error", st.error));
+	    "throttle_pct", (int)st.throttle_pct, "postcopy", st.postcopy, "postcopy_left_bytes",
+	    (json_int_t)st.postcopy_left_bytes, "error", st.error));
 }
 
 #define COMMAND_LIST                                                                               \

@@ -12,17 +12,22 @@
  *                                   "paused":false}: the VM paused, written to dir, and resumed
  *                                   unless "resume" is false or it was paused already
  *   {"command":"migrate","uri":"unix:PATH"|"tcp:HOST:PORT","downtime_ms":300,"compress":false,
- *    "max_bandwidth":BYTES_PER_S,"auto_converge":false}
+ *    "max_bandwidth":BYTES_PER_S,"auto_converge":false,"postcopy":false,
+ *    "postcopy_after_rounds":5}
  *                               -> {"ok":true,"ms":..,"downtime_ms":..,"rounds":..,
- *                                   "precopy":true,"memory_bytes":..,"throttle_pct":..}: the VM
+ *                                   "precopy":true,"memory_bytes":..,"throttle_pct":..,
+ *                                   "postcopy":false,"postcopy_ms":..,"postcopy_pages":..,
+ *                                   "postcopy_requested":..}: the VM
  * moved to the gureum run --incoming there, and this one stops. It runs on a thread of its own
  * (api_request_runs_long), so the requests below are answered meanwhile
  *   {"command":"migrate-status"} -> {"ok":true,"state":"none"|"active"|"failed"|"cancelled",
  *                                   "uri":..,"elapsed_ms":..,"transferred_bytes":..,
  *                                   "rounds":..,"dirty_bytes":..,"dirty_bytes_per_s":..,
  *                                   "expected_downtime_ms":..,"paused":..,
- *                                   "throttle_pct":..,"error":..}
+ *                                   "throttle_pct":..,"postcopy":..,
+ *                                   "postcopy_left_bytes":..,"error":..}
  *   {"command":"migrate-cancel"} -> {"ok":true}: the migration fails, the VM stays here
+ *                                   (refused once a post-copy handed the VM over)
  *   {"command":"quit"}          -> {"ok":true}, then the VM stops
  * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
  * dispatches (no sockets, no VM), so it is tested on its own; api_server.c does the I/O. */
@@ -61,7 +66,9 @@ struct api_snapshot {
 	uint64_t memory_bytes, state_bytes; /* out */
 };
 
-#define API_DEFAULT_DOWNTIME_MS 300
+#define API_DEFAULT_DOWNTIME_MS		  300
+#define API_DEFAULT_POSTCOPY_AFTER_ROUNDS 5
+#define API_MAX_POSTCOPY_AFTER_ROUNDS	  30
 
 struct api_migrate {
 	const char *uri;
@@ -73,6 +80,9 @@ struct api_migrate {
 	uint64_t max_bytes_per_s;		/* 0: as fast as the link goes */
 	bool auto_converge;			/* throttle a guest that dirties too fast */
 	unsigned throttle_pct;			/* out: the most it was throttled */
+	bool postcopy;				/* in: allowed; out: it happened */
+	unsigned postcopy_after_rounds;		/* pre-copy rounds before the switch */
+	uint64_t postcopy_ms, postcopy_pages, postcopy_requested; /* out */
 };
 
 struct api_migration_status {
@@ -84,6 +94,8 @@ struct api_migration_status {
 	unsigned rounds;
 	unsigned throttle_pct; /* auto-converge: the vCPUs' share asleep */
 	bool paused;	       /* in the final, paused copy */
+	bool postcopy;	       /* the destination runs the VM, pages still go */
+	uint64_t postcopy_left_bytes;
 };
 
 /* What the VM behind the socket can do. Each returns 0, or -1 with one sentence in `err` (what

@@ -1,8 +1,13 @@
 /* The migration stream's two ends and their handshake (migration.h). */
 #include "vmm/migration.h"
 
+#include "lib/log.h"
 #include "lib/monotonic.h"
 #include "lib/state_stream.h"
+#include "virtio/virtio_device.h"
+#include "virtio/virtio_pci.h"
+#include "vmm/page_set.h"
+#include "vmm/postcopy.h"
 #include "vmm/vm_state.h"
 
 #include <errno.h>
@@ -265,27 +270,11 @@ static int hand_over(struct state_out *out, char *err, size_t err_len)
 	return 0;
 }
 
-/* Dirty pages per region: a bit per page, and how many are set. */
+/* Dirty pages, and how many. */
 struct dirty_set {
-	uint64_t *bits[GUEST_MEMORY_MAX_REGIONS];
+	struct page_set set;
 	uint64_t pages;
 };
-
-static int dirty_alloc(struct vm *vm, struct dirty_set *d)
-{
-	*d = (struct dirty_set){0};
-	for (unsigned i = 0; i < vm->mem.nr_regions; i++)
-		if (!(d->bits[i] =
-			  calloc(guest_region_bitmap_words(&vm->mem.regions[i]), sizeof(uint64_t))))
-			return -1;
-	return 0;
-}
-
-static void dirty_free(struct dirty_set *d)
-{
-	for (unsigned i = 0; i < GUEST_MEMORY_MAX_REGIONS; i++)
-		free(d->bits[i]);
-}
 
 /* Adds what the vCPUs wrote since the last fetch (and, with `devices`, every page a device was
  * given to write since the start) to d, and counts d's pages. */
@@ -295,16 +284,16 @@ static int dirty_collect(struct vm *vm, struct dirty_set *d, bool devices, char 
 	d->pages = 0;
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct guest_region *r = &vm->mem.regions[i];
-		int rc = vm->accel->dirty_log_fetch(vm->accel_vm, r->gpa, r->size, d->bits[i]);
+		int rc = vm->accel->dirty_log_fetch(vm->accel_vm, r->gpa, r->size, d->set.bits[i]);
 		if (rc < 0) {
 			snprintf(err, err_len, "migration: reading the dirty log failed: %s",
 				 strerror(-rc));
 			return -1;
 		}
 		if (devices)
-			guest_memory_log_take(&vm->mem, i, d->bits[i]);
+			guest_memory_log_take(&vm->mem, i, d->set.bits[i]);
 		for (uint64_t w = 0; w < guest_region_bitmap_words(r); w++)
-			d->pages += (uint64_t)__builtin_popcountll(d->bits[i][w]);
+			d->pages += (uint64_t)__builtin_popcountll(d->set.bits[i][w]);
 	}
 	return 0;
 }
@@ -315,10 +304,10 @@ static int dirty_send(struct vm *vm, struct state_out *out, struct dirty_set *d,
 {
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct guest_region *r = &vm->mem.regions[i];
-		if (state_stream_write_pages(out, r->gpa, r->host, r->size, d->bits[i], compress,
-					     err, err_len) < 0)
+		if (state_stream_write_pages(out, r->gpa, r->host, r->size, d->set.bits[i],
+					     compress, err, err_len) < 0)
 			return -1;
-		memset(d->bits[i], 0, guest_region_bitmap_words(r) * sizeof(uint64_t));
+		memset(d->set.bits[i], 0, guest_region_bitmap_words(r) * sizeof(uint64_t));
 	}
 	d->pages = 0;
 	return 0;
@@ -379,25 +368,27 @@ static int throttle_more(struct vm *vm, struct migration_progress *progress,
 	return 0;
 }
 
-/* Rounds while the VM runs, until the pages left would go in `downtime_ms` at the rate seen;
- * they stay in d for the final, paused round. */
+/* Rounds while the VM runs, until the pages left would go in `downtime_ms` at the rate seen
+ * (returns 1) or `max_rounds` went by (returns 0); the pages left stay in d for the paused
+ * round. */
 static int precopy_rounds(struct vm *vm, struct state_out *out,
 			  const struct migration_options *options, struct dirty_set *d,
-			  struct migration_stats *stats, char *err, size_t err_len)
+			  unsigned max_rounds, struct migration_stats *stats, char *err,
+			  size_t err_len)
 {
 	uint64_t start = monotonic_ms();
 	if (send_all_memory(vm, out, options->compress, err, err_len) < 0)
 		return -1;
 	stats->memory_bytes = vm->config->memory;
 	uint64_t elapsed = monotonic_ms() - start + 1, sent = vm->config->memory;
-	for (stats->rounds = 0; stats->rounds < MAX_ROUNDS; stats->rounds++) {
+	for (stats->rounds = 0; stats->rounds < max_rounds; stats->rounds++) {
 		if (dirty_collect(vm, d, false, err, err_len) < 0)
 			return -1;
 		uint64_t bytes = d->pages * 4096;
 		uint64_t expected_ms = bytes * elapsed / sent; /* at the last round's rate */
 		note_round(options->progress, stats->rounds, bytes, elapsed, expected_ms);
 		if (expected_ms <= options->downtime_ms)
-			break;
+			return 1;
 		if (options->auto_converge && bytes * 2 > sent &&
 		    throttle_more(vm, options->progress, stats) < 0) {
 			snprintf(err, err_len, "migration: cannot throttle the vCPUs");
@@ -432,33 +423,144 @@ static int final_round(struct vm *vm, struct state_out *out,
 	return 0;
 }
 
+struct ring_pages {
+	const struct guest_memory *mem;
+	struct page_set *set;
+};
+
+static void add_ring(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct ring_pages *rp = opaque;
+	for (unsigned r = 0; r < rp->mem->nr_regions; r++) {
+		const struct guest_region *reg = &rp->mem->regions[r];
+		if (gpa < reg->gpa || gpa - reg->gpa >= reg->size ||
+		    len > reg->size - (gpa - reg->gpa))
+			continue;
+		for (uint64_t p = (gpa - reg->gpa) / 4096; p <= (gpa - reg->gpa + len - 1) / 4096;
+		     p++)
+			page_set_add(rp->set, r, p);
+	}
+}
+
+/* The pending pages that hold virtqueue rings go now, while paused, and leave `pending`: the
+ * destination's devices touch them as they load, before anything can fetch a page. */
+static int send_ring_pages(struct vm *vm, struct state_out *out, struct page_set *pending,
+			   bool compress, char *err, size_t err_len)
+{
+	struct page_set rings;
+	struct ring_pages rp = {&vm->mem, &rings};
+	if (page_set_alloc(&rings, &vm->mem) < 0) {
+		page_set_free(&rings);
+		snprintf(err, err_len, "migration: out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio_device_each_ring(virtio_pci_device(vm->virtio[i]), add_ring, &rp);
+	int rc = 0;
+	for (unsigned i = 0; rc == 0 && i < vm->mem.nr_regions; i++) {
+		const struct guest_region *r = &vm->mem.regions[i];
+		for (uint64_t w = 0; w < guest_region_bitmap_words(r); w++) {
+			rings.bits[i][w] &= pending->bits[i][w];
+			pending->bits[i][w] &= ~rings.bits[i][w];
+		}
+		rc = state_stream_write_pages(out, r->gpa, r->host, r->size, rings.bits[i],
+					      compress, err, err_len);
+	}
+	page_set_free(&rings);
+	return rc;
+}
+
+/* The switch to post-copy, paused: the ring pages, the pages the destination lacks
+ * (`pending`) as PENDING sections, the records, the handover. Returns 0 once the destination
+ * runs the VM. */
+static int hand_over_postcopy(struct vm *vm, struct state_out *out, struct page_set *pending,
+			      bool compress, uint64_t paused_at, struct migration_stats *stats,
+			      char *err, size_t err_len)
+{
+	int rc = send_ring_pages(vm, out, pending, compress, err, err_len);
+	for (unsigned i = 0; rc == 0 && i < vm->mem.nr_regions; i++) {
+		const struct guest_region *r = &vm->mem.regions[i];
+		rc = state_stream_write_pending(out, r->gpa, r->size, pending->bits[i], err,
+						err_len);
+	}
+	rc = rc ?: send_tail(vm, out, err, err_len);
+	rc = rc ?: hand_over(out, err, err_len);
+	if (rc == 0) {
+		stats->downtime_ms = monotonic_ms() - paused_at;
+		stats->postcopy = true;
+	}
+	return rc;
+}
+
+/* After the handover: the pending pages. A failure now leaves the VM on neither host (-2). */
+static int finish_postcopy(struct vm *vm, struct state_out *out,
+			   const struct migration_options *options, struct page_set *pending,
+			   struct migration_stats *stats, char *err, size_t err_len)
+{
+	struct postcopy_stats ps = {0};
+	if (options->progress) {
+		ps.left = &options->progress->postcopy_left_bytes;
+		atomic_store(ps.left, page_set_count(pending, &vm->mem) * 4096);
+		atomic_store(&options->progress->postcopy, true);
+	}
+	int rc = postcopy_send(vm, out, pending, options->compress, &ps, err, err_len);
+	stats->postcopy_ms = ps.ms;
+	stats->postcopy_pages = ps.pages;
+	stats->postcopy_requested = ps.requested;
+	stats->memory_bytes += ps.pages * 4096;
+	return rc < 0 ? -2 : 0;
+}
+
+/* A pre-copy that did not converge goes on in post-copy: paused, the pages written since the
+ * last round (and every page a device wrote) become the destination's to fetch. */
+static int switch_to_postcopy(struct vm *vm, struct state_out *out,
+			      const struct migration_options *options, struct dirty_set *d,
+			      struct migration_stats *stats, char *err, size_t err_len)
+{
+	if (vm_pause(vm, err, err_len) < 0)
+		return -1;
+	if (options->progress)
+		atomic_store(&options->progress->paused, true);
+	uint64_t paused_at = monotonic_ms();
+	if (dirty_collect(vm, d, true, err, err_len) < 0 ||
+	    hand_over_postcopy(vm, out, &d->set, options->compress, paused_at, stats, err,
+			       err_len) < 0)
+		return -1;
+	return finish_postcopy(vm, out, options, &d->set, stats, err, err_len);
+}
+
 static int send_precopy(struct vm *vm, struct state_out *out,
 			const struct migration_options *options, struct migration_stats *stats,
 			char *err, size_t err_len)
 {
 	struct dirty_set d;
-	if (dirty_alloc(vm, &d) < 0) {
-		dirty_free(&d);
+	d.pages = 0;
+	if (page_set_alloc(&d.set, &vm->mem) < 0) {
+		page_set_free(&d.set);
 		snprintf(err, err_len, "migration: out of memory");
 		return -1;
 	}
 	if (start_logs(vm, err, err_len) < 0) {
-		dirty_free(&d);
+		page_set_free(&d.set);
 		return -1;
 	}
 	stats->precopy = true;
-	int rc = precopy_rounds(vm, out, options, &d, stats, err, err_len);
-	rc = rc ?: final_round(vm, out, options, &d, stats, err, err_len);
+	unsigned max_rounds = options->postcopy ? options->postcopy_after_rounds : MAX_ROUNDS;
+	int rc = precopy_rounds(vm, out, options, &d, max_rounds, stats, err, err_len);
+	if (rc == 0 && options->postcopy)
+		rc = switch_to_postcopy(vm, out, options, &d, stats, err, err_len);
+	else if (rc >= 0)
+		rc = final_round(vm, out, options, &d, stats, err, err_len);
 	vm_throttle_stop(vm); /* paused by now, or going on here at full speed */
 	/* The logs end with the devices quiet: paused now, or paused for it. */
 	char ignored[128];
-	if (rc < 0 && !vm_is_paused(vm))
+	if (rc == -1 && !vm_is_paused(vm))
 		vm_pause(vm, ignored, sizeof(ignored));
 	vm->accel->dirty_log_stop(vm->accel_vm);
 	guest_memory_log_stop(&vm->mem);
-	if (rc < 0 && vm_is_paused(vm)) /* the pause above, or the final round's */
+	if (rc == -1 && vm_is_paused(vm)) /* the pause above, or the final round's */
 		vm_resume(vm, ignored, sizeof(ignored));
-	dirty_free(&d);
+	page_set_free(&d.set);
 	return rc;
 }
 
@@ -472,6 +574,26 @@ static int send_paused(struct vm *vm, struct state_out *out, bool compress,
 	rc = rc ?: hand_over(out, err, err_len);
 	stats->memory_bytes = vm->config->memory;
 	stats->downtime_ms = monotonic_ms() - start;
+	return rc;
+}
+
+/* Post-copy from the start (no dirty log, or a paused VM): only the records while paused,
+ * every page after the switch. */
+static int send_postcopy_only(struct vm *vm, struct state_out *out,
+			      const struct migration_options *options,
+			      struct migration_stats *stats, char *err, size_t err_len)
+{
+	struct page_set all;
+	if (page_set_alloc(&all, &vm->mem) < 0) {
+		page_set_free(&all);
+		snprintf(err, err_len, "migration: out of memory");
+		return -1;
+	}
+	page_set_fill(&all, &vm->mem);
+	int rc = hand_over_postcopy(vm, out, &all, options->compress, monotonic_ms(), stats, err,
+				    err_len);
+	rc = rc ?: finish_postcopy(vm, out, options, &all, stats, err, err_len);
+	page_set_free(&all);
 	return rc;
 }
 
@@ -496,21 +618,23 @@ int migration_send(struct vm *vm, struct state_out *out, const struct migration_
 		say_the_vm_stays(err, err_len);
 		return rc;
 	}
-	if (!was_paused && can_precopy(vm)) {
+	bool postcopy_at_once = options->postcopy && options->postcopy_after_rounds == 0;
+	if (!was_paused && can_precopy(vm) && !postcopy_at_once) {
 		rc = send_precopy(vm, out, options, stats, err, err_len);
 	} else {
 		char ignored[128];
 		rc = was_paused ? 0 : vm_pause(vm, err, err_len);
 		if (rc == 0 && options->progress)
 			atomic_store(&options->progress->paused, true);
-		if (rc == 0) {
-			rc = send_paused(vm, out, options->compress, stats, err, err_len);
-			if (rc < 0 && !was_paused)
-				vm_resume(vm, ignored, sizeof(ignored));
-		}
+		if (rc == 0)
+			rc = options->postcopy
+				 ? send_postcopy_only(vm, out, options, stats, err, err_len)
+				 : send_paused(vm, out, options->compress, stats, err, err_len);
+		if (rc == -1 && !was_paused)
+			vm_resume(vm, ignored, sizeof(ignored));
 	}
 	stats->ms = monotonic_ms() - start;
-	if (rc < 0)
+	if (rc == -1)
 		say_the_vm_stays(err, err_len);
 	return rc;
 }
@@ -558,30 +682,79 @@ static int receive_memory(struct vm *vm, const struct state_section *section, ch
 	return state_stream_load_memory(section, host, size, err, err_len);
 }
 
-/* Memory sections, then the records, up to the end section. */
-static int receive_state(struct vm *vm, int fd, char *err, size_t err_len)
+/* A pending section's pages into `pending` (allocated at the first). */
+static int note_pending(struct vm *vm, const struct state_section *section,
+			struct page_set *pending, char *err, size_t err_len)
 {
+	uint64_t gpa, size;
+	state_stream_memory_range(section, &gpa, &size);
+	for (unsigned r = 0; r < vm->mem.nr_regions; r++) {
+		const struct guest_region *reg = &vm->mem.regions[r];
+		if (gpa < reg->gpa || gpa - reg->gpa > reg->size ||
+		    size > reg->size - (gpa - reg->gpa))
+			continue;
+		if (!pending->bits[0] && page_set_alloc(pending, &vm->mem) < 0) {
+			snprintf(err, err_len, "out of memory");
+			return -1;
+		}
+		uint64_t first = (gpa - reg->gpa) / 4096;
+		for (uint32_t i = 0; i < size / 4096; i++)
+			if (state_stream_pending_page(section, i))
+				page_set_add(pending, r, first + i);
+		return 0;
+	}
+	snprintf(err, err_len, "pending guest memory at 0x%llx is outside this VM's RAM",
+		 (unsigned long long)gpa);
+	return -1;
+}
+
+/* The records into the VM. For a post-copy its devices load quiet: guest RAM is not ready for
+ * them until the end of the stream (postcopy_destination_prepare), and they wake after "go". */
+static int load_records(struct vm *vm, const struct state_section *section,
+			const struct page_set *pending, char *err, size_t err_len)
+{
+	if (pending->bits[0])
+		vm_pause_devices(vm);
+	return vm_load_state(vm, section->payload, section->length, err, err_len);
+}
+
+/* Memory sections, pending pages (a post-copy), then the records, up to the end section. */
+static int receive_state(struct vm *vm, int fd, struct postcopy_destination **postcopy, char *err,
+			 size_t err_len)
+{
+	struct page_set pending = {0};
 	bool records = false;
+	*postcopy = NULL;
 	for (;;) {
 		struct state_section section;
 		void *storage;
 		if (state_stream_read_section(fd, &section, &storage, err, err_len) < 0)
-			return -1;
+			break;
 		int rc = 0;
 		if ((section.kind == STREAM_MEMORY || section.kind == STREAM_PAGES) && !records)
 			rc = receive_memory(vm, &section, err, err_len);
+		else if (section.kind == STREAM_PENDING && !records)
+			rc = note_pending(vm, &section, &pending, err, err_len);
 		else if (section.kind == STREAM_RECORDS && !records)
-			rc = vm_load_state(vm, section.payload, section.length, err, err_len);
+			rc = load_records(vm, &section, &pending, err, err_len);
 		else if (section.kind != STREAM_END || !records) {
 			snprintf(err, err_len, "the stream has a section out of place (kind %u)",
 				 (unsigned)section.kind);
 			rc = -1;
 		}
 		free(storage);
-		if (rc < 0 || section.kind == STREAM_END)
+		if (rc == 0 && section.kind == STREAM_END && pending.bits[0]) {
+			*postcopy = postcopy_destination_prepare(vm, &pending, err, err_len);
+			rc = *postcopy ? 0 : -1;
+		}
+		if (rc < 0 || section.kind == STREAM_END) {
+			page_set_free(&pending);
 			return rc;
+		}
 		records |= section.kind == STREAM_RECORDS;
 	}
+	page_set_free(&pending);
+	return -1;
 }
 
 /* The source's CPU section: whether this VM offers every feature the guest saw. */
@@ -610,18 +783,29 @@ static int load_from_stream(struct vm *vm, void *opaque, char *err, size_t err_l
 {
 	int fd = *(int *)opaque;
 	char why[512] = "", line[LINE_MAX_BYTES];
+	struct postcopy_destination *postcopy = NULL;
 	if (answer_cpu(vm, fd, why, sizeof(why)) < 0 ||
-	    receive_state(vm, fd, why, sizeof(why)) < 0) {
+	    receive_state(vm, fd, &postcopy, why, sizeof(why)) < 0) {
+		postcopy_destination_finish(postcopy);
 		migration_refuse(fd, why);
 		snprintf(err, err_len, "migration: %s", why);
 		return -1;
 	}
 	if (send_line(fd, "ready\n") < 0 || receive_line(fd, line, sizeof(line)) < 0 ||
 	    strcmp(line, "go") != 0) {
+		postcopy_destination_finish(postcopy);
 		snprintf(err, err_len,
 			 "migration: the source did not hand the VM over; it keeps running there");
 		return -1;
 	}
+	if (postcopy && postcopy_destination_start(postcopy, fd, err, err_len) < 0) {
+		/* The source gave the VM up already and the RAM is there only in part. */
+		log_error("%s; the VM cannot go on", err);
+		_exit(VM_EXIT_ERROR);
+	}
+	if (postcopy)
+		vm_resume_devices(vm);
+	vm->postcopy = postcopy;
 	return 0;
 }
 

@@ -23,12 +23,16 @@ int migration_connect(const char *uri, char *err, size_t err_len);
 int migration_accept(const char *uri, char *err, size_t err_len);
 
 struct migration_stats {
-	bool precopy;	       /* RAM went over while the VM ran (else: all of it paused) */
-	unsigned rounds;       /* pre-copy rounds after the first full copy */
-	uint64_t memory_bytes; /* guest RAM scanned or sent, page bytes before compression */
-	uint64_t ms;	       /* from the first byte to the destination's "ready" */
-	uint64_t downtime_ms;  /* from the final pause to the destination's "ready" */
-	unsigned throttle_pct; /* the most auto-converge throttled the vCPUs */
+	bool precopy;		     /* RAM went over while the VM ran (else: all of it paused) */
+	unsigned rounds;	     /* pre-copy rounds after the first full copy */
+	uint64_t memory_bytes;	     /* guest RAM scanned or sent, page bytes before compression */
+	uint64_t ms;		     /* from the first byte to the destination's "ready" */
+	uint64_t downtime_ms;	     /* from the final pause to the destination's "ready" */
+	unsigned throttle_pct;	     /* the most auto-converge throttled the vCPUs */
+	bool postcopy;		     /* the destination ran the VM before all RAM was there */
+	uint64_t postcopy_ms;	     /* from the handover to the destination's last page */
+	uint64_t postcopy_pages;     /* pages sent after the handover */
+	uint64_t postcopy_requested; /* of which the destination asked for */
 };
 
 /* How a migration is going, for `migrate-status` from another thread while it runs. */
@@ -39,6 +43,8 @@ struct migration_progress {
 	_Atomic uint64_t expected_downtime_ms; /* what pausing now would cost, at the last rate */
 	_Atomic bool paused;		       /* in the final, paused copy */
 	_Atomic unsigned throttle_pct;	       /* auto-converge: the vCPUs' share asleep */
+	_Atomic bool postcopy;		       /* the destination runs the VM: no way back */
+	_Atomic uint64_t postcopy_left_bytes;  /* pages still to send after the switch */
 };
 
 struct migration_options {
@@ -49,15 +55,22 @@ struct migration_options {
 	 * 10 more each round, at most 99%), so a guest that writes faster than the link still
 	 * converges. */
 	bool auto_converge;
+	/* Post-copy (postcopy.h): when pre-copy has not converged after `postcopy_after_rounds`
+	 * rounds (0, or no dirty log: at once, without pre-copy), the destination runs the VM and
+	 * fetches the rest of its RAM. */
+	bool postcopy;
+	unsigned postcopy_after_rounds;
 };
 
 /* Source: sends `vm` to `out` (a connection; its limit is --max-bandwidth) and hands it over. A
- * running VM whose accelerator logs dirty pages (KVM) and that has no NIC is copied while it runs
+ * running VM whose accelerator logs dirty pages (KVM) is copied while it runs
  * (pre-copy: a full copy, then the pages written meanwhile, round after round, until what is left
  * would take no longer than `options->downtime_ms` to send), then paused for the rest; otherwise it
- * is paused for the whole copy. Returns 0 once the destination has it (the caller must stop this VM
- * without running it again), or -1 with one sentence in err: the VM is then as it was (running or
- * paused). */
+ * is paused for the whole copy; with options->postcopy the rest comes after the handover.
+ * Returns 0 once the destination has it (the caller must stop this VM without running it
+ * again), or -1 with one sentence in err: the VM is then as it was (running or paused), or -2
+ * when a post-copy failed after the handover: the VM ran on the destination and can run
+ * nowhere now (the caller must stop it). */
 int migration_send(struct vm *vm, struct state_out *out, const struct migration_options *options,
 		   struct migration_stats *stats, char *err, size_t err_len);
 

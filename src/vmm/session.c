@@ -481,7 +481,10 @@ static int send_vm(struct session *s, struct vm *vm, struct api_migrate *migrate
 	struct migration_options options = {.downtime_ms = migrate->max_downtime_ms,
 					    .compress = migrate->compress,
 					    .progress = &job->progress,
-					    .auto_converge = migrate->auto_converge};
+					    .auto_converge = migrate->auto_converge,
+					    .postcopy = migrate->postcopy,
+					    .postcopy_after_rounds =
+						migrate->postcopy_after_rounds};
 	int rc = migration_send(vm, &job->out, &options, stats, err, err_len);
 	pthread_mutex_lock(&s->lock);
 	job->out.fd = -1; /* before the close: a cancel must not shut down a reused number */
@@ -502,6 +505,11 @@ static int api_migrate(void *opaque, struct api_migrate *migrate, char *err, siz
 	struct migration_stats stats;
 	int rc = send_vm(s, vm, migrate, &stats, err, err_len);
 	end_migration(s, rc, err, err_len);
+	if (rc == -2) { /* a post-copy broke off after the handover: nowhere to run it */
+		log_error("%s; stopping", err);
+		stop_current(s, VM_STOP_ERROR, VM_EXIT_ERROR);
+		return -1;
+	}
 	if (rc < 0) {
 		log_warn("%s", err);
 		return -1;
@@ -512,9 +520,15 @@ static int api_migrate(void *opaque, struct api_migrate *migrate, char *err, siz
 	migrate->precopy = stats.precopy;
 	migrate->memory_bytes = stats.memory_bytes;
 	migrate->throttle_pct = stats.throttle_pct;
+	migrate->postcopy = stats.postcopy;
+	migrate->postcopy_ms = stats.postcopy_ms;
+	migrate->postcopy_pages = stats.postcopy_pages;
+	migrate->postcopy_requested = stats.postcopy_requested;
 	log_info("the VM moved to %s in %llu ms (%s, paused for %llu ms, %u rounds); stopping here",
 		 migrate->uri, (unsigned long long)stats.ms,
-		 stats.precopy ? "copied while running" : "copied paused",
+		 stats.postcopy	 ? "post-copy"
+		 : stats.precopy ? "copied while running"
+				 : "copied paused",
 		 (unsigned long long)stats.downtime_ms, stats.rounds);
 	stop_current(s, VM_STOP_QUIT, 0);
 	return 0;
@@ -526,6 +540,14 @@ static int api_migrate_cancel(void *opaque, char *err, size_t err_len)
 	struct migration_job *job = &s->migration;
 	pthread_mutex_lock(&s->lock);
 	bool active = job->active;
+	if (active && atomic_load(&job->progress.postcopy)) {
+		pthread_mutex_unlock(&s->lock);
+		snprintf(err, err_len,
+			 "the migration to %s is in post-copy: the VM runs there already and "
+			 "cannot come back; wait for its last pages (migrate-status)",
+			 job->uri);
+		return -1;
+	}
 	if (active) {
 		job->cancelled = true;
 		if (job->out.fd >= 0)
@@ -560,6 +582,8 @@ static int api_migrate_status(void *opaque, struct api_migration_status *status,
 		status->expected_downtime_ms = atomic_load(&job->progress.expected_downtime_ms);
 		status->paused = atomic_load(&job->progress.paused);
 		status->throttle_pct = atomic_load(&job->progress.throttle_pct);
+		status->postcopy = atomic_load(&job->progress.postcopy);
+		status->postcopy_left_bytes = atomic_load(&job->progress.postcopy_left_bytes);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return 0;

@@ -2,6 +2,7 @@
 
 #include "accel/cpu_models.h"
 #include "lib/log.h"
+#include "vmm/postcopy.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -194,6 +195,8 @@ void vm_destroy(struct vm *vm)
 		vm->vcpus = NULL;
 	}
 	board_remove_virtio_devices(vm);
+	postcopy_destination_finish(vm->postcopy);
+	vm->postcopy = NULL;
 	if (vm->devices_attached) {
 		uart16550_destroy(&vm->uart);
 		pci_host_destroy(&vm->pci);

@@ -47,6 +47,7 @@ enum vm_stop_reason {
 #define VM_GUEST_TSC_HZ 2000000000ULL
 
 struct vm;
+struct postcopy_destination;
 
 struct vm_vcpu {
 	struct vm *vm;
@@ -111,6 +112,9 @@ struct vm {
 	_Atomic unsigned throttle_pct;
 	pthread_t throttle_thread;
 	bool throttle_running; /* under `lock` */
+	/* A post-copy migration still bringing guest RAM in (postcopy.h); ended by vm_destroy
+	 * once nothing can wait on a page any more. */
+	struct postcopy_destination *postcopy;
 };
 
 /* A VM that does not boot but goes on from saved state: the snapshot or the migration stream
@@ -149,6 +153,11 @@ int vm_pause(struct vm *vm, char *err, size_t err_len);
 int vm_resume(struct vm *vm, char *err, size_t err_len);
 /* Whether the VM is paused (vm_pause returned and no vm_resume since). */
 bool vm_is_paused(struct vm *vm);
+/* Only the virtio devices' half of the above: quiet from return on (they touch no guest
+ * memory), and back. A post-copy destination loads its devices quiet, before guest RAM is
+ * ready for them. */
+void vm_pause_devices(struct vm *vm);
+void vm_resume_devices(struct vm *vm);
 /* Called by a vCPU thread at the top of its loop: waits there while the VM is paused. */
 void vm_park_vcpu_if_paused(struct vm *vm);
 #define VM_THROTTLE_MAX_PCT 99 /* the vCPUs run at least 1% of their time */

@@ -44,6 +44,18 @@ static bool park_vcpus(struct vm *vm)
 	return vm->stop_reason == VM_RUNNING;
 }
 
+void vm_pause_devices(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio_device_pause(virtio_pci_device(vm->virtio[i]));
+}
+
+void vm_resume_devices(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio_device_resume(virtio_pci_device(vm->virtio[i]));
+}
+
 int vm_pause(struct vm *vm, char *err, size_t err_len)
 {
 	pthread_mutex_lock(&vm->lock);
@@ -60,8 +72,7 @@ int vm_pause(struct vm *vm, char *err, size_t err_len)
 		return -1;
 	}
 	/* With every vCPU parked nothing new reaches the devices. */
-	for (unsigned i = 0; i < vm->nr_virtio; i++)
-		virtio_device_pause(virtio_pci_device(vm->virtio[i]));
+	vm_pause_devices(vm);
 	pthread_mutex_lock(&vm->lock);
 	vm->paused = true;
 	pthread_mutex_unlock(&vm->lock);
@@ -74,8 +85,7 @@ int vm_resume(struct vm *vm, char *err, size_t err_len)
 		snprintf(err, err_len, "the VM is not paused");
 		return -1;
 	}
-	for (unsigned i = 0; i < vm->nr_virtio; i++)
-		virtio_device_resume(virtio_pci_device(vm->virtio[i]));
+	vm_resume_devices(vm);
 	pthread_mutex_lock(&vm->lock);
 	vm->paused = false;
 	vm->pause_requested = false;

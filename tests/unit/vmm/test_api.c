@@ -24,7 +24,8 @@ struct fake_vm {
 	uint64_t balloon_bytes;
 	int snapshot_calls, migrate_calls;
 	uint64_t migrate_downtime, migrate_bandwidth;
-	bool migrate_compress, migrate_converge;
+	bool migrate_compress, migrate_converge, migrate_postcopy;
+	unsigned migrate_postcopy_after;
 	bool hold_migrate; /* migrate waits until this is false (under hold_lock) */
 	int cancel_calls;
 	char snapshot_dir[256];
@@ -173,7 +174,14 @@ static int fake_migrate(void *opaque, struct api_migrate *migrate, char *err, si
 	vm->migrate_compress = migrate->compress;
 	vm->migrate_bandwidth = migrate->max_bytes_per_s;
 	vm->migrate_converge = migrate->auto_converge;
+	vm->migrate_postcopy = migrate->postcopy;
+	vm->migrate_postcopy_after = migrate->postcopy_after_rounds;
 	migrate->throttle_pct = migrate->auto_converge ? 40 : 0;
+	if (migrate->postcopy) { /* as if it switched */
+		migrate->postcopy_ms = 700;
+		migrate->postcopy_pages = 5000;
+		migrate->postcopy_requested = 12;
+	}
 	migrate->ms = 900;
 	migrate->downtime_ms = 40;
 	migrate->rounds = 3;
@@ -410,6 +418,10 @@ Test(api_protocol, migrate_takes_a_uri_and_a_downtime_and_reports_the_pause)
 	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"max_bandwidth\":-5}",
 	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"max_bandwidth\":\"1M\"}",
 	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"auto_converge\":1}",
+	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"postcopy\":\"on\"}",
+	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"postcopy_after_rounds\":31}",
+	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"postcopy_after_rounds\":-1}",
+	    "{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"postcopy_after_rounds\":1.5}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		r = ask(bad[i]);
@@ -428,6 +440,22 @@ Test(api_protocol, migrate_takes_a_uri_and_a_downtime_and_reports_the_pause)
 	cr_assert(reply_ok(r));
 	cr_assert(vm.migrate_converge);
 	cr_assert_eq(json_integer_value(json_object_get(r, "throttle_pct")), 40);
+	cr_assert(json_is_false(json_object_get(r, "postcopy")), "no post-copy unless asked");
+	cr_assert_not(vm.migrate_postcopy);
+	json_decref(r);
+	r = ask("{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"postcopy\":true}");
+	cr_assert(reply_ok(r));
+	cr_assert(vm.migrate_postcopy);
+	cr_assert_eq(vm.migrate_postcopy_after, 5, "5 pre-copy rounds unless told");
+	cr_assert(json_is_true(json_object_get(r, "postcopy")));
+	cr_assert_eq(json_integer_value(json_object_get(r, "postcopy_pages")), 5000);
+	cr_assert_eq(json_integer_value(json_object_get(r, "postcopy_requested")), 12);
+	cr_assert_eq(json_integer_value(json_object_get(r, "postcopy_ms")), 700);
+	json_decref(r);
+	r = ask("{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"postcopy\":true,"
+		"\"postcopy_after_rounds\":0}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.migrate_postcopy_after, 0);
 	json_decref(r);
 }
 

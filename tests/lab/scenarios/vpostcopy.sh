@@ -1,0 +1,123 @@
+# Post-copy migration (`gureum ctl SOCK migrate URI --postcopy`): the destination runs the VM
+# before all of its RAM is there and fetches the rest, the pages the guest touches first.
+# - Under KVM the guest rewrites a 32 MiB buffer in a loop, faster than the 16 MiB/s link, so
+#   pre-copy cannot converge: after its rounds the VM switches to post-copy. On the software
+#   CPU (no dirty log) it switches at once: only the records move while the VM is paused.
+# - Afterwards the source exits 0, the guest's ticks go on with no gap and no repeat, 8 MiB of
+#   RAM data and 16 MiB written to its disk read back with the sha256 taken before, and the
+#   destination asked for some pages on demand.
+# - Then on to a third process in post-copy at once (--postcopy-after 0, also under KVM) over a
+#   4 MiB/s link: while the pages go, migrate-status says post-copy and migrate-cancel is
+#   refused (the VM cannot come back); then the second source is killed: the third process
+#   must not run the guest on memory it never got; it stops with status 1, saying so.
+# lab-timeout: 900
+. /lab/lib.sh
+require_gureum
+[ "${LAB_VMM:-gureum}" = gureum ] || lab_pass "gureum-only scenario (control socket); skipped for $LAB_VMM"
+
+DISK=/tmp/vpc.img
+DATA_MB=16
+S1=/run/vm-pc1.sock S2=/run/vm-pc2.sock S3=/run/vm-pc3.sock
+
+ticks_in() { tr -d '\r' <"$1/console" | sed -n 's/^TICK \([0-9]*\)$/\1/p'; }
+sha_of() { vm_run 120 "$1" | grep -o '^[0-9a-f]\{64\}'; }
+incoming() {
+	vm_start "$1" "/lab/bin/gureum run --incoming $2 --console stdio --api-socket $3"
+	limit=$(($(date +%s) + 30))
+	until grep -q 'waiting for a migration' "$VM/stderr"; do
+		vm_exited && lab_fail "$1: the destination exited: $(cat "$VM/stderr")"
+		[ "$(date +%s)" -lt "$limit" ] || lab_fail "$1: not listening after 30 s"
+		sleep 0.1
+	done
+}
+use_vm() {
+	VM=$1
+	VM_PID=$(cat "$1/pid")
+	exec 3<>"$1/in"
+}
+src_exit() {
+	limit=$(($(date +%s) + 60))
+	until [ -e "$1/status" ] || [ "$(date +%s)" -ge "$limit" ]; do sleep 0.2; done
+	cat "$1/status" 2>/dev/null || echo timeout
+}
+num() { echo "$1" | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"; }
+# in_postcopy SOCK: waits until migrate-status on SOCK shows the post-copy phase.
+in_postcopy() {
+	limit=$(($(date +%s) + 120))
+	until st=$(/lab/bin/gureum ctl --json "$1" migrate-status) && echo "$st" | grep -q '"postcopy":true'; do
+		echo "$st" | grep -q '"state":"\(failed\|cancelled\)"' && lab_fail "the migration ended before post-copy: $st"
+		[ "$(date +%s)" -lt "$limit" ] || lab_fail "no post-copy phase after 120 s: $st"
+		sleep 0.1
+	done
+}
+
+rm -f "$DISK"
+dd if=/dev/zero of="$DISK" bs=1M count=0 seek=64 2>/dev/null
+vm_boot vpc1 "$(gureum_cmd 1 "$(vm_disk_opts gureum d0 "$DISK")" --api-socket $S1)"
+ram_sha=$(sha_of "dd if=/dev/urandom of=/tmp/ram bs=1M count=8 2>/dev/null && sha256sum </tmp/ram")
+disk_sha=$(sha_of "dd if=/dev/urandom of=/tmp/d bs=1M count=$DATA_MB 2>/dev/null && dd if=/tmp/d of=/dev/vda bs=64k oflag=direct 2>/dev/null && sha256sum </tmp/d")
+[ -n "$ram_sha" ] && [ -n "$disk_sha" ] || lab_fail "the guest did not hash its data"
+vm_send "(i=0; while [ \$i -lt 5000 ]; do i=\$((i+1)); echo TICK \$i; sleep 0.2; done) &"
+wait_console '^TICK ' 5 60 || lab_fail "the guest's ticker does not run"
+# One process, no forks: each read from /dev/zero rewrites dd's 32 MiB buffer.
+[ "${LAB_DIRECT:-0}" = 1 ] || vm_send "dd if=/dev/zero of=/dev/null bs=32M count=100000 2>/dev/null &"
+sleep 2
+
+SRC=$VM
+incoming vpc2 unix:/run/vm-pc.sock $S2
+DEST=$VM
+use_vm "$SRC"
+/lab/bin/gureum ctl --json $S1 migrate unix:/run/vm-pc.sock --postcopy --downtime-ms 1 --max-bandwidth 16M >/tmp/vpc1.out 2>&1 &
+mig=$!
+wait $mig || lab_fail "the post-copy migration failed: $(cat /tmp/vpc1.out)"
+out=$(cat /tmp/vpc1.out)
+echo "$out" | grep -q '"postcopy":true' || lab_fail "the migration did not go on in post-copy: $out"
+down=$(num "$out" downtime_ms) ms=$(num "$out" ms) pages=$(num "$out" postcopy_pages)
+asked=$(num "$out" postcopy_requested) pc_ms=$(num "$out" postcopy_ms) rounds=$(num "$out" rounds)
+[ "$pages" -gt 0 ] || lab_fail "no page came after the switch: $out"
+[ "$asked" -gt 0 ] || lab_fail "the destination asked for no page on demand: $out"
+[ "$down" -lt "$pc_ms" ] || lab_fail "the pause ($down ms) was not shorter than the post-copy phase ($pc_ms ms): $out"
+if [ "${LAB_DIRECT:-0}" != 1 ]; then
+	[ "$rounds" -ge 1 ] || lab_fail "KVM's post-copy switched without pre-copy rounds: $out"
+fi
+[ "$(src_exit "$SRC")" = 0 ] || lab_fail "the source did not exit 0 after the migration: $(tail -3 "$SRC/stderr")"
+use_vm "$DEST"
+last=$(ticks_in "$SRC" | tail -n1)
+wait_console '^TICK ' 3 60 || lab_fail "no ticks on the destination: $(tail -3 "$VM/stderr")"
+first=$(ticks_in "$VM" | head -n1)
+[ "$first" -gt "$last" ] && [ "$first" -le $((last + 2)) ] ||
+	lab_fail "the destination's ticks start at $first, the source's ended at $last"
+grep -q 'every page of guest RAM is here' "$VM/stderr" || lab_fail "the destination never said it had every page: $(tail -3 "$VM/stderr")"
+# Its devices started before the pages came: none may have read a ring not there yet.
+! grep -a 'warning: virtio' "$VM/stderr" || lab_fail "a device of the destination saw a broken ring"
+got=$(sha_of "sha256sum </tmp/ram")
+[ "$got" = "$ram_sha" ] || lab_fail "guest RAM differs after the post-copy ($got, want $ram_sha)"
+got=$(sha_of "dd if=/dev/vda bs=1M count=$DATA_MB iflag=direct 2>/dev/null | sha256sum")
+[ "$got" = "$disk_sha" ] || lab_fail "the disk reads back other data after the post-copy"
+
+# The source killed during a post-copy: the destination stops, status 1, and says why.
+SRC=$VM
+incoming vpc3 unix:/run/vm-pc3.sock $S3
+DEST=$VM
+use_vm "$SRC"
+/lab/bin/gureum ctl --json $S2 migrate unix:/run/vm-pc3.sock --postcopy-after 0 --max-bandwidth 4M >/tmp/vpc2.out 2>&1 &
+mig=$!
+in_postcopy $S2
+out=$(/lab/bin/gureum ctl $S2 migrate-cancel 2>&1) && lab_fail "migrate-cancel during post-copy succeeded"
+echo "$out" | grep -q 'post-copy: the VM runs there already' || lab_fail "migrate-cancel during post-copy: $out"
+killed=
+for pid in $(pidof gureum); do
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- '--incoming unix:/run/vm-pc.sock' &&
+		kill -9 "$pid" && killed=$pid
+done
+[ -n "$killed" ] || lab_fail "no source process to kill"
+wait $mig
+[ "$(src_exit "$DEST")" = 1 ] || lab_fail "the destination did not stop with status 1 when its post-copy source died: $(tail -3 "$DEST/stderr")"
+grep -q 'post-copy broke off with .* MiB of guest RAM still on the source' "$DEST/stderr" ||
+	lab_fail "the destination did not say why it stopped: $(tail -3 "$DEST/stderr")"
+use_vm "$DEST"
+vm_kill
+rm -f "$DISK"
+how="post-copy at once (software CPU)"
+[ "${LAB_DIRECT:-0}" = 1 ] || how="post-copy after $rounds pre-copy rounds"
+lab_pass "$how: paused $down ms, then $pages pages in $pc_ms ms ($asked asked for on demand), $ms ms in all; ticks, RAM and disk intact, cancel refused meanwhile; a destination whose post-copy source died stopped with status 1"
