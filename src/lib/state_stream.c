@@ -416,34 +416,33 @@ static const uint8_t *stored_pages(const struct state_section *section, size_t s
 	return *scratch && !ZSTD_isError(n) && n == stored ? *scratch : NULL;
 }
 
+/* Where state_stream_load_memory puts a section's pages. */
+struct load_target {
+	uint8_t *host;
+	uint64_t gpa;
+};
+
+static int copy_page(void *opaque, uint64_t gpa, const uint8_t *page)
+{
+	const struct load_target *t = opaque;
+	uint8_t *to = t->host + (gpa - t->gpa);
+	if (page)
+		memcpy(to, page, PAGE_SIZE);
+	else
+		memset(to, 0, PAGE_SIZE);
+	return 0;
+}
+
 int state_stream_load_memory(const struct state_section *section, uint8_t *host, uint64_t size,
 			     char *err, size_t err_len)
 {
-	uint32_t pages = section_pages(section->payload);
-	if (size != (uint64_t)pages * PAGE_SIZE) {
+	if (size != (uint64_t)section_pages(section->payload) * PAGE_SIZE) {
 		state_set_error(err, err_len,
 				"a memory section does not fit the place given for it");
 		return -1;
 	}
-	const uint8_t *bitmap = section->payload + MEMORY_HEAD;
-	size_t stored = popcount_bitmap(bitmap, pages) * (size_t)PAGE_SIZE;
-	uint8_t *scratch;
-	const uint8_t *data = stored_pages(section, stored, &scratch);
-	if (!data) {
-		state_set_error(err, err_len,
-				"guest memory in the state stream does not decompress");
-		free(scratch);
-		return -1;
-	}
-	for (uint32_t i = 0, k = 0; i < pages; i++) {
-		uint8_t *page = host + (size_t)i * PAGE_SIZE;
-		if ((bitmap[i / 8] >> (i % 8)) & 1)
-			memcpy(page, data + (size_t)k++ * PAGE_SIZE, PAGE_SIZE);
-		else if (section->kind == STREAM_MEMORY) /* a pages section leaves the others */
-			memset(page, 0, PAGE_SIZE);
-	}
-	free(scratch);
-	return 0;
+	struct load_target t = {host, le_get(section->payload, 8)};
+	return state_stream_each_page(section, copy_page, &t, err, err_len);
 }
 
 bool state_stream_pending_page(const struct state_section *section, uint32_t i)

@@ -3,6 +3,7 @@
 
 #include "lib/log.h"
 #include "lib/monotonic.h"
+#include "lib/socket_line.h"
 #include "lib/state_stream.h"
 #include "virtio/virtio_device.h"
 #include "virtio/virtio_pci.h"
@@ -147,30 +148,6 @@ int migration_accept(const char *uri, char *err, size_t err_len)
 
 /* ---- the handshake ---- */
 
-static int send_line(int fd, const char *line)
-{
-	size_t len = strlen(line);
-	return send(fd, line, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
-}
-
-/* One line (without its newline) into buf; -1 on EOF, error or timeout before it. */
-static int receive_line(int fd, char *buf, size_t len)
-{
-	size_t n = 0;
-	while (n + 1 < len) {
-		ssize_t got = recv(fd, buf + n, 1, 0);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return -1;
-		if (buf[n] == '\n')
-			break;
-		n++;
-	}
-	buf[n] = '\0';
-	return 0;
-}
-
 void migration_refuse(int fd, const char *why)
 {
 	char line[LINE_MAX_BYTES];
@@ -178,7 +155,7 @@ void migration_refuse(int fd, const char *why)
 	for (char *p = line; p[1]; p++) /* one line, whatever the sentence holds */
 		if (*p == '\n')
 			*p = ' ';
-	send_line(fd, line);
+	socket_send_line(fd, line);
 }
 
 /* ---- source ---- */
@@ -189,7 +166,7 @@ static int await_answer(int fd, const char *expected, char *err, size_t err_len)
 {
 	char line[LINE_MAX_BYTES];
 	errno = 0;
-	if (receive_line(fd, line, sizeof(line)) < 0) {
+	if (socket_read_line(fd, line, sizeof(line)) != 0) {
 		snprintf(err, err_len,
 			 "migration: the destination did not answer (%s; see its log); the VM "
 			 "stays here",
@@ -263,7 +240,7 @@ static int hand_over(struct state_out *out, char *err, size_t err_len)
 {
 	if (await_answer(out->fd, "ready", err, err_len) < 0)
 		return -1;
-	if (send_line(out->fd, "go\n") < 0) {
+	if (socket_send_line(out->fd, "go\n") < 0) {
 		snprintf(err, err_len, "migration: the destination went away before taking over");
 		return -1;
 	}
@@ -403,17 +380,26 @@ static int precopy_rounds(struct vm *vm, struct state_out *out,
 	return 0;
 }
 
-/* The final round: paused, the rest of the pages, every page a device wrote, the records. */
-static int final_round(struct vm *vm, struct state_out *out,
-		       const struct migration_options *options, struct dirty_set *d,
-		       struct migration_stats *stats, char *err, size_t err_len)
+/* The end of a pre-copy: the VM paused (and migrate-status told) at *paused_at, and d holding
+ * every page written since the last round and every page a device was given to write. */
+static int pause_for_the_rest(struct vm *vm, const struct migration_options *options,
+			      struct dirty_set *d, uint64_t *paused_at, char *err, size_t err_len)
 {
 	if (vm_pause(vm, err, err_len) < 0)
 		return -1;
 	if (options->progress)
 		atomic_store(&options->progress->paused, true);
-	uint64_t paused_at = monotonic_ms();
-	if (dirty_collect(vm, d, true, err, err_len) < 0)
+	*paused_at = monotonic_ms();
+	return dirty_collect(vm, d, true, err, err_len);
+}
+
+/* The final round: paused, the rest of the pages, every page a device wrote, the records. */
+static int final_round(struct vm *vm, struct state_out *out,
+		       const struct migration_options *options, struct dirty_set *d,
+		       struct migration_stats *stats, char *err, size_t err_len)
+{
+	uint64_t paused_at;
+	if (pause_for_the_rest(vm, options, d, &paused_at, err, err_len) < 0)
 		return -1;
 	stats->memory_bytes += d->pages * 4096;
 	if (dirty_send(vm, out, d, options->compress, err, err_len) < 0 ||
@@ -517,12 +503,8 @@ static int switch_to_postcopy(struct vm *vm, struct state_out *out,
 			      const struct migration_options *options, struct dirty_set *d,
 			      struct migration_stats *stats, char *err, size_t err_len)
 {
-	if (vm_pause(vm, err, err_len) < 0)
-		return -1;
-	if (options->progress)
-		atomic_store(&options->progress->paused, true);
-	uint64_t paused_at = monotonic_ms();
-	if (dirty_collect(vm, d, true, err, err_len) < 0 ||
+	uint64_t paused_at;
+	if (pause_for_the_rest(vm, options, d, &paused_at, err, err_len) < 0 ||
 	    hand_over_postcopy(vm, out, &d->set, options->compress, paused_at, stats, err,
 			       err_len) < 0)
 		return -1;
@@ -772,7 +754,7 @@ static int answer_cpu(struct vm *vm, int fd, char *err, size_t err_len)
 		rc = vm_cpu_features_check(vm, section.payload, err, err_len);
 	}
 	free(storage);
-	if (rc == 0 && send_line(fd, "accepted\n") < 0) {
+	if (rc == 0 && socket_send_line(fd, "accepted\n") < 0) {
 		snprintf(err, err_len, "the source went away");
 		rc = -1;
 	}
@@ -791,7 +773,7 @@ static int load_from_stream(struct vm *vm, void *opaque, char *err, size_t err_l
 		snprintf(err, err_len, "migration: %s", why);
 		return -1;
 	}
-	if (send_line(fd, "ready\n") < 0 || receive_line(fd, line, sizeof(line)) < 0 ||
+	if (socket_send_line(fd, "ready\n") < 0 || socket_read_line(fd, line, sizeof(line)) != 0 ||
 	    strcmp(line, "go") != 0) {
 		postcopy_destination_finish(postcopy);
 		snprintf(err, err_len,

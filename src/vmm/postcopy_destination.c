@@ -4,6 +4,7 @@
 #include "vmm/postcopy.h"
 
 #include "lib/log.h"
+#include "lib/socket_line.h"
 #include "lib/userfault.h"
 
 #include <errno.h>
@@ -116,8 +117,7 @@ struct postcopy_destination *postcopy_destination_prepare(struct vm *vm, struct 
 static int send_line(struct postcopy_destination *p, const char *line)
 {
 	pthread_mutex_lock(&p->send_lock);
-	size_t len = strlen(line);
-	int rc = send(p->fd, line, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+	int rc = socket_send_line(p->fd, line);
 	pthread_mutex_unlock(&p->send_lock);
 	return rc;
 }

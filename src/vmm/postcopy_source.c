@@ -5,6 +5,7 @@
 
 #include "lib/log.h"
 #include "lib/monotonic.h"
+#include "lib/socket_line.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -65,28 +66,6 @@ static void end_reading(struct requests *q, bool done, const char *why)
 	pthread_mutex_unlock(&q->lock);
 }
 
-/* One line; 0, or -1 at EOF or error (errno), or 1 on a timeout with nothing read. */
-static int read_line(int fd, char *buf, size_t len)
-{
-	size_t n = 0;
-	while (n + 1 < len) {
-		ssize_t got = recv(fd, buf + n, 1, 0);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && n == 0)
-			return 1;
-		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			continue; /* in the middle of a line: the rest is coming */
-		if (got <= 0)
-			return -1;
-		if (buf[n] == '\n')
-			break;
-		n++;
-	}
-	buf[n] = '\0';
-	return 0;
-}
-
 static bool stop_asked(struct requests *q)
 {
 	pthread_mutex_lock(&q->lock);
@@ -100,7 +79,7 @@ static void *read_requests(void *opaque)
 	struct requests *q = opaque;
 	char line[LINE_MAX_BYTES];
 	for (;;) {
-		int rc = read_line(q->fd, line, sizeof(line));
+		int rc = socket_read_line(q->fd, line, sizeof(line));
 		if (rc == 1 && !stop_asked(q))
 			continue;
 		if (rc != 0) {

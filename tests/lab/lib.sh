@@ -273,20 +273,54 @@ vm_run() {
 	return "$(tr -d '\r' <"$VM/console" | sed -n "s/.*@@${seq}e \([0-9]*\).*/\1/p" | head -n1)"
 }
 
+# wait_log NAME PATTERN WHAT: waits up to 60 s for PATTERN in the current VMM's log (fails the
+# scenario, saying WHAT did not happen, if it exits first or the time runs out).
+wait_log() {
+	limit=$(($(date +%s) + 60))
+	until grep -q "$2" "$VM/stderr"; do
+		vm_exited && lab_fail "$1: $3: $(cat "$VM/stderr")"
+		[ "$(date +%s)" -lt "$limit" ] || lab_fail "$1: no '$2' after 60 s"
+		sleep 0.1
+	done
+}
+
 # vm_restore NAME DIR SOCKET: starts gureum from the snapshot DIR with its control socket at
 # SOCKET and waits for the "restored from" log line (fails the scenario otherwise);
 # RESTORE_MS is the restore time it reports. (Not in $(...): vm_start's background VMM would
 # hold the substitution's pipe open.)
 vm_restore() {
 	vm_start "$1" "/lab/bin/gureum run --restore $2 --console stdio --api-socket $3"
-	limit=$(($(date +%s) + 60))
-	until grep -q 'restored from' "$VM/stderr"; do
-		vm_exited && lab_fail "$1: the restore failed: $(cat "$VM/stderr")"
-		[ "$(date +%s)" -lt "$limit" ] || lab_fail "$1: no 'restored from' after 60 s"
-		sleep 0.1
-	done
+	wait_log "$1" 'restored from' "the restore failed"
 	RESTORE_MS=$(sed -n 's/.*restored from .* in \([0-9]*\) ms.*/\1/p' "$VM/stderr")
 }
+
+# vm_incoming NAME URI SOCKET [OPTIONS]: a migration destination waiting on URI (it becomes
+# the console vm_run talks to).
+vm_incoming() {
+	vm_start "$1" "/lab/bin/gureum run --incoming $2 --console stdio --api-socket $3 ${4:-}"
+	wait_log "$1" 'waiting for a migration' "the destination exited"
+}
+
+# vm_use DIR: talk to the VM whose vm_start directory is DIR again.
+vm_use() {
+	VM=$1
+	VM_PID=$(cat "$1/pid")
+	exec 3<>"$1/in"
+}
+
+# vm_exit_status DIR: the exit status of the VMM whose vm_start directory is DIR, once it
+# exited ("timeout" after 60 s).
+vm_exit_status() {
+	limit=$(($(date +%s) + 60))
+	until [ -e "$1/status" ] || [ "$(date +%s)" -ge "$limit" ]; do sleep 0.2; done
+	cat "$1/status" 2>/dev/null || echo timeout
+}
+
+# console_ticks DIR: the numbers of the "TICK N" lines on that VM's console.
+console_ticks() { tr -d '\r' <"$1/console" | sed -n 's/^TICK \([0-9]*\)$/\1/p'; }
+
+# guest_sha COMMAND: the sha256 the guest shell command prints.
+guest_sha() { vm_run 120 "$1" | grep -o '^[0-9a-f]\{64\}'; }
 
 # vm_boot NAME COMMAND-STRING: vm_start and wait for the guest's ready marker (fails the
 # scenario otherwise), then wait for the shell to answer.

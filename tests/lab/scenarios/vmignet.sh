@@ -35,13 +35,6 @@ bridge_tap() {
 	) &
 }
 
-# use_vm DIR: talk to the VM whose vm_start directory is DIR again.
-use_vm() {
-	VM=$1
-	VM_PID=$(cat "$1/pid")
-	exec 3<>"$1/in"
-}
-
 # fdb_entries: the bridge's forwarding table, "MAC PORT" per line (busybox's brctl has no
 # showmacs; the kernel's binary table has 16 bytes per entry: MAC, port, is_local, ...).
 fdb_entries() {
@@ -101,9 +94,9 @@ move_during_stream() {
 		vm_exited && lab_fail "vhost=$vhost: the destination exited: $(cat "$dst/stderr")"
 		sleep 0.1
 	done
-	use_vm "$src"
+	vm_use "$src"
 	out=$(/lab/bin/gureum ctl --json $S1 migrate unix:/run/vmn.sock) || lab_fail "vhost=$vhost: the migration failed: $out"
-	use_vm "$dst"
+	vm_use "$dst"
 	wait_console "SENT-42" 1 300 || lab_fail "vhost=$vhost: the guest's stream did not end after the move ($(wc -c </tmp/stream) bytes arrived, $before before it; the migration: $out; the source said: $(tail -n 5 "$src/stderr" | tr '\n' ' '); the guest answers: $(vm_run 20 'echo alive; cat /proc/net/dev | grep eth0' | tr '\n' ' ')"
 	wait $server
 	got=$(sha256sum </tmp/stream | cut -d' ' -f1)

@@ -19,27 +19,6 @@ DISK=/tmp/vpc.img
 DATA_MB=16
 S1=/run/vm-pc1.sock S2=/run/vm-pc2.sock S3=/run/vm-pc3.sock
 
-ticks_in() { tr -d '\r' <"$1/console" | sed -n 's/^TICK \([0-9]*\)$/\1/p'; }
-sha_of() { vm_run 120 "$1" | grep -o '^[0-9a-f]\{64\}'; }
-incoming() {
-	vm_start "$1" "/lab/bin/gureum run --incoming $2 --console stdio --api-socket $3"
-	limit=$(($(date +%s) + 30))
-	until grep -q 'waiting for a migration' "$VM/stderr"; do
-		vm_exited && lab_fail "$1: the destination exited: $(cat "$VM/stderr")"
-		[ "$(date +%s)" -lt "$limit" ] || lab_fail "$1: not listening after 30 s"
-		sleep 0.1
-	done
-}
-use_vm() {
-	VM=$1
-	VM_PID=$(cat "$1/pid")
-	exec 3<>"$1/in"
-}
-src_exit() {
-	limit=$(($(date +%s) + 60))
-	until [ -e "$1/status" ] || [ "$(date +%s)" -ge "$limit" ]; do sleep 0.2; done
-	cat "$1/status" 2>/dev/null || echo timeout
-}
 num() { echo "$1" | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"; }
 # in_postcopy SOCK: waits until migrate-status on SOCK shows the post-copy phase.
 in_postcopy() {
@@ -54,8 +33,8 @@ in_postcopy() {
 rm -f "$DISK"
 dd if=/dev/zero of="$DISK" bs=1M count=0 seek=64 2>/dev/null
 vm_boot vpc1 "$(gureum_cmd 1 "$(vm_disk_opts gureum d0 "$DISK")" --api-socket $S1)"
-ram_sha=$(sha_of "dd if=/dev/urandom of=/tmp/ram bs=1M count=8 2>/dev/null && sha256sum </tmp/ram")
-disk_sha=$(sha_of "dd if=/dev/urandom of=/tmp/d bs=1M count=$DATA_MB 2>/dev/null && dd if=/tmp/d of=/dev/vda bs=64k oflag=direct 2>/dev/null && sha256sum </tmp/d")
+ram_sha=$(guest_sha "dd if=/dev/urandom of=/tmp/ram bs=1M count=8 2>/dev/null && sha256sum </tmp/ram")
+disk_sha=$(guest_sha "dd if=/dev/urandom of=/tmp/d bs=1M count=$DATA_MB 2>/dev/null && dd if=/tmp/d of=/dev/vda bs=64k oflag=direct 2>/dev/null && sha256sum </tmp/d")
 [ -n "$ram_sha" ] && [ -n "$disk_sha" ] || lab_fail "the guest did not hash its data"
 vm_send "(i=0; while [ \$i -lt 5000 ]; do i=\$((i+1)); echo TICK \$i; sleep 0.2; done) &"
 wait_console '^TICK ' 5 60 || lab_fail "the guest's ticker does not run"
@@ -64,9 +43,9 @@ wait_console '^TICK ' 5 60 || lab_fail "the guest's ticker does not run"
 sleep 2
 
 SRC=$VM
-incoming vpc2 unix:/run/vm-pc.sock $S2
+vm_incoming vpc2 unix:/run/vm-pc.sock $S2
 DEST=$VM
-use_vm "$SRC"
+vm_use "$SRC"
 /lab/bin/gureum ctl --json $S1 migrate unix:/run/vm-pc.sock --postcopy --downtime-ms 1 --max-bandwidth 16M >/tmp/vpc1.out 2>&1 &
 mig=$!
 wait $mig || lab_fail "the post-copy migration failed: $(cat /tmp/vpc1.out)"
@@ -80,26 +59,26 @@ asked=$(num "$out" postcopy_requested) pc_ms=$(num "$out" postcopy_ms) rounds=$(
 if [ "${LAB_DIRECT:-0}" != 1 ]; then
 	[ "$rounds" -ge 1 ] || lab_fail "KVM's post-copy switched without pre-copy rounds: $out"
 fi
-[ "$(src_exit "$SRC")" = 0 ] || lab_fail "the source did not exit 0 after the migration: $(tail -3 "$SRC/stderr")"
-use_vm "$DEST"
-last=$(ticks_in "$SRC" | tail -n1)
+[ "$(vm_exit_status "$SRC")" = 0 ] || lab_fail "the source did not exit 0 after the migration: $(tail -3 "$SRC/stderr")"
+vm_use "$DEST"
+last=$(console_ticks "$SRC" | tail -n1)
 wait_console '^TICK ' 3 60 || lab_fail "no ticks on the destination: $(tail -3 "$VM/stderr")"
-first=$(ticks_in "$VM" | head -n1)
+first=$(console_ticks "$VM" | head -n1)
 [ "$first" -gt "$last" ] && [ "$first" -le $((last + 2)) ] ||
 	lab_fail "the destination's ticks start at $first, the source's ended at $last"
 grep -q 'every page of guest RAM is here' "$VM/stderr" || lab_fail "the destination never said it had every page: $(tail -3 "$VM/stderr")"
 # Its devices started before the pages came: none may have read a ring not there yet.
 ! grep -a 'warning: virtio' "$VM/stderr" || lab_fail "a device of the destination saw a broken ring"
-got=$(sha_of "sha256sum </tmp/ram")
+got=$(guest_sha "sha256sum </tmp/ram")
 [ "$got" = "$ram_sha" ] || lab_fail "guest RAM differs after the post-copy ($got, want $ram_sha)"
-got=$(sha_of "dd if=/dev/vda bs=1M count=$DATA_MB iflag=direct 2>/dev/null | sha256sum")
+got=$(guest_sha "dd if=/dev/vda bs=1M count=$DATA_MB iflag=direct 2>/dev/null | sha256sum")
 [ "$got" = "$disk_sha" ] || lab_fail "the disk reads back other data after the post-copy"
 
 # The source killed during a post-copy: the destination stops, status 1, and says why.
 SRC=$VM
-incoming vpc3 unix:/run/vm-pc3.sock $S3
+vm_incoming vpc3 unix:/run/vm-pc3.sock $S3
 DEST=$VM
-use_vm "$SRC"
+vm_use "$SRC"
 /lab/bin/gureum ctl --json $S2 migrate unix:/run/vm-pc3.sock --postcopy-after 0 --max-bandwidth 4M >/tmp/vpc2.out 2>&1 &
 mig=$!
 in_postcopy $S2
@@ -112,10 +91,10 @@ for pid in $(pidof gureum); do
 done
 [ -n "$killed" ] || lab_fail "no source process to kill"
 wait $mig
-[ "$(src_exit "$DEST")" = 1 ] || lab_fail "the destination did not stop with status 1 when its post-copy source died: $(tail -3 "$DEST/stderr")"
+[ "$(vm_exit_status "$DEST")" = 1 ] || lab_fail "the destination did not stop with status 1 when its post-copy source died: $(tail -3 "$DEST/stderr")"
 grep -q 'post-copy broke off with .* MiB of guest RAM still on the source' "$DEST/stderr" ||
 	lab_fail "the destination did not say why it stopped: $(tail -3 "$DEST/stderr")"
-use_vm "$DEST"
+vm_use "$DEST"
 vm_kill
 rm -f "$DISK"
 how="post-copy at once (software CPU)"
