@@ -124,6 +124,10 @@ struct accel_ops {
 	 * accelerator still waits inside vcpu_run for a halted vCPU (until its hooks' attention,
 	 * its timer deadline or a kick), never in a busy loop. */
 	bool in_kernel_irqchip;
+	/* True: the guest's TSC is accel_vm_config.clock plus a per-vCPU offset (the software
+	 * CPU), so a restore that moves the clock on must move each vCPU's IA32_TSC on by as
+	 * much. False: the accelerator keeps the guest TSC itself (KVM: the host's TSC). */
+	bool tsc_on_guest_clock;
 	/* The signal vcpu_kick sends to a vCPU thread (0: none); the VMM leaves it unblocked on
 	 * vCPU threads and blocks it everywhere else. */
 	int kick_signal;

@@ -13,14 +13,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MACHINE_RECORD	       "machine"
 #define MACHINE_RECORD_VERSION 1
 
-static const char *const machine_keys[] = {"vcpus", "memory", "tsc_hz", "tsc",
-					   "accel", "virtio", NULL};
+static const char *const machine_keys[] = {"vcpus",  "memory", "tsc_hz",   "tsc", "accel",
+					   "virtio", "cpu",    "realtime", NULL};
 static const struct state_reader_spec machine_spec = {MACHINE_RECORD, MACHINE_RECORD_VERSION, 1,
 						      machine_keys};
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 /* What the configuration decides and a restore must match, and the guest's TSC (the time base
  * of the userspace timers and the software CPU) at the save. */
@@ -37,6 +45,9 @@ static void save_machine(struct vm *vm, struct state_writer *w)
 	uint8_t bytes[CPU_FEATURES_BYTES];
 	if (vm_cpu_features_save(vm, bytes))
 		state_put_bytes(w, "cpu", bytes, sizeof(bytes), 0);
+	/* Optional (older readers skip it): the wall-clock time of `tsc`, so that a load can move
+	 * the guest's TSC on by the time the VM was away. */
+	state_put_u64(w, "realtime", realtime_ns(), 0);
 	state_record_end(w);
 }
 
@@ -111,8 +122,8 @@ static int check_accel(struct vm *vm, const struct state_record *rec, char *err,
 	return 0;
 }
 
-static int load_machine(struct vm *vm, const uint8_t *buf, size_t len, size_t *pos, char *err,
-			size_t err_len)
+static int load_machine(struct vm *vm, const uint8_t *buf, size_t len, size_t *pos,
+			uint64_t *tsc_advance, char *err, size_t err_len)
 {
 	struct state_record rec;
 	uint64_t vcpus, memory, tsc_hz, tsc, virtio;
@@ -128,8 +139,16 @@ static int load_machine(struct vm *vm, const uint8_t *buf, size_t len, size_t *p
 				err_len) < 0 ||
 	    check_machine_value(&rec, "tsc", UINT64_MAX, NULL, &tsc, err, err_len) < 0)
 		return -1;
-	/* The guest's TSC goes on from the saved count: its clocks see no jump. */
-	vm->clock.tsc_at_base = tsc;
+	/* The guest's TSC goes on from the saved count, moved on by the wall-clock time since the
+	 * save: a guest whose clocksource is the TSC (the software CPU's) then reads the right
+	 * time, as a KVM guest's kvmclock does (kvm-clock record). A save from the future (hosts
+	 * whose clocks disagree) moves nothing: the TSC never goes back. */
+	uint64_t saved_realtime, now = realtime_ns();
+	*tsc_advance = 0;
+	if (state_get_u64(&rec, "realtime", &saved_realtime) == 0 && now > saved_realtime)
+		*tsc_advance =
+		    (uint64_t)((unsigned __int128)(now - saved_realtime) * tsc_hz / 1000000000ULL);
+	vm->clock.tsc_at_base = tsc + *tsc_advance;
 	vm->clock.base_ns = guest_clock_host_ns();
 	return 0;
 }
@@ -154,8 +173,18 @@ static int save_vcpus(struct vm *vm, struct state_writer *w, char *err, size_t e
 	return rc < 0 ? -1 : 0;
 }
 
+#define MSR_IA32_TSC 0x10
+
+/* A vCPU's IA32_TSC moved on with the guest clock (accel_ops.tsc_on_guest_clock). */
+static void advance_tsc(struct vcpu_state *s, uint64_t tsc_advance)
+{
+	for (unsigned k = 0; k < s->nr_msrs; k++)
+		if (s->msrs[k].index == MSR_IA32_TSC)
+			s->msrs[k].value += tsc_advance;
+}
+
 static int load_vcpu(struct vm *vm, unsigned i, struct vcpu_state *s, const uint8_t *buf,
-		     size_t len, size_t *pos, char *err, size_t err_len)
+		     size_t len, size_t *pos, uint64_t tsc_advance, char *err, size_t err_len)
 {
 	struct state_record rec;
 	char why[256];
@@ -164,6 +193,8 @@ static int load_vcpu(struct vm *vm, unsigned i, struct vcpu_state *s, const uint
 		state_set_error(err, err_len, "vCPU %u: %s", i, why);
 		return -1;
 	}
+	if (vm->accel->tsc_on_guest_clock)
+		advance_tsc(s, tsc_advance);
 	int rc = vm->accel->vcpu_set_state(vm->vcpus[i].accel_vcpu, s);
 	if (rc < 0) {
 		state_set_error(err, err_len, "vCPU %u: the accelerator refused its state: %s", i,
@@ -173,8 +204,8 @@ static int load_vcpu(struct vm *vm, unsigned i, struct vcpu_state *s, const uint
 	return 0;
 }
 
-static int load_vcpus(struct vm *vm, const uint8_t *buf, size_t len, size_t *pos, char *err,
-		      size_t err_len)
+static int load_vcpus(struct vm *vm, const uint8_t *buf, size_t len, size_t *pos,
+		      uint64_t tsc_advance, char *err, size_t err_len)
 {
 	struct vcpu_state *s = malloc(sizeof(*s));
 	if (!s) {
@@ -183,7 +214,7 @@ static int load_vcpus(struct vm *vm, const uint8_t *buf, size_t len, size_t *pos
 	}
 	int rc = 0;
 	for (unsigned i = 0; i < vm->nr_vcpus && rc == 0; i++)
-		rc = load_vcpu(vm, i, s, buf, len, pos, err, err_len);
+		rc = load_vcpu(vm, i, s, buf, len, pos, tsc_advance, err, err_len);
 	free(s);
 	return rc;
 }
@@ -250,7 +281,8 @@ static int load_virtio(struct vm *vm, const uint8_t *buf, size_t len, size_t *po
 int vm_load_state(struct vm *vm, const uint8_t *buf, size_t len, char *err, size_t err_len)
 {
 	size_t pos = 0;
-	if (load_machine(vm, buf, len, &pos, err, err_len) < 0)
+	uint64_t tsc_advance;
+	if (load_machine(vm, buf, len, &pos, &tsc_advance, err, err_len) < 0)
 		return -1;
 	/* The irqchip before the vCPUs: loading a userspace LAPIC may look at the I/O APIC's
 	 * state, and the devices after both, as their loads recompute their interrupt lines. */
@@ -259,7 +291,7 @@ int vm_load_state(struct vm *vm, const uint8_t *buf, size_t len, char *err, size
 		return -1;
 	if (vm->irqchip && pc_irqchip_load(vm->irqchip, buf, len, &pos, err, err_len) < 0)
 		return -1;
-	if (load_vcpus(vm, buf, len, &pos, err, err_len) < 0 ||
+	if (load_vcpus(vm, buf, len, &pos, tsc_advance, err, err_len) < 0 ||
 	    load_board(vm, buf, len, &pos, err, err_len) < 0 ||
 	    load_virtio(vm, buf, len, &pos, err, err_len) < 0)
 		return -1;

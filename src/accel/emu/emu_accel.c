@@ -324,6 +324,7 @@ static int emu_guest_cpuid(struct accel_vm *vm, uint32_t leaf, uint32_t subleaf,
 const struct accel_ops emu_accel_ops = {
     .name = "emu",
     .in_kernel_irqchip = false,
+    .tsc_on_guest_clock = true,
     .kick_signal = 0, /* kicks wake a futex and set a flag the run loop polls */
     .probe = emu_probe,
     .vm_create = emu_vm_create,
