@@ -43,23 +43,25 @@ void guest_memory_plan(struct guest_memory *mem, uint64_t ram_size);
 /* Host pointer for [gpa, gpa+len) or NULL if any byte is outside guest RAM. */
 void *guest_memory_ptr(const struct guest_memory *mem, uint64_t gpa, uint64_t len);
 
-/* A device is about to write [gpa, gpa+len) (a writable virtio buffer it was handed): tells the
- * observer, if any. Writes through guest_memory_write() tell it themselves. */
+/* Sets the device-write log's bits for [gpa, gpa+len) (see guest_memory_log_start). */
 void guest_memory_log_write(const struct guest_memory *mem, uint64_t gpa, uint64_t len);
-
-static inline void guest_memory_note_write(const struct guest_memory *mem, uint64_t gpa,
-					   uint64_t len)
-{
-	if (mem->observer.written)
-		mem->observer.written(mem->observer.opaque, gpa, len);
-	if (__atomic_load_n(&mem->write_log[0], __ATOMIC_ACQUIRE))
-		guest_memory_log_write(mem, gpa, len);
-}
 
 /* True while a migration logs device writes (between guest_memory_log_start and _stop). */
 static inline bool guest_memory_logging(const struct guest_memory *mem)
 {
 	return __atomic_load_n(&mem->write_log[0], __ATOMIC_ACQUIRE) != NULL;
+}
+
+/* A device is about to write [gpa, gpa+len) (a writable virtio buffer it was handed): tells the
+ * observer, if any, and the device-write log while it runs. Writes through
+ * guest_memory_write() tell them themselves. */
+static inline void guest_memory_note_write(const struct guest_memory *mem, uint64_t gpa,
+					   uint64_t len)
+{
+	if (mem->observer.written)
+		mem->observer.written(mem->observer.opaque, gpa, len);
+	if (guest_memory_logging(mem))
+		guest_memory_log_write(mem, gpa, len);
 }
 
 /* guest_memory_note_write for a buffer known by its host address (an iovec a device took

@@ -61,7 +61,7 @@ static uint16_t read_avail_idx(const struct virtqueue *vq)
  * is not used, as a software CPU decodes no code in a ring). */
 static void log_used_ring(struct virtqueue *vq)
 {
-	if (__atomic_load_n(&vq->mem->write_log[0], __ATOMIC_ACQUIRE))
+	if (guest_memory_logging(vq->mem))
 		guest_memory_log_write(vq->mem, vq->used_addr, USED_BYTES(vq->size));
 }
 

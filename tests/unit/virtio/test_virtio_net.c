@@ -320,14 +320,20 @@ Test(virtio_net, arp_request_from_the_guest_is_answered_by_the_kernel)
 	check_arp();
 }
 
+/* The tests of vhost-net cards need the host's (they run in the lab where it has none). */
+static void require_vhost_net(void)
+{
+	int fd = open(VHOST_NET_DEVICE, O_RDWR);
+	cr_assert_geq(fd, 0, "%s: %s", VHOST_NET_DEVICE, strerror(errno));
+	close(fd);
+}
+
 /* The same through vhost-net: the kernel moves the frames, its interrupts reach the (fake)
  * transport through the device thread, since the transport has no irqfd. meson runs this
  * program in the nested lab where this host has no /dev/vhost-net (tests/lab/host-or-lab.sh). */
 Test(virtio_net, arp_through_vhost_net)
 {
-	int fd = open(VHOST_NET_DEVICE, O_RDWR);
-	cr_assert_geq(fd, 0, "%s: %s", VHOST_NET_DEVICE, strerror(errno));
-	close(fd);
+	require_vhost_net();
 	start_with(VHOST_ON, VIRTIO_FEATURE(VIRTIO_NET_F_MAC) |
 				 VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF) |
 				 VIRTIO_FEATURE(VIRTIO_F_RING_EVENT_IDX));
@@ -649,6 +655,30 @@ static bool page_logged(const uint64_t *bits, uint64_t gpa)
 	return bits[page / 64] >> (page % 64) & 1;
 }
 
+#define LOG_WORDS ((4 << 20) / 4096 / 64) /* a bit per page of the fake guest's 4 MiB */
+
+/* A migration's device-write log starts with the card paused, as migration.c starts it. */
+static void start_logging(void)
+{
+	virtio_device_pause(dev);
+	cr_assert_eq(guest_memory_log_start(&drv.mem), 0);
+	virtio_device_resume(dev);
+}
+
+/* The card paused (its writes done) and the log's pages so far in bits. */
+static void pause_and_take_log(uint64_t bits[LOG_WORDS])
+{
+	virtio_device_pause(dev);
+	memset(bits, 0, LOG_WORDS * sizeof(uint64_t));
+	guest_memory_log_take(&drv.mem, 0, bits);
+}
+
+static void end_logging(void)
+{
+	guest_memory_log_stop(&drv.mem);
+	virtio_device_resume(dev);
+}
+
 /* A migration starts its device-write log with the VM paused, while the card holds a receive
  * buffer it took before (the userspace card keeps one ready once a frame has come). A frame
  * that arrives afterwards must leave the page it was written to, and the used ring's, in the
@@ -665,24 +695,20 @@ Test(virtio_net, received_frames_are_logged_for_a_migration)
 	static struct received r;
 	inject(&plain, frame, len);
 	cr_assert(receive(&r, 2000), "the first frame arrived");
-	virtio_device_pause(dev); /* the card holds the next buffer now */
-	cr_assert_eq(guest_memory_log_start(&drv.mem), 0);
-	virtio_device_resume(dev);
+	start_logging(); /* the card holds the next buffer now */
 
 	inject(&plain, frame, len);
 	cr_assert(receive(&r, 2000), "the second frame arrived");
 	struct virtq_used_elem e = fake_used_elem(&drv, RX, 1);
-	virtio_device_pause(dev);
-	uint64_t bits[(4 << 20) / 4096 / 64] = {0};
-	guest_memory_log_take(&drv.mem, 0, bits);
+	uint64_t bits[LOG_WORDS];
+	pause_and_take_log(bits);
 	cr_assert(page_logged(bits, head_gpa[e.id]),
 		  "the page of the buffer held across the pause is not logged");
 	cr_assert(page_logged(bits, FAKE_RINGS_GPA + RX * 0x4000 + 0x2000),
 		  "the used ring's page is not logged");
 	cr_assert_not(page_logged(bits, BUFFERS_GPA + 3 * SLOT_SIZE),
 		      "the page of a buffer still in the ring is logged");
-	guest_memory_log_stop(&drv.mem);
-	virtio_device_resume(dev);
+	end_logging();
 }
 
 /* vhost's kernel worker writes guest RAM behind the device-write log, so while a migration
@@ -690,9 +716,7 @@ Test(virtio_net, received_frames_are_logged_for_a_migration)
  * log ends it goes back to vhost, which takes up the buffers the userspace path still held. */
 Test(virtio_net, vhost_card_moves_packets_in_userspace_while_a_migration_logs)
 {
-	int fd = open(VHOST_NET_DEVICE, O_RDWR);
-	cr_assert_geq(fd, 0, "%s: %s", VHOST_NET_DEVICE, strerror(errno));
-	close(fd);
+	require_vhost_net();
 	/* Mergeable buffers: without them vhost leaves num_buffers as the tap wrote it (0). */
 	start_with(VHOST_ON,
 		   VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF));
@@ -704,18 +728,14 @@ Test(virtio_net, vhost_card_moves_packets_in_userspace_while_a_migration_logs)
 	struct virtio_net_hdr_v1 plain = {0};
 	static struct received r;
 
-	virtio_device_pause(dev);
-	cr_assert_eq(guest_memory_log_start(&drv.mem), 0);
-	virtio_device_resume(dev);
+	start_logging();
 	inject(&plain, frame, len);
 	cr_assert(receive(&r, 2000), "a frame arrived while the log ran");
 	struct virtq_used_elem e = fake_used_elem(&drv, RX, 0);
-	virtio_device_pause(dev);
-	uint64_t bits[(4 << 20) / 4096 / 64] = {0};
-	guest_memory_log_take(&drv.mem, 0, bits);
+	uint64_t bits[LOG_WORDS];
+	pause_and_take_log(bits);
 	cr_assert(page_logged(bits, head_gpa[e.id]), "the frame's page is not logged");
-	guest_memory_log_stop(&drv.mem);
-	virtio_device_resume(dev);
+	end_logging();
 
 	/* vhost again: the next frames fill the next buffers in order, none skipped. */
 	for (uint16_t n = 1; n < 4; n++) {
@@ -733,15 +753,11 @@ Test(virtio_net, vhost_card_moves_packets_in_userspace_while_a_migration_logs)
  * logged, and vhost once the log has ended. */
 Test(virtio_net, vhost_card_restarted_while_a_migration_logs_stays_in_userspace)
 {
-	int fd = open(VHOST_NET_DEVICE, O_RDWR);
-	cr_assert_geq(fd, 0, "%s: %s", VHOST_NET_DEVICE, strerror(errno));
-	close(fd);
+	require_vhost_net();
 	uint64_t features =
 	    VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF);
 	start_with(VHOST_ON, features);
-	virtio_device_pause(dev);
-	cr_assert_eq(guest_memory_log_start(&drv.mem), 0);
-	virtio_device_resume(dev);
+	start_logging();
 	restart_driver(features);
 	for (unsigned i = 0; i < 4; i++)
 		add_rx_buffer(i, 2048);
@@ -753,13 +769,11 @@ Test(virtio_net, vhost_card_restarted_while_a_migration_logs_stays_in_userspace)
 	inject(&plain, frame, len);
 	cr_assert(receive(&r, 2000), "a frame arrived after the restart");
 	struct virtq_used_elem e = fake_used_elem(&drv, RX, 0);
-	virtio_device_pause(dev);
-	uint64_t bits[(4 << 20) / 4096 / 64] = {0};
-	guest_memory_log_take(&drv.mem, 0, bits);
+	uint64_t bits[LOG_WORDS];
+	pause_and_take_log(bits);
 	cr_assert(page_logged(bits, head_gpa[e.id]),
 		  "the restarted card wrote a page the log does not know");
-	guest_memory_log_stop(&drv.mem);
-	virtio_device_resume(dev);
+	end_logging();
 	inject(&plain, frame, len);
 	cr_assert(receive(&r, 2000), "no frame after the log ended");
 	cr_assert_arr_eq(r.frame, frame, len);
