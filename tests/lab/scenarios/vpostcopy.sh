@@ -10,6 +10,8 @@
 #   4 MiB/s link: while the pages go, migrate-status says post-copy and migrate-cancel is
 #   refused (the VM cannot come back); then the second source is killed: the third process
 #   must not run the guest on memory it never got; it stops with status 1, saying so.
+# - A fresh VM whose destination is killed during its post-copy: the source cannot run a VM the
+#   destination ran, so it stops with status 1 too, and the migration's reply says why.
 # lab-timeout: 900
 . /lab/lib.sh
 require_gureum
@@ -96,7 +98,29 @@ grep -q 'post-copy broke off with .* MiB of guest RAM still on the source' "$DES
 	lab_fail "the destination did not say why it stopped: $(tail -3 "$DEST/stderr")"
 vm_use "$DEST"
 vm_kill
+
+# The destination killed during a post-copy: the source, which cannot run a VM the
+# destination ran, stops with status 1 too, and the migration's reply says why.
+vm_boot vpc4 "$(gureum_cmd 1 --api-socket $S1)"
+SRC=$VM
+vm_incoming vpc5 unix:/run/vm-pc5.sock $S3
+DEST=$VM
+vm_use "$SRC"
+/lab/bin/gureum ctl --json $S1 migrate unix:/run/vm-pc5.sock --postcopy-after 0 --max-bandwidth 4M >/tmp/vpc3.out 2>&1 &
+mig=$!
+in_postcopy $S1
+killed=
+for pid in $(pidof gureum); do
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- '--incoming unix:/run/vm-pc5.sock' &&
+		kill -9 "$pid" && killed=$pid
+done
+[ -n "$killed" ] || lab_fail "no destination process to kill"
+wait $mig && lab_fail "a post-copy to a killed destination succeeded: $(cat /tmp/vpc3.out)"
+grep -q 'post-copy failed with .* MiB not sent .*cannot resume here' /tmp/vpc3.out ||
+	lab_fail "a post-copy to a killed destination: unexpected reply $(cat /tmp/vpc3.out)"
+[ "$(vm_exit_status "$SRC")" = 1 ] || lab_fail "the source of a broken post-copy did not stop with status 1: $(tail -3 "$SRC/stderr")"
+vm_kill
 rm -f "$DISK"
 how="post-copy at once (software CPU)"
 [ "${LAB_DIRECT:-0}" = 1 ] || how="post-copy after $rounds pre-copy rounds"
-lab_pass "$how: paused $down ms, then $pages pages in $pc_ms ms ($asked asked for on demand), $ms ms in all; ticks, RAM and disk intact, cancel refused meanwhile; a destination whose post-copy source died stopped with status 1"
+lab_pass "$how: paused $down ms, then $pages pages in $pc_ms ms ($asked asked for on demand), $ms ms in all; ticks, RAM and disk intact, cancel refused meanwhile; a destination whose post-copy source died stopped with status 1, and so did a source whose destination died"
