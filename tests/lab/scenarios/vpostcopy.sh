@@ -41,7 +41,16 @@ disk_sha=$(guest_sha "dd if=/dev/urandom of=/tmp/d bs=1M count=$DATA_MB 2>/dev/n
 vm_send "(i=0; while [ \$i -lt 5000 ]; do i=\$((i+1)); echo TICK \$i; sleep 0.2; done) &"
 wait_console '^TICK ' 5 60 || lab_fail "the guest's ticker does not run"
 # One process, no forks: each read from /dev/zero rewrites dd's 32 MiB buffer.
-[ "${LAB_DIRECT:-0}" = 1 ] || vm_send "dd if=/dev/zero of=/dev/null bs=32M count=100000 2>/dev/null &"
+# Under KVM the migration must not begin before it runs (a fork takes seconds in nested L2):
+# otherwise pre-copy converges on an idle guest and no page is left to ask for.
+if [ "${LAB_DIRECT:-0}" != 1 ]; then
+	vm_send "dd if=/dev/zero of=/dev/null bs=32M count=100000 2>/dev/null &"
+	limit=$(($(date +%s) + 60))
+	until vm_run 10 'pidof dd' | grep -q '^[0-9]'; do
+		[ "$(date +%s)" -lt "$limit" ] || lab_fail "the guest's dd does not run"
+		sleep 0.5
+	done
+fi
 sleep 2
 
 SRC=$VM
