@@ -116,6 +116,8 @@ struct accel_stat {
 	uint64_t value;
 };
 
+struct cpu_features;
+
 struct accel_ops {
 	const char *name;
 	/* True: the LAPICs, I/O APIC, PIC and PIT are the accelerator's (KVM's in-kernel irqchip),
@@ -166,6 +168,11 @@ struct accel_ops {
 	 * settled, 1 when finishing it caused another exit (in *exit: handle it, then settle
 	 * again), or -errno. */
 	int (*vcpu_settle)(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
+	/* Optional (NULL: the guest TSC is the VMM's guest_clock, as on the software CPU): the
+	 * rate of the vCPU's TSC as the guest sees it, in Hz (0 when it cannot be read), and
+	 * setting it (where the CPU can scale the TSC). 0 or -errno. */
+	uint64_t (*vcpu_tsc_hz)(struct accel_vcpu *vcpu);
+	int (*vcpu_set_tsc_hz)(struct accel_vcpu *vcpu, uint64_t hz);
 	/* Makes a running, halted or about to run vcpu_run return VCPU_EXIT_INTERRUPTED soon.
 	 * Safe from any thread, and from inside the vCPU's own hooks. */
 	void (*vcpu_kick)(struct accel_vcpu *vcpu);
@@ -188,6 +195,11 @@ struct accel_ops {
 	/* Optional: what CPUID leaf/subleaf gives this VM's vCPUs (its feature bits; per-vCPU
 	 * topology fields aside). 0, or -1 when there is no such leaf. */
 	int (*guest_cpuid)(struct accel_vm *vm, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+	/* Optional: shows the guest the CPU `saved` describes from now on (what it saw where
+	 * its state was saved): that vendor, and only the offered features it names. Before any
+	 * vCPU runs. The software CPU can be either vendor, so a VM from a KVM host keeps the
+	 * vendor it saw. 0, or -ENOTSUP for a vendor it cannot be. */
+	int (*adopt_guest_cpu)(struct accel_vm *vm, const struct cpu_features *saved);
 
 	/* Optional: the log of guest RAM the vCPUs write, for migration. start: from now on;
 	 * fetch: ORs into `bitmap` (bit p of bitmap[p / 64] for the 4 KiB page p of [gpa, gpa +

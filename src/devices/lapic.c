@@ -415,6 +415,13 @@ void lapic_destroy(struct lapic *l)
 	pthread_mutex_destroy(&l->lock);
 }
 
+void lapic_set_tsc_hz(struct lapic *l, uint64_t tsc_hz)
+{
+	pthread_mutex_lock(&l->lock);
+	l->cfg.tsc_hz = tsc_hz;
+	pthread_mutex_unlock(&l->lock);
+}
+
 void lapic_reset(struct lapic *l)
 {
 	struct deferred d = {0};

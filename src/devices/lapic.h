@@ -188,6 +188,9 @@ int lapic_init(struct lapic *l, const struct lapic_config *cfg, const struct lap
 void lapic_destroy(struct lapic *l);
 /* Power-up / RESET: registers, APIC base (BSP bit from the configuration) and latches. */
 void lapic_reset(struct lapic *l);
+/* The guest TSC's rate changed (a VM restored from one whose TSC ran at another rate): TSC
+ * deadlines convert with the new one. Before the vCPU runs. */
+void lapic_set_tsc_hz(struct lapic *l, uint64_t tsc_hz);
 
 /* The owning vCPU's accesses. An MMIO access outside this APIC's page, or while the xAPIC
  * interface is off (globally disabled, or x2APIC mode), returns false: not this device. */

@@ -398,6 +398,16 @@ int pc_irqchip_load(struct pc_irqchip *chip, const uint8_t *buf, size_t len, siz
 	return rc;
 }
 
+int pc_irqchip_set_tsc_hz(struct pc_irqchip *chip, uint64_t tsc_hz)
+{
+	if (!tsc_hz)
+		return -EINVAL;
+	chip->cfg.tsc_hz = tsc_hz;
+	for (unsigned i = 0; i < chip->cfg.nr_vcpus; i++)
+		lapic_set_tsc_hz(&chip->lapics[i], tsc_hz);
+	return 0;
+}
+
 /* ---- time and NMI ---- */
 
 uint64_t pc_irqchip_pit_deadline(struct pc_irqchip *chip)

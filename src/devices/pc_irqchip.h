@@ -123,6 +123,11 @@ void pc_irqchip_save(struct pc_irqchip *chip, struct state_writer *w);
 int pc_irqchip_load(struct pc_irqchip *chip, const uint8_t *buf, size_t len, size_t *pos, char *err,
 		    size_t err_len);
 
+/* The guest TSC runs at `tsc_hz` from now on (a load adopting a saved rate): the LAPICs'
+ * TSC deadlines follow. With the vCPUs stopped. Returns 0, or -EINVAL for a rate the config
+ * could not have had (0). */
+int pc_irqchip_set_tsc_hz(struct pc_irqchip *chip, uint64_t tsc_hz);
+
 /* How devices raise interrupts: set_level(gsi 0-23), msi_send; no msi_irqfd. */
 struct irq_router pc_irqchip_router(struct pc_irqchip *chip);
 

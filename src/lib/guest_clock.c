@@ -5,8 +5,6 @@
 #include "lib/monotonic.h"
 
 #define NS_PER_SECOND 1000000000ULL
-#define MIN_TSC_HZ    1000ULL
-#define MAX_TSC_HZ    100000000000ULL
 
 uint64_t guest_clock_host_ns(void)
 {
@@ -15,10 +13,10 @@ uint64_t guest_clock_host_ns(void)
 
 void guest_clock_init(struct guest_clock *clock, uint64_t tsc_hz)
 {
-	if (tsc_hz < MIN_TSC_HZ)
-		tsc_hz = MIN_TSC_HZ;
-	if (tsc_hz > MAX_TSC_HZ)
-		tsc_hz = MAX_TSC_HZ;
+	if (tsc_hz < GUEST_CLOCK_MIN_TSC_HZ)
+		tsc_hz = GUEST_CLOCK_MIN_TSC_HZ;
+	if (tsc_hz > GUEST_CLOCK_MAX_TSC_HZ)
+		tsc_hz = GUEST_CLOCK_MAX_TSC_HZ;
 	clock->base_ns = guest_clock_host_ns();
 	clock->tsc_at_base = 0;
 	clock->tsc_hz = tsc_hz;

@@ -7,6 +7,9 @@
 
 #include <stdint.h>
 
+#define GUEST_CLOCK_MIN_TSC_HZ 1000ULL
+#define GUEST_CLOCK_MAX_TSC_HZ 100000000000ULL
+
 struct guest_clock {
 	uint64_t base_ns;     /* host CLOCK_MONOTONIC at which the TSC read tsc_at_base */
 	uint64_t tsc_at_base; /* 0 at power-on; a restored VM continues from its saved value */

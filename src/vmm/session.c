@@ -219,8 +219,11 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 		return VM_STOP_ERROR;
 	}
 	if (origin)
-		log_info("%s %s in %llu ms", origin->what, origin->source,
-			 (unsigned long long)((monotonic_ns() - start_ns) / 1000000));
+		log_info("%s %s in %llu ms%s%s%s%s", origin->what, origin->source,
+			 (unsigned long long)((monotonic_ns() - start_ns) / 1000000),
+			 vm->saved_on_accel[0] ? " (it ran on the " : "", vm->saved_on_accel,
+			 vm->saved_on_accel[0] ? " accelerator, now on " : "",
+			 vm->saved_on_accel[0] ? accel->name : "");
 	/* Input goes to hvc0 when there is one; the UART still prints (early boot messages). */
 	struct console_sink sink = {uart_receive, uart_can_receive, &vm->uart};
 	if (vm->virtio_console)

@@ -62,6 +62,12 @@ static int create_vcpus(struct vm *vm, char *err, size_t err_len)
 			return -1;
 		}
 	}
+	/* Where the accelerator keeps the guest TSC itself (KVM: the host's rate), the VMM's
+	 * clock runs at that rate, so the saved state names the rate the guest saw. */
+	uint64_t tsc_hz =
+	    vm->accel->vcpu_tsc_hz ? vm->accel->vcpu_tsc_hz(vm->vcpus[0].accel_vcpu) : 0;
+	if (tsc_hz)
+		guest_clock_init(&vm->clock, tsc_hz);
 	return 0;
 }
 

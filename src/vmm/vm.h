@@ -115,6 +115,9 @@ struct vm {
 	/* A post-copy migration still bringing guest RAM in (postcopy.h); ended by vm_destroy
 	 * once nothing can wait on a page any more. */
 	struct postcopy_destination *postcopy;
+	/* The accelerator the loaded state was saved on, when it is not this VM's (a VM moved
+	 * between KVM and the software CPU); empty otherwise. */
+	char saved_on_accel[16];
 };
 
 /* A VM that does not boot but goes on from saved state: the snapshot or the migration stream

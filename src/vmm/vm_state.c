@@ -6,10 +6,13 @@
 #include "vmm/vm_state.h"
 
 #include "accel/cpu_features.h"
+#include "accel/cpu_models.h"
 #include "accel/vcpu_state_record.h"
 #include "lib/state_record.h"
 #include "virtio/virtio_pci.h"
+#include "vmm/irqchip_translate.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +63,19 @@ bool vm_cpu_features_save(struct vm *vm, uint8_t bytes[CPU_FEATURES_BYTES])
 	return true;
 }
 
+/* Whether the guest may be shown the CPU it saw before (the software CPU can show either
+ * vendor and any subset of its features): unless the --cpu-model names a vendor, which fixes
+ * it. */
+static bool may_adopt_cpu(struct vm *vm)
+{
+	struct cpu_model model;
+	char why[256];
+	return vm->accel->adopt_guest_cpu &&
+	       cpu_model_parse(vm->config->cpu_model ? vm->config->cpu_model : "host", &model, why,
+			       sizeof(why)) == 0 &&
+	       !model.vendor[0];
+}
+
 int vm_cpu_features_check(struct vm *vm, const uint8_t bytes[CPU_FEATURES_BYTES], char *err,
 			  size_t err_len)
 {
@@ -69,6 +85,9 @@ int vm_cpu_features_check(struct vm *vm, const uint8_t bytes[CPU_FEATURES_BYTES]
 	    cpu_features_of_vm(vm->accel, vm->accel_vm, &here) < 0)
 		return 0;
 	cpu_features_decode(bytes, &saved);
+	if (may_adopt_cpu(vm) && vm->accel->adopt_guest_cpu(vm->accel_vm, &saved) == 0 &&
+	    cpu_features_of_vm(vm->accel, vm->accel_vm, &here) < 0)
+		return 0;
 	return cpu_features_check(&saved, &here, err, err_len);
 }
 
@@ -102,7 +121,17 @@ static int check_machine_value(const struct state_record *rec, const char *key, 
 	return 0;
 }
 
-static int check_accel(struct vm *vm, const struct state_record *rec, char *err, size_t err_len)
+/* Whether a VM saved on the accelerator `saved` loads on `here`: on the same one, or between KVM
+ * and the software CPU, whose VM-level records translate (irqchip_translate.h). */
+static bool accels_compatible(const char *saved, const char *here, bool *cross)
+{
+	*cross = strcmp(saved, here) != 0;
+	return !*cross || (!strcmp(saved, "kvm") && !strcmp(here, "emu")) ||
+	       (!strcmp(saved, "emu") && !strcmp(here, "kvm"));
+}
+
+static int check_accel(struct vm *vm, const struct state_record *rec, bool *cross, char *err,
+		       size_t err_len)
 {
 	const void *name;
 	uint32_t len;
@@ -110,45 +139,107 @@ static int check_accel(struct vm *vm, const struct state_record *rec, char *err,
 		state_set_error(err, err_len, "the saved machine names no accelerator");
 		return -1;
 	}
-	if (len != strlen(vm->accel->name) || memcmp(name, vm->accel->name, len) != 0) {
-		state_set_error(
-		    err, err_len,
-		    "the snapshot was taken on the %.*s accelerator, this VM runs on %s "
-		    "(restore it with --accel %.*s)",
-		    (int)(len > 32 ? 32 : len), (const char *)name, vm->accel->name,
-		    (int)(len > 32 ? 32 : len), (const char *)name);
+	char saved[33];
+	snprintf(saved, sizeof(saved), "%.*s", (int)(len > 32 ? 32 : len), (const char *)name);
+	if (len >= sizeof(vm->saved_on_accel) ||
+	    !accels_compatible(saved, vm->accel->name, cross)) {
+		state_set_error(err, err_len,
+				"the snapshot was taken on the %s accelerator, this VM runs on %s "
+				"(restore it with --accel %s)",
+				saved, vm->accel->name, saved);
+		return -1;
+	}
+	if (*cross)
+		memcpy(vm->saved_on_accel, saved, len + 1);
+	return 0;
+}
+
+/* The rates two guest TSCs may differ by and count as one: KVM's own tolerance for a
+ * requested TSC rate (tsc_tolerance_ppm), within what NTP corrects. */
+#define TSC_TOLERANCE_PPM 250
+
+static bool tsc_rates_match(uint64_t a, uint64_t b)
+{
+	uint64_t diff = a > b ? a - b : b - a;
+	return (unsigned __int128)diff * 1000000 <= (unsigned __int128)b * TSC_TOLERANCE_PPM;
+}
+
+/* The guest's TSC must keep its rate: a guest reads its clocks from it (through the TSC
+ * clocksource, or through kvmclock pages that scale it). The software CPU runs its guest TSC
+ * at any rate and takes the saved one; KVM scales to it where the CPU can (TSC scaling). */
+static int adopt_tsc_rate(struct vm *vm, uint64_t tsc_hz, char *err, size_t err_len)
+{
+	if (tsc_rates_match(tsc_hz, vm->clock.tsc_hz))
+		return 0;
+	int rc = -ENOTSUP;
+	if (vm->accel->tsc_on_guest_clock) {
+		vm->clock.tsc_hz = tsc_hz;
+		rc = vm->irqchip ? pc_irqchip_set_tsc_hz(vm->irqchip, tsc_hz) : 0;
+	} else if (vm->accel->vcpu_set_tsc_hz) {
+		rc = 0;
+		for (unsigned i = 0; i < vm->nr_vcpus && rc == 0; i++)
+			rc = vm->accel->vcpu_set_tsc_hz(vm->vcpus[i].accel_vcpu, tsc_hz);
+		if (rc == 0)
+			vm->clock.tsc_hz = tsc_hz;
+	}
+	if (rc < 0) {
+		state_set_error(err, err_len,
+				"the guest's TSC ran at %llu kHz and this VM's runs at %llu kHz, "
+				"which the %s accelerator cannot change here (%s): the guest's "
+				"clock would run wrong",
+				(unsigned long long)(tsc_hz / 1000),
+				(unsigned long long)(vm->clock.tsc_hz / 1000), vm->accel->name,
+				strerror(-rc));
 		return -1;
 	}
 	return 0;
 }
 
+/* What the machine record says that the rest of a load needs. */
+struct saved_machine {
+	bool cross;	      /* saved on the other accelerator */
+	uint64_t tsc_hz, tsc; /* the guest TSC's rate, and its count at the save */
+	uint64_t realtime;    /* the save's wall-clock time (now when the record has none) */
+	uint64_t tsc_advance; /* the TSC counts since */
+};
+
 static int load_machine(struct vm *vm, const uint8_t *buf, size_t len, size_t *pos,
-			uint64_t *tsc_advance, char *err, size_t err_len)
+			struct saved_machine *m, char *err, size_t err_len)
 {
 	struct state_record rec;
-	uint64_t vcpus, memory, tsc_hz, tsc, virtio;
+	uint64_t vcpus, memory, virtio;
 	if (state_record_next(buf, len, pos, MACHINE_RECORD, &rec, err, err_len) < 0 ||
 	    state_record_check(&rec, &machine_spec, err, err_len) < 0 ||
-	    check_accel(vm, &rec, err, err_len) < 0 || check_cpu(vm, &rec, err, err_len) < 0 ||
+	    check_accel(vm, &rec, &m->cross, err, err_len) < 0 ||
+	    check_cpu(vm, &rec, err, err_len) < 0 ||
 	    check_machine_value(&rec, "vcpus", vm->nr_vcpus, "vCPUs", &vcpus, err, err_len) < 0 ||
 	    check_machine_value(&rec, "memory", vm->config->memory, "bytes of RAM", &memory, err,
 				err_len) < 0 ||
-	    check_machine_value(&rec, "tsc_hz", vm->clock.tsc_hz, "Hz of guest TSC", &tsc_hz, err,
-				err_len) < 0 ||
+	    check_machine_value(&rec, "tsc_hz", UINT64_MAX, NULL, &m->tsc_hz, err, err_len) < 0 ||
 	    check_machine_value(&rec, "virtio", vm->nr_virtio, "virtio devices", &virtio, err,
 				err_len) < 0 ||
-	    check_machine_value(&rec, "tsc", UINT64_MAX, NULL, &tsc, err, err_len) < 0)
+	    check_machine_value(&rec, "tsc", UINT64_MAX, NULL, &m->tsc, err, err_len) < 0)
+		return -1;
+	if (m->tsc_hz < GUEST_CLOCK_MIN_TSC_HZ || m->tsc_hz > GUEST_CLOCK_MAX_TSC_HZ) {
+		state_set_error(err, err_len,
+				"the saved machine's TSC rate (%llu Hz) is out of range",
+				(unsigned long long)m->tsc_hz);
+		return -1;
+	}
+	if (adopt_tsc_rate(vm, m->tsc_hz, err, err_len) < 0)
 		return -1;
 	/* The guest's TSC goes on from the saved count, moved on by the wall-clock time since the
 	 * save: a guest whose clocksource is the TSC (the software CPU's) then reads the right
 	 * time, as a KVM guest's kvmclock does (kvm-clock record). A save from the future (hosts
 	 * whose clocks disagree) moves nothing: the TSC never goes back. */
-	uint64_t saved_realtime, now = realtime_ns();
-	*tsc_advance = 0;
-	if (state_get_u64(&rec, "realtime", &saved_realtime) == 0 && now > saved_realtime)
-		*tsc_advance =
-		    (uint64_t)((unsigned __int128)(now - saved_realtime) * tsc_hz / 1000000000ULL);
-	vm->clock.tsc_at_base = tsc + *tsc_advance;
+	uint64_t now = realtime_ns();
+	m->tsc_advance = 0;
+	if (state_get_u64(&rec, "realtime", &m->realtime) < 0)
+		m->realtime = now;
+	if (now > m->realtime)
+		m->tsc_advance =
+		    (uint64_t)((unsigned __int128)(now - m->realtime) * m->tsc_hz / 1000000000ULL);
+	vm->clock.tsc_at_base = m->tsc + m->tsc_advance;
 	vm->clock.base_ns = guest_clock_host_ns();
 	return 0;
 }
@@ -278,20 +369,51 @@ static int load_virtio(struct vm *vm, const uint8_t *buf, size_t len, size_t *po
 	return 0;
 }
 
+/* The accelerator's VM-level records and the userspace irqchip's: one of them, as this VM
+ * has. A VM saved on the other accelerator has the other set, translated here. */
+static int load_vm_level(struct vm *vm, const uint8_t *buf, size_t len, size_t *pos,
+			 const struct saved_machine *m, char *err, size_t err_len)
+{
+	if (!m->cross) {
+		if (vm->accel->vm_load_state &&
+		    vm->accel->vm_load_state(vm->accel_vm, buf, len, pos, err, err_len) < 0)
+			return -1;
+		return vm->irqchip ? pc_irqchip_load(vm->irqchip, buf, len, pos, err, err_len) : 0;
+	}
+	struct state_writer w;
+	state_writer_init(&w);
+	size_t at = *pos, translated_at = 0;
+	/* The KVM clock of a guest that comes from the software CPU: the time of its TSC. */
+	uint64_t clock_ns = (uint64_t)((unsigned __int128)m->tsc * 1000000000ULL / m->tsc_hz);
+	int rc = vm->irqchip ? irqchip_records_from_kvm(buf, len, &at, &w, err, err_len)
+			     : irqchip_records_to_kvm(buf, len, &at, clock_ns, m->realtime, &w, err,
+						      err_len);
+	if (rc == 0 && state_writer_failed(&w)) {
+		state_set_error(err, err_len, "out of memory while translating the VM's state");
+		rc = -1;
+	}
+	if (rc == 0 && vm->irqchip)
+		rc = pc_irqchip_load(vm->irqchip, w.buf, w.len, &translated_at, err, err_len);
+	else if (rc == 0 && vm->accel->vm_load_state)
+		rc = vm->accel->vm_load_state(vm->accel_vm, w.buf, w.len, &translated_at, err,
+					      err_len);
+	state_writer_free(&w);
+	if (rc == 0)
+		*pos = at;
+	return rc;
+}
+
 int vm_load_state(struct vm *vm, const uint8_t *buf, size_t len, char *err, size_t err_len)
 {
 	size_t pos = 0;
-	uint64_t tsc_advance;
-	if (load_machine(vm, buf, len, &pos, &tsc_advance, err, err_len) < 0)
+	struct saved_machine m;
+	if (load_machine(vm, buf, len, &pos, &m, err, err_len) < 0)
 		return -1;
 	/* The irqchip before the vCPUs: loading a userspace LAPIC may look at the I/O APIC's
 	 * state, and the devices after both, as their loads recompute their interrupt lines. */
-	if (vm->accel->vm_load_state &&
-	    vm->accel->vm_load_state(vm->accel_vm, buf, len, &pos, err, err_len) < 0)
+	if (load_vm_level(vm, buf, len, &pos, &m, err, err_len) < 0)
 		return -1;
-	if (vm->irqchip && pc_irqchip_load(vm->irqchip, buf, len, &pos, err, err_len) < 0)
-		return -1;
-	if (load_vcpus(vm, buf, len, &pos, tsc_advance, err, err_len) < 0 ||
+	if (load_vcpus(vm, buf, len, &pos, m.tsc_advance, err, err_len) < 0 ||
 	    load_board(vm, buf, len, &pos, err, err_len) < 0 ||
 	    load_virtio(vm, buf, len, &pos, err, err_len) < 0)
 		return -1;

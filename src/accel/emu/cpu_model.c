@@ -44,6 +44,7 @@ static const struct emu_cpu_model amd_zen = {
     .prefetch_register_form_ud = true,
     .loopcc_rep_selects_condition = true,
     .xop_length_decoded = true,
+    .lock_mov_cr0_is_cr8 = true,
 };
 
 static const struct emu_cpu_model *const models[] = {&intel_skylake, &amd_zen};

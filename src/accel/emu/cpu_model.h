@@ -75,6 +75,9 @@ struct emu_cpu_model {
 	 * ModRM, an imm32 in map 0Ah), and more than 15 bytes is #GP (unless a REX comes right
 	 * before the 8F: #UD at once). Intel decodes 8F /r. */
 	bool xop_length_decoded;
+	/* LOCK MOV CR0 is MOV CR8, for code outside 64-bit mode (AMD's AltMovCr8, CPUID
+	 * 0x80000001 ECX bit 4, which AMD's CPUs and KVM on them offer). */
+	bool lock_mov_cr0_is_cr8;
 
 	/* ---- execution ---- */
 

@@ -43,8 +43,9 @@ static uint32_t sse_features(void)
 #define LEAF7_EBX_FCS_FDS_DEPRECAT (1u << 13)
 /* 0x80000001 ECX: LAHF/SAHF, LZCNT, PREFETCHW (0F 0D memory forms, run as no-ops); EDX:
  * SYSCALL NX LM. */
-#define EXT1_ECX ((1u << 0) | (1u << 5) | (1u << 8))
-#define EXT1_EDX ((1u << 11) | (1u << 20) | (1u << 29))
+#define EXT1_ECX	     ((1u << 0) | (1u << 5) | (1u << 8))
+#define EXT1_EDX	     ((1u << 11) | (1u << 20) | (1u << 29))
+#define EXT1_ECX_ALT_MOV_CR8 (1u << 4)
 /* 0x80000008 EBX[2] (AMD): FXSAVE/XSAVE always save the x87 error pointers. */
 #define EXT8_EBX_XSAVEERPTR (1u << 2)
 
@@ -132,7 +133,7 @@ void emu_cpuid(const struct emu_cpu_model *m, uint32_t leaf, uint32_t subleaf, u
 		break;
 	case 0x80000001u:
 		out[0] = amd ? emu_cpu_model_signature(m) : 0;
-		out[2] = EXT1_ECX;
+		out[2] = EXT1_ECX | (m->lock_mov_cr0_is_cr8 ? EXT1_ECX_ALT_MOV_CR8 : 0);
 		out[3] = EXT1_EDX | (amd ? AMD_EXT1_EDX_COPIES : 0);
 		break;
 	case 0x80000002u:

@@ -449,9 +449,14 @@ enum emu_decode_result emu_decode(const uint8_t *code, unsigned avail, enum emu_
 	if (mode != EMU_MODE_64)
 		i->next_rip &= mode == EMU_MODE_32 ? 0xffffffffULL : 0xffffULL;
 
+	bool cr8_alias = p.lock && model->lock_mov_cr0_is_cr8 && i->map == 1 &&
+			 (i->opcode == 0x20 || i->opcode == 0x22) && i->regnum == 0;
+	if (cr8_alias)
+		i->regnum = 8;
 	bool invalid = !fn || ((flags & F_INV64) && mode == EMU_MODE_64) ||
 		       !register_form_ok(flags, i) || ((flags & F_NOVVVV) && i->vex_v != 0) ||
-		       (p.lock && !((flags & F_LOCK) && i->is_mem)) || !apply_model(&d, &p, i, &fn);
+		       (p.lock && !cr8_alias && !((flags & F_LOCK) && i->is_mem)) ||
+		       !apply_model(&d, &p, i, &fn);
 	if (invalid)
 		return EMU_DECODE_UD;
 	if (rip_rel)

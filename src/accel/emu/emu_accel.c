@@ -321,6 +321,27 @@ static int emu_guest_cpuid(struct accel_vm *vm, uint32_t leaf, uint32_t subleaf,
 	return 0;
 }
 
+/* Shows the guest the CPU it saw where its state was saved (another host, or KVM): that
+ * vendor's identity, and of the features this CPU offers only those it saw. Before any vCPU
+ * runs. */
+static int emu_adopt_guest_cpu(struct accel_vm *vm, const struct cpu_features *saved)
+{
+	const char *name = memcmp(saved->vendor, "AuthenticAMD", 12) == 0   ? "amd-zen"
+			   : memcmp(saved->vendor, "GenuineIntel", 12) == 0 ? "intel-skylake"
+									    : NULL;
+	const struct emu_cpu_model *model = name ? emu_cpu_model_find(name) : NULL;
+	if (!model)
+		return -ENOTSUP;
+	uint32_t keep[CPU_FEATURE_WORDS];
+	for (unsigned i = 0; i < CPU_FEATURE_WORDS; i++)
+		keep[i] =
+		    (vm->model.feature_keep ? vm->model.feature_keep[i] : ~0u) & saved->words[i];
+	memcpy(vm->feature_keep, keep, sizeof(keep));
+	vm->model = *model;
+	vm->model.feature_keep = vm->feature_keep;
+	return 0;
+}
+
 const struct accel_ops emu_accel_ops = {
     .name = "emu",
     .in_kernel_irqchip = false,
@@ -341,4 +362,5 @@ const struct accel_ops emu_accel_ops = {
     .memory_written = emu_memory_written,
     .vm_stats = emu_vm_stats,
     .guest_cpuid = emu_guest_cpuid,
+    .adopt_guest_cpu = emu_adopt_guest_cpu,
 };

@@ -16,6 +16,10 @@
 #include <errno.h>
 
 #define MSR_TSC		    0x10
+#define MSR_TSC_ADJUST	    0x3b
+#define MSR_KVM_PV_EOI_EN   0x4b564d04u /* KVM's paravirtual EOI (another accelerator's) */
+#define KVM_MSR_ENABLED	    1u
+#define KVM_PV_EOI_PENDING  1u
 #define MSR_APIC_BASE	    0x1b
 #define MSR_FEATURE_CONTROL 0x3a
 #define MSR_BIOS_SIGN_ID    0x8b
@@ -45,7 +49,12 @@
 #define MSR_TSC_AUX	    0xc0000103u
 #define MSR_AMD_HWCR	    0xc0010015u
 #define MTRR_VAR_COUNT	    8
-#define PAT_DEFAULT	    0x0007040600070406ULL
+/* Machine-check banks: as many as KVM gives a vCPU by default (KVM_MAX_MCE_BANKS), so that a
+ * guest that came from KVM finds every bank it set up there. They never report an error. */
+#define MCE_BANKS	32
+#define MSR_MC0_CTL	0x400
+#define MSR_MC_BANK_END (MSR_MC0_CTL + 4 * MCE_BANKS)
+#define PAT_DEFAULT	0x0007040600070406ULL
 
 /* RDCL_NO, IBRS_ALL (enhanced IBRS: SPEC_CTRL.IBRS set once, no retpolines), SKIP_L1DFL_VMENTRY,
  * SSB_NO, MDS_NO, PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO, FBSDP_NO, PSDP_NO, BHI_NO, PBRSB_NO,
@@ -107,6 +116,11 @@ int emu_sys_rdmsr(struct emu_cpu *cpu, uint32_t index, uint64_t *value)
 		*value = s->mtrr_var[index - MSR_MTRR_VAR];
 		return 0;
 	}
+	if (index >= MSR_MC0_CTL && index < MSR_MC_BANK_END) {
+		/* MCi_CTL: every error type enabled; STATUS, ADDR, MISC: nothing logged. */
+		*value = (index & 3) == 0 ? ~0ULL : 0;
+		return 0;
+	}
 	switch (index) {
 	case MSR_TSC:
 		*value = emu_sys_tsc(cpu);
@@ -126,8 +140,6 @@ int emu_sys_rdmsr(struct emu_cpu *cpu, uint32_t index, uint64_t *value)
 		*value = MTRR_VAR_COUNT | (1u << 8) | (1u << 10); /* fixed ranges, WC */
 		return 0;
 	case MSR_ARCH_CAPS:
-		if (!intel(cpu))
-			return -1;
 		*value = ARCH_CAPS_VALUE;
 		return 0;
 	case MSR_SPEC_CTRL:
@@ -143,7 +155,10 @@ int emu_sys_rdmsr(struct emu_cpu *cpu, uint32_t index, uint64_t *value)
 		*value = s->sysenter_eip;
 		return 0;
 	case MSR_MCG_CAP:
-		*value = 0; /* no banks, no MCG_CTL */
+		*value = MCE_BANKS; /* no MCG_CTL, no CMCI */
+		return 0;
+	case MSR_TSC_ADJUST:
+		*value = s->tsc_adjust;
 		return 0;
 	case MSR_MCG_STATUS:
 		*value = s->mcg_status;
@@ -251,9 +266,19 @@ int emu_sys_wrmsr(struct emu_cpu *cpu, uint32_t index, uint64_t v)
 		s->mtrr_var[k] = v;
 		return 0;
 	}
+	if (index >= MSR_MC0_CTL && index < MSR_MC_BANK_END)
+		return (index & 3) == 1 && v ? -1 : 0; /* a STATUS can only be cleared */
 	switch (index) {
-	case MSR_TSC:
-		s->tsc_offset = v - guest_clock_tsc(s->machine->clock, guest_clock_host_ns());
+	case MSR_TSC: {
+		/* IA32_TSC_ADJUST follows a write of the TSC by as much (SDM 17.17.3). */
+		uint64_t offset = v - guest_clock_tsc(s->machine->clock, guest_clock_host_ns());
+		s->tsc_adjust += offset - s->tsc_offset;
+		s->tsc_offset = offset;
+		return 0;
+	}
+	case MSR_TSC_ADJUST:
+		s->tsc_offset += v - s->tsc_adjust;
+		s->tsc_adjust = v;
 		return 0;
 	case MSR_APIC_BASE:
 		return 0; /* no LAPIC behind the hooks: ignore */
@@ -339,7 +364,7 @@ static const uint32_t saved_msrs[] = {
     MSR_TSC,	       MSR_STAR,	   MSR_LSTAR,	     MSR_CSTAR,
     MSR_SFMASK,	       MSR_KERNEL_GS_BASE, MSR_TSC_AUX,	     MSR_PAT,
     MSR_MISC_ENABLE,   MSR_SYSENTER_CS,	   MSR_SYSENTER_ESP, MSR_SYSENTER_EIP,
-    MSR_MTRR_DEF_TYPE, MSR_MCG_STATUS,
+    MSR_MTRR_DEF_TYPE, MSR_MCG_STATUS,	   MSR_TSC_ADJUST,
 };
 
 void emu_sys_save_msrs(struct emu_cpu *cpu, struct vcpu_state *st)
@@ -362,6 +387,23 @@ void emu_sys_save_msrs(struct emu_cpu *cpu, struct vcpu_state *st)
 	s->hooks = saved;
 }
 
+/* A guest that ran on KVM with paravirtual EOI has a flag in its memory that KVM sets when it
+ * delivers an interrupt whose EOI it will do itself; the guest clears the flag instead of
+ * writing the LAPIC's EOI register. This CPU does no such EOI, so a flag still set would
+ * leave that interrupt in service forever: clear it, and the guest writes the register. */
+static void drop_pending_pv_eoi(struct emu_cpu *cpu, uint64_t msr)
+{
+	if (!(msr & KVM_MSR_ENABLED))
+		return;
+	uint64_t gpa = msr & ~3ULL;
+	uint8_t flags;
+	emu_sys_phys_read(cpu, gpa, &flags, 1);
+	if (flags & KVM_PV_EOI_PENDING) {
+		flags &= (uint8_t)~KVM_PV_EOI_PENDING;
+		emu_sys_phys_write(cpu, gpa, &flags, 1);
+	}
+}
+
 void emu_sys_load_msrs(struct emu_cpu *cpu, const struct vcpu_state *st)
 {
 	struct emu_sys *s = cpu->sys;
@@ -372,10 +414,17 @@ void emu_sys_load_msrs(struct emu_cpu *cpu, const struct vcpu_state *st)
 		/* EFER and the segment bases come with the registers; others (another
 		 * accelerator's paravirtual MSRs) are not this CPU's. */
 		if (idx == MSR_EFER || idx == MSR_FS_BASE || idx == MSR_GS_BASE ||
-		    idx == MSR_APIC_BASE)
+		    idx == MSR_APIC_BASE || idx == MSR_TSC_ADJUST)
 			continue;
+		if (idx == MSR_KVM_PV_EOI_EN)
+			drop_pending_pv_eoi(cpu, st->msrs[k].value);
 		(void)emu_sys_wrmsr(cpu, idx, st->msrs[k].value);
 	}
+	/* Both as saved: the TSC's write above moved TSC_ADJUST as a guest's write would. */
+	s->tsc_adjust = 0;
+	for (uint32_t k = 0; k < st->nr_msrs && k < VCPU_MAX_MSRS; k++)
+		if (st->msrs[k].index == MSR_TSC_ADJUST)
+			s->tsc_adjust = st->msrs[k].value;
 	s->hooks = saved;
 }
 
@@ -453,10 +502,11 @@ static void system_leaves(const struct emu_machine *machine, unsigned id, uint64
 		out[2] |= (1u << 17) | (1u << 21) | (1u << 24) | (1u << 26) | (1u << 31);
 		if (cr4 & X86_CR4_OSXSAVE)
 			out[2] |= 1u << 27;
-		/* EDX: PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT PSE-36 CLFSH (+HTT) */
-		out[3] |= (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9) |
-			  (1u << 11) | (1u << 12) | (1u << 13) | (1u << 15) | (1u << 16) |
-			  (1u << 17) | (1u << 19);
+		/* EDX: DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT PSE-36 CLFSH
+		 * (+HTT) */
+		out[3] |= (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 7) |
+			  (1u << 8) | (1u << 9) | (1u << 11) | (1u << 12) | (1u << 13) |
+			  (1u << 14) | (1u << 15) | (1u << 16) | (1u << 17) | (1u << 19);
 		if (n > 1)
 			out[3] |= 1u << 28;
 		break;
@@ -473,12 +523,11 @@ static void system_leaves(const struct emu_machine *machine, unsigned id, uint64
 	case 7:
 		if (subleaf == 0) {
 			out[0] = 0;
-			/* SMEP ERMS INVPCID SMAP */
-			out[1] |= (1u << 7) | (1u << 9) | (1u << 10) | (1u << 20);
-			/* SPEC_CTRL/PRED_CMD (IBRS, IBPB), STIBP, SSBD, ARCH_CAPABILITIES */
-			out[3] |= (1u << 26) | (1u << 27) | (1u << 31);
-			if (!amd)
-				out[3] |= 1u << 29;
+			/* TSC_ADJUST SMEP ERMS INVPCID SMAP */
+			out[1] |= (1u << 1) | (1u << 7) | (1u << 9) | (1u << 10) | (1u << 20);
+			/* SPEC_CTRL/PRED_CMD (IBRS, IBPB), STIBP, SSBD, ARCH_CAPABILITIES (on
+			 * either vendor, as KVM offers it) */
+			out[3] |= (1u << 26) | (1u << 27) | (1u << 29) | (1u << 31);
 		}
 		break;
 	case 0xa: /* no performance counters */
@@ -527,9 +576,10 @@ static void system_leaves(const struct emu_machine *machine, unsigned id, uint64
 		break;
 	case 0x80000001u:
 		out[3] |= (1u << 26) | (1u << 27); /* 1 GiB pages, RDTSCP */
-		if (amd)
-			out[3] |= (1u << 3) | (1u << 6) | (1u << 9) | (1u << 11) | (1u << 12) |
-				  (1u << 13) | (1u << 16) | (1u << 17);
+		if (amd) /* leaf 1's DE PSE MSR PAE MCE APIC MTRR PGE MCA PAT PSE-36 */
+			out[3] |= (1u << 2) | (1u << 3) | (1u << 5) | (1u << 6) | (1u << 7) |
+				  (1u << 9) | (1u << 12) | (1u << 13) | (1u << 14) | (1u << 16) |
+				  (1u << 17);
 		break;
 	case 0x80000007u:
 		out[3] = 1u << 8; /* invariant TSC */

@@ -350,7 +350,9 @@ HANDLER(op_mov_cr)
 {
 	SYS_ONLY();
 	unsigned n = i->regnum;
-	if (n != 0 && n != 2 && n != 3 && n != 4 && !(n == 8 && cpu->mode == EMU_MODE_64))
+	/* CR8 outside 64-bit mode only through AltMovCr8 (decode.c: LOCK MOV CR0). */
+	if (n != 0 && n != 2 && n != 3 && n != 4 &&
+	    !(n == 8 && (cpu->mode == EMU_MODE_64 || cpu->model->lock_mov_cr0_is_cr8)))
 		return emu_raise_ud(cpu);
 	CPL0();
 	struct vcpu_state *st = &cpu->state;

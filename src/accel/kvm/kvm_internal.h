@@ -74,6 +74,8 @@ int kvm_dirty_log_fetch(struct accel_vm *vm, uint64_t gpa, uint64_t size, uint64
 void kvm_dirty_log_stop(struct accel_vm *vm);
 int kvm_vcpu_settle(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
 void kvm_vcpu_kick(struct accel_vcpu *vcpu);
+uint64_t kvm_vcpu_tsc_hz(struct accel_vcpu *vcpu);
+int kvm_vcpu_set_tsc_hz(struct accel_vcpu *vcpu, uint64_t hz);
 int kvm_setup_cpuid(struct accel_vcpu *vcpu);
 int kvm_probe_msrs(struct accel_vm *vm);
 void kvm_prune_unreadable_msrs(struct accel_vcpu *vcpu);

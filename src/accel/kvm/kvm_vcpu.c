@@ -178,6 +178,20 @@ int kvm_vcpu_settle(struct accel_vcpu *vcpu, struct vcpu_exit *exit)
 	return exit->reason == VCPU_EXIT_INTERRUPTED ? 0 : 1;
 }
 
+/* KVM keeps the guest TSC's rate in kHz (the host's, unless set with TSC scaling). */
+uint64_t kvm_vcpu_tsc_hz(struct accel_vcpu *vcpu)
+{
+	int khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+	return khz > 0 ? (uint64_t)khz * 1000 : 0;
+}
+
+int kvm_vcpu_set_tsc_hz(struct accel_vcpu *vcpu, uint64_t hz)
+{
+	if (hz / 1000 == 0 || hz / 1000 > UINT32_MAX)
+		return -EINVAL;
+	return ioctl(vcpu->fd, KVM_SET_TSC_KHZ, (unsigned long)(hz / 1000)) < 0 ? -errno : 0;
+}
+
 void kvm_vcpu_kick(struct accel_vcpu *vcpu)
 {
 	/* immediate_exit covers the window before the thread enters KVM_RUN; the signal

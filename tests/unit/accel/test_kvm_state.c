@@ -127,7 +127,7 @@ Test(kvm_state, the_tsc_is_saved_and_continues_from_a_set_value)
 	cr_assert_eq(kvm_accel_ops.vcpu_set_state(vcpu, s), 0);
 	struct vcpu_state *got = get_state();
 	uint64_t now = vcpu_state_get_msr(got, MSR_IA32_TSC, 0);
-	cr_assert_geq(now, tsc, "the TSC went back");
+	cr_assert_geq(now, tsc, "the TSC went back: %llx", (unsigned long long)now);
 	cr_assert_lt(now - tsc, 1ULL << 40, "the TSC jumped by %llu",
 		     (unsigned long long)(now - tsc));
 	free(s);

@@ -270,3 +270,18 @@ Test(emu_decode_vendor, xop_length_on_amd)
 	cr_assert_eq(AMD("\x8f\xc0"), EMU_DECODE_OK, "8F /0 is still POP");
 	cr_expect_eq(insn.fn, op_pop_rm);
 }
+
+/* AMD's AltMovCr8 (CPUID 0x80000001 ECX bit 4): LOCK MOV CR0 reaches CR8, so that code
+ * outside 64-bit mode can set the task priority; Intel has no such alias (#UD). Other control
+ * registers and LOCK on other register moves stay invalid. */
+Test(emu_decode_vendor, lock_mov_cr0_is_mov_cr8_on_amd_only)
+{
+	cr_assert_eq(AMD("\xf0\x0f\x22\xc0"), EMU_DECODE_OK, "LOCK MOV CR0, EAX on AMD");
+	cr_assert_eq(insn.regnum, 8, "it names CR8");
+	cr_assert_eq(AMD("\xf0\x0f\x20\xc3"), EMU_DECODE_OK, "LOCK MOV EBX, CR0 on AMD");
+	cr_assert_eq(insn.regnum, 8);
+	cr_assert_eq(INTEL("\xf0\x0f\x22\xc0"), EMU_DECODE_UD, "Intel has no alias");
+	cr_assert_eq(AMD("\xf0\x0f\x22\xd8"), EMU_DECODE_UD, "LOCK MOV CR3 is no alias");
+	cr_assert_eq(AMD("\x0f\x22\xc0"), EMU_DECODE_OK);
+	cr_assert_eq(insn.regnum, 0, "without LOCK it is CR0");
+}
