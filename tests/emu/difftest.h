@@ -72,6 +72,7 @@ struct dt_host {
 	bool fdp_excptn_only, fcs_fds_deprecated, xsaveerptr; /* CPUID bits */
 	bool x87_ptrs_saved_without_es;			      /* probed with FXSAVE64 */
 	uint32_t mxcsr_mask;				      /* as FXSAVE stores it */
+	bool cmps_reads_rdi_first; /* probed: the operand whose fault wins when both fault */
 };
 
 void dt_host_describe(struct dt_host *h);

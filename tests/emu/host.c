@@ -4,6 +4,8 @@
 #include "difftest.h"
 
 #include <cpuid.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +32,37 @@ static bool probe_fxsave(uint32_t *mxcsr_mask)
 	memcpy(&fdp, image + 16, 8);
 	memcpy(mxcsr_mask, image + 28, 4);
 	return fip != 0 || fdp != 0;
+}
+
+static sigjmp_buf probe_jump;
+static void *probe_fault;
+
+static void probe_segv(int sig, siginfo_t *info, void *context)
+{
+	(void)sig;
+	(void)context;
+	probe_fault = info->si_addr;
+	siglongjmp(probe_jump, 1);
+}
+
+/* CMPS with both operands unmapped: which one the CPU reads first, which decides the fault.
+ * It differs within a vendor (AMD's family 19h reads ES:rDI first, as Intel does; family 1Ah
+ * DS:rSI). The addresses are in the first page, which Linux never maps. */
+static bool probe_cmps_reads_rdi_first(void)
+{
+	struct sigaction sa = {.sa_sigaction = probe_segv, .sa_flags = SA_SIGINFO}, old;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old);
+	probe_fault = NULL;
+	if (!sigsetjmp(probe_jump, 1))
+		__asm__ volatile("mov $0x100, %%rsi\n\t"
+				 "mov $0x200, %%rdi\n\t"
+				 "cmpsb"
+				 :
+				 :
+				 : "rsi", "rdi", "cc", "memory");
+	sigaction(SIGSEGV, &old, NULL);
+	return probe_fault == (void *)0x200;
 }
 
 void dt_host_describe(struct dt_host *h)
@@ -66,11 +99,12 @@ void dt_host_describe(struct dt_host *h)
 		h->xsaveerptr = r[1] & (1u << 2);
 	}
 	h->x87_ptrs_saved_without_es = probe_fxsave(&h->mxcsr_mask);
+	h->cmps_reads_rdi_first = probe_cmps_reads_rdi_first();
 }
 
 /* The model must take the host's x87 pointer rules, as CPUID describes them (Intel) and as the
  * host's FXSAVE behaves (AMD advertises XSaveErPtr on hosts that do not honour it: see the
- * note printed by dt_host_print). */
+ * note printed by dt_host_print), and the host's CMPS operand order. */
 static bool model_fits(const struct emu_cpu_model *m, const struct dt_host *h)
 {
 	if (m->x87_ptrs_saved_only_with_es == h->x87_ptrs_saved_without_es)
@@ -78,27 +112,30 @@ static bool model_fits(const struct emu_cpu_model *m, const struct dt_host *h)
 	if (m->vendor == EMU_VENDOR_INTEL && (m->x87_fdp_only_on_exception != h->fdp_excptn_only ||
 					      m->x87_fcs_fds_zero != h->fcs_fds_deprecated))
 		return false;
-	return true;
+	return m->cmps_reads_rdi_first == h->cmps_reads_rdi_first;
 }
 
 /* CPUs of one vendor differ in their x87 pointer rules (which CPUID bits 7.0:EBX[6] and [13]
- * and 0x80000008:EBX[2] describe): where no named model has this host's, the difftest runs a
- * variant of the vendor's first model with the host's rules. Its CPUID advertises them too, so
- * the emulator still behaves as the CPU it claims to be, and the comparison stays exact. */
-static const struct emu_cpu_model *host_x87_variant(const struct emu_cpu_model *base,
-						    const struct dt_host *h)
+ * and 0x80000008:EBX[2] describe) and in the order CMPS reads its operands: where no named
+ * model has this host's, the difftest runs a variant of the vendor's first model with the
+ * host's. Its CPUID advertises the x87 rules too, so the emulator still behaves as the CPU it
+ * claims to be, and the comparison stays exact. */
+static const struct emu_cpu_model *host_variant(const struct emu_cpu_model *base,
+						const struct dt_host *h)
 {
 	static struct emu_cpu_model variant;
 	static char name[64];
 	variant = *base;
-	snprintf(name, sizeof(name), "%s+host-x87", base->name);
+	snprintf(name, sizeof(name), "%s+host", base->name);
 	variant.name = name;
 	variant.x87_ptrs_saved_only_with_es = !h->x87_ptrs_saved_without_es;
 	if (base->vendor == EMU_VENDOR_INTEL) {
 		variant.x87_fdp_only_on_exception = h->fdp_excptn_only;
 		variant.x87_fcs_fds_zero = h->fcs_fds_deprecated;
 	}
-	printf("no named %s model has this host's x87 pointer rules: running %s, %s with them\n",
+	variant.cmps_reads_rdi_first = h->cmps_reads_rdi_first;
+	printf("no named %s model has this host's x87 pointer rules and CMPS order: running %s, "
+	       "%s with them\n",
 	       emu_vendor_id(base->vendor), name, base->name);
 	return &variant;
 }
@@ -124,7 +161,7 @@ const struct emu_cpu_model *dt_host_model(const struct dt_host *h, const char **
 		*why = "the emulator has no model of this vendor";
 		return NULL;
 	}
-	return host_x87_variant(base, h);
+	return host_variant(base, h);
 }
 
 void dt_host_print(const struct dt_host *h)
@@ -135,6 +172,7 @@ void dt_host_print(const struct dt_host *h)
 	       "CPUID FDP_EXCPTN_ONLY %d, FCS/FDS deprecated %d, XSaveErPtr %d; MXCSR_MASK %#x\n",
 	       h->x87_ptrs_saved_without_es ? "yes" : "no", h->fdp_excptn_only,
 	       h->fcs_fds_deprecated, h->xsaveerptr, h->mxcsr_mask);
+	printf("host CMPS: reads %s first\n", h->cmps_reads_rdi_first ? "ES:rDI" : "DS:rSI");
 	if (h->xsaveerptr && !h->x87_ptrs_saved_without_es)
 		printf(
 		    "host note: XSaveErPtr is advertised but FXSAVE does not honour it; the probed "
