@@ -113,10 +113,11 @@ Test(console, typed_keys_reach_the_guest_in_raw_mode)
 	start(&s);
 	cr_assert(read_until(&s, "echo ready"), "no prompt; output:\n%s", s.output);
 	cr_assert(terminal_is_raw(s.master), "the terminal is not in raw mode while the VM runs");
-	/* No newline: in raw mode each key goes to the guest at once, and only the guest echoes. */
-	type(&s, "gureum");
-	cr_assert(read_until(&s, "gureum"), "typed keys did not come back; output:\n%s", s.output);
-	cr_assert_null(strstr(strstr(s.output, "gureum") + 6, "gureum"), "echoed twice:\n%s",
+	/* No newline: in raw mode each key goes to the guest at once, and only the guest echoes.
+	 * (A word no log line holds: on a PVM host gureum says why it chose its accelerator.) */
+	type(&s, "zebra7");
+	cr_assert(read_until(&s, "zebra7"), "typed keys did not come back; output:\n%s", s.output);
+	cr_assert_null(strstr(strstr(s.output, "zebra7") + 6, "zebra7"), "echoed twice:\n%s",
 		       s.output);
 	type(&s, "q");
 	cr_assert_eq(finish(&s), 33, "output:\n%s", s.output);
