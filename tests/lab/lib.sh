@@ -316,8 +316,10 @@ vm_exit_status() {
 	cat "$1/status" 2>/dev/null || echo timeout
 }
 
-# console_ticks DIR: the numbers of the "TICK N" lines on that VM's console.
-console_ticks() { tr -d '\r' <"$1/console" | sed -n 's/^TICK \([0-9]*\)$/\1/p'; }
+# console_ticks DIR: the numbers of the "TICK N" lines on that VM's console
+# (Anywhere in a line: a tick printed right after the prompt or a typed command's echo shares
+# its line.)
+console_ticks() { tr -d '\r' <"$1/console" | grep -a -o 'TICK [0-9][0-9]*' | sed 's/^TICK //'; }
 
 # guest_sha COMMAND: the sha256 the guest shell command prints.
 guest_sha() { vm_run 120 "$1" | grep -o '^[0-9a-f]\{64\}'; }
