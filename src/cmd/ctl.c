@@ -51,6 +51,7 @@ static void usage(FILE *out)
 	    "                  progress each second; this VMM then exits\n"
 	    "  migrate-status  how the migration under way goes (or how the last one ended)\n"
 	    "  migrate-cancel  stop the migration under way; the VM stays here\n"
+	    "  migrate-reconnect  drop a post-copy's connection and make it again\n"
 	    "  snapshot DIR [--stay-paused] [--disk-snapshot]\n"
 	    "                  pause, write the VM to DIR (gureum run --restore DIR starts it\n"
 	    "                  again), then resume it unless --stay-paused; --disk-snapshot:\n"
@@ -160,7 +161,8 @@ static char *build_request(int argc, char **argv)
 	else if ((strcmp(command, "balloon-info") == 0 || strcmp(command, "status") == 0 ||
 		  strcmp(command, "quit") == 0 || strcmp(command, "pause") == 0 ||
 		  strcmp(command, "resume") == 0 || strcmp(command, "migrate-status") == 0 ||
-		  strcmp(command, "migrate-cancel") == 0) &&
+		  strcmp(command, "migrate-cancel") == 0 ||
+		  strcmp(command, "migrate-reconnect") == 0) &&
 		 argc == 1)
 		request = json_pack("{s:s}", "command", command);
 	if (!request && strcmp(command, "balloon") == 0)
@@ -320,6 +322,8 @@ static void print_migrate_status(const json_t *reply)
 	if (json_is_true(json_object_get(reply, "postcopy")))
 		print_bytes("post-copy, the destination runs the VM; still to send:",
 			    json_integer_value(json_object_get(reply, "postcopy_left_bytes")));
+	if (json_is_true(json_object_get(reply, "postcopy_reconnecting")))
+		printf("the post-copy link broke: connecting again\n");
 }
 
 /* An integer field of a reply (0 when absent). */
@@ -340,6 +344,9 @@ static void print_migrate(const json_t *reply)
 		printf("; %lld pages came after the switch in %lld ms, %lld of them on demand",
 		       field(reply, "postcopy_pages"), field(reply, "postcopy_ms"),
 		       field(reply, "postcopy_requested"));
+	if (field(reply, "postcopy_recoveries"))
+		printf("; its link broke and was made again %lld times",
+		       field(reply, "postcopy_recoveries"));
 	printf("); this VMM stops\n");
 }
 
@@ -379,6 +386,8 @@ static int print_reply(const char *command, const char *line, bool raw)
 		print_migrate_status(reply);
 	else if (strcmp(command, "migrate-cancel") == 0)
 		printf("the migration is cancelled; the VM stays here\n");
+	else if (strcmp(command, "migrate-reconnect") == 0)
+		printf("the post-copy connection is dropped; it is being made again\n");
 	else if (strcmp(command, "migrate") == 0)
 		print_migrate(reply);
 	json_decref(reply);

@@ -35,7 +35,8 @@ static int run_incoming(const struct vm_config *local)
 		struct vm_origin origin = migration_origin(&fd, local->incoming);
 		status = session_run(&config, &origin);
 	}
-	close(fd);
+	if (fd >= 0) /* -1: a post-copy took the link over */
+		close(fd);
 	config_free(&config);
 	return status;
 }

@@ -185,13 +185,15 @@ static char *do_migrate(const struct api_ops *ops, const json_t *request)
 	char err[ERR_LEN] = "";
 	if (ops->migrate(ops->opaque, &migrate, err, sizeof(err)) < 0)
 		return api_error_reply(err);
-	return dump_reply(json_pack(
-	    "{s:b,s:I,s:I,s:i,s:b,s:I,s:i,s:b,s:I,s:I,s:I}", "ok", 1, "ms", (json_int_t)migrate.ms,
-	    "downtime_ms", (json_int_t)migrate.downtime_ms, "rounds", (int)migrate.rounds,
-	    "precopy", migrate.precopy, "memory_bytes", (json_int_t)migrate.memory_bytes,
-	    "throttle_pct", (int)migrate.throttle_pct, "postcopy", migrate.postcopy, "postcopy_ms",
-	    (json_int_t)migrate.postcopy_ms, "postcopy_pages", (json_int_t)migrate.postcopy_pages,
-	    "postcopy_requested", (json_int_t)migrate.postcopy_requested));
+	return dump_reply(
+	    json_pack("{s:b,s:I,s:I,s:i,s:b,s:I,s:i,s:b,s:I,s:I,s:I,s:i}", "ok", 1, "ms",
+		      (json_int_t)migrate.ms, "downtime_ms", (json_int_t)migrate.downtime_ms,
+		      "rounds", (int)migrate.rounds, "precopy", migrate.precopy, "memory_bytes",
+		      (json_int_t)migrate.memory_bytes, "throttle_pct", (int)migrate.throttle_pct,
+		      "postcopy", migrate.postcopy, "postcopy_ms", (json_int_t)migrate.postcopy_ms,
+		      "postcopy_pages", (json_int_t)migrate.postcopy_pages, "postcopy_requested",
+		      (json_int_t)migrate.postcopy_requested, "postcopy_recoveries",
+		      (int)migrate.postcopy_recoveries));
 }
 
 static char *do_migrate_status(const struct api_ops *ops)
@@ -201,18 +203,19 @@ static char *do_migrate_status(const struct api_ops *ops)
 	if (ops->migrate_status(ops->opaque, &st, err, sizeof(err)) < 0)
 		return api_error_reply(err);
 	return dump_reply(json_pack(
-	    "{s:b,s:s,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:b,s:i,s:b,s:I,s:s}", "ok", 1, "state", st.state,
-	    "uri", st.uri, "elapsed_ms", (json_int_t)st.elapsed_ms, "transferred_bytes",
+	    "{s:b,s:s,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:b,s:i,s:b,s:I,s:b,s:s}", "ok", 1, "state",
+	    st.state, "uri", st.uri, "elapsed_ms", (json_int_t)st.elapsed_ms, "transferred_bytes",
 	    (json_int_t)st.transferred_bytes, "rounds", (int)st.rounds, "dirty_bytes",
 	    (json_int_t)st.dirty_bytes, "dirty_bytes_per_s", (json_int_t)st.dirty_bytes_per_s,
 	    "expected_downtime_ms", (json_int_t)st.expected_downtime_ms, "paused", st.paused,
 	    "throttle_pct", (int)st.throttle_pct, "postcopy", st.postcopy, "postcopy_left_bytes",
-	    (json_int_t)st.postcopy_left_bytes, "error", st.error));
+	    (json_int_t)st.postcopy_left_bytes, "postcopy_reconnecting", st.postcopy_reconnecting,
+	    "error", st.error));
 }
 
 #define COMMAND_LIST                                                                               \
 	"balloon, balloon-info, status, pause, resume, snapshot, migrate, migrate-status, "        \
-	"migrate-cancel, quit"
+	"migrate-cancel, migrate-reconnect, quit"
 
 static char *dispatch(const struct api_ops *ops, const json_t *request)
 {
@@ -240,6 +243,8 @@ static char *dispatch(const struct api_ops *ops, const json_t *request)
 		return do_migrate_status(ops);
 	if (strcmp(command, "migrate-cancel") == 0)
 		return do_action(ops, ops->migrate_cancel);
+	if (strcmp(command, "migrate-reconnect") == 0)
+		return do_action(ops, ops->migrate_reconnect);
 	return error_replyf("unknown command \"%.64s\" (commands: " COMMAND_LIST ")", command);
 }
 

@@ -17,7 +17,7 @@
  *                               -> {"ok":true,"ms":..,"downtime_ms":..,"rounds":..,
  *                                   "precopy":true,"memory_bytes":..,"throttle_pct":..,
  *                                   "postcopy":false,"postcopy_ms":..,"postcopy_pages":..,
- *                                   "postcopy_requested":..}: the VM
+ *                                   "postcopy_requested":..,"postcopy_recoveries":..}: the VM
  * moved to the gureum run --incoming there, and this one stops. It runs on a thread of its own
  * (api_request_runs_long), so the requests below are answered meanwhile
  *   {"command":"migrate-status"} -> {"ok":true,"state":"none"|"active"|"failed"|"cancelled",
@@ -25,9 +25,12 @@
  *                                   "rounds":..,"dirty_bytes":..,"dirty_bytes_per_s":..,
  *                                   "expected_downtime_ms":..,"paused":..,
  *                                   "throttle_pct":..,"postcopy":..,
- *                                   "postcopy_left_bytes":..,"error":..}
+ *                                   "postcopy_left_bytes":..,"postcopy_reconnecting":..,
+ *                                   "error":..}
  *   {"command":"migrate-cancel"} -> {"ok":true}: the migration fails, the VM stays here
  *                                   (refused once a post-copy handed the VM over)
+ *   {"command":"migrate-reconnect"} -> {"ok":true}: a post-copy's connection is dropped and
+ *                                   made again, as when its link breaks (refused otherwise)
  *   {"command":"quit"}          -> {"ok":true}, then the VM stops
  * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
  * dispatches (no sockets, no VM), so it is tested on its own; api_server.c does the I/O. */
@@ -83,6 +86,7 @@ struct api_migrate {
 	bool postcopy;				/* in: allowed; out: it happened */
 	unsigned postcopy_after_rounds;		/* pre-copy rounds before the switch */
 	uint64_t postcopy_ms, postcopy_pages, postcopy_requested; /* out */
+	unsigned postcopy_recoveries;				  /* out */
 };
 
 struct api_migration_status {
@@ -96,6 +100,7 @@ struct api_migration_status {
 	bool paused;	       /* in the final, paused copy */
 	bool postcopy;	       /* the destination runs the VM, pages still go */
 	uint64_t postcopy_left_bytes;
+	bool postcopy_reconnecting; /* its link broke: connecting again */
 };
 
 /* What the VM behind the socket can do. Each returns 0, or -1 with one sentence in `err` (what
@@ -113,6 +118,7 @@ struct api_ops {
 	int (*migrate_status)(void *opaque, struct api_migration_status *status, char *err,
 			      size_t err_len);
 	int (*migrate_cancel)(void *opaque, char *err, size_t err_len);
+	int (*migrate_reconnect)(void *opaque, char *err, size_t err_len);
 	void *opaque;
 };
 

@@ -146,6 +146,11 @@ int migration_accept(const char *uri, char *err, size_t err_len)
 	return fd;
 }
 
+int migration_listen(const char *uri, char *err, size_t err_len)
+{
+	return open_endpoint(uri, true, err, err_len);
+}
+
 /* ---- the handshake ---- */
 
 void migration_refuse(int fd, const char *why)
@@ -464,11 +469,7 @@ static int hand_over_postcopy(struct vm *vm, struct state_out *out, struct page_
 			      char *err, size_t err_len)
 {
 	int rc = send_ring_pages(vm, out, pending, compress, err, err_len);
-	for (unsigned i = 0; rc == 0 && i < vm->mem.nr_regions; i++) {
-		const struct guest_region *r = &vm->mem.regions[i];
-		rc = state_stream_write_pending(out, r->gpa, r->size, pending->bits[i], err,
-						err_len);
-	}
+	rc = rc ?: page_set_write_pending(pending, &vm->mem, out, err, err_len);
 	rc = rc ?: send_tail(vm, out, err, err_len);
 	rc = rc ?: hand_over(out, err, err_len);
 	if (rc == 0) {
@@ -489,7 +490,9 @@ static int finish_postcopy(struct vm *vm, struct state_out *out,
 		atomic_store(ps.left, page_set_count(pending, &vm->mem) * 4096);
 		atomic_store(&options->progress->postcopy, true);
 	}
-	int rc = postcopy_send(vm, out, pending, options->compress, &ps, err, err_len);
+	int rc =
+	    postcopy_send(vm, out, pending, options->compress, options->relink, &ps, err, err_len);
+	stats->postcopy_recoveries = ps.recoveries;
 	stats->postcopy_ms = ps.ms;
 	stats->postcopy_pages = ps.pages;
 	stats->postcopy_requested = ps.requested;
@@ -668,26 +671,11 @@ static int receive_memory(struct vm *vm, const struct state_section *section, ch
 static int note_pending(struct vm *vm, const struct state_section *section,
 			struct page_set *pending, char *err, size_t err_len)
 {
-	uint64_t gpa, size;
-	state_stream_memory_range(section, &gpa, &size);
-	for (unsigned r = 0; r < vm->mem.nr_regions; r++) {
-		const struct guest_region *reg = &vm->mem.regions[r];
-		if (gpa < reg->gpa || gpa - reg->gpa > reg->size ||
-		    size > reg->size - (gpa - reg->gpa))
-			continue;
-		if (!pending->bits[0] && page_set_alloc(pending, &vm->mem) < 0) {
-			snprintf(err, err_len, "out of memory");
-			return -1;
-		}
-		uint64_t first = (gpa - reg->gpa) / 4096;
-		for (uint32_t i = 0; i < size / 4096; i++)
-			if (state_stream_pending_page(section, i))
-				page_set_add(pending, r, first + i);
-		return 0;
+	if (!pending->bits[0] && page_set_alloc(pending, &vm->mem) < 0) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
 	}
-	snprintf(err, err_len, "pending guest memory at 0x%llx is outside this VM's RAM",
-		 (unsigned long long)gpa);
-	return -1;
+	return page_set_add_pending(pending, &vm->mem, section, err, err_len);
 }
 
 /* The records into the VM. For a post-copy its devices load quiet: guest RAM is not ready for
@@ -780,11 +768,14 @@ static int load_from_stream(struct vm *vm, void *opaque, char *err, size_t err_l
 			 "migration: the source did not hand the VM over; it keeps running there");
 		return -1;
 	}
-	if (postcopy && postcopy_destination_start(postcopy, fd, err, err_len) < 0) {
+	if (postcopy &&
+	    postcopy_destination_start(postcopy, fd, vm->origin->source, err, err_len) < 0) {
 		/* The source gave the VM up already and the RAM is there only in part. */
 		log_error("%s; the VM cannot go on", err);
 		_exit(VM_EXIT_ERROR);
 	}
+	if (postcopy)
+		*(int *)opaque = -1; /* the post-copy's link now (it may make a new one) */
 	if (postcopy)
 		vm_resume_devices(vm);
 	vm->postcopy = postcopy;

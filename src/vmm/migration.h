@@ -11,6 +11,7 @@
 
 #include "lib/state_stream.h"
 #include "vmm/config.h"
+#include "vmm/postcopy.h"
 #include "vmm/vm.h"
 
 #include <stdbool.h>
@@ -21,18 +22,22 @@
 int migration_connect(const char *uri, char *err, size_t err_len);
 /* Destination: listens on `uri`, takes one connection, stops listening. fd or -1 with err. */
 int migration_accept(const char *uri, char *err, size_t err_len);
+/* Destination: a socket listening on `uri` (a post-copy waiting for its source to come
+ * back). fd or -1 with err. */
+int migration_listen(const char *uri, char *err, size_t err_len);
 
 struct migration_stats {
-	bool precopy;		     /* RAM went over while the VM ran (else: all of it paused) */
-	unsigned rounds;	     /* pre-copy rounds after the first full copy */
-	uint64_t memory_bytes;	     /* guest RAM scanned or sent, page bytes before compression */
-	uint64_t ms;		     /* from the first byte to the destination's "ready" */
-	uint64_t downtime_ms;	     /* from the final pause to the destination's "ready" */
-	unsigned throttle_pct;	     /* the most auto-converge throttled the vCPUs */
-	bool postcopy;		     /* the destination ran the VM before all RAM was there */
-	uint64_t postcopy_ms;	     /* from the handover to the destination's last page */
-	uint64_t postcopy_pages;     /* pages sent after the handover */
-	uint64_t postcopy_requested; /* of which the destination asked for */
+	bool precopy;		      /* RAM went over while the VM ran (else: all of it paused) */
+	unsigned rounds;	      /* pre-copy rounds after the first full copy */
+	uint64_t memory_bytes;	      /* guest RAM scanned or sent, page bytes before compression */
+	uint64_t ms;		      /* from the first byte to the destination's "ready" */
+	uint64_t downtime_ms;	      /* from the final pause to the destination's "ready" */
+	unsigned throttle_pct;	      /* the most auto-converge throttled the vCPUs */
+	bool postcopy;		      /* the destination ran the VM before all RAM was there */
+	uint64_t postcopy_ms;	      /* from the handover to the destination's last page */
+	uint64_t postcopy_pages;      /* pages sent after the handover */
+	uint64_t postcopy_requested;  /* of which the destination asked for */
+	unsigned postcopy_recoveries; /* broken post-copy links made again */
 };
 
 /* How a migration is going, for `migrate-status` from another thread while it runs. */
@@ -45,6 +50,7 @@ struct migration_progress {
 	_Atomic unsigned throttle_pct;	       /* auto-converge: the vCPUs' share asleep */
 	_Atomic bool postcopy;		       /* the destination runs the VM: no way back */
 	_Atomic uint64_t postcopy_left_bytes;  /* pages still to send after the switch */
+	_Atomic bool postcopy_reconnecting;    /* its link broke: connecting again */
 };
 
 struct migration_options {
@@ -60,6 +66,8 @@ struct migration_options {
 	 * fetches the rest of its RAM. */
 	bool postcopy;
 	unsigned postcopy_after_rounds;
+	/* Optional: how a post-copy whose link breaks connects again (postcopy.h). */
+	const struct postcopy_relink *relink;
 };
 
 /* Source: sends `vm` to `out` (a connection; its limit is --max-bandwidth) and hands it over. A

@@ -1,8 +1,11 @@
 /* A set of guest RAM pages (page_set.h). */
 #include "vmm/page_set.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define PAGE_BYTES 4096u
 
 int page_set_alloc(struct page_set *set, const struct guest_memory *mem)
 {
@@ -46,4 +49,35 @@ uint64_t page_set_count(const struct page_set *set, const struct guest_memory *m
 		for (uint64_t w = 0; w < guest_region_bitmap_words(&mem->regions[i]); w++)
 			n += (uint64_t)__builtin_popcountll(set->bits[i][w]);
 	return n;
+}
+
+int page_set_add_pending(struct page_set *set, const struct guest_memory *mem,
+			 const struct state_section *section, char *err, size_t err_len)
+{
+	uint64_t gpa, size;
+	state_stream_memory_range(section, &gpa, &size);
+	for (unsigned r = 0; r < mem->nr_regions; r++) {
+		const struct guest_region *reg = &mem->regions[r];
+		if (gpa < reg->gpa || gpa - reg->gpa > reg->size ||
+		    size > reg->size - (gpa - reg->gpa))
+			continue;
+		uint64_t first = (gpa - reg->gpa) / PAGE_BYTES;
+		for (uint32_t i = 0; i < size / PAGE_BYTES; i++)
+			if (state_stream_pending_page(section, i))
+				page_set_add(set, r, first + i);
+		return 0;
+	}
+	snprintf(err, err_len, "pending guest memory at 0x%llx is outside this VM's RAM",
+		 (unsigned long long)gpa);
+	return -1;
+}
+
+int page_set_write_pending(const struct page_set *set, const struct guest_memory *mem,
+			   struct state_out *out, char *err, size_t err_len)
+{
+	int rc = 0;
+	for (unsigned r = 0; rc == 0 && r < mem->nr_regions; r++)
+		rc = state_stream_write_pending(out, mem->regions[r].gpa, mem->regions[r].size,
+						set->bits[r], err, err_len);
+	return rc;
 }

@@ -5,6 +5,7 @@
 #ifndef GUREUM_VMM_PAGE_SET_H
 #define GUREUM_VMM_PAGE_SET_H
 
+#include "lib/state_stream.h"
 #include "machine/guest_memory.h"
 
 #include <stdbool.h>
@@ -20,6 +21,14 @@ void page_set_free(struct page_set *set);
 void page_set_fill(struct page_set *set, const struct guest_memory *mem);
 void page_set_clear(struct page_set *set, const struct guest_memory *mem);
 uint64_t page_set_count(const struct page_set *set, const struct guest_memory *mem);
+
+/* A post-copy's PENDING section (lib/state_stream.h) into the set: its pages added. 0, or -1
+ * with err when its range is not within one of mem's regions. */
+int page_set_add_pending(struct page_set *set, const struct guest_memory *mem,
+			 const struct state_section *section, char *err, size_t err_len);
+/* The set as PENDING sections, one per region. 0, or -1 with err. */
+int page_set_write_pending(const struct page_set *set, const struct guest_memory *mem,
+			   struct state_out *out, char *err, size_t err_len);
 
 static inline bool page_set_has(const struct page_set *set, unsigned region, uint64_t page)
 {

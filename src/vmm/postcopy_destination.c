@@ -4,10 +4,13 @@
 #include "vmm/postcopy.h"
 
 #include "lib/log.h"
+#include "lib/monotonic.h"
 #include "lib/socket_line.h"
 #include "lib/userfault.h"
+#include "vmm/migration.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +19,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define PAGE_SIZE     4096u
-#define FAULT_POLL_MS 100 /* how often the fault thread looks whether it should stop */
+#define PAGE_SIZE	 4096u
+#define FAULT_POLL_MS	 100 /* how often the fault thread looks whether it should stop */
+#define ACCEPT_POLL_MS	 500 /* how often a broken link's listener looks whether to stop */
+#define RESUME_TIMEOUT_S 10  /* for a reconnected source's "resume" */
 
 struct postcopy_destination {
 	struct vm *vm;
@@ -25,8 +30,9 @@ struct postcopy_destination {
 	struct page_set pending;   /* not arrived yet (the receiver's view) */
 	struct page_set requested; /* asked for already (the fault thread's) */
 	uint64_t left;		   /* pending pages not placed yet */
-	int fd;
-	pthread_mutex_t send_lock; /* both threads write lines to fd */
+	int fd;			   /* the link to the source; -1 while it is broken */
+	char uri[256];		   /* where the source connects again after a broken link */
+	pthread_mutex_t send_lock; /* both threads write lines to fd; fd changes under it */
 	pthread_mutex_t lock;	   /* pending and requested: both threads look at them */
 	pthread_t receiver, faults;
 	bool started;
@@ -156,7 +162,10 @@ static int answer_fault(struct postcopy_destination *p, unsigned r, uint64_t pag
 	char line[64];
 	snprintf(line, sizeof(line), "page %llx\n",
 		 (unsigned long long)(reg->gpa + page * PAGE_SIZE));
-	return send_line(p, line);
+	/* A request that does not get through (a broken link) is asked again when the source is
+	 * back (ask_again). */
+	send_line(p, line);
+	return 0;
 }
 
 static void *ask_for_faults(void *opaque)
@@ -170,8 +179,10 @@ static void *ask_for_faults(void *opaque)
 			log_error("post-copy: reading guest RAM faults failed: %s", strerror(-rc));
 			break;
 		}
-		if (rc == 1 && locate(p, addr, &r, &page) && answer_fault(p, r, page) < 0)
-			break; /* the link broke: the receiver sees it too */
+		if (rc == 1 && locate(p, addr, &r, &page) && answer_fault(p, r, page) < 0) {
+			log_error("post-copy: placing a zero page failed");
+			break;
+		}
 	}
 	return NULL;
 }
@@ -212,6 +223,93 @@ static _Noreturn void lost(struct postcopy_destination *p, const char *why)
 	_exit(VM_EXIT_ERROR);
 }
 
+/* ---- a broken link ---- */
+
+/* The requests still open (asked for, not arrived), asked again on a new link. */
+static void ask_again(struct postcopy_destination *p)
+{
+	const struct guest_memory *mem = &p->vm->mem;
+	for (unsigned r = 0; r < mem->nr_regions; r++)
+		for (uint64_t w = 0; w < guest_region_bitmap_words(&mem->regions[r]); w++) {
+			pthread_mutex_lock(&p->lock);
+			uint64_t open = p->requested.bits[r][w] & p->pending.bits[r][w];
+			pthread_mutex_unlock(&p->lock);
+			for (; open; open &= open - 1) {
+				uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(open);
+				char line[64];
+				snprintf(
+				    line, sizeof(line), "page %llx\n",
+				    (unsigned long long)(mem->regions[r].gpa + page * PAGE_SIZE));
+				send_line(p, line);
+			}
+		}
+}
+
+/* A reconnected source: its "resume", then the pages still missing as PENDING sections up to
+ * an end section; the new connection becomes the link. 0, or -1 (not a source that resumes). */
+static int take_resume(struct postcopy_destination *p, int fd)
+{
+	char line[64], why[256];
+	struct timeval tv = {.tv_sec = RESUME_TIMEOUT_S}, none = {0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (socket_read_line(fd, line, sizeof(line)) != 0 || strcmp(line, "resume") != 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+	struct state_out out;
+	state_out_init(&out, fd, 0);
+	pthread_mutex_lock(&p->lock);
+	int rc = page_set_write_pending(&p->pending, &p->vm->mem, &out, why, sizeof(why));
+	pthread_mutex_unlock(&p->lock);
+	if (rc < 0 || state_stream_write_end(&out, why, sizeof(why)) < 0)
+		return -1;
+	pthread_mutex_lock(&p->send_lock);
+	p->fd = fd;
+	pthread_mutex_unlock(&p->send_lock);
+	ask_again(p);
+	return 0;
+}
+
+/* The link to the source broke with pages missing: the --incoming URI listens again for up to
+ * POSTCOPY_RECOVERY_WINDOW_S, while whatever touches a missing page waits. True once a source
+ * resumed on a new link. */
+static bool wait_for_the_source(struct postcopy_destination *p, const char *why)
+{
+	log_warn("post-copy: the link to the source broke (%s) with %llu MiB of guest RAM still "
+		 "there; waiting up to %d s for it to connect again to %s",
+		 why, (unsigned long long)(p->left * PAGE_SIZE >> 20), POSTCOPY_RECOVERY_WINDOW_S,
+		 p->uri);
+	pthread_mutex_lock(&p->send_lock);
+	close(p->fd);
+	p->fd = -1;
+	pthread_mutex_unlock(&p->send_lock);
+	char err[256];
+	int listener = migration_listen(p->uri, err, sizeof(err));
+	if (listener < 0) {
+		log_error("post-copy: %s", err);
+		return false;
+	}
+	uint64_t give_up = monotonic_ms() + POSTCOPY_RECOVERY_WINDOW_S * 1000ULL;
+	bool back = false;
+	while (!back && !atomic_load(&p->stopping) && monotonic_ms() < give_up) {
+		struct pollfd pfd = {.fd = listener, .events = POLLIN};
+		if (poll(&pfd, 1, ACCEPT_POLL_MS) <= 0)
+			continue;
+		int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		back = take_resume(p, fd) == 0;
+		if (!back)
+			close(fd);
+	}
+	close(listener);
+	if (strncmp(p->uri, "unix:", 5) == 0)
+		unlink(p->uri + 5);
+	if (back)
+		log_info("post-copy: the source is back; %llu MiB of guest RAM to come",
+			 (unsigned long long)(p->left * PAGE_SIZE >> 20));
+	return back;
+}
+
 static void *receive_pages(void *opaque)
 {
 	struct postcopy_destination *p = opaque;
@@ -222,7 +320,11 @@ static void *receive_pages(void *opaque)
 		if (state_stream_read_section(p->fd, &section, &storage, why, sizeof(why)) < 0) {
 			if (atomic_load(&p->stopping))
 				return NULL;
-			lost(p, why);
+			if (wait_for_the_source(p, why))
+				continue;
+			if (atomic_load(&p->stopping))
+				return NULL;
+			lost(p, "it did not come back");
 		}
 		int rc = 0;
 		if (section.kind == STREAM_MEMORY || section.kind == STREAM_PAGES) {
@@ -255,9 +357,11 @@ static void *receive_pages(void *opaque)
 	return NULL;
 }
 
-int postcopy_destination_start(struct postcopy_destination *p, int fd, char *err, size_t err_len)
+int postcopy_destination_start(struct postcopy_destination *p, int fd, const char *uri, char *err,
+			       size_t err_len)
 {
 	p->fd = fd;
+	snprintf(p->uri, sizeof(p->uri), "%s", uri);
 	/* The handshake's receive timeout must not cut a long post-copy short. */
 	struct timeval none = {0};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
@@ -282,10 +386,15 @@ void postcopy_destination_finish(struct postcopy_destination *p)
 	if (p->started) {
 		if (!atomic_load(&p->finished)) {
 			atomic_store(&p->stopping, true);
-			shutdown(p->fd, SHUT_RDWR); /* the receiver's read ends */
+			pthread_mutex_lock(&p->send_lock);
+			if (p->fd >= 0)
+				shutdown(p->fd, SHUT_RDWR); /* the receiver's read ends */
+			pthread_mutex_unlock(&p->send_lock);
 		}
 		pthread_join(p->receiver, NULL);
 		pthread_join(p->faults, NULL);
 	}
+	if (p->fd >= 0)
+		close(p->fd);
 	release(p);
 }

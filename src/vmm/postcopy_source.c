@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #define PAGE_SIZE	 4096u
 #define CHUNK_PAGES	 512u /* a background section: 2 MiB */
@@ -20,7 +21,8 @@
 #define MAX_REQUESTS	 1024u
 #define LINE_MAX_BYTES	 128
 #define DONE_TIMEOUT_S	 120
-#define READER_TIMEOUT_S 1 /* how often the reader looks whether it should stop */
+#define READER_TIMEOUT_S 1  /* how often the reader looks whether it should stop */
+#define RESUME_TIMEOUT_S 10 /* for the destination's list of pages it still lacks */
 
 /* What the reader thread hands the sender. */
 struct requests {
@@ -29,6 +31,7 @@ struct requests {
 	uint64_t gpa[MAX_REQUESTS];
 	unsigned head, count;
 	bool done, broken, stop;
+	bool link_lost; /* the connection itself failed (not the destination's refusal) */
 	char why[160];
 	int fd;
 };
@@ -55,11 +58,12 @@ static bool pop_request(struct requests *q, uint64_t *gpa)
 	return any;
 }
 
-static void end_reading(struct requests *q, bool done, const char *why)
+static void end_reading(struct requests *q, bool done, bool link_lost, const char *why)
 {
 	pthread_mutex_lock(&q->lock);
 	q->done = done;
 	q->broken = !done;
+	q->link_lost = link_lost;
 	if (why)
 		snprintf(q->why, sizeof(q->why), "%s", why);
 	pthread_cond_broadcast(&q->changed);
@@ -83,7 +87,7 @@ static void *read_requests(void *opaque)
 		if (rc == 1 && !stop_asked(q))
 			continue;
 		if (rc != 0) {
-			end_reading(q, false,
+			end_reading(q, false, rc != 1,
 				    rc == 1 ? "stopped" : "the destination closed the connection");
 			return NULL;
 		}
@@ -91,10 +95,11 @@ static void *read_requests(void *opaque)
 		if (sscanf(line, "page %llx", &gpa) == 1) {
 			push_request(q, gpa);
 		} else if (strcmp(line, "done") == 0) {
-			end_reading(q, true, NULL);
+			end_reading(q, true, false, NULL);
 			return NULL;
 		} else {
-			end_reading(q, false, strncmp(line, "error: ", 7) == 0 ? line + 7 : line);
+			end_reading(q, false, false,
+				    strncmp(line, "error: ", 7) == 0 ? line + 7 : line);
 			return NULL;
 		}
 	}
@@ -231,38 +236,130 @@ static void stop_reader(struct requests *q, pthread_t reader)
 	pthread_join(reader, NULL);
 }
 
-int postcopy_send(struct vm *vm, struct state_out *out, struct page_set *pending, bool compress,
-		  struct postcopy_stats *stats, char *err, size_t err_len)
+/* One connection's share: the pending pages, the end, the destination's "done". 0 when it came,
+ * 1 when the connection failed on the way (why says how), -1 for any other failure. */
+static int run_link(struct sender *s, char *why, size_t why_len)
 {
-	uint64_t start = monotonic_ms();
-	struct requests q = {.fd = out->fd};
+	struct requests q = {.fd = s->out->fd};
 	pthread_mutex_init(&q.lock, NULL);
 	pthread_cond_init(&q.changed, NULL);
 	/* The reader wakes every second to see whether it should stop. */
 	struct timeval tv = {.tv_sec = READER_TIMEOUT_S};
-	setsockopt(out->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(q.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	pthread_t reader;
+	int rc = pthread_create(&reader, NULL, read_requests, &q) == 0 ? 0 : -1;
+	bool write_failed = false;
+	if (rc < 0)
+		snprintf(why, why_len, "cannot start the thread that reads its requests");
+	if (rc == 0) {
+		s->err = why, s->err_len = why_len;
+		rc = send_pending(s, &q);
+		rc = rc ?: state_stream_write_end(s->out, why, why_len);
+		pthread_mutex_lock(&q.lock);
+		write_failed = rc < 0 && !q.broken;
+		pthread_mutex_unlock(&q.lock);
+		rc = rc ?: await_done(&q, why, why_len);
+		stop_reader(&q, reader);
+	}
+	bool link_lost = rc < 0 && (write_failed || q.link_lost);
+	pthread_cond_destroy(&q.changed);
+	pthread_mutex_destroy(&q.lock);
+	return rc == 0 ? 0 : link_lost ? 1 : -1;
+}
+
+/* On a new connection: "resume", and the destination's answer, the pages it still lacks as
+ * PENDING sections up to an end section: they become the pages to send. */
+static int resume(struct sender *s, char *why, size_t why_len)
+{
+	int fd = s->out->fd;
+	if (socket_send_line(fd, "resume\n") < 0) {
+		snprintf(why, why_len, "sending the resume request failed: %s", strerror(errno));
+		return -1;
+	}
+	struct timeval tv = {.tv_sec = RESUME_TIMEOUT_S};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	page_set_clear(s->pending, &s->vm->mem);
+	for (;;) {
+		struct state_section section;
+		void *storage;
+		if (state_stream_read_section(fd, &section, &storage, why, why_len) < 0)
+			return -1;
+		int rc = 0;
+		if (section.kind == STREAM_PENDING)
+			rc = page_set_add_pending(s->pending, &s->vm->mem, &section, why, why_len);
+		else if (section.kind != STREAM_END)
+			rc = -1, snprintf(why, why_len, "its answer has a section of kind %u",
+					  (unsigned)section.kind);
+		bool end = section.kind == STREAM_END;
+		free(storage);
+		if (rc < 0)
+			return -1;
+		if (end)
+			break;
+	}
+	s->left = page_set_count(s->pending, &s->vm->mem);
+	if (s->stats->left)
+		atomic_store(s->stats->left, s->left * PAGE_SIZE);
+	return 0;
+}
+
+/* A new connection to the destination, which lists the pages it still lacks: tried every
+ * second for POSTCOPY_RECOVERY_WINDOW_S. */
+static int reconnect(struct sender *s, const struct postcopy_relink *relink, char *why,
+		     size_t why_len)
+{
+	uint64_t give_up = monotonic_ms() + POSTCOPY_RECOVERY_WINDOW_S * 1000ULL;
+	if (relink->reconnecting)
+		atomic_store(relink->reconnecting, true);
+	int rc = -1;
+	for (;;) {
+		char last[256];
+		if (relink->reconnect(relink->opaque, s->out, last, sizeof(last)) == 0 &&
+		    resume(s, last, sizeof(last)) == 0) {
+			rc = 0;
+			break;
+		}
+		if (monotonic_ms() >= give_up) {
+			log_warn("post-copy: the last try to connect again: %s", last);
+			snprintf(why, why_len, "the destination did not come back within %d s",
+				 POSTCOPY_RECOVERY_WINDOW_S);
+			break;
+		}
+		sleep(1);
+	}
+	if (relink->reconnecting)
+		atomic_store(relink->reconnecting, false);
+	return rc;
+}
+
+int postcopy_send(struct vm *vm, struct state_out *out, struct page_set *pending, bool compress,
+		  const struct postcopy_relink *relink, struct postcopy_stats *stats, char *err,
+		  size_t err_len)
+{
+	uint64_t start = monotonic_ms();
 	struct sender s = {vm,	out,	pending, compress, stats, page_set_count(pending, &vm->mem),
 			   err, err_len};
 	char why[256] = "";
-	pthread_t reader;
-	int rc = pthread_create(&reader, NULL, read_requests, &q) == 0 ? 0 : -1;
-	if (rc < 0)
-		snprintf(why, sizeof(why), "cannot start the thread that reads its requests");
-	if (rc == 0) {
-		s.err = why, s.err_len = sizeof(why);
-		rc = send_pending(&s, &q);
-		rc = rc ?: state_stream_write_end(out, why, sizeof(why));
-		rc = rc ?: await_done(&q, why, sizeof(why));
-		stop_reader(&q, reader);
+	int rc;
+	while ((rc = run_link(&s, why, sizeof(why))) == 1 && relink && relink->reconnect) {
+		log_warn("post-copy: the link to the destination broke (%s) with %llu MiB still "
+			 "to send; reconnecting for up to %d s",
+			 why, (unsigned long long)(s.left * PAGE_SIZE >> 20),
+			 POSTCOPY_RECOVERY_WINDOW_S);
+		if (reconnect(&s, relink, why, sizeof(why)) < 0) {
+			rc = -1;
+			break;
+		}
+		stats->recoveries++;
+		log_info("post-copy: the destination is back; %llu MiB still to send",
+			 (unsigned long long)(s.left * PAGE_SIZE >> 20));
 	}
 	stats->ms = monotonic_ms() - start;
-	if (rc < 0)
+	if (rc != 0)
 		snprintf(
 		    err, err_len,
 		    "migration: post-copy failed with %llu MiB not sent (%s): the VM ran on the "
 		    "destination and cannot resume here",
 		    (unsigned long long)(s.left * PAGE_SIZE >> 20), why);
-	pthread_cond_destroy(&q.changed);
-	pthread_mutex_destroy(&q.lock);
-	return rc;
+	return rc == 0 ? 0 : -1;
 }

@@ -467,6 +467,22 @@ static void end_migration(struct session *s, int rc, char *err, size_t err_len)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* A broken post-copy link made again (postcopy_relink): a new connection in the job's
+ * stream, the old one closed. */
+static int reconnect_migration(void *opaque, struct state_out *out, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	int fd = migration_connect(s->migration.uri, err, err_len);
+	if (fd < 0)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	int old = out->fd;
+	out->fd = fd;
+	pthread_mutex_unlock(&s->lock);
+	close(old);
+	return 0;
+}
+
 /* Connects and sends the VM (migration_send pauses it as it needs). */
 static int send_vm(struct session *s, struct vm *vm, struct api_migrate *migrate,
 		   struct migration_stats *stats, char *err, size_t err_len)
@@ -488,8 +504,12 @@ static int send_vm(struct session *s, struct vm *vm, struct api_migrate *migrate
 					    .postcopy = migrate->postcopy,
 					    .postcopy_after_rounds =
 						migrate->postcopy_after_rounds};
+	struct postcopy_relink relink = {reconnect_migration, s,
+					 &job->progress.postcopy_reconnecting};
+	options.relink = &relink;
 	int rc = migration_send(vm, &job->out, &options, stats, err, err_len);
 	pthread_mutex_lock(&s->lock);
+	fd = job->out.fd; /* a post-copy may have connected again */
 	job->out.fd = -1; /* before the close: a cancel must not shut down a reused number */
 	pthread_mutex_unlock(&s->lock);
 	close(fd);
@@ -527,6 +547,7 @@ static int api_migrate(void *opaque, struct api_migrate *migrate, char *err, siz
 	migrate->postcopy_ms = stats.postcopy_ms;
 	migrate->postcopy_pages = stats.postcopy_pages;
 	migrate->postcopy_requested = stats.postcopy_requested;
+	migrate->postcopy_recoveries = stats.postcopy_recoveries;
 	log_info("the VM moved to %s in %llu ms (%s, paused for %llu ms, %u rounds); stopping here",
 		 migrate->uri, (unsigned long long)stats.ms,
 		 stats.postcopy	 ? "post-copy"
@@ -565,6 +586,27 @@ static int api_migrate_cancel(void *opaque, char *err, size_t err_len)
 	return 0;
 }
 
+/* Drops a post-copy's connection: its source connects again at once (postcopy.h), as after a
+ * broken link; for a link that hangs rather than breaks. */
+static int api_migrate_reconnect(void *opaque, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct migration_job *job = &s->migration;
+	pthread_mutex_lock(&s->lock);
+	bool postcopy = job->active && atomic_load(&job->progress.postcopy) && job->out.fd >= 0;
+	if (postcopy)
+		shutdown(job->out.fd, SHUT_RDWR);
+	pthread_mutex_unlock(&s->lock);
+	if (!postcopy) {
+		snprintf(err, err_len,
+			 "no post-copy is under way: migrate-reconnect makes a post-copy's link "
+			 "again; before the switch migrate-cancel stops a migration");
+		return -1;
+	}
+	log_info("dropping the post-copy connection to %s (migrate-reconnect)", job->uri);
+	return 0;
+}
+
 static int api_migrate_status(void *opaque, struct api_migration_status *status, char *err,
 			      size_t err_len)
 {
@@ -587,6 +629,7 @@ static int api_migrate_status(void *opaque, struct api_migration_status *status,
 		status->throttle_pct = atomic_load(&job->progress.throttle_pct);
 		status->postcopy = atomic_load(&job->progress.postcopy);
 		status->postcopy_left_bytes = atomic_load(&job->progress.postcopy_left_bytes);
+		status->postcopy_reconnecting = atomic_load(&job->progress.postcopy_reconnecting);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return 0;
@@ -606,6 +649,7 @@ static int open_api_socket(struct session *s)
 			      .migrate = api_migrate,
 			      .migrate_status = api_migrate_status,
 			      .migrate_cancel = api_migrate_cancel,
+			      .migrate_reconnect = api_migrate_reconnect,
 			      .opaque = s};
 	char err[512] = "";
 	s->api = api_server_open(s->config->api_socket, &s->loop, &ops, err, sizeof(err));

@@ -8,10 +8,15 @@
 #   destination asked for some pages on demand.
 # - Then on to a third process in post-copy at once (--postcopy-after 0, also under KVM) over a
 #   4 MiB/s link: while the pages go, migrate-status says post-copy and migrate-cancel is
-#   refused (the VM cannot come back); then the second source is killed: the third process
-#   must not run the guest on memory it never got; it stops with status 1, saying so.
-# - A fresh VM whose destination is killed during its post-copy: the source cannot run a VM the
-#   destination ran, so it stops with status 1 too, and the migration's reply says why.
+#   refused (the VM cannot come back); `migrate-reconnect` drops the link: the source connects
+#   again, the destination (listening again on its URI) lists the pages it still lacks, and
+#   the post-copy ends with the RAM intact.
+# - On to a fourth in post-copy, and the third (its source) is killed: the fourth must not run
+#   the guest on memory it never got; after waiting 30 s for the source to come back it stops
+#   with status 1, saying so.
+# - A fresh VM whose destination is killed during its post-copy: the source tries 30 s to
+#   connect again, then, since it cannot run a VM the destination ran, stops with status 1
+#   too, and the migration's reply says why.
 # lab-timeout: 900
 . /lab/lib.sh
 require_gureum
@@ -85,25 +90,48 @@ got=$(guest_sha "sha256sum </tmp/ram")
 got=$(guest_sha "dd if=/dev/vda bs=1M count=$DATA_MB iflag=direct 2>/dev/null | sha256sum")
 [ "$got" = "$disk_sha" ] || lab_fail "the disk reads back other data after the post-copy"
 
-# The source killed during a post-copy: the destination stops, status 1, and says why.
+# A post-copy whose link breaks (migrate-reconnect drops it) goes on over a new one: the
+# source connects again, the destination listens again and lists the pages it still lacks.
 SRC=$VM
-vm_incoming vpc3 unix:/run/vm-pc3.sock $S3
+vm_incoming vpc3 unix:/run/vm-pc3-in.sock $S3
 DEST=$VM
 vm_use "$SRC"
-/lab/bin/gureum ctl --json $S2 migrate unix:/run/vm-pc3.sock --postcopy-after 0 --max-bandwidth 4M >/tmp/vpc2.out 2>&1 &
+/lab/bin/gureum ctl --json $S2 migrate unix:/run/vm-pc3-in.sock --postcopy-after 0 --max-bandwidth 4M >/tmp/vpc2.out 2>&1 &
 mig=$!
 in_postcopy $S2
 out=$(/lab/bin/gureum ctl $S2 migrate-cancel 2>&1) && lab_fail "migrate-cancel during post-copy succeeded"
 echo "$out" | grep -q 'post-copy: the VM runs there already' || lab_fail "migrate-cancel during post-copy: $out"
+out=$(/lab/bin/gureum ctl $S2 migrate-reconnect 2>&1) || lab_fail "migrate-reconnect during post-copy failed: $out"
+wait $mig || lab_fail "the post-copy did not survive its broken link: $(cat /tmp/vpc2.out; tail -5 "$SRC/stderr")"
+out=$(cat /tmp/vpc2.out)
+recoveries=$(num "$out" postcopy_recoveries)
+[ "${recoveries:-0}" -ge 1 ] || lab_fail "the reply counts no link made again: $out"
+grep -q 'post-copy: the link to the destination broke' "$SRC/stderr" || lab_fail "the source did not say its link broke"
+grep -q 'post-copy: the source is back' "$DEST/stderr" || lab_fail "the destination did not take the source back: $(tail -5 "$DEST/stderr")"
+[ "$(vm_exit_status "$SRC")" = 0 ] || lab_fail "the source of the relinked post-copy did not exit 0"
+vm_use "$DEST"
+wait_log vpc3 'every page of guest RAM is here' "the relinked post-copy never finished"
+got=$(guest_sha "sha256sum </tmp/ram")
+[ "$got" = "$ram_sha" ] || lab_fail "guest RAM differs after a post-copy whose link broke ($got, want $ram_sha)"
+
+# The source killed during a post-copy: the destination waits for it to come back, then
+# stops with status 1 and says why.
+SRC=$VM
+vm_incoming vpc6 unix:/run/vm-pc6.sock /run/vm-pc6ctl.sock
+DEST=$VM
+vm_use "$SRC"
+/lab/bin/gureum ctl --json $S3 migrate unix:/run/vm-pc6.sock --postcopy-after 0 --max-bandwidth 4M >/tmp/vpc4.out 2>&1 &
+mig=$!
+in_postcopy $S3
 killed=
 for pid in $(pidof gureum); do
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- '--incoming unix:/run/vm-pc.sock' &&
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- '--incoming unix:/run/vm-pc3-in.sock' &&
 		kill -9 "$pid" && killed=$pid
 done
 [ -n "$killed" ] || lab_fail "no source process to kill"
 wait $mig
 [ "$(vm_exit_status "$DEST")" = 1 ] || lab_fail "the destination did not stop with status 1 when its post-copy source died: $(tail -3 "$DEST/stderr")"
-grep -q 'post-copy broke off with .* MiB of guest RAM still on the source' "$DEST/stderr" ||
+grep -q 'post-copy broke off with .* MiB of guest RAM still on the source (it did not come back)' "$DEST/stderr" ||
 	lab_fail "the destination did not say why it stopped: $(tail -3 "$DEST/stderr")"
 vm_use "$DEST"
 vm_kill
@@ -125,11 +153,11 @@ for pid in $(pidof gureum); do
 done
 [ -n "$killed" ] || lab_fail "no destination process to kill"
 wait $mig && lab_fail "a post-copy to a killed destination succeeded: $(cat /tmp/vpc3.out)"
-grep -q 'post-copy failed with .* MiB not sent .*cannot resume here' /tmp/vpc3.out ||
+grep -q 'post-copy failed with .* MiB not sent (the destination did not come back within 30 s.*cannot resume here' /tmp/vpc3.out ||
 	lab_fail "a post-copy to a killed destination: unexpected reply $(cat /tmp/vpc3.out)"
 [ "$(vm_exit_status "$SRC")" = 1 ] || lab_fail "the source of a broken post-copy did not stop with status 1: $(tail -3 "$SRC/stderr")"
 vm_kill
 rm -f "$DISK"
 how="post-copy at once (software CPU)"
 [ "${LAB_DIRECT:-0}" = 1 ] || how="post-copy after $rounds pre-copy rounds"
-lab_pass "$how: paused $down ms, then $pages pages in $pc_ms ms ($asked asked for on demand), $ms ms in all; ticks, RAM and disk intact, cancel refused meanwhile; a destination whose post-copy source died stopped with status 1, and so did a source whose destination died"
+lab_pass "$how: paused $down ms, then $pages pages in $pc_ms ms ($asked asked for on demand), $ms ms in all; ticks, RAM and disk intact, cancel refused meanwhile; a post-copy whose link was dropped went on over a new one ($recoveries); a destination whose post-copy source died stopped with status 1 after waiting for it, and so did a source whose destination died"

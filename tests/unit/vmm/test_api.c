@@ -27,7 +27,7 @@ struct fake_vm {
 	bool migrate_compress, migrate_converge, migrate_postcopy;
 	unsigned migrate_postcopy_after;
 	bool hold_migrate; /* migrate waits until this is false (under hold_lock) */
-	int cancel_calls;
+	int cancel_calls, reconnect_calls;
 	char snapshot_dir[256];
 	bool snapshot_resume;
 	bool refuse; /* every operation fails, as between two boots */
@@ -147,6 +147,17 @@ static int fake_migrate_status(void *opaque, struct api_migration_status *status
 	return 0;
 }
 
+static int fake_migrate_reconnect(void *opaque, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len, "no post-copy is under way");
+		return -1;
+	}
+	vm->reconnect_calls++;
+	return 0;
+}
+
 static int fake_migrate_cancel(void *opaque, char *err, size_t err_len)
 {
 	struct fake_vm *vm = opaque;
@@ -181,6 +192,7 @@ static int fake_migrate(void *opaque, struct api_migrate *migrate, char *err, si
 		migrate->postcopy_ms = 700;
 		migrate->postcopy_pages = 5000;
 		migrate->postcopy_requested = 12;
+		migrate->postcopy_recoveries = 2;
 	}
 	migrate->ms = 900;
 	migrate->downtime_ms = 40;
@@ -200,6 +212,7 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .migrate = fake_migrate,
 			     .migrate_status = fake_migrate_status,
 			     .migrate_cancel = fake_migrate_cancel,
+			     .migrate_reconnect = fake_migrate_reconnect,
 			     .opaque = &vm};
 
 static void reset_vm(void)
@@ -450,6 +463,7 @@ Test(api_protocol, migrate_takes_a_uri_and_a_downtime_and_reports_the_pause)
 	cr_assert(json_is_true(json_object_get(r, "postcopy")));
 	cr_assert_eq(json_integer_value(json_object_get(r, "postcopy_pages")), 5000);
 	cr_assert_eq(json_integer_value(json_object_get(r, "postcopy_requested")), 12);
+	cr_assert_eq(json_integer_value(json_object_get(r, "postcopy_recoveries")), 2);
 	cr_assert_eq(json_integer_value(json_object_get(r, "postcopy_ms")), 700);
 	json_decref(r);
 	r = ask("{\"command\":\"migrate\",\"uri\":\"unix:/s\",\"postcopy\":true,"
@@ -467,14 +481,22 @@ Test(api_protocol, migrate_status_and_cancel)
 	cr_assert_eq(json_integer_value(json_object_get(r, "transferred_bytes")), 123456);
 	cr_assert_eq(json_integer_value(json_object_get(r, "expected_downtime_ms")), 17);
 	cr_assert(json_is_false(json_object_get(r, "paused")));
+	cr_assert(json_is_false(json_object_get(r, "postcopy_reconnecting")));
 	json_decref(r);
 	r = ask("{\"command\":\"migrate-cancel\"}");
 	cr_assert(reply_ok(r));
 	cr_assert_eq(vm.cancel_calls, 1);
 	json_decref(r);
+	r = ask("{\"command\":\"migrate-reconnect\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.reconnect_calls, 1);
+	json_decref(r);
 	vm.refuse = true;
 	r = ask("{\"command\":\"migrate-cancel\"}");
 	cr_assert_str_eq(reply_error(r), "no migration is under way");
+	json_decref(r);
+	r = ask("{\"command\":\"migrate-reconnect\"}");
+	cr_assert_str_eq(reply_error(r), "no post-copy is under way");
 	json_decref(r);
 	static const char *const long_one = "{\"command\":\"migrate\",\"uri\":\"unix:/s\"}";
 	static const char *const short_ones[] = {"{\"command\":\"migrate-status\"}",
