@@ -121,6 +121,20 @@ static int set_cpus(struct vm_config *c, const char *v, char *err, size_t len)
 	return 0;
 }
 
+/* 1 MHz to 100 GHz: guest_clock's range, in kHz as KVM takes it. */
+#define MIN_TSC_KHZ 1000
+#define MAX_TSC_KHZ 100000000
+
+static int set_tsc_khz(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	if (!parse_uint(v, MIN_TSC_KHZ, MAX_TSC_KHZ, &c->tsc_khz)) {
+		snprintf(err, len, "--tsc-khz: '%s' is not a rate in kHz from %d to %d", v,
+			 MIN_TSC_KHZ, MAX_TSC_KHZ);
+		return -1;
+	}
+	return 0;
+}
+
 static int set_memory(struct vm_config *c, const char *v, char *err, size_t len)
 {
 	uint64_t bytes;
@@ -203,6 +217,7 @@ static const struct {
     {"accel", set_accel, false, false},
     {"cpus", set_cpus, false, false},
     {"cpu-model", set_cpu_model, false, false},
+    {"tsc-khz", set_tsc_khz, false, false},
     {"memory", set_memory, false, false},
     {"console", set_console, false, false},
     {"debug-exit", set_debug_exit, false, false},

@@ -29,6 +29,7 @@ struct vm_config {
 	char *accel;
 	char *cpu_model; /* --cpu-model (accel/cpu_models.h); NULL: host */
 	unsigned cpus;
+	uint64_t tsc_khz; /* --tsc-khz: the guest TSC's rate; 0: the accelerator's own */
 	uint64_t memory;
 	enum console_kind console;
 	char *console_path;

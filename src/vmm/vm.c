@@ -41,6 +41,33 @@ static int map_guest_ram(struct vm *vm, char *err, size_t err_len)
 	return 0;
 }
 
+/* Where the accelerator keeps the guest TSC itself (KVM: the host's rate unless --tsc-khz
+ * asks for another, which needs TSC scaling), the VMM's clock runs at its rate, so the saved
+ * state names the rate the guest saw. (Elsewhere the VMM's clock is the guest TSC: vm_create
+ * set its rate.) */
+static int set_guest_tsc_rate(struct vm *vm, char *err, size_t err_len)
+{
+	if (!vm->accel->vcpu_tsc_hz)
+		return 0;
+	uint64_t want = vm->config->tsc_khz * 1000;
+	for (unsigned i = 0; want && i < vm->nr_vcpus; i++) {
+		int rc = vm->accel->vcpu_set_tsc_hz(vm->vcpus[i].accel_vcpu, want);
+		if (rc < 0) {
+			uint64_t own = vm->accel->vcpu_tsc_hz(vm->vcpus[i].accel_vcpu);
+			snprintf(err, err_len,
+				 "--tsc-khz %llu: the %s accelerator cannot run the guest's TSC at "
+				 "that rate here (%s: no TSC scaling?); its own is %llu kHz",
+				 (unsigned long long)vm->config->tsc_khz, vm->accel->name,
+				 strerror(-rc), (unsigned long long)(own / 1000));
+			return -1;
+		}
+	}
+	uint64_t tsc_hz = vm->accel->vcpu_tsc_hz(vm->vcpus[0].accel_vcpu);
+	if (tsc_hz)
+		guest_clock_init(&vm->clock, tsc_hz);
+	return 0;
+}
+
 static int create_vcpus(struct vm *vm, char *err, size_t err_len)
 {
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
@@ -62,13 +89,7 @@ static int create_vcpus(struct vm *vm, char *err, size_t err_len)
 			return -1;
 		}
 	}
-	/* Where the accelerator keeps the guest TSC itself (KVM: the host's rate), the VMM's
-	 * clock runs at that rate, so the saved state names the rate the guest saw. */
-	uint64_t tsc_hz =
-	    vm->accel->vcpu_tsc_hz ? vm->accel->vcpu_tsc_hz(vm->vcpus[0].accel_vcpu) : 0;
-	if (tsc_hz)
-		guest_clock_init(&vm->clock, tsc_hz);
-	return 0;
+	return set_guest_tsc_rate(vm, err, err_len);
 }
 
 /* The accelerator's VM, showing the guest the --cpu-model's features, and refused when this host
@@ -111,7 +132,7 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 	pthread_cond_init(&vm->pause_cond, NULL);
 	io_bus_init(&vm->pio, "port I/O");
 	io_bus_init(&vm->mmio, "MMIO");
-	guest_clock_init(&vm->clock, VM_GUEST_TSC_HZ);
+	guest_clock_init(&vm->clock, config->tsc_khz ? config->tsc_khz * 1000 : VM_GUEST_TSC_HZ);
 	if (create_accel_vm(vm, err, err_len) < 0)
 		goto refused;
 	if (accel->in_kernel_irqchip)

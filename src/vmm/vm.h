@@ -42,8 +42,9 @@ enum vm_stop_reason {
 #define VM_EXIT_USAGE 2
 #define VM_EXIT_CRASH 3
 
-/* The guest's TSC frequency: fixed, whatever the host's, so that a VM keeps its time base on
- * any host (and after migration). */
+/* The software CPU's guest TSC frequency unless --tsc-khz sets one: fixed, whatever the
+ * host's, so that a VM keeps its time base on any host (and after migration). Under KVM the
+ * guest TSC runs at KVM's rate (the host's, or --tsc-khz's with TSC scaling). */
 #define VM_GUEST_TSC_HZ 2000000000ULL
 
 struct vm;

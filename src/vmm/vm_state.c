@@ -21,8 +21,8 @@
 #define MACHINE_RECORD	       "machine"
 #define MACHINE_RECORD_VERSION 1
 
-static const char *const machine_keys[] = {"vcpus",  "memory", "tsc_hz",   "tsc", "accel",
-					   "virtio", "cpu",    "realtime", NULL};
+static const char *const machine_keys[] = {"vcpus",    "memory", "tsc_hz", "tsc",      "accel",
+					   "tsc_rate", "virtio", "cpu",	   "realtime", NULL};
 static const struct state_reader_spec machine_spec = {MACHINE_RECORD, MACHINE_RECORD_VERSION, 1,
 						      machine_keys};
 
@@ -51,6 +51,9 @@ static void save_machine(struct vm *vm, struct state_writer *w)
 	/* Optional (older readers skip it): the wall-clock time of `tsc`, so that a load can move
 	 * the guest's TSC on by the time the VM was away. */
 	state_put_u64(w, "realtime", realtime_ns(), 0);
+	/* Optional: the rate of the guest's own TSC, which a load keeps (`tsc_hz` is the VMM
+	 * clock's, which under KVM was a fixed 2 GHz that said nothing of the guest's before). */
+	state_put_u64(w, "tsc_rate", vm->clock.tsc_hz, 0);
 	state_record_end(w);
 }
 
@@ -226,7 +229,18 @@ static int load_machine(struct vm *vm, const uint8_t *buf, size_t len, size_t *p
 				(unsigned long long)m->tsc_hz);
 		return -1;
 	}
-	if (adopt_tsc_rate(vm, m->tsc_hz, err, err_len) < 0)
+	/* A record without `tsc_rate` (an older gureum's) does not say the guest's rate. */
+	uint64_t rate;
+	int has_rate = state_get_u64(&rec, "tsc_rate", &rate);
+	if (has_rate == 0 &&
+	    (rate < GUEST_CLOCK_MIN_TSC_HZ || rate > GUEST_CLOCK_MAX_TSC_HZ || rate != m->tsc_hz)) {
+		state_set_error(err, err_len,
+				"the saved machine's guest TSC rate (%llu Hz) is out of range or "
+				"not its clock's",
+				(unsigned long long)rate);
+		return -1;
+	}
+	if (has_rate == 0 && adopt_tsc_rate(vm, rate, err, err_len) < 0)
 		return -1;
 	/* The guest's TSC goes on from the saved count, moved on by the wall-clock time since the
 	 * save: a guest whose clocksource is the TSC (the software CPU's) then reads the right

@@ -1,6 +1,7 @@
 /* libFuzzer target: the state record reader and the loaders (UART, CMOS RTC, i8042, PCI host,
  * PIC, I/O APIC, PIT, vCPU, KVM's VM-level records up to the kernel structs (the ioctls that
- * would follow need /dev/kvm), and a virtio-pci function: virtio-rng, whose load takes the whole
+ * would follow need /dev/kvm), their translation between KVM and the software CPU
+ * (irqchip_translate.c), and a virtio-pci function: virtio-rng, whose load takes the whole
  * input), which a snapshot file or a migration stream feeds. The input is a sequence of
  * records; every record that parses is checked against a reader spec, its fields looked up,
  * and handed to each loader. Nothing may read outside the input, and a refused load must leave
@@ -18,6 +19,7 @@
 #include "machine/guest_memory.h"
 #include "virtio/virtio_devices.h"
 #include "virtio/virtio_pci.h"
+#include "vmm/irqchip_translate.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -187,16 +189,53 @@ static void exercise_virtio(const uint8_t *data, size_t size)
 		__builtin_trap(); /* a refused load changed the function */
 }
 
+/* Moving a VM between KVM and the software CPU (vmm/irqchip_translate.c): whatever one side's
+ * records translate to, the other side's loader takes; a refusal reads nothing past `pos`. */
+static void exercise_translation(const uint8_t *data, size_t size, size_t pos)
+{
+	char err[256];
+	struct state_writer w, back;
+	state_writer_init(&w);
+	state_writer_init(&back);
+	size_t at = pos, back_at = 0;
+	if (irqchip_records_from_kvm(data, size, &at, &w, err, sizeof(err)) == 0) {
+		if (state_writer_failed(&w) ||
+		    irqchip_records_to_kvm(w.buf, w.len, &back_at, 1, 2, &back, err, sizeof(err)) <
+			0 ||
+		    back_at != w.len)
+			__builtin_trap(); /* KVM's records became ones the userspace side refuses */
+	} else if (at != pos) {
+		__builtin_trap();
+	}
+	state_writer_free(&w);
+	state_writer_free(&back);
+	state_writer_init(&w);
+	state_writer_init(&back);
+	at = pos, back_at = 0;
+	if (irqchip_records_to_kvm(data, size, &at, 1, 2, &w, err, sizeof(err)) == 0) {
+		if (state_writer_failed(&w) ||
+		    irqchip_records_from_kvm(w.buf, w.len, &back_at, &back, err, sizeof(err)) < 0 ||
+		    back_at != w.len)
+			__builtin_trap(); /* the userspace records became ones KVM's side refuses */
+	} else if (at != pos) {
+		__builtin_trap();
+	}
+	state_writer_free(&w);
+	state_writer_free(&back);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	exercise_virtio(data, size);
 	size_t pos = 0;
 	char err[256];
 	exercise_kvm_vm_state(data, size, 0);
+	exercise_translation(data, size, 0);
 	struct state_record rec;
 	while (pos < size && state_record_parse(data, size, &pos, &rec, err, sizeof(err)) == 0) {
 		exercise(&rec);
 		exercise_kvm_vm_state(data, size, pos);
+		exercise_translation(data, size, pos);
 	}
 	return 0;
 }

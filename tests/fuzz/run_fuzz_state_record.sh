@@ -12,7 +12,7 @@ fuzz_build fuzz_state_record "$ROOT/src/lib/state_record.c" "$ROOT/src/devices/u
 	"$ROOT/src/accel/vcpu_state_record.c" "$ROOT/src/devices/pci_host.c" \
 	"$ROOT/src/devices/pci_function_state.c" "$ROOT/src/devices/pic.c" \
 	"$ROOT/src/devices/ioapic.c" "$ROOT/src/devices/pit.c" \
-	"$ROOT/src/accel/kvm/kvm_vm_state_record.c" \
+	"$ROOT/src/accel/kvm/kvm_vm_state_record.c" "$ROOT/src/vmm/irqchip_translate.c" \
 	"$ROOT/src/lib/log.c" "$ROOT/src/lib/event_loop.c" "$ROOT/src/lib/huge_pages.c" "$ROOT/src/machine/guest_memory.c" \
 	"$ROOT/src/virtio/virtqueue.c" "$ROOT/src/virtio/virtio_device.c" \
 	"$ROOT/src/virtio/virtio_device_state.c" "$ROOT/src/virtio/virtio_pci.c" \

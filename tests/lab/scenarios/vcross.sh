@@ -10,6 +10,8 @@
 # - the shell answers;
 # and at the end the guest's kernel logged no MSR access the CPU refused, no machine check and
 # no stuck interrupt (its PIT, PIC and I/O APIC came over translated, docs/snapshot-format.md).
+# Then a snapshot taken on KVM (`gureum run --restore DIR --accel emu`) restores on the
+# software CPU: its ticks go on from the snapshot's, RAM intact, the shell answers.
 # On the software CPU the VM runs emulated inside L1, itself emulated by QEMU: slow, but only a
 # few shell commands run there.
 # lab-smp: 1
@@ -73,8 +75,26 @@ to_kvm="back to KVM in $MOVE_MS ms (paused $MOVE_DOWN ms), clock skew ${skew} s"
 
 bad=$(vm_run 60 "dmesg | grep -i -E 'unchecked MSR|MSR access error|machine check|mce: \\[|irq [0-9]+: nobody cared|spurious 8259A' | head -n 3" | grep -v '^TICK')
 [ -z "$bad" ] || lab_fail "the guest's kernel complained after the moves: $bad"
+
+# A snapshot taken on KVM restores on the software CPU.
+SNAP=/tmp/vcross-snap
+rm -rf "$SNAP"
+out=$(/lab/bin/gureum ctl $S3 snapshot "$SNAP" --stay-paused) || lab_fail "snapshot on KVM failed: $out"
+at_snapshot=$(console_ticks "$VM" | tail -n1)
 /lab/bin/gureum ctl $S3 quit >/dev/null
+[ "$(vm_wait_exit 60)" = 0 ] || lab_fail "the snapshotted VMM did not exit cleanly"
+vm_kill
+vm_start vx4 "/lab/bin/gureum run --restore $SNAP --accel emu --console stdio --api-socket /run/vx4.sock"
+wait_log vx4 'it ran on the kvm accelerator, now on emu' "the snapshot did not restore on the software CPU"
+wait_console '^TICK ' 2 180 || lab_fail "no ticks after the restore on the software CPU: $(tail -5 "$VM/stderr")"
+first=$(console_ticks "$VM" | head -n1)
+[ "$first" -gt "$at_snapshot" ] && [ "$first" -le $((at_snapshot + 2)) ] ||
+	lab_fail "restored on the software CPU, the ticks start at $first; the snapshot was at $at_snapshot"
+got=$(guest_sha "sha256sum </tmp/ram")
+[ "$got" = "$ram_sha" ] || lab_fail "guest RAM differs after the restore on the software CPU"
+vm_run 60 'echo restored-$((6*7))' | grep -q restored-42 || lab_fail "the restored guest's shell does not answer"
+/lab/bin/gureum ctl /run/vx4.sock quit >/dev/null
 vm_wait_exit 60 >/dev/null
 vm_kill
-rm -f "$DISK"
-lab_pass "$to_emu; $to_kvm; ticks, RAM, disk and shell intact, no kernel complaint"
+rm -rf "$DISK" "$SNAP"
+lab_pass "$to_emu; $to_kvm; ticks, RAM, disk and shell intact, no kernel complaint; a snapshot taken on KVM restored on the software CPU (ticks on from $first)"

@@ -67,6 +67,14 @@ Test(run_args, bad_values_name_the_option)
 	cr_assert_eq(PARSE(&c, err, "--accel", "auto"), RUN_ARGS_OK);
 	cr_assert_str_eq(c.accel, "auto");
 	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--tsc-khz", "999"), RUN_ARGS_ERROR);
+	cr_assert(strstr(err, "--tsc-khz"), "%s", err);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--tsc-khz", "2.5G"), RUN_ARGS_ERROR);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--tsc-khz", "2445414"), RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(c.tsc_khz, 2445414);
+	config_free(&c);
 	cr_assert_eq(PARSE(&c, err, "--frobnicate"), RUN_ARGS_ERROR);
 	cr_assert(strstr(err, "--frobnicate"), "%s", err);
 	config_free(&c);
