@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,11 +120,39 @@ static int open_endpoint(const char *uri, bool listening, char *err, size_t err_
 	return fd;
 }
 
+/* A TCP link whose peer vanished without a word (a host down, a network cut) fails after
+ * KEEPALIVE_IDLE_S + KEEPALIVE_COUNT * KEEPALIVE_INTERVAL_S seconds of silence, or when data
+ * sent stays unacknowledged for UNACKED_MS, instead of waiting forever: the source then keeps
+ * the VM, or a post-copy connects again. */
+#define KEEPALIVE_IDLE_S     5
+#define KEEPALIVE_INTERVAL_S 2
+#define KEEPALIVE_COUNT	     3
+#define UNACKED_MS	     20000
+
+void migration_watch_link(int fd)
+{
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof(addr);
+	if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0 ||
+	    (addr.ss_family != AF_INET && addr.ss_family != AF_INET6))
+		return; /* a unix socket breaks at once when its peer goes */
+	int on = 1, idle = KEEPALIVE_IDLE_S, interval = KEEPALIVE_INTERVAL_S,
+	    count = KEEPALIVE_COUNT;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+	unsigned unacked = UNACKED_MS;
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &unacked, sizeof(unacked));
+}
+
 int migration_connect(const char *uri, char *err, size_t err_len)
 {
 	int fd = open_endpoint(uri, false, err, err_len);
-	if (fd >= 0)
+	if (fd >= 0) {
 		set_timeout(fd, HANDSHAKE_TIMEOUT_S);
+		migration_watch_link(fd);
+	}
 	return fd;
 }
 
@@ -141,8 +171,10 @@ int migration_accept(const char *uri, char *err, size_t err_len)
 	close(listener);
 	if (strncmp(uri, "unix:", 5) == 0)
 		unlink(uri + 5);
-	if (fd >= 0)
+	if (fd >= 0) {
 		set_timeout(fd, HANDSHAKE_TIMEOUT_S);
+		migration_watch_link(fd);
+	}
 	return fd;
 }
 

@@ -25,6 +25,10 @@ int migration_accept(const char *uri, char *err, size_t err_len);
 /* Destination: a socket listening on `uri` (a post-copy waiting for its source to come
  * back). fd or -1 with err. */
 int migration_listen(const char *uri, char *err, size_t err_len);
+/* TCP keepalive on a migration link, so that a peer gone silent fails it within about 11 s
+ * (nothing for a unix socket, which fails at once). migration_connect and migration_accept
+ * set it; a post-copy's new link needs it too. */
+void migration_watch_link(int fd);
 
 struct migration_stats {
 	bool precopy;		      /* RAM went over while the VM ran (else: all of it paused) */

@@ -297,6 +297,7 @@ static bool wait_for_the_source(struct postcopy_destination *p, const char *why)
 		int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
+		migration_watch_link(fd);
 		back = take_resume(p, fd) == 0;
 		if (!back)
 			close(fd);
