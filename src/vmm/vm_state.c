@@ -152,6 +152,18 @@ static int check_accel(struct vm *vm, const struct state_record *rec, bool *cros
 				saved, vm->accel->name, saved);
 		return -1;
 	}
+	/* Linux on KVM with more than one vCPU sends IPIs and wakes spinning vCPUs through KVM's
+	 * hypercalls, which the software CPU does not provide: the guest would fault on the
+	 * first. */
+	if (*cross && vm->nr_vcpus > 1 && !strcmp(saved, "kvm")) {
+		state_set_error(
+		    err, err_len,
+		    "a VM with %u vCPUs that ran under KVM cannot go on on the software "
+		    "CPU: its guest uses KVM's paravirtual IPIs and spinlock kicks, "
+		    "which only KVM provides (move VMs with one vCPU)",
+		    vm->nr_vcpus);
+		return -1;
+	}
 	if (*cross)
 		memcpy(vm->saved_on_accel, saved, len + 1);
 	return 0;
