@@ -270,6 +270,11 @@ static void print_balloon_info(const json_t *reply)
 static void print_status(const json_t *reply)
 {
 	printf("%-10s %s\n", "state:", json_string_value(json_object_get(reply, "state")));
+	const char *accel = json_string_value(json_object_get(reply, "accel"));
+	printf("%-10s %s\n", "accel:",
+	       !accel			   ? "-"
+	       : strcmp(accel, "emu") == 0 ? "emu (gureum's software CPU)"
+					   : accel);
 	printf("%-10s %lld\n",
 	       "vcpus:", (long long)json_integer_value(json_object_get(reply, "vcpus")));
 	print_bytes("memory:", json_integer_value(json_object_get(reply, "memory")));

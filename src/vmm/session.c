@@ -341,6 +341,7 @@ static int api_status(void *opaque, struct api_status *status, char *err, size_t
 	struct vm *vm = lock_current_vm(s, err, err_len);
 	if (!vm)
 		return 0; /* a state of its own, not an error */
+	status->accel = vm->accel->name;
 	pthread_mutex_lock(&vm->lock);
 	status->state = vm->stop_reason != VM_RUNNING ? "stopping"
 			: vm->paused		      ? "paused"

@@ -63,6 +63,7 @@ static int fake_status(void *opaque, struct api_status *status, char *err, size_
 	(void)err;
 	(void)err_len;
 	status->state = "running";
+	status->accel = "emu";
 	status->vcpus = 2;
 	status->memory = 512ULL << 20;
 	status->boots = 1;
@@ -323,6 +324,7 @@ Test(api_protocol, status_lists_the_devices)
 	json_t *r = ask("{\"command\":\"status\"}");
 	cr_assert(reply_ok(r));
 	cr_assert_str_eq(json_string_value(json_object_get(r, "state")), "running");
+	cr_assert_str_eq(json_string_value(json_object_get(r, "accel")), "emu");
 	cr_assert_eq(json_integer_value(json_object_get(r, "vcpus")), 2);
 	cr_assert_eq(json_integer_value(json_object_get(r, "memory")), 512LL << 20);
 	json_t *devices = json_object_get(r, "devices");
