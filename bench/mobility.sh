@@ -46,4 +46,6 @@ row "save: on disk (MiB)" saved_mib
 row "restore: start to shell (ms)" restore_to_shell_ms
 row "live migration: total (ms)" migrate_total_ms
 row "live migration: pause (ms)" migrate_downtime_ms
-echo "(single run; lower is better. Raw lines: $logfile)"
+row "post-copy at once: pause (ms)" postcopy_pause_ms
+row "post-copy at once: pages (ms)" postcopy_total_ms
+echo "(single run; lower is better; QEMU's post-copy is not measured. Raw lines: $logfile)"

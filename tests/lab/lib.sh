@@ -321,6 +321,16 @@ vm_exit_status() {
 # its line.)
 console_ticks() { tr -d '\r' <"$1/console" | grep -a -o 'TICK [0-9][0-9]*' | sed 's/^TICK //'; }
 
+# ticks_go_on_from LAST WHAT [SECONDS]: the current VM's ticker runs on (2 more ticks within
+# SECONDS, default 60) from right after tick LAST (the last one before a move or a snapshot):
+# no reboot, no tick lost or repeated beyond one in flight. Fails the scenario, naming WHAT.
+ticks_go_on_from() {
+	wait_console '^TICK ' 2 "${3:-60}" || lab_fail "$2: no ticks: $(tail -3 "$VM/stderr")"
+	TICKS_FIRST=$(console_ticks "$VM" | head -n1)
+	[ "$TICKS_FIRST" -gt "$1" ] && [ "$TICKS_FIRST" -le $(($1 + 2)) ] ||
+		lab_fail "$2: the ticks start at $TICKS_FIRST, the last one before was $1"
+}
+
 # guest_sha COMMAND: the sha256 the guest shell command prints.
 guest_sha() { vm_run 120 "$1" | grep -o '^[0-9a-f]\{64\}'; }
 

@@ -77,11 +77,7 @@ if [ "${LAB_DIRECT:-0}" != 1 ]; then
 fi
 [ "$(vm_exit_status "$SRC")" = 0 ] || lab_fail "the source did not exit 0 after the migration: $(tail -3 "$SRC/stderr")"
 vm_use "$DEST"
-last=$(console_ticks "$SRC" | tail -n1)
-wait_console '^TICK ' 3 60 || lab_fail "no ticks on the destination: $(tail -3 "$VM/stderr")"
-first=$(console_ticks "$VM" | head -n1)
-[ "$first" -gt "$last" ] && [ "$first" -le $((last + 2)) ] ||
-	lab_fail "the destination's ticks start at $first, the source's ended at $last"
+ticks_go_on_from "$(console_ticks "$SRC" | tail -n1)" "the destination"
 grep -q 'every page of guest RAM is here' "$VM/stderr" || lab_fail "the destination never said it had every page: $(tail -3 "$VM/stderr")"
 # Its devices started before the pages came: none may have read a ring not there yet.
 ! grep -a 'warning: virtio' "$VM/stderr" || lab_fail "a device of the destination saw a broken ring"

@@ -21,6 +21,14 @@ static uint64_t test_clock(void *opaque)
 	return clock_now;
 }
 
+/* The three controllers as after power-up, the PIT on the test's clock. */
+static void power_up(struct pic *pic, struct ioapic *io, struct pit *pit)
+{
+	pic_init(pic, NULL, NULL);
+	ioapic_init(io, 0, NULL, NULL);
+	pit_init(pit, test_clock, NULL, NULL, NULL, 0);
+}
+
 /* Linux's 8259A setup (init_8259A): edge-triggered cascade, vectors 0x30 and 0x38. */
 static void program_like_linux(struct pic *pic)
 {
@@ -66,9 +74,7 @@ static void round_trip_userspace(struct state_writer *in, struct pic *pic, struc
 	cr_assert_eq(pos, kvm.len);
 	struct state_record rec;
 	pos = 0;
-	pic_init(pic, NULL, NULL);
-	ioapic_init(io, 0, NULL, NULL);
-	pit_init(pit, test_clock, NULL, NULL, NULL, 0);
+	power_up(pic, io, pit);
 	cr_assert_eq(state_record_next(back.buf, back.len, &pos, "pic", &rec, err, sizeof(err)), 0);
 	cr_assert_eq(pic_load(pic, &rec, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(state_record_next(back.buf, back.len, &pos, "ioapic", &rec, err, sizeof(err)),
@@ -86,9 +92,7 @@ Test(irqchip_translate, a_pic_in_service_answers_the_same_after_a_trip_through_k
 	struct ioapic io, got_io;
 	struct pit pit, got_pit;
 	clock_now = 0;
-	pic_init(&pic, NULL, NULL);
-	ioapic_init(&io, 0, NULL, NULL);
-	pit_init(&pit, test_clock, NULL, NULL, NULL, 0);
+	power_up(&pic, &io, &pit);
 	program_like_linux(&pic);
 	/* IRQ 1 taken (in service), IRQ 6 and 8 requested, IRQ 3 requested but masked. */
 	pic_set_irq(&pic, 1, true);
@@ -126,9 +130,7 @@ Test(irqchip_translate, the_io_apic_and_a_periodic_pit_come_back_as_programmed)
 	struct ioapic io, got_io;
 	struct pit pit, got_pit;
 	clock_now = 1000;
-	pic_init(&pic, NULL, NULL);
-	ioapic_init(&io, 0, NULL, NULL);
-	pit_init(&pit, test_clock, NULL, NULL, NULL, 0);
+	power_up(&pic, &io, &pit);
 	io.id = 1;
 	io.select = 0x13;
 	io.redir[2] = 0x0000000000000030ULL;		 /* the timer, edge */
@@ -246,9 +248,7 @@ Test(irqchip_translate, cut_or_wrong_records_are_refused)
 	struct pic pic;
 	struct ioapic io;
 	struct pit pit;
-	pic_init(&pic, NULL, NULL);
-	ioapic_init(&io, 0, NULL, NULL);
-	pit_init(&pit, test_clock, NULL, NULL, NULL, 0);
+	power_up(&pic, &io, &pit);
 	struct state_writer w, out;
 	save_userspace(&pic, &io, &pit, &w);
 	state_writer_init(&out);
