@@ -45,15 +45,25 @@ static int map_guest_ram(struct vm *vm, char *err, size_t err_len)
  * asks for another, which needs TSC scaling), the VMM's clock runs at its rate, so the saved
  * state names the rate the guest saw. (Elsewhere the VMM's clock is the guest TSC: vm_create
  * set its rate.) */
+int vm_set_vcpus_tsc_hz(struct vm *vm, uint64_t hz)
+{
+	if (!vm->accel->vcpu_set_tsc_hz)
+		return -ENOTSUP;
+	int rc = 0;
+	for (unsigned i = 0; i < vm->nr_vcpus && rc == 0; i++)
+		rc = vm->accel->vcpu_set_tsc_hz(vm->vcpus[i].accel_vcpu, hz);
+	return rc;
+}
+
 static int set_guest_tsc_rate(struct vm *vm, char *err, size_t err_len)
 {
 	if (!vm->accel->vcpu_tsc_hz)
 		return 0;
 	uint64_t want = vm->config->tsc_khz * 1000;
-	for (unsigned i = 0; want && i < vm->nr_vcpus; i++) {
-		int rc = vm->accel->vcpu_set_tsc_hz(vm->vcpus[i].accel_vcpu, want);
+	if (want) {
+		int rc = vm_set_vcpus_tsc_hz(vm, want);
 		if (rc < 0) {
-			uint64_t own = vm->accel->vcpu_tsc_hz(vm->vcpus[i].accel_vcpu);
+			uint64_t own = vm->accel->vcpu_tsc_hz(vm->vcpus[0].accel_vcpu);
 			snprintf(err, err_len,
 				 "--tsc-khz %llu: the %s accelerator cannot run the guest's TSC at "
 				 "that rate here (%s: no TSC scaling?); its own is %llu kHz",

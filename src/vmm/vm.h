@@ -142,6 +142,10 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 		     size_t err_len);
 /* Starts the vCPU threads. */
 int vm_start(struct vm *vm, char *err, size_t err_len);
+/* Every vCPU's TSC at `hz` where the accelerator keeps the guest TSC itself (KVM, with TSC
+ * scaling); before the vCPUs run. 0, -ENOTSUP (no such accelerator) or the accelerator's
+ * -errno. */
+int vm_set_vcpus_tsc_hz(struct vm *vm, uint64_t hz);
 /* Blocks until something stops the VM; returns the reason (exit status in vm->exit_status). */
 enum vm_stop_reason vm_wait(struct vm *vm);
 /* First caller wins; kicks every vCPU out of the guest. Safe from any thread. */

@@ -190,12 +190,8 @@ static int adopt_tsc_rate(struct vm *vm, uint64_t tsc_hz, char *err, size_t err_
 	if (vm->accel->tsc_on_guest_clock) {
 		vm->clock.tsc_hz = tsc_hz;
 		rc = vm->irqchip ? pc_irqchip_set_tsc_hz(vm->irqchip, tsc_hz) : 0;
-	} else if (vm->accel->vcpu_set_tsc_hz) {
-		rc = 0;
-		for (unsigned i = 0; i < vm->nr_vcpus && rc == 0; i++)
-			rc = vm->accel->vcpu_set_tsc_hz(vm->vcpus[i].accel_vcpu, tsc_hz);
-		if (rc == 0)
-			vm->clock.tsc_hz = tsc_hz;
+	} else if ((rc = vm_set_vcpus_tsc_hz(vm, tsc_hz)) == 0) {
+		vm->clock.tsc_hz = tsc_hz;
 	}
 	if (rc < 0) {
 		state_set_error(err, err_len,
