@@ -13,6 +13,7 @@ LOG_TAG=guest-image
 
 OUTDIR=${1:-$GUREUM_ROOT/out/guest}
 INIT_SCRIPT=$GUREUM_ROOT/scripts/guest-init
+UDHCPC_SCRIPT=$GUREUM_ROOT/scripts/guest-udhcpc
 # Virtio drivers the guest loads at boot; modules_in_order adds their dependencies
 # (virtio_ring, virtio_pci_modern_dev, net_failover, ...) and skips built-in ones.
 GUEST_MODULES=(virtio_ring virtio virtio_pci virtio_mmio virtio_blk virtio_net virtio_console
@@ -27,14 +28,14 @@ need_cmd "$CC" gcc
 RANDIO_SRC=$GUREUM_ROOT/bench/randio.c
 # Busybox applets the lab's scenarios type into the guest shell (virtio scenarios, benchmark).
 GUEST_APPLETS=(mount umount ip ifconfig ping nc dd sha256sum sync poweroff cat grep sed awk
-	blockdev mkdir timeout sleep head tail wc tr cut xargs)
+	blockdev mkdir timeout sleep head tail wc tr cut xargs udhcpc)
 
 kpkg=$(kernel_package)
 kver=$(apt_candidate "$kpkg")
 apt_known busybox-static
 bbver=$(apt_candidate busybox-static)
 stamp=$(inputs_hash "$kpkg=$kver" "busybox-static=$bbver" "${GUEST_MODULES[*]}" \
-	"$(cat "$INIT_SCRIPT" "${BASH_SOURCE[0]}" "$(dirname "${BASH_SOURCE[0]}")/extract-vmlinux.sh")" \
+	"$(cat "$INIT_SCRIPT" "$UDHCPC_SCRIPT" "${BASH_SOURCE[0]}" "$(dirname "${BASH_SOURCE[0]}")/extract-vmlinux.sh")" \
 	"$(cat "$RANDIO_SRC")" "$("$CC" --version | head -n1)")
 
 if [[ -f $OUTDIR/.stamp && $(cat "$OUTDIR/.stamp") == "$stamp" && -f $OUTDIR/vmlinuz &&
@@ -70,6 +71,9 @@ done
 "$CC" -std=gnu11 -O2 -Wall -Wextra -Werror -static -pthread -o "$root/bin/randio" "$RANDIO_SRC" ||
 	die "cannot build $RANDIO_SRC statically (apt-get install libc6-dev)"
 install -m 0755 "$INIT_SCRIPT" "$root/init"
+# Where Debian's busybox udhcpc looks for its script: `udhcpc -i eth0` configures the card
+# (the DHCP of --net user).
+install -D -m 0755 "$UDHCPC_SCRIPT" "$root/etc/udhcpc/default.script"
 modules_in_order "$moddir" "${GUEST_MODULES[@]}" >"$root/etc/modules"
 while IFS= read -r ko; do
 	install -D -m 0644 "$moddir/$ko" "$root/lib/modules/$ko"

@@ -1,4 +1,5 @@
-/* virtio-net (virtio 1.2 section 5.1) on a host tap: queue 0 receives, queue 1 transmits.
+/* virtio-net (virtio 1.2 section 5.1) on a host tap or on the user-mode NAT (user_net.h, which
+ * speaks the tap's framing over a socketpair): queue 0 receives, queue 1 transmits.
  *
  * Every frame on both sides carries the same 12-byte virtio_net_hdr_v1 the tap reads and writes
  * (IFF_VNET_HDR), so transmit is one writev() of the guest's own buffers and receive one readv()
@@ -19,6 +20,7 @@
  * starts and stops it. */
 #include "virtio/virtio_net.h"
 #include "virtio/tap.h"
+#include "virtio/user_net.h"
 #include "virtio/vhost_net.h"
 #include "virtio/virtio_devices.h"
 
@@ -80,11 +82,12 @@ struct rx_pool {
 struct virtio_net {
 	struct virtio_device dev; /* first: the core hands us &dev */
 	char name[32];
-	char tap_name[16];
+	char backend_name[16];	  /* the tap's name, or "user" */
 	const char *vhost_device; /* the vhost-net node to open (virtio_options.h) */
 	struct net_config_space config;
-	int tap_fd;
-	uint32_t tap_events; /* what the device thread watches the tap for while started */
+	int backend_fd;		 /* the tap, or the user network's socketpair */
+	uint32_t backend_events; /* what the device thread watches it for while started */
+	struct user_net *user;	 /* NULL on a tap */
 
 	enum vhost_mode vhost_mode;
 	struct vhost_net *vhost; /* NULL: userspace path only */
@@ -115,29 +118,29 @@ static struct virtio_net *to_net(struct virtio_device *d)
 
 /* --- the tap's events ---------------------------------------------------------------------- */
 
-static void set_tap_events(struct virtio_net *net, uint32_t events)
+static void set_backend_events(struct virtio_net *net, uint32_t events)
 {
-	if (net->tap_events == events)
+	if (net->backend_events == events)
 		return;
-	net->tap_events = events;
-	virtio_device_watch_modify(&net->dev, net->tap_fd, events);
+	net->backend_events = events;
+	virtio_device_watch_modify(&net->dev, net->backend_fd, events);
 }
 
-static void add_tap_events(struct virtio_net *net, uint32_t events)
+static void add_backend_events(struct virtio_net *net, uint32_t events)
 {
-	set_tap_events(net, net->tap_events | events);
+	set_backend_events(net, net->backend_events | events);
 }
 
-static void remove_tap_events(struct virtio_net *net, uint32_t events)
+static void remove_backend_events(struct virtio_net *net, uint32_t events)
 {
-	set_tap_events(net, net->tap_events & ~events);
+	set_backend_events(net, net->backend_events & ~events);
 }
 
 /* A guest error that stops the device: the tap must not be watched meanwhile, or a readable
  * tap would wake the thread for nothing until the driver resets us. */
 #define net_fail(net, ...)                                                                         \
 	do {                                                                                       \
-		set_tap_events((net), 0);                                                          \
+		set_backend_events((net), 0);                                                      \
 		virtio_device_fail(&(net)->dev, __VA_ARGS__);                                      \
 	} while (0)
 
@@ -213,7 +216,7 @@ static int tx_send(struct virtio_net *net, const struct virtq_chain *c)
 	}
 	ssize_t n;
 	do
-		n = writev(net->tap_fd, c->iov, (int)c->nr_out);
+		n = writev(net->backend_fd, c->iov, (int)c->nr_out);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN)
 		return -EAGAIN;
@@ -225,13 +228,13 @@ static int tx_send(struct virtio_net *net, const struct virtq_chain *c)
 			if (!net->logged_tap_down)
 				log_info("%s: %s is down: frames from the guest are dropped until "
 					 "it is up (ip link set %s up)",
-					 net->name, net->tap_name, net->tap_name);
+					 net->name, net->backend_name, net->backend_name);
 			net->logged_tap_down = true;
 			return 0;
 		}
 		if (!net->logged_tx_error)
 			log_warn("%s: writing to %s: %s (further errors not logged)", net->name,
-				 net->tap_name, strerror(errno));
+				 net->backend_name, strerror(errno));
 		net->logged_tx_error = true;
 		return 0;
 	}
@@ -257,7 +260,7 @@ static bool tx_send_batch(struct virtio_net *net, bool *pushed)
 		net->tx_pending = rc == -EAGAIN;
 		if (rc == -EAGAIN) {
 			net->tx_blocked = true;
-			add_tap_events(net, EPOLLOUT);
+			add_backend_events(net, EPOLLOUT);
 			return false;
 		}
 		if (rc < 0)
@@ -431,14 +434,14 @@ static int rx_read_one(struct virtio_net *net)
 	 * that byte) from one that fits exactly. */
 	p->iov[p->nr_iov] = (struct iovec){.iov_base = &p->spare, .iov_len = 1};
 	do
-		n = readv(net->tap_fd, p->iov, (int)p->nr_iov + 1);
+		n = readv(net->backend_fd, p->iov, (int)p->nr_iov + 1);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN)
 		return 0;
 	if (n < 0) {
 		if (!net->logged_rx_error)
 			log_warn("%s: reading from %s: %s (further errors not logged)", net->name,
-				 net->tap_name, strerror(errno));
+				 net->backend_name, strerror(errno));
 		net->logged_rx_error = true;
 		return -1;
 	}
@@ -465,7 +468,7 @@ static void rx_process(struct virtio_net *net)
 			if (virtq_enable_kicks(vq))
 				continue;
 			net->rx_starved = true;
-			remove_tap_events(net, EPOLLIN);
+			remove_backend_events(net, EPOLLIN);
 			break;
 		}
 		if (!vq->kicks_disabled)
@@ -482,28 +485,28 @@ static void rx_process(struct virtio_net *net)
 /* The tap reports an error or hang-up only when it lost its interface (deleted with
  * ip link del): for good, and epoll would report it on every round. The card stays, without a
  * link, as if its cable were pulled. */
-static void tap_lost(struct virtio_net *net)
+static void backend_lost(struct virtio_net *net)
 {
 	log_error("%s: %s is gone: the guest's network card has no link from now on", net->name,
-		  net->tap_name);
-	virtio_device_unwatch(&net->dev, net->tap_fd);
-	net->tap_events = 0;
+		  net->backend_name);
+	virtio_device_unwatch(&net->dev, net->backend_fd);
+	net->backend_events = 0;
 	net->config.status &= (uint16_t)~VIRTIO_NET_S_LINK_UP;
 	virtio_device_config_changed(&net->dev);
 }
 
-static void on_tap(struct virtio_device *d, uint32_t events)
+static void on_backend(struct virtio_device *d, uint32_t events)
 {
 	struct virtio_net *net = to_net(d);
 	if (events & (EPOLLERR | EPOLLHUP)) {
-		tap_lost(net);
+		backend_lost(net);
 		return;
 	}
 	if (net->vhost_running)
 		return;
 	if (events & EPOLLOUT) {
 		net->tx_blocked = false;
-		remove_tap_events(net, EPOLLOUT);
+		remove_backend_events(net, EPOLLOUT);
 		tx_process(net);
 	}
 	if (events & EPOLLIN)
@@ -517,7 +520,7 @@ static void net_queue_kick(struct virtio_device *d, unsigned index)
 		tx_process(net);
 	} else if (index == RX_QUEUE && net->rx_starved) {
 		net->rx_starved = false;
-		add_tap_events(net, EPOLLIN);
+		add_backend_events(net, EPOLLIN);
 		rx_process(net);
 	}
 }
@@ -570,9 +573,9 @@ static size_t rx_buffer_need(const struct virtio_net *net)
 static int start_vhost(struct virtio_net *net)
 {
 	char err[256];
-	if (vhost_net_start(net->vhost, &net->dev, net->tap_fd, err, sizeof(err)) == 0) {
+	if (vhost_net_start(net->vhost, &net->dev, net->backend_fd, err, sizeof(err)) == 0) {
 		net->vhost_running = true;
-		set_tap_events(net, 0);
+		set_backend_events(net, 0);
 		return 0;
 	}
 	if (net->vhost_mode == VHOST_ON) {
@@ -591,9 +594,9 @@ static int net_start(struct virtio_device *d)
 {
 	struct virtio_net *net = to_net(d);
 	struct tap_offloads offloads = negotiated_offloads(net);
-	int rc = tap_set_offloads(net->tap_fd, &offloads);
+	int rc = net->user ? 0 : tap_set_offloads(net->backend_fd, &offloads);
 	if (rc < 0) {
-		virtio_device_fail(d, "%s: setting offloads: %s", net->tap_name, strerror(-rc));
+		virtio_device_fail(d, "%s: setting offloads: %s", net->backend_name, strerror(-rc));
 		return -1;
 	}
 	net->tx_blocked = net->tx_pending = net->rx_starved = false;
@@ -608,7 +611,7 @@ static int net_start(struct virtio_device *d)
 		if (rc <= 0)
 			return rc;
 	}
-	set_tap_events(net, EPOLLIN);
+	set_backend_events(net, EPOLLIN);
 	return 0;
 }
 
@@ -670,14 +673,14 @@ static int net_resume(struct virtio_device *d)
 		/* A migration logs device writes, which vhost's kernel worker would not: until
 		 * it ends, packets go through userspace (vhost_paused stays set, so the resume
 		 * after it starts vhost again if the VM stays here). */
-		set_tap_events(net, EPOLLIN);
+		set_backend_events(net, EPOLLIN);
 		return 0;
 	}
 	give_back_held_chains(net);
 	net->vhost_paused = false;
 	int rc = start_vhost(net);
 	if (rc > 0) /* vhost refused again: the userspace path takes over */
-		set_tap_events(net, EPOLLIN);
+		set_backend_events(net, EPOLLIN);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -693,7 +696,8 @@ static void net_destroy(struct virtio_device *d)
 		  (unsigned long long)net->rx_packets, (unsigned long long)net->rx_dropped,
 		  (unsigned long long)net->tx_packets, (unsigned long long)net->tx_dropped);
 	vhost_net_close(net->vhost);
-	close(net->tap_fd);
+	close(net->backend_fd);
+	user_net_stop(net->user);
 	free(net);
 }
 
@@ -763,6 +767,8 @@ static const struct virtio_device_ops net_ops = {
 int virtio_net_announce(struct virtio_device *d)
 {
 	struct virtio_net *net = (struct virtio_net *)d;
+	if (net->user)
+		return 0; /* the user network is this process: nothing on the way to tell */
 	uint8_t frame[TAP_VNET_HDR_SIZE + 60] = {0}; /* the header asks for no offload */
 	uint8_t *eth = frame + TAP_VNET_HDR_SIZE, *rarp = eth + 14;
 	memset(eth, 0xff, 6);
@@ -772,7 +778,7 @@ int virtio_net_announce(struct virtio_device *d)
 	memcpy(rarp, request, sizeof(request));
 	memcpy(rarp + 8, net->config.mac, 6);  /* sender MAC; sender IP 0 */
 	memcpy(rarp + 18, net->config.mac, 6); /* target MAC; target IP 0 */
-	return write(net->tap_fd, frame, sizeof(frame)) == (ssize_t)sizeof(frame) ? 0 : -errno;
+	return write(net->backend_fd, frame, sizeof(frame)) == (ssize_t)sizeof(frame) ? 0 : -errno;
 }
 
 void virtio_net_default_mac(const char *tap, unsigned index, uint8_t mac[6])
@@ -792,6 +798,11 @@ void virtio_net_default_mac(const char *tap, unsigned index, uint8_t mac[6])
 	 VIRTIO_FEATURE(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_FEATURE(VIRTIO_NET_F_HOST_TSO6) |         \
 	 VIRTIO_FEATURE(VIRTIO_NET_F_HOST_ECN) | VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_TSO4) |         \
 	 VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_TSO6) | VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_ECN) |        \
+	 VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF))
+
+/* On the user network: no offload either way. */
+#define USER_NET_FEATURES                                                                          \
+	(VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_STATUS) |                  \
 	 VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF))
 
 /* The ring features the core always offers plus mergeable buffers: vhost must do them all,
@@ -816,7 +827,7 @@ static int open_vhost(struct virtio_net *net, char *err, size_t err_len)
 		return 0;
 	if (net->vhost_mode == VHOST_ON) {
 		snprintf(err, err_len, "--net tap=%s,vhost=on: %s (or use vhost=auto or off)",
-			 net->tap_name, why);
+			 net->backend_name, why);
 		return -1;
 	}
 	log_info("%s: %s; packets go through gureum instead", net->name, why);
@@ -826,7 +837,7 @@ static int open_vhost(struct virtio_net *net, char *err, size_t err_len)
 static int watch_fds(struct virtio_net *net, char *err, size_t err_len)
 {
 	struct virtio_device *d = &net->dev;
-	int rc = virtio_device_watch(d, net->tap_fd, 0, on_tap);
+	int rc = virtio_device_watch(d, net->backend_fd, 0, on_backend);
 	if (rc == 0 && net->vhost) {
 		rc = virtio_device_watch(d, vhost_net_call_fd(net->vhost, RX_QUEUE), EPOLLIN,
 					 on_vhost_call_rx);
@@ -839,6 +850,20 @@ static int watch_fds(struct virtio_net *net, char *err, size_t err_len)
 	return rc;
 }
 
+/* The tap or the user network, and the card's name for it in messages. */
+static int open_backend(struct virtio_net *net, const struct net_config *cfg, char *err,
+			size_t err_len)
+{
+	if (cfg->backend == NET_BACKEND_USER) {
+		snprintf(net->backend_name, sizeof(net->backend_name), "user");
+		net->user = user_net_start(&cfg->user, net->name, &net->backend_fd, err, err_len);
+		return net->user ? 0 : -1;
+	}
+	snprintf(net->backend_name, sizeof(net->backend_name), "%s", cfg->tap ? cfg->tap : "");
+	net->backend_fd = tap_open(net->backend_name, err, err_len);
+	return net->backend_fd < 0 ? -1 : 0;
+}
+
 struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned index, char *err,
 					size_t err_len)
 {
@@ -848,24 +873,26 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 		return NULL;
 	}
 	snprintf(net->name, sizeof(net->name), "virtio-net%u", index);
-	snprintf(net->tap_name, sizeof(net->tap_name), "%s", cfg->tap ? cfg->tap : "");
-	net->vhost_mode = cfg->vhost;
+	/* The user network takes no offloads (libslirp wants whole frames with checksums) and
+	 * has no kernel path. */
+	bool user = cfg->backend == NET_BACKEND_USER;
+	net->vhost_mode = user ? VHOST_OFF : cfg->vhost;
 	net->vhost_device = cfg->vhost_device ? cfg->vhost_device : VHOST_NET_DEVICE;
-	net->tap_fd = tap_open(net->tap_name, err, err_len);
-	if (net->tap_fd < 0) {
+	if (open_backend(net, cfg, err, err_len) < 0) {
 		free(net);
 		return NULL;
 	}
 	if (cfg->has_mac)
 		memcpy(net->config.mac, cfg->mac, sizeof(net->config.mac));
 	else
-		virtio_net_default_mac(net->tap_name, index, net->config.mac);
+		virtio_net_default_mac(net->backend_name, index, net->config.mac);
 	net->config.status = VIRTIO_NET_S_LINK_UP;
 	net->config.max_virtqueue_pairs = 1;
 	if (open_vhost(net, err, err_len) < 0)
 		goto fail;
-	int rc = virtio_device_init(&net->dev, &net_ops, net->name, VIRTIO_ID_NET, NET_FEATURES,
-				    sizeof(net->config), 2, QUEUE_SIZE);
+	int rc = virtio_device_init(&net->dev, &net_ops, net->name, VIRTIO_ID_NET,
+				    user ? USER_NET_FEATURES : NET_FEATURES, sizeof(net->config), 2,
+				    QUEUE_SIZE);
 	if (rc < 0) {
 		snprintf(err, err_len, "%s: %s", net->name, strerror(-rc));
 		goto fail;
@@ -877,7 +904,8 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 	return &net->dev;
 fail:
 	vhost_net_close(net->vhost);
-	close(net->tap_fd);
+	close(net->backend_fd);
+	user_net_stop(net->user);
 	free(net);
 	return NULL;
 }

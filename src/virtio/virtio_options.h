@@ -4,6 +4,8 @@
 #ifndef GUREUM_VIRTIO_VIRTIO_OPTIONS_H
 #define GUREUM_VIRTIO_VIRTIO_OPTIONS_H
 
+#include "virtio/user_net_options.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,9 +26,15 @@ struct disk_config {
 
 enum vhost_mode { VHOST_AUTO, VHOST_ON, VHOST_OFF };
 
-/* --net tap=NAME,mac=52:54:00:12:34:56,vhost=auto|on|off */
+/* Where a card's frames go: a host tap, or the user-mode NAT in this process. */
+enum net_backend { NET_BACKEND_TAP, NET_BACKEND_USER };
+
+/* --net tap=NAME,mac=52:54:00:12:34:56,vhost=auto|on|off
+ * --net user[,net=CIDR][,hostfwd=...]...[,mac=...] */
 struct net_config {
-	char *tap;
+	enum net_backend backend;
+	char *tap;		      /* NET_BACKEND_TAP */
+	struct user_net_options user; /* NET_BACKEND_USER */
 	uint8_t mac[6];
 	bool has_mac; /* otherwise one is derived from the tap name (stable across runs) */
 	enum vhost_mode vhost;

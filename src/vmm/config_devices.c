@@ -145,6 +145,20 @@ static int parse_mac(const char *text, uint8_t mac[6])
 	return 0;
 }
 
+/* net= and hostfwd= of --net user. */
+static int user_net_property(struct net_config *n, const char *key, const char *value, char *err,
+			     size_t len)
+{
+	if (n->backend != NET_BACKEND_USER) {
+		snprintf(err, len, "--net: %s= is a setting of the user network (--net user,%s=%s)",
+			 key, key, value);
+		return -1;
+	}
+	if (strcmp(key, "net") == 0)
+		return user_net_parse_network(&n->user, value, err, len);
+	return user_net_parse_forward(&n->user, value, err, len);
+}
+
 static int net_property(struct net_config *n, const char *key, const char *value, char *err,
 			size_t len)
 {
@@ -170,30 +184,67 @@ static int net_property(struct net_config *n, const char *key, const char *value
 			return 0;
 		}
 		snprintf(err, len, "--net: vhost '%s' is not auto, on or off", value);
+	} else if (strcmp(key, "net") == 0 || strcmp(key, "hostfwd") == 0) {
+		return user_net_property(n, key, value, err, len);
 	} else {
-		snprintf(err, len, "--net: unknown property '%s' (known: tap, mac, vhost)", key);
+		snprintf(err, len,
+			 "--net: unknown property '%s' (known: tap, mac, vhost; with user: net, "
+			 "hostfwd)",
+			 key);
 	}
 	return -1;
+}
+
+/* What only makes sense for one of the two backends. */
+static int check_net_backend(const struct net_config *n, char *err, size_t len)
+{
+	if (n->backend == NET_BACKEND_TAP && !n->tap) {
+		snprintf(err, len,
+			 "--net: name the host side with tap=NAME, or use the user "
+			 "network (--net user)");
+		return -1;
+	}
+	if (n->backend == NET_BACKEND_USER && n->tap) {
+		snprintf(err, len,
+			 "--net: user and tap=%s are two different host sides: choose one", n->tap);
+		return -1;
+	}
+	if (n->backend == NET_BACKEND_USER && n->vhost == VHOST_ON) {
+		snprintf(err, len,
+			 "--net user: vhost=on needs a tap (the user network runs in "
+			 "gureum itself)");
+		return -1;
+	}
+	return 0;
 }
 
 int config_parse_net(struct net_config *n, char *text, char *err, size_t len)
 {
 	char *cursor = text;
-	for (char *item; (item = next_item(&cursor));) {
+	bool first = true;
+	for (char *item; (item = next_item(&cursor)); first = false) {
 		char *value = split_key(item);
+		if (!value && first && strcmp(item, "user") == 0) {
+			n->backend = NET_BACKEND_USER;
+			user_net_default_options(&n->user);
+			continue;
+		}
 		if (!value) {
-			snprintf(err, len, "--net: '%s' is not key=value (example: tap=tap0)",
+			snprintf(err, len,
+				 "--net: '%s' is not key=value (examples: tap=tap0; user comes "
+				 "first: user,hostfwd=tcp::2222-:22)",
 				 item);
 			return -1;
 		}
 		if (net_property(n, item, value, err, len) < 0)
 			return -1;
 	}
-	if (!n->tap) {
-		snprintf(err, len, "--net: name the host side with tap=NAME");
-		return -1;
-	}
-	return 0;
+	return check_net_backend(n, err, len);
+}
+
+const char *config_net_host_name(const struct net_config *n)
+{
+	return n->backend == NET_BACKEND_USER ? "user" : n->tap;
 }
 
 int set_net(struct vm_config *c, const char *v, char *err, size_t len)
@@ -354,7 +405,8 @@ int validate_devices(const struct vm_config *c, char *err, size_t len)
 			return -1;
 	for (unsigned i = 0; i < c->nr_nics; i++)
 		for (unsigned j = 0; j < i; j++)
-			if (strcmp(c->nics[i].tap, c->nics[j].tap) == 0) {
+			if (c->nics[i].tap && c->nics[j].tap &&
+			    strcmp(c->nics[i].tap, c->nics[j].tap) == 0) {
 				snprintf(err, len, "--net: tap '%s' is given twice",
 					 c->nics[i].tap);
 				return -1;

@@ -24,10 +24,13 @@ int validate_devices(const struct vm_config *c, char *err, size_t len);
 /* Shared with config.c. */
 int config_parse_bool(const char *v, bool *out);
 int config_replace_string(char **field, const char *value);
-/* Parses --net's "tap=NAME,mac=...,vhost=..." (text is modified) into n, zeroed by the caller. */
 /* The --disk value that builds `d` as it is now (for rewriting a recorded setting); -1 when
  * it does not fit in `len` or the path holds a comma (which the value cannot carry). */
 int config_disk_setting(const struct disk_config *d, char *out, size_t len);
+/* Parses --net's "tap=NAME,mac=...,vhost=..." or "user,net=...,hostfwd=..." (text is
+ * modified) into n, zeroed by the caller. */
 int config_parse_net(struct net_config *n, char *text, char *err, size_t len);
+/* The card's host side in messages and its default MAC's seed: the tap's name, or "user". */
+const char *config_net_host_name(const struct net_config *n);
 
 #endif

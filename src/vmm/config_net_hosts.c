@@ -36,10 +36,17 @@ static const char *vhost_name(enum vhost_mode mode)
 static int rewrite_net_setting(struct vm_config *c, unsigned index)
 {
 	const struct net_config *n = &c->nics[index];
-	char value[128];
-	snprintf(value, sizeof(value), "tap=%s,mac=%02x:%02x:%02x:%02x:%02x:%02x,vhost=%s", n->tap,
-		 n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
-		 vhost_name(n->vhost));
+	char host[1536], value[1600];
+	if (n->backend == NET_BACKEND_USER) {
+		if (user_net_format(&n->user, host, sizeof(host)) >= (int)sizeof(host))
+			return -1;
+		snprintf(value, sizeof(value), "user,%s,mac=%02x:%02x:%02x:%02x:%02x:%02x", host,
+			 n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+	} else {
+		snprintf(value, sizeof(value), "tap=%s,mac=%02x:%02x:%02x:%02x:%02x:%02x,vhost=%s",
+			 n->tap, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
+			 vhost_name(n->vhost));
+	}
 	return config_rewrite_setting(c, "net", index, value);
 }
 
@@ -68,7 +75,7 @@ static int move_card(struct vm_config *c, unsigned index, const char *text, char
 	if (n->has_mac)
 		memcpy(mac, n->mac, sizeof(mac));
 	else
-		virtio_net_default_mac(n->tap, index, mac);
+		virtio_net_default_mac(config_net_host_name(n), index, mac);
 	struct net_config moved = {0};
 	char *copy = strdup(text);
 	int rc = copy ? config_parse_net(&moved, copy, err, len) : -1;
@@ -86,6 +93,8 @@ static int move_card(struct vm_config *c, unsigned index, const char *text, char
 	}
 	free(n->tap);
 	n->tap = moved.tap;
+	n->backend = moved.backend;
+	n->user = moved.user;
 	n->vhost = moved.vhost;
 	memcpy(n->mac, mac, sizeof(mac));
 	n->has_mac = true;

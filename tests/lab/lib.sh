@@ -219,6 +219,21 @@ vm_net_opts() {
 	fi
 }
 
+# vm_user_net_opts VMM [HOSTFWD...]: a virtio-net card on the user-mode network (libslirp; no
+# tap, no root), with the port forwards given (QEMU's syntax: tcp:127.0.0.1:15555-:5001).
+vm_user_net_opts() {
+	vmm=$(lab_vmm "$1")
+	shift
+	opts=user
+	[ "$vmm" = qemu ] && opts=user,id=u0
+	for f in "$@"; do opts="$opts,hostfwd=$f"; done
+	if [ "$vmm" = qemu ]; then
+		echo "-netdev $opts -device virtio-net-pci,netdev=u0,romfile="
+	else
+		echo "--net $opts"
+	fi
+}
+
 # vm_rng_opts VMM: a virtio-rng device.
 vm_rng_opts() {
 	if [ "$(lab_vmm "$1")" = qemu ]; then

@@ -47,6 +47,31 @@ Test(device_options, nics_parse_mac_and_vhost)
 	config_free(&c);
 }
 
+Test(device_options, user_network_cards_take_qemus_settings)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(
+	    PARSE(&c, err, "--net", "user", "--net",
+		  "user,net=10.9.0.0/16,hostfwd=tcp::2222-:22,hostfwd=udp:127.0.0.1:53-:53,"
+		  "mac=52:54:00:00:00:07",
+		  "--net", "tap=tap0"),
+	    RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(c.nr_nics, 3);
+	cr_assert_eq(c.nics[0].backend, NET_BACKEND_USER);
+	cr_assert_null(c.nics[0].tap);
+	cr_assert_eq(c.nics[0].user.prefix, 24, "QEMU's 10.0.2.0/24 by default");
+	cr_assert_eq(c.nics[0].user.nr_forwards, 0);
+	cr_assert_eq(c.nics[1].backend, NET_BACKEND_USER);
+	cr_assert_eq(c.nics[1].user.prefix, 16);
+	cr_assert_eq(c.nics[1].user.nr_forwards, 2);
+	cr_assert(c.nics[1].user.forwards[1].udp);
+	cr_assert(c.nics[1].has_mac);
+	cr_assert_eq(c.nics[2].backend, NET_BACKEND_TAP);
+	cr_assert_str_eq(c.nics[2].tap, "tap0");
+	config_free(&c);
+}
+
 Test(device_options, flags_and_sizes)
 {
 	struct vm_config c;
@@ -86,6 +111,14 @@ Test(device_options, mistakes_are_refused_with_the_option_named)
 	expect_error("--net", "tap=t,mac=52:54:00:00:00", "mac");
 	expect_error("--net", "tap=averyveryverylongname", "1 to 15");
 	expect_error("--net", "tap=t,vhost=sometimes", "vhost");
+	expect_error("--net", "user,tap=t0", "choose one");
+	expect_error("--net", "user,vhost=on", "needs a tap");
+	expect_error("--net", "tap=t0,hostfwd=tcp::22-:22", "setting of the user network");
+	expect_error("--net", "net=10.0.2.0/24", "setting of the user network");
+	expect_error("--net", "mac=52:54:00:00:00:01,user", "user comes first");
+	expect_error("--net", "user,net=10.0.2.1/24", "host bits");
+	expect_error("--net", "user,hostfwd=tcp:22-22", "example: hostfwd=tcp::2222-:22");
+	expect_error("--net", "user,hostfwd=tcp::22-:22,net=10.1.0.0/16", "before hostfwd=");
 	expect_error("--balloon-size", "1K", "4 KiB");
 	expect_error("--balloon-size", "lots", "not a size");
 	expect_error("--console-device", "usb", "serial or virtio");
