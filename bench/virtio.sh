@@ -4,7 +4,8 @@
 #   bench/virtio.sh [--runs N] [--log FILE] [--qemu-only]   (see bench/README.md; 4-6 minutes a run)
 # Each VMM boots the default guest with one raw virtio-blk disk in L1's RAM and one virtio-net
 # card on an L1 tap with vhost-net: sequential and random disk I/O at queue depth 1 and 32,
-# network throughput both ways and ping latency, VM exits per MiB / request / ping, VMM RSS.
+# network throughput both ways and ping latency, a second card on the user network (libslirp,
+# --net user vs QEMU's -netdev user: TCP both ways, the second through a port forward), VM exits per MiB / request / ping, VMM RSS.
 # Prints a table of each metric's median over the runs per VMM and the ratio of the medians
 # gureum/qemu (with N > 1 also each VMM's lowest and highest value). --qemu-only runs the QEMU
 # half alone (to check the benchmark itself).
@@ -119,6 +120,8 @@ row "net L1->guest TCP (MB/s)" net_rx_mbs
 row "  exits per MiB" net_rx_mbs_exits_per_mib
 row "ping guest->L1 avg rtt (us)" ping_rtt_us
 row "  exits per ping" ping_exits_per_ping
+row "user net guest->L1 TCP (MB/s)" user_tx_mbs
+row "user net L1->guest TCP (MB/s)" user_rx_mbs
 row "boot to shell (s)" boot_to_shell_s
 row "VMM RSS after boot (KiB)" rss_after_boot_kb
 row "VMM peak RSS VmHWM (KiB)" rss_peak_kb

@@ -1,7 +1,9 @@
 # Virtio benchmark (run by bench/virtio.sh; not in the default list). The same guest (1 vCPU,
 # same kernel, initramfs, memory) under gureum and under QEMU microvm with its PCIe host
 # bridge (virtio-pci + MSI-X, the fair peer), one after the other in this one L1: a raw
-# virtio-blk disk in L1's RAM and a virtio-net card on a tap with vhost-net. The disk is
+# virtio-blk disk in L1's RAM, a virtio-net card on a tap with vhost-net and a second one on
+# the user network (libslirp in both VMMs; guest->L1 through its NAT, L1->guest through a
+# port forward). The disk is
 # measured at queue depth 1 (dd, randio) and at depth 32 (randio -q 32: 1 MiB sequential
 # writes and reads, 4 KiB random reads).
 # Prints "VBENCH <vmm> <metric> <value>" lines; throughput and times on L2's clock, exits
@@ -21,6 +23,7 @@ DEPTH=32
 PINGS=20
 TAP=vbtap0
 PORT=5001
+USER_PORT=5002 # the user network's forward: L1's 127.0.0.1:5002 -> the guest's 5002
 
 bench_line() {
 	echo "VBENCH $*"
@@ -137,13 +140,39 @@ ping_latency() {
 	bench_line "$vmm ping_exits_per_ping $(per "$PINGS" $((e1 - e0)))"
 }
 
+# user_net VMM: NET_MB MiB each way over the user network card (eth1, by DHCP): the guest to a
+# listener in L1 through the NAT (10.0.2.2 is L1's loopback), L1 to a listener in the guest
+# through the port forward.
+user_net() {
+	vmm=$1
+	vm_run 60 "ip link set eth1 up && udhcpc -i eth1 -q -n -t 10 >/dev/null 2>&1" >/dev/null ||
+		lab_fail "$vmm: no DHCP lease on the user network card"
+	rm -f /run/vbench-nc-in
+	mkfifo /run/vbench-nc-in
+	exec 4<>/run/vbench-nc-in
+	nc -l -p $USER_PORT </run/vbench-nc-in >/dev/null &
+	listener=$!
+	sleep 1
+	guest_timed "$vmm" user_tx_mbs "$NET_MB" 120 \
+		"sh -c 'dd if=/dev/zero bs=1M count=$NET_MB 2>/dev/null | nc 10.0.2.2 $USER_PORT'"
+	kill $listener 2>/dev/null
+	exec 4>&-
+	vm_run 20 "(sleep 600 | nc -l -p $USER_PORT >/dev/null) & sleep 1" >/dev/null
+	a=$(uptime_cs)
+	dd if=/dev/zero bs=1M count=$NET_MB 2>/dev/null | timeout 120 nc 127.0.0.1 $USER_PORT ||
+		lab_fail "$vmm: nc from L1 through the user network's forward failed or took over 120 s"
+	b=$(uptime_cs)
+	bench_line "$vmm user_rx_mbs $(awk -v mb="$NET_MB" -v cs=$((b - a)) 'BEGIN { printf "%.2f\n", (cs > 0 ? mb * 100 / cs : 0) }')"
+	vm_run 20 "killall sleep" >/dev/null
+}
+
 run_vmm() {
 	vmm=$1
 	rm -f "$DISK"
 	dd if=/dev/zero of="$DISK" bs=1M count=0 seek=$DISK_MB 2>/dev/null
 	tap_setup $TAP
 	cmd=$(LAB_VMM=$vmm virtio_vmm_cmd 1 "$(vm_disk_opts "$vmm" bench0 "$DISK")" \
-		"$(vm_net_opts "$vmm" $TAP)")
+		"$(vm_net_opts "$vmm" $TAP)" "$(vm_user_net_opts "$vmm" tcp:127.0.0.1:$USER_PORT-:$USER_PORT)")
 	start=$(uptime_cs)
 	vm_boot "$vmm" "$cmd"
 	bench_line "$vmm boot_to_shell_s $(awk -v cs=$(($(uptime_cs) - start)) 'BEGIN { printf "%.1f\n", cs / 100 }')"
@@ -167,6 +196,7 @@ run_vmm() {
 	ping_latency "$vmm"
 	net_to_l1 "$vmm"
 	net_from_l1 "$vmm"
+	user_net "$vmm"
 
 	bench_line "$vmm rss_end_kb $(vm_rss_kb)"
 	bench_line "$vmm rss_peak_kb $(vm_rss_kb "" VmHWM)"
