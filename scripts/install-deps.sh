@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	# build
 	gcc make meson ninja-build pkg-config
-	libjansson-dev liburing-dev zlib1g-dev libzstd-dev libslirp-dev libglib2.0-dev
+	libjansson-dev liburing-dev zlib1g-dev libzstd-dev libslirp-dev libglib2.0-dev libmnl-dev libnftables-dev
 	# tests, sanitizers, fuzzing
 	libcriterion-dev clang libclang-rt-14-dev clang-format acpica-tools
 	# guest images and the nested lab (QEMU is also the peer in benchmarks)

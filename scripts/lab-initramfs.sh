@@ -24,7 +24,9 @@ QEMU_DATA=(bios-microvm.bin linuxboot_dma.bin)
 # Modules L1 loads (dependencies are added): KVM, tun + vhost-net so the virtio-net scenarios
 # have /dev/net/tun and /dev/vhost-net, and virtio-blk for the result disk of test programs
 # (tests/lab/host-or-lab.sh).
-L1_MODULES=(kvm_amd tun vhost_net virtio_pci virtio_blk bridge)
+# bridge and nf_tables (with nft_limit, and nft_meta_bridge for iifname in the bridge family:
+# L1 has no modprobe to load it on demand) for the virtual switches.
+L1_MODULES=(kvm_amd tun vhost_net virtio_pci virtio_blk bridge nf_tables nft_limit nft_meta_bridge)
 # e2fsprogs, for the virtio-blk scenarios: make a file system on a disk image, look into it.
 E2FS_TOOLS=(mke2fs debugfs e2fsck)
 

@@ -22,6 +22,7 @@ static const struct command {
     {"run", cmd_run, "boot a virtual machine (gureum run --help)"},
     {"ctl", cmd_ctl, "control a running VM through its --api-socket (gureum ctl --help)"},
     {"cpu", cmd_cpu, "CPU models for --cpu-model: host, baseline, compare (gureum cpu --help)"},
+    {"net", cmd_net, "virtual switches for --net switch=NAME: create, delete, list"},
     {"img", cmd_img, "create, inspect, check and convert disk images (gureum img --help)"},
     {"emu-user", cmd_emu_user, "run a static x86-64 Linux program on the software CPU"},
     {"version", cmd_version, "print the version"},

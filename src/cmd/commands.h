@@ -7,5 +7,7 @@ int cmd_run(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 /* `gureum cpu`: CPU models, host descriptions, baseline and compare (src/cmd/cpu.c). */
 int cmd_cpu(int argc, char **argv);
+/* `gureum net`: virtual switches (src/cmd/net.c). */
+int cmd_net(int argc, char **argv);
 
 #endif

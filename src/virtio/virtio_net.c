@@ -19,6 +19,7 @@
  * With vhost-net the kernel does both directions itself (vhost_net.c); this file then only
  * starts and stops it. */
 #include "virtio/virtio_net.h"
+#include "hostnet/switch_port.h"
 #include "virtio/tap.h"
 #include "virtio/user_net.h"
 #include "virtio/vhost_net.h"
@@ -88,6 +89,7 @@ struct virtio_net {
 	int backend_fd;		 /* the tap, or the user network's socketpair */
 	uint32_t backend_events; /* what the device thread watches it for while started */
 	struct user_net *user;	 /* NULL on a tap */
+	bool on_switch;		 /* the tap is a switch port with a filter to remove */
 
 	enum vhost_mode vhost_mode;
 	struct vhost_net *vhost; /* NULL: userspace path only */
@@ -698,6 +700,8 @@ static void net_destroy(struct virtio_device *d)
 	vhost_net_close(net->vhost);
 	close(net->backend_fd);
 	user_net_stop(net->user);
+	if (net->on_switch)
+		switch_port_detach(net->backend_name);
 	free(net);
 }
 
@@ -851,17 +855,36 @@ static int watch_fds(struct virtio_net *net, char *err, size_t err_len)
 }
 
 /* The tap or the user network, and the card's name for it in messages. */
-static int open_backend(struct virtio_net *net, const struct net_config *cfg, char *err,
-			size_t err_len)
+static int open_backend(struct virtio_net *net, const struct net_config *cfg, unsigned index,
+			char *err, size_t err_len)
 {
 	if (cfg->backend == NET_BACKEND_USER) {
 		snprintf(net->backend_name, sizeof(net->backend_name), "user");
 		net->user = user_net_start(&cfg->user, net->name, &net->backend_fd, err, err_len);
 		return net->user ? 0 : -1;
 	}
-	snprintf(net->backend_name, sizeof(net->backend_name), "%s", cfg->tap ? cfg->tap : "");
+	if (cfg->tap)
+		snprintf(net->backend_name, sizeof(net->backend_name), "%s", cfg->tap);
+	else /* a switch port's own tap */
+		snprintf(net->backend_name, sizeof(net->backend_name), "gs%dn%u", (int)getpid(),
+			 index);
 	net->backend_fd = tap_open(net->backend_name, err, err_len);
-	return net->backend_fd < 0 ? -1 : 0;
+	if (net->backend_fd < 0 || !cfg->port.switch_name[0])
+		return net->backend_fd < 0 ? -1 : 0;
+	if (switch_port_attach(&cfg->port, net->backend_name, net->config.mac, err, err_len) < 0) {
+		close(net->backend_fd);
+		return -1;
+	}
+	net->on_switch = true;
+	return 0;
+}
+
+/* The seed of a card's derived MAC: what names its host side the same way on every run. */
+static const char *mac_seed(const struct net_config *cfg)
+{
+	if (cfg->backend == NET_BACKEND_USER)
+		return "user";
+	return cfg->tap ? cfg->tap : cfg->port.switch_name;
 }
 
 struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned index, char *err,
@@ -878,14 +901,15 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 	bool user = cfg->backend == NET_BACKEND_USER;
 	net->vhost_mode = user ? VHOST_OFF : cfg->vhost;
 	net->vhost_device = cfg->vhost_device ? cfg->vhost_device : VHOST_NET_DEVICE;
-	if (open_backend(net, cfg, err, err_len) < 0) {
-		free(net);
-		return NULL;
-	}
+	/* The MAC first: a switch port's filter lets only it through. */
 	if (cfg->has_mac)
 		memcpy(net->config.mac, cfg->mac, sizeof(net->config.mac));
 	else
-		virtio_net_default_mac(net->backend_name, index, net->config.mac);
+		virtio_net_default_mac(mac_seed(cfg), index, net->config.mac);
+	if (open_backend(net, cfg, index, err, err_len) < 0) {
+		free(net);
+		return NULL;
+	}
 	net->config.status = VIRTIO_NET_S_LINK_UP;
 	net->config.max_virtqueue_pairs = 1;
 	if (open_vhost(net, err, err_len) < 0)
@@ -906,6 +930,8 @@ fail:
 	vhost_net_close(net->vhost);
 	close(net->backend_fd);
 	user_net_stop(net->user);
+	if (net->on_switch)
+		switch_port_detach(net->backend_name);
 	free(net);
 	return NULL;
 }

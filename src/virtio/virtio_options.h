@@ -4,6 +4,7 @@
 #ifndef GUREUM_VIRTIO_VIRTIO_OPTIONS_H
 #define GUREUM_VIRTIO_VIRTIO_OPTIONS_H
 
+#include "hostnet/switch_port.h"
 #include "virtio/user_net_options.h"
 
 #include <stdbool.h>
@@ -35,6 +36,9 @@ struct net_config {
 	enum net_backend backend;
 	char *tap;		      /* NET_BACKEND_TAP */
 	struct user_net_options user; /* NET_BACKEND_USER */
+	/* switch=NAME,...: the tap is a port of a virtual switch (a tap of its own, named
+	 * after the VMM's PID and the card's index unless tap= names one). */
+	struct switch_port_options port;
 	uint8_t mac[6];
 	bool has_mac; /* otherwise one is derived from the tap name (stable across runs) */
 	enum vhost_mode vhost;

@@ -186,10 +186,14 @@ static int net_property(struct net_config *n, const char *key, const char *value
 		snprintf(err, len, "--net: vhost '%s' is not auto, on or off", value);
 	} else if (strcmp(key, "net") == 0 || strcmp(key, "hostfwd") == 0) {
 		return user_net_property(n, key, value, err, len);
+	} else if (strcmp(key, "switch") == 0 || strcmp(key, "vlan") == 0 ||
+		   strcmp(key, "trunk") == 0 || strcmp(key, "ip") == 0 ||
+		   strcmp(key, "rate") == 0) {
+		return switch_port_parse(&n->port, key, value, err, len);
 	} else {
 		snprintf(err, len,
 			 "--net: unknown property '%s' (known: tap, mac, vhost; with user: net, "
-			 "hostfwd)",
+			 "hostfwd; with switch: vlan, trunk, ip, rate)",
 			 key);
 	}
 	return -1;
@@ -198,12 +202,21 @@ static int net_property(struct net_config *n, const char *key, const char *value
 /* What only makes sense for one of the two backends. */
 static int check_net_backend(const struct net_config *n, char *err, size_t len)
 {
-	if (n->backend == NET_BACKEND_TAP && !n->tap) {
+	if (n->backend == NET_BACKEND_TAP && !n->tap && !n->port.switch_name[0]) {
 		snprintf(err, len,
-			 "--net: name the host side with tap=NAME, or use the user "
-			 "network (--net user)");
+			 "--net: name the host side with tap=NAME or switch=NAME, or use "
+			 "the user network (--net user)");
 		return -1;
 	}
+	if (n->backend == NET_BACKEND_USER && n->port.switch_name[0]) {
+		snprintf(err, len,
+			 "--net: user and switch=%s are two different host sides: choose "
+			 "one",
+			 n->port.switch_name);
+		return -1;
+	}
+	if (switch_port_check(&n->port, err, len) < 0)
+		return -1;
 	if (n->backend == NET_BACKEND_USER && n->tap) {
 		snprintf(err, len,
 			 "--net: user and tap=%s are two different host sides: choose one", n->tap);
@@ -244,7 +257,9 @@ int config_parse_net(struct net_config *n, char *text, char *err, size_t len)
 
 const char *config_net_host_name(const struct net_config *n)
 {
-	return n->backend == NET_BACKEND_USER ? "user" : n->tap;
+	if (n->backend == NET_BACKEND_USER)
+		return "user";
+	return n->tap ? n->tap : n->port.switch_name;
 }
 
 int set_net(struct vm_config *c, const char *v, char *err, size_t len)

@@ -43,8 +43,15 @@ static int rewrite_net_setting(struct vm_config *c, unsigned index)
 		snprintf(value, sizeof(value), "user,%s,mac=%02x:%02x:%02x:%02x:%02x:%02x", host,
 			 n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
 	} else {
-		snprintf(value, sizeof(value), "tap=%s,mac=%02x:%02x:%02x:%02x:%02x:%02x,vhost=%s",
-			 n->tap, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
+		/* A switch port without tap= gets a new tap of its own wherever it goes. */
+		int used = n->port.switch_name[0] ? switch_port_format(&n->port, host, sizeof(host))
+						  : snprintf(host, sizeof(host), "tap=%s", n->tap);
+		if (used >= (int)sizeof(host))
+			return -1;
+		if (n->port.switch_name[0] && n->tap)
+			snprintf(host + used, sizeof(host) - (size_t)used, ",tap=%s", n->tap);
+		snprintf(value, sizeof(value), "%s,mac=%02x:%02x:%02x:%02x:%02x:%02x,vhost=%s",
+			 host, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
 			 vhost_name(n->vhost));
 	}
 	return config_rewrite_setting(c, "net", index, value);
@@ -95,6 +102,7 @@ static int move_card(struct vm_config *c, unsigned index, const char *text, char
 	n->tap = moved.tap;
 	n->backend = moved.backend;
 	n->user = moved.user;
+	n->port = moved.port;
 	n->vhost = moved.vhost;
 	memcpy(n->mac, mac, sizeof(mac));
 	n->has_mac = true;

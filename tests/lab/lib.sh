@@ -219,14 +219,15 @@ vm_net_opts() {
 	fi
 }
 
-# vm_user_net_opts VMM [HOSTFWD...]: a virtio-net card on the user-mode network (libslirp; no
-# tap, no root), with the port forwards given (QEMU's syntax: tcp:127.0.0.1:15555-:5001).
+# vm_user_net_opts VMM [SETTING...]: a virtio-net card on the user-mode network (libslirp; no
+# tap, no root) with the settings given in QEMU's syntax, which both VMMs share
+# (hostfwd=tcp:127.0.0.1:15555-:5001, net=10.0.3.0/24).
 vm_user_net_opts() {
 	vmm=$(lab_vmm "$1")
 	shift
 	opts=user
 	[ "$vmm" = qemu ] && opts=user,id=u0
-	for f in "$@"; do opts="$opts,hostfwd=$f"; done
+	for f in "$@"; do opts="$opts,$f"; done
 	if [ "$vmm" = qemu ]; then
 		echo "-netdev $opts -device virtio-net-pci,netdev=u0,romfile="
 	else

@@ -23,7 +23,8 @@ DEPTH=32
 PINGS=20
 TAP=vbtap0
 PORT=5001
-USER_PORT=5002 # the user network's forward: L1's 127.0.0.1:5002 -> the guest's 5002
+USER_PORT=5002     # the guest's listener, and L1's for the guest's connection
+USER_FWD_PORT=5003 # the user network's forward: L1's 127.0.0.1:5003 -> the guest's 5002
 
 bench_line() {
 	echo "VBENCH $*"
@@ -140,9 +141,9 @@ ping_latency() {
 	bench_line "$vmm ping_exits_per_ping $(per "$PINGS" $((e1 - e0)))"
 }
 
-# user_net VMM: NET_MB MiB each way over the user network card (eth1, by DHCP): the guest to a
-# listener in L1 through the NAT (10.0.2.2 is L1's loopback), L1 to a listener in the guest
-# through the port forward.
+# user_net VMM: NET_MB MiB each way over the user network card (eth1, by DHCP, on 10.0.3.0/24
+# since the tap card has 10.0.2.0/24): the guest to a listener in L1 through the NAT (10.0.3.2
+# is L1's loopback), L1 to a listener in the guest through the port forward.
 user_net() {
 	vmm=$1
 	vm_run 60 "ip link set eth1 up && udhcpc -i eth1 -q -n -t 10 >/dev/null 2>&1" >/dev/null ||
@@ -154,12 +155,12 @@ user_net() {
 	listener=$!
 	sleep 1
 	guest_timed "$vmm" user_tx_mbs "$NET_MB" 120 \
-		"sh -c 'dd if=/dev/zero bs=1M count=$NET_MB 2>/dev/null | nc 10.0.2.2 $USER_PORT'"
+		"sh -c 'dd if=/dev/zero bs=1M count=$NET_MB 2>/dev/null | nc 10.0.3.2 $USER_PORT'"
 	kill $listener 2>/dev/null
 	exec 4>&-
 	vm_run 20 "(sleep 600 | nc -l -p $USER_PORT >/dev/null) & sleep 1" >/dev/null
 	a=$(uptime_cs)
-	dd if=/dev/zero bs=1M count=$NET_MB 2>/dev/null | timeout 120 nc 127.0.0.1 $USER_PORT ||
+	dd if=/dev/zero bs=1M count=$NET_MB 2>/dev/null | timeout 120 nc 127.0.0.1 $USER_FWD_PORT ||
 		lab_fail "$vmm: nc from L1 through the user network's forward failed or took over 120 s"
 	b=$(uptime_cs)
 	bench_line "$vmm user_rx_mbs $(awk -v mb="$NET_MB" -v cs=$((b - a)) 'BEGIN { printf "%.2f\n", (cs > 0 ? mb * 100 / cs : 0) }')"
@@ -172,7 +173,7 @@ run_vmm() {
 	dd if=/dev/zero of="$DISK" bs=1M count=0 seek=$DISK_MB 2>/dev/null
 	tap_setup $TAP
 	cmd=$(LAB_VMM=$vmm virtio_vmm_cmd 1 "$(vm_disk_opts "$vmm" bench0 "$DISK")" \
-		"$(vm_net_opts "$vmm" $TAP)" "$(vm_user_net_opts "$vmm" tcp:127.0.0.1:$USER_PORT-:$USER_PORT)")
+		"$(vm_net_opts "$vmm" $TAP)" "$(vm_user_net_opts "$vmm" net=10.0.3.0/24 hostfwd=tcp:127.0.0.1:$USER_FWD_PORT-:$USER_PORT)")
 	start=$(uptime_cs)
 	vm_boot "$vmm" "$cmd"
 	bench_line "$vmm boot_to_shell_s $(awk -v cs=$(($(uptime_cs) - start)) 'BEGIN { printf "%.1f\n", cs / 100 }')"

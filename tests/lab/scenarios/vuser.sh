@@ -23,7 +23,7 @@ file_hash() {
 }
 
 taps_before=$(ls /sys/class/net | tr '\n' ' ')
-vm_boot vuser "$(virtio_vmm_cmd 1 $(vm_user_net_opts "" tcp:127.0.0.1:$FORWARD_PORT-:5001))"
+vm_boot vuser "$(virtio_vmm_cmd 1 $(vm_user_net_opts "" hostfwd=tcp:127.0.0.1:$FORWARD_PORT-:5001))"
 
 # DHCP: the lease the udhcpc script prints, and the address and route it configured.
 lease=$(vm_run 90 "ip link set eth0 up; udhcpc -i eth0 -q -n -t 10 2>&1 | grep 'has'") ||

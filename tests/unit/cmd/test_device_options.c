@@ -3,6 +3,7 @@
  * refused with a message naming the option. */
 #include "run_args_harness.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,26 @@ Test(device_options, user_network_cards_take_qemus_settings)
 	config_free(&c);
 }
 
+Test(device_options, switch_ports_take_a_vlan_or_a_trunk)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--net", "switch=sw0,vlan=10,ip=10.0.0.5,rate=10M", "--net",
+			   "switch=sw0,trunk=10:20:4094,tap=port7"),
+		     RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(c.nr_nics, 2);
+	cr_assert_eq(c.nics[0].backend, NET_BACKEND_TAP);
+	cr_assert_null(c.nics[0].tap, "the VMM names the port's tap");
+	cr_assert_str_eq(c.nics[0].port.switch_name, "sw0");
+	cr_assert_eq(c.nics[0].port.access_vlan, 10);
+	cr_assert_eq(c.nics[0].port.rate, 10 << 20);
+	cr_assert_eq(c.nics[0].port.ip.s_addr, htonl(0x0a000005));
+	cr_assert_eq(c.nics[1].port.nr_trunk, 3);
+	cr_assert_eq(c.nics[1].port.trunk[2], 4094);
+	cr_assert_str_eq(c.nics[1].tap, "port7");
+	config_free(&c);
+}
+
 Test(device_options, flags_and_sizes)
 {
 	struct vm_config c;
@@ -119,6 +140,17 @@ Test(device_options, mistakes_are_refused_with_the_option_named)
 	expect_error("--net", "user,net=10.0.2.1/24", "host bits");
 	expect_error("--net", "user,hostfwd=tcp:22-22", "example: hostfwd=tcp::2222-:22");
 	expect_error("--net", "user,hostfwd=tcp::22-:22,net=10.1.0.0/16", "before hostfwd=");
+	expect_error("--net", "switch=sw0", "one VLAN (vlan=ID) or a trunk");
+	expect_error("--net", "switch=sw0,vlan=10,trunk=20", "one VLAN (vlan=ID) or a trunk");
+	expect_error("--net", "switch=sw0,vlan=4095", "1 to 4094");
+	expect_error("--net", "switch=sw0,vlan=0", "1 to 4094");
+	expect_error("--net", "switch=sw0,trunk=10:10", "twice");
+	expect_error("--net", "switch=sw0,trunk=10:", "joined by ':'");
+	expect_error("--net", "switch=sw0,vlan=1,ip=10.0.0", "not an IPv4 address");
+	expect_error("--net", "switch=sw0,vlan=1,rate=fast", "bytes per second");
+	expect_error("--net", "switch=a/b,vlan=1", "not an interface name");
+	expect_error("--net", "tap=t0,vlan=10", "settings of a switch port");
+	expect_error("--net", "user,switch=sw0,vlan=1", "two different host sides");
 	expect_error("--balloon-size", "1K", "4 KiB");
 	expect_error("--balloon-size", "lots", "not a size");
 	expect_error("--console-device", "usb", "serial or virtio");
