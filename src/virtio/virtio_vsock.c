@@ -740,32 +740,29 @@ static uint32_t choose_local_port(struct virtio_vsock *vs, uint32_t peer_port)
 	}
 }
 
-/* The host process's "CONNECT <port>\n": taken from the socket up to the newline only, so
- * that bytes it sent right behind it stay for the guest. */
+/* The host process's "CONNECT <port>\n", read a byte at a time up to the newline, so that
+ * bytes it sent right behind it stay in the socket for the guest (and a partial line followed
+ * by end-of-file is seen as such, not as input that is forever readable). */
 static void host_handshake(struct virtio_vsock *vs, struct vsock_conn *c)
 {
-	char buf[sizeof(c->line)];
-	ssize_t n = recv(c->fd, buf, sizeof(buf) - 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		close_handshake(vs, c);
-		return;
+	for (;;) {
+		char ch;
+		ssize_t n = recv(c->fd, &ch, 1, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0 || (ch != '\n' && c->line_len == sizeof(c->line) - 1)) {
+			close_handshake(vs, c); /* gone, or no line of ours is that long */
+			return;
+		}
+		if (ch == '\n')
+			break;
+		c->line[c->line_len++] = ch;
 	}
-	char *nl = memchr(buf, '\n', (size_t)n);
-	if (!nl) {
-		if ((size_t)n == sizeof(buf) - 1)
-			close_handshake(vs, c); /* no line of ours is that long */
-		return;
-	}
-	size_t take = (size_t)(nl - buf) + 1;
-	if (recv(c->fd, buf, take, MSG_DONTWAIT) != (ssize_t)take) {
-		close_handshake(vs, c);
-		return;
-	}
-	*nl = '\0';
+	c->line[c->line_len] = '\0';
 	uint32_t port;
-	if (vsock_parse_connect_line(buf, &port) < 0) {
+	if (vsock_parse_connect_line(c->line, &port) < 0) {
 		close_handshake(vs, c);
 		return;
 	}

@@ -303,6 +303,17 @@ Test(virtio_vsock, a_bad_handshake_line_closes_the_host_socket)
 	write_all(fd, "CONNECT 99999999999\n", 20);
 	cr_assert(ends_within(fd, 2000));
 	close(fd);
+	/* Half a line, then nothing more: closed (not left readable forever). */
+	fd = unix_connect(path);
+	write_all(fd, "CONN", 4);
+	shutdown(fd, SHUT_WR);
+	cr_assert(ends_within(fd, 2000));
+	close(fd);
+	/* A line longer than any CONNECT. */
+	fd = unix_connect(path);
+	write_all(fd, "CONNECT 1234567890123456789012345678901234567890", 48);
+	cr_assert(ends_within(fd, 2000));
+	close(fd);
 	struct vsock_hdr h;
 	cr_assert_not(recv_packet_within(&h, NULL, 100), "the guest heard nothing of them");
 }
