@@ -6,9 +6,11 @@
  * connects writes "CONNECT <port>\n"; we send the guest a REQUEST for that port from a local
  * port of our choosing, and on its RESPONSE write "OK <local port>\n" back: from then on the
  * socket carries the stream. A guest that connects to CID 2, port P reaches whoever listens on
- * the Unix socket "PATH_P"; nobody there is an RST. Connections (vsock_connection.h) are
- * found by their two ports; their host sockets sit in an epoll set of the device's own, which
- * the device thread watches as one fd (virtio_device_watch has room for a few fds only).
+ * the Unix socket "PATH_P"; nobody there is an RST. A guest that neither accepts nor refuses
+ * a host connection within 2 s gets an RST and the host socket is closed. Connections
+ * (vsock_connection.h) are found by their two ports; their host sockets sit in an epoll set of the
+ * device's own, which the device thread watches as one fd (virtio_device_watch has room for a few
+ * fds only).
  *
  * Flow control is the spec's credit (5.10.6.3) both ways: we send the guest no more than its
  * buf_alloc minus what is in flight, reading the host socket only then (the host process
@@ -41,7 +43,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RX_QUEUE	 0
@@ -62,6 +66,11 @@
 /* The first local port of host-initiated connections (as Firecracker chooses them, high
  * enough not to meet the ports guest-initiated connections ask for). */
 #define FIRST_LOCAL_PORT (1u << 30)
+/* A host process's connection the guest neither accepts nor refuses within this long is
+ * given up (RST to the guest, the host socket closed), as Firecracker does; the timer that
+ * checks ticks only while such connections exist. */
+#define CONNECT_TIMEOUT_NS 2000000000ULL
+#define TIMER_TICK_NS	   250000000L
 
 struct rst_reply {
 	uint32_t local_port, peer_port;
@@ -73,6 +82,8 @@ struct virtio_vsock {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd;
 	int epoll_fd;
+	int timer_fd; /* connect timeouts, in the epoll set */
+	bool timer_armed;
 
 	struct vsock_table table;
 	struct vsock_conn *handshakes; /* linked through next_in_bucket (not in the table) */
@@ -526,6 +537,7 @@ static void guest_accepted(struct virtio_vsock *vs, struct vsock_conn *c)
 		return;
 	}
 	c->state = VSOCK_CONN_ESTABLISHED;
+	c->connect_deadline = 0;
 	update_fd_events(vs, c);
 }
 
@@ -701,6 +713,53 @@ static void send_reset_event(struct virtio_vsock *vs)
 
 /* --- host events -------------------------------------------------------------------------- */
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void arm_timer(struct virtio_vsock *vs, bool on)
+{
+	if (vs->timer_armed == on)
+		return;
+	struct itimerspec its = {0};
+	if (on)
+		its.it_value.tv_nsec = its.it_interval.tv_nsec = TIMER_TICK_NS;
+	timerfd_settime(vs->timer_fd, 0, &its, NULL);
+	vs->timer_armed = on;
+}
+
+struct expiry {
+	struct virtio_vsock *vs;
+	uint64_t now;
+	unsigned waiting;
+};
+
+static void expire_one(struct vsock_conn *c, void *opaque)
+{
+	struct expiry *e = opaque;
+	if (c->state != VSOCK_CONN_CONNECTING || !c->connect_deadline)
+		return;
+	if (c->connect_deadline <= e->now)
+		reset_conn(e->vs, c);
+	else
+		e->waiting++;
+}
+
+/* A tick: host connections the guest did not answer in time are given up. */
+static void expire_connects(struct virtio_vsock *vs)
+{
+	uint64_t ticks;
+	if (read(vs->timer_fd, &ticks, sizeof(ticks)) < 0) {
+		/* EAGAIN: a tick already taken */
+	}
+	struct expiry e = {vs, now_ns(), 0};
+	vsock_table_each(&vs->table, expire_one, &e);
+	arm_timer(vs, e.waiting > 0);
+}
+
 static void accept_host(struct virtio_vsock *vs)
 {
 	for (;;) {
@@ -776,6 +835,8 @@ static void host_handshake(struct virtio_vsock *vs, struct vsock_conn *c)
 	}
 	update_fd_events(vs, c);
 	c->pending |= VSOCK_PENDING_REQUEST;
+	c->connect_deadline = now_ns() + CONNECT_TIMEOUT_NS;
+	arm_timer(vs, true);
 	make_ready(vs, c);
 }
 
@@ -822,14 +883,19 @@ static void on_epoll(struct virtio_device *d, uint32_t events)
 	struct virtio_vsock *vs = to_vsock(d);
 	struct epoll_event ev[EPOLL_BATCH];
 	int n = epoll_wait(vs->epoll_fd, ev, EPOLL_BATCH, 0);
-	/* Each event touches its own connection only (and may free it): packets to the guest,
-	 * which may end other connections, go out after the batch. */
+	/* Each event touches its own connection only (and may free it): what ends other
+	 * connections (timeouts, packets to the guest) runs after the batch. */
+	bool tick = false;
 	for (int i = 0; i < n; i++) {
 		if (ev[i].data.ptr == NULL)
 			accept_host(vs);
+		else if (ev[i].data.ptr == &vs->timer_fd)
+			tick = true;
 		else
 			host_event(vs, ev[i].data.ptr, ev[i].events);
 	}
+	if (tick)
+		expire_connects(vs);
 	rx_flush(vs);
 }
 
@@ -884,6 +950,8 @@ static void vsock_destroy(struct virtio_device *d)
 		close(vs->listen_fd);
 		unlink(vs->path);
 	}
+	if (vs->timer_fd >= 0)
+		close(vs->timer_fd);
 	if (vs->epoll_fd >= 0)
 		close(vs->epoll_fd);
 	free(vs->rsts);
@@ -1012,6 +1080,7 @@ struct virtio_device *virtio_vsock_create(const struct vsock_config *cfg, char *
 	vs->guest_cid = cfg->cid;
 	vs->next_local_port = FIRST_LOCAL_PORT;
 	vs->listen_fd = -1;
+	vs->timer_fd = -1;
 	snprintf(vs->path, sizeof(vs->path), "%s", cfg->socket);
 	int rc = virtio_device_init(&vs->dev, &vsock_ops, "virtio-vsock0", VIRTIO_ID_VSOCK,
 				    VIRTIO_FEATURE(VIRTIO_VSOCK_F_STREAM), sizeof(uint64_t),
@@ -1025,6 +1094,13 @@ struct virtio_device *virtio_vsock_create(const struct vsock_config *cfg, char *
 	if (vs->epoll_fd < 0) {
 		snprintf(err, err_len, "virtio-vsock: epoll: %s", strerror(errno));
 		virtio_device_destroy(&vs->dev); /* frees vs */
+		return NULL;
+	}
+	vs->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	struct epoll_event tev = {.events = EPOLLIN, .data.ptr = &vs->timer_fd};
+	if (vs->timer_fd < 0 || epoll_ctl(vs->epoll_fd, EPOLL_CTL_ADD, vs->timer_fd, &tev) < 0) {
+		snprintf(err, err_len, "virtio-vsock: timerfd: %s", strerror(errno));
+		virtio_device_destroy(&vs->dev);
 		return NULL;
 	}
 	if (listen_on(vs, err, err_len) < 0 ||

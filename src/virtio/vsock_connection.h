@@ -102,6 +102,8 @@ struct vsock_conn {
 	bool watching_out;	 /* EPOLLOUT asked for the host socket */
 	uint32_t fd_events;	 /* what the device's epoll watches fd for */
 
+	/* CLOCK_MONOTONIC ns by which the guest must answer our REQUEST (0: none pending). */
+	uint64_t connect_deadline;
 	/* The handshake line of a host-initiated connection (VSOCK_CONN_HOST_HANDSHAKE). */
 	char line[32];
 	size_t line_len;

@@ -293,6 +293,22 @@ Test(virtio_vsock, the_guest_refusing_closes_the_host_socket)
 	close(fd);
 }
 
+Test(virtio_vsock, a_guest_that_never_answers_is_given_up_after_two_seconds)
+{
+	int fd = unix_connect(path);
+	write_all(fd, "CONNECT 82\n", 11);
+	struct vsock_hdr h = recv_packet(NULL);
+	cr_assert_eq(h.op, VSOCK_OP_REQUEST);
+	cr_assert_not(ends_within(fd, 1500), "still waiting after 1.5 s");
+	cr_assert(ends_within(fd, 2000), "closed after the 2 s connect timeout");
+	struct vsock_hdr r = recv_packet(NULL);
+	cr_assert_eq(r.op, VSOCK_OP_RST, "the guest hears the connection is off");
+	cr_assert_eq(r.src_port, h.src_port);
+	cr_assert_eq(r.dst_port, 82);
+	cr_assert_eq(stats().connections, 0);
+	close(fd);
+}
+
 Test(virtio_vsock, a_bad_handshake_line_closes_the_host_socket)
 {
 	int fd = unix_connect(path);
