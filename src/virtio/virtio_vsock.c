@@ -399,13 +399,15 @@ static int take_rx_chain(struct virtio_vsock *vs)
 		}
 		if (r == 0)
 			return 0;
-		if (vs->rx_chain.in_bytes >= sizeof(struct vsock_hdr)) {
+		/* Room for the header and at least a byte: any packet fits (a data packet takes
+		 * what the buffer holds). */
+		if (vs->rx_chain.in_bytes > sizeof(struct vsock_hdr)) {
 			vs->rx_held = true;
 			break;
 		}
-		/* Too small for a header: given back unused (the driver's mistake). */
+		/* Given back unused (the driver's mistake; Linux posts 4 KiB buffers). */
 		virtq_push(vq, vs->rx_chain.head, 0);
-		drop_packet(vs, "a receive buffer smaller than the 44-byte header");
+		drop_packet(vs, "a receive buffer with no room past the 44-byte header");
 	}
 	return 1;
 }

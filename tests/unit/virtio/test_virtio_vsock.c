@@ -617,3 +617,31 @@ Test(virtio_vsock, a_load_resets_the_connections_and_tells_the_guest)
 	cr_assert_eq(id, VSOCK_EVENT_TRANSPORT_RESET);
 	close(fd);
 }
+
+/* A receive buffer with no room past the header is given back unused (counted), and the
+ * packet goes into the next one. */
+Test(virtio_vsock, receive_buffers_without_room_for_data_are_returned_unused)
+{
+	/* The driver resets the device and posts a 44-byte buffer before the usual ones. */
+	virtio_device_write_status(dev, 0);
+	memset(guest_memory_ptr(&driver.mem, FAKE_RINGS_GPA, 3 * 0x4000), 0, 3 * 0x4000);
+	memset(driver.avail_idx, 0, sizeof(driver.avail_idx));
+	memset(driver.next_desc, 0, sizeof(driver.next_desc));
+	tx_sent = rx_seen = 0;
+	fake_driver_start(&driver, 1, 3);
+	struct fake_buf small = {RX_GPA, sizeof(struct vsock_hdr), true};
+	fake_driver_add(&driver, RX, &small, 1);
+	for (int i = 0; i < 4; i++)
+		post_rx();
+	virtio_device_kick(dev, RX);
+
+	send_packet(guest_hdr(VSOCK_OP_REQUEST, 1030, 7003), NULL, 0);
+	cr_assert(fake_wait_used(&driver, RX, 1, 2000));
+	struct virtq_used_elem e = fake_used_elem(&driver, RX, 0);
+	cr_assert_eq(e.id, 0);
+	cr_assert_eq(e.len, 0, "the small buffer came back empty");
+	rx_seen = 1;
+	struct vsock_hdr h = recv_packet(NULL);
+	cr_assert_eq(h.op, VSOCK_OP_RST);
+	cr_assert_eq(stats().dropped, 1);
+}
