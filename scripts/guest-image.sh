@@ -7,6 +7,7 @@
 # package versions or these scripts change (OUTDIR/.stamp).
 # The initramfs also carries /bin/randio (bench/randio.c built static), the block I/O load of
 # the virtio benchmark (random or sequential, QD1 or deeper), and the script fails when busybox lacks an applet the lab scenarios use.
+# It also carries /bin/vsock-tool (tests/lab/vsock_tool.c), the guest and host ends of vvsock.
 set -euo pipefail
 LOG_TAG=guest-image
 . "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
@@ -26,6 +27,8 @@ need_cmd gzip gzip
 CC=${CC:-cc}
 need_cmd "$CC" gcc
 RANDIO_SRC=$GUREUM_ROOT/bench/randio.c
+# /bin/vsock-tool: both ends of the virtio-vsock lab scenario (vvsock), static like randio.
+VSOCK_TOOL_SRC=$GUREUM_ROOT/tests/lab/vsock_tool.c
 # Busybox applets the lab's scenarios type into the guest shell (virtio scenarios, benchmark).
 GUEST_APPLETS=(mount umount ip ifconfig ping nc dd sha256sum sync poweroff cat grep sed awk
 	blockdev mkdir timeout sleep head tail wc tr cut xargs udhcpc)
@@ -37,6 +40,7 @@ bbver=$(apt_candidate busybox-static)
 stamp=$(inputs_hash "$kpkg=$kver" "busybox-static=$bbver" "${GUEST_MODULES[*]}" \
 	"$(cat "$INIT_SCRIPT" "$UDHCPC_SCRIPT" "${BASH_SOURCE[0]}" "$(dirname "${BASH_SOURCE[0]}")/extract-vmlinux.sh")" \
 	"$(cat "$RANDIO_SRC")" "$("$CC" --version | head -n1)")
+stamp=$(inputs_hash "$stamp" "$(cat "$VSOCK_TOOL_SRC")")
 
 if [[ -f $OUTDIR/.stamp && $(cat "$OUTDIR/.stamp") == "$stamp" && -f $OUTDIR/vmlinuz &&
 	-f $OUTDIR/vmlinux && -f $OUTDIR/initramfs.cpio.gz ]]; then
@@ -70,6 +74,8 @@ done
 # Static: the guest has no C library. ~0.9 MB uncompressed, ~0.4 MB in the gzip'd initramfs.
 "$CC" -std=gnu11 -O2 -Wall -Wextra -Werror -static -pthread -o "$root/bin/randio" "$RANDIO_SRC" ||
 	die "cannot build $RANDIO_SRC statically (apt-get install libc6-dev)"
+"$CC" -std=gnu11 -O2 -Wall -Wextra -Werror -static -o "$root/bin/vsock-tool" "$VSOCK_TOOL_SRC" ||
+	die "cannot build $VSOCK_TOOL_SRC statically (apt-get install libc6-dev linux-libc-dev)"
 install -m 0755 "$INIT_SCRIPT" "$root/init"
 # Where Debian's busybox udhcpc looks for its script: `udhcpc -i eth0` configures the card
 # (the DHCP of --net user).

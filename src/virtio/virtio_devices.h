@@ -72,4 +72,20 @@ struct balloon_info {
 int virtio_balloon_set_target(struct virtio_device *d, uint64_t bytes);
 void virtio_balloon_get_info(struct virtio_device *d, struct balloon_info *info);
 
+/* virtio-vsock with Firecracker's "hybrid" host side (virtio_vsock.c): host processes connect
+ * to the Unix socket cfg->socket and say "CONNECT <port>"; guest connections to CID 2 port P
+ * go to the Unix socket "<socket>_P". */
+struct virtio_device *virtio_vsock_create(const struct vsock_config *cfg, char *err,
+					  size_t err_len);
+
+struct vsock_stats {
+	uint64_t rx_packets; /* to the guest */
+	uint64_t tx_packets; /* from the guest */
+	uint64_t dropped;    /* malformed packets from the guest, dropped */
+	uint64_t resets;     /* RSTs sent to the guest */
+	unsigned connections;
+};
+/* Thread-safe. */
+void virtio_vsock_get_stats(struct virtio_device *d, struct vsock_stats *stats);
+
 #endif

@@ -48,4 +48,13 @@ struct net_config {
 
 #define VHOST_NET_DEVICE "/dev/vhost-net"
 
+/* --vsock cid=N,socket=PATH: the guest's CID (>= 3) and the Unix socket host processes
+ * connect to (guest-initiated connections to port P go to PATH_P). socket NULL: no device. */
+struct vsock_config {
+	uint64_t cid;
+	char *socket;
+};
+/* The longest PATH: PATH_4294967295 must fit in sun_path (108 bytes with its NUL). */
+#define VSOCK_SOCKET_PATH_MAX (108 - 1 - 11)
+
 #endif

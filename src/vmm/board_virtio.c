@@ -1,5 +1,5 @@
 /* The board's virtio devices: one virtio-pci function per device on bus 0, slots from 1 in
- * a fixed order (disks, NICs, console, rng, balloon) so that a guest sees the same PCI
+ * a fixed order (disks, NICs, console, rng, balloon, vsock) so that a guest sees the same PCI
  * addresses on every boot of the same configuration. BARs are placed by us, as firmware
  * would, one 64 KiB BAR per device from the start of the PCI MMIO window. */
 #include "vmm/vm.h"
@@ -108,6 +108,9 @@ int board_add_virtio_devices(struct vm *vm, char *err, size_t err_len)
 			return -1;
 		}
 	}
+	if (c->vsock.socket &&
+	    plug(vm, virtio_vsock_create(&c->vsock, err, err_len), err, err_len) < 0)
+		return -1;
 	return 0;
 }
 

@@ -42,6 +42,7 @@ void config_free(struct vm_config *config)
 	for (unsigned i = 0; i < config->nr_nics; i++)
 		free(config->nics[i].tap);
 	free(config->api_socket);
+	free(config->vsock.socket);
 	for (unsigned i = 0; i < config->nr_settings; i++) {
 		free(config->settings[i].key);
 		free(config->settings[i].value);
@@ -229,6 +230,7 @@ static const struct {
     {"rng", set_rng, true, false},
     {"balloon", set_balloon, true, false},
     {"balloon-size", set_balloon_size, false, false},
+    {"vsock", set_vsock, false, false},
     {"console-device", set_console_device, false, false},
     {"api-socket", set_api_socket, false, false},
 };

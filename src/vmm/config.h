@@ -47,9 +47,10 @@ struct vm_config {
 	 * (config_apply_net_hosts). */
 	unsigned nr_net_hosts;
 	char *net_hosts[CONFIG_MAX_NICS];
-	bool rng;		 /* --rng: virtio-rng fed by getrandom() */
-	bool balloon;		 /* --balloon: virtio-balloon */
-	uint64_t balloon_target; /* bytes the balloon holds at boot (--balloon-size) */
+	bool rng;		   /* --rng: virtio-rng fed by getrandom() */
+	bool balloon;		   /* --balloon: virtio-balloon */
+	uint64_t balloon_target;   /* bytes the balloon holds at boot (--balloon-size) */
+	struct vsock_config vsock; /* --vsock cid=N,socket=PATH (vsock.socket NULL: none) */
 	enum console_device console_device;
 	char *api_socket; /* --api-socket PATH: control socket (balloon, status) */
 

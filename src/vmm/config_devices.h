@@ -13,6 +13,8 @@ int set_net(struct vm_config *c, const char *v, char *err, size_t len);
 int set_rng(struct vm_config *c, const char *v, char *err, size_t len);
 int set_balloon(struct vm_config *c, const char *v, char *err, size_t len);
 int set_balloon_size(struct vm_config *c, const char *v, char *err, size_t len);
+/* --vsock cid=N,socket=PATH (config_vsock.c). */
+int set_vsock(struct vm_config *c, const char *v, char *err, size_t len);
 int set_console_device(struct vm_config *c, const char *v, char *err, size_t len);
 int set_api_socket(struct vm_config *c, const char *v, char *err, size_t len);
 int set_debug_exit(struct vm_config *c, const char *v, char *err, size_t len);
