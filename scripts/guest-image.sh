@@ -15,10 +15,11 @@ LOG_TAG=guest-image
 OUTDIR=${1:-$GUREUM_ROOT/out/guest}
 INIT_SCRIPT=$GUREUM_ROOT/scripts/guest-init
 UDHCPC_SCRIPT=$GUREUM_ROOT/scripts/guest-udhcpc
-# Virtio drivers the guest loads at boot; modules_in_order adds their dependencies
-# (virtio_ring, virtio_pci_modern_dev, net_failover, ...) and skips built-in ones.
+# Virtio drivers the guest loads at boot, and 8021q for VLAN interfaces on a switch's trunk
+# port (lab vswitch); modules_in_order adds their dependencies (virtio_ring,
+# virtio_pci_modern_dev, net_failover, garp, ...) and skips built-in ones.
 GUEST_MODULES=(virtio_ring virtio virtio_pci virtio_mmio virtio_blk virtio_net virtio_console
-	virtio_rng virtio_balloon vsock vmw_vsock_virtio_transport)
+	virtio_rng virtio_balloon vsock vmw_vsock_virtio_transport 8021q)
 
 need_cmd apt-get apt
 need_cmd dpkg dpkg
