@@ -52,6 +52,7 @@ static void usage(FILE *out)
 	    "  migrate-status  how the migration under way goes (or how the last one ended)\n"
 	    "  migrate-cancel  stop the migration under way; the VM stays here\n"
 	    "  migrate-reconnect  drop a post-copy's connection and make it again\n"
+	    "  net-link CARD up|down  plug or pull network card CARD's cable (0: the first --net)\n"
 	    "  snapshot DIR [--stay-paused] [--disk-snapshot]\n"
 	    "                  pause, write the VM to DIR (gureum run --restore DIR starts it\n"
 	    "                  again), then resume it unless --stay-paused; --disk-snapshot:\n"
@@ -156,6 +157,13 @@ static char *build_request(int argc, char **argv)
 	} else if (strcmp(command, "migrate") == 0) {
 		if (!(request = migrate_request(argc, argv)))
 			return NULL;
+	} else if (strcmp(command, "net-link") == 0 && argc == 3 &&
+		   (strcmp(argv[2], "up") == 0 || strcmp(argv[2], "down") == 0)) {
+		char *end;
+		long card = strtol(argv[1], &end, 10);
+		if (*argv[1] && !*end && card >= 0)
+			request = json_pack("{s:s,s:I,s:b}", "command", command, "card",
+					    (json_int_t)card, "up", strcmp(argv[2], "up") == 0);
 	} else if (strcmp(command, "balloon") == 0 && argc == 2)
 		request = json_pack("{s:s,s:s}", "command", command, "size", argv[1]);
 	else if ((strcmp(command, "balloon-info") == 0 || strcmp(command, "status") == 0 ||
@@ -393,6 +401,8 @@ static int print_reply(const char *command, const char *line, bool raw)
 		printf("the migration is cancelled; the VM stays here\n");
 	else if (strcmp(command, "migrate-reconnect") == 0)
 		printf("the post-copy connection is dropped; it is being made again\n");
+	else if (strcmp(command, "net-link") == 0)
+		printf("the card's link is as asked; the guest sees it\n");
 	else if (strcmp(command, "migrate") == 0)
 		print_migrate(reply);
 	json_decref(reply);

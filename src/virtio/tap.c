@@ -107,3 +107,9 @@ int tap_set_offloads(int fd, const struct tap_offloads *o)
 		return -errno;
 	return 0;
 }
+
+int tap_set_carrier(int fd, bool on)
+{
+	int value = on;
+	return ioctl(fd, TUNSETCARRIER, &value) < 0 ? -errno : 0;
+}

@@ -21,6 +21,10 @@ struct tap_offloads {
  * sentence in `err` that says what is wrong and what to do. */
 int tap_open(const char *name, char *err, size_t err_len);
 
+/* The tap's carrier, as the host sees it (TUNSETCARRIER): off is a pulled cable. 0 or
+ * -errno. */
+int tap_set_carrier(int fd, bool on);
+
 /* Tells the kernel which offloaded frames it may deliver. Returns 0 or -errno. */
 int tap_set_offloads(int fd, const struct tap_offloads *offloads);
 

@@ -30,6 +30,9 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 /* Sends one RARP announcement of the card's MAC from its tap (after a migration or restore).
  * 0 or -errno. */
 int virtio_net_announce(struct virtio_device *d);
+/* The card's link, as the guest sees it (config status LINK_UP, with a configuration
+ * interrupt): down is a pulled cable, frames both ways are dropped until it is up again. */
+void virtio_net_set_link(struct virtio_device *d, bool up);
 /* The MAC of card `index` on `tap` when --net names none: stable across runs, so a guest keeps
  * its address; a VM that moves to another tap keeps the one it had (config_apply_net_hosts). */
 void virtio_net_default_mac(const char *tap, unsigned index, uint8_t mac[6]);

@@ -90,6 +90,8 @@ struct virtio_net {
 	uint32_t backend_events; /* what the device thread watches it for while started */
 	struct user_net *user;	 /* NULL on a tap */
 	bool on_switch;		 /* the tap is a switch port with a filter to remove */
+	bool link_down;		 /* set by the operator (net-link): frames are dropped */
+	bool backend_gone;	 /* the tap was deleted: no link for good */
 
 	enum vhost_mode vhost_mode;
 	struct vhost_net *vhost; /* NULL: userspace path only */
@@ -214,6 +216,10 @@ static int tx_send(struct virtio_net *net, const struct virtq_chain *c)
 	const char *why = tx_header_problem(net, &hdr, c->out_bytes - TAP_VNET_HDR_SIZE);
 	if (why) {
 		tx_drop(net, why);
+		return 0;
+	}
+	if (net->link_down) {
+		net->tx_dropped++;
 		return 0;
 	}
 	ssize_t n;
@@ -447,8 +453,9 @@ static int rx_read_one(struct virtio_net *net)
 		net->logged_rx_error = true;
 		return -1;
 	}
-	/* A frame longer than the buffers is lost; they stay in the pool for the next one. */
-	if ((size_t)n > p->bytes || (size_t)n < TAP_VNET_HDR_SIZE + MIN_FRAME) {
+	/* A frame longer than the buffers is lost; they stay in the pool for the next one. So
+	 * is any frame while the link is down. */
+	if ((size_t)n > p->bytes || (size_t)n < TAP_VNET_HDR_SIZE + MIN_FRAME || net->link_down) {
 		net->rx_dropped++;
 		return 1;
 	}
@@ -493,6 +500,7 @@ static void backend_lost(struct virtio_net *net)
 		  net->backend_name);
 	virtio_device_unwatch(&net->dev, net->backend_fd);
 	net->backend_events = 0;
+	net->backend_gone = true;
 	net->config.status &= (uint16_t)~VIRTIO_NET_S_LINK_UP;
 	virtio_device_config_changed(&net->dev);
 }
@@ -783,6 +791,30 @@ int virtio_net_announce(struct virtio_device *d)
 	memcpy(rarp + 8, net->config.mac, 6);  /* sender MAC; sender IP 0 */
 	memcpy(rarp + 18, net->config.mac, 6); /* target MAC; target IP 0 */
 	return write(net->backend_fd, frame, sizeof(frame)) == (ssize_t)sizeof(frame) ? 0 : -errno;
+}
+
+void virtio_net_set_link(struct virtio_device *d, bool up)
+{
+	struct virtio_net *net = to_net(d);
+	pthread_mutex_lock(&d->lock);
+	net->link_down = !up;
+	if (up && net->backend_gone)
+		log_warn("%s: %s is gone: the link stays down", net->name, net->backend_name);
+	bool now = up && !net->backend_gone;
+	/* The host side sees the cable too (a switch stops forwarding to the port); with
+	 * vhost-net this is also what stops frames toward the guest. */
+	int rc = !net->user && !net->backend_gone ? tap_set_carrier(net->backend_fd, up) : 0;
+	if (rc < 0)
+		log_warn("%s: %s keeps its carrier: %s", net->name, net->backend_name,
+			 strerror(-rc));
+	if (now != !!(net->config.status & VIRTIO_NET_S_LINK_UP)) {
+		if (now)
+			net->config.status |= VIRTIO_NET_S_LINK_UP;
+		else
+			net->config.status &= (uint16_t)~VIRTIO_NET_S_LINK_UP;
+		virtio_device_config_changed(d);
+	}
+	pthread_mutex_unlock(&d->lock);
 }
 
 void virtio_net_default_mac(const char *tap, unsigned index, uint8_t mac[6])

@@ -215,7 +215,22 @@ static char *do_migrate_status(const struct api_ops *ops)
 
 #define COMMAND_LIST                                                                               \
 	"balloon, balloon-info, status, pause, resume, snapshot, migrate, migrate-status, "        \
-	"migrate-cancel, migrate-reconnect, quit"
+	"migrate-cancel, migrate-reconnect, net-link, quit"
+
+/* {"command": "net-link", "card": N, "up": true|false} */
+static char *do_net_link(const struct api_ops *ops, const json_t *request)
+{
+	const json_t *card = json_object_get(request, "card"), *up = json_object_get(request, "up");
+	if (!json_is_integer(card) || json_integer_value(card) < 0 ||
+	    json_integer_value(card) > 255 || !json_is_boolean(up))
+		return api_error_reply("net-link: give \"card\" (0 for the first --net) and \"up\" "
+				       "(true or false)");
+	char err[ERR_LEN] = "";
+	if (ops->net_link(ops->opaque, (unsigned)json_integer_value(card), json_is_true(up), err,
+			  sizeof(err)) < 0)
+		return api_error_reply(err);
+	return ok_reply();
+}
 
 static char *dispatch(const struct api_ops *ops, const json_t *request)
 {
@@ -245,6 +260,8 @@ static char *dispatch(const struct api_ops *ops, const json_t *request)
 		return do_action(ops, ops->migrate_cancel);
 	if (strcmp(command, "migrate-reconnect") == 0)
 		return do_action(ops, ops->migrate_reconnect);
+	if (strcmp(command, "net-link") == 0)
+		return do_net_link(ops, request);
 	return error_replyf("unknown command \"%.64s\" (commands: " COMMAND_LIST ")", command);
 }
 

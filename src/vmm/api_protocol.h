@@ -121,6 +121,9 @@ struct api_ops {
 			      size_t err_len);
 	int (*migrate_cancel)(void *opaque, char *err, size_t err_len);
 	int (*migrate_reconnect)(void *opaque, char *err, size_t err_len);
+	/* Network card `card` (0 is the first --net) gets its link up or down, as a cable
+	 * plugged or pulled: the guest sees the change (its driver's carrier follows). */
+	int (*net_link)(void *opaque, unsigned card, bool up, char *err, size_t err_len);
 	void *opaque;
 };
 

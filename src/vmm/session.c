@@ -331,6 +331,30 @@ static int api_balloon_info(void *opaque, struct balloon_info *info, char *err, 
 	return 0;
 }
 
+static int api_net_link(void *opaque, unsigned card, bool up, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	unsigned seen = 0;
+	struct virtio_device *found = NULL;
+	for (unsigned i = 0; i < vm->nr_virtio && !found; i++) {
+		struct virtio_device *d = virtio_pci_device(vm->virtio[i]);
+		if (d->device_id == VIRTIO_ID_NET && seen++ == card)
+			found = d;
+	}
+	if (found)
+		virtio_net_set_link(found, up);
+	else
+		snprintf(err, err_len, "net-link: the VM has %u network card%s; card %u is not one",
+			 seen, seen == 1 ? "" : "s", card);
+	pthread_mutex_unlock(&s->lock);
+	if (found)
+		log_info("%s: link %s (net-link)", found->name, up ? "up" : "down");
+	return found ? 0 : -1;
+}
+
 static int api_status(void *opaque, struct api_status *status, char *err, size_t err_len)
 {
 	struct session *s = opaque;
@@ -651,6 +675,7 @@ static int open_api_socket(struct session *s)
 			      .migrate_status = api_migrate_status,
 			      .migrate_cancel = api_migrate_cancel,
 			      .migrate_reconnect = api_migrate_reconnect,
+			      .net_link = api_net_link,
 			      .opaque = s};
 	char err[512] = "";
 	s->api = api_server_open(s->config->api_socket, &s->loop, &ops, err, sizeof(err));

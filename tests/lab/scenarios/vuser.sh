@@ -4,7 +4,8 @@
 # through the NAT (10.0.2.2 is L1's loopback) and 8 MiB from L1 to a listener in the guest
 # through a port forward (hostfwd=tcp:127.0.0.1:15555-:5001), sha256 compared both ways; a
 # guest port nobody listens on refuses L1's connection; no tap appeared in L1. Then the guest
-# reloads its driver (device reset) and fetches once more.
+# reloads its driver (device reset) and fetches once more. With gureum, `gureum ctl SOCK
+# net-link 0 down` takes the guest's carrier down and `up` brings it back.
 # lab-smp: 1
 # lab-timeout: 400
 . /lab/lib.sh
@@ -22,8 +23,11 @@ file_hash() {
 	sha256sum <"$1" | cut -d' ' -f1
 }
 
+SOCK=/tmp/vuser.sock
+api=
+[ "$(lab_vmm)" = gureum ] && api="--api-socket $SOCK"
 taps_before=$(ls /sys/class/net | tr '\n' ' ')
-vm_boot vuser "$(virtio_vmm_cmd 1 $(vm_user_net_opts "" hostfwd=tcp:127.0.0.1:$FORWARD_PORT-:5001))"
+vm_boot vuser "$(virtio_vmm_cmd 1 $(vm_user_net_opts "" hostfwd=tcp:127.0.0.1:$FORWARD_PORT-:5001) $api)"
 
 # DHCP: the lease the udhcpc script prints, and the address and route it configured.
 lease=$(vm_run 90 "ip link set eth0 up; udhcpc -i eth0 -q -n -t 10 2>&1 | grep 'has'") ||
@@ -35,6 +39,17 @@ esac
 route=$(vm_run 30 "ip route | grep default") || lab_fail "no default route after DHCP"
 case "$route" in *"via 10.0.2.2"*) ;; *) lab_fail "default route is '$route'" ;; esac
 DETAIL="$DETAIL DHCP lease 10.0.2.15/24 via 10.0.2.2;"
+
+# The operator pulls the card's cable and plugs it back: the guest's carrier follows.
+if [ "$(lab_vmm)" = gureum ]; then
+	/lab/bin/gureum ctl $SOCK net-link 0 down >/dev/null || lab_fail "net-link 0 down failed"
+	carrier=$(vm_run 30 "sleep 1; cat /sys/class/net/eth0/carrier")
+	[ "$carrier" = 0 ] || lab_fail "after net-link down the guest's carrier is '$carrier'"
+	/lab/bin/gureum ctl $SOCK net-link 0 up >/dev/null || lab_fail "net-link 0 up failed"
+	carrier=$(vm_run 30 "sleep 1; cat /sys/class/net/eth0/carrier")
+	[ "$carrier" = 1 ] || lab_fail "after net-link up the guest's carrier is '$carrier'"
+	DETAIL="$DETAIL carrier down and up by net-link;"
+fi
 
 # Guest -> L1 through the NAT: the guest connects to 10.0.2.2:5000, the VMM to L1's 127.0.0.1.
 rm -f /tmp/hold /tmp/from-guest

@@ -629,6 +629,33 @@ Test(virtio_net, vhost_on_without_vhost_net_fails_clearly)
 	virtio_device_destroy(d);
 }
 
+static bool tap_running(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", TAP_NAME);
+	cr_assert_eq(ioctl(s, SIOCGIFFLAGS, &ifr), 0);
+	close(s);
+	return ifr.ifr_flags & IFF_RUNNING;
+}
+
+Test(virtio_net, a_pulled_cable_is_seen_by_the_guest_and_the_host)
+{
+	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_STATUS));
+	cr_assert(tap_running());
+	virtio_net_set_link(dev, false);
+	uint8_t status;
+	dev->ops->config_read(dev, 6, &status, 1);
+	cr_assert_eq(status & 1, 0, "the guest reads the link down");
+	/* The kernel's link watch reports a carrier change within a second. */
+	cr_assert(fake_wait_until(!tap_running(), 3000), "the host's tap lost its carrier");
+	virtio_net_set_link(dev, true);
+	dev->ops->config_read(dev, 6, &status, 1);
+	cr_assert_eq(status & 1, 1);
+	cr_assert(fake_wait_until(tap_running(), 3000));
+	check_arp(); /* and frames flow again */
+}
+
 Test(virtio_net, deleted_tap_takes_the_link_down_without_harm)
 {
 	start(VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_STATUS));

@@ -291,6 +291,35 @@ Test(virtio_net_user, a_host_connection_to_a_forward_reaches_the_guest)
 	close(s);
 }
 
+static uint16_t link_status(void)
+{
+	uint8_t status[2];
+	for (unsigned i = 0; i < 2; i++)
+		dev->ops->config_read(dev, 6 + i, &status[i], 1);
+	return (uint16_t)(status[0] | status[1] << 8);
+}
+
+Test(virtio_net_user, a_pulled_cable_drops_frames_both_ways_until_plugged_again)
+{
+	start(NULL);
+	add_rx_buffers(8);
+	cr_assert_eq(link_status(), 1, "LINK_UP at start");
+	virtio_net_set_link(dev, false);
+	cr_assert_eq(link_status(), 0, "the guest reads the link down");
+	cr_assert(fake_wait_until(drv.config_notifications >= 1, 1000),
+		  "with a configuration interrupt");
+	send_arp_request();
+	static struct frame f;
+	cr_assert_not(receive_matching(&f, is_arp_reply_from_gateway, 1000),
+		      "nothing goes out nor comes in without a link");
+	virtio_net_set_link(dev, true);
+	cr_assert_eq(link_status(), 1);
+	cr_assert(fake_wait_until(drv.config_notifications >= 2, 1000));
+	send_arp_request();
+	cr_assert(receive_matching(&f, is_arp_reply_from_gateway, 3000),
+		  "the gateway answers again once the link is up");
+}
+
 Test(virtio_net_user, a_forward_from_a_busy_port_is_refused_clearly)
 {
 	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

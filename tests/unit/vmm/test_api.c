@@ -28,6 +28,9 @@ struct fake_vm {
 	unsigned migrate_postcopy_after;
 	bool hold_migrate; /* migrate waits until this is false (under hold_lock) */
 	int cancel_calls, reconnect_calls;
+	int link_calls;
+	unsigned link_card;
+	bool link_up;
 	char snapshot_dir[256];
 	bool snapshot_resume;
 	bool refuse; /* every operation fails, as between two boots */
@@ -159,6 +162,20 @@ static int fake_migrate_reconnect(void *opaque, char *err, size_t err_len)
 	return 0;
 }
 
+static int fake_net_link(void *opaque, unsigned card, bool up, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (card > 1) {
+		snprintf(err, err_len, "net-link: the VM has 2 network cards; card %u is not one",
+			 card);
+		return -1;
+	}
+	vm->link_calls++;
+	vm->link_card = card;
+	vm->link_up = up;
+	return 0;
+}
+
 static int fake_migrate_cancel(void *opaque, char *err, size_t err_len)
 {
 	struct fake_vm *vm = opaque;
@@ -214,6 +231,7 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .migrate_status = fake_migrate_status,
 			     .migrate_cancel = fake_migrate_cancel,
 			     .migrate_reconnect = fake_migrate_reconnect,
+			     .net_link = fake_net_link,
 			     .opaque = &vm};
 
 static void reset_vm(void)
@@ -282,6 +300,36 @@ Test(api_protocol, bad_balloon_sizes_are_refused_without_touching_the_vm)
 		json_decref(r);
 	}
 	cr_assert_eq(vm.balloon_calls, 0);
+}
+
+Test(api_protocol, net_link_takes_a_card_and_a_state)
+{
+	json_t *r = ask("{\"command\":\"net-link\",\"card\":1,\"up\":false}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.link_card, 1);
+	cr_assert_not(vm.link_up);
+	json_decref(r);
+	r = ask("{\"command\":\"net-link\",\"card\":0,\"up\":true}");
+	cr_assert(reply_ok(r));
+	cr_assert(vm.link_up);
+	json_decref(r);
+	r = ask("{\"command\":\"net-link\",\"card\":5,\"up\":true}");
+	cr_assert(strstr(reply_error(r), "card 5 is not one"));
+	json_decref(r);
+	const char *bad[] = {
+	    "{\"command\":\"net-link\",\"up\":true}",
+	    "{\"command\":\"net-link\",\"card\":0}",
+	    "{\"command\":\"net-link\",\"card\":-1,\"up\":true}",
+	    "{\"command\":\"net-link\",\"card\":\"0\",\"up\":true}",
+	    "{\"command\":\"net-link\",\"card\":0,\"up\":\"down\"}",
+	    "{\"command\":\"net-link\",\"card\":99999999999,\"up\":true}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = ask(bad[i]);
+		cr_assert(strstr(reply_error(r), "\"card\""), "%s", bad[i]);
+		json_decref(r);
+	}
+	cr_assert_eq(vm.link_calls, 2, "refused requests reach no card");
 }
 
 Test(api_protocol, vm_errors_are_passed_on)
