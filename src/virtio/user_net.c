@@ -439,8 +439,3 @@ void user_net_stop(struct user_net *u)
 			 dropped);
 	release(u);
 }
-
-uint64_t user_net_dropped_frames(const struct user_net *u)
-{
-	return u ? atomic_load(&u->dropped) : 0;
-}

@@ -26,8 +26,4 @@ struct user_net *user_net_start(const struct user_net_options *o, const char *na
 /* Stops the thread, closes every connection and forwarded port. NULL is fine. */
 void user_net_stop(struct user_net *u);
 
-/* Frames for the guest dropped because the device was not taking them (the guest's driver
- * was not reading): TCP sends them again, slower. */
-uint64_t user_net_dropped_frames(const struct user_net *u);
-
 #endif
