@@ -8,6 +8,7 @@
 #include "lib/log.h"
 #include "virtio/tap.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -322,6 +323,17 @@ static void *user_net_thread(void *arg)
 
 /* --- life ---------------------------------------------------------------------------------- */
 
+/* IPv6 as QEMU sets it up: the guest configures itself from router advertisements in
+ * fec0::/64, the host (gateway) is fec0::2 and the DNS relay fec0::3. */
+static void ipv6_defaults(SlirpConfig *cfg)
+{
+	cfg->in6_enabled = true;
+	inet_pton(AF_INET6, "fec0::", &cfg->vprefix_addr6);
+	cfg->vprefix_len = 64;
+	inet_pton(AF_INET6, "fec0::2", &cfg->vhost6);
+	inet_pton(AF_INET6, "fec0::3", &cfg->vnameserver6);
+}
+
 static Slirp *new_stack(struct user_net *u, const struct user_net_options *o)
 {
 	SlirpConfig cfg = {
@@ -334,6 +346,7 @@ static Slirp *new_stack(struct user_net *u, const struct user_net_options *o)
 	    .vnameserver = user_net_dns_address(o),
 	    .vhostname = "gureum",
 	};
+	ipv6_defaults(&cfg);
 	return slirp_new(&cfg, &callbacks, u);
 }
 

@@ -1,7 +1,8 @@
 /* `--net user`: user-mode NAT for one network card, with libslirp (the TCP/IP stack QEMU's
  * -netdev user uses). The guest's frames become connections from this process, so it needs no
  * root, no tap and no host configuration: DHCP, DNS relayed to the host's resolver, outbound
- * TCP and UDP, and ports forwarded from the host to the guest (user_net_options.h).
+ * TCP and UDP, IPv6 (router advertisements of fec0::/64, the host at fec0::2), and ports
+ * forwarded from the host to the guest (user_net_options.h).
  *
  * The stack runs on a thread of its own (libslirp is not thread-safe and wants a poll loop
  * with timers); it meets virtio-net through a datagram socketpair that carries each frame

@@ -1,6 +1,7 @@
 # --net user: virtio-net on the user-mode network (libslirp), with no tap, no root and nothing
 # set up in L1. The guest's udhcpc gets 10.0.2.15/24 with router 10.0.2.2 and DNS 10.0.2.3
-# from the VMM's DHCP server; 8 MiB of random data go from the guest to a listener in L1
+# from the VMM's DHCP server, and an IPv6 address in fec0::/64 from its router advertisement
+# (the gateway fec0::2 answers ping); 8 MiB of random data go from the guest to a listener in L1
 # through the NAT (10.0.2.2 is L1's loopback) and 8 MiB from L1 to a listener in the guest
 # through a port forward (hostfwd=tcp:127.0.0.1:15555-:5001), sha256 compared both ways; a
 # guest port nobody listens on refuses L1's connection; no tap appeared in L1. Then the guest
@@ -39,6 +40,7 @@ esac
 route=$(vm_run 30 "ip route | grep default") || lab_fail "no default route after DHCP"
 case "$route" in *"via 10.0.2.2"*) ;; *) lab_fail "default route is '$route'" ;; esac
 DETAIL="$DETAIL DHCP lease 10.0.2.15/24 via 10.0.2.2;"
+
 
 # The operator pulls the card's cable and plugs it back: the guest's carrier follows.
 if [ "$(lab_vmm)" = gureum ]; then
@@ -82,6 +84,13 @@ got=$(console_hash SHA-R)
 sent=$(file_hash /tmp/to-guest)
 [ "$sent" = "$got" ] || lab_fail "L1 -> guest: sha256 differs (L1 $sent, guest $got)"
 DETAIL="$DETAIL L1->guest ${SIZE_MB}MiB in $(($(date +%s) - start))s via hostfwd;"
+
+# IPv6: the router advertisement of fec0::/64 gives the guest an address (libslirp sends
+# them every few seconds: up to 30 s), and the gateway fec0::2 answers pings.
+v6=$(vm_run 60 "i=0; while [ \$i -lt 30 ]; do i=\$((i+1)); ip -6 addr show dev eth0 | grep -q 'inet6 fec0::' && break; sleep 1; done; ip -6 addr show dev eth0 | grep -o 'fec0::[0-9a-f:]*'") ||
+	lab_fail "no fec0::/64 address from the router advertisement: $v6"
+vm_run 60 "ping -6 -c 2 -W 5 fec0::2 >/dev/null 2>&1" >/dev/null || lab_fail "the guest ($v6) cannot ping fec0::2"
+DETAIL="$DETAIL IPv6 by RA ($v6), ping6 to the gateway;"
 
 # Nothing listens on the guest's port 5001 now: the forward's connection ends with no data.
 reply=$(echo hello | timeout 20 nc 127.0.0.1 $FORWARD_PORT 2>&1)
