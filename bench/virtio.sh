@@ -5,7 +5,8 @@
 # Each VMM boots the default guest with one raw virtio-blk disk in L1's RAM and one virtio-net
 # card on an L1 tap with vhost-net: sequential and random disk I/O at queue depth 1 and 32,
 # network throughput both ways and ping latency, a second card on the user network (libslirp,
-# --net user vs QEMU's -netdev user: TCP both ways, the second through a port forward), VM exits per MiB / request / ping, VMM RSS.
+# --net user vs QEMU's -netdev user: TCP both ways, the second through a port forward, and ping
+# round trips), vsock (gureum only: an echo through --vsock's Unix socket), VM exits per MiB / request / ping, VMM RSS.
 # Prints a table of each metric's median over the runs per VMM and the ratio of the medians
 # gureum/qemu (with N > 1 also each VMM's lowest and highest value). --qemu-only runs the QEMU
 # half alone (to check the benchmark itself).
@@ -122,6 +123,8 @@ row "ping guest->L1 avg rtt (us)" ping_rtt_us
 row "  exits per ping" ping_exits_per_ping
 row "user net guest->L1 TCP (MB/s)" user_tx_mbs
 row "user net L1->guest TCP (MB/s)" user_rx_mbs
+row "user net ping guest->L1 rtt (us)" user_ping_rtt_us
+row "vsock echo L1->guest->L1 (MB/s)" vsock_echo_mbs
 row "boot to shell (s)" boot_to_shell_s
 row "VMM RSS after boot (KiB)" rss_after_boot_kb
 row "VMM peak RSS VmHWM (KiB)" rss_peak_kb

@@ -25,6 +25,7 @@ TAP=vbtap0
 PORT=5001
 USER_PORT=5002     # the guest's listener, and L1's for the guest's connection
 USER_FWD_PORT=5003 # the user network's forward: L1's 127.0.0.1:5003 -> the guest's 5002
+VSOCK=/tmp/vbench.vsock
 
 bench_line() {
 	echo "VBENCH $*"
@@ -165,6 +166,28 @@ user_net() {
 	b=$(uptime_cs)
 	bench_line "$vmm user_rx_mbs $(awk -v mb="$NET_MB" -v cs=$((b - a)) 'BEGIN { printf "%.2f\n", (cs > 0 ? mb * 100 / cs : 0) }')"
 	vm_run 20 "killall sleep" >/dev/null
+	# Round trips through the NAT: libslirp forwards the guest's pings to L1's loopback.
+	out=$(vm_run 120 "ping -c $PINGS -i 0.2 10.0.3.2 | tail -n 1") || lab_fail "$vmm: user network ping failed: $out"
+	avg=$(echo "$out" | sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p')
+	[ -n "$avg" ] || lab_fail "$vmm: no round-trip time from the user network's ping: $out"
+	bench_line "$vmm user_ping_rtt_us $(awk -v ms="$avg" 'BEGIN { printf "%.0f\n", ms * 1000 }')"
+}
+
+# vsock_echo: (gureum only: QEMU's vsock needs the host's vhost-vsock) NET_MB MiB from L1
+# through the VM's vsock Unix socket to an echo server in the guest and back.
+vsock_echo() {
+	rm -rf /tmp/vbench-root
+	mkdir -p /tmp/vbench-root
+	(cd /tmp/vbench-root && zcat "$L2_INITRD" | cpio -id 2>/dev/null)
+	vm_send 'vsock-tool listen 5000 &'
+	sleep 1
+	a=$(uptime_cs)
+	dd if=/dev/zero bs=1M count=$NET_MB 2>/dev/null |
+		timeout 120 /tmp/vbench-root/bin/vsock-tool connect $VSOCK 5000 >/dev/null 2>&1 ||
+		lab_fail "gureum: vsock echo of $NET_MB MiB failed or took over 120 s"
+	b=$(uptime_cs)
+	bench_line "gureum vsock_echo_mbs $(awk -v mb="$NET_MB" -v cs=$((b - a)) 'BEGIN { printf "%.2f\n", (cs > 0 ? mb * 100 / cs : 0) }')"
+	vm_run 20 "killall vsock-tool" >/dev/null
 }
 
 run_vmm() {
@@ -172,7 +195,9 @@ run_vmm() {
 	rm -f "$DISK"
 	dd if=/dev/zero of="$DISK" bs=1M count=0 seek=$DISK_MB 2>/dev/null
 	tap_setup $TAP
-	cmd=$(LAB_VMM=$vmm virtio_vmm_cmd 1 "$(vm_disk_opts "$vmm" bench0 "$DISK")" \
+	vsock=
+	[ "$vmm" = gureum ] && vsock="--vsock cid=3,socket=$VSOCK"
+	cmd=$(LAB_VMM=$vmm virtio_vmm_cmd 1 "$(vm_disk_opts "$vmm" bench0 "$DISK")" $vsock \
 		"$(vm_net_opts "$vmm" $TAP)" "$(vm_user_net_opts "$vmm" net=10.0.3.0/24 hostfwd=tcp:127.0.0.1:$USER_FWD_PORT-:$USER_PORT)")
 	start=$(uptime_cs)
 	vm_boot "$vmm" "$cmd"
@@ -198,6 +223,7 @@ run_vmm() {
 	net_to_l1 "$vmm"
 	net_from_l1 "$vmm"
 	user_net "$vmm"
+	[ "$vmm" = gureum ] && vsock_echo
 
 	bench_line "$vmm rss_end_kb $(vm_rss_kb)"
 	bench_line "$vmm rss_peak_kb $(vm_rss_kb "" VmHWM)"
