@@ -35,6 +35,7 @@
 
 #include "lib/log.h"
 #include "lib/state_record.h"
+#include "lib/unix_listener.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,7 +43,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
@@ -1017,45 +1017,15 @@ void virtio_vsock_get_stats(struct virtio_device *d, struct vsock_stats *stats)
 
 /* --- construction ------------------------------------------------------------------------- */
 
-/* A socket file left by a VM that is gone (nothing accepts on it) is replaced; one that
- * answers belongs to a running VM. */
-static bool stale_socket(const struct sockaddr_un *addr)
-{
-	struct stat st;
-	if (stat(addr->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return false;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	bool stale =
-	    connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0 && errno == ECONNREFUSED;
-	close(fd);
-	return stale;
-}
-
+/* Only its owner may connect (the guest's ports are behind it): the socket file is 0600. A
+ * file left by a VM that is gone is replaced; one a running VM answers on is not. */
 static int listen_on(struct virtio_vsock *vs, char *err, size_t err_len)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", vs->path);
-	vs->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (vs->listen_fd < 0) {
-		snprintf(err, err_len, "--vsock: socket: %s", strerror(errno));
+	char label[sizeof(vs->path) + 16];
+	snprintf(label, sizeof(label), "--vsock socket=%s", vs->path);
+	vs->listen_fd = unix_listener_open(vs->path, 64, 0600, label, err, err_len);
+	if (vs->listen_fd < 0)
 		return -1;
-	}
-	int rc = bind(vs->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
-	if (rc < 0 && errno == EADDRINUSE && stale_socket(&addr)) {
-		unlink(addr.sun_path);
-		rc = bind(vs->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
-	}
-	/* Only its owner may connect (the guest's ports are behind it): 0600 before listen(),
-	 * so nobody connects meanwhile. */
-	if (rc < 0 || chmod(addr.sun_path, 0600) < 0 || listen(vs->listen_fd, 64) < 0) {
-		snprintf(err, err_len, "--vsock socket=%s: %s%s", vs->path, strerror(errno),
-			 errno == EADDRINUSE ? " (another VM listens there)" : "");
-		close(vs->listen_fd);
-		vs->listen_fd = -1;
-		return -1;
-	}
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 	if (epoll_ctl(vs->epoll_fd, EPOLL_CTL_ADD, vs->listen_fd, &ev) < 0) {
 		snprintf(err, err_len, "--vsock: epoll: %s", strerror(errno));

@@ -1,6 +1,7 @@
 #include "vmm/api_server.h"
 
 #include "lib/log.h"
+#include "lib/unix_listener.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +11,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -209,67 +209,13 @@ static void on_listen(void *opaque, uint32_t events)
 	}
 }
 
-/* 1: someone accepts connections at `addr`; 0: nobody does (a stale file). */
-static int socket_is_live(const struct sockaddr_un *addr)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	int rc = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
-	int err = errno;
-	close(fd);
-	return rc == 0 || err == EAGAIN; /* EAGAIN: alive, backlog full */
-}
-
-/* Binds, replacing a socket file nobody listens on. */
-static int bind_socket(int fd, const struct sockaddr_un *addr, char *err, size_t err_len)
-{
-	if (bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
-		return 0;
-	struct stat st;
-	if (errno != EADDRINUSE || lstat(addr->sun_path, &st) < 0) {
-		snprintf(err, err_len, "--api-socket %s: %s", addr->sun_path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, err_len,
-			 "--api-socket %s: the file exists and is not a socket; remove it or "
-			 "choose another path",
-			 addr->sun_path);
-		return -1;
-	}
-	if (socket_is_live(addr)) {
-		snprintf(err, err_len,
-			 "--api-socket %s: another VMM is listening on it; stop that VM or "
-			 "choose another path",
-			 addr->sun_path);
-		return -1;
-	}
-	log_info("--api-socket %s: replacing a stale socket file", addr->sun_path);
-	if (unlink(addr->sun_path) < 0 || bind(fd, (const struct sockaddr *)addr, sizeof(*addr))) {
-		snprintf(err, err_len, "--api-socket %s: %s", addr->sun_path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 static int listen_on(struct api_server *server, char *err, size_t err_len)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	memcpy(addr.sun_path, server->path, sizeof(addr.sun_path));
-	server->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (server->listen_fd < 0) {
-		snprintf(err, err_len, "--api-socket: cannot create a socket: %s", strerror(errno));
-		return -1;
-	}
-	if (bind_socket(server->listen_fd, &addr, err, err_len) < 0)
-		return -1;
-	if (listen(server->listen_fd, API_MAX_CLIENTS) < 0) {
-		snprintf(err, err_len, "--api-socket %s: %s", server->path, strerror(errno));
-		unlink(server->path);
-		return -1;
-	}
-	return 0;
+	char label[sizeof(server->path) + 16];
+	snprintf(label, sizeof(label), "--api-socket %s", server->path);
+	server->listen_fd =
+	    unix_listener_open(server->path, API_MAX_CLIENTS, 0, label, err, err_len);
+	return server->listen_fd < 0 ? -1 : 0;
 }
 
 struct api_server *api_server_open(const char *path, struct event_loop *loop,
