@@ -36,6 +36,9 @@ void virtio_net_set_link(struct virtio_device *d, bool up);
 /* The MAC of card `index` on `tap` when --net names none: stable across runs, so a guest keeps
  * its address; a VM that moves to another tap keeps the one it had (config_apply_net_hosts). */
 void virtio_net_default_mac(const char *tap, unsigned index, uint8_t mac[6]);
+/* Card `index`'s MAC: the one --net gives, else the default derived from its host side (the
+ * tap's name, "user", or the switch's name). */
+void virtio_net_card_mac(const struct net_config *cfg, unsigned index, uint8_t mac[6]);
 
 struct virtio_device *virtio_rng_create(char *err, size_t err_len);
 

@@ -699,18 +699,24 @@ static void net_config_read(struct virtio_device *d, uint32_t offset, void *data
 	memcpy(data, (const uint8_t *)&to_net(d)->config + offset, size);
 }
 
-static void net_destroy(struct virtio_device *d)
+/* Closes the card's host side (vhost, tap or user network, switch port rules) and frees it. */
+static void release_net(struct virtio_net *net)
 {
-	struct virtio_net *net = to_net(d);
-	log_debug("%s: rx %llu frames (%llu dropped), tx %llu frames (%llu dropped)", net->name,
-		  (unsigned long long)net->rx_packets, (unsigned long long)net->rx_dropped,
-		  (unsigned long long)net->tx_packets, (unsigned long long)net->tx_dropped);
 	vhost_net_close(net->vhost);
 	close(net->backend_fd);
 	user_net_stop(net->user);
 	if (net->on_switch)
 		switch_port_detach(net->backend_name);
 	free(net);
+}
+
+static void net_destroy(struct virtio_device *d)
+{
+	struct virtio_net *net = to_net(d);
+	log_debug("%s: rx %llu frames (%llu dropped), tx %llu frames (%llu dropped)", net->name,
+		  (unsigned long long)net->rx_packets, (unsigned long long)net->rx_dropped,
+		  (unsigned long long)net->tx_packets, (unsigned long long)net->tx_dropped);
+	release_net(net);
 }
 
 /* --- saved state: record "virtio-net" ------------------------------------------------- */
@@ -817,6 +823,18 @@ void virtio_net_set_link(struct virtio_device *d, bool up)
 	pthread_mutex_unlock(&d->lock);
 }
 
+void virtio_net_card_mac(const struct net_config *cfg, unsigned index, uint8_t mac[6])
+{
+	/* Derived from what names the host side the same way on every run. */
+	const char *seed = cfg->backend == NET_BACKEND_USER ? "user"
+			   : cfg->tap			    ? cfg->tap
+							    : cfg->port.switch_name;
+	if (cfg->has_mac)
+		memcpy(mac, cfg->mac, 6);
+	else
+		virtio_net_default_mac(seed, index, mac);
+}
+
 void virtio_net_default_mac(const char *tap, unsigned index, uint8_t mac[6])
 {
 	uint32_t h = 2166136261u;
@@ -901,22 +919,16 @@ static int open_backend(struct virtio_net *net, const struct net_config *cfg, un
 		snprintf(net->backend_name, sizeof(net->backend_name), "gs%dn%u", (int)getpid(),
 			 index);
 	net->backend_fd = tap_open(net->backend_name, err, err_len);
-	if (net->backend_fd < 0 || !cfg->port.switch_name[0])
-		return net->backend_fd < 0 ? -1 : 0;
+	if (net->backend_fd < 0)
+		return -1;
+	if (!cfg->port.switch_name[0])
+		return 0;
 	if (switch_port_attach(&cfg->port, net->backend_name, net->config.mac, err, err_len) < 0) {
 		close(net->backend_fd);
 		return -1;
 	}
 	net->on_switch = true;
 	return 0;
-}
-
-/* The seed of a card's derived MAC: what names its host side the same way on every run. */
-static const char *mac_seed(const struct net_config *cfg)
-{
-	if (cfg->backend == NET_BACKEND_USER)
-		return "user";
-	return cfg->tap ? cfg->tap : cfg->port.switch_name;
 }
 
 struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned index, char *err,
@@ -934,10 +946,7 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 	net->vhost_mode = user ? VHOST_OFF : cfg->vhost;
 	net->vhost_device = cfg->vhost_device ? cfg->vhost_device : VHOST_NET_DEVICE;
 	/* The MAC first: a switch port's filter lets only it through. */
-	if (cfg->has_mac)
-		memcpy(net->config.mac, cfg->mac, sizeof(net->config.mac));
-	else
-		virtio_net_default_mac(mac_seed(cfg), index, net->config.mac);
+	virtio_net_card_mac(cfg, index, net->config.mac);
 	if (open_backend(net, cfg, index, err, err_len) < 0) {
 		free(net);
 		return NULL;
@@ -959,11 +968,6 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 	}
 	return &net->dev;
 fail:
-	vhost_net_close(net->vhost);
-	close(net->backend_fd);
-	user_net_stop(net->user);
-	if (net->on_switch)
-		switch_port_detach(net->backend_name);
-	free(net);
+	release_net(net);
 	return NULL;
 }

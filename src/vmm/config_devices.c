@@ -255,13 +255,6 @@ int config_parse_net(struct net_config *n, char *text, char *err, size_t len)
 	return check_net_backend(n, err, len);
 }
 
-const char *config_net_host_name(const struct net_config *n)
-{
-	if (n->backend == NET_BACKEND_USER)
-		return "user";
-	return n->tap ? n->tap : n->port.switch_name;
-}
-
 int set_net(struct vm_config *c, const char *v, char *err, size_t len)
 {
 	if (c->nr_nics >= CONFIG_MAX_NICS) {

@@ -32,7 +32,5 @@ int config_disk_setting(const struct disk_config *d, char *out, size_t len);
 /* Parses --net's "tap=NAME,mac=...,vhost=..." or "user,net=...,hostfwd=..." (text is
  * modified) into n, zeroed by the caller. */
 int config_parse_net(struct net_config *n, char *text, char *err, size_t len);
-/* The card's host side in messages and its default MAC's seed: the tap's name, or "user". */
-const char *config_net_host_name(const struct net_config *n);
 
 #endif

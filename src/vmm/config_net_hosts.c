@@ -79,10 +79,7 @@ static int move_card(struct vm_config *c, unsigned index, const char *text, char
 {
 	struct net_config *n = &c->nics[index];
 	uint8_t mac[6];
-	if (n->has_mac)
-		memcpy(mac, n->mac, sizeof(mac));
-	else
-		virtio_net_default_mac(config_net_host_name(n), index, mac);
+	virtio_net_card_mac(n, index, mac);
 	struct net_config moved = {0};
 	char *copy = strdup(text);
 	int rc = copy ? config_parse_net(&moved, copy, err, len) : -1;
