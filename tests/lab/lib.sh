@@ -347,6 +347,39 @@ ticks_go_on_from() {
 		lab_fail "$2: the ticks start at $TICKS_FIRST, the last one before was $1"
 }
 
+# console_hash TAG: the hash the current VM's guest printed last as "TAG <64 hex digits>".
+console_hash() {
+	tr -d '\r' <"$VM/console" | grep -a -E "^$1 [0-9a-f]{64}" | tail -n 1 | cut -d' ' -f2
+}
+
+# file_hash FILE: the sha256 of an L1 file.
+file_hash() {
+	sha256sum <"$1" | cut -d' ' -f1
+}
+
+# guest_sends_to_l1 WHAT ADDR MB SECONDS: the guest sends MB MiB of random data to a listener
+# on L1's port 5000, which it reaches at ADDR, within SECONDS. Fails the scenario, naming WHAT,
+# unless L1 got them whole (sha256); appends the time taken to DETAIL.
+guest_sends_to_l1() {
+	rm -f /tmp/from-guest
+	# nc's stdin must stay open (EOF on it would end the connection early): a FIFO held open.
+	[ -p /tmp/hold ] || mkfifo /tmp/hold
+	nc -l -p 5000 <>/tmp/hold >/tmp/from-guest &
+	server=$!
+	start=$(date +%s)
+	vm_send "dd if=/dev/urandom of=/tmp/data bs=1M count=$3 2>/dev/null; echo SHA-G \$(sha256sum </tmp/data); nc $2 5000 </tmp/data && echo SENT-\$((40+2))"
+	wait_console "SENT-42" 1 "$4" || {
+		kill $server 2>/dev/null
+		lab_fail "$1: the guest's nc to $2:5000 did not finish"
+	}
+	wait $server
+	sent=$(console_hash SHA-G)
+	got=$(file_hash /tmp/from-guest)
+	[ -n "$sent" ] && [ "$sent" = "$got" ] ||
+		lab_fail "$1: guest -> L1: sha256 differs (guest $sent, L1 $got, $(wc -c </tmp/from-guest) bytes)"
+	DETAIL="$DETAIL guest->L1 ${3}MiB in $(($(date +%s) - start))s (incl. dd),"
+}
+
 # guest_sha COMMAND: the sha256 the guest shell command prints.
 guest_sha() { vm_run 120 "$1" | grep -o '^[0-9a-f]\{64\}'; }
 

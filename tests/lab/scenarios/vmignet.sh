@@ -51,10 +51,6 @@ learnt_port() {
 	fdb_entries | awk -v mac="$1" '$1 == mac {print $2}' | head -n 1
 }
 
-console_hash() {
-	tr -d '\r' <"$VM/console" | grep -a -E "^$1 [0-9a-f]{64}" | tail -n 1 | cut -d' ' -f2
-}
-
 # move_during_stream VHOST [postcopy]: boots a VM on tapa, starts the stream, moves the VM to
 # tapb (in post-copy at once when asked: the card and vhost's kernel worker then wait for the
 # guest pages they touch).

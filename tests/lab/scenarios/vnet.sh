@@ -36,36 +36,6 @@ wait_for() {
 	done
 }
 
-# console_hash TAG: the hash the guest printed as "TAG <64 hex digits>".
-console_hash() {
-	tr -d '\r' <"$VM/console" | grep -a -E "^$1 [0-9a-f]{64}" | tail -n 1 | cut -d' ' -f2
-}
-
-file_hash() {
-	sha256sum <"$1" | cut -d' ' -f1
-}
-
-# The guest sends SIZE_MB of random data to a listener in L1.
-guest_to_host() {
-	mode=$1
-	rm -f /tmp/from-guest
-	# nc's stdin must stay open (EOF on it would end the connection early): a FIFO held open.
-	nc -l -p 5000 <>/tmp/hold >/tmp/from-guest &
-	server=$!
-	start=$(date +%s)
-	vm_send "dd if=/dev/urandom of=/tmp/data bs=1M count=$SIZE_MB 2>/dev/null; echo SHA-G \$(sha256sum </tmp/data); nc $HOST_IP 5000 </tmp/data && echo SENT-\$((40+2))"
-	wait_console "SENT-42" 1 400 || {
-		kill $server 2>/dev/null
-		lab_fail "$mode: the guest's nc to $HOST_IP:5000 did not finish"
-	}
-	wait $server
-	sent=$(console_hash SHA-G)
-	got=$(file_hash /tmp/from-guest)
-	[ -n "$sent" ] && [ "$sent" = "$got" ] ||
-		lab_fail "$mode: guest -> L1: sha256 differs (guest $sent, L1 $got, $(wc -c </tmp/from-guest) bytes)"
-	DETAIL="$DETAIL guest->L1 ${SIZE_MB}MiB in $(($(date +%s) - start))s (incl. dd),"
-}
-
 # L1 sends SIZE_MB of random data to a listener in the guest.
 host_to_guest() {
 	mode=$1
@@ -144,7 +114,7 @@ check_network() {
 		lab_fail "$mode: L1 cannot ping the guest: $(tail -n 2 /tmp/ping.out | tr '\n' ' ')"
 	DETAIL="$DETAIL vhost=$mode: pings both ways,"
 
-	guest_to_host "$mode"
+	guest_sends_to_l1 "$mode" $HOST_IP $SIZE_MB 400
 	host_to_guest "$mode"
 	[ "$vhost" = on ] && check_vhost_worker
 	check_driver_reload "$mode"

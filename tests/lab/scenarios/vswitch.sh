@@ -56,7 +56,7 @@ sent=$(vm_run 60 "dd if=/dev/urandom of=/tmp/d bs=1k count=1024 2>/dev/null; nc 
 	lab_fail "c: sending to a failed"
 on a
 wait_console "^SHA-A [0-9a-f]{64}" 1 60 || lab_fail "a did not report what it received"
-got=$(tr -d '\r' <"$VM/console" | grep -a -E "^SHA-A" | tail -n 1 | cut -d' ' -f2)
+got=$(console_hash SHA-A)
 [ -n "$sent" ] && [ "$sent" = "$got" ] || lab_fail "c -> a: sha256 differs ($sent, $got)"
 DETAIL="$DETAIL 1 MiB c->a intact;"
 

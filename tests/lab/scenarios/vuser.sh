@@ -16,14 +16,6 @@ SIZE_MB=8
 FORWARD_PORT=15555
 DETAIL=
 
-console_hash() {
-	tr -d '\r' <"$VM/console" | grep -a -E "^$1 [0-9a-f]{64}" | tail -n 1 | cut -d' ' -f2
-}
-
-file_hash() {
-	sha256sum <"$1" | cut -d' ' -f1
-}
-
 SOCK=/tmp/vuser.sock
 api=
 [ "$(lab_vmm)" = gureum ] && api="--api-socket $SOCK"
@@ -54,23 +46,7 @@ if [ "$(lab_vmm)" = gureum ]; then
 fi
 
 # Guest -> L1 through the NAT: the guest connects to 10.0.2.2:5000, the VMM to L1's 127.0.0.1.
-rm -f /tmp/hold /tmp/from-guest
-mkfifo /tmp/hold
-nc -l -p 5000 <>/tmp/hold >/tmp/from-guest &
-server=$!
-vm_run 60 "dd if=/dev/urandom of=/tmp/data bs=1M count=$SIZE_MB 2>/dev/null" >/dev/null
-start=$(date +%s)
-vm_send "echo SHA-G \$(sha256sum </tmp/data); nc 10.0.2.2 5000 </tmp/data && echo SENT-\$((40+2))"
-wait_console "SENT-42" 1 300 || {
-	kill $server 2>/dev/null
-	lab_fail "the guest's nc to 10.0.2.2:5000 did not finish"
-}
-wait $server
-sent=$(console_hash SHA-G)
-got=$(file_hash /tmp/from-guest)
-[ -n "$sent" ] && [ "$sent" = "$got" ] ||
-	lab_fail "guest -> L1: sha256 differs (guest $sent, L1 $got, $(wc -c </tmp/from-guest) bytes)"
-DETAIL="$DETAIL guest->L1 ${SIZE_MB}MiB in $(($(date +%s) - start))s,"
+guest_sends_to_l1 "user network" 10.0.2.2 $SIZE_MB 300
 
 # L1 -> guest through the forward. The VMM accepts L1's connection before it reaches the
 # guest, so the guest's listener must be up first (a connection it refuses is closed).
