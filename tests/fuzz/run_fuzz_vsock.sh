@@ -10,7 +10,8 @@ mkdir -p "$OUT/corpus-vsock"
 fuzz_build fuzz_vsock "$ROOT/src/virtio/virtio_vsock.c" "$ROOT/src/virtio/vsock_connection.c" \
 	"$ROOT/src/virtio/virtio_device.c" "$ROOT/src/virtio/virtqueue.c" \
 	"$ROOT/src/machine/guest_memory.c" "$ROOT/src/lib/huge_pages.c" \
-	"$ROOT/src/lib/event_loop.c" "$ROOT/src/lib/log.c" "$ROOT/src/lib/state_record.c"
+	"$ROOT/src/lib/event_loop.c" "$ROOT/src/lib/log.c" "$ROOT/src/lib/state_record.c" \
+	"$ROOT/src/lib/unix_listener.c"
 if command -v python3 >/dev/null && [ ! -e "$OUT/corpus-vsock/seed-2" ]; then
 	python3 - "$OUT/corpus-vsock" <<'PY'
 import struct, sys
