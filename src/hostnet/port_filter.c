@@ -101,6 +101,20 @@ int port_filter_install(const char *tap, const uint8_t mac[6], struct in_addr ip
 	return 0;
 }
 
+int port_filter_change_mac(const char *tap, const uint8_t mac[6], struct in_addr ip, uint64_t rate,
+			   char *err, size_t err_len)
+{
+	/* Flushing and refilling the chain in one batch: no frame sees the chain empty. */
+	char rules[2048], why[512];
+	int n = snprintf(rules, sizeof(rules), "flush chain " TABLE " port-%s\n", tap);
+	port_rules(rules + n, sizeof(rules) - (size_t)n, tap, mac, ip, rate);
+	if (run(rules, why, sizeof(why)) < 0) {
+		snprintf(err, err_len, "%s: the port's nftables rules were refused: %s", tap, why);
+		return -1;
+	}
+	return 0;
+}
+
 void port_filter_remove(const char *tap)
 {
 	char commands[512];

@@ -18,6 +18,11 @@
 int port_filter_install(const char *tap, const uint8_t mac[6], struct in_addr ip, uint64_t rate,
 			char *err, size_t err_len);
 
+/* The port's card has a new MAC: its filter lets that one through from now on (and the old one
+ * no longer), in one transaction. 0, or -1 with nft's explanation (the old filter stays). */
+int port_filter_change_mac(const char *tap, const uint8_t mac[6], struct in_addr ip, uint64_t rate,
+			   char *err, size_t err_len);
+
 /* Removes the filter of `tap`; quiet when there is none. */
 void port_filter_remove(const char *tap);
 

@@ -220,3 +220,9 @@ void switch_port_detach(const char *tap)
 {
 	port_filter_remove(tap);
 }
+
+int switch_port_change_mac(const struct switch_port_options *o, const char *tap,
+			   const uint8_t mac[6], char *err, size_t err_len)
+{
+	return port_filter_change_mac(tap, mac, o->ip, o->rate, err, err_len);
+}

@@ -33,6 +33,9 @@ int switch_port_format(const struct switch_port_options *o, char *buf, size_t le
  * with a sentence naming what failed and what to do. */
 int switch_port_attach(const struct switch_port_options *o, const char *tap, const uint8_t mac[6],
 		       char *err, size_t err_len);
+/* The card on port `tap` has a new MAC: the filter follows. 0, or -1 with a sentence. */
+int switch_port_change_mac(const struct switch_port_options *o, const char *tap,
+			   const uint8_t mac[6], char *err, size_t err_len);
 /* Removes the port's filter (the tap leaves the bridge when it is closed). */
 void switch_port_detach(const char *tap);
 

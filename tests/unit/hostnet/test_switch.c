@@ -207,6 +207,30 @@ Test(hostnet_switch, a_spoofed_mac_gets_nothing_through)
 	cr_assert(arrives(&b, 0xa4, 1000, NULL), "its own MAC passes");
 }
 
+/* The operator gives the card another MAC: from then on that one passes and the old one is
+ * spoofing; the port's address binding stays. */
+Test(hostnet_switch, the_filter_follows_a_mac_the_operator_changes)
+{
+	make_switch();
+	struct port a = add_port("ta", 0x0a, "vlan=10,ip=10.0.0.1"),
+		    b = add_port("tb", 0x0b, "vlan=10");
+	struct switch_port_options o = {0};
+	char err[256];
+	cr_assert_eq(switch_port_parse(&o, "switch", SWITCH, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(switch_port_parse(&o, "vlan", "10", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(switch_port_parse(&o, "ip", "10.0.0.1", err, sizeof(err)), 0, "%s", err);
+	uint8_t old[6], f[128];
+	memcpy(old, a.mac, 6);
+	a.mac[5] = 0x99;
+	cr_assert_eq(switch_port_change_mac(&o, "ta", a.mac, err, sizeof(err)), 0, "%s", err);
+	send_frame(&a, f, ip_frame(f, a.mac, "10.0.0.1", 0xd1));
+	cr_assert(arrives(&b, 0xd1, 1000, NULL), "the new MAC passes");
+	send_frame(&a, f, ip_frame(f, old, "10.0.0.1", 0xd2));
+	cr_assert_not(arrives(&b, 0xd2, 500, NULL), "the old MAC is dropped");
+	send_frame(&a, f, ip_frame(f, a.mac, "10.0.0.9", 0xd3));
+	cr_assert_not(arrives(&b, 0xd3, 500, NULL), "the address binding stays");
+}
+
 Test(hostnet_switch, a_port_given_an_address_sends_only_from_it)
 {
 	make_switch();
