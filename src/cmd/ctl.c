@@ -53,6 +53,9 @@ static void usage(FILE *out)
 	    "  migrate-cancel  stop the migration under way; the VM stays here\n"
 	    "  migrate-reconnect  drop a post-copy's connection and make it again\n"
 	    "  net-link CARD up|down  plug or pull network card CARD's cable (0: the first --net)\n"
+	    "  net-mac CARD MAC  give card CARD another MAC: a switch port lets it through now;\n"
+	    "                  the guest takes it with ip link set address, or at its next boot\n"
+	    "  net-info CARD   card CARD's MACs, link, and frames per queue pair\n"
 	    "  snapshot DIR [--stay-paused] [--disk-snapshot]\n"
 	    "                  pause, write the VM to DIR (gureum run --restore DIR starts it\n"
 	    "                  again), then resume it unless --stay-paused; --disk-snapshot:\n"
@@ -147,6 +150,14 @@ static json_t *migrate_request(int argc, char **argv)
 }
 
 /* The request line for argv (COMMAND [ARGS]); NULL after printing a usage error. */
+/* A card number (0 for the first --net), or -1. */
+static long card_argument(const char *text)
+{
+	char *end;
+	long card = strtol(text, &end, 10);
+	return *text && !*end && card >= 0 ? card : -1;
+}
+
 static char *build_request(int argc, char **argv)
 {
 	const char *command = argv[0];
@@ -159,11 +170,20 @@ static char *build_request(int argc, char **argv)
 			return NULL;
 	} else if (strcmp(command, "net-link") == 0 && argc == 3 &&
 		   (strcmp(argv[2], "up") == 0 || strcmp(argv[2], "down") == 0)) {
-		char *end;
-		long card = strtol(argv[1], &end, 10);
-		if (*argv[1] && !*end && card >= 0)
+		long card = card_argument(argv[1]);
+		if (card >= 0)
 			request = json_pack("{s:s,s:I,s:b}", "command", command, "card",
 					    (json_int_t)card, "up", strcmp(argv[2], "up") == 0);
+	} else if (strcmp(command, "net-mac") == 0 && argc == 3) {
+		long card = card_argument(argv[1]);
+		if (card >= 0)
+			request = json_pack("{s:s,s:I,s:s}", "command", command, "card",
+					    (json_int_t)card, "mac", argv[2]);
+	} else if (strcmp(command, "net-info") == 0 && argc == 2) {
+		long card = card_argument(argv[1]);
+		if (card >= 0)
+			request =
+			    json_pack("{s:s,s:I}", "command", command, "card", (json_int_t)card);
 	} else if (strcmp(command, "balloon") == 0 && argc == 2)
 		request = json_pack("{s:s,s:s}", "command", command, "size", argv[1]);
 	else if ((strcmp(command, "balloon-info") == 0 || strcmp(command, "status") == 0 ||
@@ -273,6 +293,36 @@ static void print_balloon_info(const json_t *reply)
 	print_bytes("free:", json_integer_value(json_object_get(stats, "free")));
 	print_bytes("total:", json_integer_value(json_object_get(stats, "total")));
 	print_bytes("available:", json_integer_value(json_object_get(stats, "available")));
+}
+
+static void print_pair_counts(const char *label, const json_t *counts)
+{
+	size_t i;
+	const json_t *v;
+	printf("%s", label);
+	json_array_foreach(counts, i, v)
+	{
+		printf(" %lld", (long long)json_integer_value(v));
+	}
+	printf("\n");
+}
+
+static void print_net_info(const json_t *r)
+{
+	printf("mac %s (assigned %s), link %s%s\n",
+	       json_string_value(json_object_get(r, "mac")) ?: "?",
+	       json_string_value(json_object_get(r, "assigned_mac")) ?: "?",
+	       json_is_true(json_object_get(r, "link_up")) ? "up" : "down",
+	       json_is_true(json_object_get(r, "vhost")) ? ", vhost-net" : "");
+	printf("queue pairs %lld, %lld in use\n",
+	       (long long)json_integer_value(json_object_get(r, "queue_pairs")),
+	       (long long)json_integer_value(json_object_get(r, "active_pairs")));
+	print_pair_counts("received per pair:", json_object_get(r, "rx_packets"));
+	print_pair_counts("sent per pair:", json_object_get(r, "tx_packets"));
+	printf("dropped: %lld received, %lld sent; control errors %lld\n",
+	       (long long)json_integer_value(json_object_get(r, "rx_dropped")),
+	       (long long)json_integer_value(json_object_get(r, "tx_dropped")),
+	       (long long)json_integer_value(json_object_get(r, "control_errors")));
 }
 
 static void print_status(const json_t *reply)
@@ -403,6 +453,11 @@ static int print_reply(const char *command, const char *line, bool raw)
 		printf("the post-copy connection is dropped; it is being made again\n");
 	else if (strcmp(command, "net-link") == 0)
 		printf("the card's link is as asked; the guest sees it\n");
+	else if (strcmp(command, "net-mac") == 0)
+		printf("the card has the new MAC; the guest takes it with ip link set address or "
+		       "at its next boot\n");
+	else if (strcmp(command, "net-info") == 0)
+		print_net_info(reply);
 	else if (strcmp(command, "migrate") == 0)
 		print_migrate(reply);
 	json_decref(reply);

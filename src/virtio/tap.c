@@ -25,28 +25,36 @@ static void explain_open_error(int error, char *err, size_t err_len)
 		snprintf(err, err_len, "%s: %s", TUN_PATH, strerror(error));
 }
 
-static void explain_attach_error(const char *name, int error, char *err, size_t err_len)
+static void explain_attach_error(const char *name, int error, bool multi_queue, char *err,
+				 size_t err_len)
 {
 	const char *hint = "";
 	if (error == EPERM || error == EACCES)
 		hint = " (run as root or give CAP_NET_ADMIN)";
 	else if (error == EBUSY)
-		hint = " (another process holds it, or it is a multi-queue tap)";
+		hint = " (another process holds it, or it is a multi-queue tap: give queues=)";
+	else if (error == EINVAL && multi_queue)
+		hint =
+		    " (queues= needs a multi-queue tap: ip tuntap add NAME mode tap multi_queue, "
+		    "or let gureum create it)";
+	else if (error == E2BIG)
+		hint = " (more queues than the kernel allows on one tap)";
 	else if (error == EINVAL)
 		hint = " (is it a tun device? virtio-net needs a tap: ip tuntap add NAME mode tap)";
 	snprintf(err, err_len, "%s: %s%s", name, strerror(error), hint);
 }
 
 /* TUNSETIFF both attaches to an existing tap and creates a missing one. IFF_ONE_QUEUE is not
- * asked for: it has been a no-op since Linux 3.8. */
-static int attach(int fd, const char *name, char *err, size_t err_len)
+ * asked for: it has been a no-op since Linux 3.8. A multi-queue tap gets one fd per queue, each
+ * attached with IFF_MULTI_QUEUE (which a tap created without it refuses with EINVAL). */
+static int attach(int fd, const char *name, bool multi_queue, char *err, size_t err_len)
 {
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (multi_queue ? IFF_MULTI_QUEUE : 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		explain_attach_error(name, errno, err, err_len);
+		explain_attach_error(name, errno, multi_queue, err, err_len);
 		return -1;
 	}
 	return 0;
@@ -63,20 +71,16 @@ static int set_vnet_header_size(int fd, const char *name, char *err, size_t err_
 	return 0;
 }
 
-int tap_open(const char *name, char *err, size_t err_len)
+static int open_queue(const char *name, bool multi_queue, char *err, size_t err_len)
 {
-	if (!name || !name[0] || strlen(name) >= IFNAMSIZ) {
-		snprintf(err, err_len, "tap name '%s' must be 1 to %d characters", name ? name : "",
-			 IFNAMSIZ - 1);
-		return -1;
-	}
 	int fd = open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		explain_open_error(errno, err, err_len);
 		return -1;
 	}
 	struct tap_offloads none = {0};
-	if (attach(fd, name, err, err_len) < 0 || set_vnet_header_size(fd, name, err, err_len) < 0)
+	if (attach(fd, name, multi_queue, err, err_len) < 0 ||
+	    set_vnet_header_size(fd, name, err, err_len) < 0)
 		goto fail;
 	int rc = tap_set_offloads(fd, &none);
 	if (rc < 0) {
@@ -87,6 +91,38 @@ int tap_open(const char *name, char *err, size_t err_len)
 fail:
 	close(fd);
 	return -1;
+}
+
+int tap_open(const char *name, char *err, size_t err_len)
+{
+	int fd;
+	return tap_open_queues(name, 1, &fd, err, err_len) < 0 ? -1 : fd;
+}
+
+int tap_open_queues(const char *name, unsigned n, int *fds, char *err, size_t err_len)
+{
+	if (!name || !name[0] || strlen(name) >= IFNAMSIZ) {
+		snprintf(err, err_len, "tap name '%s' must be 1 to %d characters", name ? name : "",
+			 IFNAMSIZ - 1);
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		fds[i] = open_queue(name, n > 1, err, err_len);
+		if (fds[i] < 0) {
+			while (i--)
+				close(fds[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int tap_enable_queue(int fd, bool enable)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = enable ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+	return ioctl(fd, TUNSETQUEUE, &ifr) < 0 ? -errno : 0;
 }
 
 int tap_set_offloads(int fd, const struct tap_offloads *o)

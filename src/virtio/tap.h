@@ -21,6 +21,15 @@ struct tap_offloads {
  * sentence in `err` that says what is wrong and what to do. */
 int tap_open(const char *name, char *err, size_t err_len);
 
+/* The same for `n` queues of one tap (IFF_MULTI_QUEUE when n > 1): fds[0 .. n) each read and
+ * write one queue; the kernel spreads received frames over the attached queues by flow. Returns
+ * 0, or -1 with `err` set and nothing left open. */
+int tap_open_queues(const char *name, unsigned n, int *fds, char *err, size_t err_len);
+
+/* Attaches (enable) or detaches a multi-queue tap's queue `fd`: the kernel sends nothing to a
+ * detached queue, so queues the guest does not use hold no frames. 0 or -errno. */
+int tap_enable_queue(int fd, bool enable);
+
 /* The tap's carrier, as the host sees it (TUNSETCARRIER): off is a pulled cable. 0 or
  * -errno. */
 int tap_set_carrier(int fd, bool on);

@@ -27,6 +27,7 @@ struct vhost_net {
 	uint64_t features;		    /* VHOST_GET_FEATURES & VHOST_NET_RING_FEATURES */
 	int call_fd[VHOST_NET_QUEUES];	    /* used when the transport has no irqfd */
 	bool backend_set[VHOST_NET_QUEUES]; /* what vhost_net_stop must undo */
+	unsigned first;			    /* the device's queue that is our ring 0 */
 };
 
 struct vhost_net *vhost_net_open(const char *device, char *err, size_t err_len)
@@ -103,10 +104,12 @@ static int set_memory(struct vhost_net *vn, const struct guest_memory *mem)
 	return rc;
 }
 
+/* `index` is our ring (0 or 1); the transport knows the device's queue. */
 static int call_fd_for(struct vhost_net *vn, struct virtio_device *d, unsigned index)
 {
-	int fd =
-	    d->transport.queue_irqfd ? d->transport.queue_irqfd(d->transport.opaque, index) : -1;
+	int fd = d->transport.queue_irqfd
+		     ? d->transport.queue_irqfd(d->transport.opaque, vn->first + index)
+		     : -1;
 	return fd >= 0 ? fd : vn->call_fd[index];
 }
 
@@ -115,7 +118,8 @@ static int call_fd_for(struct vhost_net *vn, struct virtio_device *d, unsigned i
 static int start_queue(struct vhost_net *vn, struct virtio_device *d, unsigned index, int tap_fd,
 		       const char **step)
 {
-	struct virtqueue *vq = &d->queues[index];
+	unsigned queue = vn->first + index;
+	struct virtqueue *vq = &d->queues[queue];
 	struct vhost_vring_state num = {.index = index, .num = vq->size};
 	struct vhost_vring_state base = {.index = index, .num = vq->last_avail_idx};
 	struct vhost_vring_addr addr = {
@@ -124,7 +128,7 @@ static int start_queue(struct vhost_net *vn, struct virtio_device *d, unsigned i
 	    .avail_user_addr = (uintptr_t)vq->avail,
 	    .used_user_addr = (uintptr_t)vq->used,
 	};
-	struct vhost_vring_file kick = {.index = index, .fd = d->kick_fd[index]};
+	struct vhost_vring_file kick = {.index = index, .fd = d->kick_fd[queue]};
 	struct vhost_vring_file call = {.index = index, .fd = call_fd_for(vn, d, index)};
 	struct vhost_vring_file backend = {.index = index, .fd = tap_fd};
 
@@ -138,7 +142,7 @@ static int start_queue(struct vhost_net *vn, struct virtio_device *d, unsigned i
 	if (ioctl(vn->fd, VHOST_SET_VRING_ADDR, &addr) < 0)
 		return -errno;
 	/* From here on the kernel consumes the kick eventfd; the device thread must not. */
-	virtio_device_set_kick_external(d, index, true);
+	virtio_device_set_kick_external(d, queue, true);
 	*step = "VHOST_SET_VRING_KICK";
 	if (ioctl(vn->fd, VHOST_SET_VRING_KICK, &kick) < 0)
 		return -errno;
@@ -152,11 +156,12 @@ static int start_queue(struct vhost_net *vn, struct virtio_device *d, unsigned i
 	return 0;
 }
 
-int vhost_net_start(struct vhost_net *vn, struct virtio_device *d, int tap_fd, char *err,
-		    size_t err_len)
+int vhost_net_start(struct vhost_net *vn, struct virtio_device *d, unsigned first_queue, int tap_fd,
+		    char *err, size_t err_len)
 {
 	uint64_t features = d->driver_features & vn->features;
 	int rc;
+	vn->first = first_queue;
 	if (ioctl(vn->fd, VHOST_SET_FEATURES, &features) < 0) {
 		snprintf(err, err_len, "vhost-net: VHOST_SET_FEATURES %#llx: %s",
 			 (unsigned long long)features, strerror(errno));
@@ -169,15 +174,15 @@ int vhost_net_start(struct vhost_net *vn, struct virtio_device *d, int tap_fd, c
 	}
 	for (unsigned i = 0; i < VHOST_NET_QUEUES; i++) {
 		const char *step = "";
-		if (!d->queues[i].enabled || !d->queues[i].size) {
+		if (!d->queues[first_queue + i].enabled || !d->queues[first_queue + i].size) {
 			snprintf(err, err_len, "vhost-net: queue %u is not enabled by the driver",
-				 i);
+				 first_queue + i);
 			vhost_net_stop(vn, d);
 			return -1;
 		}
 		rc = start_queue(vn, d, i, tap_fd, &step);
 		if (rc < 0) {
-			snprintf(err, err_len, "vhost-net: queue %u: %s: %s", i, step,
+			snprintf(err, err_len, "vhost-net: queue %u: %s: %s", first_queue + i, step,
 				 strerror(-rc));
 			vhost_net_stop(vn, d);
 			return -1;
@@ -187,9 +192,9 @@ int vhost_net_start(struct vhost_net *vn, struct virtio_device *d, int tap_fd, c
 	 * otherwise wait for the next kick: one spurious kick per queue is harmless. */
 	for (unsigned i = 0; i < VHOST_NET_QUEUES; i++) {
 		uint64_t one = 1;
-		if (write(d->kick_fd[i], &one, sizeof(one)) < 0)
-			log_debug("%s: initial vhost kick of queue %u: %s", d->name, i,
-				  strerror(errno));
+		if (write(d->kick_fd[first_queue + i], &one, sizeof(one)) < 0)
+			log_debug("%s: initial vhost kick of queue %u: %s", d->name,
+				  first_queue + i, strerror(errno));
 	}
 	return 0;
 }
@@ -197,20 +202,21 @@ int vhost_net_start(struct vhost_net *vn, struct virtio_device *d, int tap_fd, c
 void vhost_net_stop(struct vhost_net *vn, struct virtio_device *d)
 {
 	for (unsigned i = 0; i < VHOST_NET_QUEUES; i++) {
+		struct virtqueue *vq = &d->queues[vn->first + i];
 		struct vhost_vring_file none = {.index = i, .fd = -1};
 		struct vhost_vring_state base = {.index = i};
 		if (vn->backend_set[i] && ioctl(vn->fd, VHOST_NET_SET_BACKEND, &none) < 0)
-			log_warn("%s: vhost-net: detaching queue %u: %s", d->name, i,
+			log_warn("%s: vhost-net: detaching queue %u: %s", d->name, vn->first + i,
 				 strerror(errno));
 		vn->backend_set[i] = false;
 		/* Also waits for the kernel's worker to be done with the ring. */
 		if (ioctl(vn->fd, VHOST_GET_VRING_BASE, &base) == 0)
-			d->queues[i].last_avail_idx = (uint16_t)base.num;
+			vq->last_avail_idx = (uint16_t)base.num;
 		/* The kernel kept its used index to itself: the ring's is the one the guest saw
 		 * (a pause saves it, the userspace path pushes after it). */
-		virtq_sync_used_idx(&d->queues[i]);
+		virtq_sync_used_idx(vq);
 		ioctl(vn->fd, VHOST_SET_VRING_KICK, &none);
 		ioctl(vn->fd, VHOST_SET_VRING_CALL, &none);
-		virtio_device_set_kick_external(d, i, false);
+		virtio_device_set_kick_external(d, vn->first + i, false);
 	}
 }

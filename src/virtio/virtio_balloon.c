@@ -249,8 +249,9 @@ static int stats_queue_index(const struct virtio_balloon *vb)
 }
 
 /* Timer: hands the statistics buffer back, which asks the driver for fresh values. */
-static void on_stats_timer(struct virtio_device *d, uint32_t events)
+static void on_stats_timer(struct virtio_device *d, int fd, uint32_t events)
 {
+	(void)fd;
 	struct virtio_balloon *vb = to_balloon(d);
 	uint64_t expirations;
 	(void)events;

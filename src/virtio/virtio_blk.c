@@ -479,8 +479,9 @@ static void blk_queue_kick(struct virtio_device *d, unsigned index)
 }
 
 /* The block layer's eventfd: run the finished requests' callbacks, then one interrupt. */
-static void blk_on_completions(struct virtio_device *d, uint32_t events)
+static void blk_on_completions(struct virtio_device *d, int fd, uint32_t events)
 {
+	(void)fd;
 	struct virtio_blk *blk = blk_of(d);
 	(void)events;
 	block_poll(blk->disk);

@@ -111,7 +111,7 @@ static void on_watch(void *opaque, uint32_t events)
 	lock(d);
 	/* A stopped device's fds are watched for no events, but epoll still reports hang-ups. */
 	if (device_active(d) && w->fd >= 0)
-		w->handler(d, events);
+		w->handler(d, w->fd, events);
 	unlock(d);
 }
 
@@ -412,7 +412,7 @@ static struct virtio_watch *find_watch(struct virtio_device *d, int fd)
 }
 
 int virtio_device_watch(struct virtio_device *d, int fd, uint32_t events,
-			void (*handler)(struct virtio_device *d, uint32_t events))
+			void (*handler)(struct virtio_device *d, int fd, uint32_t events))
 {
 	if (fd < 0 || !handler)
 		return -EINVAL;

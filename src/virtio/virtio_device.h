@@ -26,9 +26,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define VIRTIO_MAX_QUEUES 8
-/* Backend fds one device may watch (tap, block completions, vhost call eventfds ...). */
-#define VIRTIO_MAX_WATCHES 8
+/* virtio-net's 8 queue pairs and its control queue. */
+#define VIRTIO_MAX_QUEUES 17
+/* Backend fds one device may watch (tap queues, block completions, vhost call eventfds ...). */
+#define VIRTIO_MAX_WATCHES 32
 
 struct virtio_device;
 struct state_writer;
@@ -39,7 +40,7 @@ struct virtio_watch {
 	struct virtio_device *dev;
 	int fd; /* -1: free slot */
 	uint32_t events;
-	void (*handler)(struct virtio_device *d, uint32_t events);
+	void (*handler)(struct virtio_device *d, int fd, uint32_t events);
 };
 
 struct virtio_kick_source {
@@ -189,9 +190,10 @@ void virtio_device_fail(struct virtio_device *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Watches a backend fd on the device thread; `handler` runs with the device lock held, and
  * only while the device is started: the core stops watching the fd at reset and watches it
- * again at the next start, so a readable tap does not spin the loop meanwhile. */
+ * again at the next start, so a readable tap does not spin the loop meanwhile. The handler is
+ * given the fd, so that one handler may serve several (a tap's queues). */
 int virtio_device_watch(struct virtio_device *d, int fd, uint32_t events,
-			void (*handler)(struct virtio_device *d, uint32_t events));
+			void (*handler)(struct virtio_device *d, int fd, uint32_t events));
 int virtio_device_watch_modify(struct virtio_device *d, int fd, uint32_t events);
 void virtio_device_unwatch(struct virtio_device *d, int fd);
 /* Hands queue `index`'s kick eventfd to the device model (external = true) or back to the core

@@ -26,7 +26,6 @@ int virtio_blk_replace_image(struct virtio_device *d, const struct disk_config *
 struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned index, char *err,
 					size_t err_len);
 
-/* virtio-rng: entropy from getrandom(). */
 /* Sends one RARP announcement of the card's MAC from its tap (after a migration or restore).
  * 0 or -errno. */
 int virtio_net_announce(struct virtio_device *d);
@@ -39,7 +38,23 @@ void virtio_net_default_mac(const char *tap, unsigned index, uint8_t mac[6]);
 /* Card `index`'s MAC: the one --net gives, else the default derived from its host side (the
  * tap's name, "user", or the switch's name). */
 void virtio_net_card_mac(const struct net_config *cfg, unsigned index, uint8_t mac[6]);
+/* The operator gives the card another MAC: a switch port's filter lets it through from now on,
+ * the guest may take it (ip link set address, through the control queue) and reads it at its
+ * next boot. 0, or -1 with a sentence (the filter was refused: nothing changed). */
+int virtio_net_set_mac(struct virtio_device *d, const uint8_t mac[6], char *err, size_t err_len);
 
+/* What net-info reports: the card's addresses, link, and its traffic per queue pair. */
+struct virtio_net_info {
+	uint8_t mac[6];		 /* the one the guest uses */
+	uint8_t assigned_mac[6]; /* the operator's */
+	bool link_up, vhost;
+	unsigned pairs, active_pairs;
+	uint64_t pair_rx_packets[NET_MAX_QUEUE_PAIRS], pair_tx_packets[NET_MAX_QUEUE_PAIRS];
+	uint64_t rx_packets, tx_packets, rx_dropped, tx_dropped, ctrl_errors;
+};
+void virtio_net_get_info(struct virtio_device *d, struct virtio_net_info *info);
+
+/* virtio-rng: entropy from getrandom(). */
 struct virtio_device *virtio_rng_create(char *err, size_t err_len);
 
 /* Where virtio-console's output goes (the board: the VM's console). Called on the device

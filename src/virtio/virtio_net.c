@@ -1,5 +1,13 @@
 /* virtio-net (virtio 1.2 section 5.1) on a host tap or on the user-mode NAT (user_net.h, which
- * speaks the tap's framing over a socketpair): queue 0 receives, queue 1 transmits.
+ * speaks the tap's framing over a socketpair). Queue 2i receives and 2i + 1 transmits for queue
+ * pair i; the control queue follows the pairs (virtio_net_ctrl.h).
+ *
+ * Multiqueue. With queues=N the card has N pairs, each on its own queue of a multi-queue tap
+ * (and its own vhost-net instance): the guest's driver transmits on the pair of the CPU it runs
+ * on, and the kernel spreads received frames over the tap's attached queues by flow. Only pair
+ * 0 is used until the driver asks for more (VQ_PAIRS_SET); the tap queues of the pairs it does
+ * not use are detached, so no frame waits where nobody reads. One device thread serves all
+ * pairs.
  *
  * Every frame on both sides carries the same 12-byte virtio_net_hdr_v1 the tap reads and writes
  * (IFF_VNET_HDR), so transmit is one writev() of the guest's own buffers and receive one readv()
@@ -24,6 +32,7 @@
 #include "virtio/user_net.h"
 #include "virtio/vhost_net.h"
 #include "virtio/virtio_devices.h"
+#include "virtio/virtio_net_ctrl.h"
 
 #include "lib/log.h"
 #include "lib/state_record.h"
@@ -39,8 +48,7 @@
 _Static_assert(sizeof(struct virtio_net_hdr_v1) == TAP_VNET_HDR_SIZE,
 	       "virtio_net_hdr_v1 is 12 bytes");
 
-/* Device configuration (spec 5.1.4); max_virtqueue_pairs and mtu are read as 1 and 0 (the
- * features that give them meaning, MQ and MTU, are not offered). */
+/* Device configuration (spec 5.1.4); mtu is read as 0 (MTU is not offered). */
 struct net_config_space {
 	uint8_t mac[6];
 	uint16_t status;
@@ -48,8 +56,6 @@ struct net_config_space {
 	uint16_t mtu;
 } __attribute__((packed));
 
-#define RX_QUEUE   0
-#define TX_QUEUE   1
 #define QUEUE_SIZE 256
 
 /* Largest frame (without the header) a tap hands over: a 64 KiB GSO frame plus Ethernet and
@@ -80,25 +86,14 @@ struct rx_pool {
 	uint8_t spare;
 };
 
-struct virtio_net {
-	struct virtio_device dev; /* first: the core hands us &dev */
-	char name[32];
-	char backend_name[16];	  /* the tap's name, or "user" */
-	const char *vhost_device; /* the vhost-net node to open (virtio_options.h) */
-	struct net_config_space config;
-	int backend_fd;		 /* the tap, or the user network's socketpair */
-	uint32_t backend_events; /* what the device thread watches it for while started */
-	struct user_net *user;	 /* NULL on a tap */
-	bool on_switch;		 /* the tap is a switch port with a filter to remove */
-	bool link_down;		 /* set by the operator (net-link): frames are dropped */
-	bool backend_gone;	 /* the tap was deleted: no link for good */
-
-	enum vhost_mode vhost_mode;
-	struct vhost_net *vhost; /* NULL: userspace path only */
-	bool vhost_running;
-	/* Stopped by net_pause (or kept stopped while a migration logs device writes), to be
-	 * started again by net_resume. */
-	bool vhost_paused;
+/* One receive queue and one transmit queue, on one queue of the tap. */
+struct net_pair {
+	struct virtio_net *net;
+	unsigned rx_queue, tx_queue; /* the device's queue indices: 2i, 2i + 1 */
+	int fd;			     /* the tap's queue, or the user network's socketpair */
+	bool detached;		     /* the tap sends this queue nothing (TUNSETQUEUE) */
+	uint32_t events;	     /* what the device thread watches it for while started */
+	struct vhost_net *vhost;     /* NULL: userspace path only */
 
 	/* Transmit: a chain the tap refused with EAGAIN is kept and sent first on EPOLLOUT. */
 	bool tx_blocked;
@@ -106,13 +101,40 @@ struct virtio_net {
 	struct virtq_chain tx_chain;
 
 	/* Receive. */
-	size_t rx_need;	 /* bytes of buffers that hold any frame (header included) */
 	bool rx_starved; /* waiting for the driver's kick: the tap is not watched for input */
 	struct virtq_chain rx_chain;
 	struct rx_pool rx;
 
-	uint64_t rx_packets, rx_dropped, tx_packets, tx_dropped;
-	bool logged_tx_drop, logged_rx_error, logged_tx_error, logged_tap_down;
+	uint64_t rx_packets, tx_packets; /* this pair's share, for net-info */
+};
+
+struct virtio_net {
+	struct virtio_device dev; /* first: the core hands us &dev */
+	char name[32];
+	char backend_name[16];	  /* the tap's name, or "user" */
+	const char *vhost_device; /* the vhost-net node to open (virtio_options.h) */
+	struct net_config_space config;
+	uint8_t assigned_mac[6]; /* the operator's; config.mac returns to it at a reset */
+	unsigned nr_pairs;	 /* queues= */
+	unsigned active_pairs;	 /* the pairs the driver uses (VQ_PAIRS_SET) */
+	struct net_pair pair[NET_MAX_QUEUE_PAIRS];
+	struct user_net *user; /* NULL on a tap */
+	bool on_switch;	       /* the tap is a switch port with a filter to remove */
+	struct switch_port_options port;
+	bool link_down;	   /* set by the operator (net-link): frames are dropped */
+	bool backend_gone; /* the tap was deleted: no link for good */
+
+	enum vhost_mode vhost_mode;
+	bool vhost_running;
+	/* Stopped by net_pause (or kept stopped while a migration logs device writes), to be
+	 * started again by net_resume. */
+	bool vhost_paused;
+
+	size_t rx_need; /* bytes of buffers that hold any frame (header included) */
+
+	uint64_t rx_dropped, tx_dropped, ctrl_errors;
+	bool logged_tx_drop, logged_rx_error, logged_tx_error, logged_tap_down, logged_ctrl,
+	    logged_mac_refused;
 };
 
 static struct virtio_net *to_net(struct virtio_device *d)
@@ -122,29 +144,35 @@ static struct virtio_net *to_net(struct virtio_device *d)
 
 /* --- the tap's events ---------------------------------------------------------------------- */
 
-static void set_backend_events(struct virtio_net *net, uint32_t events)
+static void set_backend_events(struct net_pair *p, uint32_t events)
 {
-	if (net->backend_events == events)
+	if (p->events == events)
 		return;
-	net->backend_events = events;
-	virtio_device_watch_modify(&net->dev, net->backend_fd, events);
+	p->events = events;
+	virtio_device_watch_modify(&p->net->dev, p->fd, events);
 }
 
-static void add_backend_events(struct virtio_net *net, uint32_t events)
+static void add_backend_events(struct net_pair *p, uint32_t events)
 {
-	set_backend_events(net, net->backend_events | events);
+	set_backend_events(p, p->events | events);
 }
 
-static void remove_backend_events(struct virtio_net *net, uint32_t events)
+static void remove_backend_events(struct net_pair *p, uint32_t events)
 {
-	set_backend_events(net, net->backend_events & ~events);
+	set_backend_events(p, p->events & ~events);
+}
+
+static void unwatch_all(struct virtio_net *net)
+{
+	for (unsigned i = 0; i < net->nr_pairs; i++)
+		set_backend_events(&net->pair[i], 0);
 }
 
 /* A guest error that stops the device: the tap must not be watched meanwhile, or a readable
  * tap would wake the thread for nothing until the driver resets us. */
 #define net_fail(net, ...)                                                                         \
 	do {                                                                                       \
-		set_backend_events((net), 0);                                                      \
+		unwatch_all(net);                                                                  \
 		virtio_device_fail(&(net)->dev, __VA_ARGS__);                                      \
 	} while (0)
 
@@ -200,8 +228,9 @@ static void tx_drop(struct virtio_net *net, const char *why)
 
 /* Sends one chain. Returns 0 when it is done with (sent or dropped), -EAGAIN when the tap is
  * full, -EINVAL when the chain breaks the protocol (the device has been failed). */
-static int tx_send(struct virtio_net *net, const struct virtq_chain *c)
+static int tx_send(struct net_pair *p, const struct virtq_chain *c)
 {
+	struct virtio_net *net = p->net;
 	if (c->nr_in) {
 		net_fail(net, "transmit chain with %u device-writable buffers", c->nr_in);
 		return -EINVAL;
@@ -224,7 +253,7 @@ static int tx_send(struct virtio_net *net, const struct virtq_chain *c)
 	}
 	ssize_t n;
 	do
-		n = writev(net->backend_fd, c->iov, (int)c->nr_out);
+		n = writev(p->fd, c->iov, (int)c->nr_out);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN)
 		return -EAGAIN;
@@ -246,59 +275,60 @@ static int tx_send(struct virtio_net *net, const struct virtq_chain *c)
 		net->logged_tx_error = true;
 		return 0;
 	}
-	net->tx_packets++;
+	p->tx_packets++;
 	return 0;
 }
 
 /* Sends what the driver made available, up to the budget. Returns true when it stopped for
  * the budget (more may be waiting), false when the queue is empty, the tap is full or the
  * device failed. */
-static bool tx_send_batch(struct virtio_net *net, bool *pushed)
+static bool tx_send_batch(struct net_pair *p, bool *pushed)
 {
-	struct virtqueue *vq = &net->dev.queues[TX_QUEUE];
+	struct virtqueue *vq = &p->net->dev.queues[p->tx_queue];
 	for (unsigned sent = 0; sent < TX_BUDGET; sent++) {
-		if (!net->tx_pending) {
-			int r = virtq_pop(vq, &net->tx_chain);
+		if (!p->tx_pending) {
+			int r = virtq_pop(vq, &p->tx_chain);
 			if (r < 0)
-				net_fail(net, "transmit queue: %s", vq->error);
+				net_fail(p->net, "transmit queue %u: %s", p->tx_queue, vq->error);
 			if (r <= 0)
 				return false;
 		}
-		int rc = tx_send(net, &net->tx_chain);
-		net->tx_pending = rc == -EAGAIN;
+		int rc = tx_send(p, &p->tx_chain);
+		p->tx_pending = rc == -EAGAIN;
 		if (rc == -EAGAIN) {
-			net->tx_blocked = true;
-			add_backend_events(net, EPOLLOUT);
+			p->tx_blocked = true;
+			add_backend_events(p, EPOLLOUT);
 			return false;
 		}
 		if (rc < 0)
 			return false;
-		virtq_push(vq, net->tx_chain.head, 0);
+		virtq_push(vq, p->tx_chain.head, 0);
 		*pushed = true;
 	}
 	return true;
 }
 
-static void tx_process(struct virtio_net *net)
+static void tx_process(struct net_pair *p)
 {
-	struct virtqueue *vq = &net->dev.queues[TX_QUEUE];
+	struct virtio_device *d = &p->net->dev;
+	struct virtqueue *vq = &d->queues[p->tx_queue];
 	bool pushed = false;
-	if (net->tx_blocked)
+	if (p->tx_blocked)
 		return;
 	for (;;) {
 		virtq_disable_kicks(vq);
-		if (tx_send_batch(net, &pushed)) {
+		if (tx_send_batch(p, &pushed)) {
 			/* Let the receive side run, then come back: a kick of our own. */
-			virtio_device_kick(&net->dev, TX_QUEUE);
+			virtio_device_kick(d, p->tx_queue);
 			break;
 		}
-		if (net->tx_blocked || net->dev.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
+		if (p->tx_blocked || d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
 			break;
 		if (!virtq_enable_kicks(vq))
 			break;
 	}
 	if (pushed)
-		virtio_device_notify(&net->dev, TX_QUEUE);
+		virtio_device_notify(d, p->tx_queue);
 }
 
 /* --- receive ------------------------------------------------------------------------------- */
@@ -341,36 +371,37 @@ static void rx_pool_consume(struct rx_pool *p, unsigned n)
 }
 
 /* True when the pool may take one more chain without overflowing its iovec array. */
-static bool rx_pool_has_room(const struct virtio_net *net)
+static bool rx_pool_has_room(const struct net_pair *pair)
 {
-	const struct rx_pool *p = &net->rx;
-	return p->count < net->dev.queues[RX_QUEUE].size &&
+	const struct rx_pool *p = &pair->rx;
+	return p->count < pair->net->dev.queues[pair->rx_queue].size &&
 	       p->nr_iov + VIRTQ_MAX_CHAIN <= RX_POOL_IOVS;
 }
 
-static bool rx_pool_ready(const struct virtio_net *net)
+static bool rx_pool_ready(const struct net_pair *pair)
 {
-	const struct rx_pool *p = &net->rx;
+	const struct rx_pool *p = &pair->rx;
 	if (p->count == 0)
 		return false;
 	/* Without mergeable buffers a frame goes into one chain, which is dropped if too small
 	 * (spec 5.1.6.3.1 requires the driver to make each big enough). */
-	if (!has(net, VIRTIO_NET_F_MRG_RXBUF))
+	if (!has(pair->net, VIRTIO_NET_F_MRG_RXBUF))
 		return true;
 	/* A pool that cannot grow (the driver made its whole ring available) is used as it is. */
-	return p->bytes >= net->rx_need || !rx_pool_has_room(net);
+	return p->bytes >= pair->net->rx_need || !rx_pool_has_room(pair);
 }
 
 /* Takes available chains until the pool can hold any frame. Returns 1 when it can, 0 when the
  * driver has not made enough room available, -1 when the device failed. */
-static int rx_fill_pool(struct virtio_net *net)
+static int rx_fill_pool(struct net_pair *p)
 {
-	struct virtqueue *vq = &net->dev.queues[RX_QUEUE];
-	struct virtq_chain *c = &net->rx_chain;
-	while (!rx_pool_ready(net) && rx_pool_has_room(net)) {
+	struct virtio_net *net = p->net;
+	struct virtqueue *vq = &net->dev.queues[p->rx_queue];
+	struct virtq_chain *c = &p->rx_chain;
+	while (!rx_pool_ready(p) && rx_pool_has_room(p)) {
 		int r = virtq_pop(vq, c);
 		if (r < 0) {
-			net_fail(net, "receive queue: %s", vq->error);
+			net_fail(net, "receive queue %u: %s", p->rx_queue, vq->error);
 			return -1;
 		}
 		if (r == 0)
@@ -382,9 +413,9 @@ static int rx_fill_pool(struct virtio_net *net)
 				 c->nr_out, c->in_bytes);
 			return -1;
 		}
-		rx_pool_add(&net->rx, c);
+		rx_pool_add(&p->rx, c);
 	}
-	return rx_pool_ready(net);
+	return rx_pool_ready(p);
 }
 
 /* Copies `len` bytes into the buffers iov[0 .. n) at `offset`. */
@@ -409,10 +440,10 @@ static void iov_write_at(const struct iovec *iov, unsigned n, size_t offset, con
 
 /* A frame of `len` bytes (header included) was read into the pool: returns the chains it
  * filled to the driver, the number of them in the header's num_buffers. */
-static void rx_deliver(struct virtio_net *net, size_t len)
+static void rx_deliver(struct net_pair *pair, size_t len)
 {
-	struct virtqueue *vq = &net->dev.queues[RX_QUEUE];
-	struct rx_pool *p = &net->rx;
+	struct virtqueue *vq = &pair->net->dev.queues[pair->rx_queue];
+	struct rx_pool *p = &pair->rx;
 	unsigned used = 0;
 	size_t left = len;
 	for (; left > 0 && used < p->count; used++)
@@ -428,21 +459,22 @@ static void rx_deliver(struct virtio_net *net, size_t len)
 		left -= written;
 	}
 	rx_pool_consume(p, used);
-	net->rx_packets++;
+	pair->rx_packets++;
 }
 
 /* Reads one frame into the pool. Returns 1 when one was delivered or dropped, 0 when the tap
  * is empty, -1 on a read error. */
-static int rx_read_one(struct virtio_net *net)
+static int rx_read_one(struct net_pair *pair)
 {
-	struct rx_pool *p = &net->rx;
+	struct virtio_net *net = pair->net;
+	struct rx_pool *p = &pair->rx;
 	ssize_t n;
 	/* The tap fills what room it is given and cuts a longer frame short, returning only
 	 * what it copied. One byte of room beyond the buffers tells a cut frame (it reaches
 	 * that byte) from one that fits exactly. */
 	p->iov[p->nr_iov] = (struct iovec){.iov_base = &p->spare, .iov_len = 1};
 	do
-		n = readv(net->backend_fd, p->iov, (int)p->nr_iov + 1);
+		n = readv(pair->fd, p->iov, (int)p->nr_iov + 1);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN)
 		return 0;
@@ -459,16 +491,16 @@ static int rx_read_one(struct virtio_net *net)
 		net->rx_dropped++;
 		return 1;
 	}
-	rx_deliver(net, (size_t)n);
+	rx_deliver(pair, (size_t)n);
 	return 1;
 }
 
-static void rx_process(struct virtio_net *net)
+static void rx_process(struct net_pair *p)
 {
-	struct virtqueue *vq = &net->dev.queues[RX_QUEUE];
-	uint64_t before = net->rx_packets;
+	struct virtqueue *vq = &p->net->dev.queues[p->rx_queue];
+	uint64_t before = p->rx_packets;
 	for (unsigned i = 0; i < RX_BATCH; i++) {
-		int ready = rx_fill_pool(net);
+		int ready = rx_fill_pool(p);
 		if (ready < 0)
 			return;
 		if (!ready) {
@@ -476,17 +508,172 @@ static void rx_process(struct virtio_net *net)
 			 * sent when we ask for it), unless it added some meanwhile. */
 			if (virtq_enable_kicks(vq))
 				continue;
-			net->rx_starved = true;
-			remove_backend_events(net, EPOLLIN);
+			p->rx_starved = true;
+			remove_backend_events(p, EPOLLIN);
 			break;
 		}
 		if (!vq->kicks_disabled)
 			virtq_disable_kicks(vq);
-		if (rx_read_one(net) <= 0)
+		if (rx_read_one(p) <= 0)
 			break;
 	}
-	if (net->rx_packets != before)
-		virtio_device_notify(&net->dev, RX_QUEUE);
+	if (p->rx_packets != before)
+		virtio_device_notify(&p->net->dev, p->rx_queue);
+}
+
+/* --- queue pairs --------------------------------------------------------------------------- */
+
+/* The pairs the negotiated features let the driver use: all of them with MQ, else the first. */
+static unsigned usable_pairs(const struct virtio_net *net)
+{
+	return has(net, VIRTIO_NET_F_MQ) ? net->nr_pairs : 1;
+}
+
+/* The control queue comes after the pairs the driver may use (spec 5.1.2). */
+static unsigned ctrl_queue(const struct virtio_net *net)
+{
+	return 2 * usable_pairs(net);
+}
+
+static struct net_pair *pair_of_fd(struct virtio_net *net, int fd)
+{
+	for (unsigned i = 0; i < net->nr_pairs; i++)
+		if (net->pair[i].fd == fd)
+			return &net->pair[i];
+	return NULL;
+}
+
+/* The tap sends frames to the attached queues only: those of the pairs in use. */
+static void attach_tap_queues(struct virtio_net *net)
+{
+	if (net->nr_pairs < 2)
+		return; /* a single-queue tap has no queues to attach or detach */
+	for (unsigned i = 1; i < net->nr_pairs; i++) {
+		struct net_pair *p = &net->pair[i];
+		bool detach = i >= net->active_pairs;
+		if (p->detached == detach)
+			continue; /* the kernel refuses to attach or detach twice */
+		int rc = tap_enable_queue(p->fd, !detach);
+		if (rc == 0)
+			p->detached = detach;
+		else
+			log_warn("%s: %s queue %u: %s", net->name,
+				 detach ? "detaching" : "attaching", i, strerror(-rc));
+	}
+}
+
+/* The userspace path reads the taps of the pairs in use. */
+static void watch_active_pairs(struct virtio_net *net)
+{
+	for (unsigned i = 0; i < net->nr_pairs; i++) {
+		struct net_pair *p = &net->pair[i];
+		if (i < net->active_pairs) {
+			p->rx_starved = false;
+			add_backend_events(p, EPOLLIN);
+		} else {
+			set_backend_events(p, 0);
+		}
+	}
+}
+
+static void set_active_pairs(struct virtio_net *net, unsigned n)
+{
+	net->active_pairs = n;
+	attach_tap_queues(net);
+	if (net->dev.started && !net->vhost_running)
+		watch_active_pairs(net);
+}
+
+/* --- the control queue --------------------------------------------------------------------- */
+
+static void ctrl_error(struct virtio_net *net, const char *what)
+{
+	net->ctrl_errors++;
+	if (!net->logged_ctrl)
+		log_warn("%s: control command refused: %s (logged once)", net->name, what);
+	net->logged_ctrl = true;
+}
+
+static void format_mac(const uint8_t mac[6], char text[18])
+{
+	snprintf(text, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
+}
+
+/* The guest sets its own MAC (ip link set dev eth0 address ...). On a switch port the filter
+ * lets only the operator's MAC through: another would be spoofing, so it is refused and the
+ * guest's command fails instead of its frames vanishing. */
+static uint8_t ctrl_set_mac(struct virtio_net *net, const uint8_t mac[6])
+{
+	if (!has(net, VIRTIO_NET_F_CTRL_MAC_ADDR) || (mac[0] & 1)) {
+		ctrl_error(net, "MAC_ADDR_SET with a multicast address or not negotiated");
+		return VIRTIO_NET_ERR;
+	}
+	if (net->on_switch && memcmp(mac, net->assigned_mac, 6) != 0) {
+		char wanted[18], given[18];
+		format_mac(mac, wanted);
+		format_mac(net->assigned_mac, given);
+		if (!net->logged_mac_refused)
+			log_warn(
+			    "%s: the guest asked for MAC %s; switch port %s lets only %s through "
+			    "(gureum ctl SOCK net-mac changes it) (logged once)",
+			    net->name, wanted, net->backend_name, given);
+		net->logged_mac_refused = true;
+		return VIRTIO_NET_ERR;
+	}
+	memcpy(net->config.mac, mac, 6);
+	return VIRTIO_NET_OK;
+}
+
+static uint8_t ctrl_set_pairs(struct virtio_net *net, uint16_t pairs)
+{
+	if (!has(net, VIRTIO_NET_F_MQ) || pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN ||
+	    pairs > net->nr_pairs) {
+		ctrl_error(net, "VQ_PAIRS_SET beyond the card's queue pairs or not negotiated");
+		return VIRTIO_NET_ERR;
+	}
+	set_active_pairs(net, pairs);
+	return VIRTIO_NET_OK;
+}
+
+static uint8_t ctrl_execute(struct virtio_net *net, const struct net_ctrl_command *cmd)
+{
+	switch (cmd->kind) {
+	case NET_CTRL_SET_MAC:
+		return ctrl_set_mac(net, cmd->mac);
+	case NET_CTRL_SET_PAIRS:
+		return ctrl_set_pairs(net, cmd->pairs);
+	case NET_CTRL_BAD_DATA:
+		ctrl_error(net, "a command with data of the wrong size");
+		return VIRTIO_NET_ERR;
+	case NET_CTRL_UNKNOWN:
+		ctrl_error(net, "an unknown class or command");
+		return VIRTIO_NET_ERR;
+	case NET_CTRL_MALFORMED:
+		break;
+	}
+	ctrl_error(net, "a chain without class, command and ack byte");
+	return VIRTIO_NET_ERR;
+}
+
+static void ctrl_process(struct virtio_net *net)
+{
+	unsigned index = ctrl_queue(net);
+	struct virtqueue *vq = &net->dev.queues[index];
+	struct virtq_chain chain;
+	bool pushed = false;
+	int r;
+	while ((r = virtq_pop(vq, &chain)) > 0) {
+		struct net_ctrl_command cmd;
+		net_ctrl_decode(&chain, &cmd);
+		uint8_t ack = ctrl_execute(net, &cmd);
+		virtq_push(vq, chain.head, net_ctrl_ack(&chain, ack));
+		pushed = true;
+	}
+	if (r < 0)
+		net_fail(net, "control queue: %s", vq->error);
+	if (pushed)
+		virtio_device_notify(&net->dev, index);
 }
 
 /* --- device callbacks ---------------------------------------------------------------------- */
@@ -498,16 +685,21 @@ static void backend_lost(struct virtio_net *net)
 {
 	log_error("%s: %s is gone: the guest's network card has no link from now on", net->name,
 		  net->backend_name);
-	virtio_device_unwatch(&net->dev, net->backend_fd);
-	net->backend_events = 0;
+	for (unsigned i = 0; i < net->nr_pairs; i++) {
+		virtio_device_unwatch(&net->dev, net->pair[i].fd);
+		net->pair[i].events = 0;
+	}
 	net->backend_gone = true;
 	net->config.status &= (uint16_t)~VIRTIO_NET_S_LINK_UP;
 	virtio_device_config_changed(&net->dev);
 }
 
-static void on_backend(struct virtio_device *d, uint32_t events)
+static void on_backend(struct virtio_device *d, int fd, uint32_t events)
 {
 	struct virtio_net *net = to_net(d);
+	struct net_pair *p = pair_of_fd(net, fd);
+	if (!p || net->backend_gone)
+		return;
 	if (events & (EPOLLERR | EPOLLHUP)) {
 		backend_lost(net);
 		return;
@@ -515,51 +707,53 @@ static void on_backend(struct virtio_device *d, uint32_t events)
 	if (net->vhost_running)
 		return;
 	if (events & EPOLLOUT) {
-		net->tx_blocked = false;
-		remove_backend_events(net, EPOLLOUT);
-		tx_process(net);
+		p->tx_blocked = false;
+		remove_backend_events(p, EPOLLOUT);
+		tx_process(p);
 	}
 	if (events & EPOLLIN)
-		rx_process(net);
+		rx_process(p);
 }
 
 static void net_queue_kick(struct virtio_device *d, unsigned index)
 {
 	struct virtio_net *net = to_net(d);
-	if (index == TX_QUEUE) {
-		tx_process(net);
-	} else if (index == RX_QUEUE && net->rx_starved) {
-		net->rx_starved = false;
-		add_backend_events(net, EPOLLIN);
-		rx_process(net);
+	if (index == ctrl_queue(net)) {
+		ctrl_process(net);
+		return;
+	}
+	if (index >= 2 * usable_pairs(net))
+		return; /* a queue the negotiated features leave unused */
+	struct net_pair *p = &net->pair[index / 2];
+	if (index == p->tx_queue) {
+		tx_process(p);
+	} else if (p->rx_starved) {
+		p->rx_starved = false;
+		add_backend_events(p, EPOLLIN);
+		rx_process(p);
 	}
 }
 
 /* vhost wrote its call eventfd (the transport had no irqfd): raise the interrupt. The kernel
  * already decided that the driver wants one, so the ring's state (which only the kernel
  * knows while it runs the queue) is not consulted again. */
-static void forward_vhost_call(struct virtio_device *d, unsigned index)
+static void on_vhost_call(struct virtio_device *d, int fd, uint32_t events)
 {
 	struct virtio_net *net = to_net(d);
-	uint64_t count;
-	if (!net->vhost || read(vhost_net_call_fd(net->vhost, index), &count, sizeof(count)) < 0)
-		return;
-	if (net->vhost_running && d->transport.notify_queue) {
-		d->interrupts++;
-		d->transport.notify_queue(d->transport.opaque, index);
+	(void)events;
+	for (unsigned i = 0; i < net->nr_pairs; i++) {
+		struct net_pair *p = &net->pair[i];
+		for (unsigned ring = 0; p->vhost && ring < VHOST_NET_QUEUES; ring++) {
+			uint64_t count;
+			if (vhost_net_call_fd(p->vhost, ring) != fd ||
+			    read(fd, &count, sizeof(count)) < 0)
+				continue;
+			if (net->vhost_running && d->transport.notify_queue) {
+				d->interrupts++;
+				d->transport.notify_queue(d->transport.opaque, 2 * i + ring);
+			}
+		}
 	}
-}
-
-static void on_vhost_call_rx(struct virtio_device *d, uint32_t events)
-{
-	(void)events;
-	forward_vhost_call(d, RX_QUEUE);
-}
-
-static void on_vhost_call_tx(struct virtio_device *d, uint32_t events)
-{
-	(void)events;
-	forward_vhost_call(d, TX_QUEUE);
 }
 
 static struct tap_offloads negotiated_offloads(const struct virtio_net *net)
@@ -579,13 +773,46 @@ static size_t rx_buffer_need(const struct virtio_net *net)
 	return TAP_VNET_HDR_SIZE + (gso ? MAX_GSO_FRAME : MAX_PLAIN_FRAME);
 }
 
+static void stop_vhost_pairs(struct virtio_net *net, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		vhost_net_stop(net->pair[i].vhost, &net->dev);
+}
+
+static void close_vhost(struct virtio_net *net)
+{
+	for (unsigned i = 0; i < net->nr_pairs; i++) {
+		struct net_pair *p = &net->pair[i];
+		if (!p->vhost)
+			continue;
+		for (unsigned ring = 0; ring < VHOST_NET_QUEUES; ring++)
+			virtio_device_unwatch(&net->dev, vhost_net_call_fd(p->vhost, ring));
+		vhost_net_close(p->vhost);
+		p->vhost = NULL;
+	}
+}
+
+/* Every usable pair to its vhost instance, or none. Returns 0 or -1 with `err` set. */
+static int start_vhost_pairs(struct virtio_net *net, char *err, size_t err_len)
+{
+	unsigned n = usable_pairs(net);
+	for (unsigned i = 0; i < n; i++) {
+		struct net_pair *p = &net->pair[i];
+		if (vhost_net_start(p->vhost, &net->dev, p->rx_queue, p->fd, err, err_len) < 0) {
+			stop_vhost_pairs(net, i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* vhost=auto falls back to the userspace path when the kernel refuses; vhost=on fails. */
 static int start_vhost(struct virtio_net *net)
 {
 	char err[256];
-	if (vhost_net_start(net->vhost, &net->dev, net->backend_fd, err, sizeof(err)) == 0) {
+	if (start_vhost_pairs(net, err, sizeof(err)) == 0) {
 		net->vhost_running = true;
-		set_backend_events(net, 0);
+		unwatch_all(net);
 		return 0;
 	}
 	if (net->vhost_mode == VHOST_ON) {
@@ -593,35 +820,41 @@ static int start_vhost(struct virtio_net *net)
 		return -1;
 	}
 	log_warn("%s: %s; moving packets in userspace instead", net->name, err);
-	virtio_device_unwatch(&net->dev, vhost_net_call_fd(net->vhost, RX_QUEUE));
-	virtio_device_unwatch(&net->dev, vhost_net_call_fd(net->vhost, TX_QUEUE));
-	vhost_net_close(net->vhost);
-	net->vhost = NULL;
+	close_vhost(net);
 	return 1;
+}
+
+static void clear_pairs(struct virtio_net *net)
+{
+	for (unsigned i = 0; i < net->nr_pairs; i++) {
+		struct net_pair *p = &net->pair[i];
+		rx_pool_clear(&p->rx);
+		p->tx_blocked = p->tx_pending = p->rx_starved = false;
+	}
 }
 
 static int net_start(struct virtio_device *d)
 {
 	struct virtio_net *net = to_net(d);
 	struct tap_offloads offloads = negotiated_offloads(net);
-	int rc = net->user ? 0 : tap_set_offloads(net->backend_fd, &offloads);
+	/* The offloads are the tap's, set through any of its attached queues. */
+	int rc = net->user ? 0 : tap_set_offloads(net->pair[0].fd, &offloads);
 	if (rc < 0) {
 		virtio_device_fail(d, "%s: setting offloads: %s", net->backend_name, strerror(-rc));
 		return -1;
 	}
-	net->tx_blocked = net->tx_pending = net->rx_starved = false;
-	rx_pool_clear(&net->rx);
+	clear_pairs(net);
 	net->rx_need = rx_buffer_need(net);
-	if (net->vhost && guest_memory_logging(d->mem)) {
+	if (net->pair[0].vhost && guest_memory_logging(d->mem)) {
 		/* The driver restarted the card while a migration logs device writes: packets
 		 * go through userspace until then, as in net_resume. */
 		net->vhost_paused = true;
-	} else if (net->vhost) {
+	} else if (net->pair[0].vhost) {
 		rc = start_vhost(net);
 		if (rc <= 0)
 			return rc;
 	}
-	set_backend_events(net, EPOLLIN);
+	watch_active_pairs(net);
 	return 0;
 }
 
@@ -629,11 +862,13 @@ static void net_reset(struct virtio_device *d)
 {
 	struct virtio_net *net = to_net(d);
 	if (net->vhost_running)
-		vhost_net_stop(net->vhost, d);
+		stop_vhost_pairs(net, usable_pairs(net));
 	net->vhost_running = net->vhost_paused = false;
 	/* Chains held in the pool or pending belong to the old rings: forget them. */
-	rx_pool_clear(&net->rx);
-	net->tx_pending = net->tx_blocked = net->rx_starved = false;
+	clear_pairs(net);
+	/* As at power-on: one pair, the operator's MAC. */
+	set_active_pairs(net, 1);
+	memcpy(net->config.mac, net->assigned_mac, 6);
 }
 
 /* The VM pauses: vhost's kernel thread must stop moving packets in and out of guest memory
@@ -644,7 +879,7 @@ static void net_pause(struct virtio_device *d)
 	struct virtio_net *net = to_net(d);
 	if (!net->vhost_running)
 		return;
-	vhost_net_stop(net->vhost, d);
+	stop_vhost_pairs(net, usable_pairs(net));
 	net->vhost_running = false;
 	net->vhost_paused = true;
 }
@@ -654,9 +889,12 @@ static void net_pause(struct virtio_device *d)
  * as they are taken). */
 static void note_held_buffers(struct virtio_net *net)
 {
-	for (unsigned i = 0; i < net->rx.nr_iov; i++)
-		guest_memory_note_host_write(net->dev.mem, net->rx.iov[i].iov_base,
-					     net->rx.iov[i].iov_len);
+	for (unsigned i = 0; i < net->nr_pairs; i++) {
+		const struct rx_pool *rx = &net->pair[i].rx;
+		for (unsigned v = 0; v < rx->nr_iov; v++)
+			guest_memory_note_host_write(net->dev.mem, rx->iov[v].iov_base,
+						     rx->iov[v].iov_len);
+	}
 }
 
 /* Back to vhost after the userspace path ran: the chains it holds go back to the driver's ring
@@ -664,11 +902,13 @@ static void note_held_buffers(struct virtio_net *net)
  * held_chains). */
 static void give_back_held_chains(struct virtio_net *net)
 {
-	net->dev.queues[RX_QUEUE].last_avail_idx -= (uint16_t)net->rx.count;
-	if (net->tx_pending)
-		net->dev.queues[TX_QUEUE].last_avail_idx--;
-	rx_pool_clear(&net->rx);
-	net->tx_pending = net->tx_blocked = net->rx_starved = false;
+	for (unsigned i = 0; i < net->nr_pairs; i++) {
+		struct net_pair *p = &net->pair[i];
+		net->dev.queues[p->rx_queue].last_avail_idx -= (uint16_t)p->rx.count;
+		if (p->tx_pending)
+			net->dev.queues[p->tx_queue].last_avail_idx--;
+	}
+	clear_pairs(net);
 }
 
 static int net_resume(struct virtio_device *d)
@@ -683,14 +923,14 @@ static int net_resume(struct virtio_device *d)
 		/* A migration logs device writes, which vhost's kernel worker would not: until
 		 * it ends, packets go through userspace (vhost_paused stays set, so the resume
 		 * after it starts vhost again if the VM stays here). */
-		set_backend_events(net, EPOLLIN);
+		watch_active_pairs(net);
 		return 0;
 	}
 	give_back_held_chains(net);
 	net->vhost_paused = false;
 	int rc = start_vhost(net);
 	if (rc > 0) /* vhost refused again: the userspace path takes over */
-		set_backend_events(net, EPOLLIN);
+		watch_active_pairs(net);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -699,11 +939,15 @@ static void net_config_read(struct virtio_device *d, uint32_t offset, void *data
 	memcpy(data, (const uint8_t *)&to_net(d)->config + offset, size);
 }
 
-/* Closes the card's host side (vhost, tap or user network, switch port rules) and frees it. */
+/* Closes the card's host side (vhost, tap queues or user network, switch port rules) and
+ * frees it. */
 static void release_net(struct virtio_net *net)
 {
-	vhost_net_close(net->vhost);
-	close(net->backend_fd);
+	for (unsigned i = 0; i < net->nr_pairs; i++) {
+		vhost_net_close(net->pair[i].vhost);
+		if (net->pair[i].fd >= 0)
+			close(net->pair[i].fd);
+	}
 	user_net_stop(net->user);
 	if (net->on_switch)
 		switch_port_detach(net->backend_name);
@@ -713,9 +957,13 @@ static void release_net(struct virtio_net *net)
 static void net_destroy(struct virtio_device *d)
 {
 	struct virtio_net *net = to_net(d);
-	log_debug("%s: rx %llu frames (%llu dropped), tx %llu frames (%llu dropped)", net->name,
-		  (unsigned long long)net->rx_packets, (unsigned long long)net->rx_dropped,
-		  (unsigned long long)net->tx_packets, (unsigned long long)net->tx_dropped);
+	struct virtio_net_info info;
+	virtio_net_get_info(d, &info);
+	log_debug("%s: rx %llu frames (%llu dropped), tx %llu frames (%llu dropped), %llu control "
+		  "errors",
+		  net->name, (unsigned long long)info.rx_packets,
+		  (unsigned long long)net->rx_dropped, (unsigned long long)info.tx_packets,
+		  (unsigned long long)net->tx_dropped, (unsigned long long)net->ctrl_errors);
 	release_net(net);
 }
 
@@ -727,28 +975,36 @@ static void net_destroy(struct virtio_device *d)
 static uint16_t net_held_chains(struct virtio_device *d, unsigned index)
 {
 	struct virtio_net *net = to_net(d);
-	if (index == RX_QUEUE)
-		return (uint16_t)net->rx.count;
-	return index == TX_QUEUE && net->tx_pending ? 1 : 0;
+	if (index >= 2 * net->nr_pairs)
+		return 0; /* the control queue: commands are answered at once */
+	const struct net_pair *p = &net->pair[index / 2];
+	if (index == p->rx_queue)
+		return (uint16_t)p->rx.count;
+	return p->tx_pending ? 1 : 0;
 }
 
-static const char *const net_state_keys[] = {"mac", NULL};
+static const char *const net_state_keys[] = {"mac", "pairs", NULL};
 
-/* The MAC the driver read at probe and keeps using. The link bit is not saved: it says whether
- * the loading host's tap works, which only that host knows. */
+/* The MAC the driver uses (its own, if it set one) and the queue pairs it asked for. The link
+ * bit is not saved: it says whether the loading host's tap works, which only that host knows. */
 static void net_save_state(struct virtio_device *d, struct state_writer *w)
 {
+	struct virtio_net *net = to_net(d);
 	state_record_begin(w, "virtio-net", 1, 1);
-	state_put_bytes(w, "mac", to_net(d)->config.mac, 6, STATE_ESSENTIAL);
+	state_put_bytes(w, "mac", net->config.mac, 6, STATE_ESSENTIAL);
+	if (net->active_pairs > 1)
+		state_put_u64(w, "pairs", net->active_pairs, STATE_ESSENTIAL);
 	state_record_end(w);
 }
 
 static int net_load_state(struct virtio_device *d, const struct state_record *rec, bool apply,
 			  char *err, size_t err_len)
 {
+	struct virtio_net *net = to_net(d);
 	struct state_reader_spec spec = {"virtio-net", 1, 1, net_state_keys};
 	const void *mac;
 	uint32_t len;
+	uint64_t pairs = 1;
 	if (state_record_check(rec, &spec, err, err_len) < 0)
 		return -1;
 	if (state_get_bytes(rec, "mac", &mac, &len) < 0 || len != 6) {
@@ -756,8 +1012,17 @@ static int net_load_state(struct virtio_device *d, const struct state_record *re
 				"virtio-net state: \"mac\" is missing or not 6 bytes");
 		return -1;
 	}
-	if (apply)
-		memcpy(to_net(d)->config.mac, mac, 6);
+	if (state_get_u64(rec, "pairs", &pairs) == -2 || pairs < 1 || pairs > net->nr_pairs) {
+		state_set_error(err, err_len,
+				"virtio-net state: the driver used %llu queue pairs; this card has "
+				"%u (queues= must be what it was)",
+				(unsigned long long)pairs, net->nr_pairs);
+		return -1;
+	}
+	if (apply) {
+		memcpy(net->config.mac, mac, 6);
+		set_active_pairs(net, (unsigned)pairs);
+	}
 	return 0;
 }
 
@@ -776,9 +1041,6 @@ static const struct virtio_device_ops net_ops = {
 
 /* --- construction -------------------------------------------------------------------------- */
 
-/* A stable, locally administered unicast MAC: 52:54:00 (QEMU's customary prefix) and three
- * bytes of an FNV-1a hash of the tap name and the card's index, so a guest sees the same
- * address on every run with the same command line. */
 /* A RARP request from the guest's MAC (what QEMU's announce-self sends): switches and bridges
  * on the way learn where the MAC is now, so frames for a VM that moved (a migration, a
  * restore on another host) reach it at once instead of after its next transmission. */
@@ -796,7 +1058,8 @@ int virtio_net_announce(struct virtio_device *d)
 	memcpy(rarp, request, sizeof(request));
 	memcpy(rarp + 8, net->config.mac, 6);  /* sender MAC; sender IP 0 */
 	memcpy(rarp + 18, net->config.mac, 6); /* target MAC; target IP 0 */
-	return write(net->backend_fd, frame, sizeof(frame)) == (ssize_t)sizeof(frame) ? 0 : -errno;
+	/* Queue 0 is always attached. */
+	return write(net->pair[0].fd, frame, sizeof(frame)) == (ssize_t)sizeof(frame) ? 0 : -errno;
 }
 
 void virtio_net_set_link(struct virtio_device *d, bool up)
@@ -809,7 +1072,7 @@ void virtio_net_set_link(struct virtio_device *d, bool up)
 	bool now = up && !net->backend_gone;
 	/* The host side sees the cable too (a switch stops forwarding to the port); with
 	 * vhost-net this is also what stops frames toward the guest. */
-	int rc = !net->user && !net->backend_gone ? tap_set_carrier(net->backend_fd, up) : 0;
+	int rc = !net->user && !net->backend_gone ? tap_set_carrier(net->pair[0].fd, up) : 0;
 	if (rc < 0)
 		log_warn("%s: %s keeps its carrier: %s", net->name, net->backend_name,
 			 strerror(-rc));
@@ -820,6 +1083,44 @@ void virtio_net_set_link(struct virtio_device *d, bool up)
 			net->config.status &= (uint16_t)~VIRTIO_NET_S_LINK_UP;
 		virtio_device_config_changed(d);
 	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+int virtio_net_set_mac(struct virtio_device *d, const uint8_t mac[6], char *err, size_t err_len)
+{
+	struct virtio_net *net = to_net(d);
+	int rc = 0;
+	pthread_mutex_lock(&d->lock);
+	if (net->on_switch)
+		rc = switch_port_change_mac(&net->port, net->backend_name, mac, err, err_len);
+	if (rc == 0) {
+		memcpy(net->assigned_mac, mac, 6);
+		memcpy(net->config.mac, mac, 6);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+void virtio_net_get_info(struct virtio_device *d, struct virtio_net_info *info)
+{
+	struct virtio_net *net = to_net(d);
+	pthread_mutex_lock(&d->lock);
+	memset(info, 0, sizeof(*info));
+	memcpy(info->mac, net->config.mac, 6);
+	memcpy(info->assigned_mac, net->assigned_mac, 6);
+	info->link_up = net->config.status & VIRTIO_NET_S_LINK_UP;
+	info->vhost = net->vhost_running;
+	info->pairs = net->nr_pairs;
+	info->active_pairs = net->active_pairs;
+	for (unsigned i = 0; i < net->nr_pairs; i++) {
+		info->pair_rx_packets[i] = net->pair[i].rx_packets;
+		info->pair_tx_packets[i] = net->pair[i].tx_packets;
+		info->rx_packets += net->pair[i].rx_packets;
+		info->tx_packets += net->pair[i].tx_packets;
+	}
+	info->rx_dropped = net->rx_dropped;
+	info->tx_dropped = net->tx_dropped;
+	info->ctrl_errors = net->ctrl_errors;
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -835,6 +1136,9 @@ void virtio_net_card_mac(const struct net_config *cfg, unsigned index, uint8_t m
 		virtio_net_default_mac(seed, index, mac);
 }
 
+/* A stable, locally administered unicast MAC: 52:54:00 (QEMU's customary prefix) and three
+ * bytes of an FNV-1a hash of the tap name and the card's index, so a guest sees the same
+ * address on every run with the same command line. */
 void virtio_net_default_mac(const char *tap, unsigned index, uint8_t mac[6])
 {
 	uint32_t h = 2166136261u;
@@ -846,18 +1150,23 @@ void virtio_net_default_mac(const char *tap, unsigned index, uint8_t mac[6])
 	mac[3] = (uint8_t)(h >> 16), mac[4] = (uint8_t)(h >> 8), mac[5] = (uint8_t)h;
 }
 
+/* The control queue: the guest may set its MAC (refused where it would be spoofing), and with
+ * more than one pair choose how many it uses. */
+#define CTRL_FEATURES                                                                              \
+	(VIRTIO_FEATURE(VIRTIO_NET_F_CTRL_VQ) | VIRTIO_FEATURE(VIRTIO_NET_F_CTRL_MAC_ADDR))
+
 #define NET_FEATURES                                                                               \
 	(VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_STATUS) |                  \
 	 VIRTIO_FEATURE(VIRTIO_NET_F_CSUM) | VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_CSUM) |             \
 	 VIRTIO_FEATURE(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_FEATURE(VIRTIO_NET_F_HOST_TSO6) |         \
 	 VIRTIO_FEATURE(VIRTIO_NET_F_HOST_ECN) | VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_TSO4) |         \
 	 VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_TSO6) | VIRTIO_FEATURE(VIRTIO_NET_F_GUEST_ECN) |        \
-	 VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF))
+	 VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF) | CTRL_FEATURES)
 
 /* On the user network: no offload either way. */
 #define USER_NET_FEATURES                                                                          \
 	(VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_STATUS) |                  \
-	 VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF))
+	 VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF) | CTRL_FEATURES)
 
 /* The ring features the core always offers plus mergeable buffers: vhost must do them all,
  * since the driver negotiates before we know whether vhost will start. */
@@ -865,20 +1174,35 @@ void virtio_net_default_mac(const char *tap, unsigned index, uint8_t mac[6])
 	(VIRTIO_FEATURE(VIRTIO_F_VERSION_1) | VIRTIO_FEATURE(VIRTIO_F_RING_INDIRECT_DESC) |        \
 	 VIRTIO_FEATURE(VIRTIO_F_RING_EVENT_IDX) | VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF))
 
+/* One vhost-net instance per pair; one that is missing or lacks features means none. */
+static const char *open_vhost_pairs(struct virtio_net *net, char *why, size_t why_len)
+{
+	for (unsigned i = 0; i < net->nr_pairs; i++) {
+		struct net_pair *p = &net->pair[i];
+		p->vhost = vhost_net_open(net->vhost_device, why, why_len);
+		if (!p->vhost)
+			return why;
+		uint64_t missing = VHOST_REQUIRED & ~vhost_net_features(p->vhost);
+		if (missing) {
+			snprintf(why, why_len, "vhost-net lacks features %#llx",
+				 (unsigned long long)missing);
+			return why;
+		}
+	}
+	return NULL;
+}
+
 static int open_vhost(struct virtio_net *net, char *err, size_t err_len)
 {
 	if (net->vhost_mode == VHOST_OFF)
 		return 0;
 	char why[200];
-	net->vhost = vhost_net_open(net->vhost_device, why, sizeof(why));
-	if (net->vhost && (vhost_net_features(net->vhost) & VHOST_REQUIRED) != VHOST_REQUIRED) {
-		snprintf(why, sizeof(why), "vhost-net lacks features %#llx",
-			 (unsigned long long)(VHOST_REQUIRED & ~vhost_net_features(net->vhost)));
-		vhost_net_close(net->vhost);
-		net->vhost = NULL;
-	}
-	if (net->vhost)
+	if (!open_vhost_pairs(net, why, sizeof(why)))
 		return 0;
+	for (unsigned i = 0; i < net->nr_pairs; i++) {
+		vhost_net_close(net->pair[i].vhost);
+		net->pair[i].vhost = NULL;
+	}
 	if (net->vhost_mode == VHOST_ON) {
 		snprintf(err, err_len, "--net tap=%s,vhost=on: %s (or use vhost=auto or off)",
 			 net->backend_name, why);
@@ -891,26 +1215,27 @@ static int open_vhost(struct virtio_net *net, char *err, size_t err_len)
 static int watch_fds(struct virtio_net *net, char *err, size_t err_len)
 {
 	struct virtio_device *d = &net->dev;
-	int rc = virtio_device_watch(d, net->backend_fd, 0, on_backend);
-	if (rc == 0 && net->vhost) {
-		rc = virtio_device_watch(d, vhost_net_call_fd(net->vhost, RX_QUEUE), EPOLLIN,
-					 on_vhost_call_rx);
-		if (rc == 0)
-			rc = virtio_device_watch(d, vhost_net_call_fd(net->vhost, TX_QUEUE),
-						 EPOLLIN, on_vhost_call_tx);
+	int rc = 0;
+	for (unsigned i = 0; i < net->nr_pairs && rc == 0; i++) {
+		struct net_pair *p = &net->pair[i];
+		rc = virtio_device_watch(d, p->fd, 0, on_backend);
+		for (unsigned ring = 0; rc == 0 && p->vhost && ring < VHOST_NET_QUEUES; ring++)
+			rc = virtio_device_watch(d, vhost_net_call_fd(p->vhost, ring), EPOLLIN,
+						 on_vhost_call);
 	}
 	if (rc < 0)
 		snprintf(err, err_len, "%s: cannot watch the tap: %s", net->name, strerror(-rc));
 	return rc;
 }
 
-/* The tap or the user network, and the card's name for it in messages. */
+/* The tap's queues or the user network, and the card's name for it in messages. */
 static int open_backend(struct virtio_net *net, const struct net_config *cfg, unsigned index,
 			char *err, size_t err_len)
 {
+	int fds[NET_MAX_QUEUE_PAIRS];
 	if (cfg->backend == NET_BACKEND_USER) {
 		snprintf(net->backend_name, sizeof(net->backend_name), "user");
-		net->user = user_net_start(&cfg->user, net->name, &net->backend_fd, err, err_len);
+		net->user = user_net_start(&cfg->user, net->name, &net->pair[0].fd, err, err_len);
 		return net->user ? 0 : -1;
 	}
 	if (cfg->tap)
@@ -918,17 +1243,30 @@ static int open_backend(struct virtio_net *net, const struct net_config *cfg, un
 	else /* a switch port's own tap */
 		snprintf(net->backend_name, sizeof(net->backend_name), "gs%dn%u", (int)getpid(),
 			 index);
-	net->backend_fd = tap_open(net->backend_name, err, err_len);
-	if (net->backend_fd < 0)
+	if (tap_open_queues(net->backend_name, net->nr_pairs, fds, err, err_len) < 0)
 		return -1;
+	for (unsigned i = 0; i < net->nr_pairs; i++)
+		net->pair[i].fd = fds[i];
 	if (!cfg->port.switch_name[0])
 		return 0;
-	if (switch_port_attach(&cfg->port, net->backend_name, net->config.mac, err, err_len) < 0) {
-		close(net->backend_fd);
+	if (switch_port_attach(&cfg->port, net->backend_name, net->config.mac, err, err_len) < 0)
 		return -1;
-	}
 	net->on_switch = true;
+	net->port = cfg->port;
 	return 0;
+}
+
+static void init_pairs(struct virtio_net *net, unsigned n)
+{
+	net->nr_pairs = n;
+	net->active_pairs = 1;
+	for (unsigned i = 0; i < n; i++) {
+		struct net_pair *p = &net->pair[i];
+		p->net = net;
+		p->rx_queue = 2 * i;
+		p->tx_queue = 2 * i + 1;
+		p->fd = -1;
+	}
 }
 
 struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned index, char *err,
@@ -943,21 +1281,24 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 	/* The user network takes no offloads (libslirp wants whole frames with checksums) and
 	 * has no kernel path. */
 	bool user = cfg->backend == NET_BACKEND_USER;
+	unsigned pairs = cfg->queues ? cfg->queues : 1;
+	init_pairs(net, pairs);
 	net->vhost_mode = user ? VHOST_OFF : cfg->vhost;
 	net->vhost_device = cfg->vhost_device ? cfg->vhost_device : VHOST_NET_DEVICE;
 	/* The MAC first: a switch port's filter lets only it through. */
 	virtio_net_card_mac(cfg, index, net->config.mac);
-	if (open_backend(net, cfg, index, err, err_len) < 0) {
-		free(net);
-		return NULL;
-	}
+	memcpy(net->assigned_mac, net->config.mac, 6);
+	if (open_backend(net, cfg, index, err, err_len) < 0)
+		goto fail;
+	attach_tap_queues(net); /* only the first until the driver asks for more */
 	net->config.status = VIRTIO_NET_S_LINK_UP;
-	net->config.max_virtqueue_pairs = 1;
+	net->config.max_virtqueue_pairs = (uint16_t)pairs;
 	if (open_vhost(net, err, err_len) < 0)
 		goto fail;
-	int rc = virtio_device_init(&net->dev, &net_ops, net->name, VIRTIO_ID_NET,
-				    user ? USER_NET_FEATURES : NET_FEATURES, sizeof(net->config), 2,
-				    QUEUE_SIZE);
+	uint64_t features = (user ? USER_NET_FEATURES : NET_FEATURES) |
+			    (pairs > 1 ? VIRTIO_FEATURE(VIRTIO_NET_F_MQ) : 0);
+	int rc = virtio_device_init(&net->dev, &net_ops, net->name, VIRTIO_ID_NET, features,
+				    sizeof(net->config), 2 * pairs + 1, QUEUE_SIZE);
 	if (rc < 0) {
 		snprintf(err, err_len, "%s: %s", net->name, strerror(-rc));
 		goto fail;

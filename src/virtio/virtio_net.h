@@ -8,18 +8,21 @@
 #include <stdint.h>
 
 /* Feature bits (spec 5.1.3). */
-#define VIRTIO_NET_F_CSUM	0
-#define VIRTIO_NET_F_GUEST_CSUM 1
-#define VIRTIO_NET_F_MAC	5
-#define VIRTIO_NET_F_GUEST_TSO4 7
-#define VIRTIO_NET_F_GUEST_TSO6 8
-#define VIRTIO_NET_F_GUEST_ECN	9
-#define VIRTIO_NET_F_GUEST_UFO	10
-#define VIRTIO_NET_F_HOST_TSO4	11
-#define VIRTIO_NET_F_HOST_TSO6	12
-#define VIRTIO_NET_F_HOST_ECN	13
-#define VIRTIO_NET_F_MRG_RXBUF	15
-#define VIRTIO_NET_F_STATUS	16
+#define VIRTIO_NET_F_CSUM	   0
+#define VIRTIO_NET_F_GUEST_CSUM	   1
+#define VIRTIO_NET_F_MAC	   5
+#define VIRTIO_NET_F_GUEST_TSO4	   7
+#define VIRTIO_NET_F_GUEST_TSO6	   8
+#define VIRTIO_NET_F_GUEST_ECN	   9
+#define VIRTIO_NET_F_GUEST_UFO	   10
+#define VIRTIO_NET_F_HOST_TSO4	   11
+#define VIRTIO_NET_F_HOST_TSO6	   12
+#define VIRTIO_NET_F_HOST_ECN	   13
+#define VIRTIO_NET_F_MRG_RXBUF	   15
+#define VIRTIO_NET_F_STATUS	   16
+#define VIRTIO_NET_F_CTRL_VQ	   17
+#define VIRTIO_NET_F_MQ		   22
+#define VIRTIO_NET_F_CTRL_MAC_ADDR 23
 
 /* Configuration space status (spec 5.1.4). */
 #define VIRTIO_NET_S_LINK_UP 1

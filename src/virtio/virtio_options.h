@@ -42,11 +42,15 @@ struct net_config {
 	uint8_t mac[6];
 	bool has_mac; /* otherwise one is derived from the tap name (stable across runs) */
 	enum vhost_mode vhost;
+	/* queues=N: receive/transmit queue pairs (a multi-queue tap with N queues); 0 means 1. */
+	unsigned queues;
 	/* NULL: VHOST_NET_DEVICE. Tests name a missing one; the string must outlive the device. */
 	const char *vhost_device;
 };
 
 #define VHOST_NET_DEVICE "/dev/vhost-net"
+/* With the control queue, 2 * 8 + 1 = 17 queues: VIRTIO_MAX_QUEUES. */
+#define NET_MAX_QUEUE_PAIRS 8
 
 /* --vsock cid=N,socket=PATH: the guest's CID (>= 3) and the Unix socket host processes
  * connect to (guest-initiated connections to port P go to PATH_P). socket NULL: no device. */

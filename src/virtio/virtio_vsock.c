@@ -879,8 +879,9 @@ static void host_event(struct virtio_vsock *vs, struct vsock_conn *c, uint32_t e
 	make_ready(vs, c);
 }
 
-static void on_epoll(struct virtio_device *d, uint32_t events)
+static void on_epoll(struct virtio_device *d, int fd, uint32_t events)
 {
+	(void)fd;
 	(void)events;
 	struct virtio_vsock *vs = to_vsock(d);
 	struct epoll_event ev[EPOLL_BATCH];

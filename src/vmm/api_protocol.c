@@ -215,7 +215,7 @@ static char *do_migrate_status(const struct api_ops *ops)
 
 #define COMMAND_LIST                                                                               \
 	"balloon, balloon-info, status, pause, resume, snapshot, migrate, migrate-status, "        \
-	"migrate-cancel, migrate-reconnect, net-link, quit"
+	"migrate-cancel, migrate-reconnect, net-link, net-mac, net-info, quit"
 
 /* {"command": "net-link", "card": N, "up": true|false} */
 static char *do_net_link(const struct api_ops *ops, const json_t *request)
@@ -230,6 +230,79 @@ static char *do_net_link(const struct api_ops *ops, const json_t *request)
 			  sizeof(err)) < 0)
 		return api_error_reply(err);
 	return ok_reply();
+}
+
+/* "card": N, the index of a --net (0 for the first); -1 when missing or not one. */
+static int card_index(const json_t *request)
+{
+	const json_t *card = json_object_get(request, "card");
+	if (!json_is_integer(card) || json_integer_value(card) < 0 ||
+	    json_integer_value(card) > 255)
+		return -1;
+	return (int)json_integer_value(card);
+}
+
+/* "52:54:00:12:34:56" into mac; 0 or -1 (not six hex bytes, or a multicast address). */
+static int parse_unicast_mac(const char *text, uint8_t mac[6])
+{
+	unsigned b[6];
+	int end = 0;
+	if (!text || strlen(text) != 17 ||
+	    sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &end) != 6 ||
+	    end != 17 || (b[0] & 1))
+		return -1;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+/* {"command": "net-mac", "card": N, "mac": "52:54:00:12:34:56"} */
+static char *do_net_mac(const struct api_ops *ops, const json_t *request)
+{
+	int card = card_index(request);
+	uint8_t mac[6];
+	if (card < 0 || parse_unicast_mac(json_string_value(json_object_get(request, "mac")), mac))
+		return api_error_reply(
+		    "net-mac: give \"card\" (0 for the first --net) and \"mac\", "
+		    "a unicast address like \"52:54:00:12:34:56\"");
+	char err[ERR_LEN] = "";
+	if (ops->net_mac(ops->opaque, (unsigned)card, mac, err, sizeof(err)) < 0)
+		return api_error_reply(err);
+	return ok_reply();
+}
+
+static json_t *mac_string(const uint8_t mac[6])
+{
+	return json_sprintf("%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+			    mac[5]);
+}
+
+static json_t *counter_array(const uint64_t *values, unsigned n)
+{
+	json_t *array = json_array();
+	for (unsigned i = 0; i < n; i++)
+		json_array_append_new(array, json_integer((json_int_t)values[i]));
+	return array;
+}
+
+/* {"command": "net-info", "card": N} */
+static char *do_net_info(const struct api_ops *ops, const json_t *request)
+{
+	int card = card_index(request);
+	if (card < 0)
+		return api_error_reply("net-info: give \"card\" (0 for the first --net)");
+	char err[ERR_LEN] = "";
+	struct virtio_net_info i;
+	if (ops->net_info(ops->opaque, (unsigned)card, &i, err, sizeof(err)) < 0)
+		return api_error_reply(err);
+	return dump_reply(json_pack(
+	    "{s:b,s:o,s:o,s:b,s:b,s:i,s:i,s:o,s:o,s:I,s:I,s:I}", "ok", 1, "mac", mac_string(i.mac),
+	    "assigned_mac", mac_string(i.assigned_mac), "link_up", i.link_up, "vhost", i.vhost,
+	    "queue_pairs", (int)i.pairs, "active_pairs", (int)i.active_pairs, "rx_packets",
+	    counter_array(i.pair_rx_packets, i.pairs), "tx_packets",
+	    counter_array(i.pair_tx_packets, i.pairs), "rx_dropped", (json_int_t)i.rx_dropped,
+	    "tx_dropped", (json_int_t)i.tx_dropped, "control_errors", (json_int_t)i.ctrl_errors));
 }
 
 static char *dispatch(const struct api_ops *ops, const json_t *request)
@@ -262,6 +335,10 @@ static char *dispatch(const struct api_ops *ops, const json_t *request)
 		return do_action(ops, ops->migrate_reconnect);
 	if (strcmp(command, "net-link") == 0)
 		return do_net_link(ops, request);
+	if (strcmp(command, "net-mac") == 0)
+		return do_net_mac(ops, request);
+	if (strcmp(command, "net-info") == 0)
+		return do_net_info(ops, request);
 	return error_replyf("unknown command \"%.64s\" (commands: " COMMAND_LIST ")", command);
 }
 

@@ -124,6 +124,13 @@ struct api_ops {
 	/* Network card `card` (0 is the first --net) gets its link up or down, as a cable
 	 * plugged or pulled: the guest sees the change (its driver's carrier follows). */
 	int (*net_link)(void *opaque, unsigned card, bool up, char *err, size_t err_len);
+	/* Card `card` gets another MAC (virtio_net_set_mac), kept by later snapshots and
+	 * migrations. */
+	int (*net_mac)(void *opaque, unsigned card, const uint8_t mac[6], char *err,
+		       size_t err_len);
+	/* Card `card`'s addresses, link and traffic per queue pair. */
+	int (*net_info)(void *opaque, unsigned card, struct virtio_net_info *info, char *err,
+			size_t err_len);
 	void *opaque;
 };
 

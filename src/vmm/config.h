@@ -106,6 +106,9 @@ int config_validate(const struct vm_config *config, char *err, size_t err_len);
  * derived from the old tap's name. Rewrites the recorded settings to match, so a later
  * snapshot or migration carries the new taps. Returns 0, or -1 with err. */
 int config_apply_net_hosts(struct vm_config *config, char *err, size_t err_len);
+/* The operator gave card `index` another MAC (net-mac): a snapshot or migration from now on
+ * creates the card with it. 0, or -1 (no such card, or the setting cannot be rewritten). */
+int config_set_net_mac(struct vm_config *config, unsigned index, const uint8_t mac[6]);
 
 /* The recorded value of the index-th setting of a repeated key (the index-th disk or card)
  * becomes `value`, so a later snapshot or migration records the device as it is now. Returns 0

@@ -159,6 +159,20 @@ static int user_net_property(struct net_config *n, const char *key, const char *
 	return user_net_parse_forward(&n->user, value, err, len);
 }
 
+/* queues=N: queue pairs, each a queue of a multi-queue tap (and a vCPU's to transmit on). */
+static int parse_queue_pairs(struct net_config *n, const char *value, char *err, size_t len)
+{
+	char *end;
+	unsigned long pairs = strtoul(value, &end, 10);
+	if (*value >= '0' && *value <= '9' && !*end && pairs >= 1 && pairs <= NET_MAX_QUEUE_PAIRS) {
+		n->queues = (unsigned)pairs;
+		return 0;
+	}
+	snprintf(err, len, "--net: queues '%s' is not a number of queue pairs from 1 to %d", value,
+		 NET_MAX_QUEUE_PAIRS);
+	return -1;
+}
+
 static int net_property(struct net_config *n, const char *key, const char *value, char *err,
 			size_t len)
 {
@@ -184,6 +198,8 @@ static int net_property(struct net_config *n, const char *key, const char *value
 			return 0;
 		}
 		snprintf(err, len, "--net: vhost '%s' is not auto, on or off", value);
+	} else if (strcmp(key, "queues") == 0) {
+		return parse_queue_pairs(n, value, err, len);
 	} else if (strcmp(key, "net") == 0 || strcmp(key, "hostfwd") == 0) {
 		return user_net_property(n, key, value, err, len);
 	} else if (strcmp(key, "switch") == 0 || strcmp(key, "vlan") == 0 ||
@@ -191,10 +207,11 @@ static int net_property(struct net_config *n, const char *key, const char *value
 		   strcmp(key, "rate") == 0) {
 		return switch_port_parse(&n->port, key, value, err, len);
 	} else {
-		snprintf(err, len,
-			 "--net: unknown property '%s' (known: tap, mac, vhost; with user: net, "
-			 "hostfwd; with switch: vlan, trunk, ip, rate)",
-			 key);
+		snprintf(
+		    err, len,
+		    "--net: unknown property '%s' (known: tap, mac, vhost, queues; with user: net, "
+		    "hostfwd; with switch: vlan, trunk, ip, rate)",
+		    key);
 	}
 	return -1;
 }
@@ -220,6 +237,13 @@ static int check_net_backend(const struct net_config *n, char *err, size_t len)
 	if (n->backend == NET_BACKEND_USER && n->tap) {
 		snprintf(err, len,
 			 "--net: user and tap=%s are two different host sides: choose one", n->tap);
+		return -1;
+	}
+	if (n->backend == NET_BACKEND_USER && n->queues > 1) {
+		snprintf(err, len,
+			 "--net user: queues=%u needs a tap (the user network has one queue "
+			 "pair)",
+			 n->queues);
 		return -1;
 	}
 	if (n->backend == NET_BACKEND_USER && n->vhost == VHOST_ON) {

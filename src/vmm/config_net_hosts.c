@@ -50,11 +50,21 @@ static int rewrite_net_setting(struct vm_config *c, unsigned index)
 			return -1;
 		if (n->port.switch_name[0] && n->tap)
 			snprintf(host + used, sizeof(host) - (size_t)used, ",tap=%s", n->tap);
-		snprintf(value, sizeof(value), "%s,mac=%02x:%02x:%02x:%02x:%02x:%02x,vhost=%s",
-			 host, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
-			 vhost_name(n->vhost));
+		snprintf(value, sizeof(value),
+			 "%s,mac=%02x:%02x:%02x:%02x:%02x:%02x,vhost=%s,queues=%u", host, n->mac[0],
+			 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
+			 vhost_name(n->vhost), n->queues ? n->queues : 1);
 	}
 	return config_rewrite_setting(c, "net", index, value);
+}
+
+int config_set_net_mac(struct vm_config *c, unsigned index, const uint8_t mac[6])
+{
+	if (index >= c->nr_nics)
+		return -1;
+	memcpy(c->nics[index].mac, mac, 6);
+	c->nics[index].has_mac = true;
+	return rewrite_net_setting(c, index);
 }
 
 static void forget_net_host_settings(struct vm_config *c)
@@ -84,6 +94,14 @@ static int move_card(struct vm_config *c, unsigned index, const char *text, char
 	char *copy = strdup(text);
 	int rc = copy ? config_parse_net(&moved, copy, err, len) : -1;
 	free(copy);
+	unsigned pairs = n->queues ? n->queues : 1;
+	if (rc == 0 && moved.queues && moved.queues != pairs) {
+		snprintf(err, len,
+			 "--net %s: card %u has %u queue pair%s, and the guest's driver uses them "
+			 "(leave queues= out)",
+			 text, index, pairs, pairs == 1 ? "" : "s");
+		rc = -1;
+	}
 	if (rc == 0 && moved.has_mac && memcmp(moved.mac, mac, sizeof(mac)) != 0) {
 		snprintf(err, len,
 			 "--net %s: card %u has the MAC %02x:%02x:%02x:%02x:%02x:%02x, and a VM "

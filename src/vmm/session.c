@@ -331,28 +331,66 @@ static int api_balloon_info(void *opaque, struct balloon_info *info, char *err, 
 	return 0;
 }
 
+/* Network card `card` of the running VM, with the session locked (the caller unlocks), or NULL
+ * with the session unlocked and a sentence in err. */
+static struct virtio_device *lock_net_card(struct session *s, const char *command, unsigned card,
+					   char *err, size_t err_len)
+{
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (!vm)
+		return NULL;
+	unsigned seen = 0;
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		struct virtio_device *d = virtio_pci_device(vm->virtio[i]);
+		if (d->device_id == VIRTIO_ID_NET && seen++ == card)
+			return d;
+	}
+	snprintf(err, err_len, "%s: the VM has %u network card%s; card %u is not one", command,
+		 seen, seen == 1 ? "" : "s", card);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
 static int api_net_link(void *opaque, unsigned card, bool up, char *err, size_t err_len)
 {
 	struct session *s = opaque;
-	struct vm *vm = lock_current_vm(s, err, err_len);
-	if (!vm)
+	struct virtio_device *d = lock_net_card(s, "net-link", card, err, err_len);
+	if (!d)
 		return -1;
-	unsigned seen = 0;
-	struct virtio_device *found = NULL;
-	for (unsigned i = 0; i < vm->nr_virtio && !found; i++) {
-		struct virtio_device *d = virtio_pci_device(vm->virtio[i]);
-		if (d->device_id == VIRTIO_ID_NET && seen++ == card)
-			found = d;
-	}
-	if (found)
-		virtio_net_set_link(found, up);
-	else
-		snprintf(err, err_len, "net-link: the VM has %u network card%s; card %u is not one",
-			 seen, seen == 1 ? "" : "s", card);
+	virtio_net_set_link(d, up);
 	pthread_mutex_unlock(&s->lock);
-	if (found)
-		log_info("%s: link %s (net-link)", found->name, up ? "up" : "down");
-	return found ? 0 : -1;
+	log_info("%s: link %s (net-link)", d->name, up ? "up" : "down");
+	return 0;
+}
+
+static int api_net_mac(void *opaque, unsigned card, const uint8_t mac[6], char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct virtio_device *d = lock_net_card(s, "net-mac", card, err, err_len);
+	if (!d)
+		return -1;
+	int rc = virtio_net_set_mac(d, mac, err, err_len);
+	/* The VM's configuration follows, so that a snapshot or migration keeps the MAC. */
+	if (rc == 0 && config_set_net_mac(s->config, card, mac) < 0)
+		log_warn("%s: the new MAC is not recorded: a snapshot would have the old one",
+			 d->name);
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0)
+		log_info("%s: MAC %02x:%02x:%02x:%02x:%02x:%02x (net-mac)", d->name, mac[0], mac[1],
+			 mac[2], mac[3], mac[4], mac[5]);
+	return rc;
+}
+
+static int api_net_info(void *opaque, unsigned card, struct virtio_net_info *info, char *err,
+			size_t err_len)
+{
+	struct session *s = opaque;
+	struct virtio_device *d = lock_net_card(s, "net-info", card, err, err_len);
+	if (!d)
+		return -1;
+	virtio_net_get_info(d, info);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }
 
 static int api_status(void *opaque, struct api_status *status, char *err, size_t err_len)
@@ -676,6 +714,8 @@ static int open_api_socket(struct session *s)
 			      .migrate_cancel = api_migrate_cancel,
 			      .migrate_reconnect = api_migrate_reconnect,
 			      .net_link = api_net_link,
+			      .net_mac = api_net_mac,
+			      .net_info = api_net_info,
 			      .opaque = s};
 	char err[512] = "";
 	s->api = api_server_open(s->config->api_socket, &s->loop, &ops, err, sizeof(err));

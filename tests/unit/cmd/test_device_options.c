@@ -48,6 +48,19 @@ Test(device_options, nics_parse_mac_and_vhost)
 	config_free(&c);
 }
 
+Test(device_options, nics_take_queue_pairs)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--net", "tap=tap0,queues=4", "--net",
+			   "switch=sw0,vlan=10,queues=8", "--net", "tap=tap1"),
+		     RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(c.nics[0].queues, 4);
+	cr_assert_eq(c.nics[1].queues, 8);
+	cr_assert_eq(c.nics[2].queues, 0, "unset: one pair");
+	config_free(&c);
+}
+
 Test(device_options, user_network_cards_take_qemus_settings)
 {
 	struct vm_config c;
@@ -134,6 +147,12 @@ Test(device_options, mistakes_are_refused_with_the_option_named)
 	expect_error("--net", "tap=t,vhost=sometimes", "vhost");
 	expect_error("--net", "user,tap=t0", "choose one");
 	expect_error("--net", "user,vhost=on", "needs a tap");
+	expect_error("--net", "user,queues=2", "needs a tap");
+	expect_error("--net", "tap=t0,queues=0", "from 1 to 8");
+	expect_error("--net", "tap=t0,queues=9", "from 1 to 8");
+	expect_error("--net", "tap=t0,queues=2x", "from 1 to 8");
+	expect_error("--net", "tap=t0,queues=-1", "from 1 to 8");
+	expect_error("--net", "tap=t0,queues=", "from 1 to 8");
 	expect_error("--net", "tap=t0,hostfwd=tcp::22-:22", "setting of the user network");
 	expect_error("--net", "net=10.0.2.0/24", "setting of the user network");
 	expect_error("--net", "mac=52:54:00:00:00:01,user", "user comes first");

@@ -164,10 +164,28 @@ Test(run_args, snapshot_config_round_trips_and_restore_takes_overrides)
 	for (unsigned i = 0; i < c.nr_settings; i++) {
 		cr_assert_str_neq(c.settings[i].key, "net-host");
 		if (strcmp(c.settings[i].key, "net") == 0 && nets++ == 0)
-			cr_assert(strstr(c.settings[i].value, "tap=t2,mac=52:54:00:"), "%s",
-				  c.settings[i].value);
+			cr_assert(strstr(c.settings[i].value, "tap=t2,mac=52:54:00:") &&
+				      strstr(c.settings[i].value, ",queues=1"),
+				  "%s", c.settings[i].value);
 	}
 	cr_assert_eq(nets, 2);
+	/* A MAC the operator gives later (net-mac) is what a snapshot then records. */
+	uint8_t given[6] = {0x02, 0, 0, 0, 0, 0x42};
+	cr_assert_eq(config_set_net_mac(&c, 1, given), 0);
+	cr_assert_eq(config_set_net_mac(&c, 2, given), -1, "no third card");
+	const char *second = NULL;
+	nets = 0;
+	for (unsigned i = 0; i < c.nr_settings; i++)
+		if (strcmp(c.settings[i].key, "net") == 0 && nets++ == 1)
+			second = c.settings[i].value;
+	cr_assert(second && strstr(second, "tap=t1,mac=02:00:00:00:00:42"), "%s", second);
+	config_free(&c);
+
+	/* The guest's driver uses the queue pairs it found: a move cannot change them. */
+	cr_assert_eq(PARSE(&c, err, "--restore", dir, "--net", "tap=a,queues=2"), RUN_ARGS_OK, "%s",
+		     err);
+	cr_assert_eq(config_apply_net_hosts(&c, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "leave queues= out"), "%s", err);
 	config_free(&c);
 
 	cr_assert_eq(

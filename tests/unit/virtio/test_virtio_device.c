@@ -68,12 +68,13 @@ static void echo_queue_kick(struct virtio_device *d, unsigned index)
 	__atomic_add_fetch(&e->kicks, 1, __ATOMIC_RELEASE);
 }
 
-static void echo_backend(struct virtio_device *d, uint32_t events)
+static void echo_backend(struct virtio_device *d, int fd, uint32_t events)
 {
 	(void)events;
 	struct echo_device *e = to_echo(d);
 	uint64_t v;
-	if (read(e->backend_fd, &v, sizeof(v)) == sizeof(v))
+	/* The handler is told which fd is ready: the one it was registered for. */
+	if (fd == e->backend_fd && read(fd, &v, sizeof(v)) == sizeof(v))
 		__atomic_add_fetch(&e->backend_events, 1, __ATOMIC_RELEASE);
 }
 

@@ -8,6 +8,7 @@
 #include "virtio/virtio_net.h"
 
 #include "fake_driver.h"
+#include "tap_host.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,48 +44,13 @@ static uint16_t rx_seen;		   /* used entries of the receive queue consumed */
 
 static void skip_without_taps(void)
 {
-	int fd = open("/dev/net/tun", O_RDWR);
-	if (fd < 0)
-		cr_skip_test("/dev/net/tun: %s", strerror(errno));
-	close(fd);
-	if (unshare(CLONE_NEWNET) < 0)
-		cr_skip_test("cannot make a network namespace: %s", strerror(errno));
+	tap_host_enter_namespace(false);
 }
 
-static void write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY);
-	if (fd >= 0) {
-		cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-		close(fd);
-	}
-}
-
-static void set_address(int s, unsigned long request, const char *text)
-{
-	struct ifreq ifr = {0};
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", TAP_NAME);
-	struct sockaddr_in *a = (struct sockaddr_in *)&ifr.ifr_addr;
-	a->sin_family = AF_INET;
-	cr_assert_eq(inet_pton(AF_INET, text, &a->sin_addr), 1);
-	cr_assert_eq(ioctl(s, request, &ifr), 0, "%s: %s", text, strerror(errno));
-}
-
-/* The host side: 10.0.2.1/24 on the tap, up, without IPv6 (whose router solicitations would
- * otherwise arrive in the receive queue at random moments). */
+/* The host side: 10.0.2.1/24 on the tap. */
 static void configure_host_side(void)
 {
-	write_file("/proc/sys/net/ipv6/conf/" TAP_NAME "/disable_ipv6", "1");
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	cr_assert(s >= 0);
-	set_address(s, SIOCSIFADDR, "10.0.2.1");
-	set_address(s, SIOCSIFNETMASK, "255.255.255.0");
-	struct ifreq ifr = {0};
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", TAP_NAME);
-	cr_assert_eq(ioctl(s, SIOCGIFFLAGS, &ifr), 0);
-	ifr.ifr_flags |= IFF_UP;
-	cr_assert_eq(ioctl(s, SIOCSIFFLAGS, &ifr), 0, "up: %s", strerror(errno));
-	close(s);
+	tap_host_configure(TAP_NAME, "10.0.2.1");
 }
 
 static struct virtio_device *create_on(enum vhost_mode vhost, const char *vhost_device, char *err,
@@ -237,12 +203,7 @@ static uint8_t host_mac[6];
 
 static void read_host_mac(void)
 {
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct ifreq ifr = {0};
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", TAP_NAME);
-	cr_assert_eq(ioctl(s, SIOCGIFHWADDR, &ifr), 0);
-	memcpy(host_mac, ifr.ifr_hwaddr.sa_data, 6);
-	close(s);
+	tap_host_mac(TAP_NAME, host_mac);
 }
 
 /* --- tests ------------------------------------------------------------------------------- */

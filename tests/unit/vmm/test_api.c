@@ -31,6 +31,8 @@ struct fake_vm {
 	int link_calls;
 	unsigned link_card;
 	bool link_up;
+	int mac_calls;
+	uint8_t mac[6];
 	char snapshot_dir[256];
 	bool snapshot_resume;
 	bool refuse; /* every operation fails, as between two boots */
@@ -176,6 +178,42 @@ static int fake_net_link(void *opaque, unsigned card, bool up, char *err, size_t
 	return 0;
 }
 
+static int fake_net_mac(void *opaque, unsigned card, const uint8_t mac[6], char *err,
+			size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (card > 1) {
+		snprintf(err, err_len, "net-mac: the VM has 2 network cards; card %u is not one",
+			 card);
+		return -1;
+	}
+	vm->mac_calls++;
+	memcpy(vm->mac, mac, 6);
+	return 0;
+}
+
+static int fake_net_info(void *opaque, unsigned card, struct virtio_net_info *info, char *err,
+			 size_t err_len)
+{
+	(void)opaque;
+	if (card > 1) {
+		snprintf(err, err_len, "net-info: the VM has 2 network cards; card %u is not one",
+			 card);
+		return -1;
+	}
+	memset(info, 0, sizeof(*info));
+	uint8_t mac[6] = {0x52, 0x54, 0, 0xab, 0xcd, (uint8_t)card};
+	memcpy(info->mac, mac, 6);
+	memcpy(info->assigned_mac, mac, 6);
+	info->link_up = true;
+	info->pairs = 2;
+	info->active_pairs = 2;
+	info->pair_rx_packets[0] = 10, info->pair_rx_packets[1] = 20;
+	info->pair_tx_packets[0] = 3, info->pair_tx_packets[1] = 4;
+	info->ctrl_errors = 1;
+	return 0;
+}
+
 static int fake_migrate_cancel(void *opaque, char *err, size_t err_len)
 {
 	struct fake_vm *vm = opaque;
@@ -232,6 +270,8 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .migrate_cancel = fake_migrate_cancel,
 			     .migrate_reconnect = fake_migrate_reconnect,
 			     .net_link = fake_net_link,
+			     .net_mac = fake_net_mac,
+			     .net_info = fake_net_info,
 			     .opaque = &vm};
 
 static void reset_vm(void)
@@ -330,6 +370,54 @@ Test(api_protocol, net_link_takes_a_card_and_a_state)
 		json_decref(r);
 	}
 	cr_assert_eq(vm.link_calls, 2, "refused requests reach no card");
+}
+
+Test(api_protocol, net_mac_takes_a_card_and_a_unicast_address)
+{
+	json_t *r = ask("{\"command\":\"net-mac\",\"card\":1,\"mac\":\"02:11:22:33:44:55\"}");
+	cr_assert(reply_ok(r));
+	uint8_t want[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
+	cr_assert_eq(memcmp(vm.mac, want, 6), 0);
+	json_decref(r);
+	r = ask("{\"command\":\"net-mac\",\"card\":4,\"mac\":\"02:11:22:33:44:55\"}");
+	cr_assert(strstr(reply_error(r), "card 4 is not one"));
+	json_decref(r);
+	const char *bad[] = {
+	    "{\"command\":\"net-mac\",\"card\":0}",
+	    "{\"command\":\"net-mac\",\"mac\":\"02:11:22:33:44:55\"}",
+	    "{\"command\":\"net-mac\",\"card\":0,\"mac\":\"01:00:5e:00:00:01\"}",
+	    "{\"command\":\"net-mac\",\"card\":0,\"mac\":\"02:11:22:33:44\"}",
+	    "{\"command\":\"net-mac\",\"card\":0,\"mac\":\"02:11:22:33:44:55:66\"}",
+	    "{\"command\":\"net-mac\",\"card\":0,\"mac\":\"02-11-22-33-44-55\"}",
+	    "{\"command\":\"net-mac\",\"card\":0,\"mac\":\"0g:11:22:33:44:55\"}",
+	    "{\"command\":\"net-mac\",\"card\":0,\"mac\":2}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = ask(bad[i]);
+		cr_assert(strstr(reply_error(r), "\"mac\""), "%s", bad[i]);
+		json_decref(r);
+	}
+	cr_assert_eq(vm.mac_calls, 1, "refused requests change no card");
+}
+
+Test(api_protocol, net_info_reports_addresses_and_frames_per_pair)
+{
+	json_t *r = ask("{\"command\":\"net-info\",\"card\":1}");
+	cr_assert(reply_ok(r));
+	cr_assert_str_eq(json_string_value(json_object_get(r, "mac")), "52:54:00:ab:cd:01");
+	cr_assert_eq(json_integer_value(json_object_get(r, "active_pairs")), 2);
+	json_t *rx = json_object_get(r, "rx_packets");
+	cr_assert_eq(json_array_size(rx), 2);
+	cr_assert_eq(json_integer_value(json_array_get(rx, 1)), 20);
+	cr_assert_eq(json_integer_value(json_array_get(json_object_get(r, "tx_packets"), 0)), 3);
+	cr_assert_eq(json_integer_value(json_object_get(r, "control_errors")), 1);
+	json_decref(r);
+	r = ask("{\"command\":\"net-info\",\"card\":7}");
+	cr_assert(strstr(reply_error(r), "card 7 is not one"));
+	json_decref(r);
+	r = ask("{\"command\":\"net-info\"}");
+	cr_assert(strstr(reply_error(r), "\"card\""));
+	json_decref(r);
 }
 
 Test(api_protocol, vm_errors_are_passed_on)
