@@ -100,7 +100,8 @@ move_during_stream() {
 		sleep 0.1
 	done
 	vm_use "$src"
-	out=$(/lab/bin/gureum ctl --json $S1 migrate unix:/run/vmn.sock $mig_opts) || lab_fail "vhost=$vhost: the migration failed: $out"
+	out=$(/lab/bin/gureum ctl --json $S1 migrate unix:/run/vmn.sock $mig_opts) ||
+		lab_fail "vhost=$vhost: the migration failed: $out; the destination's exit status: $(cat "$dst/status" 2>/dev/null || echo none, still running), its log: $(tail -n 8 "$dst/stderr" | tr '\n' ' '); L1's kernel: $(dmesg | tail -n 6 | tr '\n' ' ')"
 	vm_use "$dst"
 	wait_console "SENT-42" 1 300 || lab_fail "vhost=$vhost: the guest's stream did not end after the move ($(wc -c </tmp/stream) bytes arrived, $before before it; the migration: $out; the source said: $(tail -n 5 "$src/stderr" | tr '\n' ' '); the guest answers: $(vm_run 20 'echo alive; cat /proc/net/dev | grep eth0' | tr '\n' ' ')"
 	wait $server
