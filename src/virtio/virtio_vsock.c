@@ -872,12 +872,6 @@ static void on_epoll(struct virtio_device *d, int fd, uint32_t events)
 
 /* --- device ops --------------------------------------------------------------------------- */
 
-static int vsock_start(struct virtio_device *d)
-{
-	vsock_device_send_reset_event(&to_vsock(d)->vd);
-	return 0;
-}
-
 /* The driver reset the device (or the VM stops): every connection ends, the host sockets
  * close. The listening socket stays. */
 static void vsock_reset(struct virtio_device *d)
@@ -946,7 +940,6 @@ static const struct virtio_device_ops vsock_ops = {
     .load_state = vsock_load_state,
     .held_chains = vsock_held_chains,
     .config_read = vsock_device_config_read,
-    .start = vsock_start,
     .reset = vsock_reset,
     .queue_kick = vsock_queue_kick,
     .destroy = vsock_destroy,

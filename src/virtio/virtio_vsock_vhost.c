@@ -91,11 +91,10 @@ static void stop_vhost(struct vsock_vhost *vv)
 	vv->running = false;
 }
 
+/* The event queue's due reset event goes at the core's first poll (vsock_device.h). */
 static int vv_start(struct virtio_device *d)
 {
-	struct vsock_vhost *vv = to_vv(d);
-	vsock_device_send_reset_event(&vv->vd);
-	return start_vhost(vv);
+	return start_vhost(to_vv(d));
 }
 
 /* The driver reset the device (or the VM stops). The host's connections to the guest stay in

@@ -37,7 +37,10 @@ int vsock_device_init(struct vsock_device *vd, const struct virtio_device_ops *o
 void vsock_device_config_read(struct virtio_device *d, uint32_t offset, void *data, unsigned size);
 
 /* Sends VIRTIO_VSOCK_EVENT_TRANSPORT_RESET when a load made it due and the driver has posted an
- * event buffer (otherwise at its next kick). */
+ * event buffer (otherwise at its next kick). For the event queue's kicks: the core polls every
+ * queue once the device started, which sends the event a loaded device owes. Not from
+ * ops->start, whose notifications are dropped (the device counts as started only after it),
+ * so the guest's driver, which reads the event queue only when interrupted, never saw it. */
 void vsock_device_send_reset_event(struct vsock_device *vd);
 
 /* ops->save_state of both models: the CID. */
