@@ -3,7 +3,7 @@
 #   scripts/lab-initramfs.sh [OUT]        (default: lab_initrd_path: out/lab/l1-initramfs.cpio,
 #                                          or l1-initramfs.<build dir>.cpio for GUREUM_BIN)
 # It is two concatenated, uncompressed cpio archives (the kernel unpacks both; no gunzip under
-# TCG): a cached base (busybox, kvm, tun and vhost-net modules, QEMU, strace and e2fsprogs with
+# TCG): a cached base (busybox, kvm, tun, vhost-net and vhost-vsock modules, QEMU, strace and e2fsprogs with
 # their libraries, the L2 kernel and initramfs), rebuilt only when its inputs change, and a
 # small top (L1 /init, the scenarios, build/gureum and its libraries), rebuilt on every call
 # because it is cheap.
@@ -22,11 +22,12 @@ STRACE=$(command -v strace || true)
 # Files QEMU microvm opens besides its libraries (found with strace).
 QEMU_DATA=(bios-microvm.bin linuxboot_dma.bin)
 # Modules L1 loads (dependencies are added): KVM, tun + vhost-net so the virtio-net scenarios
-# have /dev/net/tun and /dev/vhost-net, and virtio-blk for the result disk of test programs
+# have /dev/net/tun and /dev/vhost-net, vhost-vsock (with vsock) for /dev/vhost-vsock and L1's
+# AF_VSOCK sockets, and virtio-blk for the result disk of test programs
 # (tests/lab/host-or-lab.sh).
 # bridge and nf_tables (with nft_limit, and nft_meta_bridge for iifname in the bridge family:
 # L1 has no modprobe to load it on demand) for the virtual switches.
-L1_MODULES=(kvm_amd tun vhost_net virtio_pci virtio_blk bridge nf_tables nft_limit nft_meta_bridge)
+L1_MODULES=(kvm_amd tun vhost_net vhost_vsock virtio_pci virtio_blk bridge nf_tables nft_limit nft_meta_bridge)
 # e2fsprogs, for the virtio-blk scenarios: make a file system on a disk image, look into it.
 E2FS_TOOLS=(mke2fs debugfs e2fsck)
 
@@ -65,6 +66,7 @@ build_base() {
 	done <"$root/etc/modules"
 	grep -q kvm-amd.ko "$root/etc/modules" || die "kernel $release has no kvm-amd module"
 	grep -q vhost_net.ko "$root/etc/modules" || die "kernel $release has no vhost_net module"
+	grep -q vhost_vsock.ko "$root/etc/modules" || die "kernel $release has no vhost_vsock module"
 	copy_elf_with_libs "$root" "$QEMU" /usr/bin/qemu-system-x86_64
 	local f
 	for f in "${QEMU_DATA[@]}"; do

@@ -98,6 +98,11 @@ void virtio_balloon_get_info(struct virtio_device *d, struct balloon_info *info)
  * go to the Unix socket "<socket>_P". */
 struct virtio_device *virtio_vsock_create(const struct vsock_config *cfg, char *err,
 					  size_t err_len);
+/* virtio-vsock with the host kernel's vhost-vsock as its host side (virtio_vsock_vhost.c): host
+ * processes use AF_VSOCK sockets to cfg->cid. Fails (with what to do) when /dev/vhost-vsock is
+ * missing or another VM on this host has the CID. */
+struct virtio_device *virtio_vsock_vhost_create(const struct vsock_config *cfg, char *err,
+						size_t err_len);
 
 struct vsock_stats {
 	uint64_t rx_packets; /* to the guest */
@@ -106,7 +111,7 @@ struct vsock_stats {
 	uint64_t resets;     /* RSTs sent to the guest */
 	unsigned connections;
 };
-/* Thread-safe. */
+/* Of a virtio_vsock_create device (the kernel keeps vhost-vsock's counters). Thread-safe. */
 void virtio_vsock_get_stats(struct virtio_device *d, struct vsock_stats *stats);
 
 #endif

@@ -52,12 +52,18 @@ struct net_config {
 /* With the control queue, 2 * 8 + 1 = 17 queues: VIRTIO_MAX_QUEUES. */
 #define NET_MAX_QUEUE_PAIRS 8
 
-/* --vsock cid=N,socket=PATH: the guest's CID (>= 3) and the Unix socket host processes
- * connect to (guest-initiated connections to port P go to PATH_P). socket NULL: no device. */
+/* --vsock cid=N[,socket=PATH]: the guest's CID (>= 3; 0: no device) and the host side. With
+ * socket=, gureum's own on Unix sockets: host processes connect to PATH, guest-initiated
+ * connections to port P go to PATH_P. Without it, the host kernel's vhost-vsock: host
+ * processes use AF_VSOCK sockets. */
 struct vsock_config {
 	uint64_t cid;
 	char *socket;
+	/* NULL: VHOST_VSOCK_DEVICE. Tests name a missing one; the string must outlive the
+	 * device. */
+	const char *vhost_device;
 };
+#define VHOST_VSOCK_DEVICE "/dev/vhost-vsock"
 /* The longest PATH: PATH_4294967295 must fit in sun_path (108 bytes with its NUL). */
 #define VSOCK_SOCKET_PATH_MAX (108 - 1 - 11)
 

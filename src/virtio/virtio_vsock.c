@@ -32,9 +32,9 @@
  * the guest's driver resets its sockets (as after a live migration). */
 #include "virtio/virtio_devices.h"
 #include "virtio/vsock_connection.h"
+#include "virtio/vsock_device.h"
 
 #include "lib/log.h"
-#include "lib/state_record.h"
 #include "lib/unix_listener.h"
 
 #include <errno.h>
@@ -47,15 +47,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-#define RX_QUEUE	 0
-#define TX_QUEUE	 1
-#define EVENT_QUEUE	 2
-#define VSOCK_NUM_QUEUES 3
-#define VSOCK_QUEUE_SIZE 256
-
-/* Feature bit 0 (5.10.3): stream sockets, also the default without any feature bit. */
-#define VIRTIO_VSOCK_F_STREAM 0
 
 /* Host processes that connected and have not said CONNECT yet. */
 #define MAX_HANDSHAKES 64
@@ -77,8 +68,7 @@ struct rst_reply {
 };
 
 struct virtio_vsock {
-	struct virtio_device dev; /* first: the core hands us &dev */
-	uint64_t guest_cid;	  /* the configuration space: one le64 */
+	struct vsock_device vd; /* first: the core hands us &vd.dev */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd;
 	int epoll_fd;
@@ -97,8 +87,6 @@ struct virtio_vsock {
 	bool rx_held; /* rx_chain was taken from the ring and not used yet */
 	struct virtq_chain rx_chain;
 	struct virtq_chain tx_chain;
-	struct virtq_chain event_chain;
-	bool reset_event_due; /* a loaded device: tell the guest its connections are gone */
 
 	struct vsock_stats stats;
 	bool logged_drop;
@@ -114,7 +102,7 @@ static void drop_packet(struct virtio_vsock *vs, const char *why)
 {
 	vs->stats.dropped++;
 	if (!vs->logged_drop)
-		log_warn("%s: dropping a packet from the guest: %s (logged once)", vs->dev.name,
+		log_warn("%s: dropping a packet from the guest: %s (logged once)", vs->vd.dev.name,
 			 why);
 	vs->logged_drop = true;
 }
@@ -280,7 +268,7 @@ static struct vsock_hdr header(const struct virtio_vsock *vs, uint32_t local_por
 {
 	return (struct vsock_hdr){
 	    .src_cid = VSOCK_CID_HOST,
-	    .dst_cid = vs->guest_cid,
+	    .dst_cid = vs->vd.guest_cid,
 	    .src_port = local_port,
 	    .dst_port = peer_port,
 	    .type = VSOCK_TYPE_STREAM,
@@ -305,7 +293,8 @@ static void deliver(struct virtio_vsock *vs, const struct vsock_hdr *h, size_t l
 	virtq_chain_write(&vs->rx_chain, 0, h, sizeof(*h));
 	if (len)
 		virtq_chain_write(&vs->rx_chain, sizeof(*h), vs->bounce, len);
-	virtq_push(&vs->dev.queues[RX_QUEUE], vs->rx_chain.head, (uint32_t)(sizeof(*h) + len));
+	virtq_push(&vs->vd.dev.queues[VSOCK_RX_QUEUE], vs->rx_chain.head,
+		   (uint32_t)(sizeof(*h) + len));
 	vs->rx_held = false;
 	vs->stats.rx_packets++;
 	if (h->op == VSOCK_OP_RST)
@@ -390,11 +379,11 @@ static int deliver_data(struct virtio_vsock *vs, struct vsock_conn *c)
 /* Takes a receive chain unless one is held. Returns 1, 0 (none available) or -1 (failed). */
 static int take_rx_chain(struct virtio_vsock *vs)
 {
-	struct virtqueue *vq = &vs->dev.queues[RX_QUEUE];
+	struct virtqueue *vq = &vs->vd.dev.queues[VSOCK_RX_QUEUE];
 	while (!vs->rx_held) {
 		int r = virtq_pop(vq, &vs->rx_chain);
 		if (r < 0) {
-			virtio_device_fail(&vs->dev, "rx queue: %s", vq->error);
+			virtio_device_fail(&vs->vd.dev, "rx queue: %s", vq->error);
 			return -1;
 		}
 		if (r == 0)
@@ -415,7 +404,7 @@ static int take_rx_chain(struct virtio_vsock *vs)
 /* Sends the guest what is owed while it has receive buffers posted. */
 static void rx_flush(struct virtio_vsock *vs)
 {
-	struct virtqueue *vq = &vs->dev.queues[RX_QUEUE];
+	struct virtqueue *vq = &vs->vd.dev.queues[VSOCK_RX_QUEUE];
 	uint16_t before = vq->used_idx;
 	while (vs->nr_rsts || vs->ready_head) {
 		if (take_rx_chain(vs) <= 0)
@@ -434,7 +423,7 @@ static void rx_flush(struct virtio_vsock *vs)
 		make_ready(vs, c);
 	}
 	if (vq->used_idx != before)
-		virtio_device_notify(&vs->dev, RX_QUEUE);
+		virtio_device_notify(&vs->vd.dev, VSOCK_RX_QUEUE);
 }
 
 /* --- bytes for the host socket ------------------------------------------------------------ */
@@ -608,7 +597,7 @@ static void conn_packet(struct virtio_vsock *vs, struct vsock_conn *c, const str
 /* One packet from the guest, whose header the chain had. */
 static void guest_packet(struct virtio_vsock *vs, const struct vsock_hdr *h, const uint8_t *payload)
 {
-	if (h->src_cid != vs->guest_cid || h->dst_cid != VSOCK_CID_HOST) {
+	if (h->src_cid != vs->vd.guest_cid || h->dst_cid != VSOCK_CID_HOST) {
 		drop_packet(vs, "wrong source or destination CID");
 		return;
 	}
@@ -649,7 +638,7 @@ static void tx_chain(struct virtio_vsock *vs, const struct virtq_chain *chain)
 	virtq_chain_read(chain, 0, &h, sizeof(h));
 	if (h.len != chain->out_bytes - sizeof(h)) {
 		drop_packet(vs, "the header's length disagrees with the chain's");
-		if (h.op != VSOCK_OP_RST && h.src_cid == vs->guest_cid)
+		if (h.op != VSOCK_OP_RST && h.src_cid == vs->vd.guest_cid)
 			queue_rst(vs, h.dst_port, h.src_port);
 		return;
 	}
@@ -665,7 +654,7 @@ static void tx_chain(struct virtio_vsock *vs, const struct virtq_chain *chain)
 
 static void tx_process(struct virtio_vsock *vs)
 {
-	struct virtqueue *vq = &vs->dev.queues[TX_QUEUE];
+	struct virtqueue *vq = &vs->vd.dev.queues[VSOCK_TX_QUEUE];
 	bool pushed = false;
 	unsigned done = 0;
 	do {
@@ -679,38 +668,17 @@ static void tx_process(struct virtio_vsock *vs)
 		}
 		if (done == TX_BUDGET) {
 			/* Let the host side run, then come back: a kick of our own. */
-			virtio_device_kick(&vs->dev, TX_QUEUE);
+			virtio_device_kick(&vs->vd.dev, VSOCK_TX_QUEUE);
 			break;
 		}
 		if (rc < 0) {
-			virtio_device_fail(&vs->dev, "tx queue: %s", vq->error);
+			virtio_device_fail(&vs->vd.dev, "tx queue: %s", vq->error);
 			return;
 		}
 	} while (virtq_enable_kicks(vq));
 	if (pushed)
-		virtio_device_notify(&vs->dev, TX_QUEUE);
+		virtio_device_notify(&vs->vd.dev, VSOCK_TX_QUEUE);
 	rx_flush(vs);
-}
-
-/* --- the event queue ---------------------------------------------------------------------- */
-
-static void send_reset_event(struct virtio_vsock *vs)
-{
-	struct virtqueue *vq = &vs->dev.queues[EVENT_QUEUE];
-	if (!vs->reset_event_due || !vq->enabled)
-		return;
-	int r = virtq_pop(vq, &vs->event_chain);
-	if (r < 0) {
-		virtio_device_fail(&vs->dev, "event queue: %s", vq->error);
-		return;
-	}
-	if (r == 0)
-		return; /* when the driver posts a buffer */
-	uint32_t id = VSOCK_EVENT_TRANSPORT_RESET;
-	size_t n = virtq_chain_write(&vs->event_chain, 0, &id, sizeof(id));
-	virtq_push(vq, vs->event_chain.head, (uint32_t)n);
-	vs->reset_event_due = false;
-	virtio_device_notify(&vs->dev, EVENT_QUEUE);
 }
 
 /* --- host events -------------------------------------------------------------------------- */
@@ -904,18 +872,6 @@ static void on_epoll(struct virtio_device *d, int fd, uint32_t events)
 
 /* --- device ops --------------------------------------------------------------------------- */
 
-static void vsock_config_read(struct virtio_device *d, uint32_t offset, void *data, unsigned size)
-{
-	uint64_t cid = to_vsock(d)->guest_cid; /* le64 (5.10.4), x86 guests only */
-	memcpy(data, (const uint8_t *)&cid + offset, size);
-}
-
-static int vsock_start(struct virtio_device *d)
-{
-	send_reset_event(to_vsock(d));
-	return 0;
-}
-
 /* The driver reset the device (or the VM stops): every connection ends, the host sockets
  * close. The listening socket stays. */
 static void vsock_reset(struct virtio_device *d)
@@ -928,17 +884,17 @@ static void vsock_reset(struct virtio_device *d)
 static void vsock_queue_kick(struct virtio_device *d, unsigned index)
 {
 	struct virtio_vsock *vs = to_vsock(d);
-	if (index == TX_QUEUE)
+	if (index == VSOCK_TX_QUEUE)
 		tx_process(vs);
-	else if (index == RX_QUEUE)
+	else if (index == VSOCK_RX_QUEUE)
 		rx_flush(vs);
 	else
-		send_reset_event(vs);
+		vsock_device_send_reset_event(&vs->vd);
 }
 
 static uint16_t vsock_held_chains(struct virtio_device *d, unsigned index)
 {
-	return index == RX_QUEUE && to_vsock(d)->rx_held ? 1 : 0;
+	return index == VSOCK_RX_QUEUE && to_vsock(d)->rx_held ? 1 : 0;
 }
 
 static void vsock_destroy(struct virtio_device *d)
@@ -961,47 +917,29 @@ static void vsock_destroy(struct virtio_device *d)
 	free(vs);
 }
 
-/* --- saved state: record "virtio-vsock" --------------------------------------------------- */
-
-static const char *const vsock_state_keys[] = {"cid", NULL};
-
-/* The CID the guest's driver read at probe. The connections are not saved (their host sockets
- * stay with this process): the loaded device starts with none and sends the guest a transport
- * reset event, so that its sockets see the connections end. */
-static void vsock_save_state(struct virtio_device *d, struct state_writer *w)
-{
-	state_record_begin(w, "virtio-vsock", 1, 1);
-	state_put_u64(w, "cid", to_vsock(d)->guest_cid, STATE_ESSENTIAL);
-	state_record_end(w);
-}
-
+/* A load: the connections end (their host sockets stay with the old process) and the guest
+ * hears of it. The CID is the saved one, which the guest's driver read at probe. */
 static int vsock_load_state(struct virtio_device *d, const struct state_record *rec, bool apply,
 			    char *err, size_t err_len)
 {
-	struct state_reader_spec spec = {"virtio-vsock", 1, 1, vsock_state_keys};
 	uint64_t cid;
-	if (state_record_check(rec, &spec, err, err_len) < 0)
+	if (vsock_device_check_state(rec, &cid, err, err_len) < 0)
 		return -1;
-	if (state_get_u64(rec, "cid", &cid) < 0 || cid < 3 || cid > UINT32_MAX - 1) {
-		state_set_error(err, err_len, "virtio-vsock state: \"cid\" is missing or invalid");
-		return -1;
-	}
 	if (apply) {
 		struct virtio_vsock *vs = to_vsock(d);
-		vs->guest_cid = cid;
+		vs->vd.guest_cid = cid;
 		close_all(vs);
 		vs->rx_held = false;
-		vs->reset_event_due = true;
+		vs->vd.reset_event_due = true;
 	}
 	return 0;
 }
 
 static const struct virtio_device_ops vsock_ops = {
-    .save_state = vsock_save_state,
+    .save_state = vsock_device_save_state,
     .load_state = vsock_load_state,
     .held_chains = vsock_held_chains,
-    .config_read = vsock_config_read,
-    .start = vsock_start,
+    .config_read = vsock_device_config_read,
     .reset = vsock_reset,
     .queue_kick = vsock_queue_kick,
     .destroy = vsock_destroy,
@@ -1050,39 +988,35 @@ struct virtio_device *virtio_vsock_create(const struct vsock_config *cfg, char *
 		snprintf(err, err_len, "virtio-vsock: out of memory");
 		return NULL;
 	}
-	vs->guest_cid = cfg->cid;
 	vs->next_local_port = FIRST_LOCAL_PORT;
 	vs->listen_fd = -1;
 	vs->timer_fd = -1;
 	snprintf(vs->path, sizeof(vs->path), "%s", cfg->socket);
-	int rc = virtio_device_init(&vs->dev, &vsock_ops, "virtio-vsock0", VIRTIO_ID_VSOCK,
-				    VIRTIO_FEATURE(VIRTIO_VSOCK_F_STREAM), sizeof(uint64_t),
-				    VSOCK_NUM_QUEUES, VSOCK_QUEUE_SIZE);
-	if (rc < 0) {
-		snprintf(err, err_len, "virtio-vsock: cannot create the device: %s", strerror(-rc));
+	if (vsock_device_init(&vs->vd, &vsock_ops, cfg->cid, err, err_len) < 0) {
 		free(vs);
 		return NULL;
 	}
+	int rc = 0;
 	vs->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (vs->epoll_fd < 0) {
 		snprintf(err, err_len, "virtio-vsock: epoll: %s", strerror(errno));
-		virtio_device_destroy(&vs->dev); /* frees vs */
+		virtio_device_destroy(&vs->vd.dev); /* frees vs */
 		return NULL;
 	}
 	vs->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	struct epoll_event tev = {.events = EPOLLIN, .data.ptr = &vs->timer_fd};
 	if (vs->timer_fd < 0 || epoll_ctl(vs->epoll_fd, EPOLL_CTL_ADD, vs->timer_fd, &tev) < 0) {
 		snprintf(err, err_len, "virtio-vsock: timerfd: %s", strerror(errno));
-		virtio_device_destroy(&vs->dev);
+		virtio_device_destroy(&vs->vd.dev);
 		return NULL;
 	}
 	if (listen_on(vs, err, err_len) < 0 ||
-	    (rc = virtio_device_watch(&vs->dev, vs->epoll_fd, EPOLLIN, on_epoll)) < 0) {
+	    (rc = virtio_device_watch(&vs->vd.dev, vs->epoll_fd, EPOLLIN, on_epoll)) < 0) {
 		if (rc < 0)
 			snprintf(err, err_len, "virtio-vsock: cannot watch its sockets: %s",
 				 strerror(-rc));
-		virtio_device_destroy(&vs->dev);
+		virtio_device_destroy(&vs->vd.dev);
 		return NULL;
 	}
-	return &vs->dev;
+	return &vs->vd.dev;
 }

@@ -71,6 +71,24 @@ static int nic_options(const struct vm *vm, const struct net_config *asked, stru
 	return 0;
 }
 
+/* socket=PATH: gureum's own host side; without it the host kernel's vhost-vsock, which writes
+ * guest memory behind the back of an accelerator that must hear of device writes (as vhost-net
+ * does), with no userspace path to fall back to. */
+static struct virtio_device *vsock_create(const struct vm *vm, char *err, size_t err_len)
+{
+	const struct vsock_config *vc = &vm->config->vsock;
+	if (vc->socket)
+		return virtio_vsock_create(vc, err, err_len);
+	if (vm->accel->memory_written) {
+		snprintf(err, err_len,
+			 "--vsock cid=%llu: vhost-vsock writes guest memory behind the %s "
+			 "accelerator's back; give socket=PATH for gureum's own host side",
+			 (unsigned long long)vc->cid, vm->accel->name);
+		return NULL;
+	}
+	return virtio_vsock_vhost_create(vc, err, err_len);
+}
+
 static int add_disks_and_nics(struct vm *vm, char *err, size_t err_len)
 {
 	const struct vm_config *c = vm->config;
@@ -108,8 +126,7 @@ int board_add_virtio_devices(struct vm *vm, char *err, size_t err_len)
 			return -1;
 		}
 	}
-	if (c->vsock.socket &&
-	    plug(vm, virtio_vsock_create(&c->vsock, err, err_len), err, err_len) < 0)
+	if (c->vsock.cid && plug(vm, vsock_create(vm, err, err_len), err, err_len) < 0)
 		return -1;
 	return 0;
 }

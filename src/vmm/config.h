@@ -50,7 +50,7 @@ struct vm_config {
 	bool rng;		   /* --rng: virtio-rng fed by getrandom() */
 	bool balloon;		   /* --balloon: virtio-balloon */
 	uint64_t balloon_target;   /* bytes the balloon holds at boot (--balloon-size) */
-	struct vsock_config vsock; /* --vsock cid=N,socket=PATH (vsock.socket NULL: none) */
+	struct vsock_config vsock; /* --vsock cid=N[,socket=PATH] (vsock.cid 0: none) */
 	enum console_device console_device;
 	char *api_socket; /* --api-socket PATH: control socket (balloon, status) */
 

@@ -1,5 +1,7 @@
-/* --vsock cid=N,socket=PATH (or "vsock": "cid=3,socket=/path" in --config): the guest's CID
- * and the Unix socket of virtio-vsock's host side (virtio/virtio_vsock.c). */
+/* --vsock cid=N[,socket=PATH] (or "vsock": "cid=3,socket=/path" in --config): the guest's CID
+ * and, with socket=, the Unix socket of gureum's own host side (virtio/virtio_vsock.c); without
+ * it the host kernel's vhost-vsock is the host side (virtio/virtio_vsock_vhost.c). The text is
+ * recorded as given (snapshots, migrations), so a setting parses the same way everywhere. */
 #include "vmm/config_devices.h"
 
 #include <stdio.h>
@@ -45,7 +47,7 @@ static int parse_vsock(struct vsock_config *vc, char *text, char *err, size_t le
 	for (char *item = strtok_r(text, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(item, '=');
 		if (!eq) {
-			snprintf(err, len, "--vsock: '%s' is not key=value (cid=N,socket=PATH)",
+			snprintf(err, len, "--vsock: '%s' is not key=value (cid=N[,socket=PATH])",
 				 item);
 			return -1;
 		}
@@ -53,8 +55,10 @@ static int parse_vsock(struct vsock_config *vc, char *text, char *err, size_t le
 		if (vsock_property(vc, item, eq + 1, err, len) < 0)
 			return -1;
 	}
-	if (vc->cid == 0 || !vc->socket) {
-		snprintf(err, len, "--vsock: needs both cid=N and socket=PATH");
+	if (vc->cid == 0) {
+		snprintf(err, len,
+			 "--vsock: needs cid=N (with socket=PATH for gureum's own host side, "
+			 "without it the host kernel's vhost-vsock)");
 		return -1;
 	}
 	return 0;

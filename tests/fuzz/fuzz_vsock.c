@@ -95,7 +95,7 @@ static void host_events(void)
 	for (int round = 0; round < 3; round++)
 		for (unsigned i = 0; i < VIRTIO_MAX_WATCHES; i++)
 			if (dev->watches[i].fd >= 0 && dev->started)
-				dev->watches[i].handler(dev, EPOLLIN);
+				dev->watches[i].handler(dev, dev->watches[i].fd, EPOLLIN);
 	pthread_mutex_unlock(&dev->lock);
 }
 

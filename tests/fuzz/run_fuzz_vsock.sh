@@ -8,6 +8,7 @@ SECONDS_TO_RUN=${1:-60}
 . "$(dirname "$0")/fuzz_build.sh"
 mkdir -p "$OUT/corpus-vsock"
 fuzz_build fuzz_vsock "$ROOT/src/virtio/virtio_vsock.c" "$ROOT/src/virtio/vsock_connection.c" \
+	"$ROOT/src/virtio/vsock_device.c" \
 	"$ROOT/src/virtio/virtio_device.c" "$ROOT/src/virtio/virtqueue.c" \
 	"$ROOT/src/machine/guest_memory.c" "$ROOT/src/lib/huge_pages.c" \
 	"$ROOT/src/lib/event_loop.c" "$ROOT/src/lib/log.c" "$ROOT/src/lib/state_record.c" \

@@ -92,3 +92,21 @@ Test(cli, usage_errors_exit_2_with_one_line)
 	cr_assert(strstr(out, "--cpus"), "%s", out);
 	cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "more than one line:\n%s", out);
 }
+
+/* vhost-vsock's kernel worker would write guest memory behind the software CPU's back (it
+ * caches decoded code): the VM is refused at start with what to use instead. */
+Test(cli, vhost_vsock_is_refused_on_the_software_cpu)
+{
+	char cmd[1024], out[4096];
+	char *bios = payload("realmode_hello.bin");
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 60 %s run --accel emu --bios %s --memory 32M --vsock cid=3 "
+		 "</dev/null 2>&1",
+		 getenv("GUREUM"), bios);
+	free(bios);
+	cr_assert_eq(run(cmd, out, sizeof(out)), 1, "output:\n%s", out);
+	cr_assert(strstr(out, "--vsock cid=3") && strstr(out, "vhost-vsock") &&
+		      strstr(out, "socket=PATH"),
+		  "the refusal does not say what to do:\n%s", out);
+	cr_assert_null(strstr(out, "hello from real mode"), "the guest ran:\n%s", out);
+}

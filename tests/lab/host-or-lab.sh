@@ -7,7 +7,8 @@
 # of a device.
 #   tests/lab/host-or-lab.sh [--needs DEVICE[,DEVICE...]] PROGRAM [ARGS...]
 # DEVICE: kvm (/dev/kvm, the default), kvm-hw (/dev/kvm backed by VT-x/AMD-V, not PVM: for
-# tests that compare what the CPU itself does), vhost-net (/dev/vhost-net), tun (/dev/net/tun),
+# tests that compare what the CPU itself does), vhost-net (/dev/vhost-net), vhost-vsock
+# (/dev/vhost-vsock), tun (/dev/net/tun),
 # bridge-vlan (the kernel makes VLAN-filtering bridges: virtual switches).
 # GUREUM_LAB_TESTS=auto (default) | local | lab chooses where. In the lab, PROGRAM, the gureum
 # binary named by $GUREUM, the payloads (and their .expected transcripts) in $GUEST_PAYLOAD_DIR
@@ -47,6 +48,7 @@ missing_devices() {
 			}
 			;;
 		vhost-net) node=/dev/vhost-net ;;
+		vhost-vsock) node=/dev/vhost-vsock ;;
 		tun) node=/dev/net/tun ;;
 		bridge-vlan)
 			# Not a device node: the kernel's VLAN-filtering bridge (virtual switches).
@@ -54,7 +56,7 @@ missing_devices() {
 				2>/dev/null || missing+=("a bridge with VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)")
 			continue
 			;;
-		*) die "unknown device '$dev' in --needs (kvm, kvm-hw, vhost-net, tun, bridge-vlan)" ;;
+		*) die "unknown device '$dev' in --needs (kvm, kvm-hw, vhost-net, vhost-vsock, tun, bridge-vlan)" ;;
 		esac
 		[[ -c $node && -r $node && -w $node ]] || missing+=("$node")
 	done

@@ -62,8 +62,9 @@ static inline void fake_driver_destroy(struct fake_driver *fd)
 	guest_memory_destroy(&fd->mem);
 }
 
-/* Feature negotiation, the queues whose bit is set in `queue_mask` set up, DRIVER_OK. */
-static inline void fake_driver_start_queues(struct fake_driver *fd, uint64_t features,
+/* Feature negotiation and the queues whose bit is set in `queue_mask` set up: a driver about
+ * to set DRIVER_OK (buffers it makes available now are there when the device starts). */
+static inline void fake_driver_setup_queues(struct fake_driver *fd, uint64_t features,
 					    unsigned queue_mask)
 {
 	struct virtio_device *d = fd->dev;
@@ -84,8 +85,22 @@ static inline void fake_driver_start_queues(struct fake_driver *fd, uint64_t fea
 		d->queues[q].used_addr = fake_ring(q, 2);
 		virtio_device_enable_queue(d, q);
 	}
-	virtio_device_write_status(d, status | VIRTIO_STATUS_DRIVER_OK);
+}
+
+/* DRIVER_OK after fake_driver_setup_queues. */
+static inline void fake_driver_ok(struct fake_driver *fd)
+{
+	struct virtio_device *d = fd->dev;
+	virtio_device_write_status(d, d->status | VIRTIO_STATUS_DRIVER_OK);
 	cr_assert(d->started, "the device started");
+}
+
+/* Feature negotiation, the queues whose bit is set in `queue_mask` set up, DRIVER_OK. */
+static inline void fake_driver_start_queues(struct fake_driver *fd, uint64_t features,
+					    unsigned queue_mask)
+{
+	fake_driver_setup_queues(fd, features, queue_mask);
+	fake_driver_ok(fd);
 }
 
 /* Feature negotiation, queues 0 .. nr_queues-1 set up, DRIVER_OK. */
