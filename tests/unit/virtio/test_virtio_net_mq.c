@@ -128,7 +128,8 @@ static uint8_t control(uint8_t class, uint8_t command, const void *data, uint32_
 {
 	uint8_t request[64] = {class, command}, ack = 0xee;
 	cr_assert(len + 2 <= sizeof(request));
-	memcpy(request + 2, data, len);
+	if (len)
+		memcpy(request + 2, data, len);
 	cr_assert(guest_memory_write(&drv.mem, CTRL_GPA, request, len + 2));
 	cr_assert(guest_memory_write(&drv.mem, CTRL_GPA + 0x100, &ack, 1));
 	struct fake_buf bufs[2] = {{CTRL_GPA, len + 2, false}, {CTRL_GPA + 0x100, 1, true}};
