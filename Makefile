@@ -14,9 +14,10 @@ build: deps
 guest: deps
 	scripts/guest-image.sh
 
-# Boots the default guest to a shell (inside the nested lab on hosts without VT-x/AMD-V).
+# Boots the default guest to a shell. NET=user gives it a network card on gureum's user-mode
+# NAT (an address by DHCP, no root or tap needed).
 run: build guest
-	scripts/run.sh
+	scripts/run.sh $(if $(NET),$(if $(filter user,$(NET)),--net,$(error NET=$(NET): the one network here is NET=user)))
 
 # The whole test suite: unit (also under ASan/UBSan), guest payloads, fuzzing, nested lab.
 check: deps

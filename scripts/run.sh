@@ -2,7 +2,10 @@
 # `make run`: boot the default guest (Debian cloud kernel + busybox shell) under gureum, here:
 # on KVM with hardware virtualization (VT-x/AMD-V behind /dev/kvm), otherwise on gureum's
 # software CPU (no /dev/kvm, or /dev/kvm backed by PVM); gureum says which and why.
-#   scripts/run.sh [--lab]   (--lab: inside the nested lab instead, gureum on nested KVM)
+#   scripts/run.sh [--lab] [--net]
+#   --lab: inside the nested lab instead, gureum on nested KVM
+#   --net: with a network card on gureum's user-mode NAT (--net user; no root, no tap): the
+#          guest takes 10.0.2.15 by DHCP before the shell and reaches the host's network
 # Without a terminal on stdin (CI) nobody types: the guest shell gets end of input (Ctrl-D)
 # at its first prompt, the guest powers off and this script exits with gureum's status.
 # GUREUM_BIN overrides build/gureum.
@@ -29,8 +32,13 @@ end_input_at_prompt() {
 }
 
 run_direct() {
+	local cmdline="console=ttyS0 quiet" net=()
+	if [[ $WITH_NET == 1 ]]; then
+		cmdline="$cmdline gureum.net=dhcp"
+		net=(--net user)
+	fi
 	local gureum=("$GUREUM_BIN" run --kernel "$GUEST/vmlinuz" --initrd "$GUEST/initramfs.cpio.gz"
-		--cmdline "console=ttyS0 quiet" --cpus 2 --memory 512M)
+		--cmdline "$cmdline" --cpus 2 --memory 512M "${net[@]}")
 	log "booting the default guest under gureum (leave the shell with 'poweroff -f' or Ctrl-D)"
 	if [[ -t 0 ]]; then
 		exec "${gureum[@]}"
@@ -46,7 +54,16 @@ run_direct() {
 }
 
 [[ -x $GUREUM_BIN ]] || die "$GUREUM_BIN is not built (run: make)"
-if [[ ${1:-} == --lab ]]; then
+LAB=0 WITH_NET=0
+for arg in "$@"; do
+	case $arg in
+	--lab) LAB=1 ;;
+	--net) WITH_NET=1 ;;
+	*) die "unknown option $arg (scripts/run.sh [--lab] [--net])" ;;
+	esac
+done
+[[ $LAB == 0 || $WITH_NET == 0 ]] || die "--net is for a direct run; the lab's scenarios set up their own networks"
+if [[ $LAB == 1 ]]; then
 	echo "run: booting inside the nested lab (QEMU TCG with nested SVM; gureum on nested KVM; slow: about a minute to the shell)"
 	exec "$GUREUM_ROOT/scripts/lab.sh" --attach --timeout "$([[ -t 0 ]] && echo 0 || echo 300)" \
 		interactive

@@ -1,6 +1,7 @@
 /* The Debian cloud kernel on the software CPU: `gureum run --accel emu` with the default guest
  * (scripts/guest-image.sh: out/guest/vmlinuz + initramfs.cpio.gz) boots to the shell prompt and
- * powers off on `poweroff -f`, with one vCPU and with two (the guest must see both). Skipped
+ * powers off on `poweroff -f`, with one vCPU and with two (the guest must see both), and with
+ * `make run NET=user`'s network (an address by DHCP from the user network). Skipped
  * when the guest image was not built. Paths from meson: GUREUM, GUEST_IMAGE_DIR. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -29,7 +30,10 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void boot(const char *cpus, const char *expect)
+/* Boots with `cpus` vCPUs and `cmdline`, plus `option value` when option is not NULL, and
+ * checks that `expect` appears in the console output. */
+static void boot(const char *cpus, const char *cmdline, const char *option, const char *value,
+		 const char *expect)
 {
 	const char *gureum = getenv("GUREUM"), *dir = getenv("GUEST_IMAGE_DIR");
 	cr_assert(gureum && dir, "run through meson test");
@@ -48,9 +52,9 @@ static void boot(const char *cpus, const char *expect)
 	posix_spawn_file_actions_adddup2(&fa, out[1], 2);
 	posix_spawn_file_actions_addclose(&fa, in[1]);
 	posix_spawn_file_actions_addclose(&fa, out[0]);
-	const char *argv[] = {gureum,	   "run",	    "--accel",	"emu",	    "--cpus",
-			      cpus,	   "--kernel",	    kernel,	"--initrd", initrd,
-			      "--cmdline", "console=ttyS0", "--memory", "512M",	    NULL};
+	const char *argv[] = {gureum,	  "run",  "--accel",  "emu",  "--cpus",	   cpus,
+			      "--kernel", kernel, "--initrd", initrd, "--cmdline", cmdline,
+			      "--memory", "512M", option,     value,  NULL};
 	pid_t pid;
 	double t0 = now_s();
 	cr_assert_eq(posix_spawn(&pid, gureum, &fa, NULL, (char *const *)argv, environ), 0);
@@ -102,10 +106,18 @@ static void boot(const char *cpus, const char *expect)
 
 Test(linux_emu, boots_to_the_shell_and_powers_off, .timeout = BOOT_SECONDS + 30)
 {
-	boot("1", "reboot: Power down");
+	boot("1", "console=ttyS0", NULL, NULL, "reboot: Power down");
 }
 
 Test(linux_emu, two_vcpus, .timeout = BOOT_SECONDS + 30)
 {
-	boot("2", "Brought up 1 node, 2 CPUs");
+	boot("2", "console=ttyS0", NULL, NULL, "Brought up 1 node, 2 CPUs");
+}
+
+/* `make run NET=user` (scripts/run.sh --net): the guest's init takes an address on the user
+ * network by DHCP before the shell. */
+Test(linux_emu, make_run_with_networking_gets_an_address_by_dhcp, .timeout = BOOT_SECONDS + 30)
+{
+	boot("1", "console=ttyS0 gureum.net=dhcp", "--net", "user",
+	     "gureum-guest: eth0 10.0.2.15/24");
 }
