@@ -845,9 +845,12 @@ static int net_start(struct virtio_device *d)
 	}
 	clear_pairs(net);
 	net->rx_need = rx_buffer_need(net);
-	if (net->pair[0].vhost && guest_memory_logging(d->mem)) {
-		/* The driver restarted the card while a migration logs device writes: packets
-		 * go through userspace until then, as in net_resume. */
+	if (net->pair[0].vhost && (d->paused || guest_memory_logging(d->mem))) {
+		/* The kernel waits for net_resume: the VM is paused (a post-copy's destination
+		 * starts its loaded devices before the guest RAM is ready for them, and vhost's
+		 * worker would write frames into pages that are then dropped), or the driver
+		 * restarted the card while a migration logs device writes (packets go through
+		 * userspace until then, as in net_resume). */
 		net->vhost_paused = true;
 	} else if (net->pair[0].vhost) {
 		rc = start_vhost(net);
