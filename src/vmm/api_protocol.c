@@ -1,6 +1,7 @@
 #include "vmm/api_protocol.h"
 
 #include "lib/size.h"
+#include "vmm/config_devices.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -245,16 +246,7 @@ static int card_index(const json_t *request)
 /* "52:54:00:12:34:56" into mac; 0 or -1 (not six hex bytes, or a multicast address). */
 static int parse_unicast_mac(const char *text, uint8_t mac[6])
 {
-	unsigned b[6];
-	int end = 0;
-	if (!text || strlen(text) != 17 ||
-	    sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &end) != 6 ||
-	    end != 17 || (b[0] & 1))
-		return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	return 0;
+	return text && config_parse_mac(text, mac) == 0 && !(mac[0] & 1) ? 0 : -1;
 }
 
 /* {"command": "net-mac", "card": N, "mac": "52:54:00:12:34:56"} */

@@ -132,7 +132,7 @@ int config_disk_setting(const struct disk_config *d, char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-static int parse_mac(const char *text, uint8_t mac[6])
+int config_parse_mac(const char *text, uint8_t mac[6])
 {
 	unsigned b[6];
 	char tail;
@@ -181,7 +181,7 @@ static int net_property(struct net_config *n, const char *key, const char *value
 			return config_replace_string(&n->tap, value);
 		snprintf(err, len, "--net: tap name '%s' must be 1 to 15 characters", value);
 	} else if (strcmp(key, "mac") == 0) {
-		if (parse_mac(value, n->mac) == 0 && !(n->mac[0] & 1)) {
+		if (config_parse_mac(value, n->mac) == 0 && !(n->mac[0] & 1)) {
 			n->has_mac = true;
 			return 0;
 		}

@@ -25,6 +25,9 @@ int validate_devices(const struct vm_config *c, char *err, size_t len);
 
 /* Shared with config.c. */
 int config_parse_bool(const char *v, bool *out);
+/* "52:54:00:12:34:56" (six hex bytes, 17 characters) into mac; 0 or -1. Any address: a caller
+ * that needs unicast checks the group bit itself. */
+int config_parse_mac(const char *text, uint8_t mac[6]);
 int config_replace_string(char **field, const char *value);
 /* The --disk value that builds `d` as it is now (for rewriting a recorded setting); -1 when
  * it does not fit in `len` or the path holds a comma (which the value cannot carry). */
