@@ -7,6 +7,8 @@ packages=(
 	# build
 	gcc make meson ninja-build pkg-config
 	libjansson-dev liburing-dev zlib1g-dev libzstd-dev libslirp-dev libglib2.0-dev libmnl-dev libnftables-dev
+	# --display: the VNC server, screendumps
+	libvncserver-dev libpng-dev
 	# tests, sanitizers, fuzzing
 	libcriterion-dev clang libclang-rt-14-dev clang-format acpica-tools
 	# guest images and the nested lab (QEMU is also the peer in benchmarks)

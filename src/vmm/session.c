@@ -1,6 +1,7 @@
 #include "vmm/session.h"
 
 #include "accel/accel.h"
+#include "display/display.h"
 #include "lib/event_loop.h"
 #include "lib/log.h"
 #include "lib/monotonic.h"
@@ -58,6 +59,7 @@ struct session {
 	unsigned boots;
 	uint64_t first_run_ns;
 	struct api_server *api;		/* --api-socket, kept across reboots */
+	struct display *display;	/* --display, kept across reboots (clients stay) */
 	const struct vm_origin *origin; /* what the first boot goes on from, or NULL */
 	struct migration_job migration;
 	pthread_cond_t migration_ended;
@@ -212,7 +214,8 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 	 * afresh. */
 	const struct vm_origin *origin = s->boots == 0 ? s->origin : NULL;
 	uint64_t start_ns = monotonic_ns();
-	struct vm *vm = vm_create(s->config, accel, &s->console, origin, err, sizeof(err));
+	struct vm *vm =
+	    vm_create(s->config, accel, &s->console, s->display, origin, err, sizeof(err));
 	if (!vm) {
 		log_error("%s", err);
 		*status = VM_EXIT_ERROR;
@@ -724,6 +727,17 @@ static int open_api_socket(struct session *s)
 	return s->api ? 0 : -1;
 }
 
+static int open_display(struct session *s)
+{
+	if (s->config->display.kind == DISPLAY_NONE)
+		return 0;
+	char err[512] = "";
+	s->display = display_open(&s->config->display, err, sizeof(err));
+	if (!s->display)
+		log_error("%s", err);
+	return s->display ? 0 : -1;
+}
+
 static int run_boots(struct session *s, const struct accel_ops *accel)
 {
 	for (;;) {
@@ -763,10 +777,11 @@ int session_run(struct vm_config *config, const struct vm_origin *origin)
 	    console_attach(&s.console, &s.loop, on_console_quit, &s) < 0 ||
 	    event_loop_start(&s.loop) < 0)
 		log_error("cannot start the event loop: %s", strerror(errno));
-	else if (open_api_socket(&s) == 0)
+	else if (open_api_socket(&s) == 0 && open_display(&s) == 0)
 		status = run_boots(&s, accel);
 	event_loop_stop(&s.loop);
 	api_server_close(s.api); /* removes the socket file */
+	display_close(s.display);
 	event_loop_destroy(&s.loop);
 	console_close(&s.console);
 	return status;
