@@ -396,6 +396,24 @@ static int api_net_info(void *opaque, unsigned card, struct virtio_net_info *inf
 	return 0;
 }
 
+/* The framebuffer is the session's, so this works between two boots too (the picture of a
+ * VM that is gone, or black). */
+static int api_screendump(void *opaque, const char *path, unsigned *width, unsigned *height,
+			  char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	if (!s->display) {
+		snprintf(err, err_len,
+			 "screendump: this VM has no display (start it with --display "
+			 "vnc=ADDR:PORT)");
+		return -1;
+	}
+	const struct framebuffer *fb = display_framebuffer(s->display);
+	*width = fb->width;
+	*height = fb->height;
+	return display_screendump(s->display, path, err, err_len);
+}
+
 static int api_status(void *opaque, struct api_status *status, char *err, size_t err_len)
 {
 	struct session *s = opaque;
@@ -719,6 +737,7 @@ static int open_api_socket(struct session *s)
 			      .net_link = api_net_link,
 			      .net_mac = api_net_mac,
 			      .net_info = api_net_info,
+			      .screendump = api_screendump,
 			      .opaque = s};
 	char err[512] = "";
 	s->api = api_server_open(s->config->api_socket, &s->loop, &ops, err, sizeof(err));
