@@ -45,7 +45,8 @@ static int parse_unix(struct display_options *o, const char *path, char *err, si
 		return -1;
 	}
 	o->unix_socket = true;
-	snprintf(o->path, sizeof(o->path), "%s", path);
+	memset(o->path, 0, sizeof(o->path));
+	memcpy(o->path, path, strlen(path));
 	return 0;
 }
 
@@ -77,8 +78,12 @@ static int split_host_port(const char *v, char *host, size_t host_len, const cha
 	return 0;
 }
 
+/* A later vnc= replaces an earlier one whole: no bytes of its address stay behind. */
 static int parse_target(struct display_options *o, const char *v, char *err, size_t len)
 {
+	memset(o->host, 0, sizeof(o->host));
+	memset(o->path, 0, sizeof(o->path));
+	o->port = 0;
 	if (strncmp(v, "unix:", 5) == 0)
 		return parse_unix(o, v + 5, err, len);
 	const char *port;
@@ -107,7 +112,8 @@ static int parse_password(struct display_options *o, const char *v, char *err, s
 			 DISPLAY_PASSWORD_MAX);
 		return -1;
 	}
-	memcpy(o->password, v, n + 1);
+	memset(o->password, 0, sizeof(o->password));
+	memcpy(o->password, v, n);
 	return 0;
 }
 
