@@ -11,6 +11,9 @@ packages=(
 	libvncserver-dev libpng-dev
 	# tests, sanitizers, fuzzing
 	libcriterion-dev clang libclang-rt-14-dev clang-format acpica-tools
+	# the display scenario's VNC client, OCR and picture decoding (libvncclient comes with
+	# libvncserver-dev)
+	vncsnapshot tesseract-ocr tesseract-ocr-eng libjpeg-dev
 	# guest images and the nested lab (QEMU is also the peer in benchmarks)
 	qemu-system-x86 qemu-utils busybox-static cpio gzip lz4 zstd xz-utils e2fsprogs kmod strace procps
 	# the guest's static benchmark tool (bench/randio.c, gcc -static needs libc.a)
