@@ -7,6 +7,7 @@
  * The two are never held together. */
 #include "display/display.h"
 
+#include "display/keysym.h"
 #include "display/screen_diff.h"
 #include "display/screendump.h"
 #include "display/vnc_server.h"
@@ -14,6 +15,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,12 @@ struct display {
 	uint64_t *dirty; /* framebuffer_bitmap_words */
 	struct screen_rect *rects;
 	struct display_stats stats;
+
+	/* The VM's keyboard; held while a key is passed on, so display_detach waits for it. */
+	pthread_mutex_t input_lock;
+	display_key_fn key;
+	void *key_opaque;
+	_Atomic uint64_t keys, keys_unknown;
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -115,6 +123,25 @@ static void client_joined(void *opaque, struct vnc_server *vnc)
 	pthread_mutex_unlock(&d->lock);
 }
 
+static void key_event(void *opaque, uint32_t keysym, bool down)
+{
+	struct display *d = opaque;
+	unsigned key = keysym_to_key(keysym);
+	if (!key) {
+		if (!atomic_fetch_add(&d->keys_unknown, 1))
+			log_info("display: keysym 0x%x types no key of a US keyboard; dropped "
+				 "(and others like it, quietly)",
+				 keysym);
+		return;
+	}
+	pthread_mutex_lock(&d->input_lock);
+	if (d->key) {
+		d->key(d->key_opaque, key, down);
+		atomic_fetch_add(&d->keys, 1);
+	}
+	pthread_mutex_unlock(&d->input_lock);
+}
+
 static void client_left(void *opaque)
 {
 	struct display *d = opaque;
@@ -144,7 +171,7 @@ static int start(struct display *d, const struct display_options *o, char *err, 
 {
 	if (allocate(d, o, err, err_len) < 0)
 		return -1;
-	struct vnc_server_events events = {client_joined, client_left, d};
+	struct vnc_server_events events = {client_joined, client_left, key_event, d};
 	d->vnc = vnc_server_open(o, d->shadow, d->fb.width, d->fb.height, d->fb.stride, &events,
 				 err, err_len);
 	if (!d->vnc)
@@ -167,6 +194,7 @@ struct display *display_open(const struct display_options *o, char *err, size_t 
 		return NULL;
 	}
 	pthread_mutex_init(&d->draw_lock, NULL);
+	pthread_mutex_init(&d->input_lock, NULL);
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
@@ -200,6 +228,7 @@ void display_close(struct display *d)
 	free(d->dirty);
 	free(d->rects);
 	pthread_mutex_destroy(&d->draw_lock);
+	pthread_mutex_destroy(&d->input_lock);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->wake);
 	free(d);
@@ -224,8 +253,20 @@ void display_attach(struct display *d, display_fetch_fn fetch, void *opaque)
 	pthread_mutex_unlock(&d->draw_lock);
 }
 
+void display_attach_keyboard(struct display *d, display_key_fn key, void *opaque)
+{
+	pthread_mutex_lock(&d->input_lock);
+	d->key = key;
+	d->key_opaque = opaque;
+	pthread_mutex_unlock(&d->input_lock);
+}
+
 void display_detach(struct display *d)
 {
+	pthread_mutex_lock(&d->input_lock);
+	d->key = NULL;
+	d->key_opaque = NULL;
+	pthread_mutex_unlock(&d->input_lock);
 	pthread_mutex_lock(&d->draw_lock);
 	d->fetch = NULL;
 	d->fetch_opaque = NULL;
@@ -242,4 +283,6 @@ void display_get_stats(struct display *d, struct display_stats *stats)
 	pthread_mutex_lock(&d->draw_lock);
 	*stats = d->stats;
 	pthread_mutex_unlock(&d->draw_lock);
+	stats->keys = atomic_load(&d->keys);
+	stats->keys_unknown = atomic_load(&d->keys_unknown);
 }

@@ -13,6 +13,7 @@
 #include "display/display_options.h"
 #include "display/framebuffer.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,9 @@ struct display;
 /* ORs into `bitmap` (framebuffer_bitmap_words words) the framebuffer pages written since the
  * last call, as accel_ops.region_log_fetch does. 0 or -errno (then everything is compared). */
 typedef int (*display_fetch_fn)(void *opaque, uint64_t *bitmap);
+/* Key `key` (KEY_*, linux/input-event-codes.h) pressed or released by a client, on that
+ * client's thread: it may wait until the guest can take it. */
+typedef void (*display_key_fn)(void *opaque, unsigned key, bool down);
 
 /* The framebuffer and the server for `o` (kind DISPLAY_VNC); NULL with one sentence in err. */
 struct display *display_open(const struct display_options *o, char *err, size_t err_len);
@@ -35,7 +39,9 @@ const char *display_address(const struct display *d);
  * compared) tells which pages it wrote. The caller cleared the framebuffer or put the VM's
  * picture there: all of it is compared once. */
 void display_attach(struct display *d, display_fetch_fn fetch, void *opaque);
-/* No VM: returns once no fetch is under way. */
+/* The clients' keys go to `key` from now on (once the VM's keyboard exists). */
+void display_attach_keyboard(struct display *d, display_key_fn key, void *opaque);
+/* No VM: returns once no fetch and no key is under way. */
 void display_detach(struct display *d);
 
 /* Writes the screen as it is now to a PNG file (screendump.h). 0, or -1 with err. */
@@ -46,6 +52,8 @@ struct display_stats {
 	uint64_t fetches;	/* looks for changes */
 	uint64_t pages_written; /* pages the fetches named */
 	uint64_t rects, pixels; /* changed areas marked for the clients */
+	uint64_t keys;		/* key events passed to the VM */
+	uint64_t keys_unknown;	/* keysyms no key of the keyboard types */
 };
 void display_get_stats(struct display *d, struct display_stats *stats);
 

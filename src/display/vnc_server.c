@@ -31,11 +31,16 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Keys one client holds down at most: more are still sent, but not released for it if it
+ * goes without releasing them. */
+#define HELD_MAX 16
+
 struct vnc_client {
 	struct vnc_client *next;
 	int sock_dup; /* for shutdown() when the server closes */
 	char host[64];
 	struct timespec since;
+	uint32_t held[HELD_MAX]; /* keysyms down, 0: free (only this client's thread) */
 };
 
 struct vnc_server {
@@ -99,11 +104,46 @@ static void remember_ended_thread(struct vnc_server *s)
 	s->ended[s->nr_ended++] = pthread_self();
 }
 
+/* Remembers which keys the client holds, to release them if it goes first. */
+static void track_key(struct vnc_client *c, uint32_t keysym, bool down)
+{
+	for (int i = 0; i < HELD_MAX; i++)
+		if (c->held[i] == keysym) {
+			if (!down)
+				c->held[i] = 0;
+			return;
+		}
+	for (int i = 0; down && i < HELD_MAX; i++)
+		if (!c->held[i]) {
+			c->held[i] = keysym;
+			return;
+		}
+}
+
+/* On the client's input thread. */
+static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
+{
+	struct vnc_server *s = cl->screen->screenData;
+	track_key(cl->clientData, keysym, down);
+	if (s->events.key)
+		s->events.key(s->events.opaque, keysym, down);
+}
+
+/* A client that went (a viewer closed, a link broken) with keys down must not leave the guest
+ * with a Shift or Ctrl held. */
+static void release_held(struct vnc_server *s, struct vnc_client *c)
+{
+	for (int i = 0; i < HELD_MAX; i++)
+		if (c->held[i] && s->events.key)
+			s->events.key(s->events.opaque, c->held[i], false);
+}
+
 /* On the client's input thread, before libvncserver frees it. */
 static void client_gone(rfbClientPtr cl)
 {
 	struct vnc_server *s = cl->screen->screenData;
 	struct vnc_client *c = cl->clientData;
+	release_held(s, c);
 	log_info("vnc: client %s left after %.1f s (%d bytes sent)", c->host,
 		 seconds_since(&c->since), rfbStatGetSentBytes(cl));
 	pthread_mutex_lock(&s->lock);
@@ -234,6 +274,7 @@ static rfbScreenInfoPtr make_screen(struct vnc_server *s, uint8_t *pixels, uint3
 	screen->alwaysShared = TRUE;
 	screen->screenData = s;
 	screen->newClientHook = new_client;
+	screen->kbdAddEvent = on_key;
 	if (s->passwords[0]) {
 		screen->authPasswdData = s->passwords;
 		screen->passwordCheck = rfbCheckPasswordByList;

@@ -10,6 +10,7 @@
 #include "display/display_options.h"
 #include "display/screen_diff.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,9 @@ struct vnc_server_events {
 	 * up to date now. */
 	void (*client_joined)(void *opaque, struct vnc_server *s);
 	void (*client_left)(void *opaque);
+	/* A client pressed or released the key of X11 keysym `keysym`, on that client's
+	 * thread. Keys a client still holds when it goes are released for it. */
+	void (*key)(void *opaque, uint32_t keysym, bool down);
 	void *opaque;
 };
 

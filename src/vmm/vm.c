@@ -155,6 +155,7 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 		goto refused;
 	if (origin && origin->load(vm, origin->opaque, err, err_len) < 0)
 		goto fail;
+	vm_display_keyboard(vm);
 	return vm;
 refused:
 	if (origin && origin->refuse)
@@ -239,6 +240,7 @@ void vm_destroy(struct vm *vm)
 	vm->postcopy = NULL;
 	if (vm->devices_attached) {
 		uart16550_destroy(&vm->uart);
+		i8042_destroy(&vm->kbc);
 		pci_host_destroy(&vm->pci);
 	}
 	vm_userspace_irqchip_destroy(vm);

@@ -195,6 +195,8 @@ void vm_userspace_irqchip_hooks(struct vm_vcpu *vcpu, struct accel_vcpu_hooks *h
 /* The framebuffer of vm->display (if any) mapped into the guest, its writes logged for the
  * display; and undone, before the accelerator's VM goes (vm_display.c). */
 int vm_display_attach(struct vm *vm, char *err, size_t err_len);
+/* Once the board is built: the clients' keys go to its i8042. */
+void vm_display_keyboard(struct vm *vm);
 void vm_display_detach(struct vm *vm);
 
 /* The accelerator for --accel NAME|auto (NULL: auto), probed; NULL with the reason logged

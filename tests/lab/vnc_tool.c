@@ -11,6 +11,8 @@
  *                   ended the connection
  *   huge            asks for a 65535x65535 update, far beyond the screen, and prints
  *                   "updates N" for what came back in 2 s
+ *   type TEXT       types TEXT and Enter as a US keyboard's user would: X11 keysyms, with
+ *                   Shift pressed around the characters that need it
  * Exit status 0 when the command could be done, 1 otherwise (it says why). */
 #include <errno.h>
 #include <rfb/rfbclient.h>
@@ -168,10 +170,39 @@ static int huge(rfbClient *c)
 	return 0;
 }
 
+/* US layout: the characters typed with Shift. */
+static bool needs_shift(char c)
+{
+	return (c >= 'A' && c <= 'Z') || strchr("~!@#$%^&*()_+{}|:\"<>?", c);
+}
+
+static bool key(rfbClient *c, uint32_t keysym, bool down)
+{
+	return SendKeyEvent(c, keysym, down ? TRUE : FALSE);
+}
+
+#define XK_SHIFT_L 0xffe1
+#define XK_RETURN  0xff0d
+
+static int type(rfbClient *c, const char *text)
+{
+	bool ok = true;
+	for (const char *p = text; *p && ok; p++) {
+		bool shift = needs_shift(*p);
+		ok = (!shift || key(c, XK_SHIFT_L, true)) && key(c, (unsigned char)*p, true) &&
+		     key(c, (unsigned char)*p, false) && (!shift || key(c, XK_SHIFT_L, false));
+	}
+	ok = ok && key(c, XK_RETURN, true) && key(c, XK_RETURN, false);
+	/* Let the server read them before the connection goes. */
+	ok = ok && pump(c, 1, UINT32_MAX);
+	printf("typed %zu characters and Enter\n", strlen(text));
+	return ok ? 0 : 1;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: vnc-tool [--password P] [--encodings E] SERVER "
-			"watch SECONDS [N]|drop|garbage|huge\n");
+			"watch SECONDS [N]|drop|garbage|huge|type TEXT\n");
 	return 1;
 }
 
@@ -205,6 +236,8 @@ int main(int argc, char **argv)
 		rc = garbage(c);
 	else if (strcmp(command, "huge") == 0)
 		rc = huge(c);
+	else if (strcmp(command, "type") == 0 && argc - i == 3)
+		rc = type(c, argv[i + 2]);
 	else
 		rc = usage();
 	rfbClientCleanup(c);

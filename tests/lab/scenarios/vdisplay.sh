@@ -10,7 +10,10 @@
 #    one asks for a 65535x65535 update; the guest shell answers throughout;
 # 4. idle: with fbcon's cursor blink off and nothing written, a client gets no update in 5 s,
 #    and gureum's log shows what it was sent (the first picture only);
-# 5. poweroff, exit status 0.
+# 5. keys: a client types "echo typed-$((6*7)) >/dev/ttyS0" and Enter into the guest's shell
+#    on tty1 (the default guest starts one when it has a framebuffer) through the PS/2
+#    keyboard, and the serial console shows typed-42;
+# 6. poweroff, exit status 0.
 # lab-smp: 1
 # lab-timeout: 900
 # lab-extra: display
@@ -90,6 +93,12 @@ sleep 1
 sent=$(grep 'left after' "$VM/stderr" | tail -n 1 | sed -n 's/.*left after [0-9.]* s (\([0-9]*\) bytes sent).*/\1/p')
 [ -n "$sent" ] || lab_fail "gureum did not log the idle client's end: $(tail -n 5 "$VM/stderr")"
 DETAIL="$DETAIL idle 5 s: 0 updates, $sent bytes sent in all (the first picture)"
+
+# 5. Keys typed over VNC run in the guest's shell on tty1.
+typed=$(vnc-tool $VNC type 'echo typed-$((6*7)) >/dev/ttyS0') || lab_fail "vnc-tool type: $typed"
+wait_console 'typed-42' 1 60 ||
+	lab_fail "the command typed over VNC did not run (no typed-42 on the serial console)"
+DETAIL="$DETAIL; a command typed over VNC (PS/2 keyboard, shift included) ran in the guest"
 
 status=$(vm_poweroff 60)
 [ "$status" = 0 ] || lab_fail "exit status $status after 'poweroff -f' (expected 0)"

@@ -6,6 +6,7 @@
 #include "display/display.h"
 
 #include <criterion/criterion.h>
+#include <linux/input-event-codes.h>
 #include <png.h>
 #include <poll.h>
 #include <rfb/rfbclient.h>
@@ -34,6 +35,31 @@ static atomic_int fetches;
 static void quiet(const char *fmt, ...)
 {
 	(void)fmt;
+}
+
+/* The fake VM's keyboard: the keys it was given, in order. */
+static pthread_mutex_t keys_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	unsigned key;
+	bool down;
+} keys[64];
+static unsigned nr_keys;
+
+static void record_key(void *opaque, unsigned key, bool down)
+{
+	(void)opaque;
+	pthread_mutex_lock(&keys_lock);
+	if (nr_keys < 64)
+		keys[nr_keys++] = (typeof(keys[0])){key, down};
+	pthread_mutex_unlock(&keys_lock);
+}
+
+static unsigned keys_seen(void)
+{
+	pthread_mutex_lock(&keys_lock);
+	unsigned n = nr_keys;
+	pthread_mutex_unlock(&keys_lock);
+	return n;
 }
 
 static int fetch_written(void *opaque, uint64_t *bitmap)
@@ -81,6 +107,7 @@ static void open_display(const char *spec)
 	cr_assert_not_null(display, "%s", err);
 	fb = display_framebuffer(display);
 	display_attach(display, fetch_written, NULL);
+	display_attach_keyboard(display, record_key, NULL);
 }
 
 static void setup(void)
@@ -312,6 +339,48 @@ Test(vnc_server, ten_clients_while_others_misbehave)
 	close(huge);
 	for (int i = 0; i < 10; i++)
 		disconnect_client(&c[i]);
+}
+
+static void wait_keys(unsigned n)
+{
+	uint64_t until = now_ms() + 5000;
+	while (keys_seen() < n && now_ms() < until)
+		usleep(10000);
+	cr_assert_geq(keys_seen(), n, "%u key events reached the VM, expected %u", keys_seen(), n);
+}
+
+static void expect_key(unsigned i, unsigned key, bool down)
+{
+	cr_assert(keys[i].key == key && keys[i].down == down,
+		  "key event %u is %u %s, expected %u %s", i, keys[i].key,
+		  keys[i].down ? "down" : "up", key, down ? "down" : "up");
+}
+
+Test(vnc_server, keys_reach_the_vm_and_a_client_that_goes_lets_go)
+{
+	nr_keys = 0;
+	struct client c = {0};
+	cr_assert(connect_client(&c, sock_path, 0, "raw"));
+	expect_picture(&c, 5000);
+	SendKeyEvent(c.rfb, 0xffe1, TRUE); /* Shift_L */
+	SendKeyEvent(c.rfb, 'A', TRUE);
+	SendKeyEvent(c.rfb, 'A', FALSE);
+	SendKeyEvent(c.rfb, 0x20ac, TRUE); /* EuroSign: no key of a US keyboard */
+	SendKeyEvent(c.rfb, 0xff0d, TRUE); /* Return */
+	SendKeyEvent(c.rfb, 0xff0d, FALSE);
+	wait_keys(5);
+	expect_key(0, KEY_LEFTSHIFT, true);
+	expect_key(1, KEY_A, true);
+	expect_key(2, KEY_A, false);
+	expect_key(3, KEY_ENTER, true);
+	expect_key(4, KEY_ENTER, false);
+	disconnect_client(&c); /* Shift still down */
+	wait_keys(6);
+	expect_key(5, KEY_LEFTSHIFT, false);
+	struct display_stats stats;
+	display_get_stats(display, &stats);
+	cr_assert_eq(stats.keys, 6);
+	cr_assert_geq(stats.keys_unknown, 1); /* and its release for the client that went */
 }
 
 Test(vnc_server, a_password_is_asked_when_set)
