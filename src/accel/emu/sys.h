@@ -35,7 +35,7 @@ struct emu_ram {
 	 * page, set by the slow path of every write before it writes, cleared by
 	 * emu_machine_log_fetch. A TLB write entry exists only for a page whose bit is set, so a
 	 * page's first write after a fetch always takes the slow path. */
-	_Atomic uint64_t *written;
+	_Atomic uint64_t *_Atomic written;
 };
 
 /* Page `p` of `r` is about to be written. */
