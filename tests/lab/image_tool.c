@@ -9,7 +9,8 @@
  *                                   IN (its top-left W x H pixels) scaled up 3 times, grey,
  *                                   dark text on white: what tesseract reads 8x16 console
  *                                   glyphs best from
- *   image-tool lit IN               the share of pixels that are not black, in per mille
+ *   image-tool lit IN               the share of pixels that are not black, in parts per
+ *                                   million (a line of console text is a few hundred)
  * Exit status 2 on a file it cannot read. */
 #include <png.h>
 #include <stdint.h>
@@ -144,7 +145,7 @@ static int lit(const char *in)
 	uint64_t n = (uint64_t)p.width * p.height, on = 0;
 	for (uint64_t i = 0; i < n; i++)
 		on += p.rgb[i * 3] + p.rgb[i * 3 + 1] + p.rgb[i * 3 + 2] > 96;
-	printf("%llu\n", (unsigned long long)(on * 1000 / n));
+	printf("%llu\n", (unsigned long long)(on * 1000000 / n));
 	return 0;
 }
 
