@@ -8,6 +8,7 @@
 # The initramfs also carries /bin/randio (bench/randio.c built static), the block I/O load of
 # the virtio benchmark (random or sequential, QD1 or deeper), and the script fails when busybox lacks an applet the lab scenarios use.
 # It also carries /bin/vsock-tool (tests/lab/vsock_tool.c), the guest and host ends of vvsock.
+# With a framebuffer (gureum --display) its init starts a second shell on tty1 (scripts/guest-init).
 set -euo pipefail
 LOG_TAG=guest-image
 . "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"

@@ -7,8 +7,13 @@ packages=(
 	# build
 	gcc make meson ninja-build pkg-config
 	libjansson-dev liburing-dev zlib1g-dev libzstd-dev libslirp-dev libglib2.0-dev libmnl-dev libnftables-dev
+	# --display: the VNC server, screendumps
+	libvncserver-dev libpng-dev
 	# tests, sanitizers, fuzzing
 	libcriterion-dev clang libclang-rt-14-dev clang-format acpica-tools
+	# the display scenario's VNC client, OCR and picture decoding (libvncclient comes with
+	# libvncserver-dev)
+	vncsnapshot tesseract-ocr tesseract-ocr-eng libjpeg-dev
 	# guest images and the nested lab (QEMU is also the peer in benchmarks)
 	qemu-system-x86 qemu-utils busybox-static cpio gzip lz4 zstd xz-utils e2fsprogs kmod strace procps
 	# the guest's static benchmark tool (bench/randio.c, gcc -static needs libc.a)

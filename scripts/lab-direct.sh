@@ -50,6 +50,12 @@ if [[ ! -f $root/.stamp || $(cat "$root/.stamp") != $(cat "$base.stamp") ]]; the
 	cp "$base.stamp" "$root/.stamp"
 fi
 (cd "$root" && cpio --quiet -idmu --no-absolute-filenames <"$top")
+# Scenarios' extra archives ("# lab-extra: NAME" in scripts/lab.sh): on disk here, so always.
+for extra in "$GUREUM_ROOT"/out/lab/display.cpio; do
+	if [[ -f $extra ]]; then
+		(cd "$root" && cpio --quiet -idmu --no-absolute-filenames <"$extra")
+	fi
+done
 install -m 0755 "$GUREUM_ROOT/tests/lab/direct-init" "$root/lab/direct-init"
 
 mkdir -p "$GUREUM_ROOT/out/lab"

@@ -30,6 +30,14 @@ QEMU_DATA=(bios-microvm.bin linuxboot_dma.bin)
 L1_MODULES=(kvm_amd tun vhost_net vhost_vsock virtio_pci virtio_blk bridge nf_tables nft_limit nft_meta_bridge)
 # e2fsprogs, for the virtio-blk scenarios: make a file system on a disk image, look into it.
 E2FS_TOOLS=(mke2fs debugfs e2fsck)
+# The display scenario's peers: Debian's vncsnapshot (a VNC client that saves the screen) and
+# tesseract with its English data (reads the console text off the capture).
+VNCSNAPSHOT=$(command -v vncsnapshot || true)
+TESSERACT=$(command -v tesseract || true)
+TESSDATA=/usr/share/tesseract-ocr/5/tessdata
+# Built beside the gureum binary (tests/lab/meson.build): the scenario's client and picture
+# tools.
+LAB_TOOLS_DIR=$(dirname "$GUREUM_BIN")/tests/lab
 
 [[ -n $QEMU ]] || die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
 need_cmd cpio cpio
@@ -95,6 +103,40 @@ build_base() {
 	log "base archive: $(du -h "$base" | cut -f1)"
 }
 
+# The display scenario's extra archive (LABDIR/display.cpio), appended to the initramfs only for
+# scenarios whose header says "# lab-extra: display" (scripts/lab.sh): tesseract brings 45 MB of
+# libraries (ICU's data alone is 30 MB) that every other L1 would unpack for nothing.
+build_display_extra() {
+	local out=$LABDIR/display.cpio stamp root
+	stamp=$(inputs_hash "$(sha256sum ${VNCSNAPSHOT:+"$VNCSNAPSHOT"} ${TESSERACT:+"$TESSERACT"} \
+		/dev/null)" "$(cat "${BASH_SOURCE[0]}")")
+	if [[ -f $out && -f $out.stamp && $(cat "$out.stamp") == "$stamp" ]]; then
+		return 0
+	fi
+	root=$(mktemp -d "${TMPDIR:-/tmp}/gureum-l1display.XXXXXX")
+	copy_display_peers "$root"
+	pack_cpio "$root" "$out.$$"
+	rm -rf "$root"
+	mv "$out.$$" "$out"
+	echo "$stamp" >"$out.stamp"
+	log "display archive (vncsnapshot, tesseract): $(du -h "$out" | cut -f1)"
+}
+
+# vncsnapshot and tesseract (only its English data: the scenario reads English).
+copy_display_peers() {
+	if [[ -n $VNCSNAPSHOT ]]; then
+		copy_elf_with_libs "$1" "$VNCSNAPSHOT" /usr/bin/vncsnapshot
+	else
+		log "vncsnapshot not installed: the display scenario (vdisplay) will fail"
+	fi
+	if [[ -n $TESSERACT && -f $TESSDATA/eng.traineddata ]]; then
+		copy_elf_with_libs "$1" "$TESSERACT" /usr/bin/tesseract
+		install -D -m 0644 "$TESSDATA/eng.traineddata" "$1$TESSDATA/eng.traineddata"
+	else
+		log "tesseract-ocr(-eng) not installed: the display scenario (vdisplay) will fail"
+	fi
+}
+
 build_top() {
 	local top=$OUT.top root
 	root=$(mktemp -d "${TMPDIR:-/tmp}/gureum-l1top.XXXXXX")
@@ -107,11 +149,18 @@ build_top() {
 	else
 		log "warning: $GUREUM_BIN not built; scenarios that need gureum will fail"
 	fi
+	local tool
+	for tool in vnc-tool image-tool; do
+		if [[ -x $LAB_TOOLS_DIR/$tool ]]; then
+			copy_elf_with_libs "$root" "$LAB_TOOLS_DIR/$tool" "/usr/bin/$tool"
+		fi
+	done
 	pack_cpio "$root" "$top"
 	rm -rf "$root"
 }
 
 build_base
+build_display_extra
 build_top
 cat "$LABDIR/base.cpio" "$OUT.top" >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"

@@ -54,6 +54,14 @@ if [[ $build == 1 ]]; then
 fi
 [[ -f $initrd ]] || die "$initrd missing (run scripts/lab-initramfs.sh)"
 mkdir -p "$GUREUM_ROOT/out/lab"
+# "# lab-extra: NAME": the scenario also needs out/lab/NAME.cpio (scripts/lab-initramfs.sh).
+extra=$(sed -n 's/^# lab-extra: *\([a-z]*\)$/\1/p' "$script" | head -n1)
+if [[ -n $extra ]]; then
+	[[ -f $GUREUM_ROOT/out/lab/$extra.cpio ]] || die "out/lab/$extra.cpio missing (run scripts/lab-initramfs.sh)"
+	cat "$initrd" "$GUREUM_ROOT/out/lab/$extra.cpio" >"$initrd.$extra.$$"
+	mv "$initrd.$extra.$$" "$initrd.$extra"
+	initrd=$initrd.$extra
+fi
 logfile=${logfile:-$GUREUM_ROOT/out/lab/$scenario.log}
 
 # L1 gives up 20 s before the outer timeout, so a hung scenario still reports its own result.

@@ -208,6 +208,14 @@ struct accel_ops {
 	int (*dirty_log_start)(struct accel_vm *vm);
 	int (*dirty_log_fetch)(struct accel_vm *vm, uint64_t gpa, uint64_t size, uint64_t *bitmap);
 	void (*dirty_log_stop)(struct accel_vm *vm);
+	/* Optional: a log of the vCPUs' writes to one region given to map_memory, for the VMM's
+	 * own use (the framebuffer's changed areas), apart from the migration log above, which
+	 * neither starts, stops nor reads it. start: the region mapped at `gpa`, from now on.
+	 * fetch: as dirty_log_fetch, for that region; writes that the vCPUs made before the call
+	 * are in memory when it returns (it may wait a few milliseconds for them), later ones are
+	 * logged for the next fetch. 0 or -errno. */
+	int (*region_log_start)(struct accel_vm *vm, uint64_t gpa);
+	int (*region_log_fetch)(struct accel_vm *vm, uint64_t gpa, uint64_t size, uint64_t *bitmap);
 
 	/* Fills up to `max` counters; returns how many. */
 	size_t (*vm_stats)(struct accel_vm *vm, struct accel_stat *stats, size_t max);

@@ -61,9 +61,20 @@ static void usage(FILE *out)
 	    "                  again), then resume it unless --stay-paused; --disk-snapshot:\n"
 	    "                  its disks go on in new overlays beside their images, which keep\n"
 	    "                  the disks as DIR's memory saw them\n"
+	    "  screendump FILE write the screen (--display) as it is now to FILE, a PNG\n"
 	    "  quit            stop the VM\n"
 	    "\n"
 	    "  --json          print the reply as the VMM sent it (one JSON object)\n");
+}
+
+/* PATH made absolute, as the VMM runs in another directory. */
+static void absolute_path(const char *path, char *out, size_t len)
+{
+	char cwd[4096];
+	if (path[0] != '/' && getcwd(cwd, sizeof(cwd)))
+		snprintf(out, len, "%s/%s", cwd, path);
+	else
+		snprintf(out, len, "%s", path);
 }
 
 /* snapshot DIR [--stay-paused] [--disk-snapshot]: DIR made absolute, as the VMM runs in
@@ -84,11 +95,8 @@ static json_t *snapshot_request(int argc, char **argv)
 				"and --disk-snapshot\n");
 		return NULL;
 	}
-	char cwd[4096], dir[8200];
-	if (argv[1][0] != '/' && getcwd(cwd, sizeof(cwd)))
-		snprintf(dir, sizeof(dir), "%s/%s", cwd, argv[1]);
-	else
-		snprintf(dir, sizeof(dir), "%s", argv[1]);
+	char dir[8200];
+	absolute_path(argv[1], dir, sizeof(dir));
 	return json_pack("{s:s,s:s,s:b,s:b}", "command", "snapshot", "dir", dir, "resume",
 			 !stay_paused, "disk_snapshot", disk_snapshot);
 }
@@ -162,7 +170,11 @@ static char *build_request(int argc, char **argv)
 {
 	const char *command = argv[0];
 	json_t *request = NULL;
-	if (strcmp(command, "snapshot") == 0) {
+	char path[8200];
+	if (strcmp(command, "screendump") == 0 && argc == 2) {
+		absolute_path(argv[1], path, sizeof(path));
+		request = json_pack("{s:s,s:s}", "command", command, "file", path);
+	} else if (strcmp(command, "snapshot") == 0) {
 		if (!(request = snapshot_request(argc, argv)))
 			return NULL;
 	} else if (strcmp(command, "migrate") == 0) {
@@ -458,6 +470,9 @@ static int print_reply(const char *command, const char *line, bool raw)
 		       "at its next boot\n");
 	else if (strcmp(command, "net-info") == 0)
 		print_net_info(reply);
+	else if (strcmp(command, "screendump") == 0)
+		printf("screen (%lldx%lld) written\n", field(reply, "width"),
+		       field(reply, "height"));
 	else if (strcmp(command, "migrate") == 0)
 		print_migrate(reply);
 	json_decref(reply);

@@ -1,9 +1,10 @@
 #include "devices/i8042.h"
 
+#include "devices/ps2_scancodes.h"
 #include "lib/state_record.h"
 
+#include <errno.h>
 #include <stdio.h>
-
 #include <string.h>
 
 /* Controller commands (port 0x64). */
@@ -33,32 +34,17 @@
 #define OUTPUT_PORT_RESET   0x01 /* active low: clearing it resets the CPU */
 #define OUTPUT_PORT_A20	    0x02
 
-/* PS/2 keyboard commands and replies. */
-#define KBD_CMD_SET_LEDS  0xed
-#define KBD_CMD_ECHO	  0xee
-#define KBD_CMD_SCANSET	  0xf0
-#define KBD_CMD_GET_ID	  0xf2
-#define KBD_CMD_SET_REP	  0xf3
-#define KBD_CMD_ENABLE	  0xf4
-#define KBD_CMD_RESET_DIS 0xf5
-#define KBD_CMD_RESET_ENA 0xf6
-#define KBD_CMD_SET_TYPE  0xfb
-#define KBD_CMD_SET_MAKE  0xfc
-#define KBD_CMD_SET_BREAK 0xfd
-#define KBD_CMD_RESEND	  0xfe
-#define KBD_CMD_RESET	  0xff
-#define KBD_REPLY_ACK	  0xfa
-#define KBD_REPLY_POR	  0xaa /* power-on reset passed */
-#define KBD_REPLY_RESEND  0xfe
-#define KBD_REPLY_ID	  0xab
-#define KBD_ID_TRANSLATED 0x41 /* what an MF2 keyboard's 0x83 looks like through XLATE */
-#define KBD_ID_RAW	  0x83
-#define KBD_SCANCODE_SET  2
+/* The keyboard's break prefix in set 2; with translation it becomes bit 7 of the next code. */
+#define KBD_BREAK_PREFIX 0xf0
+#define KBD_BREAK_BIT	 0x80
 
 int i8042_init(struct i8042 *dev, const struct irq_router *irq, uint32_t gsi,
 	       struct power_callbacks power)
 {
 	*dev = (struct i8042){.irq = irq, .gsi = gsi, .power = power};
+	ps2_keyboard_reset(&dev->kbd);
+	if (pthread_mutex_init(&dev->lock, NULL))
+		return -1;
 	/* The state a PC BIOS leaves: keyboard interrupt on, translation on, self-test passed. */
 	dev->ram[0] = I8042_CTR_KBDINT | I8042_CTR_SYSFLAG | I8042_CTR_XLATE;
 	dev->status = I8042_STR_SYSFLAG;
@@ -118,62 +104,40 @@ static void reset_cpu(struct i8042 *dev)
 	power_request_reset(&dev->power);
 }
 
-static bool keyboard_command_takes_parameter(uint8_t cmd)
+/* Bytes from the keyboard, as the controller passes them on: with XLATE, in set 1 (a set 2
+ * break prefix folded into the next code's bit 7). */
+static unsigned translate(const struct i8042 *dev, const uint8_t *in, unsigned n, uint8_t *out)
 {
-	return cmd == KBD_CMD_SET_LEDS || cmd == KBD_CMD_SET_REP || cmd == KBD_CMD_SCANSET ||
-	       cmd == KBD_CMD_SET_TYPE || cmd == KBD_CMD_SET_MAKE || cmd == KBD_CMD_SET_BREAK;
+	if (!(dev->ram[0] & I8042_CTR_XLATE)) {
+		memcpy(out, in, n);
+		return n;
+	}
+	unsigned m = 0;
+	uint8_t bit = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (in[i] == KBD_BREAK_PREFIX) {
+			bit = KBD_BREAK_BIT;
+			continue;
+		}
+		out[m++] = ps2_translate_set2(in[i]) | bit;
+		bit = 0;
+	}
+	return m;
 }
 
-static void keyboard_parameter(struct i8042 *dev, uint8_t cmd, uint8_t param)
+static void keyboard_output(struct i8042 *dev, const uint8_t *bytes, unsigned n)
 {
-	queue_byte(dev, KBD_REPLY_ACK);
-	/* "Scan code set 0" means "which set are you using?". */
-	if (cmd == KBD_CMD_SCANSET && param == 0)
-		queue_byte(dev, KBD_SCANCODE_SET);
+	uint8_t out[PS2_KEYBOARD_MAX_REPLY];
+	unsigned m = translate(dev, bytes, n, out);
+	for (unsigned i = 0; i < m; i++)
+		queue_byte(dev, out[i]);
 }
 
-/* A byte the guest sends to the keyboard. The keyboard has no keys to report, so it only has to
- * answer the commands atkbd sends while probing, at once, so that no command times out. */
+/* A byte the guest sends to the keyboard: answered at once, so that no command times out. */
 static void keyboard_write(struct i8042 *dev, uint8_t byte)
 {
-	if (dev->pending_kbd_command) {
-		uint8_t cmd = dev->pending_kbd_command;
-		dev->pending_kbd_command = 0;
-		keyboard_parameter(dev, cmd, byte);
-		return;
-	}
-	if (keyboard_command_takes_parameter(byte)) {
-		dev->pending_kbd_command = byte;
-		queue_byte(dev, KBD_REPLY_ACK);
-		return;
-	}
-	switch (byte) {
-	case KBD_CMD_RESET:
-		queue_byte(dev, KBD_REPLY_ACK);
-		queue_byte(dev, KBD_REPLY_POR);
-		break;
-	case KBD_CMD_GET_ID:
-		queue_byte(dev, KBD_REPLY_ACK);
-		queue_byte(dev, KBD_REPLY_ID);
-		queue_byte(dev, (dev->ram[0] & I8042_CTR_XLATE) ? KBD_ID_TRANSLATED : KBD_ID_RAW);
-		break;
-	case KBD_CMD_ECHO:
-		queue_byte(dev, KBD_CMD_ECHO);
-		break;
-	case KBD_CMD_ENABLE:
-	case KBD_CMD_RESET_DIS:
-	case KBD_CMD_RESET_ENA:
-	case KBD_CMD_RESEND:
-	case 0xf7: /* set all keys typematic / make-break / make / typematic-make-break */
-	case 0xf8:
-	case 0xf9:
-	case 0xfa:
-		queue_byte(dev, KBD_REPLY_ACK);
-		break;
-	default:
-		queue_byte(dev, KBD_REPLY_RESEND);
-		break;
-	}
+	uint8_t reply[PS2_KEYBOARD_MAX_REPLY];
+	keyboard_output(dev, reply, ps2_keyboard_write(&dev->kbd, byte, reply));
 }
 
 static void write_output_port(struct i8042 *dev, uint8_t value)
@@ -300,30 +264,42 @@ static void write_command(struct i8042 *dev, uint8_t cmd)
 /* Both ports are one byte wide and registered as such, so the bus only sends 1-byte accesses. */
 static void data_io_read(void *opaque, uint64_t offset, void *data, unsigned size)
 {
+	struct i8042 *dev = opaque;
 	(void)offset;
 	memset(data, 0xff, size);
-	*(uint8_t *)data = read_data(opaque);
+	pthread_mutex_lock(&dev->lock);
+	*(uint8_t *)data = read_data(dev);
+	pthread_mutex_unlock(&dev->lock);
 }
 
 static void data_io_write(void *opaque, uint64_t offset, const void *data, unsigned size)
 {
+	struct i8042 *dev = opaque;
 	(void)offset;
 	(void)size;
-	write_data(opaque, *(const uint8_t *)data);
+	pthread_mutex_lock(&dev->lock);
+	write_data(dev, *(const uint8_t *)data);
+	pthread_mutex_unlock(&dev->lock);
 }
 
 static void command_io_read(void *opaque, uint64_t offset, void *data, unsigned size)
 {
+	struct i8042 *dev = opaque;
 	(void)offset;
 	memset(data, 0xff, size);
-	*(uint8_t *)data = read_status(opaque);
+	pthread_mutex_lock(&dev->lock);
+	*(uint8_t *)data = read_status(dev);
+	pthread_mutex_unlock(&dev->lock);
 }
 
 static void command_io_write(void *opaque, uint64_t offset, const void *data, unsigned size)
 {
+	struct i8042 *dev = opaque;
 	(void)offset;
 	(void)size;
-	write_command(opaque, *(const uint8_t *)data);
+	pthread_mutex_lock(&dev->lock);
+	write_command(dev, *(const uint8_t *)data);
+	pthread_mutex_unlock(&dev->lock);
 }
 
 int i8042_attach(struct i8042 *dev, struct io_bus *pio)
@@ -335,31 +311,64 @@ int i8042_attach(struct i8042 *dev, struct io_bus *pio)
 			       "i8042-command");
 }
 
+void i8042_destroy(struct i8042 *dev)
+{
+	pthread_mutex_destroy(&dev->lock);
+}
+
+int i8042_key(struct i8042 *dev, unsigned key, bool down)
+{
+	uint8_t code[PS2_KEYBOARD_MAX_KEY], out[PS2_KEYBOARD_MAX_KEY];
+	pthread_mutex_lock(&dev->lock);
+	int rc = 0;
+	unsigned n =
+	    dev->ram[0] & I8042_CTR_KBDDIS ? 0 : ps2_keyboard_key(&dev->kbd, key, down, code);
+	unsigned m = translate(dev, code, n, out);
+	if (m > I8042_QUEUE_SIZE - dev->queue_count)
+		rc = -EAGAIN;
+	for (unsigned i = 0; rc == 0 && i < m; i++)
+		queue_byte(dev, out[i]);
+	pthread_mutex_unlock(&dev->lock);
+	return rc;
+}
+
 /* ---- saved state ---- */
 
 #define KBC_STATE_NAME	  "i8042"
 #define KBC_STATE_VERSION 1
 
 /* The one-byte fields of the record. */
-#define KBC_STATE_BYTES(X)                                                                         \
-	X(status) X(output_port) X(pending_command) X(pending_kbd_command) X(last_read)
+#define KBC_STATE_BYTES(X) X(status) X(output_port) X(pending_command) X(last_read)
 
-static const char *const kbc_state_keys[] = {
-    "ram",	 "status", "output_port", "pending_command", "pending_kbd_command",
-    "last_read", "queue",  NULL};
+static const char *const kbc_state_keys[] = {"ram",
+					     "status",
+					     "output_port",
+					     "pending_command",
+					     "pending_kbd_command",
+					     "last_read",
+					     "queue",
+					     "kbd_scanning_off",
+					     NULL};
 
 void i8042_save(const struct i8042 *dev, struct state_writer *w)
 {
+	/* The lock is not part of the state; taking it does not change the controller. */
+	pthread_mutex_t *lock = (pthread_mutex_t *)&dev->lock;
+	pthread_mutex_lock(lock);
 	state_record_begin(w, KBC_STATE_NAME, KBC_STATE_VERSION, KBC_STATE_VERSION);
 	state_put_bytes(w, "ram", dev->ram, sizeof(dev->ram), STATE_ESSENTIAL);
 #define PUT(f) state_put_u64(w, #f, dev->f, STATE_ESSENTIAL);
 	KBC_STATE_BYTES(PUT)
 #undef PUT
+	state_put_u64(w, "pending_kbd_command", dev->kbd.pending_command, STATE_ESSENTIAL);
+	/* Not essential: a reader that predates it keeps its keyboard scanning. */
+	state_put_u64(w, "kbd_scanning_off", dev->kbd.scanning_off, 0);
 	uint8_t queue[I8042_QUEUE_SIZE];
 	for (unsigned i = 0; i < dev->queue_count; i++)
 		queue[i] = dev->queue[(dev->queue_head + i) % I8042_QUEUE_SIZE];
 	state_put_bytes(w, "queue", queue, dev->queue_count, STATE_ESSENTIAL);
 	state_record_end(w);
+	pthread_mutex_unlock(lock);
 }
 
 int i8042_load(struct i8042 *dev, const struct state_record *rec, char *err, size_t err_len)
@@ -379,17 +388,27 @@ int i8042_load(struct i8042 *dev, const struct state_record *rec, char *err, siz
 	next.f = (uint8_t)v;
 	KBC_STATE_BYTES(GET)
 #undef GET
+	ok = ok && state_get_u64(rec, "pending_kbd_command", &v) == 0 && v <= 0xff;
+	uint8_t kbd_command = (uint8_t)v;
+	uint64_t scanning_off = 0; /* absent in older records */
+	if (state_get_u64(rec, "kbd_scanning_off", &v) == 0)
+		scanning_off = v;
+	ok = ok && scanning_off <= 1;
 	if (!ok) {
 		snprintf(err, err_len, "i8042 state: a field is missing or out of range");
 		return -1;
 	}
+	pthread_mutex_lock(&dev->lock);
 	memcpy(dev->ram, ram, sizeof(dev->ram));
 #define SET(f) dev->f = next.f;
 	KBC_STATE_BYTES(SET)
 #undef SET
+	dev->kbd.pending_command = kbd_command;
+	dev->kbd.scanning_off = scanning_off;
 	memcpy(dev->queue, queue, queue_len);
 	dev->queue_head = 0;
 	dev->queue_count = queue_len;
 	update_irq(dev);
+	pthread_mutex_unlock(&dev->lock);
 	return 0;
 }

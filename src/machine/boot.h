@@ -27,12 +27,27 @@ struct boot_entry {
 	uint32_t ebx; /* FLAT32: start_info (PVH) or multiboot info address */
 };
 
+/* A linear framebuffer as firmware leaves one set up: 32 bits per pixel, XRGB8888 (blue in the
+ * lowest byte), `stride` bytes per line, at guest-physical `base` outside RAM. */
+struct boot_framebuffer {
+	uint64_t base;
+	uint32_t width, height, stride;
+};
+
 struct boot_request {
 	const char *kernel_path;
 	const char *initrd_path; /* NULL: none. For multiboot, a comma-separated module list
 				  * (each "path[ args]"), as QEMU's -initrd. */
 	const char *cmdline;	 /* NULL means "" */
+	/* NULL: no display. Linux learns of it through boot_params' screen_info (bzImage only:
+	 * PVH's start_info and multiboot v1 as loaded here carry no video information). */
+	const struct boot_framebuffer *framebuffer;
 };
+
+/* Fills a zero page's screen_info so that Linux's sysfb creates an "efi-framebuffer" device
+ * (efifb then binds, and fbcon with it); all zeroes without `fb` (no display). */
+struct bootparam_screen_info;
+void boot_fill_screen_info(struct bootparam_screen_info *si, const struct boot_framebuffer *fb);
 
 /* Identifies the file's format; -1 with `err` set when it is none we boot. */
 int boot_detect_format(const char *path, enum boot_format *format, char *err, size_t err_len);

@@ -160,6 +160,7 @@ static int build_zero_page(const struct guest_memory *mem, const struct boot_req
 	if (load_initrd(mem, req, bz, &bp, err, err_len) < 0)
 		return -1;
 	fill_memory_info(mem, bz, &bp);
+	boot_fill_screen_info(&bp.screen_info, req->framebuffer);
 	if (!guest_memory_write(mem, LAYOUT_ZERO_PAGE, &bp, sizeof(bp)))
 		return boot_fail(err, err_len, "guest RAM too small for the zero page");
 	return 0;

@@ -82,26 +82,61 @@ struct bootparam_e820_entry {
 	uint32_t type;
 } __attribute__((packed));
 
+/* screen_info (include/uapi/linux/screen_info.h, zero-page.rst: 0x000, 0x40 bytes): what the
+ * firmware's video mode is. Only the linear framebuffer's fields are named. */
+#define BOOTPARAM_VIDEO_TYPE_EFI	0x70 /* orig_video_isVGA: an EFI GOP framebuffer */
+#define BOOTPARAM_VIDEO_CAP_SKIP_QUIRKS 0x1  /* the values are exact: no DMI fix-ups */
+#define BOOTPARAM_VIDEO_CAP_64BIT_BASE	0x2  /* ext_lfb_base holds bits 63:32 */
+
+struct bootparam_screen_info {
+	uint8_t pad_00[0x0f];	      /* 0x00: text-mode cursor, page, mode, columns... */
+	uint8_t orig_video_isVGA;     /* 0x0f: the kind of display (VIDEO_TYPE_*) */
+	uint16_t orig_video_points;   /* 0x10 */
+	uint16_t lfb_width;	      /* 0x12: pixels */
+	uint16_t lfb_height;	      /* 0x14 */
+	uint16_t lfb_depth;	      /* 0x16: bits per pixel */
+	uint32_t lfb_base;	      /* 0x18: bits 31:0 of the guest-physical address */
+	uint32_t lfb_size;	      /* 0x1c: bytes (for VIDEO_TYPE_EFI) */
+	uint16_t cl_magic, cl_offset; /* 0x20 */
+	uint16_t lfb_linelength;      /* 0x24: bytes per line */
+	uint8_t red_size, red_pos, green_size, green_pos, blue_size, blue_pos, rsvd_size,
+	    rsvd_pos;			 /* 0x26 */
+	uint16_t vesapm_seg, vesapm_off; /* 0x2e */
+	uint16_t pages;			 /* 0x32 */
+	uint16_t vesa_attributes;	 /* 0x34 */
+	uint32_t capabilities;		 /* 0x36: VIDEO_CAP_* */
+	uint32_t ext_lfb_base;		 /* 0x3a: bits 63:32 with VIDEO_CAP_64BIT_BASE */
+	uint8_t pad_3e[2];		 /* 0x3e */
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct bootparam_screen_info) == 0x40, "screen_info is 0x40 bytes");
+_Static_assert(offsetof(struct bootparam_screen_info, orig_video_isVGA) == 0x0f, "screen_info");
+_Static_assert(offsetof(struct bootparam_screen_info, lfb_base) == 0x18, "screen_info");
+_Static_assert(offsetof(struct bootparam_screen_info, lfb_linelength) == 0x24, "screen_info");
+_Static_assert(offsetof(struct bootparam_screen_info, rsvd_pos) == 0x2d, "screen_info");
+_Static_assert(offsetof(struct bootparam_screen_info, capabilities) == 0x36, "screen_info");
+_Static_assert(offsetof(struct bootparam_screen_info, ext_lfb_base) == 0x3a, "screen_info");
+
 struct boot_params {
-	uint8_t screen_info[0x40];	   /* 0x000 */
-	uint8_t apm_bios_info[0x14];	   /* 0x040 */
-	uint8_t pad_054[4];		   /* 0x054 */
-	uint64_t tboot_addr;		   /* 0x058 */
-	uint8_t ist_info[0x10];		   /* 0x060 */
-	uint64_t acpi_rsdp_addr;	   /* 0x070 */
-	uint8_t pad_078[8];		   /* 0x078 */
-	uint8_t hd0_info[0x10];		   /* 0x080 */
-	uint8_t hd1_info[0x10];		   /* 0x090 */
-	uint8_t sys_desc_table[0x10];	   /* 0x0a0 */
-	uint8_t olpc_ofw_header[0x10];	   /* 0x0b0 */
-	uint32_t ext_ramdisk_image;	   /* 0x0c0 */
-	uint32_t ext_ramdisk_size;	   /* 0x0c4 */
-	uint32_t ext_cmd_line_ptr;	   /* 0x0c8 */
-	uint8_t pad_0cc[0x1e8 - 0xcc];	   /* 0x0cc: edid, efi info, alt_mem_k... */
-	uint8_t e820_entries;		   /* 0x1e8 */
-	uint8_t pad_1e9[0x1f1 - 0x1e9];	   /* 0x1e9 */
-	struct bootparam_setup_header hdr; /* 0x1f1 */
-	uint8_t pad_26c[0x2d0 - 0x26c];	   /* 0x26c */
+	struct bootparam_screen_info screen_info; /* 0x000 */
+	uint8_t apm_bios_info[0x14];		  /* 0x040 */
+	uint8_t pad_054[4];			  /* 0x054 */
+	uint64_t tboot_addr;			  /* 0x058 */
+	uint8_t ist_info[0x10];			  /* 0x060 */
+	uint64_t acpi_rsdp_addr;		  /* 0x070 */
+	uint8_t pad_078[8];			  /* 0x078 */
+	uint8_t hd0_info[0x10];			  /* 0x080 */
+	uint8_t hd1_info[0x10];			  /* 0x090 */
+	uint8_t sys_desc_table[0x10];		  /* 0x0a0 */
+	uint8_t olpc_ofw_header[0x10];		  /* 0x0b0 */
+	uint32_t ext_ramdisk_image;		  /* 0x0c0 */
+	uint32_t ext_ramdisk_size;		  /* 0x0c4 */
+	uint32_t ext_cmd_line_ptr;		  /* 0x0c8 */
+	uint8_t pad_0cc[0x1e8 - 0xcc];		  /* 0x0cc: edid, efi info, alt_mem_k... */
+	uint8_t e820_entries;			  /* 0x1e8 */
+	uint8_t pad_1e9[0x1f1 - 0x1e9];		  /* 0x1e9 */
+	struct bootparam_setup_header hdr;	  /* 0x1f1 */
+	uint8_t pad_26c[0x2d0 - 0x26c];		  /* 0x26c */
 	struct bootparam_e820_entry e820_table[BOOTPARAM_E820_MAX]; /* 0x2d0 */
 	uint8_t pad_cd0[0x1000 - 0xcd0];			    /* 0xcd0 */
 } __attribute__((packed));

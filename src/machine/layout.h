@@ -4,7 +4,8 @@
  *   0x0000_0000 .. 0x0009_fc00   low RAM (real-mode area, boot structures below)
  *   0x0009_fc00 .. 0x0010_0000   reserved: EBDA, legacy VGA/ROM hole; ACPI tables at 0xe0000
  *   0x0010_0000 .. 0xc000_0000   RAM (kernel at 1 MiB)           -- at most 3 GiB below 4G
- *   0xc000_0000 .. 0xe000_0000   PCI 32-bit MMIO window (BARs)
+ *   0xc000_0000 .. 0xe000_0000   PCI 32-bit MMIO window (BARs from its bottom; the linear
+ *                                framebuffer of --display at 0xd000_0000)
  *   0xe000_0000 .. 0xf000_0000   PCI ECAM (MCFG), 256 buses
  *   0xfec0_0000                  IOAPIC
  *   0xfee0_0000                  LAPIC
@@ -29,8 +30,14 @@
 #define LAYOUT_LOW_RAM_END	 0xc0000000ULL
 #define LAYOUT_PCI_MMIO_START	 0xc0000000ULL
 #define LAYOUT_PCI_MMIO_END	 0xe0000000ULL
-#define LAYOUT_PCI_ECAM_START	 0xe0000000ULL
-#define LAYOUT_PCI_ECAM_SIZE	 0x10000000ULL
+/* The linear framebuffer (--display): host memory of its own, mapped where firmware's GOP
+ * framebuffer would be, inside the PCI window (whose BARs the board places from the bottom,
+ * 64 KiB each), so that Linux's PCI code sees it in a bridge window and efifb reserves it
+ * there. At most 256 MiB (the window's top half). */
+#define LAYOUT_FRAMEBUFFER     0xd0000000ULL
+#define LAYOUT_FRAMEBUFFER_MAX 0x10000000ULL
+#define LAYOUT_PCI_ECAM_START  0xe0000000ULL
+#define LAYOUT_PCI_ECAM_SIZE   0x10000000ULL
 /* Buses the firmware tables declare. Only bus 0 exists; declaring all 256 that the ECAM window
  * could hold makes Linux probe every one of them for peer bridges (8000+ config exits). */
 #define LAYOUT_PCI_BUSES    1

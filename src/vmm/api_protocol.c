@@ -216,7 +216,7 @@ static char *do_migrate_status(const struct api_ops *ops)
 
 #define COMMAND_LIST                                                                               \
 	"balloon, balloon-info, status, pause, resume, snapshot, migrate, migrate-status, "        \
-	"migrate-cancel, migrate-reconnect, net-link, net-mac, net-info, quit"
+	"migrate-cancel, migrate-reconnect, net-link, net-mac, net-info, screendump, quit"
 
 /* {"command": "net-link", "card": N, "up": true|false} */
 static char *do_net_link(const struct api_ops *ops, const json_t *request)
@@ -297,6 +297,21 @@ static char *do_net_info(const struct api_ops *ops, const json_t *request)
 	    "tx_dropped", (json_int_t)i.tx_dropped, "control_errors", (json_int_t)i.ctrl_errors));
 }
 
+/* {"command": "screendump", "file": "/abs/shot.png"} */
+static char *do_screendump(const struct api_ops *ops, const json_t *request)
+{
+	const char *file = json_string_value(json_object_get(request, "file"));
+	if (!file || file[0] != '/')
+		return api_error_reply("screendump: \"file\" must be an absolute path (where the "
+				       "PNG goes)");
+	char err[ERR_LEN] = "";
+	unsigned width = 0, height = 0;
+	if (ops->screendump(ops->opaque, file, &width, &height, err, sizeof(err)) < 0)
+		return api_error_reply(err);
+	return dump_reply(
+	    json_pack("{s:b,s:i,s:i}", "ok", 1, "width", (int)width, "height", (int)height));
+}
+
 static char *dispatch(const struct api_ops *ops, const json_t *request)
 {
 	const char *command = json_string_value(json_object_get(request, "command"));
@@ -331,6 +346,8 @@ static char *dispatch(const struct api_ops *ops, const json_t *request)
 		return do_net_mac(ops, request);
 	if (strcmp(command, "net-info") == 0)
 		return do_net_info(ops, request);
+	if (strcmp(command, "screendump") == 0)
+		return do_screendump(ops, request);
 	return error_replyf("unknown command \"%.64s\" (commands: " COMMAND_LIST ")", command);
 }
 

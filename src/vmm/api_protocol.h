@@ -32,6 +32,9 @@
  *                                   (refused once a post-copy handed the VM over)
  *   {"command":"migrate-reconnect"} -> {"ok":true}: a post-copy's connection is dropped and
  *                                   made again, as when its link breaks (refused otherwise)
+ *   {"command":"screendump","file":"/abs/shot.png"}
+ *                               -> {"ok":true,"width":..,"height":..}: the screen (--display)
+ *                                   as it is now, written there as a PNG
  *   {"command":"quit"}          -> {"ok":true}, then the VM stops
  * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
  * dispatches (no sockets, no VM), so it is tested on its own; api_server.c does the I/O. */
@@ -131,6 +134,9 @@ struct api_ops {
 	/* Card `card`'s addresses, link and traffic per queue pair. */
 	int (*net_info)(void *opaque, unsigned card, struct virtio_net_info *info, char *err,
 			size_t err_len);
+	/* The screen as a PNG at `path` (absolute); its size in *width, *height. */
+	int (*screendump)(void *opaque, const char *path, unsigned *width, unsigned *height,
+			  char *err, size_t err_len);
 	void *opaque;
 };
 

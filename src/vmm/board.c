@@ -2,6 +2,7 @@
  * (a kernel through one of the loaders, or a firmware image at the reset vector). */
 #include "vmm/vm.h"
 
+#include "display/display.h"
 #include "lib/log.h"
 #include "machine/acpi.h"
 #include "machine/boot.h"
@@ -136,6 +137,20 @@ static int setup_vcpus(struct vm *vm, const struct vcpu_state *boot, char *err, 
 	return 0;
 }
 
+/* The framebuffer as the boot protocol describes it to the kernel, or NULL. */
+static const struct boot_framebuffer *describe_framebuffer(struct vm *vm,
+							   struct boot_framebuffer *out)
+{
+	if (!vm->display)
+		return NULL;
+	const struct framebuffer *fb = display_framebuffer(vm->display);
+	*out = (struct boot_framebuffer){.base = LAYOUT_FRAMEBUFFER,
+					 .width = fb->width,
+					 .height = fb->height,
+					 .stride = fb->stride};
+	return out;
+}
+
 static int load_kernel(struct vm *vm, char *err, size_t err_len)
 {
 	struct acpi_config acpi = {
@@ -150,14 +165,19 @@ static int load_kernel(struct vm *vm, char *err, size_t err_len)
 		snprintf(err, err_len, "guest RAM does not reach the reset vector");
 		return -1;
 	}
+	struct boot_framebuffer fb;
 	struct boot_request req = {
 	    .kernel_path = vm->config->kernel,
 	    .initrd_path = vm->config->initrd,
 	    .cmdline = vm->config->cmdline ? vm->config->cmdline : "console=ttyS0",
+	    .framebuffer = describe_framebuffer(vm, &fb),
 	};
 	struct boot_entry entry;
 	if (boot_load(&vm->mem, &req, &entry, err, err_len) < 0)
 		return -1;
+	if (req.framebuffer && entry.format != BOOT_FORMAT_BZIMAGE)
+		log_warn("--display: only a bzImage kernel is told of the framebuffer (in its "
+			 "boot_params); this kernel will not use it");
 	struct vcpu_state *boot = malloc(sizeof(*boot));
 	if (!boot) {
 		snprintf(err, err_len, "out of memory");

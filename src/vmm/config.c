@@ -22,6 +22,7 @@ void config_init(struct vm_config *config)
 	config->console = CONSOLE_STDIO;
 	config->on_reboot = ON_REBOOT_RESTART;
 	config->debug_exit_iosize = DEBUG_EXIT_DEFAULT_IOSIZE;
+	display_options_init(&config->display);
 }
 
 void config_free(struct vm_config *config)
@@ -205,6 +206,11 @@ static int set_on_reboot(struct vm_config *c, const char *v, char *err, size_t l
 	return 0;
 }
 
+static int set_display(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	return display_options_parse(&c->display, v, err, len);
+}
+
 static const struct {
 	const char *key;
 	option_setter set;
@@ -233,6 +239,7 @@ static const struct {
     {"vsock", set_vsock, false, false},
     {"console-device", set_console_device, false, false},
     {"api-socket", set_api_socket, false, false},
+    {"display", set_display, false, false},
 };
 
 static int find_option(const char *key)

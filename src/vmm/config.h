@@ -3,6 +3,7 @@
 #define GUREUM_VMM_CONFIG_H
 
 #include "devices/debug_exit.h"
+#include "display/display_options.h"
 #include "virtio/virtio_options.h"
 
 #include <stdbool.h>
@@ -53,6 +54,8 @@ struct vm_config {
 	struct vsock_config vsock; /* --vsock cid=N[,socket=PATH] (vsock.cid 0: none) */
 	enum console_device console_device;
 	char *api_socket; /* --api-socket PATH: control socket (balloon, status) */
+	/* --display: the framebuffer and where it is shown (kind DISPLAY_NONE: no framebuffer) */
+	struct display_options display;
 
 	/* Every option as it was set, in order (a repeated option once per value; a later value
 	 * of a single-valued option replaces the earlier one): what a snapshot writes down so

@@ -1,6 +1,7 @@
 #include "vmm/session.h"
 
 #include "accel/accel.h"
+#include "display/display.h"
 #include "lib/event_loop.h"
 #include "lib/log.h"
 #include "lib/monotonic.h"
@@ -58,6 +59,7 @@ struct session {
 	unsigned boots;
 	uint64_t first_run_ns;
 	struct api_server *api;		/* --api-socket, kept across reboots */
+	struct display *display;	/* --display, kept across reboots (clients stay) */
 	const struct vm_origin *origin; /* what the first boot goes on from, or NULL */
 	struct migration_job migration;
 	pthread_cond_t migration_ended;
@@ -212,7 +214,8 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 	 * afresh. */
 	const struct vm_origin *origin = s->boots == 0 ? s->origin : NULL;
 	uint64_t start_ns = monotonic_ns();
-	struct vm *vm = vm_create(s->config, accel, &s->console, origin, err, sizeof(err));
+	struct vm *vm =
+	    vm_create(s->config, accel, &s->console, s->display, origin, err, sizeof(err));
 	if (!vm) {
 		log_error("%s", err);
 		*status = VM_EXIT_ERROR;
@@ -391,6 +394,24 @@ static int api_net_info(void *opaque, unsigned card, struct virtio_net_info *inf
 	virtio_net_get_info(d, info);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+/* The framebuffer is the session's, so this works between two boots too (the picture of a
+ * VM that is gone, or black). */
+static int api_screendump(void *opaque, const char *path, unsigned *width, unsigned *height,
+			  char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	if (!s->display) {
+		snprintf(err, err_len,
+			 "screendump: this VM has no display (start it with --display "
+			 "vnc=ADDR:PORT)");
+		return -1;
+	}
+	const struct framebuffer *fb = display_framebuffer(s->display);
+	*width = fb->width;
+	*height = fb->height;
+	return display_screendump(s->display, path, err, err_len);
 }
 
 static int api_status(void *opaque, struct api_status *status, char *err, size_t err_len)
@@ -716,12 +737,24 @@ static int open_api_socket(struct session *s)
 			      .net_link = api_net_link,
 			      .net_mac = api_net_mac,
 			      .net_info = api_net_info,
+			      .screendump = api_screendump,
 			      .opaque = s};
 	char err[512] = "";
 	s->api = api_server_open(s->config->api_socket, &s->loop, &ops, err, sizeof(err));
 	if (!s->api)
 		log_error("%s", err);
 	return s->api ? 0 : -1;
+}
+
+static int open_display(struct session *s)
+{
+	if (s->config->display.kind == DISPLAY_NONE)
+		return 0;
+	char err[512] = "";
+	s->display = display_open(&s->config->display, err, sizeof(err));
+	if (!s->display)
+		log_error("%s", err);
+	return s->display ? 0 : -1;
 }
 
 static int run_boots(struct session *s, const struct accel_ops *accel)
@@ -763,10 +796,11 @@ int session_run(struct vm_config *config, const struct vm_origin *origin)
 	    console_attach(&s.console, &s.loop, on_console_quit, &s) < 0 ||
 	    event_loop_start(&s.loop) < 0)
 		log_error("cannot start the event loop: %s", strerror(errno));
-	else if (open_api_socket(&s) == 0)
+	else if (open_api_socket(&s) == 0 && open_display(&s) == 0)
 		status = run_boots(&s, accel);
 	event_loop_stop(&s.loop);
 	api_server_close(s.api); /* removes the socket file */
+	display_close(s.display);
 	event_loop_destroy(&s.loop);
 	console_close(&s.console);
 	return status;

@@ -124,8 +124,8 @@ static int create_accel_vm(struct vm *vm, char *err, size_t err_len)
 }
 
 struct vm *vm_create(const struct vm_config *config, const struct accel_ops *accel,
-		     struct console *console, const struct vm_origin *origin, char *err,
-		     size_t err_len)
+		     struct console *console, struct display *display,
+		     const struct vm_origin *origin, char *err, size_t err_len)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
@@ -135,6 +135,7 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 	vm->config = config;
 	vm->accel = accel;
 	vm->console = console;
+	vm->display = display;
 	vm->origin = origin;
 	vm->nr_vcpus = config->cpus;
 	pthread_mutex_init(&vm->lock, NULL);
@@ -149,11 +150,12 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 		vm->irq = accel->irq_router(vm->accel_vm);
 	else if (vm_userspace_irqchip_create(vm, err, err_len) < 0)
 		goto refused;
-	if (map_guest_ram(vm, err, err_len) < 0 || create_vcpus(vm, err, err_len) < 0 ||
-	    board_build(vm, err, err_len) < 0)
+	if (map_guest_ram(vm, err, err_len) < 0 || vm_display_attach(vm, err, err_len) < 0 ||
+	    create_vcpus(vm, err, err_len) < 0 || board_build(vm, err, err_len) < 0)
 		goto refused;
 	if (origin && origin->load(vm, origin->opaque, err, err_len) < 0)
 		goto fail;
+	vm_display_keyboard(vm);
 	return vm;
 refused:
 	if (origin && origin->refuse)
@@ -220,6 +222,8 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	/* The display's fetches read the vCPUs' state (the software CPU's): none from now on. */
+	vm_display_detach(vm);
 	vm_throttle_stop(vm);
 	vm_userspace_irqchip_stop_timer(vm);
 	if (vm->vcpus) {
@@ -236,6 +240,7 @@ void vm_destroy(struct vm *vm)
 	vm->postcopy = NULL;
 	if (vm->devices_attached) {
 		uart16550_destroy(&vm->uart);
+		i8042_destroy(&vm->kbc);
 		pci_host_destroy(&vm->pci);
 	}
 	vm_userspace_irqchip_destroy(vm);

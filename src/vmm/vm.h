@@ -20,6 +20,7 @@
 
 struct virtio_pci;
 struct virtio_device;
+struct display;
 
 /* PCI slots 1.. of bus 0 hold the virtio devices (slot 0 is the host bridge). */
 #define VM_MAX_VIRTIO_DEVICES 31
@@ -80,6 +81,10 @@ struct vm {
 	pthread_cond_t pit_cond;
 	bool pit_sync_ready, pit_thread_started, pit_stop, pit_rearm;
 	struct console *console;
+	/* --display: the session's screen, whose framebuffer this VM maps (vm_display.c); NULL
+	 * without one. */
+	struct display *display;
+	bool display_attached;
 
 	struct uart16550 uart;
 	struct i8042 kbc;
@@ -138,8 +143,8 @@ struct vm_origin {
 /* Builds the machine for `config`, ready to boot, or (origin not NULL) in the state the origin
  * holds, whose configuration `config` must be. Returns NULL with `err` set. */
 struct vm *vm_create(const struct vm_config *config, const struct accel_ops *accel,
-		     struct console *console, const struct vm_origin *origin, char *err,
-		     size_t err_len);
+		     struct console *console, struct display *display,
+		     const struct vm_origin *origin, char *err, size_t err_len);
 /* Starts the vCPU threads. */
 int vm_start(struct vm *vm, char *err, size_t err_len);
 /* Every vCPU's TSC at `hz` where the accelerator keeps the guest TSC itself (KVM, with TSC
@@ -186,6 +191,13 @@ void vm_userspace_irqchip_stop_timer(struct vm *vm);
 void vm_userspace_irqchip_destroy(struct vm *vm);
 /* The accel_vcpu_hooks of `vcpu` on the userspace irqchip and the VM's buses. */
 void vm_userspace_irqchip_hooks(struct vm_vcpu *vcpu, struct accel_vcpu_hooks *hooks);
+
+/* The framebuffer of vm->display (if any) mapped into the guest, its writes logged for the
+ * display; and undone, before the accelerator's VM goes (vm_display.c). */
+int vm_display_attach(struct vm *vm, char *err, size_t err_len);
+/* Once the board is built: the clients' keys go to its i8042. */
+void vm_display_keyboard(struct vm *vm);
+void vm_display_detach(struct vm *vm);
 
 /* The accelerator for --accel NAME|auto (NULL: auto), probed; NULL with the reason logged
  * (accel_choice.c). auto says in one line which it took and why. */

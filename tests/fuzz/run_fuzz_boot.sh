@@ -7,7 +7,7 @@ SECONDS_TO_RUN=${1:-60}
 . "$(dirname "$0")/fuzz_build.sh"
 mkdir -p "$OUT/corpus-boot"
 SRC="$ROOT/src/machine/boot*.c $ROOT/src/machine/file_image.c $ROOT/src/machine/elf_image.c
-     $ROOT/src/machine/multiboot_header.c $ROOT/src/machine/e820.c
+     $ROOT/src/machine/multiboot_header.c $ROOT/src/machine/e820.c $ROOT/src/machine/screen_info.c
      $ROOT/src/machine/guest_memory.c $ROOT/src/lib/huge_pages.c $ROOT/src/accel/vcpu_state.c $ROOT/src/lib/log.c"
 # shellcheck disable=SC2086
 fuzz_build fuzz_boot $SRC

@@ -9,6 +9,7 @@ SECONDS_TO_RUN=${1:-60}
 mkdir -p "$OUT/corpus-state-record"
 fuzz_build fuzz_state_record "$ROOT/src/lib/state_record.c" "$ROOT/src/devices/uart16550.c" \
 	"$ROOT/src/devices/cmos_rtc.c" "$ROOT/src/devices/i8042.c" "$ROOT/src/devices/io_bus.c" \
+	"$ROOT/src/devices/ps2_keyboard.c" "$ROOT/src/devices/ps2_scancodes.c" \
 	"$ROOT/src/accel/vcpu_state_record.c" "$ROOT/src/devices/pci_host.c" \
 	"$ROOT/src/devices/pci_function_state.c" "$ROOT/src/devices/pic.c" \
 	"$ROOT/src/devices/ioapic.c" "$ROOT/src/devices/pit.c" \

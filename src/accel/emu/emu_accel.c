@@ -254,6 +254,16 @@ static void emu_memory_written(struct accel_vm *vm, uint64_t gpa, uint64_t len)
 	emu_machine_written(vm->machine, gpa, len);
 }
 
+static int emu_region_log_start(struct accel_vm *vm, uint64_t gpa)
+{
+	return emu_machine_log_start(vm->machine, gpa);
+}
+
+static int emu_region_log_fetch(struct accel_vm *vm, uint64_t gpa, uint64_t size, uint64_t *bitmap)
+{
+	return emu_machine_log_fetch(vm->machine, gpa, size, bitmap);
+}
+
 static void add_stat(struct accel_stat *stats, size_t max, size_t *n, const char *name,
 		     uint64_t value)
 {
@@ -360,6 +370,8 @@ const struct accel_ops emu_accel_ops = {
     .vcpu_run = emu_vcpu_run,
     .vcpu_kick = emu_vcpu_kick,
     .memory_written = emu_memory_written,
+    .region_log_start = emu_region_log_start,
+    .region_log_fetch = emu_region_log_fetch,
     .vm_stats = emu_vm_stats,
     .guest_cpuid = emu_guest_cpuid,
     .adopt_guest_cpu = emu_adopt_guest_cpu,

@@ -6,6 +6,7 @@
  * kick it or drop its decoded code.
  *
  * Files: sysmem.c (physical memory, page walks, TLB fills, invalidation, SMC across vCPUs),
+ * write_log.c (the log of writes to a region the VMM watches, e.g. a framebuffer),
  * sysseg.c (descriptors, segment loads, far transfers, IRET, exception and interrupt
  * delivery), ops_sys.c and ops_legacy.c (system and legacy instructions), msr.c (MSRs,
  * CPUID in system mode), sys_run.c (the run loop: events, HLT, kicks, timers). */
@@ -30,7 +31,28 @@ struct emu_ram {
 	/* Per 4 KiB page: which vCPUs hold decoded code there (bit min(index, 63)). A write to
 	 * such a page drops their code first (sysmem.c). */
 	_Atomic uint64_t *code;
+	/* Regions whose writes the VMM logs (a framebuffer; write_log.c), else NULL: a bit per
+	 * page, set by the slow path of every write before it writes, cleared by
+	 * emu_machine_log_fetch. A TLB write entry exists only for a page whose bit is set, so a
+	 * page's first write after a fetch always takes the slow path. */
+	_Atomic uint64_t *_Atomic written;
 };
+
+/* Page `p` of `r` is about to be written. */
+static inline void emu_ram_note_write(struct emu_ram *r, uint64_t p)
+{
+	_Atomic uint64_t *w = atomic_load_explicit(&r->written, memory_order_acquire);
+	uint64_t bit = 1ULL << (p % 64);
+	if (w && !(atomic_load_explicit(&w[p / 64], memory_order_relaxed) & bit))
+		atomic_fetch_or(&w[p / 64], bit);
+}
+
+/* May a TLB keep a write entry for page `p` of `r` (not a logged page the log holds clean)? */
+static inline bool emu_ram_fast_write_ok(struct emu_ram *r, uint64_t p)
+{
+	_Atomic uint64_t *w = atomic_load_explicit(&r->written, memory_order_acquire);
+	return !w || (atomic_load(&w[p / 64]) & (1ULL << (p % 64)));
+}
 
 struct emu_machine {
 	pthread_mutex_t lock; /* map changes, the CPU list, split/MMIO locked operations */
@@ -111,6 +133,12 @@ struct emu_sys {
 	unsigned lock_size;
 	uint64_t lock_old;
 
+	/* Odd while the CPU may be inside an instruction (from emu_sys_run's start to its return,
+	 * but not while it sleeps halted), and moved on at every slice boundary: a thread that
+	 * took write permission away (emu_machine_log_fetch) waits for it to change, after which
+	 * no write through the old permission can still land. */
+	_Atomic uint64_t run_seq;
+
 	/* Another thread's requests and wakeups. */
 	_Atomic uint32_t requests;
 	_Atomic uint32_t wake; /* futex word: bumped by every kick */
@@ -144,6 +172,17 @@ int emu_machine_map(struct emu_machine *m, uint64_t gpa, uint64_t size, void *ho
 void emu_machine_written(struct emu_machine *m, uint64_t gpa, uint64_t len);
 /* The CPU whose vcpu_run is on this thread (NULL: none). */
 void emu_sys_set_current(struct emu_cpu *cpu);
+/* The log of writes to one RAM region (write_log.c): start logging the region mapped at `gpa`;
+ * fetch ORs into `bitmap` (bit p of word p / 64 for page p) the pages written since the last
+ * fetch and makes their next writes take the slow path again; it returns once every vCPU that
+ * was inside an instruction has finished it, so the pixels of every write it reports are in
+ * memory (or, after a few milliseconds of waiting, reports those pages again next time).
+ * 0 or -errno (-ENOENT: no region at gpa; -EINVAL: size is not the region's). */
+int emu_machine_log_start(struct emu_machine *m, uint64_t gpa);
+int emu_machine_log_fetch(struct emu_machine *m, uint64_t gpa, uint64_t size, uint64_t *bitmap);
+/* The region at exactly `gpa` (write_log.c and sysmem.c), or NULL. */
+struct emu_ram *emu_machine_region(struct emu_machine *m, uint64_t gpa);
+
 /* Host address of guest-physical [gpa, gpa + len) when that is all RAM, else NULL. */
 uint8_t *emu_machine_ram(struct emu_machine *m, uint64_t gpa, uint64_t len);
 

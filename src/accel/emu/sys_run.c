@@ -434,7 +434,8 @@ static bool inject_saved(struct emu_cpu *cpu)
 	return true;
 }
 
-int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit)
+/* The run loop: emu_sys_run with run_seq odd. */
+static int run_loop(struct emu_cpu *cpu, struct vcpu_exit *exit)
 {
 	struct emu_sys *s = cpu->sys;
 	bool failed = false;
@@ -444,6 +445,8 @@ int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit)
 		return 0;
 	}
 	for (;;) {
+		/* a slice boundary: no instruction in flight (write_log.c waits for this) */
+		atomic_fetch_add(&s->run_seq, 2);
 		uint32_t req = atomic_load(&s->requests);
 		if (req & EMU_REQ_KICK) {
 			atomic_fetch_and(&s->requests, ~EMU_REQ_KICK);
@@ -476,7 +479,11 @@ int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit)
 		if (waiting(s)) {
 			if (s->mp_state == VCPU_MP_HALTED && s->nmi_pending && !s->nmi_masked)
 				continue;
-			if (!wait_for_event(cpu))
+			atomic_fetch_add(&s->run_seq,
+					 1); /* even: asleep, outside any instruction */
+			bool woken = wait_for_event(cpu);
+			atomic_fetch_add(&s->run_seq, 1);
+			if (!woken)
 				continue; /* the kick is reported above */
 			continue;
 		}
@@ -553,4 +560,12 @@ int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit)
 			return 0;
 		}
 	}
+}
+
+int emu_sys_run(struct emu_cpu *cpu, struct vcpu_exit *exit)
+{
+	atomic_fetch_add(&cpu->sys->run_seq, 1);
+	int rc = run_loop(cpu, exit);
+	atomic_fetch_add(&cpu->sys->run_seq, 1);
+	return rc;
 }

@@ -56,8 +56,10 @@ void emu_machine_destroy(struct emu_machine *m)
 {
 	if (!m)
 		return;
-	for (unsigned k = 0; k < EMU_MAX_RAM; k++)
+	for (unsigned k = 0; k < EMU_MAX_RAM; k++) {
 		free(m->ram[k].code);
+		free((void *)m->ram[k].written);
+	}
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -94,6 +96,8 @@ int emu_machine_map(struct emu_machine *m, uint64_t gpa, uint64_t size, void *ho
 			memset((void *)code, 0, (size / EMU_PAGE_SIZE + 1) * sizeof(*code));
 		}
 		r->code = code;
+		/* Another mapping at this address: whoever logged its writes starts again. */
+		free((void *)atomic_exchange(&r->written, NULL));
 		r->gpa = gpa;
 		r->size = size;
 		r->host = host;
@@ -113,6 +117,15 @@ int emu_machine_map(struct emu_machine *m, uint64_t gpa, uint64_t size, void *ho
 out:
 	pthread_mutex_unlock(&m->lock);
 	return rc;
+}
+
+struct emu_ram *emu_machine_region(struct emu_machine *m, uint64_t gpa)
+{
+	unsigned n = atomic_load_explicit(&m->nr_ram, memory_order_acquire);
+	for (unsigned k = 0; k < n; k++)
+		if (m->ram[k].gpa == gpa && m->ram[k].size)
+			return &m->ram[k];
+	return NULL;
 }
 
 static struct emu_ram *ram_find(struct emu_machine *m, uint64_t gpa)
@@ -199,9 +212,11 @@ static void note_ram_write(struct emu_machine *m, struct emu_cpu *self, struct e
 			   uint64_t gpa, uint64_t len)
 {
 	uint64_t first = (gpa - r->gpa) >> 12, last = (gpa - r->gpa + len - 1) >> 12;
-	for (uint64_t p = first; p <= last; p++)
+	for (uint64_t p = first; p <= last; p++) {
+		emu_ram_note_write(r, p);
 		if (atomic_load_explicit(&r->code[p], memory_order_relaxed))
 			code_written(m, self, r, p);
+	}
 }
 
 /* The CPU running on this thread (a device that writes from inside a vCPU's hook, as a
@@ -602,10 +617,12 @@ static void tlb_fill(struct emu_cpu *cpu, uint64_t page, uint8_t *host, const st
 		e->tag_read = page;
 	if (rights & EMU_ACCESS_EXEC)
 		e->tag_exec = page;
-	if ((rights & EMU_ACCESS_WRITE) && w->dirty && !r->readonly) {
+	if ((rights & EMU_ACCESS_WRITE) && w->dirty && !r->readonly &&
+	    emu_ram_fast_write_ok(r, p)) {
 		__atomic_store_n(&e->tag_write, page, __ATOMIC_SEQ_CST);
-		/* A vCPU that just decoded code here may have missed this entry: look again. */
-		if (atomic_load(&r->code[p]))
+		/* A vCPU that just decoded code here, or a fetch of the write log that just
+		 * cleaned the page, may have missed this entry: look again. */
+		if (atomic_load(&r->code[p]) || !emu_ram_fast_write_ok(r, p))
 			__atomic_store_n(&e->tag_write, EMU_TLB_INVALID, __ATOMIC_RELAXED);
 	}
 	if (w->size > EMU_PAGE_SIZE) {
@@ -672,9 +689,11 @@ static bool xlate(struct emu_cpu *cpu, uint64_t lin, enum emu_access access, boo
 	uint64_t p = (w.gpa - r->gpa) >> 12;
 	x->host = r->host + (w.gpa - r->gpa);
 	x->rom = r->readonly;
-	if (access == EMU_ACCESS_WRITE && !r->readonly &&
-	    atomic_load_explicit(&r->code[p], memory_order_relaxed))
-		code_written(s->machine, cpu, r, p);
+	if (access == EMU_ACCESS_WRITE && !r->readonly) {
+		emu_ram_note_write(r, p);
+		if (atomic_load_explicit(&r->code[p], memory_order_relaxed))
+			code_written(s->machine, cpu, r, p);
+	}
 	if (!implicit && !s->locked)
 		tlb_fill(cpu, page, x->host, &w, ctx_rights(cpu, &w), r, p);
 	return true;

@@ -1,6 +1,9 @@
 /* KVM's dirty log of guest RAM (KVM_MEM_LOG_DIRTY_PAGES, KVM_GET_DIRTY_LOG): which pages the
  * vCPUs wrote, for a migration's pre-copy rounds. Read-only slots (firmware) are not logged.
- * KVM_GET_DIRTY_LOG hands the bitmap over and write-protects those pages again in one call. */
+ * KVM_GET_DIRTY_LOG hands the bitmap over and write-protects those pages again in one call
+ * (flushing the vCPUs' TLBs, so no write through the old mapping lands afterwards). A slot the
+ * VMM logs for itself (a framebuffer: region_log_start) stays logged whatever migration does;
+ * migration never fetches it, since it asks only for RAM regions. */
 #include "accel/kvm/kvm_internal.h"
 
 #include <errno.h>
@@ -11,7 +14,7 @@ static int set_logging(struct accel_vm *vm, bool on)
 {
 	for (unsigned i = 0; i < vm->nr_memory_slots; i++) {
 		struct kvm_userspace_memory_region *r = &vm->slots[i];
-		if (r->flags & KVM_MEM_READONLY)
+		if ((r->flags & KVM_MEM_READONLY) || vm->slot_logged_always[i])
 			continue;
 		r->flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0;
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, r) < 0)
@@ -46,6 +49,21 @@ int kvm_dirty_log_fetch(struct accel_vm *vm, uint64_t gpa, uint64_t size, uint64
 			bitmap[w] |= got[w];
 		free(got);
 		return rc;
+	}
+	return -ENOENT;
+}
+
+int kvm_region_log_start(struct accel_vm *vm, uint64_t gpa)
+{
+	for (unsigned i = 0; i < vm->nr_memory_slots; i++) {
+		struct kvm_userspace_memory_region *r = &vm->slots[i];
+		if (r->guest_phys_addr != gpa || (r->flags & KVM_MEM_READONLY))
+			continue;
+		r->flags |= KVM_MEM_LOG_DIRTY_PAGES;
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, r) < 0)
+			return -errno;
+		vm->slot_logged_always[i] = true;
+		return 0;
 	}
 	return -ENOENT;
 }

@@ -41,6 +41,9 @@ struct accel_vm {
 	uint32_t clock_flags;
 	unsigned nr_memory_slots; /* KVM memory slots 0.. in use, one per map_memory region */
 	struct kvm_userspace_memory_region slots[KVM_MAX_MEMORY_SLOTS]; /* as registered */
+	/* Slots logged for the VMM's own use (region_log_start): always, whatever migration's
+	 * dirty log does. */
+	bool slot_logged_always[KVM_MAX_MEMORY_SLOTS];
 	/* KVM on AMD SVM (kvm_amd): its shutdown intercept INITs the vCPU, since the VMCB is
 	 * undefined after a SHUTDOWN, so a triple fault leaves no guest registers behind. */
 	bool shutdown_resets_vcpu;
@@ -72,6 +75,7 @@ int kvm_vcpu_run(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
 int kvm_dirty_log_start(struct accel_vm *vm);
 int kvm_dirty_log_fetch(struct accel_vm *vm, uint64_t gpa, uint64_t size, uint64_t *bitmap);
 void kvm_dirty_log_stop(struct accel_vm *vm);
+int kvm_region_log_start(struct accel_vm *vm, uint64_t gpa);
 int kvm_vcpu_settle(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
 void kvm_vcpu_kick(struct accel_vcpu *vcpu);
 uint64_t kvm_vcpu_tsc_hz(struct accel_vcpu *vcpu);

@@ -325,4 +325,6 @@ const struct accel_ops kvm_accel_ops = {
     .dirty_log_start = kvm_dirty_log_start,
     .dirty_log_fetch = kvm_dirty_log_fetch,
     .dirty_log_stop = kvm_dirty_log_stop,
+    .region_log_start = kvm_region_log_start,
+    .region_log_fetch = kvm_dirty_log_fetch,
 };

@@ -187,7 +187,7 @@ Test(device_fuzz, random_accesses_never_crash_and_devices_survive)
 	cr_assert_eq(output_bytes, before + 1);
 	/* The keyboard controller still self-tests. */
 	uint8_t cmd = 0xaa, reply = 0, status;
-	for (int i = 0; i < 32; i++) /* drain what the storm queued */
+	for (int i = 0; i < 2 * I8042_QUEUE_SIZE; i++) /* drain what the storm queued */
 		io_bus_read(&b->pio, 0x60, &reply, 1);
 	io_bus_write(&b->pio, 0x64, &cmd, 1);
 	io_bus_read(&b->pio, 0x64, &status, 1);

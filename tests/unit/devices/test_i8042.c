@@ -1,8 +1,11 @@
 #include "devices/i8042.h"
 #include "devices/io_bus.h"
+#include "devices/ps2_scancodes.h"
 #include "state_record_harness.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <linux/input-event-codes.h>
 #include <string.h>
 
 struct counters {
@@ -46,6 +49,7 @@ static void setup(void)
 static void teardown(void)
 {
 	io_bus_destroy(&bus);
+	i8042_destroy(&kbc);
 }
 
 static void outb(uint16_t port, uint8_t value)
@@ -184,6 +188,107 @@ Test(i8042, wide_accesses_are_not_claimed)
 	cr_assert_eq(value, 0xffff);
 }
 
+/* ---- keys ---- */
+
+static void expect_bytes(const uint8_t *bytes, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert(counters.irq_level, "byte %u of the code raised the interrupt", i);
+		uint8_t got = read_reply();
+		cr_assert_eq(got, bytes[i], "byte %u is 0x%02x, expected 0x%02x", i, got, bytes[i]);
+	}
+	assert_nothing_waiting();
+}
+
+static void press(unsigned key, bool down)
+{
+	cr_assert_eq(i8042_key(&kbc, key, down), 0);
+}
+
+Test(i8042, keys_arrive_in_set_1_while_the_controller_translates)
+{
+	press(KEY_A, true);
+	expect_bytes((uint8_t[]){0x1e}, 1);
+	press(KEY_A, false);
+	expect_bytes((uint8_t[]){0x9e}, 1);
+	press(KEY_UP, true); /* extended: E0 and the keypad 8's code */
+	press(KEY_UP, false);
+	expect_bytes((uint8_t[]){0xe0, 0x48, 0xe0, 0xc8}, 4);
+	press(KEY_F7, true); /* set 2 0x83, the one code above 0x7f */
+	expect_bytes((uint8_t[]){0x41}, 1);
+}
+
+Test(i8042, keys_arrive_in_set_2_without_translation)
+{
+	outb(0x64, 0x60);
+	outb(0x60, I8042_CTR_KBDINT | I8042_CTR_SYSFLAG); /* XLATE off */
+	press(KEY_A, true);
+	press(KEY_A, false);
+	expect_bytes((uint8_t[]){0x1c, 0xf0, 0x1c}, 3);
+	press(KEY_RIGHTCTRL, false);
+	expect_bytes((uint8_t[]){0xe0, 0xf0, 0x14}, 3);
+	outb(0x60, 0xf2); /* get ID: untranslated */
+	expect_bytes((uint8_t[]){0xfa, 0xab, 0x83}, 3);
+}
+
+Test(i8042, no_keys_while_the_keyboard_is_off)
+{
+	outb(0x60, 0xf5); /* the keyboard stops scanning (atkbd while it probes) */
+	expect_bytes((uint8_t[]){0xfa}, 1);
+	press(KEY_B, true);
+	assert_nothing_waiting();
+	outb(0x60, 0xf4);
+	expect_bytes((uint8_t[]){0xfa}, 1);
+	press(KEY_B, true);
+	expect_bytes((uint8_t[]){0x30}, 1);
+	outb(0x64, 0xad); /* the controller disables the keyboard */
+	press(KEY_B, false);
+	assert_nothing_waiting();
+	outb(0x64, 0xae);
+	press(KEY_B, false);
+	expect_bytes((uint8_t[]){0xb0}, 1);
+	cr_assert_eq(i8042_key(&kbc, KEY_PLAYPAUSE, true), 0, "a key it lacks: dropped");
+	assert_nothing_waiting();
+}
+
+Test(i8042, a_full_queue_refuses_a_key_whole)
+{
+	unsigned accepted = 0;
+	while (i8042_key(&kbc, KEY_DELETE, accepted % 2 == 0) == 0) /* two bytes each */
+		accepted++;
+	cr_assert_eq(i8042_key(&kbc, KEY_DELETE, true), -EAGAIN);
+	cr_assert_eq(accepted, I8042_QUEUE_SIZE / 2);
+	for (unsigned i = 0; i < accepted; i++) {
+		cr_assert_eq(read_reply(), 0xe0, "key %u was cut in half", i);
+		cr_assert_eq(read_reply(), i % 2 ? 0xd3 : 0x53);
+	}
+	assert_nothing_waiting();
+	press(KEY_DELETE, true); /* room again */
+	expect_bytes((uint8_t[]){0xe0, 0x53}, 2);
+}
+
+/* Every key of the table: its set 2 code, translated as the controller does, is its set 1
+ * code; keys of one kind (plain or E0) never share a code. */
+Test(i8042, the_scan_code_table_agrees_with_its_translation)
+{
+	unsigned seen = 0;
+	for (unsigned key = 0; key < KEY_MAX; key++) {
+		const struct ps2_scancode *c = ps2_scancode_of_key(key);
+		if (!c)
+			continue;
+		seen++;
+		cr_assert_eq(ps2_translate_set2(c->set2), c->set1, "key %u", key);
+		cr_assert(c->set1 < 0x80 && (c->set2 < 0x80 || c->set2 == 0x83), "key %u", key);
+		for (unsigned other = key + 1; other < KEY_MAX; other++) {
+			const struct ps2_scancode *o = ps2_scancode_of_key(other);
+			if (o && o->extended == c->extended)
+				cr_assert(o->set2 != c->set2 && o->set1 != c->set1,
+					  "keys %u and %u share a code", key, other);
+		}
+	}
+	cr_assert_geq(seen, 100, "a full 102-key keyboard");
+}
+
 /* ---- saved state ---- */
 
 /* Mid-reply (a keyboard reset's ACK read, 0xaa still queued), with a command byte set and a
@@ -232,5 +337,41 @@ Test(i8042, a_bad_record_is_refused_and_changes_nothing)
 	cr_assert_not_null(strstr(err, "i8042 state"), "%s", err);
 	outb(0x64, 0x20);
 	cr_assert_eq(read_reply(), 0x47, "a refused load changed the command byte");
+	state_writer_free(&w);
+}
+
+/* A keyboard told to stop scanning stays so across a snapshot; a record from before the field
+ * existed loads with the keyboard scanning. */
+Test(i8042, saved_state_keeps_the_keyboard_off)
+{
+	outb(0x60, 0xf5);
+	expect_bytes((uint8_t[]){0xfa}, 1);
+	struct state_writer w;
+	state_writer_init(&w);
+	i8042_save(&kbc, &w);
+	struct power_callbacks power = {count_reset, count_poweroff, &counters};
+	i8042_destroy(&kbc);
+	cr_assert_eq(i8042_init(&kbc, &router, I8042_KBD_GSI, power), 0);
+	struct state_record rec = parse_record(&w);
+	char err[200];
+	cr_assert_eq(i8042_load(&kbc, &rec, err, sizeof(err)), 0, "%s", err);
+	press(KEY_C, true);
+	assert_nothing_waiting();
+	state_writer_free(&w);
+
+	state_writer_init(&w);
+	state_record_begin(&w, "i8042", 1, 1);
+	uint8_t ram[32] = {I8042_CTR_KBDINT | I8042_CTR_SYSFLAG | I8042_CTR_XLATE};
+	state_put_bytes(&w, "ram", ram, sizeof(ram), STATE_ESSENTIAL);
+	const char *bytes[] = {"status", "output_port", "pending_command", "pending_kbd_command",
+			       "last_read"};
+	for (unsigned i = 0; i < 5; i++)
+		state_put_u64(&w, bytes[i], 0, STATE_ESSENTIAL);
+	state_put_bytes(&w, "queue", NULL, 0, STATE_ESSENTIAL);
+	state_record_end(&w);
+	rec = parse_record(&w);
+	cr_assert_eq(i8042_load(&kbc, &rec, err, sizeof(err)), 0, "%s", err);
+	press(KEY_C, true);
+	expect_bytes((uint8_t[]){0x2e}, 1);
 	state_writer_free(&w);
 }

@@ -402,3 +402,61 @@ Test(boot_bzimage, empty_initrd_is_accepted_with_zero_size)
 	cr_assert_eq(tb_get32(tb_at(&mem, LAYOUT_ZERO_PAGE + 0x21c, 4)), 0, "ramdisk_size");
 	guest_memory_destroy(&mem);
 }
+
+/* --display: screen_info at the start of the zero page, offsets from screen_info.h's layout
+ * (zero-page.rst), as Linux's sysfb and efifb read them. */
+static const uint8_t *load_with_framebuffer(struct guest_memory *mem,
+					    const struct boot_framebuffer *fb)
+{
+	struct bz_spec spec = default_spec();
+	tb_guest(mem, TB_RAM_SIZE);
+	struct boot_request req = {
+	    .kernel_path = write_bzimage(&spec), .cmdline = "console=tty0", .framebuffer = fb};
+	struct boot_entry entry;
+	char err[TB_ERR_LEN] = "";
+	cr_assert_eq(boot_load(mem, &req, &entry, err, TB_ERR_LEN), 0, "%s", err);
+	return tb_at(mem, LAYOUT_ZERO_PAGE, 0x40);
+}
+
+Test(boot_bzimage, screen_info_describes_an_efi_framebuffer)
+{
+	struct boot_framebuffer fb = {
+	    .base = LAYOUT_FRAMEBUFFER, .width = 1024, .height = 768, .stride = 4096};
+	struct guest_memory mem;
+	const uint8_t *si = load_with_framebuffer(&mem, &fb);
+	cr_assert_eq(si[0x0f], 0x70, "orig_video_isVGA = VIDEO_TYPE_EFI");
+	cr_assert_eq(tb_get16(si + 0x12), 1024, "lfb_width");
+	cr_assert_eq(tb_get16(si + 0x14), 768, "lfb_height");
+	cr_assert_eq(tb_get16(si + 0x16), 32, "lfb_depth");
+	cr_assert_eq(tb_get32(si + 0x18), 0xd0000000, "lfb_base");
+	cr_assert_eq(tb_get32(si + 0x1c), 4096 * 768, "lfb_size: bytes of the visible lines");
+	cr_assert_eq(tb_get16(si + 0x24), 4096, "lfb_linelength");
+	const uint8_t masks[8] = {8, 16, 8, 8, 8, 0, 8, 24}; /* red, green, blue, reserved */
+	cr_assert_arr_eq(si + 0x26, masks, sizeof(masks), "XRGB8888 size/position pairs");
+	cr_assert_eq(tb_get16(si + 0x32), 1, "pages");
+	cr_assert_eq(tb_get32(si + 0x36), 0x1, "capabilities: SKIP_QUIRKS, no 64-bit base");
+	cr_assert_eq(tb_get32(si + 0x3a), 0, "ext_lfb_base");
+	guest_memory_destroy(&mem);
+}
+
+Test(boot_bzimage, screen_info_carries_a_base_above_4g_in_ext_lfb_base)
+{
+	struct boot_framebuffer fb = {
+	    .base = 0x12345600000ULL, .width = 640, .height = 480, .stride = 2560};
+	struct guest_memory mem;
+	const uint8_t *si = load_with_framebuffer(&mem, &fb);
+	cr_assert_eq(tb_get32(si + 0x18), 0x45600000, "lfb_base: the low half");
+	cr_assert_eq(tb_get32(si + 0x3a), 0x123, "ext_lfb_base: the high half");
+	cr_assert_eq(tb_get32(si + 0x36), 0x3, "capabilities: SKIP_QUIRKS | 64BIT_BASE");
+	cr_assert_eq(tb_get32(si + 0x1c), 2560 * 480);
+	guest_memory_destroy(&mem);
+}
+
+Test(boot_bzimage, no_display_leaves_screen_info_zero)
+{
+	struct guest_memory mem;
+	const uint8_t *si = load_with_framebuffer(&mem, NULL);
+	uint8_t zero[0x40] = {0};
+	cr_assert_arr_eq(si, zero, sizeof(zero), "screen_info stays zero: vgacon finds no VGA");
+	guest_memory_destroy(&mem);
+}

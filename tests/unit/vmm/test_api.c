@@ -33,6 +33,8 @@ struct fake_vm {
 	bool link_up;
 	int mac_calls;
 	uint8_t mac[6];
+	int screendump_calls;
+	char screendump_path[256];
 	char snapshot_dir[256];
 	bool snapshot_resume;
 	bool refuse; /* every operation fails, as between two boots */
@@ -257,6 +259,21 @@ static int fake_migrate(void *opaque, struct api_migrate *migrate, char *err, si
 	return 0;
 }
 
+static int fake_screendump(void *opaque, const char *path, unsigned *width, unsigned *height,
+			   char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len, "screendump: this VM has no display");
+		return -1;
+	}
+	vm->screendump_calls++;
+	snprintf(vm->screendump_path, sizeof(vm->screendump_path), "%s", path);
+	*width = 1024;
+	*height = 768;
+	return 0;
+}
+
 static struct fake_vm vm;
 static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .balloon_info = fake_balloon_info,
@@ -272,6 +289,7 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .net_link = fake_net_link,
 			     .net_mac = fake_net_mac,
 			     .net_info = fake_net_info,
+			     .screendump = fake_screendump,
 			     .opaque = &vm};
 
 static void reset_vm(void)
@@ -417,6 +435,29 @@ Test(api_protocol, net_info_reports_addresses_and_frames_per_pair)
 	json_decref(r);
 	r = ask("{\"command\":\"net-info\"}");
 	cr_assert(strstr(reply_error(r), "\"card\""));
+	json_decref(r);
+}
+
+Test(api_protocol, screendump_takes_an_absolute_file_and_reports_the_size)
+{
+	json_t *r = ask("{\"command\":\"screendump\",\"file\":\"/tmp/shot.png\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(json_integer_value(json_object_get(r, "width")), 1024);
+	cr_assert_eq(json_integer_value(json_object_get(r, "height")), 768);
+	cr_assert_str_eq(vm.screendump_path, "/tmp/shot.png");
+	json_decref(r);
+	const char *bad[] = {"{\"command\":\"screendump\"}",
+			     "{\"command\":\"screendump\",\"file\":\"shot.png\"}",
+			     "{\"command\":\"screendump\",\"file\":7}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = ask(bad[i]);
+		cr_assert(strstr(reply_error(r), "absolute path"), "%s", bad[i]);
+		json_decref(r);
+	}
+	cr_assert_eq(vm.screendump_calls, 1, "refused before reaching the VM");
+	vm.refuse = true;
+	r = ask("{\"command\":\"screendump\",\"file\":\"/tmp/x.png\"}");
+	cr_assert_str_eq(reply_error(r), "screendump: this VM has no display");
 	json_decref(r);
 }
 

@@ -1,0 +1,288 @@
+/* The display: framebuffer, shadow copy, updater thread and VNC server (display.h).
+ *
+ * Locks: `lock` guards the client count and the updater's sleep; `draw_lock` the shadow, the
+ * VM's fetch function, the pending full comparison and the rectangles, and is held across a
+ * fetch (display_detach returns only once none runs) and while the changes are marked for the
+ * clients (libvncserver's per-client locks nest inside it; it never calls back into us there).
+ * The two are never held together. */
+#include "display/display.h"
+
+#include "display/keysym.h"
+#include "display/screen_diff.h"
+#include "display/screendump.h"
+#include "display/vnc_server.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct display {
+	struct framebuffer fb;
+	uint8_t *shadow; /* what the clients were sent: libvncserver's frame buffer */
+	struct vnc_server *vnc;
+
+	pthread_mutex_t draw_lock;
+	display_fetch_fn fetch;
+	void *fetch_opaque;
+	bool compare_all;
+	uint64_t *dirty; /* framebuffer_bitmap_words */
+	struct screen_rect *rects;
+	struct display_stats stats;
+
+	/* The VM's keyboard; held while a key is passed on, so display_detach waits for it. */
+	pthread_mutex_t input_lock;
+	display_key_fn key;
+	void *key_opaque;
+	_Atomic uint64_t keys, keys_unknown;
+
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	unsigned clients;
+	bool stop;
+	pthread_t updater;
+	bool updater_started;
+};
+
+/* One look for changes, under draw_lock; returns how many rectangles are in d->rects. */
+static size_t find_changes(struct display *d, bool all)
+{
+	uint64_t words = framebuffer_bitmap_words(&d->fb);
+	memset(d->dirty, 0, words * sizeof(*d->dirty));
+	if (d->fetch && d->fetch(d->fetch_opaque, d->dirty) < 0)
+		all = true; /* the log failed us: trust nothing */
+	if (all || d->compare_all || !d->fetch)
+		memset(d->dirty, 0xff, words * sizeof(*d->dirty));
+	d->compare_all = false;
+	d->stats.fetches++;
+	for (uint64_t i = 0; i < words; i++)
+		d->stats.pages_written += (uint64_t)__builtin_popcountll(d->dirty[i]);
+	size_t n = screen_diff(&d->fb, d->shadow, d->dirty, d->rects);
+	for (size_t i = 0; i < n; i++)
+		d->stats.pixels += (uint64_t)d->rects[i].w * d->rects[i].h;
+	d->stats.rects += n;
+	return n;
+}
+
+/* `all`: compare every line, not only those the log names. The changes are marked for the
+ * clients under draw_lock, which also keeps d->rects whole meanwhile. */
+static void update(struct display *d, struct vnc_server *vnc, bool all)
+{
+	pthread_mutex_lock(&d->draw_lock);
+	/* Between two VMs nothing draws (the next one starts with a full comparison). */
+	size_t n = d->fetch || all || d->compare_all ? find_changes(d, all) : 0;
+	if (n)
+		vnc_server_changed(vnc, d->rects, n);
+	pthread_mutex_unlock(&d->draw_lock);
+}
+
+static void sleep_tick(struct display *d)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += DISPLAY_TICK_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&d->lock);
+	while (!d->stop && d->clients && pthread_cond_timedwait(&d->wake, &d->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void *updater_main(void *arg)
+{
+	struct display *d = arg;
+	for (;;) {
+		pthread_mutex_lock(&d->lock);
+		while (!d->stop && !d->clients)
+			pthread_cond_wait(&d->wake, &d->lock);
+		bool stop = d->stop;
+		pthread_mutex_unlock(&d->lock);
+		if (stop)
+			return NULL;
+		update(d, d->vnc, false);
+		sleep_tick(d);
+	}
+}
+
+/* A new client gets the shadow whole: bring all of it up to date first (changes the others
+ * were not sent yet are marked for them too). */
+static void client_joined(void *opaque, struct vnc_server *vnc)
+{
+	struct display *d = opaque;
+	update(d, vnc, true);
+	pthread_mutex_lock(&d->lock);
+	d->clients++;
+	pthread_cond_broadcast(&d->wake);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void key_event(void *opaque, uint32_t keysym, bool down)
+{
+	struct display *d = opaque;
+	unsigned key = keysym_to_key(keysym);
+	if (!key) {
+		if (!atomic_fetch_add(&d->keys_unknown, 1))
+			log_info("display: keysym 0x%x types no key of a US keyboard; dropped "
+				 "(and others like it, quietly)",
+				 keysym);
+		return;
+	}
+	pthread_mutex_lock(&d->input_lock);
+	if (d->key) {
+		d->key(d->key_opaque, key, down);
+		atomic_fetch_add(&d->keys, 1);
+	}
+	pthread_mutex_unlock(&d->input_lock);
+}
+
+static void client_left(void *opaque)
+{
+	struct display *d = opaque;
+	pthread_mutex_lock(&d->lock);
+	d->clients--;
+	pthread_mutex_unlock(&d->lock);
+}
+
+static int allocate(struct display *d, const struct display_options *o, char *err, size_t err_len)
+{
+	if (framebuffer_create(&d->fb, o->width, o->height) < 0) {
+		snprintf(err, err_len, "--display: out of memory for a %ux%u framebuffer", o->width,
+			 o->height);
+		return -1;
+	}
+	d->shadow = calloc(1, d->fb.size);
+	d->dirty = calloc(framebuffer_bitmap_words(&d->fb), sizeof(*d->dirty));
+	d->rects = calloc(screen_diff_max_rects(&d->fb), sizeof(*d->rects));
+	if (!d->shadow || !d->dirty || !d->rects) {
+		snprintf(err, err_len, "--display: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int start(struct display *d, const struct display_options *o, char *err, size_t err_len)
+{
+	if (allocate(d, o, err, err_len) < 0)
+		return -1;
+	struct vnc_server_events events = {client_joined, client_left, key_event, d};
+	d->vnc = vnc_server_open(o, d->shadow, d->fb.width, d->fb.height, d->fb.stride, &events,
+				 err, err_len);
+	if (!d->vnc)
+		return -1;
+	int rc = pthread_create(&d->updater, NULL, updater_main, d);
+	if (rc) {
+		snprintf(err, err_len, "--display: cannot start the display thread: %s",
+			 strerror(rc));
+		return -1;
+	}
+	d->updater_started = true;
+	return 0;
+}
+
+struct display *display_open(const struct display_options *o, char *err, size_t err_len)
+{
+	struct display *d = calloc(1, sizeof(*d));
+	if (!d) {
+		snprintf(err, err_len, "--display: out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&d->draw_lock, NULL);
+	pthread_mutex_init(&d->input_lock, NULL);
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	if (start(d, o, err, err_len) < 0) {
+		display_close(d);
+		return NULL;
+	}
+	log_info("display: %ux%u, VNC server on %s%s", d->fb.width, d->fb.height,
+		 vnc_server_address(d->vnc), o->password[0] ? " (password required)" : "");
+	return d;
+}
+
+void display_close(struct display *d)
+{
+	if (!d)
+		return;
+	/* The clients first: their threads read the shadow. */
+	vnc_server_close(d->vnc);
+	if (d->updater_started) {
+		pthread_mutex_lock(&d->lock);
+		d->stop = true;
+		pthread_cond_broadcast(&d->wake);
+		pthread_mutex_unlock(&d->lock);
+		pthread_join(d->updater, NULL);
+	}
+	framebuffer_destroy(&d->fb);
+	free(d->shadow);
+	free(d->dirty);
+	free(d->rects);
+	pthread_mutex_destroy(&d->draw_lock);
+	pthread_mutex_destroy(&d->input_lock);
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->wake);
+	free(d);
+}
+
+struct framebuffer *display_framebuffer(struct display *d)
+{
+	return &d->fb;
+}
+
+const char *display_address(const struct display *d)
+{
+	return vnc_server_address(d->vnc);
+}
+
+void display_attach(struct display *d, display_fetch_fn fetch, void *opaque)
+{
+	pthread_mutex_lock(&d->draw_lock);
+	d->fetch = fetch;
+	d->fetch_opaque = opaque;
+	d->compare_all = true;
+	pthread_mutex_unlock(&d->draw_lock);
+}
+
+void display_attach_keyboard(struct display *d, display_key_fn key, void *opaque)
+{
+	pthread_mutex_lock(&d->input_lock);
+	d->key = key;
+	d->key_opaque = opaque;
+	pthread_mutex_unlock(&d->input_lock);
+}
+
+void display_detach(struct display *d)
+{
+	pthread_mutex_lock(&d->input_lock);
+	d->key = NULL;
+	d->key_opaque = NULL;
+	pthread_mutex_unlock(&d->input_lock);
+	pthread_mutex_lock(&d->draw_lock);
+	d->fetch = NULL;
+	d->fetch_opaque = NULL;
+	pthread_mutex_unlock(&d->draw_lock);
+}
+
+int display_screendump(struct display *d, const char *path, char *err, size_t err_len)
+{
+	return screendump_png(&d->fb, path, err, err_len);
+}
+
+void display_get_stats(struct display *d, struct display_stats *stats)
+{
+	pthread_mutex_lock(&d->draw_lock);
+	*stats = d->stats;
+	pthread_mutex_unlock(&d->draw_lock);
+	stats->keys = atomic_load(&d->keys);
+	stats->keys_unknown = atomic_load(&d->keys_unknown);
+}

@@ -1,0 +1,60 @@
+/* A VM's screen: the framebuffer the guest draws into, and the VNC server that shows it to
+ * clients. One per `gureum run`: it outlives guest reboots (clients stay connected across a
+ * power cycle) and is attached to each VM the session builds, which maps the framebuffer into
+ * the guest and lends the accelerator's log of writes to it.
+ *
+ * A thread of its own (the updater) looks for changes every DISPLAY_TICK_MS while clients are
+ * connected: it fetches the pages written since the last look, compares those lines with the
+ * copy the clients were sent (screen_diff.h) and marks what differs for the VNC server. An idle
+ * screen costs a fetch that finds nothing; with no client connected, nothing at all. */
+#ifndef GUREUM_DISPLAY_DISPLAY_H
+#define GUREUM_DISPLAY_DISPLAY_H
+
+#include "display/display_options.h"
+#include "display/framebuffer.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DISPLAY_TICK_MS 30
+
+struct display;
+
+/* ORs into `bitmap` (framebuffer_bitmap_words words) the framebuffer pages written since the
+ * last call, as accel_ops.region_log_fetch does. 0 or -errno (then everything is compared). */
+typedef int (*display_fetch_fn)(void *opaque, uint64_t *bitmap);
+/* Key `key` (KEY_*, linux/input-event-codes.h) pressed or released by a client, on that
+ * client's thread: it may wait until the guest can take it. */
+typedef void (*display_key_fn)(void *opaque, unsigned key, bool down);
+
+/* The framebuffer and the server for `o` (kind DISPLAY_VNC); NULL with one sentence in err. */
+struct display *display_open(const struct display_options *o, char *err, size_t err_len);
+void display_close(struct display *d);
+struct framebuffer *display_framebuffer(struct display *d);
+/* Where the VNC server listens ("127.0.0.1:5900", "unix:PATH"). */
+const char *display_address(const struct display *d);
+
+/* A VM draws into the framebuffer from now on, and `fetch` (NULL: none, every line is then
+ * compared) tells which pages it wrote. The caller cleared the framebuffer or put the VM's
+ * picture there: all of it is compared once. */
+void display_attach(struct display *d, display_fetch_fn fetch, void *opaque);
+/* The clients' keys go to `key` from now on (once the VM's keyboard exists). */
+void display_attach_keyboard(struct display *d, display_key_fn key, void *opaque);
+/* No VM: returns once no fetch and no key is under way. */
+void display_detach(struct display *d);
+
+/* Writes the screen as it is now to a PNG file (screendump.h). 0, or -1 with err. */
+int display_screendump(struct display *d, const char *path, char *err, size_t err_len);
+
+/* Counters for --stats and benchmarks. */
+struct display_stats {
+	uint64_t fetches;	/* looks for changes */
+	uint64_t pages_written; /* pages the fetches named */
+	uint64_t rects, pixels; /* changed areas marked for the clients */
+	uint64_t keys;		/* key events passed to the VM */
+	uint64_t keys_unknown;	/* keysyms no key of the keyboard types */
+};
+void display_get_stats(struct display *d, struct display_stats *stats);
+
+#endif

@@ -1,0 +1,245 @@
+/* A VNC client for the display scenario (vdisplay), on Debian's libvncclient:
+ *   vnc-tool [--password P] [--encodings "tight zrle ..."] SERVER COMMAND [ARGS]
+ * SERVER is HOST:PORT or a Unix socket's path. Commands:
+ *   watch SECONDS   gets the first picture (and for a second whatever the client asks for
+ *                   with it), prints "ready", then counts what comes for
+ *                   SECONDS (or until N updates came): prints "updates N rects R pixels P"
+ *                   (N FramebufferUpdate messages after the first picture)
+ *   drop            connects, asks for the picture, and resets the connection (RST) while
+ *                   it comes: a viewer killed or a cable pulled
+ *   garbage         after the handshake sends 4 KiB of random bytes; prints how the server
+ *                   ended the connection
+ *   huge            asks for a 65535x65535 update, far beyond the screen, and prints
+ *                   "updates N" for what came back in 2 s
+ *   type TEXT       types TEXT and Enter as a US keyboard's user would: X11 keysyms, with
+ *                   Shift pressed around the characters that need it
+ * Exit status 0 when the command could be done, 1 otherwise (it says why). */
+#include <errno.h>
+#include <rfb/rfbclient.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+struct counts {
+	unsigned messages, rects;
+	unsigned long long pixels;
+};
+
+static struct counts counts;
+static const char *password;
+
+static void quiet(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+static void got_rect(rfbClient *c, int x, int y, int w, int h)
+{
+	(void)c, (void)x, (void)y;
+	counts.rects++;
+	counts.pixels += (unsigned long long)w * (unsigned long long)h;
+}
+
+static void got_message(rfbClient *c)
+{
+	(void)c;
+	counts.messages++;
+}
+
+static char *get_password(rfbClient *c)
+{
+	(void)c;
+	return strdup(password ? password : "");
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static rfbClient *connect_to(const char *server, const char *encodings)
+{
+	rfbClient *c = rfbGetClient(8, 3, 4);
+	const char *colon = strrchr(server, ':');
+	if (strchr(server, '/') || !colon) {
+		c->serverHost = strdup(server);
+	} else {
+		c->serverHost = strndup(server, (size_t)(colon - server));
+		c->serverPort = atoi(colon + 1);
+	}
+	c->appData.encodingsString = encodings;
+	c->GotFrameBufferUpdate = got_rect;
+	c->FinishedFrameBufferUpdate = got_message;
+	c->GetPassword = get_password;
+	if (!rfbInitClient(c, NULL, NULL)) {
+		fprintf(stderr, "vnc-tool: cannot connect to %s (or the password was refused)\n",
+			server);
+		return NULL;
+	}
+	return c;
+}
+
+/* Handles messages until `seconds` passed or (stop_after) that many messages came. */
+static bool pump(rfbClient *c, double seconds, unsigned stop_after)
+{
+	double until = now_s() + seconds;
+	while (now_s() < until && counts.messages < stop_after) {
+		int n = WaitForMessage(c, 50000);
+		if (n < 0 || (n > 0 && !HandleRFBServerMessage(c))) {
+			fprintf(stderr, "vnc-tool: the connection failed\n");
+			return false;
+		}
+	}
+	return true;
+}
+
+static int watch(rfbClient *c, double seconds, unsigned stop_after)
+{
+	if (!pump(c, 30, 1) || counts.messages < 1) {
+		fprintf(stderr, "vnc-tool: no first picture within 30 s\n");
+		return 1;
+	}
+	/* libvncclient asks for the whole picture once more when the server's first update
+	 * tells it the desktop's size (ExtendedDesktopSize): let that pass too. */
+	if (!pump(c, 1, UINT32_MAX))
+		return 1;
+	printf("ready\n");
+	fflush(stdout);
+	counts = (struct counts){0};
+	if (!pump(c, seconds, stop_after))
+		return 1;
+	printf("updates %u rects %u pixels %llu\n", counts.messages, counts.rects, counts.pixels);
+	return 0;
+}
+
+static int drop(rfbClient *c)
+{
+	/* rfbInitClient asked for the whole picture: leave while it streams in. */
+	struct linger reset = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(c->sock, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+	close(c->sock);
+	c->sock = RFB_INVALID_SOCKET;
+	printf("dropped\n");
+	return 0;
+}
+
+static int garbage(rfbClient *c)
+{
+	char junk[4096];
+	srand((unsigned)time(NULL));
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)rand();
+	junk[0] = (char)0xee; /* no such message type */
+	ssize_t sent = send(c->sock, junk, sizeof(junk), MSG_NOSIGNAL);
+	char buf[65536];
+	double until = now_s() + 10;
+	ssize_t n = 1;
+	struct timeval tv = {.tv_sec = 1};
+	setsockopt(c->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (n != 0 && now_s() < until) {
+		n = recv(c->sock, buf, sizeof(buf), 0);
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+	}
+	printf("sent %zd bytes of garbage; the server %s\n", sent,
+	       n == 0  ? "closed the connection"
+	       : n < 0 ? "reset the connection"
+		       : "kept it open");
+	return n <= 0 ? 0 : 1;
+}
+
+static int huge(rfbClient *c)
+{
+	if (!pump(c, 30, 1))
+		return 1;
+	counts = (struct counts){0};
+	if (!SendFramebufferUpdateRequest(c, 0, 0, 65535, 65535, FALSE)) {
+		fprintf(stderr, "vnc-tool: cannot send the request\n");
+		return 1;
+	}
+	if (!pump(c, 2, UINT32_MAX))
+		return 1;
+	printf("updates %u rects %u pixels %llu\n", counts.messages, counts.rects, counts.pixels);
+	return 0;
+}
+
+/* US layout: the characters typed with Shift. */
+static bool needs_shift(char c)
+{
+	return (c >= 'A' && c <= 'Z') || strchr("~!@#$%^&*()_+{}|:\"<>?", c);
+}
+
+static bool key(rfbClient *c, uint32_t keysym, bool down)
+{
+	return SendKeyEvent(c, keysym, down ? TRUE : FALSE);
+}
+
+#define XK_SHIFT_L 0xffe1
+#define XK_RETURN  0xff0d
+
+static int type(rfbClient *c, const char *text)
+{
+	bool ok = true;
+	for (const char *p = text; *p && ok; p++) {
+		bool shift = needs_shift(*p);
+		ok = (!shift || key(c, XK_SHIFT_L, true)) && key(c, (unsigned char)*p, true) &&
+		     key(c, (unsigned char)*p, false) && (!shift || key(c, XK_SHIFT_L, false));
+	}
+	ok = ok && key(c, XK_RETURN, true) && key(c, XK_RETURN, false);
+	/* Let the server read them before the connection goes. */
+	ok = ok && pump(c, 1, UINT32_MAX);
+	printf("typed %zu characters and Enter\n", strlen(text));
+	return ok ? 0 : 1;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: vnc-tool [--password P] [--encodings E] SERVER "
+			"watch SECONDS [N]|drop|garbage|huge|type TEXT\n");
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *encodings = "tight zrle hextile copyrect raw";
+	int i = 1;
+	signal(SIGPIPE, SIG_IGN);
+	rfbClientLog = quiet;
+	for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+		if (strcmp(argv[i], "--password") == 0)
+			password = argv[i + 1];
+		else if (strcmp(argv[i], "--encodings") == 0)
+			encodings = argv[i + 1];
+		else
+			return usage();
+	}
+	if (argc - i < 2)
+		return usage();
+	const char *command = argv[i + 1];
+	rfbClient *c = connect_to(argv[i], encodings);
+	if (!c)
+		return 1;
+	int rc;
+	if (strcmp(command, "watch") == 0 && (argc - i == 3 || argc - i == 4))
+		rc = watch(c, atof(argv[i + 2]),
+			   argc - i == 4 ? (unsigned)atoi(argv[i + 3]) : UINT32_MAX);
+	else if (strcmp(command, "drop") == 0)
+		rc = drop(c);
+	else if (strcmp(command, "garbage") == 0)
+		rc = garbage(c);
+	else if (strcmp(command, "huge") == 0)
+		rc = huge(c);
+	else if (strcmp(command, "type") == 0 && argc - i == 3)
+		rc = type(c, argv[i + 2]);
+	else
+		rc = usage();
+	rfbClientCleanup(c);
+	return rc;
+}

@@ -1,0 +1,448 @@
+/* The display's VNC server with real clients (Debian's libvncclient, the library of several
+ * viewers) on a Unix socket and on TCP: a client gets the framebuffer's pixels; a change is
+ * sent as the changed area only, in every encoding asked for; an idle screen sends nothing; ten
+ * clients at once all follow a change while others disconnect abruptly, send garbage or ask
+ * for a 65535x65535 update; a password is required when set; the screendump is the picture. */
+#include "display/display.h"
+
+#include <criterion/criterion.h>
+#include <linux/input-event-codes.h>
+#include <png.h>
+#include <poll.h>
+#include <rfb/rfbclient.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WIDTH  640
+#define HEIGHT 480
+
+static char dir[] = "/tmp/gureum-vnc-XXXXXX";
+static char sock_path[96];
+static struct display *display;
+static struct framebuffer *fb;
+/* The fake VM's log of writes: pages drawn since the display last asked. */
+static pthread_mutex_t written_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t written[32];
+static atomic_int fetches;
+
+static void quiet(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+/* The fake VM's keyboard: the keys it was given, in order. */
+static pthread_mutex_t keys_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	unsigned key;
+	bool down;
+} keys[64];
+static unsigned nr_keys;
+
+static void record_key(void *opaque, unsigned key, bool down)
+{
+	(void)opaque;
+	pthread_mutex_lock(&keys_lock);
+	if (nr_keys < 64)
+		keys[nr_keys++] = (typeof(keys[0])){key, down};
+	pthread_mutex_unlock(&keys_lock);
+}
+
+static unsigned keys_seen(void)
+{
+	pthread_mutex_lock(&keys_lock);
+	unsigned n = nr_keys;
+	pthread_mutex_unlock(&keys_lock);
+	return n;
+}
+
+static int fetch_written(void *opaque, uint64_t *bitmap)
+{
+	(void)opaque;
+	pthread_mutex_lock(&written_lock);
+	for (uint64_t i = 0; i < framebuffer_bitmap_words(fb); i++) {
+		bitmap[i] |= written[i];
+		written[i] = 0;
+	}
+	pthread_mutex_unlock(&written_lock);
+	atomic_fetch_add(&fetches, 1);
+	return 0;
+}
+
+/* Fills a w x h box with `xrgb` as the guest would, marking the pages it wrote. */
+static void fill(uint32_t x0, uint32_t y0, uint32_t w, uint32_t h, uint32_t xrgb)
+{
+	pthread_mutex_lock(&written_lock);
+	for (uint32_t y = y0; y < y0 + h; y++)
+		for (uint32_t x = x0; x < x0 + w; x++) {
+			uint64_t off = (uint64_t)y * fb->stride + x * 4;
+			memcpy(fb->pixels + off, &xrgb, 4);
+			written[off / 4096 / 64] |= 1ULL << (off / 4096 % 64);
+		}
+	pthread_mutex_unlock(&written_lock);
+}
+
+/* A picture with something in every line: colour bands and a diagonal. */
+static void draw_pattern(void)
+{
+	for (uint32_t y = 0; y < HEIGHT; y += 16)
+		fill(0, y, WIDTH, 16, (y * 0x010305) & 0xffffff);
+	for (uint32_t i = 0; i < HEIGHT; i++)
+		fill(i, i, 1, 1, 0xffffff);
+}
+
+static void open_display(const char *spec)
+{
+	struct display_options o;
+	display_options_init(&o);
+	char err[512];
+	cr_assert_eq(display_options_parse(&o, spec, err, sizeof(err)), 0, "%s", err);
+	display = display_open(&o, err, sizeof(err));
+	cr_assert_not_null(display, "%s", err);
+	fb = display_framebuffer(display);
+	display_attach(display, fetch_written, NULL);
+	display_attach_keyboard(display, record_key, NULL);
+}
+
+static void setup(void)
+{
+	signal(SIGPIPE, SIG_IGN); /* the VMM ignores it too: a client gone mid-write */
+	rfbClientLog = rfbClientErr = quiet;
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(sock_path, sizeof(sock_path), "%s/vnc.sock", dir);
+	char spec[256];
+	snprintf(spec, sizeof(spec), "vnc=unix:%s,width=%d,height=%d", sock_path, WIDTH, HEIGHT);
+	open_display(spec);
+	draw_pattern();
+}
+
+static void teardown(void)
+{
+	display_close(display);
+	display = NULL;
+	rmdir(dir);
+	strcpy(dir, "/tmp/gureum-vnc-XXXXXX");
+}
+
+TestSuite(vnc_server, .init = setup, .fini = teardown, .timeout = 60);
+
+/* A client and what it has received. */
+struct client {
+	rfbClient *rfb;
+	unsigned updates;  /* rectangles */
+	uint64_t pixels;   /* their area */
+	unsigned messages; /* FramebufferUpdate messages */
+	const char *password;
+};
+
+static int tag;
+
+static void got_update(rfbClient *rfb, int x, int y, int w, int h)
+{
+	(void)x, (void)y;
+	struct client *c = rfbClientGetClientData(rfb, &tag);
+	c->updates++;
+	c->pixels += (uint64_t)w * (uint64_t)h;
+}
+
+static void finished_update(rfbClient *rfb)
+{
+	struct client *c = rfbClientGetClientData(rfb, &tag);
+	c->messages++;
+}
+
+static char *get_password(rfbClient *rfb)
+{
+	struct client *c = rfbClientGetClientData(rfb, &tag);
+	return strdup(c->password ? c->password : "");
+}
+
+/* Connects with `encodings`; false when the server refused (rfbInitClient frees it then). */
+static bool connect_client(struct client *c, const char *host, int port, const char *encodings)
+{
+	const char *password = c->password;
+	memset(c, 0, sizeof(*c));
+	c->password = password;
+	c->rfb = rfbGetClient(8, 3, 4);
+	c->rfb->serverHost = strdup(host);
+	c->rfb->serverPort = port;
+	c->rfb->appData.encodingsString = encodings;
+	c->rfb->appData.enableJPEG = FALSE; /* lossless, so pixels compare exactly */
+	c->rfb->GotFrameBufferUpdate = got_update;
+	c->rfb->FinishedFrameBufferUpdate = finished_update;
+	c->rfb->GetPassword = get_password;
+	rfbClientSetClientData(c->rfb, &tag, c);
+	if (!rfbInitClient(c->rfb, NULL, NULL)) {
+		c->rfb = NULL;
+		return false;
+	}
+	return true;
+}
+
+static void disconnect_client(struct client *c)
+{
+	if (c->rfb)
+		rfbClientCleanup(c->rfb);
+	c->rfb = NULL;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Handles the client's messages for `ms`, or until it has `messages` updates. */
+static void pump(struct client *c, unsigned ms, unsigned messages)
+{
+	uint64_t until = now_ms() + ms;
+	while (now_ms() < until && c->messages < messages) {
+		int n = WaitForMessage(c->rfb, 20000);
+		cr_assert_geq(n, 0, "the connection failed");
+		if (n > 0)
+			cr_assert(HandleRFBServerMessage(c->rfb),
+				  "the server sent something wrong");
+	}
+}
+
+/* Whether the client's copy (RGBX bytes, libvncclient's default format) is the framebuffer. */
+static bool same_picture(const struct client *c)
+{
+	for (uint32_t y = 0; y < HEIGHT; y++)
+		for (uint32_t x = 0; x < WIDTH; x++) {
+			const uint8_t *ours = fb->pixels + (uint64_t)y * fb->stride + x * 4;
+			const uint8_t *theirs = c->rfb->frameBuffer + ((uint64_t)y * WIDTH + x) * 4;
+			if (ours[2] != theirs[0] || ours[1] != theirs[1] || ours[0] != theirs[2])
+				return false;
+		}
+	return true;
+}
+
+static void expect_picture(struct client *c, unsigned ms)
+{
+	uint64_t until = now_ms() + ms;
+	while (!same_picture(c) && now_ms() < until)
+		pump(c, 50, UINT32_MAX);
+	cr_assert(same_picture(c), "the client's picture differs from the framebuffer");
+}
+
+Test(vnc_server, a_client_gets_the_picture)
+{
+	struct client c = {0};
+	cr_assert(connect_client(&c, sock_path, 0, "raw"));
+	cr_assert_eq(c.rfb->width, WIDTH);
+	cr_assert_eq(c.rfb->height, HEIGHT);
+	expect_picture(&c, 5000);
+	disconnect_client(&c);
+}
+
+/* One glyph-sized change after the first picture: the updates cover about that area. */
+static void change_is_sent_alone(const char *encodings)
+{
+	struct client c = {0};
+	cr_assert(connect_client(&c, sock_path, 0, encodings), "%s", encodings);
+	expect_picture(&c, 5000);
+	pump(&c, 300, UINT32_MAX); /* whatever else was in flight */
+	c.pixels = 0;
+	fill(100, 200, 8, 16, 0x00ff8000);
+	expect_picture(&c, 5000);
+	cr_assert_leq(c.pixels, 8 * 16, "%s: %llu pixels sent for an 8x16 change", encodings,
+		      (unsigned long long)c.pixels);
+	disconnect_client(&c);
+}
+
+Test(vnc_server, a_change_is_sent_alone_in_every_encoding)
+{
+	const char *encodings[] = {
+	    "raw", "copyrect hextile", "zlib", "tight", "zrle", "rre", "corre", "ultra"};
+	for (size_t i = 0; i < sizeof(encodings) / sizeof(encodings[0]); i++)
+		change_is_sent_alone(encodings[i]);
+}
+
+Test(vnc_server, an_idle_screen_sends_nothing)
+{
+	struct client c = {0};
+	cr_assert(connect_client(&c, sock_path, 0, "tight"));
+	expect_picture(&c, 5000);
+	pump(&c, 300, UINT32_MAX);
+	unsigned messages = c.messages;
+	int before = atomic_load(&fetches);
+	pump(&c, 1500, UINT32_MAX);
+	cr_assert_eq(c.messages, messages, "%u updates for a screen nothing drew on",
+		     c.messages - messages);
+	cr_assert_geq(atomic_load(&fetches) - before, 10, "the display did look for changes");
+	disconnect_client(&c);
+}
+
+/* A raw connection that speaks RFB 3.8 up to ServerInit without authentication. */
+static int raw_client(void)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	char version[12];
+	cr_assert_eq(recv(fd, version, 12, MSG_WAITALL), 12);
+	cr_assert_eq(send(fd, "RFB 003.008\n", 12, 0), 12);
+	uint8_t types[2];
+	cr_assert_eq(recv(fd, types, 2, MSG_WAITALL), 2); /* one type: None */
+	cr_assert_eq(send(fd, "\x01", 1, 0), 1);
+	uint8_t result[4];
+	cr_assert_eq(recv(fd, result, 4, MSG_WAITALL), 4);
+	cr_assert_eq(send(fd, "\x01", 1, 0), 1); /* ClientInit: shared */
+	uint8_t init[24];
+	cr_assert_eq(recv(fd, init, 24, MSG_WAITALL), 24);
+	return fd;
+}
+
+Test(vnc_server, ten_clients_while_others_misbehave)
+{
+	struct client c[10];
+	for (int i = 0; i < 10; i++)
+		cr_assert(connect_client(&c[i], sock_path, 0, i % 2 ? "zrle" : "hextile"));
+	/* Abrupt ends: mid-handshake, and after init with a half-sent message. */
+	int early = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
+	cr_assert_eq(connect(early, (struct sockaddr *)&a, sizeof(a)), 0);
+	close(early);
+	int half = raw_client();
+	cr_assert_eq(send(half, "\x03\x00\x00", 3, 0), 3);
+	close(half);
+	/* Garbage: an unknown message type. */
+	int garbage = raw_client();
+	cr_assert_eq(send(garbage, "\xee\xff\x00\x12garbage!", 12, 0), 12);
+	/* A 65535x65535 update request, far beyond the screen. */
+	int huge = raw_client();
+	cr_assert_eq(send(huge, "\x03\x00\x00\x00\x00\x00\xff\xff\xff\xff", 10, 0), 10);
+	fill(300, 300, 40, 40, 0x000000ff);
+	for (int i = 0; i < 10; i++)
+		expect_picture(&c[i], 5000);
+	/* The server is still answering the big request's client, and the garbage one is gone. */
+	struct pollfd p = {.fd = huge, .events = POLLIN};
+	cr_assert_eq(poll(&p, 1, 2000), 1, "no reply to the 65535x65535 request");
+	char buf[4096];
+	cr_assert_gt(recv(huge, buf, sizeof(buf), 0), 0);
+	p.fd = garbage;
+	cr_assert_eq(poll(&p, 1, 2000), 1);
+	while (recv(garbage, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	cr_assert_eq(recv(garbage, buf, sizeof(buf), 0), 0, "the garbage client was not dropped");
+	close(garbage);
+	close(huge);
+	for (int i = 0; i < 10; i++)
+		disconnect_client(&c[i]);
+}
+
+static void wait_keys(unsigned n)
+{
+	uint64_t until = now_ms() + 5000;
+	while (keys_seen() < n && now_ms() < until)
+		usleep(10000);
+	cr_assert_geq(keys_seen(), n, "%u key events reached the VM, expected %u", keys_seen(), n);
+}
+
+static void expect_key(unsigned i, unsigned key, bool down)
+{
+	cr_assert(keys[i].key == key && keys[i].down == down,
+		  "key event %u is %u %s, expected %u %s", i, keys[i].key,
+		  keys[i].down ? "down" : "up", key, down ? "down" : "up");
+}
+
+Test(vnc_server, keys_reach_the_vm_and_a_client_that_goes_lets_go)
+{
+	nr_keys = 0;
+	struct client c = {0};
+	cr_assert(connect_client(&c, sock_path, 0, "raw"));
+	expect_picture(&c, 5000);
+	SendKeyEvent(c.rfb, 0xffe1, TRUE); /* Shift_L */
+	SendKeyEvent(c.rfb, 'A', TRUE);
+	SendKeyEvent(c.rfb, 'A', FALSE);
+	SendKeyEvent(c.rfb, 0x20ac, TRUE); /* EuroSign: no key of a US keyboard */
+	SendKeyEvent(c.rfb, 0xff0d, TRUE); /* Return */
+	SendKeyEvent(c.rfb, 0xff0d, FALSE);
+	wait_keys(5);
+	expect_key(0, KEY_LEFTSHIFT, true);
+	expect_key(1, KEY_A, true);
+	expect_key(2, KEY_A, false);
+	expect_key(3, KEY_ENTER, true);
+	expect_key(4, KEY_ENTER, false);
+	disconnect_client(&c); /* Shift still down */
+	wait_keys(6);
+	expect_key(5, KEY_LEFTSHIFT, false);
+	struct display_stats stats;
+	display_get_stats(display, &stats);
+	cr_assert_eq(stats.keys, 6);
+	cr_assert_geq(stats.keys_unknown, 1); /* and its release for the client that went */
+}
+
+Test(vnc_server, a_password_is_asked_when_set)
+{
+	display_close(display);
+	char spec[256];
+	snprintf(spec, sizeof(spec), "vnc=unix:%s,password=s3cret,width=%d,height=%d", sock_path,
+		 WIDTH, HEIGHT);
+	open_display(spec);
+	draw_pattern();
+	struct client wrong = {.password = "guess"}, right = {.password = "s3cret"};
+	cr_assert_not(connect_client(&wrong, sock_path, 0, "raw"), "a wrong password was taken");
+	cr_assert(connect_client(&right, sock_path, 0, "raw"));
+	expect_picture(&right, 5000);
+	disconnect_client(&right);
+}
+
+Test(vnc_server, over_tcp_on_a_free_port)
+{
+	display_close(display);
+	open_display("vnc=127.0.0.1:0,width=640,height=480");
+	draw_pattern();
+	const char *address = display_address(display);
+	cr_assert(strncmp(address, "127.0.0.1:", 10) == 0, "%s", address);
+	int port = atoi(address + 10);
+	cr_assert_gt(port, 0);
+	struct client c = {0};
+	cr_assert(connect_client(&c, "127.0.0.1", port, "tight"));
+	expect_picture(&c, 5000);
+	disconnect_client(&c);
+	/* The same port again is refused with a sentence that says what to do. */
+	struct display_options o;
+	display_options_init(&o);
+	char spec[64], err[512];
+	snprintf(spec, sizeof(spec), "vnc=127.0.0.1:%d", port);
+	cr_assert_eq(display_options_parse(&o, spec, err, sizeof(err)), 0);
+	cr_assert_null(display_open(&o, err, sizeof(err)));
+	cr_assert(strstr(err, "cannot listen") && strstr(err, "choose another port"), "%s", err);
+}
+
+Test(vnc_server, screendump_is_the_picture)
+{
+	char path[160];
+	snprintf(path, sizeof(path), "%s/shot.png", dir);
+	char err[512];
+	cr_assert_eq(display_screendump(display, path, err, sizeof(err)), 0, "%s", err);
+	png_image image = {.version = PNG_IMAGE_VERSION};
+	cr_assert(png_image_begin_read_from_file(&image, path), "%s", image.message);
+	cr_assert_eq(image.width, WIDTH);
+	cr_assert_eq(image.height, HEIGHT);
+	image.format = PNG_FORMAT_RGB;
+	uint8_t *rgb = malloc(PNG_IMAGE_SIZE(image));
+	cr_assert(png_image_finish_read(&image, NULL, rgb, 0, NULL), "%s", image.message);
+	for (uint32_t y = 0; y < HEIGHT; y++)
+		for (uint32_t x = 0; x < WIDTH; x++) {
+			const uint8_t *ours = fb->pixels + (uint64_t)y * fb->stride + x * 4;
+			const uint8_t *png = rgb + ((uint64_t)y * WIDTH + x) * 3;
+			cr_assert(png[0] == ours[2] && png[1] == ours[1] && png[2] == ours[0],
+				  "pixel %u,%u differs", x, y);
+		}
+	free(rgb);
+	unlink(path);
+	cr_assert_neq(display_screendump(display, "/nonexistent/dir/x.png", err, sizeof(err)), 0);
+	cr_assert(strstr(err, "/nonexistent/dir"), "%s", err);
+}
