@@ -205,8 +205,10 @@ struct display *display_open(const struct display_options *o, char *err, size_t 
 		display_close(d);
 		return NULL;
 	}
-	log_info("display: %ux%u, VNC server on %s%s", d->fb.width, d->fb.height,
-		 vnc_server_address(d->vnc), o->password[0] ? " (password required)" : "");
+	const char *websocket = vnc_server_websocket_address(d->vnc);
+	log_info("display: %ux%u, VNC server on %s%s%s%s", d->fb.width, d->fb.height,
+		 vnc_server_address(d->vnc), websocket[0] ? ", WebSocket (noVNC) on " : "",
+		 websocket, o->password[0] ? " (password required)" : "");
 	return d;
 }
 
@@ -242,6 +244,11 @@ struct framebuffer *display_framebuffer(struct display *d)
 const char *display_address(const struct display *d)
 {
 	return vnc_server_address(d->vnc);
+}
+
+const char *display_websocket_address(const struct display *d)
+{
+	return vnc_server_websocket_address(d->vnc);
 }
 
 void display_attach(struct display *d, display_fetch_fn fetch, void *opaque)

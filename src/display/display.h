@@ -35,6 +35,8 @@ struct framebuffer *display_framebuffer(struct display *d);
 /* Where the VNC server listens ("127.0.0.1:5900", "unix:PATH"). */
 const char *display_address(const struct display *d);
 
+/* Where its websocket= listener is ("127.0.0.1:5700"), "" without one. */
+const char *display_websocket_address(const struct display *d);
 /* A VM draws into the framebuffer from now on, and `fetch` (NULL: none, every line is then
  * compared) tells which pages it wrote. The caller cleared the framebuffer or put the VM's
  * picture there: all of it is compared once. */

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #define USAGE                                                                                      \
-	"give vnc=ADDR:PORT or vnc=unix:PATH, optionally with ,password=P,width=W,height=H (or "   \
-	"none)"
+	"give vnc=ADDR:PORT or vnc=unix:PATH, optionally with "                                    \
+	",password=P,websocket=[ADDR:]PORT,width=W,height=H (or none)"
 
 void display_options_init(struct display_options *o)
 {
@@ -99,6 +99,25 @@ static int parse_target(struct display_options *o, const char *v, char *err, siz
 	return 0;
 }
 
+/* "PORT" or "ADDR:PORT" (ADDR as in vnc=); a later websocket= replaces an earlier one whole. */
+static int parse_websocket(struct display_options *o, const char *v, char *err, size_t len)
+{
+	memset(o->websocket_host, 0, sizeof(o->websocket_host));
+	o->websocket_has_host = strchr(v, ':') != NULL;
+	const char *port = v;
+	bool ok = !o->websocket_has_host ||
+		  split_host_port(v, o->websocket_host, sizeof(o->websocket_host), &port) == 0;
+	if (!ok || parse_port(port, &o->websocket_port) < 0) {
+		snprintf(err, len,
+			 "--display: websocket=%s is not PORT or ADDR:PORT (e.g. 5700, "
+			 "127.0.0.1:5700, :5700 for every interface, port 0 for any free one)",
+			 v);
+		return -1;
+	}
+	o->websocket = true;
+	return 0;
+}
+
 static int parse_password(struct display_options *o, const char *v, char *err, size_t len)
 {
 	size_t n = strlen(v);
@@ -142,14 +161,18 @@ static int parse_item(struct display_options *o, const char *key, const char *v,
 	}
 	if (strcmp(key, "password") == 0)
 		return parse_password(o, v, err, len);
+	if (strcmp(key, "websocket") == 0)
+		return parse_websocket(o, v, err, len);
 	if (strcmp(key, "width") == 0)
 		return parse_size(key, v, DISPLAY_MIN_WIDTH, DISPLAY_MAX_WIDTH, &o->width, err,
 				  len);
 	if (strcmp(key, "height") == 0)
 		return parse_size(key, v, DISPLAY_MIN_HEIGHT, DISPLAY_MAX_HEIGHT, &o->height, err,
 				  len);
-	snprintf(err, len, "--display: unknown property '%s' (known: vnc, password, width, height)",
-		 key);
+	snprintf(
+	    err, len,
+	    "--display: unknown property '%s' (known: vnc, password, websocket, width, height)",
+	    key);
 	return -1;
 }
 
@@ -208,6 +231,14 @@ static bool append(char *out, size_t len, size_t *used, const char *fmt, ...)
 	return true;
 }
 
+/* host:port as vnc= and websocket= take it back ("[::1]:5700", ":5700"). */
+static bool append_host_port(char *out, size_t len, size_t *used, const char *host, uint16_t port)
+{
+	if (strchr(host, ':'))
+		return append(out, len, used, "[%s]:%u", host, port);
+	return append(out, len, used, "%s:%u", host, port);
+}
+
 int display_options_format(const struct display_options *o, char *out, size_t len)
 {
 	size_t used = 0;
@@ -216,12 +247,16 @@ int display_options_format(const struct display_options *o, char *out, size_t le
 		return append(out, len, &used, "none") ? 0 : -1;
 	if (o->unix_socket)
 		ok = append(out, len, &used, "vnc=unix:%s", o->path);
-	else if (strchr(o->host, ':'))
-		ok = append(out, len, &used, "vnc=[%s]:%u", o->host, o->port);
 	else
-		ok = append(out, len, &used, "vnc=%s:%u", o->host, o->port);
+		ok = append(out, len, &used, "vnc=") &&
+		     append_host_port(out, len, &used, o->host, o->port);
 	if (ok && o->password[0])
 		ok = append(out, len, &used, ",password=%s", o->password);
+	if (ok && o->websocket)
+		ok = append(out, len, &used, ",websocket=") &&
+		     (o->websocket_has_host
+			  ? append_host_port(out, len, &used, o->websocket_host, o->websocket_port)
+			  : append(out, len, &used, "%u", o->websocket_port));
 	if (ok && o->width != DISPLAY_DEFAULT_WIDTH)
 		ok = append(out, len, &used, ",width=%u", o->width);
 	if (ok && o->height != DISPLAY_DEFAULT_HEIGHT)

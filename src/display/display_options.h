@@ -1,10 +1,11 @@
 /* --display: where a VM's screen is served, and its size.
  *   none                                          (the default: no framebuffer at all)
- *   vnc=ADDR:PORT|vnc=unix:PATH[,password=P][,width=W][,height=H]
+ *   vnc=ADDR:PORT|vnc=unix:PATH[,password=P][,websocket=[ADDR:]PORT][,width=W][,height=H]
  * ADDR is an IPv4 address, [IPv6] or a host name, empty for every interface; PORT 0 takes a
- * free port (the log says which). A snapshot or migration records the option as text and
- * builds the display again from it, so display_options_format writes what parses back to the
- * same options. */
+ * free port (the log says which). websocket= adds a second listener for browsers (noVNC): its
+ * ADDR defaults to vnc='s, or to 127.0.0.1 beside a Unix socket. A snapshot or migration records
+ * the option as text and builds the display again from it, so display_options_format writes what
+ * parses back to the same options. */
 #ifndef GUREUM_DISPLAY_DISPLAY_OPTIONS_H
 #define GUREUM_DISPLAY_DISPLAY_OPTIONS_H
 
@@ -31,10 +32,14 @@ enum display_kind { DISPLAY_NONE, DISPLAY_VNC };
 
 struct display_options {
 	enum display_kind kind;
-	bool unix_socket;			 /* vnc=unix:PATH */
-	char host[DISPLAY_HOST_MAX + 1];	 /* TCP: without brackets; "" every interface */
-	char path[DISPLAY_UNIX_PATH_MAX + 1];	 /* unix_socket */
-	uint16_t port;				 /* TCP */
+	bool unix_socket;			   /* vnc=unix:PATH */
+	char host[DISPLAY_HOST_MAX + 1];	   /* TCP: without brackets; "" every interface */
+	char path[DISPLAY_UNIX_PATH_MAX + 1];	   /* unix_socket */
+	uint16_t port;				   /* TCP */
+	bool websocket;				   /* websocket= given */
+	bool websocket_has_host;		   /* websocket=ADDR:PORT, not just PORT */
+	char websocket_host[DISPLAY_HOST_MAX + 1]; /* as host, when websocket_has_host */
+	uint16_t websocket_port;
 	char password[DISPLAY_PASSWORD_MAX + 1]; /* "" without authentication */
 	uint32_t width, height;			 /* pixels */
 };

@@ -60,22 +60,22 @@ static int listen_everywhere(uint16_t port, char address[VNC_ADDRESS_MAX])
 	return listen_at((struct sockaddr *)&any4, sizeof(any4), address);
 }
 
-static int listen_tcp(const struct display_options *o, char address[VNC_ADDRESS_MAX], char *err,
-		      size_t err_len)
+int vnc_listen_tcp(const char *host, uint16_t tcp_port, const char *option,
+		   char address[VNC_ADDRESS_MAX], char *err, size_t err_len)
 {
 	char port[8];
-	snprintf(port, sizeof(port), "%u", o->port);
+	snprintf(port, sizeof(port), "%u", tcp_port);
 	int fd = -1, error = 0;
-	if (!o->host[0]) {
-		fd = listen_everywhere(o->port, address);
+	if (!host[0]) {
+		fd = listen_everywhere(tcp_port, address);
 		error = errno;
 	} else {
 		struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
 					 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 		struct addrinfo *list = NULL;
-		int rc = getaddrinfo(o->host, port, &hints, &list);
+		int rc = getaddrinfo(host, port, &hints, &list);
 		if (rc) {
-			snprintf(err, err_len, "--display vnc=%s:%s: %s", o->host, port,
+			snprintf(err, err_len, "--display %s=%s:%s: %s", option, host, port,
 				 gai_strerror(rc));
 			return -1;
 		}
@@ -86,8 +86,8 @@ static int listen_tcp(const struct display_options *o, char address[VNC_ADDRESS_
 		freeaddrinfo(list);
 	}
 	if (fd < 0)
-		snprintf(err, err_len, "--display vnc=%s:%s: cannot listen there: %s%s", o->host,
-			 port, strerror(error),
+		snprintf(err, err_len, "--display %s=%s:%s: cannot listen there: %s%s", option,
+			 host, port, strerror(error),
 			 error == EADDRINUSE ? " (choose another port, or 0 for any free one)"
 					     : "");
 	return fd;
@@ -97,9 +97,20 @@ int vnc_listen(const struct display_options *o, char address[VNC_ADDRESS_MAX], c
 	       size_t err_len)
 {
 	if (!o->unix_socket)
-		return listen_tcp(o, address, err, err_len);
+		return vnc_listen_tcp(o->host, o->port, "vnc", address, err, err_len);
 	char label[DISPLAY_UNIX_PATH_MAX + 32];
 	snprintf(label, sizeof(label), "--display vnc=unix:%s", o->path);
 	snprintf(address, VNC_ADDRESS_MAX, "unix:%s", o->path);
 	return unix_listener_open(o->path, BACKLOG, 0600, label, err, err_len);
+}
+
+int vnc_listen_websocket(const struct display_options *o, char address[VNC_ADDRESS_MAX], char *err,
+			 size_t err_len)
+{
+	/* Beside a Unix socket, which only this host's processes reach, the browser's port
+	 * stays on this host too unless the option names an address. */
+	const char *host = o->websocket_has_host ? o->websocket_host
+			   : o->unix_socket	 ? "127.0.0.1"
+						 : o->host;
+	return vnc_listen_tcp(host, o->websocket_port, "websocket", address, err, err_len);
 }

@@ -6,6 +6,13 @@
  * hand each socket to rfbNewClient; libvncserver's own listener thread (rfbRunEventLoop in the
  * background, which is how threaded mode is entered) has no socket to listen on.
  *
+ * WebSocket: rfbNewClient tells a browser's connection (noVNC) from a VNC viewer's by its first
+ * bytes ("GET " or TLS; a viewer sends nothing for 100 ms, as RFB's server speaks first) and
+ * reads the HTTP upgrade there, so every listener, the websocket= one as well as vnc=, takes
+ * both. The upgrade is read at the client's pace (libvncserver waits 100 ms per byte, up to
+ * 4 KiB), so each new connection is greeted on a thread of its own (up to GREETING_MAX at
+ * once): a slow or silent client does not hold up the acceptor and the next connection.
+ *
  * Lifetimes: libvncserver frees a client on its input thread when the client goes, calling
  * our clientGoneHook there first. The hook records the thread, which the acceptor joins later
  * (threaded mode never joins them unless the whole server shuts down, and its shutdown joins
@@ -35,6 +42,9 @@
  * goes without releasing them. */
 #define HELD_MAX 16
 
+/* Connections between accept and rfbNewClient's return at most; more wait in the backlog. */
+#define GREETING_MAX 16
+
 struct vnc_client {
 	struct vnc_client *next;
 	int sock_dup; /* for shutdown() when the server closes */
@@ -47,8 +57,9 @@ struct vnc_server {
 	rfbScreenInfoPtr screen;
 	struct vnc_server_events events;
 	char address[VNC_ADDRESS_MAX];
+	char websocket_address[VNC_ADDRESS_MAX]; /* "" without websocket= */
 	char unix_path[DISPLAY_UNIX_PATH_MAX + 1];
-	int listen_fd, stop_fd;
+	int listen_fd, websocket_fd, stop_fd;
 	pthread_t acceptor;
 	bool acceptor_started;
 	char *passwords[2]; /* rfbCheckPasswordByList's NULL-terminated list */
@@ -59,6 +70,9 @@ struct vnc_server {
 	unsigned nr_clients;
 	pthread_t *ended; /* client input threads that finished, to join */
 	size_t nr_ended, ended_cap;
+	int greeting[GREETING_MAX]; /* duplicates of the sockets being greeted, -1: free */
+	unsigned nr_greeting;
+	bool closing; /* no new greeting starts */
 };
 
 /* libvncserver's messages: ours say what matters (a client came, went, was refused). */
@@ -214,9 +228,83 @@ static void join_ended(struct vnc_server *s)
 	free(threads);
 }
 
-static void accept_one(struct vnc_server *s)
+struct greeting {
+	struct vnc_server *server;
+	int fd, slot;
+};
+
+/* A free greeting slot holding a duplicate of `fd` (for shutdown at close), or -1 when all
+ * are taken or the server is closing. */
+static int take_greeting_slot(struct vnc_server *s, int fd)
 {
-	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int slot = -1;
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < GREETING_MAX && slot < 0 && !s->closing; i++)
+		if (s->greeting[i] < 0)
+			slot = i;
+	if (slot >= 0) {
+		s->greeting[slot] = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (s->greeting[slot] < 0)
+			slot = -1;
+		else
+			s->nr_greeting++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return slot;
+}
+
+static void release_greeting_slot(struct vnc_server *s, int slot)
+{
+	pthread_mutex_lock(&s->lock);
+	close(s->greeting[slot]);
+	s->greeting[slot] = -1;
+	s->nr_greeting--;
+	pthread_cond_broadcast(&s->gone);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* On a thread of the connection's own: the WebSocket upgrade, if any, and the client's
+ * threads started. */
+static void *greet(void *arg)
+{
+	struct greeting *g = arg;
+	rfbClientPtr cl = rfbNewClient(g->server->screen, g->fd);
+	if (cl)
+		rfbStartOnHoldClient(cl);
+	release_greeting_slot(g->server, g->slot);
+	free(g);
+	return NULL;
+}
+
+static void start_greeting(struct vnc_server *s, int fd)
+{
+	struct greeting *g = malloc(sizeof(*g));
+	int slot = g ? take_greeting_slot(s, fd) : -1;
+	if (slot < 0) {
+		log_warn("vnc: refusing a connection: %d others are still introducing themselves",
+			 GREETING_MAX);
+		free(g);
+		close(fd);
+		return;
+	}
+	*g = (struct greeting){s, fd, slot};
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_t thread;
+	int rc = pthread_create(&thread, &attr, greet, g);
+	pthread_attr_destroy(&attr);
+	if (rc) {
+		log_warn("vnc: refusing a connection: no thread for it (%s)", strerror(rc));
+		release_greeting_slot(s, slot);
+		free(g);
+		close(fd);
+	}
+}
+
+static void accept_one(struct vnc_server *s, int listen_fd)
+{
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return; /* EAGAIN, or the peer gave up already */
 	/* libvncserver watches client sockets with select(). */
@@ -225,24 +313,25 @@ static void accept_one(struct vnc_server *s)
 		close(fd);
 		return;
 	}
-	rfbClientPtr cl = rfbNewClient(s->screen, fd);
-	if (cl)
-		rfbStartOnHoldClient(cl);
+	start_greeting(s, fd);
 }
 
 static void *acceptor_main(void *arg)
 {
 	struct vnc_server *s = arg;
 	for (;;) {
-		struct pollfd fds[2] = {{.fd = s->listen_fd, .events = POLLIN},
-					{.fd = s->stop_fd, .events = POLLIN}};
-		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+		/* A negative fd (no websocket=) is ignored by poll. */
+		struct pollfd fds[3] = {{.fd = s->stop_fd, .events = POLLIN},
+					{.fd = s->listen_fd, .events = POLLIN},
+					{.fd = s->websocket_fd, .events = POLLIN}};
+		if (poll(fds, 3, -1) < 0 && errno != EINTR)
 			break;
-		if (fds[1].revents)
+		if (fds[0].revents)
 			break;
 		join_ended(s);
-		if (fds[0].revents)
-			accept_one(s);
+		for (int i = 1; i < 3; i++)
+			if (fds[i].revents)
+				accept_one(s, fds[i].fd);
 	}
 	return NULL;
 }
@@ -292,6 +381,11 @@ static int start(struct vnc_server *s, const struct display_options *o, uint8_t 
 		return -1;
 	if (o->unix_socket)
 		snprintf(s->unix_path, sizeof(s->unix_path), "%s", o->path);
+	if (o->websocket) {
+		s->websocket_fd = vnc_listen_websocket(o, s->websocket_address, err, err_len);
+		if (s->websocket_fd < 0)
+			return -1;
+	}
 	if (o->password[0] && !(s->passwords[0] = strdup(o->password))) {
 		snprintf(err, err_len, "--display: out of memory");
 		return -1;
@@ -324,7 +418,9 @@ struct vnc_server *vnc_server_open(const struct display_options *o, uint8_t *pix
 		snprintf(err, err_len, "--display: out of memory");
 		return NULL;
 	}
-	s->listen_fd = s->stop_fd = -1;
+	s->listen_fd = s->websocket_fd = s->stop_fd = -1;
+	for (int i = 0; i < GREETING_MAX; i++)
+		s->greeting[i] = -1;
 	if (events)
 		s->events = *events;
 	pthread_mutex_init(&s->lock, NULL);
@@ -357,6 +453,11 @@ const char *vnc_server_address(const struct vnc_server *s)
 	return s->address;
 }
 
+const char *vnc_server_websocket_address(const struct vnc_server *s)
+{
+	return s->websocket_address;
+}
+
 static void stop_acceptor(struct vnc_server *s)
 {
 	if (s->acceptor_started) {
@@ -368,16 +469,25 @@ static void stop_acceptor(struct vnc_server *s)
 	}
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
+	if (s->websocket_fd >= 0)
+		close(s->websocket_fd);
 	if (s->unix_path[0])
 		unlink(s->unix_path);
 	if (s->stop_fd >= 0)
 		close(s->stop_fd);
 }
 
-/* Every client's socket shut down; returns once their threads have freed them. */
+/* Every client's socket shut down, the ones still being greeted first (a greeting may yet
+ * add a client); returns once their threads have freed them. */
 static void disconnect_all(struct vnc_server *s)
 {
 	pthread_mutex_lock(&s->lock);
+	s->closing = true;
+	for (int i = 0; i < GREETING_MAX; i++)
+		if (s->greeting[i] >= 0)
+			shutdown(s->greeting[i], SHUT_RDWR);
+	while (s->nr_greeting)
+		pthread_cond_wait(&s->gone, &s->lock);
 	for (struct vnc_client *c = s->clients; c; c = c->next)
 		shutdown(c->sock_dup, SHUT_RDWR);
 	while (s->nr_clients)

@@ -43,6 +43,8 @@ void vnc_server_changed(struct vnc_server *s, const struct screen_rect *rects, s
 unsigned vnc_server_clients(struct vnc_server *s);
 /* Where it listens: "127.0.0.1:5900", "[::1]:5901", "unix:/run/vm.vnc". */
 const char *vnc_server_address(const struct vnc_server *s);
+/* Where its websocket= listener is, "" without one. */
+const char *vnc_server_websocket_address(const struct vnc_server *s);
 /* Disconnects every client, stops listening (a Unix socket's file goes), frees everything. */
 void vnc_server_close(struct vnc_server *s);
 

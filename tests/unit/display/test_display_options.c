@@ -69,6 +69,23 @@ Test(display_options, unix_socket_password_and_size)
 	cr_assert_eq(o.height, 4320);
 }
 
+Test(display_options, websocket_listener)
+{
+	struct display_options o = parse_ok("vnc=127.0.0.1:5900,websocket=5700");
+	cr_assert(o.websocket);
+	cr_assert_not(o.websocket_has_host, "vnc='s address is taken");
+	cr_assert_eq(o.websocket_port, 5700);
+	o = parse_ok("vnc=unix:/run/vm.vnc,websocket=[::1]:0");
+	cr_assert(o.websocket_has_host);
+	cr_assert_str_eq(o.websocket_host, "::1");
+	cr_assert_eq(o.websocket_port, 0);
+	o = parse_ok("vnc=:5900,websocket=:5700");
+	cr_assert(o.websocket_has_host);
+	cr_assert_str_eq(o.websocket_host, "", "every interface");
+	o = parse_ok("vnc=:5900");
+	cr_assert_not(o.websocket);
+}
+
 Test(display_options, mistakes_are_refused)
 {
 	expect_error("vnc", "not key=value");
@@ -90,6 +107,10 @@ Test(display_options, mistakes_are_refused)
 	expect_error("vnc=:5900,width=7681", "from 320 to 7680");
 	expect_error("vnc=:5900,height=-1", "from 200 to 4320");
 	expect_error("vnc=:5900,height=10000000000", "from 200 to 4320");
+	expect_error("vnc=:5900,websocket=", "not PORT or ADDR:PORT");
+	expect_error("vnc=:5900,websocket=65536", "not PORT or ADDR:PORT");
+	expect_error("vnc=:5900,websocket=host:", "not PORT or ADDR:PORT");
+	expect_error("vnc=:5900,websocket=::1:5700", "not PORT or ADDR:PORT");
 	expect_error("vnc=:5900,depth=16", "unknown property 'depth'");
 	expect_error("width=800", "give vnc=");
 	expect_error("", "give vnc=");
@@ -122,6 +143,10 @@ Test(display_options, written_as_it_parses_back)
 	round_trip("vnc=[fe80::1]:0,password=pw", "vnc=[fe80::1]:0,password=pw");
 	round_trip("width=800,vnc=:7,height=600", "vnc=:7,width=800,height=600");
 	round_trip("vnc=unix:/tmp/x.sock,height=200", "vnc=unix:/tmp/x.sock,height=200");
+	round_trip("websocket=5700,vnc=:1", "vnc=:1,websocket=5700");
+	round_trip("vnc=:1,websocket=[::1]:7", "vnc=:1,websocket=[::1]:7");
+	round_trip("vnc=:1,websocket=:7", "vnc=:1,websocket=:7");
+	round_trip("vnc=:1,websocket=a.long.host.name:7,websocket=9", "vnc=:1,websocket=9");
 	/* A repeated property replaces the earlier value whole (the fuzzer found a shorter
 	 * password keeping the longer one's tail, which came back different). */
 	round_trip("vnc=unix:/a/long/path,password=longer,vnc=1.2.3.4:5,password=pw",

@@ -2,11 +2,16 @@
  * viewers) on a Unix socket and on TCP: a client gets the framebuffer's pixels; a change is
  * sent as the changed area only, in every encoding asked for; an idle screen sends nothing; ten
  * clients at once all follow a change while others disconnect abruptly, send garbage or ask
- * for a 65535x65535 update; a password is required when set; the screendump is the picture. */
+ * for a 65535x65535 update; a password is required when set; a browser's WebSocket upgrade is
+ * answered on the websocket= port, and a slow one holds up no other client; the screendump is
+ * the picture. */
 #include "display/display.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <linux/input-event-codes.h>
+#include <netinet/in.h>
 #include <png.h>
 #include <poll.h>
 #include <rfb/rfbclient.h>
@@ -419,6 +424,111 @@ Test(vnc_server, over_tcp_on_a_free_port)
 	cr_assert_eq(display_options_parse(&o, spec, err, sizeof(err)), 0);
 	cr_assert_null(display_open(&o, err, sizeof(err)));
 	cr_assert(strstr(err, "cannot listen") && strstr(err, "choose another port"), "%s", err);
+}
+
+/* A TCP connection to 127.0.0.1:port. */
+static int tcp_connect(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0, "%s", strerror(errno));
+	return fd;
+}
+
+/* Reads until the blank line that ends an HTTP response's head. */
+static void read_http_head(int fd, char *head, size_t len)
+{
+	size_t used = 0;
+	while (used < len - 1 && !strstr(head, "\r\n\r\n")) {
+		ssize_t n = recv(fd, head + used, 1, 0);
+		cr_assert_eq(n, 1, "the connection ended inside the HTTP response");
+		head[++used] = '\0';
+	}
+}
+
+/* A browser's WebSocket opening handshake (RFC 6455 section 1.3's example key) on the
+ * websocket= port is answered with the key's digest, then the RFB greeting comes in a binary
+ * frame, as noVNC expects it. */
+Test(vnc_server, a_browser_upgrades_to_websocket_on_its_port)
+{
+	display_close(display);
+	char spec[256];
+	snprintf(spec, sizeof(spec), "vnc=unix:%s,websocket=127.0.0.1:0", sock_path);
+	open_display(spec);
+	const char *address = display_websocket_address(display);
+	cr_assert(strncmp(address, "127.0.0.1:", 10) == 0, "%s", address);
+	int fd = tcp_connect(atoi(address + 10));
+	const char *request = "GET /websockify HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+			      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+			      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+			      "Origin: http://127.0.0.1\r\nSec-WebSocket-Version: 13\r\n\r\n";
+	cr_assert_eq(send(fd, request, strlen(request), 0), (ssize_t)strlen(request));
+	char head[2048] = "";
+	read_http_head(fd, head, sizeof(head));
+	cr_assert(strncmp(head, "HTTP/1.1 101", 12) == 0, "%s", head);
+	cr_assert(strstr(head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "%s", head);
+	uint8_t frame[14];
+	cr_assert_eq(recv(fd, frame, sizeof(frame), MSG_WAITALL), 14);
+	cr_assert_eq(frame[0], 0x82, "not one final binary frame: 0x%02x", frame[0]);
+	cr_assert_eq(frame[1], 12, "a server's frame is unmasked, 12 bytes long");
+	cr_assert(memcmp(frame + 2, "RFB 003.008\n", 12) == 0);
+	close(fd);
+	/* A VNC viewer is served on the websocket= port as well. */
+	struct client c = {0};
+	cr_assert(connect_client(&c, "127.0.0.1", atoi(address + 10), "raw"));
+	expect_picture(&c, 5000);
+	disconnect_client(&c);
+}
+
+struct drip {
+	int fd;
+	atomic_bool dripping, stop;
+};
+
+/* A client that takes its time over the HTTP upgrade: a byte every 50 ms after the first four,
+ * each within the 100 ms libvncserver waits for the next one. */
+static void *drip_request(void *arg)
+{
+	struct drip *d = arg;
+	const char *request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+			      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	atomic_store(&d->dripping, true);
+	/* "GET " at once: libvncserver looks for it in the first 100 ms. */
+	if (send(d->fd, request, 4, MSG_NOSIGNAL) != 4)
+		atomic_store(&d->stop, true);
+	for (const char *c = request + 4; *c && !atomic_load(&d->stop); c++) {
+		if (send(d->fd, c, 1, MSG_NOSIGNAL) != 1)
+			break;
+		usleep(50000);
+	}
+	atomic_store(&d->dripping, false);
+	return NULL;
+}
+
+/* Each connection is introduced on its own thread: a slow one does not keep the next one
+ * waiting (on the acceptor thread, this client would wait out the whole drip, 6 s). */
+Test(vnc_server, a_slow_websocket_upgrade_holds_up_nobody)
+{
+	struct drip d = {.fd = socket(AF_UNIX, SOCK_STREAM, 0)};
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
+	cr_assert_eq(connect(d.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	pthread_t thread;
+	cr_assert_eq(pthread_create(&thread, NULL, drip_request, &d), 0);
+	while (!atomic_load(&d.dripping))
+		usleep(1000);
+	usleep(300000);
+	struct client c = {0};
+	cr_assert(connect_client(&c, sock_path, 0, "raw"));
+	expect_picture(&c, 5000);
+	cr_assert(atomic_load(&d.dripping), "the client waited until the slow one was done");
+	disconnect_client(&c);
+	atomic_store(&d.stop, true);
+	pthread_join(thread, NULL);
+	close(d.fd);
 }
 
 Test(vnc_server, screendump_is_the_picture)
