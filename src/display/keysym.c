@@ -79,3 +79,18 @@ unsigned keysym_to_key(uint32_t keysym)
 			return function_keys[i].key;
 	return 0;
 }
+
+bool keysym_needs_shift(uint32_t keysym)
+{
+	if (keysym >= 'A' && keysym <= 'Z')
+		return true;
+	if (keysym < 0x21 || keysym >= 0x7f)
+		return false;
+	for (unsigned d = 0; d < 10; d++)
+		if (shifted_digits[d] == (char)keysym)
+			return true;
+	for (size_t i = 0; i < sizeof(symbol_keys) / sizeof(symbol_keys[0]); i++)
+		if (symbol_keys[i].shifted == (char)keysym)
+			return true;
+	return false;
+}

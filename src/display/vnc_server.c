@@ -21,6 +21,7 @@
  * reused by its thread at any moment), waits until every client is gone, then joins them. */
 #include "display/vnc_server.h"
 
+#include "display/keysym.h"
 #include "display/vnc_listener.h"
 #include "lib/log.h"
 
@@ -29,6 +30,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <rfb/rfb.h>
+#include <rfb/rfbregion.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,12 +44,16 @@
  * goes without releasing them. */
 #define HELD_MAX 16
 
+#define KEYSYM_SHIFT_L 0xffe1
+#define KEYSYM_SHIFT_R 0xffe2
+
 /* Connections between accept and rfbNewClient's return at most; more wait in the backlog. */
 #define GREETING_MAX 16
 
 struct vnc_client {
 	struct vnc_client *next;
-	int sock_dup; /* for shutdown() when the server closes */
+	rfbClientPtr rfb; /* valid while on the server's list */
+	int sock_dup;	  /* for shutdown() when the server closes */
 	char host[64];
 	struct timespec since;
 	uint32_t held[HELD_MAX]; /* keysyms down, 0: free (only this client's thread) */
@@ -134,13 +140,30 @@ static void track_key(struct vnc_client *c, uint32_t keysym, bool down)
 		}
 }
 
-/* On the client's input thread. */
+static bool holds_shift(const struct vnc_client *c)
+{
+	for (int i = 0; i < HELD_MAX; i++)
+		if (c->held[i] == KEYSYM_SHIFT_L || c->held[i] == KEYSYM_SHIFT_R)
+			return true;
+	return false;
+}
+
+/* On the client's input thread. A shifted symbol ('S', '$') sent without the client's own
+ * Shift (a browser's synthetic typing, a paste, an on-screen keyboard) is typed with a Shift
+ * of ours around its press: the guest's keyboard has no key for 'S', only Shift and s. */
 static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 {
 	struct vnc_server *s = cl->screen->screenData;
-	track_key(cl->clientData, keysym, down);
-	if (s->events.key)
-		s->events.key(s->events.opaque, keysym, down);
+	struct vnc_client *c = cl->clientData;
+	bool add_shift = down && keysym_needs_shift(keysym) && !holds_shift(c);
+	track_key(c, keysym, down);
+	if (!s->events.key)
+		return;
+	if (add_shift)
+		s->events.key(s->events.opaque, KEYSYM_SHIFT_L, true);
+	s->events.key(s->events.opaque, keysym, down);
+	if (add_shift)
+		s->events.key(s->events.opaque, KEYSYM_SHIFT_L, false);
 }
 
 /* A client that went (a viewer closed, a link broken) with keys down must not leave the guest
@@ -150,6 +173,32 @@ static void release_held(struct vnc_server *s, struct vnc_client *c)
 	for (int i = 0; i < HELD_MAX; i++)
 		if (c->held[i] && s->events.key)
 			s->events.key(s->events.opaque, c->held[i], false);
+}
+
+/* libvncserver 0.9.14 frees a WebSocket client's request path in rfbCloseClient without
+ * clearing it, and in threaded mode both of a client's threads may close it (a read fails on
+ * one, a write on the other): a double free that corrupted the heap after a few browser
+ * sessions. Nothing uses the path after the upgrade, so it goes now. */
+static void forget_websocket_path(rfbClientPtr cl)
+{
+#ifdef LIBVNCSERVER_WITH_WEBSOCKETS
+	free(cl->wspath);
+	cl->wspath = NULL;
+#else
+	(void)cl;
+#endif
+}
+
+/* The WebSocket state libvncserver 0.9.14 never frees (45 KiB per browser session; fixed in
+ * 0.9.15, which frees it after our hook: cleared, it is not freed twice). */
+static void free_websocket_state(rfbClientPtr cl)
+{
+#ifdef LIBVNCSERVER_WITH_WEBSOCKETS
+	free(cl->wsctx);
+	cl->wsctx = NULL;
+#else
+	(void)cl;
+#endif
 }
 
 /* On the client's input thread, before libvncserver frees it. */
@@ -169,11 +218,13 @@ static void client_gone(rfbClientPtr cl)
 	close(c->sock_dup);
 	free(c);
 	cl->clientData = NULL;
+	free_websocket_state(cl);
 	if (s->events.client_left)
 		s->events.client_left(s->events.opaque);
 }
 
-/* On the acceptor thread, inside rfbNewClient, before the client's threads start. */
+/* On a greeting thread, inside rfbNewClient, after any WebSocket upgrade and before the
+ * client's threads start. */
 static enum rfbNewClientAction new_client(rfbClientPtr cl)
 {
 	struct vnc_server *s = cl->screen->screenData;
@@ -207,7 +258,9 @@ static enum rfbNewClientAction new_client(rfbClientPtr cl)
 		free(c);
 		return RFB_CLIENT_REFUSE;
 	}
+	c->rfb = cl;
 	cl->clientData = c;
+	forget_websocket_path(cl);
 	cl->clientGoneHook = client_gone;
 	if (s->events.client_joined)
 		s->events.client_joined(s->events.opaque, s);
@@ -432,12 +485,40 @@ struct vnc_server *vnc_server_open(const struct display_options *o, uint8_t *pix
 	return s;
 }
 
+/* Exported by libvncserver but declared in no public header; libvncserver's own files declare
+ * it the same way. */
+void rfbScaledScreenUpdate(rfbScreenInfoPtr screen, int x1, int y1, int x2, int y2);
+
+/* What rfbMarkRectAsModified does, over our list of clients instead of libvncserver's. Its
+ * client iterator (0.9.14) steps to the next client and only then takes a reference on it,
+ * outside the list's lock: a client leaving meanwhile on its own thread may be freed in between,
+ * and the reference is then written into freed memory. Our list is changed under s->lock, and
+ * a client leaves it (client_gone) before libvncserver frees its regions and mutexes. */
+static void mark_for_clients(struct vnc_server *s, sraRegionPtr region)
+{
+	pthread_mutex_lock(&s->lock);
+	for (struct vnc_client *c = s->clients; c; c = c->next) {
+		pthread_mutex_lock(&c->rfb->updateMutex);
+		sraRgnOr(c->rfb->modifiedRegion, region);
+		pthread_cond_signal(&c->rfb->updateCond);
+		pthread_mutex_unlock(&c->rfb->updateMutex);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 void vnc_server_changed(struct vnc_server *s, const struct screen_rect *rects, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		rfbMarkRectAsModified(s->screen, (int)rects[i].x, (int)rects[i].y,
-				      (int)(rects[i].x + rects[i].w),
-				      (int)(rects[i].y + rects[i].h));
+	for (size_t i = 0; i < n; i++) {
+		int x1 = (int)rects[i].x, y1 = (int)rects[i].y;
+		int x2 = (int)(rects[i].x + rects[i].w), y2 = (int)(rects[i].y + rects[i].h);
+		/* Clients that asked for a scaled screen (UltraVNC's SetScale) have copies. */
+		rfbScaledScreenUpdate(s->screen, x1, y1, x2, y2);
+		sraRegionPtr region = sraRgnCreateRect(x1, y1, x2, y2);
+		if (!region)
+			continue;
+		mark_for_clients(s, region);
+		sraRgnDestroy(region);
+	}
 }
 
 unsigned vnc_server_clients(struct vnc_server *s)

@@ -55,3 +55,16 @@ Test(keysym, symbols_without_a_key)
 	cr_assert_eq(keysym_to_key(0x1f), 0);
 	cr_assert_eq(keysym_to_key(0xffffffff), 0);
 }
+
+Test(keysym, which_symbols_need_shift)
+{
+	const char *shifted = "ABCXYZ!@#$%^&*()_+{}|:\"~<>?";
+	const char *plain = "abcxyz1234567890-=[]\\;',./` ";
+	for (const char *c = shifted; *c; c++)
+		cr_assert(keysym_needs_shift((uint32_t)*c), "'%c' is typed with Shift", *c);
+	for (const char *c = plain; *c; c++)
+		cr_assert_not(keysym_needs_shift((uint32_t)*c), "'%c' is typed without Shift", *c);
+	cr_assert_not(keysym_needs_shift(0xff0d), "Return");
+	cr_assert_not(keysym_needs_shift(0xffe1), "Shift itself");
+	cr_assert_not(keysym_needs_shift(0x20ac), "EuroSign, no key at all");
+}
