@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages gureum needs to build, test and boot its default guest.
+# Installs the Debian packages gureum needs to build, test and boot its default guest, and the
+# browser test's driver (playwright-core, from the npm registry, into tests/browser).
 # Idempotent: only missing packages are installed (apt-get update runs once, when needed).
 set -euo pipefail
 
@@ -14,11 +15,32 @@ packages=(
 	# the display scenario's VNC client, OCR and picture decoding (libvncclient comes with
 	# libvncserver-dev)
 	vncsnapshot tesseract-ocr tesseract-ocr-eng libjpeg-dev
+	# the browser test: noVNC's page in headless Chromium, driven from Node (the machine's
+	# Node.js 20 or later with its npm; Debian 12's own nodejs is 18, too old for the driver)
+	chromium novnc
 	# guest images and the nested lab (QEMU is also the peer in benchmarks)
 	qemu-system-x86 qemu-utils busybox-static cpio gzip lz4 zstd xz-utils e2fsprogs kmod strace procps
 	# the guest's static benchmark tool (bench/randio.c, gcc -static needs libc.a)
 	libc6-dev
 )
+
+# playwright-core as package-lock.json pins it (it drives Debian's Chromium; it downloads no
+# browser of its own).
+install_browser_driver() {
+	local dir
+	dir=$(cd "$(dirname "$0")/../tests/browser" && pwd)
+	if [[ -f $dir/node_modules/playwright-core/package.json ]]; then
+		return 0
+	fi
+	if ! command -v npm >/dev/null || ! node -e 'process.exit(parseInt(process.versions.node) < 20 ? 1 : 0)'; then
+		echo "install-deps: the browser test needs Node.js 20 or later with npm" \
+			"(found: $(node --version 2>/dev/null || echo none))" >&2
+		exit 1
+	fi
+	echo "install-deps: npm ci in $dir (playwright-core)"
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) ||
+		{ echo "install-deps: npm ci failed in $dir (is the npm registry reachable?)" >&2; exit 1; }
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -27,6 +49,7 @@ for p in "${packages[@]}"; do
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
 	echo "install-deps: all ${#packages[@]} packages present"
+	install_browser_driver
 	exit 0
 fi
 if [[ $(id -u) -ne 0 ]]; then
@@ -38,4 +61,5 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq "${missing[@]}" >/dev/null
+install_browser_driver
 echo "install-deps: done"

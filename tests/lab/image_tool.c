@@ -81,21 +81,15 @@ static void load(const char *path, struct picture *p)
 	}
 }
 
-static int compare(const char *a_path, const char *b_path)
+/* How far apart two pictures of the same size are; 0 when close enough. */
+static int difference(const struct picture *a, const struct picture *b)
 {
-	struct picture a, b;
-	load(a_path, &a);
-	load(b_path, &b);
-	if (a.width != b.width || a.height != b.height) {
-		printf("sizes differ: %ux%u and %ux%u\n", a.width, a.height, b.width, b.height);
-		return 1;
-	}
-	uint64_t sum = 0, far = 0, n = (uint64_t)a.width * a.height;
+	uint64_t sum = 0, far = 0, n = (uint64_t)a->width * a->height;
 	int largest = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		int worst = 0;
 		for (int c = 0; c < 3; c++) {
-			int d = abs((int)a.rgb[i * 3 + c] - (int)b.rgb[i * 3 + c]);
+			int d = abs((int)a->rgb[i * 3 + c] - (int)b->rgb[i * 3 + c]);
 			sum += (uint64_t)d;
 			worst = d > worst ? d : worst;
 		}
@@ -103,9 +97,24 @@ static int compare(const char *a_path, const char *b_path)
 		far += worst > 48;
 	}
 	double mean = (double)sum / (double)(n * 3);
-	printf("%ux%u mean %.3f largest %d far %llu of %llu\n", a.width, a.height, mean, largest,
+	printf("%ux%u mean %.3f largest %d far %llu of %llu\n", a->width, a->height, mean, largest,
 	       (unsigned long long)far, (unsigned long long)n);
 	return mean < 2.0 && far * 200 <= n ? 0 : 1;
+}
+
+static int compare(const char *a_path, const char *b_path)
+{
+	struct picture a, b;
+	load(a_path, &a);
+	load(b_path, &b);
+	int rc = 1;
+	if (a.width != b.width || a.height != b.height)
+		printf("sizes differ: %ux%u and %ux%u\n", a.width, a.height, b.width, b.height);
+	else
+		rc = difference(&a, &b);
+	free(a.rgb);
+	free(b.rgb);
+	return rc;
 }
 
 static int write_grey_png(const char *path, const uint8_t *grey, uint32_t w, uint32_t h)
@@ -135,7 +144,10 @@ static int ocr_prep(const char *in, const char *out, uint32_t crop_w, uint32_t c
 			const uint8_t *px = p.rgb + ((size_t)(y / SCALE) * p.width + x / SCALE) * 3;
 			grey[(size_t)y * w + x] = (uint8_t)(255 - (px[0] + px[1] + px[2]) / 3);
 		}
-	return write_grey_png(out, grey, w, h);
+	free(p.rgb);
+	int rc = write_grey_png(out, grey, w, h);
+	free(grey);
+	return rc;
 }
 
 static int lit(const char *in)
@@ -145,6 +157,7 @@ static int lit(const char *in)
 	uint64_t n = (uint64_t)p.width * p.height, on = 0;
 	for (uint64_t i = 0; i < n; i++)
 		on += p.rgb[i * 3] + p.rgb[i * 3 + 1] + p.rgb[i * 3 + 2] > 96;
+	free(p.rgb);
 	printf("%llu\n", (unsigned long long)(on * 1000000 / n));
 	return 0;
 }
