@@ -19,7 +19,7 @@ packages=(
 	# Node.js 20 or later with its npm; Debian 12's own nodejs is 18, too old for the driver)
 	chromium novnc
 	# guest images and the nested lab (QEMU is also the peer in benchmarks)
-	qemu-system-x86 qemu-utils busybox-static cpio gzip lz4 zstd xz-utils e2fsprogs kmod strace procps
+	qemu-system-x86 seabios qemu-utils busybox-static cpio gzip lz4 zstd xz-utils e2fsprogs kmod strace procps
 	# the guest's static benchmark tool (bench/randio.c, gcc -static needs libc.a)
 	libc6-dev
 )

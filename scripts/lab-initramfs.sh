@@ -122,8 +122,23 @@ build_display_extra() {
 	log "display archive (vncsnapshot, tesseract): $(du -h "$out" | cut -f1)"
 }
 
-# vncsnapshot and tesseract (only its English data: the scenario reads English).
+# Files QEMU's pc machine with a standard VGA and a VNC server opens besides microvm's: the
+# display benchmark's peer (SeaBIOS sets up VGA text mode, which the cloud kernel's vgacon draws into).
+# Debian's QEMU looks for firmware in /usr/share/qemu and /usr/share/seabios.
+QEMU_PC_DATA=(/usr/share/seabios/bios-256k.bin /usr/share/seabios/vgabios-stdvga.bin
+	/usr/share/qemu/kvmvapic.bin /usr/share/qemu/keymaps/en-us)
+
+# vncsnapshot and tesseract (only its English data: the scenario reads English), and the
+# files QEMU's pc machine needs for the display benchmark.
 copy_display_peers() {
+	local f
+	for f in "${QEMU_PC_DATA[@]}"; do
+		if [[ -f $f ]]; then
+			install -D -m 0644 "$f" "$1$f"
+		else
+			log "$f missing (package seabios): the display benchmark's QEMU will not start"
+		fi
+	done
 	if [[ -n $VNCSNAPSHOT ]]; then
 		copy_elf_with_libs "$1" "$VNCSNAPSHOT" /usr/bin/vncsnapshot
 	else

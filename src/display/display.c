@@ -44,6 +44,9 @@ struct display {
 	pthread_cond_t wake;
 	unsigned clients;
 	bool stop;
+	bool hurry;	      /* look now, at the busy pace */
+	unsigned tick_ms;     /* the updater's */
+	unsigned quiet_looks; /* empty ones in a row */
 	pthread_t updater;
 	bool updater_started;
 };
@@ -70,7 +73,7 @@ static size_t find_changes(struct display *d, bool all)
 
 /* `all`: compare every line, not only those the log names. The changes are marked for the
  * clients under draw_lock, which also keeps d->rects whole meanwhile. */
-static void update(struct display *d, struct vnc_server *vnc, bool all)
+static size_t update(struct display *d, struct vnc_server *vnc, bool all)
 {
 	pthread_mutex_lock(&d->draw_lock);
 	/* Between two VMs nothing draws (the next one starts with a full comparison). */
@@ -78,19 +81,47 @@ static void update(struct display *d, struct vnc_server *vnc, bool all)
 	if (n)
 		vnc_server_changed(vnc, d->rects, n);
 	pthread_mutex_unlock(&d->draw_lock);
+	return n;
+}
+
+/* The next look comes at once and at the busy pace: something is about to change. */
+static void hurry(struct display *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->hurry = true;
+	pthread_cond_broadcast(&d->wake);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* The pace after a look that found `changes`: busy while the screen changes, spacing out once
+ * it has been still for DISPLAY_QUIET_LOOKS looks. */
+static void pace(struct display *d, size_t changes)
+{
+	pthread_mutex_lock(&d->lock);
+	if (changes || d->hurry) {
+		d->quiet_looks = 0;
+		d->tick_ms = DISPLAY_TICK_MS;
+	} else if (++d->quiet_looks > DISPLAY_QUIET_LOOKS && d->tick_ms < DISPLAY_IDLE_TICK_MS) {
+		d->tick_ms *= 2;
+		if (d->tick_ms > DISPLAY_IDLE_TICK_MS)
+			d->tick_ms = DISPLAY_IDLE_TICK_MS;
+	}
+	d->hurry = false;
+	pthread_mutex_unlock(&d->lock);
 }
 
 static void sleep_tick(struct display *d)
 {
+	pthread_mutex_lock(&d->lock);
 	struct timespec until;
 	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += DISPLAY_TICK_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
+	until.tv_nsec += (long)d->tick_ms * 1000000L;
+	while (until.tv_nsec >= 1000000000L) {
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	pthread_mutex_lock(&d->lock);
-	while (!d->stop && d->clients && pthread_cond_timedwait(&d->wake, &d->lock, &until) == 0)
+	while (!d->stop && d->clients && !d->hurry &&
+	       pthread_cond_timedwait(&d->wake, &d->lock, &until) == 0)
 		;
 	pthread_mutex_unlock(&d->lock);
 }
@@ -106,7 +137,7 @@ static void *updater_main(void *arg)
 		pthread_mutex_unlock(&d->lock);
 		if (stop)
 			return NULL;
-		update(d, d->vnc, false);
+		pace(d, update(d, d->vnc, false));
 		sleep_tick(d);
 	}
 }
@@ -119,6 +150,7 @@ static void client_joined(void *opaque, struct vnc_server *vnc)
 	update(d, vnc, true);
 	pthread_mutex_lock(&d->lock);
 	d->clients++;
+	d->hurry = true;
 	pthread_cond_broadcast(&d->wake);
 	pthread_mutex_unlock(&d->lock);
 }
@@ -140,6 +172,8 @@ static void key_event(void *opaque, uint32_t keysym, bool down)
 		atomic_fetch_add(&d->keys, 1);
 	}
 	pthread_mutex_unlock(&d->input_lock);
+	/* A key makes the guest draw (its echo): show it without waiting out an idle tick. */
+	hurry(d);
 }
 
 static void client_left(void *opaque)
@@ -193,6 +227,7 @@ struct display *display_open(const struct display_options *o, char *err, size_t 
 		snprintf(err, err_len, "--display: out of memory");
 		return NULL;
 	}
+	d->tick_ms = DISPLAY_TICK_MS;
 	pthread_mutex_init(&d->draw_lock, NULL);
 	pthread_mutex_init(&d->input_lock, NULL);
 	pthread_mutex_init(&d->lock, NULL);

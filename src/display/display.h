@@ -3,7 +3,8 @@
  * power cycle) and is attached to each VM the session builds, which maps the framebuffer into
  * the guest and lends the accelerator's log of writes to it.
  *
- * A thread of its own (the updater) looks for changes every DISPLAY_TICK_MS while clients are
+ * A thread of its own (the updater) looks for changes every DISPLAY_TICK_MS (up to
+ * DISPLAY_IDLE_TICK_MS while nothing changes) while clients are
  * connected: it fetches the pages written since the last look, compares those lines with the
  * copy the clients were sent (screen_diff.h) and marks what differs for the VNC server. An idle
  * screen costs a fetch that finds nothing; with no client connected, nothing at all. */
@@ -18,6 +19,12 @@
 #include <stdint.h>
 
 #define DISPLAY_TICK_MS 30
+/* While nothing changes, the looks space out to this (after DISPLAY_QUIET_LOOKS empty ones in
+ * a row, doubling each time): an idle screen costs a few fetches a second, not 33. A change, a
+ * client's key or pointer, or a new client brings the next look at once and the pace back to
+ * DISPLAY_TICK_MS. */
+#define DISPLAY_IDLE_TICK_MS 240
+#define DISPLAY_QUIET_LOOKS  10
 
 struct display;
 

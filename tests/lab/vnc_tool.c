@@ -3,8 +3,13 @@
  * SERVER is HOST:PORT or a Unix socket's path. Commands:
  *   watch SECONDS   gets the first picture (and for a second whatever the client asks for
  *                   with it), prints "ready", then counts what comes for
- *                   SECONDS (or until N updates came): prints "updates N rects R pixels P"
- *                   (N FramebufferUpdate messages after the first picture)
+ *                   SECONDS (or until N updates came): prints "updates N rects R pixels P
+ *                   bytes B" (N FramebufferUpdate messages after the first picture; B the
+ *                   bytes received meanwhile, from TCP_INFO: 0 on a Unix socket)
+ *   latency N       after the first picture, N times: reads a line from stdin (the caller
+ *                   makes the guest change its screen as it writes it) and prints the
+ *                   milliseconds until the next update arrives ("latency-ms X"); 5 s without
+ *                   one is "latency-ms none"
  *   drop            connects, asks for the picture, and resets the connection (RST) while
  *                   it comes: a viewer killed or a cable pulled
  *   garbage         after the handshake sends 4 KiB of random bytes; prints how the server
@@ -15,6 +20,8 @@
  *                   Shift pressed around the characters that need it
  * Exit status 0 when the command could be done, 1 otherwise (it says why). */
 #include <errno.h>
+#include <linux/tcp.h> /* its tcp_info has tcpi_bytes_received; glibc's has not */
+#include <netinet/in.h>
 #include <rfb/rfbclient.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -100,22 +107,64 @@ static bool pump(rfbClient *c, double seconds, unsigned stop_after)
 	return true;
 }
 
-static int watch(rfbClient *c, double seconds, unsigned stop_after)
+/* The bytes the connection has received so far (0 when the kernel cannot say: not TCP). */
+static unsigned long long bytes_received(rfbClient *c)
+{
+	struct tcp_info info;
+	socklen_t len = sizeof(info);
+	if (getsockopt(c->sock, IPPROTO_TCP, TCP_INFO, &info, &len) < 0)
+		return 0;
+	return (unsigned long long)info.tcpi_bytes_received;
+}
+
+/* The first picture, and for a second what the client asked for with it. */
+static bool first_picture(rfbClient *c)
 {
 	if (!pump(c, 30, 1) || counts.messages < 1) {
 		fprintf(stderr, "vnc-tool: no first picture within 30 s\n");
-		return 1;
+		return false;
 	}
 	/* libvncclient asks for the whole picture once more when the server's first update
 	 * tells it the desktop's size (ExtendedDesktopSize): let that pass too. */
-	if (!pump(c, 1, UINT32_MAX))
+	return pump(c, 1, UINT32_MAX);
+}
+
+static int watch(rfbClient *c, double seconds, unsigned stop_after)
+{
+	if (!first_picture(c))
 		return 1;
 	printf("ready\n");
 	fflush(stdout);
 	counts = (struct counts){0};
+	unsigned long long before = bytes_received(c);
 	if (!pump(c, seconds, stop_after))
 		return 1;
-	printf("updates %u rects %u pixels %llu\n", counts.messages, counts.rects, counts.pixels);
+	printf("updates %u rects %u pixels %llu bytes %llu\n", counts.messages, counts.rects,
+	       counts.pixels, bytes_received(c) - before);
+	return 0;
+}
+
+static int latency(rfbClient *c, unsigned rounds)
+{
+	if (!first_picture(c))
+		return 1;
+	printf("ready\n");
+	fflush(stdout);
+	char line[256];
+	for (unsigned i = 0; i < rounds && fgets(line, sizeof(line), stdin); i++) {
+		double start = now_s();
+		unsigned before = counts.messages;
+		if (!pump(c, 5, before + 1))
+			return 1;
+		if (counts.messages > before)
+			printf("latency-ms %.1f\n", (now_s() - start) * 1000);
+		else
+			printf("latency-ms none\n");
+		fflush(stdout);
+		/* The rest of this change (fbcon draws a line in several strokes). */
+		if (!pump(c, 0.5, UINT32_MAX))
+			return 1;
+	}
 	return 0;
 }
 
@@ -202,7 +251,7 @@ static int type(rfbClient *c, const char *text)
 static int usage(void)
 {
 	fprintf(stderr, "usage: vnc-tool [--password P] [--encodings E] SERVER "
-			"watch SECONDS [N]|drop|garbage|huge|type TEXT\n");
+			"watch SECONDS [N]|latency N|drop|garbage|huge|type TEXT\n");
 	return 1;
 }
 
@@ -236,6 +285,8 @@ int main(int argc, char **argv)
 		rc = garbage(c);
 	else if (strcmp(command, "huge") == 0)
 		rc = huge(c);
+	else if (strcmp(command, "latency") == 0 && argc - i == 3)
+		rc = latency(c, (unsigned)atoi(argv[i + 2]));
 	else if (strcmp(command, "type") == 0 && argc - i == 3)
 		rc = type(c, argv[i + 2]);
 	else
