@@ -1,6 +1,6 @@
 /* --display: where a VM's screen is served, and its size.
  *   none                                          (the default: no framebuffer at all)
- *   vnc=ADDR:PORT|vnc=unix:PATH[,password=P][,width=W][,height=H]
+ *   vnc=ADDR:PORT|vnc=unix:PATH[,password=P][,width=W][,height=H][,adapter=efifb|bochs]
  * ADDR is an IPv4 address, [IPv6] or a host name, empty for every interface; PORT 0 takes a
  * free port (the log says which). A snapshot or migration records the option as text and
  * builds the display again from it, so display_options_format writes what parses back to the
@@ -13,6 +13,11 @@
 #include <stdint.h>
 
 enum display_kind { DISPLAY_NONE, DISPLAY_VNC };
+
+/* What the guest drives: efifb, a framebuffer the boot protocol describes (the default: the
+ * Debian cloud kernel has no DRM), or bochs, the PCI display adapter QEMU calls bochs-display
+ * (Linux's bochs DRM driver, in the generic kernel), whose mode the guest sets. */
+enum display_adapter { DISPLAY_ADAPTER_EFIFB, DISPLAY_ADAPTER_BOCHS };
 
 /* VNC authentication (RFB's DES challenge) uses the first 8 characters of a password: longer
  * ones are refused rather than cut silently. */
@@ -36,7 +41,8 @@ struct display_options {
 	char path[DISPLAY_UNIX_PATH_MAX + 1];	 /* unix_socket */
 	uint16_t port;				 /* TCP */
 	char password[DISPLAY_PASSWORD_MAX + 1]; /* "" without authentication */
-	uint32_t width, height;			 /* pixels */
+	uint32_t width, height;			 /* pixels (bochs: the preferred mode) */
+	enum display_adapter adapter;
 };
 
 /* `none` and the defaults. */

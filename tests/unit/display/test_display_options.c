@@ -91,6 +91,8 @@ Test(display_options, mistakes_are_refused)
 	expect_error("vnc=:5900,height=-1", "from 200 to 4320");
 	expect_error("vnc=:5900,height=10000000000", "from 200 to 4320");
 	expect_error("vnc=:5900,depth=16", "unknown property 'depth'");
+	expect_error("vnc=:5900,adapter=virtio-gpu", "not efifb");
+	expect_error("vnc=:5900,adapter=", "not efifb");
 	expect_error("width=800", "give vnc=");
 	expect_error("", "give vnc=");
 }
@@ -102,6 +104,13 @@ Test(display_options, a_refused_text_leaves_the_options_alone)
 	cr_assert_eq(display_options_parse(&o, "vnc=:1,width=1", err, sizeof(err)), -1);
 	cr_assert_eq(o.port, 5900);
 	cr_assert_eq(o.width, 800);
+}
+
+Test(display_options, the_adapter_is_efifb_unless_bochs_is_asked)
+{
+	cr_assert_eq(parse_ok("vnc=:1").adapter, DISPLAY_ADAPTER_EFIFB);
+	cr_assert_eq(parse_ok("vnc=:1,adapter=efifb").adapter, DISPLAY_ADAPTER_EFIFB);
+	cr_assert_eq(parse_ok("vnc=:1,adapter=bochs").adapter, DISPLAY_ADAPTER_BOCHS);
 }
 
 static void round_trip(const char *text, const char *expected)
@@ -122,6 +131,8 @@ Test(display_options, written_as_it_parses_back)
 	round_trip("vnc=[fe80::1]:0,password=pw", "vnc=[fe80::1]:0,password=pw");
 	round_trip("width=800,vnc=:7,height=600", "vnc=:7,width=800,height=600");
 	round_trip("vnc=unix:/tmp/x.sock,height=200", "vnc=unix:/tmp/x.sock,height=200");
+	round_trip("adapter=bochs,vnc=:1,width=800", "vnc=:1,width=800,adapter=bochs");
+	round_trip("vnc=:1,adapter=bochs,adapter=efifb", "vnc=:1");
 	/* A repeated property replaces the earlier value whole (the fuzzer found a shorter
 	 * password keeping the longer one's tail, which came back different). */
 	round_trip("vnc=unix:/a/long/path,password=longer,vnc=1.2.3.4:5,password=pw",
