@@ -52,6 +52,11 @@ else
 	buildlog=$GUREUM_ROOT/out/lab-build.log
 	mkdir -p "$GUREUM_ROOT/out"
 	log "building the lab (guest image, L1 initramfs)"
+	# The generic-kernel guest only when a scenario of this run needs it (a second kernel).
+	for s in "${scenarios[@]}"; do
+		f=$GUREUM_ROOT/tests/lab/scenarios/$s.sh
+		[[ -f $f && " $(scenario_extras "$f") " == *" generic "* ]] && export LAB_BUILD_GENERIC=1
+	done
 	if ! "$GUREUM_ROOT/scripts/lab-initramfs.sh" >"$buildlog" 2>&1; then
 		lab_blocker="building the lab failed: $(grep -m1 'error' "$buildlog" || tail -n1 "$buildlog")"
 	fi
