@@ -266,8 +266,8 @@ void display_close(struct display *d)
 {
 	if (!d)
 		return;
-	/* The clients first: their threads read the shadow. */
-	vnc_server_close(d->vnc);
+	/* The updater first: it tells the server of changes (and of a new size, with no client
+	 * connected too). Then the clients, whose threads read the shadow. */
 	if (d->updater_started) {
 		pthread_mutex_lock(&d->lock);
 		d->stop = true;
@@ -275,6 +275,7 @@ void display_close(struct display *d)
 		pthread_mutex_unlock(&d->lock);
 		pthread_join(d->updater, NULL);
 	}
+	vnc_server_close(d->vnc);
 	framebuffer_destroy(&d->fb);
 	if (d->shadow)
 		munmap(d->shadow, d->shadow_size);
