@@ -5,7 +5,7 @@
  *
  * Locks: `lock` guards the registers (MMIO handlers, on vCPU threads); the BAR bookkeeping is
  * done in config_written, under the PCI host's lock. */
-#include "devices/bochs_display.h"
+#include "devices/bochs_display_internal.h"
 
 #include "devices/edid.h"
 #include "display/display.h"
@@ -20,23 +20,6 @@
 #define MMIO_BAR  2
 #define QEXT_SIZE 8 /* size register and byte order register */
 
-struct bochs_display {
-	struct pci_function fn;
-	struct bochs_display_env env;
-	uint64_t vram_size;
-
-	pthread_mutex_t lock;
-	uint16_t regs[DISPI_REGS];
-	uint8_t edid[EDID_BLOCK_SIZE];
-	unsigned refusals; /* modes refused, to log only the first few */
-
-	/* BAR bookkeeping (PCI host lock). */
-	bool mmio_mapped;
-	uint64_t mmio_base;
-	bool vram_decoding;
-	uint64_t vram_base;
-};
-
 /* --- the mode ---------------------------------------------------------------------------- */
 
 static void refuse(struct bochs_display *b, const char *why)
@@ -48,7 +31,7 @@ static void refuse(struct bochs_display *b, const char *why)
 }
 
 /* The registers describe a new view: hand it to the display (lock held). */
-static void apply_mode(struct bochs_display *b)
+void bochs_display_apply_mode(struct bochs_display *b)
 {
 	const uint16_t *r = b->regs;
 	if (!(r[DISPI_ENABLE] & DISPI_ENABLED))
@@ -110,7 +93,7 @@ static void dispi_write(struct bochs_display *b, unsigned index, uint16_t value)
 			return;
 		r[index] = value;
 	}
-	apply_mode(b);
+	bochs_display_apply_mode(b);
 }
 
 static uint16_t dispi_read(struct bochs_display *b, unsigned index)
@@ -232,14 +215,18 @@ static void follow_vram(struct bochs_display *b, bool decoding)
 		b->env.vram_placed(b->env.opaque, b->vram_base, want);
 }
 
+void bochs_display_follow_bars(struct bochs_display *b)
+{
+	bool decoding = pci_function_command(&b->fn) & PCI_COMMAND_MEMORY;
+	follow_mmio(b, decoding);
+	follow_vram(b, decoding);
+}
+
 static void config_written(struct pci_function *f, unsigned offset, unsigned size)
 {
 	(void)offset;
 	(void)size;
-	struct bochs_display *b = f->opaque;
-	bool decoding = pci_function_command(f) & PCI_COMMAND_MEMORY;
-	follow_mmio(b, decoding);
-	follow_vram(b, decoding);
+	bochs_display_follow_bars(f->opaque);
 }
 
 /* --- creation ------------------------------------------------------------------------------ */

@@ -77,4 +77,16 @@ struct bochs_display *bochs_display_create(const struct bochs_display_env *env,
 void bochs_display_destroy(struct bochs_display *b);
 struct pci_function *bochs_display_function(struct bochs_display *b);
 
+struct state_writer;
+struct state_record;
+/* The guest-visible state as a versioned record "bochs-display" (bochs_display_state.c): the
+ * configuration space (BARs, decoding) and the DISPI registers. The VRAM's contents are not
+ * saved (as efifb's picture: the screen fills again as the guest draws). */
+void bochs_display_save(struct bochs_display *b, struct state_writer *w);
+/* Loads it into a freshly built adapter: the BARs follow (the VMM moves the VRAM where the
+ * saved guest had it) and the saved mode is shown again. 0, or -1 with one sentence in err and
+ * the adapter unchanged. */
+int bochs_display_load(struct bochs_display *b, const struct state_record *rec, char *err,
+		       size_t err_len);
+
 #endif

@@ -5,6 +5,7 @@
 #include "devices/bochs_display.h"
 #include "devices/edid.h"
 #include "display/display.h"
+#include "lib/state_record.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -290,4 +291,49 @@ Test(bochs_display, any_access_to_the_page_is_harmless)
 	/* The guest wrote all-ones everywhere: still no crash, and a sane mode comes back. */
 	driver_sets_mode(1024, 768, 32);
 	cr_assert_eq(view().width, 1024);
+}
+
+/* A snapshot's record: the restored adapter has the guest's BARs (its VRAM moved where the
+ * guest had it), registers and mode; a record with a bad register block is refused. */
+Test(bochs_display, saved_and_loaded)
+{
+	decode(true);
+	set_config(PCI_BASE_ADDRESS_0 + 8, 0xc1000000, 4);
+	set_config(PCI_BASE_ADDRESS_0, 0xc8000000, 4);
+	struct state_writer w;
+	state_writer_init(&w);
+	bochs_display_save(bochs, &w);
+	cr_assert_not(state_writer_failed(&w));
+	/* The guest's mode changes after the save: the load brings the saved one back. */
+	uint16_t v = 800;
+	io_bus_write(&mmio, 0xc1000000 + BOCHS_DISPLAY_DISPI + 2 * DISPI_XRES, &v, 2);
+	bochs_display_destroy(bochs);
+
+	char err[256];
+	struct bochs_display_env env = {
+	    .mmio = &mmio, .display = display, .vram_placed = vram_placed};
+	bochs = bochs_display_create(&env, host, 4, VRAM_AT, REGS_AT, err, sizeof(err));
+	cr_assert_not_null(bochs, "%s", err);
+	fn = bochs_display_function(bochs);
+	struct state_record rec;
+	size_t pos = 0;
+	cr_assert_eq(state_record_parse(w.buf, w.len, &pos, &rec, err, sizeof(err)), 0, "%s", err);
+	placements = 0;
+	cr_assert_eq(bochs_display_load(bochs, &rec, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(placements, 1);
+	cr_assert_eq(placed_at, 0xc8000000);
+	cr_assert(io_bus_read(&mmio, 0xc1000000 + BOCHS_DISPLAY_DISPI + 2 * DISPI_XRES, &v, 2));
+	cr_assert_eq(v, 1024);
+	state_writer_free(&w);
+
+	/* Three registers where eleven belong. */
+	state_writer_init(&w);
+	state_record_begin(&w, "bochs-display", 1, 1);
+	state_put_bytes(&w, "dispi", "abcdef", 6, STATE_ESSENTIAL);
+	state_record_end(&w);
+	pos = 0;
+	cr_assert_eq(state_record_parse(w.buf, w.len, &pos, &rec, err, sizeof(err)), 0);
+	cr_assert_eq(bochs_display_load(bochs, &rec, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "dispi"), "%s", err);
+	state_writer_free(&w);
 }
