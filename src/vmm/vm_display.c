@@ -118,7 +118,14 @@ int vm_display_plug_adapter(struct vm *vm, char *err, size_t err_len)
 	    .mmio = &vm->mmio, .display = vm->display, .vram_placed = vram_placed, .opaque = vm};
 	vm->bochs = bochs_display_create(&env, &vm->pci, slot, LAYOUT_FRAMEBUFFER,
 					 LAYOUT_DISPLAY_REGS, err, err_len);
-	return vm->bochs ? 0 : -1;
+	if (!vm->bochs)
+		return -1;
+	/* The screen stays black under a kernel without the driver: say which one has it. */
+	log_info(
+	    "display: bochs-display at 00:%02x.0; the guest needs DRM's bochs driver (Debian's "
+	    "generic kernel has it, the cloud kernel does not)",
+	    slot);
+	return 0;
 }
 
 void vm_display_unplug_adapter(struct vm *vm)
