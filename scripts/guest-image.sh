@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Build gureum's default guest: the Debian cloud kernel plus a busybox-static initramfs.
-#   scripts/guest-image.sh [OUTDIR]       (default: out/guest)
+#   scripts/guest-image.sh [--flavour cloud|generic] [OUTDIR]
+#                                         (default: cloud in out/guest)
+# --flavour generic builds the same guest on Debian's generic kernel (linux-image-amd64, in
+# out/guest-generic): it has DRM, and its initramfs also loads the bochs DRM driver (with drm,
+# drm_kms_helper, drm_vram_helper, drm_ttm_helper, ttm) for --display adapter=bochs (lab
+# vbochs). Only the scenarios that need it build it: it is a 70 MB download (cached in
+# out/cache, as the cloud kernel).
 # Produces OUTDIR/vmlinuz (bzImage), OUTDIR/vmlinux (the same kernel as ELF, for PVH boot),
 # OUTDIR/initramfs.cpio.gz, OUTDIR/modules/ (the kernel's
 # whole module tree, used by the nested lab) and OUTDIR/kernel-release. Rebuilds only when the
@@ -13,7 +19,15 @@ set -euo pipefail
 LOG_TAG=guest-image
 . "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
 
-OUTDIR=${1:-$GUREUM_ROOT/out/guest}
+FLAVOUR=cloud
+if [[ ${1:-} == --flavour ]]; then
+	FLAVOUR=${2:-}
+	shift 2
+fi
+[[ $FLAVOUR == cloud || $FLAVOUR == generic ]] || die "--flavour must be cloud or generic"
+DEFAULT_OUTDIR=$GUREUM_ROOT/out/guest
+[[ $FLAVOUR == generic ]] && DEFAULT_OUTDIR=$GUREUM_ROOT/out/guest-generic
+OUTDIR=${1:-$DEFAULT_OUTDIR}
 INIT_SCRIPT=$GUREUM_ROOT/scripts/guest-init
 UDHCPC_SCRIPT=$GUREUM_ROOT/scripts/guest-udhcpc
 # Virtio drivers the guest loads at boot, and 8021q for VLAN interfaces on a switch's trunk
@@ -21,6 +35,9 @@ UDHCPC_SCRIPT=$GUREUM_ROOT/scripts/guest-udhcpc
 # virtio_pci_modern_dev, net_failover, garp, ...) and skips built-in ones.
 GUEST_MODULES=(virtio_ring virtio virtio_pci virtio_mmio virtio_blk virtio_net virtio_console
 	virtio_rng virtio_balloon vsock vmw_vsock_virtio_transport 8021q)
+# The generic kernel's display driver for bochs-display (its DRM core and helpers come as its
+# dependencies); the cloud kernel has no DRM, so nothing of it is found there.
+[[ $FLAVOUR == generic ]] && GUEST_MODULES+=(bochs)
 
 need_cmd apt-get apt
 need_cmd dpkg dpkg
@@ -35,7 +52,7 @@ VSOCK_TOOL_SRC=$GUREUM_ROOT/tests/lab/vsock_tool.c
 GUEST_APPLETS=(mount umount ip ifconfig ping nc dd sha256sum sync poweroff cat grep sed awk
 	blockdev mkdir timeout sleep head tail wc tr cut xargs udhcpc)
 
-kpkg=$(kernel_package)
+kpkg=$(kernel_package "$FLAVOUR")
 kver=$(apt_candidate "$kpkg")
 apt_known busybox-static
 bbver=$(apt_candidate busybox-static)

@@ -32,14 +32,22 @@ apt_known() {
 	[[ -n $(apt_candidate "$1") ]] || die "package $1 not found in the apt sources"
 }
 
-# kernel_package: resolve the linux-image-cloud-amd64 metapackage to its versioned
-# image package (e.g. linux-image-6.1.0-56-cloud-amd64); the versioned name is also the ABI.
+# scenario_extras SCRIPT: the names its "# lab-extra: NAME..." header line lists (out/lab/NAME.cpio
+# archives appended to L1's initramfs for it), space-separated, or nothing.
+scenario_extras() {
+	sed -n 's/^# lab-extra: *\([a-z ]*\)$/\1/p' "$1" | head -n1 | xargs
+}
+
+# kernel_package [FLAVOUR]: resolve the linux-image-cloud-amd64 metapackage (FLAVOUR cloud, the
+# default) or linux-image-amd64 (generic: with DRM and its drivers) to its versioned image
+# package (e.g. linux-image-6.1.0-56-cloud-amd64); the versioned name is also the ABI.
 kernel_package() {
-	apt_known linux-image-cloud-amd64
-	local dep
-	dep=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+	local meta=linux-image-cloud-amd64 dep
+	[[ ${1:-cloud} == generic ]] && meta=linux-image-amd64
+	apt_known "$meta"
+	dep=$(apt-cache depends "$meta" 2>/dev/null |
 		awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-	[[ -n $dep ]] || die "cannot resolve linux-image-cloud-amd64 to a versioned kernel package"
+	[[ -n $dep ]] || die "cannot resolve $meta to a versioned kernel package"
 	echo "$dep"
 }
 

@@ -34,6 +34,7 @@ timeout_s=${timeout_s:-$(scenario_header "$script" lab-timeout 180)}
 
 initrd=$(lab_initrd_path)
 if [[ $build == 1 ]]; then
+	[[ " $(scenario_extras "$script") " == *" generic "* ]] && export LAB_BUILD_GENERIC=1
 	"$GUREUM_ROOT/scripts/lab-initramfs.sh" "$initrd" >&2
 fi
 base=$GUREUM_ROOT/out/lab/base.cpio
@@ -51,7 +52,7 @@ if [[ ! -f $root/.stamp || $(cat "$root/.stamp") != $(cat "$base.stamp") ]]; the
 fi
 (cd "$root" && cpio --quiet -idmu --no-absolute-filenames <"$top")
 # Scenarios' extra archives ("# lab-extra: NAME" in scripts/lab.sh): on disk here, so always.
-for extra in "$GUREUM_ROOT"/out/lab/display.cpio; do
+for extra in "$GUREUM_ROOT"/out/lab/display.cpio "$GUREUM_ROOT"/out/lab/generic.cpio; do
 	if [[ -f $extra ]]; then
 		(cd "$root" && cpio --quiet -idmu --no-absolute-filenames <"$extra")
 	fi

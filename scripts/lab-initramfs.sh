@@ -7,6 +7,9 @@
 # their libraries, the L2 kernel and initramfs), rebuilt only when its inputs change, and a
 # small top (L1 /init, the scenarios, build/gureum and its libraries), rebuilt on every call
 # because it is cheap.
+# LAB_BUILD_GENERIC=1 also builds out/lab/generic.cpio, the guest on Debian's generic kernel
+# (scripts/guest-image.sh --flavour generic), for scenarios whose header names it
+# ("# lab-extra: ... generic": lab.sh and tests/lab/run.sh set it only then).
 # GUREUM_BIN overrides the gureum binary (default build/gureum; the lab builds without it,
 # and scenarios that need it then fail saying so).
 set -euo pipefail
@@ -122,6 +125,28 @@ build_display_extra() {
 	log "display archive (vncsnapshot, tesseract): $(du -h "$out" | cut -f1)"
 }
 
+# The generic-kernel guest's extra archive (LABDIR/generic.cpio): /lab/l2-generic/vmlinuz and
+# initramfs.cpio.gz, the same guest as /lab/l2 on linux-image-amd64, whose DRM drives
+# --display adapter=bochs (lab vbochs).
+build_generic_extra() {
+	local out=$LABDIR/generic.cpio guest=$GUREUM_ROOT/out/guest-generic stamp root
+	"$GUREUM_ROOT/scripts/guest-image.sh" --flavour generic "$guest"
+	stamp=$(inputs_hash "$(cat "$guest/.stamp")" "$(cat "${BASH_SOURCE[0]}")")
+	if [[ -f $out && -f $out.stamp && $(cat "$out.stamp") == "$stamp" ]]; then
+		return 0
+	fi
+	root=$(mktemp -d "${TMPDIR:-/tmp}/gureum-l1generic.XXXXXX")
+	install -D -m 0644 "$guest/vmlinuz" "$root/lab/l2-generic/vmlinuz"
+	install -D -m 0644 "$guest/initramfs.cpio.gz" "$root/lab/l2-generic/initramfs.cpio.gz"
+	pack_cpio "$root" "$out.$$"
+	rm -rf "$root"
+	mv "$out.$$" "$out"
+	echo "$stamp" >"$out.stamp"
+	log "generic-kernel guest archive: $(du -h "$out" | cut -f1)"
+}
+
+# vncsnapshot and tesseract (only its English data: the scenario reads English).
+
 # Files QEMU's pc machine with a standard VGA and a VNC server opens besides microvm's: the
 # display benchmark's peer (SeaBIOS sets up VGA text mode, which the cloud kernel's vgacon draws into).
 # Debian's QEMU looks for firmware in /usr/share/qemu and /usr/share/seabios.
@@ -176,6 +201,9 @@ build_top() {
 
 build_base
 build_display_extra
+if [[ ${LAB_BUILD_GENERIC:-0} == 1 ]]; then
+	build_generic_extra
+fi
 build_top
 cat "$LABDIR/base.cpio" "$OUT.top" >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"

@@ -49,18 +49,25 @@ need_cmd qemu-system-x86_64 qemu-system-x86
 need_cmd timeout coreutils
 
 initrd=${initrd:-$(lab_initrd_path)}
+# "# lab-extra: NAME...": the scenario also needs out/lab/NAME.cpio for each NAME
+# (scripts/lab-initramfs.sh; generic only when asked, it is a second kernel).
+extras=$(scenario_extras "$script")
 if [[ $build == 1 ]]; then
+	[[ " $extras " == *" generic "* ]] && export LAB_BUILD_GENERIC=1
 	"$GUREUM_ROOT/scripts/lab-initramfs.sh" "$initrd" >&2
 fi
 [[ -f $initrd ]] || die "$initrd missing (run scripts/lab-initramfs.sh)"
 mkdir -p "$GUREUM_ROOT/out/lab"
-# "# lab-extra: NAME": the scenario also needs out/lab/NAME.cpio (scripts/lab-initramfs.sh).
-extra=$(sed -n 's/^# lab-extra: *\([a-z]*\)$/\1/p' "$script" | head -n1)
-if [[ -n $extra ]]; then
-	[[ -f $GUREUM_ROOT/out/lab/$extra.cpio ]] || die "out/lab/$extra.cpio missing (run scripts/lab-initramfs.sh)"
-	cat "$initrd" "$GUREUM_ROOT/out/lab/$extra.cpio" >"$initrd.$extra.$$"
-	mv "$initrd.$extra.$$" "$initrd.$extra"
-	initrd=$initrd.$extra
+if [[ -n $extras ]]; then
+	parts=("$initrd")
+	for extra in $extras; do
+		[[ -f $GUREUM_ROOT/out/lab/$extra.cpio ]] || die "out/lab/$extra.cpio missing (run scripts/lab-initramfs.sh$([[ $extra == generic ]] && echo ' with LAB_BUILD_GENERIC=1'))"
+		parts+=("$GUREUM_ROOT/out/lab/$extra.cpio")
+	done
+	suffix=${extras// /+}
+	cat "${parts[@]}" >"$initrd.$suffix.$$"
+	mv "$initrd.$suffix.$$" "$initrd.$suffix"
+	initrd=$initrd.$suffix
 fi
 logfile=${logfile:-$GUREUM_ROOT/out/lab/$scenario.log}
 

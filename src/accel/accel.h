@@ -216,6 +216,12 @@ struct accel_ops {
 	 * logged for the next fetch. 0 or -errno. */
 	int (*region_log_start)(struct accel_vm *vm, uint64_t gpa);
 	int (*region_log_fetch)(struct accel_vm *vm, uint64_t gpa, uint64_t size, uint64_t *bitmap);
+	/* Optional: the region given to map_memory at `gpa` is at `new_gpa` from now on (a PCI
+	 * BAR the guest moved), the same host memory, while the vCPUs run. A region_log on it
+	 * goes on at the new address, but pages written before the move may not be reported:
+	 * the caller compares all of it once. 0, or -errno (-EEXIST: it would overlap another
+	 * region; it stays where it was). */
+	int (*move_memory)(struct accel_vm *vm, uint64_t gpa, uint64_t new_gpa);
 
 	/* Fills up to `max` counters; returns how many. */
 	size_t (*vm_stats)(struct accel_vm *vm, struct accel_stat *stats, size_t max);

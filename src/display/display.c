@@ -4,7 +4,13 @@
  * VM's fetch function, the pending full comparison and the rectangles, and is held across a
  * fetch (display_detach returns only once none runs) and while the changes are marked for the
  * clients (libvncserver's per-client locks nest inside it; it never calls back into us there).
- * The two are never held together. */
+ * The two are never held together.
+ *
+ * A display adapter whose mode the guest sets (bochs) has memory larger than the picture: `fb`
+ * is all of it (what the VM maps and the log covers), `view` the part shown. A mode change
+ * (display_set_mode, on a vCPU thread) only records the new view; the updater compares all of
+ * it and tells the VNC server the new size, so a client that stalls the server's resize
+ * stalls the updater, never the guest. */
 #include "display/display.h"
 
 #include "display/keysym.h"
@@ -19,17 +25,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 struct display {
 	struct framebuffer fb;
 	uint8_t *shadow; /* what the clients were sent: libvncserver's frame buffer */
+	size_t shadow_size;
 	struct vnc_server *vnc;
+	uint64_t mode_changes;
 
 	pthread_mutex_t draw_lock;
 	display_fetch_fn fetch;
 	void *fetch_opaque;
 	bool compare_all;
+	struct framebuffer view; /* what is shown: fb whole, or the guest's mode */
+	bool view_changed;	 /* since the clients were told */
+	uint32_t shown_width, shown_height;
 	uint64_t *dirty; /* framebuffer_bitmap_words */
 	struct screen_rect *rects;
 	struct display_stats stats;
@@ -47,6 +59,7 @@ struct display {
 	bool hurry;	      /* look now, at the busy pace */
 	unsigned tick_ms;     /* the updater's */
 	unsigned quiet_looks; /* empty ones in a row */
+	bool mode_pending;    /* wakes the updater with no client connected */
 	pthread_t updater;
 	bool updater_started;
 };
@@ -64,7 +77,7 @@ static size_t find_changes(struct display *d, bool all)
 	d->stats.fetches++;
 	for (uint64_t i = 0; i < words; i++)
 		d->stats.pages_written += (uint64_t)__builtin_popcountll(d->dirty[i]);
-	size_t n = screen_diff(&d->fb, d->shadow, d->dirty, d->rects);
+	size_t n = screen_diff(&d->view, d->shadow, d->dirty, d->rects);
 	for (size_t i = 0; i < n; i++)
 		d->stats.pixels += (uint64_t)d->rects[i].w * d->rects[i].h;
 	d->stats.rects += n;
@@ -76,9 +89,17 @@ static size_t find_changes(struct display *d, bool all)
 static size_t update(struct display *d, struct vnc_server *vnc, bool all)
 {
 	pthread_mutex_lock(&d->draw_lock);
+	bool changed = d->view_changed;
+	d->view_changed = false;
 	/* Between two VMs nothing draws (the next one starts with a full comparison). */
-	size_t n = d->fetch || all || d->compare_all ? find_changes(d, all) : 0;
-	if (n)
+	size_t n =
+	    d->fetch || all || changed || d->compare_all ? find_changes(d, all || changed) : 0;
+	if (changed && (d->view.width != d->shown_width || d->view.height != d->shown_height)) {
+		/* The shadow is the new picture now: the clients get it at the new size. */
+		vnc_server_resize(vnc, d->shadow, d->view.width, d->view.height, d->view.stride);
+		d->shown_width = d->view.width;
+		d->shown_height = d->view.height;
+	} else if (n)
 		vnc_server_changed(vnc, d->rects, n);
 	pthread_mutex_unlock(&d->draw_lock);
 	return n;
@@ -131,8 +152,9 @@ static void *updater_main(void *arg)
 	struct display *d = arg;
 	for (;;) {
 		pthread_mutex_lock(&d->lock);
-		while (!d->stop && !d->clients)
+		while (!d->stop && !d->clients && !d->mode_pending)
 			pthread_cond_wait(&d->wake, &d->lock);
+		d->mode_pending = false;
 		bool stop = d->stop;
 		pthread_mutex_unlock(&d->lock);
 		if (stop)
@@ -184,16 +206,46 @@ static void client_left(void *opaque)
 	pthread_mutex_unlock(&d->lock);
 }
 
+uint64_t display_memory_size(const struct display_options *o)
+{
+	uint64_t picture = (uint64_t)o->width * o->height * FRAMEBUFFER_BYTES_PER_PIXEL;
+	if (o->adapter != DISPLAY_ADAPTER_BOCHS)
+		return picture;
+	/* A power of two (a PCI BAR), room for two pictures (Linux's VRAM helper allows only
+	 * modes of which two fit, for page flipping), at least QEMU's 16 MiB. */
+	uint64_t size = DISPLAY_VRAM_MIN;
+	while (size < 2 * picture && size < DISPLAY_VRAM_MAX)
+		size *= 2;
+	return size;
+}
+
+/* The shadow takes any picture the view may show, and a little more: a client's update in
+ * flight when the mode changes may still read the old size's rectangles at the new stride.
+ * Untouched pages cost nothing (MAP_NORESERVE). */
+static size_t shadow_size(const struct display_options *o, const struct framebuffer *fb)
+{
+	if (o->adapter != DISPLAY_ADAPTER_BOCHS)
+		return fb->size;
+	return (size_t)DISPLAY_MAX_WIDTH * FRAMEBUFFER_BYTES_PER_PIXEL * DISPLAY_MAX_HEIGHT;
+}
+
 static int allocate(struct display *d, const struct display_options *o, char *err, size_t err_len)
 {
-	if (framebuffer_create(&d->fb, o->width, o->height) < 0) {
+	if (framebuffer_create_sized(&d->fb, o->width, o->height, display_memory_size(o)) < 0) {
 		snprintf(err, err_len, "--display: out of memory for a %ux%u framebuffer", o->width,
 			 o->height);
 		return -1;
 	}
-	d->shadow = calloc(1, d->fb.size);
+	d->view = d->fb;
+	d->shown_width = d->fb.width;
+	d->shown_height = d->fb.height;
+	d->shadow_size = shadow_size(o, &d->fb);
+	void *shadow = mmap(NULL, d->shadow_size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	d->shadow = shadow == MAP_FAILED ? NULL : shadow;
 	d->dirty = calloc(framebuffer_bitmap_words(&d->fb), sizeof(*d->dirty));
-	d->rects = calloc(screen_diff_max_rects(&d->fb), sizeof(*d->rects));
+	d->rects = calloc((DISPLAY_MAX_HEIGHT + SCREEN_DIFF_BAND - 1) / SCREEN_DIFF_BAND,
+			  sizeof(*d->rects));
 	if (!d->shadow || !d->dirty || !d->rects) {
 		snprintf(err, err_len, "--display: out of memory");
 		return -1;
@@ -251,8 +303,8 @@ void display_close(struct display *d)
 {
 	if (!d)
 		return;
-	/* The clients first: their threads read the shadow. */
-	vnc_server_close(d->vnc);
+	/* The updater first: it tells the server of changes (and of a new size, with no client
+	 * connected too). Then the clients, whose threads read the shadow. */
 	if (d->updater_started) {
 		pthread_mutex_lock(&d->lock);
 		d->stop = true;
@@ -260,8 +312,10 @@ void display_close(struct display *d)
 		pthread_mutex_unlock(&d->lock);
 		pthread_join(d->updater, NULL);
 	}
+	vnc_server_close(d->vnc);
 	framebuffer_destroy(&d->fb);
-	free(d->shadow);
+	if (d->shadow)
+		munmap(d->shadow, d->shadow_size);
 	free(d->dirty);
 	free(d->rects);
 	pthread_mutex_destroy(&d->draw_lock);
@@ -295,6 +349,19 @@ void display_attach(struct display *d, display_fetch_fn fetch, void *opaque)
 	pthread_mutex_unlock(&d->draw_lock);
 }
 
+void display_reset_view(struct display *d)
+{
+	pthread_mutex_lock(&d->draw_lock);
+	d->view = d->fb;
+	d->view_changed = true;
+	pthread_mutex_unlock(&d->draw_lock);
+	pthread_mutex_lock(&d->lock);
+	d->mode_pending = true;
+	d->hurry = true;
+	pthread_cond_broadcast(&d->wake);
+	pthread_mutex_unlock(&d->lock);
+}
+
 void display_attach_keyboard(struct display *d, display_key_fn key, void *opaque)
 {
 	pthread_mutex_lock(&d->input_lock);
@@ -315,15 +382,75 @@ void display_detach(struct display *d)
 	pthread_mutex_unlock(&d->draw_lock);
 }
 
+/* Why a mode cannot be shown, or NULL. */
+static const char *mode_problem(const struct display *d, uint32_t width, uint32_t height,
+				uint32_t stride, uint64_t offset)
+{
+	if (!width || !height || width > DISPLAY_MAX_WIDTH || height > DISPLAY_MAX_HEIGHT)
+		return "the size is not from 1x1 to the largest the display shows";
+	if (stride < (uint64_t)width * FRAMEBUFFER_BYTES_PER_PIXEL ||
+	    stride > DISPLAY_MAX_WIDTH * FRAMEBUFFER_BYTES_PER_PIXEL || stride % 4 || offset % 4)
+		return "the line length does not fit the width";
+	uint64_t end = offset + (uint64_t)(height - 1) * stride +
+		       (uint64_t)width * FRAMEBUFFER_BYTES_PER_PIXEL;
+	if (offset > d->fb.size || end > d->fb.size)
+		return "the picture does not fit the display's memory";
+	return NULL;
+}
+
+int display_set_mode(struct display *d, uint32_t width, uint32_t height, uint32_t stride,
+		     uint64_t offset, char *err, size_t err_len)
+{
+	pthread_mutex_lock(&d->draw_lock);
+	const char *problem = mode_problem(d, width, height, stride, offset);
+	bool same = d->view.width == width && d->view.height == height &&
+		    d->view.stride == stride && d->view.log_offset == offset;
+	if (!problem && !same) {
+		d->view = (struct framebuffer){.pixels = d->fb.pixels + offset,
+					       .width = width,
+					       .height = height,
+					       .stride = stride,
+					       .size = (uint64_t)stride * height,
+					       .log_offset = offset};
+		d->view_changed = true;
+		d->mode_changes++;
+	}
+	pthread_mutex_unlock(&d->draw_lock);
+	if (problem) {
+		snprintf(err, err_len, "%ux%u, %u bytes a line, at byte %llu: %s", width, height,
+			 stride, (unsigned long long)offset, problem);
+		return -1;
+	}
+	if (!same) {
+		pthread_mutex_lock(&d->lock);
+		d->mode_pending = true;
+		d->hurry = true; /* a sleeping updater too */
+		pthread_cond_broadcast(&d->wake);
+		pthread_mutex_unlock(&d->lock);
+	}
+	return 0;
+}
+
+void display_view(struct display *d, struct framebuffer *view)
+{
+	pthread_mutex_lock(&d->draw_lock);
+	*view = d->view;
+	pthread_mutex_unlock(&d->draw_lock);
+}
+
 int display_screendump(struct display *d, const char *path, char *err, size_t err_len)
 {
-	return screendump_png(&d->fb, path, err, err_len);
+	/* The view's memory stays while the display does: no lock needed to read it. */
+	struct framebuffer view;
+	display_view(d, &view);
+	return screendump_png(&view, path, err, err_len);
 }
 
 void display_get_stats(struct display *d, struct display_stats *stats)
 {
 	pthread_mutex_lock(&d->draw_lock);
 	*stats = d->stats;
+	stats->mode_changes = d->mode_changes;
 	pthread_mutex_unlock(&d->draw_lock);
 	stats->keys = atomic_load(&d->keys);
 	stats->keys_unknown = atomic_load(&d->keys_unknown);

@@ -25,6 +25,9 @@
  * DISPLAY_TICK_MS. */
 #define DISPLAY_IDLE_TICK_MS 240
 #define DISPLAY_QUIET_LOOKS  10
+/* A display adapter's memory (display_memory_size). */
+#define DISPLAY_VRAM_MIN (16ULL << 20)
+#define DISPLAY_VRAM_MAX (256ULL << 20)
 
 struct display;
 
@@ -38,7 +41,19 @@ typedef void (*display_key_fn)(void *opaque, unsigned key, bool down);
 /* The framebuffer and the server for `o` (kind DISPLAY_VNC); NULL with one sentence in err. */
 struct display *display_open(const struct display_options *o, char *err, size_t err_len);
 void display_close(struct display *d);
+/* The memory the VM maps: the picture (efifb) or the adapter's VRAM (bochs). */
 struct framebuffer *display_framebuffer(struct display *d);
+/* How much memory the options' display has: efifb the picture, bochs a power of two from
+ * DISPLAY_VRAM_MIN to DISPLAY_VRAM_MAX with room for two pictures of the preferred size. */
+uint64_t display_memory_size(const struct display_options *o);
+/* What is shown now: all of the framebuffer, or the part of it the guest's mode names. */
+void display_view(struct display *d, struct framebuffer *view);
+/* The guest set a mode: `width` x `height` XRGB8888 pixels, `stride` bytes a line, from byte
+ * `offset` of the framebuffer's memory. The clients are sent the new size (those that take
+ * size changes) and picture, soon, from the display's own thread. 0, or -1 with one sentence
+ * in err when the mode does not fit the memory (the shown one stays). Any thread. */
+int display_set_mode(struct display *d, uint32_t width, uint32_t height, uint32_t stride,
+		     uint64_t offset, char *err, size_t err_len);
 /* Where the VNC server listens ("127.0.0.1:5900", "unix:PATH"). */
 const char *display_address(const struct display *d);
 
@@ -48,6 +63,9 @@ const char *display_websocket_address(const struct display *d);
  * compared) tells which pages it wrote. The caller cleared the framebuffer or put the VM's
  * picture there: all of it is compared once. */
 void display_attach(struct display *d, display_fetch_fn fetch, void *opaque);
+/* A new machine: the whole framebuffer is shown again at the options' size (an adapter's
+ * guest sets its mode anew). */
+void display_reset_view(struct display *d);
 /* The clients' keys go to `key` from now on (once the VM's keyboard exists). */
 void display_attach_keyboard(struct display *d, display_key_fn key, void *opaque);
 /* No VM: returns once no fetch and no key is under way. */
@@ -63,6 +81,7 @@ struct display_stats {
 	uint64_t rects, pixels; /* changed areas marked for the clients */
 	uint64_t keys;		/* key events passed to the VM */
 	uint64_t keys_unknown;	/* keysyms no key of the keyboard types */
+	uint64_t mode_changes;	/* views the guest set (sizes, panning) */
 };
 void display_get_stats(struct display *d, struct display_stats *stats);
 

@@ -10,7 +10,7 @@
 
 #define USAGE                                                                                      \
 	"give vnc=ADDR:PORT or vnc=unix:PATH, optionally with "                                    \
-	",password=P,websocket=[ADDR:]PORT,width=W,height=H (or none)"
+	",password=P,websocket=[ADDR:]PORT,width=W,height=H,adapter=efifb|bochs (or none)"
 
 void display_options_init(struct display_options *o)
 {
@@ -152,6 +152,22 @@ static int parse_size(const char *key, const char *v, uint32_t min, uint32_t max
 	return 0;
 }
 
+static int parse_adapter(struct display_options *o, const char *v, char *err, size_t len)
+{
+	if (strcmp(v, "efifb") == 0)
+		o->adapter = DISPLAY_ADAPTER_EFIFB;
+	else if (strcmp(v, "bochs") == 0)
+		o->adapter = DISPLAY_ADAPTER_BOCHS;
+	else {
+		snprintf(err, len,
+			 "--display: adapter=%s is not efifb (a boot framebuffer, the default) or "
+			 "bochs (a PCI display adapter, for kernels with DRM)",
+			 v);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_item(struct display_options *o, const char *key, const char *v, char *err,
 		      size_t len)
 {
@@ -169,9 +185,12 @@ static int parse_item(struct display_options *o, const char *key, const char *v,
 	if (strcmp(key, "height") == 0)
 		return parse_size(key, v, DISPLAY_MIN_HEIGHT, DISPLAY_MAX_HEIGHT, &o->height, err,
 				  len);
+	if (strcmp(key, "adapter") == 0)
+		return parse_adapter(o, v, err, len);
 	snprintf(
 	    err, len,
-	    "--display: unknown property '%s' (known: vnc, password, websocket, width, height)",
+	    "--display: unknown property '%s' (known: vnc, password, websocket, width, height, "
+	    "adapter)",
 	    key);
 	return -1;
 }
@@ -261,5 +280,7 @@ int display_options_format(const struct display_options *o, char *out, size_t le
 		ok = append(out, len, &used, ",width=%u", o->width);
 	if (ok && o->height != DISPLAY_DEFAULT_HEIGHT)
 		ok = append(out, len, &used, ",height=%u", o->height);
+	if (ok && o->adapter == DISPLAY_ADAPTER_BOCHS)
+		ok = append(out, len, &used, ",adapter=bochs");
 	return ok ? 0 : -1;
 }

@@ -1,6 +1,7 @@
 /* --display: where a VM's screen is served, and its size.
  *   none                                          (the default: no framebuffer at all)
  *   vnc=ADDR:PORT|vnc=unix:PATH[,password=P][,websocket=[ADDR:]PORT][,width=W][,height=H]
+ *       [,adapter=efifb|bochs]
  * ADDR is an IPv4 address, [IPv6] or a host name, empty for every interface; PORT 0 takes a
  * free port (the log says which). websocket= adds a second listener for browsers (noVNC): its
  * ADDR defaults to vnc='s, or to 127.0.0.1 beside a Unix socket. A snapshot or migration records
@@ -14,6 +15,11 @@
 #include <stdint.h>
 
 enum display_kind { DISPLAY_NONE, DISPLAY_VNC };
+
+/* What the guest drives: efifb, a framebuffer the boot protocol describes (the default: the
+ * Debian cloud kernel has no DRM), or bochs, the PCI display adapter QEMU calls bochs-display
+ * (Linux's bochs DRM driver, in the generic kernel), whose mode the guest sets. */
+enum display_adapter { DISPLAY_ADAPTER_EFIFB, DISPLAY_ADAPTER_BOCHS };
 
 /* VNC authentication (RFB's DES challenge) uses the first 8 characters of a password: longer
  * ones are refused rather than cut silently. */
@@ -41,7 +47,8 @@ struct display_options {
 	char websocket_host[DISPLAY_HOST_MAX + 1]; /* as host, when websocket_has_host */
 	uint16_t websocket_port;
 	char password[DISPLAY_PASSWORD_MAX + 1]; /* "" without authentication */
-	uint32_t width, height;			 /* pixels */
+	uint32_t width, height;			 /* pixels (bochs: the preferred mode) */
+	enum display_adapter adapter;
 };
 
 /* `none` and the defaults. */

@@ -7,11 +7,17 @@
 
 int framebuffer_create(struct framebuffer *fb, uint32_t width, uint32_t height)
 {
+	return framebuffer_create_sized(fb, width, height, 0);
+}
+
+int framebuffer_create_sized(struct framebuffer *fb, uint32_t width, uint32_t height, uint64_t size)
+{
 	memset(fb, 0, sizeof(*fb));
 	fb->width = width;
 	fb->height = height;
 	fb->stride = width * FRAMEBUFFER_BYTES_PER_PIXEL;
 	uint64_t bytes = (uint64_t)fb->stride * height;
+	bytes = bytes > size ? bytes : size;
 	fb->size = (bytes + FRAMEBUFFER_PAGE_SIZE - 1) & ~(uint64_t)(FRAMEBUFFER_PAGE_SIZE - 1);
 	/* Page-aligned, zero-filled (black), and given to the guest as a memory slot. */
 	void *p = mmap(NULL, fb->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -74,7 +74,7 @@ size_t screen_diff(const struct framebuffer *fb, uint8_t *shadow, const uint64_t
 	for (uint32_t y = 0; y < fb->height; y += SCREEN_DIFF_BAND) {
 		uint32_t lines =
 		    fb->height - y < SCREEN_DIFF_BAND ? fb->height - y : SCREEN_DIFF_BAND;
-		uint64_t start = (uint64_t)y * fb->stride,
+		uint64_t start = fb->log_offset + (uint64_t)y * fb->stride,
 			 end = start + (uint64_t)lines * fb->stride;
 		if (!any_page(dirty, start / FRAMEBUFFER_PAGE_SIZE,
 			      (end - 1) / FRAMEBUFFER_PAGE_SIZE))

@@ -24,9 +24,9 @@ struct screen_rect {
 size_t screen_diff_max_rects(const struct framebuffer *fb);
 
 /* Compares the lines of `fb` that the pages set in `dirty` touch (bit p of dirty[p / 64] for
- * the page at byte p * 4096; framebuffer_bitmap_words words) with `shadow` (fb->size bytes,
- * the same layout), copies the pixels that differ into `shadow`, and fills `rects` with the
- * areas that changed. Returns how many. */
+ * the page at byte p * 4096 of the logged memory, fb->pixels being at fb->log_offset in it) with
+ * `shadow` (fb->stride * fb->height bytes, the same layout), copies the pixels that differ into
+ * `shadow`, and fills `rects` with the areas that changed. Returns how many. */
 size_t screen_diff(const struct framebuffer *fb, uint8_t *shadow, const uint64_t *dirty,
 		   struct screen_rect *rects);
 

@@ -389,6 +389,14 @@ static void *acceptor_main(void *arg)
 	return NULL;
 }
 
+/* XRGB8888 in little-endian words: blue is the low byte. */
+static void set_pixel_format(rfbScreenInfoPtr screen)
+{
+	screen->serverFormat.redShift = 16;
+	screen->serverFormat.greenShift = 8;
+	screen->serverFormat.blueShift = 0;
+}
+
 /* A screen for libvncserver over the caller's pixels, in threaded mode, listening nowhere. */
 static rfbScreenInfoPtr make_screen(struct vnc_server *s, uint8_t *pixels, uint32_t width,
 				    uint32_t height, uint32_t stride)
@@ -399,10 +407,7 @@ static rfbScreenInfoPtr make_screen(struct vnc_server *s, uint8_t *pixels, uint3
 		return NULL;
 	screen->frameBuffer = (char *)pixels;
 	screen->paddedWidthInBytes = (int)stride;
-	/* XRGB8888 in little-endian words: blue is the low byte. */
-	screen->serverFormat.redShift = 16;
-	screen->serverFormat.greenShift = 8;
-	screen->serverFormat.blueShift = 0;
+	set_pixel_format(screen);
 	screen->desktopName = "gureum";
 	/* No cursor drawn into the pixels: the guest draws its own (fbcon's), and a drawn one
 	 * would change the pixels we compare. */
@@ -519,6 +524,27 @@ void vnc_server_changed(struct vnc_server *s, const struct screen_rect *rects, s
 		mark_for_clients(s, region);
 		sraRgnDestroy(region);
 	}
+}
+
+/* rfbNewFramebuffer tells the clients and marks the screen for them, but also resets the
+ * pixel format to its own (red in the low byte: libvncserver's default on a little-endian
+ * host) and the line length to the width, and when the format it replaced differs it
+ * rebuilds every client's translation from its own. So it is shown its own format first (no
+ * client's translation changes: they stay built for ours), and ours goes back after. The
+ * output threads keep running meanwhile (rfbNewFramebuffer takes their locks itself): an
+ * update in flight may read the old size's rectangles at the new stride, which the caller's
+ * buffer allows, and is followed by the whole screen. */
+void vnc_server_resize(struct vnc_server *s, uint8_t *pixels, uint32_t width, uint32_t height,
+		       uint32_t stride)
+{
+	rfbScreenInfoPtr screen = s->screen;
+	screen->serverFormat.redShift = 0;
+	screen->serverFormat.greenShift = 8;
+	screen->serverFormat.blueShift = 16;
+	rfbNewFramebuffer(screen, (char *)pixels, (int)width, (int)height, 8, 3, 4);
+	set_pixel_format(screen);
+	screen->paddedWidthInBytes = (int)stride;
+	log_info("vnc: the screen is %ux%u now", width, height);
 }
 
 unsigned vnc_server_clients(struct vnc_server *s)

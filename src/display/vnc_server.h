@@ -39,6 +39,12 @@ struct vnc_server *vnc_server_open(const struct display_options *o, uint8_t *pix
 				   size_t err_len);
 /* These areas of the pixels changed: each client gets them with its next update. */
 void vnc_server_changed(struct vnc_server *s, const struct screen_rect *rects, size_t n);
+/* The screen is `width` x `height` now, at `pixels` with `stride` bytes a line (the caller keeps
+ * at least the old picture's rows at the new stride readable: an update in flight may still
+ * read them). Clients that take size changes (NewFBSize, ExtendedDesktopSize) are told, and
+ * every client gets the whole screen again. Waits for updates being sent to finish. */
+void vnc_server_resize(struct vnc_server *s, uint8_t *pixels, uint32_t width, uint32_t height,
+		       uint32_t stride);
 /* Clients connected now. */
 unsigned vnc_server_clients(struct vnc_server *s);
 /* Where it listens: "127.0.0.1:5900", "[::1]:5901", "unix:/run/vm.vnc". */

@@ -36,8 +36,11 @@
  * there. At most 256 MiB (the window's top half). */
 #define LAYOUT_FRAMEBUFFER     0xd0000000ULL
 #define LAYOUT_FRAMEBUFFER_MAX 0x10000000ULL
-#define LAYOUT_PCI_ECAM_START  0xe0000000ULL
-#define LAYOUT_PCI_ECAM_SIZE   0x10000000ULL
+/* bochs-display's register page (its BAR 2), just below its VRAM (BAR 0, at
+ * LAYOUT_FRAMEBUFFER), clear of the virtio BARs at the window's start. */
+#define LAYOUT_DISPLAY_REGS   0xcffff000ULL
+#define LAYOUT_PCI_ECAM_START 0xe0000000ULL
+#define LAYOUT_PCI_ECAM_SIZE  0x10000000ULL
 /* Buses the firmware tables declare. Only bus 0 exists; declaring all 256 that the ECAM window
  * could hold makes Linux probe every one of them for peer bridges (8000+ config exits). */
 #define LAYOUT_PCI_BUSES    1

@@ -141,7 +141,9 @@ static int setup_vcpus(struct vm *vm, const struct vcpu_state *boot, char *err, 
 static const struct boot_framebuffer *describe_framebuffer(struct vm *vm,
 							   struct boot_framebuffer *out)
 {
-	if (!vm->display)
+	/* bochs-display is found on the PCI bus, by a DRM driver: the boot framebuffer stays
+	 * empty, so that no efifb binds the same memory first and is then thrown out. */
+	if (!vm->display || vm->config->display.adapter != DISPLAY_ADAPTER_EFIFB)
 		return NULL;
 	const struct framebuffer *fb = display_framebuffer(vm->display);
 	*out = (struct boot_framebuffer){.base = LAYOUT_FRAMEBUFFER,
@@ -255,7 +257,9 @@ static int load_bios(struct vm *vm, char *err, size_t err_len)
 int board_build(struct vm *vm, char *err, size_t err_len)
 {
 	err[0] = '\0';
-	if (attach_devices(vm, err, err_len) < 0 || board_add_virtio_devices(vm, err, err_len) < 0)
+	if (attach_devices(vm, err, err_len) < 0 ||
+	    board_add_virtio_devices(vm, err, err_len) < 0 ||
+	    vm_display_plug_adapter(vm, err, err_len) < 0)
 		return -1;
 	if (vm->origin && !vm->config->bios)
 		return 0; /* RAM and registers come from the origin */

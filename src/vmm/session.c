@@ -408,9 +408,10 @@ static int api_screendump(void *opaque, const char *path, unsigned *width, unsig
 			 "vnc=ADDR:PORT)");
 		return -1;
 	}
-	const struct framebuffer *fb = display_framebuffer(s->display);
-	*width = fb->width;
-	*height = fb->height;
+	struct framebuffer view;
+	display_view(s->display, &view);
+	*width = view.width;
+	*height = view.height;
 	return display_screendump(s->display, path, err, err_len);
 }
 

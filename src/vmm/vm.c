@@ -236,6 +236,7 @@ void vm_destroy(struct vm *vm)
 		vm->vcpus = NULL;
 	}
 	board_remove_virtio_devices(vm);
+	vm_display_unplug_adapter(vm);
 	postcopy_destination_finish(vm->postcopy);
 	vm->postcopy = NULL;
 	if (vm->devices_attached) {

@@ -21,6 +21,7 @@
 struct virtio_pci;
 struct virtio_device;
 struct display;
+struct bochs_display;
 
 /* PCI slots 1.. of bus 0 hold the virtio devices (slot 0 is the host bridge). */
 #define VM_MAX_VIRTIO_DEVICES 31
@@ -85,6 +86,12 @@ struct vm {
 	 * without one. */
 	struct display *display;
 	bool display_attached;
+	/* --display adapter=bochs: the PCI adapter, and where its VRAM is mapped now (a BAR the
+	 * guest may move). */
+	struct bochs_display *bochs;
+	_Atomic uint64_t display_gpa;
+	bool display_move_refused;
+	bool display_logged; /* the accelerator logs writes to it */
 
 	struct uart16550 uart;
 	struct i8042 kbc;
@@ -198,6 +205,10 @@ int vm_display_attach(struct vm *vm, char *err, size_t err_len);
 /* Once the board is built: the clients' keys go to its i8042. */
 void vm_display_keyboard(struct vm *vm);
 void vm_display_detach(struct vm *vm);
+/* With --display adapter=bochs, the adapter on PCI bus 0 (after the virtio devices), and gone
+ * again once the vCPUs stopped. */
+int vm_display_plug_adapter(struct vm *vm, char *err, size_t err_len);
+void vm_display_unplug_adapter(struct vm *vm);
 
 /* The accelerator for --accel NAME|auto (NULL: auto), probed; NULL with the reason logged
  * (accel_choice.c). auto says in one line which it took and why. */

@@ -8,6 +8,7 @@
 #include "accel/cpu_features.h"
 #include "accel/cpu_models.h"
 #include "accel/vcpu_state_record.h"
+#include "devices/bochs_display.h"
 #include "lib/state_record.h"
 #include "virtio/virtio_pci.h"
 #include "vmm/irqchip_translate.h"
@@ -370,6 +371,8 @@ int vm_save_state(struct vm *vm, struct state_writer *w, char *err, size_t err_l
 	save_board(vm, w);
 	for (unsigned i = 0; i < vm->nr_virtio; i++)
 		virtio_pci_save(vm->virtio[i], w);
+	if (vm->bochs)
+		bochs_display_save(vm->bochs, w);
 	if (state_writer_failed(w)) {
 		state_set_error(err, err_len, "out of memory while writing the VM's state");
 		return -1;
@@ -389,6 +392,15 @@ static int load_virtio(struct vm *vm, const uint8_t *buf, size_t len, size_t *po
 		}
 	}
 	return 0;
+}
+
+/* --display adapter=bochs: the adapter's record follows the virtio devices' (the option, part
+ * of the saved configuration, gives the restored VM the adapter too). */
+static int load_adapter(struct vm *vm, const uint8_t *buf, size_t len, size_t *pos, char *err,
+			size_t err_len)
+{
+	struct state_record rec;
+	return !vm->bochs ? 0 : LOAD_DEVICE("bochs-display", bochs_display_load, vm->bochs);
 }
 
 /* The accelerator's VM-level records and the userspace irqchip's: one of them, as this VM
@@ -437,7 +449,8 @@ int vm_load_state(struct vm *vm, const uint8_t *buf, size_t len, char *err, size
 		return -1;
 	if (load_vcpus(vm, buf, len, &pos, m.tsc_advance, err, err_len) < 0 ||
 	    load_board(vm, buf, len, &pos, err, err_len) < 0 ||
-	    load_virtio(vm, buf, len, &pos, err, err_len) < 0)
+	    load_virtio(vm, buf, len, &pos, err, err_len) < 0 ||
+	    load_adapter(vm, buf, len, &pos, err, err_len) < 0)
 		return -1;
 	if (pos != len) {
 		state_set_error(err, err_len,

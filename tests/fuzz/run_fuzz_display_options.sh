@@ -12,5 +12,6 @@ printf 'vnc=127.0.0.1:5900,password=secret,width=800,height=600' >"$CORPUS/seed-
 printf 'vnc=[::1]:0' >"$CORPUS/seed-ipv6"
 printf 'vnc=unix:/run/vm.vnc,height=480' >"$CORPUS/seed-unix"
 printf 'none' >"$CORPUS/seed-none"
+printf 'vnc=:0,adapter=bochs,width=1280,height=720' >"$CORPUS/seed-bochs"
 exec "$OUT/fuzz_display_options" -max_total_time="$SECONDS_TO_RUN" -max_len=512 -timeout=10 \
 	-rss_limit_mb=2048 "$CORPUS"

@@ -18,6 +18,10 @@
  *                   "updates N" for what came back in 2 s
  *   type TEXT       types TEXT and Enter as a US keyboard's user would: X11 keysyms, with
  *                   Shift pressed around the characters that need it
+ *   size SECONDS WxH  prints "first WxH" (the size the server announced), then follows the
+ *                   server's size changes (NewFBSize) until the screen is WxH, and prints
+ *                   "size WxH" (the last size seen, whether or not it is the one awaited)
+ * --wait SECONDS retries connecting that long (a client started before the server listens).
  * Exit status 0 when the command could be done, 1 otherwise (it says why). */
 #include <errno.h>
 #include <linux/tcp.h> /* its tcp_info has tcpi_bytes_received; glibc's has not */
@@ -248,16 +252,35 @@ static int type(rfbClient *c, const char *text)
 	return ok ? 0 : 1;
 }
 
+static int size(rfbClient *c, double seconds, const char *want)
+{
+	printf("first %dx%d\n", c->width, c->height);
+	fflush(stdout);
+	char now[32] = "";
+	double until = now_s() + seconds;
+	while (now_s() < until) {
+		snprintf(now, sizeof(now), "%dx%d", c->width, c->height);
+		if (strcmp(now, want) == 0)
+			break;
+		if (!pump(c, 0.2, UINT32_MAX))
+			return 1;
+	}
+	printf("size %s\n", now);
+	return strcmp(now, want) == 0 ? 0 : 1;
+}
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: vnc-tool [--password P] [--encodings E] SERVER "
-			"watch SECONDS [N]|latency N|drop|garbage|huge|type TEXT\n");
+	fprintf(stderr,
+		"usage: vnc-tool [--password P] [--encodings E] SERVER "
+		"watch SECONDS [N]|latency N|drop|garbage|huge|type TEXT|size SECONDS WxH\n");
 	return 1;
 }
 
 int main(int argc, char **argv)
 {
 	const char *encodings = "tight zrle hextile copyrect raw";
+	double wait = 0;
 	int i = 1;
 	signal(SIGPIPE, SIG_IGN);
 	rfbClientLog = quiet;
@@ -266,13 +289,20 @@ int main(int argc, char **argv)
 			password = argv[i + 1];
 		else if (strcmp(argv[i], "--encodings") == 0)
 			encodings = argv[i + 1];
+		else if (strcmp(argv[i], "--wait") == 0)
+			wait = atof(argv[i + 1]);
 		else
 			return usage();
 	}
 	if (argc - i < 2)
 		return usage();
 	const char *command = argv[i + 1];
+	double give_up = now_s() + wait;
 	rfbClient *c = connect_to(argv[i], encodings);
+	while (!c && now_s() < give_up) {
+		usleep(200000);
+		c = connect_to(argv[i], encodings);
+	}
 	if (!c)
 		return 1;
 	int rc;
@@ -289,6 +319,8 @@ int main(int argc, char **argv)
 		rc = latency(c, (unsigned)atoi(argv[i + 2]));
 	else if (strcmp(command, "type") == 0 && argc - i == 3)
 		rc = type(c, argv[i + 2]);
+	else if (strcmp(command, "size") == 0 && argc - i == 4)
+		rc = size(c, atof(argv[i + 2]), argv[i + 3]);
 	else
 		rc = usage();
 	rfbClientCleanup(c);

@@ -264,6 +264,11 @@ static int emu_region_log_fetch(struct accel_vm *vm, uint64_t gpa, uint64_t size
 	return emu_machine_log_fetch(vm->machine, gpa, size, bitmap);
 }
 
+static int emu_move_memory(struct accel_vm *vm, uint64_t gpa, uint64_t new_gpa)
+{
+	return emu_machine_move(vm->machine, gpa, new_gpa);
+}
+
 static void add_stat(struct accel_stat *stats, size_t max, size_t *n, const char *name,
 		     uint64_t value)
 {
@@ -372,6 +377,7 @@ const struct accel_ops emu_accel_ops = {
     .memory_written = emu_memory_written,
     .region_log_start = emu_region_log_start,
     .region_log_fetch = emu_region_log_fetch,
+    .move_memory = emu_move_memory,
     .vm_stats = emu_vm_stats,
     .guest_cpuid = emu_guest_cpuid,
     .adopt_guest_cpu = emu_adopt_guest_cpu,

@@ -168,6 +168,11 @@ void emu_machine_destroy(struct emu_machine *m);
 /* RAM at [gpa, gpa + size) backed by `host` (regions do not overlap; one at the same gpa is
  * replaced, size 0 removes it). Returns 0 or -errno. */
 int emu_machine_map(struct emu_machine *m, uint64_t gpa, uint64_t size, void *host, bool readonly);
+/* The region at `gpa` is at `new_gpa` from now on, its host memory, code map and write log
+ * kept; every vCPU drops its translations at its next slice boundary. Until then a vCPU may
+ * still reach the same host memory through the old address, which is harmless: the memory is
+ * the same and its writes are logged. 0, -ENOENT, or -EEXIST (it would overlap a region). */
+int emu_machine_move(struct emu_machine *m, uint64_t gpa, uint64_t new_gpa);
 /* A device wrote [gpa, gpa + len): every vCPU drops the code it decoded there. */
 void emu_machine_written(struct emu_machine *m, uint64_t gpa, uint64_t len);
 /* The CPU whose vcpu_run is on this thread (NULL: none). */

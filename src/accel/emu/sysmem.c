@@ -119,6 +119,46 @@ out:
 	return rc;
 }
 
+static void invalidate_all(struct emu_machine *m)
+{
+	for (unsigned k = 0; k < EMU_MAX_VCPUS; k++) {
+		struct emu_cpu *c = atomic_load(&m->cpus[k]);
+		if (c) {
+			atomic_fetch_or(&c->sys->requests, EMU_REQ_INVALIDATE);
+			pthread_mutex_lock(&c->sys->inv_lock);
+			c->sys->inv_all = true;
+			pthread_mutex_unlock(&c->sys->inv_lock);
+		}
+	}
+}
+
+int emu_machine_move(struct emu_machine *m, uint64_t gpa, uint64_t new_gpa)
+{
+	if (new_gpa & 0xfff)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	unsigned n = atomic_load(&m->nr_ram);
+	struct emu_ram *r = NULL;
+	for (unsigned k = 0; k < n; k++)
+		if (m->ram[k].gpa == gpa && m->ram[k].size)
+			r = &m->ram[k];
+	int rc = r ? 0 : -ENOENT;
+	for (unsigned k = 0; r && k < n; k++) {
+		const struct emu_ram *o = &m->ram[k];
+		if (o != r && o->size && new_gpa < o->gpa + o->size && o->gpa < new_gpa + r->size)
+			rc = -EEXIST;
+	}
+	if (rc == 0 && new_gpa + r->size < new_gpa)
+		rc = -EINVAL;
+	if (rc == 0) {
+		/* vCPUs look regions up without the lock: one aligned store they see whole. */
+		__atomic_store_n(&r->gpa, new_gpa, __ATOMIC_RELEASE);
+		invalidate_all(m);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
 struct emu_ram *emu_machine_region(struct emu_machine *m, uint64_t gpa)
 {
 	unsigned n = atomic_load_explicit(&m->nr_ram, memory_order_acquire);

@@ -247,6 +247,23 @@ static int kvm_map_memory(struct accel_vm *vm, uint64_t gpa, uint64_t size, void
 	return 0;
 }
 
+/* KVM moves a slot whose address changes and flags do not (KVM_MR_MOVE); a logged slot gets a
+ * clean dirty bitmap at its new place. */
+static int kvm_move_memory(struct accel_vm *vm, uint64_t gpa, uint64_t new_gpa)
+{
+	for (unsigned i = 0; i < vm->nr_memory_slots; i++) {
+		struct kvm_userspace_memory_region r = vm->slots[i];
+		if (r.guest_phys_addr != gpa || !r.memory_size)
+			continue;
+		r.guest_phys_addr = new_gpa;
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+			return -errno;
+		vm->slots[i] = r;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 static int kvm_set_irq_level(void *opaque, uint32_t gsi, bool level)
 {
 	struct accel_vm *vm = opaque;
@@ -327,4 +344,5 @@ const struct accel_ops kvm_accel_ops = {
     .dirty_log_stop = kvm_dirty_log_stop,
     .region_log_start = kvm_region_log_start,
     .region_log_fetch = kvm_dirty_log_fetch,
+    .move_memory = kvm_move_memory,
 };

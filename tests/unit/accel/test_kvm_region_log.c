@@ -2,7 +2,8 @@
  * lab when this host has none): a real-mode guest writes two pages of a region mapped outside
  * RAM and the fetch names exactly those, then nothing; and migration's dirty log, started and
  * stopped meanwhile, leaves the region logged (the display keeps working across a migration
- * that failed, and migration never reads the region's log). */
+ * that failed, and migration never reads the region's log); a region moved (move_memory, a PCI
+ * BAR the guest moved) is the same memory, logged at its new address. */
 #include "accel/kvm/kvm_internal.h"
 
 #include <criterion/criterion.h>
@@ -53,9 +54,9 @@ TestSuite(kvm_region_log, .init = setup, .fini = teardown, .timeout = 120);
 static const uint8_t code[] = {0xb8, 0x00, 0x20, 0x8e, 0xd8, 0xc6, 0x06, 0x00, 0x00,
 			       0x11, 0xc6, 0x06, 0x00, 0x30, 0x33, 0xe6, 0xf4};
 
-static void run_guest(void)
+static void run_code(const uint8_t *bytes, size_t len)
 {
-	memcpy(ram + 0x1000, code, sizeof(code));
+	memcpy(ram + 0x1000, bytes, len);
 	struct vcpu_state st;
 	cr_assert_eq(kvm_accel_ops.vcpu_get_state(vcpu, &st), 0);
 	st.seg[SREG_CS].selector = 0;
@@ -68,6 +69,11 @@ static void run_guest(void)
 	while (exit.reason == VCPU_EXIT_INTERRUPTED);
 	cr_assert_eq(exit.reason, VCPU_EXIT_IO, "exit %d", exit.reason);
 	cr_assert_eq(exit.io.port, 0xf4);
+}
+
+static void run_guest(void)
+{
+	run_code(code, sizeof(code));
 }
 
 static uint64_t fetch(void)
@@ -107,4 +113,23 @@ Test(kvm_region_log, survives_migrations_dirty_log)
 Test(kvm_region_log, only_for_a_mapped_region)
 {
 	cr_assert_eq(kvm_accel_ops.region_log_start(vm, 0x40000), -ENOENT);
+}
+
+Test(kvm_region_log, a_moved_region_is_logged_at_its_new_address)
+{
+	cr_assert_eq(kvm_accel_ops.move_memory(vm, FB_GPA, 0), -EEXIST, "over guest RAM");
+	cr_assert_eq(kvm_accel_ops.move_memory(vm, 0x50000, 0x60000), -ENOENT);
+	fetch();
+	cr_assert_eq(kvm_accel_ops.move_memory(vm, FB_GPA, 0x40000), 0);
+	uint64_t bits = 0;
+	cr_assert_eq(kvm_accel_ops.region_log_fetch(vm, FB_GPA, FB_SIZE, &bits), -ENOENT);
+	/* The same code with segment 0x4000. */
+	uint8_t moved[sizeof(code)];
+	memcpy(moved, code, sizeof(code));
+	moved[2] = 0x40;
+	run_code(moved, sizeof(moved));
+	cr_assert_eq(fb[0], 0x11);
+	cr_assert_eq(fb[0x3000], 0x33);
+	cr_assert_eq(kvm_accel_ops.region_log_fetch(vm, 0x40000, FB_SIZE, &bits), 0);
+	cr_assert_eq(bits, (1u << 0) | (1u << 3));
 }

@@ -112,6 +112,8 @@ Test(display_options, mistakes_are_refused)
 	expect_error("vnc=:5900,websocket=host:", "not PORT or ADDR:PORT");
 	expect_error("vnc=:5900,websocket=::1:5700", "not PORT or ADDR:PORT");
 	expect_error("vnc=:5900,depth=16", "unknown property 'depth'");
+	expect_error("vnc=:5900,adapter=virtio-gpu", "not efifb");
+	expect_error("vnc=:5900,adapter=", "not efifb");
 	expect_error("width=800", "give vnc=");
 	expect_error("", "give vnc=");
 }
@@ -123,6 +125,13 @@ Test(display_options, a_refused_text_leaves_the_options_alone)
 	cr_assert_eq(display_options_parse(&o, "vnc=:1,width=1", err, sizeof(err)), -1);
 	cr_assert_eq(o.port, 5900);
 	cr_assert_eq(o.width, 800);
+}
+
+Test(display_options, the_adapter_is_efifb_unless_bochs_is_asked)
+{
+	cr_assert_eq(parse_ok("vnc=:1").adapter, DISPLAY_ADAPTER_EFIFB);
+	cr_assert_eq(parse_ok("vnc=:1,adapter=efifb").adapter, DISPLAY_ADAPTER_EFIFB);
+	cr_assert_eq(parse_ok("vnc=:1,adapter=bochs").adapter, DISPLAY_ADAPTER_BOCHS);
 }
 
 static void round_trip(const char *text, const char *expected)
@@ -147,6 +156,10 @@ Test(display_options, written_as_it_parses_back)
 	round_trip("vnc=:1,websocket=[::1]:7", "vnc=:1,websocket=[::1]:7");
 	round_trip("vnc=:1,websocket=:7", "vnc=:1,websocket=:7");
 	round_trip("vnc=:1,websocket=a.long.host.name:7,websocket=9", "vnc=:1,websocket=9");
+	round_trip("adapter=bochs,vnc=:1,width=800", "vnc=:1,width=800,adapter=bochs");
+	round_trip("vnc=:1,adapter=bochs,adapter=efifb", "vnc=:1");
+	round_trip("adapter=bochs,websocket=5700,vnc=unix:/v,width=800",
+		   "vnc=unix:/v,websocket=5700,width=800,adapter=bochs");
 	/* A repeated property replaces the earlier value whole (the fuzzer found a shorter
 	 * password keeping the longer one's tail, which came back different). */
 	round_trip("vnc=unix:/a/long/path,password=longer,vnc=1.2.3.4:5,password=pw",

@@ -147,3 +147,28 @@ Test(sys_write_log, no_store_is_lost_while_fetching)
 		     seen, reports);
 	cr_assert_gt(reports, 1, "the fetches should have caught the guest writing");
 }
+
+GUEST_BLOB(moved, ".code64\n"
+		  "mov $0x2400000, %rdi\n"
+		  "movl $0x55, (%rdi)\n"
+		  "movl $0x66, 0x3000(%rdi)\n" GUEST_DONE);
+
+/* A PCI BAR the guest moved (bochs-display's VRAM): the same memory at the new address, its
+ * stores logged there; a move onto RAM is refused. */
+Test(sys_write_log, a_moved_region_is_logged_at_its_new_address)
+{
+	const uint64_t to = FB_GPA + 0x400000;
+	cr_assert_eq(h.ops->move_memory(h.vm, FB_GPA, 0x100000), -EEXIST, "over guest RAM");
+	cr_assert_eq(h.ops->move_memory(h.vm, FB_GPA + 0x1000, to), -ENOENT);
+	cr_assert_eq(h.ops->move_memory(h.vm, FB_GPA, to), 0);
+	uint64_t bits = 0;
+	cr_assert_eq(h.ops->region_log_fetch(h.vm, FB_GPA, FB_SIZE, &bits), -ENOENT,
+		     "nothing is at the old address");
+	h_load(&h, H_CODE, moved_start, BLOB_LEN(moved));
+	h_long_mode(&h, 0, H_CODE);
+	cr_assert_eq(h_run(&h, 0, 10000), VCPU_EXIT_IO);
+	cr_assert_eq(h.ops->region_log_fetch(h.vm, to, FB_SIZE, &bits), 0);
+	cr_assert_eq(bits, (1u << 0) | (1u << 3));
+	cr_assert_eq(fb[0], 0x55);
+	cr_assert_eq(fb[0x3000], 0x66);
+}
