@@ -10,7 +10,7 @@
 
 #define USAGE                                                                                      \
 	"give vnc=ADDR:PORT or vnc=unix:PATH, optionally with "                                    \
-	",password=P,websocket=[ADDR:]PORT,width=W,height=H (or none)"
+	",password=P,websocket=[ADDR:]PORT,width=W,height=H,input=virtio|ps2 (or none)"
 
 void display_options_init(struct display_options *o)
 {
@@ -152,6 +152,22 @@ static int parse_size(const char *key, const char *v, uint32_t min, uint32_t max
 	return 0;
 }
 
+static int parse_input(struct display_options *o, const char *v, char *err, size_t len)
+{
+	if (strcmp(v, "virtio") == 0)
+		o->input = DISPLAY_INPUT_VIRTIO;
+	else if (strcmp(v, "ps2") == 0)
+		o->input = DISPLAY_INPUT_PS2;
+	else {
+		snprintf(err, len,
+			 "--display: input=%s is not a choice: give input=virtio (a virtio-input "
+			 "tablet and keyboard, the default) or input=ps2 (the PS/2 keyboard alone)",
+			 v);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_item(struct display_options *o, const char *key, const char *v, char *err,
 		      size_t len)
 {
@@ -169,10 +185,12 @@ static int parse_item(struct display_options *o, const char *key, const char *v,
 	if (strcmp(key, "height") == 0)
 		return parse_size(key, v, DISPLAY_MIN_HEIGHT, DISPLAY_MAX_HEIGHT, &o->height, err,
 				  len);
-	snprintf(
-	    err, len,
-	    "--display: unknown property '%s' (known: vnc, password, websocket, width, height)",
-	    key);
+	if (strcmp(key, "input") == 0)
+		return parse_input(o, v, err, len);
+	snprintf(err, len,
+		 "--display: unknown property '%s' (known: vnc, password, websocket, width, "
+		 "height, input)",
+		 key);
 	return -1;
 }
 
@@ -261,5 +279,7 @@ int display_options_format(const struct display_options *o, char *out, size_t le
 		ok = append(out, len, &used, ",width=%u", o->width);
 	if (ok && o->height != DISPLAY_DEFAULT_HEIGHT)
 		ok = append(out, len, &used, ",height=%u", o->height);
+	if (ok && o->input == DISPLAY_INPUT_PS2)
+		ok = append(out, len, &used, ",input=ps2");
 	return ok ? 0 : -1;
 }

@@ -1,6 +1,10 @@
 /* --display: where a VM's screen is served, and its size.
  *   none                                          (the default: no framebuffer at all)
  *   vnc=ADDR:PORT|vnc=unix:PATH[,password=P][,websocket=[ADDR:]PORT][,width=W][,height=H]
+ *       [,input=virtio|ps2]
+ * input= says which devices the clients' keys and pointer reach: virtio (the default) a
+ * virtio-input tablet and keyboard beside the PS/2 keyboard, which keeps the keys until the
+ * guest's virtio-input driver runs; ps2 the PS/2 keyboard alone, and no pointer.
  * ADDR is an IPv4 address, [IPv6] or a host name, empty for every interface; PORT 0 takes a
  * free port (the log says which). websocket= adds a second listener for browsers (noVNC): its
  * ADDR defaults to vnc='s, or to 127.0.0.1 beside a Unix socket. A snapshot or migration records
@@ -14,6 +18,7 @@
 #include <stdint.h>
 
 enum display_kind { DISPLAY_NONE, DISPLAY_VNC };
+enum display_input { DISPLAY_INPUT_VIRTIO, DISPLAY_INPUT_PS2 };
 
 /* VNC authentication (RFB's DES challenge) uses the first 8 characters of a password: longer
  * ones are refused rather than cut silently. */
@@ -42,6 +47,7 @@ struct display_options {
 	uint16_t websocket_port;
 	char password[DISPLAY_PASSWORD_MAX + 1]; /* "" without authentication */
 	uint32_t width, height;			 /* pixels */
+	enum display_input input;		 /* the devices clients type and point on */
 };
 
 /* `none` and the defaults. */
