@@ -34,11 +34,13 @@ struct display {
 	struct screen_rect *rects;
 	struct display_stats stats;
 
-	/* The VM's keyboard; held while a key is passed on, so display_detach waits for it. */
+	/* The VM's input devices; held while an event is passed on, so display_detach waits
+	 * for it. */
 	pthread_mutex_t input_lock;
 	display_key_fn key;
-	void *key_opaque;
-	_Atomic uint64_t keys, keys_unknown;
+	display_pointer_fn pointer;
+	void *input_opaque;
+	_Atomic uint64_t keys, keys_unknown, pointer_events;
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -168,12 +170,23 @@ static void key_event(void *opaque, uint32_t keysym, bool down)
 	}
 	pthread_mutex_lock(&d->input_lock);
 	if (d->key) {
-		d->key(d->key_opaque, key, down);
+		d->key(d->input_opaque, key, down);
 		atomic_fetch_add(&d->keys, 1);
 	}
 	pthread_mutex_unlock(&d->input_lock);
 	/* A key makes the guest draw (its echo): show it without waiting out an idle tick. */
 	hurry(d);
+}
+
+static void pointer_event(void *opaque, unsigned buttons, uint32_t x, uint32_t y)
+{
+	struct display *d = opaque;
+	pthread_mutex_lock(&d->input_lock);
+	if (d->pointer) {
+		d->pointer(d->input_opaque, buttons, x, y);
+		atomic_fetch_add(&d->pointer_events, 1);
+	}
+	pthread_mutex_unlock(&d->input_lock);
 }
 
 static void client_left(void *opaque)
@@ -205,7 +218,7 @@ static int start(struct display *d, const struct display_options *o, char *err, 
 {
 	if (allocate(d, o, err, err_len) < 0)
 		return -1;
-	struct vnc_server_events events = {client_joined, client_left, key_event, d};
+	struct vnc_server_events events = {client_joined, client_left, key_event, pointer_event, d};
 	d->vnc = vnc_server_open(o, d->shadow, d->fb.width, d->fb.height, d->fb.stride, &events,
 				 err, err_len);
 	if (!d->vnc)
@@ -295,11 +308,13 @@ void display_attach(struct display *d, display_fetch_fn fetch, void *opaque)
 	pthread_mutex_unlock(&d->draw_lock);
 }
 
-void display_attach_keyboard(struct display *d, display_key_fn key, void *opaque)
+void display_attach_input(struct display *d, display_key_fn key, display_pointer_fn pointer,
+			  void *opaque)
 {
 	pthread_mutex_lock(&d->input_lock);
 	d->key = key;
-	d->key_opaque = opaque;
+	d->pointer = pointer;
+	d->input_opaque = opaque;
 	pthread_mutex_unlock(&d->input_lock);
 }
 
@@ -307,7 +322,8 @@ void display_detach(struct display *d)
 {
 	pthread_mutex_lock(&d->input_lock);
 	d->key = NULL;
-	d->key_opaque = NULL;
+	d->pointer = NULL;
+	d->input_opaque = NULL;
 	pthread_mutex_unlock(&d->input_lock);
 	pthread_mutex_lock(&d->draw_lock);
 	d->fetch = NULL;
@@ -327,4 +343,5 @@ void display_get_stats(struct display *d, struct display_stats *stats)
 	pthread_mutex_unlock(&d->draw_lock);
 	stats->keys = atomic_load(&d->keys);
 	stats->keys_unknown = atomic_load(&d->keys_unknown);
+	stats->pointer_events = atomic_load(&d->pointer_events);
 }
