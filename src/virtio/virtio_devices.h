@@ -109,9 +109,12 @@ struct virtio_device *virtio_tablet_create(uint32_t width, uint32_t height, char
 void virtio_tablet_pointer(struct virtio_device *d, unsigned mask, uint32_t x, uint32_t y);
 /* A keyboard of the PS/2 keyboard's keys, with LEDs and the guest's own key repeat. */
 struct virtio_device *virtio_keyboard_create(char *err, size_t err_len);
-/* Key `key` (KEY_*) pressed or released. Thread-safe. Returns false (nothing sent) when the
- * guest's driver does not run or the keyboard has no such key. */
-bool virtio_keyboard_key(struct virtio_device *d, unsigned key, bool down);
+/* Key `key` (KEY_*) pressed or released. Thread-safe. Returns 0 (sent, or a repeated press
+ * left to the guest's own repeat), -ENODEV (nothing sent) when the guest's driver does not
+ * run or the keyboard has no such key, -EAGAIN when the events waiting for the guest's
+ * buffers leave no room: keys are never dropped to make room, the caller waits (as behind a
+ * PS/2 keyboard's buffer) and tries again. */
+int virtio_keyboard_key(struct virtio_device *d, unsigned key, bool down);
 /* Whether the guest's virtio-input driver runs the device (DRIVER_OK, event queue enabled,
  * not failed). Thread-safe. */
 bool virtio_input_ready(struct virtio_device *d);

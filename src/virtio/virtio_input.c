@@ -168,6 +168,11 @@ static void flush(struct virtio_input *in)
 		virtio_device_notify(d, VIRTIO_INPUT_QUEUE_EVENTS);
 }
 
+bool virtio_input_has_room(const struct virtio_input *in, unsigned n)
+{
+	return in->pending_count + n + 1 <= VIRTIO_INPUT_PENDING_MAX;
+}
+
 void virtio_input_send_locked(struct virtio_input *in, const struct virtio_input_event *events,
 			      unsigned n)
 {
@@ -177,7 +182,7 @@ void virtio_input_send_locked(struct virtio_input *in, const struct virtio_input
 	}
 	if (n > VIRTIO_INPUT_FRAME_MAX)
 		n = VIRTIO_INPUT_FRAME_MAX;
-	while (in->pending_count + n + 1 > VIRTIO_INPUT_PENDING_MAX)
+	while (!virtio_input_has_room(in, n))
 		pending_drop_frame(in);
 	for (unsigned i = 0; i < n; i++)
 		pending_push(in, events[i]);

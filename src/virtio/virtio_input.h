@@ -61,6 +61,10 @@ int virtio_input_init(struct virtio_input *in, const struct virtio_input_desc *d
  * lock held or not. */
 bool virtio_input_driver_ready(struct virtio_input *in);
 
+/* Whether a frame of `n` events fits among the waiting ones without dropping any (device
+ * lock held). */
+bool virtio_input_has_room(const struct virtio_input *in, unsigned n);
+
 /* Sends one frame of `n` events (at most VIRTIO_INPUT_FRAME_MAX; a SYN_REPORT is added after
  * them). Call with the device lock held (a model's own state goes with it). */
 void virtio_input_send_locked(struct virtio_input *in, const struct virtio_input_event *events,

@@ -4,12 +4,14 @@
  * USB keyboard. A client's own repeated key-down for a key already down (an X server's
  * autorepeat behind a VNC viewer) is therefore not passed on: it would double the rate (the
  * guest's input core ignores a second press with value 1 anyway, and value 2 would add to its
- * own repeats). */
+ * own repeats). Keys are never dropped for room among the events waiting for the guest's
+ * buffers (a lost release would leave a key stuck): the caller waits instead. */
 #include "virtio/virtio_devices.h"
 #include "virtio/virtio_input.h"
 
 #include "devices/ps2_scancodes.h"
 
+#include <errno.h>
 #include <linux/input.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,24 +66,26 @@ struct virtio_device *virtio_keyboard_create(char *err, size_t err_len)
 	return &k->in.dev;
 }
 
-bool virtio_keyboard_key(struct virtio_device *d, unsigned key, bool down)
+int virtio_keyboard_key(struct virtio_device *d, unsigned key, bool down)
 {
 	struct virtio_keyboard *k = (struct virtio_keyboard *)d;
 	if (!virtio_input_desc_has(&k->desc, EV_KEY, key))
-		return false;
+		return -ENODEV;
 	pthread_mutex_lock(&d->lock);
-	bool ready = virtio_input_driver_ready(&k->in);
 	uint8_t bit = (uint8_t)(1u << (key % 8));
 	bool was_down = k->down[key / 8] & bit;
-	if (!ready) {
-		/* Nothing the guest saw. */
+	int rc = 0;
+	if (!virtio_input_driver_ready(&k->in)) {
+		rc = -ENODEV;
 	} else if (down && was_down) {
 		k->repeats_left_to_guest++;
+	} else if (!virtio_input_has_room(&k->in, 1)) {
+		rc = -EAGAIN;
 	} else {
 		struct virtio_input_event ev = {EV_KEY, (uint16_t)key, down};
 		virtio_input_send_locked(&k->in, &ev, 1);
 		k->down[key / 8] = down ? k->down[key / 8] | bit : k->down[key / 8] & ~bit;
 	}
 	pthread_mutex_unlock(&d->lock);
-	return ready;
+	return rc;
 }

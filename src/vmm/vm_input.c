@@ -14,10 +14,10 @@
 #include <errno.h>
 #include <time.h>
 
-/* How long a key waits for room in the controller: the guest takes the bytes at its keyboard
- * interrupt's pace, and a burst (a paste, a typing client) waits here, on the client's
- * thread, as behind a real keyboard's own buffer. A guest that reads nothing (paused, or its
- * keyboard driver gone) loses the key after that. */
+/* How long a key waits for room in the controller (or among the virtio keyboard's waiting
+ * events): the guest takes the bytes at its keyboard interrupt's pace, and a burst (a paste, a
+ * typing client) waits here, on the client's thread, as behind a real keyboard's own buffer. A
+ * guest that reads nothing (paused, or its keyboard driver gone) loses the key after that. */
 #define KEY_WAIT_MS 500
 
 static void type_on_ps2(struct vm *vm, unsigned key, bool down)
@@ -47,13 +47,30 @@ static void mark_on_ps2(struct vm *vm, unsigned key, bool down)
 	    down ? vm->keys_on_ps2[key / 8] | bit : vm->keys_on_ps2[key / 8] & (uint8_t)~bit;
 }
 
+/* The virtio keyboard takes the key: 0 (also when it was dropped after waiting KEY_WAIT_MS
+ * for room), or -ENODEV when its driver does not run. */
+static int type_on_virtio(struct vm *vm, unsigned key, bool down)
+{
+	int rc;
+	for (int ms = 0; (rc = virtio_keyboard_key(vm->virtio_keyboard, key, down)) == -EAGAIN;
+	     ms++) {
+		if (ms == KEY_WAIT_MS) {
+			log_debug("display: the guest took no virtio keyboard events for %d ms; "
+				  "key %u dropped",
+				  KEY_WAIT_MS, key);
+			return 0;
+		}
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	}
+	return rc;
+}
+
 /* A key held on the PS/2 keyboard stays there (its repeats and its release), so that the
  * guest never sees a key down on one keyboard released on the other. */
 static void route_key(void *opaque, unsigned key, bool down)
 {
 	struct vm *vm = opaque;
-	if (!held_on_ps2(vm, key) && vm->virtio_keyboard &&
-	    virtio_keyboard_key(vm->virtio_keyboard, key, down))
+	if (!held_on_ps2(vm, key) && vm->virtio_keyboard && type_on_virtio(vm, key, down) == 0)
 		return;
 	mark_on_ps2(vm, key, down);
 	type_on_ps2(vm, key, down);

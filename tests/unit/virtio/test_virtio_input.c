@@ -11,6 +11,7 @@
 #include "virtio/virtio_input.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <linux/input-event-codes.h>
 #include <string.h>
 
@@ -346,23 +347,24 @@ Test(virtio_input, the_status_queue_takes_leds_and_shrugs_off_garbage)
 	fake_driver_add(&driver, QUEUE_STATUS, &(struct fake_buf){1ULL << 40, 8, false}, 1);
 	virtio_device_kick(dev, QUEUE_STATUS);
 	cr_assert(fake_wait_until(dev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 2000));
-	cr_assert_not(virtio_keyboard_key(dev, KEY_A, true), "a failed device takes no keys");
+	cr_assert_eq(virtio_keyboard_key(dev, KEY_A, true), -ENODEV, "a failed device takes none");
 }
 
 Test(virtio_input, keys_are_sent_once_the_driver_runs_and_repeat_is_the_guests)
 {
 	create_keyboard();
 	cr_assert_not(virtio_input_ready(dev));
-	cr_assert_not(virtio_keyboard_key(dev, KEY_A, true), "no driver: the caller types on PS/2");
+	cr_assert_eq(virtio_keyboard_key(dev, KEY_A, true), -ENODEV,
+		     "no driver: the caller types on PS/2");
 	start_with_buffers(FAKE_QUEUE_SIZE);
 	cr_assert(virtio_input_ready(dev));
-	cr_assert(virtio_keyboard_key(dev, KEY_LEFTSHIFT, true));
-	cr_assert(virtio_keyboard_key(dev, KEY_A, true));
-	cr_assert(virtio_keyboard_key(dev, KEY_A, true), "a client's autorepeat");
-	cr_assert(virtio_keyboard_key(dev, KEY_A, true));
-	cr_assert(virtio_keyboard_key(dev, KEY_A, false));
-	cr_assert(virtio_keyboard_key(dev, KEY_LEFTSHIFT, false));
-	cr_assert_not(virtio_keyboard_key(dev, BTN_LEFT, true), "not a key of the keyboard");
+	cr_assert_eq(virtio_keyboard_key(dev, KEY_LEFTSHIFT, true), 0);
+	cr_assert_eq(virtio_keyboard_key(dev, KEY_A, true), 0);
+	cr_assert_eq(virtio_keyboard_key(dev, KEY_A, true), 0, "a client's autorepeat");
+	cr_assert_eq(virtio_keyboard_key(dev, KEY_A, true), 0);
+	cr_assert_eq(virtio_keyboard_key(dev, KEY_A, false), 0);
+	cr_assert_eq(virtio_keyboard_key(dev, KEY_LEFTSHIFT, false), 0);
+	cr_assert_eq(virtio_keyboard_key(dev, BTN_LEFT, true), -ENODEV, "not a keyboard key");
 	expect_event(EV_KEY, KEY_LEFTSHIFT, 1);
 	expect_syn();
 	expect_event(EV_KEY, KEY_A, 1);
@@ -375,7 +377,27 @@ Test(virtio_input, keys_are_sent_once_the_driver_runs_and_repeat_is_the_guests)
 	/* The driver resets (the module unloaded): keys go elsewhere until it starts again. */
 	virtio_device_write_status(dev, 0);
 	cr_assert_not(virtio_input_ready(dev));
-	cr_assert_not(virtio_keyboard_key(dev, KEY_B, true));
+	cr_assert_eq(virtio_keyboard_key(dev, KEY_B, true), -ENODEV);
+}
+
+Test(virtio_input, keys_wait_for_room_and_are_never_dropped)
+{
+	create_keyboard();
+	start_with_buffers(0);
+	/* No buffer posted: 32 frames of a key and its SYN fill the waiting events. */
+	unsigned sent = 0;
+	int rc;
+	while ((rc = virtio_keyboard_key(dev, KEY_A + (sent % 2 ? 0 : 1), sent % 4 < 2)) == 0)
+		sent++;
+	cr_assert_eq(rc, -EAGAIN, "no room: the caller waits");
+	cr_assert_eq(sent, VIRTIO_INPUT_PENDING_MAX / 2);
+	cr_assert_eq(stats().frames_dropped, 0);
+	/* The guest posts buffers: the keys flow again, all of them in order. */
+	post_event_buffers(FAKE_QUEUE_SIZE, 8);
+	cr_assert(fake_wait_until(virtio_keyboard_key(dev, KEY_C, true) == 0, 2000));
+	cr_assert_eq(stats().frames_dropped, 0);
+	expect_event(EV_KEY, KEY_S, 1);
+	expect_syn();
 }
 
 Test(virtio_input, the_selected_configuration_survives_a_save_and_load)
