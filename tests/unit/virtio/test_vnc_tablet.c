@@ -1,8 +1,8 @@
 /* A VNC client's pointer as the guest's virtio-input driver gets it: a real libvncclient client
  * moves and clicks on the display's VNC server, the display passes the events to a real virtio
  * tablet, and the test reads them from the eventq buffers it posted as Linux's driver does. */
-#include "../virtio/fake_driver.h"
 #include "display/display.h"
+#include "fake_driver.h"
 #include "virtio/virtio_devices.h"
 #include "virtio/virtio_input.h"
 
