@@ -114,8 +114,11 @@ void virtio_tablet_pointer(struct virtio_device *d, unsigned mask, uint32_t x, u
 	}
 	struct virtio_input_event ev[VIRTIO_INPUT_FRAME_MAX];
 	unsigned n = changes(t, mask, x, y, ev);
-	if (n && virtio_input_driver_ready(&t->in)) {
+	/* What the guest did not get (no driver: counted as unready) is not what it has. */
+	bool ready = virtio_input_driver_ready(&t->in);
+	if (n)
 		virtio_input_send_locked(&t->in, ev, n);
+	if (n && ready) {
 		t->known = true;
 		t->buttons = mask;
 		t->x = x;
