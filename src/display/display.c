@@ -187,6 +187,8 @@ static void pointer_event(void *opaque, unsigned buttons, uint32_t x, uint32_t y
 		atomic_fetch_add(&d->pointer_events, 1);
 	}
 	pthread_mutex_unlock(&d->input_lock);
+	/* A click or a move makes the guest draw (a cursor, a menu), as a key does. */
+	hurry(d);
 }
 
 static void client_left(void *opaque)
