@@ -34,7 +34,7 @@ UDHCPC_SCRIPT=$GUREUM_ROOT/scripts/guest-udhcpc
 # port (lab vswitch); modules_in_order adds their dependencies (virtio_ring,
 # virtio_pci_modern_dev, net_failover, garp, ...) and skips built-in ones.
 GUEST_MODULES=(virtio_ring virtio virtio_pci virtio_mmio virtio_blk virtio_net virtio_console
-	virtio_rng virtio_balloon vsock vmw_vsock_virtio_transport 8021q)
+	virtio_rng virtio_balloon vsock vmw_vsock_virtio_transport 8021q evdev virtio_input)
 # The generic kernel's display driver for bochs-display (its DRM core and helpers come as its
 # dependencies); the cloud kernel has no DRM, so nothing of it is found there.
 [[ $FLAVOUR == generic ]] && GUEST_MODULES+=(bochs)
@@ -50,7 +50,7 @@ RANDIO_SRC=$GUREUM_ROOT/bench/randio.c
 VSOCK_TOOL_SRC=$GUREUM_ROOT/tests/lab/vsock_tool.c
 # Busybox applets the lab's scenarios type into the guest shell (virtio scenarios, benchmark).
 GUEST_APPLETS=(mount umount ip ifconfig ping nc dd sha256sum sync poweroff cat grep sed awk
-	blockdev mkdir timeout sleep head tail wc tr cut xargs udhcpc)
+	blockdev mkdir timeout sleep head tail wc tr cut xargs udhcpc od rmmod)
 
 kpkg=$(kernel_package "$FLAVOUR")
 kver=$(apt_candidate "$kpkg")

@@ -41,16 +41,20 @@ struct display {
 	bool compare_all;
 	struct framebuffer view; /* what is shown: fb whole, or the guest's mode */
 	bool view_changed;	 /* since the clients were told */
-	uint32_t shown_width, shown_height;
+	/* What the clients were told; read by pointer events without the lock (they must not
+	 * wait behind a fetch). */
+	_Atomic uint32_t shown_width, shown_height;
 	uint64_t *dirty; /* framebuffer_bitmap_words */
 	struct screen_rect *rects;
 	struct display_stats stats;
 
-	/* The VM's keyboard; held while a key is passed on, so display_detach waits for it. */
+	/* The VM's input devices; held while an event is passed on, so display_detach waits
+	 * for it. */
 	pthread_mutex_t input_lock;
 	display_key_fn key;
-	void *key_opaque;
-	_Atomic uint64_t keys, keys_unknown;
+	display_pointer_fn pointer;
+	void *input_opaque;
+	_Atomic uint64_t keys, keys_unknown, pointer_events;
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -190,11 +194,35 @@ static void key_event(void *opaque, uint32_t keysym, bool down)
 	}
 	pthread_mutex_lock(&d->input_lock);
 	if (d->key) {
-		d->key(d->key_opaque, key, down);
+		d->key(d->input_opaque, key, down);
 		atomic_fetch_add(&d->keys, 1);
 	}
 	pthread_mutex_unlock(&d->input_lock);
 	/* A key makes the guest draw (its echo): show it without waiting out an idle tick. */
+	hurry(d);
+}
+
+/* `at` on a screen `shown` pixels wide, on the tablet's axis of `range` pixels (the options'
+ * size): a display adapter's guest may show another size than the tablet was made for. */
+static uint32_t scale_axis(uint32_t at, uint32_t shown, uint32_t range)
+{
+	if (shown == range || shown < 2 || range < 2)
+		return at < range ? at : range - 1;
+	return (uint32_t)((uint64_t)at * (range - 1) / (shown - 1));
+}
+
+static void pointer_event(void *opaque, unsigned buttons, uint32_t x, uint32_t y)
+{
+	struct display *d = opaque;
+	x = scale_axis(x, atomic_load(&d->shown_width), d->fb.width);
+	y = scale_axis(y, atomic_load(&d->shown_height), d->fb.height);
+	pthread_mutex_lock(&d->input_lock);
+	if (d->pointer) {
+		d->pointer(d->input_opaque, buttons, x, y);
+		atomic_fetch_add(&d->pointer_events, 1);
+	}
+	pthread_mutex_unlock(&d->input_lock);
+	/* A click or a move makes the guest draw (a cursor, a menu), as a key does. */
 	hurry(d);
 }
 
@@ -257,7 +285,7 @@ static int start(struct display *d, const struct display_options *o, char *err, 
 {
 	if (allocate(d, o, err, err_len) < 0)
 		return -1;
-	struct vnc_server_events events = {client_joined, client_left, key_event, d};
+	struct vnc_server_events events = {client_joined, client_left, key_event, pointer_event, d};
 	d->vnc = vnc_server_open(o, d->shadow, d->fb.width, d->fb.height, d->fb.stride, &events,
 				 err, err_len);
 	if (!d->vnc)
@@ -362,11 +390,13 @@ void display_reset_view(struct display *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
-void display_attach_keyboard(struct display *d, display_key_fn key, void *opaque)
+void display_attach_input(struct display *d, display_key_fn key, display_pointer_fn pointer,
+			  void *opaque)
 {
 	pthread_mutex_lock(&d->input_lock);
 	d->key = key;
-	d->key_opaque = opaque;
+	d->pointer = pointer;
+	d->input_opaque = opaque;
 	pthread_mutex_unlock(&d->input_lock);
 }
 
@@ -374,7 +404,8 @@ void display_detach(struct display *d)
 {
 	pthread_mutex_lock(&d->input_lock);
 	d->key = NULL;
-	d->key_opaque = NULL;
+	d->pointer = NULL;
+	d->input_opaque = NULL;
 	pthread_mutex_unlock(&d->input_lock);
 	pthread_mutex_lock(&d->draw_lock);
 	d->fetch = NULL;
@@ -454,4 +485,5 @@ void display_get_stats(struct display *d, struct display_stats *stats)
 	pthread_mutex_unlock(&d->draw_lock);
 	stats->keys = atomic_load(&d->keys);
 	stats->keys_unknown = atomic_load(&d->keys_unknown);
+	stats->pointer_events = atomic_load(&d->pointer_events);
 }

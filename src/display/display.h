@@ -37,6 +37,9 @@ typedef int (*display_fetch_fn)(void *opaque, uint64_t *bitmap);
 /* Key `key` (KEY_*, linux/input-event-codes.h) pressed or released by a client, on that
  * client's thread: it may wait until the guest can take it. */
 typedef void (*display_key_fn)(void *opaque, unsigned key, bool down);
+/* A client's pointer at (x, y) on the screen with the buttons of `buttons` down (RFB's mask:
+ * 1 left, 2 middle, 4 right, 8 wheel up, 16 wheel down), on that client's thread. */
+typedef void (*display_pointer_fn)(void *opaque, unsigned buttons, uint32_t x, uint32_t y);
 
 /* The framebuffer and the server for `o` (kind DISPLAY_VNC); NULL with one sentence in err. */
 struct display *display_open(const struct display_options *o, char *err, size_t err_len);
@@ -66,9 +69,11 @@ void display_attach(struct display *d, display_fetch_fn fetch, void *opaque);
 /* A new machine: the whole framebuffer is shown again at the options' size (an adapter's
  * guest sets its mode anew). */
 void display_reset_view(struct display *d);
-/* The clients' keys go to `key` from now on (once the VM's keyboard exists). */
-void display_attach_keyboard(struct display *d, display_key_fn key, void *opaque);
-/* No VM: returns once no fetch and no key is under way. */
+/* The clients' keys go to `key`, their pointers to `pointer` (NULL: the VM has no pointer)
+ * from now on (once the VM's input devices exist). */
+void display_attach_input(struct display *d, display_key_fn key, display_pointer_fn pointer,
+			  void *opaque);
+/* No VM: returns once no fetch, no key and no pointer event is under way. */
 void display_detach(struct display *d);
 
 /* Writes the screen as it is now to a PNG file (screendump.h). 0, or -1 with err. */
@@ -76,12 +81,13 @@ int display_screendump(struct display *d, const char *path, char *err, size_t er
 
 /* Counters for --stats and benchmarks. */
 struct display_stats {
-	uint64_t fetches;	/* looks for changes */
-	uint64_t pages_written; /* pages the fetches named */
-	uint64_t rects, pixels; /* changed areas marked for the clients */
-	uint64_t keys;		/* key events passed to the VM */
-	uint64_t keys_unknown;	/* keysyms no key of the keyboard types */
-	uint64_t mode_changes;	/* views the guest set (sizes, panning) */
+	uint64_t fetches;	 /* looks for changes */
+	uint64_t pages_written;	 /* pages the fetches named */
+	uint64_t rects, pixels;	 /* changed areas marked for the clients */
+	uint64_t keys;		 /* key events passed to the VM */
+	uint64_t keys_unknown;	 /* keysyms no key of the keyboard types */
+	uint64_t pointer_events; /* pointer events passed to the VM */
+	uint64_t mode_changes;	 /* views the guest set (sizes, panning) */
 };
 void display_get_stats(struct display *d, struct display_stats *stats);
 

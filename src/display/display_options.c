@@ -10,7 +10,8 @@
 
 #define USAGE                                                                                      \
 	"give vnc=ADDR:PORT or vnc=unix:PATH, optionally with "                                    \
-	",password=P,websocket=[ADDR:]PORT,width=W,height=H,adapter=efifb|bochs (or none)"
+	",password=P,websocket=[ADDR:]PORT,width=W,height=H,adapter=efifb|bochs,input=virtio|ps2 " \
+	"(or none)"
 
 void display_options_init(struct display_options *o)
 {
@@ -168,6 +169,22 @@ static int parse_adapter(struct display_options *o, const char *v, char *err, si
 	return 0;
 }
 
+static int parse_input(struct display_options *o, const char *v, char *err, size_t len)
+{
+	if (strcmp(v, "virtio") == 0)
+		o->input = DISPLAY_INPUT_VIRTIO;
+	else if (strcmp(v, "ps2") == 0)
+		o->input = DISPLAY_INPUT_PS2;
+	else {
+		snprintf(err, len,
+			 "--display: input=%s is not a choice: give input=virtio (a virtio-input "
+			 "tablet and keyboard, the default) or input=ps2 (the PS/2 keyboard alone)",
+			 v);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_item(struct display_options *o, const char *key, const char *v, char *err,
 		      size_t len)
 {
@@ -187,11 +204,12 @@ static int parse_item(struct display_options *o, const char *key, const char *v,
 				  len);
 	if (strcmp(key, "adapter") == 0)
 		return parse_adapter(o, v, err, len);
-	snprintf(
-	    err, len,
-	    "--display: unknown property '%s' (known: vnc, password, websocket, width, height, "
-	    "adapter)",
-	    key);
+	if (strcmp(key, "input") == 0)
+		return parse_input(o, v, err, len);
+	snprintf(err, len,
+		 "--display: unknown property '%s' (known: vnc, password, websocket, width, "
+		 "height, adapter, input)",
+		 key);
 	return -1;
 }
 
@@ -282,5 +300,7 @@ int display_options_format(const struct display_options *o, char *out, size_t le
 		ok = append(out, len, &used, ",height=%u", o->height);
 	if (ok && o->adapter == DISPLAY_ADAPTER_BOCHS)
 		ok = append(out, len, &used, ",adapter=bochs");
+	if (ok && o->input == DISPLAY_INPUT_PS2)
+		ok = append(out, len, &used, ",input=ps2");
 	return ok ? 0 : -1;
 }

@@ -2,6 +2,10 @@
  *   none                                          (the default: no framebuffer at all)
  *   vnc=ADDR:PORT|vnc=unix:PATH[,password=P][,websocket=[ADDR:]PORT][,width=W][,height=H]
  *       [,adapter=efifb|bochs]
+ *       [,input=virtio|ps2]
+ * input= says which devices the clients' keys and pointer reach: virtio (the default) a
+ * virtio-input tablet and keyboard beside the PS/2 keyboard, which keeps the keys until the
+ * guest's virtio-input driver runs; ps2 the PS/2 keyboard alone, and no pointer.
  * ADDR is an IPv4 address, [IPv6] or a host name, empty for every interface; PORT 0 takes a
  * free port (the log says which). websocket= adds a second listener for browsers (noVNC): its
  * ADDR defaults to vnc='s, or to 127.0.0.1 beside a Unix socket. A snapshot or migration records
@@ -15,6 +19,7 @@
 #include <stdint.h>
 
 enum display_kind { DISPLAY_NONE, DISPLAY_VNC };
+enum display_input { DISPLAY_INPUT_VIRTIO, DISPLAY_INPUT_PS2 };
 
 /* What the guest drives: efifb, a framebuffer the boot protocol describes (the default: the
  * Debian cloud kernel has no DRM), or bochs, the PCI display adapter QEMU calls bochs-display
@@ -49,6 +54,7 @@ struct display_options {
 	char password[DISPLAY_PASSWORD_MAX + 1]; /* "" without authentication */
 	uint32_t width, height;			 /* pixels (bochs: the preferred mode) */
 	enum display_adapter adapter;
+	enum display_input input; /* the devices clients type and point on */
 };
 
 /* `none` and the defaults. */

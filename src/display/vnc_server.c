@@ -57,6 +57,9 @@ struct vnc_client {
 	char host[64];
 	struct timespec since;
 	uint32_t held[HELD_MAX]; /* keysyms down, 0: free (only this client's thread) */
+	/* The client's pointer: buttons down and where (only this client's thread). */
+	unsigned buttons;
+	uint32_t x, y;
 };
 
 struct vnc_server {
@@ -166,13 +169,29 @@ static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 		s->events.key(s->events.opaque, KEYSYM_SHIFT_L, false);
 }
 
-/* A client that went (a viewer closed, a link broken) with keys down must not leave the guest
- * with a Shift or Ctrl held. */
+/* On the client's input thread. libvncserver passes the client's 16-bit coordinates as they
+ * came: a client may point outside the screen. */
+static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
+{
+	struct vnc_server *s = cl->screen->screenData;
+	struct vnc_client *c = cl->clientData;
+	int max_x = cl->screen->width - 1, max_y = cl->screen->height - 1;
+	c->x = (uint32_t)(x < 0 ? 0 : x > max_x ? max_x : x);
+	c->y = (uint32_t)(y < 0 ? 0 : y > max_y ? max_y : y);
+	c->buttons = (unsigned)mask & 0xff;
+	if (s->events.pointer)
+		s->events.pointer(s->events.opaque, c->buttons, c->x, c->y);
+}
+
+/* A client that went (a viewer closed, a link broken) with keys or buttons down must not
+ * leave the guest with a Shift, a Ctrl or a dragging button held. */
 static void release_held(struct vnc_server *s, struct vnc_client *c)
 {
 	for (int i = 0; i < HELD_MAX; i++)
 		if (c->held[i] && s->events.key)
 			s->events.key(s->events.opaque, c->held[i], false);
+	if (c->buttons && s->events.pointer)
+		s->events.pointer(s->events.opaque, 0, c->x, c->y);
 }
 
 /* libvncserver 0.9.14 frees a WebSocket client's request path in rfbCloseClient without
@@ -422,6 +441,7 @@ static rfbScreenInfoPtr make_screen(struct vnc_server *s, uint8_t *pixels, uint3
 	screen->screenData = s;
 	screen->newClientHook = new_client;
 	screen->kbdAddEvent = on_key;
+	screen->ptrAddEvent = on_pointer;
 	if (s->passwords[0]) {
 		screen->authPasswdData = s->passwords;
 		screen->passwordCheck = rfbCheckPasswordByList;

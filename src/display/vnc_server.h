@@ -27,6 +27,10 @@ struct vnc_server_events {
 	/* A client pressed or released the key of X11 keysym `keysym`, on that client's
 	 * thread. Keys a client still holds when it goes are released for it. */
 	void (*key)(void *opaque, uint32_t keysym, bool down);
+	/* A client's pointer is at (x, y), inside the screen, with the buttons of RFB's mask
+	 * `buttons` down (1 left, 2 middle, 4 right, 8 and 16 the wheel up and down), on that
+	 * client's thread. Buttons a client holds when it goes are released for it. */
+	void (*pointer)(void *opaque, unsigned buttons, uint32_t x, uint32_t y);
 	void *opaque;
 };
 

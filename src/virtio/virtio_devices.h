@@ -93,6 +93,32 @@ struct balloon_info {
 int virtio_balloon_set_target(struct virtio_device *d, uint64_t bytes);
 void virtio_balloon_get_info(struct virtio_device *d, struct balloon_info *info);
 
+/* virtio-input (virtio_input.h): a tablet and a keyboard for the display's clients. */
+/* The pointer's buttons, as RFB's button mask has them. */
+#define VIRTIO_TABLET_BUTTON_LEFT	1u
+#define VIRTIO_TABLET_BUTTON_MIDDLE	2u
+#define VIRTIO_TABLET_BUTTON_RIGHT	4u
+#define VIRTIO_TABLET_BUTTON_WHEEL_UP	8u
+#define VIRTIO_TABLET_BUTTON_WHEEL_DOWN 16u
+/* An absolute pointer over a width x height screen (ABS_X 0..width-1, ABS_Y 0..height-1). */
+struct virtio_device *virtio_tablet_create(uint32_t width, uint32_t height, char *err,
+					   size_t err_len);
+/* The pointer is at (x, y) (clamped to the screen) with the buttons of `mask` down: the guest
+ * gets what changed (moves, presses, releases, a wheel click per wheel-button press) in one
+ * frame. Thread-safe; dropped while the guest's driver does not run. */
+void virtio_tablet_pointer(struct virtio_device *d, unsigned mask, uint32_t x, uint32_t y);
+/* A keyboard of the PS/2 keyboard's keys, with LEDs and the guest's own key repeat. */
+struct virtio_device *virtio_keyboard_create(char *err, size_t err_len);
+/* Key `key` (KEY_*) pressed or released. Thread-safe. Returns 0 (sent, or a repeated press
+ * left to the guest's own repeat), -ENODEV (nothing sent) when the guest's driver does not
+ * run or the keyboard has no such key, -EAGAIN when the events waiting for the guest's
+ * buffers leave no room: keys are never dropped to make room, the caller waits (as behind a
+ * PS/2 keyboard's buffer) and tries again. */
+int virtio_keyboard_key(struct virtio_device *d, unsigned key, bool down);
+/* Whether the guest's virtio-input driver runs the device (DRIVER_OK, event queue enabled,
+ * not failed). Thread-safe. */
+bool virtio_input_ready(struct virtio_device *d);
+
 /* virtio-vsock with Firecracker's "hybrid" host side (virtio_vsock.c): host processes connect
  * to the Unix socket cfg->socket and say "CONNECT <port>"; guest connections to CID 2 port P
  * go to the Unix socket "<socket>_P". */

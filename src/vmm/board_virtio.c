@@ -1,7 +1,7 @@
 /* The board's virtio devices: one virtio-pci function per device on bus 0, slots from 1 in
- * a fixed order (disks, NICs, console, rng, balloon, vsock) so that a guest sees the same PCI
- * addresses on every boot of the same configuration. BARs are placed by us, as firmware
- * would, one 64 KiB BAR per device from the start of the PCI MMIO window. */
+ * a fixed order (disks, NICs, console, rng, balloon, vsock, the display's tablet and keyboard) so
+ * that a guest sees the same PCI addresses on every boot of the same configuration. BARs are placed
+ * by us, as firmware would, one 64 KiB BAR per device from the start of the PCI MMIO window. */
 #include "vmm/vm.h"
 
 #include "machine/acpi.h"
@@ -104,6 +104,26 @@ static int add_disks_and_nics(struct vm *vm, char *err, size_t err_len)
 	return 0;
 }
 
+/* --display vnc=... (input=virtio, the default): the clients' pointer and keyboard, last, so
+ * that the other devices keep their slots with or without a display. */
+static int add_input_devices(struct vm *vm, char *err, size_t err_len)
+{
+	const struct display_options *d = &vm->config->display;
+	if (d->kind != DISPLAY_VNC || d->input != DISPLAY_INPUT_VIRTIO)
+		return 0;
+	vm->virtio_tablet = virtio_tablet_create(d->width, d->height, err, err_len);
+	if (plug(vm, vm->virtio_tablet, err, err_len) < 0) {
+		vm->virtio_tablet = NULL;
+		return -1;
+	}
+	vm->virtio_keyboard = virtio_keyboard_create(err, err_len);
+	if (plug(vm, vm->virtio_keyboard, err, err_len) < 0) {
+		vm->virtio_keyboard = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int board_add_virtio_devices(struct vm *vm, char *err, size_t err_len)
 {
 	const struct vm_config *c = vm->config;
@@ -128,7 +148,7 @@ int board_add_virtio_devices(struct vm *vm, char *err, size_t err_len)
 	}
 	if (c->vsock.cid && plug(vm, vsock_create(vm, err, err_len), err, err_len) < 0)
 		return -1;
-	return 0;
+	return add_input_devices(vm, err, err_len);
 }
 
 void board_remove_virtio_devices(struct vm *vm)
@@ -137,4 +157,5 @@ void board_remove_virtio_devices(struct vm *vm)
 		virtio_pci_destroy(vm->virtio[--vm->nr_virtio]);
 	vm->virtio_console = NULL;
 	vm->virtio_balloon = NULL;
+	vm->virtio_tablet = vm->virtio_keyboard = NULL;
 }

@@ -155,7 +155,7 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 		goto refused;
 	if (origin && origin->load(vm, origin->opaque, err, err_len) < 0)
 		goto fail;
-	vm_display_keyboard(vm);
+	vm_input_attach(vm);
 	return vm;
 refused:
 	if (origin && origin->refuse)

@@ -25,6 +25,8 @@ struct bochs_display;
 
 /* PCI slots 1.. of bus 0 hold the virtio devices (slot 0 is the host bridge). */
 #define VM_MAX_VIRTIO_DEVICES 31
+/* Key codes (KEY_*) the display routes: a PC keyboard's all lie below. */
+#define VM_INPUT_KEY_LIMIT 256
 
 #include <pthread.h>
 #include <stdint.h>
@@ -106,6 +108,11 @@ struct vm {
 	unsigned nr_virtio;
 	struct virtio_device *virtio_console; /* hvc0, when --console-device virtio */
 	struct virtio_device *virtio_balloon; /* when --balloon */
+	/* --display vnc=...,input=virtio: the clients' pointer and keys (vm_input.c). */
+	struct virtio_device *virtio_tablet, *virtio_keyboard;
+	/* Keys pressed on the PS/2 keyboard and not yet released: their release goes there too,
+	 * even once the virtio keyboard has taken over (the display serialises key events). */
+	uint8_t keys_on_ps2[VM_INPUT_KEY_LIMIT / 8];
 
 	unsigned nr_vcpus;
 	struct vm_vcpu *vcpus;
@@ -202,13 +209,14 @@ void vm_userspace_irqchip_hooks(struct vm_vcpu *vcpu, struct accel_vcpu_hooks *h
 /* The framebuffer of vm->display (if any) mapped into the guest, its writes logged for the
  * display; and undone, before the accelerator's VM goes (vm_display.c). */
 int vm_display_attach(struct vm *vm, char *err, size_t err_len);
-/* Once the board is built: the clients' keys go to its i8042. */
-void vm_display_keyboard(struct vm *vm);
 void vm_display_detach(struct vm *vm);
 /* With --display adapter=bochs, the adapter on PCI bus 0 (after the virtio devices), and gone
  * again once the vCPUs stopped. */
 int vm_display_plug_adapter(struct vm *vm, char *err, size_t err_len);
 void vm_display_unplug_adapter(struct vm *vm);
+/* Once the board is built: the display's clients type and point on the VM's devices, the
+ * virtio keyboard once the guest drives it and the PS/2 keyboard until then (vm_input.c). */
+void vm_input_attach(struct vm *vm);
 
 /* The accelerator for --accel NAME|auto (NULL: auto), probed; NULL with the reason logged
  * (accel_choice.c). auto says in one line which it took and why. */

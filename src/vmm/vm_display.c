@@ -1,7 +1,7 @@
 /* The VM's side of --display: the framebuffer's memory mapped into the guest where the board's
  * map puts it (machine/layout.h), outside RAM, on either accelerator; the accelerator's log of
  * writes to that region lent to the display, which looks only at the pages the guest wrote;
- * the clients' keys typed on the i8042's keyboard. */
+ * the clients' keys and pointer go to the VM's input devices (vm_input.c). */
 #include "vmm/vm.h"
 
 #include "devices/bochs_display.h"
@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 
 static int fetch_writes(void *opaque, uint64_t *bitmap)
 {
@@ -20,26 +19,6 @@ static int fetch_writes(void *opaque, uint64_t *bitmap)
 	const struct framebuffer *fb = display_framebuffer(vm->display);
 	return vm->accel->region_log_fetch(vm->accel_vm, atomic_load(&vm->display_gpa), fb->size,
 					   bitmap);
-}
-
-/* How long a key waits for room in the controller: the guest takes the bytes at its keyboard
- * interrupt's pace, and a burst (a paste, a typing client) waits here, on the client's
- * thread, as behind a real keyboard's own buffer. A guest that reads nothing (paused, or its
- * keyboard driver gone) loses the key after that. */
-#define KEY_WAIT_MS 500
-
-static void type_key(void *opaque, unsigned key, bool down)
-{
-	struct vm *vm = opaque;
-	for (int ms = 0; i8042_key(&vm->kbc, key, down) == -EAGAIN; ms++) {
-		if (ms == KEY_WAIT_MS) {
-			log_debug("display: the guest took no keyboard bytes for %d ms; key %u "
-				  "dropped",
-				  KEY_WAIT_MS, key);
-			return;
-		}
-		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
-	}
 }
 
 int vm_display_attach(struct vm *vm, char *err, size_t err_len)
@@ -132,12 +111,6 @@ void vm_display_unplug_adapter(struct vm *vm)
 {
 	bochs_display_destroy(vm->bochs);
 	vm->bochs = NULL;
-}
-
-void vm_display_keyboard(struct vm *vm)
-{
-	if (vm->display_attached)
-		display_attach_keyboard(vm->display, type_key, vm);
 }
 
 void vm_display_detach(struct vm *vm)

@@ -125,6 +125,26 @@ static int check_machine_value(const struct state_record *rec, const char *key, 
 	return 0;
 }
 
+/* A snapshot of a --display VM taken before gureum gave such VMs a virtio-input tablet and
+ * keyboard has those two devices fewer than the VM its recorded options build now: the error
+ * says how to restore it as it was. */
+static int check_virtio_count(struct vm *vm, const struct state_record *rec, uint64_t *saved,
+			      char *err, size_t err_len)
+{
+	*saved = UINT64_MAX;
+	if (check_machine_value(rec, "virtio", vm->nr_virtio, "virtio devices", saved, err,
+				err_len) == 0)
+		return 0;
+	if (vm->virtio_tablet && *saved != UINT64_MAX && *saved + 2 == vm->nr_virtio) {
+		size_t n = strlen(err);
+		snprintf(
+		    err + n, err_len > n ? err_len - n : 0,
+		    " (a --display VM saved before its virtio-input tablet and keyboard "
+		    "existed: add \",input=ps2\" to \"display\" in the snapshot's config.json)");
+	}
+	return -1;
+}
+
 /* Whether a VM saved on the accelerator `saved` loads on `here`: on the same one, or between KVM
  * and the software CPU, whose VM-level records translate (irqchip_translate.h). */
 static bool accels_compatible(const char *saved, const char *here, bool *cross)
@@ -228,8 +248,7 @@ static int load_machine(struct vm *vm, const uint8_t *buf, size_t len, size_t *p
 	    check_machine_value(&rec, "memory", vm->config->memory, "bytes of RAM", &memory, err,
 				err_len) < 0 ||
 	    check_machine_value(&rec, "tsc_hz", UINT64_MAX, NULL, &m->tsc_hz, err, err_len) < 0 ||
-	    check_machine_value(&rec, "virtio", vm->nr_virtio, "virtio devices", &virtio, err,
-				err_len) < 0 ||
+	    check_virtio_count(vm, &rec, &virtio, err, err_len) < 0 ||
 	    check_machine_value(&rec, "tsc", UINT64_MAX, NULL, &m->tsc, err, err_len) < 0)
 		return -1;
 	if (m->tsc_hz < GUEST_CLOCK_MIN_TSC_HZ || m->tsc_hz > GUEST_CLOCK_MAX_TSC_HZ) {

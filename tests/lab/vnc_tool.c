@@ -1,4 +1,4 @@
-/* A VNC client for the display scenario (vdisplay), on Debian's libvncclient:
+/* A VNC client for the display scenarios (vdisplay, vinput), on Debian's libvncclient:
  *   vnc-tool [--password P] [--encodings "tight zrle ..."] SERVER COMMAND [ARGS]
  * SERVER is HOST:PORT or a Unix socket's path. Commands:
  *   watch SECONDS   gets the first picture (and for a second whatever the client asks for
@@ -21,6 +21,10 @@
  *   size SECONDS WxH  prints "first WxH" (the size the server announced), then follows the
  *                   server's size changes (NewFBSize) until the screen is WxH, and prints
  *                   "size WxH" (the last size seen, whether or not it is the one awaited)
+ *   pointer X,Y,MASK ...  sends each pointer event in turn (MASK: RFB's buttons, 1 left,
+ *                   2 middle, 4 right, 8/16 the wheel), 100 ms apart
+ *   hold KEYSYM MS  presses the key of X11 keysym KEYSYM (hex: 0xffe1 is Shift_L) and
+ *                   releases it MS milliseconds later, sending nothing in between
  * --wait SECONDS retries connecting that long (a client started before the server listens).
  * Exit status 0 when the command could be done, 1 otherwise (it says why). */
 #include <errno.h>
@@ -269,11 +273,46 @@ static int size(rfbClient *c, double seconds, const char *want)
 	return strcmp(now, want) == 0 ? 0 : 1;
 }
 
+static void sleep_ms(long ms)
+{
+	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L}, NULL);
+}
+
+static int pointer(rfbClient *c, char **events, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int x, y, mask;
+		if (sscanf(events[i], "%d,%d,%d", &x, &y, &mask) != 3) {
+			fprintf(stderr, "vnc-tool: '%s' is not X,Y,MASK\n", events[i]);
+			return 1;
+		}
+		if (!SendPointerEvent(c, x, y, mask))
+			return 1;
+		sleep_ms(100);
+	}
+	if (!pump(c, 1, UINT32_MAX))
+		return 1;
+	printf("sent %d pointer events\n", n);
+	return 0;
+}
+
+static int hold(rfbClient *c, const char *keysym, long ms)
+{
+	uint32_t sym = (uint32_t)strtoul(keysym, NULL, 0);
+	if (!key(c, sym, true))
+		return 1;
+	sleep_ms(ms);
+	if (!key(c, sym, false) || !pump(c, 1, UINT32_MAX))
+		return 1;
+	printf("held 0x%x for %ld ms\n", sym, ms);
+	return 0;
+}
+
 static int usage(void)
 {
-	fprintf(stderr,
-		"usage: vnc-tool [--password P] [--encodings E] SERVER "
-		"watch SECONDS [N]|latency N|drop|garbage|huge|type TEXT|size SECONDS WxH\n");
+	fprintf(stderr, "usage: vnc-tool [--password P] [--encodings E] [--wait SECONDS] SERVER "
+			"watch SECONDS [N]|latency N|drop|garbage|huge|type TEXT|size SECONDS WxH|"
+			"pointer X,Y,MASK...|hold KEYSYM MS\n");
 	return 1;
 }
 
@@ -321,6 +360,10 @@ int main(int argc, char **argv)
 		rc = type(c, argv[i + 2]);
 	else if (strcmp(command, "size") == 0 && argc - i == 4)
 		rc = size(c, atof(argv[i + 2]), argv[i + 3]);
+	else if (strcmp(command, "pointer") == 0 && argc - i >= 3)
+		rc = pointer(c, argv + i + 2, argc - i - 2);
+	else if (strcmp(command, "hold") == 0 && argc - i == 4)
+		rc = hold(c, argv[i + 2], atol(argv[i + 3]));
 	else
 		rc = usage();
 	rfbClientCleanup(c);

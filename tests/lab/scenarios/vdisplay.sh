@@ -12,7 +12,7 @@
 #    and gureum's log shows what it was sent (the first picture only);
 # 5. keys: a client types "echo typed-$((6*7)) >/dev/ttyS0" and Enter into the guest's shell
 #    on tty1 (the default guest starts one when it has a framebuffer) through the PS/2
-#    keyboard, and the serial console shows typed-42;
+#    keyboard (input=ps2: no virtio-input devices), and the serial console shows typed-42;
 # 6. poweroff, exit status 0.
 # lab-smp: 1
 # lab-timeout: 900
@@ -29,7 +29,9 @@ PORT=5900
 VNC=127.0.0.1:$PORT
 # tty0 first: the last console= is /dev/console, where the guest's shell must stay (ttyS0).
 L2_CMDLINE="console=tty0 $L2_CMDLINE"
-vm_boot vdisplay "$(gureum_cmd 1 --display vnc=$VNC --api-socket $SOCK)"
+# input=ps2: the keys go to the PS/2 keyboard alone (vinput tests the virtio tablet and
+# keyboard of the default).
+vm_boot vdisplay "$(gureum_cmd 1 --display vnc=$VNC,input=ps2 --api-socket $SOCK)"
 DETAIL=
 
 # 1. The guest's drivers.

@@ -114,8 +114,17 @@ Test(display_options, mistakes_are_refused)
 	expect_error("vnc=:5900,depth=16", "unknown property 'depth'");
 	expect_error("vnc=:5900,adapter=virtio-gpu", "not efifb");
 	expect_error("vnc=:5900,adapter=", "not efifb");
+	expect_error("vnc=:5900,input=usb", "input=virtio");
+	expect_error("vnc=:5900,input=", "input=virtio");
 	expect_error("width=800", "give vnc=");
 	expect_error("", "give vnc=");
+}
+
+Test(display_options, input_devices)
+{
+	cr_assert_eq(parse_ok("vnc=:5900").input, DISPLAY_INPUT_VIRTIO, "virtio by default");
+	cr_assert_eq(parse_ok("vnc=:5900,input=ps2").input, DISPLAY_INPUT_PS2);
+	cr_assert_eq(parse_ok("vnc=:5900,input=virtio").input, DISPLAY_INPUT_VIRTIO);
 }
 
 Test(display_options, a_refused_text_leaves_the_options_alone)
@@ -164,6 +173,10 @@ Test(display_options, written_as_it_parses_back)
 	 * password keeping the longer one's tail, which came back different). */
 	round_trip("vnc=unix:/a/long/path,password=longer,vnc=1.2.3.4:5,password=pw",
 		   "vnc=1.2.3.4:5,password=pw");
+	/* input=virtio is the default and goes unsaid; ps2 is written. */
+	round_trip("vnc=:1,input=virtio", "vnc=:1");
+	round_trip("input=ps2,vnc=:1", "vnc=:1,input=ps2");
+	round_trip("vnc=:1,input=ps2,input=virtio", "vnc=:1");
 	struct display_options o = parse_ok("vnc=:1");
 	char small[6];
 	cr_assert_eq(display_options_format(&o, small, sizeof(small)), -1, "does not fit");

@@ -4,7 +4,7 @@
  * clients at once all follow a change while others disconnect abruptly, send garbage or ask
  * for a 65535x65535 update; a password is required when set; a browser's WebSocket upgrade is
  * answered on the websocket= port, and a slow one holds up no other client; the screendump is
- * the picture. */
+ * the picture; keys and the pointer reach the VM, and what a leaving client held is released. */
 #include "display/display.h"
 
 #include <arpa/inet.h>
@@ -67,6 +67,30 @@ static unsigned keys_seen(void)
 	return n;
 }
 
+/* The fake VM's pointer: the last events it was given. */
+static struct {
+	unsigned buttons;
+	uint32_t x, y;
+} pointers[64];
+static unsigned nr_pointers;
+
+static void record_pointer(void *opaque, unsigned buttons, uint32_t x, uint32_t y)
+{
+	(void)opaque;
+	pthread_mutex_lock(&keys_lock);
+	if (nr_pointers < 64)
+		pointers[nr_pointers++] = (typeof(pointers[0])){buttons, x, y};
+	pthread_mutex_unlock(&keys_lock);
+}
+
+static unsigned pointers_seen(void)
+{
+	pthread_mutex_lock(&keys_lock);
+	unsigned n = nr_pointers;
+	pthread_mutex_unlock(&keys_lock);
+	return n;
+}
+
 static int fetch_written(void *opaque, uint64_t *bitmap)
 {
 	(void)opaque;
@@ -112,7 +136,7 @@ static void open_display(const char *spec)
 	cr_assert_not_null(display, "%s", err);
 	fb = display_framebuffer(display);
 	display_attach(display, fetch_written, NULL);
-	display_attach_keyboard(display, record_key, NULL);
+	display_attach_input(display, record_key, record_pointer, NULL);
 }
 
 static void setup(void)
@@ -434,6 +458,55 @@ Test(vnc_server, a_shifted_symbol_without_the_clients_shift_gets_one)
 	for (unsigned i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
 		expect_key(i, expected[i].key, expected[i].down);
 	disconnect_client(&c);
+}
+
+static void expect_pointer(unsigned i, unsigned buttons, uint32_t x, uint32_t y)
+{
+	cr_assert(pointers[i].buttons == buttons && pointers[i].x == x && pointers[i].y == y,
+		  "pointer event %u is buttons %u at %u,%u, expected %u at %u,%u", i,
+		  pointers[i].buttons, pointers[i].x, pointers[i].y, buttons, x, y);
+}
+
+Test(vnc_server, the_pointer_reaches_the_vm_and_a_client_that_goes_lets_go)
+{
+	nr_pointers = 0;
+	struct client c = {0};
+	cr_assert(connect_client(&c, sock_path, 0, "raw"));
+	expect_picture(&c, 5000);
+	SendPointerEvent(c.rfb, 100, 200, 0);
+	SendPointerEvent(c.rfb, 101, 201, rfbButton1Mask);
+	SendPointerEvent(c.rfb, 9999, 9999, rfbButton1Mask | rfbButton3Mask); /* off screen */
+	for (int i = 0; i < 2000 && pointers_seen() < 3; i++)
+		usleep(1000);
+	cr_assert_eq(pointers_seen(), 3);
+	expect_pointer(0, 0, 100, 200);
+	expect_pointer(1, 1, 101, 201);
+	expect_pointer(2, 5, WIDTH - 1, HEIGHT - 1);
+	disconnect_client(&c); /* two buttons still down */
+	for (int i = 0; i < 2000 && pointers_seen() < 4; i++)
+		usleep(1000);
+	cr_assert_eq(pointers_seen(), 4, "the buttons were released for the client that went");
+	expect_pointer(3, 0, WIDTH - 1, HEIGHT - 1);
+	struct display_stats stats;
+	display_get_stats(display, &stats);
+	cr_assert_eq(stats.pointer_events, 4);
+}
+
+Test(vnc_server, a_client_without_buttons_down_leaves_quietly)
+{
+	nr_pointers = 0;
+	struct client c = {0};
+	cr_assert(connect_client(&c, sock_path, 0, "raw"));
+	expect_picture(&c, 5000);
+	SendPointerEvent(c.rfb, 1, 2, rfbButton2Mask);
+	SendPointerEvent(c.rfb, 1, 2, 0);
+	for (int i = 0; i < 2000 && pointers_seen() < 2; i++)
+		usleep(1000);
+	disconnect_client(&c);
+	usleep(200000);
+	cr_assert_eq(pointers_seen(), 2);
+	expect_pointer(0, 2, 1, 2);
+	expect_pointer(1, 0, 1, 2);
 }
 
 Test(vnc_server, a_password_is_asked_when_set)
