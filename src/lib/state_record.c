@@ -57,7 +57,8 @@ static void put(struct state_writer *w, const void *data, size_t n)
 		w->buf = buf;
 		w->cap = cap;
 	}
-	memcpy(w->buf + w->len, data, n);
+	if (n) /* an empty field may come with no buffer at all */
+		memcpy(w->buf + w->len, data, n);
 	w->len += n;
 }
 

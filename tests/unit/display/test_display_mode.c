@@ -96,6 +96,7 @@ static uint64_t now_ms(void)
 static rfbClient *connect_client(void)
 {
 	rfbClient *c = rfbGetClient(8, 3, 4);
+	free(c->serverHost); /* rfbGetClient's "" */
 	c->serverHost = strdup(sock_path);
 	c->serverPort = 0;
 	c->appData.encodingsString = "zrle raw";
@@ -164,6 +165,7 @@ Test(display_mode, a_client_gets_the_new_size_and_picture)
 	/* A change after the mode change comes through the log. */
 	poke(4096 * 3 + 8, 0x00ff00ff);
 	expect_view(c, "a pixel drawn afterwards");
+	free(c->frameBuffer); /* not rfbClientCleanup's */
 	rfbClientCleanup(c);
 }
 
@@ -180,6 +182,7 @@ Test(display_mode, panning_shows_the_other_buffer)
 	/* Drawn into the shown (second) buffer: found at the view's offset in the log. */
 	poke((uint64_t)768 * stride + 100 * stride + 40, 0x00123456);
 	expect_view(c, "a change in the second buffer");
+	free(c->frameBuffer); /* not rfbClientCleanup's */
 	rfbClientCleanup(c);
 }
 
@@ -225,5 +228,6 @@ Test(display_mode, a_new_machine_shows_the_options_size_again)
 	cr_assert_eq(v.height, 480);
 	rfbClient *c = connect_client();
 	expect_view(c, "after the reset");
+	free(c->frameBuffer); /* not rfbClientCleanup's */
 	rfbClientCleanup(c);
 }

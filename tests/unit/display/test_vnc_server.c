@@ -199,6 +199,7 @@ static bool connect_client(struct client *c, const char *host, int port, const c
 	memset(c, 0, sizeof(*c));
 	c->password = password;
 	c->rfb = rfbGetClient(8, 3, 4);
+	free(c->rfb->serverHost); /* rfbGetClient's "" */
 	c->rfb->serverHost = strdup(host);
 	c->rfb->serverPort = port;
 	c->rfb->appData.encodingsString = encodings;
@@ -217,7 +218,8 @@ static bool connect_client(struct client *c, const char *host, int port, const c
 static void disconnect_client(struct client *c)
 {
 	if (c->rfb)
-		rfbClientCleanup(c->rfb);
+		free(c->rfb->frameBuffer); /* not rfbClientCleanup's */
+	rfbClientCleanup(c->rfb);
 	c->rfb = NULL;
 }
 

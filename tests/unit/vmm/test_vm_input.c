@@ -51,12 +51,14 @@ static void setup(void)
 	fake_driver_init(&driver, 4 << 20, vm->virtio_keyboard);
 	vm_input_attach(vm);
 	client = rfbGetClient(8, 3, 4);
+	free(client->serverHost); /* rfbGetClient's "" */
 	client->serverHost = strdup(sock_path);
 	cr_assert(rfbInitClient(client, NULL, NULL));
 }
 
 static void teardown(void)
 {
+	free(client->frameBuffer); /* not rfbClientCleanup's */
 	rfbClientCleanup(client);
 	display_close(vm->display); /* no key from here on */
 	fake_driver_destroy(&driver);
