@@ -578,6 +578,18 @@ static void read_http_head(int fd, char *head, size_t len)
 	}
 }
 
+/* A browser's opening handshake with RFC 6455 section 1.3's example key; the server's answer
+ * (its HTTP head) goes to `head`. */
+static void upgrade_to_websocket(int fd, char *head, size_t len)
+{
+	const char *request = "GET /websockify HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+			      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+			      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+			      "Origin: http://127.0.0.1\r\nSec-WebSocket-Version: 13\r\n\r\n";
+	cr_assert_eq(send(fd, request, strlen(request), 0), (ssize_t)strlen(request));
+	read_http_head(fd, head, len);
+}
+
 /* A browser's WebSocket opening handshake (RFC 6455 section 1.3's example key) on the
  * websocket= port is answered with the key's digest, then the RFB greeting comes in a binary
  * frame, as noVNC expects it. */
@@ -590,13 +602,8 @@ Test(vnc_server, a_browser_upgrades_to_websocket_on_its_port)
 	const char *address = display_websocket_address(display);
 	cr_assert(strncmp(address, "127.0.0.1:", 10) == 0, "%s", address);
 	int fd = tcp_connect(atoi(address + 10));
-	const char *request = "GET /websockify HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-			      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-			      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-			      "Origin: http://127.0.0.1\r\nSec-WebSocket-Version: 13\r\n\r\n";
-	cr_assert_eq(send(fd, request, strlen(request), 0), (ssize_t)strlen(request));
 	char head[2048] = "";
-	read_http_head(fd, head, sizeof(head));
+	upgrade_to_websocket(fd, head, sizeof(head));
 	cr_assert(strncmp(head, "HTTP/1.1 101", 12) == 0, "%s", head);
 	cr_assert(strstr(head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "%s", head);
 	uint8_t frame[14];
@@ -637,14 +644,8 @@ Test(vnc_server, browsers_that_reset_mid_update_leave_the_server_whole)
 	for (int i = 0; i < 20; i++) {
 		/* A small window: the server's output thread is still writing at the reset. */
 		int fd = tcp_connect_sized(port, 4096);
-		const char *request =
-		    "GET /websockify HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-		    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-		    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-		    "Origin: http://127.0.0.1\r\nSec-WebSocket-Version: 13\r\n\r\n";
-		cr_assert_eq(send(fd, request, strlen(request), 0), (ssize_t)strlen(request));
 		char head[2048] = "";
-		read_http_head(fd, head, sizeof(head));
+		upgrade_to_websocket(fd, head, sizeof(head));
 		uint8_t greeting[14], types[4];
 		cr_assert_eq(recv(fd, greeting, sizeof(greeting), MSG_WAITALL), 14);
 		send_ws_frame(fd, "RFB 003.008\n", 12);
