@@ -3,6 +3,7 @@
  * flipping) shows the other part of the memory; the screendump follows; changes drawn after
  * a mode change still reach the client through the write log at the view's offset. */
 #include "display/display.h"
+#include "vnc_test_client.h"
 
 #include <criterion/criterion.h>
 #include <png.h>
@@ -95,10 +96,7 @@ static uint64_t now_ms(void)
 
 static rfbClient *connect_client(void)
 {
-	rfbClient *c = rfbGetClient(8, 3, 4);
-	free(c->serverHost); /* rfbGetClient's "" */
-	c->serverHost = strdup(sock_path);
-	c->serverPort = 0;
+	rfbClient *c = vnc_test_client_new(sock_path, 0);
 	c->appData.encodingsString = "zrle raw";
 	cr_assert(rfbInitClient(c, NULL, NULL));
 	return c;
@@ -165,8 +163,7 @@ Test(display_mode, a_client_gets_the_new_size_and_picture)
 	/* A change after the mode change comes through the log. */
 	poke(4096 * 3 + 8, 0x00ff00ff);
 	expect_view(c, "a pixel drawn afterwards");
-	free(c->frameBuffer); /* not rfbClientCleanup's */
-	rfbClientCleanup(c);
+	vnc_test_client_free(c);
 }
 
 Test(display_mode, panning_shows_the_other_buffer)
@@ -182,8 +179,7 @@ Test(display_mode, panning_shows_the_other_buffer)
 	/* Drawn into the shown (second) buffer: found at the view's offset in the log. */
 	poke((uint64_t)768 * stride + 100 * stride + 40, 0x00123456);
 	expect_view(c, "a change in the second buffer");
-	free(c->frameBuffer); /* not rfbClientCleanup's */
-	rfbClientCleanup(c);
+	vnc_test_client_free(c);
 }
 
 Test(display_mode, modes_beyond_the_memory_are_refused)
@@ -228,6 +224,5 @@ Test(display_mode, a_new_machine_shows_the_options_size_again)
 	cr_assert_eq(v.height, 480);
 	rfbClient *c = connect_client();
 	expect_view(c, "after the reset");
-	free(c->frameBuffer); /* not rfbClientCleanup's */
-	rfbClientCleanup(c);
+	vnc_test_client_free(c);
 }

@@ -6,6 +6,7 @@
  * answered on the websocket= port, and a slow one holds up no other client; the screendump is
  * the picture; keys and the pointer reach the VM, and what a leaving client held is released. */
 #include "display/display.h"
+#include "vnc_test_client.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -198,10 +199,7 @@ static bool connect_client(struct client *c, const char *host, int port, const c
 	const char *password = c->password;
 	memset(c, 0, sizeof(*c));
 	c->password = password;
-	c->rfb = rfbGetClient(8, 3, 4);
-	free(c->rfb->serverHost); /* rfbGetClient's "" */
-	c->rfb->serverHost = strdup(host);
-	c->rfb->serverPort = port;
+	c->rfb = vnc_test_client_new(host, port);
 	c->rfb->appData.encodingsString = encodings;
 	c->rfb->appData.enableJPEG = FALSE; /* lossless, so pixels compare exactly */
 	c->rfb->GotFrameBufferUpdate = got_update;
@@ -217,9 +215,7 @@ static bool connect_client(struct client *c, const char *host, int port, const c
 
 static void disconnect_client(struct client *c)
 {
-	if (c->rfb)
-		free(c->rfb->frameBuffer); /* not rfbClientCleanup's */
-	rfbClientCleanup(c->rfb);
+	vnc_test_client_free(c->rfb);
 	c->rfb = NULL;
 }
 

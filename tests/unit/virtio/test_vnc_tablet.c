@@ -1,6 +1,7 @@
 /* A VNC client's pointer as the guest's virtio-input driver gets it: a real libvncclient client
  * moves and clicks on the display's VNC server, the display passes the events to a real virtio
  * tablet, and the test reads them from the eventq buffers it posted as Linux's driver does. */
+#include "../display/vnc_test_client.h"
 #include "display/display.h"
 #include "fake_driver.h"
 #include "virtio/virtio_devices.h"
@@ -107,10 +108,7 @@ static void expect_event(unsigned type, unsigned code, int32_t value)
 
 static rfbClient *connect_client(void)
 {
-	rfbClient *rfb = rfbGetClient(8, 3, 4);
-	free(rfb->serverHost); /* rfbGetClient's "" */
-	rfb->serverHost = strdup(sock_path);
-	rfb->serverPort = 0;
+	rfbClient *rfb = vnc_test_client_new(sock_path, 0);
 	cr_assert(rfbInitClient(rfb, NULL, NULL));
 	return rfb;
 }
@@ -131,8 +129,7 @@ Test(vnc_tablet, a_click_and_a_drag_reach_the_guest_and_a_leaving_client_lets_go
 	SendPointerEvent(rfb, 600, 384, rfbButton1Mask | rfbWheelDownMask);
 	expect_event(EV_REL, REL_WHEEL, -1);
 	expect_event(EV_SYN, SYN_REPORT, 0);
-	free(rfb->frameBuffer); /* not rfbClientCleanup's */
-	rfbClientCleanup(rfb);	/* gone with the left button down */
+	vnc_test_client_free(rfb); /* gone with the left button down */
 	expect_event(EV_KEY, BTN_LEFT, 0);
 	expect_event(EV_SYN, SYN_REPORT, 0);
 	struct virtio_input_stats s;
@@ -167,6 +164,5 @@ Test(vnc_tablet, many_moves_while_the_guest_reads_none_keep_the_latest)
 			y = (int32_t)ev.value;
 	}
 	cr_assert(x == 1000 && y == 700, "the pointer ended at %d,%d", x, y);
-	free(rfb->frameBuffer); /* not rfbClientCleanup's */
-	rfbClientCleanup(rfb);
+	vnc_test_client_free(rfb);
 }

@@ -3,6 +3,7 @@
  * never both; a key pressed on PS/2 keeps its repeats and release there. A real libvncclient
  * client types on the display's VNC server; the i8042's queue and the virtio keyboard's
  * eventq (driven as Linux's driver does) show where each key went. */
+#include "../display/vnc_test_client.h"
 #include "../virtio/fake_driver.h"
 #include "display/display.h"
 #include "virtio/virtio_devices.h"
@@ -50,16 +51,13 @@ static void setup(void)
 	cr_assert_not_null(vm->virtio_keyboard, "%s", err);
 	fake_driver_init(&driver, 4 << 20, vm->virtio_keyboard);
 	vm_input_attach(vm);
-	client = rfbGetClient(8, 3, 4);
-	free(client->serverHost); /* rfbGetClient's "" */
-	client->serverHost = strdup(sock_path);
+	client = vnc_test_client_new(sock_path, 0);
 	cr_assert(rfbInitClient(client, NULL, NULL));
 }
 
 static void teardown(void)
 {
-	free(client->frameBuffer); /* not rfbClientCleanup's */
-	rfbClientCleanup(client);
+	vnc_test_client_free(client);
 	display_close(vm->display); /* no key from here on */
 	fake_driver_destroy(&driver);
 	i8042_destroy(&vm->kbc);
