@@ -209,12 +209,14 @@ static void on_listen(void *opaque, uint32_t events)
 	}
 }
 
+/* The socket controls the whole VM (quit, migrate, files written where a request says): only
+ * its owner may connect, whatever the umask. */
 static int listen_on(struct api_server *server, char *err, size_t err_len)
 {
 	char label[sizeof(server->path) + 16];
 	snprintf(label, sizeof(label), "--api-socket %s", server->path);
 	server->listen_fd =
-	    unix_listener_open(server->path, API_MAX_CLIENTS, 0, label, err, err_len);
+	    unix_listener_open(server->path, API_MAX_CLIENTS, 0600, label, err, err_len);
 	return server->listen_fd < 0 ? -1 : 0;
 }
 

@@ -881,6 +881,18 @@ Test(api_server, close_removes_the_socket_file)
 	cr_assert_eq(stat(socket_path, &st), -1, "the socket file is gone after close");
 }
 
+Test(api_server, only_the_owner_may_connect)
+{
+	char err[256] = "";
+	mode_t old = umask(0); /* a umask that would leave the socket open to all */
+	server = open_server(err, sizeof(err));
+	umask(old);
+	cr_assert_not_null(server, "%s", err);
+	struct stat st;
+	cr_assert_eq(stat(socket_path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600, "mode %03o", st.st_mode & 0777);
+}
+
 Test(api_server, a_stale_socket_file_is_replaced)
 {
 	/* What a killed VMM leaves behind: a bound socket file nobody listens on. */
