@@ -7,7 +7,9 @@
 #   guest pings L1 (vhost restarted where it was stopped);
 # - ten pause/resume cycles in a row leave the guest working;
 # - quit while paused stops the VMM with exit status 0.
-# lab-smp: 2
+# L1 has one vCPU: with two (which QEMU's TCG runs in parallel), the L2 guest triple-faulted at
+# boot in the clean-clone CI of a2c3ab6, as vmignet's and vmigrate's did before (see there).
+# lab-smp: 1
 # lab-timeout: 600
 . /lab/lib.sh
 require_gureum
