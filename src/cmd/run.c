@@ -61,6 +61,7 @@ int cmd_run(int argc, char **argv)
 		status = VM_EXIT_USAGE;
 		break;
 	default:
+		log_set_name(config.name);
 		if (config.incoming) {
 			status = run_incoming(&config);
 			break;

@@ -17,6 +17,8 @@ void run_args_usage(FILE *out)
 	    "\n"
 	    "  --kernel FILE          Linux bzImage, vmlinux with a PVH note, or multiboot kernel\n"
 	    "  --initrd FILE          initial ramdisk; for multiboot: \"mod1 args,mod2\"\n"
+	    "  --name NAME            the VM's name, in log lines (\"gureum[NAME]: ...\") and\n"
+	    "                         ctl status: letters, digits, '.', '_', '-'\n"
 	    "  --cmdline TEXT         kernel command line (default: console=ttyS0)\n"
 	    "  --bios FILE            boot a firmware image from the reset vector instead\n"
 	    "  --cpus N               number of vCPUs, 1-255 (default 1)\n"

@@ -5,6 +5,15 @@
 
 static enum log_level current_level = LOG_INFO;
 static bool terminal_raw;
+static char prefix[80] = "gureum";
+
+void log_set_name(const char *name)
+{
+	if (name && *name)
+		snprintf(prefix, sizeof(prefix), "gureum[%s]", name);
+	else
+		snprintf(prefix, sizeof(prefix), "gureum");
+}
 
 void log_set_raw_terminal(bool raw)
 {
@@ -47,6 +56,6 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%sgureum: %s%s%s\n", terminal_raw ? "\r" : "", level_prefix(level), line,
-		terminal_raw ? "\r" : "");
+	fprintf(stderr, "%s%s: %s%s%s\n", terminal_raw ? "\r" : "", prefix, level_prefix(level),
+		line, terminal_raw ? "\r" : "");
 }

@@ -1,4 +1,6 @@
-/* Diagnostics: one clear line per problem, on stderr, prefixed with the program name. */
+/* Diagnostics: one clear line per problem, on stderr, prefixed with the program name and, once
+ * log_set_name gave one, the VM's ("gureum[web1]: ..."), so the logs of many VMs gathered in
+ * one place (a host daemon's journal) say whose they are. */
 #ifndef GUREUM_LIB_LOG_H
 #define GUREUM_LIB_LOG_H
 
@@ -7,6 +9,8 @@
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level level);
+/* The VM's name for the prefix (NULL or "": none); set before other threads log. */
+void log_set_name(const char *name);
 bool log_enabled(enum log_level level);
 /* Set while the console has the terminal in raw mode: lines then end in CR LF. */
 void log_set_raw_terminal(bool raw);

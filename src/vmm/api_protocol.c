@@ -95,10 +95,11 @@ static char *do_status(const struct api_ops *ops)
 	json_t *devices = json_array();
 	for (unsigned i = 0; i < status.nr_devices && i < API_MAX_DEVICES; i++)
 		json_array_append_new(devices, json_string(status.devices[i]));
-	return dump_reply(json_pack("{s:b,s:s,s:s?,s:i,s:I,s:i,s:o}", "ok", 1, "state",
-				    status.state ? status.state : "unknown", "accel", status.accel,
-				    "vcpus", (int)status.vcpus, "memory", (json_int_t)status.memory,
-				    "boots", (int)status.boots, "devices", devices));
+	return dump_reply(json_pack("{s:b,s:s?,s:s,s:s?,s:i,s:I,s:i,s:o}", "ok", 1, "name",
+				    status.name, "state", status.state ? status.state : "unknown",
+				    "accel", status.accel, "vcpus", (int)status.vcpus, "memory",
+				    (json_int_t)status.memory, "boots", (int)status.boots,
+				    "devices", devices));
 }
 
 /* A command without arguments whose reply is just ok or the error. */

@@ -2,9 +2,10 @@
  * way. Requests name a command:
  *   {"command":"balloon","size":"512M"}   or "size":536870912   -> {"ok":true}
  *   {"command":"balloon-info"}  -> {"ok":true,"target":..,"actual":..,"reported":..,"stats":{..}}
- *   {"command":"status"}        -> {"ok":true,"state":"running","accel":"kvm","vcpus":..,
- *                                   "memory":..,"boots":..,"devices":[..]} ("accel" null
- *                                   before the VM exists)
+ *   {"command":"status"}        -> {"ok":true,"name":..,"state":"running","accel":"kvm",
+ *                                   "vcpus":..,"memory":..,"boots":..,"devices":[..]}
+ *                                   ("accel" null before the VM exists, "name" without
+ *                                   --name)
  *   {"command":"pause"}         -> {"ok":true} once every vCPU has stopped and the devices
  *                                   finished their requests in flight ("state":"paused")
  *   {"command":"resume"}        -> {"ok":true}, the VM runs on
@@ -52,6 +53,7 @@
 #define API_DEVICE_NAME_LEN 32
 
 struct api_status {
+	const char *name;  /* --name; NULL: none */
 	const char *state; /* "starting", "running", "paused", "stopping", "rebooting" */
 	const char *accel; /* the accelerator that runs it ("kvm", "emu"); NULL: none yet */
 	unsigned vcpus;

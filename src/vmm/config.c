@@ -7,6 +7,7 @@
 #include "lib/size.h"
 
 #include <cpuid.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ void config_free(struct vm_config *config)
 	for (unsigned i = 0; i < config->nr_nics; i++)
 		free(config->nics[i].tap);
 	free(config->api_socket);
+	free(config->name);
 	free(config->vsock.socket);
 	for (unsigned i = 0; i < config->nr_settings; i++) {
 		free(config->settings[i].key);
@@ -206,6 +208,25 @@ static int set_on_reboot(struct vm_config *c, const char *v, char *err, size_t l
 	return 0;
 }
 
+/* A name goes into log lines, socket and file names a host tool derives from it, and later a
+ * host daemon's records: letters, digits, '.', '_' and '-', starting with a letter or digit. */
+static int set_name(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	size_t n = strlen(v);
+	bool ok = n >= 1 && n <= CONFIG_NAME_MAX && isalnum((unsigned char)v[0]);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)v[i]) || strchr("._-", v[i]);
+	if (!ok) {
+		snprintf(
+		    err, len,
+		    "--name: '%s' is not a name: use 1 to %d letters, digits, '.', '_' or '-', "
+		    "starting with a letter or digit",
+		    v, CONFIG_NAME_MAX);
+		return -1;
+	}
+	return config_replace_string(&c->name, v);
+}
+
 static int set_display(struct vm_config *c, const char *v, char *err, size_t len)
 {
 	return display_options_parse(&c->display, v, err, len);
@@ -217,6 +238,7 @@ static const struct {
 	bool flag;
 	bool repeats;
 } options[] = {
+    {"name", set_name, false, false},
     {"kernel", set_kernel, false, false},
     {"initrd", set_initrd, false, false},
     {"cmdline", set_cmdline, false, false},

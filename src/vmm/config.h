@@ -23,6 +23,7 @@ enum on_reboot { ON_REBOOT_RESTART, ON_REBOOT_EXIT };
 enum console_device { CONSOLE_DEVICE_SERIAL, CONSOLE_DEVICE_VIRTIO };
 
 struct vm_config {
+	char *name; /* --name: the VM's name in log lines and status; NULL: none */
 	char *kernel;
 	char *initrd;
 	char *cmdline;
@@ -69,6 +70,9 @@ struct vm_config {
 	/* --incoming URI: start from a VM migrated to this host (vmm/migration.c). */
 	char *incoming;
 };
+
+/* The longest --name. */
+#define CONFIG_NAME_MAX 64
 
 void config_init(struct vm_config *config);
 void config_free(struct vm_config *config);

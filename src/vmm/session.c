@@ -418,6 +418,7 @@ static int api_screendump(void *opaque, const char *path, unsigned *width, unsig
 static int api_status(void *opaque, struct api_status *status, char *err, size_t err_len)
 {
 	struct session *s = opaque;
+	status->name = s->config->name;
 	status->vcpus = s->config->cpus;
 	status->memory = s->config->memory;
 	status->boots = s->boots;
@@ -781,6 +782,7 @@ static int run_boots(struct session *s, const struct accel_ops *accel)
 
 int session_run(struct vm_config *config, const struct vm_origin *origin)
 {
+	log_set_name(config->name); /* an incoming VM's came with it */
 	const struct accel_ops *accel = vm_choose_accel(config->accel);
 	if (!accel)
 		return VM_EXIT_ERROR;

@@ -27,8 +27,9 @@ Test(run_args, every_option_both_spellings)
 	cr_assert_eq(PARSE(&c, err, "--kernel=/k", "--initrd", "/i", "--cmdline",
 			   "console=ttyS0 quiet", "--cpus=4", "--memory", "2G", "--console",
 			   "file:/tmp/x.log", "--debug-exit", "0xf4", "--stats", "--on-reboot=exit",
-			   "--accel", "kvm"),
+			   "--accel", "kvm", "--name=web-1.example_a"),
 		     RUN_ARGS_OK, "%s", err);
+	cr_assert_str_eq(c.name, "web-1.example_a");
 	cr_assert_str_eq(c.kernel, "/k");
 	cr_assert_str_eq(c.initrd, "/i");
 	cr_assert_str_eq(c.cmdline, "console=ttyS0 quiet");
@@ -75,6 +76,19 @@ Test(run_args, bad_values_name_the_option)
 	cr_assert_eq(PARSE(&c, err, "--tsc-khz", "2445414"), RUN_ARGS_OK, "%s", err);
 	cr_assert_eq(c.tsc_khz, 2445414);
 	config_free(&c);
+	char *bad_names[] = {"",
+			     "-x",
+			     ".hidden",
+			     "a/b",
+			     "a b",
+			     "x\n",
+			     "0123456789012345678901234567890123456789012345678901234567890123X"};
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		cr_assert_eq(PARSE(&c, err, "--name", bad_names[i]), RUN_ARGS_ERROR, "'%s'",
+			     bad_names[i]);
+		cr_assert(strstr(err, "--name"), "%s", err);
+		config_free(&c);
+	}
 	cr_assert_eq(PARSE(&c, err, "--frobnicate"), RUN_ARGS_ERROR);
 	cr_assert(strstr(err, "--frobnicate"), "%s", err);
 	config_free(&c);

@@ -69,6 +69,7 @@ static int fake_status(void *opaque, struct api_status *status, char *err, size_
 	(void)opaque;
 	(void)err;
 	(void)err_len;
+	status->name = "web-1";
 	status->state = "running";
 	status->accel = "emu";
 	status->vcpus = 2;
@@ -500,6 +501,7 @@ Test(api_protocol, status_lists_the_devices)
 {
 	json_t *r = ask("{\"command\":\"status\"}");
 	cr_assert(reply_ok(r));
+	cr_assert_str_eq(json_string_value(json_object_get(r, "name")), "web-1");
 	cr_assert_str_eq(json_string_value(json_object_get(r, "state")), "running");
 	cr_assert_str_eq(json_string_value(json_object_get(r, "accel")), "emu");
 	cr_assert_eq(json_integer_value(json_object_get(r, "vcpus")), 2);
