@@ -436,3 +436,27 @@ kvm_stat() {
 uptime_cs() {
 	awk '{ split($1, t, "."); print t[1] * 100 + t[2] }' /proc/uptime
 }
+
+# screen_text_check SOCK PORT: the guest writes two lines to /dev/tty0; gureum's screendump
+# (through SOCK) must not be black and must equal what Debian's vncsnapshot captures from the
+# VNC server on PORT, and tesseract must read both lines off that capture. Fails the scenario
+# otherwise; sets SCREEN_DUMP (ctl's reply), SCREEN_SAME (image-tool compare's figures) and
+# SCREEN_TEXT (what tesseract read).
+screen_text_check() {
+	vm_run 30 "echo 0 >/sys/class/graphics/fbcon/cursor_blink; printf '\\033[2J\\033[H' >/dev/tty0; echo 'the quick brown fox 4711' >/dev/tty0; echo 'jumps over the lazy dog' >/dev/tty0" >/dev/null ||
+		lab_fail "writing to /dev/tty0 failed"
+	sleep 1
+	SCREEN_DUMP=$(/lab/bin/gureum ctl "$1" screendump /tmp/shot.png) || lab_fail "ctl screendump failed"
+	timeout 120 vncsnapshot -quiet -quality 100 "127.0.0.1::$2" /tmp/snap.jpg >/tmp/snap.log 2>&1 ||
+		lab_fail "vncsnapshot failed: $(tail -3 /tmp/snap.log)"
+	[ "$(image-tool lit /tmp/shot.png)" -gt 0 ] || lab_fail "the screendump is black"
+	SCREEN_SAME=$(image-tool compare /tmp/shot.png /tmp/snap.jpg) ||
+		lab_fail "vncsnapshot's capture differs from the screendump: $SCREEN_SAME"
+	image-tool ocr-prep /tmp/snap.jpg /tmp/ocr.png 512 48 || lab_fail "cannot prepare the capture for OCR"
+	timeout 300 tesseract /tmp/ocr.png /tmp/ocr >/dev/null 2>&1 || lab_fail "tesseract failed"
+	SCREEN_TEXT=$(tr '\n' ' ' </tmp/ocr.txt)
+	case "$SCREEN_TEXT" in
+	*"quick brown fox 4711"*"lazy dog"*) ;;
+	*) lab_fail "tesseract read '$SCREEN_TEXT' off the VNC capture, not the guest's two lines" ;;
+	esac
+}

@@ -44,24 +44,8 @@ echo "$log" | grep -q 'switching to colour frame buffer device 128x48' ||
 	lab_fail "fbcon did not take the framebuffer: $log"
 
 # 2. Text on the screen, captured by vncsnapshot and by gureum.
-vm_run 30 "echo 0 >/sys/class/graphics/fbcon/cursor_blink; printf '\\033[2J\\033[H' >/dev/tty0; echo 'the quick brown fox 4711' >/dev/tty0; echo 'jumps over the lazy dog' >/dev/tty0" >/dev/null ||
-	lab_fail "writing to /dev/tty0 failed"
-sleep 1
-/lab/bin/gureum ctl $SOCK screendump /tmp/shot.png >/dev/null || lab_fail "ctl screendump failed"
-timeout 120 vncsnapshot -quiet -quality 100 127.0.0.1::$PORT /tmp/snap.jpg >/tmp/snap.log 2>&1 ||
-	lab_fail "vncsnapshot failed: $(tail -3 /tmp/snap.log)"
-lit=$(image-tool lit /tmp/shot.png)
-[ "$lit" -gt 0 ] || lab_fail "the screendump is black"
-same=$(image-tool compare /tmp/shot.png /tmp/snap.jpg) ||
-	lab_fail "vncsnapshot's capture differs from the screendump: $same"
-image-tool ocr-prep /tmp/snap.jpg /tmp/ocr.png 512 48 || lab_fail "cannot prepare the capture for OCR"
-timeout 300 tesseract /tmp/ocr.png /tmp/ocr >/dev/null 2>&1 || lab_fail "tesseract failed"
-text=$(tr '\n' ' ' </tmp/ocr.txt)
-case "$text" in
-*"quick brown fox 4711"*"lazy dog"*) ;;
-*) lab_fail "tesseract read '$text' off the VNC capture, not the guest's two lines" ;;
-esac
-DETAIL="efifb 1024x768x32 and fbcon 128x48; vncsnapshot = screendump ($same); OCR: '$text';"
+screen_text_check $SOCK $PORT
+DETAIL="efifb 1024x768x32 and fbcon 128x48; vncsnapshot = screendump ($SCREEN_SAME); OCR: '$SCREEN_TEXT';"
 
 # 3. Ten clients at once, and three that misbehave.
 watchers=
