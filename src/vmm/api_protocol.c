@@ -375,12 +375,3 @@ char *api_handle_request(const struct api_ops *ops, const char *line, size_t len
 	json_decref(request);
 	return reply;
 }
-
-bool api_request_runs_long(const char *line, size_t len)
-{
-	json_t *request = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-	const char *command = json_string_value(json_object_get(request, "command"));
-	bool long_running = command && strcmp(command, "migrate") == 0;
-	json_decref(request);
-	return long_running;
-}

@@ -129,7 +129,8 @@ static json_t *parse_body(const struct route *route, const struct api_http_reque
 		return NULL;
 	}
 	json_error_t error;
-	json_t *body = json_loadb(request->body, request->body_len, JSON_REJECT_DUPLICATES, &error);
+	json_t *body = json_loadb(request->body, request->body_len,
+				  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
 	if (!json_is_object(body)) {
 		if (body)
 			fail(out, 400, "the body must be a JSON object");
