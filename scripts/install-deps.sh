@@ -8,6 +8,8 @@ packages=(
 	# build
 	gcc make meson ninja-build pkg-config
 	libjansson-dev liburing-dev zlib1g-dev libzstd-dev libslirp-dev libglib2.0-dev libmnl-dev libnftables-dev
+	# the control API: its HTTP server (--api-socket) and gureum ctl's HTTP client
+	libmicrohttpd-dev libcurl4-openssl-dev
 	# --display: the VNC server, screendumps
 	libvncserver-dev libpng-dev
 	# tests, sanitizers, fuzzing

@@ -1,25 +1,20 @@
-/* `gureum ctl [--json] SOCKET COMMAND [ARGS]`: one request to a running VM's control socket
- * (--api-socket), its reply printed for people (or as the raw JSON line with --json). Exit
- * status 0 on {"ok":true}, 1 on an error reply or when the VM cannot be reached, 2 on usage
- * errors. */
+/* `gureum ctl [--json] SOCKET COMMAND [ARGS]`: one request to a running VM's control API
+ * (--api-socket; HTTP, docs/api/vm.yaml), its reply printed for people (or the JSON body as it
+ * came with --json). Exit status 0 on a 2xx reply, 1 on an error reply or when the VM cannot
+ * be reached, 2 on usage errors. */
+#include "cmd/api_client.h"
 #include "cmd/commands.h"
 #include "lib/size.h"
 
-#include <errno.h>
 #include <jansson.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define REPLY_TIMEOUT_S		 10
 #define SNAPSHOT_REPLY_TIMEOUT_S 3600 /* writing guest RAM takes as long as the disk needs */
-#define REPLY_MAX		 65536
 #define PROGRESS_INTERVAL_MS	 1000
 
 static void usage(FILE *out)
@@ -64,7 +59,11 @@ static void usage(FILE *out)
 	    "  screendump FILE write the screen (--display) as it is now to FILE, a PNG\n"
 	    "  quit            stop the VM\n"
 	    "\n"
-	    "  --json          print the reply as the VMM sent it (one JSON object)\n");
+	    "  --json          print the reply's body as the VMM sent it (one JSON object;\n"
+	    "                  {} when it had none)\n"
+	    "\n"
+	    "The socket speaks HTTP/1.1 with JSON (docs/api/vm.yaml), so curl works too:\n"
+	    "  curl --unix-socket SOCKET http://localhost/api/v1/vm\n");
 }
 
 /* PATH made absolute, as the VMM runs in another directory. */
@@ -97,8 +96,8 @@ static json_t *snapshot_request(int argc, char **argv)
 	}
 	char dir[8200];
 	absolute_path(argv[1], dir, sizeof(dir));
-	return json_pack("{s:s,s:s,s:b,s:b}", "command", "snapshot", "dir", dir, "resume",
-			 !stay_paused, "disk_snapshot", disk_snapshot);
+	return json_pack("{s:s,s:b,s:b}", "dir", dir, "resume", !stay_paused, "disk_snapshot",
+			 disk_snapshot);
 }
 
 /* A --postcopy-after count: 0-30 pre-copy rounds. */
@@ -144,8 +143,8 @@ static json_t *migrate_request(int argc, char **argv)
 			"--postcopy and --postcopy-after ROUNDS (0-30)\n");
 		return NULL;
 	}
-	json_t *request = json_pack("{s:s,s:s,s:I,s:b}", "command", "migrate", "uri", argv[1],
-				    "downtime_ms", (json_int_t)downtime, "compress", compress);
+	json_t *request = json_pack("{s:s,s:I,s:b}", "uri", argv[1], "downtime_ms",
+				    (json_int_t)downtime, "compress", compress);
 	if (request && converge)
 		json_object_set_new(request, "auto_converge", json_true());
 	if (request && postcopy)
@@ -157,123 +156,104 @@ static json_t *migrate_request(int argc, char **argv)
 	return request;
 }
 
-/* The request line for argv (COMMAND [ARGS]); NULL after printing a usage error. */
 /* A card number (0 for the first --net), or -1. */
 static long card_argument(const char *text)
 {
 	char *end;
 	long card = strtol(text, &end, 10);
-	return *text && !*end && card >= 0 ? card : -1;
+	return *text && !*end && card >= 0 && card <= 255 ? card : -1;
 }
 
-static char *build_request(int argc, char **argv)
+/* One HTTP request of the control API (docs/api/vm.yaml). */
+struct ctl_request {
+	const char *method;
+	char path[64]; /* under API_PATH */
+	json_t *body;  /* NULL: none */
+};
+
+/* The commands without arguments, and their requests. */
+static const struct {
+	const char *command, *method, *path;
+} plain_commands[] = {
+    {"status", "GET", "/vm"},
+    {"pause", "POST", "/vm/pause"},
+    {"resume", "POST", "/vm/resume"},
+    {"quit", "POST", "/vm/stop"},
+    {"balloon-info", "GET", "/vm/balloon"},
+    {"migrate-status", "GET", "/vm/migration"},
+    {"migrate-cancel", "DELETE", "/vm/migration"},
+    {"migrate-reconnect", "POST", "/vm/migration/reconnect"},
+};
+
+static bool set_request(struct ctl_request *r, const char *method, const char *path, json_t *body)
+{
+	r->method = method;
+	snprintf(r->path, sizeof(r->path), "%s", path);
+	r->body = body;
+	return true;
+}
+
+/* net-link CARD up|down, net-mac CARD MAC, net-info CARD */
+static bool card_request(int argc, char **argv, struct ctl_request *r)
 {
 	const char *command = argv[0];
-	json_t *request = NULL;
+	long card = argc >= 2 ? card_argument(argv[1]) : -1;
+	if (card < 0)
+		return false;
+	char path[64];
+	if (strcmp(command, "net-info") == 0 && argc == 2) {
+		snprintf(path, sizeof(path), "/vm/net/%ld", card);
+		return set_request(r, "GET", path, NULL);
+	}
+	if (strcmp(command, "net-link") == 0 && argc == 3 &&
+	    (strcmp(argv[2], "up") == 0 || strcmp(argv[2], "down") == 0)) {
+		snprintf(path, sizeof(path), "/vm/net/%ld/link", card);
+		return set_request(r, "PUT", path,
+				   json_pack("{s:b}", "up", strcmp(argv[2], "up") == 0));
+	}
+	if (strcmp(command, "net-mac") == 0 && argc == 3) {
+		snprintf(path, sizeof(path), "/vm/net/%ld/mac", card);
+		return set_request(r, "PUT", path, json_pack("{s:s}", "mac", argv[2]));
+	}
+	return false;
+}
+
+/* The request for argv (COMMAND [ARGS]); false after printing a usage error. */
+static bool build_request(int argc, char **argv, struct ctl_request *r)
+{
+	const char *command = argv[0];
 	char path[8200];
+	bool built = false;
+	for (size_t i = 0; i < sizeof(plain_commands) / sizeof(plain_commands[0]); i++)
+		if (strcmp(command, plain_commands[i].command) == 0 && argc == 1)
+			built =
+			    set_request(r, plain_commands[i].method, plain_commands[i].path, NULL);
 	if (strcmp(command, "screendump") == 0 && argc == 2) {
 		absolute_path(argv[1], path, sizeof(path));
-		request = json_pack("{s:s,s:s}", "command", command, "file", path);
+		built = set_request(r, "POST", "/vm/screendump", json_pack("{s:s}", "file", path));
 	} else if (strcmp(command, "snapshot") == 0) {
-		if (!(request = snapshot_request(argc, argv)))
-			return NULL;
+		json_t *body = snapshot_request(argc, argv);
+		if (!body)
+			return false;
+		built = set_request(r, "POST", "/vm/snapshot", body);
 	} else if (strcmp(command, "migrate") == 0) {
-		if (!(request = migrate_request(argc, argv)))
-			return NULL;
-	} else if (strcmp(command, "net-link") == 0 && argc == 3 &&
-		   (strcmp(argv[2], "up") == 0 || strcmp(argv[2], "down") == 0)) {
-		long card = card_argument(argv[1]);
-		if (card >= 0)
-			request = json_pack("{s:s,s:I,s:b}", "command", command, "card",
-					    (json_int_t)card, "up", strcmp(argv[2], "up") == 0);
-	} else if (strcmp(command, "net-mac") == 0 && argc == 3) {
-		long card = card_argument(argv[1]);
-		if (card >= 0)
-			request = json_pack("{s:s,s:I,s:s}", "command", command, "card",
-					    (json_int_t)card, "mac", argv[2]);
-	} else if (strcmp(command, "net-info") == 0 && argc == 2) {
-		long card = card_argument(argv[1]);
-		if (card >= 0)
-			request =
-			    json_pack("{s:s,s:I}", "command", command, "card", (json_int_t)card);
-	} else if (strcmp(command, "balloon") == 0 && argc == 2)
-		request = json_pack("{s:s,s:s}", "command", command, "size", argv[1]);
-	else if ((strcmp(command, "balloon-info") == 0 || strcmp(command, "status") == 0 ||
-		  strcmp(command, "quit") == 0 || strcmp(command, "pause") == 0 ||
-		  strcmp(command, "resume") == 0 || strcmp(command, "migrate-status") == 0 ||
-		  strcmp(command, "migrate-cancel") == 0 ||
-		  strcmp(command, "migrate-reconnect") == 0) &&
-		 argc == 1)
-		request = json_pack("{s:s}", "command", command);
-	if (!request && strcmp(command, "balloon") == 0)
+		json_t *body = migrate_request(argc, argv);
+		if (!body)
+			return false;
+		built = set_request(r, "POST", "/vm/migration", body);
+	} else if (strncmp(command, "net-", 4) == 0) {
+		built = card_request(argc, argv, r);
+	} else if (strcmp(command, "balloon") == 0 && argc == 2) {
+		built = set_request(r, "PUT", "/vm/balloon", json_pack("{s:s}", "size", argv[1]));
+	}
+	if (!built && strcmp(command, "balloon") == 0)
 		fprintf(stderr, "gureum ctl: balloon needs one SIZE (e.g. 512M; 0 deflates)\n");
-	else if (!request)
+	else if (!built)
 		fprintf(stderr,
 			"gureum ctl: %s: unknown command or wrong arguments (try gureum ctl "
 			"--help)\n",
 			command);
-	if (!request)
-		return NULL;
-	char *line = json_dumps(request, JSON_COMPACT);
-	json_decref(request);
-	return line;
-}
-
-static int connect_socket(const char *path, int timeout_s)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		fprintf(stderr, "gureum ctl: %s: path too long for a unix socket\n", path);
-		return -1;
-	}
-	strcpy(addr.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
-		struct timeval timeout = {.tv_sec = timeout_s};
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-		return fd;
-	}
-	fprintf(stderr,
-		"gureum ctl: cannot connect to %s: %s (is a VM running with --api-socket %s?)\n",
-		path, strerror(errno), path);
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
-static int send_line(int fd, const char *line)
-{
-	size_t len = strlen(line);
-	char *buf = malloc(len + 1);
-	if (!buf)
-		return -1;
-	memcpy(buf, line, len);
-	buf[len] = '\n';
-	ssize_t n = send(fd, buf, len + 1, MSG_NOSIGNAL);
-	free(buf);
-	return n == (ssize_t)(len + 1) ? 0 : -1;
-}
-
-/* Reads up to the first newline; returns a malloc'd line or NULL. */
-static char *receive_line(int fd)
-{
-	char *buf = malloc(REPLY_MAX);
-	size_t len = 0;
-	while (buf && len < REPLY_MAX - 1) {
-		ssize_t n = recv(fd, buf + len, REPLY_MAX - 1 - len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		char *nl = memchr(buf + len, '\n', (size_t)n);
-		len += (size_t)n;
-		if (nl) {
-			*nl = '\0';
-			return buf;
-		}
-	}
-	free(buf);
-	return NULL;
+	return built;
 }
 
 /* "400 MiB" style, exact bytes in parentheses when not a whole unit. */
@@ -425,24 +405,10 @@ static void print_migrate(const json_t *reply)
 	printf("); this VMM stops\n");
 }
 
-/* Prints the reply; returns the exit status. */
-static int print_reply(const char *command, const char *line, bool raw)
+/* Prints a successful reply (`reply` may be NULL: 204, nothing to say) for people. */
+static void print_success(const char *command, const json_t *reply)
 {
-	json_error_t error;
-	json_t *reply = json_loads(line, 0, &error);
-	if (!json_is_object(reply)) {
-		fprintf(stderr,
-			"gureum ctl: the VMM sent something that is not a JSON object: %s\n", line);
-		json_decref(reply);
-		return 1;
-	}
-	bool ok = json_is_true(json_object_get(reply, "ok"));
-	if (raw)
-		printf("%s\n", line);
-	else if (!ok)
-		fprintf(stderr, "gureum ctl: %s: %s\n", command,
-			json_string_value(json_object_get(reply, "error")) ?: "failed");
-	else if (strcmp(command, "balloon-info") == 0)
+	if (strcmp(command, "balloon-info") == 0)
 		print_balloon_info(reply);
 	else if (strcmp(command, "status") == 0)
 		print_status(reply);
@@ -475,52 +441,89 @@ static int print_reply(const char *command, const char *line, bool raw)
 		       field(reply, "height"));
 	else if (strcmp(command, "migrate") == 0)
 		print_migrate(reply);
+}
+
+/* Prints the reply; returns the exit status: 0 for a 2xx. With --json the body goes out as
+ * it came ("{}" for an empty one), whatever the status. */
+static int print_reply(const char *command, const struct api_reply *r, bool raw)
+{
+	bool ok = r->status >= 200 && r->status < 300;
+	json_t *reply = *r->body ? json_loads(r->body, 0, NULL) : json_object();
+	if (!json_is_object(reply)) {
+		fprintf(stderr,
+			"gureum ctl: the VMM answered %ld with something that is not a JSON "
+			"object: %.200s\n",
+			r->status, r->body);
+		json_decref(reply);
+		return 1;
+	}
+	if (raw)
+		printf("%s\n", *r->body ? r->body : "{}");
+	else if (!ok)
+		fprintf(stderr, "gureum ctl: %s: %s\n", command,
+			json_string_value(json_object_get(reply, "error")) ?: "failed");
+	else
+		print_success(command, reply);
 	json_decref(reply);
 	return ok ? 0 : 1;
 }
 
 /* One line on stderr about the migration under way, asked on a connection of its own. */
-static void print_progress(const char *path)
+static void print_progress(void *opaque)
 {
-	int fd = connect_socket(path, REPLY_TIMEOUT_S);
-	if (fd < 0)
+	const char *socket_path = opaque;
+	struct api_call call = {.socket_path = socket_path,
+				.method = "GET",
+				.path = "/vm/migration",
+				.timeout_s = REPLY_TIMEOUT_S};
+	struct api_reply r;
+	char err[256];
+	if (api_client_call(&call, &r, err, sizeof(err)) < 0)
 		return;
-	char *line = NULL;
-	json_t *reply = NULL;
-	if (send_line(fd, "{\"command\":\"migrate-status\"}") == 0 && (line = receive_line(fd)))
-		reply = json_loads(line, 0, NULL);
+	json_t *reply = json_loads(r.body, 0, NULL);
 	const char *state = json_string_value(json_object_get(reply, "state"));
-	if (state && strcmp(state, "active") == 0)
-		fprintf(
-		    stderr,
-		    "migration: %lld MiB sent in %lld ms, round %lld, the guest dirties %lld "
-		    "MiB/s (throttled %lld%%), a pause now would take %lld ms%s\n",
-		    (long long)(json_integer_value(json_object_get(reply, "transferred_bytes")) >>
-				20),
-		    (long long)json_integer_value(json_object_get(reply, "elapsed_ms")),
-		    (long long)json_integer_value(json_object_get(reply, "rounds")),
-		    (long long)(json_integer_value(json_object_get(reply, "dirty_bytes_per_s")) >>
-				20),
-		    (long long)json_integer_value(json_object_get(reply, "throttle_pct")),
-		    (long long)json_integer_value(json_object_get(reply, "expected_downtime_ms")),
-		    json_is_true(json_object_get(reply, "paused")) ? " (paused now)" : "");
+	if (r.status == 200 && state && strcmp(state, "active") == 0)
+		fprintf(stderr,
+			"migration: %lld MiB sent in %lld ms, round %lld, the guest dirties %lld "
+			"MiB/s (throttled %lld%%), a pause now would take %lld ms%s\n",
+			field(reply, "transferred_bytes") >> 20, field(reply, "elapsed_ms"),
+			field(reply, "rounds"), field(reply, "dirty_bytes_per_s") >> 20,
+			field(reply, "throttle_pct"), field(reply, "expected_downtime_ms"),
+			json_is_true(json_object_get(reply, "paused")) ? " (paused now)" : "");
 	json_decref(reply);
-	free(line);
-	close(fd);
+	free(r.body);
 }
 
-/* The reply to a migration, with a progress line each second meanwhile. */
-static char *receive_with_progress(int fd, const char *path)
+static int send_request(const char *socket_path, const char *command,
+			const struct ctl_request *request, bool raw)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	for (;;) {
-		int n = poll(&p, 1, PROGRESS_INTERVAL_MS);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n != 0)
-			return receive_line(fd);
-		print_progress(path);
+	bool long_running = strcmp(command, "snapshot") == 0 || strcmp(command, "migrate") == 0;
+	char *body = request->body ? json_dumps(request->body, JSON_COMPACT) : NULL;
+	struct api_call call = {
+	    .socket_path = socket_path,
+	    .method = request->method,
+	    .path = request->path,
+	    .body = body,
+	    .timeout_s = long_running ? SNAPSHOT_REPLY_TIMEOUT_S : REPLY_TIMEOUT_S,
+	    .tick = !raw && strcmp(command, "migrate") == 0 ? print_progress : NULL,
+	    .opaque = (void *)socket_path,
+	    .tick_ms = PROGRESS_INTERVAL_MS};
+	struct api_reply reply;
+	char err[256];
+	int status = 1;
+	if (request->body && !body)
+		fprintf(stderr, "gureum ctl: out of memory\n");
+	else if (api_client_call(&call, &reply, err, sizeof(err)) < 0)
+		fprintf(stderr,
+			"gureum ctl: %s: no reply from the VMM (%s; is a VM running with "
+			"--api-socket %s?)\n",
+			socket_path, err, socket_path);
+	else {
+		status = print_reply(command, &reply, raw);
+		free(reply.body);
 	}
+	free(body);
+	return status;
 }
 
 int cmd_ctl(int argc, char **argv)
@@ -539,26 +542,11 @@ int cmd_ctl(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	const char *path = argv[first];
-	char *request = build_request(argc - first - 1, argv + first + 1);
-	if (!request)
+	const char *socket_path = argv[first];
+	struct ctl_request request = {0};
+	if (!build_request(argc - first - 1, argv + first + 1, &request))
 		return 2;
-	int status = 1;
-	bool long_running =
-	    strcmp(argv[first + 1], "snapshot") == 0 || strcmp(argv[first + 1], "migrate") == 0;
-	int fd = connect_socket(path, long_running ? SNAPSHOT_REPLY_TIMEOUT_S : REPLY_TIMEOUT_S);
-	if (fd >= 0) {
-		char *reply = NULL;
-		bool progress = !raw && strcmp(argv[first + 1], "migrate") == 0;
-		if (send_line(fd, request) < 0 ||
-		    !(reply = progress ? receive_with_progress(fd, path) : receive_line(fd)))
-			fprintf(stderr, "gureum ctl: %s: no reply from the VMM (%s)\n", path,
-				errno ? strerror(errno) : "connection closed");
-		else
-			status = print_reply(argv[first + 1], reply, raw);
-		free(reply);
-		close(fd);
-	}
-	free(request);
+	int status = send_request(socket_path, argv[first + 1], &request, raw);
+	json_decref(request.body);
 	return status;
 }

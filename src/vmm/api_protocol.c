@@ -35,6 +35,13 @@ static char *error_replyf(const char *fmt, ...)
 	return api_error_reply(message);
 }
 
+/* The VM refused a valid request in its present state (already paused, no balloon, a
+ * migration under way...): "refused" tells the HTTP layer (409, not 400). */
+static char *refused_reply(const char *message)
+{
+	return dump_reply(json_pack("{s:b,s:s,s:b}", "ok", 0, "error", message, "refused", 1));
+}
+
 static char *ok_reply(void)
 {
 	return dump_reply(json_pack("{s:b}", "ok", 1));
@@ -63,9 +70,10 @@ static char *do_balloon(const struct api_ops *ops, const json_t *request)
 	if (!size)
 		return api_error_reply("balloon: missing \"size\" (the memory the balloon should "
 				       "take from the guest, e.g. \"512M\"; 0 gives it all back)");
-	if (parse_size_field(size, &bytes, err, sizeof(err)) < 0 ||
-	    ops->balloon_set(ops->opaque, bytes, err, sizeof(err)) < 0)
+	if (parse_size_field(size, &bytes, err, sizeof(err)) < 0)
 		return api_error_reply(err);
+	if (ops->balloon_set(ops->opaque, bytes, err, sizeof(err)) < 0)
+		return refused_reply(err);
 	return ok_reply();
 }
 
@@ -74,7 +82,7 @@ static char *do_balloon_info(const struct api_ops *ops)
 	char err[ERR_LEN] = "";
 	struct balloon_info info;
 	if (ops->balloon_info(ops->opaque, &info, err, sizeof(err)) < 0)
-		return api_error_reply(err);
+		return refused_reply(err);
 	json_t *stats = json_null();
 	if (info.stats_valid)
 		stats = json_pack("{s:I,s:I,s:I}", "free", (json_int_t)info.free_memory, "total",
@@ -91,7 +99,7 @@ static char *do_status(const struct api_ops *ops)
 	struct api_status status;
 	memset(&status, 0, sizeof(status));
 	if (ops->status(ops->opaque, &status, err, sizeof(err)) < 0)
-		return api_error_reply(err);
+		return refused_reply(err);
 	json_t *devices = json_array();
 	for (unsigned i = 0; i < status.nr_devices && i < API_MAX_DEVICES; i++)
 		json_array_append_new(devices, json_string(status.devices[i]));
@@ -108,7 +116,7 @@ static char *do_action(const struct api_ops *ops,
 {
 	char err[ERR_LEN] = "";
 	if (action(ops->opaque, err, sizeof(err)) < 0)
-		return api_error_reply(err);
+		return refused_reply(err);
 	return ok_reply();
 }
 
@@ -130,7 +138,7 @@ static char *do_snapshot(const struct api_ops *ops, const json_t *request)
 	if (ops->snapshot(ops->opaque, &snapshot, err, sizeof(err)) < 0) {
 		for (unsigned i = 0; i < API_SNAPSHOT_MAX_DISKS; i++)
 			free(snapshot.overlays[i]);
-		return api_error_reply(err);
+		return refused_reply(err);
 	}
 	json_t *overlays = json_array();
 	for (unsigned i = 0; i < API_SNAPSHOT_MAX_DISKS; i++) {
@@ -186,7 +194,7 @@ static char *do_migrate(const struct api_ops *ops, const json_t *request)
 		downtime ? (uint64_t)json_integer_value(downtime) : API_DEFAULT_DOWNTIME_MS};
 	char err[ERR_LEN] = "";
 	if (ops->migrate(ops->opaque, &migrate, err, sizeof(err)) < 0)
-		return api_error_reply(err);
+		return refused_reply(err);
 	return dump_reply(
 	    json_pack("{s:b,s:I,s:I,s:i,s:b,s:I,s:i,s:b,s:I,s:I,s:I,s:i}", "ok", 1, "ms",
 		      (json_int_t)migrate.ms, "downtime_ms", (json_int_t)migrate.downtime_ms,
@@ -203,7 +211,7 @@ static char *do_migrate_status(const struct api_ops *ops)
 	struct api_migration_status st = {0};
 	char err[ERR_LEN] = "";
 	if (ops->migrate_status(ops->opaque, &st, err, sizeof(err)) < 0)
-		return api_error_reply(err);
+		return refused_reply(err);
 	return dump_reply(json_pack(
 	    "{s:b,s:s,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:b,s:i,s:b,s:I,s:b,s:s}", "ok", 1, "state",
 	    st.state, "uri", st.uri, "elapsed_ms", (json_int_t)st.elapsed_ms, "transferred_bytes",
@@ -230,7 +238,7 @@ static char *do_net_link(const struct api_ops *ops, const json_t *request)
 	char err[ERR_LEN] = "";
 	if (ops->net_link(ops->opaque, (unsigned)json_integer_value(card), json_is_true(up), err,
 			  sizeof(err)) < 0)
-		return api_error_reply(err);
+		return refused_reply(err);
 	return ok_reply();
 }
 
@@ -261,7 +269,7 @@ static char *do_net_mac(const struct api_ops *ops, const json_t *request)
 		    "a unicast address like \"52:54:00:12:34:56\"");
 	char err[ERR_LEN] = "";
 	if (ops->net_mac(ops->opaque, (unsigned)card, mac, err, sizeof(err)) < 0)
-		return api_error_reply(err);
+		return refused_reply(err);
 	return ok_reply();
 }
 
@@ -288,7 +296,7 @@ static char *do_net_info(const struct api_ops *ops, const json_t *request)
 	char err[ERR_LEN] = "";
 	struct virtio_net_info i;
 	if (ops->net_info(ops->opaque, (unsigned)card, &i, err, sizeof(err)) < 0)
-		return api_error_reply(err);
+		return refused_reply(err);
 	return dump_reply(json_pack(
 	    "{s:b,s:o,s:o,s:b,s:b,s:i,s:i,s:o,s:o,s:I,s:I,s:I}", "ok", 1, "mac", mac_string(i.mac),
 	    "assigned_mac", mac_string(i.assigned_mac), "link_up", i.link_up, "vhost", i.vhost,
@@ -308,7 +316,7 @@ static char *do_screendump(const struct api_ops *ops, const json_t *request)
 	char err[ERR_LEN] = "";
 	unsigned width = 0, height = 0;
 	if (ops->screendump(ops->opaque, file, &width, &height, err, sizeof(err)) < 0)
-		return api_error_reply(err);
+		return refused_reply(err);
 	return dump_reply(
 	    json_pack("{s:b,s:i,s:i}", "ok", 1, "width", (int)width, "height", (int)height));
 }
@@ -366,13 +374,4 @@ char *api_handle_request(const struct api_ops *ops, const char *line, size_t len
 					    "{\"command\":\"status\"}");
 	json_decref(request);
 	return reply;
-}
-
-bool api_request_runs_long(const char *line, size_t len)
-{
-	json_t *request = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-	const char *command = json_string_value(json_object_get(request, "command"));
-	bool long_running = command && strcmp(command, "migrate") == 0;
-	json_decref(request);
-	return long_running;
 }

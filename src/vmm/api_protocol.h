@@ -1,5 +1,6 @@
-/* The control socket's protocol (--api-socket, `gureum ctl`): one JSON object per line each
- * way. Requests name a command:
+/* The control API's commands (--api-socket, `gureum ctl`): a request is a JSON object that
+ * names one, and its reply a JSON object (api_routes.h maps HTTP requests to them, and
+ * api_server.c the replies to HTTP: "ok" to the status, "refused" to 409):
  *   {"command":"balloon","size":"512M"}   or "size":536870912   -> {"ok":true}
  *   {"command":"balloon-info"}  -> {"ok":true,"target":..,"actual":..,"reported":..,"stats":{..}}
  *   {"command":"status"}        -> {"ok":true,"name":..,"state":"running","accel":"kvm",
@@ -21,7 +22,7 @@
  *                                   "postcopy":false,"postcopy_ms":..,"postcopy_pages":..,
  *                                   "postcopy_requested":..,"postcopy_recoveries":..}: the VM
  * moved to the gureum run --incoming there, and this one stops. It runs on a thread of its own
- * (api_request_runs_long), so the requests below are answered meanwhile
+ * (api_routes.h marks it long), so the requests below are answered meanwhile
  *   {"command":"migrate-status"} -> {"ok":true,"state":"none"|"active"|"failed"|"cancelled",
  *                                   "uri":..,"elapsed_ms":..,"transferred_bytes":..,
  *                                   "rounds":..,"dirty_bytes":..,"dirty_bytes_per_s":..,
@@ -145,8 +146,6 @@ struct api_ops {
 /* Handles one request line (without its newline; need not be NUL-terminated). Returns the
  * reply as a malloc'd, NUL-terminated JSON object without a newline (never NULL). */
 char *api_handle_request(const struct api_ops *ops, const char *line, size_t len);
-/* Whether the request takes long (a migration): the server answers it on a thread of its own. */
-bool api_request_runs_long(const char *line, size_t len);
 
 /* A reply for a request that could not even be read (line too long, too many clients). */
 char *api_error_reply(const char *message);

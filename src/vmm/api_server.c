@@ -1,212 +1,205 @@
 #include "vmm/api_server.h"
 
 #include "lib/log.h"
+#include "lib/monotonic.h"
 #include "lib/unix_listener.h"
+#include "vmm/api_routes.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include <jansson.h>
+#include <microhttpd.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-struct api_client {
-	struct api_server *server;
-	int fd; /* -1: free slot */
-	size_t len;
-	char buf[API_MAX_LINE];
-};
+/* How long close lets replies under way (and idle keep-alive connections) finish. */
+#define CLOSE_GRACE_MS 2000
+/* A connection silent this long is closed (not one whose request is running). */
+#define IDLE_TIMEOUT_S 60
 
 struct api_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd;
-	struct event_loop *loop;
+	struct MHD_Daemon *daemon;
 	struct api_ops ops;
-	struct api_client clients[API_MAX_CLIENTS];
-	/* Long requests in flight on their own threads; closing waits for them. */
-	pthread_mutex_t workers_lock;
-	pthread_cond_t workers_done;
-	unsigned workers;
+	pthread_mutex_t short_lock; /* one short request at a time */
 };
 
-/* A long request (a migration) and the connection it came on, now the worker's. */
-struct long_request {
-	struct api_server *server;
-	int fd;
+/* A request's body as it arrives. */
+struct request_body {
+	char *data;
 	size_t len;
-	char line[];
+	bool too_large;
 };
 
-static void drop_client(struct api_client *client)
+static enum MHD_Result respond(struct MHD_Connection *connection, unsigned status, char *text,
+			       const char *allow)
 {
-	event_loop_remove(client->server->loop, client->fd);
-	close(client->fd);
-	client->fd = -1;
-	client->len = 0;
-}
-
-/* Replies are small; a client that does not read them loses its connection rather than
- * blocking the event loop. */
-static bool send_reply(int fd, char *reply)
-{
-	size_t len = strlen(reply);
-	reply[len] = '\n'; /* the NUL's place: send the newline with the text */
-	ssize_t n = send(fd, reply, len + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-	free(reply);
-	return n == (ssize_t)(len + 1);
-}
-
-/* The reply of a long request may wait for a client that reads slowly: blocking is fine on
- * the worker's own thread. */
-static void send_reply_blocking(int fd, char *reply)
-{
-	int flags = fcntl(fd, F_GETFL);
-	if (flags >= 0)
-		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-	size_t len = strlen(reply);
-	reply[len] = '\n';
-	for (size_t done = 0; done < len + 1;) {
-		ssize_t n = send(fd, reply + done, len + 1 - done, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break; /* the client went away: nobody to tell */
-		done += (size_t)n;
+	struct MHD_Response *response =
+	    text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+		 : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (!response) {
+		free(text);
+		return MHD_NO;
 	}
-	free(reply);
+	if (text)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (allow && *allow)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
+	enum MHD_Result rc = MHD_queue_response(connection, status, response);
+	MHD_destroy_response(response);
+	return rc;
 }
 
-static void *run_long_request(void *arg)
+static char *error_body(const char *message)
 {
-	struct long_request *r = arg;
-	struct api_server *server = r->server;
-	send_reply_blocking(r->fd, api_handle_request(&server->ops, r->line, r->len));
-	close(r->fd);
-	free(r);
-	pthread_mutex_lock(&server->workers_lock);
-	server->workers--;
-	pthread_cond_broadcast(&server->workers_done);
-	pthread_mutex_unlock(&server->workers_lock);
-	return NULL;
+	json_t *body = json_pack("{s:s}", "error", message);
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	return text;
 }
 
-/* Hands the client's connection and its long request to a worker thread; the slot is free
- * again. Lines after it on the same connection are not read (gureum ctl sends one). */
-static bool hand_off(struct api_client *client, const char *line, size_t len)
+static enum MHD_Result respond_error(struct MHD_Connection *connection, unsigned status,
+				     const char *message, const char *allow)
 {
-	struct api_server *server = client->server;
-	struct long_request *r = malloc(sizeof(*r) + len);
-	if (!r)
-		return false;
-	*r = (struct long_request){.server = server, .fd = client->fd, .len = len};
-	memcpy(r->line, line, len);
-	/* Out of the loop before the worker owns it: the worker may close it at once. */
-	event_loop_remove(server->loop, client->fd);
-	pthread_mutex_lock(&server->workers_lock);
-	server->workers++;
-	pthread_mutex_unlock(&server->workers_lock);
-	pthread_t thread;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&thread, &attr, run_long_request, r);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
-		pthread_mutex_lock(&server->workers_lock);
-		server->workers--;
-		pthread_mutex_unlock(&server->workers_lock);
-		free(r);
-		return false; /* the caller answers and drops the client */
+	return respond(connection, status, error_body(message), allow);
+}
+
+/* The command's reply as HTTP: "ok" and "refused" become the status, the rest the body. */
+static enum MHD_Result respond_reply(struct MHD_Connection *connection, char *reply_text)
+{
+	json_t *reply = json_loads(reply_text, 0, NULL);
+	free(reply_text);
+	if (!json_is_object(reply)) {
+		json_decref(reply);
+		return respond_error(connection, 500, "the VMM could not form its reply", NULL);
 	}
-	client->fd = -1;
-	client->len = 0;
-	return true;
+	unsigned status = json_is_true(json_object_get(reply, "ok"))	    ? 200
+			  : json_is_true(json_object_get(reply, "refused")) ? 409
+									    : 400;
+	json_object_del(reply, "ok");
+	json_object_del(reply, "refused");
+	char *text = json_object_size(reply) ? json_dumps(reply, JSON_COMPACT) : NULL;
+	json_decref(reply);
+	if (status == 200 && !text)
+		return respond(connection, 204, NULL, NULL);
+	if (!text)
+		return respond_error(connection, 500, "the VMM could not form its reply", NULL);
+	return respond(connection, status, text, NULL);
 }
 
-enum answered { CLIENT_STAYS, CLIENT_GOES, CLIENT_HANDED_OFF };
-
-/* Answers every complete line in the buffer. */
-static enum answered answer_lines(struct api_client *client)
+static enum MHD_Result run_command(struct api_server *server, struct MHD_Connection *connection,
+				   const struct api_routing *routing)
 {
-	char *start = client->buf, *end = client->buf + client->len, *nl;
-	while ((nl = memchr(start, '\n', (size_t)(end - start)))) {
-		size_t line_len = (size_t)(nl - start);
-		if (line_len > 0 && start[line_len - 1] == '\r')
-			line_len--;
-		if (line_len > 0 && api_request_runs_long(start, line_len)) {
-			if (hand_off(client, start, line_len))
-				return CLIENT_HANDED_OFF;
-			send_reply(client->fd, api_error_reply("the VMM cannot start a thread for "
-							       "this request; retry"));
-			return CLIENT_GOES;
-		}
-		if (line_len > 0) {
-			char *reply = api_handle_request(&client->server->ops, start, line_len);
-			if (!send_reply(client->fd, reply))
-				return CLIENT_GOES;
-		}
-		start = nl + 1;
+	char *line = json_dumps(routing->command, JSON_COMPACT);
+	if (!line)
+		return respond_error(connection, 500, "out of memory", NULL);
+	char *reply;
+	if (routing->long_running) {
+		reply = api_handle_request(&server->ops, line, strlen(line));
+	} else {
+		pthread_mutex_lock(&server->short_lock);
+		reply = api_handle_request(&server->ops, line, strlen(line));
+		pthread_mutex_unlock(&server->short_lock);
 	}
-	client->len = (size_t)(end - start);
-	memmove(client->buf, start, client->len);
-	if (client->len == sizeof(client->buf)) {
-		send_reply(client->fd,
-			   api_error_reply("request line too long (at most 4095 bytes)"));
-		return CLIENT_GOES;
-	}
-	return CLIENT_STAYS;
+	free(line);
+	return respond_reply(connection, reply);
 }
 
-static void on_client(void *opaque, uint32_t events)
+/* Appends a piece of the body; beyond API_MAX_BODY the rest is read and dropped. */
+static void take_upload(struct request_body *body, const char *data, size_t len)
 {
-	struct api_client *client = opaque;
-	(void)events;
-	ssize_t n = recv(client->fd, client->buf + client->len, sizeof(client->buf) - client->len,
-			 MSG_DONTWAIT);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n <= 0) {
-		drop_client(client);
+	if (body->too_large || body->len + len > API_MAX_BODY) {
+		body->too_large = true;
 		return;
 	}
-	client->len += (size_t)n;
-	if (answer_lines(client) == CLIENT_GOES)
-		drop_client(client);
-}
-
-static struct api_client *free_slot(struct api_server *server)
-{
-	for (int i = 0; i < API_MAX_CLIENTS; i++)
-		if (server->clients[i].fd < 0)
-			return &server->clients[i];
-	return NULL;
-}
-
-static void on_listen(void *opaque, uint32_t events)
-{
-	struct api_server *server = opaque;
-	(void)events;
-	int fd = accept4(server->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0)
-		return;
-	struct api_client *client = free_slot(server);
-	if (!client) {
-		send_reply(fd, api_error_reply("too many control connections (at most 8); close "
-					       "one and retry"));
-		close(fd);
+	char *grown = realloc(body->data, body->len + len + 1);
+	if (!grown) {
+		body->too_large = true;
 		return;
 	}
-	client->fd = fd;
-	client->len = 0;
-	if (event_loop_add(server->loop, fd, EPOLLIN, on_client, client) < 0) {
-		send_reply(fd, api_error_reply("the VMM cannot watch more connections; retry"));
-		close(fd);
-		client->fd = -1;
+	memcpy(grown + body->len, data, len);
+	body->data = grown;
+	body->len += len;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **request_state)
+{
+	struct api_server *server = cls;
+	(void)version;
+	struct request_body *body = *request_state;
+	if (!body) { /* the headers: the body (if any) comes in the next calls */
+		body = calloc(1, sizeof(*body));
+		*request_state = body;
+		return body ? MHD_YES : MHD_NO;
 	}
+	if (*upload_data_size) {
+		take_upload(body, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (body->too_large)
+		return respond_error(connection, 413,
+				     "the request body is too large (at most 64 KiB)", NULL);
+	struct api_http_request request = {
+	    .method = method,
+	    .url = url,
+	    .content_type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+							MHD_HTTP_HEADER_CONTENT_TYPE),
+	    .body = body->data,
+	    .body_len = body->len};
+	struct api_routing routing;
+	api_route(&request, &routing);
+	if (routing.status)
+		return respond_error(connection, routing.status, routing.error, routing.allow);
+	enum MHD_Result rc = run_command(server, connection, &routing);
+	json_decref(routing.command);
+	return rc;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **request_state,
+			 enum MHD_RequestTerminationCode code)
+{
+	(void)cls;
+	(void)connection;
+	(void)code;
+	struct request_body *body = *request_state;
+	if (body)
+		free(body->data);
+	free(body);
+	*request_state = NULL;
+}
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char line[512];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_debug("--api-socket: %s", line);
+}
+
+static int start_daemon(struct api_server *server, char *err, size_t err_len)
+{
+	server->daemon = MHD_start_daemon(
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+		MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, on_request, server, MHD_OPTION_LISTEN_SOCKET, server->listen_fd,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CLIENTS, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+	    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, server, MHD_OPTION_END);
+	if (!server->daemon) {
+		snprintf(err, err_len, "--api-socket %s: the HTTP server did not start",
+			 server->path);
+		return -1;
+	}
+	return 0;
 }
 
 /* The socket controls the whole VM (quit, migrate, files written where a request says): only
@@ -220,16 +213,14 @@ static int listen_on(struct api_server *server, char *err, size_t err_len)
 	return server->listen_fd < 0 ? -1 : 0;
 }
 
-struct api_server *api_server_open(const char *path, struct event_loop *loop,
-				   const struct api_ops *ops, char *err, size_t err_len)
+struct api_server *api_server_open(const char *path, const struct api_ops *ops, char *err,
+				   size_t err_len)
 {
 	struct api_server *server = calloc(1, sizeof(*server));
 	if (!server) {
 		snprintf(err, err_len, "--api-socket: out of memory");
 		return NULL;
 	}
-	pthread_mutex_init(&server->workers_lock, NULL);
-	pthread_cond_init(&server->workers_done, NULL);
 	if (strlen(path) >= sizeof(server->path)) {
 		snprintf(err, err_len,
 			 "--api-socket %s: the path is too long for a unix socket "
@@ -239,38 +230,39 @@ struct api_server *api_server_open(const char *path, struct event_loop *loop,
 		return NULL;
 	}
 	strcpy(server->path, path);
-	server->loop = loop;
 	server->ops = *ops;
-	for (int i = 0; i < API_MAX_CLIENTS; i++)
-		server->clients[i] = (struct api_client){.server = server, .fd = -1};
-	int rc = listen_on(server, err, err_len);
-	if (rc == 0 && event_loop_add(loop, server->listen_fd, EPOLLIN, on_listen, server) < 0) {
-		snprintf(err, err_len, "--api-socket %s: the event loop cannot watch it", path);
-		unlink(server->path);
-		rc = -1;
+	pthread_mutex_init(&server->short_lock, NULL);
+	if (listen_on(server, err, err_len) < 0) {
+		free(server);
+		return NULL;
 	}
-	if (rc < 0) {
-		if (server->listen_fd >= 0)
-			close(server->listen_fd);
+	if (start_daemon(server, err, err_len) < 0) {
+		close(server->listen_fd);
+		unlink(server->path);
 		free(server);
 		return NULL;
 	}
 	return server;
 }
 
+static unsigned connections(struct MHD_Daemon *daemon)
+{
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return info ? info->num_connections : 0;
+}
+
 void api_server_close(struct api_server *server)
 {
 	if (!server)
 		return;
-	for (int i = 0; i < API_MAX_CLIENTS; i++)
-		if (server->clients[i].fd >= 0)
-			drop_client(&server->clients[i]);
-	event_loop_remove(server->loop, server->listen_fd);
-	close(server->listen_fd);
+	MHD_quiesce_daemon(server->daemon); /* no new connections */
 	unlink(server->path);
-	pthread_mutex_lock(&server->workers_lock);
-	while (server->workers > 0)
-		pthread_cond_wait(&server->workers_done, &server->workers_lock);
-	pthread_mutex_unlock(&server->workers_lock);
+	uint64_t until = monotonic_ns() + (uint64_t)CLOSE_GRACE_MS * 1000000;
+	while (connections(server->daemon) > 0 && monotonic_ns() < until)
+		usleep(10000);
+	MHD_stop_daemon(server->daemon); /* waits for requests still running */
+	close(server->listen_fd);
+	pthread_mutex_destroy(&server->short_lock);
 	free(server);
 }

@@ -132,19 +132,6 @@ int config_disk_setting(const struct disk_config *d, char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-int config_parse_mac(const char *text, uint8_t mac[6])
-{
-	unsigned b[6];
-	char tail;
-	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &tail) != 6 ||
-	    strlen(text) != 17)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	return 0;
-}
-
 /* net= and hostfwd= of --net user. */
 static int user_net_property(struct net_config *n, const char *key, const char *value, char *err,
 			     size_t len)

@@ -742,7 +742,7 @@ static int open_api_socket(struct session *s)
 			      .screendump = api_screendump,
 			      .opaque = s};
 	char err[512] = "";
-	s->api = api_server_open(s->config->api_socket, &s->loop, &ops, err, sizeof(err));
+	s->api = api_server_open(s->config->api_socket, &ops, err, sizeof(err));
 	if (!s->api)
 		log_error("%s", err);
 	return s->api ? 0 : -1;

@@ -99,7 +99,7 @@ sent=$(echo "$st" | sed -n 's/.*"transferred_bytes":\([0-9]*\).*/\1/p')
 ms=$(echo "$st" | sed -n 's/.*"elapsed_ms":\([0-9]*\).*/\1/p')
 [ "$sent" -gt 0 ] && [ $((sent / (ms + 1) * 1000)) -le $((18 * 1048576)) ] ||
 	lab_fail "--max-bandwidth 16M: $sent bytes in $ms ms ($st)"
-/lab/bin/gureum ctl --json $S1 status | grep -q '"ok":true' || lab_fail "status is not answered during a migration"
+/lab/bin/gureum ctl --json $S1 status | grep -q '"state":"' || lab_fail "status is not answered during a migration"
 out=$(/lab/bin/gureum ctl $S1 pause 2>&1) && lab_fail "a pause during a migration succeeded"
 echo "$out" | grep -q 'migration to unix:/run/vm-mig-c.sock is under way' || lab_fail "a pause during a migration: $out"
 /lab/bin/gureum ctl $S1 migrate-cancel >/dev/null || lab_fail "migrate-cancel failed"

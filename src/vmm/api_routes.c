@@ -1,0 +1,225 @@
+#include "vmm/api_routes.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* A path segment "{card}" stands for a network card's index, 0-255. */
+#define CARD_SEGMENT "{card}"
+
+struct route {
+	const char *method;
+	const char *path; /* after API_PATH_PREFIX */
+	const char *command;
+	/* The body's fields; NULL: the request takes no body. */
+	const char *const *fields;
+	bool long_running;
+};
+
+static const char *const balloon_fields[] = {"size", NULL};
+static const char *const snapshot_fields[] = {"dir", "resume", "disk_snapshot", NULL};
+static const char *const migrate_fields[] = {
+    "uri",	"downtime_ms",		 "compress", "max_bandwidth", "auto_converge",
+    "postcopy", "postcopy_after_rounds", NULL};
+static const char *const link_fields[] = {"up", NULL};
+static const char *const mac_fields[] = {"mac", NULL};
+static const char *const screendump_fields[] = {"file", NULL};
+
+static const struct route routes[] = {
+    {"GET", "/vm", "status", NULL, false},
+    {"POST", "/vm/pause", "pause", NULL, false},
+    {"POST", "/vm/resume", "resume", NULL, false},
+    {"POST", "/vm/stop", "quit", NULL, false},
+    {"GET", "/vm/balloon", "balloon-info", NULL, false},
+    {"PUT", "/vm/balloon", "balloon", balloon_fields, false},
+    {"POST", "/vm/snapshot", "snapshot", snapshot_fields, false},
+    {"POST", "/vm/migration", "migrate", migrate_fields, true},
+    {"GET", "/vm/migration", "migrate-status", NULL, false},
+    {"DELETE", "/vm/migration", "migrate-cancel", NULL, false},
+    {"POST", "/vm/migration/reconnect", "migrate-reconnect", NULL, false},
+    {"GET", "/vm/net/" CARD_SEGMENT, "net-info", NULL, false},
+    {"PUT", "/vm/net/" CARD_SEGMENT "/link", "net-link", link_fields, false},
+    {"PUT", "/vm/net/" CARD_SEGMENT "/mac", "net-mac", mac_fields, false},
+    {"POST", "/vm/screendump", "screendump", screendump_fields, false},
+};
+
+#define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+static void fail(struct api_routing *out, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(struct api_routing *out, unsigned status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(out->error, sizeof(out->error), fmt, ap);
+	va_end(ap);
+	out->status = status;
+}
+
+/* A card index of 1-3 decimal digits up to 255 at the start of `text`; its length, or 0. */
+static size_t card_digits(const char *text, int *card)
+{
+	size_t n = 0;
+	int value = 0;
+	while (n < 3 && text[n] >= '0' && text[n] <= '9')
+		value = value * 10 + (text[n++] - '0');
+	if (n == 0 || value > 255 || (text[n] >= '0' && text[n] <= '9') ||
+	    (n > 1 && text[0] == '0'))
+		return 0;
+	*card = value;
+	return n;
+}
+
+/* Whether `path` (NUL-terminated, no query) is the route's; its card into *card (-1: none). */
+static bool path_matches(const char *pattern, const char *path, int *card)
+{
+	*card = -1;
+	while (*pattern) {
+		if (strncmp(pattern, CARD_SEGMENT, strlen(CARD_SEGMENT)) == 0) {
+			size_t n = card_digits(path, card);
+			if (!n)
+				return false;
+			pattern += strlen(CARD_SEGMENT);
+			path += n;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return false;
+	}
+	return *path == '\0';
+}
+
+static bool is_field(const char *const *fields, const char *key)
+{
+	for (; *fields; fields++)
+		if (strcmp(*fields, key) == 0)
+			return true;
+	return false;
+}
+
+static void list_fields(const char *const *fields, char *out, size_t len)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (; *fields && used < len; fields++)
+		used += (size_t)snprintf(out + used, len - used, "%s%s", used ? ", " : "", *fields);
+}
+
+/* "application/json", with parameters (charset) or not, in any case. */
+static bool is_json_type(const char *type)
+{
+	static const char json[] = "application/json";
+	return type && strncasecmp(type, json, sizeof(json) - 1) == 0 &&
+	       (type[sizeof(json) - 1] == '\0' || type[sizeof(json) - 1] == ';' ||
+		type[sizeof(json) - 1] == ' ');
+}
+
+/* The body as the command's object: a JSON object of known fields. NULL after fail(). */
+static json_t *parse_body(const struct route *route, const struct api_http_request *request,
+			  struct api_routing *out)
+{
+	if (!request->body_len) {
+		fail(out, 400, "%s %s%s needs a JSON object body", route->method, API_PATH_PREFIX,
+		     route->path);
+		return NULL;
+	}
+	if (!is_json_type(request->content_type)) {
+		fail(out, 415, "the body must be JSON: send Content-Type: application/json");
+		return NULL;
+	}
+	json_error_t error;
+	json_t *body = json_loadb(request->body, request->body_len,
+				  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
+	if (!json_is_object(body)) {
+		if (body)
+			fail(out, 400, "the body must be a JSON object");
+		else
+			fail(out, 400, "the body is not valid JSON (%s at line %d, column %d)",
+			     error.text, error.line, error.column);
+		json_decref(body);
+		return NULL;
+	}
+	const char *key;
+	json_t *value;
+	json_object_foreach(body, key, value)
+	{
+		if (!is_field(route->fields, key)) {
+			char known[160];
+			list_fields(route->fields, known, sizeof(known));
+			fail(out, 400, "unknown field \"%.40s\" (this request takes: %s)", key,
+			     known);
+			json_decref(body);
+			return NULL;
+		}
+	}
+	return body;
+}
+
+static void take_route(const struct route *route, int card, const struct api_http_request *request,
+		       struct api_routing *out)
+{
+	json_t *command;
+	if (route->fields)
+		command = parse_body(route, request, out);
+	else if (request->body_len) {
+		fail(out, 400, "%s %s%s takes no body", route->method, API_PATH_PREFIX,
+		     route->path);
+		return;
+	} else
+		command = json_object();
+	if (!command)
+		return;
+	json_object_set_new(command, "command", json_string(route->command));
+	if (card >= 0)
+		json_object_set_new(command, "card", json_integer(card));
+	out->command = command;
+	out->long_running = route->long_running;
+}
+
+/* The methods the path takes, for 405's Allow header; whether it names a resource at all. */
+static bool allowed_methods(const char *path, char *allow, size_t len)
+{
+	size_t used = 0;
+	int card;
+	allow[0] = '\0';
+	for (size_t i = 0; i < NR_ROUTES; i++)
+		if (path_matches(routes[i].path, path, &card) && used < len)
+			used += (size_t)snprintf(allow + used, len - used, "%s%s", used ? ", " : "",
+						 routes[i].method);
+	return used > 0;
+}
+
+void api_route(const struct api_http_request *request, struct api_routing *out)
+{
+	memset(out, 0, sizeof(*out));
+	const char *url = request->url ? request->url : "";
+	size_t prefix = strlen(API_PATH_PREFIX);
+	char path[128];
+	size_t path_len = strcspn(url, "?");
+	if (strncmp(url, API_PATH_PREFIX, prefix) != 0 || path_len - prefix >= sizeof(path)) {
+		fail(out, 404,
+		     "no such resource: the API is under " API_PATH_PREFIX
+		     "/vm (docs/api/vm.yaml)");
+		return;
+	}
+	memcpy(path, url + prefix, path_len - prefix);
+	path[path_len - prefix] = '\0';
+	if (url[path_len] == '?') {
+		fail(out, 400, "the API takes no query parameters");
+		return;
+	}
+	int card;
+	for (size_t i = 0; i < NR_ROUTES; i++)
+		if (strcmp(routes[i].method, request->method ? request->method : "") == 0 &&
+		    path_matches(routes[i].path, path, &card)) {
+			take_route(&routes[i], card, request, out);
+			return;
+		}
+	if (allowed_methods(path, out->allow, sizeof(out->allow)))
+		fail(out, 405, "%.16s is not allowed on %s%.100s (allowed: %s)",
+		     request->method ? request->method : "?", API_PATH_PREFIX, path, out->allow);
+	else
+		fail(out, 404, "no such resource: %s%.100s (docs/api/vm.yaml lists them)",
+		     API_PATH_PREFIX, path);
+}

@@ -1,0 +1,152 @@
+/* libFuzzer target: an HTTP request to the control API as api_server.c hands it on: the route
+ * (api_routes.c) and, when it routes, the command with its fields (api_protocol.c) against a
+ * VM that does whatever it is asked. The input is "METHOD\nURL\nCONTENT-TYPE\nBODY". Beyond
+ * not crashing: a request is either refused with a 4xx and a message, or routed to a command
+ * whose reply is one JSON object with "ok". */
+#include "vmm/api_protocol.h"
+#include "vmm/api_routes.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int done(void *opaque, char *err, size_t err_len)
+{
+	(void)opaque, (void)err, (void)err_len;
+	return 0;
+}
+
+static int balloon_set(void *opaque, uint64_t bytes, char *err, size_t err_len)
+{
+	(void)opaque, (void)bytes, (void)err, (void)err_len;
+	return 0;
+}
+
+static int balloon_info(void *opaque, struct balloon_info *info, char *err, size_t err_len)
+{
+	(void)opaque, (void)err, (void)err_len;
+	memset(info, 0, sizeof(*info));
+	return 0;
+}
+
+static int status(void *opaque, struct api_status *s, char *err, size_t err_len)
+{
+	(void)opaque, (void)err, (void)err_len;
+	s->state = "running";
+	return 0;
+}
+
+static int snapshot(void *opaque, struct api_snapshot *s, char *err, size_t err_len)
+{
+	(void)opaque, (void)s, (void)err, (void)err_len;
+	return 0;
+}
+
+static int migrate(void *opaque, struct api_migrate *m, char *err, size_t err_len)
+{
+	(void)opaque, (void)m, (void)err, (void)err_len;
+	return 0;
+}
+
+static int migrate_status(void *opaque, struct api_migration_status *s, char *err, size_t err_len)
+{
+	(void)opaque, (void)err, (void)err_len;
+	s->state = "none";
+	return 0;
+}
+
+static int net_link(void *opaque, unsigned card, bool up, char *err, size_t err_len)
+{
+	(void)opaque, (void)card, (void)up, (void)err, (void)err_len;
+	return 0;
+}
+
+static int net_mac(void *opaque, unsigned card, const uint8_t mac[6], char *err, size_t err_len)
+{
+	(void)opaque, (void)card, (void)mac, (void)err, (void)err_len;
+	return 0;
+}
+
+static int net_info(void *opaque, unsigned card, struct virtio_net_info *info, char *err,
+		    size_t err_len)
+{
+	(void)opaque, (void)card, (void)err, (void)err_len;
+	memset(info, 0, sizeof(*info));
+	return 0;
+}
+
+static int screendump(void *opaque, const char *path, unsigned *width, unsigned *height, char *err,
+		      size_t err_len)
+{
+	(void)opaque, (void)path, (void)err, (void)err_len;
+	*width = *height = 1;
+	return 0;
+}
+
+static const struct api_ops ops = {.balloon_set = balloon_set,
+				   .balloon_info = balloon_info,
+				   .status = status,
+				   .quit = done,
+				   .pause = done,
+				   .resume = done,
+				   .snapshot = snapshot,
+				   .migrate = migrate,
+				   .migrate_status = migrate_status,
+				   .migrate_cancel = done,
+				   .migrate_reconnect = done,
+				   .net_link = net_link,
+				   .net_mac = net_mac,
+				   .net_info = net_info,
+				   .screendump = screendump};
+
+/* The next line of the input (NUL-terminated in place); NULL when none is left. */
+static char *next_line(char **cursor, char *end)
+{
+	if (*cursor >= end)
+		return NULL;
+	char *line = *cursor, *nl = memchr(line, '\n', (size_t)(end - line));
+	*cursor = nl ? nl + 1 : end;
+	if (nl)
+		*nl = '\0';
+	return line;
+}
+
+static void check_routed(struct api_routing *routing)
+{
+	char *line = json_dumps(routing->command, JSON_COMPACT);
+	char *reply_text = api_handle_request(&ops, line, strlen(line));
+	json_t *reply = json_loads(reply_text, 0, NULL);
+	if (!json_is_object(reply) || !json_is_boolean(json_object_get(reply, "ok")))
+		abort();
+	json_decref(reply);
+	free(reply_text);
+	free(line);
+	json_decref(routing->command);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *copy = malloc(size + 1);
+	if (!copy)
+		return 0;
+	memcpy(copy, data, size);
+	copy[size] = '\0';
+	char *cursor = copy, *end = copy + size;
+	struct api_http_request request = {.method = next_line(&cursor, end),
+					   .url = next_line(&cursor, end),
+					   .content_type = next_line(&cursor, end)};
+	request.body = cursor;
+	request.body_len = (size_t)(end - cursor);
+	struct api_routing routing;
+	api_route(&request, &routing);
+	if (routing.status) {
+		if (routing.status < 400 || routing.status > 499 || !routing.error[0] ||
+		    routing.command)
+			abort();
+	} else {
+		check_routed(&routing);
+	}
+	free(copy);
+	return 0;
+}

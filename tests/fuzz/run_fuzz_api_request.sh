@@ -1,0 +1,24 @@
+#!/bin/sh
+# Builds the control API's request libFuzzer target (route, body and command fields) with clang
+# (ASan + UBSan) and runs it for SECONDS (default 60), seeded with a request of each route.
+#   usage: tests/fuzz/run_fuzz_api_request.sh [SECONDS]
+set -eu
+SECONDS_TO_RUN=${1:-60}
+. "$(dirname "$0")/fuzz_build.sh"
+CORPUS="$OUT/corpus-api-request"
+mkdir -p "$CORPUS"
+fuzz_build fuzz_api_request "$ROOT/src/vmm/api_routes.c" "$ROOT/src/vmm/api_protocol.c" \
+	"$ROOT/src/vmm/config_mac.c" "$ROOT/src/lib/size.c" -ljansson
+J='application/json'
+printf 'GET\n/api/v1/vm\n\n' >"$CORPUS/seed-status"
+printf 'PUT\n/api/v1/vm/balloon\n%s\n{"size":"512M"}' "$J" >"$CORPUS/seed-balloon"
+printf 'POST\n/api/v1/vm/snapshot\n%s\n{"dir":"/s","resume":false,"disk_snapshot":true}' "$J" \
+	>"$CORPUS/seed-snapshot"
+printf 'POST\n/api/v1/vm/migration\n%s\n{"uri":"tcp:h:1","downtime_ms":5,"compress":true,"max_bandwidth":9,"auto_converge":true,"postcopy":true,"postcopy_after_rounds":2}' \
+	"$J" >"$CORPUS/seed-migrate"
+printf 'DELETE\n/api/v1/vm/migration\n\n' >"$CORPUS/seed-cancel"
+printf 'PUT\n/api/v1/vm/net/3/mac\n%s\n{"mac":"52:54:00:12:34:56"}' "$J" >"$CORPUS/seed-mac"
+printf 'PUT\n/api/v1/vm/net/0/link\n%s; charset=utf-8\n{"up":false}' "$J" >"$CORPUS/seed-link"
+printf 'POST\n/api/v1/vm/screendump\n%s\n{"file":"/s.png"}' "$J" >"$CORPUS/seed-screendump"
+exec "$OUT/fuzz_api_request" -max_total_time="$SECONDS_TO_RUN" -max_len=1024 -timeout=10 \
+	-rss_limit_mb=2048 "$CORPUS"

@@ -1,0 +1,297 @@
+/* A VM as the control API's tests see it (api_protocol.h's api_ops): it records what it was
+ * asked and answers from its fields. For test_api.c (the commands) and test_api_server.c (the
+ * HTTP server); each includes it once. */
+#ifndef GUREUM_TESTS_API_FAKE_VM_H
+#define GUREUM_TESTS_API_FAKE_VM_H
+
+#include "vmm/api_protocol.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A VM as the protocol sees it: records what it was asked, answers from fields. */
+struct fake_vm {
+	int balloon_calls, quit_calls;
+	bool paused;
+	uint64_t balloon_bytes;
+	int snapshot_calls, migrate_calls;
+	uint64_t migrate_downtime, migrate_bandwidth;
+	bool migrate_compress, migrate_converge, migrate_postcopy;
+	unsigned migrate_postcopy_after;
+	bool hold_migrate; /* migrate waits until this is false (under hold_lock) */
+	int cancel_calls, reconnect_calls;
+	int link_calls;
+	unsigned link_card;
+	bool link_up;
+	int mac_calls;
+	uint8_t mac[6];
+	int screendump_calls;
+	char screendump_path[256];
+	char snapshot_dir[256];
+	bool snapshot_resume;
+	bool refuse; /* every operation fails, as between two boots */
+	struct balloon_info info;
+};
+
+static int fake_balloon_set(void *opaque, uint64_t bytes, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len, "the VM is rebooting");
+		return -1;
+	}
+	vm->balloon_calls++;
+	vm->balloon_bytes = bytes;
+	return 0;
+}
+
+static int fake_balloon_info(void *opaque, struct balloon_info *info, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len, "this VM has no balloon device");
+		return -1;
+	}
+	*info = vm->info;
+	return 0;
+}
+
+static int fake_status(void *opaque, struct api_status *status, char *err, size_t err_len)
+{
+	(void)opaque;
+	(void)err;
+	(void)err_len;
+	status->name = "web-1";
+	status->state = "running";
+	status->accel = "emu";
+	status->vcpus = 2;
+	status->memory = 512ULL << 20;
+	status->boots = 1;
+	status->nr_devices = 2;
+	strcpy(status->devices[0], "virtio-console");
+	strcpy(status->devices[1], "virtio-balloon");
+	return 0;
+}
+
+static int fake_quit(void *opaque, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	(void)err;
+	(void)err_len;
+	vm->quit_calls++;
+	return 0;
+}
+
+/* Pause and resume as the VM answers them: each only from the other state. */
+static int fake_pause(void *opaque, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->paused) {
+		snprintf(err, err_len, "the VM is already paused");
+		return -1;
+	}
+	vm->paused = true;
+	return 0;
+}
+
+static int fake_resume(void *opaque, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (!vm->paused) {
+		snprintf(err, err_len, "the VM is not paused");
+		return -1;
+	}
+	vm->paused = false;
+	return 0;
+}
+
+/* A snapshot as the session answers it: pauses, "writes", resumes when asked. */
+static int fake_snapshot(void *opaque, struct api_snapshot *snapshot, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len, "snapshot: cannot create the directory");
+		return -1;
+	}
+	vm->snapshot_calls++;
+	snprintf(vm->snapshot_dir, sizeof(vm->snapshot_dir), "%s", snapshot->dir);
+	vm->snapshot_resume = snapshot->resume;
+	snapshot->paused = vm->paused || !snapshot->resume;
+	snapshot->ms = 12;
+	snapshot->memory_bytes = 4096;
+	snapshot->state_bytes = 100;
+	if (snapshot->disk_snapshot) /* disk 1 moves; disk 0 (read-only) does not */
+		snapshot->overlays[1] = strdup("/img/data.ovl1.qcow2");
+	return 0;
+}
+
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_changed = PTHREAD_COND_INITIALIZER;
+
+static inline void release_migrate(struct fake_vm *vm)
+{
+	pthread_mutex_lock(&hold_lock);
+	vm->hold_migrate = false;
+	pthread_cond_broadcast(&hold_changed);
+	pthread_mutex_unlock(&hold_lock);
+}
+
+static int fake_migrate_status(void *opaque, struct api_migration_status *status, char *err,
+			       size_t err_len)
+{
+	(void)opaque, (void)err, (void)err_len;
+	status->state = "active";
+	snprintf(status->uri, sizeof(status->uri), "unix:/run/m.sock");
+	status->transferred_bytes = 123456;
+	status->rounds = 2;
+	status->expected_downtime_ms = 17;
+	return 0;
+}
+
+static int fake_migrate_reconnect(void *opaque, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len, "no post-copy is under way");
+		return -1;
+	}
+	vm->reconnect_calls++;
+	return 0;
+}
+
+static int fake_net_link(void *opaque, unsigned card, bool up, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (card > 1) {
+		snprintf(err, err_len, "net-link: the VM has 2 network cards; card %u is not one",
+			 card);
+		return -1;
+	}
+	vm->link_calls++;
+	vm->link_card = card;
+	vm->link_up = up;
+	return 0;
+}
+
+static int fake_net_mac(void *opaque, unsigned card, const uint8_t mac[6], char *err,
+			size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (card > 1) {
+		snprintf(err, err_len, "net-mac: the VM has 2 network cards; card %u is not one",
+			 card);
+		return -1;
+	}
+	vm->mac_calls++;
+	memcpy(vm->mac, mac, 6);
+	return 0;
+}
+
+static int fake_net_info(void *opaque, unsigned card, struct virtio_net_info *info, char *err,
+			 size_t err_len)
+{
+	(void)opaque;
+	if (card > 1) {
+		snprintf(err, err_len, "net-info: the VM has 2 network cards; card %u is not one",
+			 card);
+		return -1;
+	}
+	memset(info, 0, sizeof(*info));
+	uint8_t mac[6] = {0x52, 0x54, 0, 0xab, 0xcd, (uint8_t)card};
+	memcpy(info->mac, mac, 6);
+	memcpy(info->assigned_mac, mac, 6);
+	info->link_up = true;
+	info->pairs = 2;
+	info->active_pairs = 2;
+	info->pair_rx_packets[0] = 10, info->pair_rx_packets[1] = 20;
+	info->pair_tx_packets[0] = 3, info->pair_tx_packets[1] = 4;
+	info->ctrl_errors = 1;
+	return 0;
+}
+
+static int fake_migrate_cancel(void *opaque, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len, "no migration is under way");
+		return -1;
+	}
+	vm->cancel_calls++;
+	return 0;
+}
+
+static int fake_migrate(void *opaque, struct api_migrate *migrate, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len, "migration: cannot connect to %s", migrate->uri);
+		return -1;
+	}
+	pthread_mutex_lock(&hold_lock);
+	while (vm->hold_migrate)
+		pthread_cond_wait(&hold_changed, &hold_lock);
+	pthread_mutex_unlock(&hold_lock);
+	vm->migrate_calls++;
+	vm->migrate_downtime = migrate->max_downtime_ms;
+	vm->migrate_compress = migrate->compress;
+	vm->migrate_bandwidth = migrate->max_bytes_per_s;
+	vm->migrate_converge = migrate->auto_converge;
+	vm->migrate_postcopy = migrate->postcopy;
+	vm->migrate_postcopy_after = migrate->postcopy_after_rounds;
+	migrate->throttle_pct = migrate->auto_converge ? 40 : 0;
+	if (migrate->postcopy) { /* as if it switched */
+		migrate->postcopy_ms = 700;
+		migrate->postcopy_pages = 5000;
+		migrate->postcopy_requested = 12;
+		migrate->postcopy_recoveries = 2;
+	}
+	migrate->ms = 900;
+	migrate->downtime_ms = 40;
+	migrate->rounds = 3;
+	migrate->precopy = true;
+	return 0;
+}
+
+static int fake_screendump(void *opaque, const char *path, unsigned *width, unsigned *height,
+			   char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len, "screendump: this VM has no display");
+		return -1;
+	}
+	vm->screendump_calls++;
+	snprintf(vm->screendump_path, sizeof(vm->screendump_path), "%s", path);
+	*width = 1024;
+	*height = 768;
+	return 0;
+}
+
+static struct fake_vm vm;
+static struct api_ops ops = {.balloon_set = fake_balloon_set,
+			     .balloon_info = fake_balloon_info,
+			     .status = fake_status,
+			     .quit = fake_quit,
+			     .pause = fake_pause,
+			     .resume = fake_resume,
+			     .snapshot = fake_snapshot,
+			     .migrate = fake_migrate,
+			     .migrate_status = fake_migrate_status,
+			     .migrate_cancel = fake_migrate_cancel,
+			     .migrate_reconnect = fake_migrate_reconnect,
+			     .net_link = fake_net_link,
+			     .net_mac = fake_net_mac,
+			     .net_info = fake_net_info,
+			     .screendump = fake_screendump,
+			     .opaque = &vm};
+
+static void reset_vm(void)
+{
+	memset(&vm, 0, sizeof(vm));
+}
+
+#endif
