@@ -3,6 +3,7 @@
  * status 0 on {"ok":true}, 1 on an error reply or when the VM cannot be reached, 2 on usage
  * errors. */
 #include "cmd/commands.h"
+#include "cmd/ctl_disk_limit.h"
 #include "lib/size.h"
 
 #include <errno.h>
@@ -62,6 +63,11 @@ static void usage(FILE *out)
 	    "                  its disks go on in new overlays beside their images, which keep\n"
 	    "                  the disks as DIR's memory saw them\n"
 	    "  screendump FILE write the screen (--display) as it is now to FILE, a PNG\n"
+	    "  disk-limit DISK [bps=RATE] [bps-burst=SIZE] [iops=N] [iops-burst=N]\n"
+	    "                  change disk DISK's I/O limits (its index, 0 for the first\n"
+	    "                  --disk, or its serial): bytes (8M) and requests per second,\n"
+	    "                  0 lifts one; a rate without its burst gets one second's\n"
+	    "                  worth; prints the limits in effect (none given: just that)\n"
 	    "  quit            stop the VM\n"
 	    "\n"
 	    "  --json          print the reply as the VMM sent it (one JSON object)\n");
@@ -179,6 +185,9 @@ static char *build_request(int argc, char **argv)
 			return NULL;
 	} else if (strcmp(command, "migrate") == 0) {
 		if (!(request = migrate_request(argc, argv)))
+			return NULL;
+	} else if (strcmp(command, "disk-limit") == 0) {
+		if (!(request = ctl_disk_limit_request(argc, argv)))
 			return NULL;
 	} else if (strcmp(command, "net-link") == 0 && argc == 3 &&
 		   (strcmp(argv[2], "up") == 0 || strcmp(argv[2], "down") == 0)) {
@@ -470,6 +479,8 @@ static int print_reply(const char *command, const char *line, bool raw)
 		       "at its next boot\n");
 	else if (strcmp(command, "net-info") == 0)
 		print_net_info(reply);
+	else if (strcmp(command, "disk-limit") == 0)
+		ctl_print_disk_limit(reply);
 	else if (strcmp(command, "screendump") == 0)
 		printf("screen (%lldx%lld) written\n", field(reply, "width"),
 		       field(reply, "height"));
