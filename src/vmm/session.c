@@ -444,12 +444,14 @@ static int api_disk_limit(void *opaque, struct api_disk_limit *req, char *err, s
 			    "%s: the new limits are not recorded (a comma in the disk's path): "
 			    "a snapshot would have the old ones",
 			    d->name);
-		log_info("%s: I/O limits bps=%llu (burst %llu) iops=%llu (burst %llu) (disk-limit)",
-			 d->name, (unsigned long long)next.bps, (unsigned long long)next.bps_burst,
-			 (unsigned long long)next.iops, (unsigned long long)next.iops_burst);
 	}
 	if (rc == 0)
 		virtio_blk_get_limits(d, &req->limits);
+	const struct disk_limits *now = &req->limits;
+	if (rc == 0 && req->given)
+		log_info("%s: I/O limits bps=%llu (burst %llu) iops=%llu (burst %llu) (disk-limit)",
+			 d->name, (unsigned long long)now->bps, (unsigned long long)now->bps_burst,
+			 (unsigned long long)now->iops, (unsigned long long)now->iops_burst);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
