@@ -4,6 +4,7 @@
  * be reached, 2 on usage errors. */
 #include "cmd/api_client.h"
 #include "cmd/commands.h"
+#include "cmd/ctl_disk_limit.h"
 #include "lib/size.h"
 
 #include <jansson.h>
@@ -57,6 +58,11 @@ static void usage(FILE *out)
 	    "                  its disks go on in new overlays beside their images, which keep\n"
 	    "                  the disks as DIR's memory saw them\n"
 	    "  screendump FILE write the screen (--display) as it is now to FILE, a PNG\n"
+	    "  disk-limit DISK [bps=RATE] [bps-burst=SIZE] [iops=N] [iops-burst=N]\n"
+	    "                  change disk DISK's I/O limits (its index, 0 for the first\n"
+	    "                  --disk, or its serial): bytes (8M) and requests per second,\n"
+	    "                  0 lifts one; a rate without its burst gets one second's\n"
+	    "                  worth; prints the limits in effect (none given: just that)\n"
 	    "  quit            stop the VM\n"
 	    "\n"
 	    "  --json          print the reply's body as the VMM sent it (one JSON object;\n"
@@ -241,6 +247,11 @@ static bool build_request(int argc, char **argv, struct ctl_request *r)
 		if (!body)
 			return false;
 		built = set_request(r, "POST", "/vm/migration", body);
+	} else if (strcmp(command, "disk-limit") == 0) {
+		if (!ctl_disk_limit_request(argc, argv, r->path, sizeof(r->path), &r->method,
+					    &r->body))
+			return false;
+		built = true;
 	} else if (strncmp(command, "net-", 4) == 0) {
 		built = card_request(argc, argv, r);
 	} else if (strcmp(command, "balloon") == 0 && argc == 2) {
@@ -436,6 +447,8 @@ static void print_success(const char *command, const json_t *reply)
 		       "at its next boot\n");
 	else if (strcmp(command, "net-info") == 0)
 		print_net_info(reply);
+	else if (strcmp(command, "disk-limit") == 0)
+		ctl_print_disk_limit(reply);
 	else if (strcmp(command, "screendump") == 0)
 		printf("screen (%lldx%lld) written\n", field(reply, "width"),
 		       field(reply, "height"));

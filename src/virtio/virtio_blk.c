@@ -10,11 +10,17 @@
  * Everything in a request is guest-controlled and checked before use (header size and type,
  * direction and size of the data, sector ranges against the capacity without overflow, discard
  * segments). A request that is wrong gets an IOERR (or UNSUPP) status; only a chain without a
- * writable status byte, which cannot be answered at all, fails the device. */
+ * writable status byte, which cannot be answered at all, fails the device.
+ *
+ * I/O limits (bps=, iops=; blk_throttle.h): a chain whose tokens are not there yet is held,
+ * kicks stay off, and a timer on the device thread takes it up when they are; the guest sees
+ * slower I/O, never an error. A pause does not wait for tokens: it serves the held chain at
+ * once (the buckets go into debt), so every chain taken is answered before it returns. */
 #include "virtio/virtio_blk.h"
 
 #include "block/block.h"
 #include "lib/log.h"
+#include "virtio/blk_throttle.h"
 #include "virtio/virtio_devices.h"
 
 #include <errno.h>
@@ -70,6 +76,9 @@ struct virtio_blk {
 	void *zeroes; /* BLK_ZERO_CHUNK zero bytes, only ever read */
 	struct virtio_blk_config config;
 	struct virtq_chain chain; /* scratch: the chain being parsed */
+	/* chain holds a chain taken from the ring that waits for the I/O limits' tokens */
+	bool held;
+	struct blk_throttle throttle;
 };
 
 /* One guest request in flight: its block requests (one for data or flush, one per range). */
@@ -437,8 +446,35 @@ static bool at_limit(const struct virtio_blk *blk)
 	       blk->bytes_in_flight >= BLK_MAX_BYTES_IN_FLIGHT;
 }
 
+/* The data bytes a chain moves, as the bps= limit counts them: reads and writes (a malformed
+ * one is counted as it claims; it is refused anyway). */
+static uint64_t chain_bytes(const struct virtq_chain *c)
+{
+	struct virtio_blk_outhdr hdr;
+	if (virtq_chain_read(c, 0, &hdr, sizeof(hdr)) < sizeof(hdr))
+		return 0;
+	if (hdr.type == VIRTIO_BLK_T_IN && c->in_bytes > 0)
+		return c->in_bytes - 1;
+	if (hdr.type == VIRTIO_BLK_T_OUT)
+		return c->out_bytes - sizeof(hdr);
+	return 0;
+}
+
+/* Whether blk->chain may go now under the I/O limits; if not, it is held and the timer set
+ * for when its tokens will be there. */
+static bool admit_chain(struct virtio_blk *blk)
+{
+	uint64_t wait = blk_throttle_admit(&blk->throttle, chain_bytes(&blk->chain));
+	blk->held = wait != 0;
+	if (blk->held)
+		blk_throttle_arm(&blk->throttle, wait);
+	return !blk->held;
+}
+
 /* Takes chains until the ring is empty (kicks suppressed meanwhile) or too many requests are
- * in flight, in which case the completion handler resumes. */
+ * in flight, in which case the completion handler resumes, or a chain must wait for the I/O
+ * limits, in which case the throttle's timer resumes (kicks stay off meanwhile: the queue
+ * takes nothing more, the guest's requests wait in the ring). */
 static void process_queue(struct virtio_blk *blk)
 {
 	struct virtqueue *vq = &blk->vdev.queues[0];
@@ -446,13 +482,18 @@ static void process_queue(struct virtio_blk *blk)
 	for (;;) {
 		virtq_disable_kicks(vq);
 		while (!at_limit(blk)) {
-			int got = virtq_pop(vq, &blk->chain);
-			if (got < 0) {
-				blk_fail(blk, "%s", vq->error);
-				return;
+			if (!blk->held) {
+				int got = virtq_pop(vq, &blk->chain);
+				if (got < 0) {
+					blk_fail(blk, "%s", vq->error);
+					return;
+				}
+				if (got == 0)
+					break;
 			}
-			if (got == 0)
-				break;
+			if (blk->throttle.limited && !admit_chain(blk))
+				return;
+			blk->held = false;
 			if (handle_chain(blk, &blk->chain) < 0)
 				return;
 		}
@@ -488,6 +529,16 @@ static void blk_on_completions(struct virtio_device *d, int fd, uint32_t events)
 	if (blk->throttled && blk->vdev.started)
 		process_queue(blk);
 	notify_if_pushed(blk);
+}
+
+/* The throttle's timer: the held chain's tokens should be there now. */
+static void blk_on_throttle_timer(struct virtio_device *d, int fd, uint32_t events)
+{
+	(void)fd, (void)events;
+	struct virtio_blk *blk = blk_of(d);
+	blk_throttle_ack(&blk->throttle);
+	if (blk->vdev.queues[0].enabled)
+		blk_queue_kick(d, 0);
 }
 
 /* ---- Device operations ------------------------------------------------------------------ */
@@ -527,6 +578,8 @@ static void blk_reset(struct virtio_device *d)
 	blk->quiescing = false;
 	blk->pushed = 0;
 	blk->throttled = false;
+	blk->held = false; /* the driver has forgotten it too */
+	blk_throttle_disarm(&blk->throttle);
 }
 
 /* The VM pauses: every request in flight completes and is answered (the guest finds the
@@ -534,6 +587,11 @@ static void blk_reset(struct virtio_device *d)
 static void blk_pause(struct virtio_device *d)
 {
 	struct virtio_blk *blk = blk_of(d);
+	if (blk->held) {
+		blk->held = false;
+		blk_throttle_force(&blk->throttle, chain_bytes(&blk->chain));
+		handle_chain(blk, &blk->chain);
+	}
 	block_drain(blk->disk);
 	blk->throttled = false;
 	notify_if_pushed(blk);
@@ -544,6 +602,7 @@ static void blk_destroy(struct virtio_device *d)
 	struct virtio_blk *blk = blk_of(d);
 	blk->quiescing = true;	/* normally reset already drained; never answer from here */
 	block_close(blk->disk); /* drains first */
+	blk_throttle_destroy(&blk->throttle);
 	munmap(blk->zeroes, BLK_ZERO_CHUNK);
 	free(blk);
 }
@@ -696,15 +755,24 @@ struct virtio_device *virtio_blk_create(const struct disk_config *cfg, unsigned 
 		return NULL;
 	}
 	snprintf(blk->name, sizeof(blk->name), "virtio-blk%u", index);
+	int rc = blk_throttle_init(&blk->throttle, &cfg->limits);
+	if (rc < 0) {
+		snprintf(err, err_len, "disk '%s': cannot create its I/O limits' timer: %s",
+			 cfg->path, strerror(-rc));
+		free(blk);
+		return NULL;
+	}
 	/* Read-only anonymous memory: every page is the kernel's shared zero page (no RSS). */
 	blk->zeroes = mmap(NULL, BLK_ZERO_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (blk->zeroes == MAP_FAILED) {
 		snprintf(err, err_len, "disk '%s': out of memory", cfg->path);
+		blk_throttle_destroy(&blk->throttle);
 		free(blk);
 		return NULL;
 	}
 	if (open_disk(blk, cfg, err, err_len) < 0) {
 		block_close(blk->disk);
+		blk_throttle_destroy(&blk->throttle);
 		munmap(blk->zeroes, BLK_ZERO_CHUNK);
 		free(blk);
 		return NULL;
@@ -718,9 +786,38 @@ struct virtio_device *virtio_blk_create(const struct disk_config *cfg, unsigned 
 		snprintf(err, err_len, "%s: cannot set up the device: %s", blk->name,
 			 strerror(-ret));
 		block_close(blk->disk);
+		blk_throttle_destroy(&blk->throttle);
 		munmap(blk->zeroes, BLK_ZERO_CHUNK);
 		free(blk);
 		return NULL;
 	}
+	/* Watched from here on; the core listens only while the device is started. */
+	ret =
+	    virtio_device_watch(&blk->vdev, blk->throttle.timer_fd, EPOLLIN, blk_on_throttle_timer);
+	if (ret < 0) {
+		snprintf(err, err_len, "%s: cannot watch its I/O limits' timer: %s", blk->name,
+			 strerror(-ret));
+		virtio_device_destroy(&blk->vdev);
+		return NULL;
+	}
 	return &blk->vdev;
+}
+
+void virtio_blk_set_limits(struct virtio_device *d, const struct disk_limits *limits)
+{
+	struct virtio_blk *blk = blk_of(d);
+	pthread_mutex_lock(&d->lock);
+	blk_throttle_set(&blk->throttle, limits);
+	/* A held chain is looked at again on the device thread, under the new limits. */
+	if (blk->held)
+		blk_throttle_arm(&blk->throttle, 1);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_blk_get_limits(struct virtio_device *d, struct disk_limits *limits)
+{
+	struct virtio_blk *blk = blk_of(d);
+	pthread_mutex_lock(&d->lock);
+	blk_throttle_get(&blk->throttle, limits);
+	pthread_mutex_unlock(&d->lock);
 }

@@ -22,6 +22,12 @@ struct virtio_device *virtio_blk_create(const struct disk_config *cfg, unsigned 
 int virtio_blk_replace_image(struct virtio_device *d, const struct disk_config *cfg, char *err,
 			     size_t err_len);
 
+/* The disk's I/O limits from now on (bps=, iops=; struct disk_limits): requests beyond them
+ * wait in the ring, a limit of 0 is lifted. Thread-safe. */
+void virtio_blk_set_limits(struct virtio_device *d, const struct disk_limits *limits);
+/* The limits in effect, each burst as it applies (a rate's default burst is the rate). */
+void virtio_blk_get_limits(struct virtio_device *d, struct disk_limits *limits);
+
 /* virtio-net on a host tap device (opened with IFF_VNET_HDR; vhost-net when available). */
 struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned index, char *err,
 					size_t err_len);

@@ -13,7 +13,15 @@
 /* The virtio-blk serial (GET_ID) is at most 20 bytes (VIRTIO_BLK_ID_BYTES). */
 #define CONFIG_DISK_SERIAL_MAX 20
 
-/* --disk path,readonly=on,serial=ID,format=raw|qcow2,cache=none|writeback */
+/* bps=, bps-burst=, iops=, iops-burst=: a disk's I/O limits, token buckets of data bytes and of
+ * requests per second (blk_throttle.h). A rate of 0 is no limit; a burst of 0 is one second's
+ * worth of its rate. */
+struct disk_limits {
+	uint64_t bps, bps_burst;
+	uint64_t iops, iops_burst;
+};
+
+/* --disk path,readonly=on,serial=ID,format=raw|qcow2,cache=none|writeback,bps=..,iops=.. */
 struct disk_config {
 	char *path;
 	char *format; /* NULL: probe the file */
@@ -23,6 +31,7 @@ struct disk_config {
 	 * (config_apply_disk_overlays makes it; then path names the overlay and this is off). */
 	bool overlay;
 	char serial[CONFIG_DISK_SERIAL_MAX + 1];
+	struct disk_limits limits;
 };
 
 enum vhost_mode { VHOST_AUTO, VHOST_ON, VHOST_OFF };

@@ -37,6 +37,15 @@
  *   {"command":"screendump","file":"/abs/shot.png"}
  *                               -> {"ok":true,"width":..,"height":..}: the screen (--display)
  *                                   as it is now, written there as a PNG
+ *   {"command":"disk-limit","disk":0|"SERIAL","bps":8388608|"8M","bps_burst":..,"iops":500,
+ *    "iops_burst":..}
+ *                               -> {"ok":true,"disk":0,"bps":..,"bps_burst":..,"iops":..,
+ *                                   "iops_burst":..}: the disk (its --disk index, or its
+ *                                   serial=) gets the I/O limits given (bytes and requests per
+ *                                   second; 0 lifts one; a rate given without its burst gets one
+ *                                   second's worth), the others stay; the reply has the limits
+ *                                   in effect (none given: just that). Reboots, snapshots and
+ *                                   migrations keep them (the recorded --disk changes)
  *   {"command":"quit"}          -> {"ok":true}, then the VM stops
  * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
  * dispatches (no sockets, no VM), so it is tested on its own; api_server.c does the I/O. */
@@ -97,6 +106,27 @@ struct api_migrate {
 	unsigned postcopy_recoveries;				  /* out */
 };
 
+/* The fields a disk-limit request gives (api_disk_limit.given). */
+#define API_LIMIT_BPS	     1u
+#define API_LIMIT_BPS_BURST  2u
+#define API_LIMIT_IOPS	     4u
+#define API_LIMIT_IOPS_BURST 8u
+
+struct api_disk_limit {
+	int index;	    /* the --disk's index (0: the first), or -1: serial names it */
+	const char *serial; /* with index -1 */
+	unsigned given;	    /* API_LIMIT_* of the fields the request sets */
+	/* in: the values of the fields given; out: the limits in effect, bursts resolved */
+	struct disk_limits limits;
+	unsigned disk; /* out: the disk's index */
+};
+
+/* The limits a disk-limit request leaves a disk with, from those it has (`old`, as configured):
+ * each field given replaces its own, a rate given without its burst takes the default burst
+ * (0), a rate lifted drops its burst. 0, or -1 with a sentence (a burst without a rate). */
+int api_disk_limits_merge(const struct disk_limits *old, const struct api_disk_limit *request,
+			  struct disk_limits *out, char *err, size_t err_len);
+
 struct api_migration_status {
 	const char *state; /* "none", "active", or how the last one ended: "failed", "cancelled" */
 	char uri[256];
@@ -140,6 +170,8 @@ struct api_ops {
 	/* The screen as a PNG at `path` (absolute); its size in *width, *height. */
 	int (*screendump)(void *opaque, const char *path, unsigned *width, unsigned *height,
 			  char *err, size_t err_len);
+	/* A disk's I/O limits changed (api_disk_limits_merge) or, with none given, read. */
+	int (*disk_limit)(void *opaque, struct api_disk_limit *request, char *err, size_t err_len);
 	void *opaque;
 };
 

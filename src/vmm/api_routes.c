@@ -1,12 +1,15 @@
 #include "vmm/api_routes.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-/* A path segment "{card}" stands for a network card's index, 0-255. */
+/* A path segment "{card}" stands for a network card's index, 0-255; "{disk}" for a disk's
+ * index, or its serial (1-20 letters, digits, '.', '_', '-'; all digits: an index). */
 #define CARD_SEGMENT "{card}"
+#define DISK_SEGMENT "{disk}"
 
 struct route {
 	const char *method;
@@ -25,6 +28,7 @@ static const char *const migrate_fields[] = {
 static const char *const link_fields[] = {"up", NULL};
 static const char *const mac_fields[] = {"mac", NULL};
 static const char *const screendump_fields[] = {"file", NULL};
+static const char *const limit_fields[] = {"bps", "bps_burst", "iops", "iops_burst", NULL};
 
 static const struct route routes[] = {
     {"GET", "/vm", "status", NULL, false},
@@ -42,6 +46,8 @@ static const struct route routes[] = {
     {"PUT", "/vm/net/" CARD_SEGMENT "/link", "net-link", link_fields, false},
     {"PUT", "/vm/net/" CARD_SEGMENT "/mac", "net-mac", mac_fields, false},
     {"POST", "/vm/screendump", "screendump", screendump_fields, false},
+    {"GET", "/vm/disks/" DISK_SEGMENT "/limits", "disk-limit", NULL, false},
+    {"PATCH", "/vm/disks/" DISK_SEGMENT "/limits", "disk-limit", limit_fields, false},
 };
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -71,16 +77,54 @@ static size_t card_digits(const char *text, int *card)
 	return n;
 }
 
-/* Whether `path` (NUL-terminated, no query) is the route's; its card into *card (-1: none). */
-static bool path_matches(const char *pattern, const char *path, int *card)
+/* A disk's serial at the start of `text`, up to the next '/'; its length, or 0. */
+static size_t serial_chars(const char *text)
 {
-	*card = -1;
+	size_t n = 0;
+	while (text[n] && text[n] != '/') {
+		if (!isalnum((unsigned char)text[n]) && !strchr("._-", text[n]))
+			return 0;
+		n++;
+	}
+	return n <= 20 ? n : 0;
+}
+
+/* The path's parameters: a card's index, a disk's index or serial. */
+struct path_params {
+	int card;     /* -1: none */
+	json_t *disk; /* NULL: none */
+};
+
+/* "{disk}" at the start of `path` into params; its length, or 0. */
+static size_t disk_segment(const char *path, struct path_params *params)
+{
+	int index;
+	size_t n = card_digits(path, &index);
+	if (n && (path[n] == '/' || !path[n])) {
+		params->disk = json_integer(index);
+		return n;
+	}
+	n = serial_chars(path);
+	if (n)
+		params->disk = json_stringn(path, n);
+	return n;
+}
+
+/* Whether `path` (NUL-terminated, no query) is the route's; its parameters into *params
+ * (the caller decrefs params->disk). */
+static bool path_matches(const char *pattern, const char *path, struct path_params *params)
+{
+	*params = (struct path_params){.card = -1};
 	while (*pattern) {
-		if (strncmp(pattern, CARD_SEGMENT, strlen(CARD_SEGMENT)) == 0) {
-			size_t n = card_digits(path, card);
+		size_t n = 0, skip = 0;
+		if (strncmp(pattern, CARD_SEGMENT, strlen(CARD_SEGMENT)) == 0)
+			n = card_digits(path, &params->card), skip = strlen(CARD_SEGMENT);
+		else if (strncmp(pattern, DISK_SEGMENT, strlen(DISK_SEGMENT)) == 0)
+			n = disk_segment(path, params), skip = strlen(DISK_SEGMENT);
+		if (skip) {
 			if (!n)
 				return false;
-			pattern += strlen(CARD_SEGMENT);
+			pattern += skip;
 			path += n;
 			continue;
 		}
@@ -156,8 +200,8 @@ static json_t *parse_body(const struct route *route, const struct api_http_reque
 	return body;
 }
 
-static void take_route(const struct route *route, int card, const struct api_http_request *request,
-		       struct api_routing *out)
+static void take_route(const struct route *route, const struct path_params *params,
+		       const struct api_http_request *request, struct api_routing *out)
 {
 	json_t *command;
 	if (route->fields)
@@ -171,8 +215,10 @@ static void take_route(const struct route *route, int card, const struct api_htt
 	if (!command)
 		return;
 	json_object_set_new(command, "command", json_string(route->command));
-	if (card >= 0)
-		json_object_set_new(command, "card", json_integer(card));
+	if (params->card >= 0)
+		json_object_set_new(command, "card", json_integer(params->card));
+	if (params->disk)
+		json_object_set(command, "disk", params->disk);
 	out->command = command;
 	out->long_running = route->long_running;
 }
@@ -181,12 +227,14 @@ static void take_route(const struct route *route, int card, const struct api_htt
 static bool allowed_methods(const char *path, char *allow, size_t len)
 {
 	size_t used = 0;
-	int card;
+	struct path_params params;
 	allow[0] = '\0';
-	for (size_t i = 0; i < NR_ROUTES; i++)
-		if (path_matches(routes[i].path, path, &card) && used < len)
+	for (size_t i = 0; i < NR_ROUTES; i++) {
+		if (path_matches(routes[i].path, path, &params) && used < len)
 			used += (size_t)snprintf(allow + used, len - used, "%s%s", used ? ", " : "",
 						 routes[i].method);
+		json_decref(params.disk);
+	}
 	return used > 0;
 }
 
@@ -209,13 +257,18 @@ void api_route(const struct api_http_request *request, struct api_routing *out)
 		fail(out, 400, "the API takes no query parameters");
 		return;
 	}
-	int card;
-	for (size_t i = 0; i < NR_ROUTES; i++)
-		if (strcmp(routes[i].method, request->method ? request->method : "") == 0 &&
-		    path_matches(routes[i].path, path, &card)) {
-			take_route(&routes[i], card, request, out);
+	struct path_params params;
+	for (size_t i = 0; i < NR_ROUTES; i++) {
+		params = (struct path_params){.card = -1};
+		bool match =
+		    strcmp(routes[i].method, request->method ? request->method : "") == 0 &&
+		    path_matches(routes[i].path, path, &params);
+		if (match)
+			take_route(&routes[i], &params, request, out);
+		json_decref(params.disk);
+		if (match)
 			return;
-		}
+	}
 	if (allowed_methods(path, out->allow, sizeof(out->allow)))
 		fail(out, 405, "%.16s is not allowed on %s%.100s (allowed: %s)",
 		     request->method ? request->method : "?", API_PATH_PREFIX, path, out->allow);

@@ -17,7 +17,10 @@
  *   GET    /api/v1/vm/net/{card}          net-info
  *   PUT    /api/v1/vm/net/{card}/link     net-link {"up"}
  *   PUT    /api/v1/vm/net/{card}/mac      net-mac {"mac"}
- *   POST   /api/v1/vm/screendump          screendump {"file"} */
+ *   POST   /api/v1/vm/screendump          screendump {"file"}
+ *   GET    /api/v1/vm/disks/{disk}/limits disk-limit (reads them)
+ *   PATCH  /api/v1/vm/disks/{disk}/limits disk-limit {"bps","bps_burst","iops","iops_burst"}
+ * ({card}: a --net's index; {disk}: a --disk's index, or its serial) */
 #ifndef GUREUM_VMM_API_ROUTES_H
 #define GUREUM_VMM_API_ROUTES_H
 

@@ -117,6 +117,11 @@ int config_apply_net_hosts(struct vm_config *config, char *err, size_t err_len);
  * creates the card with it. 0, or -1 (no such card, or the setting cannot be rewritten). */
 int config_set_net_mac(struct vm_config *config, unsigned index, const uint8_t mac[6]);
 
+/* The operator changed disk `index`'s I/O limits (disk-limit): a reboot, snapshot or migration
+ * from now on creates the disk with them. 0, or -1 (no such disk, or the setting cannot be
+ * rewritten: a comma in the path). */
+int config_set_disk_limits(struct vm_config *config, unsigned index, const struct disk_limits *l);
+
 /* The recorded value of the index-th setting of a repeated key (the index-th disk or card)
  * becomes `value`, so a later snapshot or migration records the device as it is now. Returns 0
  * (also when there is no such setting: a device a test built), or -1 without memory. */

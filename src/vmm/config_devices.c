@@ -64,10 +64,12 @@ static int disk_property(struct disk_config *d, const char *key, const char *val
 		if (config_parse_bool(value, &d->overlay) == 0)
 			return 0;
 		snprintf(err, len, "--disk: overlay='%s' is not on or off", value);
+	} else if (config_disk_limit_key(key)) {
+		return config_parse_disk_limit(&d->limits, key, value, err, len);
 	} else {
 		snprintf(err, len,
 			 "--disk: unknown property '%s' (known: readonly, serial, format, cache, "
-			 "overlay)",
+			 "overlay, bps, bps-burst, iops, iops-burst)",
 			 key);
 	}
 	return -1;
@@ -94,7 +96,7 @@ static int parse_disk(struct disk_config *d, char *text, char *err, size_t len)
 		if (disk_property(d, item, value, err, len) < 0)
 			return -1;
 	}
-	return 0;
+	return config_check_disk_limits(&d->limits, err, len);
 }
 
 int set_disk(struct vm_config *c, const char *v, char *err, size_t len)
@@ -124,11 +126,14 @@ int config_disk_setting(const struct disk_config *d, char *out, size_t len)
 {
 	if (strchr(d->path, ','))
 		return -1; /* the comma would split the path when the value is read back */
-	int n =
-	    snprintf(out, len, "%s%s%s,readonly=%s,cache=%s%s%s%s", d->path,
-		     d->format ? ",format=" : "", d->format ? d->format : "",
-		     d->readonly ? "on" : "off", d->direct ? "none" : "writeback",
-		     d->serial[0] ? ",serial=" : "", d->serial, d->overlay ? ",overlay=on" : "");
+	char limits[128];
+	if (config_disk_limits_text(&d->limits, limits, sizeof(limits)) < 0)
+		return -1;
+	int n = snprintf(out, len, "%s%s%s,readonly=%s,cache=%s%s%s%s%s", d->path,
+			 d->format ? ",format=" : "", d->format ? d->format : "",
+			 d->readonly ? "on" : "off", d->direct ? "none" : "writeback",
+			 d->serial[0] ? ",serial=" : "", d->serial, d->overlay ? ",overlay=on" : "",
+			 limits);
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 

@@ -396,6 +396,66 @@ static int api_net_info(void *opaque, unsigned card, struct virtio_net_info *inf
 	return 0;
 }
 
+/* The disk a disk-limit request names (index or serial), with the session locked (the caller
+ * unlocks), or NULL with the session unlocked and a sentence in err. */
+static struct virtio_device *lock_disk(struct session *s, struct api_disk_limit *req, char *err,
+				       size_t err_len)
+{
+	const struct vm_config *c = s->config;
+	for (unsigned i = 0; req->index < 0 && i < c->nr_disks; i++)
+		if (strcmp(c->disks[i].serial, req->serial) == 0)
+			req->index = (int)i;
+	if (req->index < 0 || (unsigned)req->index >= c->nr_disks) {
+		snprintf(err, err_len, "disk-limit: the VM has %u disk%s; no disk %s%.32s",
+			 c->nr_disks, c->nr_disks == 1 ? "" : "s",
+			 req->serial ? "has the serial " : "",
+			 req->serial ? req->serial : "with that index");
+		return NULL;
+	}
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	unsigned seen = 0;
+	for (unsigned i = 0; vm && i < vm->nr_virtio; i++) {
+		struct virtio_device *d = virtio_pci_device(vm->virtio[i]);
+		if (d->device_id == VIRTIO_ID_BLOCK && seen++ == (unsigned)req->index)
+			return d;
+	}
+	if (vm) {
+		snprintf(err, err_len, "disk-limit: disk %d is not on the VM", req->index);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return NULL;
+}
+
+static int api_disk_limit(void *opaque, struct api_disk_limit *req, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct virtio_device *d = lock_disk(s, req, err, err_len);
+	if (!d)
+		return -1;
+	req->disk = (unsigned)req->index;
+	struct disk_limits next;
+	int rc =
+	    api_disk_limits_merge(&s->config->disks[req->disk].limits, req, &next, err, err_len);
+	if (rc == 0 && req->given) {
+		virtio_blk_set_limits(d, &next);
+		/* The configuration follows: a reboot, snapshot or migration keeps the limits. */
+		if (config_set_disk_limits(s->config, req->disk, &next) < 0)
+			log_warn(
+			    "%s: the new limits are not recorded (a comma in the disk's path): "
+			    "a snapshot would have the old ones",
+			    d->name);
+	}
+	if (rc == 0)
+		virtio_blk_get_limits(d, &req->limits);
+	const struct disk_limits *now = &req->limits;
+	if (rc == 0 && req->given)
+		log_info("%s: I/O limits bps=%llu (burst %llu) iops=%llu (burst %llu) (disk-limit)",
+			 d->name, (unsigned long long)now->bps, (unsigned long long)now->bps_burst,
+			 (unsigned long long)now->iops, (unsigned long long)now->iops_burst);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 /* The framebuffer is the session's, so this works between two boots too (the picture of a
  * VM that is gone, or black). */
 static int api_screendump(void *opaque, const char *path, unsigned *width, unsigned *height,
@@ -740,6 +800,7 @@ static int open_api_socket(struct session *s)
 			      .net_mac = api_net_mac,
 			      .net_info = api_net_info,
 			      .screendump = api_screendump,
+			      .disk_limit = api_disk_limit,
 			      .opaque = s};
 	char err[512] = "";
 	s->api = api_server_open(s->config->api_socket, &ops, err, sizeof(err));

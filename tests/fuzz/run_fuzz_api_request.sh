@@ -8,7 +8,7 @@ SECONDS_TO_RUN=${1:-60}
 CORPUS="$OUT/corpus-api-request"
 mkdir -p "$CORPUS"
 fuzz_build fuzz_api_request "$ROOT/src/vmm/api_routes.c" "$ROOT/src/vmm/api_protocol.c" \
-	"$ROOT/src/vmm/config_mac.c" "$ROOT/src/lib/size.c" -ljansson
+	"$ROOT/src/vmm/config_mac.c" "$ROOT/src/lib/size.c" "$ROOT/src/vmm/config_disk_limits.c" -ljansson
 J='application/json'
 printf 'GET\n/api/v1/vm\n\n' >"$CORPUS/seed-status"
 printf 'PUT\n/api/v1/vm/balloon\n%s\n{"size":"512M"}' "$J" >"$CORPUS/seed-balloon"
@@ -20,5 +20,8 @@ printf 'DELETE\n/api/v1/vm/migration\n\n' >"$CORPUS/seed-cancel"
 printf 'PUT\n/api/v1/vm/net/3/mac\n%s\n{"mac":"52:54:00:12:34:56"}' "$J" >"$CORPUS/seed-mac"
 printf 'PUT\n/api/v1/vm/net/0/link\n%s; charset=utf-8\n{"up":false}' "$J" >"$CORPUS/seed-link"
 printf 'POST\n/api/v1/vm/screendump\n%s\n{"file":"/s.png"}' "$J" >"$CORPUS/seed-screendump"
+printf 'PATCH\n/api/v1/vm/disks/data/limits\n%s\n{"bps":"8M","bps_burst":1,"iops":9,"iops_burst":"2"}' \
+	"$J" >"$CORPUS/seed-limits"
+printf 'GET\n/api/v1/vm/disks/0/limits\n\n' >"$CORPUS/seed-limits-get"
 exec "$OUT/fuzz_api_request" -max_total_time="$SECONDS_TO_RUN" -max_len=1024 -timeout=10 \
 	-rss_limit_mb=2048 "$CORPUS"

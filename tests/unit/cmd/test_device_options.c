@@ -30,6 +30,53 @@ Test(device_options, disks_keep_their_order_and_properties)
 	config_free(&c);
 }
 
+Test(device_options, disks_take_io_limits_with_size_suffixes)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--disk", "/a.img,bps=8M,bps-burst=512K,iops=200,iops-burst=20",
+			   "--disk", "/b.img,iops=1000", "--disk", "/c.img,bps=0"),
+		     RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(c.disks[0].limits.bps, 8u << 20);
+	cr_assert_eq(c.disks[0].limits.bps_burst, 512u << 10);
+	cr_assert_eq(c.disks[0].limits.iops, 200);
+	cr_assert_eq(c.disks[0].limits.iops_burst, 20);
+	cr_assert_eq(c.disks[1].limits.bps, 0, "no bandwidth limit unless bps= says one");
+	cr_assert_eq(c.disks[1].limits.iops, 1000);
+	cr_assert_eq(c.disks[1].limits.iops_burst, 0, "0: one second's worth");
+	cr_assert_eq(c.disks[2].limits.bps, 0, "bps=0 is no limit");
+	config_free(&c);
+}
+
+/* What the operator changes on a running VM (disk-limit) goes into the recorded --disk value,
+ * which a snapshot, a migration or a reboot builds the disk from. */
+Test(device_options, changed_limits_are_recorded_with_the_disk)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--disk", "/a.img,serial=S1,bps=1M", "--disk", "/b.img"),
+		     RUN_ARGS_OK, "%s", err);
+	char *json = config_to_json_text(&c, NULL);
+	cr_assert(strstr(json, "/a.img,serial=S1,bps=1M"), "%s", json);
+	free(json);
+	struct disk_limits l = {.bps = 16 << 20, .bps_burst = 1 << 20, .iops = 50};
+	cr_assert_eq(config_set_disk_limits(&c, 1, &l), 0);
+	cr_assert_eq(c.disks[1].limits.bps, 16u << 20);
+	json = config_to_json_text(&c, NULL);
+	cr_assert(strstr(json, "\"/b.img,readonly=off,cache=writeback,bps=16777216,"
+			       "bps-burst=1048576,iops=50\""),
+		  "%s", json);
+	cr_assert(strstr(json, "/a.img,serial=S1,bps=1M"), "the other disk's stays: %s", json);
+	free(json);
+	l = (struct disk_limits){0};
+	cr_assert_eq(config_set_disk_limits(&c, 1, &l), 0);
+	json = config_to_json_text(&c, NULL);
+	cr_assert(strstr(json, "\"/b.img,readonly=off,cache=writeback\""), "%s", json);
+	free(json);
+	cr_assert_eq(config_set_disk_limits(&c, 2, &l), -1, "there is no third disk");
+	config_free(&c);
+}
+
 Test(device_options, nics_parse_mac_and_vhost)
 {
 	struct vm_config c;
@@ -140,6 +187,15 @@ Test(device_options, mistakes_are_refused_with_the_option_named)
 	expect_error("--disk", "/a,format=vmdk", "format");
 	expect_error("--disk", "/a,speed=fast", "unknown property 'speed'");
 	expect_error("--disk", "/a,junk", "not key=value");
+	expect_error("--disk", "/a,bps=fast", "bps='fast' is not a number of bytes per second");
+	expect_error("--disk", "/a,bps=-1", "bps='-1'");
+	expect_error("--disk", "/a,bps=2048T", "from 0 to 1P");
+	expect_error("--disk", "/a,bps=8M,bps-burst=1X", "bps-burst='1X' is not a number of bytes");
+	expect_error("--disk", "/a,iops=many", "iops='many' is not a number of requests");
+	expect_error("--disk", "/a,iops=10,iops-burst=1.5", "iops-burst='1.5'");
+	expect_error("--disk", "/a,iops=", "iops=''");
+	expect_error("--disk", "/a,bps-burst=1M", "bps-burst needs bps=");
+	expect_error("--disk", "/a,iops-burst=5", "iops-burst needs iops=");
 	expect_error("--net", "mac=52:54:00:00:00:01", "tap=NAME");
 	expect_error("--net", "tap=t,mac=01:00:5e:00:00:01", "unicast");
 	expect_error("--net", "tap=t,mac=52:54:00:00:00", "mac");

@@ -477,6 +477,151 @@ Test(virtio_blk, pause_answers_every_request_taken_and_resume_takes_the_rest)
 		cr_assert_eq(status_of(&r[i]), VIRTIO_BLK_S_OK, "request %u", i);
 }
 
+/* ---- I/O limits (bps=, iops=) ---------------------------------------------------------- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Posts n reads of `len` bytes at once, kicks, and returns the ms until all were answered OK. */
+static uint64_t time_reads(unsigned n, uint32_t len)
+{
+	struct request r[64];
+	cr_assert_leq(n, 64);
+	for (unsigned i = 0; i < n; i++) {
+		struct buf b = data_buf(len, true);
+		r[i] = post_request(VIRTIO_BLK_T_IN, (uint64_t)i * (len / 512), &b, 1);
+	}
+	uint64_t t0 = now_ms();
+	kick();
+	wait_all_used();
+	uint64_t elapsed = now_ms() - t0;
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_eq(status_of(&r[i]), VIRTIO_BLK_S_OK, "request %u", i);
+	return elapsed;
+}
+
+/* Waits until `n` chains are used; false after `ms` without. */
+static bool wait_used(uint16_t n, unsigned ms)
+{
+	for (unsigned waited = 0; used_idx() < n; waited++) {
+		if (waited >= ms)
+			return false;
+		sleep_ms(1);
+	}
+	return true;
+}
+
+Test(virtio_blk, iops_limit_spaces_requests_and_answers_all)
+{
+	struct disk_config cfg = {.path = path, .limits = {.iops = 20, .iops_burst = 1}};
+	start_disk(&cfg);
+	/* 11 requests: one from the burst, ten at 20 per second: 500 ms. */
+	uint64_t ms = time_reads(11, 4096);
+	cr_assert(ms >= 450 && ms < 3000, "11 requests at 20/s (burst 1) took %llu ms",
+		  (unsigned long long)ms);
+}
+
+Test(virtio_blk, bps_limit_spaces_data)
+{
+	struct disk_config cfg = {.path = path, .limits = {.bps = 1 << 20, .bps_burst = 64 << 10}};
+	start_disk(&cfg);
+	/* 8 x 64 KiB at 1 MiB/s with 64 KiB of burst: 7 x 62.5 ms. */
+	uint64_t ms = time_reads(8, 64 << 10);
+	cr_assert(ms >= 400 && ms < 3000, "8 x 64 KiB at 1 MiB/s took %llu ms",
+		  (unsigned long long)ms);
+	struct disk_limits l;
+	virtio_blk_get_limits(drv.dev, &l);
+	cr_assert_eq(l.bps, 1 << 20);
+	cr_assert_eq(l.bps_burst, 64 << 10);
+	cr_assert_eq(l.iops, 0);
+}
+
+/* A request larger than the burst goes when the bucket is full (it does not wait forever). */
+Test(virtio_blk, request_larger_than_the_burst_goes)
+{
+	struct disk_config cfg = {.path = path, .limits = {.bps = 4 << 20, .bps_burst = 4096}};
+	start_disk(&cfg);
+	/* 2 x 1 MiB at 4 MiB/s: the first at once, the second after its debt: 250 ms. */
+	uint64_t ms = time_reads(2, 1 << 20);
+	cr_assert(ms >= 200 && ms < 3000, "took %llu ms", (unsigned long long)ms);
+}
+
+Test(virtio_blk, limits_changed_at_runtime_take_effect_for_a_waiting_request)
+{
+	struct disk_config cfg = {.path = path, .limits = {.iops = 1, .iops_burst = 1}};
+	start_disk(&cfg);
+	for (unsigned i = 0; i < 3; i++) {
+		struct buf b = data_buf(4096, true);
+		post_request(VIRTIO_BLK_T_IN, i, &b, 1);
+	}
+	kick();
+	cr_assert(wait_used(1, TIMEOUT_MS));
+	sleep_ms(200);
+	cr_assert_eq(used_idx(), 1, "the limit of 1/s let a second request through at once");
+	struct disk_limits none = {0};
+	virtio_blk_set_limits(drv.dev, &none);
+	cr_assert(wait_used(3, 500), "lifting the limit did not free the waiting requests");
+	virtio_blk_get_limits(drv.dev, &none);
+	cr_assert_eq(none.iops, 0);
+	/* And a limit set on a running disk applies to the next requests. */
+	struct disk_limits slow = {.iops = 10, .iops_burst = 1};
+	virtio_blk_set_limits(drv.dev, &slow);
+	uint64_t ms = time_reads(6, 4096);
+	cr_assert(ms >= 400 && ms < 3000, "6 requests at 10/s took %llu ms",
+		  (unsigned long long)ms);
+}
+
+/* A pause does not wait for tokens: the held request is answered, so every chain taken is;
+ * after resume the rest go at the limit's pace. */
+Test(virtio_blk, pause_with_a_throttled_request_does_not_wait_for_tokens)
+{
+	struct disk_config cfg = {.path = path, .limits = {.iops = 1, .iops_burst = 1}};
+	start_disk(&cfg);
+	struct request r[3];
+	for (unsigned i = 0; i < 3; i++) {
+		struct buf b = data_buf(4096, true);
+		r[i] = post_request(VIRTIO_BLK_T_IN, i, &b, 1);
+	}
+	kick();
+	cr_assert(wait_used(1, TIMEOUT_MS));
+	sleep_ms(50);
+	uint64_t t0 = now_ms();
+	virtio_device_pause(drv.dev);
+	cr_assert_lt(now_ms() - t0, 500, "the pause waited for the limit");
+	uint16_t taken = drv.dev->queues[0].last_avail_idx;
+	cr_assert_eq(used_idx(), taken, "paused with a taken request unanswered");
+	cr_assert_eq(taken, 2, "the device took %u requests", taken);
+	sleep_ms(50);
+	cr_assert_eq(used_idx(), 2, "a paused device answered a request");
+	virtio_device_resume(drv.dev);
+	struct disk_limits none = {0};
+	virtio_blk_set_limits(drv.dev, &none);
+	wait_all_used();
+	for (unsigned i = 0; i < 3; i++)
+		cr_assert_eq(status_of(&r[i]), VIRTIO_BLK_S_OK, "request %u", i);
+}
+
+/* A reset forgets the held request (the driver has too) and the device works after. */
+Test(virtio_blk, reset_with_a_throttled_request_forgets_it)
+{
+	struct disk_config cfg = {.path = path, .limits = {.iops = 1, .iops_burst = 1}};
+	start_disk(&cfg);
+	for (unsigned i = 0; i < 2; i++) {
+		struct buf b = data_buf(4096, true);
+		post_request(VIRTIO_BLK_T_IN, i, &b, 1);
+	}
+	kick();
+	cr_assert(wait_used(1, TIMEOUT_MS));
+	virtio_device_write_status(drv.dev, 0);
+	cr_assert_not(drv.dev->started);
+	sleep_ms(1200);
+	cr_assert_eq(used_idx(), 1, "a reset device answered the request it held");
+}
+
 Test(virtio_blk, last_sector_is_readable_and_the_next_is_not)
 {
 	start_default();

@@ -271,6 +271,24 @@ static int fake_screendump(void *opaque, const char *path, unsigned *width, unsi
 	return 0;
 }
 
+/* Two disks, the second with the serial "data"; the request's limits are kept as given. */
+static struct api_disk_limit last_limit;
+static int fake_disk_limit(void *opaque, struct api_disk_limit *req, char *err, size_t err_len)
+{
+	(void)opaque;
+	if (req->index < 0 && strcmp(req->serial, "data") == 0)
+		req->index = 1;
+	if (req->index < 0 || req->index > 1) {
+		snprintf(err, err_len, "disk-limit: the VM has 2 disks; no disk with that index");
+		return -1;
+	}
+	last_limit = *req;
+	req->disk = (unsigned)req->index;
+	if (!req->limits.bps_burst)
+		req->limits.bps_burst = req->limits.bps;
+	return 0;
+}
+
 static struct fake_vm vm;
 static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .balloon_info = fake_balloon_info,
@@ -287,6 +305,7 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .net_mac = fake_net_mac,
 			     .net_info = fake_net_info,
 			     .screendump = fake_screendump,
+			     .disk_limit = fake_disk_limit,
 			     .opaque = &vm};
 
 static void reset_vm(void)

@@ -441,3 +441,84 @@ Test(api_protocol, the_vm_refusing_is_told_apart_from_a_bad_request)
 	cr_assert(json_is_true(json_object_get(r, "refused")), "already paused");
 	json_decref(r);
 }
+
+Test(api_protocol, disk_limit_takes_a_disk_and_the_limits_given)
+{
+	json_t *r = ask("{\"command\":\"disk-limit\",\"disk\":0,\"bps\":\"8M\",\"iops\":500}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(last_limit.index, 0);
+	cr_assert_eq(last_limit.given, API_LIMIT_BPS | API_LIMIT_IOPS);
+	cr_assert_eq(last_limit.limits.bps, 8u << 20);
+	cr_assert_eq(last_limit.limits.iops, 500);
+	cr_assert_eq(json_integer_value(json_object_get(r, "disk")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(r, "bps")), 8 << 20);
+	cr_assert_eq(json_integer_value(json_object_get(r, "bps_burst")), 8 << 20);
+	cr_assert_eq(json_integer_value(json_object_get(r, "iops")), 500);
+	json_decref(r);
+	r = ask("{\"command\":\"disk-limit\",\"disk\":\"data\",\"bps_burst\":4096,"
+		"\"iops_burst\":\"7\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(json_integer_value(json_object_get(r, "disk")), 1);
+	cr_assert_eq(last_limit.given, API_LIMIT_BPS_BURST | API_LIMIT_IOPS_BURST);
+	cr_assert_eq(last_limit.limits.iops_burst, 7);
+	json_decref(r);
+	r = ask("{\"command\":\"disk-limit\",\"disk\":1}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(last_limit.given, 0, "no field given: a question");
+	json_decref(r);
+}
+
+Test(api_protocol, disk_limit_refuses_bad_requests_naming_the_field)
+{
+	const char *bad[][2] = {
+	    {"{\"command\":\"disk-limit\",\"bps\":1}", "\"disk\""},
+	    {"{\"command\":\"disk-limit\",\"disk\":-1}", "\"disk\""},
+	    {"{\"command\":\"disk-limit\",\"disk\":true}", "\"disk\""},
+	    {"{\"command\":\"disk-limit\",\"disk\":5}", "2 disks"},
+	    {"{\"command\":\"disk-limit\",\"disk\":\"nope\"}", "2 disks"},
+	    {"{\"command\":\"disk-limit\",\"disk\":0,\"bps\":-5}", "\"bps\" must be bytes"},
+	    {"{\"command\":\"disk-limit\",\"disk\":0,\"bps\":\"fast\"}", "\"bps\""},
+	    {"{\"command\":\"disk-limit\",\"disk\":0,\"bps\":1.5}", "\"bps\""},
+	    {"{\"command\":\"disk-limit\",\"disk\":0,\"bps\":2251799813685248}", "2^50"},
+	    {"{\"command\":\"disk-limit\",\"disk\":0,\"iops\":\"1K\"}",
+	     "\"iops\" must be requests"},
+	    {"{\"command\":\"disk-limit\",\"disk\":0,\"iops_burst\":null}", "\"iops_burst\""},
+	    {"{\"command\":\"disk-limit\",\"disk\":0,\"bandwidth\":1}",
+	     "unknown field \"bandwidth\""},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&last_limit, 0, sizeof(last_limit));
+		json_t *r = ask(bad[i][0]);
+		cr_assert(strstr(reply_error(r), bad[i][1]), "%s: %s", bad[i][0], reply_error(r));
+		json_decref(r);
+	}
+}
+
+Test(api_protocol, disk_limits_merge_keeps_what_is_not_given)
+{
+	struct disk_limits old = {.bps = 100, .bps_burst = 50, .iops = 10, .iops_burst = 2}, out;
+	char err[256] = "";
+	struct api_disk_limit req = {.given = API_LIMIT_IOPS, .limits = {.iops = 20}};
+	cr_assert_eq(api_disk_limits_merge(&old, &req, &out, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(out.bps, 100);
+	cr_assert_eq(out.bps_burst, 50, "untouched");
+	cr_assert_eq(out.iops, 20);
+	cr_assert_eq(out.iops_burst, 0, "a new rate takes the default burst");
+	req = (struct api_disk_limit){.given = API_LIMIT_BPS_BURST, .limits = {.bps_burst = 7}};
+	cr_assert_eq(api_disk_limits_merge(&old, &req, &out, err, sizeof(err)), 0);
+	cr_assert_eq(out.bps, 100);
+	cr_assert_eq(out.bps_burst, 7);
+	cr_assert_eq(out.iops_burst, 2);
+	req = (struct api_disk_limit){.given = API_LIMIT_BPS, .limits = {.bps = 0}};
+	cr_assert_eq(api_disk_limits_merge(&old, &req, &out, err, sizeof(err)), 0);
+	cr_assert_eq(out.bps, 0, "0 lifts the limit");
+	cr_assert_eq(out.bps_burst, 0, "and its burst");
+	req = (struct api_disk_limit){.given = API_LIMIT_BPS | API_LIMIT_BPS_BURST,
+				      .limits = {.bps_burst = 9}};
+	cr_assert_eq(api_disk_limits_merge(&old, &req, &out, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "a burst needs its rate"), "%s", err);
+	struct disk_limits none = {0};
+	req = (struct api_disk_limit){.given = API_LIMIT_IOPS_BURST, .limits = {.iops_burst = 3}};
+	cr_assert_eq(api_disk_limits_merge(&none, &req, &out, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "\"iops\" is 0"), "%s", err);
+}

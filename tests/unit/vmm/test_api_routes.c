@@ -61,6 +61,36 @@ Test(api_routes, every_route_reaches_its_command)
 	expect_command("PUT", "/api/v1/vm/net/255/mac", "{\"mac\":\"52:54:00:00:00:01\"}",
 		       "net-mac");
 	expect_command("POST", "/api/v1/vm/screendump", "{\"file\":\"/s.png\"}", "screendump");
+	expect_command("GET", "/api/v1/vm/disks/0/limits", NULL, "disk-limit");
+	expect_command("PATCH", "/api/v1/vm/disks/data-1/limits", "{\"bps\":\"8M\"}", "disk-limit");
+}
+
+Test(api_routes, a_disk_is_named_by_its_index_or_its_serial)
+{
+	struct api_routing r = route("GET", "/api/v1/vm/disks/7/limits", NULL, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.error);
+	cr_assert_eq(json_integer_value(json_object_get(r.command, "disk")), 7);
+	json_decref(r.command);
+	r = route("PATCH", "/api/v1/vm/disks/root.v2_a/limits", "application/json",
+		  "{\"iops\":100,\"iops_burst\":10}");
+	cr_assert_eq(r.status, 0, "%s", r.error);
+	cr_assert_str_eq(json_string_value(json_object_get(r.command, "disk")), "root.v2_a");
+	cr_assert_eq(json_integer_value(json_object_get(r.command, "iops")), 100);
+	json_decref(r.command);
+	r = route("GET", "/api/v1/vm/disks/007/limits", NULL, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.error);
+	cr_assert_str_eq(json_string_value(json_object_get(r.command, "disk")), "007",
+			 "not an index: a serial");
+	json_decref(r.command);
+	expect_status(404, "GET", "/api/v1/vm/disks/a%20b/limits", NULL, NULL, "no such");
+	expect_status(404, "GET", "/api/v1/vm/disks/123456789012345678901/limits", NULL, NULL,
+		      "no such");
+	expect_status(404, "GET", "/api/v1/vm/disks//limits", NULL, NULL, "no such");
+	expect_status(400, "PATCH", "/api/v1/vm/disks/0/limits", "application/json", "{\"disk\":1}",
+		      "unknown field \"disk\"");
+	r = route("PUT", "/api/v1/vm/disks/0/limits", NULL, NULL);
+	cr_assert_eq(r.status, 405);
+	cr_assert_str_eq(r.allow, "GET, PATCH");
 }
 
 Test(api_routes, the_body_and_the_card_become_the_command)
