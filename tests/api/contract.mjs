@@ -55,6 +55,11 @@ const KNOWN_SERVER_BUGS = [
   { match: /^bad: query string ([A-Z]+ \S+|POST \/vm\/pause\?x=1: the VM did not change)$/,
     bug: 'libmicrohttpd hands the access handler the path without its query string, so ' +
       'api_routes.c never sees the "?" and answers as if there were none (POST /api/v1/vm/pause?x=1 pauses)' },
+  { match: /^bad: MAC "/,
+    bug: 'config_parse_mac reads each octet with sscanf %2x, which takes a sign or leading space ' +
+      '("+2:54:00:12:34:56" is 02:54:00:12:34:56, "52:54:00:12:34:-6" ends in fa)' },
+  { match: /^bad: a percent-encoded slash/,
+    bug: 'libmicrohttpd decodes the path before routing, so /api/v1/vm%2Fpause is /api/v1/vm/pause' },
 ];
 
 let passed = 0;
@@ -87,6 +92,7 @@ function check(label, condition, why) {
   return condition;
 }
 
+let MAC0 = '52:54:00:12:34:56'; // card 0's MAC, as the VM started
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---- the document ---------------------------------------------------------------------------
@@ -154,7 +160,8 @@ function request(sock, method, path, { body, type, headers = {}, timeout = 30000
     let data = body;
     if (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body)) data = JSON.stringify(body);
     if (data !== undefined) {
-      h['Content-Length'] = Buffer.byteLength(data);
+      if (!headers.chunked) h['Content-Length'] = Buffer.byteLength(data);
+      delete h.chunked;
       if (type !== null) h['Content-Type'] = type ?? 'application/json';
     }
     const req = http.request({ socketPath: sock, method, path, headers: h, agent: false }, (res) => {
@@ -340,6 +347,11 @@ async function goodRequests() {
   check('balloon target is 16 MiB', b?.json?.target === 16 << 20, b?.text);
   await call('balloon 8388608 (integer), charset in Content-Type', SOURCE, 'PUT', '/vm/balloon',
     { body: { size: 8 << 20 }, type: 'application/json; charset=utf-8', expect: 204 });
+  await call('balloon 4M, the body chunked', SOURCE, 'PUT', '/vm/balloon',
+    { body: { size: '4M' }, headers: { chunked: true }, expect: 204 });
+  b = await call('balloon info after 4 MiB', SOURCE, 'GET', '/vm/balloon', { expect: 200 });
+  check('balloon target is 4 MiB', b?.json?.target === 4 << 20, b?.text);
+  await call('balloon 8388608 again', SOURCE, 'PUT', '/vm/balloon', { body: { size: 8 << 20 }, expect: 204 });
   b = await call('balloon info after 8 MiB', SOURCE, 'GET', '/vm/balloon', { expect: 200 });
   check('balloon target is 8 MiB', b?.json?.target === 8 << 20, b?.text);
   await call('balloon 0', SOURCE, 'PUT', '/vm/balloon', { body: { size: 0 }, expect: 204 });
@@ -347,6 +359,7 @@ async function goodRequests() {
 
   const n = await call('net card 0', SOURCE, 'GET', '/vm/net/0', { expect: 200 });
   const mac = n?.json?.mac;
+  MAC0 = mac;
   await call('net card 0 link down', SOURCE, 'PUT', '/vm/net/0/link', { body: { up: false }, expect: 204 });
   let n2 = await call('net card 0 after link down', SOURCE, 'GET', '/vm/net/0', { expect: 200 });
   check('link is down', n2?.json?.link_up === false, n2?.text);
@@ -476,6 +489,14 @@ async function badRequests() {
     await bad(`unknown field: ${method} ${path} ${JSON.stringify(body)}`, SOURCE, method, path,
       { body, expect: 400, schemaBad: true });
 
+  // The MAC as sscanf's %2x reads it: a sign or a space inside an octet.
+  for (const mac of ['+2:54:00:12:34:56', ' 2:54:00:12:34:56', '52:54:00:12:34:-6']) {
+    await bad(`MAC ${JSON.stringify(mac)}`, SOURCE, 'PUT', '/vm/net/0/mac', { body: { mac }, expect: 400, schemaBad: true });
+    await request(SOURCE, 'PUT', `${PREFIX}/vm/net/0/mac`, { body: { mac: MAC0 } }); // in case it went through
+  }
+  await bad('a percent-encoded slash (vm%2Fpause)', SOURCE, 'POST', '/vm%2Fpause', { expect: 404 });
+  await request(SOURCE, 'POST', `${PREFIX}/vm/resume`); // in case the pause went through
+
   const missing = [['PUT', '/vm/net/0/link', { Up: true }], ['POST', '/vm/migration', { downtime_ms: 100 }],
     ['POST', '/vm/snapshot', { resume: true }], ['PUT', '/vm/balloon', { Size: 0 }]];
   for (const [method, path, body] of missing)
@@ -508,17 +529,43 @@ async function badRequests() {
     ['an unknown HTTP version', 'POST /api/v1/vm/pause HTTP/7.0\r\nHost: x\r\n\r\n'],
     ['a Content-Length that is not a number', 'PUT /api/v1/vm/balloon HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ten\r\n\r\n{"size":0}'],
     ['not HTTP at all', 'HELLO\r\n\r\n'],
+    ['a 100 KiB path', `GET /api/v1/vm/${'x'.repeat(100 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`],
+    ['a 100 KiB header', `GET /api/v1/vm HTTP/1.1\r\nHost: x\r\nX-Big: ${'x'.repeat(100 * 1024)}\r\n\r\n`],
   ]) {
     const before = await stateOf(SOURCE);
     const raw = await rawRequest(SOURCE, text);
     const line = raw.split('\r\n')[0];
+    const rawBody = raw.slice(raw.indexOf('\r\n\r\n') + 4);
     check(`bad: ${what}: a 4xx (505 for the version) or the connection closed`,
       raw === '' || /^HTTP\/1\.[01] (4\d\d|505) /.test(raw), line);
     const type = /\r\ncontent-type: *([^\r]*)/i.exec(raw)?.[1];
     if (raw && type !== 'application/json')
-      console.log(`info ${what}: "${line}" from libmicrohttpd itself, Content-Type ${type ?? 'none'}, not the API's JSON error`);
+      console.log(`info ${what}: "${line}" from libmicrohttpd itself, Content-Type ${type ?? 'none'}, ` +
+        `body ${JSON.stringify(rawBody.slice(0, 80))}, not the API's JSON error`);
     check(`bad: ${what}: the VM did not change`, before === await stateOf(SOURCE), 'changed');
   }
+}
+
+// API_MAX_CLIENTS (8) idle connections: one more is turned away, and once they close the API
+// answers again.
+async function connectionLimit() {
+  const idle = [];
+  for (let i = 0; i < 8; i++)
+    idle.push(await new Promise((resolve) => {
+      const c = net.createConnection(SOURCE, () => resolve(c));
+      c.on('error', () => resolve(c));
+    }));
+  await sleep(300);
+  const ninth = await request(SOURCE, 'GET', `${PREFIX}/vm`, { timeout: 5000 }).then((r) => `${r.status}`, (e) => e.message);
+  console.log(`info a 9th connection beside 8 idle ones: ${ninth}`);
+  check('connection limit: a 9th connection is not served', !/^2/.test(ninth), ninth);
+  for (const c of idle) c.destroy();
+  let answered = false;
+  for (let i = 0; i < 50 && !answered; i++) {
+    answered = (await request(SOURCE, 'GET', `${PREFIX}/vm`, { timeout: 2000 }).catch(() => null))?.status === 200;
+    if (!answered) await sleep(100);
+  }
+  check('connection limit: served again once the idle connections closed', answered, 'no answer in 5 s');
 }
 
 function rawRequest(sock, text) {
@@ -533,11 +580,11 @@ function rawRequest(sock, text) {
   });
 }
 
-// ---- 3. a VM without balloon, display or network card: its 409s, and stop --------------------------
+// ---- 3. a VM without name, balloon, display or network card: its 409s, and stop --------------------------
 
 async function bareVm() {
   const sock = `${WORK}/bare.sock`;
-  const vm = startVm('bare', ['run', '--name', 'bare', '--kernel', `${IMAGES}/vmlinuz`, '--initrd',
+  const vm = startVm('bare', ['run', '--kernel', `${IMAGES}/vmlinuz`, '--initrd',
     `${IMAGES}/initramfs.cpio.gz`, '--cmdline', 'console=ttyS0 quiet', '--accel', 'emu', '--memory', '256M',
     '--console', 'none', '--api-socket', sock]);
   if (!check('bare VM: its API socket answers', await waitSocket(sock, 60), `see ${vm.log}`)) {
@@ -545,7 +592,7 @@ async function bareVm() {
     return;
   }
   const s = await call('bare VM: status', sock, 'GET', '/vm', { expect: 200 });
-  check('bare VM: named, no balloon or network card', s?.json?.name === 'bare' &&
+  check('bare VM: no name (null), no balloon or network card', s?.json?.name === null &&
     !s.json.devices.some((d) => /balloon|net/.test(d)), s?.text);
   await call('bare VM: balloon info without a balloon: refused', sock, 'GET', '/vm/balloon', { expect: 409 });
   await call('bare VM: balloon without a balloon: refused', sock, 'PUT', '/vm/balloon', { body: { size: '1M' }, expect: 409 });
@@ -672,7 +719,7 @@ async function ctlChecks() {
 
 // ---- run ------------------------------------------------------------------------------------------
 
-const phases = [['good requests', goodRequests], ['bad requests', badRequests], ['bare VM', bareVm],
+const phases = [['good requests', goodRequests], ['bad requests', badRequests], ['connections', connectionLimit], ['bare VM', bareVm],
   ['migrations', migrations], ['ctl', ctlChecks]];
 for (const [name, phase] of phases) {
   console.log(`---- ${name}`);
