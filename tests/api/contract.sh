@@ -9,12 +9,13 @@
 # both socket files are gone.
 # Environment (from meson): GUREUM, GUEST_IMAGE_DIR. Exit 77 (skipped) without the guest
 # image; missing Node packages are a failure saying what to run. KEEP_WORK=1 keeps the work
-# directory (/tmp/gureum-api-*: console, logs, snapshot).
+# directory (/tmp/gureum-api-*: console, logs, snapshot). BOOT_SECONDS (240) and NODE_SECONDS
+# (300) bound the boot and the requests (meson's timeout is 600).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PROMPT='gureum-guest# '
-BOOT_SECONDS=${BOOT_SECONDS:-300}
+BOOT_SECONDS=${BOOT_SECONDS:-240}
 
 : "${GUREUM:?run through meson test}" "${GUEST_IMAGE_DIR:?}"
 if [[ ! -r $GUEST_IMAGE_DIR/vmlinuz || ! -r $GUEST_IMAGE_DIR/initramfs.cpio.gz ]]; then
@@ -77,7 +78,7 @@ done
 
 GUREUM=$GUREUM WORK=$WORK SOURCE_SOCK=$WORK/api.sock DEST_SOCK=$WORK/api2.sock \
 	MIGRATE_URI=unix:$WORK/mig.sock API_DOC=$ROOT/docs/api/vm.yaml GUEST_IMAGE_DIR=$GUEST_IMAGE_DIR \
-	timeout 480 node "$HERE/contract.mjs"
+	timeout ${NODE_SECONDS:-300} node "$HERE/contract.mjs"
 node_status=$?
 
 # The source left after its migration, the destination after its stop: both with 0.
