@@ -10,7 +10,8 @@
 # Environment (from meson): GUREUM, GUEST_IMAGE_DIR. Exit 77 (skipped) without the guest
 # image; missing Node packages are a failure saying what to run. KEEP_WORK=1 keeps the work
 # directory (/tmp/gureum-api-*: console, logs, snapshot). BOOT_SECONDS (240) and NODE_SECONDS
-# (300) bound the boot and the requests (meson's timeout is 600).
+# (300) bound the boot and the requests (meson's timeout is 600). API_DOC checks another copy of
+# the document (to see the test catch a drift: a status removed, a field's type changed).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -77,7 +78,7 @@ done
 [[ -S $WORK/mig.sock ]] || fail "the destination does not listen on $WORK/mig.sock"
 
 GUREUM=$GUREUM WORK=$WORK SOURCE_SOCK=$WORK/api.sock DEST_SOCK=$WORK/api2.sock \
-	MIGRATE_URI=unix:$WORK/mig.sock API_DOC=$ROOT/docs/api/vm.yaml GUEST_IMAGE_DIR=$GUEST_IMAGE_DIR \
+	MIGRATE_URI=unix:$WORK/mig.sock API_DOC=${API_DOC:-$ROOT/docs/api/vm.yaml} GUEST_IMAGE_DIR=$GUEST_IMAGE_DIR \
 	timeout ${NODE_SECONDS:-300} node "$HERE/contract.mjs"
 node_status=$?
 
