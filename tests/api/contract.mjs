@@ -318,9 +318,11 @@ async function waitSocket(file, seconds = 60) {
 }
 
 // A gureum process of this script's own; resolves with its exit status.
+const children = [];
 function startVm(name, args) {
   const log = `${WORK}/${name}.log`;
   const child = spawn('sh', ['-c', `exec "$0" "$@" >"${log}" 2>&1 </dev/null`, GUREUM, ...args]);
+  children.push(child);
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
   return { child, exited, log };
 }
@@ -595,6 +597,12 @@ async function bareVm() {
     vm.child.kill('SIGKILL');
     return;
   }
+  // The socket opens before the VM is made: it may still be "starting", without an accelerator.
+  const first = await call('bare VM: status at once', sock, 'GET', '/vm', { expect: 200 });
+  console.log(`info bare VM at once: ${first?.text}`);
+  if (first?.json?.state === 'starting')
+    check('bare VM: starting, no accelerator yet', first.json.accel === null && first.json.boots === 0, first.text);
+  check('bare VM: running', await waitState(sock, 'running', 60), 'not running in 60 s');
   const s = await call('bare VM: status', sock, 'GET', '/vm', { expect: 200 });
   check('bare VM: no name (null), no balloon or network card', s?.json?.name === null &&
     !s.json.devices.some((d) => /balloon|net/.test(d)), s?.text);
@@ -760,4 +768,6 @@ for (const op of operations)
 console.log(`${operations.size} operations, ${triples.size} documented (path, method, status): ${covered} seen, ` +
   `${skipped} unreachable (listed)`);
 console.log(`${passed} checks passed, ${failed} failed, ${xfailed} failed on known server bugs`);
+for (const child of children) // those a failed check left running
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 process.exit(failed ? 1 : 0);
