@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gureum needs to build, test and boot its default guest, and the
-# browser test's driver (playwright-core, from the npm registry, into tests/browser).
+# Node tests' packages from the npm registry (npm ci in each of node_test_dirs below).
 # Idempotent: only missing packages are installed (apt-get update runs once, when needed).
 set -euo pipefail
 
@@ -26,22 +26,31 @@ packages=(
 	libc6-dev
 )
 
-# playwright-core as package-lock.json pins it (it drives Debian's Chromium; it downloads no
-# browser of its own).
-install_browser_driver() {
-	local dir
-	dir=$(cd "$(dirname "$0")/../tests/browser" && pwd)
-	if [[ -f $dir/node_modules/playwright-core/package.json ]]; then
-		return 0
-	fi
-	if ! command -v npm >/dev/null || ! node -e 'process.exit(parseInt(process.versions.node) < 20 ? 1 : 0)'; then
-		echo "install-deps: the browser test needs Node.js 20 or later with npm" \
-			"(found: $(node --version 2>/dev/null || echo none))" >&2
-		exit 1
-	fi
-	echo "install-deps: npm ci in $dir (playwright-core)"
-	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) ||
-		{ echo "install-deps: npm ci failed in $dir (is the npm registry reachable?)" >&2; exit 1; }
+# The Node tests' packages, as each directory's package-lock.json pins them: tests/browser
+# (playwright-core, which drives Debian's Chromium and downloads no browser of its own) and
+# tests/api (the API contract test's OpenAPI validator, ajv, ajv-formats, yaml).
+node_test_dirs=(tests/browser tests/api)
+
+install_node_test_packages() {
+	local root dir
+	root=$(cd "$(dirname "$0")/.." && pwd)
+	for dir in "${node_test_dirs[@]}"; do
+		dir=$root/$dir
+		# npm ci leaves its own copy of the lock file in node_modules: nothing to do while that
+		# one is not older than the package's.
+		if [[ -f $dir/node_modules/.package-lock.json &&
+			! $dir/node_modules/.package-lock.json -ot $dir/package-lock.json ]]; then
+			continue
+		fi
+		if ! command -v npm >/dev/null || ! node -e 'process.exit(parseInt(process.versions.node) < 20 ? 1 : 0)'; then
+			echo "install-deps: the tests in $dir need Node.js 20 or later with npm" \
+				"(found: $(node --version 2>/dev/null || echo none))" >&2
+			exit 1
+		fi
+		echo "install-deps: npm ci in $dir"
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) ||
+			{ echo "install-deps: npm ci failed in $dir (is the npm registry reachable?)" >&2; exit 1; }
+	done
 }
 
 missing=()
@@ -51,7 +60,7 @@ for p in "${packages[@]}"; do
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
 	echo "install-deps: all ${#packages[@]} packages present"
-	install_browser_driver
+	install_node_test_packages
 	exit 0
 fi
 if [[ $(id -u) -ne 0 ]]; then
@@ -63,5 +72,5 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq "${missing[@]}" >/dev/null
-install_browser_driver
+install_node_test_packages
 echo "install-deps: done"
