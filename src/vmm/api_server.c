@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +22,25 @@
 /* A connection silent this long is closed (not one whose request is running). */
 #define IDLE_TIMEOUT_S 60
 
+/* libmicrohttpd's own limit: beyond API_MAX_CLIENTS a connection is still accepted, so that
+ * it hears why it is refused (503) instead of waiting in the listen queue. */
+#define ACCEPT_LIMIT (4 * API_MAX_CLIENTS)
+
 struct api_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd;
 	struct MHD_Daemon *daemon;
 	struct api_ops ops;
 	pthread_mutex_t short_lock; /* one short request at a time */
+	atomic_uint connections;    /* open now */
 };
 
-/* A request's body as it arrives. */
-struct request_body {
+/* A request as it arrives: the target as the client sent it (libmicrohttpd's own has the
+ * query cut off and %XX decoded, which would let "/vm%2Fpause?x" through as "/vm/pause"),
+ * then the body. */
+struct request_state {
+	char *raw_target;
+	bool headers_done;
 	char *data;
 	size_t len;
 	bool too_large;
@@ -111,7 +121,7 @@ static enum MHD_Result run_command(struct api_server *server, struct MHD_Connect
 }
 
 /* Appends a piece of the body; beyond API_MAX_BODY the rest is read and dropped. */
-static void take_upload(struct request_body *body, const char *data, size_t len)
+static void take_upload(struct request_state *body, const char *data, size_t len)
 {
 	if (body->too_large || body->len + len > API_MAX_BODY) {
 		body->too_large = true;
@@ -127,17 +137,35 @@ static void take_upload(struct request_body *body, const char *data, size_t len)
 	body->len += len;
 }
 
+/* A connection's context says whether it came beyond the limit: decided once, when it is
+ * made, so a connection within it is never refused later. */
+static char over_limit_mark;
+
+static bool over_limit(struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return info && info->socket_context == &over_limit_mark;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **request_state)
 {
 	struct api_server *server = cls;
 	(void)version;
-	struct request_body *body = *request_state;
-	if (!body) { /* the headers: the body (if any) comes in the next calls */
-		body = calloc(1, sizeof(*body));
-		*request_state = body;
-		return body ? MHD_YES : MHD_NO;
+	(void)url; /* cut and decoded: the raw target is routed */
+	struct request_state *body = *request_state;
+	if (!body || !body->raw_target)
+		return MHD_NO;	   /* no memory for it at the start: drop the connection */
+	if (!body->headers_done) { /* the body (if any) comes in the next calls */
+		body->headers_done = true;
+		if (over_limit(connection))
+			return respond_error(connection, 503,
+					     "too many connections to the control API (at most 8); "
+					     "close one and retry",
+					     NULL);
+		return MHD_YES;
 	}
 	if (*upload_data_size) {
 		take_upload(body, upload_data, *upload_data_size);
@@ -149,7 +177,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 				     "the request body is too large (at most 64 KiB)", NULL);
 	struct api_http_request request = {
 	    .method = method,
-	    .url = url,
+	    .url = body->raw_target,
 	    .content_type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
 							MHD_HTTP_HEADER_CONTENT_TYPE),
 	    .body = body->data,
@@ -163,17 +191,45 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	return rc;
 }
 
+/* The first thing libmicrohttpd says of a request: its target as sent, kept for routing. */
+static void *on_request_start(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+	(void)cls;
+	(void)connection;
+	struct request_state *state = calloc(1, sizeof(*state));
+	if (state && !(state->raw_target = strdup(uri))) {
+		free(state);
+		state = NULL;
+	}
+	return state;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *connection, void **request_state,
 			 enum MHD_RequestTerminationCode code)
 {
 	(void)cls;
 	(void)connection;
 	(void)code;
-	struct request_body *body = *request_state;
-	if (body)
-		free(body->data);
-	free(body);
+	struct request_state *state = *request_state;
+	if (state) {
+		free(state->raw_target);
+		free(state->data);
+	}
+	free(state);
 	*request_state = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct api_server *server = cls;
+	(void)connection;
+	if (code != MHD_CONNECTION_NOTIFY_STARTED) {
+		atomic_fetch_sub(&server->connections, 1);
+		return;
+	}
+	if (atomic_fetch_add(&server->connections, 1) >= API_MAX_CLIENTS)
+		*socket_context = &over_limit_mark;
 }
 
 static void log_mhd(void *cls, const char *fmt, va_list ap)
@@ -191,9 +247,10 @@ static int start_daemon(struct api_server *server, char *err, size_t err_len)
 	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
 		MHD_USE_ERROR_LOG,
 	    0, NULL, NULL, on_request, server, MHD_OPTION_LISTEN_SOCKET, server->listen_fd,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CLIENTS, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-	    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, server, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)ACCEPT_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_URI_LOG_CALLBACK, on_request_start, server,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, server, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, server, MHD_OPTION_END);
 	if (!server->daemon) {
 		snprintf(err, err_len, "--api-socket %s: the HTTP server did not start",
 			 server->path);

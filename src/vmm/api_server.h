@@ -10,7 +10,7 @@
  *
  * Short requests run one at a time (the VM's handlers were written for that); a migration is
  * answered when it ends, on its connection's thread, while others are answered meanwhile. At
- * most API_MAX_CLIENTS connections at once: more are closed at once. The socket file is
+ * most API_MAX_CLIENTS connections at once: one more gets a 503 saying so. The socket file is
  * created at open (a stale one left by a dead VMM is replaced; one another process listens on
  * is refused) and removed at close. */
 #ifndef GUREUM_VMM_API_SERVER_H

@@ -118,6 +118,10 @@ Test(api_protocol, net_mac_takes_a_card_and_a_unicast_address)
 	    "{\"command\":\"net-mac\",\"card\":0,\"mac\":\"02:11:22:33:44:55:66\"}",
 	    "{\"command\":\"net-mac\",\"card\":0,\"mac\":\"02-11-22-33-44-55\"}",
 	    "{\"command\":\"net-mac\",\"card\":0,\"mac\":\"0g:11:22:33:44:55\"}",
+	    /* what sscanf's %x alone took: a sign, a space */
+	    "{\"command\":\"net-mac\",\"card\":0,\"mac\":\"+2:54:00:12:34:56\"}",
+	    "{\"command\":\"net-mac\",\"card\":0,\"mac\":\"52:54:00:12:34:-6\"}",
+	    "{\"command\":\"net-mac\",\"card\":0,\"mac\":\" 2:54:00:12:34:56\"}",
 	    "{\"command\":\"net-mac\",\"card\":0,\"mac\":2}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
