@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The control API's contract (#12, docs/api/vm.yaml): the default guest boots on gureum's
-# software CPU with a balloon, a user-mode network card, a VNC display and --api-socket, and a
+# software CPU with a balloon, a user-mode network card, a VNC display, a small raw disk (serial
+# d0) and --api-socket, and a
 # destination waits with `run --incoming`; contract.mjs (Node, with the npm packages
 # scripts/install-deps.sh installs into tests/api) then validates the document, sends every
 # operation good and bad requests and checks each reply against the document, migrates the VM
@@ -52,9 +53,12 @@ for pkg in @seriousme/openapi-schema-validator ajv ajv-formats yaml; do
 		fail "$HERE/node_modules/$pkg is missing: run scripts/install-deps.sh (npm ci in tests/api)"
 done
 
+# A small sparse disk with a serial, for /vm/disks/{disk}/limits (by index 0 and serial d0).
+truncate -s 8M "$WORK/d0.img" || fail "cannot make $WORK/d0.img"
 "$GUREUM" run --name contract --kernel "$GUEST_IMAGE_DIR/vmlinuz" \
 	--initrd "$GUEST_IMAGE_DIR/initramfs.cpio.gz" --cmdline "console=ttyS0 quiet" \
 	--accel emu --memory 256M --balloon --net user --display "vnc=unix:$WORK/vnc.sock" \
+	--disk "$WORK/d0.img,format=raw,serial=d0" \
 	--console "file:$WORK/source.console" --api-socket "$WORK/api.sock" \
 	</dev/null >"$WORK/source.log" 2>&1 &
 SOURCE_PID=$!
