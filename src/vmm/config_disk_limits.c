@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The field of `l` that `key` names, or NULL; *bytes says whether it takes a size. */
@@ -32,6 +33,15 @@ bool config_disk_limit_key(const char *key)
 	return limit_field(&l, key, &bytes) != NULL;
 }
 
+/* A request count: decimal digits only (parse_uint would read "010" as octal, "0x10" as hex). */
+static bool parse_decimal(const char *text, uint64_t *value)
+{
+	if (!*text || strspn(text, "0123456789") != strlen(text) || strlen(text) > 19)
+		return false;
+	*value = strtoull(text, NULL, 10);
+	return true;
+}
+
 int config_parse_disk_limit(struct disk_limits *l, const char *key, const char *value, char *err,
 			    size_t len)
 {
@@ -39,7 +49,7 @@ int config_parse_disk_limit(struct disk_limits *l, const char *key, const char *
 	uint64_t *field = limit_field(l, key, &bytes), v;
 	if (!field)
 		return -1;
-	bool ok = bytes ? parse_size(value, false, &v) : parse_uint(value, 0, UINT64_MAX, &v);
+	bool ok = bytes ? parse_size(value, false, &v) : parse_decimal(value, &v);
 	if (ok && v <= TOKEN_BUCKET_MAX) {
 		*field = v;
 		return 0;
@@ -47,8 +57,8 @@ int config_parse_disk_limit(struct disk_limits *l, const char *key, const char *
 	bool burst = strstr(key, "burst") != NULL;
 	if (bytes)
 		snprintf(err, len,
-			 "--disk: %s='%s' is not a number of bytes%s from 0 to 1P (e.g. 8M; "
-			 "suffixes K, M, G, T, P)",
+			 "--disk: %s='%s' is not a number of bytes%s from 0 to 1024T (e.g. 8M; "
+			 "suffixes K, M, G, T)",
 			 key, value, burst ? "" : " per second");
 	else
 		snprintf(err, len,

@@ -55,11 +55,7 @@ const UNREACHABLE = [
 // Checks that fail because of a known bug in the server, the document being right: each is
 // reported as "xfail" and does not fail the run; one that passes ("xpass") fails it, so that
 // the entry is removed once the bug is fixed.
-const KNOWN_SERVER_BUGS = [
-  { match: /^(bad: )?iops as the string "(010|0x10)"/,
-    bug: 'config_parse_disk_limit reads iops and iops-burst with parse_uint, i.e. strtoull with ' +
-      'base 0: "010" is 8 (octal) and "0x10" is 16 where a decimal string is documented' },
-];
+const KNOWN_SERVER_BUGS = [];
 
 let passed = 0;
 let failed = 0;

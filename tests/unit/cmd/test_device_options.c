@@ -189,11 +189,13 @@ Test(device_options, mistakes_are_refused_with_the_option_named)
 	expect_error("--disk", "/a,junk", "not key=value");
 	expect_error("--disk", "/a,bps=fast", "bps='fast' is not a number of bytes per second");
 	expect_error("--disk", "/a,bps=-1", "bps='-1'");
-	expect_error("--disk", "/a,bps=2048T", "from 0 to 1P");
+	expect_error("--disk", "/a,bps=2048T", "from 0 to 1024T");
 	expect_error("--disk", "/a,bps=8M,bps-burst=1X", "bps-burst='1X' is not a number of bytes");
 	expect_error("--disk", "/a,iops=many", "iops='many' is not a number of requests");
 	expect_error("--disk", "/a,iops=10,iops-burst=1.5", "iops-burst='1.5'");
 	expect_error("--disk", "/a,iops=", "iops=''");
+	expect_error("--disk", "/a,iops=0x10", "iops='0x10' is not a number of requests");
+	expect_error("--disk", "/a,iops=+5", "iops='+5'");
 	expect_error("--disk", "/a,bps-burst=1M", "bps-burst needs bps=");
 	expect_error("--disk", "/a,iops-burst=5", "iops-burst needs iops=");
 	expect_error("--net", "mac=52:54:00:00:00:01", "tap=NAME");
