@@ -13,40 +13,32 @@
 
 #define ERR_LEN 256
 
-/* The reply text; jansson's dump can only fail on allocation, then a fixed reply is used. */
-static char *dump_reply(json_t *reply)
+static json_t *error_reply(const char *message)
 {
-	char *text = json_dumps(reply, JSON_COMPACT);
-	json_decref(reply);
-	return text ? text : strdup("{\"ok\":false,\"error\":\"out of memory\"}");
+	return json_pack("{s:b,s:s}", "ok", 0, "error", message);
 }
 
-char *api_error_reply(const char *message)
-{
-	return dump_reply(json_pack("{s:b,s:s}", "ok", 0, "error", message));
-}
-
-static char *error_replyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *error_replyf(const char *fmt, ...)
+static json_t *error_replyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *error_replyf(const char *fmt, ...)
 {
 	char message[ERR_LEN];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	return api_error_reply(message);
+	return error_reply(message);
 }
 
 /* The VM refused a valid request in its present state (already paused, no balloon, a
  * migration under way...): "refused" tells the HTTP layer (409, not 400). */
-static char *refused_reply(const char *message)
+static json_t *refused_reply(const char *message)
 {
-	return dump_reply(json_pack("{s:b,s:s,s:b}", "ok", 0, "error", message, "refused", 1));
+	return json_pack("{s:b,s:s,s:b}", "ok", 0, "error", message, "refused", 1);
 }
 
-static char *ok_reply(void)
+static json_t *ok_reply(void)
 {
-	return dump_reply(json_pack("{s:b}", "ok", 1));
+	return json_pack("{s:b}", "ok", 1);
 }
 
 /* "size" as a JSON integer (bytes) or a string with an optional K/M/G/T suffix. */
@@ -64,22 +56,22 @@ static int parse_size_field(const json_t *size, uint64_t *bytes, char *err, size
 	return -1;
 }
 
-static char *do_balloon(const struct api_ops *ops, const json_t *request)
+static json_t *do_balloon(const struct api_ops *ops, const json_t *request)
 {
 	char err[ERR_LEN] = "";
 	const json_t *size = json_object_get(request, "size");
 	uint64_t bytes;
 	if (!size)
-		return api_error_reply("balloon: missing \"size\" (the memory the balloon should "
-				       "take from the guest, e.g. \"512M\"; 0 gives it all back)");
+		return error_reply("balloon: missing \"size\" (the memory the balloon should "
+				   "take from the guest, e.g. \"512M\"; 0 gives it all back)");
 	if (parse_size_field(size, &bytes, err, sizeof(err)) < 0)
-		return api_error_reply(err);
+		return error_reply(err);
 	if (ops->balloon_set(ops->opaque, bytes, err, sizeof(err)) < 0)
 		return refused_reply(err);
 	return ok_reply();
 }
 
-static char *do_balloon_info(const struct api_ops *ops)
+static json_t *do_balloon_info(const struct api_ops *ops)
 {
 	char err[ERR_LEN] = "";
 	struct balloon_info info;
@@ -90,12 +82,12 @@ static char *do_balloon_info(const struct api_ops *ops)
 		stats = json_pack("{s:I,s:I,s:I}", "free", (json_int_t)info.free_memory, "total",
 				  (json_int_t)info.total_memory, "available",
 				  (json_int_t)info.available_memory);
-	return dump_reply(json_pack("{s:b,s:I,s:I,s:I,s:o}", "ok", 1, "target",
-				    (json_int_t)info.target, "actual", (json_int_t)info.actual,
-				    "reported", (json_int_t)info.reported, "stats", stats));
+	return json_pack("{s:b,s:I,s:I,s:I,s:o}", "ok", 1, "target", (json_int_t)info.target,
+			 "actual", (json_int_t)info.actual, "reported", (json_int_t)info.reported,
+			 "stats", stats);
 }
 
-static char *do_status(const struct api_ops *ops)
+static json_t *do_status(const struct api_ops *ops)
 {
 	char err[ERR_LEN] = "";
 	struct api_status status;
@@ -105,16 +97,15 @@ static char *do_status(const struct api_ops *ops)
 	json_t *devices = json_array();
 	for (unsigned i = 0; i < status.nr_devices && i < API_MAX_DEVICES; i++)
 		json_array_append_new(devices, json_string(status.devices[i]));
-	return dump_reply(json_pack("{s:b,s:s?,s:s,s:s?,s:i,s:I,s:i,s:o}", "ok", 1, "name",
-				    status.name, "state", status.state ? status.state : "unknown",
-				    "accel", status.accel, "vcpus", (int)status.vcpus, "memory",
-				    (json_int_t)status.memory, "boots", (int)status.boots,
-				    "devices", devices));
+	return json_pack("{s:b,s:s?,s:s,s:s?,s:i,s:I,s:i,s:o}", "ok", 1, "name", status.name,
+			 "state", status.state ? status.state : "unknown", "accel", status.accel,
+			 "vcpus", (int)status.vcpus, "memory", (json_int_t)status.memory, "boots",
+			 (int)status.boots, "devices", devices);
 }
 
 /* A command without arguments whose reply is just ok or the error. */
-static char *do_action(const struct api_ops *ops,
-		       int (*action)(void *opaque, char *err, size_t err_len))
+static json_t *do_action(const struct api_ops *ops,
+			 int (*action)(void *opaque, char *err, size_t err_len))
 {
 	char err[ERR_LEN] = "";
 	if (action(ops->opaque, err, sizeof(err)) < 0)
@@ -122,17 +113,17 @@ static char *do_action(const struct api_ops *ops,
 	return ok_reply();
 }
 
-static char *do_snapshot(const struct api_ops *ops, const json_t *request)
+static json_t *do_snapshot(const struct api_ops *ops, const json_t *request)
 {
 	const json_t *dir = json_object_get(request, "dir");
 	const json_t *resume = json_object_get(request, "resume");
 	const json_t *disks = json_object_get(request, "disk_snapshot");
 	if (!json_is_string(dir) || json_string_value(dir)[0] != '/')
-		return api_error_reply("snapshot: \"dir\" must be an absolute directory path");
+		return error_reply("snapshot: \"dir\" must be an absolute directory path");
 	if (resume && !json_is_boolean(resume))
-		return api_error_reply("snapshot: \"resume\" must be true or false");
+		return error_reply("snapshot: \"resume\" must be true or false");
 	if (disks && !json_is_boolean(disks))
-		return api_error_reply("snapshot: \"disk_snapshot\" must be true or false");
+		return error_reply("snapshot: \"disk_snapshot\" must be true or false");
 	struct api_snapshot snapshot = {.dir = json_string_value(dir),
 					.resume = !resume || json_is_true(resume),
 					.disk_snapshot = json_is_true(disks)};
@@ -148,41 +139,40 @@ static char *do_snapshot(const struct api_ops *ops, const json_t *request)
 			json_array_append_new(overlays, json_string(snapshot.overlays[i]));
 		free(snapshot.overlays[i]);
 	}
-	return dump_reply(json_pack(
-	    "{s:b,s:I,s:I,s:I,s:b,s:o}", "ok", 1, "ms", (json_int_t)snapshot.ms, "memory_bytes",
-	    (json_int_t)snapshot.memory_bytes, "state_bytes", (json_int_t)snapshot.state_bytes,
-	    "paused", snapshot.paused, "overlays", overlays));
+	return json_pack("{s:b,s:I,s:I,s:I,s:b,s:o}", "ok", 1, "ms", (json_int_t)snapshot.ms,
+			 "memory_bytes", (json_int_t)snapshot.memory_bytes, "state_bytes",
+			 (json_int_t)snapshot.state_bytes, "paused", snapshot.paused, "overlays",
+			 overlays);
 }
 
-static char *do_migrate(const struct api_ops *ops, const json_t *request)
+static json_t *do_migrate(const struct api_ops *ops, const json_t *request)
 {
 	const char *uri = json_string_value(json_object_get(request, "uri"));
 	if (!uri || (strncmp(uri, "unix:", 5) != 0 && strncmp(uri, "tcp:", 4) != 0))
-		return api_error_reply(
+		return error_reply(
 		    "migrate: \"uri\" must be unix:PATH or tcp:HOST:PORT (where the destination "
 		    "runs gureum run --incoming)");
 	const json_t *downtime = json_object_get(request, "downtime_ms");
 	if (downtime && (!json_is_integer(downtime) || json_integer_value(downtime) < 1 ||
 			 json_integer_value(downtime) > 60000))
-		return api_error_reply(
-		    "migrate: \"downtime_ms\" must be an integer from 1 to 60000");
+		return error_reply("migrate: \"downtime_ms\" must be an integer from 1 to 60000");
 	const json_t *compress = json_object_get(request, "compress");
 	if (compress && !json_is_boolean(compress))
-		return api_error_reply("migrate: \"compress\" must be true or false");
+		return error_reply("migrate: \"compress\" must be true or false");
 	const json_t *converge = json_object_get(request, "auto_converge");
 	if (converge && !json_is_boolean(converge))
-		return api_error_reply("migrate: \"auto_converge\" must be true or false");
+		return error_reply("migrate: \"auto_converge\" must be true or false");
 	const json_t *postcopy = json_object_get(request, "postcopy");
 	if (postcopy && !json_is_boolean(postcopy))
-		return api_error_reply("migrate: \"postcopy\" must be true or false");
+		return error_reply("migrate: \"postcopy\" must be true or false");
 	const json_t *after = json_object_get(request, "postcopy_after_rounds");
 	if (after && (!json_is_integer(after) || json_integer_value(after) < 0 ||
 		      json_integer_value(after) > API_MAX_POSTCOPY_AFTER_ROUNDS))
-		return api_error_reply(
+		return error_reply(
 		    "migrate: \"postcopy_after_rounds\" must be an integer from 0 to 30");
 	const json_t *bandwidth = json_object_get(request, "max_bandwidth");
 	if (bandwidth && (!json_is_integer(bandwidth) || json_integer_value(bandwidth) < 1))
-		return api_error_reply(
+		return error_reply(
 		    "migrate: \"max_bandwidth\" must be a positive number of bytes per second");
 	struct api_migrate migrate = {
 	    .uri = uri,
@@ -197,32 +187,32 @@ static char *do_migrate(const struct api_ops *ops, const json_t *request)
 	char err[ERR_LEN] = "";
 	if (ops->migrate(ops->opaque, &migrate, err, sizeof(err)) < 0)
 		return refused_reply(err);
-	return dump_reply(
-	    json_pack("{s:b,s:I,s:I,s:i,s:b,s:I,s:i,s:b,s:I,s:I,s:I,s:i}", "ok", 1, "ms",
-		      (json_int_t)migrate.ms, "downtime_ms", (json_int_t)migrate.downtime_ms,
-		      "rounds", (int)migrate.rounds, "precopy", migrate.precopy, "memory_bytes",
-		      (json_int_t)migrate.memory_bytes, "throttle_pct", (int)migrate.throttle_pct,
-		      "postcopy", migrate.postcopy, "postcopy_ms", (json_int_t)migrate.postcopy_ms,
-		      "postcopy_pages", (json_int_t)migrate.postcopy_pages, "postcopy_requested",
-		      (json_int_t)migrate.postcopy_requested, "postcopy_recoveries",
-		      (int)migrate.postcopy_recoveries));
+	return json_pack("{s:b,s:I,s:I,s:i,s:b,s:I,s:i,s:b,s:I,s:I,s:I,s:i}", "ok", 1, "ms",
+			 (json_int_t)migrate.ms, "downtime_ms", (json_int_t)migrate.downtime_ms,
+			 "rounds", (int)migrate.rounds, "precopy", migrate.precopy, "memory_bytes",
+			 (json_int_t)migrate.memory_bytes, "throttle_pct",
+			 (int)migrate.throttle_pct, "postcopy", migrate.postcopy, "postcopy_ms",
+			 (json_int_t)migrate.postcopy_ms, "postcopy_pages",
+			 (json_int_t)migrate.postcopy_pages, "postcopy_requested",
+			 (json_int_t)migrate.postcopy_requested, "postcopy_recoveries",
+			 (int)migrate.postcopy_recoveries);
 }
 
-static char *do_migrate_status(const struct api_ops *ops)
+static json_t *do_migrate_status(const struct api_ops *ops)
 {
 	struct api_migration_status st = {0};
 	char err[ERR_LEN] = "";
 	if (ops->migrate_status(ops->opaque, &st, err, sizeof(err)) < 0)
 		return refused_reply(err);
-	return dump_reply(json_pack(
-	    "{s:b,s:s,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:b,s:i,s:b,s:I,s:b,s:s}", "ok", 1, "state",
-	    st.state, "uri", st.uri, "elapsed_ms", (json_int_t)st.elapsed_ms, "transferred_bytes",
-	    (json_int_t)st.transferred_bytes, "rounds", (int)st.rounds, "dirty_bytes",
-	    (json_int_t)st.dirty_bytes, "dirty_bytes_per_s", (json_int_t)st.dirty_bytes_per_s,
-	    "expected_downtime_ms", (json_int_t)st.expected_downtime_ms, "paused", st.paused,
-	    "throttle_pct", (int)st.throttle_pct, "postcopy", st.postcopy, "postcopy_left_bytes",
-	    (json_int_t)st.postcopy_left_bytes, "postcopy_reconnecting", st.postcopy_reconnecting,
-	    "error", st.error));
+	return json_pack("{s:b,s:s,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:b,s:i,s:b,s:I,s:b,s:s}", "ok", 1,
+			 "state", st.state, "uri", st.uri, "elapsed_ms", (json_int_t)st.elapsed_ms,
+			 "transferred_bytes", (json_int_t)st.transferred_bytes, "rounds",
+			 (int)st.rounds, "dirty_bytes", (json_int_t)st.dirty_bytes,
+			 "dirty_bytes_per_s", (json_int_t)st.dirty_bytes_per_s,
+			 "expected_downtime_ms", (json_int_t)st.expected_downtime_ms, "paused",
+			 st.paused, "throttle_pct", (int)st.throttle_pct, "postcopy", st.postcopy,
+			 "postcopy_left_bytes", (json_int_t)st.postcopy_left_bytes,
+			 "postcopy_reconnecting", st.postcopy_reconnecting, "error", st.error);
 }
 
 #define COMMAND_LIST                                                                               \
@@ -231,13 +221,13 @@ static char *do_migrate_status(const struct api_ops *ops)
 	"quit"
 
 /* {"command": "net-link", "card": N, "up": true|false} */
-static char *do_net_link(const struct api_ops *ops, const json_t *request)
+static json_t *do_net_link(const struct api_ops *ops, const json_t *request)
 {
 	const json_t *card = json_object_get(request, "card"), *up = json_object_get(request, "up");
 	if (!json_is_integer(card) || json_integer_value(card) < 0 ||
 	    json_integer_value(card) > 255 || !json_is_boolean(up))
-		return api_error_reply("net-link: give \"card\" (0 for the first --net) and \"up\" "
-				       "(true or false)");
+		return error_reply("net-link: give \"card\" (0 for the first --net) and \"up\" "
+				   "(true or false)");
 	char err[ERR_LEN] = "";
 	if (ops->net_link(ops->opaque, (unsigned)json_integer_value(card), json_is_true(up), err,
 			  sizeof(err)) < 0)
@@ -262,14 +252,13 @@ static int parse_unicast_mac(const char *text, uint8_t mac[6])
 }
 
 /* {"command": "net-mac", "card": N, "mac": "52:54:00:12:34:56"} */
-static char *do_net_mac(const struct api_ops *ops, const json_t *request)
+static json_t *do_net_mac(const struct api_ops *ops, const json_t *request)
 {
 	int card = card_index(request);
 	uint8_t mac[6];
 	if (card < 0 || parse_unicast_mac(json_string_value(json_object_get(request, "mac")), mac))
-		return api_error_reply(
-		    "net-mac: give \"card\" (0 for the first --net) and \"mac\", "
-		    "a unicast address like \"52:54:00:12:34:56\"");
+		return error_reply("net-mac: give \"card\" (0 for the first --net) and \"mac\", "
+				   "a unicast address like \"52:54:00:12:34:56\"");
 	char err[ERR_LEN] = "";
 	if (ops->net_mac(ops->opaque, (unsigned)card, mac, err, sizeof(err)) < 0)
 		return refused_reply(err);
@@ -291,37 +280,36 @@ static json_t *counter_array(const uint64_t *values, unsigned n)
 }
 
 /* {"command": "net-info", "card": N} */
-static char *do_net_info(const struct api_ops *ops, const json_t *request)
+static json_t *do_net_info(const struct api_ops *ops, const json_t *request)
 {
 	int card = card_index(request);
 	if (card < 0)
-		return api_error_reply("net-info: give \"card\" (0 for the first --net)");
+		return error_reply("net-info: give \"card\" (0 for the first --net)");
 	char err[ERR_LEN] = "";
 	struct virtio_net_info i;
 	if (ops->net_info(ops->opaque, (unsigned)card, &i, err, sizeof(err)) < 0)
 		return refused_reply(err);
-	return dump_reply(json_pack(
+	return json_pack(
 	    "{s:b,s:o,s:o,s:b,s:b,s:i,s:i,s:o,s:o,s:I,s:I,s:I}", "ok", 1, "mac", mac_string(i.mac),
 	    "assigned_mac", mac_string(i.assigned_mac), "link_up", i.link_up, "vhost", i.vhost,
 	    "queue_pairs", (int)i.pairs, "active_pairs", (int)i.active_pairs, "rx_packets",
 	    counter_array(i.pair_rx_packets, i.pairs), "tx_packets",
 	    counter_array(i.pair_tx_packets, i.pairs), "rx_dropped", (json_int_t)i.rx_dropped,
-	    "tx_dropped", (json_int_t)i.tx_dropped, "control_errors", (json_int_t)i.ctrl_errors));
+	    "tx_dropped", (json_int_t)i.tx_dropped, "control_errors", (json_int_t)i.ctrl_errors);
 }
 
 /* {"command": "screendump", "file": "/abs/shot.png"} */
-static char *do_screendump(const struct api_ops *ops, const json_t *request)
+static json_t *do_screendump(const struct api_ops *ops, const json_t *request)
 {
 	const char *file = json_string_value(json_object_get(request, "file"));
 	if (!file || file[0] != '/')
-		return api_error_reply("screendump: \"file\" must be an absolute path (where the "
-				       "PNG goes)");
+		return error_reply("screendump: \"file\" must be an absolute path (where the "
+				   "PNG goes)");
 	char err[ERR_LEN] = "";
 	unsigned width = 0, height = 0;
 	if (ops->screendump(ops->opaque, file, &width, &height, err, sizeof(err)) < 0)
 		return refused_reply(err);
-	return dump_reply(
-	    json_pack("{s:b,s:i,s:i}", "ok", 1, "width", (int)width, "height", (int)height));
+	return json_pack("{s:b,s:i,s:i}", "ok", 1, "width", (int)width, "height", (int)height);
 }
 
 /* ---- disk-limit ---------------------------------------------------------------------- */
@@ -377,11 +365,11 @@ static int parse_disk_id(const json_t *disk, struct api_disk_limit *req)
 
 /* Fills req from the request; NULL, or the error reply. Unknown fields are refused, so a
  * misspelt limit is not silently ignored. */
-static char *parse_disk_limit(const json_t *request, struct api_disk_limit *req)
+static json_t *parse_disk_limit(const json_t *request, struct api_disk_limit *req)
 {
 	if (parse_disk_id(json_object_get(request, "disk"), req) < 0)
-		return api_error_reply("disk-limit: give \"disk\": its index (0 for the first "
-				       "--disk) or its serial");
+		return error_reply("disk-limit: give \"disk\": its index (0 for the first "
+				   "--disk) or its serial");
 	const char *key;
 	json_t *value;
 	json_object_foreach((json_t *)request, key, value)
@@ -439,10 +427,10 @@ int api_disk_limits_merge(const struct disk_limits *old, const struct api_disk_l
 }
 
 /* {"command": "disk-limit", "disk": N|"SERIAL", "bps": .., ...} */
-static char *do_disk_limit(const struct api_ops *ops, const json_t *request)
+static json_t *do_disk_limit(const struct api_ops *ops, const json_t *request)
 {
 	struct api_disk_limit req = {0};
-	char *bad = parse_disk_limit(request, &req);
+	json_t *bad = parse_disk_limit(request, &req);
 	if (bad)
 		return bad;
 	char err[ERR_LEN] = "";
@@ -453,15 +441,18 @@ static char *do_disk_limit(const struct api_ops *ops, const json_t *request)
 		json_object_set_new(
 		    reply, limit_fields[i].name,
 		    json_integer((json_int_t)*limit_value(&req.limits, &limit_fields[i])));
-	return dump_reply(reply);
+	return reply;
 }
 
-static char *dispatch(const struct api_ops *ops, const json_t *request)
+json_t *api_dispatch(const struct api_ops *ops, const json_t *request)
 {
+	if (!json_is_object(request))
+		return error_reply(
+		    "the request must be a JSON object, e.g. {\"command\":\"status\"}");
 	const char *command = json_string_value(json_object_get(request, "command"));
 	if (!command)
-		return api_error_reply(
-		    "the request has no \"command\" string (commands: " COMMAND_LIST ")");
+		return error_reply("the request has no \"command\" string (commands: " COMMAND_LIST
+				   ")");
 	if (strcmp(command, "balloon") == 0)
 		return do_balloon(ops, request);
 	if (strcmp(command, "balloon-info") == 0)
@@ -501,14 +492,12 @@ char *api_handle_request(const struct api_ops *ops, const char *line, size_t len
 {
 	json_error_t error;
 	json_t *request = json_loadb(line, len, JSON_REJECT_DUPLICATES, &error);
-	if (!request)
-		return error_replyf("the request is not valid JSON (%s at column %d); send one "
-				    "JSON object per line",
-				    error.text, error.column);
-	char *reply = json_is_object(request)
-			  ? dispatch(ops, request)
-			  : api_error_reply("the request must be a JSON object, e.g. "
-					    "{\"command\":\"status\"}");
+	json_t *reply = request ? api_dispatch(ops, request)
+				: error_replyf("the request is not valid JSON (%s at column %d)",
+					       error.text, error.column);
 	json_decref(request);
-	return reply;
+	char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+	json_decref(reply);
+	/* jansson fails only without memory */
+	return text ? text : strdup("{\"ok\":false,\"error\":\"out of memory\"}");
 }

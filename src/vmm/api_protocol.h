@@ -54,6 +54,8 @@
 
 #include "virtio/virtio_devices.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -175,11 +177,11 @@ struct api_ops {
 	void *opaque;
 };
 
-/* Handles one request line (without its newline; need not be NUL-terminated). Returns the
- * reply as a malloc'd, NUL-terminated JSON object without a newline (never NULL). */
+/* The reply to `request` (a JSON object naming a command): a JSON object with "ok", and with
+ * "refused" when the VM turned a valid request down. NULL only without memory. */
+json_t *api_dispatch(const struct api_ops *ops, const json_t *request);
+/* The same for a request as JSON text (need not be NUL-terminated), the reply as malloc'd,
+ * NUL-terminated JSON text (never NULL). */
 char *api_handle_request(const struct api_ops *ops, const char *line, size_t len);
-
-/* A reply for a request that could not even be read (line too long, too many clients). */
-char *api_error_reply(const char *message);
 
 #endif

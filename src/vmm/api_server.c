@@ -80,14 +80,10 @@ static enum MHD_Result respond_error(struct MHD_Connection *connection, unsigned
 }
 
 /* The command's reply as HTTP: "ok" and "refused" become the status, the rest the body. */
-static enum MHD_Result respond_reply(struct MHD_Connection *connection, char *reply_text)
+static enum MHD_Result respond_reply(struct MHD_Connection *connection, json_t *reply)
 {
-	json_t *reply = json_loads(reply_text, 0, NULL);
-	free(reply_text);
-	if (!json_is_object(reply)) {
-		json_decref(reply);
+	if (!reply)
 		return respond_error(connection, 500, "the VMM could not form its reply", NULL);
-	}
 	unsigned status = json_is_true(json_object_get(reply, "ok"))	    ? 200
 			  : json_is_true(json_object_get(reply, "refused")) ? 409
 									    : 400;
@@ -105,18 +101,11 @@ static enum MHD_Result respond_reply(struct MHD_Connection *connection, char *re
 static enum MHD_Result run_command(struct api_server *server, struct MHD_Connection *connection,
 				   const struct api_routing *routing)
 {
-	char *line = json_dumps(routing->command, JSON_COMPACT);
-	if (!line)
-		return respond_error(connection, 500, "out of memory", NULL);
-	char *reply;
-	if (routing->long_running) {
-		reply = api_handle_request(&server->ops, line, strlen(line));
-	} else {
-		pthread_mutex_lock(&server->short_lock);
-		reply = api_handle_request(&server->ops, line, strlen(line));
-		pthread_mutex_unlock(&server->short_lock);
-	}
-	free(line);
+	if (routing->long_running)
+		return respond_reply(connection, api_dispatch(&server->ops, routing->command));
+	pthread_mutex_lock(&server->short_lock);
+	json_t *reply = api_dispatch(&server->ops, routing->command);
+	pthread_mutex_unlock(&server->short_lock);
 	return respond_reply(connection, reply);
 }
 
