@@ -39,7 +39,7 @@ static CURL *prepare(const struct api_call *call, struct reply_buffer *buffer,
 	if (!curl)
 		return NULL;
 	char url[256];
-	snprintf(url, sizeof(url), "http://localhost%s%s", API_CLIENT_PATH_PREFIX, call->path);
+	snprintf(url, sizeof(url), "http://localhost%s%s", API_PATH_PREFIX, call->path);
 	curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, call->socket_path);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, call->method);

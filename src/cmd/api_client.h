@@ -3,14 +3,14 @@
 #ifndef GUREUM_CMD_API_CLIENT_H
 #define GUREUM_CMD_API_CLIENT_H
 
-#include <stddef.h>
+#include "vmm/api_routes.h"
 
-#define API_CLIENT_PATH_PREFIX "/api/v1"
+#include <stddef.h>
 
 struct api_call {
 	const char *socket_path;
 	const char *method;
-	const char *path; /* under API_CLIENT_PATH_PREFIX, e.g. "/vm" */
+	const char *path; /* under API_PATH_PREFIX, e.g. "/vm" */
 	const char *body; /* JSON text; NULL: none */
 	long timeout_s;	  /* for the whole exchange */
 	/* Called every tick_ms while the reply is awaited (NULL: never). */

@@ -173,7 +173,7 @@ static long card_argument(const char *text)
 /* One HTTP request of the control API (docs/api/vm.yaml). */
 struct ctl_request {
 	const char *method;
-	char path[64]; /* under API_PATH */
+	char path[64]; /* under API_PATH_PREFIX */
 	json_t *body;  /* NULL: none */
 };
 
@@ -416,7 +416,7 @@ static void print_migrate(const json_t *reply)
 	printf("); this VMM stops\n");
 }
 
-/* Prints a successful reply (`reply` may be NULL: 204, nothing to say) for people. */
+/* Prints a successful reply for people (an empty object for a 204). */
 static void print_success(const char *command, const json_t *reply)
 {
 	if (strcmp(command, "balloon-info") == 0)

@@ -30,7 +30,6 @@ void blk_throttle_set(struct blk_throttle *t, const struct disk_limits *limits)
 	uint64_t now = monotonic_ns();
 	token_bucket_set(&t->bytes, limits->bps, limits->bps_burst, now);
 	token_bucket_set(&t->ops, limits->iops, limits->iops_burst, now);
-	t->limits = *limits;
 	t->limited = token_bucket_limited(&t->bytes) || token_bucket_limited(&t->ops);
 }
 

@@ -14,7 +14,6 @@ struct blk_throttle {
 	struct token_bucket bytes, ops;
 	bool limited; /* either bucket has a rate: the only thing the fast path looks at */
 	int timer_fd; /* timerfd (CLOCK_MONOTONIC), armed while a request waits */
-	struct disk_limits limits; /* as set (bursts of 0 not yet resolved) */
 };
 
 /* Creates the timer and sets `limits`. 0, or -errno. */
