@@ -1,23 +1,11 @@
 #include "cmd/ctl_disk_limit.h"
 
-#include <ctype.h>
+#include "vmm/api_routes.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* DISK as a path segment: the --disk's index or its serial (letters, digits, '.', '_', '-';
- * the API's {disk}). */
-static bool disk_segment(const char *text)
-{
-	size_t n = strlen(text);
-	if (n < 1 || n > 20)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)text[i]) && !strchr("._-", text[i]))
-			return false;
-	return true;
-}
 
 /* "bps-burst=1M" becomes "bps_burst": "1M" (the VMM parses the value as --disk does). */
 static bool add_limit(json_t *request, const char *item)
@@ -43,7 +31,7 @@ static bool add_limit(json_t *request, const char *item)
 bool ctl_disk_limit_request(int argc, char **argv, char *path, size_t path_len, const char **method,
 			    json_t **body)
 {
-	json_t *limits = argc >= 2 && disk_segment(argv[1]) ? json_object() : NULL;
+	json_t *limits = argc >= 2 && api_disk_name_valid(argv[1]) ? json_object() : NULL;
 	for (int i = 2; limits && i < argc; i++) {
 		if (!add_limit(limits, argv[i])) {
 			json_decref(limits);

@@ -1,6 +1,7 @@
 #include "vmm/api_routes.h"
 
-#include <ctype.h>
+#include "lib/name_chars.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,7 +83,7 @@ static size_t serial_chars(const char *text)
 {
 	size_t n = 0;
 	while (text[n] && text[n] != '/') {
-		if (!isalnum((unsigned char)text[n]) && !strchr("._-", text[n]))
+		if (!name_char(text[n]))
 			return 0;
 		n++;
 	}
@@ -275,4 +276,10 @@ void api_route(const struct api_http_request *request, struct api_routing *out)
 	else
 		fail(out, 404, "no such resource: %s%.100s (docs/api/vm.yaml lists them)",
 		     API_PATH_PREFIX, path);
+}
+
+bool api_disk_name_valid(const char *name)
+{
+	size_t n = serial_chars(name);
+	return n && !name[n];
 }

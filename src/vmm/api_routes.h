@@ -49,6 +49,9 @@ struct api_routing {
 	bool long_running; /* answered when it ends (a migration): not under the short lock */
 };
 
+/* Whether `name` is a {disk} as a path segment: an index, or a serial of 1-20 name_chars. */
+bool api_disk_name_valid(const char *name);
+
 /* Routes `request` into `out`. */
 void api_route(const struct api_http_request *request, struct api_routing *out);
 

@@ -4,6 +4,7 @@
 
 #include "accel/accel.h"
 #include "accel/cpu_models.h"
+#include "lib/name_chars.h"
 #include "lib/size.h"
 
 #include <cpuid.h>
@@ -215,7 +216,7 @@ static int set_name(struct vm_config *c, const char *v, char *err, size_t len)
 	size_t n = strlen(v);
 	bool ok = n >= 1 && n <= CONFIG_NAME_MAX && isalnum((unsigned char)v[0]);
 	for (size_t i = 0; ok && i < n; i++)
-		ok = isalnum((unsigned char)v[i]) || strchr("._-", v[i]);
+		ok = name_char(v[i]);
 	if (!ok) {
 		snprintf(
 		    err, len,
