@@ -218,6 +218,17 @@ static void join_vcpus(struct vm *vm)
 	}
 }
 
+static void destroy_vcpus(struct vm *vm)
+{
+	if (!vm->vcpus)
+		return;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].accel_vcpu)
+			vm->accel->vcpu_destroy(vm->vcpus[i].accel_vcpu);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+}
+
 void vm_destroy(struct vm *vm)
 {
 	if (!vm)
@@ -229,11 +240,6 @@ void vm_destroy(struct vm *vm)
 	if (vm->vcpus) {
 		vm_request_stop(vm, VM_STOP_ERROR, VM_EXIT_ERROR);
 		join_vcpus(vm);
-		for (unsigned i = 0; i < vm->nr_vcpus; i++)
-			if (vm->vcpus[i].accel_vcpu)
-				vm->accel->vcpu_destroy(vm->vcpus[i].accel_vcpu);
-		free(vm->vcpus);
-		vm->vcpus = NULL;
 	}
 	board_remove_virtio_devices(vm);
 	vm_display_unplug_adapter(vm);
@@ -244,6 +250,10 @@ void vm_destroy(struct vm *vm)
 		i8042_destroy(&vm->kbc);
 		pci_host_destroy(&vm->pci);
 	}
+	/* Only now, with every device that raises interrupts gone: a device's timer on the event
+	 * loop (the balloon's statistics) could still send an MSI whose LAPIC kicks its vCPU, a
+	 * kick that reached a vCPU being destroyed (UBSan saw it on a migration's destination). */
+	destroy_vcpus(vm);
 	vm_userspace_irqchip_destroy(vm);
 	if (vm->accel_vm)
 		vm->accel->vm_destroy(vm->accel_vm);
