@@ -320,6 +320,7 @@ vm_incoming() {
 # vm_use DIR: talk to the VM whose vm_start directory is DIR again.
 vm_use() {
 	VM=$1
+	VM_NAME=${1##*/}
 	VM_PID=$(cat "$1/pid")
 	exec 3<>"$1/in"
 }

@@ -75,8 +75,15 @@ vm_run 30 "ip addr del 10.0.0.9/24 dev eth0 && ip addr add 10.0.0.1/24 dev eth0"
 vm_run 30 "ip link set eth0 address 52:54:00:00:00:99" >/dev/null &&
 	lab_fail "a took a MAC its switch port does not allow"
 out=$($G ctl /run/sw-a.sock net-mac 0 52:54:00:00:00:99) || lab_fail "net-mac: $out"
-out=$(vm_run 30 "ip link set eth0 down && ip link set eth0 address 52:54:00:00:00:99 && ip link set eth0 up") ||
-	lab_fail "a cannot take the MAC the operator gave it: $out"
+# Step by step, so that a failure says which step and with what status (once, in a CI,
+# this failed with no output at all).
+for step in "link set eth0 down" "link set eth0 address 52:54:00:00:00:99" "link set eth0 up"; do
+	out=$(vm_run 30 "ip $step 2>&1")
+	rc=$?
+	[ "$rc" = 0 ] && continue
+	why=$(vm_run 30 "dmesg | tail -n 3; ip link show eth0" | tr '\n' ' ')
+	lab_fail "a cannot take the MAC the operator gave it: 'ip $step' exited $rc: '$out'; guest: $why; VMM: $(grep -i 'mac\|control' "$VM/stderr" | tail -n 3 | tr '\n' ' ')"
+done
 pings a 10.0.0.3 5 || lab_fail "a does not reach c with the MAC the operator gave it"
 $G ctl /run/sw-a.sock net-info 0 | grep -q "^mac 52:54:00:00:00:99 (assigned 52:54:00:00:00:99)" ||
 	lab_fail "net-info: $($G ctl /run/sw-a.sock net-info 0)"
