@@ -22,7 +22,15 @@
 #define AML_DUAL_NAME	   0x2e
 #define AML_MULTI_NAME	   0x2f
 #define AML_EXT_OP_PREFIX  0x5b
+#define AML_OP_REGION_OP   0x80 /* after AML_EXT_OP_PREFIX */
+#define AML_FIELD_OP	   0x81 /* after AML_EXT_OP_PREFIX */
 #define AML_DEVICE_OP	   0x82 /* after AML_EXT_OP_PREFIX */
+#define AML_LOCAL0_OP	   0x60
+#define AML_ARG0_OP	   0x68
+#define AML_STORE_OP	   0x70
+#define AML_AND_OP	   0x7b
+#define AML_NOTIFY_OP	   0x86
+#define AML_IF_OP	   0xa0
 #define AML_ROOT_CHAR	   0x5c
 #define AML_PARENT_CHAR	   0x5e
 #define AML_RETURN_OP	   0xa4
@@ -38,6 +46,7 @@
 #define AML_RES_EXT_IRQ	     0x89
 
 #define AML_PKG_LENGTH_MAX 0x0fffffff /* 28 bits */
+#define AML_FIELD_BYTE_ACC 0x01	      /* FieldFlags: ByteAcc, NoLock, Preserve */
 #define AML_MAX_NAME_SEGS  255
 
 static bool failed(const struct aml_builder *b)
@@ -393,6 +402,138 @@ void aml_method_begin(struct aml_builder *b, const char *name, unsigned nr_args,
 void aml_method_end(struct aml_builder *b)
 {
 	end_plain(b, AML_FRAME_METHOD);
+}
+
+/* ---- code inside methods ---- */
+
+/* Operators and their operands only make sense in a method's body (or in an If inside one). */
+static bool code_allowed(struct aml_builder *b, const char *what)
+{
+	if (failed(b))
+		return false;
+	for (unsigned i = b->depth; i-- > 0;) {
+		if (b->frames[i].kind == AML_FRAME_METHOD)
+			return true;
+		if (b->frames[i].kind != AML_FRAME_IF)
+			break;
+	}
+	aml_fail(b, "%s outside a method", what);
+	return false;
+}
+
+static void put_code_byte(struct aml_builder *b, uint8_t op, const char *what)
+{
+	if (code_allowed(b, what))
+		put_byte(b, op);
+}
+
+void aml_local(struct aml_builder *b, unsigned n)
+{
+	if (n > 7)
+		aml_fail(b, "Local%u: there are Local0..Local7", n);
+	else
+		put_code_byte(b, (uint8_t)(AML_LOCAL0_OP + n), "LocalN");
+}
+
+void aml_arg(struct aml_builder *b, unsigned n)
+{
+	if (n > 6)
+		aml_fail(b, "Arg%u: there are Arg0..Arg6", n);
+	else
+		put_code_byte(b, (uint8_t)(AML_ARG0_OP + n), "ArgN");
+}
+
+void aml_null_target(struct aml_builder *b)
+{
+	put_code_byte(b, AML_ZERO_OP, "a target");
+}
+
+void aml_store(struct aml_builder *b)
+{
+	put_code_byte(b, AML_STORE_OP, "Store");
+}
+
+void aml_and(struct aml_builder *b)
+{
+	put_code_byte(b, AML_AND_OP, "And");
+}
+
+void aml_notify(struct aml_builder *b)
+{
+	put_code_byte(b, AML_NOTIFY_OP, "Notify");
+}
+
+void aml_if_begin(struct aml_builder *b)
+{
+	if (!code_allowed(b, "If"))
+		return;
+	put_byte(b, AML_IF_OP);
+	open_frame(b, AML_FRAME_IF);
+}
+
+void aml_if_end(struct aml_builder *b)
+{
+	end_plain(b, AML_FRAME_IF);
+}
+
+/* ---- operation regions and fields ---- */
+
+void aml_operation_region(struct aml_builder *b, const char *name, enum aml_region_space space,
+			  uint64_t offset, uint64_t len)
+{
+	if (!term_allowed(b, "OperationRegion"))
+		return;
+	put_byte(b, AML_EXT_OP_PREFIX);
+	put_byte(b, AML_OP_REGION_OP);
+	put_name_string(b, name);
+	put_byte(b, (uint8_t)space);
+	uint8_t bytes[9];
+	put_bytes(b, bytes, encode_integer(offset, bytes));
+	put_bytes(b, bytes, encode_integer(len, bytes));
+}
+
+void aml_field_begin(struct aml_builder *b, const char *region)
+{
+	if (!term_allowed(b, "Field"))
+		return;
+	put_byte(b, AML_EXT_OP_PREFIX);
+	put_byte(b, AML_FIELD_OP);
+	open_frame(b, AML_FRAME_FIELD);
+	put_name_string(b, region);
+	put_byte(b, AML_FIELD_BYTE_ACC);
+}
+
+/* NamedField: a 4-character NameSeg, then the unit's width in bits as a PkgLength. */
+void aml_field_unit(struct aml_builder *b, const char *name, unsigned bits)
+{
+	if (failed(b))
+		return;
+	struct aml_frame *f = innermost(b);
+	if (!f || f->kind != AML_FRAME_FIELD) {
+		aml_fail(b, "field unit %s outside a Field", name);
+		return;
+	}
+	if (count_name_segs(name) != 1) {
+		aml_fail(b, "field unit %s: a single name segment", name);
+		return;
+	}
+	/* The width has PkgLength's encoding but does not count its own bytes. */
+	if (bits == 0 || bits > 0xfff) {
+		aml_fail(b, "field unit %s: %u bits (1..4095)", name, bits);
+		return;
+	}
+	put_name_segs(b, name);
+	if (bits <= 0x3f) {
+		put_byte(b, (uint8_t)bits);
+	} else {
+		put_byte(b, (uint8_t)(0x40 | (bits & 0x0f)));
+		put_byte(b, (uint8_t)(bits >> 4));
+	}
+}
+
+void aml_field_end(struct aml_builder *b)
+{
+	end_plain(b, AML_FRAME_FIELD);
 }
 
 void aml_name_decl(struct aml_builder *b, const char *name)

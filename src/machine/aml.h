@@ -24,6 +24,8 @@ enum aml_frame_kind {
 	AML_FRAME_METHOD,
 	AML_FRAME_PACKAGE,
 	AML_FRAME_RESOURCES,
+	AML_FRAME_IF,
+	AML_FRAME_FIELD,
 };
 
 struct aml_frame {
@@ -73,6 +75,31 @@ void aml_eisaid(struct aml_builder *b, const char *id);
 void aml_name_ref(struct aml_builder *b, const char *path);
 void aml_package_begin(struct aml_builder *b);
 void aml_package_end(struct aml_builder *b);
+
+/* Code inside methods. AML is prefix notation: an operator call emits its opcode, and the
+ * caller then emits its operands in order (each a data object, a name reference, a local or
+ * an argument, or another operator with its own operands). */
+void aml_local(struct aml_builder *b, unsigned n); /* Local0..Local7 */
+void aml_arg(struct aml_builder *b, unsigned n);   /* Arg0..Arg6 */
+/* The "no target" operand of operators that can store their result (And(a, b, Zero)). */
+void aml_null_target(struct aml_builder *b);
+void aml_store(struct aml_builder *b);	/* Store(source, destination) */
+void aml_and(struct aml_builder *b);	/* And(operand, operand, target) */
+void aml_notify(struct aml_builder *b); /* Notify(object, value) */
+/* If (predicate) { ... }: emit the predicate, then the body, then aml_if_end. */
+void aml_if_begin(struct aml_builder *b);
+void aml_if_end(struct aml_builder *b);
+
+enum aml_region_space { AML_REGION_SYSTEM_MEMORY = 0, AML_REGION_SYSTEM_IO = 1 };
+
+/* OperationRegion(name, space, offset, len). */
+void aml_operation_region(struct aml_builder *b, const char *name, enum aml_region_space space,
+			  uint64_t offset, uint64_t len);
+/* Field(region, ByteAcc, NoLock, Preserve) { name, bits; ... }: aml_field_unit once per
+ * named unit, in order from the region's start. */
+void aml_field_begin(struct aml_builder *b, const char *region);
+void aml_field_unit(struct aml_builder *b, const char *name, unsigned bits);
+void aml_field_end(struct aml_builder *b);
 
 /* Shorthands for Name(name, value). */
 void aml_name_integer(struct aml_builder *b, const char *name, uint64_t value);

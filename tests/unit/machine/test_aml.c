@@ -242,6 +242,82 @@ Test(aml, descriptors_that_do_not_fit_fail)
 	cr_assert_not_null(aml_error(&b));
 }
 
+/* The Generic Event Device's register and event method, as iasl encodes:
+ *   OperationRegion (GDST, SystemIO, 0x0603, One)
+ *   Field (GDST, ByteAcc, NoLock, Preserve) { GDAT, 8 }
+ *   Method (_EVT, 1, Serialized) { Local0 = GDAT
+ *     If ((Local0 & One)) { Notify (\_SB.PWRB, 0x80) } } */
+Test(aml, region_field_and_method_code_match_iasl)
+{
+	aml_operation_region(&b, "GDST", AML_REGION_SYSTEM_IO, 0x603, 1);
+	aml_field_begin(&b, "GDST");
+	aml_field_unit(&b, "GDAT", 8);
+	aml_field_end(&b);
+	aml_method_begin(&b, "_EVT", 1, true);
+	aml_store(&b);
+	aml_name_ref(&b, "GDAT");
+	aml_local(&b, 0);
+	aml_if_begin(&b);
+	aml_and(&b);
+	aml_local(&b, 0);
+	aml_integer(&b, 1);
+	aml_null_target(&b);
+	aml_notify(&b);
+	aml_name_ref(&b, "\\_SB.PWRB");
+	aml_integer(&b, 0x80);
+	aml_if_end(&b);
+	aml_method_end(&b);
+	const uint8_t expected[] = {
+	    0x5b, 0x80, 'G',  'D',  'S',  'T',	0x01, 0x0b, 0x03, 0x06, 0x01, /* region */
+	    0x5b, 0x81, 0x0b, 'G',  'D',  'S',	'T',  0x01, 'G',  'D',	'A',  'T',  0x08,
+	    0x14, 0x1f, '_',  'E',  'V',  'T',	0x09, /* method, 1 arg, serialized */
+	    0x70, 'G',	'D',  'A',  'T',  0x60,	      /* Store (GDAT, Local0) */
+	    0xa0, 0x12, 0x7b, 0x60, 0x01, 0x00,	      /* If (And (Local0, 1, )) */
+	    0x86, 0x5c, 0x2e, '_',  'S',  'B',	'_',  'P',  'W',  'R',	'B',  0x0a, 0x80};
+	assert_bytes(expected, sizeof(expected));
+}
+
+Test(aml, wide_field_units_take_a_two_byte_width)
+{
+	aml_field_begin(&b, "REGS");
+	aml_field_unit(&b, "WIDE", 64);
+	aml_field_end(&b);
+	const uint8_t expected[] = {0x5b, 0x81, 0x0c, 'R', 'E', 'G',  'S',
+				    0x01, 'W',	'I',  'D', 'E', 0x40, 0x04};
+	assert_bytes(expected, sizeof(expected));
+}
+
+Test(aml, code_and_field_units_out_of_place_fail)
+{
+	aml_store(&b); /* not in a method */
+	cr_assert_not_null(aml_error(&b));
+	cr_assert_eq(b.len, 0);
+	aml_free(&b);
+	aml_init(&b);
+	aml_device_begin(&b, "DEV");
+	aml_if_begin(&b); /* a device is not a method either */
+	cr_assert_not_null(aml_error(&b));
+	aml_free(&b);
+	aml_init(&b);
+	aml_field_unit(&b, "GDAT", 8); /* not in a Field */
+	cr_assert_not_null(aml_error(&b));
+	aml_free(&b);
+	aml_init(&b);
+	aml_field_begin(&b, "REGS");
+	aml_field_unit(&b, "GDAT", 0);
+	cr_assert_not_null(aml_error(&b), "a unit of 0 bits");
+	aml_free(&b);
+	aml_init(&b);
+	aml_field_begin(&b, "REGS");
+	aml_field_unit(&b, "A.B", 8);
+	cr_assert_not_null(aml_error(&b), "a unit's name is one segment");
+	aml_free(&b);
+	aml_init(&b);
+	aml_method_begin(&b, "M", 0, false);
+	aml_local(&b, 8);
+	cr_assert_not_null(aml_error(&b), "Local8");
+}
+
 Test(aml, misuse_is_reported_not_emitted)
 {
 	aml_res_io(&b, 0x60, 1); /* outside a template */
