@@ -118,6 +118,8 @@ _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT (ACPI 6) layout");
 
 #define FADT_REVISION	       6
 #define FADT_MINOR_VERSION     0
+#define FADT_F_PWR_BUTTON      (1u << 4) /* the power button is a device, not a fixed feature */
+#define FADT_F_SLP_BUTTON      (1u << 5) /* likewise the sleep button (there is none) */
 #define FADT_F_RESET_REG_SUP   (1u << 10)
 #define FADT_F_HW_REDUCED_ACPI (1u << 20)
 #define FADT_BOOT_8042	       (1u << 1)
@@ -322,7 +324,8 @@ static bool build_fadt(struct acpi_area *a, const struct acpi_config *cfg, uint6
 	f->minor_version = FADT_MINOR_VERSION;
 	f->sci_int = LAYOUT_GSI_SCI;
 	f->iapc_boot_arch = iapc_boot_arch(cfg);
-	f->flags = FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP;
+	f->flags =
+	    FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON;
 	f->reset_reg = io_port_register(LAYOUT_PORT_RESET);
 	f->reset_value = LAYOUT_ACPI_RESET_VALUE; /* what the reset register acts on */
 	f->x_dsdt = dsdt; /* the 32-bit DSDT field stays 0: X_DSDT takes precedence */

@@ -54,6 +54,9 @@ struct acpi_config {
 	bool has_uart0; /* COM1 0x3f8 IRQ4 */
 	bool has_rtc;
 	bool has_i8042;
+	/* A power button (PNP0C0C) and the Generic Event Device that reports its presses
+	 * (devices/acpi_ged.h: register LAYOUT_PORT_GED, line LAYOUT_GSI_GED). */
+	bool has_power_button;
 	/* Further devices to declare under \_SB (optional: NULL/0 for none). */
 	const struct acpi_device *extra_devices;
 	unsigned nr_extra_devices;

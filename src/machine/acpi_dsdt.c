@@ -5,11 +5,12 @@
 
 #include "machine/layout.h"
 
-#define PCI_SLOTS	 32
-#define PCI_PINS	 4 /* INTA..INTD */
-#define PCI_ROUTED_GSIS	 8 /* GSIs LAYOUT_GSI_PCI_FIRST .. +7 carry all PCI INTx lines */
-#define PCI_BUSES	 LAYOUT_PCI_BUSES
-#define PCI_ANY_FUNCTION 0xffff
+#define PCI_SLOTS		   32
+#define PCI_PINS		   4 /* INTA..INTD */
+#define PCI_ROUTED_GSIS		   8 /* GSIs LAYOUT_GSI_PCI_FIRST .. +7 carry all PCI INTx lines */
+#define PCI_BUSES		   LAYOUT_PCI_BUSES
+#define PCI_ANY_FUNCTION	   0xffff
+#define ACPI_NOTIFY_BUTTON_PRESSED 0x80
 
 static const struct acpi_device com1 = {
     .name = "COM1",
@@ -146,6 +147,50 @@ static void put_pci_host_bridge(struct aml_builder *b)
 	aml_device_end(b);
 }
 
+static const struct acpi_device power_button = {
+    .name = "PWRB",
+    .hid = "PNP0C0C",
+    .has_uid = true,
+    .uid = 0,
+};
+
+/* The Generic Event Device: _EVT runs on each pulse of its line, reads the pending events
+ * (which clears them) and notifies the device of each; 0x80 on a power button is "pressed".
+ *   Device (GED) { Name (_HID, "ACPI0013"), Name (_UID, 0), Name (_CRS, IRQNoFlags {10}),
+ *     OperationRegion (GDST, SystemIO, 0x603, 1), Field (GDST, ByteAcc, ...) { GDAT, 8 }
+ *     Method (_EVT, 1, Serialized) {
+ *       Store (GDAT, Local0)
+ *       If (And (Local0, 1)) { Notify (\_SB.PWRB, 0x80) } } } */
+static void put_generic_event_device(struct aml_builder *b)
+{
+	aml_device_begin(b, "GED");
+	aml_name_string(b, "_HID", "ACPI0013");
+	aml_name_integer(b, "_UID", 0);
+	aml_name_decl(b, "_CRS");
+	aml_resources_begin(b);
+	aml_res_irq_noflags(b, LAYOUT_GSI_GED);
+	aml_resources_end(b);
+	aml_operation_region(b, "GDST", AML_REGION_SYSTEM_IO, LAYOUT_PORT_GED, 1);
+	aml_field_begin(b, "GDST");
+	aml_field_unit(b, "GDAT", 8);
+	aml_field_end(b);
+	aml_method_begin(b, "_EVT", 1, true);
+	aml_store(b);
+	aml_name_ref(b, "GDAT");
+	aml_local(b, 0);
+	aml_if_begin(b);
+	aml_and(b);
+	aml_local(b, 0);
+	aml_integer(b, LAYOUT_GED_EVENT_POWER_BUTTON);
+	aml_null_target(b);
+	aml_notify(b);
+	aml_name_ref(b, "\\_SB.PWRB");
+	aml_integer(b, ACPI_NOTIFY_BUTTON_PRESSED);
+	aml_if_end(b);
+	aml_method_end(b);
+	aml_device_end(b);
+}
+
 /* Reduced-hardware sleep: Linux writes SLP_TYP << 2 | SLP_EN to the sleep control register,
  * taking SLP_TYP from here; the register's emulation treats that SLP_TYP as "power off". */
 static void put_s5(struct aml_builder *b)
@@ -168,6 +213,10 @@ void acpi_dsdt_build(struct aml_builder *b, const struct acpi_config *cfg)
 		put_device(b, &rtc);
 	if (cfg->has_i8042)
 		put_device(b, &i8042);
+	if (cfg->has_power_button) {
+		put_device(b, &power_button);
+		put_generic_event_device(b);
+	}
 	for (unsigned i = 0; i < cfg->nr_extra_devices; i++)
 		put_device(b, &cfg->extra_devices[i]);
 	aml_scope_end(b);

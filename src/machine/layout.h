@@ -52,6 +52,7 @@
 #define LAYOUT_GSI_UART0     4
 #define LAYOUT_GSI_RTC	     8
 #define LAYOUT_GSI_SCI	     9	/* ACPI SCI (reduced hardware: unused, but the FADT names one) */
+#define LAYOUT_GSI_GED	     10 /* the ACPI Generic Event Device's events (power button) */
 #define LAYOUT_GSI_PCI_FIRST 16 /* INTx of PCI slots, routed by the DSDT's _PRT */
 #define LAYOUT_IOAPIC_PINS   24
 
@@ -63,11 +64,15 @@
 #define LAYOUT_PORT_SLEEP_CTL  0x600 /* ACPI reduced-hardware sleep control register */
 #define LAYOUT_PORT_SLEEP_STS  0x601 /* ACPI reduced-hardware sleep status register */
 #define LAYOUT_PORT_RESET      0x602 /* ACPI reset register (FADT RESET_REG) */
+#define LAYOUT_PORT_GED	       0x603 /* ACPI Generic Event Device: pending events, read-to-clear */
 
 /* The values the firmware tables tell the guest to write to those registers, and that the
  * registers (devices/acpi_power.c) act on: the FADT's RESET_VALUE and the SLP_TYP of the
  * DSDT's \_S5 package (soft off). */
 #define LAYOUT_ACPI_RESET_VALUE 1
-#define LAYOUT_ACPI_SLP_TYP_S5	5
+/* The Generic Event Device register's bit for a power button press (devices/acpi_ged.c sets
+ * it, the DSDT's _EVT tests it). */
+#define LAYOUT_GED_EVENT_POWER_BUTTON 0x01
+#define LAYOUT_ACPI_SLP_TYP_S5	      5
 
 #endif

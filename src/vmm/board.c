@@ -62,6 +62,8 @@ static int attach_devices(struct vm *vm, char *err, size_t err_len)
 	rc = rc ?: cmos_rtc_attach(&vm->rtc, &vm->pio);
 	rc = rc ?: acpi_power_init(&vm->acpi_power, power);
 	rc = rc ?: acpi_power_attach(&vm->acpi_power, &vm->pio);
+	rc = rc ?: acpi_ged_init(&vm->acpi_ged, &vm->irq, LAYOUT_GSI_GED);
+	rc = rc ?: acpi_ged_attach(&vm->acpi_ged, &vm->pio);
 	rc = rc ?: pci_host_init(&vm->pci);
 	rc = rc ?: pci_host_attach(&vm->pci, &vm->pio, &vm->mmio);
 	if (rc == 0 && vm->config->has_debug_exit) {
@@ -160,6 +162,7 @@ static int load_kernel(struct vm *vm, char *err, size_t err_len)
 	    .has_uart0 = true,
 	    .has_rtc = true,
 	    .has_i8042 = true,
+	    .has_power_button = true,
 	};
 	if (acpi_build(&vm->mem, &acpi, err, err_len) < 0)
 		return -1;

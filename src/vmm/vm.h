@@ -5,6 +5,7 @@
 #define GUREUM_VMM_VM_H
 
 #include "accel/accel.h"
+#include "devices/acpi_ged.h"
 #include "devices/acpi_power.h"
 #include "devices/cmos_rtc.h"
 #include "devices/debug_exit.h"
@@ -101,7 +102,8 @@ struct vm {
 	struct debug_exit debug_exit;
 	struct pci_host pci;
 	struct acpi_power acpi_power;
-	bool devices_attached; /* the devices above need their destroy functions */
+	struct acpi_ged acpi_ged; /* the power button */
+	bool devices_attached;	  /* the devices above need their destroy functions */
 
 	/* virtio-pci devices in slot order (board_virtio.c). */
 	struct virtio_pci *virtio[VM_MAX_VIRTIO_DEVICES];
@@ -178,6 +180,9 @@ void vm_destroy(struct vm *vm);
  * paused, stopping). A stop request ends a pause. */
 int vm_pause(struct vm *vm, char *err, size_t err_len);
 int vm_resume(struct vm *vm, char *err, size_t err_len);
+/* Presses the ACPI power button (devices/acpi_ged.h). Returns 0, or -1 with one sentence in
+ * `err` while the VM is paused (a paused guest cannot see the press; resume it first). */
+int vm_press_power_button(struct vm *vm, char *err, size_t err_len);
 /* Whether the VM is paused (vm_pause returned and no vm_resume since). */
 bool vm_is_paused(struct vm *vm);
 /* Only the virtio devices' half of the above: quiet from return on (they touch no guest

@@ -46,7 +46,7 @@ static void build_ok(const struct acpi_config *cfg)
 }
 
 static const struct acpi_config full = {
-    .nr_cpus = 2, .has_uart0 = true, .has_rtc = true, .has_i8042 = true};
+    .nr_cpus = 2, .has_uart0 = true, .has_rtc = true, .has_i8042 = true, .has_power_button = true};
 
 /* A host pointer to [gpa, gpa + len), which must lie inside the ACPI area. */
 static const uint8_t *area(uint64_t gpa, uint64_t len)
@@ -549,9 +549,20 @@ Test(acpi, iasl_disassembles_every_table)
 	assert_mentions(dsdt, "_S5_");
 	assert_mentions(dsdt, "_PRT");
 	assert_mentions(dsdt, "WordBusNumber");
+	/* The power button and the Generic Event Device that reports it. */
+	assert_mentions(dsdt, "PNP0C0C");
+	assert_mentions(dsdt, "\"ACPI0013\"");
+	assert_mentions(dsdt, "IRQNoFlags ()\n                    {10}");
+	assert_mentions(dsdt, "OperationRegion (GDST, SystemIO, 0x0603, One)");
+	assert_mentions(dsdt, "GDAT,   8");
+	assert_mentions(dsdt, "Method (_EVT, 1, Serialized)");
+	assert_mentions(dsdt, "Local0 = GDAT");
+	assert_mentions(dsdt, "If ((Local0 & One))");
+	assert_mentions(dsdt, "Notify (\\_SB.PWRB, 0x80)");
 	free(dsdt);
 	char *facp = read_text("facp.dsl", NULL);
 	assert_mentions(facp, "Hardware Reduced (V5) : 1");
+	assert_mentions(facp, "Power Button (V1) : 1");
 	assert_mentions(facp, "Address : 0000000000000600");
 	free(facp);
 	char *apic = read_text("apic.dsl", NULL);
@@ -656,7 +667,8 @@ Test(acpi, acpica_interpreter_loads_and_evaluates_the_namespace)
 	snprintf(cmd, sizeof(cmd),
 		 "cd %s && timeout 60 acpiexec -b '"
 		 "evaluate \\_S5_; resources \\_SB.PCI0; resources \\_SB.COM1; "
-		 "resources \\_SB.RTC; resources \\_SB.KBD; resources \\_SB.MRES' "
+		 "resources \\_SB.RTC; resources \\_SB.KBD; resources \\_SB.MRES; "
+		 "resources \\_SB.GED; evaluate \\_SB.GED._EVT 10' "
 		 "dsdt.dat facp.dat apic.dat mcfg.dat > acpiexec.log 2>&1",
 		 tmpdir);
 	int status = system(cmd);
