@@ -63,7 +63,9 @@ static void usage(FILE *out)
 	    "                  --disk, or its serial): bytes (8M) and requests per second,\n"
 	    "                  0 lifts one; a rate without its burst gets one second's\n"
 	    "                  worth; prints the limits in effect (none given: just that)\n"
-	    "  quit            stop the VM\n"
+	    "  power-button    press the VM's ACPI power button: a guest that listens for it\n"
+	    "                  (systemd-logind, acpid) shuts down cleanly\n"
+	    "  quit            stop the VM (at once, as pulling the plug)\n"
 	    "\n"
 	    "  --json          print the reply's body as the VMM sent it (one JSON object;\n"
 	    "                  {} when it had none)\n"
@@ -185,6 +187,7 @@ static const struct {
     {"pause", "POST", "/vm/pause"},
     {"resume", "POST", "/vm/resume"},
     {"quit", "POST", "/vm/stop"},
+    {"power-button", "POST", "/vm/power-button"},
     {"balloon-info", "GET", "/vm/balloon"},
     {"migrate-status", "GET", "/vm/migration"},
     {"migrate-cancel", "DELETE", "/vm/migration"},
@@ -428,6 +431,8 @@ static void print_success(const char *command, const json_t *reply)
 		    "balloon target set; the guest adjusts in the background (see balloon-info)\n");
 	else if (strcmp(command, "quit") == 0)
 		printf("the VM is stopping\n");
+	else if (strcmp(command, "power-button") == 0)
+		printf("the power button is pressed; the guest decides what follows\n");
 	else if (strcmp(command, "pause") == 0)
 		printf("the VM is paused\n");
 	else if (strcmp(command, "resume") == 0)

@@ -218,7 +218,7 @@ static json_t *do_migrate_status(const struct api_ops *ops)
 #define COMMAND_LIST                                                                               \
 	"balloon, balloon-info, status, pause, resume, snapshot, migrate, migrate-status, "        \
 	"migrate-cancel, migrate-reconnect, net-link, net-mac, net-info, screendump, disk-limit, " \
-	"quit"
+	"power-button, quit"
 
 /* {"command": "net-link", "card": N, "up": true|false} */
 static json_t *do_net_link(const struct api_ops *ops, const json_t *request)
@@ -465,6 +465,8 @@ json_t *api_dispatch(const struct api_ops *ops, const json_t *request)
 		return do_action(ops, ops->pause);
 	if (strcmp(command, "resume") == 0)
 		return do_action(ops, ops->resume);
+	if (strcmp(command, "power-button") == 0)
+		return do_action(ops, ops->power_button);
 	if (strcmp(command, "snapshot") == 0)
 		return do_snapshot(ops, request);
 	if (strcmp(command, "migrate") == 0)

@@ -174,6 +174,9 @@ struct api_ops {
 			  char *err, size_t err_len);
 	/* A disk's I/O limits changed (api_disk_limits_merge) or, with none given, read. */
 	int (*disk_limit)(void *opaque, struct api_disk_limit *request, char *err, size_t err_len);
+	/* The ACPI power button is pressed: the guest decides what that means (a systemd
+	 * guest shuts down cleanly). Refused while paused: the press would wait unseen. */
+	int (*power_button)(void *opaque, char *err, size_t err_len);
 	void *opaque;
 };
 

@@ -36,6 +36,7 @@ static const struct route routes[] = {
     {"POST", "/vm/pause", "pause", NULL, false},
     {"POST", "/vm/resume", "resume", NULL, false},
     {"POST", "/vm/stop", "quit", NULL, false},
+    {"POST", "/vm/power-button", "power-button", NULL, false},
     {"GET", "/vm/balloon", "balloon-info", NULL, false},
     {"PUT", "/vm/balloon", "balloon", balloon_fields, false},
     {"POST", "/vm/snapshot", "snapshot", snapshot_fields, false},

@@ -536,6 +536,13 @@ static int api_resume(void *opaque, char *err, size_t err_len)
 	return change_run_state(opaque, vm_resume, "the VM runs again", err, err_len);
 }
 
+static int api_power_button(void *opaque, char *err, size_t err_len)
+{
+	return change_run_state(opaque, vm_press_power_button,
+				"the power button is pressed (the guest decides what follows)", err,
+				err_len);
+}
+
 /* Pauses the VM unless it is paused, writes the snapshot, resumes it when it was running and
  * the request asks so. The session lock keeps the VM alive throughout. */
 static int api_snapshot(void *opaque, struct api_snapshot *snapshot, char *err, size_t err_len)
@@ -791,6 +798,7 @@ static int open_api_socket(struct session *s)
 			      .quit = api_quit,
 			      .pause = api_pause,
 			      .resume = api_resume,
+			      .power_button = api_power_button,
 			      .snapshot = api_snapshot,
 			      .migrate = api_migrate,
 			      .migrate_status = api_migrate_status,

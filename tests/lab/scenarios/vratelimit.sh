@@ -5,7 +5,8 @@
 # - disk-limit to iops=200,iops-burst=10 (bandwidth lifted): 1000 reads of 4 KiB at 200/s within
 #   10%;
 # - a pause while requests wait for tokens returns at once, and after resume the reads finish;
-# - the guest saw no I/O error (dd's status, its kernel log), and the VM powers off cleanly.
+# - the guest saw no I/O error (dd's status, its kernel log), and the VM powers off cleanly
+#   when its ACPI power button is pressed (gureum ctl power-button).
 # lab-smp: 1
 # lab-timeout: 600
 . /lab/lib.sh
@@ -80,8 +81,11 @@ wait_console 'SLOW-DONE-0' 1 60 || lab_fail "the throttled reads did not finish 
 
 errors=$(vm_run 30 "dmesg | grep -c -i -e 'I/O error' -e 'blk_update_request' -e 'timeout'")
 [ "${errors:-x}" = 0 ] || lab_fail "the guest's kernel logged I/O errors: $(vm_run 30 "dmesg | grep -i -e error -e timeout | tail -5")"
-status=$(vm_poweroff 60)
-[ "$status" = 0 ] || lab_fail "exit status $status after poweroff"
+# The end: the ACPI power button (the guest's init powers off on it, as logind would).
+ctl power-button >/dev/null || lab_fail "power-button refused: $(ctl power-button)"
+wait_console 'power button pressed, powering off' 1 30 || lab_fail "the guest did not see the power button"
+status=$(vm_wait_exit 60)
+[ "$status" = 0 ] || lab_fail "exit status $status after the power button"
 vm_kill
 rm -f "$DISK"
-lab_pass "bps=8M: $((r8 / 1024)) KiB/s (48 MiB in $s8 s); at runtime bps=16M: $((r16 / 1024)) KiB/s ($s16 s); iops=200: $riops/s ($siops s); pause with throttled requests ${pause_ms} ms; no guest I/O errors"
+lab_pass "bps=8M: $((r8 / 1024)) KiB/s (48 MiB in $s8 s); at runtime bps=16M: $((r16 / 1024)) KiB/s ($s16 s); iops=200: $riops/s ($siops s); pause with throttled requests ${pause_ms} ms; no guest I/O errors; powered off by its power button"

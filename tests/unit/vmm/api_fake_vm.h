@@ -15,7 +15,7 @@
 
 /* A VM as the protocol sees it: records what it was asked, answers from fields. */
 struct fake_vm {
-	int balloon_calls, quit_calls;
+	int balloon_calls, quit_calls, power_button_presses;
 	bool paused;
 	uint64_t balloon_bytes;
 	int snapshot_calls, migrate_calls;
@@ -83,6 +83,18 @@ static int fake_quit(void *opaque, char *err, size_t err_len)
 	(void)err;
 	(void)err_len;
 	vm->quit_calls++;
+	return 0;
+}
+
+/* The power button as the VM answers it: pressed unless paused. */
+static int fake_power_button(void *opaque, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->paused) {
+		snprintf(err, err_len, "the VM is paused: resume it first");
+		return -1;
+	}
+	vm->power_button_presses++;
 	return 0;
 }
 
@@ -296,6 +308,7 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .quit = fake_quit,
 			     .pause = fake_pause,
 			     .resume = fake_resume,
+			     .power_button = fake_power_button,
 			     .snapshot = fake_snapshot,
 			     .migrate = fake_migrate,
 			     .migrate_status = fake_migrate_status,

@@ -251,6 +251,20 @@ Test(api_protocol, pause_and_resume_reach_the_vm_and_its_refusals_come_back)
 	json_decref(r);
 }
 
+Test(api_protocol, power_button_presses_unless_paused)
+{
+	json_t *r = ask("{\"command\":\"power-button\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.power_button_presses, 1);
+	json_decref(r);
+	vm.paused = true;
+	r = ask("{\"command\":\"power-button\"}");
+	cr_assert_str_eq(reply_error(r), "the VM is paused: resume it first");
+	cr_assert(json_is_true(json_object_get(r, "refused")), "a refusal, not a bad request");
+	cr_assert_eq(vm.power_button_presses, 1);
+	json_decref(r);
+}
+
 Test(api_protocol, snapshot_takes_an_absolute_dir_and_reports_what_it_wrote)
 {
 	json_t *r = ask("{\"command\":\"snapshot\",\"dir\":\"/var/snap\"}");

@@ -1,0 +1,24 @@
+/* The operator's power button: a press through the ACPI Generic Event Device, which the
+ * guest's button driver reports as the power key (Linux: KEY_POWER on the "Power Button"
+ * input device; systemd-logind shuts down on it). */
+#include "vmm/vm.h"
+
+#include <stdio.h>
+
+int vm_press_power_button(struct vm *vm, char *err, size_t err_len)
+{
+	pthread_mutex_lock(&vm->lock);
+	const char *refusal = vm->stop_reason != VM_RUNNING ? "the VM is stopping"
+			      : vm->pause_requested
+				  ? "the VM is paused: resume it first (a paused guest cannot see "
+				    "the press)"
+				  : NULL;
+	pthread_mutex_unlock(&vm->lock);
+	if (refusal) {
+		snprintf(err, err_len, "%s", refusal);
+		return -1;
+	}
+	/* Outside the lock: the interrupt path takes the irqchip's own locks. */
+	acpi_ged_raise(&vm->acpi_ged, ACPI_GED_POWER_BUTTON);
+	return 0;
+}
