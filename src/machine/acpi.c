@@ -170,17 +170,19 @@ struct madt_x2apic_nmi {
 	uint8_t reserved[3];
 } __attribute__((packed));
 
-#define MADT_REVISION		 4
-#define MADT_PCAT_COMPAT	 1u
-#define MADT_TYPE_LAPIC		 0
-#define MADT_TYPE_IOAPIC	 1
-#define MADT_TYPE_ISO		 2
-#define MADT_TYPE_LAPIC_NMI	 4
-#define MADT_TYPE_X2APIC	 9
-#define MADT_TYPE_X2APIC_NMI	 10
-#define MADT_LAPIC_ENABLED	 1u
-#define MADT_ALL_PROCESSORS_UID8 0xff
-#define MADT_ALL_PROCESSORS_UID	 0xffffffffu
+#define MADT_REVISION		     4
+#define MADT_REVISION_ONLINE_CAPABLE 5
+#define MADT_PCAT_COMPAT	     1u
+#define MADT_TYPE_LAPIC		     0
+#define MADT_TYPE_IOAPIC	     1
+#define MADT_TYPE_ISO		     2
+#define MADT_TYPE_LAPIC_NMI	     4
+#define MADT_TYPE_X2APIC	     9
+#define MADT_TYPE_X2APIC_NMI	     10
+#define MADT_LAPIC_ENABLED	     1u
+#define MADT_LAPIC_ONLINE_CAPABLE    2u
+#define MADT_ALL_PROCESSORS_UID8     0xff
+#define MADT_ALL_PROCESSORS_UID	     0xffffffffu
 /* MPS INTI flags: polarity in bits 0-1, trigger mode in bits 2-3. */
 #define MPS_ACTIVE_HIGH 0x1
 #define MPS_EDGE	(0x1 << 2)
@@ -338,12 +340,13 @@ static bool build_fadt(struct acpi_area *a, const struct acpi_config *cfg, uint6
 
 static unsigned nr_xapic_cpus(const struct acpi_config *cfg)
 {
-	return cfg->nr_cpus < ACPI_FIRST_X2APIC_CPU ? cfg->nr_cpus : ACPI_FIRST_X2APIC_CPU;
+	unsigned n = acpi_possible_cpus(cfg);
+	return n < ACPI_FIRST_X2APIC_CPU ? n : ACPI_FIRST_X2APIC_CPU;
 }
 
 static size_t madt_size(const struct acpi_config *cfg)
 {
-	unsigned xapic = nr_xapic_cpus(cfg), x2apic = cfg->nr_cpus - xapic;
+	unsigned xapic = nr_xapic_cpus(cfg), x2apic = acpi_possible_cpus(cfg) - xapic;
 	size_t size = sizeof(struct madt_header) + xapic * sizeof(struct madt_lapic) +
 		      sizeof(struct madt_ioapic) + 2 * sizeof(struct madt_iso) +
 		      sizeof(struct madt_lapic_nmi);
@@ -359,19 +362,28 @@ static void put_entry(uint8_t **cursor, const void *entry, size_t len)
 	*cursor += len;
 }
 
-/* APIC ID = ACPI processor UID = CPU index, so the VMM and the guest agree without a map. */
+unsigned acpi_possible_cpus(const struct acpi_config *cfg)
+{
+	return cfg->max_cpus > cfg->nr_cpus ? cfg->max_cpus : cfg->nr_cpus;
+}
+
+/* APIC ID = ACPI processor UID = CPU index, so the VMM and the guest agree without a map. The
+ * CPUs beyond those at boot are "online capable" and not enabled: Linux counts them as
+ * possible and adds them when the DSDT's processor device says they arrived. */
 static void put_cpus(uint8_t **cursor, const struct acpi_config *cfg)
 {
-	for (unsigned cpu = 0; cpu < cfg->nr_cpus; cpu++) {
+	for (unsigned cpu = 0; cpu < acpi_possible_cpus(cfg); cpu++) {
+		uint32_t flags =
+		    cpu < cfg->nr_cpus ? MADT_LAPIC_ENABLED : MADT_LAPIC_ONLINE_CAPABLE;
 		if (cpu < ACPI_FIRST_X2APIC_CPU) {
 			struct madt_lapic e = {MADT_TYPE_LAPIC, sizeof(e), (uint8_t)cpu,
-					       (uint8_t)cpu, MADT_LAPIC_ENABLED};
+					       (uint8_t)cpu, flags};
 			put_entry(cursor, &e, sizeof(e));
 		} else {
 			struct madt_x2apic e = {.type = MADT_TYPE_X2APIC,
 						.length = sizeof(e),
 						.x2apic_id = cpu,
-						.flags = MADT_LAPIC_ENABLED,
+						.flags = flags,
 						.processor_uid = cpu};
 			put_entry(cursor, &e, sizeof(e));
 		}
@@ -392,7 +404,7 @@ static void put_interrupt_routing(uint8_t **cursor, const struct acpi_config *cf
 	struct madt_lapic_nmi nmi = {MADT_TYPE_LAPIC_NMI, sizeof(nmi), MADT_ALL_PROCESSORS_UID8, 0,
 				     MADT_NMI_LINT};
 	put_entry(cursor, &nmi, sizeof(nmi));
-	if (cfg->nr_cpus > ACPI_FIRST_X2APIC_CPU) {
+	if (acpi_possible_cpus(cfg) > ACPI_FIRST_X2APIC_CPU) {
 		/* x2APIC processors are not covered by the 8-bit "all processors" UID. */
 		struct madt_x2apic_nmi nmi2 = {.type = MADT_TYPE_X2APIC_NMI,
 					       .length = sizeof(nmi2),
@@ -408,7 +420,10 @@ static bool build_madt(struct acpi_area *a, const struct acpi_config *cfg, uint6
 	struct madt_header *m = area_alloc(a, len, gpa);
 	if (!m)
 		return false;
-	init_header(&m->header, "APIC", (uint32_t)len, MADT_REVISION);
+	/* Revision 5 (ACPI 6.3) defines the online-capable flag; without CPUs to add, 4 as ever. */
+	init_header(&m->header, "APIC", (uint32_t)len,
+		    acpi_possible_cpus(cfg) > cfg->nr_cpus ? MADT_REVISION_ONLINE_CAPABLE
+							   : MADT_REVISION);
 	m->lapic_address = (uint32_t)LAYOUT_LAPIC;
 	m->flags = MADT_PCAT_COMPAT;
 	uint8_t *cursor = (uint8_t *)(m + 1);
@@ -465,6 +480,12 @@ static bool check_config(const struct acpi_config *cfg, char *err, size_t err_le
 	if (cfg->nr_cpus > ACPI_MAX_CPUS) {
 		set_error(err, err_len, "ACPI: %u CPUs requested, at most %d supported",
 			  cfg->nr_cpus, ACPI_MAX_CPUS);
+		return false;
+	}
+	if (cfg->max_cpus > cfg->nr_cpus && cfg->max_cpus > ACPI_MAX_HOTPLUG_CPUS) {
+		set_error(err, err_len,
+			  "ACPI: room for %u CPUs to be added, at most %d (xAPIC IDs) supported",
+			  cfg->max_cpus, ACPI_MAX_HOTPLUG_CPUS);
 		return false;
 	}
 	if (cfg->nr_extra_devices && !cfg->extra_devices) {

@@ -49,8 +49,14 @@ struct acpi_device {
 	struct acpi_resource resources[ACPI_DEVICE_MAX_RESOURCES];
 };
 
+/* CPUs that can be added while the guest runs (max_cpus) have xAPIC IDs: below 255. */
+#define ACPI_MAX_HOTPLUG_CPUS ACPI_FIRST_X2APIC_CPU
+
 struct acpi_config {
-	unsigned nr_cpus;
+	unsigned nr_cpus; /* enabled at boot: 0 .. nr_cpus - 1 */
+	/* When above nr_cpus: CPUs nr_cpus .. max_cpus - 1 can be added later, and any but CPU 0
+	 * removed, through the DSDT's processor devices (machine/acpi_cpus.c). */
+	unsigned max_cpus;
 	bool has_uart0; /* COM1 0x3f8 IRQ4 */
 	bool has_rtc;
 	bool has_i8042;
@@ -68,9 +74,19 @@ struct acpi_config {
 int acpi_build(const struct guest_memory *mem, const struct acpi_config *cfg, char *err,
 	       size_t err_len);
 
+/* The CPUs the guest may ever have: max_cpus, or nr_cpus when that is more. */
+unsigned acpi_possible_cpus(const struct acpi_config *cfg);
+
 /* The GSI the DSDT's _PRT routes PCI slot `slot`'s INTx pin `pin` (0 = INTA .. 3 = INTD) to:
  * LAYOUT_GSI_PCI_FIRST + (slot + pin) % 8, rotating by slot to spread devices over the lines. */
 unsigned acpi_pci_intx_gsi(unsigned slot, unsigned pin);
+
+/* Whether the CPUs can change while the guest runs (max_cpus above nr_cpus). */
+bool acpi_has_cpu_hotplug(const struct acpi_config *cfg);
+/* The processor devices (acpi_cpus.c), when the CPUs can change; nothing otherwise. */
+void acpi_cpus_build(struct aml_builder *b, const struct acpi_config *cfg);
+/* Inside the GED's _EVT, with the events in Local0: each CPU's CSCN on a CPU event. */
+void acpi_cpus_scan(struct aml_builder *b, const struct acpi_config *cfg);
 
 /* The DSDT's AML body (without the table header) for `cfg`; check aml_error(b) afterwards. */
 void acpi_dsdt_build(struct aml_builder *b, const struct acpi_config *cfg);

@@ -161,7 +161,7 @@ static const struct acpi_device power_button = {
  *     Method (_EVT, 1, Serialized) {
  *       Store (GDAT, Local0)
  *       If (And (Local0, 1)) { Notify (\_SB.PWRB, 0x80) } } } */
-static void put_generic_event_device(struct aml_builder *b)
+static void put_generic_event_device(struct aml_builder *b, const struct acpi_config *cfg)
 {
 	aml_device_begin(b, "GED");
 	aml_name_string(b, "_HID", "ACPI0013");
@@ -187,6 +187,7 @@ static void put_generic_event_device(struct aml_builder *b)
 	aml_name_ref(b, "\\_SB.PWRB");
 	aml_integer(b, ACPI_NOTIFY_BUTTON_PRESSED);
 	aml_if_end(b);
+	acpi_cpus_scan(b, cfg);
 	aml_method_end(b);
 	aml_device_end(b);
 }
@@ -213,9 +214,11 @@ void acpi_dsdt_build(struct aml_builder *b, const struct acpi_config *cfg)
 		put_device(b, &rtc);
 	if (cfg->has_i8042)
 		put_device(b, &i8042);
-	if (cfg->has_power_button) {
+	/* The processor devices go before the GED, whose _EVT calls their methods. */
+	acpi_cpus_build(b, cfg);
+	if (cfg->has_power_button || acpi_has_cpu_hotplug(cfg)) {
 		put_device(b, &power_button);
-		put_generic_event_device(b);
+		put_generic_event_device(b, cfg);
 	}
 	for (unsigned i = 0; i < cfg->nr_extra_devices; i++)
 		put_device(b, &cfg->extra_devices[i]);

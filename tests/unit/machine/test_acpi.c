@@ -216,8 +216,17 @@ Test(acpi, fadt_boot_flags_follow_the_legacy_devices)
 
 struct madt_census {
 	unsigned lapics, x2apics, ioapics, isos, nmis, x2nmis;
+	unsigned enabled, online_capable;
 	bool irq0_to_gsi2_edge, irq9_level_high;
 };
+
+/* A CPU entry is enabled (at boot) or online capable (to be added), never both or neither. */
+static void count_cpu_flags(struct madt_census *c, uint32_t flags)
+{
+	cr_assert(flags == 1 || flags == 2, "CPU flags 0x%x", flags);
+	c->enabled += flags == 1;
+	c->online_capable += flags == 2;
+}
 
 /* Walks every MADT entry, checking each CPU's IDs and that the entries tile the table. */
 static struct madt_census walk_madt(void)
@@ -240,7 +249,7 @@ static struct madt_census walk_madt(void)
 			cr_assert_eq(len, 8);
 			cr_assert_eq(u8_at(e + 2), cpu, "processor UID");
 			cr_assert_eq(u8_at(e + 3), cpu, "APIC ID");
-			cr_assert(u32_at(e + 4) & 1, "enabled");
+			count_cpu_flags(&c, u32_at(e + 4));
 			cpu++;
 			c.lapics++;
 			break;
@@ -248,7 +257,7 @@ static struct madt_census walk_madt(void)
 			cr_assert_eq(len, 16);
 			cr_assert_eq(u32_at(e + 4), cpu, "x2APIC ID");
 			cr_assert_eq(u32_at(e + 12), cpu, "processor UID");
-			cr_assert(u32_at(e + 8) & 1, "enabled");
+			count_cpu_flags(&c, u32_at(e + 8));
 			cpu++;
 			c.x2apics++;
 			break;
@@ -296,12 +305,39 @@ static void assert_madt_for(unsigned nr_cpus)
 	unsigned xapic = nr_cpus < 255 ? nr_cpus : 255;
 	cr_assert_eq(c.lapics, xapic);
 	cr_assert_eq(c.x2apics, nr_cpus - xapic);
+	cr_assert_eq(c.enabled, nr_cpus);
+	cr_assert_eq(c.online_capable, 0);
+	cr_assert_eq(u8_at(find_table("APIC") + 8), 4, "revision 4 without CPUs to add");
 	cr_assert_eq(c.ioapics, 1);
 	cr_assert_eq(c.isos, 2);
 	cr_assert(c.irq0_to_gsi2_edge, "ISA IRQ0 -> GSI 2, edge");
 	cr_assert(c.irq9_level_high, "SCI IRQ9, level, active high");
 	cr_assert_eq(c.nmis, 1);
 	cr_assert_eq(c.x2nmis, nr_cpus > 255 ? 1 : 0);
+}
+
+/* --cpus 2,max=8: 8 entries, the last 6 online capable (not enabled), revision 5. */
+Test(acpi, madt_lists_cpus_to_add_as_online_capable)
+{
+	struct acpi_config cfg = full;
+	cfg.nr_cpus = 2;
+	cfg.max_cpus = 8;
+	build_ok(&cfg);
+	struct madt_census c = walk_madt();
+	cr_assert_eq(c.lapics, 8);
+	cr_assert_eq(c.enabled, 2);
+	cr_assert_eq(c.online_capable, 6);
+	cr_assert_eq(u8_at(find_table("APIC") + 8), 5, "revision 5 defines online capable");
+}
+
+Test(acpi, cpus_to_add_beyond_xapic_ids_are_refused)
+{
+	struct acpi_config cfg = full;
+	cfg.nr_cpus = 2;
+	cfg.max_cpus = 256;
+	char err[256] = "";
+	cr_assert_eq(acpi_build(&mem, &cfg, err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "at most 255"), "message: %s", err);
 }
 
 Test(acpi, madt_one_cpu)
@@ -635,6 +671,52 @@ Test(acpi, iasl_reads_extra_devices)
 	free(dsdt);
 }
 
+static const struct acpi_config hotplug = {.nr_cpus = 2,
+					   .max_cpus = 4,
+					   .has_uart0 = true,
+					   .has_rtc = true,
+					   .has_i8042 = true,
+					   .has_power_button = true};
+
+Test(acpi, iasl_reads_the_processor_devices_of_cpus_to_add)
+{
+	disassemble_all(&hotplug);
+	char *dsdt = read_text("dsdt.dsl", NULL);
+	assert_mentions(dsdt, "Device (C000)");
+	assert_mentions(dsdt, "Device (C003)");
+	assert_mentions(dsdt, "\"ACPI0007\"");
+	assert_mentions(dsdt, "OperationRegion (CREG, SystemIO, 0x0703, One)");
+	assert_mentions(dsdt, "Method (_EJ0, 1, Serialized)");
+	assert_mentions(dsdt, "Notify (\\_SB.C003, 0x03)");
+	assert_mentions(dsdt, "Notify (\\_SB.C003, One)");
+	assert_mentions(dsdt, "\\_SB.C003.CSCN ()");
+	cr_assert_null(strstr(dsdt, "Device (C004)"), "only the 4 possible CPUs");
+	cr_assert_null(strstr(dsdt, "\\_SB.C000.CSCN"), "CPU 0 cannot be removed");
+	free(dsdt);
+	char *apic = read_text("apic.dsl", NULL);
+	assert_mentions(apic, "Revision : 05");
+	free(apic);
+	run_iasl("-oa -p again dsdt.dsl");
+	size_t len;
+	char *again = read_text("again.aml", &len);
+	uint64_t d = dsdt_address();
+	cr_assert_eq(len, table_length(d));
+	cr_assert_eq(memcmp(again + 36, area(d + 36, len - 36), len - 36), 0,
+		     "AML body differs from iasl's");
+	free(again);
+}
+
+/* The most CPUs that can be added: every table still fits the area. */
+Test(acpi, cpus_to_add_up_to_255_fit)
+{
+	struct acpi_config cfg = hotplug;
+	cfg.nr_cpus = 1;
+	cfg.max_cpus = 255;
+	build_ok(&cfg);
+	struct madt_census c = walk_madt();
+	cr_assert_eq(c.online_capable, 254);
+}
+
 /* acpiexec runs ACPICA's interpreter, the one inside Linux, over the tables in user space:
  * it loads the namespace, evaluates objects and converts _CRS/_PRT the way the kernel will.
  * "AcpiSetCurrentResources failed: AE_NOT_FOUND" is expected: it tries _SRS, which fixed
@@ -655,6 +737,41 @@ static bool has_acpiexec_problem(const char *log)
 			line++;
 	}
 	return false;
+}
+
+/* acpiexec over the tables, running `commands`; returns its log (free it). */
+static char *acpiexec(const struct acpi_config *cfg, const char *commands)
+{
+	disassemble_all(cfg);
+	if (system("command -v acpiexec >/dev/null 2>&1") != 0)
+		cr_assert_fail(
+		    "acpiexec not found: install acpica-tools (apt-get install acpica-tools)");
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && timeout 60 acpiexec -b '%s' dsdt.dat facp.dat apic.dat mcfg.dat > "
+		 "acpiexec.log 2>&1",
+		 tmpdir, commands);
+	int status = system(cmd);
+	char *log = read_text("acpiexec.log", NULL);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "acpiexec failed:\n%s", log);
+	cr_assert_not(has_acpiexec_problem(log), "acpiexec complained:\n%s", log);
+	return log;
+}
+
+/* The processor devices' methods run: acpiexec's I/O reads as 0, so no CPU is present (_STA
+ * 0) and the scan finds nothing to notify; _MAT is CPU 1's enabled local APIC entry. */
+Test(acpi, acpica_runs_the_processor_devices_methods)
+{
+	char *log = acpiexec(&hotplug, "evaluate \\_SB.C001._STA; evaluate \\_SB.C001._MAT; "
+				       "evaluate \\_SB.GED._EVT 10; evaluate \\_SB.C003.CSCN; "
+				       "evaluate \\_SB.C003._EJ0 0");
+	const char *sta = strstr(log, "Evaluation of \\_SB.C001._STA returned");
+	cr_assert_not_null(sta, "no _STA:\n%s", log);
+	cr_assert_not_null(strstr(sta, "[Integer] = 0000000000000000"), "_STA:\n%s", log);
+	const char *mat = strstr(log, "Evaluation of \\_SB.C001._MAT returned");
+	cr_assert_not_null(mat, "no _MAT:\n%s", log);
+	cr_assert_not_null(strstr(mat, "00 08 01 01 01 00 00 00"), "_MAT:\n%s", log);
+	free(log);
 }
 
 Test(acpi, acpica_interpreter_loads_and_evaluates_the_namespace)
