@@ -7,6 +7,7 @@
 #include "cmd/ctl_disk_limit.h"
 #include "lib/size.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -63,6 +64,9 @@ static void usage(FILE *out)
 	    "                  --disk, or its serial): bytes (8M) and requests per second,\n"
 	    "                  0 lifts one; a rate without its burst gets one second's\n"
 	    "                  worth; prints the limits in effect (none given: just that)\n"
+	    "  cpus [N]        how the vCPUs stand; with N: make them N (the VM needs\n"
+	    "                  --cpus ...,max=M); the guest onlines added ones and lets\n"
+	    "                  removed ones go\n"
 	    "  power-button    press the VM's ACPI power button: a guest that listens for it\n"
 	    "                  (systemd-logind, acpid) shuts down cleanly\n"
 	    "  quit            stop the VM (at once, as pulling the plug)\n"
@@ -228,6 +232,21 @@ static bool card_request(int argc, char **argv, struct ctl_request *r)
 }
 
 /* The request for argv (COMMAND [ARGS]); false after printing a usage error. */
+/* cpus: how the vCPUs stand; cpus N: make them N (1-255, the VM checks its max=). */
+static bool cpus_request(int argc, char **argv, struct ctl_request *r)
+{
+	if (argc == 1)
+		return set_request(r, "GET", "/vm/cpus", NULL);
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(argv[1], &end, 10);
+	if (errno || end == argv[1] || *end || argv[1][0] == '-' || n < 1 || n > 255) {
+		fprintf(stderr, "gureum ctl: cpus N: N is a vCPU count from 1 to 255\n");
+		return false;
+	}
+	return set_request(r, "PUT", "/vm/cpus", json_pack("{s:i}", "count", (int)n));
+}
+
 static bool build_request(int argc, char **argv, struct ctl_request *r)
 {
 	const char *command = argv[0];
@@ -257,6 +276,8 @@ static bool build_request(int argc, char **argv, struct ctl_request *r)
 		built = true;
 	} else if (strncmp(command, "net-", 4) == 0) {
 		built = card_request(argc, argv, r);
+	} else if (strcmp(command, "cpus") == 0 && argc <= 2) {
+		built = cpus_request(argc, argv, r);
 	} else if (strcmp(command, "balloon") == 0 && argc == 2) {
 		built = set_request(r, "PUT", "/vm/balloon", json_pack("{s:s}", "size", argv[1]));
 	}
@@ -284,6 +305,21 @@ static void print_bytes(const char *label, json_int_t bytes)
 		printf("%-10s %lld bytes\n", label, (long long)bytes);
 	else
 		printf("%-10s %.1f %s (%lld bytes)\n", label, value, units[unit], (long long)bytes);
+}
+
+static void print_vcpus(const json_t *reply)
+{
+	if (!json_object_get(reply, "present")) {
+		printf("vCPUs asked for; the guest onlines added ones itself (Linux: echo 1 > "
+		       "/sys/devices/system/cpu/cpuN/online) and lets removed ones go once "
+		       "offline (gureum ctl SOCKET cpus shows how they stand)\n");
+		return;
+	}
+	printf("vCPUs: %lld present, at most %lld; %lld being added, %lld being removed\n",
+	       (long long)json_integer_value(json_object_get(reply, "present")),
+	       (long long)json_integer_value(json_object_get(reply, "max")),
+	       (long long)json_integer_value(json_object_get(reply, "inserting")),
+	       (long long)json_integer_value(json_object_get(reply, "removing")));
 }
 
 static void print_balloon_info(const json_t *reply)
@@ -424,6 +460,8 @@ static void print_success(const char *command, const json_t *reply)
 {
 	if (strcmp(command, "balloon-info") == 0)
 		print_balloon_info(reply);
+	else if (strcmp(command, "cpus") == 0)
+		print_vcpus(reply);
 	else if (strcmp(command, "status") == 0)
 		print_status(reply);
 	else if (strcmp(command, "balloon") == 0)

@@ -364,7 +364,7 @@ static void put_entry(uint8_t **cursor, const void *entry, size_t len)
 
 unsigned acpi_possible_cpus(const struct acpi_config *cfg)
 {
-	return cfg->max_cpus > cfg->nr_cpus ? cfg->max_cpus : cfg->nr_cpus;
+	return cfg->cpu_hotplug && cfg->max_cpus > cfg->nr_cpus ? cfg->max_cpus : cfg->nr_cpus;
 }
 
 /* APIC ID = ACPI processor UID = CPU index, so the VMM and the guest agree without a map. The
@@ -420,10 +420,9 @@ static bool build_madt(struct acpi_area *a, const struct acpi_config *cfg, uint6
 	struct madt_header *m = area_alloc(a, len, gpa);
 	if (!m)
 		return false;
-	/* Revision 5 (ACPI 6.3) defines the online-capable flag; without CPUs to add, 4 as ever. */
+	/* Revision 5 (ACPI 6.3) defines the online-capable flag; without hotplug, 4 as ever. */
 	init_header(&m->header, "APIC", (uint32_t)len,
-		    acpi_possible_cpus(cfg) > cfg->nr_cpus ? MADT_REVISION_ONLINE_CAPABLE
-							   : MADT_REVISION);
+		    cfg->cpu_hotplug ? MADT_REVISION_ONLINE_CAPABLE : MADT_REVISION);
 	m->lapic_address = (uint32_t)LAYOUT_LAPIC;
 	m->flags = MADT_PCAT_COMPAT;
 	uint8_t *cursor = (uint8_t *)(m + 1);
@@ -482,7 +481,7 @@ static bool check_config(const struct acpi_config *cfg, char *err, size_t err_le
 			  cfg->nr_cpus, ACPI_MAX_CPUS);
 		return false;
 	}
-	if (cfg->max_cpus > cfg->nr_cpus && cfg->max_cpus > ACPI_MAX_HOTPLUG_CPUS) {
+	if (cfg->cpu_hotplug && acpi_possible_cpus(cfg) > ACPI_MAX_HOTPLUG_CPUS) {
 		set_error(err, err_len,
 			  "ACPI: room for %u CPUs to be added, at most %d (xAPIC IDs) supported",
 			  cfg->max_cpus, ACPI_MAX_HOTPLUG_CPUS);

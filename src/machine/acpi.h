@@ -54,8 +54,9 @@ struct acpi_device {
 
 struct acpi_config {
 	unsigned nr_cpus; /* enabled at boot: 0 .. nr_cpus - 1 */
-	/* When above nr_cpus: CPUs nr_cpus .. max_cpus - 1 can be added later, and any but CPU 0
+	/* With cpu_hotplug: CPUs nr_cpus .. max_cpus - 1 can be added later, and any but CPU 0
 	 * removed, through the DSDT's processor devices (machine/acpi_cpus.c). */
+	bool cpu_hotplug;
 	unsigned max_cpus;
 	bool has_uart0; /* COM1 0x3f8 IRQ4 */
 	bool has_rtc;
@@ -81,7 +82,7 @@ unsigned acpi_possible_cpus(const struct acpi_config *cfg);
  * LAYOUT_GSI_PCI_FIRST + (slot + pin) % 8, rotating by slot to spread devices over the lines. */
 unsigned acpi_pci_intx_gsi(unsigned slot, unsigned pin);
 
-/* Whether the CPUs can change while the guest runs (max_cpus above nr_cpus). */
+/* Whether the CPUs can change while the guest runs (cpu_hotplug). */
 bool acpi_has_cpu_hotplug(const struct acpi_config *cfg);
 /* The processor devices (acpi_cpus.c), when the CPUs can change; nothing otherwise. */
 void acpi_cpus_build(struct aml_builder *b, const struct acpi_config *cfg);

@@ -1,5 +1,5 @@
 /* The DSDT's processor devices, for a machine whose CPUs can be added and removed while the
- * guest runs (acpi_config.max_cpus above nr_cpus). Each possible CPU is a device (ACPI0007,
+ * guest runs (acpi_config.cpu_hotplug). Each possible CPU is a device (ACPI0007,
  * _UID = its index = its APIC ID) over its status byte at LAYOUT_PORT_CPU_HOTPLUG + index:
  *   Device (C001) {
  *     Name (_HID, "ACPI0007")  Name (_UID, 1)
@@ -115,7 +115,7 @@ static void put_cpu(struct aml_builder *b, unsigned cpu)
 
 bool acpi_has_cpu_hotplug(const struct acpi_config *cfg)
 {
-	return acpi_possible_cpus(cfg) > cfg->nr_cpus;
+	return cfg->cpu_hotplug;
 }
 
 void acpi_cpus_build(struct aml_builder *b, const struct acpi_config *cfg)

@@ -2,6 +2,7 @@
 
 #include "lib/size.h"
 #include "lib/token_bucket.h"
+#include "vmm/config.h"
 #include "vmm/config_devices.h"
 
 #include <jansson.h>
@@ -218,7 +219,7 @@ static json_t *do_migrate_status(const struct api_ops *ops)
 #define COMMAND_LIST                                                                               \
 	"balloon, balloon-info, status, pause, resume, snapshot, migrate, migrate-status, "        \
 	"migrate-cancel, migrate-reconnect, net-link, net-mac, net-info, screendump, disk-limit, " \
-	"power-button, quit"
+	"power-button, vcpus, vcpus-info, quit"
 
 /* {"command": "net-link", "card": N, "up": true|false} */
 static json_t *do_net_link(const struct api_ops *ops, const json_t *request)
@@ -233,6 +234,31 @@ static json_t *do_net_link(const struct api_ops *ops, const json_t *request)
 			  sizeof(err)) < 0)
 		return refused_reply(err);
 	return ok_reply();
+}
+
+/* {"command": "vcpus", "count": N} */
+static json_t *do_vcpus(const struct api_ops *ops, const json_t *request)
+{
+	const json_t *count = json_object_get(request, "count");
+	if (!json_is_integer(count) || json_integer_value(count) < 1 ||
+	    json_integer_value(count) > CONFIG_MAX_CPUS)
+		return error_reply("vcpus: give \"count\", the vCPUs the guest should have (1 to "
+				   "the VM's --cpus ...,max=)");
+	char err[ERR_LEN] = "";
+	if (ops->vcpus_set(ops->opaque, (unsigned)json_integer_value(count), err, sizeof(err)) < 0)
+		return refused_reply(err);
+	return ok_reply();
+}
+
+static json_t *do_vcpus_info(const struct api_ops *ops)
+{
+	char err[ERR_LEN] = "";
+	struct api_vcpus info = {0};
+	if (ops->vcpus_info(ops->opaque, &info, err, sizeof(err)) < 0)
+		return refused_reply(err);
+	return json_pack("{s:b,s:i,s:i,s:i,s:i}", "ok", 1, "present", (int)info.present, "max",
+			 (int)info.max, "inserting", (int)info.inserting, "removing",
+			 (int)info.removing);
 }
 
 /* "card": N, the index of a --net (0 for the first); -1 when missing or not one. */
@@ -467,6 +493,10 @@ json_t *api_dispatch(const struct api_ops *ops, const json_t *request)
 		return do_action(ops, ops->resume);
 	if (strcmp(command, "power-button") == 0)
 		return do_action(ops, ops->power_button);
+	if (strcmp(command, "vcpus") == 0)
+		return do_vcpus(ops, request);
+	if (strcmp(command, "vcpus-info") == 0)
+		return do_vcpus_info(ops);
 	if (strcmp(command, "snapshot") == 0)
 		return do_snapshot(ops, request);
 	if (strcmp(command, "migrate") == 0)

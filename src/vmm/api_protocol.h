@@ -75,6 +75,14 @@ struct api_status {
 	char devices[API_MAX_DEVICES][API_DEVICE_NAME_LEN];
 };
 
+/* The guest's vCPUs (vCPU hotplug). */
+struct api_vcpus {
+	unsigned present;   /* the vCPUs the guest has */
+	unsigned max;	    /* --cpus ...,max= (the count at boot without it) */
+	unsigned inserting; /* added, and not yet taken by the guest */
+	unsigned removing;  /* asked to go, and not yet ejected by the guest */
+};
+
 #define API_SNAPSHOT_MAX_DISKS 16
 
 struct api_snapshot {
@@ -177,6 +185,10 @@ struct api_ops {
 	/* The ACPI power button is pressed: the guest decides what that means (a systemd
 	 * guest shuts down cleanly). Refused while paused: the press would wait unseen. */
 	int (*power_button)(void *opaque, char *err, size_t err_len);
+	/* The guest's vCPUs become `count` (vm_set_vcpus: added at once, removed once the guest
+	 * lets them go), and how they stand. */
+	int (*vcpus_set)(void *opaque, unsigned count, char *err, size_t err_len);
+	int (*vcpus_info)(void *opaque, struct api_vcpus *info, char *err, size_t err_len);
 	void *opaque;
 };
 

@@ -22,6 +22,7 @@ struct route {
 };
 
 static const char *const balloon_fields[] = {"size", NULL};
+static const char *const vcpus_fields[] = {"count", NULL};
 static const char *const snapshot_fields[] = {"dir", "resume", "disk_snapshot", NULL};
 static const char *const migrate_fields[] = {
     "uri",	"downtime_ms",		 "compress", "max_bandwidth", "auto_converge",
@@ -37,6 +38,8 @@ static const struct route routes[] = {
     {"POST", "/vm/resume", "resume", NULL, false},
     {"POST", "/vm/stop", "quit", NULL, false},
     {"POST", "/vm/power-button", "power-button", NULL, false},
+    {"GET", "/vm/cpus", "vcpus-info", NULL, false},
+    {"PUT", "/vm/cpus", "vcpus", vcpus_fields, false},
     {"GET", "/vm/balloon", "balloon-info", NULL, false},
     {"PUT", "/vm/balloon", "balloon", balloon_fields, false},
     {"POST", "/vm/snapshot", "snapshot", snapshot_fields, false},

@@ -48,6 +48,24 @@ static void on_debug_exit(void *opaque, int status)
 	vm_request_stop(opaque, VM_STOP_DEBUG_EXIT, status);
 }
 
+static void on_cpu_ejected(void *opaque, unsigned cpu)
+{
+	vm_vcpu_ejected(opaque, cpu);
+}
+
+/* --cpus N,max=M: the status bytes of the M possible vCPUs, N of them (or a snapshot's count)
+ * present. */
+static int attach_cpu_hotplug(struct vm *vm)
+{
+	if (!vm->config->cpu_hotplug)
+		return 0;
+	struct cpu_hotplug_ops ops = {.ejected = on_cpu_ejected, .opaque = vm};
+	if (cpu_hotplug_init(&vm->cpu_hotplug, vm->max_vcpus, vm->nr_vcpus, &vm->acpi_ged, ops) < 0)
+		return -1;
+	vm->has_cpu_hotplug = true;
+	return cpu_hotplug_attach(&vm->cpu_hotplug, &vm->pio);
+}
+
 static int attach_devices(struct vm *vm, char *err, size_t err_len)
 {
 	struct power_callbacks power = {
@@ -64,6 +82,7 @@ static int attach_devices(struct vm *vm, char *err, size_t err_len)
 	rc = rc ?: acpi_power_attach(&vm->acpi_power, &vm->pio);
 	rc = rc ?: acpi_ged_init(&vm->acpi_ged, &vm->irq, LAYOUT_GSI_GED);
 	rc = rc ?: acpi_ged_attach(&vm->acpi_ged, &vm->pio);
+	rc = rc ?: attach_cpu_hotplug(vm);
 	rc = rc ?: pci_host_init(&vm->pci);
 	rc = rc ?: pci_host_attach(&vm->pci, &vm->pio, &vm->mmio);
 	if (rc == 0 && vm->config->has_debug_exit) {
@@ -107,6 +126,13 @@ static void set_lapic_register(struct vcpu_state *s, unsigned offset, uint32_t v
 /* Every vCPU as firmware would leave it: LINT0 takes the PIC (ExtINT), LINT1 is NMI, MTRRs say
  * RAM is write-back (Linux complains when CPUs disagree, so all get it); the boot vCPU also
  * gets the registers the loader asked for (none for firmware: it starts at the reset vector). */
+static int setup_vcpu(struct vm *vm, struct vm_vcpu *vcpu, const struct vcpu_state *boot);
+
+int board_setup_ap(struct vm *vm, struct vm_vcpu *vcpu)
+{
+	return setup_vcpu(vm, vcpu, NULL);
+}
+
 static int setup_vcpu(struct vm *vm, struct vm_vcpu *vcpu, const struct vcpu_state *boot)
 {
 	struct vcpu_state *s = malloc(sizeof(*s));
@@ -159,6 +185,8 @@ static int load_kernel(struct vm *vm, char *err, size_t err_len)
 {
 	struct acpi_config acpi = {
 	    .nr_cpus = vm->nr_vcpus,
+	    .cpu_hotplug = vm->config->cpu_hotplug,
+	    .max_cpus = vm->max_vcpus,
 	    .has_uart0 = true,
 	    .has_rtc = true,
 	    .has_i8042 = true,

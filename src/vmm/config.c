@@ -20,6 +20,7 @@ void config_init(struct vm_config *config)
 {
 	memset(config, 0, sizeof(*config));
 	config->cpus = 1;
+	config->max_cpus = 1;
 	config->memory = 256ULL << 20;
 	config->console = CONSOLE_STDIO;
 	config->on_reboot = ON_REBOOT_RESTART;
@@ -114,15 +115,36 @@ static int set_cpu_model(struct vm_config *c, const char *v, char *err, size_t l
 	return config_replace_string(&c->cpu_model, v);
 }
 
+/* --cpus N[,max=M]: N vCPUs at boot, and room for M (hot-added later, gureum ctl cpus). */
 static int set_cpus(struct vm_config *c, const char *v, char *err, size_t len)
 {
-	uint64_t cpus;
-	if (!parse_uint(v, 1, CONFIG_MAX_CPUS, &cpus)) {
-		snprintf(err, len, "--cpus: '%s' is not a vCPU count from 1 to %d", v,
-			 CONFIG_MAX_CPUS);
+	char count[16];
+	const char *comma = strchr(v, ',');
+	size_t count_len = comma ? (size_t)(comma - v) : strlen(v);
+	uint64_t cpus, max = 0;
+	bool count_ok = count_len < sizeof(count);
+	if (count_ok) {
+		memcpy(count, v, count_len);
+		count[count_len] = '\0';
+		count_ok = parse_uint(count, 1, CONFIG_MAX_CPUS, &cpus);
+	}
+	bool max_ok = !comma || (strncmp(comma + 1, "max=", 4) == 0 &&
+				 parse_uint(comma + 5, 1, CONFIG_MAX_CPUS, &max));
+	if (!count_ok || !max_ok) {
+		snprintf(err, len,
+			 "--cpus: '%s' is not N or N,max=M (vCPU counts from 1 to %d: N at boot, "
+			 "up to M later)",
+			 v, CONFIG_MAX_CPUS);
+		return -1;
+	}
+	if (comma && max < cpus) {
+		snprintf(err, len, "--cpus %s: max=%llu is below the %llu vCPUs at boot", v,
+			 (unsigned long long)max, (unsigned long long)cpus);
 		return -1;
 	}
 	c->cpus = (unsigned)cpus;
+	c->max_cpus = comma ? (unsigned)max : (unsigned)cpus;
+	c->cpu_hotplug = comma != NULL;
 	return 0;
 }
 

@@ -31,7 +31,9 @@ struct vm_config {
 	char *accel;
 	char *cpu_model; /* --cpu-model (accel/cpu_models.h); NULL: host */
 	unsigned cpus;
-	uint64_t tsc_khz; /* --tsc-khz: the guest TSC's rate; 0: the accelerator's own */
+	unsigned max_cpus; /* --cpus N,max=M: M, the most vCPUs it can have (N when not given) */
+	bool cpu_hotplug;  /* max= given: vCPUs can be added and removed (up to M, down to 1) */
+	uint64_t tsc_khz;  /* --tsc-khz: the guest TSC's rate; 0: the accelerator's own */
 	uint64_t memory;
 	enum console_kind console;
 	char *console_path;

@@ -222,8 +222,13 @@ static int await_answer(int fd, const char *expected, char *err, size_t err_len)
 
 static int send_head(struct vm *vm, struct state_out *out, char *err, size_t err_len)
 {
-	/* The accelerator that ran it: the destination must use the same (the CPU it saw). */
-	const char *const overrides[] = {"accel", vm->accel->name, NULL};
+	/* The accelerator that ran it: the destination must use the same (the CPU it saw). And
+	 * the vCPUs it has now, which hotplug may have changed since it started. */
+	if (!vm_vcpus_settled(vm, err, err_len))
+		return -1;
+	char cpus[32];
+	vm_cpus_setting(vm, cpus, sizeof(cpus));
+	const char *const overrides[] = {"accel", vm->accel->name, "cpus", cpus, NULL};
 	char *config = config_to_json_text(vm->config, overrides);
 	if (!config) {
 		snprintf(err, err_len, "migration: out of memory");

@@ -487,6 +487,9 @@ static int api_status(void *opaque, struct api_status *status, char *err, size_t
 	if (!vm)
 		return 0; /* a state of its own, not an error */
 	status->accel = vm->accel->name;
+	struct vm_vcpus_info vcpus;
+	vm_vcpus_info(vm, &vcpus);
+	status->vcpus = vcpus.present;
 	pthread_mutex_lock(&vm->lock);
 	status->state = vm->stop_reason != VM_RUNNING ? "stopping"
 			: vm->paused		      ? "paused"
@@ -541,6 +544,35 @@ static int api_power_button(void *opaque, char *err, size_t err_len)
 	return change_run_state(opaque, vm_press_power_button,
 				"the power button is pressed (the guest decides what follows)", err,
 				err_len);
+}
+
+/* Not during a migration: the destination is made with the vCPUs the source had when the
+ * migration began. */
+static int api_vcpus_set(void *opaque, unsigned count, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_idle_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	int rc = vm_set_vcpus(vm, count, err, err_len);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int api_vcpus_info(void *opaque, struct api_vcpus *info, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	struct vm_vcpus_info vcpus;
+	vm_vcpus_info(vm, &vcpus);
+	pthread_mutex_unlock(&s->lock);
+	*info = (struct api_vcpus){.present = vcpus.present,
+				   .max = vcpus.max,
+				   .inserting = vcpus.inserting,
+				   .removing = vcpus.removing};
+	return 0;
 }
 
 /* Pauses the VM unless it is paused, writes the snapshot, resumes it when it was running and
@@ -799,6 +831,8 @@ static int open_api_socket(struct session *s)
 			      .pause = api_pause,
 			      .resume = api_resume,
 			      .power_button = api_power_button,
+			      .vcpus_set = api_vcpus_set,
+			      .vcpus_info = api_vcpus_info,
 			      .snapshot = api_snapshot,
 			      .migrate = api_migrate,
 			      .migrate_status = api_migrate_status,

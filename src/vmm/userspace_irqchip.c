@@ -119,7 +119,7 @@ static void init_pics_as_firmware(struct vm *vm)
 int vm_userspace_irqchip_create(struct vm *vm, char *err, size_t err_len)
 {
 	struct pc_irqchip_config cfg = {
-	    .nr_vcpus = vm->nr_vcpus,
+	    .nr_vcpus = vm->max_vcpus,
 	    .clock = clock_now,
 	    .tsc_hz = vm->clock.tsc_hz,
 	    .x2apic = true,

@@ -137,6 +137,10 @@ void *vcpu_thread_main(void *arg)
 	struct vm *vm = vcpu->vm;
 	block_host_signals(vm->accel);
 	while (!vm_stopping(vm)) {
+		if (__atomic_load_n(&vcpu->unplug_requested, __ATOMIC_ACQUIRE)) {
+			vm_vcpu_leave(vcpu);
+			break;
+		}
 		if (!settle_for_pause(vcpu))
 			break;
 		vm_park_vcpu_if_paused(vm);

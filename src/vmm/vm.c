@@ -78,27 +78,33 @@ static int set_guest_tsc_rate(struct vm *vm, char *err, size_t err_len)
 	return 0;
 }
 
+int vm_create_vcpu(struct vm *vm, unsigned index, char *err, size_t err_len)
+{
+	struct vm_vcpu *v = &vm->vcpus[index];
+	v->vm = vm;
+	v->index = index;
+	struct accel_vcpu_hooks hooks;
+	if (vm->irqchip)
+		vm_userspace_irqchip_hooks(v, &hooks);
+	int rc = vm->accel->vcpu_create(vm->accel_vm, index, vm->irqchip ? &hooks : NULL,
+					&v->accel_vcpu);
+	if (rc < 0) {
+		snprintf(err, err_len, "cannot create vCPU %u: %s", index, strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
 static int create_vcpus(struct vm *vm, char *err, size_t err_len)
 {
-	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	vm->vcpus = calloc(vm->max_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		snprintf(err, err_len, "out of memory");
 		return -1;
 	}
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		struct vm_vcpu *v = &vm->vcpus[i];
-		v->vm = vm;
-		v->index = i;
-		struct accel_vcpu_hooks hooks;
-		if (vm->irqchip)
-			vm_userspace_irqchip_hooks(v, &hooks);
-		int rc = vm->accel->vcpu_create(vm->accel_vm, i, vm->irqchip ? &hooks : NULL,
-						&v->accel_vcpu);
-		if (rc < 0) {
-			snprintf(err, err_len, "cannot create vCPU %u: %s", i, strerror(-rc));
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if (vm_create_vcpu(vm, i, err, err_len) < 0)
 			return -1;
-		}
-	}
 	return set_guest_tsc_rate(vm, err, err_len);
 }
 
@@ -110,7 +116,8 @@ static int create_accel_vm(struct vm *vm, char *err, size_t err_len)
 	struct cpu_model model;
 	if (cpu_model_parse(spec, &model, err, err_len) < 0)
 		return -1;
-	struct accel_vm_config accel_config = {.nr_vcpus = vm->config->cpus, .clock = &vm->clock};
+	/* The accelerator is made for every vCPU the VM may get (its CPUID's topology too). */
+	struct accel_vm_config accel_config = {.nr_vcpus = vm->max_vcpus, .clock = &vm->clock};
 	cpu_model_configure(&model, &accel_config);
 	if (vm->accel->vm_create(&accel_config, &vm->accel_vm, err, err_len) < 0)
 		return -1;
@@ -138,7 +145,9 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 	vm->display = display;
 	vm->origin = origin;
 	vm->nr_vcpus = config->cpus;
+	vm->max_vcpus = config->max_cpus > config->cpus ? config->max_cpus : config->cpus;
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->resize_lock, NULL);
 	pthread_cond_init(&vm->stopped_cond, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
 	io_bus_init(&vm->pio, "port I/O");
@@ -208,7 +217,7 @@ enum vm_stop_reason vm_wait(struct vm *vm)
 
 static void join_vcpus(struct vm *vm)
 {
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+	for (unsigned i = 0; i < vm->max_vcpus; i++) {
 		if (!vm->vcpus[i].thread_started)
 			continue;
 		/* Kick again: a vCPU may have been between its stop check and KVM_RUN. */
@@ -222,7 +231,7 @@ static void destroy_vcpus(struct vm *vm)
 {
 	if (!vm->vcpus)
 		return;
-	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+	for (unsigned i = 0; i < vm->max_vcpus; i++)
 		if (vm->vcpus[i].accel_vcpu)
 			vm->accel->vcpu_destroy(vm->vcpus[i].accel_vcpu);
 	free(vm->vcpus);
@@ -249,6 +258,8 @@ void vm_destroy(struct vm *vm)
 		uart16550_destroy(&vm->uart);
 		i8042_destroy(&vm->kbc);
 		pci_host_destroy(&vm->pci);
+		if (vm->has_cpu_hotplug)
+			cpu_hotplug_destroy(&vm->cpu_hotplug);
 	}
 	/* Only now, with every device that raises interrupts gone: a device's timer on the event
 	 * loop (the balloon's statistics) could still send an MSI whose LAPIC kicks its vCPU, a
@@ -263,6 +274,7 @@ void vm_destroy(struct vm *vm)
 	io_bus_destroy(&vm->pio);
 	io_bus_destroy(&vm->mmio);
 	pthread_mutex_destroy(&vm->lock);
+	pthread_mutex_destroy(&vm->resize_lock);
 	pthread_cond_destroy(&vm->stopped_cond);
 	pthread_cond_destroy(&vm->pause_cond);
 	free(vm);

@@ -8,6 +8,7 @@
 #include "devices/acpi_ged.h"
 #include "devices/acpi_power.h"
 #include "devices/cmos_rtc.h"
+#include "devices/cpu_hotplug.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/io_bus.h"
@@ -62,6 +63,11 @@ struct vm_vcpu {
 	pthread_t thread;
 	bool thread_started;
 	bool first_run_done;
+	/* CPU hotplug (vm_cpus.c): the guest ejected this vCPU, so its thread leaves its loop
+	 * (set from the ejecting vCPU's thread, read by this one's), and then says it has
+	 * (under vm->lock): an unplugged vCPU is neither running nor parked. */
+	bool unplug_requested;
+	bool unplugged;
 };
 
 struct vm {
@@ -102,8 +108,12 @@ struct vm {
 	struct debug_exit debug_exit;
 	struct pci_host pci;
 	struct acpi_power acpi_power;
-	struct acpi_ged acpi_ged; /* the power button */
-	bool devices_attached;	  /* the devices above need their destroy functions */
+	struct acpi_ged acpi_ged; /* the power button, CPU hotplug events */
+	/* --cpus N,max=M with M > N: the vCPUs' status bytes (vm_cpus.c); has_cpu_hotplug
+	 * says whether the board has them. */
+	struct cpu_hotplug cpu_hotplug;
+	bool has_cpu_hotplug;
+	bool devices_attached; /* the devices above need their destroy functions */
 
 	/* virtio-pci devices in slot order (board_virtio.c). */
 	struct virtio_pci *virtio[VM_MAX_VIRTIO_DEVICES];
@@ -116,8 +126,12 @@ struct vm {
 	 * even once the virtio keyboard has taken over (the display serialises key events). */
 	uint8_t keys_on_ps2[VM_INPUT_KEY_LIMIT / 8];
 
-	unsigned nr_vcpus;
+	/* vcpus[] has room for max_vcpus (--cpus N,max=M: M; else N). Those below nr_vcpus have
+	 * been created; nr_vcpus grows when a vCPU is added beyond it, and shrinks when the last
+	 * ones are ejected (vm_cpus.c), under `lock`. */
+	unsigned nr_vcpus, max_vcpus;
 	struct vm_vcpu *vcpus;
+	pthread_mutex_t resize_lock; /* one vm_set_vcpus at a time */
 
 	pthread_mutex_t lock;
 	pthread_cond_t stopped_cond;
@@ -161,6 +175,8 @@ struct vm_origin {
 struct vm *vm_create(const struct vm_config *config, const struct accel_ops *accel,
 		     struct console *console, struct display *display,
 		     const struct vm_origin *origin, char *err, size_t err_len);
+/* Creates vCPU `index` in the accelerator (vcpus[index], no thread yet). 0, or -1 with err. */
+int vm_create_vcpu(struct vm *vm, unsigned index, char *err, size_t err_len);
 /* Starts the vCPU threads. */
 int vm_start(struct vm *vm, char *err, size_t err_len);
 /* Every vCPU's TSC at `hz` where the accelerator keeps the guest TSC itself (KVM, with TSC
@@ -180,6 +196,31 @@ void vm_destroy(struct vm *vm);
  * paused, stopping). A stop request ends a pause. */
 int vm_pause(struct vm *vm, char *err, size_t err_len);
 int vm_resume(struct vm *vm, char *err, size_t err_len);
+/* CPU hotplug (vm_cpus.c). vm_set_vcpus makes the guest's vCPUs `count`: vCPUs it lacks are
+ * created (or their threads started again) and announced to the guest, which adds them
+ * offline (Linux: echo 1 > /sys/devices/system/cpu/cpuN/online); those beyond `count` are
+ * asked to go, and leave once the guest has offlined and ejected them. Returns 0, or -1 with
+ * one sentence in `err` (no max=, out of range, paused, stopping). */
+int vm_set_vcpus(struct vm *vm, unsigned count, char *err, size_t err_len);
+/* The guest ejected vCPU `cpu` (devices/cpu_hotplug.h's ops.ejected): its thread is told to
+ * leave. Safe from any thread. */
+void vm_vcpu_ejected(struct vm *vm, unsigned cpu);
+/* On the vCPU's own thread, as it leaves its loop after an eject. */
+void vm_vcpu_leave(struct vm_vcpu *vcpu);
+struct vm_vcpus_info {
+	unsigned present;   /* the vCPUs the guest has (running threads) */
+	unsigned max;	    /* --cpus ...,max= */
+	unsigned inserting; /* announced, not yet taken by the guest */
+	unsigned removing;  /* asked to go, not yet ejected */
+};
+void vm_vcpus_info(struct vm *vm, struct vm_vcpus_info *info);
+/* Whether the vCPUs are as a snapshot or migration can record them: 0 .. nr_vcpus - 1 all
+ * present, no removal under way. False with the reason in `err`. */
+bool vm_vcpus_settled(struct vm *vm, char *err, size_t err_len);
+/* The --cpus setting for the vCPUs as they are now ("3,max=8"), for a snapshot's or a
+ * migration's configuration. */
+void vm_cpus_setting(struct vm *vm, char *out, size_t out_len);
+
 /* Presses the ACPI power button (devices/acpi_ged.h). Returns 0, or -1 with one sentence in
  * `err` while the VM is paused (a paused guest cannot see the press; resume it first). */
 int vm_press_power_button(struct vm *vm, char *err, size_t err_len);
@@ -229,6 +270,9 @@ const struct accel_ops *vm_choose_accel(const char *requested);
 
 /* Board assembly (board.c): devices, buses, ACPI, the boot payload. */
 int board_build(struct vm *vm, char *err, size_t err_len);
+/* A vCPU as firmware leaves an application processor (its LINTs, MTRRs, MISC_ENABLE): for the
+ * boot-time APs and for vCPUs added later. 0 or -errno. */
+int board_setup_ap(struct vm *vm, struct vm_vcpu *vcpu);
 /* The virtio devices of the configuration on PCI bus 0 (board_virtio.c). */
 int board_add_virtio_devices(struct vm *vm, char *err, size_t err_len);
 /* Resets and frees them; before the accelerator's VM and guest RAM go away. */

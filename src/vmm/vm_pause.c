@@ -26,7 +26,7 @@ static unsigned started_vcpus(const struct vm *vm)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		n += vm->vcpus[i].thread_started;
+		n += vm->vcpus[i].thread_started && !vm->vcpus[i].unplugged;
 	return n;
 }
 

@@ -173,14 +173,17 @@ int vm_snapshot_write(struct vm *vm, const char *dir, struct snapshot_stats *sta
 	file_path(memory, sizeof(memory), dir, SNAPSHOT_MEMORY_FILE, ".tmp");
 	file_path(state, sizeof(state), dir, SNAPSHOT_STATE_FILE, ".tmp");
 	file_path(config, sizeof(config), dir, SNAPSHOT_CONFIG_FILE, ".tmp");
-	if (make_dir(dir, err, err_len) < 0)
+	if (!vm_vcpus_settled(vm, err, err_len) || make_dir(dir, err, err_len) < 0)
 		return -1;
 	/* An older snapshot here stops being one before any of its files is replaced. */
 	char old_state[4200];
 	file_path(old_state, sizeof(old_state), dir, SNAPSHOT_STATE_FILE, "");
 	unlink(old_state);
-	/* The accelerator that ran it: a restore must use the same (the CPU it saw). */
-	const char *const overrides[] = {"accel", vm->accel->name, NULL};
+	/* The accelerator that ran it: a restore must use the same (the CPU it saw). And the
+	 * vCPUs it has now, which hotplug may have changed since it started. */
+	char cpus[32];
+	vm_cpus_setting(vm, cpus, sizeof(cpus));
+	const char *const overrides[] = {"accel", vm->accel->name, "cpus", cpus, NULL};
 	char why[512] = "";
 	if (write_memory_file(&vm->mem, memory, &stats->memory_bytes, err, err_len) < 0 ||
 	    write_state_file(vm, state, &stats->state_bytes, err, err_len) < 0)

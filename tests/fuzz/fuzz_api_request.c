@@ -108,6 +108,19 @@ static int disk_limit(void *opaque, struct api_disk_limit *req, char *err, size_
 	return 0;
 }
 
+static int vcpus_set(void *opaque, unsigned count, char *err, size_t err_len)
+{
+	(void)opaque, (void)count, (void)err, (void)err_len;
+	return 0;
+}
+
+static int vcpus_info(void *opaque, struct api_vcpus *info, char *err, size_t err_len)
+{
+	(void)opaque, (void)err, (void)err_len;
+	*info = (struct api_vcpus){.present = 1, .max = 4};
+	return 0;
+}
+
 static const struct api_ops ops = {.balloon_set = balloon_set,
 				   .balloon_info = balloon_info,
 				   .status = status,
@@ -115,6 +128,8 @@ static const struct api_ops ops = {.balloon_set = balloon_set,
 				   .pause = done,
 				   .resume = done,
 				   .power_button = done,
+				   .vcpus_set = vcpus_set,
+				   .vcpus_info = vcpus_info,
 				   .snapshot = snapshot,
 				   .migrate = migrate,
 				   .migrate_status = migrate_status,

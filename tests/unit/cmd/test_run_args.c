@@ -99,6 +99,31 @@ Test(run_args, bad_values_name_the_option)
 	config_free(&c);
 }
 
+Test(run_args, cpus_with_room_to_add)
+{
+	struct vm_config c;
+	char err[256];
+	cr_assert_eq(PARSE(&c, err, "--cpus", "2,max=8"), RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(c.cpus, 2);
+	cr_assert_eq(c.max_cpus, 8);
+	cr_assert(c.cpu_hotplug);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--cpus", "4,max=4"), RUN_ARGS_OK, "%s", err);
+	cr_assert(c.cpu_hotplug, "max= equal to the count still allows removing and re-adding");
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--cpus", "3"), RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(c.max_cpus, 3);
+	cr_assert_not(c.cpu_hotplug);
+	config_free(&c);
+	char *bad[] = {"2,max=1", "2,max=256", "2,max=",  "2,min=4", "2,max=4,x",
+		       "2,",	  ",max=4",    "0,max=4", "x,max=4"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(PARSE(&c, err, "--cpus", bad[i]), RUN_ARGS_ERROR, "%s", bad[i]);
+		cr_assert(strstr(err, "--cpus"), "%s: %s", bad[i], err);
+		config_free(&c);
+	}
+}
+
 Test(run_args, help_and_version)
 {
 	struct vm_config c;

@@ -321,6 +321,7 @@ Test(acpi, madt_lists_cpus_to_add_as_online_capable)
 {
 	struct acpi_config cfg = full;
 	cfg.nr_cpus = 2;
+	cfg.cpu_hotplug = true;
 	cfg.max_cpus = 8;
 	build_ok(&cfg);
 	struct madt_census c = walk_madt();
@@ -334,6 +335,7 @@ Test(acpi, cpus_to_add_beyond_xapic_ids_are_refused)
 {
 	struct acpi_config cfg = full;
 	cfg.nr_cpus = 2;
+	cfg.cpu_hotplug = true;
 	cfg.max_cpus = 256;
 	char err[256] = "";
 	cr_assert_eq(acpi_build(&mem, &cfg, err, sizeof(err)), -1);
@@ -672,6 +674,7 @@ Test(acpi, iasl_reads_extra_devices)
 }
 
 static const struct acpi_config hotplug = {.nr_cpus = 2,
+					   .cpu_hotplug = true,
 					   .max_cpus = 4,
 					   .has_uart0 = true,
 					   .has_rtc = true,

@@ -16,6 +16,7 @@
 /* A VM as the protocol sees it: records what it was asked, answers from fields. */
 struct fake_vm {
 	int balloon_calls, quit_calls, power_button_presses;
+	unsigned vcpus, max_vcpus; /* max 0: no room to add any */
 	bool paused;
 	uint64_t balloon_bytes;
 	int snapshot_calls, migrate_calls;
@@ -95,6 +96,26 @@ static int fake_power_button(void *opaque, char *err, size_t err_len)
 		return -1;
 	}
 	vm->power_button_presses++;
+	return 0;
+}
+
+static int fake_vcpus_set(void *opaque, unsigned count, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (count > vm->max_vcpus) {
+		snprintf(err, err_len, "a vCPU count from 1 to %u", vm->max_vcpus);
+		return -1;
+	}
+	vm->vcpus = count;
+	return 0;
+}
+
+static int fake_vcpus_info(void *opaque, struct api_vcpus *info, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	(void)err;
+	(void)err_len;
+	*info = (struct api_vcpus){.present = vm->vcpus, .max = vm->max_vcpus};
 	return 0;
 }
 
@@ -309,6 +330,8 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .pause = fake_pause,
 			     .resume = fake_resume,
 			     .power_button = fake_power_button,
+			     .vcpus_set = fake_vcpus_set,
+			     .vcpus_info = fake_vcpus_info,
 			     .snapshot = fake_snapshot,
 			     .migrate = fake_migrate,
 			     .migrate_status = fake_migrate_status,

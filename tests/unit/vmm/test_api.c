@@ -265,6 +265,38 @@ Test(api_protocol, power_button_presses_unless_paused)
 	json_decref(r);
 }
 
+Test(api_protocol, vcpus_takes_a_count_and_reports_how_they_stand)
+{
+	vm.vcpus = 1;
+	vm.max_vcpus = 4;
+	json_t *r = ask("{\"command\":\"vcpus\",\"count\":3}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.vcpus, 3);
+	json_decref(r);
+	r = ask("{\"command\":\"vcpus-info\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(json_integer_value(json_object_get(r, "present")), 3);
+	cr_assert_eq(json_integer_value(json_object_get(r, "max")), 4);
+	cr_assert_eq(json_integer_value(json_object_get(r, "removing")), 0);
+	json_decref(r);
+	r = ask("{\"command\":\"vcpus\",\"count\":5}");
+	cr_assert(json_is_true(json_object_get(r, "refused")), "beyond max: the VM refuses");
+	cr_assert_eq(vm.vcpus, 3);
+	json_decref(r);
+	const char *bad[] = {"{\"command\":\"vcpus\"}", "{\"command\":\"vcpus\",\"count\":0}",
+			     "{\"command\":\"vcpus\",\"count\":256}",
+			     "{\"command\":\"vcpus\",\"count\":\"2\"}",
+			     "{\"command\":\"vcpus\",\"count\":2.5}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = ask(bad[i]);
+		cr_assert_not(reply_ok(r), "%s", bad[i]);
+		cr_assert_not(json_is_true(json_object_get(r, "refused")), "%s: a bad request",
+			      bad[i]);
+		json_decref(r);
+	}
+	cr_assert_eq(vm.vcpus, 3, "bad requests change nothing");
+}
+
 Test(api_protocol, snapshot_takes_an_absolute_dir_and_reports_what_it_wrote)
 {
 	json_t *r = ask("{\"command\":\"snapshot\",\"dir\":\"/var/snap\"}");
