@@ -559,12 +559,15 @@ static int api_vcpus_set(void *opaque, unsigned count, char *err, size_t err_len
 	return rc;
 }
 
+/* Between boots (or before the first) the configuration says what the VM will have. */
 static int api_vcpus_info(void *opaque, struct api_vcpus *info, char *err, size_t err_len)
 {
 	struct session *s = opaque;
 	struct vm *vm = lock_current_vm(s, err, err_len);
-	if (!vm)
-		return -1;
+	if (!vm) {
+		*info = (struct api_vcpus){.present = s->config->cpus, .max = s->config->max_cpus};
+		return 0;
+	}
 	struct vm_vcpus_info vcpus;
 	vm_vcpus_info(vm, &vcpus);
 	pthread_mutex_unlock(&s->lock);

@@ -340,6 +340,22 @@ async function goodRequests() {
     status?.json?.state === 'running' && status.json.name === 'contract' && status.json.accel === 'emu' &&
     status.json.memory === 256 * 1024 * 1024 && status.json.devices.length >= 2, status?.text);
 
+  // vCPU hotplug: the source has --cpus 1,max=2. The guest takes the added vCPU's event
+  // (its ACPI scan writes it back), after which nothing is "inserting".
+  let v = await call('vcpus', SOURCE, 'GET', '/vm/cpus', { expect: 200 });
+  check('vcpus: 1 present, at most 2', v?.json?.present === 1 && v.json.max === 2, v?.text);
+  await call('vcpus 3 beyond max=2: refused', SOURCE, 'PUT', '/vm/cpus', { body: { count: 3 }, expect: 409 });
+  await call('vcpus 2', SOURCE, 'PUT', '/vm/cpus', { body: { count: 2 }, expect: 204 });
+  for (let i = 0; i < 120; i++) {
+    v = await call('vcpus after adding one', SOURCE, 'GET', '/vm/cpus', { expect: 200 });
+    if (v?.json?.inserting === 0) break;
+    await sleep(500);
+  }
+  check('vcpus: 2 present, the guest took the new one', v?.json?.present === 2 && v.json.inserting === 0 &&
+    v.json.removing === 0, v?.text);
+  const s2 = await call('status with 2 vCPUs', SOURCE, 'GET', '/vm', { expect: 200 });
+  check('status counts 2 vCPUs', s2?.json?.vcpus === 2, s2?.text);
+
   await call('balloon info', SOURCE, 'GET', '/vm/balloon', { expect: 200 });
   await call('balloon 16M (string)', SOURCE, 'PUT', '/vm/balloon', { body: { size: '16M' }, expect: 204 });
   let b = await call('balloon info after 16M', SOURCE, 'GET', '/vm/balloon', { expect: 200 });
@@ -521,6 +537,7 @@ async function badRequests() {
   await bad('application/jsonx', SOURCE, 'POST', '/vm/snapshot', { body: '{"dir": "/tmp"}', type: 'application/jsonx', expect: 415 });
   await bad('form data to screendump', SOURCE, 'POST', '/vm/screendump', { body: 'file=/tmp/x.png', type: 'application/x-www-form-urlencoded', expect: 415 });
   await bad('text/json to net link', SOURCE, 'PUT', '/vm/net/0/link', { body: '{"up": false}', type: 'text/json', expect: 415 });
+  await bad('text/plain to vcpus', SOURCE, 'PUT', '/vm/cpus', { body: '{"count": 1}', type: 'text/plain', expect: 415 });
   await bad('XML to net mac', SOURCE, 'PUT', '/vm/net/0/mac', { body: '<mac/>', type: 'application/xml', expect: 415 });
   await bad('text/plain to migration', SOURCE, 'POST', '/vm/migration', { body: `{"uri": "${MIGRATE_URI}"}`, type: 'text/plain', expect: 415 });
 
@@ -717,6 +734,9 @@ async function bareVm() {
   await call('bare VM: net card 0 without one: refused', sock, 'PUT', '/vm/net/0/mac', { body: { mac: '52:54:00:00:00:01' }, expect: 409 });
   await call('bare VM: disk 0 limits without a disk: refused', sock, 'GET', '/vm/disks/0/limits', { expect: 409 });
   await call('bare VM: disk 0 limits PATCH without a disk: refused', sock, 'PATCH', '/vm/disks/0/limits', { body: { bps: '1M' }, expect: 409 });
+  const bv = await call('bare VM: vcpus', sock, 'GET', '/vm/cpus', { expect: 200 });
+  check('bare VM: 1 vCPU, at most 1', bv?.json?.present === 1 && bv.json.max === 1, bv?.text);
+  await call('bare VM: vcpus 1 without max=: refused', sock, 'PUT', '/vm/cpus', { body: { count: 1 }, expect: 409 });
   await call('bare VM: pause', sock, 'POST', '/vm/pause', { expect: 204 });
   await call('bare VM: power button while paused: refused', sock, 'POST', '/vm/power-button', { expect: 409 });
   await call('bare VM: resume', sock, 'POST', '/vm/resume', { expect: 204 });
@@ -822,6 +842,12 @@ async function migrations() {
 async function ctlChecks() {
   let r = await ctl([DEST, 'status']);
   check('ctl status', r.code === 0 && /running/.test(r.stdout), `exit ${r.code}: ${r.stdout}${r.stderr}`);
+  // The source's hot-added vCPU moved with it.
+  r = await ctl([DEST, 'cpus']);
+  check('ctl cpus: the destination has the 2 vCPUs of the source', r.code === 0 &&
+    /vCPUs: 2 present, at most 2/.test(r.stdout), `exit ${r.code}: ${r.stdout}${r.stderr}`);
+  r = await ctl([DEST, 'cpus', '0']);
+  check('ctl cpus 0: refused by ctl', r.code !== 0 && /1 to 255/.test(r.stderr), `exit ${r.code}: ${r.stdout}${r.stderr}`);
   r = await ctl(['--json', DEST, 'status']);
   let body;
   try { body = JSON.parse(r.stdout); } catch { body = undefined; }

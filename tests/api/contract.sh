@@ -57,7 +57,7 @@ done
 truncate -s 8M "$WORK/d0.img" || fail "cannot make $WORK/d0.img"
 "$GUREUM" run --name contract --kernel "$GUEST_IMAGE_DIR/vmlinuz" \
 	--initrd "$GUEST_IMAGE_DIR/initramfs.cpio.gz" --cmdline "console=ttyS0 quiet" \
-	--accel emu --memory 256M --balloon --net user --display "vnc=unix:$WORK/vnc.sock" \
+	--accel emu --cpus 1,max=2 --memory 256M --balloon --net user --display "vnc=unix:$WORK/vnc.sock" \
 	--disk "$WORK/d0.img,format=raw,serial=d0" \
 	--console "file:$WORK/source.console" --api-socket "$WORK/api.sock" \
 	</dev/null >"$WORK/source.log" 2>&1 &
