@@ -61,6 +61,9 @@ struct vm_vcpu {
 	pthread_t thread;
 	bool thread_started;
 	bool first_run_done;
+	/* Exits that came back to the vCPU loop, by vcpu_exit_reason: written only by the vCPU's
+	 * thread, read by others with relaxed atomic loads (the counters API). */
+	uint64_t exits[VCPU_EXIT_UNKNOWN + 1];
 };
 
 struct vm {
