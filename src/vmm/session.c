@@ -11,6 +11,7 @@
 #include "vmm/console.h"
 #include "vmm/migration.h"
 #include "vmm/vm.h"
+#include "vmm/vm_counters.h"
 #include "vmm/vm_disk_snapshot.h"
 #include "vmm/vm_snapshot.h"
 
@@ -234,10 +235,10 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 	console_set_sink(&s->console, &sink);
 	pthread_mutex_lock(&s->lock);
 	s->current = vm;
+	s->boots++; /* with current, so that a request sees the VM with its boot's number */
 	if (s->pending_signal)
 		vm_request_stop(vm, VM_STOP_SIGNAL, s->pending_signal);
 	pthread_mutex_unlock(&s->lock);
-	s->boots++;
 	enum vm_stop_reason reason = VM_STOP_ERROR;
 	if (vm_start(vm, err, sizeof(err)) < 0)
 		log_error("%s", err);
@@ -495,6 +496,19 @@ static int api_status(void *opaque, struct api_status *status, char *err, size_t
 	for (unsigned i = 0; i < vm->nr_virtio && i < API_MAX_DEVICES; i++)
 		snprintf(status->devices[status->nr_devices++], API_DEVICE_NAME_LEN, "%s",
 			 virtio_pci_device(vm->virtio[i])->name);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* Between two boots there is no VM to count: an error, as for the other requests about it. */
+static int api_counters(void *opaque, struct api_counters *counters, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	counters->boots = s->boots;
+	vm_read_counters(vm, counters);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -801,6 +815,7 @@ static int open_api_socket(struct session *s)
 			      .net_info = api_net_info,
 			      .screendump = api_screendump,
 			      .disk_limit = api_disk_limit,
+			      .counters = api_counters,
 			      .opaque = s};
 	char err[512] = "";
 	s->api = api_server_open(s->config->api_socket, &ops, err, sizeof(err));

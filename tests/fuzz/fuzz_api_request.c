@@ -108,6 +108,16 @@ static int disk_limit(void *opaque, struct api_disk_limit *req, char *err, size_
 	return 0;
 }
 
+static int counters(void *opaque, struct api_counters *c, char *err, size_t err_len)
+{
+	(void)opaque, (void)err, (void)err_len;
+	c->nr_vcpus = 1;
+	c->nr_devices = 2;
+	c->devices[0].kind = API_DEVICE_BLK;
+	c->devices[1].kind = API_DEVICE_NET;
+	return 0;
+}
+
 static const struct api_ops ops = {.balloon_set = balloon_set,
 				   .balloon_info = balloon_info,
 				   .status = status,
@@ -123,7 +133,8 @@ static const struct api_ops ops = {.balloon_set = balloon_set,
 				   .net_mac = net_mac,
 				   .net_info = net_info,
 				   .screendump = screendump,
-				   .disk_limit = disk_limit};
+				   .disk_limit = disk_limit,
+				   .counters = counters};
 
 /* The next line of the input (NUL-terminated in place); NULL when none is left. */
 static char *next_line(char **cursor, char *end)
