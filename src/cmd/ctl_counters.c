@@ -96,7 +96,8 @@ static void print_device(const json_t *device)
 
 void ctl_print_counters(const json_t *reply)
 {
-	printf("since boot %lld of the VM:\n", count(reply, "boots"));
+	long long boots = count(reply, "boots");
+	printf("since the VM started (%lld boot%s):\n", boots, boots == 1 ? "" : "s");
 	size_t i;
 	const json_t *item;
 	json_array_foreach(json_object_get(reply, "vcpus"), i, item)

@@ -50,8 +50,9 @@
  *                                   "mmio":..,"hlt":..,"interrupted":..,"other":..},
  *                                   "accel":{NAME:..}}],"devices":[{"name":"virtio-blk0",
  *                                   "kicks":..,"interrupts":..,"blk":{"read_requests":..,
- *                                   ...}}]}: counters since the VM started ("net" for a
- *                                   network card, neither for other devices)
+ *                                   ...}}]}: counters since the VM started, reboots
+ *                                   included ("net" for a network card, neither for
+ *                                   other devices)
  *   {"command":"quit"}          -> {"ok":true}, then the VM stops
  * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
  * dispatches (no sockets, no VM), so it is tested on its own; api_server.c does the I/O. */
@@ -151,7 +152,7 @@ struct api_migration_status {
 };
 
 /* counters: what each vCPU and device has done since the VM started (a boot, restore or
- * incoming migration), each value only ever growing until the next one. */
+ * incoming migration), guest reboots included: each value only ever grows. */
 #define API_MAX_VCPUS	       255
 #define API_MAX_ACCEL_COUNTERS 64
 
@@ -185,7 +186,7 @@ struct api_device_counters {
 };
 
 struct api_counters {
-	unsigned boots; /* which start of the VM the counters are of (status's "boots") */
+	unsigned boots; /* the boots counted (status's "boots": 1 + guest reboots) */
 	unsigned nr_vcpus;
 	struct api_vcpu_counters vcpus[API_MAX_VCPUS];
 	unsigned nr_devices;

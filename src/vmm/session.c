@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -64,6 +65,9 @@ struct session {
 	const struct vm_origin *origin; /* what the first boot goes on from, or NULL */
 	struct migration_job migration;
 	pthread_cond_t migration_ended;
+	/* The counters of this session's VMs before the current one (guest reboots), under
+	 * `lock`; NULL until the first reboot. */
+	struct api_counters *carried;
 };
 
 static int signal_write_fd = -1;
@@ -208,6 +212,23 @@ static void announce_nics(struct vm *vm)
 }
 
 /* One power cycle. Returns the stop reason; *status gets the exit status. */
+/* The VM is going (a reboot makes the next): its counters go on in the next VM's, so that the
+ * API's only grow. Called under the session lock as current goes NULL: no request sees them
+ * twice. */
+static void carry_counters(struct session *s, struct vm *vm)
+{
+	struct api_counters *last = calloc(1, sizeof(*last));
+	if (!s->carried)
+		s->carried = calloc(1, sizeof(*s->carried));
+	if (last && s->carried) {
+		vm_read_counters(vm, last);
+		vm_counters_add(s->carried, last);
+	} else {
+		log_warn("out of memory: the counters start again from 0 with the next boot");
+	}
+	free(last);
+}
+
 static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *accel, int *status)
 {
 	char err[512] = "";
@@ -255,6 +276,7 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 			shutdown(s->migration.out.fd, SHUT_RDWR);
 		pthread_cond_wait(&s->migration_ended, &s->lock);
 	}
+	carry_counters(s, vm);
 	s->current = NULL;
 	pthread_mutex_unlock(&s->lock);
 	/* Let every vCPU leave the guest before reading counters. */
@@ -500,7 +522,8 @@ static int api_status(void *opaque, struct api_status *status, char *err, size_t
 	return 0;
 }
 
-/* Between two boots there is no VM to count: an error, as for the other requests about it. */
+/* Since the session started, guest reboots included (the VMs before are carried). Between two
+ * boots there is no VM to count: an error, as for the other requests about it. */
 static int api_counters(void *opaque, struct api_counters *counters, char *err, size_t err_len)
 {
 	struct session *s = opaque;
@@ -509,6 +532,8 @@ static int api_counters(void *opaque, struct api_counters *counters, char *err, 
 		return -1;
 	counters->boots = s->boots;
 	vm_read_counters(vm, counters);
+	if (s->carried)
+		vm_counters_add(counters, s->carried);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -882,5 +907,6 @@ int session_run(struct vm_config *config, const struct vm_origin *origin)
 	display_close(s.display);
 	event_loop_destroy(&s.loop);
 	console_close(&s.console);
+	free(s.carried);
 	return status;
 }
