@@ -211,7 +211,6 @@ static void announce_nics(struct vm *vm)
 	}
 }
 
-/* One power cycle. Returns the stop reason; *status gets the exit status. */
 /* The VM is going (a reboot makes the next): its counters go on in the next VM's, so that the
  * API's only grow. Called under the session lock as current goes NULL: no request sees them
  * twice. */
@@ -229,6 +228,7 @@ static void carry_counters(struct session *s, struct vm *vm)
 	free(last);
 }
 
+/* One power cycle. Returns the stop reason; *status gets the exit status. */
 static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *accel, int *status)
 {
 	char err[512] = "";
