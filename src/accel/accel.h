@@ -225,6 +225,10 @@ struct accel_ops {
 
 	/* Fills up to `max` counters; returns how many. */
 	size_t (*vm_stats)(struct accel_vm *vm, struct accel_stat *stats, size_t max);
+	/* Optional: one vCPU's cumulative counters (names are identifiers: letters, digits, '_'),
+	 * the same names in the same order at every call, each only ever growing. From any
+	 * thread while the vCPU runs: cheap reads, never a stop of the vCPU. */
+	size_t (*vcpu_stats)(struct accel_vcpu *vcpu, struct accel_stat *stats, size_t max);
 };
 
 /* The registered backends, by name; NULL if unknown. */

@@ -4,6 +4,7 @@
  * be reached, 2 on usage errors. */
 #include "cmd/api_client.h"
 #include "cmd/commands.h"
+#include "cmd/ctl_counters.h"
 #include "cmd/ctl_disk_limit.h"
 #include "lib/size.h"
 
@@ -69,6 +70,9 @@ static void usage(FILE *out)
 	    "                  removed ones go\n"
 	    "  power-button    press the VM's ACPI power button: a guest that listens for it\n"
 	    "                  (systemd-logind, acpid) shuts down cleanly\n"
+	    "  counters        what each vCPU (exits, the accelerator's counters) and device\n"
+	    "                  (kicks, interrupts; a disk's requests and bytes, a card's\n"
+	    "                  frames and bytes) has done since the VM started\n"
 	    "  quit            stop the VM (at once, as pulling the plug)\n"
 	    "\n"
 	    "  --json          print the reply's body as the VMM sent it (one JSON object;\n"
@@ -196,6 +200,7 @@ static const struct {
     {"migrate-status", "GET", "/vm/migration"},
     {"migrate-cancel", "DELETE", "/vm/migration"},
     {"migrate-reconnect", "POST", "/vm/migration/reconnect"},
+    {"counters", "GET", "/vm/counters"},
 };
 
 static bool set_request(struct ctl_request *r, const char *method, const char *path, json_t *body)
@@ -497,6 +502,8 @@ static void print_success(const char *command, const json_t *reply)
 		       field(reply, "height"));
 	else if (strcmp(command, "migrate") == 0)
 		print_migrate(reply);
+	else if (strcmp(command, "counters") == 0)
+		ctl_print_counters(reply);
 }
 
 /* Prints the reply; returns the exit status: 0 for a 2xx. With --json the body goes out as

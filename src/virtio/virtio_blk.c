@@ -79,12 +79,14 @@ struct virtio_blk {
 	/* chain holds a chain taken from the ring that waits for the I/O limits' tokens */
 	bool held;
 	struct blk_throttle throttle;
+	struct virtio_blk_counters counters; /* under the device lock */
 };
 
 /* One guest request in flight: its block requests (one for data or flush, one per range). */
 struct blk_request {
 	struct virtio_blk *blk;
 	uint16_t head;
+	uint32_t type;	 /* VIRTIO_BLK_T_*, for the counters */
 	uint8_t *status; /* the last writable byte of the chain, in guest RAM */
 	uint32_t written;
 	uint64_t bytes; /* data length, counted in bytes_in_flight */
@@ -127,6 +129,31 @@ static void answer(struct virtio_blk *blk, uint16_t head, uint8_t *status, uint8
 	blk->pushed++;
 }
 
+/* A request answered OK: its type's count, and its data for reads and writes. */
+static void count_done(struct virtio_blk *blk, uint32_t type, uint64_t bytes)
+{
+	struct virtio_blk_counters *c = &blk->counters;
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		c->read_requests++;
+		c->read_bytes += bytes;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		c->write_requests++;
+		c->write_bytes += bytes;
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		c->flush_requests++;
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+		c->discard_requests++;
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		c->write_zeroes_requests++;
+		break;
+	}
+}
+
 static void io_complete(struct block_request *io, int result)
 {
 	struct blk_request *req = io->opaque;
@@ -144,6 +171,10 @@ static void io_complete(struct block_request *io, int result)
 		}
 		answer(blk, req->head, req->status,
 		       req->result < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK, req->written);
+		if (req->result < 0)
+			blk->counters.errors++;
+		else
+			count_done(blk, req->type, req->bytes);
 	}
 	blk->in_flight--;
 	blk->bytes_in_flight -= req->bytes;
@@ -262,6 +293,7 @@ static int start_data(struct virtio_blk *blk, const struct virtq_chain *c,
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
 	fill_pieces(req, iov, n, skip, len);
+	req->type = hdr->type;
 	req->io[0].op = write ? BLOCK_OP_WRITE : BLOCK_OP_READ;
 	req->io[0].offset = hdr->sector << VIRTIO_BLK_SECTOR_SHIFT;
 	req->io[0].length = len;
@@ -281,6 +313,7 @@ static int start_flush(struct virtio_blk *blk, const struct virtq_chain *c, uint
 	struct blk_request *req = request_new(blk, c, status, 1, 0);
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
+	req->type = VIRTIO_BLK_T_FLUSH;
 	req->io[0].op = BLOCK_OP_FLUSH;
 	request_submit(blk, req);
 	return -1;
@@ -357,6 +390,7 @@ static int start_ranges(struct virtio_blk *blk, const struct virtq_chain *c,
 	struct blk_request *req = request_new(blk, c, status, (unsigned)count, nr_iov);
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
+	req->type = hdr->type;
 	struct iovec *iov = req->iov;
 	for (size_t i = 0; i < count; i++) {
 		struct block_request *io = &req->io[i];
@@ -427,6 +461,8 @@ static int handle_chain(struct virtio_blk *blk, const struct virtq_chain *c)
 	}
 	if (verdict >= 0)
 		answer(blk, c->head, status, (uint8_t)verdict, written);
+	if (verdict == VIRTIO_BLK_S_IOERR || verdict == VIRTIO_BLK_S_UNSUPP)
+		blk->counters.errors++;
 	return 0;
 }
 
@@ -819,5 +855,12 @@ void virtio_blk_get_limits(struct virtio_device *d, struct disk_limits *limits)
 	struct virtio_blk *blk = blk_of(d);
 	pthread_mutex_lock(&d->lock);
 	blk_throttle_get(&blk->throttle, limits);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_blk_get_counters(struct virtio_device *d, struct virtio_blk_counters *counters)
+{
+	pthread_mutex_lock(&d->lock);
+	*counters = blk_of(d)->counters;
 	pthread_mutex_unlock(&d->lock);
 }

@@ -28,6 +28,14 @@ void virtio_blk_set_limits(struct virtio_device *d, const struct disk_limits *li
 /* The limits in effect, each burst as it applies (a rate's default burst is the rate). */
 void virtio_blk_get_limits(struct virtio_device *d, struct disk_limits *limits);
 
+/* What a disk has done since the device was made: requests answered OK by type, with their data
+ * bytes, and requests answered with an error (invalid, unsupported, or the host's I/O failed). */
+struct virtio_blk_counters {
+	uint64_t read_requests, read_bytes, write_requests, write_bytes, flush_requests,
+	    discard_requests, write_zeroes_requests, errors;
+};
+void virtio_blk_get_counters(struct virtio_device *d, struct virtio_blk_counters *counters);
+
 /* virtio-net on a host tap device (opened with IFF_VNET_HDR; vhost-net when available). */
 struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned index, char *err,
 					size_t err_len);
@@ -57,6 +65,8 @@ struct virtio_net_info {
 	unsigned pairs, active_pairs;
 	uint64_t pair_rx_packets[NET_MAX_QUEUE_PAIRS], pair_tx_packets[NET_MAX_QUEUE_PAIRS];
 	uint64_t rx_packets, tx_packets, rx_dropped, tx_dropped, ctrl_errors;
+	/* frame bytes (the virtio-net header left out) through the userspace path */
+	uint64_t rx_bytes, tx_bytes;
 };
 void virtio_net_get_info(struct virtio_device *d, struct virtio_net_info *info);
 

@@ -106,6 +106,7 @@ struct net_pair {
 	struct rx_pool rx;
 
 	uint64_t rx_packets, tx_packets; /* this pair's share, for net-info */
+	uint64_t rx_bytes, tx_bytes;	 /* of the frames, the virtio-net header left out */
 };
 
 struct virtio_net {
@@ -276,6 +277,7 @@ static int tx_send(struct net_pair *p, const struct virtq_chain *c)
 		return 0;
 	}
 	p->tx_packets++;
+	p->tx_bytes += (size_t)n > TAP_VNET_HDR_SIZE ? (size_t)n - TAP_VNET_HDR_SIZE : 0;
 	return 0;
 }
 
@@ -460,6 +462,7 @@ static void rx_deliver(struct net_pair *pair, size_t len)
 	}
 	rx_pool_consume(p, used);
 	pair->rx_packets++;
+	pair->rx_bytes += len - TAP_VNET_HDR_SIZE;
 }
 
 /* Reads one frame into the pool. Returns 1 when one was delivered or dropped, 0 when the tap
@@ -1120,6 +1123,8 @@ void virtio_net_get_info(struct virtio_device *d, struct virtio_net_info *info)
 		info->pair_tx_packets[i] = net->pair[i].tx_packets;
 		info->rx_packets += net->pair[i].rx_packets;
 		info->tx_packets += net->pair[i].tx_packets;
+		info->rx_bytes += net->pair[i].rx_bytes;
+		info->tx_bytes += net->pair[i].tx_bytes;
 	}
 	info->rx_dropped = net->rx_dropped;
 	info->tx_dropped = net->tx_dropped;

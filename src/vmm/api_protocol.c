@@ -219,7 +219,7 @@ static json_t *do_migrate_status(const struct api_ops *ops)
 #define COMMAND_LIST                                                                               \
 	"balloon, balloon-info, status, pause, resume, snapshot, migrate, migrate-status, "        \
 	"migrate-cancel, migrate-reconnect, net-link, net-mac, net-info, screendump, disk-limit, " \
-	"power-button, vcpus, vcpus-info, quit"
+	"power-button, vcpus, vcpus-info, counters, quit"
 
 /* {"command": "net-link", "card": N, "up": true|false} */
 static json_t *do_net_link(const struct api_ops *ops, const json_t *request)
@@ -470,6 +470,76 @@ static json_t *do_disk_limit(const struct api_ops *ops, const json_t *request)
 	return reply;
 }
 
+/* ---- counters ------------------------------------------------------------------------ */
+
+static const char *const exit_names[API_EXIT_KINDS] = {"io", "mmio", "hlt", "interrupted", "other"};
+
+static json_t *vcpu_counters_json(unsigned index, const struct api_vcpu_counters *v)
+{
+	json_t *exits = json_object(), *accel = json_object();
+	for (unsigned i = 0; i < API_EXIT_KINDS; i++)
+		json_object_set_new(exits, exit_names[i], json_integer((json_int_t)v->exits[i]));
+	for (unsigned i = 0; i < v->nr_accel && i < API_MAX_ACCEL_COUNTERS; i++)
+		json_object_set_new(accel, v->accel[i].name,
+				    json_integer((json_int_t)v->accel[i].value));
+	return json_pack("{s:i,s:o,s:o}", "index", (int)index, "exits", exits, "accel", accel);
+}
+
+static json_t *blk_counters_json(const struct virtio_blk_counters *c)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "read_requests",
+			 (json_int_t)c->read_requests, "read_bytes", (json_int_t)c->read_bytes,
+			 "write_requests", (json_int_t)c->write_requests, "write_bytes",
+			 (json_int_t)c->write_bytes, "flush_requests",
+			 (json_int_t)c->flush_requests, "discard_requests",
+			 (json_int_t)c->discard_requests, "write_zeroes_requests",
+			 (json_int_t)c->write_zeroes_requests, "errors", (json_int_t)c->errors);
+}
+
+static json_t *net_counters_json(const struct virtio_net_info *i)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "rx_packets",
+			 (json_int_t)i->rx_packets, "rx_bytes", (json_int_t)i->rx_bytes,
+			 "tx_packets", (json_int_t)i->tx_packets, "tx_bytes",
+			 (json_int_t)i->tx_bytes, "rx_dropped", (json_int_t)i->rx_dropped,
+			 "tx_dropped", (json_int_t)i->tx_dropped, "control_errors",
+			 (json_int_t)i->ctrl_errors, "vhost", i->vhost);
+}
+
+static json_t *device_counters_json(const struct api_device_counters *d)
+{
+	json_t *o = json_pack("{s:s,s:I,s:I}", "name", d->name, "kicks", (json_int_t)d->kicks,
+			      "interrupts", (json_int_t)d->interrupts);
+	if (o && d->kind == API_DEVICE_BLK)
+		json_object_set_new(o, "blk", blk_counters_json(&d->blk));
+	else if (o && d->kind == API_DEVICE_NET)
+		json_object_set_new(o, "net", net_counters_json(&d->net));
+	return o;
+}
+
+/* {"command": "counters"}: the struct is large (every vCPU's accelerator counters), so it
+ * lives on the heap, not on a connection thread's stack. */
+static json_t *do_counters(const struct api_ops *ops)
+{
+	struct api_counters *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	char err[ERR_LEN] = "";
+	if (ops->counters(ops->opaque, c, err, sizeof(err)) < 0) {
+		free(c);
+		return refused_reply(err);
+	}
+	json_t *vcpus = json_array(), *devices = json_array();
+	for (unsigned i = 0; i < c->nr_vcpus && i < API_MAX_VCPUS; i++)
+		json_array_append_new(vcpus, vcpu_counters_json(i, &c->vcpus[i]));
+	for (unsigned i = 0; i < c->nr_devices && i < API_MAX_DEVICES; i++)
+		json_array_append_new(devices, device_counters_json(&c->devices[i]));
+	json_t *reply = json_pack("{s:b,s:i,s:o,s:o}", "ok", 1, "boots", (int)c->boots, "vcpus",
+				  vcpus, "devices", devices);
+	free(c);
+	return reply;
+}
+
 json_t *api_dispatch(const struct api_ops *ops, const json_t *request)
 {
 	if (!json_is_object(request))
@@ -517,6 +587,8 @@ json_t *api_dispatch(const struct api_ops *ops, const json_t *request)
 		return do_screendump(ops, request);
 	if (strcmp(command, "disk-limit") == 0)
 		return do_disk_limit(ops, request);
+	if (strcmp(command, "counters") == 0)
+		return do_counters(ops);
 	return error_replyf("unknown command \"%.64s\" (commands: " COMMAND_LIST ")", command);
 }
 

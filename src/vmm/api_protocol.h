@@ -46,12 +46,20 @@
  *                                   second's worth), the others stay; the reply has the limits
  *                                   in effect (none given: just that). Reboots, snapshots and
  *                                   migrations keep them (the recorded --disk changes)
+ *   {"command":"counters"}      -> {"ok":true,"boots":..,"vcpus":[{"index":0,"exits":{"io":..,
+ *                                   "mmio":..,"hlt":..,"interrupted":..,"other":..},
+ *                                   "accel":{NAME:..}}],"devices":[{"name":"virtio-blk0",
+ *                                   "kicks":..,"interrupts":..,"blk":{"read_requests":..,
+ *                                   ...}}]}: counters since the VM started, reboots
+ *                                   included ("net" for a network card, neither for
+ *                                   other devices)
  *   {"command":"quit"}          -> {"ok":true}, then the VM stops
  * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
  * dispatches (no sockets, no VM), so it is tested on its own; api_server.c does the I/O. */
 #ifndef GUREUM_VMM_API_PROTOCOL_H
 #define GUREUM_VMM_API_PROTOCOL_H
 
+#include "accel/accel.h"
 #include "virtio/virtio_devices.h"
 
 #include <jansson.h>
@@ -151,6 +159,48 @@ struct api_migration_status {
 	bool postcopy_reconnecting; /* its link broke: connecting again */
 };
 
+/* counters: what each vCPU and device has done since the VM started (a boot, restore or
+ * incoming migration), guest reboots included: each value only ever grows. */
+#define API_MAX_VCPUS	       255
+#define API_MAX_ACCEL_COUNTERS 64
+
+/* The vCPU loop's exits by reason (vcpu_exit_reason), as the reply names them. */
+enum api_vcpu_exit {
+	API_EXIT_IO,
+	API_EXIT_MMIO,
+	API_EXIT_HLT,
+	API_EXIT_INTERRUPTED,
+	API_EXIT_OTHER, /* power events, failures: each ends the VM's run */
+	API_EXIT_KINDS
+};
+
+struct api_vcpu_counters {
+	uint64_t exits[API_EXIT_KINDS];
+	/* The accelerator's own (accel_ops.vcpu_stats), by its names. */
+	unsigned nr_accel;
+	struct accel_stat accel[API_MAX_ACCEL_COUNTERS];
+};
+
+enum api_device_kind { API_DEVICE_VIRTIO, API_DEVICE_BLK, API_DEVICE_NET };
+
+struct api_device_counters {
+	char name[API_DEVICE_NAME_LEN];
+	enum api_device_kind kind;
+	uint64_t kicks, interrupts; /* every virtio device's notifications */
+	union {
+		struct virtio_blk_counters blk;
+		struct virtio_net_info net; /* its counters */
+	};
+};
+
+struct api_counters {
+	unsigned boots; /* the boots counted (status's "boots": 1 + guest reboots) */
+	unsigned nr_vcpus;
+	struct api_vcpu_counters vcpus[API_MAX_VCPUS];
+	unsigned nr_devices;
+	struct api_device_counters devices[API_MAX_DEVICES];
+};
+
 /* What the VM behind the socket can do. Each returns 0, or -1 with one sentence in `err` (what
  * is wrong and what to do). Called on the event-loop thread, but migrate on a worker thread of
  * its own. */
@@ -189,6 +239,8 @@ struct api_ops {
 	 * lets them go), and how they stand. */
 	int (*vcpus_set)(void *opaque, unsigned count, char *err, size_t err_len);
 	int (*vcpus_info)(void *opaque, struct api_vcpus *info, char *err, size_t err_len);
+	/* Every vCPU's and device's counters (zeroed by the caller). */
+	int (*counters)(void *opaque, struct api_counters *counters, char *err, size_t err_len);
 	void *opaque;
 };
 

@@ -53,6 +53,7 @@ static const struct route routes[] = {
     {"POST", "/vm/screendump", "screendump", screendump_fields, false},
     {"GET", "/vm/disks/" DISK_SEGMENT "/limits", "disk-limit", NULL, false},
     {"PATCH", "/vm/disks/" DISK_SEGMENT "/limits", "disk-limit", limit_fields, false},
+    {"GET", "/vm/counters", "counters", NULL, false},
 };
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))

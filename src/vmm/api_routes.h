@@ -20,6 +20,7 @@
  *   POST   /api/v1/vm/screendump          screendump {"file"}
  *   GET    /api/v1/vm/disks/{disk}/limits disk-limit (reads them)
  *   PATCH  /api/v1/vm/disks/{disk}/limits disk-limit {"bps","bps_burst","iops","iops_burst"}
+ *   GET    /api/v1/vm/counters            counters
  * ({card}: a --net's index; {disk}: a --disk's index, or its serial) */
 #ifndef GUREUM_VMM_API_ROUTES_H
 #define GUREUM_VMM_API_ROUTES_H

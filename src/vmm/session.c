@@ -11,6 +11,7 @@
 #include "vmm/console.h"
 #include "vmm/migration.h"
 #include "vmm/vm.h"
+#include "vmm/vm_counters.h"
 #include "vmm/vm_disk_snapshot.h"
 #include "vmm/vm_snapshot.h"
 
@@ -19,6 +20,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -63,6 +65,9 @@ struct session {
 	const struct vm_origin *origin; /* what the first boot goes on from, or NULL */
 	struct migration_job migration;
 	pthread_cond_t migration_ended;
+	/* The counters of this session's VMs before the current one (guest reboots), under
+	 * `lock`; NULL until the first reboot. */
+	struct api_counters *carried;
 };
 
 static int signal_write_fd = -1;
@@ -206,6 +211,23 @@ static void announce_nics(struct vm *vm)
 	}
 }
 
+/* The VM is going (a reboot makes the next): its counters go on in the next VM's, so that the
+ * API's only grow. Called under the session lock as current goes NULL: no request sees them
+ * twice. */
+static void carry_counters(struct session *s, struct vm *vm)
+{
+	struct api_counters *last = calloc(1, sizeof(*last));
+	if (!s->carried)
+		s->carried = calloc(1, sizeof(*s->carried));
+	if (last && s->carried) {
+		vm_read_counters(vm, last);
+		vm_counters_add(s->carried, last);
+	} else {
+		log_warn("out of memory: the counters start again from 0 with the next boot");
+	}
+	free(last);
+}
+
 /* One power cycle. Returns the stop reason; *status gets the exit status. */
 static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *accel, int *status)
 {
@@ -234,10 +256,10 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 	console_set_sink(&s->console, &sink);
 	pthread_mutex_lock(&s->lock);
 	s->current = vm;
+	s->boots++; /* with current, so that a request sees the VM with its boot's number */
 	if (s->pending_signal)
 		vm_request_stop(vm, VM_STOP_SIGNAL, s->pending_signal);
 	pthread_mutex_unlock(&s->lock);
-	s->boots++;
 	enum vm_stop_reason reason = VM_STOP_ERROR;
 	if (vm_start(vm, err, sizeof(err)) < 0)
 		log_error("%s", err);
@@ -254,6 +276,7 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 			shutdown(s->migration.out.fd, SHUT_RDWR);
 		pthread_cond_wait(&s->migration_ended, &s->lock);
 	}
+	carry_counters(s, vm);
 	s->current = NULL;
 	pthread_mutex_unlock(&s->lock);
 	/* Let every vCPU leave the guest before reading counters. */
@@ -498,6 +521,22 @@ static int api_status(void *opaque, struct api_status *status, char *err, size_t
 	for (unsigned i = 0; i < vm->nr_virtio && i < API_MAX_DEVICES; i++)
 		snprintf(status->devices[status->nr_devices++], API_DEVICE_NAME_LEN, "%s",
 			 virtio_pci_device(vm->virtio[i])->name);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* Since the session started, guest reboots included (the VMs before are carried). Between two
+ * boots there is no VM to count: an error, as for the other requests about it. */
+static int api_counters(void *opaque, struct api_counters *counters, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	counters->boots = s->boots;
+	vm_read_counters(vm, counters);
+	if (s->carried)
+		vm_counters_add(counters, s->carried);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -846,6 +885,7 @@ static int open_api_socket(struct session *s)
 			      .net_info = api_net_info,
 			      .screendump = api_screendump,
 			      .disk_limit = api_disk_limit,
+			      .counters = api_counters,
 			      .opaque = s};
 	char err[512] = "";
 	s->api = api_server_open(s->config->api_socket, &ops, err, sizeof(err));
@@ -912,5 +952,6 @@ int session_run(struct vm_config *config, const struct vm_origin *origin)
 	display_close(s.display);
 	event_loop_destroy(&s.loop);
 	console_close(&s.console);
+	free(s.carried);
 	return status;
 }

@@ -61,10 +61,21 @@ static void triple_fault(struct vm_vcpu *vcpu, const struct vcpu_exit *exit)
 	crash(vcpu, "triple fault", 0);
 }
 
+/* Only this thread writes the counter: a relaxed load and store (plain moves on x86-64) keep
+ * a reader on another thread from seeing a torn or backwards value without a locked add. */
+static void count_exit(struct vm_vcpu *vcpu, enum vcpu_exit_reason reason)
+{
+	if ((unsigned)reason >= sizeof(vcpu->exits) / sizeof(vcpu->exits[0]))
+		return;
+	uint64_t *counter = &vcpu->exits[reason];
+	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
 /* Returns false when the thread must stop running the guest. */
 static bool handle_exit(struct vm_vcpu *vcpu, const struct vcpu_exit *exit)
 {
 	struct vm *vm = vcpu->vm;
+	count_exit(vcpu, exit->reason);
 	switch (exit->reason) {
 	case VCPU_EXIT_IO:
 		handle_io(vm, exit);

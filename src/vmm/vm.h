@@ -68,6 +68,9 @@ struct vm_vcpu {
 	 * (under vm->lock): an unplugged vCPU is neither running nor parked. */
 	bool unplug_requested;
 	bool unplugged;
+	/* Exits that came back to the vCPU loop, by vcpu_exit_reason: written only by the vCPU's
+	 * thread, read by others with relaxed atomic loads (the counters API). */
+	uint64_t exits[VCPU_EXIT_UNKNOWN + 1];
 };
 
 struct vm {

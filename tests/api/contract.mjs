@@ -17,6 +17,9 @@
 // 4. Bad requests of every kind, each followed by a check that the VM did not change.
 // 5. The source VM has a disk (index 0, serial d0): its limits read, changed, refused, kept by
 //    the migration and changed by gureum ctl on the destination.
+// 5b. GET /vm/counters before and after the source guest reads and writes its disk (a command
+//    on its console): the disk's counters grow by exactly what dd moved, none goes down, also
+//    across a guest reboot; gureum ctl counters (and --json) on the destination.
 // 6. The connection limit: beside 8 idle connections every operation gets 503, one of the 8
 //    is still served, and the API answers again once they close.
 // One line per check; a summary; exit status 1 on any failure.
@@ -27,7 +30,7 @@ import YAML from 'yaml';
 import http from 'node:http';
 import net from 'node:net';
 import { spawn, execFile } from 'node:child_process';
-import { existsSync, readFileSync, mkdirSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, mkdirSync, statSync } from 'node:fs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -44,12 +47,16 @@ const DEST = env('DEST_SOCK');
 const MIGRATE_URI = env('MIGRATE_URI');
 const IMAGES = env('GUEST_IMAGE_DIR');
 const DOC_FILE = env('API_DOC');
+const CONSOLE_IN = env('SOURCE_CONSOLE_IN'); // a FIFO: the source guest's shell reads it
+const CONSOLE_OUT = env('SOURCE_CONSOLE');
 const PREFIX = '/api/v1';
 
 // Documented statuses no request of this test can bring about, with the reason.
 const UNREACHABLE = [
   { path: '*', method: '*', status: '500',
     reason: 'only when the VMM runs out of memory forming its reply' },
+  { path: '/vm/counters', method: 'GET', status: '409',
+    reason: 'only between two boots of the VM (a guest reboot), a few milliseconds the test polls for but may miss' },
 ];
 
 // Checks that fail because of a known bug in the server, the document being right: each is
@@ -334,11 +341,90 @@ const withTimeout = (promise, ms, what) => Promise.race([promise,
 
 // ---- 1. the booted VM: every operation with a good request ---------------------------------------
 
+// Runs `command` in the source guest's shell and waits for it to end: the marker is computed by
+// the shell, so the command line's own echo on the console does not match it.
+async function guestRun(command, seconds = 120) {
+  const marker = `done-${Date.now()}`;
+  const seen = () => readFileSync(CONSOLE_OUT, 'utf8').includes(`${marker}-42`);
+  appendFileSync(CONSOLE_IN, `${command}; echo ${marker}-$((40+2))\n`);
+  for (let i = 0; i < seconds * 10 && !seen(); i++) await sleep(100);
+  return seen();
+}
+
+// Every number in `after` is at least its value in `before` (same shape): counters only grow.
+function grewOrStayed(before, after, where = '') {
+  if (typeof before === 'number') return typeof after === 'number' && after >= before ? [] : [where];
+  if (before === null || typeof before !== 'object') return [];
+  return Object.keys(before).flatMap((k) => grewOrStayed(before[k], after?.[k], `${where}/${k}`));
+}
+
+// GET /vm/counters before and after the guest reads 1 MiB from its disk with O_DIRECT (no page
+// cache, no read-ahead: exactly what dd asked) and writes 256 KiB: the disk's counters grow by
+// that, every other only grows, and the vCPU ran instructions meanwhile.
+async function counters(status) {
+  const before = await call('counters', SOURCE, 'GET', '/vm/counters', { expect: 200 });
+  const c = before?.json;
+  check('counters: one entry per vCPU and per device of GET /vm, boot 1', c?.boots === 1 &&
+    c.vcpus.length === status?.json?.vcpus && c.devices.map((d) => d.name).join() === status.json.devices.join(),
+    before?.text);
+  const disk = (r) => r?.json?.devices.find((d) => d.blk)?.blk;
+  check('counters: the disk was read at boot (its partition table)', disk(before)?.read_requests > 0 &&
+    disk(before).read_bytes >= 512, JSON.stringify(disk(before)));
+  check('counters: only the disk has blk, only the card net', c?.devices.every((d) =>
+    !!d.blk === d.name.startsWith('virtio-blk') && !!d.net === d.name.startsWith('virtio-net')), before?.text);
+  const ran = await guestRun('dd if=/dev/vda of=/dev/null bs=65536 count=16 skip=32 iflag=direct; ' +
+    'dd if=/dev/zero of=/dev/vda bs=65536 count=4 seek=64 oflag=direct conv=fsync');
+  check('counters: the guest read and wrote its disk (dd)', ran, 'no end marker on the console');
+  const after = await call('counters after the guest\'s disk I/O', SOURCE, 'GET', '/vm/counters', { expect: 200 });
+  const [b, a] = [disk(before), disk(after)];
+  check('counters: read_bytes grew by the 1 MiB read', a?.read_bytes - b?.read_bytes === 1 << 20 &&
+    a.read_requests > b.read_requests, `${JSON.stringify(b)} -> ${JSON.stringify(a)}`);
+  check('counters: write_bytes grew by the 256 KiB written, with a flush', a?.write_bytes - b?.write_bytes === 256 << 10 &&
+    a.write_requests > b.write_requests && a.flush_requests > b.flush_requests && a.errors === b.errors,
+    `${JSON.stringify(b)} -> ${JSON.stringify(a)}`);
+  const shrunk = grewOrStayed(c, after?.json);
+  check('counters: none went down', after?.json && shrunk.length === 0, shrunk.join(', '));
+  const insns = (r) => r?.json?.vcpus[0].accel.instructions;
+  check('counters: vCPU 0 ran instructions meanwhile (the software CPU\'s count)', insns(after) > insns(before),
+    `${insns(before)} -> ${insns(after)}`);
+  const blkDev = (r) => r?.json?.devices.find((d) => d.blk);
+  check('counters: the disk took kicks and raised interrupts for it', blkDev(after)?.kicks > blkDev(before)?.kicks &&
+    blkDev(after).interrupts > blkDev(before).interrupts, `${JSON.stringify(blkDev(before))} -> ${JSON.stringify(blkDev(after))}`);
+  await countersAcrossReboot(after?.json);
+}
+
+// A guest reboot makes a new VM in the VMM: the counters go on from those of the first (boots 2,
+// none lower), and the new boot's reads of the disk add to them. Between the two VMs the API
+// answers 409, which this catches when its polling falls in that short window.
+async function countersAcrossReboot(before) {
+  const prompts = () => readFileSync(CONSOLE_OUT, 'utf8').split('gureum-guest# ').length - 1;
+  const shown = prompts();
+  appendFileSync(CONSOLE_IN, 'reboot -f\n');
+  let between = null;
+  for (let i = 0; i < 20000 && !between; i++) {
+    const r = await request(SOURCE, 'GET', `${PREFIX}/vm/counters`).catch(() => null);
+    if (r?.status === 409) between = r;
+    else if (r?.json?.boots === 2) break;
+  }
+  if (between) conform('counters between two boots: refused', 'GET', '/vm/counters', between, 409);
+  else console.log('info counters: the polling did not fall between the two boots (no 409 seen)');
+  for (let i = 0; i < 2400 && prompts() <= shown; i++) await sleep(100);
+  check('counters: the guest rebooted to its shell', prompts() > shown, 'no new prompt within 240 s');
+  const next = await call('counters after a guest reboot', SOURCE, 'GET', '/vm/counters', { expect: 200 });
+  check('counters: boots 2 after the reboot', next?.json?.boots === 2, next?.text);
+  const shrunk = grewOrStayed(before, next?.json).filter((w) => w !== '/boots');
+  check('counters: none went down across the reboot', next?.json && shrunk.length === 0, shrunk.join(', '));
+  const reads = (c) => c?.devices.find((d) => d.blk)?.blk.read_requests;
+  check('counters: the new boot\'s reads of the disk add to the old ones', reads(next?.json) > reads(before),
+    `${reads(before)} -> ${reads(next?.json)}`);
+}
+
 async function goodRequests() {
   const status = await call('status', SOURCE, 'GET', '/vm', { expect: 200 });
   check('status: running, named, on emu, with a balloon and a network card',
     status?.json?.state === 'running' && status.json.name === 'contract' && status.json.accel === 'emu' &&
     status.json.memory === 256 * 1024 * 1024 && status.json.devices.length >= 2, status?.text);
+  await counters(status);
 
   // vCPU hotplug: the source has --cpus 1,max=2. The guest takes the added vCPU's event
   // (its ACPI scan writes it back), after which nothing is "inserting".
@@ -600,7 +686,7 @@ async function badRequests() {
     ['PATCH', '/vm/balloon'], ['POST', '/vm/balloon'], ['PUT', '/vm/migration'], ['GET', '/vm/migration/reconnect'],
     ['POST', '/vm/net/0'], ['GET', '/vm/net/0/link'], ['DELETE', '/vm/net/0/mac'], ['GET', '/vm/screendump'],
     ['GET', '/vm/snapshot'], ['OPTIONS', '/vm'], ['PUT', '/vm/disks/0/limits'], ['POST', '/vm/disks/d0/limits'],
-    ['DELETE', '/vm/disks/0/limits']])
+    ['DELETE', '/vm/disks/0/limits'], ['POST', '/vm/counters'], ['DELETE', '/vm/counters']])
     await bad(`wrong method ${method} ${path}`, SOURCE, method, path, { expect: 405 });
 
   // Unknown paths: 404.
@@ -613,7 +699,7 @@ async function badRequests() {
   // Query strings: 400, whatever the resource (a pause with one must not pause).
   for (const [method, path] of [['GET', '/vm?verbose=1'], ['GET', '/vm/balloon?'], ['POST', '/vm/pause?x=1'],
     ['GET', '/vm/net/0?card=1'], ['GET', '/vm/migration?state'], ['GET', '/vm/disks/0/limits?x'],
-    ['PATCH', '/vm/disks/d0/limits?bps=1']]) {
+    ['PATCH', '/vm/disks/d0/limits?bps=1'], ['GET', '/vm/counters?vcpu=0']]) {
     await bad(`query string ${method} ${path}`, SOURCE, method, path,
       { body: method === 'PATCH' ? { bps: 4096 } : undefined, expect: 400 });
     await request(SOURCE, 'POST', `${PREFIX}/vm/resume`); // in case the pause went through
@@ -873,6 +959,15 @@ async function ctlChecks() {
   check('ctl --json balloon-info: the body as the document has it', r.code === 0 && bv(JSON.parse(r.stdout || 'null')), r.stdout + r.stderr);
   r = await ctl([DEST, 'migrate-status']);
   check('ctl migrate-status', r.code === 0, `exit ${r.code}: ${r.stdout}${r.stderr}`);
+  r = await ctl(['--json', DEST, 'counters']);
+  const cv = validatorFor(documentedResponse('/vm/counters', 'GET', '200').schemaPointer);
+  let counted;
+  try { counted = JSON.parse(r.stdout); } catch { counted = undefined; }
+  check('ctl --json counters: the body as the document has it', r.code === 0 && counted && cv(counted),
+    `exit ${r.code}: ${r.stdout.slice(0, 300)}${r.stderr} ${ajv.errorsText(cv.errors)}`);
+  r = await ctl([DEST, 'counters']);
+  check('ctl counters: each vCPU and the disk, readably', r.code === 0 && /^vCPU 0: exits/m.test(r.stdout) &&
+    /^virtio-blk0: kicks \d+/m.test(r.stdout) && /^ {2}reads \d+ \(/m.test(r.stdout), `exit ${r.code}: ${r.stdout}${r.stderr}`);
   // The disk's limits came with the migration; then changed by ctl.
   const lv = validatorFor(documentedResponse('/vm/disks/{disk}/limits', 'GET', '200').schemaPointer);
   r = await ctl(['--json', DEST, 'disk-limit', '0']);

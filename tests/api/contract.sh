@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The control API's contract (#12, docs/api/vm.yaml): the default guest boots on gureum's
 # software CPU with a balloon, a user-mode network card, a VNC display, a small raw disk (serial
-# d0) and --api-socket, and a
+# d0), its console's input on a FIFO (commands for the guest) and --api-socket, and a
 # destination waits with `run --incoming`; contract.mjs (Node, with the npm packages
 # scripts/install-deps.sh installs into tests/api) then validates the document, sends every
 # operation good and bad requests and checks each reply against the document, migrates the VM
@@ -55,12 +55,16 @@ done
 
 # A small sparse disk with a serial, for /vm/disks/{disk}/limits (by index 0 and serial d0).
 truncate -s 8M "$WORK/d0.img" || fail "cannot make $WORK/d0.img"
+# The source's console takes input from a FIFO, so that contract.mjs can have the guest read its
+# disk (GET /vm/counters sees it); held open here, so the guest never sees the input end.
+mkfifo "$WORK/console.in" || fail "cannot make $WORK/console.in"
+exec 3<>"$WORK/console.in"
 "$GUREUM" run --name contract --kernel "$GUEST_IMAGE_DIR/vmlinuz" \
 	--initrd "$GUEST_IMAGE_DIR/initramfs.cpio.gz" --cmdline "console=ttyS0 quiet" \
 	--accel emu --cpus 1,max=2 --memory 256M --balloon --net user --display "vnc=unix:$WORK/vnc.sock" \
 	--disk "$WORK/d0.img,format=raw,serial=d0" \
-	--console "file:$WORK/source.console" --api-socket "$WORK/api.sock" \
-	</dev/null >"$WORK/source.log" 2>&1 &
+	--console stdio --api-socket "$WORK/api.sock" \
+	<"$WORK/console.in" >"$WORK/source.console" 2>"$WORK/source.log" &
 SOURCE_PID=$!
 
 limit=$((SECONDS + BOOT_SECONDS))
@@ -82,6 +86,7 @@ done
 [[ -S $WORK/mig.sock ]] || fail "the destination does not listen on $WORK/mig.sock"
 
 GUREUM=$GUREUM WORK=$WORK SOURCE_SOCK=$WORK/api.sock DEST_SOCK=$WORK/api2.sock \
+	SOURCE_CONSOLE_IN=$WORK/console.in SOURCE_CONSOLE=$WORK/source.console \
 	MIGRATE_URI=unix:$WORK/mig.sock API_DOC=${API_DOC:-$ROOT/docs/api/vm.yaml} GUEST_IMAGE_DIR=$GUEST_IMAGE_DIR \
 	timeout ${NODE_SECONDS:-300} node "$HERE/contract.mjs"
 node_status=$?

@@ -23,5 +23,6 @@ printf 'POST\n/api/v1/vm/screendump\n%s\n{"file":"/s.png"}' "$J" >"$CORPUS/seed-
 printf 'PATCH\n/api/v1/vm/disks/data/limits\n%s\n{"bps":"8M","bps_burst":1,"iops":9,"iops_burst":"2"}' \
 	"$J" >"$CORPUS/seed-limits"
 printf 'GET\n/api/v1/vm/disks/0/limits\n\n' >"$CORPUS/seed-limits-get"
+printf 'GET\n/api/v1/vm/counters\n\n' >"$CORPUS/seed-counters"
 exec "$OUT/fuzz_api_request" -max_total_time="$SECONDS_TO_RUN" -max_len=1024 -timeout=10 \
 	-rss_limit_mb=2048 "$CORPUS"

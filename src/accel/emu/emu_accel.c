@@ -330,6 +330,36 @@ static size_t emu_vm_stats(struct accel_vm *vm, struct accel_stat *stats, size_t
 	return n;
 }
 
+/* The vCPU's thread writes its counters with plain stores; another thread reads each with a
+ * relaxed atomic load: an aligned 64-bit load is never torn on x86-64, and each counter only
+ * grows, so a reader sees a value the counter had. */
+static uint64_t read_counter(const uint64_t *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+static size_t emu_vcpu_stats(struct accel_vcpu *vcpu, struct accel_stat *stats, size_t max)
+{
+	const struct emu_sys_stats *s = &vcpu->cpu->sys->stats;
+	size_t n = 0;
+	add_stat(stats, max, &n, "instructions", read_counter(&s->insns));
+	add_stat(stats, max, &n, "run_ns", read_counter(&s->run_ns));
+	add_stat(stats, max, &n, "pio", read_counter(&s->pio));
+	add_stat(stats, max, &n, "mmio", read_counter(&s->mmio));
+	add_stat(stats, max, &n, "halts", read_counter(&s->halts));
+	add_stat(stats, max, &n, "kicks", read_counter(&s->kicks));
+	add_stat(stats, max, &n, "exceptions", read_counter(&s->exceptions));
+	add_stat(stats, max, &n, "interrupts", read_counter(&s->interrupts));
+	add_stat(stats, max, &n, "tlb_fills", read_counter(&s->tlb_fills));
+	add_stat(stats, max, &n, "tlb_flushes", read_counter(&s->tlb_flushes));
+	add_stat(stats, max, &n, "page_flushes", read_counter(&s->page_flushes));
+	add_stat(stats, max, &n, "cr3_writes", read_counter(&s->cr3_writes));
+	add_stat(stats, max, &n, "block_lookups", read_counter(&s->block_lookups));
+	add_stat(stats, max, &n, "block_decodes", read_counter(&s->block_decodes));
+	add_stat(stats, max, &n, "smc_invalidations", read_counter(&s->smc_invalidations));
+	return n;
+}
+
 static int emu_guest_cpuid(struct accel_vm *vm, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
 	emu_machine_cpuid(vm->machine, 0, 0, leaf, subleaf, out);
@@ -379,6 +409,7 @@ const struct accel_ops emu_accel_ops = {
     .region_log_fetch = emu_region_log_fetch,
     .move_memory = emu_move_memory,
     .vm_stats = emu_vm_stats,
+    .vcpu_stats = emu_vcpu_stats,
     .guest_cpuid = emu_guest_cpuid,
     .adopt_guest_cpu = emu_adopt_guest_cpu,
 };

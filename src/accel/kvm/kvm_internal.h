@@ -89,6 +89,7 @@ int kvm_vm_save_state(struct accel_vm *vm, struct state_writer *w, char *err, si
 int kvm_vm_load_state(struct accel_vm *vm, const uint8_t *buf, size_t len, size_t *pos, char *err,
 		      size_t err_len);
 size_t kvm_collect_stats(struct accel_vm *vm, struct accel_stat *stats, size_t max);
+size_t kvm_vcpu_stats(struct accel_vcpu *vcpu, struct accel_stat *stats, size_t max);
 int kvm_open_stats(struct accel_vcpu *vcpu);
 void kvm_irq_routes_init(struct accel_vm *vm);
 void kvm_irq_routes_probe(struct accel_vm *vm);

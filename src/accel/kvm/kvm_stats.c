@@ -1,4 +1,5 @@
-/* Exit counters from KVM's binary statistics (KVM_GET_STATS_FD), summed over vCPUs. */
+/* Exit counters from KVM's binary statistics (KVM_GET_STATS_FD): per vCPU, and summed over
+ * them. */
 #include "accel/kvm/kvm_internal.h"
 
 #include <stdlib.h>
@@ -62,6 +63,16 @@ static void read_stats_fd(int fd, struct accel_stat *stats, size_t *count, size_
 		}
 	}
 	free(descs);
+}
+
+/* The kernel keeps the counters; reading them is a pread on the vCPU's stats fd, which is safe
+ * from any thread while the vCPU runs. */
+size_t kvm_vcpu_stats(struct accel_vcpu *vcpu, struct accel_stat *stats, size_t max)
+{
+	size_t count = 0;
+	if (vcpu->stats_fd >= 0)
+		read_stats_fd(vcpu->stats_fd, stats, &count, max);
+	return count;
 }
 
 size_t kvm_collect_stats(struct accel_vm *vm, struct accel_stat *stats, size_t max)

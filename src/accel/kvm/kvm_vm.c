@@ -338,6 +338,7 @@ const struct accel_ops kvm_accel_ops = {
     .vcpu_tsc_hz = kvm_vcpu_tsc_hz,
     .vcpu_set_tsc_hz = kvm_vcpu_set_tsc_hz,
     .vm_stats = kvm_collect_stats,
+    .vcpu_stats = kvm_vcpu_stats,
     .guest_cpuid = kvm_guest_cpuid,
     .dirty_log_start = kvm_dirty_log_start,
     .dirty_log_fetch = kvm_dirty_log_fetch,

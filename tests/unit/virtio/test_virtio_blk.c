@@ -852,6 +852,41 @@ Test(virtio_blk, malformed_requests_get_an_error_status)
 	cr_assert_eq(run(VIRTIO_BLK_T_IN, 0, &b, 1), VIRTIO_BLK_S_OK);
 }
 
+/* The counters API's view: each request answered OK counted by its type, reads and writes with
+ * their bytes, and every request answered with an error, whatever its type. */
+Test(virtio_blk, counters_count_answered_requests_and_their_bytes)
+{
+	start_default();
+	struct buf w[2] = {data_buf(4096, false), data_buf(512, false)};
+	fill_pattern(w[0], 1);
+	cr_assert_eq(run(VIRTIO_BLK_T_OUT, 8, w, 2), VIRTIO_BLK_S_OK);
+	struct buf r = data_buf(8192, true);
+	cr_assert_eq(run(VIRTIO_BLK_T_IN, 0, &r, 1), VIRTIO_BLK_S_OK);
+	cr_assert_eq(run(VIRTIO_BLK_T_IN, 16, &r, 1), VIRTIO_BLK_S_OK);
+	cr_assert_eq(run(VIRTIO_BLK_T_FLUSH, 0, NULL, 0), VIRTIO_BLK_S_OK);
+	struct virtio_blk_discard_write_zeroes range = {.sector = 64, .num_sectors = 8};
+	struct buf b = ranges_buf(&range, 1);
+	cr_assert_eq(run(VIRTIO_BLK_T_DISCARD, 0, &b, 1), VIRTIO_BLK_S_OK);
+	cr_assert_eq(run(VIRTIO_BLK_T_WRITE_ZEROES, 0, &b, 1), VIRTIO_BLK_S_OK);
+	struct buf st = data_buf(1, true);
+	struct buf unknown[2] = {header_buf(99, 0, 16), st};
+	cr_assert_eq(run_chain(unknown, 2), VIRTIO_BLK_S_UNSUPP);
+	struct buf odd[3] = {header_buf(VIRTIO_BLK_T_IN, 0, 16), data_buf(100, true), st};
+	cr_assert_eq(run_chain(odd, 3), VIRTIO_BLK_S_IOERR);
+	cr_assert_eq(run(VIRTIO_BLK_T_IN, SECTORS, &r, 1), VIRTIO_BLK_S_IOERR, "past the end");
+
+	struct virtio_blk_counters c;
+	virtio_blk_get_counters(drv.dev, &c);
+	cr_assert_eq(c.write_requests, 1);
+	cr_assert_eq(c.write_bytes, 4096 + 512);
+	cr_assert_eq(c.read_requests, 2, "the read past the end is an error, not a read");
+	cr_assert_eq(c.read_bytes, 2 * 8192);
+	cr_assert_eq(c.flush_requests, 1);
+	cr_assert_eq(c.discard_requests, 1);
+	cr_assert_eq(c.write_zeroes_requests, 1);
+	cr_assert_eq(c.errors, 3);
+}
+
 /* A request larger than seg_max * size_max (here: one guest buffer listed twice) is refused;
  * one just below is served. */
 Test(virtio_blk, oversized_request_is_refused)

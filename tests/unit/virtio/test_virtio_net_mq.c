@@ -264,6 +264,7 @@ Test(virtio_net_mq, frames_sent_on_every_pair_reach_the_host)
 	virtio_net_get_info(dev, &info);
 	for (unsigned p = 0; p < PAIRS; p++)
 		cr_assert_eq(info.pair_tx_packets[p], 1, "pair %u sent one frame", p);
+	cr_assert_eq(info.tx_bytes, PAIRS * (14 + 20 + 8 + 4), "the frames' bytes, no header");
 	close(s);
 }
 
@@ -306,6 +307,9 @@ Test(virtio_net_mq, flows_from_the_host_spread_over_the_receive_queues)
 	virtio_net_get_info(dev, &info);
 	for (unsigned p = 0; p < PAIRS; p++)
 		cr_assert_eq(info.pair_rx_packets[p], used[p]);
+	/* each a datagram of 4 bytes in a frame of 46 (no virtio-net header counted) */
+	cr_assert_eq(info.rx_bytes, FLOWS * (14 + 20 + 8 + 4), "%llu bytes",
+		     (unsigned long long)info.rx_bytes);
 }
 
 Test(virtio_net_mq, bad_control_commands_are_refused_counted_and_survived)

@@ -34,6 +34,7 @@ struct fake_vm {
 	char screendump_path[256];
 	char snapshot_dir[256];
 	bool snapshot_resume;
+	uint64_t counters_calls;
 	bool refuse; /* every operation fails, as between two boots */
 	struct balloon_info info;
 };
@@ -322,6 +323,39 @@ static int fake_disk_limit(void *opaque, struct api_disk_limit *req, char *err, 
 	return 0;
 }
 
+/* Two vCPUs and three devices (a disk, a card, an rng), with counters that grow by `bump` at
+ * each call, as the real ones grow with the guest's activity. */
+static int fake_counters(void *opaque, struct api_counters *c, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse) {
+		snprintf(err, err_len,
+			 "the VM is between two boots (rebooting); retry in a moment");
+		return -1;
+	}
+	uint64_t n = ++vm->counters_calls;
+	c->boots = 1;
+	c->nr_vcpus = 2;
+	for (unsigned i = 0; i < 2; i++) {
+		c->vcpus[i].exits[API_EXIT_IO] = 100 * n + i;
+		c->vcpus[i].exits[API_EXIT_HLT] = 7;
+		c->vcpus[i].nr_accel = 1;
+		snprintf(c->vcpus[i].accel[0].name, sizeof(c->vcpus[i].accel[0].name), "exits");
+		c->vcpus[i].accel[0].value = 1000 * n;
+	}
+	c->nr_devices = 3;
+	c->devices[0] = (struct api_device_counters){
+	    .name = "virtio-blk0", .kind = API_DEVICE_BLK, .kicks = 5 * n, .interrupts = 4 * n};
+	c->devices[0].blk.read_requests = 2 * n;
+	c->devices[0].blk.read_bytes = 4096 * n;
+	c->devices[0].blk.errors = 1;
+	c->devices[1] = (struct api_device_counters){.name = "virtio-net0", .kind = API_DEVICE_NET};
+	c->devices[1].net.rx_packets = 3 * n;
+	c->devices[1].net.rx_bytes = 1500 * n;
+	c->devices[2] = (struct api_device_counters){.name = "virtio-rng", .kicks = n};
+	return 0;
+}
+
 static struct fake_vm vm;
 static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .balloon_info = fake_balloon_info,
@@ -342,6 +376,7 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .net_info = fake_net_info,
 			     .screendump = fake_screendump,
 			     .disk_limit = fake_disk_limit,
+			     .counters = fake_counters,
 			     .opaque = &vm};
 
 static void reset_vm(void)

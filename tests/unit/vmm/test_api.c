@@ -152,6 +152,58 @@ Test(api_protocol, net_info_reports_addresses_and_frames_per_pair)
 	json_decref(r);
 }
 
+static long long counter(const json_t *object, const char *key)
+{
+	const json_t *value = json_object_get(object, key);
+	cr_assert(json_is_integer(value), "\"%s\" is an integer", key);
+	return (long long)json_integer_value(value);
+}
+
+Test(api_protocol, counters_per_vcpu_and_per_device)
+{
+	json_t *r = ask("{\"command\":\"counters\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(counter(r, "boots"), 1);
+	const json_t *vcpus = json_object_get(r, "vcpus");
+	cr_assert_eq(json_array_size(vcpus), 2);
+	const json_t *v1 = json_array_get(vcpus, 1);
+	cr_assert_eq(counter(v1, "index"), 1);
+	const json_t *exits = json_object_get(v1, "exits");
+	cr_assert_eq(counter(exits, "io"), 101);
+	cr_assert_eq(counter(exits, "hlt"), 7);
+	cr_assert_eq(counter(exits, "mmio"), 0, "every kind is there, even at 0");
+	cr_assert_eq(counter(exits, "interrupted"), 0);
+	cr_assert_eq(counter(exits, "other"), 0);
+	cr_assert_eq(counter(json_object_get(v1, "accel"), "exits"), 1000);
+	const json_t *devices = json_object_get(r, "devices");
+	cr_assert_eq(json_array_size(devices), 3);
+	const json_t *blk = json_array_get(devices, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(blk, "name")), "virtio-blk0");
+	cr_assert_eq(counter(blk, "kicks"), 5);
+	cr_assert_eq(counter(json_object_get(blk, "blk"), "read_bytes"), 4096);
+	cr_assert_eq(counter(json_object_get(blk, "blk"), "errors"), 1);
+	cr_assert_eq(counter(json_object_get(blk, "blk"), "flush_requests"), 0);
+	cr_assert_null(json_object_get(blk, "net"));
+	const json_t *net = json_object_get(json_array_get(devices, 1), "net");
+	cr_assert_eq(counter(net, "rx_bytes"), 1500);
+	cr_assert_eq(counter(net, "tx_packets"), 0);
+	const json_t *rng = json_array_get(devices, 2);
+	cr_assert_null(json_object_get(rng, "blk"), "a device of another kind: notifications only");
+	cr_assert_null(json_object_get(rng, "net"));
+	cr_assert_eq(counter(rng, "interrupts"), 0);
+	json_decref(r);
+}
+
+Test(api_protocol, counters_between_two_boots_are_refused)
+{
+	vm.refuse = true;
+	json_t *r = ask("{\"command\":\"counters\"}");
+	cr_assert(strstr(reply_error(r), "between two boots"));
+	cr_assert(json_is_true(json_object_get(r, "refused")),
+		  "a 409: the VM's state, not the request");
+	json_decref(r);
+}
+
 Test(api_protocol, screendump_takes_an_absolute_file_and_reports_the_size)
 {
 	json_t *r = ask("{\"command\":\"screendump\",\"file\":\"/tmp/shot.png\"}");

@@ -66,6 +66,15 @@ Test(api_routes, every_route_reaches_its_command)
 	expect_command("POST", "/api/v1/vm/screendump", "{\"file\":\"/s.png\"}", "screendump");
 	expect_command("GET", "/api/v1/vm/disks/0/limits", NULL, "disk-limit");
 	expect_command("PATCH", "/api/v1/vm/disks/data-1/limits", "{\"bps\":\"8M\"}", "disk-limit");
+	expect_command("GET", "/api/v1/vm/counters", NULL, "counters");
+}
+
+Test(api_routes, counters_are_read_only_and_take_no_body)
+{
+	expect_status(405, "POST", "/api/v1/vm/counters", NULL, NULL, "allowed: GET");
+	expect_status(400, "GET", "/api/v1/vm/counters", "application/json", "{}", "takes no body");
+	expect_status(400, "GET", "/api/v1/vm/counters?vcpu=0", NULL, NULL, "no query");
+	expect_status(404, "GET", "/api/v1/vm/counters/0", NULL, NULL, "no such resource");
 }
 
 Test(api_routes, a_disk_is_named_by_its_index_or_its_serial)
