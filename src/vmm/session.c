@@ -228,6 +228,19 @@ static void carry_counters(struct session *s, struct vm *vm)
 	free(last);
 }
 
+/* A guest reboot keeps the vCPUs hotplug gave it, as a PC keeps the CPUs put in it. */
+static void keep_vcpu_count(struct session *s, struct vm *vm)
+{
+	if (!vm->has_cpu_hotplug)
+		return;
+	struct vm_vcpus_info info;
+	vm_vcpus_info(vm, &info);
+	if (info.present && info.present != s->config->cpus) {
+		s->config->cpus = info.present;
+		log_info("the next boot has the %u vCPUs the guest had", info.present);
+	}
+}
+
 /* One power cycle. Returns the stop reason; *status gets the exit status. */
 static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *accel, int *status)
 {
@@ -277,6 +290,7 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 		pthread_cond_wait(&s->migration_ended, &s->lock);
 	}
 	carry_counters(s, vm);
+	keep_vcpu_count(s, vm);
 	s->current = NULL;
 	pthread_mutex_unlock(&s->lock);
 	/* Let every vCPU leave the guest before reading counters. */
