@@ -31,17 +31,8 @@ static void event_io_read(void *opaque, uint64_t offset, void *data, unsigned si
 		*(uint8_t *)data = __atomic_exchange_n(&dev->pending, 0, __ATOMIC_SEQ_CST);
 }
 
-/* Nothing to write: the register is read-to-clear. */
-static void event_io_write(void *opaque, uint64_t offset, const void *data, unsigned size)
-{
-	(void)opaque;
-	(void)offset;
-	(void)data;
-	(void)size;
-}
-
 int acpi_ged_attach(struct acpi_ged *dev, struct io_bus *pio)
 {
-	return io_bus_register(pio, LAYOUT_PORT_GED, 1, event_io_read, event_io_write, dev,
-			       "acpi-ged");
+	/* Nothing to write: the register is read-to-clear. */
+	return io_bus_register(pio, LAYOUT_PORT_GED, 1, event_io_read, NULL, dev, "acpi-ged");
 }

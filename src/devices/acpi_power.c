@@ -50,20 +50,12 @@ static void zero_io_read(void *opaque, uint64_t offset, void *data, unsigned siz
 	memset(data, 0, size);
 }
 
-static void ignore_io_write(void *opaque, uint64_t offset, const void *data, unsigned size)
-{
-	(void)opaque;
-	(void)offset;
-	(void)data;
-	(void)size;
-}
-
 int acpi_power_attach(struct acpi_power *dev, struct io_bus *pio)
 {
 	if (io_bus_register(pio, LAYOUT_PORT_SLEEP_CTL, 1, zero_io_read, sleep_control_io_write,
 			    dev, "acpi-sleep-control"))
 		return -1;
-	if (io_bus_register(pio, LAYOUT_PORT_SLEEP_STS, 1, zero_io_read, ignore_io_write, dev,
+	if (io_bus_register(pio, LAYOUT_PORT_SLEEP_STS, 1, zero_io_read, NULL, dev,
 			    "acpi-sleep-status"))
 		return -1;
 	return io_bus_register(pio, LAYOUT_PORT_RESET, 1, zero_io_read, reset_io_write, dev,

@@ -50,7 +50,8 @@ struct io_bus {
 
 void io_bus_init(struct io_bus *bus, const char *name);
 void io_bus_destroy(struct io_bus *bus);
-/* Returns 0, or -1 if the range overlaps an existing one or is empty. */
+/* Returns 0, or -1 if the range overlaps an existing one or is empty. A NULL `write` makes the
+ * range read-only: writes are taken and ignored. */
 int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_read_fn read,
 		    io_write_fn write, void *opaque, const char *name);
 /* The same for a device that takes, whole, an access that starts in its range and runs past

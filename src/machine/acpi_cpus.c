@@ -34,20 +34,10 @@ static void cpu_names(unsigned cpu, char name[8], char path[16])
 	snprintf(path, 16, "\\_SB.%s", name);
 }
 
-/* If (CSTS & bit) { ... }: opens the If; the caller closes it. */
-static void if_status_has(struct aml_builder *b, const char *status, uint64_t bit)
-{
-	aml_if_begin(b);
-	aml_and(b);
-	aml_name_ref(b, status);
-	aml_integer(b, bit);
-	aml_null_target(b);
-}
-
 static void put_status_method(struct aml_builder *b)
 {
 	aml_method_begin(b, "_STA", 0, true);
-	if_status_has(b, "CSTS", LAYOUT_CPU_HP_PRESENT);
+	aml_if_name_has(b, "CSTS", LAYOUT_CPU_HP_PRESENT);
 	aml_return(b);
 	aml_integer(b, STA_PRESENT_ENABLED);
 	aml_if_end(b);
@@ -66,11 +56,7 @@ static void store_status(struct aml_builder *b, uint64_t value)
 /* If (Local0 & bit) { CSTS = bit; Notify (CPU, code) } */
 static void notify_if(struct aml_builder *b, const char *cpu, uint64_t bit, uint64_t code)
 {
-	aml_if_begin(b);
-	aml_and(b);
-	aml_local(b, 0);
-	aml_integer(b, bit);
-	aml_null_target(b);
+	aml_if_local_has(b, 0, bit);
 	store_status(b, bit);
 	aml_notify(b);
 	aml_name_ref(b, cpu);
@@ -130,11 +116,7 @@ void acpi_cpus_scan(struct aml_builder *b, const struct acpi_config *cfg)
 {
 	if (!acpi_has_cpu_hotplug(cfg))
 		return;
-	aml_if_begin(b);
-	aml_and(b);
-	aml_local(b, 0);
-	aml_integer(b, LAYOUT_GED_EVENT_CPU_HOTPLUG);
-	aml_null_target(b);
+	aml_if_local_has(b, 0, LAYOUT_GED_EVENT_CPU_HOTPLUG);
 	for (unsigned cpu = 1; cpu < acpi_possible_cpus(cfg); cpu++) {
 		char method[24];
 		snprintf(method, sizeof(method), "\\_SB.C%03X.CSCN", cpu & 0xfff);

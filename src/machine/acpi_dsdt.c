@@ -178,11 +178,7 @@ static void put_generic_event_device(struct aml_builder *b, const struct acpi_co
 	aml_store(b);
 	aml_name_ref(b, "GDAT");
 	aml_local(b, 0);
-	aml_if_begin(b);
-	aml_and(b);
-	aml_local(b, 0);
-	aml_integer(b, LAYOUT_GED_EVENT_POWER_BUTTON);
-	aml_null_target(b);
+	aml_if_local_has(b, 0, LAYOUT_GED_EVENT_POWER_BUTTON);
 	aml_notify(b);
 	aml_name_ref(b, "\\_SB.PWRB");
 	aml_integer(b, ACPI_NOTIFY_BUTTON_PRESSED);

@@ -476,6 +476,24 @@ void aml_if_end(struct aml_builder *b)
 	end_plain(b, AML_FRAME_IF);
 }
 
+void aml_if_local_has(struct aml_builder *b, unsigned local, uint64_t bits)
+{
+	aml_if_begin(b);
+	aml_and(b);
+	aml_local(b, local);
+	aml_integer(b, bits);
+	aml_null_target(b);
+}
+
+void aml_if_name_has(struct aml_builder *b, const char *name, uint64_t bits)
+{
+	aml_if_begin(b);
+	aml_and(b);
+	aml_name_ref(b, name);
+	aml_integer(b, bits);
+	aml_null_target(b);
+}
+
 /* ---- operation regions and fields ---- */
 
 void aml_operation_region(struct aml_builder *b, const char *name, enum aml_region_space space,

@@ -90,6 +90,11 @@ void aml_notify(struct aml_builder *b); /* Notify(object, value) */
 void aml_if_begin(struct aml_builder *b);
 void aml_if_end(struct aml_builder *b);
 
+/* Shorthands for If ((Local<local> & bits)) { and If ((name & bits)) {: the body follows,
+ * then aml_if_end. */
+void aml_if_local_has(struct aml_builder *b, unsigned local, uint64_t bits);
+void aml_if_name_has(struct aml_builder *b, const char *name, uint64_t bits);
+
 enum aml_region_space { AML_REGION_SYSTEM_MEMORY = 0, AML_REGION_SYSTEM_IO = 1 };
 
 /* OperationRegion(name, space, offset, len). */

@@ -227,6 +227,9 @@ void vm_cpus_setting(struct vm *vm, char *out, size_t out_len);
 /* Presses the ACPI power button (devices/acpi_ged.h). Returns 0, or -1 with one sentence in
  * `err` while the VM is paused (a paused guest cannot see the press; resume it first). */
 int vm_press_power_button(struct vm *vm, char *err, size_t err_len);
+/* Why the VM cannot take a change to a running guest now ("the VM is stopping", "the VM is
+ * paused: resume it first"), or NULL when it runs. */
+const char *vm_not_running_reason(struct vm *vm);
 /* Whether the VM is paused (vm_pause returned and no vm_resume since). */
 bool vm_is_paused(struct vm *vm);
 /* Only the virtio devices' half of the above: quiet from return on (they touch no guest

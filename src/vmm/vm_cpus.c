@@ -101,18 +101,20 @@ static int add_vcpu(struct vm *vm, unsigned index, char *err, size_t err_len)
 	return 0;
 }
 
-static const char *refusal(struct vm *vm, unsigned count)
+/* 0, or -1 with the reason in `err`. */
+static int check_resize(struct vm *vm, unsigned count, char *err, size_t err_len)
 {
+	const char *why = NULL;
 	if (!vm->has_cpu_hotplug)
-		return "the VM has no room for other vCPUs: start it with --cpus N,max=M";
-	if (count < 1 || count > vm->max_vcpus)
-		return "out of range";
-	pthread_mutex_lock(&vm->lock);
-	const char *why = vm->stop_reason != VM_RUNNING ? "the VM is stopping"
-			  : vm->pause_requested		? "the VM is paused: resume it first"
-							: NULL;
-	pthread_mutex_unlock(&vm->lock);
-	return why;
+		why = "the VM has no room for other vCPUs: start it with --cpus N,max=M";
+	else if (count < 1 || count > vm->max_vcpus)
+		snprintf(err, err_len, "a vCPU count from 1 to %u (--cpus ...,max=%u)",
+			 vm->max_vcpus, vm->max_vcpus);
+	else if (!(why = vm_not_running_reason(vm)))
+		return 0;
+	if (why)
+		snprintf(err, err_len, "%s", why);
+	return -1;
 }
 
 static void request_removals(struct vm *vm, unsigned count)
@@ -128,15 +130,8 @@ static void request_removals(struct vm *vm, unsigned count)
 
 int vm_set_vcpus(struct vm *vm, unsigned count, char *err, size_t err_len)
 {
-	const char *why = refusal(vm, count);
-	if (why) {
-		if (strcmp(why, "out of range") == 0)
-			snprintf(err, err_len, "a vCPU count from 1 to %u (--cpus ...,max=%u)",
-				 vm->max_vcpus, vm->max_vcpus);
-		else
-			snprintf(err, err_len, "%s", why);
+	if (check_resize(vm, count, err, err_len) < 0)
 		return -1;
-	}
 	pthread_mutex_lock(&vm->resize_lock);
 	int rc = 0;
 	for (unsigned i = 0; i < count && rc == 0; i++) {

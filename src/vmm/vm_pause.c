@@ -79,6 +79,16 @@ int vm_pause(struct vm *vm, char *err, size_t err_len)
 	return 0;
 }
 
+const char *vm_not_running_reason(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	const char *why = vm->stop_reason != VM_RUNNING ? "the VM is stopping"
+			  : vm->pause_requested		? "the VM is paused: resume it first"
+							: NULL;
+	pthread_mutex_unlock(&vm->lock);
+	return why;
+}
+
 int vm_resume(struct vm *vm, char *err, size_t err_len)
 {
 	if (!vm_is_paused(vm)) {

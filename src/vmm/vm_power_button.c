@@ -7,13 +7,8 @@
 
 int vm_press_power_button(struct vm *vm, char *err, size_t err_len)
 {
-	pthread_mutex_lock(&vm->lock);
-	const char *refusal = vm->stop_reason != VM_RUNNING ? "the VM is stopping"
-			      : vm->pause_requested
-				  ? "the VM is paused: resume it first (a paused guest cannot see "
-				    "the press)"
-				  : NULL;
-	pthread_mutex_unlock(&vm->lock);
+	/* A paused guest could not see the press. */
+	const char *refusal = vm_not_running_reason(vm);
 	if (refusal) {
 		snprintf(err, err_len, "%s", refusal);
 		return -1;
