@@ -6,6 +6,7 @@
 #include "cmd/commands.h"
 #include "cmd/ctl_counters.h"
 #include "cmd/ctl_disk_limit.h"
+#include "cmd/ctl_disks.h"
 #include "lib/size.h"
 
 #include <errno.h>
@@ -65,6 +66,12 @@ static void usage(FILE *out)
 	    "                  --disk, or its serial): bytes (8M) and requests per second,\n"
 	    "                  0 lifts one; a rate without its burst gets one second's\n"
 	    "                  worth; prints the limits in effect (none given: just that)\n"
+	    "  disks           the VM's disks: path, PCI slot, whether being added or removed\n"
+	    "  disk-add PATH[,readonly=on][,serial=ID][,format=raw|qcow2][,cache=none]\n"
+	    "                  plug a disk in while the guest runs (it finds it on its PCI\n"
+	    "                  bus: Linux's vdX); reboots, snapshots and migrations keep it\n"
+	    "  disk-remove DISK  ask the guest to let disk DISK go (its index or serial); it\n"
+	    "                  leaves once the guest ejected it\n"
 	    "  cpus [N]        how the vCPUs stand; with N: make them N (the VM needs\n"
 	    "                  --cpus ...,max=M); the guest onlines added ones and lets\n"
 	    "                  removed ones go\n"
@@ -277,6 +284,10 @@ static bool build_request(int argc, char **argv, struct ctl_request *r)
 	} else if (strcmp(command, "disk-limit") == 0) {
 		if (!ctl_disk_limit_request(argc, argv, r->path, sizeof(r->path), &r->method,
 					    &r->body))
+			return false;
+		built = true;
+	} else if (strcmp(command, "disks") == 0 || strncmp(command, "disk-", 5) == 0) {
+		if (!ctl_disks_request(argc, argv, r->path, sizeof(r->path), &r->method, &r->body))
 			return false;
 		built = true;
 	} else if (strncmp(command, "net-", 4) == 0) {
@@ -504,6 +515,9 @@ static void print_success(const char *command, const json_t *reply)
 		print_migrate(reply);
 	else if (strcmp(command, "counters") == 0)
 		ctl_print_counters(reply);
+	else if (strcmp(command, "disks") == 0 || strcmp(command, "disk-add") == 0 ||
+		 strcmp(command, "disk-remove") == 0)
+		ctl_print_disks(command, reply);
 }
 
 /* Prints the reply; returns the exit status: 0 for a 2xx. With --json the body goes out as

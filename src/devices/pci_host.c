@@ -218,6 +218,18 @@ int pci_host_add_function(struct pci_host *h, unsigned slot, unsigned fn, struct
 	return taken ? -1 : 0;
 }
 
+bool pci_host_slot_used(struct pci_host *h, unsigned slot)
+{
+	if (slot >= PCI_HOST_SLOTS)
+		return false;
+	bool used = false;
+	pthread_mutex_lock(&h->lock);
+	for (unsigned fn = 0; fn < PCI_HOST_FUNCTIONS; fn++)
+		used |= h->functions[slot][fn] != NULL;
+	pthread_mutex_unlock(&h->lock);
+	return used;
+}
+
 static struct pci_function *lookup(struct pci_host *h, unsigned bus, unsigned devfn)
 {
 	if (bus != 0)

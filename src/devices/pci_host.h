@@ -89,6 +89,8 @@ void pci_host_destroy(struct pci_host *h);
 int pci_host_attach(struct pci_host *h, struct io_bus *pio, struct io_bus *mmio);
 /* Plugs `f` in at 00:slot.fn. Returns 0, or -1 if the address is invalid or taken. */
 int pci_host_add_function(struct pci_host *h, unsigned slot, unsigned fn, struct pci_function *f);
+/* Whether a function is plugged in at 00:slot (any function number). */
+bool pci_host_slot_used(struct pci_host *h, unsigned slot);
 
 struct state_writer;
 struct state_record;

@@ -64,6 +64,8 @@ struct acpi_config {
 	/* A power button (PNP0C0C) and the Generic Event Device that reports its presses
 	 * (devices/acpi_ged.h: register LAYOUT_PORT_GED, line LAYOUT_GSI_GED). */
 	bool has_power_button;
+	/* PCI slots 1-31 of bus 0 as hotplug slots (machine/acpi_pci_slots.c), with the GED. */
+	bool pci_hotplug;
 	/* Further devices to declare under \_SB (optional: NULL/0 for none). */
 	const struct acpi_device *extra_devices;
 	unsigned nr_extra_devices;
@@ -88,6 +90,12 @@ bool acpi_has_cpu_hotplug(const struct acpi_config *cfg);
 void acpi_cpus_build(struct aml_builder *b, const struct acpi_config *cfg);
 /* Inside the GED's _EVT, with the events in Local0: each CPU's CSCN on a CPU event. */
 void acpi_cpus_scan(struct aml_builder *b, const struct acpi_config *cfg);
+
+/* The PCI slot devices inside \_SB.PCI0 (acpi_pci_slots.c), with pci_hotplug; nothing
+ * otherwise. */
+void acpi_pci_slots_build(struct aml_builder *b, const struct acpi_config *cfg);
+/* Inside the GED's _EVT, with the events in Local0: each slot's PSCN on a PCI event. */
+void acpi_pci_slots_scan(struct aml_builder *b, const struct acpi_config *cfg);
 
 /* The DSDT's AML body (without the table header) for `cfg`; check aml_error(b) afterwards. */
 void acpi_dsdt_build(struct aml_builder *b, const struct acpi_config *cfg);

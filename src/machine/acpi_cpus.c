@@ -37,7 +37,7 @@ static void cpu_names(unsigned cpu, char name[8], char path[16])
 static void put_status_method(struct aml_builder *b)
 {
 	aml_method_begin(b, "_STA", 0, true);
-	aml_if_name_has(b, "CSTS", LAYOUT_CPU_HP_PRESENT);
+	aml_if_name_has(b, "CSTS", LAYOUT_HP_PRESENT);
 	aml_return(b);
 	aml_integer(b, STA_PRESENT_ENABLED);
 	aml_if_end(b);
@@ -67,14 +67,14 @@ static void notify_if(struct aml_builder *b, const char *cpu, uint64_t bit, uint
 static void put_removal_methods(struct aml_builder *b, const char *cpu)
 {
 	aml_method_begin(b, "_EJ0", 1, true);
-	store_status(b, LAYOUT_CPU_HP_EJECT);
+	store_status(b, LAYOUT_HP_EJECT);
 	aml_method_end(b);
 	aml_method_begin(b, "CSCN", 0, true);
 	aml_store(b);
 	aml_name_ref(b, "CSTS");
 	aml_local(b, 0);
-	notify_if(b, cpu, LAYOUT_CPU_HP_INSERT, NOTIFY_DEVICE_CHECK);
-	notify_if(b, cpu, LAYOUT_CPU_HP_REMOVE, NOTIFY_EJECT_REQUEST);
+	notify_if(b, cpu, LAYOUT_HP_INSERT, NOTIFY_DEVICE_CHECK);
+	notify_if(b, cpu, LAYOUT_HP_REMOVE, NOTIFY_EJECT_REQUEST);
 	aml_method_end(b);
 }
 

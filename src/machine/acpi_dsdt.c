@@ -134,7 +134,7 @@ static void put_pci_prt(struct aml_builder *b)
 	aml_package_end(b);
 }
 
-static void put_pci_host_bridge(struct aml_builder *b)
+static void put_pci_host_bridge(struct aml_builder *b, const struct acpi_config *cfg)
 {
 	aml_device_begin(b, "PCI0");
 	aml_name_eisaid(b, "_HID", "PNP0A08"); /* PCI Express root bridge */
@@ -144,6 +144,7 @@ static void put_pci_host_bridge(struct aml_builder *b)
 	aml_name_integer(b, "_UID", 0);
 	put_pci_crs(b);
 	put_pci_prt(b);
+	acpi_pci_slots_build(b, cfg);
 	aml_device_end(b);
 }
 
@@ -184,6 +185,7 @@ static void put_generic_event_device(struct aml_builder *b, const struct acpi_co
 	aml_integer(b, ACPI_NOTIFY_BUTTON_PRESSED);
 	aml_if_end(b);
 	acpi_cpus_scan(b, cfg);
+	acpi_pci_slots_scan(b, cfg);
 	aml_method_end(b);
 	aml_device_end(b);
 }
@@ -202,7 +204,7 @@ static void put_s5(struct aml_builder *b)
 void acpi_dsdt_build(struct aml_builder *b, const struct acpi_config *cfg)
 {
 	aml_scope_begin(b, "\\_SB");
-	put_pci_host_bridge(b);
+	put_pci_host_bridge(b, cfg);
 	put_device(b, &motherboard);
 	if (cfg->has_uart0)
 		put_device(b, &com1);
@@ -212,7 +214,7 @@ void acpi_dsdt_build(struct aml_builder *b, const struct acpi_config *cfg)
 		put_device(b, &i8042);
 	/* The processor devices go before the GED, whose _EVT calls their methods. */
 	acpi_cpus_build(b, cfg);
-	if (cfg->has_power_button || acpi_has_cpu_hotplug(cfg)) {
+	if (cfg->has_power_button || acpi_has_cpu_hotplug(cfg) || cfg->pci_hotplug) {
 		put_device(b, &power_button);
 		put_generic_event_device(b, cfg);
 	}

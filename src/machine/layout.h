@@ -68,6 +68,8 @@
 /* CPU hotplug: one status byte per possible CPU (at most 255), 0x700 + CPU index. Below 0x1000,
  * where Linux never puts a PCI device's I/O BAR. */
 #define LAYOUT_PORT_CPU_HOTPLUG 0x700
+/* PCI hotplug: one status byte per slot of bus 0, 0x640 + slot. */
+#define LAYOUT_PORT_PCI_HOTPLUG 0x640
 
 /* The values the firmware tables tell the guest to write to those registers, and that the
  * registers (devices/acpi_power.c) act on: the FADT's RESET_VALUE and the SLP_TYP of the
@@ -77,13 +79,15 @@
  * it, the DSDT's _EVT tests it). */
 #define LAYOUT_GED_EVENT_POWER_BUTTON 0x01
 #define LAYOUT_GED_EVENT_CPU_HOTPLUG  0x02 /* a CPU's status byte has INSERT or REMOVE set */
-/* A CPU's status byte (devices/cpu_hotplug.c, the DSDT's processor devices in
- * machine/acpi_cpus.c). Read: PRESENT, and the events the guest has not taken yet. Write:
- * INSERT or REMOVE takes that event, EJECT says the guest let the CPU go (its _EJ0). */
-#define LAYOUT_CPU_HP_PRESENT  0x01
-#define LAYOUT_CPU_HP_INSERT   0x02
-#define LAYOUT_CPU_HP_REMOVE   0x04
-#define LAYOUT_CPU_HP_EJECT    0x08
+#define LAYOUT_GED_EVENT_PCI_HOTPLUG  0x04 /* a PCI slot's status byte has INSERT or REMOVE set */
+/* A CPU's or PCI slot's status byte (devices/hotplug_slots.c, the DSDT's processor devices in
+ * machine/acpi_cpus.c and slot devices in machine/acpi_pci_slots.c). Read: PRESENT, and the
+ * events the guest has not taken yet. Write: INSERT or REMOVE takes that event, EJECT says the
+ * guest let the device go (its _EJ0). */
+#define LAYOUT_HP_PRESENT      0x01
+#define LAYOUT_HP_INSERT       0x02
+#define LAYOUT_HP_REMOVE       0x04
+#define LAYOUT_HP_EJECT	       0x08
 #define LAYOUT_ACPI_SLP_TYP_S5 5
 
 #endif

@@ -21,7 +21,7 @@ struct disk_limits {
 	uint64_t iops, iops_burst;
 };
 
-/* --disk path,readonly=on,serial=ID,format=raw|qcow2,cache=none|writeback,bps=..,iops=.. */
+/* --disk path,readonly=on,serial=ID,format=raw|qcow2,cache=none|writeback,bps=..,iops=..,slot=N */
 struct disk_config {
 	char *path;
 	char *format; /* NULL: probe the file */
@@ -32,6 +32,9 @@ struct disk_config {
 	bool overlay;
 	char serial[CONFIG_DISK_SERIAL_MAX + 1];
 	struct disk_limits limits;
+	/* slot=N: the PCI slot of bus 0 (1-31) it is plugged into; 0: the next free one. A disk
+	 * added while the guest runs is pinned to the slot it got. */
+	unsigned slot;
 };
 
 enum vhost_mode { VHOST_AUTO, VHOST_ON, VHOST_OFF };

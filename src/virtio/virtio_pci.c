@@ -596,3 +596,8 @@ struct virtio_device *virtio_pci_device(struct virtio_pci *vp)
 {
 	return vp->dev;
 }
+
+unsigned virtio_pci_slot(const struct virtio_pci *vp)
+{
+	return vp->slot;
+}

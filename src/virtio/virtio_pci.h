@@ -50,6 +50,8 @@ struct virtio_pci *virtio_pci_create(struct virtio_device *dev, const struct vir
 /* Resets and frees the device, unbinds doorbells and interrupts. */
 void virtio_pci_destroy(struct virtio_pci *vp);
 struct virtio_device *virtio_pci_device(struct virtio_pci *vp);
+/* The PCI slot it is plugged into. */
+unsigned virtio_pci_slot(const struct virtio_pci *vp);
 
 struct state_writer;
 /* Writes the function's records (docs/snapshot-format.md): the transport's ("virtio-pci"), the

@@ -2,6 +2,7 @@
 
 #include "lib/size.h"
 #include "lib/token_bucket.h"
+#include "vmm/api_reply.h"
 #include "vmm/config.h"
 #include "vmm/config_devices.h"
 
@@ -12,35 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ERR_LEN 256
-
-static json_t *error_reply(const char *message)
-{
-	return json_pack("{s:b,s:s}", "ok", 0, "error", message);
-}
-
-static json_t *error_replyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_t *error_replyf(const char *fmt, ...)
-{
-	char message[ERR_LEN];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
-	va_end(ap);
-	return error_reply(message);
-}
-
-/* The VM refused a valid request in its present state (already paused, no balloon, a
- * migration under way...): "refused" tells the HTTP layer (409, not 400). */
-static json_t *refused_reply(const char *message)
-{
-	return json_pack("{s:b,s:s,s:b}", "ok", 0, "error", message, "refused", 1);
-}
-
-static json_t *ok_reply(void)
-{
-	return json_pack("{s:b}", "ok", 1);
-}
+#define ERR_LEN API_ERR_LEN
 
 /* "size" as a JSON integer (bytes) or a string with an optional K/M/G/T suffix. */
 static int parse_size_field(const json_t *size, uint64_t *bytes, char *err, size_t err_len)
@@ -219,7 +192,7 @@ static json_t *do_migrate_status(const struct api_ops *ops)
 #define COMMAND_LIST                                                                               \
 	"balloon, balloon-info, status, pause, resume, snapshot, migrate, migrate-status, "        \
 	"migrate-cancel, migrate-reconnect, net-link, net-mac, net-info, screendump, disk-limit, " \
-	"power-button, vcpus, vcpus-info, counters, quit"
+	"power-button, vcpus, vcpus-info, counters, disks, disk-add, disk-remove, quit"
 
 /* {"command": "net-link", "card": N, "up": true|false} */
 static json_t *do_net_link(const struct api_ops *ops, const json_t *request)
@@ -589,6 +562,12 @@ json_t *api_dispatch(const struct api_ops *ops, const json_t *request)
 		return do_disk_limit(ops, request);
 	if (strcmp(command, "counters") == 0)
 		return do_counters(ops);
+	if (strcmp(command, "disks") == 0)
+		return api_do_disks(ops);
+	if (strcmp(command, "disk-add") == 0)
+		return api_do_disk_add(ops, request);
+	if (strcmp(command, "disk-remove") == 0)
+		return api_do_disk_remove(ops, request);
 	return error_replyf("unknown command \"%.64s\" (commands: " COMMAND_LIST ")", command);
 }
 

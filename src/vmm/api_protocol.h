@@ -53,6 +53,15 @@
  *                                   ...}}]}: counters since the VM started, reboots
  *                                   included ("net" for a network card, neither for
  *                                   other devices)
+ *   {"command":"disks"}         -> {"ok":true,"disks":[{"index":0,"slot":1,"name":"virtio-blk0",
+ *                                   "path":..,"readonly":false,"serial":..,"state":"attached"}]}
+ *   {"command":"disk-add","path":"/abs/img","readonly":false,"serial":..,"format":..,
+ *    "cache":..}            -> {"ok":true,"disk":{..}}: plugged into a free PCI slot and
+ *                                   announced to the guest ("state":"inserting" until it took
+ *                                   it); reboots, snapshots and migrations keep it there
+ *   {"command":"disk-remove","disk":N|"SERIAL"}
+ *                               -> {"ok":true,"disk":{.."state":"removing"}}: the guest is
+ *                                   asked to let it go; it leaves the list once it did
  *   {"command":"quit"}          -> {"ok":true}, then the VM stops
  * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
  * dispatches (no sockets, no VM), so it is tested on its own; api_server.c does the I/O. */
@@ -144,6 +153,26 @@ struct api_disk_limit {
  * (0), a rate lifted drops its burst. 0, or -1 with a sentence (a burst without a rate). */
 int api_disk_limits_merge(const struct disk_limits *old, const struct api_disk_limit *request,
 			  struct disk_limits *out, char *err, size_t err_len);
+
+/* A disk as the disks command lists it. */
+#define API_MAX_DISKS 16
+struct api_disk {
+	unsigned index, slot; /* its --disk index; the PCI slot of bus 0 it is in */
+	char name[API_DEVICE_NAME_LEN];
+	char path[1024];
+	char serial[24];
+	bool readonly;
+	const char *state; /* "attached", "inserting", "removing" */
+};
+struct api_disks {
+	unsigned nr;
+	struct api_disk disks[API_MAX_DISKS];
+};
+/* What disk-add takes; NULL strings are not given. */
+struct api_disk_add {
+	const char *path, *serial, *format, *cache;
+	bool readonly;
+};
 
 struct api_migration_status {
 	const char *state; /* "none", "active", or how the last one ended: "failed", "cancelled" */
@@ -239,10 +268,23 @@ struct api_ops {
 	 * lets them go), and how they stand. */
 	int (*vcpus_set)(void *opaque, unsigned count, char *err, size_t err_len);
 	int (*vcpus_info)(void *opaque, struct api_vcpus *info, char *err, size_t err_len);
+	/* Disk hotplug: the disks and how they stand; a disk plugged in while the guest runs
+	 * (`out` describes it); disk `index` (or, with index -1, the one with `serial`) asked to
+	 * go. */
+	int (*disks_info)(void *opaque, struct api_disks *out, char *err, size_t err_len);
+	int (*disk_add)(void *opaque, const struct api_disk_add *request, struct api_disk *out,
+			char *err, size_t err_len);
+	int (*disk_remove)(void *opaque, int index, const char *serial, struct api_disk *out,
+			   char *err, size_t err_len);
 	/* Every vCPU's and device's counters (zeroed by the caller). */
 	int (*counters)(void *opaque, struct api_counters *counters, char *err, size_t err_len);
 	void *opaque;
 };
+
+/* The disk hotplug commands' halves of api_dispatch (api_disks.c). */
+json_t *api_do_disks(const struct api_ops *ops);
+json_t *api_do_disk_add(const struct api_ops *ops, const json_t *request);
+json_t *api_do_disk_remove(const struct api_ops *ops, const json_t *request);
 
 /* The reply to `request` (a JSON object naming a command): a JSON object with "ok", and with
  * "refused" when the VM turned a valid request down. NULL only without memory. */

@@ -30,6 +30,8 @@ static const char *const migrate_fields[] = {
 static const char *const link_fields[] = {"up", NULL};
 static const char *const mac_fields[] = {"mac", NULL};
 static const char *const screendump_fields[] = {"file", NULL};
+static const char *const disk_add_fields[] = {"path",	"readonly", "serial",
+					      "format", "cache",    NULL};
 static const char *const limit_fields[] = {"bps", "bps_burst", "iops", "iops_burst", NULL};
 
 static const struct route routes[] = {
@@ -51,6 +53,9 @@ static const struct route routes[] = {
     {"PUT", "/vm/net/" CARD_SEGMENT "/link", "net-link", link_fields, false},
     {"PUT", "/vm/net/" CARD_SEGMENT "/mac", "net-mac", mac_fields, false},
     {"POST", "/vm/screendump", "screendump", screendump_fields, false},
+    {"GET", "/vm/disks", "disks", NULL, false},
+    {"POST", "/vm/disks", "disk-add", disk_add_fields, false},
+    {"DELETE", "/vm/disks/" DISK_SEGMENT, "disk-remove", NULL, false},
     {"GET", "/vm/disks/" DISK_SEGMENT "/limits", "disk-limit", NULL, false},
     {"PATCH", "/vm/disks/" DISK_SEGMENT "/limits", "disk-limit", limit_fields, false},
     {"GET", "/vm/counters", "counters", NULL, false},

@@ -18,6 +18,9 @@
  *   PUT    /api/v1/vm/net/{card}/link     net-link {"up"}
  *   PUT    /api/v1/vm/net/{card}/mac      net-mac {"mac"}
  *   POST   /api/v1/vm/screendump          screendump {"file"}
+ *   GET    /api/v1/vm/disks               disks
+ *   POST   /api/v1/vm/disks               disk-add {"path","readonly","serial","format","cache"}
+ *   DELETE /api/v1/vm/disks/{disk}        disk-remove (the guest is asked to let it go)
  *   GET    /api/v1/vm/disks/{disk}/limits disk-limit (reads them)
  *   PATCH  /api/v1/vm/disks/{disk}/limits disk-limit {"bps","bps_burst","iops","iops_burst"}
  *   GET    /api/v1/vm/counters            counters

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -59,11 +60,45 @@ static int attach_cpu_hotplug(struct vm *vm)
 {
 	if (!vm->config->cpu_hotplug)
 		return 0;
-	struct cpu_hotplug_ops ops = {.ejected = on_cpu_ejected, .opaque = vm};
-	if (cpu_hotplug_init(&vm->cpu_hotplug, vm->max_vcpus, vm->nr_vcpus, &vm->acpi_ged, ops) < 0)
+	struct hotplug_slots_ops ops = {.ejected = on_cpu_ejected, .opaque = vm};
+	struct hotplug_slots_kind kind = {"cpu-hotplug", LAYOUT_PORT_CPU_HOTPLUG,
+					  LAYOUT_GED_EVENT_CPU_HOTPLUG};
+	if (hotplug_slots_init(&vm->cpu_hotplug, kind, vm->max_vcpus, vm->nr_vcpus, &vm->acpi_ged,
+			       ops) < 0)
 		return -1;
 	vm->has_cpu_hotplug = true;
-	return cpu_hotplug_attach(&vm->cpu_hotplug, &vm->pio);
+	return hotplug_slots_attach(&vm->cpu_hotplug, &vm->pio);
+}
+
+static void on_pci_slot_ejected(void *opaque, unsigned slot)
+{
+	struct vm *vm = opaque;
+	atomic_fetch_or(&vm->pci_ejected, 1u << slot);
+	uint64_t one = 1;
+	if (vm->hotplug_fd >= 0 && write(vm->hotplug_fd, &one, sizeof(one)) < 0)
+		log_warn("PCI slot %u: the guest ejected it, and the VMM cannot be told", slot);
+}
+
+/* The status bytes of the PCI slots, with the firmware tables the VMM builds (a --bios brings
+ * its own). The slots taken at boot are marked present once the devices are in. */
+static int attach_pci_hotplug(struct vm *vm)
+{
+	if (vm->config->bios)
+		return 0;
+	struct hotplug_slots_ops ops = {.ejected = on_pci_slot_ejected, .opaque = vm};
+	struct hotplug_slots_kind kind = {"pci-hotplug", LAYOUT_PORT_PCI_HOTPLUG,
+					  LAYOUT_GED_EVENT_PCI_HOTPLUG};
+	if (hotplug_slots_init(&vm->pci_hotplug, kind, PCI_HOST_SLOTS, 0, &vm->acpi_ged, ops) < 0)
+		return -1;
+	vm->has_pci_hotplug = true;
+	return hotplug_slots_attach(&vm->pci_hotplug, &vm->pio);
+}
+
+static void mark_pci_slots_present(struct vm *vm)
+{
+	for (unsigned slot = 1; vm->has_pci_hotplug && slot < PCI_HOST_SLOTS; slot++)
+		if (pci_host_slot_used(&vm->pci, slot))
+			hotplug_slots_set_present(&vm->pci_hotplug, slot, true);
 }
 
 static int attach_devices(struct vm *vm, char *err, size_t err_len)
@@ -83,6 +118,7 @@ static int attach_devices(struct vm *vm, char *err, size_t err_len)
 	rc = rc ?: acpi_ged_init(&vm->acpi_ged, &vm->irq, LAYOUT_GSI_GED);
 	rc = rc ?: acpi_ged_attach(&vm->acpi_ged, &vm->pio);
 	rc = rc ?: attach_cpu_hotplug(vm);
+	rc = rc ?: attach_pci_hotplug(vm);
 	rc = rc ?: pci_host_init(&vm->pci);
 	rc = rc ?: pci_host_attach(&vm->pci, &vm->pio, &vm->mmio);
 	if (rc == 0 && vm->config->has_debug_exit) {
@@ -191,6 +227,7 @@ static int load_kernel(struct vm *vm, char *err, size_t err_len)
 	    .has_rtc = true,
 	    .has_i8042 = true,
 	    .has_power_button = true,
+	    .pci_hotplug = vm->has_pci_hotplug,
 	};
 	if (acpi_build(&vm->mem, &acpi, err, err_len) < 0)
 		return -1;
@@ -292,6 +329,7 @@ int board_build(struct vm *vm, char *err, size_t err_len)
 	    board_add_virtio_devices(vm, err, err_len) < 0 ||
 	    vm_display_plug_adapter(vm, err, err_len) < 0)
 		return -1;
+	mark_pci_slots_present(vm);
 	if (vm->origin && !vm->config->bios)
 		return 0; /* RAM and registers come from the origin */
 	return vm->config->bios ? load_bios(vm, err, err_len) : load_kernel(vm, err, err_len);

@@ -1,7 +1,9 @@
-/* The board's virtio devices: one virtio-pci function per device on bus 0, slots from 1 in
- * a fixed order (disks, NICs, console, rng, balloon, vsock, the display's tablet and keyboard) so
- * that a guest sees the same PCI addresses on every boot of the same configuration. BARs are placed
- * by us, as firmware would, one 64 KiB BAR per device from the start of the PCI MMIO window. */
+/* The board's virtio devices: one virtio-pci function per device on bus 0, each in the lowest
+ * free slot from 1 in a fixed order (disks, NICs, console, rng, balloon, vsock, the display's
+ * tablet and keyboard) so that a guest sees the same PCI addresses on every boot of the same
+ * configuration; a disk pinned to a slot (slot=, as one added while the guest ran is) takes that
+ * one. BARs are placed by us, as firmware would, one 64 KiB BAR per slot from the start of the
+ * PCI MMIO window. */
 #include "vmm/vm.h"
 
 #include "machine/acpi.h"
@@ -10,6 +12,7 @@
 #include "virtio/virtio_pci.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static void on_console_output(void *opaque, const uint8_t *buf, size_t len)
 {
@@ -29,26 +32,66 @@ static struct virtio_pci_env transport_env(struct vm *vm)
 	return env;
 }
 
-/* Takes ownership of dev (NULL: the constructor failed and filled in err). */
-static int plug(struct vm *vm, struct virtio_device *dev, char *err, size_t err_len)
+/* Whether a device placed now without a slot of its own may take `slot`: nothing is there, and
+ * no disk of the configuration is pinned to it (slot=, which a disk added while the guest ran
+ * keeps across reboots, snapshots and migrations). */
+static bool slot_free(struct vm *vm, unsigned slot)
+{
+	if (slot == 0 || slot >= PCI_HOST_SLOTS || pci_host_slot_used(&vm->pci, slot))
+		return false;
+	for (unsigned i = 0; i < vm->config->nr_disks; i++)
+		if (vm->config->disks[i].slot == slot)
+			return false;
+	return true;
+}
+
+unsigned board_free_pci_slot(struct vm *vm)
+{
+	for (unsigned slot = 1; slot < PCI_HOST_SLOTS; slot++)
+		if (slot_free(vm, slot))
+			return slot;
+	return 0;
+}
+
+/* Keeps vm->virtio in slot order, which a snapshot's records follow. */
+static void insert_in_slot_order(struct vm *vm, struct virtio_pci *vp)
+{
+	unsigned at = vm->nr_virtio;
+	while (at > 0 && virtio_pci_slot(vm->virtio[at - 1]) > virtio_pci_slot(vp)) {
+		vm->virtio[at] = vm->virtio[at - 1];
+		at--;
+	}
+	vm->virtio[at] = vp;
+	vm->nr_virtio++;
+}
+
+struct virtio_pci *board_plug_virtio(struct vm *vm, struct virtio_device *dev, unsigned slot,
+				     char *err, size_t err_len)
 {
 	if (!dev)
-		return -1;
-	if (vm->nr_virtio >= VM_MAX_VIRTIO_DEVICES) {
+		return NULL;
+	if (slot == 0)
+		slot = board_free_pci_slot(vm);
+	if (slot == 0 || vm->nr_virtio >= VM_MAX_VIRTIO_DEVICES) {
 		snprintf(err, err_len, "%s: no free PCI slot for it", dev->name);
 		virtio_device_destroy(dev);
-		return -1;
+		return NULL;
 	}
-	unsigned slot = vm->nr_virtio + 1;
-	uint64_t bar = LAYOUT_PCI_MMIO_START + vm->nr_virtio * VIRTIO_PCI_BAR_SIZE;
+	/* Each slot has its BAR's place, as firmware would have put it. */
+	uint64_t bar = LAYOUT_PCI_MMIO_START + (slot - 1) * VIRTIO_PCI_BAR_SIZE;
 	struct virtio_pci_env env = transport_env(vm);
 	/* INTA#, routed as the DSDT's _PRT declares it. */
 	uint32_t intx_gsi = acpi_pci_intx_gsi(slot, 0);
 	struct virtio_pci *vp = virtio_pci_create(dev, &env, slot, bar, intx_gsi, err, err_len);
-	if (!vp)
-		return -1;
-	vm->virtio[vm->nr_virtio++] = vp;
-	return 0;
+	if (vp)
+		insert_in_slot_order(vm, vp);
+	return vp;
+}
+
+/* Takes ownership of dev (NULL: the constructor failed and filled in err). */
+static int plug(struct vm *vm, struct virtio_device *dev, char *err, size_t err_len)
+{
+	return board_plug_virtio(vm, dev, 0, err, err_len) ? 0 : -1;
 }
 
 /* vhost-net writes received frames into guest RAM from the host kernel, unseen by an
@@ -92,9 +135,12 @@ static struct virtio_device *vsock_create(const struct vm *vm, char *err, size_t
 static int add_disks_and_nics(struct vm *vm, char *err, size_t err_len)
 {
 	const struct vm_config *c = vm->config;
-	for (unsigned i = 0; i < c->nr_disks; i++)
-		if (plug(vm, virtio_blk_create(&c->disks[i], i, err, err_len), err, err_len) < 0)
+	for (unsigned i = 0; i < c->nr_disks; i++) {
+		struct virtio_device *blk = virtio_blk_create(&c->disks[i], i, err, err_len);
+		vm->disks[i] = board_plug_virtio(vm, blk, c->disks[i].slot, err, err_len);
+		if (!vm->disks[i])
 			return -1;
+	}
 	for (unsigned i = 0; i < c->nr_nics; i++) {
 		struct net_config nic;
 		if (nic_options(vm, &c->nics[i], &nic, err, err_len) < 0 ||
@@ -155,6 +201,7 @@ void board_remove_virtio_devices(struct vm *vm)
 {
 	while (vm->nr_virtio > 0)
 		virtio_pci_destroy(vm->virtio[--vm->nr_virtio]);
+	memset(vm->disks, 0, sizeof(vm->disks));
 	vm->virtio_console = NULL;
 	vm->virtio_balloon = NULL;
 	vm->virtio_tablet = vm->virtio_keyboard = NULL;

@@ -356,6 +356,34 @@ int config_rewrite_setting(struct vm_config *config, const char *key, unsigned i
 	return 0;
 }
 
+/* Forgets the index-th setting of a repeated key. */
+static void forget_setting(struct vm_config *config, const char *key, unsigned index)
+{
+	for (unsigned i = 0, seen = 0; i < config->nr_settings; i++) {
+		if (strcmp(config->settings[i].key, key) != 0 || seen++ != index)
+			continue;
+		free(config->settings[i].key);
+		free(config->settings[i].value);
+		memmove(&config->settings[i], &config->settings[i + 1],
+			(config->nr_settings - i - 1) * sizeof(config->settings[0]));
+		config->nr_settings--;
+		return;
+	}
+}
+
+void config_remove_disk(struct vm_config *config, unsigned index)
+{
+	if (index >= config->nr_disks)
+		return;
+	free(config->disks[index].path);
+	free(config->disks[index].format);
+	memmove(&config->disks[index], &config->disks[index + 1],
+		(config->nr_disks - index - 1) * sizeof(config->disks[0]));
+	config->nr_disks--;
+	memset(&config->disks[config->nr_disks], 0, sizeof(config->disks[0]));
+	forget_setting(config, "disk", index);
+}
+
 int config_set(struct vm_config *config, const char *key, const char *value, char *err,
 	       size_t err_len)
 {

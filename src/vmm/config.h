@@ -124,6 +124,10 @@ int config_set_net_mac(struct vm_config *config, unsigned index, const uint8_t m
  * rewritten: a comma in the path). */
 int config_set_disk_limits(struct vm_config *config, unsigned index, const struct disk_limits *l);
 
+/* Disk `index` is gone (the guest let it go): the later ones move down an index, and a
+ * reboot, snapshot or migration from now on has no such disk. */
+void config_remove_disk(struct vm_config *config, unsigned index);
+
 /* The recorded value of the index-th setting of a repeated key (the index-th disk or card)
  * becomes `value`, so a later snapshot or migration records the device as it is now. Returns 0
  * (also when there is no such setting: a device a test built), or -1 without memory. */

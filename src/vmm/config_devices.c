@@ -66,10 +66,18 @@ static int disk_property(struct disk_config *d, const char *key, const char *val
 		snprintf(err, len, "--disk: overlay='%s' is not on or off", value);
 	} else if (config_disk_limit_key(key)) {
 		return config_parse_disk_limit(&d->limits, key, value, err, len);
+	} else if (strcmp(key, "slot") == 0) {
+		char *end;
+		unsigned long slot = strtoul(value, &end, 10);
+		if (*value >= '0' && *value <= '9' && !*end && slot >= 1 && slot <= 31) {
+			d->slot = (unsigned)slot;
+			return 0;
+		}
+		snprintf(err, len, "--disk: slot='%s' is not a PCI slot from 1 to 31", value);
 	} else {
 		snprintf(err, len,
 			 "--disk: unknown property '%s' (known: readonly, serial, format, cache, "
-			 "overlay, bps, bps-burst, iops, iops-burst)",
+			 "overlay, bps, bps-burst, iops, iops-burst, slot)",
 			 key);
 	}
 	return -1;
@@ -126,14 +134,16 @@ int config_disk_setting(const struct disk_config *d, char *out, size_t len)
 {
 	if (strchr(d->path, ','))
 		return -1; /* the comma would split the path when the value is read back */
-	char limits[128];
+	char limits[128], slot[24] = "";
 	if (config_disk_limits_text(&d->limits, limits, sizeof(limits)) < 0)
 		return -1;
-	int n = snprintf(out, len, "%s%s%s,readonly=%s,cache=%s%s%s%s%s", d->path,
+	if (d->slot)
+		snprintf(slot, sizeof(slot), ",slot=%u", d->slot);
+	int n = snprintf(out, len, "%s%s%s,readonly=%s,cache=%s%s%s%s%s%s", d->path,
 			 d->format ? ",format=" : "", d->format ? d->format : "",
 			 d->readonly ? "on" : "off", d->direct ? "none" : "writeback",
 			 d->serial[0] ? ",serial=" : "", d->serial, d->overlay ? ",overlay=on" : "",
-			 limits);
+			 limits, slot);
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 

@@ -224,7 +224,7 @@ static int send_head(struct vm *vm, struct state_out *out, char *err, size_t err
 {
 	/* The accelerator that ran it: the destination must use the same (the CPU it saw). And
 	 * the vCPUs it has now, which hotplug may have changed since it started. */
-	if (!vm_vcpus_settled(vm, err, err_len))
+	if (!vm_vcpus_settled(vm, err, err_len) || !vm_pci_settled(vm, err, err_len))
 		return -1;
 	char cpus[32];
 	vm_cpus_setting(vm, cpus, sizeof(cpus));

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +56,7 @@ struct session {
 	struct console console;
 	struct event_loop loop;
 	int signal_pipe[2];
+	int hotplug_fd;		    /* the VM's guest ejected a PCI slot (on_hotplug_event) */
 	struct vm *_Atomic current; /* the VM of the boot in progress, for quit and signals */
 	pthread_mutex_t lock;
 	int pending_signal;
@@ -267,6 +269,7 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 	if (vm->virtio_console)
 		sink = (struct console_sink){hvc_receive, hvc_can_receive, vm->virtio_console};
 	console_set_sink(&s->console, &sink);
+	vm->hotplug_fd = s->hotplug_fd;
 	pthread_mutex_lock(&s->lock);
 	s->current = vm;
 	s->boots++; /* with current, so that a request sees the VM with its boot's number */
@@ -631,6 +634,142 @@ static int api_vcpus_info(void *opaque, struct api_vcpus *info, char *err, size_
 	return 0;
 }
 
+static void describe_disk(struct vm *vm, unsigned index, struct api_disk *out)
+{
+	const struct disk_config *d = &vm->config->disks[index];
+	*out = (struct api_disk){.index = index, .readonly = d->readonly};
+	if (vm->disks[index]) {
+		out->slot = virtio_pci_slot(vm->disks[index]);
+		snprintf(out->name, sizeof(out->name), "%s",
+			 virtio_pci_device(vm->disks[index])->name);
+	}
+	snprintf(out->path, sizeof(out->path), "%s", d->path);
+	snprintf(out->serial, sizeof(out->serial), "%s", d->serial);
+	out->state = vm_disk_state(vm, index);
+}
+
+static int api_disks_info(void *opaque, struct api_disks *out, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	for (unsigned i = 0; i < s->config->nr_disks && i < API_MAX_DISKS; i++)
+		describe_disk(vm, i, &out->disks[out->nr++]);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* The request as a --disk setting pinned to `slot`. */
+static int disk_setting(const struct api_disk_add *req, unsigned slot, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s,readonly=%s%s%s%s%s%s%s,slot=%u", req->path,
+			 req->readonly ? "on" : "off", req->serial ? ",serial=" : "",
+			 req->serial ? req->serial : "", req->format ? ",format=" : "",
+			 req->format ? req->format : "", req->cache ? ",cache=" : "",
+			 req->cache ? req->cache : "", slot);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+static int add_disk(struct session *s, struct vm *vm, const struct api_disk_add *req,
+		    struct api_disk *out, char *err, size_t err_len)
+{
+	unsigned slot = board_free_pci_slot(vm);
+	if (s->config->nr_disks >= CONFIG_MAX_DISKS || slot == 0) {
+		snprintf(err, err_len,
+			 "disk-add: the VM has no room for another disk (%u disks, %s)",
+			 s->config->nr_disks, slot ? "the most it can have" : "no free PCI slot");
+		return -1;
+	}
+	char setting[4096 + 256];
+	if (disk_setting(req, slot, setting, sizeof(setting)) < 0) {
+		snprintf(err, err_len, "disk-add: the path is too long");
+		return -1;
+	}
+	if (config_set(s->config, "disk", setting, err, err_len) < 0)
+		return -1;
+	unsigned index = s->config->nr_disks - 1;
+	if (vm_add_disk(vm, index, err, err_len) < 0) {
+		config_remove_disk(s->config, index);
+		return -1;
+	}
+	describe_disk(vm, index, out);
+	log_info("%s: %s added in PCI slot %u (disk-add)", out->name, req->path, slot);
+	return 0;
+}
+
+static int api_disk_add(void *opaque, const struct api_disk_add *req, struct api_disk *out,
+			char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_idle_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	int rc = add_disk(s, vm, req, out, err, err_len);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int api_disk_remove(void *opaque, int index, const char *serial, struct api_disk *out,
+			   char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_idle_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	for (unsigned i = 0; index < 0 && i < s->config->nr_disks; i++)
+		if (strcmp(s->config->disks[i].serial, serial) == 0)
+			index = (int)i;
+	int rc = -1;
+	if (index < 0 || (unsigned)index >= s->config->nr_disks)
+		snprintf(err, err_len, "disk-remove: the VM has no disk %s%.32s",
+			 serial ? "with the serial " : "", serial ? serial : "with that index");
+	else
+		rc = vm_request_disk_removal(vm, (unsigned)index, err, err_len);
+	if (rc == 0) {
+		describe_disk(vm, (unsigned)index, out);
+		log_info("%s: the guest is asked to let it go (disk-remove)", out->name);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* The guest ejected PCI slots (vm_disks.c): their disks leave the VM and its configuration. */
+static void on_hotplug_event(void *opaque, uint32_t events)
+{
+	struct session *s = opaque;
+	uint64_t count;
+	(void)events;
+	if (read(s->hotplug_fd, &count, sizeof(count)) < 0)
+		return;
+	char err[256];
+	struct vm *vm = lock_current_vm(s, err, sizeof(err));
+	if (!vm)
+		return; /* the VM it was is gone, and its ejects with it */
+	uint32_t slots = vm_take_ejected_slots(vm);
+	for (unsigned slot = 1; slot < 32; slot++) {
+		if (!(slots & (1u << slot)))
+			continue;
+		int index = vm_remove_ejected(vm, slot, err, sizeof(err));
+		if (index < 0) {
+			log_warn("%s", err);
+			continue;
+		}
+		log_info("disk %d (%s) left PCI slot %u: the guest ejected it", index,
+			 s->config->disks[index].path, slot);
+		config_remove_disk(s->config, (unsigned)index);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int watch_hotplug(struct session *s)
+{
+	s->hotplug_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->hotplug_fd < 0)
+		return -1;
+	return event_loop_add(&s->loop, s->hotplug_fd, EPOLLIN, on_hotplug_event, s);
+}
+
 /* Pauses the VM unless it is paused, writes the snapshot, resumes it when it was running and
  * the request asks so. The session lock keeps the VM alive throughout. */
 static int api_snapshot(void *opaque, struct api_snapshot *snapshot, char *err, size_t err_len)
@@ -900,6 +1039,9 @@ static int open_api_socket(struct session *s)
 			      .screendump = api_screendump,
 			      .disk_limit = api_disk_limit,
 			      .counters = api_counters,
+			      .disks_info = api_disks_info,
+			      .disk_add = api_disk_add,
+			      .disk_remove = api_disk_remove,
 			      .opaque = s};
 	char err[512] = "";
 	s->api = api_server_open(s->config->api_socket, &ops, err, sizeof(err));
@@ -946,7 +1088,7 @@ int session_run(struct vm_config *config, const struct vm_origin *origin)
 	const struct accel_ops *accel = vm_choose_accel(config->accel);
 	if (!accel)
 		return VM_EXIT_ERROR;
-	struct session s = {.config = config, .origin = origin};
+	struct session s = {.config = config, .origin = origin, .hotplug_fd = -1};
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_cond_init(&s.migration_ended, NULL);
 	char err[512] = "";
@@ -956,7 +1098,7 @@ int session_run(struct vm_config *config, const struct vm_origin *origin)
 	}
 	int status = VM_EXIT_ERROR;
 	if (event_loop_init(&s.loop) < 0 || install_signal_handlers(&s) < 0 ||
-	    console_attach(&s.console, &s.loop, on_console_quit, &s) < 0 ||
+	    console_attach(&s.console, &s.loop, on_console_quit, &s) < 0 || watch_hotplug(&s) < 0 ||
 	    event_loop_start(&s.loop) < 0)
 		log_error("cannot start the event loop: %s", strerror(errno));
 	else if (open_api_socket(&s) == 0 && open_display(&s) == 0)
@@ -966,6 +1108,8 @@ int session_run(struct vm_config *config, const struct vm_origin *origin)
 	display_close(s.display);
 	event_loop_destroy(&s.loop);
 	console_close(&s.console);
+	if (s.hotplug_fd >= 0)
+		close(s.hotplug_fd);
 	free(s.carried);
 	return status;
 }

@@ -147,6 +147,7 @@ struct vm *vm_create(const struct vm_config *config, const struct accel_ops *acc
 	vm->nr_vcpus = config->cpus;
 	vm->max_vcpus = config->max_cpus > config->cpus ? config->max_cpus : config->cpus;
 	pthread_mutex_init(&vm->lock, NULL);
+	vm->hotplug_fd = -1;
 	pthread_mutex_init(&vm->resize_lock, NULL);
 	pthread_cond_init(&vm->stopped_cond, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
@@ -259,7 +260,9 @@ void vm_destroy(struct vm *vm)
 		i8042_destroy(&vm->kbc);
 		pci_host_destroy(&vm->pci);
 		if (vm->has_cpu_hotplug)
-			cpu_hotplug_destroy(&vm->cpu_hotplug);
+			hotplug_slots_destroy(&vm->cpu_hotplug);
+		if (vm->has_pci_hotplug)
+			hotplug_slots_destroy(&vm->pci_hotplug);
 	}
 	/* Only now, with every device that raises interrupts gone: a device's timer on the event
 	 * loop (the balloon's statistics) could still send an MSI whose LAPIC kicks its vCPU, a

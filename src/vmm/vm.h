@@ -8,8 +8,8 @@
 #include "devices/acpi_ged.h"
 #include "devices/acpi_power.h"
 #include "devices/cmos_rtc.h"
-#include "devices/cpu_hotplug.h"
 #include "devices/debug_exit.h"
+#include "devices/hotplug_slots.h"
 #include "devices/i8042.h"
 #include "devices/io_bus.h"
 #include "devices/pc_irqchip.h"
@@ -114,13 +114,25 @@ struct vm {
 	struct acpi_ged acpi_ged; /* the power button, CPU hotplug events */
 	/* --cpus N,max=M with M > N: the vCPUs' status bytes (vm_cpus.c); has_cpu_hotplug
 	 * says whether the board has them. */
-	struct cpu_hotplug cpu_hotplug;
+	struct hotplug_slots cpu_hotplug;
 	bool has_cpu_hotplug;
+	/* PCI hotplug (vm_disks.c): a status byte per slot of bus 0, and the slots the guest
+	 * ejected (a bit each) that the session has yet to take away; it hears of them through
+	 * hotplug_fd (an eventfd, or -1), since the ejecting vCPU must not wait for a pause. */
+	struct hotplug_slots pci_hotplug;
+	bool has_pci_hotplug;
+	_Atomic uint32_t pci_ejected;
+	int hotplug_fd;
+	/* A disk given at start left the bus, so the devices after it would move on a restored
+	 * or migrated VM: those refuse until the next boot lays the bus out again. */
+	bool pci_layout_changed;
 	bool devices_attached; /* the devices above need their destroy functions */
 
 	/* virtio-pci devices in slot order (board_virtio.c). */
 	struct virtio_pci *virtio[VM_MAX_VIRTIO_DEVICES];
 	unsigned nr_virtio;
+	/* The configuration's disks (config->disks[i]) among them. */
+	struct virtio_pci *disks[CONFIG_MAX_DISKS];
 	struct virtio_device *virtio_console; /* hvc0, when --console-device virtio */
 	struct virtio_device *virtio_balloon; /* when --balloon */
 	/* --display vnc=...,input=virtio: the clients' pointer and keys (vm_input.c). */
@@ -205,7 +217,7 @@ int vm_resume(struct vm *vm, char *err, size_t err_len);
  * asked to go, and leave once the guest has offlined and ejected them. Returns 0, or -1 with
  * one sentence in `err` (no max=, out of range, paused, stopping). */
 int vm_set_vcpus(struct vm *vm, unsigned count, char *err, size_t err_len);
-/* The guest ejected vCPU `cpu` (devices/cpu_hotplug.h's ops.ejected): its thread is told to
+/* The guest ejected vCPU `cpu` (devices/hotplug_slots.h's ops.ejected): its thread is told to
  * leave. Safe from any thread. */
 void vm_vcpu_ejected(struct vm *vm, unsigned cpu);
 /* On the vCPU's own thread, as it leaves its loop after an eject. */
@@ -223,6 +235,24 @@ bool vm_vcpus_settled(struct vm *vm, char *err, size_t err_len);
 /* The --cpus setting for the vCPUs as they are now ("3,max=8"), for a snapshot's or a
  * migration's configuration. */
 void vm_cpus_setting(struct vm *vm, char *out, size_t out_len);
+
+/* Disk hotplug (vm_disks.c), with the session's lock held. vm_add_disk plugs the
+ * configuration's disk `index`, whose slot is set (board_free_pci_slot), into that slot while
+ * the vCPUs wait, and tells the guest (Linux: acpiphp adds vdX). vm_request_disk_removal asks
+ * the guest to let it go; once it ejected the slot, vm_remove_ejected takes the device away and
+ * says which disk it was. Each returns 0 (the disk index for vm_remove_ejected), or -1 with one
+ * sentence in `err`. */
+int vm_add_disk(struct vm *vm, unsigned index, char *err, size_t err_len);
+int vm_request_disk_removal(struct vm *vm, unsigned index, char *err, size_t err_len);
+/* The slots the guest ejected since the last call, a bit each. */
+uint32_t vm_take_ejected_slots(struct vm *vm);
+int vm_remove_ejected(struct vm *vm, unsigned slot, char *err, size_t err_len);
+/* Disk `index` as the guest stands with it: "attached", "inserting" (not yet taken by the
+ * guest) or "removing" (asked to go, not yet ejected). */
+const char *vm_disk_state(struct vm *vm, unsigned index);
+/* Whether the PCI bus is as a snapshot or migration can record it: no insert or removal
+ * under way, no disk given at start gone. False with the reason in `err`. */
+bool vm_pci_settled(struct vm *vm, char *err, size_t err_len);
 
 /* Presses the ACPI power button (devices/acpi_ged.h). Returns 0, or -1 with one sentence in
  * `err` while the VM is paused (a paused guest cannot see the press; resume it first). */
@@ -283,6 +313,13 @@ int board_setup_ap(struct vm *vm, struct vm_vcpu *vcpu);
 int board_add_virtio_devices(struct vm *vm, char *err, size_t err_len);
 /* Resets and frees them; before the accelerator's VM and guest RAM go away. */
 void board_remove_virtio_devices(struct vm *vm);
+/* The lowest PCI slot of bus 0 a device may take now (none there, no disk pinned to it), or 0
+ * when there is none. */
+unsigned board_free_pci_slot(struct vm *vm);
+/* Plugs `dev` (owned from here; NULL: its constructor failed and set err) in at `slot`, or the
+ * lowest free one for 0, and keeps vm->virtio in slot order. NULL with err set. */
+struct virtio_pci *board_plug_virtio(struct vm *vm, struct virtio_device *dev, unsigned slot,
+				     char *err, size_t err_len);
 /* The vCPU thread body (vcpu_loop.c). */
 void *vcpu_thread_main(void *arg);
 /* Prints a vCPU's registers to stderr, for crash reports. */

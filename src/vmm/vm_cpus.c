@@ -96,7 +96,7 @@ static int add_vcpu(struct vm *vm, unsigned index, char *err, size_t err_len)
 			 rc == EBUSY ? "the VM stopped or paused meanwhile" : strerror(rc));
 		return -1;
 	}
-	cpu_hotplug_insert(&vm->cpu_hotplug, index);
+	hotplug_slots_insert(&vm->cpu_hotplug, index);
 	log_info("vCPU %u added; the guest brings it online", index);
 	return 0;
 }
@@ -120,9 +120,9 @@ static int check_resize(struct vm *vm, unsigned count, char *err, size_t err_len
 static void request_removals(struct vm *vm, unsigned count)
 {
 	for (unsigned i = vm->max_vcpus; i-- > count;) {
-		uint8_t status = cpu_hotplug_status(&vm->cpu_hotplug, i);
-		if (running(&vm->vcpus[i]) && !(status & LAYOUT_CPU_HP_REMOVE)) {
-			cpu_hotplug_request_removal(&vm->cpu_hotplug, i);
+		uint8_t status = hotplug_slots_status(&vm->cpu_hotplug, i);
+		if (running(&vm->vcpus[i]) && !(status & LAYOUT_HP_REMOVE)) {
+			hotplug_slots_request_removal(&vm->cpu_hotplug, i);
 			log_info("vCPU %u: the guest is asked to let it go", i);
 		}
 	}
@@ -137,8 +137,8 @@ int vm_set_vcpus(struct vm *vm, unsigned count, char *err, size_t err_len)
 	for (unsigned i = 0; i < count && rc == 0; i++) {
 		if (!running(&vm->vcpus[i]))
 			rc = add_vcpu(vm, i, err, err_len);
-		else if (cpu_hotplug_status(&vm->cpu_hotplug, i) & LAYOUT_CPU_HP_REMOVE)
-			cpu_hotplug_insert(&vm->cpu_hotplug, i); /* calls the removal off */
+		else if (hotplug_slots_status(&vm->cpu_hotplug, i) & LAYOUT_HP_REMOVE)
+			hotplug_slots_insert(&vm->cpu_hotplug, i); /* calls the removal off */
 	}
 	if (rc == 0)
 		request_removals(vm, count);
@@ -155,10 +155,9 @@ void vm_vcpus_info(struct vm *vm, struct vm_vcpus_info *info)
 		info->present += running(&vm->vcpus[i]);
 	pthread_mutex_unlock(&vm->lock);
 	for (unsigned i = 0; vm->has_cpu_hotplug && i < vm->max_vcpus; i++) {
-		uint8_t status = cpu_hotplug_status(&vm->cpu_hotplug, i);
-		info->inserting += !!(status & LAYOUT_CPU_HP_INSERT);
-		info->removing +=
-		    (status & LAYOUT_CPU_HP_REMOVE) && (status & LAYOUT_CPU_HP_PRESENT);
+		uint8_t status = hotplug_slots_status(&vm->cpu_hotplug, i);
+		info->inserting += !!(status & LAYOUT_HP_INSERT);
+		info->removing += (status & LAYOUT_HP_REMOVE) && (status & LAYOUT_HP_PRESENT);
 	}
 }
 
@@ -178,8 +177,8 @@ bool vm_vcpus_settled(struct vm *vm, char *err, size_t err_len)
 		return false;
 	}
 	for (unsigned i = 0; vm->has_cpu_hotplug && i < vm->max_vcpus; i++) {
-		uint8_t status = cpu_hotplug_status(&vm->cpu_hotplug, i);
-		if ((status & LAYOUT_CPU_HP_REMOVE) && (status & LAYOUT_CPU_HP_PRESENT)) {
+		uint8_t status = hotplug_slots_status(&vm->cpu_hotplug, i);
+		if ((status & LAYOUT_HP_REMOVE) && (status & LAYOUT_HP_PRESENT)) {
 			snprintf(err, err_len,
 				 "the guest has not yet let vCPU %u go: wait for it (gureum ctl "
 				 "SOCKET cpus), or add it back",

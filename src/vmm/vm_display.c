@@ -85,8 +85,8 @@ int vm_display_plug_adapter(struct vm *vm, char *err, size_t err_len)
 {
 	if (!vm->display_attached || vm->config->display.adapter != DISPLAY_ADAPTER_BOCHS)
 		return 0;
-	unsigned slot = vm->nr_virtio + 1;
-	if (slot >= PCI_HOST_SLOTS) {
+	unsigned slot = board_free_pci_slot(vm);
+	if (slot == 0) {
 		snprintf(err, err_len,
 			 "--display adapter=bochs: no free PCI slot (the virtio devices take all "
 			 "%u); use fewer devices",

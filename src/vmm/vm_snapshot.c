@@ -173,7 +173,8 @@ int vm_snapshot_write(struct vm *vm, const char *dir, struct snapshot_stats *sta
 	file_path(memory, sizeof(memory), dir, SNAPSHOT_MEMORY_FILE, ".tmp");
 	file_path(state, sizeof(state), dir, SNAPSHOT_STATE_FILE, ".tmp");
 	file_path(config, sizeof(config), dir, SNAPSHOT_CONFIG_FILE, ".tmp");
-	if (!vm_vcpus_settled(vm, err, err_len) || make_dir(dir, err, err_len) < 0)
+	if (!vm_vcpus_settled(vm, err, err_len) || !vm_pci_settled(vm, err, err_len) ||
+	    make_dir(dir, err, err_len) < 0)
 		return -1;
 	/* An older snapshot here stops being one before any of its files is replaced. */
 	char old_state[4200];

@@ -30,7 +30,7 @@ import YAML from 'yaml';
 import http from 'node:http';
 import net from 'node:net';
 import { spawn, execFile } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, mkdirSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, mkdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -55,6 +55,8 @@ const PREFIX = '/api/v1';
 const UNREACHABLE = [
   { path: '*', method: '*', status: '500',
     reason: 'only when the VMM runs out of memory forming its reply' },
+  { path: '/vm/disks', method: 'GET', status: '409',
+    reason: 'only between two boots of the VM (a guest reboot), a few milliseconds' },
   { path: '/vm/counters', method: 'GET', status: '409',
     reason: 'only between two boots of the VM (a guest reboot), a few milliseconds the test polls for but may miss' },
 ];
@@ -517,6 +519,55 @@ async function goodRequests() {
   check('migration state failed, with the reason', m2?.json?.state === 'failed' && m2.json.error.length > 0, m2?.text);
 
   await diskLimits();
+  await diskHotplug();
+}
+
+// Disk hotplug on the source VM: a second disk plugged in (the guest finds vdb with its serial),
+// listed, refused when it cannot be, asked to go and gone once the guest ejected it. The source
+// VM is as before afterwards (one disk), ready for its migration.
+async function diskHotplug() {
+  const list = async (label) => (await call(label, SOURCE, 'GET', '/vm/disks', { expect: 200 }))?.json?.disks;
+  const first = await list('disks at the start');
+  check('disks: one, d0, attached', first?.length === 1 && first[0].serial === 'd0' &&
+    first[0].state === 'attached' && first[0].slot >= 1, JSON.stringify(first));
+  const img = `${WORK}/hot.img`;
+  writeFileSync(img, '');
+  truncateSync(img, 8 << 20);
+  const added = await call('disk-add', SOURCE, 'POST', '/vm/disks',
+    { body: { path: img, serial: 'hot', format: 'raw', cache: 'writeback', readonly: false }, expect: 200 });
+  const disk = added?.json?.disk;
+  check('disk-add: disk 1 in a free slot, inserting or attached', disk?.index === 1 && disk.path === img &&
+    disk.slot !== first?.[0]?.slot && ['inserting', 'attached'].includes(disk.state), added?.text);
+  const seen = await guestRun('for i in $(seq 100); do test -e /sys/block/vdb && break; sleep 0.1; done; ' +
+    'echo vdb-serial-$(cat /sys/block/vdb/serial)-$((1+1))', 30);
+  check('disk-add: the guest has vdb with serial hot', seen &&
+    readFileSync(CONSOLE_OUT, 'utf8').includes('vdb-serial-hot-2'), 'no vdb-serial-hot-2 on the console');
+  const both = await list('disks after disk-add');
+  check('disks: two, the new one attached once the guest took it', both?.length === 2 &&
+    both[1].state === 'attached' && both[1].serial === 'hot', JSON.stringify(both));
+  await bad('disk-add: no such image', SOURCE, 'POST', '/vm/disks', { body: { path: `${WORK}/none.img` }, expect: 409 });
+  await bad('disk-add: relative path', SOURCE, 'POST', '/vm/disks', { body: { path: 'hot.img' }, expect: 400 });
+  await bad('disk-add: a comma in the path', SOURCE, 'POST', '/vm/disks', { body: { path: `${img},slot=9` }, expect: 400 });
+  await bad('disk-add: unknown format', SOURCE, 'POST', '/vm/disks', { body: { path: img, format: 'vmdk' }, expect: 400 });
+  await bad('disk-add: serial too long', SOURCE, 'POST', '/vm/disks', { body: { path: img, serial: 'x'.repeat(21) }, expect: 400 });
+  await bad('disk-add: readonly as text', SOURCE, 'POST', '/vm/disks', { body: { path: img, readonly: 'yes' }, expect: 400 });
+  await bad('disk-add: unknown field', SOURCE, 'POST', '/vm/disks', { body: { path: img, slot: 3 }, expect: 400 });
+  await bad('disk-remove: no disk 5', SOURCE, 'DELETE', '/vm/disks/5', { expect: 409 });
+  await bad('disk-remove: no disk nope', SOURCE, 'DELETE', '/vm/disks/nope', { expect: 409 });
+  await bad('disk-remove: not a disk name', SOURCE, 'DELETE', '/vm/disks/a%20b', { expect: 404 });
+  await bad('disk-remove: takes no body', SOURCE, 'DELETE', '/vm/disks/hot', { body: { now: true }, expect: 400 });
+  const removing = await call('disk-remove hot', SOURCE, 'DELETE', '/vm/disks/hot', { expect: 200 });
+  check('disk-remove: the guest is asked', removing?.json?.disk?.state === 'removing' &&
+    removing.json.disk.index === 1, removing?.text);
+  let left = null;
+  for (let i = 0; i < 100 && left?.length !== 1; i++) {
+    await sleep(200);
+    left = (await request(SOURCE, 'GET', `${PREFIX}/vm/disks`)).json?.disks;
+  }
+  check('disk-remove: gone once the guest ejected it', left?.length === 1 && left[0].serial === 'd0', JSON.stringify(left));
+  const gone = await guestRun('test -e /sys/block/vdb || echo vdb-gone-$((1+1))', 30);
+  check('disk-remove: the guest has no vdb', gone && readFileSync(CONSOLE_OUT, 'utf8').includes('vdb-gone-2'),
+    'no vdb-gone-2 on the console');
 }
 
 // The disk (--disk d0.img,serial=d0): its limits by index and by serial, changed and read back.
@@ -623,6 +674,7 @@ async function badRequests() {
   await bad('application/jsonx', SOURCE, 'POST', '/vm/snapshot', { body: '{"dir": "/tmp"}', type: 'application/jsonx', expect: 415 });
   await bad('form data to screendump', SOURCE, 'POST', '/vm/screendump', { body: 'file=/tmp/x.png', type: 'application/x-www-form-urlencoded', expect: 415 });
   await bad('text/json to net link', SOURCE, 'PUT', '/vm/net/0/link', { body: '{"up": false}', type: 'text/json', expect: 415 });
+  await bad('text/plain to disk-add', SOURCE, 'POST', '/vm/disks', { body: '{"path": "/x"}', type: 'text/plain', expect: 415 });
   await bad('text/plain to vcpus', SOURCE, 'PUT', '/vm/cpus', { body: '{"count": 1}', type: 'text/plain', expect: 415 });
   await bad('XML to net mac', SOURCE, 'PUT', '/vm/net/0/mac', { body: '<mac/>', type: 'application/xml', expect: 415 });
   await bad('text/plain to migration', SOURCE, 'POST', '/vm/migration', { body: `{"uri": "${MIGRATE_URI}"}`, type: 'text/plain', expect: 415 });
@@ -686,12 +738,13 @@ async function badRequests() {
     ['PATCH', '/vm/balloon'], ['POST', '/vm/balloon'], ['PUT', '/vm/migration'], ['GET', '/vm/migration/reconnect'],
     ['POST', '/vm/net/0'], ['GET', '/vm/net/0/link'], ['DELETE', '/vm/net/0/mac'], ['GET', '/vm/screendump'],
     ['GET', '/vm/snapshot'], ['OPTIONS', '/vm'], ['PUT', '/vm/disks/0/limits'], ['POST', '/vm/disks/d0/limits'],
-    ['DELETE', '/vm/disks/0/limits'], ['POST', '/vm/counters'], ['DELETE', '/vm/counters']])
+    ['DELETE', '/vm/disks/0/limits'], ['POST', '/vm/counters'], ['DELETE', '/vm/counters'],
+    ['GET', '/vm/disks/0'], ['PUT', '/vm/disks'], ['DELETE', '/vm/disks'], ['POST', '/vm/disks/0']])
     await bad(`wrong method ${method} ${path}`, SOURCE, method, path, { expect: 405 });
 
   // Unknown paths: 404.
   for (const path of ['/vms', '/vm/', '/vm/pause/now', '/vm/balloons', '/vm/net', '/vm/net/0/', '/', '/vm/' + 'x'.repeat(300),
-    '/vm/disks', '/vm/disks/0', '/vm/disks/0/limits/', '/vm/disks//limits', '/vm/disks/d0/limit'])
+    '/vm/disks/0/limits/', '/vm/disks//limits', '/vm/disks/d0/limit'])
     await bad(`unknown path ${path.slice(0, 40)}`, SOURCE, 'GET', path, { expect: 404 });
   for (const path of ['/api/v2/vm', '/vm', '/api/v1', '/api/v1vm', '/api/v1x/vm'])
     await bad(`unknown path ${path} (outside /api/v1/vm)`, SOURCE, 'GET', path, { expect: 404, absolute: true });

@@ -131,6 +131,31 @@ static int counters(void *opaque, struct api_counters *c, char *err, size_t err_
 	return 0;
 }
 
+static int disks_info(void *opaque, struct api_disks *out, char *err, size_t err_len)
+{
+	(void)opaque, (void)err, (void)err_len;
+	out->nr = 1;
+	snprintf(out->disks[0].path, sizeof(out->disks[0].path), "/a");
+	return 0;
+}
+
+static int disk_add(void *opaque, const struct api_disk_add *req, struct api_disk *out, char *err,
+		    size_t err_len)
+{
+	(void)opaque, (void)err, (void)err_len;
+	snprintf(out->path, sizeof(out->path), "%s", req->path);
+	return 0;
+}
+
+static int disk_remove(void *opaque, int index, const char *serial, struct api_disk *out, char *err,
+		       size_t err_len)
+{
+	(void)opaque, (void)serial;
+	out->index = index < 0 ? 0 : (unsigned)index;
+	snprintf(err, err_len, "no such disk");
+	return index < 0 ? -1 : 0;
+}
+
 static const struct api_ops ops = {.balloon_set = balloon_set,
 				   .balloon_info = balloon_info,
 				   .status = status,
@@ -150,7 +175,10 @@ static const struct api_ops ops = {.balloon_set = balloon_set,
 				   .net_info = net_info,
 				   .screendump = screendump,
 				   .disk_limit = disk_limit,
-				   .counters = counters};
+				   .counters = counters,
+				   .disks_info = disks_info,
+				   .disk_add = disk_add,
+				   .disk_remove = disk_remove};
 
 /* The next line of the input (NUL-terminated in place); NULL when none is left. */
 static char *next_line(char **cursor, char *end)

@@ -2,6 +2,7 @@
  * --api-socket): what a user types becomes the right configuration, and every mistake is
  * refused with a message naming the option. */
 #include "run_args_harness.h"
+#include "vmm/config_devices.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -187,6 +188,9 @@ Test(device_options, mistakes_are_refused_with_the_option_named)
 	expect_error("--disk", "/a,format=vmdk", "format");
 	expect_error("--disk", "/a,speed=fast", "unknown property 'speed'");
 	expect_error("--disk", "/a,junk", "not key=value");
+	expect_error("--disk", "/a,slot=0", "not a PCI slot from 1 to 31");
+	expect_error("--disk", "/a,slot=32", "not a PCI slot from 1 to 31");
+	expect_error("--disk", "/a,slot=-3", "not a PCI slot from 1 to 31");
 	expect_error("--disk", "/a,bps=fast", "bps='fast' is not a number of bytes per second");
 	expect_error("--disk", "/a,bps=-1", "bps='-1'");
 	expect_error("--disk", "/a,bps=2048T", "from 0 to 1024T");
@@ -347,4 +351,30 @@ Test(device_options, overlay_on_gives_the_vm_a_new_overlay)
 	unlink(want);
 	unlink(image);
 	rmdir(dir);
+}
+
+/* slot=N pins a disk to a PCI slot (a disk added while the guest ran); a removed disk leaves
+ * the configuration and its recorded setting, and the later disks move down an index. */
+Test(device_options, disks_keep_their_slot_and_can_be_removed)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(
+	    PARSE(&c, err, "--disk", "/a.img", "--disk", "/b.img,slot=9", "--disk", "/c.img"),
+	    RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(c.disks[1].slot, 9);
+	cr_assert_eq(c.disks[0].slot, 0, "no slot given: the next free one at boot");
+	char value[256];
+	cr_assert_eq(config_disk_setting(&c.disks[1], value, sizeof(value)), 0);
+	cr_assert(strstr(value, ",slot=9"), "%s", value);
+	config_remove_disk(&c, 0);
+	cr_assert_eq(c.nr_disks, 2);
+	cr_assert_str_eq(c.disks[0].path, "/b.img");
+	cr_assert_eq(c.disks[0].slot, 9);
+	char *json = config_to_json_text(&c, NULL);
+	cr_assert_null(strstr(json, "/a.img"), "%s", json);
+	cr_assert(strstr(json, "\"/b.img,slot=9\""), "%s", json);
+	cr_assert(strstr(json, "\"/c.img\""), "%s", json);
+	free(json);
+	config_free(&c);
 }

@@ -795,3 +795,42 @@ Test(acpi, acpica_interpreter_loads_and_evaluates_the_namespace)
 	cr_assert_not_null(strstr(log, "Address Minimum : 03F8"));
 	free(log);
 }
+
+static const struct acpi_config pci_hotplug = {.nr_cpus = 1,
+					       .has_uart0 = true,
+					       .has_rtc = true,
+					       .has_i8042 = true,
+					       .has_power_button = true,
+					       .pci_hotplug = true};
+
+/* Each slot 1-31 of bus 0 is a hotplug slot under \_SB.PCI0 (an _ADR, an _SUN and an _EJ0 are
+ * what Linux's acpiphp takes a slot by) over its status byte, and the GED scans them. */
+Test(acpi, iasl_reads_the_pci_hotplug_slots)
+{
+	disassemble_all(&pci_hotplug);
+	char *dsdt = read_text("dsdt.dsl", NULL);
+	assert_mentions(dsdt, "Device (S01)");
+	assert_mentions(dsdt, "Device (S1F)");
+	assert_mentions(dsdt, "Name (_ADR, 0x001F0000)");
+	assert_mentions(dsdt, "Name (_SUN, 0x1F)");
+	assert_mentions(dsdt, "OperationRegion (PREG, SystemIO, 0x065F, One)");
+	assert_mentions(dsdt, "Notify (\\_SB.PCI0.S1F, 0x03)");
+	assert_mentions(dsdt, "Notify (\\_SB.PCI0.S1F, One)");
+	assert_mentions(dsdt, "\\_SB.PCI0.S05.PSCN ()");
+	cr_assert_null(strstr(dsdt, "Device (S00)"), "the host bridge's slot is no hotplug slot");
+	cr_assert_null(strstr(dsdt, "Device (S20)"), "bus 0 has 32 slots");
+	free(dsdt);
+	assert_dsdt_round_trips();
+}
+
+/* acpiexec's I/O reads as 0: no event pending, so the scan notifies nothing; _EJ0 runs. */
+Test(acpi, acpica_runs_the_pci_slot_methods)
+{
+	char *log =
+	    acpiexec(&pci_hotplug, "evaluate \\_SB.GED._EVT 10; evaluate \\_SB.PCI0.S07.PSCN; "
+				   "evaluate \\_SB.PCI0.S07._EJ0 0; evaluate \\_SB.PCI0.S07._SUN");
+	const char *sun = strstr(log, "Evaluation of \\_SB.PCI0.S07._SUN returned");
+	cr_assert_not_null(sun, "no _SUN:\n%s", log);
+	cr_assert_not_null(strstr(sun, "[Integer] = 0000000000000007"), "_SUN:\n%s", log);
+	free(log);
+}

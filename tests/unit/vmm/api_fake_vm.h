@@ -36,6 +36,10 @@ struct fake_vm {
 	bool snapshot_resume;
 	uint64_t counters_calls;
 	bool refuse; /* every operation fails, as between two boots */
+	/* Disk hotplug: the disks' paths (NULL: none), the last removal asked. */
+	const char *disk_paths[4];
+	bool disk_readonly[4];
+	int removed_disk;
 	struct balloon_info info;
 };
 
@@ -356,6 +360,54 @@ static int fake_counters(void *opaque, struct api_counters *c, char *err, size_t
 	return 0;
 }
 
+static void fake_describe_disk(struct fake_vm *vm, unsigned i, struct api_disk *out)
+{
+	*out = (struct api_disk){.index = i, .slot = i + 1, .readonly = vm->disk_readonly[i]};
+	snprintf(out->name, sizeof(out->name), "virtio-blk%u", i);
+	snprintf(out->path, sizeof(out->path), "%s", vm->disk_paths[i]);
+	out->state = vm->removed_disk == (int)i ? "removing" : "attached";
+}
+
+static int fake_disks_info(void *opaque, struct api_disks *out, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	(void)err, (void)err_len;
+	for (unsigned i = 0; i < 4 && vm->disk_paths[i]; i++)
+		fake_describe_disk(vm, i, &out->disks[out->nr++]);
+	return 0;
+}
+
+static int fake_disk_add(void *opaque, const struct api_disk_add *req, struct api_disk *out,
+			 char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	unsigned i = 0;
+	while (i < 4 && vm->disk_paths[i])
+		i++;
+	if (vm->refuse || i == 4) {
+		snprintf(err, err_len, "disk-add: no free PCI slot");
+		return -1;
+	}
+	vm->disk_paths[i] = strdup(req->path); /* leaks a few bytes per test */
+	vm->disk_readonly[i] = req->readonly;
+	fake_describe_disk(vm, i, out);
+	return 0;
+}
+
+static int fake_disk_remove(void *opaque, int index, const char *serial, struct api_disk *out,
+			    char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (index < 0 || index >= 4 || !vm->disk_paths[index]) {
+		snprintf(err, err_len, "disk-remove: the VM has no disk %s",
+			 serial ? serial : "with that index");
+		return -1;
+	}
+	vm->removed_disk = index;
+	fake_describe_disk(vm, (unsigned)index, out);
+	return 0;
+}
+
 static struct fake_vm vm;
 static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .balloon_info = fake_balloon_info,
@@ -377,11 +429,15 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .screendump = fake_screendump,
 			     .disk_limit = fake_disk_limit,
 			     .counters = fake_counters,
+			     .disks_info = fake_disks_info,
+			     .disk_add = fake_disk_add,
+			     .disk_remove = fake_disk_remove,
 			     .opaque = &vm};
 
 static void reset_vm(void)
 {
 	memset(&vm, 0, sizeof(vm));
+	vm.removed_disk = -1;
 }
 
 #endif

@@ -624,3 +624,57 @@ Test(api_protocol, disk_limits_merge_keeps_what_is_not_given)
 	cr_assert_eq(api_disk_limits_merge(&none, &req, &out, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "\"iops\" is 0"), "%s", err);
 }
+
+Test(api_protocol, disks_are_added_listed_and_asked_to_go)
+{
+	json_t *r = ask("{\"command\":\"disk-add\",\"path\":\"/img/data.qcow2\",\"readonly\":true,"
+			"\"serial\":\"data\",\"format\":\"qcow2\",\"cache\":\"none\"}");
+	cr_assert(reply_ok(r));
+	json_t *disk = json_object_get(r, "disk");
+	cr_assert_str_eq(json_string_value(json_object_get(disk, "path")), "/img/data.qcow2");
+	cr_assert(json_is_true(json_object_get(disk, "readonly")));
+	cr_assert_eq(json_integer_value(json_object_get(disk, "slot")), 1);
+	json_decref(r);
+	r = ask("{\"command\":\"disks\"}");
+	cr_assert(reply_ok(r));
+	json_t *disks = json_object_get(r, "disks");
+	cr_assert_eq(json_array_size(disks), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(disks, 0), "state")),
+			 "attached");
+	json_decref(r);
+	r = ask("{\"command\":\"disk-remove\",\"disk\":0}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.removed_disk, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "disk"), "state")),
+			 "removing");
+	json_decref(r);
+}
+
+Test(api_protocol, bad_disk_hotplug_requests_are_refused_before_the_vm)
+{
+	const char *bad[][2] = {
+	    {"{\"command\":\"disk-add\"}", "\"path\""},
+	    {"{\"command\":\"disk-add\",\"path\":\"relative.img\"}", "absolute"},
+	    {"{\"command\":\"disk-add\",\"path\":\"/a,b\"}", "without commas"},
+	    {"{\"command\":\"disk-add\",\"path\":7}", "\"path\""},
+	    {"{\"command\":\"disk-add\",\"path\":\"/a\",\"serial\":\"\"}", "\"serial\""},
+	    {"{\"command\":\"disk-add\",\"path\":\"/a\",\"format\":\"raw,slot=3\"}", "\"format\""},
+	    {"{\"command\":\"disk-add\",\"path\":\"/a\",\"format\":\"vmdk\"}", "\"format\""},
+	    {"{\"command\":\"disk-add\",\"path\":\"/a\",\"cache\":\"unsafe\"}", "\"cache\""},
+	    {"{\"command\":\"disk-add\",\"path\":\"/a\",\"serial\":\"123456789012345678901\"}",
+	     "20 bytes"},
+	    {"{\"command\":\"disk-add\",\"path\":\"/a\",\"readonly\":\"yes\"}", "\"readonly\""},
+	    {"{\"command\":\"disk-remove\"}", "\"disk\""},
+	    {"{\"command\":\"disk-remove\",\"disk\":-2}", "\"disk\""},
+	    {"{\"command\":\"disk-remove\",\"disk\":[0]}", "\"disk\""},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *r = ask(bad[i][0]);
+		cr_assert(strstr(reply_error(r), bad[i][1]), "%s: %s", bad[i][0], reply_error(r));
+		cr_assert_null(vm.disk_paths[0], "%s reached the VM", bad[i][0]);
+		json_decref(r);
+	}
+	json_t *r = ask("{\"command\":\"disk-remove\",\"disk\":3}");
+	cr_assert(json_is_true(json_object_get(r, "refused")), "no such disk: the VM says so");
+	json_decref(r);
+}
