@@ -6,7 +6,7 @@
 #include "cmd/commands.h"
 #include "cmd/ctl_counters.h"
 #include "cmd/ctl_disk_limit.h"
-#include "cmd/ctl_disks.h"
+#include "cmd/ctl_hotplug.h"
 #include "lib/size.h"
 
 #include <errno.h>
@@ -72,6 +72,10 @@ static void usage(FILE *out)
 	    "                  bus: Linux's vdX); reboots, snapshots and migrations keep it\n"
 	    "  disk-remove DISK  ask the guest to let disk DISK go (its index or serial); it\n"
 	    "                  leaves once the guest ejected it\n"
+	    "  nics            the VM's network cards: host side, PCI slot, MAC, state\n"
+	    "  nic-add NET     plug a card in while the guest runs, NET as --net takes it\n"
+	    "                  (user,hostfwd=... or tap=NAME...); it keeps its MAC and slot\n"
+	    "  nic-remove CARD ask the guest to let card CARD go\n"
 	    "  cpus [N]        how the vCPUs stand; with N: make them N (the VM needs\n"
 	    "                  --cpus ...,max=M); the guest onlines added ones and lets\n"
 	    "                  removed ones go\n"
@@ -286,8 +290,9 @@ static bool build_request(int argc, char **argv, struct ctl_request *r)
 					    &r->body))
 			return false;
 		built = true;
-	} else if (strcmp(command, "disks") == 0 || strncmp(command, "disk-", 5) == 0) {
-		if (!ctl_disks_request(argc, argv, r->path, sizeof(r->path), &r->method, &r->body))
+	} else if (ctl_is_hotplug_command(command)) {
+		if (!ctl_hotplug_request(argc, argv, r->path, sizeof(r->path), &r->method,
+					 &r->body))
 			return false;
 		built = true;
 	} else if (strncmp(command, "net-", 4) == 0) {
@@ -515,9 +520,8 @@ static void print_success(const char *command, const json_t *reply)
 		print_migrate(reply);
 	else if (strcmp(command, "counters") == 0)
 		ctl_print_counters(reply);
-	else if (strcmp(command, "disks") == 0 || strcmp(command, "disk-add") == 0 ||
-		 strcmp(command, "disk-remove") == 0)
-		ctl_print_disks(command, reply);
+	else if (ctl_is_hotplug_command(command))
+		ctl_print_hotplug(command, reply);
 }
 
 /* Prints the reply; returns the exit status: 0 for a 2xx. With --json the body goes out as

@@ -56,6 +56,8 @@ struct net_config {
 	enum vhost_mode vhost;
 	/* queues=N: receive/transmit queue pairs (a multi-queue tap with N queues); 0 means 1. */
 	unsigned queues;
+	/* slot=N: the PCI slot of bus 0 (1-31); 0: the next free one (as for disks). */
+	unsigned slot;
 	/* NULL: VHOST_NET_DEVICE. Tests name a missing one; the string must outlive the device. */
 	const char *vhost_device;
 };

@@ -192,7 +192,8 @@ static json_t *do_migrate_status(const struct api_ops *ops)
 #define COMMAND_LIST                                                                               \
 	"balloon, balloon-info, status, pause, resume, snapshot, migrate, migrate-status, "        \
 	"migrate-cancel, migrate-reconnect, net-link, net-mac, net-info, screendump, disk-limit, " \
-	"power-button, vcpus, vcpus-info, counters, disks, disk-add, disk-remove, quit"
+	"power-button, vcpus, vcpus-info, counters, disks, disk-add, disk-remove, nics, nic-add, " \
+	"nic-remove, quit"
 
 /* {"command": "net-link", "card": N, "up": true|false} */
 static json_t *do_net_link(const struct api_ops *ops, const json_t *request)
@@ -568,6 +569,12 @@ json_t *api_dispatch(const struct api_ops *ops, const json_t *request)
 		return api_do_disk_add(ops, request);
 	if (strcmp(command, "disk-remove") == 0)
 		return api_do_disk_remove(ops, request);
+	if (strcmp(command, "nics") == 0)
+		return api_do_nics(ops);
+	if (strcmp(command, "nic-add") == 0)
+		return api_do_nic_add(ops, request);
+	if (strcmp(command, "nic-remove") == 0)
+		return api_do_nic_remove(ops, request);
 	return error_replyf("unknown command \"%.64s\" (commands: " COMMAND_LIST ")", command);
 }
 

@@ -62,6 +62,12 @@
  *   {"command":"disk-remove","disk":N|"SERIAL"}
  *                               -> {"ok":true,"disk":{.."state":"removing"}}: the guest is
  *                                   asked to let it go; it leaves the list once it did
+ *   {"command":"nics"}          -> {"ok":true,"nics":[{"index":0,"slot":2,"name":"virtio-net0",
+ *                                   "mac":..,"backend":"tap","state":"attached"}]}
+ *   {"command":"nic-add","net":"user,hostfwd=..."|"tap=NAME,..."}
+ *                               -> {"ok":true,"nic":{..}}: a card as --net gives it, plugged
+ *                                   into a free slot; reboots, snapshots and migrations keep it
+ *   {"command":"nic-remove","card":N} -> {"ok":true,"nic":{.."state":"removing"}}
  *   {"command":"quit"}          -> {"ok":true}, then the VM stops
  * and anything wrong gets {"ok":false,"error":"one sentence"}. This file only parses and
  * dispatches (no sockets, no VM), so it is tested on its own; api_server.c does the I/O. */
@@ -167,6 +173,19 @@ struct api_disk {
 struct api_disks {
 	unsigned nr;
 	struct api_disk disks[API_MAX_DISKS];
+};
+/* A network card as the nics command lists it. */
+#define API_MAX_NICS 8
+struct api_nic {
+	unsigned index, slot; /* its --net index; its PCI slot on bus 0 */
+	char name[API_DEVICE_NAME_LEN];
+	uint8_t mac[6];
+	const char *backend; /* "tap" (a switch port's too) or "user" */
+	const char *state;   /* "attached", "inserting", "removing" */
+};
+struct api_nics {
+	unsigned nr;
+	struct api_nic nics[API_MAX_NICS];
 };
 /* What disk-add takes; NULL strings are not given. */
 struct api_disk_add {
@@ -276,6 +295,13 @@ struct api_ops {
 			char *err, size_t err_len);
 	int (*disk_remove)(void *opaque, int index, const char *serial, struct api_disk *out,
 			   char *err, size_t err_len);
+	/* Network card hotplug: the cards; one plugged in from a --net setting (`out`
+	 * describes it); card `card` asked to go. */
+	int (*nics_info)(void *opaque, struct api_nics *out, char *err, size_t err_len);
+	int (*nic_add)(void *opaque, const char *setting, struct api_nic *out, char *err,
+		       size_t err_len);
+	int (*nic_remove)(void *opaque, unsigned card, struct api_nic *out, char *err,
+			  size_t err_len);
 	/* Every vCPU's and device's counters (zeroed by the caller). */
 	int (*counters)(void *opaque, struct api_counters *counters, char *err, size_t err_len);
 	void *opaque;
@@ -285,6 +311,10 @@ struct api_ops {
 json_t *api_do_disks(const struct api_ops *ops);
 json_t *api_do_disk_add(const struct api_ops *ops, const json_t *request);
 json_t *api_do_disk_remove(const struct api_ops *ops, const json_t *request);
+/* The same for network cards (api_nics.c). */
+json_t *api_do_nics(const struct api_ops *ops);
+json_t *api_do_nic_add(const struct api_ops *ops, const json_t *request);
+json_t *api_do_nic_remove(const struct api_ops *ops, const json_t *request);
 
 /* The reply to `request` (a JSON object naming a command): a JSON object with "ok", and with
  * "refused" when the VM turned a valid request down. NULL only without memory. */

@@ -32,6 +32,7 @@ static const char *const mac_fields[] = {"mac", NULL};
 static const char *const screendump_fields[] = {"file", NULL};
 static const char *const disk_add_fields[] = {"path",	"readonly", "serial",
 					      "format", "cache",    NULL};
+static const char *const nic_add_fields[] = {"net", NULL};
 static const char *const limit_fields[] = {"bps", "bps_burst", "iops", "iops_burst", NULL};
 
 static const struct route routes[] = {
@@ -49,7 +50,10 @@ static const struct route routes[] = {
     {"GET", "/vm/migration", "migrate-status", NULL, false},
     {"DELETE", "/vm/migration", "migrate-cancel", NULL, false},
     {"POST", "/vm/migration/reconnect", "migrate-reconnect", NULL, false},
+    {"GET", "/vm/net", "nics", NULL, false},
+    {"POST", "/vm/net", "nic-add", nic_add_fields, false},
     {"GET", "/vm/net/" CARD_SEGMENT, "net-info", NULL, false},
+    {"DELETE", "/vm/net/" CARD_SEGMENT, "nic-remove", NULL, false},
     {"PUT", "/vm/net/" CARD_SEGMENT "/link", "net-link", link_fields, false},
     {"PUT", "/vm/net/" CARD_SEGMENT "/mac", "net-mac", mac_fields, false},
     {"POST", "/vm/screendump", "screendump", screendump_fields, false},

@@ -14,7 +14,10 @@
  *   GET    /api/v1/vm/migration           migrate-status
  *   DELETE /api/v1/vm/migration           migrate-cancel
  *   POST   /api/v1/vm/migration/reconnect migrate-reconnect
+ *   GET    /api/v1/vm/net                 nics
+ *   POST   /api/v1/vm/net                 nic-add {"net"}
  *   GET    /api/v1/vm/net/{card}          net-info
+ *   DELETE /api/v1/vm/net/{card}          nic-remove (the guest is asked to let it go)
  *   PUT    /api/v1/vm/net/{card}/link     net-link {"up"}
  *   PUT    /api/v1/vm/net/{card}/mac      net-mac {"mac"}
  *   POST   /api/v1/vm/screendump          screendump {"file"}

@@ -33,14 +33,17 @@ static struct virtio_pci_env transport_env(struct vm *vm)
 }
 
 /* Whether a device placed now without a slot of its own may take `slot`: nothing is there, and
- * no disk of the configuration is pinned to it (slot=, which a disk added while the guest ran
- * keeps across reboots, snapshots and migrations). */
+ * no disk or card of the configuration is pinned to it (slot=, which a device added while the
+ * guest ran keeps across reboots, snapshots and migrations). */
 static bool slot_free(struct vm *vm, unsigned slot)
 {
 	if (slot == 0 || slot >= PCI_HOST_SLOTS || pci_host_slot_used(&vm->pci, slot))
 		return false;
 	for (unsigned i = 0; i < vm->config->nr_disks; i++)
 		if (vm->config->disks[i].slot == slot)
+			return false;
+	for (unsigned i = 0; i < vm->config->nr_nics; i++)
+		if (vm->config->nics[i].slot == slot)
 			return false;
 	return true;
 }
@@ -132,6 +135,16 @@ static struct virtio_device *vsock_create(const struct vm *vm, char *err, size_t
 	return virtio_vsock_vhost_create(vc, err, err_len);
 }
 
+struct virtio_pci *board_plug_nic(struct vm *vm, unsigned index, char *err, size_t err_len)
+{
+	struct net_config nic;
+	if (nic_options(vm, &vm->config->nics[index], &nic, err, err_len) < 0)
+		return NULL;
+	struct virtio_device *dev = virtio_net_create(&nic, index, err, err_len);
+	vm->nics[index] = board_plug_virtio(vm, dev, nic.slot, err, err_len);
+	return vm->nics[index];
+}
+
 static int add_disks_and_nics(struct vm *vm, char *err, size_t err_len)
 {
 	const struct vm_config *c = vm->config;
@@ -141,12 +154,9 @@ static int add_disks_and_nics(struct vm *vm, char *err, size_t err_len)
 		if (!vm->disks[i])
 			return -1;
 	}
-	for (unsigned i = 0; i < c->nr_nics; i++) {
-		struct net_config nic;
-		if (nic_options(vm, &c->nics[i], &nic, err, err_len) < 0 ||
-		    plug(vm, virtio_net_create(&nic, i, err, err_len), err, err_len) < 0)
+	for (unsigned i = 0; i < c->nr_nics; i++)
+		if (!board_plug_nic(vm, i, err, err_len))
 			return -1;
-	}
 	return 0;
 }
 
@@ -202,6 +212,7 @@ void board_remove_virtio_devices(struct vm *vm)
 	while (vm->nr_virtio > 0)
 		virtio_pci_destroy(vm->virtio[--vm->nr_virtio]);
 	memset(vm->disks, 0, sizeof(vm->disks));
+	memset(vm->nics, 0, sizeof(vm->nics));
 	vm->virtio_console = NULL;
 	vm->virtio_balloon = NULL;
 	vm->virtio_tablet = vm->virtio_keyboard = NULL;

@@ -384,6 +384,18 @@ void config_remove_disk(struct vm_config *config, unsigned index)
 	forget_setting(config, "disk", index);
 }
 
+void config_remove_nic(struct vm_config *config, unsigned index)
+{
+	if (index >= config->nr_nics)
+		return;
+	free(config->nics[index].tap);
+	memmove(&config->nics[index], &config->nics[index + 1],
+		(config->nr_nics - index - 1) * sizeof(config->nics[0]));
+	config->nr_nics--;
+	memset(&config->nics[config->nr_nics], 0, sizeof(config->nics[0]));
+	forget_setting(config, "net", index);
+}
+
 int config_set(struct vm_config *config, const char *key, const char *value, char *err,
 	       size_t err_len)
 {

@@ -124,9 +124,13 @@ int config_set_net_mac(struct vm_config *config, unsigned index, const uint8_t m
  * rewritten: a comma in the path). */
 int config_set_disk_limits(struct vm_config *config, unsigned index, const struct disk_limits *l);
 
-/* Disk `index` is gone (the guest let it go): the later ones move down an index, and a
- * reboot, snapshot or migration from now on has no such disk. */
+/* Disk or card `index` is gone (the guest let it go): the later ones move down an index, and a
+ * reboot, snapshot or migration from now on has no such device. */
 void config_remove_disk(struct vm_config *config, unsigned index);
+void config_remove_nic(struct vm_config *config, unsigned index);
+/* Card `index` keeps the MAC it has now (one derived from its index would change when an
+ * earlier card leaves) and, unless `slot` is 0, is pinned to that PCI slot. 0, or -1. */
+int config_pin_net_card(struct vm_config *config, unsigned index, unsigned slot);
 
 /* The recorded value of the index-th setting of a repeated key (the index-th disk or card)
  * becomes `value`, so a later snapshot or migration records the device as it is now. Returns 0

@@ -36,6 +36,19 @@ static char *split_key(char *item)
 	return eq + 1;
 }
 
+/* slot=N of --disk and --net: a PCI slot of bus 0 from 1 to 31. */
+static int parse_slot(const char *option, const char *value, unsigned *slot, char *err, size_t len)
+{
+	char *end;
+	unsigned long n = strtoul(value, &end, 10);
+	if (*value >= '0' && *value <= '9' && !*end && n >= 1 && n <= 31) {
+		*slot = (unsigned)n;
+		return 0;
+	}
+	snprintf(err, len, "%s: slot='%s' is not a PCI slot from 1 to 31", option, value);
+	return -1;
+}
+
 static int disk_property(struct disk_config *d, const char *key, const char *value, char *err,
 			 size_t len)
 {
@@ -67,13 +80,7 @@ static int disk_property(struct disk_config *d, const char *key, const char *val
 	} else if (config_disk_limit_key(key)) {
 		return config_parse_disk_limit(&d->limits, key, value, err, len);
 	} else if (strcmp(key, "slot") == 0) {
-		char *end;
-		unsigned long slot = strtoul(value, &end, 10);
-		if (*value >= '0' && *value <= '9' && !*end && slot >= 1 && slot <= 31) {
-			d->slot = (unsigned)slot;
-			return 0;
-		}
-		snprintf(err, len, "--disk: slot='%s' is not a PCI slot from 1 to 31", value);
+		return parse_slot("--disk", value, &d->slot, err, len);
 	} else {
 		snprintf(err, len,
 			 "--disk: unknown property '%s' (known: readonly, serial, format, cache, "
@@ -202,6 +209,8 @@ static int net_property(struct net_config *n, const char *key, const char *value
 		snprintf(err, len, "--net: vhost '%s' is not auto, on or off", value);
 	} else if (strcmp(key, "queues") == 0) {
 		return parse_queue_pairs(n, value, err, len);
+	} else if (strcmp(key, "slot") == 0) {
+		return parse_slot("--net", value, &n->slot, err, len);
 	} else if (strcmp(key, "net") == 0 || strcmp(key, "hostfwd") == 0) {
 		return user_net_property(n, key, value, err, len);
 	} else if (strcmp(key, "switch") == 0 || strcmp(key, "vlan") == 0 ||
@@ -209,11 +218,11 @@ static int net_property(struct net_config *n, const char *key, const char *value
 		   strcmp(key, "rate") == 0) {
 		return switch_port_parse(&n->port, key, value, err, len);
 	} else {
-		snprintf(
-		    err, len,
-		    "--net: unknown property '%s' (known: tap, mac, vhost, queues; with user: net, "
-		    "hostfwd; with switch: vlan, trunk, ip, rate)",
-		    key);
+		snprintf(err, len,
+			 "--net: unknown property '%s' (known: tap, mac, vhost, queues, slot; with "
+			 "user: "
+			 "net, hostfwd; with switch: vlan, trunk, ip, rate)",
+			 key);
 	}
 	return -1;
 }

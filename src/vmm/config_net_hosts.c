@@ -55,6 +55,10 @@ static int rewrite_net_setting(struct vm_config *c, unsigned index)
 			 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
 			 vhost_name(n->vhost), n->queues ? n->queues : 1);
 	}
+	if (n->slot) {
+		size_t used = strlen(value);
+		snprintf(value + used, sizeof(value) - used, ",slot=%u", n->slot);
+	}
 	return config_rewrite_setting(c, "net", index, value);
 }
 
@@ -64,6 +68,18 @@ int config_set_net_mac(struct vm_config *c, unsigned index, const uint8_t mac[6]
 		return -1;
 	memcpy(c->nics[index].mac, mac, 6);
 	c->nics[index].has_mac = true;
+	return rewrite_net_setting(c, index);
+}
+
+int config_pin_net_card(struct vm_config *c, unsigned index, unsigned slot)
+{
+	if (index >= c->nr_nics)
+		return -1;
+	struct net_config *n = &c->nics[index];
+	virtio_net_card_mac(n, index, n->mac);
+	n->has_mac = true;
+	if (slot)
+		n->slot = slot;
 	return rewrite_net_setting(c, index);
 }
 
@@ -119,6 +135,8 @@ static int move_card(struct vm_config *c, unsigned index, const char *text, char
 	n->user = moved.user;
 	n->port = moved.port;
 	n->vhost = moved.vhost;
+	if (moved.slot)
+		n->slot = moved.slot;
 	memcpy(n->mac, mac, sizeof(mac));
 	n->has_mac = true;
 	return rewrite_net_setting(c, index);

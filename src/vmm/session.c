@@ -382,14 +382,11 @@ static struct virtio_device *lock_net_card(struct session *s, const char *comman
 	struct vm *vm = lock_current_vm(s, err, err_len);
 	if (!vm)
 		return NULL;
-	unsigned seen = 0;
-	for (unsigned i = 0; i < vm->nr_virtio; i++) {
-		struct virtio_device *d = virtio_pci_device(vm->virtio[i]);
-		if (d->device_id == VIRTIO_ID_NET && seen++ == card)
-			return d;
-	}
+	unsigned cards = vm->config->nr_nics;
+	if (card < cards && vm->nics[card])
+		return virtio_pci_device(vm->nics[card]);
 	snprintf(err, err_len, "%s: the VM has %u network card%s; card %u is not one", command,
-		 seen, seen == 1 ? "" : "s", card);
+		 cards, cards == 1 ? "" : "s", card);
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
 }
@@ -453,12 +450,8 @@ static struct virtio_device *lock_disk(struct session *s, struct api_disk_limit 
 		return NULL;
 	}
 	struct vm *vm = lock_current_vm(s, err, err_len);
-	unsigned seen = 0;
-	for (unsigned i = 0; vm && i < vm->nr_virtio; i++) {
-		struct virtio_device *d = virtio_pci_device(vm->virtio[i]);
-		if (d->device_id == VIRTIO_ID_BLOCK && seen++ == (unsigned)req->index)
-			return d;
-	}
+	if (vm && vm->disks[req->index])
+		return virtio_pci_device(vm->disks[req->index]);
 	if (vm) {
 		snprintf(err, err_len, "disk-limit: disk %d is not on the VM", req->index);
 		pthread_mutex_unlock(&s->lock);
@@ -645,7 +638,7 @@ static void describe_disk(struct vm *vm, unsigned index, struct api_disk *out)
 	}
 	snprintf(out->path, sizeof(out->path), "%s", d->path);
 	snprintf(out->serial, sizeof(out->serial), "%s", d->serial);
-	out->state = vm_disk_state(vm, index);
+	out->state = vm_device_state(vm, VM_HOTPLUG_DISK, index);
 }
 
 static int api_disks_info(void *opaque, struct api_disks *out, char *err, size_t err_len)
@@ -689,7 +682,7 @@ static int add_disk(struct session *s, struct vm *vm, const struct api_disk_add 
 	if (config_set(s->config, "disk", setting, err, err_len) < 0)
 		return -1;
 	unsigned index = s->config->nr_disks - 1;
-	if (vm_add_disk(vm, index, err, err_len) < 0) {
+	if (vm_add_device(vm, VM_HOTPLUG_DISK, index, err, err_len) < 0) {
 		config_remove_disk(s->config, index);
 		return -1;
 	}
@@ -725,7 +718,7 @@ static int api_disk_remove(void *opaque, int index, const char *serial, struct a
 		snprintf(err, err_len, "disk-remove: the VM has no disk %s%.32s",
 			 serial ? "with the serial " : "", serial ? serial : "with that index");
 	else
-		rc = vm_request_disk_removal(vm, (unsigned)index, err, err_len);
+		rc = vm_request_removal(vm, VM_HOTPLUG_DISK, (unsigned)index, err, err_len);
 	if (rc == 0) {
 		describe_disk(vm, (unsigned)index, out);
 		log_info("%s: the guest is asked to let it go (disk-remove)", out->name);
@@ -734,7 +727,119 @@ static int api_disk_remove(void *opaque, int index, const char *serial, struct a
 	return rc;
 }
 
-/* The guest ejected PCI slots (vm_disks.c): their disks leave the VM and its configuration. */
+static void describe_nic(struct vm *vm, unsigned index, struct api_nic *out)
+{
+	const struct net_config *n = &vm->config->nics[index];
+	*out = (struct api_nic){.index = index};
+	if (vm->nics[index]) {
+		out->slot = virtio_pci_slot(vm->nics[index]);
+		snprintf(out->name, sizeof(out->name), "%s",
+			 virtio_pci_device(vm->nics[index])->name);
+	}
+	virtio_net_card_mac(n, index, out->mac);
+	out->backend = n->backend == NET_BACKEND_USER ? "user" : "tap";
+	out->state = vm_device_state(vm, VM_HOTPLUG_NIC, index);
+}
+
+static int api_nics_info(void *opaque, struct api_nics *out, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	for (unsigned i = 0; i < s->config->nr_nics && i < API_MAX_NICS; i++)
+		describe_nic(vm, i, &out->nics[out->nr++]);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int add_nic(struct session *s, struct vm *vm, const char *setting, struct api_nic *out,
+		   char *err, size_t err_len)
+{
+	unsigned slot = board_free_pci_slot(vm);
+	if (s->config->nr_nics >= CONFIG_MAX_NICS || slot == 0) {
+		snprintf(err, err_len,
+			 "nic-add: the VM has no room for another card (%u cards, %s)",
+			 s->config->nr_nics, slot ? "the most it can have" : "no free PCI slot");
+		return -1;
+	}
+	if (config_set(s->config, "net", setting, err, err_len) < 0)
+		return -1;
+	unsigned index = s->config->nr_nics - 1;
+	if (s->config->nics[index].slot) {
+		snprintf(err, err_len, "nic-add: leave slot= out: the VMM takes a free slot");
+		config_remove_nic(s->config, index);
+		return -1;
+	}
+	/* Its MAC and slot as it gets them now, whatever happens to the cards before it. */
+	if (config_pin_net_card(s->config, index, slot) < 0 ||
+	    vm_add_device(vm, VM_HOTPLUG_NIC, index, err, err_len) < 0) {
+		if (!err[0])
+			snprintf(err, err_len, "nic-add: out of memory");
+		config_remove_nic(s->config, index);
+		return -1;
+	}
+	describe_nic(vm, index, out);
+	log_info("%s: a network card (%s) added in PCI slot %u (nic-add)", out->name, setting,
+		 slot);
+	return 0;
+}
+
+static int api_nic_add(void *opaque, const char *setting, struct api_nic *out, char *err,
+		       size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_idle_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	int rc = add_nic(s, vm, setting, out, err, err_len);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int api_nic_remove(void *opaque, unsigned card, struct api_nic *out, char *err,
+			  size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_idle_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	int rc = -1;
+	if (card >= s->config->nr_nics)
+		snprintf(err, err_len,
+			 "nic-remove: the VM has %u network card%s; card %u is not one",
+			 s->config->nr_nics, s->config->nr_nics == 1 ? "" : "s", card);
+	else
+		rc = vm_request_removal(vm, VM_HOTPLUG_NIC, card, err, err_len);
+	if (rc == 0) {
+		describe_nic(vm, card, out);
+		log_info("%s: the guest is asked to let it go (nic-remove)", out->name);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* A device the guest ejected leaves the configuration. The cards after a card that leaves
+ * keep the MACs they have (one derived from its index would change with it). */
+static void forget_device(struct session *s, enum vm_hotplug_kind kind, unsigned index,
+			  unsigned slot)
+{
+	struct vm_config *c = s->config;
+	if (kind == VM_HOTPLUG_DISK) {
+		log_info("disk %u (%s) left PCI slot %u: the guest ejected it", index,
+			 c->disks[index].path, slot);
+		config_remove_disk(c, index);
+		return;
+	}
+	log_info("network card %u left PCI slot %u: the guest ejected it", index, slot);
+	for (unsigned j = index + 1; j < c->nr_nics; j++)
+		if (config_pin_net_card(c, j, 0) < 0)
+			log_warn("network card %u: its MAC is not recorded", j);
+	config_remove_nic(c, index);
+}
+
+/* The guest ejected PCI slots (vm_hotplug.c): their devices leave the VM and its
+ * configuration. */
 static void on_hotplug_event(void *opaque, uint32_t events)
 {
 	struct session *s = opaque;
@@ -748,16 +853,14 @@ static void on_hotplug_event(void *opaque, uint32_t events)
 		return; /* the VM it was is gone, and its ejects with it */
 	uint32_t slots = vm_take_ejected_slots(vm);
 	for (unsigned slot = 1; slot < 32; slot++) {
-		if (!(slots & (1u << slot)))
-			continue;
-		int index = vm_remove_ejected(vm, slot, err, sizeof(err));
-		if (index < 0) {
+		enum vm_hotplug_kind kind;
+		int index = slots & (1u << slot)
+				? vm_remove_ejected(vm, slot, &kind, err, sizeof(err))
+				: -2;
+		if (index == -1)
 			log_warn("%s", err);
-			continue;
-		}
-		log_info("disk %d (%s) left PCI slot %u: the guest ejected it", index,
-			 s->config->disks[index].path, slot);
-		config_remove_disk(s->config, (unsigned)index);
+		else if (index >= 0)
+			forget_device(s, kind, (unsigned)index, slot);
 	}
 	pthread_mutex_unlock(&s->lock);
 }
@@ -1042,6 +1145,9 @@ static int open_api_socket(struct session *s)
 			      .disks_info = api_disks_info,
 			      .disk_add = api_disk_add,
 			      .disk_remove = api_disk_remove,
+			      .nics_info = api_nics_info,
+			      .nic_add = api_nic_add,
+			      .nic_remove = api_nic_remove,
 			      .opaque = s};
 	char err[512] = "";
 	s->api = api_server_open(s->config->api_socket, &ops, err, sizeof(err));

@@ -123,16 +123,17 @@ struct vm {
 	bool has_pci_hotplug;
 	_Atomic uint32_t pci_ejected;
 	int hotplug_fd;
-	/* A disk given at start left the bus, so the devices after it would move on a restored
-	 * or migrated VM: those refuse until the next boot lays the bus out again. */
+	/* A disk or card given at start left the bus, so the devices after it would move on a
+	 * restored or migrated VM: those refuse until the next boot lays the bus out again. */
 	bool pci_layout_changed;
 	bool devices_attached; /* the devices above need their destroy functions */
 
 	/* virtio-pci devices in slot order (board_virtio.c). */
 	struct virtio_pci *virtio[VM_MAX_VIRTIO_DEVICES];
 	unsigned nr_virtio;
-	/* The configuration's disks (config->disks[i]) among them. */
+	/* The configuration's disks (config->disks[i]) and cards (config->nics[i]) among them. */
 	struct virtio_pci *disks[CONFIG_MAX_DISKS];
+	struct virtio_pci *nics[CONFIG_MAX_NICS];
 	struct virtio_device *virtio_console; /* hvc0, when --console-device virtio */
 	struct virtio_device *virtio_balloon; /* when --balloon */
 	/* --display vnc=...,input=virtio: the clients' pointer and keys (vm_input.c). */
@@ -236,22 +237,26 @@ bool vm_vcpus_settled(struct vm *vm, char *err, size_t err_len);
  * migration's configuration. */
 void vm_cpus_setting(struct vm *vm, char *out, size_t out_len);
 
-/* Disk hotplug (vm_disks.c), with the session's lock held. vm_add_disk plugs the
- * configuration's disk `index`, whose slot is set (board_free_pci_slot), into that slot while
- * the vCPUs wait, and tells the guest (Linux: acpiphp adds vdX). vm_request_disk_removal asks
- * the guest to let it go; once it ejected the slot, vm_remove_ejected takes the device away and
- * says which disk it was. Each returns 0 (the disk index for vm_remove_ejected), or -1 with one
- * sentence in `err`. */
-int vm_add_disk(struct vm *vm, unsigned index, char *err, size_t err_len);
-int vm_request_disk_removal(struct vm *vm, unsigned index, char *err, size_t err_len);
+/* Disk and network card hotplug (vm_hotplug.c), with the session's lock held. vm_add_device
+ * plugs the configuration's disk or card `index`, whose slot is set (board_free_pci_slot),
+ * into that slot while the vCPUs wait, and tells the guest (Linux: acpiphp adds vdX, ethN).
+ * vm_request_removal asks the guest to let it go; once it ejected the slot, vm_remove_ejected
+ * takes the device away and says which it was. Each returns 0 (the index for
+ * vm_remove_ejected), or -1 with one sentence in `err`. */
+enum vm_hotplug_kind { VM_HOTPLUG_DISK, VM_HOTPLUG_NIC };
+int vm_add_device(struct vm *vm, enum vm_hotplug_kind kind, unsigned index, char *err,
+		  size_t err_len);
+int vm_request_removal(struct vm *vm, enum vm_hotplug_kind kind, unsigned index, char *err,
+		       size_t err_len);
 /* The slots the guest ejected since the last call, a bit each. */
 uint32_t vm_take_ejected_slots(struct vm *vm);
-int vm_remove_ejected(struct vm *vm, unsigned slot, char *err, size_t err_len);
-/* Disk `index` as the guest stands with it: "attached", "inserting" (not yet taken by the
- * guest) or "removing" (asked to go, not yet ejected). */
-const char *vm_disk_state(struct vm *vm, unsigned index);
+int vm_remove_ejected(struct vm *vm, unsigned slot, enum vm_hotplug_kind *kind, char *err,
+		      size_t err_len);
+/* Disk or card `index` as the guest stands with it: "attached", "inserting" (not yet taken by
+ * the guest) or "removing" (asked to go, not yet ejected). */
+const char *vm_device_state(struct vm *vm, enum vm_hotplug_kind kind, unsigned index);
 /* Whether the PCI bus is as a snapshot or migration can record it: no insert or removal
- * under way, no disk given at start gone. False with the reason in `err`. */
+ * under way, no device given at start gone from before others. False with the reason. */
 bool vm_pci_settled(struct vm *vm, char *err, size_t err_len);
 
 /* Presses the ACPI power button (devices/acpi_ged.h). Returns 0, or -1 with one sentence in
@@ -320,6 +325,9 @@ unsigned board_free_pci_slot(struct vm *vm);
  * lowest free one for 0, and keeps vm->virtio in slot order. NULL with err set. */
 struct virtio_pci *board_plug_virtio(struct vm *vm, struct virtio_device *dev, unsigned slot,
 				     char *err, size_t err_len);
+/* Network card `index` of the configuration, in its slot or the lowest free one
+ * (vm->nics[index]). NULL with err set. */
+struct virtio_pci *board_plug_nic(struct vm *vm, unsigned index, char *err, size_t err_len);
 /* The vCPU thread body (vcpu_loop.c). */
 void *vcpu_thread_main(void *arg);
 /* Prints a vCPU's registers to stderr, for crash reports. */

@@ -55,6 +55,8 @@ const PREFIX = '/api/v1';
 const UNREACHABLE = [
   { path: '*', method: '*', status: '500',
     reason: 'only when the VMM runs out of memory forming its reply' },
+  { path: '/vm/net', method: 'GET', status: '409',
+    reason: 'only between two boots of the VM (a guest reboot), a few milliseconds' },
   { path: '/vm/disks', method: 'GET', status: '409',
     reason: 'only between two boots of the VM (a guest reboot), a few milliseconds' },
   { path: '/vm/counters', method: 'GET', status: '409',
@@ -520,6 +522,43 @@ async function goodRequests() {
 
   await diskLimits();
   await diskHotplug();
+  await nicHotplug();
+}
+
+// Network card hotplug on the source VM (which has one card): a second card on the user
+// network plugged in (the guest gets eth1 with the reported MAC), refused when it cannot be,
+// asked to go and gone once the guest ejected it.
+async function nicHotplug() {
+  const list = async (label) => (await call(label, SOURCE, 'GET', '/vm/net', { expect: 200 }))?.json?.nics;
+  const first = await list('cards at the start');
+  check('cards: one, attached', first?.length === 1 && first[0].state === 'attached', JSON.stringify(first));
+  const added = await call('nic-add', SOURCE, 'POST', '/vm/net', { body: { net: 'user,net=10.0.9.0/24' }, expect: 200 });
+  const nic = added?.json?.nic;
+  check('nic-add: card 1 on the user network in a free slot', nic?.index === 1 && nic.backend === 'user' &&
+    nic.slot !== first?.[0]?.slot, added?.text);
+  const seen = await guestRun('for i in $(seq 100); do test -e /sys/class/net/eth1 && break; sleep 0.1; done; ' +
+    'echo eth1-mac-$(cat /sys/class/net/eth1/address)-$((1+1))', 30);
+  check('nic-add: the guest has eth1 with the MAC the VMM reports', seen &&
+    readFileSync(CONSOLE_OUT, 'utf8').includes(`eth1-mac-${nic?.mac}-2`), `no eth1-mac-${nic?.mac}-2 on the console`);
+  await bad('nic-add: an unknown property', SOURCE, 'POST', '/vm/net', { body: { net: 'user,speed=fast' }, expect: 409 });
+  await bad('nic-add: slot= given', SOURCE, 'POST', '/vm/net', { body: { net: 'user,slot=20' }, expect: 409 });
+  await bad('nic-add: a bad port forward', SOURCE, 'POST', '/vm/net', { body: { net: 'user,hostfwd=tcp::99999-:22' }, expect: 409 });
+  await bad('nic-add: a tap name too long', SOURCE, 'POST', '/vm/net', { body: { net: 'tap=abcdefghijklmnopq' }, expect: 409 });
+  await bad('nic-add: empty', SOURCE, 'POST', '/vm/net', { body: { net: '' }, expect: 400 });
+  await bad('nic-add: not a string', SOURCE, 'POST', '/vm/net', { body: { net: ['user'] }, expect: 400 });
+  await bad('nic-add: unknown field', SOURCE, 'POST', '/vm/net', { body: { net: 'user', slot: 4 }, expect: 400 });
+  await bad('nic-add: text/plain', SOURCE, 'POST', '/vm/net', { body: '{"net": "user"}', type: 'text/plain', expect: 415 });
+  await bad('nic-remove: no card 6', SOURCE, 'DELETE', '/vm/net/6', { expect: 409 });
+  await bad('nic-remove: not a card index', SOURCE, 'DELETE', '/vm/net/01', { expect: 404 });
+  const removing = await call('nic-remove 1', SOURCE, 'DELETE', '/vm/net/1', { expect: 200 });
+  check('nic-remove: the guest is asked', removing?.json?.nic?.state === 'removing', removing?.text);
+  let left = null;
+  for (let i = 0; i < 100 && left?.length !== 1; i++) {
+    await sleep(200);
+    left = (await request(SOURCE, 'GET', `${PREFIX}/vm/net`)).json?.nics;
+  }
+  check('nic-remove: gone once the guest ejected it', left?.length === 1 && left[0].mac === first?.[0]?.mac,
+    JSON.stringify(left));
 }
 
 // Disk hotplug on the source VM: a second disk plugged in (the guest finds vdb with its serial),
@@ -739,11 +778,11 @@ async function badRequests() {
     ['POST', '/vm/net/0'], ['GET', '/vm/net/0/link'], ['DELETE', '/vm/net/0/mac'], ['GET', '/vm/screendump'],
     ['GET', '/vm/snapshot'], ['OPTIONS', '/vm'], ['PUT', '/vm/disks/0/limits'], ['POST', '/vm/disks/d0/limits'],
     ['DELETE', '/vm/disks/0/limits'], ['POST', '/vm/counters'], ['DELETE', '/vm/counters'],
-    ['GET', '/vm/disks/0'], ['PUT', '/vm/disks'], ['DELETE', '/vm/disks'], ['POST', '/vm/disks/0']])
+    ['PUT', '/vm/net'], ['DELETE', '/vm/net'], ['GET', '/vm/disks/0'], ['PUT', '/vm/disks'], ['DELETE', '/vm/disks'], ['POST', '/vm/disks/0']])
     await bad(`wrong method ${method} ${path}`, SOURCE, method, path, { expect: 405 });
 
   // Unknown paths: 404.
-  for (const path of ['/vms', '/vm/', '/vm/pause/now', '/vm/balloons', '/vm/net', '/vm/net/0/', '/', '/vm/' + 'x'.repeat(300),
+  for (const path of ['/vms', '/vm/', '/vm/pause/now', '/vm/balloons', '/vm/net/0/', '/', '/vm/' + 'x'.repeat(300),
     '/vm/disks/0/limits/', '/vm/disks//limits', '/vm/disks/d0/limit'])
     await bad(`unknown path ${path.slice(0, 40)}`, SOURCE, 'GET', path, { expect: 404 });
   for (const path of ['/api/v2/vm', '/vm', '/api/v1', '/api/v1vm', '/api/v1x/vm'])

@@ -156,6 +156,28 @@ static int disk_remove(void *opaque, int index, const char *serial, struct api_d
 	return index < 0 ? -1 : 0;
 }
 
+static int nics_info(void *opaque, struct api_nics *out, char *err, size_t err_len)
+{
+	(void)opaque, (void)err, (void)err_len;
+	out->nr = 1;
+	return 0;
+}
+
+static int nic_add(void *opaque, const char *setting, struct api_nic *out, char *err,
+		   size_t err_len)
+{
+	(void)opaque, (void)out;
+	snprintf(err, err_len, "%.32s", setting);
+	return setting[0] == 'u' ? 0 : -1;
+}
+
+static int nic_remove(void *opaque, unsigned card, struct api_nic *out, char *err, size_t err_len)
+{
+	(void)opaque, (void)err, (void)err_len;
+	out->index = card;
+	return 0;
+}
+
 static const struct api_ops ops = {.balloon_set = balloon_set,
 				   .balloon_info = balloon_info,
 				   .status = status,
@@ -178,7 +200,10 @@ static const struct api_ops ops = {.balloon_set = balloon_set,
 				   .counters = counters,
 				   .disks_info = disks_info,
 				   .disk_add = disk_add,
-				   .disk_remove = disk_remove};
+				   .disk_remove = disk_remove,
+				   .nics_info = nics_info,
+				   .nic_add = nic_add,
+				   .nic_remove = nic_remove};
 
 /* The next line of the input (NUL-terminated in place); NULL when none is left. */
 static char *next_line(char **cursor, char *end)

@@ -2,6 +2,7 @@
  * --api-socket): what a user types becomes the right configuration, and every mistake is
  * refused with a message naming the option. */
 #include "run_args_harness.h"
+#include "virtio/virtio_devices.h"
 #include "vmm/config_devices.h"
 
 #include <arpa/inet.h>
@@ -191,6 +192,7 @@ Test(device_options, mistakes_are_refused_with_the_option_named)
 	expect_error("--disk", "/a,slot=0", "not a PCI slot from 1 to 31");
 	expect_error("--disk", "/a,slot=32", "not a PCI slot from 1 to 31");
 	expect_error("--disk", "/a,slot=-3", "not a PCI slot from 1 to 31");
+	expect_error("--net", "user,slot=40", "--net: slot='40' is not a PCI slot");
 	expect_error("--disk", "/a,bps=fast", "bps='fast' is not a number of bytes per second");
 	expect_error("--disk", "/a,bps=-1", "bps='-1'");
 	expect_error("--disk", "/a,bps=2048T", "from 0 to 1024T");
@@ -375,6 +377,30 @@ Test(device_options, disks_keep_their_slot_and_can_be_removed)
 	cr_assert_null(strstr(json, "/a.img"), "%s", json);
 	cr_assert(strstr(json, "\"/b.img,slot=9\""), "%s", json);
 	cr_assert(strstr(json, "\"/c.img\""), "%s", json);
+	free(json);
+	config_free(&c);
+}
+
+/* A card pinned (a card added while the guest ran, or one after a card that left) keeps its MAC
+ * and slot in its recorded setting; a removed card leaves the configuration. */
+Test(device_options, cards_are_pinned_and_can_be_removed)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--net", "user", "--net", "user,net=10.0.9.0/24"), RUN_ARGS_OK,
+		     "%s", err);
+	uint8_t mac1[6];
+	virtio_net_card_mac(&c.nics[1], 1, mac1);
+	cr_assert_eq(config_pin_net_card(&c, 1, 7), 0);
+	config_remove_nic(&c, 0);
+	cr_assert_eq(c.nr_nics, 1);
+	uint8_t now[6];
+	virtio_net_card_mac(&c.nics[0], 0, now);
+	cr_assert_arr_eq(now, mac1, 6, "the card kept the MAC it had as card 1");
+	cr_assert_eq(c.nics[0].slot, 7);
+	char *json = config_to_json_text(&c, NULL);
+	cr_assert(strstr(json, ",slot=7\""), "%s", json);
+	cr_assert(strstr(json, "net=10.0.9.0/24"), "%s", json);
 	free(json);
 	config_free(&c);
 }

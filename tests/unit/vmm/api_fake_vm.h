@@ -40,6 +40,10 @@ struct fake_vm {
 	const char *disk_paths[4];
 	bool disk_readonly[4];
 	int removed_disk;
+	/* Card hotplug: the --net settings of cards added, the last removal asked. */
+	char nic_settings[2][64];
+	unsigned nr_nics_added;
+	int removed_nic;
 	struct balloon_info info;
 };
 
@@ -408,6 +412,46 @@ static int fake_disk_remove(void *opaque, int index, const char *serial, struct 
 	return 0;
 }
 
+static int fake_nics_info(void *opaque, struct api_nics *out, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	(void)err, (void)err_len;
+	for (unsigned i = 0; i < vm->nr_nics_added; i++)
+		out->nics[out->nr++] =
+		    (struct api_nic){.index = i, .slot = 5 + i, .mac = {0x52, 0x54}};
+	return 0;
+}
+
+static int fake_nic_add(void *opaque, const char *setting, struct api_nic *out, char *err,
+			size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (vm->refuse || vm->nr_nics_added == 2) {
+		snprintf(err, err_len, "nic-add: no free PCI slot");
+		return -1;
+	}
+	snprintf(vm->nic_settings[vm->nr_nics_added], sizeof(vm->nic_settings[0]), "%s", setting);
+	*out = (struct api_nic){.index = vm->nr_nics_added,
+				.slot = 5 + vm->nr_nics_added,
+				.backend = "user",
+				.state = "inserting"};
+	vm->nr_nics_added++;
+	return 0;
+}
+
+static int fake_nic_remove(void *opaque, unsigned card, struct api_nic *out, char *err,
+			   size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (card >= vm->nr_nics_added) {
+		snprintf(err, err_len, "nic-remove: card %u is not one", card);
+		return -1;
+	}
+	vm->removed_nic = (int)card;
+	*out = (struct api_nic){.index = card, .slot = 5 + card, .state = "removing"};
+	return 0;
+}
+
 static struct fake_vm vm;
 static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .balloon_info = fake_balloon_info,
@@ -432,12 +476,16 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .disks_info = fake_disks_info,
 			     .disk_add = fake_disk_add,
 			     .disk_remove = fake_disk_remove,
+			     .nics_info = fake_nics_info,
+			     .nic_add = fake_nic_add,
+			     .nic_remove = fake_nic_remove,
 			     .opaque = &vm};
 
 static void reset_vm(void)
 {
 	memset(&vm, 0, sizeof(vm));
 	vm.removed_disk = -1;
+	vm.removed_nic = -1;
 }
 
 #endif

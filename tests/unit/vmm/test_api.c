@@ -678,3 +678,40 @@ Test(api_protocol, bad_disk_hotplug_requests_are_refused_before_the_vm)
 	cr_assert(json_is_true(json_object_get(r, "refused")), "no such disk: the VM says so");
 	json_decref(r);
 }
+
+Test(api_protocol, cards_are_added_from_a_net_setting_and_asked_to_go)
+{
+	json_t *r = ask("{\"command\":\"nic-add\",\"net\":\"user,hostfwd=tcp::2222-:22\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_str_eq(vm.nic_settings[0], "user,hostfwd=tcp::2222-:22");
+	json_t *nic = json_object_get(r, "nic");
+	cr_assert_eq(json_integer_value(json_object_get(nic, "slot")), 5);
+	cr_assert_str_eq(json_string_value(json_object_get(nic, "state")), "inserting");
+	json_decref(r);
+	r = ask("{\"command\":\"nics\"}");
+	cr_assert_eq(json_array_size(json_object_get(r, "nics")), 1);
+	cr_assert_str_eq(json_string_value(
+			     json_object_get(json_array_get(json_object_get(r, "nics"), 0), "mac")),
+			 "52:54:00:00:00:00");
+	json_decref(r);
+	r = ask("{\"command\":\"nic-remove\",\"card\":0}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.removed_nic, 0);
+	json_decref(r);
+	const char *bad[] = {"{\"command\":\"nic-add\"}",
+			     "{\"command\":\"nic-add\",\"net\":\"\"}",
+			     "{\"command\":\"nic-add\",\"net\":5}",
+			     "{\"command\":\"nic-add\",\"net\":\"user\\u0000x\"}",
+			     "{\"command\":\"nic-remove\",\"card\":-1}",
+			     "{\"command\":\"nic-remove\",\"card\":\"0\"}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = ask(bad[i]);
+		cr_assert_not(reply_ok(r), "%s", bad[i]);
+		cr_assert_null(json_object_get(r, "refused"), "%s reached the VM", bad[i]);
+		json_decref(r);
+	}
+	cr_assert_eq(vm.nr_nics_added, 1);
+	r = ask("{\"command\":\"nic-remove\",\"card\":3}");
+	cr_assert(json_is_true(json_object_get(r, "refused")));
+	json_decref(r);
+}

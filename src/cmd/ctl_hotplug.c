@@ -1,4 +1,4 @@
-#include "cmd/ctl_disks.h"
+#include "cmd/ctl_hotplug.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,11 +49,52 @@ static json_t *disk_add_body(const char *arg)
 	return body;
 }
 
-bool ctl_disks_request(int argc, char **argv, char *path, size_t path_len, const char **method,
-		       json_t **body)
+bool ctl_is_hotplug_command(const char *command)
+{
+	static const char *const commands[] = {"disks", "disk-add", "disk-remove",
+					       "nics",	"nic-add",  "nic-remove"};
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(command, commands[i]) == 0)
+			return true;
+	return false;
+}
+
+/* nics, nic-add NET (as --net takes it), nic-remove CARD */
+static bool nic_request(int argc, char **argv, char *path, size_t path_len, const char **method,
+			json_t **body)
+{
+	const char *command = argv[0];
+	if (strcmp(command, "nics") == 0 && argc == 1) {
+		*method = "GET";
+		snprintf(path, path_len, "/vm/net");
+		return true;
+	}
+	if (strcmp(command, "nic-add") == 0 && argc == 2 && argv[1][0]) {
+		*method = "POST";
+		snprintf(path, path_len, "/vm/net");
+		*body = json_pack("{s:s}", "net", argv[1]);
+		return *body != NULL;
+	}
+	char *end;
+	unsigned long card = argc == 2 ? strtoul(argv[1], &end, 10) : 256;
+	if (strcmp(command, "nic-remove") == 0 && argc == 2 && argv[1][0] >= '0' &&
+	    argv[1][0] <= '9' && !*end && card < 256) {
+		*method = "DELETE";
+		snprintf(path, path_len, "/vm/net/%lu", card);
+		return true;
+	}
+	fprintf(stderr, "gureum ctl: %s: wrong arguments (nics | nic-add NET | nic-remove CARD)\n",
+		command);
+	return false;
+}
+
+bool ctl_hotplug_request(int argc, char **argv, char *path, size_t path_len, const char **method,
+			 json_t **body)
 {
 	const char *command = argv[0];
 	*body = NULL;
+	if (strncmp(command, "nic", 3) == 0)
+		return nic_request(argc, argv, path, path_len, method, body);
 	if (strcmp(command, "disks") == 0 && argc == 1) {
 		*method = "GET";
 		snprintf(path, path_len, "/vm/disks");
@@ -91,8 +132,38 @@ static void print_disk(const json_t *d)
 	       json_string_value(json_object_get(d, "state")));
 }
 
-void ctl_print_disks(const char *command, const json_t *reply)
+static void print_nic(const json_t *n)
 {
+	printf("card %lld: %s in PCI slot %lld (%s), MAC %s, %s\n",
+	       (long long)json_integer_value(json_object_get(n, "index")),
+	       json_string_value(json_object_get(n, "backend")),
+	       (long long)json_integer_value(json_object_get(n, "slot")),
+	       json_string_value(json_object_get(n, "name")),
+	       json_string_value(json_object_get(n, "mac")),
+	       json_string_value(json_object_get(n, "state")));
+}
+
+static void print_nics(const char *command, const json_t *reply)
+{
+	if (strcmp(command, "nics") == 0) {
+		size_t i;
+		json_t *n;
+		json_array_foreach(json_object_get(reply, "nics"), i, n) print_nic(n);
+		return;
+	}
+	print_nic(json_object_get(reply, "nic"));
+	if (strcmp(command, "nic-add") == 0)
+		printf("the guest is told; it finds the card on its PCI bus\n");
+	else
+		printf("the guest is asked to let it go; the card leaves once it has (see nics)\n");
+}
+
+void ctl_print_hotplug(const char *command, const json_t *reply)
+{
+	if (strncmp(command, "nic", 3) == 0) {
+		print_nics(command, reply);
+		return;
+	}
 	if (strcmp(command, "disks") == 0) {
 		size_t i;
 		json_t *d;

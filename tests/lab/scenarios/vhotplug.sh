@@ -1,20 +1,23 @@
-# Disk hotplug (gureum ctl SOCK disk-add / disk-remove; ACPI PCI hotplug) with the Debian kernel:
-# - the VM boots without disks; disk-add of an ext4 image L1 made (mkfs.ext4 -d) with a serial:
+# Disk and network card hotplug (gureum ctl SOCK disk-add / disk-remove / nic-add / nic-remove;
+# ACPI PCI hotplug) with the Debian kernel:
+# - the VM boots without disks or cards; disk-add of an ext4 image L1 made (mkfs.ext4 -d) with a serial:
 #   the guest's acpiphp finds the function and virtio-blk gives it vda (its serial in sysfs);
 # - the guest mounts it, reads L1's file back (sha256), writes a file, syncs and unmounts;
 # - disk-remove by serial: the guest lets the disk go (vda disappears, ctl disks lists none),
 #   and L1 reads the guest's file out of the image with debugfs (same sha256, e2fsck clean);
 # - the same image added again read-only (the slot is free again): vda comes back read-only;
-# - a snapshot records it pinned to its slot; the power button ends the VM, exit status 0.
+# - nic-add of a user-network card: the guest gets eth0 with the MAC the VMM reports, and its
+#   udhcpc a lease from the VMM's DHCP server (10.0.2.15); nic-remove: eth0 goes;
+# - a snapshot records the disk pinned to its slot; the power button ends the VM, exit 0.
 # lab-smp: 1
 # lab-timeout: 600
 . /lab/lib.sh
 require_gureum
 [ "${LAB_VMM:-gureum}" = gureum ] || lab_pass "gureum-only scenario (disk hotplug); skipped for $LAB_VMM"
 
-SOCK=/run/vm-diskhot.sock
-SNAP=/tmp/diskhot-snap
-W=/tmp/vdiskhot
+SOCK=/run/vm-hotplug.sock
+SNAP=/tmp/hotplug-snap
+W=/tmp/vhotplug
 ctl() { /lab/bin/gureum ctl "$SOCK" "$@"; }
 guest_value() {
 	out=$(vm_run "$@") || lab_fail "guest command failed (status $?): $2; output: $out"
@@ -35,8 +38,9 @@ host_sum=$(sha256sum $W/tree/host.bin | cut -d' ' -f1)
 mkfs.ext4 -q -F -b 4096 -d $W/tree $W/hot.img 32M >$W/mkfs.log 2>&1 ||
 	lab_fail "mkfs.ext4 -d failed in L1: $(cat $W/mkfs.log)"
 
-vm_boot diskhot "$(gureum_cmd 1 --api-socket $SOCK)"
+vm_boot hotplug "$(gureum_cmd 1 --api-socket $SOCK)"
 vm_run 20 'test -e /sys/block/vda' >/dev/null && lab_fail "the guest has a vda before any disk-add"
+vm_run 20 'test -e /sys/class/net/eth0' >/dev/null && lab_fail "the guest has an eth0 before any nic-add"
 
 out=$(ctl disk-add $W/hot.img,format=raw,serial=hot1) || lab_fail "disk-add refused: $out"
 wait_guest 'test -e /sys/block/vda' "the added disk did not appear as vda"
@@ -70,6 +74,23 @@ ro=$(guest_value 30 'cat /sys/block/vda/ro')
 [ "$ro" = 1 ] || lab_fail "the disk added read-only has ro=$ro in the guest"
 slot=$(ctl disks | sed -n 's/.*PCI slot \([0-9]*\).*/\1/p')
 DETAIL="$DETAIL added again read-only (ro=1) in slot $slot;"
+
+out=$(ctl nic-add user) || lab_fail "nic-add refused: $out"
+mac=$(echo "$out" | sed -n 's/.*MAC \([0-9a-f:]*\),.*/\1/p')
+wait_guest 'test -e /sys/class/net/eth0' "the added card did not appear as eth0"
+guest_mac=$(guest_value 30 'cat /sys/class/net/eth0/address')
+[ "$guest_mac" = "$mac" ] || lab_fail "eth0 has the MAC $guest_mac, the VMM says $mac"
+lease=$(vm_run 90 "ip link set eth0 up; udhcpc -i eth0 -q -n -t 10 2>&1 | grep 'has'") ||
+	lab_fail "no DHCP lease on the added card: $lease"
+echo "$lease" | grep -q 10.0.2.15 || lab_fail "the added card's lease: $lease"
+out=$(ctl nic-remove 0) || lab_fail "nic-remove refused: $out"
+wait_guest '! test -e /sys/class/net/eth0' "the guest did not let eth0 go"
+for _ in $(seq 1 10); do
+	[ -z "$(ctl nics)" ] && break
+	sleep 1
+done
+[ -z "$(ctl nics)" ] || lab_fail "ctl nics after the removal: $(ctl nics)"
+DETAIL="$DETAIL nic-add: eth0 with MAC $mac got 10.0.2.15 by DHCP, nic-remove: eth0 gone;"
 
 rm -rf "$SNAP"
 out=$(ctl snapshot "$SNAP") || lab_fail "snapshot with the added disk refused: $out"
