@@ -30,11 +30,12 @@ DEFAULT_OUTDIR=$GUREUM_ROOT/out/guest
 OUTDIR=${1:-$DEFAULT_OUTDIR}
 INIT_SCRIPT=$GUREUM_ROOT/scripts/guest-init
 UDHCPC_SCRIPT=$GUREUM_ROOT/scripts/guest-udhcpc
-# Virtio drivers the guest loads at boot, the ACPI power button's driver (button), and 8021q for VLAN interfaces on a switch's trunk
+# Virtio drivers the guest loads at boot (virtio_mem before its device may appear: auto-online
+# is set first), the ACPI power button's driver (button), and 8021q for VLAN interfaces on a switch's trunk
 # port (lab vswitch); modules_in_order adds their dependencies (virtio_ring,
 # virtio_pci_modern_dev, net_failover, garp, ...) and skips built-in ones.
 GUEST_MODULES=(virtio_ring virtio virtio_pci virtio_mmio virtio_blk virtio_net virtio_console
-	virtio_rng virtio_balloon vsock vmw_vsock_virtio_transport 8021q evdev virtio_input button)
+	virtio_rng virtio_balloon virtio_mem vsock vmw_vsock_virtio_transport 8021q evdev virtio_input button)
 # The generic kernel's display driver for bochs-display (its DRM core and helpers come as its
 # dependencies); the cloud kernel has no DRM, so nothing of it is found there.
 [[ $FLAVOUR == generic ]] && GUEST_MODULES+=(bochs)

@@ -72,6 +72,8 @@ static void usage(FILE *out)
 	    "                  bus: Linux's vdX); reboots, snapshots and migrations keep it\n"
 	    "  disk-remove DISK  ask the guest to let disk DISK go (its index or serial); it\n"
 	    "                  leaves once the guest ejected it\n"
+	    "  memory [SIZE]   the guest's memory: at boot, added by virtio-mem (asked for,\n"
+	    "                  plugged); with SIZE: make it SIZE in all (--memory-hotplug)\n"
 	    "  nics            the VM's network cards: host side, PCI slot, MAC, state\n"
 	    "  nic-add NET     plug a card in while the guest runs, NET as --net takes it\n"
 	    "                  (user,hostfwd=... or tap=NAME...); it keeps its MAC and slot\n"
@@ -299,6 +301,10 @@ static bool build_request(int argc, char **argv, struct ctl_request *r)
 		built = card_request(argc, argv, r);
 	} else if (strcmp(command, "cpus") == 0 && argc <= 2) {
 		built = cpus_request(argc, argv, r);
+	} else if (strcmp(command, "memory") == 0 && argc <= 2) {
+		built = argc == 1 ? set_request(r, "GET", "/vm/memory", NULL)
+				  : set_request(r, "PUT", "/vm/memory",
+						json_pack("{s:s}", "size", argv[1]));
 	} else if (strcmp(command, "balloon") == 0 && argc == 2) {
 		built = set_request(r, "PUT", "/vm/balloon", json_pack("{s:s}", "size", argv[1]));
 	}
@@ -458,6 +464,20 @@ static long long field(const json_t *reply, const char *key)
 	return (long long)json_integer_value(json_object_get(reply, key));
 }
 
+static void print_memory(const json_t *reply)
+{
+	if (!json_object_get(reply, "boot")) {
+		printf("memory asked for; the guest plugs or unplugs blocks in the background (see "
+		       "gureum ctl SOCKET memory)\n");
+		return;
+	}
+	long long boot = field(reply, "boot"), requested = field(reply, "requested");
+	printf("memory: %lld MiB at boot, %lld MiB more asked for (%lld MiB plugged by the "
+	       "guest), at most %lld MiB more\n",
+	       boot >> 20, requested >> 20, field(reply, "plugged") >> 20,
+	       field(reply, "hotplug_max") >> 20);
+}
+
 static void print_migrate(const json_t *reply)
 {
 	bool postcopy = json_is_true(json_object_get(reply, "postcopy"));
@@ -483,6 +503,8 @@ static void print_success(const char *command, const json_t *reply)
 		print_balloon_info(reply);
 	else if (strcmp(command, "cpus") == 0)
 		print_vcpus(reply);
+	else if (strcmp(command, "memory") == 0)
+		print_memory(reply);
 	else if (strcmp(command, "status") == 0)
 		print_status(reply);
 	else if (strcmp(command, "balloon") == 0)

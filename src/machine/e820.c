@@ -29,6 +29,8 @@ size_t e820_build(const struct guest_memory *mem, struct e820_entry *out, size_t
 	/* The ECAM window must be reserved in e820 or Linux refuses MMCONFIG ("not reserved"). */
 	n = add_entry(out, n, max, LAYOUT_PCI_ECAM_START, LAYOUT_PCI_ECAM_SIZE, E820_RESERVED);
 	for (unsigned i = 1; i < mem->nr_regions; i++)
-		n = add_entry(out, n, max, mem->regions[i].gpa, mem->regions[i].size, E820_RAM);
+		if (!mem->regions[i].device) /* the guest hears of that from virtio-mem */
+			n = add_entry(out, n, max, mem->regions[i].gpa, mem->regions[i].size,
+				      E820_RAM);
 	return n;
 }

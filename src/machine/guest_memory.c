@@ -19,9 +19,44 @@ void guest_memory_plan(struct guest_memory *mem, uint64_t ram_size)
 		    (struct guest_region){.gpa = LAYOUT_RAM_ABOVE_4G, .size = ram_size - low};
 }
 
+void guest_memory_plan_hotplug(struct guest_memory *mem, uint64_t hotplug_size)
+{
+	if (!hotplug_size)
+		return;
+	const struct guest_region *last = &mem->regions[mem->nr_regions - 1];
+	uint64_t end = last->gpa + last->size;
+	if (end < LAYOUT_RAM_ABOVE_4G)
+		end = LAYOUT_RAM_ABOVE_4G; /* never in the PCI hole below 4 GiB */
+	uint64_t gpa = (end + GUEST_MEMORY_HOTPLUG_ALIGN - 1) & ~(GUEST_MEMORY_HOTPLUG_ALIGN - 1);
+	mem->regions[mem->nr_regions++] =
+	    (struct guest_region){.gpa = gpa, .size = hotplug_size, .device = true};
+}
+
+uint64_t guest_memory_mapped_size(const struct guest_memory *mem)
+{
+	uint64_t total = 0;
+	for (unsigned i = 0; i < mem->nr_regions; i++)
+		total += mem->regions[i].size;
+	return total;
+}
+
+const struct guest_region *guest_memory_hotplug_region(const struct guest_memory *mem)
+{
+	for (unsigned i = 0; i < mem->nr_regions; i++)
+		if (mem->regions[i].device)
+			return &mem->regions[i];
+	return NULL;
+}
+
 int guest_memory_create(struct guest_memory *mem, uint64_t ram_size)
 {
+	return guest_memory_create_hotplug(mem, ram_size, 0);
+}
+
+int guest_memory_create_hotplug(struct guest_memory *mem, uint64_t ram_size, uint64_t hotplug_size)
+{
 	guest_memory_plan(mem, ram_size);
+	guest_memory_plan_hotplug(mem, hotplug_size);
 	for (unsigned i = 0; i < mem->nr_regions; i++) {
 		struct guest_region *r = &mem->regions[i];
 		/* On huge pages: KVM then maps the guest with 2 MiB pages too. Untouched RAM

@@ -8,12 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GUEST_MEMORY_MAX_REGIONS 2
+#define GUEST_MEMORY_MAX_REGIONS 3
 
 struct guest_region {
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *host;
+	/* Hotpluggable memory behind a virtio-mem device: mapped like RAM, but not in the e820
+	 * map and not in ram_size; the guest learns of it from the device. */
+	bool device;
 };
 
 /* Who must hear about writes to guest RAM that bypass the vCPUs (device DMA): a software CPU
@@ -37,8 +40,19 @@ struct guest_memory {
 int guest_memory_create(struct guest_memory *mem, uint64_t ram_size);
 void guest_memory_destroy(struct guest_memory *mem);
 
+/* The same with `hotplug_size` bytes (a multiple of GUEST_MEMORY_HOTPLUG_ALIGN, or 0) of
+ * device memory after the RAM, at a GUEST_MEMORY_HOTPLUG_ALIGN boundary (the last region). */
+int guest_memory_create_hotplug(struct guest_memory *mem, uint64_t ram_size, uint64_t hotplug_size);
+#define GUEST_MEMORY_HOTPLUG_ALIGN (1ULL << 30)
+
 /* Lays out the regions for `ram_size` without mapping anything (host == NULL). */
 void guest_memory_plan(struct guest_memory *mem, uint64_t ram_size);
+/* Adds the device memory region to a plan (guest_memory_create_hotplug). */
+void guest_memory_plan_hotplug(struct guest_memory *mem, uint64_t hotplug_size);
+/* Every region's bytes: RAM and device memory (what a snapshot's memory file holds). */
+uint64_t guest_memory_mapped_size(const struct guest_memory *mem);
+/* The device memory region, or NULL. */
+const struct guest_region *guest_memory_hotplug_region(const struct guest_memory *mem);
 
 /* Host pointer for [gpa, gpa+len) or NULL if any byte is outside guest RAM. */
 void *guest_memory_ptr(const struct guest_memory *mem, uint64_t gpa, uint64_t len);

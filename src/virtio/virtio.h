@@ -36,6 +36,7 @@
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG	  4
 #define VIRTIO_ID_BALLOON 5
+#define VIRTIO_ID_MEM	  24
 
 /* PCI IDs (spec 4.1.2): vendor 0x1af4, modern device ID 0x1040 + device ID. */
 #define VIRTIO_PCI_VENDOR_ID	    0x1af4

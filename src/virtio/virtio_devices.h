@@ -109,6 +109,21 @@ struct balloon_info {
 int virtio_balloon_set_target(struct virtio_device *d, uint64_t bytes);
 void virtio_balloon_get_info(struct virtio_device *d, struct balloon_info *info);
 
+/* virtio-mem over the guest's device memory region (guest_memory.h): nothing plugged, nothing
+ * requested at first. */
+struct guest_region;
+struct virtio_device *virtio_mem_create(const struct guest_region *region, char *err,
+					size_t err_len);
+struct virtio_mem_info {
+	uint64_t region_size, block_size;
+	uint64_t requested; /* bytes the host asked the guest to have plugged */
+	uint64_t plugged;   /* bytes the guest has plugged */
+};
+/* Asks the guest to have `bytes` plugged (a multiple of the block size, up to the region's
+ * size). 0, or -EINVAL. */
+int virtio_mem_set_requested(struct virtio_device *d, uint64_t bytes);
+void virtio_mem_get_info(struct virtio_device *d, struct virtio_mem_info *info);
+
 /* virtio-input (virtio_input.h): a tablet and a keyboard for the display's clients. */
 /* The pointer's buttons, as RFB's button mask has them. */
 #define VIRTIO_TABLET_BUTTON_LEFT	1u

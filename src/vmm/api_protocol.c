@@ -16,7 +16,8 @@
 #define ERR_LEN API_ERR_LEN
 
 /* "size" as a JSON integer (bytes) or a string with an optional K/M/G/T suffix. */
-static int parse_size_field(const json_t *size, uint64_t *bytes, char *err, size_t err_len)
+static int parse_size_field(const char *command, const json_t *size, uint64_t *bytes, char *err,
+			    size_t err_len)
 {
 	if (json_is_integer(size) && json_integer_value(size) >= 0) {
 		*bytes = (uint64_t)json_integer_value(size);
@@ -25,8 +26,9 @@ static int parse_size_field(const json_t *size, uint64_t *bytes, char *err, size
 	if (json_is_string(size) && parse_size(json_string_value(size), false, bytes))
 		return 0;
 	snprintf(err, err_len,
-		 "balloon: \"size\" must be a byte count, as an integer or a string like "
-		 "\"512M\" or \"1G\"");
+		 "%s: \"size\" must be a byte count, as an integer or a string like "
+		 "\"512M\" or \"1G\"",
+		 command);
 	return -1;
 }
 
@@ -38,11 +40,39 @@ static json_t *do_balloon(const struct api_ops *ops, const json_t *request)
 	if (!size)
 		return error_reply("balloon: missing \"size\" (the memory the balloon should "
 				   "take from the guest, e.g. \"512M\"; 0 gives it all back)");
-	if (parse_size_field(size, &bytes, err, sizeof(err)) < 0)
+	if (parse_size_field("balloon", size, &bytes, err, sizeof(err)) < 0)
 		return error_reply(err);
 	if (ops->balloon_set(ops->opaque, bytes, err, sizeof(err)) < 0)
 		return refused_reply(err);
 	return ok_reply();
+}
+
+/* {"command": "memory", "size": TOTAL}: the guest's RAM with what virtio-mem adds. */
+static json_t *do_memory(const struct api_ops *ops, const json_t *request)
+{
+	char err[ERR_LEN] = "";
+	const json_t *size = json_object_get(request, "size");
+	uint64_t bytes;
+	if (!size)
+		return error_reply("memory: missing \"size\" (the guest's memory in all, e.g. "
+				   "\"2G\")");
+	if (parse_size_field("memory", size, &bytes, err, sizeof(err)) < 0)
+		return error_reply(err);
+	if (ops->memory_set(ops->opaque, bytes, err, sizeof(err)) < 0)
+		return refused_reply(err);
+	return ok_reply();
+}
+
+static json_t *do_memory_info(const struct api_ops *ops)
+{
+	char err[ERR_LEN] = "";
+	struct api_memory info = {0};
+	if (ops->memory_info(ops->opaque, &info, err, sizeof(err)) < 0)
+		return refused_reply(err);
+	return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I}", "ok", 1, "boot", (json_int_t)info.boot,
+			 "hotplug_max", (json_int_t)info.hotplug_max, "block_size",
+			 (json_int_t)info.block_size, "requested", (json_int_t)info.requested,
+			 "plugged", (json_int_t)info.plugged);
 }
 
 static json_t *do_balloon_info(const struct api_ops *ops)
@@ -190,7 +220,8 @@ static json_t *do_migrate_status(const struct api_ops *ops)
 }
 
 #define COMMAND_LIST                                                                               \
-	"balloon, balloon-info, status, pause, resume, snapshot, migrate, migrate-status, "        \
+	"balloon, balloon-info, memory, memory-info, status, pause, resume, snapshot, migrate, "   \
+	"migrate-status, "                                                                         \
 	"migrate-cancel, migrate-reconnect, net-link, net-mac, net-info, screendump, disk-limit, " \
 	"power-button, vcpus, vcpus-info, counters, disks, disk-add, disk-remove, nics, nic-add, " \
 	"nic-remove, quit"
@@ -527,6 +558,10 @@ json_t *api_dispatch(const struct api_ops *ops, const json_t *request)
 		return do_balloon(ops, request);
 	if (strcmp(command, "balloon-info") == 0)
 		return do_balloon_info(ops);
+	if (strcmp(command, "memory") == 0)
+		return do_memory(ops, request);
+	if (strcmp(command, "memory-info") == 0)
+		return do_memory_info(ops);
 	if (strcmp(command, "status") == 0)
 		return do_status(ops);
 	if (strcmp(command, "quit") == 0)

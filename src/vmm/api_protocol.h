@@ -53,6 +53,10 @@
  *                                   ...}}]}: counters since the VM started, reboots
  *                                   included ("net" for a network card, neither for
  *                                   other devices)
+ *   {"command":"memory","size":TOTAL} -> {"ok":true}: virtio-mem asks the guest to have
+ *                                   TOTAL - --memory bytes plugged (it plugs or unplugs blocks)
+ *   {"command":"memory-info"}   -> {"ok":true,"boot":..,"hotplug_max":..,"block_size":..,
+ *                                   "requested":..,"plugged":..}
  *   {"command":"disks"}         -> {"ok":true,"disks":[{"index":0,"slot":1,"name":"virtio-blk0",
  *                                   "path":..,"readonly":false,"serial":..,"state":"attached"}]}
  *   {"command":"disk-add","path":"/abs/img","readonly":false,"serial":..,"format":..,
@@ -159,6 +163,15 @@ struct api_disk_limit {
  * (0), a rate lifted drops its burst. 0, or -1 with a sentence (a burst without a rate). */
 int api_disk_limits_merge(const struct disk_limits *old, const struct api_disk_limit *request,
 			  struct disk_limits *out, char *err, size_t err_len);
+
+/* The guest's memory: what it booted with, and what virtio-mem adds. */
+struct api_memory {
+	uint64_t boot;	      /* --memory */
+	uint64_t hotplug_max; /* --memory-hotplug */
+	uint64_t block_size;  /* the unit requests are rounded to */
+	uint64_t requested;   /* bytes asked for on top of boot */
+	uint64_t plugged;     /* bytes the guest has taken */
+};
 
 /* A disk as the disks command lists it. */
 #define API_MAX_DISKS 16
@@ -287,6 +300,10 @@ struct api_ops {
 	 * lets them go), and how they stand. */
 	int (*vcpus_set)(void *opaque, unsigned count, char *err, size_t err_len);
 	int (*vcpus_info)(void *opaque, struct api_vcpus *info, char *err, size_t err_len);
+	/* The guest's memory becomes `total` bytes (--memory plus virtio-mem's share; the
+	 * guest plugs or unplugs blocks until it has it), and how it stands. */
+	int (*memory_set)(void *opaque, uint64_t total, char *err, size_t err_len);
+	int (*memory_info)(void *opaque, struct api_memory *info, char *err, size_t err_len);
 	/* Disk hotplug: the disks and how they stand; a disk plugged in while the guest runs
 	 * (`out` describes it); disk `index` (or, with index -1, the one with `serial`) asked to
 	 * go. */

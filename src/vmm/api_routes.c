@@ -43,6 +43,8 @@ static const struct route routes[] = {
     {"POST", "/vm/power-button", "power-button", NULL, false},
     {"GET", "/vm/cpus", "vcpus-info", NULL, false},
     {"PUT", "/vm/cpus", "vcpus", vcpus_fields, false},
+    {"GET", "/vm/memory", "memory-info", NULL, false},
+    {"PUT", "/vm/memory", "memory", balloon_fields, false},
     {"GET", "/vm/balloon", "balloon-info", NULL, false},
     {"PUT", "/vm/balloon", "balloon", balloon_fields, false},
     {"POST", "/vm/snapshot", "snapshot", snapshot_fields, false},

@@ -7,6 +7,8 @@
  *   POST   /api/v1/vm/pause               pause
  *   POST   /api/v1/vm/resume              resume
  *   POST   /api/v1/vm/stop                quit (the VMM stops the VM now)
+ *   GET    /api/v1/vm/memory              memory-info
+ *   PUT    /api/v1/vm/memory              memory {"size"} (virtio-mem)
  *   GET    /api/v1/vm/balloon             balloon-info
  *   PUT    /api/v1/vm/balloon             balloon {"size"}
  *   POST   /api/v1/vm/snapshot            snapshot {"dir","resume","disk_snapshot"}

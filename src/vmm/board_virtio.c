@@ -1,8 +1,8 @@
 /* The board's virtio devices: one virtio-pci function per device on bus 0, each in the lowest
- * free slot from 1 in a fixed order (disks, NICs, console, rng, balloon, vsock, the display's
- * tablet and keyboard) so that a guest sees the same PCI addresses on every boot of the same
- * configuration; a disk pinned to a slot (slot=, as one added while the guest ran is) takes that
- * one. BARs are placed by us, as firmware would, one 64 KiB BAR per slot from the start of the
+ * free slot from 1 in a fixed order (disks, NICs, console, rng, balloon, vsock, mem, the
+ * display's tablet and keyboard) so that a guest sees the same PCI addresses on every boot of the
+ * same configuration; a disk pinned to a slot (slot=, as one added while the guest ran is) takes
+ * that one. BARs are placed by us, as firmware would, one 64 KiB BAR per slot from the start of the
  * PCI MMIO window. */
 #include "vmm/vm.h"
 
@@ -204,6 +204,14 @@ int board_add_virtio_devices(struct vm *vm, char *err, size_t err_len)
 	}
 	if (c->vsock.cid && plug(vm, vsock_create(vm, err, err_len), err, err_len) < 0)
 		return -1;
+	const struct guest_region *hotplug = guest_memory_hotplug_region(&vm->mem);
+	if (hotplug) {
+		vm->virtio_mem = virtio_mem_create(hotplug, err, err_len);
+		if (plug(vm, vm->virtio_mem, err, err_len) < 0) {
+			vm->virtio_mem = NULL;
+			return -1;
+		}
+	}
 	return add_input_devices(vm, err, err_len);
 }
 
@@ -215,5 +223,6 @@ void board_remove_virtio_devices(struct vm *vm)
 	memset(vm->nics, 0, sizeof(vm->nics));
 	vm->virtio_console = NULL;
 	vm->virtio_balloon = NULL;
+	vm->virtio_mem = NULL;
 	vm->virtio_tablet = vm->virtio_keyboard = NULL;
 }

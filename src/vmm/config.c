@@ -162,6 +162,25 @@ static int set_tsc_khz(struct vm_config *c, const char *v, char *err, size_t len
 	return 0;
 }
 
+/* The largest --memory-hotplug: a 1 TiB region fits every host's guest physical addresses. */
+#define CONFIG_MAX_MEMORY_HOTPLUG (1ULL << 40)
+#define CONFIG_MEMORY_BLOCK	  (128ULL << 20) /* Linux's x86 memory block */
+
+static int set_memory_hotplug(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	uint64_t bytes;
+	if (!parse_size(v, true, &bytes) || bytes % CONFIG_MEMORY_BLOCK ||
+	    bytes > CONFIG_MAX_MEMORY_HOTPLUG) {
+		snprintf(err, len,
+			 "--memory-hotplug: '%s' is not a multiple of 128M up to 1T (examples: "
+			 "1G, 4G)",
+			 v);
+		return -1;
+	}
+	c->memory_hotplug = bytes;
+	return 0;
+}
+
 static int set_memory(struct vm_config *c, const char *v, char *err, size_t len)
 {
 	uint64_t bytes;
@@ -271,6 +290,7 @@ static const struct {
     {"cpu-model", set_cpu_model, false, false},
     {"tsc-khz", set_tsc_khz, false, false},
     {"memory", set_memory, false, false},
+    {"memory-hotplug", set_memory_hotplug, false, false},
     {"console", set_console, false, false},
     {"debug-exit", set_debug_exit, false, false},
     {"stats", set_stats, true, false},

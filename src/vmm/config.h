@@ -35,6 +35,9 @@ struct vm_config {
 	bool cpu_hotplug;  /* max= given: vCPUs can be added and removed (up to M, down to 1) */
 	uint64_t tsc_khz;  /* --tsc-khz: the guest TSC's rate; 0: the accelerator's own */
 	uint64_t memory;
+	/* --memory-hotplug SIZE: that much more the guest can be given while it runs, through
+	 * virtio-mem (0: none). */
+	uint64_t memory_hotplug;
 	enum console_kind console;
 	char *console_path;
 	bool has_debug_exit;

@@ -363,6 +363,63 @@ static int api_balloon_set(void *opaque, uint64_t bytes, char *err, size_t err_l
 	return rc < 0 ? -1 : 0;
 }
 
+/* The running VM with its virtio-mem device, with the session locked (the caller unlocks), or
+ * NULL with the session unlocked and a sentence in err. */
+static struct vm *lock_memory_vm(struct session *s, char *err, size_t err_len)
+{
+	struct vm *vm = lock_current_vm(s, err, err_len);
+	if (vm && !vm->virtio_mem) {
+		pthread_mutex_unlock(&s->lock);
+		snprintf(err, err_len,
+			 "memory: this VM's memory cannot change (start it with --memory-hotplug "
+			 "SIZE)");
+		return NULL;
+	}
+	return vm;
+}
+
+static int api_memory_set(void *opaque, uint64_t total, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_memory_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	uint64_t boot = s->config->memory, max = boot + s->config->memory_hotplug;
+	struct virtio_mem_info info;
+	virtio_mem_get_info(vm->virtio_mem, &info);
+	int rc = -1;
+	if (total < boot || total > max || (total - boot) % info.block_size)
+		snprintf(err, err_len,
+			 "memory: %llu MiB is not from %llu to %llu MiB in steps of %llu MiB",
+			 (unsigned long long)(total >> 20), (unsigned long long)(boot >> 20),
+			 (unsigned long long)(max >> 20),
+			 (unsigned long long)(info.block_size >> 20));
+	else
+		rc = virtio_mem_set_requested(vm->virtio_mem, total - boot);
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0)
+		log_info("virtio-mem: the guest is asked to have %llu MiB (memory)",
+			 (unsigned long long)(total >> 20));
+	return rc < 0 ? -1 : 0;
+}
+
+static int api_memory_info(void *opaque, struct api_memory *out, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct vm *vm = lock_memory_vm(s, err, err_len);
+	if (!vm)
+		return -1;
+	struct virtio_mem_info info;
+	virtio_mem_get_info(vm->virtio_mem, &info);
+	pthread_mutex_unlock(&s->lock);
+	*out = (struct api_memory){.boot = s->config->memory,
+				   .hotplug_max = info.region_size,
+				   .block_size = info.block_size,
+				   .requested = info.requested,
+				   .plugged = info.plugged};
+	return 0;
+}
+
 static int api_balloon_info(void *opaque, struct balloon_info *info, char *err, size_t err_len)
 {
 	struct session *s = opaque;
@@ -1124,6 +1181,8 @@ static int open_api_socket(struct session *s)
 		return 0;
 	struct api_ops ops = {.balloon_set = api_balloon_set,
 			      .balloon_info = api_balloon_info,
+			      .memory_set = api_memory_set,
+			      .memory_info = api_memory_info,
 			      .status = api_status,
 			      .quit = api_quit,
 			      .pause = api_pause,

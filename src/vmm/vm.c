@@ -18,7 +18,8 @@ static void on_device_write(void *opaque, uint64_t gpa, uint64_t len)
 
 static int map_guest_ram(struct vm *vm, char *err, size_t err_len)
 {
-	int rc = guest_memory_create(&vm->mem, vm->config->memory);
+	int rc =
+	    guest_memory_create_hotplug(&vm->mem, vm->config->memory, vm->config->memory_hotplug);
 	if (rc < 0) {
 		snprintf(err, err_len, "cannot reserve %llu MiB of guest RAM: %s",
 			 (unsigned long long)(vm->config->memory >> 20), strerror(-rc));

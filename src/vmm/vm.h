@@ -116,7 +116,7 @@ struct vm {
 	 * says whether the board has them. */
 	struct hotplug_slots cpu_hotplug;
 	bool has_cpu_hotplug;
-	/* PCI hotplug (vm_disks.c): a status byte per slot of bus 0, and the slots the guest
+	/* PCI hotplug (vm_hotplug.c): a status byte per slot of bus 0, and the slots the guest
 	 * ejected (a bit each) that the session has yet to take away; it hears of them through
 	 * hotplug_fd (an eventfd, or -1), since the ejecting vCPU must not wait for a pause. */
 	struct hotplug_slots pci_hotplug;
@@ -136,6 +136,7 @@ struct vm {
 	struct virtio_pci *nics[CONFIG_MAX_NICS];
 	struct virtio_device *virtio_console; /* hvc0, when --console-device virtio */
 	struct virtio_device *virtio_balloon; /* when --balloon */
+	struct virtio_device *virtio_mem;     /* when --memory-hotplug */
 	/* --display vnc=...,input=virtio: the clients' pointer and keys (vm_input.c). */
 	struct virtio_device *virtio_tablet, *virtio_keyboard;
 	/* Keys pressed on the PS/2 keyboard and not yet released: their release goes there too,

@@ -88,7 +88,7 @@ static int write_memory_file(const struct guest_memory *mem, const char *path, u
 	int fd = create_file(path, err, err_len);
 	if (fd < 0)
 		return -1;
-	int rc = ftruncate(fd, (off_t)mem->ram_size) < 0 ? -errno : 0;
+	int rc = ftruncate(fd, (off_t)guest_memory_mapped_size(mem)) < 0 ? -errno : 0;
 	uint64_t base = 0;
 	for (unsigned i = 0; i < mem->nr_regions && rc == 0; i++) {
 		rc = write_region(fd, &mem->regions[i], base, written);
@@ -214,11 +214,12 @@ static int map_memory(struct vm *vm, void *opaque, char *err, size_t err_len)
 		return -1;
 	}
 	int rc = 0;
-	if ((uint64_t)st.st_size != mem->ram_size) {
+	if ((uint64_t)st.st_size != guest_memory_mapped_size(mem)) {
 		snprintf(err, err_len,
 			 "restore: '%s' holds %llu bytes, but the VM has %llu bytes of RAM (a "
 			 "snapshot's memory and configuration must stay together)",
-			 path, (unsigned long long)st.st_size, (unsigned long long)mem->ram_size);
+			 path, (unsigned long long)st.st_size,
+			 (unsigned long long)guest_memory_mapped_size(mem));
 		rc = -1;
 	}
 	uint64_t offset = 0;

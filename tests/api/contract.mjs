@@ -446,6 +446,7 @@ async function goodRequests() {
   const s2 = await call('status with 2 vCPUs', SOURCE, 'GET', '/vm', { expect: 200 });
   check('status counts 2 vCPUs', s2?.json?.vcpus === 2, s2?.text);
 
+  await memoryHotplug();
   await call('balloon info', SOURCE, 'GET', '/vm/balloon', { expect: 200 });
   await call('balloon 16M (string)', SOURCE, 'PUT', '/vm/balloon', { body: { size: '16M' }, expect: 204 });
   let b = await call('balloon info after 16M', SOURCE, 'GET', '/vm/balloon', { expect: 200 });
@@ -559,6 +560,28 @@ async function nicHotplug() {
   }
   check('nic-remove: gone once the guest ejected it', left?.length === 1 && left[0].mac === first?.[0]?.mac,
     JSON.stringify(left));
+}
+
+// virtio-mem on the source VM (--memory 256M --memory-hotplug 256M): 128 MiB more asked for
+// and plugged by the guest, refusals outside the range; the migration carries it (checked on
+// the destination).
+async function memoryHotplug() {
+  const m = await call('memory at the start', SOURCE, 'GET', '/vm/memory', { expect: 200 });
+  check('memory: 256 MiB at boot, 256 MiB more possible, none plugged', m?.json?.boot === 256 << 20 &&
+    m.json.hotplug_max === 256 << 20 && m.json.plugged === 0 && m.json.block_size > 0, m?.text);
+  await call('memory 384M', SOURCE, 'PUT', '/vm/memory', { body: { size: '384M' }, expect: 204 });
+  let plugged = 0;
+  for (let i = 0; i < 150 && plugged !== 128 << 20; i++) {
+    await sleep(200);
+    plugged = (await request(SOURCE, 'GET', `${PREFIX}/vm/memory`)).json?.plugged;
+  }
+  check('memory: the guest plugged 128 MiB', plugged === 128 << 20, `plugged ${plugged}`);
+  await bad('memory: below the boot memory', SOURCE, 'PUT', '/vm/memory', { body: { size: '128M' }, expect: 409 });
+  await bad('memory: above boot + hotplug', SOURCE, 'PUT', '/vm/memory', { body: { size: '1G' }, expect: 409 });
+  await bad('memory: not a whole block', SOURCE, 'PUT', '/vm/memory', { body: { size: (256 << 20) + 4096 }, expect: 409 });
+  await bad('memory: not a size', SOURCE, 'PUT', '/vm/memory', { body: { size: 'lots' }, expect: 400 });
+  await bad('memory: unknown field', SOURCE, 'PUT', '/vm/memory', { body: { size: '384M', now: true }, expect: 400 });
+  await bad('memory: text/plain', SOURCE, 'PUT', '/vm/memory', { body: '{"size": "384M"}', type: 'text/plain', expect: 415 });
 }
 
 // Disk hotplug on the source VM: a second disk plugged in (the guest finds vdb with its serial),
@@ -906,6 +929,8 @@ async function bareVm() {
   check('bare VM: no name (null), no balloon or network card', s?.json?.name === null &&
     !s.json.devices.some((d) => /balloon|net/.test(d)), s?.text);
   await call('bare VM: balloon info without a balloon: refused', sock, 'GET', '/vm/balloon', { expect: 409 });
+  await call('bare VM: memory without --memory-hotplug: refused', sock, 'GET', '/vm/memory', { expect: 409 });
+  await call('bare VM: memory 512M without --memory-hotplug: refused', sock, 'PUT', '/vm/memory', { body: { size: '512M' }, expect: 409 });
   await call('bare VM: balloon without a balloon: refused', sock, 'PUT', '/vm/balloon', { body: { size: '1M' }, expect: 409 });
   await call('bare VM: screendump without a display: refused', sock, 'POST', '/vm/screendump',
     { body: { file: `${WORK}/bare.png` }, expect: 409 });
@@ -1013,6 +1038,9 @@ async function migrations() {
   const mac = await call('destination: net card 0', DEST, 'GET', '/vm/net/0', { expect: 200 });
   check('destination: the card has its MAC back as the source had it', /^[0-9a-f:]{17}$/.test(mac?.json?.mac ?? ''), mac?.text);
   await call('destination: migration status', DEST, 'GET', '/vm/migration', { expect: 200 });
+  const mem = await call('destination: memory', DEST, 'GET', '/vm/memory', { expect: 200 });
+  check('destination: the 128 MiB virtio-mem had plugged came along', mem?.json?.plugged === 128 << 20 &&
+    mem.json.requested === 128 << 20, mem?.text);
 }
 
 // ---- 5. gureum ctl against the destination, then stop -----------------------------------------------

@@ -61,7 +61,7 @@ mkfifo "$WORK/console.in" || fail "cannot make $WORK/console.in"
 exec 3<>"$WORK/console.in"
 "$GUREUM" run --name contract --kernel "$GUEST_IMAGE_DIR/vmlinuz" \
 	--initrd "$GUEST_IMAGE_DIR/initramfs.cpio.gz" --cmdline "console=ttyS0 quiet" \
-	--accel emu --cpus 1,max=2 --memory 256M --balloon --net user --display "vnc=unix:$WORK/vnc.sock" \
+	--accel emu --cpus 1,max=2 --memory 256M --memory-hotplug 256M --balloon --net user --display "vnc=unix:$WORK/vnc.sock" \
 	--disk "$WORK/d0.img,format=raw,serial=d0" \
 	--console stdio --api-socket "$WORK/api.sock" \
 	<"$WORK/console.in" >"$WORK/source.console" 2>"$WORK/source.log" &

@@ -178,6 +178,20 @@ static int nic_remove(void *opaque, unsigned card, struct api_nic *out, char *er
 	return 0;
 }
 
+static int memory_set(void *opaque, uint64_t total, char *err, size_t err_len)
+{
+	(void)opaque;
+	snprintf(err, err_len, "memory: %llu", (unsigned long long)total);
+	return total % 2 ? -1 : 0;
+}
+
+static int memory_info(void *opaque, struct api_memory *info, char *err, size_t err_len)
+{
+	(void)opaque, (void)err, (void)err_len;
+	info->boot = 1 << 30;
+	return 0;
+}
+
 static const struct api_ops ops = {.balloon_set = balloon_set,
 				   .balloon_info = balloon_info,
 				   .status = status,
@@ -203,7 +217,9 @@ static const struct api_ops ops = {.balloon_set = balloon_set,
 				   .disk_remove = disk_remove,
 				   .nics_info = nics_info,
 				   .nic_add = nic_add,
-				   .nic_remove = nic_remove};
+				   .nic_remove = nic_remove,
+				   .memory_set = memory_set,
+				   .memory_info = memory_info};
 
 /* The next line of the input (NUL-terminated in place); NULL when none is left. */
 static char *next_line(char **cursor, char *end)

@@ -44,6 +44,7 @@ struct fake_vm {
 	char nic_settings[2][64];
 	unsigned nr_nics_added;
 	int removed_nic;
+	uint64_t memory_total; /* the last memory request; 0: none */
 	struct balloon_info info;
 };
 
@@ -452,6 +453,29 @@ static int fake_nic_remove(void *opaque, unsigned card, struct api_nic *out, cha
 	return 0;
 }
 
+static int fake_memory_set(void *opaque, uint64_t total, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	if (total < (512u << 20)) {
+		snprintf(err, err_len, "memory: below the boot memory");
+		return -1;
+	}
+	vm->memory_total = total;
+	return 0;
+}
+
+static int fake_memory_info(void *opaque, struct api_memory *info, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	(void)err, (void)err_len;
+	*info = (struct api_memory){.boot = 512u << 20,
+				    .hotplug_max = 1u << 30,
+				    .block_size = 2u << 20,
+				    .requested =
+					vm->memory_total ? vm->memory_total - (512u << 20) : 0};
+	return 0;
+}
+
 static struct fake_vm vm;
 static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .balloon_info = fake_balloon_info,
@@ -479,6 +503,8 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .nics_info = fake_nics_info,
 			     .nic_add = fake_nic_add,
 			     .nic_remove = fake_nic_remove,
+			     .memory_set = fake_memory_set,
+			     .memory_info = fake_memory_info,
 			     .opaque = &vm};
 
 static void reset_vm(void)

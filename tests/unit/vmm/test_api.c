@@ -715,3 +715,27 @@ Test(api_protocol, cards_are_added_from_a_net_setting_and_asked_to_go)
 	cr_assert(json_is_true(json_object_get(r, "refused")));
 	json_decref(r);
 }
+
+Test(api_protocol, memory_takes_a_total_and_reports_how_it_stands)
+{
+	json_t *r = ask("{\"command\":\"memory\",\"size\":\"1G\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.memory_total, 1u << 30);
+	json_decref(r);
+	r = ask("{\"command\":\"memory-info\"}");
+	cr_assert_eq(json_integer_value(json_object_get(r, "requested")), 512 << 20);
+	cr_assert_eq(json_integer_value(json_object_get(r, "boot")), 512 << 20);
+	json_decref(r);
+	r = ask("{\"command\":\"memory\",\"size\":\"256M\"}");
+	cr_assert(json_is_true(json_object_get(r, "refused")));
+	json_decref(r);
+	const char *bad[] = {"{\"command\":\"memory\"}", "{\"command\":\"memory\",\"size\":-1}",
+			     "{\"command\":\"memory\",\"size\":\"lots\"}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = ask(bad[i]);
+		cr_assert_not(reply_ok(r), "%s", bad[i]);
+		cr_assert_null(json_object_get(r, "refused"), "%s reached the VM", bad[i]);
+		json_decref(r);
+	}
+	cr_assert_eq(vm.memory_total, 1u << 30);
+}
