@@ -46,35 +46,17 @@ static void put_status_method(struct aml_builder *b)
 	aml_method_end(b);
 }
 
-static void store_status(struct aml_builder *b, uint64_t value)
-{
-	aml_store(b);
-	aml_integer(b, value);
-	aml_name_ref(b, "CSTS");
-}
-
-/* If (Local0 & bit) { CSTS = bit; Notify (CPU, code) } */
-static void notify_if(struct aml_builder *b, const char *cpu, uint64_t bit, uint64_t code)
-{
-	aml_if_local_has(b, 0, bit);
-	store_status(b, bit);
-	aml_notify(b);
-	aml_name_ref(b, cpu);
-	aml_integer(b, code);
-	aml_if_end(b);
-}
-
 static void put_removal_methods(struct aml_builder *b, const char *cpu)
 {
 	aml_method_begin(b, "_EJ0", 1, true);
-	store_status(b, LAYOUT_HP_EJECT);
+	aml_store_integer(b, LAYOUT_HP_EJECT, "CSTS");
 	aml_method_end(b);
 	aml_method_begin(b, "CSCN", 0, true);
 	aml_store(b);
 	aml_name_ref(b, "CSTS");
 	aml_local(b, 0);
-	notify_if(b, cpu, LAYOUT_HP_INSERT, NOTIFY_DEVICE_CHECK);
-	notify_if(b, cpu, LAYOUT_HP_REMOVE, NOTIFY_EJECT_REQUEST);
+	aml_take_event(b, 0, LAYOUT_HP_INSERT, "CSTS", cpu, NOTIFY_DEVICE_CHECK);
+	aml_take_event(b, 0, LAYOUT_HP_REMOVE, "CSTS", cpu, NOTIFY_EJECT_REQUEST);
 	aml_method_end(b);
 }
 

@@ -27,24 +27,6 @@ static void slot_path(unsigned slot, char path[24])
 	snprintf(path, 24, "\\_SB.PCI0.S%02X", slot & 0xff); /* slot < PCI_SLOTS */
 }
 
-static void store_status(struct aml_builder *b, uint64_t value)
-{
-	aml_store(b);
-	aml_integer(b, value);
-	aml_name_ref(b, "PSTS");
-}
-
-/* If (Local0 & bit) { PSTS = bit; Notify (slot, code) } */
-static void notify_if(struct aml_builder *b, const char *slot, uint64_t bit, uint64_t code)
-{
-	aml_if_local_has(b, 0, bit);
-	store_status(b, bit);
-	aml_notify(b);
-	aml_name_ref(b, slot);
-	aml_integer(b, code);
-	aml_if_end(b);
-}
-
 static void put_slot(struct aml_builder *b, unsigned slot)
 {
 	char name[8], path[24];
@@ -58,14 +40,14 @@ static void put_slot(struct aml_builder *b, unsigned slot)
 	aml_field_unit(b, "PSTS", 8);
 	aml_field_end(b);
 	aml_method_begin(b, "_EJ0", 1, true);
-	store_status(b, LAYOUT_HP_EJECT);
+	aml_store_integer(b, LAYOUT_HP_EJECT, "PSTS");
 	aml_method_end(b);
 	aml_method_begin(b, "PSCN", 0, true);
 	aml_store(b);
 	aml_name_ref(b, "PSTS");
 	aml_local(b, 0);
-	notify_if(b, path, LAYOUT_HP_INSERT, NOTIFY_DEVICE_CHECK);
-	notify_if(b, path, LAYOUT_HP_REMOVE, NOTIFY_EJECT_REQUEST);
+	aml_take_event(b, 0, LAYOUT_HP_INSERT, "PSTS", path, NOTIFY_DEVICE_CHECK);
+	aml_take_event(b, 0, LAYOUT_HP_REMOVE, "PSTS", path, NOTIFY_EJECT_REQUEST);
 	aml_method_end(b);
 	aml_device_end(b);
 }

@@ -494,6 +494,24 @@ void aml_if_name_has(struct aml_builder *b, const char *name, uint64_t bits)
 	aml_null_target(b);
 }
 
+void aml_store_integer(struct aml_builder *b, uint64_t value, const char *name)
+{
+	aml_store(b);
+	aml_integer(b, value);
+	aml_name_ref(b, name);
+}
+
+void aml_take_event(struct aml_builder *b, unsigned local, uint64_t bit, const char *field,
+		    const char *target, uint64_t code)
+{
+	aml_if_local_has(b, local, bit);
+	aml_store_integer(b, bit, field);
+	aml_notify(b);
+	aml_name_ref(b, target);
+	aml_integer(b, code);
+	aml_if_end(b);
+}
+
 /* ---- operation regions and fields ---- */
 
 void aml_operation_region(struct aml_builder *b, const char *name, enum aml_region_space space,

@@ -94,6 +94,11 @@ void aml_if_end(struct aml_builder *b);
  * then aml_if_end. */
 void aml_if_local_has(struct aml_builder *b, unsigned local, uint64_t bits);
 void aml_if_name_has(struct aml_builder *b, const char *name, uint64_t bits);
+/* Store (value, name): an integer into a named field. */
+void aml_store_integer(struct aml_builder *b, uint64_t value, const char *name);
+/* A hotplug event taken: If ((LocalN & bit)) { Store (bit, field) Notify (target, code) }. */
+void aml_take_event(struct aml_builder *b, unsigned local, uint64_t bit, const char *field,
+		    const char *target, uint64_t code);
 
 enum aml_region_space { AML_REGION_SYSTEM_MEMORY = 0, AML_REGION_SYSTEM_IO = 1 };
 
