@@ -8,6 +8,7 @@ SECONDS_TO_RUN=${1:-60}
 CORPUS="$OUT/corpus-api-request"
 mkdir -p "$CORPUS"
 fuzz_build fuzz_api_request "$ROOT/src/vmm/api_routes.c" "$ROOT/src/vmm/api_protocol.c" \
+	"$ROOT/src/vmm/api_disks.c" "$ROOT/src/vmm/api_nics.c" \
 	"$ROOT/src/vmm/config_mac.c" "$ROOT/src/lib/size.c" "$ROOT/src/vmm/config_disk_limits.c" -ljansson
 J='application/json'
 printf 'GET\n/api/v1/vm\n\n' >"$CORPUS/seed-status"
@@ -24,5 +25,10 @@ printf 'PATCH\n/api/v1/vm/disks/data/limits\n%s\n{"bps":"8M","bps_burst":1,"iops
 	"$J" >"$CORPUS/seed-limits"
 printf 'GET\n/api/v1/vm/disks/0/limits\n\n' >"$CORPUS/seed-limits-get"
 printf 'GET\n/api/v1/vm/counters\n\n' >"$CORPUS/seed-counters"
+printf 'POST\n/api/v1/vm/disks\n%s\n{"path":"/a.img","readonly":true,"serial":"d1"}' "$J" >"$CORPUS/seed-disk-add"
+printf 'DELETE\n/api/v1/vm/disks/d1\n\n' >"$CORPUS/seed-disk-remove"
+printf 'POST\n/api/v1/vm/net\n%s\n{"net":"user"}' "$J" >"$CORPUS/seed-nic-add"
+printf 'DELETE\n/api/v1/vm/net/1\n\n' >"$CORPUS/seed-nic-remove"
+printf 'PUT\n/api/v1/vm/memory\n%s\n{"size":"1G"}' "$J" >"$CORPUS/seed-memory"
 exec "$OUT/fuzz_api_request" -max_total_time="$SECONDS_TO_RUN" -max_len=1024 -timeout=10 \
 	-rss_limit_mb=2048 "$CORPUS"
