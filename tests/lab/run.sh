@@ -39,6 +39,13 @@ export GUREUM_BIN
 passed=0
 failed=0
 retried=()
+# l1_lockup LOG: prints "L1's kernel locked up" when L1's console (LOG) shows a soft lockup or
+# an RCU stall, nothing otherwise.
+l1_lockup() {
+	grep -qE 'watchdog: BUG: soft lockup|rcu_preempt self-detected stall' "$1" 2>/dev/null &&
+		echo "L1's kernel locked up"
+}
+
 report() { # report PASS|FAIL SCENARIO DETAIL
 	printf '%s %s: %s\n' "$1" "$2" "$3"
 	if [[ $1 == PASS ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
@@ -97,21 +104,24 @@ for s in "${run_list[@]}"; do
 	# L1 itself (QEMU TCG emulating SVM) may hang, its kernel panic or the machine reset,
 	# before the scenario can report (see tests/lab/README.md). That says nothing about the VMM under test: such a run is retried
 	# (twice at most), and the retry is reported in the scenario's line and in the summary. A
-	# failure the scenario reports is never retried.
+	# failure the scenario reports is retried only when L1's own kernel locked up during it
+	# (a soft lockup or an RCU stall: a kernel that stops scheduling is the kernel's fault,
+	# whatever process it ran for), since the L2 guest then stops too.
 	hangs=()
 	for attempt in 2 3; do
 		[[ $ok == 0 && ($line == *"L1 did not finish"* || $line == *"L1 froze"* ||
-			$line == *"L1's kernel panicked"* || $line == *"without a result"*) ]] || break
+			$line == *"L1's kernel panicked"* || $line == *"without a result"* ||
+			-n "$(l1_lockup "$logfile")") ]] || break
 		hangs+=("${line#LAB-RESULT "$s" FAIL }")
 		cp "$logfile" "$logfile.hang$((attempt - 1))"
-		echo "lab-tests: $s: L1 hung without a result ($line; its log kept as $logfile.hang$((attempt - 1))); attempt $attempt"
+		echo "lab-tests: $s: L1 hung or its kernel locked up ($line; its log kept as $logfile.hang$((attempt - 1))); attempt $attempt"
 		line=$("$GUREUM_ROOT/scripts/lab.sh" --no-build --vmm "$vmm" --log "$logfile" "$s") &&
 			ok=1 || ok=0
 	done
 	note=
 	if [[ ${#hangs[@]} -gt 0 ]]; then
 		retried+=("$s")
-		note=" [RETRIED: attempt $((${#hangs[@]} + 1)) after L1 hung: ${hangs[*]}]"
+		note=" [RETRIED: attempt $((${#hangs[@]} + 1)) after L1 hung or locked up: ${hangs[*]}]"
 	fi
 	if [[ $ok == 1 ]]; then
 		report PASS "$s" "${line#LAB-RESULT "$s" PASS }$note"
