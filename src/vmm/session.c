@@ -490,15 +490,23 @@ static int api_net_info(void *opaque, unsigned card, struct virtio_net_info *inf
 	return 0;
 }
 
+/* The index of the disk whose serial is `serial`, or -1. */
+static int disk_with_serial(const struct vm_config *c, const char *serial)
+{
+	for (unsigned i = 0; i < c->nr_disks; i++)
+		if (strcmp(c->disks[i].serial, serial) == 0)
+			return (int)i;
+	return -1;
+}
+
 /* The disk a disk-limit request names (index or serial), with the session locked (the caller
  * unlocks), or NULL with the session unlocked and a sentence in err. */
 static struct virtio_device *lock_disk(struct session *s, struct api_disk_limit *req, char *err,
 				       size_t err_len)
 {
 	const struct vm_config *c = s->config;
-	for (unsigned i = 0; req->index < 0 && i < c->nr_disks; i++)
-		if (strcmp(c->disks[i].serial, req->serial) == 0)
-			req->index = (int)i;
+	if (req->index < 0)
+		req->index = disk_with_serial(c, req->serial);
 	if (req->index < 0 || (unsigned)req->index >= c->nr_disks) {
 		snprintf(err, err_len, "disk-limit: the VM has %u disk%s; no disk %s%.32s",
 			 c->nr_disks, c->nr_disks == 1 ? "" : "s",
@@ -767,9 +775,8 @@ static int api_disk_remove(void *opaque, int index, const char *serial, struct a
 	struct vm *vm = lock_idle_vm(s, err, err_len);
 	if (!vm)
 		return -1;
-	for (unsigned i = 0; index < 0 && i < s->config->nr_disks; i++)
-		if (strcmp(s->config->disks[i].serial, serial) == 0)
-			index = (int)i;
+	if (index < 0)
+		index = disk_with_serial(s->config, serial);
 	int rc = -1;
 	if (index < 0 || (unsigned)index >= s->config->nr_disks)
 		snprintf(err, err_len, "disk-remove: the VM has no disk %s%.32s",
