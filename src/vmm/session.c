@@ -587,7 +587,8 @@ static int api_status(void *opaque, struct api_status *status, char *err, size_t
 	status->accel = vm->accel->name;
 	struct vm_vcpus_info vcpus;
 	vm_vcpus_info(vm, &vcpus);
-	status->vcpus = vcpus.present;
+	/* Before vm_start the threads are not running yet: the vCPUs the VM boots with. */
+	status->vcpus = vcpus.present ? vcpus.present : s->config->cpus;
 	pthread_mutex_lock(&vm->lock);
 	status->state = vm->stop_reason != VM_RUNNING ? "stopping"
 			: vm->paused		      ? "paused"
