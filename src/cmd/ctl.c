@@ -5,8 +5,8 @@
 #include "cmd/api_client.h"
 #include "cmd/commands.h"
 #include "cmd/ctl_counters.h"
-#include "cmd/ctl_disk_limit.h"
 #include "cmd/ctl_hotplug.h"
+#include "cmd/ctl_limits.h"
 #include "lib/size.h"
 
 #include <errno.h>
@@ -66,6 +66,11 @@ static void usage(FILE *out)
 	    "                  --disk, or its serial): bytes (8M) and requests per second,\n"
 	    "                  0 lifts one; a rate without its burst gets one second's\n"
 	    "                  worth; prints the limits in effect (none given: just that)\n"
+	    "  net-limit CARD [rx-bps=RATE] [rx-bps-burst=SIZE] [rx-pps=N] [rx-pps-burst=N]\n"
+	    "                 [tx-bps=RATE] [tx-bps-burst=SIZE] [tx-pps=N] [tx-pps-burst=N]\n"
+	    "                  change card CARD's rate limits, to the guest (rx) and from it\n"
+	    "                  (tx): bytes and frames per second, as disk-limit (not on a\n"
+	    "                  card that uses vhost-net: give it vhost=off)\n"
 	    "  disks           the VM's disks: path, PCI slot, whether being added or removed\n"
 	    "  disk-add PATH[,readonly=on][,serial=ID][,format=raw|qcow2][,cache=none]\n"
 	    "                  plug a disk in while the guest runs (it finds it on its PCI\n"
@@ -290,6 +295,11 @@ static bool build_request(int argc, char **argv, struct ctl_request *r)
 	} else if (strcmp(command, "disk-limit") == 0) {
 		if (!ctl_disk_limit_request(argc, argv, r->path, sizeof(r->path), &r->method,
 					    &r->body))
+			return false;
+		built = true;
+	} else if (strcmp(command, "net-limit") == 0) {
+		if (!ctl_net_limit_request(argc, argv, r->path, sizeof(r->path), &r->method,
+					   &r->body))
 			return false;
 		built = true;
 	} else if (ctl_is_hotplug_command(command)) {
@@ -535,6 +545,8 @@ static void print_success(const char *command, const json_t *reply)
 		print_net_info(reply);
 	else if (strcmp(command, "disk-limit") == 0)
 		ctl_print_disk_limit(reply);
+	else if (strcmp(command, "net-limit") == 0)
+		ctl_print_net_limit(reply);
 	else if (strcmp(command, "screendump") == 0)
 		printf("screen (%lldx%lld) written\n", field(reply, "width"),
 		       field(reply, "height"));

@@ -12,7 +12,7 @@
  * segments). A request that is wrong gets an IOERR (or UNSUPP) status; only a chain without a
  * writable status byte, which cannot be answered at all, fails the device.
  *
- * I/O limits (bps=, iops=; blk_throttle.h): a chain whose tokens are not there yet is held,
+ * I/O limits (bps=, iops=; io_throttle.h): a chain whose tokens are not there yet is held,
  * kicks stay off, and a timer on the device thread takes it up when they are; the guest sees
  * slower I/O, never an error. A pause does not wait for tokens: it serves the held chain at
  * once (the buckets go into debt), so every chain taken is answered before it returns. */
@@ -20,7 +20,7 @@
 
 #include "block/block.h"
 #include "lib/log.h"
-#include "virtio/blk_throttle.h"
+#include "virtio/io_throttle.h"
 #include "virtio/virtio_devices.h"
 
 #include <errno.h>
@@ -78,7 +78,7 @@ struct virtio_blk {
 	struct virtq_chain chain; /* scratch: the chain being parsed */
 	/* chain holds a chain taken from the ring that waits for the I/O limits' tokens */
 	bool held;
-	struct blk_throttle throttle;
+	struct io_throttle throttle;
 	struct virtio_blk_counters counters; /* under the device lock */
 };
 
@@ -500,10 +500,10 @@ static uint64_t chain_bytes(const struct virtq_chain *c)
  * for when its tokens will be there. */
 static bool admit_chain(struct virtio_blk *blk)
 {
-	uint64_t wait = blk_throttle_admit(&blk->throttle, chain_bytes(&blk->chain));
+	uint64_t wait = io_throttle_admit(&blk->throttle, chain_bytes(&blk->chain));
 	blk->held = wait != 0;
 	if (blk->held)
-		blk_throttle_arm(&blk->throttle, wait);
+		io_throttle_arm(&blk->throttle, wait);
 	return !blk->held;
 }
 
@@ -572,7 +572,7 @@ static void blk_on_throttle_timer(struct virtio_device *d, int fd, uint32_t even
 {
 	(void)fd, (void)events;
 	struct virtio_blk *blk = blk_of(d);
-	blk_throttle_ack(&blk->throttle);
+	io_throttle_ack(&blk->throttle);
 	if (blk->vdev.queues[0].enabled)
 		blk_queue_kick(d, 0);
 }
@@ -615,7 +615,7 @@ static void blk_reset(struct virtio_device *d)
 	blk->pushed = 0;
 	blk->throttled = false;
 	blk->held = false; /* the driver has forgotten it too */
-	blk_throttle_disarm(&blk->throttle);
+	io_throttle_disarm(&blk->throttle);
 }
 
 /* The VM pauses: every request in flight completes and is answered (the guest finds the
@@ -625,7 +625,7 @@ static void blk_pause(struct virtio_device *d)
 	struct virtio_blk *blk = blk_of(d);
 	if (blk->held) {
 		blk->held = false;
-		blk_throttle_force(&blk->throttle, chain_bytes(&blk->chain));
+		io_throttle_force(&blk->throttle, chain_bytes(&blk->chain));
 		handle_chain(blk, &blk->chain);
 	}
 	block_drain(blk->disk);
@@ -638,7 +638,7 @@ static void blk_destroy(struct virtio_device *d)
 	struct virtio_blk *blk = blk_of(d);
 	blk->quiescing = true;	/* normally reset already drained; never answer from here */
 	block_close(blk->disk); /* drains first */
-	blk_throttle_destroy(&blk->throttle);
+	io_throttle_destroy(&blk->throttle);
 	munmap(blk->zeroes, BLK_ZERO_CHUNK);
 	free(blk);
 }
@@ -791,7 +791,7 @@ struct virtio_device *virtio_blk_create(const struct disk_config *cfg, unsigned 
 		return NULL;
 	}
 	snprintf(blk->name, sizeof(blk->name), "virtio-blk%u", index);
-	int rc = blk_throttle_init(&blk->throttle, &cfg->limits);
+	int rc = io_throttle_init(&blk->throttle, &cfg->limits);
 	if (rc < 0) {
 		snprintf(err, err_len, "disk '%s': cannot create its I/O limits' timer: %s",
 			 cfg->path, strerror(-rc));
@@ -802,13 +802,13 @@ struct virtio_device *virtio_blk_create(const struct disk_config *cfg, unsigned 
 	blk->zeroes = mmap(NULL, BLK_ZERO_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (blk->zeroes == MAP_FAILED) {
 		snprintf(err, err_len, "disk '%s': out of memory", cfg->path);
-		blk_throttle_destroy(&blk->throttle);
+		io_throttle_destroy(&blk->throttle);
 		free(blk);
 		return NULL;
 	}
 	if (open_disk(blk, cfg, err, err_len) < 0) {
 		block_close(blk->disk);
-		blk_throttle_destroy(&blk->throttle);
+		io_throttle_destroy(&blk->throttle);
 		munmap(blk->zeroes, BLK_ZERO_CHUNK);
 		free(blk);
 		return NULL;
@@ -822,7 +822,7 @@ struct virtio_device *virtio_blk_create(const struct disk_config *cfg, unsigned 
 		snprintf(err, err_len, "%s: cannot set up the device: %s", blk->name,
 			 strerror(-ret));
 		block_close(blk->disk);
-		blk_throttle_destroy(&blk->throttle);
+		io_throttle_destroy(&blk->throttle);
 		munmap(blk->zeroes, BLK_ZERO_CHUNK);
 		free(blk);
 		return NULL;
@@ -839,22 +839,22 @@ struct virtio_device *virtio_blk_create(const struct disk_config *cfg, unsigned 
 	return &blk->vdev;
 }
 
-void virtio_blk_set_limits(struct virtio_device *d, const struct disk_limits *limits)
+void virtio_blk_set_limits(struct virtio_device *d, const struct io_limits *limits)
 {
 	struct virtio_blk *blk = blk_of(d);
 	pthread_mutex_lock(&d->lock);
-	blk_throttle_set(&blk->throttle, limits);
+	io_throttle_set(&blk->throttle, limits);
 	/* A held chain is looked at again on the device thread, under the new limits. */
 	if (blk->held)
-		blk_throttle_arm(&blk->throttle, 1);
+		io_throttle_arm(&blk->throttle, 1);
 	pthread_mutex_unlock(&d->lock);
 }
 
-void virtio_blk_get_limits(struct virtio_device *d, struct disk_limits *limits)
+void virtio_blk_get_limits(struct virtio_device *d, struct io_limits *limits)
 {
 	struct virtio_blk *blk = blk_of(d);
 	pthread_mutex_lock(&d->lock);
-	blk_throttle_get(&blk->throttle, limits);
+	io_throttle_get(&blk->throttle, limits);
 	pthread_mutex_unlock(&d->lock);
 }
 

@@ -22,11 +22,11 @@ struct virtio_device *virtio_blk_create(const struct disk_config *cfg, unsigned 
 int virtio_blk_replace_image(struct virtio_device *d, const struct disk_config *cfg, char *err,
 			     size_t err_len);
 
-/* The disk's I/O limits from now on (bps=, iops=; struct disk_limits): requests beyond them
+/* The disk's I/O limits from now on (bps=, iops=; struct io_limits): requests beyond them
  * wait in the ring, a limit of 0 is lifted. Thread-safe. */
-void virtio_blk_set_limits(struct virtio_device *d, const struct disk_limits *limits);
+void virtio_blk_set_limits(struct virtio_device *d, const struct io_limits *limits);
 /* The limits in effect, each burst as it applies (a rate's default burst is the rate). */
-void virtio_blk_get_limits(struct virtio_device *d, struct disk_limits *limits);
+void virtio_blk_get_limits(struct virtio_device *d, struct io_limits *limits);
 
 /* What a disk has done since the device was made: requests answered OK by type, with their data
  * bytes, and requests answered with an error (invalid, unsupported, or the host's I/O failed). */
@@ -69,6 +69,12 @@ struct virtio_net_info {
 	uint64_t rx_bytes, tx_bytes;
 };
 void virtio_net_get_info(struct virtio_device *d, struct virtio_net_info *info);
+/* The card's rate limits from now on, per direction (rx: to the guest; tx: from it). 0, or -1
+ * with a sentence when the card runs on vhost-net and limits are asked for (nothing changed). */
+int virtio_net_set_limits(struct virtio_device *d, const struct io_limits *rx,
+			  const struct io_limits *tx, char *err, size_t err_len);
+/* The limits in effect, bursts resolved. */
+void virtio_net_get_limits(struct virtio_device *d, struct io_limits *rx, struct io_limits *tx);
 
 /* virtio-rng: entropy from getrandom(). */
 struct virtio_device *virtio_rng_create(char *err, size_t err_len);

@@ -24,10 +24,21 @@
  * kicks the receive queue: packets wait in the tap's queue instead of spinning the thread or
  * being dropped.
  *
+ * Rate limits (rx-bps=, tx-pps= ...): one token-bucket pair per direction for the whole card
+ * (io_throttle.h). A frame may go while the buckets are not in debt, and is charged in full:
+ * a 64 KiB TSO frame may leave a debt that the refill repays before the next, so the rate holds
+ * whatever the frame sizes, and a late timer wake-up loses no tokens (the bucket fills only up
+ * to its burst, which a wait for a whole big frame would reach). A transmit chain that must wait
+ * stays taken and pending, with kicks off, as when the tap is full; receive stops reading the
+ * tap (a frame's size is known only once read). Frames wait in the guest's ring or the tap's queue,
+ * where TCP sees the delay and slows down, instead of being dropped. Either direction's timer
+ * resumes.
+ *
  * With vhost-net the kernel does both directions itself (vhost_net.c); this file then only
- * starts and stops it. */
+ * starts and stops it. A card with rate limits does without it. */
 #include "virtio/virtio_net.h"
 #include "hostnet/switch_port.h"
+#include "virtio/io_throttle.h"
 #include "virtio/tap.h"
 #include "virtio/user_net.h"
 #include "virtio/vhost_net.h"
@@ -102,6 +113,9 @@ struct net_pair {
 
 	/* Receive. */
 	bool rx_starved; /* waiting for the driver's kick: the tap is not watched for input */
+	/* Waiting for the card's rate limit (its timer): the tap is not read, or the pending
+	 * transmit chain not sent. */
+	bool rx_throttled, tx_throttled;
 	struct virtq_chain rx_chain;
 	struct rx_pool rx;
 
@@ -132,6 +146,9 @@ struct virtio_net {
 	bool vhost_paused;
 
 	size_t rx_need; /* bytes of buffers that hold any frame (header included) */
+
+	/* rx-* and tx-* limits, over all pairs; each timer fd is -1 until created. */
+	struct io_throttle rx_throttle, tx_throttle;
 
 	uint64_t rx_dropped, tx_dropped, ctrl_errors;
 	bool logged_tx_drop, logged_rx_error, logged_tx_error, logged_tap_down, logged_ctrl,
@@ -281,6 +298,22 @@ static int tx_send(struct net_pair *p, const struct virtq_chain *c)
 	return 0;
 }
 
+/* Whether the pending chain may go under the tx limits (its size is charged then); if not, it
+ * stays pending and the tx timer is set for when it may. */
+static bool tx_admit(struct net_pair *p)
+{
+	const struct virtq_chain *c = &p->tx_chain;
+	size_t frame = c->out_bytes > TAP_VNET_HDR_SIZE ? c->out_bytes - TAP_VNET_HDR_SIZE : 0;
+	uint64_t wait = io_throttle_ready(&p->net->tx_throttle);
+	if (!wait) {
+		io_throttle_force(&p->net->tx_throttle, frame);
+		return true;
+	}
+	p->tx_pending = p->tx_throttled = true;
+	io_throttle_arm(&p->net->tx_throttle, wait);
+	return false;
+}
+
 /* Sends what the driver made available, up to the budget. Returns true when it stopped for
  * the budget (more may be waiting), false when the queue is empty, the tap is full or the
  * device failed. */
@@ -295,6 +328,8 @@ static bool tx_send_batch(struct net_pair *p, bool *pushed)
 			if (r <= 0)
 				return false;
 		}
+		if (p->net->tx_throttle.limited && !tx_admit(p))
+			return false;
 		int rc = tx_send(p, &p->tx_chain);
 		p->tx_pending = rc == -EAGAIN;
 		if (rc == -EAGAIN) {
@@ -315,7 +350,7 @@ static void tx_process(struct net_pair *p)
 	struct virtio_device *d = &p->net->dev;
 	struct virtqueue *vq = &d->queues[p->tx_queue];
 	bool pushed = false;
-	if (p->tx_blocked)
+	if (p->tx_blocked || p->tx_throttled)
 		return;
 	for (;;) {
 		virtq_disable_kicks(vq);
@@ -324,7 +359,8 @@ static void tx_process(struct net_pair *p)
 			virtio_device_kick(d, p->tx_queue);
 			break;
 		}
-		if (p->tx_blocked || d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
+		if (p->tx_blocked || p->tx_throttled ||
+		    d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
 			break;
 		if (!virtq_enable_kicks(vq))
 			break;
@@ -488,6 +524,10 @@ static int rx_read_one(struct net_pair *pair)
 		net->logged_rx_error = true;
 		return -1;
 	}
+	if (net->rx_throttle.limited)
+		io_throttle_force(&net->rx_throttle, (size_t)n > TAP_VNET_HDR_SIZE
+							 ? (size_t)n - TAP_VNET_HDR_SIZE
+							 : 0);
 	/* A frame longer than the buffers is lost; they stay in the pool for the next one. So
 	 * is any frame while the link is down. */
 	if ((size_t)n > p->bytes || (size_t)n < TAP_VNET_HDR_SIZE + MIN_FRAME || net->link_down) {
@@ -496,6 +536,19 @@ static int rx_read_one(struct net_pair *pair)
 	}
 	rx_deliver(pair, (size_t)n);
 	return 1;
+}
+
+/* Whether the next frame may be read under the rx limits; if not, the tap is not watched
+ * until the rx timer fires. */
+static bool rx_admit(struct net_pair *p)
+{
+	uint64_t wait = io_throttle_ready(&p->net->rx_throttle);
+	if (!wait)
+		return true;
+	p->rx_throttled = true;
+	remove_backend_events(p, EPOLLIN);
+	io_throttle_arm(&p->net->rx_throttle, wait);
+	return false;
 }
 
 static void rx_process(struct net_pair *p)
@@ -517,6 +570,8 @@ static void rx_process(struct net_pair *p)
 		}
 		if (!vq->kicks_disabled)
 			virtq_disable_kicks(vq);
+		if (p->net->rx_throttle.limited && !rx_admit(p))
+			break;
 		if (rx_read_one(p) <= 0)
 			break;
 	}
@@ -572,7 +627,8 @@ static void watch_active_pairs(struct virtio_net *net)
 		struct net_pair *p = &net->pair[i];
 		if (i < net->active_pairs) {
 			p->rx_starved = false;
-			add_backend_events(p, EPOLLIN);
+			if (!p->rx_throttled)
+				add_backend_events(p, EPOLLIN);
 		} else {
 			set_backend_events(p, 0);
 		}
@@ -732,8 +788,41 @@ static void net_queue_kick(struct virtio_device *d, unsigned index)
 		tx_process(p);
 	} else if (p->rx_starved) {
 		p->rx_starved = false;
-		add_backend_events(p, EPOLLIN);
+		if (!p->rx_throttled)
+			add_backend_events(p, EPOLLIN);
 		rx_process(p);
+	}
+}
+
+/* The rx limit's timer: the pairs it stopped read their taps again. */
+static void on_rx_timer(struct virtio_device *d, int fd, uint32_t events)
+{
+	struct virtio_net *net = to_net(d);
+	(void)fd, (void)events;
+	io_throttle_ack(&net->rx_throttle);
+	for (unsigned i = 0; i < net->active_pairs && !net->backend_gone; i++) {
+		struct net_pair *p = &net->pair[i];
+		if (!p->rx_throttled)
+			continue;
+		p->rx_throttled = false;
+		if (!p->rx_starved)
+			add_backend_events(p, EPOLLIN);
+		rx_process(p);
+	}
+}
+
+/* The tx limit's timer: the pairs it stopped send their pending chains. */
+static void on_tx_timer(struct virtio_device *d, int fd, uint32_t events)
+{
+	struct virtio_net *net = to_net(d);
+	(void)fd, (void)events;
+	io_throttle_ack(&net->tx_throttle);
+	for (unsigned i = 0; i < net->nr_pairs; i++) {
+		struct net_pair *p = &net->pair[i];
+		if (!p->tx_throttled)
+			continue;
+		p->tx_throttled = false;
+		tx_process(p);
 	}
 }
 
@@ -833,6 +922,7 @@ static void clear_pairs(struct virtio_net *net)
 		struct net_pair *p = &net->pair[i];
 		rx_pool_clear(&p->rx);
 		p->tx_blocked = p->tx_pending = p->rx_starved = false;
+		p->rx_throttled = p->tx_throttled = false;
 	}
 }
 
@@ -872,6 +962,8 @@ static void net_reset(struct virtio_device *d)
 	net->vhost_running = net->vhost_paused = false;
 	/* Chains held in the pool or pending belong to the old rings: forget them. */
 	clear_pairs(net);
+	io_throttle_disarm(&net->rx_throttle);
+	io_throttle_disarm(&net->tx_throttle);
 	/* As at power-on: one pair, the operator's MAC. */
 	set_active_pairs(net, 1);
 	memcpy(net->config.mac, net->assigned_mac, 6);
@@ -957,6 +1049,8 @@ static void release_net(struct virtio_net *net)
 	user_net_stop(net->user);
 	if (net->on_switch)
 		switch_port_detach(net->backend_name);
+	io_throttle_destroy(&net->rx_throttle);
+	io_throttle_destroy(&net->tx_throttle);
 	free(net);
 }
 
@@ -1132,6 +1226,39 @@ void virtio_net_get_info(struct virtio_device *d, struct virtio_net_info *info)
 	pthread_mutex_unlock(&d->lock);
 }
 
+int virtio_net_set_limits(struct virtio_device *d, const struct io_limits *rx,
+			  const struct io_limits *tx, char *err, size_t err_len)
+{
+	struct virtio_net *net = to_net(d);
+	int rc = 0;
+	pthread_mutex_lock(&d->lock);
+	if (net->pair[0].vhost && (io_limits_set(rx) || io_limits_set(tx))) {
+		snprintf(err, err_len,
+			 "%s: its frames go through vhost-net, past any limit gureum sets: start "
+			 "the VM with vhost=off on this card, or with its limits in --net",
+			 net->name);
+		rc = -1;
+	} else {
+		io_throttle_set(&net->rx_throttle, rx);
+		io_throttle_set(&net->tx_throttle, tx);
+		/* Pairs waiting for tokens look again on the device thread, under the new
+		 * limits. */
+		io_throttle_arm(&net->rx_throttle, 1);
+		io_throttle_arm(&net->tx_throttle, 1);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+void virtio_net_get_limits(struct virtio_device *d, struct io_limits *rx, struct io_limits *tx)
+{
+	struct virtio_net *net = to_net(d);
+	pthread_mutex_lock(&d->lock);
+	io_throttle_get(&net->rx_throttle, rx);
+	io_throttle_get(&net->tx_throttle, tx);
+	pthread_mutex_unlock(&d->lock);
+}
+
 void virtio_net_card_mac(const struct net_config *cfg, unsigned index, uint8_t mac[6])
 {
 	/* Derived from what names the host side the same way on every run. */
@@ -1231,8 +1358,36 @@ static int watch_fds(struct virtio_net *net, char *err, size_t err_len)
 			rc = virtio_device_watch(d, vhost_net_call_fd(p->vhost, ring), EPOLLIN,
 						 on_vhost_call);
 	}
+	if (rc == 0)
+		rc = virtio_device_watch(d, net->rx_throttle.timer_fd, EPOLLIN, on_rx_timer);
+	if (rc == 0)
+		rc = virtio_device_watch(d, net->tx_throttle.timer_fd, EPOLLIN, on_tx_timer);
 	if (rc < 0)
 		snprintf(err, err_len, "%s: cannot watch the tap: %s", net->name, strerror(-rc));
+	return rc;
+}
+
+/* The rate limits' timers and buckets. A card with limits does without vhost-net, whose
+ * kernel thread would move frames past them. */
+static int open_limits(struct virtio_net *net, const struct net_config *cfg, char *err,
+		       size_t err_len)
+{
+	bool limited = io_limits_set(&cfg->rx_limits) || io_limits_set(&cfg->tx_limits);
+	if (limited && net->vhost_mode == VHOST_ON) {
+		snprintf(err, err_len, "%s: vhost=on and rate limits exclude each other",
+			 net->name);
+		return -1;
+	}
+	if (limited && net->vhost_mode == VHOST_AUTO) {
+		log_info("%s: rate limits: packets go through gureum, not vhost-net", net->name);
+		net->vhost_mode = VHOST_OFF;
+	}
+	int rc = io_throttle_init(&net->rx_throttle, &cfg->rx_limits);
+	if (rc == 0)
+		rc = io_throttle_init(&net->tx_throttle, &cfg->tx_limits);
+	if (rc < 0)
+		snprintf(err, err_len, "%s: cannot create the rate limits' timers: %s", net->name,
+			 strerror(-rc));
 	return rc;
 }
 
@@ -1286,6 +1441,7 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 		return NULL;
 	}
 	snprintf(net->name, sizeof(net->name), "virtio-net%u", index);
+	net->rx_throttle.timer_fd = net->tx_throttle.timer_fd = -1;
 	/* The user network takes no offloads (libslirp wants whole frames with checksums) and
 	 * has no kernel path. */
 	bool user = cfg->backend == NET_BACKEND_USER;
@@ -1293,6 +1449,8 @@ struct virtio_device *virtio_net_create(const struct net_config *cfg, unsigned i
 	init_pairs(net, pairs);
 	net->vhost_mode = user ? VHOST_OFF : cfg->vhost;
 	net->vhost_device = cfg->vhost_device ? cfg->vhost_device : VHOST_NET_DEVICE;
+	if (open_limits(net, cfg, err, err_len) < 0)
+		goto fail;
 	/* The MAC first: a switch port's filter lets only it through. */
 	virtio_net_card_mac(cfg, index, net->config.mac);
 	memcpy(net->assigned_mac, net->config.mac, 6);

@@ -13,13 +13,19 @@
 /* The virtio-blk serial (GET_ID) is at most 20 bytes (VIRTIO_BLK_ID_BYTES). */
 #define CONFIG_DISK_SERIAL_MAX 20
 
-/* bps=, bps-burst=, iops=, iops-burst=: a disk's I/O limits, token buckets of data bytes and of
- * requests per second (blk_throttle.h). A rate of 0 is no limit; a burst of 0 is one second's
- * worth of its rate. */
-struct disk_limits {
+/* I/O limits, token buckets of data bytes and of operations per second (io_throttle.h): a disk's
+ * bps=, bps-burst=, iops=, iops-burst= (operations are requests), and each direction of a
+ * card's, rx-bps=, tx-pps= ... (operations are frames). A rate of 0 is no limit; a burst of 0
+ * is one second's worth of its rate. */
+struct io_limits {
 	uint64_t bps, bps_burst;
 	uint64_t iops, iops_burst;
 };
+
+static inline bool io_limits_set(const struct io_limits *l)
+{
+	return l->bps || l->iops;
+}
 
 /* --disk path,readonly=on,serial=ID,format=raw|qcow2,cache=none|writeback,bps=..,iops=..,slot=N */
 struct disk_config {
@@ -31,7 +37,7 @@ struct disk_config {
 	 * (config_apply_disk_overlays makes it; then path names the overlay and this is off). */
 	bool overlay;
 	char serial[CONFIG_DISK_SERIAL_MAX + 1];
-	struct disk_limits limits;
+	struct io_limits limits;
 	/* slot=N: the PCI slot of bus 0 (1-31) it is plugged into; 0: the next free one. A disk
 	 * added while the guest runs is pinned to the slot it got. */
 	unsigned slot;
@@ -42,7 +48,7 @@ enum vhost_mode { VHOST_AUTO, VHOST_ON, VHOST_OFF };
 /* Where a card's frames go: a host tap, or the user-mode NAT in this process. */
 enum net_backend { NET_BACKEND_TAP, NET_BACKEND_USER };
 
-/* --net tap=NAME,mac=52:54:00:12:34:56,vhost=auto|on|off
+/* --net tap=NAME,mac=52:54:00:12:34:56,vhost=auto|on|off,rx-bps=..,tx-pps=..
  * --net user[,net=CIDR][,hostfwd=...]...[,mac=...] */
 struct net_config {
 	enum net_backend backend;
@@ -58,6 +64,9 @@ struct net_config {
 	unsigned queues;
 	/* slot=N: the PCI slot of bus 0 (1-31); 0: the next free one (as for disks). */
 	unsigned slot;
+	/* rx-bps=, rx-bps-burst=, rx-pps=, rx-pps-burst= (frames to the guest) and the same with
+	 * tx- (frames from it). A card with limits does without vhost, which would bypass them. */
+	struct io_limits rx_limits, tx_limits;
 	/* NULL: VHOST_NET_DEVICE. Tests name a missing one; the string must outlive the device. */
 	const char *vhost_device;
 };

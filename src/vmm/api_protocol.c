@@ -223,6 +223,7 @@ static json_t *do_migrate_status(const struct api_ops *ops)
 	"balloon, balloon-info, memory, memory-info, status, pause, resume, snapshot, migrate, "   \
 	"migrate-status, "                                                                         \
 	"migrate-cancel, migrate-reconnect, net-link, net-mac, net-info, screendump, disk-limit, " \
+	"net-limit, "                                                                              \
 	"power-button, vcpus, vcpus-info, counters, disks, disk-add, disk-remove, nics, nic-add, " \
 	"nic-remove, quit"
 
@@ -341,138 +342,6 @@ static json_t *do_screendump(const struct api_ops *ops, const json_t *request)
 	if (ops->screendump(ops->opaque, file, &width, &height, err, sizeof(err)) < 0)
 		return refused_reply(err);
 	return json_pack("{s:b,s:i,s:i}", "ok", 1, "width", (int)width, "height", (int)height);
-}
-
-/* ---- disk-limit ---------------------------------------------------------------------- */
-
-static const struct limit_field {
-	const char *name;   /* in the request and the reply */
-	const char *option; /* the --disk property, whose parser takes strings */
-	unsigned bit;
-	size_t offset;
-} limit_fields[] = {
-    {"bps", "bps", API_LIMIT_BPS, offsetof(struct disk_limits, bps)},
-    {"bps_burst", "bps-burst", API_LIMIT_BPS_BURST, offsetof(struct disk_limits, bps_burst)},
-    {"iops", "iops", API_LIMIT_IOPS, offsetof(struct disk_limits, iops)},
-    {"iops_burst", "iops-burst", API_LIMIT_IOPS_BURST, offsetof(struct disk_limits, iops_burst)},
-};
-#define NR_LIMIT_FIELDS (sizeof(limit_fields) / sizeof(limit_fields[0]))
-
-static uint64_t *limit_value(struct disk_limits *l, const struct limit_field *f)
-{
-	return (uint64_t *)((char *)l + f->offset);
-}
-
-/* One limit as a JSON integer, or a string as --disk takes it ("8M"). 0 or -1. */
-static int parse_limit(const json_t *value, const struct limit_field *f, struct disk_limits *l)
-{
-	if (json_is_integer(value) && json_integer_value(value) >= 0 &&
-	    (uint64_t)json_integer_value(value) <= TOKEN_BUCKET_MAX) {
-		*limit_value(l, f) = (uint64_t)json_integer_value(value);
-		return 0;
-	}
-	char ignored[ERR_LEN];
-	if (json_is_string(value))
-		return config_parse_disk_limit(l, f->option, json_string_value(value), ignored,
-					       sizeof(ignored));
-	return -1;
-}
-
-/* "disk": an index (0 for the first --disk) or a serial. */
-static int parse_disk_id(const json_t *disk, struct api_disk_limit *req)
-{
-	if (json_is_integer(disk) && json_integer_value(disk) >= 0 &&
-	    json_integer_value(disk) < 256) {
-		req->index = (int)json_integer_value(disk);
-		return 0;
-	}
-	if (json_is_string(disk) && json_string_length(disk) > 0) {
-		req->index = -1;
-		req->serial = json_string_value(disk);
-		return 0;
-	}
-	return -1;
-}
-
-/* Fills req from the request; NULL, or the error reply. Unknown fields are refused, so a
- * misspelt limit is not silently ignored. */
-static json_t *parse_disk_limit(const json_t *request, struct api_disk_limit *req)
-{
-	if (parse_disk_id(json_object_get(request, "disk"), req) < 0)
-		return error_reply("disk-limit: give \"disk\": its index (0 for the first "
-				   "--disk) or its serial");
-	const char *key;
-	json_t *value;
-	json_object_foreach((json_t *)request, key, value)
-	{
-		if (strcmp(key, "command") == 0 || strcmp(key, "disk") == 0)
-			continue;
-		const struct limit_field *f = NULL;
-		for (size_t i = 0; i < NR_LIMIT_FIELDS && !f; i++)
-			if (strcmp(key, limit_fields[i].name) == 0)
-				f = &limit_fields[i];
-		if (!f)
-			return error_replyf(
-			    "disk-limit: unknown field \"%.64s\" (known: disk, bps, "
-			    "bps_burst, iops, iops_burst)",
-			    key);
-		if (parse_limit(value, f, &req->limits) < 0)
-			return error_replyf(
-			    "disk-limit: \"%s\" must be %s from 0 to 2^50, as an integer%s (0 "
-			    "lifts "
-			    "the limit)",
-			    f->name,
-			    f->bit & (API_LIMIT_BPS | API_LIMIT_BPS_BURST) ? "bytes" : "requests",
-			    f->bit & (API_LIMIT_BPS | API_LIMIT_BPS_BURST)
-				? " or a string like \"8M\""
-				: "");
-		req->given |= f->bit;
-	}
-	return NULL;
-}
-
-/* One rate and its burst: what the request gives replaces, a new rate resets the burst. */
-static void merge_pair(uint64_t old_rate, uint64_t old_burst, uint64_t rate, uint64_t burst,
-		       bool rate_given, bool burst_given, uint64_t *out_rate, uint64_t *out_burst)
-{
-	*out_rate = rate_given ? rate : old_rate;
-	*out_burst = burst_given ? burst : rate_given ? 0 : old_burst;
-	if (!*out_rate && !burst_given)
-		*out_burst = 0;
-}
-
-int api_disk_limits_merge(const struct disk_limits *old, const struct api_disk_limit *req,
-			  struct disk_limits *out, char *err, size_t err_len)
-{
-	const struct disk_limits *l = &req->limits;
-	merge_pair(old->bps, old->bps_burst, l->bps, l->bps_burst, req->given & API_LIMIT_BPS,
-		   req->given & API_LIMIT_BPS_BURST, &out->bps, &out->bps_burst);
-	merge_pair(old->iops, old->iops_burst, l->iops, l->iops_burst, req->given & API_LIMIT_IOPS,
-		   req->given & API_LIMIT_IOPS_BURST, &out->iops, &out->iops_burst);
-	if ((out->bps_burst && !out->bps) || (out->iops_burst && !out->iops)) {
-		snprintf(err, err_len, "disk-limit: a burst needs its rate (\"%s\" is 0)",
-			 out->bps_burst && !out->bps ? "bps" : "iops");
-		return -1;
-	}
-	return 0;
-}
-
-/* {"command": "disk-limit", "disk": N|"SERIAL", "bps": .., ...} */
-static json_t *do_disk_limit(const struct api_ops *ops, const json_t *request)
-{
-	struct api_disk_limit req = {0};
-	json_t *bad = parse_disk_limit(request, &req);
-	if (bad)
-		return bad;
-	char err[ERR_LEN] = "";
-	if (ops->disk_limit(ops->opaque, &req, err, sizeof(err)) < 0)
-		return refused_reply(err);
-	json_t *reply = json_pack("{s:b,s:i}", "ok", 1, "disk", (int)req.disk);
-	for (size_t i = 0; reply && i < NR_LIMIT_FIELDS; i++)
-		json_object_set_new(
-		    reply, limit_fields[i].name,
-		    json_integer((json_int_t)*limit_value(&req.limits, &limit_fields[i])));
-	return reply;
 }
 
 /* ---- counters ------------------------------------------------------------------------ */
@@ -595,7 +464,9 @@ json_t *api_dispatch(const struct api_ops *ops, const json_t *request)
 	if (strcmp(command, "screendump") == 0)
 		return do_screendump(ops, request);
 	if (strcmp(command, "disk-limit") == 0)
-		return do_disk_limit(ops, request);
+		return api_do_disk_limit(ops, request);
+	if (strcmp(command, "net-limit") == 0)
+		return api_do_net_limit(ops, request);
 	if (strcmp(command, "counters") == 0)
 		return do_counters(ops);
 	if (strcmp(command, "disks") == 0)

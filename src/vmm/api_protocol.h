@@ -148,21 +148,36 @@ struct api_migrate {
 #define API_LIMIT_BPS_BURST  2u
 #define API_LIMIT_IOPS	     4u
 #define API_LIMIT_IOPS_BURST 8u
+#define API_LIMIT_ALL	     15u
+/* net-limit: a card's tx fields are the same bits, shifted by this. */
+#define API_LIMIT_TX_SHIFT 4u
 
 struct api_disk_limit {
 	int index;	    /* the --disk's index (0: the first), or -1: serial names it */
 	const char *serial; /* with index -1 */
 	unsigned given;	    /* API_LIMIT_* of the fields the request sets */
 	/* in: the values of the fields given; out: the limits in effect, bursts resolved */
-	struct disk_limits limits;
+	struct io_limits limits;
 	unsigned disk; /* out: the disk's index */
 };
 
 /* The limits a disk-limit request leaves a disk with, from those it has (`old`, as configured):
  * each field given replaces its own, a rate given without its burst takes the default burst
  * (0), a rate lifted drops its burst. 0, or -1 with a sentence (a burst without a rate). */
-int api_disk_limits_merge(const struct disk_limits *old, const struct api_disk_limit *request,
-			  struct disk_limits *out, char *err, size_t err_len);
+int api_disk_limits_merge(const struct io_limits *old, const struct api_disk_limit *request,
+			  struct io_limits *out, char *err, size_t err_len);
+
+struct api_net_limit {
+	unsigned card;	/* the --net's index (0: the first) */
+	unsigned given; /* API_LIMIT_* of rx's fields, and of tx's shifted by API_LIMIT_TX_SHIFT */
+	/* [0] rx (to the guest), [1] tx (from it), as api_disk_limit.limits; iops counts
+	 * frames */
+	struct io_limits limits[2];
+};
+
+/* The same for a card's two directions (net-limit). */
+int api_net_limits_merge(const struct io_limits old[2], const struct api_net_limit *request,
+			 struct io_limits out[2], char *err, size_t err_len);
 
 /* The guest's memory: what it booted with, and what virtio-mem adds. */
 struct api_memory {
@@ -293,6 +308,8 @@ struct api_ops {
 			  char *err, size_t err_len);
 	/* A disk's I/O limits changed (api_disk_limits_merge) or, with none given, read. */
 	int (*disk_limit)(void *opaque, struct api_disk_limit *request, char *err, size_t err_len);
+	/* A card's rate limits changed (api_net_limits_merge) or, with none given, read. */
+	int (*net_limit)(void *opaque, struct api_net_limit *request, char *err, size_t err_len);
 	/* The ACPI power button is pressed: the guest decides what that means (a systemd
 	 * guest shuts down cleanly). Refused while paused: the press would wait unseen. */
 	int (*power_button)(void *opaque, char *err, size_t err_len);
@@ -328,6 +345,9 @@ struct api_ops {
 json_t *api_do_disks(const struct api_ops *ops);
 json_t *api_do_disk_add(const struct api_ops *ops, const json_t *request);
 json_t *api_do_disk_remove(const struct api_ops *ops, const json_t *request);
+/* disk-limit and net-limit (api_limits.c). */
+json_t *api_do_disk_limit(const struct api_ops *ops, const json_t *request);
+json_t *api_do_net_limit(const struct api_ops *ops, const json_t *request);
 /* The same for network cards (api_nics.c). */
 json_t *api_do_nics(const struct api_ops *ops);
 json_t *api_do_nic_add(const struct api_ops *ops, const json_t *request);

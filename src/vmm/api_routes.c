@@ -34,6 +34,9 @@ static const char *const disk_add_fields[] = {"path",	"readonly", "serial",
 					      "format", "cache",    NULL};
 static const char *const nic_add_fields[] = {"net", NULL};
 static const char *const limit_fields[] = {"bps", "bps_burst", "iops", "iops_burst", NULL};
+static const char *const net_limit_fields[] = {"rx_bps",       "rx_bps_burst", "rx_pps",
+					       "rx_pps_burst", "tx_bps",       "tx_bps_burst",
+					       "tx_pps",       "tx_pps_burst", NULL};
 
 static const struct route routes[] = {
     {"GET", "/vm", "status", NULL, false},
@@ -58,6 +61,8 @@ static const struct route routes[] = {
     {"DELETE", "/vm/net/" CARD_SEGMENT, "nic-remove", NULL, false},
     {"PUT", "/vm/net/" CARD_SEGMENT "/link", "net-link", link_fields, false},
     {"PUT", "/vm/net/" CARD_SEGMENT "/mac", "net-mac", mac_fields, false},
+    {"GET", "/vm/net/" CARD_SEGMENT "/limits", "net-limit", NULL, false},
+    {"PATCH", "/vm/net/" CARD_SEGMENT "/limits", "net-limit", net_limit_fields, false},
     {"POST", "/vm/screendump", "screendump", screendump_fields, false},
     {"GET", "/vm/disks", "disks", NULL, false},
     {"POST", "/vm/disks", "disk-add", disk_add_fields, false},

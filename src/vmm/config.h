@@ -125,7 +125,10 @@ int config_set_net_mac(struct vm_config *config, unsigned index, const uint8_t m
 /* The operator changed disk `index`'s I/O limits (disk-limit): a reboot, snapshot or migration
  * from now on creates the disk with them. 0, or -1 (no such disk, or the setting cannot be
  * rewritten: a comma in the path). */
-int config_set_disk_limits(struct vm_config *config, unsigned index, const struct disk_limits *l);
+int config_set_disk_limits(struct vm_config *config, unsigned index, const struct io_limits *l);
+/* The same for card `index`'s limits in each direction (net-limit). */
+int config_set_net_limits(struct vm_config *config, unsigned index, const struct io_limits *rx,
+			  const struct io_limits *tx);
 
 /* Disk or card `index` is gone (the guest let it go): the later ones move down an index, and a
  * reboot, snapshot or migration from now on has no such device. */

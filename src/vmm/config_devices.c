@@ -211,6 +211,8 @@ static int net_property(struct net_config *n, const char *key, const char *value
 		return parse_queue_pairs(n, value, err, len);
 	} else if (strcmp(key, "slot") == 0) {
 		return parse_slot("--net", value, &n->slot, err, len);
+	} else if (config_net_limit_key(key)) {
+		return config_parse_net_limit(n, key, value, err, len);
 	} else if (strcmp(key, "net") == 0 || strcmp(key, "hostfwd") == 0) {
 		return user_net_property(n, key, value, err, len);
 	} else if (strcmp(key, "switch") == 0 || strcmp(key, "vlan") == 0 ||
@@ -219,9 +221,10 @@ static int net_property(struct net_config *n, const char *key, const char *value
 		return switch_port_parse(&n->port, key, value, err, len);
 	} else {
 		snprintf(err, len,
-			 "--net: unknown property '%s' (known: tap, mac, vhost, queues, slot; with "
-			 "user: "
-			 "net, hostfwd; with switch: vlan, trunk, ip, rate)",
+			 "--net: unknown property '%s' (known: tap, mac, vhost, queues, slot, "
+			 "rx-bps, rx-bps-burst, rx-pps, rx-pps-burst, tx-bps, tx-bps-burst, "
+			 "tx-pps, tx-pps-burst; with user: net, hostfwd; with switch: vlan, "
+			 "trunk, ip, rate)",
 			 key);
 	}
 	return -1;
@@ -243,7 +246,7 @@ static int check_net_backend(const struct net_config *n, char *err, size_t len)
 			 n->port.switch_name);
 		return -1;
 	}
-	if (switch_port_check(&n->port, err, len) < 0)
+	if (switch_port_check(&n->port, err, len) < 0 || config_check_net_limits(n, err, len) < 0)
 		return -1;
 	if (n->backend == NET_BACKEND_USER && n->tap) {
 		snprintf(err, len,

@@ -32,15 +32,22 @@ int config_replace_string(char **field, const char *value);
 /* The --disk value that builds `d` as it is now (for rewriting a recorded setting); -1 when
  * it does not fit in `len` or the path holds a comma (which the value cannot carry). */
 int config_disk_setting(const struct disk_config *d, char *out, size_t len);
-/* --disk's I/O limits (config_disk_limits.c). Whether `key` is one of bps, bps-burst, iops,
+/* --disk's I/O limits (config_io_limits.c). Whether `key` is one of bps, bps-burst, iops,
  * iops-burst; parsing one into `l` (0, or -1 with a sentence naming it); the check that a
  * burst comes with its rate; and their ",bps=N,..." text for a --disk value ("" without any;
  * -1 when it does not fit). */
 bool config_disk_limit_key(const char *key);
-int config_parse_disk_limit(struct disk_limits *l, const char *key, const char *value, char *err,
+int config_parse_disk_limit(struct io_limits *l, const char *key, const char *value, char *err,
 			    size_t len);
-int config_check_disk_limits(const struct disk_limits *l, char *err, size_t len);
-int config_disk_limits_text(const struct disk_limits *l, char *out, size_t len);
+int config_check_disk_limits(const struct io_limits *l, char *err, size_t len);
+int config_disk_limits_text(const struct io_limits *l, char *out, size_t len);
+/* --net's limits, the same per direction (rx-bps, tx-pps-burst, ...; config_io_limits.c). The
+ * check also refuses them with vhost=on. */
+bool config_net_limit_key(const char *key);
+int config_parse_net_limit(struct net_config *n, const char *key, const char *value, char *err,
+			   size_t len);
+int config_check_net_limits(const struct net_config *n, char *err, size_t len);
+int config_net_limits_text(const struct net_config *n, char *out, size_t len);
 /* Parses --net's "tap=NAME,mac=...,vhost=..." or "user,net=...,hostfwd=..." (text is
  * modified) into n, zeroed by the caller. */
 int config_parse_net(struct net_config *n, char *text, char *err, size_t len);

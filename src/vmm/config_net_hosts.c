@@ -55,11 +55,28 @@ static int rewrite_net_setting(struct vm_config *c, unsigned index)
 			 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
 			 vhost_name(n->vhost), n->queues ? n->queues : 1);
 	}
-	if (n->slot) {
-		size_t used = strlen(value);
+	size_t used = strlen(value);
+	if (n->slot)
 		snprintf(value + used, sizeof(value) - used, ",slot=%u", n->slot);
-	}
+	used = strlen(value);
+	if (config_net_limits_text(n, value + used, sizeof(value) - used) < 0)
+		return -1;
 	return config_rewrite_setting(c, "net", index, value);
+}
+
+int config_set_net_limits(struct vm_config *c, unsigned index, const struct io_limits *rx,
+			  const struct io_limits *tx)
+{
+	if (index >= c->nr_nics)
+		return -1;
+	struct net_config *n = &c->nics[index];
+	n->rx_limits = *rx;
+	n->tx_limits = *tx;
+	/* The rewritten setting names the MAC: the one the card has. */
+	if (!n->has_mac)
+		virtio_net_card_mac(n, index, n->mac);
+	n->has_mac = true;
+	return rewrite_net_setting(c, index);
 }
 
 int config_set_net_mac(struct vm_config *c, unsigned index, const uint8_t mac[6])
@@ -135,6 +152,11 @@ static int move_card(struct vm_config *c, unsigned index, const char *text, char
 	n->user = moved.user;
 	n->port = moved.port;
 	n->vhost = moved.vhost;
+	/* The limits go with the VM unless the new host side gives its own. */
+	if (io_limits_set(&moved.rx_limits) || io_limits_set(&moved.tx_limits)) {
+		n->rx_limits = moved.rx_limits;
+		n->tx_limits = moved.tx_limits;
+	}
 	if (moved.slot)
 		n->slot = moved.slot;
 	memcpy(n->mac, mac, sizeof(mac));

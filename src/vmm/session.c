@@ -490,6 +490,41 @@ static int api_net_info(void *opaque, unsigned card, struct virtio_net_info *inf
 	return 0;
 }
 
+static void log_net_limits(const char *name, const struct io_limits *l)
+{
+	log_info("%s: rate limits rx bps=%llu (burst %llu) pps=%llu (burst %llu), tx bps=%llu "
+		 "(burst %llu) pps=%llu (burst %llu) (net-limit)",
+		 name, (unsigned long long)l[0].bps, (unsigned long long)l[0].bps_burst,
+		 (unsigned long long)l[0].iops, (unsigned long long)l[0].iops_burst,
+		 (unsigned long long)l[1].bps, (unsigned long long)l[1].bps_burst,
+		 (unsigned long long)l[1].iops, (unsigned long long)l[1].iops_burst);
+}
+
+static int api_net_limit(void *opaque, struct api_net_limit *req, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	struct virtio_device *d = lock_net_card(s, "net-limit", req->card, err, err_len);
+	if (!d)
+		return -1;
+	const struct net_config *n = &s->config->nics[req->card];
+	const struct io_limits old[2] = {n->rx_limits, n->tx_limits};
+	struct io_limits next[2];
+	int rc = api_net_limits_merge(old, req, next, err, err_len);
+	if (rc == 0 && req->given)
+		rc = virtio_net_set_limits(d, &next[0], &next[1], err, err_len);
+	/* The configuration follows: a reboot, snapshot or migration keeps the limits. */
+	if (rc == 0 && req->given &&
+	    config_set_net_limits(s->config, req->card, &next[0], &next[1]) < 0)
+		log_warn("%s: the new limits are not recorded: a snapshot would have the old ones",
+			 d->name);
+	if (rc == 0)
+		virtio_net_get_limits(d, &req->limits[0], &req->limits[1]);
+	if (rc == 0 && req->given)
+		log_net_limits(d->name, req->limits);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 /* The index of the disk whose serial is `serial`, or -1. */
 static int disk_with_serial(const struct vm_config *c, const char *serial)
 {
@@ -531,7 +566,7 @@ static int api_disk_limit(void *opaque, struct api_disk_limit *req, char *err, s
 	if (!d)
 		return -1;
 	req->disk = (unsigned)req->index;
-	struct disk_limits next;
+	struct io_limits next;
 	int rc =
 	    api_disk_limits_merge(&s->config->disks[req->disk].limits, req, &next, err, err_len);
 	if (rc == 0 && req->given) {
@@ -545,7 +580,7 @@ static int api_disk_limit(void *opaque, struct api_disk_limit *req, char *err, s
 	}
 	if (rc == 0)
 		virtio_blk_get_limits(d, &req->limits);
-	const struct disk_limits *now = &req->limits;
+	const struct io_limits *now = &req->limits;
 	if (rc == 0 && req->given)
 		log_info("%s: I/O limits bps=%llu (burst %llu) iops=%llu (burst %llu) (disk-limit)",
 			 d->name, (unsigned long long)now->bps, (unsigned long long)now->bps_burst,
@@ -1208,6 +1243,7 @@ static int open_api_socket(struct session *s)
 			      .net_info = api_net_info,
 			      .screendump = api_screendump,
 			      .disk_limit = api_disk_limit,
+			      .net_limit = api_net_limit,
 			      .counters = api_counters,
 			      .disks_info = api_disks_info,
 			      .disk_add = api_disk_add,

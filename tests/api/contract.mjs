@@ -522,6 +522,7 @@ async function goodRequests() {
   check('migration state failed, with the reason', m2?.json?.state === 'failed' && m2.json.error.length > 0, m2?.text);
 
   await diskLimits();
+  await netLimits();
   await diskHotplug();
   await nicHotplug();
 }
@@ -630,6 +631,38 @@ async function diskHotplug() {
   const gone = await guestRun('test -e /sys/block/vdb || echo vdb-gone-$((1+1))', 30);
   check('disk-remove: the guest has no vdb', gone && readFileSync(CONSOLE_OUT, 'utf8').includes('vdb-gone-2'),
     'no vdb-gone-2 on the console');
+}
+
+// Card 0's rate limits, per direction: changed, read back, refused; nothing changes on a refusal.
+const netLimitsOf = (r) => r?.json && ['card', 'rx_bps', 'rx_bps_burst', 'rx_pps', 'rx_pps_burst', 'tx_bps', 'tx_bps_burst',
+  'tx_pps', 'tx_pps_burst'].map((k) => r.json[k]).join();
+async function netLimits() {
+  const N = (...v) => [0, ...v].join();
+  const start = await call('net card 0 limits', SOURCE, 'GET', '/vm/net/0/limits', { expect: 200 });
+  check('net card 0: no limits at the start', netLimitsOf(start) === N(0, 0, 0, 0, 0, 0, 0, 0), start?.text);
+  const steps = [
+    ['rx_bps "1M": its burst is one second\'s worth', { rx_bps: '1M' }, N(MI, MI, 0, 0, 0, 0, 0, 0)],
+    ['tx_pps 500 with tx_pps_burst "50"', { tx_pps: 500, tx_pps_burst: '50' }, N(MI, MI, 0, 0, 0, 0, 500, 50)],
+    ['rx_pps and tx_bps at once', { rx_pps: 1000, tx_bps: '64M', tx_bps_burst: 4096 },
+      N(MI, MI, 1000, 1000, 64 * MI, 4096, 500, 50)],
+    ['an empty object: nothing changes', {}, N(MI, MI, 1000, 1000, 64 * MI, 4096, 500, 50)],
+    ['all lifted', { rx_bps: 0, rx_pps: 0, tx_bps: 0, tx_pps: 0 }, N(0, 0, 0, 0, 0, 0, 0, 0)],
+  ];
+  for (const [what, body, want] of steps) {
+    const r = await call(`net limits: ${what}`, SOURCE, 'PATCH', '/vm/net/0/limits', { body, expect: 200 });
+    check(`net limits: ${what}: the reply`, netLimitsOf(r) === want, `${r?.text}, expected ${want}`);
+    const back = await call(`net limits: ${what}: read back`, SOURCE, 'GET', '/vm/net/0/limits', { expect: 200 });
+    check(`net limits: ${what}: read back the same`, netLimitsOf(back) === want, `${back?.text}, expected ${want}`);
+  }
+  await bad('net limits: rx_bps_burst without rx_bps', SOURCE, 'PATCH', '/vm/net/0/limits', { body: { rx_bps_burst: '1M' }, expect: 409 });
+  await bad('net limits: no card 9', SOURCE, 'PATCH', '/vm/net/9/limits', { body: { rx_bps: 1 }, expect: 409 });
+  await bad('net limits: "01" is no card', SOURCE, 'GET', '/vm/net/01/limits', { expect: 404 });
+  for (const body of [{ rx_bps: -1 }, { tx_pps: '8M' }, { rx_bps: 2 ** 50 + 1 }, { tx_bps: null }, { bps: 1 },
+    { rx_iops: 1 }, { card: 0 }, { 'rx-bps': 1 }])
+    await bad(`net limits: bad body ${JSON.stringify(body)}`, SOURCE, 'PATCH', '/vm/net/0/limits',
+      { body, expect: 400, schemaBad: true });
+  const end = await call('net card 0 limits after the refusals', SOURCE, 'GET', '/vm/net/0/limits', { expect: 200 });
+  check('net limits: the refusals changed nothing', netLimitsOf(end) === N(0, 0, 0, 0, 0, 0, 0, 0), end?.text);
 }
 
 // The disk (--disk d0.img,serial=d0): its limits by index and by serial, changed and read back.

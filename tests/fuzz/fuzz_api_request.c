@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* config_disk_limits.c records changed limits in the configuration, which only the session
+/* config_io_limits.c records changed limits in the configuration, which only the session
  * does; the request path never gets there. */
 int config_disk_setting(const struct disk_config *d, char *out, size_t len)
 {
@@ -105,6 +105,12 @@ static int disk_limit(void *opaque, struct api_disk_limit *req, char *err, size_
 {
 	(void)opaque, (void)err, (void)err_len;
 	req->disk = 0;
+	return 0;
+}
+
+static int net_limit(void *opaque, struct api_net_limit *req, char *err, size_t err_len)
+{
+	(void)opaque, (void)req, (void)err, (void)err_len;
 	return 0;
 }
 
@@ -211,6 +217,7 @@ static const struct api_ops ops = {.balloon_set = balloon_set,
 				   .net_info = net_info,
 				   .screendump = screendump,
 				   .disk_limit = disk_limit,
+				   .net_limit = net_limit,
 				   .counters = counters,
 				   .disks_info = disks_info,
 				   .disk_add = disk_add,

@@ -5,8 +5,20 @@
 # - disk-limit to iops=200,iops-burst=10 (bandwidth lifted): 1000 reads of 4 KiB at 200/s within
 #   10%;
 # - a pause while requests wait for tokens returns at once, and after resume the reads finish;
-# - the guest saw no I/O error (dd's status, its kernel log), and the VM powers off cleanly
-#   when its ACPI power button is pressed (gureum ctl power-button).
+# - the guest saw no I/O error (dd's status, its kernel log);
+# Network rate limits (--net ...,rx-bps=,tx-bps=,..; gureum ctl net-limit) on a card on a tap
+# with vhost=auto (limits keep its frames in gureum), timed by L1's clock at the receiving end.
+# A limit counts whole Ethernet frames, headers included: TCP's payload is measured, which is at
+# least 94% of them here (busybox nc's 1 KiB writes), so the payload rate must be within 10% of
+# the limit:
+# - rx-bps=128K,rx-bps-burst=8K at boot: 768 KiB from L1 to a listener in the guest;
+# - the guest's sending, still unlimited, must be at least twice that fast (else the limit below
+#   could not be told from the guest's own speed: the scenario fails saying so);
+# - net-limit to tx-bps=128K,tx-bps-burst=8K (rx lifted) at runtime: 768 KiB from the guest to a
+#   listener in L1, and L1's sending is no longer limited;
+# (Frame rates, pps=, are not measured here: TCP's frame sizes vary with TSO, and a ping flood
+# faster than the limit loses requests in the guest's own queues.)
+# and the VM powers off cleanly when its ACPI power button is pressed (gureum ctl power-button).
 # lab-smp: 1
 # lab-timeout: 600
 . /lab/lib.sh
@@ -40,7 +52,10 @@ check_rate() {
 
 rm -f "$DISK"
 dd if=/dev/urandom of="$DISK" bs=1M count=64 2>/dev/null
-vm_boot vratelimit "$(gureum_cmd 1 "$(vm_disk_opts gureum rl0 "$DISK"),bps=8M,bps-burst=1M" --api-socket $SOCK)"
+TAP=rltap0
+tap_setup $TAP
+vm_boot vratelimit "$(gureum_cmd 1 "$(vm_disk_opts gureum rl0 "$DISK"),bps=8M,bps-burst=1M" \
+	--net tap=$TAP,vhost=auto,rx-bps=128K,rx-bps-burst=8K --api-socket $SOCK)"
 
 reply=$(ctl disk-limit rl0) || lab_fail "disk-limit (a question) failed: $reply"
 [ "$(echo "$reply" | field bps)" = $((8 * MIB)) ] || lab_fail "disk-limit does not report bps=8M: $reply"
@@ -79,6 +94,79 @@ ctl resume >/dev/null || lab_fail "resume failed"
 ctl disk-limit 0 iops=0 >/dev/null || lab_fail "lifting the limits failed"
 wait_console 'SLOW-DONE-0' 1 60 || lab_fail "the throttled reads did not finish after the pause"
 
+# ---- network ----
+
+# l1_elapsed A: seconds (2 decimals) from uptime A to now, on L1's clock.
+l1_elapsed() { awk -v a="$1" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.2f\n", b - a }'; }
+
+# guest_to_l1 MIB: the guest sends MIB MiB to a listener in L1;
+# SECS from the command to the listener's end (the guest's nc closed after its last byte).
+guest_to_l1() {
+	rm -f /run/vratelimit-in /run/vratelimit-got
+	mkfifo /run/vratelimit-in
+	exec 4<>/run/vratelimit-in
+	(nc -l -p 5001 </run/vratelimit-in | wc -c >/run/vratelimit-got) &
+	listener=$!
+	sleep 0.5
+	(sleep 60; killall nc 2>/dev/null) &
+	watchdog=$!
+	a=$(cut -d' ' -f1 /proc/uptime)
+	vm_send "dd if=/dev/zero bs=64k count=$(awk -v m="$1" 'BEGIN { printf "%d", m * 16 }') 2>/dev/null | nc $LAB_NET_L1 5001; echo TX-DONE-\$?"
+	wait $listener
+	SECS=$(l1_elapsed "$a")
+	kill $watchdog 2>/dev/null
+	exec 4>&-
+	got=$(cat /run/vratelimit-got)
+	[ "$got" = "$(awk -v m="$1" -v u=$MIB 'BEGIN { printf "%d", m * u }')" ] || lab_fail "L1 got $got of the guest's $1 MiB (in $SECS s)"
+	TX_RUNS=$((${TX_RUNS:-0} + 1))
+	wait_console '^TX-DONE-0' $TX_RUNS 30 || lab_fail "the guest's nc failed sending $1 MiB to L1"
+}
+
+# l1_to_guest MIB: L1 sends MIB MiB to a listener in the guest; SECS
+# until L1's nc ends (the guest's listener read everything and closed).
+l1_to_guest() {
+	vm_run 20 "(sleep 600 | nc -l -p 5000 >/dev/null) & sleep 1" >/dev/null
+	a=$(cut -d' ' -f1 /proc/uptime)
+	dd if=/dev/zero bs=64k count=$(awk -v m="$1" 'BEGIN { printf "%d", m * 16 }') 2>/dev/null | timeout 90 nc $LAB_NET_GUEST 5000 ||
+		lab_fail "nc from L1 to the guest failed or took over 90 s"
+	SECS=$(l1_elapsed "$a")
+	vm_run 20 "killall sleep" >/dev/null
+}
+
+vm_run 30 "ip addr add $LAB_NET_GUEST/$LAB_NET_PREFIX dev eth0 && ip link set eth0 up" >/dev/null ||
+	lab_fail "cannot configure the guest's eth0"
+# (The software CPU never uses vhost-net: it must see every device write.)
+[ "${LAB_DIRECT:-0}" = 1 ] || grep -q 'packets go through gureum, not vhost-net' "$VM/stderr" ||
+	lab_fail "the VMM did not say that the card with limits does without vhost-net: $(cat "$VM/stderr")"
+reply=$(ctl net-limit 0) || lab_fail "net-limit (a question) failed: $reply"
+[ "$(echo "$reply" | field rx_bps)" = 131072 ] && [ "$(echo "$reply" | field rx_bps_burst)" = 8192 ] ||
+	lab_fail "net-limit does not report rx-bps=128K with an 8K burst: $reply"
+NET_BYTES=$((3 * MIB / 4))
+
+l1_to_guest 0.75
+check_rate "rx-bps=128K" $NET_BYTES 8192 131072
+rrx=$RATE srx=$SECS
+echo "vratelimit: rx-bps=128K: $rrx payload bytes/s (768 KiB in $srx s)"
+guest_to_l1 0.75
+free_tx=$(awk -v s="$SECS" -v b=$NET_BYTES 'BEGIN { printf "%.0f", b / s }')
+[ "$free_tx" -ge 262144 ] ||
+	lab_fail "the guest sends only $free_tx bytes/s without a limit: too slow to show tx-bps=128K"
+
+reply=$(ctl net-limit 0 rx-bps=0 tx-bps=128K tx-bps-burst=8K) || lab_fail "net-limit to tx-bps=128K failed: $reply"
+[ "$(echo "$reply" | field tx_bps)" = 131072 ] && [ "$(echo "$reply" | field rx_bps)" = 0 ] ||
+	lab_fail "net-limit's reply: $reply"
+guest_to_l1 0.75
+check_rate "tx-bps=128K (set at runtime)" $NET_BYTES 8192 131072
+rtx=$RATE stx=$SECS
+echo "vratelimit: tx-bps=128K: $rtx payload bytes/s (768 KiB in $stx s)"
+# rx is lifted: the same 768 KiB to the guest goes well above the old limit.
+l1_to_guest 0.75
+awk -v s="$SECS" -v b=$NET_BYTES 'BEGIN { exit !(b / s > 2 * 131072) }' ||
+	lab_fail "with rx-bps lifted, 768 KiB to the guest still took $SECS s"
+sfree=$SECS
+
+ctl net-limit 0 tx-bps=0 >/dev/null || lab_fail "lifting the card's limits failed"
+
 errors=$(vm_run 30 "dmesg | grep -c -i -e 'I/O error' -e 'blk_update_request' -e 'timeout'")
 [ "${errors:-x}" = 0 ] || lab_fail "the guest's kernel logged I/O errors: $(vm_run 30 "dmesg | grep -i -e error -e timeout | tail -5")"
 # The end: the ACPI power button (the guest's init powers off on it, as logind would).
@@ -87,5 +175,6 @@ wait_console 'power button pressed, powering off' 1 30 || lab_fail "the guest di
 status=$(vm_wait_exit 60)
 [ "$status" = 0 ] || lab_fail "exit status $status after the power button"
 vm_kill
+tap_remove $TAP
 rm -f "$DISK"
-lab_pass "bps=8M: $((r8 / 1024)) KiB/s (48 MiB in $s8 s); at runtime bps=16M: $((r16 / 1024)) KiB/s ($s16 s); iops=200: $riops/s ($siops s); pause with throttled requests ${pause_ms} ms; no guest I/O errors; powered off by its power button"
+lab_pass "bps=8M: $((r8 / 1024)) KiB/s (48 MiB in $s8 s); at runtime bps=16M: $((r16 / 1024)) KiB/s ($s16 s); iops=200: $riops/s ($siops s); pause with throttled requests ${pause_ms} ms; no guest I/O errors; net rx-bps=128K: $((rrx / 1024)) KiB/s of TCP payload ($srx s), unlimited tx $((free_tx / 1024)) KiB/s, at runtime tx-bps=128K: $((rtx / 1024)) KiB/s ($stx s), rx lifted: 768 KiB in $sfree s, powered off by its power button"

@@ -50,6 +50,34 @@ Test(device_options, disks_take_io_limits_with_size_suffixes)
 	config_free(&c);
 }
 
+Test(device_options, cards_take_rate_limits_per_direction)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--net", "user,rx-bps=1M,rx-bps-burst=64K,tx-pps=500", "--net",
+			   "tap=t0,tx-bps=2M,tx-pps=100,tx-pps-burst=10,rx-pps=7"),
+		     RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(c.nics[0].rx_limits.bps, 1u << 20);
+	cr_assert_eq(c.nics[0].rx_limits.bps_burst, 64u << 10);
+	cr_assert_eq(c.nics[0].tx_limits.iops, 500, "pps counts frames");
+	cr_assert_eq(c.nics[0].tx_limits.bps, 0, "no tx bandwidth limit unless tx-bps= says one");
+	cr_assert_eq(c.nics[1].tx_limits.bps, 2u << 20);
+	cr_assert_eq(c.nics[1].tx_limits.iops_burst, 10);
+	cr_assert_eq(c.nics[1].rx_limits.iops, 7);
+	/* The recorded --net value carries them, and a change on the running VM replaces them. */
+	struct io_limits rx = {.bps = 4096}, tx = {0};
+	cr_assert_eq(config_set_net_limits(&c, 0, &rx, &tx), 0);
+	char *json = config_to_json_text(&c, NULL);
+	cr_assert(strstr(json, ",rx-bps=4096\""), "%s", json);
+	cr_assert(!strstr(json, "tx-pps=500"), "the old tx limit is gone: %s", json);
+	cr_assert(strstr(json, "\"user,net=10.0.2.0/24,mac=52:54:00:"), "its own MAC: %s", json);
+	cr_assert(strstr(json, "\"tap=t0,tx-bps=2M,tx-pps=100,tx-pps-burst=10,rx-pps=7\""),
+		  "the other card's stays: %s", json);
+	free(json);
+	cr_assert_eq(config_set_net_limits(&c, 2, &rx, &tx), -1, "there is no third card");
+	config_free(&c);
+}
+
 /* What the operator changes on a running VM (disk-limit) goes into the recorded --disk value,
  * which a snapshot, a migration or a reboot builds the disk from. */
 Test(device_options, changed_limits_are_recorded_with_the_disk)
@@ -61,7 +89,7 @@ Test(device_options, changed_limits_are_recorded_with_the_disk)
 	char *json = config_to_json_text(&c, NULL);
 	cr_assert(strstr(json, "/a.img,serial=S1,bps=1M"), "%s", json);
 	free(json);
-	struct disk_limits l = {.bps = 16 << 20, .bps_burst = 1 << 20, .iops = 50};
+	struct io_limits l = {.bps = 16 << 20, .bps_burst = 1 << 20, .iops = 50};
 	cr_assert_eq(config_set_disk_limits(&c, 1, &l), 0);
 	cr_assert_eq(c.disks[1].limits.bps, 16u << 20);
 	json = config_to_json_text(&c, NULL);
@@ -70,7 +98,7 @@ Test(device_options, changed_limits_are_recorded_with_the_disk)
 		  "%s", json);
 	cr_assert(strstr(json, "/a.img,serial=S1,bps=1M"), "the other disk's stays: %s", json);
 	free(json);
-	l = (struct disk_limits){0};
+	l = (struct io_limits){0};
 	cr_assert_eq(config_set_disk_limits(&c, 1, &l), 0);
 	json = config_to_json_text(&c, NULL);
 	cr_assert(strstr(json, "\"/b.img,readonly=off,cache=writeback\""), "%s", json);
@@ -204,6 +232,13 @@ Test(device_options, mistakes_are_refused_with_the_option_named)
 	expect_error("--disk", "/a,iops=+5", "iops='+5'");
 	expect_error("--disk", "/a,bps-burst=1M", "bps-burst needs bps=");
 	expect_error("--disk", "/a,iops-burst=5", "iops-burst needs iops=");
+	expect_error("--net", "user,rx-bps=fast", "--net: rx-bps='fast' is not a number of bytes");
+	expect_error("--net", "user,tx-pps=1K", "tx-pps='1K' is not a number of frames");
+	expect_error("--net", "user,tx-pps-burst=5", "tx-pps-burst needs tx-pps=");
+	expect_error("--net", "user,rx-bps-burst=5", "rx-bps-burst needs rx-bps=");
+	expect_error("--net", "user,rx-iops=5", "unknown property 'rx-iops'");
+	expect_error("--net", "user,bps=5", "unknown property 'bps'");
+	expect_error("--net", "tap=t,vhost=on,rx-bps=1M", "vhost=on and rate limits");
 	expect_error("--net", "mac=52:54:00:00:00:01", "tap=NAME");
 	expect_error("--net", "tap=t,mac=01:00:5e:00:00:01", "unicast");
 	expect_error("--net", "tap=t,mac=52:54:00:00:00", "mac");

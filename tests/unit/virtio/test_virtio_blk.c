@@ -533,7 +533,7 @@ Test(virtio_blk, bps_limit_spaces_data)
 	uint64_t ms = time_reads(8, 64 << 10);
 	cr_assert(ms >= 400 && ms < 3000, "8 x 64 KiB at 1 MiB/s took %llu ms",
 		  (unsigned long long)ms);
-	struct disk_limits l;
+	struct io_limits l;
 	virtio_blk_get_limits(drv.dev, &l);
 	cr_assert_eq(l.bps, 1 << 20);
 	cr_assert_eq(l.bps_burst, 64 << 10);
@@ -562,13 +562,13 @@ Test(virtio_blk, limits_changed_at_runtime_take_effect_for_a_waiting_request)
 	cr_assert(wait_used(1, TIMEOUT_MS));
 	sleep_ms(200);
 	cr_assert_eq(used_idx(), 1, "the limit of 1/s let a second request through at once");
-	struct disk_limits none = {0};
+	struct io_limits none = {0};
 	virtio_blk_set_limits(drv.dev, &none);
 	cr_assert(wait_used(3, 500), "lifting the limit did not free the waiting requests");
 	virtio_blk_get_limits(drv.dev, &none);
 	cr_assert_eq(none.iops, 0);
 	/* And a limit set on a running disk applies to the next requests. */
-	struct disk_limits slow = {.iops = 10, .iops_burst = 1};
+	struct io_limits slow = {.iops = 10, .iops_burst = 1};
 	virtio_blk_set_limits(drv.dev, &slow);
 	uint64_t ms = time_reads(6, 4096);
 	cr_assert(ms >= 400 && ms < 3000, "6 requests at 10/s took %llu ms",
@@ -598,7 +598,7 @@ Test(virtio_blk, pause_with_a_throttled_request_does_not_wait_for_tokens)
 	sleep_ms(50);
 	cr_assert_eq(used_idx(), 2, "a paused device answered a request");
 	virtio_device_resume(drv.dev);
-	struct disk_limits none = {0};
+	struct io_limits none = {0};
 	virtio_blk_set_limits(drv.dev, &none);
 	wait_all_used();
 	for (unsigned i = 0; i < 3; i++)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RX	   0
@@ -356,4 +357,168 @@ Test(virtio_net_user, garbage_from_the_guest_is_survived)
 	static struct frame f;
 	cr_assert(receive_matching(&f, is_arp_reply_from_gateway, 3000),
 		  "the network still answers");
+}
+
+/* --- rate limits ------------------------------------------------------------------------- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* The gateway's MAC, learnt by ARP (libslirp learns the guest's from the request). */
+static void learn_gateway(uint8_t gateway_mac[6])
+{
+	static struct frame f;
+	send_arp_request();
+	cr_assert(receive_matching(&f, is_arp_reply_from_gateway, 3000));
+	memcpy(gateway_mac, f.data + 22, 6);
+}
+
+/* A UDP socket on 127.0.0.1; its port in *port. */
+static int udp_listener(uint16_t *port)
+{
+	*port = free_port(SOCK_DGRAM);
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(*port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	return s;
+}
+
+/* Queues datagram "frame N" for N in [first, first + n) without waiting for the device, then
+ * kicks once: the driver's ring holds them all. */
+static void queue_datagrams(const uint8_t gateway_mac[6], uint16_t port, unsigned first, unsigned n)
+{
+	static const struct virtio_net_hdr_v1 hdr;
+	for (unsigned i = first; i < first + n; i++) {
+		uint8_t frame[128];
+		char text[16];
+		snprintf(text, sizeof(text), "frame %u", i);
+		size_t len = udp_frame(frame, gateway_mac, port, text);
+		uint64_t gpa = 0x300000 + (uint64_t)(i % 32) * 0x1000;
+		cr_assert(guest_memory_write(&drv.mem, gpa, &hdr, sizeof(hdr)));
+		cr_assert(guest_memory_write(&drv.mem, gpa + HDR_SIZE, frame, len));
+		struct fake_buf b = {gpa, (uint32_t)(HDR_SIZE + len), false};
+		fake_driver_add(&drv, TX, &b, 1);
+	}
+	virtio_device_kick(dev, TX);
+}
+
+/* The next datagram on `s` is "frame N", within `ms`. */
+static void expect_datagram(int s, unsigned n, int ms)
+{
+	struct pollfd p = {.fd = s, .events = POLLIN};
+	cr_assert_eq(poll(&p, 1, ms), 1, "frame %u arrived", n);
+	char got[32] = "", want[16];
+	snprintf(want, sizeof(want), "frame %u", n);
+	cr_assert_gt(recv(s, got, sizeof(got) - 1, 0), 0);
+	cr_assert_str_eq(got, want, "in order, none lost");
+}
+
+static void set_limits(struct io_limits rx, struct io_limits tx)
+{
+	char err[256] = "";
+	cr_assert_eq(virtio_net_set_limits(dev, &rx, &tx, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(virtio_net_user, frames_beyond_the_tx_limit_wait_in_the_ring_and_none_is_lost)
+{
+	start(NULL);
+	add_rx_buffers(8);
+	uint8_t gateway_mac[6];
+	learn_gateway(gateway_mac);
+	uint16_t port;
+	int s = udp_listener(&port);
+	set_limits((struct io_limits){0}, (struct io_limits){.iops = 10, .iops_burst = 1});
+	struct io_limits rx, tx;
+	virtio_net_get_limits(dev, &rx, &tx);
+	cr_assert_eq(tx.iops, 10);
+	cr_assert_eq(tx.iops_burst, 1);
+	cr_assert_eq(rx.iops, 0, "the other direction has none");
+
+	uint64_t start_ms = now_ms();
+	queue_datagrams(gateway_mac, port, 0, 5);
+	for (unsigned i = 0; i < 5; i++)
+		expect_datagram(s, i, 3000);
+	/* One frame in the burst, then one per 100 ms: the fifth cannot leave before 400 ms. */
+	uint64_t took = now_ms() - start_ms;
+	cr_assert_geq(took, 350, "5 frames at 10 per second with a burst of 1 took %llu ms",
+		      (unsigned long long)took);
+	cr_assert(fake_wait_used(&drv, TX, drv.avail_idx[TX], 1000), "every chain came back");
+	close(s);
+}
+
+Test(virtio_net_user, lifting_the_tx_limit_lets_waiting_frames_go_at_once)
+{
+	start(NULL);
+	add_rx_buffers(8);
+	uint8_t gateway_mac[6];
+	learn_gateway(gateway_mac);
+	uint16_t port;
+	int s = udp_listener(&port);
+	set_limits((struct io_limits){0}, (struct io_limits){.iops = 1, .iops_burst = 1});
+	queue_datagrams(gateway_mac, port, 0, 4);
+	expect_datagram(s, 0, 3000);
+	struct pollfd p = {.fd = s, .events = POLLIN};
+	cr_assert_eq(poll(&p, 1, 200), 0, "frame 1 waits for its token (1 per second)");
+	uint64_t lifted = now_ms();
+	set_limits((struct io_limits){0}, (struct io_limits){0});
+	for (unsigned i = 1; i < 4; i++)
+		expect_datagram(s, i, 3000);
+	uint64_t took = now_ms() - lifted;
+	cr_assert_lt(took, 900,
+		     "the waiting frames left %llu ms after the lift, not one per second",
+		     (unsigned long long)took);
+	close(s);
+}
+
+/* Datagrams from the host to the guest's port through a forward: at rx-pps=10 with a burst
+ * of 1, the guest's fourth takes at least 250 ms, and none is lost. */
+static bool is_udp_to_guest_port(const struct frame *f)
+{
+	const uint8_t *ip = f->data + 14;
+	if (f->len < 42 || get16(f->data + 12) != ETHERTYPE_IP || ip[9] != IPPROTO_UDP)
+		return false;
+	const uint8_t *udp = ip + (ip[0] & 15) * 4;
+	return get16(udp + 2) == GUEST_PORT;
+}
+
+Test(virtio_net_user, frames_beyond_the_rx_limit_wait_in_the_backend_and_none_is_lost)
+{
+	uint16_t port = free_port(SOCK_DGRAM);
+	char forward[64];
+	snprintf(forward, sizeof(forward), "udp:127.0.0.1:%u-:%u", port, GUEST_PORT);
+	start(forward);
+	add_rx_buffers(16);
+	uint8_t gateway_mac[6];
+	learn_gateway(gateway_mac);
+	set_limits((struct io_limits){.iops = 10, .iops_burst = 1}, (struct io_limits){0});
+
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	uint64_t start_ms = now_ms();
+	for (unsigned i = 0; i < 4; i++) {
+		char text[16];
+		snprintf(text, sizeof(text), "to guest %u", i);
+		cr_assert_gt(sendto(s, text, strlen(text), 0, (struct sockaddr *)&a, sizeof(a)), 0);
+	}
+	static struct frame f;
+	for (unsigned i = 0; i < 4; i++) {
+		cr_assert(receive_matching(&f, is_udp_to_guest_port, 3000), "datagram %u", i);
+		char want[16];
+		snprintf(want, sizeof(want), "to guest %u", i);
+		cr_assert(f.len >= 42 + strlen(want) &&
+			      memcmp(f.data + 42, want, strlen(want)) == 0,
+			  "in order, none lost (%u)", i);
+	}
+	uint64_t took = now_ms() - start_ms;
+	cr_assert_geq(took, 250, "4 frames at 10 per second with a burst of 1 took %llu ms",
+		      (unsigned long long)took);
+	close(s);
 }

@@ -332,6 +332,23 @@ static int fake_disk_limit(void *opaque, struct api_disk_limit *req, char *err, 
 	return 0;
 }
 
+/* Two cards; the limits asked for are kept, each rate's burst resolved to the rate. */
+static struct api_net_limit last_net_limit;
+static int fake_net_limit(void *opaque, struct api_net_limit *req, char *err, size_t err_len)
+{
+	(void)opaque;
+	if (req->card > 1) {
+		snprintf(err, err_len, "net-limit: the VM has 2 network cards; card %u is not one",
+			 req->card);
+		return -1;
+	}
+	last_net_limit = *req;
+	for (unsigned side = 0; side < 2; side++)
+		if (!req->limits[side].bps_burst)
+			req->limits[side].bps_burst = req->limits[side].bps;
+	return 0;
+}
+
 /* Two vCPUs and three devices (a disk, a card, an rng), with counters that grow by `bump` at
  * each call, as the real ones grow with the guest's activity. */
 static int fake_counters(void *opaque, struct api_counters *c, char *err, size_t err_len)
@@ -496,6 +513,7 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .net_info = fake_net_info,
 			     .screendump = fake_screendump,
 			     .disk_limit = fake_disk_limit,
+			     .net_limit = fake_net_limit,
 			     .counters = fake_counters,
 			     .disks_info = fake_disks_info,
 			     .disk_add = fake_disk_add,

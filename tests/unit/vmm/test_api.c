@@ -598,7 +598,7 @@ Test(api_protocol, disk_limit_refuses_bad_requests_naming_the_field)
 
 Test(api_protocol, disk_limits_merge_keeps_what_is_not_given)
 {
-	struct disk_limits old = {.bps = 100, .bps_burst = 50, .iops = 10, .iops_burst = 2}, out;
+	struct io_limits old = {.bps = 100, .bps_burst = 50, .iops = 10, .iops_burst = 2}, out;
 	char err[256] = "";
 	struct api_disk_limit req = {.given = API_LIMIT_IOPS, .limits = {.iops = 20}};
 	cr_assert_eq(api_disk_limits_merge(&old, &req, &out, err, sizeof(err)), 0, "%s", err);
@@ -619,10 +619,65 @@ Test(api_protocol, disk_limits_merge_keeps_what_is_not_given)
 				      .limits = {.bps_burst = 9}};
 	cr_assert_eq(api_disk_limits_merge(&old, &req, &out, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "a burst needs its rate"), "%s", err);
-	struct disk_limits none = {0};
+	struct io_limits none = {0};
 	req = (struct api_disk_limit){.given = API_LIMIT_IOPS_BURST, .limits = {.iops_burst = 3}};
 	cr_assert_eq(api_disk_limits_merge(&none, &req, &out, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "\"iops\" is 0"), "%s", err);
+}
+
+Test(api_protocol, net_limit_takes_a_card_and_the_limits_per_direction)
+{
+	json_t *r = ask("{\"command\":\"net-limit\",\"card\":1,\"rx_bps\":\"1M\","
+			"\"tx_pps\":\"500\",\"tx_pps_burst\":20}");
+	cr_assert(reply_ok(r), "%s", reply_error(r));
+	cr_assert_eq(last_net_limit.card, 1);
+	cr_assert_eq(last_net_limit.given, API_LIMIT_BPS | (API_LIMIT_IOPS | API_LIMIT_IOPS_BURST)
+							       << API_LIMIT_TX_SHIFT);
+	cr_assert_eq(last_net_limit.limits[0].bps, 1u << 20);
+	cr_assert_eq(last_net_limit.limits[1].iops, 500);
+	cr_assert_eq(json_integer_value(json_object_get(r, "card")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(r, "rx_bps_burst")), 1 << 20);
+	cr_assert_eq(json_integer_value(json_object_get(r, "tx_pps_burst")), 20);
+	cr_assert_eq(json_integer_value(json_object_get(r, "tx_bps")), 0);
+	json_decref(r);
+	const char *bad[][2] = {
+	    {"{\"command\":\"net-limit\",\"rx_bps\":1}", "\"card\""},
+	    {"{\"command\":\"net-limit\",\"card\":256}", "\"card\""},
+	    {"{\"command\":\"net-limit\",\"card\":2}", "2 network cards"},
+	    {"{\"command\":\"net-limit\",\"card\":0,\"rx_pps\":\"1K\"}",
+	     "\"rx_pps\" must be frames"},
+	    {"{\"command\":\"net-limit\",\"card\":0,\"tx_bps\":-1}", "\"tx_bps\" must be bytes"},
+	    {"{\"command\":\"net-limit\",\"card\":0,\"bps\":1}", "unknown field \"bps\""},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = ask(bad[i][0]);
+		cr_assert(strstr(reply_error(r), bad[i][1]), "%s: %s", bad[i][0], reply_error(r));
+		json_decref(r);
+	}
+}
+
+Test(api_protocol, net_limits_merge_each_direction_on_its_own)
+{
+	const struct io_limits old[2] = {{.bps = 100, .bps_burst = 50},
+					 {.iops = 10, .iops_burst = 2}};
+	struct io_limits out[2];
+	char err[256] = "";
+	struct api_net_limit req = {.given = API_LIMIT_BPS << API_LIMIT_TX_SHIFT,
+				    .limits = {{0}, {.bps = 7}}};
+	cr_assert_eq(api_net_limits_merge(old, &req, out, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(out[0].bps, 100, "rx untouched");
+	cr_assert_eq(out[0].bps_burst, 50);
+	cr_assert_eq(out[1].bps, 7);
+	cr_assert_eq(out[1].iops, 10, "tx's frame limit untouched");
+	req = (struct api_net_limit){.given = API_LIMIT_BPS, .limits = {{.bps = 0}}};
+	cr_assert_eq(api_net_limits_merge(old, &req, out, err, sizeof(err)), 0);
+	cr_assert_eq(out[0].bps_burst, 0, "0 lifts rx's limit and its burst");
+	req = (struct api_net_limit){.given = API_LIMIT_IOPS << API_LIMIT_TX_SHIFT,
+				     .limits = {{0}, {.iops = 0}}};
+	cr_assert_eq(api_net_limits_merge(old, &req, out, err, sizeof(err)), 0);
+	req = (struct api_net_limit){.given = API_LIMIT_IOPS_BURST, .limits = {{.iops_burst = 3}}};
+	cr_assert_eq(api_net_limits_merge(old, &req, out, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "\"rx_pps\" is 0"), "%s", err);
 }
 
 Test(api_protocol, disks_are_added_listed_and_asked_to_go)

@@ -66,6 +66,8 @@ Test(api_routes, every_route_reaches_its_command)
 	expect_command("POST", "/api/v1/vm/screendump", "{\"file\":\"/s.png\"}", "screendump");
 	expect_command("GET", "/api/v1/vm/disks/0/limits", NULL, "disk-limit");
 	expect_command("PATCH", "/api/v1/vm/disks/data-1/limits", "{\"bps\":\"8M\"}", "disk-limit");
+	expect_command("GET", "/api/v1/vm/net/3/limits", NULL, "net-limit");
+	expect_command("PATCH", "/api/v1/vm/net/0/limits", "{\"tx_pps\":100}", "net-limit");
 	expect_command("GET", "/api/v1/vm/counters", NULL, "counters");
 }
 

@@ -1,4 +1,4 @@
-#include "virtio/blk_throttle.h"
+#include "virtio/io_throttle.h"
 
 #include "lib/monotonic.h"
 
@@ -6,7 +6,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-int blk_throttle_init(struct blk_throttle *t, const struct disk_limits *limits)
+int io_throttle_init(struct io_throttle *t, const struct io_limits *limits)
 {
 	t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (t->timer_fd < 0)
@@ -14,18 +14,18 @@ int blk_throttle_init(struct blk_throttle *t, const struct disk_limits *limits)
 	uint64_t now = monotonic_ns();
 	token_bucket_init(&t->bytes, 0, 0, now);
 	token_bucket_init(&t->ops, 0, 0, now);
-	blk_throttle_set(t, limits);
+	io_throttle_set(t, limits);
 	return 0;
 }
 
-void blk_throttle_destroy(struct blk_throttle *t)
+void io_throttle_destroy(struct io_throttle *t)
 {
 	if (t->timer_fd >= 0)
 		close(t->timer_fd);
 	t->timer_fd = -1;
 }
 
-void blk_throttle_set(struct blk_throttle *t, const struct disk_limits *limits)
+void io_throttle_set(struct io_throttle *t, const struct io_limits *limits)
 {
 	uint64_t now = monotonic_ns();
 	token_bucket_set(&t->bytes, limits->bps, limits->bps_burst, now);
@@ -33,15 +33,15 @@ void blk_throttle_set(struct blk_throttle *t, const struct disk_limits *limits)
 	t->limited = token_bucket_limited(&t->bytes) || token_bucket_limited(&t->ops);
 }
 
-void blk_throttle_get(const struct blk_throttle *t, struct disk_limits *limits)
+void io_throttle_get(const struct io_throttle *t, struct io_limits *limits)
 {
-	*limits = (struct disk_limits){.bps = t->bytes.rate,
-				       .bps_burst = t->bytes.burst,
-				       .iops = t->ops.rate,
-				       .iops_burst = t->ops.burst};
+	*limits = (struct io_limits){.bps = t->bytes.rate,
+				     .bps_burst = t->bytes.burst,
+				     .iops = t->ops.rate,
+				     .iops_burst = t->ops.burst};
 }
 
-uint64_t blk_throttle_admit(struct blk_throttle *t, uint64_t bytes)
+uint64_t io_throttle_admit(struct io_throttle *t, uint64_t bytes)
 {
 	uint64_t now = monotonic_ns();
 	uint64_t wait_bytes = token_bucket_wait_ns(&t->bytes, bytes, now);
@@ -54,14 +54,22 @@ uint64_t blk_throttle_admit(struct blk_throttle *t, uint64_t bytes)
 	return 0;
 }
 
-void blk_throttle_force(struct blk_throttle *t, uint64_t bytes)
+uint64_t io_throttle_ready(struct io_throttle *t)
+{
+	uint64_t now = monotonic_ns();
+	uint64_t wait_bytes = token_bucket_wait_ns(&t->bytes, 1, now);
+	uint64_t wait_ops = token_bucket_wait_ns(&t->ops, 1, now);
+	return wait_bytes > wait_ops ? wait_bytes : wait_ops;
+}
+
+void io_throttle_force(struct io_throttle *t, uint64_t bytes)
 {
 	uint64_t now = monotonic_ns();
 	token_bucket_take(&t->bytes, bytes, now);
 	token_bucket_take(&t->ops, 1, now);
 }
 
-void blk_throttle_arm(struct blk_throttle *t, uint64_t ns)
+void io_throttle_arm(struct io_throttle *t, uint64_t ns)
 {
 	struct itimerspec when = {.it_value = {.tv_sec = (time_t)(ns / 1000000000ull),
 					       .tv_nsec = (long)(ns % 1000000000ull)}};
@@ -70,13 +78,13 @@ void blk_throttle_arm(struct blk_throttle *t, uint64_t ns)
 	timerfd_settime(t->timer_fd, 0, &when, NULL);
 }
 
-void blk_throttle_disarm(struct blk_throttle *t)
+void io_throttle_disarm(struct io_throttle *t)
 {
 	struct itimerspec off = {0};
 	timerfd_settime(t->timer_fd, 0, &off, NULL);
 }
 
-void blk_throttle_ack(struct blk_throttle *t)
+void io_throttle_ack(struct io_throttle *t)
 {
 	uint64_t expirations;
 	if (read(t->timer_fd, &expirations, sizeof(expirations)) < 0)
