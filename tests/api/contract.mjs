@@ -656,7 +656,10 @@ async function netLimits() {
   }
   await bad('net limits: rx_bps_burst without rx_bps', SOURCE, 'PATCH', '/vm/net/0/limits', { body: { rx_bps_burst: '1M' }, expect: 409 });
   await bad('net limits: no card 9', SOURCE, 'PATCH', '/vm/net/9/limits', { body: { rx_bps: 1 }, expect: 409 });
+  await bad('net limits: GET no card 1', SOURCE, 'GET', '/vm/net/1/limits', { expect: 409 });
   await bad('net limits: "01" is no card', SOURCE, 'GET', '/vm/net/01/limits', { expect: 404 });
+  await bad('net limits: PATCH "x" is no card', SOURCE, 'PATCH', '/vm/net/x/limits', { body: { rx_bps: 1 }, expect: 404 });
+  await bad('net limits: text/plain', SOURCE, 'PATCH', '/vm/net/0/limits', { body: '{"rx_bps": 1}', type: 'text/plain', expect: 415 });
   for (const body of [{ rx_bps: -1 }, { tx_pps: '8M' }, { rx_bps: 2 ** 50 + 1 }, { tx_bps: null }, { bps: 1 },
     { rx_iops: 1 }, { card: 0 }, { 'rx-bps': 1 }])
     await bad(`net limits: bad body ${JSON.stringify(body)}`, SOURCE, 'PATCH', '/vm/net/0/limits',
@@ -740,8 +743,8 @@ async function badRequests() {
     const [method, template] = key.split(' ');
     const path = template.replace('{card}', '0').replace('{disk}', '0');
     await bad(`over 64 KiB to ${key}`, SOURCE, method, path, { body: big, expect: 413 });
-    // (Every field of a disk's limits is optional: {} reads them.)
-    const badBody = template.includes('{disk}') ? { bps: 'x' } : {};
+    // (Every field of a disk's or a card's limits is optional: {} reads them.)
+    const badBody = template.includes('{disk}') ? { bps: 'x' } : template.endsWith('/limits') ? { rx_bps: 'x' } : {};
     if (requestSchemaPointer(template, method))
       await bad(`${JSON.stringify(badBody)} to ${key}`, SOURCE, method, path, { body: badBody, expect: 400, schemaBad: true });
     else
