@@ -24,6 +24,8 @@ printf 'POST\n/api/v1/vm/screendump\n%s\n{"file":"/s.png"}' "$J" >"$CORPUS/seed-
 printf 'PATCH\n/api/v1/vm/disks/data/limits\n%s\n{"bps":"8M","bps_burst":1,"iops":9,"iops_burst":"2"}' \
 	"$J" >"$CORPUS/seed-limits"
 printf 'GET\n/api/v1/vm/disks/0/limits\n\n' >"$CORPUS/seed-limits-get"
+printf 'PATCH\n/api/v1/vm/net/1/limits\n%s\n{"rx_bps":"1M","rx_bps_burst":2,"rx_pps":3,"tx_pps_burst":"4","tx_bps":5}' \
+	"$J" >"$CORPUS/seed-net-limits"
 printf 'GET\n/api/v1/vm/counters\n\n' >"$CORPUS/seed-counters"
 printf 'POST\n/api/v1/vm/disks\n%s\n{"path":"/a.img","readonly":true,"serial":"d1"}' "$J" >"$CORPUS/seed-disk-add"
 printf 'DELETE\n/api/v1/vm/disks/d1\n\n' >"$CORPUS/seed-disk-remove"
