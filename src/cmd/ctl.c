@@ -86,6 +86,8 @@ static void usage(FILE *out)
 	    "  cpus [N]        how the vCPUs stand; with N: make them N (the VM needs\n"
 	    "                  --cpus ...,max=M); the guest onlines added ones and lets\n"
 	    "                  removed ones go\n"
+	    "  reset           reset the VM, as its reset button: the guest starts again at\n"
+	    "                  once, without shutting down (--on-reboot exit: the VMM ends)\n"
 	    "  power-button    press the VM's ACPI power button: a guest that listens for it\n"
 	    "                  (systemd-logind, acpid) shuts down cleanly\n"
 	    "  counters        what each vCPU (exits, the accelerator's counters) and device\n"
@@ -213,6 +215,7 @@ static const struct {
     {"pause", "POST", "/vm/pause"},
     {"resume", "POST", "/vm/resume"},
     {"quit", "POST", "/vm/stop"},
+    {"reset", "POST", "/vm/reset"},
     {"power-button", "POST", "/vm/power-button"},
     {"balloon-info", "GET", "/vm/balloon"},
     {"migrate-status", "GET", "/vm/migration"},
@@ -522,6 +525,8 @@ static void print_success(const char *command, const json_t *reply)
 		    "balloon target set; the guest adjusts in the background (see balloon-info)\n");
 	else if (strcmp(command, "quit") == 0)
 		printf("the VM is stopping\n");
+	else if (strcmp(command, "reset") == 0)
+		printf("the VM is reset; the guest starts again\n");
 	else if (strcmp(command, "power-button") == 0)
 		printf("the power button is pressed; the guest decides what follows\n");
 	else if (strcmp(command, "pause") == 0)

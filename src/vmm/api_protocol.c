@@ -225,7 +225,7 @@ static json_t *do_migrate_status(const struct api_ops *ops)
 	"migrate-cancel, migrate-reconnect, net-link, net-mac, net-info, screendump, disk-limit, " \
 	"net-limit, "                                                                              \
 	"power-button, vcpus, vcpus-info, counters, disks, disk-add, disk-remove, nics, nic-add, " \
-	"nic-remove, quit"
+	"nic-remove, reset, quit"
 
 /* {"command": "net-link", "card": N, "up": true|false} */
 static json_t *do_net_link(const struct api_ops *ops, const json_t *request)
@@ -435,6 +435,8 @@ json_t *api_dispatch(const struct api_ops *ops, const json_t *request)
 		return do_status(ops);
 	if (strcmp(command, "quit") == 0)
 		return do_action(ops, ops->quit);
+	if (strcmp(command, "reset") == 0)
+		return do_action(ops, ops->reset);
 	if (strcmp(command, "pause") == 0)
 		return do_action(ops, ops->pause);
 	if (strcmp(command, "resume") == 0)

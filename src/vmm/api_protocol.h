@@ -285,6 +285,9 @@ struct api_ops {
 	int (*balloon_info)(void *opaque, struct balloon_info *info, char *err, size_t err_len);
 	int (*status)(void *opaque, struct api_status *status, char *err, size_t err_len);
 	int (*quit)(void *opaque, char *err, size_t err_len);
+	/* The VM is reset, as by its reset button: the guest starts again from the beginning,
+	 * without shutting down (as a guest reboot; --on-reboot exit ends the VMM instead). */
+	int (*reset)(void *opaque, char *err, size_t err_len);
 	int (*pause)(void *opaque, char *err, size_t err_len);
 	int (*resume)(void *opaque, char *err, size_t err_len);
 	int (*snapshot)(void *opaque, struct api_snapshot *snapshot, char *err, size_t err_len);

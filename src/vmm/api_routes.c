@@ -43,6 +43,7 @@ static const struct route routes[] = {
     {"POST", "/vm/pause", "pause", NULL, false},
     {"POST", "/vm/resume", "resume", NULL, false},
     {"POST", "/vm/stop", "quit", NULL, false},
+    {"POST", "/vm/reset", "reset", NULL, false},
     {"POST", "/vm/power-button", "power-button", NULL, false},
     {"GET", "/vm/cpus", "vcpus-info", NULL, false},
     {"PUT", "/vm/cpus", "vcpus", vcpus_fields, false},

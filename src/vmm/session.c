@@ -663,6 +663,18 @@ static int api_quit(void *opaque, char *err, size_t err_len)
 	return 0;
 }
 
+/* As a guest reboot: run_boots builds the next VM (or ends with --on-reboot exit). */
+static int api_reset(void *opaque, char *err, size_t err_len)
+{
+	struct session *s = opaque;
+	if (!lock_idle_vm(s, err, err_len))
+		return -1;
+	pthread_mutex_unlock(&s->lock);
+	log_info("resetting the VM (reset from the control socket)");
+	stop_current(s, VM_STOP_RESET, 0);
+	return 0;
+}
+
 /* Runs a pause or resume on the current VM under the session lock; logs `done` on success. */
 static int change_run_state(struct session *s, int (*change)(struct vm *, char *, size_t),
 			    const char *done, char *err, size_t err_len)
@@ -1228,6 +1240,7 @@ static int open_api_socket(struct session *s)
 			      .memory_info = api_memory_info,
 			      .status = api_status,
 			      .quit = api_quit,
+			      .reset = api_reset,
 			      .pause = api_pause,
 			      .resume = api_resume,
 			      .power_button = api_power_button,

@@ -979,6 +979,19 @@ async function bareVm() {
   await call('bare VM: pause', sock, 'POST', '/vm/pause', { expect: 204 });
   await call('bare VM: power button while paused: refused', sock, 'POST', '/vm/power-button', { expect: 409 });
   await call('bare VM: resume', sock, 'POST', '/vm/resume', { expect: 204 });
+  // A reset: the VM boots again and runs (the power button below then ends it: the new
+  // boot's guest reached its init, which powers off on the press).
+  const bootsBefore = (await call('bare VM: status before the reset', sock, 'GET', '/vm', { expect: 200 }))?.json?.boots;
+  await call('bare VM: reset', sock, 'POST', '/vm/reset', { expect: 204 });
+  let afterReset = null;
+  for (let i = 0; i < 300 && !(afterReset?.json?.boots > bootsBefore && afterReset.json.state === 'running'); i++) {
+    await sleep(100);
+    afterReset = await request(sock, 'GET', `${PREFIX}/vm`).catch(() => null);
+  }
+  check('bare VM: after the reset, one boot more and running', afterReset?.json?.boots === bootsBefore + 1 &&
+    afterReset.json.state === 'running', afterReset?.text);
+  check('bare VM: the VMM says it reset the VM and started it again',
+    /resetting the VM[\s\S]*restarting the VM/.test(readFileSync(vm.log, 'utf8')), `see ${vm.log}`);
   // The default guest's init powers off on a press (scripts/guest-init). A press before its
   // button driver is loaded goes unseen, as on real hardware: press every 2 s until it exits.
   let code = null;
@@ -1027,6 +1040,7 @@ async function migrations() {
       st.json.uri === cancelUri, st?.text);
     await call('pause during a migration: refused', SOURCE, 'POST', '/vm/pause', { expect: 409 });
     await call('stop during a migration: refused', SOURCE, 'POST', '/vm/stop', { expect: 409 });
+    await call('reset during a migration: refused', SOURCE, 'POST', '/vm/reset', { expect: 409 });
     await call('snapshot during a migration: refused', SOURCE, 'POST', '/vm/snapshot',
       { body: { dir: `${WORK}/snap` }, expect: 409 });
     await call('a second migration: refused', SOURCE, 'POST', '/vm/migration', { body: { uri: MIGRATE_URI }, expect: 409 });

@@ -15,7 +15,7 @@
 
 /* A VM as the protocol sees it: records what it was asked, answers from fields. */
 struct fake_vm {
-	int balloon_calls, quit_calls, power_button_presses;
+	int balloon_calls, quit_calls, reset_calls, power_button_presses;
 	unsigned vcpus, max_vcpus; /* max 0: no room to add any */
 	bool paused;
 	uint64_t balloon_bytes;
@@ -94,6 +94,15 @@ static int fake_quit(void *opaque, char *err, size_t err_len)
 	(void)err;
 	(void)err_len;
 	vm->quit_calls++;
+	return 0;
+}
+
+static int fake_reset(void *opaque, char *err, size_t err_len)
+{
+	struct fake_vm *vm = opaque;
+	(void)err;
+	(void)err_len;
+	vm->reset_calls++;
 	return 0;
 }
 
@@ -498,6 +507,7 @@ static struct api_ops ops = {.balloon_set = fake_balloon_set,
 			     .balloon_info = fake_balloon_info,
 			     .status = fake_status,
 			     .quit = fake_quit,
+			     .reset = fake_reset,
 			     .pause = fake_pause,
 			     .resume = fake_resume,
 			     .power_button = fake_power_button,

@@ -303,6 +303,15 @@ Test(api_protocol, pause_and_resume_reach_the_vm_and_its_refusals_come_back)
 	json_decref(r);
 }
 
+Test(api_protocol, reset_asks_the_vm_once)
+{
+	json_t *r = ask("{\"command\":\"reset\"}");
+	cr_assert(reply_ok(r));
+	cr_assert_eq(vm.reset_calls, 1);
+	cr_assert_eq(vm.quit_calls, 0, "a reset is not a stop");
+	json_decref(r);
+}
+
 Test(api_protocol, power_button_presses_unless_paused)
 {
 	json_t *r = ask("{\"command\":\"power-button\"}");

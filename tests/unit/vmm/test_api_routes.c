@@ -48,6 +48,7 @@ Test(api_routes, every_route_reaches_its_command)
 	expect_command("POST", "/api/v1/vm/resume", NULL, "resume");
 	expect_command("POST", "/api/v1/vm/stop", NULL, "quit");
 	expect_command("POST", "/api/v1/vm/power-button", NULL, "power-button");
+	expect_command("POST", "/api/v1/vm/reset", NULL, "reset");
 	expect_command("GET", "/api/v1/vm/cpus", NULL, "vcpus-info");
 	expect_command("PUT", "/api/v1/vm/cpus", "{\"count\":2}", "vcpus");
 	expect_command("GET", "/api/v1/vm/balloon", NULL, "balloon-info");
