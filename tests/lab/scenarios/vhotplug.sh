@@ -8,7 +8,8 @@
 # - the same image added again read-only (the slot is free again): vda comes back read-only;
 # - nic-add of a user-network card: the guest gets eth0 with the MAC the VMM reports, and its
 #   udhcpc a lease from the VMM's DHCP server (10.0.2.15); nic-remove: eth0 goes;
-# - a snapshot records the disk pinned to its slot; the power button ends the VM, exit 0.
+# - a snapshot records the disk pinned to its slot; a reset (gureum ctl reset) boots the guest
+#   again with the added disk present from the start; the power button ends the VM, exit 0.
 # lab-smp: 1
 # lab-timeout: 600
 . /lab/lib.sh
@@ -98,6 +99,14 @@ grep -q "hot.img,readonly=on.*,slot=$slot\"" "$SNAP/config.json" ||
 	lab_fail "the snapshot's config: $(cat "$SNAP/config.json")"
 rm -rf "$SNAP"
 DETAIL="$DETAIL a snapshot records it in slot $slot;"
+
+# A reset (the reset button): the guest boots again at once, and the disk added while the last
+# boot ran is in its slot from the start, still read-only.
+out=$(ctl reset) || lab_fail "reset refused: $out"
+wait_console "$READY_MARKER" 2 120 || lab_fail "no second boot after the reset: $(tail -n 5 "$VM/stderr" | tr '\n' ' ')"
+ro=$(guest_value 30 'cat /sys/block/vda/ro')
+[ "$ro" = 1 ] || lab_fail "after the reset the guest's vda has ro=$ro (expected the read-only disk added before)"
+DETAIL="$DETAIL a reset boots the guest again with the disk in place (read-only);"
 
 ctl power-button >/dev/null || lab_fail "power-button refused"
 status=$(vm_wait_exit 60)
