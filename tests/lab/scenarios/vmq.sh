@@ -5,7 +5,8 @@
 # queues. Counted twice: by gureum per pair (net-info, userspace path) and by the guest's
 # per-queue interrupts (/proc/interrupts: virtioN-input.0/.1, output.0/.1). Then 8 MiB from
 # the guest to L1 with sha256. Userspace first (vhost=off), then vhost-net (not on the software
-# CPU, which must see every device write): there gureum counts nothing, the interrupts show it.
+# CPU, which must see every device write): there gureum counts nothing, the interrupts show it,
+# and net-limit refuses limits (vhost-net would move frames past them).
 # lab-smp: 2
 # lab-timeout: 600
 . /lab/lib.sh
@@ -67,6 +68,16 @@ check_multiqueue() {
 	$G ctl $SOCK net-info 0 | grep -q "^queue pairs 2, 2 in use" ||
 		lab_fail "vhost=$vhost: net-info: $($G ctl $SOCK net-info 0)"
 
+	if [ "$vhost" = on ]; then
+		# vhost-net's kernel worker would move frames past any limit: net-limit says so and
+		# changes nothing.
+		out=$($G ctl $SOCK net-limit 0 rx-bps=1M 2>&1) &&
+			lab_fail "vhost=on: net-limit rx-bps=1M was accepted: $out"
+		echo "$out" | grep -q "vhost-net" || lab_fail "vhost=on: net-limit's refusal: $out"
+		$G ctl $SOCK net-limit 0 | grep -q "^rx bps  no limit" ||
+			lab_fail "vhost=on: limits after the refusal: $($G ctl $SOCK net-limit 0)"
+		DETAIL="$DETAIL net-limit refused on vhost-net;"
+	fi
 	out=$(vm_run 60 "taskset -c 0 ping -c 3 -i 0.2 $HOST_IP && taskset -c 1 ping -c 3 -i 0.2 $HOST_IP") ||
 		lab_fail "vhost=$vhost: pings from each vCPU: $out"
 	for _ in $(seq 32); do
