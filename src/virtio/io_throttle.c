@@ -41,12 +41,18 @@ void io_throttle_get(const struct io_throttle *t, struct io_limits *limits)
 				     .iops_burst = t->ops.burst};
 }
 
+/* Nanoseconds until `bytes` and one operation may be taken at `now`: the later of the two. */
+static uint64_t wait_ns(struct io_throttle *t, uint64_t bytes, uint64_t now)
+{
+	uint64_t wait_bytes = token_bucket_wait_ns(&t->bytes, bytes, now);
+	uint64_t wait_ops = token_bucket_wait_ns(&t->ops, 1, now);
+	return wait_bytes > wait_ops ? wait_bytes : wait_ops;
+}
+
 uint64_t io_throttle_admit(struct io_throttle *t, uint64_t bytes)
 {
 	uint64_t now = monotonic_ns();
-	uint64_t wait_bytes = token_bucket_wait_ns(&t->bytes, bytes, now);
-	uint64_t wait_ops = token_bucket_wait_ns(&t->ops, 1, now);
-	uint64_t wait = wait_bytes > wait_ops ? wait_bytes : wait_ops;
+	uint64_t wait = wait_ns(t, bytes, now);
 	if (wait)
 		return wait;
 	token_bucket_take(&t->bytes, bytes, now);
@@ -56,10 +62,7 @@ uint64_t io_throttle_admit(struct io_throttle *t, uint64_t bytes)
 
 uint64_t io_throttle_ready(struct io_throttle *t)
 {
-	uint64_t now = monotonic_ns();
-	uint64_t wait_bytes = token_bucket_wait_ns(&t->bytes, 1, now);
-	uint64_t wait_ops = token_bucket_wait_ns(&t->ops, 1, now);
-	return wait_bytes > wait_ops ? wait_bytes : wait_ops;
+	return wait_ns(t, 1, monotonic_ns());
 }
 
 void io_throttle_force(struct io_throttle *t, uint64_t bytes)

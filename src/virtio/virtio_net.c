@@ -160,6 +160,13 @@ static struct virtio_net *to_net(struct virtio_device *d)
 	return (struct virtio_net *)d;
 }
 
+/* The frame's bytes in `len` bytes read or written with the tap (its virtio-net header left
+ * out): what the counters and the rate limits count. */
+static size_t frame_bytes(size_t len)
+{
+	return len > TAP_VNET_HDR_SIZE ? len - TAP_VNET_HDR_SIZE : 0;
+}
+
 /* --- the tap's events ---------------------------------------------------------------------- */
 
 static void set_backend_events(struct net_pair *p, uint32_t events)
@@ -294,7 +301,7 @@ static int tx_send(struct net_pair *p, const struct virtq_chain *c)
 		return 0;
 	}
 	p->tx_packets++;
-	p->tx_bytes += (size_t)n > TAP_VNET_HDR_SIZE ? (size_t)n - TAP_VNET_HDR_SIZE : 0;
+	p->tx_bytes += frame_bytes((size_t)n);
 	return 0;
 }
 
@@ -302,11 +309,9 @@ static int tx_send(struct net_pair *p, const struct virtq_chain *c)
  * stays pending and the tx timer is set for when it may. */
 static bool tx_admit(struct net_pair *p)
 {
-	const struct virtq_chain *c = &p->tx_chain;
-	size_t frame = c->out_bytes > TAP_VNET_HDR_SIZE ? c->out_bytes - TAP_VNET_HDR_SIZE : 0;
 	uint64_t wait = io_throttle_ready(&p->net->tx_throttle);
 	if (!wait) {
-		io_throttle_force(&p->net->tx_throttle, frame);
+		io_throttle_force(&p->net->tx_throttle, frame_bytes(p->tx_chain.out_bytes));
 		return true;
 	}
 	p->tx_pending = p->tx_throttled = true;
@@ -525,9 +530,7 @@ static int rx_read_one(struct net_pair *pair)
 		return -1;
 	}
 	if (net->rx_throttle.limited)
-		io_throttle_force(&net->rx_throttle, (size_t)n > TAP_VNET_HDR_SIZE
-							 ? (size_t)n - TAP_VNET_HDR_SIZE
-							 : 0);
+		io_throttle_force(&net->rx_throttle, frame_bytes((size_t)n));
 	/* A frame longer than the buffers is lost; they stay in the pool for the next one. So
 	 * is any frame while the link is down. */
 	if ((size_t)n > p->bytes || (size_t)n < TAP_VNET_HDR_SIZE + MIN_FRAME || net->link_down) {

@@ -74,6 +74,14 @@ static int parse_value(const json_t *value, const struct limit_field *f, struct 
 	return -1;
 }
 
+/* "ID, NAME, NAME, ...": what a request may name, for the message refusing anything else. */
+static void known_fields(const char *id, const struct limit_field *fields, char *out, size_t len)
+{
+	int used = snprintf(out, len, "%s", id);
+	for (const struct limit_field *f = fields; f->name && used >= 0 && (size_t)used < len; f++)
+		used += snprintf(out + used, len - (size_t)used, ", %s", f->name);
+}
+
 /* The request's limit fields (all but "command" and `id`) into sides[], their bits in *given;
  * NULL, or the error reply. Unknown fields are refused, so a misspelt limit is not silently
  * ignored. */
@@ -90,10 +98,12 @@ static json_t *parse_fields(const json_t *request, const char *command, const ch
 		const struct limit_field *f = fields;
 		while (f->name && strcmp(key, f->name) != 0)
 			f++;
-		if (!f->name)
-			return error_replyf("%s: unknown field \"%.64s\" (known: %s, %s, %s_burst, "
-					    "...)",
-					    command, key, id, fields[0].name, fields[0].name);
+		if (!f->name) {
+			char known[128];
+			known_fields(id, fields, known, sizeof(known));
+			return error_replyf("%s: unknown field \"%.64s\" (known: %s)", command, key,
+					    known);
+		}
 		if (parse_value(value, f, sides) < 0)
 			return error_replyf(
 			    "%s: \"%s\" must be %s from 0 to 2^50, as an integer%s (0 lifts the "

@@ -1,7 +1,6 @@
 #include "vmm/api_protocol.h"
 
 #include "lib/size.h"
-#include "lib/token_bucket.h"
 #include "vmm/api_reply.h"
 #include "vmm/config.h"
 #include "vmm/config_devices.h"

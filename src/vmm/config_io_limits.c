@@ -131,8 +131,10 @@ int config_check_disk_limits(const struct io_limits *l, char *err, size_t len)
 int config_disk_limits_text(const struct io_limits *l, char *out, size_t len)
 {
 	int n = 0;
+	if (!len)
+		return -1;
 	out[0] = '\0';
-	return len ? limits_text(l, &disk_spelling, "", out, len, &n) : -1;
+	return limits_text(l, &disk_spelling, "", out, len, &n);
 }
 
 int config_set_disk_limits(struct vm_config *c, unsigned index, const struct io_limits *l)

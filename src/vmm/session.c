@@ -652,27 +652,29 @@ static int api_counters(void *opaque, struct api_counters *counters, char *err, 
 	return 0;
 }
 
-static int api_quit(void *opaque, char *err, size_t err_len)
+/* A stop the control socket asked for (not during a migration); `doing` goes in the log. */
+static int stop_from_api(struct session *s, enum vm_stop_reason reason, const char *doing,
+			 char *err, size_t err_len)
 {
-	struct session *s = opaque;
 	if (!lock_idle_vm(s, err, err_len))
 		return -1;
 	pthread_mutex_unlock(&s->lock);
-	log_info("stopping the VM (quit from the control socket)");
-	stop_current(s, VM_STOP_QUIT, 0);
+	log_info("%s", doing);
+	stop_current(s, reason, 0);
 	return 0;
+}
+
+static int api_quit(void *opaque, char *err, size_t err_len)
+{
+	return stop_from_api(opaque, VM_STOP_QUIT, "stopping the VM (quit from the control socket)",
+			     err, err_len);
 }
 
 /* As a guest reboot: run_boots builds the next VM (or ends with --on-reboot exit). */
 static int api_reset(void *opaque, char *err, size_t err_len)
 {
-	struct session *s = opaque;
-	if (!lock_idle_vm(s, err, err_len))
-		return -1;
-	pthread_mutex_unlock(&s->lock);
-	log_info("resetting the VM (reset from the control socket)");
-	stop_current(s, VM_STOP_RESET, 0);
-	return 0;
+	return stop_from_api(opaque, VM_STOP_RESET,
+			     "resetting the VM (reset from the control socket)", err, err_len);
 }
 
 /* Runs a pause or resume on the current VM under the session lock; logs `done` on success. */

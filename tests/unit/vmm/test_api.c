@@ -595,7 +595,7 @@ Test(api_protocol, disk_limit_refuses_bad_requests_naming_the_field)
 	     "\"iops\" must be requests"},
 	    {"{\"command\":\"disk-limit\",\"disk\":0,\"iops_burst\":null}", "\"iops_burst\""},
 	    {"{\"command\":\"disk-limit\",\"disk\":0,\"bandwidth\":1}",
-	     "unknown field \"bandwidth\""},
+	     "unknown field \"bandwidth\" (known: disk, bps, bps_burst, iops, iops_burst)"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&last_limit, 0, sizeof(last_limit));
@@ -656,7 +656,9 @@ Test(api_protocol, net_limit_takes_a_card_and_the_limits_per_direction)
 	    {"{\"command\":\"net-limit\",\"card\":0,\"rx_pps\":\"1K\"}",
 	     "\"rx_pps\" must be frames"},
 	    {"{\"command\":\"net-limit\",\"card\":0,\"tx_bps\":-1}", "\"tx_bps\" must be bytes"},
-	    {"{\"command\":\"net-limit\",\"card\":0,\"bps\":1}", "unknown field \"bps\""},
+	    {"{\"command\":\"net-limit\",\"card\":0,\"bps\":1}",
+	     "unknown field \"bps\" (known: card, rx_bps, rx_bps_burst, rx_pps, rx_pps_burst, "
+	     "tx_bps, tx_bps_burst, tx_pps, tx_pps_burst)"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		r = ask(bad[i][0]);
