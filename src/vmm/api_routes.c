@@ -1,5 +1,7 @@
 #include "vmm/api_routes.h"
 
+#include "lib/json_body.h"
+
 #include "lib/name_chars.h"
 
 #include <stdarg.h>
@@ -157,70 +159,14 @@ static bool path_matches(const char *pattern, const char *path, struct path_para
 	return *path == '\0';
 }
 
-static bool is_field(const char *const *fields, const char *key)
-{
-	for (; *fields; fields++)
-		if (strcmp(*fields, key) == 0)
-			return true;
-	return false;
-}
-
-static void list_fields(const char *const *fields, char *out, size_t len)
-{
-	size_t used = 0;
-	out[0] = '\0';
-	for (; *fields && used < len; fields++)
-		used += (size_t)snprintf(out + used, len - used, "%s%s", used ? ", " : "", *fields);
-}
-
-/* "application/json", with parameters (charset) or not, in any case. */
-static bool is_json_type(const char *type)
-{
-	static const char json[] = "application/json";
-	return type && strncasecmp(type, json, sizeof(json) - 1) == 0 &&
-	       (type[sizeof(json) - 1] == '\0' || type[sizeof(json) - 1] == ';' ||
-		type[sizeof(json) - 1] == ' ');
-}
-
 /* The body as the command's object: a JSON object of known fields. NULL after fail(). */
 static json_t *parse_body(const struct route *route, const struct api_http_request *request,
 			  struct api_routing *out)
 {
-	if (!request->body_len) {
-		fail(out, 400, "%s %s%s needs a JSON object body", route->method, API_PATH_PREFIX,
-		     route->path);
-		return NULL;
-	}
-	if (!is_json_type(request->content_type)) {
-		fail(out, 415, "the body must be JSON: send Content-Type: application/json");
-		return NULL;
-	}
-	json_error_t error;
-	json_t *body = json_loadb(request->body, request->body_len,
-				  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
-	if (!json_is_object(body)) {
-		if (body)
-			fail(out, 400, "the body must be a JSON object");
-		else
-			fail(out, 400, "the body is not valid JSON (%s at line %d, column %d)",
-			     error.text, error.line, error.column);
-		json_decref(body);
-		return NULL;
-	}
-	const char *key;
-	json_t *value;
-	json_object_foreach(body, key, value)
-	{
-		if (!is_field(route->fields, key)) {
-			char known[160];
-			list_fields(route->fields, known, sizeof(known));
-			fail(out, 400, "unknown field \"%.40s\" (this request takes: %s)", key,
-			     known);
-			json_decref(body);
-			return NULL;
-		}
-	}
-	return body;
+	char what[96];
+	snprintf(what, sizeof(what), "%s %s%s", route->method, API_PATH_PREFIX, route->path);
+	return json_body_object(what, request->content_type, request->body, request->body_len,
+				route->fields, &out->status, out->error, sizeof(out->error));
 }
 
 static void take_route(const struct route *route, const struct path_params *params,

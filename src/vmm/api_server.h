@@ -1,5 +1,5 @@
 /* The control socket (--api-socket PATH): HTTP/1.1 with JSON bodies on a unix stream socket
- * (mode 0600), served by libmicrohttpd with a thread per connection, as api_routes.h maps
+ * (mode 0600), served by lib/http_server.c (a thread per connection), as api_routes.h maps
  * resources to the commands of api_protocol.h. docs/api/vm.yaml is its OpenAPI document.
  *
  * Replies: 200 with a JSON object, or 204 when there is nothing to say; errors are

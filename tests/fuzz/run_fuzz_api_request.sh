@@ -9,7 +9,8 @@ CORPUS="$OUT/corpus-api-request"
 mkdir -p "$CORPUS"
 fuzz_build fuzz_api_request "$ROOT/src/vmm/api_routes.c" "$ROOT/src/vmm/api_protocol.c" \
 	"$ROOT/src/vmm/api_disks.c" "$ROOT/src/vmm/api_nics.c" "$ROOT/src/vmm/api_limits.c" \
-	"$ROOT/src/vmm/config_mac.c" "$ROOT/src/lib/size.c" "$ROOT/src/vmm/config_io_limits.c" -ljansson
+	"$ROOT/src/vmm/config_mac.c" "$ROOT/src/lib/size.c" "$ROOT/src/vmm/config_io_limits.c" \
+	"$ROOT/src/lib/json_body.c" -ljansson
 J='application/json'
 printf 'GET\n/api/v1/vm\n\n' >"$CORPUS/seed-status"
 printf 'PUT\n/api/v1/vm/balloon\n%s\n{"size":"512M"}' "$J" >"$CORPUS/seed-balloon"
