@@ -5,14 +5,21 @@
 
 static enum log_level current_level = LOG_INFO;
 static bool terminal_raw;
+static char program[16] = "gureum";
 static char prefix[80] = "gureum";
+
+void log_set_program(const char *name)
+{
+	snprintf(program, sizeof(program), "%s", name);
+	snprintf(prefix, sizeof(prefix), "%s", program);
+}
 
 void log_set_name(const char *name)
 {
 	if (name && *name)
-		snprintf(prefix, sizeof(prefix), "gureum[%s]", name);
+		snprintf(prefix, sizeof(prefix), "%s[%s]", program, name);
 	else
-		snprintf(prefix, sizeof(prefix), "gureum");
+		snprintf(prefix, sizeof(prefix), "%s", program);
 }
 
 void log_set_raw_terminal(bool raw)

@@ -9,6 +9,8 @@
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level level);
+/* The program's name for the prefix ("gureum" unless set; "gureumd"). */
+void log_set_program(const char *name);
 /* The VM's name for the prefix (NULL or "": none); set before other threads log. */
 void log_set_name(const char *name);
 bool log_enabled(enum log_level level);

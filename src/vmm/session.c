@@ -92,15 +92,30 @@ static void stop_current(struct session *s, enum vm_stop_reason reason, int stat
 	pthread_mutex_unlock(&s->lock);
 }
 
+static int api_power_button(void *opaque, char *err, size_t err_len);
+
+/* SIGPWR, as init takes it (power is failing: shut down cleanly): the guest's power button.
+ * A host daemon stops its VMs this way before it resorts to SIGTERM. */
+static void press_power_button_for_signal(struct session *s)
+{
+	char err[512];
+	if (api_power_button(s, err, sizeof(err)) < 0)
+		log_warn("received SIGPWR, but the power button could not be pressed: %s", err);
+}
+
 static void on_signal_pipe(void *opaque, uint32_t events)
 {
 	struct session *s = opaque;
 	unsigned char sig;
 	(void)events;
-	if (read(s->signal_pipe[0], &sig, 1) == 1) {
-		log_info("received signal %d, stopping the VM", sig);
-		stop_current(s, VM_STOP_SIGNAL, 128 + sig);
+	if (read(s->signal_pipe[0], &sig, 1) != 1)
+		return;
+	if (sig == SIGPWR) {
+		press_power_button_for_signal(s);
+		return;
 	}
+	log_info("received signal %d, stopping the VM", sig);
+	stop_current(s, VM_STOP_SIGNAL, 128 + sig);
 }
 
 static void on_console_quit(void *opaque)
@@ -115,9 +130,9 @@ static int install_signal_handlers(struct session *s)
 	signal_write_fd = s->signal_pipe[1];
 	struct sigaction action = {.sa_handler = on_host_signal};
 	sigemptyset(&action.sa_mask);
-	int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
-		sigaction(stop_signals[i], &action, NULL);
+	int handled[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPWR};
+	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		sigaction(handled[i], &action, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a closed console pipe must not kill the VMM */
 	return event_loop_add(&s->loop, s->signal_pipe[0], EPOLLIN, on_signal_pipe, s);
 }
