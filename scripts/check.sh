@@ -120,10 +120,10 @@ stage "sanitizer build" build build-asan -Db_sanitize=address,undefined
 sanitized_tests() {
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		meson_tests build-asan "asan" --suite unit --suite guests
+		meson_tests build-asan "asan" --suite unit --suite guests --suite daemon
 }
-stage "unit, guest and KVM tests under ASan/UBSan" sanitized_tests
-# 20 s per target (run.sh alone: 30): 17 targets, and the whole run must stay well inside CI's
+stage "unit, guest, KVM and daemon tests under ASan/UBSan" sanitized_tests
+# 20 s per target (run.sh alone: 30): 18 targets, and the whole run must stay well inside CI's
 # 90 minutes.
 stage "fuzzing (bounded)" run_counted fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-20}" tests/fuzz/run.sh
 stage "nested lab" run_counted lab tests/lab/run.sh

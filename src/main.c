@@ -21,6 +21,7 @@ static const struct command {
 } commands[] = {
     {"run", cmd_run, "boot a virtual machine (gureum run --help)"},
     {"ctl", cmd_ctl, "control a running VM through its --api-socket (gureum ctl --help)"},
+    {"vm", cmd_vm, "the host daemon's VMs: create, start, stop, list (gureum vm --help)"},
     {"cpu", cmd_cpu, "CPU models for --cpu-model: host, baseline, compare (gureum cpu --help)"},
     {"net", cmd_net, "virtual switches for --net switch=NAME: create, delete, list"},
     {"img", cmd_img, "create, inspect, check and convert disk images (gureum img --help)"},

@@ -1,0 +1,381 @@
+#include "daemon/supervisor_internal.h"
+
+#include "daemon/vm_process.h"
+#include "daemon/vm_store.h"
+#include "lib/log.h"
+#include "lib/monotonic.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct supervised_vm *sup_find(struct supervisor *sup, const char *name)
+{
+	for (size_t i = 0; i < sup->count; i++)
+		if (strcmp(sup->vms[i]->record.name, name) == 0)
+			return sup->vms[i];
+	return NULL;
+}
+
+int sup_no_such_vm(const char *name, char *err, size_t err_len)
+{
+	snprintf(err, err_len, "no VM is named %s (gureum vm list shows them)", name);
+	return -ENOENT;
+}
+
+void sup_api_socket_path(const struct supervisor *sup, const char *name, char *out, size_t out_len)
+{
+	snprintf(out, out_len, "%s/vms/%s.sock", sup->run_dir, name);
+}
+
+void sup_log_path(const struct supervisor *sup, const char *name, char *out, size_t out_len)
+{
+	snprintf(out, out_len, "%s/logs/%s.log", sup->state_dir, name);
+}
+
+static void wake_watcher(struct supervisor *sup)
+{
+	uint64_t one = 1;
+	if (write(sup->wake_fd, &one, sizeof(one)) < 0) {
+		/* the counter is already non-zero: the watcher wakes anyway */
+	}
+}
+
+/* Writes the record through; a failure is logged (the process is what it is). */
+void sup_save(struct supervisor *sup, struct supervised_vm *vm)
+{
+	char err[512];
+	if (vm_store_update(sup->store, &vm->record, err, sizeof(err)) < 0)
+		log_error("%s: %s", vm->record.name, err);
+}
+
+/* The record's JSON array as an argv tail (NULL-terminated, pointing into `array`). */
+static const char **args_vector(json_t *array)
+{
+	size_t n = json_array_size(array);
+	const char **args = calloc(n + 1, sizeof(*args));
+	for (size_t i = 0; args && i < n; i++)
+		args[i] = json_string_value(json_array_get(array, i));
+	return args;
+}
+
+int sup_spawn(struct supervisor *sup, struct supervised_vm *vm, char *err, size_t err_len)
+{
+	json_t *array = json_loads(vm->record.args, 0, NULL);
+	const char **args = array ? args_vector(array) : NULL;
+	char socket[108], log_file[4096];
+	sup_api_socket_path(sup, vm->record.name, socket, sizeof(socket));
+	sup_log_path(sup, vm->record.name, log_file, sizeof(log_file));
+	struct vm_launch launch = {.gureum = sup->gureum,
+				   .args = args,
+				   .name = vm->record.name,
+				   .api_socket = socket,
+				   .log_path = log_file};
+	pid_t pid = -1;
+	if (args)
+		pid = vm_process_spawn(&launch, &vm->pidfd, err, err_len);
+	else
+		snprintf(err, err_len, "its recorded arguments are damaged");
+	free(args);
+	json_decref(array);
+	if (pid < 0)
+		return -EIO;
+	vm->record.pid = pid;
+	vm->record.pid_start = vm_process_start_time(pid);
+	vm->our_child = true;
+	log_info("%s: started (pid %d)", vm->record.name, (int)pid);
+	wake_watcher(sup);
+	return 0;
+}
+
+static bool policy_restarts(const struct supervised_vm *vm, bool clean_exit)
+{
+	if (!vm->record.want_running || vm->stopping)
+		return false;
+	return vm->record.restart == RESTART_ALWAYS ||
+	       (vm->record.restart == RESTART_ON_FAILURE && !clean_exit);
+}
+
+/* Whether the burst allows one more restart now; if so, it is counted. */
+static bool take_restart(struct supervised_vm *vm)
+{
+	uint64_t now = monotonic_ns();
+	uint64_t window = (uint64_t)RESTART_WINDOW_S * 1000000000;
+	if (vm->restart_ns[0] && now - vm->restart_ns[0] < window)
+		return false;
+	memmove(vm->restart_ns, vm->restart_ns + 1,
+		sizeof(vm->restart_ns[0]) * (RESTART_BURST - 1));
+	vm->restart_ns[RESTART_BURST - 1] = now;
+	return true;
+}
+
+static void restart_by_policy(struct supervisor *sup, struct supervised_vm *vm)
+{
+	char err[512];
+	size_t len = strlen(vm->record.last_exit);
+	char *tail = vm->record.last_exit + len;
+	size_t room = sizeof(vm->record.last_exit) - len;
+	if (!take_restart(vm)) {
+		snprintf(tail, room,
+			 "; restarted %d times within %d s, so not again (gureum vm "
+			 "start %s, once its log says what is wrong)",
+			 RESTART_BURST, RESTART_WINDOW_S, vm->record.name);
+		log_error("%s: %s", vm->record.name, vm->record.last_exit);
+		return;
+	}
+	vm->record.restarts++;
+	if (sup_spawn(sup, vm, err, sizeof(err)) < 0) {
+		snprintf(tail, room, "; the restart failed: %s", err);
+		log_error("%s: %s", vm->record.name, vm->record.last_exit);
+	}
+}
+
+/* The process behind `vm->pidfd` ended: how, and what its policy does about it. */
+static void on_process_end(struct supervisor *sup, struct supervised_vm *vm)
+{
+	siginfo_t info = {0};
+	bool clean_exit = false;
+	if (vm->our_child && waitid(P_PIDFD, (id_t)vm->pidfd, &info, WEXITED | WNOHANG) == 0) {
+		if (info.si_pid == 0)
+			return; /* not yet */
+		vm_process_describe_exit(&info, vm->record.last_exit, sizeof(vm->record.last_exit));
+		clean_exit = info.si_code == CLD_EXITED && info.si_status == 0;
+	} else {
+		snprintf(vm->record.last_exit, sizeof(vm->record.last_exit),
+			 "ended; an earlier gureumd started it, so its exit status is unknown "
+			 "(its log has its last words)");
+	}
+	close(vm->pidfd);
+	vm->pidfd = -1;
+	vm->record.pid = 0;
+	vm->record.pid_start = 0;
+	log_info("%s: %s", vm->record.name, vm->record.last_exit);
+	if (policy_restarts(vm, clean_exit))
+		restart_by_policy(sup, vm);
+	else /* a crash not restarted shows as "failed" until an operator acts */
+		vm->record.want_running = vm->record.want_running && !clean_exit && !vm->stopping;
+	sup_save(sup, vm);
+	pthread_cond_broadcast(&sup->process_ended);
+}
+
+struct supervised_vm *sup_vm_new(const struct vm_record *record)
+{
+	struct supervised_vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return NULL;
+	vm->record = *record;
+	vm->record.args = strdup(record->args);
+	vm->pidfd = -1;
+	if (!vm->record.args) {
+		free(vm);
+		return NULL;
+	}
+	return vm;
+}
+
+int sup_append_vm(struct supervisor *sup, struct supervised_vm *vm)
+{
+	struct supervised_vm **grown = realloc(sup->vms, (sup->count + 1) * sizeof(*grown));
+	if (!grown)
+		return -1;
+	sup->vms = grown;
+	sup->vms[sup->count++] = vm;
+	return 0;
+}
+
+void sup_vm_free(struct supervised_vm *vm)
+{
+	if (vm->pidfd >= 0)
+		close(vm->pidfd);
+	vm_record_free(&vm->record);
+	free(vm);
+}
+
+/* A VM the store says has a process: the same process again, or one that ended while no
+ * daemon watched it (then its policy decides, as if it had just ended). */
+static void find_again(struct supervisor *sup, struct supervised_vm *vm)
+{
+	if (vm->record.pid <= 0) {
+		if (vm->record.want_running && vm->record.restart != RESTART_NEVER)
+			restart_by_policy(sup, vm);
+		sup_save(sup, vm);
+		return;
+	}
+	vm->pidfd = vm_process_adopt(vm->record.pid, vm->record.pid_start);
+	if (vm->pidfd >= 0) {
+		log_info("%s: still running (pid %d), watched again", vm->record.name,
+			 (int)vm->record.pid);
+		return;
+	}
+	snprintf(vm->record.last_exit, sizeof(vm->record.last_exit),
+		 "ended while no gureumd watched it (pid %d)", (int)vm->record.pid);
+	vm->record.pid = 0;
+	vm->record.pid_start = 0;
+	log_warn("%s: %s", vm->record.name, vm->record.last_exit);
+	if (vm->record.want_running && vm->record.restart != RESTART_NEVER)
+		restart_by_policy(sup, vm);
+	sup_save(sup, vm);
+}
+
+static int load_vms(struct supervisor *sup, char *err, size_t err_len)
+{
+	struct vm_record *records;
+	size_t count;
+	if (vm_store_load(sup->store, &records, &count, err, err_len) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < count; i++) {
+		struct supervised_vm *vm = rc == 0 ? sup_vm_new(&records[i]) : NULL;
+		if (vm && sup_append_vm(sup, vm) == 0)
+			find_again(sup, vm);
+		else if (rc == 0) {
+			if (vm)
+				sup_vm_free(vm);
+			snprintf(err, err_len, "out of memory");
+			rc = -1;
+		}
+		vm_record_free(&records[i]);
+	}
+	free(records);
+	return rc;
+}
+
+static int make_dir(const char *parent, const char *child, char *err, size_t err_len)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s%s%s", parent, child ? "/" : "", child ? child : "");
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, err_len, "cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int make_dirs(const struct supervisor_config *config, char *err, size_t err_len)
+{
+	if (make_dir(config->state_dir, NULL, err, err_len) < 0 ||
+	    make_dir(config->state_dir, "logs", err, err_len) < 0 ||
+	    make_dir(config->run_dir, NULL, err, err_len) < 0 ||
+	    make_dir(config->run_dir, "vms", err, err_len) < 0)
+		return -1;
+	return 0;
+}
+
+static struct supervisor *supervisor_new(const struct supervisor_config *config)
+{
+	struct supervisor *sup = calloc(1, sizeof(*sup));
+	if (!sup)
+		return NULL;
+	pthread_mutex_init(&sup->lock, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&sup->process_ended, &attr);
+	pthread_condattr_destroy(&attr);
+	snprintf(sup->state_dir, sizeof(sup->state_dir), "%s", config->state_dir);
+	snprintf(sup->run_dir, sizeof(sup->run_dir), "%s", config->run_dir);
+	snprintf(sup->gureum, sizeof(sup->gureum), "%s", config->gureum);
+	sup->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return sup;
+}
+
+struct supervisor *supervisor_open(const struct supervisor_config *config, char *err,
+				   size_t err_len)
+{
+	if (make_dirs(config, err, err_len) < 0)
+		return NULL;
+	struct supervisor *sup = supervisor_new(config);
+	if (!sup || sup->wake_fd < 0) {
+		snprintf(err, err_len, "out of memory or file descriptors");
+		supervisor_close(sup);
+		return NULL;
+	}
+	char db[4200];
+	snprintf(db, sizeof(db), "%s/gureum.db", config->state_dir);
+	sup->store = vm_store_open(db, err, err_len);
+	if (!sup->store || load_vms(sup, err, err_len) < 0) {
+		supervisor_close(sup);
+		return NULL;
+	}
+	return sup;
+}
+
+void supervisor_close(struct supervisor *sup)
+{
+	if (!sup)
+		return;
+	for (size_t i = 0; i < sup->count; i++)
+		sup_vm_free(sup->vms[i]);
+	free(sup->vms);
+	vm_store_close(sup->store);
+	if (sup->wake_fd >= 0)
+		close(sup->wake_fd);
+	pthread_cond_destroy(&sup->process_ended);
+	pthread_mutex_destroy(&sup->lock);
+	free(sup);
+}
+
+/* The descriptors to wait on: quit, wake, then one pidfd per process. */
+static size_t gather_fds(struct supervisor *sup, int quit_fd, struct pollfd **fds)
+{
+	pthread_mutex_lock(&sup->lock);
+	struct pollfd *grown = realloc(*fds, (sup->count + 2) * sizeof(**fds));
+	size_t n = 0;
+	if (grown) {
+		*fds = grown;
+		grown[n++] = (struct pollfd){.fd = quit_fd, .events = POLLIN};
+		grown[n++] = (struct pollfd){.fd = sup->wake_fd, .events = POLLIN};
+		for (size_t i = 0; i < sup->count; i++)
+			if (sup->vms[i]->pidfd >= 0)
+				grown[n++] =
+				    (struct pollfd){.fd = sup->vms[i]->pidfd, .events = POLLIN};
+	}
+	pthread_mutex_unlock(&sup->lock);
+	return n;
+}
+
+static void handle_ended(struct supervisor *sup, const struct pollfd *fds, size_t n)
+{
+	pthread_mutex_lock(&sup->lock);
+	for (size_t k = 2; k < n; k++) {
+		if (!fds[k].revents)
+			continue;
+		for (size_t i = 0; i < sup->count; i++)
+			if (sup->vms[i]->pidfd == fds[k].fd) {
+				on_process_end(sup, sup->vms[i]);
+				break;
+			}
+	}
+	pthread_mutex_unlock(&sup->lock);
+}
+
+void supervisor_run(struct supervisor *sup, int quit_fd)
+{
+	struct pollfd *fds = NULL;
+	for (;;) {
+		size_t n = gather_fds(sup, quit_fd, &fds);
+		if (n == 0) {
+			log_error("out of memory: the VMs are no longer watched");
+			break;
+		}
+		if (poll(fds, n, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents)
+			break;
+		uint64_t drained;
+		if (fds[1].revents && read(sup->wake_fd, &drained, sizeof(drained)) < 0) {
+			/* nothing to drain */
+		}
+		handle_ended(sup, fds, n);
+	}
+	free(fds);
+}

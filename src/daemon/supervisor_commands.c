@@ -1,0 +1,247 @@
+/* The operator's commands to the supervisor (supervisor.h): each takes the lock, checks the
+ * VM's state, acts, and writes the record through. */
+#include "daemon/supervisor_internal.h"
+
+#include "lib/log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int supervisor_create(struct supervisor *sup, const struct vm_record *definition, char *err,
+		      size_t err_len)
+{
+	struct vm_record record = {0};
+	snprintf(record.name, sizeof(record.name), "%s", definition->name);
+	record.args = definition->args;
+	record.restart = definition->restart;
+	record.limits = definition->limits;
+	record.created = (int64_t)time(NULL);
+	pthread_mutex_lock(&sup->lock);
+	int rc = -EEXIST;
+	if (sup_find(sup, record.name))
+		snprintf(err, err_len, "a VM named %s exists already", record.name);
+	else if (vm_store_insert(sup->store, &record, err, err_len) < 0)
+		rc = -EIO;
+	else {
+		struct supervised_vm *vm = sup_vm_new(&record);
+		rc = vm && sup_append_vm(sup, vm) == 0 ? 0 : -EIO;
+		if (rc < 0) {
+			if (vm)
+				sup_vm_free(vm);
+			vm_store_delete(sup->store, record.name, err, err_len);
+			snprintf(err, err_len, "out of memory");
+		}
+	}
+	pthread_mutex_unlock(&sup->lock);
+	if (rc == 0)
+		log_info("%s: created", record.name);
+	return rc;
+}
+
+static int start_locked(struct supervisor *sup, struct supervised_vm *vm, char *err, size_t err_len)
+{
+	if (vm->pidfd >= 0) {
+		snprintf(err, err_len, "%s is running already (pid %d)", vm->record.name,
+			 (int)vm->record.pid);
+		return -EBUSY;
+	}
+	vm->record.want_running = true;
+	vm->record.restarts = 0;
+	memset(vm->restart_ns, 0, sizeof(vm->restart_ns));
+	int rc = sup_spawn(sup, vm, err, err_len);
+	if (rc < 0)
+		vm->record.want_running = false;
+	sup_save(sup, vm);
+	return rc;
+}
+
+int supervisor_start(struct supervisor *sup, const char *name, char *err, size_t err_len)
+{
+	pthread_mutex_lock(&sup->lock);
+	struct supervised_vm *vm = sup_find(sup, name);
+	int rc = vm ? start_locked(sup, vm, err, err_len) : sup_no_such_vm(name, err, err_len);
+	pthread_mutex_unlock(&sup->lock);
+	return rc;
+}
+
+/* Waits under the lock until the VM's process ends or `seconds` pass; whether it ended. */
+static bool wait_for_end(struct supervisor *sup, struct supervised_vm *vm, unsigned seconds)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += seconds;
+	while (vm->pidfd >= 0)
+		if (pthread_cond_timedwait(&sup->process_ended, &sup->lock, &until) == ETIMEDOUT)
+			return vm->pidfd < 0;
+	return true;
+}
+
+/* The escalation of supervisor_stop, each step only if the one before did not end it. */
+static void stop_process(struct supervisor *sup, struct supervised_vm *vm, unsigned timeout_s,
+			 bool force)
+{
+	pid_t pid = vm->record.pid;
+	if (!force) {
+		kill(pid, SIGPWR);
+		if (wait_for_end(sup, vm, timeout_s))
+			return;
+		log_info("%s: the guest did not shut down within %u s; stopping it from the host",
+			 vm->record.name, timeout_s);
+	}
+	kill(pid, SIGTERM);
+	if (wait_for_end(sup, vm, STOP_TERM_S))
+		return;
+	log_warn("%s: the VMM did not end within %d s of SIGTERM; killing it", vm->record.name,
+		 STOP_TERM_S);
+	kill(pid, SIGKILL);
+	wait_for_end(sup, vm, STOP_TERM_S);
+}
+
+static int stop_locked(struct supervisor *sup, struct supervised_vm *vm, unsigned timeout_s,
+		       bool force, char *err, size_t err_len)
+{
+	vm->record.want_running = false;
+	if (vm->pidfd < 0) {
+		sup_save(sup, vm);
+		return 0; /* "failed" becomes "stopped": the operator has seen it */
+	}
+	if (vm->stopping) {
+		snprintf(err, err_len, "%s is being stopped already", vm->record.name);
+		return -EBUSY;
+	}
+	vm->stopping = true;
+	sup_save(sup, vm);
+	stop_process(sup, vm, timeout_s, force);
+	vm->stopping = false;
+	if (vm->pidfd >= 0) {
+		snprintf(err, err_len, "%s's process %d did not end even when killed",
+			 vm->record.name, (int)vm->record.pid);
+		return -EIO;
+	}
+	return 0;
+}
+
+int supervisor_stop(struct supervisor *sup, const char *name, unsigned timeout_s, bool force,
+		    char *err, size_t err_len)
+{
+	pthread_mutex_lock(&sup->lock);
+	struct supervised_vm *vm = sup_find(sup, name);
+	int rc = vm ? stop_locked(sup, vm, timeout_s, force, err, err_len)
+		    : sup_no_such_vm(name, err, err_len);
+	pthread_mutex_unlock(&sup->lock);
+	return rc;
+}
+
+static void remove_vm(struct supervisor *sup, struct supervised_vm *vm)
+{
+	for (size_t i = 0; i < sup->count; i++)
+		if (sup->vms[i] == vm) {
+			memmove(&sup->vms[i], &sup->vms[i + 1],
+				(sup->count - i - 1) * sizeof(sup->vms[0]));
+			sup->count--;
+			break;
+		}
+	sup_vm_free(vm);
+}
+
+static int delete_locked(struct supervisor *sup, struct supervised_vm *vm, char *err,
+			 size_t err_len)
+{
+	if (vm->pidfd >= 0) {
+		snprintf(err, err_len, "%s is running; stop it first (gureum vm stop %s)",
+			 vm->record.name, vm->record.name);
+		return -EBUSY;
+	}
+	if (vm_store_delete(sup->store, vm->record.name, err, err_len) < 0)
+		return -EIO;
+	log_info("%s: deleted", vm->record.name);
+	remove_vm(sup, vm);
+	return 0;
+}
+
+int supervisor_delete(struct supervisor *sup, const char *name, char *err, size_t err_len)
+{
+	pthread_mutex_lock(&sup->lock);
+	struct supervised_vm *vm = sup_find(sup, name);
+	int rc = vm ? delete_locked(sup, vm, err, err_len) : sup_no_such_vm(name, err, err_len);
+	pthread_mutex_unlock(&sup->lock);
+	return rc;
+}
+
+int supervisor_set_restart(struct supervisor *sup, const char *name, enum restart_policy policy,
+			   char *err, size_t err_len)
+{
+	pthread_mutex_lock(&sup->lock);
+	struct supervised_vm *vm = sup_find(sup, name);
+	if (vm) {
+		vm->record.restart = policy;
+		sup_save(sup, vm);
+	}
+	pthread_mutex_unlock(&sup->lock);
+	return vm ? 0 : sup_no_such_vm(name, err, err_len);
+}
+
+static const char *state_of(const struct supervised_vm *vm)
+{
+	if (vm->pidfd >= 0)
+		return vm->stopping ? "stopping" : "running";
+	return vm->record.want_running ? "failed" : "stopped";
+}
+
+static int describe(struct supervisor *sup, const struct supervised_vm *vm, struct vm_status *out)
+{
+	out->record = vm->record;
+	out->record.args = strdup(vm->record.args);
+	out->state = state_of(vm);
+	sup_api_socket_path(sup, vm->record.name, out->api_socket, sizeof(out->api_socket));
+	sup_log_path(sup, vm->record.name, out->log_path, sizeof(out->log_path));
+	return out->record.args ? 0 : -1;
+}
+
+int supervisor_get(struct supervisor *sup, const char *name, struct vm_status *out, char *err,
+		   size_t err_len)
+{
+	pthread_mutex_lock(&sup->lock);
+	struct supervised_vm *vm = sup_find(sup, name);
+	int rc = vm ? 0 : sup_no_such_vm(name, err, err_len);
+	if (vm && describe(sup, vm, out) < 0) {
+		snprintf(err, err_len, "out of memory");
+		rc = -EIO;
+	}
+	pthread_mutex_unlock(&sup->lock);
+	return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const struct vm_status *x = a, *y = b;
+	return strcmp(x->record.name, y->record.name);
+}
+
+int supervisor_list(struct supervisor *sup, struct vm_status **out, size_t *count, char *err,
+		    size_t err_len)
+{
+	pthread_mutex_lock(&sup->lock);
+	*count = 0;
+	*out = calloc(sup->count ? sup->count : 1, sizeof(**out));
+	for (size_t i = 0; *out && i < sup->count; i++)
+		if (describe(sup, sup->vms[i], &(*out)[(*count)++]) < 0)
+			break;
+	bool complete = *out && *count == sup->count && (!*count || (*out)[*count - 1].record.args);
+	pthread_mutex_unlock(&sup->lock);
+	if (complete) {
+		qsort(*out, *count, sizeof(**out), by_name);
+		return 0;
+	}
+	for (size_t i = 0; *out && i < *count; i++)
+		vm_record_free(&(*out)[i].record);
+	free(*out);
+	*out = NULL;
+	*count = 0;
+	snprintf(err, err_len, "out of memory");
+	return -EIO;
+}

@@ -1,0 +1,44 @@
+#include "daemon/vm_record.h"
+
+#include "lib/name_chars.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const policy_names[] = {
+    [RESTART_NEVER] = "never",
+    [RESTART_ON_FAILURE] = "on-failure",
+    [RESTART_ALWAYS] = "always",
+};
+
+bool vm_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > VM_NAME_MAX || name[0] == '.' || name[0] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!name_char(name[i]))
+			return false;
+	return true;
+}
+
+const char *restart_policy_name(enum restart_policy policy)
+{
+	return policy_names[policy];
+}
+
+int restart_policy_parse(const char *name, enum restart_policy *out)
+{
+	for (size_t i = 0; i < sizeof(policy_names) / sizeof(policy_names[0]); i++)
+		if (strcmp(name, policy_names[i]) == 0) {
+			*out = (enum restart_policy)i;
+			return 0;
+		}
+	return -1;
+}
+
+void vm_record_free(struct vm_record *record)
+{
+	free(record->args);
+	record->args = NULL;
+}

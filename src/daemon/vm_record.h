@@ -1,0 +1,52 @@
+/* What the host daemon knows of one VM: its definition (the arguments of its `gureum run`,
+ * its restart policy, its cgroup limits) and its state (whether it should run, the process
+ * that runs it, how it last ended). vm_store.c keeps these in SQLite; supervisor.c acts on
+ * them. */
+#ifndef GUREUM_DAEMON_VM_RECORD_H
+#define GUREUM_DAEMON_VM_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define VM_NAME_MAX 48
+
+enum restart_policy {
+	RESTART_NEVER,	    /* an ended VM stays stopped */
+	RESTART_ON_FAILURE, /* restarted unless it ended with status 0 (the guest powered off) */
+	RESTART_ALWAYS,	    /* restarted however it ended, unless an operator stopped it */
+};
+
+/* The VM's cgroup limits; 0 leaves that one unlimited (the controller's default). */
+struct vm_limits {
+	unsigned cpu_percent; /* cpu.max: 150 = one and a half host CPUs */
+	unsigned cpu_weight;  /* cpu.weight, 1-10000 (100 is cgroup v2's default) */
+	uint64_t memory_max;  /* memory.max in bytes: the whole VMM process, guest RAM included */
+};
+
+struct vm_record {
+	char name[VM_NAME_MAX + 1];
+	char *args; /* malloc'd JSON array of strings: gureum run's arguments */
+	enum restart_policy restart;
+	struct vm_limits limits;
+	bool want_running; /* started and not stopped by an operator since */
+	pid_t pid;	   /* 0: no process */
+	/* The process's start time (/proc/PID/stat, clock ticks since boot): with the pid, it
+	 * tells the VM's process from another that got its pid after it ended. */
+	uint64_t pid_start;
+	unsigned restarts;   /* by the policy, since the VM was last started by an operator */
+	char last_exit[200]; /* how its process last ended; "" before the first end */
+	int64_t created;     /* seconds since the epoch */
+};
+
+/* Whether `name` can name a VM: 1-48 letters, digits, '.', '_', '-', not starting with '.' or
+ * '-' (it becomes a file name and a path segment). */
+bool vm_name_valid(const char *name);
+
+const char *restart_policy_name(enum restart_policy policy);
+/* 0, or -1 for a name that is not a policy. */
+int restart_policy_parse(const char *name, enum restart_policy *out);
+
+void vm_record_free(struct vm_record *record);
+
+#endif
