@@ -25,7 +25,7 @@ static void usage(FILE *out)
 	    "$GUREUMD_SOCKET, else " DEFAULT_SOCKET ").\n"
 	    "\n"
 	    "  list                      every VM: name, state, pid, restarts, how it last ended\n"
-	    "  create NAME [--restart never|on-failure|always] -- RUN-ARGS...\n"
+	    "  create NAME [--restart never|on-failure|always] [LIMITS] -- RUN-ARGS...\n"
 	    "                            defines a VM (stopped) that runs gureum run RUN-ARGS;\n"
 	    "                            on-failure (default) restarts it unless it exited 0\n"
 	    "  start NAME                starts its process\n"
@@ -34,13 +34,19 @@ static void usage(FILE *out)
 	    "                            30) for the guest, then stops it from the host;\n"
 	    "                            --force: from the host at once\n"
 	    "  info NAME                 its definition and state\n"
-	    "  set NAME --restart POLICY its restart policy, from now on\n"
+	    "  set NAME [--restart POLICY] [LIMITS]\n"
+	    "                            its restart policy and limits, from now on (limits\n"
+	    "                            at once on a running VM)\n"
 	    "  delete NAME               forgets a stopped VM (its log stays)\n"
 	    "  log NAME                  its log: the VMM's messages and a stdio console\n"
 	    "  resize NAME [--cpus N] [--memory SIZE] [--balloon SIZE]\n"
 	    "                            changes it while it runs (through its own socket)\n"
 	    "  ctl NAME CTL-COMMAND...   any gureum ctl command, to its own socket\n"
 	    "  daemon                    the daemon: version, pid, directories, VM counts\n"
+	    "\n"
+	    "LIMITS, enforced by the VM's cgroup (0: none): --cpu-percent N (150: one and a\n"
+	    "half host CPUs), --cpu-weight N (1-10000, default 100), --memory-max SIZE (the\n"
+	    "whole VMM process, guest RAM included)\n"
 	    "\n"
 	    "--json prints the daemon's reply as it came.\n");
 }
@@ -112,6 +118,16 @@ static void print_info(const json_t *vm)
 	       text_field(vm, "restart", "?"), args ? args : "?", text_field(vm, "api_socket", "?"),
 	       text_field(vm, "log", "?"));
 	free(args);
+	const json_t *limits = json_object_get(vm, "limits");
+	printf("  limits: cpu %lld%% (0: none), cpu weight %lld (0: default), memory %lld bytes "
+	       "(0: none)\n",
+	       (long long)json_integer_value(json_object_get(limits, "cpu_percent")),
+	       (long long)json_integer_value(json_object_get(limits, "cpu_weight")),
+	       (long long)json_integer_value(json_object_get(limits, "memory_max")));
+	size_t i;
+	json_t *dir;
+	json_array_foreach(json_object_get(vm, "cgroups"), i, dir)
+	    printf("  cgroup: %s\n", json_string_value(dir));
 }
 
 /* Prints a status reply (or the raw JSON with --json) and frees it. */
@@ -185,6 +201,43 @@ static int action(const struct vm_cli *cli, const char *method, const char *name
 	return json_object_size(reply) ? show(cli, reply, false) : (json_decref(reply), 0);
 }
 
+/* --restart, --cpu-percent, --cpu-weight, --memory-max from argv[*i] on into `body`
+ * ("restart", "limits"); stops at "--" or the first other word. false after saying why. */
+static bool definition_options(int argc, char **argv, int *i, json_t *body, const char *command)
+{
+	static const char *const limit_options[][2] = {{"--cpu-percent", "cpu_percent"},
+						       {"--cpu-weight", "cpu_weight"},
+						       {"--memory-max", "memory_max"}};
+	json_t *limits = json_object();
+	for (; *i + 1 < argc && strncmp(argv[*i], "--", 2) == 0 && argv[*i][2]; *i += 2) {
+		const char *option = argv[*i], *value = argv[*i + 1];
+		bool known = strcmp(option, "--restart") == 0;
+		if (known)
+			json_object_set_new(body, "restart", json_string(value));
+		for (size_t k = 0; k < 3 && !known; k++)
+			if (strcmp(option, limit_options[k][0]) == 0) {
+				known = true;
+				char *end;
+				long long n = strtoll(value, &end, 10);
+				/* A number as a number; a size such as 2G as text, for the daemon
+				 */
+				json_object_set_new(limits, limit_options[k][1],
+						    *end || end == value ? json_string(value)
+									 : json_integer(n));
+			}
+		if (!known) {
+			fprintf(stderr, "gureum vm %s: unknown option %s (gureum vm --help)\n",
+				command, option);
+			json_decref(limits);
+			return false;
+		}
+	}
+	if (json_object_size(limits))
+		json_object_set(body, "limits", limits);
+	json_decref(limits);
+	return true;
+}
+
 static int create(const struct vm_cli *cli, int argc, char **argv)
 {
 	if (argc < 1) {
@@ -194,9 +247,9 @@ static int create(const struct vm_cli *cli, int argc, char **argv)
 	}
 	json_t *body = json_pack("{s:s}", "name", argv[0]);
 	int i = 1;
-	if (i + 1 < argc && strcmp(argv[i], "--restart") == 0) {
-		json_object_set_new(body, "restart", json_string(argv[i + 1]));
-		i += 2;
+	if (!definition_options(argc, argv, &i, body, "create")) {
+		json_decref(body);
+		return 2;
 	}
 	if (i < argc && strcmp(argv[i], "--") == 0)
 		i++;
@@ -237,12 +290,15 @@ static int stop(const struct vm_cli *cli, int argc, char **argv)
 
 static int set(const struct vm_cli *cli, int argc, char **argv)
 {
-	if (argc != 3 || strcmp(argv[1], "--restart") != 0) {
-		fprintf(stderr, "gureum vm set: give NAME --restart never|on-failure|always\n");
+	json_t *body = json_object();
+	int i = 1;
+	if (!definition_options(argc, argv, &i, body, "set") || i != argc || argc < 3) {
+		fprintf(stderr, "gureum vm set: give NAME and --restart POLICY, --cpu-percent N, "
+				"--cpu-weight N or --memory-max SIZE\n");
+		json_decref(body);
 		return 2;
 	}
-	return action(cli, "PATCH", argv[0], NULL, json_pack("{s:s}", "restart", argv[2]),
-		      REPLY_TIMEOUT_S);
+	return action(cli, "PATCH", argv[0], NULL, body, REPLY_TIMEOUT_S);
 }
 
 static int print_log(const struct vm_cli *cli, const char *name)

@@ -34,6 +34,17 @@ static json_t *status_json(const struct vm_status *status)
 				   "restart", restart_policy_name(r->restart), "restarts",
 				   (json_int_t)r->restarts, "created", (json_int_t)r->created,
 				   "api_socket", status->api_socket, "log", status->log_path);
+	json_object_set_new(object, "limits",
+			    json_pack("{s:I, s:I, s:I}", "cpu_percent",
+				      (json_int_t)r->limits.cpu_percent, "cpu_weight",
+				      (json_int_t)r->limits.cpu_weight, "memory_max",
+				      (json_int_t)r->limits.memory_max));
+	if (status->cgroup_count) {
+		json_t *dirs = json_array();
+		for (size_t i = 0; i < status->cgroup_count; i++)
+			json_array_append_new(dirs, json_string(status->cgroups[i]));
+		json_object_set_new(object, "cgroups", dirs);
+	}
 	if (object && r->pid > 0)
 		json_object_set_new(object, "pid", json_integer(r->pid));
 	if (object && r->last_exit[0])
@@ -91,10 +102,10 @@ static void daemon_info(struct daemon_api *api, struct http_answer *answer)
 	}
 	free(all);
 	answer_json(answer, 200,
-		    json_pack("{s:s, s:I, s:s, s:s, s:I, s:I}", "version", GUREUM_VERSION, "pid",
-			      (json_int_t)getpid(), "state_dir", api->state_dir, "run_dir",
+		    json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:s}", "version", GUREUM_VERSION,
+			      "pid", (json_int_t)getpid(), "state_dir", api->state_dir, "run_dir",
 			      api->run_dir, "vms", (json_int_t)count, "running",
-			      (json_int_t)running));
+			      (json_int_t)running, "cgroups", supervisor_cgroup_version(api->sup)));
 }
 
 static struct request_body body_of(const struct http_request *request)
@@ -132,17 +143,20 @@ static void create_vm(struct daemon_api *api, const struct http_request *request
 static void change_vm(struct daemon_api *api, const char *name, const struct http_request *request,
 		      struct http_answer *answer)
 {
-	bool has_restart;
-	enum restart_policy restart;
+	struct vm_change change;
 	struct request_error error;
 	struct request_body body = body_of(request);
-	if (parse_vm_change(&body, &has_restart, &restart, &error) < 0) {
+	if (parse_vm_change(&body, &change, &error) < 0) {
 		http_answer_error(answer, error.status, error.message, NULL);
 		return;
 	}
 	char err[512];
-	int rc =
-	    has_restart ? supervisor_set_restart(api->sup, name, restart, err, sizeof(err)) : 0;
+	/* The limits first: they are the change that can be refused, and then nothing changed. */
+	int rc = change.limits_given ? supervisor_set_limits(api->sup, name, &change.limits,
+							     change.limits_given, err, sizeof(err))
+				     : 0;
+	if (rc == 0 && change.has_restart)
+		rc = supervisor_set_restart(api->sup, name, change.restart, err, sizeof(err));
 	if (rc < 0)
 		answer_failure(answer, rc, err);
 	else

@@ -1,9 +1,11 @@
 #include "daemon/daemon_requests.h"
 
 #include "lib/json_body.h"
+#include "lib/size.h"
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,10 +96,69 @@ static int take_restart(json_t *value, enum restart_policy *out, struct request_
 	return 0;
 }
 
+static int take_bounded(json_t *value, const char *key, unsigned max, unsigned *out,
+			struct request_error *error)
+{
+	if (!json_is_integer(value) || json_integer_value(value) < 0 ||
+	    json_integer_value(value) > max)
+		return refuse(error, "\"limits\".\"%s\" must be a whole number, 0-%u", key, max);
+	*out = (unsigned)json_integer_value(value);
+	return 0;
+}
+
+static int take_memory(json_t *value, uint64_t *out, struct request_error *error)
+{
+	uint64_t bytes = 0;
+	bool ok = json_is_string(value) ? parse_size(json_string_value(value), false, &bytes)
+					: json_is_integer(value) && json_integer_value(value) >= 0;
+	if (ok && json_is_integer(value))
+		bytes = (uint64_t)json_integer_value(value);
+	if (!ok || (bytes && bytes < LIMIT_MEMORY_MIN) || bytes > (1ull << 62))
+		return refuse(error, "\"limits\".\"memory_max\" must be 0 (unlimited) or a size "
+				     "of at least 16M (bytes, or text such as \"2G\")");
+	*out = bytes;
+	return 0;
+}
+
+/* {"cpu_percent", "cpu_weight", "memory_max"}: the fields given into `out` and `given`. */
+static int take_limits(json_t *value, struct vm_limits *out, unsigned *given,
+		       struct request_error *error)
+{
+	if (!json_is_object(value))
+		return refuse(error, "\"limits\" must be an object: {\"cpu_percent\", "
+				     "\"cpu_weight\", \"memory_max\"}");
+	const char *key;
+	json_t *field;
+	*given = 0;
+	json_object_foreach(value, key, field)
+	{
+		int rc;
+		if (strcmp(key, "cpu_percent") == 0) {
+			rc = take_bounded(field, key, LIMIT_CPU_PERCENT_MAX, &out->cpu_percent,
+					  error);
+			*given |= LIMIT_CPU_PERCENT;
+		} else if (strcmp(key, "cpu_weight") == 0) {
+			rc =
+			    take_bounded(field, key, LIMIT_CPU_WEIGHT_MAX, &out->cpu_weight, error);
+			*given |= LIMIT_CPU_WEIGHT;
+		} else if (strcmp(key, "memory_max") == 0) {
+			rc = take_memory(field, &out->memory_max, error);
+			*given |= LIMIT_MEMORY_MAX;
+		} else
+			rc = refuse(error,
+				    "unknown field \"limits\".\"%.40s\" (limits are cpu_percent, "
+				    "cpu_weight, memory_max)",
+				    key);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int parse_vm_definition(const struct request_body *body, struct vm_record *out,
 			struct request_error *error)
 {
-	static const char *const fields[] = {"name", "args", "restart", NULL};
+	static const char *const fields[] = {"name", "args", "restart", "limits", NULL};
 	memset(out, 0, sizeof(*out));
 	out->restart = RESTART_ON_FAILURE;
 	json_t *object = object_of("POST /api/v1/vms", body, fields, error);
@@ -106,28 +167,36 @@ int parse_vm_definition(const struct request_body *body, struct vm_record *out,
 	json_t *name = json_object_get(object, "name");
 	json_t *args = json_object_get(object, "args");
 	json_t *restart = json_object_get(object, "restart");
+	json_t *limits = json_object_get(object, "limits");
+	unsigned given;
 	int rc = !name ? refuse(error, "\"name\" is missing") : take_name(name, out, error);
 	if (rc == 0)
 		rc = !args ? refuse(error, "\"args\" is missing (gureum run's arguments)")
 			   : take_args(args, out, error);
 	if (rc == 0 && restart)
 		rc = take_restart(restart, &out->restart, error);
+	if (rc == 0 && limits)
+		rc = take_limits(limits, &out->limits, &given, error);
 	json_decref(object);
 	if (rc < 0)
 		vm_record_free(out);
 	return rc;
 }
 
-int parse_vm_change(const struct request_body *body, bool *has_restart,
-		    enum restart_policy *restart, struct request_error *error)
+int parse_vm_change(const struct request_body *body, struct vm_change *out,
+		    struct request_error *error)
 {
-	static const char *const fields[] = {"restart", NULL};
+	static const char *const fields[] = {"restart", "limits", NULL};
+	memset(out, 0, sizeof(*out));
 	json_t *object = object_of("PATCH /api/v1/vms/{name}", body, fields, error);
 	if (!object)
 		return -1;
-	json_t *value = json_object_get(object, "restart");
-	*has_restart = value != NULL;
-	int rc = value ? take_restart(value, restart, error) : 0;
+	json_t *restart = json_object_get(object, "restart");
+	json_t *limits = json_object_get(object, "limits");
+	out->has_restart = restart != NULL;
+	int rc = restart ? take_restart(restart, &out->restart, error) : 0;
+	if (rc == 0 && limits)
+		rc = take_limits(limits, &out->limits, &out->limits_given, error);
 	json_decref(object);
 	return rc;
 }

@@ -21,13 +21,26 @@ struct request_body {
 	size_t len;
 };
 
-/* POST /vms: {"name", "args": [...], "restart"}. Fills `out` (free with vm_record_free). */
+/* POST /vms: {"name", "args": [...], "restart", "limits"}. Fills `out` (free with
+ * vm_record_free). */
 int parse_vm_definition(const struct request_body *body, struct vm_record *out,
 			struct request_error *error);
 
-/* PATCH /vms/{name}: {"restart"}. *has_restart says whether it was given. */
-int parse_vm_change(const struct request_body *body, bool *has_restart,
-		    enum restart_policy *restart, struct request_error *error);
+/* Limits as requests give them: {"cpu_percent", "cpu_weight", "memory_max"}, each optional
+ * (0: unlimited, or the default weight). */
+#define LIMIT_CPU_PERCENT_MAX 100000 /* a thousand CPUs */
+#define LIMIT_CPU_WEIGHT_MAX  10000
+#define LIMIT_MEMORY_MIN      (16ull << 20)
+
+/* PATCH /vms/{name}: {"restart", "limits"}, each optional. */
+struct vm_change {
+	bool has_restart;
+	enum restart_policy restart;
+	struct vm_limits limits;
+	unsigned limits_given; /* LIMIT_* bits of supervisor.h */
+};
+int parse_vm_change(const struct request_body *body, struct vm_change *out,
+		    struct request_error *error);
 
 /* POST /vms/{name}/stop: optional {"timeout", "force"}; defaults 30 s and false. */
 #define STOP_DEFAULT_TIMEOUT_S 30

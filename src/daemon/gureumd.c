@@ -64,7 +64,7 @@ static int parse_options(int argc, char **argv, struct daemon_options *opts)
 						     {"help", no_argument, NULL, 'h'},
 						     {"version", no_argument, NULL, 'V'},
 						     {NULL, 0, NULL, 0}};
-	opts->state_dir = "/var/lib/gureum";
+	opts->state_dir = SUPERVISOR_DEFAULT_STATE_DIR;
 	opts->run_dir = "/run/gureum";
 	default_gureum(opts->gureum, sizeof(opts->gureum));
 	int c;

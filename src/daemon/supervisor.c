@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,8 +69,45 @@ static const char **args_vector(json_t *array)
 	return args;
 }
 
+static bool has_limits(const struct vm_limits *limits)
+{
+	return limits->cpu_percent || limits->cpu_weight || limits->memory_max;
+}
+
+/* The VM's cgroups made and limited, their cgroup.procs in `procs` (NULL-terminated). */
+static int prepare_cgroups(struct supervisor *sup, struct supervised_vm *vm,
+			   char files[CGROUP_MAX_BASES][PATH_MAX + 16],
+			   const char *procs[CGROUP_MAX_BASES + 1], char *err, size_t err_len)
+{
+	memset(procs, 0, sizeof(procs[0]) * (CGROUP_MAX_BASES + 1));
+	if (sup->cgroups.version == CGROUP_NONE) {
+		if (!has_limits(&vm->record.limits))
+			return 0;
+		snprintf(err, err_len,
+			 "its limits cannot be enforced: this host gives gureumd no cgroups (%s); "
+			 "remove them (gureum vm set %s --cpu-percent 0 --cpu-weight 0 "
+			 "--memory-max 0) or run gureumd where it has cgroups",
+			 sup->cgroups.reason, vm->record.name);
+		return -EBUSY;
+	}
+	if (vm_cgroup_create(&sup->cgroups, vm->record.name, &vm->record.limits, err, err_len) < 0)
+		return -EIO;
+	char dirs[CGROUP_MAX_BASES][PATH_MAX];
+	vm_cgroup_dirs(&sup->cgroups, vm->record.name, dirs);
+	for (size_t i = 0; i < sup->cgroups.base_count; i++) {
+		snprintf(files[i], PATH_MAX + 16, "%s/cgroup.procs", dirs[i]);
+		procs[i] = files[i];
+	}
+	return 0;
+}
+
 int sup_spawn(struct supervisor *sup, struct supervised_vm *vm, char *err, size_t err_len)
 {
+	static char files[CGROUP_MAX_BASES][PATH_MAX + 16]; /* under the lock */
+	const char *procs[CGROUP_MAX_BASES + 1];
+	int rc = prepare_cgroups(sup, vm, files, procs, err, err_len);
+	if (rc < 0)
+		return rc;
 	json_t *array = json_loads(vm->record.args, 0, NULL);
 	const char **args = array ? args_vector(array) : NULL;
 	char socket[108], log_file[4096];
@@ -79,7 +117,8 @@ int sup_spawn(struct supervisor *sup, struct supervised_vm *vm, char *err, size_
 				   .args = args,
 				   .name = vm->record.name,
 				   .api_socket = socket,
-				   .log_path = log_file};
+				   .log_path = log_file,
+				   .cgroup_procs = procs};
 	pid_t pid = -1;
 	if (args)
 		pid = vm_process_spawn(&launch, &vm->pidfd, err, err_len);
@@ -158,6 +197,7 @@ static void on_process_end(struct supervisor *sup, struct supervised_vm *vm)
 	vm->pidfd = -1;
 	vm->record.pid = 0;
 	vm->record.pid_start = 0;
+	vm_cgroup_remove(&sup->cgroups, vm->record.name);
 	log_info("%s: %s", vm->record.name, vm->record.last_exit);
 	if (policy_restarts(vm, clean_exit))
 		restart_by_policy(sup, vm);
@@ -220,6 +260,7 @@ static void find_again(struct supervisor *sup, struct supervised_vm *vm)
 		 "ended while no gureumd watched it (pid %d)", (int)vm->record.pid);
 	vm->record.pid = 0;
 	vm->record.pid_start = 0;
+	vm_cgroup_remove(&sup->cgroups, vm->record.name);
 	log_warn("%s: %s", vm->record.name, vm->record.last_exit);
 	if (vm->record.want_running && vm->record.restart != RESTART_NEVER)
 		restart_by_policy(sup, vm);
@@ -288,6 +329,20 @@ static struct supervisor *supervisor_new(const struct supervisor_config *config)
 	return sup;
 }
 
+/* "gureum" for the default state directory; "gureum-HASH" for another, so that daemons with
+ * their own state (tests, a second instance) keep their VMs' cgroups apart. */
+static void cgroup_group_name(const char *state_dir, char *out, size_t len)
+{
+	if (strcmp(state_dir, SUPERVISOR_DEFAULT_STATE_DIR) == 0) {
+		snprintf(out, len, "gureum");
+		return;
+	}
+	uint32_t hash = 2166136261u; /* FNV-1a */
+	for (const char *c = state_dir; *c; c++)
+		hash = (hash ^ (uint8_t)*c) * 16777619u;
+	snprintf(out, len, "gureum-%08x", hash);
+}
+
 struct supervisor *supervisor_open(const struct supervisor_config *config, char *err,
 				   size_t err_len)
 {
@@ -299,6 +354,15 @@ struct supervisor *supervisor_open(const struct supervisor_config *config, char 
 		supervisor_close(sup);
 		return NULL;
 	}
+	char group[32];
+	cgroup_group_name(config->state_dir, group, sizeof(group));
+	cgroup_host_detect(&sup->cgroups, group);
+	if (sup->cgroups.version == CGROUP_NONE)
+		log_warn("no cgroups: VMs without limits run, those with limits are refused (%s)",
+			 sup->cgroups.reason);
+	else
+		log_info("cgroups %s: VMs under %s", cgroup_version_name(sup->cgroups.version),
+			 sup->cgroups.bases[0]);
 	char db[4200];
 	snprintf(db, sizeof(db), "%s/gureum.db", config->state_dir);
 	sup->store = vm_store_open(db, err, err_len);
@@ -317,6 +381,7 @@ void supervisor_close(struct supervisor *sup)
 		sup_vm_free(sup->vms[i]);
 	free(sup->vms);
 	vm_store_close(sup->store);
+	cgroup_host_release(&sup->cgroups);
 	if (sup->wake_fd >= 0)
 		close(sup->wake_fd);
 	pthread_cond_destroy(&sup->process_ended);

@@ -10,13 +10,17 @@
 #ifndef GUREUM_DAEMON_SUPERVISOR_H
 #define GUREUM_DAEMON_SUPERVISOR_H
 
+#include "daemon/vm_cgroup.h"
 #include "daemon/vm_record.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #define RESTART_BURST	 5
 #define RESTART_WINDOW_S 60
+
+#define SUPERVISOR_DEFAULT_STATE_DIR "/var/lib/gureum"
 
 struct supervisor_config {
 	const char *state_dir; /* the database and logs/ */
@@ -32,6 +36,9 @@ struct vm_status {
 	const char *state;
 	char api_socket[108];
 	char log_path[4096];
+	/* While it has a process and the host has cgroups: the cgroup directories it is in. */
+	char cgroups[CGROUP_MAX_BASES][PATH_MAX];
+	size_t cgroup_count;
 };
 
 struct supervisor;
@@ -64,6 +71,15 @@ int supervisor_delete(struct supervisor *sup, const char *name, char *err, size_
 /* Its restart policy, from now on. */
 int supervisor_set_restart(struct supervisor *sup, const char *name, enum restart_policy policy,
 			   char *err, size_t err_len);
+
+/* Sets the `given` fields of `limits`: at once on the running VM's cgroup, and for its next
+ * starts. -EBUSY (nothing changed) when the host has no cgroups and limits are set, or the
+ * cgroup refuses (memory under what the VM uses now). */
+int supervisor_set_limits(struct supervisor *sup, const char *name, const struct vm_limits *limits,
+			  unsigned given, char *err, size_t err_len);
+
+/* "v2", "v1" or "none". */
+const char *supervisor_cgroup_version(const struct supervisor *sup);
 
 int supervisor_get(struct supervisor *sup, const char *name, struct vm_status *out, char *err,
 		   size_t err_len);

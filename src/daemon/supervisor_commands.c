@@ -185,6 +185,64 @@ int supervisor_set_restart(struct supervisor *sup, const char *name, enum restar
 	return vm ? 0 : sup_no_such_vm(name, err, err_len);
 }
 
+static struct vm_limits merge_limits(struct vm_limits now, const struct vm_limits *change,
+				     unsigned given)
+{
+	if (given & LIMIT_CPU_PERCENT)
+		now.cpu_percent = change->cpu_percent;
+	if (given & LIMIT_CPU_WEIGHT)
+		now.cpu_weight = change->cpu_weight;
+	if (given & LIMIT_MEMORY_MAX)
+		now.memory_max = change->memory_max;
+	return now;
+}
+
+static int set_limits_locked(struct supervisor *sup, struct supervised_vm *vm,
+			     const struct vm_limits *limits, char *err, size_t err_len)
+{
+	bool any = limits->cpu_percent || limits->cpu_weight || limits->memory_max;
+	if (sup->cgroups.version == CGROUP_NONE && any) {
+		snprintf(err, err_len,
+			 "this host gives gureumd no cgroups (%s), so limits cannot be "
+			 "enforced",
+			 sup->cgroups.reason);
+		return -EBUSY;
+	}
+	if (vm->pidfd >= 0 && sup->cgroups.version != CGROUP_NONE &&
+	    vm_cgroup_apply(&sup->cgroups, vm->record.name, limits, err, err_len) < 0) {
+		/* back to what the record says, so the cgroup and the record agree */
+		char ignored[256];
+		vm_cgroup_apply(&sup->cgroups, vm->record.name, &vm->record.limits, ignored,
+				sizeof(ignored));
+		return -EBUSY;
+	}
+	vm->record.limits = *limits;
+	sup_save(sup, vm);
+	return 0;
+}
+
+int supervisor_set_limits(struct supervisor *sup, const char *name, const struct vm_limits *limits,
+			  unsigned given, char *err, size_t err_len)
+{
+	pthread_mutex_lock(&sup->lock);
+	struct supervised_vm *vm = sup_find(sup, name);
+	int rc;
+	if (vm) {
+		struct vm_limits merged = merge_limits(vm->record.limits, limits, given);
+		rc = set_limits_locked(sup, vm, &merged, err, err_len);
+	} else
+		rc = sup_no_such_vm(name, err, err_len);
+	pthread_mutex_unlock(&sup->lock);
+	if (rc == 0)
+		log_info("%s: limits set", name);
+	return rc;
+}
+
+const char *supervisor_cgroup_version(const struct supervisor *sup)
+{
+	return cgroup_version_name(sup->cgroups.version);
+}
+
 static const char *state_of(const struct supervised_vm *vm)
 {
 	if (vm->pidfd >= 0)
@@ -199,6 +257,11 @@ static int describe(struct supervisor *sup, const struct supervised_vm *vm, stru
 	out->state = state_of(vm);
 	sup_api_socket_path(sup, vm->record.name, out->api_socket, sizeof(out->api_socket));
 	sup_log_path(sup, vm->record.name, out->log_path, sizeof(out->log_path));
+	out->cgroup_count = 0;
+	if (vm->pidfd >= 0 && sup->cgroups.version != CGROUP_NONE) {
+		vm_cgroup_dirs(&sup->cgroups, vm->record.name, out->cgroups);
+		out->cgroup_count = sup->cgroups.base_count;
+	}
 	return out->record.args ? 0 : -1;
 }
 

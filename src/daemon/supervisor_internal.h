@@ -4,6 +4,7 @@
 #define GUREUM_DAEMON_SUPERVISOR_INTERNAL_H
 
 #include "daemon/supervisor.h"
+#include "daemon/vm_cgroup.h"
 #include "daemon/vm_store.h"
 
 #include <pthread.h>
@@ -27,6 +28,7 @@ struct supervisor {
 	char run_dir[4096];
 	char gureum[4096];
 	int wake_fd; /* eventfd: the set of processes to watch changed */
+	struct cgroup_host cgroups;
 };
 
 struct supervised_vm *sup_find(struct supervisor *sup, const char *name);

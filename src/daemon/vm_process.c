@@ -57,8 +57,8 @@ static void run_child(const struct vm_launch *launch, char *const *argv)
 	setsid();
 	reset_signals();
 	redirect_output(launch->log_path);
-	if (launch->cgroup_procs)
-		join_cgroup(launch->cgroup_procs);
+	for (size_t i = 0; launch->cgroup_procs && launch->cgroup_procs[i]; i++)
+		join_cgroup(launch->cgroup_procs[i]);
 	execv(launch->gureum, argv);
 	child_fail("cannot run ", launch->gureum);
 }

@@ -10,12 +10,13 @@
 #include <sys/types.h>
 
 struct vm_launch {
-	const char *gureum;	  /* the gureum binary */
-	const char *const *args;  /* gureum run's arguments, NULL-terminated */
-	const char *name;	  /* --name */
-	const char *api_socket;	  /* --api-socket */
-	const char *log_path;	  /* stdout and stderr, appended */
-	const char *cgroup_procs; /* the VM's cgroup.procs to join first; NULL: none */
+	const char *gureum;	 /* the gureum binary */
+	const char *const *args; /* gureum run's arguments, NULL-terminated */
+	const char *name;	 /* --name */
+	const char *api_socket;	 /* --api-socket */
+	const char *log_path;	 /* stdout and stderr, appended */
+	/* The cgroup.procs files of the VM's cgroups, joined first; NULL-terminated, or NULL. */
+	const char *const *cgroup_procs;
 };
 
 /* Starts it: its pid, with a pidfd for it in *pidfd, or -1 with one sentence in `err`. A

@@ -24,6 +24,13 @@ struct vm_limits {
 	uint64_t memory_max;  /* memory.max in bytes: the whole VMM process, guest RAM included */
 };
 
+/* Which fields of a vm_limits a change gives. */
+enum {
+	LIMIT_CPU_PERCENT = 1 << 0,
+	LIMIT_CPU_WEIGHT = 1 << 1,
+	LIMIT_MEMORY_MAX = 1 << 2,
+};
+
 struct vm_record {
 	char name[VM_NAME_MAX + 1];
 	char *args; /* malloc'd JSON array of strings: gureum run's arguments */

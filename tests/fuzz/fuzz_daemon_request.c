@@ -54,11 +54,13 @@ static void run(const char *kind, size_t kind_len, const struct request_body *bo
 			vm_record_free(&r);
 		}
 	} else if (kind_len == 6 && memcmp(kind, "change", 6) == 0) {
-		bool has;
-		enum restart_policy policy = RESTART_NEVER;
-		int rc = parse_vm_change(body, &has, &policy, &error);
+		struct vm_change c;
+		int rc = parse_vm_change(body, &c, &error);
 		check_refusal(rc, &error);
-		if (rc == 0 && has && policy > RESTART_ALWAYS)
+		if (rc == 0 && ((c.has_restart && c.restart > RESTART_ALWAYS) ||
+				c.limits.cpu_percent > LIMIT_CPU_PERCENT_MAX ||
+				c.limits.cpu_weight > LIMIT_CPU_WEIGHT_MAX ||
+				(c.limits.memory_max && c.limits.memory_max < LIMIT_MEMORY_MIN)))
 			abort();
 	} else {
 		unsigned timeout;

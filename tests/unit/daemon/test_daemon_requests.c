@@ -57,7 +57,7 @@ Test(daemon_requests, bad_definitions_are_refused_with_a_sentence)
 	refused("{\"name\":\"a\",\"args\":[],\"restart\":\"sometimes\"}", j, 400,
 		"\"restart\" must be");
 	refused("{\"name\":\"a\",\"args\":[],\"cpus\":2}", j, 400,
-		"unknown field \"cpus\" (this request takes: name, args, restart)");
+		"unknown field \"cpus\" (this request takes: name, args, restart, limits)");
 	refused("{\"name\":\"a\",\"name\":\"b\",\"args\":[]}", j, 400, "not valid JSON");
 	refused("[1]", j, 400, "must be a JSON object");
 	refused("{\"name\":", j, 400, "not valid JSON");
@@ -91,19 +91,66 @@ Test(daemon_requests, stop_options)
 
 Test(daemon_requests, change)
 {
-	bool has;
-	enum restart_policy policy;
+	struct vm_change c;
 	struct request_error e;
 	struct request_body b = json_body("{}");
-	cr_assert_eq(parse_vm_change(&b, &has, &policy, &e), 0);
-	cr_assert_not(has);
+	cr_assert_eq(parse_vm_change(&b, &c, &e), 0);
+	cr_assert_not(c.has_restart);
+	cr_assert_eq(c.limits_given, 0);
 	b = json_body("{\"restart\":\"never\"}");
-	cr_assert_eq(parse_vm_change(&b, &has, &policy, &e), 0);
-	cr_assert(has);
-	cr_assert_eq(policy, RESTART_NEVER);
+	cr_assert_eq(parse_vm_change(&b, &c, &e), 0);
+	cr_assert(c.has_restart);
+	cr_assert_eq(c.restart, RESTART_NEVER);
 	b = json_body("{\"restart\":null}");
-	cr_assert_eq(parse_vm_change(&b, &has, &policy, &e), -1);
+	cr_assert_eq(parse_vm_change(&b, &c, &e), -1);
 	b = json_body("{\"args\":[]}");
-	cr_assert_eq(parse_vm_change(&b, &has, &policy, &e), -1);
+	cr_assert_eq(parse_vm_change(&b, &c, &e), -1);
 	cr_assert(strstr(e.message, "unknown field \"args\""), "%s", e.message);
+}
+
+Test(daemon_requests, limits_given_are_the_ones_taken)
+{
+	struct vm_change c;
+	struct request_error e;
+	struct request_body b =
+	    json_body("{\"limits\":{\"cpu_percent\":150,\"memory_max\":\"512M\"}}");
+	cr_assert_eq(parse_vm_change(&b, &c, &e), 0, "%s", e.message);
+	cr_assert_eq(c.limits_given, LIMIT_CPU_PERCENT | LIMIT_MEMORY_MAX);
+	cr_assert_eq(c.limits.cpu_percent, 150);
+	cr_assert_eq(c.limits.memory_max, 512ull << 20);
+	b = json_body("{\"limits\":{\"cpu_weight\":0,\"memory_max\":0}}");
+	cr_assert_eq(parse_vm_change(&b, &c, &e), 0, "%s", e.message);
+	cr_assert_eq(c.limits_given, LIMIT_CPU_WEIGHT | LIMIT_MEMORY_MAX);
+	cr_assert_eq(c.limits.memory_max, 0);
+	struct vm_record r;
+	b = json_body("{\"name\":\"a\",\"args\":[],\"limits\":{\"cpu_weight\":500,"
+		      "\"memory_max\":1073741824}}");
+	cr_assert_eq(parse_vm_definition(&b, &r, &e), 0, "%s", e.message);
+	cr_assert_eq(r.limits.cpu_weight, 500);
+	cr_assert_eq(r.limits.memory_max, 1ull << 30);
+	cr_assert_eq(r.limits.cpu_percent, 0);
+	vm_record_free(&r);
+}
+
+static void limits_refused(const char *text, const char *message)
+{
+	struct vm_change c;
+	struct request_error e = {0};
+	struct request_body b = json_body(text);
+	cr_assert_eq(parse_vm_change(&b, &c, &e), -1, "%s was taken", text);
+	cr_assert_eq(e.status, 400);
+	cr_assert(strstr(e.message, message), "%s: %s", text, e.message);
+}
+
+Test(daemon_requests, bad_limits_are_refused)
+{
+	limits_refused("{\"limits\":5}", "\"limits\" must be an object");
+	limits_refused("{\"limits\":{\"cpu_percent\":-1}}", "0-100000");
+	limits_refused("{\"limits\":{\"cpu_percent\":100001}}", "0-100000");
+	limits_refused("{\"limits\":{\"cpu_percent\":\"50\"}}", "whole number");
+	limits_refused("{\"limits\":{\"cpu_weight\":10001}}", "0-10000");
+	limits_refused("{\"limits\":{\"memory_max\":\"1M\"}}", "at least 16M");
+	limits_refused("{\"limits\":{\"memory_max\":\"lots\"}}", "at least 16M");
+	limits_refused("{\"limits\":{\"memory_max\":-5}}", "at least 16M");
+	limits_refused("{\"limits\":{\"io_max\":1}}", "unknown field \"limits\".\"io_max\"");
 }
