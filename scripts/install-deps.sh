@@ -10,8 +10,8 @@ packages=(
 	libjansson-dev liburing-dev zlib1g-dev libzstd-dev libslirp-dev libglib2.0-dev libmnl-dev libnftables-dev
 	# the control API: its HTTP server (--api-socket) and gureum ctl's HTTP client
 	libmicrohttpd-dev libcurl4-openssl-dev
-	# gureumd's store of VM definitions and state
-	libsqlite3-dev
+	# gureumd's store of VM definitions and state; the VMM's system-call filters
+	libsqlite3-dev libseccomp-dev
 	# --display: the VNC server, screendumps
 	libvncserver-dev libpng-dev
 	# tests, sanitizers, fuzzing

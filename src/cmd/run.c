@@ -3,6 +3,7 @@
 #include "cmd/run_args.h"
 #include "lib/log.h"
 #include "vmm/migration.h"
+#include "vmm/sandbox.h"
 #include "vmm/session.h"
 #include "vmm/vm.h"
 #include "vmm/vm_snapshot.h"
@@ -62,6 +63,11 @@ int cmd_run(int argc, char **argv)
 		break;
 	default:
 		log_set_name(config.name);
+		if (config.seccomp && sandbox_install(err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			status = VM_EXIT_ERROR;
+			break;
+		}
 		if (config.incoming) {
 			status = run_incoming(&config);
 			break;

@@ -31,6 +31,7 @@ struct http_server {
 	size_t max_body;
 	http_handler_fn handler;
 	void *opaque;
+	void (*thread_start)(void);
 	atomic_uint connections; /* open now */
 };
 
@@ -173,8 +174,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 /* The first thing libmicrohttpd says of a request: its target as sent, kept for routing. */
 static void *on_request_start(void *cls, const char *uri, struct MHD_Connection *connection)
 {
-	(void)cls;
+	struct http_server *server = cls;
 	(void)connection;
+	static __thread bool thread_started; /* a connection's thread is its own */
+	if (!thread_started && server->thread_start) {
+		thread_started = true;
+		server->thread_start();
+	}
 	struct request_state *state = calloc(1, sizeof(*state));
 	if (state && !(state->raw_target = strdup(uri))) {
 		free(state);
@@ -274,6 +280,7 @@ static struct http_server *server_new(const struct http_server_options *options,
 	server->max_body = options->max_body;
 	server->handler = options->handler;
 	server->opaque = options->opaque;
+	server->thread_start = options->thread_start;
 	return server;
 }
 

@@ -40,6 +40,9 @@ struct http_server_options {
 	size_t max_body;
 	http_handler_fn handler;
 	void *opaque;
+	/* Called once in each connection's thread before its first request (NULL: none): the
+	 * VMM's API threads take their seccomp filter there. */
+	void (*thread_start)(void);
 };
 
 struct http_server;

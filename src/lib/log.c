@@ -8,6 +8,11 @@ static bool terminal_raw;
 static char program[16] = "gureum";
 static char prefix[80] = "gureum";
 
+const char *log_prefix(void)
+{
+	return prefix;
+}
+
 void log_set_program(const char *name)
 {
 	snprintf(program, sizeof(program), "%s", name);

@@ -9,6 +9,8 @@
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level level);
+/* "gureum" or "gureum[NAME]": for a message written without log_msg (a signal handler's). */
+const char *log_prefix(void);
 /* The program's name for the prefix ("gureum" unless set; "gureumd"). */
 void log_set_program(const char *name);
 /* The VM's name for the prefix (NULL or "": none); set before other threads log. */

@@ -2,6 +2,7 @@
 
 #include "lib/http_server.h"
 #include "vmm/api_routes.h"
+#include "vmm/sandbox.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -85,6 +86,7 @@ struct api_server *api_server_open(const char *path, const struct api_ops *ops, 
 					      .max_clients = API_MAX_CLIENTS,
 					      .max_body = API_MAX_BODY,
 					      .handler = on_request,
+					      .thread_start = sandbox_enter_api,
 					      .opaque = server};
 	server->http = http_server_open(&options, err, err_len);
 	if (!server->http) {

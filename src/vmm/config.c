@@ -24,6 +24,7 @@ void config_init(struct vm_config *config)
 	config->memory = 256ULL << 20;
 	config->console = CONSOLE_STDIO;
 	config->on_reboot = ON_REBOOT_RESTART;
+	config->seccomp = true;
 	config->debug_exit_iosize = DEBUG_EXIT_DEFAULT_IOSIZE;
 	display_options_init(&config->display);
 }
@@ -237,6 +238,19 @@ static int set_stats(struct vm_config *c, const char *v, char *err, size_t len)
 	return 0;
 }
 
+static int set_seccomp(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	if (strcmp(v, "on") == 0)
+		c->seccomp = true;
+	else if (strcmp(v, "off") == 0)
+		c->seccomp = false;
+	else {
+		snprintf(err, len, "--seccomp: '%s' is not on or off", v);
+		return -1;
+	}
+	return 0;
+}
+
 static int set_on_reboot(struct vm_config *c, const char *v, char *err, size_t len)
 {
 	if (strcmp(v, "restart") == 0)
@@ -295,6 +309,7 @@ static const struct {
     {"debug-exit", set_debug_exit, false, false},
     {"stats", set_stats, true, false},
     {"on-reboot", set_on_reboot, false, false},
+    {"seccomp", set_seccomp, false, false},
     {"disk", set_disk, false, true},
     {"net", set_net, false, true},
     {"net-host", set_net_host, false, true},

@@ -44,6 +44,7 @@ struct vm_config {
 	uint16_t debug_exit_port;
 	unsigned debug_exit_iosize; /* ports from debug_exit_port: 1, 2 or 4 (QEMU's iosize) */
 	bool stats;
+	bool seccomp; /* the VMM's seccomp filters (vmm/sandbox.h); on unless --seccomp off */
 	enum on_reboot on_reboot;
 
 	unsigned nr_disks;

@@ -4,6 +4,7 @@
 #include "vmm/vm.h"
 
 #include "lib/log.h"
+#include "vmm/sandbox.h"
 
 #include <signal.h>
 #include <string.h>
@@ -147,6 +148,7 @@ void *vcpu_thread_main(void *arg)
 	struct vm_vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
 	block_host_signals(vm->accel);
+	sandbox_enter_vcpu();
 	while (!vm_stopping(vm)) {
 		if (__atomic_load_n(&vcpu->unplug_requested, __ATOMIC_ACQUIRE)) {
 			vm_vcpu_leave(vcpu);
