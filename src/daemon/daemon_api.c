@@ -21,7 +21,10 @@ static void answer_json(struct http_answer *answer, unsigned status, json_t *obj
 /* A supervisor's negative errno as HTTP. */
 static void answer_failure(struct http_answer *answer, int rc, const char *err)
 {
-	unsigned status = rc == -ENOENT ? 404 : rc == -EEXIST || rc == -EBUSY ? 409 : 500;
+	unsigned status = rc == -ENOENT			  ? 404
+			  : rc == -EEXIST || rc == -EBUSY ? 409
+			  : rc == -EINVAL		  ? 400
+							  : 500;
 	http_answer_error(answer, status, err, NULL);
 }
 

@@ -33,6 +33,12 @@ int sup_no_such_vm(const char *name, char *err, size_t err_len)
 	return -ENOENT;
 }
 
+bool sup_api_socket_fits(const struct supervisor *sup, const char *name)
+{
+	return strlen(sup->run_dir) + strlen("/vms/") + strlen(name) + strlen(".sock") <
+	       sizeof(((struct vm_status *)0)->api_socket);
+}
+
 void sup_api_socket_path(const struct supervisor *sup, const char *name, char *out, size_t out_len)
 {
 	snprintf(out, out_len, "%s/vms/%s.sock", sup->run_dir, name);
@@ -179,7 +185,7 @@ static void restart_by_policy(struct supervisor *sup, struct supervised_vm *vm)
 }
 
 /* The process behind `vm->pidfd` ended: how, and what its policy does about it. */
-static void on_process_end(struct supervisor *sup, struct supervised_vm *vm)
+void sup_process_ended(struct supervisor *sup, struct supervised_vm *vm)
 {
 	siginfo_t info = {0};
 	bool clean_exit = false;
@@ -416,7 +422,7 @@ static void handle_ended(struct supervisor *sup, const struct pollfd *fds, size_
 			continue;
 		for (size_t i = 0; i < sup->count; i++)
 			if (sup->vms[i]->pidfd == fds[k].fd) {
-				on_process_end(sup, sup->vms[i]);
+				sup_process_ended(sup, sup->vms[i]);
 				break;
 			}
 	}

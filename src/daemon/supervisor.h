@@ -53,7 +53,8 @@ void supervisor_close(struct supervisor *sup);
 
 /* The calls below return 0, or a negative errno with one sentence in `err`: -ENOENT (no
  * such VM), -EEXIST (the name is taken), -EBUSY (not in a state that allows it), -EIO
- * (the host refused: a file, the database, a process). */
+ * (the host refused: a file, the database, a process), -EINVAL (create: the name makes a
+ * socket path too long for this daemon's run directory). */
 
 /* Records a new VM (stopped). `definition`'s name, args, restart and limits are used. */
 int supervisor_create(struct supervisor *sup, const struct vm_record *definition, char *err,

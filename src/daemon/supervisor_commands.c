@@ -3,8 +3,10 @@
 #include "daemon/supervisor_internal.h"
 
 #include "lib/log.h"
+#include "lib/monotonic.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,13 @@ int supervisor_create(struct supervisor *sup, const struct vm_record *definition
 {
 	struct vm_record record = {0};
 	snprintf(record.name, sizeof(record.name), "%s", definition->name);
+	if (!sup_api_socket_fits(sup, record.name)) {
+		snprintf(err, err_len,
+			 "the VM's API socket %s/vms/%s.sock would be longer than a unix socket's "
+			 "107 bytes; choose a shorter name (or a shorter gureumd --run-dir)",
+			 sup->run_dir, record.name);
+		return -EINVAL;
+	}
 	record.args = definition->args;
 	record.restart = definition->restart;
 	record.limits = definition->limits;
@@ -49,14 +58,20 @@ static int start_locked(struct supervisor *sup, struct supervised_vm *vm, char *
 			 (int)vm->record.pid);
 		return -EBUSY;
 	}
+	/* A start that fails changes nothing: the state before it comes back. */
+	struct supervised_vm before = *vm;
 	vm->record.want_running = true;
 	vm->record.restarts = 0;
 	memset(vm->restart_ns, 0, sizeof(vm->restart_ns));
 	int rc = sup_spawn(sup, vm, err, err_len);
-	if (rc < 0)
-		vm->record.want_running = false;
+	if (rc < 0) {
+		vm->record.want_running = before.record.want_running;
+		vm->record.restarts = before.record.restarts;
+		memcpy(vm->restart_ns, before.restart_ns, sizeof(vm->restart_ns));
+		return rc;
+	}
 	sup_save(sup, vm);
-	return rc;
+	return 0;
 }
 
 int supervisor_start(struct supervisor *sup, const char *name, char *err, size_t err_len)
@@ -68,16 +83,31 @@ int supervisor_start(struct supervisor *sup, const char *name, char *err, size_t
 	return rc;
 }
 
+/* Whether the process has ended, reaping it here if so: a stop does not depend on the
+ * watcher, which stops first when gureumd itself is ending. */
+static bool ended_now(struct supervisor *sup, struct supervised_vm *vm)
+{
+	struct pollfd p = {.fd = vm->pidfd, .events = POLLIN};
+	if (vm->pidfd >= 0 && poll(&p, 1, 0) == 1)
+		sup_process_ended(sup, vm);
+	return vm->pidfd < 0;
+}
+
 /* Waits under the lock until the VM's process ends or `seconds` pass; whether it ended. */
 static bool wait_for_end(struct supervisor *sup, struct supervised_vm *vm, unsigned seconds)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += seconds;
-	while (vm->pidfd >= 0)
-		if (pthread_cond_timedwait(&sup->process_ended, &sup->lock, &until) == ETIMEDOUT)
-			return vm->pidfd < 0;
-	return true;
+	uint64_t until = monotonic_ns() + (uint64_t)seconds * 1000000000;
+	while (!ended_now(sup, vm) && monotonic_ns() < until) {
+		struct timespec slice;
+		clock_gettime(CLOCK_MONOTONIC, &slice);
+		slice.tv_nsec += 100 * 1000000; /* looked at again every 100 ms */
+		if (slice.tv_nsec >= 1000000000) {
+			slice.tv_sec++;
+			slice.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&sup->process_ended, &sup->lock, &slice);
+	}
+	return vm->pidfd < 0;
 }
 
 /* The escalation of supervisor_stop, each step only if the one before did not end it. */

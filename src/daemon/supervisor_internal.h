@@ -34,12 +34,17 @@ struct supervisor {
 struct supervised_vm *sup_find(struct supervisor *sup, const char *name);
 /* -ENOENT with a sentence that says how to list the VMs. */
 int sup_no_such_vm(const char *name, char *err, size_t err_len);
+/* Whether the VM's socket path fits a unix socket address (create refuses a name that does
+ * not, so no two VMs ever share a cut path). */
+bool sup_api_socket_fits(const struct supervisor *sup, const char *name);
 void sup_api_socket_path(const struct supervisor *sup, const char *name, char *out, size_t out_len);
 void sup_log_path(const struct supervisor *sup, const char *name, char *out, size_t out_len);
 /* Writes the VM's record to the store; a failure is logged. */
 void sup_save(struct supervisor *sup, struct supervised_vm *vm);
 /* Starts the VM's process; 0 or -EIO with `err`. */
 int sup_spawn(struct supervisor *sup, struct supervised_vm *vm, char *err, size_t err_len);
+/* The VM's process has ended (its pidfd is readable): reaped, recorded, its policy applied. */
+void sup_process_ended(struct supervisor *sup, struct supervised_vm *vm);
 struct supervised_vm *sup_vm_new(const struct vm_record *record);
 int sup_append_vm(struct supervisor *sup, struct supervised_vm *vm);
 void sup_vm_free(struct supervised_vm *vm);

@@ -40,6 +40,9 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
+	/* SIGPWR's default ends a process: a stop right after the start would kill the VMM before
+	 * it takes SIGPWR as the power button. Ignored until then (its handler replaces this). */
+	signal(SIGPWR, SIG_IGN);
 }
 
 static void redirect_output(const char *log_path)
@@ -52,8 +55,9 @@ static void redirect_output(const char *log_path)
 		_exit(127);
 }
 
-static void run_child(const struct vm_launch *launch, char *const *argv)
+static void run_child(const struct vm_launch *launch, char *const *argv, int ready_fd)
 {
+	(void)ready_fd; /* close-on-exec: its end tells the daemon the exec happened (or not) */
 	setsid();
 	reset_signals();
 	redirect_output(launch->log_path);
@@ -85,6 +89,16 @@ static char **build_argv(const struct vm_launch *launch)
 	return argv;
 }
 
+/* Until the child has exec'ed gureum (or failed to): then it is in its cgroups and its
+ * session, as the reply about it says. */
+static void wait_for_exec(int fd)
+{
+	char byte;
+	while (read(fd, &byte, 1) < 0 && errno == EINTR) {
+	}
+	close(fd);
+}
+
 pid_t vm_process_spawn(const struct vm_launch *launch, int *pidfd, char *err, size_t err_len)
 {
 	char **argv = build_argv(launch);
@@ -92,11 +106,19 @@ pid_t vm_process_spawn(const struct vm_launch *launch, int *pidfd, char *err, si
 		snprintf(err, err_len, "out of memory");
 		return -1;
 	}
+	int ready[2];
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		snprintf(err, err_len, "cannot start a process: %s", strerror(errno));
+		free(argv);
+		return -1;
+	}
 	pid_t pid = fork();
 	if (pid == 0)
-		run_child(launch, argv);
+		run_child(launch, argv, ready[1]);
 	int fork_errno = errno;
 	free(argv);
+	close(ready[1]);
+	wait_for_exec(ready[0]);
 	if (pid < 0) {
 		snprintf(err, err_len, "cannot start a process: %s", strerror(fork_errno));
 		return -1;

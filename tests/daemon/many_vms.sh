@@ -181,6 +181,11 @@ out=$("$gureum" vm set vm2 --restart sometimes 2>&1) && fail "a bad policy was t
 [[ $(field vm2 restart) == on-failure ]] || fail "a refused change changed vm2's policy"
 out=$("$gureum" vm start vm2 2>&1) && fail "a running VM was started again"
 [[ $out == *"running already"* ]] || fail "starting a running VM said: $out"
+# A stop right after a start: the VMM has not yet taken SIGPWR as the power button, and the
+# signal must not kill it (the stop goes on to SIGTERM, the VMM's own clean stop).
+"$gureum" vm start vm1 >/dev/null
+"$gureum" vm stop vm1 --timeout 1 >/dev/null
+[[ $(field vm1 last_exit) != *"signal 30"* ]] || fail "a stop right after the start killed the VMM with SIGPWR"
 echo "ok: stop, delete and refusals"
 
 echo "--- all stopped and deleted"
