@@ -296,15 +296,24 @@ static int load_vms(struct supervisor *sup, char *err, size_t err_len)
 	return rc;
 }
 
+/* PARENT/CHILD (or PARENT alone), with any missing parents, as mkdir -p (0700: the state,
+ * logs and sockets are the daemon's). */
 static int make_dir(const char *parent, const char *child, char *err, size_t err_len)
 {
 	char path[4200];
 	snprintf(path, sizeof(path), "%s%s%s", parent, child ? "/" : "", child ? child : "");
-	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, err_len, "cannot create %s: %s", path, strerror(errno));
-		return -1;
+	for (char *slash = strchr(path + 1, '/');; slash = strchr(slash + 1, '/')) {
+		if (slash)
+			*slash = '\0';
+		int rc = mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
+		if (rc < 0) {
+			snprintf(err, err_len, "cannot create %s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (!slash)
+			return 0;
+		*slash = '/';
 	}
-	return 0;
 }
 
 static int make_dirs(const struct supervisor_config *config, char *err, size_t err_len)

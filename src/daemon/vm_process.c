@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,9 @@ static void run_child(const struct vm_launch *launch, char *const *argv, int rea
 {
 	(void)ready_fd; /* close-on-exec: its end tells the daemon the exec happened (or not) */
 	setsid();
+	/* Nothing of the daemon's (its database, its API's connections) goes into the VM: every
+	 * descriptor above stderr closes at the exec. */
+	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	reset_signals();
 	redirect_output(launch->log_path);
 	for (size_t i = 0; launch->cgroup_procs && launch->cgroup_procs[i]; i++)
