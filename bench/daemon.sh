@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# gureumd with many VMs beside QEMU: the memory each VMM process costs with COUNT VMs running,
+# and the time from `gureum vm start` to the guest's first console line.
+#   bench/daemon.sh [--count N]     # needs build/gureum, build/gureumd, the idle payload
+#                                   # (meson builds it), qemu-system-x86_64; ~1 minute
+# The guest is tests/guests/idle.c (prints a line, then halts): what is measured is the VMM, not
+# the guest. Both VMMs run it on their software CPU (gureum --accel emu, QEMU -accel tcg, 16M,
+# the same multiboot ELF; QEMU as `-M pc`, since its microvm has no multiboot loader), so the
+# figures do not depend on the host's /dev/kvm. Memory: Pss from /proc/PID/smaps_rollup (shared
+# library pages divided among the processes that map them), and Rss, per VMM process, median
+# over the COUNT processes. Start: gureumd's path (an HTTP request, fork, exec, boot) to the
+# guest's line in the VM's log, median of COUNT starts; `gureum run` started directly, to its
+# first line, for the daemon's share.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+GUREUM=${GUREUM_BIN:-$ROOT/build/gureum}
+GUREUMD=${GUREUMD_BIN:-$ROOT/build/gureumd}
+IDLE=$ROOT/build/tests/guests/idle.elf
+COUNT=20
+[[ ${1:-} == --count ]] && COUNT=$2
+for f in "$GUREUM" "$GUREUMD" "$IDLE"; do
+	[[ -x $f || -r $f ]] || { echo "bench/daemon.sh: $f is missing (ninja -C build)" >&2; exit 2; }
+done
+command -v qemu-system-x86_64 >/dev/null || { echo "bench/daemon.sh: qemu-system-x86_64 is missing" >&2; exit 2; }
+work=$(mktemp -d /tmp/gureum-bench-daemon.XXXXXX)
+export GUREUMD_SOCKET=$work/run/gureumd.sock
+qemu_pids=()
+cleanup() {
+	for p in "${qemu_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for sock in "$work"/run/vms/*.sock; do [[ -e $sock ]] && pkill -KILL -f -- "--api-socket $sock"; done
+	[[ -n ${daemon:-} ]] && kill "$daemon" 2>/dev/null
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+now_ms() { date +%s%3N; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+# kib PID FIELD: Pss or Rss of the process, KiB.
+kib() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/smaps_rollup"; }
+wait_line() { # FILE TEXT: up to 10 s
+	for _ in $(seq 1000); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.01; done
+	echo "bench/daemon.sh: '$2' never appeared in $1" >&2; exit 1
+}
+
+"$GUREUMD" --state-dir "$work/state" --run-dir "$work/run" --gureum "$GUREUM" >"$work/daemon.log" 2>&1 &
+daemon=$!
+for _ in $(seq 100); do "$GUREUM" vm daemon >/dev/null 2>&1 && break; sleep 0.05; done
+
+starts=()
+for i in $(seq "$COUNT"); do
+	"$GUREUM" vm create "vm$i" -- --accel emu --kernel "$IDLE" --memory 16M >/dev/null
+	t0=$(now_ms)
+	"$GUREUM" vm start "vm$i" >/dev/null
+	wait_line "$work/state/logs/vm$i.log" "idle guest up"
+	starts+=($(($(now_ms) - t0)))
+done
+direct=()
+for i in $(seq 5); do
+	t0=$(now_ms)
+	"$GUREUM" run --accel emu --kernel "$IDLE" --memory 16M >"$work/direct.out" 2>/dev/null &
+	pid=$!
+	wait_line "$work/direct.out" "idle guest up"
+	direct+=($(($(now_ms) - t0)))
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+done
+sleep 1
+mapfile -t vmm_pids < <("$GUREUM" vm --json list | python3 -c '
+import json, sys
+for vm in json.load(sys.stdin)["vms"]: print(vm["pid"])')
+gureum_pss=$(for p in "${vmm_pids[@]}"; do kib "$p" Pss; done | median)
+gureum_rss=$(for p in "${vmm_pids[@]}"; do kib "$p" Rss; done | median)
+daemon_rss=$(kib "$daemon" Rss)
+
+for i in $(seq "$COUNT"); do
+	qemu-system-x86_64 -M pc -accel tcg -m 16 -kernel "$IDLE" -nodefaults -display none \
+		-serial "file:$work/qemu$i.out" >/dev/null 2>&1 &
+	qemu_pids+=($!)
+done
+for i in $(seq "$COUNT"); do wait_line "$work/qemu$i.out" "idle guest up"; done
+sleep 1
+qemu_pss=$(for p in "${qemu_pids[@]}"; do kib "$p" Pss; done | median)
+qemu_rss=$(for p in "${qemu_pids[@]}"; do kib "$p" Rss; done | median)
+
+printf '%s VMs running the idle guest on the software CPU (16M each)\n' "$COUNT"
+printf '| measure | gureum | QEMU -M pc TCG |\n| --- | --- | --- |\n'
+printf '| VMM process Pss, median | %s KiB | %s KiB |\n' "$gureum_pss" "$qemu_pss"
+printf '| VMM process Rss, median | %s KiB | %s KiB |\n' "$gureum_rss" "$qemu_rss"
+printf '| gureumd itself, Rss | %s KiB | - |\n' "$daemon_rss"
+printf '| gureum vm start to the first console line, median | %s ms | - |\n' \
+	"$(printf '%s\n' "${starts[@]}" | median)"
+printf '| gureum run to the first console line, median of 5 | %s ms | - |\n' \
+	"$(printf '%s\n' "${direct[@]}" | median)"
