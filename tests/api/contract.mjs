@@ -23,12 +23,8 @@
 // 6. The connection limit: beside 8 idle connections every operation gets 503, one of the 8
 //    is still served, and the API answers again once they close.
 // One line per check; a summary; exit status 1 on any failure.
-import { Validator } from '@seriousme/openapi-schema-validator';
-import Ajv2020 from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
-import YAML from 'yaml';
-import http from 'node:http';
 import net from 'node:net';
+import { JSON_TYPE, METHODS, bodyConforms, escape, loadDocument, reporter, request, sleep } from './contract_common.mjs';
 import { spawn, execFile } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, mkdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 
@@ -68,124 +64,17 @@ const UNREACHABLE = [
 // the entry is removed once the bug is fixed.
 const KNOWN_SERVER_BUGS = [];
 
-let passed = 0;
-let failed = 0;
-let xfailed = 0;
-const knownBug = (label) => KNOWN_SERVER_BUGS.find((k) => k.match.test(label));
-function ok(label) {
-  const known = knownBug(label);
-  if (known) {
-    failed++;
-    console.log(`XPASS ${label}: passes now; remove its entry from KNOWN_SERVER_BUGS (${known.bug})`);
-    return;
-  }
-  passed++;
-  console.log(`ok   ${label}`);
-}
-function fail(label, why) {
-  const known = knownBug(label);
-  if (known) {
-    xfailed++;
-    console.log(`xfail ${label}: ${why.slice(0, 160)} [known server bug: ${known.bug}]`);
-    return;
-  }
-  failed++;
-  console.log(`FAIL ${label}: ${why}`);
-}
-function check(label, condition, why) {
-  if (condition) ok(label);
-  else fail(label, why);
-  return condition;
-}
+const { ok, fail, check, counts, summary } = reporter(KNOWN_SERVER_BUGS);
 
 let MAC0 = '52:54:00:12:34:56'; // card 0's MAC, as the VM started
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---- the document ---------------------------------------------------------------------------
 
-const doc = YAML.parse(readFileSync(DOC_FILE, 'utf8'));
-{
-  const validator = new Validator();
-  const result = await validator.validate(structuredClone(doc));
-  check(`${DOC_FILE} is a valid OpenAPI ${validator.version} document`,
-    result.valid && validator.version === '3.1', JSON.stringify(result.errors));
-}
-const DOC_ID = 'https://gureum.invalid/api/vm.yaml';
-const ajv = new Ajv2020({ strict: false, allErrors: true });
-addFormats(ajv);
-ajv.addSchema({ ...doc, $id: DOC_ID });
-const validators = new Map();
-function validatorFor(pointer) {
-  if (!validators.has(pointer)) validators.set(pointer, ajv.compile({ $ref: `${DOC_ID}#${pointer}` }));
-  return validators.get(pointer);
-}
-const escape = (segment) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
-const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
-
-// Every documented (path, method, status), and which were seen.
-const triples = new Map();
-for (const [path, item] of Object.entries(doc.paths))
-  for (const method of METHODS)
-    if (item[method])
-      for (const status of Object.keys(item[method].responses))
-        triples.set(`${method.toUpperCase()} ${path} ${status}`, 0);
-const operations = new Set([...triples.keys()].map((t) => t.split(' ').slice(0, 2).join(' ')));
-
-// The document's path template for a concrete path (/vm/net/0 -> /vm/net/{card}).
-function templateOf(path) {
-  for (const template of Object.keys(doc.paths)) {
-    const re = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`);
-    if (re.test(path)) return template;
-  }
-  return null;
-}
-
-// The response object (a $ref resolved) and the JSON pointer of its body's schema.
-function documentedResponse(template, method, status) {
-  const op = doc.paths[template]?.[method.toLowerCase()];
-  let pointer = `/paths/${escape(template)}/${method.toLowerCase()}/responses/${status}`;
-  let response = op?.responses?.[status];
-  if (response?.$ref) {
-    pointer = response.$ref.slice(1);
-    response = pointer.split('/').slice(1).reduce((o, k) => o[k.replaceAll('~1', '/').replaceAll('~0', '~')], doc);
-  }
-  return { response, schemaPointer: `${pointer}/content/${escape('application/json')}/schema` };
-}
-
-function requestSchemaPointer(template, method) {
-  const op = doc.paths[template]?.[method.toLowerCase()];
-  if (!op?.requestBody) return null;
-  return `/paths/${escape(template)}/${method.toLowerCase()}/requestBody/content/${escape('application/json')}/schema`;
-}
+const { doc, ajv, validatorFor, triples, operations, templateOf, documentedResponse, requestSchemaPointer } =
+  await loadDocument(DOC_FILE, 'https://gureum.invalid/api/vm.yaml', { check });
 
 // ---- HTTP on the unix socket ------------------------------------------------------------------
 
-function request(sock, method, path, { body, type, headers = {}, timeout = 30000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const h = { ...headers };
-    let data = body;
-    if (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body)) data = JSON.stringify(body);
-    if (data !== undefined) {
-      if (!headers.chunked) h['Content-Length'] = Buffer.byteLength(data);
-      delete h.chunked;
-      if (type !== null) h['Content-Type'] = type ?? 'application/json';
-    }
-    const req = http.request({ socketPath: sock, method, path, headers: h, agent: false }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json;
-        try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-        resolve({ status: res.statusCode, headers: res.headers, text, json });
-      });
-    });
-    req.setTimeout(timeout, () => req.destroy(new Error(`no reply in ${timeout} ms`)));
-    req.on('error', reject);
-    if (data !== undefined) req.write(data);
-    req.end();
-  });
-}
 
 // A request whose reply is checked against the document; returns the reply.
 async function call(label, sock, method, path, { expect, absolute, ...options } = {}) {
@@ -253,25 +142,7 @@ function conform(label, method, path, res, expect) {
     const key = `${method} ${template} ${res.status}`;
     triples.set(key, triples.get(key) + 1);
   }
-  if (response.content) {
-    const type = res.headers['content-type'] ?? '';
-    if (!type.startsWith('application/json')) {
-      fail(label, `${what}: Content-Type "${type}", not application/json (${res.text.slice(0, 200)})`);
-      return false;
-    }
-    if (res.json === undefined) {
-      fail(label, `${what}: the body is not JSON: ${res.text.slice(0, 200)}`);
-      return false;
-    }
-    const validate = validatorFor(schemaPointer);
-    if (!validate(res.json)) {
-      fail(label, `${what}: the body ${res.text.slice(0, 300)} does not match the document: ${ajv.errorsText(validate.errors)}`);
-      return false;
-    }
-  } else if (res.text.length) {
-    fail(label, `${what}: a body where the document has none: ${res.text.slice(0, 200)}`);
-    return false;
-  }
+  if (!bodyConforms({ fail, validatorFor, ajv }, label, what, response, schemaPointer, res)) return false;
   ok(`${label}: ${what}${res.status >= 400 && res.json?.error ? ` (${res.json.error.slice(0, 90)})` : ''}`);
   return true;
 }
@@ -1209,7 +1080,7 @@ for (const op of operations)
   if (![...triples].some(([k, n]) => k.startsWith(`${op} 2`) && n > 0)) fail(`coverage: ${op}`, 'never succeeded');
 console.log(`${operations.size} operations, ${triples.size} documented (path, method, status): ${covered} seen, ` +
   `${skipped} unreachable (listed)`);
-console.log(`${passed} checks passed, ${failed} failed, ${xfailed} failed on known server bugs`);
+console.log(summary());
 for (const child of children) // those a failed check left running
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-process.exit(failed ? 1 : 0);
+process.exit(counts.failed ? 1 : 0);
