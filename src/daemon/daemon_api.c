@@ -91,19 +91,8 @@ static void list_vms(struct daemon_api *api, struct http_answer *answer)
 
 static void daemon_info(struct daemon_api *api, struct http_answer *answer)
 {
-	struct vm_status *all;
-	size_t count, running = 0;
-	char err[512];
-	int rc = supervisor_list(api->sup, &all, &count, err, sizeof(err));
-	if (rc < 0) {
-		answer_failure(answer, rc, err);
-		return;
-	}
-	for (size_t i = 0; i < count; i++) {
-		running += all[i].record.pid > 0;
-		vm_record_free(&all[i].record);
-	}
-	free(all);
+	size_t count, running;
+	supervisor_counts(api->sup, &count, &running);
 	answer_json(answer, 200,
 		    json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:s}", "version", GUREUM_VERSION,
 			      "pid", (json_int_t)getpid(), "state_dir", api->state_dir, "run_dir",

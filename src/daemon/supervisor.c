@@ -75,11 +75,6 @@ static const char **args_vector(json_t *array)
 	return args;
 }
 
-static bool has_limits(const struct vm_limits *limits)
-{
-	return limits->cpu_percent || limits->cpu_weight || limits->memory_max;
-}
-
 /* The VM's cgroups made and limited, their cgroup.procs in `procs` (NULL-terminated). */
 static int prepare_cgroups(struct supervisor *sup, struct supervised_vm *vm,
 			   char files[CGROUP_MAX_BASES][PATH_MAX + 16],
@@ -87,7 +82,7 @@ static int prepare_cgroups(struct supervisor *sup, struct supervised_vm *vm,
 {
 	memset(procs, 0, sizeof(procs[0]) * (CGROUP_MAX_BASES + 1));
 	if (sup->cgroups.version == CGROUP_NONE) {
-		if (!has_limits(&vm->record.limits))
+		if (!vm_limits_any(&vm->record.limits))
 			return 0;
 		snprintf(err, err_len,
 			 "its limits cannot be enforced: this host gives gureumd no cgroups (%s); "
@@ -109,7 +104,7 @@ static int prepare_cgroups(struct supervisor *sup, struct supervised_vm *vm,
 
 int sup_spawn(struct supervisor *sup, struct supervised_vm *vm, char *err, size_t err_len)
 {
-	static char files[CGROUP_MAX_BASES][PATH_MAX + 16]; /* under the lock */
+	char files[CGROUP_MAX_BASES][PATH_MAX + 16];
 	const char *procs[CGROUP_MAX_BASES + 1];
 	int rc = prepare_cgroups(sup, vm, files, procs, err, err_len);
 	if (rc < 0)
@@ -247,28 +242,25 @@ void sup_vm_free(struct supervised_vm *vm)
 }
 
 /* A VM the store says has a process: the same process again, or one that ended while no
- * daemon watched it (then its policy decides, as if it had just ended). */
+ * daemon watched it. A VM without one that should run is started again. Either of the last
+ * two is up to its policy, as after a failure (how it ended is unknown). */
 static void find_again(struct supervisor *sup, struct supervised_vm *vm)
 {
-	if (vm->record.pid <= 0) {
-		if (vm->record.want_running && vm->record.restart != RESTART_NEVER)
-			restart_by_policy(sup, vm);
-		sup_save(sup, vm);
-		return;
+	if (vm->record.pid > 0) {
+		vm->pidfd = vm_process_adopt(vm->record.pid, vm->record.pid_start);
+		if (vm->pidfd >= 0) {
+			log_info("%s: still running (pid %d), watched again", vm->record.name,
+				 (int)vm->record.pid);
+			return;
+		}
+		snprintf(vm->record.last_exit, sizeof(vm->record.last_exit),
+			 "ended while no gureumd watched it (pid %d)", (int)vm->record.pid);
+		vm->record.pid = 0;
+		vm->record.pid_start = 0;
+		vm_cgroup_remove(&sup->cgroups, vm->record.name);
+		log_warn("%s: %s", vm->record.name, vm->record.last_exit);
 	}
-	vm->pidfd = vm_process_adopt(vm->record.pid, vm->record.pid_start);
-	if (vm->pidfd >= 0) {
-		log_info("%s: still running (pid %d), watched again", vm->record.name,
-			 (int)vm->record.pid);
-		return;
-	}
-	snprintf(vm->record.last_exit, sizeof(vm->record.last_exit),
-		 "ended while no gureumd watched it (pid %d)", (int)vm->record.pid);
-	vm->record.pid = 0;
-	vm->record.pid_start = 0;
-	vm_cgroup_remove(&sup->cgroups, vm->record.name);
-	log_warn("%s: %s", vm->record.name, vm->record.last_exit);
-	if (vm->record.want_running && vm->record.restart != RESTART_NEVER)
+	if (policy_restarts(vm, false))
 		restart_by_policy(sup, vm);
 	sup_save(sup, vm);
 }

@@ -79,6 +79,9 @@ int supervisor_set_restart(struct supervisor *sup, const char *name, enum restar
 int supervisor_set_limits(struct supervisor *sup, const char *name, const struct vm_limits *limits,
 			  unsigned given, char *err, size_t err_len);
 
+/* How many VMs there are, and how many of them have a process. */
+void supervisor_counts(struct supervisor *sup, size_t *vms, size_t *running);
+
 /* "v2", "v1" or "none". */
 const char *supervisor_cgroup_version(const struct supervisor *sup);
 

@@ -230,8 +230,7 @@ static struct vm_limits merge_limits(struct vm_limits now, const struct vm_limit
 static int set_limits_locked(struct supervisor *sup, struct supervised_vm *vm,
 			     const struct vm_limits *limits, char *err, size_t err_len)
 {
-	bool any = limits->cpu_percent || limits->cpu_weight || limits->memory_max;
-	if (sup->cgroups.version == CGROUP_NONE && any) {
+	if (sup->cgroups.version == CGROUP_NONE && vm_limits_any(limits)) {
 		snprintf(err, err_len,
 			 "this host gives gureumd no cgroups (%s), so limits cannot be "
 			 "enforced",
@@ -266,6 +265,16 @@ int supervisor_set_limits(struct supervisor *sup, const char *name, const struct
 	if (rc == 0)
 		log_info("%s: limits set", name);
 	return rc;
+}
+
+void supervisor_counts(struct supervisor *sup, size_t *vms, size_t *running)
+{
+	pthread_mutex_lock(&sup->lock);
+	*vms = sup->count;
+	*running = 0;
+	for (size_t i = 0; i < sup->count; i++)
+		*running += sup->vms[i]->pidfd >= 0;
+	pthread_mutex_unlock(&sup->lock);
 }
 
 const char *supervisor_cgroup_version(const struct supervisor *sup)

@@ -37,6 +37,11 @@ int restart_policy_parse(const char *name, enum restart_policy *out)
 	return -1;
 }
 
+bool vm_limits_any(const struct vm_limits *limits)
+{
+	return limits->cpu_percent || limits->cpu_weight || limits->memory_max;
+}
+
 void vm_record_free(struct vm_record *record)
 {
 	free(record->args);

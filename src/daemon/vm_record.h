@@ -24,6 +24,9 @@ struct vm_limits {
 	uint64_t memory_max;  /* memory.max in bytes: the whole VMM process, guest RAM included */
 };
 
+/* Whether any limit is set (a VM with one needs cgroups). */
+bool vm_limits_any(const struct vm_limits *limits);
+
 /* Which fields of a vm_limits a change gives. */
 enum {
 	LIMIT_CPU_PERCENT = 1 << 0,

@@ -37,10 +37,10 @@ static void teardown(void)
 
 TestSuite(vm_process, .init = setup, .fini = teardown);
 
-Test(vm_process, runs_in_its_own_session_with_its_output_in_the_log)
+/* Runs `gureum` (as the VM "web") to its end: its pid, how it ended in *info. */
+static pid_t run_to_end(const char *gureum, const char *const *args, siginfo_t *info)
 {
-	const char *args[] = {"--memory", "64M", NULL};
-	struct vm_launch launch = {.gureum = script,
+	struct vm_launch launch = {.gureum = gureum,
 				   .args = args,
 				   .name = "web",
 				   .api_socket = "/run/x.sock",
@@ -49,17 +49,32 @@ Test(vm_process, runs_in_its_own_session_with_its_output_in_the_log)
 	char err[256];
 	pid_t pid = vm_process_spawn(&launch, &pidfd, err, sizeof(err));
 	cr_assert_gt(pid, 0, "%s", err);
-	siginfo_t info = {0};
-	cr_assert_eq(waitid(P_PIDFD, (id_t)pidfd, &info, WEXITED), 0);
+	memset(info, 0, sizeof(*info));
+	cr_assert_eq(waitid(P_PIDFD, (id_t)pidfd, info, WEXITED), 0);
+	close(pidfd);
+	return pid;
+}
+
+/* The log's text, as the VM process left it. */
+static void read_log(char *text, size_t len)
+{
+	memset(text, 0, len);
+	FILE *f = fopen(log_file, "r");
+	cr_assert_not_null(f);
+	cr_assert_gt(fread(text, 1, len - 1, f), 0);
+	fclose(f);
+}
+
+Test(vm_process, runs_in_its_own_session_with_its_output_in_the_log)
+{
+	const char *args[] = {"--memory", "64M", NULL};
+	siginfo_t info;
+	pid_t pid = run_to_end(script, args, &info);
 	char words[128];
 	vm_process_describe_exit(&info, words, sizeof(words));
 	cr_assert_str_eq(words, "exited with status 3");
-	close(pidfd);
-	char text[512] = {0}, expected[128];
-	FILE *f = fopen(log_file, "r");
-	cr_assert_not_null(f);
-	cr_assert_gt(fread(text, 1, sizeof(text) - 1, f), 0);
-	fclose(f);
+	char text[512], expected[128];
+	read_log(text, sizeof(text));
 	cr_assert(strstr(text, "args: run --memory 64M --name web --api-socket /run/x.sock"), "%s",
 		  text);
 	snprintf(expected, sizeof(expected), "sid: %d\n", (int)pid);
@@ -69,23 +84,11 @@ Test(vm_process, runs_in_its_own_session_with_its_output_in_the_log)
 Test(vm_process, a_missing_binary_shows_in_the_log_and_as_status_127)
 {
 	const char *args[] = {NULL};
-	struct vm_launch launch = {.gureum = "/nonexistent/gureum",
-				   .args = args,
-				   .name = "web",
-				   .api_socket = "/run/x.sock",
-				   .log_path = log_file};
-	int pidfd;
-	char err[256];
-	pid_t pid = vm_process_spawn(&launch, &pidfd, err, sizeof(err));
-	cr_assert_gt(pid, 0, "%s", err);
-	siginfo_t info = {0};
-	cr_assert_eq(waitid(P_PIDFD, (id_t)pidfd, &info, WEXITED), 0);
+	siginfo_t info;
+	run_to_end("/nonexistent/gureum", args, &info);
 	cr_assert_eq(info.si_status, 127);
-	close(pidfd);
-	char text[256] = {0};
-	FILE *f = fopen(log_file, "r");
-	cr_assert_gt(fread(text, 1, sizeof(text) - 1, f), 0);
-	fclose(f);
+	char text[256];
+	read_log(text, sizeof(text));
 	cr_assert(strstr(text, "gureumd: cannot run /nonexistent/gureum"), "%s", text);
 }
 
