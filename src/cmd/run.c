@@ -2,6 +2,7 @@
 #include "cmd/commands.h"
 #include "cmd/run_args.h"
 #include "lib/log.h"
+#include "vmm/jail.h"
 #include "vmm/migration.h"
 #include "vmm/sandbox.h"
 #include "vmm/session.h"
@@ -63,7 +64,11 @@ int cmd_run(int argc, char **argv)
 		break;
 	default:
 		log_set_name(config.name);
-		if (config.seccomp && sandbox_install(err, sizeof(err)) < 0) {
+		/* The namespace first, while this is the only thread; the filters then
+		 * leave the jail's calls to it until it is entered. */
+		if (jail_prepare(&config, err, sizeof(err)) < 0 ||
+		    (config.seccomp &&
+		     sandbox_install(config.jail_dir != NULL, err, sizeof(err)) < 0)) {
 			log_error("%s", err);
 			status = VM_EXIT_ERROR;
 			break;

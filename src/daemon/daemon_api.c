@@ -52,6 +52,11 @@ static json_t *status_json(const struct vm_status *status)
 		json_object_set_new(object, "pid", json_integer(r->pid));
 	if (object && r->last_exit[0])
 		json_object_set_new(object, "last_exit", json_string(r->last_exit));
+	if (object && status->uid)
+		json_object_set_new(object, "isolation",
+				    json_pack("{s:I, s:I, s:s}", "uid", (json_int_t)status->uid,
+					      "gid", (json_int_t)status->uid, "jail",
+					      status->jail_dir));
 	return object;
 }
 
@@ -89,15 +94,23 @@ static void list_vms(struct daemon_api *api, struct http_answer *answer)
 	answer_json(answer, 200, json_pack("{s:o}", "vms", vms));
 }
 
+static json_t *isolation_json(const struct vm_isolation *iso)
+{
+	if (iso->enabled)
+		return json_pack("{s:b, s:I}", "enabled", 1, "uid_base", (json_int_t)iso->uid_base);
+	return json_pack("{s:b, s:s}", "enabled", 0, "reason", iso->reason);
+}
+
 static void daemon_info(struct daemon_api *api, struct http_answer *answer)
 {
 	size_t count, running;
 	supervisor_counts(api->sup, &count, &running);
 	answer_json(answer, 200,
-		    json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:s}", "version", GUREUM_VERSION,
+		    json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:s, s:o}", "version", GUREUM_VERSION,
 			      "pid", (json_int_t)getpid(), "state_dir", api->state_dir, "run_dir",
 			      api->run_dir, "vms", (json_int_t)count, "running",
-			      (json_int_t)running, "cgroups", supervisor_cgroup_version(api->sup)));
+			      (json_int_t)running, "cgroups", supervisor_cgroup_version(api->sup),
+			      "isolation", isolation_json(supervisor_isolation(api->sup))));
 }
 
 static struct request_body body_of(const struct http_request *request)

@@ -7,6 +7,7 @@
 #include "lib/http_server.h"
 #include "lib/log.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -20,6 +21,8 @@ struct daemon_options {
 	const char *state_dir;
 	const char *run_dir;
 	char gureum[PATH_MAX + 8];
+	enum isolation_mode isolation;
+	uint32_t uid_base;
 };
 
 static void usage(FILE *out)
@@ -38,6 +41,10 @@ static void usage(FILE *out)
 		"                    /run/gureum)\n"
 		"  --gureum FILE     the gureum binary the VMs run (default: the one beside\n"
 		"                    gureumd)\n"
+		"  --isolation on|off  each VM as its own user (uid --vm-uid-base + its number)\n"
+		"                    in its jail STATE-DIR/jails/NAME (gureum run --jail,\n"
+		"                    --user); default: on when gureumd runs as root\n"
+		"  --vm-uid-base N   the first VM's uid is N + 1 (default 2000000000)\n"
 		"  --verbose         log each request's effect and each process's start and end\n"
 		"  --help, --version\n");
 }
@@ -54,18 +61,49 @@ static void default_gureum(char *out, size_t len)
 	snprintf(out, len, "%sgureum", slash ? self : "");
 }
 
+static int parse_isolation(const char *text, enum isolation_mode *out)
+{
+	if (strcmp(text, "on") == 0 || strcmp(text, "off") == 0) {
+		*out = text[1] == 'n' ? ISOLATION_ON : ISOLATION_OFF;
+		return 0;
+	}
+	fprintf(stderr, "gureumd: --isolation: '%s' is not on or off\n", text);
+	return -1;
+}
+
+/* Leaves room for a million VMs under 2^32 - 1 (which the kernel reads as "no uid"). */
+static int parse_uid_base(const char *text, uint32_t *out)
+{
+	char *end = NULL;
+	errno = 0;
+	unsigned long long n = strtoull(text, &end, 10);
+	if (text[0] < '1' || text[0] > '9' || *end || errno || n > UINT32_MAX - 1000001ull) {
+		fprintf(stderr,
+			"gureumd: --vm-uid-base: '%s' is not a uid from 1 to %u (the VMs' users "
+			"are N + 1, N + 2, ...)\n",
+			text, UINT32_MAX - 1000001u);
+		return -1;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
 /* 0 to run, 1 to exit 0 (help, version), 2 for a usage error. */
 static int parse_options(int argc, char **argv, struct daemon_options *opts)
 {
 	static const struct option long_options[] = {{"state-dir", required_argument, NULL, 's'},
 						     {"run-dir", required_argument, NULL, 'r'},
 						     {"gureum", required_argument, NULL, 'g'},
+						     {"isolation", required_argument, NULL, 'i'},
+						     {"vm-uid-base", required_argument, NULL, 'u'},
 						     {"verbose", no_argument, NULL, 'v'},
 						     {"help", no_argument, NULL, 'h'},
 						     {"version", no_argument, NULL, 'V'},
 						     {NULL, 0, NULL, 0}};
 	opts->state_dir = SUPERVISOR_DEFAULT_STATE_DIR;
 	opts->run_dir = "/run/gureum";
+	opts->isolation = ISOLATION_AUTO;
+	opts->uid_base = VM_UID_BASE_DEFAULT;
 	default_gureum(opts->gureum, sizeof(opts->gureum));
 	int c;
 	while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
@@ -78,6 +116,14 @@ static int parse_options(int argc, char **argv, struct daemon_options *opts)
 			break;
 		case 'g':
 			snprintf(opts->gureum, sizeof(opts->gureum), "%s", optarg);
+			break;
+		case 'i':
+			if (parse_isolation(optarg, &opts->isolation) < 0)
+				return 2;
+			break;
+		case 'u':
+			if (parse_uid_base(optarg, &opts->uid_base) < 0)
+				return 2;
 			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
@@ -147,8 +193,11 @@ int main(int argc, char **argv)
 		return rc == 1 ? 0 : 2;
 	int quit_fd = quit_signals();
 	char err[512];
-	struct supervisor_config config = {
-	    .state_dir = opts.state_dir, .run_dir = opts.run_dir, .gureum = opts.gureum};
+	struct supervisor_config config = {.state_dir = opts.state_dir,
+					   .run_dir = opts.run_dir,
+					   .gureum = opts.gureum,
+					   .isolation = opts.isolation,
+					   .uid_base = opts.uid_base};
 	struct supervisor *sup = quit_fd < 0 ? NULL : supervisor_open(&config, err, sizeof(err));
 	if (!sup) {
 		log_error("%s", quit_fd < 0 ? "cannot watch for signals" : err);

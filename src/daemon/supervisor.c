@@ -102,11 +102,38 @@ static int prepare_cgroups(struct supervisor *sup, struct supervised_vm *vm,
 	return 0;
 }
 
+/* Its user and jail, when the daemon isolates its VMs: `jail` and `user` filled, or both
+ * left empty. */
+static int prepare_isolation(struct supervisor *sup, struct supervised_vm *vm, char *jail,
+			     size_t jail_len, char *user, size_t user_len, char *err,
+			     size_t err_len)
+{
+	jail[0] = user[0] = '\0';
+	if (!sup->isolation.enabled)
+		return 0;
+	uint32_t uid = vm_isolation_uid(&sup->isolation, vm->record.id);
+	if (!uid) {
+		snprintf(err, err_len,
+			 "its number %lld is beyond the users from --vm-uid-base %u; start "
+			 "gureumd with a lower --vm-uid-base",
+			 (long long)vm->record.id, sup->isolation.uid_base);
+		return -EIO;
+	}
+	vm_isolation_jail_path(sup->state_dir, vm->record.name, jail, jail_len);
+	if (vm_isolation_make_jail(jail, uid, err, err_len) < 0)
+		return -EIO;
+	snprintf(user, user_len, "%u:%u", uid, uid);
+	return 0;
+}
+
 int sup_spawn(struct supervisor *sup, struct supervised_vm *vm, char *err, size_t err_len)
 {
 	char files[CGROUP_MAX_BASES][PATH_MAX + 16];
 	const char *procs[CGROUP_MAX_BASES + 1];
-	int rc = prepare_cgroups(sup, vm, files, procs, err, err_len);
+	char jail[4200], user[32];
+	int rc = prepare_isolation(sup, vm, jail, sizeof(jail), user, sizeof(user), err, err_len);
+	if (rc == 0)
+		rc = prepare_cgroups(sup, vm, files, procs, err, err_len);
 	if (rc < 0)
 		return rc;
 	json_t *array = json_loads(vm->record.args, 0, NULL);
@@ -119,7 +146,9 @@ int sup_spawn(struct supervisor *sup, struct supervised_vm *vm, char *err, size_
 				   .name = vm->record.name,
 				   .api_socket = socket,
 				   .log_path = log_file,
-				   .cgroup_procs = procs};
+				   .cgroup_procs = procs,
+				   .jail_dir = jail[0] ? jail : NULL,
+				   .user = user[0] ? user : NULL};
 	pid_t pid = -1;
 	if (args)
 		pid = vm_process_spawn(&launch, &vm->pidfd, err, err_len);
@@ -179,16 +208,37 @@ static void restart_by_policy(struct supervisor *sup, struct supervised_vm *vm)
 	}
 }
 
+/* A jailed VMM cannot remove its socket file at its end (the file is outside its jail). */
+static void remove_api_socket(struct supervisor *sup, const struct supervised_vm *vm)
+{
+	char socket[108];
+	sup_api_socket_path(sup, vm->record.name, socket, sizeof(socket));
+	unlink(socket);
+}
+
+/* The guest asked for it, whatever the policy, and it is no failure: not counted. */
+static void restart_after_reboot(struct supervisor *sup, struct supervised_vm *vm)
+{
+	char err[512];
+	if (sup_spawn(sup, vm, err, sizeof(err)) < 0) {
+		size_t len = strlen(vm->record.last_exit);
+		snprintf(vm->record.last_exit + len, sizeof(vm->record.last_exit) - len,
+			 "; the new VMM could not start: %s", err);
+		log_error("%s: %s", vm->record.name, vm->record.last_exit);
+	}
+}
+
 /* The process behind `vm->pidfd` ended: how, and what its policy does about it. */
 void sup_process_ended(struct supervisor *sup, struct supervised_vm *vm)
 {
 	siginfo_t info = {0};
-	bool clean_exit = false;
+	bool clean_exit = false, rebooted = false;
 	if (vm->our_child && waitid(P_PIDFD, (id_t)vm->pidfd, &info, WEXITED | WNOHANG) == 0) {
 		if (info.si_pid == 0)
 			return; /* not yet */
 		vm_process_describe_exit(&info, vm->record.last_exit, sizeof(vm->record.last_exit));
 		clean_exit = info.si_code == CLD_EXITED && info.si_status == 0;
+		rebooted = info.si_code == CLD_EXITED && info.si_status == VM_PROCESS_EXIT_REBOOT;
 	} else {
 		snprintf(vm->record.last_exit, sizeof(vm->record.last_exit),
 			 "ended; an earlier gureumd started it, so its exit status is unknown "
@@ -199,8 +249,15 @@ void sup_process_ended(struct supervisor *sup, struct supervised_vm *vm)
 	vm->record.pid = 0;
 	vm->record.pid_start = 0;
 	vm_cgroup_remove(&sup->cgroups, vm->record.name);
+	remove_api_socket(sup, vm);
+	if (rebooted)
+		snprintf(vm->record.last_exit, sizeof(vm->record.last_exit),
+			 "the guest rebooted; its jailed VMM exited with status %d for a new one",
+			 VM_PROCESS_EXIT_REBOOT);
 	log_info("%s: %s", vm->record.name, vm->record.last_exit);
-	if (policy_restarts(vm, clean_exit))
+	if (rebooted && vm->record.want_running && !vm->stopping)
+		restart_after_reboot(sup, vm);
+	else if (policy_restarts(vm, clean_exit))
 		restart_by_policy(sup, vm);
 	else /* a crash not restarted shows as "failed" until an operator acts */
 		vm->record.want_running = vm->record.want_running && !clean_exit && !vm->stopping;
@@ -353,7 +410,9 @@ static void cgroup_group_name(const char *state_dir, char *out, size_t len)
 struct supervisor *supervisor_open(const struct supervisor_config *config, char *err,
 				   size_t err_len)
 {
-	if (make_dirs(config, err, err_len) < 0)
+	struct vm_isolation isolation;
+	if (vm_isolation_init(&isolation, config->isolation, config->uid_base, err, err_len) < 0 ||
+	    make_dirs(config, err, err_len) < 0)
 		return NULL;
 	struct supervisor *sup = supervisor_new(config);
 	if (!sup || sup->wake_fd < 0) {
@@ -361,6 +420,14 @@ struct supervisor *supervisor_open(const struct supervisor_config *config, char 
 		supervisor_close(sup);
 		return NULL;
 	}
+	sup->isolation = isolation;
+	if (sup->isolation.enabled)
+		log_info(
+		    "isolation: each VM runs as its own user (uid %u + its number) in its jail, "
+		    "%s/jails/NAME",
+		    sup->isolation.uid_base, config->state_dir);
+	else
+		log_warn("isolation off: %s", sup->isolation.reason);
 	char group[32];
 	cgroup_group_name(config->state_dir, group, sizeof(group));
 	cgroup_host_detect(&sup->cgroups, group);

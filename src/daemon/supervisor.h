@@ -11,6 +11,7 @@
 #define GUREUM_DAEMON_SUPERVISOR_H
 
 #include "daemon/vm_cgroup.h"
+#include "daemon/vm_isolation.h"
 #include "daemon/vm_record.h"
 
 #include <limits.h>
@@ -26,6 +27,8 @@ struct supervisor_config {
 	const char *state_dir; /* the database and logs/ */
 	const char *run_dir;   /* the VMs' API sockets, in vms/ */
 	const char *gureum;    /* the binary the VMs run */
+	enum isolation_mode isolation;
+	uint32_t uid_base; /* VM_UID_BASE_DEFAULT unless --vm-uid-base */
 };
 
 /* A VM as the API shows it: a copy of its record (free with vm_record_free) and words for
@@ -39,6 +42,9 @@ struct vm_status {
 	/* While it has a process and the host has cgroups: the cgroup directories it is in. */
 	char cgroups[CGROUP_MAX_BASES][PATH_MAX];
 	size_t cgroup_count;
+	/* When the daemon isolates its VMs: the VM's uid (its gid too) and jail directory. */
+	uint32_t uid;
+	char jail_dir[4096];
 };
 
 struct supervisor;
@@ -81,6 +87,9 @@ int supervisor_set_limits(struct supervisor *sup, const char *name, const struct
 
 /* How many VMs there are, and how many of them have a process. */
 void supervisor_counts(struct supervisor *sup, size_t *vms, size_t *running);
+
+/* Whether the VMs get users and jails of their own, and why not. */
+const struct vm_isolation *supervisor_isolation(const struct supervisor *sup);
 
 /* "v2", "v1" or "none". */
 const char *supervisor_cgroup_version(const struct supervisor *sup);

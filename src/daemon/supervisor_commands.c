@@ -277,6 +277,11 @@ void supervisor_counts(struct supervisor *sup, size_t *vms, size_t *running)
 	pthread_mutex_unlock(&sup->lock);
 }
 
+const struct vm_isolation *supervisor_isolation(const struct supervisor *sup)
+{
+	return &sup->isolation;
+}
+
 const char *supervisor_cgroup_version(const struct supervisor *sup)
 {
 	return cgroup_version_name(sup->cgroups.version);
@@ -301,6 +306,11 @@ static int describe(struct supervisor *sup, const struct supervised_vm *vm, stru
 		vm_cgroup_dirs(&sup->cgroups, vm->record.name, out->cgroups);
 		out->cgroup_count = sup->cgroups.base_count;
 	}
+	out->uid = sup->isolation.enabled ? vm_isolation_uid(&sup->isolation, vm->record.id) : 0;
+	out->jail_dir[0] = '\0';
+	if (out->uid)
+		vm_isolation_jail_path(sup->state_dir, vm->record.name, out->jail_dir,
+				       sizeof(out->jail_dir));
 	return out->record.args ? 0 : -1;
 }
 

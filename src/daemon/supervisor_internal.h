@@ -29,6 +29,7 @@ struct supervisor {
 	char gureum[4096];
 	int wake_fd; /* eventfd: the set of processes to watch changed */
 	struct cgroup_host cgroups;
+	struct vm_isolation isolation;
 };
 
 struct supervised_vm *sup_find(struct supervisor *sup, const char *name);

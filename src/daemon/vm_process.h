@@ -9,6 +9,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* gureum run's exit status when its guest rebooted under --jail (VM_EXIT_REBOOT in
+ * vmm/vm.h): the VMM cannot open its files again, the daemon starts a new one. */
+#define VM_PROCESS_EXIT_REBOOT 4
+
 struct vm_launch {
 	const char *gureum;	 /* the gureum binary */
 	const char *const *args; /* gureum run's arguments, NULL-terminated */
@@ -17,6 +21,9 @@ struct vm_launch {
 	const char *log_path;	 /* stdout and stderr, appended */
 	/* The cgroup.procs files of the VM's cgroups, joined first; NULL-terminated, or NULL. */
 	const char *const *cgroup_procs;
+	/* --jail and --user ("UID:GID"), or NULL: the VM runs as the daemon's user. */
+	const char *jail_dir;
+	const char *user;
 };
 
 /* Starts it: its pid, with a pidfd for it in *pidfd, or -1 with one sentence in `err`. A

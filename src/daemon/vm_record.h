@@ -36,6 +36,9 @@ enum {
 
 struct vm_record {
 	char name[VM_NAME_MAX + 1];
+	/* The store's number for it, from 1, never shared by two VMs at once: its user is
+	 * derived from it (vm_isolation.h). */
+	int64_t id;
 	char *args; /* malloc'd JSON array of strings: gureum run's arguments */
 	enum restart_policy restart;
 	struct vm_limits limits;

@@ -95,15 +95,17 @@ static int write_record(struct vm_store *store, const char *sql, const struct vm
 	return rc == SQLITE_DONE ? 0 : fail(store, doing, err, err_len);
 }
 
-int vm_store_insert(struct vm_store *store, const struct vm_record *record, char *err,
-		    size_t err_len)
+int vm_store_insert(struct vm_store *store, struct vm_record *record, char *err, size_t err_len)
 {
-	return write_record(
-	    store,
-	    "INSERT INTO vms (name, args, restart, cpu_percent, cpu_weight, "
-	    "memory_max, want_running, pid, pid_start, restarts, last_exit, created)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-	    record, "cannot record the new VM:", err, err_len);
+	int rc =
+	    write_record(store,
+			 "INSERT INTO vms (name, args, restart, cpu_percent, cpu_weight, "
+			 "memory_max, want_running, pid, pid_start, restarts, last_exit, created)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+			 record, "cannot record the new VM:", err, err_len);
+	if (rc == 0)
+		record->id = sqlite3_last_insert_rowid(store->db);
+	return rc;
 }
 
 int vm_store_update(struct vm_store *store, const struct vm_record *record, char *err,
@@ -153,6 +155,7 @@ static int read_row(sqlite3_stmt *stmt, struct vm_record *r)
 	r->restarts = (unsigned)sqlite3_column_int64(stmt, 9);
 	snprintf(r->last_exit, sizeof(r->last_exit), "%s", column_text(stmt, 10));
 	r->created = sqlite3_column_int64(stmt, 11);
+	r->id = sqlite3_column_int64(stmt, 12);
 	return r->args ? 0 : -1;
 }
 
@@ -178,7 +181,7 @@ int vm_store_load(struct vm_store *store, struct vm_record **records, size_t *co
 	sqlite3_stmt *stmt = NULL;
 	if (sqlite3_prepare_v2(store->db,
 			       "SELECT name, args, restart, cpu_percent, cpu_weight, memory_max, "
-			       "want_running, pid, pid_start, restarts, last_exit, created "
+			       "want_running, pid, pid_start, restarts, last_exit, created, rowid "
 			       "FROM vms ORDER BY name",
 			       -1, &stmt, NULL) != SQLITE_OK)
 		return fail(store, "cannot read the VMs:", err, err_len);

@@ -16,8 +16,7 @@ struct vm_store *vm_store_open(const char *path, char *err, size_t err_len);
 void vm_store_close(struct vm_store *store);
 
 /* Each returns 0, or -1 with one sentence in `err` (for insert: a name taken is one). */
-int vm_store_insert(struct vm_store *store, const struct vm_record *record, char *err,
-		    size_t err_len);
+int vm_store_insert(struct vm_store *store, struct vm_record *record, char *err, size_t err_len);
 int vm_store_update(struct vm_store *store, const struct vm_record *record, char *err,
 		    size_t err_len);
 int vm_store_delete(struct vm_store *store, const char *name, char *err, size_t err_len);

@@ -47,6 +47,7 @@ void config_free(struct vm_config *config)
 	for (unsigned i = 0; i < config->nr_nics; i++)
 		free(config->nics[i].tap);
 	free(config->api_socket);
+	free(config->jail_dir);
 	free(config->name);
 	free(config->vsock.socket);
 	for (unsigned i = 0; i < config->nr_settings; i++) {
@@ -310,6 +311,8 @@ static const struct {
     {"stats", set_stats, true, false},
     {"on-reboot", set_on_reboot, false, false},
     {"seccomp", set_seccomp, false, false},
+    {"jail", set_jail, false, false},
+    {"user", set_user, false, false},
     {"disk", set_disk, false, true},
     {"net", set_net, false, true},
     {"net-host", set_net_host, false, true},

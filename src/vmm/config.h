@@ -46,6 +46,12 @@ struct vm_config {
 	bool stats;
 	bool seccomp; /* the VMM's seccomp filters (vmm/sandbox.h); on unless --seccomp off */
 	enum on_reboot on_reboot;
+	/* --jail DIR: once the VM's files are open, the VMM's whole file system is DIR (a
+	 * mount namespace of its own; vmm/jail.h). NULL: none. */
+	char *jail_dir;
+	/* --user UID[:GID]: the VMM then runs as this uid and gid, with no capabilities. */
+	bool drop_user;
+	uint32_t uid, gid;
 
 	unsigned nr_disks;
 	struct disk_config disks[CONFIG_MAX_DISKS];

@@ -36,10 +36,6 @@ static const struct denied_call process_denied[] = {
     DENY(vfork),
     DENY(process_vm_readv),
     DENY(process_vm_writev),
-    DENY(mount),
-    DENY(umount2),
-    DENY(pivot_root),
-    DENY(chroot),
     DENY(setns),
     DENY(unshare),
     DENY(init_module),
@@ -71,6 +67,15 @@ static const struct denied_call process_denied[] = {
     DENY(open_tree),
 };
 
+/* What the jail (vmm/jail.h) itself does once; denied from the start without one, and
+ * after it has been entered with one (sandbox_seal). */
+static const struct denied_call jail_calls[] = {
+    DENY(mount),
+    DENY(umount2),
+    DENY(pivot_root),
+    DENY(chroot),
+};
+
 /* LeakSanitizer stops the world at exit with a tracer process: ptrace and a clone without
  * CLONE_THREAD. A sanitizer build allows those two (the rest stays denied). */
 #if defined(__SANITIZE_ADDRESS__)
@@ -86,6 +91,7 @@ static const struct denied_call vcpu_denied[] = {
 };
 
 static bool installed;
+static bool jail_pending; /* jail_calls still allowed, until sandbox_seal */
 /* With its article, for the messages. */
 static __thread const char *thread_kind = "a device";
 static enum { SELFTEST_NONE, SELFTEST_VCPU, SELFTEST_API, SELFTEST_DEVICE } selftest;
@@ -103,6 +109,7 @@ static const char *call_name(int nr)
 	} lists[] = {
 	    {process_denied, sizeof(process_denied) / sizeof(process_denied[0])},
 	    {vcpu_denied, sizeof(vcpu_denied) / sizeof(vcpu_denied[0])},
+	    {jail_calls, sizeof(jail_calls) / sizeof(jail_calls[0])},
 	};
 	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
 		for (size_t i = 0; i < lists[l].count; i++)
@@ -191,10 +198,19 @@ static int deny_file_creation(scmp_filter_ctx ctx)
 	return rc;
 }
 
-static int load(int (*rules)(scmp_filter_ctx), char *err, size_t err_len)
+static int deny_jail_calls(scmp_filter_ctx ctx)
+{
+	return deny_all(ctx, jail_calls, sizeof(jail_calls) / sizeof(jail_calls[0]));
+}
+
+/* every_thread: the filter goes to all the process's threads at once (TSYNC), not only to
+ * the calling one and those it starts later. */
+static int load(int (*rules)(scmp_filter_ctx), bool every_thread, char *err, size_t err_len)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int rc = ctx ? rules(ctx) : -ENOMEM;
+	if (rc == 0 && every_thread)
+		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (rc == 0)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -207,6 +223,8 @@ static int load(int (*rules)(scmp_filter_ctx), char *err, size_t err_len)
 static int process_rules(scmp_filter_ctx ctx)
 {
 	int rc = deny_all(ctx, process_denied, sizeof(process_denied) / sizeof(process_denied[0]));
+	if (rc == 0 && !jail_pending)
+		rc = deny_jail_calls(ctx);
 	return rc ? rc : deny_new_processes(ctx);
 }
 
@@ -233,11 +251,12 @@ static void read_selftest(void)
 						 : SELFTEST_NONE;
 }
 
-int sandbox_install(char *err, size_t err_len)
+int sandbox_install(bool jail_later, char *err, size_t err_len)
 {
 	struct sigaction action = {.sa_sigaction = on_forbidden_call, .sa_flags = SA_SIGINFO};
 	sigemptyset(&action.sa_mask);
-	if (sigaction(SIGSYS, &action, NULL) < 0 || load(process_rules, err, err_len) < 0)
+	jail_pending = jail_later;
+	if (sigaction(SIGSYS, &action, NULL) < 0 || load(process_rules, false, err, err_len) < 0)
 		return -1;
 	installed = true;
 	read_selftest();
@@ -257,10 +276,20 @@ void sandbox_enter_vcpu(void)
 	sigemptyset(&sys);
 	sigaddset(&sys, SIGSYS);
 	pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
-	if (load(deny_file_creation, err, sizeof(err)) < 0)
+	if (load(deny_file_creation, false, err, sizeof(err)) < 0)
 		log_warn("%s (this vCPU thread runs with the process-wide filter)", err);
 	if (selftest == SELFTEST_VCPU)
 		attempt_forbidden_call();
+}
+
+int sandbox_seal(char *err, size_t err_len)
+{
+	if (!installed || !jail_pending)
+		return 0;
+	if (load(deny_jail_calls, true, err, err_len) < 0)
+		return -1;
+	jail_pending = false;
+	return 0;
 }
 
 void sandbox_enter_api(void)

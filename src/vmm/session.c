@@ -9,7 +9,9 @@
 #include "virtio/virtio_pci.h"
 #include "vmm/api_server.h"
 #include "vmm/console.h"
+#include "vmm/jail.h"
 #include "vmm/migration.h"
+#include "vmm/sandbox.h"
 #include "vmm/vm.h"
 #include "vmm/vm_counters.h"
 #include "vmm/vm_disk_snapshot.h"
@@ -259,6 +261,17 @@ static void keep_vcpu_count(struct session *s, struct vm *vm)
 }
 
 /* One power cycle. Returns the stop reason; *status gets the exit status. */
+/* The jail and the change of user, once the first boot's files are open and before the
+ * guest runs; the seccomp filter then denies the jail's calls to every thread. */
+static int confine(const struct vm_config *config, char *err, size_t err_len)
+{
+	if (!jail_wanted(config))
+		return 0;
+	if (jail_enter(config, err, err_len) < 0 || sandbox_seal(err, err_len) < 0)
+		return -1;
+	return 0;
+}
+
 static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *accel, int *status)
 {
 	char err[512] = "";
@@ -268,6 +281,10 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 	uint64_t start_ns = monotonic_ns();
 	struct vm *vm =
 	    vm_create(s->config, accel, &s->console, s->display, origin, err, sizeof(err));
+	if (vm && s->boots == 0 && confine(s->config, err, sizeof(err)) < 0) {
+		vm_destroy(vm);
+		vm = NULL;
+	}
 	if (!vm) {
 		log_error("%s", err);
 		*status = VM_EXIT_ERROR;
@@ -1309,6 +1326,14 @@ static int run_boots(struct session *s, const struct accel_ops *accel)
 			if (s->config->on_reboot == ON_REBOOT_EXIT) {
 				log_info("the guest rebooted; exiting (--on-reboot exit)");
 				return 0;
+			}
+			if (jail_wanted(s->config)) {
+				log_info(
+				    "the guest rebooted; a VMM in its jail cannot open the VM's "
+				    "files again, so it exits with status %d for its "
+				    "supervisor to start a new one",
+				    VM_EXIT_REBOOT);
+				return VM_EXIT_REBOOT;
 			}
 			log_info("the guest rebooted; restarting the VM");
 			continue;

@@ -47,6 +47,9 @@ enum vm_stop_reason {
 #define VM_EXIT_ERROR 1
 #define VM_EXIT_USAGE 2
 #define VM_EXIT_CRASH 3
+/* The guest rebooted in a VMM under --jail, which cannot open its files again: its
+ * supervisor starts a new VMM (gureumd does, whatever the restart policy). */
+#define VM_EXIT_REBOOT 4
 
 /* The software CPU's guest TSC frequency unless --tsc-khz sets one: fixed, whatever the
  * host's, so that a VM keeps its time base on any host (and after migration). Under KVM the

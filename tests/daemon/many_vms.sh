@@ -16,7 +16,7 @@ gureum=$(realpath "$1") gureumd=$(realpath "$2") kernel=$(realpath "$3")
 count=20
 work=$(mktemp -d /tmp/gureumd-test.XXXXXX)
 export GUREUMD_SOCKET=$work/run/gureumd.sock
-daemon_pid=
+. "$(dirname "$0")/lib.sh"
 
 cleanup() {
 	[[ -n $daemon_pid ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
@@ -28,30 +28,6 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- gureumd's log:" >&2
-	cat "$work/daemon.log" >&2 || true
-	exit 1
-}
-
-start_daemon() {
-	"$gureumd" --state-dir "$work/state" --run-dir "$work/run" --gureum "$gureum" \
-		>>"$work/daemon.log" 2>&1 &
-	daemon_pid=$!
-	for _ in $(seq 100); do
-		"$gureum" vm daemon >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	fail "gureumd did not answer on $GUREUMD_SOCKET"
-}
-
-stop_daemon() {
-	kill -TERM "$daemon_pid"
-	wait "$daemon_pid" || fail "gureumd did not end cleanly on SIGTERM"
-	daemon_pid=
-}
 
 # field NAME KEY: one field of a VM's status ("" when absent).
 field() {
@@ -68,14 +44,6 @@ wait_for() {
 		sleep 0.1
 	done
 	fail "$1: $2 is '$(field "$1" "$2")', not '$3'"
-}
-
-wait_console() {
-	for _ in $(seq 100); do
-		grep -q "idle guest up" "$work/state/logs/$1.log" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	fail "$1: its console never said 'idle guest up'"
 }
 
 # Whether a process runs (a zombie does not: after the daemon's restart, a VM that ends is

@@ -2,7 +2,7 @@
 # Nested-lab tests: each scenario boots L1 (QEMU TCG with nested SVM) and, inside it, the
 # default guest under the VMM (build/gureum; with --vmm qemu, Debian's QEMU microvm).
 #   tests/lab/run.sh [--vmm gureum|qemu] [--accel kvm|emu] [--repeat N] [scenario...]
-#   (default: peer boot1 boot2 reboot bigmem pvh vrng vblk vnet vhost vmq vuser vconsole vballoon vpause vratelimit vcpuhot vhotplug vmemhot vsnapshot vdisksnap vmigrate vmignet vpostcopy vcross vvsock vvhostvsock vswitch vdisplay vbochs vinput vall)
+#   (default: peer boot1 boot2 reboot bigmem pvh vrng vblk vnet vhost vmq vuser vconsole vballoon vpause vratelimit vcpuhot vhotplug vmemhot vsnapshot vdisksnap vjail vmigrate vmignet vpostcopy vcross vvsock vvhostvsock vswitch vdisplay vbochs vinput vall)
 # One line per scenario run, then "N passed, N failed, N skipped" (plus ", N retried" when an
 # L1 hung and its scenario was run again); exit 0 only if all passed. A lab that cannot run
 # (no QEMU, no guest image, no gureum binary) makes scenarios FAIL. --repeat N runs each
@@ -28,9 +28,9 @@ done
 scenarios=("$@")
 if [[ ${#scenarios[@]} -eq 0 && $accel == emu ]]; then
 	# Without L1 there is no KVM for QEMU (peer), and vhost-net is refused on the emulator.
-	scenarios=(boot1 boot2 reboot bigmem pvh vrng vblk vnet vmq vuser vconsole vballoon vpause vratelimit vcpuhot vhotplug vmemhot vsnapshot vdisksnap vmigrate vmignet vpostcopy vvsock vdisplay vbochs vinput vall)
+	scenarios=(boot1 boot2 reboot bigmem pvh vrng vblk vnet vmq vuser vconsole vballoon vpause vratelimit vcpuhot vhotplug vmemhot vsnapshot vdisksnap vjail vmigrate vmignet vpostcopy vvsock vdisplay vbochs vinput vall)
 elif [[ ${#scenarios[@]} -eq 0 ]]; then
-	scenarios=(peer boot1 boot2 reboot bigmem pvh vrng vblk vnet vhost vmq vuser vconsole vballoon vpause vratelimit vcpuhot vhotplug vmemhot vsnapshot vdisksnap vmigrate vmignet vpostcopy vcross vvsock vvhostvsock vswitch vdisplay vbochs vinput vall)
+	scenarios=(peer boot1 boot2 reboot bigmem pvh vrng vblk vnet vhost vmq vuser vconsole vballoon vpause vratelimit vcpuhot vhotplug vmemhot vsnapshot vdisksnap vjail vmigrate vmignet vpostcopy vcross vvsock vvhostvsock vswitch vdisplay vbochs vinput vall)
 fi
 [[ $accel == kvm || $accel == emu ]] || die "--accel must be kvm or emu"
 GUREUM_BIN=${GUREUM_BIN:-$GUREUM_ROOT/build/gureum}

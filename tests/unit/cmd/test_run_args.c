@@ -124,6 +124,39 @@ Test(run_args, cpus_with_room_to_add)
 	}
 }
 
+Test(run_args, jail_and_user)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--kernel", "k"), RUN_ARGS_OK);
+	cr_assert_null(c.jail_dir);
+	cr_assert_not(c.drop_user);
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--jail", "/srv/jail", "--user", "2000000001"), RUN_ARGS_OK,
+		     "%s", err);
+	cr_assert_str_eq(c.jail_dir, "/srv/jail");
+	cr_assert(c.drop_user);
+	cr_assert_eq(c.uid, 2000000001u);
+	cr_assert_eq(c.gid, 2000000001u); /* the gid follows the uid unless given */
+	config_free(&c);
+	cr_assert_eq(PARSE(&c, err, "--user", "65534:100"), RUN_ARGS_OK, "%s", err);
+	cr_assert_eq(c.uid, 65534u);
+	cr_assert_eq(c.gid, 100u);
+	config_free(&c);
+	char *bad_users[] = {"",      "nobody",	    "-1",	    "1:", ":1",
+			     "1:2:3", "4294967295", "1:4294967295", "1 ", "99999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad_users) / sizeof(bad_users[0]); i++) {
+		cr_assert_eq(PARSE(&c, err, "--user", bad_users[i]), RUN_ARGS_ERROR, "'%s'",
+			     bad_users[i]);
+		cr_assert(strstr(err, "--user"), "%s", err);
+		cr_assert_not(c.drop_user, "'%s' half-applied", bad_users[i]);
+		config_free(&c);
+	}
+	cr_assert_eq(PARSE(&c, err, "--jail", "relative/dir"), RUN_ARGS_ERROR);
+	cr_assert(strstr(err, "--jail") && strstr(err, "absolute"), "%s", err);
+	config_free(&c);
+}
+
 Test(run_args, help_and_version)
 {
 	struct vm_config c;

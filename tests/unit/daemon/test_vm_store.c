@@ -54,6 +54,8 @@ Test(vm_store, records_survive_a_reopen)
 	b.restart = RESTART_NEVER;
 	cr_assert_eq(vm_store_insert(store, &a, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(vm_store_insert(store, &b, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(a.id, 1); /* each VM its number, from which its user comes */
+	cr_assert_eq(b.id, 2);
 	vm_store_close(store);
 
 	store = vm_store_open(path, err, sizeof(err));
@@ -62,6 +64,8 @@ Test(vm_store, records_survive_a_reopen)
 	cr_assert_eq(vm_store_load(store, &all, &n, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(n, 2);
 	cr_assert_str_eq(all[0].name, "db.1"); /* by name */
+	cr_assert_eq(all[0].id, 2);	       /* the numbers survive */
+	cr_assert_eq(all[1].id, 1);
 	cr_assert_eq(all[0].restart, RESTART_NEVER);
 	cr_assert_str_eq(all[1].name, "web-2");
 	cr_assert_str_eq(all[1].args, a.args);

@@ -1,0 +1,37 @@
+# What the gureumd tests share. The sourcing script sets gureum, gureumd (absolute paths),
+# work (its directory: state/, run/, daemon.log) and exports GUREUMD_SOCKET=$work/run/gureumd.sock.
+daemon_pid=
+
+fail() {
+	echo "FAIL: $*" >&2
+	echo "--- gureumd's log:" >&2
+	cat "$work/daemon.log" >&2 || true
+	exit 1
+}
+
+# start_daemon [gureumd options]: until it answers (10 s).
+start_daemon() {
+	"$gureumd" --state-dir "$work/state" --run-dir "$work/run" --gureum "$gureum" "$@" \
+		>>"$work/daemon.log" 2>&1 &
+	daemon_pid=$!
+	for _ in $(seq 100); do
+		"$gureum" vm daemon >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "gureumd did not answer on $GUREUMD_SOCKET"
+}
+
+stop_daemon() {
+	kill -TERM "$daemon_pid"
+	wait "$daemon_pid" || fail "gureumd did not end cleanly on SIGTERM"
+	daemon_pid=
+}
+
+# wait_console NAME: until the idle guest's line is in the VM's log (10 s).
+wait_console() {
+	for _ in $(seq 100); do
+		grep -q "idle guest up" "$work/state/logs/$1.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "$1: its console never said 'idle guest up'"
+}
