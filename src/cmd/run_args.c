@@ -38,6 +38,8 @@ void run_args_usage(FILE *out)
 	    "                         software CPU): one rate for a VM that moves between\n"
 	    "                         hosts or accelerators\n"
 	    "  --console KIND         stdio (default), file:PATH or none\n"
+	    "  --console-socket PATH  also a unix socket (0600) where one client at a time\n"
+	    "                         attaches to the console (gureum vm console)\n"
 	    "  --debug-exit PORT[,iosize=1|2|4]\n"
 	    "                         QEMU-compatible exit port(s): writing v exits with (v<<1)|1\n"
 	    "  --on-reboot ACTION     restart (default) or exit when the guest reboots\n"

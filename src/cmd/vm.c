@@ -3,6 +3,7 @@
  * and any of gureum ctl's) go to that VM's own API socket, which the daemon names. */
 #include "cmd/api_client.h"
 #include "cmd/commands.h"
+#include "cmd/vm_console.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -39,6 +40,8 @@ static void usage(FILE *out)
 	    "                            at once on a running VM)\n"
 	    "  delete NAME               forgets a stopped VM (its log stays)\n"
 	    "  log NAME                  its log: the VMM's messages and a stdio console\n"
+	    "  console NAME              attaches this terminal to its console (its output\n"
+	    "                            from now on; Ctrl-] detaches, the VM runs on)\n"
 	    "  resize NAME [--cpus N] [--memory SIZE] [--balloon SIZE]\n"
 	    "                            changes it while it runs (through its own socket)\n"
 	    "  ctl NAME CTL-COMMAND...   any gureum ctl command, to its own socket\n"
@@ -325,6 +328,16 @@ static int print_log(const struct vm_cli *cli, const char *name)
 	return 0;
 }
 
+static int attach_console(const struct vm_cli *cli, const char *name)
+{
+	json_t *reply = get_vm(cli, name);
+	if (!reply)
+		return 1;
+	int status = vm_console_attach(text_field(reply, "console_socket", ""), name);
+	json_decref(reply);
+	return status;
+}
+
 /* gureum ctl SOCKET ARGS... against the VM's own socket. */
 static int forward_to_ctl(const struct vm_cli *cli, const char *name, int argc, char **argv)
 {
@@ -404,6 +417,8 @@ static int dispatch(const struct vm_cli *cli, const char *command, int argc, cha
 		return set(cli, argc, argv);
 	if (strcmp(command, "log") == 0)
 		return print_log(cli, argv[0]);
+	if (strcmp(command, "console") == 0)
+		return attach_console(cli, argv[0]);
 	if (strcmp(command, "resize") == 0)
 		return resize(cli, argc, argv);
 	if (strcmp(command, "ctl") == 0 && argc > 1)

@@ -32,11 +32,12 @@ static json_t *status_json(const struct vm_status *status)
 {
 	const struct vm_record *r = &status->record;
 	json_t *args = json_loads(r->args, 0, NULL);
-	json_t *object = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:s, s:s}", "name", r->name,
-				   "state", status->state, "args", args ? args : json_array(),
-				   "restart", restart_policy_name(r->restart), "restarts",
-				   (json_int_t)r->restarts, "created", (json_int_t)r->created,
-				   "api_socket", status->api_socket, "log", status->log_path);
+	json_t *object =
+	    json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:s, s:s, s:s}", "name", r->name, "state",
+		      status->state, "args", args ? args : json_array(), "restart",
+		      restart_policy_name(r->restart), "restarts", (json_int_t)r->restarts,
+		      "created", (json_int_t)r->created, "api_socket", status->api_socket,
+		      "console_socket", status->console_socket, "log", status->log_path);
 	json_object_set_new(object, "limits",
 			    json_pack("{s:I, s:I, s:I}", "cpu_percent",
 				      (json_int_t)r->limits.cpu_percent, "cpu_weight",

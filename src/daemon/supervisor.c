@@ -44,6 +44,13 @@ void sup_api_socket_path(const struct supervisor *sup, const char *name, char *o
 	snprintf(out, out_len, "%s/vms/%s.sock", sup->run_dir, name);
 }
 
+/* NAME.con: never longer than NAME.sock, so sup_api_socket_fits covers it. */
+void sup_console_socket_path(const struct supervisor *sup, const char *name, char *out,
+			     size_t out_len)
+{
+	snprintf(out, out_len, "%s/vms/%s.con", sup->run_dir, name);
+}
+
 void sup_log_path(const struct supervisor *sup, const char *name, char *out, size_t out_len)
 {
 	snprintf(out, out_len, "%s/logs/%s.log", sup->state_dir, name);
@@ -139,12 +146,15 @@ int sup_spawn(struct supervisor *sup, struct supervised_vm *vm, char *err, size_
 	json_t *array = json_loads(vm->record.args, 0, NULL);
 	const char **args = array ? args_vector(array) : NULL;
 	char socket[108], log_file[4096];
+	char console[108];
 	sup_api_socket_path(sup, vm->record.name, socket, sizeof(socket));
+	sup_console_socket_path(sup, vm->record.name, console, sizeof(console));
 	sup_log_path(sup, vm->record.name, log_file, sizeof(log_file));
 	struct vm_launch launch = {.gureum = sup->gureum,
 				   .args = args,
 				   .name = vm->record.name,
 				   .api_socket = socket,
+				   .console_socket = console,
 				   .log_path = log_file,
 				   .cgroup_procs = procs,
 				   .jail_dir = jail[0] ? jail : NULL,
@@ -208,11 +218,13 @@ static void restart_by_policy(struct supervisor *sup, struct supervised_vm *vm)
 	}
 }
 
-/* A jailed VMM cannot remove its socket file at its end (the file is outside its jail). */
-static void remove_api_socket(struct supervisor *sup, const struct supervised_vm *vm)
+/* A jailed VMM cannot remove its socket files at its end (the file is outside its jail). */
+static void remove_sockets(struct supervisor *sup, const struct supervised_vm *vm)
 {
 	char socket[108];
 	sup_api_socket_path(sup, vm->record.name, socket, sizeof(socket));
+	unlink(socket);
+	sup_console_socket_path(sup, vm->record.name, socket, sizeof(socket));
 	unlink(socket);
 }
 
@@ -249,7 +261,7 @@ void sup_process_ended(struct supervisor *sup, struct supervised_vm *vm)
 	vm->record.pid = 0;
 	vm->record.pid_start = 0;
 	vm_cgroup_remove(&sup->cgroups, vm->record.name);
-	remove_api_socket(sup, vm);
+	remove_sockets(sup, vm);
 	if (rebooted)
 		snprintf(vm->record.last_exit, sizeof(vm->record.last_exit),
 			 "the guest rebooted; its jailed VMM exited with status %d for a new one",

@@ -38,6 +38,7 @@ struct vm_status {
 	struct vm_record record;
 	const char *state;
 	char api_socket[108];
+	char console_socket[108];
 	char log_path[4096];
 	/* While it has a process and the host has cgroups: the cgroup directories it is in. */
 	char cgroups[CGROUP_MAX_BASES][PATH_MAX];

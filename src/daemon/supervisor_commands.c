@@ -300,6 +300,8 @@ static int describe(struct supervisor *sup, const struct supervised_vm *vm, stru
 	out->record.args = strdup(vm->record.args);
 	out->state = state_of(vm);
 	sup_api_socket_path(sup, vm->record.name, out->api_socket, sizeof(out->api_socket));
+	sup_console_socket_path(sup, vm->record.name, out->console_socket,
+				sizeof(out->console_socket));
 	sup_log_path(sup, vm->record.name, out->log_path, sizeof(out->log_path));
 	out->cgroup_count = 0;
 	if (vm->pidfd >= 0 && sup->cgroups.version != CGROUP_NONE) {

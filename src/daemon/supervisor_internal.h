@@ -39,6 +39,8 @@ int sup_no_such_vm(const char *name, char *err, size_t err_len);
  * not, so no two VMs ever share a cut path). */
 bool sup_api_socket_fits(const struct supervisor *sup, const char *name);
 void sup_api_socket_path(const struct supervisor *sup, const char *name, char *out, size_t out_len);
+void sup_console_socket_path(const struct supervisor *sup, const char *name, char *out,
+			     size_t out_len);
 void sup_log_path(const struct supervisor *sup, const char *name, char *out, size_t out_len);
 /* Writes the VM's record to the store; a failure is logged. */
 void sup_save(struct supervisor *sup, struct supervised_vm *vm);

@@ -78,7 +78,7 @@ static char **build_argv(const struct vm_launch *launch)
 	size_t n = 0;
 	while (launch->args[n])
 		n++;
-	char **argv = calloc(n + 11, sizeof(*argv));
+	char **argv = calloc(n + 13, sizeof(*argv));
 	if (!argv)
 		return NULL;
 	size_t i = 0;
@@ -90,6 +90,8 @@ static char **build_argv(const struct vm_launch *launch)
 	argv[i++] = (char *)launch->name;
 	argv[i++] = "--api-socket";
 	argv[i++] = (char *)launch->api_socket;
+	argv[i++] = "--console-socket";
+	argv[i++] = (char *)launch->console_socket;
 	if (launch->jail_dir) {
 		argv[i++] = "--jail";
 		argv[i++] = (char *)launch->jail_dir;

@@ -14,11 +14,12 @@
 #define VM_PROCESS_EXIT_REBOOT 4
 
 struct vm_launch {
-	const char *gureum;	 /* the gureum binary */
-	const char *const *args; /* gureum run's arguments, NULL-terminated */
-	const char *name;	 /* --name */
-	const char *api_socket;	 /* --api-socket */
-	const char *log_path;	 /* stdout and stderr, appended */
+	const char *gureum;	    /* the gureum binary */
+	const char *const *args;    /* gureum run's arguments, NULL-terminated */
+	const char *name;	    /* --name */
+	const char *api_socket;	    /* --api-socket */
+	const char *console_socket; /* --console-socket */
+	const char *log_path;	    /* stdout and stderr, appended */
 	/* The cgroup.procs files of the VM's cgroups, joined first; NULL-terminated, or NULL. */
 	const char *const *cgroup_procs;
 	/* --jail and --user ("UID:GID"), or NULL: the VM runs as the daemon's user. */

@@ -48,6 +48,7 @@ void config_free(struct vm_config *config)
 		free(config->nics[i].tap);
 	free(config->api_socket);
 	free(config->jail_dir);
+	free(config->console_socket);
 	free(config->name);
 	free(config->vsock.socket);
 	for (unsigned i = 0; i < config->nr_settings; i++) {
@@ -307,6 +308,7 @@ static const struct {
     {"memory", set_memory, false, false},
     {"memory-hotplug", set_memory_hotplug, false, false},
     {"console", set_console, false, false},
+    {"console-socket", set_console_socket, false, false},
     {"debug-exit", set_debug_exit, false, false},
     {"stats", set_stats, true, false},
     {"on-reboot", set_on_reboot, false, false},

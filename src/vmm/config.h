@@ -40,6 +40,9 @@ struct vm_config {
 	uint64_t memory_hotplug;
 	enum console_kind console;
 	char *console_path;
+	/* --console-socket PATH: one client at a time attaches there to the console (its
+	 * output besides --console's, its input to the guest). NULL: none. */
+	char *console_socket;
 	bool has_debug_exit;
 	uint16_t debug_exit_port;
 	unsigned debug_exit_iosize; /* ports from debug_exit_port: 1, 2 or 4 (QEMU's iosize) */

@@ -358,6 +358,15 @@ int set_console_device(struct vm_config *c, const char *v, char *err, size_t len
 	return 0;
 }
 
+int set_console_socket(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	if (!*v || strlen(v) >= 108) { /* sun_path */
+		snprintf(err, len, "--console-socket: the path must be 1 to 107 bytes");
+		return -1;
+	}
+	return config_replace_string(&c->console_socket, v);
+}
+
 int set_api_socket(struct vm_config *c, const char *v, char *err, size_t len)
 {
 	if (!*v || strlen(v) >= 108) { /* sun_path */

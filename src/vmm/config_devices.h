@@ -17,6 +17,7 @@ int set_balloon_size(struct vm_config *c, const char *v, char *err, size_t len);
 int set_vsock(struct vm_config *c, const char *v, char *err, size_t len);
 int set_console_device(struct vm_config *c, const char *v, char *err, size_t len);
 int set_api_socket(struct vm_config *c, const char *v, char *err, size_t len);
+int set_console_socket(struct vm_config *c, const char *v, char *err, size_t len);
 /* --jail DIR, --user UID[:GID] (config_jail.c). */
 int set_jail(struct vm_config *c, const char *v, char *err, size_t len);
 int set_user(struct vm_config *c, const char *v, char *err, size_t len);

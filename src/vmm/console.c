@@ -1,6 +1,7 @@
 #include "vmm/console.h"
 
 #include "lib/log.h"
+#include "lib/unix_listener.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -81,14 +83,30 @@ static int open_output(struct console *con, const struct vm_config *config, char
 	return 0;
 }
 
+/* Made at the start, before a jail (vmm/jail.h) hides the socket's directory. */
+static int open_socket(struct console *con, const struct vm_config *config, char *err,
+		       size_t err_len)
+{
+	if (!config->console_socket)
+		return 0;
+	char label[160];
+	snprintf(label, sizeof(label), "--console-socket %s", config->console_socket);
+	con->listen_fd = unix_listener_open(config->console_socket, 1, 0600, label, err, err_len);
+	con->socket_path = strdup(config->console_socket);
+	return con->listen_fd < 0 ? -1 : 0;
+}
+
 int console_open(struct console *con, const struct vm_config *config, char *err, size_t err_len)
 {
 	memset(con, 0, sizeof(*con));
 	pthread_mutex_init(&con->lock, NULL);
+	pthread_mutex_init(&con->client_lock, NULL);
 	con->kind = config->console;
 	con->in_fd = -1;
 	con->retry_timer_fd = -1;
-	if (open_output(con, config, err, err_len) < 0)
+	con->listen_fd = con->client_fd = -1;
+	if (open_output(con, config, err, err_len) < 0 ||
+	    open_socket(con, config, err, err_len) < 0)
 		return -1;
 	if (config->console != CONSOLE_STDIO)
 		return 0;
@@ -118,6 +136,13 @@ void console_write(struct console *con, const uint8_t *buf, size_t len)
 {
 	if (con->out_fd >= 0)
 		write_all(con->out_fd, buf, len);
+	if (con->listen_fd < 0)
+		return;
+	/* What the socket's buffer cannot take now is the client's loss, not the guest's. */
+	pthread_mutex_lock(&con->client_lock);
+	if (con->client_fd >= 0)
+		(void)!send(con->client_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	pthread_mutex_unlock(&con->client_lock);
 }
 
 static void print_help(struct console *con)
@@ -168,6 +193,8 @@ static void arm_retry(struct console *con, bool on)
 	 * applies back-pressure instead of us. */
 	if (!con->in_polled && con->in_fd >= 0)
 		event_loop_modify(con->loop, con->in_fd, on ? 0 : EPOLLIN);
+	if (con->client_fd >= 0)
+		event_loop_modify(con->loop, con->client_fd, on ? 0 : EPOLLIN);
 }
 
 /* Offers held-back input to the guest; returns true when all of it was taken. */
@@ -197,6 +224,17 @@ static void stop_input(struct console *con)
 	con->in_fd = -1;
 }
 
+/* `kept` bytes in `pending` for the guest, now or on the retry timer. */
+static void take_input(struct console *con, size_t kept)
+{
+	pthread_mutex_lock(&con->lock);
+	con->pending_len = kept;
+	con->pending_pos = 0;
+	pthread_mutex_unlock(&con->lock);
+	if (!flush_pending(con))
+		arm_retry(con, true);
+}
+
 static void on_input(void *opaque, uint32_t events)
 {
 	struct console *con = opaque;
@@ -207,13 +245,55 @@ static void on_input(void *opaque, uint32_t events)
 			stop_input(con);
 		return;
 	}
-	size_t kept = filter_escapes(con, con->pending, (size_t)n);
-	pthread_mutex_lock(&con->lock);
-	con->pending_len = kept;
-	con->pending_pos = 0;
-	pthread_mutex_unlock(&con->lock);
-	if (!flush_pending(con))
-		arm_retry(con, true);
+	take_input(con, filter_escapes(con, con->pending, (size_t)n));
+}
+
+static void drop_client(struct console *con)
+{
+	event_loop_remove(con->loop, con->client_fd);
+	pthread_mutex_lock(&con->client_lock);
+	close(con->client_fd);
+	con->client_fd = -1;
+	pthread_mutex_unlock(&con->client_lock);
+	log_info("console: the client detached");
+}
+
+/* The client's bytes go to the guest as they are: its own terminal handles the keys. */
+static void on_client_input(void *opaque, uint32_t events)
+{
+	struct console *con = opaque;
+	(void)events;
+	ssize_t n = recv(con->client_fd, con->pending, sizeof(con->pending), MSG_DONTWAIT);
+	if (n > 0)
+		take_input(con, (size_t)n);
+	else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+		drop_client(con);
+}
+
+static void on_accept(void *opaque, uint32_t events)
+{
+	struct console *con = opaque;
+	(void)events;
+	int fd = accept4(con->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (con->client_fd >= 0) {
+		static const char busy[] = "gureum: this console has a client already; attach "
+					   "again once it has detached\r\n";
+		(void)!send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		close(fd);
+		return;
+	}
+	/* While input waits for the guest, the new client is read once it has gone in. */
+	bool busy = con->pending_len > 0;
+	if (event_loop_add(con->loop, fd, busy ? 0 : EPOLLIN, on_client_input, con) < 0) {
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&con->client_lock);
+	con->client_fd = fd;
+	pthread_mutex_unlock(&con->client_lock);
+	log_info("console: a client attached");
 }
 
 static void on_retry(void *opaque, uint32_t events)
@@ -237,14 +317,17 @@ int console_attach(struct console *con, struct event_loop *loop, void (*on_quit)
 	con->loop = loop;
 	con->on_quit = on_quit;
 	con->quit_opaque = opaque;
-	if (con->in_fd < 0)
+	if (con->in_fd < 0 && con->listen_fd < 0)
 		return 0;
 	con->retry_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (con->retry_timer_fd < 0)
 		return -errno;
 	int rc = event_loop_add(loop, con->retry_timer_fd, EPOLLIN, on_retry, con);
-	if (rc == 0)
-		rc = event_loop_add(loop, con->in_fd, EPOLLIN, on_input, con);
+	if (rc == 0 && con->listen_fd >= 0)
+		rc = event_loop_add(loop, con->listen_fd, EPOLLIN, on_accept, con);
+	if (rc < 0 || con->in_fd < 0)
+		return rc;
+	rc = event_loop_add(loop, con->in_fd, EPOLLIN, on_input, con);
 	if (rc == -EPERM) {
 		/* stdin is a regular file or /dev/null, which epoll cannot watch. Such input is
 		 * always readable: poll it on the retry timer instead. */
@@ -272,6 +355,14 @@ void console_close(struct console *con)
 		close(con->retry_timer_fd);
 	if (con->kind == CONSOLE_FILE && con->out_fd >= 0)
 		close(con->out_fd);
-	con->retry_timer_fd = con->out_fd = -1;
+	if (con->client_fd >= 0)
+		close(con->client_fd);
+	if (con->listen_fd >= 0)
+		close(con->listen_fd);
+	if (con->socket_path)
+		unlink(con->socket_path); /* in a jail, its supervisor does it */
+	free(con->socket_path);
+	con->retry_timer_fd = con->out_fd = con->listen_fd = con->client_fd = -1;
+	pthread_mutex_destroy(&con->client_lock);
 	pthread_mutex_destroy(&con->lock);
 }

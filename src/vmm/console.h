@@ -1,6 +1,9 @@
 /* The VM's console on the host: guest serial output to stdout or a file, host input (stdin)
- * to the guest's UART. On a terminal it switches to raw mode (restored on every exit path)
- * and interprets Ctrl-A escapes: Ctrl-A x quits, Ctrl-A h helps, Ctrl-A Ctrl-A sends Ctrl-A. */
+ * to the guest's UART. With --console-socket, one client at a time attaches on a unix socket:
+ * it gets the output from then on (dropped for it, never held, when it reads too slowly: the
+ * guest does not wait for a client) and its bytes go to the guest untouched. On a terminal it
+ * switches to raw mode (restored on every exit path) and interprets Ctrl-A escapes: Ctrl-A x quits,
+ * Ctrl-A h helps, Ctrl-A Ctrl-A sends Ctrl-A. */
 #ifndef GUREUM_VMM_CONSOLE_H
 #define GUREUM_VMM_CONSOLE_H
 
@@ -32,6 +35,13 @@ struct console {
 	struct event_loop *loop;
 	void (*on_quit)(void *opaque);
 	void *quit_opaque;
+
+	/* --console-socket: the listener and its one client (-1: none). client_lock guards
+	 * client_fd against the vCPU threads' writes while the loop thread changes it. */
+	int listen_fd;
+	int client_fd;
+	char *socket_path;
+	pthread_mutex_t client_lock;
 
 	pthread_mutex_t lock; /* protects sink and pending */
 	struct console_sink sink;

@@ -157,6 +157,24 @@ Test(run_args, jail_and_user)
 	config_free(&c);
 }
 
+Test(run_args, console_socket)
+{
+	struct vm_config c;
+	char err[512];
+	cr_assert_eq(PARSE(&c, err, "--console-socket", "/run/gureum/vms/a.con"), RUN_ARGS_OK, "%s",
+		     err);
+	cr_assert_str_eq(c.console_socket, "/run/gureum/vms/a.con");
+	cr_assert_eq(c.console, CONSOLE_STDIO, "the socket is besides --console, not instead");
+	config_free(&c);
+	char long_path[200];
+	memset(long_path, 'x', sizeof(long_path) - 1);
+	long_path[0] = '/';
+	long_path[sizeof(long_path) - 1] = '\0';
+	cr_assert_eq(PARSE(&c, err, "--console-socket", long_path), RUN_ARGS_ERROR);
+	cr_assert(strstr(err, "--console-socket") && strstr(err, "107"), "%s", err);
+	config_free(&c);
+}
+
 Test(run_args, help_and_version)
 {
 	struct vm_config c;
