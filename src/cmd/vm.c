@@ -4,6 +4,7 @@
 #include "cmd/api_client.h"
 #include "cmd/commands.h"
 #include "cmd/vm_console.h"
+#include "cmd/vm_events.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -46,6 +47,9 @@ static void usage(FILE *out)
 	    "                            changes it while it runs (through its own socket)\n"
 	    "  ctl NAME CTL-COMMAND...   any gureum ctl command, to its own socket\n"
 	    "  daemon                    the daemon: version, pid, directories, VM counts\n"
+	    "  events [NAME]             what happens to the VMs (or to NAME) from now on, as\n"
+	    "                            it happens: created, started, stopping, ended,\n"
+	    "                            restarted, changed, deleted\n"
 	    "\n"
 	    "LIMITS, enforced by the VM's cgroup (0: none): --cpu-percent N (150: one and a\n"
 	    "half host CPUs), --cpu-weight N (1-10000, default 100), --memory-max SIZE (the\n"
@@ -401,6 +405,8 @@ static int dispatch(const struct vm_cli *cli, const char *command, int argc, cha
 		return daemon_info(cli);
 	if (strcmp(command, "create") == 0)
 		return create(cli, argc, argv);
+	if (strcmp(command, "events") == 0 && argc <= 1)
+		return vm_events_follow(cli->socket, argc ? argv[0] : NULL, cli->raw);
 	if (argc < 1) {
 		fprintf(stderr, "gureum vm %s: give the VM's NAME (gureum vm --help)\n", command);
 		return 2;

@@ -1,6 +1,7 @@
 #include "daemon/daemon_api.h"
 
 #include "daemon/daemon_requests.h"
+#include "daemon/event_hub.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -245,9 +246,55 @@ static void route_vm(struct daemon_api *api, const char *name, const struct http
 		wrong_method(answer, "GET, PATCH, DELETE");
 }
 
+static ssize_t read_events(void *opaque, char *buf, size_t max)
+{
+	return event_reader_read(opaque, buf, max);
+}
+
+static void release_events(void *opaque)
+{
+	event_reader_free(opaque);
+}
+
+/* The event stream from now on (every VM's, or `vm`'s), one JSON object per line, until the
+ * client goes or the daemon ends. */
+static void stream_events(struct daemon_api *api, const char *vm,
+			  const struct http_request *request, struct http_answer *answer)
+{
+	if (!method_is(request, "GET")) {
+		wrong_method(answer, "GET");
+		return;
+	}
+	struct vm_status status;
+	char err[256];
+	int rc = vm ? supervisor_get(api->sup, vm, &status, err, sizeof(err)) : 0;
+	if (vm && rc == 0)
+		vm_record_free(&status.record);
+	if (rc < 0) {
+		answer_failure(answer, rc, err);
+		return;
+	}
+	if (!no_body(request, answer))
+		return;
+	struct event_reader *reader = supervisor_events(api->sup, vm);
+	if (!reader) {
+		http_answer_error(answer, 500, "out of memory", NULL);
+		return;
+	}
+	answer->status = 200;
+	answer->stream = (struct http_stream){.read = read_events,
+					      .release = release_events,
+					      .opaque = reader,
+					      .content_type = "application/x-ndjson"};
+}
+
 static void route_action(struct daemon_api *api, const char *name, const char *action,
 			 const struct http_request *request, struct http_answer *answer)
 {
+	if (strcmp(action, "events") == 0) {
+		stream_events(api, name, request, answer);
+		return;
+	}
 	bool start = strcmp(action, "start") == 0;
 	if (!start && strcmp(action, "stop") != 0) {
 		http_answer_error(answer, 404, "no such resource (see docs/api/daemon.yaml)", NULL);
@@ -288,6 +335,8 @@ static void route_path(struct daemon_api *api, const char *path, const struct ht
 			daemon_info(api, answer);
 	} else if (strcmp(path, "/vms") == 0)
 		route_collection(api, request, answer);
+	else if (strcmp(path, "/events") == 0)
+		stream_events(api, NULL, request, answer);
 	else if (strncmp(path, "/vms/", 5) == 0 &&
 		 split_vm_path(path, name, action, sizeof(action))) {
 		if (action[0])

@@ -64,6 +64,13 @@ static void wake_watcher(struct supervisor *sup)
 	}
 }
 
+void sup_event(struct supervisor *sup, const struct supervised_vm *vm, const char *event,
+	       const char *detail)
+{
+	event_hub_publish(sup->events, vm->record.name, event, sup_state_of(vm), vm->record.pid,
+			  detail);
+}
+
 /* Writes the record through; a failure is logged (the process is what it is). */
 void sup_save(struct supervisor *sup, struct supervised_vm *vm)
 {
@@ -240,11 +247,23 @@ static void restart_after_reboot(struct supervisor *sup, struct supervised_vm *v
 	}
 }
 
+/* "ended" with the process that ended and how, the VM's state after it (running again when
+ * restarted); then "restarted" with the new process. */
+static void publish_end(struct supervisor *sup, struct supervised_vm *vm, pid_t ended_pid,
+			const char *restarted)
+{
+	event_hub_publish(sup->events, vm->record.name, "ended", sup_state_of(vm), ended_pid,
+			  vm->record.last_exit);
+	if (restarted && vm->pidfd >= 0)
+		sup_event(sup, vm, "restarted", restarted);
+}
+
 /* The process behind `vm->pidfd` ended: how, and what its policy does about it. */
 void sup_process_ended(struct supervisor *sup, struct supervised_vm *vm)
 {
 	siginfo_t info = {0};
 	bool clean_exit = false, rebooted = false;
+	pid_t ended_pid = vm->record.pid;
 	if (vm->our_child && waitid(P_PIDFD, (id_t)vm->pidfd, &info, WEXITED | WNOHANG) == 0) {
 		if (info.si_pid == 0)
 			return; /* not yet */
@@ -267,13 +286,18 @@ void sup_process_ended(struct supervisor *sup, struct supervised_vm *vm)
 			 "the guest rebooted; its jailed VMM exited with status %d for a new one",
 			 VM_PROCESS_EXIT_REBOOT);
 	log_info("%s: %s", vm->record.name, vm->record.last_exit);
-	if (rebooted && vm->record.want_running && !vm->stopping)
+	const char *restarted = NULL;
+	if (rebooted && vm->record.want_running && !vm->stopping) {
 		restart_after_reboot(sup, vm);
-	else if (policy_restarts(vm, clean_exit))
+		restarted = "after the guest's reboot";
+	} else if (policy_restarts(vm, clean_exit)) {
 		restart_by_policy(sup, vm);
-	else /* a crash not restarted shows as "failed" until an operator acts */
+		restarted = "by its restart policy";
+	} else { /* a crash not restarted shows as "failed" until an operator acts */
 		vm->record.want_running = vm->record.want_running && !clean_exit && !vm->stopping;
+	}
 	sup_save(sup, vm);
+	publish_end(sup, vm, ended_pid, restarted);
 	pthread_cond_broadcast(&sup->process_ended);
 }
 
@@ -402,6 +426,7 @@ static struct supervisor *supervisor_new(const struct supervisor_config *config)
 	snprintf(sup->run_dir, sizeof(sup->run_dir), "%s", config->run_dir);
 	snprintf(sup->gureum, sizeof(sup->gureum), "%s", config->gureum);
 	sup->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	sup->events = event_hub_new();
 	return sup;
 }
 
@@ -427,7 +452,7 @@ struct supervisor *supervisor_open(const struct supervisor_config *config, char 
 	    make_dirs(config, err, err_len) < 0)
 		return NULL;
 	struct supervisor *sup = supervisor_new(config);
-	if (!sup || sup->wake_fd < 0) {
+	if (!sup || sup->wake_fd < 0 || !sup->events) {
 		snprintf(err, err_len, "out of memory or file descriptors");
 		supervisor_close(sup);
 		return NULL;
@@ -468,6 +493,7 @@ void supervisor_close(struct supervisor *sup)
 	free(sup->vms);
 	vm_store_close(sup->store);
 	cgroup_host_release(&sup->cgroups);
+	event_hub_free(sup->events);
 	if (sup->wake_fd >= 0)
 		close(sup->wake_fd);
 	pthread_cond_destroy(&sup->process_ended);
@@ -529,4 +555,5 @@ void supervisor_run(struct supervisor *sup, int quit_fd)
 		handle_ended(sup, fds, n);
 	}
 	free(fds);
+	event_hub_close(sup->events); /* the streams end with the daemon */
 }

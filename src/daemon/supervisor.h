@@ -89,6 +89,10 @@ int supervisor_set_limits(struct supervisor *sup, const char *name, const struct
 /* How many VMs there are, and how many of them have a process. */
 void supervisor_counts(struct supervisor *sup, size_t *vms, size_t *running);
 
+/* A reader of the event stream from now on (daemon/event_hub.h), of one VM's events when
+ * `vm` is not NULL; NULL without memory. The stream ends when supervisor_run returns. */
+struct event_reader *supervisor_events(struct supervisor *sup, const char *vm);
+
 /* Whether the VMs get users and jails of their own, and why not. */
 const struct vm_isolation *supervisor_isolation(const struct supervisor *sup);
 

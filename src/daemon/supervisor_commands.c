@@ -43,6 +43,8 @@ int supervisor_create(struct supervisor *sup, const struct vm_record *definition
 				sup_vm_free(vm);
 			vm_store_delete(sup->store, record.name, err, err_len);
 			snprintf(err, err_len, "out of memory");
+		} else {
+			sup_event(sup, vm, "created", NULL);
 		}
 	}
 	pthread_mutex_unlock(&sup->lock);
@@ -71,6 +73,7 @@ static int start_locked(struct supervisor *sup, struct supervised_vm *vm, char *
 		return rc;
 	}
 	sup_save(sup, vm);
+	sup_event(sup, vm, "started", "by an operator");
 	return 0;
 }
 
@@ -145,6 +148,8 @@ static int stop_locked(struct supervisor *sup, struct supervised_vm *vm, unsigne
 	}
 	vm->stopping = true;
 	sup_save(sup, vm);
+	sup_event(sup, vm, "stopping",
+		  force ? "from the host (SIGTERM)" : "the power button, then from the host");
 	stop_process(sup, vm, timeout_s, force);
 	vm->stopping = false;
 	if (vm->pidfd >= 0) {
@@ -189,6 +194,7 @@ static int delete_locked(struct supervisor *sup, struct supervised_vm *vm, char 
 	if (vm_store_delete(sup->store, vm->record.name, err, err_len) < 0)
 		return -EIO;
 	log_info("%s: deleted", vm->record.name);
+	sup_event(sup, vm, "deleted", NULL);
 	remove_vm(sup, vm);
 	return 0;
 }
@@ -210,6 +216,9 @@ int supervisor_set_restart(struct supervisor *sup, const char *name, enum restar
 	if (vm) {
 		vm->record.restart = policy;
 		sup_save(sup, vm);
+		char detail[64];
+		snprintf(detail, sizeof(detail), "restart policy %s", restart_policy_name(policy));
+		sup_event(sup, vm, "changed", detail);
 	}
 	pthread_mutex_unlock(&sup->lock);
 	return vm ? 0 : sup_no_such_vm(name, err, err_len);
@@ -247,6 +256,10 @@ static int set_limits_locked(struct supervisor *sup, struct supervised_vm *vm,
 	}
 	vm->record.limits = *limits;
 	sup_save(sup, vm);
+	char detail[128];
+	snprintf(detail, sizeof(detail), "limits cpu_percent %u, cpu_weight %u, memory_max %llu",
+		 limits->cpu_percent, limits->cpu_weight, (unsigned long long)limits->memory_max);
+	sup_event(sup, vm, "changed", detail);
 	return 0;
 }
 
@@ -287,7 +300,7 @@ const char *supervisor_cgroup_version(const struct supervisor *sup)
 	return cgroup_version_name(sup->cgroups.version);
 }
 
-static const char *state_of(const struct supervised_vm *vm)
+const char *sup_state_of(const struct supervised_vm *vm)
 {
 	if (vm->pidfd >= 0)
 		return vm->stopping ? "stopping" : "running";
@@ -298,7 +311,7 @@ static int describe(struct supervisor *sup, const struct supervised_vm *vm, stru
 {
 	out->record = vm->record;
 	out->record.args = strdup(vm->record.args);
-	out->state = state_of(vm);
+	out->state = sup_state_of(vm);
 	sup_api_socket_path(sup, vm->record.name, out->api_socket, sizeof(out->api_socket));
 	sup_console_socket_path(sup, vm->record.name, out->console_socket,
 				sizeof(out->console_socket));
@@ -314,6 +327,11 @@ static int describe(struct supervisor *sup, const struct supervised_vm *vm, stru
 		vm_isolation_jail_path(sup->state_dir, vm->record.name, out->jail_dir,
 				       sizeof(out->jail_dir));
 	return out->record.args ? 0 : -1;
+}
+
+struct event_reader *supervisor_events(struct supervisor *sup, const char *vm)
+{
+	return event_reader_new(sup->events, vm);
 }
 
 int supervisor_get(struct supervisor *sup, const char *name, struct vm_status *out, char *err,

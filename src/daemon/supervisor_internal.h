@@ -3,6 +3,7 @@
 #ifndef GUREUM_DAEMON_SUPERVISOR_INTERNAL_H
 #define GUREUM_DAEMON_SUPERVISOR_INTERNAL_H
 
+#include "daemon/event_hub.h"
 #include "daemon/supervisor.h"
 #include "daemon/vm_cgroup.h"
 #include "daemon/vm_store.h"
@@ -30,6 +31,7 @@ struct supervisor {
 	int wake_fd; /* eventfd: the set of processes to watch changed */
 	struct cgroup_host cgroups;
 	struct vm_isolation isolation;
+	struct event_hub *events;
 };
 
 struct supervised_vm *sup_find(struct supervisor *sup, const char *name);
@@ -44,6 +46,11 @@ void sup_console_socket_path(const struct supervisor *sup, const char *name, cha
 void sup_log_path(const struct supervisor *sup, const char *name, char *out, size_t out_len);
 /* Writes the VM's record to the store; a failure is logged. */
 void sup_save(struct supervisor *sup, struct supervised_vm *vm);
+/* "running", "stopping", "stopped" or "failed" (vm_status's words). */
+const char *sup_state_of(const struct supervised_vm *vm);
+/* One event on the stream, with the VM's state after it and its pid. */
+void sup_event(struct supervisor *sup, const struct supervised_vm *vm, const char *event,
+	       const char *detail);
 /* Starts the VM's process; 0 or -EIO with `err`. */
 int sup_spawn(struct supervisor *sup, struct supervised_vm *vm, char *err, size_t err_len);
 /* The VM's process has ended (its pidfd is readable): reaped, recorded, its policy applied. */

@@ -82,6 +82,45 @@ static enum MHD_Result respond(struct MHD_Connection *connection, unsigned statu
 	return rc;
 }
 
+static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_stream *stream = cls;
+	(void)pos;
+	ssize_t n = stream->read(stream->opaque, buf, max);
+	return n > 0 ? n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void release_stream(void *cls)
+{
+	struct http_stream *stream = cls;
+	if (stream->release)
+		stream->release(stream->opaque);
+	free(stream);
+}
+
+static enum MHD_Result respond_stream(struct MHD_Connection *connection, unsigned status,
+				      const struct http_stream *given)
+{
+	struct http_stream *stream = malloc(sizeof(*stream));
+	struct MHD_Response *response =
+	    stream ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read_stream, stream,
+						       release_stream)
+		   : NULL;
+	if (!response) {
+		free(stream);
+		if (given->release)
+			given->release(given->opaque);
+		return MHD_NO;
+	}
+	*stream = *given;
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, stream->content_type);
+	/* Quiet streams are normal: no idle timeout for this connection. */
+	MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+	enum MHD_Result rc = MHD_queue_response(connection, status, response);
+	MHD_destroy_response(response);
+	return rc;
+}
+
 static enum MHD_Result respond_error(struct MHD_Connection *connection, unsigned status,
 				     const char *message)
 {
@@ -129,6 +168,11 @@ static enum MHD_Result answer_request(struct http_server *server, struct MHD_Con
 	    .body_len = body->len};
 	struct http_answer answer = {0};
 	server->handler(server->opaque, &request, &answer);
+	if (answer.stream.read) {
+		free(answer.body);
+		return respond_stream(connection, answer.status ? answer.status : 200,
+				      &answer.stream);
+	}
 	if (!answer.status)
 		http_answer_error(&answer, 500, "the server could not form its reply", NULL);
 	return respond(connection, answer.status, answer.body, answer.allow);

@@ -12,6 +12,7 @@
 #define GUREUM_LIB_HTTP_SERVER_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct http_request {
 	const char *method;
@@ -21,10 +22,22 @@ struct http_request {
 	size_t body_len;
 };
 
+/* A reply that goes on (an event stream): sent with chunked encoding, `read` called on the
+ * connection's thread for more. `read` blocks until it has bytes and returns how many (at
+ * most `max`), or -1 to end the reply; `release` frees `opaque` when the connection is done
+ * with it. No idle timeout applies to such a connection. */
+struct http_stream {
+	ssize_t (*read)(void *opaque, char *buf, size_t max);
+	void (*release)(void *opaque);
+	void *opaque;
+	const char *content_type; /* a literal */
+};
+
 struct http_answer {
 	unsigned status;
 	char *body;	/* malloc'd JSON text, freed by the server; NULL: no body */
 	char allow[64]; /* with 405: the methods the resource takes, for the Allow header */
+	struct http_stream stream; /* stream.read set: this instead of body */
 };
 
 /* Fills `answer` (zeroed before the call). Called on the connection's thread: handlers that

@@ -24,6 +24,10 @@
 //    from the host's cgroups (where the host lets the test: a mount namespace), refuses to start
 //    a VM with limits and to set them (409), and runs one without; its long --run-dir shows
 //    whether each VM gets a socket path of its own (or its create is refused).
+// 5b. The event stream: two streams (every VM's, one VM's) answer at once with
+//    application/x-ndjson; a VM's created, started, ended (a kill -9, with how), restarted (a
+//    new pid), changed, stopping, ended and deleted arrive in order with seq going up by one,
+//    each line an Event of the document; the other VM's stream has its own events only.
 // 6. Bad requests of every kind, each followed by a check that nothing changed (GET /vms and
 //    GET /daemon): malformed JSON, wrong types, unknown fields, duplicate keys, content types,
 //    bodies over 64 KiB, bodies where none is taken, bad names, query strings, wrong methods,
@@ -32,6 +36,7 @@
 //    nothing; the last of the 32 is still served; the API answers again once they close.
 // 8. gureum vm --json prints what the API answers.
 // One line per check; a summary; exit status 1 on any failure.
+import http from 'node:http';
 import net from 'node:net';
 import { JSON_TYPE, METHODS, bodyConforms, escape, loadDocument, reporter, request, sleep } from './contract_common.mjs';
 import { execFile } from 'node:child_process';
@@ -665,6 +670,7 @@ async function badRequests() {
     'GET /vms/{name}': ['/vms/beta'], 'PATCH /vms/{name}': ['/vms/beta', { restart: 'always' }],
     'DELETE /vms/{name}': ['/vms/beta'], 'POST /vms/{name}/start': ['/vms/beta/start'],
     'POST /vms/{name}/stop': ['/vms/run1/stop', { force: true }],
+    'GET /events': ['/events'], 'GET /vms/{name}/events': ['/vms/run1/events'],
   };
   check('bad: every operation of the document has a request here', [...operations].every((op) => GOOD[op]),
     [...operations].filter((op) => !GOOD[op]).join(', '));
@@ -832,6 +838,7 @@ async function connectionLimit() {
     'GET /vms/{name}': ['/vms/beta'], 'PATCH /vms/{name}': ['/vms/beta', { restart: 'never' }],
     'DELETE /vms/{name}': ['/vms/beta'], 'POST /vms/{name}/start': ['/vms/beta/start'],
     'POST /vms/{name}/stop': ['/vms/run1/stop', { force: true }],
+    'GET /events': ['/events'], 'GET /vms/{name}/events': ['/vms/beta/events'],
   };
   await sleep(500); // the connections of the requests before are closed
   const before = await stateOf();
@@ -892,7 +899,100 @@ async function cli() {
 
 // ---- run ------------------------------------------------------------------------------------------
 
-const phases = [['create and list', createAndList], ['lifecycle', lifecycle], ['limits', limits],
+// ---- the event stream --------------------------------------------------------------------------
+
+// A GET on a stream: {status, type, lines (parsed as they come), close()}; `opened` resolves once
+// the headers are in.
+function openStream(path) {
+  const stream = { lines: [], raw: [], status: 0, type: '', ended: false };
+  let pending = '';
+  stream.opened = new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: SOCK, method: 'GET', path: PREFIX + path, agent: false }, (res) => {
+      stream.status = res.statusCode;
+      stream.type = res.headers['content-type'] ?? '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        pending += chunk;
+        let at;
+        while ((at = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, at);
+          pending = pending.slice(at + 1);
+          stream.raw.push(line);
+          try { stream.lines.push(JSON.parse(line)); } catch { stream.lines.push(null); }
+        }
+      });
+      res.on('end', () => { stream.ended = true; });
+      res.on('error', () => { stream.ended = true; });
+      resolve();
+    });
+    req.on('error', reject);
+    req.end();
+    stream.close = () => req.destroy();
+  });
+  return stream;
+}
+
+async function waitLine(stream, test, seconds = 15) {
+  for (let i = 0; i < seconds * 10; i++) {
+    if (stream.lines.some((l) => l && test(l))) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
+// Each line is an Event of the document; the (path, method, 200) counted as seen.
+function streamConforms(label, template, stream) {
+  const what = `GET ${template} -> ${stream.status}`;
+  const key = `GET ${template} ${stream.status}`;
+  if (!triples.has(key)) return fail(label, `${what}: status not documented`);
+  triples.set(key, triples.get(key) + 1);
+  check(`${label}: ${what}, Content-Type application/x-ndjson`, stream.type.startsWith('application/x-ndjson'), stream.type);
+  const validate = validatorFor(`/paths/${escape(template)}/get/responses/200/content/${escape('application/x-ndjson')}/schema`);
+  const bad = stream.raw.filter((text, i) => !stream.lines[i] || !validate(stream.lines[i]));
+  check(`${label}: its ${stream.raw.length} lines are each an Event of the document`, stream.raw.length > 0 && bad.length === 0,
+    `${bad.slice(0, 3).join(' | ')} ${ajv.errorsText(validate.errors)}`);
+}
+
+async function events() {
+  await call('create evt-other', 'POST', '/vms', { body: { name: 'evt-other', args: IDLE_ARGS }, expect: 201 });
+  const all = openStream('/events');
+  const one = openStream('/vms/evt-other/events');
+  await Promise.all([all.opened, one.opened]);
+  check('events: both streams answer 200 at once, before any event', all.status === 200 && one.status === 200,
+    `${all.status} ${one.status}`);
+  await call('create evt', 'POST', '/vms', { body: { name: 'evt', args: IDLE_ARGS, restart: 'always' }, expect: 201 });
+  await call('start evt', 'POST', '/vms/evt/start', { expect: 200 });
+  const pid = (await getVm('evt'))?.pid;
+  await call('start evt-other', 'POST', '/vms/evt-other/start', { expect: 200 });
+  check('events: started, with its pid', await waitLine(all, (l) => l.vm === 'evt' && l.event === 'started' && l.pid === pid),
+    all.raw.join(' | '));
+  process.kill(pid, 'SIGKILL');
+  check('events: a kill -9 is "ended" with how, then "restarted" with a new pid',
+    await waitLine(all, (l) => l.vm === 'evt' && l.event === 'restarted' && l.pid !== pid) &&
+    all.lines.some((l) => l?.vm === 'evt' && l.event === 'ended' && l.pid === pid && l.detail === 'killed by signal 9 (Killed)'),
+    all.raw.join(' | '));
+  await call('PATCH evt', 'PATCH', '/vms/evt', { body: { restart: 'never' }, expect: 200 });
+  await call('stop evt', 'POST', '/vms/evt/stop', { body: { force: true }, expect: 200 });
+  await call('delete evt', 'DELETE', '/vms/evt', { expect: 204 });
+  check('events: deleted', await waitLine(all, (l) => l.vm === 'evt' && l.event === 'deleted'), all.raw.join(' | '));
+  const order = all.lines.filter((l) => l?.vm === 'evt').map((l) => l.event).join(',');
+  check('events: evt\'s events in order', order === 'created,started,ended,restarted,changed,stopping,ended,deleted', order);
+  const seqs = all.lines.map((l) => l?.seq);
+  check('events: seq goes up by one', seqs.every((n, i) => i === 0 || n === seqs[i - 1] + 1), seqs.join(','));
+  check('events: the VM\'s own stream has its events only',
+    one.lines.length > 0 && one.lines.every((l) => l?.vm === 'evt-other') && one.lines.some((l) => l.event === 'started'),
+    one.raw.join(' | '));
+  streamConforms('events', '/events', all);
+  streamConforms('events of one VM', '/vms/{name}/events', one);
+  await call('events of a VM that is not there', 'GET', '/vms/nope/events', { expect: 404 });
+  await call('POST /events', 'POST', '/events', { expect: 405 });
+  all.close();
+  one.close();
+  await call('stop evt-other', 'POST', '/vms/evt-other/stop', { body: { force: true }, expect: 200 });
+  await call('delete evt-other', 'DELETE', '/vms/evt-other', { expect: 204 });
+}
+
+const phases = [['create and list', createAndList], ['lifecycle', lifecycle], ['limits', limits], ['events', events],
   ['a second gureumd', secondDaemon], ['bad requests', badRequests], ['connections', connectionLimit], ['gureum vm', cli]];
 for (const [name, phase] of phases) {
   console.log(`---- ${name}`);

@@ -2,8 +2,8 @@
 # gureumd with many VMs: twenty idle guests (tests/guests/idle.c) on the software CPU, each its
 # own gureum process, driven through `gureum vm`. Checks what an operator relies on:
 #   - all twenty run at once, each with its own console log and its own API socket;
-#   - kill -9 of one is reported ("killed by signal 9") and restarted by its policy while the
-#     other nineteen run on with the same pids;
+#   - kill -9 of one is reported ("killed by signal 9", also on `gureum vm events`) and
+#     restarted by its policy while the other nineteen run on with the same pids;
 #   - the daemon ended and started again loses none: the same twenty pids, still watched (a
 #     kill -9 after the restart is seen and restarted too);
 #   - restart=never leaves a killed VM down as "failed"; a VM that cannot start is restarted
@@ -82,9 +82,19 @@ echo "ok: $count VMs run, each answers on its own socket"
 echo "--- kill -9 of one VM"
 before=$(pids_of_all)
 victim_pid=$(field vm7 pid)
+"$gureum" vm events vm7 >"$work/events" 2>&1 &
+events_pid=$!
+sleep 0.5
 kill -KILL "$victim_pid"
 wait_for vm7 restarts 1
 wait_for vm7 state running
+for _ in $(seq 50); do grep -q " vm7 restarted " "$work/events" && break; sleep 0.1; done
+kill "$events_pid"
+wait "$events_pid" 2>/dev/null || true
+grep -q " vm7 ended (running, pid $victim_pid): killed by signal 9 (Killed)$" "$work/events" &&
+	grep -q " vm7 restarted (running, pid $(field vm7 pid)): by its restart policy$" "$work/events" ||
+	fail "gureum vm events vm7 showed: $(cat "$work/events")"
+echo "ok: gureum vm events vm7 showed its end and its restart as they happened"
 [[ $(field vm7 last_exit) == "killed by signal 9 (Killed)" ]] ||
 	fail "vm7's end was reported as '$(field vm7 last_exit)'"
 [[ $(field vm7 pid) != "$victim_pid" ]] || fail "vm7 has its old pid"
