@@ -4,6 +4,7 @@
 #include "block/bounce_pool.h"
 
 #include "lib/huge_pages.h"
+#include "lib/sanitizer.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,16 +19,7 @@
 
 /* Under AddressSanitizer every buffer comes from the heap, where a use after bounce_put is
  * caught; a pooled buffer stays valid memory. */
-#if defined(__SANITIZE_ADDRESS__)
-#define POOLING false
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define POOLING false
-#endif
-#endif
-#ifndef POOLING
-#define POOLING true
-#endif
+#define POOLING (!SANITIZER_BUILD)
 
 struct free_buffer {
 	struct free_buffer *next;

@@ -1,5 +1,7 @@
 #include "cmd/vm_console.h"
 
+#include "lib/fd_write.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -37,20 +39,6 @@ static int connect_console(const char *path, const char *name)
 	return -1;
 }
 
-static bool write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /* The terminal's keys to the console; false once the user detached. At the end of a pipe,
  * the console is told (a half close) and the output goes on until the VMM closes. */
 static bool forward_input(int sock, bool tty, bool *input_open)
@@ -66,7 +54,7 @@ static bool forward_input(int sock, bool tty, bool *input_open)
 	}
 	char *detach = tty ? memchr(buf, VM_CONSOLE_DETACH_KEY, (size_t)n) : NULL;
 	size_t len = detach ? (size_t)(detach - buf) : (size_t)n;
-	if (!write_all(sock, buf, len))
+	if (fd_write_all(sock, buf, len) < 0)
 		return false;
 	return detach == NULL;
 }
@@ -88,7 +76,7 @@ static void relay(int sock, bool tty)
 			ssize_t n = read(sock, buf, sizeof(buf));
 			if (n <= 0 && !(n < 0 && errno == EINTR))
 				return;
-			if (n > 0 && !write_all(STDOUT_FILENO, buf, (size_t)n))
+			if (n > 0 && fd_write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
 				return;
 		}
 		if (fds[1].revents && !forward_input(sock, tty, &input_open))

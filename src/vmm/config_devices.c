@@ -358,22 +358,24 @@ int set_console_device(struct vm_config *c, const char *v, char *err, size_t len
 	return 0;
 }
 
-int set_console_socket(struct vm_config *c, const char *v, char *err, size_t len)
+/* A unix socket's path for `option`: one that fits sun_path. */
+static int set_socket_path(char **field, const char *option, const char *v, char *err, size_t len)
 {
 	if (!*v || strlen(v) >= 108) { /* sun_path */
-		snprintf(err, len, "--console-socket: the path must be 1 to 107 bytes");
+		snprintf(err, len, "%s: the path must be 1 to 107 bytes", option);
 		return -1;
 	}
-	return config_replace_string(&c->console_socket, v);
+	return config_replace_string(field, v);
+}
+
+int set_console_socket(struct vm_config *c, const char *v, char *err, size_t len)
+{
+	return set_socket_path(&c->console_socket, "--console-socket", v, err, len);
 }
 
 int set_api_socket(struct vm_config *c, const char *v, char *err, size_t len)
 {
-	if (!*v || strlen(v) >= 108) { /* sun_path */
-		snprintf(err, len, "--api-socket: the path must be 1 to 107 bytes");
-		return -1;
-	}
-	return config_replace_string(&c->api_socket, v);
+	return set_socket_path(&c->api_socket, "--api-socket", v, err, len);
 }
 
 /* --debug-exit PORT[,iosize=1|2|4]: each value is a whole setting (iosize back to 1 unless

@@ -1,5 +1,6 @@
 #include "vmm/console.h"
 
+#include "lib/fd_write.h"
 #include "lib/log.h"
 #include "lib/unix_listener.h"
 
@@ -118,24 +119,11 @@ int console_open(struct console *con, const struct vm_config *config, char *err,
 	return 0;
 }
 
-static void write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return; /* a closed stdout must not stop the guest */
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
 void console_write(struct console *con, const uint8_t *buf, size_t len)
 {
+	/* A closed stdout must not stop the guest: what it cannot take is dropped. */
 	if (con->out_fd >= 0)
-		write_all(con->out_fd, buf, len);
+		(void)fd_write_all(con->out_fd, buf, len);
 	if (con->listen_fd < 0)
 		return;
 	/* What the socket's buffer cannot take now is the client's loss, not the guest's. */
@@ -151,7 +139,7 @@ static void print_help(struct console *con)
 				   "  Ctrl-A x       quit (stops the VM)\r\n"
 				   "  Ctrl-A h       this help\r\n"
 				   "  Ctrl-A Ctrl-A  send Ctrl-A to the guest\r\n";
-	write_all(STDERR_FILENO, help, sizeof(help) - 1);
+	(void)fd_write_all(STDERR_FILENO, help, sizeof(help) - 1);
 	(void)con;
 }
 

@@ -1,6 +1,7 @@
 #include "vmm/jail.h"
 
 #include "lib/log.h"
+#include "lib/sanitizer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,11 +18,6 @@
 /* LeakSanitizer's tracer attaches to the process at exit, which a process that changed its
  * uid refuses unless it stays dumpable, and reads /proc/PID/task: a sanitizer build keeps
  * the process dumpable and binds the host's /proc into the jail. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZER_BUILD 1
-#else
-#define SANITIZER_BUILD 0
-#endif
 
 /* The host nodes a VM's devices open, bound into the jail's /dev when the host has them. */
 static const char *const dev_nodes[] = {

@@ -1,6 +1,7 @@
 #include "vmm/sandbox.h"
 
 #include "lib/log.h"
+#include "lib/sanitizer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,12 +78,8 @@ static const struct denied_call jail_calls[] = {
 };
 
 /* LeakSanitizer stops the world at exit with a tracer process: ptrace and a clone without
- * CLONE_THREAD. A sanitizer build allows those two (the rest stays denied). */
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZER_BUILD 1
-#else
-#define SANITIZER_BUILD 0
-#endif
+ * CLONE_THREAD. A sanitizer build (lib/sanitizer.h) allows those two (the rest stays
+ * denied). */
 
 static const struct denied_call vcpu_denied[] = {
     DENY(creat),     DENY(unlink),   DENY(unlinkat), DENY(rename),  DENY(renameat), DENY(renameat2),

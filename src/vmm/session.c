@@ -260,7 +260,6 @@ static void keep_vcpu_count(struct session *s, struct vm *vm)
 	}
 }
 
-/* One power cycle. Returns the stop reason; *status gets the exit status. */
 /* The jail and the change of user, once the first boot's files are open and before the
  * guest runs; the seccomp filter then denies the jail's calls to every thread. */
 static int confine(const struct vm_config *config, char *err, size_t err_len)
@@ -272,6 +271,7 @@ static int confine(const struct vm_config *config, char *err, size_t err_len)
 	return 0;
 }
 
+/* One power cycle. Returns the stop reason; *status gets the exit status. */
 static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *accel, int *status)
 {
 	char err[512] = "";
