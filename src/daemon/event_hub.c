@@ -11,9 +11,10 @@
 struct event_hub {
 	pthread_mutex_t lock;
 	pthread_cond_t published;
-	char *lines[EVENT_HUB_SIZE]; /* seq % EVENT_HUB_SIZE; each ends with '\n' */
-	char *vms[EVENT_HUB_SIZE];   /* the VM each line is about, for the filters */
-	uint64_t next_seq;	     /* the next event's number; the first is 1 */
+	char *lines[EVENT_HUB_SIZE];  /* seq % EVENT_HUB_SIZE; each ends with '\n' */
+	char *vms[EVENT_HUB_SIZE];    /* the VM each line is about, for the filters */
+	bool ends_vm[EVENT_HUB_SIZE]; /* the line is a VM's "deleted": its own streams end there */
+	uint64_t next_seq;	      /* the next event's number; the first is 1 */
 	bool closed;
 };
 
@@ -23,6 +24,7 @@ struct event_reader {
 	uint64_t next_seq; /* the next event it reads */
 	char *partial;	   /* a line it has read only in part, and how far */
 	size_t partial_len, partial_pos;
+	bool finished; /* it has read its VM's "deleted" */
 };
 
 struct event_hub *event_hub_new(void)
@@ -95,6 +97,7 @@ void event_hub_publish(struct event_hub *hub, const char *vm, const char *event,
 		free(hub->vms[slot]);
 		hub->lines[slot] = line;
 		hub->vms[slot] = name;
+		hub->ends_vm[slot] = strcmp(event, "deleted") == 0;
 		hub->next_seq++;
 		pthread_cond_broadcast(&hub->published);
 	} else {
@@ -156,6 +159,7 @@ static char *next_line(struct event_reader *reader)
 		size_t slot = reader->next_seq % EVENT_HUB_SIZE;
 		if (!reader->vm || strcmp(reader->vm, hub->vms[slot]) == 0) {
 			reader->next_seq++;
+			reader->finished = reader->vm && hub->ends_vm[slot];
 			return strdup(hub->lines[slot]);
 		}
 	}
@@ -166,6 +170,8 @@ ssize_t event_reader_read(struct event_reader *reader, char *buf, size_t max)
 {
 	struct event_hub *hub = reader->hub;
 	if (!reader->partial) {
+		if (reader->finished)
+			return -1;
 		pthread_mutex_lock(&hub->lock);
 		char *line;
 		while (!(line = next_line(reader)) && !hub->closed)

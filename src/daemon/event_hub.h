@@ -24,11 +24,13 @@ void event_hub_publish(struct event_hub *hub, const char *vm, const char *event,
 /* Every reader's next read ends it (-1); later publishes are dropped. */
 void event_hub_close(struct event_hub *hub);
 
-/* A reader of the events from now on, of one VM's only when `vm` is not NULL. NULL without
- * memory. */
+/* A reader of the events from now on, of one VM's only when `vm` is not NULL: such a reader
+ * ends after that VM's "deleted" (a VM created again with the name is another VM). NULL
+ * without memory. */
 struct event_reader *event_reader_new(struct event_hub *hub, const char *vm);
 /* Up to `max` bytes of the next lines for it, waiting for one: how many, or -1 once the hub
- * is closed. A line longer than `max` comes over several reads. */
+ * is closed or its VM's "deleted" has been read. A line longer than `max` comes over several reads.
+ */
 ssize_t event_reader_read(struct event_reader *reader, char *buf, size_t max);
 void event_reader_free(struct event_reader *reader);
 

@@ -987,9 +987,13 @@ async function events() {
   await call('events of a VM that is not there', 'GET', '/vms/nope/events', { expect: 404 });
   await call('POST /events', 'POST', '/events', { expect: 405 });
   all.close();
-  one.close();
   await call('stop evt-other', 'POST', '/vms/evt-other/stop', { body: { force: true }, expect: 200 });
   await call('delete evt-other', 'DELETE', '/vms/evt-other', { expect: 204 });
+  let ended = false;
+  for (let i = 0; i < 100 && !ended; i++) { ended = one.ended; if (!ended) await sleep(100); }
+  check('events: a VM\'s stream ends after its deleted', ended && one.lines.at(-1)?.event === 'deleted',
+    `ended ${ended}: ${one.raw.join(' | ')}`);
+  one.close();
 }
 
 const phases = [['create and list', createAndList], ['lifecycle', lifecycle], ['limits', limits], ['events', events],

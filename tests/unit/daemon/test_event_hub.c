@@ -69,6 +69,26 @@ Test(event_hub, a_filtered_reader_gets_its_vm_only)
 	event_hub_free(hub);
 }
 
+Test(event_hub, a_vms_stream_ends_after_its_deleted_and_the_whole_one_goes_on)
+{
+	struct event_hub *hub = event_hub_new();
+	struct event_reader *one = event_reader_new(hub, "db"), *all = event_reader_new(hub, NULL);
+	event_hub_publish(hub, "db", "deleted", "stopped", 0, NULL);
+	event_hub_publish(hub, "db", "created", "stopped", 0, NULL); /* another VM of that name */
+	json_t *a = next(one);
+	cr_assert_str_eq(text(a, "event"), "deleted");
+	char byte;
+	cr_assert_eq(event_reader_read(one, &byte, 1), -1, "db's stream went on after deleted");
+	json_t *b = next(all), *c = next(all);
+	cr_assert_str_eq(text(c, "event"), "created", "the whole stream stopped at a deleted");
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	event_reader_free(one);
+	event_reader_free(all);
+	event_hub_free(hub);
+}
+
 Test(event_hub, a_reader_far_behind_is_told_how_many_it_lost)
 {
 	struct event_hub *hub = event_hub_new();
