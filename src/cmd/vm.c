@@ -53,7 +53,9 @@ static void usage(FILE *out)
 	    "\n"
 	    "LIMITS, enforced by the VM's cgroup (0: none): --cpu-percent N (150: one and a\n"
 	    "half host CPUs), --cpu-weight N (1-10000, default 100), --memory-max SIZE (the\n"
-	    "whole VMM process, guest RAM included)\n"
+	    "whole VMM process, guest RAM included), --io-read-bps SIZE, --io-write-bps SIZE,\n"
+	    "--io-read-iops N, --io-write-iops N (per second, on each block device that holds\n"
+	    "one of its --disk files; cache=none disks feel them at once)\n"
 	    "\n"
 	    "--json prints the daemon's reply as it came.\n");
 }
@@ -131,6 +133,12 @@ static void print_info(const json_t *vm)
 	       (long long)json_integer_value(json_object_get(limits, "cpu_percent")),
 	       (long long)json_integer_value(json_object_get(limits, "cpu_weight")),
 	       (long long)json_integer_value(json_object_get(limits, "memory_max")));
+	printf("  I/O limits (0: none): read %lld bytes/s, %lld ops/s; write %lld bytes/s, %lld "
+	       "ops/s\n",
+	       (long long)json_integer_value(json_object_get(limits, "io_read_bps")),
+	       (long long)json_integer_value(json_object_get(limits, "io_read_iops")),
+	       (long long)json_integer_value(json_object_get(limits, "io_write_bps")),
+	       (long long)json_integer_value(json_object_get(limits, "io_write_iops")));
 	size_t i;
 	json_t *dir;
 	json_array_foreach(json_object_get(vm, "cgroups"), i, dir)
@@ -208,20 +216,24 @@ static int action(const struct vm_cli *cli, const char *method, const char *name
 	return json_object_size(reply) ? show(cli, reply, false) : (json_decref(reply), 0);
 }
 
-/* --restart, --cpu-percent, --cpu-weight, --memory-max from argv[*i] on into `body`
- * ("restart", "limits"); stops at "--" or the first other word. false after saying why. */
+/* --restart and the limits' options (--cpu-percent, --io-read-bps...) from argv[*i] on into
+ * `body` ("restart", "limits"); stops at "--" or the first other word. false after saying
+ * why. */
 static bool definition_options(int argc, char **argv, int *i, json_t *body, const char *command)
 {
-	static const char *const limit_options[][2] = {{"--cpu-percent", "cpu_percent"},
-						       {"--cpu-weight", "cpu_weight"},
-						       {"--memory-max", "memory_max"}};
+	static const char *const limit_options[][2] = {
+	    {"--cpu-percent", "cpu_percent"},	 {"--cpu-weight", "cpu_weight"},
+	    {"--memory-max", "memory_max"},	 {"--io-read-bps", "io_read_bps"},
+	    {"--io-write-bps", "io_write_bps"},	 {"--io-read-iops", "io_read_iops"},
+	    {"--io-write-iops", "io_write_iops"}};
+	const size_t limit_count = sizeof(limit_options) / sizeof(limit_options[0]);
 	json_t *limits = json_object();
 	for (; *i + 1 < argc && strncmp(argv[*i], "--", 2) == 0 && argv[*i][2]; *i += 2) {
 		const char *option = argv[*i], *value = argv[*i + 1];
 		bool known = strcmp(option, "--restart") == 0;
 		if (known)
 			json_object_set_new(body, "restart", json_string(value));
-		for (size_t k = 0; k < 3 && !known; k++)
+		for (size_t k = 0; k < limit_count && !known; k++)
 			if (strcmp(option, limit_options[k][0]) == 0) {
 				known = true;
 				char *end;
@@ -300,8 +312,10 @@ static int set(const struct vm_cli *cli, int argc, char **argv)
 	json_t *body = json_object();
 	int i = 1;
 	if (!definition_options(argc, argv, &i, body, "set") || i != argc || argc < 3) {
-		fprintf(stderr, "gureum vm set: give NAME and --restart POLICY, --cpu-percent N, "
-				"--cpu-weight N or --memory-max SIZE\n");
+		fprintf(stderr,
+			"gureum vm set: give NAME and --restart POLICY or limits "
+			"(--cpu-percent N, --memory-max SIZE, --io-read-bps SIZE...: gureum "
+			"vm --help)\n");
 		json_decref(body);
 		return 2;
 	}

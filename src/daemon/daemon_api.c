@@ -40,10 +40,14 @@ static json_t *status_json(const struct vm_status *status)
 		      "created", (json_int_t)r->created, "api_socket", status->api_socket,
 		      "console_socket", status->console_socket, "log", status->log_path);
 	json_object_set_new(object, "limits",
-			    json_pack("{s:I, s:I, s:I}", "cpu_percent",
+			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cpu_percent",
 				      (json_int_t)r->limits.cpu_percent, "cpu_weight",
 				      (json_int_t)r->limits.cpu_weight, "memory_max",
-				      (json_int_t)r->limits.memory_max));
+				      (json_int_t)r->limits.memory_max, "io_read_bps",
+				      (json_int_t)r->limits.io_read_bps, "io_write_bps",
+				      (json_int_t)r->limits.io_write_bps, "io_read_iops",
+				      (json_int_t)r->limits.io_read_iops, "io_write_iops",
+				      (json_int_t)r->limits.io_write_iops));
 	if (status->cgroup_count) {
 		json_t *dirs = json_array();
 		for (size_t i = 0; i < status->cgroup_count; i++)
@@ -103,16 +107,25 @@ static json_t *isolation_json(const struct vm_isolation *iso)
 	return json_pack("{s:b, s:s}", "enabled", 0, "reason", iso->reason);
 }
 
+static json_t *io_limits_json(const char *missing)
+{
+	if (!missing)
+		return json_pack("{s:b}", "enabled", 1);
+	return json_pack("{s:b, s:s}", "enabled", 0, "reason", missing);
+}
+
 static void daemon_info(struct daemon_api *api, struct http_answer *answer)
 {
 	size_t count, running;
 	supervisor_counts(api->sup, &count, &running);
 	answer_json(answer, 200,
-		    json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:s, s:o}", "version", GUREUM_VERSION,
-			      "pid", (json_int_t)getpid(), "state_dir", api->state_dir, "run_dir",
-			      api->run_dir, "vms", (json_int_t)count, "running",
-			      (json_int_t)running, "cgroups", supervisor_cgroup_version(api->sup),
-			      "isolation", isolation_json(supervisor_isolation(api->sup))));
+		    json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:s, s:o, s:o}", "version",
+			      GUREUM_VERSION, "pid", (json_int_t)getpid(), "state_dir",
+			      api->state_dir, "run_dir", api->run_dir, "vms", (json_int_t)count,
+			      "running", (json_int_t)running, "cgroups",
+			      supervisor_cgroup_version(api->sup), "io_limits",
+			      io_limits_json(supervisor_io_limits_missing(api->sup)), "isolation",
+			      isolation_json(supervisor_isolation(api->sup))));
 }
 
 static struct request_body body_of(const struct http_request *request)

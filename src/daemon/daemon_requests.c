@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,13 +121,69 @@ static int take_memory(json_t *value, uint64_t *out, struct request_error *error
 	return 0;
 }
 
-/* {"cpu_percent", "cpu_weight", "memory_max"}: the fields given into `out` and `given`. */
+/* An I/O limit: 0 (none), or from `min` up; bytes may be text such as "10M". */
+static int take_io(json_t *value, const char *key, bool bytes, uint64_t *out,
+		   struct request_error *error)
+{
+	uint64_t n = 0;
+	bool ok = bytes && json_is_string(value)
+		      ? parse_size(json_string_value(value), false, &n)
+		      : json_is_integer(value) && json_integer_value(value) >= 0;
+	if (ok && json_is_integer(value))
+		n = (uint64_t)json_integer_value(value);
+	uint64_t min = bytes ? LIMIT_IO_BPS_MIN : LIMIT_IO_IOPS_MIN;
+	if (!ok || (n && n < min) || n > LIMIT_IO_MAX)
+		return refuse(error,
+			      bytes
+				  ? "\"limits\".\"%s\" must be 0 (unlimited) or at least 64K bytes "
+				    "per second (bytes, or text such as \"10M\")"
+				  : "\"limits\".\"%s\" must be 0 (unlimited) or a whole number of "
+				    "operations per second, at least 10",
+			      key);
+	*out = n;
+	return 0;
+}
+
+/* The I/O limits' keys, their LIMIT_* bits, whether they count bytes, and their fields. */
+struct io_limit_key {
+	const char *key;
+	unsigned bit;
+	bool bytes;
+	size_t offset;
+};
+static const struct io_limit_key io_limit_keys[] = {
+    {"io_read_bps", LIMIT_IO_READ_BPS, true, offsetof(struct vm_limits, io_read_bps)},
+    {"io_write_bps", LIMIT_IO_WRITE_BPS, true, offsetof(struct vm_limits, io_write_bps)},
+    {"io_read_iops", LIMIT_IO_READ_IOPS, false, offsetof(struct vm_limits, io_read_iops)},
+    {"io_write_iops", LIMIT_IO_WRITE_IOPS, false, offsetof(struct vm_limits, io_write_iops)},
+};
+
+/* Takes `key` when it is an I/O limit's: 0 or -1 as take_io, 1 when it is not one. */
+static int take_io_limit(json_t *field, const char *key, struct vm_limits *out, unsigned *given,
+			 struct request_error *error)
+{
+	for (size_t i = 0; i < sizeof(io_limit_keys) / sizeof(io_limit_keys[0]); i++) {
+		const struct io_limit_key *k = &io_limit_keys[i];
+		if (strcmp(key, k->key) == 0) {
+			*given |= k->bit;
+			return take_io(field, key, k->bytes, (uint64_t *)((char *)out + k->offset),
+				       error);
+		}
+	}
+	return 1;
+}
+
+#define LIMIT_KEYS                                                                                 \
+	"cpu_percent, cpu_weight, memory_max, io_read_bps, io_write_bps, io_read_iops, "           \
+	"io_write_iops"
+
+/* {"cpu_percent", "cpu_weight", "memory_max", "io_*"}: the fields given into `out` and
+ * `given`. */
 static int take_limits(json_t *value, struct vm_limits *out, unsigned *given,
 		       struct request_error *error)
 {
 	if (!json_is_object(value))
-		return refuse(error, "\"limits\" must be an object: {\"cpu_percent\", "
-				     "\"cpu_weight\", \"memory_max\"}");
+		return refuse(error, "\"limits\" must be an object of " LIMIT_KEYS);
 	const char *key;
 	json_t *field;
 	*given = 0;
@@ -144,11 +201,10 @@ static int take_limits(json_t *value, struct vm_limits *out, unsigned *given,
 		} else if (strcmp(key, "memory_max") == 0) {
 			rc = take_memory(field, &out->memory_max, error);
 			*given |= LIMIT_MEMORY_MAX;
-		} else
-			rc = refuse(error,
-				    "unknown field \"limits\".\"%.40s\" (limits are cpu_percent, "
-				    "cpu_weight, memory_max)",
-				    key);
+		} else if ((rc = take_io_limit(field, key, out, given, error)) == 1)
+			rc = refuse(
+			    error, "unknown field \"limits\".\"%.40s\" (limits are " LIMIT_KEYS ")",
+			    key);
 		if (rc < 0)
 			return -1;
 	}

@@ -26,11 +26,15 @@ struct request_body {
 int parse_vm_definition(const struct request_body *body, struct vm_record *out,
 			struct request_error *error);
 
-/* Limits as requests give them: {"cpu_percent", "cpu_weight", "memory_max"}, each optional
- * (0: unlimited, or the default weight). */
+/* Limits as requests give them: {"cpu_percent", "cpu_weight", "memory_max", "io_read_bps",
+ * "io_write_bps", "io_read_iops", "io_write_iops"}, each optional (0: unlimited, or the
+ * default weight). */
 #define LIMIT_CPU_PERCENT_MAX 100000 /* a thousand CPUs */
 #define LIMIT_CPU_WEIGHT_MAX  10000
 #define LIMIT_MEMORY_MIN      (16ull << 20)
+#define LIMIT_IO_BPS_MIN      (64ull << 10) /* below that a guest cannot even boot */
+#define LIMIT_IO_IOPS_MIN     10
+#define LIMIT_IO_MAX	      (1ull << 50)
 
 /* PATCH /vms/{name}: {"restart", "limits"}, each optional. */
 struct vm_change {

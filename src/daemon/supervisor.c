@@ -100,12 +100,13 @@ static int prepare_cgroups(struct supervisor *sup, struct supervised_vm *vm,
 			return 0;
 		snprintf(err, err_len,
 			 "its limits cannot be enforced: this host gives gureumd no cgroups (%s); "
-			 "remove them (gureum vm set %s --cpu-percent 0 --cpu-weight 0 "
-			 "--memory-max 0) or run gureumd where it has cgroups",
+			 "set each to 0 (gureum vm set %s --cpu-percent 0 --memory-max 0 ...) or "
+			 "run gureumd where it has cgroups",
 			 sup->cgroups.reason, vm->record.name);
 		return -EBUSY;
 	}
-	if (vm_cgroup_create(&sup->cgroups, vm->record.name, &vm->record.limits, err, err_len) < 0)
+	if (vm_cgroup_create(&sup->cgroups, vm->record.name, vm->record.args, &vm->record.limits,
+			     err, err_len) < 0)
 		return -EIO;
 	char dirs[CGROUP_MAX_BASES][PATH_MAX];
 	vm_cgroup_dirs(&sup->cgroups, vm->record.name, dirs);

@@ -98,6 +98,8 @@ const struct vm_isolation *supervisor_isolation(const struct supervisor *sup);
 
 /* "v2", "v1" or "none". */
 const char *supervisor_cgroup_version(const struct supervisor *sup);
+/* Whether VMs can have I/O limits; NULL if so, otherwise why not. */
+const char *supervisor_io_limits_missing(const struct supervisor *sup);
 
 int supervisor_get(struct supervisor *sup, const char *name, struct vm_status *out, char *err,
 		   size_t err_len);

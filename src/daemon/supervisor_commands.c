@@ -233,6 +233,14 @@ static struct vm_limits merge_limits(struct vm_limits now, const struct vm_limit
 		now.cpu_weight = change->cpu_weight;
 	if (given & LIMIT_MEMORY_MAX)
 		now.memory_max = change->memory_max;
+	if (given & LIMIT_IO_READ_BPS)
+		now.io_read_bps = change->io_read_bps;
+	if (given & LIMIT_IO_WRITE_BPS)
+		now.io_write_bps = change->io_write_bps;
+	if (given & LIMIT_IO_READ_IOPS)
+		now.io_read_iops = change->io_read_iops;
+	if (given & LIMIT_IO_WRITE_IOPS)
+		now.io_write_iops = change->io_write_iops;
 	return now;
 }
 
@@ -247,18 +255,24 @@ static int set_limits_locked(struct supervisor *sup, struct supervised_vm *vm,
 		return -EBUSY;
 	}
 	if (vm->pidfd >= 0 && sup->cgroups.version != CGROUP_NONE &&
-	    vm_cgroup_apply(&sup->cgroups, vm->record.name, limits, err, err_len) < 0) {
+	    vm_cgroup_apply(&sup->cgroups, vm->record.name, vm->record.args, limits, err, err_len) <
+		0) {
 		/* back to what the record says, so the cgroup and the record agree */
 		char ignored[256];
-		vm_cgroup_apply(&sup->cgroups, vm->record.name, &vm->record.limits, ignored,
-				sizeof(ignored));
+		vm_cgroup_apply(&sup->cgroups, vm->record.name, vm->record.args, &vm->record.limits,
+				ignored, sizeof(ignored));
 		return -EBUSY;
 	}
 	vm->record.limits = *limits;
 	sup_save(sup, vm);
-	char detail[128];
-	snprintf(detail, sizeof(detail), "limits cpu_percent %u, cpu_weight %u, memory_max %llu",
-		 limits->cpu_percent, limits->cpu_weight, (unsigned long long)limits->memory_max);
+	char detail[256];
+	snprintf(detail, sizeof(detail),
+		 "limits cpu_percent %u, cpu_weight %u, memory_max %llu, io_read_bps %llu, "
+		 "io_write_bps %llu, io_read_iops %llu, io_write_iops %llu",
+		 limits->cpu_percent, limits->cpu_weight, (unsigned long long)limits->memory_max,
+		 (unsigned long long)limits->io_read_bps, (unsigned long long)limits->io_write_bps,
+		 (unsigned long long)limits->io_read_iops,
+		 (unsigned long long)limits->io_write_iops);
 	sup_event(sup, vm, "changed", detail);
 	return 0;
 }
@@ -298,6 +312,13 @@ const struct vm_isolation *supervisor_isolation(const struct supervisor *sup)
 const char *supervisor_cgroup_version(const struct supervisor *sup)
 {
 	return cgroup_version_name(sup->cgroups.version);
+}
+
+const char *supervisor_io_limits_missing(const struct supervisor *sup)
+{
+	if (sup->cgroups.version == CGROUP_NONE)
+		return sup->cgroups.reason;
+	return sup->cgroups.io ? NULL : sup->cgroups.io_reason;
 }
 
 const char *sup_state_of(const struct supervised_vm *vm)

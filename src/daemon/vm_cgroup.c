@@ -1,5 +1,7 @@
 #include "daemon/vm_cgroup.h"
 
+#include "daemon/vm_disk_devices.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -8,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -68,16 +71,40 @@ static bool own_cgroup(const char *controller, char *out, size_t len)
 	return found;
 }
 
-static bool has_controllers(const char *dir)
+/* Whether `dir`'s cgroup.controllers lists `controller`. */
+static bool has_controller(const char *dir, const char *controller)
 {
 	char path[PATH_MAX + 32], list[256] = "";
 	snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return false;
-	bool ok = fgets(list, sizeof(list), f) != NULL;
+	bool found = false;
+	if (fgets(list, sizeof(list), f))
+		for (char *save, *c = strtok_r(list, " \n", &save); c && !found;
+		     c = strtok_r(NULL, " \n", &save))
+			found = strcmp(c, controller) == 0;
 	fclose(f);
-	return ok && strstr(list, "cpu") && strstr(list, "memory");
+	return found;
+}
+
+static bool has_controllers(const char *dir)
+{
+	return has_controller(dir, "cpu") && has_controller(dir, "memory");
+}
+
+/* v2's io controller for the VMs' cgroups, when gureumd's cgroup was given it. */
+static void detect_v2_io(struct cgroup_host *host, const char *dir)
+{
+	if (!has_controller(dir, "io") || write_file(dir, "cgroup.subtree_control", "+io") < 0 ||
+	    write_file(host->bases[0], "cgroup.subtree_control", "+io") < 0) {
+		snprintf(host->io_reason, sizeof(host->io_reason),
+			 "gureumd's cgroup %.120s was not given the io controller (systemd: "
+			 "Delegate=yes)",
+			 dir);
+		return;
+	}
+	host->io = true;
 }
 
 /* v2: gureumd into the leaf "gureumd" of its cgroup (unless there already), the cpu and
@@ -115,6 +142,7 @@ static void detect_v2(struct cgroup_host *host, const char *group)
 	}
 	host->base_count = 1;
 	host->version = CGROUP_V2;
+	detect_v2_io(host, dir);
 }
 
 /* v1: a "gureum" group under gureumd's own in the cpu and the memory hierarchies. */
@@ -143,6 +171,10 @@ static void detect_v1(struct cgroup_host *host, const char *group)
 		    sizeof(host->reason))) {
 		host->base_count = 2;
 		host->version = CGROUP_V1;
+		host->io = v1_base("blkio", group, host->bases[2], sizeof(host->bases[2]),
+				   host->io_reason, sizeof(host->io_reason));
+		if (host->io)
+			host->base_count = 3;
 	}
 }
 
@@ -224,20 +256,94 @@ static int apply_v1(const char *cpu_dir, const char *memory_dir, const struct vm
 	return 0;
 }
 
-int vm_cgroup_apply(const struct cgroup_host *host, const char *name,
+/* An I/O limit as io.max writes it: "max" for none. */
+static void io_max_value(uint64_t value, char *out, size_t len)
+{
+	if (value)
+		snprintf(out, len, "%llu", (unsigned long long)value);
+	else
+		snprintf(out, len, "max");
+}
+
+static int apply_io_v2(const char *dir, dev_t dev, const struct vm_limits *l, char *err,
+		       size_t err_len)
+{
+	char rbps[24], wbps[24], riops[24], wiops[24], line[160];
+	io_max_value(l->io_read_bps, rbps, sizeof(rbps));
+	io_max_value(l->io_write_bps, wbps, sizeof(wbps));
+	io_max_value(l->io_read_iops, riops, sizeof(riops));
+	io_max_value(l->io_write_iops, wiops, sizeof(wiops));
+	snprintf(line, sizeof(line), "%u:%u rbps=%s wbps=%s riops=%s wiops=%s", major(dev),
+		 minor(dev), rbps, wbps, riops, wiops);
+	return set_value(dir, "io.max", line, err, err_len);
+}
+
+/* v1: one rule per file and device; 0 removes the device's rule. */
+static int apply_io_v1(const char *dir, dev_t dev, const struct vm_limits *l, char *err,
+		       size_t err_len)
+{
+	const struct {
+		const char *file;
+		uint64_t value;
+	} rules[] = {{"blkio.throttle.read_bps_device", l->io_read_bps},
+		     {"blkio.throttle.write_bps_device", l->io_write_bps},
+		     {"blkio.throttle.read_iops_device", l->io_read_iops},
+		     {"blkio.throttle.write_iops_device", l->io_write_iops}};
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "%u:%u %llu", major(dev), minor(dev),
+			 (unsigned long long)rules[i].value);
+		if (set_value(dir, rules[i].file, line, err, err_len) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The I/O limits on each device under the VM's disks. Without any I/O limit, a disk the
+ * cgroup cannot reach is no error: there is nothing to enforce on it. */
+static int apply_io(const struct cgroup_host *host, const char *dir, const char *args_json,
+		    const struct vm_limits *l, char *err, size_t err_len)
+{
+	bool wanted = vm_limits_any_io(l);
+	if (!host->io) {
+		if (wanted)
+			snprintf(err, err_len, "I/O limits cannot be enforced here: %s",
+				 host->io_reason);
+		return wanted ? -1 : 0;
+	}
+	struct vm_disk_devices devices;
+	char why[400];
+	if (vm_disk_devices_find(args_json, &devices, why, sizeof(why)) < 0) {
+		if (wanted)
+			snprintf(err, err_len, "I/O limits cannot be enforced: %s", why);
+		return wanted ? -1 : 0;
+	}
+	for (size_t i = 0; i < devices.count; i++)
+		if ((host->version == CGROUP_V2
+			 ? apply_io_v2(dir, devices.devices[i], l, err, err_len)
+			 : apply_io_v1(dir, devices.devices[i], l, err, err_len)) < 0)
+			return -1;
+	return 0;
+}
+
+int vm_cgroup_apply(const struct cgroup_host *host, const char *name, const char *args_json,
 		    const struct vm_limits *limits, char *err, size_t err_len)
 {
 	char dirs[CGROUP_MAX_BASES][PATH_MAX];
 	vm_cgroup_dirs(host, name, dirs);
 	if (host->version == CGROUP_V2)
-		return apply_v2(dirs[0], limits, err, err_len);
+		return apply_v2(dirs[0], limits, err, err_len) < 0
+			   ? -1
+			   : apply_io(host, dirs[0], args_json, limits, err, err_len);
 	if (host->version == CGROUP_V1)
-		return apply_v1(dirs[0], dirs[1], limits, err, err_len);
+		return apply_v1(dirs[0], dirs[1], limits, err, err_len) < 0
+			   ? -1
+			   : apply_io(host, dirs[2], args_json, limits, err, err_len);
 	snprintf(err, err_len, "this host gives gureumd no cgroups: %s", host->reason);
 	return -1;
 }
 
-int vm_cgroup_create(const struct cgroup_host *host, const char *name,
+int vm_cgroup_create(const struct cgroup_host *host, const char *name, const char *args_json,
 		     const struct vm_limits *limits, char *err, size_t err_len)
 {
 	char dirs[CGROUP_MAX_BASES][PATH_MAX];
@@ -248,7 +354,7 @@ int vm_cgroup_create(const struct cgroup_host *host, const char *name,
 				 strerror(errno));
 			return -1;
 		}
-	return vm_cgroup_apply(host, name, limits, err, err_len);
+	return vm_cgroup_apply(host, name, args_json, limits, err, err_len);
 }
 
 void vm_cgroup_remove(const struct cgroup_host *host, const char *name)

@@ -39,7 +39,14 @@ int restart_policy_parse(const char *name, enum restart_policy *out)
 
 bool vm_limits_any(const struct vm_limits *limits)
 {
-	return limits->cpu_percent || limits->cpu_weight || limits->memory_max;
+	return limits->cpu_percent || limits->cpu_weight || limits->memory_max ||
+	       vm_limits_any_io(limits);
+}
+
+bool vm_limits_any_io(const struct vm_limits *limits)
+{
+	return limits->io_read_bps || limits->io_write_bps || limits->io_read_iops ||
+	       limits->io_write_iops;
 }
 
 void vm_record_free(struct vm_record *record)

@@ -22,16 +22,26 @@ struct vm_limits {
 	unsigned cpu_percent; /* cpu.max: 150 = one and a half host CPUs */
 	unsigned cpu_weight;  /* cpu.weight, 1-10000 (100 is cgroup v2's default) */
 	uint64_t memory_max;  /* memory.max in bytes: the whole VMM process, guest RAM included */
+	/* io.max (v1: blkio.throttle.*) on each block device that holds one of its --disk
+	 * files: bytes and operations per second, reads and writes apart. */
+	uint64_t io_read_bps, io_write_bps, io_read_iops, io_write_iops;
 };
 
 /* Whether any limit is set (a VM with one needs cgroups). */
 bool vm_limits_any(const struct vm_limits *limits);
+/* Whether any of the I/O limits is (a VM with one needs the io controller, and disks on
+ * block devices). */
+bool vm_limits_any_io(const struct vm_limits *limits);
 
 /* Which fields of a vm_limits a change gives. */
 enum {
 	LIMIT_CPU_PERCENT = 1 << 0,
 	LIMIT_CPU_WEIGHT = 1 << 1,
 	LIMIT_MEMORY_MAX = 1 << 2,
+	LIMIT_IO_READ_BPS = 1 << 3,
+	LIMIT_IO_WRITE_BPS = 1 << 4,
+	LIMIT_IO_READ_IOPS = 1 << 5,
+	LIMIT_IO_WRITE_IOPS = 1 << 6,
 };
 
 struct vm_record {

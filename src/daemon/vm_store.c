@@ -10,7 +10,7 @@ struct vm_store {
 	char path[4096];
 };
 
-/* user_version 1. A later layout adds a step from the version it finds. */
+/* The layout of user_version 1; upgrade_steps bring it to STORE_VERSION. */
 static const char schema[] = "CREATE TABLE IF NOT EXISTS vms ("
 			     " name TEXT PRIMARY KEY,"
 			     " args TEXT NOT NULL,"
@@ -23,13 +23,71 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS vms ("
 			     " pid_start INTEGER NOT NULL,"
 			     " restarts INTEGER NOT NULL,"
 			     " last_exit TEXT NOT NULL,"
-			     " created INTEGER NOT NULL);"
-			     "PRAGMA user_version = 1;";
+			     " created INTEGER NOT NULL);";
+
+#define STORE_VERSION 2
+/* upgrade_steps[N - 1] takes a store from version N to N + 1. */
+static const char *const upgrade_steps[STORE_VERSION - 1] = {
+    /* 1 -> 2: I/O limits */
+    "ALTER TABLE vms ADD COLUMN io_read_bps INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE vms ADD COLUMN io_write_bps INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE vms ADD COLUMN io_read_iops INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE vms ADD COLUMN io_write_iops INTEGER NOT NULL DEFAULT 0;",
+};
 
 static int fail(struct vm_store *store, const char *doing, char *err, size_t err_len)
 {
 	snprintf(err, err_len, "%s: %s %s", store->path, doing, sqlite3_errmsg(store->db));
 	return -1;
+}
+
+static int user_version(struct vm_store *store)
+{
+	sqlite3_stmt *stmt = NULL;
+	int version = -1;
+	if (sqlite3_prepare_v2(store->db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK &&
+	    sqlite3_step(stmt) == SQLITE_ROW)
+		version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return version;
+}
+
+/* Brings the layout to STORE_VERSION in one transaction (a new store is version 1's layout
+ * with version 0). A store from a later gureumd is refused rather than misread. */
+static int upgrade(struct vm_store *store, char *err, size_t err_len)
+{
+	int version = user_version(store);
+	if (version < 0)
+		return fail(store, "cannot read the database's version:", err, err_len);
+	if (version > STORE_VERSION) {
+		snprintf(err, err_len,
+			 "%s: the VM database has layout %d, newer than this gureumd's %d: run the "
+			 "gureumd that wrote it",
+			 store->path, version, STORE_VERSION);
+		return -1;
+	}
+	if (version == STORE_VERSION)
+		return 0;
+	char *sql = NULL;
+	size_t len = 0;
+	FILE *text = open_memstream(&sql, &len);
+	if (!text) {
+		snprintf(err, err_len, "%s: out of memory", store->path);
+		return -1;
+	}
+	fputs("BEGIN;", text);
+	for (int v = version ? version : 1; v < STORE_VERSION; v++)
+		fputs(upgrade_steps[v - 1], text);
+	fprintf(text, "PRAGMA user_version = %d; COMMIT;", STORE_VERSION);
+	fclose(text);
+	int rc = sqlite3_exec(store->db, sql, NULL, NULL, NULL);
+	free(sql);
+	if (rc != SQLITE_OK) {
+		fail(store, "cannot upgrade the VM database:", err, err_len);
+		sqlite3_exec(store->db, "ROLLBACK;", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
 }
 
 struct vm_store *vm_store_open(const char *path, char *err, size_t err_len)
@@ -46,6 +104,10 @@ struct vm_store *vm_store_open(const char *path, char *err, size_t err_len)
 	    sqlite3_exec(store->db, "PRAGMA journal_mode = WAL;", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(store->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
 		fail(store, "cannot open the VM database:", err, err_len);
+		vm_store_close(store);
+		return NULL;
+	}
+	if (upgrade(store, err, err_len) < 0) {
 		vm_store_close(store);
 		return NULL;
 	}
@@ -74,6 +136,10 @@ static int bind_record(sqlite3_stmt *stmt, const struct vm_record *r)
 	rc = rc ?: sqlite3_bind_int64(stmt, 10, r->restarts);
 	rc = rc ?: sqlite3_bind_text(stmt, 11, r->last_exit, -1, SQLITE_STATIC);
 	rc = rc ?: sqlite3_bind_int64(stmt, 12, r->created);
+	rc = rc ?: sqlite3_bind_int64(stmt, 13, (sqlite3_int64)r->limits.io_read_bps);
+	rc = rc ?: sqlite3_bind_int64(stmt, 14, (sqlite3_int64)r->limits.io_write_bps);
+	rc = rc ?: sqlite3_bind_int64(stmt, 15, (sqlite3_int64)r->limits.io_read_iops);
+	rc = rc ?: sqlite3_bind_int64(stmt, 16, (sqlite3_int64)r->limits.io_write_iops);
 	return rc;
 }
 
@@ -97,12 +163,14 @@ static int write_record(struct vm_store *store, const char *sql, const struct vm
 
 int vm_store_insert(struct vm_store *store, struct vm_record *record, char *err, size_t err_len)
 {
-	int rc =
-	    write_record(store,
-			 "INSERT INTO vms (name, args, restart, cpu_percent, cpu_weight, "
-			 "memory_max, want_running, pid, pid_start, restarts, last_exit, created)"
-			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-			 record, "cannot record the new VM:", err, err_len);
+	int rc = write_record(
+	    store,
+	    "INSERT INTO vms (name, args, restart, cpu_percent, cpu_weight, "
+	    "memory_max, want_running, pid, pid_start, restarts, last_exit, created, "
+	    "io_read_bps, io_write_bps, io_read_iops, io_write_iops)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+	    "?16)",
+	    record, "cannot record the new VM:", err, err_len);
 	if (rc == 0)
 		record->id = sqlite3_last_insert_rowid(store->db);
 	return rc;
@@ -114,8 +182,9 @@ int vm_store_update(struct vm_store *store, const struct vm_record *record, char
 	return write_record(store,
 			    "UPDATE vms SET args = ?2, restart = ?3, cpu_percent = ?4, "
 			    "cpu_weight = ?5, memory_max = ?6, want_running = ?7, pid = ?8, "
-			    "pid_start = ?9, restarts = ?10, last_exit = ?11, created = ?12 "
-			    "WHERE name = ?1",
+			    "pid_start = ?9, restarts = ?10, last_exit = ?11, created = ?12, "
+			    "io_read_bps = ?13, io_write_bps = ?14, io_read_iops = ?15, "
+			    "io_write_iops = ?16 WHERE name = ?1",
 			    record, "cannot record the VM's change:", err, err_len);
 }
 
@@ -156,6 +225,10 @@ static int read_row(sqlite3_stmt *stmt, struct vm_record *r)
 	snprintf(r->last_exit, sizeof(r->last_exit), "%s", column_text(stmt, 10));
 	r->created = sqlite3_column_int64(stmt, 11);
 	r->id = sqlite3_column_int64(stmt, 12);
+	r->limits.io_read_bps = (uint64_t)sqlite3_column_int64(stmt, 13);
+	r->limits.io_write_bps = (uint64_t)sqlite3_column_int64(stmt, 14);
+	r->limits.io_read_iops = (uint64_t)sqlite3_column_int64(stmt, 15);
+	r->limits.io_write_iops = (uint64_t)sqlite3_column_int64(stmt, 16);
 	return r->args ? 0 : -1;
 }
 
@@ -181,7 +254,8 @@ int vm_store_load(struct vm_store *store, struct vm_record **records, size_t *co
 	sqlite3_stmt *stmt = NULL;
 	if (sqlite3_prepare_v2(store->db,
 			       "SELECT name, args, restart, cpu_percent, cpu_weight, memory_max, "
-			       "want_running, pid, pid_start, restarts, last_exit, created, rowid "
+			       "want_running, pid, pid_start, restarts, last_exit, created, rowid, "
+			       "io_read_bps, io_write_bps, io_read_iops, io_write_iops "
 			       "FROM vms ORDER BY name",
 			       -1, &stmt, NULL) != SQLITE_OK)
 		return fail(store, "cannot read the VMs:", err, err_len);

@@ -289,7 +289,7 @@ async function createAndList() {
   const v = a?.json;
   check('create: stopped, its args as given, restart on-failure, 0 restarts, no limits, no pid or last_exit',
     v?.name === 'alpha' && v.state === 'stopped' && same(v.args, IDLE_ARGS) && v.restart === 'on-failure' &&
-    v.restarts === 0 && same(v.limits, { cpu_percent: 0, cpu_weight: 0, memory_max: 0 }) && !('pid' in v) &&
+    v.restarts === 0 && same(v.limits, L(0, 0, 0)) && !('pid' in v) &&
     !('last_exit' in v) && !('cgroups' in v), a?.text);
   check('create: "created" is the time of the request', v?.created >= t0 && v.created <= t1, `${v?.created} not in ${t0}-${t1}`);
   check('create: its socket in RUN_DIR/vms, its log in STATE_DIR/logs', v?.api_socket === `${RUN_DIR}/vms/alpha.sock` &&
@@ -487,7 +487,10 @@ async function lifecycle() {
 
 // ---- 3. limits --------------------------------------------------------------------------------
 
-const L = (cpu_percent, cpu_weight, memory_max) => ({ cpu_percent, cpu_weight, memory_max });
+// The limits as the API shows them; `io` gives the I/O limits other than 0.
+const L = (cpu_percent, cpu_weight, memory_max, io = {}) =>
+  ({ cpu_percent, cpu_weight, memory_max, io_read_bps: 0, io_write_bps: 0, io_read_iops: 0, io_write_iops: 0, ...io });
+const IO_SET = { io_read_bps: 10 * MI, io_write_bps: 65536, io_read_iops: 500, io_write_iops: 10 };
 
 // The limits as the VM's cgroup files have them, in the API's terms (null: not readable).
 function cgroupLimits(dirs) {
@@ -525,7 +528,10 @@ async function limits() {
     ['the largest (cpu_percent 100000, cpu_weight 10000, memory_max "1TiB")',
       { limits: { cpu_percent: 100000, cpu_weight: 10000, memory_max: '1TiB' } }, L(100000, 10000, 1024 * 1024 * MI)],
     ['the smallest that limit (1, 1, 16 MiB)', { limits: { cpu_percent: 1, cpu_weight: 1, memory_max: 16 * MI } }, L(1, 1, 16 * MI)],
-    ['all lifted (0)', { limits: { cpu_percent: 0, cpu_weight: 0, memory_max: '0' } }, L(0, 0, 0)],
+    ['I/O limits ("10M", the smallest: 64 KiB/s and 10 operations/s)',
+      { limits: { io_read_bps: '10M', io_write_bps: 65536, io_read_iops: 500, io_write_iops: 10 } }, L(1, 1, 16 * MI, IO_SET)],
+    ['all lifted (0)', { limits: { cpu_percent: 0, cpu_weight: 0, memory_max: '0', io_read_bps: 0, io_write_bps: '0',
+      io_read_iops: 0, io_write_iops: 0 } }, L(0, 0, 0)],
   ];
   for (const [what, body, want] of steps) {
     const r = await call(`limits: ${what}`, 'PATCH', '/vms/lim', { body, expect: 200 });
@@ -542,7 +548,9 @@ async function limits() {
     { cpu_percent: 100001 }, { cpu_weight: 10001 }, { cpu_weight: -1 }, { cpu_weight: true }, { memory_max: -1 },
     { memory_max: 'lots' }, { memory_max: '1.5G' }, { memory_max: ' 8M' }, { memory_max: '-5M' }, { memory_max: true },
     { memory_max: null }, { memory_max: 1 }, { memory_max: 16 * MI - 1 }, { memory_max: 2 ** 62 + 2 ** 11 },
-    { memory_max: [1] }, { cpus: 2 }, { memory: '1G' }, { cpu_percent: 10, 'cpu-weight': 1 }];
+    { memory_max: [1] }, { cpus: 2 }, { memory: '1G' }, { cpu_percent: 10, 'cpu-weight': 1 }, { io_read_bps: 'fast' },
+    { io_read_bps: -1 }, { io_write_bps: 2 ** 50 + 1 }, { io_read_iops: '500' }, { io_write_iops: -1 }, { io_write_iops: 1.5 },
+    { io_read_bps: '1.5M' }, { io_max: 1 }];
   for (const lim of badLimits) {
     await bad(`limits ${JSON.stringify(lim)} in a PATCH (with a policy)`, 'PATCH', '/vms/lim',
       { body: { restart: 'always', limits: lim }, expect: 400, schemaBad: true });
@@ -551,6 +559,9 @@ async function limits() {
   }
   for (const lim of [[], 5, null, 'none']) // "limits" itself not an object
     await bad(`limits ${JSON.stringify(lim)}`, 'PATCH', '/vms/lim', { body: { limits: lim }, expect: 400, schemaBad: true });
+  // Under the smallest I/O limits the document allows: the server refuses them.
+  await bad('limits io_read_bps 1000 (under 64 KiB/s)', 'PATCH', '/vms/lim', { body: { limits: { io_read_bps: 1000 } }, expect: 400 });
+  await bad('limits io_write_iops 5 (under 10/s)', 'PATCH', '/vms/lim', { body: { limits: { io_write_iops: 5 } }, expect: 400 });
   // Below 16 MiB as text: the document cannot tell "15M" from "16M"; the server refuses it.
   await bad('limits memory_max "15M" (under 16 MiB)', 'PATCH', '/vms/lim', { body: { limits: { memory_max: '15M' } }, expect: 400 });
   await bad('limits memory_max "17179869184T" (over 2^62)', 'PATCH', '/vms/lim',
@@ -572,8 +583,10 @@ async function limits() {
   const dirs = s?.json?.cgroups ?? [];
   const pid = s?.json?.pid;
   check('lim: the guest runs', await waitCount(`${STATE_DIR}/logs/lim.log`, GUEST_UP, 1), 'no "idle guest up"');
-  check(`cgroups ${CGROUPS}: the running VM lists its cgroup directories (${CGROUPS === 'v2' ? 1 : 2})`,
-    dirs.length === (CGROUPS === 'v2' ? 1 : 2) && dirs.every((dir) => dir.startsWith('/sys/fs/cgroup/')), s?.text);
+  const ioLimits = (await call('daemon', 'GET', '/daemon', { expect: 200 }))?.json?.io_limits?.enabled;
+  const dirCount = CGROUPS === 'v2' ? 1 : ioLimits ? 3 : 2; // v1: cpu, memory and blkio
+  check(`cgroups ${CGROUPS}: the running VM lists its cgroup directories (${dirCount})`,
+    dirs.length === dirCount && dirs.every((dir) => dir.startsWith('/sys/fs/cgroup/')), s?.text);
   check('cgroups: its process is in each of them (cgroup.procs)', dirs.length > 0 &&
     dirs.every((dir) => readText(`${dir}/cgroup.procs`).split('\n').includes(String(pid))),
     dirs.map((dir) => `${dir}: ${readText(`${dir}/cgroup.procs`).trim()}`).join('; '));

@@ -54,7 +54,7 @@ mapfile -t dirs < <(json cgroups <<<"$status" | tr -d "[]',\"" | tr ' ' '\n' | g
 for dir in "${dirs[@]}"; do
 	grep -qx "$pid" "$dir/cgroup.procs" || fail "the VM's pid $pid is not in $dir"
 done
-cpu_dir=${dirs[0]} memory_dir=${dirs[-1]}
+cpu_dir=${dirs[0]} memory_dir=${dirs[1]:-${dirs[0]}} # v1: cpu, memory, blkio
 if [[ $version == v1 ]]; then
 	[[ $(cat "$cpu_dir/cpu.cfs_quota_us") == 10000 ]] || fail "cpu.cfs_quota_us is $(cat "$cpu_dir/cpu.cfs_quota_us")"
 	[[ $(cat "$memory_dir/memory.limit_in_bytes") == 268435456 ]] || fail "memory.limit_in_bytes is wrong"

@@ -132,6 +132,22 @@ Test(daemon_requests, limits_given_are_the_ones_taken)
 	vm_record_free(&r);
 }
 
+Test(daemon_requests, io_limits_take_sizes_and_counts)
+{
+	struct vm_change c;
+	struct request_error e;
+	struct request_body b = json_body("{\"limits\":{\"io_read_bps\":\"10M\",\"io_write_bps\":"
+					  "65536,\"io_read_iops\":500,\"io_write_iops\":0}}");
+	cr_assert_eq(parse_vm_change(&b, &c, &e), 0, "%s", e.message);
+	cr_assert_eq(c.limits_given, LIMIT_IO_READ_BPS | LIMIT_IO_WRITE_BPS | LIMIT_IO_READ_IOPS |
+					 LIMIT_IO_WRITE_IOPS);
+	cr_assert_eq(c.limits.io_read_bps, 10u << 20);
+	cr_assert_eq(c.limits.io_write_bps, 65536);
+	cr_assert_eq(c.limits.io_read_iops, 500);
+	cr_assert_eq(c.limits.io_write_iops, 0);
+	cr_assert(vm_limits_any_io(&c.limits));
+}
+
 static void limits_refused(const char *text, const char *message)
 {
 	struct vm_change c;
@@ -153,4 +169,10 @@ Test(daemon_requests, bad_limits_are_refused)
 	limits_refused("{\"limits\":{\"memory_max\":\"lots\"}}", "at least 16M");
 	limits_refused("{\"limits\":{\"memory_max\":-5}}", "at least 16M");
 	limits_refused("{\"limits\":{\"io_max\":1}}", "unknown field \"limits\".\"io_max\"");
+	limits_refused("{\"limits\":{\"io_read_bps\":1000}}", "at least 64K bytes per second");
+	limits_refused("{\"limits\":{\"io_write_bps\":\"fast\"}}", "at least 64K");
+	limits_refused("{\"limits\":{\"io_read_iops\":\"500\"}}", "whole number of operations");
+	limits_refused("{\"limits\":{\"io_write_iops\":5}}", "at least 10");
+	limits_refused("{\"limits\":{\"io_write_iops\":-1}}", "at least 10");
+	limits_refused("{\"limits\":{\"io_read_bps\":2251799813685249}}", "at least 64K");
 }

@@ -36,6 +36,8 @@ static struct vm_record sample(const char *name)
 	r.restart = RESTART_ALWAYS;
 	r.limits.cpu_percent = 150;
 	r.limits.memory_max = 1ull << 33;
+	r.limits.io_read_bps = 10u << 20;
+	r.limits.io_write_iops = 500;
 	r.want_running = true;
 	r.pid = 4242;
 	r.pid_start = 123456789;
@@ -72,6 +74,9 @@ Test(vm_store, records_survive_a_reopen)
 	cr_assert_eq(all[1].restart, RESTART_ALWAYS);
 	cr_assert_eq(all[1].limits.cpu_percent, 150);
 	cr_assert_eq(all[1].limits.memory_max, 1ull << 33);
+	cr_assert_eq(all[1].limits.io_read_bps, 10u << 20);
+	cr_assert_eq(all[1].limits.io_write_iops, 500);
+	cr_assert_eq(all[1].limits.io_write_bps, 0);
 	cr_assert(all[1].want_running);
 	cr_assert_eq(all[1].pid, 4242);
 	cr_assert_eq(all[1].pid_start, 123456789);
@@ -151,4 +156,56 @@ Test(vm_store, a_file_that_is_not_a_database_is_refused)
 	char err[256];
 	cr_assert_null(vm_store_open(path, err, sizeof(err)));
 	cr_assert(strstr(err, "cannot open the VM database"), "%s", err);
+}
+
+/* Writes the store as another program (an earlier or later gureumd) would have. */
+static void run_sql(const char *sql)
+{
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	char *msg = NULL;
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &msg), SQLITE_OK, "%s", msg);
+	sqlite3_close(db);
+}
+
+/* A store written by a gureumd before the I/O limits (layout 1): its VMs are kept, with no
+ * I/O limits, and it takes them from then on. */
+Test(vm_store, a_store_of_the_first_layout_is_upgraded_keeping_its_vms)
+{
+	run_sql("CREATE TABLE vms (name TEXT PRIMARY KEY, args TEXT NOT NULL, "
+		"restart TEXT NOT NULL, cpu_percent INTEGER NOT NULL, cpu_weight INTEGER NOT NULL, "
+		"memory_max INTEGER NOT NULL, want_running INTEGER NOT NULL, pid INTEGER NOT NULL, "
+		"pid_start INTEGER NOT NULL, restarts INTEGER NOT NULL, last_exit TEXT NOT NULL, "
+		"created INTEGER NOT NULL); INSERT INTO vms VALUES ('old', '[]', 'always', 50, 0, "
+		"0, 1, 0, 0, 2, '', 1796600000); PRAGMA user_version = 1;");
+	char err[256];
+	struct vm_store *store = vm_store_open(path, err, sizeof(err));
+	cr_assert_not_null(store, "%s", err);
+	struct vm_record *all;
+	size_t n;
+	cr_assert_eq(vm_store_load(store, &all, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(all[0].name, "old");
+	cr_assert_eq(all[0].limits.cpu_percent, 50);
+	cr_assert_eq(all[0].restarts, 2);
+	cr_assert_not(vm_limits_any_io(&all[0].limits));
+	all[0].limits.io_write_bps = 1u << 20;
+	cr_assert_eq(vm_store_update(store, &all[0], err, sizeof(err)), 0, "%s", err);
+	vm_record_free(&all[0]);
+	free(all);
+	vm_store_close(store);
+	store = vm_store_open(path, err, sizeof(err));
+	cr_assert_eq(vm_store_load(store, &all, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(all[0].limits.io_write_bps, 1u << 20);
+	vm_record_free(&all[0]);
+	free(all);
+	vm_store_close(store);
+}
+
+Test(vm_store, a_store_from_a_later_gureumd_is_refused)
+{
+	run_sql("PRAGMA user_version = 9;");
+	char err[256];
+	cr_assert_null(vm_store_open(path, err, sizeof(err)));
+	cr_assert(strstr(err, "layout 9, newer than this gureumd's"), "%s", err);
 }
