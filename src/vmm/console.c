@@ -94,6 +94,11 @@ static int open_socket(struct console *con, const struct vm_config *config, char
 	snprintf(label, sizeof(label), "--console-socket %s", config->console_socket);
 	con->listen_fd = unix_listener_open(config->console_socket, 1, 0600, label, err, err_len);
 	con->socket_path = strdup(config->console_socket);
+	con->scrollback = calloc(1, sizeof(*con->scrollback));
+	if (con->listen_fd >= 0 && !con->scrollback) {
+		snprintf(err, err_len, "%s: out of memory", label);
+		return -1;
+	}
 	return con->listen_fd < 0 ? -1 : 0;
 }
 
@@ -128,9 +133,23 @@ void console_write(struct console *con, const uint8_t *buf, size_t len)
 		return;
 	/* What the socket's buffer cannot take now is the client's loss, not the guest's. */
 	pthread_mutex_lock(&con->client_lock);
+	byte_ring_append(con->scrollback, buf, len);
 	if (con->client_fd >= 0)
 		(void)!send(con->client_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	pthread_mutex_unlock(&con->client_lock);
+}
+
+/* Under client_lock, to a client that has just attached: the output it missed, as far as
+ * the scrollback goes. Its socket's buffer is empty, so this fits. */
+static void send_scrollback(struct console *con, int fd)
+{
+	const uint8_t *first, *second;
+	size_t first_len, second_len;
+	byte_ring_pieces(con->scrollback, &first, &first_len, &second, &second_len);
+	if (first_len)
+		(void)!send(fd, first, first_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (second_len)
+		(void)!send(fd, second, second_len, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 static void print_help(struct console *con)
@@ -279,6 +298,7 @@ static void on_accept(void *opaque, uint32_t events)
 		return;
 	}
 	pthread_mutex_lock(&con->client_lock);
+	send_scrollback(con, fd);
 	con->client_fd = fd;
 	pthread_mutex_unlock(&con->client_lock);
 	log_info("console: a client attached");
@@ -350,6 +370,8 @@ void console_close(struct console *con)
 	if (con->socket_path)
 		unlink(con->socket_path); /* in a jail, its supervisor does it */
 	free(con->socket_path);
+	free(con->scrollback);
+	con->scrollback = NULL;
 	con->retry_timer_fd = con->out_fd = con->listen_fd = con->client_fd = -1;
 	pthread_mutex_destroy(&con->client_lock);
 	pthread_mutex_destroy(&con->lock);

@@ -1,12 +1,14 @@
 /* The VM's console on the host: guest serial output to stdout or a file, host input (stdin)
  * to the guest's UART. With --console-socket, one client at a time attaches on a unix socket:
- * it gets the output from then on (dropped for it, never held, when it reads too slowly: the
- * guest does not wait for a client) and its bytes go to the guest untouched. On a terminal it
+ * it gets the last BYTE_RING_SIZE bytes of output first (the prompt it attaches to, say), then
+ * the output from then on (dropped for it, never held, when it reads too slowly: the guest
+ * does not wait for a client) and its bytes go to the guest untouched. On a terminal it
  * switches to raw mode (restored on every exit path) and interprets Ctrl-A escapes: Ctrl-A x quits,
  * Ctrl-A h helps, Ctrl-A Ctrl-A sends Ctrl-A. */
 #ifndef GUREUM_VMM_CONSOLE_H
 #define GUREUM_VMM_CONSOLE_H
 
+#include "lib/byte_ring.h"
 #include "lib/event_loop.h"
 #include "vmm/config.h"
 
@@ -36,10 +38,12 @@ struct console {
 	void (*on_quit)(void *opaque);
 	void *quit_opaque;
 
-	/* --console-socket: the listener and its one client (-1: none). client_lock guards
-	 * client_fd against the vCPU threads' writes while the loop thread changes it. */
+	/* --console-socket: the listener and its one client (-1: none), and the output's last
+	 * bytes for the next client. client_lock guards client_fd and scrollback against the
+	 * vCPU threads' writes while the loop thread changes them. */
 	int listen_fd;
 	int client_fd;
+	struct byte_ring *scrollback;
 	char *socket_path;
 	pthread_mutex_t client_lock;
 

@@ -2,10 +2,12 @@
 # gureum vm console: a terminal attached to a VM's console through gureumd, on a guest that
 # echoes what it is sent (tests/guests/realmode_echo.S) on the software CPU. Checks:
 #   - GET /vms/NAME names its console socket (0600) while it runs;
+#   - a client is first shown the output it missed (the scrollback: the guest's banner);
 #   - what the client sends reaches the guest, and the guest's answer reaches the client;
 #   - a second client at the same time is told the console is busy;
 #   - the client's end detaches it: the VM runs on (same pid), the log says so, and a new
-#     client attaches again; the socket is gone once the VM has stopped;
+#     client attaches again, shown the first one's echo first; the socket is gone once the VM
+#     has stopped;
 #   - a console of a VM that does not run is refused with a sentence.
 # usage: console.sh GUREUM GUREUMD ECHO_BIOS
 set -euo pipefail
@@ -52,6 +54,9 @@ exec 3>"$work/in"
 wait_text "$work/state/logs/echo.log" "console: a client attached"
 printf 'hello-console' >&3
 wait_text "$work/out" "hello-console"
+[[ $(head -c 200 "$work/out") == *"echo ready"* ]] ||
+	fail "the client was not first shown the output from before it attached: $(cat "$work/out")"
+echo "ok: the client was shown the guest's banner from before it came"
 echo "ok: the client's bytes reached the guest, and its echo came back"
 
 second=$("$gureum" vm console echo </dev/null 2>&1) || true
@@ -68,7 +73,9 @@ echo "ok: the client's end detached it; the VM runs on (pid $pid)"
 
 (printf 'again'; sleep 2) | timeout 10 "$gureum" vm console echo >"$work/out2" 2>&1 || true
 grep -q "again" "$work/out2" || fail "a new client did not get its echo: $(cat "$work/out2")"
-echo "ok: a new client attaches after the first"
+[[ $(tr -d '\0' <"$work/out2") == *"hello-console"*"again"* ]] ||
+	fail "a new client was not first shown the earlier output: $(cat "$work/out2")"
+echo "ok: a new client attaches after the first, shown the first one's echo before its own"
 
 "$gureum" vm stop echo --force >/dev/null
 [[ ! -e $sock ]] || fail "the console socket stayed after the VM stopped"
