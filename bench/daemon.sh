@@ -10,13 +10,19 @@
 # library pages divided among the processes that map them), and Rss, per VMM process, median
 # over the COUNT processes. Start: gureumd's path (an HTTP request, fork, exec, boot) to the
 # guest's line in the VM's log, median of COUNT starts; `gureum run` started directly, to its
-# first line, for the daemon's share.
+# first line, for the daemon's share. With the default guest built (scripts/guest-image.sh),
+# also `gureum vm start` to that guest's shell prompt in the VM's log, median of SHELL_RUNS
+# (3), beside QEMU (-M q35) booting the same kernel and initramfs to the same prompt on the same
+# accelerator: KVM where /dev/kvm opens, otherwise both software CPUs (QEMU's TCG).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 GUREUM=${GUREUM_BIN:-$ROOT/build/gureum}
 GUREUMD=${GUREUMD_BIN:-$ROOT/build/gureumd}
 IDLE=$ROOT/build/tests/guests/idle.elf
 COUNT=20
+SHELL_RUNS=${SHELL_RUNS:-3}
+GUEST=$ROOT/out/guest
+PROMPT='gureum-guest# '
 [[ ${1:-} == --count ]] && COUNT=$2
 for f in "$GUREUM" "$GUREUMD" "$IDLE"; do
 	[[ -x $f || -r $f ]] || { echo "bench/daemon.sh: $f is missing (ninja -C build)" >&2; exit 2; }
@@ -38,8 +44,8 @@ now_ms() { date +%s%3N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 # kib PID FIELD: Pss or Rss of the process, KiB.
 kib() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/smaps_rollup"; }
-wait_line() { # FILE TEXT: up to 10 s
-	for _ in $(seq 1000); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.01; done
+wait_line() { # FILE TEXT [SECONDS]: up to 10 s unless SECONDS
+	for _ in $(seq $((${3:-10} * 100))); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; sleep 0.01; done
 	echo "bench/daemon.sh: '$2' never appeared in $1" >&2; exit 1
 }
 
@@ -82,6 +88,37 @@ sleep 1
 qemu_pss=$(for p in "${qemu_pids[@]}"; do kib "$p" Pss; done | median)
 qemu_rss=$(for p in "${qemu_pids[@]}"; do kib "$p" Rss; done | median)
 
+# To the default guest's shell: through the daemon, then QEMU on the same accelerator.
+shell_rows=()
+if [[ -r $GUEST/vmlinuz && -r $GUEST/initramfs.cpio.gz ]]; then
+	accel=emu qemu_accel=tcg
+	if [[ -r /dev/kvm && -w /dev/kvm ]]; then accel=kvm qemu_accel=kvm; fi
+	through_daemon=() by_qemu=()
+	for i in $(seq "$SHELL_RUNS"); do
+		"$GUREUM" vm create "shell$i" -- --accel "$accel" --kernel "$GUEST/vmlinuz" \
+			--initrd "$GUEST/initramfs.cpio.gz" --cmdline console=ttyS0 --memory 256M >/dev/null
+		t0=$(now_ms)
+		"$GUREUM" vm start "shell$i" >/dev/null
+		wait_line "$work/state/logs/shell$i.log" "$PROMPT" 300
+		through_daemon+=($(($(now_ms) - t0)))
+		"$GUREUM" vm stop "shell$i" --force >/dev/null
+		t0=$(now_ms)
+		qemu-system-x86_64 -M q35 -accel "$qemu_accel" -m 256M -nodefaults -no-user-config \
+			-display none -serial "file:$work/qemu-shell$i.out" -no-reboot \
+			-kernel "$GUEST/vmlinuz" -initrd "$GUEST/initramfs.cpio.gz" \
+			-append console=ttyS0 >/dev/null 2>&1 &
+		qemu_shell=$!
+		wait_line "$work/qemu-shell$i.out" "$PROMPT" 300
+		by_qemu+=($(($(now_ms) - t0)))
+		kill "$qemu_shell"; wait "$qemu_shell" 2>/dev/null || true
+	done
+	shell_rows+=("$(printf '| to the default guest'"'"'s shell (--accel %s / -accel %s, 256M), median of %s | %s ms through gureumd | %s ms |' \
+		"$accel" "$qemu_accel" "$SHELL_RUNS" "$(printf '%s\n' "${through_daemon[@]}" | median)" \
+		"$(printf '%s\n' "${by_qemu[@]}" | median)")")
+else
+	shell_rows+=("| to the default guest's shell | not measured: no guest image in $GUEST (scripts/guest-image.sh) | - |")
+fi
+
 printf '%s VMs running the idle guest on the software CPU (16M each)\n' "$COUNT"
 printf '| measure | gureum | QEMU -M pc TCG |\n| --- | --- | --- |\n'
 printf '| VMM process Pss, median | %s KiB | %s KiB |\n' "$gureum_pss" "$qemu_pss"
@@ -91,3 +128,4 @@ printf '| gureum vm start to the first console line, median | %s ms | - |\n' \
 	"$(printf '%s\n' "${starts[@]}" | median)"
 printf '| gureum run to the first console line, median of 5 | %s ms | - |\n' \
 	"$(printf '%s\n' "${direct[@]}" | median)"
+printf '%s\n' "${shell_rows[@]}"
