@@ -336,19 +336,24 @@ void sup_vm_free(struct supervised_vm *vm)
 }
 
 /* A VM the store says has a process: the same process again, or one that ended while no
- * daemon watched it. A VM without one that should run is started again. Either of the last
- * two is up to its policy, as after a failure (how it ended is unknown). */
+ * daemon watched it (every one, when the host has booted since). A VM without one that should
+ * run is started again. Either of the last two is up to its policy, as after a failure (how it
+ * ended is unknown). */
 static void find_again(struct supervisor *sup, struct supervised_vm *vm)
 {
-	if (vm->record.pid > 0) {
+	if (vm->record.pid > 0 && !sup->host_booted) {
 		vm->pidfd = vm_process_adopt(vm->record.pid, vm->record.pid_start);
 		if (vm->pidfd >= 0) {
 			log_info("%s: still running (pid %d), watched again", vm->record.name,
 				 (int)vm->record.pid);
 			return;
 		}
+	}
+	if (vm->record.pid > 0) {
 		snprintf(vm->record.last_exit, sizeof(vm->record.last_exit),
-			 "ended while no gureumd watched it (pid %d)", (int)vm->record.pid);
+			 sup->host_booted ? "the host restarted while it ran (pid %d)"
+					  : "ended while no gureumd watched it (pid %d)",
+			 (int)vm->record.pid);
 		vm->record.pid = 0;
 		vm->record.pid_start = 0;
 		vm_cgroup_remove(&sup->cgroups, vm->record.name);
@@ -359,8 +364,38 @@ static void find_again(struct supervisor *sup, struct supervised_vm *vm)
 	sup_save(sup, vm);
 }
 
+/* This boot's id (/proc/sys/kernel/random/boot_id), "" where the kernel has none. */
+static void read_boot_id(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	out[0] = '\0';
+	if (f && fgets(out, (int)len, f))
+		out[strcspn(out, "\n")] = '\0';
+	if (f)
+		fclose(f);
+}
+
+/* Whether the host booted since the store's last daemon: then no recorded process is left,
+ * and a pid recorded then may be another process's now, even with the same start time. */
+static int note_host_boot(struct supervisor *sup, char *boot_id, size_t len, char *err,
+			  size_t err_len)
+{
+	char last[64];
+	read_boot_id(boot_id, len);
+	if (vm_store_get_host_value(sup->store, "boot_id", last, sizeof(last), err, err_len) < 0)
+		return -1;
+	sup->host_booted = last[0] && boot_id[0] && strcmp(last, boot_id) != 0;
+	if (sup->host_booted)
+		log_info("the host has booted since the last gureumd ran: the VMs that ran then "
+			 "come back by their restart policies");
+	return 0;
+}
+
 static int load_vms(struct supervisor *sup, char *err, size_t err_len)
 {
+	char boot_id[64];
+	if (note_host_boot(sup, boot_id, sizeof(boot_id), err, err_len) < 0)
+		return -1;
 	struct vm_record *records;
 	size_t count;
 	if (vm_store_load(sup->store, &records, &count, err, err_len) < 0)
@@ -379,6 +414,9 @@ static int load_vms(struct supervisor *sup, char *err, size_t err_len)
 		vm_record_free(&records[i]);
 	}
 	free(records);
+	if (rc == 0 && boot_id[0])
+		rc = vm_store_set_host_value(sup->store, "boot_id", boot_id, err, err_len);
+	sup->host_booted = false;
 	return rc;
 }
 

@@ -25,7 +25,7 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS vms ("
 			     " last_exit TEXT NOT NULL,"
 			     " created INTEGER NOT NULL);";
 
-#define STORE_VERSION 2
+#define STORE_VERSION 3
 /* upgrade_steps[N - 1] takes a store from version N to N + 1. */
 static const char *const upgrade_steps[STORE_VERSION - 1] = {
     /* 1 -> 2: I/O limits */
@@ -33,6 +33,8 @@ static const char *const upgrade_steps[STORE_VERSION - 1] = {
     "ALTER TABLE vms ADD COLUMN io_write_bps INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE vms ADD COLUMN io_read_iops INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE vms ADD COLUMN io_write_iops INTEGER NOT NULL DEFAULT 0;",
+    /* 2 -> 3: what the daemon keeps of the host (its boot) */
+    "CREATE TABLE host (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 
 static int fail(struct vm_store *store, const char *doing, char *err, size_t err_len)
@@ -278,4 +280,40 @@ int vm_store_load(struct vm_store *store, struct vm_record **records, size_t *co
 	*records = NULL;
 	*count = 0;
 	return -1;
+}
+
+int vm_store_get_host_value(struct vm_store *store, const char *key, char *out, size_t out_len,
+			    char *err, size_t err_len)
+{
+	sqlite3_stmt *stmt = NULL;
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(store->db, "SELECT value FROM host WHERE key = ?1", -1, &stmt,
+			       NULL) != SQLITE_OK)
+		return fail(store, "cannot read the host's record:", err, err_len);
+	int rc = sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		snprintf(out, out_len, "%s", column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE
+		   ? 0
+		   : fail(store, "cannot read the host's record:", err, err_len);
+}
+
+int vm_store_set_host_value(struct vm_store *store, const char *key, const char *value, char *err,
+			    size_t err_len)
+{
+	sqlite3_stmt *stmt = NULL;
+	if (sqlite3_prepare_v2(store->db,
+			       "INSERT INTO host (key, value) VALUES (?1, ?2) "
+			       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+			       -1, &stmt, NULL) != SQLITE_OK)
+		return fail(store, "cannot record the host:", err, err_len);
+	int rc = sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	rc = rc ?: sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : fail(store, "cannot record the host:", err, err_len);
 }

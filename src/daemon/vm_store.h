@@ -25,4 +25,11 @@ int vm_store_delete(struct vm_store *store, const char *name, char *err, size_t 
 int vm_store_load(struct vm_store *store, struct vm_record **records, size_t *count, char *err,
 		  size_t err_len);
 
+/* What the daemon keeps of the host beside its VMs (the boot it last ran in), by key: get
+ * fills `out` ("" when the key has no value yet). */
+int vm_store_get_host_value(struct vm_store *store, const char *key, char *out, size_t out_len,
+			    char *err, size_t err_len);
+int vm_store_set_host_value(struct vm_store *store, const char *key, const char *value, char *err,
+			    size_t err_len);
+
 #endif

@@ -209,3 +209,23 @@ Test(vm_store, a_store_from_a_later_gureumd_is_refused)
 	cr_assert_null(vm_store_open(path, err, sizeof(err)));
 	cr_assert(strstr(err, "layout 9, newer than this gureumd's"), "%s", err);
 }
+
+Test(vm_store, host_values_are_kept_and_replaced)
+{
+	char err[256], value[64];
+	struct vm_store *store = vm_store_open(path, err, sizeof(err));
+	cr_assert_not_null(store, "%s", err);
+	cr_assert_eq(
+	    vm_store_get_host_value(store, "boot_id", value, sizeof(value), err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_str_eq(value, "", "a new store knows no boot");
+	cr_assert_eq(vm_store_set_host_value(store, "boot_id", "first", err, sizeof(err)), 0);
+	cr_assert_eq(vm_store_set_host_value(store, "boot_id", "second", err, sizeof(err)), 0);
+	vm_store_close(store);
+	store = vm_store_open(path, err, sizeof(err));
+	cr_assert_eq(
+	    vm_store_get_host_value(store, "boot_id", value, sizeof(value), err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_str_eq(value, "second");
+	vm_store_close(store);
+}
