@@ -319,6 +319,9 @@ static enum vm_stop_reason boot_once(struct session *s, const struct accel_ops *
 	pthread_mutex_lock(&s->lock);
 	/* A migration still sending this VM cannot succeed now: end it, and let it finish with
 	 * the VM before the VM goes. */
+	if (s->migration.active)
+		log_warn("the VM stopped while a migration to %s was sending it: it ends",
+			 s->migration.uri);
 	while (s->migration.active) {
 		if (s->migration.out.fd >= 0)
 			shutdown(s->migration.out.fd, SHUT_RDWR);

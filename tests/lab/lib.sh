@@ -33,6 +33,12 @@ lab_fail() {
 		tail -n 40 "$VM/console" 2>/dev/null | tr -d '\r'
 		echo "---- last 40 lines of $VM_NAME's stderr ----"
 		tail -n 40 "$VM/stderr" 2>/dev/null
+		# The other VMMs of the scenario (a migration's source, say) tell their side.
+		for other in /run/vm/*; do
+			[ -d "$other" ] && [ "$other" != "$VM" ] || continue
+			echo "---- last 15 lines of ${other##*/}'s stderr ----"
+			tail -n 15 "$other/stderr" 2>/dev/null
+		done
 		echo "----"
 	fi
 	echo "LAB-RESULT $LAB_SCENARIO FAIL $*"
