@@ -17,7 +17,6 @@
 static int run_incoming(const struct vm_config *local)
 {
 	char err[1024];
-	log_info("waiting for a migration on %s", local->incoming);
 	int fd = migration_accept(local->incoming, err, sizeof(err));
 	if (fd < 0) {
 		log_error("%s", err);

@@ -161,6 +161,8 @@ int migration_accept(const char *uri, char *err, size_t err_len)
 	int listener = open_endpoint(uri, true, err, err_len);
 	if (listener < 0)
 		return -1;
+	/* Said once the socket listens: whoever waits for this line can connect at once. */
+	log_info("waiting for a migration on %s", uri);
 	int fd;
 	do
 		fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
