@@ -39,15 +39,14 @@ static json_t *status_json(const struct vm_status *status)
 		      restart_policy_name(r->restart), "restarts", (json_int_t)r->restarts,
 		      "created", (json_int_t)r->created, "api_socket", status->api_socket,
 		      "console_socket", status->console_socket, "log", status->log_path);
-	json_object_set_new(object, "limits",
-			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cpu_percent",
-				      (json_int_t)r->limits.cpu_percent, "cpu_weight",
-				      (json_int_t)r->limits.cpu_weight, "memory_max",
-				      (json_int_t)r->limits.memory_max, "io_read_bps",
-				      (json_int_t)r->limits.io_read_bps, "io_write_bps",
-				      (json_int_t)r->limits.io_write_bps, "io_read_iops",
-				      (json_int_t)r->limits.io_read_iops, "io_write_iops",
-				      (json_int_t)r->limits.io_write_iops));
+	json_t *limits = json_pack(
+	    "{s:I, s:I, s:I}", "cpu_percent", (json_int_t)r->limits.cpu_percent, "cpu_weight",
+	    (json_int_t)r->limits.cpu_weight, "memory_max", (json_int_t)r->limits.memory_max);
+	for (size_t i = 0; limits && i < VM_IO_LIMIT_FIELDS; i++)
+		json_object_set_new(limits, vm_io_limit_fields[i].key,
+				    json_integer((json_int_t)vm_io_limit_value(
+					&r->limits, &vm_io_limit_fields[i])));
+	json_object_set_new(object, "limits", limits);
 	if (status->cgroup_count) {
 		json_t *dirs = json_array();
 		for (size_t i = 0; i < status->cgroup_count; i++)

@@ -5,7 +5,6 @@
 
 #include <jansson.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,30 +143,15 @@ static int take_io(json_t *value, const char *key, bool bytes, uint64_t *out,
 	return 0;
 }
 
-/* The I/O limits' keys, their LIMIT_* bits, whether they count bytes, and their fields. */
-struct io_limit_key {
-	const char *key;
-	unsigned bit;
-	bool bytes;
-	size_t offset;
-};
-static const struct io_limit_key io_limit_keys[] = {
-    {"io_read_bps", LIMIT_IO_READ_BPS, true, offsetof(struct vm_limits, io_read_bps)},
-    {"io_write_bps", LIMIT_IO_WRITE_BPS, true, offsetof(struct vm_limits, io_write_bps)},
-    {"io_read_iops", LIMIT_IO_READ_IOPS, false, offsetof(struct vm_limits, io_read_iops)},
-    {"io_write_iops", LIMIT_IO_WRITE_IOPS, false, offsetof(struct vm_limits, io_write_iops)},
-};
-
 /* Takes `key` when it is an I/O limit's: 0 or -1 as take_io, 1 when it is not one. */
 static int take_io_limit(json_t *field, const char *key, struct vm_limits *out, unsigned *given,
 			 struct request_error *error)
 {
-	for (size_t i = 0; i < sizeof(io_limit_keys) / sizeof(io_limit_keys[0]); i++) {
-		const struct io_limit_key *k = &io_limit_keys[i];
-		if (strcmp(key, k->key) == 0) {
-			*given |= k->bit;
-			return take_io(field, key, k->bytes, (uint64_t *)((char *)out + k->offset),
-				       error);
+	for (size_t i = 0; i < VM_IO_LIMIT_FIELDS; i++) {
+		const struct vm_io_limit_field *f = &vm_io_limit_fields[i];
+		if (strcmp(key, f->key) == 0) {
+			*given |= f->bit;
+			return take_io(field, key, f->bytes, vm_io_limit(out, f), error);
 		}
 	}
 	return 1;

@@ -29,8 +29,8 @@ void event_hub_close(struct event_hub *hub);
  * without memory. */
 struct event_reader *event_reader_new(struct event_hub *hub, const char *vm);
 /* Up to `max` bytes of the next lines for it, waiting for one: how many, or -1 once the hub
- * is closed or its VM's "deleted" has been read. A line longer than `max` comes over several reads.
- */
+ * is closed or its VM's "deleted" has been read. A line longer than `max` comes over several
+ * reads. */
 ssize_t event_reader_read(struct event_reader *reader, char *buf, size_t max);
 void event_reader_free(struct event_reader *reader);
 

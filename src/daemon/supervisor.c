@@ -339,9 +339,9 @@ void sup_vm_free(struct supervised_vm *vm)
  * daemon watched it (every one, when the host has booted since). A VM without one that should
  * run is started again. Either of the last two is up to its policy, as after a failure (how it
  * ended is unknown). */
-static void find_again(struct supervisor *sup, struct supervised_vm *vm)
+static void find_again(struct supervisor *sup, struct supervised_vm *vm, bool host_booted)
 {
-	if (vm->record.pid > 0 && !sup->host_booted) {
+	if (vm->record.pid > 0 && !host_booted) {
 		vm->pidfd = vm_process_adopt(vm->record.pid, vm->record.pid_start);
 		if (vm->pidfd >= 0) {
 			log_info("%s: still running (pid %d), watched again", vm->record.name,
@@ -351,8 +351,8 @@ static void find_again(struct supervisor *sup, struct supervised_vm *vm)
 	}
 	if (vm->record.pid > 0) {
 		snprintf(vm->record.last_exit, sizeof(vm->record.last_exit),
-			 sup->host_booted ? "the host restarted while it ran (pid %d)"
-					  : "ended while no gureumd watched it (pid %d)",
+			 host_booted ? "the host restarted while it ran (pid %d)"
+				     : "ended while no gureumd watched it (pid %d)",
 			 (int)vm->record.pid);
 		vm->record.pid = 0;
 		vm->record.pid_start = 0;
@@ -375,17 +375,18 @@ static void read_boot_id(char *out, size_t len)
 		fclose(f);
 }
 
-/* Whether the host booted since the store's last daemon: then no recorded process is left,
- * and a pid recorded then may be another process's now, even with the same start time. */
-static int note_host_boot(struct supervisor *sup, char *boot_id, size_t len, char *err,
-			  size_t err_len)
+/* Whether the host booted since the store's last daemon (`booted`): then no recorded process
+ * is left, and a pid recorded then may be another process's now, even with the same start
+ * time. */
+static int note_host_boot(struct supervisor *sup, char *boot_id, size_t len, bool *booted,
+			  char *err, size_t err_len)
 {
 	char last[64];
 	read_boot_id(boot_id, len);
 	if (vm_store_get_host_value(sup->store, "boot_id", last, sizeof(last), err, err_len) < 0)
 		return -1;
-	sup->host_booted = last[0] && boot_id[0] && strcmp(last, boot_id) != 0;
-	if (sup->host_booted)
+	*booted = last[0] && boot_id[0] && strcmp(last, boot_id) != 0;
+	if (*booted)
 		log_info("the host has booted since the last gureumd ran: the VMs that ran then "
 			 "come back by their restart policies");
 	return 0;
@@ -394,7 +395,8 @@ static int note_host_boot(struct supervisor *sup, char *boot_id, size_t len, cha
 static int load_vms(struct supervisor *sup, char *err, size_t err_len)
 {
 	char boot_id[64];
-	if (note_host_boot(sup, boot_id, sizeof(boot_id), err, err_len) < 0)
+	bool host_booted;
+	if (note_host_boot(sup, boot_id, sizeof(boot_id), &host_booted, err, err_len) < 0)
 		return -1;
 	struct vm_record *records;
 	size_t count;
@@ -404,7 +406,7 @@ static int load_vms(struct supervisor *sup, char *err, size_t err_len)
 	for (size_t i = 0; i < count; i++) {
 		struct supervised_vm *vm = rc == 0 ? sup_vm_new(&records[i]) : NULL;
 		if (vm && sup_append_vm(sup, vm) == 0)
-			find_again(sup, vm);
+			find_again(sup, vm, host_booted);
 		else if (rc == 0) {
 			if (vm)
 				sup_vm_free(vm);
@@ -416,7 +418,6 @@ static int load_vms(struct supervisor *sup, char *err, size_t err_len)
 	free(records);
 	if (rc == 0 && boot_id[0])
 		rc = vm_store_set_host_value(sup->store, "boot_id", boot_id, err, err_len);
-	sup->host_booted = false;
 	return rc;
 }
 

@@ -233,14 +233,10 @@ static struct vm_limits merge_limits(struct vm_limits now, const struct vm_limit
 		now.cpu_weight = change->cpu_weight;
 	if (given & LIMIT_MEMORY_MAX)
 		now.memory_max = change->memory_max;
-	if (given & LIMIT_IO_READ_BPS)
-		now.io_read_bps = change->io_read_bps;
-	if (given & LIMIT_IO_WRITE_BPS)
-		now.io_write_bps = change->io_write_bps;
-	if (given & LIMIT_IO_READ_IOPS)
-		now.io_read_iops = change->io_read_iops;
-	if (given & LIMIT_IO_WRITE_IOPS)
-		now.io_write_iops = change->io_write_iops;
+	for (size_t i = 0; i < VM_IO_LIMIT_FIELDS; i++)
+		if (given & vm_io_limit_fields[i].bit)
+			*vm_io_limit(&now, &vm_io_limit_fields[i]) =
+			    vm_io_limit_value(change, &vm_io_limit_fields[i]);
 	return now;
 }
 

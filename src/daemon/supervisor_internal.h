@@ -9,7 +9,6 @@
 #include "daemon/vm_store.h"
 
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdint.h>
 
 struct supervised_vm {
@@ -33,8 +32,6 @@ struct supervisor {
 	struct cgroup_host cgroups;
 	struct vm_isolation isolation;
 	struct event_hub *events;
-	/* The host has booted since the store's last daemon ran: no recorded pid is a VM's. */
-	bool host_booted;
 };
 
 struct supervised_vm *sup_find(struct supervisor *sup, const char *name);

@@ -43,6 +43,23 @@ bool vm_limits_any(const struct vm_limits *limits)
 	       vm_limits_any_io(limits);
 }
 
+const struct vm_io_limit_field vm_io_limit_fields[VM_IO_LIMIT_FIELDS] = {
+    {"io_read_bps", LIMIT_IO_READ_BPS, true, offsetof(struct vm_limits, io_read_bps)},
+    {"io_write_bps", LIMIT_IO_WRITE_BPS, true, offsetof(struct vm_limits, io_write_bps)},
+    {"io_read_iops", LIMIT_IO_READ_IOPS, false, offsetof(struct vm_limits, io_read_iops)},
+    {"io_write_iops", LIMIT_IO_WRITE_IOPS, false, offsetof(struct vm_limits, io_write_iops)},
+};
+
+uint64_t *vm_io_limit(struct vm_limits *limits, const struct vm_io_limit_field *field)
+{
+	return (uint64_t *)((char *)limits + field->offset);
+}
+
+uint64_t vm_io_limit_value(const struct vm_limits *limits, const struct vm_io_limit_field *field)
+{
+	return *(const uint64_t *)((const char *)limits + field->offset);
+}
+
 bool vm_limits_any_io(const struct vm_limits *limits)
 {
 	return limits->io_read_bps || limits->io_write_bps || limits->io_read_iops ||

@@ -6,6 +6,7 @@
 #define GUREUM_DAEMON_VM_RECORD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -43,6 +44,21 @@ enum {
 	LIMIT_IO_READ_IOPS = 1 << 5,
 	LIMIT_IO_WRITE_IOPS = 1 << 6,
 };
+
+/* The I/O limits, described once for what handles them field by field (the requests, a
+ * change's merge, the status): the name the API gives each, its LIMIT_* bit, whether it
+ * counts bytes (or operations), and where it is in a vm_limits. */
+struct vm_io_limit_field {
+	const char *key;
+	unsigned bit;
+	bool bytes;
+	size_t offset;
+};
+#define VM_IO_LIMIT_FIELDS 4
+extern const struct vm_io_limit_field vm_io_limit_fields[VM_IO_LIMIT_FIELDS];
+/* The field in `limits`, to set; its value. */
+uint64_t *vm_io_limit(struct vm_limits *limits, const struct vm_io_limit_field *field);
+uint64_t vm_io_limit_value(const struct vm_limits *limits, const struct vm_io_limit_field *field);
 
 struct vm_record {
 	char name[VM_NAME_MAX + 1];

@@ -94,12 +94,14 @@ static int open_socket(struct console *con, const struct vm_config *config, char
 	snprintf(label, sizeof(label), "--console-socket %s", config->console_socket);
 	con->listen_fd = unix_listener_open(config->console_socket, 1, 0600, label, err, err_len);
 	con->socket_path = strdup(config->console_socket);
+	if (con->listen_fd < 0)
+		return -1;
 	con->scrollback = calloc(1, sizeof(*con->scrollback));
-	if (con->listen_fd >= 0 && !con->scrollback) {
+	if (!con->scrollback) {
 		snprintf(err, err_len, "%s: out of memory", label);
 		return -1;
 	}
-	return con->listen_fd < 0 ? -1 : 0;
+	return 0;
 }
 
 int console_open(struct console *con, const struct vm_config *config, char *err, size_t err_len)
