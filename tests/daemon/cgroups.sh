@@ -10,7 +10,7 @@ set -euo pipefail
 gureum=$(realpath "$1") gureumd=$(realpath "$2") spin=$(realpath "$3")
 work=$(mktemp -d /tmp/gureumd-cgroups.XXXXXX)
 export GUREUMD_SOCKET=$work/run/gureumd.sock
-daemon_pid=
+. "$(dirname "$0")/lib.sh"
 
 cleanup() {
 	[[ -n $daemon_pid ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
@@ -21,20 +21,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-	echo "FAIL: $*" >&2
-	cat "$work/daemon.log" >&2 || true
-	exit 1
-}
-
-json() { python3 -c 'import json, sys; v = json.load(sys.stdin)
-for k in sys.argv[1:]: v = v[int(k)] if isinstance(v, list) else v.get(k, "")
-print(v)' "$@"; }
-
 "$gureumd" --state-dir "$work/state" --run-dir "$work/run" --gureum "$gureum" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 100); do "$gureum" vm daemon >/dev/null 2>&1 && break; sleep 0.1; done
-version=$("$gureum" vm --json daemon | json cgroups)
+version=$("$gureum" vm --json daemon | json_get cgroups)
 if [[ $version == none ]]; then
 	echo "SKIP: this host gives gureumd no cgroups: $(grep -o 'no cgroups.*' "$work/daemon.log")"
 	exit 77
@@ -48,8 +38,8 @@ read_limit() { if [[ $version == v1 ]]; then cat "$1/$2"; else cat "$1/$3"; fi; 
 	--memory 16M >/dev/null
 "$gureum" vm start spin >/dev/null
 status=$("$gureum" vm --json info spin)
-pid=$(json pid <<<"$status")
-mapfile -t dirs < <(json cgroups <<<"$status" | tr -d "[]',\"" | tr ' ' '\n' | grep .)
+pid=$(json_get pid <<<"$status")
+mapfile -t dirs < <(json_get cgroups <<<"$status" | tr -d "[]',\"" | tr ' ' '\n' | grep .)
 [[ ${#dirs[@]} -ge 1 ]] || fail "the running VM's status names no cgroup: $status"
 for dir in "${dirs[@]}"; do
 	grep -qx "$pid" "$dir/cgroup.procs" || fail "the VM's pid $pid is not in $dir"
@@ -93,7 +83,7 @@ else
 	[[ $(cat "$cpu_dir/cpu.weight") == 300 ]] || fail "cpu.weight is $(cat "$cpu_dir/cpu.weight")"
 	[[ $(cat "$memory_dir/memory.max") == 536870912 ]] || fail "the memory limit did not change"
 fi
-[[ $("$gureum" vm --json info spin | json limits memory_max) == 536870912 ]] || fail "the status does not show the new memory limit"
+[[ $("$gureum" vm --json info spin | json_get limits memory_max) == 536870912 ]] || fail "the status does not show the new memory limit"
 echo "ok: limits changed at runtime"
 
 "$gureum" vm stop spin --force >/dev/null

@@ -23,7 +23,6 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-field() { "$gureum" vm --json info "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$2"; }
 # wait_text FILE TEXT: until FILE has TEXT (10 s).
 wait_text() {
 	for _ in $(seq 100); do

@@ -22,7 +22,6 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-field() { "$gureum" vm --json info "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$2"; }
 # store_sql SQL: run on the daemon's store while no daemon runs (python3's sqlite3 module).
 store_sql() { python3 -c 'import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])

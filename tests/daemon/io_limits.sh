@@ -22,21 +22,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-json() { python3 -c 'import json, sys; v = json.load(sys.stdin)
-for k in sys.argv[1:]: v = v[int(k)] if isinstance(v, list) else v.get(k, "")
-print(v)' "$@"; }
-
 [[ -r $image/vmlinuz && -r $image/initramfs.cpio.gz ]] || {
 	echo "SKIP: no guest image in $image (scripts/guest-image.sh builds it)"
 	exit 77
 }
 start_daemon
-missing=$("$gureum" vm --json daemon | json io_limits reason)
+missing=$("$gureum" vm --json daemon | json_get io_limits reason)
 if [[ -n $missing ]]; then
 	echo "SKIP: this gureumd cannot set I/O limits: $missing"
 	exit 77
 fi
-version=$("$gureum" vm --json daemon | json cgroups)
+version=$("$gureum" vm --json daemon | json_get cgroups)
 echo "cgroups $version"
 
 # The disk: 32 MiB of written blocks (a sparse file's holes read without any device I/O).
@@ -51,9 +47,9 @@ guest=(--accel emu --kernel "$image/vmlinuz" --initrd "$image/initramfs.cpio.gz"
 "$gureum" vm create io --io-read-bps 1M --io-write-iops 200 -- "${guest[@]}" >/dev/null
 "$gureum" vm start io >/dev/null
 status=$("$gureum" vm --json info io)
-pid=$(json pid <<<"$status")
-console=$(json console_socket <<<"$status")
-mapfile -t dirs < <(json cgroups <<<"$status" | tr -d "[]',\"" | tr ' ' '\n' | grep .)
+pid=$(json_get pid <<<"$status")
+console=$(json_get console_socket <<<"$status")
+mapfile -t dirs < <(json_get cgroups <<<"$status" | tr -d "[]',\"" | tr ' ' '\n' | grep .)
 io_dir=${dirs[-1]} # v2: the one; v1: cpu, memory, blkio
 grep -qx "$pid" "$io_dir/cgroup.procs" || fail "the VM's pid $pid is not in $io_dir"
 
@@ -116,8 +112,8 @@ free=$(guest_read 12) || fail "the guest's read without the limit: $free"
 echo "the same read with the limit lifted at runtime: $free s"
 awk -v f="$free" -v l="$limited" 'BEGIN { exit !(f * 3 <= l) }' ||
 	fail "lifting the limit: $free s against $limited s"
-[[ $("$gureum" vm --json info io | json limits io_read_bps) == 0 &&
-	$("$gureum" vm --json info io | json limits io_write_iops) == 200 ]] ||
+[[ $("$gureum" vm --json info io | json_get limits io_read_bps) == 0 &&
+	$("$gureum" vm --json info io | json_get limits io_write_iops) == 200 ]] ||
 	fail "the status does not show the limits as changed"
 echo "ok: the limit holds the guest's reads to its rate, and lifting it at runtime frees them"
 "$gureum" vm stop io --force >/dev/null
@@ -131,7 +127,7 @@ if [[ -d /dev/shm && -w /dev/shm ]]; then
 	out=$("$gureum" vm start shm 2>&1) && fail "a VM with I/O limits on a tmpfs disk started"
 	rm -f "$shm_disk"
 	[[ $out == *"without a block device"* ]] || fail "the tmpfs disk's refusal said: $out"
-	[[ $("$gureum" vm --json info shm | json state) != running ]] || fail "shm runs"
+	[[ $("$gureum" vm --json info shm | json_get state) != running ]] || fail "shm runs"
 	echo "ok: a VM with I/O limits on a tmpfs disk is refused: ${out##*: disk }"
 	"$gureum" vm delete shm >/dev/null
 fi

@@ -21,6 +21,18 @@ start_daemon() {
 	fail "gureumd did not answer on $GUREUMD_SOCKET"
 }
 
+# json_get KEY...: one value of the JSON on stdin, a key (or a list index) at a time ("" when
+# a key is absent).
+json_get() {
+	python3 -c 'import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1:]: v = v[int(k)] if isinstance(v, list) else v.get(k, "")
+print(v)' "$@"
+}
+
+# field NAME KEY: one field of a VM's status ("" when absent).
+field() { "$gureum" vm --json info "$1" | json_get "$2"; }
+
 stop_daemon() {
 	kill -TERM "$daemon_pid"
 	wait "$daemon_pid" || fail "gureumd did not end cleanly on SIGTERM"

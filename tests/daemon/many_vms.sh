@@ -29,14 +29,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# field NAME KEY: one field of a VM's status ("" when absent).
-field() {
-	"$gureum" vm --json info "$1" | python3 -c '
-import json, sys
-v = json.load(sys.stdin).get(sys.argv[1], "")
-print(v)' "$2"
-}
-
 # wait_for NAME KEY VALUE: until the field has that value (5 s).
 wait_for() {
 	for _ in $(seq 50); do
