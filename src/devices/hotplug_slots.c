@@ -27,38 +27,41 @@ void hotplug_slots_destroy(struct hotplug_slots *hp)
 	hp->nr_slots = 0;
 }
 
-/* Sets `set` and clears `clear` in the slot's byte. */
-static void update(struct hotplug_slots *hp, unsigned slot, uint8_t set, uint8_t clear)
+/* Sets `set` and clears `clear` in the slot's byte, and records whether it is leaving. */
+static void update(struct hotplug_slots *hp, unsigned slot, uint8_t set, uint8_t clear,
+		   bool leaving)
 {
 	if (slot >= hp->nr_slots)
 		return;
 	pthread_mutex_lock(&hp->lock);
 	hp->status[slot] = (uint8_t)((hp->status[slot] & ~clear) | set);
+	hp->leaving[slot] = leaving;
 	pthread_mutex_unlock(&hp->lock);
 }
 
 void hotplug_slots_set_present(struct hotplug_slots *hp, unsigned slot, bool present)
 {
-	update(hp, slot, present ? LAYOUT_HP_PRESENT : 0, present ? 0 : 0xff);
+	update(hp, slot, present ? LAYOUT_HP_PRESENT : 0, present ? 0 : 0xff, false);
 }
 
 /* The same, then raises the event. */
-static void signal_slot(struct hotplug_slots *hp, unsigned slot, uint8_t set, uint8_t clear)
+static void signal_slot(struct hotplug_slots *hp, unsigned slot, uint8_t set, uint8_t clear,
+			bool leaving)
 {
 	if (slot >= hp->nr_slots)
 		return;
-	update(hp, slot, set, clear);
+	update(hp, slot, set, clear, leaving);
 	acpi_ged_raise(hp->ged, hp->kind.event);
 }
 
 void hotplug_slots_insert(struct hotplug_slots *hp, unsigned slot)
 {
-	signal_slot(hp, slot, LAYOUT_HP_PRESENT | LAYOUT_HP_INSERT, LAYOUT_HP_REMOVE);
+	signal_slot(hp, slot, LAYOUT_HP_PRESENT | LAYOUT_HP_INSERT, LAYOUT_HP_REMOVE, false);
 }
 
 void hotplug_slots_request_removal(struct hotplug_slots *hp, unsigned slot)
 {
-	signal_slot(hp, slot, LAYOUT_HP_REMOVE, LAYOUT_HP_INSERT);
+	signal_slot(hp, slot, LAYOUT_HP_REMOVE, LAYOUT_HP_INSERT, true);
 }
 
 uint8_t hotplug_slots_status(struct hotplug_slots *hp, unsigned slot)
@@ -69,6 +72,16 @@ uint8_t hotplug_slots_status(struct hotplug_slots *hp, unsigned slot)
 	uint8_t status = hp->status[slot];
 	pthread_mutex_unlock(&hp->lock);
 	return status;
+}
+
+bool hotplug_slots_leaving(struct hotplug_slots *hp, unsigned slot)
+{
+	if (slot >= hp->nr_slots)
+		return false;
+	pthread_mutex_lock(&hp->lock);
+	bool leaving = hp->leaving[slot] && (hp->status[slot] & LAYOUT_HP_PRESENT);
+	pthread_mutex_unlock(&hp->lock);
+	return leaving;
 }
 
 static void status_io_read(void *opaque, uint64_t offset, void *data, unsigned size)
@@ -93,8 +106,10 @@ static void status_io_write(void *opaque, uint64_t offset, const void *data, uns
 	hp->status[slot] &= (uint8_t) ~(value & (LAYOUT_HP_INSERT | LAYOUT_HP_REMOVE));
 	bool ejected =
 	    (value & LAYOUT_HP_EJECT) && slot > 0 && (hp->status[slot] & LAYOUT_HP_PRESENT);
-	if (ejected)
+	if (ejected) {
 		hp->status[slot] = 0;
+		hp->leaving[slot] = false;
+	}
 	pthread_mutex_unlock(&hp->lock);
 	if (ejected && hp->ops.ejected)
 		hp->ops.ejected(hp->ops.opaque, slot);

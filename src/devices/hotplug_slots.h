@@ -36,6 +36,9 @@ struct hotplug_slots {
 	pthread_mutex_t lock;
 	unsigned nr_slots; /* registers 0 .. nr_slots - 1 */
 	uint8_t status[HOTPLUG_SLOTS_MAX];
+	/* Asked to go and not yet ejected: the VMM's own record, since the guest clears
+	 * LAYOUT_HP_REMOVE when it takes the request, well before its _EJ0. */
+	bool leaving[HOTPLUG_SLOTS_MAX];
 	struct hotplug_slots_kind kind;
 	struct acpi_ged *ged;
 	struct hotplug_slots_ops ops;
@@ -59,5 +62,9 @@ void hotplug_slots_insert(struct hotplug_slots *hp, unsigned slot);
 void hotplug_slots_request_removal(struct hotplug_slots *hp, unsigned slot);
 /* The status byte of `slot` (LAYOUT_HP_* bits); 0 for a slot beyond the last. */
 uint8_t hotplug_slots_status(struct hotplug_slots *hp, unsigned slot);
+/* Whether `slot` was asked to go and is still present: from the removal request until the
+ * guest ejects it or an insert calls the removal off, whether or not the guest has taken the
+ * request yet. */
+bool hotplug_slots_leaving(struct hotplug_slots *hp, unsigned slot);
 
 #endif

@@ -120,8 +120,7 @@ static int check_resize(struct vm *vm, unsigned count, char *err, size_t err_len
 static void request_removals(struct vm *vm, unsigned count)
 {
 	for (unsigned i = vm->max_vcpus; i-- > count;) {
-		uint8_t status = hotplug_slots_status(&vm->cpu_hotplug, i);
-		if (running(&vm->vcpus[i]) && !(status & LAYOUT_HP_REMOVE)) {
+		if (running(&vm->vcpus[i]) && !hotplug_slots_leaving(&vm->cpu_hotplug, i)) {
 			hotplug_slots_request_removal(&vm->cpu_hotplug, i);
 			log_info("vCPU %u: the guest is asked to let it go", i);
 		}
@@ -137,7 +136,7 @@ int vm_set_vcpus(struct vm *vm, unsigned count, char *err, size_t err_len)
 	for (unsigned i = 0; i < count && rc == 0; i++) {
 		if (!running(&vm->vcpus[i]))
 			rc = add_vcpu(vm, i, err, err_len);
-		else if (hotplug_slots_status(&vm->cpu_hotplug, i) & LAYOUT_HP_REMOVE)
+		else if (hotplug_slots_leaving(&vm->cpu_hotplug, i))
 			hotplug_slots_insert(&vm->cpu_hotplug, i); /* calls the removal off */
 	}
 	if (rc == 0)
@@ -157,7 +156,7 @@ void vm_vcpus_info(struct vm *vm, struct vm_vcpus_info *info)
 	for (unsigned i = 0; vm->has_cpu_hotplug && i < vm->max_vcpus; i++) {
 		uint8_t status = hotplug_slots_status(&vm->cpu_hotplug, i);
 		info->inserting += !!(status & LAYOUT_HP_INSERT);
-		info->removing += (status & LAYOUT_HP_REMOVE) && (status & LAYOUT_HP_PRESENT);
+		info->removing += hotplug_slots_leaving(&vm->cpu_hotplug, i);
 	}
 }
 
@@ -177,8 +176,7 @@ bool vm_vcpus_settled(struct vm *vm, char *err, size_t err_len)
 		return false;
 	}
 	for (unsigned i = 0; vm->has_cpu_hotplug && i < vm->max_vcpus; i++) {
-		uint8_t status = hotplug_slots_status(&vm->cpu_hotplug, i);
-		if ((status & LAYOUT_HP_REMOVE) && (status & LAYOUT_HP_PRESENT)) {
+		if (hotplug_slots_leaving(&vm->cpu_hotplug, i)) {
 			snprintf(err, err_len,
 				 "the guest has not yet let vCPU %u go: wait for it (gureum ctl "
 				 "SOCKET cpus), or add it back",

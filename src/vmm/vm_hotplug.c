@@ -193,8 +193,9 @@ const char *vm_device_state(struct vm *vm, enum vm_hotplug_kind kind, unsigned i
 	struct virtio_pci **devices = devices_of(vm, kind, &count);
 	if (index >= count || !devices[index] || !vm->has_pci_hotplug)
 		return "attached";
-	uint8_t status = hotplug_slots_status(&vm->pci_hotplug, virtio_pci_slot(devices[index]));
-	if (status & LAYOUT_HP_REMOVE || !(status & LAYOUT_HP_PRESENT))
+	unsigned slot = virtio_pci_slot(devices[index]);
+	uint8_t status = hotplug_slots_status(&vm->pci_hotplug, slot);
+	if (hotplug_slots_leaving(&vm->pci_hotplug, slot) || !(status & LAYOUT_HP_PRESENT))
 		return "removing";
 	return status & LAYOUT_HP_INSERT ? "inserting" : "attached";
 }

@@ -30,6 +30,8 @@ SOURCE_PID=
 DEST_PID=
 fail() {
 	echo "FAIL: $*" >&2
+	# The failed checks again, on stderr: a long stdout is often cut to its end where it is shown.
+	grep -E '^(FAIL|XPASS) ' "$WORK/contract.out" 2>/dev/null | head -n 20 | sed 's/^/  /' >&2
 	for log in source dest; do
 		if [[ -f $WORK/$log.log ]]; then
 			echo "--- the $log VM's log and console, last lines:" >&2
@@ -88,8 +90,8 @@ done
 GUREUM=$GUREUM WORK=$WORK SOURCE_SOCK=$WORK/api.sock DEST_SOCK=$WORK/api2.sock \
 	SOURCE_CONSOLE_IN=$WORK/console.in SOURCE_CONSOLE=$WORK/source.console \
 	MIGRATE_URI=unix:$WORK/mig.sock API_DOC=${API_DOC:-$ROOT/docs/api/vm.yaml} GUEST_IMAGE_DIR=$GUEST_IMAGE_DIR \
-	timeout ${NODE_SECONDS:-300} node "$HERE/contract.mjs"
-node_status=$?
+	timeout ${NODE_SECONDS:-300} node "$HERE/contract.mjs" | tee "$WORK/contract.out"
+node_status=${PIPESTATUS[0]}
 
 # The source left after its migration, the destination after its stop: both with 0.
 status=0

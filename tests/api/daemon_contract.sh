@@ -63,6 +63,8 @@ trap 'exit 143' TERM INT
 
 fail() {
 	echo "FAIL: $*" >&2
+	# The failed checks again, on stderr: a long stdout is often cut to its end where it is shown.
+	grep -E '^(FAIL|XPASS) ' "$WORK/contract.out" 2>/dev/null | head -n 20 | sed 's/^/  /' >&2
 	local log
 	for log in gureumd gureumd2; do
 		if [[ -f $WORK/$log.log ]]; then
@@ -119,7 +121,7 @@ wait_socket "$SOCK2" "$DAEMON2_PID"
 # itself, so that its pid is the one killed (it bounds its own time: NODE_SECONDS).
 GUREUM=$GUREUM API_DOC=${API_DOC:-$ROOT/docs/api/daemon.yaml} SOCK=$SOCK WORK=$WORK \
 	STATE_DIR=$WORK/state RUN_DIR=$WORK/run DAEMON_PID=$DAEMON_PID IDLE_KERNEL=$IDLE_KERNEL \
-	SOCK2=$SOCK2 RUN_DIR2=$RUN_DIR2 NOCG=$NOCG NODE_SECONDS=${NODE_SECONDS:-240} node "$HERE/daemon_contract.mjs" &
+	SOCK2=$SOCK2 RUN_DIR2=$RUN_DIR2 NOCG=$NOCG NODE_SECONDS=${NODE_SECONDS:-240} node "$HERE/daemon_contract.mjs" > >(tee "$WORK/contract.out") &
 NODE_PID=$!
 wait "$NODE_PID"
 node_status=$?

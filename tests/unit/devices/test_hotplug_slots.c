@@ -1,6 +1,7 @@
 /* CPU hotplug's status bytes as the DSDT's methods use them: insert and removal requests raise
  * the GED's CPU event and are taken by writing their bit back; an eject of a present CPU
- * (not CPU 0) reaches the VMM once, whatever else the guest writes. */
+ * (not CPU 0) reaches the VMM once, whatever else the guest writes. A slot asked to go is
+ * leaving until that eject, though the guest took the request long before. */
 #include "devices/hotplug_slots.h"
 #include "devices/io_bus.h"
 #include "machine/layout.h"
@@ -93,15 +94,20 @@ Test(cpu_hotplug, an_insert_is_an_event_the_guest_takes)
 
 Test(cpu_hotplug, a_removal_ends_with_the_guests_eject)
 {
+	cr_assert_not(hotplug_slots_leaving(&hp, 1));
 	hotplug_slots_request_removal(&hp, 1);
 	cr_assert_eq(status(1), LAYOUT_HP_PRESENT | LAYOUT_HP_REMOVE);
+	cr_assert(hotplug_slots_leaving(&hp, 1));
 	write_status(1, LAYOUT_HP_REMOVE);
 	cr_assert_eq(status(1), LAYOUT_HP_PRESENT, "present until ejected");
+	cr_assert(hotplug_slots_leaving(&hp, 1),
+		  "still leaving once the guest took the request, until its eject");
 	cr_assert_eq(ejects, 0);
 	write_status(1, LAYOUT_HP_EJECT);
 	cr_assert_eq(ejects, 1);
 	cr_assert_eq(last_ejected, 1);
 	cr_assert_eq(status(1), 0);
+	cr_assert_not(hotplug_slots_leaving(&hp, 1), "gone, not leaving");
 	write_status(1, LAYOUT_HP_EJECT);
 	cr_assert_eq(ejects, 1, "ejecting an absent CPU is nothing");
 }
@@ -111,6 +117,17 @@ Test(cpu_hotplug, an_insert_calls_off_a_pending_removal)
 	hotplug_slots_request_removal(&hp, 1);
 	hotplug_slots_insert(&hp, 1);
 	cr_assert_eq(status(1), LAYOUT_HP_PRESENT | LAYOUT_HP_INSERT);
+	cr_assert_not(hotplug_slots_leaving(&hp, 1));
+}
+
+Test(cpu_hotplug, an_eject_nobody_asked_for_is_not_a_leaving_slot)
+{
+	write_status(1, LAYOUT_HP_EJECT);
+	cr_assert_eq(ejects, 1);
+	cr_assert_not(hotplug_slots_leaving(&hp, 1));
+	hotplug_slots_insert(&hp, 1);
+	cr_assert_not(hotplug_slots_leaving(&hp, 1));
+	cr_assert_not(hotplug_slots_leaving(&hp, 200), "a slot beyond the last is not leaving");
 }
 
 Test(cpu_hotplug, hostile_writes_change_nothing_they_should_not)
