@@ -27,18 +27,19 @@ static void usage(FILE *out)
 	    "$GUREUMD_SOCKET, else " DEFAULT_SOCKET ").\n"
 	    "\n"
 	    "  list                      every VM: name, state, pid, restarts, how it last ended\n"
-	    "  create NAME [--restart never|on-failure|always] [LIMITS] -- RUN-ARGS...\n"
-	    "                            defines a VM (stopped) that runs gureum run RUN-ARGS;\n"
-	    "                            on-failure (default) restarts it unless it exited 0\n"
+	    "  create NAME [--restart never|on-failure|always] [--autostart on|off] [LIMITS]\n"
+	    "         -- RUN-ARGS...     defines a VM (stopped) that runs gureum run RUN-ARGS;\n"
+	    "                            on-failure (default) restarts it unless it exited 0;\n"
+	    "                            autostart on: gureumd starts it when the host boots\n"
 	    "  start NAME                starts its process\n"
 	    "  stop NAME [--timeout S] [--force]\n"
 	    "                            presses its power button, waits S seconds (default\n"
 	    "                            30) for the guest, then stops it from the host;\n"
 	    "                            --force: from the host at once\n"
 	    "  info NAME                 its definition and state\n"
-	    "  set NAME [--restart POLICY] [LIMITS]\n"
-	    "                            its restart policy and limits, from now on (limits\n"
-	    "                            at once on a running VM)\n"
+	    "  set NAME [--restart POLICY] [--autostart on|off] [LIMITS]\n"
+	    "                            its restart policy, autostart and limits, from now\n"
+	    "                            on (limits at once on a running VM)\n"
 	    "  delete NAME               forgets a stopped VM (its log stays)\n"
 	    "  log NAME                  its log: the VMM's messages and a stdio console\n"
 	    "  console NAME              attaches this terminal to its console (its last\n"
@@ -124,9 +125,10 @@ static void print_info(const json_t *vm)
 {
 	print_row(vm);
 	char *args = json_dumps(json_object_get(vm, "args"), JSON_COMPACT);
-	printf("  restart policy: %s\n  args: %s\n  api socket: %s\n  log: %s\n",
-	       text_field(vm, "restart", "?"), args ? args : "?", text_field(vm, "api_socket", "?"),
-	       text_field(vm, "log", "?"));
+	printf("  restart policy: %s\n  autostart: %s\n  args: %s\n  api socket: %s\n  log: %s\n",
+	       text_field(vm, "restart", "?"),
+	       json_is_true(json_object_get(vm, "autostart")) ? "on" : "off", args ? args : "?",
+	       text_field(vm, "api_socket", "?"), text_field(vm, "log", "?"));
 	free(args);
 	const json_t *limits = json_object_get(vm, "limits");
 	printf("  limits: cpu %lld%% (0: none), cpu weight %lld (0: default), memory %lld bytes "
@@ -217,9 +219,22 @@ static int action(const struct vm_cli *cli, const char *method, const char *name
 	return json_object_size(reply) ? show(cli, reply, false) : (json_decref(reply), 0);
 }
 
-/* --restart and the limits' options (--cpu-percent, --io-read-bps...) from argv[*i] on into
- * `body` ("restart", "limits"); stops at "--" or the first other word. false after saying
- * why. */
+/* --restart, --autostart and the limits' options (--cpu-percent, --io-read-bps...) from
+ * argv[*i] on into `body` ("restart", "autostart", "limits"); stops at "--" or the first other
+ * word. false after saying why. */
+/* "on" or "off" as `key`'s true or false; false after saying why. */
+static bool take_switch(const char *value, json_t *body, const char *key, const char *command)
+{
+	bool on = strcmp(value, "on") == 0;
+	if (!on && strcmp(value, "off") != 0) {
+		fprintf(stderr, "gureum vm %s: --%s takes on or off, not %s\n", command, key,
+			value);
+		return false;
+	}
+	json_object_set_new(body, key, json_boolean(on));
+	return true;
+}
+
 static bool definition_options(int argc, char **argv, int *i, json_t *body, const char *command)
 {
 	static const char *const limit_options[][2] = {
@@ -234,6 +249,13 @@ static bool definition_options(int argc, char **argv, int *i, json_t *body, cons
 		bool known = strcmp(option, "--restart") == 0;
 		if (known)
 			json_object_set_new(body, "restart", json_string(value));
+		if (!known && strcmp(option, "--autostart") == 0) {
+			known = true;
+			if (!take_switch(value, body, "autostart", command)) {
+				json_decref(limits);
+				return false;
+			}
+		}
 		for (size_t k = 0; k < limit_count && !known; k++)
 			if (strcmp(option, limit_options[k][0]) == 0) {
 				known = true;
@@ -314,9 +336,9 @@ static int set(const struct vm_cli *cli, int argc, char **argv)
 	int i = 1;
 	if (!definition_options(argc, argv, &i, body, "set") || i != argc || argc < 3) {
 		fprintf(stderr,
-			"gureum vm set: give NAME and --restart POLICY or limits "
-			"(--cpu-percent N, --memory-max SIZE, --io-read-bps SIZE...: gureum "
-			"vm --help)\n");
+			"gureum vm set: give NAME and --restart POLICY, --autostart on|off or "
+			"limits (--cpu-percent N, --memory-max SIZE, --io-read-bps SIZE...: "
+			"gureum vm --help)\n");
 		json_decref(body);
 		return 2;
 	}

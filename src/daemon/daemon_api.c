@@ -33,12 +33,12 @@ static json_t *status_json(const struct vm_status *status)
 {
 	const struct vm_record *r = &status->record;
 	json_t *args = json_loads(r->args, 0, NULL);
-	json_t *object =
-	    json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:s, s:s, s:s}", "name", r->name, "state",
-		      status->state, "args", args ? args : json_array(), "restart",
-		      restart_policy_name(r->restart), "restarts", (json_int_t)r->restarts,
-		      "created", (json_int_t)r->created, "api_socket", status->api_socket,
-		      "console_socket", status->console_socket, "log", status->log_path);
+	json_t *object = json_pack(
+	    "{s:s, s:s, s:o, s:s, s:b, s:I, s:I, s:s, s:s, s:s}", "name", r->name, "state",
+	    status->state, "args", args ? args : json_array(), "restart",
+	    restart_policy_name(r->restart), "autostart", r->autostart, "restarts",
+	    (json_int_t)r->restarts, "created", (json_int_t)r->created, "api_socket",
+	    status->api_socket, "console_socket", status->console_socket, "log", status->log_path);
 	json_t *limits = json_pack(
 	    "{s:I, s:I, s:I}", "cpu_percent", (json_int_t)r->limits.cpu_percent, "cpu_weight",
 	    (json_int_t)r->limits.cpu_weight, "memory_max", (json_int_t)r->limits.memory_max);
@@ -174,8 +174,10 @@ static void change_vm(struct daemon_api *api, const char *name, const struct htt
 	int rc = change.limits_given ? supervisor_set_limits(api->sup, name, &change.limits,
 							     change.limits_given, err, sizeof(err))
 				     : 0;
-	if (rc == 0 && change.has_restart)
-		rc = supervisor_set_restart(api->sup, name, change.restart, err, sizeof(err));
+	if (rc == 0 && (change.has_restart || change.has_autostart))
+		rc = supervisor_set_startup(
+		    api->sup, name, change.has_restart ? &change.restart : NULL,
+		    change.has_autostart ? &change.autostart : NULL, err, sizeof(err));
 	if (rc < 0)
 		answer_failure(answer, rc, err);
 	else

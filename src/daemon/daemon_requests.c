@@ -96,6 +96,14 @@ static int take_restart(json_t *value, enum restart_policy *out, struct request_
 	return 0;
 }
 
+static int take_autostart(json_t *value, bool *out, struct request_error *error)
+{
+	if (!json_is_boolean(value))
+		return refuse(error, "\"autostart\" must be true or false");
+	*out = json_is_true(value);
+	return 0;
+}
+
 static int take_bounded(json_t *value, const char *key, unsigned max, unsigned *out,
 			struct request_error *error)
 {
@@ -198,7 +206,8 @@ static int take_limits(json_t *value, struct vm_limits *out, unsigned *given,
 int parse_vm_definition(const struct request_body *body, struct vm_record *out,
 			struct request_error *error)
 {
-	static const char *const fields[] = {"name", "args", "restart", "limits", NULL};
+	static const char *const fields[] = {"name",	  "args",   "restart",
+					     "autostart", "limits", NULL};
 	memset(out, 0, sizeof(*out));
 	out->restart = RESTART_ON_FAILURE;
 	json_t *object = object_of("POST /api/v1/vms", body, fields, error);
@@ -207,6 +216,7 @@ int parse_vm_definition(const struct request_body *body, struct vm_record *out,
 	json_t *name = json_object_get(object, "name");
 	json_t *args = json_object_get(object, "args");
 	json_t *restart = json_object_get(object, "restart");
+	json_t *autostart = json_object_get(object, "autostart");
 	json_t *limits = json_object_get(object, "limits");
 	unsigned given;
 	int rc = !name ? refuse(error, "\"name\" is missing") : take_name(name, out, error);
@@ -215,6 +225,8 @@ int parse_vm_definition(const struct request_body *body, struct vm_record *out,
 			   : take_args(args, out, error);
 	if (rc == 0 && restart)
 		rc = take_restart(restart, &out->restart, error);
+	if (rc == 0 && autostart)
+		rc = take_autostart(autostart, &out->autostart, error);
 	if (rc == 0 && limits)
 		rc = take_limits(limits, &out->limits, &given, error);
 	json_decref(object);
@@ -226,15 +238,19 @@ int parse_vm_definition(const struct request_body *body, struct vm_record *out,
 int parse_vm_change(const struct request_body *body, struct vm_change *out,
 		    struct request_error *error)
 {
-	static const char *const fields[] = {"restart", "limits", NULL};
+	static const char *const fields[] = {"restart", "autostart", "limits", NULL};
 	memset(out, 0, sizeof(*out));
 	json_t *object = object_of("PATCH /api/v1/vms/{name}", body, fields, error);
 	if (!object)
 		return -1;
 	json_t *restart = json_object_get(object, "restart");
+	json_t *autostart = json_object_get(object, "autostart");
 	json_t *limits = json_object_get(object, "limits");
 	out->has_restart = restart != NULL;
+	out->has_autostart = autostart != NULL;
 	int rc = restart ? take_restart(restart, &out->restart, error) : 0;
+	if (rc == 0 && autostart)
+		rc = take_autostart(autostart, &out->autostart, error);
 	if (rc == 0 && limits)
 		rc = take_limits(limits, &out->limits, &out->limits_given, error);
 	json_decref(object);

@@ -21,8 +21,8 @@ struct request_body {
 	size_t len;
 };
 
-/* POST /vms: {"name", "args": [...], "restart", "limits"}. Fills `out` (free with
- * vm_record_free). */
+/* POST /vms: {"name", "args": [...], "restart", "autostart", "limits"}. Fills `out` (free
+ * with vm_record_free). */
 int parse_vm_definition(const struct request_body *body, struct vm_record *out,
 			struct request_error *error);
 
@@ -36,10 +36,12 @@ int parse_vm_definition(const struct request_body *body, struct vm_record *out,
 #define LIMIT_IO_IOPS_MIN     10
 #define LIMIT_IO_MAX	      (1ull << 50)
 
-/* PATCH /vms/{name}: {"restart", "limits"}, each optional. */
+/* PATCH /vms/{name}: {"restart", "autostart", "limits"}, each optional. */
 struct vm_change {
 	bool has_restart;
 	enum restart_policy restart;
+	bool has_autostart;
+	bool autostart;
 	struct vm_limits limits;
 	unsigned limits_given; /* LIMIT_* bits of supervisor.h */
 };

@@ -335,10 +335,28 @@ void sup_vm_free(struct supervised_vm *vm)
 	free(vm);
 }
 
+/* In the first daemon of a new host boot, an autostart VM starts as an operator's start would
+ * (its restarts counted from 0), whether it ran before or not. */
+static void autostart(struct supervisor *sup, struct supervised_vm *vm)
+{
+	char err[512];
+	vm->record.want_running = true;
+	vm->record.restarts = 0;
+	if (sup_spawn(sup, vm, err, sizeof(err)) < 0) {
+		size_t len = strlen(vm->record.last_exit);
+		snprintf(vm->record.last_exit + len, sizeof(vm->record.last_exit) - len,
+			 "%sautostart failed: %.150s", len ? "; " : "", err);
+		log_error("%s: autostart failed: %s", vm->record.name, err);
+		return;
+	}
+	log_info("%s: started (autostart)", vm->record.name);
+	sup_event(sup, vm, "started", "autostart");
+}
+
 /* A VM the store says has a process: the same process again, or one that ended while no
  * daemon watched it (every one, when the host has booted since). A VM without one that should
  * run is started again. Either of the last two is up to its policy, as after a failure (how it
- * ended is unknown). */
+ * ended is unknown), unless the host booted and the VM autostarts. */
 static void find_again(struct supervisor *sup, struct supervised_vm *vm, bool host_booted)
 {
 	if (vm->record.pid > 0 && !host_booted) {
@@ -359,7 +377,9 @@ static void find_again(struct supervisor *sup, struct supervised_vm *vm, bool ho
 		vm_cgroup_remove(&sup->cgroups, vm->record.name);
 		log_warn("%s: %s", vm->record.name, vm->record.last_exit);
 	}
-	if (policy_restarts(vm, false))
+	if (host_booted && vm->record.autostart)
+		autostart(sup, vm);
+	else if (policy_restarts(vm, false))
 		restart_by_policy(sup, vm);
 	sup_save(sup, vm);
 }
@@ -387,8 +407,8 @@ static int note_host_boot(struct supervisor *sup, char *boot_id, size_t len, boo
 		return -1;
 	*booted = last[0] && boot_id[0] && strcmp(last, boot_id) != 0;
 	if (*booted)
-		log_info("the host has booted since the last gureumd ran: the VMs that ran then "
-			 "come back by their restart policies");
+		log_info("the host has booted since the last gureumd ran: the autostart VMs start, "
+			 "and the others that ran then come back by their restart policies");
 	return 0;
 }
 

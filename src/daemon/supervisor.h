@@ -76,9 +76,10 @@ int supervisor_stop(struct supervisor *sup, const char *name, unsigned timeout_s
 		    char *err, size_t err_len);
 /* Only a VM without a process. Its log stays. */
 int supervisor_delete(struct supervisor *sup, const char *name, char *err, size_t err_len);
-/* Its restart policy, from now on. */
-int supervisor_set_restart(struct supervisor *sup, const char *name, enum restart_policy policy,
-			   char *err, size_t err_len);
+/* Its restart policy and whether it autostarts, from now on; NULL leaves one as it is. */
+int supervisor_set_startup(struct supervisor *sup, const char *name,
+			   const enum restart_policy *restart, const bool *autostart, char *err,
+			   size_t err_len);
 
 /* Sets the `given` fields of `limits`: at once on the running VM's cgroup, and for its next
  * starts. -EBUSY (nothing changed) when the host has no cgroups and limits are set, or the

@@ -27,6 +27,7 @@ int supervisor_create(struct supervisor *sup, const struct vm_record *definition
 	}
 	record.args = definition->args;
 	record.restart = definition->restart;
+	record.autostart = definition->autostart;
 	record.limits = definition->limits;
 	record.created = (int64_t)time(NULL);
 	pthread_mutex_lock(&sup->lock);
@@ -208,16 +209,22 @@ int supervisor_delete(struct supervisor *sup, const char *name, char *err, size_
 	return rc;
 }
 
-int supervisor_set_restart(struct supervisor *sup, const char *name, enum restart_policy policy,
-			   char *err, size_t err_len)
+int supervisor_set_startup(struct supervisor *sup, const char *name,
+			   const enum restart_policy *restart, const bool *autostart, char *err,
+			   size_t err_len)
 {
 	pthread_mutex_lock(&sup->lock);
 	struct supervised_vm *vm = sup_find(sup, name);
-	if (vm) {
-		vm->record.restart = policy;
+	if (vm && (restart || autostart)) {
+		if (restart)
+			vm->record.restart = *restart;
+		if (autostart)
+			vm->record.autostart = *autostart;
 		sup_save(sup, vm);
 		char detail[64];
-		snprintf(detail, sizeof(detail), "restart policy %s", restart_policy_name(policy));
+		snprintf(detail, sizeof(detail), "restart policy %s, autostart %s",
+			 restart_policy_name(vm->record.restart),
+			 vm->record.autostart ? "on" : "off");
 		sup_event(sup, vm, "changed", detail);
 	}
 	pthread_mutex_unlock(&sup->lock);

@@ -67,6 +67,9 @@ struct vm_record {
 	int64_t id;
 	char *args; /* malloc'd JSON array of strings: gureum run's arguments */
 	enum restart_policy restart;
+	/* Started by gureumd when it first runs in a boot of the host, whatever the VM did
+	 * before (as libvirt's autostart): a host's services come back with it. */
+	bool autostart;
 	struct vm_limits limits;
 	bool want_running; /* started and not stopped by an operator since */
 	pid_t pid;	   /* 0: no process */

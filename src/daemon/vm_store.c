@@ -25,7 +25,7 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS vms ("
 			     " last_exit TEXT NOT NULL,"
 			     " created INTEGER NOT NULL);";
 
-#define STORE_VERSION 3
+#define STORE_VERSION 4
 /* upgrade_steps[N - 1] takes a store from version N to N + 1. */
 static const char *const upgrade_steps[STORE_VERSION - 1] = {
     /* 1 -> 2: I/O limits */
@@ -35,6 +35,8 @@ static const char *const upgrade_steps[STORE_VERSION - 1] = {
     "ALTER TABLE vms ADD COLUMN io_write_iops INTEGER NOT NULL DEFAULT 0;",
     /* 2 -> 3: what the daemon keeps of the host (its boot) */
     "CREATE TABLE host (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    /* 3 -> 4: autostart */
+    "ALTER TABLE vms ADD COLUMN autostart INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int fail(struct vm_store *store, const char *doing, char *err, size_t err_len)
@@ -142,6 +144,7 @@ static int bind_record(sqlite3_stmt *stmt, const struct vm_record *r)
 	rc = rc ?: sqlite3_bind_int64(stmt, 14, (sqlite3_int64)r->limits.io_write_bps);
 	rc = rc ?: sqlite3_bind_int64(stmt, 15, (sqlite3_int64)r->limits.io_read_iops);
 	rc = rc ?: sqlite3_bind_int64(stmt, 16, (sqlite3_int64)r->limits.io_write_iops);
+	rc = rc ?: sqlite3_bind_int(stmt, 17, r->autostart);
 	return rc;
 }
 
@@ -169,9 +172,9 @@ int vm_store_insert(struct vm_store *store, struct vm_record *record, char *err,
 	    store,
 	    "INSERT INTO vms (name, args, restart, cpu_percent, cpu_weight, "
 	    "memory_max, want_running, pid, pid_start, restarts, last_exit, created, "
-	    "io_read_bps, io_write_bps, io_read_iops, io_write_iops)"
+	    "io_read_bps, io_write_bps, io_read_iops, io_write_iops, autostart)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-	    "?16)",
+	    "?16, ?17)",
 	    record, "cannot record the new VM:", err, err_len);
 	if (rc == 0)
 		record->id = sqlite3_last_insert_rowid(store->db);
@@ -186,7 +189,7 @@ int vm_store_update(struct vm_store *store, const struct vm_record *record, char
 			    "cpu_weight = ?5, memory_max = ?6, want_running = ?7, pid = ?8, "
 			    "pid_start = ?9, restarts = ?10, last_exit = ?11, created = ?12, "
 			    "io_read_bps = ?13, io_write_bps = ?14, io_read_iops = ?15, "
-			    "io_write_iops = ?16 WHERE name = ?1",
+			    "io_write_iops = ?16, autostart = ?17 WHERE name = ?1",
 			    record, "cannot record the VM's change:", err, err_len);
 }
 
@@ -231,6 +234,7 @@ static int read_row(sqlite3_stmt *stmt, struct vm_record *r)
 	r->limits.io_write_bps = (uint64_t)sqlite3_column_int64(stmt, 14);
 	r->limits.io_read_iops = (uint64_t)sqlite3_column_int64(stmt, 15);
 	r->limits.io_write_iops = (uint64_t)sqlite3_column_int64(stmt, 16);
+	r->autostart = sqlite3_column_int(stmt, 17) != 0;
 	return r->args ? 0 : -1;
 }
 
@@ -257,8 +261,8 @@ int vm_store_load(struct vm_store *store, struct vm_record **records, size_t *co
 	if (sqlite3_prepare_v2(store->db,
 			       "SELECT name, args, restart, cpu_percent, cpu_weight, memory_max, "
 			       "want_running, pid, pid_start, restarts, last_exit, created, rowid, "
-			       "io_read_bps, io_write_bps, io_read_iops, io_write_iops "
-			       "FROM vms ORDER BY name",
+			       "io_read_bps, io_write_bps, io_read_iops, io_write_iops, "
+			       "autostart FROM vms ORDER BY name",
 			       -1, &stmt, NULL) != SQLITE_OK)
 		return fail(store, "cannot read the VMs:", err, err_len);
 	int rc;

@@ -287,9 +287,9 @@ async function createAndList() {
   const a = await call('create alpha', 'POST', '/vms', { body: { name: 'alpha', args: IDLE_ARGS }, expect: 201 });
   const t1 = Math.ceil(nowS());
   const v = a?.json;
-  check('create: stopped, its args as given, restart on-failure, 0 restarts, no limits, no pid or last_exit',
+  check('create: stopped, its args as given, restart on-failure, no autostart, 0 restarts, no limits, no pid or last_exit',
     v?.name === 'alpha' && v.state === 'stopped' && same(v.args, IDLE_ARGS) && v.restart === 'on-failure' &&
-    v.restarts === 0 && same(v.limits, L(0, 0, 0)) && !('pid' in v) &&
+    v.autostart === false && v.restarts === 0 && same(v.limits, L(0, 0, 0)) && !('pid' in v) &&
     !('last_exit' in v) && !('cgroups' in v), a?.text);
   check('create: "created" is the time of the request', v?.created >= t0 && v.created <= t1, `${v?.created} not in ${t0}-${t1}`);
   check('create: its socket in RUN_DIR/vms, its log in STATE_DIR/logs', v?.api_socket === `${RUN_DIR}/vms/alpha.sock` &&
@@ -304,7 +304,7 @@ async function createAndList() {
   const long = 'N' + 'abcdefghij'.repeat(5).slice(0, 47);
   const defs = [
     { name: 'zeta-9', args: IDLE_ARGS, restart: 'always' },
-    { name: 'Alpha', args: [], restart: 'never' },
+    { name: 'Alpha', args: [], restart: 'never', autostart: true },
     { name: long, args: ['--cpus', '2'], limits: {} },
     { name: '0.x', args: ['x'.repeat(4096), '--namespace', '--incoming-x', 'a b', 'é'], restart: 'on-failure' },
     { name: '_u', args: IDLE_ARGS, limits: { cpu_weight: 1 } },
@@ -312,7 +312,8 @@ async function createAndList() {
   for (const def of defs) {
     const r = await call(`create ${def.name.slice(0, 20)} (${def.restart ?? 'default policy'})`, 'POST', '/vms', { body: def, expect: 201 });
     check(`create ${def.name.slice(0, 20)}: as defined`, r?.json?.name === def.name && same(r.json.args, def.args) &&
-      r.json.restart === (def.restart ?? 'on-failure') && r.json.state === 'stopped', r?.text);
+      r.json.restart === (def.restart ?? 'on-failure') && r.json.autostart === (def.autostart ?? false) &&
+      r.json.state === 'stopped', r?.text);
   }
   const list = await call('list', 'GET', '/vms', { expect: 200 });
   const names = list?.json?.vms?.map((x) => x.name);
@@ -383,6 +384,11 @@ async function lifecycle() {
   const s2 = await call('start the failed alpha', 'POST', '/vms/alpha/start', { expect: 200 });
   check('start: a failed VM runs again, its restarts back to 0', s2?.json?.state === 'running' && s2.json.restarts === 0 &&
     s2.json.last_exit === 'killed by signal 9 (Killed)', s2?.text);
+  const auto = await call('patch alpha autostart true', 'PATCH', '/vms/alpha', { body: { autostart: true }, expect: 200 });
+  check('patch: autostart on, nothing else', auto?.json?.autostart === true &&
+    same(without(auto.json, 'autostart'), without(s2?.json, 'autostart')), `${auto?.text} vs ${s2?.text}`);
+  const unauto = await call('patch alpha autostart false', 'PATCH', '/vms/alpha', { body: { autostart: false }, expect: 200 });
+  check('patch: autostart off again', unauto?.json?.autostart === false && same(unauto.json, s2?.json), unauto?.text);
   const same0 = await call('patch alpha with {}', 'PATCH', '/vms/alpha', { body: {}, expect: 200 });
   check('patch {}: nothing changed', same(same0?.json, await getVm('alpha')) && same(same0?.json, s2?.json), same0?.text);
   await call('patch alpha restart always', 'PATCH', '/vms/alpha', { body: { restart: 'always' }, expect: 200 });
@@ -751,7 +757,8 @@ async function badRequests() {
     def({ args: ['--incoming', 'unix:/tmp/x'] }), def({ args: ['--incoming=unix:/tmp/x'] }),
     def({ args: Array(257).fill('-v') }), def({ args: ['x'.repeat(4097)] }), def({ args: ['a\u0000b'] }),
     def({ restart: 'sometimes' }), def({ restart: 'Always' }), def({ restart: null }), def({ restart: 1 }),
-    def({ restart: ['never'] }), def({ cpus: 2 }), def({ state: 'running' }), def({ pid: 1 }), def({ Name: 'x' }),
+    def({ restart: ['never'] }), def({ autostart: 'yes' }), def({ autostart: 1 }), def({ autostart: null }),
+    def({ autostart: 'true' }), def({ cpus: 2 }), def({ state: 'running' }), def({ pid: 1 }), def({ Name: 'x' }),
     def({ limits: { cpu_percent: 1 }, extra: true }),
   ];
   for (const body of creates)
@@ -764,7 +771,8 @@ async function badRequests() {
   await bad('create beta, which exists, with a bad body: 400 before the name is looked at', 'POST', '/vms',
     { body: { name: 'beta', args: IDLE_ARGS, restart: 'sometimes' }, expect: 400, schemaBad: true });
   for (const body of [{ restart: 'sometimes' }, { restart: null }, { restart: true }, { restart: '' }, { name: 'x' },
-    { args: [] }, { state: 'running' }, { restart: 'never', pid: 1 }, { Restart: 'never' }])
+    { args: [] }, { state: 'running' }, { restart: 'never', pid: 1 }, { Restart: 'never' }, { autostart: 'on' },
+    { autostart: 0 }, { autostart: null }, { restart: 'never', autostart: [] }, { Autostart: true }])
     await bad(`patch ${JSON.stringify(body)}`, 'PATCH', '/vms/beta', { body, expect: 400, schemaBad: true });
   for (const body of [{ timeout: -1 }, { timeout: 3601 }, { timeout: '10' }, { timeout: 1.5 }, { timeout: null },
     { timeout: true }, { force: 'yes' }, { force: 1 }, { force: null }, { now: true }, { timeout: 1, Force: true },

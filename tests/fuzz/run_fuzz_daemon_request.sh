@@ -10,9 +10,9 @@ mkdir -p "$CORPUS"
 fuzz_build fuzz_daemon_request "$ROOT/src/daemon/daemon_requests.c" \
 	"$ROOT/src/daemon/vm_record.c" "$ROOT/src/lib/json_body.c" "$ROOT/src/lib/size.c" -ljansson
 J='application/json'
-printf 'create\n%s\n{"name":"web-1","args":["--memory","512M","--disk","/d.img"],"restart":"always"}' \
+printf 'create\n%s\n{"name":"web-1","args":["--memory","512M","--disk","/d.img"],"restart":"always","autostart":true}' \
 	"$J" >"$CORPUS/seed-create"
-printf 'change\n%s\n{"restart":"never","limits":{"cpu_percent":150,"cpu_weight":200,"memory_max":"1G"}}' \
+printf 'change\n%s\n{"restart":"never","autostart":false,"limits":{"cpu_percent":150,"cpu_weight":200,"memory_max":"1G"}}' \
 	"$J" >"$CORPUS/seed-change"
 printf 'stop\n%s\n{"timeout":5,"force":true}' "$J" >"$CORPUS/seed-stop"
 printf 'stop\n\n' >"$CORPUS/seed-stop-empty"

@@ -20,10 +20,12 @@ Test(daemon_requests, a_definition_is_taken_with_defaults)
 	cr_assert_str_eq(r.name, "web-1");
 	cr_assert_str_eq(r.args, "[\"--memory\",\"1G\"]");
 	cr_assert_eq(r.restart, RESTART_ON_FAILURE);
+	cr_assert_not(r.autostart);
 	vm_record_free(&r);
-	b = json_body("{\"name\":\"a\",\"args\":[],\"restart\":\"always\"}");
+	b = json_body("{\"name\":\"a\",\"args\":[],\"restart\":\"always\",\"autostart\":true}");
 	cr_assert_eq(parse_vm_definition(&b, &r, &e), 0, "%s", e.message);
 	cr_assert_eq(r.restart, RESTART_ALWAYS);
+	cr_assert(r.autostart);
 	vm_record_free(&r);
 }
 
@@ -56,8 +58,13 @@ Test(daemon_requests, bad_definitions_are_refused_with_a_sentence)
 	refused("{\"name\":\"a\",\"args\":[\"--name\",\"b\"]}", j, 400, "gureumd sets it");
 	refused("{\"name\":\"a\",\"args\":[],\"restart\":\"sometimes\"}", j, 400,
 		"\"restart\" must be");
+	refused("{\"name\":\"a\",\"args\":[],\"autostart\":\"yes\"}", j, 400,
+		"\"autostart\" must be true or false");
+	refused("{\"name\":\"a\",\"args\":[],\"autostart\":1}", j, 400,
+		"\"autostart\" must be true or false");
 	refused("{\"name\":\"a\",\"args\":[],\"cpus\":2}", j, 400,
-		"unknown field \"cpus\" (this request takes: name, args, restart, limits)");
+		"unknown field \"cpus\" (this request takes: name, args, restart, autostart, "
+		"limits)");
 	refused("{\"name\":\"a\",\"name\":\"b\",\"args\":[]}", j, 400, "not valid JSON");
 	refused("[1]", j, 400, "must be a JSON object");
 	refused("{\"name\":", j, 400, "not valid JSON");
@@ -96,11 +103,20 @@ Test(daemon_requests, change)
 	struct request_body b = json_body("{}");
 	cr_assert_eq(parse_vm_change(&b, &c, &e), 0);
 	cr_assert_not(c.has_restart);
+	cr_assert_not(c.has_autostart);
 	cr_assert_eq(c.limits_given, 0);
 	b = json_body("{\"restart\":\"never\"}");
 	cr_assert_eq(parse_vm_change(&b, &c, &e), 0);
 	cr_assert(c.has_restart);
 	cr_assert_eq(c.restart, RESTART_NEVER);
+	b = json_body("{\"autostart\":false}");
+	cr_assert_eq(parse_vm_change(&b, &c, &e), 0, "%s", e.message);
+	cr_assert(c.has_autostart);
+	cr_assert_not(c.autostart);
+	cr_assert_not(c.has_restart);
+	b = json_body("{\"autostart\":null}");
+	cr_assert_eq(parse_vm_change(&b, &c, &e), -1);
+	cr_assert_str_eq(e.message, "\"autostart\" must be true or false");
 	b = json_body("{\"restart\":null}");
 	cr_assert_eq(parse_vm_change(&b, &c, &e), -1);
 	b = json_body("{\"args\":[]}");

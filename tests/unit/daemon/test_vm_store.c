@@ -39,6 +39,7 @@ static struct vm_record sample(const char *name)
 	r.limits.io_read_bps = 10u << 20;
 	r.limits.io_write_iops = 500;
 	r.want_running = true;
+	r.autostart = true;
 	r.pid = 4242;
 	r.pid_start = 123456789;
 	r.restarts = 3;
@@ -54,6 +55,7 @@ Test(vm_store, records_survive_a_reopen)
 	cr_assert_not_null(store, "%s", err);
 	struct vm_record a = sample("web-2"), b = sample("db.1");
 	b.restart = RESTART_NEVER;
+	b.autostart = false;
 	cr_assert_eq(vm_store_insert(store, &a, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(vm_store_insert(store, &b, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(a.id, 1); /* each VM its number, from which its user comes */
@@ -69,6 +71,7 @@ Test(vm_store, records_survive_a_reopen)
 	cr_assert_eq(all[0].id, 2);	       /* the numbers survive */
 	cr_assert_eq(all[1].id, 1);
 	cr_assert_eq(all[0].restart, RESTART_NEVER);
+	cr_assert_not(all[0].autostart);
 	cr_assert_str_eq(all[1].name, "web-2");
 	cr_assert_str_eq(all[1].args, a.args);
 	cr_assert_eq(all[1].restart, RESTART_ALWAYS);
@@ -78,6 +81,7 @@ Test(vm_store, records_survive_a_reopen)
 	cr_assert_eq(all[1].limits.io_write_iops, 500);
 	cr_assert_eq(all[1].limits.io_write_bps, 0);
 	cr_assert(all[1].want_running);
+	cr_assert(all[1].autostart);
 	cr_assert_eq(all[1].pid, 4242);
 	cr_assert_eq(all[1].pid_start, 123456789);
 	cr_assert_eq(all[1].restarts, 3);
@@ -169,7 +173,7 @@ static void run_sql(const char *sql)
 }
 
 /* A store written by a gureumd before the I/O limits (layout 1): its VMs are kept, with no
- * I/O limits, and it takes them from then on. */
+ * I/O limits and no autostart, and it takes both from then on. */
 Test(vm_store, a_store_of_the_first_layout_is_upgraded_keeping_its_vms)
 {
 	run_sql("CREATE TABLE vms (name TEXT PRIMARY KEY, args TEXT NOT NULL, "
@@ -189,7 +193,9 @@ Test(vm_store, a_store_of_the_first_layout_is_upgraded_keeping_its_vms)
 	cr_assert_eq(all[0].limits.cpu_percent, 50);
 	cr_assert_eq(all[0].restarts, 2);
 	cr_assert_not(vm_limits_any_io(&all[0].limits));
+	cr_assert_not(all[0].autostart, "a VM from before autostart does not start by itself");
 	all[0].limits.io_write_bps = 1u << 20;
+	all[0].autostart = true;
 	cr_assert_eq(vm_store_update(store, &all[0], err, sizeof(err)), 0, "%s", err);
 	vm_record_free(&all[0]);
 	free(all);
@@ -197,6 +203,7 @@ Test(vm_store, a_store_of_the_first_layout_is_upgraded_keeping_its_vms)
 	store = vm_store_open(path, err, sizeof(err));
 	cr_assert_eq(vm_store_load(store, &all, &n, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(all[0].limits.io_write_bps, 1u << 20);
+	cr_assert(all[0].autostart);
 	vm_record_free(&all[0]);
 	free(all);
 	vm_store_close(store);
