@@ -8,7 +8,9 @@
 # the same multiboot ELF; QEMU as `-M pc`, since its microvm has no multiboot loader), so the
 # figures do not depend on the host's /dev/kvm. Memory: Pss from /proc/PID/smaps_rollup (shared
 # library pages divided among the processes that map them), and Rss, per VMM process, median
-# over the COUNT processes. Start: gureumd's path (an HTTP request, fork, exec, boot) to the
+# over the COUNT processes; and the VMM's overhead, that Pss less the guest RAM's (the one
+# mapping of exactly the guest's 16 MiB in each process: what the guest touched is the guest's,
+# not the VMM's, as in Firecracker's "VMM overhead"). Start: gureumd's path (an HTTP request, fork, exec, boot) to the
 # guest's line in the VM's log, median of COUNT starts; `gureum run` started directly, to its
 # first line, for the daemon's share. With the default guest built (scripts/guest-image.sh),
 # also `gureum vm start` to that guest's shell prompt in the VM's log, median of SHELL_RUNS
@@ -44,6 +46,13 @@ now_ms() { date +%s%3N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 # kib PID FIELD: Pss or Rss of the process, KiB.
 kib() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/smaps_rollup"; }
+# ram_pss PID: Pss of the mapping of exactly the guest's RAM (16 MiB), KiB (0 if none).
+ram_pss() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { size = 0 } $1 == "Size:" { size = $2 }
+		$1 == "Pss:" && size == 16384 { sum += $2 } END { print sum + 0 }' "/proc/$1/smaps"
+}
+# overhead PID: Pss less the guest RAM's, KiB.
+overhead() { echo $(($(kib "$1" Pss) - $(ram_pss "$1"))); }
 wait_line() { # FILE TEXT [SECONDS]: up to 10 s unless SECONDS
 	for _ in $(seq $((${3:-10} * 100))); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; sleep 0.01; done
 	echo "bench/daemon.sh: '$2' never appeared in $1" >&2; exit 1
@@ -76,6 +85,7 @@ import json, sys
 for vm in json.load(sys.stdin)["vms"]: print(vm["pid"])')
 gureum_pss=$(for p in "${vmm_pids[@]}"; do kib "$p" Pss; done | median)
 gureum_rss=$(for p in "${vmm_pids[@]}"; do kib "$p" Rss; done | median)
+gureum_overhead=$(for p in "${vmm_pids[@]}"; do overhead "$p"; done | median)
 daemon_rss=$(kib "$daemon" Rss)
 
 for i in $(seq "$COUNT"); do
@@ -87,6 +97,7 @@ for i in $(seq "$COUNT"); do wait_line "$work/qemu$i.out" "idle guest up"; done
 sleep 1
 qemu_pss=$(for p in "${qemu_pids[@]}"; do kib "$p" Pss; done | median)
 qemu_rss=$(for p in "${qemu_pids[@]}"; do kib "$p" Rss; done | median)
+qemu_overhead=$(for p in "${qemu_pids[@]}"; do overhead "$p"; done | median)
 
 # To the default guest's shell: through the daemon, then QEMU on the same accelerator.
 shell_rows=()
@@ -123,6 +134,8 @@ printf '%s VMs running the idle guest on the software CPU (16M each)\n' "$COUNT"
 printf '| measure | gureum | QEMU -M pc TCG |\n| --- | --- | --- |\n'
 printf '| VMM process Pss, median | %s KiB | %s KiB |\n' "$gureum_pss" "$qemu_pss"
 printf '| VMM process Rss, median | %s KiB | %s KiB |\n' "$gureum_rss" "$qemu_rss"
+printf '| VMM overhead (Pss less the guest RAM mapping), median | %s KiB | %s KiB |\n' \
+	"$gureum_overhead" "$qemu_overhead"
 printf '| gureumd itself, Rss | %s KiB | - |\n' "$daemon_rss"
 printf '| gureum vm start to the first console line, median | %s ms | - |\n' \
 	"$(printf '%s\n' "${starts[@]}" | median)"
