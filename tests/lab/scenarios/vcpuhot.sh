@@ -40,9 +40,11 @@ vm_run 30 "echo 1 >/sys/devices/system/cpu/cpu1/online && echo 1 >/sys/devices/s
 [ "$(sysfs online)" = 0-2 ] || lab_fail "online after onlining: $(sysfs online)"
 n=$(vm_run 30 "grep -c ^processor /proc/cpuinfo")
 [ "$n" = 3 ] || lab_fail "/proc/cpuinfo shows $n processors, not 3"
-# A busy loop on each added CPU: their own time grows, so they really run.
+# A busy loop on each added CPU: their own time grows, so they really run. Each loop spins for
+# 4-5 s of the guest's uptime, not a count of rounds: how much CPU time a fixed count takes
+# depends on how fast the host is (20000 rounds once took under the 20 ticks asked for here).
 before1=$(cpu_ticks 1) before2=$(cpu_ticks 2)
-vm_run 60 "for c in 1 2; do (taskset -c \$c sh -c 'i=0; while [ \$i -lt 20000 ]; do i=\$((i+1)); done') & done; wait" >/dev/null
+vm_run 60 "for c in 1 2; do (taskset -c \$c sh -c 'read up rest </proc/uptime; end=\$((\${up%.*} + 5)); while [ \${up%.*} -lt \$end ]; do read up rest </proc/uptime; done') & done; wait" >/dev/null
 after1=$(cpu_ticks 1) after2=$(cpu_ticks 2)
 [ "$after1" -gt "$((before1 + 20))" ] && [ "$after2" -gt "$((before2 + 20))" ] ||
 	lab_fail "the added CPUs did not run the pinned loops (cpu1 $before1 -> $after1, cpu2 $before2 -> $after2 ticks)"
