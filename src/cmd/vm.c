@@ -219,9 +219,6 @@ static int action(const struct vm_cli *cli, const char *method, const char *name
 	return json_object_size(reply) ? show(cli, reply, false) : (json_decref(reply), 0);
 }
 
-/* --restart, --autostart and the limits' options (--cpu-percent, --io-read-bps...) from
- * argv[*i] on into `body` ("restart", "autostart", "limits"); stops at "--" or the first other
- * word. false after saying why. */
 /* "on" or "off" as `key`'s true or false; false after saying why. */
 static bool take_switch(const char *value, json_t *body, const char *key, const char *command)
 {
@@ -235,6 +232,9 @@ static bool take_switch(const char *value, json_t *body, const char *key, const 
 	return true;
 }
 
+/* --restart, --autostart and the limits' options (--cpu-percent, --io-read-bps...) from
+ * argv[*i] on into `body` ("restart", "autostart", "limits"); stops at "--" or the first other
+ * word. false after saying why. */
 static bool definition_options(int argc, char **argv, int *i, json_t *body, const char *command)
 {
 	static const char *const limit_options[][2] = {

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,25 +206,36 @@ static bool take_restart(struct supervised_vm *vm)
 	return true;
 }
 
+/* What the daemon could not do after the VM's end, added to its last_exit ("; " after what is
+ * there) and logged with it. */
+__attribute__((format(printf, 2, 3))) static void add_to_last_exit(struct supervised_vm *vm,
+								   const char *format, ...)
+{
+	size_t len = strlen(vm->record.last_exit);
+	if (len && len + 2 < sizeof(vm->record.last_exit)) {
+		memcpy(vm->record.last_exit + len, "; ", 3);
+		len += 2;
+	}
+	va_list args;
+	va_start(args, format);
+	vsnprintf(vm->record.last_exit + len, sizeof(vm->record.last_exit) - len, format, args);
+	va_end(args);
+	log_error("%s: %s", vm->record.name, vm->record.last_exit);
+}
+
 static void restart_by_policy(struct supervisor *sup, struct supervised_vm *vm)
 {
 	char err[512];
-	size_t len = strlen(vm->record.last_exit);
-	char *tail = vm->record.last_exit + len;
-	size_t room = sizeof(vm->record.last_exit) - len;
 	if (!take_restart(vm)) {
-		snprintf(tail, room,
-			 "; restarted %d times within %d s, so not again (gureum vm "
-			 "start %s, once its log says what is wrong)",
-			 RESTART_BURST, RESTART_WINDOW_S, vm->record.name);
-		log_error("%s: %s", vm->record.name, vm->record.last_exit);
+		add_to_last_exit(vm,
+				 "restarted %d times within %d s, so not again (gureum vm start "
+				 "%s, once its log says what is wrong)",
+				 RESTART_BURST, RESTART_WINDOW_S, vm->record.name);
 		return;
 	}
 	vm->record.restarts++;
-	if (sup_spawn(sup, vm, err, sizeof(err)) < 0) {
-		snprintf(tail, room, "; the restart failed: %s", err);
-		log_error("%s: %s", vm->record.name, vm->record.last_exit);
-	}
+	if (sup_spawn(sup, vm, err, sizeof(err)) < 0)
+		add_to_last_exit(vm, "the restart failed: %s", err);
 }
 
 /* A jailed VMM cannot remove its socket files at its end (the file is outside its jail). */
@@ -240,12 +252,8 @@ static void remove_sockets(struct supervisor *sup, const struct supervised_vm *v
 static void restart_after_reboot(struct supervisor *sup, struct supervised_vm *vm)
 {
 	char err[512];
-	if (sup_spawn(sup, vm, err, sizeof(err)) < 0) {
-		size_t len = strlen(vm->record.last_exit);
-		snprintf(vm->record.last_exit + len, sizeof(vm->record.last_exit) - len,
-			 "; the new VMM could not start: %s", err);
-		log_error("%s: %s", vm->record.name, vm->record.last_exit);
-	}
+	if (sup_spawn(sup, vm, err, sizeof(err)) < 0)
+		add_to_last_exit(vm, "the new VMM could not start: %s", err);
 }
 
 /* "ended" with the process that ended and how, the VM's state after it (running again when
@@ -343,10 +351,7 @@ static void autostart(struct supervisor *sup, struct supervised_vm *vm)
 	vm->record.want_running = true;
 	vm->record.restarts = 0;
 	if (sup_spawn(sup, vm, err, sizeof(err)) < 0) {
-		size_t len = strlen(vm->record.last_exit);
-		snprintf(vm->record.last_exit + len, sizeof(vm->record.last_exit) - len,
-			 "%sautostart failed: %.150s", len ? "; " : "", err);
-		log_error("%s: autostart failed: %s", vm->record.name, err);
+		add_to_last_exit(vm, "autostart failed: %s", err);
 		return;
 	}
 	log_info("%s: started (autostart)", vm->record.name);
