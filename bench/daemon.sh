@@ -10,9 +10,9 @@
 # library pages divided among the processes that map them), and Rss, per VMM process, median
 # over the COUNT processes; and the VMM's overhead, that Pss less the guest RAM's (the one
 # mapping of exactly the guest's 16 MiB in each process: what the guest touched is the guest's,
-# not the VMM's, as in Firecracker's "VMM overhead"). Start: gureumd's path (an HTTP request, fork, exec, boot) to the
-# guest's line in the VM's log, median of COUNT starts; `gureum run` started directly, to its
-# first line, for the daemon's share. With the default guest built (scripts/guest-image.sh),
+# not the VMM's, as in Firecracker's "VMM overhead"). Start: gureumd's path (an HTTP request,
+# fork, exec, boot) to the guest's line in the VM's log, median of COUNT starts; `gureum run`
+# started directly, to its first line, for the daemon's share. With the default guest built (scripts/guest-image.sh),
 # also `gureum vm start` to that guest's shell prompt in the VM's log, median of SHELL_RUNS
 # (3), beside QEMU (-M q35) booting the same kernel and initramfs to the same prompt on the same
 # accelerator: KVM where /dev/kvm opens, otherwise both software CPUs (QEMU's TCG).
